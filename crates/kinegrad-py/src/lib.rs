@@ -1,0 +1,7 @@
+//! Native module `kinegrad._native`. (Being filled in.)
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+    Ok(())
+}

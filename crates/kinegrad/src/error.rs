@@ -1,0 +1,58 @@
+//! Errors. Every error names where the problem is (file, element, argument).
+
+use thiserror::Error;
+
+/// kinegrad's error type.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// A model file could not be read or parsed.
+    #[error("{file}: {message}")]
+    Load {
+        /// File path.
+        file: String,
+        /// What is wrong, naming the element.
+        message: String,
+    },
+    /// An argument or model element has an invalid value.
+    #[error("{what}: {message}")]
+    Invalid {
+        /// The element or argument.
+        what: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A feature kinegrad does not support.
+    #[error("{what}: unsupported: {feature}")]
+    Unsupported {
+        /// Where it was found.
+        what: String,
+        /// The feature.
+        feature: String,
+    },
+    /// The simulation produced a non-finite value.
+    #[error("simulation diverged at step {step}: {message}")]
+    Diverged {
+        /// Step index (time / dt) where it happened.
+        step: u64,
+        /// What was non-finite.
+        message: String,
+    },
+}
+
+impl Error {
+    /// Invalid value of `what`.
+    pub fn invalid(what: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Invalid { what: what.into(), message: message.into() }
+    }
+    /// Unsupported feature at `what`.
+    pub fn unsupported(what: impl Into<String>, feature: impl Into<String>) -> Self {
+        Error::Unsupported { what: what.into(), feature: feature.into() }
+    }
+    /// Load error in `file`.
+    pub fn load(file: impl AsRef<std::path::Path>, message: impl Into<String>) -> Self {
+        Error::Load { file: file.as_ref().display().to_string(), message: message.into() }
+    }
+}
+
+/// Result with kinegrad's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,579 @@
+//! Assembling a [`Model`] from entity descriptions (what the loaders produce).
+//!
+//! An [`EntitySpec`] is one robot or object: a list of bodies in topological
+//! order, each with its joints and geoms, plus meshes and actuators. The
+//! [`ModelBuilder`] places entities in the world and concatenates them into one
+//! struct-of-arrays [`Model`].
+
+use super::{ActuatorInfo, CtrlMode, GeomType, JointType, Mesh, Model, Options, Params};
+use crate::error::{Error, Result};
+use crate::math::{Mat3, Pose, Quat, Vec3};
+
+/// MuJoCo's default contact/limit softness: (time constant 0.02 s, damping ratio 1).
+pub const DEFAULT_SOLREF: [f64; 2] = [0.02, 1.0];
+/// MuJoCo's default impedance (dmin, dmax, width, midpoint, power).
+pub const DEFAULT_SOLIMP: [f64; 5] = [0.9, 0.95, 0.001, 0.5, 2.0];
+
+/// One joint of a body.
+#[derive(Clone, Debug)]
+pub struct JointSpec {
+    /// Joint name (unique within the model after prefixing).
+    pub name: String,
+    /// Joint type.
+    pub kind: JointType,
+    /// Anchor in the body frame (m).
+    pub pos: Vec3,
+    /// Axis in the body frame (normalized by the builder).
+    pub axis: Vec3,
+    /// Enforced range, if limited.
+    pub range: Option<[f64; 2]>,
+    /// Damping per dof.
+    pub damping: f64,
+    /// Armature per dof.
+    pub armature: f64,
+    /// Spring stiffness (hinge, slide).
+    pub stiffness: f64,
+    /// Spring rest position (hinge, slide).
+    pub springref: f64,
+    /// Reference position: the value of q at which the body sits at its model pose (hinge, slide).
+    pub reference: f64,
+    /// Limit softness.
+    pub solref: [f64; 2],
+    /// Limit impedance.
+    pub solimp: [f64; 5],
+    /// Limit margin.
+    pub margin: f64,
+    /// PD position gain of each dof.
+    pub kp: f64,
+    /// Velocity gain of each dof.
+    pub kv: f64,
+    /// Actuator force limits.
+    pub force_range: [f64; 2],
+}
+
+impl JointSpec {
+    /// A joint with MuJoCo's defaults.
+    pub fn new(name: impl Into<String>, kind: JointType) -> Self {
+        Self {
+            name: name.into(),
+            kind,
+            pos: Vec3::zeros(),
+            axis: Vec3::z(),
+            range: None,
+            damping: 0.0,
+            armature: 0.0,
+            stiffness: 0.0,
+            springref: 0.0,
+            reference: 0.0,
+            solref: DEFAULT_SOLREF,
+            solimp: DEFAULT_SOLIMP,
+            margin: 0.0,
+            kp: 100.0,
+            kv: 10.0,
+            force_range: [f64::NEG_INFINITY, f64::INFINITY],
+        }
+    }
+}
+
+/// One geom of a body.
+#[derive(Clone, Debug)]
+pub struct GeomSpec {
+    /// Geom name ("" if unnamed).
+    pub name: String,
+    /// Shape.
+    pub kind: GeomType,
+    /// Size (MuJoCo conventions, see [`GeomType`]).
+    pub size: Vec3,
+    /// Position in the body frame.
+    pub pos: Vec3,
+    /// Orientation in the body frame.
+    pub quat: Quat,
+    /// Index into the entity's meshes for `GeomType::Mesh`.
+    pub mesh: Option<usize>,
+    /// Sliding, torsional, rolling friction.
+    pub friction: [f64; 3],
+    /// Contact type bitmask.
+    pub contype: u32,
+    /// Contact affinity bitmask.
+    pub conaffinity: u32,
+    /// Contact dimensionality (1 or 3).
+    pub condim: usize,
+    /// Contact softness.
+    pub solref: [f64; 2],
+    /// Contact impedance.
+    pub solimp: [f64; 5],
+    /// Detection margin.
+    pub margin: f64,
+    /// Colour.
+    pub rgba: [f32; 4],
+    /// Visual only: never collides, never contributes mass.
+    pub visual: bool,
+}
+
+impl GeomSpec {
+    /// A colliding geom with MuJoCo's defaults.
+    pub fn new(kind: GeomType, size: Vec3) -> Self {
+        Self {
+            name: String::new(),
+            kind,
+            size,
+            pos: Vec3::zeros(),
+            quat: Quat::identity(),
+            mesh: None,
+            friction: [1.0, 0.005, 0.0001],
+            contype: 1,
+            conaffinity: 1,
+            condim: 3,
+            solref: DEFAULT_SOLREF,
+            solimp: DEFAULT_SOLIMP,
+            margin: 0.0,
+            rgba: [0.5, 0.5, 0.5, 1.0],
+            visual: false,
+        }
+    }
+}
+
+/// One body (link).
+#[derive(Clone, Debug)]
+pub struct BodySpec {
+    /// Body name.
+    pub name: String,
+    /// Parent body index within the entity (must be smaller than this body's index); `None` for the entity root(s).
+    pub parent: Option<usize>,
+    /// Position of the body frame in the parent frame.
+    pub pos: Vec3,
+    /// Orientation of the body frame in the parent frame.
+    pub quat: Quat,
+    /// Mass (kg).
+    pub mass: f64,
+    /// Centre of mass in the body frame.
+    pub ipos: Vec3,
+    /// Rotational inertia about the centre of mass, body-frame axes.
+    pub inertia: Mat3,
+    /// Joints between the parent and this body, applied in order.
+    pub joints: Vec<JointSpec>,
+    /// Geoms attached to the body.
+    pub geoms: Vec<GeomSpec>,
+}
+
+impl BodySpec {
+    /// A massless body at the parent's origin.
+    pub fn new(name: impl Into<String>, parent: Option<usize>) -> Self {
+        Self {
+            name: name.into(),
+            parent,
+            pos: Vec3::zeros(),
+            quat: Quat::identity(),
+            mass: 0.0,
+            ipos: Vec3::zeros(),
+            inertia: Mat3::zeros(),
+            joints: Vec::new(),
+            geoms: Vec::new(),
+        }
+    }
+}
+
+/// An actuator from a model file, mapped onto the control parameters of one dof.
+#[derive(Clone, Debug)]
+pub struct ActuatorSpec {
+    /// Actuator name.
+    pub name: String,
+    /// Name of the driven joint (hinge or slide).
+    pub joint: String,
+    /// Control mode.
+    pub mode: CtrlMode,
+    /// Position gain (Position mode).
+    pub kp: f64,
+    /// Velocity gain (Position and Velocity modes).
+    pub kv: f64,
+    /// Gear ratio.
+    pub gear: f64,
+    /// Control range.
+    pub ctrl_range: [f64; 2],
+    /// Force range.
+    pub force_range: [f64; 2],
+}
+
+/// One robot or object, as produced by a loader or a primitive morph.
+#[derive(Clone, Debug, Default)]
+pub struct EntitySpec {
+    /// Entity name.
+    pub name: String,
+    /// Bodies in topological order.
+    pub bodies: Vec<BodySpec>,
+    /// Meshes referenced by geoms.
+    pub meshes: Vec<Mesh>,
+    /// Actuators.
+    pub actuators: Vec<ActuatorSpec>,
+    /// Body-name pairs excluded from contact.
+    pub excludes: Vec<(String, String)>,
+    /// Options found in the file (MJCF `<option>`), if any.
+    pub options: Option<Options>,
+    /// Things the loader met and could not use, for the user to see.
+    pub warnings: Vec<String>,
+}
+
+/// How an entity's base is attached to the world.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BaseMode {
+    /// Keep the joints given in the file.
+    AsIs,
+    /// Give a jointless root body a free joint (floating base).
+    Free,
+    /// Weld the root to the world, removing a free root joint if present.
+    Fixed,
+}
+
+/// Concatenates placed entities into one [`Model`].
+#[derive(Clone, Debug, Default)]
+pub struct ModelBuilder {
+    entities: Vec<(EntitySpec, Pose, BaseMode)>,
+    /// Options of the model being built.
+    pub options: Options,
+}
+
+impl ModelBuilder {
+    /// Empty builder with default options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Place an entity with its root frame at `pose` in the world; returns its index.
+    pub fn add_entity(&mut self, spec: EntitySpec, pose: Pose, base: BaseMode) -> usize {
+        self.entities.push((spec, pose, base));
+        self.entities.len() - 1
+    }
+
+    /// Assemble the model.
+    pub fn build(&self) -> Result<Model> {
+        let opt = self.options.clone();
+        if !(opt.timestep > 0.0) || !opt.timestep.is_finite() {
+            return Err(Error::invalid("options.timestep", format!("must be positive, got {}", opt.timestep)));
+        }
+        if opt.substeps == 0 {
+            return Err(Error::invalid("options.substeps", "must be at least 1"));
+        }
+        let mut m = empty_model(opt);
+        for (ei, (spec, pose, base)) in self.entities.iter().enumerate() {
+            add_entity_to_model(&mut m, ei, spec, pose, *base)?;
+        }
+        finish(&mut m);
+        Ok(m)
+    }
+}
+
+fn empty_model(opt: Options) -> Model {
+    Model {
+        opt,
+        params0: Params {
+            gravity: Vec3::new(0.0, 0.0, -9.81),
+            body_mass: vec![0.0],
+            body_ipos: vec![Vec3::zeros()],
+            body_inertia: vec![Mat3::zeros()],
+            dof_damping: vec![],
+            dof_armature: vec![],
+            dof_kp: vec![],
+            dof_kv: vec![],
+            dof_force_range: vec![],
+            dof_stiffness: vec![],
+            geom_friction: vec![],
+        },
+        nq: 0,
+        nv: 0,
+        nbody: 1,
+        njnt: 0,
+        ngeom: 0,
+        body_name: vec!["world".into()],
+        body_parent: vec![0],
+        body_root: vec![0],
+        body_weld: vec![0],
+        body_entity: vec![usize::MAX],
+        body_pos: vec![Vec3::zeros()],
+        body_quat: vec![Quat::identity()],
+        body_jnt_adr: vec![0],
+        body_jnt_num: vec![0],
+        body_dof_adr: vec![0],
+        body_dof_num: vec![0],
+        body_geom_adr: vec![0],
+        body_geom_num: vec![0],
+        jnt_name: vec![],
+        jnt_type: vec![],
+        jnt_body: vec![],
+        jnt_qpos_adr: vec![],
+        jnt_dof_adr: vec![],
+        jnt_pos: vec![],
+        jnt_axis: vec![],
+        jnt_limited: vec![],
+        jnt_range: vec![],
+        jnt_qpos_spring: vec![],
+        jnt_solref: vec![],
+        jnt_solimp: vec![],
+        jnt_margin: vec![],
+        dof_body: vec![],
+        dof_jnt: vec![],
+        dof_parent: vec![],
+        qpos0: vec![],
+        geom_name: vec![],
+        geom_type: vec![],
+        geom_body: vec![],
+        geom_pos: vec![],
+        geom_quat: vec![],
+        geom_size: vec![],
+        geom_mesh: vec![],
+        geom_contype: vec![],
+        geom_conaffinity: vec![],
+        geom_condim: vec![],
+        geom_solref: vec![],
+        geom_solimp: vec![],
+        geom_margin: vec![],
+        geom_rgba: vec![],
+        geom_visual: vec![],
+        geom_rbound: vec![],
+        meshes: vec![],
+        actuators: vec![],
+        exclude_pairs: vec![],
+        entity_name: vec![],
+        entity_body_adr: vec![],
+        entity_body_num: vec![],
+        entity_jnt_adr: vec![],
+        entity_jnt_num: vec![],
+        entity_dof_adr: vec![],
+        entity_dof_num: vec![],
+        entity_qpos_adr: vec![],
+        entity_qpos_num: vec![],
+        entity_geom_adr: vec![],
+        entity_geom_num: vec![],
+    }
+}
+
+fn check_finite(what: &str, vals: &[f64]) -> Result<()> {
+    if vals.iter().all(|x| x.is_finite()) {
+        Ok(())
+    } else {
+        Err(Error::invalid(what, "contains a non-finite value"))
+    }
+}
+
+fn add_entity_to_model(m: &mut Model, ei: usize, spec: &EntitySpec, pose: &Pose, base: BaseMode) -> Result<()> {
+    let ename = if spec.name.is_empty() { format!("entity{ei}") } else { spec.name.clone() };
+    if spec.bodies.is_empty() {
+        return Err(Error::invalid(format!("entity '{ename}'"), "has no bodies"));
+    }
+    let body0 = m.nbody;
+    let jnt0 = m.njnt;
+    let dof0 = m.nv;
+    let q0 = m.nq;
+    let geom0 = m.ngeom;
+    let mesh0 = m.meshes.len();
+    m.meshes.extend(spec.meshes.iter().cloned());
+    let entity_quat = Quat::from_matrix(&pose.rot);
+
+    for (bi, b) in spec.bodies.iter().enumerate() {
+        let bid = m.nbody;
+        let where_ = format!("entity '{ename}', body '{}'", b.name);
+        let parent = match b.parent {
+            Some(p) if p < bi => body0 + p,
+            Some(p) => return Err(Error::invalid(where_, format!("parent index {p} is not before the body (bodies must be in topological order)"))),
+            None => 0,
+        };
+        check_finite(&where_, &[b.mass, b.pos.x, b.pos.y, b.pos.z, b.ipos.x, b.ipos.y, b.ipos.z])?;
+        check_finite(&where_, b.inertia.as_slice())?;
+        if b.mass < 0.0 {
+            return Err(Error::invalid(where_, format!("negative mass {}", b.mass)));
+        }
+        // roots are placed by the entity pose
+        let (pos, quat) = if parent == 0 { (pose.apply(&b.pos), entity_quat * b.quat) } else { (b.pos, b.quat) };
+        let mut joints: Vec<JointSpec> = b.joints.clone();
+        if parent == 0 {
+            match base {
+                BaseMode::AsIs => {}
+                BaseMode::Free => {
+                    if joints.is_empty() {
+                        joints.push(JointSpec::new(format!("{}_root", b.name), JointType::Free));
+                    }
+                }
+                BaseMode::Fixed => joints.retain(|j| j.kind != JointType::Free),
+            }
+        }
+        m.body_name.push(b.name.clone());
+        m.body_parent.push(parent);
+        m.body_root.push(if parent == 0 { bid } else { m.body_root[parent] });
+        m.body_weld.push(if joints.is_empty() { m.body_weld[parent] } else { bid });
+        m.body_entity.push(ei);
+        m.body_pos.push(pos);
+        m.body_quat.push(quat);
+        m.params0.body_mass.push(b.mass);
+        m.params0.body_ipos.push(b.ipos);
+        m.params0.body_inertia.push(b.inertia);
+        m.body_jnt_adr.push(m.njnt);
+        m.body_jnt_num.push(joints.len());
+        m.body_dof_adr.push(m.nv);
+        m.body_geom_adr.push(m.ngeom);
+        m.body_geom_num.push(b.geoms.len());
+
+        // previous dof on the path to the root
+        let mut prev_dof = {
+            let mut a = parent;
+            while a != 0 && m.body_dof_num[a] == 0 {
+                a = m.body_parent[a];
+            }
+            if a == 0 { usize::MAX } else { m.body_dof_adr[a] + m.body_dof_num[a] - 1 }
+        };
+        let mut ndof_body = 0;
+        for j in &joints {
+            let jw = format!("{where_}, joint '{}'", j.name);
+            check_finite(&jw, &[j.pos.x, j.pos.y, j.pos.z, j.damping, j.armature, j.stiffness, j.reference, j.kp, j.kv])?;
+            if j.kind == JointType::Free && parent != 0 {
+                return Err(Error::invalid(jw, "a free joint is only allowed on a body whose parent is the world"));
+            }
+            let axis = if matches!(j.kind, JointType::Hinge | JointType::Slide) {
+                let n = j.axis.norm();
+                if !(n > 1e-12) || !n.is_finite() {
+                    return Err(Error::invalid(jw, "axis has zero length"));
+                }
+                j.axis / n
+            } else {
+                j.axis
+            };
+            if let Some(r) = j.range {
+                if !(r[0] <= r[1]) {
+                    return Err(Error::invalid(jw, format!("range [{}, {}] is empty", r[0], r[1])));
+                }
+            }
+            m.jnt_name.push(j.name.clone());
+            m.jnt_type.push(j.kind);
+            m.jnt_body.push(bid);
+            m.jnt_qpos_adr.push(m.nq);
+            m.jnt_dof_adr.push(m.nv);
+            m.jnt_pos.push(j.pos);
+            m.jnt_axis.push(axis);
+            m.jnt_limited.push(j.range.is_some() && j.kind != JointType::Free);
+            m.jnt_range.push(j.range.unwrap_or([f64::NEG_INFINITY, f64::INFINITY]));
+            m.jnt_qpos_spring.push(j.springref);
+            m.jnt_solref.push(j.solref);
+            m.jnt_solimp.push(j.solimp);
+            m.jnt_margin.push(j.margin);
+            match j.kind {
+                JointType::Free => {
+                    m.qpos0.extend_from_slice(&[pos.x, pos.y, pos.z, quat.w, quat.i, quat.j, quat.k]);
+                }
+                JointType::Ball => m.qpos0.extend_from_slice(&[1.0, 0.0, 0.0, 0.0]),
+                _ => m.qpos0.push(j.reference),
+            }
+            for _ in 0..j.kind.nv() {
+                m.dof_body.push(bid);
+                m.dof_jnt.push(m.njnt);
+                m.dof_parent.push(prev_dof);
+                prev_dof = m.nv;
+                m.params0.dof_damping.push(j.damping);
+                m.params0.dof_armature.push(j.armature);
+                m.params0.dof_kp.push(j.kp);
+                m.params0.dof_kv.push(j.kv);
+                m.params0.dof_force_range.push(j.force_range);
+                m.params0.dof_stiffness.push(if matches!(j.kind, JointType::Hinge | JointType::Slide) { j.stiffness } else { 0.0 });
+                m.nv += 1;
+                ndof_body += 1;
+            }
+            m.nq += j.kind.nq();
+            m.njnt += 1;
+        }
+        m.body_dof_num.push(ndof_body);
+        m.nbody += 1;
+
+        for g in &b.geoms {
+            let gw = format!("{where_}, geom '{}'", g.name);
+            check_finite(&gw, &[g.size.x, g.size.y, g.size.z, g.pos.x, g.pos.y, g.pos.z])?;
+            let mesh = match (g.kind, g.mesh) {
+                (GeomType::Mesh, Some(k)) if k < spec.meshes.len() => Some(mesh0 + k),
+                (GeomType::Mesh, _) => return Err(Error::invalid(gw, "mesh geom without a valid mesh")),
+                _ => None,
+            };
+            let needs_size = match g.kind {
+                GeomType::Sphere => g.size.x > 0.0,
+                GeomType::Capsule | GeomType::Cylinder => g.size.x > 0.0 && g.size.y >= 0.0,
+                GeomType::Box => g.size.x > 0.0 && g.size.y > 0.0 && g.size.z > 0.0,
+                GeomType::Plane | GeomType::Mesh => true,
+            };
+            if !needs_size {
+                return Err(Error::invalid(gw, format!("invalid size {:?} for a {:?}", [g.size.x, g.size.y, g.size.z], g.kind)));
+            }
+            let (contype, conaffinity) = if g.visual { (0, 0) } else { (g.contype, g.conaffinity) };
+            m.geom_name.push(g.name.clone());
+            m.geom_type.push(g.kind);
+            m.geom_body.push(bid);
+            m.geom_pos.push(g.pos);
+            m.geom_quat.push(g.quat);
+            m.geom_size.push(g.size);
+            m.geom_mesh.push(mesh);
+            m.geom_contype.push(contype);
+            m.geom_conaffinity.push(conaffinity);
+            m.geom_condim.push(g.condim);
+            m.geom_solref.push(g.solref);
+            m.geom_solimp.push(g.solimp);
+            m.geom_margin.push(g.margin);
+            m.geom_rgba.push(g.rgba);
+            m.geom_visual.push(g.visual);
+            let rbound = match g.kind {
+                GeomType::Plane => f64::INFINITY,
+                GeomType::Sphere => g.size.x,
+                GeomType::Capsule => g.size.x + g.size.y,
+                GeomType::Box => g.size.norm(),
+                GeomType::Cylinder => (g.size.x * g.size.x + g.size.y * g.size.y).sqrt(),
+                GeomType::Mesh => m.meshes[mesh.unwrap()].hull.vertices.iter().map(|v| v.norm()).fold(0.0, f64::max),
+            };
+            m.geom_rbound.push(rbound);
+            m.params0.geom_friction.push(g.friction);
+            m.ngeom += 1;
+        }
+    }
+
+    for a in &spec.actuators {
+        let aw = format!("entity '{ename}', actuator '{}'", a.name);
+        let jid = (jnt0..m.njnt)
+            .find(|&j| m.jnt_name[j] == a.joint)
+            .ok_or_else(|| Error::invalid(&aw, format!("joint '{}' not found", a.joint)))?;
+        if !matches!(m.jnt_type[jid], JointType::Hinge | JointType::Slide) {
+            return Err(Error::unsupported(&aw, "actuators on ball or free joints"));
+        }
+        let dof = m.jnt_dof_adr[jid];
+        match a.mode {
+            CtrlMode::Position => {
+                m.params0.dof_kp[dof] = a.kp * a.gear;
+                m.params0.dof_kv[dof] = a.kv * a.gear;
+            }
+            CtrlMode::Velocity => m.params0.dof_kv[dof] = a.kv * a.gear,
+            CtrlMode::Force => {}
+        }
+        let fr = a.force_range;
+        let cur = m.params0.dof_force_range[dof];
+        m.params0.dof_force_range[dof] = [cur[0].max(fr[0]), cur[1].min(fr[1])];
+        m.actuators.push(ActuatorInfo { name: a.name.clone(), dof, mode: a.mode, gear: a.gear, ctrl_range: a.ctrl_range });
+    }
+
+    for (n1, n2) in &spec.excludes {
+        let find = |n: &str| (body0..m.nbody).find(|&b| m.body_name[b] == n);
+        let (b1, b2) = match (find(n1), find(n2)) {
+            (Some(a), Some(b)) => (a, b),
+            _ => return Err(Error::invalid(format!("entity '{ename}', exclude"), format!("unknown body in pair ('{n1}', '{n2}')"))),
+        };
+        m.exclude_pairs.push((b1.min(b2), b1.max(b2)));
+    }
+
+    m.entity_name.push(ename);
+    m.entity_body_adr.push(body0);
+    m.entity_body_num.push(m.nbody - body0);
+    m.entity_jnt_adr.push(jnt0);
+    m.entity_jnt_num.push(m.njnt - jnt0);
+    m.entity_dof_adr.push(dof0);
+    m.entity_dof_num.push(m.nv - dof0);
+    m.entity_qpos_adr.push(q0);
+    m.entity_qpos_num.push(m.nq - q0);
+    m.entity_geom_adr.push(geom0);
+    m.entity_geom_num.push(m.ngeom - geom0);
+    Ok(())
+}
+
+fn finish(m: &mut Model) {
+    m.exclude_pairs.sort_unstable();
+    m.exclude_pairs.dedup();
+}

@@ -1,0 +1,1 @@
+//! MJCF loader. (Being filled in.)

@@ -1,0 +1,360 @@
+//! The immutable model: kinematic tree, inertias, joints, geoms, options.
+//!
+//! Laid out as a struct of arrays (MuJoCo style). Field names start with the
+//! entity they describe (`body_`, `jnt_`, `dof_`, `geom_`) and each carries its
+//! shape in the doc comment. Body 0 is the world. Bodies are stored in
+//! topological order (`body_parent[i] < i`), so one forward loop visits parents
+//! before children.
+//!
+//! The physical parameters that users may change or differentiate (masses,
+//! inertias, friction, damping, gains, gravity) live in [`Params`]; the model
+//! holds their defaults in [`Model::params0`].
+
+pub mod builder;
+pub mod mesh;
+pub mod mjcf;
+pub mod urdf;
+
+pub use builder::{ActuatorSpec, BodySpec, EntitySpec, GeomSpec, JointSpec, ModelBuilder};
+pub use mesh::Mesh;
+
+use crate::math::{Mat3, Quat, Vec3};
+
+/// Joint kinds. Fixed joints do not exist in the model: a body without joints is welded to its parent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum JointType {
+    /// 6 dof: q = [x y z qw qx qy qz], v = [linear velocity (world); angular velocity (local)].
+    Free,
+    /// 3 dof: q = [qw qx qy qz], v = angular velocity (local).
+    Ball,
+    /// 1 dof translation along `jnt_axis`.
+    Slide,
+    /// 1 dof rotation about `jnt_axis` through `jnt_pos`.
+    Hinge,
+}
+
+impl JointType {
+    /// Number of position coordinates.
+    pub fn nq(self) -> usize {
+        match self {
+            JointType::Free => 7,
+            JointType::Ball => 4,
+            _ => 1,
+        }
+    }
+    /// Number of degrees of freedom.
+    pub fn nv(self) -> usize {
+        match self {
+            JointType::Free => 6,
+            JointType::Ball => 3,
+            _ => 1,
+        }
+    }
+}
+
+/// Collision/visual shape kinds. Sizes follow MuJoCo's conventions (see [`Model::geom_size`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GeomType {
+    /// Infinite plane through the geom origin with normal +z (size: half extents for drawing only).
+    Plane,
+    /// size[0] = radius.
+    Sphere,
+    /// size[0] = radius, size[1] = half length of the segment along local z.
+    Capsule,
+    /// size = half extents.
+    Box,
+    /// size[0] = radius, size[1] = half height along local z.
+    Cylinder,
+    /// Convex hull of a mesh (`geom_mesh`); size unused.
+    Mesh,
+}
+
+/// How a dof is driven (Genesis's control modes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum CtrlMode {
+    /// target is a generalized force.
+    #[default]
+    Force,
+    /// PD: force = kp (target - q) - kv v.
+    Position,
+    /// force = kv (target - v).
+    Velocity,
+}
+
+/// Integration scheme. See DESIGN.md section 3, step 8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Integrator {
+    /// Semi-implicit Euler; joint damping implicit (M + h D), as MuJoCo's Euler.
+    Euler,
+    /// Also actuator velocity gains implicit (M + h (D + Kv)), as MuJoCo's implicitfast.
+    ImplicitFast,
+}
+
+/// Simulation options.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Options {
+    /// Length of one `step` (s). Each step runs `substeps` substeps of `timestep / substeps`.
+    pub timestep: f64,
+    /// Substeps per step.
+    pub substeps: usize,
+    /// Integration scheme.
+    pub integrator: Integrator,
+    /// Detect and resolve contacts.
+    pub enable_collision: bool,
+    /// Enforce joint limits.
+    pub enable_joint_limit: bool,
+    /// Allow contacts between geoms of the same entity (non-adjacent bodies).
+    pub enable_self_collision: bool,
+    /// Maximum Newton iterations of the constraint solver.
+    pub iterations: usize,
+    /// Solver tolerance on the scaled cost improvement and gradient.
+    pub tolerance: f64,
+    /// Maximum iterations of the exact line search.
+    pub ls_iterations: usize,
+    /// Overrides every contact's solref time constant when set (s); MuJoCo's default is 0.02.
+    pub constraint_timeconst: Option<f64>,
+    /// Ratio of frictional to normal constraint impedance (MuJoCo's impratio).
+    pub impratio: f64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            timestep: 0.01,
+            substeps: 1,
+            integrator: Integrator::ImplicitFast,
+            enable_collision: true,
+            enable_joint_limit: true,
+            enable_self_collision: false,
+            iterations: 100,
+            tolerance: 1e-8,
+            ls_iterations: 50,
+            constraint_timeconst: None,
+            impratio: 1.0,
+        }
+    }
+}
+
+/// Physical parameters: the part of the model users can change after `build`
+/// and differentiate. Flat vectors, one entry (or row) per body / dof / geom.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Params {
+    /// Gravity (m/s^2), world frame. (3)
+    pub gravity: Vec3,
+    /// Body mass (kg). (nbody)
+    pub body_mass: Vec<f64>,
+    /// Centre of mass in the body frame (m). (nbody)
+    pub body_ipos: Vec<Vec3>,
+    /// Rotational inertia about the centre of mass, body-frame axes (kg m^2). (nbody)
+    pub body_inertia: Vec<Mat3>,
+    /// Joint damping (N m s/rad or N s/m). (nv)
+    pub dof_damping: Vec<f64>,
+    /// Armature (rotor inertia added to the mass matrix diagonal). (nv)
+    pub dof_armature: Vec<f64>,
+    /// Position gain of PD position control. (nv)
+    pub dof_kp: Vec<f64>,
+    /// Velocity gain of PD position / velocity control. (nv)
+    pub dof_kv: Vec<f64>,
+    /// Actuator force limits [lo, hi] (infinite when unlimited). (nv)
+    pub dof_force_range: Vec<[f64; 2]>,
+    /// Joint stiffness (spring towards `jnt_qpos_spring`) per dof of hinge/slide joints. (nv)
+    pub dof_stiffness: Vec<f64>,
+    /// Sliding, torsional and rolling friction coefficients. (ngeom)
+    pub geom_friction: Vec<[f64; 3]>,
+}
+
+/// A convex mesh used by one or more geoms.
+pub use mesh::Mesh as MeshData;
+
+/// Informational record of an MJCF actuator (mapped onto per-dof controls at load time).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActuatorInfo {
+    /// Actuator name.
+    pub name: String,
+    /// Driven dof (global index).
+    pub dof: usize,
+    /// Control mode the actuator maps to.
+    pub mode: CtrlMode,
+    /// Transmission gear (force = gear * ctrl for motors).
+    pub gear: f64,
+    /// Control range (infinite when unlimited).
+    pub ctrl_range: [f64; 2],
+}
+
+/// Immutable model. Build it with [`ModelBuilder`] or the URDF/MJCF loaders.
+#[derive(Clone, Debug)]
+pub struct Model {
+    /// Simulation options.
+    pub opt: Options,
+    /// Default physical parameters.
+    pub params0: Params,
+
+    // ---- sizes ----
+    /// Number of position coordinates.
+    pub nq: usize,
+    /// Number of degrees of freedom.
+    pub nv: usize,
+    /// Number of bodies, world included.
+    pub nbody: usize,
+    /// Number of joints.
+    pub njnt: usize,
+    /// Number of geoms.
+    pub ngeom: usize,
+
+    // ---- bodies (nbody) ----
+    /// Body name (world is "world").
+    pub body_name: Vec<String>,
+    /// Parent body (world's parent is itself, 0).
+    pub body_parent: Vec<usize>,
+    /// Root body of the subtree below the world that holds this body.
+    pub body_root: Vec<usize>,
+    /// Welded group: the nearest ancestor-or-self body that has joints (or 0).
+    pub body_weld: Vec<usize>,
+    /// Entity index (world: usize::MAX).
+    pub body_entity: Vec<usize>,
+    /// Position of the body frame in the parent frame (at q = qpos0).
+    pub body_pos: Vec<Vec3>,
+    /// Orientation of the body frame in the parent frame.
+    pub body_quat: Vec<Quat>,
+    /// First joint of the body.
+    pub body_jnt_adr: Vec<usize>,
+    /// Number of joints of the body.
+    pub body_jnt_num: Vec<usize>,
+    /// First dof of the body.
+    pub body_dof_adr: Vec<usize>,
+    /// Number of dofs of the body.
+    pub body_dof_num: Vec<usize>,
+    /// First geom of the body.
+    pub body_geom_adr: Vec<usize>,
+    /// Number of geoms of the body.
+    pub body_geom_num: Vec<usize>,
+
+    // ---- joints (njnt) ----
+    /// Joint name.
+    pub jnt_name: Vec<String>,
+    /// Joint type.
+    pub jnt_type: Vec<JointType>,
+    /// Body the joint moves.
+    pub jnt_body: Vec<usize>,
+    /// First position coordinate.
+    pub jnt_qpos_adr: Vec<usize>,
+    /// First dof.
+    pub jnt_dof_adr: Vec<usize>,
+    /// Anchor in the body frame (m).
+    pub jnt_pos: Vec<Vec3>,
+    /// Unit axis in the body frame (hinge, slide).
+    pub jnt_axis: Vec<Vec3>,
+    /// Whether the range is enforced.
+    pub jnt_limited: Vec<bool>,
+    /// Range [lo, hi] (rad or m; for ball joints hi is the maximum angle).
+    pub jnt_range: Vec<[f64; 2]>,
+    /// Spring rest position (hinge, slide).
+    pub jnt_qpos_spring: Vec<f64>,
+    /// Limit softness (time constant, damping ratio).
+    pub jnt_solref: Vec<[f64; 2]>,
+    /// Limit impedance (dmin, dmax, width, midpoint, power).
+    pub jnt_solimp: Vec<[f64; 5]>,
+    /// Limit margin.
+    pub jnt_margin: Vec<f64>,
+
+    // ---- dofs (nv) ----
+    /// Body the dof moves.
+    pub dof_body: Vec<usize>,
+    /// Joint the dof belongs to.
+    pub dof_jnt: Vec<usize>,
+    /// Previous dof on the path to the root (usize::MAX at a root).
+    pub dof_parent: Vec<usize>,
+
+    /// Reference configuration: the model's bodies are at `body_pos/quat` when q = qpos0. (nq)
+    pub qpos0: Vec<f64>,
+
+    // ---- geoms (ngeom) ----
+    /// Geom name ("" if unnamed).
+    pub geom_name: Vec<String>,
+    /// Geom type.
+    pub geom_type: Vec<GeomType>,
+    /// Body the geom is attached to.
+    pub geom_body: Vec<usize>,
+    /// Position in the body frame.
+    pub geom_pos: Vec<Vec3>,
+    /// Orientation in the body frame.
+    pub geom_quat: Vec<Quat>,
+    /// Size parameters (see [`GeomType`]).
+    pub geom_size: Vec<Vec3>,
+    /// Mesh index for `GeomType::Mesh`.
+    pub geom_mesh: Vec<Option<usize>>,
+    /// Contact type bitmask.
+    pub geom_contype: Vec<u32>,
+    /// Contact affinity bitmask.
+    pub geom_conaffinity: Vec<u32>,
+    /// Contact dimensionality: 1 frictionless, 3 sliding friction.
+    pub geom_condim: Vec<usize>,
+    /// Contact softness (time constant, damping ratio).
+    pub geom_solref: Vec<[f64; 2]>,
+    /// Contact impedance (dmin, dmax, width, midpoint, power).
+    pub geom_solimp: Vec<[f64; 5]>,
+    /// Contact detection margin (m).
+    pub geom_margin: Vec<f64>,
+    /// Colour (r, g, b, a).
+    pub geom_rgba: Vec<[f32; 4]>,
+    /// Visual-only geom (never collides, never adds mass).
+    pub geom_visual: Vec<bool>,
+    /// Radius of a bounding sphere about the geom origin (infinite for planes).
+    pub geom_rbound: Vec<f64>,
+
+    /// Meshes referenced by geoms.
+    pub meshes: Vec<Mesh>,
+    /// MJCF actuators, mapped onto dof control parameters.
+    pub actuators: Vec<ActuatorInfo>,
+    /// Excluded body pairs (MJCF `<contact><exclude>`), stored with the smaller index first.
+    pub exclude_pairs: Vec<(usize, usize)>,
+
+    // ---- entities ----
+    /// Entity names.
+    pub entity_name: Vec<String>,
+    /// First body of each entity.
+    pub entity_body_adr: Vec<usize>,
+    /// Body count of each entity.
+    pub entity_body_num: Vec<usize>,
+    /// First joint of each entity.
+    pub entity_jnt_adr: Vec<usize>,
+    /// Joint count of each entity.
+    pub entity_jnt_num: Vec<usize>,
+    /// First dof of each entity.
+    pub entity_dof_adr: Vec<usize>,
+    /// Dof count of each entity.
+    pub entity_dof_num: Vec<usize>,
+    /// First position coordinate of each entity.
+    pub entity_qpos_adr: Vec<usize>,
+    /// Position-coordinate count of each entity.
+    pub entity_qpos_num: Vec<usize>,
+    /// First geom of each entity.
+    pub entity_geom_adr: Vec<usize>,
+    /// Geom count of each entity.
+    pub entity_geom_num: Vec<usize>,
+}
+
+impl Model {
+    /// Body index by name.
+    pub fn body_id(&self, name: &str) -> Option<usize> {
+        self.body_name.iter().position(|n| n == name)
+    }
+    /// Joint index by name.
+    pub fn joint_id(&self, name: &str) -> Option<usize> {
+        self.jnt_name.iter().position(|n| n == name)
+    }
+    /// Geom index by name.
+    pub fn geom_id(&self, name: &str) -> Option<usize> {
+        self.geom_name.iter().position(|n| n == name)
+    }
+    /// Whether dof `a` is `b` or an ancestor of `b` in the tree.
+    pub fn dof_is_ancestor(&self, a: usize, mut b: usize) -> bool {
+        while b != usize::MAX {
+            if a == b {
+                return true;
+            }
+            b = self.dof_parent[b];
+        }
+        false
+    }
+}

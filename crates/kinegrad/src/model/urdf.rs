@@ -1,0 +1,1 @@
+//! URDF loader. (Being filled in.)
