@@ -6,9 +6,17 @@
 //! [`pipeline::step`] only composes them.
 #![warn(missing_docs)]
 
+pub mod batch;
 pub mod collision;
+pub mod data;
 pub mod error;
 pub mod math;
 pub mod model;
+pub mod pipeline;
+pub mod state;
 
+pub use batch::Env;
+pub use data::{Contact, Data};
 pub use error::{Error, Result};
+pub use model::{CtrlMode, Model, ModelBuilder, Params};
+pub use state::{Control, State};

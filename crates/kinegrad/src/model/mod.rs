@@ -12,7 +12,9 @@
 
 pub mod builder;
 pub mod mesh;
+pub mod inertia;
 pub mod mjcf;
+pub mod primitives;
 pub mod urdf;
 
 pub use builder::{ActuatorSpec, BodySpec, EntitySpec, GeomSpec, JointSpec, ModelBuilder};

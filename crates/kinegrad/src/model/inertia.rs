@@ -1,0 +1,1 @@
+//! Mass properties of geoms (inertia from geometry). (Being filled in.)

@@ -1,0 +1,1 @@
+//! Primitive entities (Genesis morphs Plane, Box, Sphere, Cylinder, Capsule).

@@ -1,0 +1,61 @@
+//! What evolves (State) and what the user drives each step (Control).
+
+use crate::model::{CtrlMode, JointType, Model};
+
+/// Generalized state of the whole model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct State {
+    /// Positions (nq); quaternions stored [w, x, y, z].
+    pub q: Vec<f64>,
+    /// Velocities (nv).
+    pub v: Vec<f64>,
+    /// Simulated time (s).
+    pub time: f64,
+}
+
+impl State {
+    /// The model's reference configuration at rest.
+    pub fn new(model: &Model) -> Self {
+        Self { q: model.qpos0.clone(), v: vec![0.0; model.nv], time: 0.0 }
+    }
+
+    /// Normalize the quaternions of free and ball joints in `q`.
+    pub fn normalize_quaternions(&mut self, model: &Model) {
+        normalize_quaternions(model, &mut self.q);
+    }
+}
+
+/// Normalize the quaternion blocks of `q` (ball and free joints).
+pub fn normalize_quaternions(model: &Model, q: &mut [f64]) {
+    for j in 0..model.njnt {
+        let a = match model.jnt_type[j] {
+            JointType::Free => model.jnt_qpos_adr[j] + 3,
+            JointType::Ball => model.jnt_qpos_adr[j],
+            _ => continue,
+        };
+        let n = (q[a] * q[a] + q[a + 1] * q[a + 1] + q[a + 2] * q[a + 2] + q[a + 3] * q[a + 3]).sqrt();
+        if n > 0.0 {
+            for k in 0..4 {
+                q[a + k] /= n;
+            }
+        } else {
+            q[a..a + 4].copy_from_slice(&[1.0, 0.0, 0.0, 0.0]);
+        }
+    }
+}
+
+/// Per-dof control: each dof has a mode and a target (Genesis's `control_dofs_*`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Control {
+    /// Mode of each dof (nv).
+    pub mode: Vec<CtrlMode>,
+    /// Force (N or N m), position (rad or m) or velocity target of each dof (nv).
+    pub target: Vec<f64>,
+}
+
+impl Control {
+    /// Zero force on every dof.
+    pub fn new(model: &Model) -> Self {
+        Self { mode: vec![CtrlMode::Force; model.nv], target: vec![0.0; model.nv] }
+    }
+}
