@@ -23,11 +23,17 @@ pub struct Env {
 impl Env {
     /// An env at the model's reference configuration with default parameters.
     pub fn new(model: &Model) -> Self {
-        Self { state: State::new(model), control: Control::new(model), params: model.params0.clone(), data: Data::new(model) }
+        Self {
+            state: State::new(model),
+            control: Control::new(model),
+            params: model.params0.clone(),
+            data: Data::new(model),
+        }
     }
 }
 
 /// Step every env once, in parallel over the rayon pool. Stops at the first failing env's error.
 pub fn step_all(model: &Model, envs: &mut [Env]) -> Result<()> {
-    envs.par_iter_mut().try_for_each(|e| pipeline::step(model, &e.params, &mut e.state, &e.control, &mut e.data))
+    envs.par_iter_mut()
+        .try_for_each(|e| pipeline::step(model, &e.params, &mut e.state, &e.control, &mut e.data))
 }

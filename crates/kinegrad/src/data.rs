@@ -141,9 +141,11 @@ pub struct Data {
     /// Number of substeps taken so far.
     pub nstep: u64,
 
-    // scratch for the solver (nv and nefc sized)
-    pub(crate) scratch_nv: [Vec<f64>; 4],
-    pub(crate) scratch_efc: [Vec<f64>; 3],
+    // scratch (nv and nefc sized)
+    pub(crate) scratch_nv: [Vec<f64>; 6],
+    pub(crate) scratch_efc: [Vec<f64>; 4],
+    pub(crate) scratch_jac: Vec<Vec3>,
+    pub(crate) scratch_ls: Vec<(f64, usize)>,
 }
 
 impl Data {
@@ -196,8 +198,10 @@ impl Data {
             hess_chol: vec![0.0; nv * nv],
             solver_niter: 0,
             nstep: 0,
-            scratch_nv: [vec![0.0; nv], vec![0.0; nv], vec![0.0; nv], vec![0.0; nv]],
-            scratch_efc: [Vec::with_capacity(256), Vec::with_capacity(256), Vec::with_capacity(256)],
+            scratch_nv: std::array::from_fn(|_| vec![0.0; nv]),
+            scratch_efc: std::array::from_fn(|_| Vec::with_capacity(256)),
+            scratch_jac: vec![Vec3::zeros(); nv],
+            scratch_ls: Vec::with_capacity(256),
         }
     }
 }

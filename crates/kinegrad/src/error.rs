@@ -42,15 +42,24 @@ pub enum Error {
 impl Error {
     /// Invalid value of `what`.
     pub fn invalid(what: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Invalid { what: what.into(), message: message.into() }
+        Error::Invalid {
+            what: what.into(),
+            message: message.into(),
+        }
     }
     /// Unsupported feature at `what`.
     pub fn unsupported(what: impl Into<String>, feature: impl Into<String>) -> Self {
-        Error::Unsupported { what: what.into(), feature: feature.into() }
+        Error::Unsupported {
+            what: what.into(),
+            feature: feature.into(),
+        }
     }
     /// Load error in `file`.
     pub fn load(file: impl AsRef<std::path::Path>, message: impl Into<String>) -> Self {
-        Error::Load { file: file.as_ref().display().to_string(), message: message.into() }
+        Error::Load {
+            file: file.as_ref().display().to_string(),
+            message: message.into(),
+        }
     }
 }
 

@@ -8,8 +8,12 @@
 
 pub mod batch;
 pub mod collision;
+pub mod constraint;
 pub mod data;
+pub mod dynamics;
 pub mod error;
+pub mod integrator;
+pub mod kinematics;
 pub mod math;
 pub mod model;
 pub mod pipeline;

@@ -1,18 +1,123 @@
 //! `step`: composes the stages. No physics lives here.
 
+use crate::constraint::{self, solver};
 use crate::data::Data;
-use crate::error::Result;
+use crate::dynamics::{chol, crba, forces, rnea};
+use crate::error::{Error, Result};
+use crate::integrator;
+use crate::kinematics;
 use crate::model::{Model, Params};
 use crate::state::{Control, State};
 
 /// Advance `state` by one step (`model.opt.substeps` substeps of `timestep / substeps`).
-pub fn step(model: &Model, params: &Params, state: &mut State, control: &Control, data: &mut Data) -> Result<()> {
-    let _ = (model, params, state, control, data);
-    unimplemented!("being written")
+pub fn step(
+    model: &Model,
+    params: &Params,
+    state: &mut State,
+    control: &Control,
+    data: &mut Data,
+) -> Result<()> {
+    check_inputs(model, state, control)?;
+    let h = model.opt.timestep / model.opt.substeps as f64;
+    for _ in 0..model.opt.substeps {
+        forward(model, params, state, control, data, h)?;
+        integrator::integrate_vel(&mut state.v, &data.qacc, h);
+        integrator::integrate_pos(model, &mut state.q, &state.v, h);
+        state.time += h;
+        data.nstep += 1;
+        if let Some(i) = state.q.iter().chain(&state.v).position(|x| !x.is_finite()) {
+            return Err(Error::Diverged {
+                step: data.nstep,
+                message: format!("state entry {i} is not finite"),
+            });
+        }
+    }
+    Ok(())
 }
 
-/// Position-dependent quantities only (poses of bodies and geoms): what readings need.
+fn check_inputs(model: &Model, state: &State, control: &Control) -> Result<()> {
+    if state.q.len() != model.nq || state.v.len() != model.nv {
+        return Err(Error::invalid(
+            "state",
+            format!(
+                "expected q of {} and v of {} entries, got {} and {}",
+                model.nq,
+                model.nv,
+                state.q.len(),
+                state.v.len()
+            ),
+        ));
+    }
+    if control.target.len() != model.nv || control.mode.len() != model.nv {
+        return Err(Error::invalid(
+            "control",
+            format!("expected {} entries", model.nv),
+        ));
+    }
+    if let Some(d) = control.target.iter().position(|x| !x.is_finite()) {
+        return Err(Error::invalid(
+            "control",
+            format!("target of dof {d} is not finite"),
+        ));
+    }
+    Ok(())
+}
+
+/// Position-dependent quantities: poses of bodies and geoms, dof subspaces, body inertias.
 pub fn kinematics(model: &Model, params: &Params, q: &[f64], data: &mut Data) {
-    let _ = (model, params, q, data);
-    unimplemented!("being written")
+    kinematics::forward_kinematics(model, params, q, data);
+    kinematics::com_pos(model, params, data);
+}
+
+/// Everything up to the constrained acceleration `data.qacc` at the current state, for a
+/// substep of length `h`.
+pub fn forward(
+    model: &Model,
+    params: &Params,
+    state: &State,
+    control: &Control,
+    data: &mut Data,
+    h: f64,
+) -> Result<()> {
+    let (q, v) = (&state.q[..], &state.v[..]);
+    let nv = model.nv;
+    // position: kinematics, mass matrix
+    kinematics(model, params, q, data);
+    crba::crba(model, params, data);
+    // velocity: body velocities, bias forces
+    kinematics::com_vel(model, v, data);
+    let mut bias = std::mem::take(&mut data.qfrc_bias);
+    rnea::rnea(model, params, data, v, None, &mut bias);
+    data.qfrc_bias = bias;
+    // applied forces
+    forces::passive(model, params, q, v, data);
+    forces::actuation(model, params, q, v, control, data);
+    for i in 0..nv {
+        data.qfrc_smooth[i] =
+            data.qfrc_applied[i] + data.qfrc_actuator[i] + data.qfrc_passive[i] - data.qfrc_bias[i];
+    }
+    // implicit velocity terms: M_h = M + h diag(D + Kv)
+    data.qm_h.copy_from_slice(&data.qm);
+    for i in 0..nv {
+        data.qm_h[i * nv + i] += h * forces::implicit_damping(model, params, control, data, i);
+    }
+    data.qm_h_chol.copy_from_slice(&data.qm_h);
+    if !chol::factor(&mut data.qm_h_chol, nv) {
+        return Err(Error::Diverged {
+            step: data.nstep,
+            message: "mass matrix is not positive definite".into(),
+        });
+    }
+    data.qacc_smooth.copy_from_slice(&data.qfrc_smooth);
+    chol::solve(&data.qm_h_chol, nv, &mut data.qacc_smooth);
+    // collision and constraints
+    crate::collision::detect::detect(model, params, data);
+    constraint::make_rows(model, q, v, h, data);
+    if !solver::solve(model, data) {
+        return Err(Error::Diverged {
+            step: data.nstep,
+            message: "constraint Hessian is not positive definite".into(),
+        });
+    }
+    Ok(())
 }

@@ -16,7 +16,11 @@ pub struct State {
 impl State {
     /// The model's reference configuration at rest.
     pub fn new(model: &Model) -> Self {
-        Self { q: model.qpos0.clone(), v: vec![0.0; model.nv], time: 0.0 }
+        Self {
+            q: model.qpos0.clone(),
+            v: vec![0.0; model.nv],
+            time: 0.0,
+        }
     }
 
     /// Normalize the quaternions of free and ball joints in `q`.
@@ -33,7 +37,8 @@ pub fn normalize_quaternions(model: &Model, q: &mut [f64]) {
             JointType::Ball => model.jnt_qpos_adr[j],
             _ => continue,
         };
-        let n = (q[a] * q[a] + q[a + 1] * q[a + 1] + q[a + 2] * q[a + 2] + q[a + 3] * q[a + 3]).sqrt();
+        let n =
+            (q[a] * q[a] + q[a + 1] * q[a + 1] + q[a + 2] * q[a + 2] + q[a + 3] * q[a + 3]).sqrt();
         if n > 0.0 {
             for k in 0..4 {
                 q[a + k] /= n;
@@ -56,6 +61,9 @@ pub struct Control {
 impl Control {
     /// Zero force on every dof.
     pub fn new(model: &Model) -> Self {
-        Self { mode: vec![CtrlMode::Force; model.nv], target: vec![0.0; model.nv] }
+        Self {
+            mode: vec![CtrlMode::Force; model.nv],
+            target: vec![0.0; model.nv],
+        }
     }
 }

@@ -11,3 +11,4 @@ pub struct ConvexHull {
     /// Triangles (indices into `vertices`), counter-clockwise seen from outside.
     pub faces: Vec<[u32; 3]>,
 }
+pub mod detect;

@@ -54,11 +54,17 @@ impl Default for Pose {
 impl Pose {
     /// Identity transform.
     pub fn identity() -> Self {
-        Self { pos: Vec3::zeros(), rot: Mat3::identity() }
+        Self {
+            pos: Vec3::zeros(),
+            rot: Mat3::identity(),
+        }
     }
     /// Transform from a translation and a unit quaternion.
     pub fn from_pos_quat(pos: Vec3, quat: &Quat) -> Self {
-        Self { pos, rot: *quat.to_rotation_matrix().matrix() }
+        Self {
+            pos,
+            rot: *quat.to_rotation_matrix().matrix(),
+        }
     }
     /// Map a point from the local frame to the parent frame.
     #[inline]
@@ -68,11 +74,17 @@ impl Pose {
     /// Compose: `self * other` (other expressed in self's frame).
     #[inline]
     pub fn mul(&self, other: &Pose) -> Pose {
-        Pose { pos: self.rot * other.pos + self.pos, rot: self.rot * other.rot }
+        Pose {
+            pos: self.rot * other.pos + self.pos,
+            rot: self.rot * other.rot,
+        }
     }
     /// Inverse transform.
     pub fn inverse(&self) -> Pose {
         let rt = self.rot.transpose();
-        Pose { pos: -(rt * self.pos), rot: rt }
+        Pose {
+            pos: -(rt * self.pos),
+            rot: rt,
+        }
     }
 }

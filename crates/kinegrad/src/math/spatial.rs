@@ -33,12 +33,18 @@ impl Motion {
     /// Motion cross product `self x m` (derivative of `m` moving with velocity `self`).
     #[inline]
     pub fn cross_motion(&self, m: &Motion) -> Motion {
-        Motion { ang: self.ang.cross(&m.ang), lin: self.ang.cross(&m.lin) + self.lin.cross(&m.ang) }
+        Motion {
+            ang: self.ang.cross(&m.ang),
+            lin: self.ang.cross(&m.lin) + self.lin.cross(&m.ang),
+        }
     }
     /// Force cross product `self x* f`.
     #[inline]
     pub fn cross_force(&self, f: &Force) -> Force {
-        Force { ang: self.ang.cross(&f.ang) + self.lin.cross(&f.lin), lin: self.ang.cross(&f.lin) }
+        Force {
+            ang: self.ang.cross(&f.ang) + self.lin.cross(&f.lin),
+            lin: self.ang.cross(&f.lin),
+        }
     }
     /// Power pairing `<self, f>`.
     #[inline]
@@ -52,7 +58,9 @@ impl Motion {
     }
     /// As a 6-array `[ang; lin]`.
     pub fn to_array(&self) -> [f64; 6] {
-        [self.ang.x, self.ang.y, self.ang.z, self.lin.x, self.lin.y, self.lin.z]
+        [
+            self.ang.x, self.ang.y, self.ang.z, self.lin.x, self.lin.y, self.lin.z,
+        ]
     }
 }
 
@@ -68,7 +76,10 @@ impl Force {
     /// A pure force `f` applied at point `p`: moment `p x f`.
     #[inline]
     pub fn at_point(p: &Vec3, f: &Vec3) -> Self {
-        Self { ang: p.cross(f), lin: *f }
+        Self {
+            ang: p.cross(f),
+            lin: *f,
+        }
     }
 }
 
@@ -78,14 +89,20 @@ macro_rules! impl_linear {
             type Output = $t;
             #[inline]
             fn add(self, o: $t) -> $t {
-                Self { ang: self.ang + o.ang, lin: self.lin + o.lin }
+                Self {
+                    ang: self.ang + o.ang,
+                    lin: self.lin + o.lin,
+                }
             }
         }
         impl Sub for $t {
             type Output = $t;
             #[inline]
             fn sub(self, o: $t) -> $t {
-                Self { ang: self.ang - o.ang, lin: self.lin - o.lin }
+                Self {
+                    ang: self.ang - o.ang,
+                    lin: self.lin - o.lin,
+                }
             }
         }
         impl AddAssign for $t {
@@ -106,14 +123,20 @@ macro_rules! impl_linear {
             type Output = $t;
             #[inline]
             fn neg(self) -> $t {
-                Self { ang: -self.ang, lin: -self.lin }
+                Self {
+                    ang: -self.ang,
+                    lin: -self.lin,
+                }
             }
         }
         impl Mul<f64> for $t {
             type Output = $t;
             #[inline]
             fn mul(self, s: f64) -> $t {
-                Self { ang: self.ang * s, lin: self.lin * s }
+                Self {
+                    ang: self.ang * s,
+                    lin: self.lin * s,
+                }
             }
         }
     };
@@ -137,12 +160,20 @@ pub struct Inertia {
 impl Inertia {
     /// Zero inertia.
     pub fn zero() -> Self {
-        Self { mass: 0.0, h: Vec3::zeros(), i_o: Mat3::zeros() }
+        Self {
+            mass: 0.0,
+            h: Vec3::zeros(),
+            i_o: Mat3::zeros(),
+        }
     }
     /// From mass, centre of mass (world) and rotational inertia about the centre of mass (world axes).
     pub fn from_com(mass: f64, com: &Vec3, i_com: &Mat3) -> Self {
         let c = skew(com);
-        Self { mass, h: com * mass, i_o: i_com - c * c * mass }
+        Self {
+            mass,
+            h: com * mass,
+            i_o: i_com - c * c * mass,
+        }
     }
     /// Momentum `I * m`.
     #[inline]
@@ -157,7 +188,11 @@ impl Inertia {
 impl Add for Inertia {
     type Output = Inertia;
     fn add(self, o: Inertia) -> Inertia {
-        Inertia { mass: self.mass + o.mass, h: self.h + o.h, i_o: self.i_o + o.i_o }
+        Inertia {
+            mass: self.mass + o.mass,
+            h: self.h + o.h,
+            i_o: self.i_o + o.i_o,
+        }
     }
 }
 impl AddAssign for Inertia {

@@ -248,7 +248,10 @@ impl ModelBuilder {
     pub fn build(&self) -> Result<Model> {
         let opt = self.options.clone();
         if !(opt.timestep > 0.0) || !opt.timestep.is_finite() {
-            return Err(Error::invalid("options.timestep", format!("must be positive, got {}", opt.timestep)));
+            return Err(Error::invalid(
+                "options.timestep",
+                format!("must be positive, got {}", opt.timestep),
+            ));
         }
         if opt.substeps == 0 {
             return Err(Error::invalid("options.substeps", "must be at least 1"));
@@ -257,7 +260,7 @@ impl ModelBuilder {
         for (ei, (spec, pose, base)) in self.entities.iter().enumerate() {
             add_entity_to_model(&mut m, ei, spec, pose, *base)?;
         }
-        finish(&mut m);
+        finish(&mut m)?;
         Ok(m)
     }
 }
@@ -329,6 +332,9 @@ fn empty_model(opt: Options) -> Model {
         geom_rgba: vec![],
         geom_visual: vec![],
         geom_rbound: vec![],
+        body_invweight0: vec![[0.0, 0.0]],
+        dof_invweight0: vec![],
+        stat_meaninertia: 1.0,
         meshes: vec![],
         actuators: vec![],
         exclude_pairs: vec![],
@@ -354,8 +360,18 @@ fn check_finite(what: &str, vals: &[f64]) -> Result<()> {
     }
 }
 
-fn add_entity_to_model(m: &mut Model, ei: usize, spec: &EntitySpec, pose: &Pose, base: BaseMode) -> Result<()> {
-    let ename = if spec.name.is_empty() { format!("entity{ei}") } else { spec.name.clone() };
+fn add_entity_to_model(
+    m: &mut Model,
+    ei: usize,
+    spec: &EntitySpec,
+    pose: &Pose,
+    base: BaseMode,
+) -> Result<()> {
+    let ename = if spec.name.is_empty() {
+        format!("entity{ei}")
+    } else {
+        spec.name.clone()
+    };
     if spec.bodies.is_empty() {
         return Err(Error::invalid(format!("entity '{ename}'"), "has no bodies"));
     }
@@ -373,16 +389,30 @@ fn add_entity_to_model(m: &mut Model, ei: usize, spec: &EntitySpec, pose: &Pose,
         let where_ = format!("entity '{ename}', body '{}'", b.name);
         let parent = match b.parent {
             Some(p) if p < bi => body0 + p,
-            Some(p) => return Err(Error::invalid(where_, format!("parent index {p} is not before the body (bodies must be in topological order)"))),
+            Some(p) => return Err(Error::invalid(
+                where_,
+                format!(
+                    "parent index {p} is not before the body (bodies must be in topological order)"
+                ),
+            )),
             None => 0,
         };
-        check_finite(&where_, &[b.mass, b.pos.x, b.pos.y, b.pos.z, b.ipos.x, b.ipos.y, b.ipos.z])?;
+        check_finite(
+            &where_,
+            &[
+                b.mass, b.pos.x, b.pos.y, b.pos.z, b.ipos.x, b.ipos.y, b.ipos.z,
+            ],
+        )?;
         check_finite(&where_, b.inertia.as_slice())?;
         if b.mass < 0.0 {
             return Err(Error::invalid(where_, format!("negative mass {}", b.mass)));
         }
         // roots are placed by the entity pose
-        let (pos, quat) = if parent == 0 { (pose.apply(&b.pos), entity_quat * b.quat) } else { (b.pos, b.quat) };
+        let (pos, quat) = if parent == 0 {
+            (pose.apply(&b.pos), entity_quat * b.quat)
+        } else {
+            (b.pos, b.quat)
+        };
         let mut joints: Vec<JointSpec> = b.joints.clone();
         if parent == 0 {
             match base {
@@ -397,8 +427,16 @@ fn add_entity_to_model(m: &mut Model, ei: usize, spec: &EntitySpec, pose: &Pose,
         }
         m.body_name.push(b.name.clone());
         m.body_parent.push(parent);
-        m.body_root.push(if parent == 0 { bid } else { m.body_root[parent] });
-        m.body_weld.push(if joints.is_empty() { m.body_weld[parent] } else { bid });
+        m.body_root.push(if parent == 0 {
+            bid
+        } else {
+            m.body_root[parent]
+        });
+        m.body_weld.push(if joints.is_empty() {
+            m.body_weld[parent]
+        } else {
+            bid
+        });
         m.body_entity.push(ei);
         m.body_pos.push(pos);
         m.body_quat.push(quat);
@@ -417,14 +455,34 @@ fn add_entity_to_model(m: &mut Model, ei: usize, spec: &EntitySpec, pose: &Pose,
             while a != 0 && m.body_dof_num[a] == 0 {
                 a = m.body_parent[a];
             }
-            if a == 0 { usize::MAX } else { m.body_dof_adr[a] + m.body_dof_num[a] - 1 }
+            if a == 0 {
+                usize::MAX
+            } else {
+                m.body_dof_adr[a] + m.body_dof_num[a] - 1
+            }
         };
         let mut ndof_body = 0;
         for j in &joints {
             let jw = format!("{where_}, joint '{}'", j.name);
-            check_finite(&jw, &[j.pos.x, j.pos.y, j.pos.z, j.damping, j.armature, j.stiffness, j.reference, j.kp, j.kv])?;
+            check_finite(
+                &jw,
+                &[
+                    j.pos.x,
+                    j.pos.y,
+                    j.pos.z,
+                    j.damping,
+                    j.armature,
+                    j.stiffness,
+                    j.reference,
+                    j.kp,
+                    j.kv,
+                ],
+            )?;
             if j.kind == JointType::Free && parent != 0 {
-                return Err(Error::invalid(jw, "a free joint is only allowed on a body whose parent is the world"));
+                return Err(Error::invalid(
+                    jw,
+                    "a free joint is only allowed on a body whose parent is the world",
+                ));
             }
             let axis = if matches!(j.kind, JointType::Hinge | JointType::Slide) {
                 let n = j.axis.norm();
@@ -437,7 +495,10 @@ fn add_entity_to_model(m: &mut Model, ei: usize, spec: &EntitySpec, pose: &Pose,
             };
             if let Some(r) = j.range {
                 if !(r[0] <= r[1]) {
-                    return Err(Error::invalid(jw, format!("range [{}, {}] is empty", r[0], r[1])));
+                    return Err(Error::invalid(
+                        jw,
+                        format!("range [{}, {}] is empty", r[0], r[1]),
+                    ));
                 }
             }
             m.jnt_name.push(j.name.clone());
@@ -447,15 +508,18 @@ fn add_entity_to_model(m: &mut Model, ei: usize, spec: &EntitySpec, pose: &Pose,
             m.jnt_dof_adr.push(m.nv);
             m.jnt_pos.push(j.pos);
             m.jnt_axis.push(axis);
-            m.jnt_limited.push(j.range.is_some() && j.kind != JointType::Free);
-            m.jnt_range.push(j.range.unwrap_or([f64::NEG_INFINITY, f64::INFINITY]));
+            m.jnt_limited
+                .push(j.range.is_some() && j.kind != JointType::Free);
+            m.jnt_range
+                .push(j.range.unwrap_or([f64::NEG_INFINITY, f64::INFINITY]));
             m.jnt_qpos_spring.push(j.springref);
             m.jnt_solref.push(j.solref);
             m.jnt_solimp.push(j.solimp);
             m.jnt_margin.push(j.margin);
             match j.kind {
                 JointType::Free => {
-                    m.qpos0.extend_from_slice(&[pos.x, pos.y, pos.z, quat.w, quat.i, quat.j, quat.k]);
+                    m.qpos0
+                        .extend_from_slice(&[pos.x, pos.y, pos.z, quat.w, quat.i, quat.j, quat.k]);
                 }
                 JointType::Ball => m.qpos0.extend_from_slice(&[1.0, 0.0, 0.0, 0.0]),
                 _ => m.qpos0.push(j.reference),
@@ -470,7 +534,13 @@ fn add_entity_to_model(m: &mut Model, ei: usize, spec: &EntitySpec, pose: &Pose,
                 m.params0.dof_kp.push(j.kp);
                 m.params0.dof_kv.push(j.kv);
                 m.params0.dof_force_range.push(j.force_range);
-                m.params0.dof_stiffness.push(if matches!(j.kind, JointType::Hinge | JointType::Slide) { j.stiffness } else { 0.0 });
+                m.params0.dof_stiffness.push(
+                    if matches!(j.kind, JointType::Hinge | JointType::Slide) {
+                        j.stiffness
+                    } else {
+                        0.0
+                    },
+                );
                 m.nv += 1;
                 ndof_body += 1;
             }
@@ -482,10 +552,15 @@ fn add_entity_to_model(m: &mut Model, ei: usize, spec: &EntitySpec, pose: &Pose,
 
         for g in &b.geoms {
             let gw = format!("{where_}, geom '{}'", g.name);
-            check_finite(&gw, &[g.size.x, g.size.y, g.size.z, g.pos.x, g.pos.y, g.pos.z])?;
+            check_finite(
+                &gw,
+                &[g.size.x, g.size.y, g.size.z, g.pos.x, g.pos.y, g.pos.z],
+            )?;
             let mesh = match (g.kind, g.mesh) {
                 (GeomType::Mesh, Some(k)) if k < spec.meshes.len() => Some(mesh0 + k),
-                (GeomType::Mesh, _) => return Err(Error::invalid(gw, "mesh geom without a valid mesh")),
+                (GeomType::Mesh, _) => {
+                    return Err(Error::invalid(gw, "mesh geom without a valid mesh"))
+                }
                 _ => None,
             };
             let needs_size = match g.kind {
@@ -495,9 +570,20 @@ fn add_entity_to_model(m: &mut Model, ei: usize, spec: &EntitySpec, pose: &Pose,
                 GeomType::Plane | GeomType::Mesh => true,
             };
             if !needs_size {
-                return Err(Error::invalid(gw, format!("invalid size {:?} for a {:?}", [g.size.x, g.size.y, g.size.z], g.kind)));
+                return Err(Error::invalid(
+                    gw,
+                    format!(
+                        "invalid size {:?} for a {:?}",
+                        [g.size.x, g.size.y, g.size.z],
+                        g.kind
+                    ),
+                ));
             }
-            let (contype, conaffinity) = if g.visual { (0, 0) } else { (g.contype, g.conaffinity) };
+            let (contype, conaffinity) = if g.visual {
+                (0, 0)
+            } else {
+                (g.contype, g.conaffinity)
+            };
             m.geom_name.push(g.name.clone());
             m.geom_type.push(g.kind);
             m.geom_body.push(bid);
@@ -519,7 +605,12 @@ fn add_entity_to_model(m: &mut Model, ei: usize, spec: &EntitySpec, pose: &Pose,
                 GeomType::Capsule => g.size.x + g.size.y,
                 GeomType::Box => g.size.norm(),
                 GeomType::Cylinder => (g.size.x * g.size.x + g.size.y * g.size.y).sqrt(),
-                GeomType::Mesh => m.meshes[mesh.unwrap()].hull.vertices.iter().map(|v| v.norm()).fold(0.0, f64::max),
+                GeomType::Mesh => m.meshes[mesh.unwrap()]
+                    .hull
+                    .vertices
+                    .iter()
+                    .map(|v| v.norm())
+                    .fold(0.0, f64::max),
             };
             m.geom_rbound.push(rbound);
             m.params0.geom_friction.push(g.friction);
@@ -547,14 +638,25 @@ fn add_entity_to_model(m: &mut Model, ei: usize, spec: &EntitySpec, pose: &Pose,
         let fr = a.force_range;
         let cur = m.params0.dof_force_range[dof];
         m.params0.dof_force_range[dof] = [cur[0].max(fr[0]), cur[1].min(fr[1])];
-        m.actuators.push(ActuatorInfo { name: a.name.clone(), dof, mode: a.mode, gear: a.gear, ctrl_range: a.ctrl_range });
+        m.actuators.push(ActuatorInfo {
+            name: a.name.clone(),
+            dof,
+            mode: a.mode,
+            gear: a.gear,
+            ctrl_range: a.ctrl_range,
+        });
     }
 
     for (n1, n2) in &spec.excludes {
         let find = |n: &str| (body0..m.nbody).find(|&b| m.body_name[b] == n);
         let (b1, b2) = match (find(n1), find(n2)) {
             (Some(a), Some(b)) => (a, b),
-            _ => return Err(Error::invalid(format!("entity '{ename}', exclude"), format!("unknown body in pair ('{n1}', '{n2}')"))),
+            _ => {
+                return Err(Error::invalid(
+                    format!("entity '{ename}', exclude"),
+                    format!("unknown body in pair ('{n1}', '{n2}')"),
+                ))
+            }
         };
         m.exclude_pairs.push((b1.min(b2), b1.max(b2)));
     }
@@ -573,7 +675,8 @@ fn add_entity_to_model(m: &mut Model, ei: usize, spec: &EntitySpec, pose: &Pose,
     Ok(())
 }
 
-fn finish(m: &mut Model) {
+fn finish(m: &mut Model) -> Result<()> {
     m.exclude_pairs.sort_unstable();
     m.exclude_pairs.dedup();
+    crate::constraint::set_invweight0(m)
 }

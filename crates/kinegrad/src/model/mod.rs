@@ -11,8 +11,8 @@
 //! holds their defaults in [`Model::params0`].
 
 pub mod builder;
-pub mod mesh;
 pub mod inertia;
+pub mod mesh;
 pub mod mjcf;
 pub mod primitives;
 pub mod urdf;
@@ -303,6 +303,14 @@ pub struct Model {
     pub geom_visual: Vec<bool>,
     /// Radius of a bounding sphere about the geom origin (infinite for planes).
     pub geom_rbound: Vec<f64>,
+
+    /// Inverse weights at qpos0 (translation, rotation): mean diagonal of J M^-1 J^T at the
+    /// body's centre of mass; used to scale constraint regularizers. (nbody)
+    pub body_invweight0: Vec<[f64; 2]>,
+    /// Diagonal of M^-1 at qpos0. (nv)
+    pub dof_invweight0: Vec<f64>,
+    /// Mean diagonal of M at qpos0 (scales the solver tolerance).
+    pub stat_meaninertia: f64,
 
     /// Meshes referenced by geoms.
     pub meshes: Vec<Mesh>,

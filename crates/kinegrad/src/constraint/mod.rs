@@ -1,0 +1,287 @@
+//! Constraint rows (joint limits and contacts) in MuJoCo's soft convex formulation,
+//! and the Newton solver that finds the constrained acceleration.
+//!
+//! Every row i has a Jacobian J_i, a reference acceleration
+//! `aref_i = -b (J_i v) - k imp (pos_i - margin_i)` from the spring-damper given by
+//! solref (time constant, damping ratio), and a regularizer `R_i = (1 - imp)/imp * A_i`
+//! where `imp` is the impedance from solimp and `A_i` approximates `J_i M^-1 J_i^T` with
+//! body and dof inverse weights computed once at the reference configuration (so R does
+//! not depend on q). Contacts use a pyramidal friction cone: a frictional contact gives
+//! four rows `J_n +- mu J_t1`, `J_n +- mu J_t2`.
+
+pub mod solver;
+
+use crate::data::{Data, RowKind};
+use crate::kinematics::add_point_jacobian;
+use crate::math::Vec3;
+use crate::model::{JointType, Model};
+
+/// MuJoCo's impedance bounds.
+const MIN_IMP: f64 = 0.0001;
+const MAX_IMP: f64 = 0.9999;
+
+/// Impedance d(r) from solimp = (dmin, dmax, width, midpoint, power), at violation `x` (>= 0 magnitude).
+pub fn impedance(solimp: &[f64; 5], violation: f64) -> f64 {
+    let [dmin, dmax, width, mid, power] = *solimp;
+    let dmin = dmin.clamp(MIN_IMP, MAX_IMP);
+    let dmax = dmax.clamp(MIN_IMP, MAX_IMP);
+    let x = violation.abs() / width.max(1e-15);
+    if dmin == dmax || width <= 1e-15 || x >= 1.0 {
+        return dmax;
+    }
+    let y = if power == 1.0 {
+        x
+    } else if x <= mid {
+        x.powf(power) / mid.powf(power - 1.0)
+    } else {
+        1.0 - (1.0 - x).powf(power) / (1.0 - mid).powf(power - 1.0)
+    };
+    (dmin + y * (dmax - dmin)).clamp(MIN_IMP, MAX_IMP)
+}
+
+/// Stiffness and damping (k, b) of the reference acceleration from solref, with the
+/// time constant kept at least 2 substeps long (MuJoCo's "refsafe").
+pub fn ref_gains(solref: &[f64; 2], dmax: f64, h: f64) -> (f64, f64) {
+    let dmax = dmax.clamp(MIN_IMP, MAX_IMP);
+    if solref[0] > 0.0 {
+        let tc = solref[0].max(2.0 * h);
+        let dr = solref[1];
+        (1.0 / (dmax * dmax * tc * tc * dr * dr), 2.0 / (dmax * tc))
+    } else {
+        // direct stiffness and damping
+        (-solref[0] / (dmax * dmax), -solref[1] / dmax)
+    }
+}
+
+/// Orthonormal contact frame (rows: normal, tangent1, tangent2) from a unit normal.
+pub fn contact_frame(n: &Vec3) -> crate::math::Mat3 {
+    let a = if n.x.abs() < 0.6 {
+        Vec3::x()
+    } else if n.y.abs() < 0.6 {
+        Vec3::y()
+    } else {
+        Vec3::z()
+    };
+    let t1 = (a - n * n.dot(&a)).normalize();
+    let t2 = n.cross(&t1);
+    crate::math::Mat3::from_rows(&[n.transpose(), t1.transpose(), t2.transpose()])
+}
+
+/// Build all constraint rows for the current positions and velocities `v`.
+/// `h` is the substep length. Needs kinematics, `cdof` and `data.contacts`.
+pub fn make_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Data) {
+    let nv = model.nv;
+    data.efc_kind.clear();
+    data.efc_j.clear();
+    data.efc_pos.clear();
+    data.efc_aref.clear();
+    data.efc_d.clear();
+    data.efc_r.clear();
+    data.nefc = 0;
+
+    // joint limits (hinge and slide: one row per violated side)
+    if model.opt.enable_joint_limit {
+        for j in 0..model.njnt {
+            if !model.jnt_limited[j]
+                || !matches!(model.jnt_type[j], JointType::Hinge | JointType::Slide)
+            {
+                continue;
+            }
+            let qv = q[model.jnt_qpos_adr[j]];
+            let d = model.jnt_dof_adr[j];
+            let margin = model.jnt_margin[j];
+            for side in [-1.0f64, 1.0] {
+                // distance to the limit: q - lo (side -1) or hi - q (side +1)
+                let dist = if side < 0.0 {
+                    qv - model.jnt_range[j][0]
+                } else {
+                    model.jnt_range[j][1] - qv
+                };
+                if dist >= margin {
+                    continue;
+                }
+                let jsign = -side;
+                let row0 = data.efc_j.len();
+                data.efc_j.resize(row0 + nv, 0.0);
+                data.efc_j[row0 + d] = jsign;
+                let vel = jsign * v[d];
+                let solimp = &model.jnt_solimp[j];
+                let imp = impedance(solimp, dist - margin);
+                let (k, b) = ref_gains(&model.jnt_solref[j], solimp[1], h);
+                let a = model.dof_invweight0[d];
+                let r = ((1.0 - imp) / imp * a).max(1e-15);
+                push_row(
+                    data,
+                    RowKind::Limit(j),
+                    dist,
+                    -b * vel - k * imp * (dist - margin),
+                    r,
+                );
+            }
+        }
+    }
+
+    // contacts
+    for c in 0..data.contacts.len() {
+        let con = data.contacts[c];
+        data.contacts[c].efc_adr = data.nefc;
+        let b1 = model.geom_body[con.geom1];
+        let b2 = model.geom_body[con.geom2];
+        // relative point Jacobian (body2 - body1) along each frame axis
+        let jac = &mut data.scratch_jac;
+        jac.iter_mut().for_each(|x| *x = Vec3::zeros());
+        add_point_jacobian(
+            model,
+            &data.body_dof_last,
+            &data.cdof,
+            b2,
+            &con.pos,
+            1.0,
+            jac,
+        );
+        add_point_jacobian(
+            model,
+            &data.body_dof_last,
+            &data.cdof,
+            b1,
+            &con.pos,
+            -1.0,
+            jac,
+        );
+        let n: Vec3 = con.frame.row(0).transpose();
+        let tw = model.body_invweight0[b1][0] + model.body_invweight0[b2][0];
+        let solimp = con.solimp;
+        let imp = impedance(&solimp, con.dist - con.margin);
+        let (k, b) = ref_gains(&con.solref, solimp[1], h);
+        let pos_term = k * imp * (con.dist - con.margin);
+        if con.condim == 1 || con.friction <= 0.0 {
+            let row0 = data.efc_j.len();
+            data.efc_j.resize(row0 + nv, 0.0);
+            let mut vel = 0.0;
+            for dd in 0..nv {
+                let jv = n.dot(&data.scratch_jac[dd]);
+                data.efc_j[row0 + dd] = jv;
+                vel += jv * v[dd];
+            }
+            let r = ((1.0 - imp) / imp * tw).max(1e-15);
+            push_row(
+                data,
+                RowKind::ContactNormal(c),
+                con.dist,
+                -b * vel - pos_term,
+                r,
+            );
+        } else {
+            let mu = con.friction;
+            let a0 = tw * (1.0 + mu * mu);
+            let r0 = ((1.0 - imp) / imp * a0).max(1e-15);
+            // MuJoCo: regularized cone mu, common R of the pyramid rows
+            let mu_reg = mu * (1.0 / model.opt.impratio.max(1e-15)).sqrt();
+            let rpy = (2.0 * mu_reg * mu_reg * r0).max(1e-15);
+            for e in 0..4 {
+                let t: Vec3 = con.frame.row(1 + e / 2).transpose();
+                let s = if e % 2 == 0 { 1.0 } else { -1.0 };
+                let dir = n + t * (s * mu);
+                let row0 = data.efc_j.len();
+                data.efc_j.resize(row0 + nv, 0.0);
+                let mut vel = 0.0;
+                for dd in 0..nv {
+                    let jv = dir.dot(&data.scratch_jac[dd]);
+                    data.efc_j[row0 + dd] = jv;
+                    vel += jv * v[dd];
+                }
+                push_row(
+                    data,
+                    RowKind::ContactPyramid(c, e),
+                    con.dist,
+                    -b * vel - pos_term,
+                    rpy,
+                );
+            }
+        }
+    }
+}
+
+fn push_row(data: &mut Data, kind: RowKind, pos: f64, aref: f64, r: f64) {
+    data.efc_kind.push(kind);
+    data.efc_pos.push(pos);
+    data.efc_aref.push(aref);
+    data.efc_r.push(r);
+    data.efc_d.push(1.0 / r);
+    data.nefc += 1;
+}
+
+/// Compute `body_invweight0`, `dof_invweight0` and `stat_meaninertia` at qpos0 (MuJoCo's
+/// mj_setConst). Fails if the mass matrix is singular (a moving body without mass).
+pub fn set_invweight0(model: &mut Model) -> crate::Result<()> {
+    let nv = model.nv;
+    model.body_invweight0 = vec![[0.0, 0.0]; model.nbody];
+    model.dof_invweight0 = vec![0.0; nv];
+    model.stat_meaninertia = 1.0;
+    if nv == 0 {
+        return Ok(());
+    }
+    let params = model.params0.clone();
+    let mut data = Data::new(model);
+    let q0 = model.qpos0.clone();
+    crate::kinematics::forward_kinematics(model, &params, &q0, &mut data);
+    crate::kinematics::com_pos(model, &params, &mut data);
+    crate::dynamics::crba::crba(model, &params, &mut data);
+    model.stat_meaninertia = (0..nv).map(|i| data.qm[i * nv + i]).sum::<f64>() / nv as f64;
+    let mut l = data.qm.clone();
+    if !crate::dynamics::chol::factor(&mut l, nv) {
+        let bad = (0..nv).find(|&i| data.qm[i * nv + i] <= 0.0).unwrap_or(0);
+        let b = model.dof_body[bad];
+        return Err(crate::Error::invalid(
+            format!("body '{}'", model.body_name[b]),
+            "mass matrix is singular: a moving body (or its subtree) has no mass or inertia",
+        ));
+    }
+    let mut col = vec![0.0; nv];
+    for i in 0..nv {
+        col.iter_mut().for_each(|x| *x = 0.0);
+        col[i] = 1.0;
+        crate::dynamics::chol::solve(&l, nv, &mut col);
+        model.dof_invweight0[i] = col[i];
+    }
+    // body weights: J M^-1 J^T at the centre of mass, averaged over the 3 translations / rotations
+    let mut jp = vec![Vec3::zeros(); nv];
+    let mut tmp = vec![0.0; nv];
+    for b in 1..model.nbody {
+        if data.body_dof_last[b] == usize::MAX {
+            continue;
+        }
+        jp.iter_mut().for_each(|x| *x = Vec3::zeros());
+        add_point_jacobian(
+            model,
+            &data.body_dof_last,
+            &data.cdof,
+            b,
+            &data.xipos[b],
+            1.0,
+            &mut jp,
+        );
+        let mut w = [0.0; 2];
+        for k in 0..3 {
+            for (part, wk) in w.iter_mut().enumerate() {
+                for i in 0..nv {
+                    tmp[i] = 0.0;
+                }
+                let mut dd = data.body_dof_last[b];
+                while dd != usize::MAX {
+                    tmp[dd] = if part == 0 {
+                        jp[dd][k]
+                    } else {
+                        data.cdof[dd].ang[k]
+                    };
+                    dd = model.dof_parent[dd];
+                }
+                let rhs = tmp.clone();
+                crate::dynamics::chol::solve(&l, nv, &mut tmp);
+                *wk += rhs.iter().zip(&tmp).map(|(a, b)| a * b).sum::<f64>() / 3.0;
+            }
+        }
+        model.body_invweight0[b] = w;
+    }
+    Ok(())
+}

@@ -1,0 +1,253 @@
+//! Newton's method on MuJoCo's primal soft-constraint problem:
+//!
+//! minimize over a:  1/2 (a - a0)^T M_h (a - a0) + sum_i 1/2 D_i min(J_i a - aref_i, 0)^2
+//!
+//! with `M_h a0 = f_smooth`. The cost is convex and piecewise quadratic; each Newton
+//! step solves with the Hessian `H = M_h + J_A^T D_A J_A` of the current active set A
+//! and is followed by an exact line search. The factor of H at the solution is kept in
+//! `data.hess_chol` for the reverse pass.
+
+use crate::data::Data;
+use crate::dynamics::chol;
+use crate::model::Model;
+
+/// Cost (up to a constant) at `a`, using `ma = M_h a`, and the row residuals `jar = J a - aref`.
+fn cost(a: &[f64], ma: &[f64], f: &[f64], jar: &[f64], d: &[f64]) -> f64 {
+    let mut c = 0.0;
+    for i in 0..a.len() {
+        c += a[i] * (0.5 * ma[i] - f[i]);
+    }
+    for i in 0..jar.len() {
+        if jar[i] < 0.0 {
+            c += 0.5 * d[i] * jar[i] * jar[i];
+        }
+    }
+    c
+}
+
+/// Row residuals `out = J a - aref`.
+fn residuals(data: &Data, nv: usize, a: &[f64], out: &mut Vec<f64>) {
+    out.clear();
+    for i in 0..data.nefc {
+        let row = &data.efc_j[i * nv..(i + 1) * nv];
+        let ja: f64 = row.iter().zip(a).map(|(x, y)| x * y).sum();
+        out.push(ja - data.efc_aref[i]);
+    }
+}
+
+/// Factor `H = M_h + J_A^T D_A J_A` for the active set of `jar` into `data.hess_chol`.
+fn factor_hessian(data: &mut Data, nv: usize, jar: &[f64]) -> bool {
+    data.hess_chol.copy_from_slice(&data.qm_h);
+    for r in 0..data.nefc {
+        if jar[r] >= 0.0 {
+            continue;
+        }
+        let dr = data.efc_d[r];
+        let row = &data.efc_j[r * nv..(r + 1) * nv];
+        for i in 0..nv {
+            let ji = row[i] * dr;
+            if ji == 0.0 {
+                continue;
+            }
+            for k in 0..=i {
+                data.hess_chol[i * nv + k] += ji * row[k];
+            }
+        }
+    }
+    // mirror the lower triangle (factor reads the lower triangle only, but keep H symmetric)
+    for i in 0..nv {
+        for k in 0..i {
+            data.hess_chol[k * nv + i] = data.hess_chol[i * nv + k];
+        }
+    }
+    chol::factor(&mut data.hess_chol, nv)
+}
+
+/// Exact minimizer along `dir` of the piecewise-quadratic cost (step length alpha >= 0).
+/// `g0` = d^T (M_h a - f), `dmd` = d^T M_h d, `jar` = J a - aref, `jd` = J d.
+fn line_search(
+    g0: f64,
+    dmd: f64,
+    jar: &[f64],
+    jd: &[f64],
+    dd: &[f64],
+    bps: &mut Vec<(f64, usize)>,
+) -> f64 {
+    // slope f'(alpha) = s0 + s1 alpha on each segment between breakpoints
+    let mut s0 = g0;
+    let mut s1 = dmd;
+    bps.clear();
+    for i in 0..jar.len() {
+        let active = jar[i] < 0.0 || (jar[i] == 0.0 && jd[i] < 0.0);
+        if active {
+            s0 += dd[i] * jd[i] * jar[i];
+            s1 += dd[i] * jd[i] * jd[i];
+        }
+        if jd[i] != 0.0 {
+            let t = -jar[i] / jd[i];
+            if t > 0.0 {
+                bps.push((t, i));
+            }
+        }
+    }
+    bps.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    for &(t, i) in bps.iter() {
+        if s1 > 0.0 && -s0 / s1 <= t {
+            break;
+        }
+        // crossing row i's kink: toggle it
+        let sign = if jd[i] > 0.0 { -1.0 } else { 1.0 };
+        s0 += sign * dd[i] * jd[i] * jar[i];
+        s1 += sign * dd[i] * jd[i] * jd[i];
+    }
+    if s1 > 0.0 {
+        (-s0 / s1).max(0.0)
+    } else {
+        0.0
+    }
+}
+
+/// Solve for `data.qacc` given `qm_h`, its factor `qm_h_chol`, `qfrc_smooth`, `qacc_smooth`
+/// and the rows. Fills `efc_active`, `efc_force`, `qfrc_constraint`, `hess_chol`, `solver_niter`.
+/// Returns false if the Hessian could not be factored.
+pub fn solve(model: &Model, data: &mut Data) -> bool {
+    let nv = model.nv;
+    let nefc = data.nefc;
+    let mut a = std::mem::take(&mut data.scratch_nv[0]);
+    let mut ma = std::mem::take(&mut data.scratch_nv[1]);
+    let mut grad = std::mem::take(&mut data.scratch_nv[2]);
+    let mut md = std::mem::take(&mut data.scratch_nv[3]);
+    let mut jar = std::mem::take(&mut data.scratch_efc[0]);
+    let mut jd = std::mem::take(&mut data.scratch_efc[1]);
+    let mut bps = std::mem::take(&mut data.scratch_ls);
+    let mut ok = true;
+
+    // start from the better of the warm start and the unconstrained solution
+    let f = &data.qfrc_smooth;
+    a.copy_from_slice(&data.qacc_smooth);
+    chol::mul_vec(&data.qm_h, nv, &a, &mut ma);
+    residuals(data, nv, &a, &mut jar);
+    let mut c = cost(&a, &ma, f, &jar, &data.efc_d);
+    if nefc > 0 {
+        residuals(data, nv, &data.qacc_warmstart, &mut jd);
+        chol::mul_vec(&data.qm_h, nv, &data.qacc_warmstart, &mut md);
+        let cw = cost(&data.qacc_warmstart, &md, f, &jd, &data.efc_d);
+        if cw < c {
+            a.copy_from_slice(&data.qacc_warmstart);
+            ma.copy_from_slice(&md);
+            std::mem::swap(&mut jar, &mut jd);
+            c = cw;
+        }
+    }
+
+    let scale = 1.0 / (model.stat_meaninertia * (nv.max(1) as f64));
+    let mut iter = 0;
+    if nefc > 0 {
+        while iter < model.opt.iterations {
+            iter += 1;
+            // gradient M_h a - f + J^T D min(jar, 0)
+            for i in 0..nv {
+                grad[i] = ma[i] - data.qfrc_smooth[i];
+            }
+            for r in 0..nefc {
+                if jar[r] < 0.0 {
+                    let w = data.efc_d[r] * jar[r];
+                    let row = &data.efc_j[r * nv..(r + 1) * nv];
+                    for i in 0..nv {
+                        grad[i] += w * row[i];
+                    }
+                }
+            }
+            let gnorm = grad.iter().map(|x| x * x).sum::<f64>().sqrt();
+            if scale * gnorm < model.opt.tolerance {
+                break;
+            }
+            if !factor_hessian(data, nv, &jar) {
+                ok = false;
+                break;
+            }
+            // Newton direction d = -H^-1 grad (stored in md, then M_h d in grad's place)
+            for i in 0..nv {
+                md[i] = -grad[i];
+            }
+            chol::solve(&data.hess_chol, nv, &mut md);
+            let g0: f64 = md.iter().zip(&grad).map(|(x, y)| x * y).sum::<f64>()
+                - (0..nefc)
+                    .filter(|&r| jar[r] < 0.0)
+                    .map(|r| data.efc_d[r] * jar[r] * row_dot(data, nv, r, &md))
+                    .sum::<f64>();
+            residuals_dir(data, nv, &md, &mut jd);
+            chol::mul_vec(&data.qm_h, nv, &md, &mut grad);
+            let dmd: f64 = md.iter().zip(&grad).map(|(x, y)| x * y).sum();
+            let alpha = line_search(g0, dmd, &jar, &jd, &data.efc_d, &mut bps);
+            if alpha == 0.0 {
+                break;
+            }
+            for i in 0..nv {
+                a[i] += alpha * md[i];
+                ma[i] += alpha * grad[i];
+            }
+            for r in 0..nefc {
+                jar[r] += alpha * jd[r];
+            }
+            let cnew = cost(&a, &ma, &data.qfrc_smooth, &jar, &data.efc_d);
+            let improvement = c - cnew;
+            c = cnew;
+            if scale * improvement < model.opt.tolerance {
+                break;
+            }
+        }
+        // Hessian of the final active set, kept for the reverse pass
+        residuals(data, nv, &a, &mut jar);
+        if ok && !factor_hessian(data, nv, &jar) {
+            ok = false;
+        }
+    } else {
+        data.hess_chol.copy_from_slice(&data.qm_h_chol);
+    }
+
+    // forces and active set
+    data.efc_active.clear();
+    data.efc_force.clear();
+    data.qfrc_constraint.iter_mut().for_each(|x| *x = 0.0);
+    for r in 0..nefc {
+        let active = jar[r] < 0.0;
+        let force = if active { -data.efc_d[r] * jar[r] } else { 0.0 };
+        data.efc_active.push(active);
+        data.efc_force.push(force);
+        if active {
+            for i in 0..nv {
+                data.qfrc_constraint[i] += data.efc_j[r * nv + i] * force;
+            }
+        }
+    }
+    data.qacc.copy_from_slice(&a);
+    data.qacc_warmstart.copy_from_slice(&a);
+    data.solver_niter = iter;
+
+    data.scratch_nv[0] = a;
+    data.scratch_nv[1] = ma;
+    data.scratch_nv[2] = grad;
+    data.scratch_nv[3] = md;
+    data.scratch_efc[0] = jar;
+    data.scratch_efc[1] = jd;
+    data.scratch_ls = bps;
+    ok
+}
+
+#[inline]
+fn row_dot(data: &Data, nv: usize, r: usize, x: &[f64]) -> f64 {
+    data.efc_j[r * nv..(r + 1) * nv]
+        .iter()
+        .zip(x)
+        .map(|(a, b)| a * b)
+        .sum()
+}
+
+/// `out = J d`.
+fn residuals_dir(data: &Data, nv: usize, d: &[f64], out: &mut Vec<f64>) {
+    out.clear();
+    for r in 0..data.nefc {
+        out.push(row_dot(data, nv, r, d));
+    }
+}
