@@ -146,6 +146,7 @@ pub struct Data {
     pub(crate) scratch_efc: [Vec<f64>; 4],
     pub(crate) scratch_jac: Vec<Vec3>,
     pub(crate) scratch_ls: Vec<(f64, usize)>,
+    pub(crate) scratch_points: Vec<crate::collision::ContactPoint>,
 }
 
 impl Data {
@@ -202,6 +203,7 @@ impl Data {
             scratch_efc: std::array::from_fn(|_| Vec::with_capacity(256)),
             scratch_jac: vec![Vec3::zeros(); nv],
             scratch_ls: Vec::with_capacity(256),
+            scratch_points: Vec::with_capacity(16),
         }
     }
 }

@@ -1,11 +1,119 @@
-//! Collision driver: candidate pairs (masks, welds, parent-child, self-collision, exclusions,
-//! bounding spheres), narrowphase, and contact parameters. (Narrowphase pending merge.)
+//! Collision driver: candidate pairs, narrowphase, contact parameters.
+//!
+//! A geom pair is a candidate when its contype/conaffinity masks match, the geoms are
+//! on different weld groups (bodies rigidly attached to each other never collide), the
+//! bodies are not parent and child (unless the parent is the world, as in MuJoCo), the
+//! pair is not excluded, self-collision is enabled or the bodies belong to different
+//! entities, and their bounding spheres (inflated by the margin) overlap.
+//! Contact parameters combine as MuJoCo's defaults do: the larger friction and condim,
+//! the mean solref/solimp, the larger margin.
 
-use crate::data::Data;
-use crate::model::{Model, Params};
+use super::{collide, ContactPoint, Shape};
+use crate::constraint::contact_frame;
+use crate::data::{Contact, Data};
+use crate::math::Pose;
+use crate::model::{GeomType, Model, Params};
 
-/// Fill `data.contacts`.
+/// The collision shape of geom `g`.
+pub fn geom_shape(model: &Model, g: usize) -> Shape<'_> {
+    let s = model.geom_size[g];
+    match model.geom_type[g] {
+        GeomType::Plane => Shape::Plane,
+        GeomType::Sphere => Shape::Sphere { radius: s.x },
+        GeomType::Capsule => Shape::Capsule { radius: s.x, half_length: s.y },
+        GeomType::Box => Shape::Box { half: s },
+        GeomType::Cylinder => Shape::Cylinder { radius: s.x, half_length: s.y },
+        GeomType::Mesh => Shape::Convex(&model.meshes[model.geom_mesh[g].expect("mesh geom has a mesh")].hull),
+    }
+}
+
+/// Whether geoms `g1 < g2` may collide (everything but the bounding-volume test).
+pub fn can_collide(model: &Model, g1: usize, g2: usize) -> bool {
+    if model.geom_visual[g1] || model.geom_visual[g2] {
+        return false;
+    }
+    let masks = (model.geom_contype[g1] & model.geom_conaffinity[g2]) != 0 || (model.geom_contype[g2] & model.geom_conaffinity[g1]) != 0;
+    if !masks {
+        return false;
+    }
+    let (b1, b2) = (model.geom_body[g1], model.geom_body[g2]);
+    let (w1, w2) = (model.body_weld[b1], model.body_weld[b2]);
+    if w1 == w2 {
+        return false;
+    }
+    // parent-child filter on weld groups, except with the world
+    let pw1 = model.body_weld[model.body_parent[w1]];
+    let pw2 = model.body_weld[model.body_parent[w2]];
+    if (w2 != 0 && pw1 == w2) || (w1 != 0 && pw2 == w1) {
+        return false;
+    }
+    if !model.opt.enable_self_collision && w1 != 0 && w2 != 0 && model.body_entity[b1] == model.body_entity[b2] {
+        return false;
+    }
+    if !model.exclude_pairs.is_empty() && model.exclude_pairs.binary_search(&(b1.min(b2), b1.max(b2))).is_ok() {
+        return false;
+    }
+    true
+}
+
+/// Fill `data.contacts` from the current geom poses.
 pub fn detect(model: &Model, params: &Params, data: &mut Data) {
-    let _ = (model, params);
     data.contacts.clear();
+    if !model.opt.enable_collision {
+        return;
+    }
+    let mut points = std::mem::take(&mut data.scratch_points);
+    for g1 in 0..model.ngeom {
+        for g2 in g1 + 1..model.ngeom {
+            if !can_collide(model, g1, g2) {
+                continue;
+            }
+            let margin = model.geom_margin[g1].max(model.geom_margin[g2]);
+            // bounding spheres
+            let (r1, r2) = (model.geom_rbound[g1], model.geom_rbound[g2]);
+            if r1.is_finite() && r2.is_finite() {
+                let dist = (data.geom_xpos[g1] - data.geom_xpos[g2]).norm();
+                if dist > r1 + r2 + margin {
+                    continue;
+                }
+            }
+            let p1 = Pose { pos: data.geom_xpos[g1], rot: data.geom_xmat[g1] };
+            let p2 = Pose { pos: data.geom_xpos[g2], rot: data.geom_xmat[g2] };
+            points.clear();
+            collide(&geom_shape(model, g1), &p1, &geom_shape(model, g2), &p2, margin, &mut points);
+            for cp in points.iter() {
+                data.contacts.push(make_contact(model, params, g1, g2, cp, margin));
+            }
+        }
+    }
+    data.scratch_points = points;
+}
+
+fn make_contact(model: &Model, params: &Params, g1: usize, g2: usize, cp: &ContactPoint, margin: f64) -> Contact {
+    let f1 = params.geom_friction[g1][0];
+    let f2 = params.geom_friction[g2][0];
+    let mut solref = [0.0; 2];
+    let mut solimp = [0.0; 5];
+    for k in 0..2 {
+        solref[k] = 0.5 * (model.geom_solref[g1][k] + model.geom_solref[g2][k]);
+    }
+    for k in 0..5 {
+        solimp[k] = 0.5 * (model.geom_solimp[g1][k] + model.geom_solimp[g2][k]);
+    }
+    if let Some(tc) = model.opt.constraint_timeconst {
+        solref[0] = tc;
+    }
+    Contact {
+        geom1: g1,
+        geom2: g2,
+        pos: cp.pos,
+        frame: contact_frame(&cp.normal),
+        dist: cp.dist,
+        friction: f1.max(f2),
+        solref,
+        solimp,
+        condim: model.geom_condim[g1].max(model.geom_condim[g2]),
+        margin,
+        efc_adr: 0,
+    }
 }

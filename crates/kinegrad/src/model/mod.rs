@@ -127,7 +127,7 @@ impl Default for Options {
             integrator: Integrator::ImplicitFast,
             enable_collision: true,
             enable_joint_limit: true,
-            enable_self_collision: false,
+            enable_self_collision: true,
             iterations: 100,
             tolerance: 1e-8,
             ls_iterations: 50,
