@@ -1,14 +1,302 @@
-//! Collision detection: broadphase and one narrowphase routine per shape pair.
-//! (Being filled in: see the collision work item.)
+//! Collision detection: shapes, world bounding boxes and one narrowphase routine per shape pair.
+//!
+//! # Conventions (MuJoCo's)
+//! * A [`Shape`] is placed by a [`Pose`]. The plane is the half-space `z <= 0` of its frame
+//!   (normal `+z`, infinite). Capsule and cylinder axes are the local `z` axis; `half_length`
+//!   is half the length of the axis segment (for the capsule: without the caps).
+//! * A [`ContactPoint`] is in the world frame. `normal` is a unit vector pointing **from shape 1
+//!   to shape 2**; `dist` is the signed distance between the surfaces along the normal
+//!   (negative = penetration); `pos` is the midpoint between the two surface points.
+//! * [`collide`] appends every contact with `dist < margin` and returns how many it added.
+//!   It accepts either argument order: internally the pair is put in a canonical order
+//!   (plane < sphere < capsule < box < cylinder < convex) and normals are flipped back.
+//!
+//! # Pairs and contact counts
+//! | pair | routine | contacts |
+//! |---|---|---|
+//! | plane-plane | none | 0 |
+//! | plane-sphere | [`plane`] | 1 |
+//! | plane-capsule | [`plane`] | up to 2 (segment ends) |
+//! | plane-box | [`plane`] | up to 4 (deepest corners) |
+//! | plane-cylinder | [`plane`] | up to 4 (rim points) |
+//! | plane-convex | [`plane`] | up to 4 (deepest, spread hull vertices) |
+//! | sphere-sphere, sphere-capsule | [`capsule`] | 1 |
+//! | capsule-capsule | [`capsule`] | 1, or 2 for parallel overlapping segments |
+//! | sphere-box | [`box_prim`] | 1 |
+//! | capsule-box | [`box_prim`] | 1, or 2 when the capsule lies along a face |
+//! | box-box | [`box_box`] | up to 8 (face clipping) or 1 (edge-edge) |
+//! | anything with cylinder or convex | [`convex`] (GJK + EPA) | 1, or up to 4 when two flat faces rest on each other |
+//!
+//! Each contact is, for a fixed feature (corner, face, edge, or simplex of the GJK/EPA solution),
+//! a smooth function of the poses; nothing is randomized.
 
-use crate::math::Vec3;
+pub mod box_box;
+pub mod box_prim;
+pub mod capsule;
+pub mod convex;
+pub mod epa;
+pub mod gjk;
+pub mod hull;
+pub mod plane;
+#[cfg(test)]
+mod tests;
 
-/// Convex hull of a point set: vertices and outward-facing triangles.
-#[derive(Clone, Debug, Default)]
-pub struct ConvexHull {
-    /// Hull vertices (mesh frame, m).
-    pub vertices: Vec<Vec3>,
-    /// Triangles (indices into `vertices`), counter-clockwise seen from outside.
-    pub faces: Vec<[u32; 3]>,
+pub use hull::ConvexHull;
+
+use crate::math::{Pose, Vec3};
+
+/// A collision shape, in its own frame.
+#[derive(Clone, Copy, Debug)]
+pub enum Shape<'a> {
+    /// Half-space `z <= 0` of its frame (infinite).
+    Plane,
+    /// Ball centred at the frame origin.
+    Sphere {
+        /// Radius (m).
+        radius: f64,
+    },
+    /// Segment `[-half_length, half_length]` along local z, swept by a ball.
+    Capsule {
+        /// Radius (m).
+        radius: f64,
+        /// Half length of the axis segment (m).
+        half_length: f64,
+    },
+    /// Box `|x_i| <= half_i`.
+    Box {
+        /// Half sizes (m).
+        half: Vec3,
+    },
+    /// Solid cylinder along local z.
+    Cylinder {
+        /// Radius (m).
+        radius: f64,
+        /// Half height (m).
+        half_length: f64,
+    },
+    /// Convex hull of a mesh (vertices in the shape frame).
+    Convex(&'a ConvexHull),
+}
+
+/// One contact point (world frame).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ContactPoint {
+    /// Midpoint between the two surface points.
+    pub pos: Vec3,
+    /// Unit normal pointing from shape 1 to shape 2.
+    pub normal: Vec3,
+    /// Signed surface distance along `normal` (negative = penetration).
+    pub dist: f64,
+}
+
+/// Canonical order used by the dispatcher.
+fn rank(s: &Shape) -> u8 {
+    match s {
+        Shape::Plane => 0,
+        Shape::Sphere { .. } => 1,
+        Shape::Capsule { .. } => 2,
+        Shape::Box { .. } => 3,
+        Shape::Cylinder { .. } => 4,
+        Shape::Convex(_) => 5,
+    }
+}
+
+/// Narrowphase: append the contacts between `s1` at `p1` and `s2` at `p2` with `dist < margin`
+/// to `out`; returns the number added. Normals point from shape 1 to shape 2.
+/// Contacts containing non-finite numbers are dropped (never emitted).
+pub fn collide(s1: &Shape, p1: &Pose, s2: &Shape, p2: &Pose, margin: f64, out: &mut Vec<ContactPoint>) -> usize {
+    let start = out.len();
+    if rank(s1) <= rank(s2) {
+        collide_ordered(s1, p1, s2, p2, margin, out);
+    } else {
+        collide_ordered(s2, p2, s1, p1, margin, out);
+        for c in &mut out[start..] {
+            c.normal = -c.normal;
+        }
+    }
+    let mut i = start;
+    while i < out.len() {
+        let c = &out[i];
+        let ok = c.pos.iter().all(|x| x.is_finite()) && c.normal.iter().all(|x| x.is_finite()) && c.dist.is_finite();
+        if ok {
+            i += 1;
+        } else {
+            out.swap_remove(i);
+        }
+    }
+    out.len() - start
+}
+
+/// Dispatch with `rank(s1) <= rank(s2)`.
+fn collide_ordered(s1: &Shape, p1: &Pose, s2: &Shape, p2: &Pose, m: f64, out: &mut Vec<ContactPoint>) {
+    use Shape::*;
+    match (*s1, *s2) {
+        (Plane, Plane) => {}
+        (Plane, Sphere { radius }) => plane::plane_sphere(p1, p2, radius, m, out),
+        (Plane, Capsule { radius, half_length }) => plane::plane_capsule(p1, p2, radius, half_length, m, out),
+        (Plane, Box { half }) => plane::plane_box(p1, p2, &half, m, out),
+        (Plane, Cylinder { radius, half_length }) => plane::plane_cylinder(p1, p2, radius, half_length, m, out),
+        (Plane, Convex(h)) => plane::plane_convex(p1, p2, h, m, out),
+        (Sphere { radius: r1 }, Sphere { radius: r2 }) => capsule::sphere_sphere(p1, r1, p2, r2, m, out),
+        (Sphere { radius: r1 }, Capsule { radius: r2, half_length }) => {
+            capsule::sphere_capsule(p1, r1, p2, r2, half_length, m, out)
+        }
+        (Sphere { radius }, Box { half }) => box_prim::sphere_box(p1, radius, p2, &half, m, out),
+        (Capsule { radius: r1, half_length: h1 }, Capsule { radius: r2, half_length: h2 }) => {
+            capsule::capsule_capsule(p1, r1, h1, p2, r2, h2, m, out)
+        }
+        (Capsule { radius, half_length }, Box { half }) => {
+            box_prim::capsule_box(p1, radius, half_length, p2, &half, m, out)
+        }
+        (Box { half: h1 }, Box { half: h2 }) => box_box::box_box(p1, &h1, p2, &h2, m, out),
+        _ => convex::collide_general(s1, p1, s2, p2, m, out),
+    }
+}
+
+/// World-frame axis-aligned bounding box `(min, max)`. Planes have infinite extents except
+/// along a world axis their normal is aligned with.
+pub fn aabb(s: &Shape, p: &Pose) -> (Vec3, Vec3) {
+    let r = &p.rot;
+    let ext = match *s {
+        Shape::Plane => {
+            let n = r.column(2).into_owned();
+            let mut lo = Vec3::repeat(f64::NEG_INFINITY);
+            let mut hi = Vec3::repeat(f64::INFINITY);
+            for k in 0..3 {
+                let others = (0..3).filter(|&j| j != k).all(|j| n[j] == 0.0);
+                if others && n[k] > 0.0 {
+                    hi[k] = p.pos[k];
+                } else if others && n[k] < 0.0 {
+                    lo[k] = p.pos[k];
+                }
+            }
+            return (lo, hi);
+        }
+        Shape::Sphere { radius } => Vec3::repeat(radius),
+        Shape::Capsule { radius, half_length } => r.column(2).abs() * half_length + Vec3::repeat(radius),
+        Shape::Box { half } => r.abs() * half,
+        Shape::Cylinder { radius, half_length } => {
+            let a = r.column(2);
+            Vec3::from_fn(|i, _| half_length * a[i].abs() + radius * (1.0 - a[i] * a[i]).max(0.0).sqrt())
+        }
+        Shape::Convex(h) => {
+            if h.vertices.is_empty() {
+                return (p.pos, p.pos);
+            }
+            let mut lo = Vec3::repeat(f64::INFINITY);
+            let mut hi = Vec3::repeat(f64::NEG_INFINITY);
+            for v in &h.vertices {
+                let w = p.apply(v);
+                lo = lo.inf(&w);
+                hi = hi.sup(&w);
+            }
+            return (lo, hi);
+        }
+    };
+    (p.pos - ext, p.pos + ext)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared helpers.
+
+/// `+1` for `x >= 0`, `-1` otherwise (deterministic at 0).
+#[inline]
+pub(crate) fn sgn(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0
+    } else {
+        -1.0
+    }
+}
+
+/// A fixed unit vector perpendicular to `v` (any non-zero `v`; for zero `v` returns `x`).
+pub(crate) fn any_perp(v: &Vec3) -> Vec3 {
+    let a = if v.x.abs() <= v.y.abs() && v.x.abs() <= v.z.abs() {
+        Vec3::x()
+    } else if v.y.abs() <= v.z.abs() {
+        Vec3::y()
+    } else {
+        Vec3::z()
+    };
+    let p = v.cross(&a);
+    let n = p.norm();
+    if n > 0.0 {
+        p / n
+    } else {
+        Vec3::x()
+    }
+}
+
+/// Push a contact given the surface point `q2` on shape 2 (if `dist < margin`).
+#[inline]
+pub(crate) fn emit2(out: &mut Vec<ContactPoint>, margin: f64, q2: Vec3, normal: Vec3, dist: f64) -> bool {
+    if dist < margin {
+        out.push(ContactPoint { pos: q2 - normal * (0.5 * dist), normal, dist });
+        true
+    } else {
+        false
+    }
+}
+
+/// Push a contact given the surface point `q1` on shape 1 (if `dist < margin`).
+#[inline]
+pub(crate) fn emit1(out: &mut Vec<ContactPoint>, margin: f64, q1: Vec3, normal: Vec3, dist: f64) -> bool {
+    if dist < margin {
+        out.push(ContactPoint { pos: q1 + normal * (0.5 * dist), normal, dist });
+        true
+    } else {
+        false
+    }
+}
+
+/// Closest points between segments `p1 + s d1` and `p2 + t d2`, `s, t` in `[0, 1]`.
+/// Returns `(s, t)`. Degenerate (zero-length) segments and parallel segments are handled
+/// (parallel: `s` is taken at 0 and `t` clamped, the choice of Ericson's "Real-Time Collision Detection").
+pub(crate) fn closest_seg_seg(p1: &Vec3, d1: &Vec3, p2: &Vec3, d2: &Vec3) -> (f64, f64) {
+    const EPS: f64 = 1e-18;
+    let r = p1 - p2;
+    let a = d1.dot(d1);
+    let e = d2.dot(d2);
+    let f = d2.dot(&r);
+    if a <= EPS && e <= EPS {
+        return (0.0, 0.0);
+    }
+    if a <= EPS {
+        return (0.0, (f / e).clamp(0.0, 1.0));
+    }
+    let c = d1.dot(&r);
+    if e <= EPS {
+        return ((-c / a).clamp(0.0, 1.0), 0.0);
+    }
+    let b = d1.dot(d2);
+    let denom = a * e - b * b;
+    let mut s = if denom > 1e-14 * a * e { ((b * f - c * e) / denom).clamp(0.0, 1.0) } else { 0.0 };
+    let mut t = (b * s + f) / e;
+    if t < 0.0 {
+        t = 0.0;
+        s = (-c / a).clamp(0.0, 1.0);
+    } else if t > 1.0 {
+        t = 1.0;
+        s = ((b - c) / a).clamp(0.0, 1.0);
+    }
+    (s, t)
+}
+
+/// Closest point to `q` on the segment `[a, b]`.
+pub(crate) fn closest_on_segment(q: &Vec3, a: &Vec3, b: &Vec3) -> Vec3 {
+    let d = b - a;
+    let dd = d.dot(&d);
+    if dd <= 1e-300 {
+        return *a;
+    }
+    let t = ((q - a).dot(&d) / dd).clamp(0.0, 1.0);
+    a + d * t
+}
+
+/// Endpoints of a capsule/cylinder axis segment in the world.
+#[inline]
+pub(crate) fn axis_ends(p: &Pose, half_length: f64) -> (Vec3, Vec3) {
+    let a = p.rot.column(2) * half_length;
+    (p.pos - a, p.pos + a)
 }
 pub mod detect;

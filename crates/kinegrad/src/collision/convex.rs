@@ -1,0 +1,287 @@
+//! General convex pairs (anything involving a cylinder or a convex hull): GJK on the cores for
+//! the distance when separated, EPA when the cores overlap, radii added back for round shapes.
+//!
+//! Contacts: 1 (the GJK/EPA witness pair). When both shapes present a flat feature to each other
+//! (a face within ~2 degrees of the contact normal on one side, a face or an edge on the other:
+//! box on hull, hull on hull, cylinder cap on a face, ...), the incident feature is clipped
+//! against the reference face (as in box-box) and up to 4 contacts are returned instead; their
+//! normal is the reference face normal and `dist` is measured along it.
+
+use super::epa::epa;
+use super::gjk::{gjk, Placed};
+use super::{emit1, emit2, sgn, ContactPoint, Shape};
+use crate::math::{Pose, Vec3};
+
+/// Alignment tolerance (sine of the angle) for treating features as parallel.
+const FLAT_TOL: f64 = 0.035;
+
+/// Core-level closest points: `(pa, pb, n, signed_core_distance)` with `n` from A to B.
+pub(crate) fn core_contact(a: &Placed, b: &Placed) -> (Vec3, Vec3, Vec3, f64) {
+    let g = gjk(a, b);
+    let fallback_n = || {
+        let d = b.pose.pos - a.pose.pos;
+        if d.norm() > 1e-12 {
+            d.normalize()
+        } else {
+            Vec3::z()
+        }
+    };
+    if !g.overlap {
+        let v = g.pb - g.pa;
+        let len = v.norm();
+        let n = if len > 1e-300 { v / len } else { fallback_n() };
+        return (g.pa, g.pb, n, len);
+    }
+    match epa(a, b, &g) {
+        Some(e) => (e.pa, e.pb, e.normal, -e.depth),
+        None => (g.pa, g.pb, fallback_n(), 0.0),
+    }
+}
+
+/// GJK/EPA contact between two placed shapes, including radii:
+/// `(point on surface A, point on surface B, normal A->B, dist)`.
+pub(crate) fn shape_contact(a: &Placed, b: &Placed) -> (Vec3, Vec3, Vec3, f64) {
+    let (ca, cb, n, dc) = core_contact(a, b);
+    let (ra, rb) = (a.radius(), b.radius());
+    (ca + n * ra, cb - n * rb, n, dc - ra - rb)
+}
+
+/// General pair: see the module documentation.
+pub fn collide_general(s1: &Shape, p1: &Pose, s2: &Shape, p2: &Pose, margin: f64, out: &mut Vec<ContactPoint>) {
+    let a = Placed { shape: s1, pose: p1 };
+    let b = Placed { shape: s2, pose: p2 };
+    let (qa, qb, n, dist) = shape_contact(&a, &b);
+    if dist >= margin {
+        return;
+    }
+    if manifold(&a, &b, &n, margin, out) > 0 {
+        return;
+    }
+    out.push(ContactPoint { pos: (qa + qb) * 0.5, normal: n, dist });
+}
+
+/// A flat feature of a shape facing a direction.
+enum Feature {
+    /// Face polygon (counter-clockwise around `normal`), with its exact outward normal.
+    Face { pts: Vec<Vec3>, normal: Vec3 },
+    /// Segment.
+    Edge([Vec3; 2]),
+    /// Point or curved: no multi-contact.
+    None,
+}
+
+/// The flat feature of `p` facing world direction `dir` (unit).
+fn feature(p: &Placed, dir: &Vec3) -> Feature {
+    let rot = &p.pose.rot;
+    let l = rot.transpose() * dir;
+    let w = |x: Vec3| p.pose.apply(&x);
+    let cos_tol = (1.0 - FLAT_TOL * FLAT_TOL).sqrt();
+    match *p.shape {
+        Shape::Box { half } => {
+            let i = l.iamax();
+            if l[i].abs() >= cos_tol {
+                let (j, k) = ((i + 1) % 3, (i + 2) % 3);
+                let s = sgn(l[i]);
+                let mut pts = Vec::with_capacity(4);
+                // CCW around s*e_i: (j,k) order is right-handed for s = +1.
+                let loop_ = [(1.0, 1.0), (-1.0, 1.0), (-1.0, -1.0), (1.0, -1.0)];
+                for (u, v) in loop_ {
+                    let mut x = Vec3::zeros();
+                    x[i] = s * half[i];
+                    x[j] = u * half[j];
+                    x[k] = s * v * half[k];
+                    pts.push(w(x));
+                }
+                let mut nl = Vec3::zeros();
+                nl[i] = s;
+                return Feature::Face { pts, normal: rot * nl };
+            }
+            // Edge: exactly one small component.
+            let small: Vec<usize> = (0..3).filter(|&m| l[m].abs() < FLAT_TOL).collect();
+            if small.len() == 1 {
+                let m = small[0];
+                let mut x = Vec3::new(sgn(l.x) * half.x, sgn(l.y) * half.y, sgn(l.z) * half.z);
+                x[m] = -half[m];
+                let x0 = w(x);
+                x[m] = half[m];
+                return Feature::Edge([x0, w(x)]);
+            }
+            Feature::None
+        }
+        Shape::Cylinder { radius, half_length } => {
+            if l.z.abs() >= cos_tol {
+                let s = sgn(l.z);
+                let pts = (0..8)
+                    .map(|k| {
+                        let ang = s * k as f64 * std::f64::consts::FRAC_PI_4;
+                        w(Vec3::new(radius * ang.cos(), radius * ang.sin(), s * half_length))
+                    })
+                    .collect();
+                return Feature::Face { pts, normal: rot * Vec3::new(0.0, 0.0, s) };
+            }
+            if l.z.abs() < FLAT_TOL {
+                let rxy = l.x.hypot(l.y);
+                let (cx, cy) = (radius * l.x / rxy, radius * l.y / rxy);
+                return Feature::Edge([w(Vec3::new(cx, cy, -half_length)), w(Vec3::new(cx, cy, half_length))]);
+            }
+            Feature::None
+        }
+        Shape::Capsule { radius, half_length } => {
+            if half_length > 0.0 && l.z.abs() < FLAT_TOL {
+                let off = l * radius;
+                return Feature::Edge([
+                    w(Vec3::new(0.0, 0.0, -half_length) + off),
+                    w(Vec3::new(0.0, 0.0, half_length) + off),
+                ]);
+            }
+            Feature::None
+        }
+        Shape::Convex(h) => {
+            if h.faces.is_empty() || h.normals.len() != h.faces.len() {
+                return Feature::None;
+            }
+            let mut best = 0;
+            for (i, nf) in h.normals.iter().enumerate() {
+                if nf.dot(&l) > h.normals[best].dot(&l) {
+                    best = i;
+                }
+            }
+            let nf = h.normals[best];
+            if nf.dot(&l) < cos_tol {
+                return Feature::None;
+            }
+            let off = nf.dot(&h.vertices[h.faces[best][0] as usize]);
+            let tol = 1e-9 * h.bound_radius().max(1e-300);
+            let mut local: Vec<Vec3> = h.vertices.iter().filter(|v| (nf.dot(v) - off).abs() <= tol).copied().collect();
+            // Order counter-clockwise around nf.
+            let c = local.iter().fold(Vec3::zeros(), |s, v| s + v) / local.len() as f64;
+            let u = super::any_perp(&nf);
+            let v = nf.cross(&u);
+            local.sort_by(|x, y| {
+                let ax = (x - c).dot(&v).atan2((x - c).dot(&u));
+                let ay = (y - c).dot(&v).atan2((y - c).dot(&u));
+                ax.total_cmp(&ay)
+            });
+            Feature::Face { pts: local.into_iter().map(w).collect(), normal: rot * nf }
+        }
+        _ => Feature::None,
+    }
+}
+
+/// Clip the incident feature against the reference face; push up to 4 contacts.
+/// Returns the number pushed (0 if no manifold applies).
+fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<ContactPoint>) -> usize {
+    let fa = feature(a, n);
+    let fb = feature(b, &-n);
+    let align = |f: &Feature, d: &Vec3| match f {
+        Feature::Face { normal, .. } => normal.dot(d),
+        _ => -1.0,
+    };
+    let (al_a, al_b) = (align(&fa, n), align(&fb, &-n));
+    if al_a < 0.0 && al_b < 0.0 {
+        return 0;
+    }
+    // Reference face on A (ref_is_a) or on B.
+    let ref_is_a = al_a >= al_b;
+    let (rf, inc) = if ref_is_a { (&fa, &fb) } else { (&fb, &fa) };
+    let Feature::Face { pts: rpts, normal: rn } = rf else { return 0 };
+    let mut poly: Vec<Vec3> = match inc {
+        Feature::Face { pts, .. } => pts.clone(),
+        Feature::Edge(e) => e.to_vec(),
+        Feature::None => return 0,
+    };
+    if rpts.len() < 3 {
+        return 0;
+    }
+    let is_segment = poly.len() == 2;
+    let mut tmp: Vec<Vec3> = Vec::with_capacity(poly.len() + 8);
+    for i in 0..rpts.len() {
+        let p0 = rpts[i];
+        let p1 = rpts[(i + 1) % rpts.len()];
+        let side = (p1 - p0).cross(rn);
+        let f = |x: &Vec3| side.dot(&(x - p0));
+        tmp.clear();
+        if is_segment {
+            if poly.len() < 2 {
+                break;
+            }
+            let (x0, x1) = (poly[0], poly[1]);
+            let (d0, d1) = (f(&x0), f(&x1));
+            if d0 > 0.0 && d1 > 0.0 {
+                poly.clear();
+                break;
+            }
+            let cut = |xi: Vec3, di: f64, xo: Vec3, do_: f64| xi + (xo - xi) * (di / (di - do_));
+            let y0 = if d0 > 0.0 { cut(x1, d1, x0, d0) } else { x0 };
+            let y1 = if d1 > 0.0 { cut(x0, d0, x1, d1) } else { x1 };
+            poly[0] = y0;
+            poly[1] = y1;
+            continue;
+        }
+        for k in 0..poly.len() {
+            let x0 = poly[k];
+            let x1 = poly[(k + 1) % poly.len()];
+            let (d0, d1) = (f(&x0), f(&x1));
+            if d0 <= 0.0 {
+                tmp.push(x0);
+            }
+            if (d0 <= 0.0) != (d1 <= 0.0) {
+                tmp.push(x0 + (x1 - x0) * (d0 / (d0 - d1)));
+            }
+        }
+        std::mem::swap(&mut poly, &mut tmp);
+        if poly.is_empty() {
+            break;
+        }
+    }
+    let r0 = rpts[0];
+    // Contact normal from A to B.
+    let normal = if ref_is_a { *rn } else { -rn };
+    let dist_of = |x: &Vec3| rn.dot(&(x - r0));
+    poly.retain(|x| dist_of(x) < margin);
+    if poly.is_empty() {
+        return 0;
+    }
+    let keep = select4(&poly, &normal, &dist_of);
+    let mut count = 0;
+    for &i in keep.iter().flatten() {
+        let x = poly[i];
+        let d = dist_of(&x);
+        let added = if ref_is_a { emit2(out, margin, x, normal, d) } else { emit1(out, margin, x, normal, d) };
+        count += added as usize;
+    }
+    count
+}
+
+/// Indices of at most 4 points: all if <= 4, else the deepest, the farthest from it, and the two
+/// farthest on either side of that line (in the plane normal to `n`).
+pub(crate) fn select4(pts: &[Vec3], n: &Vec3, depth: &dyn Fn(&Vec3) -> f64) -> [Option<usize>; 4] {
+    let mut r = [None; 4];
+    if pts.len() <= 4 {
+        for (i, slot) in r.iter_mut().enumerate().take(pts.len()) {
+            *slot = Some(i);
+        }
+        return r;
+    }
+    let i0 = (0..pts.len()).min_by(|&i, &j| depth(&pts[i]).total_cmp(&depth(&pts[j]))).unwrap_or(0);
+    let tang = |x: &Vec3| {
+        let d = x - pts[i0];
+        d - n * n.dot(&d)
+    };
+    let i1 = (0..pts.len()).max_by(|&i, &j| tang(&pts[i]).norm_squared().total_cmp(&tang(&pts[j]).norm_squared())).unwrap_or(0);
+    let e = pts[i1] - pts[i0];
+    let area = |x: &Vec3| n.dot(&e.cross(&(x - pts[i0])));
+    let i2 = (0..pts.len()).max_by(|&i, &j| area(&pts[i]).total_cmp(&area(&pts[j]))).unwrap_or(0);
+    let i3 = (0..pts.len()).min_by(|&i, &j| area(&pts[i]).total_cmp(&area(&pts[j]))).unwrap_or(0);
+    r[0] = Some(i0);
+    if i1 != i0 {
+        r[1] = Some(i1);
+    }
+    if area(&pts[i2]) > 0.0 {
+        r[2] = Some(i2);
+    }
+    if area(&pts[i3]) < 0.0 {
+        r[3] = Some(i3);
+    }
+    r
+}

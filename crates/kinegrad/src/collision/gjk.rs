@@ -1,0 +1,296 @@
+//! GJK distance between two convex "cores" (Gilbert-Johnson-Keerthi, with the closest-point
+//! sub-algorithm on segments/triangles/tetrahedra done by Voronoi-region tests).
+//!
+//! Round shapes are handled as core + radius: a sphere is a point, a capsule a segment; the
+//! radius is added back by the caller, which keeps GJK exact for them.
+
+use super::{sgn, Shape};
+use crate::math::{Pose, Vec3};
+
+/// A shape placed in the world, seen through its core support function.
+#[derive(Clone, Copy)]
+pub struct Placed<'a> {
+    /// The shape.
+    pub shape: &'a Shape<'a>,
+    /// Its pose.
+    pub pose: &'a Pose,
+}
+
+impl Placed<'_> {
+    /// Radius swept around the core (sphere, capsule), else 0.
+    pub fn radius(&self) -> f64 {
+        match *self.shape {
+            Shape::Sphere { radius } | Shape::Capsule { radius, .. } => radius,
+            _ => 0.0,
+        }
+    }
+
+    /// Bounding radius of the whole shape about its origin (used for tolerances).
+    pub fn size(&self) -> f64 {
+        match *self.shape {
+            Shape::Plane => 1.0,
+            Shape::Sphere { radius } => radius,
+            Shape::Capsule { radius, half_length } => radius + half_length,
+            Shape::Box { half } => half.norm(),
+            Shape::Cylinder { radius, half_length } => radius.hypot(half_length),
+            Shape::Convex(h) => h.bound_radius(),
+        }
+    }
+
+    /// Core support point in the world for world direction `d` (any length).
+    pub fn support(&self, d: &Vec3) -> Vec3 {
+        let l = self.pose.rot.transpose() * d;
+        let s = match *self.shape {
+            Shape::Plane | Shape::Sphere { .. } => Vec3::zeros(),
+            Shape::Capsule { half_length, .. } => Vec3::new(0.0, 0.0, sgn(l.z) * half_length),
+            Shape::Box { half } => Vec3::new(sgn(l.x) * half.x, sgn(l.y) * half.y, sgn(l.z) * half.z),
+            Shape::Cylinder { radius, half_length } => {
+                let rxy = l.x.hypot(l.y);
+                let z = sgn(l.z) * half_length;
+                if rxy > 1e-12 * (l.z.abs() + rxy) && rxy > 0.0 {
+                    Vec3::new(radius * l.x / rxy, radius * l.y / rxy, z)
+                } else {
+                    Vec3::new(0.0, 0.0, z)
+                }
+            }
+            Shape::Convex(h) => h.support(&l),
+        };
+        self.pose.apply(&s)
+    }
+}
+
+/// A vertex of the Minkowski difference `A - B` with its two source points.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SVert {
+    /// `a - b`.
+    pub w: Vec3,
+    /// Support point of A.
+    pub a: Vec3,
+    /// Support point of B.
+    pub b: Vec3,
+}
+
+/// Support of `A - B` in direction `d`.
+#[inline]
+pub fn support_diff(a: &Placed, b: &Placed, d: &Vec3) -> SVert {
+    let pa = a.support(d);
+    let pb = b.support(&-d);
+    SVert { w: pa - pb, a: pa, b: pb }
+}
+
+/// Result of [`gjk`].
+#[derive(Clone, Copy, Debug)]
+pub struct GjkResult {
+    /// True when the cores intersect (distance 0 up to tolerance); then `simplex` holds the
+    /// final simplex for EPA.
+    pub overlap: bool,
+    /// Distance between the cores.
+    pub dist: f64,
+    /// Closest point on core A.
+    pub pa: Vec3,
+    /// Closest point on core B.
+    pub pb: Vec3,
+    /// Final simplex (first `n` used).
+    pub simplex: [SVert; 4],
+    /// Simplex size.
+    pub n: usize,
+}
+
+/// GJK distance between the cores of `a` and `b`.
+pub fn gjk(a: &Placed, b: &Placed) -> GjkResult {
+    let scale = a.size() + b.size() + (a.pose.pos - b.pose.pos).norm() + 1e-300;
+    let mut d = b.pose.pos - a.pose.pos;
+    if d.norm_squared() < 1e-24 * scale * scale {
+        d = Vec3::x();
+    }
+    let mut s = [SVert::default(); 4];
+    let mut lam = [0.0; 4];
+    s[0] = support_diff(a, b, &-d);
+    lam[0] = 1.0;
+    let mut n = 1;
+    let mut v = s[0].w;
+    let tol = 1e-12;
+    let mut overlap = false;
+    for _ in 0..100 {
+        let vv = v.norm_squared();
+        if vv <= (1e-10 * scale) * (1e-10 * scale) {
+            overlap = true;
+            break;
+        }
+        let w = support_diff(a, b, &-v);
+        // Converged: no progress possible along -v.
+        if vv - v.dot(&w.w) <= tol * vv {
+            break;
+        }
+        // Duplicate vertex guard.
+        if s[..n].iter().any(|x| (x.w - w.w).norm_squared() <= 1e-28 * scale * scale) {
+            break;
+        }
+        s[n] = w;
+        n += 1;
+        match closest_on_simplex(&mut s, &mut lam, &mut n) {
+            None => {
+                overlap = true;
+                break;
+            }
+            Some(nv) => {
+                let stalled = nv.norm_squared() >= vv;
+                v = nv;
+                if stalled {
+                    // No decrease: numerical stall.
+                    break;
+                }
+            }
+        }
+    }
+    let mut pa = Vec3::zeros();
+    let mut pb = Vec3::zeros();
+    for i in 0..n {
+        pa += s[i].a * lam[i];
+        pb += s[i].b * lam[i];
+    }
+    GjkResult { overlap, dist: if overlap { 0.0 } else { v.norm() }, pa, pb, simplex: s, n }
+}
+
+/// Closest point of the simplex `s[..n]` to the origin; reduces the simplex to the supporting
+/// sub-simplex and writes barycentric weights to `lam`. Returns `None` if the origin is inside
+/// a (non-degenerate) tetrahedron.
+fn closest_on_simplex(s: &mut [SVert; 4], lam: &mut [f64; 4], n: &mut usize) -> Option<Vec3> {
+    match *n {
+        1 => {
+            lam[0] = 1.0;
+            Some(s[0].w)
+        }
+        2 => Some(segment(s, lam, n)),
+        3 => Some(triangle(s, lam, n)),
+        _ => tetra(s, lam, n),
+    }
+}
+
+fn segment(s: &mut [SVert; 4], lam: &mut [f64; 4], n: &mut usize) -> Vec3 {
+    let a = s[0].w;
+    let ab = s[1].w - a;
+    let dd = ab.norm_squared();
+    let t = if dd > 0.0 { -a.dot(&ab) / dd } else { 0.0 };
+    if t <= 0.0 {
+        *n = 1;
+        lam[0] = 1.0;
+        a
+    } else if t >= 1.0 {
+        s[0] = s[1];
+        *n = 1;
+        lam[0] = 1.0;
+        s[0].w
+    } else {
+        lam[0] = 1.0 - t;
+        lam[1] = t;
+        a + ab * t
+    }
+}
+
+/// Closest point on triangle `s[0..3]` to the origin (Ericson, Real-Time Collision Detection 5.1.5).
+fn triangle(s: &mut [SVert; 4], lam: &mut [f64; 4], n: &mut usize) -> Vec3 {
+    let (a, b, c) = (s[0].w, s[1].w, s[2].w);
+    let ab = b - a;
+    let ac = c - a;
+    let ap = -a;
+    let d1 = ab.dot(&ap);
+    let d2 = ac.dot(&ap);
+    if d1 <= 0.0 && d2 <= 0.0 {
+        *n = 1;
+        lam[0] = 1.0;
+        return a;
+    }
+    let bp = -b;
+    let d3 = ab.dot(&bp);
+    let d4 = ac.dot(&bp);
+    if d3 >= 0.0 && d4 <= d3 {
+        s[0] = s[1];
+        *n = 1;
+        lam[0] = 1.0;
+        return b;
+    }
+    let vc = d1 * d4 - d3 * d2;
+    if vc <= 0.0 && d1 >= 0.0 && d3 <= 0.0 {
+        let v = d1 / (d1 - d3);
+        *n = 2;
+        lam[0] = 1.0 - v;
+        lam[1] = v;
+        return a + ab * v;
+    }
+    let cp = -c;
+    let d5 = ab.dot(&cp);
+    let d6 = ac.dot(&cp);
+    if d6 >= 0.0 && d5 <= d6 {
+        s[0] = s[2];
+        *n = 1;
+        lam[0] = 1.0;
+        return c;
+    }
+    let vb = d5 * d2 - d1 * d6;
+    if vb <= 0.0 && d2 >= 0.0 && d6 <= 0.0 {
+        let w = d2 / (d2 - d6);
+        s[1] = s[2];
+        *n = 2;
+        lam[0] = 1.0 - w;
+        lam[1] = w;
+        return a + ac * w;
+    }
+    let va = d3 * d6 - d5 * d4;
+    if va <= 0.0 && (d4 - d3) >= 0.0 && (d5 - d6) >= 0.0 {
+        let w = (d4 - d3) / ((d4 - d3) + (d5 - d6));
+        s[0] = s[1];
+        s[1] = s[2];
+        *n = 2;
+        lam[0] = 1.0 - w;
+        lam[1] = w;
+        return b + (c - b) * w;
+    }
+    let denom = va + vb + vc;
+    if denom.abs() < 1e-300 {
+        // Degenerate triangle: fall back to its best edge.
+        *n = 2;
+        return segment(s, lam, n);
+    }
+    let v = vb / denom;
+    let w = vc / denom;
+    lam[0] = 1.0 - v - w;
+    lam[1] = v;
+    lam[2] = w;
+    a + ab * v + ac * w
+}
+
+fn tetra(s: &mut [SVert; 4], lam: &mut [f64; 4], n: &mut usize) -> Option<Vec3> {
+    // Faces with the opposite vertex.
+    const FACES: [([usize; 3], usize); 4] = [([0, 1, 2], 3), ([0, 1, 3], 2), ([0, 2, 3], 1), ([1, 2, 3], 0)];
+    let mut best: Option<(f64, [SVert; 4], [f64; 4], usize, Vec3)> = None;
+    let mut any_outside = false;
+    let vol = (s[1].w - s[0].w).cross(&(s[2].w - s[0].w)).dot(&(s[3].w - s[0].w));
+    for (f, o) in FACES {
+        let (pa, pb, pc) = (s[f[0]].w, s[f[1]].w, s[f[2]].w);
+        let nrm = (pb - pa).cross(&(pc - pa));
+        let side_o = nrm.dot(&(s[o].w - pa));
+        let side_origin = nrm.dot(&(-pa));
+        // Origin outside this face if it is on the other side than the opposite vertex.
+        let outside = if vol.abs() < 1e-300 { true } else { side_origin * side_o < 0.0 };
+        if outside {
+            any_outside = true;
+            let mut ss = [s[f[0]], s[f[1]], s[f[2]], s[f[2]]];
+            let mut ll = [0.0; 4];
+            let mut nn = 3;
+            let v = triangle(&mut ss, &mut ll, &mut nn);
+            let d = v.norm_squared();
+            if best.as_ref().is_none_or(|b| d < b.0) {
+                best = Some((d, ss, ll, nn, v));
+            }
+        }
+    }
+    if !any_outside {
+        return None;
+    }
+    let (_, ss, ll, nn, v) = best.unwrap();
+    *s = ss;
+    *lam = ll;
+    *n = nn;
+    Some(v)
+}
