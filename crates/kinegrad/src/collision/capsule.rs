@@ -25,13 +25,28 @@ pub(crate) fn balls(
 }
 
 /// Sphere-sphere: 1 contact. Coincident centres use the normal `+z`.
-pub fn sphere_sphere(p1: &Pose, r1: f64, p2: &Pose, r2: f64, margin: f64, out: &mut Vec<ContactPoint>) {
+pub fn sphere_sphere(
+    p1: &Pose,
+    r1: f64,
+    p2: &Pose,
+    r2: f64,
+    margin: f64,
+    out: &mut Vec<ContactPoint>,
+) {
     balls(&p1.pos, r1, &p2.pos, r2, &Vec3::z(), margin, out);
 }
 
 /// Sphere-capsule: 1 contact (sphere centre against the closest point of the capsule axis).
 /// A centre on the axis uses a fixed normal perpendicular to the axis.
-pub fn sphere_capsule(p1: &Pose, r1: f64, p2: &Pose, r2: f64, h2: f64, margin: f64, out: &mut Vec<ContactPoint>) {
+pub fn sphere_capsule(
+    p1: &Pose,
+    r1: f64,
+    p2: &Pose,
+    r2: f64,
+    h2: f64,
+    margin: f64,
+    out: &mut Vec<ContactPoint>,
+) {
     let (a, b) = axis_ends(p2, h2);
     let q = closest_on_segment(&p1.pos, &a, &b);
     let fb = any_perp(&p2.rot.column(2).into_owned());

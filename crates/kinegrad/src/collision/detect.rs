@@ -20,10 +20,18 @@ pub fn geom_shape(model: &Model, g: usize) -> Shape<'_> {
     match model.geom_type[g] {
         GeomType::Plane => Shape::Plane,
         GeomType::Sphere => Shape::Sphere { radius: s.x },
-        GeomType::Capsule => Shape::Capsule { radius: s.x, half_length: s.y },
+        GeomType::Capsule => Shape::Capsule {
+            radius: s.x,
+            half_length: s.y,
+        },
         GeomType::Box => Shape::Box { half: s },
-        GeomType::Cylinder => Shape::Cylinder { radius: s.x, half_length: s.y },
-        GeomType::Mesh => Shape::Convex(&model.meshes[model.geom_mesh[g].expect("mesh geom has a mesh")].hull),
+        GeomType::Cylinder => Shape::Cylinder {
+            radius: s.x,
+            half_length: s.y,
+        },
+        GeomType::Mesh => {
+            Shape::Convex(&model.meshes[model.geom_mesh[g].expect("mesh geom has a mesh")].hull)
+        }
     }
 }
 
@@ -32,7 +40,8 @@ pub fn can_collide(model: &Model, g1: usize, g2: usize) -> bool {
     if model.geom_visual[g1] || model.geom_visual[g2] {
         return false;
     }
-    let masks = (model.geom_contype[g1] & model.geom_conaffinity[g2]) != 0 || (model.geom_contype[g2] & model.geom_conaffinity[g1]) != 0;
+    let masks = (model.geom_contype[g1] & model.geom_conaffinity[g2]) != 0
+        || (model.geom_contype[g2] & model.geom_conaffinity[g1]) != 0;
     if !masks {
         return false;
     }
@@ -47,10 +56,19 @@ pub fn can_collide(model: &Model, g1: usize, g2: usize) -> bool {
     if (w2 != 0 && pw1 == w2) || (w1 != 0 && pw2 == w1) {
         return false;
     }
-    if !model.opt.enable_self_collision && w1 != 0 && w2 != 0 && model.body_entity[b1] == model.body_entity[b2] {
+    if !model.opt.enable_self_collision
+        && w1 != 0
+        && w2 != 0
+        && model.body_entity[b1] == model.body_entity[b2]
+    {
         return false;
     }
-    if !model.exclude_pairs.is_empty() && model.exclude_pairs.binary_search(&(b1.min(b2), b1.max(b2))).is_ok() {
+    if !model.exclude_pairs.is_empty()
+        && model
+            .exclude_pairs
+            .binary_search(&(b1.min(b2), b1.max(b2)))
+            .is_ok()
+    {
         return false;
     }
     true
@@ -77,19 +95,40 @@ pub fn detect(model: &Model, params: &Params, data: &mut Data) {
                     continue;
                 }
             }
-            let p1 = Pose { pos: data.geom_xpos[g1], rot: data.geom_xmat[g1] };
-            let p2 = Pose { pos: data.geom_xpos[g2], rot: data.geom_xmat[g2] };
+            let p1 = Pose {
+                pos: data.geom_xpos[g1],
+                rot: data.geom_xmat[g1],
+            };
+            let p2 = Pose {
+                pos: data.geom_xpos[g2],
+                rot: data.geom_xmat[g2],
+            };
             points.clear();
-            collide(&geom_shape(model, g1), &p1, &geom_shape(model, g2), &p2, margin, &mut points);
+            collide(
+                &geom_shape(model, g1),
+                &p1,
+                &geom_shape(model, g2),
+                &p2,
+                margin,
+                &mut points,
+            );
             for cp in points.iter() {
-                data.contacts.push(make_contact(model, params, g1, g2, cp, margin));
+                data.contacts
+                    .push(make_contact(model, params, g1, g2, cp, margin));
             }
         }
     }
     data.scratch_points = points;
 }
 
-fn make_contact(model: &Model, params: &Params, g1: usize, g2: usize, cp: &ContactPoint, margin: f64) -> Contact {
+fn make_contact(
+    model: &Model,
+    params: &Params,
+    g1: usize,
+    g2: usize,
+    cp: &ContactPoint,
+    margin: f64,
+) -> Contact {
     let f1 = params.geom_friction[g1][0];
     let f2 = params.geom_friction[g2][0];
     let mut solref = [0.0; 2];

@@ -389,12 +389,14 @@ fn add_entity_to_model(
         let where_ = format!("entity '{ename}', body '{}'", b.name);
         let parent = match b.parent {
             Some(p) if p < bi => body0 + p,
-            Some(p) => return Err(Error::invalid(
-                where_,
-                format!(
+            Some(p) => {
+                return Err(Error::invalid(
+                    where_,
+                    format!(
                     "parent index {p} is not before the body (bodies must be in topological order)"
                 ),
-            )),
+                ))
+            }
             None => 0,
         };
         check_finite(
