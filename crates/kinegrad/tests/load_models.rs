@@ -82,3 +82,41 @@ fn pybullet_urdfs() {
         );
     }
 }
+
+/// Debug helper: `KINEGRAD_DUMP=file.xml cargo test --test load_models dump -- --ignored --nocapture`
+/// prints body masses, centres of mass and principal inertias (compare with MuJoCo's compiled model).
+#[test]
+#[ignore]
+fn dump() {
+    let Some(f) = std::env::var_os("KINEGRAD_DUMP") else {
+        return;
+    };
+    let p = PathBuf::from(f);
+    let spec = if p.extension().is_some_and(|e| e == "urdf") {
+        urdf::load(&p, 1.0)
+    } else {
+        mjcf::load(&p, 1.0)
+    }
+    .unwrap();
+    let m = build(spec.clone(), BaseMode::AsIs);
+    println!(
+        "nq {} nv {} nbody {} njnt {} ngeom {}",
+        m.nq, m.nv, m.nbody, m.njnt, m.ngeom
+    );
+    for b in 0..m.nbody {
+        let mut e: Vec<f64> = m.params0.body_inertia[b]
+            .symmetric_eigenvalues()
+            .iter()
+            .copied()
+            .collect();
+        e.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let c = m.params0.body_ipos[b];
+        println!(
+            "{} {:.15e} [{:.12e} {:.12e} {:.12e}] [{:.15e} {:.15e} {:.15e}]",
+            m.body_name[b], m.params0.body_mass[b], c.x, c.y, c.z, e[0], e[1], e[2]
+        );
+    }
+    for w in &spec.warnings {
+        println!("warning: {w}");
+    }
+}
