@@ -554,7 +554,7 @@ fn mjcf_features_and_warnings() {
     let m = build(spec, BaseMode::AsIs);
     assert_eq!(
         (m.nbody, m.njnt, m.ngeom, m.exclude_pairs.len()),
-        (4, 2, 5, 1)
+        (4, 2, 4, 1)
     );
 }
 
