@@ -291,7 +291,7 @@ impl Loader {
             .children
             .iter()
             .filter(|c| c.tag == "worldbody")
-            .any(|w| world_has_geoms(w));
+            .any(world_has_geoms);
         if has_world_geoms {
             let name = format!("{}_world", self.spec.name);
             self.world_body = Some(0);
