@@ -1,12 +1,1183 @@
-//! MJCF loader. (Being filled in.)
+//! MJCF loader: the subset used by the dm_control suite, the gymnasium MuJoCo
+//! assets and MuJoCo Menagerie arms.
+//!
+//! Bodies are emitted in MuJoCo's order (depth-first, document order). Geoms of
+//! `<worldbody>` go to a jointless root body `<model>_world`; the world's child
+//! bodies become the entity's roots. Body mass properties follow MuJoCo's
+//! compiler (explicit `<inertial>`, or the sum over geoms at their density or
+//! mass when `inertiafromgeom` says so; `boundmass`, `boundinertia`,
+//! `settotalmass`). Elements kinegrad cannot use are listed in
+//! [`EntitySpec::warnings`].
 
-use super::EntitySpec;
+mod xml;
+
+use super::builder::{ActuatorSpec, BodySpec, EntitySpec, GeomSpec, JointSpec};
+use super::inertia::{self, MassProps};
+use super::{CtrlMode, GeomType, Integrator, JointType, Options};
 use crate::error::{Error, Result};
-use std::path::Path;
+use crate::math::{Mat3, Quat, Vec3};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use xml::XNode;
 
 /// Load an MJCF file into an entity (the world body's children become roots).
 /// `scale` multiplies every length.
 pub fn load(path: &Path, scale: f64) -> Result<EntitySpec> {
-    let _ = scale;
-    Err(Error::load(path, "MJCF loading is not built yet"))
+    let root = xml::parse_file(path)?;
+    load_tree(root, path, scale)
+}
+
+/// Load MJCF text; `path` names the file in errors and anchors relative paths.
+pub fn load_str(text: &str, path: &Path, scale: f64) -> Result<EntitySpec> {
+    let root = xml::parse_text(text, path, 0)?;
+    if root.tag != "mujoco" {
+        return Err(Error::load(
+            path,
+            format!("root element is <{}>, expected <mujoco>", root.tag),
+        ));
+    }
+    load_tree(root, path, scale)
+}
+
+fn load_tree(root: XNode, path: &Path, scale: f64) -> Result<EntitySpec> {
+    if !(scale > 0.0 && scale.is_finite()) {
+        return Err(Error::load(
+            path,
+            format!("scale must be positive and finite, got {scale}"),
+        ));
+    }
+    let mut ld = Loader::new(path, scale);
+    ld.spec.name = root.attr("model").unwrap_or("mjcf").to_string();
+    ld.run(&root)?;
+    inertia::apply_scale(&mut ld.spec, scale);
+    Ok(ld.spec)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum FromGeom {
+    True,
+    False,
+    Auto,
+}
+
+struct Compiler {
+    degree: bool,
+    eulerseq: [u8; 3],
+    meshdir: PathBuf,
+    inertiafromgeom: FromGeom,
+    autolimits: bool,
+    boundmass: f64,
+    boundinertia: f64,
+    settotalmass: f64,
+    group_range: [i64; 2],
+}
+
+/// Fully merged default attributes of one class, per element kind.
+#[derive(Clone, Default)]
+struct Class {
+    tags: HashMap<String, HashMap<String, String>>,
+}
+
+/// An element with its default class resolved.
+struct El<'a> {
+    n: &'a XNode,
+    defs: Option<&'a HashMap<String, String>>,
+}
+
+impl<'a> El<'a> {
+    fn get(&self, key: &str) -> Option<&'a str> {
+        self.n
+            .attr(key)
+            .or_else(|| self.defs.and_then(|d| d.get(key)).map(String::as_str))
+    }
+    fn err(&self, msg: impl std::fmt::Display) -> Error {
+        self.n.err(msg)
+    }
+    fn nums(&self, key: &str) -> Result<Option<Vec<f64>>> {
+        let Some(s) = self.get(key) else {
+            return Ok(None);
+        };
+        let mut v = Vec::new();
+        for tok in s.split_whitespace() {
+            match tok.parse::<f64>() {
+                Ok(x) if x.is_finite() => v.push(x),
+                _ => {
+                    return Err(
+                        self.err(format!("attribute '{key}': bad number '{tok}' in \"{s}\""))
+                    )
+                }
+            }
+        }
+        Ok(Some(v))
+    }
+    fn arr<const N: usize>(&self, key: &str) -> Result<Option<[f64; N]>> {
+        match self.nums(key)? {
+            None => Ok(None),
+            Some(v) if v.len() == N => {
+                let mut a = [0.0; N];
+                a.copy_from_slice(&v);
+                Ok(Some(a))
+            }
+            Some(v) => Err(self.err(format!(
+                "attribute '{key}': expected {N} numbers, got {}",
+                v.len()
+            ))),
+        }
+    }
+    /// At least `min`, at most `N` numbers; the rest keep `default`.
+    fn arr_prefix<const N: usize>(
+        &self,
+        key: &str,
+        min: usize,
+        default: [f64; N],
+    ) -> Result<[f64; N]> {
+        match self.nums(key)? {
+            None => Ok(default),
+            Some(v) if v.len() >= min && v.len() <= N => {
+                let mut a = default;
+                a[..v.len()].copy_from_slice(&v);
+                Ok(a)
+            }
+            Some(v) => Err(self.err(format!(
+                "attribute '{key}': expected {min} to {N} numbers, got {}",
+                v.len()
+            ))),
+        }
+    }
+    fn f(&self, key: &str, default: f64) -> Result<f64> {
+        Ok(self.arr::<1>(key)?.map(|a| a[0]).unwrap_or(default))
+    }
+    fn vec3(&self, key: &str) -> Result<Option<Vec3>> {
+        Ok(self.arr::<3>(key)?.map(|a| Vec3::new(a[0], a[1], a[2])))
+    }
+    fn int(&self, key: &str, default: i64) -> Result<i64> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(s) => s
+                .trim()
+                .parse()
+                .map_err(|_| self.err(format!("attribute '{key}': bad integer '{s}'"))),
+        }
+    }
+    fn boolean(&self, key: &str) -> Result<Option<bool>> {
+        match self.get(key) {
+            None | Some("auto") => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(s) => Err(self.err(format!(
+                "attribute '{key}': expected true/false/auto, got '{s}'"
+            ))),
+        }
+    }
+}
+
+struct MeshAsset {
+    file: PathBuf,
+    scale: Vec3,
+    loaded: Option<std::result::Result<usize, String>>,
+}
+
+struct Loader {
+    file: PathBuf,
+    scale: f64,
+    comp: Compiler,
+    classes: Rc<HashMap<String, Class>>,
+    materials: HashMap<String, [f32; 4]>,
+    mesh_assets: HashMap<String, MeshAsset>,
+    spec: EntitySpec,
+    world_body: Option<usize>,
+    joint_names: Vec<String>,
+}
+
+const ACTUATOR_TAGS: [&str; 9] = [
+    "general",
+    "motor",
+    "position",
+    "velocity",
+    "intvelocity",
+    "damper",
+    "cylinder",
+    "muscle",
+    "adhesion",
+];
+
+fn def_key(tag: &str) -> &str {
+    if ACTUATOR_TAGS.contains(&tag) {
+        "actuator"
+    } else {
+        tag
+    }
+}
+
+impl Loader {
+    fn new(path: &Path, scale: f64) -> Self {
+        let mut classes = HashMap::new();
+        classes.insert("main".to_string(), Class::default());
+        Self {
+            file: path.to_path_buf(),
+            scale,
+            comp: Compiler {
+                degree: true,
+                eulerseq: *b"xyz",
+                meshdir: PathBuf::new(),
+                inertiafromgeom: FromGeom::Auto,
+                autolimits: true,
+                boundmass: 0.0,
+                boundinertia: 0.0,
+                settotalmass: -1.0,
+                group_range: [0, 5],
+            },
+            classes: Rc::new(classes),
+            materials: HashMap::new(),
+            mesh_assets: HashMap::new(),
+            spec: EntitySpec::default(),
+            world_body: None,
+            joint_names: Vec::new(),
+        }
+    }
+
+    fn warn(&mut self, msg: String) {
+        if !self.spec.warnings.contains(&msg) {
+            self.spec.warnings.push(msg);
+        }
+    }
+
+    fn el<'a>(classes: &'a HashMap<String, Class>, n: &'a XNode, class: &str) -> Result<El<'a>> {
+        let cname = n.attr("class").unwrap_or(class);
+        let c = classes
+            .get(cname)
+            .ok_or_else(|| n.err(format!("unknown default class '{cname}'")))?;
+        Ok(El {
+            n,
+            defs: c.tags.get(def_key(&n.tag)),
+        })
+    }
+
+    fn run(&mut self, root: &XNode) -> Result<()> {
+        for c in root.children.iter().filter(|c| c.tag == "compiler") {
+            self.compiler(c)?;
+        }
+        for c in root.children.iter().filter(|c| c.tag == "default") {
+            self.default(c, "main", true)?;
+        }
+        let mut opt = Options {
+            timestep: 0.002,
+            integrator: Integrator::Euler,
+            ..Options::default()
+        };
+        for c in &root.children {
+            match c.tag.as_str() {
+                "option" => self.option(c, &mut opt)?,
+                "asset" => self.asset(c)?,
+                "compiler" | "default" | "worldbody" | "actuator" | "contact" => {}
+                "size" | "visual" | "statistic" | "extension" | "custom" => {}
+                "tendon" | "equality" | "sensor" | "keyframe" => {
+                    let names: Vec<String> = c.children.iter().map(|e| e.desc()).collect();
+                    if !names.is_empty() {
+                        self.warn(format!(
+                            "<{}> unsupported, ignored: {}",
+                            c.tag,
+                            names.join(", ")
+                        ));
+                    }
+                }
+                other => self.warn(format!("<{other}> unsupported, ignored")),
+            }
+        }
+        self.spec.options = Some(opt);
+        // world geoms: a jointless root body first
+        let has_world_geoms = root
+            .children
+            .iter()
+            .filter(|c| c.tag == "worldbody")
+            .any(world_has_geoms);
+        if has_world_geoms {
+            let name = format!("{}_world", self.spec.name);
+            self.world_body = Some(0);
+            self.spec.bodies.push(BodySpec::new(name, None));
+        }
+        for w in root.children.iter().filter(|c| c.tag == "worldbody") {
+            self.children(w, None, Vec3::zeros(), Quat::identity(), "main")?;
+        }
+        if self.comp.settotalmass > 0.0 {
+            let total: f64 = self
+                .spec
+                .bodies
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| Some(*i) != self.world_body)
+                .map(|(_, b)| b.mass)
+                .sum();
+            if total > 0.0 {
+                let f = self.comp.settotalmass / total;
+                for (i, b) in self.spec.bodies.iter_mut().enumerate() {
+                    if Some(i) != self.world_body {
+                        b.mass *= f;
+                        b.inertia *= f;
+                    }
+                }
+            }
+        }
+        for c in root.children.iter().filter(|c| c.tag == "actuator") {
+            for a in &c.children {
+                self.actuator(a)?;
+            }
+        }
+        for c in root.children.iter().filter(|c| c.tag == "contact") {
+            for e in &c.children {
+                match e.tag.as_str() {
+                    "exclude" => {
+                        let b1 = e
+                            .attr("body1")
+                            .ok_or_else(|| e.err("missing attribute 'body1'"))?;
+                        let b2 = e
+                            .attr("body2")
+                            .ok_or_else(|| e.err("missing attribute 'body2'"))?;
+                        let map = |b: &str| -> Option<String> {
+                            if b == "world" {
+                                self.world_body.map(|w| self.spec.bodies[w].name.clone())
+                            } else {
+                                Some(b.to_string())
+                            }
+                        };
+                        for b in [b1, b2] {
+                            if b != "world" && !self.spec.bodies.iter().any(|x| x.name == b) {
+                                return Err(e.err(format!("unknown body '{b}'")));
+                            }
+                        }
+                        if let (Some(x), Some(y)) = (map(b1), map(b2)) {
+                            self.spec.excludes.push((x, y));
+                        }
+                    }
+                    _ => self.warn(format!("<contact> {} unsupported, ignored", e.desc())),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn compiler(&mut self, c: &XNode) -> Result<()> {
+        let e = El { n: c, defs: None };
+        match c.attr("angle") {
+            None => {}
+            Some("degree") => self.comp.degree = true,
+            Some("radian") => self.comp.degree = false,
+            Some(s) => {
+                return Err(c.err(format!(
+                    "attribute 'angle': expected degree or radian, got '{s}'"
+                )))
+            }
+        }
+        if let Some(s) = c.attr("eulerseq") {
+            let b = s.as_bytes();
+            if b.len() != 3 || !b.iter().all(|ch| b"xyzXYZ".contains(ch)) {
+                return Err(c.err(format!(
+                    "attribute 'eulerseq': expected 3 of xyzXYZ, got '{s}'"
+                )));
+            }
+            self.comp.eulerseq = [b[0], b[1], b[2]];
+        }
+        if let Some(s) = c.attr("coordinate") {
+            if s != "local" {
+                return Err(c.err(format!("coordinate='{s}' is unsupported (only local)")));
+            }
+        }
+        let base = self.file.parent().unwrap_or(Path::new("")).to_path_buf();
+        if let Some(d) = c.attr("assetdir") {
+            self.comp.meshdir = base.join(d);
+        }
+        if let Some(d) = c.attr("meshdir") {
+            self.comp.meshdir = base.join(d);
+        }
+        match c.attr("inertiafromgeom") {
+            None | Some("auto") => {}
+            Some("true") => self.comp.inertiafromgeom = FromGeom::True,
+            Some("false") => self.comp.inertiafromgeom = FromGeom::False,
+            Some(s) => {
+                return Err(c.err(format!(
+                    "attribute 'inertiafromgeom': expected true/false/auto, got '{s}'"
+                )))
+            }
+        }
+        if let Some(b) = e.boolean("autolimits")? {
+            self.comp.autolimits = b;
+        }
+        self.comp.boundmass = e.f("boundmass", self.comp.boundmass)?;
+        self.comp.boundinertia = e.f("boundinertia", self.comp.boundinertia)?;
+        self.comp.settotalmass = e.f("settotalmass", self.comp.settotalmass)?;
+        if let Some(r) = e.arr::<2>("inertiagrouprange")? {
+            self.comp.group_range = [r[0] as i64, r[1] as i64];
+        }
+        for a in [
+            "fusestatic",
+            "discardvisual",
+            "balanceinertia",
+            "exactmeshinertia",
+        ] {
+            if c.attr(a) == Some("true") {
+                self.warn(format!("<compiler {a}='true'> unsupported, ignored"));
+            }
+        }
+        Ok(())
+    }
+
+    fn default(&mut self, d: &XNode, parent: &str, top: bool) -> Result<()> {
+        let name = match d.attr("class") {
+            Some(c) => c.to_string(),
+            None if top => "main".to_string(),
+            None => return Err(d.err("nested <default> needs a 'class' attribute")),
+        };
+        let mut class = if name == "main" {
+            self.classes.get("main").cloned().unwrap_or_default()
+        } else {
+            self.classes.get(parent).cloned().unwrap_or_default()
+        };
+        for c in d.children.iter().filter(|c| c.tag != "default") {
+            let m = class.tags.entry(def_key(&c.tag).to_string()).or_default();
+            for (k, v) in &c.attrs {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        Rc::make_mut(&mut self.classes).insert(name.clone(), class);
+        for c in d.children.iter().filter(|c| c.tag == "default") {
+            self.default(c, &name, false)?;
+        }
+        Ok(())
+    }
+
+    fn option(&mut self, o: &XNode, opt: &mut Options) -> Result<()> {
+        let e = El { n: o, defs: None };
+        opt.timestep = e.f("timestep", opt.timestep)?;
+        if let Some(g) = e.vec3("gravity")? {
+            if (g - Vec3::new(0.0, 0.0, -9.81)).norm() > 1e-12 {
+                self.warn(format!("<option gravity='{} {} {}'>: gravity is not part of the entity; set Params.gravity", g.x, g.y, g.z));
+            }
+        }
+        match o.attr("integrator") {
+            None | Some("Euler") => opt.integrator = Integrator::Euler,
+            Some("implicitfast") => opt.integrator = Integrator::ImplicitFast,
+            Some(s @ ("implicit" | "RK4")) => {
+                opt.integrator = Integrator::ImplicitFast;
+                self.warn(format!(
+                    "<option integrator='{s}'> unsupported, implicitfast used"
+                ));
+            }
+            Some(s) => return Err(o.err(format!("unknown integrator '{s}'"))),
+        }
+        opt.iterations = e.int("iterations", opt.iterations as i64)?.max(1) as usize;
+        opt.ls_iterations = e.int("ls_iterations", opt.ls_iterations as i64)?.max(1) as usize;
+        opt.tolerance = e.f("tolerance", opt.tolerance)?;
+        opt.impratio = e.f("impratio", opt.impratio)?;
+        for a in ["density", "viscosity"] {
+            if e.f(a, 0.0)? != 0.0 {
+                self.warn(format!("<option {a}>: fluid forces unsupported, ignored"));
+            }
+        }
+        if o.attr("cone") == Some("elliptic") {
+            self.warn("<option cone='elliptic'> unsupported, pyramidal used".into());
+        }
+        if e.int("noslip_iterations", 0)? > 0 {
+            self.warn("<option noslip_iterations> unsupported, ignored".into());
+        }
+        for f in o.children.iter().filter(|c| c.tag == "flag") {
+            for (k, v) in &f.attrs {
+                match (k.as_str(), v.as_str()) {
+                    ("contact", "disable") => opt.enable_collision = false,
+                    ("limit", "disable") => opt.enable_joint_limit = false,
+                    ("constraint", "disable") => {
+                        opt.enable_collision = false;
+                        opt.enable_joint_limit = false;
+                    }
+                    (k, "disable") | (k, "enable")
+                        if !matches!(k, "contact" | "limit" | "constraint") =>
+                    {
+                        self.warn(format!("<option><flag {k}='{v}'> unsupported, ignored"));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn asset(&mut self, a: &XNode) -> Result<()> {
+        for c in &a.children {
+            match c.tag.as_str() {
+                "mesh" => {
+                    let cls = self.classes.clone();
+                    let e = Self::el(&cls, c, "main")?;
+                    let Some(file) = e.get("file") else {
+                        return Err(c.err("mesh without 'file' is unsupported"));
+                    };
+                    let name = match c.attr("name") {
+                        Some(n) => n.to_string(),
+                        None => Path::new(file)
+                            .file_stem()
+                            .and_then(|s| s.to_str())
+                            .unwrap_or(file)
+                            .to_string(),
+                    };
+                    let scale = e.vec3("scale")?.unwrap_or(Vec3::repeat(1.0));
+                    let dir = if self.comp.meshdir.as_os_str().is_empty() {
+                        self.file.parent().unwrap_or(Path::new("")).to_path_buf()
+                    } else {
+                        self.comp.meshdir.clone()
+                    };
+                    let p = dir.join(file);
+                    self.mesh_assets.insert(
+                        name,
+                        MeshAsset {
+                            file: p,
+                            scale,
+                            loaded: None,
+                        },
+                    );
+                }
+                "material" => {
+                    let cls = self.classes.clone();
+                    let e = Self::el(&cls, c, "main")?;
+                    let name = c
+                        .attr("name")
+                        .ok_or_else(|| c.err("missing attribute 'name'"))?;
+                    let v = e.arr::<4>("rgba")?.unwrap_or([1.0; 4]);
+                    self.materials.insert(name.to_string(), v.map(|x| x as f32));
+                }
+                "texture" => {}
+                "hfield" | "skin" => {
+                    self.warn(format!("<asset> {} unsupported, ignored", c.desc()))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn mesh_index(&mut self, name: &str, g: &XNode) -> Result<std::result::Result<usize, String>> {
+        let scale = self.scale;
+        let asset = self
+            .mesh_assets
+            .get_mut(name)
+            .ok_or_else(|| g.err(format!("unknown mesh '{name}'")))?;
+        if let Some(r) = &asset.loaded {
+            return Ok(r.clone());
+        }
+        let r = match inertia::load_mesh_asset(&asset.file, asset.scale * scale, name) {
+            Ok(m) => {
+                self.spec.meshes.push(m);
+                Ok(self.spec.meshes.len() - 1)
+            }
+            Err(e) => Err(format!("mesh '{name}': {e}")),
+        };
+        asset.loaded = Some(r.clone());
+        Ok(r)
+    }
+
+    fn angle(&self, x: f64) -> f64 {
+        if self.comp.degree {
+            x.to_radians()
+        } else {
+            x
+        }
+    }
+
+    /// Orientation from quat / axisangle / euler / xyaxes / zaxis.
+    fn orientation(&self, e: &El) -> Result<Quat> {
+        let n = e.n;
+        if let Some(q) = e.arr::<4>("quat")? {
+            let v = nalgebra::Quaternion::new(q[0], q[1], q[2], q[3]);
+            if v.norm() < 1e-12 {
+                return Err(e.err("attribute 'quat' has zero norm"));
+            }
+            return Ok(Quat::from_quaternion(v));
+        }
+        if let Some(a) = e.arr::<4>("axisangle")? {
+            let ax = Vec3::new(a[0], a[1], a[2]);
+            if ax.norm() < 1e-12 {
+                return Err(e.err("attribute 'axisangle' has a zero axis"));
+            }
+            return Ok(Quat::from_axis_angle(
+                &nalgebra::Unit::new_normalize(ax),
+                self.angle(a[3]),
+            ));
+        }
+        if let Some(a) = e.arr::<3>("euler")? {
+            let mut q = Quat::identity();
+            for (i, &ch) in self.comp.eulerseq.iter().enumerate() {
+                let axis = match ch.to_ascii_lowercase() {
+                    b'x' => Vec3::x_axis(),
+                    b'y' => Vec3::y_axis(),
+                    _ => Vec3::z_axis(),
+                };
+                let r = Quat::from_axis_angle(&axis, self.angle(a[i]));
+                q = if ch.is_ascii_lowercase() {
+                    q * r
+                } else {
+                    r * q
+                };
+            }
+            return Ok(q);
+        }
+        if let Some(a) = e.arr::<6>("xyaxes")? {
+            let x = Vec3::new(a[0], a[1], a[2]);
+            let y = Vec3::new(a[3], a[4], a[5]);
+            let xn = x
+                .try_normalize(1e-12)
+                .ok_or_else(|| n.err("attribute 'xyaxes': zero x axis"))?;
+            let yn = (y - xn * xn.dot(&y))
+                .try_normalize(1e-12)
+                .ok_or_else(|| n.err("attribute 'xyaxes': y axis parallel to x"))?;
+            let m = Mat3::from_columns(&[xn, yn, xn.cross(&yn)]);
+            return Ok(Quat::from_matrix(&m));
+        }
+        if let Some(z) = e.vec3("zaxis")? {
+            return quat_z_to(&z).ok_or_else(|| n.err("attribute 'zaxis' has zero length"));
+        }
+        Ok(Quat::identity())
+    }
+
+    /// Children of `<worldbody>`, `<body>` or `<frame>`: bodies, geoms and frames; `frame` maps the
+    /// child poses into `body`'s frame.
+    fn children(
+        &mut self,
+        n: &XNode,
+        body: Option<usize>,
+        fpos: Vec3,
+        fquat: Quat,
+        class: &str,
+    ) -> Result<()> {
+        for c in &n.children {
+            match c.tag.as_str() {
+                "body" => self.body(c, body, fpos, fquat, class)?,
+                "frame" => {
+                    let cls = self.classes.clone();
+                    let e = Self::el(&cls, c, class)?;
+                    let p = e.vec3("pos")?.unwrap_or_default();
+                    let q = self.orientation(&e)?;
+                    let cc = c.attr("childclass").unwrap_or(class).to_string();
+                    self.children(c, body, fpos + fquat * p, fquat * q, &cc)?;
+                }
+                "geom" => {
+                    let target = match body {
+                        Some(b) => b,
+                        None => self
+                            .world_body
+                            .ok_or_else(|| c.err("internal: world geom without world body"))?,
+                    };
+                    self.geom(c, target, fpos, fquat, class)?;
+                }
+                "joint" | "freejoint" | "inertial" => {
+                    if body.is_none() {
+                        return Err(c.err("not allowed in <worldbody>"));
+                    }
+                }
+                "site" | "camera" | "light" => {}
+                "composite" | "flexcomp" | "replicate" | "attach" | "plugin" => {
+                    return Err(c.err("unsupported element"))
+                }
+                other => self.warn(format!("<{other}> in {} unsupported, ignored", n.desc())),
+            }
+        }
+        Ok(())
+    }
+
+    fn body(
+        &mut self,
+        n: &XNode,
+        parent: Option<usize>,
+        fpos: Vec3,
+        fquat: Quat,
+        class: &str,
+    ) -> Result<()> {
+        let class = n.attr("childclass").unwrap_or(class).to_string();
+        let e = El { n, defs: None };
+        let idx = self.spec.bodies.len();
+        let name = n
+            .attr("name")
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("body{idx}"));
+        let mut b = BodySpec::new(name.clone(), parent);
+        b.pos = fpos + fquat * e.vec3("pos")?.unwrap_or_default();
+        b.quat = fquat * self.orientation(&e)?;
+        let mocap = n.attr("mocap") == Some("true");
+        if mocap {
+            self.warn(format!("body '{name}': mocap unsupported, welded in place"));
+        }
+        self.spec.bodies.push(b);
+        // joints (in document order)
+        let mut joints = Vec::new();
+        for c in &n.children {
+            match c.tag.as_str() {
+                "freejoint" => {
+                    let jn = c
+                        .attr("name")
+                        .map(str::to_string)
+                        .unwrap_or_else(|| format!("{name}_freejoint"));
+                    joints.push(JointSpec::new(jn, JointType::Free));
+                }
+                "joint" => {
+                    let j = self.joint(c, &class, &name, joints.len())?;
+                    joints.push(j);
+                }
+                _ => {}
+            }
+        }
+        if !mocap {
+            for j in &joints {
+                self.joint_names.push(j.name.clone());
+            }
+            self.spec.bodies[idx].joints = joints;
+        }
+        self.children(n, Some(idx), Vec3::zeros(), Quat::identity(), &class)?;
+        // mass properties
+        let explicit = n.children.iter().find(|c| c.tag == "inertial");
+        let mut mp = None;
+        if self.comp.inertiafromgeom != FromGeom::True {
+            if let Some(inl) = explicit {
+                mp = Some(self.inertial(inl)?);
+            }
+        }
+        if mp.is_none() && self.comp.inertiafromgeom != FromGeom::False {
+            mp = Some(self.geom_mass(n, &class, Vec3::zeros(), Quat::identity())?);
+        }
+        let mut mp = mp.unwrap_or(MassProps::zero());
+        if mp.mass < self.comp.boundmass {
+            mp.mass = self.comp.boundmass;
+        }
+        if self.comp.boundinertia > 0.0 {
+            let eig = nalgebra::SymmetricEigen::new(mp.inertia);
+            let d = eig.eigenvalues.map(|x| x.max(self.comp.boundinertia));
+            mp.inertia = eig.eigenvectors * Mat3::from_diagonal(&d) * eig.eigenvectors.transpose();
+        }
+        let b = &mut self.spec.bodies[idx];
+        b.mass = mp.mass;
+        b.ipos = mp.com;
+        b.inertia = mp.inertia;
+        Ok(())
+    }
+
+    fn inertial(&self, n: &XNode) -> Result<MassProps> {
+        let e = El { n, defs: None };
+        let mass = e
+            .arr::<1>("mass")?
+            .ok_or_else(|| n.err("missing attribute 'mass'"))?[0];
+        if mass < 0.0 {
+            return Err(n.err(format!("negative mass {mass}")));
+        }
+        let pos = e
+            .vec3("pos")?
+            .ok_or_else(|| n.err("missing attribute 'pos'"))?;
+        let i = if let Some(d) = e.vec3("diaginertia")? {
+            Mat3::from_diagonal(&d)
+        } else if let Some(f) = e.arr::<6>("fullinertia")? {
+            Mat3::new(f[0], f[3], f[4], f[3], f[1], f[5], f[4], f[5], f[2])
+        } else {
+            return Err(n.err("needs 'diaginertia' or 'fullinertia'"));
+        };
+        let q = self.orientation(&e)?;
+        Ok(MassProps {
+            mass,
+            com: Vec3::zeros(),
+            inertia: i,
+        }
+        .transformed(&pos, &q))
+    }
+
+    /// Mass properties of a body from its geoms (including those inside `<frame>`s), body frame.
+    fn geom_mass(&mut self, n: &XNode, class: &str, fpos: Vec3, fquat: Quat) -> Result<MassProps> {
+        let mut total = MassProps::zero();
+        for c in &n.children {
+            match c.tag.as_str() {
+                "geom" => {
+                    let cls = self.classes.clone();
+                    let e = Self::el(&cls, c, class)?;
+                    let group = e.int("group", 0)?;
+                    if group < self.comp.group_range[0] || group > self.comp.group_range[1] {
+                        continue;
+                    }
+                    let sh = self.shape(&e)?;
+                    let density = e.f("density", 1000.0)?;
+                    let mass_attr = e.arr::<1>("mass")?.map(|a| a[0]);
+                    let unit = match sh.kind {
+                        Shape::Prim(GeomType::Plane) => continue,
+                        Shape::Prim(k) => inertia::primitive_mass_props(k, &sh.size, 1.0),
+                        Shape::Ellipsoid => inertia::ellipsoid_mass_props(&sh.size, 1.0),
+                        Shape::Mesh(ref m) => match self.mesh_index(m, c)? {
+                            Ok(k) => {
+                                inertia::mesh_mass_props(&self.spec.meshes[k], 1.0, self.scale)
+                            }
+                            Err(msg) => {
+                                self.warn(format!("{}: {msg}; no mass from this geom", c.desc()));
+                                continue;
+                            }
+                        },
+                        Shape::Other => continue,
+                    };
+                    let density = match mass_attr {
+                        Some(m) if unit.mass > 0.0 => m / unit.mass,
+                        Some(_) => 0.0,
+                        None => density,
+                    };
+                    let gp = MassProps {
+                        mass: unit.mass * density,
+                        com: unit.com,
+                        inertia: unit.inertia * density,
+                    };
+                    total =
+                        total.add(&gp.transformed(&(fpos + fquat * sh.pos), &(fquat * sh.quat)));
+                }
+                "frame" => {
+                    let cls = self.classes.clone();
+                    let e = Self::el(&cls, c, class)?;
+                    let p = e.vec3("pos")?.unwrap_or_default();
+                    let q = self.orientation(&e)?;
+                    let cc = c.attr("childclass").unwrap_or(class).to_string();
+                    let sub = self.geom_mass(c, &cc, fpos + fquat * p, fquat * q)?;
+                    total = total.add(&sub);
+                }
+                _ => {}
+            }
+        }
+        Ok(total)
+    }
+
+    fn joint(&mut self, n: &XNode, class: &str, body: &str, k: usize) -> Result<JointSpec> {
+        let cls = self.classes.clone();
+        let e = Self::el(&cls, n, class)?;
+        let kind = match e.get("type").unwrap_or("hinge") {
+            "hinge" => JointType::Hinge,
+            "slide" => JointType::Slide,
+            "ball" => JointType::Ball,
+            "free" => JointType::Free,
+            other => return Err(n.err(format!("unknown joint type '{other}'"))),
+        };
+        let name = n
+            .attr("name")
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{body}_joint{k}"));
+        let mut j = JointSpec::new(name.clone(), kind);
+        let ang = |x: f64| {
+            if matches!(kind, JointType::Hinge | JointType::Ball) {
+                self.angle(x)
+            } else {
+                x
+            }
+        };
+        j.pos = e.vec3("pos")?.unwrap_or_default();
+        j.axis = e.vec3("axis")?.unwrap_or(Vec3::z());
+        if matches!(kind, JointType::Hinge | JointType::Slide) && j.axis.norm() < 1e-12 {
+            return Err(n.err("attribute 'axis' has zero length"));
+        }
+        let range = e.arr::<2>("range")?;
+        let limited = match e.boolean("limited")? {
+            Some(b) => b,
+            None => self.comp.autolimits && range.is_some(),
+        };
+        if limited && kind != JointType::Free {
+            let r = range.ok_or_else(|| n.err("limited joint without 'range'"))?;
+            let r = [ang(r[0]), ang(r[1])];
+            if r[0] > r[1] {
+                return Err(n.err(format!(
+                    "attribute 'range': lower {} > upper {}",
+                    r[0], r[1]
+                )));
+            }
+            j.range = Some(r);
+        }
+        j.damping = e.f("damping", 0.0)?;
+        j.armature = e.f("armature", 0.0)?;
+        j.stiffness = e.f("stiffness", 0.0)?;
+        j.springref = ang(e.f("springref", 0.0)?);
+        j.reference = ang(e.f("ref", 0.0)?);
+        j.margin = e.f("margin", 0.0)?;
+        j.solref = e.arr_prefix::<2>("solreflimit", 1, j.solref)?;
+        j.solimp = e.arr_prefix::<5>("solimplimit", 1, j.solimp)?;
+        if j.damping < 0.0 || j.armature < 0.0 {
+            return Err(n.err("negative damping or armature"));
+        }
+        if e.f("frictionloss", 0.0)? > 0.0 {
+            self.warn(format!("joint '{name}': frictionloss unsupported, ignored"));
+        }
+        if let Some(fr) = e.arr::<2>("actuatorfrcrange")? {
+            if e.boolean("actuatorfrclimited")?
+                .unwrap_or(self.comp.autolimits)
+            {
+                j.force_range = fr;
+            }
+        }
+        Ok(j)
+    }
+
+    /// Geom shape, size and frame (fromto resolved), without defaults of the body frame.
+    fn shape(&self, e: &El) -> Result<ShapeInfo> {
+        let n = e.n;
+        let t = e.get("type").unwrap_or("sphere");
+        let kind = match t {
+            "plane" => Shape::Prim(GeomType::Plane),
+            "sphere" => Shape::Prim(GeomType::Sphere),
+            "capsule" => Shape::Prim(GeomType::Capsule),
+            "box" => Shape::Prim(GeomType::Box),
+            "cylinder" => Shape::Prim(GeomType::Cylinder),
+            "ellipsoid" => Shape::Ellipsoid,
+            "mesh" => Shape::Mesh(
+                e.get("mesh")
+                    .ok_or_else(|| n.err("mesh geom without attribute 'mesh'"))?
+                    .to_string(),
+            ),
+            "hfield" | "sdf" => Shape::Other,
+            other => return Err(n.err(format!("unknown geom type '{other}'"))),
+        };
+        let mut size = e.arr_prefix::<3>("size", 1, [0.0; 3])?;
+        let mut pos = e.vec3("pos")?.unwrap_or_default();
+        let mut quat = self.orientation(e)?;
+        if let Some(ft) = e.arr::<6>("fromto")? {
+            if matches!(
+                kind,
+                Shape::Prim(GeomType::Capsule | GeomType::Cylinder | GeomType::Box)
+                    | Shape::Ellipsoid
+            ) {
+                let a = Vec3::new(ft[0], ft[1], ft[2]);
+                let b = Vec3::new(ft[3], ft[4], ft[5]);
+                let d = b - a;
+                pos = (a + b) / 2.0;
+                quat = quat_z_to(&d)
+                    .ok_or_else(|| n.err("attribute 'fromto': the two points coincide"))?;
+                let half = d.norm() / 2.0;
+                if matches!(kind, Shape::Prim(GeomType::Capsule | GeomType::Cylinder)) {
+                    size[1] = half;
+                } else {
+                    size[2] = half;
+                }
+            }
+        }
+        let size = Vec3::new(size[0], size[1], size[2]);
+        let bad = match kind {
+            Shape::Prim(GeomType::Sphere) => size.x <= 0.0,
+            Shape::Prim(GeomType::Capsule | GeomType::Cylinder) => size.x <= 0.0 || size.y < 0.0,
+            Shape::Prim(GeomType::Box) | Shape::Ellipsoid => size.min() <= 0.0,
+            _ => false,
+        };
+        if bad {
+            return Err(n.err(format!("invalid size for type '{t}'")));
+        }
+        Ok(ShapeInfo {
+            kind,
+            size,
+            pos,
+            quat,
+        })
+    }
+
+    fn geom(&mut self, n: &XNode, body: usize, fpos: Vec3, fquat: Quat, class: &str) -> Result<()> {
+        let cls = self.classes.clone();
+        let e = Self::el(&cls, n, class)?;
+        let sh = self.shape(&e)?;
+        let gname = n.attr("name").unwrap_or("").to_string();
+        let (kind, mesh) = match &sh.kind {
+            Shape::Prim(k) => (*k, None),
+            Shape::Mesh(m) => (GeomType::Mesh, Some(m.clone())),
+            Shape::Ellipsoid | Shape::Other => {
+                self.warn(format!(
+                    "{}: geom type '{}' unsupported, dropped (its mass is kept)",
+                    n.desc(),
+                    e.get("type").unwrap_or("")
+                ));
+                return Ok(());
+            }
+        };
+        let mut g = GeomSpec::new(kind, sh.size);
+        g.name = gname;
+        g.pos = fpos + fquat * sh.pos;
+        g.quat = fquat * sh.quat;
+        let fr = e.arr_prefix::<3>("friction", 1, g.friction)?;
+        g.friction = fr;
+        let ct = e.int("contype", 1)?;
+        let ca = e.int("conaffinity", 1)?;
+        if ct < 0 || ca < 0 || ct > u32::MAX as i64 || ca > u32::MAX as i64 {
+            return Err(n.err("contype/conaffinity must be non-negative 32-bit integers"));
+        }
+        g.contype = ct as u32;
+        g.conaffinity = ca as u32;
+        g.visual = ct == 0 && ca == 0;
+        let condim = e.int("condim", 3)?;
+        g.condim = match condim {
+            1 | 3 => condim as usize,
+            4 | 6 => {
+                self.warn(format!("{}: condim={condim} unsupported, 3 used", n.desc()));
+                3
+            }
+            _ => return Err(n.err(format!("invalid condim {condim}"))),
+        };
+        g.solref = e.arr_prefix::<2>("solref", 1, g.solref)?;
+        g.solimp = e.arr_prefix::<5>("solimp", 1, g.solimp)?;
+        g.margin = e.f("margin", 0.0)?;
+        let mut rgba = e.arr::<4>("rgba")?.map(|v| v.map(|x| x as f32));
+        if let Some(mat) = e.get("material") {
+            match self.materials.get(mat) {
+                // material colour wins unless the geom element itself sets rgba
+                Some(c) if n.attr("rgba").is_none() => rgba = Some(*c),
+                Some(_) => {}
+                None => return Err(n.err(format!("unknown material '{mat}'"))),
+            }
+        }
+        if let Some(c) = rgba {
+            g.rgba = c;
+        }
+        if let Some(m) = mesh {
+            match self.mesh_index(&m, n)? {
+                Ok(k) => g.mesh = Some(k),
+                Err(msg) if g.visual => {
+                    self.warn(format!("{}: {msg}; visual geom dropped", n.desc()));
+                    return Ok(());
+                }
+                Err(msg) => return Err(n.err(msg)),
+            }
+        }
+        self.spec.bodies[body].geoms.push(g);
+        Ok(())
+    }
+
+    fn actuator(&mut self, n: &XNode) -> Result<()> {
+        let cls = self.classes.clone();
+        let e = Self::el(&cls, n, "main")?;
+        let k = self.spec.actuators.len();
+        let name = n
+            .attr("name")
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("actuator{k}"));
+        let what = format!("actuator '{name}'");
+        if !matches!(
+            n.tag.as_str(),
+            "motor" | "position" | "velocity" | "general"
+        ) {
+            self.warn(format!(
+                "{what}: <{}> actuators unsupported, ignored",
+                n.tag
+            ));
+            return Ok(());
+        }
+        let joint = match e.get("joint").or_else(|| e.get("jointinparent")) {
+            Some(j) => j.to_string(),
+            None => {
+                let tr = ["tendon", "site", "body", "cranksite"]
+                    .into_iter()
+                    .find(|t| e.get(t).is_some())
+                    .unwrap_or("unknown");
+                self.warn(format!("{what}: {tr} transmission unsupported, ignored"));
+                return Ok(());
+            }
+        };
+        if !self.joint_names.contains(&joint) {
+            return Err(n.err(format!("unknown joint '{joint}'")));
+        }
+        let gear = e.arr_prefix::<6>("gear", 1, [1.0, 0.0, 0.0, 0.0, 0.0, 0.0])?[0];
+        let range = |key: &str, lim: &str| -> Result<[f64; 2]> {
+            let r = e.arr::<2>(key)?;
+            let limited = e
+                .boolean(lim)?
+                .unwrap_or(self.comp.autolimits && r.is_some());
+            Ok(match (limited, r) {
+                (true, Some(r)) => r,
+                (true, None) => return Err(n.err(format!("'{lim}' without '{key}'"))),
+                _ => [f64::NEG_INFINITY, f64::INFINITY],
+            })
+        };
+        let ctrl_range = range("ctrlrange", "ctrllimited")?;
+        let force_range = range("forcerange", "forcelimited")?;
+        let (mode, kp, kv, gain) = match n.tag.as_str() {
+            "motor" => (CtrlMode::Force, 0.0, 0.0, 1.0),
+            "position" => {
+                let kp = e.f("kp", 1.0)?;
+                let mut kv = e.f("kv", 0.0)?;
+                if e.get("dampratio").is_some() && n.attr("kv").is_none() {
+                    self.warn(format!("{what}: dampratio unsupported (kv = 0 used)"));
+                    kv = 0.0;
+                }
+                (CtrlMode::Position, kp, kv, 1.0)
+            }
+            "velocity" => (CtrlMode::Velocity, 0.0, e.f("kv", 1.0)?, 1.0),
+            _ => {
+                if e.get("dyntype").is_some_and(|d| d != "none")
+                    || e.get("gaintype").is_some_and(|d| d != "fixed")
+                {
+                    self.warn(format!("{what}: dyntype/gaintype other than none/fixed unsupported, treated as a motor"));
+                }
+                let gp = e.arr_prefix::<10>(
+                    "gainprm",
+                    1,
+                    [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+                )?;
+                let bp = e.arr_prefix::<10>("biasprm", 1, [0.0; 10])?;
+                let biastype = e.get("biastype").unwrap_or("none");
+                let k = gp[0];
+                let no_bias = biastype == "none" || bp.iter().all(|&x| x == 0.0);
+                let exact = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs());
+                if no_bias {
+                    (CtrlMode::Force, 0.0, 0.0, k)
+                } else if biastype == "affine"
+                    && bp[0] == 0.0
+                    && exact(bp[1], -k)
+                    && bp[3..].iter().all(|&x| x == 0.0)
+                {
+                    (CtrlMode::Position, k, -bp[2], 1.0)
+                } else if biastype == "affine" && bp[0] == 0.0 && bp[1] == 0.0 && exact(bp[2], -k) {
+                    (CtrlMode::Velocity, 0.0, k, 1.0)
+                } else {
+                    self.warn(format!("{what}: gainprm/biasprm combination unsupported, treated as a motor with gain {k}"));
+                    (CtrlMode::Force, 0.0, 0.0, k)
+                }
+            }
+        };
+        self.spec.actuators.push(ActuatorSpec {
+            name,
+            joint,
+            mode,
+            kp,
+            kv,
+            gear: gear * gain,
+            ctrl_range,
+            force_range,
+        });
+        Ok(())
+    }
+}
+
+enum Shape {
+    Prim(GeomType),
+    Ellipsoid,
+    Mesh(String),
+    Other,
+}
+
+struct ShapeInfo {
+    kind: Shape,
+    size: Vec3,
+    pos: Vec3,
+    quat: Quat,
+}
+
+fn world_has_geoms(n: &XNode) -> bool {
+    n.children
+        .iter()
+        .any(|c| c.tag == "geom" || (c.tag == "frame" && world_has_geoms(c)))
+}
+
+/// Minimal rotation taking +z to `v` (MuJoCo's `mju_quatZ2Vec`).
+fn quat_z_to(v: &Vec3) -> Option<Quat> {
+    let vn = v.try_normalize(1e-12)?;
+    let z = Vec3::z();
+    let axis = z.cross(&vn);
+    let s = axis.norm();
+    if s < 1e-12 {
+        return Some(if vn.z < 0.0 {
+            Quat::from_axis_angle(&Vec3::x_axis(), std::f64::consts::PI)
+        } else {
+            Quat::identity()
+        });
+    }
+    let ang = s.atan2(z.dot(&vn));
+    Some(Quat::from_axis_angle(
+        &nalgebra::Unit::new_normalize(axis),
+        ang,
+    ))
 }

@@ -1,12 +1,676 @@
-//! URDF loader. (Being filled in.)
+//! URDF loader.
+//!
+//! Links become bodies (in depth-first order from the root link), joints become
+//! the child body's joint (fixed joints weld the child to its parent), visual
+//! geometry becomes visual-only geoms and collision geometry colliding geoms.
+//! Things URDF can express but kinegrad cannot use are reported in
+//! [`EntitySpec::warnings`].
 
-use super::EntitySpec;
+use super::builder::{BodySpec, EntitySpec, GeomSpec, JointSpec};
+use super::inertia::{self, MassProps};
+use super::{GeomType, JointType, Mesh};
 use crate::error::{Error, Result};
-use std::path::Path;
+use crate::math::{Mat3, Quat, Vec3};
+use roxmltree::Node;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Density used for links without `<inertial>` (kg/m^3).
+const DEFAULT_DENSITY: f64 = 1000.0;
 
 /// Load a URDF file into an entity (bodies = links, in topological order from the root link).
 /// `scale` multiplies every length.
 pub fn load(path: &Path, scale: f64) -> Result<EntitySpec> {
-    let _ = scale;
-    Err(Error::load(path, "URDF loading is not built yet"))
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::load(path, format!("cannot read file: {e}")))?;
+    load_str(&text, path, scale)
+}
+
+/// Load URDF text; `path` names the file in errors and anchors relative mesh paths.
+pub fn load_str(text: &str, path: &Path, scale: f64) -> Result<EntitySpec> {
+    if !(scale > 0.0 && scale.is_finite()) {
+        return Err(Error::load(
+            path,
+            format!("scale must be positive and finite, got {scale}"),
+        ));
+    }
+    let doc = roxmltree::Document::parse(text)
+        .map_err(|e| Error::load(path, format!("XML parse error: {e}")))?;
+    let mut ld = Loader {
+        file: path.to_path_buf(),
+        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        scale,
+        materials: HashMap::new(),
+        spec: EntitySpec::default(),
+        mesh_index: HashMap::new(),
+    };
+    ld.run(&doc)?;
+    inertia::apply_scale(&mut ld.spec, scale);
+    Ok(ld.spec)
+}
+
+struct Loader {
+    file: PathBuf,
+    dir: PathBuf,
+    scale: f64,
+    materials: HashMap<String, [f32; 4]>,
+    spec: EntitySpec,
+    mesh_index: HashMap<(PathBuf, [u64; 3]), usize>,
+}
+
+struct UJoint<'a> {
+    name: String,
+    kind: String,
+    parent: String,
+    child: String,
+    node: Node<'a, 'a>,
+}
+
+impl Loader {
+    fn err(&self, msg: impl Into<String>) -> Error {
+        Error::load(&self.file, msg)
+    }
+
+    fn warn(&mut self, msg: String) {
+        if !self.spec.warnings.contains(&msg) {
+            self.spec.warnings.push(msg);
+        }
+    }
+
+    fn run(&mut self, doc: &roxmltree::Document) -> Result<()> {
+        let robot = doc.root_element();
+        if robot.tag_name().name() != "robot" {
+            return Err(self.err(format!(
+                "root element is <{}>, expected <robot>",
+                robot.tag_name().name()
+            )));
+        }
+        self.spec.name = robot.attribute("name").unwrap_or("robot").to_string();
+
+        // materials anywhere in the file (named, with a colour)
+        for m in robot.descendants().filter(|n| n.has_tag_name("material")) {
+            if let (Some(name), Some(c)) = (m.attribute("name"), child(m, "color")) {
+                let rgba = self.rgba(c, &format!("material '{name}'"))?;
+                self.materials.entry(name.to_string()).or_insert(rgba);
+            }
+        }
+
+        // links and joints
+        let mut links: Vec<Node> = Vec::new();
+        let mut link_id: HashMap<String, usize> = HashMap::new();
+        let mut joints: Vec<UJoint> = Vec::new();
+        for n in robot.children().filter(|n| n.is_element()) {
+            match n.tag_name().name() {
+                "link" => {
+                    let name = self.req(n, "name", "<link>")?.to_string();
+                    if link_id.insert(name.clone(), links.len()).is_some() {
+                        return Err(self.err(format!("link '{name}': duplicate link name")));
+                    }
+                    links.push(n);
+                }
+                "joint" => {
+                    let name = self.req(n, "name", "<joint>")?.to_string();
+                    let what = format!("joint '{name}'");
+                    let kind = self.req(n, "type", &what)?.to_string();
+                    let parent = child(n, "parent").and_then(|p| p.attribute("link"));
+                    let childl = child(n, "child").and_then(|p| p.attribute("link"));
+                    let (Some(parent), Some(childl)) = (parent, childl) else {
+                        return Err(
+                            self.err(format!("{what}: missing <parent link> or <child link>"))
+                        );
+                    };
+                    joints.push(UJoint {
+                        name,
+                        kind,
+                        parent: parent.to_string(),
+                        child: childl.to_string(),
+                        node: n,
+                    });
+                }
+                "material" => {}
+                "transmission" | "gazebo" => {
+                    let nm = n
+                        .attribute("name")
+                        .map(|s| format!(" '{s}'"))
+                        .unwrap_or_default();
+                    let tag = n.tag_name().name();
+                    self.warn(format!("<{tag}>{nm} unsupported, ignored"));
+                }
+                other => self.warn(format!("<{other}> unsupported, ignored")),
+            }
+        }
+        if links.is_empty() {
+            return Err(self.err("<robot> has no <link>"));
+        }
+
+        // tree structure
+        let mut parent_joint: Vec<Option<usize>> = vec![None; links.len()];
+        let mut children: Vec<Vec<usize>> = vec![Vec::new(); links.len()];
+        for (ji, j) in joints.iter().enumerate() {
+            let p = *link_id.get(&j.parent).ok_or_else(|| {
+                self.err(format!(
+                    "joint '{}': parent link '{}' does not exist",
+                    j.name, j.parent
+                ))
+            })?;
+            let c = *link_id.get(&j.child).ok_or_else(|| {
+                self.err(format!(
+                    "joint '{}': child link '{}' does not exist",
+                    j.name, j.child
+                ))
+            })?;
+            if let Some(prev) = parent_joint[c] {
+                return Err(self.err(format!(
+                    "link '{}' is the child of two joints ('{}' and '{}'): the links do not form a tree",
+                    j.child, joints[prev].name, j.name
+                )));
+            }
+            parent_joint[c] = Some(ji);
+            children[p].push(c);
+        }
+        let roots: Vec<usize> = (0..links.len())
+            .filter(|&l| parent_joint[l].is_none())
+            .collect();
+        let lname = |l: usize| links[l].attribute("name").unwrap_or("").to_string();
+        if roots.is_empty() {
+            return Err(
+                self.err("no root link: every link is the child of a joint (kinematic cycle)")
+            );
+        }
+        if roots.len() > 1 {
+            let names: Vec<String> = roots.iter().map(|&r| format!("'{}'", lname(r))).collect();
+            return Err(self.err(format!(
+                "several root links ({}): a URDF must describe one tree",
+                names.join(", ")
+            )));
+        }
+        let root = roots[0];
+        // depth-first order
+        let mut order = Vec::with_capacity(links.len());
+        let mut stack = vec![root];
+        let mut seen = vec![false; links.len()];
+        while let Some(l) = stack.pop() {
+            if seen[l] {
+                return Err(self.err(format!("kinematic cycle through link '{}'", lname(l))));
+            }
+            seen[l] = true;
+            order.push(l);
+            for &c in children[l].iter().rev() {
+                stack.push(c);
+            }
+        }
+        if order.len() != links.len() {
+            let missing: Vec<String> = (0..links.len())
+                .filter(|&l| !seen[l])
+                .map(|l| format!("'{}'", lname(l)))
+                .collect();
+            return Err(self.err(format!(
+                "links {} are not reachable from root link '{}' (kinematic cycle)",
+                missing.join(", "),
+                lname(root)
+            )));
+        }
+
+        // bodies
+        let mut body_of_link = vec![usize::MAX; links.len()];
+        for &l in &order {
+            let link = links[l];
+            let name = lname(l);
+            let mut body = BodySpec::new(name.clone(), None);
+            let mut moved = false;
+            if let Some(ji) = parent_joint[l] {
+                let j = &joints[ji];
+                let pl = link_id[&j.parent];
+                let (pos, quat) = self.origin(
+                    child(j.node, "origin"),
+                    &format!("joint '{}': <origin>", j.name),
+                )?;
+                body.pos = pos;
+                body.quat = quat;
+                body.parent = Some(body_of_link[pl]);
+                if let Some(js) = self.joint(j)? {
+                    if js.kind == JointType::Free {
+                        if pl != root || parent_joint[pl].is_some() {
+                            return Err(self.err(format!(
+                                "joint '{}': a floating joint is only allowed from the root link",
+                                j.name
+                            )));
+                        }
+                        // a floating child of the root becomes a second root, placed by the root's frame
+                        let rb = &self.spec.bodies[body_of_link[pl]];
+                        body.pos = rb.quat * body.pos + rb.pos;
+                        body.quat = rb.quat * body.quat;
+                        body.parent = None;
+                    }
+                    body.joints.push(js);
+                    moved = true;
+                }
+            }
+            self.link_geoms(link, &name, &mut body)?;
+            match child(link, "inertial") {
+                Some(inl) => self.inertial(inl, &name, &mut body)?,
+                None if moved || l == root => {
+                    let mut mp = MassProps::zero();
+                    let mut any = false;
+                    for g in body.geoms.iter().filter(|g| !g.visual) {
+                        let gm = match g.kind {
+                            GeomType::Mesh => match g.mesh {
+                                Some(k) => inertia::mesh_mass_props(
+                                    &self.spec.meshes[k],
+                                    DEFAULT_DENSITY,
+                                    self.scale,
+                                ),
+                                None => continue,
+                            },
+                            GeomType::Plane => continue,
+                            k => inertia::primitive_mass_props(k, &g.size, DEFAULT_DENSITY),
+                        };
+                        mp = mp.add(&gm.transformed(&g.pos, &g.quat));
+                        any = true;
+                    }
+                    if any && mp.mass > 0.0 {
+                        self.warn(format!(
+                            "link '{name}': no <inertial>; mass properties computed from its collision geometry at density {DEFAULT_DENSITY} kg/m^3"
+                        ));
+                        body.mass = mp.mass;
+                        body.ipos = mp.com;
+                        body.inertia = mp.inertia;
+                    } else if moved {
+                        self.warn(format!("link '{name}': no <inertial> and no collision geometry; given mass 1e-3 kg"));
+                        body.mass = 1e-3;
+                        body.inertia = inertia::small_inertia(1e-3) / (self.scale * self.scale);
+                    }
+                }
+                None => {}
+            }
+            body_of_link[l] = self.spec.bodies.len();
+            self.spec.bodies.push(body);
+        }
+        Ok(())
+    }
+
+    fn req<'a>(&self, n: Node<'a, 'a>, attr: &str, what: &str) -> Result<&'a str> {
+        n.attribute(attr)
+            .ok_or_else(|| self.err(format!("{what}: missing attribute '{attr}'")))
+    }
+
+    fn nums(&self, s: &str, what: &str, n: usize) -> Result<Vec<f64>> {
+        let v: std::result::Result<Vec<f64>, _> =
+            s.split_whitespace().map(str::parse::<f64>).collect();
+        match v {
+            Ok(v) if v.len() == n && v.iter().all(|x| x.is_finite()) => Ok(v),
+            _ => Err(self.err(format!("{what}: expected {n} finite numbers, got \"{s}\""))),
+        }
+    }
+
+    fn num(&self, n: Node, attr: &str, what: &str) -> Result<Option<f64>> {
+        match n.attribute(attr) {
+            None => Ok(None),
+            Some(s) => Ok(Some(
+                self.nums(s, &format!("{what}: attribute '{attr}'"), 1)?[0],
+            )),
+        }
+    }
+
+    fn vec3(&self, n: Node, attr: &str, what: &str, default: Vec3) -> Result<Vec3> {
+        match n.attribute(attr) {
+            None => Ok(default),
+            Some(s) => {
+                let v = self.nums(s, &format!("{what}: attribute '{attr}'"), 3)?;
+                Ok(Vec3::new(v[0], v[1], v[2]))
+            }
+        }
+    }
+
+    fn rgba(&self, c: Node, what: &str) -> Result<[f32; 4]> {
+        let v = self.nums(
+            c.attribute("rgba").unwrap_or("0.5 0.5 0.5 1"),
+            &format!("{what}: <color rgba>"),
+            4,
+        )?;
+        Ok([v[0] as f32, v[1] as f32, v[2] as f32, v[3] as f32])
+    }
+
+    /// `<origin xyz rpy>` (fixed-axis roll, pitch, yaw: R = Rz(y) Ry(p) Rx(r)).
+    fn origin(&self, o: Option<Node>, what: &str) -> Result<(Vec3, Quat)> {
+        let Some(o) = o else {
+            return Ok((Vec3::zeros(), Quat::identity()));
+        };
+        let xyz = self.vec3(o, "xyz", what, Vec3::zeros())?;
+        let rpy = self.vec3(o, "rpy", what, Vec3::zeros())?;
+        Ok((xyz, rpy_quat(&rpy)))
+    }
+
+    fn joint(&mut self, j: &UJoint) -> Result<Option<JointSpec>> {
+        let what = format!("joint '{}'", j.name);
+        let kind = match j.kind.as_str() {
+            "fixed" => return Ok(None),
+            "revolute" | "continuous" => JointType::Hinge,
+            "prismatic" => JointType::Slide,
+            "floating" => JointType::Free,
+            "planar" => return Err(self.err(format!("{what}: joint type 'planar' is unsupported"))),
+            other => return Err(self.err(format!("{what}: unknown joint type '{other}'"))),
+        };
+        let mut js = JointSpec::new(j.name.clone(), kind);
+        if kind != JointType::Free {
+            js.axis = match child(j.node, "axis") {
+                Some(a) => self.vec3(a, "xyz", &format!("{what}: <axis>"), Vec3::x())?,
+                None => Vec3::x(),
+            };
+            if js.axis.norm() < 1e-12 {
+                return Err(self.err(format!("{what}: <axis xyz> has zero length")));
+            }
+        }
+        if let Some(l) = child(j.node, "limit") {
+            let w = format!("{what}: <limit>");
+            let lo = self.num(l, "lower", &w)?;
+            let hi = self.num(l, "upper", &w)?;
+            if j.kind != "continuous" && kind != JointType::Free {
+                let r = [lo.unwrap_or(0.0), hi.unwrap_or(0.0)];
+                if r[0] > r[1] {
+                    return Err(self.err(format!("{w}: lower {} > upper {}", r[0], r[1])));
+                }
+                // ROS convention: lower == upper == 0 (or absent) means "no limit given"
+                if r[0] == 0.0 && r[1] == 0.0 {
+                    self.warn(format!("{w}: lower = upper = 0, treated as unlimited"));
+                } else {
+                    js.range = Some(r);
+                }
+            }
+            if let Some(e) = self.num(l, "effort", &w)? {
+                if e > 0.0 {
+                    js.force_range = [-e, e];
+                }
+            }
+            self.num(l, "velocity", &w)?;
+        } else if j.kind == "revolute" || j.kind == "prismatic" {
+            self.warn(format!(
+                "{what}: {} joint without <limit>, treated as unlimited",
+                j.kind
+            ));
+        }
+        if let Some(d) = child(j.node, "dynamics") {
+            let w = format!("{what}: <dynamics>");
+            if let Some(damp) = self.num(d, "damping", &w)? {
+                if damp < 0.0 {
+                    return Err(self.err(format!("{w}: negative damping {damp}")));
+                }
+                js.damping = damp;
+            }
+            if self.num(d, "friction", &w)?.unwrap_or(0.0) > 0.0 {
+                self.warn(format!(
+                    "{what}: <dynamics friction> (frictionloss) unsupported, ignored"
+                ));
+            }
+        }
+        for tag in ["mimic", "safety_controller", "calibration"] {
+            if child(j.node, tag).is_some() {
+                self.warn(format!("{what}: <{tag}> unsupported, ignored"));
+            }
+        }
+        Ok(Some(js))
+    }
+
+    fn inertial(&self, n: Node, link: &str, body: &mut BodySpec) -> Result<()> {
+        let what = format!("link '{link}': <inertial>");
+        let (pos, quat) = self.origin(child(n, "origin"), &format!("{what}: <origin>"))?;
+        let mass_el =
+            child(n, "mass").ok_or_else(|| self.err(format!("{what}: missing <mass>")))?;
+        let mass = self
+            .num(mass_el, "value", &format!("{what}: <mass>"))?
+            .ok_or_else(|| self.err(format!("{what}: <mass>: missing attribute 'value'")))?;
+        if mass < 0.0 {
+            return Err(self.err(format!("{what}: negative mass {mass}")));
+        }
+        let inertia = match child(n, "inertia") {
+            Some(i) => {
+                let w = format!("{what}: <inertia>");
+                let g = |a: &str| -> Result<f64> { Ok(self.num(i, a, &w)?.unwrap_or(0.0)) };
+                let (ixx, iyy, izz, ixy, ixz, iyz) = (
+                    g("ixx")?,
+                    g("iyy")?,
+                    g("izz")?,
+                    g("ixy")?,
+                    g("ixz")?,
+                    g("iyz")?,
+                );
+                Mat3::new(ixx, ixy, ixz, ixy, iyy, iyz, ixz, iyz, izz)
+            }
+            None => Mat3::zeros(),
+        };
+        let r = quat.to_rotation_matrix().into_inner();
+        body.mass = mass;
+        body.ipos = pos;
+        body.inertia = r * inertia * r.transpose();
+        Ok(())
+    }
+
+    fn link_geoms(&mut self, link: Node, lname: &str, body: &mut BodySpec) -> Result<()> {
+        for n in link.children().filter(|n| n.is_element()) {
+            let visual = match n.tag_name().name() {
+                "visual" => true,
+                "collision" => false,
+                _ => continue,
+            };
+            let tag = if visual { "visual" } else { "collision" };
+            let gname = n.attribute("name").unwrap_or("").to_string();
+            let what = if gname.is_empty() {
+                format!("link '{lname}': <{tag}>")
+            } else {
+                format!("link '{lname}': <{tag} name='{gname}'>")
+            };
+            let (pos, quat) = self.origin(child(n, "origin"), &format!("{what}: <origin>"))?;
+            let geo = child(n, "geometry")
+                .ok_or_else(|| self.err(format!("{what}: missing <geometry>")))?;
+            let shape = geo
+                .children()
+                .find(|c| c.is_element())
+                .ok_or_else(|| self.err(format!("{what}: empty <geometry>")))?;
+            let sw = format!("{what}: <{}>", shape.tag_name().name());
+            let mut g = match shape.tag_name().name() {
+                "box" => {
+                    let s = self.vec3(shape, "size", &sw, Vec3::zeros())?;
+                    if shape.attribute("size").is_none() {
+                        return Err(self.err(format!("{sw}: missing attribute 'size'")));
+                    }
+                    GeomSpec::new(GeomType::Box, s / 2.0)
+                }
+                "sphere" => {
+                    let r = self
+                        .num(shape, "radius", &sw)?
+                        .ok_or_else(|| self.err(format!("{sw}: missing attribute 'radius'")))?;
+                    GeomSpec::new(GeomType::Sphere, Vec3::new(r, 0.0, 0.0))
+                }
+                "cylinder" | "capsule" => {
+                    let r = self
+                        .num(shape, "radius", &sw)?
+                        .ok_or_else(|| self.err(format!("{sw}: missing attribute 'radius'")))?;
+                    let l = self
+                        .num(shape, "length", &sw)?
+                        .ok_or_else(|| self.err(format!("{sw}: missing attribute 'length'")))?;
+                    let kind = if shape.tag_name().name() == "cylinder" {
+                        GeomType::Cylinder
+                    } else {
+                        GeomType::Capsule
+                    };
+                    GeomSpec::new(kind, Vec3::new(r, l / 2.0, 0.0))
+                }
+                "mesh" => {
+                    let fname = self.req(shape, "filename", &sw)?;
+                    let mscale = self.vec3(shape, "scale", &sw, Vec3::repeat(1.0))?;
+                    match self.mesh(fname, mscale, lname, visual)? {
+                        Some(k) => {
+                            let mut g = GeomSpec::new(GeomType::Mesh, Vec3::zeros());
+                            g.mesh = Some(k);
+                            g
+                        }
+                        None => continue,
+                    }
+                }
+                other => {
+                    if visual {
+                        self.warn(format!(
+                            "{what}: geometry <{other}> unsupported, visual dropped"
+                        ));
+                        continue;
+                    }
+                    return Err(self.err(format!("{what}: unknown geometry <{other}>")));
+                }
+            };
+            let degenerate = match g.kind {
+                GeomType::Box => g.size.min() <= 0.0,
+                GeomType::Sphere | GeomType::Capsule | GeomType::Cylinder => {
+                    g.size.x <= 0.0 || g.size.y < 0.0
+                }
+                _ => false,
+            };
+            if degenerate {
+                self.warn(format!("{what}: zero-size {:?} dropped", g.kind));
+                continue;
+            }
+            g.name = gname;
+            g.pos = pos;
+            g.quat = quat;
+            if visual {
+                g.visual = true;
+                g.contype = 0;
+                g.conaffinity = 0;
+                if let Some(m) = child(n, "material") {
+                    if let Some(c) = child(m, "color") {
+                        g.rgba = self.rgba(c, &format!("{what}: <material>"))?;
+                    } else if let Some(name) = m.attribute("name") {
+                        match self.materials.get(name) {
+                            Some(c) => g.rgba = *c,
+                            None => {
+                                if child(m, "texture").is_none() {
+                                    self.warn(format!(
+                                        "{what}: material '{name}' has no colour, default used"
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            body.geoms.push(g);
+        }
+        Ok(())
+    }
+
+    /// Resolve and load a mesh; `Ok(None)` when a visual mesh cannot be used (warning pushed).
+    fn mesh(
+        &mut self,
+        fname: &str,
+        mscale: Vec3,
+        link: &str,
+        visual: bool,
+    ) -> Result<Option<usize>> {
+        let what = format!(
+            "link '{link}': <{}> mesh '{fname}'",
+            if visual { "visual" } else { "collision" }
+        );
+        let (found, tried) = self.resolve(fname);
+        let Some(p) = found else {
+            let msg = format!(
+                "{what}: file not found (looked in: {})",
+                tried
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            if visual {
+                self.warn(format!("{msg}; visual dropped"));
+                return Ok(None);
+            }
+            return Err(self.err(msg));
+        };
+        let ext = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if ext != "obj" && ext != "stl" {
+            if visual {
+                self.warn(format!(
+                    "{what}: mesh format '.{ext}' unsupported, visual dropped"
+                ));
+                return Ok(None);
+            }
+            return Err(self.err(format!(
+                "{what}: mesh format '.{ext}' unsupported (obj, stl)"
+            )));
+        }
+        let total = mscale * self.scale;
+        let key = (
+            p.clone(),
+            [total.x.to_bits(), total.y.to_bits(), total.z.to_bits()],
+        );
+        if let Some(&k) = self.mesh_index.get(&key) {
+            return Ok(Some(k));
+        }
+        let name = p
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("mesh")
+            .to_string();
+        let mesh: Mesh = match inertia::load_mesh_asset(&p, total, &name) {
+            Ok(m) => m,
+            Err(e) if visual => {
+                self.warn(format!("{what}: {e}; visual dropped"));
+                return Ok(None);
+            }
+            Err(e) => return Err(self.err(format!("{what}: {e}"))),
+        };
+        self.spec.meshes.push(mesh);
+        let k = self.spec.meshes.len() - 1;
+        self.mesh_index.insert(key, k);
+        Ok(Some(k))
+    }
+
+    /// Candidate locations for a URDF mesh filename; returns the first existing one and all tried.
+    fn resolve(&self, fname: &str) -> (Option<PathBuf>, Vec<PathBuf>) {
+        let mut cands: Vec<PathBuf> = Vec::new();
+        let ancestors: Vec<&Path> = self.dir.ancestors().collect();
+        if let Some(rest) = fname.strip_prefix("package://") {
+            let (pkg, sub) = rest.split_once('/').unwrap_or((rest, ""));
+            for a in &ancestors {
+                if a.file_name().and_then(|n| n.to_str()) == Some(pkg) {
+                    cands.push(a.join(sub));
+                }
+                cands.push(a.join(pkg).join(sub));
+            }
+            for a in &ancestors {
+                cands.push(a.join(sub));
+            }
+        } else if let Some(abs) = fname.strip_prefix("file://") {
+            cands.push(PathBuf::from(abs));
+        } else {
+            let p = Path::new(fname);
+            if p.is_absolute() {
+                cands.push(p.to_path_buf());
+            } else {
+                cands.push(self.dir.join(p));
+            }
+        }
+        let mut uniq: Vec<PathBuf> = Vec::new();
+        for c in cands {
+            if !uniq.contains(&c) {
+                uniq.push(c);
+            }
+        }
+        let found = uniq.iter().find(|c| c.is_file()).cloned();
+        (found, uniq)
+    }
+}
+
+fn child<'a>(n: Node<'a, 'a>, tag: &str) -> Option<Node<'a, 'a>> {
+    n.children().find(|c| c.has_tag_name(tag))
+}
+
+/// URDF roll-pitch-yaw (fixed axes): R = Rz(yaw) Ry(pitch) Rx(roll).
+pub fn rpy_quat(rpy: &Vec3) -> Quat {
+    Quat::from_axis_angle(&Vec3::z_axis(), rpy.z)
+        * Quat::from_axis_angle(&Vec3::y_axis(), rpy.y)
+        * Quat::from_axis_angle(&Vec3::x_axis(), rpy.x)
 }
