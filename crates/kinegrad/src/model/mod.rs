@@ -12,6 +12,7 @@
 
 pub mod builder;
 pub mod mesh;
+pub mod mesh_io;
 pub mod mjcf;
 pub mod urdf;
 
