@@ -119,13 +119,15 @@ pub fn gjk(a: &Placed, b: &Placed) -> GjkResult {
         }
         let w = support_diff(a, b, &-v);
         // Converged: no progress possible along -v.
-        if vv - v.dot(&w.w) <= tol * vv {
+        let crit = vv - v.dot(&w.w);
+        if crit <= tol * vv || crit <= 1e-15 * scale * scale {
             break;
         }
         // Duplicate vertex guard.
         if s[..n].iter().any(|x| (x.w - w.w).norm_squared() <= 1e-28 * scale * scale) {
             break;
         }
+        let (s_prev, lam_prev, n_prev) = (s, lam, n);
         s[n] = w;
         n += 1;
         match closest_on_simplex(&mut s, &mut lam, &mut n) {
@@ -134,12 +136,14 @@ pub fn gjk(a: &Placed, b: &Placed) -> GjkResult {
                 break;
             }
             Some(nv) => {
-                let stalled = nv.norm_squared() >= vv;
-                v = nv;
-                if stalled {
-                    // No decrease: numerical stall.
+                if nv.norm_squared() >= vv {
+                    // No decrease (numerical stall): keep the previous, better simplex.
+                    s = s_prev;
+                    lam = lam_prev;
+                    n = n_prev;
                     break;
                 }
+                v = nv;
             }
         }
     }
