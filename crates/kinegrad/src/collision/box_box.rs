@@ -19,9 +19,25 @@ enum Axis {
 }
 
 /// Box-box: up to 8 contacts (face) or 1 (edge-edge).
-pub fn box_box(p1: &Pose, h1: &Vec3, p2: &Pose, h2: &Vec3, margin: f64, out: &mut Vec<ContactPoint>) {
-    let a: [Vec3; 3] = [p1.rot.column(0).into(), p1.rot.column(1).into(), p1.rot.column(2).into()];
-    let b: [Vec3; 3] = [p2.rot.column(0).into(), p2.rot.column(1).into(), p2.rot.column(2).into()];
+#[allow(clippy::needless_range_loop)] // axis indices are meaningful here
+pub fn box_box(
+    p1: &Pose,
+    h1: &Vec3,
+    p2: &Pose,
+    h2: &Vec3,
+    margin: f64,
+    out: &mut Vec<ContactPoint>,
+) {
+    let a: [Vec3; 3] = [
+        p1.rot.column(0).into(),
+        p1.rot.column(1).into(),
+        p1.rot.column(2).into(),
+    ];
+    let b: [Vec3; 3] = [
+        p2.rot.column(0).into(),
+        p2.rot.column(1).into(),
+        p2.rot.column(2).into(),
+    ];
     let d = p2.pos - p1.pos;
     let proj = |l: &Vec3| -> f64 {
         let ra: f64 = (0..3).map(|k| h1[k] * l.dot(&a[k]).abs()).sum();
@@ -75,10 +91,16 @@ pub fn box_box(p1: &Pose, h1: &Vec3, p2: &Pose, h2: &Vec3, margin: f64, out: &mu
             }
         }
     }
-    let n = if best_l.dot(&d) >= 0.0 { best_l } else { -best_l };
+    let n = if best_l.dot(&d) >= 0.0 {
+        best_l
+    } else {
+        -best_l
+    };
     match best {
         Axis::FaceA(i) => face_contacts(&p1.pos, &a, h1, i, &p2.pos, &b, h2, &n, margin, true, out),
-        Axis::FaceB(j) => face_contacts(&p2.pos, &b, h2, j, &p1.pos, &a, h1, &-n, margin, false, out),
+        Axis::FaceB(j) => {
+            face_contacts(&p2.pos, &b, h2, j, &p1.pos, &a, h1, &-n, margin, false, out)
+        }
         Axis::Edge(i, j) => {
             // Supporting edge of A in direction n, of B in direction -n.
             let mut ca = p1.pos;
@@ -95,7 +117,8 @@ pub fn box_box(p1: &Pose, h1: &Vec3, p2: &Pose, h2: &Vec3, margin: f64, out: &mu
             }
             let sa = ca - a[i] * h1[i];
             let sb = cb - b[j] * h2[j];
-            let (s, t) = closest_seg_seg(&sa, &(a[i] * (2.0 * h1[i])), &sb, &(b[j] * (2.0 * h2[j])));
+            let (s, t) =
+                closest_seg_seg(&sa, &(a[i] * (2.0 * h1[i])), &sb, &(b[j] * (2.0 * h2[j])));
             let qa = sa + a[i] * (2.0 * h1[i] * s);
             let qb = sb + b[j] * (2.0 * h2[j] * t);
             emit1(out, margin, qa, n, n.dot(&(qb - qa)));
@@ -133,7 +156,10 @@ fn face_contacts(
     let mut poly = [Vec3::zeros(); 8];
     let mut tmp = [Vec3::zeros(); 8];
     let mut np = 4;
-    for (k, (su, sv)) in [(1.0, 1.0), (-1.0, 1.0), (-1.0, -1.0), (1.0, -1.0)].into_iter().enumerate() {
+    for (k, (su, sv)) in [(1.0, 1.0), (-1.0, 1.0), (-1.0, -1.0), (1.0, -1.0)]
+        .into_iter()
+        .enumerate()
+    {
         poly[k] = fc + ax[u] * (su * hi[u]) + ax[v] * (sv * hi[v]);
     }
     // Reference face centre and clipping half-planes.

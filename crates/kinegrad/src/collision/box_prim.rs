@@ -9,7 +9,11 @@ use crate::math::{Pose, Vec3};
 /// Outside: the closest box point. Centre inside: the nearest face (lowest axis index on ties).
 pub(crate) fn ball_box(c: &Vec3, r: f64, pb: &Pose, half: &Vec3) -> (Vec3, Vec3, f64) {
     let cl = pb.rot.transpose() * (c - pb.pos);
-    let q = Vec3::new(cl.x.clamp(-half.x, half.x), cl.y.clamp(-half.y, half.y), cl.z.clamp(-half.z, half.z));
+    let q = Vec3::new(
+        cl.x.clamp(-half.x, half.x),
+        cl.y.clamp(-half.y, half.y),
+        cl.z.clamp(-half.z, half.z),
+    );
     let diff = q - cl;
     let len = diff.norm();
     if len > 1e-12 * (1.0 + half.norm()) {
@@ -36,7 +40,14 @@ pub(crate) fn ball_box(c: &Vec3, r: f64, pb: &Pose, half: &Vec3) -> (Vec3, Vec3,
 }
 
 /// Sphere-box: 1 contact.
-pub fn sphere_box(ps: &Pose, r: f64, pb: &Pose, half: &Vec3, margin: f64, out: &mut Vec<ContactPoint>) {
+pub fn sphere_box(
+    ps: &Pose,
+    r: f64,
+    pb: &Pose,
+    half: &Vec3,
+    margin: f64,
+    out: &mut Vec<ContactPoint>,
+) {
     let (q, n, d) = ball_box(&ps.pos, r, pb, half);
     emit2(out, margin, q, n, d);
 }
@@ -44,11 +55,28 @@ pub fn sphere_box(ps: &Pose, r: f64, pb: &Pose, half: &Vec3, margin: f64, out: &
 /// Capsule-box: the GJK/EPA contact of the capsule segment (plus radius) and the box: 1 contact.
 /// When both end balls of the capsule touch the box with (within ~2.5 degrees) that same normal,
 /// i.e. the capsule lies along a face, the two end-ball contacts are returned instead (2).
-pub fn capsule_box(pc: &Pose, r: f64, h: f64, pb: &Pose, half: &Vec3, margin: f64, out: &mut Vec<ContactPoint>) {
-    let cap = Shape::Capsule { radius: r, half_length: h };
+pub fn capsule_box(
+    pc: &Pose,
+    r: f64,
+    h: f64,
+    pb: &Pose,
+    half: &Vec3,
+    margin: f64,
+    out: &mut Vec<ContactPoint>,
+) {
+    let cap = Shape::Capsule {
+        radius: r,
+        half_length: h,
+    };
     let bx = Shape::Box { half: *half };
-    let a = Placed { shape: &cap, pose: pc };
-    let b = Placed { shape: &bx, pose: pb };
+    let a = Placed {
+        shape: &cap,
+        pose: pc,
+    };
+    let b = Placed {
+        shape: &bx,
+        pose: pb,
+    };
     let (qa, qb, n, dist) = shape_contact(&a, &b);
     if dist >= margin {
         return;
@@ -65,5 +93,9 @@ pub fn capsule_box(pc: &Pose, r: f64, h: f64, pb: &Pose, half: &Vec3, margin: f6
             }
         }
     }
-    out.push(ContactPoint { pos: (qa + qb) * 0.5, normal: n, dist });
+    out.push(ContactPoint {
+        pos: (qa + qb) * 0.5,
+        normal: n,
+        dist,
+    });
 }

@@ -25,13 +25,28 @@ pub(crate) fn balls(
 }
 
 /// Sphere-sphere: 1 contact. Coincident centres use the normal `+z`.
-pub fn sphere_sphere(p1: &Pose, r1: f64, p2: &Pose, r2: f64, margin: f64, out: &mut Vec<ContactPoint>) {
+pub fn sphere_sphere(
+    p1: &Pose,
+    r1: f64,
+    p2: &Pose,
+    r2: f64,
+    margin: f64,
+    out: &mut Vec<ContactPoint>,
+) {
     balls(&p1.pos, r1, &p2.pos, r2, &Vec3::z(), margin, out);
 }
 
 /// Sphere-capsule: 1 contact (sphere centre against the closest point of the capsule axis).
 /// A centre on the axis uses a fixed normal perpendicular to the axis.
-pub fn sphere_capsule(p1: &Pose, r1: f64, p2: &Pose, r2: f64, h2: f64, margin: f64, out: &mut Vec<ContactPoint>) {
+pub fn sphere_capsule(
+    p1: &Pose,
+    r1: f64,
+    p2: &Pose,
+    r2: f64,
+    h2: f64,
+    margin: f64,
+    out: &mut Vec<ContactPoint>,
+) {
     let (a, b) = axis_ends(p2, h2);
     let q = closest_on_segment(&p1.pos, &a, &b);
     let fb = any_perp(&p2.rot.column(2).into_owned());
@@ -40,6 +55,7 @@ pub fn sphere_capsule(p1: &Pose, r1: f64, p2: &Pose, r2: f64, h2: f64, margin: f
 
 /// Capsule-capsule: 1 contact at the closest points of the axis segments, or 2 contacts
 /// (ends of the overlap interval) when the axes are parallel and their projections overlap.
+#[allow(clippy::too_many_arguments)]
 pub fn capsule_capsule(
     p1: &Pose,
     r1: f64,
@@ -71,15 +87,11 @@ pub fn capsule_capsule(
         let lo = t_a.min(t_b).max(-h1);
         let hi = t_a.max(t_b).min(h1);
         if hi - lo > 1e-9 * (h1 + h2) {
-            let mut n_added = 0;
             for t in [lo, hi] {
                 let q1 = p1.pos + a1 * t;
                 let q2 = closest_on_segment(&q1, &s2, &e2);
-                if balls(&q1, r1, &q2, r2, &fb, margin, out) {
-                    n_added += 1;
-                }
+                balls(&q1, r1, &q2, r2, &fb, margin, out);
             }
-            let _ = n_added;
             return;
         }
     }

@@ -47,9 +47,22 @@ pub(crate) fn shape_contact(a: &Placed, b: &Placed) -> (Vec3, Vec3, Vec3, f64) {
 }
 
 /// General pair: see the module documentation.
-pub fn collide_general(s1: &Shape, p1: &Pose, s2: &Shape, p2: &Pose, margin: f64, out: &mut Vec<ContactPoint>) {
-    let a = Placed { shape: s1, pose: p1 };
-    let b = Placed { shape: s2, pose: p2 };
+pub fn collide_general(
+    s1: &Shape,
+    p1: &Pose,
+    s2: &Shape,
+    p2: &Pose,
+    margin: f64,
+    out: &mut Vec<ContactPoint>,
+) {
+    let a = Placed {
+        shape: s1,
+        pose: p1,
+    };
+    let b = Placed {
+        shape: s2,
+        pose: p2,
+    };
     let (qa, qb, n, dist) = shape_contact(&a, &b);
     if dist >= margin {
         return;
@@ -57,7 +70,11 @@ pub fn collide_general(s1: &Shape, p1: &Pose, s2: &Shape, p2: &Pose, margin: f64
     if manifold(&a, &b, &n, margin, out) > 0 {
         return;
     }
-    out.push(ContactPoint { pos: (qa + qb) * 0.5, normal: n, dist });
+    out.push(ContactPoint {
+        pos: (qa + qb) * 0.5,
+        normal: n,
+        dist,
+    });
 }
 
 /// A flat feature of a shape facing a direction.
@@ -94,7 +111,10 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
                 }
                 let mut nl = Vec3::zeros();
                 nl[i] = s;
-                return Feature::Face { pts, normal: rot * nl };
+                return Feature::Face {
+                    pts,
+                    normal: rot * nl,
+                };
             }
             // Edge: exactly one small component.
             let small: Vec<usize> = (0..3).filter(|&m| l[m].abs() < FLAT_TOL).collect();
@@ -108,25 +128,41 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
             }
             Feature::None
         }
-        Shape::Cylinder { radius, half_length } => {
+        Shape::Cylinder {
+            radius,
+            half_length,
+        } => {
             if l.z.abs() >= cos_tol {
                 let s = sgn(l.z);
                 let pts = (0..8)
                     .map(|k| {
                         let ang = s * k as f64 * std::f64::consts::FRAC_PI_4;
-                        w(Vec3::new(radius * ang.cos(), radius * ang.sin(), s * half_length))
+                        w(Vec3::new(
+                            radius * ang.cos(),
+                            radius * ang.sin(),
+                            s * half_length,
+                        ))
                     })
                     .collect();
-                return Feature::Face { pts, normal: rot * Vec3::new(0.0, 0.0, s) };
+                return Feature::Face {
+                    pts,
+                    normal: rot * Vec3::new(0.0, 0.0, s),
+                };
             }
             if l.z.abs() < FLAT_TOL {
                 let rxy = l.x.hypot(l.y);
                 let (cx, cy) = (radius * l.x / rxy, radius * l.y / rxy);
-                return Feature::Edge([w(Vec3::new(cx, cy, -half_length)), w(Vec3::new(cx, cy, half_length))]);
+                return Feature::Edge([
+                    w(Vec3::new(cx, cy, -half_length)),
+                    w(Vec3::new(cx, cy, half_length)),
+                ]);
             }
             Feature::None
         }
-        Shape::Capsule { radius, half_length } => {
+        Shape::Capsule {
+            radius,
+            half_length,
+        } => {
             if half_length > 0.0 && l.z.abs() < FLAT_TOL {
                 let off = l * radius;
                 return Feature::Edge([
@@ -152,7 +188,12 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
             }
             let off = nf.dot(&h.vertices[h.faces[best][0] as usize]);
             let tol = 1e-9 * h.bound_radius().max(1e-300);
-            let mut local: Vec<Vec3> = h.vertices.iter().filter(|v| (nf.dot(v) - off).abs() <= tol).copied().collect();
+            let mut local: Vec<Vec3> = h
+                .vertices
+                .iter()
+                .filter(|v| (nf.dot(v) - off).abs() <= tol)
+                .copied()
+                .collect();
             // Order counter-clockwise around nf.
             let c = local.iter().fold(Vec3::zeros(), |s, v| s + v) / local.len() as f64;
             let u = super::any_perp(&nf);
@@ -162,7 +203,10 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
                 let ay = (y - c).dot(&v).atan2((y - c).dot(&u));
                 ax.total_cmp(&ay)
             });
-            Feature::Face { pts: local.into_iter().map(w).collect(), normal: rot * nf }
+            Feature::Face {
+                pts: local.into_iter().map(w).collect(),
+                normal: rot * nf,
+            }
         }
         _ => Feature::None,
     }
@@ -187,7 +231,13 @@ fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<Contact
     // Reference face on A (ref_is_a) or on B.
     let ref_is_a = al_a >= al_b;
     let (rf, inc) = if ref_is_a { (&fa, &fb) } else { (&fb, &fa) };
-    let Feature::Face { pts: rpts, normal: rn } = rf else { return 0 };
+    let Feature::Face {
+        pts: rpts,
+        normal: rn,
+    } = rf
+    else {
+        return 0;
+    };
     let mut poly: Vec<Vec3> = match inc {
         Feature::Face { pts, .. } => pts.clone(),
         Feature::Edge(e) => e.to_vec(),
@@ -250,14 +300,24 @@ fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<Contact
     for &i in keep.iter().flatten() {
         let x = poly[i];
         let d = dist_of(&x);
-        let added = if ref_is_a { emit2(out, margin, x, normal, d) } else { emit1(out, margin, x, normal, d) };
+        let added = if ref_is_a {
+            emit2(out, margin, x, normal, d)
+        } else {
+            emit1(out, margin, x, normal, d)
+        };
         count += added as usize;
     }
     count
 }
 
 /// Two (nearly) parallel edges: 2 contacts at the ends of their overlap (measured along `n`).
-fn parallel_edges(ea: &[Vec3; 2], eb: &[Vec3; 2], n: &Vec3, margin: f64, out: &mut Vec<ContactPoint>) -> usize {
+fn parallel_edges(
+    ea: &[Vec3; 2],
+    eb: &[Vec3; 2],
+    n: &Vec3,
+    margin: f64,
+    out: &mut Vec<ContactPoint>,
+) -> usize {
     let da = ea[1] - ea[0];
     let db = eb[1] - eb[0];
     let (la, lb) = (da.norm(), db.norm());
@@ -294,16 +354,28 @@ pub(crate) fn select4(pts: &[Vec3], n: &Vec3, depth: &dyn Fn(&Vec3) -> f64) -> [
         }
         return r;
     }
-    let i0 = (0..pts.len()).min_by(|&i, &j| depth(&pts[i]).total_cmp(&depth(&pts[j]))).unwrap_or(0);
+    let i0 = (0..pts.len())
+        .min_by(|&i, &j| depth(&pts[i]).total_cmp(&depth(&pts[j])))
+        .unwrap_or(0);
     let tang = |x: &Vec3| {
         let d = x - pts[i0];
         d - n * n.dot(&d)
     };
-    let i1 = (0..pts.len()).max_by(|&i, &j| tang(&pts[i]).norm_squared().total_cmp(&tang(&pts[j]).norm_squared())).unwrap_or(0);
+    let i1 = (0..pts.len())
+        .max_by(|&i, &j| {
+            tang(&pts[i])
+                .norm_squared()
+                .total_cmp(&tang(&pts[j]).norm_squared())
+        })
+        .unwrap_or(0);
     let e = pts[i1] - pts[i0];
     let area = |x: &Vec3| n.dot(&e.cross(&(x - pts[i0])));
-    let i2 = (0..pts.len()).max_by(|&i, &j| area(&pts[i]).total_cmp(&area(&pts[j]))).unwrap_or(0);
-    let i3 = (0..pts.len()).min_by(|&i, &j| area(&pts[i]).total_cmp(&area(&pts[j]))).unwrap_or(0);
+    let i2 = (0..pts.len())
+        .max_by(|&i, &j| area(&pts[i]).total_cmp(&area(&pts[j])))
+        .unwrap_or(0);
+    let i3 = (0..pts.len())
+        .min_by(|&i, &j| area(&pts[i]).total_cmp(&area(&pts[j])))
+        .unwrap_or(0);
     r[0] = Some(i0);
     if i1 != i0 {
         r[1] = Some(i1);

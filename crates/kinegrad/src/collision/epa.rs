@@ -32,9 +32,17 @@ fn make_face(verts: &[SVert], i: usize, j: usize, k: usize) -> Face {
     let len = n.norm();
     if len > 1e-300 {
         let n = n / len;
-        Face { v: [i, j, k], n, d: n.dot(&a) }
+        Face {
+            v: [i, j, k],
+            n,
+            d: n.dot(&a),
+        }
     } else {
-        Face { v: [i, j, k], n: Vec3::zeros(), d: f64::INFINITY }
+        Face {
+            v: [i, j, k],
+            n: Vec3::zeros(),
+            d: f64::INFINITY,
+        }
     }
 }
 
@@ -47,7 +55,14 @@ pub fn epa(a: &Placed, b: &Placed, g: &GjkResult) -> Option<EpaResult> {
     verts.extend_from_slice(&g.simplex[..g.n]);
     // Blow up to a tetrahedron.
     if verts.len() == 1 {
-        for d in [Vec3::x(), -Vec3::x(), Vec3::y(), -Vec3::y(), Vec3::z(), -Vec3::z()] {
+        for d in [
+            Vec3::x(),
+            -Vec3::x(),
+            Vec3::y(),
+            -Vec3::y(),
+            Vec3::z(),
+            -Vec3::z(),
+        ] {
             let w = support_diff(a, b, &d);
             if (w.w - verts[0].w).norm() > eps {
                 verts.push(w);
@@ -168,9 +183,18 @@ pub fn epa(a: &Placed, b: &Placed, g: &GjkResult) -> Option<EpaResult> {
     let d20 = v2.dot(&v0);
     let d21 = v2.dot(&v1);
     let den = d00 * d11 - d01 * d01;
-    let (l1, l2) = if den.abs() > 1e-300 { ((d11 * d20 - d01 * d21) / den, (d00 * d21 - d01 * d20) / den) } else { (0.0, 0.0) };
+    let (l1, l2) = if den.abs() > 1e-300 {
+        ((d11 * d20 - d01 * d21) / den, (d00 * d21 - d01 * d20) / den)
+    } else {
+        (0.0, 0.0)
+    };
     let l0 = 1.0 - l1 - l2;
     let pa = p0.a * l0 + p1.a * l1 + p2.a * l2;
     let pb = p0.b * l0 + p1.b * l1 + p2.b * l2;
-    Some(EpaResult { normal: f.n, depth: f.d.max(0.0), pa, pb })
+    Some(EpaResult {
+        normal: f.n,
+        depth: f.d.max(0.0),
+        pa,
+        pb,
+    })
 }

@@ -30,9 +30,15 @@ impl Placed<'_> {
         match *self.shape {
             Shape::Plane => 1.0,
             Shape::Sphere { radius } => radius,
-            Shape::Capsule { radius, half_length } => radius + half_length,
+            Shape::Capsule {
+                radius,
+                half_length,
+            } => radius + half_length,
             Shape::Box { half } => half.norm(),
-            Shape::Cylinder { radius, half_length } => radius.hypot(half_length),
+            Shape::Cylinder {
+                radius,
+                half_length,
+            } => radius.hypot(half_length),
             Shape::Convex(h) => h.bound_radius(),
         }
     }
@@ -43,8 +49,13 @@ impl Placed<'_> {
         let s = match *self.shape {
             Shape::Plane | Shape::Sphere { .. } => Vec3::zeros(),
             Shape::Capsule { half_length, .. } => Vec3::new(0.0, 0.0, sgn(l.z) * half_length),
-            Shape::Box { half } => Vec3::new(sgn(l.x) * half.x, sgn(l.y) * half.y, sgn(l.z) * half.z),
-            Shape::Cylinder { radius, half_length } => {
+            Shape::Box { half } => {
+                Vec3::new(sgn(l.x) * half.x, sgn(l.y) * half.y, sgn(l.z) * half.z)
+            }
+            Shape::Cylinder {
+                radius,
+                half_length,
+            } => {
                 let rxy = l.x.hypot(l.y);
                 let z = sgn(l.z) * half_length;
                 if rxy > 1e-12 * (l.z.abs() + rxy) && rxy > 0.0 {
@@ -75,7 +86,11 @@ pub struct SVert {
 pub fn support_diff(a: &Placed, b: &Placed, d: &Vec3) -> SVert {
     let pa = a.support(d);
     let pb = b.support(&-d);
-    SVert { w: pa - pb, a: pa, b: pb }
+    SVert {
+        w: pa - pb,
+        a: pa,
+        b: pb,
+    }
 }
 
 /// Result of [`gjk`].
@@ -124,7 +139,10 @@ pub fn gjk(a: &Placed, b: &Placed) -> GjkResult {
             break;
         }
         // Duplicate vertex guard.
-        if s[..n].iter().any(|x| (x.w - w.w).norm_squared() <= 1e-28 * scale * scale) {
+        if s[..n]
+            .iter()
+            .any(|x| (x.w - w.w).norm_squared() <= 1e-28 * scale * scale)
+        {
             break;
         }
         let (s_prev, lam_prev, n_prev) = (s, lam, n);
@@ -153,7 +171,14 @@ pub fn gjk(a: &Placed, b: &Placed) -> GjkResult {
         pa += s[i].a * lam[i];
         pb += s[i].b * lam[i];
     }
-    GjkResult { overlap, dist: if overlap { 0.0 } else { v.norm() }, pa, pb, simplex: s, n }
+    GjkResult {
+        overlap,
+        dist: if overlap { 0.0 } else { v.norm() },
+        pa,
+        pb,
+        simplex: s,
+        n,
+    }
 }
 
 /// Closest point of the simplex `s[..n]` to the origin; reduces the simplex to the supporting
@@ -266,17 +291,29 @@ fn triangle(s: &mut [SVert; 4], lam: &mut [f64; 4], n: &mut usize) -> Vec3 {
 
 fn tetra(s: &mut [SVert; 4], lam: &mut [f64; 4], n: &mut usize) -> Option<Vec3> {
     // Faces with the opposite vertex.
-    const FACES: [([usize; 3], usize); 4] = [([0, 1, 2], 3), ([0, 1, 3], 2), ([0, 2, 3], 1), ([1, 2, 3], 0)];
-    let mut best: Option<(f64, [SVert; 4], [f64; 4], usize, Vec3)> = None;
+    const FACES: [([usize; 3], usize); 4] = [
+        ([0, 1, 2], 3),
+        ([0, 1, 3], 2),
+        ([0, 2, 3], 1),
+        ([1, 2, 3], 0),
+    ];
+    type Candidate = (f64, [SVert; 4], [f64; 4], usize, Vec3);
+    let mut best: Option<Candidate> = None;
     let mut any_outside = false;
-    let vol = (s[1].w - s[0].w).cross(&(s[2].w - s[0].w)).dot(&(s[3].w - s[0].w));
+    let vol = (s[1].w - s[0].w)
+        .cross(&(s[2].w - s[0].w))
+        .dot(&(s[3].w - s[0].w));
     for (f, o) in FACES {
         let (pa, pb, pc) = (s[f[0]].w, s[f[1]].w, s[f[2]].w);
         let nrm = (pb - pa).cross(&(pc - pa));
         let side_o = nrm.dot(&(s[o].w - pa));
         let side_origin = nrm.dot(&(-pa));
         // Origin outside this face if it is on the other side than the opposite vertex.
-        let outside = if vol.abs() < 1e-300 { true } else { side_origin * side_o < 0.0 };
+        let outside = if vol.abs() < 1e-300 {
+            true
+        } else {
+            side_origin * side_o < 0.0
+        };
         if outside {
             any_outside = true;
             let mut ss = [s[f[0]], s[f[1]], s[f[2]], s[f[2]]];

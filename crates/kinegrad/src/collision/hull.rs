@@ -28,7 +28,13 @@ struct QFace {
 fn qface(p: &[Vec3], a: usize, b: usize, c: usize) -> QFace {
     let n = (p[b] - p[a]).cross(&(p[c] - p[a]));
     let n = n / n.norm().max(1e-300);
-    QFace { v: [a, b, c], n, off: n.dot(&p[a]), outside: Vec::new(), alive: true }
+    QFace {
+        v: [a, b, c],
+        n,
+        off: n.dot(&p[a]),
+        outside: Vec::new(),
+        alive: true,
+    }
 }
 
 impl ConvexHull {
@@ -37,10 +43,16 @@ impl ConvexHull {
     /// is duplicated at `+-1e-6 x extent` along the plane normal, giving a thin slab.
     pub fn from_points(points: &[Vec3]) -> Result<ConvexHull, Error> {
         if points.len() < 4 {
-            return Err(Error::invalid("convex hull", format!("needs at least 4 points, got {}", points.len())));
+            return Err(Error::invalid(
+                "convex hull",
+                format!("needs at least 4 points, got {}", points.len()),
+            ));
         }
         if points.iter().any(|p| !p.iter().all(|x| x.is_finite())) {
-            return Err(Error::invalid("convex hull", "non-finite point coordinates"));
+            return Err(Error::invalid(
+                "convex hull",
+                "non-finite point coordinates",
+            ));
         }
         let mut lo = points[0];
         let mut hi = points[0];
@@ -87,9 +99,14 @@ impl ConvexHull {
             }
         }
         if dl <= 1e-9 * extent {
-            return Err(Error::invalid("convex hull", "points are collinear (need 4 non-coplanar points)"));
+            return Err(Error::invalid(
+                "convex hull",
+                "points are collinear (need 4 non-coplanar points)",
+            ));
         }
-        let pn = (points[i1] - points[i0]).cross(&(points[i2] - points[i0])).normalize();
+        let pn = (points[i1] - points[i0])
+            .cross(&(points[i2] - points[i0]))
+            .normalize();
         let (mut i3, mut dp) = (0, 0.0f64);
         for (i, p) in points.iter().enumerate() {
             let d = pn.dot(&(p - points[i0]));
@@ -132,13 +149,17 @@ impl ConvexHull {
             }
         }
         let mut edges: HashSet<(usize, usize)> = HashSet::new();
-        loop {
-            let Some(fi) = faces.iter().position(|f| f.alive && !f.outside.is_empty()) else { break };
+        while let Some(fi) = faces.iter().position(|f| f.alive && !f.outside.is_empty()) {
             let f = &faces[fi];
-            let eye = *f.outside.iter().max_by(|&&x, &&y| (f.n.dot(&p[x])).total_cmp(&f.n.dot(&p[y]))).unwrap();
+            let eye = *f
+                .outside
+                .iter()
+                .max_by(|&&x, &&y| (f.n.dot(&p[x])).total_cmp(&f.n.dot(&p[y])))
+                .unwrap();
             let pe = p[eye];
-            let visible: Vec<usize> =
-                (0..faces.len()).filter(|&k| faces[k].alive && faces[k].n.dot(&pe) - faces[k].off > eps).collect();
+            let visible: Vec<usize> = (0..faces.len())
+                .filter(|&k| faces[k].alive && faces[k].n.dot(&pe) - faces[k].off > eps)
+                .collect();
             edges.clear();
             for &k in &visible {
                 let v = faces[k].v;
@@ -266,7 +287,9 @@ impl ConvexHull {
             let s = a + b + c;
             vol += det / 6.0;
             first += s * (det / 24.0);
-            second += (a * a.transpose() + b * b.transpose() + c * c.transpose() + s * s.transpose()) * (det / 120.0);
+            second +=
+                (a * a.transpose() + b * b.transpose() + c * c.transpose() + s * s.transpose())
+                    * (det / 120.0);
         }
         if vol.abs() < 1e-300 {
             return (0.0, r, Mat3::zeros());

@@ -104,7 +104,14 @@ fn rank(s: &Shape) -> u8 {
 /// Narrowphase: append the contacts between `s1` at `p1` and `s2` at `p2` with `dist < margin`
 /// to `out`; returns the number added. Normals point from shape 1 to shape 2.
 /// Contacts containing non-finite numbers are dropped (never emitted).
-pub fn collide(s1: &Shape, p1: &Pose, s2: &Shape, p2: &Pose, margin: f64, out: &mut Vec<ContactPoint>) -> usize {
+pub fn collide(
+    s1: &Shape,
+    p1: &Pose,
+    s2: &Shape,
+    p2: &Pose,
+    margin: f64,
+    out: &mut Vec<ContactPoint>,
+) -> usize {
     let start = out.len();
     if rank(s1) <= rank(s2) {
         collide_ordered(s1, p1, s2, p2, margin, out);
@@ -117,7 +124,9 @@ pub fn collide(s1: &Shape, p1: &Pose, s2: &Shape, p2: &Pose, margin: f64, out: &
     let mut i = start;
     while i < out.len() {
         let c = &out[i];
-        let ok = c.pos.iter().all(|x| x.is_finite()) && c.normal.iter().all(|x| x.is_finite()) && c.dist.is_finite();
+        let ok = c.pos.iter().all(|x| x.is_finite())
+            && c.normal.iter().all(|x| x.is_finite())
+            && c.dist.is_finite();
         if ok {
             i += 1;
         } else {
@@ -128,26 +137,62 @@ pub fn collide(s1: &Shape, p1: &Pose, s2: &Shape, p2: &Pose, margin: f64, out: &
 }
 
 /// Dispatch with `rank(s1) <= rank(s2)`.
-fn collide_ordered(s1: &Shape, p1: &Pose, s2: &Shape, p2: &Pose, m: f64, out: &mut Vec<ContactPoint>) {
+fn collide_ordered(
+    s1: &Shape,
+    p1: &Pose,
+    s2: &Shape,
+    p2: &Pose,
+    m: f64,
+    out: &mut Vec<ContactPoint>,
+) {
     use Shape::*;
     match (*s1, *s2) {
         (Plane, Plane) => {}
         (Plane, Sphere { radius }) => plane::plane_sphere(p1, p2, radius, m, out),
-        (Plane, Capsule { radius, half_length }) => plane::plane_capsule(p1, p2, radius, half_length, m, out),
+        (
+            Plane,
+            Capsule {
+                radius,
+                half_length,
+            },
+        ) => plane::plane_capsule(p1, p2, radius, half_length, m, out),
         (Plane, Box { half }) => plane::plane_box(p1, p2, &half, m, out),
-        (Plane, Cylinder { radius, half_length }) => plane::plane_cylinder(p1, p2, radius, half_length, m, out),
+        (
+            Plane,
+            Cylinder {
+                radius,
+                half_length,
+            },
+        ) => plane::plane_cylinder(p1, p2, radius, half_length, m, out),
         (Plane, Convex(h)) => plane::plane_convex(p1, p2, h, m, out),
-        (Sphere { radius: r1 }, Sphere { radius: r2 }) => capsule::sphere_sphere(p1, r1, p2, r2, m, out),
-        (Sphere { radius: r1 }, Capsule { radius: r2, half_length }) => {
-            capsule::sphere_capsule(p1, r1, p2, r2, half_length, m, out)
+        (Sphere { radius: r1 }, Sphere { radius: r2 }) => {
+            capsule::sphere_sphere(p1, r1, p2, r2, m, out)
         }
+        (
+            Sphere { radius: r1 },
+            Capsule {
+                radius: r2,
+                half_length,
+            },
+        ) => capsule::sphere_capsule(p1, r1, p2, r2, half_length, m, out),
         (Sphere { radius }, Box { half }) => box_prim::sphere_box(p1, radius, p2, &half, m, out),
-        (Capsule { radius: r1, half_length: h1 }, Capsule { radius: r2, half_length: h2 }) => {
-            capsule::capsule_capsule(p1, r1, h1, p2, r2, h2, m, out)
-        }
-        (Capsule { radius, half_length }, Box { half }) => {
-            box_prim::capsule_box(p1, radius, half_length, p2, &half, m, out)
-        }
+        (
+            Capsule {
+                radius: r1,
+                half_length: h1,
+            },
+            Capsule {
+                radius: r2,
+                half_length: h2,
+            },
+        ) => capsule::capsule_capsule(p1, r1, h1, p2, r2, h2, m, out),
+        (
+            Capsule {
+                radius,
+                half_length,
+            },
+            Box { half },
+        ) => box_prim::capsule_box(p1, radius, half_length, p2, &half, m, out),
         (Box { half: h1 }, Box { half: h2 }) => box_box::box_box(p1, &h1, p2, &h2, m, out),
         _ => convex::collide_general(s1, p1, s2, p2, m, out),
     }
@@ -173,11 +218,19 @@ pub fn aabb(s: &Shape, p: &Pose) -> (Vec3, Vec3) {
             return (lo, hi);
         }
         Shape::Sphere { radius } => Vec3::repeat(radius),
-        Shape::Capsule { radius, half_length } => r.column(2).abs() * half_length + Vec3::repeat(radius),
+        Shape::Capsule {
+            radius,
+            half_length,
+        } => r.column(2).abs() * half_length + Vec3::repeat(radius),
         Shape::Box { half } => r.abs() * half,
-        Shape::Cylinder { radius, half_length } => {
+        Shape::Cylinder {
+            radius,
+            half_length,
+        } => {
             let a = r.column(2);
-            Vec3::from_fn(|i, _| half_length * a[i].abs() + radius * (1.0 - a[i] * a[i]).max(0.0).sqrt())
+            Vec3::from_fn(|i, _| {
+                half_length * a[i].abs() + radius * (1.0 - a[i] * a[i]).max(0.0).sqrt()
+            })
         }
         Shape::Convex(h) => {
             if h.vertices.is_empty() {
@@ -229,9 +282,19 @@ pub(crate) fn any_perp(v: &Vec3) -> Vec3 {
 
 /// Push a contact given the surface point `q2` on shape 2 (if `dist < margin`).
 #[inline]
-pub(crate) fn emit2(out: &mut Vec<ContactPoint>, margin: f64, q2: Vec3, normal: Vec3, dist: f64) -> bool {
+pub(crate) fn emit2(
+    out: &mut Vec<ContactPoint>,
+    margin: f64,
+    q2: Vec3,
+    normal: Vec3,
+    dist: f64,
+) -> bool {
     if dist < margin {
-        out.push(ContactPoint { pos: q2 - normal * (0.5 * dist), normal, dist });
+        out.push(ContactPoint {
+            pos: q2 - normal * (0.5 * dist),
+            normal,
+            dist,
+        });
         true
     } else {
         false
@@ -240,9 +303,19 @@ pub(crate) fn emit2(out: &mut Vec<ContactPoint>, margin: f64, q2: Vec3, normal: 
 
 /// Push a contact given the surface point `q1` on shape 1 (if `dist < margin`).
 #[inline]
-pub(crate) fn emit1(out: &mut Vec<ContactPoint>, margin: f64, q1: Vec3, normal: Vec3, dist: f64) -> bool {
+pub(crate) fn emit1(
+    out: &mut Vec<ContactPoint>,
+    margin: f64,
+    q1: Vec3,
+    normal: Vec3,
+    dist: f64,
+) -> bool {
     if dist < margin {
-        out.push(ContactPoint { pos: q1 + normal * (0.5 * dist), normal, dist });
+        out.push(ContactPoint {
+            pos: q1 + normal * (0.5 * dist),
+            normal,
+            dist,
+        });
         true
     } else {
         false
@@ -270,7 +343,11 @@ pub(crate) fn closest_seg_seg(p1: &Vec3, d1: &Vec3, p2: &Vec3, d2: &Vec3) -> (f6
     }
     let b = d1.dot(d2);
     let denom = a * e - b * b;
-    let mut s = if denom > 1e-14 * a * e { ((b * f - c * e) / denom).clamp(0.0, 1.0) } else { 0.0 };
+    let mut s = if denom > 1e-14 * a * e {
+        ((b * f - c * e) / denom).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let mut t = (b * s + f) / e;
     if t < 0.0 {
         t = 0.0;

@@ -19,7 +19,14 @@ pub fn plane_sphere(pl: &Pose, ps: &Pose, r: f64, margin: f64, out: &mut Vec<Con
 }
 
 /// Plane-capsule: up to 2 contacts, one per end of the axis segment (1 if `half_length == 0`).
-pub fn plane_capsule(pl: &Pose, pc: &Pose, r: f64, h: f64, margin: f64, out: &mut Vec<ContactPoint>) {
+pub fn plane_capsule(
+    pl: &Pose,
+    pc: &Pose,
+    r: f64,
+    h: f64,
+    margin: f64,
+    out: &mut Vec<ContactPoint>,
+) {
     let n = normal_of(pl);
     let a = pc.rot.column(2) * h;
     let ends: &[f64] = if h > 0.0 { &[-1.0, 1.0] } else { &[0.0] };
@@ -61,7 +68,14 @@ pub fn plane_box(pl: &Pose, pb: &Pose, half: &Vec3, margin: f64, out: &mut Vec<C
 /// candidates are on the lower cap `b`: `b + r v` (deepest), `b +- r (a x v)`, then the deepest
 /// point of the upper cap `t + r v`, or if that is not within the margin the far point `b - r v`.
 /// Resting flat this gives 4 points spread on the rim; lying on the side it gives 2.
-pub fn plane_cylinder(pl: &Pose, pc: &Pose, r: f64, h: f64, margin: f64, out: &mut Vec<ContactPoint>) {
+pub fn plane_cylinder(
+    pl: &Pose,
+    pc: &Pose,
+    r: f64,
+    h: f64,
+    margin: f64,
+    out: &mut Vec<ContactPoint>,
+) {
     let n = normal_of(pl);
     let mut a = pc.rot.column(2).into_owned();
     if a.dot(&n) < 0.0 {
@@ -96,7 +110,13 @@ pub fn plane_cylinder(pl: &Pose, pc: &Pose, r: f64, h: f64, margin: f64, out: &m
 
 /// Plane-convex: hull vertices with `dist < margin`; if more than 4, keeps the deepest, then the
 /// one farthest from it along the plane, then the two farthest on either side of that line.
-pub fn plane_convex(pl: &Pose, ph: &Pose, hull: &ConvexHull, margin: f64, out: &mut Vec<ContactPoint>) {
+pub fn plane_convex(
+    pl: &Pose,
+    ph: &Pose,
+    hull: &ConvexHull,
+    margin: f64,
+    out: &mut Vec<ContactPoint>,
+) {
     let n = normal_of(pl);
     let world = |i: usize| ph.apply(&hull.vertices[i]);
     let depth = |x: &Vec3| n.dot(&(x - pl.pos));

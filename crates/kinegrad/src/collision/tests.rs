@@ -22,7 +22,12 @@ impl Rng {
         Vec3::new(self.range(-s, s), self.range(-s, s), self.range(-s, s))
     }
     fn rot(&mut self) -> Mat3 {
-        let q = nalgebra::Quaternion::new(self.range(-1., 1.), self.range(-1., 1.), self.range(-1., 1.), self.range(-1., 1.));
+        let q = nalgebra::Quaternion::new(
+            self.range(-1., 1.),
+            self.range(-1., 1.),
+            self.range(-1., 1.),
+            self.range(-1., 1.),
+        );
         *Quat::from_quaternion(q).to_rotation_matrix().matrix()
     }
     fn unit(&mut self) -> Vec3 {
@@ -37,11 +42,16 @@ impl Rng {
 }
 
 fn at(x: f64, y: f64, z: f64) -> Pose {
-    Pose { pos: Vec3::new(x, y, z), rot: Mat3::identity() }
+    Pose {
+        pos: Vec3::new(x, y, z),
+        rot: Mat3::identity(),
+    }
 }
 
 fn rot_axis(axis: Vec3, ang: f64) -> Mat3 {
-    *Quat::from_axis_angle(&nalgebra::Unit::new_normalize(axis), ang).to_rotation_matrix().matrix()
+    *Quat::from_axis_angle(&nalgebra::Unit::new_normalize(axis), ang)
+        .to_rotation_matrix()
+        .matrix()
 }
 
 /// Collide in both orders; check the swapped result is the same with flipped normals.
@@ -50,17 +60,35 @@ fn both(s1: &Shape, p1: &Pose, s2: &Shape, p2: &Pose, margin: f64) -> Vec<Contac
 }
 
 /// [`both`] with a tolerance (curved pairs through EPA are accurate to ~1e-6 only).
-fn both_tol(s1: &Shape, p1: &Pose, s2: &Shape, p2: &Pose, margin: f64, tol: f64) -> Vec<ContactPoint> {
+fn both_tol(
+    s1: &Shape,
+    p1: &Pose,
+    s2: &Shape,
+    p2: &Pose,
+    margin: f64,
+    tol: f64,
+) -> Vec<ContactPoint> {
     let mut a = Vec::new();
     let n = collide(s1, p1, s2, p2, margin, &mut a);
     assert_eq!(n, a.len());
     let mut b = Vec::new();
     collide(s2, p2, s1, p1, margin, &mut b);
-    assert_eq!(a.len(), b.len(), "contact count depends on order: {a:?} vs {b:?}");
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "contact count depends on order: {a:?} vs {b:?}"
+    );
     for c in &a {
-        assert!((c.normal.norm() - 1.0).abs() < 1e-9, "normal not unit: {c:?}");
+        assert!(
+            (c.normal.norm() - 1.0).abs() < 1e-9,
+            "normal not unit: {c:?}"
+        );
         assert!(c.dist < margin);
-        let m = b.iter().any(|d| (d.pos - c.pos).norm() < tol && (d.normal + c.normal).norm() < tol && (d.dist - c.dist).abs() < tol);
+        let m = b.iter().any(|d| {
+            (d.pos - c.pos).norm() < tol
+                && (d.normal + c.normal).norm() < tol
+                && (d.dist - c.dist).abs() < tol
+        });
         assert!(m, "swapped order lacks flipped contact {c:?}: {b:?}");
     }
     a
@@ -83,12 +111,30 @@ fn collision_plane_sphere() {
     assert!(close(&c[0].normal, &Vec3::z(), TOL));
     assert!(close(&c[0].pos, &Vec3::new(1.0, 2.0, -0.05), TOL));
     // Separated within / beyond margin.
-    assert_eq!(both(&Shape::Plane, &pl, &s, &at(0.0, 0.0, 0.7), 0.2).len(), 1);
-    assert_eq!(both(&Shape::Plane, &pl, &s, &at(0.0, 0.0, 0.7), 0.05).len(), 0);
+    assert_eq!(
+        both(&Shape::Plane, &pl, &s, &at(0.0, 0.0, 0.7), 0.2).len(),
+        1
+    );
+    assert_eq!(
+        both(&Shape::Plane, &pl, &s, &at(0.0, 0.0, 0.7), 0.05).len(),
+        0
+    );
     // Tilted plane.
-    let tp = Pose { pos: Vec3::new(0.0, 0.0, 1.0), rot: rot_axis(Vec3::x(), 0.5) };
+    let tp = Pose {
+        pos: Vec3::new(0.0, 0.0, 1.0),
+        rot: rot_axis(Vec3::x(), 0.5),
+    };
     let n = tp.rot.column(2).into_owned();
-    let c = both(&Shape::Plane, &tp, &s, &Pose { pos: tp.pos + n * 0.5, rot: Mat3::identity() }, 0.0);
+    let c = both(
+        &Shape::Plane,
+        &tp,
+        &s,
+        &Pose {
+            pos: tp.pos + n * 0.5,
+            rot: Mat3::identity(),
+        },
+        0.0,
+    );
     assert!((c[0].dist + 0.1).abs() < TOL && close(&c[0].normal, &n, TOL));
     // Plane-plane: nothing.
     assert_eq!(both(&Shape::Plane, &pl, &Shape::Plane, &pl, 1.0).len(), 0);
@@ -98,8 +144,14 @@ fn collision_plane_sphere() {
 fn collision_plane_capsule_box_cylinder() {
     let pl = Pose::identity();
     // Horizontal capsule: 2 contacts at the segment ends.
-    let cap = Shape::Capsule { radius: 0.1, half_length: 0.5 };
-    let pc = Pose { pos: Vec3::new(0.0, 0.0, 0.09), rot: rot_axis(Vec3::y(), std::f64::consts::FRAC_PI_2) };
+    let cap = Shape::Capsule {
+        radius: 0.1,
+        half_length: 0.5,
+    };
+    let pc = Pose {
+        pos: Vec3::new(0.0, 0.0, 0.09),
+        rot: rot_axis(Vec3::y(), std::f64::consts::FRAC_PI_2),
+    };
     let c = both(&Shape::Plane, &pl, &cap, &pc, 0.0);
     assert_eq!(c.len(), 2);
     for k in &c {
@@ -107,11 +159,22 @@ fn collision_plane_capsule_box_cylinder() {
         assert!((k.pos.x.abs() - 0.5).abs() < TOL && (k.pos.z + 0.005).abs() < TOL);
     }
     // Zero-length capsule = sphere.
-    let c = both(&Shape::Plane, &pl, &Shape::Capsule { radius: 0.1, half_length: 0.0 }, &pc, 0.0);
+    let c = both(
+        &Shape::Plane,
+        &pl,
+        &Shape::Capsule {
+            radius: 0.1,
+            half_length: 0.0,
+        },
+        &pc,
+        0.0,
+    );
     assert_eq!(c.len(), 1);
 
     // Box resting flat: 4 corners.
-    let bx = Shape::Box { half: Vec3::new(1.0, 2.0, 0.5) };
+    let bx = Shape::Box {
+        half: Vec3::new(1.0, 2.0, 0.5),
+    };
     let c = both(&Shape::Plane, &pl, &bx, &at(3.0, 0.0, 0.49), 0.0);
     assert_eq!(c.len(), 4);
     for k in &c {
@@ -121,33 +184,57 @@ fn collision_plane_capsule_box_cylinder() {
     }
     // Box on an edge (rotated 45 degrees about x): 2 contacts.
     let h = 0.5 * 2f64.sqrt();
-    let pe = Pose { pos: Vec3::new(0.0, 0.0, h - 0.002), rot: rot_axis(Vec3::x(), std::f64::consts::FRAC_PI_4) };
-    let bc = Shape::Box { half: Vec3::new(1.0, 0.5, 0.5) };
+    let pe = Pose {
+        pos: Vec3::new(0.0, 0.0, h - 0.002),
+        rot: rot_axis(Vec3::x(), std::f64::consts::FRAC_PI_4),
+    };
+    let bc = Shape::Box {
+        half: Vec3::new(1.0, 0.5, 0.5),
+    };
     let c = both(&Shape::Plane, &pl, &bc, &pe, 1e-3);
     assert_eq!(c.len(), 2);
     for k in &c {
-        assert!((k.dist + 0.002).abs() < 1e-9 && (k.pos.x.abs() - 1.0).abs() < 1e-9 && k.pos.y.abs() < 1e-9);
+        assert!(
+            (k.dist + 0.002).abs() < 1e-9
+                && (k.pos.x.abs() - 1.0).abs() < 1e-9
+                && k.pos.y.abs() < 1e-9
+        );
     }
     // Separated box within the margin: 4, beyond: 0.
-    assert_eq!(both(&Shape::Plane, &pl, &bx, &at(0.0, 0.0, 0.55), 0.1).len(), 4);
-    assert_eq!(both(&Shape::Plane, &pl, &bx, &at(0.0, 0.0, 0.55), 0.01).len(), 0);
+    assert_eq!(
+        both(&Shape::Plane, &pl, &bx, &at(0.0, 0.0, 0.55), 0.1).len(),
+        4
+    );
+    assert_eq!(
+        both(&Shape::Plane, &pl, &bx, &at(0.0, 0.0, 0.55), 0.01).len(),
+        0
+    );
 
     // Cylinder flat: 4 rim points; on its side: 2.
-    let cy = Shape::Cylinder { radius: 0.3, half_length: 0.2 };
+    let cy = Shape::Cylinder {
+        radius: 0.3,
+        half_length: 0.2,
+    };
     let c = both(&Shape::Plane, &pl, &cy, &at(0.0, 0.0, 0.19), 0.0);
     assert_eq!(c.len(), 4);
     for k in &c {
         assert!((k.dist + 0.01).abs() < TOL);
         assert!(((k.pos.x.powi(2) + k.pos.y.powi(2)).sqrt() - 0.3).abs() < TOL);
     }
-    let ps = Pose { pos: Vec3::new(0.0, 0.0, 0.29), rot: rot_axis(Vec3::x(), std::f64::consts::FRAC_PI_2) };
+    let ps = Pose {
+        pos: Vec3::new(0.0, 0.0, 0.29),
+        rot: rot_axis(Vec3::x(), std::f64::consts::FRAC_PI_2),
+    };
     let c = both(&Shape::Plane, &pl, &cy, &ps, 0.0);
     assert_eq!(c.len(), 2);
     for k in &c {
         assert!((k.dist + 0.01).abs() < TOL && (k.pos.y.abs() - 0.2).abs() < TOL);
     }
     // Tilted cylinder: 1 contact at the deepest rim point.
-    let pt = Pose { pos: Vec3::new(0.0, 0.0, 0.3), rot: rot_axis(Vec3::x(), 0.3) };
+    let pt = Pose {
+        pos: Vec3::new(0.0, 0.0, 0.3),
+        rot: rot_axis(Vec3::x(), 0.3),
+    };
     let c = both(&Shape::Plane, &pl, &cy, &pt, 0.1);
     assert_eq!(c.len(), 1);
     let expect = 0.3 - 0.2 * 0.3f64.cos() - 0.3 * 0.3f64.sin();
@@ -169,7 +256,13 @@ fn cube_hull(h: f64) -> ConvexHull {
 #[test]
 fn collision_plane_convex() {
     let hull = cube_hull(0.5);
-    let c = both(&Shape::Plane, &Pose::identity(), &Shape::Convex(&hull), &at(0.0, 0.0, 0.49), 0.0);
+    let c = both(
+        &Shape::Plane,
+        &Pose::identity(),
+        &Shape::Convex(&hull),
+        &at(0.0, 0.0, 0.49),
+        0.0,
+    );
     assert_eq!(c.len(), 4);
     for k in &c {
         assert!((k.dist + 0.01).abs() < TOL);
@@ -183,7 +276,13 @@ fn collision_plane_convex() {
     }
     pts.push(Vec3::new(0.0, 0.0, 1.0));
     let h2 = ConvexHull::from_points(&pts).unwrap();
-    let c = both(&Shape::Plane, &Pose::identity(), &Shape::Convex(&h2), &at(0.0, 0.0, -0.01), 0.0);
+    let c = both(
+        &Shape::Plane,
+        &Pose::identity(),
+        &Shape::Convex(&h2),
+        &at(0.0, 0.0, -0.01),
+        0.0,
+    );
     assert_eq!(c.len(), 4);
     for k in &c {
         assert!((k.pos.x.abs() - 0.5).abs() < TOL && (k.pos.y.abs() - 0.5).abs() < TOL);
@@ -204,14 +303,20 @@ fn collision_sphere_sphere_capsule() {
     let c = both(&s1, &at(0.0, 0.0, 0.0), &s2, &at(0.0, 0.8, 0.0), 0.0);
     assert!((c[0].dist + 0.1).abs() < TOL && close(&c[0].normal, &Vec3::y(), TOL));
     assert!(close(&c[0].pos, &Vec3::new(0.0, 0.25, 0.0), TOL));
-    assert_eq!(both(&s1, &at(0.0, 0.0, 0.0), &s2, &at(1.0, 0.0, 0.0), 0.05).len(), 0);
+    assert_eq!(
+        both(&s1, &at(0.0, 0.0, 0.0), &s2, &at(1.0, 0.0, 0.0), 0.05).len(),
+        0
+    );
     // Coincident: finite.
     let mut c = Vec::new();
     collide(&s1, &Pose::identity(), &s2, &Pose::identity(), 0.0, &mut c);
     assert!((c[0].dist + 0.9).abs() < TOL && (c[0].normal.norm() - 1.0).abs() < TOL);
 
     // Sphere-capsule: capsule along z, sphere beside the segment and beyond its end.
-    let cap = Shape::Capsule { radius: 0.2, half_length: 1.0 };
+    let cap = Shape::Capsule {
+        radius: 0.2,
+        half_length: 1.0,
+    };
     let c = both(&s1, &at(0.45, 0.0, 0.5), &cap, &Pose::identity(), 0.0);
     assert_eq!(c.len(), 1);
     assert!((c[0].dist + 0.05).abs() < TOL && close(&c[0].normal, &-Vec3::x(), TOL));
@@ -224,16 +329,31 @@ fn collision_sphere_sphere_capsule() {
     assert!((c[0].dist + 0.5).abs() < TOL);
 
     // Capsule-capsule crossing.
-    let c2 = Shape::Capsule { radius: 0.1, half_length: 0.5 };
-    let px = Pose { pos: Vec3::new(0.0, 0.0, 0.25), rot: rot_axis(Vec3::y(), std::f64::consts::FRAC_PI_2) };
-    let py = Pose { pos: Vec3::new(0.0, 0.0, 0.0), rot: rot_axis(Vec3::x(), std::f64::consts::FRAC_PI_2) };
+    let c2 = Shape::Capsule {
+        radius: 0.1,
+        half_length: 0.5,
+    };
+    let px = Pose {
+        pos: Vec3::new(0.0, 0.0, 0.25),
+        rot: rot_axis(Vec3::y(), std::f64::consts::FRAC_PI_2),
+    };
+    let py = Pose {
+        pos: Vec3::new(0.0, 0.0, 0.0),
+        rot: rot_axis(Vec3::x(), std::f64::consts::FRAC_PI_2),
+    };
     let c = both(&c2, &py, &c2, &px, 0.1);
     assert_eq!(c.len(), 1);
     assert!((c[0].dist - 0.05).abs() < TOL && close(&c[0].normal, &Vec3::z(), TOL));
     assert!(close(&c[0].pos, &Vec3::new(0.0, 0.0, 0.125), TOL));
     // Parallel overlapping: 2 contacts at the ends of the overlap.
-    let pa = Pose { pos: Vec3::new(0.0, 0.0, 0.0), rot: px.rot };
-    let pb = Pose { pos: Vec3::new(0.3, 0.0, 0.15), rot: px.rot };
+    let pa = Pose {
+        pos: Vec3::new(0.0, 0.0, 0.0),
+        rot: px.rot,
+    };
+    let pb = Pose {
+        pos: Vec3::new(0.3, 0.0, 0.15),
+        rot: px.rot,
+    };
     let c = both(&c2, &pa, &c2, &pb, 0.0);
     assert_eq!(c.len(), 2);
     let mut xs: Vec<f64> = c.iter().map(|k| k.pos.x).collect();
@@ -246,7 +366,10 @@ fn collision_sphere_sphere_capsule() {
     let mut c = Vec::new();
     collide(&c2, &pa, &c2, &pa, 0.0, &mut c);
     assert_eq!(c.len(), 2);
-    let z = Shape::Capsule { radius: 0.1, half_length: 0.0 };
+    let z = Shape::Capsule {
+        radius: 0.1,
+        half_length: 0.0,
+    };
     assert_eq!(collide(&z, &pa, &z, &pa, 0.0, &mut c), 1);
 }
 
@@ -255,7 +378,9 @@ fn collision_sphere_sphere_capsule() {
 
 #[test]
 fn collision_sphere_box() {
-    let bx = Shape::Box { half: Vec3::new(1.0, 0.5, 0.25) };
+    let bx = Shape::Box {
+        half: Vec3::new(1.0, 0.5, 0.25),
+    };
     let s = Shape::Sphere { radius: 0.2 };
     // Above the top face.
     let c = both(&s, &at(0.3, 0.1, 0.4), &bx, &Pose::identity(), 0.0);
@@ -265,21 +390,48 @@ fn collision_sphere_box() {
     // Near a corner (separated within margin).
     let corner = Vec3::new(1.0, 0.5, 0.25);
     let dir = Vec3::new(1.0, 1.0, 1.0).normalize();
-    let c = both(&s, &Pose { pos: corner + dir * 0.3, rot: Mat3::identity() }, &bx, &Pose::identity(), 0.2);
+    let c = both(
+        &s,
+        &Pose {
+            pos: corner + dir * 0.3,
+            rot: Mat3::identity(),
+        },
+        &bx,
+        &Pose::identity(),
+        0.2,
+    );
     assert!((c[0].dist - 0.1).abs() < TOL && close(&c[0].normal, &-dir, TOL));
     // Centre inside the box, nearest face is +y.
     let c = both(&s, &at(0.2, 0.4, 0.0), &bx, &Pose::identity(), 0.0);
     assert!((c[0].dist + 0.3).abs() < TOL && close(&c[0].normal, &-Vec3::y(), TOL));
     // Coincident centres: finite.
-    assert_eq!(collide(&s, &Pose::identity(), &bx, &Pose::identity(), 0.0, &mut Vec::new()), 1);
+    assert_eq!(
+        collide(
+            &s,
+            &Pose::identity(),
+            &bx,
+            &Pose::identity(),
+            0.0,
+            &mut Vec::new()
+        ),
+        1
+    );
 }
 
 #[test]
 fn collision_capsule_box() {
-    let bx = Shape::Box { half: Vec3::new(1.0, 1.0, 0.5) };
-    let cap = Shape::Capsule { radius: 0.1, half_length: 0.4 };
+    let bx = Shape::Box {
+        half: Vec3::new(1.0, 1.0, 0.5),
+    };
+    let cap = Shape::Capsule {
+        radius: 0.1,
+        half_length: 0.4,
+    };
     // Lying on the top face: 2 contacts.
-    let p = Pose { pos: Vec3::new(0.2, 0.0, 0.59), rot: rot_axis(Vec3::y(), std::f64::consts::FRAC_PI_2) };
+    let p = Pose {
+        pos: Vec3::new(0.2, 0.0, 0.59),
+        rot: rot_axis(Vec3::y(), std::f64::consts::FRAC_PI_2),
+    };
     let c = both(&cap, &p, &bx, &Pose::identity(), 0.0);
     assert_eq!(c.len(), 2);
     for k in &c {
@@ -291,7 +443,10 @@ fn collision_capsule_box() {
     assert_eq!(c.len(), 1);
     assert!((c[0].dist + 0.01).abs() < 1e-9 && close(&c[0].normal, &-Vec3::z(), 1e-9));
     // Across an edge, tilted: 1 contact whose distance matches a brute-force sample.
-    let p = Pose { pos: Vec3::new(1.2, 0.0, 0.7), rot: rot_axis(Vec3::new(1.0, 1.0, 0.0), 0.7) };
+    let p = Pose {
+        pos: Vec3::new(1.2, 0.0, 0.7),
+        rot: rot_axis(Vec3::new(1.0, 1.0, 0.0), 0.7),
+    };
     let c = both(&cap, &p, &bx, &Pose::identity(), 0.5);
     assert!(!c.is_empty());
     let (a, b) = axis_ends(&p, 0.4);
@@ -307,18 +462,27 @@ fn collision_capsule_box() {
 
 #[test]
 fn collision_box_box() {
-    let b1 = Shape::Box { half: Vec3::new(1.0, 1.0, 0.5) };
-    let b2 = Shape::Box { half: Vec3::new(0.3, 0.2, 0.1) };
+    let b1 = Shape::Box {
+        half: Vec3::new(1.0, 1.0, 0.5),
+    };
+    let b2 = Shape::Box {
+        half: Vec3::new(0.3, 0.2, 0.1),
+    };
     // Small box resting on the big one: 4 contacts at the small box's bottom corners.
     let c = both(&b1, &Pose::identity(), &b2, &at(0.1, 0.2, 0.59), 0.0);
     assert_eq!(c.len(), 4);
     for k in &c {
         assert!((k.dist + 0.01).abs() < TOL && close(&k.normal, &Vec3::z(), TOL));
-        assert!(((k.pos.x - 0.1).abs() - 0.3).abs() < TOL && ((k.pos.y - 0.2).abs() - 0.2).abs() < TOL);
+        assert!(
+            ((k.pos.x - 0.1).abs() - 0.3).abs() < TOL && ((k.pos.y - 0.2).abs() - 0.2).abs() < TOL
+        );
         assert!((k.pos.z - 0.495).abs() < TOL);
     }
     // Equal boxes stacked with a yaw: face-to-face, contacts on the overlap polygon.
-    let p = Pose { pos: Vec3::new(0.0, 0.0, 0.99), rot: rot_axis(Vec3::z(), 0.3) };
+    let p = Pose {
+        pos: Vec3::new(0.0, 0.0, 0.99),
+        rot: rot_axis(Vec3::z(), 0.3),
+    };
     let c = both(&b1, &Pose::identity(), &b1, &p, 0.0);
     assert!(c.len() >= 4 && c.len() <= 8, "{}", c.len());
     for k in &c {
@@ -326,14 +490,28 @@ fn collision_box_box() {
         assert!(k.pos.x.abs() <= 1.0 + 1e-9 && k.pos.y.abs() <= 1.0 + 1e-9);
     }
     // Separated within margin.
-    assert_eq!(both(&b1, &Pose::identity(), &b2, &at(0.0, 0.0, 0.65), 0.1).len(), 4);
-    assert_eq!(both(&b1, &Pose::identity(), &b2, &at(0.0, 0.0, 0.65), 0.01).len(), 0);
+    assert_eq!(
+        both(&b1, &Pose::identity(), &b2, &at(0.0, 0.0, 0.65), 0.1).len(),
+        4
+    );
+    assert_eq!(
+        both(&b1, &Pose::identity(), &b2, &at(0.0, 0.0, 0.65), 0.01).len(),
+        0
+    );
     // Edge-edge: two boxes rotated 45 degrees about perpendicular axes, edges crossing.
     let h = 0.5;
     let e = h * 2f64.sqrt();
-    let pa = Pose { pos: Vec3::zeros(), rot: rot_axis(Vec3::x(), std::f64::consts::FRAC_PI_4) };
-    let pb = Pose { pos: Vec3::new(0.0, 0.0, 2.0 * e - 0.02), rot: rot_axis(Vec3::y(), std::f64::consts::FRAC_PI_4) };
-    let cube = Shape::Box { half: Vec3::repeat(h) };
+    let pa = Pose {
+        pos: Vec3::zeros(),
+        rot: rot_axis(Vec3::x(), std::f64::consts::FRAC_PI_4),
+    };
+    let pb = Pose {
+        pos: Vec3::new(0.0, 0.0, 2.0 * e - 0.02),
+        rot: rot_axis(Vec3::y(), std::f64::consts::FRAC_PI_4),
+    };
+    let cube = Shape::Box {
+        half: Vec3::repeat(h),
+    };
     let c = both(&cube, &pa, &cube, &pb, 0.0);
     assert_eq!(c.len(), 1);
     assert!((c[0].dist + 0.02).abs() < 1e-9 && close(&c[0].normal, &Vec3::z(), 1e-9));
@@ -346,15 +524,41 @@ fn collision_box_box() {
 fn gjk_vs_analytic(s1: &Shape, s2: &Shape, rng: &mut Rng, spread: f64) {
     let mut n_pen = 0;
     for _ in 0..300 {
-        let p1 = Pose { pos: rng.vec(spread), rot: rng.rot() };
-        let p2 = Pose { pos: rng.vec(spread), rot: rng.rot() };
+        let p1 = Pose {
+            pos: rng.vec(spread),
+            rot: rng.rot(),
+        };
+        let p2 = Pose {
+            pos: rng.vec(spread),
+            rot: rng.rot(),
+        };
         let mut c = Vec::new();
         collide(s1, &p1, s2, &p2, f64::INFINITY, &mut c);
         assert_eq!(c.len(), 1);
-        let (qa, qb, n, d) = shape_contact(&Placed { shape: s1, pose: &p1 }, &Placed { shape: s2, pose: &p2 });
-        assert!((d - c[0].dist).abs() < 1e-6, "{s1:?} {s2:?} dist {d} vs {}", c[0].dist);
-        assert!((n - c[0].normal).norm() < 1e-6, "{s1:?} {s2:?} normal {n} vs {} (d={d})", c[0].normal);
-        assert!(((qa + qb) * 0.5 - c[0].pos).norm() < 1e-6, "{s1:?} {s2:?} pos");
+        let (qa, qb, n, d) = shape_contact(
+            &Placed {
+                shape: s1,
+                pose: &p1,
+            },
+            &Placed {
+                shape: s2,
+                pose: &p2,
+            },
+        );
+        assert!(
+            (d - c[0].dist).abs() < 1e-6,
+            "{s1:?} {s2:?} dist {d} vs {}",
+            c[0].dist
+        );
+        assert!(
+            (n - c[0].normal).norm() < 1e-6,
+            "{s1:?} {s2:?} normal {n} vs {} (d={d})",
+            c[0].normal
+        );
+        assert!(
+            ((qa + qb) * 0.5 - c[0].pos).norm() < 1e-6,
+            "{s1:?} {s2:?} pos"
+        );
         if d < 0.0 {
             n_pen += 1;
         }
@@ -367,9 +571,17 @@ fn collision_gjk_epa_agree_with_analytic() {
     let mut rng = Rng(0x1234_5678_9abc_def1);
     let sphere = Shape::Sphere { radius: 0.4 };
     let sphere2 = Shape::Sphere { radius: 0.25 };
-    let cap = Shape::Capsule { radius: 0.2, half_length: 0.5 };
-    let cap2 = Shape::Capsule { radius: 0.3, half_length: 0.2 };
-    let bx = Shape::Box { half: Vec3::new(0.5, 0.3, 0.2) };
+    let cap = Shape::Capsule {
+        radius: 0.2,
+        half_length: 0.5,
+    };
+    let cap2 = Shape::Capsule {
+        radius: 0.3,
+        half_length: 0.2,
+    };
+    let bx = Shape::Box {
+        half: Vec3::new(0.5, 0.3, 0.2),
+    };
     gjk_vs_analytic(&sphere, &sphere2, &mut rng, 0.6);
     gjk_vs_analytic(&sphere, &cap, &mut rng, 0.6);
     gjk_vs_analytic(&cap2, &cap, &mut rng, 0.6);
@@ -381,13 +593,32 @@ fn collision_epa_box_box_depth() {
     // For overlapping boxes, the EPA depth is the smallest SAT overlap; the box-box routine's
     // normal must agree with EPA's when the deepest contact is a face contact.
     let mut rng = Rng(99);
-    let b1 = Shape::Box { half: Vec3::new(0.5, 0.3, 0.2) };
-    let b2 = Shape::Box { half: Vec3::new(0.4, 0.4, 0.1) };
+    let b1 = Shape::Box {
+        half: Vec3::new(0.5, 0.3, 0.2),
+    };
+    let b2 = Shape::Box {
+        half: Vec3::new(0.4, 0.4, 0.1),
+    };
     let mut checked = 0;
     for _ in 0..300 {
-        let p1 = Pose { pos: rng.vec(0.3), rot: rng.rot() };
-        let p2 = Pose { pos: rng.vec(0.3), rot: rng.rot() };
-        let (_, _, n, d) = shape_contact(&Placed { shape: &b1, pose: &p1 }, &Placed { shape: &b2, pose: &p2 });
+        let p1 = Pose {
+            pos: rng.vec(0.3),
+            rot: rng.rot(),
+        };
+        let p2 = Pose {
+            pos: rng.vec(0.3),
+            rot: rng.rot(),
+        };
+        let (_, _, n, d) = shape_contact(
+            &Placed {
+                shape: &b1,
+                pose: &p1,
+            },
+            &Placed {
+                shape: &b2,
+                pose: &p2,
+            },
+        );
         // Brute-force SAT over the 15 axes.
         let ax1: Vec<Vec3> = (0..3).map(|i| p1.rot.column(i).into_owned()).collect();
         let ax2: Vec<Vec3> = (0..3).map(|i| p2.rot.column(i).into_owned()).collect();
@@ -423,7 +654,10 @@ fn collision_epa_box_box_depth() {
 
 #[test]
 fn collision_cylinder_pairs() {
-    let cy = Shape::Cylinder { radius: 0.3, half_length: 0.5 };
+    let cy = Shape::Cylinder {
+        radius: 0.3,
+        half_length: 0.5,
+    };
     let s = Shape::Sphere { radius: 0.2 };
     // Sphere above the cap.
     let c = both_tol(&s, &at(0.1, 0.0, 0.65), &cy, &Pose::identity(), 0.0, 1e-5);
@@ -435,7 +669,9 @@ fn collision_cylinder_pairs() {
     let c = both_tol(&s, &at(0.0, 0.55, 0.1), &cy, &Pose::identity(), 0.1, 1e-5);
     assert!((c[0].dist - 0.05).abs() < 1e-6 && close(&c[0].normal, &-Vec3::y(), 1e-6));
     // Cylinder standing on a box: multi-contact on the cap rim.
-    let bx = Shape::Box { half: Vec3::new(1.0, 1.0, 0.5) };
+    let bx = Shape::Box {
+        half: Vec3::new(1.0, 1.0, 0.5),
+    };
     let c = both_tol(&bx, &Pose::identity(), &cy, &at(0.0, 0.0, 0.99), 0.0, 1e-5);
     assert!(c.len() >= 3 && c.len() <= 4, "{}", c.len());
     for k in &c {
@@ -443,7 +679,10 @@ fn collision_cylinder_pairs() {
         assert!(((k.pos.x.powi(2) + k.pos.y.powi(2)).sqrt() - 0.3).abs() < 1e-9);
     }
     // Cylinder lying on a box: 2 contacts along the touching line.
-    let p = Pose { pos: Vec3::new(0.0, 0.0, 0.79), rot: rot_axis(Vec3::x(), std::f64::consts::FRAC_PI_2) };
+    let p = Pose {
+        pos: Vec3::new(0.0, 0.0, 0.79),
+        rot: rot_axis(Vec3::x(), std::f64::consts::FRAC_PI_2),
+    };
     let c = both_tol(&bx, &Pose::identity(), &cy, &p, 0.0, 1e-5);
     assert_eq!(c.len(), 2);
     for k in &c {
@@ -456,7 +695,10 @@ fn collision_cylinder_pairs() {
         // Curved-curved through EPA: accurate to ~1e-6.
         assert!((k.dist + 0.01).abs() < 1e-6 && close(&k.normal, &Vec3::x(), 1e-5));
     }
-    let cap = Shape::Capsule { radius: 0.1, half_length: 0.3 };
+    let cap = Shape::Capsule {
+        radius: 0.1,
+        half_length: 0.3,
+    };
     let c = both_tol(&cap, &at(0.0, 0.0, 0.85), &cy, &Pose::identity(), 0.0, 1e-5);
     assert_eq!(c.len(), 1);
     assert!((c[0].dist + 0.05).abs() < 1e-6);
@@ -466,34 +708,55 @@ fn collision_cylinder_pairs() {
 fn collision_convex_pairs() {
     let hull = cube_hull(0.5);
     let cv = Shape::Convex(&hull);
-    let cube = Shape::Box { half: Vec3::repeat(0.5) };
+    let cube = Shape::Box {
+        half: Vec3::repeat(0.5),
+    };
     let mut rng = Rng(7);
     // Hull of a cube behaves like the box: compare against analytic sphere-box.
     let s = Shape::Sphere { radius: 0.3 };
     for _ in 0..200 {
-        let p1 = Pose { pos: rng.vec(0.8), rot: rng.rot() };
-        let p2 = Pose { pos: rng.vec(0.8), rot: rng.rot() };
+        let p1 = Pose {
+            pos: rng.vec(0.8),
+            rot: rng.rot(),
+        };
+        let p2 = Pose {
+            pos: rng.vec(0.8),
+            rot: rng.rot(),
+        };
         let mut a = Vec::new();
         let mut b = Vec::new();
         collide(&s, &p1, &cv, &p2, f64::INFINITY, &mut a);
         collide(&s, &p1, &cube, &p2, f64::INFINITY, &mut b);
-        assert!((a[0].dist - b[0].dist).abs() < 1e-6, "{} vs {}", a[0].dist, b[0].dist);
+        assert!(
+            (a[0].dist - b[0].dist).abs() < 1e-6,
+            "{} vs {}",
+            a[0].dist,
+            b[0].dist
+        );
     }
     // Box resting on the hull, hull on hull: 4 contacts.
-    let small = Shape::Box { half: Vec3::new(0.2, 0.2, 0.1) };
+    let small = Shape::Box {
+        half: Vec3::new(0.2, 0.2, 0.1),
+    };
     let c = both(&cv, &Pose::identity(), &small, &at(0.1, 0.0, 0.59), 0.0);
     assert_eq!(c.len(), 4);
     for k in &c {
         assert!((k.dist + 0.01).abs() < 1e-9 && close(&k.normal, &Vec3::z(), 1e-9));
     }
-    let p = Pose { pos: Vec3::new(0.2, 0.1, 0.99), rot: rot_axis(Vec3::z(), 0.2) };
+    let p = Pose {
+        pos: Vec3::new(0.2, 0.1, 0.99),
+        rot: rot_axis(Vec3::z(), 0.2),
+    };
     let c = both(&cv, &Pose::identity(), &cv, &p, 0.0);
     assert!(c.len() >= 3 && c.len() <= 4, "{}", c.len());
     for k in &c {
         assert!((k.dist + 0.01).abs() < 1e-9 && close(&k.normal, &Vec3::z(), 1e-9));
     }
     // Penetration depth of tilted hull vs hull equals box-box SAT result (single deepest).
-    let p = Pose { pos: Vec3::new(0.3, 0.2, 0.9), rot: rng.rot() };
+    let p = Pose {
+        pos: Vec3::new(0.3, 0.2, 0.9),
+        rot: rng.rot(),
+    };
     let mut a = Vec::new();
     let mut b = Vec::new();
     collide(&cv, &Pose::identity(), &cv, &p, 0.0, &mut a);
@@ -509,14 +772,35 @@ fn collision_degenerate_poses_finite() {
     let shapes = [
         Shape::Plane,
         Shape::Sphere { radius: 0.2 },
-        Shape::Capsule { radius: 0.1, half_length: 0.3 },
-        Shape::Capsule { radius: 0.1, half_length: 0.0 },
-        Shape::Box { half: Vec3::new(0.2, 0.3, 0.4) },
-        Shape::Cylinder { radius: 0.2, half_length: 0.3 },
-        Shape::Cylinder { radius: 0.2, half_length: 0.0 },
+        Shape::Capsule {
+            radius: 0.1,
+            half_length: 0.3,
+        },
+        Shape::Capsule {
+            radius: 0.1,
+            half_length: 0.0,
+        },
+        Shape::Box {
+            half: Vec3::new(0.2, 0.3, 0.4),
+        },
+        Shape::Cylinder {
+            radius: 0.2,
+            half_length: 0.3,
+        },
+        Shape::Cylinder {
+            radius: 0.2,
+            half_length: 0.0,
+        },
         Shape::Convex(&hull),
     ];
-    let poses = [Pose::identity(), at(0.0, 0.0, 0.05), Pose { pos: Vec3::zeros(), rot: rot_axis(Vec3::x(), 1e-12) }];
+    let poses = [
+        Pose::identity(),
+        at(0.0, 0.0, 0.05),
+        Pose {
+            pos: Vec3::zeros(),
+            rot: rot_axis(Vec3::x(), 1e-12),
+        },
+    ];
     for s1 in &shapes {
         for s2 in &shapes {
             for p1 in &poses {
@@ -524,7 +808,10 @@ fn collision_degenerate_poses_finite() {
                     let mut out = Vec::new();
                     collide(s1, p1, s2, p2, 0.1, &mut out);
                     for c in &out {
-                        assert!(c.pos.iter().chain(c.normal.iter()).all(|x| x.is_finite()) && c.dist.is_finite());
+                        assert!(
+                            c.pos.iter().chain(c.normal.iter()).all(|x| x.is_finite())
+                                && c.dist.is_finite()
+                        );
                         assert!((c.normal.norm() - 1.0).abs() < 1e-9);
                     }
                     if !matches!((s1, s2), (Shape::Plane, Shape::Plane)) && p1 == p2 {
@@ -538,17 +825,57 @@ fn collision_degenerate_poses_finite() {
 
 #[test]
 fn collision_aabb() {
-    let p = Pose { pos: Vec3::new(1.0, 2.0, 3.0), rot: rot_axis(Vec3::z(), std::f64::consts::FRAC_PI_4) };
-    let (lo, hi) = aabb(&Shape::Box { half: Vec3::new(1.0, 1.0, 0.5) }, &p);
+    let p = Pose {
+        pos: Vec3::new(1.0, 2.0, 3.0),
+        rot: rot_axis(Vec3::z(), std::f64::consts::FRAC_PI_4),
+    };
+    let (lo, hi) = aabb(
+        &Shape::Box {
+            half: Vec3::new(1.0, 1.0, 0.5),
+        },
+        &p,
+    );
     let r = 2f64.sqrt();
-    assert!(close(&lo, &Vec3::new(1.0 - r, 2.0 - r, 2.5), 1e-12) && close(&hi, &Vec3::new(1.0 + r, 2.0 + r, 3.5), 1e-12));
-    let (lo, hi) = aabb(&Shape::Capsule { radius: 0.1, half_length: 1.0 }, &at(0.0, 0.0, 0.0));
-    assert!(close(&lo, &Vec3::new(-0.1, -0.1, -1.1), 1e-12) && close(&hi, &Vec3::new(0.1, 0.1, 1.1), 1e-12));
-    let (lo, hi) = aabb(&Shape::Cylinder { radius: 0.5, half_length: 1.0 }, &at(0.0, 0.0, 0.0));
-    assert!(close(&lo, &Vec3::new(-0.5, -0.5, -1.0), 1e-12) && close(&hi, &Vec3::new(0.5, 0.5, 1.0), 1e-12));
+    assert!(
+        close(&lo, &Vec3::new(1.0 - r, 2.0 - r, 2.5), 1e-12)
+            && close(&hi, &Vec3::new(1.0 + r, 2.0 + r, 3.5), 1e-12)
+    );
+    let (lo, hi) = aabb(
+        &Shape::Capsule {
+            radius: 0.1,
+            half_length: 1.0,
+        },
+        &at(0.0, 0.0, 0.0),
+    );
+    assert!(
+        close(&lo, &Vec3::new(-0.1, -0.1, -1.1), 1e-12)
+            && close(&hi, &Vec3::new(0.1, 0.1, 1.1), 1e-12)
+    );
+    let (lo, hi) = aabb(
+        &Shape::Cylinder {
+            radius: 0.5,
+            half_length: 1.0,
+        },
+        &at(0.0, 0.0, 0.0),
+    );
+    assert!(
+        close(&lo, &Vec3::new(-0.5, -0.5, -1.0), 1e-12)
+            && close(&hi, &Vec3::new(0.5, 0.5, 1.0), 1e-12)
+    );
     let (lo, hi) = aabb(&Shape::Plane, &at(0.0, 0.0, 1.0));
-    assert!(lo.z == f64::NEG_INFINITY && hi.z == 1.0 && lo.x == f64::NEG_INFINITY && hi.x == f64::INFINITY);
-    let (lo, hi) = aabb(&Shape::Plane, &p.mul(&Pose { pos: Vec3::zeros(), rot: rot_axis(Vec3::x(), 0.3) }));
+    assert!(
+        lo.z == f64::NEG_INFINITY
+            && hi.z == 1.0
+            && lo.x == f64::NEG_INFINITY
+            && hi.x == f64::INFINITY
+    );
+    let (lo, hi) = aabb(
+        &Shape::Plane,
+        &p.mul(&Pose {
+            pos: Vec3::zeros(),
+            rot: rot_axis(Vec3::x(), 0.3),
+        }),
+    );
     assert!(lo.z == f64::NEG_INFINITY && hi.z == f64::INFINITY);
     let hull = cube_hull(0.5);
     let (lo, hi) = aabb(&Shape::Convex(&hull), &p);
@@ -556,10 +883,19 @@ fn collision_aabb() {
     // Every shape's support/AABB bounds a random sample of its surface contacts.
     let mut rng = Rng(5);
     for _ in 0..50 {
-        let pp = Pose { pos: rng.vec(1.0), rot: rng.rot() };
-        let s = Shape::Cylinder { radius: 0.3, half_length: 0.2 };
+        let pp = Pose {
+            pos: rng.vec(1.0),
+            rot: rng.rot(),
+        };
+        let s = Shape::Cylinder {
+            radius: 0.3,
+            half_length: 0.2,
+        };
         let (lo, hi) = aabb(&s, &pp);
-        let pl = Placed { shape: &s, pose: &pp };
+        let pl = Placed {
+            shape: &s,
+            pose: &pp,
+        };
         for _ in 0..20 {
             let q = pl.support(&rng.unit());
             assert!((0..3).all(|k| q[k] >= lo[k] - 1e-12 && q[k] <= hi[k] + 1e-12));
@@ -577,7 +913,13 @@ fn collision_hull_cube_mass_properties() {
     let off = Vec3::new(3.0, -2.0, 1.0);
     let mut pts = Vec::new();
     for i in 0..8 {
-        pts.push(off + Vec3::new(if i & 1 == 0 { -a } else { a }, if i & 2 == 0 { -b } else { b }, if i & 4 == 0 { -c } else { c }));
+        pts.push(
+            off + Vec3::new(
+                if i & 1 == 0 { -a } else { a },
+                if i & 2 == 0 { -b } else { b },
+                if i & 4 == 0 { -c } else { c },
+            ),
+        );
     }
     for _ in 0..200 {
         pts.push(off + Vec3::new(rng.range(-a, a), rng.range(-b, b), rng.range(-c, c)) * 0.999);
@@ -599,7 +941,10 @@ fn collision_hull_cube_mass_properties() {
         me * (4.0 * a * a + 4.0 * c * c) / 12.0,
         me * (4.0 * a * a + 4.0 * b * b) / 12.0,
     ));
-    assert!((inertia - ie).norm() < 1e-9 * ie.norm(), "{inertia} vs {ie}");
+    assert!(
+        (inertia - ie).norm() < 1e-9 * ie.norm(),
+        "{inertia} vs {ie}"
+    );
     // Outward normals.
     let centre = off;
     for (f, n) in h.faces.iter().zip(&h.normals) {
@@ -610,7 +955,9 @@ fn collision_hull_cube_mass_properties() {
 #[test]
 fn collision_hull_random_points_contained() {
     let mut rng = Rng(3);
-    let pts: Vec<Vec3> = (0..500).map(|_| rng.vec(1.0).component_mul(&Vec3::new(1.0, 0.3, 2.0))).collect();
+    let pts: Vec<Vec3> = (0..500)
+        .map(|_| rng.vec(1.0).component_mul(&Vec3::new(1.0, 0.3, 2.0)))
+        .collect();
     let h = ConvexHull::from_points(&pts).unwrap();
     let scale = 2.0;
     for p in &pts {
@@ -630,12 +977,19 @@ fn collision_hull_random_points_contained() {
         assert!(edges.contains(&(b, a)));
     }
     // Euler: V - E + F = 2.
-    assert_eq!(h.vertices.len() as i64 - (edges.len() / 2) as i64 + h.faces.len() as i64, 2);
+    assert_eq!(
+        h.vertices.len() as i64 - (edges.len() / 2) as i64 + h.faces.len() as i64,
+        2
+    );
     // Hill-climbing support equals brute force.
     for _ in 0..200 {
         let d = rng.unit();
         let s = h.support(&d);
-        let brute = h.vertices.iter().map(|v| v.dot(&d)).fold(f64::NEG_INFINITY, f64::max);
+        let brute = h
+            .vertices
+            .iter()
+            .map(|v| v.dot(&d))
+            .fold(f64::NEG_INFINITY, f64::max);
         assert!((s.dot(&d) - brute).abs() < 1e-12);
     }
 }
@@ -663,13 +1017,23 @@ fn collision_hull_errors_and_flat() {
     let line: Vec<Vec3> = (0..10).map(|i| Vec3::x() * i as f64).collect();
     let e = ConvexHull::from_points(&line).unwrap_err().to_string();
     assert!(e.contains("collinear"), "{e}");
-    let nan = [Vec3::zeros(), Vec3::x(), Vec3::y(), Vec3::new(f64::NAN, 0.0, 1.0)];
+    let nan = [
+        Vec3::zeros(),
+        Vec3::x(),
+        Vec3::y(),
+        Vec3::new(f64::NAN, 0.0, 1.0),
+    ];
     assert!(ConvexHull::from_points(&nan).is_err());
     // Flat square: inflated to a thin slab, still a valid closed hull.
-    let sq = [Vec3::zeros(), Vec3::x(), Vec3::y(), Vec3::new(1.0, 1.0, 0.0), Vec3::new(0.5, 0.5, 0.0)];
+    let sq = [
+        Vec3::zeros(),
+        Vec3::x(),
+        Vec3::y(),
+        Vec3::new(1.0, 1.0, 0.0),
+        Vec3::new(0.5, 0.5, 0.0),
+    ];
     let h = ConvexHull::from_points(&sq).unwrap();
     assert_eq!(h.vertices.len(), 8);
     let (m, _, _) = h.mass_properties(1.0);
     assert!(m > 0.0 && m < 1e-5);
 }
-

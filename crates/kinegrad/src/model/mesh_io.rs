@@ -14,7 +14,11 @@ use std::path::Path;
 
 /// Vertices (scaled componentwise by `scale`) and triangles of a mesh file (`.obj` or `.stl`).
 pub fn load_mesh(path: &Path, scale: Vec3) -> Result<(Vec<Vec3>, Vec<[u32; 3]>), Error> {
-    let ext = path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).unwrap_or_default();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+        .unwrap_or_default();
     let (mut v, f) = match ext.as_str() {
         "obj" => {
             let bytes = std::fs::read(path).map_err(|e| Error::load(path, format!("cannot read: {e}")))?;
@@ -42,10 +46,16 @@ pub fn load_mesh(path: &Path, scale: Vec3) -> Result<(Vec<Vec3>, Vec<[u32; 3]>),
 }
 
 fn parse_f64(path: &Path, line: usize, tok: Option<&str>, what: &str) -> Result<f64, Error> {
-    let t = tok.ok_or_else(|| Error::load(path, format!("line {line}: {what}: missing coordinate")))?;
-    let x: f64 = t.parse().map_err(|_| Error::load(path, format!("line {line}: {what}: bad number '{t}'")))?;
+    let t =
+        tok.ok_or_else(|| Error::load(path, format!("line {line}: {what}: missing coordinate")))?;
+    let x: f64 = t
+        .parse()
+        .map_err(|_| Error::load(path, format!("line {line}: {what}: bad number '{t}'")))?;
     if !x.is_finite() {
-        return Err(Error::load(path, format!("line {line}: {what}: non-finite number '{t}'")));
+        return Err(Error::load(
+            path,
+            format!("line {line}: {what}: non-finite number '{t}'"),
+        ));
     }
     Ok(x)
 }
@@ -70,9 +80,9 @@ pub fn parse_obj(path: &Path, text: &str) -> Result<(Vec<Vec3>, Vec<[u32; 3]>), 
                 idx.clear();
                 for tok in it {
                     let first = tok.split('/').next().unwrap_or("");
-                    let i: i64 = first
-                        .parse()
-                        .map_err(|_| Error::load(path, format!("line {line}: face: bad vertex index '{tok}'")))?;
+                    let i: i64 = first.parse().map_err(|_| {
+                        Error::load(path, format!("line {line}: face: bad vertex index '{tok}'"))
+                    })?;
                     let n = verts.len() as i64;
                     let k = if i > 0 { i - 1 } else { n + i };
                     if i == 0 || k < 0 || k >= n {
@@ -84,7 +94,10 @@ pub fn parse_obj(path: &Path, text: &str) -> Result<(Vec<Vec3>, Vec<[u32; 3]>), 
                     idx.push(k as u32);
                 }
                 if idx.len() < 3 {
-                    return Err(Error::load(path, format!("line {line}: face with fewer than 3 vertices")));
+                    return Err(Error::load(
+                        path,
+                        format!("line {line}: face with fewer than 3 vertices"),
+                    ));
                 }
                 for k in 1..idx.len() - 1 {
                     faces.push([idx[0], idx[k], idx[k + 1]]);
@@ -105,7 +118,11 @@ struct Welder {
 impl Welder {
     fn id(&mut self, p: Vec3) -> u32 {
         // +0.0 and -0.0 merge.
-        let key = [(p.x + 0.0).to_bits(), (p.y + 0.0).to_bits(), (p.z + 0.0).to_bits()];
+        let key = [
+            (p.x + 0.0).to_bits(),
+            (p.y + 0.0).to_bits(),
+            (p.z + 0.0).to_bits(),
+        ];
         let n = self.verts.len() as u32;
         *self.map.entry(key).or_insert_with(|| {
             self.verts.push(p);
@@ -125,7 +142,10 @@ pub fn parse_stl(path: &Path, bytes: &[u8]) -> Result<(Vec<Vec3>, Vec<[u32; 3]>)
         let t = String::from_utf8_lossy(head);
         t.trim_start().starts_with("solid")
     };
-    let mut w = Welder { verts: Vec::new(), map: HashMap::new() };
+    let mut w = Welder {
+        verts: Vec::new(),
+        map: HashMap::new(),
+    };
     let mut faces = Vec::new();
     if binary_size_ok {
         let n = u32::from_le_bytes([bytes[80], bytes[81], bytes[82], bytes[83]]) as usize;
@@ -134,10 +154,20 @@ pub fn parse_stl(path: &Path, bytes: &[u8]) -> Result<(Vec<Vec3>, Vec<[u32; 3]>)
             let mut tri = [0u32; 3];
             for (k, slot) in tri.iter_mut().enumerate() {
                 let o = base + 12 * k;
-                let c = |j: usize| f32::from_le_bytes([bytes[o + j], bytes[o + j + 1], bytes[o + j + 2], bytes[o + j + 3]]) as f64;
+                let c = |j: usize| {
+                    f32::from_le_bytes([
+                        bytes[o + j],
+                        bytes[o + j + 1],
+                        bytes[o + j + 2],
+                        bytes[o + j + 3],
+                    ]) as f64
+                };
                 let p = Vec3::new(c(0), c(4), c(8));
                 if !p.iter().all(|x| x.is_finite()) {
-                    return Err(Error::load(path, format!("binary STL: triangle {t}: non-finite vertex")));
+                    return Err(Error::load(
+                        path,
+                        format!("binary STL: triangle {t}: non-finite vertex"),
+                    ));
                 }
                 *slot = w.id(p);
             }
@@ -170,16 +200,26 @@ pub fn parse_stl(path: &Path, bytes: &[u8]) -> Result<(Vec<Vec3>, Vec<[u32; 3]>)
             }
             Some("endloop") => {
                 if cur.len() < 3 {
-                    return Err(Error::load(path, format!("line {line}: facet loop with {} vertices (need 3)", cur.len())));
+                    return Err(Error::load(
+                        path,
+                        format!(
+                            "line {line}: facet loop with {} vertices (need 3)",
+                            cur.len()
+                        ),
+                    ));
                 }
                 for k in 1..cur.len() - 1 {
                     faces.push([cur[0], cur[k], cur[k + 1]]);
                 }
                 cur.clear();
             }
-            Some("facet") | Some("outer") | Some("endfacet") | Some("solid") | Some("endsolid") | None => {}
+            Some("facet") | Some("outer") | Some("endfacet") | Some("solid") | Some("endsolid")
+            | None => {}
             Some(other) => {
-                return Err(Error::load(path, format!("line {line}: unexpected ASCII STL keyword '{other}'")));
+                return Err(Error::load(
+                    path,
+                    format!("line {line}: unexpected ASCII STL keyword '{other}'"),
+                ));
             }
         }
     }
@@ -198,7 +238,12 @@ mod tests {
     }
 
     fn tetra() -> (Vec<Vec3>, Vec<[u32; 3]>) {
-        let v = vec![Vec3::new(0.0, 0.0, 0.0), Vec3::new(1.0, 0.0, 0.0), Vec3::new(0.0, 2.0, 0.0), Vec3::new(0.0, 0.0, 3.0)];
+        let v = vec![
+            Vec3::new(0.0, 0.0, 0.0),
+            Vec3::new(1.0, 0.0, 0.0),
+            Vec3::new(0.0, 2.0, 0.0),
+            Vec3::new(0.0, 0.0, 3.0),
+        ];
         let f = vec![[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]];
         (v, f)
     }
@@ -285,18 +330,32 @@ mod tests {
         let p = tmp("bad2.obj");
         std::fs::write(&p, "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 7\n").unwrap();
         let e = load_mesh(&p, Vec3::repeat(1.0)).unwrap_err().to_string();
-        assert!(e.contains("bad2.obj") && e.contains("line 4") && e.contains("out of range"), "{e}");
+        assert!(
+            e.contains("bad2.obj") && e.contains("line 4") && e.contains("out of range"),
+            "{e}"
+        );
         let p = tmp("bad.stl");
         std::fs::write(&p, b"\x00\x01garbage").unwrap();
         let e = load_mesh(&p, Vec3::repeat(1.0)).unwrap_err().to_string();
         assert!(e.contains("bad.stl"), "{e}");
         let p = tmp("bad3.stl");
-        std::fs::write(&p, "solid x\n facet normal 0 0 1\n outer loop\n vertex 0 0 nan?\n").unwrap();
+        std::fs::write(
+            &p,
+            "solid x\n facet normal 0 0 1\n outer loop\n vertex 0 0 nan?\n",
+        )
+        .unwrap();
         let e = load_mesh(&p, Vec3::repeat(1.0)).unwrap_err().to_string();
         assert!(e.contains("bad3.stl") && e.contains("line 4"), "{e}");
-        let e = load_mesh(Path::new("robot/link.dae"), Vec3::repeat(1.0)).unwrap_err().to_string();
-        assert!(e.contains("link.dae") && e.contains(".dae") && e.contains("unsupported"), "{e}");
-        let e = load_mesh(&tmp("missing.obj"), Vec3::repeat(1.0)).unwrap_err().to_string();
+        let e = load_mesh(Path::new("robot/link.dae"), Vec3::repeat(1.0))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("link.dae") && e.contains(".dae") && e.contains("unsupported"),
+            "{e}"
+        );
+        let e = load_mesh(&tmp("missing.obj"), Vec3::repeat(1.0))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("missing.obj"), "{e}");
     }
 }
