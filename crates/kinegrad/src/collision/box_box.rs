@@ -19,6 +19,7 @@ enum Axis {
 }
 
 /// Box-box: up to 8 contacts (face) or 1 (edge-edge).
+#[allow(clippy::needless_range_loop)] // axis indices are meaningful here
 pub fn box_box(
     p1: &Pose,
     h1: &Vec3,

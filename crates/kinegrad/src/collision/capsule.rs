@@ -55,6 +55,7 @@ pub fn sphere_capsule(
 
 /// Capsule-capsule: 1 contact at the closest points of the axis segments, or 2 contacts
 /// (ends of the overlap interval) when the axes are parallel and their projections overlap.
+#[allow(clippy::too_many_arguments)]
 pub fn capsule_capsule(
     p1: &Pose,
     r1: f64,
@@ -86,15 +87,11 @@ pub fn capsule_capsule(
         let lo = t_a.min(t_b).max(-h1);
         let hi = t_a.max(t_b).min(h1);
         if hi - lo > 1e-9 * (h1 + h2) {
-            let mut n_added = 0;
             for t in [lo, hi] {
                 let q1 = p1.pos + a1 * t;
                 let q2 = closest_on_segment(&q1, &s2, &e2);
-                if balls(&q1, r1, &q2, r2, &fb, margin, out) {
-                    n_added += 1;
-                }
+                balls(&q1, r1, &q2, r2, &fb, margin, out);
             }
-            let _ = n_added;
             return;
         }
     }

@@ -9,7 +9,7 @@
 
 use super::epa::epa;
 use super::gjk::{gjk, Placed};
-use super::{emit1, emit2, sgn, ContactPoint, Shape};
+use super::{closest_on_segment, emit1, emit2, sgn, ContactPoint, Shape};
 use crate::math::{Pose, Vec3};
 
 /// Alignment tolerance (sine of the angle) for treating features as parallel.
@@ -217,6 +217,9 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
 fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<ContactPoint>) -> usize {
     let fa = feature(a, n);
     let fb = feature(b, &-n);
+    if let (Feature::Edge(ea), Feature::Edge(eb)) = (&fa, &fb) {
+        return parallel_edges(ea, eb, n, margin, out);
+    }
     let align = |f: &Feature, d: &Vec3| match f {
         Feature::Face { normal, .. } => normal.dot(d),
         _ => -1.0,
@@ -303,6 +306,40 @@ fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<Contact
             emit1(out, margin, x, normal, d)
         };
         count += added as usize;
+    }
+    count
+}
+
+/// Two (nearly) parallel edges: 2 contacts at the ends of their overlap (measured along `n`).
+fn parallel_edges(
+    ea: &[Vec3; 2],
+    eb: &[Vec3; 2],
+    n: &Vec3,
+    margin: f64,
+    out: &mut Vec<ContactPoint>,
+) -> usize {
+    let da = ea[1] - ea[0];
+    let db = eb[1] - eb[0];
+    let (la, lb) = (da.norm(), db.norm());
+    if la < 1e-12 || lb < 1e-12 {
+        return 0;
+    }
+    let u = da / la;
+    if u.cross(&(db / lb)).norm() > FLAT_TOL {
+        return 0;
+    }
+    let t0 = u.dot(&(eb[0] - ea[0]));
+    let t1 = u.dot(&(eb[1] - ea[0]));
+    let lo = t0.min(t1).max(0.0);
+    let hi = t0.max(t1).min(la);
+    if hi - lo <= 1e-9 * la {
+        return 0;
+    }
+    let mut count = 0;
+    for t in [lo, hi] {
+        let qa = ea[0] + u * t;
+        let qb = closest_on_segment(&qa, &eb[0], &eb[1]);
+        count += emit1(out, margin, qa, *n, n.dot(&(qb - qa))) as usize;
     }
     count
 }

@@ -108,7 +108,7 @@ pub fn epa(a: &Placed, b: &Placed, g: &GjkResult) -> Option<EpaResult> {
     }
     let mut edges: Vec<(usize, usize)> = Vec::with_capacity(64);
     let mut best = 0;
-    for _ in 0..128 {
+    for _ in 0..256 {
         best = 0;
         for (i, f) in faces.iter().enumerate() {
             if f.d < faces[best].d {
@@ -121,7 +121,7 @@ pub fn epa(a: &Placed, b: &Placed, g: &GjkResult) -> Option<EpaResult> {
         }
         let w = support_diff(a, b, &f.n);
         let dw = f.n.dot(&w.w);
-        if dw - f.d <= 1e-10 * scale {
+        if dw - f.d <= 1e-12 * scale {
             break;
         }
         if verts.iter().any(|x| (x.w - w.w).norm() <= eps) {

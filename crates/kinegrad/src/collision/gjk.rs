@@ -134,7 +134,8 @@ pub fn gjk(a: &Placed, b: &Placed) -> GjkResult {
         }
         let w = support_diff(a, b, &-v);
         // Converged: no progress possible along -v.
-        if vv - v.dot(&w.w) <= tol * vv {
+        let crit = vv - v.dot(&w.w);
+        if crit <= tol * vv || crit <= 1e-15 * scale * scale {
             break;
         }
         // Duplicate vertex guard.
@@ -144,6 +145,7 @@ pub fn gjk(a: &Placed, b: &Placed) -> GjkResult {
         {
             break;
         }
+        let (s_prev, lam_prev, n_prev) = (s, lam, n);
         s[n] = w;
         n += 1;
         match closest_on_simplex(&mut s, &mut lam, &mut n) {
@@ -152,12 +154,14 @@ pub fn gjk(a: &Placed, b: &Placed) -> GjkResult {
                 break;
             }
             Some(nv) => {
-                let stalled = nv.norm_squared() >= vv;
-                v = nv;
-                if stalled {
-                    // No decrease: numerical stall.
+                if nv.norm_squared() >= vv {
+                    // No decrease (numerical stall): keep the previous, better simplex.
+                    s = s_prev;
+                    lam = lam_prev;
+                    n = n_prev;
                     break;
                 }
+                v = nv;
             }
         }
     }
@@ -293,7 +297,8 @@ fn tetra(s: &mut [SVert; 4], lam: &mut [f64; 4], n: &mut usize) -> Option<Vec3> 
         ([0, 2, 3], 1),
         ([1, 2, 3], 0),
     ];
-    let mut best: Option<(f64, [SVert; 4], [f64; 4], usize, Vec3)> = None;
+    type Candidate = (f64, [SVert; 4], [f64; 4], usize, Vec3);
+    let mut best: Option<Candidate> = None;
     let mut any_outside = false;
     let vol = (s[1].w - s[0].w)
         .cross(&(s[2].w - s[0].w))

@@ -149,10 +149,7 @@ impl ConvexHull {
             }
         }
         let mut edges: HashSet<(usize, usize)> = HashSet::new();
-        loop {
-            let Some(fi) = faces.iter().position(|f| f.alive && !f.outside.is_empty()) else {
-                break;
-            };
+        while let Some(fi) = faces.iter().position(|f| f.alive && !f.outside.is_empty()) {
             let f = &faces[fi];
             let eye = *f
                 .outside

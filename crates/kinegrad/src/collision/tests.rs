@@ -1,1 +1,1039 @@
 //! Tests of the collision module.
+
+use super::convex::shape_contact;
+use super::gjk::Placed;
+use super::*;
+use crate::math::{Mat3, Quat};
+
+const TOL: f64 = 1e-9;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn range(&mut self, a: f64, b: f64) -> f64 {
+        a + (b - a) * self.next()
+    }
+    fn vec(&mut self, s: f64) -> Vec3 {
+        Vec3::new(self.range(-s, s), self.range(-s, s), self.range(-s, s))
+    }
+    fn rot(&mut self) -> Mat3 {
+        let q = nalgebra::Quaternion::new(
+            self.range(-1., 1.),
+            self.range(-1., 1.),
+            self.range(-1., 1.),
+            self.range(-1., 1.),
+        );
+        *Quat::from_quaternion(q).to_rotation_matrix().matrix()
+    }
+    fn unit(&mut self) -> Vec3 {
+        loop {
+            let v = self.vec(1.0);
+            let n = v.norm();
+            if n > 0.1 && n < 1.0 {
+                return v / n;
+            }
+        }
+    }
+}
+
+fn at(x: f64, y: f64, z: f64) -> Pose {
+    Pose {
+        pos: Vec3::new(x, y, z),
+        rot: Mat3::identity(),
+    }
+}
+
+fn rot_axis(axis: Vec3, ang: f64) -> Mat3 {
+    *Quat::from_axis_angle(&nalgebra::Unit::new_normalize(axis), ang)
+        .to_rotation_matrix()
+        .matrix()
+}
+
+/// Collide in both orders; check the swapped result is the same with flipped normals.
+fn both(s1: &Shape, p1: &Pose, s2: &Shape, p2: &Pose, margin: f64) -> Vec<ContactPoint> {
+    both_tol(s1, p1, s2, p2, margin, 1e-7)
+}
+
+/// [`both`] with a tolerance (curved pairs through EPA are accurate to ~1e-6 only).
+fn both_tol(
+    s1: &Shape,
+    p1: &Pose,
+    s2: &Shape,
+    p2: &Pose,
+    margin: f64,
+    tol: f64,
+) -> Vec<ContactPoint> {
+    let mut a = Vec::new();
+    let n = collide(s1, p1, s2, p2, margin, &mut a);
+    assert_eq!(n, a.len());
+    let mut b = Vec::new();
+    collide(s2, p2, s1, p1, margin, &mut b);
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "contact count depends on order: {a:?} vs {b:?}"
+    );
+    for c in &a {
+        assert!(
+            (c.normal.norm() - 1.0).abs() < 1e-9,
+            "normal not unit: {c:?}"
+        );
+        assert!(c.dist < margin);
+        let m = b.iter().any(|d| {
+            (d.pos - c.pos).norm() < tol
+                && (d.normal + c.normal).norm() < tol
+                && (d.dist - c.dist).abs() < tol
+        });
+        assert!(m, "swapped order lacks flipped contact {c:?}: {b:?}");
+    }
+    a
+}
+
+fn close(a: &Vec3, b: &Vec3, tol: f64) -> bool {
+    (a - b).norm() < tol
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plane pairs.
+
+#[test]
+fn collision_plane_sphere() {
+    let pl = Pose::identity();
+    let s = Shape::Sphere { radius: 0.6 };
+    let c = both(&Shape::Plane, &pl, &s, &at(1.0, 2.0, 0.5), 0.0);
+    assert_eq!(c.len(), 1);
+    assert!((c[0].dist + 0.1).abs() < TOL);
+    assert!(close(&c[0].normal, &Vec3::z(), TOL));
+    assert!(close(&c[0].pos, &Vec3::new(1.0, 2.0, -0.05), TOL));
+    // Separated within / beyond margin.
+    assert_eq!(
+        both(&Shape::Plane, &pl, &s, &at(0.0, 0.0, 0.7), 0.2).len(),
+        1
+    );
+    assert_eq!(
+        both(&Shape::Plane, &pl, &s, &at(0.0, 0.0, 0.7), 0.05).len(),
+        0
+    );
+    // Tilted plane.
+    let tp = Pose {
+        pos: Vec3::new(0.0, 0.0, 1.0),
+        rot: rot_axis(Vec3::x(), 0.5),
+    };
+    let n = tp.rot.column(2).into_owned();
+    let c = both(
+        &Shape::Plane,
+        &tp,
+        &s,
+        &Pose {
+            pos: tp.pos + n * 0.5,
+            rot: Mat3::identity(),
+        },
+        0.0,
+    );
+    assert!((c[0].dist + 0.1).abs() < TOL && close(&c[0].normal, &n, TOL));
+    // Plane-plane: nothing.
+    assert_eq!(both(&Shape::Plane, &pl, &Shape::Plane, &pl, 1.0).len(), 0);
+}
+
+#[test]
+fn collision_plane_capsule_box_cylinder() {
+    let pl = Pose::identity();
+    // Horizontal capsule: 2 contacts at the segment ends.
+    let cap = Shape::Capsule {
+        radius: 0.1,
+        half_length: 0.5,
+    };
+    let pc = Pose {
+        pos: Vec3::new(0.0, 0.0, 0.09),
+        rot: rot_axis(Vec3::y(), std::f64::consts::FRAC_PI_2),
+    };
+    let c = both(&Shape::Plane, &pl, &cap, &pc, 0.0);
+    assert_eq!(c.len(), 2);
+    for k in &c {
+        assert!((k.dist + 0.01).abs() < TOL);
+        assert!((k.pos.x.abs() - 0.5).abs() < TOL && (k.pos.z + 0.005).abs() < TOL);
+    }
+    // Zero-length capsule = sphere.
+    let c = both(
+        &Shape::Plane,
+        &pl,
+        &Shape::Capsule {
+            radius: 0.1,
+            half_length: 0.0,
+        },
+        &pc,
+        0.0,
+    );
+    assert_eq!(c.len(), 1);
+
+    // Box resting flat: 4 corners.
+    let bx = Shape::Box {
+        half: Vec3::new(1.0, 2.0, 0.5),
+    };
+    let c = both(&Shape::Plane, &pl, &bx, &at(3.0, 0.0, 0.49), 0.0);
+    assert_eq!(c.len(), 4);
+    for k in &c {
+        assert!((k.dist + 0.01).abs() < TOL);
+        assert!(((k.pos.x - 3.0).abs() - 1.0).abs() < TOL && (k.pos.y.abs() - 2.0).abs() < TOL);
+        assert!((k.pos.z + 0.005).abs() < TOL && close(&k.normal, &Vec3::z(), TOL));
+    }
+    // Box on an edge (rotated 45 degrees about x): 2 contacts.
+    let h = 0.5 * 2f64.sqrt();
+    let pe = Pose {
+        pos: Vec3::new(0.0, 0.0, h - 0.002),
+        rot: rot_axis(Vec3::x(), std::f64::consts::FRAC_PI_4),
+    };
+    let bc = Shape::Box {
+        half: Vec3::new(1.0, 0.5, 0.5),
+    };
+    let c = both(&Shape::Plane, &pl, &bc, &pe, 1e-3);
+    assert_eq!(c.len(), 2);
+    for k in &c {
+        assert!(
+            (k.dist + 0.002).abs() < 1e-9
+                && (k.pos.x.abs() - 1.0).abs() < 1e-9
+                && k.pos.y.abs() < 1e-9
+        );
+    }
+    // Separated box within the margin: 4, beyond: 0.
+    assert_eq!(
+        both(&Shape::Plane, &pl, &bx, &at(0.0, 0.0, 0.55), 0.1).len(),
+        4
+    );
+    assert_eq!(
+        both(&Shape::Plane, &pl, &bx, &at(0.0, 0.0, 0.55), 0.01).len(),
+        0
+    );
+
+    // Cylinder flat: 4 rim points; on its side: 2.
+    let cy = Shape::Cylinder {
+        radius: 0.3,
+        half_length: 0.2,
+    };
+    let c = both(&Shape::Plane, &pl, &cy, &at(0.0, 0.0, 0.19), 0.0);
+    assert_eq!(c.len(), 4);
+    for k in &c {
+        assert!((k.dist + 0.01).abs() < TOL);
+        assert!(((k.pos.x.powi(2) + k.pos.y.powi(2)).sqrt() - 0.3).abs() < TOL);
+    }
+    let ps = Pose {
+        pos: Vec3::new(0.0, 0.0, 0.29),
+        rot: rot_axis(Vec3::x(), std::f64::consts::FRAC_PI_2),
+    };
+    let c = both(&Shape::Plane, &pl, &cy, &ps, 0.0);
+    assert_eq!(c.len(), 2);
+    for k in &c {
+        assert!((k.dist + 0.01).abs() < TOL && (k.pos.y.abs() - 0.2).abs() < TOL);
+    }
+    // Tilted cylinder: 1 contact at the deepest rim point.
+    let pt = Pose {
+        pos: Vec3::new(0.0, 0.0, 0.3),
+        rot: rot_axis(Vec3::x(), 0.3),
+    };
+    let c = both(&Shape::Plane, &pl, &cy, &pt, 0.1);
+    assert_eq!(c.len(), 1);
+    let expect = 0.3 - 0.2 * 0.3f64.cos() - 0.3 * 0.3f64.sin();
+    assert!((c[0].dist - expect).abs() < TOL);
+}
+
+fn cube_hull(h: f64) -> ConvexHull {
+    let mut pts = Vec::new();
+    for i in 0..8 {
+        pts.push(Vec3::new(
+            if i & 1 == 0 { -h } else { h },
+            if i & 2 == 0 { -h } else { h },
+            if i & 4 == 0 { -h } else { h },
+        ));
+    }
+    ConvexHull::from_points(&pts).unwrap()
+}
+
+#[test]
+fn collision_plane_convex() {
+    let hull = cube_hull(0.5);
+    let c = both(
+        &Shape::Plane,
+        &Pose::identity(),
+        &Shape::Convex(&hull),
+        &at(0.0, 0.0, 0.49),
+        0.0,
+    );
+    assert_eq!(c.len(), 4);
+    for k in &c {
+        assert!((k.dist + 0.01).abs() < TOL);
+    }
+    // Many vertices at the bottom: still at most 4, spread (the 4 corners of a big square).
+    let mut pts = vec![];
+    for i in 0..=4 {
+        for j in 0..=4 {
+            pts.push(Vec3::new(i as f64 * 0.25 - 0.5, j as f64 * 0.25 - 0.5, 0.0));
+        }
+    }
+    pts.push(Vec3::new(0.0, 0.0, 1.0));
+    let h2 = ConvexHull::from_points(&pts).unwrap();
+    let c = both(
+        &Shape::Plane,
+        &Pose::identity(),
+        &Shape::Convex(&h2),
+        &at(0.0, 0.0, -0.01),
+        0.0,
+    );
+    assert_eq!(c.len(), 4);
+    for k in &c {
+        assert!((k.pos.x.abs() - 0.5).abs() < TOL && (k.pos.y.abs() - 0.5).abs() < TOL);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Round pairs.
+
+#[test]
+fn collision_sphere_sphere_capsule() {
+    let s1 = Shape::Sphere { radius: 0.3 };
+    let s2 = Shape::Sphere { radius: 0.6 };
+    let c = both(&s1, &at(0.0, 0.0, 0.0), &s2, &at(1.0, 0.0, 0.0), 0.2);
+    assert_eq!(c.len(), 1);
+    assert!((c[0].dist - 0.1).abs() < TOL && close(&c[0].normal, &Vec3::x(), TOL));
+    assert!(close(&c[0].pos, &Vec3::new(0.35, 0.0, 0.0), TOL));
+    let c = both(&s1, &at(0.0, 0.0, 0.0), &s2, &at(0.0, 0.8, 0.0), 0.0);
+    assert!((c[0].dist + 0.1).abs() < TOL && close(&c[0].normal, &Vec3::y(), TOL));
+    assert!(close(&c[0].pos, &Vec3::new(0.0, 0.25, 0.0), TOL));
+    assert_eq!(
+        both(&s1, &at(0.0, 0.0, 0.0), &s2, &at(1.0, 0.0, 0.0), 0.05).len(),
+        0
+    );
+    // Coincident: finite.
+    let mut c = Vec::new();
+    collide(&s1, &Pose::identity(), &s2, &Pose::identity(), 0.0, &mut c);
+    assert!((c[0].dist + 0.9).abs() < TOL && (c[0].normal.norm() - 1.0).abs() < TOL);
+
+    // Sphere-capsule: capsule along z, sphere beside the segment and beyond its end.
+    let cap = Shape::Capsule {
+        radius: 0.2,
+        half_length: 1.0,
+    };
+    let c = both(&s1, &at(0.45, 0.0, 0.5), &cap, &Pose::identity(), 0.0);
+    assert_eq!(c.len(), 1);
+    assert!((c[0].dist + 0.05).abs() < TOL && close(&c[0].normal, &-Vec3::x(), TOL));
+    assert!(close(&c[0].pos, &Vec3::new(0.175, 0.0, 0.5), TOL));
+    let c = both(&s1, &at(0.0, 0.0, 1.6), &cap, &Pose::identity(), 0.2);
+    assert!((c[0].dist - 0.1).abs() < TOL && close(&c[0].normal, &-Vec3::z(), TOL));
+    // Centre on the axis: finite.
+    let mut c = Vec::new();
+    collide(&s1, &Pose::identity(), &cap, &Pose::identity(), 0.0, &mut c);
+    assert!((c[0].dist + 0.5).abs() < TOL);
+
+    // Capsule-capsule crossing.
+    let c2 = Shape::Capsule {
+        radius: 0.1,
+        half_length: 0.5,
+    };
+    let px = Pose {
+        pos: Vec3::new(0.0, 0.0, 0.25),
+        rot: rot_axis(Vec3::y(), std::f64::consts::FRAC_PI_2),
+    };
+    let py = Pose {
+        pos: Vec3::new(0.0, 0.0, 0.0),
+        rot: rot_axis(Vec3::x(), std::f64::consts::FRAC_PI_2),
+    };
+    let c = both(&c2, &py, &c2, &px, 0.1);
+    assert_eq!(c.len(), 1);
+    assert!((c[0].dist - 0.05).abs() < TOL && close(&c[0].normal, &Vec3::z(), TOL));
+    assert!(close(&c[0].pos, &Vec3::new(0.0, 0.0, 0.125), TOL));
+    // Parallel overlapping: 2 contacts at the ends of the overlap.
+    let pa = Pose {
+        pos: Vec3::new(0.0, 0.0, 0.0),
+        rot: px.rot,
+    };
+    let pb = Pose {
+        pos: Vec3::new(0.3, 0.0, 0.15),
+        rot: px.rot,
+    };
+    let c = both(&c2, &pa, &c2, &pb, 0.0);
+    assert_eq!(c.len(), 2);
+    let mut xs: Vec<f64> = c.iter().map(|k| k.pos.x).collect();
+    xs.sort_by(f64::total_cmp);
+    assert!((xs[0] + 0.2).abs() < TOL && (xs[1] - 0.5).abs() < TOL);
+    for k in &c {
+        assert!((k.dist + 0.05).abs() < TOL && close(&k.normal, &Vec3::z(), TOL));
+    }
+    // Coincident parallel capsules and zero-length capsules: finite.
+    let mut c = Vec::new();
+    collide(&c2, &pa, &c2, &pa, 0.0, &mut c);
+    assert_eq!(c.len(), 2);
+    let z = Shape::Capsule {
+        radius: 0.1,
+        half_length: 0.0,
+    };
+    assert_eq!(collide(&z, &pa, &z, &pa, 0.0, &mut c), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Boxes.
+
+#[test]
+fn collision_sphere_box() {
+    let bx = Shape::Box {
+        half: Vec3::new(1.0, 0.5, 0.25),
+    };
+    let s = Shape::Sphere { radius: 0.2 };
+    // Above the top face.
+    let c = both(&s, &at(0.3, 0.1, 0.4), &bx, &Pose::identity(), 0.0);
+    assert_eq!(c.len(), 1);
+    assert!((c[0].dist + 0.05).abs() < TOL && close(&c[0].normal, &-Vec3::z(), TOL));
+    assert!(close(&c[0].pos, &Vec3::new(0.3, 0.1, 0.225), TOL));
+    // Near a corner (separated within margin).
+    let corner = Vec3::new(1.0, 0.5, 0.25);
+    let dir = Vec3::new(1.0, 1.0, 1.0).normalize();
+    let c = both(
+        &s,
+        &Pose {
+            pos: corner + dir * 0.3,
+            rot: Mat3::identity(),
+        },
+        &bx,
+        &Pose::identity(),
+        0.2,
+    );
+    assert!((c[0].dist - 0.1).abs() < TOL && close(&c[0].normal, &-dir, TOL));
+    // Centre inside the box, nearest face is +y.
+    let c = both(&s, &at(0.2, 0.4, 0.0), &bx, &Pose::identity(), 0.0);
+    assert!((c[0].dist + 0.3).abs() < TOL && close(&c[0].normal, &-Vec3::y(), TOL));
+    // Coincident centres: finite.
+    assert_eq!(
+        collide(
+            &s,
+            &Pose::identity(),
+            &bx,
+            &Pose::identity(),
+            0.0,
+            &mut Vec::new()
+        ),
+        1
+    );
+}
+
+#[test]
+fn collision_capsule_box() {
+    let bx = Shape::Box {
+        half: Vec3::new(1.0, 1.0, 0.5),
+    };
+    let cap = Shape::Capsule {
+        radius: 0.1,
+        half_length: 0.4,
+    };
+    // Lying on the top face: 2 contacts.
+    let p = Pose {
+        pos: Vec3::new(0.2, 0.0, 0.59),
+        rot: rot_axis(Vec3::y(), std::f64::consts::FRAC_PI_2),
+    };
+    let c = both(&cap, &p, &bx, &Pose::identity(), 0.0);
+    assert_eq!(c.len(), 2);
+    for k in &c {
+        assert!((k.dist + 0.01).abs() < 1e-9 && close(&k.normal, &-Vec3::z(), 1e-9));
+        assert!(((k.pos.x - 0.2).abs() - 0.4).abs() < 1e-9);
+    }
+    // Standing on the face: 1 contact.
+    let c = both(&cap, &at(0.0, 0.0, 0.99), &bx, &Pose::identity(), 0.0);
+    assert_eq!(c.len(), 1);
+    assert!((c[0].dist + 0.01).abs() < 1e-9 && close(&c[0].normal, &-Vec3::z(), 1e-9));
+    // Across an edge, tilted: 1 contact whose distance matches a brute-force sample.
+    let p = Pose {
+        pos: Vec3::new(1.2, 0.0, 0.7),
+        rot: rot_axis(Vec3::new(1.0, 1.0, 0.0), 0.7),
+    };
+    let c = both(&cap, &p, &bx, &Pose::identity(), 0.5);
+    assert!(!c.is_empty());
+    let (a, b) = axis_ends(&p, 0.4);
+    let mut best = f64::INFINITY;
+    for i in 0..=2000 {
+        let q = a + (b - a) * (i as f64 / 2000.0);
+        let (_, _, d) = box_prim::ball_box(&q, 0.1, &Pose::identity(), &Vec3::new(1.0, 1.0, 0.5));
+        best = best.min(d);
+    }
+    let dmin = c.iter().map(|k| k.dist).fold(f64::INFINITY, f64::min);
+    assert!((dmin - best).abs() < 1e-5, "{dmin} vs {best}");
+}
+
+#[test]
+fn collision_box_box() {
+    let b1 = Shape::Box {
+        half: Vec3::new(1.0, 1.0, 0.5),
+    };
+    let b2 = Shape::Box {
+        half: Vec3::new(0.3, 0.2, 0.1),
+    };
+    // Small box resting on the big one: 4 contacts at the small box's bottom corners.
+    let c = both(&b1, &Pose::identity(), &b2, &at(0.1, 0.2, 0.59), 0.0);
+    assert_eq!(c.len(), 4);
+    for k in &c {
+        assert!((k.dist + 0.01).abs() < TOL && close(&k.normal, &Vec3::z(), TOL));
+        assert!(
+            ((k.pos.x - 0.1).abs() - 0.3).abs() < TOL && ((k.pos.y - 0.2).abs() - 0.2).abs() < TOL
+        );
+        assert!((k.pos.z - 0.495).abs() < TOL);
+    }
+    // Equal boxes stacked with a yaw: face-to-face, contacts on the overlap polygon.
+    let p = Pose {
+        pos: Vec3::new(0.0, 0.0, 0.99),
+        rot: rot_axis(Vec3::z(), 0.3),
+    };
+    let c = both(&b1, &Pose::identity(), &b1, &p, 0.0);
+    assert!(c.len() >= 4 && c.len() <= 8, "{}", c.len());
+    for k in &c {
+        assert!((k.dist + 0.01).abs() < TOL && close(&k.normal, &Vec3::z(), TOL));
+        assert!(k.pos.x.abs() <= 1.0 + 1e-9 && k.pos.y.abs() <= 1.0 + 1e-9);
+    }
+    // Separated within margin.
+    assert_eq!(
+        both(&b1, &Pose::identity(), &b2, &at(0.0, 0.0, 0.65), 0.1).len(),
+        4
+    );
+    assert_eq!(
+        both(&b1, &Pose::identity(), &b2, &at(0.0, 0.0, 0.65), 0.01).len(),
+        0
+    );
+    // Edge-edge: two boxes rotated 45 degrees about perpendicular axes, edges crossing.
+    let h = 0.5;
+    let e = h * 2f64.sqrt();
+    let pa = Pose {
+        pos: Vec3::zeros(),
+        rot: rot_axis(Vec3::x(), std::f64::consts::FRAC_PI_4),
+    };
+    let pb = Pose {
+        pos: Vec3::new(0.0, 0.0, 2.0 * e - 0.02),
+        rot: rot_axis(Vec3::y(), std::f64::consts::FRAC_PI_4),
+    };
+    let cube = Shape::Box {
+        half: Vec3::repeat(h),
+    };
+    let c = both(&cube, &pa, &cube, &pb, 0.0);
+    assert_eq!(c.len(), 1);
+    assert!((c[0].dist + 0.02).abs() < 1e-9 && close(&c[0].normal, &Vec3::z(), 1e-9));
+    assert!(close(&c[0].pos, &Vec3::new(0.0, 0.0, e - 0.01), 1e-9));
+}
+
+// ---------------------------------------------------------------------------------------------
+// GJK / EPA against the analytic routines.
+
+fn gjk_vs_analytic(s1: &Shape, s2: &Shape, rng: &mut Rng, spread: f64) {
+    let mut n_pen = 0;
+    for _ in 0..300 {
+        let p1 = Pose {
+            pos: rng.vec(spread),
+            rot: rng.rot(),
+        };
+        let p2 = Pose {
+            pos: rng.vec(spread),
+            rot: rng.rot(),
+        };
+        let mut c = Vec::new();
+        collide(s1, &p1, s2, &p2, f64::INFINITY, &mut c);
+        assert_eq!(c.len(), 1);
+        let (qa, qb, n, d) = shape_contact(
+            &Placed {
+                shape: s1,
+                pose: &p1,
+            },
+            &Placed {
+                shape: s2,
+                pose: &p2,
+            },
+        );
+        assert!(
+            (d - c[0].dist).abs() < 1e-6,
+            "{s1:?} {s2:?} dist {d} vs {}",
+            c[0].dist
+        );
+        assert!(
+            (n - c[0].normal).norm() < 1e-6,
+            "{s1:?} {s2:?} normal {n} vs {} (d={d})",
+            c[0].normal
+        );
+        assert!(
+            ((qa + qb) * 0.5 - c[0].pos).norm() < 1e-6,
+            "{s1:?} {s2:?} pos"
+        );
+        if d < 0.0 {
+            n_pen += 1;
+        }
+    }
+    assert!(n_pen > 20, "too few penetrating samples: {n_pen}");
+}
+
+#[test]
+fn collision_gjk_epa_agree_with_analytic() {
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    let sphere = Shape::Sphere { radius: 0.4 };
+    let sphere2 = Shape::Sphere { radius: 0.25 };
+    let cap = Shape::Capsule {
+        radius: 0.2,
+        half_length: 0.5,
+    };
+    let cap2 = Shape::Capsule {
+        radius: 0.3,
+        half_length: 0.2,
+    };
+    let bx = Shape::Box {
+        half: Vec3::new(0.5, 0.3, 0.2),
+    };
+    gjk_vs_analytic(&sphere, &sphere2, &mut rng, 0.6);
+    gjk_vs_analytic(&sphere, &cap, &mut rng, 0.6);
+    gjk_vs_analytic(&cap2, &cap, &mut rng, 0.6);
+    gjk_vs_analytic(&sphere, &bx, &mut rng, 0.6);
+}
+
+#[test]
+fn collision_epa_box_box_depth() {
+    // For overlapping boxes, the EPA depth is the smallest SAT overlap; the box-box routine's
+    // normal must agree with EPA's when the deepest contact is a face contact.
+    let mut rng = Rng(99);
+    let b1 = Shape::Box {
+        half: Vec3::new(0.5, 0.3, 0.2),
+    };
+    let b2 = Shape::Box {
+        half: Vec3::new(0.4, 0.4, 0.1),
+    };
+    let mut checked = 0;
+    for _ in 0..300 {
+        let p1 = Pose {
+            pos: rng.vec(0.3),
+            rot: rng.rot(),
+        };
+        let p2 = Pose {
+            pos: rng.vec(0.3),
+            rot: rng.rot(),
+        };
+        let (_, _, n, d) = shape_contact(
+            &Placed {
+                shape: &b1,
+                pose: &p1,
+            },
+            &Placed {
+                shape: &b2,
+                pose: &p2,
+            },
+        );
+        // Brute-force SAT over the 15 axes.
+        let ax1: Vec<Vec3> = (0..3).map(|i| p1.rot.column(i).into_owned()).collect();
+        let ax2: Vec<Vec3> = (0..3).map(|i| p2.rot.column(i).into_owned()).collect();
+        let mut axes = ax1.clone();
+        axes.extend(ax2.iter().copied());
+        for a in &ax1 {
+            for b in &ax2 {
+                let c = a.cross(b);
+                if c.norm() > 1e-6 {
+                    axes.push(c.normalize());
+                }
+            }
+        }
+        let h1 = Vec3::new(0.5, 0.3, 0.2);
+        let h2 = Vec3::new(0.4, 0.4, 0.1);
+        let sep = |l: &Vec3| {
+            let r1: f64 = (0..3).map(|k| h1[k] * l.dot(&ax1[k]).abs()).sum();
+            let r2: f64 = (0..3).map(|k| h2[k] * l.dot(&ax2[k]).abs()).sum();
+            l.dot(&(p2.pos - p1.pos)).abs() - r1 - r2
+        };
+        let best = axes.iter().map(sep).fold(f64::NEG_INFINITY, f64::max);
+        if best < 0.0 {
+            assert!((d - best).abs() < 1e-6, "epa {d} vs sat {best}");
+            assert!((sep(&n) - best).abs() < 1e-6);
+            checked += 1;
+        }
+    }
+    assert!(checked > 50);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cylinders and convex hulls through the general path.
+
+#[test]
+fn collision_cylinder_pairs() {
+    let cy = Shape::Cylinder {
+        radius: 0.3,
+        half_length: 0.5,
+    };
+    let s = Shape::Sphere { radius: 0.2 };
+    // Sphere above the cap.
+    let c = both_tol(&s, &at(0.1, 0.0, 0.65), &cy, &Pose::identity(), 0.0, 1e-5);
+    assert_eq!(c.len(), 1);
+    assert!((c[0].dist + 0.05).abs() < 1e-9 && close(&c[0].normal, &-Vec3::z(), 1e-9));
+    // Sphere beside the side.
+    let c = both_tol(&s, &at(0.0, 0.45, 0.1), &cy, &Pose::identity(), 0.1, 1e-5);
+    assert!((c[0].dist + 0.05).abs() < 1e-6 && close(&c[0].normal, &-Vec3::y(), 1e-6));
+    let c = both_tol(&s, &at(0.0, 0.55, 0.1), &cy, &Pose::identity(), 0.1, 1e-5);
+    assert!((c[0].dist - 0.05).abs() < 1e-6 && close(&c[0].normal, &-Vec3::y(), 1e-6));
+    // Cylinder standing on a box: multi-contact on the cap rim.
+    let bx = Shape::Box {
+        half: Vec3::new(1.0, 1.0, 0.5),
+    };
+    let c = both_tol(&bx, &Pose::identity(), &cy, &at(0.0, 0.0, 0.99), 0.0, 1e-5);
+    assert!(c.len() >= 3 && c.len() <= 4, "{}", c.len());
+    for k in &c {
+        assert!((k.dist + 0.01).abs() < 1e-9 && close(&k.normal, &Vec3::z(), 1e-9));
+        assert!(((k.pos.x.powi(2) + k.pos.y.powi(2)).sqrt() - 0.3).abs() < 1e-9);
+    }
+    // Cylinder lying on a box: 2 contacts along the touching line.
+    let p = Pose {
+        pos: Vec3::new(0.0, 0.0, 0.79),
+        rot: rot_axis(Vec3::x(), std::f64::consts::FRAC_PI_2),
+    };
+    let c = both_tol(&bx, &Pose::identity(), &cy, &p, 0.0, 1e-5);
+    assert_eq!(c.len(), 2);
+    for k in &c {
+        assert!((k.dist + 0.01).abs() < 1e-6 && (k.pos.y.abs() - 0.5).abs() < 1e-6);
+    }
+    // Cylinder-cylinder, side by side (parallel axes): 2 contacts; capsule-cylinder: finite.
+    let c = both_tol(&cy, &Pose::identity(), &cy, &at(0.59, 0.0, 0.3), 0.0, 1e-5);
+    assert_eq!(c.len(), 2);
+    for k in &c {
+        // Curved-curved through EPA: accurate to ~1e-6.
+        assert!((k.dist + 0.01).abs() < 1e-6 && close(&k.normal, &Vec3::x(), 1e-5));
+    }
+    let cap = Shape::Capsule {
+        radius: 0.1,
+        half_length: 0.3,
+    };
+    let c = both_tol(&cap, &at(0.0, 0.0, 0.85), &cy, &Pose::identity(), 0.0, 1e-5);
+    assert_eq!(c.len(), 1);
+    assert!((c[0].dist + 0.05).abs() < 1e-6);
+}
+
+#[test]
+fn collision_convex_pairs() {
+    let hull = cube_hull(0.5);
+    let cv = Shape::Convex(&hull);
+    let cube = Shape::Box {
+        half: Vec3::repeat(0.5),
+    };
+    let mut rng = Rng(7);
+    // Hull of a cube behaves like the box: compare against analytic sphere-box.
+    let s = Shape::Sphere { radius: 0.3 };
+    for _ in 0..200 {
+        let p1 = Pose {
+            pos: rng.vec(0.8),
+            rot: rng.rot(),
+        };
+        let p2 = Pose {
+            pos: rng.vec(0.8),
+            rot: rng.rot(),
+        };
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        collide(&s, &p1, &cv, &p2, f64::INFINITY, &mut a);
+        collide(&s, &p1, &cube, &p2, f64::INFINITY, &mut b);
+        assert!(
+            (a[0].dist - b[0].dist).abs() < 1e-6,
+            "{} vs {}",
+            a[0].dist,
+            b[0].dist
+        );
+    }
+    // Box resting on the hull, hull on hull: 4 contacts.
+    let small = Shape::Box {
+        half: Vec3::new(0.2, 0.2, 0.1),
+    };
+    let c = both(&cv, &Pose::identity(), &small, &at(0.1, 0.0, 0.59), 0.0);
+    assert_eq!(c.len(), 4);
+    for k in &c {
+        assert!((k.dist + 0.01).abs() < 1e-9 && close(&k.normal, &Vec3::z(), 1e-9));
+    }
+    let p = Pose {
+        pos: Vec3::new(0.2, 0.1, 0.99),
+        rot: rot_axis(Vec3::z(), 0.2),
+    };
+    let c = both(&cv, &Pose::identity(), &cv, &p, 0.0);
+    assert!(c.len() >= 3 && c.len() <= 4, "{}", c.len());
+    for k in &c {
+        assert!((k.dist + 0.01).abs() < 1e-9 && close(&k.normal, &Vec3::z(), 1e-9));
+    }
+    // Penetration depth of tilted hull vs hull equals box-box SAT result (single deepest).
+    let p = Pose {
+        pos: Vec3::new(0.3, 0.2, 0.9),
+        rot: rng.rot(),
+    };
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    collide(&cv, &Pose::identity(), &cv, &p, 0.0, &mut a);
+    collide(&cube, &Pose::identity(), &cube, &p, 0.0, &mut b);
+    let da = a.iter().map(|k| k.dist).fold(f64::INFINITY, f64::min);
+    let db = b.iter().map(|k| k.dist).fold(f64::INFINITY, f64::min);
+    assert!((da - db).abs() < 1e-6, "{da} vs {db}");
+}
+
+#[test]
+fn collision_degenerate_poses_finite() {
+    let hull = cube_hull(0.3);
+    let shapes = [
+        Shape::Plane,
+        Shape::Sphere { radius: 0.2 },
+        Shape::Capsule {
+            radius: 0.1,
+            half_length: 0.3,
+        },
+        Shape::Capsule {
+            radius: 0.1,
+            half_length: 0.0,
+        },
+        Shape::Box {
+            half: Vec3::new(0.2, 0.3, 0.4),
+        },
+        Shape::Cylinder {
+            radius: 0.2,
+            half_length: 0.3,
+        },
+        Shape::Cylinder {
+            radius: 0.2,
+            half_length: 0.0,
+        },
+        Shape::Convex(&hull),
+    ];
+    let poses = [
+        Pose::identity(),
+        at(0.0, 0.0, 0.05),
+        Pose {
+            pos: Vec3::zeros(),
+            rot: rot_axis(Vec3::x(), 1e-12),
+        },
+    ];
+    for s1 in &shapes {
+        for s2 in &shapes {
+            for p1 in &poses {
+                for p2 in &poses {
+                    let mut out = Vec::new();
+                    collide(s1, p1, s2, p2, 0.1, &mut out);
+                    for c in &out {
+                        assert!(
+                            c.pos.iter().chain(c.normal.iter()).all(|x| x.is_finite())
+                                && c.dist.is_finite()
+                        );
+                        assert!((c.normal.norm() - 1.0).abs() < 1e-9);
+                    }
+                    if !matches!((s1, s2), (Shape::Plane, Shape::Plane)) && p1 == p2 {
+                        assert!(!out.is_empty(), "{s1:?} {s2:?} coincident but no contact");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn collision_aabb() {
+    let p = Pose {
+        pos: Vec3::new(1.0, 2.0, 3.0),
+        rot: rot_axis(Vec3::z(), std::f64::consts::FRAC_PI_4),
+    };
+    let (lo, hi) = aabb(
+        &Shape::Box {
+            half: Vec3::new(1.0, 1.0, 0.5),
+        },
+        &p,
+    );
+    let r = 2f64.sqrt();
+    assert!(
+        close(&lo, &Vec3::new(1.0 - r, 2.0 - r, 2.5), 1e-12)
+            && close(&hi, &Vec3::new(1.0 + r, 2.0 + r, 3.5), 1e-12)
+    );
+    let (lo, hi) = aabb(
+        &Shape::Capsule {
+            radius: 0.1,
+            half_length: 1.0,
+        },
+        &at(0.0, 0.0, 0.0),
+    );
+    assert!(
+        close(&lo, &Vec3::new(-0.1, -0.1, -1.1), 1e-12)
+            && close(&hi, &Vec3::new(0.1, 0.1, 1.1), 1e-12)
+    );
+    let (lo, hi) = aabb(
+        &Shape::Cylinder {
+            radius: 0.5,
+            half_length: 1.0,
+        },
+        &at(0.0, 0.0, 0.0),
+    );
+    assert!(
+        close(&lo, &Vec3::new(-0.5, -0.5, -1.0), 1e-12)
+            && close(&hi, &Vec3::new(0.5, 0.5, 1.0), 1e-12)
+    );
+    let (lo, hi) = aabb(&Shape::Plane, &at(0.0, 0.0, 1.0));
+    assert!(
+        lo.z == f64::NEG_INFINITY
+            && hi.z == 1.0
+            && lo.x == f64::NEG_INFINITY
+            && hi.x == f64::INFINITY
+    );
+    let (lo, hi) = aabb(
+        &Shape::Plane,
+        &p.mul(&Pose {
+            pos: Vec3::zeros(),
+            rot: rot_axis(Vec3::x(), 0.3),
+        }),
+    );
+    assert!(lo.z == f64::NEG_INFINITY && hi.z == f64::INFINITY);
+    let hull = cube_hull(0.5);
+    let (lo, hi) = aabb(&Shape::Convex(&hull), &p);
+    assert!((hi.x - lo.x - r).abs() < 1e-12 && (hi.z - lo.z - 1.0).abs() < 1e-12);
+    // Every shape's support/AABB bounds a random sample of its surface contacts.
+    let mut rng = Rng(5);
+    for _ in 0..50 {
+        let pp = Pose {
+            pos: rng.vec(1.0),
+            rot: rng.rot(),
+        };
+        let s = Shape::Cylinder {
+            radius: 0.3,
+            half_length: 0.2,
+        };
+        let (lo, hi) = aabb(&s, &pp);
+        let pl = Placed {
+            shape: &s,
+            pose: &pp,
+        };
+        for _ in 0..20 {
+            let q = pl.support(&rng.unit());
+            assert!((0..3).all(|k| q[k] >= lo[k] - 1e-12 && q[k] <= hi[k] + 1e-12));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convex hulls.
+
+#[test]
+fn collision_hull_cube_mass_properties() {
+    let mut rng = Rng(11);
+    let (a, b, c) = (0.5, 1.0, 1.5);
+    let off = Vec3::new(3.0, -2.0, 1.0);
+    let mut pts = Vec::new();
+    for i in 0..8 {
+        pts.push(
+            off + Vec3::new(
+                if i & 1 == 0 { -a } else { a },
+                if i & 2 == 0 { -b } else { b },
+                if i & 4 == 0 { -c } else { c },
+            ),
+        );
+    }
+    for _ in 0..200 {
+        pts.push(off + Vec3::new(rng.range(-a, a), rng.range(-b, b), rng.range(-c, c)) * 0.999);
+    }
+    // Points on the faces too (coplanar with hull faces).
+    pts.push(off + Vec3::new(a, 0.1, 0.2));
+    pts.push(off + Vec3::new(0.0, 0.0, c));
+    let h = ConvexHull::from_points(&pts).unwrap();
+    assert_eq!(h.vertices.len(), 8);
+    assert_eq!(h.faces.len(), 12);
+    let density = 7.0;
+    let (m, com, inertia) = h.mass_properties(density);
+    let vol = 8.0 * a * b * c;
+    let me = density * vol;
+    assert!((m - me).abs() < 1e-9 * me);
+    assert!(close(&com, &off, 1e-12));
+    let ie = Mat3::from_diagonal(&Vec3::new(
+        me * (4.0 * b * b + 4.0 * c * c) / 12.0,
+        me * (4.0 * a * a + 4.0 * c * c) / 12.0,
+        me * (4.0 * a * a + 4.0 * b * b) / 12.0,
+    ));
+    assert!(
+        (inertia - ie).norm() < 1e-9 * ie.norm(),
+        "{inertia} vs {ie}"
+    );
+    // Outward normals.
+    let centre = off;
+    for (f, n) in h.faces.iter().zip(&h.normals) {
+        assert!(n.dot(&(h.vertices[f[0] as usize] - centre)) > 0.0);
+    }
+}
+
+#[test]
+fn collision_hull_random_points_contained() {
+    let mut rng = Rng(3);
+    let pts: Vec<Vec3> = (0..500)
+        .map(|_| rng.vec(1.0).component_mul(&Vec3::new(1.0, 0.3, 2.0)))
+        .collect();
+    let h = ConvexHull::from_points(&pts).unwrap();
+    let scale = 2.0;
+    for p in &pts {
+        for (f, n) in h.faces.iter().zip(&h.normals) {
+            let d = n.dot(&(p - h.vertices[f[0] as usize]));
+            assert!(d <= 1e-9 * scale, "point outside hull by {d}");
+        }
+    }
+    // Closed: every edge has exactly one twin.
+    let mut edges = std::collections::HashSet::new();
+    for f in &h.faces {
+        for (a, b) in [(f[0], f[1]), (f[1], f[2]), (f[2], f[0])] {
+            assert!(edges.insert((a, b)));
+        }
+    }
+    for &(a, b) in &edges {
+        assert!(edges.contains(&(b, a)));
+    }
+    // Euler: V - E + F = 2.
+    assert_eq!(
+        h.vertices.len() as i64 - (edges.len() / 2) as i64 + h.faces.len() as i64,
+        2
+    );
+    // Hill-climbing support equals brute force.
+    for _ in 0..200 {
+        let d = rng.unit();
+        let s = h.support(&d);
+        let brute = h
+            .vertices
+            .iter()
+            .map(|v| v.dot(&d))
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert!((s.dot(&d) - brute).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn collision_hull_sphere_mass_properties() {
+    let mut rng = Rng(17);
+    let r = 0.7;
+    let pts: Vec<Vec3> = (0..4000).map(|_| rng.unit() * r).collect();
+    let h = ConvexHull::from_points(&pts).unwrap();
+    let (m, com, inertia) = h.mass_properties(1000.0);
+    let me = 1000.0 * 4.0 / 3.0 * std::f64::consts::PI * r * r * r;
+    assert!((m - me).abs() < 0.01 * me, "{m} vs {me}");
+    assert!(com.norm() < 1e-3);
+    let ie = 0.4 * me * r * r;
+    for k in 0..3 {
+        assert!((inertia[(k, k)] - ie).abs() < 0.02 * ie);
+    }
+    assert!(inertia[(0, 1)].abs() < 0.005 * ie);
+}
+
+#[test]
+fn collision_hull_errors_and_flat() {
+    assert!(ConvexHull::from_points(&[Vec3::zeros(), Vec3::x(), Vec3::y()]).is_err());
+    let line: Vec<Vec3> = (0..10).map(|i| Vec3::x() * i as f64).collect();
+    let e = ConvexHull::from_points(&line).unwrap_err().to_string();
+    assert!(e.contains("collinear"), "{e}");
+    let nan = [
+        Vec3::zeros(),
+        Vec3::x(),
+        Vec3::y(),
+        Vec3::new(f64::NAN, 0.0, 1.0),
+    ];
+    assert!(ConvexHull::from_points(&nan).is_err());
+    // Flat square: inflated to a thin slab, still a valid closed hull.
+    let sq = [
+        Vec3::zeros(),
+        Vec3::x(),
+        Vec3::y(),
+        Vec3::new(1.0, 1.0, 0.0),
+        Vec3::new(0.5, 0.5, 0.0),
+    ];
+    let h = ConvexHull::from_points(&sq).unwrap();
+    assert_eq!(h.vertices.len(), 8);
+    let (m, _, _) = h.mass_properties(1.0);
+    assert!(m > 0.0 && m < 1e-5);
+}

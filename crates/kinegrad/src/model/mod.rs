@@ -13,6 +13,7 @@
 pub mod builder;
 pub mod inertia;
 pub mod mesh;
+pub mod mesh_io;
 pub mod mjcf;
 pub mod primitives;
 pub mod urdf;
