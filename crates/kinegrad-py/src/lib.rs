@@ -1,7 +1,648 @@
-//! Native module `kinegrad._native`. (Being filled in.)
+//! Native module `kinegrad._native`: a thin binding of the kinegrad engine.
+//!
+//! Two classes. [`SceneBuilder`] collects options and placed entities;
+//! [`Sim`] holds the built model and one [`Env`] per parallel environment.
+//! Arrays cross the boundary as float64 numpy arrays with a leading env
+//! dimension. Every engine error becomes a Python exception and every panic
+//! is caught before it reaches Python (see [`guard`]). Docstrings and the
+//! Genesis-style objects live in the Python package.
+
+mod primitives;
+
+use kinegrad::data::RowKind;
+use kinegrad::math::{quat_from_wxyz, quat_to_wxyz, Pose, Vec3};
+use kinegrad::model::builder::BaseMode;
+use kinegrad::model::{EntitySpec, GeomType, Integrator, JointType, Options};
+use kinegrad::{batch, pipeline, CtrlMode, Data, Env, Error, Model, ModelBuilder, Params};
+use numpy::ndarray::{Array2, Array3, ArrayD, IxDyn};
+use numpy::{IntoPyArray, PyArray2, PyArray3, PyArrayDyn, PyReadonlyArray2, PyReadonlyArrayDyn};
+use pyo3::exceptions::{PyFileNotFoundError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use rayon::prelude::*;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::Arc;
+
+// ---- errors ----
+
+/// Map an engine error to the Python exception a user expects.
+fn to_py_err(e: Error) -> PyErr {
+    let msg = e.to_string();
+    #[allow(unreachable_patterns)]
+    match &e {
+        Error::Load { file, .. } if !Path::new(file).exists() => PyFileNotFoundError::new_err(msg),
+        Error::Load { .. } | Error::Invalid { .. } | Error::Unsupported { .. } => PyValueError::new_err(msg),
+        Error::Diverged { .. } => PyRuntimeError::new_err(msg),
+        _ => PyRuntimeError::new_err(msg),
+    }
+}
+
+/// Last line of defence: run `f`, turning a panic into a RuntimeError.
+fn guard<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(PyRuntimeError::new_err(format!("kinegrad internal error (panic in the engine): {what}")))
+        }
+    }
+}
+
+fn invalid(msg: impl Into<String>) -> PyErr {
+    PyValueError::new_err(msg.into())
+}
+
+fn check_vec3(name: &str, v: [f64; 3]) -> PyResult<Vec3> {
+    if v.iter().all(|x| x.is_finite()) {
+        Ok(Vec3::new(v[0], v[1], v[2]))
+    } else {
+        Err(invalid(format!("{name}: must be finite, got {v:?}")))
+    }
+}
+
+fn check_pose(pos: [f64; 3], quat: [f64; 4]) -> PyResult<Pose> {
+    let p = check_vec3("pos", pos)?;
+    let n = quat.iter().map(|x| x * x).sum::<f64>().sqrt();
+    if !n.is_finite() || n < 1e-12 {
+        return Err(invalid(format!("quat: must be a finite non-zero quaternion (w, x, y, z), got {quat:?}")));
+    }
+    Ok(Pose::from_pos_quat(p, &quat_from_wxyz(&quat)))
+}
+
+fn set_friction(spec: &mut EntitySpec, friction: Option<f64>) -> PyResult<()> {
+    if let Some(mu) = friction {
+        if !(mu >= 0.0) || !mu.is_finite() {
+            return Err(invalid(format!("friction: must be finite and >= 0, got {mu}")));
+        }
+        for b in &mut spec.bodies {
+            for g in &mut b.geoms {
+                g.friction[0] = mu;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn jnt_type_name(t: JointType) -> &'static str {
+    match t {
+        JointType::Free => "free",
+        JointType::Ball => "ball",
+        JointType::Slide => "slide",
+        JointType::Hinge => "hinge",
+    }
+}
+
+fn geom_type_name(t: GeomType) -> &'static str {
+    match t {
+        GeomType::Plane => "plane",
+        GeomType::Sphere => "sphere",
+        GeomType::Capsule => "capsule",
+        GeomType::Box => "box",
+        GeomType::Cylinder => "cylinder",
+        GeomType::Mesh => "mesh",
+    }
+}
+
+fn ctrl_mode_from(code: i8) -> PyResult<CtrlMode> {
+    match code {
+        0 => Ok(CtrlMode::Force),
+        1 => Ok(CtrlMode::Position),
+        2 => Ok(CtrlMode::Velocity),
+        c => Err(invalid(format!("mode: control modes are 0 (force), 1 (position), 2 (velocity), got {c}"))),
+    }
+}
+
+// ---- scene builder ----
+
+/// Options and placed entities; `build` makes a [`Sim`].
+#[pyclass(module = "kinegrad._native")]
+struct SceneBuilder {
+    builder: ModelBuilder,
+    gravity: Vec3,
+}
+
+impl SceneBuilder {
+    fn place(&mut self, spec: EntitySpec, pos: [f64; 3], quat: [f64; 4], base: BaseMode) -> PyResult<(usize, Vec<String>)> {
+        let pose = check_pose(pos, quat)?;
+        let warnings = spec.warnings.clone();
+        Ok((self.builder.add_entity(spec, pose, base), warnings))
+    }
+}
+
+#[pymethods]
+impl SceneBuilder {
+    #[new]
+    #[pyo3(signature = (
+        timestep=0.01, substeps=1, gravity=[0.0, 0.0, -9.81], integrator="implicitfast",
+        enable_collision=true, enable_joint_limit=true, enable_self_collision=false,
+        iterations=100, tolerance=1e-8, ls_iterations=50, constraint_timeconst=None, impratio=1.0
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        timestep: f64,
+        substeps: usize,
+        gravity: [f64; 3],
+        integrator: &str,
+        enable_collision: bool,
+        enable_joint_limit: bool,
+        enable_self_collision: bool,
+        iterations: usize,
+        tolerance: f64,
+        ls_iterations: usize,
+        constraint_timeconst: Option<f64>,
+        impratio: f64,
+    ) -> PyResult<Self> {
+        let integrator = match integrator {
+            "euler" => Integrator::Euler,
+            "implicitfast" => Integrator::ImplicitFast,
+            other => return Err(invalid(format!("integrator: expected 'euler' or 'implicitfast', got '{other}'"))),
+        };
+        if !(timestep > 0.0) || !timestep.is_finite() {
+            return Err(invalid(format!("dt: must be positive and finite, got {timestep}")));
+        }
+        if substeps == 0 {
+            return Err(invalid("substeps: must be at least 1"));
+        }
+        if let Some(tc) = constraint_timeconst {
+            if !(tc > 0.0) || !tc.is_finite() {
+                return Err(invalid(format!("constraint_timeconst: must be positive, got {tc}")));
+            }
+        }
+        let options = Options {
+            timestep,
+            substeps,
+            integrator,
+            enable_collision,
+            enable_joint_limit,
+            enable_self_collision,
+            iterations,
+            tolerance,
+            ls_iterations,
+            constraint_timeconst,
+            impratio,
+        };
+        let gravity = check_vec3("gravity", gravity)?;
+        let mut builder = ModelBuilder::new();
+        builder.options = options;
+        Ok(Self { builder, gravity })
+    }
+
+    /// Load a URDF; a fixed base is welded to the world, otherwise the root gets a free joint.
+    /// Returns (entity index, loader warnings).
+    #[pyo3(signature = (path, scale, pos, quat, fixed, friction=None))]
+    fn add_urdf(&mut self, path: &str, scale: f64, pos: [f64; 3], quat: [f64; 4], fixed: bool, friction: Option<f64>) -> PyResult<(usize, Vec<String>)> {
+        guard(|| {
+            let mut spec = kinegrad::model::urdf::load(Path::new(path), scale).map_err(to_py_err)?;
+            set_friction(&mut spec, friction)?;
+            self.place(spec, pos, quat, if fixed { BaseMode::Fixed } else { BaseMode::Free })
+        })
+    }
+
+    /// Load an MJCF, keeping the joints the file gives its roots. Returns (entity index, loader warnings).
+    #[pyo3(signature = (path, scale, pos, quat, friction=None))]
+    fn add_mjcf(&mut self, path: &str, scale: f64, pos: [f64; 3], quat: [f64; 4], friction: Option<f64>) -> PyResult<(usize, Vec<String>)> {
+        guard(|| {
+            let mut spec = kinegrad::model::mjcf::load(Path::new(path), scale).map_err(to_py_err)?;
+            set_friction(&mut spec, friction)?;
+            self.place(spec, pos, quat, BaseMode::AsIs)
+        })
+    }
+
+    /// Add a primitive: kind in plane (dims = normal), box (full sizes), sphere (radius),
+    /// cylinder and capsule (radius, height). A plane is always fixed. Returns the entity index.
+    #[pyo3(signature = (kind, dims, pos, quat, fixed, rho=200.0, friction=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_primitive(&mut self, kind: &str, dims: Vec<f64>, pos: [f64; 3], quat: [f64; 4], fixed: bool, rho: f64, friction: Option<f64>) -> PyResult<usize> {
+        guard(|| {
+            let mut spec = primitives::entity(kind, &dims, rho)?;
+            set_friction(&mut spec, friction)?;
+            let base = if fixed || kind == "plane" { BaseMode::Fixed } else { BaseMode::Free };
+            Ok(self.place(spec, pos, quat, base)?.0)
+        })
+    }
+
+    /// Assemble the model and make `n_envs` (>= 1) environments at its reference configuration.
+    fn build(&self, n_envs: usize) -> PyResult<Sim> {
+        guard(|| {
+            if n_envs == 0 {
+                return Err(invalid("n_envs: must be at least 1 in the native simulator"));
+            }
+            let mut model = self.builder.build().map_err(to_py_err)?;
+            model.params0.gravity = self.gravity;
+            let envs = (0..n_envs).map(|_| Env::new(&model)).collect();
+            Ok(Sim { model: Arc::new(model), envs })
+        })
+    }
+}
+
+// ---- parameters ----
+
+/// Names of the per-env physical parameters and their per-env shape.
+fn param_shape(m: &Model, name: &str) -> PyResult<Vec<usize>> {
+    Ok(match name {
+        "gravity" => vec![3],
+        "body_mass" => vec![m.nbody],
+        "body_ipos" => vec![m.nbody, 3],
+        "body_inertia" => vec![m.nbody, 3, 3],
+        "dof_damping" | "dof_armature" | "dof_kp" | "dof_kv" | "dof_stiffness" => vec![m.nv],
+        "dof_force_range" => vec![m.nv, 2],
+        "geom_friction" => vec![m.ngeom, 3],
+        other => {
+            return Err(invalid(format!(
+                "param name: unknown parameter '{other}'; known: {}",
+                PARAM_NAMES.join(", ")
+            )))
+        }
+    })
+}
+
+const PARAM_NAMES: [&str; 11] = [
+    "gravity", "body_mass", "body_ipos", "body_inertia", "dof_damping", "dof_armature", "dof_kp", "dof_kv",
+    "dof_stiffness", "dof_force_range", "geom_friction",
+];
+
+/// Flatten one parameter (row-major).
+fn param_read(p: &Params, name: &str, out: &mut Vec<f64>) {
+    match name {
+        "gravity" => out.extend(p.gravity.iter()),
+        "body_mass" => out.extend(&p.body_mass),
+        "body_ipos" => p.body_ipos.iter().for_each(|v| out.extend(v.iter())),
+        "body_inertia" => p.body_inertia.iter().for_each(|i| out.extend(i.transpose().iter())),
+        "dof_damping" => out.extend(&p.dof_damping),
+        "dof_armature" => out.extend(&p.dof_armature),
+        "dof_kp" => out.extend(&p.dof_kp),
+        "dof_kv" => out.extend(&p.dof_kv),
+        "dof_stiffness" => out.extend(&p.dof_stiffness),
+        "dof_force_range" => p.dof_force_range.iter().for_each(|r| out.extend(r)),
+        "geom_friction" => p.geom_friction.iter().for_each(|f| out.extend(f)),
+        _ => unreachable!("checked by param_shape"),
+    }
+}
+
+/// Check and write one parameter from its flat row-major values.
+fn param_write(p: &mut Params, name: &str, x: &[f64]) -> PyResult<()> {
+    let bad = |what: &str| invalid(format!("{name}: {what}"));
+    match name {
+        "dof_force_range" => {
+            if x.iter().any(|v| v.is_nan()) {
+                return Err(bad("contains NaN"));
+            }
+            if x.chunks(2).any(|r| !(r[0] <= r[1])) {
+                return Err(bad("lower bound above upper bound"));
+            }
+        }
+        _ if x.iter().any(|v| !v.is_finite()) => return Err(bad("contains a non-finite value")),
+        "body_mass" | "dof_damping" | "dof_armature" | "dof_kp" | "dof_kv" | "dof_stiffness" | "geom_friction"
+            if x.iter().any(|&v| v < 0.0) =>
+        {
+            return Err(bad("must be >= 0"))
+        }
+        _ => {}
+    }
+    match name {
+        "gravity" => p.gravity = Vec3::from_column_slice(x),
+        "body_mass" => p.body_mass.copy_from_slice(x),
+        "body_ipos" => x.chunks(3).zip(&mut p.body_ipos).for_each(|(c, v)| *v = Vec3::from_column_slice(c)),
+        "body_inertia" => x
+            .chunks(9)
+            .zip(&mut p.body_inertia)
+            .for_each(|(c, i)| *i = kinegrad::math::Mat3::from_row_slice(c)),
+        "dof_damping" => p.dof_damping.copy_from_slice(x),
+        "dof_armature" => p.dof_armature.copy_from_slice(x),
+        "dof_kp" => p.dof_kp.copy_from_slice(x),
+        "dof_kv" => p.dof_kv.copy_from_slice(x),
+        "dof_stiffness" => p.dof_stiffness.copy_from_slice(x),
+        "dof_force_range" => x.chunks(2).zip(&mut p.dof_force_range).for_each(|(c, r)| *r = [c[0], c[1]]),
+        "geom_friction" => x.chunks(3).zip(&mut p.geom_friction).for_each(|(c, f)| *f = [c[0], c[1], c[2]]),
+        _ => unreachable!("checked by param_shape"),
+    }
+    Ok(())
+}
+
+// ---- simulator ----
+
+/// A built model and its environments.
+#[pyclass(module = "kinegrad._native")]
+struct Sim {
+    model: Arc<Model>,
+    envs: Vec<Env>,
+}
+
+/// View a (rows, cols) array, checking its shape and that it is finite.
+fn view2<'a>(a: &'a PyReadonlyArray2<'_, f64>, name: &str, rows: usize, cols: usize) -> PyResult<numpy::ndarray::ArrayView2<'a, f64>> {
+    let v = a.as_array();
+    if v.shape() != [rows, cols] {
+        return Err(invalid(format!("{name}: expected shape ({rows}, {cols}), got {:?}", v.shape())));
+    }
+    if v.iter().any(|x| !x.is_finite()) {
+        return Err(invalid(format!("{name}: contains a non-finite value (NaN or inf)")));
+    }
+    Ok(v)
+}
+
+/// Spatial velocity of every body from the dof motion subspaces filled by kinematics:
+/// cvel[b] = sum of cdof[d] v[d] over the dofs on the path from b to the root.
+/// (To be replaced by the engine's velocity stage once it is exposed.)
+fn body_velocities(model: &Model, data: &mut Data, v: &[f64]) {
+    for b in 0..model.nbody {
+        let mut acc = kinegrad::math::Motion::zero();
+        let mut d = data.body_dof_last[b];
+        while d != usize::MAX {
+            acc = acc + data.cdof[d] * v[d];
+            d = model.dof_parent[d];
+        }
+        data.cvel[b] = acc;
+    }
+}
+
+#[pymethods]
+impl Sim {
+    /// Number of environments.
+    #[getter]
+    fn n_envs(&self) -> usize {
+        self.envs.len()
+    }
+    #[getter]
+    fn nq(&self) -> usize {
+        self.model.nq
+    }
+    #[getter]
+    fn nv(&self) -> usize {
+        self.model.nv
+    }
+    #[getter]
+    fn nbody(&self) -> usize {
+        self.model.nbody
+    }
+
+    /// The model description as a dict of plain lists (see the .pyi stub for keys).
+    fn describe<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let m = &*self.model;
+        let d = PyDict::new(py);
+        let idx = |v: &[usize]| v.iter().map(|&x| if x == usize::MAX { -1 } else { x as i64 }).collect::<Vec<i64>>();
+        d.set_item("nq", m.nq)?;
+        d.set_item("nv", m.nv)?;
+        d.set_item("nbody", m.nbody)?;
+        d.set_item("njnt", m.njnt)?;
+        d.set_item("ngeom", m.ngeom)?;
+        d.set_item("timestep", m.opt.timestep)?;
+        d.set_item("substeps", m.opt.substeps)?;
+        d.set_item("body_name", &m.body_name)?;
+        d.set_item("body_parent", idx(&m.body_parent))?;
+        d.set_item("body_entity", idx(&m.body_entity))?;
+        d.set_item("body_jnt_adr", &m.body_jnt_adr)?;
+        d.set_item("body_jnt_num", &m.body_jnt_num)?;
+        d.set_item("body_dof_adr", &m.body_dof_adr)?;
+        d.set_item("body_dof_num", &m.body_dof_num)?;
+        d.set_item("jnt_name", &m.jnt_name)?;
+        d.set_item("jnt_type", m.jnt_type.iter().map(|&t| jnt_type_name(t)).collect::<Vec<_>>())?;
+        d.set_item("jnt_body", &m.jnt_body)?;
+        d.set_item("jnt_qpos_adr", &m.jnt_qpos_adr)?;
+        d.set_item("jnt_dof_adr", &m.jnt_dof_adr)?;
+        d.set_item("jnt_limited", &m.jnt_limited)?;
+        d.set_item("jnt_range", &m.jnt_range)?;
+        d.set_item("dof_body", &m.dof_body)?;
+        d.set_item("dof_jnt", &m.dof_jnt)?;
+        d.set_item("geom_name", &m.geom_name)?;
+        d.set_item("geom_type", m.geom_type.iter().map(|&t| geom_type_name(t)).collect::<Vec<_>>())?;
+        d.set_item("geom_body", &m.geom_body)?;
+        d.set_item("geom_size", m.geom_size.iter().map(|s| [s.x, s.y, s.z]).collect::<Vec<_>>())?;
+        d.set_item("qpos0", &m.qpos0)?;
+        d.set_item("entity_name", &m.entity_name)?;
+        d.set_item("entity_body_adr", &m.entity_body_adr)?;
+        d.set_item("entity_body_num", &m.entity_body_num)?;
+        d.set_item("entity_jnt_adr", &m.entity_jnt_adr)?;
+        d.set_item("entity_jnt_num", &m.entity_jnt_num)?;
+        d.set_item("entity_dof_adr", &m.entity_dof_adr)?;
+        d.set_item("entity_dof_num", &m.entity_dof_num)?;
+        d.set_item("entity_qpos_adr", &m.entity_qpos_adr)?;
+        d.set_item("entity_qpos_num", &m.entity_qpos_num)?;
+        d.set_item("entity_geom_adr", &m.entity_geom_adr)?;
+        d.set_item("entity_geom_num", &m.entity_geom_num)?;
+        let acts = m
+            .actuators
+            .iter()
+            .map(|a| {
+                let ad = PyDict::new(py);
+                ad.set_item("name", &a.name)?;
+                ad.set_item("dof", a.dof)?;
+                ad.set_item("mode", a.mode as i8)?;
+                ad.set_item("ctrl_range", a.ctrl_range)?;
+                Ok(ad)
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        d.set_item("actuators", acts)?;
+        Ok(d)
+    }
+
+    /// Names of the parameters `get_param` / `set_param` accept.
+    #[staticmethod]
+    fn param_names() -> Vec<&'static str> {
+        PARAM_NAMES.to_vec()
+    }
+
+    /// Default value of a parameter (the model's), shape as one env's.
+    fn param_default<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+        let shape = param_shape(&self.model, name)?;
+        let mut out = Vec::new();
+        param_read(&self.model.params0, name, &mut out);
+        Ok(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("shape").into_pyarray(py))
+    }
+
+    /// A parameter of every env: shape (n_envs, *per-env shape).
+    fn get_param<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+        let mut shape = param_shape(&self.model, name)?;
+        let mut out = Vec::new();
+        for e in &self.envs {
+            param_read(&e.params, name, &mut out);
+        }
+        shape.insert(0, self.envs.len());
+        Ok(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("shape").into_pyarray(py))
+    }
+
+    /// Set a parameter of every env from an array of shape (n_envs, *per-env shape).
+    fn set_param(&mut self, name: &str, value: PyReadonlyArrayDyn<'_, f64>) -> PyResult<()> {
+        let mut shape = param_shape(&self.model, name)?;
+        shape.insert(0, self.envs.len());
+        let v = value.as_array();
+        if v.shape() != shape.as_slice() {
+            return Err(invalid(format!("{name}: expected shape {shape:?}, got {:?}", v.shape())));
+        }
+        let flat: Vec<f64> = v.iter().copied().collect();
+        let per = flat.len() / self.envs.len().max(1);
+        // check every env before writing any
+        let mut staged: Vec<Params> = self.envs.iter().map(|e| e.params.clone()).collect();
+        for (p, chunk) in staged.iter_mut().zip(flat.chunks(per.max(1))) {
+            param_write(p, name, chunk)?;
+        }
+        for (e, p) in self.envs.iter_mut().zip(staged) {
+            e.params = p;
+        }
+        Ok(())
+    }
+
+    /// Current positions of every env, (n_envs, nq).
+    fn get_qpos<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
+        let flat: Vec<f64> = self.envs.iter().flat_map(|e| e.state.q.iter().copied()).collect();
+        Array2::from_shape_vec((self.envs.len(), self.model.nq), flat).expect("shape").into_pyarray(py)
+    }
+
+    /// Current velocities of every env, (n_envs, nv).
+    fn get_qvel<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
+        let flat: Vec<f64> = self.envs.iter().flat_map(|e| e.state.v.iter().copied()).collect();
+        Array2::from_shape_vec((self.envs.len(), self.model.nv), flat).expect("shape").into_pyarray(py)
+    }
+
+    /// Simulated time of every env (s).
+    fn get_time(&self) -> Vec<f64> {
+        self.envs.iter().map(|e| e.state.time).collect()
+    }
+
+    /// Set the state of every env: qpos (n_envs, nq), qvel (n_envs, nv), and optionally the time.
+    /// Quaternion blocks are normalized.
+    #[pyo3(signature = (qpos, qvel, time=None))]
+    fn set_state(&mut self, qpos: PyReadonlyArray2<'_, f64>, qvel: PyReadonlyArray2<'_, f64>, time: Option<f64>) -> PyResult<()> {
+        let n = self.envs.len();
+        let q = view2(&qpos, "qpos", n, self.model.nq)?;
+        let v = view2(&qvel, "qvel", n, self.model.nv)?;
+        for (i, e) in self.envs.iter_mut().enumerate() {
+            e.state.q.iter_mut().zip(q.row(i)).for_each(|(d, s)| *d = *s);
+            e.state.v.iter_mut().zip(v.row(i)).for_each(|(d, s)| *d = *s);
+            e.state.normalize_quaternions(&self.model);
+            if let Some(t) = time {
+                e.state.time = t;
+            }
+        }
+        Ok(())
+    }
+
+    /// Set the control of every env: mode (n_envs, nv) int8 (0 force, 1 position, 2 velocity)
+    /// and target (n_envs, nv).
+    fn set_control(&mut self, mode: PyReadonlyArray2<'_, i8>, target: PyReadonlyArray2<'_, f64>) -> PyResult<()> {
+        let n = self.envs.len();
+        let nv = self.model.nv;
+        let md = mode.as_array();
+        if md.shape() != [n, nv] {
+            return Err(invalid(format!("mode: expected shape ({n}, {nv}), got {:?}", md.shape())));
+        }
+        let t = view2(&target, "target", n, nv)?;
+        let modes = md.iter().map(|&c| ctrl_mode_from(c)).collect::<PyResult<Vec<_>>>()?;
+        for (i, e) in self.envs.iter_mut().enumerate() {
+            e.control.mode.copy_from_slice(&modes[i * nv..(i + 1) * nv]);
+            e.control.target.iter_mut().zip(t.row(i)).for_each(|(d, s)| *d = *s);
+        }
+        Ok(())
+    }
+
+    /// Advance every env by `nsteps` steps, in parallel, without the GIL.
+    #[pyo3(signature = (nsteps=1))]
+    fn step(&mut self, py: Python<'_>, nsteps: usize) -> PyResult<()> {
+        let model = &*self.model;
+        let envs = &mut self.envs;
+        py.detach(|| {
+            guard(|| {
+                for _ in 0..nsteps {
+                    batch::step_all(model, envs).map_err(to_py_err)?;
+                }
+                Ok(())
+            })
+        })
+    }
+
+    /// Forward kinematics of the given states: qpos (n_envs, nq), qvel (n_envs, nv).
+    /// Returns body positions (n_envs, nbody, 3), quaternions wxyz (n_envs, nbody, 4),
+    /// linear velocities of the body origins (n_envs, nbody, 3) and angular velocities (n_envs, nbody, 3), world frame.
+    #[allow(clippy::type_complexity)]
+    fn kinematics<'py>(
+        &mut self,
+        py: Python<'py>,
+        qpos: PyReadonlyArray2<'py, f64>,
+        qvel: PyReadonlyArray2<'py, f64>,
+    ) -> PyResult<(Bound<'py, PyArray3<f64>>, Bound<'py, PyArray3<f64>>, Bound<'py, PyArray3<f64>>, Bound<'py, PyArray3<f64>>)> {
+        let n = self.envs.len();
+        let nb = self.model.nbody;
+        let q = view2(&qpos, "qpos", n, self.model.nq)?.to_owned();
+        let v = view2(&qvel, "qvel", n, self.model.nv)?.to_owned();
+        let model = &*self.model;
+        let envs = &mut self.envs;
+        let rows: Vec<[f64; 13]> = py.detach(|| {
+            guard(|| {
+                let per_env: Vec<Vec<[f64; 13]>> = envs
+                    .par_iter_mut()
+                    .enumerate()
+                    .map(|(i, e)| {
+                        let mut qi: Vec<f64> = q.row(i).to_vec();
+                        kinegrad::state::normalize_quaternions(model, &mut qi);
+                        let vi: Vec<f64> = v.row(i).to_vec();
+                        pipeline::kinematics(model, &e.params, &qi, &mut e.data);
+                        body_velocities(model, &mut e.data, &vi);
+                        (0..nb)
+                            .map(|b| {
+                                let p = e.data.xpos[b];
+                                let w = quat_to_wxyz(&e.data.xquat[b]);
+                                let c = e.data.cvel[b];
+                                let lin = c.point_velocity(&p);
+                                [p.x, p.y, p.z, w[0], w[1], w[2], w[3], lin.x, lin.y, lin.z, c.ang.x, c.ang.y, c.ang.z]
+                            })
+                            .collect()
+                    })
+                    .collect();
+                Ok(per_env.into_iter().flatten().collect())
+            })
+        })?;
+        let pick = |lo: usize, k: usize| {
+            let flat: Vec<f64> = rows.iter().flat_map(|r| r[lo..lo + k].iter().copied()).collect();
+            Array3::from_shape_vec((n, nb, k), flat).expect("shape").into_pyarray(py)
+        };
+        Ok((pick(0, 3), pick(3, 4), pick(7, 3), pick(10, 3)))
+    }
+
+    /// Contacts of env `env` found by its last step: a list of dicts with geom1, geom2, body1, body2,
+    /// pos (3), normal (3, from geom1 to geom2), dist, and force_normal (sum of the contact's
+    /// constraint row forces; 0 when unknown).
+    fn contacts<'py>(&self, py: Python<'py>, env: usize) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let e = self
+            .envs
+            .get(env)
+            .ok_or_else(|| invalid(format!("env: index {env} out of range for {} envs", self.envs.len())))?;
+        let m = &*self.model;
+        let data = &e.data;
+        let mut fnormal = vec![0.0; data.contacts.len()];
+        for (r, kind) in data.efc_kind.iter().enumerate().take(data.nefc) {
+            if let RowKind::ContactNormal(c) | RowKind::ContactPyramid(c, _) = *kind {
+                if let (Some(f), Some(slot)) = (data.efc_force.get(r), fnormal.get_mut(c)) {
+                    *slot += f;
+                }
+            }
+        }
+        data.contacts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let d = PyDict::new(py);
+                let n = c.frame.row(0);
+                d.set_item("geom1", c.geom1)?;
+                d.set_item("geom2", c.geom2)?;
+                d.set_item("body1", m.geom_body[c.geom1])?;
+                d.set_item("body2", m.geom_body[c.geom2])?;
+                d.set_item("pos", [c.pos.x, c.pos.y, c.pos.z])?;
+                d.set_item("normal", [n[0], n[1], n[2]])?;
+                d.set_item("dist", c.dist)?;
+                d.set_item("force_normal", fnormal[i])?;
+                Ok(d)
+            })
+            .collect()
+    }
+}
 
 #[pymodule]
-fn _native(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<SceneBuilder>()?;
+    m.add_class::<Sim>()?;
     Ok(())
 }

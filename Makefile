@@ -1,0 +1,47 @@
+# kinegrad: `make setup` once (idempotent and fast when nothing changed), then `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+VPY := $(VENV)/bin/python
+REQ_HASH := $(shell sha1sum requirements-dev.txt | cut -c1-12)
+DEPS_STAMP := $(VENV)/.deps-$(REQ_HASH)
+NATIVE_STAMP := $(VENV)/.native-stamp
+NATIVE_SRC := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock pyproject.toml
+
+.PHONY: setup assets test demo bench clean
+
+setup: $(DEPS_STAMP) assets $(NATIVE_STAMP)
+
+$(VPY):
+	$(PYTHON) -m venv $(VENV)
+
+# pinned build and test tools; the stamp is keyed on the requirements file's content
+$(DEPS_STAMP): requirements-dev.txt | $(VPY)
+	$(VPY) -m pip install --disable-pip-version-check -q --upgrade pip
+	$(VPY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	rm -f $(VENV)/.deps-*
+	touch $@
+
+# robot models (Genesis assets etc.) into .cache/assets; the script skips what is already there
+assets: $(DEPS_STAMP)
+	@if [ -f scripts/fetch_assets.py ]; then $(VPY) scripts/fetch_assets.py; \
+	else echo "scripts/fetch_assets.py not present: no assets fetched"; fi
+
+# the native module, installed editable into the venv; rebuilt when a Rust source changes
+$(NATIVE_STAMP): $(DEPS_STAMP) $(NATIVE_SRC)
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/maturin develop --release -q
+	touch $@
+
+test: setup
+	cargo test --release -p kinegrad
+	$(VPY) -m pytest -q python/tests
+
+demo: setup
+	$(VPY) examples/demo.py
+
+bench: setup
+	$(VPY) benches/bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache python/kinegrad/_native*.so
+	find python -name __pycache__ -type d -prune -exec rm -rf {} +
+	cargo clean

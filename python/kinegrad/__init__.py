@@ -1,0 +1,115 @@
+"""kinegrad: differentiable rigid-body physics with a Genesis-compatible API.
+
+``import kinegrad as gs`` runs Genesis-style scripts::
+
+    gs.init(precision="64")
+    scene = gs.Scene(sim_options=gs.options.SimOptions(dt=0.01))
+    scene.add_entity(gs.morphs.Plane())
+    ball = scene.add_entity(gs.morphs.Sphere(pos=(0, 0, 1), radius=0.1))
+    scene.build()
+    for _ in range(100):
+        scene.step()
+    print(ball.get_pos())
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+from typing import Any, Optional
+
+import torch
+
+from . import _globals, materials, morphs, options, surfaces
+from ._globals import logger
+from .entity import JOINT_TYPE, RigidEntity, RigidJoint, RigidLink
+from .scene import Scene, SimState
+
+__all__ = [
+    "init", "destroy", "cpu", "gpu", "cuda", "metal", "vulkan", "device", "tc_float", "np_float",
+    "options", "morphs", "materials", "surfaces", "Scene", "SimState", "RigidEntity", "RigidLink",
+    "RigidJoint", "JOINT_TYPE", "constraint_solver", "integrator", "logger",
+]
+
+
+class _Backend(enum.Enum):
+    cpu = "cpu"
+    gpu = "gpu"
+    cuda = "cuda"
+    metal = "metal"
+    vulkan = "vulkan"
+
+
+cpu, gpu, cuda, metal, vulkan = _Backend.cpu, _Backend.gpu, _Backend.cuda, _Backend.metal, _Backend.vulkan
+
+
+class constraint_solver(enum.Enum):
+    """Constraint solvers (Genesis names). kinegrad implements Newton."""
+
+    CG = "CG"
+    Newton = "Newton"
+
+
+class integrator(enum.Enum):
+    """Integrators (Genesis names)."""
+
+    Euler = "Euler"
+    implicitfast = "implicitfast"
+    approximate_implicitfast = "implicitfast"
+
+
+device = _globals.device
+
+
+def init(
+    backend: Optional[_Backend] = None,
+    precision: str = "32",
+    seed: Optional[int] = None,
+    logging_level: Optional[Any] = None,
+    debug: bool = False,
+    **kwargs: Any,
+) -> None:
+    """Initialize kinegrad: precision "32" or "64" sets ``gs.tc_float`` (the dtype of every reading),
+    ``seed`` seeds Python and torch. Every backend runs on the CPU; unknown Genesis kwargs are ignored."""
+    global tc_float, np_float
+    if logging_level is not None:
+        level = logging.getLevelName(logging_level.upper()) if isinstance(logging_level, str) else logging_level
+        if not isinstance(level, int):
+            raise ValueError(f"logging_level: unknown level {logging_level!r}")
+        logger.setLevel(level)
+    if debug:
+        logger.setLevel(logging.DEBUG)
+    precision = str(precision)
+    if precision not in ("32", "64"):
+        raise ValueError(f"precision: expected '32' or '64', got {precision!r}")
+    if backend is not None and backend != cpu:
+        logger.warning("backend %s: kinegrad runs on the CPU; using gs.cpu", getattr(backend, "name", backend))
+    for key in kwargs:
+        logger.debug("init: ignoring unsupported option %r", key)
+    if _globals.initialized:
+        logger.debug("init: already initialized; updating settings")
+    _globals.precision = precision
+    _globals.tc_float = torch.float64 if precision == "64" else torch.float32
+    _globals.seed = seed
+    if seed is not None:
+        random.seed(seed)
+        torch.manual_seed(seed)
+    _globals.initialized = True
+    tc_float = _globals.tc_float
+    np_float = _np_float()
+
+
+def destroy() -> None:
+    """Forget the settings made by ``init``."""
+    _globals.initialized = False
+
+
+def _np_float():
+    import numpy as np
+
+    return np.float64 if _globals.precision == "64" else np.float32
+
+
+tc_float = _globals.tc_float
+np_float = _np_float()

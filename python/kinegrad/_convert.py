@@ -1,0 +1,102 @@
+"""Checking and converting user inputs (tensors, arrays, lists, scalars) and index arguments."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+
+def as_f64(value, name: str) -> torch.Tensor:
+    """A float64 tensor of ``value``; ValueError naming ``name`` if it is not numeric or not finite."""
+    try:
+        if isinstance(value, torch.Tensor):
+            t = value.to(dtype=torch.float64, device="cpu")
+        else:
+            t = torch.as_tensor(np.asarray(value, dtype=np.float64))
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise ValueError(f"{name}: expected numbers (tensor, array, list or scalar), got {type(value).__name__}: {e}") from None
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name}: contains NaN or inf")
+    return t
+
+
+def indices(value, name: str, size: int, what: str) -> torch.Tensor:
+    """Validated int64 indices in [0, size) from None (all), an int, or a sequence/array/tensor of ints."""
+    if value is None:
+        return torch.arange(size, dtype=torch.int64)
+    if isinstance(value, torch.Tensor):
+        arr = value.detach().cpu().numpy()
+    else:
+        arr = np.asarray(value)
+    if arr.dtype == bool:
+        raise ValueError(f"{name}: expected integer indices, got booleans")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        if np.issubdtype(arr.dtype, np.floating) and np.all(np.mod(arr, 1) == 0):
+            arr = arr.astype(np.int64)
+        else:
+            raise ValueError(f"{name}: expected integer indices, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64).reshape(-1)
+    bad = arr[(arr < 0) | (arr >= size)]
+    if bad.size:
+        raise ValueError(f"{name}: index {int(bad[0])} out of range for {size} {what}")
+    return torch.from_numpy(arr.copy())
+
+
+def rows(value, name: str, k: int, n_sel: int, batched: bool, allow_scalar: bool = False) -> torch.Tensor:
+    """``value`` as an (n_sel, k) float64 tensor.
+
+    Accepted shapes: (k,) (broadcast to every selected env), and, in a batched
+    scene, (n_sel, k). A scalar is accepted when ``allow_scalar``.
+    """
+    t = as_f64(value, name)
+    if allow_scalar and t.dim() == 0:
+        return t.expand(n_sel, k).clone()
+    if t.dim() == 1 and t.shape[0] == k:
+        return t.unsqueeze(0).expand(n_sel, k).clone()
+    if batched and t.dim() == 2 and tuple(t.shape) == (n_sel, k):
+        return t.clone()
+    expected = f"({k},)" + (f" or ({n_sel}, {k})" if batched else "")
+    raise ValueError(f"{name}: expected shape {expected}, got {tuple(t.shape)}")
+
+
+def env_rows(value, name: str, shape: Sequence[int], n_sel: int, batched: bool) -> torch.Tensor:
+    """``value`` of per-env shape ``shape`` as (n_sel, *shape); unbatched values broadcast."""
+    t = as_f64(value, name)
+    shape = tuple(shape)
+    if tuple(t.shape) == shape:
+        return t.unsqueeze(0).expand(n_sel, *shape).clone()
+    if batched and tuple(t.shape) == (n_sel, *shape):
+        return t.clone()
+    expected = f"{shape}" + (f" or {(n_sel, *shape)}" if batched else "")
+    raise ValueError(f"{name}: expected shape {expected}, got {tuple(t.shape)}")
+
+
+def quat_to_xyz(q: torch.Tensor) -> torch.Tensor:
+    """Extrinsic x-y-z Euler angles (rad) of quaternions (..., 4) in (w, x, y, z)."""
+    w, x, y, z = q.unbind(-1)
+    roll = torch.atan2(2 * (w * x + y * z), 1 - 2 * (x * x + y * y))
+    pitch = torch.asin(torch.clamp(2 * (w * y - z * x), -1.0, 1.0))
+    yaw = torch.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+    return torch.stack([roll, pitch, yaw], dim=-1)
+
+
+def xyz_to_quat(e: torch.Tensor) -> torch.Tensor:
+    """Quaternions (w, x, y, z) of extrinsic x-y-z Euler angles (..., 3) in rad (R = Rz Ry Rx)."""
+    h = e / 2
+    cx, cy, cz = torch.cos(h).unbind(-1)
+    sx, sy, sz = torch.sin(h).unbind(-1)
+    return torch.stack(
+        [
+            cz * cy * cx + sz * sy * sx,
+            cz * cy * sx - sz * sy * cx,
+            cz * sy * cx + sz * cy * sx,
+            sz * cy * cx - cz * sy * sx,
+        ],
+        dim=-1,
+    )
+
+
+def maybe_index(t: torch.Tensor, idx: Optional[torch.Tensor]) -> torch.Tensor:
+    return t if idx is None else t[idx]

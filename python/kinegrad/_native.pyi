@@ -1,0 +1,87 @@
+"""Type stub of the native module ``kinegrad._native`` (Rust, PyO3).
+
+Arrays are float64 numpy arrays whose first dimension is the env (n_envs >= 1).
+Errors: ValueError for bad input or model files, FileNotFoundError for missing
+files, RuntimeError for divergence or an internal engine error.
+"""
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import numpy.typing as npt
+
+F64 = npt.NDArray[np.float64]
+
+class SceneBuilder:
+    def __init__(
+        self,
+        timestep: float = 0.01,
+        substeps: int = 1,
+        gravity: Sequence[float] = (0.0, 0.0, -9.81),
+        integrator: str = "implicitfast",
+        enable_collision: bool = True,
+        enable_joint_limit: bool = True,
+        enable_self_collision: bool = False,
+        iterations: int = 100,
+        tolerance: float = 1e-8,
+        ls_iterations: int = 50,
+        constraint_timeconst: Optional[float] = None,
+        impratio: float = 1.0,
+    ) -> None: ...
+    def add_urdf(
+        self, path: str, scale: float, pos: Sequence[float], quat: Sequence[float], fixed: bool, friction: Optional[float] = None
+    ) -> Tuple[int, List[str]]:
+        """Returns (entity index, loader warnings). quat is (w, x, y, z)."""
+    def add_mjcf(
+        self, path: str, scale: float, pos: Sequence[float], quat: Sequence[float], friction: Optional[float] = None
+    ) -> Tuple[int, List[str]]: ...
+    def add_primitive(
+        self,
+        kind: str,
+        dims: Sequence[float],
+        pos: Sequence[float],
+        quat: Sequence[float],
+        fixed: bool,
+        rho: float = 200.0,
+        friction: Optional[float] = None,
+    ) -> int:
+        """kind: plane (dims = normal), box (full sizes), sphere (radius), cylinder / capsule (radius, height)."""
+    def build(self, n_envs: int) -> Sim: ...
+
+class Sim:
+    @property
+    def n_envs(self) -> int: ...
+    @property
+    def nq(self) -> int: ...
+    @property
+    def nv(self) -> int: ...
+    @property
+    def nbody(self) -> int: ...
+    def describe(self) -> Dict[str, Any]:
+        """Keys: nq nv nbody njnt ngeom timestep substeps; body_name body_parent body_entity
+        body_jnt_adr body_jnt_num body_dof_adr body_dof_num; jnt_name jnt_type ('free' 'ball'
+        'slide' 'hinge') jnt_body jnt_qpos_adr jnt_dof_adr jnt_limited jnt_range; dof_body dof_jnt;
+        geom_name geom_type geom_body geom_size; qpos0; entity_name entity_{body,jnt,dof,qpos,geom}_{adr,num};
+        actuators (list of dicts name, dof, mode, ctrl_range). -1 stands for "none"."""
+    @staticmethod
+    def param_names() -> List[str]: ...
+    def param_default(self, name: str) -> npt.NDArray[np.float64]: ...
+    def get_param(self, name: str) -> npt.NDArray[np.float64]:
+        """(n_envs, *shape): gravity (3), body_mass (nbody), body_ipos (nbody, 3), body_inertia (nbody, 3, 3),
+        dof_damping / dof_armature / dof_kp / dof_kv / dof_stiffness (nv), dof_force_range (nv, 2), geom_friction (ngeom, 3)."""
+    def set_param(self, name: str, value: npt.NDArray[np.float64]) -> None: ...
+    def get_qpos(self) -> F64:
+        """(n_envs, nq)"""
+    def get_qvel(self) -> F64:
+        """(n_envs, nv)"""
+    def get_time(self) -> List[float]: ...
+    def set_state(self, qpos: F64, qvel: F64, time: Optional[float] = None) -> None: ...
+    def set_control(self, mode: npt.NDArray[np.int8], target: F64) -> None:
+        """mode (n_envs, nv): 0 force, 1 position (PD), 2 velocity; target (n_envs, nv)."""
+    def step(self, nsteps: int = 1) -> None:
+        """Step every env in parallel with the GIL released."""
+    def kinematics(self, qpos: F64, qvel: F64) -> Tuple[F64, F64, F64, F64]:
+        """Body positions (n_envs, nbody, 3), quaternions wxyz (n_envs, nbody, 4), linear velocities of the
+        body origins (n_envs, nbody, 3) and angular velocities (n_envs, nbody, 3), world frame."""
+    def contacts(self, env: int) -> List[Dict[str, Any]]:
+        """Dicts with geom1 geom2 body1 body2 pos normal dist force_normal."""

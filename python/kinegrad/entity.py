@@ -1,0 +1,461 @@
+"""Rigid entities, links and joints (Genesis ``RigidEntity``, ``RigidLink``, ``RigidJoint``).
+
+Local indices (``dofs_idx_local``, ``qs_idx_local``, ``links_idx_local``) count
+within the entity; the ``*_idx`` properties are global. Link indices exclude the
+world body (global link i is kinegrad body i + 1).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Dict, List, Optional
+
+import torch
+
+from ._convert import indices, rows
+
+if TYPE_CHECKING:
+    from .scene import Scene
+
+
+class JOINT_TYPE(enum.IntEnum):
+    """Joint kinds, named as in Genesis."""
+
+    FIXED = 0
+    REVOLUTE = 1
+    PRISMATIC = 2
+    SPHERICAL = 3
+    FREE = 4
+
+
+_JOINT_TYPES = {"hinge": JOINT_TYPE.REVOLUTE, "slide": JOINT_TYPE.PRISMATIC, "ball": JOINT_TYPE.SPHERICAL, "free": JOINT_TYPE.FREE}
+
+
+class RigidLink:
+    """One body of an entity."""
+
+    def __init__(self, entity: "RigidEntity", idx_local: int, name: str):
+        self.entity, self.idx_local, self.name = entity, idx_local, name
+
+    @property
+    def idx(self) -> int:
+        return self.entity.link_start + self.idx_local
+
+    @property
+    def _body(self) -> int:
+        return self.idx + 1
+
+    def _reading(self, which: int, envs_idx) -> torch.Tensor:
+        solver = self.entity._solver
+        return solver._out(self.entity._scene._kinematics()[which][:, self._body], solver._envs(envs_idx))
+
+    def get_pos(self, envs_idx=None) -> torch.Tensor:
+        """Position of the link frame (world), (3,) or (n_envs, 3)."""
+        return self._reading(0, envs_idx)
+
+    def get_quat(self, envs_idx=None) -> torch.Tensor:
+        """Orientation (w, x, y, z), (4,) or (n_envs, 4)."""
+        return self._reading(1, envs_idx)
+
+    def get_vel(self, envs_idx=None) -> torch.Tensor:
+        """Linear velocity of the link origin (world), (3,) or (n_envs, 3)."""
+        return self._reading(2, envs_idx)
+
+    def get_ang(self, envs_idx=None) -> torch.Tensor:
+        """Angular velocity (world), (3,) or (n_envs, 3)."""
+        return self._reading(3, envs_idx)
+
+    def get_mass(self) -> float:
+        return float(self.entity._solver.get_param("body_mass")[0, self._body])
+
+    def set_mass(self, mass, envs_idx=None) -> None:
+        solver = self.entity._solver
+        envs = solver._envs(envs_idx)
+        vals = rows(mass, "mass", 1, solver._n_sel(envs), solver._scene._batched, allow_scalar=True)
+        solver._set_param_part("body_mass", vals, torch.tensor([self._body]), envs)
+
+    def __repr__(self) -> str:
+        return f"RigidLink(name={self.name!r}, idx={self.idx})"
+
+
+class RigidJoint:
+    """One joint of an entity (kinegrad stores no fixed joints: a jointless link is welded to its parent)."""
+
+    def __init__(self, entity: "RigidEntity", idx_local: int, desc: Dict, j: int):
+        self.entity, self.idx_local = entity, idx_local
+        self.name = desc["jnt_name"][j]
+        self.idx = j
+        self.type = _JOINT_TYPES[desc["jnt_type"][j]]
+        self.n_dofs = {"free": 6, "ball": 3}.get(desc["jnt_type"][j], 1)
+        self.n_qs = {"free": 7, "ball": 4}.get(desc["jnt_type"][j], 1)
+        self.dof_start = desc["jnt_dof_adr"][j]
+        self.q_start = desc["jnt_qpos_adr"][j]
+        self.range = tuple(desc["jnt_range"][j])
+        self.limited = bool(desc["jnt_limited"][j])
+        self._link_idx = desc["jnt_body"][j] - 1
+
+    @property
+    def link(self) -> RigidLink:
+        return self.entity.links[self._link_idx - self.entity.link_start]
+
+    @property
+    def dofs_idx(self) -> List[int]:
+        return list(range(self.dof_start, self.dof_start + self.n_dofs))
+
+    @property
+    def dofs_idx_local(self) -> List[int]:
+        return [d - self.entity.dof_start for d in self.dofs_idx]
+
+    @property
+    def dof_idx(self):
+        return self.dofs_idx[0] if self.n_dofs == 1 else self.dofs_idx
+
+    @property
+    def dof_idx_local(self):
+        return self.dofs_idx_local[0] if self.n_dofs == 1 else self.dofs_idx_local
+
+    @property
+    def qs_idx(self) -> List[int]:
+        return list(range(self.q_start, self.q_start + self.n_qs))
+
+    @property
+    def qs_idx_local(self) -> List[int]:
+        return [q - self.entity.q_start for q in self.qs_idx]
+
+    @property
+    def q_idx_local(self):
+        return self.qs_idx_local[0] if self.n_qs == 1 else self.qs_idx_local
+
+    def __repr__(self) -> str:
+        return f"RigidJoint(name={self.name!r}, type={self.type.name}, dofs_idx_local={self.dofs_idx_local})"
+
+
+class RigidEntity:
+    """A robot or object in a scene. Structure and state are available after ``scene.build()``."""
+
+    def __init__(self, scene: "Scene", idx: int, morph, material, surface):
+        self._scene, self.idx, self.morph, self.material, self.surface = scene, idx, morph, material, surface
+        self._desc: Optional[Dict] = None
+
+    def _bind(self, desc: Dict) -> None:
+        i = self.idx
+        self._desc = desc
+        self.name = desc["entity_name"][i]
+        self.link_start = desc["entity_body_adr"][i] - 1
+        self._n_links = desc["entity_body_num"][i]
+        self.dof_start, self._n_dofs = desc["entity_dof_adr"][i], desc["entity_dof_num"][i]
+        self.q_start, self._n_qs = desc["entity_qpos_adr"][i], desc["entity_qpos_num"][i]
+        self.geom_start, self._n_geoms = desc["entity_geom_adr"][i], desc["entity_geom_num"][i]
+        self._links = [RigidLink(self, k, desc["body_name"][self.link_start + 1 + k]) for k in range(self._n_links)]
+        j0, nj = desc["entity_jnt_adr"][i], desc["entity_jnt_num"][i]
+        self._joints = [RigidJoint(self, k, desc, j0 + k) for k in range(nj)]
+
+    def _built(self, what: str) -> Dict:
+        if self._desc is None:
+            raise RuntimeError(f"{what}: the scene is not built yet; call scene.build() first")
+        return self._desc
+
+    @property
+    def _solver(self):
+        return self._scene.sim.rigid_solver
+
+    @property
+    def scene(self) -> "Scene":
+        return self._scene
+
+    @property
+    def is_built(self) -> bool:
+        return self._desc is not None
+
+    # ---- structure ----
+    @property
+    def n_dofs(self) -> int:
+        self._built("n_dofs")
+        return self._n_dofs
+
+    @property
+    def n_qs(self) -> int:
+        self._built("n_qs")
+        return self._n_qs
+
+    @property
+    def n_links(self) -> int:
+        self._built("n_links")
+        return self._n_links
+
+    @property
+    def n_joints(self) -> int:
+        return len(self.joints)
+
+    @property
+    def n_geoms(self) -> int:
+        self._built("n_geoms")
+        return self._n_geoms
+
+    @property
+    def links(self) -> List[RigidLink]:
+        self._built("links")
+        return list(self._links)
+
+    @property
+    def joints(self) -> List[RigidJoint]:
+        self._built("joints")
+        return list(self._joints)
+
+    @property
+    def base_link(self) -> RigidLink:
+        return self.links[0]
+
+    @property
+    def dof_end(self) -> int:
+        return self.dof_start + self.n_dofs
+
+    @property
+    def q_end(self) -> int:
+        return self.q_start + self.n_qs
+
+    @property
+    def link_end(self) -> int:
+        return self.link_start + self.n_links
+
+    def get_link(self, name: str) -> RigidLink:
+        for link in self.links:
+            if link.name == name:
+                return link
+        raise ValueError(f"name: no link '{name}' in entity '{self.name}'; available: {[l.name for l in self._links]}")
+
+    def get_joint(self, name: str) -> RigidJoint:
+        for joint in self.joints:
+            if joint.name == name:
+                return joint
+        raise ValueError(f"name: no joint '{name}' in entity '{self.name}'; available: {[j.name for j in self._joints]}")
+
+    # ---- index helpers ----
+    def _dofs(self, dofs_idx_local) -> torch.Tensor:
+        self._built("dofs_idx_local")
+        return indices(dofs_idx_local, "dofs_idx_local", self._n_dofs, f"dofs of entity '{self.name}'") + self.dof_start
+
+    def _qs(self, qs_idx_local) -> torch.Tensor:
+        self._built("qs_idx_local")
+        return indices(qs_idx_local, "qs_idx_local", self._n_qs, f"position coordinates of entity '{self.name}'") + self.q_start
+
+    def _links_global(self, links_idx_local) -> torch.Tensor:
+        self._built("links_idx_local")
+        return indices(links_idx_local, "links_idx_local", self._n_links, f"links of entity '{self.name}'") + self.link_start
+
+    def _free_base(self, what: str) -> RigidJoint:
+        joints = self.joints
+        if not joints or joints[0].type != JOINT_TYPE.FREE:
+            raise ValueError(f"{what}: entity '{self.name}' has a fixed base (no free joint); its base pose cannot be set")
+        return joints[0]
+
+    # ---- state readings ----
+    def get_qpos(self, qs_idx_local=None, envs_idx=None) -> torch.Tensor:
+        return self._solver.get_qpos(self._qs(qs_idx_local), envs_idx)
+
+    def get_dofs_position(self, dofs_idx_local=None, envs_idx=None) -> torch.Tensor:
+        return self._solver.get_dofs_position(self._dofs(dofs_idx_local), envs_idx)
+
+    def get_dofs_velocity(self, dofs_idx_local=None, envs_idx=None) -> torch.Tensor:
+        return self._solver.get_dofs_velocity(self._dofs(dofs_idx_local), envs_idx)
+
+    def get_pos(self, envs_idx=None) -> torch.Tensor:
+        """Base link position (world), (3,) or (n_envs, 3)."""
+        return self.base_link.get_pos(envs_idx)
+
+    def get_quat(self, envs_idx=None) -> torch.Tensor:
+        """Base link orientation (w, x, y, z)."""
+        return self.base_link.get_quat(envs_idx)
+
+    def get_vel(self, envs_idx=None) -> torch.Tensor:
+        """Base link origin linear velocity (world)."""
+        return self.base_link.get_vel(envs_idx)
+
+    def get_ang(self, envs_idx=None) -> torch.Tensor:
+        """Base link angular velocity (world)."""
+        return self.base_link.get_ang(envs_idx)
+
+    def get_links_pos(self, links_idx_local=None, envs_idx=None) -> torch.Tensor:
+        return self._solver.get_links_pos(self._links_global(links_idx_local), envs_idx)
+
+    def get_links_quat(self, links_idx_local=None, envs_idx=None) -> torch.Tensor:
+        return self._solver.get_links_quat(self._links_global(links_idx_local), envs_idx)
+
+    def get_links_vel(self, links_idx_local=None, envs_idx=None) -> torch.Tensor:
+        return self._solver.get_links_vel(self._links_global(links_idx_local), envs_idx)
+
+    def get_links_ang(self, links_idx_local=None, envs_idx=None) -> torch.Tensor:
+        return self._solver.get_links_ang(self._links_global(links_idx_local), envs_idx)
+
+    # ---- state writes ----
+    def set_qpos(self, qpos, qs_idx_local=None, envs_idx=None, zero_velocity: bool = True) -> None:
+        self._solver.set_qpos(qpos, self._qs(qs_idx_local), envs_idx)
+        if zero_velocity:
+            self._solver.set_dofs_velocity(torch.zeros(self.n_dofs, dtype=torch.float64), self._dofs(None), envs_idx)
+
+    def set_dofs_position(self, position, dofs_idx_local=None, envs_idx=None, zero_velocity: bool = True) -> None:
+        self._solver.set_dofs_position(position, self._dofs(dofs_idx_local), envs_idx, zero_velocity)
+
+    def set_dofs_velocity(self, velocity, dofs_idx_local=None, envs_idx=None) -> None:
+        self._solver.set_dofs_velocity(velocity, self._dofs(dofs_idx_local), envs_idx)
+
+    def set_pos(self, pos, envs_idx=None, zero_velocity: bool = True) -> None:
+        """Move the free base to ``pos`` (3,) or (n_envs, 3)."""
+        base = self._free_base("set_pos")
+        self._set_base(pos, "pos", base.qs_idx[:3], envs_idx, zero_velocity)
+
+    def set_quat(self, quat, envs_idx=None, zero_velocity: bool = True) -> None:
+        """Rotate the free base to ``quat`` (w, x, y, z), (4,) or (n_envs, 4)."""
+        base = self._free_base("set_quat")
+        self._set_base(quat, "quat", base.qs_idx[3:], envs_idx, zero_velocity)
+
+    def _set_base(self, value, name: str, qs: List[int], envs_idx, zero_velocity: bool) -> None:
+        solver = self._solver
+        envs = solver._envs(envs_idx)
+        vals = rows(value, name, len(qs), solver._n_sel(envs), self._scene._batched)
+        if name == "quat":
+            norm = vals.norm(dim=-1, keepdim=True)
+            if bool((norm < 1e-12).any()):
+                raise ValueError("quat: must be non-zero (w, x, y, z)")
+            vals = vals / norm
+        solver.set_qpos(vals if self._scene._batched else vals[0], torch.tensor(qs), envs_idx)
+        if zero_velocity:
+            solver.set_dofs_velocity(torch.zeros(self.n_dofs, dtype=torch.float64), self._dofs(None), envs_idx)
+
+    # ---- control ----
+    def control_dofs_force(self, force, dofs_idx_local=None, envs_idx=None) -> None:
+        """Drive the dofs with generalized forces (N or N m); kept until changed."""
+        self._solver._write_control(0, force, "force", self._dofs(dofs_idx_local), envs_idx)
+
+    def control_dofs_position(self, position, dofs_idx_local=None, envs_idx=None) -> None:
+        """PD control towards ``position``: force = kp (target - q) - kv v."""
+        self._solver._write_control(1, position, "position", self._dofs(dofs_idx_local), envs_idx)
+
+    def control_dofs_velocity(self, velocity, dofs_idx_local=None, envs_idx=None) -> None:
+        """Velocity control: force = kv (target - v)."""
+        self._solver._write_control(2, velocity, "velocity", self._dofs(dofs_idx_local), envs_idx)
+
+    # ---- parameters ----
+    def _set_dof_param(self, name: str, param: str, values, dofs_idx_local, envs_idx, col=None) -> None:
+        dofs = self._dofs(dofs_idx_local)
+        envs = self._solver._envs(envs_idx)
+        vals = rows(values, name, len(dofs), self._solver._n_sel(envs), self._scene._batched)
+        self._solver._set_param_part(param, vals, dofs, envs, col)
+
+    def _get_dof_param(self, param: str, dofs_idx_local, envs_idx) -> torch.Tensor:
+        dofs = self._dofs(dofs_idx_local)
+        return self._solver._out(self._solver.get_param(param)[:, dofs], self._solver._envs(envs_idx))
+
+    def set_dofs_kp(self, kp, dofs_idx_local=None, envs_idx=None) -> None:
+        self._set_dof_param("kp", "dof_kp", kp, dofs_idx_local, envs_idx)
+
+    def set_dofs_kv(self, kv, dofs_idx_local=None, envs_idx=None) -> None:
+        self._set_dof_param("kv", "dof_kv", kv, dofs_idx_local, envs_idx)
+
+    def set_dofs_damping(self, damping, dofs_idx_local=None, envs_idx=None) -> None:
+        self._set_dof_param("damping", "dof_damping", damping, dofs_idx_local, envs_idx)
+
+    def set_dofs_armature(self, armature, dofs_idx_local=None, envs_idx=None) -> None:
+        self._set_dof_param("armature", "dof_armature", armature, dofs_idx_local, envs_idx)
+
+    def set_dofs_stiffness(self, stiffness, dofs_idx_local=None, envs_idx=None) -> None:
+        self._set_dof_param("stiffness", "dof_stiffness", stiffness, dofs_idx_local, envs_idx)
+
+    def set_dofs_force_range(self, lower, upper, dofs_idx_local=None, envs_idx=None) -> None:
+        """Clamp actuator forces of the dofs to [lower, upper]."""
+        dofs = self._dofs(dofs_idx_local)
+        envs = self._solver._envs(envs_idx)
+        n = self._solver._n_sel(envs)
+        lo = rows(lower, "lower", len(dofs), n, self._scene._batched)
+        hi = rows(upper, "upper", len(dofs), n, self._scene._batched)
+        if bool((lo > hi).any()):
+            raise ValueError("lower: must not exceed upper")
+        self._solver._set_param_part("dof_force_range", lo, dofs, envs, 0)
+        self._solver._set_param_part("dof_force_range", hi, dofs, envs, 1)
+
+    def get_dofs_kp(self, dofs_idx_local=None, envs_idx=None) -> torch.Tensor:
+        return self._get_dof_param("dof_kp", dofs_idx_local, envs_idx)
+
+    def get_dofs_kv(self, dofs_idx_local=None, envs_idx=None) -> torch.Tensor:
+        return self._get_dof_param("dof_kv", dofs_idx_local, envs_idx)
+
+    def get_dofs_damping(self, dofs_idx_local=None, envs_idx=None) -> torch.Tensor:
+        return self._get_dof_param("dof_damping", dofs_idx_local, envs_idx)
+
+    def get_dofs_armature(self, dofs_idx_local=None, envs_idx=None) -> torch.Tensor:
+        return self._get_dof_param("dof_armature", dofs_idx_local, envs_idx)
+
+    def get_dofs_force_range(self, dofs_idx_local=None, envs_idx=None):
+        """(lower, upper) actuator force limits."""
+        r = self._get_dof_param("dof_force_range", dofs_idx_local, envs_idx)
+        return r[..., 0], r[..., 1]
+
+    def set_friction(self, friction) -> None:
+        """Sliding friction coefficient of every geom of the entity, in every env."""
+        self._built("set_friction")
+        vals = rows(friction, "friction", 1, self._scene._n, False, allow_scalar=True)
+        if bool((vals < 0).any()):
+            raise ValueError(f"friction: must be >= 0, got {float(vals[0, 0])}")
+        geoms = torch.arange(self.geom_start, self.geom_start + self._n_geoms)
+        self._solver._set_param_part("geom_friction", vals.expand(-1, len(geoms)), geoms, None, 0)
+
+    def get_mass(self) -> float:
+        """Total mass of the entity's links (kg), env 0."""
+        m = self._solver.get_param("body_mass")[0]
+        return float(m[self.link_start + 1 : self.link_start + 1 + self.n_links].sum())
+
+    # ---- contacts ----
+    def get_contacts(self, with_entity: Optional["RigidEntity"] = None) -> Dict[str, torch.Tensor]:
+        """Contacts of the last step that involve this entity (and ``with_entity`` if given).
+
+        Keys: geom_a, geom_b, link_a, link_b (global indices, -1 for the world),
+        position (world), normal (from a to b), penetration (m, positive when overlapping),
+        force_a, force_b (normal force on a and on b, world). Unbatched: shape (n_contacts, ...);
+        batched: (n_envs, max_contacts, ...) padded, with ``valid_mask``.
+        """
+        self._built("get_contacts")
+        scene = self._scene
+        mine = set(range(self.link_start + 1, self.link_start + 1 + self._n_links))
+        other = None if with_entity is None else set(range(with_entity.link_start + 1, with_entity.link_start + 1 + with_entity.n_links))
+        per_env = []
+        for e in range(scene._n):
+            cs = []
+            for c in self._solver._contacts(e):
+                b1, b2 = c["body1"], c["body2"]
+                if b1 not in mine and b2 not in mine:
+                    continue
+                if other is not None and not ((b1 in mine and b2 in other) or (b2 in mine and b1 in other)):
+                    continue
+                cs.append(c)
+            per_env.append(cs)
+        width = max((len(cs) for cs in per_env), default=0)
+        n = scene._n
+        ints = {k: torch.full((n, width), -1, dtype=torch.int64) for k in ("geom_a", "geom_b", "link_a", "link_b")}
+        flt = {k: torch.zeros(n, width, 3, dtype=torch.float64) for k in ("position", "normal", "force_a", "force_b")}
+        pen = torch.zeros(n, width, dtype=torch.float64)
+        valid = torch.zeros(n, width, dtype=torch.bool)
+        for e, cs in enumerate(per_env):
+            for k, c in enumerate(cs):
+                ints["geom_a"][e, k], ints["geom_b"][e, k] = c["geom1"], c["geom2"]
+                ints["link_a"][e, k], ints["link_b"][e, k] = c["body1"] - 1, c["body2"] - 1
+                normal = torch.tensor(c["normal"], dtype=torch.float64)
+                flt["position"][e, k] = torch.tensor(c["pos"], dtype=torch.float64)
+                flt["normal"][e, k] = normal
+                flt["force_b"][e, k] = c["force_normal"] * normal
+                flt["force_a"][e, k] = -c["force_normal"] * normal
+                pen[e, k] = -c["dist"]
+                valid[e, k] = True
+        from . import _globals
+
+        out: Dict[str, torch.Tensor] = dict(ints)
+        out.update({k: v.to(_globals.tc_float) for k, v in flt.items()})
+        out["penetration"] = pen.to(_globals.tc_float)
+        if scene._batched:
+            out["valid_mask"] = valid
+            return out
+        return {k: v[0] for k, v in out.items()}
+
+    def __repr__(self) -> str:
+        if self._desc is None:
+            return f"RigidEntity(idx={self.idx}, morph={self.morph!r}, unbuilt)"
+        return f"RigidEntity(idx={self.idx}, name={self.name!r}, n_links={self._n_links}, n_dofs={self._n_dofs})"

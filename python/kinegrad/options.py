@@ -1,0 +1,107 @@
+"""Option objects (Genesis ``gs.options``): simulation, rigid solver, viewer, visualization.
+
+Unknown keyword arguments from Genesis scripts are accepted and ignored with a
+debug log, so scripts written for Genesis run unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ._globals import logger
+
+
+class _Options:
+    """Keyword-only options with defaults; unknown keys are logged and ignored."""
+
+    _defaults: dict = {}
+
+    def __init__(self, **kwargs: Any) -> None:
+        for key, value in self._defaults.items():
+            setattr(self, key, kwargs.pop(key, value))
+        for key in kwargs:
+            logger.debug("%s: ignoring unsupported option %r", type(self).__name__, key)
+        self._ignored = dict(kwargs)
+        self._check()
+
+    def _check(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._defaults)
+        return f"{type(self).__name__}({body})"
+
+
+def _positive(name: str, value: Any) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a positive number, got {value!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{name}: expected a positive number, got {value!r}")
+    return value
+
+
+class SimOptions(_Options):
+    """dt (s) per ``scene.step()``, split into ``substeps``; gravity (m/s^2);
+    ``requires_grad`` (gradients arrive with the autograd bridge)."""
+
+    _defaults = dict(dt=1e-2, substeps=1, gravity=(0.0, 0.0, -9.81), requires_grad=False, floor_height=0.0)
+
+    def _check(self) -> None:
+        self.dt = _positive("SimOptions.dt", self.dt)
+        if int(self.substeps) != self.substeps or self.substeps < 1:
+            raise ValueError(f"SimOptions.substeps: expected an integer >= 1, got {self.substeps!r}")
+        self.substeps = int(self.substeps)
+        g = tuple(float(x) for x in self.gravity)
+        if len(g) != 3 or not all(math.isfinite(x) for x in g):
+            raise ValueError(f"SimOptions.gravity: expected 3 finite numbers, got {self.gravity!r}")
+        self.gravity = g
+
+
+class RigidOptions(_Options):
+    """Rigid solver options (MuJoCo-style soft constraints solved by Newton)."""
+
+    _defaults = dict(
+        dt=None,
+        enable_collision=True,
+        enable_joint_limit=True,
+        enable_self_collision=False,
+        constraint_solver=None,
+        iterations=100,
+        tolerance=1e-8,
+        ls_iterations=50,
+        constraint_timeconst=None,
+        integrator=None,
+        impratio=1.0,
+    )
+
+    def _check(self) -> None:
+        from . import constraint_solver, integrator
+
+        if self.constraint_solver is None:
+            self.constraint_solver = constraint_solver.Newton
+        if self.constraint_solver != constraint_solver.Newton:
+            logger.warning("RigidOptions.constraint_solver: only Newton is implemented; using Newton")
+        if self.integrator is None:
+            self.integrator = integrator.implicitfast
+        if self.integrator not in (integrator.Euler, integrator.implicitfast):
+            raise ValueError(f"RigidOptions.integrator: expected gs.integrator.Euler or implicitfast, got {self.integrator!r}")
+        if int(self.iterations) < 1:
+            raise ValueError(f"RigidOptions.iterations: expected >= 1, got {self.iterations!r}")
+        if self.constraint_timeconst is not None:
+            self.constraint_timeconst = _positive("RigidOptions.constraint_timeconst", self.constraint_timeconst)
+
+
+class ViewerOptions(_Options):
+    """Accepted for compatibility; kinegrad has no viewer."""
+
+    _defaults = dict(res=None, camera_pos=(3.5, 0.5, 2.5), camera_lookat=(0.0, 0.0, 0.5), camera_fov=40, max_FPS=60)
+
+
+class VisOptions(_Options):
+    """Accepted for compatibility; kinegrad has no renderer."""
+
+    _defaults = dict(show_world_frame=False, show_link_frame=False, plane_reflection=False, ambient_light=(0.1, 0.1, 0.1))
+
