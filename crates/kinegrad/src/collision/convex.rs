@@ -6,6 +6,12 @@
 //! box on hull, hull on hull, cylinder cap on a face, ...), the incident feature is clipped
 //! against the reference face (as in box-box) and up to 4 contacts are returned instead; their
 //! normal is the reference face normal and `dist` is measured along it.
+//!
+//! Accuracy: exact (to ~1e-9) for polyhedral and round cores (sphere point, capsule segment, box,
+//! hull); for the curved cylinder, GJK/EPA converge to ~1e-6 in the normal. If EPA's polytope
+//! degenerates before converging (can happen on curved shapes), the best support-function upper
+//! bound found is returned (a direction along which translating B by `-dist` separates the pair).
+//! GJK/EPA and the manifold clipping allocate small scratch vectors (not yet allocation-free).
 
 use super::epa::epa;
 use super::gjk::{gjk, Placed};

@@ -107,7 +107,14 @@ pub fn epa(a: &Placed, b: &Placed, g: &GjkResult) -> Option<EpaResult> {
         }
     }
     let mut edges: Vec<(usize, usize)> = Vec::with_capacity(64);
+    let mut visible: Vec<bool> = Vec::with_capacity(128);
+    let mut stack: Vec<usize> = Vec::with_capacity(32);
     let mut best = 0;
+    // Best upper bound seen: (support value, direction, support vertex). Translating B by
+    // `value * direction` separates the cores, so it is a valid (if not minimal) answer when the
+    // polytope stops being refinable (numerical degeneracy on curved shapes).
+    let mut upper = (f64::INFINITY, Vec3::z(), verts[0]);
+    let mut converged = false;
     for _ in 0..256 {
         best = 0;
         for (i, f) in faces.iter().enumerate() {
@@ -121,7 +128,11 @@ pub fn epa(a: &Placed, b: &Placed, g: &GjkResult) -> Option<EpaResult> {
         }
         let w = support_diff(a, b, &f.n);
         let dw = f.n.dot(&w.w);
+        if dw < upper.0 {
+            upper = (dw, f.n, w);
+        }
         if dw - f.d <= 1e-12 * scale {
+            converged = true;
             break;
         }
         if verts.iter().any(|x| (x.w - w.w).norm() <= eps) {
@@ -129,29 +140,50 @@ pub fn epa(a: &Placed, b: &Placed, g: &GjkResult) -> Option<EpaResult> {
         }
         let wi = verts.len();
         verts.push(w);
-        // Remove faces visible from w; collect the horizon.
+        // Flood-fill the faces visible from w, starting at the closest face (the visible region
+        // of a convex polytope is connected); its boundary is the horizon.
         edges.clear();
-        let mut i = 0;
-        while i < faces.len() {
-            let fc = faces[i];
-            let visible = if fc.d.is_finite() {
-                fc.n.dot(&(w.w - verts[fc.v[0]].w)) > 1e-14 * scale
-            } else {
-                false
-            };
-            if visible {
-                for e in [(fc.v[0], fc.v[1]), (fc.v[1], fc.v[2]), (fc.v[2], fc.v[0])] {
-                    if let Some(pos) = edges.iter().position(|&x| x == (e.1, e.0)) {
-                        edges.swap_remove(pos);
-                    } else {
-                        edges.push(e);
+        visible.clear();
+        visible.resize(faces.len(), false);
+        stack.clear();
+        visible[best] = true;
+        stack.push(best);
+        while let Some(fi) = stack.pop() {
+            let v = faces[fi].v;
+            for (p, q) in [(v[0], v[1]), (v[1], v[2]), (v[2], v[0])] {
+                let nb = faces.iter().position(|g| {
+                    (g.v[0] == q && g.v[1] == p)
+                        || (g.v[1] == q && g.v[2] == p)
+                        || (g.v[2] == q && g.v[0] == p)
+                });
+                match nb {
+                    Some(g) if visible[g] => {}
+                    Some(g)
+                        if faces[g].d.is_finite()
+                            && faces[g].n.dot(&(w.w - verts[faces[g].v[0]].w)) > 1e-14 * scale =>
+                    {
+                        visible[g] = true;
+                        stack.push(g);
                     }
+                    _ => edges.push((p, q)),
                 }
-                faces.swap_remove(i);
-            } else {
-                i += 1;
             }
         }
+        // Edges recorded before their neighbour turned visible are not on the horizon.
+        edges.retain(|&(p, q)| {
+            !faces.iter().enumerate().any(|(g, f)| {
+                visible[g]
+                    && ((f.v[0] == q && f.v[1] == p)
+                        || (f.v[1] == q && f.v[2] == p)
+                        || (f.v[2] == q && f.v[0] == p))
+            })
+        });
+        let mut k = 0;
+        faces.retain(|_| {
+            let keep = !visible[k];
+            k += 1;
+            keep
+        });
         if edges.is_empty() {
             verts.pop();
             break;
@@ -170,6 +202,15 @@ pub fn epa(a: &Placed, b: &Placed, g: &GjkResult) -> Option<EpaResult> {
     let f = faces[best];
     if !f.d.is_finite() {
         return None;
+    }
+    if !converged && upper.0 - f.d > 1e-9 * scale && upper.0.is_finite() {
+        let (d, n, w) = upper;
+        return Some(EpaResult {
+            normal: n,
+            depth: d.max(0.0),
+            pa: w.a,
+            pb: w.a - n * d,
+        });
     }
     // Barycentric coordinates of the projection of the origin on the face.
     let (p0, p1, p2) = (verts[f.v[0]], verts[f.v[1]], verts[f.v[2]]);

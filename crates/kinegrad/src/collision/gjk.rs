@@ -290,46 +290,43 @@ fn triangle(s: &mut [SVert; 4], lam: &mut [f64; 4], n: &mut usize) -> Vec3 {
 }
 
 fn tetra(s: &mut [SVert; 4], lam: &mut [f64; 4], n: &mut usize) -> Option<Vec3> {
-    // Faces with the opposite vertex.
-    const FACES: [([usize; 3], usize); 4] = [
-        ([0, 1, 2], 3),
-        ([0, 1, 3], 2),
-        ([0, 2, 3], 1),
-        ([1, 2, 3], 0),
-    ];
-    type Candidate = (f64, [SVert; 4], [f64; 4], usize, Vec3);
-    let mut best: Option<Candidate> = None;
-    let mut any_outside = false;
-    let vol = (s[1].w - s[0].w)
-        .cross(&(s[2].w - s[0].w))
-        .dot(&(s[3].w - s[0].w));
-    for (f, o) in FACES {
-        let (pa, pb, pc) = (s[f[0]].w, s[f[1]].w, s[f[2]].w);
-        let nrm = (pb - pa).cross(&(pc - pa));
-        let side_o = nrm.dot(&(s[o].w - pa));
-        let side_origin = nrm.dot(&(-pa));
-        // Origin outside this face if it is on the other side than the opposite vertex.
-        let outside = if vol.abs() < 1e-300 {
-            true
-        } else {
-            side_origin * side_o < 0.0
-        };
-        if outside {
-            any_outside = true;
-            let mut ss = [s[f[0]], s[f[1]], s[f[2]], s[f[2]]];
-            let mut ll = [0.0; 4];
-            let mut nn = 3;
-            let v = triangle(&mut ss, &mut ll, &mut nn);
-            let d = v.norm_squared();
-            if best.as_ref().is_none_or(|b| d < b.0) {
-                best = Some((d, ss, ll, nn, v));
-            }
+    let w = [s[0].w, s[1].w, s[2].w, s[3].w];
+    let det = |a: &Vec3, b: &Vec3, c: &Vec3, d: &Vec3| (b - a).cross(&(c - a)).dot(&(d - a));
+    let vol = det(&w[0], &w[1], &w[2], &w[3]);
+    let mut emax: f64 = 0.0;
+    for i in 0..4 {
+        for j in i + 1..4 {
+            emax = emax.max((w[i] - w[j]).norm());
         }
     }
-    if !any_outside {
-        return None;
+    // Origin inside a non-degenerate tetrahedron: all barycentric coordinates non-negative.
+    if vol.abs() > 1e-10 * emax * emax * emax {
+        let o = Vec3::zeros();
+        let l = [
+            det(&o, &w[1], &w[2], &w[3]) / vol,
+            det(&w[0], &o, &w[2], &w[3]) / vol,
+            det(&w[0], &w[1], &o, &w[3]) / vol,
+            det(&w[0], &w[1], &w[2], &o) / vol,
+        ];
+        if l.iter().all(|&x| x >= 0.0) {
+            return None;
+        }
     }
-    let (_, ss, ll, nn, v) = best.unwrap();
+    // Otherwise the closest point lies on a face: take the best of the four.
+    const FACES: [[usize; 3]; 4] = [[0, 1, 2], [0, 1, 3], [0, 2, 3], [1, 2, 3]];
+    type Candidate = (f64, [SVert; 4], [f64; 4], usize, Vec3);
+    let mut best: Option<Candidate> = None;
+    for f in FACES {
+        let mut ss = [s[f[0]], s[f[1]], s[f[2]], s[f[2]]];
+        let mut ll = [0.0; 4];
+        let mut nn = 3;
+        let v = triangle(&mut ss, &mut ll, &mut nn);
+        let d = v.norm_squared();
+        if best.as_ref().is_none_or(|b| d < b.0) {
+            best = Some((d, ss, ll, nn, v));
+        }
+    }
+    let (_, ss, ll, nn, v) = best?;
     *s = ss;
     *lam = ll;
     *n = nn;

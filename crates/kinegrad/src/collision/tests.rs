@@ -1037,3 +1037,82 @@ fn collision_hull_errors_and_flat() {
     let (m, _, _) = h.mass_properties(1.0);
     assert!(m > 0.0 && m < 1e-5);
 }
+
+#[test]
+fn collision_random_all_pairs_consistent() {
+    let mut rng = Rng(0xfeed_beef);
+    let pts: Vec<Vec3> = (0..60)
+        .map(|_| rng.vec(0.3).component_mul(&Vec3::new(1.0, 0.6, 1.4)))
+        .collect();
+    let hull = ConvexHull::from_points(&pts).unwrap();
+    let shapes = [
+        Shape::Sphere { radius: 0.2 },
+        Shape::Capsule {
+            radius: 0.1,
+            half_length: 0.3,
+        },
+        Shape::Box {
+            half: Vec3::new(0.2, 0.3, 0.4),
+        },
+        Shape::Cylinder {
+            radius: 0.2,
+            half_length: 0.3,
+        },
+        Shape::Convex(&hull),
+    ];
+    for s1 in &shapes {
+        for s2 in &shapes {
+            for _ in 0..300 {
+                let p1 = Pose {
+                    pos: rng.vec(0.5),
+                    rot: rng.rot(),
+                };
+                let p2 = Pose {
+                    pos: rng.vec(0.5),
+                    rot: rng.rot(),
+                };
+                let mut a = Vec::new();
+                let mut b = Vec::new();
+                collide(s1, &p1, s2, &p2, 0.2, &mut a);
+                collide(s2, &p2, s1, &p1, 0.2, &mut b);
+                for c in a.iter().chain(&b) {
+                    assert!(
+                        c.pos.iter().chain(c.normal.iter()).all(|x| x.is_finite())
+                            && c.dist.is_finite()
+                    );
+                    assert!((c.normal.norm() - 1.0).abs() < 1e-9 && c.dist < 0.2);
+                }
+                let da = a.iter().map(|c| c.dist).fold(f64::INFINITY, f64::min);
+                let db = b.iter().map(|c| c.dist).fold(f64::INFINITY, f64::min);
+                assert!(
+                    (da - db).abs() < 1e-5 || (da.is_infinite() && db.is_infinite()),
+                    "{s1:?} {s2:?}: {da} vs {db}"
+                );
+                // The deepest contact's normal, moved by dist, separates the pair along it:
+                // support of shape 1 along n and of shape 2 along -n bound the surface gap.
+                if let Some(c) = a.iter().min_by(|x, y| x.dist.total_cmp(&y.dist)) {
+                    let (pa, pb) = (
+                        Placed {
+                            shape: s1,
+                            pose: &p1,
+                        },
+                        Placed {
+                            shape: s2,
+                            pose: &p2,
+                        },
+                    );
+                    let n = c.normal;
+                    let h1 = n.dot(&pa.support(&n)) + pa.radius();
+                    let h2 = n.dot(&pb.support(&-n)) - pb.radius();
+                    // Gap along n between the shapes' extents is a lower bound of the distance.
+                    assert!(
+                        h2 - h1 <= c.dist + 1e-5,
+                        "{s1:?} {s2:?}: gap {} > dist {}",
+                        h2 - h1,
+                        c.dist
+                    );
+                }
+            }
+        }
+    }
+}
