@@ -84,4 +84,8 @@ class Sim:
         """Body positions (n_envs, nbody, 3), quaternions wxyz (n_envs, nbody, 4), linear velocities of the
         body origins (n_envs, nbody, 3) and angular velocities (n_envs, nbody, 3), world frame."""
     def contacts(self, env: int) -> List[Dict[str, Any]]:
-        """Dicts with geom1 geom2 body1 body2 pos normal dist force_normal."""
+        """Dicts with geom1 geom2 body1 body2 pos normal dist force (world, on geom2) force_normal."""
+    def mass_matrix(self, qpos: np.ndarray) -> np.ndarray:
+        """M(q) (nv, nv) with env 0's parameters, armature included."""
+    def inverse_dynamics(self, qpos: np.ndarray, qvel: np.ndarray, qacc: np.ndarray) -> np.ndarray:
+        """M(q) a + c(q, v) (nv,) with env 0's parameters, armature excluded."""

@@ -441,8 +441,9 @@ class RigidEntity:
                 normal = torch.tensor(c["normal"], dtype=torch.float64)
                 flt["position"][e, k] = torch.tensor(c["pos"], dtype=torch.float64)
                 flt["normal"][e, k] = normal
-                flt["force_b"][e, k] = c["force_normal"] * normal
-                flt["force_a"][e, k] = -c["force_normal"] * normal
+                force = torch.tensor(c["force"], dtype=torch.float64)
+                flt["force_b"][e, k] = force
+                flt["force_a"][e, k] = -force
                 pen[e, k] = -c["dist"]
                 valid[e, k] = True
         from . import _globals

@@ -71,7 +71,8 @@ def test_box_rest_height(tmp_path):
 
 def test_box_slides_to_rest_like_mujoco(tmp_path):
     mu = 0.5
-    body = '<body pos="0 0 0.1"><freejoint/><geom type="box" size="0.1 0.1 0.1" mass="1"/></body>'
+    # friction combines by max (MuJoCo): give the box the floor's coefficient
+    body = f'<body pos="0 0 0.1"><freejoint/><geom type="box" size="0.1 0.1 0.1" mass="1" friction="{mu} 0.005 0.0001"/></body>'
     xml = scene(body, mu)
     v = [2.0, 0, 0, 0, 0, 0]
     x_ref = run_mujoco(xml, 1.5, qvel=v, settle=0.3)[:, 0]

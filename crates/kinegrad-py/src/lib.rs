@@ -9,13 +9,15 @@
 
 mod primitives;
 
-use kinegrad::data::RowKind;
 use kinegrad::math::{quat_from_wxyz, quat_to_wxyz, Pose, Vec3};
 use kinegrad::model::builder::BaseMode;
 use kinegrad::model::{EntitySpec, GeomType, Integrator, JointType, Options};
-use kinegrad::{batch, pipeline, CtrlMode, Data, Env, Error, Model, ModelBuilder, Params};
+use kinegrad::{batch, pipeline, CtrlMode, Env, Error, Model, ModelBuilder, Params};
 use numpy::ndarray::{Array2, Array3, ArrayD, IxDyn};
-use numpy::{IntoPyArray, PyArray2, PyArray3, PyArrayDyn, PyReadonlyArray2, PyReadonlyArrayDyn};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayDyn, PyReadonlyArray1, PyReadonlyArray2,
+    PyReadonlyArrayDyn,
+};
 use pyo3::exceptions::{PyFileNotFoundError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -32,7 +34,9 @@ fn to_py_err(e: Error) -> PyErr {
     #[allow(unreachable_patterns)]
     match &e {
         Error::Load { file, .. } if !Path::new(file).exists() => PyFileNotFoundError::new_err(msg),
-        Error::Load { .. } | Error::Invalid { .. } | Error::Unsupported { .. } => PyValueError::new_err(msg),
+        Error::Load { .. } | Error::Invalid { .. } | Error::Unsupported { .. } => {
+            PyValueError::new_err(msg)
+        }
         Error::Diverged { .. } => PyRuntimeError::new_err(msg),
         _ => PyRuntimeError::new_err(msg),
     }
@@ -48,7 +52,9 @@ fn guard<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(PyRuntimeError::new_err(format!("kinegrad internal error (panic in the engine): {what}")))
+            Err(PyRuntimeError::new_err(format!(
+                "kinegrad internal error (panic in the engine): {what}"
+            )))
         }
     }
 }
@@ -69,7 +75,9 @@ fn check_pose(pos: [f64; 3], quat: [f64; 4]) -> PyResult<Pose> {
     let p = check_vec3("pos", pos)?;
     let n = quat.iter().map(|x| x * x).sum::<f64>().sqrt();
     if !n.is_finite() || n < 1e-12 {
-        return Err(invalid(format!("quat: must be a finite non-zero quaternion (w, x, y, z), got {quat:?}")));
+        return Err(invalid(format!(
+            "quat: must be a finite non-zero quaternion (w, x, y, z), got {quat:?}"
+        )));
     }
     Ok(Pose::from_pos_quat(p, &quat_from_wxyz(&quat)))
 }
@@ -77,7 +85,9 @@ fn check_pose(pos: [f64; 3], quat: [f64; 4]) -> PyResult<Pose> {
 fn set_friction(spec: &mut EntitySpec, friction: Option<f64>) -> PyResult<()> {
     if let Some(mu) = friction {
         if !(mu >= 0.0) || !mu.is_finite() {
-            return Err(invalid(format!("friction: must be finite and >= 0, got {mu}")));
+            return Err(invalid(format!(
+                "friction: must be finite and >= 0, got {mu}"
+            )));
         }
         for b in &mut spec.bodies {
             for g in &mut b.geoms {
@@ -113,7 +123,9 @@ fn ctrl_mode_from(code: i8) -> PyResult<CtrlMode> {
         0 => Ok(CtrlMode::Force),
         1 => Ok(CtrlMode::Position),
         2 => Ok(CtrlMode::Velocity),
-        c => Err(invalid(format!("mode: control modes are 0 (force), 1 (position), 2 (velocity), got {c}"))),
+        c => Err(invalid(format!(
+            "mode: control modes are 0 (force), 1 (position), 2 (velocity), got {c}"
+        ))),
     }
 }
 
@@ -127,7 +139,13 @@ struct SceneBuilder {
 }
 
 impl SceneBuilder {
-    fn place(&mut self, spec: EntitySpec, pos: [f64; 3], quat: [f64; 4], base: BaseMode) -> PyResult<(usize, Vec<String>)> {
+    fn place(
+        &mut self,
+        spec: EntitySpec,
+        pos: [f64; 3],
+        quat: [f64; 4],
+        base: BaseMode,
+    ) -> PyResult<(usize, Vec<String>)> {
         let pose = check_pose(pos, quat)?;
         let warnings = spec.warnings.clone();
         Ok((self.builder.add_entity(spec, pose, base), warnings))
@@ -160,17 +178,25 @@ impl SceneBuilder {
         let integrator = match integrator {
             "euler" => Integrator::Euler,
             "implicitfast" => Integrator::ImplicitFast,
-            other => return Err(invalid(format!("integrator: expected 'euler' or 'implicitfast', got '{other}'"))),
+            other => {
+                return Err(invalid(format!(
+                    "integrator: expected 'euler' or 'implicitfast', got '{other}'"
+                )))
+            }
         };
         if !(timestep > 0.0) || !timestep.is_finite() {
-            return Err(invalid(format!("dt: must be positive and finite, got {timestep}")));
+            return Err(invalid(format!(
+                "dt: must be positive and finite, got {timestep}"
+            )));
         }
         if substeps == 0 {
             return Err(invalid("substeps: must be at least 1"));
         }
         if let Some(tc) = constraint_timeconst {
             if !(tc > 0.0) || !tc.is_finite() {
-                return Err(invalid(format!("constraint_timeconst: must be positive, got {tc}")));
+                return Err(invalid(format!(
+                    "constraint_timeconst: must be positive, got {tc}"
+                )));
             }
         }
         let options = Options {
@@ -195,19 +221,45 @@ impl SceneBuilder {
     /// Load a URDF; a fixed base is welded to the world, otherwise the root gets a free joint.
     /// Returns (entity index, loader warnings).
     #[pyo3(signature = (path, scale, pos, quat, fixed, friction=None))]
-    fn add_urdf(&mut self, path: &str, scale: f64, pos: [f64; 3], quat: [f64; 4], fixed: bool, friction: Option<f64>) -> PyResult<(usize, Vec<String>)> {
+    fn add_urdf(
+        &mut self,
+        path: &str,
+        scale: f64,
+        pos: [f64; 3],
+        quat: [f64; 4],
+        fixed: bool,
+        friction: Option<f64>,
+    ) -> PyResult<(usize, Vec<String>)> {
         guard(|| {
-            let mut spec = kinegrad::model::urdf::load(Path::new(path), scale).map_err(to_py_err)?;
+            let mut spec =
+                kinegrad::model::urdf::load(Path::new(path), scale).map_err(to_py_err)?;
             set_friction(&mut spec, friction)?;
-            self.place(spec, pos, quat, if fixed { BaseMode::Fixed } else { BaseMode::Free })
+            self.place(
+                spec,
+                pos,
+                quat,
+                if fixed {
+                    BaseMode::Fixed
+                } else {
+                    BaseMode::Free
+                },
+            )
         })
     }
 
     /// Load an MJCF, keeping the joints the file gives its roots. Returns (entity index, loader warnings).
     #[pyo3(signature = (path, scale, pos, quat, friction=None))]
-    fn add_mjcf(&mut self, path: &str, scale: f64, pos: [f64; 3], quat: [f64; 4], friction: Option<f64>) -> PyResult<(usize, Vec<String>)> {
+    fn add_mjcf(
+        &mut self,
+        path: &str,
+        scale: f64,
+        pos: [f64; 3],
+        quat: [f64; 4],
+        friction: Option<f64>,
+    ) -> PyResult<(usize, Vec<String>)> {
         guard(|| {
-            let mut spec = kinegrad::model::mjcf::load(Path::new(path), scale).map_err(to_py_err)?;
+            let mut spec =
+                kinegrad::model::mjcf::load(Path::new(path), scale).map_err(to_py_err)?;
             set_friction(&mut spec, friction)?;
             self.place(spec, pos, quat, BaseMode::AsIs)
         })
@@ -217,11 +269,24 @@ impl SceneBuilder {
     /// cylinder and capsule (radius, height). A plane is always fixed. Returns the entity index.
     #[pyo3(signature = (kind, dims, pos, quat, fixed, rho=200.0, friction=None))]
     #[allow(clippy::too_many_arguments)]
-    fn add_primitive(&mut self, kind: &str, dims: Vec<f64>, pos: [f64; 3], quat: [f64; 4], fixed: bool, rho: f64, friction: Option<f64>) -> PyResult<usize> {
+    fn add_primitive(
+        &mut self,
+        kind: &str,
+        dims: Vec<f64>,
+        pos: [f64; 3],
+        quat: [f64; 4],
+        fixed: bool,
+        rho: f64,
+        friction: Option<f64>,
+    ) -> PyResult<usize> {
         guard(|| {
             let mut spec = primitives::entity(kind, &dims, rho)?;
             set_friction(&mut spec, friction)?;
-            let base = if fixed || kind == "plane" { BaseMode::Fixed } else { BaseMode::Free };
+            let base = if fixed || kind == "plane" {
+                BaseMode::Fixed
+            } else {
+                BaseMode::Free
+            };
             Ok(self.place(spec, pos, quat, base)?.0)
         })
     }
@@ -230,12 +295,17 @@ impl SceneBuilder {
     fn build(&self, n_envs: usize) -> PyResult<Sim> {
         guard(|| {
             if n_envs == 0 {
-                return Err(invalid("n_envs: must be at least 1 in the native simulator"));
+                return Err(invalid(
+                    "n_envs: must be at least 1 in the native simulator",
+                ));
             }
             let mut model = self.builder.build().map_err(to_py_err)?;
             model.params0.gravity = self.gravity;
             let envs = (0..n_envs).map(|_| Env::new(&model)).collect();
-            Ok(Sim { model: Arc::new(model), envs })
+            Ok(Sim {
+                model: Arc::new(model),
+                envs,
+            })
         })
     }
 }
@@ -262,8 +332,17 @@ fn param_shape(m: &Model, name: &str) -> PyResult<Vec<usize>> {
 }
 
 const PARAM_NAMES: [&str; 11] = [
-    "gravity", "body_mass", "body_ipos", "body_inertia", "dof_damping", "dof_armature", "dof_kp", "dof_kv",
-    "dof_stiffness", "dof_force_range", "geom_friction",
+    "gravity",
+    "body_mass",
+    "body_ipos",
+    "body_inertia",
+    "dof_damping",
+    "dof_armature",
+    "dof_kp",
+    "dof_kv",
+    "dof_stiffness",
+    "dof_force_range",
+    "geom_friction",
 ];
 
 /// Flatten one parameter (row-major).
@@ -272,7 +351,10 @@ fn param_read(p: &Params, name: &str, out: &mut Vec<f64>) {
         "gravity" => out.extend(p.gravity.iter()),
         "body_mass" => out.extend(&p.body_mass),
         "body_ipos" => p.body_ipos.iter().for_each(|v| out.extend(v.iter())),
-        "body_inertia" => p.body_inertia.iter().for_each(|i| out.extend(i.transpose().iter())),
+        "body_inertia" => p
+            .body_inertia
+            .iter()
+            .for_each(|i| out.extend(i.transpose().iter())),
         "dof_damping" => out.extend(&p.dof_damping),
         "dof_armature" => out.extend(&p.dof_armature),
         "dof_kp" => out.extend(&p.dof_kp),
@@ -297,7 +379,8 @@ fn param_write(p: &mut Params, name: &str, x: &[f64]) -> PyResult<()> {
             }
         }
         _ if x.iter().any(|v| !v.is_finite()) => return Err(bad("contains a non-finite value")),
-        "body_mass" | "dof_damping" | "dof_armature" | "dof_kp" | "dof_kv" | "dof_stiffness" | "geom_friction"
+        "body_mass" | "dof_damping" | "dof_armature" | "dof_kp" | "dof_kv" | "dof_stiffness"
+        | "geom_friction"
             if x.iter().any(|&v| v < 0.0) =>
         {
             return Err(bad("must be >= 0"))
@@ -307,7 +390,10 @@ fn param_write(p: &mut Params, name: &str, x: &[f64]) -> PyResult<()> {
     match name {
         "gravity" => p.gravity = Vec3::from_column_slice(x),
         "body_mass" => p.body_mass.copy_from_slice(x),
-        "body_ipos" => x.chunks(3).zip(&mut p.body_ipos).for_each(|(c, v)| *v = Vec3::from_column_slice(c)),
+        "body_ipos" => x
+            .chunks(3)
+            .zip(&mut p.body_ipos)
+            .for_each(|(c, v)| *v = Vec3::from_column_slice(c)),
         "body_inertia" => x
             .chunks(9)
             .zip(&mut p.body_inertia)
@@ -317,8 +403,14 @@ fn param_write(p: &mut Params, name: &str, x: &[f64]) -> PyResult<()> {
         "dof_kp" => p.dof_kp.copy_from_slice(x),
         "dof_kv" => p.dof_kv.copy_from_slice(x),
         "dof_stiffness" => p.dof_stiffness.copy_from_slice(x),
-        "dof_force_range" => x.chunks(2).zip(&mut p.dof_force_range).for_each(|(c, r)| *r = [c[0], c[1]]),
-        "geom_friction" => x.chunks(3).zip(&mut p.geom_friction).for_each(|(c, f)| *f = [c[0], c[1], c[2]]),
+        "dof_force_range" => x
+            .chunks(2)
+            .zip(&mut p.dof_force_range)
+            .for_each(|(c, r)| *r = [c[0], c[1]]),
+        "geom_friction" => x
+            .chunks(3)
+            .zip(&mut p.geom_friction)
+            .for_each(|(c, f)| *f = [c[0], c[1], c[2]]),
         _ => unreachable!("checked by param_shape"),
     }
     Ok(())
@@ -334,30 +426,41 @@ struct Sim {
 }
 
 /// View a (rows, cols) array, checking its shape and that it is finite.
-fn view2<'a>(a: &'a PyReadonlyArray2<'_, f64>, name: &str, rows: usize, cols: usize) -> PyResult<numpy::ndarray::ArrayView2<'a, f64>> {
-    let v = a.as_array();
-    if v.shape() != [rows, cols] {
-        return Err(invalid(format!("{name}: expected shape ({rows}, {cols}), got {:?}", v.shape())));
+fn vec_of(a: &PyReadonlyArray1<'_, f64>, name: &str, n: usize) -> PyResult<Vec<f64>> {
+    let x = a
+        .as_slice()
+        .map_err(|_| invalid(format!("{name}: expected a contiguous float64 array")))?;
+    if x.len() != n {
+        return Err(invalid(format!(
+            "{name}: expected shape ({n},), got ({},)",
+            x.len()
+        )));
     }
-    if v.iter().any(|x| !x.is_finite()) {
-        return Err(invalid(format!("{name}: contains a non-finite value (NaN or inf)")));
+    if x.iter().any(|v| !v.is_finite()) {
+        return Err(invalid(format!("{name}: contains a non-finite value")));
     }
-    Ok(v)
+    Ok(x.to_vec())
 }
 
-/// Spatial velocity of every body from the dof motion subspaces filled by kinematics:
-/// cvel[b] = sum of cdof[d] v[d] over the dofs on the path from b to the root.
-/// (To be replaced by the engine's velocity stage once it is exposed.)
-fn body_velocities(model: &Model, data: &mut Data, v: &[f64]) {
-    for b in 0..model.nbody {
-        let mut acc = kinegrad::math::Motion::zero();
-        let mut d = data.body_dof_last[b];
-        while d != usize::MAX {
-            acc = acc + data.cdof[d] * v[d];
-            d = model.dof_parent[d];
-        }
-        data.cvel[b] = acc;
+fn view2<'a>(
+    a: &'a PyReadonlyArray2<'_, f64>,
+    name: &str,
+    rows: usize,
+    cols: usize,
+) -> PyResult<numpy::ndarray::ArrayView2<'a, f64>> {
+    let v = a.as_array();
+    if v.shape() != [rows, cols] {
+        return Err(invalid(format!(
+            "{name}: expected shape ({rows}, {cols}), got {:?}",
+            v.shape()
+        )));
     }
+    if v.iter().any(|x| !x.is_finite()) {
+        return Err(invalid(format!(
+            "{name}: contains a non-finite value (NaN or inf)"
+        )));
+    }
+    Ok(v)
 }
 
 #[pymethods]
@@ -384,7 +487,11 @@ impl Sim {
     fn describe<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let m = &*self.model;
         let d = PyDict::new(py);
-        let idx = |v: &[usize]| v.iter().map(|&x| if x == usize::MAX { -1 } else { x as i64 }).collect::<Vec<i64>>();
+        let idx = |v: &[usize]| {
+            v.iter()
+                .map(|&x| if x == usize::MAX { -1 } else { x as i64 })
+                .collect::<Vec<i64>>()
+        };
         d.set_item("nq", m.nq)?;
         d.set_item("nv", m.nv)?;
         d.set_item("nbody", m.nbody)?;
@@ -400,7 +507,13 @@ impl Sim {
         d.set_item("body_dof_adr", &m.body_dof_adr)?;
         d.set_item("body_dof_num", &m.body_dof_num)?;
         d.set_item("jnt_name", &m.jnt_name)?;
-        d.set_item("jnt_type", m.jnt_type.iter().map(|&t| jnt_type_name(t)).collect::<Vec<_>>())?;
+        d.set_item(
+            "jnt_type",
+            m.jnt_type
+                .iter()
+                .map(|&t| jnt_type_name(t))
+                .collect::<Vec<_>>(),
+        )?;
         d.set_item("jnt_body", &m.jnt_body)?;
         d.set_item("jnt_qpos_adr", &m.jnt_qpos_adr)?;
         d.set_item("jnt_dof_adr", &m.jnt_dof_adr)?;
@@ -409,9 +522,21 @@ impl Sim {
         d.set_item("dof_body", &m.dof_body)?;
         d.set_item("dof_jnt", &m.dof_jnt)?;
         d.set_item("geom_name", &m.geom_name)?;
-        d.set_item("geom_type", m.geom_type.iter().map(|&t| geom_type_name(t)).collect::<Vec<_>>())?;
+        d.set_item(
+            "geom_type",
+            m.geom_type
+                .iter()
+                .map(|&t| geom_type_name(t))
+                .collect::<Vec<_>>(),
+        )?;
         d.set_item("geom_body", &m.geom_body)?;
-        d.set_item("geom_size", m.geom_size.iter().map(|s| [s.x, s.y, s.z]).collect::<Vec<_>>())?;
+        d.set_item(
+            "geom_size",
+            m.geom_size
+                .iter()
+                .map(|s| [s.x, s.y, s.z])
+                .collect::<Vec<_>>(),
+        )?;
         d.set_item("qpos0", &m.qpos0)?;
         d.set_item("entity_name", &m.entity_name)?;
         d.set_item("entity_body_adr", &m.entity_body_adr)?;
@@ -447,11 +572,17 @@ impl Sim {
     }
 
     /// Default value of a parameter (the model's), shape as one env's.
-    fn param_default<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+    fn param_default<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+    ) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
         let shape = param_shape(&self.model, name)?;
         let mut out = Vec::new();
         param_read(&self.model.params0, name, &mut out);
-        Ok(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("shape").into_pyarray(py))
+        Ok(ArrayD::from_shape_vec(IxDyn(&shape), out)
+            .expect("shape")
+            .into_pyarray(py))
     }
 
     /// A parameter of every env: shape (n_envs, *per-env shape).
@@ -462,7 +593,9 @@ impl Sim {
             param_read(&e.params, name, &mut out);
         }
         shape.insert(0, self.envs.len());
-        Ok(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("shape").into_pyarray(py))
+        Ok(ArrayD::from_shape_vec(IxDyn(&shape), out)
+            .expect("shape")
+            .into_pyarray(py))
     }
 
     /// Set a parameter of every env from an array of shape (n_envs, *per-env shape).
@@ -471,7 +604,10 @@ impl Sim {
         shape.insert(0, self.envs.len());
         let v = value.as_array();
         if v.shape() != shape.as_slice() {
-            return Err(invalid(format!("{name}: expected shape {shape:?}, got {:?}", v.shape())));
+            return Err(invalid(format!(
+                "{name}: expected shape {shape:?}, got {:?}",
+                v.shape()
+            )));
         }
         let flat: Vec<f64> = v.iter().copied().collect();
         let per = flat.len() / self.envs.len().max(1);
@@ -488,14 +624,26 @@ impl Sim {
 
     /// Current positions of every env, (n_envs, nq).
     fn get_qpos<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
-        let flat: Vec<f64> = self.envs.iter().flat_map(|e| e.state.q.iter().copied()).collect();
-        Array2::from_shape_vec((self.envs.len(), self.model.nq), flat).expect("shape").into_pyarray(py)
+        let flat: Vec<f64> = self
+            .envs
+            .iter()
+            .flat_map(|e| e.state.q.iter().copied())
+            .collect();
+        Array2::from_shape_vec((self.envs.len(), self.model.nq), flat)
+            .expect("shape")
+            .into_pyarray(py)
     }
 
     /// Current velocities of every env, (n_envs, nv).
     fn get_qvel<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
-        let flat: Vec<f64> = self.envs.iter().flat_map(|e| e.state.v.iter().copied()).collect();
-        Array2::from_shape_vec((self.envs.len(), self.model.nv), flat).expect("shape").into_pyarray(py)
+        let flat: Vec<f64> = self
+            .envs
+            .iter()
+            .flat_map(|e| e.state.v.iter().copied())
+            .collect();
+        Array2::from_shape_vec((self.envs.len(), self.model.nv), flat)
+            .expect("shape")
+            .into_pyarray(py)
     }
 
     /// Simulated time of every env (s).
@@ -506,13 +654,26 @@ impl Sim {
     /// Set the state of every env: qpos (n_envs, nq), qvel (n_envs, nv), and optionally the time.
     /// Quaternion blocks are normalized.
     #[pyo3(signature = (qpos, qvel, time=None))]
-    fn set_state(&mut self, qpos: PyReadonlyArray2<'_, f64>, qvel: PyReadonlyArray2<'_, f64>, time: Option<f64>) -> PyResult<()> {
+    fn set_state(
+        &mut self,
+        qpos: PyReadonlyArray2<'_, f64>,
+        qvel: PyReadonlyArray2<'_, f64>,
+        time: Option<f64>,
+    ) -> PyResult<()> {
         let n = self.envs.len();
         let q = view2(&qpos, "qpos", n, self.model.nq)?;
         let v = view2(&qvel, "qvel", n, self.model.nv)?;
         for (i, e) in self.envs.iter_mut().enumerate() {
-            e.state.q.iter_mut().zip(q.row(i)).for_each(|(d, s)| *d = *s);
-            e.state.v.iter_mut().zip(v.row(i)).for_each(|(d, s)| *d = *s);
+            e.state
+                .q
+                .iter_mut()
+                .zip(q.row(i))
+                .for_each(|(d, s)| *d = *s);
+            e.state
+                .v
+                .iter_mut()
+                .zip(v.row(i))
+                .for_each(|(d, s)| *d = *s);
             e.state.normalize_quaternions(&self.model);
             if let Some(t) = time {
                 e.state.time = t;
@@ -523,18 +684,32 @@ impl Sim {
 
     /// Set the control of every env: mode (n_envs, nv) int8 (0 force, 1 position, 2 velocity)
     /// and target (n_envs, nv).
-    fn set_control(&mut self, mode: PyReadonlyArray2<'_, i8>, target: PyReadonlyArray2<'_, f64>) -> PyResult<()> {
+    fn set_control(
+        &mut self,
+        mode: PyReadonlyArray2<'_, i8>,
+        target: PyReadonlyArray2<'_, f64>,
+    ) -> PyResult<()> {
         let n = self.envs.len();
         let nv = self.model.nv;
         let md = mode.as_array();
         if md.shape() != [n, nv] {
-            return Err(invalid(format!("mode: expected shape ({n}, {nv}), got {:?}", md.shape())));
+            return Err(invalid(format!(
+                "mode: expected shape ({n}, {nv}), got {:?}",
+                md.shape()
+            )));
         }
         let t = view2(&target, "target", n, nv)?;
-        let modes = md.iter().map(|&c| ctrl_mode_from(c)).collect::<PyResult<Vec<_>>>()?;
+        let modes = md
+            .iter()
+            .map(|&c| ctrl_mode_from(c))
+            .collect::<PyResult<Vec<_>>>()?;
         for (i, e) in self.envs.iter_mut().enumerate() {
             e.control.mode.copy_from_slice(&modes[i * nv..(i + 1) * nv]);
-            e.control.target.iter_mut().zip(t.row(i)).for_each(|(d, s)| *d = *s);
+            e.control
+                .target
+                .iter_mut()
+                .zip(t.row(i))
+                .for_each(|(d, s)| *d = *s);
         }
         Ok(())
     }
@@ -563,7 +738,12 @@ impl Sim {
         py: Python<'py>,
         qpos: PyReadonlyArray2<'py, f64>,
         qvel: PyReadonlyArray2<'py, f64>,
-    ) -> PyResult<(Bound<'py, PyArray3<f64>>, Bound<'py, PyArray3<f64>>, Bound<'py, PyArray3<f64>>, Bound<'py, PyArray3<f64>>)> {
+    ) -> PyResult<(
+        Bound<'py, PyArray3<f64>>,
+        Bound<'py, PyArray3<f64>>,
+        Bound<'py, PyArray3<f64>>,
+        Bound<'py, PyArray3<f64>>,
+    )> {
         let n = self.envs.len();
         let nb = self.model.nbody;
         let q = view2(&qpos, "qpos", n, self.model.nq)?.to_owned();
@@ -580,14 +760,17 @@ impl Sim {
                         kinegrad::state::normalize_quaternions(model, &mut qi);
                         let vi: Vec<f64> = v.row(i).to_vec();
                         pipeline::kinematics(model, &e.params, &qi, &mut e.data);
-                        body_velocities(model, &mut e.data, &vi);
+                        kinegrad::kinematics::com_vel(model, &vi, &mut e.data);
                         (0..nb)
                             .map(|b| {
                                 let p = e.data.xpos[b];
                                 let w = quat_to_wxyz(&e.data.xquat[b]);
                                 let c = e.data.cvel[b];
                                 let lin = c.point_velocity(&p);
-                                [p.x, p.y, p.z, w[0], w[1], w[2], w[3], lin.x, lin.y, lin.z, c.ang.x, c.ang.y, c.ang.z]
+                                [
+                                    p.x, p.y, p.z, w[0], w[1], w[2], w[3], lin.x, lin.y, lin.z,
+                                    c.ang.x, c.ang.y, c.ang.z,
+                                ]
                             })
                             .collect()
                     })
@@ -596,30 +779,68 @@ impl Sim {
             })
         })?;
         let pick = |lo: usize, k: usize| {
-            let flat: Vec<f64> = rows.iter().flat_map(|r| r[lo..lo + k].iter().copied()).collect();
-            Array3::from_shape_vec((n, nb, k), flat).expect("shape").into_pyarray(py)
+            let flat: Vec<f64> = rows
+                .iter()
+                .flat_map(|r| r[lo..lo + k].iter().copied())
+                .collect();
+            Array3::from_shape_vec((n, nb, k), flat)
+                .expect("shape")
+                .into_pyarray(py)
         };
         Ok((pick(0, 3), pick(3, 4), pick(7, 3), pick(10, 3)))
     }
 
+    /// Joint-space mass matrix M(q) (nv, nv) of env 0's parameters at configuration `qpos` (nq),
+    /// armature included.
+    fn mass_matrix<'py>(
+        &mut self,
+        py: Python<'py>,
+        qpos: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let (nq, nv) = (self.model.nq, self.model.nv);
+        let q = vec_of(&qpos, "qpos", nq)?;
+        let model = &*self.model;
+        let e = &mut self.envs[0];
+        pipeline::kinematics(model, &e.params, &q, &mut e.data);
+        kinegrad::dynamics::crba::crba(model, &e.params, &mut e.data);
+        Ok(Array2::from_shape_vec((nv, nv), e.data.qm.clone())
+            .expect("shape")
+            .into_pyarray(py))
+    }
+
+    /// Inverse dynamics M(q) a + c(q, v) (nv), without armature, with env 0's parameters.
+    fn inverse_dynamics<'py>(
+        &mut self,
+        py: Python<'py>,
+        qpos: PyReadonlyArray1<'py, f64>,
+        qvel: PyReadonlyArray1<'py, f64>,
+        qacc: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let (nq, nv) = (self.model.nq, self.model.nv);
+        let q = vec_of(&qpos, "qpos", nq)?;
+        let v = vec_of(&qvel, "qvel", nv)?;
+        let a = vec_of(&qacc, "qacc", nv)?;
+        let model = &*self.model;
+        let e = &mut self.envs[0];
+        pipeline::kinematics(model, &e.params, &q, &mut e.data);
+        kinegrad::kinematics::com_vel(model, &v, &mut e.data);
+        let mut out = vec![0.0; nv];
+        kinegrad::dynamics::rnea::rnea(model, &e.params, &mut e.data, &v, Some(&a), &mut out);
+        Ok(out.into_pyarray(py))
+    }
+
     /// Contacts of env `env` found by its last step: a list of dicts with geom1, geom2, body1, body2,
-    /// pos (3), normal (3, from geom1 to geom2), dist, and force_normal (sum of the contact's
-    /// constraint row forces; 0 when unknown).
+    /// pos (3), normal (3, from geom1 to geom2), dist, force (3, world frame, exerted by geom1 on
+    /// geom2) and force_normal (its component along the normal).
     fn contacts<'py>(&self, py: Python<'py>, env: usize) -> PyResult<Vec<Bound<'py, PyDict>>> {
-        let e = self
-            .envs
-            .get(env)
-            .ok_or_else(|| invalid(format!("env: index {env} out of range for {} envs", self.envs.len())))?;
+        let e = self.envs.get(env).ok_or_else(|| {
+            invalid(format!(
+                "env: index {env} out of range for {} envs",
+                self.envs.len()
+            ))
+        })?;
         let m = &*self.model;
         let data = &e.data;
-        let mut fnormal = vec![0.0; data.contacts.len()];
-        for (r, kind) in data.efc_kind.iter().enumerate().take(data.nefc) {
-            if let RowKind::ContactNormal(c) | RowKind::ContactPyramid(c, _) = *kind {
-                if let (Some(f), Some(slot)) = (data.efc_force.get(r), fnormal.get_mut(c)) {
-                    *slot += f;
-                }
-            }
-        }
         data.contacts
             .iter()
             .enumerate()
@@ -633,7 +854,9 @@ impl Sim {
                 d.set_item("pos", [c.pos.x, c.pos.y, c.pos.z])?;
                 d.set_item("normal", [n[0], n[1], n[2]])?;
                 d.set_item("dist", c.dist)?;
-                d.set_item("force_normal", fnormal[i])?;
+                let f = kinegrad::constraint::contact_force(data, i);
+                d.set_item("force", [f.x, f.y, f.z])?;
+                d.set_item("force_normal", f.dot(&n.transpose()))?;
                 Ok(d)
             })
             .collect()

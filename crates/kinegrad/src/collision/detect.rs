@@ -4,7 +4,7 @@
 //! on different weld groups (bodies rigidly attached to each other never collide), the
 //! bodies are not parent and child (unless the parent is the world, as in MuJoCo), the
 //! pair is not excluded, self-collision is enabled or the bodies belong to different
-//! entities, and their bounding spheres (inflated by the margin) overlap.
+//! kinematic trees, and their bounding spheres (inflated by the margin) overlap.
 //! Contact parameters combine as MuJoCo's defaults do: the larger friction and condim,
 //! the mean solref/solimp, the larger margin.
 
@@ -56,10 +56,11 @@ pub fn can_collide(model: &Model, g1: usize, g2: usize) -> bool {
     if (w2 != 0 && pw1 == w2) || (w1 != 0 && pw2 == w1) {
         return false;
     }
+    // self-collision: two bodies of one kinematic tree (same root body below the world)
     if !model.opt.enable_self_collision
         && w1 != 0
         && w2 != 0
-        && model.body_entity[b1] == model.body_entity[b2]
+        && model.body_root[b1] == model.body_root[b2]
     {
         return false;
     }

@@ -16,18 +16,23 @@ use crate::kinematics::add_point_jacobian;
 use crate::math::Vec3;
 use crate::model::{JointType, Model};
 
-/// MuJoCo's impedance bounds.
+/// MuJoCo's bounds on dmin and dmax.
 const MIN_IMP: f64 = 0.0001;
 const MAX_IMP: f64 = 0.9999;
 
-/// Impedance d(r) from solimp = (dmin, dmax, width, midpoint, power), at violation `x` (>= 0 magnitude).
+/// Impedance d(r) from solimp = (dmin, dmax, width, midpoint, power) at `violation` = pos - margin,
+/// as MuJoCo computes it: dmin and dmax clamped to [0.0001, 0.9999], then a power sigmoid in
+/// |violation| / width from dmin to dmax.
 pub fn impedance(solimp: &[f64; 5], violation: f64) -> f64 {
     let [dmin, dmax, width, mid, power] = *solimp;
     let dmin = dmin.clamp(MIN_IMP, MAX_IMP);
     let dmax = dmax.clamp(MIN_IMP, MAX_IMP);
-    let x = violation.abs() / width.max(1e-15);
-    if dmin == dmax || width <= 1e-15 || x >= 1.0 {
-        return dmax;
+    if dmin == dmax || width <= 1e-15 {
+        return 0.5 * (dmin + dmax);
+    }
+    let x = violation.abs() / width;
+    if x >= 1.0 || x <= 0.0 {
+        return if x >= 1.0 { dmax } else { dmin };
     }
     let y = if power == 1.0 {
         x
@@ -36,7 +41,7 @@ pub fn impedance(solimp: &[f64; 5], violation: f64) -> f64 {
     } else {
         1.0 - (1.0 - x).powf(power) / (1.0 - mid).powf(power - 1.0)
     };
-    (dmin + y * (dmax - dmin)).clamp(MIN_IMP, MAX_IMP)
+    dmin + y * (dmax - dmin)
 }
 
 /// Stiffness and damping (k, b) of the reference acceleration from solref, with the
@@ -284,4 +289,24 @@ pub fn set_invweight0(model: &mut Model) -> crate::Result<()> {
         model.body_invweight0[b] = w;
     }
     Ok(())
+}
+
+/// World-frame force that geom1 exerts on geom2 at contact `c` (N), from the row forces of the
+/// last solve (geom2 receives `+f`, geom1 `-f`).
+pub fn contact_force(data: &Data, c: usize) -> Vec3 {
+    let con = &data.contacts[c];
+    let n: Vec3 = con.frame.row(0).transpose();
+    let mut f = Vec3::zeros();
+    for r in con.efc_adr..data.nefc.min(data.efc_force.len()) {
+        match data.efc_kind[r] {
+            RowKind::ContactNormal(k) if k == c => f += n * data.efc_force[r],
+            RowKind::ContactPyramid(k, e) if k == c => {
+                let t: Vec3 = con.frame.row(1 + e / 2).transpose();
+                let s = if e % 2 == 0 { 1.0 } else { -1.0 };
+                f += (n + t * (s * con.friction)) * data.efc_force[r];
+            }
+            _ => break,
+        }
+    }
+    f
 }

@@ -143,8 +143,15 @@ pub fn mesh_mass_props(mesh: &Mesh, density: f64, scale: f64) -> MassProps {
 /// `scale`; its convex hull is what collides and what gives the mesh its inertia.
 pub fn load_mesh_asset(path: &Path, scale: Vec3, name: &str) -> Result<Mesh> {
     let (vertices, faces) = crate::model::mesh_io::load_mesh(path, scale)?;
-    let hull = ConvexHull::from_points(&vertices).map_err(|e| Error::load(path, format!("mesh '{name}': {e}")))?;
-    Ok(Mesh { name: name.to_string(), file: Some(path.to_path_buf()), vertices, faces, hull })
+    let hull = ConvexHull::from_points(&vertices)
+        .map_err(|e| Error::load(path, format!("mesh '{name}': {e}")))?;
+    Ok(Mesh {
+        name: name.to_string(),
+        file: Some(path.to_path_buf()),
+        vertices,
+        faces,
+        hull,
+    })
 }
 
 /// Mass properties of a convex hull at `density` (hull frame).
