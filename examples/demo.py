@@ -15,7 +15,7 @@ def main():
     gs.init(precision="64", logging_level="warning")
     scene = gs.Scene(
         sim_options=gs.options.SimOptions(dt=0.01, substeps=2),
-        rigid_options=gs.options.RigidOptions(enable_self_collision=False),
+        rigid_options=gs.options.RigidOptions(),
         show_viewer=False,
     )
     scene.add_entity(gs.morphs.Plane())

@@ -67,7 +67,7 @@ class RigidOptions(_Options):
         dt=None,
         enable_collision=True,
         enable_joint_limit=True,
-        enable_self_collision=False,
+        enable_self_collision=True,
         constraint_solver=None,
         iterations=100,
         tolerance=1e-8,

@@ -43,7 +43,7 @@ def test_sim_options_defaults_and_checks():
 
 def test_rigid_options_defaults_and_unknown_keys():
     ro = gs.options.RigidOptions(box_box_detection=True)
-    assert ro.enable_collision and ro.enable_joint_limit and not ro.enable_self_collision
+    assert ro.enable_collision and ro.enable_joint_limit and ro.enable_self_collision  # Genesis default
     assert ro.constraint_solver == gs.constraint_solver.Newton
     assert ro.integrator == gs.integrator.implicitfast
     assert ro.iterations == 100 and ro.tolerance == 1e-8

@@ -12,7 +12,7 @@ from _assets import asset, pybullet_data
 def make_scene(dt=0.01, substeps=1):
     return gs.Scene(
         sim_options=gs.options.SimOptions(dt=dt, substeps=substeps),
-        rigid_options=gs.options.RigidOptions(enable_self_collision=False),
+        rigid_options=gs.options.RigidOptions(),
         show_viewer=False,
     )
 

@@ -157,7 +157,7 @@ impl SceneBuilder {
     #[new]
     #[pyo3(signature = (
         timestep=0.01, substeps=1, gravity=[0.0, 0.0, -9.81], integrator="implicitfast",
-        enable_collision=true, enable_joint_limit=true, enable_self_collision=false,
+        enable_collision=true, enable_joint_limit=true, enable_self_collision=true,
         iterations=100, tolerance=1e-8, ls_iterations=50, constraint_timeconst=None, impratio=1.0
     ))]
     #[allow(clippy::too_many_arguments)]

@@ -14,9 +14,11 @@ pub fn entity(kind: &str, dims: &[f64], rho: f64) -> PyResult<EntitySpec> {
         "plane" | "box" => 3,
         "sphere" => 1,
         "cylinder" | "capsule" => 2,
-        other => return Err(PyValueError::new_err(format!(
+        other => {
+            return Err(PyValueError::new_err(format!(
             "kind: unknown primitive '{other}'; expected plane, box, sphere, cylinder or capsule"
-        ))),
+        )))
+        }
     };
     if dims.len() != want {
         return Err(PyValueError::new_err(format!(

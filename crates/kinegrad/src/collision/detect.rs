@@ -11,7 +11,7 @@
 use super::{collide, ContactPoint, Shape};
 use crate::constraint::contact_frame;
 use crate::data::{Contact, Data};
-use crate::math::Pose;
+use crate::math::{Pose, Vec3};
 use crate::model::{GeomType, Model, Params};
 
 /// The collision shape of geom `g`.
@@ -75,6 +75,57 @@ pub fn can_collide(model: &Model, g1: usize, g2: usize) -> bool {
     true
 }
 
+/// Fill `model.geom_aabb` and `model.collision_pairs` (called once by the builder).
+pub fn set_collision_pairs(model: &mut Model) {
+    model.geom_aabb = (0..model.ngeom).map(|g| local_aabb(model, g)).collect();
+    model.collision_pairs.clear();
+    for g1 in 0..model.ngeom {
+        for g2 in g1 + 1..model.ngeom {
+            if can_collide(model, g1, g2) {
+                model.collision_pairs.push((g1, g2));
+            }
+        }
+    }
+}
+
+/// Bounding box of geom `g` in its own frame: (centre, half extents).
+fn local_aabb(model: &Model, g: usize) -> [Vec3; 2] {
+    let s = model.geom_size[g];
+    let half = match model.geom_type[g] {
+        GeomType::Plane => Vec3::repeat(f64::INFINITY),
+        GeomType::Sphere => Vec3::repeat(s.x),
+        GeomType::Capsule => Vec3::new(s.x, s.x, s.x + s.y),
+        GeomType::Box => s,
+        GeomType::Cylinder => Vec3::new(s.x, s.x, s.y),
+        GeomType::Mesh => {
+            let hull = &model.meshes[model.geom_mesh[g].expect("mesh geom has a mesh")].hull;
+            let lo = hull
+                .vertices
+                .iter()
+                .fold(Vec3::repeat(f64::INFINITY), |a, v| a.inf(v));
+            let hi = hull
+                .vertices
+                .iter()
+                .fold(Vec3::repeat(f64::NEG_INFINITY), |a, v| a.sup(v));
+            return [(lo + hi) * 0.5, (hi - lo) * 0.5];
+        }
+    };
+    [Vec3::zeros(), half]
+}
+
+/// World-aligned bounding boxes of two geoms overlap (within `margin`).
+#[inline]
+fn aabb_overlap(model: &Model, data: &Data, g1: usize, g2: usize, margin: f64) -> bool {
+    let world = |g: usize| {
+        let [c, h] = model.geom_aabb[g];
+        let r = &data.geom_xmat[g];
+        (data.geom_xpos[g] + r * c, r.abs() * h)
+    };
+    let (c1, h1) = world(g1);
+    let (c2, h2) = world(g2);
+    (0..3).all(|k| (c1[k] - c2[k]).abs() <= h1[k] + h2[k] + margin)
+}
+
 /// Fill `data.contacts` from the current geom poses.
 pub fn detect(model: &Model, params: &Params, data: &mut Data) {
     data.contacts.clear();
@@ -82,41 +133,38 @@ pub fn detect(model: &Model, params: &Params, data: &mut Data) {
         return;
     }
     let mut points = std::mem::take(&mut data.scratch_points);
-    for g1 in 0..model.ngeom {
-        for g2 in g1 + 1..model.ngeom {
-            if !can_collide(model, g1, g2) {
+    for &(g1, g2) in &model.collision_pairs {
+        let margin = model.geom_margin[g1].max(model.geom_margin[g2]);
+        // midphase: bounding spheres, then world-aligned boxes (planes are unbounded)
+        let (r1, r2) = (model.geom_rbound[g1], model.geom_rbound[g2]);
+        if r1.is_finite() && r2.is_finite() {
+            if (data.geom_xpos[g1] - data.geom_xpos[g2]).norm() > r1 + r2 + margin {
                 continue;
             }
-            let margin = model.geom_margin[g1].max(model.geom_margin[g2]);
-            // bounding spheres
-            let (r1, r2) = (model.geom_rbound[g1], model.geom_rbound[g2]);
-            if r1.is_finite() && r2.is_finite() {
-                let dist = (data.geom_xpos[g1] - data.geom_xpos[g2]).norm();
-                if dist > r1 + r2 + margin {
-                    continue;
-                }
+            if !aabb_overlap(model, data, g1, g2, margin) {
+                continue;
             }
-            let p1 = Pose {
-                pos: data.geom_xpos[g1],
-                rot: data.geom_xmat[g1],
-            };
-            let p2 = Pose {
-                pos: data.geom_xpos[g2],
-                rot: data.geom_xmat[g2],
-            };
-            points.clear();
-            collide(
-                &geom_shape(model, g1),
-                &p1,
-                &geom_shape(model, g2),
-                &p2,
-                margin,
-                &mut points,
-            );
-            for cp in points.iter() {
-                data.contacts
-                    .push(make_contact(model, params, g1, g2, cp, margin));
-            }
+        }
+        let p1 = Pose {
+            pos: data.geom_xpos[g1],
+            rot: data.geom_xmat[g1],
+        };
+        let p2 = Pose {
+            pos: data.geom_xpos[g2],
+            rot: data.geom_xmat[g2],
+        };
+        points.clear();
+        collide(
+            &geom_shape(model, g1),
+            &p1,
+            &geom_shape(model, g2),
+            &p2,
+            margin,
+            &mut points,
+        );
+        for cp in points.iter() {
+            data.contacts
+                .push(make_contact(model, params, g1, g2, cp, margin));
         }
     }
     data.scratch_points = points;

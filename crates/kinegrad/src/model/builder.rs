@@ -335,6 +335,8 @@ fn empty_model(opt: Options) -> Model {
         body_invweight0: vec![[0.0, 0.0]],
         dof_invweight0: vec![],
         stat_meaninertia: 1.0,
+        geom_aabb: vec![],
+        collision_pairs: vec![],
         meshes: vec![],
         actuators: vec![],
         exclude_pairs: vec![],
@@ -680,5 +682,6 @@ fn add_entity_to_model(
 fn finish(m: &mut Model) -> Result<()> {
     m.exclude_pairs.sort_unstable();
     m.exclude_pairs.dedup();
+    crate::collision::detect::set_collision_pairs(m);
     crate::constraint::set_invweight0(m)
 }

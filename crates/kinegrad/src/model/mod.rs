@@ -313,6 +313,12 @@ pub struct Model {
     /// Mean diagonal of M at qpos0 (scales the solver tolerance).
     pub stat_meaninertia: f64,
 
+    /// Bounding box of each geom in its own frame: (centre, half extents); infinite for planes. (ngeom)
+    pub geom_aabb: Vec<[Vec3; 2]>,
+    /// Geom pairs that may collide (static filters applied: masks, welds, parent-child,
+    /// self-collision option, exclusions), with the smaller index first.
+    pub collision_pairs: Vec<(usize, usize)>,
+
     /// Meshes referenced by geoms.
     pub meshes: Vec<Mesh>,
     /// MJCF actuators, mapped onto dof control parameters.
