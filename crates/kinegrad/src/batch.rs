@@ -32,8 +32,12 @@ impl Env {
     }
 }
 
-/// Step every env once, in parallel over the rayon pool. Stops at the first failing env's error.
+/// Step every env once, in parallel over the rayon pool (a single env is stepped on the
+/// calling thread). Stops at the first failing env's error.
 pub fn step_all(model: &Model, envs: &mut [Env]) -> Result<()> {
+    if let [e] = envs {
+        return pipeline::step(model, &e.params, &mut e.state, &e.control, &mut e.data);
+    }
     envs.par_iter_mut()
         .try_for_each(|e| pipeline::step(model, &e.params, &mut e.state, &e.control, &mut e.data))
 }
