@@ -136,12 +136,18 @@ class RigidSolver:
         full = self._dofs_position_all()[rows]
         full[:, dofs] = values
         q = sc._qpos.clone()
-        touched = set(int(j) for j in torch.as_tensor(d["dof_jnt"], dtype=torch.int64)[dofs])
+        touched_dofs = set(int(x) for x in torch.as_tensor(dofs, dtype=torch.int64).reshape(-1))
+        touched = set(int(d["dof_jnt"][k]) for k in touched_dofs)
         for j in sorted(touched):
             jt, qa, da = d["jnt_type"][j], d["jnt_qpos_adr"][j], d["jnt_dof_adr"][j]
+            # write only what was set: a quaternion is rebuilt from Euler angles only when one
+            # of its rotational dofs was given (the round trip is lossy near gimbal lock)
             if jt == "free":
-                q[rows, qa : qa + 3] = full[:, da : da + 3]
-                q[rows, qa + 3 : qa + 7] = xyz_to_quat(full[:, da + 3 : da + 6])
+                for k in range(3):
+                    if da + k in touched_dofs:
+                        q[rows, qa + k] = full[:, da + k]
+                if touched_dofs & {da + 3, da + 4, da + 5}:
+                    q[rows, qa + 3 : qa + 7] = xyz_to_quat(full[:, da + 3 : da + 6])
             elif jt == "ball":
                 q[rows, qa : qa + 4] = xyz_to_quat(full[:, da : da + 3])
             else:
@@ -308,6 +314,12 @@ class Scene:
             logger.warning("show_viewer=True: kinegrad has no viewer; running headless")
         for key in kwargs:
             logger.debug("Scene: ignoring unsupported option %r", key)
+        if self.sim_options.requires_grad:
+            # refuse rather than hand back tensors without a grad_fn (the failure users met in Genesis)
+            raise NotImplementedError(
+                "SimOptions.requires_grad=True: gradients through scene.step() are not available in this "
+                "version of kinegrad yet (reverse-mode adjoints are the next milestone); use requires_grad=False"
+            )
         if self.rigid_options.dt is not None and self.rigid_options.dt != self.sim_options.dt:
             logger.warning("RigidOptions.dt is ignored; SimOptions.dt=%s is used", self.sim_options.dt)
         self.entities: List[RigidEntity] = []

@@ -15,11 +15,12 @@ def _init64():
 
 
 def franka_urdf() -> str:
-    """Path of pybullet_data's Franka Panda URDF, or skip when pybullet is not installed."""
-    pybullet_data = pytest.importorskip("pybullet_data")
+    """Path of pybullet_data's Franka Panda URDF (pybullet is a pinned test dependency)."""
+    import pybullet_data
+
     path = os.path.join(pybullet_data.getDataPath(), "franka_panda", "panda.urdf")
     if not os.path.isfile(path):
-        pytest.skip("pybullet_data has no franka_panda/panda.urdf")
+        pytest.fail(f"{path} is missing: run `make setup`")
     return path
 
 

@@ -140,3 +140,15 @@ def test_control_force_moves_a_free_box():
     assert float(box.get_dofs_velocity()[0]) == pytest.approx(2.0, rel=1e-9)
     assert float(box.get_pos()[0]) == pytest.approx(1.0, abs=2 * 0.01)
     assert math.isfinite(float(box.get_ang().norm()))
+
+
+def test_setting_base_translation_keeps_the_quaternion_exactly():
+    scene = gs.Scene()
+    box = scene.add_entity(gs.morphs.Box(size=(0.1, 0.1, 0.1), pos=(0, 0, 1)))
+    scene.build()
+    # pitch of exactly 90 degrees: the Euler round trip is lossy there
+    quat = torch.tensor([0.5**0.5, 0.0, 0.5**0.5, 0.0], dtype=torch.float64)
+    box.set_quat(quat)
+    box.set_dofs_position(torch.tensor([0.3, -0.2, 0.7], dtype=torch.float64), [0, 1, 2])
+    assert torch.equal(box.get_quat(), quat)
+    assert torch.equal(box.get_pos(), torch.tensor([0.3, -0.2, 0.7], dtype=torch.float64))

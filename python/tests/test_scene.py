@@ -74,7 +74,13 @@ def test_sphere_comes_to_rest_on_plane():
     assert float(vel.norm()) < 1e-2
     contacts = ball.get_contacts()
     assert contacts["position"].shape[0] >= 1
-    assert float(contacts["force_b"][:, 2].abs().sum()) > 0.0
+    # the plane (a) pushes the ball (b) up with its weight; a receives the opposite force
+    weight = float(ball.get_mass()) * 9.81
+    on_ball = contacts["force_b"] if int(contacts["link_b"][0]) == ball.links[0].idx else -contacts["force_b"]
+    total = on_ball.sum(dim=0)
+    assert float(total[2]) == pytest.approx(weight, rel=1e-3)
+    assert float(total[:2].norm()) < 1e-6 * weight
+    assert torch.allclose(contacts["force_a"], -contacts["force_b"])
 
 
 def test_batched_envs_match_single_env_scenes():

@@ -6,6 +6,8 @@
 //! dimension. Every engine error becomes a Python exception and every panic
 //! is caught before it reaches Python (see [`guard`]). Docstrings and the
 //! Genesis-style objects live in the Python package.
+// `!(x > 0.0)` is used on purpose so that NaN fails argument checks.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 mod primitives;
 
@@ -191,6 +193,22 @@ impl SceneBuilder {
         }
         if substeps == 0 {
             return Err(invalid("substeps: must be at least 1"));
+        }
+        if iterations == 0 {
+            return Err(invalid("iterations: must be at least 1"));
+        }
+        if ls_iterations == 0 {
+            return Err(invalid("ls_iterations: must be at least 1"));
+        }
+        if !(tolerance > 0.0) || !tolerance.is_finite() {
+            return Err(invalid(format!(
+                "tolerance: must be positive and finite, got {tolerance}"
+            )));
+        }
+        if !(impratio > 0.0) || !impratio.is_finite() {
+            return Err(invalid(format!(
+                "impratio: must be positive and finite, got {impratio}"
+            )));
         }
         if let Some(tc) = constraint_timeconst {
             if !(tc > 0.0) || !tc.is_finite() {
@@ -384,6 +402,20 @@ fn param_write(p: &mut Params, name: &str, x: &[f64]) -> PyResult<()> {
             if x.iter().any(|&v| v < 0.0) =>
         {
             return Err(bad("must be >= 0"))
+        }
+        "body_inertia" => {
+            for (b, c) in x.chunks(9).enumerate() {
+                let i = kinegrad::math::Mat3::from_row_slice(c);
+                let scale = i.abs().max().max(1e-300);
+                if (i - i.transpose()).abs().max() > 1e-9 * scale {
+                    return Err(bad(&format!("body {b}: inertia is not symmetric")));
+                }
+                if i.symmetric_eigenvalues().min() < -1e-12 * scale {
+                    return Err(bad(&format!(
+                        "body {b}: inertia is not positive semi-definite"
+                    )));
+                }
+            }
         }
         _ => {}
     }
@@ -663,6 +695,11 @@ impl Sim {
         let n = self.envs.len();
         let q = view2(&qpos, "qpos", n, self.model.nq)?;
         let v = view2(&qvel, "qvel", n, self.model.nv)?;
+        for i in 0..n {
+            let row: Vec<f64> = q.row(i).to_vec();
+            kinegrad::state::check_quaternions(&self.model, &row)
+                .map_err(|e| invalid(format!("env {i}: {e}")))?;
+        }
         for (i, e) in self.envs.iter_mut().enumerate() {
             e.state
                 .q
@@ -797,15 +834,17 @@ impl Sim {
         py: Python<'py>,
         qpos: PyReadonlyArray1<'py, f64>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let (nq, nv) = (self.model.nq, self.model.nv);
-        let q = vec_of(&qpos, "qpos", nq)?;
-        let model = &*self.model;
-        let e = &mut self.envs[0];
-        pipeline::kinematics(model, &e.params, &q, &mut e.data);
-        kinegrad::dynamics::crba::crba(model, &e.params, &mut e.data);
-        Ok(Array2::from_shape_vec((nv, nv), e.data.qm.clone())
-            .expect("shape")
-            .into_pyarray(py))
+        guard(|| {
+            let (nq, nv) = (self.model.nq, self.model.nv);
+            let q = vec_of(&qpos, "qpos", nq)?;
+            let model = &*self.model;
+            let e = &mut self.envs[0];
+            pipeline::kinematics(model, &e.params, &q, &mut e.data);
+            kinegrad::dynamics::crba::crba(model, &e.params, &mut e.data);
+            Ok(Array2::from_shape_vec((nv, nv), e.data.qm.clone())
+                .expect("shape")
+                .into_pyarray(py))
+        })
     }
 
     /// Inverse dynamics M(q) a + c(q, v) (nv), without armature, with env 0's parameters.
@@ -816,17 +855,19 @@ impl Sim {
         qvel: PyReadonlyArray1<'py, f64>,
         qacc: PyReadonlyArray1<'py, f64>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let (nq, nv) = (self.model.nq, self.model.nv);
-        let q = vec_of(&qpos, "qpos", nq)?;
-        let v = vec_of(&qvel, "qvel", nv)?;
-        let a = vec_of(&qacc, "qacc", nv)?;
-        let model = &*self.model;
-        let e = &mut self.envs[0];
-        pipeline::kinematics(model, &e.params, &q, &mut e.data);
-        kinegrad::kinematics::com_vel(model, &v, &mut e.data);
-        let mut out = vec![0.0; nv];
-        kinegrad::dynamics::rnea::rnea(model, &e.params, &mut e.data, &v, Some(&a), &mut out);
-        Ok(out.into_pyarray(py))
+        guard(|| {
+            let (nq, nv) = (self.model.nq, self.model.nv);
+            let q = vec_of(&qpos, "qpos", nq)?;
+            let v = vec_of(&qvel, "qvel", nv)?;
+            let a = vec_of(&qacc, "qacc", nv)?;
+            let model = &*self.model;
+            let e = &mut self.envs[0];
+            pipeline::kinematics(model, &e.params, &q, &mut e.data);
+            kinegrad::kinematics::com_vel(model, &v, &mut e.data);
+            let mut out = vec![0.0; nv];
+            kinegrad::dynamics::rnea::rnea(model, &e.params, &mut e.data, &v, Some(&a), &mut out);
+            Ok(out.into_pyarray(py))
+        })
     }
 
     /// Contacts of env `env` found by its last step: a list of dicts with geom1, geom2, body1, body2,

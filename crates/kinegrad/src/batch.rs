@@ -1,11 +1,12 @@
 //! Many independent copies of one model stepped in parallel (one per env).
 
 use crate::data::Data;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{Model, Params};
 use crate::pipeline;
 use crate::state::{Control, State};
 use rayon::prelude::*;
+use std::sync::Mutex;
 
 /// One env: its state, control, parameters and scratch.
 #[derive(Clone, Debug)]
@@ -33,11 +34,23 @@ impl Env {
 }
 
 /// Step every env once, in parallel over the rayon pool (a single env is stepped on the
-/// calling thread). Stops at the first failing env's error.
+/// calling thread). Every env is stepped even if one fails; a failing env keeps its state
+/// and the error of the lowest-numbered failing env is returned, naming it.
 pub fn step_all(model: &Model, envs: &mut [Env]) -> Result<()> {
     if let [e] = envs {
         return pipeline::step(model, &e.params, &mut e.state, &e.control, &mut e.data);
     }
-    envs.par_iter_mut()
-        .try_for_each(|e| pipeline::step(model, &e.params, &mut e.state, &e.control, &mut e.data))
+    let first_error: Mutex<Option<(usize, Error)>> = Mutex::new(None);
+    envs.par_iter_mut().enumerate().for_each(|(i, e)| {
+        if let Err(err) = pipeline::step(model, &e.params, &mut e.state, &e.control, &mut e.data) {
+            let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
+            if slot.as_ref().is_none_or(|(j, _)| i < *j) {
+                *slot = Some((i, err));
+            }
+        }
+    });
+    match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        None => Ok(()),
+        Some((i, err)) => Err(err.in_env(i)),
+    }
 }

@@ -140,6 +140,8 @@ pub struct Data {
     pub solver_niter: usize,
     /// Number of substeps taken so far.
     pub nstep: u64,
+    /// State at the start of the current step (q, v), restored if the step fails.
+    pub state_backup: (Vec<f64>, Vec<f64>),
 
     // scratch (nv and nefc sized)
     pub(crate) scratch_nv: [Vec<f64>; 6],
@@ -199,6 +201,7 @@ impl Data {
             hess_chol: vec![0.0; nv * nv],
             solver_niter: 0,
             nstep: 0,
+            state_backup: (vec![0.0; model.nq], vec![0.0; nv]),
             scratch_nv: std::array::from_fn(|_| vec![0.0; nv]),
             scratch_efc: std::array::from_fn(|_| Vec::with_capacity(256)),
             scratch_jac: vec![Vec3::zeros(); nv],

@@ -54,6 +54,27 @@ impl Error {
             feature: feature.into(),
         }
     }
+    /// The same error, saying it happened in env `env` of a batch.
+    pub fn in_env(self, env: usize) -> Self {
+        match self {
+            Error::Diverged { step, message } => Error::Diverged {
+                step,
+                message: format!("env {env}: {message}"),
+            },
+            Error::Invalid { what, message } => Error::Invalid {
+                what: format!("env {env}: {what}"),
+                message,
+            },
+            Error::Unsupported { what, feature } => Error::Unsupported {
+                what: format!("env {env}: {what}"),
+                feature,
+            },
+            Error::Load { file, message } => Error::Load {
+                file,
+                message: format!("env {env}: {message}"),
+            },
+        }
+    }
     /// Load error in `file`.
     pub fn load(file: impl AsRef<std::path::Path>, message: impl Into<String>) -> Self {
         Error::Load {

@@ -5,6 +5,9 @@
 //! function of (model, params, inputs) writing into `Data`, and
 //! [`pipeline::step`] only composes them.
 #![warn(missing_docs)]
+// Numeric kernels index several arrays in lockstep, and `!(x > 0.0)` is used on purpose so
+// that NaN fails the check.
+#![allow(clippy::needless_range_loop, clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod batch;
 pub mod collision;

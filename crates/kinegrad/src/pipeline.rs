@@ -10,6 +10,7 @@ use crate::model::{Model, Params};
 use crate::state::{Control, State};
 
 /// Advance `state` by one step (`model.opt.substeps` substeps of `timestep / substeps`).
+/// On error the state is left as it was before the call.
 pub fn step(
     model: &Model,
     params: &Params,
@@ -18,6 +19,25 @@ pub fn step(
     data: &mut Data,
 ) -> Result<()> {
     check_inputs(model, state, control)?;
+    data.state_backup.0.clone_from(&state.q);
+    data.state_backup.1.clone_from(&state.v);
+    let time0 = state.time;
+    let result = substeps(model, params, state, control, data);
+    if result.is_err() {
+        state.q.clone_from(&data.state_backup.0);
+        state.v.clone_from(&data.state_backup.1);
+        state.time = time0;
+    }
+    result
+}
+
+fn substeps(
+    model: &Model,
+    params: &Params,
+    state: &mut State,
+    control: &Control,
+    data: &mut Data,
+) -> Result<()> {
     let h = model.opt.timestep / model.opt.substeps as f64;
     for _ in 0..model.opt.substeps {
         forward(model, params, state, control, data, h)?;
@@ -26,9 +46,14 @@ pub fn step(
         state.time += h;
         data.nstep += 1;
         if let Some(i) = state.q.iter().chain(&state.v).position(|x| !x.is_finite()) {
+            let what = if i < model.nq {
+                format!("qpos[{i}]")
+            } else {
+                format!("qvel[{}]", i - model.nq)
+            };
             return Err(Error::Diverged {
                 step: data.nstep,
-                message: format!("state entry {i} is not finite"),
+                message: format!("{what} is not finite"),
             });
         }
     }
@@ -103,9 +128,14 @@ pub fn forward(
     }
     data.qm_h_chol.copy_from_slice(&data.qm_h);
     if !chol::factor(&mut data.qm_h_chol, nv) {
+        // name the body of the dof with the smallest diagonal entry
+        let d = (0..nv)
+            .min_by(|&a, &b| data.qm_h[a * nv + a].total_cmp(&data.qm_h[b * nv + b]))
+            .unwrap_or(0);
+        let body = &model.body_name[model.dof_body[d]];
         return Err(Error::Diverged {
             step: data.nstep,
-            message: "mass matrix is not positive definite".into(),
+            message: format!("mass matrix is not positive definite (check the mass and inertia of body '{body}' and its subtree)"),
         });
     }
     data.qacc_smooth.copy_from_slice(&data.qfrc_smooth);

@@ -67,3 +67,23 @@ impl Control {
         }
     }
 }
+
+/// Check that every quaternion block of `q` (ball and free joints) can be normalized,
+/// naming the joint that cannot.
+pub fn check_quaternions(model: &Model, q: &[f64]) -> crate::Result<()> {
+    for j in 0..model.njnt {
+        let a = match model.jnt_type[j] {
+            JointType::Free => model.jnt_qpos_adr[j] + 3,
+            JointType::Ball => model.jnt_qpos_adr[j],
+            _ => continue,
+        };
+        let n2: f64 = q[a..a + 4].iter().map(|x| x * x).sum();
+        if !(n2 > 1e-20) || !n2.is_finite() {
+            return Err(crate::Error::invalid(
+                format!("qpos[{}..{}] (joint '{}')", a, a + 4, model.jnt_name[j]),
+                "quaternion is zero or not finite",
+            ));
+        }
+    }
+    Ok(())
+}

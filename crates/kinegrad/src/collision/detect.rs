@@ -50,16 +50,22 @@ pub fn can_collide(model: &Model, g1: usize, g2: usize) -> bool {
     if w1 == w2 {
         return false;
     }
-    // parent-child filter on weld groups, except with the world
+    // adjacent bodies never collide: parent and child bodies (a fixed base included, as
+    // Genesis filters adjacent links), and parent and child weld groups (MuJoCo's rule,
+    // which exempts the world)
+    if model.body_parent[b1] == b2 || model.body_parent[b2] == b1 {
+        return false;
+    }
     let pw1 = model.body_weld[model.body_parent[w1]];
     let pw2 = model.body_weld[model.body_parent[w2]];
     if (w2 != 0 && pw1 == w2) || (w1 != 0 && pw2 == w1) {
         return false;
     }
-    // self-collision: two bodies of one kinematic tree (same root body below the world)
+    // self-collision: two bodies of one kinematic tree (same root body below the world),
+    // whether or not that root is welded to the world
     if !model.opt.enable_self_collision
-        && w1 != 0
-        && w2 != 0
+        && b1 != 0
+        && b2 != 0
         && model.body_root[b1] == model.body_root[b2]
     {
         return false;

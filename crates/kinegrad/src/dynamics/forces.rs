@@ -37,7 +37,8 @@ pub fn actuation(
         };
         let [lo, hi] = params.dof_force_range[d];
         data.actuator_clamped[d] = f < lo || f > hi;
-        data.qfrc_actuator[d] = f.clamp(lo, hi);
+        // max/min rather than clamp: never panics, even on a range the builder would reject
+        data.qfrc_actuator[d] = f.max(lo).min(hi);
     }
 }
 

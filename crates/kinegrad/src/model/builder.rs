@@ -505,6 +505,15 @@ fn add_entity_to_model(
                     ));
                 }
             }
+            if !(j.force_range[0] <= j.force_range[1]) {
+                return Err(Error::invalid(
+                    jw,
+                    format!(
+                        "force range [{}, {}] is empty",
+                        j.force_range[0], j.force_range[1]
+                    ),
+                ));
+            }
             m.jnt_name.push(j.name.clone());
             m.jnt_type.push(j.kind);
             m.jnt_body.push(bid);
@@ -631,17 +640,46 @@ fn add_entity_to_model(
             return Err(Error::unsupported(&aw, "actuators on ball or free joints"));
         }
         let dof = m.jnt_dof_adr[jid];
+        // MuJoCo: joint force = gear * (kp (ctrl - gear q) - kv gear qdot); with the target
+        // in joint space (ctrl = gear * target) the joint-space gains are gear^2 kp, gear^2 kv
+        let g2 = a.gear * a.gear;
         match a.mode {
             CtrlMode::Position => {
-                m.params0.dof_kp[dof] = a.kp * a.gear;
-                m.params0.dof_kv[dof] = a.kv * a.gear;
+                m.params0.dof_kp[dof] = a.kp * g2;
+                m.params0.dof_kv[dof] = a.kv * g2;
             }
-            CtrlMode::Velocity => m.params0.dof_kv[dof] = a.kv * a.gear,
+            CtrlMode::Velocity => m.params0.dof_kv[dof] = a.kv * g2,
             CtrlMode::Force => {}
         }
-        let fr = a.force_range;
+        // the actuator's force range, mapped to joint torque, intersected with the joint's
+        let [lo, hi] = a.force_range;
+        if !(lo <= hi) {
+            return Err(Error::invalid(
+                &aw,
+                format!("forcerange [{lo}, {hi}] is empty"),
+            ));
+        }
+        let (glo, ghi) = if a.gear >= 0.0 {
+            (a.gear * lo, a.gear * hi)
+        } else {
+            (a.gear * hi, a.gear * lo)
+        };
+        let (glo, ghi) = (
+            if glo.is_nan() { f64::NEG_INFINITY } else { glo },
+            if ghi.is_nan() { f64::INFINITY } else { ghi },
+        );
         let cur = m.params0.dof_force_range[dof];
-        m.params0.dof_force_range[dof] = [cur[0].max(fr[0]), cur[1].min(fr[1])];
+        let range = [cur[0].max(glo), cur[1].min(ghi)];
+        if !(range[0] <= range[1]) {
+            return Err(Error::invalid(
+                &aw,
+                format!(
+                    "forcerange [{glo}, {ghi}] (joint torque) does not overlap joint '{}''s force range [{}, {}]",
+                    a.joint, cur[0], cur[1]
+                ),
+            ));
+        }
+        m.params0.dof_force_range[dof] = range;
         m.actuators.push(ActuatorInfo {
             name: a.name.clone(),
             dof,

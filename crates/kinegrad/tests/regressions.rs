@@ -1,0 +1,198 @@
+//! Regression tests named after the problems they pin down.
+
+use kinegrad::constraint::contact_force;
+use kinegrad::math::{Mat3, Pose, Vec3};
+use kinegrad::model::builder::{ActuatorSpec, BaseMode, BodySpec, EntitySpec, GeomSpec, JointSpec};
+use kinegrad::model::{CtrlMode, GeomType, JointType, ModelBuilder};
+use kinegrad::{pipeline, Control, Data, Error, State};
+
+fn cube(name: &str, parent: Option<usize>, pos: Vec3, hinge: bool) -> BodySpec {
+    let mut b = BodySpec::new(name, parent);
+    b.pos = pos;
+    b.mass = 1.0;
+    b.inertia = Mat3::identity() * 0.01;
+    b.geoms
+        .push(GeomSpec::new(GeomType::Box, Vec3::new(0.1, 0.1, 0.1)));
+    if hinge {
+        b.joints.push(JointSpec {
+            axis: Vec3::z(),
+            ..JointSpec::new(format!("{name}_j"), JointType::Hinge)
+        });
+    }
+    b
+}
+
+/// A fixed base with two hinged links that both overlap it.
+fn overlapping_arm(self_collision: bool) -> kinegrad::Model {
+    let bodies = vec![
+        cube("base", None, Vec3::zeros(), false),
+        cube("l1", Some(0), Vec3::new(0.15, 0.0, 0.0), true),
+        cube("l2", Some(1), Vec3::new(-0.1, 0.0, 0.0), true),
+    ];
+    let mut b = ModelBuilder::new();
+    b.options.enable_self_collision = self_collision;
+    b.add_entity(
+        EntitySpec {
+            name: "arm".into(),
+            bodies,
+            ..Default::default()
+        },
+        Pose::identity(),
+        BaseMode::Fixed,
+    );
+    b.build().unwrap()
+}
+
+#[test]
+fn fixed_base_links_respect_adjacency_and_self_collision_filters() {
+    // self-collision off: no pair of the arm may collide, the world-welded base included
+    let m = overlapping_arm(false);
+    assert!(m.collision_pairs.is_empty(), "{:?}", m.collision_pairs);
+    // self-collision on: adjacent bodies (base-l1, l1-l2) stay filtered, base-l2 collides
+    let m = overlapping_arm(true);
+    assert_eq!(m.collision_pairs, vec![(0, 2)]);
+    let mut s = State::new(&m);
+    let mut d = Data::new(&m);
+    pipeline::step(&m, &m.params0, &mut s, &Control::new(&m), &mut d).unwrap();
+    assert!(!d.contacts.is_empty());
+    assert!(d.contacts.iter().all(|c| (c.geom1, c.geom2) == (0, 2)));
+}
+
+fn actuated(force_range: [f64; 2], joint_range: [f64; 2]) -> Result<kinegrad::Model, Error> {
+    let mut link = cube("l1", None, Vec3::zeros(), true);
+    link.joints[0].force_range = joint_range;
+    let act = ActuatorSpec {
+        name: "motor1".into(),
+        joint: "l1_j".into(),
+        mode: CtrlMode::Position,
+        kp: 10.0,
+        kv: 1.0,
+        gear: 2.0,
+        ctrl_range: [f64::NEG_INFINITY, f64::INFINITY],
+        force_range,
+    };
+    let mut b = ModelBuilder::new();
+    b.add_entity(
+        EntitySpec {
+            name: "e".into(),
+            bodies: vec![link],
+            actuators: vec![act],
+            ..Default::default()
+        },
+        Pose::identity(),
+        BaseMode::AsIs,
+    );
+    b.build()
+}
+
+#[test]
+fn empty_or_disjoint_force_ranges_are_rejected_naming_the_actuator() {
+    let inf = f64::INFINITY;
+    let err = actuated([10.0, -10.0], [-inf, inf])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("motor1") && err.contains("empty"), "{err}");
+    let err = actuated([1.0, 2.0], [-1.0, 1.0]).unwrap_err().to_string();
+    assert!(err.contains("motor1") && err.contains("overlap"), "{err}");
+    // a valid one: gear 2 scales gains by gear^2 and the range by gear
+    let m = actuated([-1.0, 1.0], [-inf, inf]).unwrap();
+    assert_eq!(m.params0.dof_kp[0], 40.0);
+    assert_eq!(m.params0.dof_kv[0], 4.0);
+    assert_eq!(m.params0.dof_force_range[0], [-2.0, 2.0]);
+}
+
+#[test]
+fn failed_step_leaves_the_state_untouched() {
+    let mut b = ModelBuilder::new();
+    b.add_entity(
+        EntitySpec {
+            name: "e".into(),
+            bodies: vec![cube("l1", None, Vec3::zeros(), true)],
+            ..Default::default()
+        },
+        Pose::identity(),
+        BaseMode::AsIs,
+    );
+    let m = b.build().unwrap();
+    let mut params = m.params0.clone();
+    params.body_mass[1] = 0.0;
+    params.body_inertia[1] = Mat3::zeros();
+    let mut s = State::new(&m);
+    s.q[0] = 0.3;
+    s.v[0] = -1.0;
+    let before = s.clone();
+    let err =
+        pipeline::step(&m, &params, &mut s, &Control::new(&m), &mut Data::new(&m)).unwrap_err();
+    assert!(matches!(err, Error::Diverged { .. }));
+    assert!(err.to_string().contains("'l1'"), "{err}");
+    assert_eq!(s, before);
+}
+
+#[test]
+fn resting_contact_forces_balance_gravity_and_solver_is_optimal() {
+    let h = Vec3::new(0.1, 0.15, 0.05);
+    let mut ground = BodySpec::new("ground", None);
+    ground
+        .geoms
+        .push(GeomSpec::new(GeomType::Plane, Vec3::zeros()));
+    let mut bx = BodySpec::new("box", None);
+    bx.mass = 2.0;
+    bx.inertia = Mat3::identity() * 0.01;
+    bx.geoms.push(GeomSpec::new(GeomType::Box, h));
+    let mut b = ModelBuilder::new();
+    b.options.timestep = 0.005;
+    b.add_entity(
+        EntitySpec {
+            name: "g".into(),
+            bodies: vec![ground],
+            ..Default::default()
+        },
+        Pose::identity(),
+        BaseMode::Fixed,
+    );
+    b.add_entity(
+        EntitySpec {
+            name: "b".into(),
+            bodies: vec![bx],
+            ..Default::default()
+        },
+        Pose {
+            pos: Vec3::new(0.0, 0.0, 0.06),
+            rot: Mat3::identity(),
+        },
+        BaseMode::Free,
+    );
+    let m = b.build().unwrap();
+    let mut s = State::new(&m);
+    let c = Control::new(&m);
+    let mut d = Data::new(&m);
+    for _ in 0..400 {
+        pipeline::step(&m, &m.params0, &mut s, &c, &mut d).unwrap();
+    }
+    // the four corner contacts carry the weight, with no net tangential force
+    let total: Vec3 = (0..d.contacts.len()).map(|i| contact_force(&d, i)).sum();
+    let weight = 2.0 * 9.81;
+    assert_eq!(d.contacts.len(), 4);
+    assert!((total.z - weight).abs() < 1e-6 * weight, "{total:?}");
+    assert!(total.xy().norm() < 1e-6 * weight, "{total:?}");
+    // optimality of the last solve: M_h a - f + J^T D min(J a - aref, 0) = 0
+    let nv = m.nv;
+    let mut g = vec![0.0; nv];
+    for i in 0..nv {
+        g[i] = (0..nv).map(|k| d.qm_h[i * nv + k] * d.qacc[k]).sum::<f64>() - d.qfrc_smooth[i];
+    }
+    for r in 0..d.nefc {
+        let row = &d.efc_j[r * nv..(r + 1) * nv];
+        let jar = row.iter().zip(&d.qacc).map(|(a, b)| a * b).sum::<f64>() - d.efc_aref[r];
+        if jar < 0.0 {
+            for i in 0..nv {
+                g[i] += d.efc_d[r] * jar * row[i];
+            }
+        }
+    }
+    let gnorm = g.iter().map(|x| x * x).sum::<f64>().sqrt();
+    assert!(
+        gnorm < 1e-8 * weight,
+        "gradient norm at the solution {gnorm}"
+    );
+}

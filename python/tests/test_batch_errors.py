@@ -1,0 +1,53 @@
+"""A failing env in a batch is named, keeps its state, and does not stop the others."""
+
+import numpy as np
+import pytest
+
+import kinegrad as gs
+from kinegrad import _native
+
+
+def test_failing_env_is_named_and_keeps_its_state():
+    b = _native.SceneBuilder()
+    b.add_primitive("plane", [0.0, 0.0, 1.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], True)
+    b.add_primitive("box", [0.1, 0.1, 0.1], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0, 0.0], False)
+    sim = b.build(4)
+    mass = sim.get_param("body_mass")
+    inertia = sim.get_param("body_inertia")
+    mass[2, -1] = 0.0
+    inertia[2, -1] = 0.0
+    sim.set_param("body_mass", mass)
+    sim.set_param("body_inertia", inertia)
+    q_before = sim.get_qpos().copy()
+    with pytest.raises(RuntimeError, match="env 2"):
+        sim.step(1)
+    q_after = sim.get_qpos()
+    np.testing.assert_array_equal(q_after[2], q_before[2])
+    assert sim.get_time()[2] == 0.0
+    for e in (0, 1, 3):
+        assert sim.get_time()[e] > 0.0
+        assert q_after[e, 2] < q_before[e, 2]  # fell
+
+
+def test_requires_grad_is_refused_until_gradients_exist():
+    with pytest.raises(NotImplementedError, match="requires_grad"):
+        gs.Scene(sim_options=gs.options.SimOptions(requires_grad=True))
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [({"iterations": 0}, "iterations"), ({"tolerance": 0.0}, "tolerance"), ({"impratio": float("nan")}, "impratio"), ({"ls_iterations": 0}, "ls_iterations")],
+)
+def test_bad_solver_options_name_the_argument(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        _native.SceneBuilder(**kwargs)
+
+
+def test_zero_quaternion_is_rejected():
+    b = _native.SceneBuilder()
+    b.add_primitive("sphere", [0.1], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0, 0.0], False)
+    sim = b.build(1)
+    q = sim.get_qpos()
+    q[0, 3:7] = 0.0
+    with pytest.raises(ValueError, match="quaternion"):
+        sim.set_state(q, sim.get_qvel())
