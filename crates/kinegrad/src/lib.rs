@@ -9,6 +9,7 @@
 // that NaN fails the check.
 #![allow(clippy::needless_range_loop, clippy::neg_cmp_op_on_partial_ord)]
 
+pub mod adjoint;
 pub mod batch;
 pub mod collision;
 pub mod constraint;

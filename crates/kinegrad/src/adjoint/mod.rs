@@ -1,0 +1,53 @@
+//! The reverse pass: vector-Jacobian products of each forward stage, and
+//! [`step_vjp`](step::step_vjp) composing them over the substeps of one step.
+//!
+//! Conventions. An adjoint `x_bar` is dL/dx. Adjoints of body poses are carried as
+//! wrenches at the world origin (`Force`): for a rigid twist `xi` (world frame, at the
+//! origin) applied to a body, the loss changes by `<xi, W>`; the adjoint of a joint
+//! coordinate is then the projection of the subtree's summed wrench on the joint's motion
+//! subspace, the same algebra as RNEA's force pass. Input adjoints of controls and
+//! parameters are accumulated (`+=`) because one tensor can feed many steps.
+
+pub mod contact_geom;
+pub mod step;
+
+use crate::math::{Mat3, Vec3};
+use crate::model::{Model, Params};
+
+/// Adjoints of everything a step reads.
+#[derive(Clone, Debug)]
+pub struct StepGrad {
+    /// dL/dq of the input state (nq); quaternion blocks are 4-vectors (not projected).
+    pub q: Vec<f64>,
+    /// dL/dv of the input state (nv).
+    pub v: Vec<f64>,
+    /// dL/d(control target) (nv), accumulated.
+    pub target: Vec<f64>,
+    /// dL/d(parameters), accumulated.
+    pub params: Params,
+}
+
+impl StepGrad {
+    /// Zero adjoints shaped for `model`.
+    pub fn zeros(model: &Model) -> Self {
+        Self { q: vec![0.0; model.nq], v: vec![0.0; model.nv], target: vec![0.0; model.nv], params: params_zeros(model) }
+    }
+}
+
+/// A [`Params`] of zeros (the shape of a parameter adjoint).
+pub fn params_zeros(model: &Model) -> Params {
+    let p = &model.params0;
+    Params {
+        gravity: Vec3::zeros(),
+        body_mass: vec![0.0; p.body_mass.len()],
+        body_ipos: vec![Vec3::zeros(); p.body_ipos.len()],
+        body_inertia: vec![Mat3::zeros(); p.body_inertia.len()],
+        dof_damping: vec![0.0; p.dof_damping.len()],
+        dof_armature: vec![0.0; p.dof_armature.len()],
+        dof_kp: vec![0.0; p.dof_kp.len()],
+        dof_kv: vec![0.0; p.dof_kv.len()],
+        dof_force_range: vec![[0.0; 2]; p.dof_force_range.len()],
+        dof_stiffness: vec![0.0; p.dof_stiffness.len()],
+        geom_friction: vec![[0.0; 3]; p.geom_friction.len()],
+    }
+}
