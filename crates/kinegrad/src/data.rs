@@ -29,6 +29,9 @@ pub struct Contact {
     pub margin: f64,
     /// First constraint row of this contact.
     pub efc_adr: usize,
+    /// The narrowphase result this contact was made from (carries the contact feature the
+    /// reverse pass differentiates).
+    pub point: crate::collision::ContactPoint,
 }
 
 /// Kind of a constraint row.

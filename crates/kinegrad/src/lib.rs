@@ -16,6 +16,7 @@ pub mod constraint;
 pub mod data;
 pub mod dynamics;
 pub mod error;
+pub mod fd;
 pub mod integrator;
 pub mod kinematics;
 pub mod math;

@@ -8,7 +8,10 @@
 //! subspace, the same algebra as RNEA's force pass. Input adjoints of controls and
 //! parameters are accumulated (`+=`) because one tensor can feed many steps.
 
+pub mod constraint;
 pub mod contact_geom;
+pub mod dynamics;
+pub mod integrator;
 pub mod step;
 
 use crate::math::{Mat3, Vec3};
@@ -30,7 +33,12 @@ pub struct StepGrad {
 impl StepGrad {
     /// Zero adjoints shaped for `model`.
     pub fn zeros(model: &Model) -> Self {
-        Self { q: vec![0.0; model.nq], v: vec![0.0; model.nv], target: vec![0.0; model.nv], params: params_zeros(model) }
+        Self {
+            q: vec![0.0; model.nq],
+            v: vec![0.0; model.nv],
+            target: vec![0.0; model.nv],
+            params: params_zeros(model),
+        }
     }
 }
 

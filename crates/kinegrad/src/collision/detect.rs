@@ -209,5 +209,6 @@ fn make_contact(
         condim: model.geom_condim[g1].max(model.geom_condim[g2]),
         margin,
         efc_adr: 0,
+        point: *cp,
     }
 }

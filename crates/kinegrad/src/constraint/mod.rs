@@ -44,6 +44,28 @@ pub fn impedance(solimp: &[f64; 5], violation: f64) -> f64 {
     dmin + y * (dmax - dmin)
 }
 
+/// Derivative of [`impedance`] with respect to the signed violation.
+pub fn impedance_derivative(solimp: &[f64; 5], violation: f64) -> f64 {
+    let [dmin, dmax, width, mid, power] = *solimp;
+    let dmin = dmin.clamp(MIN_IMP, MAX_IMP);
+    let dmax = dmax.clamp(MIN_IMP, MAX_IMP);
+    if dmin == dmax || width <= 1e-15 {
+        return 0.0;
+    }
+    let x = violation.abs() / width;
+    if x >= 1.0 || x <= 0.0 {
+        return 0.0;
+    }
+    let dy = if power == 1.0 {
+        1.0
+    } else if x <= mid {
+        power * x.powf(power - 1.0) / mid.powf(power - 1.0)
+    } else {
+        power * (1.0 - x).powf(power - 1.0) / (1.0 - mid).powf(power - 1.0)
+    };
+    dy * (dmax - dmin) * violation.signum() / width
+}
+
 /// Stiffness and damping (k, b) of the reference acceleration from solref, with the
 /// time constant kept at least 2 substeps long (MuJoCo's "refsafe").
 pub fn ref_gains(solref: &[f64; 2], dmax: f64, h: f64) -> (f64, f64) {

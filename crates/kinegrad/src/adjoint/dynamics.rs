@@ -1,0 +1,360 @@
+//! Reverse of the position and velocity stages and of RNEA.
+//!
+//! Adjoint types: the adjoint of a motion vector is a [`Force`] and the adjoint of a force
+//! vector is a [`Motion`] (they pair through `Motion::dot`). Pose adjoints are wrenches at the
+//! world origin (see [`super`]). Everything the forward pass computed from body poses is
+//! pushed back into three accumulators of [`PosAdjoint`] — body wrenches, `cdof` adjoints and
+//! body-inertia adjoints — and [`finish_position`] turns them into dL/dq and parameter adjoints
+//! with one sweep over the dof tree.
+
+use crate::data::Data;
+use crate::math::{skew, Force, Inertia, Mat3, Motion, Vec3};
+use crate::model::{JointType, Model, Params};
+
+/// Adjoint of a body's spatial inertia in its stored form (mass, h = m c, i_o).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InertiaBar {
+    /// dL/dmass (with h and i_o held fixed).
+    pub mass: f64,
+    /// dL/dh.
+    pub h: Vec3,
+    /// dL/di_o.
+    pub i_o: Mat3,
+}
+
+/// Accumulators of the reverse pass over position- and velocity-dependent quantities.
+#[derive(Clone, Debug)]
+pub struct PosAdjoint {
+    /// Wrenches applied to body frames (pose adjoints). (nbody)
+    pub body_wrench: Vec<Force>,
+    /// Adjoints of the dof motion subspaces `cdof`. (nv)
+    pub cdof_bar: Vec<Force>,
+    /// Adjoints of `cdof_dot`. (nv)
+    pub cdof_dot_bar: Vec<Force>,
+    /// Adjoints of body velocities `cvel`. (nbody)
+    pub cvel_bar: Vec<Force>,
+    /// Adjoints of body inertias `cinert`. (nbody)
+    pub inert_bar: Vec<InertiaBar>,
+    acc_bar: Vec<Force>,
+    frc_bar: Vec<Motion>,
+    dof_acc: Vec<Force>,
+}
+
+impl PosAdjoint {
+    /// Zeroed accumulators for `model`.
+    pub fn new(model: &Model) -> Self {
+        let (nb, nv) = (model.nbody, model.nv);
+        Self {
+            body_wrench: vec![Force::zero(); nb],
+            cdof_bar: vec![Force::zero(); nv],
+            cdof_dot_bar: vec![Force::zero(); nv],
+            cvel_bar: vec![Force::zero(); nb],
+            inert_bar: vec![InertiaBar::default(); nb],
+            acc_bar: vec![Force::zero(); nb],
+            frc_bar: vec![Motion::zero(); nb],
+            dof_acc: vec![Force::zero(); nv],
+        }
+    }
+
+    /// Reset every accumulator to zero.
+    pub fn clear(&mut self) {
+        self.body_wrench.iter_mut().for_each(|x| *x = Force::zero());
+        self.cdof_bar.iter_mut().for_each(|x| *x = Force::zero());
+        self.cdof_dot_bar
+            .iter_mut()
+            .for_each(|x| *x = Force::zero());
+        self.cvel_bar.iter_mut().for_each(|x| *x = Force::zero());
+        self.inert_bar
+            .iter_mut()
+            .for_each(|x| *x = InertiaBar::default());
+        self.acc_bar.iter_mut().for_each(|x| *x = Force::zero());
+        self.frc_bar.iter_mut().for_each(|x| *x = Motion::zero());
+        self.dof_acc.iter_mut().for_each(|x| *x = Force::zero());
+    }
+}
+
+/// `<x, y x* F> = -<y, x x* F>`-style helpers are written out where used; this one is the
+/// wrench produced by a motion vector `m` attached to a moving frame with adjoint `m_bar`:
+/// for a twist `xi` of the frame, `d<m, m_bar> = <xi, m x* m_bar>`.
+#[inline]
+pub fn motion_attached_wrench(m: &Motion, m_bar: &Force) -> Force {
+    m.cross_force(m_bar)
+}
+
+/// VJP of `f = I m` for `f_bar`: returns `m_bar` and accumulates the inertia adjoint.
+#[inline]
+pub fn inertia_product_vjp(
+    inert: &Inertia,
+    m: &Motion,
+    f_bar: &Motion,
+    ibar: &mut InertiaBar,
+) -> Force {
+    // f.ang = i_o w + h x v ; f.lin = mass v - h x w
+    let (a, l) = (f_bar.ang, f_bar.lin);
+    ibar.i_o += a * m.ang.transpose();
+    ibar.h += m.lin.cross(&a) + l.cross(&m.ang);
+    ibar.mass += l.dot(&m.lin);
+    // m_bar = I^T f_bar = I f_bar (the operator is symmetric)
+    inert.mul_motion(f_bar)
+}
+
+/// Reverse of RNEA `tau = ID(q, v, a)` seeded with `tau_bar`: accumulates `v_bar`, `cdof_bar`,
+/// `cdof_dot_bar`, `cvel_bar`, `inert_bar` and `gravity_bar`. Needs the forward quantities at
+/// (q, v) in `data` (`cdof`, `cdof_dot`, `cinert`, `cvel`); `a` is the acceleration ID was
+/// evaluated at (None for the bias force).
+#[allow(clippy::too_many_arguments)]
+pub fn rnea_vjp(
+    model: &Model,
+    params: &Params,
+    data: &Data,
+    v: &[f64],
+    a: Option<&[f64]>,
+    tau_bar: &[f64],
+    adj: &mut PosAdjoint,
+    v_bar: &mut [f64],
+    gravity_bar: &mut Vec3,
+) {
+    let nb = model.nbody;
+    // recompute body accelerations and local forces (forward pass of RNEA)
+    let mut acc = vec![Motion::zero(); nb];
+    acc[0] = Motion::new(Vec3::zeros(), -params.gravity);
+    for b in 1..nb {
+        let mut x = acc[model.body_parent[b]];
+        for d in model.body_dof_adr[b]..model.body_dof_adr[b] + model.body_dof_num[b] {
+            x += data.cdof_dot[d] * v[d];
+            if let Some(a) = a {
+                x += data.cdof[d] * a[d];
+            }
+        }
+        acc[b] = x;
+    }
+    // subtree force totals F_b at this acceleration
+    let mut total = vec![Force::zero(); nb];
+    for b in 1..nb {
+        let (inert, vel) = (&data.cinert[b], &data.cvel[b]);
+        total[b] = inert.mul_motion(&acc[b]) + vel.cross_force(&inert.mul_motion(vel));
+    }
+    for b in (1..nb).rev() {
+        let p = model.body_parent[b];
+        if p != 0 {
+            let f = total[b];
+            total[p] += f;
+        }
+    }
+    // tau_d = <S_d, F_body(d)>
+    for b in 0..nb {
+        adj.frc_bar[b] = Motion::zero();
+    }
+    for d in 0..model.nv {
+        let b = model.dof_body[d];
+        adj.frc_bar[b] += data.cdof[d] * tau_bar[d];
+        adj.cdof_bar[d] += total[b] * tau_bar[d];
+    }
+    // reverse of the force accumulation: a subtree force feeds every ancestor's total
+    for b in 1..nb {
+        let p = model.body_parent[b];
+        if p != 0 {
+            let up = adj.frc_bar[p];
+            adj.frc_bar[b] += up;
+        }
+    }
+    // local forces f_b = I acc + V x* (I V), then accelerations, leaves to root
+    for b in 0..nb {
+        adj.acc_bar[b] = Force::zero();
+    }
+    for b in (1..nb).rev() {
+        let fb = adj.frc_bar[b];
+        let inert = data.cinert[b];
+        let vel = data.cvel[b];
+        let mut ib = adj.inert_bar[b];
+        // I acc
+        let acc_b = inertia_product_vjp(&inert, &acc[b], &fb, &mut ib);
+        adj.acc_bar[b] += acc_b;
+        // V x* p, p = I V
+        let p = inert.mul_motion(&vel);
+        // <fb, dV x* p> = -<dV, fb x* p> ; <fb, V x* dp> = -<V x fb, dp>
+        let mut vel_bar = -(fb.cross_force(&p));
+        let p_bar = -(vel.cross_motion(&fb));
+        vel_bar += inertia_product_vjp(&inert, &vel, &p_bar, &mut ib);
+        adj.inert_bar[b] = ib;
+        adj.cvel_bar[b] += vel_bar;
+        // acc_b = acc_parent + sum (cdof_dot v + cdof a)
+        let ab = adj.acc_bar[b];
+        for d in model.body_dof_adr[b]..model.body_dof_adr[b] + model.body_dof_num[b] {
+            adj.cdof_dot_bar[d] += ab * v[d];
+            v_bar[d] += data.cdof_dot[d].dot(&ab);
+            if let Some(a) = a {
+                adj.cdof_bar[d] += ab * a[d];
+            }
+        }
+        let p = model.body_parent[b];
+        adj.acc_bar[p] += ab;
+    }
+    // the world's acceleration is -g
+    *gravity_bar -= adj.acc_bar[0].lin;
+}
+
+/// Reverse of [`crate::kinematics::com_vel`]: consumes `cvel_bar` and `cdof_dot_bar`,
+/// accumulates `cdof_bar` and `v_bar`.
+pub fn com_vel_vjp(model: &Model, data: &Data, v: &[f64], adj: &mut PosAdjoint, v_bar: &mut [f64]) {
+    for b in (1..model.nbody).rev() {
+        let mut cv_bar = adj.cvel_bar[b];
+        let mut cv = data.cvel[b];
+        for j in (model.body_jnt_adr[b]..model.body_jnt_adr[b] + model.body_jnt_num[b]).rev() {
+            let d = model.jnt_dof_adr[j];
+            let (rot0, n) = match model.jnt_type[j] {
+                JointType::Free => (d + 3, 3),
+                JointType::Ball => (d, 3),
+                _ => (d, 1),
+            };
+            // cvel_after = u + sum_k S_k v_k over the rotational (or single) dofs
+            for k in rot0..rot0 + n {
+                v_bar[k] += data.cdof[k].dot(&cv_bar);
+                adj.cdof_bar[k] += cv_bar * v[k];
+                cv -= data.cdof[k] * v[k];
+            }
+            // cdof_dot[k] = u x S_k with u the velocity before the joint's rotational dofs
+            for k in rot0..rot0 + n {
+                let fb = adj.cdof_dot_bar[k];
+                cv_bar += data.cdof[k].cross_force(&fb);
+                adj.cdof_bar[k] -= cv.cross_force(&fb);
+            }
+            if model.jnt_type[j] == JointType::Free {
+                for k in d..d + 3 {
+                    v_bar[k] += data.cdof[k].dot(&cv_bar);
+                    cv -= data.cdof[k] * v[k];
+                }
+            }
+        }
+        let p = model.body_parent[b];
+        adj.cvel_bar[p] += cv_bar;
+    }
+}
+
+/// Axial vector of the skew part: `tr(A^T [w]x) = w . axial(A)`.
+#[inline]
+fn axial(a: &Mat3) -> Vec3 {
+    Vec3::new(
+        a[(2, 1)] - a[(1, 2)],
+        a[(0, 2)] - a[(2, 0)],
+        a[(1, 0)] - a[(0, 1)],
+    )
+}
+
+/// Turn the accumulated adjoints into dL/dq (accumulated into `q_bar`, nq) and parameter
+/// adjoints (mass, centre of mass, inertia; accumulated into `params_bar`). Needs the forward
+/// kinematics at `q` in `data`.
+pub fn finish_position(
+    model: &Model,
+    params: &Params,
+    data: &Data,
+    q: &[f64],
+    adj: &mut PosAdjoint,
+    q_bar: &mut [f64],
+    params_bar: &mut Params,
+) {
+    // body inertias: (mass, h, i_o) -> mass, centre of mass (world), world inertia
+    for b in 1..model.nbody {
+        let ib = adj.inert_bar[b];
+        let m = params.body_mass[b];
+        let c = data.xipos[b];
+        let r = data.xmat[b];
+        let i_w = r * params.body_inertia[b] * r.transpose();
+        let g = ib.i_o;
+        // i_o = I_w - m [c]x^2 with [c]x^2 = c c^T - |c|^2 I ; h = m c
+        let cc = skew(&c) * skew(&c);
+        let mass_bar = ib.mass + ib.h.dot(&c) - (g.component_mul(&cc)).sum();
+        let c_bar = ib.h * m - ((g + g.transpose()) * c - c * (2.0 * g.trace())) * m;
+        params_bar.body_mass[b] += mass_bar;
+        params_bar.body_inertia[b] += r.transpose() * g * r;
+        params_bar.body_ipos[b] += r.transpose() * c_bar;
+        // pose: the centre of mass moves as a body point, the inertia rotates with the body
+        let w = Force::new(
+            c.cross(&c_bar) + axial(&(g * i_w)) - axial(&(i_w * g)),
+            c_bar,
+        );
+        adj.body_wrench[b] += w;
+    }
+    // inject wrenches at the frame each quantity is attached to, then sweep the dof tree
+    for d in 0..model.nv {
+        adj.dof_acc[d] = Force::zero();
+    }
+    for b in 1..model.nbody {
+        let d = data.body_dof_last[b];
+        if d != usize::MAX {
+            adj.dof_acc[d] += adj.body_wrench[b];
+        }
+    }
+    for j in 0..model.njnt {
+        let d = model.jnt_dof_adr[j];
+        match model.jnt_type[j] {
+            JointType::Hinge | JointType::Slide => {
+                // the axis is fixed in the frame before the joint
+                let w = motion_attached_wrench(&data.cdof[d], &adj.cdof_bar[d]);
+                let pd = model.dof_parent[d];
+                if pd != usize::MAX {
+                    adj.dof_acc[pd] += w;
+                }
+            }
+            JointType::Ball | JointType::Free => {
+                // rotational subspaces are the final body axes: attached to the frame after the joint
+                let (r0, last) = if model.jnt_type[j] == JointType::Free {
+                    (d + 3, d + 5)
+                } else {
+                    (d, d + 2)
+                };
+                for k in r0..r0 + 3 {
+                    let w = motion_attached_wrench(&data.cdof[k], &adj.cdof_bar[k]);
+                    adj.dof_acc[last] += w;
+                }
+            }
+        }
+    }
+    // dof tree, leaves to root: a dof moves everything downstream of it
+    let mut proj = vec![0.0; model.nv];
+    for d in (0..model.nv).rev() {
+        proj[d] = data.cdof[d].dot(&adj.dof_acc[d]);
+        let p = model.dof_parent[d];
+        if p != usize::MAX {
+            let w = adj.dof_acc[d];
+            adj.dof_acc[p] += w;
+        }
+    }
+    // map dof projections to coordinates
+    for j in 0..model.njnt {
+        let d = model.jnt_dof_adr[j];
+        let a = model.jnt_qpos_adr[j];
+        match model.jnt_type[j] {
+            JointType::Hinge | JointType::Slide => q_bar[a] += proj[d],
+            JointType::Ball => quat_bar_from_local(
+                &q[a..a + 4],
+                &[proj[d], proj[d + 1], proj[d + 2]],
+                &mut q_bar[a..a + 4],
+            ),
+            JointType::Free => {
+                for k in 0..3 {
+                    q_bar[a + k] += proj[d + k];
+                }
+                quat_bar_from_local(
+                    &q[a + 3..a + 7],
+                    &[proj[d + 3], proj[d + 4], proj[d + 5]],
+                    &mut q_bar[a + 3..a + 7],
+                );
+            }
+        }
+    }
+}
+
+/// dL/dq for a raw (not necessarily unit) quaternion q, given dL/dtheta for local rotations
+/// theta (the body turns by R(q^) exp([theta]x)): `q_bar = (2/|q|) q^ (x) (0, theta_bar)`.
+pub fn quat_bar_from_local(q: &[f64], theta_bar: &[f64; 3], out: &mut [f64]) {
+    let n = (q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]).sqrt();
+    let (w, x, y, z) = (q[0] / n, q[1] / n, q[2] / n, q[3] / n);
+    let (a, b, c) = (theta_bar[0], theta_bar[1], theta_bar[2]);
+    // Hamilton product (w, x, y, z) (x) (0, a, b, c)
+    let s = 2.0 / n;
+    out[0] += s * (-x * a - y * b - z * c);
+    out[1] += s * (w * a + y * c - z * b);
+    out[2] += s * (w * b + z * a - x * c);
+    out[3] += s * (w * c + x * b - y * a);
+}

@@ -1,0 +1,317 @@
+//! The reverse pass against finite differences: <J dx, y> (central differences) must equal
+//! <dx, J^T y> (step_vjp) for random directions dx in every input and random seeds y.
+
+use kinegrad::adjoint::step::{kinematics_vjp, step_vjp};
+use kinegrad::adjoint::StepGrad;
+use kinegrad::fd::{params_dot, step_jvp_fd, StepDirection};
+use kinegrad::math::{Mat3, Pose, Quat, Vec3};
+use kinegrad::model::builder::{BaseMode, BodySpec, EntitySpec, JointSpec};
+use kinegrad::model::{CtrlMode, Integrator, JointType, ModelBuilder, Params};
+use kinegrad::{pipeline, Control, Data, Model, State};
+
+/// Deterministic pseudo-random numbers in [-1, 1].
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+    }
+    fn vec(&mut self, n: usize) -> Vec<f64> {
+        (0..n).map(|_| self.next()).collect()
+    }
+}
+
+fn random_params_direction(model: &Model, rng: &mut Rng) -> Params {
+    let mut p = kinegrad::adjoint::params_zeros(model);
+    p.gravity = Vec3::new(rng.next(), rng.next(), rng.next());
+    for b in 1..model.nbody {
+        p.body_mass[b] = rng.next();
+        p.body_ipos[b] = Vec3::new(rng.next(), rng.next(), rng.next()) * 0.1;
+        let a = Mat3::from_fn(|_, _| rng.next()) * 0.01;
+        p.body_inertia[b] = a + a.transpose();
+    }
+    for d in 0..model.nv {
+        p.dof_damping[d] = rng.next();
+        p.dof_armature[d] = rng.next() * 0.1;
+        p.dof_kp[d] = rng.next() * 10.0;
+        p.dof_kv[d] = rng.next();
+        p.dof_stiffness[d] = rng.next();
+    }
+    for g in 0..model.ngeom {
+        p.geom_friction[g][0] = rng.next() * 0.1;
+    }
+    p
+}
+
+/// Dot-product test of one step at `state` with `control`; returns the relative error.
+/// Dot-product test per input kind (q, v, control targets, parameters); returns the worst
+/// relative error. Each kind is checked on its own so that a random combined direction whose
+/// terms cancel cannot hide an error or blow up the relative measure.
+fn dot_test(model: &Model, state: &State, control: &Control, seed: u64, eps: f64) -> f64 {
+    let masks = [
+        [true, false, false, false],
+        [false, true, false, false],
+        [false, false, true, false],
+        [false, false, false, true],
+    ];
+    masks
+        .iter()
+        .map(|m| dot_test_masked(model, state, control, seed, eps, *m))
+        .fold(0.0, f64::max)
+}
+
+/// As [`dot_test`], with the direction restricted to (q, v, target, params) by `mask`.
+fn dot_test_masked(
+    model: &Model,
+    state: &State,
+    control: &Control,
+    seed: u64,
+    eps: f64,
+    mask: [bool; 4],
+) -> f64 {
+    let mut rng = Rng(seed);
+    let params = model.params0.clone();
+    let mut dir = StepDirection {
+        q: rng.vec(model.nq),
+        v: rng.vec(model.nv),
+        target: rng.vec(model.nv),
+        params: random_params_direction(model, &mut rng),
+    };
+    if !mask[0] {
+        dir.q.iter_mut().for_each(|x| *x = 0.0);
+    }
+    if !mask[1] {
+        dir.v.iter_mut().for_each(|x| *x = 0.0);
+    }
+    if !mask[2] {
+        dir.target.iter_mut().for_each(|x| *x = 0.0);
+    }
+    if !mask[3] {
+        dir.params = kinegrad::adjoint::params_zeros(model);
+    }
+    let (yq, yv) = (rng.vec(model.nq), rng.vec(model.nv));
+    let (dq, dv) = step_jvp_fd(model, &params, state, control, &dir, eps).unwrap();
+    let lhs: f64 = dq.iter().zip(&yq).map(|(a, b)| a * b).sum::<f64>()
+        + dv.iter().zip(&yv).map(|(a, b)| a * b).sum::<f64>();
+    let mut g = StepGrad::zeros(model);
+    let mut data = Data::new(model);
+    step_vjp(model, &params, state, control, &mut data, &yq, &yv, &mut g).unwrap();
+    let rhs = dir.q.iter().zip(&g.q).map(|(a, b)| a * b).sum::<f64>()
+        + dir.v.iter().zip(&g.v).map(|(a, b)| a * b).sum::<f64>()
+        + dir
+            .target
+            .iter()
+            .zip(&g.target)
+            .map(|(a, b)| a * b)
+            .sum::<f64>()
+        + params_dot(&dir.params, &g.params);
+    let err = (lhs - rhs).abs() / lhs.abs().max(rhs.abs()).max(1e-12);
+    println!("lhs {lhs:.12e} rhs {rhs:.12e} rel {err:.2e}");
+    err
+}
+
+fn link(name: &str, parent: Option<usize>, pos: Vec3, joint: JointType) -> BodySpec {
+    let mut b = BodySpec::new(name, parent);
+    b.pos = pos;
+    b.quat = Quat::from_euler_angles(0.2, -0.1, 0.3);
+    b.mass = 0.8;
+    b.ipos = Vec3::new(0.02, -0.01, -0.15);
+    b.inertia = Mat3::new(0.02, 0.001, 0.0, 0.001, 0.015, 0.002, 0.0, 0.002, 0.01);
+    let mut j = JointSpec::new(format!("{name}_j"), joint);
+    j.axis = Vec3::new(0.3, 1.0, -0.2);
+    j.pos = Vec3::new(0.0, 0.01, 0.02);
+    j.damping = 0.3;
+    j.armature = 0.01;
+    j.stiffness = if joint == JointType::Hinge { 2.0 } else { 0.0 };
+    j.springref = 0.1;
+    j.kp = 20.0;
+    j.kv = 1.5;
+    b.joints.push(j);
+    b
+}
+
+/// A chain hinge -> slide -> ball -> hinge on a fixed base, plus a free body; no contact.
+fn chain_model(integrator: Integrator, substeps: usize) -> Model {
+    let bodies = vec![
+        link("a", None, Vec3::zeros(), JointType::Hinge),
+        link("b", Some(0), Vec3::new(0.0, 0.0, -0.3), JointType::Slide),
+        link("c", Some(1), Vec3::new(0.05, 0.0, -0.3), JointType::Ball),
+        link("d", Some(2), Vec3::new(0.0, 0.05, -0.25), JointType::Hinge),
+    ];
+    let mut free = BodySpec::new("free", None);
+    free.mass = 1.3;
+    free.ipos = Vec3::new(0.01, 0.02, -0.03);
+    free.inertia = Mat3::new(0.03, 0.002, 0.0, 0.002, 0.02, 0.001, 0.0, 0.001, 0.025);
+    let mut b = ModelBuilder::new();
+    b.options.timestep = 0.01;
+    b.options.substeps = substeps;
+    b.options.integrator = integrator;
+    b.options.tolerance = 1e-14;
+    b.add_entity(
+        EntitySpec {
+            name: "chain".into(),
+            bodies,
+            ..Default::default()
+        },
+        Pose::identity(),
+        BaseMode::AsIs,
+    );
+    b.add_entity(
+        EntitySpec {
+            name: "free".into(),
+            bodies: vec![free],
+            ..Default::default()
+        },
+        Pose {
+            pos: Vec3::new(1.0, 0.0, 2.0),
+            rot: Mat3::identity(),
+        },
+        BaseMode::Free,
+    );
+    b.build().unwrap()
+}
+
+fn chain_state(model: &Model, rng: &mut Rng) -> (State, Control) {
+    let mut s = State::new(model);
+    for x in s.q.iter_mut() {
+        *x += 0.3 * rng.next();
+    }
+    s.normalize_quaternions(model);
+    s.v = rng.vec(model.nv).iter().map(|x| 2.0 * x).collect();
+    let mut c = Control::new(model);
+    // hinge a: position, slide b: velocity, ball c: force, hinge d: position, free: force
+    let modes = [
+        CtrlMode::Position,
+        CtrlMode::Velocity,
+        CtrlMode::Force,
+        CtrlMode::Force,
+        CtrlMode::Force,
+        CtrlMode::Position,
+    ];
+    for d in 0..model.nv {
+        c.mode[d] = if d < modes.len() {
+            modes[d]
+        } else {
+            CtrlMode::Force
+        };
+        c.target[d] = 0.5 * rng.next();
+    }
+    (s, c)
+}
+
+#[test]
+fn smooth_chain_step_vjp_matches_finite_differences() {
+    for (integrator, substeps) in [
+        (Integrator::ImplicitFast, 1),
+        (Integrator::Euler, 1),
+        (Integrator::ImplicitFast, 3),
+    ] {
+        let model = chain_model(integrator, substeps);
+        for seed in 0..3 {
+            let mut rng = Rng(100 + seed);
+            let (s, c) = chain_state(&model, &mut rng);
+            // step 1e-5: central differences of the step are round-off limited below that
+            let err = dot_test(&model, &s, &c, seed, 1e-5);
+            assert!(
+                err < 1e-6,
+                "{integrator:?} substeps {substeps} seed {seed}: relative error {err:.2e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn active_joint_limit_step_vjp_matches_finite_differences() {
+    let mut a = link("a", None, Vec3::zeros(), JointType::Hinge);
+    a.joints[0].range = Some([-0.5, 0.5]);
+    a.joints[0].solimp = [0.8, 0.95, 0.01, 0.5, 2.0];
+    let mut b = ModelBuilder::new();
+    b.options.tolerance = 1e-14;
+    b.add_entity(
+        EntitySpec {
+            name: "p".into(),
+            bodies: vec![a],
+            ..Default::default()
+        },
+        Pose::identity(),
+        BaseMode::AsIs,
+    );
+    let model = b.build().unwrap();
+    let mut s = State::new(&model);
+    s.q[0] = 0.503; // inside the impedance transition zone, limit active
+    s.v[0] = 0.4;
+    let c = Control::new(&model);
+    let mut d = Data::new(&model);
+    pipeline::forward(&model, &model.params0, &s, &c, &mut d, 0.01).unwrap();
+    assert!(d.efc_active.iter().any(|x| *x), "limit must be active");
+    for seed in 0..3 {
+        let err = dot_test(&model, &s, &c, seed, 1e-7);
+        assert!(err < 1e-6, "seed {seed}: relative error {err:.2e}");
+    }
+}
+
+#[test]
+fn readings_vjp_matches_finite_differences() {
+    let model = chain_model(Integrator::ImplicitFast, 1);
+    let mut rng = Rng(7);
+    let (s, _) = chain_state(&model, &mut rng);
+    let nb = model.nbody;
+    let pos_bar: Vec<Vec3> = (0..nb)
+        .map(|_| Vec3::new(rng.next(), rng.next(), rng.next()))
+        .collect();
+    let quat_bar: Vec<[f64; 4]> = (0..nb)
+        .map(|_| [rng.next(), rng.next(), rng.next(), rng.next()])
+        .collect();
+    let vel_bar: Vec<Vec3> = (0..nb)
+        .map(|_| Vec3::new(rng.next(), rng.next(), rng.next()))
+        .collect();
+    let ang_bar: Vec<Vec3> = (0..nb)
+        .map(|_| Vec3::new(rng.next(), rng.next(), rng.next()))
+        .collect();
+    let reading = |q: &[f64], v: &[f64]| -> f64 {
+        let mut d = Data::new(&model);
+        pipeline::kinematics(&model, &model.params0, q, &mut d);
+        kinegrad::kinematics::com_vel(&model, v, &mut d);
+        (1..nb)
+            .map(|b| {
+                let qt = d.xquat[b];
+                let lin = d.cvel[b].point_velocity(&d.xpos[b]);
+                d.xpos[b].dot(&pos_bar[b])
+                    + qt.w * quat_bar[b][0]
+                    + qt.i * quat_bar[b][1]
+                    + qt.j * quat_bar[b][2]
+                    + qt.k * quat_bar[b][3]
+                    + lin.dot(&vel_bar[b])
+                    + d.cvel[b].ang.dot(&ang_bar[b])
+            })
+            .sum()
+    };
+    let (dq, dv) = (rng.vec(model.nq), rng.vec(model.nv));
+    let eps = 1e-6;
+    let qp: Vec<f64> = s.q.iter().zip(&dq).map(|(a, b)| a + eps * b).collect();
+    let qm: Vec<f64> = s.q.iter().zip(&dq).map(|(a, b)| a - eps * b).collect();
+    let vp: Vec<f64> = s.v.iter().zip(&dv).map(|(a, b)| a + eps * b).collect();
+    let vm: Vec<f64> = s.v.iter().zip(&dv).map(|(a, b)| a - eps * b).collect();
+    let fd = (reading(&qp, &vp) - reading(&qm, &vm)) / (2.0 * eps);
+    let mut g = StepGrad::zeros(&model);
+    let mut d = Data::new(&model);
+    kinematics_vjp(
+        &model,
+        &model.params0,
+        &s.q,
+        &s.v,
+        &mut d,
+        &pos_bar,
+        &quat_bar,
+        &vel_bar,
+        &ang_bar,
+        &mut g,
+    );
+    let an: f64 = dq.iter().zip(&g.q).map(|(a, b)| a * b).sum::<f64>()
+        + dv.iter().zip(&g.v).map(|(a, b)| a * b).sum::<f64>();
+    let err = (fd - an).abs() / fd.abs().max(1e-12);
+    assert!(err < 1e-6, "fd {fd} vs vjp {an}: {err:.2e}");
+}
