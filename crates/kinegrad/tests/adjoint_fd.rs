@@ -315,3 +315,104 @@ fn readings_vjp_matches_finite_differences() {
     let err = (fd - an).abs() / fd.abs().max(1e-12);
     assert!(err < 1e-6, "fd {fd} vs vjp {an}: {err:.2e}");
 }
+
+#[test]
+fn hundred_step_rollout_gradient_matches_finite_differences() {
+    use kinegrad::adjoint::rollout::{rollout, rollout_vjp};
+    let model = chain_model(Integrator::ImplicitFast, 1);
+    let mut rng = Rng(11);
+    let (s0, c0) = chain_state(&model, &mut rng);
+    let steps = 100;
+    let controls: Vec<Control> = (0..steps)
+        .map(|t| {
+            let mut c = c0.clone();
+            c.target
+                .iter_mut()
+                .enumerate()
+                .for_each(|(i, x)| *x += 0.2 * ((t + i) as f64 * 0.1).sin());
+            c
+        })
+        .collect();
+    let (wq, wv) = (rng.vec(model.nq), rng.vec(model.nv));
+    // L = sum_t (wq . q_t + 0.5 |v_t|^2 / T) + final wv . v_T
+    let loss = |params: &Params, init: &State, controls: &[Control]| -> f64 {
+        let states = rollout(&model, params, init, controls, &mut Data::new(&model)).unwrap();
+        let mut l = 0.0;
+        for st in &states[1..] {
+            l += st.q.iter().zip(&wq).map(|(a, b)| a * b).sum::<f64>()
+                + 0.5 * st.v.iter().map(|x| x * x).sum::<f64>() / steps as f64;
+        }
+        l + states[steps]
+            .v
+            .iter()
+            .zip(&wv)
+            .map(|(a, b)| a * b)
+            .sum::<f64>()
+    };
+    let params = model.params0.clone();
+    let mut data = Data::new(&model);
+    let states = rollout(&model, &params, &s0, &controls, &mut data).unwrap();
+    let g = rollout_vjp(
+        &model,
+        &params,
+        &states,
+        &controls,
+        &mut data,
+        |t, st, qb, vb| {
+            qb.copy_from_slice(&wq);
+            for i in 0..model.nv {
+                vb[i] = st.v[i] / steps as f64 + if t == steps { wv[i] } else { 0.0 };
+            }
+        },
+    )
+    .unwrap();
+    // directional derivatives by central differences, one input kind at a time
+    let eps = 1e-5;
+    let check = |name: &str, fd: f64, an: f64| {
+        let err = (fd - an).abs() / fd.abs().max(an.abs()).max(1e-12);
+        println!("{name}: fd {fd:.10e} adjoint {an:.10e} rel {err:.1e}");
+        assert!(err < 1e-5, "{name}: relative error {err:.2e}");
+    };
+    let (dq, dv) = (rng.vec(model.nq), rng.vec(model.nv));
+    let shifted = |s: f64| {
+        let mut st = s0.clone();
+        st.q.iter_mut().zip(&dq).for_each(|(a, b)| *a += s * b);
+        st.v.iter_mut().zip(&dv).for_each(|(a, b)| *a += s * b);
+        st
+    };
+    let fd = (loss(&params, &shifted(eps), &controls) - loss(&params, &shifted(-eps), &controls))
+        / (2.0 * eps);
+    let an = dq.iter().zip(&g.q0).map(|(a, b)| a * b).sum::<f64>()
+        + dv.iter().zip(&g.v0).map(|(a, b)| a * b).sum::<f64>();
+    check("initial state", fd, an);
+    let du: Vec<Vec<f64>> = (0..steps).map(|_| rng.vec(model.nv)).collect();
+    let ctrl = |s: f64| -> Vec<Control> {
+        controls
+            .iter()
+            .zip(&du)
+            .map(|(c, d)| {
+                let mut c = c.clone();
+                c.target.iter_mut().zip(d).for_each(|(a, b)| *a += s * b);
+                c
+            })
+            .collect()
+    };
+    let fd = (loss(&params, &s0, &ctrl(eps)) - loss(&params, &s0, &ctrl(-eps))) / (2.0 * eps);
+    let an: f64 = du
+        .iter()
+        .zip(&g.targets)
+        .map(|(d, t)| d.iter().zip(t).map(|(a, b)| a * b).sum::<f64>())
+        .sum();
+    check("controls", fd, an);
+    let dp = random_params_direction(&model, &mut rng);
+    let fd = (loss(
+        &kinegrad::fd::params_axpy(&params, eps, &dp),
+        &s0,
+        &controls,
+    ) - loss(
+        &kinegrad::fd::params_axpy(&params, -eps, &dp),
+        &s0,
+        &controls,
+    )) / (2.0 * eps);
+    check("parameters", fd, params_dot(&dp, &g.params));
+}

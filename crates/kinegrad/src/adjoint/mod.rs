@@ -12,6 +12,7 @@ pub mod constraint;
 pub mod contact_geom;
 pub mod dynamics;
 pub mod integrator;
+pub mod rollout;
 pub mod step;
 
 use crate::math::{Mat3, Vec3};
