@@ -475,7 +475,7 @@ class Scene:
         """Refuse a gs.Tensor of another scene (gradients cannot cross scenes)."""
         if isinstance(value, _GsTensor):
             sc = value.__dict__.get("scene")
-            if sc is not None and sc is not self:
+            if sc is not None and sc is not self and value.requires_grad:
                 raise RuntimeError(
                     f"{name}: this gs.Tensor belongs to another scene (<Scene id={id(sc):#x}>), not this one "
                     f"(<Scene id={id(self):#x}>); gradients cannot flow between scenes. Pass value.detach() to use its values"

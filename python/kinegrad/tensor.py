@@ -58,6 +58,9 @@ def common_scene(*objs, what: str = "operation"):
     return found[0] if found else None
 
 
+_DETACHING = {torch.Tensor.detach, torch.detach}
+
+
 class Tensor(torch.Tensor):
     """A torch.Tensor with a ``scene`` attribute (the scene whose gradients it carries, or None)."""
 
@@ -84,6 +87,8 @@ class Tensor(torch.Tensor):
         kwargs = kwargs or {}
         scene = common_scene(args, kwargs, what=getattr(func, "__name__", "torch op"))
         ret = super().__torch_function__(func, types, args, kwargs)
+        if func in _DETACHING:
+            scene = None  # cut from the graph: no longer tied to the scene's gradients
         if scene is not None:
             _set_scene(ret, scene)
         return ret
