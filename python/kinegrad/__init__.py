@@ -21,15 +21,17 @@ from typing import Any, Optional
 
 import torch
 
-from . import _globals, materials, morphs, options, surfaces
+from . import _globals, materials, morphs, options, surfaces, utils
 from ._globals import logger
 from .entity import JOINT_TYPE, RigidEntity, RigidJoint, RigidLink
 from .scene import Scene, SimState
+from .tensor import Tensor, from_numpy, from_torch, ones, rand, randn, tensor, zeros
 
 __all__ = [
     "init", "destroy", "cpu", "gpu", "cuda", "metal", "vulkan", "device", "tc_float", "np_float",
     "options", "morphs", "materials", "surfaces", "Scene", "SimState", "RigidEntity", "RigidLink",
-    "RigidJoint", "JOINT_TYPE", "constraint_solver", "integrator", "logger",
+    "RigidJoint", "JOINT_TYPE", "constraint_solver", "integrator", "logger", "utils",
+    "Tensor", "tensor", "zeros", "ones", "rand", "randn", "from_numpy", "from_torch", "tc_int",
 ]
 
 
@@ -72,7 +74,7 @@ def init(
 ) -> None:
     """Initialize kinegrad: precision "32" or "64" sets ``gs.tc_float`` (the dtype of every reading),
     ``seed`` seeds Python and torch. Every backend runs on the CPU; unknown Genesis kwargs are ignored."""
-    global tc_float, np_float
+    global tc_float, np_float, tc_int
     if logging_level is not None:
         level = logging.getLevelName(logging_level.upper()) if isinstance(logging_level, str) else logging_level
         if not isinstance(level, int):
@@ -97,6 +99,7 @@ def init(
         torch.manual_seed(seed)
     _globals.initialized = True
     tc_float = _globals.tc_float
+    tc_int = torch.int64 if precision == "64" else torch.int32
     np_float = _np_float()
 
 
@@ -112,4 +115,5 @@ def _np_float():
 
 
 tc_float = _globals.tc_float
+tc_int = torch.int32
 np_float = _np_float()

@@ -2,7 +2,16 @@
 
 The state lives on the Python side as float64 torch tensors, qpos (N, nq) and
 qvel (N, nv), with N = max(n_envs, 1). ``scene.step()`` advances it through the
-single function :func:`_step`, the place where the autograd bridge will plug in.
+single function :func:`_step`; in a ``requires_grad`` scene it goes through
+:class:`kinegrad._autograd.StepFunction` instead, so the state tensors carry the graph.
+
+Parameters: ``scene._params_cur`` (name -> (N, *shape) float64 array) is the
+authoritative copy; every change makes a new dict and bumps ``_params_ver``. Graph nodes
+keep the ``(version, dict)`` snapshot they ran with and push it to the native sim before
+running again (forward recomputation or backward), so parameters may change between steps.
+Parameter writes with tensors that require grad are kept as "overlays" (index, values)
+and re-assembled into full tensors once per graph (after each reset/truncation), so a
+parameter leaf set once keeps receiving gradients across episodes.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 
-from . import _globals
+from . import _autograd, _globals
 from . import morphs as _morphs
 from ._convert import env_rows, indices, quat_to_xyz, rows, xyz_to_quat
 from ._globals import logger
@@ -21,6 +30,8 @@ from .entity import RigidEntity
 from .materials import Rigid
 from .options import RigidOptions, SimOptions, ViewerOptions, VisOptions
 from .surfaces import Default as _DefaultSurface
+from .tensor import Tensor as _GsTensor
+from .tensor import wrap as _wrap
 
 CTRL_FORCE, CTRL_POSITION, CTRL_VELOCITY = 0, 1, 2
 
@@ -113,7 +124,8 @@ class RigidSolver:
         if envs is not None:
             t = t[envs]
         t = t.to(_globals.tc_float).clone()
-        return t if self._scene._batched else t[0]
+        t = t if self._scene._batched else t[0]
+        return _wrap(t, self._scene) if self._scene.requires_grad else t
 
     # ---- dofs position <-> qpos ----
     def _dofs_position_all(self) -> torch.Tensor:
@@ -193,6 +205,7 @@ class RigidSolver:
 
     # ---- writes ----
     def set_qpos(self, qpos, qs_idx=None, envs_idx=None) -> None:
+        self._scene._check_owner(qpos, "qpos")
         qs = indices(qs_idx, "qs_idx", self.n_qs, "position coordinates")
         envs = self._envs(envs_idx)
         vals = rows(qpos, "qpos", len(qs), self._n_sel(envs), self._scene._batched)
@@ -202,6 +215,7 @@ class RigidSolver:
         self._scene._set_q(q)
 
     def set_dofs_position(self, position, dofs_idx=None, envs_idx=None, zero_velocity: bool = True) -> None:
+        self._scene._check_owner(position, "position")
         dofs = indices(dofs_idx, "dofs_idx", self.n_dofs, "dofs")
         envs = self._envs(envs_idx)
         vals = rows(position, "position", len(dofs), self._n_sel(envs), self._scene._batched)
@@ -210,6 +224,7 @@ class RigidSolver:
             self._write_v(torch.zeros(self._n_sel(envs), len(dofs), dtype=torch.float64), dofs, envs)
 
     def set_dofs_velocity(self, velocity, dofs_idx=None, envs_idx=None) -> None:
+        self._scene._check_owner(velocity, "velocity")
         dofs = indices(dofs_idx, "dofs_idx", self.n_dofs, "dofs")
         envs = self._envs(envs_idx)
         vals = rows(velocity, "velocity", len(dofs), self._n_sel(envs), self._scene._batched)
@@ -223,32 +238,52 @@ class RigidSolver:
 
     def _write_control(self, mode: int, vals, name: str, dofs: torch.Tensor, envs_idx) -> None:
         sc = self._scene
+        sc._check_owner(vals, name)
         envs = self._envs(envs_idx)
-        t = rows(vals, name, len(dofs), self._n_sel(envs), sc._batched)
+        try:
+            t = rows(vals, name, len(dofs), self._n_sel(envs), sc._batched)
+        except ValueError as e:
+            raise ValueError(f"{e} (control for step {sc.t})") from None
         r = (torch.arange(sc._n) if envs is None else envs).unsqueeze(1)
-        sc._ctrl_mode[r, dofs.unsqueeze(0)] = mode
-        sc._ctrl_target[r, dofs.unsqueeze(0)] = t
+        # out of place: earlier steps of the graph hold the previous tensors
+        m = sc._ctrl_mode.clone()
+        m[r, dofs.unsqueeze(0)] = mode
+        tgt = sc._ctrl_target.clone()
+        tgt[r, dofs.unsqueeze(0)] = t.to(tgt.dtype)
+        sc._ctrl_mode, sc._ctrl_target = m, tgt
 
     # ---- parameters ----
     def get_param(self, name: str) -> torch.Tensor:
         """A physical parameter of every env as float64 (N, ...): see ``kinegrad._native.Sim.param_names``."""
         self._scene._require_built("get_param")
-        return torch.from_numpy(self._scene._native.get_param(name))
+        if name not in self._scene._params_cur:
+            self._scene._native.get_param(name)  # raises naming the known parameters
+        return torch.from_numpy(self._scene._params_cur[name].copy())
 
     def set_param(self, name: str, value) -> None:
+        """Set a parameter of every env; ``value`` (N, ...) or one env's shape. A tensor that
+        requires grad makes the parameter an input of the following steps (gradients flow to it)."""
         self._scene._require_built("set_param")
         cur = self.get_param(name)
         t = env_rows(value, name, cur.shape[1:], cur.shape[0], True)
-        self._scene._native.set_param(name, _np(t))
+        self._scene._write_param(name, None, t)
 
     def _set_param_part(self, name: str, values: torch.Tensor, cols: torch.Tensor, envs: Optional[torch.Tensor], col: Optional[int] = None) -> None:
-        p = self.get_param(name)
         r = (torch.arange(self._scene._n) if envs is None else envs).unsqueeze(1)
-        if col is None:
-            p[r, cols.unsqueeze(0)] = values
-        else:
-            p[r, cols.unsqueeze(0), col] = values
-        self._scene._native.set_param(name, _np(p))
+        idx = (r, cols.unsqueeze(0)) if col is None else (r, cols.unsqueeze(0), col)
+        self._scene._write_param(name, idx, values)
+
+    def set_gravity(self, gravity, envs_idx=None) -> None:
+        """Gravity (m/s^2), (3,) or (n_envs, 3); may carry grad."""
+        self._scene._require_built("set_gravity")
+        self._scene._check_owner(gravity, "gravity")
+        envs = self._envs(envs_idx)
+        vals = rows(gravity, "gravity", 3, self._n_sel(envs), self._scene._batched)
+        r = (torch.arange(self._scene._n) if envs is None else envs).unsqueeze(1)
+        self._scene._write_param("gravity", (r, torch.arange(3).unsqueeze(0)), vals)
+
+    def get_gravity(self, envs_idx=None) -> torch.Tensor:
+        return self._out(self.get_param("gravity"), self._envs(envs_idx))
 
     # ---- contacts ----
     def _contacts(self, env: int) -> List[dict]:
@@ -282,6 +317,10 @@ class Simulator:
     def solvers(self) -> list:
         return [self.rigid_solver]
 
+    def set_gravity(self, gravity, envs_idx=None) -> None:
+        """Gravity (m/s^2), (3,) or (n_envs, 3); may carry grad."""
+        self.rigid_solver.set_gravity(gravity, envs_idx)
+
 
 class Scene:
     """A world of rigid entities. Add entities, ``build()``, then ``step()``.
@@ -314,12 +353,6 @@ class Scene:
             logger.warning("show_viewer=True: kinegrad has no viewer; running headless")
         for key in kwargs:
             logger.debug("Scene: ignoring unsupported option %r", key)
-        if self.sim_options.requires_grad:
-            # refuse rather than hand back tensors without a grad_fn (the failure users met in Genesis)
-            raise NotImplementedError(
-                "SimOptions.requires_grad=True: gradients through scene.step() are not available in this "
-                "version of kinegrad yet (reverse-mode adjoints are the next milestone); use requires_grad=False"
-            )
         if self.rigid_options.dt is not None and self.rigid_options.dt != self.sim_options.dt:
             logger.warning("RigidOptions.dt is ignored; SimOptions.dt=%s is used", self.sim_options.dt)
         self.entities: List[RigidEntity] = []
@@ -329,6 +362,9 @@ class Scene:
         self._n = 1
         self._batched = False
         self.t = 0
+        #: clip the norm of the state gradient leaving each step in backward (None: no clipping)
+        self.grad_clip: Optional[float] = None
+        self._grad_trace: Dict[int, float] = {}
 
     # ---- building ----
     @property
@@ -424,9 +460,111 @@ class Scene:
         self._time = 0.0
         self._version = 0
         self._kin = None
+        self._params_cur = {name: np.ascontiguousarray(native.get_param(name)) for name in native.param_names()}
+        self._params_ver = 0
+        self._native_params_ver = 0
+        self._param_overlays: Dict[str, tuple] = {}
+        self._graph_epoch = 0
+        self._assembled = None
         for ent in self.entities:
             ent._bind(desc)
         logger.debug("built scene: nq=%d nv=%d nbody=%d n_envs=%d", desc["nq"], desc["nv"], desc["nbody"], self._n_envs)
+
+    # ---- gradients: ownership, parameters ----
+    def _check_owner(self, value, name: str) -> None:
+        """Refuse a gs.Tensor of another scene (gradients cannot cross scenes)."""
+        if isinstance(value, _GsTensor):
+            sc = value.__dict__.get("scene")
+            if sc is not None and sc is not self and value.requires_grad:
+                raise RuntimeError(
+                    f"{name}: this gs.Tensor belongs to another scene (<Scene id={id(sc):#x}>), not this one "
+                    f"(<Scene id={id(self):#x}>); gradients cannot flow between scenes. Pass value.detach() to use its values"
+                )
+
+    def _snapshot(self):
+        return (self._params_ver, self._params_cur)
+
+    def _sync_params(self, snap) -> None:
+        """Make the native sim hold the parameters of ``snap`` (a (version, dict) snapshot)."""
+        ver, d = snap
+        if self._native_params_ver != ver:
+            for name, arr in d.items():
+                self._native.set_param(name, arr)
+            self._native_params_ver = ver
+
+    def _write_param(self, name: str, idx, values: torch.Tensor) -> None:
+        """Write ``values`` into parameter ``name`` at ``idx`` (None: the whole (N, *shape) tensor)."""
+        self._check_owner(values, name)
+        cur = torch.from_numpy(self._params_cur[name].copy())
+        new = cur.clone()
+        if idx is None:
+            new = values.detach().to(torch.float64).clone()
+        else:
+            new[idx] = values.detach().to(torch.float64)
+        self._sync_params(self._snapshot())
+        arr = np.ascontiguousarray(new.numpy())
+        self._native.set_param(name, arr)  # validates (ValueError naming the parameter)
+        self._params_cur = {**self._params_cur, name: arr}
+        self._params_ver += 1
+        self._native_params_ver = self._params_ver
+        ov = self._param_overlays
+        if values.requires_grad or name in ov:
+            if idx is None or name not in ov:
+                ov[name] = (cur, [])
+            if idx is None:
+                ov[name] = (cur, [(None, values)])
+            else:
+                ov[name][1].append((idx, values))
+            if not any(v.requires_grad for _, v in ov[name][1]):
+                del ov[name]
+        self._assembled = None
+
+    def _grad_param_inputs(self):
+        """(names, full (N, *shape) tensors) of the parameters that carry grad, assembled once per graph."""
+        if not self._param_overlays:
+            return (), ()
+        key = (self._graph_epoch, self._params_ver)
+        if self._assembled is None or self._assembled[0] != key:
+            names, tensors = [], []
+            for name, (base, writes) in self._param_overlays.items():
+                p = base.clone()
+                for idx, vals in writes:
+                    vals = vals.to(torch.float64)
+                    if idx is None:
+                        p = vals.expand_as(p).clone()
+                    else:
+                        p = p.clone()
+                        p[idx] = vals
+                names.append(name)
+                tensors.append(p)
+            self._assembled = (key, tuple(names), tuple(tensors))
+        return self._assembled[1], self._assembled[2]
+
+    def _new_graph(self) -> None:
+        self._graph_epoch += 1
+        self._assembled = None
+
+    @property
+    def grad_trace(self) -> torch.Tensor:
+        """Per-step norm of the state gradient dL/d(qpos_t, qvel_t) entering step t, from the last
+        backward (index t = steps since the last reset; NaN for steps the backward did not reach)."""
+        if not self._grad_trace:
+            return torch.zeros(0, dtype=torch.float64)
+        n = max(self._grad_trace) + 1
+        out = torch.full((n,), float("nan"), dtype=torch.float64)
+        for k, v in self._grad_trace.items():
+            out[k] = v
+        return out
+
+    def truncate_graph(self) -> None:
+        """Cut the graph at the current state (truncated backprop through time): the state and the
+        current controls keep their values but no longer carry gradients from earlier steps."""
+        self._require_built("truncate_graph")
+        self._qpos, self._qvel = self._qpos.detach(), self._qvel.detach()
+        self._ctrl_target = self._ctrl_target.detach()
+        self._kin = None
+        self._version += 1
+        self._new_graph()
 
     # ---- state ----
     def _set_q(self, q: torch.Tensor) -> None:
@@ -438,8 +576,13 @@ class Scene:
         self._version += 1
 
     def _kinematics(self):
-        """(pos, quat, vel, ang), each float64 (N, nbody, k), of the current state (cached)."""
+        """(pos, quat, vel, ang), each float64 (N, nbody, k), of the current state (cached when no grad)."""
+        if self.requires_grad:
+            names, params = self._grad_param_inputs()
+            if names or self._qpos.requires_grad or self._qvel.requires_grad:
+                return _autograd.KinematicsFunction.apply(self, self._snapshot(), self._qpos, self._qvel, names, *params)
         if self._kin is None or self._kin[0] != self._version:
+            self._sync_params(self._snapshot())
             out = self._native.kinematics(_np(self._qpos), _np(self._qvel))
             self._kin = (self._version, tuple(torch.from_numpy(a) for a in out))
         return self._kin[1]
@@ -447,11 +590,60 @@ class Scene:
     def step(self, update_visualizer: bool = True, refresh_visualizer: bool = True) -> None:
         """Advance every env by dt."""
         self._require_built("step")
-        q, v = _step(self._native, self._qpos, self._qvel, self._ctrl_mode, self._ctrl_target)
+        if self.requires_grad:
+            names, params = self._grad_param_inputs()
+            q, v = _autograd.StepFunction.apply(
+                self, self.t, self._snapshot(), self._ctrl_mode.clone(), self._qpos, self._qvel, self._ctrl_target, names, *params
+            )
+        else:
+            self._sync_params(self._snapshot())
+            q, v = _step(self._native, self._qpos, self._qvel, self._ctrl_mode, self._ctrl_target)
         self._qpos, self._qvel = q, v
         self._version += 1
         self._time += self.dt
         self.t += 1
+
+    def rollout(self, controls, checkpoint: Optional[int] = None):
+        """Run T steps as one autograd node; returns the trajectory (qpos, dofs_vel) after each step,
+        (T, nq), (T, nv) or batched (n_envs, T, ...). ``controls`` (T, n_dofs) or, batched,
+        (n_envs, T, n_dofs) are the per-step targets of every dof, in the modes currently set by
+        ``control_dofs_*`` (force by default). ``checkpoint=K`` keeps only every K-th state for the
+        backward pass and recomputes the others (memory ~T/K states instead of T)."""
+        self._require_built("rollout")
+        self._check_owner(controls, "controls")
+        nv = self._desc_nv()
+        U = controls if isinstance(controls, torch.Tensor) else torch.as_tensor(np.asarray(controls, dtype=np.float64))
+        U = U.to(dtype=torch.float64)
+        if U.dim() == 2 and U.shape[1] == nv and U.shape[0] >= 1:
+            U = U.unsqueeze(0).expand(self._n, -1, -1)
+        elif not (self._batched and U.dim() == 3 and U.shape[0] == self._n and U.shape[2] == nv and U.shape[1] >= 1):
+            expected = f"(T, {nv})" + (f" or ({self._n}, T, {nv})" if self._batched else "")
+            raise ValueError(f"controls: expected shape {expected} with T >= 1, got {tuple(U.shape)}")
+        if checkpoint is not None and (int(checkpoint) != checkpoint or checkpoint < 1):
+            raise ValueError(f"checkpoint: expected an integer >= 1 or None, got {checkpoint!r}")
+        names, params = self._grad_param_inputs() if self.requires_grad else ((), ())
+        ck = None if checkpoint is None else int(checkpoint)
+        fn = _autograd.RolloutFunction.apply
+        if not self.requires_grad:
+            with torch.no_grad():
+                Q, V = fn(self, self.t, self._snapshot(), self._ctrl_mode.clone(), ck, self._qpos, self._qvel, U, names, *params)
+        else:
+            Q, V = fn(self, self.t, self._snapshot(), self._ctrl_mode.clone(), ck, self._qpos, self._qvel, U, names, *params)
+        T = U.shape[1]
+        self._qpos, self._qvel = Q[:, -1], V[:, -1]
+        self._ctrl_target = U[:, -1]
+        self._version += 1
+        self._time += self.dt * T
+        self.t += T
+        Qo, Vo = Q.to(_globals.tc_float), V.to(_globals.tc_float)
+        if not self._batched:
+            Qo, Vo = Qo[0], Vo[0]
+        if self.requires_grad:
+            Qo, Vo = _wrap(Qo, self), _wrap(Vo, self)
+        return Qo, Vo
+
+    def _desc_nv(self) -> int:
+        return self.sim.rigid_solver._desc["nv"]
 
     def get_state(self) -> SimState:
         self._require_built("get_state")
@@ -477,6 +669,11 @@ class Scene:
         if envs_idx is None:
             self.set_state(src)
             self.t = 0
+            # a new graph: controls keep their values but not their history; parameter tensors
+            # that carry grad are re-assembled from the user's tensors at the next step
+            self._ctrl_target = self._ctrl_target.detach()
+            self._grad_trace = {}
+            self._new_graph()
             return
         envs = self.sim.rigid_solver._envs(envs_idx)
         q, v = self._qpos.clone(), self._qvel.clone()

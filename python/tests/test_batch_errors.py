@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 import kinegrad as gs
 from kinegrad import _native
@@ -29,9 +30,16 @@ def test_failing_env_is_named_and_keeps_its_state():
         assert q_after[e, 2] < q_before[e, 2]  # fell
 
 
-def test_requires_grad_is_refused_until_gradients_exist():
-    with pytest.raises(NotImplementedError, match="requires_grad"):
-        gs.Scene(sim_options=gs.options.SimOptions(requires_grad=True))
+def test_requires_grad_scene_readings_carry_the_graph():
+    # was: refused with NotImplementedError until gradients existed; now readings must carry grad_fn
+    scene = gs.Scene(sim_options=gs.options.SimOptions(requires_grad=True))
+    ball = scene.add_entity(gs.morphs.Sphere(pos=(0, 0, 1), radius=0.1))
+    scene.build()
+    u = torch.zeros(6, dtype=torch.float64, requires_grad=True)
+    ball.control_dofs_force(u)
+    scene.step()
+    q = scene.sim.rigid_solver.get_qpos()
+    assert q.requires_grad and q.grad_fn is not None and q.scene is scene
 
 
 @pytest.mark.parametrize(

@@ -14,11 +14,12 @@ mod primitives;
 use kinegrad::math::{quat_from_wxyz, quat_to_wxyz, Pose, Vec3};
 use kinegrad::model::builder::BaseMode;
 use kinegrad::model::{EntitySpec, GeomType, Integrator, JointType, Options};
-use kinegrad::{batch, pipeline, CtrlMode, Env, Error, Model, ModelBuilder, Params};
+use kinegrad::adjoint::StepGrad;
+use kinegrad::{batch, pipeline, Control, CtrlMode, Data, Env, Error, Model, ModelBuilder, Params, State};
 use numpy::ndarray::{Array2, Array3, ArrayD, IxDyn};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayDyn, PyReadonlyArray1, PyReadonlyArray2,
-    PyReadonlyArrayDyn,
+    PyReadonlyArray3, PyReadonlyArrayDyn,
 };
 use pyo3::exceptions::{PyFileNotFoundError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -495,6 +496,160 @@ fn view2<'a>(
     Ok(v)
 }
 
+// ---- functional stepping and adjoints (helpers) ----
+
+/// The rows of an (n, k) array as owned vectors, after the shape and finiteness checks.
+fn rows_of(a: &PyReadonlyArray2<'_, f64>, name: &str, n: usize, k: usize) -> PyResult<Vec<Vec<f64>>> {
+    Ok(view2(a, name, n, k)?.outer_iter().map(|r| r.to_vec()).collect())
+}
+
+/// Per-env control modes from an (n, nv) int8 array.
+fn modes_of(a: &PyReadonlyArray2<'_, i8>, n: usize, nv: usize) -> PyResult<Vec<Vec<CtrlMode>>> {
+    let md = a.as_array();
+    if md.shape() != [n, nv] {
+        return Err(invalid(format!(
+            "mode: expected shape ({n}, {nv}), got {:?}",
+            md.shape()
+        )));
+    }
+    md.outer_iter()
+        .map(|r| r.iter().map(|&c| ctrl_mode_from(c)).collect())
+        .collect()
+}
+
+/// Per-env rows of an (n, nbody, k) array, after the shape and finiteness checks.
+fn rows3_of(
+    a: &PyReadonlyArray3<'_, f64>,
+    name: &str,
+    n: usize,
+    nb: usize,
+    k: usize,
+) -> PyResult<Vec<Vec<f64>>> {
+    let v = a.as_array();
+    if v.shape() != [n, nb, k] {
+        return Err(invalid(format!(
+            "{name}: expected shape ({n}, {nb}, {k}), got {:?}",
+            v.shape()
+        )));
+    }
+    if v.iter().any(|x| !x.is_finite()) {
+        return Err(invalid(format!(
+            "{name}: contains a non-finite value (NaN or inf)"
+        )));
+    }
+    Ok(v.outer_iter().map(|r| r.iter().copied().collect()).collect())
+}
+
+/// Check that every env's quaternion blocks can be normalized, naming the env.
+fn check_quats(model: &Model, qs: &[Vec<f64>]) -> PyResult<()> {
+    for (i, q) in qs.iter().enumerate() {
+        kinegrad::state::check_quaternions(model, q)
+            .map_err(|e| invalid(format!("env {i}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// The functional steps and adjoints normalize the quaternion blocks of the input `x` before
+/// using them (as `set_state` does). Pull an adjoint `g` taken at the normalized blocks back
+/// to `x`: x_bar = (g - qn (qn . g)) / |x| on every ball/free quaternion block.
+fn unnormalize_bar(model: &Model, x: &[f64], g: &mut [f64]) {
+    for j in 0..model.njnt {
+        let a = match model.jnt_type[j] {
+            JointType::Free => model.jnt_qpos_adr[j] + 3,
+            JointType::Ball => model.jnt_qpos_adr[j],
+            _ => continue,
+        };
+        let n = x[a..a + 4].iter().map(|v| v * v).sum::<f64>().sqrt();
+        if !(n > 0.0) {
+            continue;
+        }
+        let qn: Vec<f64> = x[a..a + 4].iter().map(|v| v / n).collect();
+        let dot: f64 = (0..4).map(|k| qn[k] * g[a + k]).sum();
+        for k in 0..4 {
+            g[a + k] = (g[a + k] - qn[k] * dot) / n;
+        }
+    }
+}
+
+/// Run `f` for every env (in parallel over the rayon pool; a single env on the calling
+/// thread) and return the results in env order, or the error of the lowest-numbered env.
+fn per_env<T: Send>(
+    envs: &mut [Env],
+    f: impl Fn(usize, &mut Env) -> PyResult<T> + Sync + Send,
+) -> PyResult<Vec<T>> {
+    if envs.len() == 1 {
+        return Ok(vec![f(0, &mut envs[0])?]);
+    }
+    let results: Vec<PyResult<T>> = envs
+        .par_iter_mut()
+        .enumerate()
+        .map(|(i, e)| f(i, e))
+        .collect();
+    results.into_iter().collect()
+}
+
+/// Prefix an error with its env when the scene has several.
+fn env_err(n: usize, i: usize, e: Error) -> PyErr {
+    if n > 1 {
+        to_py_err(e.in_env(i))
+    } else {
+        to_py_err(e)
+    }
+}
+
+/// Parameter adjoints of every env as a dict name -> (n_envs, *per-env shape) array.
+fn params_bar_dict<'py>(
+    py: Python<'py>,
+    model: &Model,
+    grads: &[StepGrad],
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for name in PARAM_NAMES {
+        let mut shape = param_shape(model, name)?;
+        let mut out = Vec::new();
+        for g in grads {
+            param_read(&g.params, name, &mut out);
+        }
+        shape.insert(0, grads.len());
+        d.set_item(
+            name,
+            ArrayD::from_shape_vec(IxDyn(&shape), out)
+                .expect("shape")
+                .into_pyarray(py),
+        )?;
+    }
+    Ok(d)
+}
+
+fn stack<'py>(py: Python<'py>, rows: Vec<Vec<f64>>, k: usize) -> Bound<'py, PyArray2<f64>> {
+    let n = rows.len();
+    Array2::from_shape_vec((n, k), rows.into_iter().flatten().collect())
+        .expect("shape")
+        .into_pyarray(py)
+}
+
+// wired to kinegrad::adjoint::step::kinematics_vjp at merge
+/// Reverse of forward kinematics and body velocities: grad.q / grad.v overwritten, params
+/// accumulated. The one place to swap in the engine function once it exists.
+#[allow(clippy::too_many_arguments)]
+fn engine_kinematics_vjp(
+    model: &Model,
+    params: &Params,
+    q: &[f64],
+    v: &[f64],
+    data: &mut Data,
+    pos_bar: &[Vec3],
+    quat_bar: &[[f64; 4]],
+    vel_bar: &[Vec3],
+    ang_bar: &[Vec3],
+    grad: &mut StepGrad,
+) -> PyResult<()> {
+    let _ = (model, params, q, v, data, pos_bar, quat_bar, vel_bar, ang_bar, grad);
+    Err(PyRuntimeError::new_err(
+        "kinematics_vjp: not built yet (the engine's kinematics_vjp lands with the Rust reverse pass)",
+    ))
+}
+
 #[pymethods]
 impl Sim {
     /// Number of environments.
@@ -764,6 +919,161 @@ impl Sim {
                 Ok(())
             })
         })
+    }
+
+    /// Step copies of the given states `nsteps` times (the stored env states are not touched):
+    /// qpos (n_envs, nq), qvel (n_envs, nv), mode (n_envs, nv) int8, target (n_envs, nv).
+    /// Quaternion blocks are normalized first. Returns (qpos', qvel'). Parallel over envs, GIL released.
+    #[pyo3(signature = (qpos, qvel, mode, target, nsteps=1))]
+    #[allow(clippy::type_complexity)]
+    fn step_functional<'py>(
+        &mut self,
+        py: Python<'py>,
+        qpos: PyReadonlyArray2<'py, f64>,
+        qvel: PyReadonlyArray2<'py, f64>,
+        mode: PyReadonlyArray2<'py, i8>,
+        target: PyReadonlyArray2<'py, f64>,
+        nsteps: usize,
+    ) -> PyResult<(Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>)> {
+        let n = self.envs.len();
+        let (nq, nv) = (self.model.nq, self.model.nv);
+        let qs = rows_of(&qpos, "qpos", n, nq)?;
+        let vs = rows_of(&qvel, "qvel", n, nv)?;
+        let ms = modes_of(&mode, n, nv)?;
+        let ts = rows_of(&target, "target", n, nv)?;
+        check_quats(&self.model, &qs)?;
+        let model = &*self.model;
+        let envs = &mut self.envs;
+        let out = py.detach(|| {
+            guard(|| {
+                per_env(envs, |i, e| {
+                    let mut st = State { q: qs[i].clone(), v: vs[i].clone(), time: 0.0 };
+                    st.normalize_quaternions(model);
+                    let ctrl = Control { mode: ms[i].clone(), target: ts[i].clone() };
+                    for _ in 0..nsteps {
+                        pipeline::step(model, &e.params, &mut st, &ctrl, &mut e.data)
+                            .map_err(|err| env_err(n, i, err))?;
+                    }
+                    Ok((st.q, st.v))
+                })
+            })
+        })?;
+        let (q, v): (Vec<_>, Vec<_>) = out.into_iter().unzip();
+        Ok((stack(py, q, nq), stack(py, v, nv)))
+    }
+
+    /// Reverse of one step from (qpos_in, qvel_in) under (mode, target), given the adjoints of
+    /// the state after the step. Returns (qpos_bar, qvel_bar, target_bar, params_bar) with
+    /// params_bar a dict name -> (n_envs, *shape) array (names as in get_param).
+    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
+    fn step_vjp<'py>(
+        &mut self,
+        py: Python<'py>,
+        qpos_in: PyReadonlyArray2<'py, f64>,
+        qvel_in: PyReadonlyArray2<'py, f64>,
+        mode: PyReadonlyArray2<'py, i8>,
+        target: PyReadonlyArray2<'py, f64>,
+        qpos_out_bar: PyReadonlyArray2<'py, f64>,
+        qvel_out_bar: PyReadonlyArray2<'py, f64>,
+    ) -> PyResult<(
+        Bound<'py, PyArray2<f64>>,
+        Bound<'py, PyArray2<f64>>,
+        Bound<'py, PyArray2<f64>>,
+        Bound<'py, PyDict>,
+    )> {
+        let n = self.envs.len();
+        let (nq, nv) = (self.model.nq, self.model.nv);
+        let qs = rows_of(&qpos_in, "qpos_in", n, nq)?;
+        let vs = rows_of(&qvel_in, "qvel_in", n, nv)?;
+        let ms = modes_of(&mode, n, nv)?;
+        let ts = rows_of(&target, "target", n, nv)?;
+        let qb = rows_of(&qpos_out_bar, "qpos_out_bar", n, nq)?;
+        let vb = rows_of(&qvel_out_bar, "qvel_out_bar", n, nv)?;
+        check_quats(&self.model, &qs)?;
+        let model = &*self.model;
+        let envs = &mut self.envs;
+        let grads = py.detach(|| {
+            guard(|| {
+                per_env(envs, |i, e| {
+                    let mut st = State { q: qs[i].clone(), v: vs[i].clone(), time: 0.0 };
+                    st.normalize_quaternions(model);
+                    let ctrl = Control { mode: ms[i].clone(), target: ts[i].clone() };
+                    let mut g = StepGrad::zeros(model);
+                    kinegrad::adjoint::step::step_vjp(
+                        model, &e.params, &st, &ctrl, &mut e.data, &qb[i], &vb[i], &mut g,
+                    )
+                    .map_err(|err| env_err(n, i, err))?;
+                    unnormalize_bar(model, &qs[i], &mut g.q);
+                    Ok(g)
+                })
+            })
+        })?;
+        let pd = params_bar_dict(py, model, &grads)?;
+        let q = grads.iter().map(|g| g.q.clone()).collect();
+        let v = grads.iter().map(|g| g.v.clone()).collect();
+        let t = grads.iter().map(|g| g.target.clone()).collect();
+        Ok((stack(py, q, nq), stack(py, v, nv), stack(py, t, nv), pd))
+    }
+
+    /// Reverse of `kinematics`: given adjoints of the body positions (n_envs, nbody, 3),
+    /// quaternions (n_envs, nbody, 4), linear (n_envs, nbody, 3) and angular velocities
+    /// (n_envs, nbody, 3), returns (qpos_bar, qvel_bar, params_bar).
+    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
+    fn kinematics_vjp<'py>(
+        &mut self,
+        py: Python<'py>,
+        qpos: PyReadonlyArray2<'py, f64>,
+        qvel: PyReadonlyArray2<'py, f64>,
+        pos_bar: PyReadonlyArray3<'py, f64>,
+        quat_bar: PyReadonlyArray3<'py, f64>,
+        vel_bar: PyReadonlyArray3<'py, f64>,
+        ang_bar: PyReadonlyArray3<'py, f64>,
+    ) -> PyResult<(
+        Bound<'py, PyArray2<f64>>,
+        Bound<'py, PyArray2<f64>>,
+        Bound<'py, PyDict>,
+    )> {
+        let n = self.envs.len();
+        let (nq, nv, nb) = (self.model.nq, self.model.nv, self.model.nbody);
+        let qs = rows_of(&qpos, "qpos", n, nq)?;
+        let vs = rows_of(&qvel, "qvel", n, nv)?;
+        let pb = rows3_of(&pos_bar, "pos_bar", n, nb, 3)?;
+        let qb = rows3_of(&quat_bar, "quat_bar", n, nb, 4)?;
+        let lb = rows3_of(&vel_bar, "vel_bar", n, nb, 3)?;
+        let ab = rows3_of(&ang_bar, "ang_bar", n, nb, 3)?;
+        check_quats(&self.model, &qs)?;
+        let model = &*self.model;
+        let envs = &mut self.envs;
+        let vec3s = |x: &[f64]| x.chunks(3).map(Vec3::from_column_slice).collect::<Vec<_>>();
+        let grads = py.detach(|| {
+            guard(|| {
+                per_env(envs, |i, e| {
+                    let mut qn = qs[i].clone();
+                    kinegrad::state::normalize_quaternions(model, &mut qn);
+                    let quat: Vec<[f64; 4]> =
+                        qb[i].chunks(4).map(|c| [c[0], c[1], c[2], c[3]]).collect();
+                    let mut g = StepGrad::zeros(model);
+                    engine_kinematics_vjp(
+                        model,
+                        &e.params,
+                        &qn,
+                        &vs[i],
+                        &mut e.data,
+                        &vec3s(&pb[i]),
+                        &quat,
+                        &vec3s(&lb[i]),
+                        &vec3s(&ab[i]),
+                        &mut g,
+                    )?;
+                    unnormalize_bar(model, &qs[i], &mut g.q);
+                    Ok(g)
+                })
+            })
+        })?;
+        let pd = params_bar_dict(py, model, &grads)?;
+        let q = grads.iter().map(|g| g.q.clone()).collect();
+        let v = grads.iter().map(|g| g.v.clone()).collect();
+        Ok((stack(py, q, nq), stack(py, v, nv), pd))
     }
 
     /// Forward kinematics of the given states: qpos (n_envs, nq), qvel (n_envs, nv).

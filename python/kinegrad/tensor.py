@@ -1,0 +1,228 @@
+"""``gs.Tensor``: a torch.Tensor subclass that remembers the scene it came from.
+
+The ``scene`` attribute propagates through every torch op (``__torch_function__``):
+a result takes the scene of its gs.Tensor arguments, and an op mixing tensors of two
+different scenes raises. Tensors without a scene (``scene is None``) behave like plain
+torch tensors. Creation ops (``gs.tensor``, ``gs.zeros``, ...) use the precision chosen
+by ``gs.init``: floats become ``gs.tc_float``, integers ``gs.tc_int``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from . import _globals
+
+__all__ = ["Tensor", "tensor", "zeros", "ones", "rand", "randn", "from_numpy", "from_torch"]
+
+
+def _scene_name(scene) -> str:
+    return f"<Scene id={id(scene):#x}>"
+
+
+def _find_scene(obj, found: list) -> None:
+    if isinstance(obj, Tensor):
+        sc = obj.__dict__.get("scene")
+        if sc is not None and not any(sc is f for f in found):
+            found.append(sc)
+    elif isinstance(obj, (list, tuple)):
+        for x in obj:
+            _find_scene(x, found)
+    elif isinstance(obj, dict):
+        for x in obj.values():
+            _find_scene(x, found)
+
+
+def _set_scene(obj, scene) -> None:
+    if isinstance(obj, Tensor):
+        obj.__dict__["scene"] = scene
+    elif isinstance(obj, (list, tuple)):
+        for x in obj:
+            _set_scene(x, scene)
+
+
+def common_scene(*objs, what: str = "operation"):
+    """The one scene of the gs.Tensors among ``objs`` (None if none has a scene); raises on two."""
+    found: list = []
+    for o in objs:
+        _find_scene(o, found)
+    if len(found) > 1:
+        raise RuntimeError(
+            f"{what}: mixes gs.Tensors of two different scenes ({_scene_name(found[0])} and "
+            f"{_scene_name(found[1])}); gradients cannot flow between scenes. Detach one of them "
+            "(t.detach()) or use tensors of a single scene"
+        )
+    return found[0] if found else None
+
+
+_DETACHING = {torch.Tensor.detach, torch.detach}
+
+
+class Tensor(torch.Tensor):
+    """A torch.Tensor with a ``scene`` attribute (the scene whose gradients it carries, or None)."""
+
+    @staticmethod
+    def __new__(cls, data, scene=None):  # noqa: D102 - torch.Tensor construction
+        t = data if isinstance(data, torch.Tensor) else torch.as_tensor(data)
+        out = t.as_subclass(cls)
+        out.__dict__["scene"] = scene
+        return out
+
+    def __init__(self, data=None, scene=None):  # as_subclass did the work
+        pass
+
+    @property
+    def scene(self):
+        return self.__dict__.get("scene")
+
+    @scene.setter
+    def scene(self, value) -> None:
+        self.__dict__["scene"] = value
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        scene = common_scene(args, kwargs, what=getattr(func, "__name__", "torch op"))
+        ret = super().__torch_function__(func, types, args, kwargs)
+        if func in _DETACHING:
+            scene = None  # cut from the graph: no longer tied to the scene's gradients
+        if scene is not None:
+            _set_scene(ret, scene)
+        return ret
+
+    def zero_grad(self) -> None:
+        """Zero the accumulated gradient in place (as ``optimizer.zero_grad(set_to_none=False)``)."""
+        if self.grad is not None:
+            self.grad.detach_().zero_()
+
+    def __reduce_ex__(self, proto):
+        return torch.Tensor.__reduce_ex__(self.as_subclass(torch.Tensor), proto)
+
+    def __repr__(self, *args, **kwargs) -> str:
+        body = torch.Tensor.__repr__(self.as_subclass(torch.Tensor), *args, **kwargs)
+        return body.replace("tensor(", "gs.Tensor(", 1)
+
+
+def wrap(t: torch.Tensor, scene) -> Tensor:
+    """``t`` as a gs.Tensor of ``scene`` (same data, same autograd graph)."""
+    out = t.as_subclass(Tensor)
+    out.__dict__["scene"] = scene
+    return out
+
+
+def _tc_int() -> torch.dtype:
+    return torch.int64 if _globals.precision == "64" else torch.int32
+
+
+def _dtype(dtype, inferred: torch.dtype) -> torch.dtype:
+    """Genesis's dtype rule: float -> gs.tc_float, int -> gs.tc_int, bool kept; explicit torch dtypes kept."""
+    if dtype is float:
+        return _globals.tc_float
+    if dtype is int:
+        return _tc_int()
+    if dtype is bool:
+        return torch.bool
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype is not None:
+        raise ValueError(f"dtype: expected float, int, bool or a torch dtype, got {dtype!r}")
+    if inferred.is_floating_point:
+        return _globals.tc_float
+    if inferred == torch.bool:
+        return torch.bool
+    if inferred.is_complex:
+        raise ValueError("dtype: complex tensors are not supported")
+    return _tc_int()
+
+
+def _check_device(device) -> None:
+    if device is not None and torch.device(device).type != "cpu":
+        raise ValueError(f"device: kinegrad tensors live on {_globals.device}; got device={device!r}")
+
+
+def _leaf(t: torch.Tensor, requires_grad: bool, scene=None) -> Tensor:
+    out = wrap(t.detach(), scene)
+    if requires_grad:
+        if not out.dtype.is_floating_point:
+            raise ValueError(f"requires_grad: only floating point tensors can require gradients, got {out.dtype}")
+        out.requires_grad_(True)
+    return out
+
+
+def tensor(data: Any, dtype=None, requires_grad: bool = False, device=None, scene=None) -> Tensor:
+    """A leaf gs.Tensor of ``data`` (like torch.tensor) with the precision of ``gs.init``."""
+    _check_device(device)
+    if isinstance(data, torch.Tensor):
+        base = data.detach().clone()
+    else:
+        base = torch.as_tensor(np.asarray(data) if not isinstance(data, (int, float, bool)) else data)
+    return _leaf(base.to(_dtype(dtype, base.dtype)), requires_grad, scene)
+
+
+def _size(size, args):
+    if size is not None and args:
+        raise ValueError("size: give the shape either positionally or as size=, not both")
+    shape = size if size is not None else args
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list, torch.Size)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape) if not isinstance(shape, int) else (int(shape),)
+
+
+def zeros(*args, size=None, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    """Zeros of shape ``size`` (gs.tc_float unless ``dtype``)."""
+    _check_device(device)
+    return _leaf(torch.zeros(_size(size, args), dtype=_dtype(dtype, torch.float64)), requires_grad)
+
+
+def ones(*args, size=None, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    """Ones of shape ``size``."""
+    _check_device(device)
+    return _leaf(torch.ones(_size(size, args), dtype=_dtype(dtype, torch.float64)), requires_grad)
+
+
+def rand(*args, size=None, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    """Uniform [0, 1) samples of shape ``size`` (seeded by ``gs.init(seed=...)``)."""
+    _check_device(device)
+    dt = _dtype(dtype, torch.float64)
+    if not dt.is_floating_point:
+        raise ValueError(f"dtype: rand needs a floating point dtype, got {dt}")
+    return _leaf(torch.rand(_size(size, args), dtype=dt), requires_grad)
+
+
+def randn(*args, size=None, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    """Standard normal samples of shape ``size``."""
+    _check_device(device)
+    dt = _dtype(dtype, torch.float64)
+    if not dt.is_floating_point:
+        raise ValueError(f"dtype: randn needs a floating point dtype, got {dt}")
+    return _leaf(torch.randn(_size(size, args), dtype=dt), requires_grad)
+
+
+def from_numpy(array: np.ndarray, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A leaf gs.Tensor holding a copy of ``array``, converted to the precision of ``gs.init``."""
+    if not isinstance(array, np.ndarray):
+        raise ValueError(f"array: expected a numpy array, got {type(array).__name__}")
+    base = torch.from_numpy(np.ascontiguousarray(array))
+    return _leaf(base.to(_dtype(dtype, base.dtype)).clone(), requires_grad)
+
+
+def from_torch(t: torch.Tensor, dtype=None, detach: bool = True, requires_grad: Optional[bool] = None) -> Tensor:
+    """A gs.Tensor of the torch tensor ``t``.
+
+    ``detach=True``: a new leaf, cut from t's graph (requires grad if ``t`` did, or as
+    ``requires_grad`` says). ``detach=False``: connected to t's graph, so gradients flow back
+    into the torch code that produced ``t`` (e.g. a policy network)."""
+    if not isinstance(t, torch.Tensor):
+        raise ValueError(f"t: expected a torch.Tensor, got {type(t).__name__}")
+    dt = _dtype(dtype, t.dtype)
+    scene = t.__dict__.get("scene") if isinstance(t, Tensor) else None
+    if detach:
+        rg = t.requires_grad if requires_grad is None else requires_grad
+        return _leaf(t.detach().to(dt).clone(), rg and dt.is_floating_point, scene)
+    out = t.to(dt)
+    if requires_grad and not out.requires_grad:
+        raise ValueError("requires_grad: with detach=False the tensor keeps t's graph; t does not require grad")
+    return wrap(out, scene)

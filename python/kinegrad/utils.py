@@ -1,0 +1,18 @@
+"""Gradient helpers (``gs.utils``)."""
+
+from __future__ import annotations
+
+
+def detach_state(scene) -> None:
+    """Truncated backprop through time: cut the graph at the scene's current state.
+
+    The state and current controls keep their values; gradients of later losses stop here.
+    Same as ``scene.truncate_graph()``."""
+    scene.truncate_graph()
+
+
+def set_grad_clip(scene, max_norm) -> None:
+    """Clip, in backward, the norm of the state gradient leaving each step to ``max_norm`` (None: off)."""
+    if max_norm is not None and not float(max_norm) > 0:
+        raise ValueError(f"max_norm: expected a positive number or None, got {max_norm!r}")
+    scene.grad_clip = None if max_norm is None else float(max_norm)
