@@ -11,11 +11,13 @@
 
 mod primitives;
 
+use kinegrad::adjoint::StepGrad;
 use kinegrad::math::{quat_from_wxyz, quat_to_wxyz, Pose, Vec3};
 use kinegrad::model::builder::BaseMode;
 use kinegrad::model::{EntitySpec, GeomType, Integrator, JointType, Options};
-use kinegrad::adjoint::StepGrad;
-use kinegrad::{batch, pipeline, Control, CtrlMode, Data, Env, Error, Model, ModelBuilder, Params, State};
+use kinegrad::{
+    batch, pipeline, Control, CtrlMode, Env, Error, Model, ModelBuilder, Params, State,
+};
 use numpy::ndarray::{Array2, Array3, ArrayD, IxDyn};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayDyn, PyReadonlyArray1, PyReadonlyArray2,
@@ -499,8 +501,16 @@ fn view2<'a>(
 // ---- functional stepping and adjoints (helpers) ----
 
 /// The rows of an (n, k) array as owned vectors, after the shape and finiteness checks.
-fn rows_of(a: &PyReadonlyArray2<'_, f64>, name: &str, n: usize, k: usize) -> PyResult<Vec<Vec<f64>>> {
-    Ok(view2(a, name, n, k)?.outer_iter().map(|r| r.to_vec()).collect())
+fn rows_of(
+    a: &PyReadonlyArray2<'_, f64>,
+    name: &str,
+    n: usize,
+    k: usize,
+) -> PyResult<Vec<Vec<f64>>> {
+    Ok(view2(a, name, n, k)?
+        .outer_iter()
+        .map(|r| r.to_vec())
+        .collect())
 }
 
 /// Per-env control modes from an (n, nv) int8 array.
@@ -537,7 +547,9 @@ fn rows3_of(
             "{name}: contains a non-finite value (NaN or inf)"
         )));
     }
-    Ok(v.outer_iter().map(|r| r.iter().copied().collect()).collect())
+    Ok(v.outer_iter()
+        .map(|r| r.iter().copied().collect())
+        .collect())
 }
 
 /// Check that every env's quaternion blocks can be normalized, naming the env.
@@ -626,28 +638,6 @@ fn stack<'py>(py: Python<'py>, rows: Vec<Vec<f64>>, k: usize) -> Bound<'py, PyAr
     Array2::from_shape_vec((n, k), rows.into_iter().flatten().collect())
         .expect("shape")
         .into_pyarray(py)
-}
-
-// wired to kinegrad::adjoint::step::kinematics_vjp at merge
-/// Reverse of forward kinematics and body velocities: grad.q / grad.v overwritten, params
-/// accumulated. The one place to swap in the engine function once it exists.
-#[allow(clippy::too_many_arguments)]
-fn engine_kinematics_vjp(
-    model: &Model,
-    params: &Params,
-    q: &[f64],
-    v: &[f64],
-    data: &mut Data,
-    pos_bar: &[Vec3],
-    quat_bar: &[[f64; 4]],
-    vel_bar: &[Vec3],
-    ang_bar: &[Vec3],
-    grad: &mut StepGrad,
-) -> PyResult<()> {
-    let _ = (model, params, q, v, data, pos_bar, quat_bar, vel_bar, ang_bar, grad);
-    Err(PyRuntimeError::new_err(
-        "kinematics_vjp: not built yet (the engine's kinematics_vjp lands with the Rust reverse pass)",
-    ))
 }
 
 #[pymethods]
@@ -947,9 +937,16 @@ impl Sim {
         let out = py.detach(|| {
             guard(|| {
                 per_env(envs, |i, e| {
-                    let mut st = State { q: qs[i].clone(), v: vs[i].clone(), time: 0.0 };
+                    let mut st = State {
+                        q: qs[i].clone(),
+                        v: vs[i].clone(),
+                        time: 0.0,
+                    };
                     st.normalize_quaternions(model);
-                    let ctrl = Control { mode: ms[i].clone(), target: ts[i].clone() };
+                    let ctrl = Control {
+                        mode: ms[i].clone(),
+                        target: ts[i].clone(),
+                    };
                     for _ in 0..nsteps {
                         pipeline::step(model, &e.params, &mut st, &ctrl, &mut e.data)
                             .map_err(|err| env_err(n, i, err))?;
@@ -995,12 +992,26 @@ impl Sim {
         let grads = py.detach(|| {
             guard(|| {
                 per_env(envs, |i, e| {
-                    let mut st = State { q: qs[i].clone(), v: vs[i].clone(), time: 0.0 };
+                    let mut st = State {
+                        q: qs[i].clone(),
+                        v: vs[i].clone(),
+                        time: 0.0,
+                    };
                     st.normalize_quaternions(model);
-                    let ctrl = Control { mode: ms[i].clone(), target: ts[i].clone() };
+                    let ctrl = Control {
+                        mode: ms[i].clone(),
+                        target: ts[i].clone(),
+                    };
                     let mut g = StepGrad::zeros(model);
                     kinegrad::adjoint::step::step_vjp(
-                        model, &e.params, &st, &ctrl, &mut e.data, &qb[i], &vb[i], &mut g,
+                        model,
+                        &e.params,
+                        &st,
+                        &ctrl,
+                        &mut e.data,
+                        &qb[i],
+                        &vb[i],
+                        &mut g,
                     )
                     .map_err(|err| env_err(n, i, err))?;
                     unnormalize_bar(model, &qs[i], &mut g.q);
@@ -1053,7 +1064,7 @@ impl Sim {
                     let quat: Vec<[f64; 4]> =
                         qb[i].chunks(4).map(|c| [c[0], c[1], c[2], c[3]]).collect();
                     let mut g = StepGrad::zeros(model);
-                    engine_kinematics_vjp(
+                    kinegrad::adjoint::step::kinematics_vjp(
                         model,
                         &e.params,
                         &qn,
@@ -1064,7 +1075,7 @@ impl Sim {
                         &vec3s(&lb[i]),
                         &vec3s(&ab[i]),
                         &mut g,
-                    )?;
+                    );
                     unnormalize_bar(model, &qs[i], &mut g.q);
                     Ok(g)
                 })
