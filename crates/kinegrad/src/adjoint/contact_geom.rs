@@ -1,2 +1,542 @@
 //! VJPs of contact geometry (point, normal, distance) with respect to the two geom poses,
-//! the contact feature held fixed. (Being written.)
+//! the contact feature held fixed.
+//!
+//! Every [`ContactPoint`] records its [`Feature`](crate::collision::Feature): which corner,
+//! face, edge, segment end or rim point produced it. For a fixed feature the contact is a
+//! smooth function of the two poses; [`contact_point_vjp`] re-evaluates that function in
+//! forward-mode dual numbers (12 tangents: a rigid twist of each geom), which gives exact
+//! derivatives (no finite differences), and contracts them with the output adjoints.
+//!
+//! Pose adjoints are wrenches at the world origin (see [`crate::adjoint`]): if geom `i` moves by
+//! the twist `xi_i = [w; v_O]` (`x -> x + v_O + w x x`, `R -> (I + [w]x) R`), then
+//! `dL = <xi_1, W_1> + <xi_2, W_2>` with `dL = pos_bar . dpos + normal_bar . dnormal +
+//! dist_bar * ddist`.
+//!
+//! # Exact features
+//! * [`FeatureKind::FacePoint`]: plane-sphere, plane-capsule (segment ends), plane-box (corners),
+//!   plane-convex (hull vertices), plane-cylinder resting upright (body-fixed rim points),
+//!   sphere/capsule-end centre inside a box (face), box-box face contacts (incident corners,
+//!   incident edges cut by reference side planes, reference side edges cut by the incident face:
+//!   each the intersection of three box planes).
+//! * [`FeatureKind::PlaneRim`]: plane-cylinder rim points (the rim point slides with the plane).
+//! * [`FeatureKind::Balls`]: sphere-sphere, sphere-capsule (end or interior of the axis),
+//!   capsule-capsule (ends, end-interior, interior-interior, and the parallel 2-contact case),
+//!   sphere-box and capsule-box end balls outside the box (closest box point, any clamp pattern).
+//! * [`FeatureKind::BoxEdges`]: box-box edge-edge contacts (interior closest points).
+//!
+//! # Fallback ([`FeatureKind::Unknown`])
+//! Contacts from GJK/EPA (pairs with a cylinder or a convex hull other than against a plane, the
+//! single capsule-box contact), their face-clipping manifolds, box-box edge-edge contacts whose
+//! closest points sit at an edge end, and degenerate configurations (coincident ball centres)
+//! carry no feature. For them, and for any contact whose recorded feature does not reproduce it
+//! (a safety check, relative 1e-7), the VJP uses this first-order model, stated here so that
+//! nothing is silently wrong:
+//! * the normal rotates with geom 1: `dn = w_1 x n`;
+//! * the point moves with the average of the two bodies' motions at the point:
+//!   `dpos = (v_1(pos) + v_2(pos)) / 2`, `v_i(x) = v_O,i + w_i x x`;
+//! * `ddist = n . (v_2(pos) - v_1(pos))` (the normal gap rate). This is exact for translations
+//!   of either geom (the gradient of the signed distance with respect to a translation is the
+//!   normal), first-order-approximate for rotations.
+
+use crate::collision::{BoxPlane, ContactPoint, Core, FeatureKind, IncPoint, RefFace, Shape};
+use crate::math::{Force, Motion, Pose, Vec3};
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+/// Number of tangents carried: a 6-twist per geom.
+const NT: usize = 12;
+
+/// Dual number with `NT` tangents.
+#[derive(Clone, Copy, Debug)]
+struct J {
+    v: f64,
+    d: [f64; NT],
+}
+
+impl J {
+    fn c(v: f64) -> J {
+        J { v, d: [0.0; NT] }
+    }
+    fn sqrt(self) -> J {
+        let s = self.v.sqrt();
+        let k = 0.5 / s;
+        J {
+            v: s,
+            d: self.d.map(|x| x * k),
+        }
+    }
+}
+
+impl Add for J {
+    type Output = J;
+    fn add(self, o: J) -> J {
+        let mut d = self.d;
+        for (x, y) in d.iter_mut().zip(o.d) {
+            *x += y;
+        }
+        J { v: self.v + o.v, d }
+    }
+}
+impl Sub for J {
+    type Output = J;
+    fn sub(self, o: J) -> J {
+        self + (-o)
+    }
+}
+impl Neg for J {
+    type Output = J;
+    fn neg(self) -> J {
+        J {
+            v: -self.v,
+            d: self.d.map(|x| -x),
+        }
+    }
+}
+impl Mul for J {
+    type Output = J;
+    fn mul(self, o: J) -> J {
+        let mut d = [0.0; NT];
+        for (k, x) in d.iter_mut().enumerate() {
+            *x = self.d[k] * o.v + self.v * o.d[k];
+        }
+        J { v: self.v * o.v, d }
+    }
+}
+impl Mul<f64> for J {
+    type Output = J;
+    fn mul(self, s: f64) -> J {
+        J {
+            v: self.v * s,
+            d: self.d.map(|x| x * s),
+        }
+    }
+}
+impl Div for J {
+    type Output = J;
+    fn div(self, o: J) -> J {
+        let inv = 1.0 / o.v;
+        let q = self.v * inv;
+        let mut d = [0.0; NT];
+        for (k, x) in d.iter_mut().enumerate() {
+            *x = (self.d[k] - q * o.d[k]) * inv;
+        }
+        J { v: q, d }
+    }
+}
+
+/// 3-vector of duals.
+#[derive(Clone, Copy, Debug)]
+struct V([J; 3]);
+
+impl V {
+    fn c(x: &Vec3) -> V {
+        V([J::c(x.x), J::c(x.y), J::c(x.z)])
+    }
+    fn val(&self) -> Vec3 {
+        Vec3::new(self.0[0].v, self.0[1].v, self.0[2].v)
+    }
+    /// Tangent `k` as a vector.
+    fn tan(&self, k: usize) -> Vec3 {
+        Vec3::new(self.0[0].d[k], self.0[1].d[k], self.0[2].d[k])
+    }
+    fn dot(&self, o: &V) -> J {
+        self.0[0] * o.0[0] + self.0[1] * o.0[1] + self.0[2] * o.0[2]
+    }
+    fn cross(&self, o: &V) -> V {
+        let (a, b) = (&self.0, &o.0);
+        V([
+            a[1] * b[2] - a[2] * b[1],
+            a[2] * b[0] - a[0] * b[2],
+            a[0] * b[1] - a[1] * b[0],
+        ])
+    }
+    fn norm(&self) -> J {
+        self.dot(self).sqrt()
+    }
+    fn scale(&self, s: J) -> V {
+        V(self.0.map(|x| x * s))
+    }
+}
+impl Add for V {
+    type Output = V;
+    fn add(self, o: V) -> V {
+        V([self.0[0] + o.0[0], self.0[1] + o.0[1], self.0[2] + o.0[2]])
+    }
+}
+impl Sub for V {
+    type Output = V;
+    fn sub(self, o: V) -> V {
+        V([self.0[0] - o.0[0], self.0[1] - o.0[1], self.0[2] - o.0[2]])
+    }
+}
+impl Neg for V {
+    type Output = V;
+    fn neg(self) -> V {
+        V(self.0.map(|x| -x))
+    }
+}
+impl Mul<f64> for V {
+    type Output = V;
+    fn mul(self, s: f64) -> V {
+        V(self.0.map(|x| x * s))
+    }
+}
+
+/// A pose carrying tangents: `x -> x + v_O + w x x`, `R -> [w]x R` per seeded slot.
+struct JPose {
+    pos: V,
+    col: [V; 3],
+}
+
+impl JPose {
+    /// Seed: `slots[(k, xi)]` puts the derivative along twist `xi` in tangent `k`.
+    fn seed(p: &Pose, slots: &[(usize, Motion)]) -> JPose {
+        let mut pos = V::c(&p.pos);
+        let mut col = [0, 1, 2].map(|c| V::c(&p.rot.column(c).into_owned()));
+        for &(k, xi) in slots {
+            let dp = xi.point_velocity(&p.pos);
+            for i in 0..3 {
+                pos.0[i].d[k] = dp[i];
+            }
+            for (c, cv) in col.iter_mut().enumerate() {
+                let dc = xi.ang.cross(&p.rot.column(c).into_owned());
+                for i in 0..3 {
+                    cv.0[i].d[k] = dc[i];
+                }
+            }
+        }
+        JPose { pos, col }
+    }
+    /// `R l` for a constant local vector.
+    fn rot(&self, l: &Vec3) -> V {
+        self.col[0] * l.x + self.col[1] * l.y + self.col[2] * l.z
+    }
+    /// `R l` for a dual local vector.
+    fn rot_v(&self, l: &V) -> V {
+        self.col[0].scale(l.0[0]) + self.col[1].scale(l.0[1]) + self.col[2].scale(l.0[2])
+    }
+    /// `R l + p`.
+    fn apply(&self, l: &Vec3) -> V {
+        self.rot(l) + self.pos
+    }
+    /// `R^T (x - p)`.
+    fn to_local(&self, x: &V) -> V {
+        let d = *x - self.pos;
+        V([
+            self.col[0].dot(&d),
+            self.col[1].dot(&d),
+            self.col[2].dot(&d),
+        ])
+    }
+}
+
+fn ball_radius(s: &Shape) -> f64 {
+    match *s {
+        Shape::Sphere { radius } | Shape::Capsule { radius, .. } => radius,
+        _ => 0.0,
+    }
+}
+
+fn box_half(s: &Shape) -> Option<Vec3> {
+    match *s {
+        Shape::Box { half } => Some(half),
+        _ => None,
+    }
+}
+
+fn unit(axis: u8, s: f64) -> Vec3 {
+    let mut e = Vec3::zeros();
+    e[axis as usize] = s;
+    e
+}
+
+/// Closest points of the lines `p1 + s d1` and `p2 + t d2` (non-parallel).
+fn line_line(p1: &V, d1: &V, p2: &V, d2: &V) -> (V, V) {
+    let r = *p1 - *p2;
+    let a = d1.dot(d1);
+    let e = d2.dot(d2);
+    let b = d1.dot(d2);
+    let c = d1.dot(&r);
+    let f = d2.dot(&r);
+    let den = a * e - b * b;
+    let s = (b * f - c * e) / den;
+    let t = (b * s + f) / e;
+    (*p1 + d1.scale(s), *p2 + d2.scale(t))
+}
+
+/// Projection of `x` on the axis line (local z) of `p`.
+fn on_axis(p: &JPose, x: &V) -> V {
+    let a = p.col[2];
+    p.pos + a.scale(a.dot(&(*x - p.pos)))
+}
+
+/// A ball centre that does not depend on the other one.
+fn core_indep(c: &Core, me: &JPose, other: &JPose) -> Option<V> {
+    match c {
+        Core::Fixed(l) => Some(me.apply(l)),
+        Core::ProjOther(l) => Some(on_axis(me, &other.apply(l))),
+        _ => None,
+    }
+}
+
+/// A ball centre that depends on the other centre `x`.
+fn core_dep(c: &Core, me: &JPose, shape: &Shape, x: &V) -> Option<V> {
+    match c {
+        Core::OnAxis => Some(on_axis(me, x)),
+        Core::BoxClamp(code) => {
+            let half = box_half(shape)?;
+            let mut y = me.to_local(x);
+            for k in 0..3 {
+                if code[k] != 0 {
+                    y.0[k] = J::c(code[k] as f64 * half[k]);
+                }
+            }
+            Some(me.rot_v(&y) + me.pos)
+        }
+        _ => None,
+    }
+}
+
+/// Intersection of three box planes (world), `r`/`i` the reference/incident boxes.
+fn planes_point(t: &[BoxPlane; 3], r: (&JPose, &Shape), i: (&JPose, &Shape)) -> Option<V> {
+    let mut n = Vec::with_capacity(3);
+    let mut d = Vec::with_capacity(3);
+    for p in t {
+        let (pose, shape) = if p.on_ref { r } else { i };
+        let half = box_half(shape)?;
+        let m = pose.rot(&unit(p.axis, p.sign as f64));
+        d.push(m.dot(&pose.pos) + J::c(half[p.axis as usize]));
+        n.push(m);
+    }
+    let c12 = n[1].cross(&n[2]);
+    let c20 = n[2].cross(&n[0]);
+    let c01 = n[0].cross(&n[1]);
+    let det = n[0].dot(&c12);
+    if det.v.abs() < 1e-9 {
+        return None;
+    }
+    let num = c12.scale(d[0]) + c20.scale(d[1]) + c01.scale(d[2]);
+    Some(V(num.0.map(|x| x / det)))
+}
+
+/// Contact (pos, normal A->B, dist) of a recorded feature in the routine's order, as duals.
+fn eval_feature(
+    kind: &FeatureKind,
+    sa: &Shape,
+    a: &JPose,
+    sb: &Shape,
+    b: &JPose,
+) -> Option<(V, V, J)> {
+    match kind {
+        FeatureKind::Unknown => None,
+        FeatureKind::FacePoint {
+            ref_is_a,
+            face,
+            point,
+            radius,
+        } => {
+            let (r, sr, i, si) = if *ref_is_a {
+                (a, sa, b, sb)
+            } else {
+                (b, sb, a, sa)
+            };
+            let (nl, ol) = match (face, sr) {
+                (RefFace::Plane, Shape::Plane) => (Vec3::z(), Vec3::zeros()),
+                (RefFace::Box { axis, sign }, Shape::Box { half }) => {
+                    let s = *sign as f64;
+                    (unit(*axis, s), unit(*axis, s * half[*axis as usize]))
+                }
+                _ => return None,
+            };
+            let nw = r.rot(&nl);
+            let ow = r.apply(&ol);
+            let x = match point {
+                IncPoint::Local(l) => i.apply(l),
+                IncPoint::Planes(t) => planes_point(t, (r, sr), (i, si))?,
+            };
+            let dist = nw.dot(&(x - ow)) - J::c(*radius);
+            let pos = x - nw.scale(J::c(*radius) + dist * 0.5);
+            let normal = if *ref_is_a { nw } else { -nw };
+            Some((pos, normal, dist))
+        }
+        FeatureKind::PlaneRim { flip, top, dir } => {
+            let (
+                Shape::Plane,
+                Shape::Cylinder {
+                    radius,
+                    half_length,
+                },
+            ) = (sa, sb)
+            else {
+                return None;
+            };
+            let n = a.col[2];
+            let ax = b.col[2] * (*flip as f64);
+            let v = -(n - ax.scale(ax.dot(&n)));
+            let v = v.scale(J::c(1.0) / v.norm());
+            let w = ax.cross(&v);
+            let u = match dir {
+                0 => v,
+                1 => w,
+                2 => -w,
+                _ => -v,
+            };
+            let h = if *top { *half_length } else { -*half_length };
+            let x = b.pos + ax * h + u * *radius;
+            let dist = n.dot(&(x - a.pos));
+            Some((x - n.scale(dist * 0.5), n, dist))
+        }
+        FeatureKind::Balls { c1, c2 } => {
+            let (q1, q2) = match (c1, c2) {
+                (Core::LineLine, Core::LineLine) => line_line(&a.pos, &a.col[2], &b.pos, &b.col[2]),
+                _ => match core_indep(c1, a, b) {
+                    Some(q1) => {
+                        let q2 = core_indep(c2, b, a).or_else(|| core_dep(c2, b, sb, &q1))?;
+                        (q1, q2)
+                    }
+                    None => {
+                        let q2 = core_indep(c2, b, a)?;
+                        (core_dep(c1, a, sa, &q2)?, q2)
+                    }
+                },
+            };
+            let (r1, r2) = (ball_radius(sa), ball_radius(sb));
+            let d = q2 - q1;
+            let len = d.norm();
+            let n = d.scale(J::c(1.0) / len);
+            let dist = len - J::c(r1 + r2);
+            Some((q1 + n.scale(J::c(r1) + dist * 0.5), n, dist))
+        }
+        FeatureKind::BoxEdges {
+            i,
+            j,
+            ca,
+            cb,
+            nsign,
+        } => {
+            let (ha, hb) = (box_half(sa)?, box_half(sb)?);
+            let (i, j) = (*i as usize, *j as usize);
+            let mut la = Vec3::zeros();
+            let mut lb = Vec3::zeros();
+            for k in 0..3 {
+                if k != i {
+                    la[k] = ca[k] as f64 * ha[k];
+                }
+                if k != j {
+                    lb[k] = cb[k] as f64 * hb[k];
+                }
+            }
+            let (q1, q2) = line_line(&a.apply(&la), &a.col[i], &b.apply(&lb), &b.col[j]);
+            let l = a.col[i].cross(&b.col[j]);
+            let n = l.scale(J::c(*nsign as f64) / l.norm());
+            let dist = n.dot(&(q2 - q1));
+            Some((q1 + n.scale(dist * 0.5), n, dist))
+        }
+    }
+}
+
+/// The recorded feature evaluated with tangents seeded by `slots_1`, `slots_2` (caller's order),
+/// in the caller's order; `None` if it has no feature or does not reproduce `cp`.
+fn eval_checked(
+    s1: &Shape,
+    p1: &Pose,
+    s2: &Shape,
+    p2: &Pose,
+    cp: &ContactPoint,
+    slots_1: &[(usize, Motion)],
+    slots_2: &[(usize, Motion)],
+) -> Option<(V, V, J)> {
+    let j1 = JPose::seed(p1, slots_1);
+    let j2 = JPose::seed(p2, slots_2);
+    let (pos, n, dist) = if cp.feature.swapped {
+        let (pos, n, dist) = eval_feature(&cp.feature.kind, s2, &j2, s1, &j1)?;
+        (pos, -n, dist)
+    } else {
+        eval_feature(&cp.feature.kind, s1, &j1, s2, &j2)?
+    };
+    let scale = 1.0 + cp.pos.norm() + cp.dist.abs();
+    let ok = (pos.val() - cp.pos).norm() <= 1e-7 * scale
+        && (n.val() - cp.normal).norm() <= 1e-7
+        && (dist.v - cp.dist).abs() <= 1e-7 * scale;
+    ok.then_some((pos, n, dist))
+}
+
+/// Basis twists: slot `off + k` is the unit twist along component `k` of `[w; v_O]`.
+fn basis(off: usize) -> [(usize, Motion); 6] {
+    std::array::from_fn(|k| {
+        let mut m = Motion::zero();
+        if k < 3 {
+            m.ang[k] = 1.0;
+        } else {
+            m.lin[k - 3] = 1.0;
+        }
+        (off + k, m)
+    })
+}
+
+/// Adjoints of the two geom poses (wrenches at the world origin, see the module documentation)
+/// of `L = pos_bar . cp.pos + normal_bar . cp.normal + dist_bar * cp.dist`, for the contact `cp`
+/// produced by [`crate::collision::collide`]`(s1, p1, s2, p2, ..)` (same argument order).
+/// Exact for the recorded feature; the documented first-order fallback for
+/// [`FeatureKind::Unknown`].
+#[allow(clippy::too_many_arguments)]
+pub fn contact_point_vjp(
+    s1: &Shape,
+    p1: &Pose,
+    s2: &Shape,
+    p2: &Pose,
+    cp: &ContactPoint,
+    pos_bar: &Vec3,
+    normal_bar: &Vec3,
+    dist_bar: f64,
+) -> (Force, Force) {
+    let Some((pos, n, dist)) = eval_checked(s1, p1, s2, p2, cp, &basis(0), &basis(6)) else {
+        return fallback_vjp(cp, pos_bar, normal_bar, dist_bar);
+    };
+    let dl = |k: usize| pos_bar.dot(&pos.tan(k)) + normal_bar.dot(&n.tan(k)) + dist_bar * dist.d[k];
+    let w = |off: usize| Force {
+        ang: Vec3::new(dl(off), dl(off + 1), dl(off + 2)),
+        lin: Vec3::new(dl(off + 3), dl(off + 4), dl(off + 5)),
+    };
+    (w(0), w(6))
+}
+
+/// The fallback VJP (module documentation).
+fn fallback_vjp(
+    cp: &ContactPoint,
+    pos_bar: &Vec3,
+    normal_bar: &Vec3,
+    dist_bar: f64,
+) -> (Force, Force) {
+    let x = cp.pos;
+    let n = cp.normal;
+    let half = pos_bar * 0.5;
+    let mut w1 = Force::at_point(&x, &(half - n * dist_bar));
+    w1.ang += n.cross(normal_bar);
+    let w2 = Force::at_point(&x, &(half + n * dist_bar));
+    (w1, w2)
+}
+
+/// Forward derivative (dpos, dnormal, ddist) of the contact along the twists `xi1`, `xi2`
+/// (exact for recorded features, the fallback model otherwise).
+#[cfg(test)]
+fn contact_point_jvp(
+    s1: &Shape,
+    p1: &Pose,
+    s2: &Shape,
+    p2: &Pose,
+    cp: &ContactPoint,
+    xi1: &Motion,
+    xi2: &Motion,
+) -> (Vec3, Vec3, f64) {
+    match eval_checked(s1, p1, s2, p2, cp, &[(0, *xi1)], &[(0, *xi2)]) {
+        Some((pos, n, dist)) => (pos.tan(0), n.tan(0), dist.d[0]),
+        None => {
+            let (v1, v2) = (xi1.point_velocity(&cp.pos), xi2.point_velocity(&cp.pos));
+            (
+                (v1 + v2) * 0.5,
+                xi1.ang.cross(&cp.normal),
+                cp.normal.dot(&(v2 - v1)),
+            )
+        }
+    }
+}
