@@ -540,3 +540,265 @@ fn contact_point_jvp(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collision::{collide, ConvexHull, Feature};
+    use crate::math::{Mat3, Quat};
+
+    const H: f64 = 1e-7;
+    const MARGIN: f64 = 0.3;
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> f64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 >> 11) as f64 / (1u64 << 53) as f64
+        }
+        fn range(&mut self, a: f64, b: f64) -> f64 {
+            a + (b - a) * self.next()
+        }
+        fn vec(&mut self, s: f64) -> Vec3 {
+            Vec3::new(self.range(-s, s), self.range(-s, s), self.range(-s, s))
+        }
+        fn rot(&mut self) -> Mat3 {
+            let q = nalgebra::Quaternion::new(
+                self.range(-1., 1.),
+                self.range(-1., 1.),
+                self.range(-1., 1.),
+                self.range(-1., 1.),
+            );
+            *Quat::from_quaternion(q).to_rotation_matrix().matrix()
+        }
+        fn unit(&mut self) -> Vec3 {
+            loop {
+                let v = self.vec(1.0);
+                let n = v.norm();
+                if n > 0.1 && n < 1.0 {
+                    return v / n;
+                }
+            }
+        }
+        fn twist(&mut self) -> Motion {
+            Motion::new(self.vec(1.0), self.vec(1.0))
+        }
+    }
+
+    /// Exact rigid update by the twist `xi * h`.
+    fn moved(p: &Pose, xi: &Motion, h: f64) -> Pose {
+        let r = nalgebra::Rotation3::new(xi.ang * h).into_inner();
+        Pose {
+            pos: p.pos + (xi.lin + xi.ang.cross(&p.pos)) * h,
+            rot: r * p.rot,
+        }
+    }
+
+    /// Same feature (body-fixed points recomputed from world coordinates compared loosely).
+    fn same_feature(a: &Feature, b: &Feature) -> bool {
+        use crate::collision::IncPoint::Local;
+        match (a.kind, b.kind) {
+            (
+                FeatureKind::FacePoint {
+                    ref_is_a: r1,
+                    face: f1,
+                    point: Local(l1),
+                    radius: q1,
+                },
+                FeatureKind::FacePoint {
+                    ref_is_a: r2,
+                    face: f2,
+                    point: Local(l2),
+                    radius: q2,
+                },
+            ) => {
+                a.swapped == b.swapped
+                    && r1 == r2
+                    && f1 == f2
+                    && q1 == q2
+                    && (l1 - l2).norm() < 1e-6
+            }
+            _ => a == b,
+        }
+    }
+
+    struct Bars {
+        pos: Vec3,
+        n: Vec3,
+        d: f64,
+    }
+
+    fn loss(c: &ContactPoint, b: &Bars) -> f64 {
+        b.pos.dot(&c.pos) + b.n.dot(&c.normal) + b.d * c.dist
+    }
+
+    /// The contact of `(s1, p1, s2, p2)` with feature `f` (closest to `near`).
+    fn find(
+        s1: &Shape,
+        p1: &Pose,
+        s2: &Shape,
+        p2: &Pose,
+        f: &Feature,
+        near: &Vec3,
+    ) -> Option<ContactPoint> {
+        let mut out = Vec::new();
+        collide(s1, p1, s2, p2, MARGIN, &mut out);
+        out.into_iter()
+            .filter(|c| same_feature(&c.feature, f))
+            .min_by(|a, b| (a.pos - near).norm().total_cmp(&(b.pos - near).norm()))
+    }
+
+    #[derive(Default, Debug)]
+    struct Count {
+        exact: usize,
+        fallback: usize,
+        skipped: usize,
+    }
+
+    /// Finite-difference and dot-product checks of every contact of the pair.
+    fn check(s1: &Shape, p1: &Pose, s2: &Shape, p2: &Pose, rng: &mut Rng, cnt: &mut Count) {
+        let mut out = Vec::new();
+        collide(s1, p1, s2, p2, MARGIN, &mut out);
+        'contacts: for cp in &out {
+            if cp.feature.kind == FeatureKind::Unknown {
+                cnt.fallback += 1;
+                continue;
+            }
+            let bars = Bars {
+                pos: rng.vec(1.0),
+                n: rng.vec(1.0),
+                d: rng.range(-1.0, 1.0),
+            };
+            let (w1, w2) = contact_point_vjp(s1, p1, s2, p2, cp, &bars.pos, &bars.n, bars.d);
+            // The feature must reproduce the contact (else the VJP silently fell back).
+            assert!(
+                eval_checked(s1, p1, s2, p2, cp, &[], &[]).is_some(),
+                "feature does not reproduce {cp:?}"
+            );
+            let mut an = [0.0; 12];
+            let mut fd = [0.0; 12];
+            for g in 0..2 {
+                for (k, xi) in basis(0) {
+                    let w = if g == 0 { &w1 } else { &w2 };
+                    an[6 * g + k] = xi.dot(w);
+                    let lp = |h: f64| {
+                        let (q1, q2) = if g == 0 {
+                            (moved(p1, &xi, h), *p2)
+                        } else {
+                            (*p1, moved(p2, &xi, h))
+                        };
+                        find(s1, &q1, s2, &q2, &cp.feature, &cp.pos).map(|c| loss(&c, &bars))
+                    };
+                    let (Some(a), Some(b)) = (lp(H), lp(-H)) else {
+                        cnt.skipped += 1;
+                        continue 'contacts;
+                    };
+                    fd[6 * g + k] = (a - b) / (2.0 * H);
+                }
+            }
+            let err: f64 = an
+                .iter()
+                .zip(&fd)
+                .map(|(a, b)| (a - b).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            let mag: f64 = an.iter().map(|a| a * a).sum::<f64>().sqrt();
+            assert!(
+                err <= 1e-6 * mag.max(1e-3),
+                "VJP vs FD: rel err {:.3e}\n an {an:?}\n fd {fd:?}\n {cp:?}\n {s1:?} {p1:?}\n {s2:?} {p2:?}",
+                err / mag
+            );
+            // Dot-product test: <JVP, bars> == <xi1, W1> + <xi2, W2>.
+            let (xi1, xi2) = (rng.twist(), rng.twist());
+            let (dp, dn, dd) = contact_point_jvp(s1, p1, s2, p2, cp, &xi1, &xi2);
+            let lhs = bars.pos.dot(&dp) + bars.n.dot(&dn) + bars.d * dd;
+            let rhs = xi1.dot(&w1) + xi2.dot(&w2);
+            assert!(
+                (lhs - rhs).abs() <= 1e-10 * (1.0 + lhs.abs()),
+                "dot test {lhs} vs {rhs}"
+            );
+            cnt.exact += 1;
+        }
+    }
+
+    /// Random poses of `(s1, s2)` at centre distance `reach * [lo, hi]`; both argument orders.
+    fn run_pair(s1: &Shape, s2: &Shape, reach: (f64, f64), trials: usize, seed: u64) -> Count {
+        let mut rng = Rng(seed);
+        let mut cnt = Count::default();
+        for _ in 0..trials {
+            let p1 = Pose {
+                pos: rng.vec(1.0),
+                rot: rng.rot(),
+            };
+            let off = if matches!(s1, Shape::Plane) {
+                let n = p1.rot.column(2).into_owned();
+                let t = rng.vec(1.0);
+                (t - n * n.dot(&t)) + n * rng.range(reach.0, reach.1)
+            } else {
+                rng.unit() * rng.range(reach.0, reach.1)
+            };
+            let p2 = Pose {
+                pos: p1.pos + off,
+                rot: rng.rot(),
+            };
+            check(s1, &p1, s2, &p2, &mut rng, &mut cnt);
+            check(s2, &p2, s1, &p1, &mut rng, &mut cnt);
+        }
+        cnt
+    }
+
+    fn assert_exact(name: &str, c: &Count, min: usize) {
+        eprintln!("{name}: {c:?}");
+        assert!(c.exact >= min, "{name}: too few exact checks {c:?}");
+        assert_eq!(c.fallback, 0, "{name}: unexpected fallback contacts {c:?}");
+    }
+
+    const SPHERE: Shape<'static> = Shape::Sphere { radius: 0.3 };
+    const CAPSULE: Shape<'static> = Shape::Capsule {
+        radius: 0.2,
+        half_length: 0.4,
+    };
+    const BOX: Shape<'static> = Shape::Box {
+        half: Vec3::new(0.3, 0.4, 0.5),
+    };
+    const CYL: Shape<'static> = Shape::Cylinder {
+        radius: 0.3,
+        half_length: 0.4,
+    };
+
+    fn hull() -> ConvexHull {
+        let mut rng = Rng(99);
+        let pts: Vec<Vec3> = (0..14).map(|_| rng.unit() * rng.range(0.3, 0.5)).collect();
+        ConvexHull::from_points(&pts).unwrap()
+    }
+
+    #[test]
+    fn contact_geom_plane_pairs() {
+        let h = hull();
+        for (name, s, reach) in [
+            ("plane-sphere", SPHERE, (0.0, 0.5)),
+            ("plane-capsule", CAPSULE, (0.0, 0.6)),
+            ("plane-box", BOX, (0.0, 0.7)),
+            ("plane-cylinder", CYL, (0.0, 0.6)),
+            ("plane-convex", Shape::Convex(&h), (0.0, 0.6)),
+        ] {
+            let c = run_pair(&Shape::Plane, &s, reach, 40, 7);
+            assert_exact(name, &c, 40);
+        }
+    }
+
+    #[test]
+    fn contact_geom_round_pairs() {
+        for (name, s1, s2, reach) in [
+            ("sphere-sphere", SPHERE, SPHERE, (0.3, 0.8)),
+            ("sphere-capsule", SPHERE, CAPSULE, (0.2, 0.9)),
+            ("capsule-capsule", CAPSULE, CAPSULE, (0.1, 1.0)),
+            ("sphere-box", SPHERE, BOX, (0.1, 0.9)),
+        ] {
+            let c = run_pair(&s1, &s2, reach, 40, 11);
+            assert_exact(name, &c, 40);
+        }
+    }
+}
