@@ -655,6 +655,40 @@ mod tests {
         exact: usize,
         fallback: usize,
         skipped: usize,
+        kinds: std::collections::BTreeSet<String>,
+    }
+
+    fn core_name(c: &Core) -> &'static str {
+        match c {
+            Core::Fixed(_) => "Fixed",
+            Core::ProjOther(_) => "ProjOther",
+            Core::OnAxis => "OnAxis",
+            Core::LineLine => "LineLine",
+            Core::BoxClamp(_) => "BoxClamp",
+        }
+    }
+
+    /// Short name of a feature (coverage bookkeeping).
+    fn label(k: &FeatureKind) -> String {
+        match k {
+            FeatureKind::Unknown => "Unknown".into(),
+            FeatureKind::FacePoint { face, point, .. } => {
+                let f = match face {
+                    RefFace::Plane => "Plane",
+                    RefFace::Box { .. } => "Box",
+                };
+                match point {
+                    IncPoint::Local(_) => format!("FacePoint({f},Local)"),
+                    IncPoint::Planes(t) => format!(
+                        "FacePoint({f},Planes{})",
+                        t.iter().filter(|p| p.on_ref).count()
+                    ),
+                }
+            }
+            FeatureKind::PlaneRim { .. } => "PlaneRim".into(),
+            FeatureKind::Balls { c1, c2 } => format!("Balls({},{})", core_name(c1), core_name(c2)),
+            FeatureKind::BoxEdges { .. } => "BoxEdges".into(),
+        }
     }
 
     /// Finite-difference and dot-product checks of every contact of the pair.
@@ -666,6 +700,7 @@ mod tests {
                 cnt.fallback += 1;
                 continue;
             }
+            cnt.kinds.insert(label(&cp.feature.kind));
             let bars = Bars {
                 pos: rng.vec(1.0),
                 n: rng.vec(1.0),
@@ -751,6 +786,10 @@ mod tests {
 
     fn assert_exact(name: &str, c: &Count, min: usize) {
         eprintln!("{name}: {c:?}");
+        assert!(
+            c.skipped * 10 <= c.exact,
+            "{name}: too many feature switches {c:?}"
+        );
         assert!(c.exact >= min, "{name}: too few exact checks {c:?}");
         assert_eq!(c.fallback, 0, "{name}: unexpected fallback contacts {c:?}");
     }
@@ -799,6 +838,121 @@ mod tests {
         ] {
             let c = run_pair(&s1, &s2, reach, 40, 11);
             assert_exact(name, &c, 40);
+            if name == "capsule-capsule" {
+                for k in [
+                    "Balls(Fixed,OnAxis)",
+                    "Balls(LineLine,LineLine)",
+                    "Balls(OnAxis,Fixed)",
+                ] {
+                    assert!(c.kinds.contains(k), "{name}: {k} not covered");
+                }
+            }
+            if name == "sphere-box" {
+                for k in ["Balls(Fixed,BoxClamp)", "FacePoint(Box,Local)"] {
+                    assert!(c.kinds.contains(k), "{name}: {k} not covered");
+                }
+            }
         }
+    }
+
+    #[test]
+    fn contact_geom_capsule_capsule_parallel() {
+        let mut rng = Rng(5);
+        let mut cnt = Count::default();
+        for i in 0..30 {
+            let p1 = Pose {
+                pos: rng.vec(1.0),
+                rot: rng.rot(),
+            };
+            let a = p1.rot.column(2).into_owned();
+            let flip = if i % 2 == 0 {
+                Mat3::identity()
+            } else {
+                Mat3::from_diagonal(&Vec3::new(1.0, -1.0, -1.0))
+            };
+            let spin = nalgebra::Rotation3::new(Vec3::z() * rng.range(0.0, 6.0)).into_inner();
+            let perp = (rng.unit()).cross(&a).normalize();
+            let p2 = Pose {
+                pos: p1.pos + perp * rng.range(0.3, 0.6) + a * rng.range(-0.7, 0.7),
+                rot: p1.rot * flip * spin,
+            };
+            check(&CAPSULE, &p1, &CAPSULE, &p2, &mut rng, &mut cnt);
+            check(&CAPSULE, &p2, &CAPSULE, &p1, &mut rng, &mut cnt);
+        }
+        // Exactly parallel axes: the projection of an end of one segment on the other lands on
+        // the other's end (a kink of the clamped projection), so one-sided switches are expected.
+        eprintln!("capsule-capsule parallel: {cnt:?}");
+        assert!(cnt.exact >= 40 && cnt.fallback == 0, "{cnt:?}");
+        assert!(cnt.kinds.contains("Balls(ProjOther,OnAxis)"), "{cnt:?}");
+        assert!(cnt.kinds.contains("Balls(Fixed,OnAxis)"), "{cnt:?}");
+    }
+
+    #[test]
+    fn contact_geom_box_box() {
+        // Random poses: face contacts (all three kinds of clipped points) and edge-edge.
+        let c = run_pair(&BOX, &BOX, (0.3, 1.1), 150, 3);
+        eprintln!("box-box random: {c:?}");
+        assert!(c.exact >= 100 && c.skipped * 10 <= c.exact, "{c:?}");
+        // Resting: box 2 on a face of box 1, slightly tilted and turned.
+        let mut rng = Rng(17);
+        let mut cnt = Count::default();
+        for _ in 0..30 {
+            let p1 = Pose {
+                pos: rng.vec(1.0),
+                rot: rng.rot(),
+            };
+            let tilt = nalgebra::Rotation3::new(rng.vec(0.05) + Vec3::z() * rng.range(-1.5, 1.5))
+                .into_inner();
+            let up = p1.rot.column(2).into_owned();
+            let p2 = Pose {
+                pos: p1.pos
+                    + up * rng.range(0.93, 1.0)
+                    + p1.rot * Vec3::new(rng.range(-0.3, 0.3), rng.range(-0.3, 0.3), 0.0),
+                rot: p1.rot * tilt,
+            };
+            check(&BOX, &p1, &BOX, &p2, &mut rng, &mut cnt);
+            check(&BOX, &p2, &BOX, &p1, &mut rng, &mut cnt);
+        }
+        assert_exact("box-box resting", &cnt, 100);
+        let mut all = c.kinds.clone();
+        all.extend(cnt.kinds.iter().cloned());
+        for k in [
+            "FacePoint(Box,Planes0)",
+            "FacePoint(Box,Planes1)",
+            "FacePoint(Box,Planes2)",
+            "BoxEdges",
+        ] {
+            assert!(all.contains(k), "box-box: {k} not covered: {all:?}");
+        }
+    }
+
+    #[test]
+    fn contact_geom_capsule_box_end_balls() {
+        // Capsule lying along a box face: the two end-ball contacts.
+        let mut rng = Rng(23);
+        let mut cnt = Count::default();
+        let bx = Shape::Box {
+            half: Vec3::new(0.7, 0.6, 0.5),
+        };
+        for _ in 0..30 {
+            let p1 = Pose {
+                pos: rng.vec(1.0),
+                rot: rng.rot(),
+            };
+            let tilt =
+                nalgebra::Rotation3::new(Vec3::y() * std::f64::consts::FRAC_PI_2 + rng.vec(0.01))
+                    .into_inner();
+            let p2 = Pose {
+                pos: p1.apply(&Vec3::new(
+                    rng.range(-0.1, 0.1),
+                    rng.range(-0.2, 0.2),
+                    0.5 + rng.range(0.1, 0.25),
+                )),
+                rot: p1.rot * tilt,
+            };
+            check(&bx, &p1, &CAPSULE, &p2, &mut rng, &mut cnt);
+            check(&CAPSULE, &p2, &bx, &p1, &mut rng, &mut cnt);
+        }
+        assert_exact("capsule-box end balls", &cnt, 60);
     }
 }
