@@ -34,9 +34,11 @@
 //! * the normal rotates with geom 1: `dn = w_1 x n`;
 //! * the point moves with the average of the two bodies' motions at the point:
 //!   `dpos = (v_1(pos) + v_2(pos)) / 2`, `v_i(x) = v_O,i + w_i x x`;
-//! * `ddist = n . (v_2(pos) - v_1(pos))` (the normal gap rate). This is exact for translations
-//!   of either geom (the gradient of the signed distance with respect to a translation is the
-//!   normal), first-order-approximate for rotations.
+//! * `ddist = n . (v_2(pos) - v_1(pos))` (the normal gap rate). For a single GJK/EPA contact of
+//!   polyhedral or round cores this is exact for translations of either geom (the gradient of
+//!   the signed distance with respect to a translation is the normal); it is an approximation
+//!   for rotations, for the point and normal, and for clipped manifold points (which slide along
+//!   incident edges).
 
 use crate::collision::{BoxPlane, ContactPoint, Core, FeatureKind, IncPoint, RefFace, Shape};
 use crate::math::{Force, Motion, Pose, Vec3};
@@ -542,29 +544,24 @@ fn contact_point_jvp(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::collision::{collide, ConvexHull, Feature};
-    use crate::math::{Mat3, Quat};
+mod tests_support {
+    use crate::math::{Mat3, Motion, Quat, Vec3};
 
-    const H: f64 = 1e-7;
-    const MARGIN: f64 = 0.3;
-
-    struct Rng(u64);
+    pub(super) struct Rng(pub(super) u64);
     impl Rng {
-        fn next(&mut self) -> f64 {
+        pub(super) fn next(&mut self) -> f64 {
             self.0 ^= self.0 << 13;
             self.0 ^= self.0 >> 7;
             self.0 ^= self.0 << 17;
             (self.0 >> 11) as f64 / (1u64 << 53) as f64
         }
-        fn range(&mut self, a: f64, b: f64) -> f64 {
+        pub(super) fn range(&mut self, a: f64, b: f64) -> f64 {
             a + (b - a) * self.next()
         }
-        fn vec(&mut self, s: f64) -> Vec3 {
+        pub(super) fn vec(&mut self, s: f64) -> Vec3 {
             Vec3::new(self.range(-s, s), self.range(-s, s), self.range(-s, s))
         }
-        fn rot(&mut self) -> Mat3 {
+        pub(super) fn rot(&mut self) -> Mat3 {
             let q = nalgebra::Quaternion::new(
                 self.range(-1., 1.),
                 self.range(-1., 1.),
@@ -573,7 +570,7 @@ mod tests {
             );
             *Quat::from_quaternion(q).to_rotation_matrix().matrix()
         }
-        fn unit(&mut self) -> Vec3 {
+        pub(super) fn unit(&mut self) -> Vec3 {
             loop {
                 let v = self.vec(1.0);
                 let n = v.norm();
@@ -582,10 +579,21 @@ mod tests {
                 }
             }
         }
-        fn twist(&mut self) -> Motion {
+        pub(super) fn twist(&mut self) -> Motion {
             Motion::new(self.vec(1.0), self.vec(1.0))
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::*;
+    use super::*;
+    use crate::collision::{collide, ConvexHull, Feature};
+    use crate::math::Mat3;
+
+    const H: f64 = 1e-7;
+    const MARGIN: f64 = 0.3;
 
     /// Exact rigid update by the twist `xi * h`.
     fn moved(p: &Pose, xi: &Motion, h: f64) -> Pose {
@@ -954,5 +962,144 @@ mod tests {
             check(&CAPSULE, &p2, &bx, &p1, &mut rng, &mut cnt);
         }
         assert_exact("capsule-box end balls", &cnt, 60);
+    }
+}
+
+#[cfg(test)]
+mod fallback_tests {
+    //! The documented fallback (GJK/EPA pairs): stated, and checked where it is exact.
+    use super::tests_support::*;
+    use super::*;
+    use crate::collision::{collide, ConvexHull};
+
+    #[test]
+    fn contact_geom_fallback_gjk_pairs() {
+        let cube = {
+            let mut pts = Vec::new();
+            for i in 0..8 {
+                pts.push(Vec3::new(
+                    if i & 1 == 0 { -0.3 } else { 0.3 },
+                    if i & 2 == 0 { -0.35 } else { 0.35 },
+                    if i & 4 == 0 { -0.4 } else { 0.4 },
+                ));
+            }
+            ConvexHull::from_points(&pts).unwrap()
+        };
+        let bx = Shape::Box {
+            half: Vec3::new(0.3, 0.4, 0.5),
+        };
+        let cyl = Shape::Cylinder {
+            radius: 0.3,
+            half_length: 0.4,
+        };
+        let cap = Shape::Capsule {
+            radius: 0.2,
+            half_length: 0.4,
+        };
+        let hull = Shape::Convex(&cube);
+        let mut rng = Rng(31);
+        let (mut n_fallback, mut n_checked) = (0, 0);
+        for (s1, s2, exact_translation) in [
+            (bx, hull, true),
+            (hull, hull, true),
+            (cap, bx, true),
+            (bx, cyl, false),
+            (cyl, cyl, false),
+        ] {
+            for _ in 0..30 {
+                let p1 = Pose {
+                    pos: rng.vec(1.0),
+                    rot: rng.rot(),
+                };
+                let p2 = Pose {
+                    pos: p1.pos + rng.unit() * rng.range(0.4, 0.8),
+                    rot: rng.rot(),
+                };
+                let mut out = Vec::new();
+                collide(&s1, &p1, &s2, &p2, 0.3, &mut out);
+                for cp in &out {
+                    if cp.feature.kind != FeatureKind::Unknown {
+                        continue;
+                    }
+                    n_fallback += 1;
+                    let (pb, nb, db) = (rng.vec(1.0), rng.vec(1.0), rng.range(-1.0, 1.0));
+                    // Stated: the fallback model, exactly.
+                    let (w1, w2) = contact_point_vjp(&s1, &p1, &s2, &p2, cp, &pb, &nb, db);
+                    let x = cp.pos;
+                    let n = cp.normal;
+                    let e1 = Force::at_point(&x, &(pb * 0.5 - n * db))
+                        + Force::new(n.cross(&nb), Vec3::zeros());
+                    let e2 = Force::at_point(&x, &(pb * 0.5 + n * db));
+                    assert!((w1.ang - e1.ang).norm() + (w1.lin - e1.lin).norm() < 1e-12);
+                    assert!((w2.ang - e2.ang).norm() + (w2.lin - e2.lin).norm() < 1e-12);
+                    // Dot-product test of the fallback JVP.
+                    let (xi1, xi2) = (rng.twist(), rng.twist());
+                    let (dp, dn, dd) = contact_point_jvp(&s1, &p1, &s2, &p2, cp, &xi1, &xi2);
+                    let lhs = pb.dot(&dp) + nb.dot(&dn) + db * dd;
+                    assert!((lhs - xi1.dot(&w1) - xi2.dot(&w2)).abs() < 1e-10 * (1.0 + lhs.abs()));
+                    // Manifold (clipped) points slide along incident edges: not exact there.
+                    if !exact_translation || out.len() != 1 {
+                        continue;
+                    }
+                    // Where it is exact: d(dist) under translations of either geom.
+                    let h = 1e-5;
+                    let mut ok = true;
+                    for k in 0..3 {
+                        let mut v = Vec3::zeros();
+                        v[k] = h;
+                        let d_at = |q1: Pose, q2: Pose| {
+                            let mut o = Vec::new();
+                            collide(&s1, &q1, &s2, &q2, 0.3, &mut o);
+                            o.into_iter()
+                                .min_by(|a, b| (a.pos - x).norm().total_cmp(&(b.pos - x).norm()))
+                                .map(|c| (c.dist, (c.normal - n).norm() < 1e-6))
+                        };
+                        let sh = |p: &Pose, s: f64| Pose {
+                            pos: p.pos + v * s,
+                            rot: p.rot,
+                        };
+                        let (Some(a), Some(b)) = (d_at(p1, sh(&p2, 1.0)), d_at(p1, sh(&p2, -1.0)))
+                        else {
+                            ok = false;
+                            break;
+                        };
+                        if !(a.1 && b.1) {
+                            ok = false;
+                            break;
+                        }
+                        let fd = (a.0 - b.0) / (2.0 * h);
+                        let (_, w2d) = contact_point_vjp(
+                            &s1,
+                            &p1,
+                            &s2,
+                            &p2,
+                            cp,
+                            &Vec3::zeros(),
+                            &Vec3::zeros(),
+                            1.0,
+                        );
+                        let (w1d, _) = contact_point_vjp(
+                            &s1,
+                            &p1,
+                            &s2,
+                            &p2,
+                            cp,
+                            &Vec3::zeros(),
+                            &Vec3::zeros(),
+                            1.0,
+                        );
+                        assert!(
+                            (fd - w2d.lin[k]).abs() < 1e-6,
+                            "translation ddist {fd} vs {}",
+                            w2d.lin[k]
+                        );
+                        assert!((w1d.lin[k] + w2d.lin[k]).abs() < 1e-12);
+                    }
+                    n_checked += ok as usize;
+                }
+            }
+        }
+        eprintln!("fallback contacts: {n_fallback}, translation-checked: {n_checked}");
+        assert!(n_fallback >= 50 && n_checked >= 20);
     }
 }
