@@ -1103,3 +1103,74 @@ mod fallback_tests {
         assert!(n_fallback >= 50 && n_checked >= 20);
     }
 }
+
+#[cfg(test)]
+mod upright_cylinder_tests {
+    use super::tests_support::*;
+    use super::*;
+    use crate::collision::collide;
+
+    /// A cylinder standing exactly upright on a plane: the rim points are body-fixed (the rim
+    /// direction is the cylinder's x axis). Any tilt switches the feature, so only translations
+    /// are checked against finite differences.
+    #[test]
+    fn contact_geom_plane_cylinder_upright_translations() {
+        let cyl = Shape::Cylinder {
+            radius: 0.3,
+            half_length: 0.4,
+        };
+        let mut rng = Rng(41);
+        let mut checked = 0;
+        for _ in 0..10 {
+            let pl = Pose {
+                pos: rng.vec(1.0),
+                rot: rng.rot(),
+            };
+            let spin = nalgebra::Rotation3::new(Vec3::z() * rng.range(0.0, 6.0)).into_inner();
+            let pc = Pose {
+                pos: pl.apply(&Vec3::new(rng.range(-1.0, 1.0), 0.3, 0.38)),
+                rot: pl.rot * spin,
+            };
+            for (s1, p1, s2, p2) in [
+                (&Shape::Plane, &pl, &cyl, &pc),
+                (&cyl, &pc, &Shape::Plane, &pl),
+            ] {
+                let mut out = Vec::new();
+                collide(s1, p1, s2, p2, 0.1, &mut out);
+                assert!(!out.is_empty());
+                for cp in &out {
+                    assert!(matches!(cp.feature.kind, FeatureKind::FacePoint { .. }));
+                    let (pb, nb, db) = (rng.vec(1.0), rng.vec(1.0), rng.range(-1.0, 1.0));
+                    let (w1, w2) = contact_point_vjp(s1, p1, s2, p2, cp, &pb, &nb, db);
+                    let h = 1e-6;
+                    for g in 0..2 {
+                        for k in 0..3 {
+                            let mut v = Vec3::zeros();
+                            v[k] = h;
+                            let l_at = |s: f64| {
+                                let sh = |p: &Pose, on: bool| Pose {
+                                    pos: p.pos + v * if on { s } else { 0.0 },
+                                    rot: p.rot,
+                                };
+                                let mut o = Vec::new();
+                                collide(s1, &sh(p1, g == 0), s2, &sh(p2, g == 1), 0.1, &mut o);
+                                let c = o
+                                    .into_iter()
+                                    .min_by(|a, b| {
+                                        (a.pos - cp.pos).norm().total_cmp(&(b.pos - cp.pos).norm())
+                                    })
+                                    .unwrap();
+                                pb.dot(&c.pos) + nb.dot(&c.normal) + db * c.dist
+                            };
+                            let fd = (l_at(1.0) - l_at(-1.0)) / (2.0 * h);
+                            let an = if g == 0 { w1.lin[k] } else { w2.lin[k] };
+                            assert!((fd - an).abs() < 1e-6 * (1.0 + an.abs()), "{fd} vs {an}");
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked >= 200);
+    }
+}
