@@ -1,20 +1,1176 @@
 //! VJPs of contact geometry (point, normal, distance) with respect to the two geom poses,
 //! the contact feature held fixed.
-//! (Stand-in returning zero, replaced at merge by the per-pair VJPs.)
+//!
+//! Every [`ContactPoint`] records its [`Feature`](crate::collision::Feature): which corner,
+//! face, edge, segment end or rim point produced it. For a fixed feature the contact is a
+//! smooth function of the two poses; [`contact_point_vjp`] re-evaluates that function in
+//! forward-mode dual numbers (12 tangents: a rigid twist of each geom), which gives exact
+//! derivatives (no finite differences), and contracts them with the output adjoints.
+//!
+//! Pose adjoints are wrenches at the world origin (see [`crate::adjoint`]): if geom `i` moves by
+//! the twist `xi_i = [w; v_O]` (`x -> x + v_O + w x x`, `R -> (I + [w]x) R`), then
+//! `dL = <xi_1, W_1> + <xi_2, W_2>` with `dL = pos_bar . dpos + normal_bar . dnormal +
+//! dist_bar * ddist`.
+//!
+//! # Exact features
+//! * [`FeatureKind::FacePoint`]: plane-sphere, plane-capsule (segment ends), plane-box (corners),
+//!   plane-convex (hull vertices), plane-cylinder resting upright (body-fixed rim points),
+//!   sphere/capsule-end centre inside a box (face), box-box face contacts (incident corners,
+//!   incident edges cut by reference side planes, reference side edges cut by the incident face:
+//!   each the intersection of three box planes).
+//! * [`FeatureKind::PlaneRim`]: plane-cylinder rim points (the rim point slides with the plane).
+//! * [`FeatureKind::Balls`]: sphere-sphere, sphere-capsule (end or interior of the axis),
+//!   capsule-capsule (ends, end-interior, interior-interior, and the parallel 2-contact case),
+//!   sphere-box and capsule-box end balls outside the box (closest box point, any clamp pattern).
+//! * [`FeatureKind::BoxEdges`]: box-box edge-edge contacts (interior closest points).
+//!
+//! # Fallback ([`FeatureKind::Unknown`])
+//! Contacts from GJK/EPA (pairs with a cylinder or a convex hull other than against a plane, the
+//! single capsule-box contact), their face-clipping manifolds, box-box edge-edge contacts whose
+//! closest points sit at an edge end, and degenerate configurations (coincident ball centres)
+//! carry no feature. For them, and for any contact whose recorded feature does not reproduce it
+//! (a safety check, relative 1e-7), the VJP uses this first-order model, stated here so that
+//! nothing is silently wrong:
+//! * the normal rotates with geom 1: `dn = w_1 x n`;
+//! * the point moves with the average of the two bodies' motions at the point:
+//!   `dpos = (v_1(pos) + v_2(pos)) / 2`, `v_i(x) = v_O,i + w_i x x`;
+//! * `ddist = n . (v_2(pos) - v_1(pos))` (the normal gap rate). For a single GJK/EPA contact of
+//!   polyhedral or round cores this is exact for translations of either geom (the gradient of
+//!   the signed distance with respect to a translation is the normal); it is an approximation
+//!   for rotations, for the point and normal, and for clipped manifold points (which slide along
+//!   incident edges).
 
-use crate::collision::{ContactPoint, Shape};
-use crate::math::{Force, Pose, Vec3};
+use crate::collision::{BoxPlane, ContactPoint, Core, FeatureKind, IncPoint, RefFace, Shape};
+use crate::math::{Force, Motion, Pose, Vec3};
+use std::ops::{Add, Div, Mul, Neg, Sub};
 
-/// Adjoints of the two geom poses as wrenches at the world origin.
+/// Number of tangents carried: a 6-twist per geom.
+const NT: usize = 12;
+
+/// Dual number with `NT` tangents.
+#[derive(Clone, Copy, Debug)]
+struct J {
+    v: f64,
+    d: [f64; NT],
+}
+
+impl J {
+    fn c(v: f64) -> J {
+        J { v, d: [0.0; NT] }
+    }
+    fn sqrt(self) -> J {
+        let s = self.v.sqrt();
+        let k = 0.5 / s;
+        J {
+            v: s,
+            d: self.d.map(|x| x * k),
+        }
+    }
+}
+
+impl Add for J {
+    type Output = J;
+    fn add(self, o: J) -> J {
+        let mut d = self.d;
+        for (x, y) in d.iter_mut().zip(o.d) {
+            *x += y;
+        }
+        J { v: self.v + o.v, d }
+    }
+}
+impl Sub for J {
+    type Output = J;
+    fn sub(self, o: J) -> J {
+        self + (-o)
+    }
+}
+impl Neg for J {
+    type Output = J;
+    fn neg(self) -> J {
+        J {
+            v: -self.v,
+            d: self.d.map(|x| -x),
+        }
+    }
+}
+impl Mul for J {
+    type Output = J;
+    fn mul(self, o: J) -> J {
+        let mut d = [0.0; NT];
+        for (k, x) in d.iter_mut().enumerate() {
+            *x = self.d[k] * o.v + self.v * o.d[k];
+        }
+        J { v: self.v * o.v, d }
+    }
+}
+impl Mul<f64> for J {
+    type Output = J;
+    fn mul(self, s: f64) -> J {
+        J {
+            v: self.v * s,
+            d: self.d.map(|x| x * s),
+        }
+    }
+}
+impl Div for J {
+    type Output = J;
+    fn div(self, o: J) -> J {
+        let inv = 1.0 / o.v;
+        let q = self.v * inv;
+        let mut d = [0.0; NT];
+        for (k, x) in d.iter_mut().enumerate() {
+            *x = (self.d[k] - q * o.d[k]) * inv;
+        }
+        J { v: q, d }
+    }
+}
+
+/// 3-vector of duals.
+#[derive(Clone, Copy, Debug)]
+struct V([J; 3]);
+
+impl V {
+    fn c(x: &Vec3) -> V {
+        V([J::c(x.x), J::c(x.y), J::c(x.z)])
+    }
+    fn val(&self) -> Vec3 {
+        Vec3::new(self.0[0].v, self.0[1].v, self.0[2].v)
+    }
+    /// Tangent `k` as a vector.
+    fn tan(&self, k: usize) -> Vec3 {
+        Vec3::new(self.0[0].d[k], self.0[1].d[k], self.0[2].d[k])
+    }
+    fn dot(&self, o: &V) -> J {
+        self.0[0] * o.0[0] + self.0[1] * o.0[1] + self.0[2] * o.0[2]
+    }
+    fn cross(&self, o: &V) -> V {
+        let (a, b) = (&self.0, &o.0);
+        V([
+            a[1] * b[2] - a[2] * b[1],
+            a[2] * b[0] - a[0] * b[2],
+            a[0] * b[1] - a[1] * b[0],
+        ])
+    }
+    fn norm(&self) -> J {
+        self.dot(self).sqrt()
+    }
+    fn scale(&self, s: J) -> V {
+        V(self.0.map(|x| x * s))
+    }
+}
+impl Add for V {
+    type Output = V;
+    fn add(self, o: V) -> V {
+        V([self.0[0] + o.0[0], self.0[1] + o.0[1], self.0[2] + o.0[2]])
+    }
+}
+impl Sub for V {
+    type Output = V;
+    fn sub(self, o: V) -> V {
+        V([self.0[0] - o.0[0], self.0[1] - o.0[1], self.0[2] - o.0[2]])
+    }
+}
+impl Neg for V {
+    type Output = V;
+    fn neg(self) -> V {
+        V(self.0.map(|x| -x))
+    }
+}
+impl Mul<f64> for V {
+    type Output = V;
+    fn mul(self, s: f64) -> V {
+        V(self.0.map(|x| x * s))
+    }
+}
+
+/// A pose carrying tangents: `x -> x + v_O + w x x`, `R -> [w]x R` per seeded slot.
+struct JPose {
+    pos: V,
+    col: [V; 3],
+}
+
+impl JPose {
+    /// Seed: `slots[(k, xi)]` puts the derivative along twist `xi` in tangent `k`.
+    fn seed(p: &Pose, slots: &[(usize, Motion)]) -> JPose {
+        let mut pos = V::c(&p.pos);
+        let mut col = [0, 1, 2].map(|c| V::c(&p.rot.column(c).into_owned()));
+        for &(k, xi) in slots {
+            let dp = xi.point_velocity(&p.pos);
+            for i in 0..3 {
+                pos.0[i].d[k] = dp[i];
+            }
+            for (c, cv) in col.iter_mut().enumerate() {
+                let dc = xi.ang.cross(&p.rot.column(c).into_owned());
+                for i in 0..3 {
+                    cv.0[i].d[k] = dc[i];
+                }
+            }
+        }
+        JPose { pos, col }
+    }
+    /// `R l` for a constant local vector.
+    fn rot(&self, l: &Vec3) -> V {
+        self.col[0] * l.x + self.col[1] * l.y + self.col[2] * l.z
+    }
+    /// `R l` for a dual local vector.
+    fn rot_v(&self, l: &V) -> V {
+        self.col[0].scale(l.0[0]) + self.col[1].scale(l.0[1]) + self.col[2].scale(l.0[2])
+    }
+    /// `R l + p`.
+    fn apply(&self, l: &Vec3) -> V {
+        self.rot(l) + self.pos
+    }
+    /// `R^T (x - p)`.
+    fn to_local(&self, x: &V) -> V {
+        let d = *x - self.pos;
+        V([
+            self.col[0].dot(&d),
+            self.col[1].dot(&d),
+            self.col[2].dot(&d),
+        ])
+    }
+}
+
+fn ball_radius(s: &Shape) -> f64 {
+    match *s {
+        Shape::Sphere { radius } | Shape::Capsule { radius, .. } => radius,
+        _ => 0.0,
+    }
+}
+
+fn box_half(s: &Shape) -> Option<Vec3> {
+    match *s {
+        Shape::Box { half } => Some(half),
+        _ => None,
+    }
+}
+
+fn unit(axis: u8, s: f64) -> Vec3 {
+    let mut e = Vec3::zeros();
+    e[axis as usize] = s;
+    e
+}
+
+/// Closest points of the lines `p1 + s d1` and `p2 + t d2` (non-parallel).
+fn line_line(p1: &V, d1: &V, p2: &V, d2: &V) -> (V, V) {
+    let r = *p1 - *p2;
+    let a = d1.dot(d1);
+    let e = d2.dot(d2);
+    let b = d1.dot(d2);
+    let c = d1.dot(&r);
+    let f = d2.dot(&r);
+    let den = a * e - b * b;
+    let s = (b * f - c * e) / den;
+    let t = (b * s + f) / e;
+    (*p1 + d1.scale(s), *p2 + d2.scale(t))
+}
+
+/// Projection of `x` on the axis line (local z) of `p`.
+fn on_axis(p: &JPose, x: &V) -> V {
+    let a = p.col[2];
+    p.pos + a.scale(a.dot(&(*x - p.pos)))
+}
+
+/// A ball centre that does not depend on the other one.
+fn core_indep(c: &Core, me: &JPose, other: &JPose) -> Option<V> {
+    match c {
+        Core::Fixed(l) => Some(me.apply(l)),
+        Core::ProjOther(l) => Some(on_axis(me, &other.apply(l))),
+        _ => None,
+    }
+}
+
+/// A ball centre that depends on the other centre `x`.
+fn core_dep(c: &Core, me: &JPose, shape: &Shape, x: &V) -> Option<V> {
+    match c {
+        Core::OnAxis => Some(on_axis(me, x)),
+        Core::BoxClamp(code) => {
+            let half = box_half(shape)?;
+            let mut y = me.to_local(x);
+            for k in 0..3 {
+                if code[k] != 0 {
+                    y.0[k] = J::c(code[k] as f64 * half[k]);
+                }
+            }
+            Some(me.rot_v(&y) + me.pos)
+        }
+        _ => None,
+    }
+}
+
+/// Intersection of three box planes (world), `r`/`i` the reference/incident boxes.
+fn planes_point(t: &[BoxPlane; 3], r: (&JPose, &Shape), i: (&JPose, &Shape)) -> Option<V> {
+    let mut n = Vec::with_capacity(3);
+    let mut d = Vec::with_capacity(3);
+    for p in t {
+        let (pose, shape) = if p.on_ref { r } else { i };
+        let half = box_half(shape)?;
+        let m = pose.rot(&unit(p.axis, p.sign as f64));
+        d.push(m.dot(&pose.pos) + J::c(half[p.axis as usize]));
+        n.push(m);
+    }
+    let c12 = n[1].cross(&n[2]);
+    let c20 = n[2].cross(&n[0]);
+    let c01 = n[0].cross(&n[1]);
+    let det = n[0].dot(&c12);
+    if det.v.abs() < 1e-9 {
+        return None;
+    }
+    let num = c12.scale(d[0]) + c20.scale(d[1]) + c01.scale(d[2]);
+    Some(V(num.0.map(|x| x / det)))
+}
+
+/// Contact (pos, normal A->B, dist) of a recorded feature in the routine's order, as duals.
+fn eval_feature(
+    kind: &FeatureKind,
+    sa: &Shape,
+    a: &JPose,
+    sb: &Shape,
+    b: &JPose,
+) -> Option<(V, V, J)> {
+    match kind {
+        FeatureKind::Unknown => None,
+        FeatureKind::FacePoint {
+            ref_is_a,
+            face,
+            point,
+            radius,
+        } => {
+            let (r, sr, i, si) = if *ref_is_a {
+                (a, sa, b, sb)
+            } else {
+                (b, sb, a, sa)
+            };
+            let (nl, ol) = match (face, sr) {
+                (RefFace::Plane, Shape::Plane) => (Vec3::z(), Vec3::zeros()),
+                (RefFace::Box { axis, sign }, Shape::Box { half }) => {
+                    let s = *sign as f64;
+                    (unit(*axis, s), unit(*axis, s * half[*axis as usize]))
+                }
+                _ => return None,
+            };
+            let nw = r.rot(&nl);
+            let ow = r.apply(&ol);
+            let x = match point {
+                IncPoint::Local(l) => i.apply(l),
+                IncPoint::Planes(t) => planes_point(t, (r, sr), (i, si))?,
+            };
+            let dist = nw.dot(&(x - ow)) - J::c(*radius);
+            let pos = x - nw.scale(J::c(*radius) + dist * 0.5);
+            let normal = if *ref_is_a { nw } else { -nw };
+            Some((pos, normal, dist))
+        }
+        FeatureKind::PlaneRim { flip, top, dir } => {
+            let (
+                Shape::Plane,
+                Shape::Cylinder {
+                    radius,
+                    half_length,
+                },
+            ) = (sa, sb)
+            else {
+                return None;
+            };
+            let n = a.col[2];
+            let ax = b.col[2] * (*flip as f64);
+            let v = -(n - ax.scale(ax.dot(&n)));
+            let v = v.scale(J::c(1.0) / v.norm());
+            let w = ax.cross(&v);
+            let u = match dir {
+                0 => v,
+                1 => w,
+                2 => -w,
+                _ => -v,
+            };
+            let h = if *top { *half_length } else { -*half_length };
+            let x = b.pos + ax * h + u * *radius;
+            let dist = n.dot(&(x - a.pos));
+            Some((x - n.scale(dist * 0.5), n, dist))
+        }
+        FeatureKind::Balls { c1, c2 } => {
+            let (q1, q2) = match (c1, c2) {
+                (Core::LineLine, Core::LineLine) => line_line(&a.pos, &a.col[2], &b.pos, &b.col[2]),
+                _ => match core_indep(c1, a, b) {
+                    Some(q1) => {
+                        let q2 = core_indep(c2, b, a).or_else(|| core_dep(c2, b, sb, &q1))?;
+                        (q1, q2)
+                    }
+                    None => {
+                        let q2 = core_indep(c2, b, a)?;
+                        (core_dep(c1, a, sa, &q2)?, q2)
+                    }
+                },
+            };
+            let (r1, r2) = (ball_radius(sa), ball_radius(sb));
+            let d = q2 - q1;
+            let len = d.norm();
+            let n = d.scale(J::c(1.0) / len);
+            let dist = len - J::c(r1 + r2);
+            Some((q1 + n.scale(J::c(r1) + dist * 0.5), n, dist))
+        }
+        FeatureKind::BoxEdges {
+            i,
+            j,
+            ca,
+            cb,
+            nsign,
+        } => {
+            let (ha, hb) = (box_half(sa)?, box_half(sb)?);
+            let (i, j) = (*i as usize, *j as usize);
+            let mut la = Vec3::zeros();
+            let mut lb = Vec3::zeros();
+            for k in 0..3 {
+                if k != i {
+                    la[k] = ca[k] as f64 * ha[k];
+                }
+                if k != j {
+                    lb[k] = cb[k] as f64 * hb[k];
+                }
+            }
+            let (q1, q2) = line_line(&a.apply(&la), &a.col[i], &b.apply(&lb), &b.col[j]);
+            let l = a.col[i].cross(&b.col[j]);
+            let n = l.scale(J::c(*nsign as f64) / l.norm());
+            let dist = n.dot(&(q2 - q1));
+            Some((q1 + n.scale(dist * 0.5), n, dist))
+        }
+    }
+}
+
+/// The recorded feature evaluated with tangents seeded by `slots_1`, `slots_2` (caller's order),
+/// in the caller's order; `None` if it has no feature or does not reproduce `cp`.
+fn eval_checked(
+    s1: &Shape,
+    p1: &Pose,
+    s2: &Shape,
+    p2: &Pose,
+    cp: &ContactPoint,
+    slots_1: &[(usize, Motion)],
+    slots_2: &[(usize, Motion)],
+) -> Option<(V, V, J)> {
+    let j1 = JPose::seed(p1, slots_1);
+    let j2 = JPose::seed(p2, slots_2);
+    let (pos, n, dist) = if cp.feature.swapped {
+        let (pos, n, dist) = eval_feature(&cp.feature.kind, s2, &j2, s1, &j1)?;
+        (pos, -n, dist)
+    } else {
+        eval_feature(&cp.feature.kind, s1, &j1, s2, &j2)?
+    };
+    let scale = 1.0 + cp.pos.norm() + cp.dist.abs();
+    let ok = (pos.val() - cp.pos).norm() <= 1e-7 * scale
+        && (n.val() - cp.normal).norm() <= 1e-7
+        && (dist.v - cp.dist).abs() <= 1e-7 * scale;
+    ok.then_some((pos, n, dist))
+}
+
+/// Basis twists: slot `off + k` is the unit twist along component `k` of `[w; v_O]`.
+fn basis(off: usize) -> [(usize, Motion); 6] {
+    std::array::from_fn(|k| {
+        let mut m = Motion::zero();
+        if k < 3 {
+            m.ang[k] = 1.0;
+        } else {
+            m.lin[k - 3] = 1.0;
+        }
+        (off + k, m)
+    })
+}
+
+/// Adjoints of the two geom poses (wrenches at the world origin, see the module documentation)
+/// of `L = pos_bar . cp.pos + normal_bar . cp.normal + dist_bar * cp.dist`, for the contact `cp`
+/// produced by [`crate::collision::collide`]`(s1, p1, s2, p2, ..)` (same argument order).
+/// Exact for the recorded feature; the documented first-order fallback for
+/// [`FeatureKind::Unknown`].
+#[allow(clippy::too_many_arguments)]
 pub fn contact_point_vjp(
-    _s1: &Shape,
-    _p1: &Pose,
-    _s2: &Shape,
-    _p2: &Pose,
-    _cp: &ContactPoint,
-    _pos_bar: &Vec3,
-    _normal_bar: &Vec3,
-    _dist_bar: f64,
+    s1: &Shape,
+    p1: &Pose,
+    s2: &Shape,
+    p2: &Pose,
+    cp: &ContactPoint,
+    pos_bar: &Vec3,
+    normal_bar: &Vec3,
+    dist_bar: f64,
 ) -> (Force, Force) {
-    (Force::zero(), Force::zero())
+    let Some((pos, n, dist)) = eval_checked(s1, p1, s2, p2, cp, &basis(0), &basis(6)) else {
+        return fallback_vjp(cp, pos_bar, normal_bar, dist_bar);
+    };
+    let dl = |k: usize| pos_bar.dot(&pos.tan(k)) + normal_bar.dot(&n.tan(k)) + dist_bar * dist.d[k];
+    let w = |off: usize| Force {
+        ang: Vec3::new(dl(off), dl(off + 1), dl(off + 2)),
+        lin: Vec3::new(dl(off + 3), dl(off + 4), dl(off + 5)),
+    };
+    (w(0), w(6))
+}
+
+/// The fallback VJP (module documentation).
+fn fallback_vjp(
+    cp: &ContactPoint,
+    pos_bar: &Vec3,
+    normal_bar: &Vec3,
+    dist_bar: f64,
+) -> (Force, Force) {
+    let x = cp.pos;
+    let n = cp.normal;
+    let half = pos_bar * 0.5;
+    let mut w1 = Force::at_point(&x, &(half - n * dist_bar));
+    w1.ang += n.cross(normal_bar);
+    let w2 = Force::at_point(&x, &(half + n * dist_bar));
+    (w1, w2)
+}
+
+/// Forward derivative (dpos, dnormal, ddist) of the contact along the twists `xi1`, `xi2`
+/// (exact for recorded features, the fallback model otherwise).
+#[cfg(test)]
+fn contact_point_jvp(
+    s1: &Shape,
+    p1: &Pose,
+    s2: &Shape,
+    p2: &Pose,
+    cp: &ContactPoint,
+    xi1: &Motion,
+    xi2: &Motion,
+) -> (Vec3, Vec3, f64) {
+    match eval_checked(s1, p1, s2, p2, cp, &[(0, *xi1)], &[(0, *xi2)]) {
+        Some((pos, n, dist)) => (pos.tan(0), n.tan(0), dist.d[0]),
+        None => {
+            let (v1, v2) = (xi1.point_velocity(&cp.pos), xi2.point_velocity(&cp.pos));
+            (
+                (v1 + v2) * 0.5,
+                xi1.ang.cross(&cp.normal),
+                cp.normal.dot(&(v2 - v1)),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests_support {
+    use crate::math::{Mat3, Motion, Quat, Vec3};
+
+    pub(super) struct Rng(pub(super) u64);
+    impl Rng {
+        pub(super) fn next(&mut self) -> f64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 >> 11) as f64 / (1u64 << 53) as f64
+        }
+        pub(super) fn range(&mut self, a: f64, b: f64) -> f64 {
+            a + (b - a) * self.next()
+        }
+        pub(super) fn vec(&mut self, s: f64) -> Vec3 {
+            Vec3::new(self.range(-s, s), self.range(-s, s), self.range(-s, s))
+        }
+        pub(super) fn rot(&mut self) -> Mat3 {
+            let q = nalgebra::Quaternion::new(
+                self.range(-1., 1.),
+                self.range(-1., 1.),
+                self.range(-1., 1.),
+                self.range(-1., 1.),
+            );
+            *Quat::from_quaternion(q).to_rotation_matrix().matrix()
+        }
+        pub(super) fn unit(&mut self) -> Vec3 {
+            loop {
+                let v = self.vec(1.0);
+                let n = v.norm();
+                if n > 0.1 && n < 1.0 {
+                    return v / n;
+                }
+            }
+        }
+        pub(super) fn twist(&mut self) -> Motion {
+            Motion::new(self.vec(1.0), self.vec(1.0))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::*;
+    use super::*;
+    use crate::collision::{collide, ConvexHull, Feature};
+    use crate::math::Mat3;
+
+    const H: f64 = 1e-7;
+    const MARGIN: f64 = 0.3;
+
+    /// Exact rigid update by the twist `xi * h`.
+    fn moved(p: &Pose, xi: &Motion, h: f64) -> Pose {
+        let r = nalgebra::Rotation3::new(xi.ang * h).into_inner();
+        Pose {
+            pos: p.pos + (xi.lin + xi.ang.cross(&p.pos)) * h,
+            rot: r * p.rot,
+        }
+    }
+
+    /// Same feature (body-fixed points recomputed from world coordinates compared loosely).
+    fn same_feature(a: &Feature, b: &Feature) -> bool {
+        use crate::collision::IncPoint::Local;
+        match (a.kind, b.kind) {
+            (
+                FeatureKind::FacePoint {
+                    ref_is_a: r1,
+                    face: f1,
+                    point: Local(l1),
+                    radius: q1,
+                },
+                FeatureKind::FacePoint {
+                    ref_is_a: r2,
+                    face: f2,
+                    point: Local(l2),
+                    radius: q2,
+                },
+            ) => {
+                a.swapped == b.swapped
+                    && r1 == r2
+                    && f1 == f2
+                    && q1 == q2
+                    && (l1 - l2).norm() < 1e-6
+            }
+            _ => a == b,
+        }
+    }
+
+    struct Bars {
+        pos: Vec3,
+        n: Vec3,
+        d: f64,
+    }
+
+    fn loss(c: &ContactPoint, b: &Bars) -> f64 {
+        b.pos.dot(&c.pos) + b.n.dot(&c.normal) + b.d * c.dist
+    }
+
+    /// The contact of `(s1, p1, s2, p2)` with feature `f` (closest to `near`).
+    fn find(
+        s1: &Shape,
+        p1: &Pose,
+        s2: &Shape,
+        p2: &Pose,
+        f: &Feature,
+        near: &Vec3,
+    ) -> Option<ContactPoint> {
+        let mut out = Vec::new();
+        collide(s1, p1, s2, p2, MARGIN, &mut out);
+        out.into_iter()
+            .filter(|c| same_feature(&c.feature, f))
+            .min_by(|a, b| (a.pos - near).norm().total_cmp(&(b.pos - near).norm()))
+    }
+
+    #[derive(Default, Debug)]
+    struct Count {
+        exact: usize,
+        fallback: usize,
+        skipped: usize,
+        kinds: std::collections::BTreeSet<String>,
+    }
+
+    fn core_name(c: &Core) -> &'static str {
+        match c {
+            Core::Fixed(_) => "Fixed",
+            Core::ProjOther(_) => "ProjOther",
+            Core::OnAxis => "OnAxis",
+            Core::LineLine => "LineLine",
+            Core::BoxClamp(_) => "BoxClamp",
+        }
+    }
+
+    /// Short name of a feature (coverage bookkeeping).
+    fn label(k: &FeatureKind) -> String {
+        match k {
+            FeatureKind::Unknown => "Unknown".into(),
+            FeatureKind::FacePoint { face, point, .. } => {
+                let f = match face {
+                    RefFace::Plane => "Plane",
+                    RefFace::Box { .. } => "Box",
+                };
+                match point {
+                    IncPoint::Local(_) => format!("FacePoint({f},Local)"),
+                    IncPoint::Planes(t) => format!(
+                        "FacePoint({f},Planes{})",
+                        t.iter().filter(|p| p.on_ref).count()
+                    ),
+                }
+            }
+            FeatureKind::PlaneRim { .. } => "PlaneRim".into(),
+            FeatureKind::Balls { c1, c2 } => format!("Balls({},{})", core_name(c1), core_name(c2)),
+            FeatureKind::BoxEdges { .. } => "BoxEdges".into(),
+        }
+    }
+
+    /// Finite-difference and dot-product checks of every contact of the pair.
+    fn check(s1: &Shape, p1: &Pose, s2: &Shape, p2: &Pose, rng: &mut Rng, cnt: &mut Count) {
+        let mut out = Vec::new();
+        collide(s1, p1, s2, p2, MARGIN, &mut out);
+        'contacts: for cp in &out {
+            if cp.feature.kind == FeatureKind::Unknown {
+                cnt.fallback += 1;
+                continue;
+            }
+            cnt.kinds.insert(label(&cp.feature.kind));
+            let bars = Bars {
+                pos: rng.vec(1.0),
+                n: rng.vec(1.0),
+                d: rng.range(-1.0, 1.0),
+            };
+            let (w1, w2) = contact_point_vjp(s1, p1, s2, p2, cp, &bars.pos, &bars.n, bars.d);
+            // The feature must reproduce the contact (else the VJP silently fell back).
+            assert!(
+                eval_checked(s1, p1, s2, p2, cp, &[], &[]).is_some(),
+                "feature does not reproduce {cp:?}"
+            );
+            let mut an = [0.0; 12];
+            let mut fd = [0.0; 12];
+            for g in 0..2 {
+                for (k, xi) in basis(0) {
+                    let w = if g == 0 { &w1 } else { &w2 };
+                    an[6 * g + k] = xi.dot(w);
+                    let lp = |h: f64| {
+                        let (q1, q2) = if g == 0 {
+                            (moved(p1, &xi, h), *p2)
+                        } else {
+                            (*p1, moved(p2, &xi, h))
+                        };
+                        find(s1, &q1, s2, &q2, &cp.feature, &cp.pos).map(|c| loss(&c, &bars))
+                    };
+                    let (Some(a), Some(b)) = (lp(H), lp(-H)) else {
+                        cnt.skipped += 1;
+                        continue 'contacts;
+                    };
+                    fd[6 * g + k] = (a - b) / (2.0 * H);
+                }
+            }
+            let err: f64 = an
+                .iter()
+                .zip(&fd)
+                .map(|(a, b)| (a - b).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            let mag: f64 = an.iter().map(|a| a * a).sum::<f64>().sqrt();
+            assert!(
+                err <= 1e-6 * mag.max(1e-3),
+                "VJP vs FD: rel err {:.3e}\n an {an:?}\n fd {fd:?}\n {cp:?}\n {s1:?} {p1:?}\n {s2:?} {p2:?}",
+                err / mag
+            );
+            // Dot-product test: <JVP, bars> == <xi1, W1> + <xi2, W2>.
+            let (xi1, xi2) = (rng.twist(), rng.twist());
+            let (dp, dn, dd) = contact_point_jvp(s1, p1, s2, p2, cp, &xi1, &xi2);
+            let lhs = bars.pos.dot(&dp) + bars.n.dot(&dn) + bars.d * dd;
+            let rhs = xi1.dot(&w1) + xi2.dot(&w2);
+            assert!(
+                (lhs - rhs).abs() <= 1e-10 * (1.0 + lhs.abs()),
+                "dot test {lhs} vs {rhs}"
+            );
+            cnt.exact += 1;
+        }
+    }
+
+    /// Random poses of `(s1, s2)` at centre distance `reach * [lo, hi]`; both argument orders.
+    fn run_pair(s1: &Shape, s2: &Shape, reach: (f64, f64), trials: usize, seed: u64) -> Count {
+        let mut rng = Rng(seed);
+        let mut cnt = Count::default();
+        for _ in 0..trials {
+            let p1 = Pose {
+                pos: rng.vec(1.0),
+                rot: rng.rot(),
+            };
+            let off = if matches!(s1, Shape::Plane) {
+                let n = p1.rot.column(2).into_owned();
+                let t = rng.vec(1.0);
+                (t - n * n.dot(&t)) + n * rng.range(reach.0, reach.1)
+            } else {
+                rng.unit() * rng.range(reach.0, reach.1)
+            };
+            let p2 = Pose {
+                pos: p1.pos + off,
+                rot: rng.rot(),
+            };
+            check(s1, &p1, s2, &p2, &mut rng, &mut cnt);
+            check(s2, &p2, s1, &p1, &mut rng, &mut cnt);
+        }
+        cnt
+    }
+
+    fn assert_exact(name: &str, c: &Count, min: usize) {
+        eprintln!("{name}: {c:?}");
+        assert!(
+            c.skipped * 10 <= c.exact,
+            "{name}: too many feature switches {c:?}"
+        );
+        assert!(c.exact >= min, "{name}: too few exact checks {c:?}");
+        assert_eq!(c.fallback, 0, "{name}: unexpected fallback contacts {c:?}");
+    }
+
+    const SPHERE: Shape<'static> = Shape::Sphere { radius: 0.3 };
+    const CAPSULE: Shape<'static> = Shape::Capsule {
+        radius: 0.2,
+        half_length: 0.4,
+    };
+    const BOX: Shape<'static> = Shape::Box {
+        half: Vec3::new(0.3, 0.4, 0.5),
+    };
+    const CYL: Shape<'static> = Shape::Cylinder {
+        radius: 0.3,
+        half_length: 0.4,
+    };
+
+    fn hull() -> ConvexHull {
+        let mut rng = Rng(99);
+        let pts: Vec<Vec3> = (0..14).map(|_| rng.unit() * rng.range(0.3, 0.5)).collect();
+        ConvexHull::from_points(&pts).unwrap()
+    }
+
+    #[test]
+    fn contact_geom_plane_pairs() {
+        let h = hull();
+        for (name, s, reach) in [
+            ("plane-sphere", SPHERE, (0.0, 0.5)),
+            ("plane-capsule", CAPSULE, (0.0, 0.6)),
+            ("plane-box", BOX, (0.0, 0.7)),
+            ("plane-cylinder", CYL, (0.0, 0.6)),
+            ("plane-convex", Shape::Convex(&h), (0.0, 0.6)),
+        ] {
+            let c = run_pair(&Shape::Plane, &s, reach, 40, 7);
+            assert_exact(name, &c, 40);
+        }
+    }
+
+    #[test]
+    fn contact_geom_round_pairs() {
+        for (name, s1, s2, reach) in [
+            ("sphere-sphere", SPHERE, SPHERE, (0.3, 0.8)),
+            ("sphere-capsule", SPHERE, CAPSULE, (0.2, 0.9)),
+            ("capsule-capsule", CAPSULE, CAPSULE, (0.1, 1.0)),
+            ("sphere-box", SPHERE, BOX, (0.1, 0.9)),
+        ] {
+            let c = run_pair(&s1, &s2, reach, 40, 11);
+            assert_exact(name, &c, 40);
+            if name == "capsule-capsule" {
+                for k in [
+                    "Balls(Fixed,OnAxis)",
+                    "Balls(LineLine,LineLine)",
+                    "Balls(OnAxis,Fixed)",
+                ] {
+                    assert!(c.kinds.contains(k), "{name}: {k} not covered");
+                }
+            }
+            if name == "sphere-box" {
+                for k in ["Balls(Fixed,BoxClamp)", "FacePoint(Box,Local)"] {
+                    assert!(c.kinds.contains(k), "{name}: {k} not covered");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn contact_geom_capsule_capsule_parallel() {
+        let mut rng = Rng(5);
+        let mut cnt = Count::default();
+        for i in 0..30 {
+            let p1 = Pose {
+                pos: rng.vec(1.0),
+                rot: rng.rot(),
+            };
+            let a = p1.rot.column(2).into_owned();
+            let flip = if i % 2 == 0 {
+                Mat3::identity()
+            } else {
+                Mat3::from_diagonal(&Vec3::new(1.0, -1.0, -1.0))
+            };
+            let spin = nalgebra::Rotation3::new(Vec3::z() * rng.range(0.0, 6.0)).into_inner();
+            let perp = (rng.unit()).cross(&a).normalize();
+            let p2 = Pose {
+                pos: p1.pos + perp * rng.range(0.3, 0.6) + a * rng.range(-0.7, 0.7),
+                rot: p1.rot * flip * spin,
+            };
+            check(&CAPSULE, &p1, &CAPSULE, &p2, &mut rng, &mut cnt);
+            check(&CAPSULE, &p2, &CAPSULE, &p1, &mut rng, &mut cnt);
+        }
+        // Exactly parallel axes: the projection of an end of one segment on the other lands on
+        // the other's end (a kink of the clamped projection), so one-sided switches are expected.
+        eprintln!("capsule-capsule parallel: {cnt:?}");
+        assert!(cnt.exact >= 40 && cnt.fallback == 0, "{cnt:?}");
+        assert!(cnt.kinds.contains("Balls(ProjOther,OnAxis)"), "{cnt:?}");
+        assert!(cnt.kinds.contains("Balls(Fixed,OnAxis)"), "{cnt:?}");
+    }
+
+    #[test]
+    fn contact_geom_box_box() {
+        // Random poses: face contacts (all three kinds of clipped points) and edge-edge.
+        let c = run_pair(&BOX, &BOX, (0.3, 1.1), 150, 3);
+        eprintln!("box-box random: {c:?}");
+        assert!(c.exact >= 100 && c.skipped * 10 <= c.exact, "{c:?}");
+        // Resting: box 2 on a face of box 1, slightly tilted and turned.
+        let mut rng = Rng(17);
+        let mut cnt = Count::default();
+        for _ in 0..30 {
+            let p1 = Pose {
+                pos: rng.vec(1.0),
+                rot: rng.rot(),
+            };
+            let tilt = nalgebra::Rotation3::new(rng.vec(0.05) + Vec3::z() * rng.range(-1.5, 1.5))
+                .into_inner();
+            let up = p1.rot.column(2).into_owned();
+            let p2 = Pose {
+                pos: p1.pos
+                    + up * rng.range(0.93, 1.0)
+                    + p1.rot * Vec3::new(rng.range(-0.3, 0.3), rng.range(-0.3, 0.3), 0.0),
+                rot: p1.rot * tilt,
+            };
+            check(&BOX, &p1, &BOX, &p2, &mut rng, &mut cnt);
+            check(&BOX, &p2, &BOX, &p1, &mut rng, &mut cnt);
+        }
+        assert_exact("box-box resting", &cnt, 100);
+        let mut all = c.kinds.clone();
+        all.extend(cnt.kinds.iter().cloned());
+        for k in [
+            "FacePoint(Box,Planes0)",
+            "FacePoint(Box,Planes1)",
+            "FacePoint(Box,Planes2)",
+            "BoxEdges",
+        ] {
+            assert!(all.contains(k), "box-box: {k} not covered: {all:?}");
+        }
+    }
+
+    #[test]
+    fn contact_geom_capsule_box_end_balls() {
+        // Capsule lying along a box face: the two end-ball contacts.
+        let mut rng = Rng(23);
+        let mut cnt = Count::default();
+        let bx = Shape::Box {
+            half: Vec3::new(0.7, 0.6, 0.5),
+        };
+        for _ in 0..30 {
+            let p1 = Pose {
+                pos: rng.vec(1.0),
+                rot: rng.rot(),
+            };
+            let tilt =
+                nalgebra::Rotation3::new(Vec3::y() * std::f64::consts::FRAC_PI_2 + rng.vec(0.01))
+                    .into_inner();
+            let p2 = Pose {
+                pos: p1.apply(&Vec3::new(
+                    rng.range(-0.1, 0.1),
+                    rng.range(-0.2, 0.2),
+                    0.5 + rng.range(0.1, 0.25),
+                )),
+                rot: p1.rot * tilt,
+            };
+            check(&bx, &p1, &CAPSULE, &p2, &mut rng, &mut cnt);
+            check(&CAPSULE, &p2, &bx, &p1, &mut rng, &mut cnt);
+        }
+        assert_exact("capsule-box end balls", &cnt, 60);
+    }
+}
+
+#[cfg(test)]
+mod fallback_tests {
+    //! The documented fallback (GJK/EPA pairs): stated, and checked where it is exact.
+    use super::tests_support::*;
+    use super::*;
+    use crate::collision::{collide, ConvexHull};
+
+    #[test]
+    fn contact_geom_fallback_gjk_pairs() {
+        let cube = {
+            let mut pts = Vec::new();
+            for i in 0..8 {
+                pts.push(Vec3::new(
+                    if i & 1 == 0 { -0.3 } else { 0.3 },
+                    if i & 2 == 0 { -0.35 } else { 0.35 },
+                    if i & 4 == 0 { -0.4 } else { 0.4 },
+                ));
+            }
+            ConvexHull::from_points(&pts).unwrap()
+        };
+        let bx = Shape::Box {
+            half: Vec3::new(0.3, 0.4, 0.5),
+        };
+        let cyl = Shape::Cylinder {
+            radius: 0.3,
+            half_length: 0.4,
+        };
+        let cap = Shape::Capsule {
+            radius: 0.2,
+            half_length: 0.4,
+        };
+        let hull = Shape::Convex(&cube);
+        let mut rng = Rng(31);
+        let (mut n_fallback, mut n_checked) = (0, 0);
+        for (s1, s2, exact_translation) in [
+            (bx, hull, true),
+            (hull, hull, true),
+            (cap, bx, true),
+            (bx, cyl, false),
+            (cyl, cyl, false),
+        ] {
+            for _ in 0..30 {
+                let p1 = Pose {
+                    pos: rng.vec(1.0),
+                    rot: rng.rot(),
+                };
+                let p2 = Pose {
+                    pos: p1.pos + rng.unit() * rng.range(0.4, 0.8),
+                    rot: rng.rot(),
+                };
+                let mut out = Vec::new();
+                collide(&s1, &p1, &s2, &p2, 0.3, &mut out);
+                for cp in &out {
+                    if cp.feature.kind != FeatureKind::Unknown {
+                        continue;
+                    }
+                    n_fallback += 1;
+                    let (pb, nb, db) = (rng.vec(1.0), rng.vec(1.0), rng.range(-1.0, 1.0));
+                    // Stated: the fallback model, exactly.
+                    let (w1, w2) = contact_point_vjp(&s1, &p1, &s2, &p2, cp, &pb, &nb, db);
+                    let x = cp.pos;
+                    let n = cp.normal;
+                    let e1 = Force::at_point(&x, &(pb * 0.5 - n * db))
+                        + Force::new(n.cross(&nb), Vec3::zeros());
+                    let e2 = Force::at_point(&x, &(pb * 0.5 + n * db));
+                    assert!((w1.ang - e1.ang).norm() + (w1.lin - e1.lin).norm() < 1e-12);
+                    assert!((w2.ang - e2.ang).norm() + (w2.lin - e2.lin).norm() < 1e-12);
+                    // Dot-product test of the fallback JVP.
+                    let (xi1, xi2) = (rng.twist(), rng.twist());
+                    let (dp, dn, dd) = contact_point_jvp(&s1, &p1, &s2, &p2, cp, &xi1, &xi2);
+                    let lhs = pb.dot(&dp) + nb.dot(&dn) + db * dd;
+                    assert!((lhs - xi1.dot(&w1) - xi2.dot(&w2)).abs() < 1e-10 * (1.0 + lhs.abs()));
+                    // Manifold (clipped) points slide along incident edges: not exact there.
+                    if !exact_translation || out.len() != 1 {
+                        continue;
+                    }
+                    // Where it is exact: d(dist) under translations of either geom.
+                    let h = 1e-5;
+                    let mut ok = true;
+                    for k in 0..3 {
+                        let mut v = Vec3::zeros();
+                        v[k] = h;
+                        let d_at = |q1: Pose, q2: Pose| {
+                            let mut o = Vec::new();
+                            collide(&s1, &q1, &s2, &q2, 0.3, &mut o);
+                            o.into_iter()
+                                .min_by(|a, b| (a.pos - x).norm().total_cmp(&(b.pos - x).norm()))
+                                .map(|c| (c.dist, (c.normal - n).norm() < 1e-6))
+                        };
+                        let sh = |p: &Pose, s: f64| Pose {
+                            pos: p.pos + v * s,
+                            rot: p.rot,
+                        };
+                        let (Some(a), Some(b)) = (d_at(p1, sh(&p2, 1.0)), d_at(p1, sh(&p2, -1.0)))
+                        else {
+                            ok = false;
+                            break;
+                        };
+                        if !(a.1 && b.1) {
+                            ok = false;
+                            break;
+                        }
+                        let fd = (a.0 - b.0) / (2.0 * h);
+                        let (_, w2d) = contact_point_vjp(
+                            &s1,
+                            &p1,
+                            &s2,
+                            &p2,
+                            cp,
+                            &Vec3::zeros(),
+                            &Vec3::zeros(),
+                            1.0,
+                        );
+                        let (w1d, _) = contact_point_vjp(
+                            &s1,
+                            &p1,
+                            &s2,
+                            &p2,
+                            cp,
+                            &Vec3::zeros(),
+                            &Vec3::zeros(),
+                            1.0,
+                        );
+                        assert!(
+                            (fd - w2d.lin[k]).abs() < 1e-6,
+                            "translation ddist {fd} vs {}",
+                            w2d.lin[k]
+                        );
+                        assert!((w1d.lin[k] + w2d.lin[k]).abs() < 1e-12);
+                    }
+                    n_checked += ok as usize;
+                }
+            }
+        }
+        eprintln!("fallback contacts: {n_fallback}, translation-checked: {n_checked}");
+        assert!(n_fallback >= 50 && n_checked >= 20);
+    }
+}
+
+#[cfg(test)]
+mod upright_cylinder_tests {
+    use super::tests_support::*;
+    use super::*;
+    use crate::collision::collide;
+
+    /// A cylinder standing exactly upright on a plane: the rim points are body-fixed (the rim
+    /// direction is the cylinder's x axis). Any tilt switches the feature, so only translations
+    /// are checked against finite differences.
+    #[test]
+    fn contact_geom_plane_cylinder_upright_translations() {
+        let cyl = Shape::Cylinder {
+            radius: 0.3,
+            half_length: 0.4,
+        };
+        let mut rng = Rng(41);
+        let mut checked = 0;
+        for _ in 0..10 {
+            let pl = Pose {
+                pos: rng.vec(1.0),
+                rot: rng.rot(),
+            };
+            let spin = nalgebra::Rotation3::new(Vec3::z() * rng.range(0.0, 6.0)).into_inner();
+            let pc = Pose {
+                pos: pl.apply(&Vec3::new(rng.range(-1.0, 1.0), 0.3, 0.38)),
+                rot: pl.rot * spin,
+            };
+            for (s1, p1, s2, p2) in [
+                (&Shape::Plane, &pl, &cyl, &pc),
+                (&cyl, &pc, &Shape::Plane, &pl),
+            ] {
+                let mut out = Vec::new();
+                collide(s1, p1, s2, p2, 0.1, &mut out);
+                assert!(!out.is_empty());
+                for cp in &out {
+                    assert!(matches!(cp.feature.kind, FeatureKind::FacePoint { .. }));
+                    let (pb, nb, db) = (rng.vec(1.0), rng.vec(1.0), rng.range(-1.0, 1.0));
+                    let (w1, w2) = contact_point_vjp(s1, p1, s2, p2, cp, &pb, &nb, db);
+                    let h = 1e-6;
+                    for g in 0..2 {
+                        for k in 0..3 {
+                            let mut v = Vec3::zeros();
+                            v[k] = h;
+                            let l_at = |s: f64| {
+                                let sh = |p: &Pose, on: bool| Pose {
+                                    pos: p.pos + v * if on { s } else { 0.0 },
+                                    rot: p.rot,
+                                };
+                                let mut o = Vec::new();
+                                collide(s1, &sh(p1, g == 0), s2, &sh(p2, g == 1), 0.1, &mut o);
+                                let c = o
+                                    .into_iter()
+                                    .min_by(|a, b| {
+                                        (a.pos - cp.pos).norm().total_cmp(&(b.pos - cp.pos).norm())
+                                    })
+                                    .unwrap();
+                                pb.dot(&c.pos) + nb.dot(&c.normal) + db * c.dist
+                            };
+                            let fd = (l_at(1.0) - l_at(-1.0)) / (2.0 * h);
+                            let an = if g == 0 { w1.lin[k] } else { w2.lin[k] };
+                            assert!((fd - an).abs() < 1e-6 * (1.0 + an.abs()), "{fd} vs {an}");
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked >= 200);
+    }
 }

@@ -8,7 +8,9 @@
 //! Face axes are preferred over edge axes unless an edge axis separates noticeably better
 //! (5% of the depth), which keeps resting contacts on the face manifold (as ODE's dBoxBox does).
 
-use super::{closest_seg_seg, emit1, emit2, sgn, ContactPoint};
+use super::{
+    closest_seg_seg, emit1, emit2, sgn, BoxPlane, ContactPoint, FeatureKind, IncPoint, RefFace,
+};
 use crate::math::{Pose, Vec3};
 
 #[derive(Clone, Copy)]
@@ -104,24 +106,41 @@ pub fn box_box(
         Axis::Edge(i, j) => {
             // Supporting edge of A in direction n, of B in direction -n.
             let mut ca = p1.pos;
+            let mut sa = [-1i8; 3];
             for k in 0..3 {
                 if k != i {
                     ca += a[k] * (sgn(n.dot(&a[k])) * h1[k]);
+                    sa[k] = sgn(n.dot(&a[k])) as i8;
                 }
             }
             let mut cb = p2.pos;
+            let mut sb = [-1i8; 3];
             for k in 0..3 {
                 if k != j {
                     cb -= b[k] * (sgn(n.dot(&b[k])) * h2[k]);
+                    sb[k] = -sgn(n.dot(&b[k])) as i8;
                 }
             }
+            let signs = (sa, sb);
             let sa = ca - a[i] * h1[i];
             let sb = cb - b[j] * h2[j];
             let (s, t) =
                 closest_seg_seg(&sa, &(a[i] * (2.0 * h1[i])), &sb, &(b[j] * (2.0 * h2[j])));
             let qa = sa + a[i] * (2.0 * h1[i] * s);
             let qb = sb + b[j] * (2.0 * h2[j] * t);
-            emit1(out, margin, qa, n, n.dot(&(qb - qa)));
+            let interior = s > 0.0 && s < 1.0 && t > 0.0 && t < 1.0;
+            let kind = if interior {
+                FeatureKind::BoxEdges {
+                    i: i as u8,
+                    j: j as u8,
+                    ca: signs.0,
+                    cb: signs.1,
+                    nsign: if n == best_l { 1 } else { -1 },
+                }
+            } else {
+                FeatureKind::Unknown
+            };
+            emit1(out, margin, qa, n, n.dot(&(qb - qa)), kind);
         }
     }
 }
@@ -155,12 +174,28 @@ fn face_contacts(
     let (u, v) = ((j + 1) % 3, (j + 2) % 3);
     let mut poly = [Vec3::zeros(); 8];
     let mut tmp = [Vec3::zeros(); 8];
+    // Each polygon vertex as the intersection of three box planes (None: not tracked).
+    type Tag = Option<[BoxPlane; 3]>;
+    let bp = |on_ref: bool, axis: usize, sign: f64| BoxPlane {
+        on_ref,
+        axis: axis as u8,
+        sign: sign as i8,
+    };
+    let mut tags: [Tag; 8] = [None; 8];
+    let mut ttmp: [Tag; 8] = [None; 8];
+    // The line shared by two tagged vertices, cut by plane `p`.
+    let cut_tag = |t0: &Tag, t1: &Tag, p: BoxPlane| -> Tag {
+        let (t0, t1) = (t0.as_ref()?, t1.as_ref()?);
+        let common: Vec<BoxPlane> = t0.iter().filter(|x| t1.contains(x)).copied().collect();
+        (common.len() == 2).then(|| [common[0], common[1], p])
+    };
     let mut np = 4;
     for (k, (su, sv)) in [(1.0, 1.0), (-1.0, 1.0), (-1.0, -1.0), (1.0, -1.0)]
         .into_iter()
         .enumerate()
     {
         poly[k] = fc + ax[u] * (su * hi[u]) + ax[v] * (sv * hi[v]);
+        tags[k] = Some([bp(false, j, sj), bp(false, u, su), bp(false, v, sv)]);
     }
     // Reference face centre and clipping half-planes.
     let rc = cr + nr * hr[i];
@@ -176,26 +211,42 @@ fn face_contacts(
                 let (d0, d1) = (f(&x0), f(&x1));
                 if d0 <= 0.0 && nt < 8 {
                     tmp[nt] = x0;
+                    ttmp[nt] = tags[q];
                     nt += 1;
                 }
                 if (d0 <= 0.0) != (d1 <= 0.0) && nt < 8 {
                     tmp[nt] = x0 + (x1 - x0) * (d0 / (d0 - d1));
+                    ttmp[nt] = cut_tag(&tags[q], &tags[(q + 1) % np], bp(true, k, s));
                     nt += 1;
                 }
             }
             poly[..nt].copy_from_slice(&tmp[..nt]);
+            tags[..nt].copy_from_slice(&ttmp[..nt]);
             np = nt;
             if np == 0 {
                 return;
             }
         }
     }
-    for x in &poly[..np] {
+    let face = RefFace::Box {
+        axis: i as u8,
+        sign: if nr.dot(&r[i]) > 0.0 { 1 } else { -1 },
+    };
+    for (x, tag) in poly[..np].iter().zip(&tags[..np]) {
         let dist = nr.dot(&(x - rc));
+        let kind = match tag {
+            Some(t) => FeatureKind::FacePoint {
+                ref_is_a: r_is_1,
+                face,
+                point: IncPoint::Planes(*t),
+                radius: 0.0,
+            },
+            None => FeatureKind::Unknown,
+        };
         if r_is_1 {
-            emit2(out, margin, *x, *nr, dist);
+            emit2(out, margin, *x, *nr, dist, kind);
         } else {
-            emit1(out, margin, *x, -nr, dist);
+            emit1(out, margin, *x, -nr, dist, kind);
         }
     }
 }

@@ -2,12 +2,25 @@
 
 use super::convex::shape_contact;
 use super::gjk::Placed;
-use super::{emit2, sgn, ContactPoint, Shape};
+use super::{emit2, sgn, ContactPoint, Core, Feature, FeatureKind, IncPoint, RefFace, Shape};
 use crate::math::{Pose, Vec3};
 
 /// Sphere (centre `c`, radius `r`) against a box: `(box surface point, normal sphere->box, dist)`.
 /// Outside: the closest box point. Centre inside: the nearest face (lowest axis index on ties).
+#[cfg(test)]
 pub(crate) fn ball_box(c: &Vec3, r: f64, pb: &Pose, half: &Vec3) -> (Vec3, Vec3, f64) {
+    let (q, n, d, _) = ball_box_f(c, &Vec3::zeros(), r, pb, half);
+    (q, n, d)
+}
+
+/// [`ball_box`] with the contact feature; `c_local` is the centre in the ball's own frame.
+pub(crate) fn ball_box_f(
+    c: &Vec3,
+    c_local: &Vec3,
+    r: f64,
+    pb: &Pose,
+    half: &Vec3,
+) -> (Vec3, Vec3, f64, FeatureKind) {
     let cl = pb.rot.transpose() * (c - pb.pos);
     let q = Vec3::new(
         cl.x.clamp(-half.x, half.x),
@@ -18,7 +31,20 @@ pub(crate) fn ball_box(c: &Vec3, r: f64, pb: &Pose, half: &Vec3) -> (Vec3, Vec3,
     let len = diff.norm();
     if len > 1e-12 * (1.0 + half.norm()) {
         let n = pb.rot * (diff / len);
-        return (pb.apply(&q), n, len - r);
+        let code = [0, 1, 2].map(|k| {
+            if cl[k] > half[k] {
+                1
+            } else if cl[k] < -half[k] {
+                -1
+            } else {
+                0
+            }
+        });
+        let kind = FeatureKind::Balls {
+            c1: Core::Fixed(*c_local),
+            c2: Core::BoxClamp(code),
+        };
+        return (pb.apply(&q), n, len - r, kind);
     }
     // Centre inside (or on the surface): push out through the nearest face.
     let mut i = 0;
@@ -36,7 +62,16 @@ pub(crate) fn ball_box(c: &Vec3, r: f64, pb: &Pose, half: &Vec3) -> (Vec3, Vec3,
     let mut m = Vec3::zeros();
     m[i] = s;
     let n = -(pb.rot * m);
-    (pb.apply(&qf), n, -best - r)
+    let kind = FeatureKind::FacePoint {
+        ref_is_a: false,
+        face: RefFace::Box {
+            axis: i as u8,
+            sign: s as i8,
+        },
+        point: IncPoint::Local(*c_local),
+        radius: r,
+    };
+    (pb.apply(&qf), n, -best - r, kind)
 }
 
 /// Sphere-box: 1 contact.
@@ -48,8 +83,8 @@ pub fn sphere_box(
     margin: f64,
     out: &mut Vec<ContactPoint>,
 ) {
-    let (q, n, d) = ball_box(&ps.pos, r, pb, half);
-    emit2(out, margin, q, n, d);
+    let (q, n, d, kind) = ball_box_f(&ps.pos, &Vec3::zeros(), r, pb, half);
+    emit2(out, margin, q, n, d, kind);
 }
 
 /// Capsule-box: the GJK/EPA contact of the capsule segment (plus radius) and the box: 1 contact.
@@ -83,11 +118,11 @@ pub fn capsule_box(
     }
     if h > 0.0 {
         let ax = pc.rot.column(2) * h;
-        let e0 = ball_box(&(pc.pos - ax), r, pb, half);
-        let e1 = ball_box(&(pc.pos + ax), r, pb, half);
+        let e0 = ball_box_f(&(pc.pos - ax), &Vec3::new(0.0, 0.0, -h), r, pb, half);
+        let e1 = ball_box_f(&(pc.pos + ax), &Vec3::new(0.0, 0.0, h), r, pb, half);
         if e0.1.dot(&n) > 0.999 && e1.1.dot(&n) > 0.999 {
-            let a0 = emit2(out, margin, e0.0, e0.1, e0.2);
-            let a1 = emit2(out, margin, e1.0, e1.1, e1.2);
+            let a0 = emit2(out, margin, e0.0, e0.1, e0.2, e0.3);
+            let a1 = emit2(out, margin, e1.0, e1.1, e1.2, e1.3);
             if a0 || a1 {
                 return;
             }
@@ -97,5 +132,6 @@ pub fn capsule_box(
         pos: (qa + qb) * 0.5,
         normal: n,
         dist,
+        feature: Feature::default(),
     });
 }

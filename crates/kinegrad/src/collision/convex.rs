@@ -15,7 +15,7 @@
 
 use super::epa::epa;
 use super::gjk::{gjk, Placed};
-use super::{closest_on_segment, emit1, emit2, sgn, ContactPoint, Shape};
+use super::{closest_on_segment, emit1, emit2, sgn, ContactPoint, FeatureKind, Shape};
 use crate::math::{Pose, Vec3};
 
 /// Alignment tolerance (sine of the angle) for treating features as parallel.
@@ -80,6 +80,7 @@ pub fn collide_general(
         pos: (qa + qb) * 0.5,
         normal: n,
         dist,
+        feature: super::Feature::default(),
     });
 }
 
@@ -307,9 +308,9 @@ fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<Contact
         let x = poly[i];
         let d = dist_of(&x);
         let added = if ref_is_a {
-            emit2(out, margin, x, normal, d)
+            emit2(out, margin, x, normal, d, FeatureKind::Unknown)
         } else {
-            emit1(out, margin, x, normal, d)
+            emit1(out, margin, x, normal, d, FeatureKind::Unknown)
         };
         count += added as usize;
     }
@@ -345,7 +346,7 @@ fn parallel_edges(
     for t in [lo, hi] {
         let qa = ea[0] + u * t;
         let qb = closest_on_segment(&qa, &eb[0], &eb[1]);
-        count += emit1(out, margin, qa, *n, n.dot(&(qb - qa))) as usize;
+        count += emit1(out, margin, qa, *n, n.dot(&(qb - qa)), FeatureKind::Unknown) as usize;
     }
     count
 }

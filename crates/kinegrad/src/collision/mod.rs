@@ -87,6 +87,127 @@ pub struct ContactPoint {
     pub normal: Vec3,
     /// Signed surface distance along `normal` (negative = penetration).
     pub dist: f64,
+    /// The feature pair that produced this contact (for re-evaluating it as a smooth function
+    /// of the two poses, see [`crate::adjoint::contact_geom`]).
+    pub feature: Feature,
+}
+
+/// The contact feature, in the canonical order of the pair routine ("A", "B": see [`collide`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Feature {
+    /// The dispatcher swapped the arguments: the routine's shape A is the caller's shape 2
+    /// (and the routine's normal was flipped).
+    pub swapped: bool,
+    /// What the contact is made of, in the routine's order.
+    pub kind: FeatureKind,
+}
+
+/// A plane of a box in the box-box face clipping: face `axis`, `sign` (`x_axis = sign * half_axis`
+/// in the box frame) of the reference box (`on_ref`) or of the incident box.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BoxPlane {
+    /// Plane of the reference box (else of the incident box).
+    pub on_ref: bool,
+    /// Axis index 0..3.
+    pub axis: u8,
+    /// `+1` or `-1`.
+    pub sign: i8,
+}
+
+/// A face used as the reference of a face-point contact.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RefFace {
+    /// The plane shape (`z = 0`, normal `+z`).
+    Plane,
+    /// Box face `x_axis = sign * half_axis`.
+    Box {
+        /// Axis index 0..3.
+        axis: u8,
+        /// `+1` or `-1`.
+        sign: i8,
+    },
+}
+
+/// The incident point of a face-point contact.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum IncPoint {
+    /// A point fixed in the incident geom's frame (sphere centre, capsule end, box corner, hull
+    /// vertex, cylinder rim point when the rim direction is body-fixed).
+    Local(Vec3),
+    /// Intersection of three box planes (box-box clipping: an incident corner, an incident edge
+    /// crossing a reference side plane, or a reference side edge crossing the incident face).
+    Planes([BoxPlane; 3]),
+}
+
+/// Centre of one of the two balls of a round contact (sphere/capsule/box closest point).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Core {
+    /// Point fixed in this geom's frame.
+    Fixed(Vec3),
+    /// Orthogonal projection, on this geom's axis line (local z), of the other geom's point
+    /// given in the other geom's frame.
+    ProjOther(Vec3),
+    /// Orthogonal projection, on this geom's axis line, of the other ball's centre.
+    OnAxis,
+    /// Closest point of this axis line to the other axis line (both `LineLine`).
+    LineLine,
+    /// Closest point of this box to the other centre: per axis `0` = free (the centre's local
+    /// coordinate), `+-1` = clamped at `+-half`.
+    BoxClamp([i8; 3]),
+}
+
+/// See [`Feature`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum FeatureKind {
+    /// Not recorded (GJK/EPA results, degenerate configurations): the VJP uses its documented
+    /// first-order fallback.
+    #[default]
+    Unknown,
+    /// Reference face on A (`ref_is_a`) or B and a point of the other geom, pushed in by
+    /// `radius` along the face normal: plane-sphere/capsule/box/convex, sphere/capsule end
+    /// inside a box, box-box face contacts.
+    FacePoint {
+        /// The reference face belongs to A.
+        ref_is_a: bool,
+        /// The reference face.
+        face: RefFace,
+        /// The incident point.
+        point: IncPoint,
+        /// Radius around the incident point.
+        radius: f64,
+    },
+    /// Plane (A) against a cylinder (B) rim point `c + r u`: `c` the cap centre at `+-h a`
+    /// (`top`), `a = flip * z`, `u` one of `v, a x v, -(a x v), -v` (`dir` 0..4) with `v` the
+    /// unit direction of `-n` perpendicular to `a`.
+    PlaneRim {
+        /// `+1` or `-1`: the axis used, `flip * local z`, points away from the plane.
+        flip: i8,
+        /// Upper cap (`+h a`) instead of the lower one.
+        top: bool,
+        /// Rim direction index.
+        dir: u8,
+    },
+    /// Two balls: centres on A and B, radii from the shapes (0 for a box).
+    Balls {
+        /// Centre on A.
+        c1: Core,
+        /// Centre on B.
+        c2: Core,
+    },
+    /// Box-box edge-edge: edge along axis `i` of A through the corner with signs `ca`, edge
+    /// along axis `j` of B through the corner with signs `cb`; normal `nsign * (a_i x b_j)/|.|`.
+    BoxEdges {
+        /// Axis of A's edge.
+        i: u8,
+        /// Axis of B's edge.
+        j: u8,
+        /// Corner signs of A's edge (entry `i` ignored).
+        ca: [i8; 3],
+        /// Corner signs of B's edge (entry `j` ignored).
+        cb: [i8; 3],
+        /// Sign of the normal relative to `a_i x b_j`.
+        nsign: i8,
+    },
 }
 
 /// Canonical order used by the dispatcher.
@@ -119,6 +240,7 @@ pub fn collide(
         collide_ordered(s2, p2, s1, p1, margin, out);
         for c in &mut out[start..] {
             c.normal = -c.normal;
+            c.feature.swapped = true;
         }
     }
     let mut i = start;
@@ -288,12 +410,17 @@ pub(crate) fn emit2(
     q2: Vec3,
     normal: Vec3,
     dist: f64,
+    kind: FeatureKind,
 ) -> bool {
     if dist < margin {
         out.push(ContactPoint {
             pos: q2 - normal * (0.5 * dist),
             normal,
             dist,
+            feature: Feature {
+                swapped: false,
+                kind,
+            },
         });
         true
     } else {
@@ -309,12 +436,17 @@ pub(crate) fn emit1(
     q1: Vec3,
     normal: Vec3,
     dist: f64,
+    kind: FeatureKind,
 ) -> bool {
     if dist < margin {
         out.push(ContactPoint {
             pos: q1 + normal * (0.5 * dist),
             normal,
             dist,
+            feature: Feature {
+                swapped: false,
+                kind,
+            },
         });
         true
     } else {

@@ -3,8 +3,18 @@
 //! Each contact is a point of shape 2 (sphere/capsule surface point, box corner, cylinder rim
 //! point, hull vertex) with `dist = n . (x - plane_origin)` (minus the radius for round shapes).
 
-use super::{emit2, ContactPoint, ConvexHull};
+use super::{emit2, ContactPoint, ConvexHull, FeatureKind, IncPoint, RefFace};
 use crate::math::{Pose, Vec3};
+
+/// Face-point feature: the plane against a point fixed in shape 2's frame.
+fn fp(local: Vec3, radius: f64) -> FeatureKind {
+    FeatureKind::FacePoint {
+        ref_is_a: true,
+        face: RefFace::Plane,
+        point: IncPoint::Local(local),
+        radius,
+    }
+}
 
 #[inline]
 fn normal_of(pl: &Pose) -> Vec3 {
@@ -15,7 +25,7 @@ fn normal_of(pl: &Pose) -> Vec3 {
 pub fn plane_sphere(pl: &Pose, ps: &Pose, r: f64, margin: f64, out: &mut Vec<ContactPoint>) {
     let n = normal_of(pl);
     let d = n.dot(&(ps.pos - pl.pos)) - r;
-    emit2(out, margin, ps.pos - n * r, n, d);
+    emit2(out, margin, ps.pos - n * r, n, d, fp(Vec3::zeros(), r));
 }
 
 /// Plane-capsule: up to 2 contacts, one per end of the axis segment (1 if `half_length == 0`).
@@ -33,7 +43,14 @@ pub fn plane_capsule(
     for &s in ends {
         let e = pc.pos + a * s;
         let d = n.dot(&(e - pl.pos)) - r;
-        emit2(out, margin, e - n * r, n, d);
+        emit2(
+            out,
+            margin,
+            e - n * r,
+            n,
+            d,
+            fp(Vec3::new(0.0, 0.0, s * h), r),
+        );
     }
 }
 
@@ -41,7 +58,7 @@ pub fn plane_capsule(
 /// (a box resting on a face gives its 4 corners, on an edge 2).
 pub fn plane_box(pl: &Pose, pb: &Pose, half: &Vec3, margin: f64, out: &mut Vec<ContactPoint>) {
     let n = normal_of(pl);
-    let mut cand = [(0.0f64, Vec3::zeros()); 8];
+    let mut cand = [(0.0f64, Vec3::zeros(), Vec3::zeros()); 8];
     let mut k = 0;
     for i in 0..8 {
         let l = Vec3::new(
@@ -52,14 +69,14 @@ pub fn plane_box(pl: &Pose, pb: &Pose, half: &Vec3, margin: f64, out: &mut Vec<C
         let x = pb.apply(&l);
         let d = n.dot(&(x - pl.pos));
         if d < margin {
-            cand[k] = (d, x);
+            cand[k] = (d, x, l);
             k += 1;
         }
     }
     // Stable sort by depth (corner index breaks ties, deterministic).
     cand[..k].sort_by(|a, b| a.0.total_cmp(&b.0));
-    for &(d, x) in cand[..k.min(4)].iter() {
-        emit2(out, margin, x, n, d);
+    for &(d, x, l) in cand[..k.min(4)].iter() {
+        emit2(out, margin, x, n, d, fp(l, 0.0));
     }
 }
 
@@ -78,19 +95,30 @@ pub fn plane_cylinder(
 ) {
     let n = normal_of(pl);
     let mut a = pc.rot.column(2).into_owned();
+    let mut flip = 1i8;
     if a.dot(&n) < 0.0 {
         a = -a;
+        flip = -1;
     }
     // a now points away from the plane: bottom cap at -h a.
     let bottom = pc.pos - a * h;
     let top = pc.pos + a * h;
     let mut v = -(n - a * a.dot(&n));
     let vn = v.norm();
-    if vn > 1e-9 {
+    let fixed_v = vn <= 1e-9;
+    if !fixed_v {
         v /= vn;
     } else {
         v = pc.rot.column(0).into_owned();
     }
+    // Feature of rim point `dir` on the `top` cap (body-fixed when `v` is the fallback axis).
+    let feat = |top: bool, dir: u8, p: &Vec3| {
+        if fixed_v {
+            fp(pc.rot.transpose() * (p - pc.pos), 0.0)
+        } else {
+            FeatureKind::PlaneRim { flip, top, dir }
+        }
+    };
     let w = a.cross(&v);
     let depth = |x: &Vec3| n.dot(&(x - pl.pos));
     let p1 = bottom + v * r;
@@ -98,13 +126,13 @@ pub fn plane_cylinder(
     let p3 = bottom - w * r;
     let p4 = top + v * r;
     let p5 = bottom - v * r;
-    for p in [p1, p2, p3] {
-        emit2(out, margin, p, n, depth(&p));
+    for (dir, p) in [(0u8, p1), (1, p2), (2, p3)] {
+        emit2(out, margin, p, n, depth(&p), feat(false, dir, &p));
     }
     if h > 0.0 && depth(&p4) < margin {
-        emit2(out, margin, p4, n, depth(&p4));
+        emit2(out, margin, p4, n, depth(&p4), feat(true, 0, &p4));
     } else {
-        emit2(out, margin, p5, n, depth(&p5));
+        emit2(out, margin, p5, n, depth(&p5), feat(false, 3, &p5));
     }
 }
 
@@ -139,7 +167,7 @@ pub fn plane_convex(
     if count <= 4 {
         for i in 0..hull.vertices.len() {
             let x = world(i);
-            emit2(out, margin, x, n, depth(&x));
+            emit2(out, margin, x, n, depth(&x), fp(hull.vertices[i], 0.0));
         }
         return;
     }
@@ -182,7 +210,7 @@ pub fn plane_convex(
     for i in [deepest, i1, i2, i3] {
         if i != usize::MAX && (i != i1 || i1 != deepest) {
             let x = world(i);
-            emit2(out, margin, x, n, depth(&x));
+            emit2(out, margin, x, n, depth(&x), fp(hull.vertices[i], 0.0));
         }
     }
 }
