@@ -11,11 +11,13 @@
 
 mod primitives;
 
+use kinegrad::adjoint::StepGrad;
 use kinegrad::math::{quat_from_wxyz, quat_to_wxyz, Pose, Vec3};
 use kinegrad::model::builder::BaseMode;
 use kinegrad::model::{EntitySpec, GeomType, Integrator, JointType, Options};
-use kinegrad::adjoint::StepGrad;
-use kinegrad::{batch, pipeline, Control, CtrlMode, Data, Env, Error, Model, ModelBuilder, Params, State};
+use kinegrad::{
+    batch, pipeline, Control, CtrlMode, Data, Env, Error, Model, ModelBuilder, Params, State,
+};
 use numpy::ndarray::{Array2, Array3, ArrayD, IxDyn};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayDyn, PyReadonlyArray1, PyReadonlyArray2,
@@ -499,8 +501,16 @@ fn view2<'a>(
 // ---- functional stepping and adjoints (helpers) ----
 
 /// The rows of an (n, k) array as owned vectors, after the shape and finiteness checks.
-fn rows_of(a: &PyReadonlyArray2<'_, f64>, name: &str, n: usize, k: usize) -> PyResult<Vec<Vec<f64>>> {
-    Ok(view2(a, name, n, k)?.outer_iter().map(|r| r.to_vec()).collect())
+fn rows_of(
+    a: &PyReadonlyArray2<'_, f64>,
+    name: &str,
+    n: usize,
+    k: usize,
+) -> PyResult<Vec<Vec<f64>>> {
+    Ok(view2(a, name, n, k)?
+        .outer_iter()
+        .map(|r| r.to_vec())
+        .collect())
 }
 
 /// Per-env control modes from an (n, nv) int8 array.
@@ -537,7 +547,9 @@ fn rows3_of(
             "{name}: contains a non-finite value (NaN or inf)"
         )));
     }
-    Ok(v.outer_iter().map(|r| r.iter().copied().collect()).collect())
+    Ok(v.outer_iter()
+        .map(|r| r.iter().copied().collect())
+        .collect())
 }
 
 /// Check that every env's quaternion blocks can be normalized, naming the env.
@@ -644,7 +656,9 @@ fn engine_kinematics_vjp(
     ang_bar: &[Vec3],
     grad: &mut StepGrad,
 ) -> PyResult<()> {
-    let _ = (model, params, q, v, data, pos_bar, quat_bar, vel_bar, ang_bar, grad);
+    let _ = (
+        model, params, q, v, data, pos_bar, quat_bar, vel_bar, ang_bar, grad,
+    );
     Err(PyRuntimeError::new_err(
         "kinematics_vjp: not built yet (the engine's kinematics_vjp lands with the Rust reverse pass)",
     ))
@@ -947,9 +961,16 @@ impl Sim {
         let out = py.detach(|| {
             guard(|| {
                 per_env(envs, |i, e| {
-                    let mut st = State { q: qs[i].clone(), v: vs[i].clone(), time: 0.0 };
+                    let mut st = State {
+                        q: qs[i].clone(),
+                        v: vs[i].clone(),
+                        time: 0.0,
+                    };
                     st.normalize_quaternions(model);
-                    let ctrl = Control { mode: ms[i].clone(), target: ts[i].clone() };
+                    let ctrl = Control {
+                        mode: ms[i].clone(),
+                        target: ts[i].clone(),
+                    };
                     for _ in 0..nsteps {
                         pipeline::step(model, &e.params, &mut st, &ctrl, &mut e.data)
                             .map_err(|err| env_err(n, i, err))?;
@@ -995,12 +1016,26 @@ impl Sim {
         let grads = py.detach(|| {
             guard(|| {
                 per_env(envs, |i, e| {
-                    let mut st = State { q: qs[i].clone(), v: vs[i].clone(), time: 0.0 };
+                    let mut st = State {
+                        q: qs[i].clone(),
+                        v: vs[i].clone(),
+                        time: 0.0,
+                    };
                     st.normalize_quaternions(model);
-                    let ctrl = Control { mode: ms[i].clone(), target: ts[i].clone() };
+                    let ctrl = Control {
+                        mode: ms[i].clone(),
+                        target: ts[i].clone(),
+                    };
                     let mut g = StepGrad::zeros(model);
                     kinegrad::adjoint::step::step_vjp(
-                        model, &e.params, &st, &ctrl, &mut e.data, &qb[i], &vb[i], &mut g,
+                        model,
+                        &e.params,
+                        &st,
+                        &ctrl,
+                        &mut e.data,
+                        &qb[i],
+                        &vb[i],
+                        &mut g,
                     )
                     .map_err(|err| env_err(n, i, err))?;
                     unnormalize_bar(model, &qs[i], &mut g.q);
