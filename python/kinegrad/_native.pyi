@@ -83,6 +83,18 @@ class Sim:
     def kinematics(self, qpos: F64, qvel: F64) -> Tuple[F64, F64, F64, F64]:
         """Body positions (n_envs, nbody, 3), quaternions wxyz (n_envs, nbody, 4), linear velocities of the
         body origins (n_envs, nbody, 3) and angular velocities (n_envs, nbody, 3), world frame."""
+    def step_functional(
+        self, qpos: F64, qvel: F64, mode: npt.NDArray[np.int8], target: F64, nsteps: int = 1
+    ) -> Tuple[F64, F64]:
+        """Step copies of the given states (the stored env states are untouched); quaternions normalized first."""
+    def step_vjp(
+        self, qpos_in: F64, qvel_in: F64, mode: npt.NDArray[np.int8], target: F64, qpos_out_bar: F64, qvel_out_bar: F64
+    ) -> Tuple[F64, F64, F64, Dict[str, F64]]:
+        """Reverse of one step: (qpos_bar, qvel_bar, target_bar, params_bar name -> (n_envs, *shape))."""
+    def kinematics_vjp(
+        self, qpos: F64, qvel: F64, pos_bar: F64, quat_bar: F64, vel_bar: F64, ang_bar: F64
+    ) -> Tuple[F64, F64, Dict[str, F64]]:
+        """Reverse of ``kinematics``: (qpos_bar, qvel_bar, params_bar)."""
     def contacts(self, env: int) -> List[Dict[str, Any]]:
         """Dicts with geom1 geom2 body1 body2 pos normal dist force (world, on geom2) force_normal."""
     def mass_matrix(self, qpos: np.ndarray) -> np.ndarray:

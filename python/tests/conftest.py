@@ -26,3 +26,7 @@ def franka_urdf() -> str:
 
 FRANKA_KP = [4500.0, 4500.0, 3500.0, 3500.0, 2000.0, 2000.0, 2000.0, 100.0, 100.0]
 FRANKA_KV = [450.0, 450.0, 350.0, 350.0, 200.0, 200.0, 200.0, 10.0, 10.0]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "needs_vjp: needs the Rust reverse pass (kinegrad::adjoint); deselect with -m 'not needs_vjp' before it is merged")
