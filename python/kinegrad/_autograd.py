@@ -49,6 +49,25 @@ def _grad_or_zeros(g, shape) -> torch.Tensor:
     return torch.zeros(shape, dtype=torch.float64) if g is None else g.detach().to(torch.float64)
 
 
+def _snap_with(snap, names: Sequence[str], params) -> tuple:
+    """The parameter snapshot a node runs with: ``snap`` with the values of the node's own
+    parameter inputs written in, so that the forward and the backward use exactly the values
+    the node was given (which is what gradcheck and any caller perturbing them expects)."""
+    if not names:
+        return snap
+    ver, d = snap
+    new = dict(d)
+    changed = False
+    for n, p in zip(names, params):
+        arr = np.ascontiguousarray(p.detach().to(torch.float64).cpu().numpy()).reshape(d[n].shape)
+        if not np.array_equal(arr, d[n]):
+            new[n] = arr
+            changed = True
+    # a fresh version token makes the scene push these values before the node runs
+    return (object(), new) if changed else snap
+
+
+
 def vjp_step(scene, step: int, snap, q, v, mode, target, gq: torch.Tensor, gv: torch.Tensor):
     """Reverse of one step (all envs): returns (q_bar, v_bar, target_bar, {name: param_bar})."""
     for what, g in (("qpos", gq), ("dofs_vel", gv)):
@@ -92,6 +111,7 @@ class StepFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, scene, step, snap, mode, q, v, target, names, *params):
         check_inputs(step, [("qpos", q), ("dofs_vel", v), ("control target", target), *zip(names, params)])
+        snap = _snap_with(snap, names, params)
         scene._sync_params(snap)
         try:
             qn, vn = scene._native.step_functional(_np(q), _np(v), _mode_np(mode), _np(target), 1)
@@ -114,6 +134,7 @@ class KinematicsFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, scene, snap, q, v, names, *params):
+        snap = _snap_with(snap, names, params)
         scene._sync_params(snap)
         pos, quat, vel, ang = scene._native.kinematics(_np(q), _np(v))
         ctx.scene, ctx.snap, ctx.names = scene, snap, tuple(names)
@@ -141,6 +162,7 @@ class RolloutFunction(torch.autograd.Function):
     def forward(ctx, scene, t0, snap, mode, checkpoint, q0, v0, U, names, *params):
         n, T, _ = U.shape
         check_inputs(t0, [("qpos", q0), ("dofs_vel", v0), *zip(names, params)])
+        snap = _snap_with(snap, names, params)
         idx = _first_bad(U)
         if idx is not None:
             raise ValueError(f"scene.rollout: controls contain NaN or inf at step {t0 + idx[1]} (rollout index {idx[1]}, env {idx[0]}, dof {idx[2]})")

@@ -400,14 +400,15 @@ fn param_write(p: &mut Params, name: &str, x: &[f64]) -> PyResult<()> {
             }
         }
         _ if x.iter().any(|v| !v.is_finite()) => return Err(bad("contains a non-finite value")),
-        "body_mass" | "dof_damping" | "dof_armature" | "dof_kp" | "dof_kv" | "dof_stiffness"
-        | "geom_friction"
+        // entry 0 of body parameters is the world body, which the engine never reads
+        "body_mass" if x[1..].iter().any(|&v| v < 0.0) => return Err(bad("must be >= 0")),
+        "dof_damping" | "dof_armature" | "dof_kp" | "dof_kv" | "dof_stiffness" | "geom_friction"
             if x.iter().any(|&v| v < 0.0) =>
         {
             return Err(bad("must be >= 0"))
         }
         "body_inertia" => {
-            for (b, c) in x.chunks(9).enumerate() {
+            for (b, c) in x.chunks(9).enumerate().skip(1) {
                 let i = kinegrad::math::Mat3::from_row_slice(c);
                 let scale = i.abs().max().max(1e-300);
                 if (i - i.transpose()).abs().max() > 1e-9 * scale {
