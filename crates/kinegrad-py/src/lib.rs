@@ -402,7 +402,8 @@ fn param_write(p: &mut Params, name: &str, x: &[f64]) -> PyResult<()> {
         _ if x.iter().any(|v| !v.is_finite()) => return Err(bad("contains a non-finite value")),
         // entry 0 of body parameters is the world body, which the engine never reads
         "body_mass" if x[1..].iter().any(|&v| v < 0.0) => return Err(bad("must be >= 0")),
-        "dof_damping" | "dof_armature" | "dof_kp" | "dof_kv" | "dof_stiffness" | "geom_friction"
+        "dof_damping" | "dof_armature" | "dof_kp" | "dof_kv" | "dof_stiffness"
+        | "geom_friction"
             if x.iter().any(|&v| v < 0.0) =>
         {
             return Err(bad("must be >= 0"))

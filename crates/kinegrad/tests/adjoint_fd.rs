@@ -512,3 +512,128 @@ fn sliding_tilted_box_on_plane_step_vjp_matches_finite_differences() {
     s.v[..6].copy_from_slice(&[0.5, 0.2, -0.1, 0.3, -0.4, 0.2]);
     contact_dot_tests(&model, &s);
 }
+
+/// Gradient of a loss on the final state of a 100-step rollout, against central differences,
+/// along the given input directions.
+fn rollout_check(
+    model: &Model,
+    s0: &State,
+    steps: usize,
+    dirs: &[(&str, StepDirection)],
+    eps: f64,
+) {
+    use kinegrad::adjoint::rollout::{rollout, rollout_vjp};
+    let controls = vec![Control::new(model); steps];
+    let w: Vec<f64> = (0..model.nq).map(|i| 1.0 + 0.1 * i as f64).collect();
+    let loss_of = |st: &State| {
+        st.q.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>()
+            + 0.3 * st.v.iter().map(|x| x * x).sum::<f64>()
+    };
+    let params = model.params0.clone();
+    let mut data = Data::new(model);
+    let states = rollout(model, &params, s0, &controls, &mut data).unwrap();
+    let g = rollout_vjp(
+        model,
+        &params,
+        &states,
+        &controls,
+        &mut data,
+        |t, st, qb, vb| {
+            if t == steps {
+                qb.copy_from_slice(&w);
+                vb.iter_mut().zip(&st.v).for_each(|(b, v)| *b = 0.6 * v);
+            }
+        },
+    )
+    .unwrap();
+    for (name, dir) in dirs {
+        let eval = |s: f64| {
+            let mut st = s0.clone();
+            st.q.iter_mut().zip(&dir.q).for_each(|(a, b)| *a += s * b);
+            st.v.iter_mut().zip(&dir.v).for_each(|(a, b)| *a += s * b);
+            let p = kinegrad::fd::params_axpy(&params, s, &dir.params);
+            let states = rollout(model, &p, &st, &controls, &mut Data::new(model)).unwrap();
+            loss_of(&states[steps])
+        };
+        let fd = (eval(eps) - eval(-eps)) / (2.0 * eps);
+        let an = dir.q.iter().zip(&g.q0).map(|(a, b)| a * b).sum::<f64>()
+            + dir.v.iter().zip(&g.v0).map(|(a, b)| a * b).sum::<f64>()
+            + params_dot(&dir.params, &g.params);
+        let err = (fd - an).abs() / fd.abs().max(an.abs()).max(1e-12);
+        println!("{name}: fd {fd:.10e} adjoint {an:.10e} rel {err:.1e}");
+        assert!(err < 1e-5, "{name}: relative error {err:.2e}");
+    }
+}
+
+fn direction(model: &Model) -> StepDirection {
+    StepDirection {
+        q: vec![0.0; model.nq],
+        v: vec![0.0; model.nv],
+        target: vec![0.0; model.nv],
+        params: kinegrad::adjoint::params_zeros(model),
+    }
+}
+
+#[test]
+fn box_sliding_on_plane_100_steps_gradient_wrt_velocity_friction_mass() {
+    let model = contact_model(
+        kinegrad::model::GeomType::Box,
+        Vec3::new(0.1, 0.1, 0.05),
+        0.3,
+    );
+    let mut s = State::new(&model);
+    // settle flat on the plane first, then push
+    let mut d = Data::new(&model);
+    s.q[2] = 0.05;
+    for _ in 0..100 {
+        pipeline::step(
+            &model,
+            &model.params0,
+            &mut s,
+            &Control::new(&model),
+            &mut d,
+        )
+        .unwrap();
+    }
+    s.v[0] = 2.5;
+    s.v[1] = 0.4;
+    let mut dv = direction(&model);
+    dv.v[0] = 1.0;
+    dv.v[1] = -0.5;
+    let mut dmu = direction(&model);
+    dmu.params.geom_friction[0][0] = 1.0; // the plane's coefficient is the larger one
+    let mut dm = direction(&model);
+    dm.params.body_mass[2] = 1.0;
+    rollout_check(
+        &model,
+        &s,
+        100,
+        &[("initial velocity", dv), ("friction", dmu), ("mass", dm)],
+        1e-6,
+    );
+}
+
+#[test]
+fn bouncing_sphere_100_steps_gradient_wrt_initial_state() {
+    let model = contact_model(
+        kinegrad::model::GeomType::Sphere,
+        Vec3::new(0.1, 0.0, 0.0),
+        0.5,
+    );
+    let mut s = State::new(&model);
+    s.q[2] = 0.3;
+    s.v[..6].copy_from_slice(&[0.4, 0.1, -1.0, 0.5, -0.3, 0.2]);
+    let mut dq = direction(&model);
+    dq.q[2] = 1.0;
+    dq.q[0] = 0.3;
+    let mut dv = direction(&model);
+    dv.v[2] = 1.0;
+    dv.v[4] = 0.5;
+    rollout_check(
+        &model,
+        &s,
+        100,
+        &[("initial position", dq), ("initial velocity", dv)],
+        1e-6,
+    );
+}
