@@ -159,7 +159,7 @@ class RolloutFunction(torch.autograd.Function):
     """(qpos0, qvel0, controls (N, T, nv), *params) -> (qpos (N, T, nq), qvel (N, T, nv)), one node."""
 
     @staticmethod
-    def forward(ctx, scene, t0, snap, mode, checkpoint, q0, v0, U, names, *params):
+    def forward(ctx, scene, t0, snap, mode, checkpoint, trajectory, q0, v0, U, names, *params):
         n, T, _ = U.shape
         check_inputs(t0, [("qpos", q0), ("dofs_vel", v0), *zip(names, params)])
         snap = _snap_with(snap, names, params)
@@ -183,12 +183,17 @@ class RolloutFunction(torch.autograd.Function):
             Q[:, t], V[:, t] = q, v
         Qt, Vt = torch.from_numpy(Q), torch.from_numpy(V)
         ctx.scene, ctx.t0, ctx.snap, ctx.names, ctx.K = scene, t0, snap, tuple(names), checkpoint
+        ctx.trajectory = trajectory
         if checkpoint is None:
-            ctx.save_for_backward(q0, v0, U, mode, Qt, Vt)  # every input state is q0 or an output
+            # every step's input state is q0 or an earlier output: keep them all (T states)
+            ctx.states = (Qt, Vt)
         else:
             ctx.ckpt = ckpt  # only every K-th input state; segments are recomputed in backward
-            ctx.save_for_backward(q0, v0, U, mode)
-        return Qt, Vt
+        ctx.save_for_backward(q0, v0, U, mode)
+        if trajectory:
+            return Qt, Vt
+        # only the final state leaves the node; with checkpointing the trajectory is dropped here
+        return Qt[:, -1].clone(), Vt[:, -1].clone()
 
     @staticmethod
     def backward(ctx, gQ, gV):
@@ -197,9 +202,14 @@ class RolloutFunction(torch.autograd.Function):
         scene, t0, K = ctx.scene, ctx.t0, ctx.K
         n, T, nv = U.shape
         nq = q0.shape[1]
-        gQ, gV = _grad_or_zeros(gQ, (n, T, nq)), _grad_or_zeros(gV, (n, T, nv))
+        if ctx.trajectory:
+            gQ, gV = _grad_or_zeros(gQ, (n, T, nq)), _grad_or_zeros(gV, (n, T, nv))
+        else:  # only the final state was an output
+            fq, fv = _grad_or_zeros(gQ, (n, nq)), _grad_or_zeros(gV, (n, nv))
+            gQ, gV = torch.zeros(n, T, nq, dtype=torch.float64), torch.zeros(n, T, nv, dtype=torch.float64)
+            gQ[:, -1], gV[:, -1] = fq, fv
         if K is None:
-            Q, V = saved[4], saved[5]
+            Q, V = ctx.states
             starts = [0]
             seg = T
         else:
@@ -231,4 +241,4 @@ class RolloutFunction(torch.autograd.Function):
                 Ub[:, t] = tb
                 for k in ctx.names:
                     pacc[k] = pb[k] if k not in pacc else pacc[k] + pb[k]
-        return (None, None, None, None, None, qb_next, vb_next, Ub, None, *_param_grads(ctx.names, pacc))
+        return (None, None, None, None, None, None, qb_next, vb_next, Ub, None, *_param_grads(ctx.names, pacc))

@@ -603,12 +603,14 @@ class Scene:
         self._time += self.dt
         self.t += 1
 
-    def rollout(self, controls, checkpoint: Optional[int] = None):
+    def rollout(self, controls, checkpoint: Optional[int] = None, trajectory: bool = True):
         """Run T steps as one autograd node; returns the trajectory (qpos, dofs_vel) after each step,
         (T, nq), (T, nv) or batched (n_envs, T, ...). ``controls`` (T, n_dofs) or, batched,
         (n_envs, T, n_dofs) are the per-step targets of every dof, in the modes currently set by
         ``control_dofs_*`` (force by default). ``checkpoint=K`` keeps only every K-th state for the
-        backward pass and recomputes the others (memory ~T/K states instead of T)."""
+        backward pass and recomputes the others (memory ~T/K states instead of T).
+        ``trajectory=False`` returns only the final (qpos, dofs_vel): the trajectory is then not
+        held by the caller, which is where checkpointing saves memory on long horizons."""
         self._require_built("rollout")
         self._check_owner(controls, "controls")
         nv = self._desc_nv()
@@ -626,11 +628,11 @@ class Scene:
         fn = _autograd.RolloutFunction.apply
         if not self.requires_grad:
             with torch.no_grad():
-                Q, V = fn(self, self.t, self._snapshot(), self._ctrl_mode.clone(), ck, self._qpos, self._qvel, U, names, *params)
+                Q, V = fn(self, self.t, self._snapshot(), self._ctrl_mode.clone(), ck, bool(trajectory), self._qpos, self._qvel, U, names, *params)
         else:
-            Q, V = fn(self, self.t, self._snapshot(), self._ctrl_mode.clone(), ck, self._qpos, self._qvel, U, names, *params)
+            Q, V = fn(self, self.t, self._snapshot(), self._ctrl_mode.clone(), ck, bool(trajectory), self._qpos, self._qvel, U, names, *params)
         T = U.shape[1]
-        self._qpos, self._qvel = Q[:, -1], V[:, -1]
+        self._qpos, self._qvel = (Q[:, -1], V[:, -1]) if trajectory else (Q, V)
         self._ctrl_target = U[:, -1]
         self._version += 1
         self._time += self.dt * T

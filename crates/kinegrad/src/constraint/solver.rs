@@ -202,6 +202,37 @@ pub fn solve(model: &Model, data: &mut Data) -> bool {
         if ok && !factor_hessian(data, nv, &jar) {
             ok = false;
         }
+        // polish: with the active set fixed the cost is quadratic, so one full Newton step lands on
+        // its minimizer to round-off. Accept it if the active set stays the same; the result then no
+        // longer depends on the warm start or on where the iterations stopped, which makes a step a
+        // reproducible function of its inputs and F(a) = 0 exact for the reverse pass.
+        if ok {
+            chol::mul_vec(&data.qm_h, nv, &a, &mut ma);
+            for i in 0..nv {
+                grad[i] = ma[i] - data.qfrc_smooth[i];
+            }
+            for r in 0..nefc {
+                if jar[r] < 0.0 {
+                    let w = data.efc_d[r] * jar[r];
+                    for i in 0..nv {
+                        grad[i] += w * data.efc_j[r * nv + i];
+                    }
+                }
+            }
+            // md = a - H^-1 grad
+            for i in 0..nv {
+                grad[i] = -grad[i];
+            }
+            chol::solve(&data.hess_chol, nv, &mut grad);
+            for i in 0..nv {
+                md[i] = a[i] + grad[i];
+            }
+            residuals(data, nv, &md, &mut jd);
+            if (0..nefc).all(|r| (jd[r] < 0.0) == (jar[r] < 0.0)) {
+                a.copy_from_slice(&md);
+                std::mem::swap(&mut jar, &mut jd);
+            }
+        }
     } else {
         data.hess_chol.copy_from_slice(&data.qm_h_chol);
     }
