@@ -11,7 +11,9 @@ use std::time::Instant;
 
 fn main() -> kinegrad::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let file = args.get(1).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".cache/assets/genesis/xml/franka_emika_panda/panda_no_tendon.xml"));
+    let file = args.get(1).map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(".cache/assets/genesis/xml/franka_emika_panda/panda_no_tendon.xml")
+    });
     let steps: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100);
     let spec = kinegrad::model::mjcf::load(&file, 1.0)?;
     let mut b = ModelBuilder::new();
@@ -26,7 +28,10 @@ fn main() -> kinegrad::Result<()> {
         .map(|t| {
             let mut c = Control::new(&model);
             c.mode.iter_mut().for_each(|m| *m = CtrlMode::Position);
-            c.target.iter_mut().zip(&home).for_each(|(x, h)| *x = h + 0.3 * (t as f64 * 0.05).sin());
+            c.target
+                .iter_mut()
+                .zip(&home)
+                .for_each(|(x, h)| *x = h + 0.3 * (t as f64 * 0.05).sin());
             c
         })
         .collect();
@@ -38,11 +43,18 @@ fn main() -> kinegrad::Result<()> {
         let states = rollout(&model, &params, &init, &controls, &mut data)?;
         tf.push(t0.elapsed().as_secs_f64());
         let t0 = Instant::now();
-        let g = rollout_vjp(&model, &params, &states, &controls, &mut data, |t, _, qb, _| {
-            if t == steps {
-                qb.iter_mut().for_each(|x| *x = 1.0);
-            }
-        })?;
+        let g = rollout_vjp(
+            &model,
+            &params,
+            &states,
+            &controls,
+            &mut data,
+            |t, _, qb, _| {
+                if t == steps {
+                    qb.iter_mut().for_each(|x| *x = 1.0);
+                }
+            },
+        )?;
         tb.push(t0.elapsed().as_secs_f64());
         assert!(g.targets.iter().flatten().all(|x| x.is_finite()));
     }

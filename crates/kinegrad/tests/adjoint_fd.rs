@@ -419,6 +419,10 @@ fn hundred_step_rollout_gradient_matches_finite_differences() {
 
 /// A free body of `kind` resting on (or pressed into) a plane, sliding sideways.
 fn contact_model(kind: kinegrad::model::GeomType, size: Vec3, friction: f64) -> Model {
+    contact_model_dt(kind, size, friction, 0.005)
+}
+
+fn contact_model_dt(kind: kinegrad::model::GeomType, size: Vec3, friction: f64, dt: f64) -> Model {
     use kinegrad::model::builder::GeomSpec;
     let mut ground = BodySpec::new("ground", None);
     let mut g = GeomSpec::new(kinegrad::model::GeomType::Plane, Vec3::zeros());
@@ -437,7 +441,7 @@ fn contact_model(kind: kinegrad::model::GeomType, size: Vec3, friction: f64) -> 
     g.solimp = [0.8, 0.95, 0.02, 0.5, 2.0];
     body.geoms.push(g);
     let mut b = ModelBuilder::new();
-    b.options.timestep = 0.005;
+    b.options.timestep = dt;
     b.options.tolerance = 1e-15;
     b.add_entity(
         EntitySpec {
@@ -546,6 +550,7 @@ fn rollout_check(
         },
     )
     .unwrap();
+    println!("dt {} steps {steps}", model.opt.timestep);
     for (name, dir) in dirs {
         let eval = |s: f64| {
             let mut st = s0.clone();
@@ -576,10 +581,11 @@ fn direction(model: &Model) -> StepDirection {
 
 #[test]
 fn box_sliding_on_plane_100_steps_gradient_wrt_velocity_friction_mass() {
-    let model = contact_model(
+    let model = contact_model_dt(
         kinegrad::model::GeomType::Box,
         Vec3::new(0.1, 0.1, 0.05),
         0.3,
+        0.01,
     );
     let mut s = State::new(&model);
     // settle flat on the plane first, then push
@@ -615,10 +621,11 @@ fn box_sliding_on_plane_100_steps_gradient_wrt_velocity_friction_mass() {
 
 #[test]
 fn bouncing_sphere_100_steps_gradient_wrt_initial_state() {
-    let model = contact_model(
+    let model = contact_model_dt(
         kinegrad::model::GeomType::Sphere,
         Vec3::new(0.1, 0.0, 0.0),
         0.5,
+        0.01,
     );
     let mut s = State::new(&model);
     s.q[2] = 0.3;
