@@ -16,7 +16,7 @@ use kinegrad::math::{quat_from_wxyz, quat_to_wxyz, Pose, Vec3};
 use kinegrad::model::builder::BaseMode;
 use kinegrad::model::{EntitySpec, GeomType, Integrator, JointType, Options};
 use kinegrad::{
-    batch, pipeline, Control, CtrlMode, Env, Error, Model, ModelBuilder, Params, State,
+    batch, pipeline, Control, CtrlMode, Data, Env, Error, Model, ModelBuilder, Params, State,
 };
 use numpy::ndarray::{Array2, Array3, ArrayD, IxDyn};
 use numpy::{
@@ -1010,7 +1010,7 @@ impl Sim {
                         &e.params,
                         &st,
                         &ctrl,
-                        &mut e.data,
+                        &mut Data::new(model), // own scratch: the env's data keeps the live state's contacts
                         &qb[i],
                         &vb[i],
                         &mut g,
@@ -1071,7 +1071,7 @@ impl Sim {
                         &e.params,
                         &qn,
                         &vs[i],
-                        &mut e.data,
+                        &mut Data::new(model), // own scratch: the env's data keeps the live state's contacts
                         &vec3s(&pb[i]),
                         &quat,
                         &vec3s(&lb[i]),

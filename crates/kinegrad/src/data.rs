@@ -141,6 +141,8 @@ pub struct Data {
     pub hess_chol: Vec<f64>,
     /// Newton iterations used by the last solve.
     pub solver_niter: usize,
+    /// Scaled norm of the optimality residual at the last solve's result (0 without constraints).
+    pub solver_residual: f64,
     /// Number of substeps taken so far.
     pub nstep: u64,
     /// State at the start of the current step (q, v), restored if the step fails.
@@ -203,6 +205,7 @@ impl Data {
             qfrc_constraint: vec![0.0; nv],
             hess_chol: vec![0.0; nv * nv],
             solver_niter: 0,
+            solver_residual: 0.0,
             nstep: 0,
             state_backup: (vec![0.0; model.nq], vec![0.0; nv]),
             scratch_nv: std::array::from_fn(|_| vec![0.0; nv]),

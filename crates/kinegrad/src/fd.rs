@@ -29,6 +29,10 @@ pub fn params_axpy(p: &Params, s: f64, dp: &Params) -> Params {
         .iter_mut()
         .zip(&dp.geom_friction)
         .for_each(|(a, b)| (0..3).for_each(|k| a[k] += s * b[k]));
+    out.dof_force_range
+        .iter_mut()
+        .zip(&dp.dof_force_range)
+        .for_each(|(a, b)| (0..2).for_each(|k| a[k] += s * b[k]));
     out
 }
 
@@ -55,6 +59,12 @@ pub fn params_dot(a: &Params, b: &Params) -> f64 {
         + a.geom_friction
             .iter()
             .zip(&b.geom_friction)
+            .map(|(p, q)| dot(p, q))
+            .sum::<f64>()
+        + a.dof_force_range
+            .iter()
+            .zip(&b.dof_force_range)
+            .filter(|(p, _)| p.iter().all(|x| x.is_finite()))
             .map(|(p, q)| dot(p, q))
             .sum::<f64>()
 }

@@ -39,6 +39,7 @@ fn random_params_direction(model: &Model, rng: &mut Rng) -> Params {
         p.dof_kp[d] = rng.next() * 10.0;
         p.dof_kv[d] = rng.next();
         p.dof_stiffness[d] = rng.next();
+        p.dof_force_range[d] = [rng.next(), rng.next()];
     }
     for g in 0..model.ngeom {
         p.geom_friction[g][0] = rng.next() * 0.1;
@@ -643,4 +644,36 @@ fn bouncing_sphere_100_steps_gradient_wrt_initial_state() {
         &[("initial position", dq), ("initial velocity", dv)],
         1e-6,
     );
+}
+
+#[test]
+fn saturated_actuator_step_vjp_matches_finite_differences() {
+    // PD on a hinge whose force range clamps: the force is the bound, which gets the gradient
+    let mut a = link("a", None, Vec3::zeros(), JointType::Hinge);
+    a.joints[0].kp = 50.0;
+    a.joints[0].force_range = [-0.8, 0.5];
+    let mut b = ModelBuilder::new();
+    b.options.tolerance = 1e-14;
+    b.add_entity(
+        EntitySpec {
+            name: "p".into(),
+            bodies: vec![a],
+            ..Default::default()
+        },
+        Pose::identity(),
+        BaseMode::AsIs,
+    );
+    let model = b.build().unwrap();
+    for (target, bound) in [(1.0, 1usize), (-1.0, 0)] {
+        let s = State::new(&model);
+        let mut c = Control::new(&model);
+        c.mode[0] = CtrlMode::Position;
+        c.target[0] = target;
+        let mut d = Data::new(&model);
+        pipeline::forward(&model, &model.params0, &s, &c, &mut d, 0.01).unwrap();
+        assert!(d.actuator_clamped[0]);
+        assert_eq!(d.qfrc_actuator[0], model.params0.dof_force_range[0][bound]);
+        let err = dot_test(&model, &s, &c, 5, 1e-6);
+        assert!(err < 1e-6, "target {target}: relative error {err:.2e}");
+    }
 }

@@ -196,3 +196,92 @@ fn resting_contact_forces_balance_gravity_and_solver_is_optimal() {
         "gradient norm at the solution {gnorm}"
     );
 }
+
+#[test]
+fn rotation_after_a_ball_joint_in_one_body_is_rejected_by_name() {
+    let mut b = cube("wrist", None, Vec3::zeros(), false);
+    b.joints.push(JointSpec::new("wrist_ball", JointType::Ball));
+    b.joints.push(JointSpec {
+        axis: Vec3::x(),
+        ..JointSpec::new("wrist_roll", JointType::Hinge)
+    });
+    let mut mb = ModelBuilder::new();
+    mb.add_entity(
+        EntitySpec {
+            name: "arm".into(),
+            bodies: vec![b],
+            ..Default::default()
+        },
+        Pose::identity(),
+        BaseMode::Fixed,
+    );
+    let err = mb.build().unwrap_err().to_string();
+    assert!(
+        err.contains("wrist_roll") && err.contains("wrist_ball"),
+        "{err}"
+    );
+}
+
+#[test]
+fn gradient_of_an_unconverged_solve_is_an_error_not_a_wrong_number() {
+    use kinegrad::adjoint::{step::step_vjp, StepGrad};
+    // three boxes dropped into each other and the floor, one Newton iteration allowed
+    let mut ground = BodySpec::new("ground", None);
+    ground
+        .geoms
+        .push(GeomSpec::new(GeomType::Plane, Vec3::zeros()));
+    let mut b = ModelBuilder::new();
+    b.options.iterations = 1;
+    b.add_entity(
+        EntitySpec {
+            name: "g".into(),
+            bodies: vec![ground],
+            ..Default::default()
+        },
+        Pose::identity(),
+        BaseMode::Fixed,
+    );
+    for k in 0..3 {
+        let body = cube(&format!("box{k}"), None, Vec3::zeros(), false);
+        let pose = Pose {
+            pos: Vec3::new(0.02 * k as f64, 0.0, 0.08 + 0.15 * k as f64),
+            rot: Mat3::identity(),
+        };
+        b.add_entity(
+            EntitySpec {
+                name: format!("b{k}"),
+                bodies: vec![body],
+                ..Default::default()
+            },
+            pose,
+            BaseMode::Free,
+        );
+    }
+    let m = b.build().unwrap();
+    let mut s = State::new(&m);
+    // falling fast while sliding and spinning: friction rows switch during the solve
+    s.v.iter_mut().enumerate().for_each(|(i, x)| {
+        *x = [3.0, -2.0, -4.0, 9.0, -7.0, 5.0][i % 6] * (1.0 + 0.3 * (i / 6) as f64)
+    });
+    let c = Control::new(&m);
+    let mut d = Data::new(&m);
+    pipeline::forward(&m, &m.params0, &s, &c, &mut d, m.opt.timestep).unwrap();
+    assert!(
+        d.solver_residual > 1e-6,
+        "this setup must leave the solve unconverged (residual {:.1e})",
+        d.solver_residual
+    );
+    let mut g = StepGrad::zeros(&m);
+    let err = step_vjp(
+        &m,
+        &m.params0,
+        &s,
+        &c,
+        &mut d,
+        &vec![1.0; m.nq],
+        &vec![0.0; m.nv],
+        &mut g,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("did not converge"), "{err}");
+}

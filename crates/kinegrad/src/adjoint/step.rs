@@ -14,6 +14,10 @@ use crate::model::{CtrlMode, Integrator, JointType, Model, Params};
 use crate::pipeline;
 use crate::state::{Control, State};
 
+/// Scaled solver residual above which a solve is not an optimum and the implicit function
+/// theorem does not apply (converged solves end near round-off after the final Newton polish).
+const NOT_CONVERGED: f64 = 1e-6;
+
 /// Reverse of one `step` from `state` (the state before the step) under `control`:
 /// given dL/dq' and dL/dv' of the state after the step, fill `grad.q`, `grad.v` (overwritten)
 /// and accumulate into `grad.target` and `grad.params`. Recomputes the forward substeps; the
@@ -60,8 +64,18 @@ pub fn step_vjp(
     let mut vb = v_out_bar.to_vec();
     let mut adj = PosAdjoint::new(model);
     for (k, st) in starts.iter().enumerate().rev() {
-        if k + 1 < starts.len() || model.opt.substeps > 1 {
+        // the last substep's forward quantities are still in `data`
+        if k + 1 < starts.len() {
             pipeline::forward(model, params, st, control, data, h)?;
+        }
+        if data.solver_residual > NOT_CONVERGED {
+            return Err(Error::Diverged {
+                step: data.nstep,
+                message: format!(
+                    "the constraint solver did not converge in substep {k} (scaled residual {:.1e}): its gradient would be wrong; raise `iterations`",
+                    data.solver_residual
+                ),
+            });
         }
         substep_vjp(
             model, params, st, control, data, h, &mut qb, &mut vb, &mut adj, grad,
@@ -75,6 +89,12 @@ pub fn step_vjp(
     }
     grad.q.copy_from_slice(&qb);
     grad.v.copy_from_slice(&vb);
+    if let Some(i) = grad.target.iter().position(|x| !x.is_finite()) {
+        return Err(Error::Diverged {
+            step: data.nstep,
+            message: format!("adjoint of control target {i} is not finite"),
+        });
+    }
     Ok(())
 }
 
@@ -140,11 +160,17 @@ fn substep_vjp(
             q_bar[qa] -= params.dof_stiffness[i] * l;
             pb.dof_stiffness[i] -= (q[qa] - model.jnt_qpos_spring[j]) * l;
         }
-        // actuation (zero derivative where the force range clamps)
+        // actuation: where the force range clamps, the force is the bound itself
+        let u = control.target[i];
         if data.actuator_clamped[i] {
+            let side = if data.qfrc_actuator[i] >= params.dof_force_range[i][1] {
+                1
+            } else {
+                0
+            };
+            pb.dof_force_range[i][side] += l;
             continue;
         }
-        let u = control.target[i];
         match control.mode[i] {
             CtrlMode::Force => grad.target[i] += l,
             CtrlMode::Position => {

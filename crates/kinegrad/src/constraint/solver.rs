@@ -255,6 +255,16 @@ pub fn solve(model: &Model, data: &mut Data) -> bool {
     data.qacc.copy_from_slice(&a);
     data.qacc_warmstart.copy_from_slice(&a);
     data.solver_niter = iter;
+    // optimality residual M_h a - f - J^T force, scaled as the convergence test is
+    data.solver_residual = if nefc == 0 {
+        0.0
+    } else {
+        chol::mul_vec(&data.qm_h, nv, &a, &mut ma);
+        let r2: f64 = (0..nv)
+            .map(|i| (ma[i] - data.qfrc_smooth[i] - data.qfrc_constraint[i]).powi(2))
+            .sum();
+        scale * r2.sqrt()
+    };
 
     data.scratch_nv[0] = a;
     data.scratch_nv[1] = ma;

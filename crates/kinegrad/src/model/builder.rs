@@ -465,6 +465,19 @@ fn add_entity_to_model(
                 m.body_dof_adr[a] + m.body_dof_num[a] - 1
             }
         };
+        // the motion subspaces of a ball joint are the body's final axes (as in MuJoCo), which is
+        // only consistent when no rotation follows it in the same body
+        if let Some(k) = joints.iter().position(|j| j.kind == JointType::Ball) {
+            if let Some(j) = joints[k + 1..]
+                .iter()
+                .find(|j| matches!(j.kind, JointType::Hinge | JointType::Ball))
+            {
+                return Err(Error::unsupported(
+                    format!("{where_}, joint '{}'", j.name),
+                    format!("a rotating joint after the ball joint '{}' in the same body (put it in a child body)", joints[k].name),
+                ));
+            }
+        }
         let mut ndof_body = 0;
         for j in &joints {
             let jw = format!("{where_}, joint '{}'", j.name);
