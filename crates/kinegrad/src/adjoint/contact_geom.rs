@@ -23,12 +23,18 @@
 //!   capsule-capsule (ends, end-interior, interior-interior, and the parallel 2-contact case),
 //!   sphere-box and capsule-box end balls outside the box (closest box point, any clamp pattern).
 //! * [`FeatureKind::BoxEdges`]: box-box edge-edge contacts (interior closest points).
+//! * [`FeatureKind::Poly`]: single GJK/EPA contacts of polyhedral or round cores (box, convex
+//!   hull, sphere centre, capsule segment) other than cylinders: box-convex, convex-convex,
+//!   sphere-convex, capsule-convex and the generic capsule-box contact. The supporting vertices
+//!   of the final GJK simplex / EPA face are recorded: vertex-vertex, vertex-edge, vertex-face,
+//!   face-vertex or edge-edge.
 //!
 //! # Fallback ([`FeatureKind::Unknown`])
-//! Contacts from GJK/EPA (pairs with a cylinder or a convex hull other than against a plane, the
-//! single capsule-box contact), their face-clipping manifolds, box-box edge-edge contacts whose
-//! closest points sit at an edge end, and degenerate configurations (coincident ball centres)
-//! carry no feature. For them, and for any contact whose recorded feature does not reproduce it
+//! GJK/EPA contacts involving a cylinder (other than against a plane), GJK/EPA results whose
+//! simplex is not a generic feature pair (parallel edges/faces) or where EPA returned its
+//! support upper bound, face-clipping manifolds of the general convex pairs, box-box edge-edge
+//! contacts whose closest points sit at an edge end, and degenerate configurations (coincident
+//! ball centres) carry no feature. For them, and for any contact whose recorded feature does not reproduce it
 //! (a safety check, relative 1e-7), the VJP uses this first-order model, stated here so that
 //! nothing is silently wrong:
 //! * the normal rotates with geom 1: `dn = w_1 x n`;
@@ -40,6 +46,7 @@
 //!   for rotations, for the point and normal, and for clipped manifold points (which slide along
 //!   incident edges).
 
+use crate::collision::gjk::core_vertex;
 use crate::collision::{BoxPlane, ContactPoint, Core, FeatureKind, IncPoint, RefFace, Shape};
 use crate::math::{Force, Motion, Pose, Vec3};
 use std::ops::{Add, Div, Mul, Neg, Sub};
@@ -433,7 +440,66 @@ fn eval_feature(
             let dist = n.dot(&(q2 - q1));
             Some((q1 + n.scale(dist * 0.5), n, dist))
         }
+        FeatureKind::Poly {
+            na,
+            nb,
+            ia,
+            ib,
+            nsign,
+        } => {
+            let (na, nb) = (*na as usize, *nb as usize);
+            if !(1..=3).contains(&na) || !(1..=3).contains(&nb) {
+                return None;
+            }
+            let mut va = [V::c(&Vec3::zeros()); 3];
+            let mut vb = va;
+            for k in 0..na {
+                va[k] = a.apply(&core_vertex(sa, ia[k])?);
+            }
+            for k in 0..nb {
+                vb[k] = b.apply(&core_vertex(sb, ib[k])?);
+            }
+            let s = J::c(*nsign as f64);
+            let unit_v = |x: V| x.scale(J::c(1.0) / x.norm());
+            // Core closest points and the unit core normal (A to B).
+            let (ca, cb, n) = match (na, nb) {
+                (1, 1) => (va[0], vb[0], unit_v(vb[0] - va[0])),
+                (1, 2) => {
+                    let q = on_line(&vb[0], &(vb[1] - vb[0]), &va[0]);
+                    (va[0], q, unit_v(q - va[0]))
+                }
+                (2, 1) => {
+                    let q = on_line(&va[0], &(va[1] - va[0]), &vb[0]);
+                    (q, vb[0], unit_v(vb[0] - q))
+                }
+                (3, 1) => {
+                    let n = unit_v((va[1] - va[0]).cross(&(va[2] - va[0]))).scale(s);
+                    let dc = n.dot(&(vb[0] - va[0]));
+                    (vb[0] - n.scale(dc), vb[0], n)
+                }
+                (1, 3) => {
+                    let n = unit_v((vb[1] - vb[0]).cross(&(vb[2] - vb[0]))).scale(s);
+                    let dc = n.dot(&(vb[0] - va[0]));
+                    (va[0], va[0] + n.scale(dc), n)
+                }
+                (2, 2) => {
+                    let (ea, eb) = (va[1] - va[0], vb[1] - vb[0]);
+                    let (q1, q2) = line_line(&va[0], &ea, &vb[0], &eb);
+                    (q1, q2, unit_v(ea.cross(&eb)).scale(s))
+                }
+                _ => return None,
+            };
+            let (r1, r2) = (ball_radius(sa), ball_radius(sb));
+            let dist = n.dot(&(cb - ca)) - J::c(r1 + r2);
+            let pos = (ca + n * r1 + cb - n * r2) * 0.5;
+            Some((pos, n, dist))
+        }
     }
+}
+
+/// Orthogonal projection of `x` on the line `p + t d`.
+fn on_line(p: &V, d: &V, x: &V) -> V {
+    *p + d.scale(d.dot(&(*x - *p)) / d.dot(d))
 }
 
 /// The recorded feature evaluated with tangents seeded by `slots_1`, `slots_2` (caller's order),
@@ -696,6 +762,7 @@ mod tests {
             FeatureKind::PlaneRim { .. } => "PlaneRim".into(),
             FeatureKind::Balls { c1, c2 } => format!("Balls({},{})", core_name(c1), core_name(c2)),
             FeatureKind::BoxEdges { .. } => "BoxEdges".into(),
+            FeatureKind::Poly { na, nb, .. } => format!("Poly({na},{nb})"),
         }
     }
 
@@ -934,6 +1001,29 @@ mod tests {
         }
     }
 
+    /// GJK/EPA pairs of polyhedral and round cores: [`FeatureKind::Poly`] features.
+    #[test]
+    fn contact_geom_gjk_polytope_pairs() {
+        let h = hull();
+        let hs = Shape::Convex(&h);
+        let mut all = std::collections::BTreeSet::new();
+        for (name, s1, s2, reach) in [
+            ("box-convex", BOX, hs, (0.3, 1.1)),
+            ("convex-convex", hs, hs, (0.2, 1.0)),
+            ("sphere-convex", SPHERE, hs, (0.2, 0.9)),
+            ("capsule-convex", CAPSULE, hs, (0.2, 1.0)),
+            ("capsule-box", CAPSULE, BOX, (0.1, 1.0)),
+        ] {
+            let c = run_pair(&s1, &s2, reach, 60, 13);
+            eprintln!("{name}: {c:?}");
+            assert!(c.exact >= 60 && c.skipped * 10 <= c.exact, "{name}: {c:?}");
+            all.extend(c.kinds.iter().cloned());
+        }
+        for k in ["Poly(1,1)", "Poly(1,2)", "Poly(2,1)", "Poly(1,3)", "Poly(3,1)", "Poly(2,2)"] {
+            assert!(all.contains(k), "{k} not covered: {all:?}");
+        }
+    }
+
     #[test]
     fn contact_geom_capsule_box_end_balls() {
         // Capsule lying along a box face: the two end-ball contacts.
@@ -1018,9 +1108,11 @@ mod fallback_tests {
                 let mut out = Vec::new();
                 collide(&s1, &p1, &s2, &p2, 0.3, &mut out);
                 for cp in &out {
-                    if cp.feature.kind != FeatureKind::Unknown {
-                        continue;
-                    }
+                    // Polyhedral pairs now carry exact features: strip them to exercise the
+                    // fallback (used for cylinders, clipped manifolds, failed replays).
+                    let mut cp = *cp;
+                    cp.feature.kind = FeatureKind::Unknown;
+                    let cp = &cp;
                     n_fallback += 1;
                     let (pb, nb, db) = (rng.vec(1.0), rng.vec(1.0), rng.range(-1.0, 1.0));
                     // Stated: the fallback model, exactly.

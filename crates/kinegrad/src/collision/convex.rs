@@ -14,15 +14,132 @@
 //! GJK/EPA and the manifold clipping allocate small scratch vectors (not yet allocation-free).
 
 use super::epa::epa;
-use super::gjk::{gjk, Placed};
+use super::gjk::{core_vertex, gjk, Placed, SVert, NO_VERTEX};
 use super::{closest_on_segment, emit1, emit2, sgn, ContactPoint, FeatureKind, Shape};
 use crate::math::{Pose, Vec3};
 
 /// Alignment tolerance (sine of the angle) for treating features as parallel.
 const FLAT_TOL: f64 = 0.035;
 
-/// Core-level closest points: `(pa, pb, n, signed_core_distance)` with `n` from A to B.
-pub(crate) fn core_contact(a: &Placed, b: &Placed) -> (Vec3, Vec3, Vec3, f64) {
+/// Canonical vertex set of a face given by three core vertices: for a box, the first three
+/// corners (by index) of the box face holding them; for a hull, the first three non-collinear
+/// hull vertices (by index) in their plane. Keeps the contact feature stable when the
+/// GJK/EPA triangulation of a flat face changes.
+fn canonical_face(shape: &Shape, idx: &mut [u32; 3]) {
+    match *shape {
+        Shape::Box { .. } => {
+            for k in 0..3 {
+                let bit = idx[0] >> k & 1;
+                if idx.iter().all(|&i| i >> k & 1 == bit) {
+                    let mut c = (0..8u32).filter(|&i| i >> k & 1 == bit);
+                    *idx = [c.next().unwrap(), c.next().unwrap(), c.next().unwrap()];
+                    return;
+                }
+            }
+        }
+        Shape::Convex(h) => {
+            let v = |i: u32| h.vertices[i as usize];
+            let (v0, v1, v2) = (v(idx[0]), v(idx[1]), v(idx[2]));
+            let nrm = (v1 - v0).cross(&(v2 - v0));
+            let len = nrm.norm();
+            let size = h.bound_radius().max(1e-300);
+            if len <= 1e-12 * size * size {
+                return;
+            }
+            let nf = nrm / len;
+            let on: Vec<u32> = (0..h.vertices.len() as u32)
+                .filter(|&i| nf.dot(&(v(i) - v0)).abs() <= 1e-9 * size)
+                .collect();
+            if on.len() < 3 {
+                return;
+            }
+            let (p0, p1) = (on[0], on[1]);
+            let e = v(p1) - v(p0);
+            if let Some(&p2) = on[2..]
+                .iter()
+                .find(|&&i| e.cross(&(v(i) - v(p0))).norm() > 1e-6 * size * size)
+            {
+                *idx = [p0, p1, p2];
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The supporting feature of a GJK simplex / EPA face (`verts`), for the core normal `n`
+/// (A to B): [`FeatureKind::Poly`], or `Unknown` when a support point is not a core vertex
+/// (cylinder) or the vertex sets are not a generic feature pair.
+fn poly_feature(a: &Placed, b: &Placed, verts: &[SVert], n: &Vec3) -> FeatureKind {
+    let mut ia: Vec<u32> = Vec::with_capacity(3);
+    let mut ib: Vec<u32> = Vec::with_capacity(3);
+    for v in verts {
+        if v.ia == NO_VERTEX || v.ib == NO_VERTEX {
+            return FeatureKind::Unknown;
+        }
+        if !ia.contains(&v.ia) {
+            ia.push(v.ia);
+        }
+        if !ib.contains(&v.ib) {
+            ib.push(v.ib);
+        }
+    }
+    // A generic pair of features spans exactly the simplex.
+    if ia.len() + ib.len() != verts.len() + 1 || ia.len() > 3 || ib.len() > 3 {
+        return FeatureKind::Unknown;
+    }
+    ia.sort_unstable();
+    ib.sort_unstable();
+    let mut fa = [0u32; 3];
+    let mut fb = [0u32; 3];
+    fa[..ia.len()].copy_from_slice(&ia);
+    fb[..ib.len()].copy_from_slice(&ib);
+    if ia.len() == 3 {
+        canonical_face(a.shape, &mut fa);
+    }
+    if ib.len() == 3 {
+        canonical_face(b.shape, &mut fb);
+    }
+    let wv = |p: &Placed, i: u32| core_vertex(p.shape, i).map(|l| p.pose.apply(&l));
+    let dir = match (ia.len(), ib.len()) {
+        (3, 1) | (1, 3) => {
+            let (p, f) = if ia.len() == 3 { (a, &fa) } else { (b, &fb) };
+            let (Some(v0), Some(v1), Some(v2)) = (wv(p, f[0]), wv(p, f[1]), wv(p, f[2])) else {
+                return FeatureKind::Unknown;
+            };
+            Some((v1 - v0).cross(&(v2 - v0)))
+        }
+        (2, 2) => {
+            let (Some(a0), Some(a1), Some(b0), Some(b1)) =
+                (wv(a, fa[0]), wv(a, fa[1]), wv(b, fb[0]), wv(b, fb[1]))
+            else {
+                return FeatureKind::Unknown;
+            };
+            Some((a1 - a0).cross(&(b1 - b0)))
+        }
+        _ => None,
+    };
+    let nsign = match dir {
+        Some(d) => {
+            let c = d.dot(n);
+            if c.abs() < 1e-6 * d.norm() {
+                return FeatureKind::Unknown;
+            }
+            sgn(c) as i8
+        }
+        None => 1,
+    };
+    FeatureKind::Poly {
+        na: ia.len() as u8,
+        nb: ib.len() as u8,
+        ia: fa,
+        ib: fb,
+        nsign,
+    }
+}
+
+/// Core-level closest points: `(pa, pb, n, signed_core_distance)` with `n` from A to B, and
+/// the supporting feature ([`FeatureKind::Poly`] or `Unknown`).
+pub(crate) fn core_contact_f(a: &Placed, b: &Placed) -> (Vec3, Vec3, Vec3, f64, FeatureKind) {
     let g = gjk(a, b);
     let fallback_n = || {
         let d = b.pose.pos - a.pose.pos;
@@ -35,21 +152,38 @@ pub(crate) fn core_contact(a: &Placed, b: &Placed) -> (Vec3, Vec3, Vec3, f64) {
     if !g.overlap {
         let v = g.pb - g.pa;
         let len = v.norm();
-        let n = if len > 1e-300 { v / len } else { fallback_n() };
-        return (g.pa, g.pb, n, len);
+        if len > 1e-300 {
+            let n = v / len;
+            let f = poly_feature(a, b, &g.simplex[..g.n], &n);
+            return (g.pa, g.pb, n, len, f);
+        }
+        return (g.pa, g.pb, fallback_n(), len, FeatureKind::Unknown);
     }
     match epa(a, b, &g) {
-        Some(e) => (e.pa, e.pb, e.normal, -e.depth),
-        None => (g.pa, g.pb, fallback_n(), 0.0),
+        Some(e) => {
+            let f = match &e.face {
+                Some(face) => poly_feature(a, b, face, &e.normal),
+                None => FeatureKind::Unknown,
+            };
+            (e.pa, e.pb, e.normal, -e.depth, f)
+        }
+        None => (g.pa, g.pb, fallback_n(), 0.0, FeatureKind::Unknown),
     }
 }
 
 /// GJK/EPA contact between two placed shapes, including radii:
 /// `(point on surface A, point on surface B, normal A->B, dist)`.
+#[cfg(test)]
 pub(crate) fn shape_contact(a: &Placed, b: &Placed) -> (Vec3, Vec3, Vec3, f64) {
-    let (ca, cb, n, dc) = core_contact(a, b);
+    let (qa, qb, n, d, _) = shape_contact_f(a, b);
+    (qa, qb, n, d)
+}
+
+/// [`shape_contact`] with the supporting feature ([`FeatureKind::Poly`] or `Unknown`).
+pub(crate) fn shape_contact_f(a: &Placed, b: &Placed) -> (Vec3, Vec3, Vec3, f64, FeatureKind) {
+    let (ca, cb, n, dc, f) = core_contact_f(a, b);
     let (ra, rb) = (a.radius(), b.radius());
-    (ca + n * ra, cb - n * rb, n, dc - ra - rb)
+    (ca + n * ra, cb - n * rb, n, dc - ra - rb, f)
 }
 
 /// General pair: see the module documentation.
@@ -69,7 +203,7 @@ pub fn collide_general(
         shape: s2,
         pose: p2,
     };
-    let (qa, qb, n, dist) = shape_contact(&a, &b);
+    let (qa, qb, n, dist, kind) = shape_contact_f(&a, &b);
     if dist >= margin {
         return;
     }
@@ -80,7 +214,10 @@ pub fn collide_general(
         pos: (qa + qb) * 0.5,
         normal: n,
         dist,
-        feature: super::Feature::default(),
+        feature: super::Feature {
+            swapped: false,
+            kind,
+        },
     });
 }
 

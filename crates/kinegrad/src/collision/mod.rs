@@ -208,6 +208,24 @@ pub enum FeatureKind {
         /// Sign of the normal relative to `a_i x b_j`.
         nsign: i8,
     },
+    /// GJK/EPA contact of polyhedral or round cores, given by the supporting core vertices of
+    /// each shape (indices, see [`gjk::core_vertex`]: sphere centre, capsule segment ends, box
+    /// corners, hull vertices): `(na, nb)` = (1, 1) vertex-vertex, (1, 2)/(2, 1) vertex-edge,
+    /// (1, 3)/(3, 1) vertex-face, (2, 2) edge-edge. The core normal is the unit vector between
+    /// the closest points for the first three, `nsign` times the face normal
+    /// `(v1 - v0) x (v2 - v0)` or the edge normal `ea x eb` for the others; radii are added.
+    Poly {
+        /// Number of vertices of A's feature (1..=3).
+        na: u8,
+        /// Number of vertices of B's feature (1..=3).
+        nb: u8,
+        /// A's vertex indices (first `na`, sorted).
+        ia: [u32; 3],
+        /// B's vertex indices (first `nb`, sorted).
+        ib: [u32; 3],
+        /// `+1` or `-1` (face and edge-edge features).
+        nsign: i8,
+    },
 }
 
 /// Canonical order used by the dispatcher.
