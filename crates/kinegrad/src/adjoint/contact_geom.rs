@@ -354,6 +354,11 @@ fn eval_feature(
                     let s = *sign as f64;
                     (unit(*axis, s), unit(*axis, s * half[*axis as usize]))
                 }
+                (RefFace::Verts(v), _) => {
+                    let p0 = core_vertex(sr, v[0])?;
+                    let nl = (core_vertex(sr, v[1])? - p0).cross(&(core_vertex(sr, v[2])? - p0));
+                    (nl.try_normalize(1e-300)?, p0)
+                }
                 _ => return None,
             };
             let nw = r.rot(&nl);
@@ -361,6 +366,23 @@ fn eval_feature(
             let x = match point {
                 IncPoint::Local(l) => i.apply(l),
                 IncPoint::Planes(t) => planes_point(t, (r, sr), (i, si))?,
+                IncPoint::EdgeSide { inc, side } => {
+                    let x0 = i.apply(&core_vertex(si, inc[0])?);
+                    let x1 = i.apply(&core_vertex(si, inc[1])?);
+                    let s0 = r.apply(&core_vertex(sr, side[0])?);
+                    let s1 = r.apply(&core_vertex(sr, side[1])?);
+                    let sn = (s1 - s0).cross(&nw);
+                    let (f0, f1) = (sn.dot(&(x0 - s0)), sn.dot(&(x1 - s0)));
+                    x0 + (x1 - x0).scale(f0 / (f0 - f1))
+                }
+                IncPoint::CornerFace { corner, face } => {
+                    let c = r.apply(&core_vertex(sr, *corner)?);
+                    let f0 = i.apply(&core_vertex(si, face[0])?);
+                    let f1 = i.apply(&core_vertex(si, face[1])?);
+                    let f2 = i.apply(&core_vertex(si, face[2])?);
+                    let nf = (f1 - f0).cross(&(f2 - f0));
+                    c + nw.scale(nf.dot(&(f0 - c)) / nf.dot(&nw))
+                }
             };
             let dist = nw.dot(&(x - ow)) - J::c(*radius);
             let pos = x - nw.scale(J::c(*radius) + dist * 0.5);
@@ -750,9 +772,12 @@ mod tests {
                 let f = match face {
                     RefFace::Plane => "Plane",
                     RefFace::Box { .. } => "Box",
+                    RefFace::Verts(_) => "Verts",
                 };
                 match point {
                     IncPoint::Local(_) => format!("FacePoint({f},Local)"),
+                    IncPoint::EdgeSide { .. } => format!("FacePoint({f},EdgeSide)"),
+                    IncPoint::CornerFace { .. } => format!("FacePoint({f},CornerFace)"),
                     IncPoint::Planes(t) => format!(
                         "FacePoint({f},Planes{})",
                         t.iter().filter(|p| p.on_ref).count()
@@ -1017,9 +1042,109 @@ mod tests {
             let c = run_pair(&s1, &s2, reach, 60, 13);
             eprintln!("{name}: {c:?}");
             assert!(c.exact >= 60 && c.skipped * 10 <= c.exact, "{name}: {c:?}");
+            assert_eq!(c.fallback, 0, "{name}: {c:?}");
             all.extend(c.kinds.iter().cloned());
         }
-        for k in ["Poly(1,1)", "Poly(1,2)", "Poly(2,1)", "Poly(1,3)", "Poly(3,1)", "Poly(2,2)"] {
+        for k in [
+            "Poly(1,1)",
+            "Poly(1,2)",
+            "Poly(2,1)",
+            "Poly(1,3)",
+            "Poly(3,1)",
+            "Poly(2,2)",
+        ] {
+            assert!(all.contains(k), "{k} not covered: {all:?}");
+        }
+    }
+
+    /// A face of `s` for resting tests: (local point on it, local outward normal).
+    fn rest_face(s: &Shape, rng: &mut Rng) -> (Vec3, Vec3) {
+        match *s {
+            Shape::Box { half } => (Vec3::new(0.0, 0.0, half.z), Vec3::z()),
+            Shape::Capsule { radius, .. } => (Vec3::new(radius, 0.0, 0.0), Vec3::x()),
+            Shape::Convex(h) => {
+                let f = (rng.next() * h.faces.len() as f64) as usize % h.faces.len();
+                let c = h.faces[f]
+                    .iter()
+                    .fold(Vec3::zeros(), |a, &i| a + h.vertices[i as usize])
+                    / 3.0;
+                (c, h.normals[f])
+            }
+            _ => unreachable!(),
+        }
+    }
+
+    /// Shape 2 resting on a face of shape 1 (slightly tilted, turned, shifted, at a small gap or
+    /// penetration): the face-clipping manifolds of the general convex pairs.
+    fn run_resting(s1: &Shape, s2: &Shape, trials: usize, seed: u64) -> Count {
+        let mut rng = Rng(seed);
+        let mut cnt = Count::default();
+        for _ in 0..trials {
+            let p1 = Pose {
+                pos: rng.vec(1.0),
+                rot: rng.rot(),
+            };
+            let (c1, n1) = rest_face(s1, &mut rng);
+            let (c2, n2) = rest_face(s2, &mut rng);
+            let nw = p1.rot * n1;
+            // R2 n2 = -nw, then a spin about nw and a small tilt.
+            let align = nalgebra::Rotation3::rotation_between(&n2, &-nw).unwrap_or_else(|| {
+                nalgebra::Rotation3::new(crate::collision::any_perp(&n2) * std::f64::consts::PI)
+            });
+            let spin = nalgebra::Rotation3::new(nw * rng.range(0.0, 6.3));
+            let tilt = nalgebra::Rotation3::new(rng.vec(0.015));
+            let r2 = (tilt * spin * align).into_inner();
+            let t = rng.vec(0.08);
+            let p2 = Pose {
+                pos: p1.apply(&c1) + nw * rng.range(-0.02, 0.03) + (t - nw * nw.dot(&t)) - r2 * c2,
+                rot: r2,
+            };
+            check(s1, &p1, s2, &p2, &mut rng, &mut cnt);
+            check(s2, &p2, s1, &p1, &mut rng, &mut cnt);
+        }
+        cnt
+    }
+
+    /// Face-clipping manifolds of box/hull/capsule on hulls and hulls on boxes:
+    /// `FacePoint(Verts, ..)` features.
+    #[test]
+    fn contact_geom_gjk_manifolds() {
+        let h = hull();
+        let hs = Shape::Convex(&h);
+        let cube = {
+            let pts: Vec<Vec3> = (0..8)
+                .map(|i| {
+                    Vec3::new(
+                        if i & 1 == 0 { -0.3 } else { 0.3 },
+                        if i & 2 == 0 { -0.35 } else { 0.35 },
+                        if i & 4 == 0 { -0.4 } else { 0.4 },
+                    )
+                })
+                .collect();
+            ConvexHull::from_points(&pts).unwrap()
+        };
+        let cs = Shape::Convex(&cube);
+        let mut all = std::collections::BTreeSet::new();
+        for (name, s1, s2) in [
+            ("box on convex", hs, BOX),
+            ("convex on convex", hs, hs),
+            ("capsule on convex", hs, CAPSULE),
+            ("convex on box", BOX, hs),
+            ("box on cube hull", cs, BOX),
+            ("cube hull on cube hull", cs, cs),
+            ("capsule on cube hull", cs, CAPSULE),
+        ] {
+            let c = run_resting(&s1, &s2, 40, 29);
+            eprintln!("{name}: {c:?}");
+            assert!(c.exact >= 60 && c.skipped * 10 <= c.exact, "{name}: {c:?}");
+            assert_eq!(c.fallback, 0, "{name}: {c:?}");
+            all.extend(c.kinds.iter().cloned());
+        }
+        for k in [
+            "FacePoint(Verts,Local)",
+            "FacePoint(Verts,EdgeSide)",
+            "FacePoint(Verts,CornerFace)",
+        ] {
             assert!(all.contains(k), "{k} not covered: {all:?}");
         }
     }

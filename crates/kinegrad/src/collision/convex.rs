@@ -15,7 +15,9 @@
 
 use super::epa::epa;
 use super::gjk::{core_vertex, gjk, Placed, SVert, NO_VERTEX};
-use super::{closest_on_segment, emit1, emit2, sgn, ContactPoint, FeatureKind, Shape};
+use super::{
+    closest_on_segment, emit1, emit2, sgn, ContactPoint, FeatureKind, IncPoint, RefFace, Shape,
+};
 use crate::math::{Pose, Vec3};
 
 /// Alignment tolerance (sine of the angle) for treating features as parallel.
@@ -221,12 +223,26 @@ pub fn collide_general(
     });
 }
 
-/// A flat feature of a shape facing a direction.
+/// Core vertex index of the box corner `x` (see [`core_vertex`]).
+fn box_corner(x: &Vec3) -> u32 {
+    (x.x > 0.0) as u32 | ((x.y > 0.0) as u32) << 1 | ((x.z > 0.0) as u32) << 2
+}
+
+/// A flat feature of a shape facing a direction. `idx` are the core vertex indices of the
+/// points ([`NO_VERTEX`] for cylinder points).
 enum Feature {
     /// Face polygon (counter-clockwise around `normal`), with its exact outward normal.
-    Face { pts: Vec<Vec3>, normal: Vec3 },
-    /// Segment.
-    Edge([Vec3; 2]),
+    Face {
+        pts: Vec<Vec3>,
+        idx: Vec<u32>,
+        normal: Vec3,
+    },
+    /// Segment, swept by `radius` (capsule: the core segment).
+    Edge {
+        pts: [Vec3; 2],
+        idx: [u32; 2],
+        radius: f64,
+    },
     /// Point or curved: no multi-contact.
     None,
 }
@@ -244,6 +260,7 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
                 let (j, k) = ((i + 1) % 3, (i + 2) % 3);
                 let s = sgn(l[i]);
                 let mut pts = Vec::with_capacity(4);
+                let mut idx = Vec::with_capacity(4);
                 // CCW around s*e_i: (j,k) order is right-handed for s = +1.
                 let loop_ = [(1.0, 1.0), (-1.0, 1.0), (-1.0, -1.0), (1.0, -1.0)];
                 for (u, v) in loop_ {
@@ -252,11 +269,13 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
                     x[j] = u * half[j];
                     x[k] = s * v * half[k];
                     pts.push(w(x));
+                    idx.push(box_corner(&x));
                 }
                 let mut nl = Vec3::zeros();
                 nl[i] = s;
                 return Feature::Face {
                     pts,
+                    idx,
                     normal: rot * nl,
                 };
             }
@@ -266,9 +285,13 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
                 let m = small[0];
                 let mut x = Vec3::new(sgn(l.x) * half.x, sgn(l.y) * half.y, sgn(l.z) * half.z);
                 x[m] = -half[m];
-                let x0 = w(x);
+                let (x0, i0) = (w(x), box_corner(&x));
                 x[m] = half[m];
-                return Feature::Edge([x0, w(x)]);
+                return Feature::Edge {
+                    pts: [x0, w(x)],
+                    idx: [i0, box_corner(&x)],
+                    radius: 0.0,
+                };
             }
             Feature::None
         }
@@ -290,16 +313,21 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
                     .collect();
                 return Feature::Face {
                     pts,
+                    idx: vec![NO_VERTEX; 8],
                     normal: rot * Vec3::new(0.0, 0.0, s),
                 };
             }
             if l.z.abs() < FLAT_TOL {
                 let rxy = l.x.hypot(l.y);
                 let (cx, cy) = (radius * l.x / rxy, radius * l.y / rxy);
-                return Feature::Edge([
-                    w(Vec3::new(cx, cy, -half_length)),
-                    w(Vec3::new(cx, cy, half_length)),
-                ]);
+                return Feature::Edge {
+                    pts: [
+                        w(Vec3::new(cx, cy, -half_length)),
+                        w(Vec3::new(cx, cy, half_length)),
+                    ],
+                    idx: [NO_VERTEX; 2],
+                    radius: 0.0,
+                };
             }
             Feature::None
         }
@@ -308,11 +336,14 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
             half_length,
         } => {
             if half_length > 0.0 && l.z.abs() < FLAT_TOL {
-                let off = l * radius;
-                return Feature::Edge([
-                    w(Vec3::new(0.0, 0.0, -half_length) + off),
-                    w(Vec3::new(0.0, 0.0, half_length) + off),
-                ]);
+                return Feature::Edge {
+                    pts: [
+                        w(Vec3::new(0.0, 0.0, -half_length)),
+                        w(Vec3::new(0.0, 0.0, half_length)),
+                    ],
+                    idx: [0, 1],
+                    radius,
+                };
             }
             Feature::None
         }
@@ -332,23 +363,23 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
             }
             let off = nf.dot(&h.vertices[h.faces[best][0] as usize]);
             let tol = 1e-9 * h.bound_radius().max(1e-300);
-            let mut local: Vec<Vec3> = h
-                .vertices
-                .iter()
-                .filter(|v| (nf.dot(v) - off).abs() <= tol)
-                .copied()
+            let mut idx: Vec<u32> = (0..h.vertices.len() as u32)
+                .filter(|&i| (nf.dot(&h.vertices[i as usize]) - off).abs() <= tol)
                 .collect();
+            let vx = |i: &u32| h.vertices[*i as usize];
             // Order counter-clockwise around nf.
-            let c = local.iter().fold(Vec3::zeros(), |s, v| s + v) / local.len() as f64;
+            let c = idx.iter().fold(Vec3::zeros(), |s, i| s + vx(i)) / idx.len() as f64;
             let u = super::any_perp(&nf);
             let v = nf.cross(&u);
-            local.sort_by(|x, y| {
+            idx.sort_by(|x, y| {
+                let (x, y) = (vx(x), vx(y));
                 let ax = (x - c).dot(&v).atan2((x - c).dot(&u));
                 let ay = (y - c).dot(&v).atan2((y - c).dot(&u));
                 ax.total_cmp(&ay)
             });
             Feature::Face {
-                pts: local.into_iter().map(w).collect(),
+                pts: idx.iter().map(|i| w(vx(i))).collect(),
+                idx,
                 normal: rot * nf,
             }
         }
@@ -356,13 +387,71 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
     }
 }
 
+/// Provenance of a clipped manifold point (for its contact feature).
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Lbl {
+    /// Incident core vertex.
+    V(u32),
+    /// Incident edge (core vertices) cut by reference side `k` (from corner `k` to `k + 1`).
+    E(u32, u32, usize),
+    /// Reference corner `k` projected on the incident face along the reference normal.
+    C(usize),
+    /// Not trackable (cylinder points, degenerate clipping).
+    X,
+}
+
+/// Label of the point where the segment `(l0, l1)` crosses reference side `k` (of `m`).
+fn cut_label(l0: Lbl, l1: Lbl, k: usize, m: usize) -> Lbl {
+    use Lbl::*;
+    let edge = match (l0, l1) {
+        (V(i), V(j)) => Some((i, j)),
+        (V(i), E(a, b, _)) | (E(a, b, _), V(i)) if i == a || i == b => Some((a, b)),
+        (E(a, b, _), E(c, d, _)) if (a, b) == (c, d) || (a, b) == (d, c) => Some((a, b)),
+        _ => None,
+    };
+    if let Some((a, b)) = edge {
+        return E(a, b, k);
+    }
+    let sides = |l: Lbl| match l {
+        E(_, _, s) => [Some(s), None],
+        C(c) => [Some((c + m - 1) % m), Some(c)],
+        _ => [None, None],
+    };
+    let s1 = sides(l1);
+    for sm in sides(l0).into_iter().flatten() {
+        if s1.contains(&Some(sm)) {
+            if k == (sm + 1) % m {
+                return C(k);
+            }
+            if sm == (k + 1) % m {
+                return C(sm);
+            }
+        }
+    }
+    X
+}
+
 /// Clip the incident feature against the reference face; push up to 4 contacts.
 /// Returns the number pushed (0 if no manifold applies).
 fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<ContactPoint>) -> usize {
     let fa = feature(a, n);
     let fb = feature(b, &-n);
-    if let (Feature::Edge(ea), Feature::Edge(eb)) = (&fa, &fb) {
-        return parallel_edges(ea, eb, n, margin, out);
+    if let (
+        Feature::Edge {
+            pts: ea,
+            radius: ra,
+            ..
+        },
+        Feature::Edge {
+            pts: eb,
+            radius: rb,
+            ..
+        },
+    ) = (&fa, &fb)
+    {
+        let ea = ea.map(|x| x + n * *ra);
+        let eb = eb.map(|x| x - n * *rb);
+        return parallel_edges(&ea, &eb, n, margin, out);
     }
     let align = |f: &Feature, d: &Vec3| match f {
         Feature::Face { normal, .. } => normal.dot(d),
@@ -374,27 +463,46 @@ fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<Contact
     }
     // Reference face on A (ref_is_a) or on B.
     let ref_is_a = al_a >= al_b;
-    let (rf, inc) = if ref_is_a { (&fa, &fb) } else { (&fb, &fa) };
+    let (rf, inc, rshape, ishape) = if ref_is_a {
+        (&fa, &fb, a.shape, b.shape)
+    } else {
+        (&fb, &fa, b.shape, a.shape)
+    };
     let Feature::Face {
         pts: rpts,
+        idx: ridx,
         normal: rn,
     } = rf
     else {
         return 0;
     };
-    let mut poly: Vec<Vec3> = match inc {
-        Feature::Face { pts, .. } => pts.clone(),
-        Feature::Edge(e) => e.to_vec(),
+    let lbl = |i: &u32| if *i == NO_VERTEX { Lbl::X } else { Lbl::V(*i) };
+    let (mut poly, iface, iradius): (Vec<(Vec3, Lbl)>, Option<&Vec<u32>>, f64) = match inc {
+        Feature::Face { pts, idx, .. } => (
+            pts.iter().zip(idx).map(|(x, i)| (*x, lbl(i))).collect(),
+            Some(idx),
+            0.0,
+        ),
+        // A swept segment (capsule): its surface points nearest to the face.
+        Feature::Edge { pts, idx, radius } => (
+            pts.iter()
+                .zip(idx)
+                .map(|(x, i)| (x - rn * *radius, lbl(i)))
+                .collect(),
+            None,
+            *radius,
+        ),
         Feature::None => return 0,
     };
     if rpts.len() < 3 {
         return 0;
     }
+    let m = rpts.len();
     let is_segment = poly.len() == 2;
-    let mut tmp: Vec<Vec3> = Vec::with_capacity(poly.len() + 8);
-    for i in 0..rpts.len() {
+    let mut tmp: Vec<(Vec3, Lbl)> = Vec::with_capacity(poly.len() + 8);
+    for i in 0..m {
         let p0 = rpts[i];
-        let p1 = rpts[(i + 1) % rpts.len()];
+        let p1 = rpts[(i + 1) % m];
         let side = (p1 - p0).cross(rn);
         let f = |x: &Vec3| side.dot(&(x - p0));
         tmp.clear();
@@ -402,28 +510,36 @@ fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<Contact
             if poly.len() < 2 {
                 break;
             }
-            let (x0, x1) = (poly[0], poly[1]);
+            let ((x0, l0), (x1, l1)) = (poly[0], poly[1]);
             let (d0, d1) = (f(&x0), f(&x1));
             if d0 > 0.0 && d1 > 0.0 {
                 poly.clear();
                 break;
             }
             let cut = |xi: Vec3, di: f64, xo: Vec3, do_: f64| xi + (xo - xi) * (di / (di - do_));
-            let y0 = if d0 > 0.0 { cut(x1, d1, x0, d0) } else { x0 };
-            let y1 = if d1 > 0.0 { cut(x0, d0, x1, d1) } else { x1 };
+            let y0 = if d0 > 0.0 {
+                (cut(x1, d1, x0, d0), cut_label(l0, l1, i, m))
+            } else {
+                (x0, l0)
+            };
+            let y1 = if d1 > 0.0 {
+                (cut(x0, d0, x1, d1), cut_label(l0, l1, i, m))
+            } else {
+                (x1, l1)
+            };
             poly[0] = y0;
             poly[1] = y1;
             continue;
         }
         for k in 0..poly.len() {
-            let x0 = poly[k];
-            let x1 = poly[(k + 1) % poly.len()];
+            let (x0, l0) = poly[k];
+            let (x1, l1) = poly[(k + 1) % poly.len()];
             let (d0, d1) = (f(&x0), f(&x1));
             if d0 <= 0.0 {
-                tmp.push(x0);
+                tmp.push((x0, l0));
             }
             if (d0 <= 0.0) != (d1 <= 0.0) {
-                tmp.push(x0 + (x1 - x0) * (d0 / (d0 - d1)));
+                tmp.push((x0 + (x1 - x0) * (d0 / (d0 - d1)), cut_label(l0, l1, i, m)));
             }
         }
         std::mem::swap(&mut poly, &mut tmp);
@@ -435,19 +551,67 @@ fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<Contact
     // Contact normal from A to B.
     let normal = if ref_is_a { *rn } else { -rn };
     let dist_of = |x: &Vec3| rn.dot(&(x - r0));
-    poly.retain(|x| dist_of(x) < margin);
+    poly.retain(|(x, _)| dist_of(x) < margin);
     if poly.is_empty() {
         return 0;
     }
-    let keep = select4(&poly, &normal, &dist_of);
+    let xs: Vec<Vec3> = poly.iter().map(|p| p.0).collect();
+    let keep = select4(&xs, &normal, &dist_of);
+    // The reference plane through three core vertices, if its orientation is right.
+    let rface = {
+        let ok = ridx.len() >= 3 && ridx[..3].iter().all(|&i| i != NO_VERTEX);
+        ok.then(|| [ridx[0], ridx[1], ridx[2]]).filter(|v| {
+            let c = |i: u32| core_vertex(rshape, i);
+            match (c(v[0]), c(v[1]), c(v[2])) {
+                (Some(p0), Some(p1), Some(p2)) => {
+                    let nl = (p1 - p0).cross(&(p2 - p0));
+                    let nw = if ref_is_a { a.pose.rot } else { b.pose.rot } * nl;
+                    nw.dot(rn) > 0.999 * nw.norm()
+                }
+                _ => false,
+            }
+        })
+    };
+    let iface3 = iface
+        .filter(|f| f.len() >= 3 && f[..3].iter().all(|&i| i != NO_VERTEX))
+        .map(|f| [f[0], f[1], f[2]]);
+    let kind_of = |l: Lbl| -> FeatureKind {
+        let Some(rv) = rface else {
+            return FeatureKind::Unknown;
+        };
+        let point = match l {
+            Lbl::V(i) => match core_vertex(ishape, i) {
+                Some(x) => IncPoint::Local(x),
+                None => return FeatureKind::Unknown,
+            },
+            Lbl::E(p, q, k) => IncPoint::EdgeSide {
+                inc: [p, q],
+                side: [ridx[k], ridx[(k + 1) % m]],
+            },
+            Lbl::C(c) => match iface3 {
+                Some(face) => IncPoint::CornerFace {
+                    corner: ridx[c],
+                    face,
+                },
+                None => return FeatureKind::Unknown,
+            },
+            Lbl::X => return FeatureKind::Unknown,
+        };
+        FeatureKind::FacePoint {
+            ref_is_a,
+            face: RefFace::Verts(rv),
+            point,
+            radius: iradius,
+        }
+    };
     let mut count = 0;
     for &i in keep.iter().flatten() {
-        let x = poly[i];
+        let (x, l) = poly[i];
         let d = dist_of(&x);
         let added = if ref_is_a {
-            emit2(out, margin, x, normal, d, FeatureKind::Unknown)
+            emit2(out, margin, x, normal, d, kind_of(l))
         } else {
-            emit1(out, margin, x, normal, d, FeatureKind::Unknown)
+            emit1(out, margin, x, normal, d, kind_of(l))
         };
         count += added as usize;
     }

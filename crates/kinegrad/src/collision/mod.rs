@@ -126,6 +126,10 @@ pub enum RefFace {
         /// `+1` or `-1`.
         sign: i8,
     },
+    /// Plane through three core vertices `v0, v1, v2` (see [`gjk::core_vertex`]: box corners,
+    /// hull vertices) with outward normal `(v1 - v0) x (v2 - v0) / |.|` (general convex
+    /// manifolds).
+    Verts([u32; 3]),
 }
 
 /// The incident point of a face-point contact.
@@ -137,6 +141,24 @@ pub enum IncPoint {
     /// Intersection of three box planes (box-box clipping: an incident corner, an incident edge
     /// crossing a reference side plane, or a reference side edge crossing the incident face).
     Planes([BoxPlane; 3]),
+    /// General convex manifolds: the incident edge (line through incident core vertices
+    /// `inc`) cut by the reference side plane through the reference core vertices `side` that
+    /// contains the reference normal.
+    EdgeSide {
+        /// Incident core vertices.
+        inc: [u32; 2],
+        /// Reference core vertices (an edge of the reference face).
+        side: [u32; 2],
+    },
+    /// General convex manifolds: the line through the reference core vertex `corner` along the
+    /// reference normal, cut by the incident face plane through the incident core vertices
+    /// `face`.
+    CornerFace {
+        /// Reference core vertex (a corner of the reference face).
+        corner: u32,
+        /// Incident core vertices spanning the incident face.
+        face: [u32; 3],
+    },
 }
 
 /// Centre of one of the two balls of a round contact (sphere/capsule/box closest point).
