@@ -22,19 +22,26 @@
 //! * [`FeatureKind::Balls`]: sphere-sphere, sphere-capsule (end or interior of the axis),
 //!   capsule-capsule (ends, end-interior, interior-interior, and the parallel 2-contact case),
 //!   sphere-box and capsule-box end balls outside the box (closest box point, any clamp pattern).
-//! * [`FeatureKind::BoxEdges`]: box-box edge-edge contacts (interior closest points).
+//! * [`FeatureKind::BoxEdges`]: box-box edge-edge contacts (interior closest points, or a
+//!   closest point at an edge end).
 //! * [`FeatureKind::Poly`]: single GJK/EPA contacts of polyhedral or round cores (box, convex
 //!   hull, sphere centre, capsule segment) other than cylinders: box-convex, convex-convex,
 //!   sphere-convex, capsule-convex and the generic capsule-box contact. The supporting vertices
 //!   of the final GJK simplex / EPA face are recorded: vertex-vertex, vertex-edge, vertex-face,
 //!   face-vertex or edge-edge.
+//! * [`FeatureKind::FacePoint`] with [`RefFace::Verts`]: the face-clipping manifolds of those
+//!   pairs (a flat box/hull face or a capsule side resting on a hull face, a hull on a box
+//!   face): reference plane through three core vertices; incident hull vertex / box corner /
+//!   capsule end (+ radius), incident edge cut by a reference side plane, or reference corner
+//!   projected on the incident face.
 //!
 //! # Fallback ([`FeatureKind::Unknown`])
-//! GJK/EPA contacts involving a cylinder (other than against a plane), GJK/EPA results whose
-//! simplex is not a generic feature pair (parallel edges/faces) or where EPA returned its
-//! support upper bound, face-clipping manifolds of the general convex pairs, box-box edge-edge
-//! contacts whose closest points sit at an edge end, and degenerate configurations (coincident
-//! ball centres) carry no feature. For them, and for any contact whose recorded feature does not reproduce it
+//! GJK/EPA contacts and manifolds involving a cylinder (other than against a plane: its support
+//! points are rim points, not core vertices, and its cap is clipped as an octagon), GJK/EPA
+//! results whose simplex is not a generic feature pair (parallel edges/faces) or where EPA
+//! returned its support upper bound, manifold points whose clipping provenance is not tracked
+//! (degenerate clipping), the two-contact parallel-edge manifolds of the general convex pairs,
+//! and degenerate configurations (coincident ball centres) carry no feature. For them, and for any contact whose recorded feature does not reproduce it
 //! (a safety check, relative 1e-7), the VJP uses this first-order model, stated here so that
 //! nothing is silently wrong:
 //! * the normal rotates with geom 1: `dn = w_1 x n`;
@@ -443,6 +450,7 @@ fn eval_feature(
             ca,
             cb,
             nsign,
+            ends,
         } => {
             let (ha, hb) = (box_half(sa)?, box_half(sb)?);
             let (i, j) = (*i as usize, *j as usize);
@@ -456,7 +464,15 @@ fn eval_feature(
                     lb[k] = cb[k] as f64 * hb[k];
                 }
             }
-            let (q1, q2) = line_line(&a.apply(&la), &a.col[i], &b.apply(&lb), &b.col[j]);
+            la[i] = ends[0] as f64 * ha[i];
+            lb[j] = ends[1] as f64 * hb[j];
+            let (pa, pb) = (a.apply(&la), b.apply(&lb));
+            let (q1, q2) = match (ends[0], ends[1]) {
+                (0, 0) => line_line(&pa, &a.col[i], &pb, &b.col[j]),
+                (_, 0) => (pa, on_line(&pb, &b.col[j], &pa)),
+                (0, _) => (on_line(&pa, &a.col[i], &pb), pb),
+                _ => (pa, pb),
+            };
             let l = a.col[i].cross(&b.col[j]);
             let n = l.scale(J::c(*nsign as f64) / l.norm());
             let dist = n.dot(&(q2 - q1));
@@ -786,7 +802,8 @@ mod tests {
             }
             FeatureKind::PlaneRim { .. } => "PlaneRim".into(),
             FeatureKind::Balls { c1, c2 } => format!("Balls({},{})", core_name(c1), core_name(c2)),
-            FeatureKind::BoxEdges { .. } => "BoxEdges".into(),
+            FeatureKind::BoxEdges { ends: [0, 0], .. } => "BoxEdges".into(),
+            FeatureKind::BoxEdges { .. } => "BoxEdges(end)".into(),
             FeatureKind::Poly { na, nb, .. } => format!("Poly({na},{nb})"),
         }
     }
@@ -1014,13 +1031,41 @@ mod tests {
             check(&BOX, &p2, &BOX, &p1, &mut rng, &mut cnt);
         }
         assert_exact("box-box resting", &cnt, 100);
+        // Edge-edge contacts whose closest points sit at an edge end (rare in random poses:
+        // searched for).
+        let mut ends = Count::default();
+        let mut rng = Rng(37);
+        for _ in 0..20000 {
+            if ends.exact >= 40 {
+                break;
+            }
+            let p1 = Pose {
+                pos: rng.vec(1.0),
+                rot: rng.rot(),
+            };
+            let p2 = Pose {
+                pos: p1.pos + rng.unit() * rng.range(0.6, 1.2),
+                rot: rng.rot(),
+            };
+            let mut out = Vec::new();
+            collide(&BOX, &p1, &BOX, &p2, MARGIN, &mut out);
+            if out.iter().any(
+                |c| matches!(c.feature.kind, FeatureKind::BoxEdges { ends, .. } if ends != [0, 0]),
+            ) {
+                check(&BOX, &p1, &BOX, &p2, &mut rng, &mut ends);
+                check(&BOX, &p2, &BOX, &p1, &mut rng, &mut ends);
+            }
+        }
+        assert_exact("box-box edge ends", &ends, 40);
         let mut all = c.kinds.clone();
         all.extend(cnt.kinds.iter().cloned());
+        all.extend(ends.kinds.iter().cloned());
         for k in [
             "FacePoint(Box,Planes0)",
             "FacePoint(Box,Planes1)",
             "FacePoint(Box,Planes2)",
             "BoxEdges",
+            "BoxEdges(end)",
         ] {
             assert!(all.contains(k), "box-box: {k} not covered: {all:?}");
         }

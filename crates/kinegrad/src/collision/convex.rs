@@ -7,6 +7,12 @@
 //! against the reference face (as in box-box) and up to 4 contacts are returned instead; their
 //! normal is the reference face normal and `dist` is measured along it.
 //!
+//! Features (for exact contact derivatives, see [`crate::adjoint::contact_geom`]): the single
+//! contact records the supporting core vertices of the final GJK simplex / EPA face
+//! ([`FeatureKind::Poly`]); manifold points record the reference plane (three core vertices)
+//! and how each clipped point arose ([`IncPoint`]). Cylinder support points are not core
+//! vertices: their contacts carry `FeatureKind::Unknown`.
+//!
 //! Accuracy: exact (to ~1e-9) for polyhedral and round cores (sphere point, capsule segment, box,
 //! hull); for the curved cylinder, GJK/EPA converge to ~1e-6 in the normal. If EPA's polytope
 //! degenerates before converging (can happen on curved shapes), the best support-function upper

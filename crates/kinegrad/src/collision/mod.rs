@@ -229,6 +229,10 @@ pub enum FeatureKind {
         cb: [i8; 3],
         /// Sign of the normal relative to `a_i x b_j`.
         nsign: i8,
+        /// Closest point of A's / B's edge: `0` interior (closest points of the two lines),
+        /// `+-1` at the edge end `+-half` (a corner; the other closest point is its projection
+        /// on the other edge line, or the other edge's end as well).
+        ends: [i8; 2],
     },
     /// GJK/EPA contact of polyhedral or round cores, given by the supporting core vertices of
     /// each shape (indices, see [`gjk::core_vertex`]: sphere centre, capsule segment ends, box
