@@ -361,6 +361,10 @@ fn eval_feature(
                     let s = *sign as f64;
                     (unit(*axis, s), unit(*axis, s * half[*axis as usize]))
                 }
+                (RefFace::CylCap { top }, Shape::Cylinder { half_length: h, .. }) => {
+                    let s = if *top { 1.0 } else { -1.0 };
+                    (Vec3::new(0.0, 0.0, s), Vec3::new(0.0, 0.0, s * h))
+                }
                 (RefFace::Verts(v), _) => {
                     let p0 = core_vertex(sr, v[0])?;
                     let nl = (core_vertex(sr, v[1])? - p0).cross(&(core_vertex(sr, v[2])? - p0));
@@ -373,6 +377,20 @@ fn eval_feature(
             let x = match point {
                 IncPoint::Local(l) => i.apply(l),
                 IncPoint::Planes(t) => planes_point(t, (r, sr), (i, si))?,
+                IncPoint::Rim { top } => {
+                    let Shape::Cylinder {
+                        radius,
+                        half_length,
+                    } = *si
+                    else {
+                        return None;
+                    };
+                    let ax = i.col[2];
+                    let perp = nw - ax.scale(ax.dot(&nw));
+                    let u = perp.scale(J::c(-radius) / perp.norm());
+                    let z = if *top { half_length } else { -half_length };
+                    i.pos + ax * z + u
+                }
                 IncPoint::EdgeSide { inc, side } => {
                     let x0 = i.apply(&core_vertex(si, inc[0])?);
                     let x1 = i.apply(&core_vertex(si, inc[1])?);
@@ -789,10 +807,12 @@ mod tests {
                     RefFace::Plane => "Plane",
                     RefFace::Box { .. } => "Box",
                     RefFace::Verts(_) => "Verts",
+                    RefFace::CylCap { .. } => "CylCap",
                 };
                 match point {
                     IncPoint::Local(_) => format!("FacePoint({f},Local)"),
                     IncPoint::EdgeSide { .. } => format!("FacePoint({f},EdgeSide)"),
+                    IncPoint::Rim { .. } => format!("FacePoint({f},Rim)"),
                     IncPoint::CornerFace { .. } => format!("FacePoint({f},CornerFace)"),
                     IncPoint::Planes(t) => format!(
                         "FacePoint({f},Planes{})",
@@ -1107,6 +1127,10 @@ mod tests {
         match *s {
             Shape::Box { half } => (Vec3::new(0.0, 0.0, half.z), Vec3::z()),
             Shape::Capsule { radius, .. } => (Vec3::new(radius, 0.0, 0.0), Vec3::x()),
+            Shape::Cylinder { half_length, .. } => {
+                let s = if rng.next() < 0.5 { 1.0 } else { -1.0 };
+                (Vec3::new(0.0, 0.0, s * half_length), Vec3::z() * s)
+            }
             Shape::Convex(h) => {
                 let f = (rng.next() * h.faces.len() as f64) as usize % h.faces.len();
                 let c = h.faces[f]
@@ -1189,6 +1213,48 @@ mod tests {
             "FacePoint(Verts,Local)",
             "FacePoint(Verts,EdgeSide)",
             "FacePoint(Verts,CornerFace)",
+        ] {
+            assert!(all.contains(k), "{k} not covered: {all:?}");
+        }
+    }
+
+    /// Cylinders against non-planes: flat face (box, hull, cap) against a core vertex or a rim
+    /// point is exact; the rest (edges or vertices against the curved side or the rim, cap
+    /// octagon manifolds) still falls back.
+    #[test]
+    fn contact_geom_cylinder_pairs() {
+        let h = hull();
+        let hs = Shape::Convex(&h);
+        let mut all = std::collections::BTreeSet::new();
+        let (mut exact, mut fallback) = (0, 0);
+        for (name, s1, s2) in [
+            ("sphere-cylinder", SPHERE, CYL),
+            ("capsule-cylinder", CAPSULE, CYL),
+            ("box-cylinder", BOX, CYL),
+            ("cylinder-cylinder", CYL, CYL),
+            ("cylinder-convex", CYL, hs),
+        ] {
+            let c = run_pair(&s1, &s2, (0.2, 1.0), 60, 43);
+            eprintln!("{name}: {c:?}");
+            assert!(c.skipped * 10 <= c.exact, "{name}: {c:?}");
+            exact += c.exact;
+            fallback += c.fallback;
+            all.extend(c.kinds.iter().cloned());
+            // Resting on a flat face.
+            if !matches!(s1, Shape::Sphere { .. } | Shape::Capsule { .. }) {
+                let c = run_resting(&s1, &s2, 40, 47);
+                eprintln!("{name} resting: {c:?}");
+                exact += c.exact;
+                fallback += c.fallback;
+                all.extend(c.kinds.iter().cloned());
+            }
+        }
+        eprintln!("cylinder pairs: exact {exact}, fallback {fallback}: {all:?}");
+        for k in [
+            "FacePoint(Box,Rim)",
+            "FacePoint(Verts,Rim)",
+            "FacePoint(CylCap,Local)",
+            "FacePoint(CylCap,Rim)",
         ] {
             assert!(all.contains(k), "{k} not covered: {all:?}");
         }

@@ -218,6 +218,14 @@ pub fn collide_general(
     if manifold(&a, &b, &n, margin, out) > 0 {
         return;
     }
+    if kind == FeatureKind::Unknown {
+        if let Some(c) = cylinder_face_contact(&a, &b, &n, dist) {
+            if c.dist < margin {
+                out.push(c);
+            }
+            return;
+        }
+    }
     out.push(ContactPoint {
         pos: (qa + qb) * 0.5,
         normal: n,
@@ -232,6 +240,192 @@ pub fn collide_general(
 /// Core vertex index of the box corner `x` (see [`core_vertex`]).
 fn box_corner(x: &Vec3) -> u32 {
     (x.x > 0.0) as u32 | ((x.y > 0.0) as u32) << 1 | ((x.z > 0.0) as u32) << 2
+}
+
+/// Angle tolerance (cosine deficit) for matching a GJK/EPA normal on curved shapes to a face.
+const SNAP_COS: f64 = 1e-6;
+
+/// A flat face of `p` with outward normal within [`SNAP_COS`] of world direction `m`:
+/// `(face, exact world normal, world point on the plane, inside-test of a world point)`.
+#[allow(clippy::type_complexity)]
+fn snap_face<'p>(
+    p: &'p Placed,
+    m: &Vec3,
+) -> Option<(RefFace, Vec3, Vec3, Box<dyn Fn(&Vec3) -> bool + 'p>)> {
+    let rot = p.pose.rot;
+    let l = rot.transpose() * m;
+    let margin = 1e-9 * p.size();
+    match *p.shape {
+        Shape::Box { half } => {
+            let i = l.iamax();
+            if l[i].abs() < 1.0 - SNAP_COS {
+                return None;
+            }
+            let s = sgn(l[i]);
+            let mut nl = Vec3::zeros();
+            nl[i] = s;
+            let inside = move |x: &Vec3| {
+                let q = p.pose.rot.transpose() * (x - p.pose.pos);
+                (0..3).all(|k| k == i || q[k].abs() <= half[k] - margin)
+            };
+            let face = RefFace::Box {
+                axis: i as u8,
+                sign: s as i8,
+            };
+            Some((
+                face,
+                rot * nl,
+                p.pose.apply(&(nl * half[i])),
+                Box::new(inside),
+            ))
+        }
+        Shape::Cylinder {
+            radius,
+            half_length,
+        } => {
+            if l.z.abs() < 1.0 - SNAP_COS {
+                return None;
+            }
+            let top = l.z > 0.0;
+            let s = if top { 1.0 } else { -1.0 };
+            let inside = move |x: &Vec3| {
+                let q = p.pose.rot.transpose() * (x - p.pose.pos);
+                q.x.hypot(q.y) <= radius - margin
+            };
+            Some((
+                RefFace::CylCap { top },
+                rot * Vec3::new(0.0, 0.0, s),
+                p.pose.apply(&Vec3::new(0.0, 0.0, s * half_length)),
+                Box::new(inside),
+            ))
+        }
+        Shape::Convex(h) => {
+            if h.faces.is_empty() || h.normals.len() != h.faces.len() {
+                return None;
+            }
+            let mut best = 0;
+            for (i, nf) in h.normals.iter().enumerate() {
+                if nf.dot(&l) > h.normals[best].dot(&l) {
+                    best = i;
+                }
+            }
+            let nf = h.normals[best];
+            if nf.dot(&l) < 1.0 - SNAP_COS {
+                return None;
+            }
+            let mut f = h.faces[best];
+            canonical_face(p.shape, &mut f);
+            let v = |i: u32| h.vertices[i as usize];
+            if (v(f[1]) - v(f[0])).cross(&(v(f[2]) - v(f[0]))).dot(&nf) < 0.0 {
+                f.swap(1, 2);
+            }
+            let nl = (v(f[1]) - v(f[0])).cross(&(v(f[2]) - v(f[0]))).normalize();
+            let off = nl.dot(&v(f[0]));
+            let tol = 1e-9 * h.bound_radius().max(1e-300);
+            let on: Vec<Vec3> = h
+                .vertices
+                .iter()
+                .filter(|x| (nl.dot(x) - off).abs() <= tol)
+                .copied()
+                .collect();
+            // Inside the convex face polygon: on the inner side of every edge of the hull of
+            // `on` (a point is inside iff no vertex pair has it strictly outside and all others
+            // on the inner side; tested through the supporting lines of the polygon).
+            let c = on.iter().fold(Vec3::zeros(), |s, x| s + x) / on.len() as f64;
+            let u = super::any_perp(&nl);
+            let w = nl.cross(&u);
+            let mut poly = on.clone();
+            poly.sort_by(|x, y| {
+                let ax = (x - c).dot(&w).atan2((x - c).dot(&u));
+                let ay = (y - c).dot(&w).atan2((y - c).dot(&u));
+                ax.total_cmp(&ay)
+            });
+            let inside = move |x: &Vec3| {
+                let q = p.pose.rot.transpose() * (x - p.pose.pos);
+                (0..poly.len()).all(|k| {
+                    let (p0, p1) = (poly[k], poly[(k + 1) % poly.len()]);
+                    let e = (p1 - p0).normalize();
+                    nl.dot(&e.cross(&(q - p0))) >= margin
+                })
+            };
+            Some((
+                RefFace::Verts(f),
+                rot * nl,
+                p.pose.apply(&v(f[0])),
+                Box::new(inside),
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// A contact involving a cylinder (not found exactly by GJK/EPA, which converge slowly on the
+/// curved surface) recomputed exactly when it is a flat face (box face, hull face, cylinder cap)
+/// against the other shape's deepest point along the face normal (a core vertex plus radius,
+/// or a cylinder rim point), the point projecting strictly inside the face: the GJK/EPA normal
+/// `n` (A to B) must be within [`SNAP_COS`] of the face normal and the distances must agree to
+/// `1e-6` of the size. `None` otherwise.
+fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<ContactPoint> {
+    if !matches!(a.shape, Shape::Cylinder { .. }) && !matches!(b.shape, Shape::Cylinder { .. }) {
+        return None;
+    }
+    let scale = a.size() + b.size();
+    let mut best: Option<(f64, ContactPoint)> = None;
+    for ref_is_a in [true, false] {
+        let (r, i, m) = if ref_is_a { (a, b, *n) } else { (b, a, -n) };
+        let Some((face, nw, o, inside)) = snap_face(r, &m) else {
+            continue;
+        };
+        // The incident point: deepest along -nw.
+        let (x, point, radius) = match *i.shape {
+            Shape::Cylinder {
+                radius,
+                half_length,
+            } => {
+                let ax = i.pose.rot.column(2).into_owned();
+                let an = ax.dot(&nw);
+                let perp = nw - ax * an;
+                if an.abs() < 1e-3 || perp.norm() < 1e-3 {
+                    continue;
+                }
+                let top = an < 0.0;
+                let z = if top { half_length } else { -half_length };
+                let x = i.pose.pos + ax * z - perp.normalize() * radius;
+                (x, IncPoint::Rim { top }, 0.0)
+            }
+            _ => {
+                let (x, idx) = i.support_idx(&-nw);
+                let Some(l) = core_vertex(i.shape, idx) else {
+                    continue;
+                };
+                (x, IncPoint::Local(l), i.radius())
+            }
+        };
+        let d = nw.dot(&(x - o)) - radius;
+        let normal = if ref_is_a { nw } else { -nw };
+        if (d - dist).abs() > 1e-6 * scale || !inside(&x) {
+            continue;
+        }
+        let score = (normal - n).norm();
+        let c = ContactPoint {
+            pos: x - nw * (radius + 0.5 * d),
+            normal,
+            dist: d,
+            feature: super::Feature {
+                swapped: false,
+                kind: FeatureKind::FacePoint {
+                    ref_is_a,
+                    face,
+                    point,
+                    radius,
+                },
+            },
+        };
+        if best.as_ref().is_none_or(|b| score < b.0) {
+            best = Some((score, c));
+        }
+    }
+    best.map(|b| b.1)
 }
 
 /// A flat feature of a shape facing a direction. `idx` are the core vertex indices of the
@@ -483,7 +677,8 @@ fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<Contact
         return 0;
     };
     let lbl = |i: &u32| if *i == NO_VERTEX { Lbl::X } else { Lbl::V(*i) };
-    let (mut poly, iface, iradius): (Vec<(Vec3, Lbl)>, Option<&Vec<u32>>, f64) = match inc {
+    type Incident<'f> = (Vec<(Vec3, Lbl)>, Option<&'f Vec<u32>>, f64);
+    let (mut poly, iface, iradius): Incident = match inc {
         Feature::Face { pts, idx, .. } => (
             pts.iter().zip(idx).map(|(x, i)| (*x, lbl(i))).collect(),
             Some(idx),

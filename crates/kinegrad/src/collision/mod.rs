@@ -130,6 +130,11 @@ pub enum RefFace {
     /// hull vertices) with outward normal `(v1 - v0) x (v2 - v0) / |.|` (general convex
     /// manifolds).
     Verts([u32; 3]),
+    /// Cylinder cap `z = +-half_length` (`top`: `+`), normal `+-z`.
+    CylCap {
+        /// Upper cap.
+        top: bool,
+    },
 }
 
 /// The incident point of a face-point contact.
@@ -149,6 +154,12 @@ pub enum IncPoint {
         inc: [u32; 2],
         /// Reference core vertices (an edge of the reference face).
         side: [u32; 2],
+    },
+    /// Rim point of the incident cylinder farthest along minus the reference normal `m`:
+    /// `c + z a + r u`, `z = +-half_length` (`top`: `+`), `u = -(m - a (a.m)) / |.|`.
+    Rim {
+        /// On the upper cap.
+        top: bool,
     },
     /// General convex manifolds: the line through the reference core vertex `corner` along the
     /// reference normal, cut by the incident face plane through the incident core vertices
