@@ -35,9 +35,17 @@
 //!   capsule end (+ radius), incident edge cut by a reference side plane, or reference corner
 //!   projected on the incident face.
 //!
+//! * Cylinders against non-planes (single GJK/EPA contact, recomputed exactly in
+//!   [`crate::collision::convex`] when the GJK/EPA result matches): a box face, hull face or
+//!   cylinder cap against a core vertex + radius (`FacePoint` with `Local`) or a cylinder rim
+//!   point (`FacePoint` with [`IncPoint::Rim`]), the point projecting inside the face; the
+//!   cylinder side against a core vertex (`Balls(ProjOther, Fixed)`) or a capsule/cylinder axis
+//!   interior (`Balls(LineLine, LineLine)`).
+//!
 //! # Fallback ([`FeatureKind::Unknown`])
-//! GJK/EPA contacts and manifolds involving a cylinder (other than against a plane: its support
-//! points are rim points, not core vertices, and its cap is clipped as an octagon), GJK/EPA
+//! Other GJK/EPA contacts involving a cylinder (against a plane it is exact): an edge against
+//! the curved side, anything against the rim circle, cap-cap or face-cap overlaps, and all
+//! face-clipping manifolds with a cylinder (its cap is clipped as an octagon); GJK/EPA
 //! results whose simplex is not a generic feature pair (parallel edges/faces) or where EPA
 //! returned its support upper bound, manifold points whose clipping provenance is not tracked
 //! (degenerate clipping), the two-contact parallel-edge manifolds of the general convex pairs,
@@ -245,9 +253,12 @@ impl JPose {
     }
 }
 
+/// Radius around the core of a ball contact (a cylinder's side: around its axis).
 fn ball_radius(s: &Shape) -> f64 {
     match *s {
-        Shape::Sphere { radius } | Shape::Capsule { radius, .. } => radius,
+        Shape::Sphere { radius }
+        | Shape::Capsule { radius, .. }
+        | Shape::Cylinder { radius, .. } => radius,
         _ => 0.0,
     }
 }
@@ -1250,7 +1261,11 @@ mod tests {
             }
         }
         eprintln!("cylinder pairs: exact {exact}, fallback {fallback}: {all:?}");
+        assert!(exact >= 250, "cylinder pairs: exact {exact}");
         for k in [
+            "Balls(ProjOther,Fixed)",
+            "Balls(Fixed,ProjOther)",
+            "Balls(LineLine,LineLine)",
             "FacePoint(Box,Rim)",
             "FacePoint(Verts,Rim)",
             "FacePoint(CylCap,Local)",

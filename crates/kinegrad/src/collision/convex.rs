@@ -22,7 +22,8 @@
 use super::epa::epa;
 use super::gjk::{core_vertex, gjk, Placed, SVert, NO_VERTEX};
 use super::{
-    closest_on_segment, emit1, emit2, sgn, ContactPoint, FeatureKind, IncPoint, RefFace, Shape,
+    closest_on_segment, emit1, emit2, sgn, ContactPoint, Core, FeatureKind, IncPoint, RefFace,
+    Shape,
 };
 use crate::math::{Pose, Vec3};
 
@@ -364,7 +365,9 @@ fn snap_face<'p>(
 /// against the other shape's deepest point along the face normal (a core vertex plus radius,
 /// or a cylinder rim point), the point projecting strictly inside the face: the GJK/EPA normal
 /// `n` (A to B) must be within [`SNAP_COS`] of the face normal and the distances must agree to
-/// `1e-6` of the size. `None` otherwise.
+/// `1e-6` of the size. Likewise the curved side against a core vertex (sphere centre, capsule
+/// end, box corner, hull vertex) or a capsule/cylinder axis interior, projecting strictly inside the
+/// cylinder's axis segment: two balls (radial normal). `None` otherwise.
 fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<ContactPoint> {
     if !matches!(a.shape, Shape::Cylinder { .. }) && !matches!(b.shape, Shape::Cylinder { .. }) {
         return None;
@@ -423,6 +426,85 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
         };
         if best.as_ref().is_none_or(|b| score < b.0) {
             best = Some((score, c));
+        }
+    }
+    // The curved side of a cylinder against a core vertex (a ball centre) or the interior of
+    // a capsule segment: two balls (the cylinder's centred on its axis).
+    for cyl_is_a in [true, false] {
+        let (cy, o) = if cyl_is_a { (a, b) } else { (b, a) };
+        let Shape::Cylinder {
+            radius: rc,
+            half_length: hc,
+        } = *cy.shape
+        else {
+            continue;
+        };
+        // Direction from the cylinder to the other shape.
+        let m = if cyl_is_a { *n } else { -n };
+        let ax = cy.pose.rot.column(2).into_owned();
+        let margin = 1e-9 * scale;
+        let on_axis = |x: &Vec3| cy.pose.pos + ax * ax.dot(&(x - cy.pose.pos));
+        // (point, core on the cylinder, core on the other, radius around the other's core)
+        let candidates: [Option<(Vec3, Core, Core, f64)>; 2] = [
+            {
+                let (x, idx) = o.support_idx(&-m);
+                core_vertex(o.shape, idx)
+                    .map(|l| (x, Core::ProjOther(l), Core::Fixed(l), o.radius()))
+            },
+            match *o.shape {
+                Shape::Capsule {
+                    radius,
+                    half_length,
+                }
+                | Shape::Cylinder {
+                    radius,
+                    half_length,
+                } if half_length > 0.0 => {
+                    let (e0, e1) = super::axis_ends(o.pose, half_length);
+                    let (s0, t0) = super::closest_seg_seg(
+                        &(cy.pose.pos - ax * hc),
+                        &(ax * (2.0 * hc)),
+                        &e0,
+                        &(e1 - e0),
+                    );
+                    let interior = s0 > 1e-9 && s0 < 1.0 - 1e-9 && t0 > 1e-9 && t0 < 1.0 - 1e-9;
+                    interior.then(|| (e0 + (e1 - e0) * t0, Core::LineLine, Core::LineLine, radius))
+                }
+                _ => None,
+            },
+        ];
+        for (x, c_cyl, c_other, ro) in candidates.into_iter().flatten() {
+            let q = on_axis(&x);
+            let z = ax.dot(&(q - cy.pose.pos));
+            let v = x - q;
+            let len = v.norm();
+            if z.abs() >= hc - margin || len <= 1e-9 * scale {
+                continue;
+            }
+            let nv = v / len;
+            let d = len - rc - ro;
+            if (d - dist).abs() > 1e-6 * scale || (nv - m).norm() > 2e-3 {
+                continue;
+            }
+            let normal = if cyl_is_a { nv } else { -nv };
+            let (c1, c2) = if cyl_is_a {
+                (c_cyl, c_other)
+            } else {
+                (c_other, c_cyl)
+            };
+            let c = ContactPoint {
+                pos: q + nv * (rc + 0.5 * d),
+                normal,
+                dist: d,
+                feature: super::Feature {
+                    swapped: false,
+                    kind: FeatureKind::Balls { c1, c2 },
+                },
+            };
+            let score = (normal - n).norm();
+            if best.as_ref().is_none_or(|b| score < b.0) {
+                best = Some((score, c));
+            }
         }
     }
     best.map(|b| b.1)
