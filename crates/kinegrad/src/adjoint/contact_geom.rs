@@ -22,13 +22,34 @@
 //! * [`FeatureKind::Balls`]: sphere-sphere, sphere-capsule (end or interior of the axis),
 //!   capsule-capsule (ends, end-interior, interior-interior, and the parallel 2-contact case),
 //!   sphere-box and capsule-box end balls outside the box (closest box point, any clamp pattern).
-//! * [`FeatureKind::BoxEdges`]: box-box edge-edge contacts (interior closest points).
+//! * [`FeatureKind::BoxEdges`]: box-box edge-edge contacts (interior closest points, or a
+//!   closest point at an edge end).
+//! * [`FeatureKind::Poly`]: single GJK/EPA contacts of polyhedral or round cores (box, convex
+//!   hull, sphere centre, capsule segment) other than cylinders: box-convex, convex-convex,
+//!   sphere-convex, capsule-convex and the generic capsule-box contact. The supporting vertices
+//!   of the final GJK simplex / EPA face are recorded: vertex-vertex, vertex-edge, vertex-face,
+//!   face-vertex or edge-edge.
+//! * [`FeatureKind::FacePoint`] with [`RefFace::Verts`]: the face-clipping manifolds of those
+//!   pairs (a flat box/hull face or a capsule side resting on a hull face, a hull on a box
+//!   face): reference plane through three core vertices; incident hull vertex / box corner /
+//!   capsule end (+ radius), incident edge cut by a reference side plane, or reference corner
+//!   projected on the incident face.
+//!
+//! * Cylinders against non-planes (single GJK/EPA contact, recomputed exactly in
+//!   [`crate::collision::convex`] when the GJK/EPA result matches): a box face, hull face or
+//!   cylinder cap against a core vertex + radius (`FacePoint` with `Local`) or a cylinder rim
+//!   point (`FacePoint` with [`IncPoint::Rim`]), the point projecting inside the face; the
+//!   cylinder side against a core vertex (`Balls(ProjOther, Fixed)`) or a capsule/cylinder axis
+//!   interior (`Balls(LineLine, LineLine)`).
 //!
 //! # Fallback ([`FeatureKind::Unknown`])
-//! Contacts from GJK/EPA (pairs with a cylinder or a convex hull other than against a plane, the
-//! single capsule-box contact), their face-clipping manifolds, box-box edge-edge contacts whose
-//! closest points sit at an edge end, and degenerate configurations (coincident ball centres)
-//! carry no feature. For them, and for any contact whose recorded feature does not reproduce it
+//! Other GJK/EPA contacts involving a cylinder (against a plane it is exact): an edge against
+//! the curved side, anything against the rim circle, cap-cap or face-cap overlaps, and all
+//! face-clipping manifolds with a cylinder (its cap is clipped as an octagon); GJK/EPA
+//! results whose simplex is not a generic feature pair (parallel edges/faces) or where EPA
+//! returned its support upper bound, manifold points whose clipping provenance is not tracked
+//! (degenerate clipping), the two-contact parallel-edge manifolds of the general convex pairs,
+//! and degenerate configurations (coincident ball centres) carry no feature. For them, and for any contact whose recorded feature does not reproduce it
 //! (a safety check, relative 1e-7), the VJP uses this first-order model, stated here so that
 //! nothing is silently wrong:
 //! * the normal rotates with geom 1: `dn = w_1 x n`;
@@ -40,6 +61,7 @@
 //!   for rotations, for the point and normal, and for clipped manifold points (which slide along
 //!   incident edges).
 
+use crate::collision::gjk::core_vertex;
 use crate::collision::{BoxPlane, ContactPoint, Core, FeatureKind, IncPoint, RefFace, Shape};
 use crate::math::{Force, Motion, Pose, Vec3};
 use std::ops::{Add, Div, Mul, Neg, Sub};
@@ -231,9 +253,12 @@ impl JPose {
     }
 }
 
+/// Radius around the core of a ball contact (a cylinder's side: around its axis).
 fn ball_radius(s: &Shape) -> f64 {
     match *s {
-        Shape::Sphere { radius } | Shape::Capsule { radius, .. } => radius,
+        Shape::Sphere { radius }
+        | Shape::Capsule { radius, .. }
+        | Shape::Cylinder { radius, .. } => radius,
         _ => 0.0,
     }
 }
@@ -347,6 +372,15 @@ fn eval_feature(
                     let s = *sign as f64;
                     (unit(*axis, s), unit(*axis, s * half[*axis as usize]))
                 }
+                (RefFace::CylCap { top }, Shape::Cylinder { half_length: h, .. }) => {
+                    let s = if *top { 1.0 } else { -1.0 };
+                    (Vec3::new(0.0, 0.0, s), Vec3::new(0.0, 0.0, s * h))
+                }
+                (RefFace::Verts(v), _) => {
+                    let p0 = core_vertex(sr, v[0])?;
+                    let nl = (core_vertex(sr, v[1])? - p0).cross(&(core_vertex(sr, v[2])? - p0));
+                    (nl.try_normalize(1e-300)?, p0)
+                }
                 _ => return None,
             };
             let nw = r.rot(&nl);
@@ -354,6 +388,37 @@ fn eval_feature(
             let x = match point {
                 IncPoint::Local(l) => i.apply(l),
                 IncPoint::Planes(t) => planes_point(t, (r, sr), (i, si))?,
+                IncPoint::Rim { top } => {
+                    let Shape::Cylinder {
+                        radius,
+                        half_length,
+                    } = *si
+                    else {
+                        return None;
+                    };
+                    let ax = i.col[2];
+                    let perp = nw - ax.scale(ax.dot(&nw));
+                    let u = perp.scale(J::c(-radius) / perp.norm());
+                    let z = if *top { half_length } else { -half_length };
+                    i.pos + ax * z + u
+                }
+                IncPoint::EdgeSide { inc, side } => {
+                    let x0 = i.apply(&core_vertex(si, inc[0])?);
+                    let x1 = i.apply(&core_vertex(si, inc[1])?);
+                    let s0 = r.apply(&core_vertex(sr, side[0])?);
+                    let s1 = r.apply(&core_vertex(sr, side[1])?);
+                    let sn = (s1 - s0).cross(&nw);
+                    let (f0, f1) = (sn.dot(&(x0 - s0)), sn.dot(&(x1 - s0)));
+                    x0 + (x1 - x0).scale(f0 / (f0 - f1))
+                }
+                IncPoint::CornerFace { corner, face } => {
+                    let c = r.apply(&core_vertex(sr, *corner)?);
+                    let f0 = i.apply(&core_vertex(si, face[0])?);
+                    let f1 = i.apply(&core_vertex(si, face[1])?);
+                    let f2 = i.apply(&core_vertex(si, face[2])?);
+                    let nf = (f1 - f0).cross(&(f2 - f0));
+                    c + nw.scale(nf.dot(&(f0 - c)) / nf.dot(&nw))
+                }
             };
             let dist = nw.dot(&(x - ow)) - J::c(*radius);
             let pos = x - nw.scale(J::c(*radius) + dist * 0.5);
@@ -414,6 +479,7 @@ fn eval_feature(
             ca,
             cb,
             nsign,
+            ends,
         } => {
             let (ha, hb) = (box_half(sa)?, box_half(sb)?);
             let (i, j) = (*i as usize, *j as usize);
@@ -427,13 +493,80 @@ fn eval_feature(
                     lb[k] = cb[k] as f64 * hb[k];
                 }
             }
-            let (q1, q2) = line_line(&a.apply(&la), &a.col[i], &b.apply(&lb), &b.col[j]);
+            la[i] = ends[0] as f64 * ha[i];
+            lb[j] = ends[1] as f64 * hb[j];
+            let (pa, pb) = (a.apply(&la), b.apply(&lb));
+            let (q1, q2) = match (ends[0], ends[1]) {
+                (0, 0) => line_line(&pa, &a.col[i], &pb, &b.col[j]),
+                (_, 0) => (pa, on_line(&pb, &b.col[j], &pa)),
+                (0, _) => (on_line(&pa, &a.col[i], &pb), pb),
+                _ => (pa, pb),
+            };
             let l = a.col[i].cross(&b.col[j]);
             let n = l.scale(J::c(*nsign as f64) / l.norm());
             let dist = n.dot(&(q2 - q1));
             Some((q1 + n.scale(dist * 0.5), n, dist))
         }
+        FeatureKind::Poly {
+            na,
+            nb,
+            ia,
+            ib,
+            nsign,
+        } => {
+            let (na, nb) = (*na as usize, *nb as usize);
+            if !(1..=3).contains(&na) || !(1..=3).contains(&nb) {
+                return None;
+            }
+            let mut va = [V::c(&Vec3::zeros()); 3];
+            let mut vb = va;
+            for k in 0..na {
+                va[k] = a.apply(&core_vertex(sa, ia[k])?);
+            }
+            for k in 0..nb {
+                vb[k] = b.apply(&core_vertex(sb, ib[k])?);
+            }
+            let s = J::c(*nsign as f64);
+            let unit_v = |x: V| x.scale(J::c(1.0) / x.norm());
+            // Core closest points and the unit core normal (A to B).
+            let (ca, cb, n) = match (na, nb) {
+                (1, 1) => (va[0], vb[0], unit_v(vb[0] - va[0])),
+                (1, 2) => {
+                    let q = on_line(&vb[0], &(vb[1] - vb[0]), &va[0]);
+                    (va[0], q, unit_v(q - va[0]))
+                }
+                (2, 1) => {
+                    let q = on_line(&va[0], &(va[1] - va[0]), &vb[0]);
+                    (q, vb[0], unit_v(vb[0] - q))
+                }
+                (3, 1) => {
+                    let n = unit_v((va[1] - va[0]).cross(&(va[2] - va[0]))).scale(s);
+                    let dc = n.dot(&(vb[0] - va[0]));
+                    (vb[0] - n.scale(dc), vb[0], n)
+                }
+                (1, 3) => {
+                    let n = unit_v((vb[1] - vb[0]).cross(&(vb[2] - vb[0]))).scale(s);
+                    let dc = n.dot(&(vb[0] - va[0]));
+                    (va[0], va[0] + n.scale(dc), n)
+                }
+                (2, 2) => {
+                    let (ea, eb) = (va[1] - va[0], vb[1] - vb[0]);
+                    let (q1, q2) = line_line(&va[0], &ea, &vb[0], &eb);
+                    (q1, q2, unit_v(ea.cross(&eb)).scale(s))
+                }
+                _ => return None,
+            };
+            let (r1, r2) = (ball_radius(sa), ball_radius(sb));
+            let dist = n.dot(&(cb - ca)) - J::c(r1 + r2);
+            let pos = (ca + n * r1 + cb - n * r2) * 0.5;
+            Some((pos, n, dist))
+        }
     }
+}
+
+/// Orthogonal projection of `x` on the line `p + t d`.
+fn on_line(p: &V, d: &V, x: &V) -> V {
+    *p + d.scale(d.dot(&(*x - *p)) / d.dot(d))
 }
 
 /// The recorded feature evaluated with tangents seeded by `slots_1`, `slots_2` (caller's order),
@@ -684,9 +817,14 @@ mod tests {
                 let f = match face {
                     RefFace::Plane => "Plane",
                     RefFace::Box { .. } => "Box",
+                    RefFace::Verts(_) => "Verts",
+                    RefFace::CylCap { .. } => "CylCap",
                 };
                 match point {
                     IncPoint::Local(_) => format!("FacePoint({f},Local)"),
+                    IncPoint::EdgeSide { .. } => format!("FacePoint({f},EdgeSide)"),
+                    IncPoint::Rim { .. } => format!("FacePoint({f},Rim)"),
+                    IncPoint::CornerFace { .. } => format!("FacePoint({f},CornerFace)"),
                     IncPoint::Planes(t) => format!(
                         "FacePoint({f},Planes{})",
                         t.iter().filter(|p| p.on_ref).count()
@@ -695,7 +833,9 @@ mod tests {
             }
             FeatureKind::PlaneRim { .. } => "PlaneRim".into(),
             FeatureKind::Balls { c1, c2 } => format!("Balls({},{})", core_name(c1), core_name(c2)),
-            FeatureKind::BoxEdges { .. } => "BoxEdges".into(),
+            FeatureKind::BoxEdges { ends: [0, 0], .. } => "BoxEdges".into(),
+            FeatureKind::BoxEdges { .. } => "BoxEdges(end)".into(),
+            FeatureKind::Poly { na, nb, .. } => format!("Poly({na},{nb})"),
         }
     }
 
@@ -922,15 +1062,216 @@ mod tests {
             check(&BOX, &p2, &BOX, &p1, &mut rng, &mut cnt);
         }
         assert_exact("box-box resting", &cnt, 100);
+        // Edge-edge contacts whose closest points sit at an edge end (rare in random poses:
+        // searched for).
+        let mut ends = Count::default();
+        let mut rng = Rng(37);
+        for _ in 0..20000 {
+            if ends.exact >= 40 {
+                break;
+            }
+            let p1 = Pose {
+                pos: rng.vec(1.0),
+                rot: rng.rot(),
+            };
+            let p2 = Pose {
+                pos: p1.pos + rng.unit() * rng.range(0.6, 1.2),
+                rot: rng.rot(),
+            };
+            let mut out = Vec::new();
+            collide(&BOX, &p1, &BOX, &p2, MARGIN, &mut out);
+            if out.iter().any(
+                |c| matches!(c.feature.kind, FeatureKind::BoxEdges { ends, .. } if ends != [0, 0]),
+            ) {
+                check(&BOX, &p1, &BOX, &p2, &mut rng, &mut ends);
+                check(&BOX, &p2, &BOX, &p1, &mut rng, &mut ends);
+            }
+        }
+        assert_exact("box-box edge ends", &ends, 40);
         let mut all = c.kinds.clone();
         all.extend(cnt.kinds.iter().cloned());
+        all.extend(ends.kinds.iter().cloned());
         for k in [
             "FacePoint(Box,Planes0)",
             "FacePoint(Box,Planes1)",
             "FacePoint(Box,Planes2)",
             "BoxEdges",
+            "BoxEdges(end)",
         ] {
             assert!(all.contains(k), "box-box: {k} not covered: {all:?}");
+        }
+    }
+
+    /// GJK/EPA pairs of polyhedral and round cores: [`FeatureKind::Poly`] features.
+    #[test]
+    fn contact_geom_gjk_polytope_pairs() {
+        let h = hull();
+        let hs = Shape::Convex(&h);
+        let mut all = std::collections::BTreeSet::new();
+        for (name, s1, s2, reach) in [
+            ("box-convex", BOX, hs, (0.3, 1.1)),
+            ("convex-convex", hs, hs, (0.2, 1.0)),
+            ("sphere-convex", SPHERE, hs, (0.2, 0.9)),
+            ("capsule-convex", CAPSULE, hs, (0.2, 1.0)),
+            ("capsule-box", CAPSULE, BOX, (0.1, 1.0)),
+        ] {
+            let c = run_pair(&s1, &s2, reach, 60, 13);
+            eprintln!("{name}: {c:?}");
+            assert!(c.exact >= 60 && c.skipped * 10 <= c.exact, "{name}: {c:?}");
+            assert_eq!(c.fallback, 0, "{name}: {c:?}");
+            all.extend(c.kinds.iter().cloned());
+        }
+        for k in [
+            "Poly(1,1)",
+            "Poly(1,2)",
+            "Poly(2,1)",
+            "Poly(1,3)",
+            "Poly(3,1)",
+            "Poly(2,2)",
+        ] {
+            assert!(all.contains(k), "{k} not covered: {all:?}");
+        }
+    }
+
+    /// A face of `s` for resting tests: (local point on it, local outward normal).
+    fn rest_face(s: &Shape, rng: &mut Rng) -> (Vec3, Vec3) {
+        match *s {
+            Shape::Box { half } => (Vec3::new(0.0, 0.0, half.z), Vec3::z()),
+            Shape::Capsule { radius, .. } => (Vec3::new(radius, 0.0, 0.0), Vec3::x()),
+            Shape::Cylinder { half_length, .. } => {
+                let s = if rng.next() < 0.5 { 1.0 } else { -1.0 };
+                (Vec3::new(0.0, 0.0, s * half_length), Vec3::z() * s)
+            }
+            Shape::Convex(h) => {
+                let f = (rng.next() * h.faces.len() as f64) as usize % h.faces.len();
+                let c = h.faces[f]
+                    .iter()
+                    .fold(Vec3::zeros(), |a, &i| a + h.vertices[i as usize])
+                    / 3.0;
+                (c, h.normals[f])
+            }
+            _ => unreachable!(),
+        }
+    }
+
+    /// Shape 2 resting on a face of shape 1 (slightly tilted, turned, shifted, at a small gap or
+    /// penetration): the face-clipping manifolds of the general convex pairs.
+    fn run_resting(s1: &Shape, s2: &Shape, trials: usize, seed: u64) -> Count {
+        let mut rng = Rng(seed);
+        let mut cnt = Count::default();
+        for _ in 0..trials {
+            let p1 = Pose {
+                pos: rng.vec(1.0),
+                rot: rng.rot(),
+            };
+            let (c1, n1) = rest_face(s1, &mut rng);
+            let (c2, n2) = rest_face(s2, &mut rng);
+            let nw = p1.rot * n1;
+            // R2 n2 = -nw, then a spin about nw and a small tilt.
+            let align = nalgebra::Rotation3::rotation_between(&n2, &-nw).unwrap_or_else(|| {
+                nalgebra::Rotation3::new(crate::collision::any_perp(&n2) * std::f64::consts::PI)
+            });
+            let spin = nalgebra::Rotation3::new(nw * rng.range(0.0, 6.3));
+            let tilt = nalgebra::Rotation3::new(rng.vec(0.015));
+            let r2 = (tilt * spin * align).into_inner();
+            let t = rng.vec(0.08);
+            let p2 = Pose {
+                pos: p1.apply(&c1) + nw * rng.range(-0.02, 0.03) + (t - nw * nw.dot(&t)) - r2 * c2,
+                rot: r2,
+            };
+            check(s1, &p1, s2, &p2, &mut rng, &mut cnt);
+            check(s2, &p2, s1, &p1, &mut rng, &mut cnt);
+        }
+        cnt
+    }
+
+    /// Face-clipping manifolds of box/hull/capsule on hulls and hulls on boxes:
+    /// `FacePoint(Verts, ..)` features.
+    #[test]
+    fn contact_geom_gjk_manifolds() {
+        let h = hull();
+        let hs = Shape::Convex(&h);
+        let cube = {
+            let pts: Vec<Vec3> = (0..8)
+                .map(|i| {
+                    Vec3::new(
+                        if i & 1 == 0 { -0.3 } else { 0.3 },
+                        if i & 2 == 0 { -0.35 } else { 0.35 },
+                        if i & 4 == 0 { -0.4 } else { 0.4 },
+                    )
+                })
+                .collect();
+            ConvexHull::from_points(&pts).unwrap()
+        };
+        let cs = Shape::Convex(&cube);
+        let mut all = std::collections::BTreeSet::new();
+        for (name, s1, s2) in [
+            ("box on convex", hs, BOX),
+            ("convex on convex", hs, hs),
+            ("capsule on convex", hs, CAPSULE),
+            ("convex on box", BOX, hs),
+            ("box on cube hull", cs, BOX),
+            ("cube hull on cube hull", cs, cs),
+            ("capsule on cube hull", cs, CAPSULE),
+        ] {
+            let c = run_resting(&s1, &s2, 40, 29);
+            eprintln!("{name}: {c:?}");
+            assert!(c.exact >= 60 && c.skipped * 10 <= c.exact, "{name}: {c:?}");
+            assert_eq!(c.fallback, 0, "{name}: {c:?}");
+            all.extend(c.kinds.iter().cloned());
+        }
+        for k in [
+            "FacePoint(Verts,Local)",
+            "FacePoint(Verts,EdgeSide)",
+            "FacePoint(Verts,CornerFace)",
+        ] {
+            assert!(all.contains(k), "{k} not covered: {all:?}");
+        }
+    }
+
+    /// Cylinders against non-planes: flat face (box, hull, cap) against a core vertex or a rim
+    /// point is exact; the rest (edges or vertices against the curved side or the rim, cap
+    /// octagon manifolds) still falls back.
+    #[test]
+    fn contact_geom_cylinder_pairs() {
+        let h = hull();
+        let hs = Shape::Convex(&h);
+        let mut all = std::collections::BTreeSet::new();
+        let (mut exact, mut fallback) = (0, 0);
+        for (name, s1, s2) in [
+            ("sphere-cylinder", SPHERE, CYL),
+            ("capsule-cylinder", CAPSULE, CYL),
+            ("box-cylinder", BOX, CYL),
+            ("cylinder-cylinder", CYL, CYL),
+            ("cylinder-convex", CYL, hs),
+        ] {
+            let c = run_pair(&s1, &s2, (0.2, 1.0), 60, 43);
+            eprintln!("{name}: {c:?}");
+            assert!(c.skipped * 10 <= c.exact, "{name}: {c:?}");
+            exact += c.exact;
+            fallback += c.fallback;
+            all.extend(c.kinds.iter().cloned());
+            // Resting on a flat face.
+            if !matches!(s1, Shape::Sphere { .. } | Shape::Capsule { .. }) {
+                let c = run_resting(&s1, &s2, 40, 47);
+                eprintln!("{name} resting: {c:?}");
+                exact += c.exact;
+                fallback += c.fallback;
+                all.extend(c.kinds.iter().cloned());
+            }
+        }
+        eprintln!("cylinder pairs: exact {exact}, fallback {fallback}: {all:?}");
+        assert!(exact >= 250, "cylinder pairs: exact {exact}");
+        for k in [
+            "Balls(ProjOther,Fixed)",
+            "Balls(Fixed,ProjOther)",
+            "Balls(LineLine,LineLine)",
+            "FacePoint(Box,Rim)",
+            "FacePoint(Verts,Rim)",
+            "FacePoint(CylCap,Local)",
+            "FacePoint(CylCap,Rim)",
+        ] {
+            assert!(all.contains(k), "{k} not covered: {all:?}");
         }
     }
 
@@ -1018,9 +1359,11 @@ mod fallback_tests {
                 let mut out = Vec::new();
                 collide(&s1, &p1, &s2, &p2, 0.3, &mut out);
                 for cp in &out {
-                    if cp.feature.kind != FeatureKind::Unknown {
-                        continue;
-                    }
+                    // Polyhedral pairs now carry exact features: strip them to exercise the
+                    // fallback (used for cylinders, clipped manifolds, failed replays).
+                    let mut cp = *cp;
+                    cp.feature.kind = FeatureKind::Unknown;
+                    let cp = &cp;
                     n_fallback += 1;
                     let (pb, nb, db) = (rng.vec(1.0), rng.vec(1.0), rng.range(-1.0, 1.0));
                     // Stated: the fallback model, exactly.

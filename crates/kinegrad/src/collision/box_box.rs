@@ -128,17 +128,22 @@ pub fn box_box(
                 closest_seg_seg(&sa, &(a[i] * (2.0 * h1[i])), &sb, &(b[j] * (2.0 * h2[j])));
             let qa = sa + a[i] * (2.0 * h1[i] * s);
             let qb = sb + b[j] * (2.0 * h2[j] * t);
-            let interior = s > 0.0 && s < 1.0 && t > 0.0 && t < 1.0;
-            let kind = if interior {
-                FeatureKind::BoxEdges {
-                    i: i as u8,
-                    j: j as u8,
-                    ca: signs.0,
-                    cb: signs.1,
-                    nsign: if n == best_l { 1 } else { -1 },
+            let end = |x: f64| {
+                if x <= 0.0 {
+                    -1
+                } else if x >= 1.0 {
+                    1
+                } else {
+                    0
                 }
-            } else {
-                FeatureKind::Unknown
+            };
+            let kind = FeatureKind::BoxEdges {
+                i: i as u8,
+                j: j as u8,
+                ca: signs.0,
+                cb: signs.1,
+                nsign: if n == best_l { 1 } else { -1 },
+                ends: [end(s), end(t)],
             };
             emit1(out, margin, qa, n, n.dot(&(qb - qa)), kind);
         }

@@ -1,6 +1,6 @@
 //! Sphere-box and capsule-box.
 
-use super::convex::shape_contact;
+use super::convex::shape_contact_f;
 use super::gjk::Placed;
 use super::{emit2, sgn, ContactPoint, Core, Feature, FeatureKind, IncPoint, RefFace, Shape};
 use crate::math::{Pose, Vec3};
@@ -112,7 +112,7 @@ pub fn capsule_box(
         shape: &bx,
         pose: pb,
     };
-    let (qa, qb, n, dist) = shape_contact(&a, &b);
+    let (qa, qb, n, dist, kind) = shape_contact_f(&a, &b);
     if dist >= margin {
         return;
     }
@@ -132,6 +132,9 @@ pub fn capsule_box(
         pos: (qa + qb) * 0.5,
         normal: n,
         dist,
-        feature: Feature::default(),
+        feature: Feature {
+            swapped: false,
+            kind,
+        },
     });
 }

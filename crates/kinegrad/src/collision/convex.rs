@@ -7,6 +7,12 @@
 //! against the reference face (as in box-box) and up to 4 contacts are returned instead; their
 //! normal is the reference face normal and `dist` is measured along it.
 //!
+//! Features (for exact contact derivatives, see [`crate::adjoint::contact_geom`]): the single
+//! contact records the supporting core vertices of the final GJK simplex / EPA face
+//! ([`FeatureKind::Poly`]); manifold points record the reference plane (three core vertices)
+//! and how each clipped point arose ([`IncPoint`]). Cylinder support points are not core
+//! vertices: their contacts carry `FeatureKind::Unknown`.
+//!
 //! Accuracy: exact (to ~1e-9) for polyhedral and round cores (sphere point, capsule segment, box,
 //! hull); for the curved cylinder, GJK/EPA converge to ~1e-6 in the normal. If EPA's polytope
 //! degenerates before converging (can happen on curved shapes), the best support-function upper
@@ -14,15 +20,135 @@
 //! GJK/EPA and the manifold clipping allocate small scratch vectors (not yet allocation-free).
 
 use super::epa::epa;
-use super::gjk::{gjk, Placed};
-use super::{closest_on_segment, emit1, emit2, sgn, ContactPoint, FeatureKind, Shape};
+use super::gjk::{core_vertex, gjk, Placed, SVert, NO_VERTEX};
+use super::{
+    closest_on_segment, emit1, emit2, sgn, ContactPoint, Core, FeatureKind, IncPoint, RefFace,
+    Shape,
+};
 use crate::math::{Pose, Vec3};
 
 /// Alignment tolerance (sine of the angle) for treating features as parallel.
 const FLAT_TOL: f64 = 0.035;
 
-/// Core-level closest points: `(pa, pb, n, signed_core_distance)` with `n` from A to B.
-pub(crate) fn core_contact(a: &Placed, b: &Placed) -> (Vec3, Vec3, Vec3, f64) {
+/// Canonical vertex set of a face given by three core vertices: for a box, the first three
+/// corners (by index) of the box face holding them; for a hull, the first three non-collinear
+/// hull vertices (by index) in their plane. Keeps the contact feature stable when the
+/// GJK/EPA triangulation of a flat face changes.
+fn canonical_face(shape: &Shape, idx: &mut [u32; 3]) {
+    match *shape {
+        Shape::Box { .. } => {
+            for k in 0..3 {
+                let bit = idx[0] >> k & 1;
+                if idx.iter().all(|&i| i >> k & 1 == bit) {
+                    let mut c = (0..8u32).filter(|&i| i >> k & 1 == bit);
+                    *idx = [c.next().unwrap(), c.next().unwrap(), c.next().unwrap()];
+                    return;
+                }
+            }
+        }
+        Shape::Convex(h) => {
+            let v = |i: u32| h.vertices[i as usize];
+            let (v0, v1, v2) = (v(idx[0]), v(idx[1]), v(idx[2]));
+            let nrm = (v1 - v0).cross(&(v2 - v0));
+            let len = nrm.norm();
+            let size = h.bound_radius().max(1e-300);
+            if len <= 1e-12 * size * size {
+                return;
+            }
+            let nf = nrm / len;
+            let on: Vec<u32> = (0..h.vertices.len() as u32)
+                .filter(|&i| nf.dot(&(v(i) - v0)).abs() <= 1e-9 * size)
+                .collect();
+            if on.len() < 3 {
+                return;
+            }
+            let (p0, p1) = (on[0], on[1]);
+            let e = v(p1) - v(p0);
+            if let Some(&p2) = on[2..]
+                .iter()
+                .find(|&&i| e.cross(&(v(i) - v(p0))).norm() > 1e-6 * size * size)
+            {
+                *idx = [p0, p1, p2];
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The supporting feature of a GJK simplex / EPA face (`verts`), for the core normal `n`
+/// (A to B): [`FeatureKind::Poly`], or `Unknown` when a support point is not a core vertex
+/// (cylinder) or the vertex sets are not a generic feature pair.
+fn poly_feature(a: &Placed, b: &Placed, verts: &[SVert], n: &Vec3) -> FeatureKind {
+    let mut ia: Vec<u32> = Vec::with_capacity(3);
+    let mut ib: Vec<u32> = Vec::with_capacity(3);
+    for v in verts {
+        if v.ia == NO_VERTEX || v.ib == NO_VERTEX {
+            return FeatureKind::Unknown;
+        }
+        if !ia.contains(&v.ia) {
+            ia.push(v.ia);
+        }
+        if !ib.contains(&v.ib) {
+            ib.push(v.ib);
+        }
+    }
+    // A generic pair of features spans exactly the simplex.
+    if ia.len() + ib.len() != verts.len() + 1 || ia.len() > 3 || ib.len() > 3 {
+        return FeatureKind::Unknown;
+    }
+    ia.sort_unstable();
+    ib.sort_unstable();
+    let mut fa = [0u32; 3];
+    let mut fb = [0u32; 3];
+    fa[..ia.len()].copy_from_slice(&ia);
+    fb[..ib.len()].copy_from_slice(&ib);
+    if ia.len() == 3 {
+        canonical_face(a.shape, &mut fa);
+    }
+    if ib.len() == 3 {
+        canonical_face(b.shape, &mut fb);
+    }
+    let wv = |p: &Placed, i: u32| core_vertex(p.shape, i).map(|l| p.pose.apply(&l));
+    let dir = match (ia.len(), ib.len()) {
+        (3, 1) | (1, 3) => {
+            let (p, f) = if ia.len() == 3 { (a, &fa) } else { (b, &fb) };
+            let (Some(v0), Some(v1), Some(v2)) = (wv(p, f[0]), wv(p, f[1]), wv(p, f[2])) else {
+                return FeatureKind::Unknown;
+            };
+            Some((v1 - v0).cross(&(v2 - v0)))
+        }
+        (2, 2) => {
+            let (Some(a0), Some(a1), Some(b0), Some(b1)) =
+                (wv(a, fa[0]), wv(a, fa[1]), wv(b, fb[0]), wv(b, fb[1]))
+            else {
+                return FeatureKind::Unknown;
+            };
+            Some((a1 - a0).cross(&(b1 - b0)))
+        }
+        _ => None,
+    };
+    let nsign = match dir {
+        Some(d) => {
+            let c = d.dot(n);
+            if c.abs() < 1e-6 * d.norm() {
+                return FeatureKind::Unknown;
+            }
+            sgn(c) as i8
+        }
+        None => 1,
+    };
+    FeatureKind::Poly {
+        na: ia.len() as u8,
+        nb: ib.len() as u8,
+        ia: fa,
+        ib: fb,
+        nsign,
+    }
+}
+
+/// Core-level closest points: `(pa, pb, n, signed_core_distance)` with `n` from A to B, and
+/// the supporting feature ([`FeatureKind::Poly`] or `Unknown`).
+pub(crate) fn core_contact_f(a: &Placed, b: &Placed) -> (Vec3, Vec3, Vec3, f64, FeatureKind) {
     let g = gjk(a, b);
     let fallback_n = || {
         let d = b.pose.pos - a.pose.pos;
@@ -35,21 +161,38 @@ pub(crate) fn core_contact(a: &Placed, b: &Placed) -> (Vec3, Vec3, Vec3, f64) {
     if !g.overlap {
         let v = g.pb - g.pa;
         let len = v.norm();
-        let n = if len > 1e-300 { v / len } else { fallback_n() };
-        return (g.pa, g.pb, n, len);
+        if len > 1e-300 {
+            let n = v / len;
+            let f = poly_feature(a, b, &g.simplex[..g.n], &n);
+            return (g.pa, g.pb, n, len, f);
+        }
+        return (g.pa, g.pb, fallback_n(), len, FeatureKind::Unknown);
     }
     match epa(a, b, &g) {
-        Some(e) => (e.pa, e.pb, e.normal, -e.depth),
-        None => (g.pa, g.pb, fallback_n(), 0.0),
+        Some(e) => {
+            let f = match &e.face {
+                Some(face) => poly_feature(a, b, face, &e.normal),
+                None => FeatureKind::Unknown,
+            };
+            (e.pa, e.pb, e.normal, -e.depth, f)
+        }
+        None => (g.pa, g.pb, fallback_n(), 0.0, FeatureKind::Unknown),
     }
 }
 
 /// GJK/EPA contact between two placed shapes, including radii:
 /// `(point on surface A, point on surface B, normal A->B, dist)`.
+#[cfg(test)]
 pub(crate) fn shape_contact(a: &Placed, b: &Placed) -> (Vec3, Vec3, Vec3, f64) {
-    let (ca, cb, n, dc) = core_contact(a, b);
+    let (qa, qb, n, d, _) = shape_contact_f(a, b);
+    (qa, qb, n, d)
+}
+
+/// [`shape_contact`] with the supporting feature ([`FeatureKind::Poly`] or `Unknown`).
+pub(crate) fn shape_contact_f(a: &Placed, b: &Placed) -> (Vec3, Vec3, Vec3, f64, FeatureKind) {
+    let (ca, cb, n, dc, f) = core_contact_f(a, b);
     let (ra, rb) = (a.radius(), b.radius());
-    (ca + n * ra, cb - n * rb, n, dc - ra - rb)
+    (ca + n * ra, cb - n * rb, n, dc - ra - rb, f)
 }
 
 /// General pair: see the module documentation.
@@ -69,27 +212,319 @@ pub fn collide_general(
         shape: s2,
         pose: p2,
     };
-    let (qa, qb, n, dist) = shape_contact(&a, &b);
+    let (qa, qb, n, dist, kind) = shape_contact_f(&a, &b);
     if dist >= margin {
         return;
     }
     if manifold(&a, &b, &n, margin, out) > 0 {
         return;
     }
+    if kind == FeatureKind::Unknown {
+        if let Some(c) = cylinder_face_contact(&a, &b, &n, dist) {
+            if c.dist < margin {
+                out.push(c);
+            }
+            return;
+        }
+    }
     out.push(ContactPoint {
         pos: (qa + qb) * 0.5,
         normal: n,
         dist,
-        feature: super::Feature::default(),
+        feature: super::Feature {
+            swapped: false,
+            kind,
+        },
     });
 }
 
-/// A flat feature of a shape facing a direction.
+/// Core vertex index of the box corner `x` (see [`core_vertex`]).
+fn box_corner(x: &Vec3) -> u32 {
+    (x.x > 0.0) as u32 | ((x.y > 0.0) as u32) << 1 | ((x.z > 0.0) as u32) << 2
+}
+
+/// Angle tolerance (cosine deficit) for matching a GJK/EPA normal on curved shapes to a face.
+const SNAP_COS: f64 = 1e-6;
+
+/// A flat face of `p` with outward normal within [`SNAP_COS`] of world direction `m`:
+/// `(face, exact world normal, world point on the plane, inside-test of a world point)`.
+#[allow(clippy::type_complexity)]
+fn snap_face<'p>(
+    p: &'p Placed,
+    m: &Vec3,
+) -> Option<(RefFace, Vec3, Vec3, Box<dyn Fn(&Vec3) -> bool + 'p>)> {
+    let rot = p.pose.rot;
+    let l = rot.transpose() * m;
+    let margin = 1e-9 * p.size();
+    match *p.shape {
+        Shape::Box { half } => {
+            let i = l.iamax();
+            if l[i].abs() < 1.0 - SNAP_COS {
+                return None;
+            }
+            let s = sgn(l[i]);
+            let mut nl = Vec3::zeros();
+            nl[i] = s;
+            let inside = move |x: &Vec3| {
+                let q = p.pose.rot.transpose() * (x - p.pose.pos);
+                (0..3).all(|k| k == i || q[k].abs() <= half[k] - margin)
+            };
+            let face = RefFace::Box {
+                axis: i as u8,
+                sign: s as i8,
+            };
+            Some((
+                face,
+                rot * nl,
+                p.pose.apply(&(nl * half[i])),
+                Box::new(inside),
+            ))
+        }
+        Shape::Cylinder {
+            radius,
+            half_length,
+        } => {
+            if l.z.abs() < 1.0 - SNAP_COS {
+                return None;
+            }
+            let top = l.z > 0.0;
+            let s = if top { 1.0 } else { -1.0 };
+            let inside = move |x: &Vec3| {
+                let q = p.pose.rot.transpose() * (x - p.pose.pos);
+                q.x.hypot(q.y) <= radius - margin
+            };
+            Some((
+                RefFace::CylCap { top },
+                rot * Vec3::new(0.0, 0.0, s),
+                p.pose.apply(&Vec3::new(0.0, 0.0, s * half_length)),
+                Box::new(inside),
+            ))
+        }
+        Shape::Convex(h) => {
+            if h.faces.is_empty() || h.normals.len() != h.faces.len() {
+                return None;
+            }
+            let mut best = 0;
+            for (i, nf) in h.normals.iter().enumerate() {
+                if nf.dot(&l) > h.normals[best].dot(&l) {
+                    best = i;
+                }
+            }
+            let nf = h.normals[best];
+            if nf.dot(&l) < 1.0 - SNAP_COS {
+                return None;
+            }
+            let mut f = h.faces[best];
+            canonical_face(p.shape, &mut f);
+            let v = |i: u32| h.vertices[i as usize];
+            if (v(f[1]) - v(f[0])).cross(&(v(f[2]) - v(f[0]))).dot(&nf) < 0.0 {
+                f.swap(1, 2);
+            }
+            let nl = (v(f[1]) - v(f[0])).cross(&(v(f[2]) - v(f[0]))).normalize();
+            let off = nl.dot(&v(f[0]));
+            let tol = 1e-9 * h.bound_radius().max(1e-300);
+            let on: Vec<Vec3> = h
+                .vertices
+                .iter()
+                .filter(|x| (nl.dot(x) - off).abs() <= tol)
+                .copied()
+                .collect();
+            // Inside the convex face polygon: on the inner side of every edge of the hull of
+            // `on` (a point is inside iff no vertex pair has it strictly outside and all others
+            // on the inner side; tested through the supporting lines of the polygon).
+            let c = on.iter().fold(Vec3::zeros(), |s, x| s + x) / on.len() as f64;
+            let u = super::any_perp(&nl);
+            let w = nl.cross(&u);
+            let mut poly = on.clone();
+            poly.sort_by(|x, y| {
+                let ax = (x - c).dot(&w).atan2((x - c).dot(&u));
+                let ay = (y - c).dot(&w).atan2((y - c).dot(&u));
+                ax.total_cmp(&ay)
+            });
+            let inside = move |x: &Vec3| {
+                let q = p.pose.rot.transpose() * (x - p.pose.pos);
+                (0..poly.len()).all(|k| {
+                    let (p0, p1) = (poly[k], poly[(k + 1) % poly.len()]);
+                    let e = (p1 - p0).normalize();
+                    nl.dot(&e.cross(&(q - p0))) >= margin
+                })
+            };
+            Some((
+                RefFace::Verts(f),
+                rot * nl,
+                p.pose.apply(&v(f[0])),
+                Box::new(inside),
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// A contact involving a cylinder (not found exactly by GJK/EPA, which converge slowly on the
+/// curved surface) recomputed exactly when it is a flat face (box face, hull face, cylinder cap)
+/// against the other shape's deepest point along the face normal (a core vertex plus radius,
+/// or a cylinder rim point), the point projecting strictly inside the face: the GJK/EPA normal
+/// `n` (A to B) must be within [`SNAP_COS`] of the face normal and the distances must agree to
+/// `1e-6` of the size. Likewise the curved side against a core vertex (sphere centre, capsule
+/// end, box corner, hull vertex) or a capsule/cylinder axis interior, projecting strictly inside the
+/// cylinder's axis segment: two balls (radial normal). `None` otherwise.
+fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<ContactPoint> {
+    if !matches!(a.shape, Shape::Cylinder { .. }) && !matches!(b.shape, Shape::Cylinder { .. }) {
+        return None;
+    }
+    let scale = a.size() + b.size();
+    let mut best: Option<(f64, ContactPoint)> = None;
+    for ref_is_a in [true, false] {
+        let (r, i, m) = if ref_is_a { (a, b, *n) } else { (b, a, -n) };
+        let Some((face, nw, o, inside)) = snap_face(r, &m) else {
+            continue;
+        };
+        // The incident point: deepest along -nw.
+        let (x, point, radius) = match *i.shape {
+            Shape::Cylinder {
+                radius,
+                half_length,
+            } => {
+                let ax = i.pose.rot.column(2).into_owned();
+                let an = ax.dot(&nw);
+                let perp = nw - ax * an;
+                if an.abs() < 1e-3 || perp.norm() < 1e-3 {
+                    continue;
+                }
+                let top = an < 0.0;
+                let z = if top { half_length } else { -half_length };
+                let x = i.pose.pos + ax * z - perp.normalize() * radius;
+                (x, IncPoint::Rim { top }, 0.0)
+            }
+            _ => {
+                let (x, idx) = i.support_idx(&-nw);
+                let Some(l) = core_vertex(i.shape, idx) else {
+                    continue;
+                };
+                (x, IncPoint::Local(l), i.radius())
+            }
+        };
+        let d = nw.dot(&(x - o)) - radius;
+        let normal = if ref_is_a { nw } else { -nw };
+        if (d - dist).abs() > 1e-6 * scale || !inside(&x) {
+            continue;
+        }
+        let score = (normal - n).norm();
+        let c = ContactPoint {
+            pos: x - nw * (radius + 0.5 * d),
+            normal,
+            dist: d,
+            feature: super::Feature {
+                swapped: false,
+                kind: FeatureKind::FacePoint {
+                    ref_is_a,
+                    face,
+                    point,
+                    radius,
+                },
+            },
+        };
+        if best.as_ref().is_none_or(|b| score < b.0) {
+            best = Some((score, c));
+        }
+    }
+    // The curved side of a cylinder against a core vertex (a ball centre) or the interior of
+    // a capsule segment: two balls (the cylinder's centred on its axis).
+    for cyl_is_a in [true, false] {
+        let (cy, o) = if cyl_is_a { (a, b) } else { (b, a) };
+        let Shape::Cylinder {
+            radius: rc,
+            half_length: hc,
+        } = *cy.shape
+        else {
+            continue;
+        };
+        // Direction from the cylinder to the other shape.
+        let m = if cyl_is_a { *n } else { -n };
+        let ax = cy.pose.rot.column(2).into_owned();
+        let margin = 1e-9 * scale;
+        let on_axis = |x: &Vec3| cy.pose.pos + ax * ax.dot(&(x - cy.pose.pos));
+        // (point, core on the cylinder, core on the other, radius around the other's core)
+        let candidates: [Option<(Vec3, Core, Core, f64)>; 2] = [
+            {
+                let (x, idx) = o.support_idx(&-m);
+                core_vertex(o.shape, idx)
+                    .map(|l| (x, Core::ProjOther(l), Core::Fixed(l), o.radius()))
+            },
+            match *o.shape {
+                Shape::Capsule {
+                    radius,
+                    half_length,
+                }
+                | Shape::Cylinder {
+                    radius,
+                    half_length,
+                } if half_length > 0.0 => {
+                    let (e0, e1) = super::axis_ends(o.pose, half_length);
+                    let (s0, t0) = super::closest_seg_seg(
+                        &(cy.pose.pos - ax * hc),
+                        &(ax * (2.0 * hc)),
+                        &e0,
+                        &(e1 - e0),
+                    );
+                    let interior = s0 > 1e-9 && s0 < 1.0 - 1e-9 && t0 > 1e-9 && t0 < 1.0 - 1e-9;
+                    interior.then(|| (e0 + (e1 - e0) * t0, Core::LineLine, Core::LineLine, radius))
+                }
+                _ => None,
+            },
+        ];
+        for (x, c_cyl, c_other, ro) in candidates.into_iter().flatten() {
+            let q = on_axis(&x);
+            let z = ax.dot(&(q - cy.pose.pos));
+            let v = x - q;
+            let len = v.norm();
+            if z.abs() >= hc - margin || len <= 1e-9 * scale {
+                continue;
+            }
+            let nv = v / len;
+            let d = len - rc - ro;
+            if (d - dist).abs() > 1e-6 * scale || (nv - m).norm() > 2e-3 {
+                continue;
+            }
+            let normal = if cyl_is_a { nv } else { -nv };
+            let (c1, c2) = if cyl_is_a {
+                (c_cyl, c_other)
+            } else {
+                (c_other, c_cyl)
+            };
+            let c = ContactPoint {
+                pos: q + nv * (rc + 0.5 * d),
+                normal,
+                dist: d,
+                feature: super::Feature {
+                    swapped: false,
+                    kind: FeatureKind::Balls { c1, c2 },
+                },
+            };
+            let score = (normal - n).norm();
+            if best.as_ref().is_none_or(|b| score < b.0) {
+                best = Some((score, c));
+            }
+        }
+    }
+    best.map(|b| b.1)
+}
+
+/// A flat feature of a shape facing a direction. `idx` are the core vertex indices of the
+/// points ([`NO_VERTEX`] for cylinder points).
 enum Feature {
     /// Face polygon (counter-clockwise around `normal`), with its exact outward normal.
-    Face { pts: Vec<Vec3>, normal: Vec3 },
-    /// Segment.
-    Edge([Vec3; 2]),
+    Face {
+        pts: Vec<Vec3>,
+        idx: Vec<u32>,
+        normal: Vec3,
+    },
+    /// Segment, swept by `radius` (capsule: the core segment).
+    Edge {
+        pts: [Vec3; 2],
+        idx: [u32; 2],
+        radius: f64,
+    },
     /// Point or curved: no multi-contact.
     None,
 }
@@ -107,6 +542,7 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
                 let (j, k) = ((i + 1) % 3, (i + 2) % 3);
                 let s = sgn(l[i]);
                 let mut pts = Vec::with_capacity(4);
+                let mut idx = Vec::with_capacity(4);
                 // CCW around s*e_i: (j,k) order is right-handed for s = +1.
                 let loop_ = [(1.0, 1.0), (-1.0, 1.0), (-1.0, -1.0), (1.0, -1.0)];
                 for (u, v) in loop_ {
@@ -115,11 +551,13 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
                     x[j] = u * half[j];
                     x[k] = s * v * half[k];
                     pts.push(w(x));
+                    idx.push(box_corner(&x));
                 }
                 let mut nl = Vec3::zeros();
                 nl[i] = s;
                 return Feature::Face {
                     pts,
+                    idx,
                     normal: rot * nl,
                 };
             }
@@ -129,9 +567,13 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
                 let m = small[0];
                 let mut x = Vec3::new(sgn(l.x) * half.x, sgn(l.y) * half.y, sgn(l.z) * half.z);
                 x[m] = -half[m];
-                let x0 = w(x);
+                let (x0, i0) = (w(x), box_corner(&x));
                 x[m] = half[m];
-                return Feature::Edge([x0, w(x)]);
+                return Feature::Edge {
+                    pts: [x0, w(x)],
+                    idx: [i0, box_corner(&x)],
+                    radius: 0.0,
+                };
             }
             Feature::None
         }
@@ -153,16 +595,21 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
                     .collect();
                 return Feature::Face {
                     pts,
+                    idx: vec![NO_VERTEX; 8],
                     normal: rot * Vec3::new(0.0, 0.0, s),
                 };
             }
             if l.z.abs() < FLAT_TOL {
                 let rxy = l.x.hypot(l.y);
                 let (cx, cy) = (radius * l.x / rxy, radius * l.y / rxy);
-                return Feature::Edge([
-                    w(Vec3::new(cx, cy, -half_length)),
-                    w(Vec3::new(cx, cy, half_length)),
-                ]);
+                return Feature::Edge {
+                    pts: [
+                        w(Vec3::new(cx, cy, -half_length)),
+                        w(Vec3::new(cx, cy, half_length)),
+                    ],
+                    idx: [NO_VERTEX; 2],
+                    radius: 0.0,
+                };
             }
             Feature::None
         }
@@ -171,11 +618,14 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
             half_length,
         } => {
             if half_length > 0.0 && l.z.abs() < FLAT_TOL {
-                let off = l * radius;
-                return Feature::Edge([
-                    w(Vec3::new(0.0, 0.0, -half_length) + off),
-                    w(Vec3::new(0.0, 0.0, half_length) + off),
-                ]);
+                return Feature::Edge {
+                    pts: [
+                        w(Vec3::new(0.0, 0.0, -half_length)),
+                        w(Vec3::new(0.0, 0.0, half_length)),
+                    ],
+                    idx: [0, 1],
+                    radius,
+                };
             }
             Feature::None
         }
@@ -195,23 +645,23 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
             }
             let off = nf.dot(&h.vertices[h.faces[best][0] as usize]);
             let tol = 1e-9 * h.bound_radius().max(1e-300);
-            let mut local: Vec<Vec3> = h
-                .vertices
-                .iter()
-                .filter(|v| (nf.dot(v) - off).abs() <= tol)
-                .copied()
+            let mut idx: Vec<u32> = (0..h.vertices.len() as u32)
+                .filter(|&i| (nf.dot(&h.vertices[i as usize]) - off).abs() <= tol)
                 .collect();
+            let vx = |i: &u32| h.vertices[*i as usize];
             // Order counter-clockwise around nf.
-            let c = local.iter().fold(Vec3::zeros(), |s, v| s + v) / local.len() as f64;
+            let c = idx.iter().fold(Vec3::zeros(), |s, i| s + vx(i)) / idx.len() as f64;
             let u = super::any_perp(&nf);
             let v = nf.cross(&u);
-            local.sort_by(|x, y| {
+            idx.sort_by(|x, y| {
+                let (x, y) = (vx(x), vx(y));
                 let ax = (x - c).dot(&v).atan2((x - c).dot(&u));
                 let ay = (y - c).dot(&v).atan2((y - c).dot(&u));
                 ax.total_cmp(&ay)
             });
             Feature::Face {
-                pts: local.into_iter().map(w).collect(),
+                pts: idx.iter().map(|i| w(vx(i))).collect(),
+                idx,
                 normal: rot * nf,
             }
         }
@@ -219,13 +669,71 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
     }
 }
 
+/// Provenance of a clipped manifold point (for its contact feature).
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Lbl {
+    /// Incident core vertex.
+    V(u32),
+    /// Incident edge (core vertices) cut by reference side `k` (from corner `k` to `k + 1`).
+    E(u32, u32, usize),
+    /// Reference corner `k` projected on the incident face along the reference normal.
+    C(usize),
+    /// Not trackable (cylinder points, degenerate clipping).
+    X,
+}
+
+/// Label of the point where the segment `(l0, l1)` crosses reference side `k` (of `m`).
+fn cut_label(l0: Lbl, l1: Lbl, k: usize, m: usize) -> Lbl {
+    use Lbl::*;
+    let edge = match (l0, l1) {
+        (V(i), V(j)) => Some((i, j)),
+        (V(i), E(a, b, _)) | (E(a, b, _), V(i)) if i == a || i == b => Some((a, b)),
+        (E(a, b, _), E(c, d, _)) if (a, b) == (c, d) || (a, b) == (d, c) => Some((a, b)),
+        _ => None,
+    };
+    if let Some((a, b)) = edge {
+        return E(a, b, k);
+    }
+    let sides = |l: Lbl| match l {
+        E(_, _, s) => [Some(s), None],
+        C(c) => [Some((c + m - 1) % m), Some(c)],
+        _ => [None, None],
+    };
+    let s1 = sides(l1);
+    for sm in sides(l0).into_iter().flatten() {
+        if s1.contains(&Some(sm)) {
+            if k == (sm + 1) % m {
+                return C(k);
+            }
+            if sm == (k + 1) % m {
+                return C(sm);
+            }
+        }
+    }
+    X
+}
+
 /// Clip the incident feature against the reference face; push up to 4 contacts.
 /// Returns the number pushed (0 if no manifold applies).
 fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<ContactPoint>) -> usize {
     let fa = feature(a, n);
     let fb = feature(b, &-n);
-    if let (Feature::Edge(ea), Feature::Edge(eb)) = (&fa, &fb) {
-        return parallel_edges(ea, eb, n, margin, out);
+    if let (
+        Feature::Edge {
+            pts: ea,
+            radius: ra,
+            ..
+        },
+        Feature::Edge {
+            pts: eb,
+            radius: rb,
+            ..
+        },
+    ) = (&fa, &fb)
+    {
+        let ea = ea.map(|x| x + n * *ra);
+        let eb = eb.map(|x| x - n * *rb);
+        return parallel_edges(&ea, &eb, n, margin, out);
     }
     let align = |f: &Feature, d: &Vec3| match f {
         Feature::Face { normal, .. } => normal.dot(d),
@@ -237,27 +745,47 @@ fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<Contact
     }
     // Reference face on A (ref_is_a) or on B.
     let ref_is_a = al_a >= al_b;
-    let (rf, inc) = if ref_is_a { (&fa, &fb) } else { (&fb, &fa) };
+    let (rf, inc, rshape, ishape) = if ref_is_a {
+        (&fa, &fb, a.shape, b.shape)
+    } else {
+        (&fb, &fa, b.shape, a.shape)
+    };
     let Feature::Face {
         pts: rpts,
+        idx: ridx,
         normal: rn,
     } = rf
     else {
         return 0;
     };
-    let mut poly: Vec<Vec3> = match inc {
-        Feature::Face { pts, .. } => pts.clone(),
-        Feature::Edge(e) => e.to_vec(),
+    let lbl = |i: &u32| if *i == NO_VERTEX { Lbl::X } else { Lbl::V(*i) };
+    type Incident<'f> = (Vec<(Vec3, Lbl)>, Option<&'f Vec<u32>>, f64);
+    let (mut poly, iface, iradius): Incident = match inc {
+        Feature::Face { pts, idx, .. } => (
+            pts.iter().zip(idx).map(|(x, i)| (*x, lbl(i))).collect(),
+            Some(idx),
+            0.0,
+        ),
+        // A swept segment (capsule): its surface points nearest to the face.
+        Feature::Edge { pts, idx, radius } => (
+            pts.iter()
+                .zip(idx)
+                .map(|(x, i)| (x - rn * *radius, lbl(i)))
+                .collect(),
+            None,
+            *radius,
+        ),
         Feature::None => return 0,
     };
     if rpts.len() < 3 {
         return 0;
     }
+    let m = rpts.len();
     let is_segment = poly.len() == 2;
-    let mut tmp: Vec<Vec3> = Vec::with_capacity(poly.len() + 8);
-    for i in 0..rpts.len() {
+    let mut tmp: Vec<(Vec3, Lbl)> = Vec::with_capacity(poly.len() + 8);
+    for i in 0..m {
         let p0 = rpts[i];
-        let p1 = rpts[(i + 1) % rpts.len()];
+        let p1 = rpts[(i + 1) % m];
         let side = (p1 - p0).cross(rn);
         let f = |x: &Vec3| side.dot(&(x - p0));
         tmp.clear();
@@ -265,28 +793,36 @@ fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<Contact
             if poly.len() < 2 {
                 break;
             }
-            let (x0, x1) = (poly[0], poly[1]);
+            let ((x0, l0), (x1, l1)) = (poly[0], poly[1]);
             let (d0, d1) = (f(&x0), f(&x1));
             if d0 > 0.0 && d1 > 0.0 {
                 poly.clear();
                 break;
             }
             let cut = |xi: Vec3, di: f64, xo: Vec3, do_: f64| xi + (xo - xi) * (di / (di - do_));
-            let y0 = if d0 > 0.0 { cut(x1, d1, x0, d0) } else { x0 };
-            let y1 = if d1 > 0.0 { cut(x0, d0, x1, d1) } else { x1 };
+            let y0 = if d0 > 0.0 {
+                (cut(x1, d1, x0, d0), cut_label(l0, l1, i, m))
+            } else {
+                (x0, l0)
+            };
+            let y1 = if d1 > 0.0 {
+                (cut(x0, d0, x1, d1), cut_label(l0, l1, i, m))
+            } else {
+                (x1, l1)
+            };
             poly[0] = y0;
             poly[1] = y1;
             continue;
         }
         for k in 0..poly.len() {
-            let x0 = poly[k];
-            let x1 = poly[(k + 1) % poly.len()];
+            let (x0, l0) = poly[k];
+            let (x1, l1) = poly[(k + 1) % poly.len()];
             let (d0, d1) = (f(&x0), f(&x1));
             if d0 <= 0.0 {
-                tmp.push(x0);
+                tmp.push((x0, l0));
             }
             if (d0 <= 0.0) != (d1 <= 0.0) {
-                tmp.push(x0 + (x1 - x0) * (d0 / (d0 - d1)));
+                tmp.push((x0 + (x1 - x0) * (d0 / (d0 - d1)), cut_label(l0, l1, i, m)));
             }
         }
         std::mem::swap(&mut poly, &mut tmp);
@@ -298,19 +834,67 @@ fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<Contact
     // Contact normal from A to B.
     let normal = if ref_is_a { *rn } else { -rn };
     let dist_of = |x: &Vec3| rn.dot(&(x - r0));
-    poly.retain(|x| dist_of(x) < margin);
+    poly.retain(|(x, _)| dist_of(x) < margin);
     if poly.is_empty() {
         return 0;
     }
-    let keep = select4(&poly, &normal, &dist_of);
+    let xs: Vec<Vec3> = poly.iter().map(|p| p.0).collect();
+    let keep = select4(&xs, &normal, &dist_of);
+    // The reference plane through three core vertices, if its orientation is right.
+    let rface = {
+        let ok = ridx.len() >= 3 && ridx[..3].iter().all(|&i| i != NO_VERTEX);
+        ok.then(|| [ridx[0], ridx[1], ridx[2]]).filter(|v| {
+            let c = |i: u32| core_vertex(rshape, i);
+            match (c(v[0]), c(v[1]), c(v[2])) {
+                (Some(p0), Some(p1), Some(p2)) => {
+                    let nl = (p1 - p0).cross(&(p2 - p0));
+                    let nw = if ref_is_a { a.pose.rot } else { b.pose.rot } * nl;
+                    nw.dot(rn) > 0.999 * nw.norm()
+                }
+                _ => false,
+            }
+        })
+    };
+    let iface3 = iface
+        .filter(|f| f.len() >= 3 && f[..3].iter().all(|&i| i != NO_VERTEX))
+        .map(|f| [f[0], f[1], f[2]]);
+    let kind_of = |l: Lbl| -> FeatureKind {
+        let Some(rv) = rface else {
+            return FeatureKind::Unknown;
+        };
+        let point = match l {
+            Lbl::V(i) => match core_vertex(ishape, i) {
+                Some(x) => IncPoint::Local(x),
+                None => return FeatureKind::Unknown,
+            },
+            Lbl::E(p, q, k) => IncPoint::EdgeSide {
+                inc: [p, q],
+                side: [ridx[k], ridx[(k + 1) % m]],
+            },
+            Lbl::C(c) => match iface3 {
+                Some(face) => IncPoint::CornerFace {
+                    corner: ridx[c],
+                    face,
+                },
+                None => return FeatureKind::Unknown,
+            },
+            Lbl::X => return FeatureKind::Unknown,
+        };
+        FeatureKind::FacePoint {
+            ref_is_a,
+            face: RefFace::Verts(rv),
+            point,
+            radius: iradius,
+        }
+    };
     let mut count = 0;
     for &i in keep.iter().flatten() {
-        let x = poly[i];
+        let (x, l) = poly[i];
         let d = dist_of(&x);
         let added = if ref_is_a {
-            emit2(out, margin, x, normal, d, FeatureKind::Unknown)
+            emit2(out, margin, x, normal, d, kind_of(l))
         } else {
-            emit1(out, margin, x, normal, d, FeatureKind::Unknown)
+            emit1(out, margin, x, normal, d, kind_of(l))
         };
         count += added as usize;
     }

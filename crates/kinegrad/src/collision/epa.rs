@@ -17,6 +17,9 @@ pub struct EpaResult {
     pub pa: Vec3,
     /// Deepest point of core B (on its surface).
     pub pb: Vec3,
+    /// The final polytope face (its three Minkowski vertices), `None` when the support-function
+    /// upper bound was returned instead.
+    pub face: Option<[SVert; 3]>,
 }
 
 #[derive(Clone, Copy)]
@@ -210,6 +213,7 @@ pub fn epa(a: &Placed, b: &Placed, g: &GjkResult) -> Option<EpaResult> {
             depth: d.max(0.0),
             pa: w.a,
             pb: w.a - n * d,
+            face: None,
         });
     }
     // Barycentric coordinates of the projection of the origin on the face.
@@ -237,5 +241,6 @@ pub fn epa(a: &Placed, b: &Placed, g: &GjkResult) -> Option<EpaResult> {
         depth: f.d.max(0.0),
         pa,
         pb,
+        face: Some([p0, p1, p2]),
     })
 }

@@ -45,11 +45,26 @@ impl Placed<'_> {
 
     /// Core support point in the world for world direction `d` (any length).
     pub fn support(&self, d: &Vec3) -> Vec3 {
+        self.support_idx(d).0
+    }
+
+    /// Core support point and its vertex index (see [`core_vertex`]; [`NO_VERTEX`] for a
+    /// cylinder or a plane).
+    pub fn support_idx(&self, d: &Vec3) -> (Vec3, u32) {
         let l = self.pose.rot.transpose() * d;
+        let mut idx = NO_VERTEX;
         let s = match *self.shape {
-            Shape::Plane | Shape::Sphere { .. } => Vec3::zeros(),
-            Shape::Capsule { half_length, .. } => Vec3::new(0.0, 0.0, sgn(l.z) * half_length),
+            Shape::Plane => Vec3::zeros(),
+            Shape::Sphere { .. } => {
+                idx = 0;
+                Vec3::zeros()
+            }
+            Shape::Capsule { half_length, .. } => {
+                idx = (l.z >= 0.0) as u32;
+                Vec3::new(0.0, 0.0, sgn(l.z) * half_length)
+            }
             Shape::Box { half } => {
+                idx = (l.x >= 0.0) as u32 | ((l.y >= 0.0) as u32) << 1 | ((l.z >= 0.0) as u32) << 2;
                 Vec3::new(sgn(l.x) * half.x, sgn(l.y) * half.y, sgn(l.z) * half.z)
             }
             Shape::Cylinder {
@@ -64,9 +79,39 @@ impl Placed<'_> {
                     Vec3::new(0.0, 0.0, z)
                 }
             }
-            Shape::Convex(h) => h.support(&l),
+            Shape::Convex(h) => {
+                let (v, i) = h.support_idx(&l);
+                idx = i;
+                v
+            }
         };
-        self.pose.apply(&s)
+        (self.pose.apply(&s), idx)
+    }
+}
+
+/// Vertex index of a support point that is not a core vertex (cylinder, plane).
+pub const NO_VERTEX: u32 = u32::MAX;
+
+/// Local coordinates of core vertex `idx` of `shape`: the sphere centre (0), a capsule segment
+/// end (0: `-h z`, 1: `+h z`), a box corner (bit `k` set: `+half_k`, else `-half_k`), a hull
+/// vertex. `None` for cylinders, planes and invalid indices.
+pub fn core_vertex(shape: &Shape, idx: u32) -> Option<Vec3> {
+    match *shape {
+        Shape::Sphere { .. } if idx == 0 => Some(Vec3::zeros()),
+        Shape::Capsule { half_length, .. } if idx < 2 => Some(Vec3::new(
+            0.0,
+            0.0,
+            if idx == 1 { half_length } else { -half_length },
+        )),
+        Shape::Box { half } if idx < 8 => Some(Vec3::from_fn(|k, _| {
+            if idx >> k & 1 == 1 {
+                half[k]
+            } else {
+                -half[k]
+            }
+        })),
+        Shape::Convex(h) => h.vertices.get(idx as usize).copied(),
+        _ => None,
     }
 }
 
@@ -79,17 +124,23 @@ pub struct SVert {
     pub a: Vec3,
     /// Support point of B.
     pub b: Vec3,
+    /// Core vertex index of `a` (see [`core_vertex`]).
+    pub ia: u32,
+    /// Core vertex index of `b`.
+    pub ib: u32,
 }
 
 /// Support of `A - B` in direction `d`.
 #[inline]
 pub fn support_diff(a: &Placed, b: &Placed, d: &Vec3) -> SVert {
-    let pa = a.support(d);
-    let pb = b.support(&-d);
+    let (pa, ia) = a.support_idx(d);
+    let (pb, ib) = b.support_idx(&-d);
     SVert {
         w: pa - pb,
         a: pa,
         b: pb,
+        ia,
+        ib,
     }
 }
 

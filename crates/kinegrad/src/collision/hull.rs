@@ -230,8 +230,13 @@ impl ConvexHull {
     /// adjacency is available (exact for convex hulls), else a linear scan. Ties go to the first
     /// vertex found.
     pub fn support(&self, dir: &Vec3) -> Vec3 {
+        self.support_idx(dir).0
+    }
+
+    /// [`ConvexHull::support`] with the vertex index (`u32::MAX` for an empty hull).
+    pub fn support_idx(&self, dir: &Vec3) -> (Vec3, u32) {
         if self.vertices.is_empty() {
-            return Vec3::zeros();
+            return (Vec3::zeros(), u32::MAX);
         }
         if self.neighbors.len() != self.vertices.len() || self.vertices.len() <= 32 {
             let mut best = 0;
@@ -243,7 +248,7 @@ impl ConvexHull {
                     best = i;
                 }
             }
-            return self.vertices[best];
+            return (self.vertices[best], best as u32);
         }
         let mut cur = 0usize;
         let mut cd = self.vertices[0].dot(dir);
@@ -258,7 +263,7 @@ impl ConvexHull {
                 }
             }
             if !moved {
-                return self.vertices[cur];
+                return (self.vertices[cur], cur as u32);
             }
         }
     }

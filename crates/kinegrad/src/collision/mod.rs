@@ -126,6 +126,15 @@ pub enum RefFace {
         /// `+1` or `-1`.
         sign: i8,
     },
+    /// Plane through three core vertices `v0, v1, v2` (see [`gjk::core_vertex`]: box corners,
+    /// hull vertices) with outward normal `(v1 - v0) x (v2 - v0) / |.|` (general convex
+    /// manifolds).
+    Verts([u32; 3]),
+    /// Cylinder cap `z = +-half_length` (`top`: `+`), normal `+-z`.
+    CylCap {
+        /// Upper cap.
+        top: bool,
+    },
 }
 
 /// The incident point of a face-point contact.
@@ -137,6 +146,30 @@ pub enum IncPoint {
     /// Intersection of three box planes (box-box clipping: an incident corner, an incident edge
     /// crossing a reference side plane, or a reference side edge crossing the incident face).
     Planes([BoxPlane; 3]),
+    /// General convex manifolds: the incident edge (line through incident core vertices
+    /// `inc`) cut by the reference side plane through the reference core vertices `side` that
+    /// contains the reference normal.
+    EdgeSide {
+        /// Incident core vertices.
+        inc: [u32; 2],
+        /// Reference core vertices (an edge of the reference face).
+        side: [u32; 2],
+    },
+    /// Rim point of the incident cylinder farthest along minus the reference normal `m`:
+    /// `c + z a + r u`, `z = +-half_length` (`top`: `+`), `u = -(m - a (a.m)) / |.|`.
+    Rim {
+        /// On the upper cap.
+        top: bool,
+    },
+    /// General convex manifolds: the line through the reference core vertex `corner` along the
+    /// reference normal, cut by the incident face plane through the incident core vertices
+    /// `face`.
+    CornerFace {
+        /// Reference core vertex (a corner of the reference face).
+        corner: u32,
+        /// Incident core vertices spanning the incident face.
+        face: [u32; 3],
+    },
 }
 
 /// Centre of one of the two balls of a round contact (sphere/capsule/box closest point).
@@ -206,6 +239,28 @@ pub enum FeatureKind {
         /// Corner signs of B's edge (entry `j` ignored).
         cb: [i8; 3],
         /// Sign of the normal relative to `a_i x b_j`.
+        nsign: i8,
+        /// Closest point of A's / B's edge: `0` interior (closest points of the two lines),
+        /// `+-1` at the edge end `+-half` (a corner; the other closest point is its projection
+        /// on the other edge line, or the other edge's end as well).
+        ends: [i8; 2],
+    },
+    /// GJK/EPA contact of polyhedral or round cores, given by the supporting core vertices of
+    /// each shape (indices, see [`gjk::core_vertex`]: sphere centre, capsule segment ends, box
+    /// corners, hull vertices): `(na, nb)` = (1, 1) vertex-vertex, (1, 2)/(2, 1) vertex-edge,
+    /// (1, 3)/(3, 1) vertex-face, (2, 2) edge-edge. The core normal is the unit vector between
+    /// the closest points for the first three, `nsign` times the face normal
+    /// `(v1 - v0) x (v2 - v0)` or the edge normal `ea x eb` for the others; radii are added.
+    Poly {
+        /// Number of vertices of A's feature (1..=3).
+        na: u8,
+        /// Number of vertices of B's feature (1..=3).
+        nb: u8,
+        /// A's vertex indices (first `na`, sorted).
+        ia: [u32; 3],
+        /// B's vertex indices (first `nb`, sorted).
+        ib: [u32; 3],
+        /// `+1` or `-1` (face and edge-edge features).
         nsign: i8,
     },
 }
