@@ -22,6 +22,8 @@ fn main() -> kinegrad::Result<()> {
     let model = b.build()?;
     let params = model.params0.clone();
     let mut init = State::new(&model);
+    // the Menagerie "home" keyframe, as written in the model file
+    #[allow(clippy::approx_constant)]
     let home = [0.0, 0.0, 0.0, -1.57079, 0.0, 1.57079, -0.7853, 0.04, 0.04];
     init.q[..model.nv.min(9)].copy_from_slice(&home[..model.nv.min(9)]);
     let controls: Vec<Control> = (0..steps)

@@ -22,6 +22,8 @@ fn main() -> kinegrad::Result<()> {
     let model = b.build()?;
     let mut state = State::new(&model);
     let mut control = Control::new(&model);
+    // the Menagerie "home" keyframe, as written in the model file
+    #[allow(clippy::approx_constant)]
     let home = [0.0, 0.0, 0.0, -1.57079, 0.0, 1.57079, -0.7853, 0.04, 0.04];
     if model.nv == home.len() {
         state.q.copy_from_slice(&home);
