@@ -555,6 +555,53 @@ fn rows3_of(
 }
 
 /// Check that every env's quaternion blocks can be normalized, naming the env.
+/// The per-env inputs of a batched functional step: states and controls, checked.
+struct StepRows {
+    q: Vec<Vec<f64>>,
+    v: Vec<Vec<f64>>,
+    mode: Vec<Vec<CtrlMode>>,
+    target: Vec<Vec<f64>>,
+}
+
+impl StepRows {
+    #[allow(clippy::too_many_arguments)]
+    fn parse(
+        model: &Model,
+        n: usize,
+        (qpos, qname): (&PyReadonlyArray2<'_, f64>, &str),
+        (qvel, vname): (&PyReadonlyArray2<'_, f64>, &str),
+        mode: &PyReadonlyArray2<'_, i8>,
+        target: &PyReadonlyArray2<'_, f64>,
+    ) -> PyResult<Self> {
+        let (nq, nv) = (model.nq, model.nv);
+        let rows = Self {
+            q: rows_of(qpos, qname, n, nq)?,
+            v: rows_of(qvel, vname, n, nv)?,
+            mode: modes_of(mode, n, nv)?,
+            target: rows_of(target, "target", n, nv)?,
+        };
+        check_quats(model, &rows.q)?;
+        Ok(rows)
+    }
+
+    /// State (quaternions normalized) and control of env `i`.
+    fn env(&self, model: &Model, i: usize) -> (State, Control) {
+        let mut st = State {
+            q: self.q[i].clone(),
+            v: self.v[i].clone(),
+            time: 0.0,
+        };
+        st.normalize_quaternions(model);
+        (
+            st,
+            Control {
+                mode: self.mode[i].clone(),
+                target: self.target[i].clone(),
+            },
+        )
+    }
+}
+
 fn check_quats(model: &Model, qs: &[Vec<f64>]) -> PyResult<()> {
     for (i, q) in qs.iter().enumerate() {
         kinegrad::state::check_quaternions(model, q)
@@ -929,26 +976,20 @@ impl Sim {
     ) -> PyResult<(Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>)> {
         let n = self.envs.len();
         let (nq, nv) = (self.model.nq, self.model.nv);
-        let qs = rows_of(&qpos, "qpos", n, nq)?;
-        let vs = rows_of(&qvel, "qvel", n, nv)?;
-        let ms = modes_of(&mode, n, nv)?;
-        let ts = rows_of(&target, "target", n, nv)?;
-        check_quats(&self.model, &qs)?;
+        let rows = StepRows::parse(
+            &self.model,
+            n,
+            (&qpos, "qpos"),
+            (&qvel, "qvel"),
+            &mode,
+            &target,
+        )?;
         let model = &*self.model;
         let envs = &mut self.envs;
         let out = py.detach(|| {
             guard(|| {
                 per_env(envs, |i, e| {
-                    let mut st = State {
-                        q: qs[i].clone(),
-                        v: vs[i].clone(),
-                        time: 0.0,
-                    };
-                    st.normalize_quaternions(model);
-                    let ctrl = Control {
-                        mode: ms[i].clone(),
-                        target: ts[i].clone(),
-                    };
+                    let (mut st, ctrl) = rows.env(model, i);
                     for _ in 0..nsteps {
                         pipeline::step(model, &e.params, &mut st, &ctrl, &mut e.data)
                             .map_err(|err| env_err(n, i, err))?;
@@ -982,28 +1023,22 @@ impl Sim {
     )> {
         let n = self.envs.len();
         let (nq, nv) = (self.model.nq, self.model.nv);
-        let qs = rows_of(&qpos_in, "qpos_in", n, nq)?;
-        let vs = rows_of(&qvel_in, "qvel_in", n, nv)?;
-        let ms = modes_of(&mode, n, nv)?;
-        let ts = rows_of(&target, "target", n, nv)?;
+        let rows = StepRows::parse(
+            &self.model,
+            n,
+            (&qpos_in, "qpos_in"),
+            (&qvel_in, "qvel_in"),
+            &mode,
+            &target,
+        )?;
         let qb = rows_of(&qpos_out_bar, "qpos_out_bar", n, nq)?;
         let vb = rows_of(&qvel_out_bar, "qvel_out_bar", n, nv)?;
-        check_quats(&self.model, &qs)?;
         let model = &*self.model;
         let envs = &mut self.envs;
         let grads = py.detach(|| {
             guard(|| {
                 per_env(envs, |i, e| {
-                    let mut st = State {
-                        q: qs[i].clone(),
-                        v: vs[i].clone(),
-                        time: 0.0,
-                    };
-                    st.normalize_quaternions(model);
-                    let ctrl = Control {
-                        mode: ms[i].clone(),
-                        target: ts[i].clone(),
-                    };
+                    let (st, ctrl) = rows.env(model, i);
                     let mut g = StepGrad::zeros(model);
                     kinegrad::adjoint::step::step_vjp(
                         model,
@@ -1016,7 +1051,7 @@ impl Sim {
                         &mut g,
                     )
                     .map_err(|err| env_err(n, i, err))?;
-                    unnormalize_bar(model, &qs[i], &mut g.q);
+                    unnormalize_bar(model, &rows.q[i], &mut g.q);
                     Ok(g)
                 })
             })
