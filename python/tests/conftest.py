@@ -29,4 +29,4 @@ FRANKA_KV = [450.0, 450.0, 350.0, 350.0, 200.0, 200.0, 200.0, 10.0, 10.0]
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "needs_vjp: needs the Rust reverse pass (kinegrad::adjoint); deselect with -m 'not needs_vjp' before it is merged")
+    config.addinivalue_line("markers", "needs_vjp: exercises the Rust reverse pass (kinegrad::adjoint)")
