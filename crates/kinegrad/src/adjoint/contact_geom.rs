@@ -33,7 +33,10 @@
 //!   pairs (a flat box/hull face or a capsule side resting on a hull face, a hull on a box
 //!   face): reference plane through three core vertices; incident hull vertex / box corner /
 //!   capsule end (+ radius), incident edge cut by a reference side plane, or reference corner
-//!   projected on the incident face.
+//!   projected on the incident face. A cylinder cap is clipped as an octagon whose corners are
+//!   body-fixed rim points (core vertices `k + 8 top` of the cylinder), so the cap manifolds
+//!   (a cylinder standing on a box/hull face or on another cap, a box/hull resting on a cap)
+//!   are exact with the same features.
 //!
 //! * Cylinders against non-planes (single GJK/EPA contact, recomputed exactly in
 //!   [`crate::collision::convex`] when the GJK/EPA result matches): a box face, hull face or
@@ -44,8 +47,9 @@
 //!
 //! # Fallback ([`FeatureKind::Unknown`])
 //! Other GJK/EPA contacts involving a cylinder (against a plane it is exact): an edge against
-//! the curved side, anything against the rim circle, cap-cap or face-cap overlaps, and all
-//! face-clipping manifolds with a cylinder (its cap is clipped as an octagon); GJK/EPA
+//! the curved side, anything against the rim circle, cap-cap or face-cap overlaps as single
+//! contacts, and clipped points on a cylinder lying on its side (the incident side line);
+//! GJK/EPA
 //! results whose simplex is not a generic feature pair (parallel edges/faces) or where EPA
 //! returned its support upper bound, manifold points whose clipping provenance is not tracked
 //! (degenerate clipping), the two-contact parallel-edge manifolds of the general convex pairs,
@@ -1230,8 +1234,8 @@ mod tests {
     }
 
     /// Cylinders against non-planes: flat face (box, hull, cap) against a core vertex or a rim
-    /// point is exact; the rest (edges or vertices against the curved side or the rim, cap
-    /// octagon manifolds) still falls back.
+    /// point, and the cap octagon clipping manifolds, are exact; the rest (edges or vertices
+    /// against the curved side or the rim, ...) still falls back.
     #[test]
     fn contact_geom_cylinder_pairs() {
         let h = hull();
@@ -1253,15 +1257,25 @@ mod tests {
             all.extend(c.kinds.iter().cloned());
             // Resting on a flat face.
             if !matches!(s1, Shape::Sphere { .. } | Shape::Capsule { .. }) {
+                // Cap octagon clipping manifolds: reference plane / incident points through
+                // octagon corners (core vertices of the cylinder).
                 let c = run_resting(&s1, &s2, 40, 47);
                 eprintln!("{name} resting: {c:?}");
+                assert!(c.exact >= 250 && c.fallback * 20 <= c.exact, "{name} resting: {c:?}");
+                for k in [
+                    "FacePoint(Verts,Local)",
+                    "FacePoint(Verts,EdgeSide)",
+                    "FacePoint(Verts,CornerFace)",
+                ] {
+                    assert!(c.kinds.contains(k), "{name} resting: {k} not covered: {c:?}");
+                }
                 exact += c.exact;
                 fallback += c.fallback;
                 all.extend(c.kinds.iter().cloned());
             }
         }
         eprintln!("cylinder pairs: exact {exact}, fallback {fallback}: {all:?}");
-        assert!(exact >= 250, "cylinder pairs: exact {exact}");
+        assert!(exact >= 1100, "cylinder pairs: exact {exact}");
         for k in [
             "Balls(ProjOther,Fixed)",
             "Balls(Fixed,ProjOther)",

@@ -10,8 +10,11 @@
 //! Features (for exact contact derivatives, see [`crate::adjoint::contact_geom`]): the single
 //! contact records the supporting core vertices of the final GJK simplex / EPA face
 //! ([`FeatureKind::Poly`]); manifold points record the reference plane (three core vertices)
-//! and how each clipped point arose ([`IncPoint`]). Cylinder support points are not core
-//! vertices: their contacts carry `FeatureKind::Unknown`.
+//! and how each clipped point arose ([`IncPoint`]). A cylinder cap is clipped as an octagon
+//! whose corners are core vertices of the cylinder (body-fixed rim points, see
+//! [`core_vertex`]), so cap manifolds carry the same features. Cylinder GJK support points are
+//! not core vertices: single contacts involving a cylinder are recomputed for a few exact
+//! features when they match, else carry `FeatureKind::Unknown`.
 //!
 //! Accuracy: exact (to ~1e-9) for polyhedral and round cores (sphere point, capsule segment, box,
 //! hull); for the curved cylinder, GJK/EPA converge to ~1e-6 in the normal. If EPA's polytope
@@ -511,7 +514,7 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
 }
 
 /// A flat feature of a shape facing a direction. `idx` are the core vertex indices of the
-/// points ([`NO_VERTEX`] for cylinder points).
+/// points ([`NO_VERTEX`] for points on a cylinder side).
 enum Feature {
     /// Face polygon (counter-clockwise around `normal`), with its exact outward normal.
     Face {
@@ -583,19 +586,15 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
         } => {
             if l.z.abs() >= cos_tol {
                 let s = sgn(l.z);
-                let pts = (0..8)
-                    .map(|k| {
-                        let ang = s * k as f64 * std::f64::consts::FRAC_PI_4;
-                        w(Vec3::new(
-                            radius * ang.cos(),
-                            radius * ang.sin(),
-                            s * half_length,
-                        ))
-                    })
+                // Octagon corners: core vertices `k + 8 top` (see [`core_vertex`]).
+                let idx: Vec<u32> = (0..8).map(|k| k + if s > 0.0 { 8 } else { 0 }).collect();
+                let pts = idx
+                    .iter()
+                    .map(|&i| w(core_vertex(p.shape, i).unwrap_or_default()))
                     .collect();
                 return Feature::Face {
                     pts,
-                    idx: vec![NO_VERTEX; 8],
+                    idx,
                     normal: rot * Vec3::new(0.0, 0.0, s),
                 };
             }
@@ -678,7 +677,7 @@ enum Lbl {
     E(u32, u32, usize),
     /// Reference corner `k` projected on the incident face along the reference normal.
     C(usize),
-    /// Not trackable (cylinder points, degenerate clipping).
+    /// Not trackable (cylinder side points, degenerate clipping).
     X,
 }
 

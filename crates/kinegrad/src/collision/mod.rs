@@ -127,7 +127,7 @@ pub enum RefFace {
         sign: i8,
     },
     /// Plane through three core vertices `v0, v1, v2` (see [`gjk::core_vertex`]: box corners,
-    /// hull vertices) with outward normal `(v1 - v0) x (v2 - v0) / |.|` (general convex
+    /// hull vertices, cylinder cap octagon corners) with outward normal `(v1 - v0) x (v2 - v0) / |.|` (general convex
     /// manifolds).
     Verts([u32; 3]),
     /// Cylinder cap `z = +-half_length` (`top`: `+`), normal `+-z`.
