@@ -43,13 +43,19 @@
 //!   cylinder cap against a core vertex + radius (`FacePoint` with `Local`) or a cylinder rim
 //!   point (`FacePoint` with [`IncPoint::Rim`]), the point projecting inside the face; the
 //!   cylinder side against a core vertex (`Balls(ProjOther, Fixed)`) or a capsule/cylinder axis
-//!   interior (`Balls(LineLine, LineLine)`).
+//!   interior (`Balls(LineLine, LineLine)`) or a box/hull edge interior (`Balls` with
+//!   [`Core::EdgeLine`]: closest points of the edge line and the axis line, the edge not passing
+//!   within `0.05 r` of the axis); a core vertex (sphere centre, capsule end, box corner, hull
+//!   vertex, + radius) beyond a cap and outside the radius against the rim circle (`Balls` with
+//!   [`Core::RimNear`]: the rim point nearest the vertex).
 //!
 //! # Fallback ([`FeatureKind::Unknown`])
-//! Other GJK/EPA contacts involving a cylinder (against a plane it is exact): an edge against
-//! the curved side, anything against the rim circle, cap-cap or face-cap overlaps as single
-//! contacts, and clipped points on a cylinder lying on its side (the incident side line);
-//! GJK/EPA
+//! Other GJK/EPA contacts involving a cylinder (against a plane it is exact): a capsule segment
+//! interior, a box/hull edge or a cylinder rim against the rim circle (closest points of a
+//! circle and a line or two circles have no closed form), a cylinder side against a cylinder
+//! rim, an edge through the cylinder axis, cap-cap or face-cap overlaps whose single contact
+//! is none of the exact kinds above, and clipped points on a cylinder lying on its side (the
+//! incident side line is not body-fixed); GJK/EPA
 //! results whose simplex is not a generic feature pair (parallel edges/faces) or where EPA
 //! returned its support upper bound, manifold points whose clipping provenance is not tracked
 //! (degenerate clipping), the two-contact parallel-edge manifolds of the general convex pairs,
@@ -313,6 +319,21 @@ fn core_indep(c: &Core, me: &JPose, other: &JPose) -> Option<V> {
 fn core_dep(c: &Core, me: &JPose, shape: &Shape, x: &V) -> Option<V> {
     match c {
         Core::OnAxis => Some(on_axis(me, x)),
+        Core::RimNear { top } => {
+            let Shape::Cylinder {
+                radius,
+                half_length,
+            } = *shape
+            else {
+                return None;
+            };
+            let a = me.col[2];
+            let z = if *top { half_length } else { -half_length };
+            let c = me.pos + a * z;
+            let rel = *x - c;
+            let perp = rel - a.scale(a.dot(&rel));
+            Some(c + perp.scale(J::c(radius) / perp.norm()))
+        }
         Core::BoxClamp(code) => {
             let half = box_half(shape)?;
             let mut y = me.to_local(x);
@@ -457,8 +478,21 @@ fn eval_feature(
             Some((x - n.scale(dist * 0.5), n, dist))
         }
         FeatureKind::Balls { c1, c2 } => {
+            let edge = |p: &JPose, sh: &Shape, e: &[u32; 2]| -> Option<(V, V)> {
+                let x0 = p.apply(&core_vertex(sh, e[0])?);
+                let x1 = p.apply(&core_vertex(sh, e[1])?);
+                Some((x0, x1 - x0))
+            };
             let (q1, q2) = match (c1, c2) {
                 (Core::LineLine, Core::LineLine) => line_line(&a.pos, &a.col[2], &b.pos, &b.col[2]),
+                (Core::EdgeLine(e), Core::LineLine) => {
+                    let (x0, d) = edge(a, sa, e)?;
+                    line_line(&x0, &d, &b.pos, &b.col[2])
+                }
+                (Core::LineLine, Core::EdgeLine(e)) => {
+                    let (x0, d) = edge(b, sb, e)?;
+                    line_line(&a.pos, &a.col[2], &x0, &d)
+                }
                 _ => match core_indep(c1, a, b) {
                     Some(q1) => {
                         let q2 = core_indep(c2, b, a).or_else(|| core_dep(c2, b, sb, &q1))?;
@@ -470,7 +504,11 @@ fn eval_feature(
                     }
                 },
             };
-            let (r1, r2) = (ball_radius(sa), ball_radius(sb));
+            let br = |c: &Core, s: &Shape| match c {
+                Core::RimNear { .. } | Core::EdgeLine(_) => 0.0,
+                _ => ball_radius(s),
+            };
+            let (r1, r2) = (br(c1, sa), br(c2, sb));
             let d = q2 - q1;
             let len = d.norm();
             let n = d.scale(J::c(1.0) / len);
@@ -810,6 +848,8 @@ mod tests {
             Core::OnAxis => "OnAxis",
             Core::LineLine => "LineLine",
             Core::BoxClamp(_) => "BoxClamp",
+            Core::EdgeLine(_) => "EdgeLine",
+            Core::RimNear { .. } => "RimNear",
         }
     }
 
@@ -1234,8 +1274,8 @@ mod tests {
     }
 
     /// Cylinders against non-planes: flat face (box, hull, cap) against a core vertex or a rim
-    /// point, and the cap octagon clipping manifolds, are exact; the rest (edges or vertices
-    /// against the curved side or the rim, ...) still falls back.
+    /// point, the cap octagon clipping manifolds, a box/hull edge against the curved side and a
+    /// core vertex against the rim circle are exact; the rest still falls back.
     #[test]
     fn contact_geom_cylinder_pairs() {
         let h = hull();
@@ -1261,13 +1301,19 @@ mod tests {
                 // octagon corners (core vertices of the cylinder).
                 let c = run_resting(&s1, &s2, 40, 47);
                 eprintln!("{name} resting: {c:?}");
-                assert!(c.exact >= 250 && c.fallback * 20 <= c.exact, "{name} resting: {c:?}");
+                assert!(
+                    c.exact >= 250 && c.fallback * 20 <= c.exact,
+                    "{name} resting: {c:?}"
+                );
                 for k in [
                     "FacePoint(Verts,Local)",
                     "FacePoint(Verts,EdgeSide)",
                     "FacePoint(Verts,CornerFace)",
                 ] {
-                    assert!(c.kinds.contains(k), "{name} resting: {k} not covered: {c:?}");
+                    assert!(
+                        c.kinds.contains(k),
+                        "{name} resting: {k} not covered: {c:?}"
+                    );
                 }
                 exact += c.exact;
                 fallback += c.fallback;
@@ -1275,8 +1321,12 @@ mod tests {
             }
         }
         eprintln!("cylinder pairs: exact {exact}, fallback {fallback}: {all:?}");
-        assert!(exact >= 1100, "cylinder pairs: exact {exact}");
+        assert!(exact >= 1250, "cylinder pairs: exact {exact}");
         for k in [
+            "Balls(EdgeLine,LineLine)",
+            "Balls(LineLine,EdgeLine)",
+            "Balls(RimNear,Fixed)",
+            "Balls(Fixed,RimNear)",
             "Balls(ProjOther,Fixed)",
             "Balls(Fixed,ProjOther)",
             "Balls(LineLine,LineLine)",

@@ -369,8 +369,10 @@ fn snap_face<'p>(
 /// or a cylinder rim point), the point projecting strictly inside the face: the GJK/EPA normal
 /// `n` (A to B) must be within [`SNAP_COS`] of the face normal and the distances must agree to
 /// `1e-6` of the size. Likewise the curved side against a core vertex (sphere centre, capsule
-/// end, box corner, hull vertex) or a capsule/cylinder axis interior, projecting strictly inside the
-/// cylinder's axis segment: two balls (radial normal). `None` otherwise.
+/// end, box corner, hull vertex), a capsule/cylinder axis interior or a box/hull edge interior,
+/// projecting strictly inside the cylinder's axis segment: two balls (radial normal). Likewise
+/// a core vertex beyond a cap and outside the radius against the rim circle (the nearest rim
+/// point, separated contacts only). `None` otherwise.
 fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<ContactPoint> {
     if !matches!(a.shape, Shape::Cylinder { .. }) && !matches!(b.shape, Shape::Cylinder { .. }) {
         return None;
@@ -448,12 +450,10 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
         let margin = 1e-9 * scale;
         let on_axis = |x: &Vec3| cy.pose.pos + ax * ax.dot(&(x - cy.pose.pos));
         // (point, core on the cylinder, core on the other, radius around the other's core)
-        let candidates: [Option<(Vec3, Core, Core, f64)>; 2] = [
-            {
-                let (x, idx) = o.support_idx(&-m);
-                core_vertex(o.shape, idx)
-                    .map(|l| (x, Core::ProjOther(l), Core::Fixed(l), o.radius()))
-            },
+        let (xs, sidx) = o.support_idx(&-m);
+        let mut candidates: Vec<Option<(Vec3, Core, Core, f64)>> = vec![
+            core_vertex(o.shape, sidx)
+                .map(|l| (xs, Core::ProjOther(l), Core::Fixed(l), o.radius())),
             match *o.shape {
                 Shape::Capsule {
                     radius,
@@ -476,12 +476,46 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
                 _ => None,
             },
         ];
+        // A box or hull edge from the supporting vertex, nearly perpendicular to the normal:
+        // the closest points of the edge line and the axis line (edge interior).
+        let nbrs: Vec<u32> = match *o.shape {
+            Shape::Box { .. } if sidx < 8 => (0..3).map(|k| sidx ^ (1 << k)).collect(),
+            Shape::Convex(h) => h.neighbors.get(sidx as usize).cloned().unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        for j in nbrs {
+            let (Some(l0), Some(l1)) = (core_vertex(o.shape, sidx), core_vertex(o.shape, j)) else {
+                continue;
+            };
+            let (x0, x1) = (o.pose.apply(&l0), o.pose.apply(&l1));
+            let e = x1 - x0;
+            if e.norm() <= 1e-9 * scale || m.dot(&e).abs() > 1e-3 * e.norm() {
+                continue;
+            }
+            let (s0, t0) =
+                super::closest_seg_seg(&(cy.pose.pos - ax * hc), &(ax * (2.0 * hc)), &x0, &e);
+            let interior = s0 > 1e-9 && s0 < 1.0 - 1e-9 && t0 > 1e-9 && t0 < 1.0 - 1e-9;
+            if interior {
+                // Either end may be the support vertex: record the edge canonically.
+                let edge = [sidx.min(j), sidx.max(j)];
+                candidates.push(Some((
+                    x0 + e * t0,
+                    Core::LineLine,
+                    Core::EdgeLine(edge),
+                    0.0,
+                )));
+            }
+        }
         for (x, c_cyl, c_other, ro) in candidates.into_iter().flatten() {
             let q = on_axis(&x);
             let z = ax.dot(&(q - cy.pose.pos));
             let v = x - q;
             let len = v.norm();
             if z.abs() >= hc - margin || len <= 1e-9 * scale {
+                continue;
+            }
+            // An edge passing (nearly) through the axis: the radial normal is ill-conditioned.
+            if matches!(c_other, Core::EdgeLine(_)) && len < 0.05 * rc {
                 continue;
             }
             let nv = v / len;
@@ -507,6 +541,64 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
             let score = (normal - n).norm();
             if best.as_ref().is_none_or(|b| score < b.0) {
                 best = Some((score, c));
+            }
+        }
+    }
+    // The rim circle of a cylinder against a core vertex (a ball centre) beyond the cap and
+    // outside the radius (separated): two balls, the rim point nearest the vertex.
+    for cyl_is_a in [true, false] {
+        let (cy, o) = if cyl_is_a { (a, b) } else { (b, a) };
+        let Shape::Cylinder {
+            radius: rc,
+            half_length: hc,
+        } = *cy.shape
+        else {
+            continue;
+        };
+        let m = if cyl_is_a { *n } else { -n };
+        let (x, idx) = o.support_idx(&-m);
+        let Some(l) = core_vertex(o.shape, idx) else {
+            continue;
+        };
+        let ro = o.radius();
+        let ax = cy.pose.rot.column(2).into_owned();
+        let margin = 1e-9 * scale;
+        for top in [true, false] {
+            let sz = if top { 1.0 } else { -1.0 };
+            let c = cy.pose.pos + ax * (sz * hc);
+            let rel = x - c;
+            let along = ax.dot(&rel);
+            let perp = rel - ax * along;
+            let pl = perp.norm();
+            if sz * along <= margin || pl <= rc + margin {
+                continue;
+            }
+            let y = c + perp * (rc / pl);
+            let v = x - y;
+            let len = v.norm();
+            let nv = v / len;
+            let d = len - ro;
+            if (d - dist).abs() > 1e-6 * scale || (nv - m).norm() > 2e-3 {
+                continue;
+            }
+            let normal = if cyl_is_a { nv } else { -nv };
+            let (c1, c2) = if cyl_is_a {
+                (Core::RimNear { top }, Core::Fixed(l))
+            } else {
+                (Core::Fixed(l), Core::RimNear { top })
+            };
+            let cp = ContactPoint {
+                pos: y + nv * (0.5 * d),
+                normal,
+                dist: d,
+                feature: super::Feature {
+                    swapped: false,
+                    kind: FeatureKind::Balls { c1, c2 },
+                },
+            };
+            let score = (normal - n).norm();
+            if best.as_ref().is_none_or(|b| score < b.0) {
+                best = Some((score, cp));
             }
         }
     }

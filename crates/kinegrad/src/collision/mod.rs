@@ -187,6 +187,17 @@ pub enum Core {
     /// Closest point of this box to the other centre: per axis `0` = free (the centre's local
     /// coordinate), `+-1` = clamped at `+-half`.
     BoxClamp([i8; 3]),
+    /// Closest point of the line through this geom's core vertices `[i, j]` (a box or hull
+    /// edge, see [`gjk::core_vertex`]) to the other geom's axis line (the other `LineLine`, a
+    /// cylinder side); ball radius 0.
+    EdgeLine([u32; 2]),
+    /// Point of this cylinder's rim circle (upper cap if `top`) nearest the other ball's
+    /// centre: `c + r p / |p|`, `p` the part of `x - c` perpendicular to the axis; ball
+    /// radius 0 (not the cylinder radius).
+    RimNear {
+        /// On the upper cap.
+        top: bool,
+    },
 }
 
 /// See [`Feature`].
