@@ -372,7 +372,9 @@ fn snap_face<'p>(
 /// end, box corner, hull vertex), a capsule/cylinder axis interior or a box/hull edge interior,
 /// projecting strictly inside the cylinder's axis segment: two balls (radial normal). Likewise
 /// a core vertex beyond a cap and outside the radius against the rim circle (the nearest rim
-/// point, separated contacts only). `None` otherwise.
+/// point, separated contacts only), and a line (capsule segment or cylinder side: the axis line
+/// + radius; box/hull edge) against the rim circle (a stationary point of their distance).
+/// `None` otherwise.
 fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<ContactPoint> {
     if !matches!(a.shape, Shape::Cylinder { .. }) && !matches!(b.shape, Shape::Cylinder { .. }) {
         return None;
@@ -599,6 +601,116 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
             let score = (normal - n).norm();
             if best.as_ref().is_none_or(|b| score < b.0) {
                 best = Some((score, cp));
+            }
+        }
+    }
+    // The rim circle of a cylinder against a line: a capsule segment or cylinder side (the
+    // axis line, + radius) or a box/hull edge, a stationary point of their distance (found by
+    // Newton's method, see [`super::line_circle`]) with the line point strictly inside its
+    // segment, beyond the cap and outside the radius.
+    for cyl_is_a in [true, false] {
+        let (cy, o) = if cyl_is_a { (a, b) } else { (b, a) };
+        let Shape::Cylinder {
+            radius: rc,
+            half_length: hc,
+        } = *cy.shape
+        else {
+            continue;
+        };
+        let m = if cyl_is_a { *n } else { -n };
+        let ax = cy.pose.rot.column(2).into_owned();
+        let margin = 1e-9 * scale;
+        // (segment start, segment vector, core on the other, radius around it)
+        let mut lines: Vec<(Vec3, Vec3, Core, f64)> = Vec::new();
+        match *o.shape {
+            Shape::Capsule {
+                radius,
+                half_length,
+            }
+            | Shape::Cylinder {
+                radius,
+                half_length,
+            } if half_length > 0.0 => {
+                let (e0, e1) = super::axis_ends(o.pose, half_length);
+                lines.push((e0, e1 - e0, Core::OnAxis, radius));
+            }
+            Shape::Box { .. } | Shape::Convex(_) => {
+                let (_, sidx) = o.support_idx(&-m);
+                let nbrs: Vec<u32> = match *o.shape {
+                    Shape::Box { .. } if sidx < 8 => (0..3).map(|k| sidx ^ (1 << k)).collect(),
+                    Shape::Convex(h) => h.neighbors.get(sidx as usize).cloned().unwrap_or_default(),
+                    _ => Vec::new(),
+                };
+                for j in nbrs {
+                    let (Some(l0), Some(l1)) =
+                        (core_vertex(o.shape, sidx), core_vertex(o.shape, j))
+                    else {
+                        continue;
+                    };
+                    let (i0, i1) = (sidx.min(j), sidx.max(j));
+                    let (x0, x1) = if i0 == sidx {
+                        (o.pose.apply(&l0), o.pose.apply(&l1))
+                    } else {
+                        (o.pose.apply(&l1), o.pose.apply(&l0))
+                    };
+                    let e = x1 - x0;
+                    if e.norm() > 1e-9 * scale && m.dot(&e).abs() <= 1e-3 * e.norm() {
+                        lines.push((x0, e, Core::OnEdge([i0, i1]), 0.0));
+                    }
+                }
+            }
+            _ => {}
+        }
+        let ys = cy.support(&m);
+        for (p0, e, c_other, ro) in lines {
+            for top in [true, false] {
+                let sz = if top { 1.0 } else { -1.0 };
+                let c = cy.pose.pos + ax * (sz * hc);
+                let t0 = e.dot(&(ys - p0)) / e.dot(&e);
+                let Some((t, _)) = super::line_circle(&p0, &e, &c, &ax, rc, t0) else {
+                    continue;
+                };
+                if t <= 1e-9 || t >= 1.0 - 1e-9 {
+                    continue;
+                }
+                let x = p0 + e * t;
+                let rel = x - c;
+                let along = ax.dot(&rel);
+                let perp = rel - ax * along;
+                let pl = perp.norm();
+                if sz * along <= margin || pl <= rc + margin {
+                    continue;
+                }
+                let y = c + perp * (rc / pl);
+                let v = x - y;
+                let len = v.norm();
+                if len <= 1e-9 * scale {
+                    continue;
+                }
+                let nv = v / len;
+                let d = len - ro;
+                if (d - dist).abs() > 1e-6 * scale || (nv - m).norm() > 2e-3 {
+                    continue;
+                }
+                let normal = if cyl_is_a { nv } else { -nv };
+                let (c1, c2) = if cyl_is_a {
+                    (Core::RimNear { top }, c_other)
+                } else {
+                    (c_other, Core::RimNear { top })
+                };
+                let cp = ContactPoint {
+                    pos: y + nv * (0.5 * d),
+                    normal,
+                    dist: d,
+                    feature: super::Feature {
+                        swapped: false,
+                        kind: FeatureKind::Balls { c1, c2 },
+                    },
+                };
+                let score = (normal - n).norm();
+                if best.as_ref().is_none_or(|b| score < b.0) {
+                    best = Some((score, cp));
+                }
             }
         }
     }

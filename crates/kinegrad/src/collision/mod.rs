@@ -191,6 +191,12 @@ pub enum Core {
     /// edge, see [`gjk::core_vertex`]) to the other geom's axis line (the other `LineLine`, a
     /// cylinder side); ball radius 0.
     EdgeLine([u32; 2]),
+    /// Orthogonal projection, on the line through this geom's core vertices `[i, j]` (a box or
+    /// hull edge), of the other ball's centre; ball radius 0. Paired with [`Core::RimNear`]
+    /// (and [`Core::OnAxis`] with `RimNear`) the two centres depend on each other: a stationary
+    /// point of the distance between the line and the rim circle (see
+    /// [`line_circle`]).
+    OnEdge([u32; 2]),
     /// Point of this cylinder's rim circle (upper cap if `top`) nearest the other ball's
     /// centre: `c + r p / |p|`, `p` the part of `x - c` perpendicular to the axis; ball
     /// radius 0 (not the cylinder radius).
@@ -518,6 +524,57 @@ pub(crate) fn emit1(
     } else {
         false
     }
+}
+
+/// Circle point nearest `x` (centre `c`, unit axis `a`, radius `r`) and `|perp|`, the distance
+/// of `x` from the axis line.
+fn circle_nearest(x: &Vec3, c: &Vec3, a: &Vec3, r: f64) -> (Vec3, f64) {
+    let rel = x - c;
+    let perp = rel - a * a.dot(&rel);
+    let pl = perp.norm();
+    (c + perp * (r / pl), pl)
+}
+
+/// A stationary point of the distance between the line `p + t d` and the circle (centre `c`,
+/// unit axis `a`, radius `r`), found by Newton's method from `t0` on
+/// `f(t) = d . (R(L(t)) - L(t))`, `R(x)` the circle point nearest `x`: the line point is the
+/// projection of the circle point and the circle point the nearest to the line point.
+/// Returns `(t, f'(t))`, or `None` if it does not converge, meets the axis, or `f'` vanishes.
+pub(crate) fn line_circle(
+    p: &Vec3,
+    d: &Vec3,
+    c: &Vec3,
+    a: &Vec3,
+    r: f64,
+    t0: f64,
+) -> Option<(f64, f64)> {
+    let dd = d.dot(d);
+    if dd <= 0.0 {
+        return None;
+    }
+    let scale = dd.sqrt() + r + (p - c).norm();
+    // (f, f') at t.
+    let fdf = |t: f64| -> Option<(f64, f64)> {
+        let x = p + d * t;
+        let (y, pl) = circle_nearest(&x, c, a, r);
+        if pl <= 1e-9 * scale {
+            return None;
+        }
+        let pd = d - a * a.dot(d);
+        let ph = (x - c - a * a.dot(&(x - c))) / pl;
+        let ft = (r / pl) * (pd.dot(&pd) - ph.dot(&pd).powi(2)) - dd;
+        (ft.abs() > 1e-12 * dd).then_some((d.dot(&(y - x)), ft))
+    };
+    let mut t = t0;
+    for _ in 0..60 {
+        let (f, ft) = fdf(t)?;
+        let step = f / ft;
+        t -= step;
+        if step.abs() * dd.sqrt() <= 1e-14 * scale {
+            return fdf(t).map(|(_, ft)| (t, ft));
+        }
+    }
+    None
 }
 
 /// Closest points between segments `p1 + s d1` and `p2 + t d2`, `s, t` in `[0, 1]`.
