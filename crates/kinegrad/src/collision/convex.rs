@@ -372,9 +372,9 @@ fn snap_face<'p>(
 /// end, box corner, hull vertex), a capsule/cylinder axis interior or a box/hull edge interior,
 /// projecting strictly inside the cylinder's axis segment: two balls (radial normal). Likewise
 /// a core vertex beyond a cap and outside the radius against the rim circle (the nearest rim
-/// point, separated contacts only), and a line (capsule segment or cylinder side: the axis line
-/// + radius; box/hull edge) against the rim circle (a stationary point of their distance).
-/// `None` otherwise.
+/// point), and a line (capsule segment or cylinder side: the axis line plus a radius; box/hull
+/// edge) against the rim circle (a stationary point of their distance). Each also when the
+/// centres have crossed (deep overlaps, [`FeatureKind::BallsCrossed`]). `None` otherwise.
 fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<ContactPoint> {
     if !matches!(a.shape, Shape::Cylinder { .. }) && !matches!(b.shape, Shape::Cylinder { .. }) {
         return None;
@@ -520,34 +520,20 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
             if matches!(c_other, Core::EdgeLine(_)) && len < 0.05 * rc {
                 continue;
             }
-            let nv = v / len;
-            let d = len - rc - ro;
-            if (d - dist).abs() > 1e-6 * scale || (nv - m).norm() > 2e-3 {
-                continue;
-            }
-            let normal = if cyl_is_a { nv } else { -nv };
-            let (c1, c2) = if cyl_is_a {
-                (c_cyl, c_other)
-            } else {
-                (c_other, c_cyl)
-            };
-            let c = ContactPoint {
-                pos: q + nv * (rc + 0.5 * d),
-                normal,
-                dist: d,
-                feature: super::Feature {
-                    swapped: false,
-                    kind: FeatureKind::Balls { c1, c2 },
-                },
-            };
-            let score = (normal - n).norm();
-            if best.as_ref().is_none_or(|b| score < b.0) {
-                best = Some((score, c));
+            for through in [false, true] {
+                try_balls(
+                    &mut best,
+                    (cyl_is_a, n, dist, scale),
+                    (q, c_cyl, rc),
+                    (x, c_other, ro),
+                    through,
+                );
             }
         }
     }
     // The rim circle of a cylinder against a core vertex (a ball centre) beyond the cap and
-    // outside the radius (separated): two balls, the rim point nearest the vertex.
+    // outside the radius, or crossed (below the cap inside the radius): two balls, the rim
+    // point nearest the vertex.
     for cyl_is_a in [true, false] {
         let (cy, o) = if cyl_is_a { (a, b) } else { (b, a) };
         let Shape::Cylinder {
@@ -572,36 +558,22 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
             let along = ax.dot(&rel);
             let perp = rel - ax * along;
             let pl = perp.norm();
-            if sz * along <= margin || pl <= rc + margin {
-                continue;
-            }
-            let y = c + perp * (rc / pl);
-            let v = x - y;
-            let len = v.norm();
-            let nv = v / len;
-            let d = len - ro;
-            if (d - dist).abs() > 1e-6 * scale || (nv - m).norm() > 2e-3 {
-                continue;
-            }
-            let normal = if cyl_is_a { nv } else { -nv };
-            let (c1, c2) = if cyl_is_a {
-                (Core::RimNear { top }, Core::Fixed(l))
+            // Outside: beyond the cap and the radius; crossed: below the cap, inside the radius.
+            let through = if sz * along > margin && pl > rc + margin {
+                false
+            } else if sz * along < -margin && pl < rc - margin && pl > margin {
+                true
             } else {
-                (Core::Fixed(l), Core::RimNear { top })
+                continue;
             };
-            let cp = ContactPoint {
-                pos: y + nv * (0.5 * d),
-                normal,
-                dist: d,
-                feature: super::Feature {
-                    swapped: false,
-                    kind: FeatureKind::Balls { c1, c2 },
-                },
-            };
-            let score = (normal - n).norm();
-            if best.as_ref().is_none_or(|b| score < b.0) {
-                best = Some((score, cp));
-            }
+            let y = c + perp * (rc / pl);
+            try_balls(
+                &mut best,
+                (cyl_is_a, n, dist, scale),
+                (y, Core::RimNear { top }, 0.0),
+                (x, Core::Fixed(l), ro),
+                through,
+            );
         }
     }
     // The rim circle of a cylinder against a line: a capsule segment or cylinder side (the
@@ -678,43 +650,74 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
                 let along = ax.dot(&rel);
                 let perp = rel - ax * along;
                 let pl = perp.norm();
-                if sz * along <= margin || pl <= rc + margin {
-                    continue;
-                }
-                let y = c + perp * (rc / pl);
-                let v = x - y;
-                let len = v.norm();
-                if len <= 1e-9 * scale {
-                    continue;
-                }
-                let nv = v / len;
-                let d = len - ro;
-                if (d - dist).abs() > 1e-6 * scale || (nv - m).norm() > 2e-3 {
-                    continue;
-                }
-                let normal = if cyl_is_a { nv } else { -nv };
-                let (c1, c2) = if cyl_is_a {
-                    (Core::RimNear { top }, c_other)
+                let through = if sz * along > margin && pl > rc + margin {
+                    false
+                } else if sz * along < -margin && pl < rc - margin && pl > margin {
+                    true
                 } else {
-                    (c_other, Core::RimNear { top })
+                    continue;
                 };
-                let cp = ContactPoint {
-                    pos: y + nv * (0.5 * d),
-                    normal,
-                    dist: d,
-                    feature: super::Feature {
-                        swapped: false,
-                        kind: FeatureKind::Balls { c1, c2 },
-                    },
-                };
-                let score = (normal - n).norm();
-                if best.as_ref().is_none_or(|b| score < b.0) {
-                    best = Some((score, cp));
-                }
+                let y = c + perp * (rc / pl);
+                try_balls(
+                    &mut best,
+                    (cyl_is_a, n, dist, scale),
+                    (y, Core::RimNear { top }, 0.0),
+                    (x, c_other, ro),
+                    through,
+                );
             }
         }
     }
     best.map(|b| b.1)
+}
+
+/// A two-ball candidate of [`cylinder_face_contact`]: the cylinder's ball (centre `pc`, core
+/// `cc`, radius `rc`) and the other's (`po`, `co`, `ro`); `through`: the centres have crossed
+/// (the normal points from the other centre to the cylinder's, [`FeatureKind::BallsCrossed`]).
+/// Kept in `best` (by normal agreement) if its normal and distance match the GJK/EPA `n`
+/// (A to B) and `dist`.
+fn try_balls(
+    best: &mut Option<(f64, ContactPoint)>,
+    (cyl_is_a, n, dist, scale): (bool, &Vec3, f64, f64),
+    (pc, cc, rc): (Vec3, Core, f64),
+    (po, co, ro): (Vec3, Core, f64),
+    through: bool,
+) {
+    let v = po - pc;
+    let len = v.norm();
+    if len <= 1e-9 * scale {
+        return;
+    }
+    // Cylinder to other.
+    let (nv, d) = if through {
+        (-v / len, -len - rc - ro)
+    } else {
+        (v / len, len - rc - ro)
+    };
+    let m = if cyl_is_a { *n } else { -n };
+    if (d - dist).abs() > 1e-6 * scale || (nv - m).norm() > 2e-3 {
+        return;
+    }
+    let normal = if cyl_is_a { nv } else { -nv };
+    let (c1, c2) = if cyl_is_a { (cc, co) } else { (co, cc) };
+    let kind = if through {
+        FeatureKind::BallsCrossed { c1, c2 }
+    } else {
+        FeatureKind::Balls { c1, c2 }
+    };
+    let c = ContactPoint {
+        pos: pc + nv * (rc + 0.5 * d),
+        normal,
+        dist: d,
+        feature: super::Feature {
+            swapped: false,
+            kind,
+        },
+    };
+    let score = (normal - n).norm();
+    if best.as_ref().is_none_or(|b| score < b.0) {
+        *best = Some((score, c));
+    }
 }
 
 /// A flat feature of a shape facing a direction. `idx` are the core vertex indices of the

@@ -244,6 +244,15 @@ pub enum FeatureKind {
         /// Centre on B.
         c2: Core,
     },
+    /// Two balls whose centres have crossed (a deep overlap through a cylinder's axis or rim):
+    /// centres as in [`FeatureKind::Balls`], normal from B's centre to A's, `dist = -|c1 - c2| -
+    /// r1 - r2`.
+    BallsCrossed {
+        /// Centre on A.
+        c1: Core,
+        /// Centre on B.
+        c2: Core,
+    },
     /// Box-box edge-edge: edge along axis `i` of A through the corner with signs `ca`, edge
     /// along axis `j` of B through the corner with signs `cb`; normal `nsign * (a_i x b_j)/|.|`.
     BoxEdges {
