@@ -1675,4 +1675,3 @@ mod upright_cylinder_tests {
         assert!(checked >= 200);
     }
 }
-
