@@ -36,7 +36,9 @@
 //!   projected on the incident face. A cylinder cap is clipped as an octagon whose corners are
 //!   body-fixed rim points (core vertices `k + 8 top` of the cylinder), so the cap manifolds
 //!   (a cylinder standing on a box/hull face or on another cap, a box/hull resting on a cap)
-//!   are exact with the same features.
+//!   are exact with the same features. A cylinder lying on its side on a face: the side line
+//!   through the two rim points deepest along minus the reference normal ([`IncPoint::Rim`]
+//!   ends) cut by reference side planes ([`IncPoint::RimSide`]).
 //!
 //! * Cylinders against non-planes (single GJK/EPA contact, recomputed exactly in
 //!   [`crate::collision::convex`] when the GJK/EPA result matches): a box face, hull face or
@@ -60,9 +62,8 @@
 //! # Fallback ([`FeatureKind::Unknown`])
 //! Other GJK/EPA contacts involving a cylinder (against a plane it is exact): rim against rim
 //! (two circles), an edge through (within `0.05 r` of) the cylinder axis, deep penetrations
-//! whose minimal translation is none of the exact kinds above, and clipped points on a
-//! cylinder lying on its side (the incident side line is not body-fixed, and parallel
-//! side-edge pairs); GJK/EPA
+//! whose minimal translation is none of the exact kinds above, and the two-contact manifold of
+//! a cylinder side parallel to a box/hull edge or another side line; GJK/EPA
 //! results whose simplex is not a generic feature pair (parallel edges/faces) or where EPA
 //! returned its support upper bound, manifold points whose clipping provenance is not tracked
 //! (degenerate clipping), the two-contact parallel-edge manifolds of the general convex pairs,
@@ -355,6 +356,23 @@ fn core_dep(c: &Core, me: &JPose, shape: &Shape, x: &V) -> Option<V> {
     }
 }
 
+/// Rim point of the cylinder `i` (upper cap if `top`) deepest along minus the reference normal
+/// `nw`: `c + z a + r u`, `u = -(nw - a (a.nw)) / |.|`.
+fn rim_point(i: &JPose, si: &Shape, nw: &V, top: bool) -> Option<V> {
+    let Shape::Cylinder {
+        radius,
+        half_length,
+    } = *si
+    else {
+        return None;
+    };
+    let ax = i.col[2];
+    let perp = *nw - ax.scale(ax.dot(nw));
+    let u = perp.scale(J::c(-radius) / perp.norm());
+    let z = if top { half_length } else { -half_length };
+    Some(i.pos + ax * z + u)
+}
+
 /// The two ball centres of a [`FeatureKind::Balls`] / [`FeatureKind::BallsCrossed`] feature.
 fn ball_centres(
     c1: &Core,
@@ -513,19 +531,15 @@ fn eval_feature(
             let x = match point {
                 IncPoint::Local(l) => i.apply(l),
                 IncPoint::Planes(t) => planes_point(t, (r, sr), (i, si))?,
-                IncPoint::Rim { top } => {
-                    let Shape::Cylinder {
-                        radius,
-                        half_length,
-                    } = *si
-                    else {
-                        return None;
-                    };
-                    let ax = i.col[2];
-                    let perp = nw - ax.scale(ax.dot(&nw));
-                    let u = perp.scale(J::c(-radius) / perp.norm());
-                    let z = if *top { half_length } else { -half_length };
-                    i.pos + ax * z + u
+                IncPoint::Rim { top } => rim_point(i, si, &nw, *top)?,
+                IncPoint::RimSide { side } => {
+                    let x0 = rim_point(i, si, &nw, false)?;
+                    let x1 = rim_point(i, si, &nw, true)?;
+                    let s0 = r.apply(&core_vertex(sr, side[0])?);
+                    let s1 = r.apply(&core_vertex(sr, side[1])?);
+                    let sn = (s1 - s0).cross(&nw);
+                    let (f0, f1) = (sn.dot(&(x0 - s0)), sn.dot(&(x1 - s0)));
+                    x0 + (x1 - x0).scale(f0 / (f0 - f1))
                 }
                 IncPoint::EdgeSide { inc, side } => {
                     let x0 = i.apply(&core_vertex(si, inc[0])?);
@@ -949,6 +963,7 @@ mod tests {
                     IncPoint::Local(_) => format!("FacePoint({f},Local)"),
                     IncPoint::EdgeSide { .. } => format!("FacePoint({f},EdgeSide)"),
                     IncPoint::Rim { .. } => format!("FacePoint({f},Rim)"),
+                    IncPoint::RimSide { .. } => format!("FacePoint({f},RimSide)"),
                     IncPoint::CornerFace { .. } => format!("FacePoint({f},CornerFace)"),
                     IncPoint::Planes(t) => format!(
                         "FacePoint({f},Planes{})",
@@ -1285,6 +1300,11 @@ mod tests {
     /// Shape 2 resting on a face of shape 1 (slightly tilted, turned, shifted, at a small gap or
     /// penetration): the face-clipping manifolds of the general convex pairs.
     fn run_resting(s1: &Shape, s2: &Shape, trials: usize, seed: u64) -> Count {
+        run_resting_on(s1, s2, trials, seed, false)
+    }
+
+    /// [`run_resting`]; `side`: shape 2 (a cylinder) lies on its curved side.
+    fn run_resting_on(s1: &Shape, s2: &Shape, trials: usize, seed: u64, side: bool) -> Count {
         let mut rng = Rng(seed);
         let mut cnt = Count::default();
         for _ in 0..trials {
@@ -1293,7 +1313,10 @@ mod tests {
                 rot: rng.rot(),
             };
             let (c1, n1) = rest_face(s1, &mut rng);
-            let (c2, n2) = rest_face(s2, &mut rng);
+            let (c2, n2) = match *s2 {
+                Shape::Cylinder { radius, .. } if side => (Vec3::new(radius, 0.0, 0.0), Vec3::x()),
+                _ => rest_face(s2, &mut rng),
+            };
             let nw = p1.rot * n1;
             // R2 n2 = -nw, then a spin about nw and a small tilt.
             let align = nalgebra::Rotation3::rotation_between(&n2, &-nw).unwrap_or_else(|| {
@@ -1405,9 +1428,27 @@ mod tests {
                 all.extend(c.kinds.iter().cloned());
             }
         }
+        // A cylinder lying on its side on a box/hull face or a cap: the side line clipped
+        // (ends: `Rim`, cuts: `RimSide`).
+        for (name, s1) in [("box", BOX), ("convex", hs), ("cylinder cap", CYL)] {
+            let c = run_resting_on(&s1, &CYL, 40, 53, true);
+            eprintln!("cylinder lying on {name}: {c:?}");
+            assert!(
+                c.exact >= 100 && c.fallback * 20 <= c.exact,
+                "cylinder lying on {name}: {c:?}"
+            );
+            assert!(
+                c.kinds.contains("FacePoint(Verts,RimSide)"),
+                "lying on {name}: {c:?}"
+            );
+            exact += c.exact;
+            fallback += c.fallback;
+            all.extend(c.kinds.iter().cloned());
+        }
         eprintln!("cylinder pairs: exact {exact}, fallback {fallback}: {all:?}");
         assert!(exact >= 1800, "cylinder pairs: exact {exact}");
         for k in [
+            "FacePoint(Verts,RimSide)",
             "BallsCrossed(OnAxis,RimNear)",
             "BallsCrossed(RimNear,OnAxis)",
             "BallsCrossed(EdgeLine,LineLine)",

@@ -12,7 +12,9 @@
 //! ([`FeatureKind::Poly`]); manifold points record the reference plane (three core vertices)
 //! and how each clipped point arose ([`IncPoint`]). A cylinder cap is clipped as an octagon
 //! whose corners are core vertices of the cylinder (body-fixed rim points, see
-//! [`core_vertex`]), so cap manifolds carry the same features. Cylinder GJK support points are
+//! [`core_vertex`]), so cap manifolds carry the same features; a cylinder side clipped on a
+//! face is the line of rim points deepest along minus the reference normal
+//! ([`IncPoint::Rim`], [`IncPoint::RimSide`]). Cylinder GJK support points are
 //! not core vertices: single contacts involving a cylinder are recomputed for a few exact
 //! features when they match, else carry `FeatureKind::Unknown`.
 //!
@@ -884,13 +886,21 @@ enum Lbl {
     E(u32, u32, usize),
     /// Reference corner `k` projected on the incident face along the reference normal.
     C(usize),
-    /// Not trackable (cylinder side points, degenerate clipping).
+    /// End of a cylinder's side line (the rim point deepest along minus the reference normal,
+    /// on the upper cap if `true`).
+    R(bool),
+    /// A cylinder's side line cut by reference side `k`.
+    RS(usize),
+    /// Not trackable (degenerate clipping).
     X,
 }
 
 /// Label of the point where the segment `(l0, l1)` crosses reference side `k` (of `m`).
 fn cut_label(l0: Lbl, l1: Lbl, k: usize, m: usize) -> Lbl {
     use Lbl::*;
+    if matches!(l0, R(_) | RS(_)) && matches!(l1, R(_) | RS(_)) {
+        return RS(k);
+    }
     let edge = match (l0, l1) {
         (V(i), V(j)) => Some((i, j)),
         (V(i), E(a, b, _)) | (E(a, b, _), V(i)) if i == a || i == b => Some((a, b)),
@@ -973,6 +983,38 @@ fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<Contact
             0.0,
         ),
         // A swept segment (capsule): its surface points nearest to the face.
+        // A cylinder's side: the line of rim points deepest along minus the reference normal
+        // (recomputed with the exact reference normal, see `IncPoint::Rim`).
+        Feature::Edge { .. } if matches!(ishape, Shape::Cylinder { .. }) => {
+            let (ip, (radius, half_length)) = match (ref_is_a, ishape) {
+                (
+                    true,
+                    Shape::Cylinder {
+                        radius,
+                        half_length,
+                    },
+                ) => (b.pose, (*radius, *half_length)),
+                (
+                    false,
+                    Shape::Cylinder {
+                        radius,
+                        half_length,
+                    },
+                ) => (a.pose, (*radius, *half_length)),
+                _ => return 0,
+            };
+            let ax = ip.rot.column(2).into_owned();
+            let perp = rn - ax * ax.dot(rn);
+            if perp.norm() < 1e-3 {
+                return 0;
+            }
+            let u = -perp.normalize() * radius;
+            let side = |top: bool| {
+                let z = if top { half_length } else { -half_length };
+                (ip.pos + ax * z + u, Lbl::R(top))
+            };
+            (vec![side(false), side(true)], None, 0.0)
+        }
         Feature::Edge { pts, idx, radius } => (
             pts.iter()
                 .zip(idx)
@@ -1083,6 +1125,10 @@ fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<Contact
                     face,
                 },
                 None => return FeatureKind::Unknown,
+            },
+            Lbl::R(top) => IncPoint::Rim { top },
+            Lbl::RS(k) => IncPoint::RimSide {
+                side: [ridx[k], ridx[(k + 1) % m]],
             },
             Lbl::X => return FeatureKind::Unknown,
         };

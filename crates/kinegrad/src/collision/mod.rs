@@ -161,6 +161,13 @@ pub enum IncPoint {
         /// On the upper cap.
         top: bool,
     },
+    /// The side line of the incident cylinder (through its two [`IncPoint::Rim`] points) cut
+    /// by the reference side plane through the reference core vertices `side` that contains the
+    /// reference normal (a cylinder lying on a face).
+    RimSide {
+        /// Reference core vertices (an edge of the reference face).
+        side: [u32; 2],
+    },
     /// General convex manifolds: the line through the reference core vertex `corner` along the
     /// reference normal, cut by the incident face plane through the incident core vertices
     /// `face`.
