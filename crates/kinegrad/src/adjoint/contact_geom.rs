@@ -54,14 +54,15 @@
 //!   `RimNear`) or a box/hull edge interior ([`Core::OnEdge`] and `RimNear`), the stationary
 //!   point of the line-circle distance (no closed form: Newton's method in `f64` from the
 //!   forward contact, then one Newton step in dual numbers, which gives the exact implicit
-//!   derivatives).
+//!   derivatives); a rim against another cylinder's rim (`RimNear` on both: the stationary
+//!   point of the circle-circle distance, the same way in the two angles).
 //! * [`FeatureKind::BallsCrossed`]: the same two-ball cylinder contacts when the centres have
 //!   crossed (deep overlaps: an edge or axis past the cylinder axis, a line or vertex past the
 //!   rim into the cylinder): normal from B's centre to A's, `dist = -|c1 - c2| - r1 - r2`.
 //!
 //! # Fallback ([`FeatureKind::Unknown`])
-//! Other GJK/EPA contacts involving a cylinder (against a plane it is exact): rim against rim
-//! (two circles), an edge through (within `0.05 r` of) the cylinder axis, deep penetrations
+//! Other GJK/EPA contacts involving a cylinder (against a plane it is exact): an edge through
+//! (within `0.05 r` of) the cylinder axis (ill-conditioned radial normal), deep penetrations
 //! whose minimal translation is none of the exact kinds above, and the two-contact manifold of
 //! a cylinder side parallel to a box/hull edge or another side line; GJK/EPA
 //! results whose simplex is not a generic feature pair (parallel edges/faces) or where EPA
@@ -97,6 +98,20 @@ struct J {
 impl J {
     fn c(v: f64) -> J {
         J { v, d: [0.0; NT] }
+    }
+    fn sin(self) -> J {
+        let c = self.v.cos();
+        J {
+            v: self.v.sin(),
+            d: self.d.map(|x| x * c),
+        }
+    }
+    fn cos(self) -> J {
+        let s = -self.v.sin();
+        J {
+            v: self.v.cos(),
+            d: self.d.map(|x| x * s),
+        }
     }
     fn sqrt(self) -> J {
         let s = self.v.sqrt();
@@ -356,6 +371,69 @@ fn core_dep(c: &Core, me: &JPose, shape: &Shape, x: &V) -> Option<V> {
     }
 }
 
+/// Mutually dependent ball centres on two rim circles (`RimNear` on both cylinders): the
+/// stationary point of their distance with angles (in each cylinder's frame) nearest those of
+/// `hint`, found in `f64` by Newton's method ([`crate::collision::circle_circle`]), then one
+/// Newton step in dual numbers (exact implicit derivatives).
+fn rim_rim(
+    c1: &Core,
+    a: &JPose,
+    sa: &Shape,
+    c2: &Core,
+    b: &JPose,
+    sb: &Shape,
+    hint: &Vec3,
+) -> Option<(V, V)> {
+    let (
+        Core::RimNear { top: t1 },
+        Core::RimNear { top: t2 },
+        Shape::Cylinder {
+            radius: r1,
+            half_length: h1,
+        },
+        Shape::Cylinder {
+            radius: r2,
+            half_length: h2,
+        },
+    ) = (*c1, *c2, *sa, *sb)
+    else {
+        return None;
+    };
+    let ca = a.pos + a.col[2] * if t1 { h1 } else { -h1 };
+    let cb = b.pos + b.col[2] * if t2 { h2 } else { -h2 };
+    let v = |x: &V| x.val();
+    let ang = |c: &V, p: &JPose| {
+        let rel = hint - c.val();
+        p.col[1].val().dot(&rel).atan2(p.col[0].val().dot(&rel))
+    };
+    let (t, inv) = crate::collision::circle_circle(
+        [&v(&ca), &v(&cb)],
+        [
+            (&v(&a.col[0]), &v(&a.col[1])),
+            (&v(&b.col[0]), &v(&b.col[1])),
+        ],
+        [r1, r2],
+        [ang(&ca, a), ang(&cb, b)],
+    )?;
+    // g in duals at the converged angles, then t1 = t - J^-1 g.
+    let at = |c: &V, p: &JPose, r: f64, t: J| {
+        let (s, co) = (t.sin(), t.cos());
+        (
+            *c + (p.col[0].scale(co) + p.col[1].scale(s)) * r,
+            (p.col[1].scale(co) - p.col[0].scale(s)) * r,
+        )
+    };
+    let (y1, d1) = at(&ca, a, r1, J::c(t[0]));
+    let (y2, d2) = at(&cb, b, r2, J::c(t[1]));
+    let w = y2 - y1;
+    let g = [w.dot(&d1), -w.dot(&d2)];
+    let tj = [
+        J::c(t[0]) - g[0] * inv[0][0] - g[1] * inv[0][1],
+        J::c(t[1]) - g[0] * inv[1][0] - g[1] * inv[1][1],
+    ];
+    Some((at(&ca, a, r1, tj[0]).0, at(&cb, b, r2, tj[1]).0))
+}
+
 /// Rim point of the cylinder `i` (upper cap if `top`) deepest along minus the reference normal
 /// `nw`: `c + z a + r u`, `u = -(nw - a (a.nw)) / |.|`.
 fn rim_point(i: &JPose, si: &Shape, nw: &V, top: bool) -> Option<V> {
@@ -407,10 +485,10 @@ fn ball_centres(
                 Some(q2) => (core_dep(c1, a, sa, &q2)?, q2),
                 None => match rim_line(c1, a, sa, c2, b, sb, hint) {
                     Some(q) => q,
-                    None => {
-                        let (q2, q1) = rim_line(c2, b, sb, c1, a, sa, hint)?;
-                        (q1, q2)
-                    }
+                    None => match rim_line(c2, b, sb, c1, a, sa, hint) {
+                        Some((q2, q1)) => (q1, q2),
+                        None => rim_rim(c1, a, sa, c2, b, sb, hint)?,
+                    },
                 },
             },
         },
@@ -1383,7 +1461,8 @@ mod tests {
     /// Cylinders against non-planes: flat face (box, hull, cap) against a core vertex or a rim
     /// point, the cap octagon clipping manifolds, a box/hull edge against the curved side, a
     /// core vertex or a line (capsule/cylinder axis, box/hull edge) against the rim circle,
-    /// also crossed (deep), are exact; the rest still falls back.
+    /// rim against rim, also crossed (deep), and a cylinder lying on a face are exact; the rest
+    /// (edges through the axis, parallel side manifolds) still falls back.
     #[test]
     fn contact_geom_cylinder_pairs() {
         let h = hull();
@@ -1472,6 +1551,49 @@ mod tests {
         ] {
             assert!(all.contains(k), "{k} not covered: {all:?}");
         }
+    }
+
+    /// Two cylinders rim to rim (separated or slightly overlapping): the stationary point of
+    /// the circle-circle distance, `Balls(RimNear, RimNear)`.
+    #[test]
+    fn contact_geom_cylinder_rim_rim() {
+        let mut rng = Rng(59);
+        let mut cnt = Count::default();
+        let (r, h) = (0.3, 0.4);
+        for _ in 0..40 {
+            let pa = Pose {
+                pos: rng.vec(1.0),
+                rot: rng.rot(),
+            };
+            // Rim point of A (upper cap) and a direction in its normal cone.
+            let th = rng.range(0.0, 6.3);
+            let rad = Vec3::new(th.cos(), th.sin(), 0.0);
+            let phi = rng.range(0.3, 1.2);
+            let ya = pa.apply(&(rad * r + Vec3::z() * h));
+            let wa = pa.rot * (rad * phi.cos() + Vec3::z() * phi.sin());
+            // B: its lower-cap rim point at angle psi, cone direction cb (local) turned onto -wa.
+            let psi = rng.range(0.0, 6.3);
+            let radb = Vec3::new(psi.cos(), psi.sin(), 0.0);
+            let phi2 = rng.range(0.3, 1.2);
+            let cb = radb * phi2.cos() - Vec3::z() * phi2.sin();
+            let align = nalgebra::Rotation3::rotation_between(&cb, &-wa).unwrap();
+            let spin = nalgebra::Rotation3::new(wa * rng.range(0.0, 6.3));
+            let rb = (spin * align).into_inner();
+            let yb_local = radb * r - Vec3::z() * h;
+            let gap = rng.range(-0.01, 0.1);
+            let pb = Pose {
+                pos: ya + wa * gap - rb * yb_local,
+                rot: rb,
+            };
+            check(&CYL, &pa, &CYL, &pb, &mut rng, &mut cnt);
+            check(&CYL, &pb, &CYL, &pa, &mut rng, &mut cnt);
+        }
+        eprintln!("rim-rim: {cnt:?}");
+        assert!(
+            cnt.kinds.contains("Balls(RimNear,RimNear)"),
+            "rim-rim not covered: {cnt:?}"
+        );
+        assert_exact("cylinder rim-rim", &cnt, 60);
     }
 
     #[test]

@@ -375,7 +375,8 @@ fn snap_face<'p>(
 /// projecting strictly inside the cylinder's axis segment: two balls (radial normal). Likewise
 /// a core vertex beyond a cap and outside the radius against the rim circle (the nearest rim
 /// point), and a line (capsule segment or cylinder side: the axis line plus a radius; box/hull
-/// edge) against the rim circle (a stationary point of their distance). Each also when the
+/// edge) or another cylinder's rim against the rim circle (a stationary point of their
+/// distance). Each also when the
 /// centres have crossed (deep overlaps, [`FeatureKind::BallsCrossed`]). `None` otherwise.
 fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<ContactPoint> {
     if !matches!(a.shape, Shape::Cylinder { .. }) && !matches!(b.shape, Shape::Cylinder { .. }) {
@@ -667,6 +668,61 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
                     (x, c_other, ro),
                     through,
                 );
+            }
+        }
+    }
+    // Rim against rim (two cylinders): a stationary point of the distance between the two
+    // circles (Newton's method, see [`super::circle_circle`]), the normal in both rims' normal
+    // cones.
+    if let (
+        Shape::Cylinder {
+            radius: r1,
+            half_length: h1,
+        },
+        Shape::Cylinder {
+            radius: r2,
+            half_length: h2,
+        },
+    ) = (*a.shape, *b.shape)
+    {
+        let ya = a.support(n);
+        let yb = b.support(&-n);
+        let col = |p: &Placed, k: usize| p.pose.rot.column(k).into_owned();
+        let (a0, a1, a2) = (col(a, 0), col(a, 1), col(a, 2));
+        let (b0, b1, b2) = (col(b, 0), col(b, 1), col(b, 2));
+        let top1 = a2.dot(&(ya - a.pose.pos)) > 0.0;
+        let top2 = b2.dot(&(yb - b.pose.pos)) > 0.0;
+        let ca = a.pose.pos + a2 * if top1 { h1 } else { -h1 };
+        let cb = b.pose.pos + b2 * if top2 { h2 } else { -h2 };
+        let ang =
+            |y: &Vec3, c: &Vec3, e0: &Vec3, e1: &Vec3| e1.dot(&(y - c)).atan2(e0.dot(&(y - c)));
+        let t0 = [ang(&ya, &ca, &a0, &a1), ang(&yb, &cb, &b0, &b1)];
+        if let Some((t, _)) =
+            super::circle_circle([&ca, &cb], [(&a0, &a1), (&b0, &b1)], [r1, r2], t0)
+        {
+            let y1 = super::circle_at(&ca, &a0, &a1, r1, t[0]).0;
+            let y2 = super::circle_at(&cb, &b0, &b1, r2, t[1]).0;
+            let w = y2 - y1;
+            let len = w.norm();
+            if len > 1e-9 * scale {
+                let (sa, sb) = (if top1 { 1.0 } else { -1.0 }, if top2 { 1.0 } else { -1.0 });
+                for through in [false, true] {
+                    // Outward normal of A (towards B).
+                    let nv = if through { -w / len } else { w / len };
+                    let cone = |v: &Vec3, y: &Vec3, c: &Vec3, ax: &Vec3, s: f64| {
+                        v.dot(&(ax * s)) >= -1e-9 && v.dot(&(y - c)) >= -1e-9
+                    };
+                    if !cone(&nv, &y1, &ca, &a2, sa) || !cone(&-nv, &y2, &cb, &b2, sb) {
+                        continue;
+                    }
+                    try_balls(
+                        &mut best,
+                        (true, n, dist, scale),
+                        (y1, Core::RimNear { top: top1 }, 0.0),
+                        (y2, Core::RimNear { top: top2 }, 0.0),
+                        through,
+                    );
+                }
             }
         }
     }

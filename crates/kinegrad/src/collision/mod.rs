@@ -202,11 +202,12 @@ pub enum Core {
     /// hull edge), of the other ball's centre; ball radius 0. Paired with [`Core::RimNear`]
     /// (and [`Core::OnAxis`] with `RimNear`) the two centres depend on each other: a stationary
     /// point of the distance between the line and the rim circle (see
-    /// [`line_circle`]).
+    /// `line_circle` in this module).
     OnEdge([u32; 2]),
     /// Point of this cylinder's rim circle (upper cap if `top`) nearest the other ball's
     /// centre: `c + r p / |p|`, `p` the part of `x - c` perpendicular to the axis; ball
-    /// radius 0 (not the cylinder radius).
+    /// radius 0 (not the cylinder radius). `RimNear` on both geoms: the stationary point of the
+    /// distance of the two rim circles (see `circle_circle` in this module).
     RimNear {
         /// On the upper cap.
         top: bool,
@@ -588,6 +589,59 @@ pub(crate) fn line_circle(
         t -= step;
         if step.abs() * dd.sqrt() <= 1e-14 * scale {
             return fdf(t).map(|(_, ft)| (t, ft));
+        }
+    }
+    None
+}
+
+/// A point of a circle by its angle in a body frame: `c + r (cos t e0 + sin t e1)`, with its
+/// first derivative in `t`.
+pub(crate) fn circle_at(c: &Vec3, e0: &Vec3, e1: &Vec3, r: f64, t: f64) -> (Vec3, Vec3) {
+    let (s, co) = t.sin_cos();
+    (c + (e0 * co + e1 * s) * r, (e1 * co - e0 * s) * r)
+}
+
+/// A stationary point of the distance between two circles `k` (centre `c[k]`, orthonormal
+/// in-plane axes `e[k]`, radius `r[k]`): angles `t` with `g_1 = (y2 - y1) . y1'(t1) = 0` and
+/// `g_2 = (y1 - y2) . y2'(t2) = 0`, found by Newton's method from `t0`. Returns the angles and
+/// the inverse Jacobian of `g`, or `None` if it does not converge or is singular.
+pub(crate) fn circle_circle(
+    c: [&Vec3; 2],
+    e: [(&Vec3, &Vec3); 2],
+    r: [f64; 2],
+    t0: [f64; 2],
+) -> Option<([f64; 2], [[f64; 2]; 2])> {
+    let scale = r[0] + r[1] + (c[1] - c[0]).norm();
+    let eval = |t: [f64; 2]| {
+        let (y1, d1) = circle_at(c[0], e[0].0, e[0].1, r[0], t[0]);
+        let (y2, d2) = circle_at(c[1], e[1].0, e[1].1, r[1], t[1]);
+        let w = y2 - y1;
+        let g = [w.dot(&d1), -w.dot(&d2)];
+        // y'' = -(y - c).
+        let j = [
+            [-d1.dot(&d1) - w.dot(&(y1 - c[0])), d2.dot(&d1)],
+            [d1.dot(&d2), -d2.dot(&d2) + w.dot(&(y2 - c[1]))],
+        ];
+        let det = j[0][0] * j[1][1] - j[0][1] * j[1][0];
+        if det.abs() <= 1e-12 * scale.powi(4) {
+            return None;
+        }
+        let inv = [
+            [j[1][1] / det, -j[0][1] / det],
+            [-j[1][0] / det, j[0][0] / det],
+        ];
+        Some((g, inv))
+    };
+    let mut t = t0;
+    for _ in 0..60 {
+        let (g, inv) = eval(t)?;
+        let step = [
+            inv[0][0] * g[0] + inv[0][1] * g[1],
+            inv[1][0] * g[0] + inv[1][1] * g[1],
+        ];
+        t = [t[0] - step[0], t[1] - step[1]];
+        if step[0].abs() + step[1].abs() <= 1e-14 {
+            return eval(t).map(|(_, inv)| (t, inv));
         }
     }
     None
