@@ -1525,7 +1525,8 @@ mod tests {
             all.extend(c.kinds.iter().cloned());
         }
         eprintln!("cylinder pairs: exact {exact}, fallback {fallback}: {all:?}");
-        assert!(exact >= 1800, "cylinder pairs: exact {exact}");
+        assert!(exact >= 2300, "cylinder pairs: exact {exact}");
+        assert!(fallback * 100 <= exact, "cylinder pairs: fallback {fallback}");
         for k in [
             "FacePoint(Verts,RimSide)",
             "BallsCrossed(OnAxis,RimNear)",

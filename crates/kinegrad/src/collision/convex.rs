@@ -947,6 +947,9 @@ enum Lbl {
     R(bool),
     /// A cylinder's side line cut by reference side `k`.
     RS(usize),
+    /// The intersection of two non-adjacent reference side planes with the incident face
+    /// (an intermediate clipping point).
+    SS(usize, usize),
     /// Not trackable (degenerate clipping).
     X,
 }
@@ -966,20 +969,25 @@ fn cut_label(l0: Lbl, l1: Lbl, k: usize, m: usize) -> Lbl {
     if let Some((a, b)) = edge {
         return E(a, b, k);
     }
+    // Reference side planes a point lies on (all points are in the incident face plane).
     let sides = |l: Lbl| match l {
         E(_, _, s) => [Some(s), None],
         C(c) => [Some((c + m - 1) % m), Some(c)],
+        SS(s, t) => [Some(s), Some(t)],
         _ => [None, None],
     };
     let s1 = sides(l1);
     for sm in sides(l0).into_iter().flatten() {
-        if s1.contains(&Some(sm)) {
+        if s1.contains(&Some(sm)) && sm != k {
             if k == (sm + 1) % m {
                 return C(k);
             }
             if sm == (k + 1) % m {
                 return C(sm);
             }
+            // Two non-adjacent sides: an intermediate point outside the reference polygon,
+            // normally clipped away (or turned into a corner) by a later side.
+            return SS(sm, k);
         }
     }
     X
@@ -1186,7 +1194,7 @@ fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<Contact
             Lbl::RS(k) => IncPoint::RimSide {
                 side: [ridx[k], ridx[(k + 1) % m]],
             },
-            Lbl::X => return FeatureKind::Unknown,
+            Lbl::X | Lbl::SS(..) => return FeatureKind::Unknown,
         };
         FeatureKind::FacePoint {
             ref_is_a,
