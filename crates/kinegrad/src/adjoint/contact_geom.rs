@@ -1526,7 +1526,10 @@ mod tests {
         }
         eprintln!("cylinder pairs: exact {exact}, fallback {fallback}: {all:?}");
         assert!(exact >= 2300, "cylinder pairs: exact {exact}");
-        assert!(fallback * 100 <= exact, "cylinder pairs: fallback {fallback}");
+        assert!(
+            fallback * 100 <= exact,
+            "cylinder pairs: fallback {fallback}"
+        );
         for k in [
             "FacePoint(Verts,RimSide)",
             "BallsCrossed(OnAxis,RimNear)",
