@@ -61,16 +61,17 @@
 //!   rim into the cylinder): normal from B's centre to A's, `dist = -|c1 - c2| - r1 - r2`.
 //!
 //! # Fallback ([`FeatureKind::Unknown`])
-//! Other GJK/EPA contacts involving a cylinder (against a plane it is exact): an edge through
-//! (within `0.05 r` of) the cylinder axis (ill-conditioned radial normal), deep penetrations
-//! whose minimal translation is none of the exact kinds above, and the two-contact manifold of
-//! a cylinder side parallel to a box/hull edge or another side line; GJK/EPA
+//! Contacts involving a cylinder (against a plane it is exact): an edge through (within
+//! `0.05 r` of) the cylinder axis (ill-conditioned radial normal), deep penetrations whose
+//! minimal translation is none of the exact kinds above, stationary points where Newton's
+//! method does not converge or is singular, and the two-contact manifold of a cylinder side
+//! parallel to a box/hull edge, a capsule segment or another side line. Generally: GJK/EPA
 //! results whose simplex is not a generic feature pair (parallel edges/faces) or where EPA
 //! returned its support upper bound, manifold points whose clipping provenance is not tracked
 //! (degenerate clipping), the two-contact parallel-edge manifolds of the general convex pairs,
-//! and degenerate configurations (coincident ball centres) carry no feature. For them, and for any contact whose recorded feature does not reproduce it
-//! (a safety check, relative 1e-7), the VJP uses this first-order model, stated here so that
-//! nothing is silently wrong:
+//! and degenerate configurations (coincident ball centres) carry no feature. For them, and for
+//! any contact whose recorded feature does not reproduce it (a safety check, relative 1e-7),
+//! the VJP uses this first-order model, stated here so that nothing is silently wrong:
 //! * the normal rotates with geom 1: `dn = w_1 x n`;
 //! * the point moves with the average of the two bodies' motions at the point:
 //!   `dpos = (v_1(pos) + v_2(pos)) / 2`, `v_i(x) = v_O,i + w_i x x`;
