@@ -33,25 +33,45 @@
 //!   pairs (a flat box/hull face or a capsule side resting on a hull face, a hull on a box
 //!   face): reference plane through three core vertices; incident hull vertex / box corner /
 //!   capsule end (+ radius), incident edge cut by a reference side plane, or reference corner
-//!   projected on the incident face.
+//!   projected on the incident face. A cylinder cap is clipped as an octagon whose corners are
+//!   body-fixed rim points (core vertices `k + 8 top` of the cylinder), so the cap manifolds
+//!   (a cylinder standing on a box/hull face or on another cap, a box/hull resting on a cap)
+//!   are exact with the same features. A cylinder lying on its side on a face: the side line
+//!   through the two rim points deepest along minus the reference normal ([`IncPoint::Rim`]
+//!   ends) cut by reference side planes ([`IncPoint::RimSide`]).
 //!
 //! * Cylinders against non-planes (single GJK/EPA contact, recomputed exactly in
 //!   [`crate::collision::convex`] when the GJK/EPA result matches): a box face, hull face or
 //!   cylinder cap against a core vertex + radius (`FacePoint` with `Local`) or a cylinder rim
 //!   point (`FacePoint` with [`IncPoint::Rim`]), the point projecting inside the face; the
 //!   cylinder side against a core vertex (`Balls(ProjOther, Fixed)`) or a capsule/cylinder axis
-//!   interior (`Balls(LineLine, LineLine)`).
+//!   interior (`Balls(LineLine, LineLine)`) or a box/hull edge interior (`Balls` with
+//!   [`Core::EdgeLine`]: closest points of the edge line and the axis line, the edge not passing
+//!   within `0.05 r` of the axis); a core vertex (sphere centre, capsule end, box corner, hull
+//!   vertex, + radius) beyond a cap and outside the radius against the rim circle (`Balls` with
+//!   [`Core::RimNear`]: the rim point nearest the vertex); a line against the rim circle: a
+//!   capsule segment interior or another cylinder's side (`Balls` with [`Core::OnAxis`] and
+//!   `RimNear`) or a box/hull edge interior ([`Core::OnEdge`] and `RimNear`), the stationary
+//!   point of the line-circle distance (no closed form: Newton's method in `f64` from the
+//!   forward contact, then one Newton step in dual numbers, which gives the exact implicit
+//!   derivatives); a rim against another cylinder's rim (`RimNear` on both: the stationary
+//!   point of the circle-circle distance, the same way in the two angles).
+//! * [`FeatureKind::BallsCrossed`]: the same two-ball cylinder contacts when the centres have
+//!   crossed (deep overlaps: an edge or axis past the cylinder axis, a line or vertex past the
+//!   rim into the cylinder): normal from B's centre to A's, `dist = -|c1 - c2| - r1 - r2`.
 //!
 //! # Fallback ([`FeatureKind::Unknown`])
-//! Other GJK/EPA contacts involving a cylinder (against a plane it is exact): an edge against
-//! the curved side, anything against the rim circle, cap-cap or face-cap overlaps, and all
-//! face-clipping manifolds with a cylinder (its cap is clipped as an octagon); GJK/EPA
+//! Contacts involving a cylinder (against a plane it is exact): an edge through (within
+//! `0.05 r` of) the cylinder axis (ill-conditioned radial normal), deep penetrations whose
+//! minimal translation is none of the exact kinds above, stationary points where Newton's
+//! method does not converge or is singular, and the two-contact manifold of a cylinder side
+//! parallel to a box/hull edge, a capsule segment or another side line. Generally: GJK/EPA
 //! results whose simplex is not a generic feature pair (parallel edges/faces) or where EPA
 //! returned its support upper bound, manifold points whose clipping provenance is not tracked
 //! (degenerate clipping), the two-contact parallel-edge manifolds of the general convex pairs,
-//! and degenerate configurations (coincident ball centres) carry no feature. For them, and for any contact whose recorded feature does not reproduce it
-//! (a safety check, relative 1e-7), the VJP uses this first-order model, stated here so that
-//! nothing is silently wrong:
+//! and degenerate configurations (coincident ball centres) carry no feature. For them, and for
+//! any contact whose recorded feature does not reproduce it (a safety check, relative 1e-7),
+//! the VJP uses this first-order model, stated here so that nothing is silently wrong:
 //! * the normal rotates with geom 1: `dn = w_1 x n`;
 //! * the point moves with the average of the two bodies' motions at the point:
 //!   `dpos = (v_1(pos) + v_2(pos)) / 2`, `v_i(x) = v_O,i + w_i x x`;
@@ -79,6 +99,20 @@ struct J {
 impl J {
     fn c(v: f64) -> J {
         J { v, d: [0.0; NT] }
+    }
+    fn sin(self) -> J {
+        let c = self.v.cos();
+        J {
+            v: self.v.sin(),
+            d: self.d.map(|x| x * c),
+        }
+    }
+    fn cos(self) -> J {
+        let s = -self.v.sin();
+        J {
+            v: self.v.cos(),
+            d: self.d.map(|x| x * s),
+        }
     }
     fn sqrt(self) -> J {
         let s = self.v.sqrt();
@@ -309,6 +343,21 @@ fn core_indep(c: &Core, me: &JPose, other: &JPose) -> Option<V> {
 fn core_dep(c: &Core, me: &JPose, shape: &Shape, x: &V) -> Option<V> {
     match c {
         Core::OnAxis => Some(on_axis(me, x)),
+        Core::RimNear { top } => {
+            let Shape::Cylinder {
+                radius,
+                half_length,
+            } = *shape
+            else {
+                return None;
+            };
+            let a = me.col[2];
+            let z = if *top { half_length } else { -half_length };
+            let c = me.pos + a * z;
+            let rel = *x - c;
+            let perp = rel - a.scale(a.dot(&rel));
+            Some(c + perp.scale(J::c(radius) / perp.norm()))
+        }
         Core::BoxClamp(code) => {
             let half = box_half(shape)?;
             let mut y = me.to_local(x);
@@ -321,6 +370,178 @@ fn core_dep(c: &Core, me: &JPose, shape: &Shape, x: &V) -> Option<V> {
         }
         _ => None,
     }
+}
+
+/// Mutually dependent ball centres on two rim circles (`RimNear` on both cylinders): the
+/// stationary point of their distance with angles (in each cylinder's frame) nearest those of
+/// `hint`, found in `f64` by Newton's method ([`crate::collision::circle_circle`]), then one
+/// Newton step in dual numbers (exact implicit derivatives).
+fn rim_rim(
+    c1: &Core,
+    a: &JPose,
+    sa: &Shape,
+    c2: &Core,
+    b: &JPose,
+    sb: &Shape,
+    hint: &Vec3,
+) -> Option<(V, V)> {
+    let (
+        Core::RimNear { top: t1 },
+        Core::RimNear { top: t2 },
+        Shape::Cylinder {
+            radius: r1,
+            half_length: h1,
+        },
+        Shape::Cylinder {
+            radius: r2,
+            half_length: h2,
+        },
+    ) = (*c1, *c2, *sa, *sb)
+    else {
+        return None;
+    };
+    let ca = a.pos + a.col[2] * if t1 { h1 } else { -h1 };
+    let cb = b.pos + b.col[2] * if t2 { h2 } else { -h2 };
+    let v = |x: &V| x.val();
+    let ang = |c: &V, p: &JPose| {
+        let rel = hint - c.val();
+        p.col[1].val().dot(&rel).atan2(p.col[0].val().dot(&rel))
+    };
+    let (t, inv) = crate::collision::circle_circle(
+        [&v(&ca), &v(&cb)],
+        [
+            (&v(&a.col[0]), &v(&a.col[1])),
+            (&v(&b.col[0]), &v(&b.col[1])),
+        ],
+        [r1, r2],
+        [ang(&ca, a), ang(&cb, b)],
+    )?;
+    // g in duals at the converged angles, then t1 = t - J^-1 g.
+    let at = |c: &V, p: &JPose, r: f64, t: J| {
+        let (s, co) = (t.sin(), t.cos());
+        (
+            *c + (p.col[0].scale(co) + p.col[1].scale(s)) * r,
+            (p.col[1].scale(co) - p.col[0].scale(s)) * r,
+        )
+    };
+    let (y1, d1) = at(&ca, a, r1, J::c(t[0]));
+    let (y2, d2) = at(&cb, b, r2, J::c(t[1]));
+    let w = y2 - y1;
+    let g = [w.dot(&d1), -w.dot(&d2)];
+    let tj = [
+        J::c(t[0]) - g[0] * inv[0][0] - g[1] * inv[0][1],
+        J::c(t[1]) - g[0] * inv[1][0] - g[1] * inv[1][1],
+    ];
+    Some((at(&ca, a, r1, tj[0]).0, at(&cb, b, r2, tj[1]).0))
+}
+
+/// Rim point of the cylinder `i` (upper cap if `top`) deepest along minus the reference normal
+/// `nw`: `c + z a + r u`, `u = -(nw - a (a.nw)) / |.|`.
+fn rim_point(i: &JPose, si: &Shape, nw: &V, top: bool) -> Option<V> {
+    let Shape::Cylinder {
+        radius,
+        half_length,
+    } = *si
+    else {
+        return None;
+    };
+    let ax = i.col[2];
+    let perp = *nw - ax.scale(ax.dot(nw));
+    let u = perp.scale(J::c(-radius) / perp.norm());
+    let z = if top { half_length } else { -half_length };
+    Some(i.pos + ax * z + u)
+}
+
+/// The two ball centres of a [`FeatureKind::Balls`] / [`FeatureKind::BallsCrossed`] feature.
+fn ball_centres(
+    c1: &Core,
+    sa: &Shape,
+    a: &JPose,
+    c2: &Core,
+    sb: &Shape,
+    b: &JPose,
+    hint: &Vec3,
+) -> Option<(V, V)> {
+    let edge = |p: &JPose, sh: &Shape, e: &[u32; 2]| -> Option<(V, V)> {
+        let x0 = p.apply(&core_vertex(sh, e[0])?);
+        let x1 = p.apply(&core_vertex(sh, e[1])?);
+        Some((x0, x1 - x0))
+    };
+    Some(match (c1, c2) {
+        (Core::LineLine, Core::LineLine) => line_line(&a.pos, &a.col[2], &b.pos, &b.col[2]),
+        (Core::EdgeLine(e), Core::LineLine) => {
+            let (x0, d) = edge(a, sa, e)?;
+            line_line(&x0, &d, &b.pos, &b.col[2])
+        }
+        (Core::LineLine, Core::EdgeLine(e)) => {
+            let (x0, d) = edge(b, sb, e)?;
+            line_line(&a.pos, &a.col[2], &x0, &d)
+        }
+        _ => match core_indep(c1, a, b) {
+            Some(q1) => {
+                let q2 = core_indep(c2, b, a).or_else(|| core_dep(c2, b, sb, &q1))?;
+                (q1, q2)
+            }
+            None => match core_indep(c2, b, a) {
+                Some(q2) => (core_dep(c1, a, sa, &q2)?, q2),
+                None => match rim_line(c1, a, sa, c2, b, sb, hint) {
+                    Some(q) => q,
+                    None => match rim_line(c2, b, sb, c1, a, sa, hint) {
+                        Some((q2, q1)) => (q1, q2),
+                        None => rim_rim(c1, a, sa, c2, b, sb, hint)?,
+                    },
+                },
+            },
+        },
+    })
+}
+
+/// Mutually dependent ball centres: the line of `cl` on `lp` (`OnAxis`: the axis line,
+/// `OnEdge`: an edge line) and the rim circle `RimNear` of the cylinder `rp`, at the stationary
+/// point of their distance nearest `hint` (the forward contact point). The stationary point is
+/// found in `f64` by Newton's method ([`crate::collision::line_circle`]), then one Newton step
+/// in dual numbers from it gives the exact derivatives (implicit function theorem: `dt =
+/// -f_theta / f_t`). Returns `(rim point, line point)`.
+fn rim_line(
+    cr: &Core,
+    rp: &JPose,
+    rs: &Shape,
+    cl: &Core,
+    lp: &JPose,
+    ls: &Shape,
+    hint: &Vec3,
+) -> Option<(V, V)> {
+    let Core::RimNear { top } = *cr else {
+        return None;
+    };
+    let Shape::Cylinder {
+        radius,
+        half_length,
+    } = *rs
+    else {
+        return None;
+    };
+    let (p, d) = match cl {
+        Core::OnAxis => (lp.pos, lp.col[2]),
+        Core::OnEdge(e) => {
+            let x0 = lp.apply(&core_vertex(ls, e[0])?);
+            (x0, lp.apply(&core_vertex(ls, e[1])?) - x0)
+        }
+        _ => return None,
+    };
+    let a = rp.col[2];
+    let c = rp.pos + a * if top { half_length } else { -half_length };
+    let (pv, dv) = (p.val(), d.val());
+    let t0 = dv.dot(&(hint - pv)) / dv.dot(&dv);
+    let (t, ft) = crate::collision::line_circle(&pv, &dv, &c.val(), &a.val(), radius, t0)?;
+    // f(t) = d . (R(L(t)) - L(t)) in duals at the converged t, then t1 = t - f / f'.
+    let x = p + d * t;
+    let y = core_dep(cr, rp, rs, &x)?;
+    let f = d.dot(&(y - x));
+    let t1 = J::c(t) - f * (1.0 / ft);
+    let x = p + d.scale(t1);
+    let y = core_dep(cr, rp, rs, &x)?;
+    Some((y, x))
 }
 
 /// Intersection of three box planes (world), `r`/`i` the reference/incident boxes.
@@ -352,6 +573,7 @@ fn eval_feature(
     a: &JPose,
     sb: &Shape,
     b: &JPose,
+    hint: &Vec3,
 ) -> Option<(V, V, J)> {
     match kind {
         FeatureKind::Unknown => None,
@@ -388,19 +610,15 @@ fn eval_feature(
             let x = match point {
                 IncPoint::Local(l) => i.apply(l),
                 IncPoint::Planes(t) => planes_point(t, (r, sr), (i, si))?,
-                IncPoint::Rim { top } => {
-                    let Shape::Cylinder {
-                        radius,
-                        half_length,
-                    } = *si
-                    else {
-                        return None;
-                    };
-                    let ax = i.col[2];
-                    let perp = nw - ax.scale(ax.dot(&nw));
-                    let u = perp.scale(J::c(-radius) / perp.norm());
-                    let z = if *top { half_length } else { -half_length };
-                    i.pos + ax * z + u
+                IncPoint::Rim { top } => rim_point(i, si, &nw, *top)?,
+                IncPoint::RimSide { side } => {
+                    let x0 = rim_point(i, si, &nw, false)?;
+                    let x1 = rim_point(i, si, &nw, true)?;
+                    let s0 = r.apply(&core_vertex(sr, side[0])?);
+                    let s1 = r.apply(&core_vertex(sr, side[1])?);
+                    let sn = (s1 - s0).cross(&nw);
+                    let (f0, f1) = (sn.dot(&(x0 - s0)), sn.dot(&(x1 - s0)));
+                    x0 + (x1 - x0).scale(f0 / (f0 - f1))
                 }
                 IncPoint::EdgeSide { inc, side } => {
                     let x0 = i.apply(&core_vertex(si, inc[0])?);
@@ -452,25 +670,22 @@ fn eval_feature(
             let dist = n.dot(&(x - a.pos));
             Some((x - n.scale(dist * 0.5), n, dist))
         }
-        FeatureKind::Balls { c1, c2 } => {
-            let (q1, q2) = match (c1, c2) {
-                (Core::LineLine, Core::LineLine) => line_line(&a.pos, &a.col[2], &b.pos, &b.col[2]),
-                _ => match core_indep(c1, a, b) {
-                    Some(q1) => {
-                        let q2 = core_indep(c2, b, a).or_else(|| core_dep(c2, b, sb, &q1))?;
-                        (q1, q2)
-                    }
-                    None => {
-                        let q2 = core_indep(c2, b, a)?;
-                        (core_dep(c1, a, sa, &q2)?, q2)
-                    }
-                },
+        FeatureKind::Balls { c1, c2 } | FeatureKind::BallsCrossed { c1, c2 } => {
+            let (q1, q2) = ball_centres(c1, sa, a, c2, sb, b, hint)?;
+            let br = |c: &Core, s: &Shape| match c {
+                Core::RimNear { .. } | Core::EdgeLine(_) | Core::OnEdge(_) => 0.0,
+                _ => ball_radius(s),
             };
-            let (r1, r2) = (ball_radius(sa), ball_radius(sb));
+            let (r1, r2) = (br(c1, sa), br(c2, sb));
             let d = q2 - q1;
             let len = d.norm();
-            let n = d.scale(J::c(1.0) / len);
-            let dist = len - J::c(r1 + r2);
+            // Crossed: the normal points from B's centre to A's.
+            let crossed = matches!(kind, FeatureKind::BallsCrossed { .. });
+            let (n, dist) = if crossed {
+                (d.scale(J::c(-1.0) / len), -len - J::c(r1 + r2))
+            } else {
+                (d.scale(J::c(1.0) / len), len - J::c(r1 + r2))
+            };
             Some((q1 + n.scale(J::c(r1) + dist * 0.5), n, dist))
         }
         FeatureKind::BoxEdges {
@@ -583,10 +798,10 @@ fn eval_checked(
     let j1 = JPose::seed(p1, slots_1);
     let j2 = JPose::seed(p2, slots_2);
     let (pos, n, dist) = if cp.feature.swapped {
-        let (pos, n, dist) = eval_feature(&cp.feature.kind, s2, &j2, s1, &j1)?;
+        let (pos, n, dist) = eval_feature(&cp.feature.kind, s2, &j2, s1, &j1, &cp.pos)?;
         (pos, -n, dist)
     } else {
-        eval_feature(&cp.feature.kind, s1, &j1, s2, &j2)?
+        eval_feature(&cp.feature.kind, s1, &j1, s2, &j2, &cp.pos)?
     };
     let scale = 1.0 + cp.pos.norm() + cp.dist.abs();
     let ok = (pos.val() - cp.pos).norm() <= 1e-7 * scale
@@ -806,6 +1021,9 @@ mod tests {
             Core::OnAxis => "OnAxis",
             Core::LineLine => "LineLine",
             Core::BoxClamp(_) => "BoxClamp",
+            Core::EdgeLine(_) => "EdgeLine",
+            Core::OnEdge(_) => "OnEdge",
+            Core::RimNear { .. } => "RimNear",
         }
     }
 
@@ -824,6 +1042,7 @@ mod tests {
                     IncPoint::Local(_) => format!("FacePoint({f},Local)"),
                     IncPoint::EdgeSide { .. } => format!("FacePoint({f},EdgeSide)"),
                     IncPoint::Rim { .. } => format!("FacePoint({f},Rim)"),
+                    IncPoint::RimSide { .. } => format!("FacePoint({f},RimSide)"),
                     IncPoint::CornerFace { .. } => format!("FacePoint({f},CornerFace)"),
                     IncPoint::Planes(t) => format!(
                         "FacePoint({f},Planes{})",
@@ -833,6 +1052,9 @@ mod tests {
             }
             FeatureKind::PlaneRim { .. } => "PlaneRim".into(),
             FeatureKind::Balls { c1, c2 } => format!("Balls({},{})", core_name(c1), core_name(c2)),
+            FeatureKind::BallsCrossed { c1, c2 } => {
+                format!("BallsCrossed({},{})", core_name(c1), core_name(c2))
+            }
             FeatureKind::BoxEdges { ends: [0, 0], .. } => "BoxEdges".into(),
             FeatureKind::BoxEdges { .. } => "BoxEdges(end)".into(),
             FeatureKind::Poly { na, nb, .. } => format!("Poly({na},{nb})"),
@@ -1157,6 +1379,11 @@ mod tests {
     /// Shape 2 resting on a face of shape 1 (slightly tilted, turned, shifted, at a small gap or
     /// penetration): the face-clipping manifolds of the general convex pairs.
     fn run_resting(s1: &Shape, s2: &Shape, trials: usize, seed: u64) -> Count {
+        run_resting_on(s1, s2, trials, seed, false)
+    }
+
+    /// [`run_resting`]; `side`: shape 2 (a cylinder) lies on its curved side.
+    fn run_resting_on(s1: &Shape, s2: &Shape, trials: usize, seed: u64, side: bool) -> Count {
         let mut rng = Rng(seed);
         let mut cnt = Count::default();
         for _ in 0..trials {
@@ -1165,7 +1392,10 @@ mod tests {
                 rot: rng.rot(),
             };
             let (c1, n1) = rest_face(s1, &mut rng);
-            let (c2, n2) = rest_face(s2, &mut rng);
+            let (c2, n2) = match *s2 {
+                Shape::Cylinder { radius, .. } if side => (Vec3::new(radius, 0.0, 0.0), Vec3::x()),
+                _ => rest_face(s2, &mut rng),
+            };
             let nw = p1.rot * n1;
             // R2 n2 = -nw, then a spin about nw and a small tilt.
             let align = nalgebra::Rotation3::rotation_between(&n2, &-nw).unwrap_or_else(|| {
@@ -1230,8 +1460,10 @@ mod tests {
     }
 
     /// Cylinders against non-planes: flat face (box, hull, cap) against a core vertex or a rim
-    /// point is exact; the rest (edges or vertices against the curved side or the rim, cap
-    /// octagon manifolds) still falls back.
+    /// point, the cap octagon clipping manifolds, a box/hull edge against the curved side, a
+    /// core vertex or a line (capsule/cylinder axis, box/hull edge) against the rim circle,
+    /// rim against rim, also crossed (deep), and a cylinder lying on a face are exact; the rest
+    /// (edges through the axis, parallel side manifolds) still falls back.
     #[test]
     fn contact_geom_cylinder_pairs() {
         let h = hull();
@@ -1245,7 +1477,7 @@ mod tests {
             ("cylinder-cylinder", CYL, CYL),
             ("cylinder-convex", CYL, hs),
         ] {
-            let c = run_pair(&s1, &s2, (0.2, 1.0), 60, 43);
+            let c = run_pair(&s1, &s2, (0.2, 1.0), 100, 43);
             eprintln!("{name}: {c:?}");
             assert!(c.skipped * 10 <= c.exact, "{name}: {c:?}");
             exact += c.exact;
@@ -1253,16 +1485,67 @@ mod tests {
             all.extend(c.kinds.iter().cloned());
             // Resting on a flat face.
             if !matches!(s1, Shape::Sphere { .. } | Shape::Capsule { .. }) {
+                // Cap octagon clipping manifolds: reference plane / incident points through
+                // octagon corners (core vertices of the cylinder).
                 let c = run_resting(&s1, &s2, 40, 47);
                 eprintln!("{name} resting: {c:?}");
+                assert!(
+                    c.exact >= 250 && c.fallback * 20 <= c.exact,
+                    "{name} resting: {c:?}"
+                );
+                for k in [
+                    "FacePoint(Verts,Local)",
+                    "FacePoint(Verts,EdgeSide)",
+                    "FacePoint(Verts,CornerFace)",
+                ] {
+                    assert!(
+                        c.kinds.contains(k),
+                        "{name} resting: {k} not covered: {c:?}"
+                    );
+                }
                 exact += c.exact;
                 fallback += c.fallback;
                 all.extend(c.kinds.iter().cloned());
             }
         }
+        // A cylinder lying on its side on a box/hull face or a cap: the side line clipped
+        // (ends: `Rim`, cuts: `RimSide`).
+        for (name, s1) in [("box", BOX), ("convex", hs), ("cylinder cap", CYL)] {
+            let c = run_resting_on(&s1, &CYL, 40, 53, true);
+            eprintln!("cylinder lying on {name}: {c:?}");
+            assert!(
+                c.exact >= 100 && c.fallback * 20 <= c.exact,
+                "cylinder lying on {name}: {c:?}"
+            );
+            assert!(
+                c.kinds.contains("FacePoint(Verts,RimSide)"),
+                "lying on {name}: {c:?}"
+            );
+            exact += c.exact;
+            fallback += c.fallback;
+            all.extend(c.kinds.iter().cloned());
+        }
         eprintln!("cylinder pairs: exact {exact}, fallback {fallback}: {all:?}");
-        assert!(exact >= 250, "cylinder pairs: exact {exact}");
+        assert!(exact >= 2300, "cylinder pairs: exact {exact}");
+        assert!(
+            fallback * 100 <= exact,
+            "cylinder pairs: fallback {fallback}"
+        );
         for k in [
+            "FacePoint(Verts,RimSide)",
+            "BallsCrossed(OnAxis,RimNear)",
+            "BallsCrossed(RimNear,OnAxis)",
+            "BallsCrossed(EdgeLine,LineLine)",
+            "BallsCrossed(LineLine,EdgeLine)",
+            "BallsCrossed(OnEdge,RimNear)",
+            "BallsCrossed(RimNear,OnEdge)",
+            "Balls(OnAxis,RimNear)",
+            "Balls(RimNear,OnAxis)",
+            "Balls(RimNear,OnEdge)",
+            "Balls(EdgeLine,LineLine)",
+            "Balls(LineLine,EdgeLine)",
+            "Balls(RimNear,Fixed)",
+            "Balls(Fixed,RimNear)",
             "Balls(ProjOther,Fixed)",
             "Balls(Fixed,ProjOther)",
             "Balls(LineLine,LineLine)",
@@ -1273,6 +1556,49 @@ mod tests {
         ] {
             assert!(all.contains(k), "{k} not covered: {all:?}");
         }
+    }
+
+    /// Two cylinders rim to rim (separated or slightly overlapping): the stationary point of
+    /// the circle-circle distance, `Balls(RimNear, RimNear)`.
+    #[test]
+    fn contact_geom_cylinder_rim_rim() {
+        let mut rng = Rng(59);
+        let mut cnt = Count::default();
+        let (r, h) = (0.3, 0.4);
+        for _ in 0..40 {
+            let pa = Pose {
+                pos: rng.vec(1.0),
+                rot: rng.rot(),
+            };
+            // Rim point of A (upper cap) and a direction in its normal cone.
+            let th = rng.range(0.0, 6.3);
+            let rad = Vec3::new(th.cos(), th.sin(), 0.0);
+            let phi = rng.range(0.3, 1.2);
+            let ya = pa.apply(&(rad * r + Vec3::z() * h));
+            let wa = pa.rot * (rad * phi.cos() + Vec3::z() * phi.sin());
+            // B: its lower-cap rim point at angle psi, cone direction cb (local) turned onto -wa.
+            let psi = rng.range(0.0, 6.3);
+            let radb = Vec3::new(psi.cos(), psi.sin(), 0.0);
+            let phi2 = rng.range(0.3, 1.2);
+            let cb = radb * phi2.cos() - Vec3::z() * phi2.sin();
+            let align = nalgebra::Rotation3::rotation_between(&cb, &-wa).unwrap();
+            let spin = nalgebra::Rotation3::new(wa * rng.range(0.0, 6.3));
+            let rb = (spin * align).into_inner();
+            let yb_local = radb * r - Vec3::z() * h;
+            let gap = rng.range(-0.01, 0.1);
+            let pb = Pose {
+                pos: ya + wa * gap - rb * yb_local,
+                rot: rb,
+            };
+            check(&CYL, &pa, &CYL, &pb, &mut rng, &mut cnt);
+            check(&CYL, &pb, &CYL, &pa, &mut rng, &mut cnt);
+        }
+        eprintln!("rim-rim: {cnt:?}");
+        assert!(
+            cnt.kinds.contains("Balls(RimNear,RimNear)"),
+            "rim-rim not covered: {cnt:?}"
+        );
+        assert_exact("cylinder rim-rim", &cnt, 60);
     }
 
     #[test]

@@ -10,8 +10,13 @@
 //! Features (for exact contact derivatives, see [`crate::adjoint::contact_geom`]): the single
 //! contact records the supporting core vertices of the final GJK simplex / EPA face
 //! ([`FeatureKind::Poly`]); manifold points record the reference plane (three core vertices)
-//! and how each clipped point arose ([`IncPoint`]). Cylinder support points are not core
-//! vertices: their contacts carry `FeatureKind::Unknown`.
+//! and how each clipped point arose ([`IncPoint`]). A cylinder cap is clipped as an octagon
+//! whose corners are core vertices of the cylinder (body-fixed rim points, see
+//! [`core_vertex`]), so cap manifolds carry the same features; a cylinder side clipped on a
+//! face is the line of rim points deepest along minus the reference normal
+//! ([`IncPoint::Rim`], [`IncPoint::RimSide`]). Cylinder GJK support points are
+//! not core vertices: single contacts involving a cylinder are recomputed for a few exact
+//! features when they match, else carry `FeatureKind::Unknown`.
 //!
 //! Accuracy: exact (to ~1e-9) for polyhedral and round cores (sphere point, capsule segment, box,
 //! hull); for the curved cylinder, GJK/EPA converge to ~1e-6 in the normal. If EPA's polytope
@@ -366,8 +371,13 @@ fn snap_face<'p>(
 /// or a cylinder rim point), the point projecting strictly inside the face: the GJK/EPA normal
 /// `n` (A to B) must be within [`SNAP_COS`] of the face normal and the distances must agree to
 /// `1e-6` of the size. Likewise the curved side against a core vertex (sphere centre, capsule
-/// end, box corner, hull vertex) or a capsule/cylinder axis interior, projecting strictly inside the
-/// cylinder's axis segment: two balls (radial normal). `None` otherwise.
+/// end, box corner, hull vertex), a capsule/cylinder axis interior or a box/hull edge interior,
+/// projecting strictly inside the cylinder's axis segment: two balls (radial normal). Likewise
+/// a core vertex beyond a cap and outside the radius against the rim circle (the nearest rim
+/// point), and a line (capsule segment or cylinder side: the axis line plus a radius; box/hull
+/// edge) or another cylinder's rim against the rim circle (a stationary point of their
+/// distance). Each also when the
+/// centres have crossed (deep overlaps, [`FeatureKind::BallsCrossed`]). `None` otherwise.
 fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<ContactPoint> {
     if !matches!(a.shape, Shape::Cylinder { .. }) && !matches!(b.shape, Shape::Cylinder { .. }) {
         return None;
@@ -445,12 +455,10 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
         let margin = 1e-9 * scale;
         let on_axis = |x: &Vec3| cy.pose.pos + ax * ax.dot(&(x - cy.pose.pos));
         // (point, core on the cylinder, core on the other, radius around the other's core)
-        let candidates: [Option<(Vec3, Core, Core, f64)>; 2] = [
-            {
-                let (x, idx) = o.support_idx(&-m);
-                core_vertex(o.shape, idx)
-                    .map(|l| (x, Core::ProjOther(l), Core::Fixed(l), o.radius()))
-            },
+        let (xs, sidx) = o.support_idx(&-m);
+        let mut candidates: Vec<Option<(Vec3, Core, Core, f64)>> = vec![
+            core_vertex(o.shape, sidx)
+                .map(|l| (xs, Core::ProjOther(l), Core::Fixed(l), o.radius())),
             match *o.shape {
                 Shape::Capsule {
                     radius,
@@ -473,6 +481,36 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
                 _ => None,
             },
         ];
+        // A box or hull edge from the supporting vertex, nearly perpendicular to the normal:
+        // the closest points of the edge line and the axis line (edge interior).
+        let nbrs: Vec<u32> = match *o.shape {
+            Shape::Box { .. } if sidx < 8 => (0..3).map(|k| sidx ^ (1 << k)).collect(),
+            Shape::Convex(h) => h.neighbors.get(sidx as usize).cloned().unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        for j in nbrs {
+            let (Some(l0), Some(l1)) = (core_vertex(o.shape, sidx), core_vertex(o.shape, j)) else {
+                continue;
+            };
+            let (x0, x1) = (o.pose.apply(&l0), o.pose.apply(&l1));
+            let e = x1 - x0;
+            if e.norm() <= 1e-9 * scale || m.dot(&e).abs() > 1e-3 * e.norm() {
+                continue;
+            }
+            let (s0, t0) =
+                super::closest_seg_seg(&(cy.pose.pos - ax * hc), &(ax * (2.0 * hc)), &x0, &e);
+            let interior = s0 > 1e-9 && s0 < 1.0 - 1e-9 && t0 > 1e-9 && t0 < 1.0 - 1e-9;
+            if interior {
+                // Either end may be the support vertex: record the edge canonically.
+                let edge = [sidx.min(j), sidx.max(j)];
+                candidates.push(Some((
+                    x0 + e * t0,
+                    Core::LineLine,
+                    Core::EdgeLine(edge),
+                    0.0,
+                )));
+            }
+        }
         for (x, c_cyl, c_other, ro) in candidates.into_iter().flatten() {
             let q = on_axis(&x);
             let z = ax.dot(&(q - cy.pose.pos));
@@ -481,37 +519,267 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
             if z.abs() >= hc - margin || len <= 1e-9 * scale {
                 continue;
             }
-            let nv = v / len;
-            let d = len - rc - ro;
-            if (d - dist).abs() > 1e-6 * scale || (nv - m).norm() > 2e-3 {
+            // An edge passing (nearly) through the axis: the radial normal is ill-conditioned.
+            if matches!(c_other, Core::EdgeLine(_)) && len < 0.05 * rc {
                 continue;
             }
-            let normal = if cyl_is_a { nv } else { -nv };
-            let (c1, c2) = if cyl_is_a {
-                (c_cyl, c_other)
+            for through in [false, true] {
+                try_balls(
+                    &mut best,
+                    (cyl_is_a, n, dist, scale),
+                    (q, c_cyl, rc),
+                    (x, c_other, ro),
+                    through,
+                );
+            }
+        }
+    }
+    // The rim circle of a cylinder against a core vertex (a ball centre) beyond the cap and
+    // outside the radius, or crossed (below the cap inside the radius): two balls, the rim
+    // point nearest the vertex.
+    for cyl_is_a in [true, false] {
+        let (cy, o) = if cyl_is_a { (a, b) } else { (b, a) };
+        let Shape::Cylinder {
+            radius: rc,
+            half_length: hc,
+        } = *cy.shape
+        else {
+            continue;
+        };
+        let m = if cyl_is_a { *n } else { -n };
+        let (x, idx) = o.support_idx(&-m);
+        let Some(l) = core_vertex(o.shape, idx) else {
+            continue;
+        };
+        let ro = o.radius();
+        let ax = cy.pose.rot.column(2).into_owned();
+        let margin = 1e-9 * scale;
+        for top in [true, false] {
+            let sz = if top { 1.0 } else { -1.0 };
+            let c = cy.pose.pos + ax * (sz * hc);
+            let rel = x - c;
+            let along = ax.dot(&rel);
+            let perp = rel - ax * along;
+            let pl = perp.norm();
+            // Outside: beyond the cap and the radius; crossed: below the cap, inside the radius.
+            let through = if sz * along > margin && pl > rc + margin {
+                false
+            } else if sz * along < -margin && pl < rc - margin && pl > margin {
+                true
             } else {
-                (c_other, c_cyl)
+                continue;
             };
-            let c = ContactPoint {
-                pos: q + nv * (rc + 0.5 * d),
-                normal,
-                dist: d,
-                feature: super::Feature {
-                    swapped: false,
-                    kind: FeatureKind::Balls { c1, c2 },
-                },
-            };
-            let score = (normal - n).norm();
-            if best.as_ref().is_none_or(|b| score < b.0) {
-                best = Some((score, c));
+            let y = c + perp * (rc / pl);
+            try_balls(
+                &mut best,
+                (cyl_is_a, n, dist, scale),
+                (y, Core::RimNear { top }, 0.0),
+                (x, Core::Fixed(l), ro),
+                through,
+            );
+        }
+    }
+    // The rim circle of a cylinder against a line: a capsule segment or cylinder side (the
+    // axis line, + radius) or a box/hull edge, a stationary point of their distance (found by
+    // Newton's method, see [`super::line_circle`]) with the line point strictly inside its
+    // segment, beyond the cap and outside the radius.
+    for cyl_is_a in [true, false] {
+        let (cy, o) = if cyl_is_a { (a, b) } else { (b, a) };
+        let Shape::Cylinder {
+            radius: rc,
+            half_length: hc,
+        } = *cy.shape
+        else {
+            continue;
+        };
+        let m = if cyl_is_a { *n } else { -n };
+        let ax = cy.pose.rot.column(2).into_owned();
+        let margin = 1e-9 * scale;
+        // (segment start, segment vector, core on the other, radius around it)
+        let mut lines: Vec<(Vec3, Vec3, Core, f64)> = Vec::new();
+        match *o.shape {
+            Shape::Capsule {
+                radius,
+                half_length,
+            }
+            | Shape::Cylinder {
+                radius,
+                half_length,
+            } if half_length > 0.0 => {
+                let (e0, e1) = super::axis_ends(o.pose, half_length);
+                lines.push((e0, e1 - e0, Core::OnAxis, radius));
+            }
+            Shape::Box { .. } | Shape::Convex(_) => {
+                let (_, sidx) = o.support_idx(&-m);
+                let nbrs: Vec<u32> = match *o.shape {
+                    Shape::Box { .. } if sidx < 8 => (0..3).map(|k| sidx ^ (1 << k)).collect(),
+                    Shape::Convex(h) => h.neighbors.get(sidx as usize).cloned().unwrap_or_default(),
+                    _ => Vec::new(),
+                };
+                for j in nbrs {
+                    let (Some(l0), Some(l1)) =
+                        (core_vertex(o.shape, sidx), core_vertex(o.shape, j))
+                    else {
+                        continue;
+                    };
+                    let (i0, i1) = (sidx.min(j), sidx.max(j));
+                    let (x0, x1) = if i0 == sidx {
+                        (o.pose.apply(&l0), o.pose.apply(&l1))
+                    } else {
+                        (o.pose.apply(&l1), o.pose.apply(&l0))
+                    };
+                    let e = x1 - x0;
+                    if e.norm() > 1e-9 * scale && m.dot(&e).abs() <= 1e-3 * e.norm() {
+                        lines.push((x0, e, Core::OnEdge([i0, i1]), 0.0));
+                    }
+                }
+            }
+            _ => {}
+        }
+        let ys = cy.support(&m);
+        for (p0, e, c_other, ro) in lines {
+            for top in [true, false] {
+                let sz = if top { 1.0 } else { -1.0 };
+                let c = cy.pose.pos + ax * (sz * hc);
+                let t0 = e.dot(&(ys - p0)) / e.dot(&e);
+                let Some((t, _)) = super::line_circle(&p0, &e, &c, &ax, rc, t0) else {
+                    continue;
+                };
+                if t <= 1e-9 || t >= 1.0 - 1e-9 {
+                    continue;
+                }
+                let x = p0 + e * t;
+                let rel = x - c;
+                let along = ax.dot(&rel);
+                let perp = rel - ax * along;
+                let pl = perp.norm();
+                let through = if sz * along > margin && pl > rc + margin {
+                    false
+                } else if sz * along < -margin && pl < rc - margin && pl > margin {
+                    true
+                } else {
+                    continue;
+                };
+                let y = c + perp * (rc / pl);
+                try_balls(
+                    &mut best,
+                    (cyl_is_a, n, dist, scale),
+                    (y, Core::RimNear { top }, 0.0),
+                    (x, c_other, ro),
+                    through,
+                );
+            }
+        }
+    }
+    // Rim against rim (two cylinders): a stationary point of the distance between the two
+    // circles (Newton's method, see [`super::circle_circle`]), the normal in both rims' normal
+    // cones.
+    if let (
+        Shape::Cylinder {
+            radius: r1,
+            half_length: h1,
+        },
+        Shape::Cylinder {
+            radius: r2,
+            half_length: h2,
+        },
+    ) = (*a.shape, *b.shape)
+    {
+        let ya = a.support(n);
+        let yb = b.support(&-n);
+        let col = |p: &Placed, k: usize| p.pose.rot.column(k).into_owned();
+        let (a0, a1, a2) = (col(a, 0), col(a, 1), col(a, 2));
+        let (b0, b1, b2) = (col(b, 0), col(b, 1), col(b, 2));
+        let top1 = a2.dot(&(ya - a.pose.pos)) > 0.0;
+        let top2 = b2.dot(&(yb - b.pose.pos)) > 0.0;
+        let ca = a.pose.pos + a2 * if top1 { h1 } else { -h1 };
+        let cb = b.pose.pos + b2 * if top2 { h2 } else { -h2 };
+        let ang =
+            |y: &Vec3, c: &Vec3, e0: &Vec3, e1: &Vec3| e1.dot(&(y - c)).atan2(e0.dot(&(y - c)));
+        let t0 = [ang(&ya, &ca, &a0, &a1), ang(&yb, &cb, &b0, &b1)];
+        if let Some((t, _)) =
+            super::circle_circle([&ca, &cb], [(&a0, &a1), (&b0, &b1)], [r1, r2], t0)
+        {
+            let y1 = super::circle_at(&ca, &a0, &a1, r1, t[0]).0;
+            let y2 = super::circle_at(&cb, &b0, &b1, r2, t[1]).0;
+            let w = y2 - y1;
+            let len = w.norm();
+            if len > 1e-9 * scale {
+                let (sa, sb) = (if top1 { 1.0 } else { -1.0 }, if top2 { 1.0 } else { -1.0 });
+                for through in [false, true] {
+                    // Outward normal of A (towards B).
+                    let nv = if through { -w / len } else { w / len };
+                    let cone = |v: &Vec3, y: &Vec3, c: &Vec3, ax: &Vec3, s: f64| {
+                        v.dot(&(ax * s)) >= -1e-9 && v.dot(&(y - c)) >= -1e-9
+                    };
+                    if !cone(&nv, &y1, &ca, &a2, sa) || !cone(&-nv, &y2, &cb, &b2, sb) {
+                        continue;
+                    }
+                    try_balls(
+                        &mut best,
+                        (true, n, dist, scale),
+                        (y1, Core::RimNear { top: top1 }, 0.0),
+                        (y2, Core::RimNear { top: top2 }, 0.0),
+                        through,
+                    );
+                }
             }
         }
     }
     best.map(|b| b.1)
 }
 
+/// A two-ball candidate of [`cylinder_face_contact`]: the cylinder's ball (centre `pc`, core
+/// `cc`, radius `rc`) and the other's (`po`, `co`, `ro`); `through`: the centres have crossed
+/// (the normal points from the other centre to the cylinder's, [`FeatureKind::BallsCrossed`]).
+/// Kept in `best` (by normal agreement) if its normal and distance match the GJK/EPA `n`
+/// (A to B) and `dist`.
+fn try_balls(
+    best: &mut Option<(f64, ContactPoint)>,
+    (cyl_is_a, n, dist, scale): (bool, &Vec3, f64, f64),
+    (pc, cc, rc): (Vec3, Core, f64),
+    (po, co, ro): (Vec3, Core, f64),
+    through: bool,
+) {
+    let v = po - pc;
+    let len = v.norm();
+    if len <= 1e-9 * scale {
+        return;
+    }
+    // Cylinder to other.
+    let (nv, d) = if through {
+        (-v / len, -len - rc - ro)
+    } else {
+        (v / len, len - rc - ro)
+    };
+    let m = if cyl_is_a { *n } else { -n };
+    if (d - dist).abs() > 1e-6 * scale || (nv - m).norm() > 2e-3 {
+        return;
+    }
+    let normal = if cyl_is_a { nv } else { -nv };
+    let (c1, c2) = if cyl_is_a { (cc, co) } else { (co, cc) };
+    let kind = if through {
+        FeatureKind::BallsCrossed { c1, c2 }
+    } else {
+        FeatureKind::Balls { c1, c2 }
+    };
+    let c = ContactPoint {
+        pos: pc + nv * (rc + 0.5 * d),
+        normal,
+        dist: d,
+        feature: super::Feature {
+            swapped: false,
+            kind,
+        },
+    };
+    let score = (normal - n).norm();
+    if best.as_ref().is_none_or(|b| score < b.0) {
+        *best = Some((score, c));
+    }
+}
+
 /// A flat feature of a shape facing a direction. `idx` are the core vertex indices of the
-/// points ([`NO_VERTEX`] for cylinder points).
+/// points ([`NO_VERTEX`] for points on a cylinder side).
 enum Feature {
     /// Face polygon (counter-clockwise around `normal`), with its exact outward normal.
     Face {
@@ -583,19 +851,15 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
         } => {
             if l.z.abs() >= cos_tol {
                 let s = sgn(l.z);
-                let pts = (0..8)
-                    .map(|k| {
-                        let ang = s * k as f64 * std::f64::consts::FRAC_PI_4;
-                        w(Vec3::new(
-                            radius * ang.cos(),
-                            radius * ang.sin(),
-                            s * half_length,
-                        ))
-                    })
+                // Octagon corners: core vertices `k + 8 top` (see [`core_vertex`]).
+                let idx: Vec<u32> = (0..8).map(|k| k + if s > 0.0 { 8 } else { 0 }).collect();
+                let pts = idx
+                    .iter()
+                    .map(|&i| w(core_vertex(p.shape, i).unwrap_or_default()))
                     .collect();
                 return Feature::Face {
                     pts,
-                    idx: vec![NO_VERTEX; 8],
+                    idx,
                     normal: rot * Vec3::new(0.0, 0.0, s),
                 };
             }
@@ -678,13 +942,24 @@ enum Lbl {
     E(u32, u32, usize),
     /// Reference corner `k` projected on the incident face along the reference normal.
     C(usize),
-    /// Not trackable (cylinder points, degenerate clipping).
+    /// End of a cylinder's side line (the rim point deepest along minus the reference normal,
+    /// on the upper cap if `true`).
+    R(bool),
+    /// A cylinder's side line cut by reference side `k`.
+    RS(usize),
+    /// The intersection of two non-adjacent reference side planes with the incident face
+    /// (an intermediate clipping point).
+    SS(usize, usize),
+    /// Not trackable (degenerate clipping).
     X,
 }
 
 /// Label of the point where the segment `(l0, l1)` crosses reference side `k` (of `m`).
 fn cut_label(l0: Lbl, l1: Lbl, k: usize, m: usize) -> Lbl {
     use Lbl::*;
+    if matches!(l0, R(_) | RS(_)) && matches!(l1, R(_) | RS(_)) {
+        return RS(k);
+    }
     let edge = match (l0, l1) {
         (V(i), V(j)) => Some((i, j)),
         (V(i), E(a, b, _)) | (E(a, b, _), V(i)) if i == a || i == b => Some((a, b)),
@@ -694,20 +969,25 @@ fn cut_label(l0: Lbl, l1: Lbl, k: usize, m: usize) -> Lbl {
     if let Some((a, b)) = edge {
         return E(a, b, k);
     }
+    // Reference side planes a point lies on (all points are in the incident face plane).
     let sides = |l: Lbl| match l {
         E(_, _, s) => [Some(s), None],
         C(c) => [Some((c + m - 1) % m), Some(c)],
+        SS(s, t) => [Some(s), Some(t)],
         _ => [None, None],
     };
     let s1 = sides(l1);
     for sm in sides(l0).into_iter().flatten() {
-        if s1.contains(&Some(sm)) {
+        if s1.contains(&Some(sm)) && sm != k {
             if k == (sm + 1) % m {
                 return C(k);
             }
             if sm == (k + 1) % m {
                 return C(sm);
             }
+            // Two non-adjacent sides: an intermediate point outside the reference polygon,
+            // normally clipped away (or turned into a corner) by a later side.
+            return SS(sm, k);
         }
     }
     X
@@ -767,6 +1047,38 @@ fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<Contact
             0.0,
         ),
         // A swept segment (capsule): its surface points nearest to the face.
+        // A cylinder's side: the line of rim points deepest along minus the reference normal
+        // (recomputed with the exact reference normal, see `IncPoint::Rim`).
+        Feature::Edge { .. } if matches!(ishape, Shape::Cylinder { .. }) => {
+            let (ip, (radius, half_length)) = match (ref_is_a, ishape) {
+                (
+                    true,
+                    Shape::Cylinder {
+                        radius,
+                        half_length,
+                    },
+                ) => (b.pose, (*radius, *half_length)),
+                (
+                    false,
+                    Shape::Cylinder {
+                        radius,
+                        half_length,
+                    },
+                ) => (a.pose, (*radius, *half_length)),
+                _ => return 0,
+            };
+            let ax = ip.rot.column(2).into_owned();
+            let perp = rn - ax * ax.dot(rn);
+            if perp.norm() < 1e-3 {
+                return 0;
+            }
+            let u = -perp.normalize() * radius;
+            let side = |top: bool| {
+                let z = if top { half_length } else { -half_length };
+                (ip.pos + ax * z + u, Lbl::R(top))
+            };
+            (vec![side(false), side(true)], None, 0.0)
+        }
         Feature::Edge { pts, idx, radius } => (
             pts.iter()
                 .zip(idx)
@@ -878,7 +1190,11 @@ fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<Contact
                 },
                 None => return FeatureKind::Unknown,
             },
-            Lbl::X => return FeatureKind::Unknown,
+            Lbl::R(top) => IncPoint::Rim { top },
+            Lbl::RS(k) => IncPoint::RimSide {
+                side: [ridx[k], ridx[(k + 1) % m]],
+            },
+            Lbl::X | Lbl::SS(..) => return FeatureKind::Unknown,
         };
         FeatureKind::FacePoint {
             ref_is_a,

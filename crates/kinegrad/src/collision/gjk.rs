@@ -94,9 +94,24 @@ pub const NO_VERTEX: u32 = u32::MAX;
 
 /// Local coordinates of core vertex `idx` of `shape`: the sphere centre (0), a capsule segment
 /// end (0: `-h z`, 1: `+h z`), a box corner (bit `k` set: `+half_k`, else `-half_k`), a hull
-/// vertex. `None` for cylinders, planes and invalid indices.
+/// vertex, or a cylinder cap octagon vertex (`idx = k + 8 top`, `k < 8`: the rim point at
+/// angle `s k pi/4` on the cap `z = s h`, `s = +1` for the upper cap, `-1` for the lower one;
+/// these are the corners of the octagon a cap is clipped as, never GJK support points). `None`
+/// for planes and invalid indices.
 pub fn core_vertex(shape: &Shape, idx: u32) -> Option<Vec3> {
     match *shape {
+        Shape::Cylinder {
+            radius,
+            half_length,
+        } if idx < 16 => {
+            let s = if idx >= 8 { 1.0 } else { -1.0 };
+            let ang = s * (idx % 8) as f64 * std::f64::consts::FRAC_PI_4;
+            Some(Vec3::new(
+                radius * ang.cos(),
+                radius * ang.sin(),
+                s * half_length,
+            ))
+        }
         Shape::Sphere { .. } if idx == 0 => Some(Vec3::zeros()),
         Shape::Capsule { half_length, .. } if idx < 2 => Some(Vec3::new(
             0.0,

@@ -127,7 +127,7 @@ pub enum RefFace {
         sign: i8,
     },
     /// Plane through three core vertices `v0, v1, v2` (see [`gjk::core_vertex`]: box corners,
-    /// hull vertices) with outward normal `(v1 - v0) x (v2 - v0) / |.|` (general convex
+    /// hull vertices, cylinder cap octagon corners) with outward normal `(v1 - v0) x (v2 - v0) / |.|` (general convex
     /// manifolds).
     Verts([u32; 3]),
     /// Cylinder cap `z = +-half_length` (`top`: `+`), normal `+-z`.
@@ -161,6 +161,13 @@ pub enum IncPoint {
         /// On the upper cap.
         top: bool,
     },
+    /// The side line of the incident cylinder (through its two [`IncPoint::Rim`] points) cut
+    /// by the reference side plane through the reference core vertices `side` that contains the
+    /// reference normal (a cylinder lying on a face).
+    RimSide {
+        /// Reference core vertices (an edge of the reference face).
+        side: [u32; 2],
+    },
     /// General convex manifolds: the line through the reference core vertex `corner` along the
     /// reference normal, cut by the incident face plane through the incident core vertices
     /// `face`.
@@ -187,6 +194,24 @@ pub enum Core {
     /// Closest point of this box to the other centre: per axis `0` = free (the centre's local
     /// coordinate), `+-1` = clamped at `+-half`.
     BoxClamp([i8; 3]),
+    /// Closest point of the line through this geom's core vertices `[i, j]` (a box or hull
+    /// edge, see [`gjk::core_vertex`]) to the other geom's axis line (the other `LineLine`, a
+    /// cylinder side); ball radius 0.
+    EdgeLine([u32; 2]),
+    /// Orthogonal projection, on the line through this geom's core vertices `[i, j]` (a box or
+    /// hull edge), of the other ball's centre; ball radius 0. Paired with [`Core::RimNear`]
+    /// (and [`Core::OnAxis`] with `RimNear`) the two centres depend on each other: a stationary
+    /// point of the distance between the line and the rim circle (see
+    /// `line_circle` in this module).
+    OnEdge([u32; 2]),
+    /// Point of this cylinder's rim circle (upper cap if `top`) nearest the other ball's
+    /// centre: `c + r p / |p|`, `p` the part of `x - c` perpendicular to the axis; ball
+    /// radius 0 (not the cylinder radius). `RimNear` on both geoms: the stationary point of the
+    /// distance of the two rim circles (see `circle_circle` in this module).
+    RimNear {
+        /// On the upper cap.
+        top: bool,
+    },
 }
 
 /// See [`Feature`].
@@ -222,6 +247,15 @@ pub enum FeatureKind {
     },
     /// Two balls: centres on A and B, radii from the shapes (0 for a box).
     Balls {
+        /// Centre on A.
+        c1: Core,
+        /// Centre on B.
+        c2: Core,
+    },
+    /// Two balls whose centres have crossed (a deep overlap through a cylinder's axis or rim):
+    /// centres as in [`FeatureKind::Balls`], normal from B's centre to A's, `dist = -|c1 - c2| -
+    /// r1 - r2`.
+    BallsCrossed {
         /// Centre on A.
         c1: Core,
         /// Centre on B.
@@ -507,6 +541,110 @@ pub(crate) fn emit1(
     } else {
         false
     }
+}
+
+/// Circle point nearest `x` (centre `c`, unit axis `a`, radius `r`) and `|perp|`, the distance
+/// of `x` from the axis line.
+fn circle_nearest(x: &Vec3, c: &Vec3, a: &Vec3, r: f64) -> (Vec3, f64) {
+    let rel = x - c;
+    let perp = rel - a * a.dot(&rel);
+    let pl = perp.norm();
+    (c + perp * (r / pl), pl)
+}
+
+/// A stationary point of the distance between the line `p + t d` and the circle (centre `c`,
+/// unit axis `a`, radius `r`), found by Newton's method from `t0` on
+/// `f(t) = d . (R(L(t)) - L(t))`, `R(x)` the circle point nearest `x`: the line point is the
+/// projection of the circle point and the circle point the nearest to the line point.
+/// Returns `(t, f'(t))`, or `None` if it does not converge, meets the axis, or `f'` vanishes.
+pub(crate) fn line_circle(
+    p: &Vec3,
+    d: &Vec3,
+    c: &Vec3,
+    a: &Vec3,
+    r: f64,
+    t0: f64,
+) -> Option<(f64, f64)> {
+    let dd = d.dot(d);
+    if dd <= 0.0 {
+        return None;
+    }
+    let scale = dd.sqrt() + r + (p - c).norm();
+    // (f, f') at t.
+    let fdf = |t: f64| -> Option<(f64, f64)> {
+        let x = p + d * t;
+        let (y, pl) = circle_nearest(&x, c, a, r);
+        if pl <= 1e-9 * scale {
+            return None;
+        }
+        let pd = d - a * a.dot(d);
+        let ph = (x - c - a * a.dot(&(x - c))) / pl;
+        let ft = (r / pl) * (pd.dot(&pd) - ph.dot(&pd).powi(2)) - dd;
+        (ft.abs() > 1e-12 * dd).then_some((d.dot(&(y - x)), ft))
+    };
+    let mut t = t0;
+    for _ in 0..60 {
+        let (f, ft) = fdf(t)?;
+        let step = f / ft;
+        t -= step;
+        if step.abs() * dd.sqrt() <= 1e-14 * scale {
+            return fdf(t).map(|(_, ft)| (t, ft));
+        }
+    }
+    None
+}
+
+/// A point of a circle by its angle in a body frame: `c + r (cos t e0 + sin t e1)`, with its
+/// first derivative in `t`.
+pub(crate) fn circle_at(c: &Vec3, e0: &Vec3, e1: &Vec3, r: f64, t: f64) -> (Vec3, Vec3) {
+    let (s, co) = t.sin_cos();
+    (c + (e0 * co + e1 * s) * r, (e1 * co - e0 * s) * r)
+}
+
+/// A stationary point of the distance between two circles `k` (centre `c[k]`, orthonormal
+/// in-plane axes `e[k]`, radius `r[k]`): angles `t` with `g_1 = (y2 - y1) . y1'(t1) = 0` and
+/// `g_2 = (y1 - y2) . y2'(t2) = 0`, found by Newton's method from `t0`. Returns the angles and
+/// the inverse Jacobian of `g`, or `None` if it does not converge or is singular.
+pub(crate) fn circle_circle(
+    c: [&Vec3; 2],
+    e: [(&Vec3, &Vec3); 2],
+    r: [f64; 2],
+    t0: [f64; 2],
+) -> Option<([f64; 2], [[f64; 2]; 2])> {
+    let scale = r[0] + r[1] + (c[1] - c[0]).norm();
+    let eval = |t: [f64; 2]| {
+        let (y1, d1) = circle_at(c[0], e[0].0, e[0].1, r[0], t[0]);
+        let (y2, d2) = circle_at(c[1], e[1].0, e[1].1, r[1], t[1]);
+        let w = y2 - y1;
+        let g = [w.dot(&d1), -w.dot(&d2)];
+        // y'' = -(y - c).
+        let j = [
+            [-d1.dot(&d1) - w.dot(&(y1 - c[0])), d2.dot(&d1)],
+            [d1.dot(&d2), -d2.dot(&d2) + w.dot(&(y2 - c[1]))],
+        ];
+        let det = j[0][0] * j[1][1] - j[0][1] * j[1][0];
+        if det.abs() <= 1e-12 * scale.powi(4) {
+            return None;
+        }
+        let inv = [
+            [j[1][1] / det, -j[0][1] / det],
+            [-j[1][0] / det, j[0][0] / det],
+        ];
+        Some((g, inv))
+    };
+    let mut t = t0;
+    for _ in 0..60 {
+        let (g, inv) = eval(t)?;
+        let step = [
+            inv[0][0] * g[0] + inv[0][1] * g[1],
+            inv[1][0] * g[0] + inv[1][1] * g[1],
+        ];
+        t = [t[0] - step[0], t[1] - step[1]];
+        if step[0].abs() + step[1].abs() <= 1e-14 {
+            return eval(t).map(|(_, inv)| (t, inv));
+        }
+    }
+    None
 }
 
 /// Closest points between segments `p1 + s d1` and `p2 + t d2`, `s, t` in `[0, 1]`.
