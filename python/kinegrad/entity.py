@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional
 
 import torch
 
-from ._convert import indices, rows
+from ._convert import env_rows, indices, rows
 
 if TYPE_CHECKING:
     from .scene import Scene
@@ -73,6 +73,29 @@ class RigidLink:
         envs = solver._envs(envs_idx)
         vals = rows(mass, "mass", 1, solver._n_sel(envs), solver._scene._batched, allow_scalar=True)
         solver._set_param_part("body_mass", vals, torch.tensor([self._body]), envs)
+
+    def set_com(self, pos, envs_idx=None) -> None:
+        """Centre of mass in the link frame (m), (3,) or (n_envs, 3); may carry grad."""
+        solver = self.entity._solver
+        envs = solver._envs(envs_idx)
+        vals = env_rows(pos, "pos", (3,), solver._n_sel(envs), solver._scene._batched)
+        solver._set_param_part("body_ipos", vals.unsqueeze(1), torch.tensor([self._body]), envs)
+
+    def get_com(self) -> torch.Tensor:
+        """Centre of mass in the link frame (m), env 0."""
+        return torch.as_tensor(self.entity._solver.get_param("body_ipos")[0, self._body])
+
+    def set_inertia(self, inertia, envs_idx=None) -> None:
+        """Rotational inertia about the centre of mass, link axes (kg m^2), (3, 3) or
+        (n_envs, 3, 3); symmetric positive semi-definite; may carry grad."""
+        solver = self.entity._solver
+        envs = solver._envs(envs_idx)
+        vals = env_rows(inertia, "inertia", (3, 3), solver._n_sel(envs), solver._scene._batched)
+        solver._set_param_part("body_inertia", vals.unsqueeze(1), torch.tensor([self._body]), envs)
+
+    def get_inertia(self) -> torch.Tensor:
+        """Rotational inertia about the centre of mass, link axes (kg m^2), env 0."""
+        return torch.as_tensor(self.entity._solver.get_param("body_inertia")[0, self._body])
 
     def __repr__(self) -> str:
         return f"RigidLink(name={self.name!r}, idx={self.idx})"
@@ -398,6 +421,28 @@ class RigidEntity:
             raise ValueError(f"friction: must be >= 0, got {float(vals[0, 0])}")
         geoms = torch.arange(self.geom_start, self.geom_start + self._n_geoms)
         self._solver._set_param_part("geom_friction", vals.expand(-1, len(geoms)), geoms, None, 0)
+
+    def _link_shift(self, name: str, param: str, shift, k: int, links_idx_local, envs_idx) -> None:
+        """Set ``param`` of the chosen links to the model's value plus ``shift`` (Genesis's *_shift setters)."""
+        self._built(name)
+        links = indices(links_idx_local, "links_idx_local", self.n_links, "links")
+        envs = self._solver._envs(envs_idx)
+        n_sel = self._solver._n_sel(envs)
+        shape = (len(links),) if k == 1 else (len(links), k)
+        vals = env_rows(shift, name, shape, n_sel, self._scene._batched)
+        bodies = links + self.link_start + 1
+        base = torch.as_tensor(self._solver._scene._native.param_default(param))[bodies]
+        vals = vals + base
+        self._solver._set_param_part(param, vals, bodies, envs)
+
+    def set_mass_shift(self, mass_shift, links_idx_local=None, envs_idx=None) -> None:
+        """Link masses = model masses + ``mass_shift`` (n_links,) or (n_envs, n_links); may carry grad."""
+        self._link_shift("mass_shift", "body_mass", mass_shift, 1, links_idx_local, envs_idx)
+
+    def set_COM_shift(self, com_shift, links_idx_local=None, envs_idx=None) -> None:
+        """Link centres of mass = model values + ``com_shift`` (n_links, 3) or (n_envs, n_links, 3),
+        link frames; may carry grad."""
+        self._link_shift("com_shift", "body_ipos", com_shift, 3, links_idx_local, envs_idx)
 
     def get_mass(self) -> float:
         """Total mass of the entity's links (kg), env 0."""
