@@ -9,7 +9,11 @@ import torch
 
 
 def as_f64(value, name: str) -> torch.Tensor:
-    """A float64 tensor of ``value``; ValueError naming ``name`` if it is not numeric or not finite."""
+    """A float64 tensor of ``value``; ValueError naming ``name`` if it is not real numbers
+    (booleans and complex numbers are refused rather than silently converted) or not finite."""
+    dtype = value.dtype if isinstance(value, (torch.Tensor, np.ndarray)) else None
+    if dtype is not None and (dtype in (torch.bool, np.bool_) or (dtype.is_complex if isinstance(dtype, torch.dtype) else np.issubdtype(dtype, np.complexfloating))):
+        raise ValueError(f"{name}: expected real numbers, got dtype {dtype}")
     try:
         if isinstance(value, torch.Tensor):
             t = value.to(dtype=torch.float64, device="cpu")

@@ -147,3 +147,12 @@ def test_native_state_and_params_round_trip():
     d = sim.describe()
     assert d["jnt_type"] == ["free"] and d["geom_type"] == ["box"] and d["entity_dof_num"] == [6]
     assert d["body_parent"] == [0, 0] and d["body_entity"] == [-1, 0]
+
+
+def test_non_real_dtypes_are_refused_naming_the_argument():
+    scene = gs.Scene()
+    box = scene.add_entity(gs.morphs.Box(size=(0.1, 0.1, 0.1), pos=(0, 0, 1)))
+    scene.build()
+    for bad in (torch.zeros(6, dtype=torch.complex128), torch.zeros(6, dtype=torch.bool), np.zeros(6, dtype=np.complex64), np.zeros(6, dtype=bool)):
+        with pytest.raises(ValueError, match="force: expected real numbers"):
+            box.control_dofs_force(bad)
