@@ -63,7 +63,8 @@ fn factor_hessian(data: &mut Data, nv: usize, jar: &[f64]) -> bool {
     chol::factor(&mut data.hess_chol, nv)
 }
 
-/// Exact minimizer along `dir` of the piecewise-quadratic cost (step length alpha >= 0).
+/// Exact minimizer along `dir` of the piecewise-quadratic cost: (step length alpha >= 0,
+/// whether the step crossed a kink, i.e. changed the active set).
 /// `g0` = d^T (M_h a - f), `dmd` = d^T M_h d, `jar` = J a - aref, `jd` = J d.
 fn line_search(
     g0: f64,
@@ -72,7 +73,7 @@ fn line_search(
     jd: &[f64],
     dd: &[f64],
     bps: &mut Vec<(f64, usize)>,
-) -> f64 {
+) -> (f64, bool) {
     // slope f'(alpha) = s0 + s1 alpha on each segment between breakpoints
     let mut s0 = g0;
     let mut s1 = dmd;
@@ -91,19 +92,21 @@ fn line_search(
         }
     }
     bps.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let mut crossed = false;
     for &(t, i) in bps.iter() {
         if s1 > 0.0 && -s0 / s1 <= t {
             break;
         }
         // crossing row i's kink: toggle it
+        crossed = true;
         let sign = if jd[i] > 0.0 { -1.0 } else { 1.0 };
         s0 += sign * dd[i] * jd[i] * jar[i];
         s1 += sign * dd[i] * jd[i] * jd[i];
     }
     if s1 > 0.0 {
-        (-s0 / s1).max(0.0)
+        ((-s0 / s1).max(0.0), crossed)
     } else {
-        0.0
+        (0.0, crossed)
     }
 }
 
@@ -141,6 +144,7 @@ pub fn solve(model: &Model, data: &mut Data) -> bool {
     }
 
     let scale = 1.0 / (model.stat_meaninertia * (nv.max(1) as f64));
+    let mut exact = false;
     let mut iter = 0;
     if nefc > 0 {
         while iter < model.opt.iterations {
@@ -179,7 +183,7 @@ pub fn solve(model: &Model, data: &mut Data) -> bool {
             residuals_dir(data, nv, &md, &mut jd);
             chol::mul_vec(&data.qm_h, nv, &md, &mut grad);
             let dmd: f64 = md.iter().zip(&grad).map(|(x, y)| x * y).sum();
-            let alpha = line_search(g0, dmd, &jar, &jd, &data.efc_d, &mut bps);
+            let (alpha, crossed) = line_search(g0, dmd, &jar, &jd, &data.efc_d, &mut bps);
             if alpha == 0.0 {
                 break;
             }
@@ -190,6 +194,12 @@ pub fn solve(model: &Model, data: &mut Data) -> bool {
             for r in 0..nefc {
                 jar[r] += alpha * jd[r];
             }
+            if !crossed {
+                // a full Newton step within one quadratic piece: `a` is the exact minimizer for an
+                // unchanged active set, whose Hessian is the one just factored
+                exact = true;
+                break;
+            }
             let cnew = cost(&a, &ma, &data.qfrc_smooth, &jar, &data.efc_d);
             let improvement = c - cnew;
             c = cnew;
@@ -199,14 +209,14 @@ pub fn solve(model: &Model, data: &mut Data) -> bool {
         }
         // Hessian of the final active set, kept for the reverse pass
         residuals(data, nv, &a, &mut jar);
-        if ok && !factor_hessian(data, nv, &jar) {
+        if ok && !exact && !factor_hessian(data, nv, &jar) {
             ok = false;
         }
         // polish: with the active set fixed the cost is quadratic, so one full Newton step lands on
         // its minimizer to round-off. Accept it if the active set stays the same; the result then no
         // longer depends on the warm start or on where the iterations stopped, which makes a step a
         // reproducible function of its inputs and F(a) = 0 exact for the reverse pass.
-        if ok {
+        if ok && !exact {
             chol::mul_vec(&data.qm_h, nv, &a, &mut ma);
             for i in 0..nv {
                 grad[i] = ma[i] - data.qfrc_smooth[i];
