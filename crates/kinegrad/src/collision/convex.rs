@@ -365,6 +365,34 @@ fn snap_face<'p>(
     }
 }
 
+/// The pair seen from its cylinder (shape `a` when `cyl_is_a`): the cylinder, the other shape,
+/// the cylinder's radius and half length, the contact normal oriented from the cylinder to the
+/// other shape, and the cylinder's axis; None when that shape is not a cylinder.
+fn cylinder_side<'p, 'a>(
+    a: &'p Placed<'a>,
+    b: &'p Placed<'a>,
+    n: &Vec3,
+    cyl_is_a: bool,
+) -> Option<(&'p Placed<'a>, &'p Placed<'a>, f64, f64, Vec3, Vec3)> {
+    let (cy, o) = if cyl_is_a { (a, b) } else { (b, a) };
+    let Shape::Cylinder {
+        radius,
+        half_length,
+    } = *cy.shape
+    else {
+        return None;
+    };
+    let m = if cyl_is_a { *n } else { -n };
+    Some((
+        cy,
+        o,
+        radius,
+        half_length,
+        m,
+        cy.pose.rot.column(2).into_owned(),
+    ))
+}
+
 /// A contact involving a cylinder (not found exactly by GJK/EPA, which converge slowly on the
 /// curved surface) recomputed exactly when it is a flat face (box face, hull face, cylinder cap)
 /// against the other shape's deepest point along the face normal (a core vertex plus radius,
@@ -441,17 +469,9 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
     // The curved side of a cylinder against a core vertex (a ball centre) or the interior of
     // a capsule segment: two balls (the cylinder's centred on its axis).
     for cyl_is_a in [true, false] {
-        let (cy, o) = if cyl_is_a { (a, b) } else { (b, a) };
-        let Shape::Cylinder {
-            radius: rc,
-            half_length: hc,
-        } = *cy.shape
-        else {
+        let Some((cy, o, rc, hc, m, ax)) = cylinder_side(a, b, n, cyl_is_a) else {
             continue;
         };
-        // Direction from the cylinder to the other shape.
-        let m = if cyl_is_a { *n } else { -n };
-        let ax = cy.pose.rot.column(2).into_owned();
         let margin = 1e-9 * scale;
         let on_axis = |x: &Vec3| cy.pose.pos + ax * ax.dot(&(x - cy.pose.pos));
         // (point, core on the cylinder, core on the other, radius around the other's core)
@@ -538,21 +558,14 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
     // outside the radius, or crossed (below the cap inside the radius): two balls, the rim
     // point nearest the vertex.
     for cyl_is_a in [true, false] {
-        let (cy, o) = if cyl_is_a { (a, b) } else { (b, a) };
-        let Shape::Cylinder {
-            radius: rc,
-            half_length: hc,
-        } = *cy.shape
-        else {
+        let Some((cy, o, rc, hc, m, ax)) = cylinder_side(a, b, n, cyl_is_a) else {
             continue;
         };
-        let m = if cyl_is_a { *n } else { -n };
         let (x, idx) = o.support_idx(&-m);
         let Some(l) = core_vertex(o.shape, idx) else {
             continue;
         };
         let ro = o.radius();
-        let ax = cy.pose.rot.column(2).into_owned();
         let margin = 1e-9 * scale;
         for top in [true, false] {
             let sz = if top { 1.0 } else { -1.0 };
@@ -584,16 +597,9 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
     // Newton's method, see [`super::line_circle`]) with the line point strictly inside its
     // segment, beyond the cap and outside the radius.
     for cyl_is_a in [true, false] {
-        let (cy, o) = if cyl_is_a { (a, b) } else { (b, a) };
-        let Shape::Cylinder {
-            radius: rc,
-            half_length: hc,
-        } = *cy.shape
-        else {
+        let Some((cy, o, rc, hc, m, ax)) = cylinder_side(a, b, n, cyl_is_a) else {
             continue;
         };
-        let m = if cyl_is_a { *n } else { -n };
-        let ax = cy.pose.rot.column(2).into_owned();
         let margin = 1e-9 * scale;
         // (segment start, segment vector, core on the other, radius around it)
         let mut lines: Vec<(Vec3, Vec3, Core, f64)> = Vec::new();
