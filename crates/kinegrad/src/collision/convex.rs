@@ -566,29 +566,14 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
             continue;
         };
         let ro = o.radius();
-        let margin = 1e-9 * scale;
         for top in [true, false] {
             let sz = if top { 1.0 } else { -1.0 };
             let c = cy.pose.pos + ax * (sz * hc);
-            let rel = x - c;
-            let along = ax.dot(&rel);
-            let perp = rel - ax * along;
-            let pl = perp.norm();
-            // Outside: beyond the cap and the radius; crossed: below the cap, inside the radius.
-            let through = if sz * along > margin && pl > rc + margin {
-                false
-            } else if sz * along < -margin && pl < rc - margin && pl > margin {
-                true
-            } else {
-                continue;
-            };
-            let y = c + perp * (rc / pl);
-            try_balls(
+            try_rim(
                 &mut best,
                 (cyl_is_a, n, dist, scale),
-                (y, Core::RimNear { top }, 0.0),
+                (&c, &ax, sz, top, rc),
                 (x, Core::Fixed(l), ro),
-                through,
             );
         }
     }
@@ -600,7 +585,6 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
         let Some((cy, o, rc, hc, m, ax)) = cylinder_side(a, b, n, cyl_is_a) else {
             continue;
         };
-        let margin = 1e-9 * scale;
         // (segment start, segment vector, core on the other, radius around it)
         let mut lines: Vec<(Vec3, Vec3, Core, f64)> = Vec::new();
         match *o.shape {
@@ -655,24 +639,11 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
                     continue;
                 }
                 let x = p0 + e * t;
-                let rel = x - c;
-                let along = ax.dot(&rel);
-                let perp = rel - ax * along;
-                let pl = perp.norm();
-                let through = if sz * along > margin && pl > rc + margin {
-                    false
-                } else if sz * along < -margin && pl < rc - margin && pl > margin {
-                    true
-                } else {
-                    continue;
-                };
-                let y = c + perp * (rc / pl);
-                try_balls(
+                try_rim(
                     &mut best,
                     (cyl_is_a, n, dist, scale),
-                    (y, Core::RimNear { top }, 0.0),
+                    (&c, &ax, sz, top, rc),
                     (x, c_other, ro),
-                    through,
                 );
             }
         }
@@ -733,6 +704,38 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
         }
     }
     best.map(|b| b.1)
+}
+
+/// A point `x` of the other shape (with its core and radius) against the rim circle of the
+/// cylinder cap centred at `c` (axis `ax`, `sz` = +1 top / -1 bottom, radius `rc`): outside
+/// (beyond the cap and the radius) or crossed (below the cap, inside the radius) it is a
+/// two-ball contact with the rim point nearest `x`; anything else gives no candidate.
+fn try_rim(
+    best: &mut Option<(f64, ContactPoint)>,
+    ctx: (bool, &Vec3, f64, f64),
+    (c, ax, sz, top, rc): (&Vec3, &Vec3, f64, bool, f64),
+    (x, core, ro): (Vec3, Core, f64),
+) {
+    let margin = 1e-9 * ctx.3;
+    let rel = x - c;
+    let along = ax.dot(&rel);
+    let perp = rel - ax * along;
+    let pl = perp.norm();
+    let through = if sz * along > margin && pl > rc + margin {
+        false
+    } else if sz * along < -margin && pl < rc - margin && pl > margin {
+        true
+    } else {
+        return;
+    };
+    let y = c + perp * (rc / pl);
+    try_balls(
+        best,
+        ctx,
+        (y, Core::RimNear { top }, 0.0),
+        (x, core, ro),
+        through,
+    );
 }
 
 /// A two-ball candidate of [`cylinder_face_contact`]: the cylinder's ball (centre `pc`, core
