@@ -149,8 +149,8 @@ pub struct Data {
     pub state_backup: (Vec<f64>, Vec<f64>),
 
     // scratch (nv and nefc sized)
-    pub(crate) scratch_nv: [Vec<f64>; 6],
-    pub(crate) scratch_efc: [Vec<f64>; 4],
+    pub(crate) scratch_nv: [Vec<f64>; 4],
+    pub(crate) scratch_efc: [Vec<f64>; 2],
     pub(crate) scratch_jac: Vec<Vec3>,
     pub(crate) scratch_ls: Vec<(f64, usize)>,
     pub(crate) scratch_points: Vec<crate::collision::ContactPoint>,
