@@ -92,20 +92,170 @@ def batched(path, q0, pd_targets, n_envs_list, nsteps, repeats):
         print(f"  n_envs={n:<5} {rate:12.0f} env-steps/s  ({t / steps * 1e3:8.3f} ms per batched step)")
 
 
+def franka_gs_scene(requires_grad, n_envs=0):
+    """The Menagerie Franka file through the Genesis-style API (dt 0.002 as in the file)."""
+    import kinegrad as gs
+
+    gs.init(precision="64", logging_level="warning")
+    scene = gs.Scene(sim_options=gs.options.SimOptions(dt=0.002, requires_grad=requires_grad), show_viewer=False)
+    robot = scene.add_entity(gs.morphs.MJCF(file=str(FRANKA)))
+    scene.build(n_envs=n_envs)
+    import torch
+
+    robot.set_dofs_position(torch.tensor(FRANKA_HOME))
+    return scene, robot, scene.get_state()
+
+
+def python_overhead(T, repeats):
+    """Per-step cost of the Python API in a requires_grad scene against the native stepping of
+    the same steps (one native call for all T steps, no Python per step)."""
+    import torch
+
+    scene, robot, home = franka_gs_scene(True)
+    U = (0.5 * torch.sin(torch.arange(T * 9, dtype=torch.float64).reshape(T, 9))).requires_grad_(True)
+    sim = scene._native
+    mode = np.zeros((1, 9), dtype=np.int8)
+    Un = U.detach().numpy()[None].copy()
+
+    def native():
+        sim.set_state(home.qpos.numpy()[None], home.dofs_vel.numpy()[None])
+        sim.rollout(mode, Un, False, False, 1)
+
+    def loop():
+        scene.reset(home)
+        for t in range(T):
+            robot.control_dofs_force(U[t])
+            scene.step()
+        return scene.sim.rigid_solver.get_qpos(), scene.sim.rigid_solver.get_qvel()
+
+    def roll():
+        scene.reset(home)
+        return scene.rollout(U, trajectory=False)
+
+    def loss(q, v):
+        return (q**2).sum() + 0.1 * (v**2).sum()
+
+    def loop_bwd():
+        loss(*loop()).backward()
+
+    def roll_bwd():
+        loss(*roll()).backward()
+
+    # same trajectory in all four
+    q_loop = loop()[0].detach()
+    native()
+    gap = float(np.abs(sim.get_qpos()[0] - q_loop.numpy()).max())
+    t_nat = median_time(native, repeats) / T
+    t_loop = median_time(loop, repeats) / T
+    t_roll = median_time(roll, repeats) / T
+    t_loop_b = median_time(loop_bwd, repeats) / T
+    t_roll_b = median_time(roll_bwd, repeats) / T
+    print(f"Python API, Franka, requires_grad=True, {T} steps of control_dofs_force (median of {repeats}; trajectories agree to {gap:.0e}):")
+    print(f"  native stepping (Sim.rollout, no Python per step) {t_nat * 1e6:8.2f} us/step")
+    print(f"  loop control_dofs_force + scene.step()             {t_loop * 1e6:8.2f} us/step  ratio {t_loop / t_nat:5.2f}  (target <= 2)")
+    print(f"  scene.rollout(U)                                   {t_roll * 1e6:8.2f} us/step  ratio {t_roll / t_nat:5.2f}  (target <= 1.1)")
+    print(f"  loop forward + backward                            {t_loop_b * 1e6:8.2f} us/step  backward/forward {(t_loop_b - t_loop) / t_loop:5.2f}")
+    print(f"  rollout forward + backward                         {t_roll_b * 1e6:8.2f} us/step  backward/forward {(t_roll_b - t_roll) / t_roll:5.2f}  (target <= 4)")
+    return t_nat, t_roll, t_roll_b
+
+
+def mujoco_fd_gradient(T, repeats):
+    """The same kind of gradient (a loss on the final state w.r.t. every step's controls)
+    assembled from MuJoCo's finite-difference transition Jacobians: forward pass saving the
+    states, mjd_transitionFD at every step, then the adjoint recursion."""
+    m, d = setup_mujoco(FRANKA, FRANKA_HOME, FRANKA_HOME)
+    nx = 2 * m.nv + m.na
+    A = np.zeros((nx, nx))
+    B = np.zeros((nx, m.nu))
+    ctrl = FRANKA_HOME[None] + 0.1 * np.sin(np.arange(T * m.nu).reshape(T, m.nu))
+
+    def run():
+        mujoco.mj_resetData(m, d)
+        d.qpos[:] = FRANKA_HOME
+        saved = []
+        for t in range(T):
+            d.ctrl[:] = ctrl[t]
+            saved.append((d.qpos.copy(), d.qvel.copy(), d.qacc_warmstart.copy(), d.time))
+            mujoco.mj_step(m, d)
+        lam = np.concatenate([2 * d.qpos[: m.nv], 0.2 * d.qvel])  # d loss / d x_T (hinge joints: qpos ~ tangent)
+        grads = np.zeros((T, m.nu))
+        for t in reversed(range(T)):
+            q, v, w, tm = saved[t]
+            d.qpos[:], d.qvel[:], d.qacc_warmstart[:], d.time = q, v, w, tm
+            d.ctrl[:] = ctrl[t]
+            mujoco.mjd_transitionFD(m, d, 1e-6, False, A, B, None, None)
+            grads[t] = B.T @ lam
+            lam = A.T @ lam
+        return grads
+
+    run()
+    t = median_time(run, repeats) / T
+    print(f"MuJoCo: forward + mjd_transitionFD per step + adjoint recursion    {t * 1e6:8.2f} us/step")
+    return t
+
+
+def batched_scaling(n_envs, steps, repeats):
+    """n_envs Franka envs on 1 and on 2 rayon threads (separate processes), and memory per env."""
+    import json
+    import subprocess
+    import sys
+
+    res = {}
+    for threads in (1, 2):
+        env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
+        out = subprocess.run(
+            [sys.executable, __file__, "--batched-child", str(n_envs), "--steps", str(steps), "--repeats", str(repeats)],
+            env=env, capture_output=True, text=True, check=True,
+        ).stdout
+        res[threads] = json.loads(out.strip().splitlines()[-1])
+    r1, r2 = res[1]["rate"], res[2]["rate"]
+    print(f"batched Franka, n_envs={n_envs}: 1 thread {r1 / 1e6:6.3f} M env-steps/s, 2 threads {r2 / 1e6:6.3f} M  scaling {r2 / r1:4.2f}x (target >= 1.8)")
+    print(f"  memory per env {res[2]['bytes_per_env'] / 1e3:6.1f} kB (resident growth from 1 to {n_envs} envs / {n_envs - 1})")
+    return r1, r2
+
+
+def _rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def batched_child(n_envs, steps, repeats):
+    import json
+
+    m, _ = setup_mujoco(FRANKA, FRANKA_HOME, FRANKA_HOME)
+    one = setup_kinegrad(FRANKA, m, FRANKA_HOME, FRANKA_HOME, n_envs=1)
+    one.step(10)
+    rss0 = _rss()
+    sim = setup_kinegrad(FRANKA, m, FRANKA_HOME, FRANKA_HOME, n_envs=n_envs)
+    sim.step(10)  # every env's scratch at its working size
+    per_env = (_rss() - rss0) / (n_envs - 1)
+    t = median_time(lambda: sim.step(steps), repeats)
+    print(json.dumps({"rate": n_envs * steps / t, "bytes_per_env": per_env}))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--batched-child", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     for p in (FRANKA, HUMANOID):
         if not p.exists():
             raise SystemExit(f"{p} missing: run `make setup`")
+    if args.batched_child is not None:
+        return batched_child(args.batched_child, args.steps, args.repeats)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; MuJoCo {mujoco.__version__}")
     print(f"single env, one thread, median of {args.repeats} runs of {args.steps} steps:")
     single_env("Franka (Menagerie)+floor", FRANKA, FRANKA_HOME, FRANKA_HOME, args.steps, args.repeats)
     single_env("dm_control humanoid", HUMANOID, None, None, args.steps, args.repeats)
+    print()
+    t_nat, t_roll, t_roll_b = python_overhead(100, args.repeats)
+    t_mj = mujoco_fd_gradient(100, args.repeats)
+    print(f"  gradient of 100 steps: kinegrad rollout forward+backward {t_roll_b * 1e6:.2f} us/step vs MuJoCo FD assembly {t_mj * 1e6:.2f}: {t_mj / t_roll_b:.1f}x cheaper (target >= 10)")
+    print()
     print("batched Franka (all cores):")
     batched(FRANKA, FRANKA_HOME, FRANKA_HOME, [1, 64, 1024], 20000, max(3, args.repeats // 2))
+    batched_scaling(1024, 20, max(3, args.repeats // 2))
 
 
 if __name__ == "__main__":

@@ -1,16 +1,23 @@
 """The autograd bridge: torch.autograd.Functions over the native step and its VJP.
 
-- :class:`StepFunction`: one ``scene.step()``; inputs (qpos, qvel, control target, the
-  parameter tensors that carry grad), outputs (qpos', qvel'). Backward: ``Sim.step_vjp``.
+- :class:`SegmentFunction`: the ``scene.step()`` calls between two readings, as one node.
+  The steps run natively as they are called, recorded on a native tape (the controls of
+  every step and its input state); the node is made when a reading (or any state, control
+  or parameter write) needs the state. Inputs: the segment's initial (qpos, qvel), the
+  per-step control targets (N, T, nv) as assembled from the ``control_dofs_*`` calls, and
+  the parameter tensors that carry grad. Backward: ``Tape.vjp``, one native call.
+- :class:`RolloutFunction`: ``scene.rollout(controls)``, T steps as one node; each env
+  runs its horizon as one parallel native task. With ``checkpoint=K`` the tape keeps
+  every K-th state and the native reverse pass recomputes the others.
+- :class:`StepFunction`: one functional step (q, v, target, *params) -> (q', v') through
+  ``Sim.step_functional`` / ``Sim.step_vjp``, the unit the gradchecks exercise.
 - :class:`KinematicsFunction`: body poses and velocities of a state (readings);
   backward: ``Sim.kinematics_vjp``.
-- :class:`RolloutFunction`: T steps as one node. Backward loops ``step_vjp`` in reverse;
-  with ``checkpoint=K`` only every K-th input state is kept and each K-step segment is
-  recomputed forward (``step_functional``) before its reverse sweep.
 
-Non-tensor arguments (scene, step index, parameter snapshot, names) come first; the
+Non-tensor arguments (scene, step index, parameter snapshot, names, tape) come first; a
 parameter snapshot ``(version, {name: array})`` is what the native sim must hold while a
-node runs forward or backward (parameters can change between steps).
+functional node runs forward or backward (parameters can change between steps); a tape
+carries its own copy of the parameters it ran with.
 """
 
 from __future__ import annotations
@@ -68,33 +75,6 @@ def _snap_with(snap, names: Sequence[str], params) -> tuple:
 
 
 
-def vjp_step(scene, step: int, snap, q, v, mode, target, gq: torch.Tensor, gv: torch.Tensor):
-    """Reverse of one step (all envs): returns (q_bar, v_bar, target_bar, {name: param_bar})."""
-    for what, g in (("qpos", gq), ("dofs_vel", gv)):
-        idx = _first_bad(g)
-        if idx is not None:
-            raise RuntimeError(
-                f"backward: the gradient w.r.t. the {what} after step {step} contains NaN or inf (at index {idx}); "
-                "it came from the loss or from a later step"
-            )
-    scene._sync_params(snap)
-    try:
-        qb, vb, tb, pb = scene._native.step_vjp(_np(q), _np(v), _mode_np(mode), _np(target), _np(gq), _np(gv))
-    except (ValueError, RuntimeError) as e:
-        raise type(e)(f"backward of step {step}: {e}") from None
-    for what, a in (("qpos", qb), ("dofs_vel", vb), ("control target", tb)):
-        if not np.isfinite(a).all():
-            raise RuntimeError(f"backward of step {step}: the gradient w.r.t. the step's input {what} is NaN or inf (the step's reverse pass diverged)")
-    qb, vb, tb = torch.from_numpy(qb), torch.from_numpy(vb), torch.from_numpy(tb)
-    norm = float(torch.sqrt((qb * qb).sum() + (vb * vb).sum()))
-    clip = scene.grad_clip
-    if clip is not None and norm > clip:
-        s = clip / norm
-        qb, vb = qb * s, vb * s
-    scene._grad_trace[step] = norm
-    return qb, vb, tb, {k: torch.from_numpy(np.ascontiguousarray(a)) for k, a in pb.items()}
-
-
 def _param_grads(names: Sequence[str], pbar: Dict[str, torch.Tensor]) -> List[torch.Tensor]:
     out = []
     for n in names:
@@ -125,7 +105,18 @@ class StepFunction(torch.autograd.Function):
     def backward(ctx, gq, gv):
         q, v, target, mode = ctx.saved_tensors  # raises torch's error on a second backward without retain_graph
         gq, gv = _grad_or_zeros(gq, q.shape), _grad_or_zeros(gv, v.shape)
-        qb, vb, tb, pb = vjp_step(ctx.scene, ctx.step, ctx.snap, q, v, mode, target, gq, gv)
+        _check_seed(ctx.step, "qpos", gq)
+        _check_seed(ctx.step, "dofs_vel", gv)
+        ctx.scene._sync_params(ctx.snap)
+        try:
+            qb, vb, tb, pb = ctx.scene._native.step_vjp(_np(q), _np(v), _mode_np(mode), _np(target), _np(gq), _np(gv))
+        except (ValueError, RuntimeError) as e:
+            raise type(e)(f"backward of step {ctx.step}: {e}") from None
+        qb, vb, tb = torch.from_numpy(qb), torch.from_numpy(vb), torch.from_numpy(tb)
+        for what, a in (("qpos", qb), ("dofs_vel", vb), ("control target", tb)):
+            if not bool(torch.isfinite(a).all()):
+                raise RuntimeError(f"backward of step {ctx.step}: the gradient w.r.t. the step's input {what} is NaN or inf")
+        pb = {k: torch.from_numpy(np.ascontiguousarray(a)) for k, a in pb.items()}
         return (None, None, None, None, qb, vb, tb, None, *_param_grads(ctx.names, pb))
 
 
@@ -155,90 +146,100 @@ class KinematicsFunction(torch.autograd.Function):
         return (None, None, torch.from_numpy(qb), torch.from_numpy(vb), None, *_param_grads(ctx.names, pb))
 
 
-class RolloutFunction(torch.autograd.Function):
-    """(qpos0, qvel0, controls (N, T, nv), *params) -> (qpos (N, T, nq), qvel (N, T, nv)), one node."""
+def _check_seed(step: int, what: str, g: torch.Tensor) -> None:
+    idx = _first_bad(g)
+    if idx is not None:
+        raise RuntimeError(
+            f"backward: the gradient w.r.t. the {what} after step {step} contains NaN or inf (at index {idx}); "
+            "it came from the loss or from a later step"
+        )
+
+
+def _tape_backward(ctx, q_bar=None, v_bar=None, traj_q_bar=None, traj_v_bar=None, mode=None, U=None):
+    """Run the native reverse pass over ``ctx.tape``; returns torch (q0_bar, v0_bar, U_bar
+    (N, T, nv), [param grads in ctx.names order]) and records the per-step gradient norms."""
+    scene, t0, T = ctx.scene, ctx.t0, ctx.T
+    clip = scene.grad_clip
+    try:
+        qb, vb, ub, pb, norms = ctx.tape.vjp(
+            ctx.q0,
+            None if q_bar is None else _np(q_bar),
+            None if v_bar is None else _np(v_bar),
+            None if traj_q_bar is None else _np(traj_q_bar),
+            None if traj_v_bar is None else _np(traj_v_bar),
+            None if clip is None else float(clip),
+            mode,
+            None if U is None else _np(U),
+        )
+    except (ValueError, RuntimeError) as e:
+        raise RuntimeError(f"backward of steps {t0}..{t0 + T - 1}: {e}") from None
+    joint = np.sqrt((norms * norms).sum(axis=0))  # over envs
+    for i in range(T):
+        scene._grad_trace[t0 + i] = float(joint[i])
+    pb = {k: torch.from_numpy(np.ascontiguousarray(a)) for k, a in pb.items()}
+    return torch.from_numpy(qb), torch.from_numpy(vb), torch.from_numpy(ub), _param_grads(ctx.names, pb)
+
+
+class SegmentFunction(torch.autograd.Function):
+    """(qpos0, qvel0, U (N, T, nv) or None, *params) -> (qpos_T, qvel_T) over steps already run
+    natively and recorded on ``tape``; ``q_end``, ``v_end`` (numpy) are their result."""
 
     @staticmethod
-    def forward(ctx, scene, t0, snap, mode, checkpoint, trajectory, q0, v0, U, names, *params):
-        n, T, _ = U.shape
-        check_inputs(t0, [("qpos", q0), ("dofs_vel", v0), *zip(names, params)])
-        snap = _snap_with(snap, names, params)
-        idx = _first_bad(U)
-        if idx is not None:
-            raise ValueError(f"scene.rollout: controls contain NaN or inf at step {t0 + idx[1]} (rollout index {idx[1]}, env {idx[0]}, dof {idx[2]})")
-        scene._sync_params(snap)
-        sim, m = scene._native, _mode_np(mode)
-        Un = _np(U)
-        Q = np.empty((n, T, sim.nq))
-        V = np.empty((n, T, sim.nv))
-        q, v = _np(q0), _np(v0)
-        ckpt = {}
-        for t in range(T):
-            if checkpoint is not None and t % checkpoint == 0:
-                ckpt[t] = (q, v)
-            try:
-                q, v = sim.step_functional(q, v, m, np.ascontiguousarray(Un[:, t]), 1)
-            except (ValueError, RuntimeError) as e:
-                raise type(e)(f"scene.rollout (step {t0 + t}): {e}") from None
-            Q[:, t], V[:, t] = q, v
-        Qt, Vt = torch.from_numpy(Q), torch.from_numpy(V)
-        ctx.scene, ctx.t0, ctx.snap, ctx.names, ctx.K = scene, t0, snap, tuple(names), checkpoint
-        ctx.trajectory = trajectory
-        if checkpoint is None:
-            # every step's input state is q0 or an earlier output: keep them all (T states)
-            ctx.states = (Qt, Vt)
-        else:
-            ctx.ckpt = ckpt  # only every K-th input state; segments are recomputed in backward
-        ctx.save_for_backward(q0, v0, U, mode)
-        if trajectory:
-            return Qt, Vt
-        # only the final state leaves the node; with checkpointing the trajectory is dropped here
-        return Qt[:, -1].clone(), Vt[:, -1].clone()
+    def forward(ctx, scene, t0, tape, q_end, v_end, q0, v0, U, names, *params):
+        ctx.scene, ctx.t0, ctx.T, ctx.tape, ctx.names = scene, t0, len(tape), tape, tuple(names)
+        ctx.q0 = _np(q0)
+        ctx.has_u = U is not None
+        ctx.save_for_backward(q0)
+        return torch.from_numpy(q_end), torch.from_numpy(v_end)
+
+    @staticmethod
+    def backward(ctx, gq, gv):
+        last = ctx.t0 + ctx.T - 1
+        n = ctx.q0.shape[0]
+        gq = _grad_or_zeros(gq, ctx.q0.shape)
+        gv = _grad_or_zeros(gv, (n, ctx.scene._native.nv))
+        _check_seed(last, "qpos", gq)
+        _check_seed(last, "dofs_vel", gv)
+        ctx.saved_tensors  # raises torch's error on a second backward without retain_graph
+        qb, vb, ub, pg = _tape_backward(ctx, q_bar=gq, v_bar=gv)
+        return (None, None, None, None, None, qb, vb, ub if ctx.has_u else None, None, *pg)
+
+
+class RolloutFunction(torch.autograd.Function):
+    """(qpos0, qvel0, controls (N, T, nv), *params) -> (qpos (N, T, nq), qvel (N, T, nv)), or only
+    the final state with ``trajectory=False``; one node. The scene's native state must be
+    (qpos0, qvel0) and its parameters the current ones (``scene.rollout`` sees to both)."""
+
+    @staticmethod
+    def forward(ctx, scene, t0, mode, checkpoint, trajectory, q0, v0, U, names, *params):
+        record = any(ctx.needs_input_grad)
+        try:
+            Q, V, tape = scene._native.rollout(mode, _np(U), bool(trajectory), record, checkpoint or 1)
+        except (ValueError, RuntimeError) as e:
+            raise type(e)(f"scene.rollout (from step {t0}): {e}") from None
+        ctx.scene, ctx.t0, ctx.T, ctx.tape, ctx.names = scene, t0, U.shape[1], tape, tuple(names)
+        ctx.trajectory, ctx.mode = trajectory, mode
+        ctx.q0 = _np(q0)
+        if tape is not None:
+            scene._tapes.add(tape)
+        ctx.save_for_backward(U)  # the tape keeps the states; the controls are the caller's
+        return torch.from_numpy(Q), torch.from_numpy(V)
 
     @staticmethod
     def backward(ctx, gQ, gV):
-        saved = ctx.saved_tensors
-        q0, v0, U, mode = saved[:4]
-        scene, t0, K = ctx.scene, ctx.t0, ctx.K
-        n, T, nv = U.shape
-        nq = q0.shape[1]
+        (U,) = ctx.saved_tensors  # raises torch's error on a second backward without retain_graph
+        n, T = ctx.q0.shape[0], ctx.T
+        nq, nv = ctx.q0.shape[1], ctx.scene._native.nv
         if ctx.trajectory:
             gQ, gV = _grad_or_zeros(gQ, (n, T, nq)), _grad_or_zeros(gV, (n, T, nv))
-        else:  # only the final state was an output
-            fq, fv = _grad_or_zeros(gQ, (n, nq)), _grad_or_zeros(gV, (n, nv))
-            gQ, gV = torch.zeros(n, T, nq, dtype=torch.float64), torch.zeros(n, T, nv, dtype=torch.float64)
-            gQ[:, -1], gV[:, -1] = fq, fv
-        if K is None:
-            Q, V = ctx.states
-            starts = [0]
-            seg = T
+            for what, g in (("qpos", gQ), ("dofs_vel", gV)):
+                idx = _first_bad(g)
+                if idx is not None:
+                    _check_seed(ctx.t0 + idx[1], what, g[:, idx[1]])
+            qb, vb, ub, pg = _tape_backward(ctx, traj_q_bar=gQ, traj_v_bar=gV, mode=ctx.mode, U=U)
         else:
-            starts = sorted(ctx.ckpt)
-            seg = K
-        scene._sync_params(ctx.snap)
-        sim, m = scene._native, _mode_np(mode)
-        qb_next = torch.zeros(n, nq, dtype=torch.float64)
-        vb_next = torch.zeros(n, nv, dtype=torch.float64)
-        Ub = torch.zeros(n, T, nv, dtype=torch.float64)
-        pacc: Dict[str, torch.Tensor] = {}
-        for s in reversed(starts):
-            e = min(s + seg, T)
-            if K is None:
-                ins = [(q0, v0) if t == 0 else (Q[:, t - 1], V[:, t - 1]) for t in range(s, e)]
-            else:  # recompute the segment's input states from its checkpoint
-                scene._sync_params(ctx.snap)
-                q, v = ctx.ckpt[s]
-                ins = []
-                for t in range(s, e):
-                    ins.append((torch.from_numpy(q), torch.from_numpy(v)))
-                    if t + 1 < e:
-                        q, v = sim.step_functional(q, v, m, _np(U[:, t]), 1)
-            for t in reversed(range(s, e)):
-                qi, vi = ins[t - s]
-                gq = gQ[:, t] + qb_next
-                gv = gV[:, t] + vb_next
-                qb_next, vb_next, tb, pb = vjp_step(scene, t0 + t, ctx.snap, qi, vi, mode, U[:, t], gq, gv)
-                Ub[:, t] = tb
-                for k in ctx.names:
-                    pacc[k] = pb[k] if k not in pacc else pacc[k] + pb[k]
-        return (None, None, None, None, None, None, qb_next, vb_next, Ub, None, *_param_grads(ctx.names, pacc))
+            gq, gv = _grad_or_zeros(gQ, (n, nq)), _grad_or_zeros(gV, (n, nv))
+            _check_seed(ctx.t0 + T - 1, "qpos", gq)
+            _check_seed(ctx.t0 + T - 1, "dofs_vel", gv)
+            qb, vb, ub, pg = _tape_backward(ctx, q_bar=gq, v_bar=gv, mode=ctx.mode, U=U)
+        return (None, None, None, None, None, qb, vb, ub, None, *pg)

@@ -159,6 +159,8 @@ class RigidEntity:
     def __init__(self, scene: "Scene", idx: int, morph, material, surface):
         self._scene, self.idx, self.morph, self.material, self.surface = scene, idx, morph, material, surface
         self._desc: Optional[Dict] = None
+        self._all_dofs: Optional[torch.Tensor] = None
+        self._dof_span: Optional[slice] = None
 
     def _bind(self, desc: Dict) -> None:
         i = self.idx
@@ -167,6 +169,8 @@ class RigidEntity:
         self.link_start = desc["entity_body_adr"][i] - 1
         self._n_links = desc["entity_body_num"][i]
         self.dof_start, self._n_dofs = desc["entity_dof_adr"][i], desc["entity_dof_num"][i]
+        self._all_dofs = torch.arange(self.dof_start, self.dof_start + self._n_dofs, dtype=torch.int64)
+        self._dof_span = slice(self.dof_start, self.dof_start + self._n_dofs)
         self.q_start, self._n_qs = desc["entity_qpos_adr"][i], desc["entity_qpos_num"][i]
         self.geom_start, self._n_geoms = desc["entity_geom_adr"][i], desc["entity_geom_num"][i]
         self._links = [RigidLink(self, k, desc["body_name"][self.link_start + 1 + k]) for k in range(self._n_links)]
@@ -255,6 +259,8 @@ class RigidEntity:
 
     # ---- index helpers ----
     def _dofs(self, dofs_idx_local) -> torch.Tensor:
+        if dofs_idx_local is None and self._all_dofs is not None:
+            return self._all_dofs  # the per-step control calls: no index work (callers never write into it)
         self._built("dofs_idx_local")
         return indices(dofs_idx_local, "dofs_idx_local", self._n_dofs, f"dofs of entity '{self.name}'") + self.dof_start
 
@@ -348,15 +354,18 @@ class RigidEntity:
     # ---- control ----
     def control_dofs_force(self, force, dofs_idx_local=None, envs_idx=None) -> None:
         """Drive the dofs with generalized forces (N or N m); kept until changed."""
-        self._solver._write_control(0, force, "force", self._dofs(dofs_idx_local), envs_idx)
+        span = self._dof_span if dofs_idx_local is None else None
+        self._solver._write_control(0, force, "force", self._dofs(dofs_idx_local), envs_idx, span)
 
     def control_dofs_position(self, position, dofs_idx_local=None, envs_idx=None) -> None:
         """PD control towards ``position``: force = kp (target - q) - kv v."""
-        self._solver._write_control(1, position, "position", self._dofs(dofs_idx_local), envs_idx)
+        span = self._dof_span if dofs_idx_local is None else None
+        self._solver._write_control(1, position, "position", self._dofs(dofs_idx_local), envs_idx, span)
 
     def control_dofs_velocity(self, velocity, dofs_idx_local=None, envs_idx=None) -> None:
         """Velocity control: force = kv (target - v)."""
-        self._solver._write_control(2, velocity, "velocity", self._dofs(dofs_idx_local), envs_idx)
+        span = self._dof_span if dofs_idx_local is None else None
+        self._solver._write_control(2, velocity, "velocity", self._dofs(dofs_idx_local), envs_idx, span)
 
     # ---- parameters ----
     def _set_dof_param(self, name: str, param: str, values, dofs_idx_local, envs_idx, col=None) -> None:

@@ -1,9 +1,22 @@
 """The scene (Genesis ``gs.Scene``), its simulator and rigid solver.
 
-The state lives on the Python side as float64 torch tensors, qpos (N, nq) and
-qvel (N, nv), with N = max(n_envs, 1). ``scene.step()`` advances it through the
-single function :func:`_step`; in a ``requires_grad`` scene it goes through
-:class:`kinegrad._autograd.StepFunction` instead, so the state tensors carry the graph.
+State. The native sim steps its own copy of the state; ``scene.step()`` is one native call
+(``Sim.step_record``) with the current controls, and no torch work. The Python side holds
+float64 torch tensors qpos (N, nq) and qvel (N, nv), N = max(n_envs, 1), as of the last
+*segment boundary*: ``scene._qpos`` / ``_qvel`` first *flush* the steps run since then.
+Without grad a flush reads the native state; in a ``requires_grad`` scene the steps are
+recorded on a native tape and the flush makes them one autograd node
+(:class:`kinegrad._autograd.SegmentFunction`) from the segment's initial state, its
+per-step control targets and the parameters that carry grad. A loop that reads the state
+every step gets one node per step; a loop that reads it at the end gets one node.
+
+Controls. ``_ctrl_np`` / ``_mode_np`` (numpy, (N, nv)) hold the current targets and modes
+the native steps use. In a ``requires_grad`` scene every ``control_dofs_*`` call is also
+kept as a *write* (step offset in the segment, env rows, dofs, value tensor); the flush
+assembles the per-step targets (N, T, nv) from the writes (a value holds from its step
+until a later write of the same entries) over ``_ctrl_base``, the targets in effect at the
+segment's start as a graph tensor (None when nothing upstream carries grad). Only the
+graph of that tensor matters: the reverse pass reads the target values from the tape.
 
 Parameters: ``scene._params_cur`` (name -> (N, *shape) float64 array) is the
 authoritative copy; every change makes a new dict and bumps ``_params_ver``. Graph nodes
@@ -16,7 +29,9 @@ parameter leaf set once keeps receiving gradients across episodes.
 
 from __future__ import annotations
 
+import math
 import warnings
+import weakref
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -38,18 +53,6 @@ CTRL_FORCE, CTRL_POSITION, CTRL_VELOCITY = 0, 1, 2
 
 def _np(t: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(t.detach().cpu().numpy(), dtype=np.float64)
-
-
-def _step(sim, qpos: torch.Tensor, qvel: torch.Tensor, ctrl_mode: torch.Tensor, ctrl_target: torch.Tensor):
-    """One physics step of every env: (qpos (N, nq), qvel (N, nv), control) -> (qpos', qvel').
-
-    The physical parameters are those stored in ``sim``. Every ``scene.step()``
-    goes through here, so this is what becomes a torch.autograd.Function.
-    """
-    sim.set_state(_np(qpos), _np(qvel))
-    sim.set_control(np.ascontiguousarray(ctrl_mode.cpu().numpy(), dtype=np.int8), _np(ctrl_target))
-    sim.step(1)
-    return torch.from_numpy(sim.get_qpos()), torch.from_numpy(sim.get_qvel())
 
 
 class SimState:
@@ -236,21 +239,37 @@ class RigidSolver:
         v[r.unsqueeze(1), dofs.unsqueeze(0)] = vals
         self._scene._set_v(v)
 
-    def _write_control(self, mode: int, vals, name: str, dofs: torch.Tensor, envs_idx) -> None:
+    def _write_control(self, mode: int, vals, name: str, dofs: torch.Tensor, envs_idx, span: Optional[slice] = None) -> None:
+        """Set the mode and target of ``dofs`` (``span``: the same dofs as a slice, for an entity's
+        whole range). This runs every step of a control loop, so the common case (a float64
+        tensor of shape (k,), every env) does no torch work besides one ``numpy()``."""
         sc = self._scene
-        sc._check_owner(vals, name)
-        envs = self._envs(envs_idx)
-        try:
-            t = rows(vals, name, len(dofs), self._n_sel(envs), sc._batched)
-        except ValueError as e:
-            raise ValueError(f"{e} (control for step {sc.t})") from None
-        r = (torch.arange(sc._n) if envs is None else envs).unsqueeze(1)
-        # out of place: earlier steps of the graph hold the previous tensors
-        m = sc._ctrl_mode.clone()
-        m[r, dofs.unsqueeze(0)] = mode
-        tgt = sc._ctrl_target.clone()
-        tgt[r, dofs.unsqueeze(0)] = t.to(tgt.dtype)
-        sc._ctrl_mode, sc._ctrl_target = m, tgt
+        if type(vals) is not torch.Tensor:
+            sc._check_owner(vals, name)
+        envs = None if envs_idx is None else self._envs(envs_idx)
+        k = dofs.shape[0]
+        if isinstance(vals, torch.Tensor) and vals.dtype == torch.float64 and vals.dim() == 1 and vals.shape[0] == k and not vals.is_cuda:
+            t = vals  # kept as given: (k,) broadcast to every selected env
+        else:
+            try:
+                t = rows(vals, name, k, self._n_sel(envs), sc._batched)
+            except ValueError as e:
+                raise ValueError(f"{e} (control for step {sc.t})") from None
+        a = t.detach().numpy()
+        flat = a.reshape(-1)
+        if not math.isfinite(flat @ flat) and not np.isfinite(flat).all():  # the dot product: a cheap first test
+            raise ValueError(f"{name}: contains NaN or inf (control for step {sc.t})")
+        if envs is None:
+            d = dofs.numpy() if span is None else span
+            sc._mode_np[:, d] = mode
+            sc._ctrl_np[:, d] = a
+        else:
+            ix = np.ix_(envs.numpy(), dofs.numpy())
+            sc._mode_np[ix] = mode
+            sc._ctrl_np[ix] = a
+        if sc._grad:
+            key = (None if envs is None else envs.numpy().tobytes(), (span.start, span.stop) if span is not None else dofs.numpy().tobytes())
+            sc._writes.append((sc._seg_T, key, envs, dofs, t))
 
     # ---- parameters ----
     def get_param(self, name: str) -> torch.Tensor:
@@ -452,11 +471,19 @@ class Scene:
         desc = native.describe()
         self._native = native
         self.sim.rigid_solver._desc = desc
-        self._qpos = torch.from_numpy(native.get_qpos())
-        self._qvel = torch.from_numpy(native.get_qvel())
-        self._ctrl_mode = torch.zeros(self._n, desc["nv"], dtype=torch.int8)
-        self._ctrl_target = torch.zeros(self._n, desc["nv"], dtype=torch.float64)
-        self._init_q, self._init_v = self._qpos.clone(), self._qvel.clone()
+        self._q_t = torch.from_numpy(native.get_qpos())
+        self._v_t = torch.from_numpy(native.get_qvel())
+        self._synced = True  # the native state equals (_q_t, _v_t) plus the pending steps
+        self._seg_T = 0  # steps run natively since the last flush
+        self._seg_t0 = 0
+        self._mode_np = np.zeros((self._n, desc["nv"]), dtype=np.int8)
+        self._ctrl_np = np.zeros((self._n, desc["nv"]), dtype=np.float64)
+        self._ctrl_base: Optional[torch.Tensor] = None
+        self._writes: list = []
+        self._key_masks: Dict = {}
+        self._tapes = weakref.WeakSet()
+        self._grad = bool(self.sim_options.requires_grad)
+        self._init_q, self._init_v = self._q_t.clone(), self._v_t.clone()
         self._time = 0.0
         self._version = 0
         self._kin = None
@@ -495,6 +522,7 @@ class Scene:
     def _write_param(self, name: str, idx, values: torch.Tensor) -> None:
         """Write ``values`` into parameter ``name`` at ``idx`` (None: the whole (N, *shape) tensor)."""
         self._check_owner(values, name)
+        self._flush()  # a segment runs with one parameter set
         cur = torch.from_numpy(self._params_cur[name].copy())
         new = cur.clone()
         if idx is None:
@@ -560,20 +588,155 @@ class Scene:
         """Cut the graph at the current state (truncated backprop through time): the state and the
         current controls keep their values but no longer carry gradients from earlier steps."""
         self._require_built("truncate_graph")
-        self._qpos, self._qvel = self._qpos.detach(), self._qvel.detach()
-        self._ctrl_target = self._ctrl_target.detach()
+        self._flush()
+        self._q_t, self._v_t = self._q_t.detach(), self._v_t.detach()
+        self._detach_controls()
         self._kin = None
         self._version += 1
         self._new_graph()
 
     # ---- state ----
+    @property
+    def _qpos(self) -> torch.Tensor:
+        self._flush()
+        return self._q_t
+
+    @_qpos.setter
+    def _qpos(self, q: torch.Tensor) -> None:
+        self._set_q(q)
+
+    @property
+    def _qvel(self) -> torch.Tensor:
+        self._flush()
+        return self._v_t
+
+    @_qvel.setter
+    def _qvel(self, v: torch.Tensor) -> None:
+        self._set_v(v)
+
     def _set_q(self, q: torch.Tensor) -> None:
-        self._qpos = q
+        self._flush()
+        self._q_t = q
+        self._synced = False
         self._version += 1
 
     def _set_v(self, v: torch.Tensor) -> None:
-        self._qvel = v
+        self._flush()
+        self._v_t = v
+        self._synced = False
         self._version += 1
+
+    @property
+    def _ctrl_mode(self) -> torch.Tensor:
+        """Control mode of every dof (N, nv) int8 (0 force, 1 position, 2 velocity); a view."""
+        return torch.from_numpy(self._mode_np)
+
+    @_ctrl_mode.setter
+    def _ctrl_mode(self, m) -> None:
+        self._mode_np = np.ascontiguousarray(torch.as_tensor(m).numpy(), dtype=np.int8).copy()
+
+    @property
+    def _ctrl_target(self) -> torch.Tensor:
+        """Current control targets (N, nv), values only."""
+        return torch.from_numpy(self._ctrl_np.copy())
+
+    def _detach_controls(self) -> None:
+        """Controls keep their values but no longer carry gradients from before."""
+        self._ctrl_base = None
+        self._writes = [(o, k, e, d, v.detach()) for (o, k, e, d, v) in self._writes]
+
+    def _push_state(self) -> None:
+        """Give the native sim the Python state (after a write to it)."""
+        try:
+            self._native.set_state(_np(self._q_t), _np(self._v_t), self._time)
+        except ValueError:
+            _autograd.check_inputs(self.t, [("qpos", self._q_t), ("dofs_vel", self._v_t)])  # names the entry
+            raise
+        self._synced = True
+
+    def _flush(self) -> None:
+        """Bring the Python state up to the native one: the steps run since the last flush
+        become one autograd node in a requires_grad scene (see the module docstring)."""
+        T = self._seg_T
+        if T == 0:
+            return
+        self._seg_T = 0
+        nat = self._native
+        q_end, v_end = nat.get_qpos(), nat.get_qvel()
+        if not self.requires_grad:
+            self._q_t, self._v_t = torch.from_numpy(q_end), torch.from_numpy(v_end)
+            return
+        tape = nat.tape_end()
+        U = self._segment_controls(T)
+        names, params = self._grad_param_inputs()
+        q0, v0 = self._q_t, self._v_t
+        if U is None and not names and not (q0.requires_grad or v0.requires_grad):
+            self._q_t, self._v_t = torch.from_numpy(q_end), torch.from_numpy(v_end)
+            return
+        self._tapes.add(tape)
+        self._q_t, self._v_t = _autograd.SegmentFunction.apply(self, self._seg_t0, tape, q_end, v_end, q0, v0, U, names, *params)
+
+    def _segment_controls(self, T: int) -> Optional[torch.Tensor]:
+        """The per-step control targets (N, T, nv) of the T flushed steps as a graph tensor built
+        from the writes, or None when none of them carries grad. Sets the base of the next
+        segment; writes made after the last step stay pending."""
+        cur = [w for w in self._writes if w[0] < T]
+        self._writes = [(w[0] - T,) + w[1:] for w in self._writes if w[0] >= T]
+        base = self._ctrl_base
+        if not ((base is not None and base.requires_grad) or any(w[4].requires_grad for w in cur)):
+            self._ctrl_base = None
+            return None
+        N, nv = self._ctrl_np.shape
+        if base is None:
+            base = torch.zeros(N, nv, dtype=torch.float64)
+        groups: Dict = {}
+        for w in cur:
+            groups.setdefault(w[1], []).append(w)
+        if len(groups) <= 1 or self._disjoint(groups):
+            # each group writes the same entries: the value in effect at step t is its last write
+            # at or before t (one stack and one index_put per group)
+            U = base.unsqueeze(0).expand(T, N, nv)
+            steps = np.arange(T)
+            for ws in groups.values():
+                envs, dofs = ws[0][2], ws[0][3]
+                rows_ = torch.arange(N) if envs is None else envs
+                n_sel, k = rows_.shape[0], dofs.shape[0]
+                V = torch.stack([w[4].to(torch.float64).expand(n_sel, k) for w in ws])
+                last = np.searchsorted(np.array([w[0] for w in ws]), steps, side="right") - 1
+                tsel = np.nonzero(last >= 0)[0]
+                vals = V[torch.from_numpy(last[tsel])]
+                U = U.index_put((torch.from_numpy(tsel)[:, None, None], rows_[None, :, None], dofs[None, None, :]), vals)
+        else:  # overlapping writes: replay them in order, step by step
+            row, out, j = base, [], 0
+            for t in range(T):
+                while j < len(cur) and cur[j][0] == t:
+                    _, _, envs, dofs, v = cur[j]
+                    rows_ = torch.arange(N) if envs is None else envs
+                    row = row.index_put((rows_[:, None], dofs[None, :]), v.to(torch.float64).expand(rows_.shape[0], dofs.shape[0]))
+                    j += 1
+                out.append(row)
+            U = torch.stack(out)
+        U = U.transpose(0, 1)
+        self._ctrl_base = U[:, -1]
+        return U
+
+    def _disjoint(self, groups: Dict) -> bool:
+        masks = []
+        for key, ws in groups.items():
+            m = self._key_masks.get(key)
+            if m is None:
+                m = np.zeros(self._ctrl_np.shape, dtype=np.int32)
+                envs, dofs = ws[0][2], ws[0][3]
+                m[np.ix_(np.arange(m.shape[0]) if envs is None else envs.numpy(), dofs.numpy())] = 1
+                self._key_masks[key] = m
+            masks.append(m)
+        return int(np.sum(masks, axis=0).max()) <= 1
+
+    @property
+    def graph_nbytes(self) -> int:
+        """Bytes held by the native tapes of this scene's live autograd graph (recorded states
+        and controls of the steps a backward pass can still reach)."""
+        return sum(t.nbytes for t in list(self._tapes))
 
     def _kinematics(self):
         """(pos, quat, vel, ang), each float64 (N, nbody, k), of the current state (cached when no grad)."""
@@ -589,16 +752,24 @@ class Scene:
 
     def step(self, update_visualizer: bool = True, refresh_visualizer: bool = True) -> None:
         """Advance every env by dt."""
-        self._require_built("step")
-        if self.requires_grad:
-            names, params = self._grad_param_inputs()
-            q, v = _autograd.StepFunction.apply(
-                self, self.t, self._snapshot(), self._ctrl_mode.clone(), self._qpos, self._qvel, self._ctrl_target, names, *params
-            )
-        else:
+        nat = self._native
+        if nat is None:
+            self._require_built("step")
+        if not self._synced:
+            self._push_state()
+        if self._native_params_ver != self._params_ver:
             self._sync_params(self._snapshot())
-            q, v = _step(self._native, self._qpos, self._qvel, self._ctrl_mode, self._ctrl_target)
-        self._qpos, self._qvel = q, v
+        begin = self._grad and self._seg_T == 0
+        if begin:
+            nat.tape_begin(1)
+            self._seg_t0 = self.t
+        try:
+            nat.step_record(self._mode_np, self._ctrl_np)
+        except (ValueError, RuntimeError) as e:
+            if begin:
+                nat.tape_end()
+            raise type(e)(f"scene.step (step {self.t}): {e}") from None
+        self._seg_T += 1
         self._version += 1
         self._time += self.dt
         self.t += 1
@@ -623,17 +794,27 @@ class Scene:
             raise ValueError(f"controls: expected shape {expected} with T >= 1, got {tuple(U.shape)}")
         if checkpoint is not None and (int(checkpoint) != checkpoint or checkpoint < 1):
             raise ValueError(f"checkpoint: expected an integer >= 1 or None, got {checkpoint!r}")
+        if not bool(torch.isfinite(U).all()):
+            idx = _autograd._first_bad(U)
+            raise ValueError(f"scene.rollout: controls contain NaN or inf at step {self.t + idx[1]} (rollout index {idx[1]}, env {idx[0]}, dof {idx[2]})")
+        self._flush()
+        if not self._synced:
+            self._push_state()
+        self._sync_params(self._snapshot())
         names, params = self._grad_param_inputs() if self.requires_grad else ((), ())
         ck = None if checkpoint is None else int(checkpoint)
         fn = _autograd.RolloutFunction.apply
+        args = (self, self.t, self._mode_np.copy(), ck, bool(trajectory), self._q_t, self._v_t, U, names, *params)
         if not self.requires_grad:
             with torch.no_grad():
-                Q, V = fn(self, self.t, self._snapshot(), self._ctrl_mode.clone(), ck, bool(trajectory), self._qpos, self._qvel, U, names, *params)
+                Q, V = fn(*args)
         else:
-            Q, V = fn(self, self.t, self._snapshot(), self._ctrl_mode.clone(), ck, bool(trajectory), self._qpos, self._qvel, U, names, *params)
+            Q, V = fn(*args)
         T = U.shape[1]
-        self._qpos, self._qvel = (Q[:, -1], V[:, -1]) if trajectory else (Q, V)
-        self._ctrl_target = U[:, -1]
+        self._q_t, self._v_t = (Q[:, -1], V[:, -1]) if trajectory else (Q, V)
+        self._ctrl_np = np.ascontiguousarray(U[:, -1].detach().numpy()).copy()
+        self._ctrl_base = U[:, -1] if self.requires_grad else None
+        self._writes = []
         self._version += 1
         self._time += self.dt * T
         self.t += T
@@ -673,7 +854,7 @@ class Scene:
             self.t = 0
             # a new graph: controls keep their values but not their history; parameter tensors
             # that carry grad are re-assembled from the user's tensors at the next step
-            self._ctrl_target = self._ctrl_target.detach()
+            self._detach_controls()
             self._grad_trace = {}
             self._new_graph()
             return

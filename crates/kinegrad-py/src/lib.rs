@@ -10,6 +10,7 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 mod primitives;
+mod tape;
 
 use kinegrad::adjoint::StepGrad;
 use kinegrad::math::{quat_from_wxyz, quat_to_wxyz, Pose, Vec3};
@@ -29,7 +30,7 @@ use pyo3::types::PyDict;
 use rayon::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 // ---- errors ----
 
@@ -323,10 +324,7 @@ impl SceneBuilder {
             let mut model = self.builder.build().map_err(to_py_err)?;
             model.params0.gravity = self.gravity;
             let envs = (0..n_envs).map(|_| Env::new(&model)).collect();
-            Ok(Sim {
-                model: Arc::new(model),
-                envs,
-            })
+            Ok(Sim::new(Arc::new(model), envs))
         })
     }
 }
@@ -460,6 +458,42 @@ fn param_write(p: &mut Params, name: &str, x: &[f64]) -> PyResult<()> {
 struct Sim {
     model: Arc<Model>,
     envs: Vec<Env>,
+    /// Tapes being recorded by `step_record` (one per env), between `tape_begin` and `tape_end`.
+    recording: Option<Vec<kinegrad::adjoint::rollout::Tape>>,
+    /// Scratch of the reverse passes over this sim's tapes (one `Data` per env, made on first use).
+    scratch: Arc<Mutex<Vec<Data>>>,
+    /// The env states before the last `step_record` / `rollout`, restored when an env fails.
+    backup: Vec<State>,
+}
+
+impl Sim {
+    fn new(model: Arc<Model>, envs: Vec<Env>) -> Self {
+        Self {
+            model,
+            envs,
+            recording: None,
+            scratch: Arc::new(Mutex::new(Vec::new())),
+            backup: Vec::new(),
+        }
+    }
+
+    /// Keep a copy of every env's state (no allocation once the buffers exist).
+    fn save_states(&mut self) {
+        self.backup.resize_with(self.envs.len(), || State {
+            q: Vec::new(),
+            v: Vec::new(),
+            time: 0.0,
+        });
+        for (b, e) in self.backup.iter_mut().zip(&self.envs) {
+            b.clone_from(&e.state);
+        }
+    }
+
+    fn restore_states(&mut self) {
+        for (b, e) in self.backup.iter().zip(self.envs.iter_mut()) {
+            e.state.clone_from(b);
+        }
+    }
 }
 
 /// View a (rows, cols) array, checking its shape and that it is finite.
@@ -662,14 +696,14 @@ fn env_err(n: usize, i: usize, e: Error) -> PyErr {
 fn params_bar_dict<'py>(
     py: Python<'py>,
     model: &Model,
-    grads: &[StepGrad],
+    grads: &[&Params],
 ) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     for name in PARAM_NAMES {
         let mut shape = param_shape(model, name)?;
         let mut out = Vec::new();
         for g in grads {
-            param_read(&g.params, name, &mut out);
+            param_read(g, name, &mut out);
         }
         shape.insert(0, grads.len());
         d.set_item(
@@ -960,6 +994,192 @@ impl Sim {
         })
     }
 
+    /// One step of every env under the given controls, mode (n_envs, nv) int8 and target
+    /// (n_envs, nv), which stay set afterwards. While a tape is being recorded (`tape_begin`)
+    /// the step is appended to it. If any env fails, every env keeps its state (and the tape
+    /// its length) and the error names the env. Parallel over envs, GIL released.
+    fn step_record(
+        &mut self,
+        py: Python<'_>,
+        mode: PyReadonlyArray2<'_, i8>,
+        target: PyReadonlyArray2<'_, f64>,
+    ) -> PyResult<()> {
+        let (n, nv) = (self.envs.len(), self.model.nv);
+        let md = mode.as_array();
+        if md.shape() != [n, nv] {
+            return Err(invalid(format!(
+                "mode: expected shape ({n}, {nv}), got {:?}",
+                md.shape()
+            )));
+        }
+        let t = view2(&target, "target", n, nv)?;
+        for (i, e) in self.envs.iter_mut().enumerate() {
+            for k in 0..nv {
+                e.control.mode[k] = ctrl_mode_from(md[[i, k]])?;
+                e.control.target[k] = t[[i, k]];
+            }
+        }
+        self.save_states();
+        if let Some(tapes) = self.recording.as_mut() {
+            for (tape, e) in tapes.iter_mut().zip(&self.envs) {
+                tape.record(&e.state, &e.control);
+            }
+        }
+        let model = &*self.model;
+        let envs = &mut self.envs;
+        let res = py.detach(|| guard(|| batch::step_all(model, envs).map_err(to_py_err)));
+        if res.is_err() {
+            self.restore_states();
+            if let Some(tapes) = self.recording.as_mut() {
+                tapes.iter_mut().for_each(|t| t.pop());
+            }
+        }
+        res
+    }
+
+    /// Start recording the following `step_record` calls into a tape per env, keeping every
+    /// `stride`-th input state (the others are recomputed in the reverse pass).
+    #[pyo3(signature = (stride=1))]
+    fn tape_begin(&mut self, stride: usize) -> PyResult<()> {
+        if self.recording.is_some() {
+            return Err(PyRuntimeError::new_err(
+                "tape_begin: a tape is already being recorded; call tape_end first",
+            ));
+        }
+        self.recording = Some(
+            self.envs
+                .iter()
+                .map(|e| kinegrad::adjoint::rollout::Tape::new(e.params.clone(), stride))
+                .collect(),
+        );
+        Ok(())
+    }
+
+    /// Stop recording; returns the tape of the steps since `tape_begin`.
+    fn tape_end(&mut self) -> PyResult<tape::PyTape> {
+        let tapes = self.recording.take().ok_or_else(|| {
+            PyRuntimeError::new_err("tape_end: no tape is being recorded (call tape_begin first)")
+        })?;
+        Ok(tape::PyTape::new(
+            self.model.clone(),
+            self.scratch.clone(),
+            tapes,
+        ))
+    }
+
+    /// Whether a tape is being recorded.
+    #[getter]
+    fn recording(&self) -> bool {
+        self.recording.is_some()
+    }
+
+    /// T steps of every env from its stored state: mode (n_envs, nv) int8, controls
+    /// (n_envs, T, nv). Each env runs its whole horizon as one parallel task. Returns
+    /// (qpos, qvel, tape): the states after every step, (n_envs, T, nq) and (n_envs, T, nv),
+    /// or only the final ones, (n_envs, nq) and (n_envs, nv), when `trajectory` is false;
+    /// and, when `record`, the tape for the reverse pass (every `stride`-th state kept; its
+    /// `vjp` takes `mode` and `controls` again).
+    /// If an env fails, every env keeps its state and the error names the env and the step.
+    #[pyo3(signature = (mode, controls, trajectory=true, record=false, stride=1))]
+    #[allow(clippy::type_complexity)]
+    fn rollout<'py>(
+        &mut self,
+        py: Python<'py>,
+        mode: PyReadonlyArray2<'py, i8>,
+        controls: PyReadonlyArray3<'py, f64>,
+        trajectory: bool,
+        record: bool,
+        stride: usize,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, Option<tape::PyTape>)> {
+        let (n, nq, nv) = (self.envs.len(), self.model.nq, self.model.nv);
+        let modes = modes_of(&mode, n, nv)?;
+        let u = controls.as_array();
+        let t_end = u.shape()[1];
+        if u.shape() != [n, t_end, nv] || t_end == 0 {
+            return Err(invalid(format!(
+                "controls: expected shape ({n}, T, {nv}) with T >= 1, got {:?}",
+                u.shape()
+            )));
+        }
+        if u.iter().any(|x| !x.is_finite()) {
+            return Err(invalid(
+                "controls: contains a non-finite value (NaN or inf)",
+            ));
+        }
+        let u = u.as_standard_layout();
+        let u = u.as_slice().expect("standard layout");
+        self.save_states();
+        let model = &*self.model;
+        let envs = &mut self.envs;
+        let rows = if trajectory { t_end } else { 1 };
+        let out = py.detach(|| {
+            guard(|| {
+                per_env(envs, |i, e| {
+                    e.control.mode.copy_from_slice(&modes[i]);
+                    let mut tape = record
+                        .then(|| kinegrad::adjoint::rollout::Tape::new(e.params.clone(), stride));
+                    let mut q = Vec::with_capacity(rows * nq);
+                    let mut v = Vec::with_capacity(rows * nv);
+                    for t in 0..t_end {
+                        let at = (i * t_end + t) * nv;
+                        e.control.target.copy_from_slice(&u[at..at + nv]);
+                        if let Some(tp) = tape.as_mut() {
+                            tp.record_state(&e.state); // the caller keeps the controls
+                        }
+                        pipeline::step(model, &e.params, &mut e.state, &e.control, &mut e.data)
+                            .map_err(|err| env_err(n, i, err))?;
+                        if trajectory || t + 1 == t_end {
+                            q.extend_from_slice(&e.state.q);
+                            v.extend_from_slice(&e.state.v);
+                        }
+                    }
+                    Ok((q, v, tape))
+                })
+            })
+        });
+        let out = match out {
+            Ok(o) => o,
+            Err(e) => {
+                self.restore_states();
+                return Err(e);
+            }
+        };
+        let mut qs = Vec::with_capacity(n * rows * nq);
+        let mut vs = Vec::with_capacity(n * rows * nv);
+        let mut tapes = Vec::with_capacity(n);
+        for (q, v, tp) in out {
+            qs.extend(q);
+            vs.extend(v);
+            tapes.extend(tp);
+        }
+        let (qa, va) = if trajectory {
+            (
+                Array3::from_shape_vec((n, t_end, nq), qs)
+                    .expect("shape")
+                    .into_pyarray(py)
+                    .into_any(),
+                Array3::from_shape_vec((n, t_end, nv), vs)
+                    .expect("shape")
+                    .into_pyarray(py)
+                    .into_any(),
+            )
+        } else {
+            (
+                Array2::from_shape_vec((n, nq), qs)
+                    .expect("shape")
+                    .into_pyarray(py)
+                    .into_any(),
+                Array2::from_shape_vec((n, nv), vs)
+                    .expect("shape")
+                    .into_pyarray(py)
+                    .into_any(),
+            )
+        };
+        let tape =
+            record.then(|| tape::PyTape::new(self.model.clone(), self.scratch.clone(), tapes));
+        Ok((qa, va, tape))
+    }
+
     /// Step copies of the given states `nsteps` times (the stored env states are not touched):
     /// qpos (n_envs, nq), qvel (n_envs, nv), mode (n_envs, nv) int8, target (n_envs, nv).
     /// Quaternion blocks are normalized first. Returns (qpos', qvel'). Parallel over envs, GIL released.
@@ -1056,7 +1276,11 @@ impl Sim {
                 })
             })
         })?;
-        let pd = params_bar_dict(py, model, &grads)?;
+        let pd = params_bar_dict(
+            py,
+            model,
+            &grads.iter().map(|g| &g.params).collect::<Vec<_>>(),
+        )?;
         let q = grads.iter().map(|g| g.q.clone()).collect();
         let v = grads.iter().map(|g| g.v.clone()).collect();
         let t = grads.iter().map(|g| g.target.clone()).collect();
@@ -1118,7 +1342,11 @@ impl Sim {
                 })
             })
         })?;
-        let pd = params_bar_dict(py, model, &grads)?;
+        let pd = params_bar_dict(
+            py,
+            model,
+            &grads.iter().map(|g| &g.params).collect::<Vec<_>>(),
+        )?;
         let q = grads.iter().map(|g| g.q.clone()).collect();
         let v = grads.iter().map(|g| g.v.clone()).collect();
         Ok((stack(py, q, nq), stack(py, v, nv), pd))
@@ -1266,5 +1494,6 @@ impl Sim {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SceneBuilder>()?;
     m.add_class::<Sim>()?;
+    m.add_class::<tape::PyTape>()?;
     Ok(())
 }

@@ -68,46 +68,227 @@ pub fn rollout_vjp(
             ),
         ));
     }
-    let mut qb = vec![0.0; model.nq];
-    let mut vb = vec![0.0; model.nv];
-    let mut direct_q = vec![0.0; model.nq];
-    let mut direct_v = vec![0.0; model.nv];
-    let mut grad = StepGrad::zeros(model);
+    let tape = Tape {
+        params: params.clone(),
+        stride: 1,
+        len: t_end,
+        ckpt: states[..t_end].to_vec(),
+        controls: Vec::new(),
+    };
     let mut targets = vec![vec![0.0; model.nv]; t_end];
-    for t in (0..t_end).rev() {
-        direct_q.iter_mut().for_each(|x| *x = 0.0);
-        direct_v.iter_mut().for_each(|x| *x = 0.0);
-        seed(t + 1, &states[t + 1], &mut direct_q, &mut direct_v);
-        qb.iter_mut().zip(&direct_q).for_each(|(a, b)| *a += b);
-        vb.iter_mut().zip(&direct_v).for_each(|(a, b)| *a += b);
-        grad.target.iter_mut().for_each(|x| *x = 0.0);
-        step_vjp(
-            model,
-            params,
-            &states[t],
-            &controls[t],
-            data,
-            &qb,
-            &vb,
-            &mut grad,
-        )
-        .map_err(|e| match e {
-            Error::Diverged { step, message } => Error::Diverged {
-                step,
-                message: format!("backward through step {t}: {message}"),
-            },
-            other => other,
-        })?;
-        targets[t].copy_from_slice(&grad.target);
-        qb.copy_from_slice(&grad.q);
-        vb.copy_from_slice(&grad.v);
-    }
-    let mut params_bar = params_zeros(model);
-    std::mem::swap(&mut params_bar, &mut grad.params);
+    let g = tape.vjp(
+        model,
+        data,
+        Some(controls),
+        None,
+        |t, q, v| seed(t + 1, &states[t + 1], q, v),
+        |t, g| targets[t].copy_from_slice(g),
+    )?;
     Ok(RolloutGrad {
-        q0: qb,
-        v0: vb,
+        q0: g.q0,
+        v0: g.v0,
         targets,
-        params: params_bar,
+        params: g.params,
     })
+}
+
+/// A recorded trajectory of one env, for a reverse pass later: the parameters it ran with,
+/// the input state of every `stride`-th step (checkpoints; the states between them are
+/// recomputed by [`Tape::vjp`]) and, unless the caller keeps them, the control of every
+/// step. Memory: T / stride states (and T controls).
+#[derive(Clone, Debug)]
+pub struct Tape {
+    /// Parameters of every recorded step (a tape never mixes parameter sets).
+    pub params: Params,
+    stride: usize,
+    len: usize,
+    ckpt: Vec<State>,
+    controls: Vec<Control>,
+}
+
+/// What a reverse pass over a [`Tape`] returns (besides the control adjoints, written through
+/// a callback).
+#[derive(Clone, Debug)]
+pub struct TapeGrad {
+    /// dL/dq of the initial state (nq), at the normalized quaternion blocks.
+    pub q0: Vec<f64>,
+    /// dL/dv of the initial state (nv).
+    pub v0: Vec<f64>,
+    /// dL/d(parameters), summed over the steps.
+    pub params: Params,
+    /// Norm of the state adjoint dL/d(state t) entering each step t from later steps,
+    /// before clipping (T entries).
+    pub norms: Vec<f64>,
+}
+
+impl Tape {
+    /// An empty tape for steps run with `params`, keeping every `stride`-th input state (>= 1).
+    pub fn new(params: Params, stride: usize) -> Self {
+        Self {
+            params,
+            stride: stride.max(1),
+            len: 0,
+            ckpt: Vec::new(),
+            controls: Vec::new(),
+        }
+    }
+
+    /// Number of recorded steps.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when no step is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes held by the recorded states and controls (for memory reports).
+    pub fn nbytes(&self) -> usize {
+        let st: usize = self
+            .ckpt
+            .iter()
+            .map(|s| 8 * (s.q.len() + s.v.len() + 1))
+            .sum();
+        let ct: usize = self.controls.iter().map(|c| 9 * c.target.len()).sum();
+        st + ct
+    }
+
+    /// Record the step about to be taken from `state` under `control` (call before stepping).
+    pub fn record(&mut self, state: &State, control: &Control) {
+        self.record_state(state);
+        self.controls.push(control.clone());
+    }
+
+    /// Record the step about to be taken from `state`, its control being kept by the caller
+    /// (and given to [`Tape::vjp`]).
+    pub fn record_state(&mut self, state: &State) {
+        if self.len % self.stride == 0 {
+            self.ckpt.push(state.clone());
+        }
+        self.len += 1;
+    }
+
+    /// Forget the last recorded step (its forward step failed).
+    pub fn pop(&mut self) {
+        if self.len == 0 {
+            return;
+        }
+        self.len -= 1;
+        if self.controls.len() > self.len {
+            self.controls.pop();
+        }
+        if self.len % self.stride == 0 {
+            self.ckpt.pop();
+        }
+    }
+
+    /// Reverse pass, with the recorded controls or, when the tape kept none, `controls` (one
+    /// per step). `seed(t, q_bar, v_bar)` adds the direct adjoint dL/d(state after step t),
+    /// t = 0..T-1, into the zeroed `q_bar`, `v_bar`; `target_bar(t, g)` receives the adjoint of
+    /// step t's control target. With `clip = Some(c)`, the state adjoint leaving each step is
+    /// scaled down to norm c when larger (gradient clipping for long horizons).
+    pub fn vjp(
+        &self,
+        model: &Model,
+        data: &mut Data,
+        controls: Option<&[Control]>,
+        clip: Option<f64>,
+        mut seed: impl FnMut(usize, &mut [f64], &mut [f64]),
+        mut target_bar: impl FnMut(usize, &[f64]),
+    ) -> Result<TapeGrad> {
+        let t_end = self.len;
+        let controls = controls.unwrap_or(&self.controls);
+        if controls.len() != t_end {
+            return Err(Error::invalid(
+                "tape",
+                format!("{t_end} recorded steps but {} controls", controls.len()),
+            ));
+        }
+        let mut qb = vec![0.0; model.nq];
+        let mut vb = vec![0.0; model.nv];
+        let mut direct_q = vec![0.0; model.nq];
+        let mut direct_v = vec![0.0; model.nv];
+        let mut grad = StepGrad::zeros(model);
+        let mut norms = vec![0.0; t_end];
+        let mut seg: Vec<State> = Vec::with_capacity(self.stride);
+        for (k, start) in self.ckpt.iter().enumerate().rev() {
+            let s0 = k * self.stride;
+            let s1 = (s0 + self.stride).min(t_end);
+            // the input states of steps s0..s1, recomputed from the checkpoint
+            seg.clear();
+            seg.push(start.clone());
+            for t in s0..s1 - 1 {
+                let mut s = seg[seg.len() - 1].clone();
+                pipeline::step(model, &self.params, &mut s, &controls[t], data).map_err(
+                    |e| match e {
+                        Error::Diverged { step, message } => Error::Diverged {
+                            step,
+                            message: format!(
+                                "recomputing step {t} for the backward pass: {message}"
+                            ),
+                        },
+                        other => other,
+                    },
+                )?;
+                seg.push(s);
+            }
+            for t in (s0..s1).rev() {
+                direct_q.iter_mut().for_each(|x| *x = 0.0);
+                direct_v.iter_mut().for_each(|x| *x = 0.0);
+                seed(t, &mut direct_q, &mut direct_v);
+                qb.iter_mut().zip(&direct_q).for_each(|(a, b)| *a += b);
+                vb.iter_mut().zip(&direct_v).for_each(|(a, b)| *a += b);
+                grad.target.iter_mut().for_each(|x| *x = 0.0);
+                step_vjp(
+                    model,
+                    &self.params,
+                    &seg[t - s0],
+                    &controls[t],
+                    data,
+                    &qb,
+                    &vb,
+                    &mut grad,
+                )
+                .map_err(|e| match e {
+                    Error::Diverged { step, message } => Error::Diverged {
+                        step,
+                        message: format!("backward through step {t}: {message}"),
+                    },
+                    other => other,
+                })?;
+                target_bar(t, &grad.target);
+                let norm = grad
+                    .q
+                    .iter()
+                    .chain(&grad.v)
+                    .map(|x| x * x)
+                    .sum::<f64>()
+                    .sqrt();
+                if !norm.is_finite() {
+                    return Err(Error::Diverged {
+                        step: t as u64,
+                        message: format!(
+                            "backward through step {t}: the adjoint of the step's input state is not finite"
+                        ),
+                    });
+                }
+                norms[t] = norm;
+                let scale = match clip {
+                    Some(c) if norm > c => c / norm,
+                    _ => 1.0,
+                };
+                qb.iter_mut().zip(&grad.q).for_each(|(a, b)| *a = b * scale);
+                vb.iter_mut().zip(&grad.v).for_each(|(a, b)| *a = b * scale);
+            }
+        }
+        let mut params_bar = params_zeros(model);
+        std::mem::swap(&mut params_bar, &mut grad.params);
+        Ok(TapeGrad {
+            q0: qb,
+            v0: vb,
+            params: params_bar,
+            norms,
+        })
+    }
 }

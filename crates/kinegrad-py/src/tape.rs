@@ -1,0 +1,230 @@
+//! Recorded trajectories (one tape per env) and their reverse pass, for the Python autograd
+//! nodes that cover many steps (`scene.step()` segments and `scene.rollout`).
+
+use crate::{guard, invalid, modes_of, params_bar_dict, to_py_err, unnormalize_bar};
+use kinegrad::adjoint::rollout::{Tape, TapeGrad};
+use kinegrad::{Control, Data, Model};
+use numpy::ndarray::{Array2, Array3, ArrayView2, ArrayView3};
+use numpy::{IntoPyArray, PyArray2, PyArray3, PyReadonlyArray2, PyReadonlyArray3};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use rayon::prelude::*;
+use std::sync::{Arc, Mutex};
+
+/// The tapes of every env of one recorded stretch of steps.
+#[pyclass(module = "kinegrad._native", name = "Tape", weakref)]
+pub struct PyTape {
+    model: Arc<Model>,
+    scratch: Arc<Mutex<Vec<Data>>>,
+    tapes: Vec<Tape>,
+}
+
+impl PyTape {
+    pub fn new(model: Arc<Model>, scratch: Arc<Mutex<Vec<Data>>>, tapes: Vec<Tape>) -> Self {
+        Self {
+            model,
+            scratch,
+            tapes,
+        }
+    }
+}
+
+/// An optional (n, rows, cols) array, shape-checked and finite.
+fn opt3<'a>(
+    a: &'a Option<PyReadonlyArray3<'_, f64>>,
+    name: &str,
+    dims: [usize; 3],
+) -> PyResult<Option<ArrayView3<'a, f64>>> {
+    let Some(a) = a else { return Ok(None) };
+    let v = a.as_array();
+    if v.shape() != dims {
+        return Err(invalid(format!(
+            "{name}: expected shape {dims:?}, got {:?}",
+            v.shape()
+        )));
+    }
+    if v.iter().any(|x| !x.is_finite()) {
+        return Err(invalid(format!(
+            "{name}: contains a non-finite value (NaN or inf)"
+        )));
+    }
+    Ok(Some(v))
+}
+
+fn opt2<'a>(
+    a: &'a Option<PyReadonlyArray2<'_, f64>>,
+    name: &str,
+    dims: [usize; 2],
+) -> PyResult<Option<ArrayView2<'a, f64>>> {
+    let Some(a) = a else { return Ok(None) };
+    let v = a.as_array();
+    if v.shape() != dims {
+        return Err(invalid(format!(
+            "{name}: expected shape {dims:?}, got {:?}",
+            v.shape()
+        )));
+    }
+    if v.iter().any(|x| !x.is_finite()) {
+        return Err(invalid(format!(
+            "{name}: contains a non-finite value (NaN or inf)"
+        )));
+    }
+    Ok(Some(v))
+}
+
+#[pymethods]
+impl PyTape {
+    /// Number of recorded steps.
+    fn __len__(&self) -> usize {
+        self.tapes.first().map_or(0, |t| t.len())
+    }
+
+    /// Bytes held by the recorded states and controls of every env.
+    #[getter]
+    fn nbytes(&self) -> usize {
+        self.tapes.iter().map(|t| t.nbytes()).sum()
+    }
+
+    /// Reverse pass. `q0` (n_envs, nq): the initial positions as the caller gave them (the
+    /// adjoint is pulled back through the quaternion normalization). Seeds: the adjoints of the
+    /// final state `q_bar`, `v_bar` (n_envs, nq / nv) and/or of every step's output state
+    /// `traj_q_bar`, `traj_v_bar` (n_envs, T, nq / nv). `clip`: the norm the state adjoint
+    /// leaving a step is clipped to, per env. `mode` (n_envs, nv) and `controls` (n_envs, T, nv):
+    /// the controls of a tape from `Sim.rollout`, which does not keep them. Returns (q0_bar, v0_bar, controls_bar
+    /// (n_envs, T, nv), params_bar {name: (n_envs, *shape)}, norms (n_envs, T)).
+    /// Parallel over envs, GIL released.
+    #[pyo3(signature = (q0, q_bar=None, v_bar=None, traj_q_bar=None, traj_v_bar=None, clip=None, mode=None, controls=None))]
+    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
+    fn vjp<'py>(
+        &self,
+        py: Python<'py>,
+        q0: PyReadonlyArray2<'py, f64>,
+        q_bar: Option<PyReadonlyArray2<'py, f64>>,
+        v_bar: Option<PyReadonlyArray2<'py, f64>>,
+        traj_q_bar: Option<PyReadonlyArray3<'py, f64>>,
+        traj_v_bar: Option<PyReadonlyArray3<'py, f64>>,
+        clip: Option<f64>,
+        mode: Option<PyReadonlyArray2<'py, i8>>,
+        controls: Option<PyReadonlyArray3<'py, f64>>,
+    ) -> PyResult<(
+        Bound<'py, PyArray2<f64>>,
+        Bound<'py, PyArray2<f64>>,
+        Bound<'py, PyArray3<f64>>,
+        Bound<'py, PyDict>,
+        Bound<'py, PyArray2<f64>>,
+    )> {
+        let model = &*self.model;
+        let (n, nq, nv, t_end) = (self.tapes.len(), model.nq, model.nv, self.__len__());
+        if let Some(c) = clip {
+            if !(c > 0.0) {
+                return Err(invalid(format!(
+                    "clip: expected a positive number, got {c}"
+                )));
+            }
+        }
+        let q0 = Some(q0);
+        let q0 = opt2(&q0, "q0", [n, nq])?.expect("given");
+        let qb = opt2(&q_bar, "q_bar", [n, nq])?;
+        let vb = opt2(&v_bar, "v_bar", [n, nv])?;
+        let tqb = opt3(&traj_q_bar, "traj_q_bar", [n, t_end, nq])?;
+        let tvb = opt3(&traj_v_bar, "traj_v_bar", [n, t_end, nv])?;
+        let given = match (&mode, opt3(&controls, "controls", [n, t_end, nv])?) {
+            (Some(m), Some(u)) => {
+                let modes = modes_of(m, n, nv)?;
+                Some(
+                    (0..n)
+                        .map(|i| {
+                            (0..t_end)
+                                .map(|t| Control {
+                                    mode: modes[i].clone(),
+                                    target: u.slice(numpy::ndarray::s![i, t, ..]).to_vec(),
+                                })
+                                .collect::<Vec<_>>()
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            }
+            (None, None) => None,
+            _ => return Err(invalid("mode and controls: give both or neither")),
+        };
+        let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
+        while scratch.len() < n {
+            scratch.push(Data::new(model));
+        }
+        let tapes = &self.tapes;
+        let datas = &mut scratch[..n];
+        let run = |i: usize, tape: &Tape, data: &mut Data| -> PyResult<(TapeGrad, Vec<f64>)> {
+            let mut ub = vec![0.0; t_end * nv];
+            let mut g = tape
+                .vjp(
+                    model,
+                    data,
+                    given.as_ref().map(|g| g[i].as_slice()),
+                    clip,
+                    |t, q, v| {
+                        if t + 1 == t_end {
+                            if let Some(b) = &qb {
+                                q.iter_mut().zip(b.row(i)).for_each(|(d, s)| *d += s);
+                            }
+                            if let Some(b) = &vb {
+                                v.iter_mut().zip(b.row(i)).for_each(|(d, s)| *d += s);
+                            }
+                        }
+                        if let Some(b) = &tqb {
+                            q.iter_mut()
+                                .zip(b.slice(numpy::ndarray::s![i, t, ..]))
+                                .for_each(|(d, s)| *d += s);
+                        }
+                        if let Some(b) = &tvb {
+                            v.iter_mut()
+                                .zip(b.slice(numpy::ndarray::s![i, t, ..]))
+                                .for_each(|(d, s)| *d += s);
+                        }
+                    },
+                    |t, g| ub[t * nv..(t + 1) * nv].copy_from_slice(g),
+                )
+                .map_err(|e| to_py_err(if n > 1 { e.in_env(i) } else { e }))?;
+            let raw: Vec<f64> = q0.row(i).to_vec();
+            unnormalize_bar(model, &raw, &mut g.q0);
+            Ok((g, ub))
+        };
+        let out: Vec<(TapeGrad, Vec<f64>)> = py.detach(|| {
+            guard(|| {
+                if n == 1 {
+                    return Ok(vec![run(0, &tapes[0], &mut datas[0])?]);
+                }
+                let res: Vec<PyResult<_>> = tapes
+                    .par_iter()
+                    .zip(datas.par_iter_mut())
+                    .enumerate()
+                    .map(|(i, (tp, d))| run(i, tp, d))
+                    .collect();
+                res.into_iter().collect()
+            })
+        })?;
+        drop(scratch);
+        let pd = params_bar_dict(
+            py,
+            model,
+            &out.iter().map(|(g, _)| &g.params).collect::<Vec<_>>(),
+        )?;
+        let cat = |f: &dyn Fn(&TapeGrad) -> &Vec<f64>| -> Vec<f64> {
+            out.iter().flat_map(|(g, _)| f(g).iter().copied()).collect()
+        };
+        let q = Array2::from_shape_vec((n, nq), cat(&|g| &g.q0)).expect("shape");
+        let v = Array2::from_shape_vec((n, nv), cat(&|g| &g.v0)).expect("shape");
+        let norms = Array2::from_shape_vec((n, t_end), cat(&|g| &g.norms)).expect("shape");
+        let u = Array3::from_shape_vec(
+            (n, t_end, nv),
+            out.iter().flat_map(|(_, u)| u.iter().copied()).collect(),
+        )
+        .expect("shape");
+        Ok((
+            q.into_pyarray(py),
+            v.into_pyarray(py),
+            u.into_pyarray(py),
+            pd,
+            norms.into_pyarray(py),
+        ))
+    }
+}
