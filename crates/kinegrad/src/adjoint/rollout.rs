@@ -163,7 +163,7 @@ impl Tape {
     /// Record the step about to be taken from `state`, its control being kept by the caller
     /// (and given to [`Tape::vjp`]).
     pub fn record_state(&mut self, state: &State) {
-        if self.len % self.stride == 0 {
+        if self.len.is_multiple_of(self.stride) {
             self.ckpt.push(state.clone());
         }
         self.len += 1;
@@ -178,7 +178,7 @@ impl Tape {
         if self.controls.len() > self.len {
             self.controls.pop();
         }
-        if self.len % self.stride == 0 {
+        if self.len.is_multiple_of(self.stride) {
             self.ckpt.pop();
         }
     }
