@@ -133,6 +133,16 @@ fn aabb_overlap(model: &Model, data: &Data, g1: usize, g2: usize, margin: f64) -
 }
 
 /// Fill `data.contacts` from the current geom poses.
+/// (plane, other geom) when exactly one of the two is a plane and the other is bounded.
+fn plane_and_other(model: &Model, g1: usize, g2: usize) -> Option<(usize, usize)> {
+    let plane = |g: usize| model.geom_type[g] == GeomType::Plane;
+    match (plane(g1), plane(g2)) {
+        (true, false) if model.geom_rbound[g2].is_finite() => Some((g1, g2)),
+        (false, true) if model.geom_rbound[g1].is_finite() => Some((g2, g1)),
+        _ => None,
+    }
+}
+
 pub fn detect(model: &Model, params: &Params, data: &mut Data) {
     data.contacts.clear();
     if !model.opt.enable_collision {
@@ -148,6 +158,12 @@ pub fn detect(model: &Model, params: &Params, data: &mut Data) {
                 continue;
             }
             if !aabb_overlap(model, data, g1, g2, margin) {
+                continue;
+            }
+        } else if let Some((pl, g)) = plane_and_other(model, g1, g2) {
+            // a plane is a half-space: skip a geom whose bounding sphere lies above it
+            let n = data.geom_xmat[pl].column(2).into_owned();
+            if n.dot(&(data.geom_xpos[g] - data.geom_xpos[pl])) > model.geom_rbound[g] + margin {
                 continue;
             }
         }
