@@ -381,7 +381,7 @@ class Scene:
         self._n = 1
         self._batched = False
         self.t = 0
-        #: clip the norm of the state gradient leaving each step in backward (None: no clipping)
+        #: clip the norm of each env's state gradient leaving each step in backward (None: no clipping)
         self.grad_clip: Optional[float] = None
         self._grad_trace: Dict[int, float] = {}
 

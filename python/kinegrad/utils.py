@@ -12,7 +12,10 @@ def detach_state(scene) -> None:
 
 
 def set_grad_clip(scene, max_norm) -> None:
-    """Clip, in backward, the norm of the state gradient leaving each step to ``max_norm`` (None: off)."""
+    """Clip, in backward, the norm of the state gradient leaving each step to ``max_norm`` (None: off).
+
+    In a batched scene the norm is taken per env (envs are independent trajectories);
+    ``scene.grad_trace`` reports the norm over all envs."""
     if max_norm is not None and not float(max_norm) > 0:
         raise ValueError(f"max_norm: expected a positive number or None, got {max_norm!r}")
     scene.grad_clip = None if max_norm is None else float(max_norm)
