@@ -40,8 +40,9 @@ fn main() {
         t0.elapsed().as_secs_f64() * 1e3
     );
     let cam = Camera {
-        pos: Vec3::new(1.6, 1.2, 1.1),
-        lookat: Vec3::new(0.0, 0.0, 0.4),
+        pos: Vec3::new(1.9, 1.3, 1.2),
+        lookat: Vec3::new(0.1, 0.0, 0.45),
+        fovy_deg: 40.0,
         width: w,
         height: h,
         ..Camera::default()

@@ -365,24 +365,39 @@ fn vertex_normal(shape: &TriMesh, extra: &[[f32; 3]], nv: usize, i: u32) -> [f32
     }
 }
 
+/// `floor` for the checker (f32, no libm call; valid for |x| < 2^31, larger values clamped).
+#[inline]
+fn floor_f32(x: f32) -> f32 {
+    let x = x.clamp(-2.0e9, 2.0e9);
+    let t = x as i32 as f32;
+    if t > x {
+        t - 1.0
+    } else {
+        t
+    }
+}
+
 /// Integral of the square wave that is 0 on [0, 1) and 1 on [1, 2) (period 2).
 #[inline]
-fn square_integral(x: f64) -> f64 {
-    let h = fast_floor(0.5 * x);
+fn square_integral(x: f32) -> f32 {
+    let h = floor_f32(0.5 * x);
     h + (x - 2.0 * h - 1.0).max(0.0)
 }
 
 /// Fraction of the checker's dark cells in a box of width `w` (cells) around (u, v), so distant
-/// cells blend to grey instead of aliasing.
-fn checker(u: f64, v: f64, w: f64) -> f64 {
+/// cells blend to grey instead of aliasing. Coordinates are first reduced modulo 2 cells (the
+/// pattern's period), which keeps the f32 box filter precise far from the origin.
+fn checker(u: f32, v: f32, w: f32) -> f32 {
+    let u = u - 2.0 * floor_f32(0.5 * u);
+    let v = v - 2.0 * floor_f32(0.5 * v);
     if w < 0.02 {
         // sharp: no blending needed
-        let parity = (fast_floor(u) + fast_floor(v)) as i64 & 1;
-        return parity as f64;
+        let parity = (floor_f32(u) + floor_f32(v)) as i32 & 1;
+        return parity as f32;
     }
     let w = w.min(1e4);
     let inv_w = 1.0 / w;
-    let f = |x: f64| (square_integral(x + 0.5 * w) - square_integral(x - 0.5 * w)) * inv_w;
+    let f = |x: f32| (square_integral(x + 0.5 * w) - square_integral(x - 0.5 * w)) * inv_w;
     let (a, b) = (f(u), f(v));
     a + b - 2.0 * a * b
 }
@@ -626,24 +641,43 @@ struct ShadeCtx<'a> {
     cam_pos: Vec3,
 }
 
-/// What shading needs of the triangle last seen in a row.
+type V3 = [f32; 3];
+
+#[inline]
+fn dot(a: V3, b: V3) -> f32 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+#[inline]
+fn axpy(a: f32, x: V3, y: V3) -> V3 {
+    [a * x[0] + y[0], a * x[1] + y[1], a * x[2] + y[2]]
+}
+
+#[inline]
+fn v3(v: &Vec3) -> V3 {
+    [v.x as f32, v.y as f32, v.z as f32]
+}
+
+/// What shading needs of the triangle last seen in a row (f32: colours only).
 struct TriShade {
     id: u64,
     geom: i32,
     /// World-frame vertex normals.
-    n: [Vec3; 3],
-    /// The unit normal when the three are equal (flat triangle).
-    flat: Option<Vec3>,
-    rgb: [f64; 3],
-    /// 1 / checker cell (1/m), or 0 for a solid surface.
-    inv_cell: f64,
-    /// Geom pose (world), for the checker's plane coordinates.
-    rot_t: Mat3,
-    pos: Vec3,
+    n: [V3; 3],
+    /// The unit normal and its key-light term when the three normals are equal (flat triangle).
+    flat: Option<(V3, f32)>,
+    rgb: [f32; 3],
+    /// Checker: 1 / cell (1/m), or 0 for a solid surface.
+    inv_cell: f32,
+    /// Checker: plane coordinates (x, y) of the camera centre, and of this row's rays at
+    /// column 0 and their change per column (rays scaled to unit camera-frame depth).
+    plane_o: [f32; 2],
+    plane_ray0: [f32; 2],
+    plane_dray: [f32; 2],
 }
 
 impl ShadeCtx<'_> {
-    fn tri_shade(&self, id: u64) -> TriShade {
+    fn tri_shade(&self, id: u64, ray0: &Vec3, dray: &Vec3) -> TriShade {
         let (d, t) = ((id >> 32) as usize, (id & 0xffff_ffff) as usize);
         let buf = &self.bufs[d];
         let drawable = &self.scene.drawables[d];
@@ -655,18 +689,25 @@ impl ShadeCtx<'_> {
         let nv = shape.pos.len();
         let n = tri.v.map(|i| {
             let n = vertex_normal(shape, &buf.extra_nrm, nv, i);
-            buf.rot * Vec3::new(n[0] as f64, n[1] as f64, n[2] as f64)
+            v3(&(buf.rot * Vec3::new(n[0] as f64, n[1] as f64, n[2] as f64)))
         });
-        let flat = (n[0] == n[1] && n[1] == n[2]).then(|| n[0].normalize());
+        let key = v3(&self.key);
+        let flat = (n[0] == n[1] && n[1] == n[2]).then(|| {
+            let u = v3(&Vec3::new(n[0][0] as f64, n[0][1] as f64, n[0][2] as f64).normalize());
+            (u, dot(u, key))
+        });
+        let rt = buf.rot.transpose();
+        let (o, r0, dr) = (rt * (self.cam_pos - buf.pos), rt * ray0, rt * dray);
         TriShade {
             id,
-            flat,
             geom: drawable.geom as i32,
             n,
-            rgb: [0, 1, 2].map(|j| drawable.rgba[j] as f64),
-            inv_cell,
-            rot_t: buf.rot.transpose(),
-            pos: buf.pos,
+            flat,
+            rgb: [0, 1, 2].map(|j| drawable.rgba[j]),
+            inv_cell: inv_cell as f32,
+            plane_o: [o.x as f32, o.y as f32],
+            plane_ray0: [r0.x as f32, r0.y as f32],
+            plane_dray: [dr.x as f32, dr.y as f32],
         }
     }
 
@@ -674,11 +715,15 @@ impl ShadeCtx<'_> {
         let bg = self.scene.background.map(|x| to_u8(x as f64));
         let far = self.p.far as f32;
         let mut cur: Option<TriShade> = None;
-        // ray through pixel (c, r) in the world frame, scaled to unit camera-frame depth
-        let ray_y = -(r as f64 + 0.5 - self.p.cy) / self.p.f;
-        let ray_row = self.rct.column(1) * ray_y + self.rct.column(2);
+        // ray through the centre of pixel (c, r), world frame, scaled to unit camera-frame
+        // depth: ray0 + c dray
         let inv_f = 1.0 / self.p.f;
-        let ray_dx = self.rct.column(0) * inv_f;
+        let ray_y = -(r as f64 + 0.5 - self.p.cy) * inv_f;
+        let dray = self.rct.column(0) * inv_f;
+        let ray0: Vec3 = self.rct.column(1) * ray_y + self.rct.column(2) + dray * (0.5 - self.p.cx);
+        let (ray0_f, dray_f) = (v3(&ray0), v3(&dray));
+        let key = v3(&self.key);
+        let inv_f32 = inv_f as f32;
         let want_shading = out.rgb.is_some() || out.normal.is_some();
         for c in 0..ids.len() {
             let id = ids[c];
@@ -698,12 +743,11 @@ impl ShadeCtx<'_> {
                 continue;
             }
             if cur.as_ref().is_none_or(|t| t.id != id) {
-                cur = Some(self.tri_shade(id));
+                cur = Some(self.tri_shade(id, &ray0, &dray));
             }
             let ts = cur.as_ref().unwrap();
-            let z = 1.0 / inv_z[c] as f64;
             if let Some(s) = out.depth.as_deref_mut() {
-                s[c] = z as f32;
+                s[c] = (1.0 / inv_z[c] as f64) as f32;
             }
             if let Some(s) = out.seg.as_deref_mut() {
                 s[c] = ts.geom;
@@ -711,47 +755,64 @@ impl ShadeCtx<'_> {
             if !want_shading {
                 continue;
             }
-            let ray = ray_row + ray_dx * (c as f64 + 0.5 - self.p.cx);
-            let inv_ray_len = 1.0 / ray.norm();
-            let mut n = match ts.flat {
-                Some(n) => n,
+            let cf = c as f32;
+            let ray = axpy(cf, dray_f, ray0_f);
+            let inv_ray_len = 1.0 / dot(ray, ray).sqrt();
+            let (mut n, mut key_term) = match ts.flat {
+                Some(f) => f,
                 None => {
-                    let (l1, l2) = (lam[c][0] as f64, lam[c][1] as f64);
-                    let n = ts.n[0] * (1.0 - l1 - l2) + ts.n[1] * l1 + ts.n[2] * l2;
-                    let nlen2 = n.norm_squared();
-                    if nlen2 > 1e-24 {
-                        n * (1.0 / nlen2.sqrt())
+                    let (l1, l2) = (lam[c][0], lam[c][1]);
+                    let l0 = 1.0 - l1 - l2;
+                    let m = [0, 1, 2].map(|j| l0 * ts.n[0][j] + l1 * ts.n[1][j] + l2 * ts.n[2][j]);
+                    let len2 = dot(m, m);
+                    let u = if len2 > 1e-20 {
+                        let k = 1.0 / len2.sqrt();
+                        [m[0] * k, m[1] * k, m[2] * k]
                     } else {
-                        -ray * inv_ray_len
-                    }
+                        [
+                            -ray[0] * inv_ray_len,
+                            -ray[1] * inv_ray_len,
+                            -ray[2] * inv_ray_len,
+                        ]
+                    };
+                    (u, dot(u, key))
                 }
             };
-            let mut ndv = -n.dot(&ray) * inv_ray_len;
+            let mut ndv = -dot(n, ray) * inv_ray_len;
             if ndv < 0.0 {
-                n = -n;
+                n = [-n[0], -n[1], -n[2]];
                 ndv = -ndv;
+                key_term = -key_term;
             }
             if let Some(s) = out.normal.as_deref_mut() {
-                s[3 * c] = n.x as f32;
-                s[3 * c + 1] = n.y as f32;
-                s[3 * c + 2] = n.z as f32;
+                s[3 * c..3 * c + 3].copy_from_slice(&n);
             }
             let Some(s) = out.rgb.as_deref_mut() else {
                 continue;
             };
-            let mut shade = AMBIENT + HEADLIGHT * ndv + KEYLIGHT * n.dot(&self.key).max(0.0);
+            let mut shade =
+                AMBIENT as f32 + HEADLIGHT as f32 * ndv + KEYLIGHT as f32 * key_term.max(0.0);
             if ts.inv_cell > 0.0 {
-                let local = ts.rot_t * (self.cam_pos + ray * z - ts.pos);
+                let z = 1.0 / inv_z[c];
+                let u =
+                    (ts.plane_o[0] + z * (ts.plane_ray0[0] + cf * ts.plane_dray[0])) * ts.inv_cell;
+                let v =
+                    (ts.plane_o[1] + z * (ts.plane_ray0[1] + cf * ts.plane_dray[1])) * ts.inv_cell;
                 // footprint of a pixel on the plane, in cells
-                let width = z * inv_f * ts.inv_cell / (inv_ray_len * ndv.max(0.05));
-                let dark = checker(local.x * ts.inv_cell, local.y * ts.inv_cell, width);
-                shade *= 1.0 - (1.0 - CHECKER_DARK) * dark;
+                let width = z * inv_f32 * ts.inv_cell / (inv_ray_len * ndv.max(0.05));
+                let dark = checker(u, v, width);
+                shade *= 1.0 - (1.0 - CHECKER_DARK as f32) * dark;
             }
             for j in 0..3 {
-                s[3 * c + j] = to_u8(ts.rgb[j] * shade);
+                s[3 * c + j] = to_u8_f32(ts.rgb[j] * shade);
             }
         }
     }
+}
+
+#[inline]
+fn to_u8_f32(x: f32) -> u8 {
+    (x.clamp(0.0, 1.0) * 255.0 + 0.5) as u8
 }
 
 fn resize<T: Clone + Default>(v: &mut Vec<T>, on: bool, len: usize) {
@@ -1109,14 +1170,14 @@ mod tests {
 
     #[test]
     fn checker_blends_to_its_mean_when_cells_are_tiny() {
-        assert!(checker(0.25, 0.25, 1e-3).abs() < 1e-9);
-        assert!((checker(-0.25, 0.25, 1e-3) - 1.0).abs() < 1e-9);
-        assert!((checker(-0.25, 0.25, 0.03) - 1.0).abs() < 1e-9);
-        assert!((checker(0.02, 0.25, 0.1) - 0.3).abs() < 1e-9);
-        assert!((checker(1.25, 0.25, 1e-3) - 1.0).abs() < 1e-9);
-        assert!(checker(1.25, 1.25, 1e-3).abs() < 1e-9);
+        assert!(checker(0.25, 0.25, 1e-3).abs() < 1e-5);
+        assert!((checker(-0.25, 0.25, 1e-3) - 1.0).abs() < 1e-5);
+        assert!((checker(-0.25, 0.25, 0.03) - 1.0).abs() < 1e-5);
+        assert!((checker(0.02, 0.25, 0.1) - 0.3).abs() < 1e-5);
+        assert!((checker(1.25, 0.25, 1e-3) - 1.0).abs() < 1e-5);
+        assert!(checker(1.25, 1.25, 1e-3).abs() < 1e-5);
         assert!((checker(0.3, 0.7, 40.0) - 0.5).abs() < 0.02);
-        assert!((square_integral(3.5) - 1.5).abs() < 1e-12);
+        assert!((square_integral(3.5) - 1.5).abs() < 1e-5);
     }
 
     #[test]
