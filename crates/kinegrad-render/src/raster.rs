@@ -293,6 +293,7 @@ impl DrawBuf {
     }
 
     /// Set up every triangle of `shape` placed by (rot_cg, t_cg) (geom to camera frame).
+    #[inline(never)]
     fn setup(&mut self, shape: &TriMesh, rot_cg: &Mat3, t_cg: &Vec3, p: &Proj) {
         let r = rot_cg.map(|x| x as f32);
         let t = t_cg.map(|x| x as f32);
@@ -525,13 +526,19 @@ impl Renderer {
         resize(&mut frame.normal, out.normal, n * 3);
         let rct = rc.transpose();
         let key = Vec3::from(KEY_DIR).normalize();
+        let draw: Vec<DrawShade> = self
+            .bufs
+            .iter()
+            .zip(&scene.drawables)
+            .map(|(buf, d)| DrawShade::new(buf, d, &cam.pos))
+            .collect();
         let ctx = ShadeCtx {
             scene,
             bufs: &self.bufs,
+            draw: &draw,
             p,
             rct,
             key,
-            cam_pos: cam.pos,
         };
         let (inv_z, ids, lam) = (&self.inv_z, &self.ids, &self.lam);
         // split every requested output into rows and shade rows in parallel
@@ -572,6 +579,7 @@ impl Renderer {
 }
 
 /// Rasterize every triangle overlapping rows r0..=r1 into the band's buffers.
+#[inline(never)]
 fn raster_band(
     bufs: &[DrawBuf],
     r0: usize,
@@ -634,11 +642,11 @@ struct RowOut<'a> {
 struct ShadeCtx<'a> {
     scene: &'a RenderScene,
     bufs: &'a [DrawBuf],
+    draw: &'a [DrawShade],
     p: Proj,
     /// Camera-to-world rotation.
     rct: Mat3,
     key: Vec3,
-    cam_pos: Vec3,
 }
 
 type V3 = [f32; 3];
@@ -658,59 +666,70 @@ fn v3(v: &Vec3) -> V3 {
     [v.x as f32, v.y as f32, v.z as f32]
 }
 
-/// What shading needs of the triangle last seen in a row (f32: colours only).
-struct TriShade {
-    id: u64,
-    geom: i32,
-    /// World-frame vertex normals.
-    n: [V3; 3],
-    /// The unit normal and its key-light term when the three normals are equal (flat triangle).
-    flat: Option<(V3, f32)>,
+/// Per-drawable shading constants of one frame (f32: colours only).
+struct DrawShade {
+    /// Geom-to-world rotation, rows.
+    rot: [V3; 3],
     rgb: [f32; 3],
+    geom: i32,
     /// Checker: 1 / cell (1/m), or 0 for a solid surface.
     inv_cell: f32,
-    /// Checker: plane coordinates (x, y) of the camera centre, and of this row's rays at
-    /// column 0 and their change per column (rays scaled to unit camera-frame depth).
+    /// Checker: plane x and y axes (world) and the camera centre's plane coordinates.
+    plane_axes: [V3; 2],
     plane_o: [f32; 2],
-    plane_ray0: [f32; 2],
-    plane_dray: [f32; 2],
+}
+
+impl DrawShade {
+    fn new(buf: &DrawBuf, d: &crate::scene::Drawable, cam_pos: &Vec3) -> Self {
+        let inv_cell = match d.surface {
+            Surface::Solid => 0.0,
+            Surface::Checker { cell, .. } => 1.0 / cell,
+        };
+        let o = buf.rot.transpose() * (cam_pos - buf.pos);
+        let row = |i: usize| v3(&buf.rot.row(i).transpose());
+        let col = |j: usize| v3(&buf.rot.column(j).into_owned());
+        DrawShade {
+            rot: [row(0), row(1), row(2)],
+            rgb: [d.rgba[0], d.rgba[1], d.rgba[2]],
+            geom: d.geom as i32,
+            inv_cell: inv_cell as f32,
+            plane_axes: [col(0), col(1)],
+            plane_o: [o.x as f32, o.y as f32],
+        }
+    }
+}
+
+/// The triangle last seen in a row: its drawable and geom-frame vertex normals.
+struct TriShade {
+    id: u64,
+    d: usize,
+    n: [V3; 3],
+    /// The world unit normal when the three normals are equal (flat triangle).
+    flat: Option<V3>,
 }
 
 impl ShadeCtx<'_> {
-    fn tri_shade(&self, id: u64, ray0: &Vec3, dray: &Vec3) -> TriShade {
+    fn tri_shade(&self, id: u64) -> TriShade {
         let (d, t) = ((id >> 32) as usize, (id & 0xffff_ffff) as usize);
         let buf = &self.bufs[d];
         let drawable = &self.scene.drawables[d];
         let tri = &buf.tris[t];
-        let (shape, inv_cell) = match drawable.surface {
-            Surface::Solid => (&self.scene.shapes[drawable.shape], 0.0),
-            Surface::Checker { cell, .. } => (&buf.plane, 1.0 / cell),
+        let shape = match drawable.surface {
+            Surface::Solid => &self.scene.shapes[drawable.shape],
+            Surface::Checker { .. } => &buf.plane,
         };
         let nv = shape.pos.len();
-        let n = tri.v.map(|i| {
-            let n = vertex_normal(shape, &buf.extra_nrm, nv, i);
-            v3(&(buf.rot * Vec3::new(n[0] as f64, n[1] as f64, n[2] as f64)))
-        });
-        let key = v3(&self.key);
+        let n = tri.v.map(|i| vertex_normal(shape, &buf.extra_nrm, nv, i));
         let flat = (n[0] == n[1] && n[1] == n[2]).then(|| {
-            let u = v3(&Vec3::new(n[0][0] as f64, n[0][1] as f64, n[0][2] as f64).normalize());
-            (u, dot(u, key))
+            let r = &self.draw[d].rot;
+            let w = [dot(r[0], n[0]), dot(r[1], n[0]), dot(r[2], n[0])];
+            let k = 1.0 / dot(w, w).sqrt();
+            [w[0] * k, w[1] * k, w[2] * k]
         });
-        let rt = buf.rot.transpose();
-        let (o, r0, dr) = (rt * (self.cam_pos - buf.pos), rt * ray0, rt * dray);
-        TriShade {
-            id,
-            geom: drawable.geom as i32,
-            n,
-            flat,
-            rgb: [0, 1, 2].map(|j| drawable.rgba[j]),
-            inv_cell: inv_cell as f32,
-            plane_o: [o.x as f32, o.y as f32],
-            plane_ray0: [r0.x as f32, r0.y as f32],
-            plane_dray: [dr.x as f32, dr.y as f32],
-        }
+        TriShade { id, d, n, flat }
     }
 
+    #[inline(never)]
     fn shade_row(&self, r: usize, inv_z: &[f32], ids: &[u64], lam: &[[f32; 2]], out: &mut RowOut) {
         let bg = self.scene.background.map(|x| to_u8(x as f64));
         let far = self.p.far as f32;
@@ -721,7 +740,7 @@ impl ShadeCtx<'_> {
         let ray_y = -(r as f64 + 0.5 - self.p.cy) * inv_f;
         let dray = self.rct.column(0) * inv_f;
         let ray0: Vec3 = self.rct.column(1) * ray_y + self.rct.column(2) + dray * (0.5 - self.p.cx);
-        let (ray0_f, dray_f) = (v3(&ray0), v3(&dray));
+        let (ray0, dray) = (v3(&ray0), v3(&dray));
         let key = v3(&self.key);
         let inv_f32 = inv_f as f32;
         let want_shading = out.rgb.is_some() || out.normal.is_some();
@@ -743,46 +762,46 @@ impl ShadeCtx<'_> {
                 continue;
             }
             if cur.as_ref().is_none_or(|t| t.id != id) {
-                cur = Some(self.tri_shade(id, &ray0, &dray));
+                cur = Some(self.tri_shade(id));
             }
             let ts = cur.as_ref().unwrap();
+            let ds = &self.draw[ts.d];
             if let Some(s) = out.depth.as_deref_mut() {
                 s[c] = (1.0 / inv_z[c] as f64) as f32;
             }
             if let Some(s) = out.seg.as_deref_mut() {
-                s[c] = ts.geom;
+                s[c] = ds.geom;
             }
             if !want_shading {
                 continue;
             }
             let cf = c as f32;
-            let ray = axpy(cf, dray_f, ray0_f);
+            let ray = axpy(cf, dray, ray0);
             let inv_ray_len = 1.0 / dot(ray, ray).sqrt();
-            let (mut n, mut key_term) = match ts.flat {
+            let mut n = match ts.flat {
                 Some(f) => f,
                 None => {
                     let (l1, l2) = (lam[c][0], lam[c][1]);
                     let l0 = 1.0 - l1 - l2;
                     let m = [0, 1, 2].map(|j| l0 * ts.n[0][j] + l1 * ts.n[1][j] + l2 * ts.n[2][j]);
-                    let len2 = dot(m, m);
-                    let u = if len2 > 1e-20 {
+                    let w = [dot(ds.rot[0], m), dot(ds.rot[1], m), dot(ds.rot[2], m)];
+                    let len2 = dot(w, w);
+                    if len2 > 1e-20 {
                         let k = 1.0 / len2.sqrt();
-                        [m[0] * k, m[1] * k, m[2] * k]
+                        [w[0] * k, w[1] * k, w[2] * k]
                     } else {
                         [
                             -ray[0] * inv_ray_len,
                             -ray[1] * inv_ray_len,
                             -ray[2] * inv_ray_len,
                         ]
-                    };
-                    (u, dot(u, key))
+                    }
                 }
             };
             let mut ndv = -dot(n, ray) * inv_ray_len;
             if ndv < 0.0 {
                 n = [-n[0], -n[1], -n[2]];
                 ndv = -ndv;
-                key_term = -key_term;
             }
             if let Some(s) = out.normal.as_deref_mut() {
                 s[3 * c..3 * c + 3].copy_from_slice(&n);
@@ -791,20 +810,18 @@ impl ShadeCtx<'_> {
                 continue;
             };
             let mut shade =
-                AMBIENT as f32 + HEADLIGHT as f32 * ndv + KEYLIGHT as f32 * key_term.max(0.0);
-            if ts.inv_cell > 0.0 {
+                AMBIENT as f32 + HEADLIGHT as f32 * ndv + KEYLIGHT as f32 * dot(n, key).max(0.0);
+            if ds.inv_cell > 0.0 {
                 let z = 1.0 / inv_z[c];
-                let u =
-                    (ts.plane_o[0] + z * (ts.plane_ray0[0] + cf * ts.plane_dray[0])) * ts.inv_cell;
-                let v =
-                    (ts.plane_o[1] + z * (ts.plane_ray0[1] + cf * ts.plane_dray[1])) * ts.inv_cell;
+                let u = (ds.plane_o[0] + z * dot(ds.plane_axes[0], ray)) * ds.inv_cell;
+                let v = (ds.plane_o[1] + z * dot(ds.plane_axes[1], ray)) * ds.inv_cell;
                 // footprint of a pixel on the plane, in cells
-                let width = z * inv_f32 * ts.inv_cell / (inv_ray_len * ndv.max(0.05));
+                let width = z * inv_f32 * ds.inv_cell / (inv_ray_len * ndv.max(0.05));
                 let dark = checker(u, v, width);
                 shade *= 1.0 - (1.0 - CHECKER_DARK as f32) * dark;
             }
             for j in 0..3 {
-                s[3 * c + j] = to_u8_f32(ts.rgb[j] * shade);
+                s[3 * c + j] = to_u8_f32(ds.rgb[j] * shade);
             }
         }
     }
