@@ -66,6 +66,7 @@ def main(argv=None):
     # 2. the same motion, rendered into a recording after every step
     scene.reset(state0)
     t0 = time.perf_counter()
+    c0 = time.process_time()
     cam.start_recording()
     t_render = 0.0
     for k in range(args.frames):
@@ -75,6 +76,7 @@ def main(argv=None):
         cam.render()
         t_render += time.perf_counter() - t1
     t_loop = time.perf_counter() - t0
+    cpu_loop = time.process_time() - c0
     out = args.out or os.path.join(tempfile.mkdtemp(), "franka.mp4")
     t0 = time.perf_counter()
     path = cam.stop_recording(save_to_filename=out, fps=args.fps)
@@ -90,9 +92,10 @@ def main(argv=None):
     n = args.frames
     print(f"render benchmark: Franka (Menagerie MJCF) + ground, {n} frames {w}x{h} "
           f"({n / args.fps:.0f} s at {args.fps:g} fps), {scene._get_renderer().triangle_count()} triangles; "
-          f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}")
+          f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, load average {os.getloadavg()[0]:.1f}")
     print(f"  simulate only            {t_sim:6.2f} s")
-    print(f"  step + render, recording {t_loop:6.2f} s  (render {t_render:.2f} s = {1e3 * t_render / n:.1f} ms/frame)")
+    print(f"  step + render, recording {t_loop:6.2f} s  (render {t_render:.2f} s = {1e3 * t_render / n:.1f} ms/frame; "
+          f"CPU time of all threads {cpu_loop:.2f} s)")
     print(f"  encode MP4               {t_encode:6.2f} s  ({os.path.getsize(path) / 1e6:.2f} MB, {path})")
     print(f"  total recording          {t_loop + t_encode:6.2f} s")
     print(f"  render_sequence          {t_seq:6.2f} s  ({1e3 * t_seq / n:.1f} ms/frame)")
