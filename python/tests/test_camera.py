@@ -2,6 +2,7 @@
 
 import math
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -315,3 +316,25 @@ def test_examples_save_video_writes_a_trajectory(tmp_path):
     assert torch.equal(scene.sim.rigid_solver.get_qpos(), qs[-1])  # state untouched
     with pytest.raises(ValueError, match="stride"):
         save_video(scene, str(tmp_path / "x.mp4"), qs, stride=0)
+
+
+def test_urdf_robot_shows_its_visual_meshes_only_and_grad_scenes_render():
+    from conftest import franka_urdf
+
+    scene = gs.Scene(sim_options=gs.options.SimOptions(requires_grad=True))
+    robot = scene.add_entity(gs.morphs.URDF(file=franka_urdf(), fixed=True))
+    cam = scene.add_camera(res=(96, 96), pos=(1.5, 0.0, 0.5), lookat=(0.0, 0.0, 0.5), fov=50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the loader's notes on unsupported URDF tags
+        scene.build()
+    target = torch.zeros(robot.n_dofs, dtype=torch.float64, requires_grad=True)
+    robot.control_dofs_position(target)
+    scene.step()  # the state now carries a graph
+    _, _, seg, _ = cam.render(segmentation=True)
+    scene.vis_options.segmentation_level = "geom"
+    seen = set(np.unique(cam.render(rgb=False, segmentation=True)[2]).tolist()) - {-1}
+    drawn = set(scene._get_renderer().drawn_geoms())
+    assert seen and seen <= drawn
+    # every link with a <visual> is drawn from it: fewer geoms than visual + collision
+    assert len(drawn) < robot.n_geoms
+    assert (seg >= 0).mean() > 0.05
