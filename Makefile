@@ -32,7 +32,7 @@ $(NATIVE_STAMP): $(DEPS_STAMP) $(NATIVE_SRC)
 	touch $@
 
 test: setup
-	cargo test --release -p kinegrad
+	cargo test --release -p kinegrad -p kinegrad-render
 	$(VPY) -m pytest -q python/tests
 
 demo: setup

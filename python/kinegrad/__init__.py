@@ -21,15 +21,16 @@ from typing import Any, Optional
 
 import torch
 
-from . import _globals, materials, morphs, options, surfaces, utils
+from . import _globals, materials, morphs, options, surfaces, tools, utils
 from ._globals import logger
+from .camera import Camera
 from .entity import JOINT_TYPE, RigidEntity, RigidJoint, RigidLink
 from .scene import Scene, SimState
 from .tensor import Tensor, from_numpy, from_torch, ones, rand, randn, tensor, zeros
 
 __all__ = [
     "init", "destroy", "cpu", "gpu", "cuda", "metal", "vulkan", "device", "tc_float", "np_float",
-    "options", "morphs", "materials", "surfaces", "Scene", "SimState", "RigidEntity", "RigidLink",
+    "options", "morphs", "materials", "surfaces", "tools", "Camera", "Scene", "SimState", "RigidEntity", "RigidLink",
     "RigidJoint", "JOINT_TYPE", "constraint_solver", "integrator", "logger", "utils",
     "Tensor", "tensor", "zeros", "ones", "rand", "randn", "from_numpy", "from_torch", "tc_int",
 ]

@@ -101,3 +101,28 @@ class Sim:
         """M(q) (nv, nv) with env 0's parameters, armature included."""
     def inverse_dynamics(self, qpos: np.ndarray, qvel: np.ndarray, qacc: np.ndarray) -> np.ndarray:
         """M(q) a + c(q, v) (nv,) with env 0's parameters, armature excluded."""
+
+class Renderer:
+    """Offscreen CPU rasterizer of a Sim's model (made by the first camera render of a scene)."""
+
+    def __init__(self, sim: Sim) -> None: ...
+    def drawn_geoms(self) -> List[int]:
+        """Visual geoms, and colliding geoms of bodies without visual ones."""
+    def triangle_count(self) -> int: ...
+    def geom_rgba(self) -> npt.NDArray[np.float32]:
+        """(ngeom, 4) colours in [0, 1]."""
+    def set_geom_rgba(self, rgba: npt.NDArray[np.float32]) -> None:
+        """(ngeom, 4) colours in [0, 1]; alpha 0 hides a geom."""
+    def set_background(self, rgb: Sequence[float]) -> None: ...
+    def render(
+        self, sim: Sim, qpos: F64, pos: Sequence[float], lookat: Sequence[float], up: Sequence[float], fov: float,
+        width: int, height: int, near: float = 0.05, far: float = 100.0, rgb: bool = True, depth: bool = False,
+        seg: bool = False, normal: bool = False, env: int = 0,
+    ) -> Tuple[Optional[npt.NDArray[np.uint8]], Optional[npt.NDArray[np.float32]], Optional[npt.NDArray[np.int32]], Optional[npt.NDArray[np.float32]]]:
+        """Configuration qpos (nq,) with env ``env``'s parameters -> (rgb (H, W, 3) uint8, depth (H, W) metres
+        along the axis, seg (H, W) geom index or -1, normal (H, W, 3) world frame), None unless requested."""
+    def render_rgb_sequence(
+        self, sim: Sim, qpos: F64, pos: Sequence[float], lookat: Sequence[float], up: Sequence[float], fov: float,
+        width: int, height: int, near: float = 0.05, far: float = 100.0, env: int = 0,
+    ) -> npt.NDArray[np.uint8]:
+        """qpos (T, nq) -> RGB frames (T, H, W, 3) uint8."""

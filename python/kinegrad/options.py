@@ -95,13 +95,35 @@ class RigidOptions(_Options):
 
 
 class ViewerOptions(_Options):
-    """Accepted for compatibility; kinegrad has no viewer."""
+    """Accepted for compatibility; kinegrad has no interactive viewer (use ``scene.add_camera``)."""
 
     _defaults = dict(res=None, camera_pos=(3.5, 0.5, 2.5), camera_lookat=(0.0, 0.0, 0.5), camera_fov=40, max_FPS=60)
 
 
 class VisOptions(_Options):
-    """Accepted for compatibility; kinegrad has no renderer."""
+    """Camera image options. Used: ``background_color`` (r, g, b in [0, 1]) and
+    ``segmentation_level`` ('link', 'entity' or 'geom': what the segmentation image indexes).
+    The others are accepted for compatibility and ignored by kinegrad's renderer."""
 
-    _defaults = dict(show_world_frame=False, show_link_frame=False, plane_reflection=False, ambient_light=(0.1, 0.1, 0.1))
+    _defaults = dict(
+        show_world_frame=False,
+        show_link_frame=False,
+        plane_reflection=False,
+        ambient_light=(0.1, 0.1, 0.1),
+        background_color=(0.04, 0.08, 0.12),
+        segmentation_level="link",
+    )
+
+    def _check(self) -> None:
+        try:
+            bg = tuple(float(x) for x in self.background_color)
+        except (TypeError, ValueError):
+            raise ValueError(f"VisOptions.background_color: expected (r, g, b) in [0, 1], got {self.background_color!r}") from None
+        if len(bg) not in (3, 4) or not all(0.0 <= x <= 1.0 for x in bg):
+            raise ValueError(f"VisOptions.background_color: expected (r, g, b) in [0, 1], got {self.background_color!r}")
+        self.background_color = bg[:3]
+        if self.segmentation_level not in ("link", "entity", "geom"):
+            raise ValueError(
+                f"VisOptions.segmentation_level: expected 'link', 'entity' or 'geom', got {self.segmentation_level!r}"
+            )
 

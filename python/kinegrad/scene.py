@@ -41,6 +41,7 @@ from . import _autograd, _globals
 from . import morphs as _morphs
 from ._convert import env_rows, indices, quat_to_xyz, rows, xyz_to_quat
 from ._globals import logger
+from .camera import SEGMENTATION_LEVELS, Camera
 from .entity import RigidEntity
 from .materials import Rigid
 from .options import RigidOptions, SimOptions, ViewerOptions, VisOptions
@@ -375,6 +376,8 @@ class Scene:
         if self.rigid_options.dt is not None and self.rigid_options.dt != self.sim_options.dt:
             logger.warning("RigidOptions.dt is ignored; SimOptions.dt=%s is used", self.sim_options.dt)
         self.entities: List[RigidEntity] = []
+        self.cameras: List[Camera] = []
+        self._renderer = None  # native Renderer, made by the first camera render
         self.sim = Simulator(self)
         self._native = None
         self._n_envs = 0
@@ -423,6 +426,80 @@ class Scene:
         ent = RigidEntity(self, len(self.entities), morph, material, surface)
         self.entities.append(ent)
         return ent
+
+    def add_camera(
+        self,
+        model: str = "pinhole",
+        res=(320, 320),
+        pos=(0.5, 2.5, 3.5),
+        lookat=(0.5, 0.5, 0.5),
+        up=(0.0, 0.0, 1.0),
+        fov=30,
+        aperture=2.8,
+        focus_dist=None,
+        GUI: bool = False,
+        spp: int = 256,
+        denoise: bool = True,
+        near: float = 0.05,
+        far: float = 100.0,
+        env_idx=None,
+        debug: bool = False,
+        **kwargs,
+    ) -> Camera:
+        """Add an offscreen camera (see :mod:`kinegrad.camera`); allowed before and after build.
+
+        ``res=(width, height)``, ``fov`` = vertical field of view (degrees), pose from ``pos``,
+        ``lookat``, ``up`` (or ``transform=`` a 4x4 camera-to-world matrix). Genesis's
+        render-quality options (``model='thinlens'``, ``aperture``, ``focus_dist``, ``spp``,
+        ``denoise``) are accepted and ignored. In a batched scene the camera renders env
+        ``env_idx`` (default 0). Cameras cost nothing until they render."""
+        transform = kwargs.pop("transform", None)
+        for key in kwargs:
+            logger.debug("add_camera: ignoring unsupported option %r", key)
+        cam = Camera(
+            self, len(self.cameras), model=model, res=res, pos=pos, lookat=lookat, up=up, fov=fov,
+            aperture=aperture, focus_dist=focus_dist, GUI=GUI, spp=spp, denoise=denoise, near=near, far=far,
+            transform=transform, env_idx=env_idx, debug=debug,
+        )
+        self.cameras.append(cam)
+        return cam
+
+    def _get_renderer(self):
+        """The native renderer of the built model, made on first use, with the entities'
+        surface colours and the background colour of ``vis_options``."""
+        if self._renderer is None:
+            from . import _native
+
+            r = _native.Renderer(self._native)
+            rgba = r.geom_rgba()
+            for ent in self.entities:
+                color = getattr(ent.surface, "color", None)
+                if color is not None:
+                    c = list(color) + [1.0] * (4 - len(color))
+                    rgba[ent.geom_start : ent.geom_start + ent.n_geoms] = np.asarray(c, dtype=np.float32)
+            r.set_geom_rgba(np.ascontiguousarray(rgba, dtype=np.float32))
+            bg = getattr(self.vis_options, "background_color", None)
+            if bg is not None:
+                r.set_background([float(x) for x in bg][:3])
+            self._renderer = r
+        return self._renderer
+
+    def _seg_map(self) -> np.ndarray:
+        """Lookup from (geom index + 1) to the segmentation index of ``vis_options.segmentation_level``
+        (entry 0: background, -1)."""
+        level = getattr(self.vis_options, "segmentation_level", "link")
+        if level not in SEGMENTATION_LEVELS:
+            raise ValueError(f"VisOptions.segmentation_level: expected one of {SEGMENTATION_LEVELS}, got {level!r}")
+        d = self.sim.rigid_solver._desc
+        gb = np.asarray(d["geom_body"], dtype=np.int64)
+        if level == "geom":
+            idx = np.arange(len(gb))
+        elif level == "link":
+            idx = gb - 1
+        else:
+            idx = np.asarray(d["body_entity"], dtype=np.int64)[gb]
+        idx = np.where(gb == 0, -1, idx) if level != "geom" else idx
+        return np.concatenate([[-1], idx]).astype(np.int32)
 
     def build(self, n_envs: int = 0, env_spacing=None, **kwargs) -> None:
         """Assemble the model. ``n_envs=0``: one unbatched env; ``n_envs=N``: N parallel envs."""

@@ -1,7 +1,8 @@
 //! Native module `kinegrad._native`: a thin binding of the kinegrad engine.
 //!
-//! Two classes. [`SceneBuilder`] collects options and placed entities;
-//! [`Sim`] holds the built model and one [`Env`] per parallel environment.
+//! Three classes. [`SceneBuilder`] collects options and placed entities;
+//! [`Sim`] holds the built model and one [`Env`] per parallel environment;
+//! [`render::Renderer`] draws a `Sim`'s model offscreen (made only when a camera renders).
 //! Arrays cross the boundary as float64 numpy arrays with a leading env
 //! dimension. Every engine error becomes a Python exception and every panic
 //! is caught before it reaches Python (see [`guard`]). Docstrings and the
@@ -10,6 +11,7 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 mod primitives;
+mod render;
 mod tape;
 
 use kinegrad::adjoint::StepGrad;
@@ -1495,5 +1497,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SceneBuilder>()?;
     m.add_class::<Sim>()?;
     m.add_class::<tape::PyTape>()?;
+    m.add_class::<render::Renderer>()?;
     Ok(())
 }
