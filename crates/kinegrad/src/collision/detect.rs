@@ -132,7 +132,6 @@ fn aabb_overlap(model: &Model, data: &Data, g1: usize, g2: usize, margin: f64) -
     (0..3).all(|k| (c1[k] - c2[k]).abs() <= h1[k] + h2[k] + margin)
 }
 
-/// Fill `data.contacts` from the current geom poses.
 /// (plane, other geom) when exactly one of the two is a plane and the other is bounded.
 fn plane_and_other(model: &Model, g1: usize, g2: usize) -> Option<(usize, usize)> {
     let plane = |g: usize| model.geom_type[g] == GeomType::Plane;
@@ -143,6 +142,7 @@ fn plane_and_other(model: &Model, g1: usize, g2: usize) -> Option<(usize, usize)
     }
 }
 
+/// Fill `data.contacts` from the current geom poses.
 pub fn detect(model: &Model, params: &Params, data: &mut Data) {
     data.contacts.clear();
     if !model.opt.enable_collision {
