@@ -101,7 +101,7 @@ def _write_ffmpeg(imgs: list, path: str, fps: float) -> None:
         quality=7,
         macro_block_size=1,
         ffmpeg_log_level="error",
-        output_params=["-preset", "fast"],
+        output_params=["-preset", "veryfast"],
     )
     writer.send(None)  # start ffmpeg
     try:

@@ -7,7 +7,8 @@
 //!    triangle (edge functions, ties broken by a top-left style rule so that triangles sharing
 //!    an edge cover each pixel once); the depth test keeps the largest 1/z, which is affine in
 //!    screen space, so depth is exact for planar triangles (perspective correct). The winner
-//!    stores its triangle id and two perspective-correct barycentric weights.
+//!    stores its triangle id and two screen-space barycentric weights (made perspective-correct
+//!    by the shading pass, for the visible pixels only).
 //! 3. Shading (parallel over rows): each covered pixel interpolates the normal (and, for ground
 //!    planes, the surface point for the checker pattern) from its triangle and is lit by an
 //!    ambient term, a headlight and a fixed key light from above (Lambert, two-sided).
@@ -153,8 +154,9 @@ struct Edges {
     dx: [f64; 3],
     dy: [f64; 3],
     sign: [f64; 3],
-    /// Whether pixel centres exactly on the edge belong to this triangle.
-    incl: [bool; 3],
+    /// Smallest edge value inside: 0 when pixel centres exactly on the edge belong to this
+    /// triangle, else the smallest positive double (so `e >= min` means `e > 0`).
+    min: [f64; 3],
 }
 
 impl Edges {
@@ -165,13 +167,14 @@ impl Edges {
             dx: [0.0; 3],
             dy: [0.0; 3],
             sign: [1.0; 3],
-            incl: [false; 3],
+            min: [0.0; 3],
         };
         for k in 0..3 {
             let (a, b) = ((k + 1) % 3, (k + 2) % 3);
             let (dxo, dyo) = (x[b] - x[a], y[b] - y[a]);
             // a tie belongs to the triangle on one fixed side of the (undirected) edge
-            e.incl[k] = dyo > 0.0 || (dyo == 0.0 && dxo < 0.0);
+            let incl = dyo > 0.0 || (dyo == 0.0 && dxo < 0.0);
+            e.min[k] = if incl { 0.0 } else { f64::from_bits(1) };
             let (a, b, sign) = if (y[a], x[a]) <= (y[b], x[b]) {
                 (a, b, 1.0)
             } else {
@@ -199,12 +202,7 @@ impl Edges {
             self.eval(1, px, py),
             self.eval(2, px, py),
         ];
-        for k in 0..3 {
-            if !(e[k] > 0.0 || (e[k] == 0.0 && self.incl[k])) {
-                return None;
-            }
-        }
-        Some(e)
+        (e[0] >= self.min[0] && e[1] >= self.min[1] && e[2] >= self.min[2]).then_some(e)
     }
 
     /// Pixel columns of row centre `py` that may be covered (a superset, by one pixel), within
@@ -228,15 +226,18 @@ impl Edges {
     }
 }
 
-/// `floor` without a libm call (valid for |x| < 2^62; larger values are clamped by callers).
+/// `floor` without a libm call or a saturating float to integer conversion: adding and
+/// subtracting 1.5 * 2^52 rounds to the nearest integer (|x| < 2^51; larger values are clamped,
+/// callers clamp the result to the image anyway).
 #[inline]
 fn fast_floor(x: f64) -> f64 {
-    let x = x.clamp(-4.0e18, 4.0e18);
-    let t = x as i64 as f64;
-    if t > x {
-        t - 1.0
+    const ROUND: f64 = 6_755_399_441_055_744.0;
+    let x = x.clamp(-1.0e15, 1.0e15);
+    let r = (x + ROUND) - ROUND;
+    if r > x {
+        r - 1.0
     } else {
-        t
+        r
     }
 }
 
@@ -366,15 +367,18 @@ fn vertex_normal(shape: &TriMesh, extra: &[[f32; 3]], nv: usize, i: u32) -> [f32
     }
 }
 
-/// `floor` for the checker (f32, no libm call; valid for |x| < 2^31, larger values clamped).
+/// `floor` for the checker, with float operations only (no libm call, no saturating float to
+/// integer conversion): adding and subtracting 1.5 * 2^23 rounds to the nearest integer for
+/// |x| < 2^22 (larger values are clamped; the checker only needs them modulo 2).
 #[inline]
 fn floor_f32(x: f32) -> f32 {
-    let x = x.clamp(-2.0e9, 2.0e9);
-    let t = x as i32 as f32;
-    if t > x {
-        t - 1.0
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.clamp(-4.0e6, 4.0e6);
+    let r = (x + ROUND) - ROUND;
+    if r > x {
+        r - 1.0
     } else {
-        t
+        r
     }
 }
 
@@ -389,14 +393,17 @@ fn square_integral(x: f32) -> f32 {
 /// cells blend to grey instead of aliasing. Coordinates are first reduced modulo 2 cells (the
 /// pattern's period), which keeps the f32 box filter precise far from the origin.
 fn checker(u: f32, v: f32, w: f32) -> f32 {
+    if w >= 4.0 {
+        // each box holds at least 4 cells: within 0.03 of the mean
+        return 0.5;
+    }
     let u = u - 2.0 * floor_f32(0.5 * u);
     let v = v - 2.0 * floor_f32(0.5 * v);
     if w < 0.02 {
         // sharp: no blending needed
-        let parity = (floor_f32(u) + floor_f32(v)) as i32 & 1;
-        return parity as f32;
+        let k = floor_f32(u) + floor_f32(v); // 0 to 2: dark when odd
+        return if k == 1.0 { 1.0 } else { 0.0 };
     }
-    let w = w.min(1e4);
     let inv_w = 1.0 / w;
     let f = |x: f32| (square_integral(x + 0.5 * w) - square_integral(x - 0.5 * w)) * inv_w;
     let (a, b) = (f(u), f(v));
@@ -623,8 +630,8 @@ fn raster_band(
                     if izp as f32 > zb[k] {
                         zb[k] = izp as f32;
                         ib[k] = id;
-                        let r = 1.0 / izp;
-                        lb[k] = [(b1 * iz[1] * r) as f32, (b2 * iz[2] * r) as f32];
+                        // screen-space weights; shading makes them perspective-correct
+                        lb[k] = [b1 as f32, b2 as f32];
                     }
                 }
             }
@@ -704,6 +711,8 @@ struct TriShade {
     id: u64,
     d: usize,
     n: [V3; 3],
+    /// 1/z of the vertices.
+    iz: [f32; 3],
     /// The world unit normal when the three normals are equal (flat triangle).
     flat: Option<V3>,
 }
@@ -726,7 +735,13 @@ impl ShadeCtx<'_> {
             let k = 1.0 / dot(w, w).sqrt();
             [w[0] * k, w[1] * k, w[2] * k]
         });
-        TriShade { id, d, n, flat }
+        TriShade {
+            id,
+            d,
+            n,
+            iz: tri.iz,
+            flat,
+        }
     }
 
     #[inline(never)]
@@ -781,8 +796,12 @@ impl ShadeCtx<'_> {
             let mut n = match ts.flat {
                 Some(f) => f,
                 None => {
-                    let (l1, l2) = (lam[c][0], lam[c][1]);
-                    let l0 = 1.0 - l1 - l2;
+                    // perspective-correct weights from the screen-space ones: l_i ~ b_i / z_i
+                    let (b1, b2) = (lam[c][0], lam[c][1]);
+                    let iz = &ts.iz;
+                    let w = [(1.0 - b1 - b2) * iz[0], b1 * iz[1], b2 * iz[2]];
+                    let inv = 1.0 / (w[0] + w[1] + w[2]);
+                    let (l0, l1, l2) = (w[0] * inv, w[1] * inv, w[2] * inv);
                     let m = [0, 1, 2].map(|j| l0 * ts.n[0][j] + l1 * ts.n[1][j] + l2 * ts.n[2][j]);
                     let w = [dot(ds.rot[0], m), dot(ds.rot[1], m), dot(ds.rot[2], m)];
                     let len2 = dot(w, w);
@@ -827,9 +846,13 @@ impl ShadeCtx<'_> {
     }
 }
 
+/// `x` in [0, 1] (clamped; NaN gives 0) to 0..=255, rounded. Adding 2^23 leaves round(255 x)
+/// in the low mantissa bits, which avoids the saturating float to integer conversion.
 #[inline]
+#[allow(clippy::manual_clamp)] // max/min, not clamp: NaN must give 0
 fn to_u8_f32(x: f32) -> u8 {
-    (x.clamp(0.0, 1.0) * 255.0 + 0.5) as u8
+    let y = x.max(0.0).min(1.0) * 255.0;
+    ((y + 8_388_608.0).to_bits() & 0xff) as u8
 }
 
 fn resize<T: Clone + Default>(v: &mut Vec<T>, on: bool, len: usize) {
@@ -1195,6 +1218,27 @@ mod tests {
         assert!(checker(1.25, 1.25, 1e-3).abs() < 1e-5);
         assert!((checker(0.3, 0.7, 40.0) - 0.5).abs() < 0.02);
         assert!((square_integral(3.5) - 1.5).abs() < 1e-5);
+        for (x, f) in [
+            (0.0, 0.0),
+            (0.5, 0.0),
+            (-0.5, -1.0),
+            (-1.0, -1.0),
+            (2.99, 2.0),
+            (-3.01, -4.0),
+        ] {
+            assert_eq!(floor_f32(x), f, "floor({x})");
+        }
+        for (x, b) in [
+            (0.0, 0),
+            (1.0, 255),
+            (0.5, 128),
+            (0.2, 51),
+            (-1.0, 0),
+            (2.0, 255),
+            (f32::NAN, 0),
+        ] {
+            assert_eq!(to_u8_f32(x), b, "to_u8({x})");
+        }
     }
 
     #[test]
