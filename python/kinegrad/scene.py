@@ -56,6 +56,13 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(t.detach().cpu().numpy(), dtype=np.float64)
 
 
+def _covered(shape, idx) -> torch.Tensor:
+    """Boolean mask of the entries of a parameter of ``shape`` that a write at ``idx`` sets (None: all)."""
+    m = torch.zeros(shape, dtype=torch.bool)
+    m[... if idx is None else idx] = True
+    return m
+
+
 class SimState:
     """A snapshot of the simulation: ``qpos`` (N, nq), ``dofs_vel`` (N, nv), ``time`` (s)."""
 
@@ -619,7 +626,12 @@ class Scene:
             if idx is None:
                 ov[name] = (cur, [(None, values)])
             else:
-                ov[name][1].append((idx, values))
+                # drop the earlier writes this one fully overwrites: a parameter set again every
+                # episode from a fresh tensor must not keep (and backward into) the earlier graphs
+                mask = _covered(cur.shape, idx)
+                base, writes = ov[name]
+                kept = [(i, v) for i, v in writes if bool((_covered(cur.shape, i) & ~mask).any())]
+                ov[name] = (base, kept + [(idx, values)])
             if not any(v.requires_grad for _, v in ov[name][1]):
                 del ov[name]
         self._assembled = None
