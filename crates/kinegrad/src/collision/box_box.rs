@@ -191,8 +191,13 @@ fn face_contacts(
     // The line shared by two tagged vertices, cut by plane `p`.
     let cut_tag = |t0: &Tag, t1: &Tag, p: BoxPlane| -> Tag {
         let (t0, t1) = (t0.as_ref()?, t1.as_ref()?);
-        let common: Vec<BoxPlane> = t0.iter().filter(|x| t1.contains(x)).copied().collect();
-        (common.len() == 2).then(|| [common[0], common[1], p])
+        let mut common = [p; 3];
+        let mut nc = 0;
+        for x in t0.iter().filter(|x| t1.contains(x)) {
+            common[nc] = *x;
+            nc += 1;
+        }
+        (nc == 2).then(|| [common[0], common[1], p])
     };
     let mut np = 4;
     for (k, (su, sv)) in [(1.0, 1.0), (-1.0, 1.0), (-1.0, -1.0), (1.0, -1.0)]

@@ -22,7 +22,8 @@
 //! hull); for the curved cylinder, GJK/EPA converge to ~1e-6 in the normal. If EPA's polytope
 //! degenerates before converging (can happen on curved shapes), the best support-function upper
 //! bound found is returned (a direction along which translating B by `-dist` separates the pair).
-//! GJK/EPA and the manifold clipping allocate small scratch vectors (not yet allocation-free).
+//! Allocation-free once warm: GJK works on fixed arrays; EPA and the manifold clipping reuse
+//! per-thread scratch vectors.
 
 use super::epa::epa;
 use super::gjk::{core_vertex, gjk, Placed, SVert, NO_VERTEX};
@@ -31,6 +32,7 @@ use super::{
     Shape,
 };
 use crate::math::{Pose, Vec3};
+use std::cell::RefCell;
 
 /// Alignment tolerance (sine of the angle) for treating features as parallel.
 const FLAT_TOL: f64 = 0.035;
@@ -61,18 +63,13 @@ fn canonical_face(shape: &Shape, idx: &mut [u32; 3]) {
                 return;
             }
             let nf = nrm / len;
-            let on: Vec<u32> = (0..h.vertices.len() as u32)
-                .filter(|&i| nf.dot(&(v(i) - v0)).abs() <= 1e-9 * size)
-                .collect();
-            if on.len() < 3 {
+            let mut on =
+                (0..h.vertices.len() as u32).filter(|&i| nf.dot(&(v(i) - v0)).abs() <= 1e-9 * size);
+            let (Some(p0), Some(p1)) = (on.next(), on.next()) else {
                 return;
-            }
-            let (p0, p1) = (on[0], on[1]);
+            };
             let e = v(p1) - v(p0);
-            if let Some(&p2) = on[2..]
-                .iter()
-                .find(|&&i| e.cross(&(v(i) - v(p0))).norm() > 1e-6 * size * size)
-            {
+            if let Some(p2) = on.find(|&i| e.cross(&(v(i) - v(p0))).norm() > 1e-6 * size * size) {
                 *idx = [p0, p1, p2];
             }
         }
@@ -84,39 +81,42 @@ fn canonical_face(shape: &Shape, idx: &mut [u32; 3]) {
 /// (A to B): [`FeatureKind::Poly`], or `Unknown` when a support point is not a core vertex
 /// (cylinder) or the vertex sets are not a generic feature pair.
 fn poly_feature(a: &Placed, b: &Placed, verts: &[SVert], n: &Vec3) -> FeatureKind {
-    let mut ia: Vec<u32> = Vec::with_capacity(3);
-    let mut ib: Vec<u32> = Vec::with_capacity(3);
+    // The distinct vertex indices on each side (a simplex has at most 4 vertices).
+    let (mut ia, mut ib) = ([0u32; 4], [0u32; 4]);
+    let (mut na, mut nb) = (0, 0);
     for v in verts {
         if v.ia == NO_VERTEX || v.ib == NO_VERTEX {
             return FeatureKind::Unknown;
         }
-        if !ia.contains(&v.ia) {
-            ia.push(v.ia);
+        if !ia[..na].contains(&v.ia) {
+            ia[na] = v.ia;
+            na += 1;
         }
-        if !ib.contains(&v.ib) {
-            ib.push(v.ib);
+        if !ib[..nb].contains(&v.ib) {
+            ib[nb] = v.ib;
+            nb += 1;
         }
     }
     // A generic pair of features spans exactly the simplex.
-    if ia.len() + ib.len() != verts.len() + 1 || ia.len() > 3 || ib.len() > 3 {
+    if na + nb != verts.len() + 1 || na > 3 || nb > 3 {
         return FeatureKind::Unknown;
     }
-    ia.sort_unstable();
-    ib.sort_unstable();
+    ia[..na].sort_unstable();
+    ib[..nb].sort_unstable();
     let mut fa = [0u32; 3];
     let mut fb = [0u32; 3];
-    fa[..ia.len()].copy_from_slice(&ia);
-    fb[..ib.len()].copy_from_slice(&ib);
-    if ia.len() == 3 {
+    fa[..na].copy_from_slice(&ia[..na]);
+    fb[..nb].copy_from_slice(&ib[..nb]);
+    if na == 3 {
         canonical_face(a.shape, &mut fa);
     }
-    if ib.len() == 3 {
+    if nb == 3 {
         canonical_face(b.shape, &mut fb);
     }
     let wv = |p: &Placed, i: u32| core_vertex(p.shape, i).map(|l| p.pose.apply(&l));
-    let dir = match (ia.len(), ib.len()) {
+    let dir = match (na, nb) {
         (3, 1) | (1, 3) => {
-            let (p, f) = if ia.len() == 3 { (a, &fa) } else { (b, &fb) };
+            let (p, f) = if na == 3 { (a, &fa) } else { (b, &fb) };
             let (Some(v0), Some(v1), Some(v2)) = (wv(p, f[0]), wv(p, f[1]), wv(p, f[2])) else {
                 return FeatureKind::Unknown;
             };
@@ -143,8 +143,8 @@ fn poly_feature(a: &Placed, b: &Placed, verts: &[SVert], n: &Vec3) -> FeatureKin
         None => 1,
     };
     FeatureKind::Poly {
-        na: ia.len() as u8,
-        nb: ib.len() as u8,
+        na: na as u8,
+        nb: nb as u8,
         ia: fa,
         ib: fb,
         nsign,
@@ -200,6 +200,29 @@ pub(crate) fn shape_contact_f(a: &Placed, b: &Placed) -> (Vec3, Vec3, Vec3, f64,
     (ca + n * ra, cb - n * rb, n, dc - ra - rb, f)
 }
 
+/// Buffers of [`manifold`] and [`cylinder_face_contact`] (each use clears what it fills).
+#[derive(Default)]
+struct Scratch {
+    /// The hull face polygon of [`snap_face`].
+    face: Vec<Vec3>,
+    /// Points and core vertices of the features of A and B ([`feature`]).
+    pts_a: Vec<Vec3>,
+    idx_a: Vec<u32>,
+    pts_b: Vec<Vec3>,
+    idx_b: Vec<u32>,
+    /// The clipped incident polygon and its next clipping stage.
+    poly: Vec<(Vec3, Lbl)>,
+    tmp: Vec<(Vec3, Lbl)>,
+    /// The clipped points (for [`select4`]).
+    xs: Vec<Vec3>,
+}
+
+thread_local! {
+    // Per-thread scratch of the general pair, reused (keeping its capacity) so steady-state
+    // steps do not allocate.
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
 /// General pair: see the module documentation.
 pub fn collide_general(
     s1: &Shape,
@@ -221,16 +244,23 @@ pub fn collide_general(
     if dist >= margin {
         return;
     }
-    if manifold(&a, &b, &n, margin, out) > 0 {
-        return;
-    }
-    if kind == FeatureKind::Unknown {
-        if let Some(c) = cylinder_face_contact(&a, &b, &n, dist) {
-            if c.dist < margin {
-                out.push(c);
-            }
-            return;
+    let handled = SCRATCH.with(|s| {
+        let s = &mut *s.borrow_mut();
+        if manifold(&a, &b, &n, margin, out, s) > 0 {
+            return true;
         }
+        if kind == FeatureKind::Unknown {
+            if let Some(c) = cylinder_face_contact(&a, &b, &n, dist, &mut s.face) {
+                if c.dist < margin {
+                    out.push(c);
+                }
+                return true;
+            }
+        }
+        false
+    });
+    if handled {
+        return;
     }
     out.push(ContactPoint {
         pos: (qa + qb) * 0.5,
@@ -251,16 +281,46 @@ fn box_corner(x: &Vec3) -> u32 {
 /// Angle tolerance (cosine deficit) for matching a GJK/EPA normal on curved shapes to a face.
 const SNAP_COS: f64 = 1e-6;
 
+/// The inside test of a face found by [`snap_face`]: whether a world point projects strictly
+/// (by `1e-9` of the size) inside the face of the placed shape.
+enum Inside<'s> {
+    /// Box face normal to local axis `axis`.
+    Box { axis: usize, half: Vec3 },
+    /// Cylinder cap.
+    Cap { radius: f64 },
+    /// Hull face: its vertices (local) ordered counter-clockwise around its local normal `nl`.
+    Poly { poly: &'s [Vec3], nl: Vec3 },
+}
+
+impl Inside<'_> {
+    fn contains(&self, p: &Placed, x: &Vec3) -> bool {
+        let margin = 1e-9 * p.size();
+        let q = p.pose.rot.transpose() * (x - p.pose.pos);
+        match *self {
+            Inside::Box { axis, half } => {
+                (0..3).all(|k| k == axis || q[k].abs() <= half[k] - margin)
+            }
+            Inside::Cap { radius } => q.x.hypot(q.y) <= radius - margin,
+            // On the inner side of every edge of the face polygon.
+            Inside::Poly { poly, nl } => (0..poly.len()).all(|k| {
+                let (p0, p1) = (poly[k], poly[(k + 1) % poly.len()]);
+                let e = (p1 - p0).normalize();
+                nl.dot(&e.cross(&(q - p0))) >= margin
+            }),
+        }
+    }
+}
+
 /// A flat face of `p` with outward normal within [`SNAP_COS`] of world direction `m`:
-/// `(face, exact world normal, world point on the plane, inside-test of a world point)`.
-#[allow(clippy::type_complexity)]
-fn snap_face<'p>(
-    p: &'p Placed,
+/// `(face, exact world normal, world point on the plane, inside-test of a world point)`;
+/// `poly` holds a hull face's polygon.
+fn snap_face<'s>(
+    p: &Placed,
     m: &Vec3,
-) -> Option<(RefFace, Vec3, Vec3, Box<dyn Fn(&Vec3) -> bool + 'p>)> {
+    poly: &'s mut Vec<Vec3>,
+) -> Option<(RefFace, Vec3, Vec3, Inside<'s>)> {
     let rot = p.pose.rot;
     let l = rot.transpose() * m;
-    let margin = 1e-9 * p.size();
     match *p.shape {
         Shape::Box { half } => {
             let i = l.iamax();
@@ -270,10 +330,6 @@ fn snap_face<'p>(
             let s = sgn(l[i]);
             let mut nl = Vec3::zeros();
             nl[i] = s;
-            let inside = move |x: &Vec3| {
-                let q = p.pose.rot.transpose() * (x - p.pose.pos);
-                (0..3).all(|k| k == i || q[k].abs() <= half[k] - margin)
-            };
             let face = RefFace::Box {
                 axis: i as u8,
                 sign: s as i8,
@@ -282,7 +338,7 @@ fn snap_face<'p>(
                 face,
                 rot * nl,
                 p.pose.apply(&(nl * half[i])),
-                Box::new(inside),
+                Inside::Box { axis: i, half },
             ))
         }
         Shape::Cylinder {
@@ -294,15 +350,11 @@ fn snap_face<'p>(
             }
             let top = l.z > 0.0;
             let s = if top { 1.0 } else { -1.0 };
-            let inside = move |x: &Vec3| {
-                let q = p.pose.rot.transpose() * (x - p.pose.pos);
-                q.x.hypot(q.y) <= radius - margin
-            };
             Some((
                 RefFace::CylCap { top },
                 rot * Vec3::new(0.0, 0.0, s),
                 p.pose.apply(&Vec3::new(0.0, 0.0, s * half_length)),
-                Box::new(inside),
+                Inside::Cap { radius },
             ))
         }
         Shape::Convex(h) => {
@@ -328,37 +380,29 @@ fn snap_face<'p>(
             let nl = (v(f[1]) - v(f[0])).cross(&(v(f[2]) - v(f[0]))).normalize();
             let off = nl.dot(&v(f[0]));
             let tol = 1e-9 * h.bound_radius().max(1e-300);
-            let on: Vec<Vec3> = h
-                .vertices
-                .iter()
-                .filter(|x| (nl.dot(x) - off).abs() <= tol)
-                .copied()
-                .collect();
+            poly.clear();
+            poly.extend(
+                h.vertices
+                    .iter()
+                    .filter(|x| (nl.dot(x) - off).abs() <= tol)
+                    .copied(),
+            );
             // Inside the convex face polygon: on the inner side of every edge of the hull of
-            // `on` (a point is inside iff no vertex pair has it strictly outside and all others
-            // on the inner side; tested through the supporting lines of the polygon).
-            let c = on.iter().fold(Vec3::zeros(), |s, x| s + x) / on.len() as f64;
+            // these vertices (a point is inside iff no vertex pair has it strictly outside and
+            // all others on the inner side; tested through the supporting lines of the polygon).
+            let c = poly.iter().fold(Vec3::zeros(), |s, x| s + x) / poly.len() as f64;
             let u = super::any_perp(&nl);
             let w = nl.cross(&u);
-            let mut poly = on.clone();
             poly.sort_by(|x, y| {
                 let ax = (x - c).dot(&w).atan2((x - c).dot(&u));
                 let ay = (y - c).dot(&w).atan2((y - c).dot(&u));
                 ax.total_cmp(&ay)
             });
-            let inside = move |x: &Vec3| {
-                let q = p.pose.rot.transpose() * (x - p.pose.pos);
-                (0..poly.len()).all(|k| {
-                    let (p0, p1) = (poly[k], poly[(k + 1) % poly.len()]);
-                    let e = (p1 - p0).normalize();
-                    nl.dot(&e.cross(&(q - p0))) >= margin
-                })
-            };
             Some((
                 RefFace::Verts(f),
                 rot * nl,
                 p.pose.apply(&v(f[0])),
-                Box::new(inside),
+                Inside::Poly { poly, nl },
             ))
         }
         _ => None,
@@ -406,7 +450,13 @@ fn cylinder_side<'p, 'a>(
 /// edge) or another cylinder's rim against the rim circle (a stationary point of their
 /// distance). Each also when the
 /// centres have crossed (deep overlaps, [`FeatureKind::BallsCrossed`]). `None` otherwise.
-fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<ContactPoint> {
+fn cylinder_face_contact(
+    a: &Placed,
+    b: &Placed,
+    n: &Vec3,
+    dist: f64,
+    face_poly: &mut Vec<Vec3>,
+) -> Option<ContactPoint> {
     if !matches!(a.shape, Shape::Cylinder { .. }) && !matches!(b.shape, Shape::Cylinder { .. }) {
         return None;
     }
@@ -414,7 +464,7 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
     let mut best: Option<(f64, ContactPoint)> = None;
     for ref_is_a in [true, false] {
         let (r, i, m) = if ref_is_a { (a, b, *n) } else { (b, a, -n) };
-        let Some((face, nw, o, inside)) = snap_face(r, &m) else {
+        let Some((face, nw, o, inside)) = snap_face(r, &m, face_poly) else {
             continue;
         };
         // The incident point: deepest along -nw.
@@ -444,7 +494,7 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
         };
         let d = nw.dot(&(x - o)) - radius;
         let normal = if ref_is_a { nw } else { -nw };
-        if (d - dist).abs() > 1e-6 * scale || !inside(&x) {
+        if (d - dist).abs() > 1e-6 * scale || !inside.contains(r, &x) {
             continue;
         }
         let score = (normal - n).norm();
@@ -476,7 +526,7 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
         let on_axis = |x: &Vec3| cy.pose.pos + ax * ax.dot(&(x - cy.pose.pos));
         // (point, core on the cylinder, core on the other, radius around the other's core)
         let (xs, sidx) = o.support_idx(&-m);
-        let mut candidates: Vec<Option<(Vec3, Core, Core, f64)>> = vec![
+        let candidates = [
             core_vertex(o.shape, sidx)
                 .map(|l| (xs, Core::ProjOther(l), Core::Fixed(l), o.radius())),
             match *o.shape {
@@ -503,35 +553,27 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
         ];
         // A box or hull edge from the supporting vertex, nearly perpendicular to the normal:
         // the closest points of the edge line and the axis line (edge interior).
-        let nbrs: Vec<u32> = match *o.shape {
-            Shape::Box { .. } if sidx < 8 => (0..3).map(|k| sidx ^ (1 << k)).collect(),
-            Shape::Convex(h) => h.neighbors.get(sidx as usize).cloned().unwrap_or_default(),
-            _ => Vec::new(),
-        };
-        for j in nbrs {
-            let (Some(l0), Some(l1)) = (core_vertex(o.shape, sidx), core_vertex(o.shape, j)) else {
-                continue;
-            };
-            let (x0, x1) = (o.pose.apply(&l0), o.pose.apply(&l1));
-            let e = x1 - x0;
-            if e.norm() <= 1e-9 * scale || m.dot(&e).abs() > 1e-3 * e.norm() {
-                continue;
-            }
-            let (s0, t0) =
-                super::closest_seg_seg(&(cy.pose.pos - ax * hc), &(ax * (2.0 * hc)), &x0, &e);
-            let interior = s0 > 1e-9 && s0 < 1.0 - 1e-9 && t0 > 1e-9 && t0 < 1.0 - 1e-9;
-            if interior {
+        let mut buf = [0; 3];
+        let edges = vertex_neighbors(o.shape, sidx, &mut buf)
+            .iter()
+            .filter_map(|&j| {
+                let (Some(l0), Some(l1)) = (core_vertex(o.shape, sidx), core_vertex(o.shape, j))
+                else {
+                    return None;
+                };
+                let (x0, x1) = (o.pose.apply(&l0), o.pose.apply(&l1));
+                let e = x1 - x0;
+                if e.norm() <= 1e-9 * scale || m.dot(&e).abs() > 1e-3 * e.norm() {
+                    return None;
+                }
+                let (s0, t0) =
+                    super::closest_seg_seg(&(cy.pose.pos - ax * hc), &(ax * (2.0 * hc)), &x0, &e);
+                let interior = s0 > 1e-9 && s0 < 1.0 - 1e-9 && t0 > 1e-9 && t0 < 1.0 - 1e-9;
                 // Either end may be the support vertex: record the edge canonically.
                 let edge = [sidx.min(j), sidx.max(j)];
-                candidates.push(Some((
-                    x0 + e * t0,
-                    Core::LineLine,
-                    Core::EdgeLine(edge),
-                    0.0,
-                )));
-            }
-        }
-        for (x, c_cyl, c_other, ro) in candidates.into_iter().flatten() {
+                interior.then(|| (x0 + e * t0, Core::LineLine, Core::EdgeLine(edge), 0.0))
+            });
+        for (x, c_cyl, c_other, ro) in candidates.into_iter().flatten().chain(edges) {
             let q = on_axis(&x);
             let z = ax.dot(&(q - cy.pose.pos));
             let v = x - q;
@@ -586,8 +628,7 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
             continue;
         };
         // (segment start, segment vector, core on the other, radius around it)
-        let mut lines: Vec<(Vec3, Vec3, Core, f64)> = Vec::new();
-        match *o.shape {
+        let axis_line = match *o.shape {
             Shape::Capsule {
                 radius,
                 half_length,
@@ -597,37 +638,38 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
                 half_length,
             } if half_length > 0.0 => {
                 let (e0, e1) = super::axis_ends(o.pose, half_length);
-                lines.push((e0, e1 - e0, Core::OnAxis, radius));
+                Some((e0, e1 - e0, Core::OnAxis, radius))
             }
+            _ => None,
+        };
+        let mut buf = [0; 3];
+        let (sidx, nbrs) = match *o.shape {
             Shape::Box { .. } | Shape::Convex(_) => {
                 let (_, sidx) = o.support_idx(&-m);
-                let nbrs: Vec<u32> = match *o.shape {
-                    Shape::Box { .. } if sidx < 8 => (0..3).map(|k| sidx ^ (1 << k)).collect(),
-                    Shape::Convex(h) => h.neighbors.get(sidx as usize).cloned().unwrap_or_default(),
-                    _ => Vec::new(),
-                };
-                for j in nbrs {
-                    let (Some(l0), Some(l1)) =
-                        (core_vertex(o.shape, sidx), core_vertex(o.shape, j))
-                    else {
-                        continue;
-                    };
-                    let (i0, i1) = (sidx.min(j), sidx.max(j));
-                    let (x0, x1) = if i0 == sidx {
-                        (o.pose.apply(&l0), o.pose.apply(&l1))
-                    } else {
-                        (o.pose.apply(&l1), o.pose.apply(&l0))
-                    };
-                    let e = x1 - x0;
-                    if e.norm() > 1e-9 * scale && m.dot(&e).abs() <= 1e-3 * e.norm() {
-                        lines.push((x0, e, Core::OnEdge([i0, i1]), 0.0));
-                    }
-                }
+                (sidx, vertex_neighbors(o.shape, sidx, &mut buf))
             }
-            _ => {}
-        }
+            _ => (0, &[][..]),
+        };
+        let edge_lines = nbrs.iter().filter_map(|&j| {
+            let (Some(l0), Some(l1)) = (core_vertex(o.shape, sidx), core_vertex(o.shape, j)) else {
+                return None;
+            };
+            let (i0, i1) = (sidx.min(j), sidx.max(j));
+            let (x0, x1) = if i0 == sidx {
+                (o.pose.apply(&l0), o.pose.apply(&l1))
+            } else {
+                (o.pose.apply(&l1), o.pose.apply(&l0))
+            };
+            let e = x1 - x0;
+            (e.norm() > 1e-9 * scale && m.dot(&e).abs() <= 1e-3 * e.norm()).then_some((
+                x0,
+                e,
+                Core::OnEdge([i0, i1]),
+                0.0,
+            ))
+        });
         let ys = cy.support(&m);
-        for (p0, e, c_other, ro) in lines {
+        for (p0, e, c_other, ro) in axis_line.into_iter().chain(edge_lines) {
             for top in [true, false] {
                 let sz = if top { 1.0 } else { -1.0 };
                 let c = cy.pose.pos + ax * (sz * hc);
@@ -704,6 +746,18 @@ fn cylinder_face_contact(a: &Placed, b: &Placed, n: &Vec3, dist: f64) -> Option<
         }
     }
     best.map(|b| b.1)
+}
+
+/// The core vertices joined to core vertex `i` of a box or hull by an edge (`buf` holds a box's).
+fn vertex_neighbors<'a>(shape: &Shape<'a>, i: u32, buf: &'a mut [u32; 3]) -> &'a [u32] {
+    match *shape {
+        Shape::Box { .. } if i < 8 => {
+            *buf = [i ^ 1, i ^ 2, i ^ 4];
+            buf
+        }
+        Shape::Convex(h) => h.neighbors.get(i as usize).map_or(&[], |v| v.as_slice()),
+        _ => &[],
+    }
 }
 
 /// A point `x` of the other shape (with its core and radius) against the rim circle of the
@@ -789,11 +843,11 @@ fn try_balls(
 
 /// A flat feature of a shape facing a direction. `idx` are the core vertex indices of the
 /// points ([`NO_VERTEX`] for points on a cylinder side).
-enum Feature {
+enum Feature<'s> {
     /// Face polygon (counter-clockwise around `normal`), with its exact outward normal.
     Face {
-        pts: Vec<Vec3>,
-        idx: Vec<u32>,
+        pts: &'s [Vec3],
+        idx: &'s [u32],
         normal: Vec3,
     },
     /// Segment, swept by `radius` (capsule: the core segment).
@@ -806,8 +860,14 @@ enum Feature {
     None,
 }
 
-/// The flat feature of `p` facing world direction `dir` (unit).
-fn feature(p: &Placed, dir: &Vec3) -> Feature {
+/// The flat feature of `p` facing world direction `dir` (unit); a face's points and indices are
+/// written to `pts` and `idx`.
+fn feature<'s>(
+    p: &Placed,
+    dir: &Vec3,
+    pts: &'s mut Vec<Vec3>,
+    idx: &'s mut Vec<u32>,
+) -> Feature<'s> {
     let rot = &p.pose.rot;
     let l = rot.transpose() * dir;
     let w = |x: Vec3| p.pose.apply(&x);
@@ -818,8 +878,8 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
             if l[i].abs() >= cos_tol {
                 let (j, k) = ((i + 1) % 3, (i + 2) % 3);
                 let s = sgn(l[i]);
-                let mut pts = Vec::with_capacity(4);
-                let mut idx = Vec::with_capacity(4);
+                pts.clear();
+                idx.clear();
                 // CCW around s*e_i: (j,k) order is right-handed for s = +1.
                 let loop_ = [(1.0, 1.0), (-1.0, 1.0), (-1.0, -1.0), (1.0, -1.0)];
                 for (u, v) in loop_ {
@@ -839,9 +899,8 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
                 };
             }
             // Edge: exactly one small component.
-            let small: Vec<usize> = (0..3).filter(|&m| l[m].abs() < FLAT_TOL).collect();
-            if small.len() == 1 {
-                let m = small[0];
+            let mut small = (0..3).filter(|&m| l[m].abs() < FLAT_TOL);
+            if let (Some(m), None) = (small.next(), small.next()) {
                 let mut x = Vec3::new(sgn(l.x) * half.x, sgn(l.y) * half.y, sgn(l.z) * half.z);
                 x[m] = -half[m];
                 let (x0, i0) = (w(x), box_corner(&x));
@@ -861,11 +920,13 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
             if l.z.abs() >= cos_tol {
                 let s = sgn(l.z);
                 // Octagon corners: core vertices `k + 8 top` (see [`core_vertex`]).
-                let idx: Vec<u32> = (0..8).map(|k| k + if s > 0.0 { 8 } else { 0 }).collect();
-                let pts = idx
-                    .iter()
-                    .map(|&i| w(core_vertex(p.shape, i).unwrap_or_default()))
-                    .collect();
+                idx.clear();
+                idx.extend((0..8).map(|k| k + if s > 0.0 { 8 } else { 0 }));
+                pts.clear();
+                pts.extend(
+                    idx.iter()
+                        .map(|&i| w(core_vertex(p.shape, i).unwrap_or_default())),
+                );
                 return Feature::Face {
                     pts,
                     idx,
@@ -918,9 +979,11 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
             }
             let off = nf.dot(&h.vertices[h.faces[best][0] as usize]);
             let tol = 1e-9 * h.bound_radius().max(1e-300);
-            let mut idx: Vec<u32> = (0..h.vertices.len() as u32)
-                .filter(|&i| (nf.dot(&h.vertices[i as usize]) - off).abs() <= tol)
-                .collect();
+            idx.clear();
+            idx.extend(
+                (0..h.vertices.len() as u32)
+                    .filter(|&i| (nf.dot(&h.vertices[i as usize]) - off).abs() <= tol),
+            );
             let vx = |i: &u32| h.vertices[*i as usize];
             // Order counter-clockwise around nf.
             let c = idx.iter().fold(Vec3::zeros(), |s, i| s + vx(i)) / idx.len() as f64;
@@ -932,8 +995,10 @@ fn feature(p: &Placed, dir: &Vec3) -> Feature {
                 let ay = (y - c).dot(&v).atan2((y - c).dot(&u));
                 ax.total_cmp(&ay)
             });
+            pts.clear();
+            pts.extend(idx.iter().map(|i| w(vx(i))));
             Feature::Face {
-                pts: idx.iter().map(|i| w(vx(i))).collect(),
+                pts,
                 idx,
                 normal: rot * nf,
             }
@@ -1004,9 +1069,26 @@ fn cut_label(l0: Lbl, l1: Lbl, k: usize, m: usize) -> Lbl {
 
 /// Clip the incident feature against the reference face; push up to 4 contacts.
 /// Returns the number pushed (0 if no manifold applies).
-fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<ContactPoint>) -> usize {
-    let fa = feature(a, n);
-    let fb = feature(b, &-n);
+fn manifold(
+    a: &Placed,
+    b: &Placed,
+    n: &Vec3,
+    margin: f64,
+    out: &mut Vec<ContactPoint>,
+    s: &mut Scratch,
+) -> usize {
+    let Scratch {
+        pts_a,
+        idx_a,
+        pts_b,
+        idx_b,
+        poly,
+        tmp,
+        xs,
+        ..
+    } = s;
+    let fa = feature(a, n, pts_a, idx_a);
+    let fb = feature(b, &-n, pts_b, idx_b);
     if let (
         Feature::Edge {
             pts: ea,
@@ -1048,13 +1130,13 @@ fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<Contact
         return 0;
     };
     let lbl = |i: &u32| if *i == NO_VERTEX { Lbl::X } else { Lbl::V(*i) };
-    type Incident<'f> = (Vec<(Vec3, Lbl)>, Option<&'f Vec<u32>>, f64);
-    let (mut poly, iface, iradius): Incident = match inc {
-        Feature::Face { pts, idx, .. } => (
-            pts.iter().zip(idx).map(|(x, i)| (*x, lbl(i))).collect(),
-            Some(idx),
-            0.0,
-        ),
+    // The incident polygon (into `poly`), its face's core vertices and its radius.
+    poly.clear();
+    let (iface, iradius): (Option<&[u32]>, f64) = match inc {
+        Feature::Face { pts, idx, .. } => {
+            poly.extend(pts.iter().zip(idx.iter()).map(|(x, i)| (*x, lbl(i))));
+            (Some(idx), 0.0)
+        }
         // A swept segment (capsule): its surface points nearest to the face.
         // A cylinder's side: the line of rim points deepest along minus the reference normal
         // (recomputed with the exact reference normal, see `IncPoint::Rim`).
@@ -1086,16 +1168,14 @@ fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<Contact
                 let z = if top { half_length } else { -half_length };
                 (ip.pos + ax * z + u, Lbl::R(top))
             };
-            (vec![side(false), side(true)], None, 0.0)
+            poly.push(side(false));
+            poly.push(side(true));
+            (None, 0.0)
         }
-        Feature::Edge { pts, idx, radius } => (
-            pts.iter()
-                .zip(idx)
-                .map(|(x, i)| (x - rn * *radius, lbl(i)))
-                .collect(),
-            None,
-            *radius,
-        ),
+        Feature::Edge { pts, idx, radius } => {
+            poly.extend(pts.iter().zip(idx).map(|(x, i)| (x - rn * *radius, lbl(i))));
+            (None, *radius)
+        }
         Feature::None => return 0,
     };
     if rpts.len() < 3 {
@@ -1103,7 +1183,6 @@ fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<Contact
     }
     let m = rpts.len();
     let is_segment = poly.len() == 2;
-    let mut tmp: Vec<(Vec3, Lbl)> = Vec::with_capacity(poly.len() + 8);
     for i in 0..m {
         let p0 = rpts[i];
         let p1 = rpts[(i + 1) % m];
@@ -1146,7 +1225,7 @@ fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<Contact
                 tmp.push((x0 + (x1 - x0) * (d0 / (d0 - d1)), cut_label(l0, l1, i, m)));
             }
         }
-        std::mem::swap(&mut poly, &mut tmp);
+        std::mem::swap(poly, tmp);
         if poly.is_empty() {
             break;
         }
@@ -1159,8 +1238,9 @@ fn manifold(a: &Placed, b: &Placed, n: &Vec3, margin: f64, out: &mut Vec<Contact
     if poly.is_empty() {
         return 0;
     }
-    let xs: Vec<Vec3> = poly.iter().map(|p| p.0).collect();
-    let keep = select4(&xs, &normal, &dist_of);
+    xs.clear();
+    xs.extend(poly.iter().map(|p| p.0));
+    let keep = select4(xs, &normal, &dist_of);
     // The reference plane through three core vertices, if its orientation is right.
     let rface = {
         let ok = ridx.len() >= 3 && ridx[..3].iter().all(|&i| i != NO_VERTEX);

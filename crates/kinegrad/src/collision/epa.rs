@@ -4,6 +4,7 @@
 use super::any_perp;
 use super::gjk::{support_diff, GjkResult, Placed, SVert};
 use crate::math::Vec3;
+use std::cell::RefCell;
 
 /// Penetration result: `normal` (unit, from A to B), `depth >= 0` (translating B by
 /// `depth * normal` separates the cores), and the witness points on A and B.
@@ -49,12 +50,38 @@ fn make_face(verts: &[SVert], i: usize, j: usize, k: usize) -> Face {
     }
 }
 
+/// The polytope and flood-fill buffers of one EPA run (cleared at its start).
+#[derive(Default)]
+struct Scratch {
+    verts: Vec<SVert>,
+    faces: Vec<Face>,
+    edges: Vec<(usize, usize)>,
+    visible: Vec<bool>,
+    stack: Vec<usize>,
+}
+
+thread_local! {
+    // Per-thread EPA buffers, reused (keeping their capacity) so steady-state steps do not allocate.
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
 /// EPA from a GJK result with `overlap == true`. Returns `None` if the Minkowski difference is
 /// degenerate (flat), in which case the caller treats the contact as touching.
 pub fn epa(a: &Placed, b: &Placed, g: &GjkResult) -> Option<EpaResult> {
+    SCRATCH.with(|s| epa_in(a, b, g, &mut s.borrow_mut()))
+}
+
+fn epa_in(a: &Placed, b: &Placed, g: &GjkResult, s: &mut Scratch) -> Option<EpaResult> {
+    let Scratch {
+        verts,
+        faces,
+        edges,
+        visible,
+        stack,
+    } = s;
     let scale = a.size() + b.size() + 1e-300;
     let eps = 1e-12 * scale;
-    let mut verts: Vec<SVert> = Vec::with_capacity(64);
+    verts.clear();
     verts.extend_from_slice(&g.simplex[..g.n]);
     // Blow up to a tetrahedron.
     if verts.len() == 1 {
@@ -100,18 +127,15 @@ pub fn epa(a: &Placed, b: &Placed, g: &GjkResult) -> Option<EpaResult> {
     if verts.len() < 4 {
         return None;
     }
-    let mut faces: Vec<Face> = Vec::with_capacity(128);
+    faces.clear();
     for (i, j, k, o) in [(0, 1, 2, 3), (0, 1, 3, 2), (0, 2, 3, 1), (1, 2, 3, 0)] {
         let nrm = (verts[j].w - verts[i].w).cross(&(verts[k].w - verts[i].w));
         if nrm.dot(&(verts[o].w - verts[i].w)) > 0.0 {
-            faces.push(make_face(&verts, i, k, j));
+            faces.push(make_face(verts, i, k, j));
         } else {
-            faces.push(make_face(&verts, i, j, k));
+            faces.push(make_face(verts, i, j, k));
         }
     }
-    let mut edges: Vec<(usize, usize)> = Vec::with_capacity(64);
-    let mut visible: Vec<bool> = Vec::with_capacity(128);
-    let mut stack: Vec<usize> = Vec::with_capacity(32);
     let mut best = 0;
     // Best upper bound seen: (support value, direction, support vertex). Translating B by
     // `value * direction` separates the cores, so it is a valid (if not minimal) answer when the
@@ -191,8 +215,8 @@ pub fn epa(a: &Placed, b: &Placed, g: &GjkResult) -> Option<EpaResult> {
             verts.pop();
             break;
         }
-        for &(p, q) in &edges {
-            faces.push(make_face(&verts, p, q, wi));
+        for &(p, q) in edges.iter() {
+            faces.push(make_face(verts, p, q, wi));
         }
         best = 0;
     }

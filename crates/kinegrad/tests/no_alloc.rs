@@ -1,0 +1,135 @@
+//! The steady-state step allocates nothing: a counting global allocator around
+//! `pipeline::step` on contact-rich scenes (every scratch buffer lives in `Data` and keeps its
+//! capacity from one step to the next). One test per binary: the counter is global.
+
+use kinegrad::math::{Mat3, Pose, Vec3};
+use kinegrad::model::builder::BaseMode;
+use kinegrad::model::{mjcf, primitives, ModelBuilder};
+use kinegrad::{pipeline, Control, CtrlMode, Data, Model, State};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations made by `steps` steps after `warm` warm-up steps, and the contacts at the end.
+fn count(model: &Model, s: &mut State, c: &Control, warm: usize, steps: usize) -> (usize, usize) {
+    let mut d = Data::new(model);
+    for _ in 0..warm {
+        pipeline::step(model, &model.params0, s, c, &mut d).unwrap();
+    }
+    let before = ALLOCS.load(Ordering::Relaxed);
+    for _ in 0..steps {
+        pipeline::step(model, &model.params0, s, c, &mut d).unwrap();
+    }
+    (ALLOCS.load(Ordering::Relaxed) - before, d.contacts.len())
+}
+
+fn at(x: f64, y: f64, z: f64, tilt: f64) -> Pose {
+    let rot = nalgebra::Rotation3::from_euler_angles(tilt, 0.5 * tilt, 0.0);
+    Pose {
+        pos: Vec3::new(x, y, z),
+        rot: Mat3::from(rot),
+    }
+}
+
+#[test]
+fn steady_state_steps_do_not_allocate() {
+    // primitives resting on a plane and on each other: analytic pairs, box-box clipping,
+    // and GJK/EPA (cylinder-box, capsule-cylinder)
+    let mut b = ModelBuilder::new();
+    b.options.timestep = 0.005;
+    b.add_entity(
+        primitives::plane(Vec3::z()),
+        Pose::identity(),
+        BaseMode::Fixed,
+    );
+    let rho = 500.0;
+    let bodies = [
+        (
+            primitives::box_(Vec3::new(0.2, 0.2, 0.2), rho),
+            at(0.0, 0.0, 0.1, 0.0),
+        ),
+        (
+            primitives::box_(Vec3::new(0.1, 0.1, 0.1), rho),
+            at(0.02, 0.0, 0.26, 0.3),
+        ),
+        (primitives::sphere(0.05, rho), at(0.5, 0.0, 0.05, 0.0)),
+        (
+            primitives::cylinder(0.05, 0.1, rho),
+            at(-0.4, 0.0, 0.05, 0.0),
+        ),
+        (
+            primitives::cylinder(0.04, 0.1, rho),
+            at(-0.4, 0.0, 0.2, 1.2),
+        ),
+        (
+            primitives::capsule(0.03, 0.1, rho),
+            at(0.0, 0.5, 0.03, 1.57),
+        ),
+    ];
+    for (e, p) in bodies {
+        b.add_entity(e, p, BaseMode::Free);
+    }
+    let model = b.build().unwrap();
+    let mut s = State::new(&model);
+    let c = Control::new(&model);
+    let (n, contacts) = count(&model, &mut s, &c, 200, 200);
+    assert!(
+        contacts >= 10,
+        "expected a contact-rich scene, got {contacts} contacts"
+    );
+    assert_eq!(
+        n, 0,
+        "{n} allocations in 200 steady-state steps of the primitive scene"
+    );
+
+    // the Menagerie Franka (convex meshes, self-collision, floor) holding a pose under PD with
+    // its fingers pressed together (mesh-mesh contacts and joint limits)
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../.cache/assets/genesis/xml/franka_emika_panda/scene_no_tendon.xml");
+    assert!(
+        file.is_file(),
+        "{} missing: run `make setup`",
+        file.display()
+    );
+    let spec = mjcf::load(&file, 1.0).unwrap();
+    let mut b = ModelBuilder::new();
+    b.options.timestep = 0.002;
+    b.add_entity(spec, Pose::identity(), BaseMode::AsIs);
+    let model = b.build().unwrap();
+    // the Menagerie "home" keyframe as written in the model file, fingers closed
+    #[allow(clippy::approx_constant)]
+    let home = [0.0, 0.0, 0.0, -1.57079, 0.0, 1.57079, -0.7853, 0.0, 0.0];
+    let mut s = State::new(&model);
+    s.q[..9].copy_from_slice(&home);
+    let mut c = Control::new(&model);
+    c.mode.iter_mut().for_each(|m| *m = CtrlMode::Position);
+    c.target[..9].copy_from_slice(&home);
+    c.target[7] = -0.01;
+    c.target[8] = -0.01;
+    let (n, contacts) = count(&model, &mut s, &c, 200, 200);
+    assert_eq!(
+        n, 0,
+        "{n} allocations in 200 steady-state Franka steps ({contacts} contacts)"
+    );
+}
