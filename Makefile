@@ -35,8 +35,11 @@ test: setup
 	cargo test --release -p kinegrad -p kinegrad-render
 	$(VPY) -m pytest -q python/tests
 
+# the trajectory-optimization showcase in quick mode (plots to outputs/); examples/demo.py is the
+# forward-only tour (a Franka under PD while objects fall): `.venv/bin/python examples/demo.py`
 demo: setup
-	$(VPY) examples/demo.py
+	$(VPY) examples/franka_trajopt.py --quick --out outputs
+	@echo "plots in $(CURDIR)/outputs/ (franka_trajopt_loss.png, franka_trajopt_hand.png); more workflows: docs/differentiable_simulation.md"
 
 bench: setup
 	$(VPY) benches/bench.py

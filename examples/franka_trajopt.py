@@ -222,6 +222,7 @@ def main(argv=None) -> dict:
         for k in ("dist_start_mm", "dist_mm", "speed", "loss0", "loss", "wall_s"):
             figures[f"{m}_{k}"] = r[k]
     summary("franka_trajopt", **{k: v for k, v in figures.items() if not k.endswith("plot")})
+    print("outputs: " + ", ".join(figures[k] for k in ('plot', 'hand_plot',)), flush=True)
     return figures
 
 

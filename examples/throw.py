@@ -128,6 +128,7 @@ def main(argv=None) -> dict:
         os.path.join(args.out, "throw_loss.png"),
         {"mean squared miss (m^2)": losses},
         f"Throw: initial velocity by Adam ({n_targets} targets, {steps} steps)",
+        ylabel="mean squared miss (m^2)",
     )
     figures = dict(
         targets=n_targets,
@@ -143,6 +144,7 @@ def main(argv=None) -> dict:
         plot=plot,
     )
     summary("throw", **{k: x for k, x in figures.items() if k != "plot"})
+    print("outputs: " + ", ".join(figures[k] for k in ('plot',)), flush=True)
     return figures
 
 
