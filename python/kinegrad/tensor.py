@@ -101,6 +101,13 @@ class Tensor(torch.Tensor):
     def __reduce_ex__(self, proto):
         return torch.Tensor.__reduce_ex__(self.as_subclass(torch.Tensor), proto)
 
+    def __format__(self, format_spec: str) -> str:
+        # torch formats a 0-d tensor as its number (f"{loss:.4f}") only when its type is exactly
+        # torch.Tensor; a subclass falls through to object.__format__, which rejects any spec
+        if self.dim() == 0 and not self.is_meta:
+            return self.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
+
     def __repr__(self, *args, **kwargs) -> str:
         body = torch.Tensor.__repr__(self.as_subclass(torch.Tensor), *args, **kwargs)
         return body.replace("tensor(", "gs.Tensor(", 1)

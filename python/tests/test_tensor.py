@@ -149,3 +149,16 @@ def test_float32_precision_readings_keep_the_graph():
     scene.step()
     q = ball.get_qpos()
     assert q.dtype == torch.float32 and q.grad_fn is not None and q.scene is scene
+
+
+def test_format_spec_works_like_torch():
+    # f"{loss:.4f}" on a loss built from readings: a 0-d gs.Tensor formats as its number
+    loss = gs.tensor(1.5, requires_grad=True) * 2
+    assert isinstance(loss, gs.Tensor) and loss.requires_grad
+    assert f"{loss:.3f}" == "3.000" and f"{gs.tensor(7):d}" == "7"
+    v = gs.tensor([1.0, 2.0])
+    assert f"{v}" == str(v)
+    with pytest.raises(TypeError):  # as torch: a format spec needs a 0-d tensor
+        f"{v:.3f}"
+    with pytest.raises(TypeError):
+        f"{torch.tensor([1.0, 2.0]):.3f}"
