@@ -71,6 +71,9 @@ pub fn epa(a: &Placed, b: &Placed, g: &GjkResult) -> Option<EpaResult> {
     SCRATCH.with(|s| epa_in(a, b, g, &mut s.borrow_mut()))
 }
 
+// Inlined into its one caller: compiled on its own, LLVM lays out the face-adjacency search
+// with ~16% more instructions.
+#[inline(always)]
 fn epa_in(a: &Placed, b: &Placed, g: &GjkResult, s: &mut Scratch) -> Option<EpaResult> {
     let Scratch {
         verts,
