@@ -37,7 +37,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import Progress, parse_args, save_loss_plot, summary  # noqa: E402
+from _common import Progress, parse_args, save_loss_plot, save_video, summary  # noqa: E402
 
 import kinegrad as gs  # noqa: E402
 
@@ -114,8 +114,9 @@ def simulate(scene, franka, mode: str, U: torch.Tensor, use_steps: bool):
     return hand.get_pos(), franka.get_dofs_velocity(ARM), running
 
 
-def hand_path(scene, franka, mode: str, U: torch.Tensor) -> list:
-    """Hand-to-target distance (m) after every step of the motion (no gradients)."""
+def hand_path(scene, franka, mode: str, U: torch.Tensor, frames=None) -> list:
+    """Hand-to-target distance (m) after every step of the motion (no gradients); ``frames``
+    (a list) receives the qpos of every step, for the video."""
     home, target = f64(HOME), f64(TARGET)
     out = []
     with torch.no_grad():
@@ -129,6 +130,8 @@ def hand_path(scene, franka, mode: str, U: torch.Tensor) -> list:
                 franka.control_dofs_position(U[t], ARM)
             scene.step()
             out.append(float((franka.get_link("hand").get_pos() - target).norm()))
+            if frames is not None:
+                frames.append(scene.sim.rigid_solver.get_qpos().clone())
     return out
 
 
@@ -159,7 +162,8 @@ def optimize(mode: str, iters: int, use_steps: bool, progress: bool) -> dict:
 
     with torch.no_grad():
         pos, qd, running = simulate(scene, franka, mode, U, True)
-    path_start, path_opt = hand_path(scene, franka, mode, start), hand_path(scene, franka, mode, U)
+    frames = []
+    path_start, path_opt = hand_path(scene, franka, mode, start), hand_path(scene, franka, mode, U, frames)
     dist = float((pos - target).norm())
     return dict(
         losses=losses,
@@ -171,6 +175,8 @@ def optimize(mode: str, iters: int, use_steps: bool, progress: bool) -> dict:
         path_start=path_start,
         path_opt=path_opt,
         wall_s=time.perf_counter() - t0,
+        scene=scene,
+        frames=frames,
     )
 
 
@@ -217,12 +223,18 @@ def main(argv=None) -> dict:
         ylabel="loss (m^2)",
     )
     hand_plot = save_path_plot(os.path.join(args.out, "franka_trajopt_hand.png"), runs)
-    figures = dict(iters=iters, plot=plot, hand_plot=hand_plot, wall_s=time.perf_counter() - t0)
+    # the optimized motions, slowed down 4x so the 0.6 s reach can be watched
+    videos = [
+        save_video(r["scene"], os.path.join(args.out, f"franka_trajopt_{m}.mp4"), r["frames"], fps=0.25 / DT,
+                   pos=(1.6, -1.4, 1.1), lookat=(0.35, 0.0, 0.45))
+        for m, r in runs.items()
+    ]
+    figures = dict(iters=iters, plot=plot, hand_plot=hand_plot, videos=videos, wall_s=time.perf_counter() - t0)
     for m, r in runs.items():
         for k in ("dist_start_mm", "dist_mm", "speed", "loss0", "loss", "wall_s"):
             figures[f"{m}_{k}"] = r[k]
-    summary("franka_trajopt", **{k: v for k, v in figures.items() if not k.endswith("plot")})
-    print("outputs: " + ", ".join(figures[k] for k in ('plot', 'hand_plot',)), flush=True)
+    summary("franka_trajopt", **{k: v for k, v in figures.items() if not k.endswith("plot") and k != "videos"})
+    print("outputs: " + ", ".join([figures["plot"], figures["hand_plot"], *videos]), flush=True)
     return figures
 
 

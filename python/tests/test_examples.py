@@ -52,6 +52,8 @@ def test_franka_trajopt_reaches_the_target_with_torques_and_pd_targets(tmp_path)
         assert fig[f"{mode}_loss"] < 0.02 * fig[f"{mode}_loss0"]
     assert_png(tmp_path / "franka_trajopt_loss.png")
     assert_png(tmp_path / "franka_trajopt_hand.png")
+    for mode in ("torque", "pd"):  # the optimized motions, rendered
+        assert (tmp_path / f"franka_trajopt_{mode}.mp4").stat().st_size > 10_000
 
 
 def test_sysid_recovers_mass_friction_and_damping_within_2_percent(tmp_path):
