@@ -536,6 +536,29 @@ fn view2<'a>(
     Ok(v)
 }
 
+/// View an (n, rows, cols) array, checking its shape and that it is finite.
+fn view3<'a>(
+    a: &'a PyReadonlyArray3<'_, f64>,
+    name: &str,
+    n: usize,
+    rows: usize,
+    cols: usize,
+) -> PyResult<numpy::ndarray::ArrayView3<'a, f64>> {
+    let v = a.as_array();
+    if v.shape() != [n, rows, cols] {
+        return Err(invalid(format!(
+            "{name}: expected shape ({n}, {rows}, {cols}), got {:?}",
+            v.shape()
+        )));
+    }
+    if v.iter().any(|x| !x.is_finite()) {
+        return Err(invalid(format!(
+            "{name}: contains a non-finite value (NaN or inf)"
+        )));
+    }
+    Ok(v)
+}
+
 // ---- functional stepping and adjoints (helpers) ----
 
 /// The rows of an (n, k) array as owned vectors, after the shape and finiteness checks.
@@ -573,19 +596,8 @@ fn rows3_of(
     nb: usize,
     k: usize,
 ) -> PyResult<Vec<Vec<f64>>> {
-    let v = a.as_array();
-    if v.shape() != [n, nb, k] {
-        return Err(invalid(format!(
-            "{name}: expected shape ({n}, {nb}, {k}), got {:?}",
-            v.shape()
-        )));
-    }
-    if v.iter().any(|x| !x.is_finite()) {
-        return Err(invalid(format!(
-            "{name}: contains a non-finite value (NaN or inf)"
-        )));
-    }
-    Ok(v.outer_iter()
+    Ok(view3(a, name, n, nb, k)?
+        .outer_iter()
         .map(|r| r.iter().copied().collect())
         .collect())
 }

@@ -1,10 +1,10 @@
 //! Recorded trajectories (one tape per env) and their reverse pass, for the Python autograd
 //! nodes that cover many steps (`scene.step()` segments and `scene.rollout`).
 
-use crate::{guard, invalid, modes_of, params_bar_dict, to_py_err, unnormalize_bar};
+use crate::{guard, invalid, modes_of, params_bar_dict, to_py_err, unnormalize_bar, view2, view3};
 use kinegrad::adjoint::rollout::{Tape, TapeGrad};
 use kinegrad::{Control, Data, Model};
-use numpy::ndarray::{Array2, Array3, ArrayView2, ArrayView3};
+use numpy::ndarray::{Array2, Array3};
 use numpy::{IntoPyArray, PyArray2, PyArray3, PyReadonlyArray2, PyReadonlyArray3};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -27,49 +27,6 @@ impl PyTape {
             tapes,
         }
     }
-}
-
-/// An optional (n, rows, cols) array, shape-checked and finite.
-fn opt3<'a>(
-    a: &'a Option<PyReadonlyArray3<'_, f64>>,
-    name: &str,
-    dims: [usize; 3],
-) -> PyResult<Option<ArrayView3<'a, f64>>> {
-    let Some(a) = a else { return Ok(None) };
-    let v = a.as_array();
-    if v.shape() != dims {
-        return Err(invalid(format!(
-            "{name}: expected shape {dims:?}, got {:?}",
-            v.shape()
-        )));
-    }
-    if v.iter().any(|x| !x.is_finite()) {
-        return Err(invalid(format!(
-            "{name}: contains a non-finite value (NaN or inf)"
-        )));
-    }
-    Ok(Some(v))
-}
-
-fn opt2<'a>(
-    a: &'a Option<PyReadonlyArray2<'_, f64>>,
-    name: &str,
-    dims: [usize; 2],
-) -> PyResult<Option<ArrayView2<'a, f64>>> {
-    let Some(a) = a else { return Ok(None) };
-    let v = a.as_array();
-    if v.shape() != dims {
-        return Err(invalid(format!(
-            "{name}: expected shape {dims:?}, got {:?}",
-            v.shape()
-        )));
-    }
-    if v.iter().any(|x| !x.is_finite()) {
-        return Err(invalid(format!(
-            "{name}: contains a non-finite value (NaN or inf)"
-        )));
-    }
-    Ok(Some(v))
 }
 
 #[pymethods]
@@ -122,13 +79,30 @@ impl PyTape {
                 )));
             }
         }
-        let q0 = Some(q0);
-        let q0 = opt2(&q0, "q0", [n, nq])?.expect("given");
-        let qb = opt2(&q_bar, "q_bar", [n, nq])?;
-        let vb = opt2(&v_bar, "v_bar", [n, nv])?;
-        let tqb = opt3(&traj_q_bar, "traj_q_bar", [n, t_end, nq])?;
-        let tvb = opt3(&traj_v_bar, "traj_v_bar", [n, t_end, nv])?;
-        let given = match (&mode, opt3(&controls, "controls", [n, t_end, nv])?) {
+        let q0 = view2(&q0, "q0", n, nq)?;
+        let qb = q_bar
+            .as_ref()
+            .map(|a| view2(a, "q_bar", n, nq))
+            .transpose()?;
+        let vb = v_bar
+            .as_ref()
+            .map(|a| view2(a, "v_bar", n, nv))
+            .transpose()?;
+        let tqb = traj_q_bar
+            .as_ref()
+            .map(|a| view3(a, "traj_q_bar", n, t_end, nq))
+            .transpose()?;
+        let tvb = traj_v_bar
+            .as_ref()
+            .map(|a| view3(a, "traj_v_bar", n, t_end, nv))
+            .transpose()?;
+        let given = match (
+            &mode,
+            controls
+                .as_ref()
+                .map(|a| view3(a, "controls", n, t_end, nv))
+                .transpose()?,
+        ) {
             (Some(m), Some(u)) => {
                 let modes = modes_of(m, n, nv)?;
                 Some(
