@@ -724,11 +724,6 @@ class Scene:
     def _ctrl_mode(self, m) -> None:
         self._mode_np = np.ascontiguousarray(torch.as_tensor(m).numpy(), dtype=np.int8).copy()
 
-    @property
-    def _ctrl_target(self) -> torch.Tensor:
-        """Current control targets (N, nv), values only."""
-        return torch.from_numpy(self._ctrl_np.copy())
-
     def _detach_controls(self) -> None:
         """Controls keep their values but no longer carry gradients from before."""
         self._ctrl_base = None
