@@ -1,11 +1,12 @@
 """The autograd bridge: torch.autograd.Functions over the native step and its VJP.
 
 - :class:`SegmentFunction`: the ``scene.step()`` calls between two readings, as one node.
-  The steps run natively as they are called, recorded on a native tape (the controls of
-  every step and its input state); the node is made when a reading (or any state, control
-  or parameter write) needs the state. Inputs: the segment's initial (qpos, qvel), the
-  per-step control targets (N, T, nv) as assembled from the ``control_dofs_*`` calls, and
-  the parameter tensors that carry grad. Backward: ``Tape.vjp``, one native call.
+  The steps run natively when a reading (or a state or parameter write) needs them, as one
+  ``Sim.segment`` call recorded on a native tape (the input state of every step); the node
+  keeps the tape and the numeric controls (:class:`Segment`). Inputs: the segment's initial
+  (qpos, qvel), the per-step control targets (N, T, nv) as assembled from the
+  ``control_dofs_*`` calls, and the parameter tensors that carry grad. Backward:
+  ``Tape.vjp``, one native call.
 - :class:`RolloutFunction`: ``scene.rollout(controls)``, T steps as one node; each env
   runs its horizon as one parallel native task. With ``checkpoint=K`` the tape keeps
   every K-th state and the native reverse pass recomputes the others.
@@ -162,14 +163,14 @@ def _tape_backward(ctx, q_bar=None, v_bar=None, traj_q_bar=None, traj_v_bar=None
     clip = scene.grad_clip
     try:
         qb, vb, ub, pb, norms = ctx.tape.vjp(
-            ctx.q0,
+            _np(ctx.q0),
             None if q_bar is None else _np(q_bar),
             None if v_bar is None else _np(v_bar),
             None if traj_q_bar is None else _np(traj_q_bar),
             None if traj_v_bar is None else _np(traj_v_bar),
             None if clip is None else float(clip),
             mode,
-            None if U is None else _np(U),
+            None if U is None else (np.ascontiguousarray(U) if isinstance(U, np.ndarray) else _np(U)),
         )
     except (ValueError, RuntimeError) as e:
         raise RuntimeError(f"backward of steps {t0}..{t0 + T - 1}: {e}") from None
@@ -180,14 +181,28 @@ def _tape_backward(ctx, q_bar=None, v_bar=None, traj_q_bar=None, traj_v_bar=None
     return torch.from_numpy(qb), torch.from_numpy(vb), torch.from_numpy(ub), _param_grads(ctx.names, pb)
 
 
+class Segment:
+    """What the reverse pass of a segment needs: the native tape (input states) and the numeric
+    controls of its steps, mode (N, nv) or (N, T, nv) and targets (N, T, nv)."""
+
+    __slots__ = ("tape", "mode", "ctrl", "__weakref__")
+
+    def __init__(self, tape, mode: np.ndarray, ctrl: np.ndarray):
+        self.tape, self.mode, self.ctrl = tape, mode, ctrl
+
+    @property
+    def nbytes(self) -> int:
+        return self.tape.nbytes + self.mode.nbytes + self.ctrl.nbytes
+
+
 class SegmentFunction(torch.autograd.Function):
     """(qpos0, qvel0, U (N, T, nv) or None, *params) -> (qpos_T, qvel_T) over steps already run
-    natively and recorded on ``tape``; ``q_end``, ``v_end`` (numpy) are their result."""
+    natively (``seg``: their tape and controls); ``q_end``, ``v_end`` (numpy) are their result."""
 
     @staticmethod
-    def forward(ctx, scene, t0, tape, q_end, v_end, q0, v0, U, names, *params):
-        ctx.scene, ctx.t0, ctx.T, ctx.tape, ctx.names = scene, t0, len(tape), tape, tuple(names)
-        ctx.q0 = _np(q0)
+    def forward(ctx, scene, t0, seg, q_end, v_end, q0, v0, U, names, *params):
+        ctx.scene, ctx.t0, ctx.T, ctx.tape, ctx.seg, ctx.names = scene, t0, len(seg.tape), seg.tape, seg, tuple(names)
+        ctx.q0 = q0.detach()
         ctx.has_u = U is not None
         ctx.save_for_backward(q0)
         return torch.from_numpy(q_end), torch.from_numpy(v_end)
@@ -196,13 +211,21 @@ class SegmentFunction(torch.autograd.Function):
     def backward(ctx, gq, gv):
         last = ctx.t0 + ctx.T - 1
         n = ctx.q0.shape[0]
-        gq = _grad_or_zeros(gq, ctx.q0.shape)
+        gq = _grad_or_zeros(gq, tuple(ctx.q0.shape))
         gv = _grad_or_zeros(gv, (n, ctx.scene._native.nv))
         _check_seed(last, "qpos", gq)
         _check_seed(last, "dofs_vel", gv)
         ctx.saved_tensors  # raises torch's error on a second backward without retain_graph
-        qb, vb, ub, pg = _tape_backward(ctx, q_bar=gq, v_bar=gv)
+        qb, vb, ub, pg = _tape_backward(ctx, q_bar=gq, v_bar=gv, mode=ctx.seg.mode, U=ctx.seg.ctrl)
         return (None, None, None, None, None, qb, vb, ub if ctx.has_u else None, None, *pg)
+
+
+def rollout_native(scene, t0: int, mode: np.ndarray, Un: np.ndarray, trajectory: bool, record: bool, stride: int):
+    """``Sim.rollout`` from step ``t0``, its errors naming the scene call: (Q, V, tape or None)."""
+    try:
+        return scene._native.rollout(mode, Un, trajectory, record, stride)
+    except (ValueError, RuntimeError) as e:
+        raise type(e)(f"scene.rollout (from step {t0}): {e}") from None
 
 
 class RolloutFunction(torch.autograd.Function):
@@ -211,15 +234,11 @@ class RolloutFunction(torch.autograd.Function):
     (qpos0, qvel0) and its parameters the current ones (``scene.rollout`` sees to both)."""
 
     @staticmethod
-    def forward(ctx, scene, t0, mode, checkpoint, trajectory, q0, v0, U, names, *params):
-        record = any(ctx.needs_input_grad)
-        try:
-            Q, V, tape = scene._native.rollout(mode, _np(U), bool(trajectory), record, checkpoint or 1)
-        except (ValueError, RuntimeError) as e:
-            raise type(e)(f"scene.rollout (from step {t0}): {e}") from None
+    def forward(ctx, scene, t0, mode, checkpoint, trajectory, Un, q0, v0, U, names, *params):
+        Q, V, tape = rollout_native(scene, t0, mode, Un, trajectory, any(ctx.needs_input_grad), checkpoint or 1)
         ctx.scene, ctx.t0, ctx.T, ctx.tape, ctx.names = scene, t0, U.shape[1], tape, tuple(names)
         ctx.trajectory, ctx.mode = trajectory, mode
-        ctx.q0 = _np(q0)
+        ctx.q0 = q0.detach()
         if tape is not None:
             scene._tapes.add(tape)
         ctx.save_for_backward(U)  # the tape keeps the states; the controls are the caller's
@@ -242,4 +261,4 @@ class RolloutFunction(torch.autograd.Function):
             _check_seed(ctx.t0 + T - 1, "qpos", gq)
             _check_seed(ctx.t0 + T - 1, "dofs_vel", gv)
             qb, vb, ub, pg = _tape_backward(ctx, q_bar=gq, v_bar=gv, mode=ctx.mode, U=U)
-        return (None, None, None, None, None, qb, vb, ub, None, *pg)
+        return (None, None, None, None, None, None, qb, vb, ub, None, *pg)

@@ -1,22 +1,26 @@
 """The scene (Genesis ``gs.Scene``), its simulator and rigid solver.
 
-State. The native sim steps its own copy of the state; ``scene.step()`` is one native call
-(``Sim.step_record``) with the current controls, and no torch work. The Python side holds
+State. The native sim holds its own copy of the state. ``scene.step()`` only counts: the
+steps called since the last *flush* are pending, and ``_flush()`` runs them as one native call
+(``Sim.segment``, each env's steps one parallel task) when something needs their result: a
+reading of the state (``scene._qpos`` / ``_qvel``, links, contacts, cameras), a write of the
+state or of a parameter, a rollout, or ``_pend_max`` pending steps. The Python side holds
 float64 torch tensors qpos (N, nq) and qvel (N, nv), N = max(n_envs, 1), as of the last
-*segment boundary*: ``scene._qpos`` / ``_qvel`` first *flush* the steps run since then.
-Without grad a flush reads the native state; in a ``requires_grad`` scene the steps are
-recorded on a native tape and the flush makes them one autograd node
-(:class:`kinegrad._autograd.SegmentFunction`) from the segment's initial state, its
-per-step control targets and the parameters that carry grad. A loop that reads the state
-every step gets one node per step; a loop that reads it at the end gets one node.
+flush. In a ``requires_grad`` scene the flushed steps are recorded on a native tape and become
+one autograd node (:class:`kinegrad._autograd.SegmentFunction`) from the segment's initial
+state, its per-step control targets and the parameters that carry grad. A loop that reads the
+state every step gets one node per step; a loop that reads it at the end gets one node. A
+step that fails (NaN target, divergence) is reported by the flush that ran it, naming the
+step; the steps before it stand.
 
-Controls. ``_ctrl_np`` / ``_mode_np`` (numpy, (N, nv)) hold the current targets and modes
-the native steps use. In a ``requires_grad`` scene every ``control_dofs_*`` call is also
-kept as a *write* (step offset in the segment, env rows, dofs, value tensor); the flush
-assembles the per-step targets (N, T, nv) from the writes (a value holds from its step
-until a later write of the same entries) over ``_ctrl_base``, the targets in effect at the
-segment's start as a graph tensor (None when nothing upstream carries grad). Only the
-graph of that tensor matters: the reverse pass reads the target values from the tape.
+Controls. ``_ctrl_np`` / ``_mode_np`` (numpy, (N, nv)) hold the targets and modes in effect
+after the last step run. Every ``control_dofs_*`` call is kept as a *write* (step offset in
+the pending segment, mode, env rows, dofs, value tensor); the flush assembles the per-step
+modes and targets (N, T, nv) of the segment from the writes (a value holds from its step
+until a later write of the same entries), as numpy arrays for the native call and, when a
+value carries grad, as a graph tensor over ``_ctrl_src[:, -1]`` (the targets in effect at the
+segment's start). Only the graph of that tensor matters: the reverse pass reads the target
+values from the numpy arrays it keeps with the tape.
 
 Parameters: ``scene._params_cur`` (name -> (N, *shape) float64 array) is the
 authoritative copy; every change makes a new dict and bumps ``_params_ver``. Graph nodes
@@ -50,6 +54,7 @@ from .tensor import Tensor as _GsTensor
 from .tensor import wrap as _wrap
 
 CTRL_FORCE, CTRL_POSITION, CTRL_VELOCITY = 0, 1, 2
+_CTRL_NAMES = ("force", "position", "velocity")
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -134,7 +139,7 @@ class RigidSolver:
     def _out(self, t: torch.Tensor, envs: Optional[torch.Tensor]) -> torch.Tensor:
         if envs is not None:
             t = t[envs]
-        t = t.to(_globals.tc_float).clone()
+        t = t.clone() if t.dtype is _globals.tc_float else t.to(_globals.tc_float)  # never a view of the state
         t = t if self._scene._batched else t[0]
         return _wrap(t, self._scene) if self._scene.requires_grad else t
 
@@ -180,6 +185,8 @@ class RigidSolver:
     # ---- readings ----
     def get_qpos(self, qs_idx=None, envs_idx=None) -> torch.Tensor:
         """Generalized positions, (n_qs,) or (n_envs, n_qs); quaternions (w, x, y, z)."""
+        if qs_idx is None and self._scene._native is not None:
+            return self._out(self._scene._qpos, self._envs(envs_idx))
         qs = indices(qs_idx, "qs_idx", self.n_qs, "position coordinates")
         return self._out(self._scene._qpos[:, qs], self._envs(envs_idx))
 
@@ -192,6 +199,8 @@ class RigidSolver:
         return self._out(self._dofs_position_all()[:, dofs], self._envs(envs_idx))
 
     def get_dofs_velocity(self, dofs_idx=None, envs_idx=None) -> torch.Tensor:
+        if dofs_idx is None and self._scene._native is not None:
+            return self._out(self._scene._qvel, self._envs(envs_idx))
         dofs = indices(dofs_idx, "dofs_idx", self.n_dofs, "dofs")
         return self._out(self._scene._qvel[:, dofs], self._envs(envs_idx))
 
@@ -247,37 +256,41 @@ class RigidSolver:
         v[r.unsqueeze(1), dofs.unsqueeze(0)] = vals
         self._scene._set_v(v)
 
-    def _write_control(self, mode: int, vals, name: str, dofs: torch.Tensor, envs_idx, span: Optional[slice] = None) -> None:
-        """Set the mode and target of ``dofs`` (``span``: the same dofs as a slice, for an entity's
-        whole range). This runs every step of a control loop, so the common case (a float64
-        tensor of shape (k,), every env) does no torch work besides one ``numpy()``."""
+    def _write_control(self, mode: int, vals, name: str, ent: RigidEntity, dofs_idx_local, envs_idx) -> None:
+        """Set the mode and target of dofs of ``ent`` from the next step on. Kept as a *write*
+        that the next flush applies (see ``_segment_inputs``). This runs every step of a control
+        loop, so the common case (a float64 tensor of shape (k,), every env) does no numeric
+        work here: a tensor that carries grad is kept as given (it is part of the graph) and
+        checked for in-place changes at the flush, any other one is copied."""
         sc = self._scene
-        if type(vals) is not torch.Tensor:
-            sc._check_owner(vals, name)
+        if dofs_idx_local is None:
+            dofs, span, key = ent._all_dofs, ent._dof_span, ent._dof_key
+            if dofs is None:
+                ent._built(f"control_dofs_{name}")
+        else:
+            dofs, span = ent._dofs(dofs_idx_local), None
+            key = (1, dofs.numpy().tobytes())
+        if (
+            envs_idx is None
+            and type(vals) is torch.Tensor
+            and vals.dtype is torch.float64
+            and vals.dim() == 1
+            and vals.shape[0] == dofs.shape[0]
+            and not vals.is_cuda
+        ):
+            if vals.requires_grad:
+                sc._writes.append((sc._pend, mode, None, dofs, span, vals, vals._version, key))
+            else:
+                sc._writes.append((sc._pend, mode, None, dofs, span, vals.clone(), None, key))
+            return
+        sc._check_owner(vals, name)
         envs = None if envs_idx is None else self._envs(envs_idx)
-        k = dofs.shape[0]
-        if isinstance(vals, torch.Tensor) and vals.dtype == torch.float64 and vals.dim() == 1 and vals.shape[0] == k and not vals.is_cuda:
-            t = vals  # kept as given: (k,) broadcast to every selected env
-        else:
-            try:
-                t = rows(vals, name, k, self._n_sel(envs), sc._batched)
-            except ValueError as e:
-                raise ValueError(f"{e} (control for step {sc.t})") from None
-        a = t.detach().numpy()
-        flat = a.reshape(-1)
-        if not math.isfinite(flat @ flat) and not np.isfinite(flat).all():  # the dot product: a cheap first test
-            raise ValueError(f"{name}: contains NaN or inf (control for step {sc.t})")
-        if envs is None:
-            d = dofs.numpy() if span is None else span
-            sc._mode_np[:, d] = mode
-            sc._ctrl_np[:, d] = a
-        else:
-            ix = np.ix_(envs.numpy(), dofs.numpy())
-            sc._mode_np[ix] = mode
-            sc._ctrl_np[ix] = a
-        if sc._grad:
-            key = (None if envs is None else envs.numpy().tobytes(), (span.start, span.stop) if span is not None else dofs.numpy().tobytes())
-            sc._writes.append((sc._seg_T, key, envs, dofs, t))
+        try:
+            t = rows(vals, name, dofs.shape[0], self._n_sel(envs), sc._batched)  # a fresh (n_sel, k) tensor
+        except ValueError as e:
+            raise ValueError(f"{e} (control for step {sc.t})") from None
+        key = (2, None if envs is None else envs.numpy().tobytes(), key[1:])
+        sc._writes.append((sc._pend, mode, envs, dofs, span, t, None, key))
 
     # ---- parameters ----
     def get_param(self, name: str) -> torch.Tensor:
@@ -314,6 +327,7 @@ class RigidSolver:
 
     # ---- contacts ----
     def _contacts(self, env: int) -> List[dict]:
+        self._scene._flush()
         return self._scene._native.contacts(env)
 
 
@@ -557,14 +571,18 @@ class Scene:
         self.sim.rigid_solver._desc = desc
         self._q_t = torch.from_numpy(native.get_qpos())
         self._v_t = torch.from_numpy(native.get_qvel())
-        self._synced = True  # the native state equals (_q_t, _v_t) plus the pending steps
-        self._seg_T = 0  # steps run natively since the last flush
-        self._seg_t0 = 0
+        self._synced = True  # the native state equals (_q_t, _v_t)
+        self._pend = 0  # steps called since the last flush, not run yet
+        self._seg_t0 = 0  # the step index of the first of them
+        # flush by itself after this many pending steps (bounds the memory of the control arrays)
+        self._pend_max = max(1, min(1000, (1 << 20) // (self._n * max(1, desc["nv"]))))
         self._mode_np = np.zeros((self._n, desc["nv"]), dtype=np.int8)
         self._ctrl_np = np.zeros((self._n, desc["nv"]), dtype=np.float64)
-        self._ctrl_base: Optional[torch.Tensor] = None
+        # graph tensor (N, T, nv) of the targets of the last steps run: the base of the next
+        # segment is its last step (None when nothing upstream carries grad)
+        self._ctrl_src: Optional[torch.Tensor] = None
         self._writes: list = []
-        self._key_masks: Dict = {}
+        self._all_envs = torch.arange(self._n)
         self._tapes = weakref.WeakSet()
         self._grad = bool(self.sim_options.requires_grad)
         self._init_q, self._init_v = self._q_t.clone(), self._v_t.clone()
@@ -726,8 +744,8 @@ class Scene:
 
     def _detach_controls(self) -> None:
         """Controls keep their values but no longer carry gradients from before."""
-        self._ctrl_base = None
-        self._writes = [(o, k, e, d, v.detach()) for (o, k, e, d, v) in self._writes]
+        self._ctrl_src = None
+        self._writes = [w[:5] + (w[5].detach(), None, w[7]) for w in self._writes]
 
     def _push_state(self) -> None:
         """Give the native sim the Python state (after a write to it)."""
@@ -739,82 +757,226 @@ class Scene:
         self._synced = True
 
     def _flush(self) -> None:
-        """Bring the Python state up to the native one: the steps run since the last flush
-        become one autograd node in a requires_grad scene (see the module docstring)."""
-        T = self._seg_T
+        """Run the pending steps (one native call, each env's steps one parallel task) and bring
+        the Python state up to date; in a ``requires_grad`` scene they become one autograd node
+        (see the module docstring). If a step fails, the steps before it stand and its error is
+        raised here, naming the step."""
+        T = self._pend
         if T == 0:
             return
-        self._seg_T = 0
-        nat = self._native
-        q_end, v_end = nat.get_qpos(), nat.get_qvel()
-        if not self.requires_grad:
-            self._q_t, self._v_t = torch.from_numpy(q_end), torch.from_numpy(v_end)
-            return
-        tape = nat.tape_end()
-        U = self._segment_controls(T)
-        names, params = self._grad_param_inputs()
+        self._pend = 0
+        t0 = self._seg_t0
+        ws = self._writes  # in order of their step offsets
+        if not ws or ws[-1][0] < T:
+            cur, rest = ws, []
+        else:
+            cur = [w for w in ws if w[0] < T]
+            rest = [(w[0] - T,) + w[1:] for w in ws if w[0] >= T]
+        self._writes = []
+        try:
+            mode, ctrl, U = self._segment_inputs(T, cur)
+        except RuntimeError:
+            self.t = t0
+            raise
+        self._sync_params(self._snapshot())
+        names, params = self._grad_param_inputs() if self._grad else ((), ())
         q0, v0 = self._q_t, self._v_t
-        if U is None and not names and not (q0.requires_grad or v0.requires_grad):
-            self._q_t, self._v_t = torch.from_numpy(q_end), torch.from_numpy(v_end)
+        record = self._grad and (U is not None or bool(names) or q0.requires_grad or v0.requires_grad)
+        q_end, v_end, tape, done, err = self._native.segment(mode, ctrl, record)
+        if err is not None:
+            err = self._step_error(err, t0 + done, ctrl[:, done], mode[:, done] if mode.ndim == 3 else mode)
+        if done > 0:
+            if done < T:
+                ctrl, mode = ctrl[:, :done], (mode[:, :done] if mode.ndim == 3 else mode)
+                U = None if U is None else U[:, :done]
+            if record:
+                seg = _autograd.Segment(tape, mode, ctrl)
+                self._tapes.add(seg)
+                self._q_t, self._v_t = _autograd.SegmentFunction.apply(self, t0, seg, q_end, v_end, q0, v0, U, names, *params)
+            else:
+                self._q_t, self._v_t = torch.from_numpy(q_end), torch.from_numpy(v_end)
+            # the controls in effect after the last step run
+            self._ctrl_np = np.ascontiguousarray(ctrl[:, -1])
+            self._mode_np = np.ascontiguousarray(mode[:, -1] if mode.ndim == 3 else mode)
+            if U is not None:
+                self._ctrl_src = U
+            self._time += self.dt * done
+            self._version += 1
+        if err is None:
+            self._writes = rest
             return
-        self._tapes.add(tape)
-        self._q_t, self._v_t = _autograd.SegmentFunction.apply(self, self._seg_t0, tape, q_end, v_end, q0, v0, U, names, *params)
+        # the failing step and the ones called after it did not run; their writes are dropped
+        self.t = t0 + done
+        raise err
 
-    def _segment_controls(self, T: int) -> Optional[torch.Tensor]:
-        """The per-step control targets (N, T, nv) of the T flushed steps as a graph tensor built
-        from the writes, or None when none of them carries grad. Sets the base of the next
-        segment; writes made after the last step stay pending."""
-        cur = [w for w in self._writes if w[0] < T]
-        self._writes = [(w[0] - T,) + w[1:] for w in self._writes if w[0] >= T]
-        base = self._ctrl_base
-        if not ((base is not None and base.requires_grad) or any(w[4].requires_grad for w in cur)):
-            self._ctrl_base = None
-            return None
-        N, nv = self._ctrl_np.shape
-        if base is None:
-            base = torch.zeros(N, nv, dtype=torch.float64)
+    def _step_error(self, err: Exception, t: int, ctrl: np.ndarray, mode: np.ndarray) -> Exception:
+        """The exception of failed step ``t`` (controls ``ctrl``, ``mode`` (N, nv)), naming the
+        step and, for a NaN or inf target, the control call, dof and env that set it."""
+        msg = str(err)
+        bad = np.argwhere(~np.isfinite(ctrl))
+        if len(bad):
+            e, d = (int(i) for i in bad[0])
+            env = f" of env {e}" if self._batched else ""
+            msg = f"control_dofs_{_CTRL_NAMES[int(mode[e, d])]}: the target of dof {d}{env} is NaN or inf"
+        return type(err)(f"scene.step (step {t}): {msg}")
+
+    # ---- the controls of a segment, from the writes ----
+    # A write (made by control_dofs_*): (step offset in the segment, mode, env rows or None, dofs,
+    # span or None, values, version or None, key). Values are (k,), for every env (key[0] == 1),
+    # or (n_sel, k) (key[0] == 2); version: that of a values tensor carrying grad when it was
+    # given, checked at the flush; key: the entries written (writes with equal keys form a group).
+
+    def _wix(self, w, ts=None):
+        """Index of the entries of write ``w`` into an (N, nv) array, or with ``ts`` (a slice or
+        an index array of steps) into an (N, T, nv) one."""
+        envs, span = w[2], w[4]
+        cols = span if span is not None else w[3].numpy()
+        if envs is None and isinstance(cols, slice) and (ts is None or isinstance(ts, slice)):
+            return (slice(None), cols) if ts is None else (slice(None), ts, cols)
+        r = np.arange(self._n) if envs is None else envs.numpy()
+        c = np.arange(cols.start, cols.stop) if isinstance(cols, slice) else cols
+        if ts is None:
+            return np.ix_(r, c)
+        return np.ix_(r, np.arange(ts.start, ts.stop) if isinstance(ts, slice) else ts, c)
+
+    def _groups(self, cur: list) -> Optional[list]:
+        """The writes grouped by key, or None when two groups share an entry (their order then
+        matters step by step)."""
+        k0 = cur[0][7]
+        if all(w[7] is k0 or w[7] == k0 for w in cur):
+            return [cur]
         groups: Dict = {}
         for w in cur:
-            groups.setdefault(w[1], []).append(w)
-        if len(groups) <= 1 or self._disjoint(groups):
-            # each group writes the same entries: the value in effect at step t is its last write
-            # at or before t (one stack and one index_put per group)
-            U = base.unsqueeze(0).expand(T, N, nv)
-            steps = np.arange(T)
-            for ws in groups.values():
-                envs, dofs = ws[0][2], ws[0][3]
-                rows_ = torch.arange(N) if envs is None else envs
-                n_sel, k = rows_.shape[0], dofs.shape[0]
-                V = torch.stack([w[4].to(torch.float64).expand(n_sel, k) for w in ws])
-                last = np.searchsorted(np.array([w[0] for w in ws]), steps, side="right") - 1
-                tsel = np.nonzero(last >= 0)[0]
-                vals = V[torch.from_numpy(last[tsel])]
-                U = U.index_put((torch.from_numpy(tsel)[:, None, None], rows_[None, :, None], dofs[None, None, :]), vals)
-        else:  # overlapping writes: replay them in order, step by step
-            row, out, j = base, [], 0
+            groups.setdefault(w[7], []).append(w)
+        seen = np.zeros(self._ctrl_np.shape, dtype=bool)
+        for ws in groups.values():
+            ix = self._wix(ws[0])
+            if seen[ix].any():
+                return None
+            seen[ix] = True
+        return list(groups.values())
+
+    @staticmethod
+    def _last_write(ws: list, T: int):
+        """For the steps of a segment, the index in ``ws`` of the write in effect: (steps that
+        have one, as a slice or an index array, and the write indices, None when write i is that
+        of step i)."""
+        if len(ws) == T and all(w[0] == i for i, w in enumerate(ws)):
+            return slice(0, T), None
+        ks = np.array([w[0] for w in ws])
+        last = np.searchsorted(ks, np.arange(T), side="right") - 1
+        tsel = np.nonzero(last >= 0)[0]
+        return tsel, last[tsel]
+
+    def _segment_inputs(self, T: int, cur: list):
+        """(mode, ctrl, U) of T pending steps from their writes ``cur`` over the controls in
+        effect before them: mode (N, nv) int8, or (N, T, nv) when a mode changes within the
+        segment; ctrl (N, T, nv) float64; U the targets as a graph tensor (N, T, nv) when a write
+        or the base carries grad, else None (only its graph matters: the values are ``ctrl``)."""
+        for w in cur:
+            if w[6] is not None and w[5]._version != w[6]:
+                raise RuntimeError(
+                    f"control_dofs_{_CTRL_NAMES[w[1]]} for step {self._seg_t0 + w[0]}: its tensor was changed in place "
+                    "before the step ran (steps run when a reading needs them); give a copy, e.g. tensor.clone()"
+                )
+        base_mode, base_ctrl = self._mode_np, self._ctrl_np
+        N, nv = base_ctrl.shape
+        graph = (self._ctrl_src is not None and self._ctrl_src.requires_grad) or any(w[5].requires_grad for w in cur)
+        groups = self._groups(cur) if (cur and T > 1) else None
+        if not cur:
+            return base_mode, np.repeat(base_ctrl[:, None, :], T, axis=1), (self._graph_controls(T, [], None) if graph else None)
+        if T == 1:  # a loop that reads the state every step
+            cm, cc = base_mode.copy(), base_ctrl.copy()
+            for w in cur:
+                ix = self._wix(w)
+                cc[ix] = w[5].detach().numpy()
+                cm[ix] = w[1]
+            return cm, cc[:, None, :], (self._graph_controls(T, cur, None) if graph else None)
+        if groups is None:  # replay the writes step by step (groups sharing entries)
+            ctrl = np.empty((N, T, nv))
+            steps_mode = np.empty((N, T, nv), dtype=np.int8)
+            cm, cc = base_mode.copy(), base_ctrl.copy()
+            j, changed = 0, False
             for t in range(T):
                 while j < len(cur) and cur[j][0] == t:
-                    _, _, envs, dofs, v = cur[j]
-                    rows_ = torch.arange(N) if envs is None else envs
-                    row = row.index_put((rows_[:, None], dofs[None, :]), v.to(torch.float64).expand(rows_.shape[0], dofs.shape[0]))
+                    w = cur[j]
+                    ix = self._wix(w)
+                    cc[ix] = w[5].detach().numpy()
+                    changed = changed or (t > 0 and bool((cm[ix] != w[1]).any()))
+                    cm[ix] = w[1]
                     j += 1
-                out.append(row)
-            U = torch.stack(out)
-        U = U.transpose(0, 1)
-        self._ctrl_base = U[:, -1]
-        return U
+                ctrl[:, t] = cc
+                steps_mode[:, t] = cm
+            mode = steps_mode if changed else cm
+            return mode, ctrl, (self._graph_controls(T, cur, None) if graph else None)
+        # each group on its own, vectorized over the steps
+        ctrl = None
+        mode2, per_step, graph_parts = base_mode.copy(), [], []
+        for ws in groups:
+            V = torch.stack([w[5] for w in ws])  # (n_w, k) or (n_w, n_sel, k)
+            ts, li = self._last_write(ws, T)
+            Vn = V.detach().numpy()
+            if li is None and len(groups) == 1 and ws[0][2] is None and Vn.ndim == 2 and Vn.shape[1] == nv:
+                ctrl = Vn[None] if N == 1 else np.repeat(Vn[None], N, axis=0)  # every target of every step
+            else:
+                if ctrl is None:
+                    ctrl = np.repeat(base_ctrl[:, None, :], T, axis=1)
+                Vs = Vn if li is None else Vn[li]
+                ctrl[self._wix(ws[0], ts)] = Vs[None] if Vs.ndim == 2 else Vs.transpose(1, 0, 2)
+            m0 = ws[0][1]
+            ix = self._wix(ws[0])
+            if all(w[1] == m0 for w in ws) and (ws[0][0] == 0 or bool((base_mode[ix] == m0).all())):
+                mode2[ix] = m0  # the same mode at every step of the segment
+            else:
+                m = np.array([w[1] for w in ws], dtype=np.int8)
+                per_step.append((self._wix(ws[0], ts), (m if li is None else m[li])[None, :, None]))
+            if graph:
+                graph_parts.append((ws[0], V, ts, li))
+        mode = mode2
+        if per_step:
+            mode = np.repeat(mode2[:, None, :], T, axis=1)
+            for ix3, m in per_step:
+                mode[ix3] = m
+        return mode, ctrl, (self._graph_controls(T, cur, graph_parts) if graph else None)
 
-    def _disjoint(self, groups: Dict) -> bool:
-        masks = []
-        for key, ws in groups.items():
-            m = self._key_masks.get(key)
-            if m is None:
-                m = np.zeros(self._ctrl_np.shape, dtype=np.int32)
-                envs, dofs = ws[0][2], ws[0][3]
-                m[np.ix_(np.arange(m.shape[0]) if envs is None else envs.numpy(), dofs.numpy())] = 1
-                self._key_masks[key] = m
-            masks.append(m)
-        return int(np.sum(masks, axis=0).max()) <= 1
+    def _graph_controls(self, T: int, cur: list, parts: Optional[list]) -> torch.Tensor:
+        """The per-step targets (N, T, nv) as a graph tensor over the base and the writes:
+        from the vectorized ``parts`` (write, stacked values, steps, write indices) of disjoint
+        groups, or else by replaying ``cur`` step by step."""
+        N, nv = self._ctrl_np.shape
+        base = self._ctrl_src[:, -1] if self._ctrl_src is not None else torch.zeros(N, nv, dtype=torch.float64)
+        if parts is not None:
+            U = base.unsqueeze(1).expand(N, T, nv)
+            for w, V, ts, li in parts:
+                vals = V if li is None else V[torch.from_numpy(li)]
+                vals = vals.unsqueeze(0) if vals.dim() == 2 else vals.transpose(0, 1)  # (1 or n_sel, n_t, k)
+                if li is None and len(parts) == 1 and w[2] is None and vals.shape[-1] == nv:
+                    U = vals.expand(N, T, nv)  # one group setting every target of every step
+                else:
+                    steps = np.arange(ts.start, ts.stop) if isinstance(ts, slice) else ts
+                    r, t, c = (torch.from_numpy(i) for i in self._wix(w, steps))
+                    U = U.index_put((r, t, c), vals)
+            return U
+        row, out, j = base, [], 0
+        for t in range(T):
+            while j < len(cur) and cur[j][0] == t:
+                w = cur[j]
+                c = w[3]
+                if w[2] is None and len(c) == nv:
+                    row = w[5].expand(N, nv)  # every target
+                else:
+                    r = self._all_envs if w[2] is None else w[2]
+                    row = row.index_put((r[:, None], c[None, :]), w[5].expand(len(r), len(c)))
+                j += 1
+            out.append(row)
+        return out[0].unsqueeze(1) if T == 1 else torch.stack(out, dim=1)
+
+    def _current_mode(self) -> np.ndarray:
+        """The control modes in effect now (after the writes not yet taken by a step)."""
+        m = self._mode_np.copy()
+        for w in self._writes:
+            m[self._wix(w)] = w[1]
+        return m
 
     @property
     def graph_nbytes(self) -> int:
@@ -828,6 +990,7 @@ class Scene:
             names, params = self._grad_param_inputs()
             if names or self._qpos.requires_grad or self._qvel.requires_grad:
                 return _autograd.KinematicsFunction.apply(self, self._snapshot(), self._qpos, self._qvel, names, *params)
+        self._flush()
         if self._kin is None or self._kin[0] != self._version:
             self._sync_params(self._snapshot())
             out = self._native.kinematics(_np(self._qpos), _np(self._qvel))
@@ -835,28 +998,24 @@ class Scene:
         return self._kin[1]
 
     def step(self, update_visualizer: bool = True, refresh_visualizer: bool = True) -> None:
-        """Advance every env by dt."""
-        nat = self._native
-        if nat is None:
+        """Advance every env by dt, with the controls set so far.
+
+        Steps run natively when something needs their result: a reading of the state, a link,
+        the contacts or a camera, a write of the state or of a parameter, or every few hundred
+        steps. The steps called in between run as one batch (each env's steps one parallel
+        task), and in a ``requires_grad`` scene they become one autograd node. An error of a step
+        (a NaN target, a diverging state) is therefore raised by the call that ran it, naming
+        the step; the steps before it stand, and the scene is left after them."""
+        if self._native is None:
             self._require_built("step")
         if not self._synced:
             self._push_state()
-        if self._native_params_ver != self._params_ver:
-            self._sync_params(self._snapshot())
-        begin = self._grad and self._seg_T == 0
-        if begin:
-            nat.tape_begin(1)
+        if self._pend == 0:
             self._seg_t0 = self.t
-        try:
-            nat.step_record(self._mode_np, self._ctrl_np)
-        except (ValueError, RuntimeError) as e:
-            if begin:
-                nat.tape_end()
-            raise type(e)(f"scene.step (step {self.t}): {e}") from None
-        self._seg_T += 1
-        self._version += 1
-        self._time += self.dt
+        self._pend += 1
         self.t += 1
+        if self._pend >= self._pend_max:
+            self._flush()
 
     def rollout(self, controls, checkpoint: Optional[int] = None, trajectory: bool = True):
         """Run T steps as one autograd node; returns the trajectory (qpos, dofs_vel) after each step,
@@ -866,48 +1025,58 @@ class Scene:
         backward pass and recomputes the others (memory ~T/K states instead of T).
         ``trajectory=False`` returns only the final (qpos, dofs_vel): the trajectory is then not
         held by the caller, which is where checkpointing saves memory on long horizons."""
-        self._require_built("rollout")
-        self._check_owner(controls, "controls")
-        nv = self._desc_nv()
-        U = controls if isinstance(controls, torch.Tensor) else torch.as_tensor(np.asarray(controls, dtype=np.float64))
-        U = U.to(dtype=torch.float64)
-        if U.dim() == 2 and U.shape[1] == nv and U.shape[0] >= 1:
-            U = U.unsqueeze(0).expand(self._n, -1, -1)
-        elif not (self._batched and U.dim() == 3 and U.shape[0] == self._n and U.shape[2] == nv and U.shape[1] >= 1):
-            expected = f"(T, {nv})" + (f" or ({self._n}, T, {nv})" if self._batched else "")
-            raise ValueError(f"controls: expected shape {expected} with T >= 1, got {tuple(U.shape)}")
+        if self._native is None:
+            self._require_built("rollout")
+        if type(controls) is torch.Tensor and controls.dtype is torch.float64 and not controls.is_cuda:
+            U = controls
+        else:
+            self._check_owner(controls, "controls")
+            U = controls if isinstance(controls, torch.Tensor) else torch.as_tensor(np.asarray(controls, dtype=np.float64))
+            U = U.to(device="cpu", dtype=torch.float64)
+        N, nv = self._mode_np.shape
+        shape = U.shape
+        if len(shape) == 2 and shape[1] == nv and shape[0] >= 1:
+            U = U.unsqueeze(0) if N == 1 else U.unsqueeze(0).expand(N, -1, -1)
+        elif not (self._batched and len(shape) == 3 and shape[0] == N and shape[2] == nv and shape[1] >= 1):
+            expected = f"(T, {nv})" + (f" or ({N}, T, {nv})" if self._batched else "")
+            raise ValueError(f"controls: expected shape {expected} with T >= 1, got {tuple(shape)}")
         if checkpoint is not None and (int(checkpoint) != checkpoint or checkpoint < 1):
             raise ValueError(f"checkpoint: expected an integer >= 1 or None, got {checkpoint!r}")
-        if not bool(torch.isfinite(U).all()):
-            idx = _autograd._first_bad(U)
-            raise ValueError(f"scene.rollout: controls contain NaN or inf at step {self.t + idx[1]} (rollout index {idx[1]}, env {idx[0]}, dof {idx[2]})")
         self._flush()
         if not self._synced:
             self._push_state()
-        self._sync_params(self._snapshot())
-        names, params = self._grad_param_inputs() if self.requires_grad else ((), ())
-        ck = None if checkpoint is None else int(checkpoint)
-        fn = _autograd.RolloutFunction.apply
-        args = (self, self.t, self._mode_np.copy(), ck, bool(trajectory), self._q_t, self._v_t, U, names, *params)
-        if not self.requires_grad:
-            with torch.no_grad():
-                Q, V = fn(*args)
-        else:
-            Q, V = fn(*args)
-        T = U.shape[1]
+        if self._native_params_ver != self._params_ver:
+            self._sync_params(self._snapshot())
+        names, params = self._grad_param_inputs() if self._grad else ((), ())
+        Un = U.detach().numpy()
+        mode = self._current_mode() if self._writes else self._mode_np
+        t0, T = self.t, U.shape[1]
+        try:
+            if self._grad and (U.requires_grad or names or self._q_t.requires_grad or self._v_t.requires_grad):
+                ck = None if checkpoint is None else int(checkpoint)
+                Q, V = _autograd.RolloutFunction.apply(self, t0, mode, ck, bool(trajectory), Un, self._q_t, self._v_t, U, names, *params)
+            else:  # nothing to differentiate: no node, no tape
+                Q, V = (torch.from_numpy(a) for a in _autograd.rollout_native(self, t0, mode, Un, bool(trajectory), False, 1)[:2])
+        except ValueError:
+            idx = _autograd._first_bad(U)
+            if idx is None:
+                raise
+            raise ValueError(f"scene.rollout: controls contain NaN or inf at step {t0 + idx[1]} (rollout index {idx[1]}, env {idx[0]}, dof {idx[2]})") from None
         self._q_t, self._v_t = (Q[:, -1], V[:, -1]) if trajectory else (Q, V)
-        self._ctrl_np = np.ascontiguousarray(U[:, -1].detach().numpy()).copy()
-        self._ctrl_base = U[:, -1] if self.requires_grad else None
+        self._mode_np = mode
+        self._ctrl_np = Un[:, -1].copy()
+        self._ctrl_src = U if self._grad else None
         self._writes = []
         self._version += 1
         self._time += self.dt * T
-        self.t += T
-        Qo, Vo = Q.to(_globals.tc_float), V.to(_globals.tc_float)
+        self.t = t0 + T
+        if Q.dtype is not _globals.tc_float:
+            Q, V = Q.to(_globals.tc_float), V.to(_globals.tc_float)
         if not self._batched:
-            Qo, Vo = Qo[0], Vo[0]
-        if self.requires_grad:
-            Qo, Vo = _wrap(Qo, self), _wrap(Vo, self)
-        return Qo, Vo
+            Q, V = Q[0], V[0]
+        if self._grad:
+            Q, V = _wrap(Q, self), _wrap(V, self)
+        return Q, V
 
     def _desc_nv(self) -> int:
         return self.sim.rigid_solver._desc["nv"]

@@ -183,13 +183,24 @@ def test_nan_control_is_refused_naming_argument_and_step():
     scene, robot = franka_scene()
     scene.step()
     scene.step()
+    q2 = scene.sim.rigid_solver.get_qpos().detach().clone()
+    scene.step()
     u = torch.zeros(9, dtype=torch.float64)
     u[3] = float("nan")
-    with pytest.raises(ValueError, match=r"force.*NaN.*step 2"):
-        robot.control_dofs_force(u)
+    robot.control_dofs_force(u)  # steps run when a reading needs them: the error comes from there
+    scene.step()
+    scene.step()
+    with pytest.raises(ValueError, match=r"step 3.*control_dofs_force.*dof 3.*NaN"):
+        scene.sim.rigid_solver.get_qpos()
+    # the steps before the failing one stand; the failing one and those after it did not run
+    assert scene.t == 3
+    q3 = scene.sim.rigid_solver.get_qpos().detach()
+    assert not torch.equal(q3, q2)
+    scene.step()  # the NaN write was dropped with its step: the controls are those of step 2
+    assert torch.isfinite(scene.sim.rigid_solver.get_qpos()).all() and scene.t == 4
     U = torch.zeros(10, 9, dtype=torch.float64)
     U[4, 1] = float("nan")
-    with pytest.raises(ValueError, match=r"controls.*NaN.*step 6.*dof 1"):
+    with pytest.raises(ValueError, match=r"controls.*NaN.*step 8.*dof 1"):
         scene.rollout(U)
 
 

@@ -14,6 +14,7 @@ mod primitives;
 mod render;
 mod tape;
 
+use kinegrad::adjoint::rollout::Tape;
 use kinegrad::adjoint::StepGrad;
 use kinegrad::math::{quat_from_wxyz, quat_to_wxyz, Pose, Vec3};
 use kinegrad::model::builder::BaseMode;
@@ -460,11 +461,9 @@ fn param_write(p: &mut Params, name: &str, x: &[f64]) -> PyResult<()> {
 struct Sim {
     model: Arc<Model>,
     envs: Vec<Env>,
-    /// Tapes being recorded by `step_record` (one per env), between `tape_begin` and `tape_end`.
-    recording: Option<Vec<kinegrad::adjoint::rollout::Tape>>,
     /// Scratch of the reverse passes over this sim's tapes (one `Data` per env, made on first use).
     scratch: Arc<Mutex<Vec<Data>>>,
-    /// The env states before the last `step_record` / `rollout`, restored when an env fails.
+    /// The env states before the last `rollout` / `segment`, restored when an env fails.
     backup: Vec<State>,
 }
 
@@ -473,7 +472,6 @@ impl Sim {
         Self {
             model,
             envs,
-            recording: None,
             scratch: Arc::new(Mutex::new(Vec::new())),
             backup: Vec::new(),
         }
@@ -495,6 +493,245 @@ impl Sim {
         for (b, e) in self.backup.iter().zip(self.envs.iter_mut()) {
             e.state.clone_from(b);
         }
+    }
+
+    /// `t_end` steps of every env from its stored state, the controls of step t of env i being
+    /// `inp.target(i, t)` under `inp.modes.at(i, t)`; each env's horizon is one parallel task,
+    /// without the GIL. On failure: the first failing step (lowest over envs; among those, the
+    /// error of the lowest env), the envs being left wherever they stopped.
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &mut self,
+        py: Python<'_>,
+        inp: &Inputs<'_>,
+        t_end: usize,
+        trajectory: bool,
+        record: bool,
+        stride: usize,
+    ) -> Result<Run, (usize, PyErr)> {
+        let (n, nq, nv) = (self.envs.len(), self.model.nq, self.model.nv);
+        let model = &*self.model;
+        let envs = &mut self.envs;
+        let rows = if trajectory { t_end } else { 1 };
+        type EnvOut = Result<(Vec<f64>, Vec<f64>, Option<Tape>), (usize, PyErr)>;
+        let one = |i: usize, e: &mut Env| -> EnvOut {
+            let mut tape = record.then(|| Tape::new(e.params.clone(), stride));
+            let mut q = Vec::with_capacity(rows * nq);
+            let mut v = Vec::with_capacity(rows * nv);
+            for t in 0..t_end {
+                e.control.mode.copy_from_slice(inp.modes.at(i, t));
+                e.control.target.copy_from_slice(inp.target(i, t));
+                if let Some(tp) = tape.as_mut() {
+                    tp.record_state(&e.state); // the caller keeps the controls
+                }
+                pipeline::step(model, &e.params, &mut e.state, &e.control, &mut e.data)
+                    .map_err(|err| (t, env_err(n, i, err)))?;
+                if trajectory || t + 1 == t_end {
+                    q.extend_from_slice(&e.state.q);
+                    v.extend_from_slice(&e.state.v);
+                }
+            }
+            if t_end == 0 {
+                q.extend_from_slice(&e.state.q);
+                v.extend_from_slice(&e.state.v);
+            }
+            Ok((q, v, tape))
+        };
+        let out: PyResult<Vec<EnvOut>> = py.detach(|| {
+            guard(|| {
+                Ok(if n == 1 {
+                    vec![one(0, &mut envs[0])]
+                } else {
+                    envs.par_iter_mut()
+                        .enumerate()
+                        .map(|(i, e)| one(i, e))
+                        .collect()
+                })
+            })
+        });
+        let out = out.map_err(|e| (0, e))?;
+        let mut run = Run {
+            qs: Vec::with_capacity(n * rows * nq),
+            vs: Vec::with_capacity(n * rows * nv),
+            rows,
+            tapes: record.then(|| Vec::with_capacity(n)),
+        };
+        let mut failure: Option<(usize, PyErr)> = None;
+        for r in out {
+            match r {
+                Ok((q, v, tp)) if failure.is_none() => {
+                    run.qs.extend(q);
+                    run.vs.extend(v);
+                    if let (Some(ts), Some(tp)) = (run.tapes.as_mut(), tp) {
+                        ts.push(tp);
+                    }
+                }
+                Ok(_) => {}
+                Err((t, e)) => {
+                    if failure.as_ref().is_none_or(|(t0, _)| t < *t0) {
+                        failure = Some((t, e));
+                    }
+                }
+            }
+        }
+        match failure {
+            Some(f) => Err(f),
+            None => Ok(run),
+        }
+    }
+}
+
+/// Control modes of every env, fixed over the steps (an (n, nv) array) or per step (n, T, nv).
+struct Modes {
+    m: Vec<CtrlMode>,
+    per_step: bool,
+    t_end: usize,
+    nv: usize,
+}
+
+impl Modes {
+    fn parse(a: &PyReadonlyArrayDyn<'_, i8>, n: usize, t_end: usize, nv: usize) -> PyResult<Self> {
+        let md = a.as_array();
+        let per_step = md.ndim() == 3;
+        if md.shape() != [n, nv] && md.shape() != [n, t_end, nv] {
+            return Err(invalid(format!(
+                "mode: expected shape ({n}, {nv}) or ({n}, {t_end}, {nv}), got {:?}",
+                md.shape()
+            )));
+        }
+        let m = md
+            .iter()
+            .map(|&c| ctrl_mode_from(c))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(Self {
+            m,
+            per_step,
+            t_end,
+            nv,
+        })
+    }
+
+    /// The modes of env `i` at step `t`.
+    fn at(&self, i: usize, t: usize) -> &[CtrlMode] {
+        let k = if self.per_step { i * self.t_end + t } else { i };
+        &self.m[k * self.nv..(k + 1) * self.nv]
+    }
+}
+
+/// The controls of a run: modes and targets (n, T, nv), row-major.
+struct Inputs<'a> {
+    modes: Modes,
+    u: &'a [f64],
+}
+
+impl Inputs<'_> {
+    fn target(&self, i: usize, t: usize) -> &[f64] {
+        let nv = self.modes.nv;
+        let at = (i * self.modes.t_end + t) * nv;
+        &self.u[at..at + nv]
+    }
+}
+
+/// An (n, T, nv) control array in standard layout and its T (>= 1).
+fn controls_of<'a>(
+    a: &'a PyReadonlyArray3<'_, f64>,
+    n: usize,
+    nv: usize,
+) -> PyResult<(numpy::ndarray::ArrayView3<'a, f64>, usize)> {
+    let u = a.as_array();
+    let t_end = u.shape()[1];
+    if u.shape() != [n, t_end, nv] || t_end == 0 {
+        return Err(invalid(format!(
+            "controls: expected shape ({n}, T, {nv}) with T >= 1, got {:?}",
+            u.shape()
+        )));
+    }
+    Ok((u, t_end))
+}
+
+/// (step, env, dof) of the first non-finite control, scanning step by step.
+fn first_non_finite(u: &[f64], n: usize, t_end: usize, nv: usize) -> Option<(usize, usize, usize)> {
+    let at = |i: usize, t: usize, k: usize| u[(i * t_end + t) * nv + k];
+    if u.iter().all(|x| x.is_finite()) {
+        return None;
+    }
+    (0..t_end).find_map(|t| {
+        (0..n).find_map(|i| {
+            (0..nv)
+                .find(|&k| !at(i, t, k).is_finite())
+                .map(|k| (t, i, k))
+        })
+    })
+}
+
+/// What `Sim::run` produced: the states after every step (`rows` = T) or the final ones
+/// (`rows` = 1), env-major, and the tapes when recording.
+struct Run {
+    qs: Vec<f64>,
+    vs: Vec<f64>,
+    rows: usize,
+    tapes: Option<Vec<Tape>>,
+}
+
+impl Run {
+    /// No step: the current states, and empty tapes when recording.
+    fn empty(sim: &Sim, record: bool) -> Self {
+        Self {
+            qs: sim
+                .envs
+                .iter()
+                .flat_map(|e| e.state.q.iter().copied())
+                .collect(),
+            vs: sim
+                .envs
+                .iter()
+                .flat_map(|e| e.state.v.iter().copied())
+                .collect(),
+            rows: 1,
+            tapes: record.then(|| {
+                sim.envs
+                    .iter()
+                    .map(|e| Tape::new(e.params.clone(), 1))
+                    .collect()
+            }),
+        }
+    }
+
+    /// (qpos, qvel, tape): (n, T, k) arrays with `trajectory`, else (n, k).
+    fn into_py<'py>(
+        self,
+        py: Python<'py>,
+        sim: &Sim,
+        trajectory: bool,
+    ) -> (Bound<'py, PyAny>, Bound<'py, PyAny>, Option<tape::PyTape>) {
+        let (n, nq, nv) = (sim.envs.len(), sim.model.nq, sim.model.nv);
+        let (q, v) = if trajectory {
+            (
+                Array3::from_shape_vec((n, self.rows, nq), self.qs)
+                    .expect("shape")
+                    .into_pyarray(py)
+                    .into_any(),
+                Array3::from_shape_vec((n, self.rows, nv), self.vs)
+                    .expect("shape")
+                    .into_pyarray(py)
+                    .into_any(),
+            )
+        } else {
+            (
+                Array2::from_shape_vec((n, nq), self.qs)
+                    .expect("shape")
+                    .into_pyarray(py)
+                    .into_any(),
+                Array2::from_shape_vec((n, nv), self.vs)
+                    .expect("shape")
+                    .into_pyarray(py)
+                    .into_any(),
+            )
+        };
+        let tape = self
+            .tapes
+            .map(|t| tape::PyTape::new(sim.model.clone(), sim.scratch.clone(), t));
+        (q, v, tape)
     }
 }
 
@@ -1008,190 +1245,92 @@ impl Sim {
         })
     }
 
-    /// One step of every env under the given controls, mode (n_envs, nv) int8 and target
-    /// (n_envs, nv), which stay set afterwards. While a tape is being recorded (`tape_begin`)
-    /// the step is appended to it. If any env fails, every env keeps its state (and the tape
-    /// its length) and the error names the env. Parallel over envs, GIL released.
-    fn step_record(
-        &mut self,
-        py: Python<'_>,
-        mode: PyReadonlyArray2<'_, i8>,
-        target: PyReadonlyArray2<'_, f64>,
-    ) -> PyResult<()> {
-        let (n, nv) = (self.envs.len(), self.model.nv);
-        let md = mode.as_array();
-        if md.shape() != [n, nv] {
-            return Err(invalid(format!(
-                "mode: expected shape ({n}, {nv}), got {:?}",
-                md.shape()
-            )));
-        }
-        let t = view2(&target, "target", n, nv)?;
-        for (i, e) in self.envs.iter_mut().enumerate() {
-            for k in 0..nv {
-                e.control.mode[k] = ctrl_mode_from(md[[i, k]])?;
-                e.control.target[k] = t[[i, k]];
-            }
-        }
-        self.save_states();
-        if let Some(tapes) = self.recording.as_mut() {
-            for (tape, e) in tapes.iter_mut().zip(&self.envs) {
-                tape.record(&e.state, &e.control);
-            }
-        }
-        let model = &*self.model;
-        let envs = &mut self.envs;
-        let res = py.detach(|| guard(|| batch::step_all(model, envs).map_err(to_py_err)));
-        if res.is_err() {
-            self.restore_states();
-            if let Some(tapes) = self.recording.as_mut() {
-                tapes.iter_mut().for_each(|t| t.pop());
-            }
-        }
-        res
-    }
-
-    /// Start recording the following `step_record` calls into a tape per env, keeping every
-    /// `stride`-th input state (the others are recomputed in the reverse pass).
-    #[pyo3(signature = (stride=1))]
-    fn tape_begin(&mut self, stride: usize) -> PyResult<()> {
-        if self.recording.is_some() {
-            return Err(PyRuntimeError::new_err(
-                "tape_begin: a tape is already being recorded; call tape_end first",
-            ));
-        }
-        self.recording = Some(
-            self.envs
-                .iter()
-                .map(|e| kinegrad::adjoint::rollout::Tape::new(e.params.clone(), stride))
-                .collect(),
-        );
-        Ok(())
-    }
-
-    /// Stop recording; returns the tape of the steps since `tape_begin`.
-    fn tape_end(&mut self) -> PyResult<tape::PyTape> {
-        let tapes = self.recording.take().ok_or_else(|| {
-            PyRuntimeError::new_err("tape_end: no tape is being recorded (call tape_begin first)")
-        })?;
-        Ok(tape::PyTape::new(
-            self.model.clone(),
-            self.scratch.clone(),
-            tapes,
-        ))
-    }
-
-    /// Whether a tape is being recorded.
-    #[getter]
-    fn recording(&self) -> bool {
-        self.recording.is_some()
-    }
-
-    /// T steps of every env from its stored state: mode (n_envs, nv) int8, controls
-    /// (n_envs, T, nv). Each env runs its whole horizon as one parallel task. Returns
-    /// (qpos, qvel, tape): the states after every step, (n_envs, T, nq) and (n_envs, T, nv),
-    /// or only the final ones, (n_envs, nq) and (n_envs, nv), when `trajectory` is false;
-    /// and, when `record`, the tape for the reverse pass (every `stride`-th state kept; its
-    /// `vjp` takes `mode` and `controls` again).
+    /// T steps of every env from its stored state: mode (n_envs, nv) or per step
+    /// (n_envs, T, nv) int8, controls (n_envs, T, nv). Each env runs its whole horizon as one
+    /// parallel task (GIL released). Returns (qpos, qvel, tape): the states after every step,
+    /// (n_envs, T, nq) and (n_envs, T, nv), or only the final ones, (n_envs, nq) and
+    /// (n_envs, nv), when `trajectory` is false; and, when `record`, the tape for the reverse
+    /// pass (every `stride`-th state kept; its `vjp` takes `mode` and `controls` again).
     /// If an env fails, every env keeps its state and the error names the env and the step.
     #[pyo3(signature = (mode, controls, trajectory=true, record=false, stride=1))]
     #[allow(clippy::type_complexity)]
     fn rollout<'py>(
         &mut self,
         py: Python<'py>,
-        mode: PyReadonlyArray2<'py, i8>,
+        mode: PyReadonlyArrayDyn<'py, i8>,
         controls: PyReadonlyArray3<'py, f64>,
         trajectory: bool,
         record: bool,
         stride: usize,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, Option<tape::PyTape>)> {
-        let (n, nq, nv) = (self.envs.len(), self.model.nq, self.model.nv);
-        let modes = modes_of(&mode, n, nv)?;
-        let u = controls.as_array();
-        let t_end = u.shape()[1];
-        if u.shape() != [n, t_end, nv] || t_end == 0 {
-            return Err(invalid(format!(
-                "controls: expected shape ({n}, T, {nv}) with T >= 1, got {:?}",
-                u.shape()
-            )));
-        }
-        if u.iter().any(|x| !x.is_finite()) {
-            return Err(invalid(
-                "controls: contains a non-finite value (NaN or inf)",
-            ));
-        }
+        let (n, nv) = (self.envs.len(), self.model.nv);
+        let (u, t_end) = controls_of(&controls, n, nv)?;
         let u = u.as_standard_layout();
         let u = u.as_slice().expect("standard layout");
+        let modes = Modes::parse(&mode, n, t_end, nv)?;
+        if let Some((t, i, k)) = first_non_finite(u, n, t_end, nv) {
+            return Err(invalid(format!(
+                "controls: NaN or inf at step {t} of the rollout, env {i}, dof {k}"
+            )));
+        }
+        let inp = Inputs { modes, u };
         self.save_states();
-        let model = &*self.model;
-        let envs = &mut self.envs;
-        let rows = if trajectory { t_end } else { 1 };
-        let out = py.detach(|| {
-            guard(|| {
-                per_env(envs, |i, e| {
-                    e.control.mode.copy_from_slice(&modes[i]);
-                    let mut tape = record
-                        .then(|| kinegrad::adjoint::rollout::Tape::new(e.params.clone(), stride));
-                    let mut q = Vec::with_capacity(rows * nq);
-                    let mut v = Vec::with_capacity(rows * nv);
-                    for t in 0..t_end {
-                        let at = (i * t_end + t) * nv;
-                        e.control.target.copy_from_slice(&u[at..at + nv]);
-                        if let Some(tp) = tape.as_mut() {
-                            tp.record_state(&e.state); // the caller keeps the controls
-                        }
-                        pipeline::step(model, &e.params, &mut e.state, &e.control, &mut e.data)
-                            .map_err(|err| env_err(n, i, err))?;
-                        if trajectory || t + 1 == t_end {
-                            q.extend_from_slice(&e.state.q);
-                            v.extend_from_slice(&e.state.v);
-                        }
-                    }
-                    Ok((q, v, tape))
-                })
-            })
-        });
-        let out = match out {
-            Ok(o) => o,
-            Err(e) => {
+        match self.run(py, &inp, t_end, trajectory, record, stride) {
+            Ok(run) => Ok(run.into_py(py, self, trajectory)),
+            Err((_, e)) => {
                 self.restore_states();
-                return Err(e);
+                Err(e)
+            }
+        }
+    }
+
+    /// The `scene.step()` calls made since the last reading, run as one batch: T steps of every
+    /// env from its stored state under mode (n_envs, nv) or (n_envs, T, nv) int8 and controls
+    /// (n_envs, T, nv); each env's steps are one parallel task (GIL released). Returns (qpos,
+    /// qvel, tape, done, error): the final state (n_envs, nq) and (n_envs, nv), the tape of the
+    /// `done` steps when `record`, and, if a step failed, the exception to raise. A failure
+    /// leaves every env after the `done` steps that preceded the first failing step (the
+    /// steps of a sequential loop that would have succeeded), so `done` < T exactly when
+    /// `error` is set.
+    #[allow(clippy::type_complexity)]
+    fn segment<'py>(
+        &mut self,
+        py: Python<'py>,
+        mode: PyReadonlyArrayDyn<'py, i8>,
+        controls: PyReadonlyArray3<'py, f64>,
+        record: bool,
+    ) -> PyResult<(
+        Bound<'py, PyAny>,
+        Bound<'py, PyAny>,
+        Option<tape::PyTape>,
+        usize,
+        Option<Py<PyAny>>,
+    )> {
+        let (n, nv) = (self.envs.len(), self.model.nv);
+        let (u, t_end) = controls_of(&controls, n, nv)?;
+        let u = u.as_standard_layout();
+        let inp = Inputs {
+            modes: Modes::parse(&mode, n, t_end, nv)?,
+            u: u.as_slice().expect("standard layout"),
+        };
+        self.save_states();
+        let (run, done, err) = match self.run(py, &inp, t_end, false, record, 1) {
+            Ok(run) => (run, t_end, None),
+            Err((failed, e)) => {
+                // every env back to the segment's start, then the steps before the failure again
+                // (deterministic, so they succeed as they did)
+                self.restore_states();
+                match self.run(py, &inp, failed, false, record, 1) {
+                    Ok(run) => (run, failed, Some(e)),
+                    Err((_, e2)) => {
+                        self.restore_states();
+                        (Run::empty(self, record), 0, Some(e2))
+                    }
+                }
             }
         };
-        let mut qs = Vec::with_capacity(n * rows * nq);
-        let mut vs = Vec::with_capacity(n * rows * nv);
-        let mut tapes = Vec::with_capacity(n);
-        for (q, v, tp) in out {
-            qs.extend(q);
-            vs.extend(v);
-            tapes.extend(tp);
-        }
-        let (qa, va) = if trajectory {
-            (
-                Array3::from_shape_vec((n, t_end, nq), qs)
-                    .expect("shape")
-                    .into_pyarray(py)
-                    .into_any(),
-                Array3::from_shape_vec((n, t_end, nv), vs)
-                    .expect("shape")
-                    .into_pyarray(py)
-                    .into_any(),
-            )
-        } else {
-            (
-                Array2::from_shape_vec((n, nq), qs)
-                    .expect("shape")
-                    .into_pyarray(py)
-                    .into_any(),
-                Array2::from_shape_vec((n, nv), vs)
-                    .expect("shape")
-                    .into_pyarray(py)
-                    .into_any(),
-            )
-        };
-        let tape =
-            record.then(|| tape::PyTape::new(self.model.clone(), self.scratch.clone(), tapes));
-        Ok((qa, va, tape))
+        let (q, v, tape) = run.into_py(py, self, false);
+        Ok((q, v, tape, done, err.map(|e| e.into_value(py).into_any())))
     }
 
     /// Step copies of the given states `nsteps` times (the stored env states are not touched):

@@ -1,11 +1,13 @@
 //! Recorded trajectories (one tape per env) and their reverse pass, for the Python autograd
 //! nodes that cover many steps (`scene.step()` segments and `scene.rollout`).
 
-use crate::{guard, invalid, modes_of, params_bar_dict, to_py_err, unnormalize_bar, view2, view3};
+use crate::{guard, invalid, params_bar_dict, to_py_err, unnormalize_bar, view2, view3, Modes};
 use kinegrad::adjoint::rollout::{Tape, TapeGrad};
 use kinegrad::{Control, Data, Model};
 use numpy::ndarray::{Array2, Array3};
-use numpy::{IntoPyArray, PyArray2, PyArray3, PyReadonlyArray2, PyReadonlyArray3};
+use numpy::{
+    IntoPyArray, PyArray2, PyArray3, PyReadonlyArray2, PyReadonlyArray3, PyReadonlyArrayDyn,
+};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rayon::prelude::*;
@@ -46,8 +48,9 @@ impl PyTape {
     /// adjoint is pulled back through the quaternion normalization). Seeds: the adjoints of the
     /// final state `q_bar`, `v_bar` (n_envs, nq / nv) and/or of every step's output state
     /// `traj_q_bar`, `traj_v_bar` (n_envs, T, nq / nv). `clip`: the norm the state adjoint
-    /// leaving a step is clipped to, per env. `mode` (n_envs, nv) and `controls` (n_envs, T, nv):
-    /// the controls of a tape from `Sim.rollout`, which does not keep them. Returns (q0_bar, v0_bar, controls_bar
+    /// leaving a step is clipped to, per env. `mode` (n_envs, nv) or (n_envs, T, nv) and
+    /// `controls` (n_envs, T, nv): the controls of a tape from `Sim.rollout` or `Sim.segment`,
+    /// which do not keep them. Returns (q0_bar, v0_bar, controls_bar
     /// (n_envs, T, nv), params_bar {name: (n_envs, *shape)}, norms (n_envs, T)).
     /// Parallel over envs, GIL released.
     #[pyo3(signature = (q0, q_bar=None, v_bar=None, traj_q_bar=None, traj_v_bar=None, clip=None, mode=None, controls=None))]
@@ -61,7 +64,7 @@ impl PyTape {
         traj_q_bar: Option<PyReadonlyArray3<'py, f64>>,
         traj_v_bar: Option<PyReadonlyArray3<'py, f64>>,
         clip: Option<f64>,
-        mode: Option<PyReadonlyArray2<'py, i8>>,
+        mode: Option<PyReadonlyArrayDyn<'py, i8>>,
         controls: Option<PyReadonlyArray3<'py, f64>>,
     ) -> PyResult<(
         Bound<'py, PyArray2<f64>>,
@@ -104,13 +107,13 @@ impl PyTape {
                 .transpose()?,
         ) {
             (Some(m), Some(u)) => {
-                let modes = modes_of(m, n, nv)?;
+                let modes = Modes::parse(m, n, t_end, nv)?;
                 Some(
                     (0..n)
                         .map(|i| {
                             (0..t_end)
                                 .map(|t| Control {
-                                    mode: modes[i].clone(),
+                                    mode: modes.at(i, t).to_vec(),
                                     target: u.slice(numpy::ndarray::s![i, t, ..]).to_vec(),
                                 })
                                 .collect::<Vec<_>>()
