@@ -1,0 +1,206 @@
+"""``scene.step()`` defers its steps: a reading runs the pending ones as one native call.
+
+A control written with per-env values (or indices) is checked when written; a (k,) tensor for
+every env is kept as given and checked when its step runs. The contract: a script that reads the state only at the end gets exactly the states and the
+gradients it would get reading after every step, whatever its control writes (modes changing
+between steps, subsets of dofs, per-env writes, writes that overlap); a failing step is
+reported by the reading that ran it, naming the step, and the steps before it stand.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+import kinegrad as gs
+from kinegrad import _native
+from test_autograd import franka_scene
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*unsupported, ignored:UserWarning")
+
+T = 12
+
+
+def _drive(scene, robot, params, read_every_step):
+    """A control script with every kind of write; returns the final (qpos, qvel)."""
+    kp_target, force, vel, late = params
+    n = scene.n_envs
+    for t in range(T):
+        if t == 0:
+            robot.control_dofs_position(kp_target)  # every dof, position mode
+        if t in (3, 4, 7):
+            robot.control_dofs_force(force * (t - 2), dofs_idx_local=[0, 1])  # mode changes mid-segment
+        if t == 5:
+            robot.control_dofs_velocity(vel, dofs_idx_local=[2])
+        if t == 6 and n:
+            robot.control_dofs_force(torch.stack([force, -force]), dofs_idx_local=[0, 1], envs_idx=[0, 1])
+        if t == 9:
+            robot.control_dofs_position(late)  # overlaps the earlier groups
+        scene.step()
+        if read_every_step:
+            scene.sim.rigid_solver.get_qpos()
+    solver = scene.sim.rigid_solver
+    return solver.get_qpos(), solver.get_qvel()
+
+
+def _drive_disjoint(scene, robot, params, read_every_step):
+    """Writes in two groups of dofs that never overlap (the vectorized assembly), one of them
+    switching mode within the segment and writing only every other step."""
+    kp_target, force, vel, late = params
+    for t in range(T):
+        if t == 0:
+            robot.control_dofs_position(kp_target[:2], dofs_idx_local=[0, 1])
+        elif t % 2 == 0:
+            robot.control_dofs_force(force * t, dofs_idx_local=[0, 1])
+        if t % 3 == 0:
+            robot.control_dofs_position(late[3:6] + 0.001 * t, dofs_idx_local=[3, 4, 5])
+        scene.step()
+        if read_every_step:
+            scene.sim.rigid_solver.get_qpos()
+    solver = scene.sim.rigid_solver
+    return solver.get_qpos(), solver.get_qvel()
+
+
+def _params(requires_grad):
+    g = torch.Generator().manual_seed(3)
+    base = torch.tensor([0.0, -0.3, 0.0, -2.0, 0.0, 1.8, 0.8, 0.02, 0.02], dtype=torch.float64)
+    kp_target = base + 0.01 * torch.rand(9, generator=g, dtype=torch.float64)  # no actuator saturates
+    force = torch.tensor([3.0, -2.0], dtype=torch.float64)
+    vel = torch.tensor([0.05], dtype=torch.float64)  # kv (target - v) within the force range
+    late = base - 0.01 * torch.rand(9, generator=g, dtype=torch.float64)
+    return [p.clone().requires_grad_(requires_grad) for p in (kp_target, force, vel, late)]
+
+
+@pytest.mark.parametrize("n_envs, drive", [(0, _drive), (2, _drive), (0, _drive_disjoint), (2, _drive_disjoint)])
+def test_reading_at_the_end_equals_reading_every_step(n_envs, drive):
+    results = []
+    for every in (True, False):
+        scene, robot = franka_scene(n_envs=n_envs)
+        params = _params(True)
+        q, v = drive(scene, robot, params, every)
+        loss = (q**2).sum() + 0.3 * (v**2).sum()
+        used = params if drive is _drive else [params[0], params[1], params[3]]
+        grads = [g.as_subclass(torch.Tensor) for g in torch.autograd.grad(loss, used)]
+        results.append((q.detach().as_subclass(torch.Tensor), v.detach().as_subclass(torch.Tensor), grads))
+    (q1, v1, g1), (q2, v2, g2) = results
+    torch.testing.assert_close(q1, q2, rtol=0, atol=1e-12)
+    torch.testing.assert_close(v1, v2, rtol=0, atol=1e-12)
+    for a, b in zip(g1, g2):
+        assert a.abs().sum() > 0
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_per_step_modes_reach_the_native_steps():
+    """A mode set at step 3 acts from step 3 on, not from the start of the pending segment."""
+    target = torch.tensor([0.0, -0.3, 0.0, -2.0, 0.0, 1.8, 0.8, 0.02, 0.02], dtype=torch.float64)
+    force = torch.tensor([5.0, -5.0], dtype=torch.float64)
+    ends = []
+    for switch in (3, 0):
+        scene, robot = franka_scene(requires_grad=False)
+        robot.control_dofs_position(target)
+        for t in range(8):
+            if t == switch:
+                robot.control_dofs_force(force, dofs_idx_local=[0, 1])
+            scene.step()
+        assert scene._pend == 8
+        ends.append(scene.sim.rigid_solver.get_qpos())
+    ref, rrobot = franka_scene(requires_grad=False)
+    rrobot.control_dofs_position(target)
+    for t in range(8):
+        if t == 3:
+            rrobot.control_dofs_force(force, dofs_idx_local=[0, 1])
+        ref.step()
+        ref.sim.rigid_solver.get_qpos()
+    torch.testing.assert_close(ends[0], ref.sim.rigid_solver.get_qpos(), rtol=0, atol=0)
+    assert (ends[0] - ends[1]).abs().max() > 1e-6
+
+
+def test_control_tensor_changed_in_place_before_its_step_ran_is_refused():
+    scene, robot = franka_scene()
+    u = torch.zeros(9, dtype=torch.float64, requires_grad=True)
+    x = u * 1.0
+    robot.control_dofs_force(x)
+    scene.step()
+    with torch.no_grad():
+        x.add_(1.0)
+    with pytest.raises(RuntimeError, match=r"control_dofs_force for step 0.*changed in place.*clone"):
+        scene.sim.rigid_solver.get_qpos()
+
+
+def test_plain_control_tensor_is_copied_when_written():
+    """A buffer reused for every step's control gives each step the value it had when written."""
+    runs = []
+    for reuse in (True, False):
+        scene, robot = franka_scene(requires_grad=False)
+        buf = torch.zeros(9, dtype=torch.float64)
+        for t in range(6):
+            val = torch.full((9,), float(t), dtype=torch.float64)
+            if reuse:
+                buf.copy_(val)
+                robot.control_dofs_force(buf)
+            else:
+                robot.control_dofs_force(val)
+            scene.step()
+        runs.append(scene.sim.rigid_solver.get_qpos())
+    torch.testing.assert_close(runs[0], runs[1], rtol=0, atol=0)
+
+
+def test_failing_step_stops_the_batch_there_and_is_named():
+    scene, robot = franka_scene(requires_grad=False, n_envs=3)
+    for _ in range(4):
+        scene.step()
+    q4 = scene.sim.rigid_solver.get_qpos().clone()
+    for t in range(4, 10):
+        if t == 6:
+            u = torch.zeros(9, dtype=torch.float64)
+            u[4] = float("nan")
+            robot.control_dofs_force(u)  # checked when the step runs
+        scene.step()
+    with pytest.raises(ValueError, match=r"step 6.*control_dofs_force.*dof 4 of env 0.*NaN"):
+        scene.sim.rigid_solver.get_qpos()
+    assert scene.t == 6
+    # every env stands after steps 0..5: the same as running those steps alone
+    ref, rrobot = franka_scene(requires_grad=False, n_envs=3)
+    for _ in range(6):
+        ref.step()
+    torch.testing.assert_close(scene.sim.rigid_solver.get_qpos(), ref.sim.rigid_solver.get_qpos(), rtol=0, atol=0)
+    assert not torch.equal(scene.sim.rigid_solver.get_qpos(), q4)
+
+
+def test_pending_steps_run_by_themselves_when_many():
+    scene, robot = franka_scene(requires_grad=False)
+    assert scene._pend_max >= 100
+    cap = scene._pend_max = 20
+    for _ in range(cap + 3):
+        scene.step()
+    assert scene._pend == 3  # the first `cap` ran without a reading
+    assert scene.t == cap + 3
+    scene.sim.rigid_solver.get_qpos()
+    assert scene._pend == 0
+
+
+def test_contacts_are_those_of_the_last_step_called():
+    scene = gs.Scene(sim_options=gs.options.SimOptions(dt=0.01))
+    scene.add_entity(gs.morphs.Plane())
+    scene.add_entity(gs.morphs.Box(size=(0.2, 0.2, 0.2), pos=(0.0, 0.0, 0.3)))
+    scene.build()
+    for _ in range(60):
+        scene.step()
+    assert scene._pend == 60
+    contacts = scene.sim.rigid_solver._contacts(0)
+    assert scene._pend == 0 and len(contacts) >= 4
+
+
+def test_native_segment_reports_done_steps_and_error():
+    b = _native.SceneBuilder()
+    b.add_primitive("sphere", [0.1], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0, 0.0], False)
+    sim = b.build(2)
+    u = np.zeros((2, 5, sim.nv))
+    u[1, 3, 2] = np.nan
+    q, v, tape, done, err = sim.segment(np.zeros((2, sim.nv), dtype=np.int8), u, True)
+    assert done == 3 and isinstance(err, ValueError) and "env 1" in str(err)
+    assert len(tape) == 3
+    np.testing.assert_array_equal(q, sim.get_qpos())
+    ref = b.build(2)
+    ref.step(3)
+    np.testing.assert_array_equal(sim.get_qpos(), ref.get_qpos())
+    np.testing.assert_array_equal(sim.get_time(), ref.get_time())
