@@ -33,6 +33,18 @@ def median_time(fn, repeats):
     return statistics.median(times)
 
 
+def interleaved_medians(fns, repeats):
+    """Median time of each function, the functions run in turn `repeats` times (a slow phase of
+    a noisy machine then hits all of them alike, which keeps their ratios honest)."""
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            times[i].append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in times]
+
+
 def setup_mujoco(path, q0, pd_targets):
     m = mujoco.MjModel.from_xml_path(str(path))
     d = mujoco.MjData(m)
@@ -106,9 +118,10 @@ def franka_gs_scene(requires_grad, n_envs=0):
     return scene, robot, scene.get_state()
 
 
-def python_overhead(T, repeats):
+def python_overhead(T, repeats, mujoco_run):
     """Per-step cost of the Python API in a requires_grad scene against the native stepping of
-    the same steps (one native call for all T steps, no Python per step)."""
+    the same steps (one native call for all T steps, no Python per step), and of the gradient
+    against MuJoCo's (`mujoco_run`, timed in the same rounds)."""
     import torch
 
     scene, robot, home = franka_gs_scene(True)
@@ -132,6 +145,13 @@ def python_overhead(T, repeats):
         scene.reset(home)
         return scene.rollout(U, trajectory=False)
 
+    def loop_read():  # a policy's pattern: the state is read after every step
+        scene.reset(home)
+        for t in range(T):
+            robot.control_dofs_force(U[t])
+            scene.step()
+            scene.sim.rigid_solver.get_qpos()
+
     def loss(q, v):
         return (q**2).sum() + 0.1 * (v**2).sum()
 
@@ -145,24 +165,24 @@ def python_overhead(T, repeats):
     q_loop = loop()[0].detach()
     native()
     gap = float(np.abs(sim.get_qpos()[0] - q_loop.numpy()).max())
-    t_nat = median_time(native, repeats) / T
-    t_loop = median_time(loop, repeats) / T
-    t_roll = median_time(roll, repeats) / T
-    t_loop_b = median_time(loop_bwd, repeats) / T
-    t_roll_b = median_time(roll_bwd, repeats) / T
+    meds = interleaved_medians([native, loop, roll, loop_read, loop_bwd, roll_bwd, mujoco_run], repeats)
+    t_nat, t_loop, t_roll, t_read, t_loop_b, t_roll_b, t_mj = (m / T for m in meds)
     print(f"Python API, Franka, requires_grad=True, {T} steps of control_dofs_force (median of {repeats}; trajectories agree to {gap:.0e}):")
     print(f"  native stepping (Sim.rollout, no Python per step) {t_nat * 1e6:8.2f} us/step")
     print(f"  loop control_dofs_force + scene.step()             {t_loop * 1e6:8.2f} us/step  ratio {t_loop / t_nat:5.2f}  (target <= 2)")
     print(f"  scene.rollout(U)                                   {t_roll * 1e6:8.2f} us/step  ratio {t_roll / t_nat:5.2f}  (target <= 1.1)")
+    print(f"  loop reading get_qpos() after every step           {t_read * 1e6:8.2f} us/step  ratio {t_read / t_nat:5.2f}")
     print(f"  loop forward + backward                            {t_loop_b * 1e6:8.2f} us/step  backward/forward {(t_loop_b - t_loop) / t_loop:5.2f}")
     print(f"  rollout forward + backward                         {t_roll_b * 1e6:8.2f} us/step  backward/forward {(t_roll_b - t_roll) / t_roll:5.2f}  (target <= 4)")
-    return t_nat, t_roll, t_roll_b
+    print(f"MuJoCo: forward + mjd_transitionFD per step + adjoint recursion    {t_mj * 1e6:8.2f} us/step")
+    print(f"  gradient of {T} steps: kinegrad rollout forward+backward {t_roll_b * 1e6:.2f} us/step vs MuJoCo FD assembly {t_mj * 1e6:.2f}: {t_mj / t_roll_b:.1f}x cheaper (target >= 10)")
 
 
-def mujoco_fd_gradient(T, repeats):
+def mujoco_fd_gradient(T):
     """The same kind of gradient (a loss on the final state w.r.t. every step's controls)
     assembled from MuJoCo's finite-difference transition Jacobians: forward pass saving the
-    states, mjd_transitionFD at every step, then the adjoint recursion."""
+    states, mjd_transitionFD at every step, then the adjoint recursion. Returns the function
+    that computes it."""
     m, d = setup_mujoco(FRANKA, FRANKA_HOME, FRANKA_HOME)
     nx = 2 * m.nv + m.na
     A = np.zeros((nx, nx))
@@ -189,9 +209,7 @@ def mujoco_fd_gradient(T, repeats):
         return grads
 
     run()
-    t = median_time(run, repeats) / T
-    print(f"MuJoCo: forward + mjd_transitionFD per step + adjoint recursion    {t * 1e6:8.2f} us/step")
-    return t
+    return run
 
 
 def batched_scaling(n_envs, steps, repeats):
@@ -249,9 +267,7 @@ def main():
     single_env("Franka (Menagerie)+floor", FRANKA, FRANKA_HOME, FRANKA_HOME, args.steps, args.repeats)
     single_env("dm_control humanoid", HUMANOID, None, None, args.steps, args.repeats)
     print()
-    t_nat, t_roll, t_roll_b = python_overhead(100, args.repeats)
-    t_mj = mujoco_fd_gradient(100, args.repeats)
-    print(f"  gradient of 100 steps: kinegrad rollout forward+backward {t_roll_b * 1e6:.2f} us/step vs MuJoCo FD assembly {t_mj * 1e6:.2f}: {t_mj / t_roll_b:.1f}x cheaper (target >= 10)")
+    python_overhead(100, args.repeats, mujoco_fd_gradient(100))
     print()
     print("batched Franka (all cores):")
     batched(FRANKA, FRANKA_HOME, FRANKA_HOME, [1, 64, 1024], 20000, max(3, args.repeats // 2))

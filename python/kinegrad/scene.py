@@ -401,6 +401,7 @@ class Scene:
         self._renderer = None  # native Renderer, made by the first camera render
         self.sim = Simulator(self)
         self._native = None
+        self._pend, self._writes = 0, []  # pending steps and control writes (see _flush)
         self._n_envs = 0
         self._n = 1
         self._batched = False
@@ -839,6 +840,11 @@ class Scene:
             return np.ix_(r, c)
         return np.ix_(r, np.arange(ts.start, ts.stop) if isinstance(ts, slice) else ts, c)
 
+    def _sets_all(self, w) -> bool:
+        """Whether write ``w`` sets every target of every env, in dof order."""
+        span = w[4]
+        return w[2] is None and span is not None and span.stop - span.start == self._ctrl_np.shape[1]
+
     def _groups(self, cur: list) -> Optional[list]:
         """The writes grouped by key, or None when two groups share an entry (their order then
         matters step by step)."""
@@ -916,7 +922,7 @@ class Scene:
             V = torch.stack([w[5] for w in ws])  # (n_w, k) or (n_w, n_sel, k)
             ts, li = self._last_write(ws, T)
             Vn = V.detach().numpy()
-            if li is None and len(groups) == 1 and ws[0][2] is None and Vn.ndim == 2 and Vn.shape[1] == nv:
+            if li is None and len(groups) == 1 and Vn.ndim == 2 and self._sets_all(ws[0]):
                 ctrl = Vn[None] if N == 1 else np.repeat(Vn[None], N, axis=0)  # every target of every step
             else:
                 if ctrl is None:
@@ -950,7 +956,7 @@ class Scene:
             for w, V, ts, li in parts:
                 vals = V if li is None else V[torch.from_numpy(li)]
                 vals = vals.unsqueeze(0) if vals.dim() == 2 else vals.transpose(0, 1)  # (1 or n_sel, n_t, k)
-                if li is None and len(parts) == 1 and w[2] is None and vals.shape[-1] == nv:
+                if li is None and len(parts) == 1 and self._sets_all(w):
                     U = vals.expand(N, T, nv)  # one group setting every target of every step
                 else:
                     steps = np.arange(ts.start, ts.stop) if isinstance(ts, slice) else ts
@@ -961,11 +967,10 @@ class Scene:
         for t in range(T):
             while j < len(cur) and cur[j][0] == t:
                 w = cur[j]
-                c = w[3]
-                if w[2] is None and len(c) == nv:
-                    row = w[5].expand(N, nv)  # every target
+                if self._sets_all(w):
+                    row = w[5].expand(N, nv)
                 else:
-                    r = self._all_envs if w[2] is None else w[2]
+                    r, c = (self._all_envs if w[2] is None else w[2]), w[3]
                     row = row.index_put((r[:, None], c[None, :]), w[5].expand(len(r), len(c)))
                 j += 1
             out.append(row)

@@ -204,3 +204,27 @@ def test_native_segment_reports_done_steps_and_error():
     ref.step(3)
     np.testing.assert_array_equal(sim.get_qpos(), ref.get_qpos())
     np.testing.assert_array_equal(sim.get_time(), ref.get_time())
+
+
+@pytest.mark.parametrize("read_every_step", [True, False])
+def test_writes_in_any_dof_order_set_those_dofs(read_every_step):
+    g = torch.Generator().manual_seed(5)
+    U = torch.randn(6, 9, generator=g, dtype=torch.float64)
+    perm = list(reversed(range(9)))
+    out = []
+    for order in (None, perm):
+        scene, robot = franka_scene()
+        u = U.clone().requires_grad_(True)
+        for t in range(6):
+            if order is None:
+                robot.control_dofs_force(u[t])
+            else:
+                robot.control_dofs_force(u[t, order], dofs_idx_local=order)
+            scene.step()
+            if read_every_step:
+                scene.sim.rigid_solver.get_qpos()
+        q = scene.sim.rigid_solver.get_qpos()
+        (grad,) = torch.autograd.grad((q**2).sum(), u)
+        out.append((q.detach().as_subclass(torch.Tensor), grad.as_subclass(torch.Tensor)))
+    torch.testing.assert_close(out[0][0], out[1][0], rtol=0, atol=1e-13)
+    torch.testing.assert_close(out[0][1], out[1][1], rtol=1e-10, atol=1e-13)
