@@ -950,20 +950,25 @@ class Scene:
         from the vectorized ``parts`` (write, stacked values, steps, write indices) of disjoint
         groups, or else by replaying ``cur`` step by step."""
         N, nv = self._ctrl_np.shape
-        base = self._ctrl_src[:, -1] if self._ctrl_src is not None else torch.zeros(N, nv, dtype=torch.float64)
+
+        def base() -> torch.Tensor:
+            return self._ctrl_src[:, -1] if self._ctrl_src is not None else torch.zeros(N, nv, dtype=torch.float64)
+
         if parts is not None:
-            U = base.unsqueeze(1).expand(N, T, nv)
+            U = None
             for w, V, ts, li in parts:
                 vals = V if li is None else V[torch.from_numpy(li)]
                 vals = vals.unsqueeze(0) if vals.dim() == 2 else vals.transpose(0, 1)  # (1 or n_sel, n_t, k)
                 if li is None and len(parts) == 1 and self._sets_all(w):
                     U = vals.expand(N, T, nv)  # one group setting every target of every step
                 else:
+                    if U is None:
+                        U = base().unsqueeze(1).expand(N, T, nv)
                     steps = np.arange(ts.start, ts.stop) if isinstance(ts, slice) else ts
                     r, t, c = (torch.from_numpy(i) for i in self._wix(w, steps))
                     U = U.index_put((r, t, c), vals)
-            return U
-        row, out, j = base, [], 0
+            return U if U is not None else base().unsqueeze(1).expand(N, T, nv)
+        row, out, j = None, [], 0
         for t in range(T):
             while j < len(cur) and cur[j][0] == t:
                 w = cur[j]
@@ -971,8 +976,10 @@ class Scene:
                     row = w[5].expand(N, nv)
                 else:
                     r, c = (self._all_envs if w[2] is None else w[2]), w[3]
-                    row = row.index_put((r[:, None], c[None, :]), w[5].expand(len(r), len(c)))
+                    row = (base() if row is None else row).index_put((r[:, None], c[None, :]), w[5].expand(len(r), len(c)))
                 j += 1
+            if row is None:
+                row = base()
             out.append(row)
         return out[0].unsqueeze(1) if T == 1 else torch.stack(out, dim=1)
 
