@@ -1,7 +1,7 @@
 //! `step`: composes the stages. No physics lives here.
 
 use crate::constraint::{self, solver};
-use crate::data::Data;
+use crate::data::{Contact, Data};
 use crate::dynamics::{chol, crba, forces, rnea};
 use crate::error::{Error, Result};
 use crate::integrator;
@@ -39,8 +39,20 @@ fn substeps(
     data: &mut Data,
 ) -> Result<()> {
     let h = model.opt.timestep / model.opt.substeps as f64;
+    let log = model.opt.substeps > 1;
+    if log {
+        data.substep_qacc.clear();
+        data.substep_contacts.clear();
+        data.substep_contact_end.clear();
+    }
     for _ in 0..model.opt.substeps {
         forward(model, params, state, control, data, h)?;
+        if log {
+            // what a reverse pass over this step may reuse (see `adjoint::rollout::Tape`)
+            data.substep_qacc.extend_from_slice(&data.qacc);
+            data.substep_contacts.extend_from_slice(&data.contacts);
+            data.substep_contact_end.push(data.substep_contacts.len());
+        }
         integrator::integrate_vel(&mut state.v, &data.qacc, h);
         integrator::integrate_pos(model, &mut state.q, &state.v, h);
         state.time += h;
@@ -94,6 +106,16 @@ pub fn kinematics(model: &Model, params: &Params, q: &[f64], data: &mut Data) {
     kinematics::com_pos(model, params, data);
 }
 
+/// What a recomputation of a substep reuses from the forward pass that first ran it.
+#[derive(Clone, Copy, Debug)]
+pub struct Replay<'a> {
+    /// The substep's constrained acceleration (nv): the warm start of the solve, which then
+    /// only confirms it (one gradient evaluation, the Hessian factor and the polishing step).
+    pub qacc: &'a [f64],
+    /// The substep's contacts, used instead of collision detection.
+    pub contacts: &'a [Contact],
+}
+
 /// Everything up to the constrained acceleration `data.qacc` at the current state, for a
 /// substep of length `h`.
 pub fn forward(
@@ -104,10 +126,47 @@ pub fn forward(
     data: &mut Data,
     h: f64,
 ) -> Result<()> {
+    forward_impl(model, params, state, control, data, h, None)
+}
+
+/// [`forward`] again for a substep that already ran, reusing its contacts and solution:
+/// the constraint rows are those of the original pass and the solve starts at its optimum.
+/// Geom poses are computed only for the geoms of the contacts (the others keep stale values).
+pub fn forward_replay(
+    model: &Model,
+    params: &Params,
+    state: &State,
+    control: &Control,
+    data: &mut Data,
+    h: f64,
+    replay: Replay<'_>,
+) -> Result<()> {
+    forward_impl(model, params, state, control, data, h, Some(replay))
+}
+
+fn forward_impl(
+    model: &Model,
+    params: &Params,
+    state: &State,
+    control: &Control,
+    data: &mut Data,
+    h: f64,
+    replay: Option<Replay<'_>>,
+) -> Result<()> {
     let (q, v) = (&state.q[..], &state.v[..]);
     let nv = model.nv;
     // position: kinematics, mass matrix
-    kinematics(model, params, q, data);
+    match replay {
+        None => kinematics(model, params, q, data),
+        Some(r) => {
+            kinematics::body_kinematics(model, params, q, data);
+            for c in r.contacts {
+                kinematics::geom_pose(model, data, c.geom1);
+                kinematics::geom_pose(model, data, c.geom2);
+            }
+            kinematics::com_pos(model, params, data);
+        }
+    }
     crba::crba(model, params, data);
     // velocity: body velocities, bias forces
     kinematics::com_vel(model, v, data);
@@ -141,7 +200,14 @@ pub fn forward(
     data.qacc_smooth.copy_from_slice(&data.qfrc_smooth);
     chol::solve(&data.qm_h_chol, nv, &mut data.qacc_smooth);
     // collision and constraints
-    crate::collision::detect::detect(model, params, data);
+    match replay {
+        None => crate::collision::detect::detect(model, params, data),
+        Some(r) => {
+            data.contacts.clear();
+            data.contacts.extend_from_slice(r.contacts);
+            data.qacc_warmstart.copy_from_slice(r.qacc);
+        }
+    }
     constraint::make_rows(model, q, v, h, data);
     if !solver::solve(model, data) {
         return Err(Error::Diverged {

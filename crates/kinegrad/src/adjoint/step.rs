@@ -4,14 +4,14 @@ use super::constraint::rows_vjp;
 use super::dynamics::{com_vel_vjp, finish_position, rnea_vjp, PosAdjoint};
 use super::integrator::integrate_pos_vjp;
 use super::StepGrad;
-use crate::data::Data;
+use crate::data::{Contact, Data};
 use crate::dynamics::chol;
 use crate::error::{Error, Result};
 use crate::integrator;
 use crate::kinematics;
 use crate::math::{Force, Vec3};
 use crate::model::{CtrlMode, Integrator, JointType, Model, Params};
-use crate::pipeline;
+use crate::pipeline::{self, Replay};
 use crate::state::{Control, State};
 
 /// Scaled solver residual above which a solve is not an optimum and the implicit function
@@ -33,6 +33,65 @@ pub fn step_vjp(
     v_out_bar: &[f64],
     grad: &mut StepGrad,
 ) -> Result<()> {
+    step_vjp_recorded(
+        model, params, state, control, data, q_out_bar, v_out_bar, grad, None,
+    )
+}
+
+/// What the forward pass of one step left for its reverse pass: each substep's solution and
+/// contacts (see [`crate::adjoint::rollout::Tape::record_result`]).
+#[derive(Clone, Copy, Debug)]
+pub struct StepRecord<'a> {
+    qacc: &'a [f64],
+    contacts: &'a [Contact],
+    ends: &'a [usize],
+    base: usize,
+}
+
+impl<'a> StepRecord<'a> {
+    /// A record from the step's substep accelerations `qacc` (substeps x nv), its contacts
+    /// `contacts` (all substeps, concatenated) and the end of each substep's contacts, `ends`
+    /// (substeps entries), counted from `base` (the first contact is `contacts[0]` = entry
+    /// `base` of the store `ends` indexes).
+    pub fn new(qacc: &'a [f64], contacts: &'a [Contact], ends: &'a [usize], base: usize) -> Self {
+        Self {
+            qacc,
+            contacts,
+            ends,
+            base,
+        }
+    }
+
+    /// The replay data of substep `k`.
+    fn substep(&self, k: usize, nv: usize) -> Replay<'a> {
+        let c0 = if k == 0 {
+            0
+        } else {
+            self.ends[k - 1] - self.base
+        };
+        let c1 = self.ends[k] - self.base;
+        Replay {
+            qacc: &self.qacc[k * nv..(k + 1) * nv],
+            contacts: &self.contacts[c0..c1],
+        }
+    }
+}
+
+/// [`step_vjp`] reusing the forward pass's results of the step when `record` is given: the
+/// recomputed substeps skip collision detection (the recorded contacts make the rows) and
+/// start their solve at the recorded solution. Same gradients to round-off.
+#[allow(clippy::too_many_arguments)]
+pub fn step_vjp_recorded(
+    model: &Model,
+    params: &Params,
+    state: &State,
+    control: &Control,
+    data: &mut Data,
+    q_out_bar: &[f64],
+    v_out_bar: &[f64],
+    grad: &mut StepGrad,
+    record: Option<StepRecord<'_>>,
+) -> Result<()> {
     let (nq, nv) = (model.nq, model.nv);
     if q_out_bar.len() != nq || v_out_bar.len() != nv {
         return Err(Error::invalid(
@@ -52,11 +111,24 @@ pub fn step_vjp(
     }
     let h = model.opt.timestep / model.opt.substeps as f64;
     // forward: the state at the start of every substep
+    if let Some(r) = &record {
+        let ns = model.opt.substeps;
+        if r.qacc.len() != ns * nv || r.ends.len() != ns {
+            return Err(Error::invalid(
+                "step_vjp",
+                format!("the step record does not hold {ns} substeps of {nv} accelerations"),
+            ));
+        }
+    }
+    let forward = |k: usize, st: &State, data: &mut Data| match &record {
+        None => pipeline::forward(model, params, st, control, data, h),
+        Some(r) => pipeline::forward_replay(model, params, st, control, data, h, r.substep(k, nv)),
+    };
     let mut starts = Vec::with_capacity(model.opt.substeps);
     let mut s = state.clone();
-    for _ in 0..model.opt.substeps {
+    for k in 0..model.opt.substeps {
         starts.push(s.clone());
-        pipeline::forward(model, params, &s, control, data, h)?;
+        forward(k, &s, data)?;
         integrator::integrate_vel(&mut s.v, &data.qacc, h);
         integrator::integrate_pos(model, &mut s.q, &s.v, h);
     }
@@ -66,7 +138,7 @@ pub fn step_vjp(
     for (k, st) in starts.iter().enumerate().rev() {
         // the last substep's forward quantities are still in `data`
         if k + 1 < starts.len() {
-            pipeline::forward(model, params, st, control, data, h)?;
+            forward(k, st, data)?;
         }
         if data.solver_residual > NOT_CONVERGED {
             return Err(Error::Diverged {
