@@ -1,6 +1,6 @@
 //! Cost of a full backward pass relative to the forward rollout: the gradient of a final-state
 //! loss w.r.t. all controls, initial state and parameters of a Menagerie Franka trajectory.
-//! `cargo run --release --example grad_cost -- [file.xml] [steps] [pd|force] [reps]`
+//! `cargo run --release --example grad_cost -- [file.xml] [steps] [pd|force] [reps] [recorded]`
 //!
 //! - `pd` (default): `panda_no_tendon.xml`, dt 0.01, PD position control around the home pose.
 //! - `force`: the issue-5 workload, e.g. with `scene_no_tendon.xml` (Franka with floor): the
@@ -9,7 +9,7 @@
 //!
 //! Prints the per-step medians of the forward rollout (recording a tape with each step's
 //! results) and of the reverse pass over that tape, with the recorded results and without
-//! them (every step recomputed in full).
+//! them (every step recomputed in full; skipped with `recorded`, e.g. for profiling).
 
 use kinegrad::adjoint::rollout::Tape;
 use kinegrad::math::Pose;
@@ -30,6 +30,7 @@ fn main() -> kinegrad::Result<()> {
         Some(s) => panic!("unknown control mode '{s}' (pd or force)"),
     };
     let reps: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(21);
+    let only_recorded = args.get(5).is_some_and(|s| s == "recorded");
     let spec = kinegrad::model::mjcf::load(&file, 1.0)?;
     let mut b = ModelBuilder::new();
     if force {
@@ -91,6 +92,10 @@ fn main() -> kinegrad::Result<()> {
         assert!(tape.has_results() && !bare.has_results());
         bare_nbytes = bare.nbytes();
         for (tp, times) in [(&tape, &mut tb), (&bare, &mut tu)] {
+            if only_recorded && !tp.has_results() {
+                times.push(f64::NAN);
+                continue;
+            }
             let t0 = Instant::now();
             let g = tp.vjp(
                 &model,

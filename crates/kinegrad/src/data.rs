@@ -164,6 +164,8 @@ pub struct Data {
     pub(crate) scratch_jac: Vec<Vec3>,
     pub(crate) scratch_ls: Vec<(f64, usize)>,
     pub(crate) scratch_points: Vec<crate::collision::ContactPoint>,
+    /// Buffers of the reverse pass (made by the first `step_vjp` in this data).
+    pub(crate) vjp_scratch: Option<Box<crate::adjoint::step::VjpScratch>>,
 }
 
 impl Data {
@@ -227,6 +229,7 @@ impl Data {
             scratch_jac: vec![Vec3::zeros(); nv],
             scratch_ls: Vec::with_capacity(256),
             scratch_points: Vec::with_capacity(16),
+            vjp_scratch: None,
         }
     }
 }

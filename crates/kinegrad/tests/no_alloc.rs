@@ -1,7 +1,9 @@
 //! The steady-state step allocates nothing: a counting global allocator around
 //! `pipeline::step` on contact-rich scenes (every scratch buffer lives in `Data` and keeps its
-//! capacity from one step to the next). One test per binary: the counter is global.
+//! capacity from one step to the next), and the reverse pass over a tape allocates per call,
+//! not per step. One test per binary: the counter is global.
 
+use kinegrad::adjoint::rollout::Tape;
 use kinegrad::math::{Mat3, Pose, Vec3};
 use kinegrad::model::builder::BaseMode;
 use kinegrad::model::{mjcf, primitives, ModelBuilder};
@@ -131,5 +133,42 @@ fn steady_state_steps_do_not_allocate() {
     assert_eq!(
         n, 0,
         "{n} allocations in 200 steady-state Franka steps ({contacts} contacts)"
+    );
+
+    // the reverse pass over a tape with recorded results allocates per call, not per step
+    let mut d = Data::new(&model);
+    let mut tape = Tape::new(model.params0.clone(), 1);
+    for _ in 0..100 {
+        tape.record(&s, &c);
+        pipeline::step(&model, &model.params0, &mut s, &c, &mut d).unwrap();
+        tape.record_result(&d);
+    }
+    assert!(tape.has_results());
+    let vjp = |tape: &Tape, d: &mut Data| {
+        let before = ALLOCS.load(Ordering::Relaxed);
+        tape.vjp(
+            &model,
+            d,
+            None,
+            None,
+            |_, qb, _| qb.iter_mut().for_each(|x| *x = 1.0),
+            |_, _| {},
+        )
+        .unwrap();
+        ALLOCS.load(Ordering::Relaxed) - before
+    };
+    vjp(&tape, &mut d); // makes the reverse pass's buffers in `d`
+    let n100 = vjp(&tape, &mut d);
+    let mut short = Tape::new(model.params0.clone(), 1);
+    let mut s2 = s.clone();
+    for _ in 0..10 {
+        short.record(&s2, &c);
+        pipeline::step(&model, &model.params0, &mut s2, &c, &mut d).unwrap();
+        short.record_result(&d);
+    }
+    let n10 = vjp(&short, &mut d);
+    assert_eq!(
+        n100, n10,
+        "reverse pass: {n100} allocations over 100 steps, {n10} over 10"
     );
 }

@@ -318,19 +318,23 @@ impl Tape {
         let mut grad = StepGrad::zeros(model);
         let mut norms = vec![0.0; t_end];
         let recorded = self.has_results();
-        let mut seg: Vec<State> = Vec::with_capacity(self.stride);
-        // results of the steps recomputed in a segment (stride > 1)
+        // the input states of steps s0 + 1..s1 of a segment, recomputed from its checkpoint
+        // (stride > 1), and the results of the steps that computed them
+        let mut seg: Vec<State> = Vec::new();
         let mut seg_results = Results::default();
         for (k, start) in self.ckpt.iter().enumerate().rev() {
             let s0 = k * self.stride;
             let s1 = (s0 + self.stride).min(t_end);
-            // the input states of steps s0..s1, recomputed from the checkpoint
-            seg.clear();
-            seg.push(start.clone());
             seg_results.clear();
             for t in s0..s1 - 1 {
-                let mut s = seg[seg.len() - 1].clone();
-                pipeline::step(model, &self.params, &mut s, &controls[t], data).map_err(
+                let i = t - s0;
+                if seg.len() <= i {
+                    seg.push(start.clone());
+                }
+                let (before, rest) = seg.split_at_mut(i);
+                let s = &mut rest[0];
+                s.clone_from(if i == 0 { start } else { &before[i - 1] });
+                pipeline::step(model, &self.params, s, &controls[t], data).map_err(
                     |e| match e {
                         Error::Diverged { step, message } => Error::Diverged {
                             step,
@@ -341,7 +345,6 @@ impl Tape {
                         other => other,
                     },
                 )?;
-                seg.push(s);
                 seg_results.push(data);
             }
             for t in (s0..s1).rev() {
@@ -361,7 +364,7 @@ impl Tape {
                 step_vjp_recorded(
                     model,
                     &self.params,
-                    &seg[t - s0],
+                    if t == s0 { start } else { &seg[t - s0 - 1] },
                     &controls[t],
                     data,
                     &qb,
