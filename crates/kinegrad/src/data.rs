@@ -152,6 +152,8 @@ pub struct Data {
     /// Constrained acceleration of each substep of the last step, (substeps x nv); empty when
     /// the model has one substep per step (then `qacc` is the step's).
     pub substep_qacc: Vec<f64>,
+    /// Solver residual of each substep of the last step (substeps, or empty like `substep_qacc`).
+    pub substep_residual: Vec<f64>,
     /// Contacts of each substep of the last step, concatenated (empty with one substep per
     /// step: then `contacts` are the step's).
     pub substep_contacts: Vec<Contact>,
@@ -222,6 +224,7 @@ impl Data {
             nstep: 0,
             state_backup: (vec![0.0; model.nq], vec![0.0; nv]),
             substep_qacc: Vec::with_capacity(if sub > 1 { sub * nv } else { 0 }),
+            substep_residual: Vec::with_capacity(if sub > 1 { sub } else { 0 }),
             substep_contacts: Vec::with_capacity(if sub > 1 { 64 } else { 0 }),
             substep_contact_end: Vec::with_capacity(if sub > 1 { sub } else { 0 }),
             scratch_nv: std::array::from_fn(|_| vec![0.0; nv]),

@@ -42,6 +42,7 @@ fn substeps(
     let log = model.opt.substeps > 1;
     if log {
         data.substep_qacc.clear();
+        data.substep_residual.clear();
         data.substep_contacts.clear();
         data.substep_contact_end.clear();
     }
@@ -50,6 +51,7 @@ fn substeps(
         if log {
             // what a reverse pass over this step may reuse (see `adjoint::rollout::Tape`)
             data.substep_qacc.extend_from_slice(&data.qacc);
+            data.substep_residual.push(data.solver_residual);
             data.substep_contacts.extend_from_slice(&data.contacts);
             data.substep_contact_end.push(data.substep_contacts.len());
         }
@@ -109,11 +111,12 @@ pub fn kinematics(model: &Model, params: &Params, q: &[f64], data: &mut Data) {
 /// What a recomputation of a substep reuses from the forward pass that first ran it.
 #[derive(Clone, Copy, Debug)]
 pub struct Replay<'a> {
-    /// The substep's constrained acceleration (nv): the warm start of the solve, which then
-    /// only confirms it (one gradient evaluation, the Hessian factor and the polishing step).
+    /// The substep's constrained acceleration (nv).
     pub qacc: &'a [f64],
     /// The substep's contacts, used instead of collision detection.
     pub contacts: &'a [Contact],
+    /// The scaled optimality residual the substep's solve ended with (`Data::solver_residual`).
+    pub residual: f64,
 }
 
 /// Everything up to the constrained acceleration `data.qacc` at the current state, for a
@@ -126,47 +129,10 @@ pub fn forward(
     data: &mut Data,
     h: f64,
 ) -> Result<()> {
-    forward_impl(model, params, state, control, data, h, None)
-}
-
-/// [`forward`] again for a substep that already ran, reusing its contacts and solution:
-/// the constraint rows are those of the original pass and the solve starts at its optimum.
-/// Geom poses are computed only for the geoms of the contacts (the others keep stale values).
-pub fn forward_replay(
-    model: &Model,
-    params: &Params,
-    state: &State,
-    control: &Control,
-    data: &mut Data,
-    h: f64,
-    replay: Replay<'_>,
-) -> Result<()> {
-    forward_impl(model, params, state, control, data, h, Some(replay))
-}
-
-fn forward_impl(
-    model: &Model,
-    params: &Params,
-    state: &State,
-    control: &Control,
-    data: &mut Data,
-    h: f64,
-    replay: Option<Replay<'_>>,
-) -> Result<()> {
     let (q, v) = (&state.q[..], &state.v[..]);
     let nv = model.nv;
     // position: kinematics, mass matrix
-    match replay {
-        None => kinematics(model, params, q, data),
-        Some(r) => {
-            kinematics::body_kinematics(model, params, q, data);
-            for c in r.contacts {
-                kinematics::geom_pose(model, data, c.geom1);
-                kinematics::geom_pose(model, data, c.geom2);
-            }
-            kinematics::com_pos(model, params, data);
-        }
-    }
+    kinematics(model, params, q, data);
     crba::crba(model, params, data);
     // velocity: body velocities, bias forces
     kinematics::com_vel(model, v, data);
@@ -180,34 +146,15 @@ fn forward_impl(
         data.qfrc_smooth[i] =
             data.qfrc_applied[i] + data.qfrc_actuator[i] + data.qfrc_passive[i] - data.qfrc_bias[i];
     }
-    // implicit velocity terms: M_h = M + h diag(D + Kv)
-    data.qm_h.copy_from_slice(&data.qm);
-    for i in 0..nv {
-        data.qm_h[i * nv + i] += h * forces::implicit_damping(model, params, control, data, i);
-    }
+    implicit_mass(model, params, control, data, h);
     data.qm_h_chol.copy_from_slice(&data.qm_h);
     if !chol::factor(&mut data.qm_h_chol, nv) {
-        // name the body of the dof with the smallest diagonal entry
-        let d = (0..nv)
-            .min_by(|&a, &b| data.qm_h[a * nv + a].total_cmp(&data.qm_h[b * nv + b]))
-            .unwrap_or(0);
-        let body = &model.body_name[model.dof_body[d]];
-        return Err(Error::Diverged {
-            step: data.nstep,
-            message: format!("mass matrix is not positive definite (check the mass and inertia of body '{body}' and its subtree)"),
-        });
+        return Err(not_positive_definite(model, data));
     }
     data.qacc_smooth.copy_from_slice(&data.qfrc_smooth);
     chol::solve(&data.qm_h_chol, nv, &mut data.qacc_smooth);
     // collision and constraints
-    match replay {
-        None => crate::collision::detect::detect(model, params, data),
-        Some(r) => {
-            data.contacts.clear();
-            data.contacts.extend_from_slice(r.contacts);
-            data.qacc_warmstart.copy_from_slice(r.qacc);
-        }
-    }
+    crate::collision::detect::detect(model, params, data);
     constraint::make_rows(model, q, v, h, data);
     if !solver::solve(model, data) {
         return Err(Error::Diverged {
@@ -216,4 +163,70 @@ fn forward_impl(
         });
     }
     Ok(())
+}
+
+/// What [`forward`] leaves for the reverse pass, for a substep that already ran, from its
+/// recorded contacts and solution: kinematics (geom poses only for the geoms of the contacts;
+/// the others keep stale values), mass matrix, body velocities, actuator and passive forces,
+/// `M_h`, the constraint rows of the recorded contacts, and the solver's outputs at the
+/// recorded acceleration with the Newton Hessian of its active set factored. The bias forces,
+/// the unconstrained acceleration and the solver iterations are skipped
+/// (`qfrc_bias`, `qfrc_smooth`, `qm_h_chol`, `qacc_smooth` keep stale values).
+pub fn forward_replay(
+    model: &Model,
+    params: &Params,
+    state: &State,
+    control: &Control,
+    data: &mut Data,
+    h: f64,
+    replay: Replay<'_>,
+) -> Result<()> {
+    let (q, v) = (&state.q[..], &state.v[..]);
+    kinematics::body_kinematics(model, params, q, data);
+    for c in replay.contacts {
+        kinematics::geom_pose(model, data, c.geom1);
+        kinematics::geom_pose(model, data, c.geom2);
+    }
+    kinematics::com_pos(model, params, data);
+    crba::crba(model, params, data);
+    kinematics::com_vel(model, v, data);
+    forces::passive(model, params, q, v, data);
+    forces::actuation(model, params, q, v, control, data);
+    implicit_mass(model, params, control, data, h);
+    data.contacts.clear();
+    data.contacts.extend_from_slice(replay.contacts);
+    constraint::make_rows(model, q, v, h, data);
+    if !solver::set_solution(model, data, replay.qacc, replay.residual) {
+        return Err(if data.nefc == 0 {
+            not_positive_definite(model, data)
+        } else {
+            Error::Diverged {
+                step: data.nstep,
+                message: "constraint Hessian is not positive definite".into(),
+            }
+        });
+    }
+    Ok(())
+}
+
+/// `qm_h = M + h diag(D + Kv)`: the matrix of the implicit velocity terms.
+fn implicit_mass(model: &Model, params: &Params, control: &Control, data: &mut Data, h: f64) {
+    let nv = model.nv;
+    data.qm_h.copy_from_slice(&data.qm);
+    for i in 0..nv {
+        data.qm_h[i * nv + i] += h * forces::implicit_damping(model, params, control, data, i);
+    }
+}
+
+fn not_positive_definite(model: &Model, data: &Data) -> Error {
+    // name the body of the dof with the smallest diagonal entry
+    let nv = model.nv;
+    let d = (0..nv)
+        .min_by(|&a, &b| data.qm_h[a * nv + a].total_cmp(&data.qm_h[b * nv + b]))
+        .unwrap_or(0);
+    let body = &model.body_name[model.dof_body[d]];
+    Error::Diverged {
+        step: data.nstep,
+        message: format!("mass matrix is not positive definite (check the mass and inertia of body '{body}' and its subtree)"),
+    }
 }

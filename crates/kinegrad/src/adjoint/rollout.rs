@@ -99,9 +99,9 @@ pub fn rollout_vjp(
 /// step. Memory: T / stride states (and T controls).
 ///
 /// With `stride` 1, [`Tape::record_result`] after each step also keeps what the step's forward
-/// pass found (each substep's constrained acceleration and contacts: nv floats and the
-/// contacts per substep), so that the reverse pass recomputes the step without collision
-/// detection and with its solve starting at the solution.
+/// pass found (each substep's constrained acceleration, solver residual and contacts: nv + 1
+/// floats and the contacts per substep), so that the reverse pass recomputes the step without
+/// collision detection and without solving again (see [`pipeline::forward_replay`]).
 #[derive(Clone, Debug)]
 pub struct Tape {
     /// Parameters of every recorded step (a tape never mixes parameter sets).
@@ -120,6 +120,8 @@ struct Results {
     len: usize,
     /// Constrained accelerations. (len x substeps x nv)
     qacc: Vec<f64>,
+    /// Solver residuals. (len x substeps)
+    residual: Vec<f64>,
     /// Contacts of every substep, concatenated.
     contacts: Vec<Contact>,
     /// End of each substep's contacts in `contacts`. (len x substeps)
@@ -130,6 +132,7 @@ impl Results {
     fn clear(&mut self) {
         self.len = 0;
         self.qacc.clear();
+        self.residual.clear();
         self.contacts.clear();
         self.ends.clear();
     }
@@ -139,10 +142,12 @@ impl Results {
         if data.substep_contact_end.is_empty() {
             // one substep per step: the last forward pass is the step's
             self.qacc.extend_from_slice(&data.qacc);
+            self.residual.push(data.solver_residual);
             self.contacts.extend_from_slice(&data.contacts);
             self.ends.push(self.contacts.len());
         } else {
             self.qacc.extend_from_slice(&data.substep_qacc);
+            self.residual.extend_from_slice(&data.substep_residual);
             let base = self.contacts.len();
             self.contacts.extend_from_slice(&data.substep_contacts);
             self.ends
@@ -163,6 +168,7 @@ impl Results {
         let (ns, na) = (self.ends.len() / self.len, self.qacc.len() / self.len);
         self.qacc.truncate(len * na);
         self.ends.truncate(len * ns);
+        self.residual.truncate(len * ns);
         self.contacts.truncate(self.ends[len * ns - 1]);
         self.len = len;
     }
@@ -174,6 +180,7 @@ impl Results {
         let base = if i == 0 { 0 } else { self.ends[i * ns - 1] };
         StepRecord::new(
             &self.qacc[i * na..(i + 1) * na],
+            &self.residual[i * ns..(i + 1) * ns],
             &self.contacts[base..ends[ns - 1]],
             ends,
             base,
@@ -181,7 +188,7 @@ impl Results {
     }
 
     fn nbytes(&self) -> usize {
-        8 * self.qacc.len()
+        8 * (self.qacc.len() + self.residual.len())
             + std::mem::size_of::<Contact>() * self.contacts.len()
             + std::mem::size_of::<usize>() * self.ends.len()
     }

@@ -43,19 +43,27 @@ pub fn step_vjp(
 #[derive(Clone, Copy, Debug)]
 pub struct StepRecord<'a> {
     qacc: &'a [f64],
+    residual: &'a [f64],
     contacts: &'a [Contact],
     ends: &'a [usize],
     base: usize,
 }
 
 impl<'a> StepRecord<'a> {
-    /// A record from the step's substep accelerations `qacc` (substeps x nv), its contacts
-    /// `contacts` (all substeps, concatenated) and the end of each substep's contacts, `ends`
-    /// (substeps entries), counted from `base` (the first contact is `contacts[0]` = entry
-    /// `base` of the store `ends` indexes).
-    pub fn new(qacc: &'a [f64], contacts: &'a [Contact], ends: &'a [usize], base: usize) -> Self {
+    /// A record from the step's substep accelerations `qacc` (substeps x nv) and solver
+    /// residuals `residual` (substeps), its contacts `contacts` (all substeps, concatenated)
+    /// and the end of each substep's contacts, `ends` (substeps entries), counted from `base`
+    /// (the first contact is `contacts[0]` = entry `base` of the store `ends` indexes).
+    pub fn new(
+        qacc: &'a [f64],
+        residual: &'a [f64],
+        contacts: &'a [Contact],
+        ends: &'a [usize],
+        base: usize,
+    ) -> Self {
         Self {
             qacc,
+            residual,
             contacts,
             ends,
             base,
@@ -73,13 +81,16 @@ impl<'a> StepRecord<'a> {
         Replay {
             qacc: &self.qacc[k * nv..(k + 1) * nv],
             contacts: &self.contacts[c0..c1],
+            residual: self.residual[k],
         }
     }
 }
 
 /// [`step_vjp`] reusing the forward pass's results of the step when `record` is given: the
-/// recomputed substeps skip collision detection (the recorded contacts make the rows) and
-/// start their solve at the recorded solution. Same gradients to round-off.
+/// substeps are recomputed by [`pipeline::forward_replay`], without collision detection (the
+/// recorded contacts make the rows), bias forces and solver iterations (the recorded
+/// acceleration is the solution; the Newton Hessian of its active set is factored). Same
+/// gradients to round-off.
 #[allow(clippy::too_many_arguments)]
 pub fn step_vjp_recorded(
     model: &Model,
@@ -113,7 +124,7 @@ pub fn step_vjp_recorded(
     // forward: the state at the start of every substep
     if let Some(r) = &record {
         let ns = model.opt.substeps;
-        if r.qacc.len() != ns * nv || r.ends.len() != ns {
+        if r.qacc.len() != ns * nv || r.ends.len() != ns || r.residual.len() != ns {
             return Err(Error::invalid(
                 "step_vjp",
                 format!("the step record does not hold {ns} substeps of {nv} accelerations"),
