@@ -1042,6 +1042,11 @@ impl Sim {
         let model = &*self.model;
         let envs = &mut self.envs;
         let res = py.detach(|| guard(|| batch::step_all(model, envs).map_err(to_py_err)));
+        if let (Ok(()), Some(tapes)) = (&res, self.recording.as_mut()) {
+            for (tape, e) in tapes.iter_mut().zip(&self.envs) {
+                tape.record_result(&e.data);
+            }
+        }
         if res.is_err() {
             self.restore_states();
             if let Some(tapes) = self.recording.as_mut() {
@@ -1142,6 +1147,7 @@ impl Sim {
                         }
                         pipeline::step(model, &e.params, &mut e.state, &e.control, &mut e.data)
                             .map_err(|err| env_err(n, i, err))?;
+                        tape.iter_mut().for_each(|tp| tp.record_result(&e.data));
                         if trajectory || t + 1 == t_end {
                             q.extend_from_slice(&e.state.q);
                             v.extend_from_slice(&e.state.v);
