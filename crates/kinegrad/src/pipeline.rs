@@ -1,5 +1,6 @@
 //! `step`: composes the stages. No physics lives here.
 
+use crate::collision::ContactPoint;
 use crate::constraint::{self, solver};
 use crate::data::{Contact, Data};
 use crate::dynamics::{chol, crba, forces, rnea};
@@ -114,9 +115,33 @@ pub struct Replay<'a> {
     /// The substep's constrained acceleration (nv).
     pub qacc: &'a [f64],
     /// The substep's contacts, used instead of collision detection.
-    pub contacts: &'a [Contact],
+    pub contacts: &'a [ContactRecord],
     /// The scaled optimality residual the substep's solve ended with (`Data::solver_residual`).
     pub residual: f64,
+}
+
+/// A contact as a recomputation needs it: the geom pair and the narrowphase result; the rest
+/// of the [`Contact`] follows from the model and the parameters
+/// ([`crate::collision::detect::contact`]); less than half the size of a `Contact`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ContactRecord {
+    /// First geom.
+    pub geom1: u32,
+    /// Second geom.
+    pub geom2: u32,
+    /// The narrowphase result (point, normal, distance, feature).
+    pub point: ContactPoint,
+}
+
+impl ContactRecord {
+    /// The record of `c`.
+    pub fn of(c: &Contact) -> Self {
+        Self {
+            geom1: c.geom1 as u32,
+            geom2: c.geom2 as u32,
+            point: c.point,
+        }
+    }
 }
 
 /// Everything up to the constrained acceleration `data.qacc` at the current state, for a
@@ -184,8 +209,8 @@ pub fn forward_replay(
     let (q, v) = (&state.q[..], &state.v[..]);
     kinematics::body_kinematics(model, params, q, data);
     for c in replay.contacts {
-        kinematics::geom_pose(model, data, c.geom1);
-        kinematics::geom_pose(model, data, c.geom2);
+        kinematics::geom_pose(model, data, c.geom1 as usize);
+        kinematics::geom_pose(model, data, c.geom2 as usize);
     }
     kinematics::com_pos(model, params, data);
     crba::crba(model, params, data);
@@ -194,7 +219,12 @@ pub fn forward_replay(
     forces::actuation(model, params, q, v, control, data);
     implicit_mass(model, params, control, data, h);
     data.contacts.clear();
-    data.contacts.extend_from_slice(replay.contacts);
+    for c in replay.contacts {
+        let (g1, g2) = (c.geom1 as usize, c.geom2 as usize);
+        data.contacts.push(crate::collision::detect::contact(
+            model, params, g1, g2, &c.point,
+        ));
+    }
     constraint::make_rows(model, q, v, h, data);
     if !solver::set_solution(model, data, replay.qacc, replay.residual) {
         return Err(if data.nefc == 0 {

@@ -259,9 +259,10 @@ fn recorded_results_give_the_same_gradient() {
         let (rec, tape) = run(&model, p, &init, &controls, 1, true);
         let err = rel_diff(&rec, &full);
         println!(
-            "substeps {substeps}: recorded vs recomputed {err:.1e}; tape {} bytes with results, {} without",
+            "substeps {substeps}: recorded vs recomputed {err:.1e}; tape {} bytes with results, {} without ({} bytes per contact)",
             tape.nbytes(),
-            bare.nbytes()
+            bare.nbytes(),
+            std::mem::size_of::<kinegrad::pipeline::ContactRecord>()
         );
         assert!(
             err < 1e-10,
@@ -401,7 +402,7 @@ fn recorded_path_matches_finite_differences() {
 
 #[test]
 fn replayed_substep_equals_the_forward_pass() {
-    use kinegrad::pipeline::Replay;
+    use kinegrad::pipeline::{ContactRecord, Replay};
     for substeps in [1, 3] {
         let model = scene(substeps);
         let p = &model.params0;
@@ -415,9 +416,10 @@ fn replayed_substep_equals_the_forward_pass() {
                 let s0 = s.clone();
                 pipeline::forward(&model, p, &s, c, &mut data, h).unwrap();
                 let (qacc, contacts) = (data.qacc.clone(), data.contacts.clone());
+                let records: Vec<ContactRecord> = contacts.iter().map(ContactRecord::of).collect();
                 let replay = Replay {
                     qacc: &qacc,
-                    contacts: &contacts,
+                    contacts: &records,
                     residual: data.solver_residual,
                 };
                 pipeline::forward_replay(&model, p, &s0, c, &mut replayed, h, replay).unwrap();

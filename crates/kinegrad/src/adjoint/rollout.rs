@@ -3,10 +3,10 @@
 
 use super::step::{step_vjp_recorded, StepRecord};
 use super::{params_zeros, StepGrad};
-use crate::data::{Contact, Data};
+use crate::data::Data;
 use crate::error::{Error, Result};
 use crate::model::{Model, Params};
-use crate::pipeline;
+use crate::pipeline::{self, ContactRecord};
 use crate::state::{Control, State};
 
 /// Roll out `controls.len()` steps from `init`; returns the T + 1 states (the first is `init`).
@@ -123,7 +123,7 @@ struct Results {
     /// Solver residuals. (len x substeps)
     residual: Vec<f64>,
     /// Contacts of every substep, concatenated.
-    contacts: Vec<Contact>,
+    contacts: Vec<ContactRecord>,
     /// End of each substep's contacts in `contacts`. (len x substeps)
     ends: Vec<usize>,
 }
@@ -143,13 +143,15 @@ impl Results {
             // one substep per step: the last forward pass is the step's
             self.qacc.extend_from_slice(&data.qacc);
             self.residual.push(data.solver_residual);
-            self.contacts.extend_from_slice(&data.contacts);
+            self.contacts
+                .extend(data.contacts.iter().map(ContactRecord::of));
             self.ends.push(self.contacts.len());
         } else {
             self.qacc.extend_from_slice(&data.substep_qacc);
             self.residual.extend_from_slice(&data.substep_residual);
             let base = self.contacts.len();
-            self.contacts.extend_from_slice(&data.substep_contacts);
+            self.contacts
+                .extend(data.substep_contacts.iter().map(ContactRecord::of));
             self.ends
                 .extend(data.substep_contact_end.iter().map(|e| base + e));
         }
@@ -189,7 +191,7 @@ impl Results {
 
     fn nbytes(&self) -> usize {
         8 * (self.qacc.len() + self.residual.len())
-            + std::mem::size_of::<Contact>() * self.contacts.len()
+            + std::mem::size_of::<ContactRecord>() * self.contacts.len()
             + std::mem::size_of::<usize>() * self.ends.len()
     }
 }

@@ -4,14 +4,14 @@ use super::constraint::rows_vjp;
 use super::dynamics::{com_vel_vjp, finish_position, rnea_vjp, PosAdjoint};
 use super::integrator::integrate_pos_vjp;
 use super::StepGrad;
-use crate::data::{Contact, Data};
+use crate::data::Data;
 use crate::dynamics::chol;
 use crate::error::{Error, Result};
 use crate::integrator;
 use crate::kinematics;
 use crate::math::{Force, Vec3};
 use crate::model::{CtrlMode, Integrator, JointType, Model, Params};
-use crate::pipeline::{self, Replay};
+use crate::pipeline::{self, ContactRecord, Replay};
 use crate::state::{Control, State};
 
 /// Scaled solver residual above which a solve is not an optimum and the implicit function
@@ -44,7 +44,7 @@ pub fn step_vjp(
 pub struct StepRecord<'a> {
     qacc: &'a [f64],
     residual: &'a [f64],
-    contacts: &'a [Contact],
+    contacts: &'a [ContactRecord],
     ends: &'a [usize],
     base: usize,
 }
@@ -57,7 +57,7 @@ impl<'a> StepRecord<'a> {
     pub fn new(
         qacc: &'a [f64],
         residual: &'a [f64],
-        contacts: &'a [Contact],
+        contacts: &'a [ContactRecord],
         ends: &'a [usize],
         base: usize,
     ) -> Self {
