@@ -526,6 +526,9 @@ impl Sim {
                 }
                 pipeline::step(model, &e.params, &mut e.state, &e.control, &mut e.data)
                     .map_err(|err| (t, env_err(n, i, err)))?;
+                if let Some(tp) = tape.as_mut() {
+                    tp.record_result(&e.data); // contacts and solution: the reverse pass replays them
+                }
                 if trajectory || t + 1 == t_end {
                     q.extend_from_slice(&e.state.q);
                     v.extend_from_slice(&e.state.v);

@@ -148,12 +148,26 @@ pub struct Data {
     /// State at the start of the current step (q, v), restored if the step fails.
     pub state_backup: (Vec<f64>, Vec<f64>),
 
+    // ---- per-substep results of the last step, kept only when substeps > 1 ----
+    /// Constrained acceleration of each substep of the last step, (substeps x nv); empty when
+    /// the model has one substep per step (then `qacc` is the step's).
+    pub substep_qacc: Vec<f64>,
+    /// Solver residual of each substep of the last step (substeps, or empty like `substep_qacc`).
+    pub substep_residual: Vec<f64>,
+    /// Contacts of each substep of the last step, concatenated (empty with one substep per
+    /// step: then `contacts` are the step's).
+    pub substep_contacts: Vec<Contact>,
+    /// End of each substep's contacts in `substep_contacts`. (substeps, or empty)
+    pub substep_contact_end: Vec<usize>,
+
     // scratch (nv and nefc sized)
     pub(crate) scratch_nv: [Vec<f64>; 4],
     pub(crate) scratch_efc: [Vec<f64>; 2],
     pub(crate) scratch_jac: Vec<Vec3>,
     pub(crate) scratch_ls: Vec<(f64, usize)>,
     pub(crate) scratch_points: Vec<crate::collision::ContactPoint>,
+    /// Buffers of the reverse pass (made by the first `step_vjp` in this data).
+    pub(crate) vjp_scratch: Option<Box<crate::adjoint::step::VjpScratch>>,
 }
 
 impl Data {
@@ -163,6 +177,7 @@ impl Data {
         let nv = model.nv;
         let nj = model.njnt;
         let ng = model.ngeom;
+        let sub = model.opt.substeps;
         Self {
             xpos: vec![Vec3::zeros(); nb],
             xquat: vec![Quat::identity(); nb],
@@ -208,11 +223,16 @@ impl Data {
             solver_residual: 0.0,
             nstep: 0,
             state_backup: (vec![0.0; model.nq], vec![0.0; nv]),
+            substep_qacc: Vec::with_capacity(if sub > 1 { sub * nv } else { 0 }),
+            substep_residual: Vec::with_capacity(if sub > 1 { sub } else { 0 }),
+            substep_contacts: Vec::with_capacity(if sub > 1 { 64 } else { 0 }),
+            substep_contact_end: Vec::with_capacity(if sub > 1 { sub } else { 0 }),
             scratch_nv: std::array::from_fn(|_| vec![0.0; nv]),
             scratch_efc: std::array::from_fn(|_| Vec::with_capacity(256)),
             scratch_jac: vec![Vec3::zeros(); nv],
             scratch_ls: Vec::with_capacity(256),
             scratch_points: Vec::with_capacity(16),
+            vjp_scratch: None,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! `step`: composes the stages. No physics lives here.
 
+use crate::collision::ContactPoint;
 use crate::constraint::{self, solver};
-use crate::data::Data;
+use crate::data::{Contact, Data};
 use crate::dynamics::{chol, crba, forces, rnea};
 use crate::error::{Error, Result};
 use crate::integrator;
@@ -39,8 +40,22 @@ fn substeps(
     data: &mut Data,
 ) -> Result<()> {
     let h = model.opt.timestep / model.opt.substeps as f64;
+    let log = model.opt.substeps > 1;
+    if log {
+        data.substep_qacc.clear();
+        data.substep_residual.clear();
+        data.substep_contacts.clear();
+        data.substep_contact_end.clear();
+    }
     for _ in 0..model.opt.substeps {
         forward(model, params, state, control, data, h)?;
+        if log {
+            // what a reverse pass over this step may reuse (see `adjoint::rollout::Tape`)
+            data.substep_qacc.extend_from_slice(&data.qacc);
+            data.substep_residual.push(data.solver_residual);
+            data.substep_contacts.extend_from_slice(&data.contacts);
+            data.substep_contact_end.push(data.substep_contacts.len());
+        }
         integrator::integrate_vel(&mut state.v, &data.qacc, h);
         integrator::integrate_pos(model, &mut state.q, &state.v, h);
         state.time += h;
@@ -94,6 +109,41 @@ pub fn kinematics(model: &Model, params: &Params, q: &[f64], data: &mut Data) {
     kinematics::com_pos(model, params, data);
 }
 
+/// What a recomputation of a substep reuses from the forward pass that first ran it.
+#[derive(Clone, Copy, Debug)]
+pub struct Replay<'a> {
+    /// The substep's constrained acceleration (nv).
+    pub qacc: &'a [f64],
+    /// The substep's contacts, used instead of collision detection.
+    pub contacts: &'a [ContactRecord],
+    /// The scaled optimality residual the substep's solve ended with (`Data::solver_residual`).
+    pub residual: f64,
+}
+
+/// A contact as a recomputation needs it: the geom pair and the narrowphase result; the rest
+/// of the [`Contact`] follows from the model and the parameters
+/// ([`crate::collision::detect::contact`]); less than half the size of a `Contact`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ContactRecord {
+    /// First geom.
+    pub geom1: u32,
+    /// Second geom.
+    pub geom2: u32,
+    /// The narrowphase result (point, normal, distance, feature).
+    pub point: ContactPoint,
+}
+
+impl ContactRecord {
+    /// The record of `c`.
+    pub fn of(c: &Contact) -> Self {
+        Self {
+            geom1: c.geom1 as u32,
+            geom2: c.geom2 as u32,
+            point: c.point,
+        }
+    }
+}
+
 /// Everything up to the constrained acceleration `data.qacc` at the current state, for a
 /// substep of length `h`.
 pub fn forward(
@@ -121,22 +171,10 @@ pub fn forward(
         data.qfrc_smooth[i] =
             data.qfrc_applied[i] + data.qfrc_actuator[i] + data.qfrc_passive[i] - data.qfrc_bias[i];
     }
-    // implicit velocity terms: M_h = M + h diag(D + Kv)
-    data.qm_h.copy_from_slice(&data.qm);
-    for i in 0..nv {
-        data.qm_h[i * nv + i] += h * forces::implicit_damping(model, params, control, data, i);
-    }
+    implicit_mass(model, params, control, data, h);
     data.qm_h_chol.copy_from_slice(&data.qm_h);
     if !chol::factor(&mut data.qm_h_chol, nv) {
-        // name the body of the dof with the smallest diagonal entry
-        let d = (0..nv)
-            .min_by(|&a, &b| data.qm_h[a * nv + a].total_cmp(&data.qm_h[b * nv + b]))
-            .unwrap_or(0);
-        let body = &model.body_name[model.dof_body[d]];
-        return Err(Error::Diverged {
-            step: data.nstep,
-            message: format!("mass matrix is not positive definite (check the mass and inertia of body '{body}' and its subtree)"),
-        });
+        return Err(not_positive_definite(model, data));
     }
     data.qacc_smooth.copy_from_slice(&data.qfrc_smooth);
     chol::solve(&data.qm_h_chol, nv, &mut data.qacc_smooth);
@@ -150,4 +188,75 @@ pub fn forward(
         });
     }
     Ok(())
+}
+
+/// What [`forward`] leaves for the reverse pass, for a substep that already ran, from its
+/// recorded contacts and solution: kinematics (geom poses only for the geoms of the contacts;
+/// the others keep stale values), mass matrix, body velocities, actuator and passive forces,
+/// `M_h`, the constraint rows of the recorded contacts, and the solver's outputs at the
+/// recorded acceleration with the Newton Hessian of its active set factored. The bias forces,
+/// the unconstrained acceleration and the solver iterations are skipped
+/// (`qfrc_bias`, `qfrc_smooth`, `qm_h_chol`, `qacc_smooth` keep stale values).
+pub fn forward_replay(
+    model: &Model,
+    params: &Params,
+    state: &State,
+    control: &Control,
+    data: &mut Data,
+    h: f64,
+    replay: Replay<'_>,
+) -> Result<()> {
+    let (q, v) = (&state.q[..], &state.v[..]);
+    kinematics::body_kinematics(model, params, q, data);
+    for c in replay.contacts {
+        kinematics::geom_pose(model, data, c.geom1 as usize);
+        kinematics::geom_pose(model, data, c.geom2 as usize);
+    }
+    kinematics::com_pos(model, params, data);
+    crba::crba(model, params, data);
+    kinematics::com_vel(model, v, data);
+    forces::passive(model, params, q, v, data);
+    forces::actuation(model, params, q, v, control, data);
+    implicit_mass(model, params, control, data, h);
+    data.contacts.clear();
+    for c in replay.contacts {
+        let (g1, g2) = (c.geom1 as usize, c.geom2 as usize);
+        data.contacts.push(crate::collision::detect::contact(
+            model, params, g1, g2, &c.point,
+        ));
+    }
+    constraint::make_rows(model, q, v, h, data);
+    if !solver::set_solution(model, data, replay.qacc, replay.residual) {
+        return Err(if data.nefc == 0 {
+            not_positive_definite(model, data)
+        } else {
+            Error::Diverged {
+                step: data.nstep,
+                message: "constraint Hessian is not positive definite".into(),
+            }
+        });
+    }
+    Ok(())
+}
+
+/// `qm_h = M + h diag(D + Kv)`: the matrix of the implicit velocity terms.
+fn implicit_mass(model: &Model, params: &Params, control: &Control, data: &mut Data, h: f64) {
+    let nv = model.nv;
+    data.qm_h.copy_from_slice(&data.qm);
+    for i in 0..nv {
+        data.qm_h[i * nv + i] += h * forces::implicit_damping(model, params, control, data, i);
+    }
+}
+
+fn not_positive_definite(model: &Model, data: &Data) -> Error {
+    // name the body of the dof with the smallest diagonal entry
+    let nv = model.nv;
+    let d = (0..nv)
+        .min_by(|&a, &b| data.qm_h[a * nv + a].total_cmp(&data.qm_h[b * nv + b]))
+        .unwrap_or(0);
+    let body = &model.body_name[model.dof_body[d]];
+    Error::Diverged {
+        step: data.nstep,
+        message: format!("mass matrix is not positive definite (check the mass and inertia of body '{body}' and its subtree)"),
+    }
 }

@@ -3,7 +3,7 @@
 use crate::model::{CtrlMode, JointType, Model};
 
 /// Generalized state of the whole model.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct State {
     /// Positions (nq); quaternions stored [w, x, y, z].
     pub q: Vec<f64>,
@@ -11,6 +11,23 @@ pub struct State {
     pub v: Vec<f64>,
     /// Simulated time (s).
     pub time: f64,
+}
+
+impl Clone for State {
+    fn clone(&self) -> Self {
+        Self {
+            q: self.q.clone(),
+            v: self.v.clone(),
+            time: self.time,
+        }
+    }
+
+    /// Reuses the buffers of `self` (the derived version would allocate new ones).
+    fn clone_from(&mut self, source: &Self) {
+        self.q.clone_from(&source.q);
+        self.v.clone_from(&source.v);
+        self.time = source.time;
+    }
 }
 
 impl State {

@@ -1,7 +1,9 @@
 //! The steady-state step allocates nothing: a counting global allocator around
 //! `pipeline::step` on contact-rich scenes (every scratch buffer lives in `Data` and keeps its
-//! capacity from one step to the next). One test per binary: the counter is global.
+//! capacity from one step to the next), and the reverse pass over a tape allocates per call,
+//! not per step. One test per binary: the counter is global.
 
+use kinegrad::adjoint::rollout::Tape;
 use kinegrad::math::{Mat3, Pose, Vec3};
 use kinegrad::model::builder::BaseMode;
 use kinegrad::model::{mjcf, primitives, ModelBuilder};
@@ -44,6 +46,39 @@ fn count(model: &Model, s: &mut State, c: &Control, warm: usize, steps: usize) -
     (ALLOCS.load(Ordering::Relaxed) - before, d.contacts.len())
 }
 
+/// Allocations of a second reverse pass over tapes of 100 and of 10 recorded steps from `s`
+/// (the first pass makes the buffers).
+fn vjp_allocs(model: &Model, s: &mut State, c: &Control) -> (usize, usize) {
+    let mut d = Data::new(model);
+    let record = |steps: usize, s: &mut State, d: &mut Data| {
+        let mut tape = Tape::new(model.params0.clone(), 1);
+        for _ in 0..steps {
+            tape.record(s, c);
+            pipeline::step(model, &model.params0, s, c, d).unwrap();
+            tape.record_result(d);
+        }
+        assert!(tape.has_results());
+        tape
+    };
+    let long = record(100, s, &mut d);
+    let short = record(10, s, &mut d);
+    let vjp = |tape: &Tape, d: &mut Data| {
+        let before = ALLOCS.load(Ordering::Relaxed);
+        tape.vjp(
+            model,
+            d,
+            None,
+            None,
+            |_, qb, _| qb.iter_mut().for_each(|x| *x = 1.0),
+            |_, _| {},
+        )
+        .unwrap();
+        ALLOCS.load(Ordering::Relaxed) - before
+    };
+    vjp(&long, &mut d);
+    (vjp(&long, &mut d), vjp(&short, &mut d))
+}
+
 fn at(x: f64, y: f64, z: f64, tilt: f64) -> Pose {
     let rot = nalgebra::Rotation3::from_euler_angles(tilt, 0.5 * tilt, 0.0);
     Pose {
@@ -56,52 +91,60 @@ fn at(x: f64, y: f64, z: f64, tilt: f64) -> Pose {
 fn steady_state_steps_do_not_allocate() {
     // primitives resting on a plane and on each other: analytic pairs, box-box clipping,
     // and GJK/EPA (cylinder-box, capsule-cylinder)
-    let mut b = ModelBuilder::new();
-    b.options.timestep = 0.005;
-    b.add_entity(
-        primitives::plane(Vec3::z()),
-        Pose::identity(),
-        BaseMode::Fixed,
-    );
-    let rho = 500.0;
-    let bodies = [
-        (
-            primitives::box_(Vec3::new(0.2, 0.2, 0.2), rho),
-            at(0.0, 0.0, 0.1, 0.0),
-        ),
-        (
-            primitives::box_(Vec3::new(0.1, 0.1, 0.1), rho),
-            at(0.02, 0.0, 0.26, 0.3),
-        ),
-        (primitives::sphere(0.05, rho), at(0.5, 0.0, 0.05, 0.0)),
-        (
-            primitives::cylinder(0.05, 0.1, rho),
-            at(-0.4, 0.0, 0.05, 0.0),
-        ),
-        (
-            primitives::cylinder(0.04, 0.1, rho),
-            at(-0.4, 0.0, 0.2, 1.2),
-        ),
-        (
-            primitives::capsule(0.03, 0.1, rho),
-            at(0.0, 0.5, 0.03, 1.57),
-        ),
-    ];
-    for (e, p) in bodies {
-        b.add_entity(e, p, BaseMode::Free);
+    for substeps in [1, 2] {
+        let mut b = ModelBuilder::new();
+        b.options.timestep = 0.005;
+        b.options.substeps = substeps;
+        b.add_entity(
+            primitives::plane(Vec3::z()),
+            Pose::identity(),
+            BaseMode::Fixed,
+        );
+        let rho = 500.0;
+        let bodies = [
+            (
+                primitives::box_(Vec3::new(0.2, 0.2, 0.2), rho),
+                at(0.0, 0.0, 0.1, 0.0),
+            ),
+            (
+                primitives::box_(Vec3::new(0.1, 0.1, 0.1), rho),
+                at(0.02, 0.0, 0.26, 0.3),
+            ),
+            (primitives::sphere(0.05, rho), at(0.5, 0.0, 0.05, 0.0)),
+            (
+                primitives::cylinder(0.05, 0.1, rho),
+                at(-0.4, 0.0, 0.05, 0.0),
+            ),
+            (
+                primitives::cylinder(0.04, 0.1, rho),
+                at(-0.4, 0.0, 0.2, 1.2),
+            ),
+            (
+                primitives::capsule(0.03, 0.1, rho),
+                at(0.0, 0.5, 0.03, 1.57),
+            ),
+        ];
+        for (e, p) in bodies {
+            b.add_entity(e, p, BaseMode::Free);
+        }
+        let model = b.build().unwrap();
+        let mut s = State::new(&model);
+        let c = Control::new(&model);
+        let (n, contacts) = count(&model, &mut s, &c, 200, 200);
+        assert!(
+            contacts >= 10,
+            "expected a contact-rich scene, got {contacts} contacts"
+        );
+        assert_eq!(
+            n, 0,
+            "{n} allocations in 200 primitive-scene steps ({substeps} substeps)"
+        );
+        let (n100, n10) = vjp_allocs(&model, &mut s, &c);
+        assert_eq!(
+            n100, n10,
+            "reverse pass: {n100} allocations for 100 steps, {n10} for 10"
+        );
     }
-    let model = b.build().unwrap();
-    let mut s = State::new(&model);
-    let c = Control::new(&model);
-    let (n, contacts) = count(&model, &mut s, &c, 200, 200);
-    assert!(
-        contacts >= 10,
-        "expected a contact-rich scene, got {contacts} contacts"
-    );
-    assert_eq!(
-        n, 0,
-        "{n} allocations in 200 steady-state steps of the primitive scene"
-    );
 
     // the Menagerie Franka (convex meshes, self-collision, floor) holding a pose under PD with
     // its fingers pressed together (mesh-mesh contacts and joint limits)
@@ -131,5 +174,12 @@ fn steady_state_steps_do_not_allocate() {
     assert_eq!(
         n, 0,
         "{n} allocations in 200 steady-state Franka steps ({contacts} contacts)"
+    );
+
+    // the reverse pass over a tape with recorded results allocates per call, not per step
+    let (n100, n10) = vjp_allocs(&model, &mut s, &c);
+    assert_eq!(
+        n100, n10,
+        "reverse pass, Franka: {n100} allocations over 100 steps, {n10} over 10"
     );
 }

@@ -283,4 +283,23 @@ fn gradient_of_an_unconverged_solve_is_an_error_not_a_wrong_number() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("did not converge"), "{err}");
+    // the same through a tape that recorded the step's results (the forward's residual counts)
+    let mut tape = kinegrad::adjoint::rollout::Tape::new(m.params0.clone(), 1);
+    let mut s1 = s.clone();
+    let mut d = Data::new(&m); // no warm start from the solve above
+    tape.record(&s1, &c);
+    pipeline::step(&m, &m.params0, &mut s1, &c, &mut d).unwrap();
+    tape.record_result(&d);
+    assert!(tape.has_results() && d.solver_residual > 1e-6);
+    let err = tape
+        .vjp(
+            &m,
+            &mut d,
+            None,
+            None,
+            |_, qb, _| qb.iter_mut().for_each(|x| *x = 1.0),
+            |_, _| {},
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("did not converge"), "{err}");
 }

@@ -31,15 +31,28 @@ pub fn rows_vjp(
 ) {
     let nv = model.nv;
     let a = &data.qacc;
-    let mut jbar = vec![0.0; nv];
-    let mut coef = vec![0.0; nv];
+    let mut jbar = std::mem::take(&mut adj.jbar);
+    let mut coef = std::mem::take(&mut adj.coef);
     // per-contact geometry adjoints (pos, normal, dist)
     let nc = data.contacts.len();
-    let mut cpos_bar = vec![Vec3::zeros(); nc];
-    let mut cnorm_bar = vec![Vec3::zeros(); nc];
-    let mut ct_bar = vec![[Vec3::zeros(); 2]; nc];
-    let mut cdist_bar = vec![0.0; nc];
-    let mut cmu_bar = vec![0.0; nc];
+    let mut cpos_bar = std::mem::take(&mut adj.cpos_bar);
+    let mut cnorm_bar = std::mem::take(&mut adj.cnorm_bar);
+    let mut ct_bar = std::mem::take(&mut adj.ct_bar);
+    let mut cdist_bar = std::mem::take(&mut adj.cdist_bar);
+    let mut cmu_bar = std::mem::take(&mut adj.cmu_bar);
+    for (x, z) in [
+        (&mut cpos_bar, Vec3::zeros()),
+        (&mut cnorm_bar, Vec3::zeros()),
+    ] {
+        x.clear();
+        x.resize(nc, z);
+    }
+    ct_bar.clear();
+    ct_bar.resize(nc, [Vec3::zeros(); 2]);
+    for x in [&mut cdist_bar, &mut cmu_bar] {
+        x.clear();
+        x.resize(nc, 0.0);
+    }
 
     for r in 0..data.nefc {
         let row = &data.efc_j[r * nv..(r + 1) * nv];
@@ -197,4 +210,11 @@ pub fn rows_vjp(
         adj.body_wrench[model.geom_body[g1]] += w1;
         adj.body_wrench[model.geom_body[g2]] += w2;
     }
+    adj.jbar = jbar;
+    adj.coef = coef;
+    adj.cpos_bar = cpos_bar;
+    adj.cnorm_bar = cnorm_bar;
+    adj.ct_bar = ct_bar;
+    adj.cdist_bar = cdist_bar;
+    adj.cmu_bar = cmu_bar;
 }

@@ -546,14 +546,14 @@ fn rim_line(
 
 /// Intersection of three box planes (world), `r`/`i` the reference/incident boxes.
 fn planes_point(t: &[BoxPlane; 3], r: (&JPose, &Shape), i: (&JPose, &Shape)) -> Option<V> {
-    let mut n = Vec::with_capacity(3);
-    let mut d = Vec::with_capacity(3);
-    for p in t {
+    let mut n = [V::c(&Vec3::zeros()); 3];
+    let mut d = [J::c(0.0); 3];
+    for (k, p) in t.iter().enumerate() {
         let (pose, shape) = if p.on_ref { r } else { i };
         let half = box_half(shape)?;
         let m = pose.rot(&unit(p.axis, p.sign as f64));
-        d.push(m.dot(&pose.pos) + J::c(half[p.axis as usize]));
-        n.push(m);
+        d[k] = m.dot(&pose.pos) + J::c(half[p.axis as usize]);
+        n[k] = m;
     }
     let c12 = n[1].cross(&n[2]);
     let c20 = n[2].cross(&n[0]);

@@ -38,6 +38,18 @@ pub struct PosAdjoint {
     acc_bar: Vec<Force>,
     frc_bar: Vec<Motion>,
     dof_acc: Vec<Force>,
+    // scratch of rnea_vjp (body accelerations and subtree forces), finish_position (dof
+    // projections) and rows_vjp (row Jacobian adjoint, dof coefficients, per-contact adjoints)
+    acc: Vec<Motion>,
+    total: Vec<Force>,
+    proj: Vec<f64>,
+    pub(crate) jbar: Vec<f64>,
+    pub(crate) coef: Vec<f64>,
+    pub(crate) cpos_bar: Vec<Vec3>,
+    pub(crate) cnorm_bar: Vec<Vec3>,
+    pub(crate) ct_bar: Vec<[Vec3; 2]>,
+    pub(crate) cdist_bar: Vec<f64>,
+    pub(crate) cmu_bar: Vec<f64>,
 }
 
 impl PosAdjoint {
@@ -53,7 +65,22 @@ impl PosAdjoint {
             acc_bar: vec![Force::zero(); nb],
             frc_bar: vec![Motion::zero(); nb],
             dof_acc: vec![Force::zero(); nv],
+            acc: vec![Motion::zero(); nb],
+            total: vec![Force::zero(); nb],
+            proj: vec![0.0; nv],
+            jbar: vec![0.0; nv],
+            coef: vec![0.0; nv],
+            cpos_bar: Vec::new(),
+            cnorm_bar: Vec::new(),
+            ct_bar: Vec::new(),
+            cdist_bar: Vec::new(),
+            cmu_bar: Vec::new(),
         }
+    }
+
+    /// Whether the accumulators are shaped for `model`.
+    pub fn fits(&self, model: &Model) -> bool {
+        self.body_wrench.len() == model.nbody && self.cdof_bar.len() == model.nv
     }
 
     /// Reset every accumulator to zero.
@@ -116,7 +143,8 @@ pub fn rnea_vjp(
 ) {
     let nb = model.nbody;
     // recompute body accelerations and local forces (forward pass of RNEA)
-    let mut acc = vec![Motion::zero(); nb];
+    let mut acc = std::mem::take(&mut adj.acc);
+    let mut total = std::mem::take(&mut adj.total);
     acc[0] = Motion::new(Vec3::zeros(), -params.gravity);
     for b in 1..nb {
         let mut x = acc[model.body_parent[b]];
@@ -129,7 +157,7 @@ pub fn rnea_vjp(
         acc[b] = x;
     }
     // subtree force totals F_b at this acceleration
-    let mut total = vec![Force::zero(); nb];
+    total[0] = Force::zero();
     for b in 1..nb {
         let (inert, vel) = (&data.cinert[b], &data.cvel[b]);
         total[b] = inert.mul_motion(&acc[b]) + vel.cross_force(&inert.mul_motion(vel));
@@ -192,6 +220,8 @@ pub fn rnea_vjp(
     }
     // the world's acceleration is -g
     *gravity_bar -= adj.acc_bar[0].lin;
+    adj.acc = acc;
+    adj.total = total;
 }
 
 /// Reverse of [`crate::kinematics::com_vel`]: consumes `cvel_bar` and `cdof_dot_bar`,
@@ -311,7 +341,7 @@ pub fn finish_position(
         }
     }
     // dof tree, leaves to root: a dof moves everything downstream of it
-    let mut proj = vec![0.0; model.nv];
+    let mut proj = std::mem::take(&mut adj.proj);
     for d in (0..model.nv).rev() {
         proj[d] = data.cdof[d].dot(&adj.dof_acc[d]);
         let p = model.dof_parent[d];
@@ -343,6 +373,7 @@ pub fn finish_position(
             }
         }
     }
+    adj.proj = proj;
 }
 
 /// dL/dq for a raw (not necessarily unit) quaternion q, given dL/dtheta for local rotations

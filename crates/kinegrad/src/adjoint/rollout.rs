@@ -1,12 +1,12 @@
 //! Whole trajectories: roll out T steps keeping the states, then run the reverse pass from
 //! per-step seed adjoints. Memory is O(T (nq + nv)); substep internals are recomputed.
 
-use super::step::step_vjp;
+use super::step::{step_vjp_recorded, StepRecord};
 use super::{params_zeros, StepGrad};
 use crate::data::Data;
 use crate::error::{Error, Result};
 use crate::model::{Model, Params};
-use crate::pipeline;
+use crate::pipeline::{self, ContactRecord};
 use crate::state::{Control, State};
 
 /// Roll out `controls.len()` steps from `init`; returns the T + 1 states (the first is `init`).
@@ -74,6 +74,7 @@ pub fn rollout_vjp(
         len: t_end,
         ckpt: states[..t_end].to_vec(),
         controls: Vec::new(),
+        results: Results::default(),
     };
     let mut targets = vec![vec![0.0; model.nv]; t_end];
     let g = tape.vjp(
@@ -96,6 +97,11 @@ pub fn rollout_vjp(
 /// the input state of every `stride`-th step (checkpoints; the states between them are
 /// recomputed by [`Tape::vjp`]) and, unless the caller keeps them, the control of every
 /// step. Memory: T / stride states (and T controls).
+///
+/// With `stride` 1, [`Tape::record_result`] after each step also keeps what the step's forward
+/// pass found (each substep's constrained acceleration, solver residual and contacts: nv + 1
+/// floats and the contacts per substep), so that the reverse pass recomputes the step without
+/// collision detection and without solving again (see [`pipeline::forward_replay`]).
 #[derive(Clone, Debug)]
 pub struct Tape {
     /// Parameters of every recorded step (a tape never mixes parameter sets).
@@ -104,6 +110,90 @@ pub struct Tape {
     len: usize,
     ckpt: Vec<State>,
     controls: Vec<Control>,
+    results: Results,
+}
+
+/// Forward results of consecutive steps from the first: each substep's solution and contacts.
+#[derive(Clone, Debug, Default)]
+struct Results {
+    /// Steps held.
+    len: usize,
+    /// Constrained accelerations. (len x substeps x nv)
+    qacc: Vec<f64>,
+    /// Solver residuals. (len x substeps)
+    residual: Vec<f64>,
+    /// Contacts of every substep, concatenated.
+    contacts: Vec<ContactRecord>,
+    /// End of each substep's contacts in `contacts`. (len x substeps)
+    ends: Vec<usize>,
+}
+
+impl Results {
+    fn clear(&mut self) {
+        self.len = 0;
+        self.qacc.clear();
+        self.residual.clear();
+        self.contacts.clear();
+        self.ends.clear();
+    }
+
+    /// Append the results of the step `data` has just taken.
+    fn push(&mut self, data: &Data) {
+        if data.substep_contact_end.is_empty() {
+            // one substep per step: the last forward pass is the step's
+            self.qacc.extend_from_slice(&data.qacc);
+            self.residual.push(data.solver_residual);
+            self.contacts
+                .extend(data.contacts.iter().map(ContactRecord::of));
+            self.ends.push(self.contacts.len());
+        } else {
+            self.qacc.extend_from_slice(&data.substep_qacc);
+            self.residual.extend_from_slice(&data.substep_residual);
+            let base = self.contacts.len();
+            self.contacts
+                .extend(data.substep_contacts.iter().map(ContactRecord::of));
+            self.ends
+                .extend(data.substep_contact_end.iter().map(|e| base + e));
+        }
+        self.len += 1;
+    }
+
+    /// Keep the first `len` steps.
+    fn truncate(&mut self, len: usize) {
+        if len >= self.len {
+            return;
+        }
+        if len == 0 {
+            self.clear();
+            return;
+        }
+        let (ns, na) = (self.ends.len() / self.len, self.qacc.len() / self.len);
+        self.qacc.truncate(len * na);
+        self.ends.truncate(len * ns);
+        self.residual.truncate(len * ns);
+        self.contacts.truncate(self.ends[len * ns - 1]);
+        self.len = len;
+    }
+
+    /// The record of step `i` (< len).
+    fn get(&self, i: usize) -> StepRecord<'_> {
+        let (ns, na) = (self.ends.len() / self.len, self.qacc.len() / self.len);
+        let ends = &self.ends[i * ns..(i + 1) * ns];
+        let base = if i == 0 { 0 } else { self.ends[i * ns - 1] };
+        StepRecord::new(
+            &self.qacc[i * na..(i + 1) * na],
+            &self.residual[i * ns..(i + 1) * ns],
+            &self.contacts[base..ends[ns - 1]],
+            ends,
+            base,
+        )
+    }
+
+    fn nbytes(&self) -> usize {
+        8 * (self.qacc.len() + self.residual.len())
+            + std::mem::size_of::<ContactRecord>() * self.contacts.len()
+            + std::mem::size_of::<usize>() * self.ends.len()
+    }
 }
 
 /// What a reverse pass over a [`Tape`] returns (besides the control adjoints, written through
@@ -130,6 +220,7 @@ impl Tape {
             len: 0,
             ckpt: Vec::new(),
             controls: Vec::new(),
+            results: Results::default(),
         }
     }
 
@@ -143,7 +234,7 @@ impl Tape {
         self.len == 0
     }
 
-    /// Bytes held by the recorded states and controls (for memory reports).
+    /// Bytes held by the recorded states, controls and step results (for memory reports).
     pub fn nbytes(&self) -> usize {
         let st: usize = self
             .ckpt
@@ -151,7 +242,7 @@ impl Tape {
             .map(|s| 8 * (s.q.len() + s.v.len() + 1))
             .sum();
         let ct: usize = self.controls.iter().map(|c| 9 * c.target.len()).sum();
-        st + ct
+        st + ct + self.results.nbytes()
     }
 
     /// Record the step about to be taken from `state` under `control` (call before stepping).
@@ -169,12 +260,36 @@ impl Tape {
         self.len += 1;
     }
 
+    /// Keep what the forward pass of the last recorded step found (call right after the step
+    /// succeeded, with the `data` it ran in), for a cheaper reverse pass: the step's
+    /// constrained accelerations and contacts, per substep. Tapes with `stride` > 1 keep no
+    /// results (they recompute them per segment in [`Tape::vjp`]); a tape whose results miss a
+    /// step keeps none either. Results are optional: [`Tape::vjp`] without them recomputes the
+    /// steps in full and gives the same gradients to round-off.
+    pub fn record_result(&mut self, data: &Data) {
+        if self.stride > 1 {
+            return;
+        }
+        if self.results.len + 1 != self.len {
+            // not the result of the last recorded step, or an earlier step has none
+            self.results.clear();
+            return;
+        }
+        self.results.push(data);
+    }
+
+    /// Whether every recorded step has its forward results (see [`Tape::record_result`]).
+    pub fn has_results(&self) -> bool {
+        self.len > 0 && self.results.len == self.len
+    }
+
     /// Forget the last recorded step (its forward step failed).
     pub fn pop(&mut self) {
         if self.len == 0 {
             return;
         }
         self.len -= 1;
+        self.results.truncate(self.len);
         if self.controls.len() > self.len {
             self.controls.pop();
         }
@@ -211,16 +326,24 @@ impl Tape {
         let mut direct_v = vec![0.0; model.nv];
         let mut grad = StepGrad::zeros(model);
         let mut norms = vec![0.0; t_end];
-        let mut seg: Vec<State> = Vec::with_capacity(self.stride);
+        let recorded = self.has_results();
+        // the input states of steps s0 + 1..s1 of a segment, recomputed from its checkpoint
+        // (stride > 1), and the results of the steps that computed them
+        let mut seg: Vec<State> = Vec::new();
+        let mut seg_results = Results::default();
         for (k, start) in self.ckpt.iter().enumerate().rev() {
             let s0 = k * self.stride;
             let s1 = (s0 + self.stride).min(t_end);
-            // the input states of steps s0..s1, recomputed from the checkpoint
-            seg.clear();
-            seg.push(start.clone());
+            seg_results.clear();
             for t in s0..s1 - 1 {
-                let mut s = seg[seg.len() - 1].clone();
-                pipeline::step(model, &self.params, &mut s, &controls[t], data).map_err(
+                let i = t - s0;
+                if seg.len() <= i {
+                    seg.push(start.clone());
+                }
+                let (before, rest) = seg.split_at_mut(i);
+                let s = &mut rest[0];
+                s.clone_from(if i == 0 { start } else { &before[i - 1] });
+                pipeline::step(model, &self.params, s, &controls[t], data).map_err(
                     |e| match e {
                         Error::Diverged { step, message } => Error::Diverged {
                             step,
@@ -231,7 +354,7 @@ impl Tape {
                         other => other,
                     },
                 )?;
-                seg.push(s);
+                seg_results.push(data);
             }
             for t in (s0..s1).rev() {
                 direct_q.iter_mut().for_each(|x| *x = 0.0);
@@ -240,15 +363,23 @@ impl Tape {
                 qb.iter_mut().zip(&direct_q).for_each(|(a, b)| *a += b);
                 vb.iter_mut().zip(&direct_v).for_each(|(a, b)| *a += b);
                 grad.target.iter_mut().for_each(|x| *x = 0.0);
-                step_vjp(
+                let record = if recorded {
+                    Some(self.results.get(t))
+                } else if t - s0 < seg_results.len {
+                    Some(seg_results.get(t - s0))
+                } else {
+                    None
+                };
+                step_vjp_recorded(
                     model,
                     &self.params,
-                    &seg[t - s0],
+                    if t == s0 { start } else { &seg[t - s0 - 1] },
                     &controls[t],
                     data,
                     &qb,
                     &vb,
                     &mut grad,
+                    record,
                 )
                 .map_err(|e| match e {
                     Error::Diverged { step, message } => Error::Diverged {

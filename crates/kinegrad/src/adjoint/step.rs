@@ -11,7 +11,7 @@ use crate::integrator;
 use crate::kinematics;
 use crate::math::{Force, Vec3};
 use crate::model::{CtrlMode, Integrator, JointType, Model, Params};
-use crate::pipeline;
+use crate::pipeline::{self, ContactRecord, Replay};
 use crate::state::{Control, State};
 
 /// Scaled solver residual above which a solve is not an optimum and the implicit function
@@ -33,6 +33,76 @@ pub fn step_vjp(
     v_out_bar: &[f64],
     grad: &mut StepGrad,
 ) -> Result<()> {
+    step_vjp_recorded(
+        model, params, state, control, data, q_out_bar, v_out_bar, grad, None,
+    )
+}
+
+/// What the forward pass of one step left for its reverse pass: each substep's solution and
+/// contacts (see [`crate::adjoint::rollout::Tape::record_result`]).
+#[derive(Clone, Copy, Debug)]
+pub struct StepRecord<'a> {
+    qacc: &'a [f64],
+    residual: &'a [f64],
+    contacts: &'a [ContactRecord],
+    ends: &'a [usize],
+    base: usize,
+}
+
+impl<'a> StepRecord<'a> {
+    /// A record from the step's substep accelerations `qacc` (substeps x nv) and solver
+    /// residuals `residual` (substeps), its contacts `contacts` (all substeps, concatenated)
+    /// and the end of each substep's contacts, `ends` (substeps entries), counted from `base`
+    /// (the first contact is `contacts[0]` = entry `base` of the store `ends` indexes).
+    pub fn new(
+        qacc: &'a [f64],
+        residual: &'a [f64],
+        contacts: &'a [ContactRecord],
+        ends: &'a [usize],
+        base: usize,
+    ) -> Self {
+        Self {
+            qacc,
+            residual,
+            contacts,
+            ends,
+            base,
+        }
+    }
+
+    /// The replay data of substep `k`.
+    fn substep(&self, k: usize, nv: usize) -> Replay<'a> {
+        let c0 = if k == 0 {
+            0
+        } else {
+            self.ends[k - 1] - self.base
+        };
+        let c1 = self.ends[k] - self.base;
+        Replay {
+            qacc: &self.qacc[k * nv..(k + 1) * nv],
+            contacts: &self.contacts[c0..c1],
+            residual: self.residual[k],
+        }
+    }
+}
+
+/// [`step_vjp`] reusing the forward pass's results of the step when `record` is given: the
+/// substeps are recomputed by [`pipeline::forward_replay`], without collision detection (the
+/// recorded contacts make the rows), bias forces and solver iterations (the recorded
+/// acceleration is the solution; the Newton Hessian of its active set is factored). Same
+/// gradients to round-off.
+#[allow(clippy::too_many_arguments)]
+pub fn step_vjp_recorded(
+    model: &Model,
+    params: &Params,
+    state: &State,
+    control: &Control,
+    data: &mut Data,
+    q_out_bar: &[f64],
+    v_out_bar: &[f64],
+    grad: &mut StepGrad,
+    record: Option<StepRecord<'_>>,
+) -> Result<()> {
     let (nq, nv) = (model.nq, model.nv);
     if q_out_bar.len() != nq || v_out_bar.len() != nv {
         return Err(Error::invalid(
@@ -52,21 +122,66 @@ pub fn step_vjp(
     }
     let h = model.opt.timestep / model.opt.substeps as f64;
     // forward: the state at the start of every substep
-    let mut starts = Vec::with_capacity(model.opt.substeps);
-    let mut s = state.clone();
-    for _ in 0..model.opt.substeps {
-        starts.push(s.clone());
-        pipeline::forward(model, params, &s, control, data, h)?;
-        integrator::integrate_vel(&mut s.v, &data.qacc, h);
-        integrator::integrate_pos(model, &mut s.q, &s.v, h);
+    if let Some(r) = &record {
+        let ns = model.opt.substeps;
+        if r.qacc.len() != ns * nv || r.ends.len() != ns || r.residual.len() != ns {
+            return Err(Error::invalid(
+                "step_vjp",
+                format!("the step record does not hold {ns} substeps of {nv} accelerations"),
+            ));
+        }
     }
-    let mut qb = q_out_bar.to_vec();
-    let mut vb = v_out_bar.to_vec();
-    let mut adj = PosAdjoint::new(model);
-    for (k, st) in starts.iter().enumerate().rev() {
+    // the reverse pass's buffers live in `data` between calls
+    let mut sc = data
+        .vjp_scratch
+        .take()
+        .filter(|sc| sc.fits(model))
+        .unwrap_or_else(|| Box::new(VjpScratch::new(model)));
+    let result = step_vjp_in(
+        model, params, state, control, data, h, q_out_bar, v_out_bar, grad, record, &mut sc,
+    );
+    data.vjp_scratch = Some(sc);
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn step_vjp_in(
+    model: &Model,
+    params: &Params,
+    state: &State,
+    control: &Control,
+    data: &mut Data,
+    h: f64,
+    q_out_bar: &[f64],
+    v_out_bar: &[f64],
+    grad: &mut StepGrad,
+    record: Option<StepRecord<'_>>,
+    sc: &mut VjpScratch,
+) -> Result<()> {
+    let nv = model.nv;
+    let forward = |k: usize, st: &State, data: &mut Data| match &record {
+        None => pipeline::forward(model, params, st, control, data, h),
+        Some(r) => pipeline::forward_replay(model, params, st, control, data, h, r.substep(k, nv)),
+    };
+    // forward: the state at the start of every substep
+    let ns = model.opt.substeps;
+    sc.starts[0].clone_from(state);
+    for k in 0..ns {
+        forward(k, &sc.starts[k], data)?;
+        if k + 1 < ns {
+            let (done, next) = sc.starts.split_at_mut(k + 1);
+            let s = &mut next[0];
+            s.clone_from(&done[k]);
+            integrator::integrate_vel(&mut s.v, &data.qacc, h);
+            integrator::integrate_pos(model, &mut s.q, &s.v, h);
+        }
+    }
+    sc.qb.copy_from_slice(q_out_bar);
+    sc.vb.copy_from_slice(v_out_bar);
+    for k in (0..ns).rev() {
         // the last substep's forward quantities are still in `data`
-        if k + 1 < starts.len() {
-            pipeline::forward(model, params, st, control, data, h)?;
+        if k + 1 < ns {
+            forward(k, &sc.starts[k], data)?;
         }
         if data.solver_residual > NOT_CONVERGED {
             return Err(Error::Diverged {
@@ -77,18 +192,16 @@ pub fn step_vjp(
                 ),
             });
         }
-        substep_vjp(
-            model, params, st, control, data, h, &mut qb, &mut vb, &mut adj, grad,
-        );
-        if let Some(i) = qb.iter().chain(&vb).position(|x| !x.is_finite()) {
+        substep_vjp(model, params, k, control, data, h, sc, grad);
+        if let Some(i) = sc.qb.iter().chain(&sc.vb).position(|x| !x.is_finite()) {
             return Err(Error::Diverged {
                 step: data.nstep,
                 message: format!("adjoint entry {i} of substep {k} is not finite"),
             });
         }
     }
-    grad.q.copy_from_slice(&qb);
-    grad.v.copy_from_slice(&vb);
+    grad.q.copy_from_slice(&sc.qb);
+    grad.v.copy_from_slice(&sc.vb);
     if let Some(i) = grad.target.iter().position(|x| !x.is_finite()) {
         return Err(Error::Diverged {
             step: data.nstep,
@@ -98,46 +211,99 @@ pub fn step_vjp(
     Ok(())
 }
 
-/// Reverse of one substep whose forward quantities are in `data`. `qb`, `vb` hold the
-/// adjoints of the substep's output on entry and of its input on return.
+/// Buffers of [`step_vjp`], kept in [`Data`] from one call to the next.
+#[derive(Clone, Debug)]
+pub struct VjpScratch {
+    /// State at the start of each substep.
+    starts: Vec<State>,
+    /// Adjoints of the current substep's output (on entry) and input (on return): q, v.
+    qb: Vec<f64>,
+    vb: Vec<f64>,
+    q_bar: Vec<f64>,
+    v_bar: Vec<f64>,
+    v_new: Vec<f64>,
+    vnew_bar: Vec<f64>,
+    lambda: Vec<f64>,
+    neg: Vec<f64>,
+    adj: PosAdjoint,
+}
+
+impl VjpScratch {
+    fn new(model: &Model) -> Self {
+        let (nq, nv) = (model.nq, model.nv);
+        Self {
+            starts: vec![State::new(model); model.opt.substeps],
+            qb: vec![0.0; nq],
+            vb: vec![0.0; nv],
+            q_bar: vec![0.0; nq],
+            v_bar: vec![0.0; nv],
+            v_new: vec![0.0; nv],
+            vnew_bar: vec![0.0; nv],
+            lambda: vec![0.0; nv],
+            neg: vec![0.0; nv],
+            adj: PosAdjoint::new(model),
+        }
+    }
+
+    fn fits(&self, model: &Model) -> bool {
+        self.starts.len() == model.opt.substeps
+            && self.qb.len() == model.nq
+            && self.vb.len() == model.nv
+            && self.adj.fits(model)
+    }
+}
+
+/// Reverse of substep `k` (starting at `sc.starts[k]`), whose forward quantities are in
+/// `data`. `sc.qb`, `sc.vb` hold the adjoints of the substep's output on entry and of its
+/// input on return.
 #[allow(clippy::too_many_arguments)]
 fn substep_vjp(
     model: &Model,
     params: &Params,
-    st: &State,
+    k: usize,
     control: &Control,
     data: &Data,
     h: f64,
-    qb: &mut Vec<f64>,
-    vb: &mut Vec<f64>,
-    adj: &mut PosAdjoint,
+    sc: &mut VjpScratch,
     grad: &mut StepGrad,
 ) {
     let nv = model.nv;
+    let st = &sc.starts[k];
     let (q, v) = (&st.q[..], &st.v[..]);
     let a = &data.qacc;
+    let adj = &mut sc.adj;
     // v' = v + h a ; q' = q (+) h v'
-    let v_new: Vec<f64> = (0..nv).map(|i| v[i] + h * a[i]).collect();
-    let mut q_bar = vec![0.0; model.nq];
-    let mut vnew_bar = vb.clone();
-    integrate_pos_vjp(model, q, &v_new, h, qb, &mut q_bar, &mut vnew_bar);
-    let mut v_bar = vnew_bar.clone();
+    for i in 0..nv {
+        sc.v_new[i] = v[i] + h * a[i];
+    }
+    let q_bar = &mut sc.q_bar;
+    q_bar.iter_mut().for_each(|x| *x = 0.0);
+    sc.vnew_bar.copy_from_slice(&sc.vb);
+    integrate_pos_vjp(model, q, &sc.v_new, h, &sc.qb, q_bar, &mut sc.vnew_bar);
+    let v_bar = &mut sc.v_bar;
+    v_bar.copy_from_slice(&sc.vnew_bar);
     // implicit function theorem: lambda = H^-1 a_bar
-    let mut lambda: Vec<f64> = vnew_bar.iter().map(|x| h * x).collect();
-    chol::solve(&data.hess_chol, nv, &mut lambda);
+    let lambda = &mut sc.lambda;
+    for i in 0..nv {
+        lambda[i] = h * sc.vnew_bar[i];
+    }
+    chol::solve(&data.hess_chol, nv, lambda);
+    let lambda = &sc.lambda;
     adj.clear();
     let pb = &mut grad.params;
     // F = ID(q, v, a) + armature a + h Dk a - f_act - f_passive + rows
-    let neg: Vec<f64> = lambda.iter().map(|x| -x).collect();
+    for i in 0..nv {
+        sc.neg[i] = -lambda[i];
+    }
     rnea_vjp(
         model,
         params,
         data,
         v,
         Some(a),
-        &neg,
+        &sc.neg,
         adj,
-        &mut v_bar,
+        v_bar,
         &mut pb.gravity,
     );
     for i in 0..nv {
@@ -190,13 +356,11 @@ fn substep_vjp(
             }
         }
     }
-    rows_vjp(
-        model, params, data, v, h, &lambda, adj, &mut q_bar, &mut v_bar, pb,
-    );
-    com_vel_vjp(model, data, v, adj, &mut v_bar);
-    finish_position(model, params, data, q, adj, &mut q_bar, pb);
-    *qb = q_bar;
-    *vb = v_bar;
+    rows_vjp(model, params, data, v, h, lambda, adj, q_bar, v_bar, pb);
+    com_vel_vjp(model, data, v, adj, v_bar);
+    finish_position(model, params, data, q, adj, q_bar, pb);
+    std::mem::swap(&mut sc.qb, &mut sc.q_bar);
+    std::mem::swap(&mut sc.vb, &mut sc.v_bar);
 }
 
 /// Reverse of the body readings at (q, v): positions (world), quaternions (w, x, y, z),

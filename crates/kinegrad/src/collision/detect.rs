@@ -192,6 +192,13 @@ pub fn detect(model: &Model, params: &Params, data: &mut Data) {
     data.scratch_points = points;
 }
 
+/// The contact of geoms `g1 < g2` from their narrowphase result `cp`, as [`detect`] makes it
+/// (parameters from the two geoms, the margin the larger of theirs).
+pub fn contact(model: &Model, params: &Params, g1: usize, g2: usize, cp: &ContactPoint) -> Contact {
+    let margin = model.geom_margin[g1].max(model.geom_margin[g2]);
+    make_contact(model, params, g1, g2, cp, margin)
+}
+
 fn make_contact(
     model: &Model,
     params: &Params,

@@ -247,23 +247,7 @@ pub fn solve(model: &Model, data: &mut Data) -> bool {
         data.hess_chol.copy_from_slice(&data.qm_h_chol);
     }
 
-    // forces and active set
-    data.efc_active.clear();
-    data.efc_force.clear();
-    data.qfrc_constraint.iter_mut().for_each(|x| *x = 0.0);
-    for r in 0..nefc {
-        let active = jar[r] < 0.0;
-        let force = if active { -data.efc_d[r] * jar[r] } else { 0.0 };
-        data.efc_active.push(active);
-        data.efc_force.push(force);
-        if active {
-            for i in 0..nv {
-                data.qfrc_constraint[i] += data.efc_j[r * nv + i] * force;
-            }
-        }
-    }
-    data.qacc.copy_from_slice(&a);
-    data.qacc_warmstart.copy_from_slice(&a);
+    set_forces(data, nv, &a, &jar);
     data.solver_niter = iter;
     // optimality residual M_h a - f - J^T force, scaled as the convergence test is
     data.solver_residual = if nefc == 0 {
@@ -283,6 +267,44 @@ pub fn solve(model: &Model, data: &mut Data) -> bool {
     data.scratch_efc[0] = jar;
     data.scratch_efc[1] = jd;
     data.scratch_ls = bps;
+    ok
+}
+
+/// Active set, row forces, `qfrc_constraint` and `qacc` (and the warm start) for the solution
+/// `a` with row residuals `jar`.
+fn set_forces(data: &mut Data, nv: usize, a: &[f64], jar: &[f64]) {
+    data.efc_active.clear();
+    data.efc_force.clear();
+    data.qfrc_constraint.iter_mut().for_each(|x| *x = 0.0);
+    for r in 0..data.nefc {
+        let active = jar[r] < 0.0;
+        let force = if active { -data.efc_d[r] * jar[r] } else { 0.0 };
+        data.efc_active.push(active);
+        data.efc_force.push(force);
+        if active {
+            for i in 0..nv {
+                data.qfrc_constraint[i] += data.efc_j[r * nv + i] * force;
+            }
+        }
+    }
+    data.qacc.copy_from_slice(a);
+    data.qacc_warmstart.copy_from_slice(a);
+}
+
+/// Take `qacc` (nv), the solution a previous [`solve`] of the same problem returned with the
+/// scaled residual `residual`, as the solution: fills what [`solve`] fills (no iterations),
+/// with the Newton Hessian of `qacc`'s active set factored into `hess_chol` (`M_h`'s own
+/// factor without rows). Needs `qm_h` and the rows. Returns false if the Hessian could not be
+/// factored.
+pub fn set_solution(model: &Model, data: &mut Data, qacc: &[f64], residual: f64) -> bool {
+    let nv = model.nv;
+    let mut jar = std::mem::take(&mut data.scratch_efc[0]);
+    residuals(data, nv, qacc, &mut jar);
+    let ok = factor_hessian(data, nv, &jar);
+    set_forces(data, nv, qacc, &jar);
+    data.solver_niter = 0;
+    data.solver_residual = residual;
+    data.scratch_efc[0] = jar;
     ok
 }
 

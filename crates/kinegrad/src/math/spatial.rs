@@ -167,6 +167,7 @@ impl Inertia {
         }
     }
     /// From mass, centre of mass (world) and rotational inertia about the centre of mass (world axes).
+    #[inline]
     pub fn from_com(mass: f64, com: &Vec3, i_com: &Mat3) -> Self {
         let c = skew(com);
         Self {
