@@ -35,10 +35,13 @@ def median_time(fn, repeats):
 
 def interleaved_medians(fns, repeats):
     """Median time of each function, the functions run in turn `repeats` times (a slow phase of
-    a noisy machine then hits all of them alike, which keeps their ratios honest)."""
+    a noisy machine then hits all of them alike, which keeps their ratios honest). Each timed
+    call follows an untimed call of the same function, so that none is timed with the caches
+    the previous function left."""
     times = [[] for _ in fns]
     for _ in range(repeats):
         for i, fn in enumerate(fns):
+            fn()
             t0 = time.perf_counter()
             fn()
             times[i].append(time.perf_counter() - t0)

@@ -515,7 +515,11 @@ impl Sim {
         let rows = if trajectory { t_end } else { 1 };
         type EnvOut = Result<(Vec<f64>, Vec<f64>, Option<Tape>), (usize, PyErr)>;
         let one = |i: usize, e: &mut Env| -> EnvOut {
-            let mut tape = record.then(|| Tape::new(e.params.clone(), stride));
+            let mut tape = record.then(|| {
+                let mut tp = Tape::new(e.params.clone(), stride);
+                tp.reserve(t_end, nq, nv);
+                tp
+            });
             let mut q = Vec::with_capacity(rows * nq);
             let mut v = Vec::with_capacity(rows * nv);
             for t in 0..t_end {

@@ -72,7 +72,15 @@ pub fn rollout_vjp(
         params: params.clone(),
         stride: 1,
         len: t_end,
-        ckpt: states[..t_end].to_vec(),
+        ckpt_q: states[..t_end]
+            .iter()
+            .flat_map(|s| s.q.iter().copied())
+            .collect(),
+        ckpt_v: states[..t_end]
+            .iter()
+            .flat_map(|s| s.v.iter().copied())
+            .collect(),
+        ckpt_time: states[..t_end].iter().map(|s| s.time).collect(),
         controls: Vec::new(),
         results: Results::default(),
     };
@@ -108,7 +116,10 @@ pub struct Tape {
     pub params: Params,
     stride: usize,
     len: usize,
-    ckpt: Vec<State>,
+    /// Checkpoint states, flat: positions (n x nq), velocities (n x nv), times (n).
+    ckpt_q: Vec<f64>,
+    ckpt_v: Vec<f64>,
+    ckpt_time: Vec<f64>,
     controls: Vec<Control>,
     results: Results,
 }
@@ -218,10 +229,39 @@ impl Tape {
             params,
             stride: stride.max(1),
             len: 0,
-            ckpt: Vec::new(),
+            ckpt_q: Vec::new(),
+            ckpt_v: Vec::new(),
+            ckpt_time: Vec::new(),
             controls: Vec::new(),
             results: Results::default(),
         }
+    }
+
+    /// Make room for `steps` more steps of a model with `nq`, `nv` coordinates (recording
+    /// them then allocates nothing, as long as their contacts fit the results' room).
+    pub fn reserve(&mut self, steps: usize, nq: usize, nv: usize) {
+        let n = steps.div_ceil(self.stride);
+        self.ckpt_q.reserve(n * nq);
+        self.ckpt_v.reserve(n * nv);
+        self.ckpt_time.reserve(n);
+        if self.stride == 1 {
+            self.results.qacc.reserve(steps * nv);
+            self.results.residual.reserve(steps);
+            self.results.ends.reserve(steps);
+        }
+    }
+
+    /// Number of checkpoints held.
+    fn n_ckpt(&self) -> usize {
+        self.ckpt_time.len()
+    }
+
+    /// Checkpoint `k` into `out` (whose vectors have the model's sizes).
+    fn ckpt_into(&self, k: usize, out: &mut State) {
+        let (nq, nv) = (out.q.len(), out.v.len());
+        out.q.copy_from_slice(&self.ckpt_q[k * nq..(k + 1) * nq]);
+        out.v.copy_from_slice(&self.ckpt_v[k * nv..(k + 1) * nv]);
+        out.time = self.ckpt_time[k];
     }
 
     /// Number of recorded steps.
@@ -236,11 +276,7 @@ impl Tape {
 
     /// Bytes held by the recorded states, controls and step results (for memory reports).
     pub fn nbytes(&self) -> usize {
-        let st: usize = self
-            .ckpt
-            .iter()
-            .map(|s| 8 * (s.q.len() + s.v.len() + 1))
-            .sum();
+        let st = 8 * (self.ckpt_q.len() + self.ckpt_v.len() + self.ckpt_time.len());
         let ct: usize = self.controls.iter().map(|c| 9 * c.target.len()).sum();
         st + ct + self.results.nbytes()
     }
@@ -255,7 +291,9 @@ impl Tape {
     /// (and given to [`Tape::vjp`]).
     pub fn record_state(&mut self, state: &State) {
         if self.len.is_multiple_of(self.stride) {
-            self.ckpt.push(state.clone());
+            self.ckpt_q.extend_from_slice(&state.q);
+            self.ckpt_v.extend_from_slice(&state.v);
+            self.ckpt_time.push(state.time);
         }
         self.len += 1;
     }
@@ -294,7 +332,11 @@ impl Tape {
             self.controls.pop();
         }
         if self.len.is_multiple_of(self.stride) {
-            self.ckpt.pop();
+            if let Some(n) = self.n_ckpt().checked_sub(1) {
+                self.ckpt_q.truncate(n * (self.ckpt_q.len() / (n + 1)));
+                self.ckpt_v.truncate(n * (self.ckpt_v.len() / (n + 1)));
+                self.ckpt_time.truncate(n);
+            }
         }
     }
 
@@ -331,7 +373,10 @@ impl Tape {
         // (stride > 1), and the results of the steps that computed them
         let mut seg: Vec<State> = Vec::new();
         let mut seg_results = Results::default();
-        for (k, start) in self.ckpt.iter().enumerate().rev() {
+        let mut start = State::new(model);
+        for k in (0..self.n_ckpt()).rev() {
+            self.ckpt_into(k, &mut start);
+            let start = &start;
             let s0 = k * self.stride;
             let s1 = (s0 + self.stride).min(t_end);
             seg_results.clear();
