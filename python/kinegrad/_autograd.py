@@ -229,15 +229,16 @@ def rollout_native(scene, t0: int, mode: np.ndarray, Un: np.ndarray, trajectory:
 
 
 class RolloutFunction(torch.autograd.Function):
-    """(qpos0, qvel0, controls (N, T, nv), *params) -> (qpos (N, T, nq), qvel (N, T, nv)), or only
-    the final state with ``trajectory=False``; one node. The scene's native state must be
+    """(qpos0, qvel0, controls (N, T, nv) or (T, nv) for every env, *params) -> (qpos (N, T, nq),
+    qvel (N, T, nv)), or only the final state with ``trajectory=False``; one node. ``Un``: the
+    controls as an (N, T, nv) numpy array. The scene's native state must be
     (qpos0, qvel0) and its parameters the current ones (``scene.rollout`` sees to both)."""
 
     @staticmethod
     def forward(ctx, scene, t0, mode, checkpoint, trajectory, Un, q0, v0, U, names, *params):
         Q, V, tape = rollout_native(scene, t0, mode, Un, trajectory, any(ctx.needs_input_grad), checkpoint or 1)
-        ctx.scene, ctx.t0, ctx.T, ctx.tape, ctx.names = scene, t0, U.shape[1], tape, tuple(names)
-        ctx.trajectory, ctx.mode = trajectory, mode
+        ctx.scene, ctx.t0, ctx.T, ctx.tape, ctx.names = scene, t0, Un.shape[1], tape, tuple(names)
+        ctx.trajectory, ctx.mode, ctx.Un = trajectory, mode, Un
         ctx.q0 = q0.detach()
         if tape is not None:
             scene._tapes.add(tape)
@@ -255,10 +256,12 @@ class RolloutFunction(torch.autograd.Function):
                 idx = _first_bad(g)
                 if idx is not None:
                     _check_seed(ctx.t0 + idx[1], what, g[:, idx[1]])
-            qb, vb, ub, pg = _tape_backward(ctx, traj_q_bar=gQ, traj_v_bar=gV, mode=ctx.mode, U=U)
+            qb, vb, ub, pg = _tape_backward(ctx, traj_q_bar=gQ, traj_v_bar=gV, mode=ctx.mode, U=ctx.Un)
         else:
             gq, gv = _grad_or_zeros(gQ, (n, nq)), _grad_or_zeros(gV, (n, nv))
             _check_seed(ctx.t0 + T - 1, "qpos", gq)
             _check_seed(ctx.t0 + T - 1, "dofs_vel", gv)
-            qb, vb, ub, pg = _tape_backward(ctx, q_bar=gq, v_bar=gv, mode=ctx.mode, U=U)
+            qb, vb, ub, pg = _tape_backward(ctx, q_bar=gq, v_bar=gv, mode=ctx.mode, U=ctx.Un)
+        if U.dim() == 2:  # the same controls for every env
+            ub = ub.sum(0)
         return (None, None, None, None, None, None, qb, vb, ub, None, *pg)

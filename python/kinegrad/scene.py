@@ -58,6 +58,9 @@ _CTRL_NAMES = ("force", "position", "velocity")
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
+    """A float64 numpy view (or copy) of ``t`` for the native calls (which take any strides)."""
+    if t.dtype is torch.float64 and not t.is_cuda:
+        return t.detach().numpy()
     return np.ascontiguousarray(t.detach().cpu().numpy(), dtype=np.float64)
 
 
@@ -579,8 +582,8 @@ class Scene:
         self._pend_max = max(1, min(1000, (1 << 20) // (self._n * max(1, desc["nv"]))))
         self._mode_np = np.zeros((self._n, desc["nv"]), dtype=np.int8)
         self._ctrl_np = np.zeros((self._n, desc["nv"]), dtype=np.float64)
-        # graph tensor (N, T, nv) of the targets of the last steps run: the base of the next
-        # segment is its last step (None when nothing upstream carries grad)
+        # graph tensor (N, T, nv) or (T, nv) of the targets of the last steps run: the base of the
+        # next segment is its last step (None when nothing upstream carries grad)
         self._ctrl_src: Optional[torch.Tensor] = None
         self._writes: list = []
         self._all_envs = torch.arange(self._n)
@@ -952,7 +955,8 @@ class Scene:
         N, nv = self._ctrl_np.shape
 
         def base() -> torch.Tensor:
-            return self._ctrl_src[:, -1] if self._ctrl_src is not None else torch.zeros(N, nv, dtype=torch.float64)
+            src = self._ctrl_src  # (N, T, nv), or (T, nv) from a rollout with the same controls for every env
+            return src[..., -1, :].expand(N, nv) if src is not None else torch.zeros(N, nv, dtype=torch.float64)
 
         if parts is not None:
             U = None
@@ -1048,7 +1052,7 @@ class Scene:
         N, nv = self._mode_np.shape
         shape = U.shape
         if len(shape) == 2 and shape[1] == nv and shape[0] >= 1:
-            U = U.unsqueeze(0) if N == 1 else U.unsqueeze(0).expand(N, -1, -1)
+            pass  # the same controls for every env
         elif not (self._batched and len(shape) == 3 and shape[0] == N and shape[2] == nv and shape[1] >= 1):
             expected = f"(T, {nv})" + (f" or ({N}, T, {nv})" if self._batched else "")
             raise ValueError(f"controls: expected shape {expected} with T >= 1, got {tuple(shape)}")
@@ -1061,8 +1065,10 @@ class Scene:
             self._sync_params(self._snapshot())
         names, params = self._grad_param_inputs() if self._grad else ((), ())
         Un = U.detach().numpy()
+        if Un.ndim == 2:
+            Un = np.broadcast_to(Un, (N,) + Un.shape)
         mode = self._current_mode() if self._writes else self._mode_np
-        t0, T = self.t, U.shape[1]
+        t0, T = self.t, Un.shape[1]
         try:
             if self._grad and (U.requires_grad or names or self._q_t.requires_grad or self._v_t.requires_grad):
                 ck = None if checkpoint is None else int(checkpoint)
@@ -1070,10 +1076,11 @@ class Scene:
             else:  # nothing to differentiate: no node, no tape
                 Q, V = (torch.from_numpy(a) for a in _autograd.rollout_native(self, t0, mode, Un, bool(trajectory), False, 1)[:2])
         except ValueError:
-            idx = _autograd._first_bad(U)
-            if idx is None:
+            bad = np.argwhere(~np.isfinite(Un))
+            if not len(bad):
                 raise
-            raise ValueError(f"scene.rollout: controls contain NaN or inf at step {t0 + idx[1]} (rollout index {idx[1]}, env {idx[0]}, dof {idx[2]})") from None
+            e, k, d = (int(i) for i in bad[0])
+            raise ValueError(f"scene.rollout: controls contain NaN or inf at step {t0 + k} (rollout index {k}, env {e}, dof {d})") from None
         self._q_t, self._v_t = (Q[:, -1], V[:, -1]) if trajectory else (Q, V)
         self._mode_np = mode
         self._ctrl_np = Un[:, -1].copy()
@@ -1101,10 +1108,12 @@ class Scene:
         self._require_built("set_state")
         if not isinstance(state, SimState):
             raise ValueError(f"state: expected a SimState from scene.get_state(), got {type(state).__name__}")
-        if state._qpos.shape != self._qpos.shape or state._qvel.shape != self._qvel.shape:
+        self._flush()
+        q, v = self._q_t, self._v_t
+        if state._qpos.shape != q.shape or state._qvel.shape != v.shape:
             raise ValueError(
                 f"state: shapes qpos {tuple(state._qpos.shape)}, dofs_vel {tuple(state._qvel.shape)} do not match "
-                f"this scene's {tuple(self._qpos.shape)}, {tuple(self._qvel.shape)}"
+                f"this scene's {tuple(q.shape)}, {tuple(v.shape)}"
             )
         self._set_q(state._qpos.clone())
         self._set_v(state._qvel.clone())
