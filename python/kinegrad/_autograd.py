@@ -30,6 +30,9 @@ import torch
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
+    """A float64 numpy view (or copy) of ``t`` for the native calls (which take any strides)."""
+    if t.dtype is torch.float64 and not t.is_cuda:
+        return t.detach().numpy()
     return np.ascontiguousarray(t.detach().cpu().numpy(), dtype=np.float64)
 
 
@@ -39,10 +42,10 @@ def _mode_np(m: torch.Tensor) -> np.ndarray:
 
 def _first_bad(t: torch.Tensor):
     """Index tuple of the first non-finite entry of t, or None."""
-    bad = ~torch.isfinite(t.detach())
-    if not bool(bad.any()):
+    a = t.detach().cpu().numpy()
+    if np.isfinite(a).all():
         return None
-    return tuple(int(i) for i in bad.nonzero()[0])
+    return tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
 
 
 def check_inputs(step: int, pairs: Sequence[Tuple[str, torch.Tensor]]) -> None:
@@ -76,13 +79,14 @@ def _snap_with(snap, names: Sequence[str], params) -> tuple:
 
 
 
-def _param_grads(names: Sequence[str], pbar: Dict[str, torch.Tensor]) -> List[torch.Tensor]:
+def _param_grads(names: Sequence[str], pbar: Dict[str, np.ndarray]) -> List[torch.Tensor]:
+    """The gradients of the parameters ``names`` (in that order) from the native dict."""
     out = []
     for n in names:
-        g = pbar[n]
-        if not bool(torch.isfinite(g).all()):
+        g = np.ascontiguousarray(pbar[n])
+        if not np.isfinite(g).all():
             raise RuntimeError(f"backward: the gradient w.r.t. parameter {n} is NaN or inf")
-        out.append(g)
+        out.append(torch.from_numpy(g))
     return out
 
 
@@ -117,7 +121,6 @@ class StepFunction(torch.autograd.Function):
         for what, a in (("qpos", qb), ("dofs_vel", vb), ("control target", tb)):
             if not bool(torch.isfinite(a).all()):
                 raise RuntimeError(f"backward of step {ctx.step}: the gradient w.r.t. the step's input {what} is NaN or inf")
-        pb = {k: torch.from_numpy(np.ascontiguousarray(a)) for k, a in pb.items()}
         return (None, None, None, None, qb, vb, tb, None, *_param_grads(ctx.names, pb))
 
 
@@ -143,7 +146,6 @@ class KinematicsFunction(torch.autograd.Function):
                 raise RuntimeError(f"backward: the gradient w.r.t. a link {what} reading contains NaN or inf")
         ctx.scene._sync_params(ctx.snap)
         qb, vb, pb = ctx.scene._native.kinematics_vjp(_np(q), _np(v), *[_np(b) for b in bars])
-        pb = {k: torch.from_numpy(np.ascontiguousarray(a)) for k, a in pb.items()}
         return (None, None, torch.from_numpy(qb), torch.from_numpy(vb), None, *_param_grads(ctx.names, pb))
 
 
@@ -170,14 +172,12 @@ def _tape_backward(ctx, q_bar=None, v_bar=None, traj_q_bar=None, traj_v_bar=None
             None if traj_v_bar is None else _np(traj_v_bar),
             None if clip is None else float(clip),
             mode,
-            None if U is None else (np.ascontiguousarray(U) if isinstance(U, np.ndarray) else _np(U)),
+            None if U is None else (U if isinstance(U, np.ndarray) else _np(U)),
         )
     except (ValueError, RuntimeError) as e:
         raise RuntimeError(f"backward of steps {t0}..{t0 + T - 1}: {e}") from None
     joint = np.sqrt((norms * norms).sum(axis=0))  # over envs
-    for i in range(T):
-        scene._grad_trace[t0 + i] = float(joint[i])
-    pb = {k: torch.from_numpy(np.ascontiguousarray(a)) for k, a in pb.items()}
+    scene._grad_trace.update(zip(range(t0, t0 + T), joint.tolist()))
     return torch.from_numpy(qb), torch.from_numpy(vb), torch.from_numpy(ub), _param_grads(ctx.names, pb)
 
 

@@ -36,14 +36,6 @@ def _find_scene(obj, found: list) -> None:
             _find_scene(x, found)
 
 
-def _set_scene(obj, scene) -> None:
-    if isinstance(obj, Tensor):
-        obj.__dict__["scene"] = scene
-    elif isinstance(obj, (list, tuple)):
-        for x in obj:
-            _set_scene(x, scene)
-
-
 def common_scene(*objs, what: str = "operation"):
     """The one scene of the gs.Tensors among ``objs`` (None if none has a scene); raises on two."""
     found: list = []
@@ -59,6 +51,20 @@ def common_scene(*objs, what: str = "operation"):
 
 
 _DETACHING = {torch.Tensor.detach, torch.detach}
+_NOWRAP = torch.overrides.get_default_nowrap_functions()
+
+
+def _as_gs(ret, cls, scene):
+    """Tensor results (also inside tuples and lists) as ``cls`` with ``scene``."""
+    if isinstance(ret, torch.Tensor):
+        if not isinstance(ret, cls):
+            ret = ret.as_subclass(cls)
+        if scene is not None:
+            ret.__dict__["scene"] = scene
+        return ret
+    if isinstance(ret, (tuple, list)):
+        return type(ret)(_as_gs(r, cls, scene) for r in ret)  # as torch does (keeps structseqs)
+    return ret
 
 
 class Tensor(torch.Tensor):
@@ -84,14 +90,31 @@ class Tensor(torch.Tensor):
 
     @classmethod
     def __torch_function__(cls, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        scene = common_scene(args, kwargs, what=getattr(func, "__name__", "torch op"))
-        ret = super().__torch_function__(func, types, args, kwargs)
+        # what torch.Tensor.__torch_function__ does (run the op with subclass dispatch off, then
+        # make tensor results gs.Tensors), written out: torch's version costs several times the
+        # op itself on the small tensors of a control loop
+        scene = None
+        for a in args:  # the common case: tensors and numbers, one scene
+            if isinstance(a, Tensor):
+                sc = a.__dict__.get("scene")
+                if sc is not None and sc is not scene:
+                    if scene is not None:
+                        scene = common_scene(args, kwargs, what=getattr(func, "__name__", "torch op"))
+                        break
+                    scene = sc
+            elif isinstance(a, (list, tuple, dict)):
+                scene = common_scene(args, kwargs, what=getattr(func, "__name__", "torch op"))
+                break
+        else:
+            if kwargs:
+                scene = common_scene(args, kwargs, what=getattr(func, "__name__", "torch op"))
+        with torch._C.DisableTorchFunctionSubclass():
+            ret = func(*args, **(kwargs or {}))
+        if func in _NOWRAP:
+            return ret
         if func in _DETACHING:
             scene = None  # cut from the graph: no longer tied to the scene's gradients
-        if scene is not None:
-            _set_scene(ret, scene)
-        return ret
+        return _as_gs(ret, cls, scene)
 
     def zero_grad(self) -> None:
         """Zero the accumulated gradient in place (as ``optimizer.zero_grad(set_to_none=False)``)."""
