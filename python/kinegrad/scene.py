@@ -1066,7 +1066,7 @@ class Scene:
         names, params = self._grad_param_inputs() if self._grad else ((), ())
         Un = U.detach().numpy()
         if Un.ndim == 2:
-            Un = np.broadcast_to(Un, (N,) + Un.shape)
+            Un = Un[None] if N == 1 else np.broadcast_to(Un, (N,) + Un.shape)
         mode = self._current_mode() if self._writes else self._mode_np
         t0, T = self.t, Un.shape[1]
         try:
