@@ -576,8 +576,7 @@ class Scene:
         self._q_t = torch.from_numpy(native.get_qpos())
         self._v_t = torch.from_numpy(native.get_qvel())
         self._synced = True  # the native state equals (_q_t, _v_t)
-        self._pend = 0  # steps called since the last flush, not run yet
-        self._seg_t0 = 0  # the step index of the first of them
+        self._pend = 0  # steps called since the last flush, not run yet (the last ones up to self.t)
         # flush by itself after this many pending steps (bounds the memory of the control arrays)
         self._pend_max = max(1, min(1000, (1 << 20) // (self._n * max(1, desc["nv"]))))
         self._mode_np = np.zeros((self._n, desc["nv"]), dtype=np.int8)
@@ -769,7 +768,7 @@ class Scene:
         if T == 0:
             return
         self._pend = 0
-        t0 = self._seg_t0
+        t0 = self.t - T
         ws = self._writes  # in order of their step offsets
         if not ws or ws[-1][0] < T:
             cur, rest = ws, []
@@ -885,7 +884,7 @@ class Scene:
         for w in cur:
             if w[6] is not None and w[5]._version != w[6]:
                 raise RuntimeError(
-                    f"control_dofs_{_CTRL_NAMES[w[1]]} for step {self._seg_t0 + w[0]}: its tensor was changed in place "
+                    f"control_dofs_{_CTRL_NAMES[w[1]]} for step {self.t - T + w[0]}: its tensor was changed in place "
                     "before the step ran (steps run when a reading needs them); give a copy, e.g. tensor.clone()"
                 )
         base_mode, base_ctrl = self._mode_np, self._ctrl_np
@@ -1026,8 +1025,6 @@ class Scene:
             self._require_built("step")
         if not self._synced:
             self._push_state()
-        if self._pend == 0:
-            self._seg_t0 = self.t
         self._pend += 1
         self.t += 1
         if self._pend >= self._pend_max:
