@@ -161,6 +161,7 @@ class RigidEntity:
         self._desc: Optional[Dict] = None
         self._all_dofs: Optional[torch.Tensor] = None
         self._dof_span: Optional[slice] = None
+        self._rs = None
 
     def _bind(self, desc: Dict) -> None:
         i = self.idx
@@ -172,6 +173,8 @@ class RigidEntity:
         self._all_dofs = torch.arange(self.dof_start, self.dof_start + self._n_dofs, dtype=torch.int64)
         self._dof_span = slice(self.dof_start, self.dof_start + self._n_dofs)
         self._dof_key = (1, self.dof_start, self.dof_start + self._n_dofs)  # see RigidSolver._write_control
+        self._dof_shape = torch.Size([self._n_dofs])
+        self._rs = self._scene.sim.rigid_solver  # the per-step control calls skip the property
         self.q_start, self._n_qs = desc["entity_qpos_adr"][i], desc["entity_qpos_num"][i]
         self.geom_start, self._n_geoms = desc["entity_geom_adr"][i], desc["entity_geom_num"][i]
         self._links = [RigidLink(self, k, desc["body_name"][self.link_start + 1 + k]) for k in range(self._n_links)]
@@ -355,15 +358,15 @@ class RigidEntity:
     # ---- control ----
     def control_dofs_force(self, force, dofs_idx_local=None, envs_idx=None) -> None:
         """Drive the dofs with generalized forces (N or N m); kept until changed."""
-        self._solver._write_control(0, force, "force", self, dofs_idx_local, envs_idx)
+        (self._rs or self._solver)._write_control(0, force, "force", self, dofs_idx_local, envs_idx)
 
     def control_dofs_position(self, position, dofs_idx_local=None, envs_idx=None) -> None:
         """PD control towards ``position``: force = kp (target - q) - kv v."""
-        self._solver._write_control(1, position, "position", self, dofs_idx_local, envs_idx)
+        (self._rs or self._solver)._write_control(1, position, "position", self, dofs_idx_local, envs_idx)
 
     def control_dofs_velocity(self, velocity, dofs_idx_local=None, envs_idx=None) -> None:
         """Velocity control: force = kv (target - v)."""
-        self._solver._write_control(2, velocity, "velocity", self, dofs_idx_local, envs_idx)
+        (self._rs or self._solver)._write_control(2, velocity, "velocity", self, dofs_idx_local, envs_idx)
 
     # ---- parameters ----
     def _set_dof_param(self, name: str, param: str, values, dofs_idx_local, envs_idx, col=None) -> None:

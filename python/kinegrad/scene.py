@@ -277,8 +277,7 @@ class RigidSolver:
             envs_idx is None
             and type(vals) is torch.Tensor
             and vals.dtype is torch.float64
-            and vals.dim() == 1
-            and vals.shape[0] == dofs.shape[0]
+            and (vals.shape == ent._dof_shape if span is not None else vals.shape == dofs.shape)
             and not vals.is_cuda
         ):
             if vals.requires_grad:
