@@ -270,7 +270,7 @@ def main():
     single_env("Franka (Menagerie)+floor", FRANKA, FRANKA_HOME, FRANKA_HOME, args.steps, args.repeats)
     single_env("dm_control humanoid", HUMANOID, None, None, args.steps, args.repeats)
     print()
-    python_overhead(100, args.repeats, mujoco_fd_gradient(100))
+    python_overhead(100, 3 * args.repeats, mujoco_fd_gradient(100))  # short runs: more rounds
     print()
     print("batched Franka (all cores):")
     batched(FRANKA, FRANKA_HOME, FRANKA_HOME, [1, 64, 1024], 20000, max(3, args.repeats // 2))
