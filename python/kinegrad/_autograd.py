@@ -241,7 +241,7 @@ class RolloutFunction(torch.autograd.Function):
         ctx.trajectory, ctx.mode, ctx.Un = trajectory, mode, Un
         ctx.q0 = q0.detach()
         if tape is not None:
-            scene._tapes.add(tape)
+            scene._keep_tape(tape)
         ctx.save_for_backward(U)  # the tape keeps the states; the controls are the caller's
         return torch.from_numpy(Q), torch.from_numpy(V)
 

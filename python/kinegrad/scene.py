@@ -585,7 +585,8 @@ class Scene:
         self._ctrl_src: Optional[torch.Tensor] = None
         self._writes: list = []
         self._all_envs = torch.arange(self._n)
-        self._tapes = weakref.WeakSet()
+        self._tape_refs: list = []  # weak references to the tapes of live graph nodes (graph_nbytes)
+        self._tape_refs_kept = 0
         self._grad = bool(self.sim_options.requires_grad)
         self._init_q, self._init_v = self._q_t.clone(), self._v_t.clone()
         self._time = 0.0
@@ -793,7 +794,7 @@ class Scene:
                 U = None if U is None else U[:, :done]
             if record:
                 seg = _autograd.Segment(tape, mode, ctrl)
-                self._tapes.add(seg)
+                self._keep_tape(seg)
                 self._q_t, self._v_t = _autograd.SegmentFunction.apply(self, t0, seg, q_end, v_end, q0, v0, U, names, *params)
             else:
                 self._q_t, self._v_t = torch.from_numpy(q_end), torch.from_numpy(v_end)
@@ -996,7 +997,16 @@ class Scene:
     def graph_nbytes(self) -> int:
         """Bytes held by the native tapes of this scene's live autograd graph (recorded states
         and controls of the steps a backward pass can still reach)."""
-        return sum(t.nbytes for t in list(self._tapes))
+        live = [t for t in (r() for r in self._tape_refs) if t is not None]
+        return sum(t.nbytes for t in live)
+
+    def _keep_tape(self, tape) -> None:
+        """Remember ``tape`` (a native tape or a Segment) for graph_nbytes without keeping it alive."""
+        refs = self._tape_refs
+        refs.append(weakref.ref(tape))
+        if len(refs) > 2 * self._tape_refs_kept + 64:  # drop the dead ones now and then
+            self._tape_refs = [r for r in refs if r() is not None]
+            self._tape_refs_kept = len(self._tape_refs)
 
     def _kinematics(self):
         """(pos, quat, vel, ang), each float64 (N, nbody, k), of the current state (cached when no grad)."""
