@@ -46,6 +46,24 @@ fn count(model: &Model, s: &mut State, c: &Control, warm: usize, steps: usize) -
     (ALLOCS.load(Ordering::Relaxed) - before, d.contacts.len())
 }
 
+/// Allocations made while recording 100 steps on a tape with room reserved for them: only the
+/// recorded contacts' growth may allocate (amortized doubling), never each step.
+fn record_allocs(model: &Model, s: &mut State, c: &Control) -> usize {
+    let mut d = Data::new(model);
+    pipeline::step(model, &model.params0, s, c, &mut d).unwrap();
+    let mut tape = Tape::new(model.params0.clone(), 1);
+    tape.reserve(100, model.nq, model.nv);
+    let before = ALLOCS.load(Ordering::Relaxed);
+    for _ in 0..100 {
+        tape.record_state(s);
+        pipeline::step(model, &model.params0, s, c, &mut d).unwrap();
+        tape.record_result(&d);
+    }
+    let n = ALLOCS.load(Ordering::Relaxed) - before;
+    assert!(tape.has_results());
+    n
+}
+
 /// Allocations of a second reverse pass over tapes of 100 and of 10 recorded steps from `s`
 /// (the first pass makes the buffers).
 fn vjp_allocs(model: &Model, s: &mut State, c: &Control) -> (usize, usize) {
@@ -144,6 +162,12 @@ fn steady_state_steps_do_not_allocate() {
             n100, n10,
             "reverse pass: {n100} allocations for 100 steps, {n10} for 10"
         );
+        // >= 10 contacts a step: 1000 and more recorded contacts in about 10 doublings
+        let n = record_allocs(&model, &mut s, &c);
+        assert!(
+            n <= 12,
+            "recording 100 primitive-scene steps ({substeps} substeps): {n} allocations"
+        );
     }
 
     // the Menagerie Franka (convex meshes, self-collision, floor) holding a pose under PD with
@@ -182,4 +206,6 @@ fn steady_state_steps_do_not_allocate() {
         n100, n10,
         "reverse pass, Franka: {n100} allocations over 100 steps, {n10} over 10"
     );
+    let n = record_allocs(&model, &mut s, &c);
+    assert!(n <= 12, "recording 100 Franka steps: {n} allocations");
 }
