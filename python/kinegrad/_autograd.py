@@ -220,10 +220,11 @@ class SegmentFunction(torch.autograd.Function):
         return (None, None, None, None, None, qb, vb, ub if ctx.has_u else None, None, *pg)
 
 
-def rollout_native(scene, t0: int, mode: np.ndarray, Un: np.ndarray, trajectory: bool, record: bool, stride: int):
-    """``Sim.rollout`` from step ``t0``, its errors naming the scene call: (Q, V, tape or None)."""
+def rollout_native(scene, t0: int, mode: np.ndarray, Un: np.ndarray, trajectory: bool, record: bool, stride: int, start):
+    """``Sim.rollout`` from step ``t0`` (from the state ``start`` when not None), its errors
+    naming the scene call: (Q, V, tape or None)."""
     try:
-        return scene._native.rollout(mode, Un, trajectory, record, stride)
+        return scene._native.rollout(mode, Un, trajectory, record, stride, start)
     except (ValueError, RuntimeError) as e:
         raise type(e)(f"scene.rollout (from step {t0}): {e}") from None
 
@@ -231,12 +232,13 @@ def rollout_native(scene, t0: int, mode: np.ndarray, Un: np.ndarray, trajectory:
 class RolloutFunction(torch.autograd.Function):
     """(qpos0, qvel0, controls (N, T, nv) or (T, nv) for every env, *params) -> (qpos (N, T, nq),
     qvel (N, T, nv)), or only the final state with ``trajectory=False``; one node. ``Un``: the
-    controls as an (N, T, nv) numpy array. The scene's native state must be
-    (qpos0, qvel0) and its parameters the current ones (``scene.rollout`` sees to both)."""
+    controls as an (N, T, nv) numpy array. The scene's native state must be (qpos0, qvel0), or
+    ``start`` that state as numpy (qpos, qvel, time), and its parameters the current ones
+    (``scene.rollout`` sees to both)."""
 
     @staticmethod
-    def forward(ctx, scene, t0, mode, checkpoint, trajectory, Un, q0, v0, U, names, *params):
-        Q, V, tape = rollout_native(scene, t0, mode, Un, trajectory, any(ctx.needs_input_grad), checkpoint or 1)
+    def forward(ctx, scene, t0, mode, checkpoint, trajectory, Un, start, q0, v0, U, names, *params):
+        Q, V, tape = rollout_native(scene, t0, mode, Un, trajectory, any(ctx.needs_input_grad), checkpoint or 1, start)
         ctx.scene, ctx.t0, ctx.T, ctx.tape, ctx.names = scene, t0, Un.shape[1], tape, tuple(names)
         ctx.trajectory, ctx.mode, ctx.Un = trajectory, mode, Un
         ctx.q0 = q0.detach()
@@ -264,4 +266,4 @@ class RolloutFunction(torch.autograd.Function):
             qb, vb, ub, pg = _tape_backward(ctx, q_bar=gq, v_bar=gv, mode=ctx.mode, U=ctx.Un)
         if U.dim() == 2:  # the same controls for every env
             ub = ub.sum(0)
-        return (None, None, None, None, None, None, qb, vb, ub, None, *pg)
+        return (None, None, None, None, None, None, None, qb, vb, ub, None, *pg)

@@ -1065,8 +1065,8 @@ class Scene:
         if checkpoint is not None and (int(checkpoint) != checkpoint or checkpoint < 1):
             raise ValueError(f"checkpoint: expected an integer >= 1 or None, got {checkpoint!r}")
         self._flush()
-        if not self._synced:
-            self._push_state()
+        # a state written since the last native call goes with the rollout call itself
+        start = None if self._synced else (_np(self._q_t), _np(self._v_t), self._time)
         if self._native_params_ver != self._params_ver:
             self._sync_params(self._snapshot())
         names, params = self._grad_param_inputs() if self._grad else ((), ())
@@ -1078,15 +1078,18 @@ class Scene:
         try:
             if self._grad and (U.requires_grad or names or self._q_t.requires_grad or self._v_t.requires_grad):
                 ck = None if checkpoint is None else int(checkpoint)
-                Q, V = _autograd.RolloutFunction.apply(self, t0, mode, ck, bool(trajectory), Un, self._q_t, self._v_t, U, names, *params)
+                Q, V = _autograd.RolloutFunction.apply(self, t0, mode, ck, bool(trajectory), Un, start, self._q_t, self._v_t, U, names, *params)
             else:  # nothing to differentiate: no node, no tape
-                Q, V = (torch.from_numpy(a) for a in _autograd.rollout_native(self, t0, mode, Un, bool(trajectory), False, 1)[:2])
+                Q, V = (torch.from_numpy(a) for a in _autograd.rollout_native(self, t0, mode, Un, bool(trajectory), False, 1, start)[:2])
         except ValueError:
+            if start is not None:
+                _autograd.check_inputs(t0, [("qpos", self._q_t), ("dofs_vel", self._v_t)])  # names a NaN entry
             bad = np.argwhere(~np.isfinite(Un))
             if not len(bad):
                 raise
             e, k, d = (int(i) for i in bad[0])
             raise ValueError(f"scene.rollout: controls contain NaN or inf at step {t0 + k} (rollout index {k}, env {e}, dof {d})") from None
+        self._synced = True
         self._q_t, self._v_t = (Q[:, -1], V[:, -1]) if trajectory else (Q, V)
         self._mode_np = mode
         self._ctrl_np = Un[:, -1].copy()

@@ -495,6 +495,41 @@ impl Sim {
         }
     }
 
+    /// Set every env's state from qpos (n_envs, nq), qvel (n_envs, nv) and optionally the time,
+    /// after the shape, finiteness and quaternion checks. Quaternion blocks are normalized.
+    fn write_states(
+        &mut self,
+        qpos: &PyReadonlyArray2<'_, f64>,
+        qvel: &PyReadonlyArray2<'_, f64>,
+        time: Option<f64>,
+    ) -> PyResult<()> {
+        let n = self.envs.len();
+        let q = view2(qpos, "qpos", n, self.model.nq)?;
+        let v = view2(qvel, "qvel", n, self.model.nv)?;
+        for i in 0..n {
+            let row: Vec<f64> = q.row(i).to_vec();
+            kinegrad::state::check_quaternions(&self.model, &row)
+                .map_err(|e| invalid(format!("env {i}: {e}")))?;
+        }
+        for (i, e) in self.envs.iter_mut().enumerate() {
+            e.state
+                .q
+                .iter_mut()
+                .zip(q.row(i))
+                .for_each(|(d, s)| *d = *s);
+            e.state
+                .v
+                .iter_mut()
+                .zip(v.row(i))
+                .for_each(|(d, s)| *d = *s);
+            e.state.normalize_quaternions(&self.model);
+            if let Some(t) = time {
+                e.state.time = t;
+            }
+        }
+        Ok(())
+    }
+
     /// `t_end` steps of every env from its stored state, the controls of step t of env i being
     /// `inp.target(i, t)` under `inp.modes.at(i, t)`; each env's horizon is one parallel task,
     /// without the GIL. On failure: the first failing step (lowest over envs; among those, the
@@ -587,6 +622,13 @@ impl Sim {
         }
     }
 }
+
+/// A state to start from: qpos (n_envs, nq), qvel (n_envs, nv), time.
+type StartState<'py> = (
+    PyReadonlyArray2<'py, f64>,
+    PyReadonlyArray2<'py, f64>,
+    Option<f64>,
+);
 
 /// Control modes of every env, fixed over the steps (an (n, nv) array) or per step (n, T, nv).
 struct Modes {
@@ -1178,31 +1220,7 @@ impl Sim {
         qvel: PyReadonlyArray2<'_, f64>,
         time: Option<f64>,
     ) -> PyResult<()> {
-        let n = self.envs.len();
-        let q = view2(&qpos, "qpos", n, self.model.nq)?;
-        let v = view2(&qvel, "qvel", n, self.model.nv)?;
-        for i in 0..n {
-            let row: Vec<f64> = q.row(i).to_vec();
-            kinegrad::state::check_quaternions(&self.model, &row)
-                .map_err(|e| invalid(format!("env {i}: {e}")))?;
-        }
-        for (i, e) in self.envs.iter_mut().enumerate() {
-            e.state
-                .q
-                .iter_mut()
-                .zip(q.row(i))
-                .for_each(|(d, s)| *d = *s);
-            e.state
-                .v
-                .iter_mut()
-                .zip(v.row(i))
-                .for_each(|(d, s)| *d = *s);
-            e.state.normalize_quaternions(&self.model);
-            if let Some(t) = time {
-                e.state.time = t;
-            }
-        }
-        Ok(())
+        self.write_states(&qpos, &qvel, time)
     }
 
     /// Set the control of every env: mode (n_envs, nv) int8 (0 force, 1 position, 2 velocity)
@@ -1259,8 +1277,10 @@ impl Sim {
     /// (n_envs, nv), when `trajectory` is false; and, when `record`, the tape for the reverse
     /// pass (every `stride`-th state kept; its `vjp` takes `mode` and `controls` again).
     /// If an env fails, every env keeps its state and the error names the env and the step.
-    #[pyo3(signature = (mode, controls, trajectory=true, record=false, stride=1))]
-    #[allow(clippy::type_complexity)]
+    /// `start` = (qpos, qvel, time): set the state first, as `set_state` does (one call instead
+    /// of two).
+    #[pyo3(signature = (mode, controls, trajectory=true, record=false, stride=1, start=None))]
+    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
     fn rollout<'py>(
         &mut self,
         py: Python<'py>,
@@ -1269,7 +1289,11 @@ impl Sim {
         trajectory: bool,
         record: bool,
         stride: usize,
+        start: Option<StartState<'py>>,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, Option<tape::PyTape>)> {
+        if let Some((q, v, time)) = &start {
+            self.write_states(q, v, *time)?;
+        }
         let (n, nv) = (self.envs.len(), self.model.nv);
         let (u, t_end) = controls_of(&controls, n, nv)?;
         let u = u.as_standard_layout();
@@ -1298,7 +1322,8 @@ impl Sim {
     /// `done` steps when `record`, and, if a step failed, the exception to raise. A failure
     /// leaves every env after the `done` steps that preceded the first failing step (the
     /// steps of a sequential loop that would have succeeded), so `done` < T exactly when
-    /// `error` is set.
+    /// `error` is set. `start` = (qpos, qvel, time): set the state first, as `set_state` does.
+    #[pyo3(signature = (mode, controls, record, start=None))]
     #[allow(clippy::type_complexity)]
     fn segment<'py>(
         &mut self,
@@ -1306,6 +1331,7 @@ impl Sim {
         mode: PyReadonlyArrayDyn<'py, i8>,
         controls: PyReadonlyArray3<'py, f64>,
         record: bool,
+        start: Option<StartState<'py>>,
     ) -> PyResult<(
         Bound<'py, PyAny>,
         Bound<'py, PyAny>,
@@ -1313,6 +1339,9 @@ impl Sim {
         usize,
         Option<Py<PyAny>>,
     )> {
+        if let Some((q, v, time)) = &start {
+            self.write_states(q, v, *time)?;
+        }
         let (n, nv) = (self.envs.len(), self.model.nv);
         let (u, t_end) = controls_of(&controls, n, nv)?;
         let u = u.as_standard_layout();
