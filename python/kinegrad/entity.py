@@ -161,6 +161,8 @@ class RigidEntity:
         self._desc: Optional[Dict] = None
         self._all_dofs: Optional[torch.Tensor] = None
         self._dof_span: Optional[slice] = None
+        self._dof_key: Optional[tuple] = None
+        self._dof_shape: Optional[torch.Size] = None
         self._rs = None
 
     def _bind(self, desc: Dict) -> None:

@@ -45,7 +45,8 @@ def _positive(name: str, value: Any) -> float:
 
 class SimOptions(_Options):
     """dt (s) per ``scene.step()``, split into ``substeps``; gravity (m/s^2);
-    ``requires_grad``: every ``scene.step()`` becomes a torch.autograd node and readings carry grad."""
+    ``requires_grad``: every ``scene.step()`` is recorded in the torch autograd graph (the steps
+    between two readings as one node) and readings carry grad."""
 
     _defaults = dict(dt=1e-2, substeps=1, gravity=(0.0, 0.0, -9.81), requires_grad=False, floor_height=0.0)
 

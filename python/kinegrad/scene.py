@@ -33,7 +33,6 @@ parameter leaf set once keeps receiving gradients across episodes.
 
 from __future__ import annotations
 
-import math
 import warnings
 import weakref
 from typing import Dict, List, Optional
@@ -280,10 +279,10 @@ class RigidSolver:
             and (vals.shape == ent._dof_shape if span is not None else vals.shape == dofs.shape)
             and not vals.is_cuda
         ):
-            if vals.requires_grad:
+            if vals.requires_grad and sc._grad:
                 sc._writes.append((sc._pend, mode, None, dofs, span, vals, vals._version, key))
             else:
-                sc._writes.append((sc._pend, mode, None, dofs, span, vals.clone(), None, key))
+                sc._writes.append((sc._pend, mode, None, dofs, span, vals.detach().clone(), None, key))
             return
         sc._check_owner(vals, name)
         envs = None if envs_idx is None else self._envs(envs_idx)
@@ -291,6 +290,8 @@ class RigidSolver:
             t = rows(vals, name, dofs.shape[0], self._n_sel(envs), sc._batched)  # a fresh (n_sel, k) tensor
         except ValueError as e:
             raise ValueError(f"{e} (control for step {sc.t})") from None
+        if not sc._grad:
+            t = t.detach()
         key = (2, None if envs is None else envs.numpy().tobytes(), key[1:])
         sc._writes.append((sc._pend, mode, envs, dofs, span, t, None, key))
 
@@ -576,6 +577,7 @@ class Scene:
         self._v_t = torch.from_numpy(native.get_qvel())
         self._synced = True  # the native state equals (_q_t, _v_t)
         self._pend = 0  # steps called since the last flush, not run yet (the last ones up to self.t)
+        self._pend_grad = True  # torch's grad mode when they were called
         # flush by itself after this many pending steps (bounds the memory of the control arrays)
         self._pend_max = max(1, min(1000, (1 << 20) // (self._n * max(1, desc["nv"]))))
         self._mode_np = np.zeros((self._n, desc["nv"]), dtype=np.int8)
@@ -748,7 +750,25 @@ class Scene:
     def _detach_controls(self) -> None:
         """Controls keep their values but no longer carry gradients from before."""
         self._ctrl_src = None
-        self._writes = [w[:5] + (w[5].detach(), None, w[7]) for w in self._writes]
+        self._writes = [w[:5] + (w[5].detach().clone(), None, w[7]) for w in self._writes]
+
+    def _drop_pending(self) -> None:
+        """Forget the pending steps without running them (for a write of the whole state, which
+        would overwrite their results); the controls they set stay in effect: the last write of
+        each group of entries is kept for the next segment."""
+        T = self._pend
+        if T == 0:
+            return
+        self._pend = 0
+        last: Dict = {}
+        rest = []
+        for w in self._writes:
+            if w[0] < T:
+                last.pop(w[7], None)  # re-inserted at the end: the order of the last writes
+                last[w[7]] = (0,) + w[1:]
+            else:
+                rest.append((w[0] - T,) + w[1:])
+        self._writes = list(last.values()) + rest
 
     def _push_state(self) -> None:
         """Give the native sim the Python state (after a write to it)."""
@@ -767,6 +787,9 @@ class Scene:
         T = self._pend
         if T == 0:
             return
+        if self._grad and self._pend_grad is not torch.is_grad_enabled():
+            with torch.set_grad_enabled(self._pend_grad):
+                return self._flush()
         self._pend = 0
         t0 = self.t - T
         ws = self._writes  # in order of their step offsets
@@ -785,7 +808,11 @@ class Scene:
         names, params = self._grad_param_inputs() if self._grad else ((), ())
         q0, v0 = self._q_t, self._v_t
         record = self._grad and (U is not None or bool(names) or q0.requires_grad or v0.requires_grad)
-        q_end, v_end, tape, done, err = self._native.segment(mode, ctrl, record)
+        try:
+            q_end, v_end, tape, done, err = self._native.segment(mode, ctrl, record)
+        except BaseException:
+            self.t = t0  # none of the steps ran
+            raise
         if err is not None:
             err = self._step_error(err, t0 + done, ctrl[:, done], mode[:, done] if mode.ndim == 3 else mode)
         if done > 0:
@@ -885,11 +912,12 @@ class Scene:
             if w[6] is not None and w[5]._version != w[6]:
                 raise RuntimeError(
                     f"control_dofs_{_CTRL_NAMES[w[1]]} for step {self.t - T + w[0]}: its tensor was changed in place "
-                    "before the step ran (steps run when a reading needs them); give a copy, e.g. tensor.clone()"
+                    "(it or the tensor it is a view of) before the step ran (steps run when a reading needs them); "
+                    "give a copy, e.g. tensor.clone()"
                 )
         base_mode, base_ctrl = self._mode_np, self._ctrl_np
         N, nv = base_ctrl.shape
-        graph = (self._ctrl_src is not None and self._ctrl_src.requires_grad) or any(w[5].requires_grad for w in cur)
+        graph = self._grad and ((self._ctrl_src is not None and self._ctrl_src.requires_grad) or any(w[5].requires_grad for w in cur))
         groups = self._groups(cur) if (cur and T > 1) else None
         if not cur:
             return base_mode, np.repeat(base_ctrl[:, None, :], T, axis=1), (self._graph_controls(T, [], None) if graph else None)
@@ -1025,15 +1053,21 @@ class Scene:
         """Advance every env by dt, with the controls set so far.
 
         Steps run natively when something needs their result: a reading of the state, a link,
-        the contacts or a camera, a write of the state or of a parameter, or every few hundred
-        steps. The steps called in between run as one batch (each env's steps one parallel
+        the contacts or a camera, a write of the state or of a parameter, or after up to a
+        thousand pending steps (fewer in large batches). The steps called in between run as one batch (each env's steps one parallel
         task), and in a ``requires_grad`` scene they become one autograd node. An error of a step
         (a NaN target, a diverging state) is therefore raised by the call that ran it, naming
-        the step; the steps before it stand, and the scene is left after them."""
+        the step; the steps before it stand, and the scene is left after them. Steps still pending
+        when the whole state is written (``reset()``, ``set_state``) are dropped unrun: their
+        results would be overwritten (the controls they set stay in effect)."""
         if self._native is None:
             self._require_built("step")
         if not self._synced:
             self._push_state()
+        grad_mode = torch.is_grad_enabled()
+        if grad_mode is not self._pend_grad:
+            self._flush()  # a segment runs in one grad mode, the one its steps were called in
+            self._pend_grad = grad_mode
         self._pend += 1
         self.t += 1
         if self._pend >= self._pend_max:
@@ -1106,9 +1140,6 @@ class Scene:
             Q, V = _wrap(Q, self), _wrap(V, self)
         return Q, V
 
-    def _desc_nv(self) -> int:
-        return self.sim.rigid_solver._desc["nv"]
-
     def get_state(self) -> SimState:
         self._require_built("get_state")
         return SimState(self._qpos, self._qvel, self._time, self._batched)
@@ -1117,7 +1148,7 @@ class Scene:
         self._require_built("set_state")
         if not isinstance(state, SimState):
             raise ValueError(f"state: expected a SimState from scene.get_state(), got {type(state).__name__}")
-        self._flush()
+        self._drop_pending()  # their results would be overwritten
         q, v = self._q_t, self._v_t
         if state._qpos.shape != q.shape or state._qvel.shape != v.shape:
             raise ValueError(

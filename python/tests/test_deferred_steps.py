@@ -228,3 +228,107 @@ def test_writes_in_any_dof_order_set_those_dofs(read_every_step):
         out.append((q.detach().as_subclass(torch.Tensor), grad.as_subclass(torch.Tensor)))
     torch.testing.assert_close(out[0][0], out[1][0], rtol=0, atol=1e-13)
     torch.testing.assert_close(out[0][1], out[1][1], rtol=1e-10, atol=1e-13)
+
+
+def _loop(scene, robot, U, reads=(), no_grad_reads=(), late_write=None):
+    for t in range(U.shape[0]):
+        robot.control_dofs_force(U[t])
+        scene.step()
+        if t in reads:
+            scene.sim.rigid_solver.get_qpos()
+        if t in no_grad_reads:
+            with torch.no_grad():
+                scene.sim.rigid_solver.get_qpos()
+    if late_write is not None:  # a write after the last step, before the reading
+        robot.control_dofs_force(late_write, dofs_idx_local=[0, 1])
+    q = scene.sim.rigid_solver.get_qpos()
+    if late_write is not None:
+        scene.step()
+        q = q + scene.sim.rigid_solver.get_qpos()
+    return q
+
+
+def _grad_of(fn):
+    g = torch.Generator().manual_seed(9)
+    U = (0.5 * torch.randn(8, 9, generator=g, dtype=torch.float64)).requires_grad_(True)
+    late = torch.tensor([2.0, -1.0], dtype=torch.float64, requires_grad=True)
+    scene, robot = franka_scene()
+    q = fn(scene, robot, U, late)
+    loss = (q**2).sum()
+    gu, gl = torch.autograd.grad(loss, [U, late])
+    return q.detach().as_subclass(torch.Tensor), gu.as_subclass(torch.Tensor), gl.as_subclass(torch.Tensor)
+
+
+def test_write_after_the_last_step_and_reads_under_no_grad_keep_states_and_gradients():
+    ref = _grad_of(lambda sc, r, U, late: _loop(sc, r, U, reads=range(8), late_write=late))
+    for kw in ({}, {"reads": (2,)}, {"no_grad_reads": (3, 5)}):
+        out = _grad_of(lambda sc, r, U, late: _loop(sc, r, U, late_write=late, **kw))
+        for a, b in zip(ref, out):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_scene_without_grad_keeps_no_graph_of_its_controls():
+    scene, robot = franka_scene(requires_grad=False)
+    u = torch.ones(9, dtype=torch.float64, requires_grad=True)
+    x = u * 2.0
+    robot.control_dofs_force(x)
+    scene.step()
+    robot.control_dofs_force(x[:2] * 3.0, dofs_idx_local=[0, 1])
+    scene.step()
+    with torch.no_grad():
+        x.add_(1.0)  # no graph, no in-place check: the values were copied when written
+    q = scene.sim.rigid_solver.get_qpos()
+    assert q.grad_fn is None and not q.requires_grad
+    assert scene._ctrl_src is None
+
+
+def test_failure_in_a_recorded_segment_leaves_a_differentiable_prefix():
+    g = torch.Generator().manual_seed(4)
+    U0 = 0.3 * torch.randn(8, 9, generator=g, dtype=torch.float64)
+    grads = []
+    for fail in (True, False):
+        scene, robot = franka_scene()
+        U = U0.clone().requires_grad_(True)
+        n = 8 if fail else 5
+        for t in range(n):
+            if fail and t == 5:
+                bad = torch.zeros(9, dtype=torch.float64)
+                bad[2] = float("inf")
+                robot.control_dofs_force(bad)
+            else:
+                robot.control_dofs_force(U[t])
+            scene.step()
+        if fail:
+            with pytest.raises(ValueError, match=r"step 5.*dof 2"):
+                scene.sim.rigid_solver.get_qpos()
+            assert scene.t == 5
+        q = scene.sim.rigid_solver.get_qpos()
+        (gu,) = torch.autograd.grad((q**2).sum(), U)
+        grads.append((q.detach().as_subclass(torch.Tensor), gu.as_subclass(torch.Tensor)))
+    torch.testing.assert_close(grads[0][0], grads[1][0], rtol=0, atol=0)
+    torch.testing.assert_close(grads[0][1], grads[1][1], rtol=1e-12, atol=0)
+    assert grads[0][1][:5].abs().sum() > 0 and grads[0][1][5:].abs().sum() == 0
+
+
+def test_reset_drops_pending_steps_even_a_failing_one():
+    scene, robot = franka_scene(requires_grad=False)
+    q_init = scene.sim.rigid_solver.get_qpos().clone()
+    bad = torch.full((9,), float("nan"), dtype=torch.float64)
+    robot.control_dofs_force(torch.ones(9, dtype=torch.float64))
+    scene.step()
+    robot.control_dofs_force(bad)
+    scene.step()
+    scene.reset()  # the pending steps' results would be overwritten: they do not run
+    assert scene.t == 0 and scene._pend == 0
+    torch.testing.assert_close(scene.sim.rigid_solver.get_qpos(), q_init, rtol=0, atol=0)
+    # the controls they set stay in effect (here the NaN one: refused when a step runs)
+    scene.step()
+    with pytest.raises(ValueError, match=r"step 0.*control_dofs_force.*NaN"):
+        scene.sim.rigid_solver.get_qpos()
+
+
+def test_control_before_build_names_the_call():
+    scene = gs.Scene()
+    ball = scene.add_entity(gs.morphs.Sphere(radius=0.1))
+    with pytest.raises(RuntimeError, match=r"control_dofs_force.*build"):
+        ball.control_dofs_force(torch.zeros(6, dtype=torch.float64))

@@ -463,8 +463,10 @@ struct Sim {
     envs: Vec<Env>,
     /// Scratch of the reverse passes over this sim's tapes (one `Data` per env, made on first use).
     scratch: Arc<Mutex<Vec<Data>>>,
-    /// The env states before the last `rollout` / `segment`, restored when an env fails.
+    /// The env states before the last `rollout` / `segment`, restored when an env fails, with
+    /// the solver's warm starts (so that steps run again after a failure are the same steps).
     backup: Vec<State>,
+    backup_warm: Vec<Vec<f64>>,
 }
 
 impl Sim {
@@ -474,6 +476,7 @@ impl Sim {
             envs,
             scratch: Arc::new(Mutex::new(Vec::new())),
             backup: Vec::new(),
+            backup_warm: Vec::new(),
         }
     }
 
@@ -484,14 +487,27 @@ impl Sim {
             v: Vec::new(),
             time: 0.0,
         });
-        for (b, e) in self.backup.iter_mut().zip(&self.envs) {
+        self.backup_warm.resize_with(self.envs.len(), Vec::new);
+        for ((b, w), e) in self
+            .backup
+            .iter_mut()
+            .zip(&mut self.backup_warm)
+            .zip(&self.envs)
+        {
             b.clone_from(&e.state);
+            w.clone_from(&e.data.qacc_warmstart);
         }
     }
 
     fn restore_states(&mut self) {
-        for (b, e) in self.backup.iter().zip(self.envs.iter_mut()) {
+        for ((b, w), e) in self
+            .backup
+            .iter()
+            .zip(&self.backup_warm)
+            .zip(self.envs.iter_mut())
+        {
             e.state.clone_from(b);
+            e.data.qacc_warmstart.clone_from(w);
         }
     }
 
@@ -552,7 +568,7 @@ impl Sim {
         let one = |i: usize, e: &mut Env| -> EnvOut {
             let mut tape = record.then(|| {
                 let mut tp = Tape::new(e.params.clone(), stride);
-                tp.reserve(t_end, nq, nv);
+                tp.reserve(t_end, model);
                 tp
             });
             let mut q = Vec::with_capacity(rows * nq);

@@ -52,7 +52,7 @@ fn record_allocs(model: &Model, s: &mut State, c: &Control) -> usize {
     let mut d = Data::new(model);
     pipeline::step(model, &model.params0, s, c, &mut d).unwrap();
     let mut tape = Tape::new(model.params0.clone(), 1);
-    tape.reserve(100, model.nq, model.nv);
+    tape.reserve(100, model);
     let before = ALLOCS.load(Ordering::Relaxed);
     for _ in 0..100 {
         tape.record_state(s);

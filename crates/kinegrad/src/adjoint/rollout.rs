@@ -237,17 +237,18 @@ impl Tape {
         }
     }
 
-    /// Make room for `steps` more steps of a model with `nq`, `nv` coordinates (recording
-    /// them then allocates nothing, as long as their contacts fit the results' room).
-    pub fn reserve(&mut self, steps: usize, nq: usize, nv: usize) {
+    /// Make room for `steps` more steps of `model` (recording them then allocates only when
+    /// their contacts outgrow the results' room).
+    pub fn reserve(&mut self, steps: usize, model: &Model) {
         let n = steps.div_ceil(self.stride);
-        self.ckpt_q.reserve(n * nq);
-        self.ckpt_v.reserve(n * nv);
+        self.ckpt_q.reserve(n * model.nq);
+        self.ckpt_v.reserve(n * model.nv);
         self.ckpt_time.reserve(n);
         if self.stride == 1 {
-            self.results.qacc.reserve(steps * nv);
-            self.results.residual.reserve(steps);
-            self.results.ends.reserve(steps);
+            let sub = steps * model.opt.substeps;
+            self.results.qacc.reserve(sub * model.nv);
+            self.results.residual.reserve(sub);
+            self.results.ends.reserve(sub);
         }
     }
 
