@@ -56,11 +56,7 @@ CTRL_FORCE, CTRL_POSITION, CTRL_VELOCITY = 0, 1, 2
 _CTRL_NAMES = ("force", "position", "velocity")
 
 
-def _np(t: torch.Tensor) -> np.ndarray:
-    """A float64 numpy view (or copy) of ``t`` for the native calls (which take any strides)."""
-    if t.dtype is torch.float64 and not t.is_cuda:
-        return t.detach().numpy()
-    return np.ascontiguousarray(t.detach().cpu().numpy(), dtype=np.float64)
+_np = _autograd._np  # a float64 numpy view (or copy) of a tensor for the native calls
 
 
 def _covered(shape, idx) -> torch.Tensor:
