@@ -28,6 +28,8 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 import torch
 
+from .tensor import wrap
+
 
 def _np(t: torch.Tensor) -> np.ndarray:
     """A float64 numpy view (or copy) of ``t`` for the native calls (which take any strides)."""
@@ -54,6 +56,11 @@ def check_inputs(step: int, pairs: Sequence[Tuple[str, torch.Tensor]]) -> None:
         idx = _first_bad(t)
         if idx is not None:
             raise ValueError(f"scene.step (step {step}): {name} contains NaN or inf (at index {idx} of shape {tuple(t.shape)})")
+
+
+def _gs_out(a: np.ndarray, scene) -> torch.Tensor:
+    """A node output over ``a`` as a gs.Tensor of ``scene`` (autograd attaches the node to it)."""
+    return wrap(torch.from_numpy(a), scene)
 
 
 def _grad_or_zeros(g, shape) -> torch.Tensor:
@@ -158,14 +165,14 @@ def _check_seed(step: int, what: str, g: torch.Tensor) -> None:
         )
 
 
-def _tape_backward(ctx, q_bar=None, v_bar=None, traj_q_bar=None, traj_v_bar=None, mode=None, U=None):
-    """Run the native reverse pass over ``ctx.tape``; returns torch (q0_bar, v0_bar, U_bar
-    (N, T, nv), [param grads in ctx.names order]) and records the per-step gradient norms."""
-    scene, t0, T = ctx.scene, ctx.t0, ctx.T
+def _tape_backward(scene, t0, T, tape, names, q0, q_bar=None, v_bar=None, traj_q_bar=None, traj_v_bar=None, mode=None, U=None):
+    """Run the native reverse pass over ``tape`` (steps t0..t0+T-1 from the state whose qpos is
+    ``q0``); returns torch (q0_bar, v0_bar, U_bar (N, T, nv), [param grads in ``names`` order])
+    and records the per-step gradient norms."""
     clip = scene.grad_clip
     try:
-        qb, vb, ub, pb, norms = ctx.tape.vjp(
-            _np(ctx.q0),
+        qb, vb, ub, pb, norms = tape.vjp(
+            _np(q0),
             None if q_bar is None else _np(q_bar),
             None if v_bar is None else _np(v_bar),
             None if traj_q_bar is None else _np(traj_q_bar),
@@ -178,7 +185,7 @@ def _tape_backward(ctx, q_bar=None, v_bar=None, traj_q_bar=None, traj_v_bar=None
         raise RuntimeError(f"backward of steps {t0}..{t0 + T - 1}: {e}") from None
     joint = np.sqrt((norms * norms).sum(axis=0))  # over envs
     scene._grad_trace.update(zip(range(t0, t0 + T), joint.tolist()))
-    return torch.from_numpy(qb), torch.from_numpy(vb), torch.from_numpy(ub), _param_grads(ctx.names, pb)
+    return torch.from_numpy(qb), torch.from_numpy(vb), torch.from_numpy(ub), _param_grads(names, pb)
 
 
 class Segment:
@@ -216,7 +223,7 @@ class SegmentFunction(torch.autograd.Function):
         _check_seed(last, "qpos", gq)
         _check_seed(last, "dofs_vel", gv)
         ctx.saved_tensors  # raises torch's error on a second backward without retain_graph
-        qb, vb, ub, pg = _tape_backward(ctx, q_bar=gq, v_bar=gv, mode=ctx.seg.mode, U=ctx.seg.ctrl)
+        qb, vb, ub, pg = _tape_backward(ctx.scene, ctx.t0, ctx.T, ctx.tape, ctx.names, ctx.q0, q_bar=gq, v_bar=gv, mode=ctx.seg.mode, U=ctx.seg.ctrl)
         return (None, None, None, None, None, qb, vb, ub if ctx.has_u else None, None, *pg)
 
 
@@ -231,39 +238,47 @@ def rollout_native(scene, t0: int, mode: np.ndarray, Un: np.ndarray, trajectory:
 
 class RolloutFunction(torch.autograd.Function):
     """(qpos0, qvel0, controls (N, T, nv) or (T, nv) for every env, *params) -> (qpos (N, T, nq),
-    qvel (N, T, nv)), or only the final state with ``trajectory=False``; one node. ``Un``: the
-    controls as an (N, T, nv) numpy array. The scene's native state must be (qpos0, qvel0), or
-    ``start`` that state as numpy (qpos, qvel, time), and its parameters the current ones
-    (``scene.rollout`` sees to both)."""
+    qvel (N, T, nv)), or only the final state with ``trajectory=False``; one node.
+
+    ``run`` holds the non-tensor arguments, in one tuple because each argument of ``apply``
+    costs time: (scene, t0, mode, checkpoint or None, trajectory, Un, start, names, unbatched).
+    ``Un``: the controls as an (N, T, nv) numpy array. The scene's native state must be
+    (qpos0, qvel0), or ``start`` that state as numpy (qpos, qvel, time), and its parameters
+    the current ones (``scene.rollout`` sees to both). With ``unbatched`` (a scene built
+    without n_envs) the outputs drop the env dimension and are the scene's gs.Tensors, made
+    here rather than by a select and a wrap after the node (two fewer torch ops per output)."""
 
     @staticmethod
-    def forward(ctx, scene, t0, mode, checkpoint, trajectory, Un, start, q0, v0, U, names, *params):
-        Q, V, tape = rollout_native(scene, t0, mode, Un, trajectory, any(ctx.needs_input_grad), checkpoint or 1, start)
-        ctx.scene, ctx.t0, ctx.T, ctx.tape, ctx.names = scene, t0, Un.shape[1], tape, tuple(names)
-        ctx.trajectory, ctx.mode, ctx.Un = trajectory, mode, Un
-        ctx.q0 = q0.detach()
-        if tape is not None:
-            scene._keep_tape(tape)
+    def forward(ctx, run, q0, v0, U, *params):
+        scene, t0, mode, checkpoint, trajectory, Un, start, names, unbatched = run
+        Q, V, tape = rollout_native(scene, t0, mode, Un, trajectory, True, checkpoint or 1, start)
+        ctx.run, ctx.tape, ctx.q0 = run, tape, q0
+        scene._keep_tape(tape)
         ctx.save_for_backward(U)  # the tape keeps the states; the controls are the caller's
+        if unbatched:
+            return _gs_out(Q[0], scene), _gs_out(V[0], scene)
         return torch.from_numpy(Q), torch.from_numpy(V)
 
     @staticmethod
     def backward(ctx, gQ, gV):
         (U,) = ctx.saved_tensors  # raises torch's error on a second backward without retain_graph
-        n, T = ctx.q0.shape[0], ctx.T
-        nq, nv = ctx.q0.shape[1], ctx.scene._native.nv
-        if ctx.trajectory:
+        scene, t0, mode, _, trajectory, Un, _, names, unbatched = ctx.run
+        (n, nq), T, nv = ctx.q0.shape, Un.shape[1], Un.shape[2]
+        back = (scene, t0, T, ctx.tape, names, ctx.q0)
+        if unbatched:
+            gQ, gV = (None if g is None else g[None] for g in (gQ, gV))
+        if trajectory:
             gQ, gV = _grad_or_zeros(gQ, (n, T, nq)), _grad_or_zeros(gV, (n, T, nv))
             for what, g in (("qpos", gQ), ("dofs_vel", gV)):
                 idx = _first_bad(g)
                 if idx is not None:
-                    _check_seed(ctx.t0 + idx[1], what, g[:, idx[1]])
-            qb, vb, ub, pg = _tape_backward(ctx, traj_q_bar=gQ, traj_v_bar=gV, mode=ctx.mode, U=ctx.Un)
+                    _check_seed(t0 + idx[1], what, g[:, idx[1]])
+            qb, vb, ub, pg = _tape_backward(*back, traj_q_bar=gQ, traj_v_bar=gV, mode=mode, U=Un)
         else:
             gq, gv = _grad_or_zeros(gQ, (n, nq)), _grad_or_zeros(gV, (n, nv))
-            _check_seed(ctx.t0 + T - 1, "qpos", gq)
-            _check_seed(ctx.t0 + T - 1, "dofs_vel", gv)
-            qb, vb, ub, pg = _tape_backward(ctx, q_bar=gq, v_bar=gv, mode=ctx.mode, U=ctx.Un)
+            _check_seed(t0 + T - 1, "qpos", gq)
+            _check_seed(t0 + T - 1, "dofs_vel", gv)
+            qb, vb, ub, pg = _tape_backward(*back, q_bar=gq, v_bar=gv, mode=mode, U=Un)
         if U.dim() == 2:  # the same controls for every env
             ub = ub.sum(0)
-        return (None, None, None, None, None, None, None, qb, vb, ub, None, *pg)
+        return (None, qb, vb, ub, *pg)

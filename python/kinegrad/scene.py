@@ -59,6 +59,12 @@ _CTRL_NAMES = ("force", "position", "velocity")
 _np = _autograd._np  # a float64 numpy view (or copy) of a tensor for the native calls
 
 
+def _batch_view(t: torch.Tensor) -> torch.Tensor:
+    """``t[None]`` as a plain tensor (also of a gs.Tensor), in the same graph."""
+    with torch._C.DisableTorchFunctionSubclass():
+        return t.unsqueeze(0)
+
+
 def _covered(shape, idx) -> torch.Tensor:
     """Boolean mask of the entries of a parameter of ``shape`` that a write at ``idx`` sets (None: all)."""
     m = torch.zeros(shape, dtype=torch.bool)
@@ -572,6 +578,7 @@ class Scene:
         self._q_t = torch.from_numpy(native.get_qpos())
         self._v_t = torch.from_numpy(native.get_qvel())
         self._synced = True  # the native state equals (_q_t, _v_t)
+        self._state_np = None  # (qpos, qvel) as numpy when a state write gave them (the native call's start)
         self._pend = 0  # steps called since the last flush, not run yet (the last ones up to self.t)
         self._pend_grad = True  # torch's grad mode when they were called
         # flush by itself after this many pending steps (bounds the memory of the control arrays)
@@ -704,6 +711,31 @@ class Scene:
         self._new_graph()
 
     # ---- state ----
+    # The state is (_q_t, _v_t): (N, nq), (N, nv) float64 tensors. After a rollout of an unbatched
+    # scene it is held as the (nq,), (nv,) tensors the rollout returned (_qu, _vu), and the
+    # batched views are made when first needed (often never: reset replaces them).
+    @property
+    def _q_t(self) -> torch.Tensor:
+        q = self._qb
+        if q is None:
+            q = self._qb = _batch_view(self._qu)
+        return q
+
+    @_q_t.setter
+    def _q_t(self, q: torch.Tensor) -> None:
+        self._qb, self._qu = q, None
+
+    @property
+    def _v_t(self) -> torch.Tensor:
+        v = self._vb
+        if v is None:
+            v = self._vb = _batch_view(self._vu)
+        return v
+
+    @_v_t.setter
+    def _v_t(self, v: torch.Tensor) -> None:
+        self._vb, self._vu = v, None
+
     @property
     def _qpos(self) -> torch.Tensor:
         self._flush()
@@ -726,13 +758,20 @@ class Scene:
         self._flush()
         self._q_t = q
         self._synced = False
+        self._state_np = None
         self._version += 1
 
     def _set_v(self, v: torch.Tensor) -> None:
         self._flush()
         self._v_t = v
         self._synced = False
+        self._state_np = None
         self._version += 1
+
+    def _start_np(self) -> tuple:
+        """The Python state as numpy (qpos, qvel, time), for a native call to start from."""
+        qv = self._state_np or (_np(self._q_t), _np(self._v_t))
+        return qv + (self._time,)
 
     @property
     def _ctrl_mode(self) -> torch.Tensor:
@@ -769,7 +808,7 @@ class Scene:
     def _push_state(self) -> None:
         """Give the native sim the Python state (after a write to it)."""
         try:
-            self._native.set_state(_np(self._q_t), _np(self._v_t), self._time)
+            self._native.set_state(*self._start_np())
         except ValueError:
             _autograd.check_inputs(self.t, [("qpos", self._q_t), ("dofs_vel", self._v_t)])  # names the entry
             raise
@@ -1096,21 +1135,26 @@ class Scene:
             raise ValueError(f"checkpoint: expected an integer >= 1 or None, got {checkpoint!r}")
         self._flush()
         # a state written since the last native call goes with the rollout call itself
-        start = None if self._synced else (_np(self._q_t), _np(self._v_t), self._time)
+        start = None if self._synced else self._start_np()
         if self._native_params_ver != self._params_ver:
             self._sync_params(self._snapshot())
-        names, params = self._grad_param_inputs() if self._grad else ((), ())
+        grad = self._grad and torch.is_grad_enabled()
+        names, params = self._grad_param_inputs() if grad else ((), ())
         Un = U.detach().numpy()
         if Un.ndim == 2:
             Un = Un[None] if N == 1 else np.broadcast_to(Un, (N,) + Un.shape)
         mode = self._current_mode() if self._writes else self._mode_np
         t0, T = self.t, Un.shape[1]
         try:
-            if self._grad and (U.requires_grad or names or self._q_t.requires_grad or self._v_t.requires_grad):
+            q0, v0 = self._q_t, self._v_t
+            if grad and (U.requires_grad or names or q0.requires_grad or v0.requires_grad):
                 ck = None if checkpoint is None else int(checkpoint)
-                Q, V = _autograd.RolloutFunction.apply(self, t0, mode, ck, bool(trajectory), Un, start, self._q_t, self._v_t, U, names, *params)
+                unbatched = not self._batched and _globals.tc_float is torch.float64
+                run = (self, t0, mode, ck, bool(trajectory), Un, start, names, unbatched)
+                Q, V = _autograd.RolloutFunction.apply(run, q0, v0, U, *params)
             else:  # nothing to differentiate: no node, no tape
                 Q, V = (torch.from_numpy(a) for a in _autograd.rollout_native(self, t0, mode, Un, bool(trajectory), False, 1, start)[:2])
+                unbatched = False
         except ValueError:
             if start is not None:
                 _autograd.check_inputs(t0, [("qpos", self._q_t), ("dofs_vel", self._v_t)])  # names a NaN entry
@@ -1120,7 +1164,11 @@ class Scene:
             e, k, d = (int(i) for i in bad[0])
             raise ValueError(f"scene.rollout: controls contain NaN or inf at step {t0 + k} (rollout index {k}, env {e}, dof {d})") from None
         self._synced = True
-        self._q_t, self._v_t = (Q[:, -1], V[:, -1]) if trajectory else (Q, V)
+        if unbatched:  # the outputs are the caller's gs.Tensors; the state is their last step
+            self._qb = self._vb = None
+            self._qu, self._vu = (Q[-1], V[-1]) if trajectory else (Q, V)
+        else:
+            self._q_t, self._v_t = (Q[:, -1], V[:, -1]) if trajectory else (Q, V)
         self._mode_np = mode
         self._ctrl_np = Un[:, -1].copy()
         self._ctrl_src = U if self._grad else None
@@ -1128,6 +1176,8 @@ class Scene:
         self._version += 1
         self._time += self.dt * T
         self.t = t0 + T
+        if unbatched:
+            return Q, V
         if Q.dtype is not _globals.tc_float:
             Q, V = Q.to(_globals.tc_float), V.to(_globals.tc_float)
         if not self._batched:
@@ -1145,14 +1195,22 @@ class Scene:
         if not isinstance(state, SimState):
             raise ValueError(f"state: expected a SimState from scene.get_state(), got {type(state).__name__}")
         self._drop_pending()  # their results would be overwritten
-        q, v = self._q_t, self._v_t
+        q, v = self._init_q, self._init_v  # the shapes of the state
         if state._qpos.shape != q.shape or state._qvel.shape != v.shape:
             raise ValueError(
                 f"state: shapes qpos {tuple(state._qpos.shape)}, dofs_vel {tuple(state._qvel.shape)} do not match "
                 f"this scene's {tuple(q.shape)}, {tuple(v.shape)}"
             )
-        self._set_q(state._qpos.clone())
-        self._set_v(state._qvel.clone())
+        sq, sv = state._qpos, state._qvel
+        if sq.requires_grad or sv.requires_grad or sq.dtype is not torch.float64 or sv.dtype is not torch.float64:
+            self._q_t, self._v_t = sq.clone(), sv.clone()
+            self._state_np = None
+        else:  # copies made in numpy, kept for the next native call to start from
+            qn, vn = sq.numpy().copy(), sv.numpy().copy()
+            self._q_t, self._v_t = torch.from_numpy(qn), torch.from_numpy(vn)
+            self._state_np = (qn, vn)
+        self._synced = False
+        self._version += 1
         self._time = state.time
 
     def reset(self, state: Optional[SimState] = None, envs_idx=None) -> None:

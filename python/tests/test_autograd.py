@@ -389,6 +389,52 @@ def test_autograd_grad_and_rollout_agree_with_step_loop():
 
 
 @needs_vjp
+@pytest.mark.parametrize("trajectory", [False, True])
+def test_rollout_then_steps_gradient_equals_step_loop(trajectory):
+    """A rollout's outputs of an unbatched scene are the state the next steps start from (the
+    scene keeps them and makes its batched view only when needed): a loss on the rollout's
+    output and on the state 30 steps later has the gradient of the same loss over a step loop."""
+    U = _franka_input("force")[:60].requires_grad_(True)
+
+    def loop_loss():
+        scene, robot = franka_scene()
+        for t in range(30):
+            robot.control_dofs_force(U[t])
+            scene.step()
+        mid = scene.sim.rigid_solver.get_qpos()
+        for t in range(30, 60):
+            robot.control_dofs_force(U[t])
+            scene.step()
+        return (mid**2).sum() + _loss_of_state(scene.sim.rigid_solver.get_qpos(), scene.sim.rigid_solver.get_qvel())
+
+    (g_loop,) = torch.autograd.grad(loop_loss(), U)
+    scene, robot = franka_scene()
+    Q, V = scene.rollout(U[:30], trajectory=trajectory)
+    assert isinstance(Q, gs.Tensor) and Q.scene is scene and Q.grad_fn is not None
+    assert Q.shape == ((30, 9) if trajectory else (9,)) and V.shape == Q.shape
+    mid = Q[-1] if trajectory else Q
+    torch.testing.assert_close(scene.sim.rigid_solver.get_qpos().detach(), mid.detach(), rtol=0, atol=0)
+    for t in range(30, 60):
+        robot.control_dofs_force(U[t])
+        scene.step()
+    loss = (mid**2).sum() + _loss_of_state(scene.sim.rigid_solver.get_qpos(), scene.sim.rigid_solver.get_qvel())
+    (g_roll,) = torch.autograd.grad(loss, U)
+    torch.testing.assert_close(g_roll.detach(), g_loop.detach(), rtol=1e-10, atol=1e-12)
+
+
+def test_rollout_without_grad_mode_builds_no_node():
+    """``torch.no_grad()`` around a rollout of a requires_grad scene: same trajectory, no node, no tape."""
+    U = _franka_input("force")[:20].requires_grad_(True)
+    a, _ = franka_scene()
+    qa, _ = a.rollout(U, trajectory=False)
+    b, _ = franka_scene()
+    with torch.no_grad():
+        qb, vb = b.rollout(U, trajectory=False)
+    assert qb.grad_fn is None and not qb.requires_grad and b.graph_nbytes == 0
+    torch.testing.assert_close(qb.detach().as_subclass(torch.Tensor), qa.detach().as_subclass(torch.Tensor), rtol=0, atol=0)
+
+
+@needs_vjp
 def test_rollout_trajectory_loss_matches_finite_differences():
     U = 0.5 * _franka_input("force")[:40]
 
