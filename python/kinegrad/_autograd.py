@@ -203,28 +203,35 @@ class Segment:
 
 
 class SegmentFunction(torch.autograd.Function):
-    """(qpos0, qvel0, U (N, T, nv) or None, *params) -> (qpos_T, qvel_T) over steps already run
-    natively (``seg``: their tape and controls); ``q_end``, ``v_end`` (numpy) are their result."""
+    """(qpos0, qvel0, U or None, *params) -> (qpos_T, qvel_T) over steps already run natively.
+
+    ``run`` holds the non-tensor arguments (one ``apply`` argument: each costs time):
+    (scene, t0, seg (the steps' tape and controls), q_end, v_end (numpy: their result), names).
+    ``U``: the targets (N, T, nv) as a graph tensor, or (nv,) for a one-step segment whose one
+    write sets every target of every env (its gradient is then summed over the envs)."""
 
     @staticmethod
-    def forward(ctx, scene, t0, seg, q_end, v_end, q0, v0, U, names, *params):
-        ctx.scene, ctx.t0, ctx.T, ctx.tape, ctx.seg, ctx.names = scene, t0, len(seg.tape), seg.tape, seg, tuple(names)
-        ctx.q0 = q0.detach()
-        ctx.has_u = U is not None
+    def forward(ctx, run, q0, v0, U, *params):
+        ctx.run = run
+        ctx.u_shape = None if U is None else U.shape
         ctx.save_for_backward(q0)
-        return torch.from_numpy(q_end), torch.from_numpy(v_end)
+        return torch.from_numpy(run[3]), torch.from_numpy(run[4])
 
     @staticmethod
     def backward(ctx, gq, gv):
-        last = ctx.t0 + ctx.T - 1
-        n = ctx.q0.shape[0]
-        gq = _grad_or_zeros(gq, tuple(ctx.q0.shape))
-        gv = _grad_or_zeros(gv, (n, ctx.scene._native.nv))
-        _check_seed(last, "qpos", gq)
-        _check_seed(last, "dofs_vel", gv)
-        ctx.saved_tensors  # raises torch's error on a second backward without retain_graph
-        qb, vb, ub, pg = _tape_backward(ctx.scene, ctx.t0, ctx.T, ctx.tape, ctx.names, ctx.q0, q_bar=gq, v_bar=gv, mode=ctx.seg.mode, U=ctx.seg.ctrl)
-        return (None, None, None, None, None, qb, vb, ub if ctx.has_u else None, None, *pg)
+        (q0,) = ctx.saved_tensors  # raises torch's error on a second backward without retain_graph
+        scene, t0, seg, _, _, names = ctx.run
+        T = len(seg.tape)
+        gq = _grad_or_zeros(gq, tuple(q0.shape))
+        gv = _grad_or_zeros(gv, (q0.shape[0], scene._native.nv))
+        _check_seed(t0 + T - 1, "qpos", gq)
+        _check_seed(t0 + T - 1, "dofs_vel", gv)
+        qb, vb, ub, pg = _tape_backward(scene, t0, T, seg.tape, names, q0, q_bar=gq, v_bar=gv, mode=seg.mode, U=seg.ctrl)
+        if ctx.u_shape is None:
+            ub = None
+        elif ub.shape != ctx.u_shape:
+            ub = ub.sum_to_size(ctx.u_shape)
+        return (None, qb, vb, ub, *pg)
 
 
 def rollout_native(scene, t0: int, mode: np.ndarray, Un: np.ndarray, trajectory: bool, record: bool, stride: int, start):

@@ -584,8 +584,10 @@ class Scene:
         # flush by itself after this many pending steps (bounds the memory of the control arrays)
         self._pend_max = max(1, min(1000, (1 << 20) // (self._n * max(1, desc["nv"]))))
         self._mode_np = np.zeros((self._n, desc["nv"]), dtype=np.int8)
+        # every dof in one mode; shared, like every mode array here: never written in place
+        self._uniform_mode = [np.full((self._n, desc["nv"]), m, dtype=np.int8) for m in range(3)]
         self._ctrl_np = np.zeros((self._n, desc["nv"]), dtype=np.float64)
-        # graph tensor (N, T, nv) or (T, nv) of the targets of the last steps run: the base of the
+        # graph tensor (N, T, nv), (T, nv) or (nv,) of the targets of the last steps run: the base of the
         # next segment is its last step (None when nothing upstream carries grad)
         self._ctrl_src: Optional[torch.Tensor] = None
         self._writes: list = []
@@ -857,7 +859,8 @@ class Scene:
             if record:
                 seg = _autograd.Segment(tape, mode, ctrl)
                 self._keep_tape(seg)
-                self._q_t, self._v_t = _autograd.SegmentFunction.apply(self, t0, seg, q_end, v_end, q0, v0, U, names, *params)
+                run = (self, t0, seg, q_end, v_end, names)
+                self._q_t, self._v_t = _autograd.SegmentFunction.apply(run, q0, v0, U, *params)
             else:
                 self._q_t, self._v_t = torch.from_numpy(q_end), torch.from_numpy(v_end)
             # the controls in effect after the last step run
@@ -956,6 +959,13 @@ class Scene:
         groups = self._groups(cur) if (cur and T > 1) else None
         if not cur:
             return base_mode, np.repeat(base_ctrl[:, None, :], T, axis=1), (self._graph_controls(T, [], None) if graph else None)
+        if T == 1 and len(cur) == 1 and self._sets_all(cur[0]):  # a policy loop: one write, every dof
+            w = cur[0]
+            cc = np.empty((N, 1, nv))
+            cc[:, 0] = w[5].detach().numpy()  # a copy: the segment keeps it for the backward
+            v = w[5]
+            U = (v if v.dim() == 1 else v.unsqueeze(1)) if graph else None  # (nv,): see SegmentFunction
+            return self._uniform_mode[w[1]], cc, U
         if T == 1:  # a loop that reads the state every step
             cm, cc = base_mode.copy(), base_ctrl.copy()
             for w in cur:
@@ -1017,8 +1027,10 @@ class Scene:
         N, nv = self._ctrl_np.shape
 
         def base() -> torch.Tensor:
-            src = self._ctrl_src  # (N, T, nv), or (T, nv) from a rollout with the same controls for every env
-            return src[..., -1, :].expand(N, nv) if src is not None else torch.zeros(N, nv, dtype=torch.float64)
+            src = self._ctrl_src  # (N, T, nv), (T, nv) from a rollout with the same controls for every env, or (nv,)
+            if src is None:
+                return torch.zeros(N, nv, dtype=torch.float64)
+            return (src if src.dim() == 1 else src[..., -1, :]).expand(N, nv)
 
         if parts is not None:
             U = None

@@ -89,6 +89,32 @@ def test_reading_at_the_end_equals_reading_every_step(n_envs, drive):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("per_env", [False, True])
+def test_policy_loop_reading_every_step_has_the_gradient_of_one_segment(per_env):
+    """The one-write-per-step loop (a policy reading the state every step): a target for every
+    dof, the same for both envs (k,) or one row per env (n_envs, k); its gradient summed over
+    the envs as broadcasting does."""
+    g = torch.Generator().manual_seed(5)
+    shape = (T, 2, 9) if per_env else (T, 9)
+    U = (2.0 * torch.randn(shape, generator=g, dtype=torch.float64)).requires_grad_(True)
+    out = []
+    for every in (True, False):
+        scene, robot = franka_scene(n_envs=2)
+        for t in range(T):
+            robot.control_dofs_force(U[t])
+            scene.step()
+            if every:
+                scene.sim.rigid_solver.get_qpos()
+        solver = scene.sim.rigid_solver
+        loss = (solver.get_qpos() ** 2).sum() + 0.3 * (solver.get_qvel() ** 2).sum()
+        (gu,) = torch.autograd.grad(loss, U)
+        out.append((solver.get_qpos().detach().as_subclass(torch.Tensor), gu.as_subclass(torch.Tensor)))
+    (q1, g1), (q2, g2) = out
+    torch.testing.assert_close(q1, q2, rtol=0, atol=1e-12)
+    assert g1.abs().sum() > 0
+    torch.testing.assert_close(g1, g2, rtol=1e-9, atol=1e-12)
+
+
 def test_per_step_modes_reach_the_native_steps():
     """A mode set at step 3 acts from step 3 on, not from the start of the pending segment."""
     target = torch.tensor([0.0, -0.3, 0.0, -2.0, 0.0, 1.8, 0.8, 0.02, 0.02], dtype=torch.float64)
