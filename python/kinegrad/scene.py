@@ -946,16 +946,22 @@ class Scene:
         effect before them: mode (N, nv) int8, or (N, T, nv) when a mode changes within the
         segment; ctrl (N, T, nv) float64; U the targets as a graph tensor (N, T, nv) when a write
         or the base carries grad, else None (only its graph matters: the values are ``ctrl``)."""
-        for w in cur:
-            if w[6] is not None and w[5]._version != w[6]:
-                raise RuntimeError(
-                    f"control_dofs_{_CTRL_NAMES[w[1]]} for step {self.t - T + w[0]}: its tensor was changed in place "
-                    "(it or the tensor it is a view of) before the step ran (steps run when a reading needs them); "
-                    "give a copy, e.g. tensor.clone()"
-                )
+        src = self._ctrl_src
+        graph = src is not None and src.requires_grad
+        for w in cur:  # one pass: in-place changes, and whether a write carries grad
+            if w[6] is not None:  # a tensor carrying grad, kept as given
+                if w[5]._version != w[6]:
+                    raise RuntimeError(
+                        f"control_dofs_{_CTRL_NAMES[w[1]]} for step {self.t - T + w[0]}: its tensor was changed in place "
+                        "(it or the tensor it is a view of) before the step ran (steps run when a reading needs them); "
+                        "give a copy, e.g. tensor.clone()"
+                    )
+                graph = True
+            elif not graph and w[5].requires_grad:
+                graph = True
+        graph = graph and self._grad
         base_mode, base_ctrl = self._mode_np, self._ctrl_np
         N, nv = base_ctrl.shape
-        graph = self._grad and ((self._ctrl_src is not None and self._ctrl_src.requires_grad) or any(w[5].requires_grad for w in cur))
         groups = self._groups(cur) if (cur and T > 1) else None
         if not cur:
             return base_mode, np.repeat(base_ctrl[:, None, :], T, axis=1), (self._graph_controls(T, [], None) if graph else None)
