@@ -7,7 +7,7 @@ DEPS_STAMP := $(VENV)/.deps-$(REQ_HASH)
 NATIVE_STAMP := $(VENV)/.native-stamp
 NATIVE_SRC := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock pyproject.toml
 
-.PHONY: setup assets test demo bench clean
+.PHONY: setup assets test demo bench genesis-venv clean
 
 setup: $(DEPS_STAMP) assets $(NATIVE_STAMP)
 
@@ -43,6 +43,12 @@ demo: setup
 
 bench: setup
 	$(VPY) benches/bench.py
+
+# optional: Genesis (genesis-world, with its own torch: about 8 GB) in a separate venv, which
+# `make bench` then runs as a peer on the same task (benches/genesis_peer.py)
+genesis-venv: assets
+	$(PYTHON) -m venv .cache/genesis-venv
+	.cache/genesis-venv/bin/pip install --disable-pip-version-check -q torch $$(ls .cache/wheels/genesis_world-*.whl | tail -1)
 
 clean:
 	rm -rf $(VENV) .pytest_cache python/kinegrad/_native*.so

@@ -5,9 +5,11 @@ and batched throughput. Run with `make bench`.
 """
 
 import argparse
+import json
 import os
 import platform
 import statistics
+import subprocess
 import time
 from pathlib import Path
 
@@ -121,7 +123,24 @@ def franka_gs_scene(requires_grad, n_envs=0):
     return scene, robot, scene.get_state()
 
 
-def python_overhead(T, repeats, mujoco_run):
+def genesis_peer(T, repeats):
+    """Genesis on its CPU backend on the same task (benches/genesis_peer.py), run in the Python of
+    a venv that has genesis-world: $KINEGRAD_GENESIS_PYTHON, else .cache/genesis-venv (made by
+    `make genesis-venv`). Its JSON result, or None when that venv is absent. Runs before the
+    kinegrad cases, never beside them (the machine has two cores)."""
+    py = Path(os.environ.get("KINEGRAD_GENESIS_PYTHON") or REPO / ".cache" / "genesis-venv" / "bin" / "python")
+    if not py.exists():
+        return None
+    cmd = [str(py), str(REPO / "benches" / "genesis_peer.py"), "--steps", str(T), "--repeats", str(repeats)]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=True).stdout
+        return json.loads(out.strip().splitlines()[-1])
+    except (subprocess.SubprocessError, ValueError, IndexError) as e:
+        print(f"Genesis peer failed ({' '.join(cmd)}): {e}")
+        return None
+
+
+def python_overhead(T, repeats, mujoco_run, genesis=None):
     """Per-step cost of the Python API in a requires_grad scene against the native stepping of
     the same steps (one native call for all T steps, no Python per step), and of the gradient
     against MuJoCo's (`mujoco_run`, timed in the same rounds)."""
@@ -179,6 +198,20 @@ def python_overhead(T, repeats, mujoco_run):
     print(f"  rollout forward + backward                         {t_roll_b * 1e6:8.2f} us/step  backward/forward {(t_roll_b - t_roll) / t_roll:5.2f}  (target <= 4)")
     print(f"MuJoCo: forward + mjd_transitionFD per step + adjoint recursion    {t_mj * 1e6:8.2f} us/step")
     print(f"  gradient of {T} steps: kinegrad rollout forward+backward {t_roll_b * 1e6:.2f} us/step vs MuJoCo FD assembly {t_mj * 1e6:.2f}: {t_mj / t_roll_b:.1f}x cheaper (target >= 10)")
+    if genesis is None:
+        print("Genesis: not installed (`make genesis-venv` sets up its peer run)")
+        return
+    g_f, g_b = genesis["forward_us_per_step"], genesis["backward_us_per_step"]
+    scene.reset(home)
+    k_loss = float(loss(*loop()).detach())
+    print(
+        f"Genesis {genesis['genesis_version']} CPU backend, {genesis['precision']}, the same loop (median of {genesis['repeats']}; "
+        f"loss {genesis['loss']:.6f} vs kinegrad's {k_loss:.6f}; its gradient {'checked against finite differences' if genesis['grad_ok'] else 'FAILED: ' + genesis['note']}):"
+    )
+    t_loop_bwd = t_loop_b - t_loop
+    print(f"  forward  {g_f:9.1f} us/step  vs kinegrad's loop {t_loop * 1e6:6.2f}: {g_f / (t_loop * 1e6):6.0f}x")
+    if g_b is not None:
+        print(f"  backward {g_b:9.1f} us/step  vs kinegrad's loop {t_loop_bwd * 1e6:6.2f}: {g_b / (t_loop_bwd * 1e6):6.0f}x")
 
 
 def mujoco_fd_gradient(T):
@@ -261,6 +294,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--no-genesis", action="store_true", help="skip the Genesis peer run even when its venv exists")
     ap.add_argument("--batched-child", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     for p in (FRANKA, HUMANOID):
@@ -273,7 +307,8 @@ def main():
     single_env("Franka (Menagerie)+floor", FRANKA, FRANKA_HOME, FRANKA_HOME, args.steps, args.repeats)
     single_env("dm_control humanoid", HUMANOID, None, None, args.steps, args.repeats)
     print()
-    python_overhead(100, 3 * args.repeats, mujoco_fd_gradient(100))  # short runs: more rounds
+    genesis = None if args.no_genesis else genesis_peer(100, args.repeats)
+    python_overhead(100, 3 * args.repeats, mujoco_fd_gradient(100), genesis)  # short runs: more rounds
     print()
     print("batched Franka (all cores):")
     batched(FRANKA, FRANKA_HOME, FRANKA_HOME, [1, 64, 1024], 20000, max(3, args.repeats // 2))

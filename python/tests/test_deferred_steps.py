@@ -140,15 +140,18 @@ def test_per_step_modes_reach_the_native_steps():
     assert (ends[0] - ends[1]).abs().max() > 1e-6
 
 
-def test_control_tensor_changed_in_place_before_its_step_ran_is_refused():
+@pytest.mark.parametrize("steps", [1, 3])
+def test_control_tensor_changed_in_place_before_its_step_ran_is_refused(steps):
+    """One step, or a write at every step of three (the open-loop pattern), one changed."""
     scene, robot = franka_scene()
     u = torch.zeros(9, dtype=torch.float64, requires_grad=True)
-    x = u * 1.0
-    robot.control_dofs_force(x)
-    scene.step()
+    xs = [u * 1.0 for _ in range(steps)]
+    for x in xs:
+        robot.control_dofs_force(x)
+        scene.step()
     with torch.no_grad():
-        x.add_(1.0)
-    with pytest.raises(RuntimeError, match=r"control_dofs_force for step 0.*changed in place.*clone"):
+        xs[-1].add_(1.0)
+    with pytest.raises(RuntimeError, match=rf"control_dofs_force for step {steps - 1}.*changed in place.*clone"):
         scene.sim.rigid_solver.get_qpos()
 
 
