@@ -1048,7 +1048,7 @@ class Scene:
                 graph = True
             i += 1
         N, nv = self._ctrl_np.shape
-        V = torch.stack([w[5] for w in cur])  # (T, nv): the entity key is only that of (nv,) values for every env
+        V = torch.stack([w[5] for w in cur])  # (T, nv): writes with the entity's own key hold (nv,) values
         Vn = V.detach().numpy()
         ctrl = Vn[None] if N == 1 else np.repeat(Vn[None], N, axis=0)
         U = V.expand(N, len(cur), nv) if graph and self._grad else None
