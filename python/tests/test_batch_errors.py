@@ -30,6 +30,40 @@ def test_failing_env_is_named_and_keeps_its_state():
         assert q_after[e, 2] < q_before[e, 2]  # fell
 
 
+def _falling_boxes(n_envs):
+    b = _native.SceneBuilder()
+    b.add_primitive("plane", [0.0, 0.0, 1.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], True)
+    b.add_primitive("box", [0.1, 0.1, 0.1], [0.0, 0.0, 0.3], [0.9, 0.1, 0.3, 0.0], False)
+    return b.build(n_envs)
+
+
+def test_several_steps_in_one_call_equal_one_call_per_step():
+    """``Sim.step(n)`` runs each env's n steps as one task (env by env): the same states as n
+    calls of ``Sim.step(1)``, through the box's landing on the plane."""
+    a, b = _falling_boxes(3), _falling_boxes(3)
+    v = a.get_qvel()
+    v[:, :3] = [[0.0, 0.0, 0.0], [0.5, 0.0, 0.0], [0.0, -0.3, 1.0]]  # three different envs
+    a.set_state(a.get_qpos(), v)
+    b.set_state(b.get_qpos(), v)
+    a.step(150)
+    for _ in range(150):
+        b.step(1)
+    np.testing.assert_array_equal(a.get_qpos(), b.get_qpos())
+    np.testing.assert_array_equal(a.get_qvel(), b.get_qvel())
+    assert (a.get_qpos()[:, 2] < 0.2).all()  # landed
+
+
+def test_failing_env_in_a_several_step_call_stops_there_and_the_others_run_on():
+    sim = _falling_boxes(3)
+    mass = sim.get_param("body_mass")
+    mass[1, -1] = 0.0
+    sim.set_param("body_mass", mass)
+    with pytest.raises(RuntimeError, match="env 1"):
+        sim.step(5)
+    t = sim.get_time()
+    assert t[1] == 0.0 and t[0] == pytest.approx(5 * 0.01) and t[2] == t[0]
+
+
 def test_requires_grad_scene_readings_carry_the_graph():
     # was: refused with NotImplementedError until gradients existed; now readings must carry grad_fn
     scene = gs.Scene(sim_options=gs.options.SimOptions(requires_grad=True))

@@ -1271,19 +1271,14 @@ impl Sim {
         Ok(())
     }
 
-    /// Advance every env by `nsteps` steps, in parallel, without the GIL.
+    /// Advance every env by `nsteps` steps, each env's steps one parallel task, without the
+    /// GIL. A failing env stops at its failing step (keeping the state before it) and is named
+    /// in the error; the other envs run all their steps.
     #[pyo3(signature = (nsteps=1))]
     fn step(&mut self, py: Python<'_>, nsteps: usize) -> PyResult<()> {
         let model = &*self.model;
         let envs = &mut self.envs;
-        py.detach(|| {
-            guard(|| {
-                for _ in 0..nsteps {
-                    batch::step_all(model, envs).map_err(to_py_err)?;
-                }
-                Ok(())
-            })
-        })
+        py.detach(|| guard(|| batch::step_all_n(model, envs, nsteps).map_err(to_py_err)))
     }
 
     /// T steps of every env from its stored state: mode (n_envs, nv) or per step
