@@ -6,7 +6,8 @@ steps called since the last *flush* are pending, and ``_flush()`` runs them as o
 reading of the state (``scene._qpos`` / ``_qvel``, links, contacts, cameras), a write of the
 state or of a parameter, a rollout, or ``_pend_max`` pending steps. The Python side holds
 float64 torch tensors qpos (N, nq) and qvel (N, nv), N = max(n_envs, 1), as of the last
-flush. In a ``requires_grad`` scene the flushed steps are recorded on a native tape and become
+flush (after a rollout of an unbatched scene: the (nq,), (nv,) tensors it returned, batched
+when first needed; see ``_q_t``). In a ``requires_grad`` scene the flushed steps are recorded on a native tape and become
 one autograd node (:class:`kinegrad._autograd.SegmentFunction`) from the segment's initial
 state, its per-step control targets and the parameters that carry grad. A loop that reads the
 state every step gets one node per step; a loop that reads it at the end gets one node. A
