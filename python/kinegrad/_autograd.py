@@ -28,7 +28,7 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 import torch
 
-from .tensor import wrap
+from .tensor import Tensor
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -59,8 +59,12 @@ def check_inputs(step: int, pairs: Sequence[Tuple[str, torch.Tensor]]) -> None:
 
 
 def _gs_out(a: np.ndarray, scene) -> torch.Tensor:
-    """A node output over ``a`` as a gs.Tensor of ``scene`` (autograd attaches the node to it)."""
-    return wrap(torch.from_numpy(a), scene)
+    """A node output over ``a`` as a gs.Tensor of ``scene`` (autograd attaches the node to it).
+    Made with ``_make_subclass``, not ``as_subclass``: an alias made inside ``forward`` would be
+    a view of a tensor internal to the node, which autograd then refuses to modify in place."""
+    out = torch.Tensor._make_subclass(Tensor, torch.from_numpy(a), False)
+    out.__dict__["scene"] = scene
+    return out
 
 
 def _grad_or_zeros(g, shape) -> torch.Tensor:
@@ -259,19 +263,19 @@ class RolloutFunction(torch.autograd.Function):
     def forward(ctx, run, q0, v0, U, *params):
         scene, t0, mode, checkpoint, trajectory, Un, start, names, unbatched = run
         Q, V, tape = rollout_native(scene, t0, mode, Un, trajectory, True, checkpoint or 1, start)
-        ctx.run, ctx.tape, ctx.q0 = run, tape, q0
+        ctx.run, ctx.tape = run, tape
         scene._keep_tape(tape)
-        ctx.save_for_backward(U)  # the tape keeps the states; the controls are the caller's
+        ctx.save_for_backward(U, q0)  # the tape keeps the states; the controls are the caller's
         if unbatched:
             return _gs_out(Q[0], scene), _gs_out(V[0], scene)
         return torch.from_numpy(Q), torch.from_numpy(V)
 
     @staticmethod
     def backward(ctx, gQ, gV):
-        (U,) = ctx.saved_tensors  # raises torch's error on a second backward without retain_graph
+        U, q0 = ctx.saved_tensors  # raises torch's error on a second backward without retain_graph
         scene, t0, mode, _, trajectory, Un, _, names, unbatched = ctx.run
-        (n, nq), T, nv = ctx.q0.shape, Un.shape[1], Un.shape[2]
-        back = (scene, t0, T, ctx.tape, names, ctx.q0)
+        (n, nq), T, nv = q0.shape, Un.shape[1], Un.shape[2]
+        back = (scene, t0, T, ctx.tape, names, q0)
         if unbatched:
             gQ, gV = (None if g is None else g[None] for g in (gQ, gV))
         if trajectory:

@@ -719,6 +719,8 @@ class Scene:
     # batched views are made when first needed (often never: reset replaces them).
     @property
     def _q_t(self) -> torch.Tensor:
+        if self._qu is not None:
+            self._check_rollout_state()
         q = self._qb
         if q is None:
             q = self._qb = _batch_view(self._qu)
@@ -730,6 +732,8 @@ class Scene:
 
     @property
     def _v_t(self) -> torch.Tensor:
+        if self._vu is not None:
+            self._check_rollout_state()
         v = self._vb
         if v is None:
             v = self._vb = _batch_view(self._vu)
@@ -738,6 +742,17 @@ class Scene:
     @_v_t.setter
     def _v_t(self, v: torch.Tensor) -> None:
         self._vb, self._vu = v, None
+
+    def _check_rollout_state(self) -> None:
+        """The state is the tensors a rollout returned: refuse them if the caller changed them in
+        place (the native sim would not know; set_state is the way to write the state)."""
+        for t, ver in ((self._qu, self._qu_ver), (self._vu, self._vu_ver)):
+            if t is not None and t._version != ver:
+                raise RuntimeError(
+                    "scene.rollout returned the scene's state (its final qpos and dofs_vel), and it was "
+                    "changed in place; clone() it before changing it, or write the state with "
+                    "set_state / set_dofs_position (scene.reset() also recovers)"
+                )
 
     @property
     def _qpos(self) -> torch.Tensor:
@@ -778,8 +793,9 @@ class Scene:
 
     @property
     def _ctrl_mode(self) -> torch.Tensor:
-        """Control mode of every dof (N, nv) int8 (0 force, 1 position, 2 velocity); a view."""
-        return torch.from_numpy(self._mode_np)
+        """Control mode of every dof (N, nv) int8 (0 force, 1 position, 2 velocity); a copy (the
+        mode arrays are shared between segments and never written in place)."""
+        return torch.from_numpy(self._mode_np.copy())
 
     @_ctrl_mode.setter
     def _ctrl_mode(self, m) -> None:
@@ -816,6 +832,7 @@ class Scene:
             _autograd.check_inputs(self.t, [("qpos", self._q_t), ("dofs_vel", self._v_t)])  # names the entry
             raise
         self._synced = True
+        self._state_np = None
 
     def _flush(self) -> None:
         """Run the pending steps (one native call, each env's steps one parallel task) and bring
@@ -828,6 +845,7 @@ class Scene:
         if self._grad and self._pend_grad is not torch.is_grad_enabled():
             with torch.set_grad_enabled(self._pend_grad):
                 return self._flush()
+        q0, v0 = self._q_t, self._v_t  # before anything changes (making a batched view may raise)
         self._pend = 0
         t0 = self.t - T
         ws = self._writes  # in order of their step offsets
@@ -844,7 +862,6 @@ class Scene:
             raise
         self._sync_params(self._snapshot())
         names, params = self._grad_param_inputs() if self._grad else ((), ())
-        q0, v0 = self._q_t, self._v_t
         record = self._grad and (U is not None or bool(names) or q0.requires_grad or v0.requires_grad)
         try:
             q_end, v_end, tape, done, err = self._native.segment(mode, ctrl, record)
@@ -1037,7 +1054,10 @@ class Scene:
         target of every env). None when the writes are not of that pattern."""
         w0 = cur[0]
         k0, m0, i = w0[7], w0[1], 0
-        graph = False
+        src = self._ctrl_src
+        # with a graph base, U is made (without grad if no write carries any) so that it replaces
+        # the base for the segments after this one
+        graph = src is not None and src.requires_grad
         for w in cur:
             if w[0] != i or w[1] != m0 or w[7] is not k0:
                 return None
@@ -1211,9 +1231,11 @@ class Scene:
             e, k, d = (int(i) for i in bad[0])
             raise ValueError(f"scene.rollout: controls contain NaN or inf at step {t0 + k} (rollout index {k}, env {e}, dof {d})") from None
         self._synced = True
+        self._state_np = None
         if unbatched:  # the outputs are the caller's gs.Tensors; the state is their last step
             self._qb = self._vb = None
             self._qu, self._vu = (Q[-1], V[-1]) if trajectory else (Q, V)
+            self._qu_ver, self._vu_ver = self._qu._version, self._vu._version
         else:
             self._q_t, self._v_t = (Q[:, -1], V[:, -1]) if trajectory else (Q, V)
         self._mode_np = mode

@@ -615,3 +615,21 @@ def test_truncated_backprop_and_grad_clip():
         scene.step()
     _loss_of_state(scene.sim.rigid_solver.get_qpos(), scene.sim.rigid_solver.get_qvel()).backward()
     assert float(scene.grad_trace.max()) > 0
+
+
+@pytest.mark.parametrize("grad_mode", [True, False])
+def test_rollout_outputs_changed_in_place_are_refused_and_reset_recovers(grad_mode):
+    """The final state a rollout returns is the scene's state: changing it in place (which the
+    native sim would not see) is refused at the next use, naming the fix; reset recovers."""
+    scene, robot = franka_scene()
+    U = _franka_input("force")[:5].requires_grad_(True)
+    q, v = scene.rollout(U, trajectory=False)
+    with torch.set_grad_enabled(grad_mode):
+        q.add_(1.0)
+    with pytest.raises(RuntimeError, match="changed in place.*clone"):
+        scene.sim.rigid_solver.get_qpos()
+    scene.reset()
+    q2, _ = scene.rollout(U, trajectory=False)
+    ref, _ = franka_scene()
+    q3, _ = ref.rollout(U, trajectory=False)
+    torch.testing.assert_close(q2.detach().as_subclass(torch.Tensor), q3.detach().as_subclass(torch.Tensor), rtol=0, atol=0)

@@ -115,6 +115,43 @@ def test_policy_loop_reading_every_step_has_the_gradient_of_one_segment(per_env)
     torch.testing.assert_close(g1, g2, rtol=1e-9, atol=1e-12)
 
 
+def test_plain_writes_after_a_graph_control_cut_its_gradient():
+    """A control carrying grad for one step, then plain controls at every step (the open-loop
+    pattern), then steps without writes: only the first step depends on u0, whatever the
+    segments are. Reading at segment ends, reading every step and finite differences agree."""
+    g = torch.Generator().manual_seed(7)
+    C = 2.0 * torch.randn(3, 9, generator=g, dtype=torch.float64)
+    u0 = (2.0 * torch.randn(9, generator=g, dtype=torch.float64)).requires_grad_(True)
+
+    def run(u, requires_grad, every):
+        scene, robot = franka_scene(requires_grad=requires_grad)
+        solver = scene.sim.rigid_solver
+        robot.control_dofs_force(u)
+        scene.step()
+        solver.get_qpos()
+        for t in range(3):
+            robot.control_dofs_force(C[t].clone())
+            scene.step()
+            if every:
+                solver.get_qpos()
+        solver.get_qpos()
+        for _ in range(5):
+            scene.step()
+            if every:
+                solver.get_qpos()
+        return (solver.get_qpos() ** 2).sum() + 0.3 * (solver.get_qvel() ** 2).sum()
+
+    (g_end,) = torch.autograd.grad(run(u0, True, False), u0)
+    (g_every,) = torch.autograd.grad(run(u0, True, True), u0)
+    torch.testing.assert_close(g_end.as_subclass(torch.Tensor), g_every.as_subclass(torch.Tensor), rtol=1e-9, atol=1e-12)
+    d = torch.randn(9, generator=g, dtype=torch.float64)
+    eps = 1e-6
+    with torch.no_grad():
+        fd = (float(run(u0 + eps * d, False, False)) - float(run(u0 - eps * d, False, False))) / (2 * eps)
+    an = float((g_end * d).sum())
+    assert abs(an - fd) <= 1e-6 * max(1.0, abs(fd)), (an, fd)
+
+
 def test_per_step_modes_reach_the_native_steps():
     """A mode set at step 3 acts from step 3 on, not from the start of the pending segment."""
     target = torch.tensor([0.0, -0.3, 0.0, -2.0, 0.0, 1.8, 0.8, 0.02, 0.02], dtype=torch.float64)
