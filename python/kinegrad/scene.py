@@ -7,12 +7,12 @@ reading of the state (``scene._qpos`` / ``_qvel``, links, contacts, cameras), a 
 state or of a parameter, a rollout, or ``_pend_max`` pending steps. The Python side holds
 float64 torch tensors qpos (N, nq) and qvel (N, nv), N = max(n_envs, 1), as of the last
 flush (after a rollout of an unbatched scene: the (nq,), (nv,) tensors it returned, batched
-when first needed; see ``_q_t``). In a ``requires_grad`` scene the flushed steps are recorded on a native tape and become
-one autograd node (:class:`kinegrad._autograd.SegmentFunction`) from the segment's initial
-state, its per-step control targets and the parameters that carry grad. A loop that reads the
-state every step gets one node per step; a loop that reads it at the end gets one node. A
-step that fails (NaN target, divergence) is reported by the flush that ran it, naming the
-step; the steps before it stand.
+when first needed; see ``_q_t``). In a ``requires_grad`` scene the flushed steps are recorded
+on a native tape and become one autograd node (:class:`kinegrad._autograd.SegmentFunction`)
+from the segment's initial state, its per-step control targets and the parameters that carry
+grad. A loop that reads the state every step gets one node per step; a loop that reads it at
+the end gets one node. A step that fails (NaN target, divergence) is reported by the flush
+that ran it, naming the step; the steps before it stand.
 
 Controls. ``_ctrl_np`` / ``_mode_np`` (numpy, (N, nv)) hold the targets and modes in effect
 after the last step run. Every ``control_dofs_*`` call is kept as a *write* (step offset in
