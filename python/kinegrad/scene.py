@@ -66,6 +66,18 @@ def _batch_view(t: torch.Tensor) -> torch.Tensor:
         return t.unsqueeze(0)
 
 
+def _check_rollout_state(watch) -> None:
+    """``watch``: (a state tensor that is, or views, a tensor the last rollout returned, its
+    version then). Refuse the state if the caller changed it in place: the native sim would not
+    know (set_state is the way to write the state)."""
+    if watch[0]._version != watch[1]:
+        raise RuntimeError(
+            "scene.rollout returned the scene's state (its final qpos and dofs_vel), and it was "
+            "changed in place; clone() it before changing it, or write the state with "
+            "set_state / set_dofs_position (scene.reset() also recovers)"
+        )
+
+
 def _covered(shape, idx) -> torch.Tensor:
     """Boolean mask of the entries of a parameter of ``shape`` that a write at ``idx`` sets (None: all)."""
     m = torch.zeros(shape, dtype=torch.bool)
@@ -716,11 +728,12 @@ class Scene:
     # ---- state ----
     # The state is (_q_t, _v_t): (N, nq), (N, nv) float64 tensors. After a rollout of an unbatched
     # scene it is held as the (nq,), (nv,) tensors the rollout returned (_qu, _vu), and the
-    # batched views are made when first needed (often never: reset replaces them).
+    # batched views are made when first needed (often never: reset replaces them). After any
+    # rollout, _qw / _vw watch the versions of the tensors the caller got (see _check_rollout_state).
     @property
     def _q_t(self) -> torch.Tensor:
-        if self._qu is not None:
-            self._check_rollout_state()
+        if self._qw is not None:
+            _check_rollout_state(self._qw)
         q = self._qb
         if q is None:
             q = self._qb = _batch_view(self._qu)
@@ -728,12 +741,12 @@ class Scene:
 
     @_q_t.setter
     def _q_t(self, q: torch.Tensor) -> None:
-        self._qb, self._qu = q, None
+        self._qb, self._qu, self._qw = q, None, None
 
     @property
     def _v_t(self) -> torch.Tensor:
-        if self._vu is not None:
-            self._check_rollout_state()
+        if self._vw is not None:
+            _check_rollout_state(self._vw)
         v = self._vb
         if v is None:
             v = self._vb = _batch_view(self._vu)
@@ -741,18 +754,7 @@ class Scene:
 
     @_v_t.setter
     def _v_t(self, v: torch.Tensor) -> None:
-        self._vb, self._vu = v, None
-
-    def _check_rollout_state(self) -> None:
-        """The state is the tensors a rollout returned: refuse them if the caller changed them in
-        place (the native sim would not know; set_state is the way to write the state)."""
-        for t, ver in ((self._qu, self._qu_ver), (self._vu, self._vu_ver)):
-            if t is not None and t._version != ver:
-                raise RuntimeError(
-                    "scene.rollout returned the scene's state (its final qpos and dofs_vel), and it was "
-                    "changed in place; clone() it before changing it, or write the state with "
-                    "set_state / set_dofs_position (scene.reset() also recovers)"
-                )
+        self._vb, self._vu, self._vw = v, None, None
 
     @property
     def _qpos(self) -> torch.Tensor:
@@ -1235,9 +1237,10 @@ class Scene:
         if unbatched:  # the outputs are the caller's gs.Tensors; the state is their last step
             self._qb = self._vb = None
             self._qu, self._vu = (Q[-1], V[-1]) if trajectory else (Q, V)
-            self._qu_ver, self._vu_ver = self._qu._version, self._vu._version
+            tq, tv = self._qu, self._vu
         else:
-            self._q_t, self._v_t = (Q[:, -1], V[:, -1]) if trajectory else (Q, V)
+            self._q_t, self._v_t = tq, tv = (Q[:, -1], V[:, -1]) if trajectory else (Q, V)
+        self._qw, self._vw = (tq, tq._version), (tv, tv._version)  # the caller's tensors share these versions
         self._mode_np = mode
         self._ctrl_np = Un[:, -1].copy()
         self._ctrl_src = U if self._grad else None

@@ -617,19 +617,21 @@ def test_truncated_backprop_and_grad_clip():
     assert float(scene.grad_trace.max()) > 0
 
 
-@pytest.mark.parametrize("grad_mode", [True, False])
-def test_rollout_outputs_changed_in_place_are_refused_and_reset_recovers(grad_mode):
+@pytest.mark.parametrize("n_envs, trajectory, grad_mode", [(0, False, True), (0, False, False), (0, True, False), (2, False, False), (2, True, True)])
+def test_rollout_outputs_changed_in_place_are_refused_and_reset_recovers(n_envs, trajectory, grad_mode):
     """The final state a rollout returns is the scene's state: changing it in place (which the
     native sim would not see) is refused at the next use, naming the fix; reset recovers."""
-    scene, robot = franka_scene()
+    scene, robot = franka_scene(n_envs=n_envs)
     U = _franka_input("force")[:5].requires_grad_(True)
-    q, v = scene.rollout(U, trajectory=False)
+    q, v = scene.rollout(U, trajectory=trajectory)
     with torch.set_grad_enabled(grad_mode):
-        q.add_(1.0)
+        (v if trajectory else q).mul_(2.0)
+    robot.control_dofs_force(U[0])
+    scene.step()
     with pytest.raises(RuntimeError, match="changed in place.*clone"):
         scene.sim.rigid_solver.get_qpos()
     scene.reset()
     q2, _ = scene.rollout(U, trajectory=False)
-    ref, _ = franka_scene()
+    ref, _ = franka_scene(n_envs=n_envs)
     q3, _ = ref.rollout(U, trajectory=False)
     torch.testing.assert_close(q2.detach().as_subclass(torch.Tensor), q3.detach().as_subclass(torch.Tensor), rtol=0, atol=0)
