@@ -66,11 +66,20 @@ def _batch_view(t: torch.Tensor) -> torch.Tensor:
         return t.unsqueeze(0)
 
 
+def _version(t: torch.Tensor) -> int:
+    """``t._version``, for a gs.Tensor without the ``__torch_function__`` round trip that a
+    property read of a tensor subclass takes (several microseconds)."""
+    if type(t) is torch.Tensor:
+        return t._version
+    with torch._C.DisableTorchFunctionSubclass():
+        return t._version
+
+
 def _check_rollout_state(watch) -> None:
     """``watch``: (a state tensor that is, or views, a tensor the last rollout returned, its
     version then). Refuse the state if the caller changed it in place: the native sim would not
     know (set_state is the way to write the state)."""
-    if watch[0]._version != watch[1]:
+    if _version(watch[0]) != watch[1]:
         raise RuntimeError(
             "scene.rollout returned the scene's state (its final qpos and dofs_vel), and it was "
             "changed in place; clone() it before changing it, or write the state with "
@@ -1240,7 +1249,8 @@ class Scene:
             tq, tv = self._qu, self._vu
         else:
             self._q_t, self._v_t = tq, tv = (Q[:, -1], V[:, -1]) if trajectory else (Q, V)
-        self._qw, self._vw = (tq, tq._version), (tv, tv._version)  # the caller's tensors share these versions
+        with torch._C.DisableTorchFunctionSubclass():  # (see _version)
+            self._qw, self._vw = (tq, tq._version), (tv, tv._version)  # the caller's tensors share these versions
         self._mode_np = mode
         self._ctrl_np = Un[:, -1].copy()
         self._ctrl_src = U if self._grad else None
