@@ -975,10 +975,6 @@ class Scene:
         effect before them: mode (N, nv) int8, or (N, T, nv) when a mode changes within the
         segment; ctrl (N, T, nv) float64; U the targets as a graph tensor (N, T, nv) when a write
         or the base carries grad, else None (only its graph matters: the values are ``ctrl``)."""
-        if T > 1 and len(cur) == T and self._sets_all(cur[0]):
-            fast = self._one_write_per_step(cur)
-            if fast is not None:
-                return fast
         src = self._ctrl_src
         graph = src is not None and src.requires_grad
         for w in cur:  # one pass: in-place changes, and whether a write carries grad
@@ -993,6 +989,10 @@ class Scene:
             elif not graph and w[5].requires_grad:
                 graph = True
         graph = graph and self._grad
+        if T > 1 and len(cur) == T and self._sets_all(cur[0]):
+            fast = self._one_write_per_step(cur, graph)
+            if fast is not None:
+                return fast
         base_mode, base_ctrl = self._mode_np, self._ctrl_np
         N, nv = base_ctrl.shape
         groups = self._groups(cur) if (cur and T > 1) else None
@@ -1059,31 +1059,20 @@ class Scene:
                 mode[ix3] = m
         return mode, ctrl, (self._graph_controls(T, cur, graph_parts) if graph else None)
 
-    def _one_write_per_step(self, cur: list):
-        """``_segment_inputs`` for the open-loop pattern in one pass over the writes: write i at
-        step i, each of the same entity's every dof in the same mode (``cur[0]`` sets every
-        target of every env). None when the writes are not of that pattern."""
-        w0 = cur[0]
-        k0, m0, i = w0[7], w0[1], 0
-        src = self._ctrl_src
-        # with a graph base, U is made (without grad if no write carries any) so that it replaces
-        # the base for the segments after this one
-        graph = src is not None and src.requires_grad
-        for w in cur:
-            if w[0] != i or w[1] != m0 or w[7] is not k0:
-                return None
-            if w[6] is not None:  # a tensor carrying grad, kept as given: the general path names the change
-                if w[5]._version != w[6]:
-                    return None
-                graph = True
-            elif w[5].requires_grad:
-                graph = True
-            i += 1
+    def _one_write_per_step(self, cur: list, graph: bool):
+        """``_segment_inputs`` for the open-loop pattern: write i at step i, each of the same
+        entity's every dof in the same mode (``cur[0]`` sets every target of every env); ``graph``
+        as there (with a graph base, U is made even without grad in the writes, so that it
+        replaces the base for the segments after this one). None when the writes are not of that
+        pattern."""
+        k0, m0 = cur[0][7], cur[0][1]
+        if not all(w[0] == i and w[1] == m0 and w[7] is k0 for i, w in enumerate(cur)):
+            return None
         N, nv = self._ctrl_np.shape
         V = torch.stack([w[5] for w in cur])  # (T, nv): writes with the entity's own key hold (nv,) values
         Vn = V.detach().numpy()
         ctrl = Vn[None] if N == 1 else np.repeat(Vn[None], N, axis=0)
-        U = V.expand(N, len(cur), nv) if graph and self._grad else None
+        U = V.expand(N, len(cur), nv) if graph else None
         return self._uniform_mode[m0], ctrl, U
 
     def _graph_controls(self, T: int, cur: list, parts: Optional[list]) -> torch.Tensor:
