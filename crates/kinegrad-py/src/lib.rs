@@ -817,16 +817,18 @@ fn vec_of(a: &PyReadonlyArray1<'_, f64>, name: &str, n: usize) -> PyResult<Vec<f
     Ok(x.to_vec())
 }
 
-fn view2<'a>(
-    a: &'a PyReadonlyArray2<'_, f64>,
+/// View an array of the given `shape`, checking its shape and that it is finite.
+fn view_checked<'a, D: numpy::ndarray::Dimension>(
+    a: &'a numpy::PyReadonlyArray<'_, f64, D>,
     name: &str,
-    rows: usize,
-    cols: usize,
-) -> PyResult<numpy::ndarray::ArrayView2<'a, f64>> {
+    shape: &[usize],
+) -> PyResult<numpy::ndarray::ArrayView<'a, f64, D>> {
     let v = a.as_array();
-    if v.shape() != [rows, cols] {
+    if v.shape() != shape {
+        let want: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
         return Err(invalid(format!(
-            "{name}: expected shape ({rows}, {cols}), got {:?}",
+            "{name}: expected shape ({}), got {:?}",
+            want.join(", "),
             v.shape()
         )));
     }
@@ -838,6 +840,16 @@ fn view2<'a>(
     Ok(v)
 }
 
+/// View a (rows, cols) array, checking its shape and that it is finite.
+fn view2<'a>(
+    a: &'a PyReadonlyArray2<'_, f64>,
+    name: &str,
+    rows: usize,
+    cols: usize,
+) -> PyResult<numpy::ndarray::ArrayView2<'a, f64>> {
+    view_checked(a, name, &[rows, cols])
+}
+
 /// View an (n, rows, cols) array, checking its shape and that it is finite.
 fn view3<'a>(
     a: &'a PyReadonlyArray3<'_, f64>,
@@ -846,19 +858,7 @@ fn view3<'a>(
     rows: usize,
     cols: usize,
 ) -> PyResult<numpy::ndarray::ArrayView3<'a, f64>> {
-    let v = a.as_array();
-    if v.shape() != [n, rows, cols] {
-        return Err(invalid(format!(
-            "{name}: expected shape ({n}, {rows}, {cols}), got {:?}",
-            v.shape()
-        )));
-    }
-    if v.iter().any(|x| !x.is_finite()) {
-        return Err(invalid(format!(
-            "{name}: contains a non-finite value (NaN or inf)"
-        )));
-    }
-    Ok(v)
+    view_checked(a, name, &[n, rows, cols])
 }
 
 // ---- functional stepping and adjoints (helpers) ----
