@@ -55,6 +55,60 @@ from .tensor import wrap as _wrap
 
 CTRL_FORCE, CTRL_POSITION, CTRL_VELOCITY = 0, 1, 2
 _CTRL_NAMES = ("force", "position", "velocity")
+# looked up once: the per-step calls (control_dofs_*, step) would otherwise read them from the
+# torch module every call
+_TENSOR, _F64, _grad_enabled = torch.Tensor, torch.float64, torch.is_grad_enabled
+_ACCUMULATE_GRAD = torch._C._functions.AccumulateGrad  # the node of a leaf that requires grad
+
+
+def _rows_of_one_tensor(vals: list) -> Optional[torch.Tensor]:
+    """When ``vals`` (T tensors of one shape (k,), as the caller checked) are consecutive rows
+    viewed with grad from one tensor P (``U[t0]``, ``U[t0 + 1]``, ... as an open-loop control
+    loop writes them), that block of rows as a (T, k) view of P; else None.
+
+    The segment node then takes the block as one input instead of a ``torch.stack`` of the T
+    rows: the same values and the same gradients (each row is a differentiable view of P), but
+    one graph edge, so that the backward accumulates one (T, k) gradient instead of running T
+    select nodes, each filling a zero tensor the size of P. P is found from the autograd
+    graph: the leaf or the non-view result the rows were taken from (rows taken through an
+    intermediate view keep the stack). Rows with hooks of their own (``register_hook``,
+    ``retain_grad``) keep the stack, which calls them."""
+    v0 = vals[0]
+    b = v0._base  # the tensor owning the rows' memory
+    g0 = v0.grad_fn
+    if b is None or g0 is None:
+        return None
+    parent = g0.next_functions[0][0]  # the node the rows' gradients flow to
+    if parent is None:
+        return None
+    if type(parent) is _ACCUMULATE_GRAD:
+        P = parent.variable  # a leaf: b itself, or a leaf view of b
+    elif parent is b.grad_fn:
+        P = b
+    else:
+        return None
+    if not P.is_contiguous():
+        return None
+    k, T = v0.shape[0], len(vals)
+    first = v0.storage_offset() - P.storage_offset()
+    if k == 0 or first < 0 or first % k or P.numel() % k or first + T * k > P.numel():
+        return None
+    off = v0.storage_offset()
+    for v in vals:  # the next row of P, viewed with grad from it, without hooks of its own
+        g = v.grad_fn
+        if (
+            v._base is not b
+            or v.storage_offset() != off
+            or g is None
+            or g.next_functions[0][0] is not parent
+            or not v.is_contiguous()
+            or v._backward_hooks is not None
+            or v.retains_grad
+        ):
+            return None
+        off += k
+    r0 = first // k
+    return P.view(-1, k)[r0 : r0 + T]
 
 
 _np = _autograd._np  # a float64 numpy view (or copy) of a tensor for the native calls
@@ -298,8 +352,8 @@ class RigidSolver:
             key = (1, dofs.numpy().tobytes())
         if (
             envs_idx is None
-            and type(vals) is torch.Tensor
-            and vals.dtype is torch.float64
+            and type(vals) is _TENSOR
+            and vals.dtype is _F64
             and (vals.shape == ent._dof_shape if span is not None else vals.shape == dofs.shape)
             and not vals.is_cuda
         ):
@@ -970,14 +1024,13 @@ class Scene:
         tsel = np.nonzero(last >= 0)[0]
         return tsel, last[tsel]
 
-    def _segment_inputs(self, T: int, cur: list):
-        """(mode, ctrl, U) of T pending steps from their writes ``cur`` over the controls in
-        effect before them: mode (N, nv) int8, or (N, T, nv) when a mode changes within the
-        segment; ctrl (N, T, nv) float64; U the targets as a graph tensor (N, T, nv) when a write
-        or the base carries grad, else None (only its graph matters: the values are ``ctrl``)."""
+    def _writes_graph(self, T: int, cur: list) -> bool:
+        """Whether the targets of a segment from the writes ``cur`` are a graph tensor: a write or
+        the base carries grad, in a ``requires_grad`` scene. Raises if a tensor kept as given
+        was changed in place since it was written."""
         src = self._ctrl_src
         graph = src is not None and src.requires_grad
-        for w in cur:  # one pass: in-place changes, and whether a write carries grad
+        for w in cur:
             if w[6] is not None:  # a tensor carrying grad, kept as given
                 if w[5]._version != w[6]:
                     raise RuntimeError(
@@ -988,11 +1041,18 @@ class Scene:
                 graph = True
             elif not graph and w[5].requires_grad:
                 graph = True
-        graph = graph and self._grad
+        return graph and self._grad
+
+    def _segment_inputs(self, T: int, cur: list):
+        """(mode, ctrl, U) of T pending steps from their writes ``cur`` over the controls in
+        effect before them: mode (N, nv) int8, or (N, T, nv) when a mode changes within the
+        segment; ctrl (N, T, nv) float64; U the targets as a graph tensor (N, T, nv) when a write
+        or the base carries grad, else None (only its graph matters: the values are ``ctrl``)."""
         if T > 1 and len(cur) == T and self._sets_all(cur[0]):
-            fast = self._one_write_per_step(cur, graph)
+            fast = self._one_write_per_step(T, cur)
             if fast is not None:
                 return fast
+        graph = self._writes_graph(T, cur)
         base_mode, base_ctrl = self._mode_np, self._ctrl_np
         N, nv = base_ctrl.shape
         groups = self._groups(cur) if (cur and T > 1) else None
@@ -1059,20 +1119,35 @@ class Scene:
                 mode[ix3] = m
         return mode, ctrl, (self._graph_controls(T, cur, graph_parts) if graph else None)
 
-    def _one_write_per_step(self, cur: list, graph: bool):
+    def _one_write_per_step(self, T: int, cur: list):
         """``_segment_inputs`` for the open-loop pattern: write i at step i, each of the same
-        entity's every dof in the same mode (``cur[0]`` sets every target of every env); ``graph``
-        as there (with a graph base, U is made even without grad in the writes, so that it
-        replaces the base for the segments after this one). None when the writes are not of that
-        pattern."""
-        k0, m0 = cur[0][7], cur[0][1]
-        if not all(w[0] == i and w[1] == m0 and w[7] is k0 for i, w in enumerate(cur)):
-            return None
+        entity's every dof in the same mode (``cur[0]`` sets every target of every env); None
+        when the writes are not of that pattern. When every write is a row of one tensor with
+        grad (``U[t]``), the targets are that block of rows (see ``_rows_of_one_tensor``) and
+        one version check covers all rows (they share the tensor's version counter); otherwise
+        the rows are stacked after the general pass (``_writes_graph``). With a graph base,
+        U is made even without grad in the writes, so that it replaces the base for the
+        segments after this one."""
+        k0, m0, ver = cur[0][7], cur[0][1], cur[0][6]
+        i = 0
+        for w in cur:  # tuple reads only: the pattern, and whether all have one version
+            if w[0] != i or w[1] != m0 or w[7] is not k0:
+                return None
+            if ver is not None and w[6] != ver:
+                ver = None
+            i += 1
         N, nv = self._ctrl_np.shape
-        V = torch.stack([w[5] for w in cur])  # (T, nv): writes with the entity's own key hold (nv,) values
-        Vn = V.detach().numpy()
+        vals = [w[5] for w in cur]  # (nv,) each: writes with the entity's own key hold (nv,) values
+        V = _rows_of_one_tensor(vals) if ver is not None else None
+        if V is not None and V._version == ver:  # unchanged since the first write
+            graph = True
+            Vn = V.detach().numpy().copy()  # the segment keeps it: not the caller's memory
+        else:
+            graph = self._writes_graph(T, cur)  # raises for a row changed in place
+            V = torch.stack(vals)  # (T, nv)
+            Vn = V.detach().numpy()
         ctrl = Vn[None] if N == 1 else np.repeat(Vn[None], N, axis=0)
-        U = V.expand(N, len(cur), nv) if graph else None
+        U = V.expand(N, T, nv) if graph else None
         return self._uniform_mode[m0], ctrl, U
 
     def _graph_controls(self, T: int, cur: list, parts: Optional[list]) -> torch.Tensor:
@@ -1166,7 +1241,7 @@ class Scene:
             self._require_built("step")
         if not self._synced:
             self._push_state()
-        grad_mode = torch.is_grad_enabled()
+        grad_mode = _grad_enabled()
         if grad_mode is not self._pend_grad:
             self._flush()  # a segment runs in one grad mode, the one its steps were called in
             self._pend_grad = grad_mode
