@@ -21,7 +21,9 @@ modes and targets (N, T, nv) of the segment from the writes (a value holds from 
 until a later write of the same entries), as numpy arrays for the native call and, when a
 value carries grad, as a graph tensor over ``_ctrl_src[:, -1]`` (the targets in effect at the
 segment's start). Only the graph of that tensor matters: the reverse pass reads the target
-values from the numpy arrays it keeps with the tape.
+values from the numpy arrays it keeps with the tape. An open loop writing rows ``U[t]`` of
+one tensor gives the node that block of ``U`` as its input, not a stack of the rows (see
+``_rows_of_one_tensor``): one gradient edge instead of one per step.
 
 Parameters: ``scene._params_cur`` (name -> (N, *shape) float64 array) is the
 authoritative copy; every change makes a new dict and bumps ``_params_ver``. Graph nodes
