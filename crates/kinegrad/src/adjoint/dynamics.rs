@@ -8,7 +8,7 @@
 //! with one sweep over the dof tree.
 
 use crate::data::Data;
-use crate::math::{skew, Force, Inertia, Mat3, Motion, Vec3};
+use crate::math::{Force, Inertia, Mat3, Motion, Vec3};
 use crate::model::{JointType, Model, Params};
 
 /// Adjoint of a body's spatial inertia in its stored form (mass, h = m c, i_o).
@@ -38,10 +38,11 @@ pub struct PosAdjoint {
     acc_bar: Vec<Force>,
     frc_bar: Vec<Motion>,
     dof_acc: Vec<Force>,
-    // scratch of rnea_vjp (body accelerations and subtree forces), finish_position (dof
+    // scratch of rnea_vjp (body accelerations, subtree forces and momenta), finish_position (dof
     // projections) and rows_vjp (row Jacobian adjoint, dof coefficients, per-contact adjoints)
     acc: Vec<Motion>,
     total: Vec<Force>,
+    mom: Vec<Force>,
     proj: Vec<f64>,
     pub(crate) jbar: Vec<f64>,
     pub(crate) coef: Vec<f64>,
@@ -67,6 +68,7 @@ impl PosAdjoint {
             dof_acc: vec![Force::zero(); nv],
             acc: vec![Motion::zero(); nb],
             total: vec![Force::zero(); nb],
+            mom: vec![Force::zero(); nb],
             proj: vec![0.0; nv],
             jbar: vec![0.0; nv],
             coef: vec![0.0; nv],
@@ -83,7 +85,8 @@ impl PosAdjoint {
         self.body_wrench.len() == model.nbody && self.cdof_bar.len() == model.nv
     }
 
-    /// Reset every accumulator to zero.
+    /// Reset every accumulator to zero (the scratch that [`rnea_vjp`] and [`finish_position`]
+    /// overwrite before reading is left as it is).
     pub fn clear(&mut self) {
         self.body_wrench.iter_mut().for_each(|x| *x = Force::zero());
         self.cdof_bar.iter_mut().for_each(|x| *x = Force::zero());
@@ -94,9 +97,6 @@ impl PosAdjoint {
         self.inert_bar
             .iter_mut()
             .for_each(|x| *x = InertiaBar::default());
-        self.acc_bar.iter_mut().for_each(|x| *x = Force::zero());
-        self.frc_bar.iter_mut().for_each(|x| *x = Motion::zero());
-        self.dof_acc.iter_mut().for_each(|x| *x = Force::zero());
     }
 }
 
@@ -142,9 +142,13 @@ pub fn rnea_vjp(
     gravity_bar: &mut Vec3,
 ) {
     let nb = model.nbody;
+    // Bodies with no dof between them and the world (`body_dof_last` unset) feel no joint
+    // force: their force adjoint is zero, so they only pass acceleration adjoints on.
+    let fixed = |b: usize| data.body_dof_last[b] == usize::MAX;
     // recompute body accelerations and local forces (forward pass of RNEA)
     let mut acc = std::mem::take(&mut adj.acc);
     let mut total = std::mem::take(&mut adj.total);
+    let mut mom = std::mem::take(&mut adj.mom);
     acc[0] = Motion::new(Vec3::zeros(), -params.gravity);
     for b in 1..nb {
         let mut x = acc[model.body_parent[b]];
@@ -156,11 +160,17 @@ pub fn rnea_vjp(
         }
         acc[b] = x;
     }
-    // subtree force totals F_b at this acceleration
+    // subtree force totals F_b at this acceleration (the momenta I V are kept for the reverse)
     total[0] = Force::zero();
     for b in 1..nb {
+        if fixed(b) {
+            total[b] = Force::zero();
+            continue;
+        }
         let (inert, vel) = (&data.cinert[b], &data.cvel[b]);
-        total[b] = inert.mul_motion(&acc[b]) + vel.cross_force(&inert.mul_motion(vel));
+        let p = inert.mul_motion(vel);
+        mom[b] = p;
+        total[b] = inert.mul_motion(&acc[b]) + vel.cross_force(&p);
     }
     for b in (1..nb).rev() {
         let p = model.body_parent[b];
@@ -191,23 +201,29 @@ pub fn rnea_vjp(
         adj.acc_bar[b] = Force::zero();
     }
     for b in (1..nb).rev() {
+        let p = model.body_parent[b];
+        if fixed(b) {
+            // zero force adjoint, no dofs: only the children's acceleration adjoints pass on
+            let ab = adj.acc_bar[b];
+            adj.acc_bar[p] += ab;
+            continue;
+        }
         let fb = adj.frc_bar[b];
-        let inert = data.cinert[b];
+        let inert = &data.cinert[b];
         let vel = data.cvel[b];
         let mut ib = adj.inert_bar[b];
         // I acc
-        let acc_b = inertia_product_vjp(&inert, &acc[b], &fb, &mut ib);
-        adj.acc_bar[b] += acc_b;
+        let acc_b = inertia_product_vjp(inert, &acc[b], &fb, &mut ib);
         // V x* p, p = I V
-        let p = inert.mul_motion(&vel);
         // <fb, dV x* p> = -<dV, fb x* p> ; <fb, V x* dp> = -<V x fb, dp>
-        let mut vel_bar = -(fb.cross_force(&p));
+        let mut vel_bar = -(fb.cross_force(&mom[b]));
         let p_bar = -(vel.cross_motion(&fb));
-        vel_bar += inertia_product_vjp(&inert, &vel, &p_bar, &mut ib);
+        vel_bar += inertia_product_vjp(inert, &vel, &p_bar, &mut ib);
         adj.inert_bar[b] = ib;
         adj.cvel_bar[b] += vel_bar;
         // acc_b = acc_parent + sum (cdof_dot v + cdof a)
-        let ab = adj.acc_bar[b];
+        let mut ab = adj.acc_bar[b];
+        ab += acc_b;
         for d in model.body_dof_adr[b]..model.body_dof_adr[b] + model.body_dof_num[b] {
             adj.cdof_dot_bar[d] += ab * v[d];
             v_bar[d] += data.cdof_dot[d].dot(&ab);
@@ -215,13 +231,13 @@ pub fn rnea_vjp(
                 adj.cdof_bar[d] += ab * a[d];
             }
         }
-        let p = model.body_parent[b];
         adj.acc_bar[p] += ab;
     }
     // the world's acceleration is -g
     *gravity_bar -= adj.acc_bar[0].lin;
     adj.acc = acc;
     adj.total = total;
+    adj.mom = mom;
 }
 
 /// Reverse of [`crate::kinematics::com_vel`]: consumes `cvel_bar` and `cdof_dot_bar`,
@@ -261,14 +277,25 @@ pub fn com_vel_vjp(model: &Model, data: &Data, v: &[f64], adj: &mut PosAdjoint, 
     }
 }
 
-/// Axial vector of the skew part: `tr(A^T [w]x) = w . axial(A)`.
+/// `axial(a b - b a)`, with `axial(A)` the axial vector of the skew part of A,
+/// `tr(A^T [w]x) = w . axial(A)`, without forming the products: only their off-diagonal
+/// entries enter.
 #[inline]
-fn axial(a: &Mat3) -> Vec3 {
-    Vec3::new(
-        a[(2, 1)] - a[(1, 2)],
-        a[(0, 2)] - a[(2, 0)],
-        a[(1, 0)] - a[(0, 1)],
-    )
+fn axial_commutator(a: &Mat3, b: &Mat3) -> Vec3 {
+    // (a b - b a)[(i, j)] = sum_l a[(i, l)] b[(l, j)] - b[(i, l)] a[(l, j)]
+    let e = |i: usize, j: usize| {
+        let mut s = 0.0;
+        for l in 0..3 {
+            s += a[(i, l)] * b[(l, j)] - b[(i, l)] * a[(l, j)];
+        }
+        s
+    };
+    Vec3::new(e(2, 1) - e(1, 2), e(0, 2) - e(2, 0), e(1, 0) - e(0, 1))
+}
+
+#[inline]
+fn inertia_bar_is_zero(ib: &InertiaBar) -> bool {
+    ib.mass == 0.0 && ib.h == Vec3::zeros() && ib.i_o == Mat3::zeros()
 }
 
 /// Turn the accumulated adjoints into dL/dq (accumulated into `q_bar`, nq) and parameter
@@ -286,23 +313,29 @@ pub fn finish_position(
     // body inertias: (mass, h, i_o) -> mass, centre of mass (world), world inertia
     for b in 1..model.nbody {
         let ib = adj.inert_bar[b];
+        if data.body_dof_last[b] == usize::MAX && inertia_bar_is_zero(&ib) {
+            // a body fixed to the world that nothing read the inertia of: no adjoint to add
+            continue;
+        }
         let m = params.body_mass[b];
         let c = data.xipos[b];
         let r = data.xmat[b];
-        let i_w = r * params.body_inertia[b] * r.transpose();
         let g = ib.i_o;
         // i_o = I_w - m [c]x^2 with [c]x^2 = c c^T - |c|^2 I ; h = m c
-        let cc = skew(&c) * skew(&c);
-        let mass_bar = ib.mass + ib.h.dot(&c) - (g.component_mul(&cc)).sum();
-        let c_bar = ib.h * m - ((g + g.transpose()) * c - c * (2.0 * g.trace())) * m;
+        // <g, [c]x^2> = c^T g c - |c|^2 tr(g)
+        let gc = g * c;
+        let gtc = g.tr_mul(&c);
+        let mass_bar = ib.mass + ib.h.dot(&c) - (c.dot(&gc) - c.norm_squared() * g.trace());
+        let c_bar = ib.h * m - ((gc + gtc) - c * (2.0 * g.trace())) * m;
         params_bar.body_mass[b] += mass_bar;
-        params_bar.body_inertia[b] += r.transpose() * g * r;
-        params_bar.body_ipos[b] += r.transpose() * c_bar;
-        // pose: the centre of mass moves as a body point, the inertia rotates with the body
-        let w = Force::new(
-            c.cross(&c_bar) + axial(&(g * i_w)) - axial(&(i_w * g)),
-            c_bar,
-        );
+        // I_w = r I r^T: dL/dI = r^T g r
+        let g_body = r.tr_mul(&(g * r));
+        params_bar.body_inertia[b] += g_body;
+        params_bar.body_ipos[b] += r.tr_mul(&c_bar);
+        // pose: the centre of mass moves as a body point, the inertia rotates with the body:
+        // axial(g I_w - I_w g) = r axial(g_body I - I g_body) (axial(r A r^T) = r axial(A))
+        let turn = r * axial_commutator(&g_body, &params.body_inertia[b]);
+        let w = Force::new(c.cross(&c_bar) + turn, c_bar);
         adj.body_wrench[b] += w;
     }
     // inject wrenches at the frame each quantity is attached to, then sweep the dof tree
