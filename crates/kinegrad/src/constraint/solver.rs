@@ -54,12 +54,7 @@ fn factor_hessian(data: &mut Data, nv: usize, jar: &[f64]) -> bool {
             }
         }
     }
-    // mirror the lower triangle (factor reads the lower triangle only, but keep H symmetric)
-    for i in 0..nv {
-        for k in 0..i {
-            data.hess_chol[k * nv + i] = data.hess_chol[i * nv + k];
-        }
-    }
+    // only the lower triangle is updated: factor reads no other entry (and zeroes the upper one)
     chol::factor(&mut data.hess_chol, nv)
 }
 

@@ -4,43 +4,50 @@
 /// Factor `a = L L^T` in place (lower triangle holds L; the strict upper triangle is zeroed).
 /// Returns false if the matrix is not positive definite.
 pub fn factor(a: &mut [f64], n: usize) -> bool {
+    let a = &mut a[..n * n];
     for j in 0..n {
-        let mut d = a[j * n + j];
-        for k in 0..j {
-            d -= a[j * n + k] * a[j * n + k];
+        // rows j + 1.. read row j's first j entries and its diagonal
+        let (head, tail) = a.split_at_mut((j + 1) * n);
+        let row_j = &mut head[j * n..];
+        let mut d = row_j[j];
+        for x in &row_j[..j] {
+            d -= x * x;
         }
         if !(d > 0.0) {
             return false;
         }
         let d = d.sqrt();
-        a[j * n + j] = d;
-        for i in j + 1..n {
-            let mut s = a[i * n + j];
-            for k in 0..j {
-                s -= a[i * n + k] * a[j * n + k];
+        row_j[j] = d;
+        let (lj, upper) = row_j.split_at_mut(j);
+        for row_i in tail.chunks_exact_mut(n) {
+            let mut s = row_i[j];
+            for (x, y) in row_i[..j].iter().zip(&*lj) {
+                s -= x * y;
             }
-            a[i * n + j] = s / d;
+            row_i[j] = s / d;
         }
-        for i in j + 1..n {
-            a[j * n + i] = 0.0;
-        }
+        upper[1..].iter_mut().for_each(|x| *x = 0.0);
     }
     true
 }
 
 /// Solve `L L^T x = b` in place (`b` becomes `x`).
 pub fn solve(l: &[f64], n: usize, b: &mut [f64]) {
+    let (l, b) = (&l[..n * n], &mut b[..n]);
     for i in 0..n {
+        let row = &l[i * n..i * n + i + 1];
         let mut s = b[i];
-        for k in 0..i {
-            s -= l[i * n + k] * b[k];
+        for (x, y) in row[..i].iter().zip(&b[..i]) {
+            s -= x * y;
         }
-        b[i] = s / l[i * n + i];
+        b[i] = s / row[i];
     }
     for i in (0..n).rev() {
         let mut s = b[i];
-        for k in i + 1..n {
-            s -= l[k * n + i] * b[k];
+        // column i of L below the diagonal: l[k n + i], k = i + 1..n
+        let col = l[i * n + i..].chunks(n).skip(1);
+        for (x, y) in col.zip(&b[i + 1..]) {
+            s -= x[0] * y;
         }
         b[i] = s / l[i * n + i];
     }
