@@ -192,11 +192,12 @@ pub fn forward(
 
 /// What [`forward`] leaves for the reverse pass, for a substep that already ran, from its
 /// recorded contacts and solution: kinematics (geom poses only for the geoms of the contacts;
-/// the others keep stale values), mass matrix, body velocities, actuator and passive forces,
-/// `M_h`, the constraint rows of the recorded contacts, and the solver's outputs at the
-/// recorded acceleration with the Newton Hessian of its active set factored. The bias forces,
-/// the unconstrained acceleration and the solver iterations are skipped
-/// (`qfrc_bias`, `qfrc_smooth`, `qm_h_chol`, `qacc_smooth` keep stale values).
+/// the others keep stale values), mass matrix, body velocities, actuator forces, `M_h`, the
+/// constraint rows of the recorded contacts, and the solver's outputs at the recorded
+/// acceleration with the Newton Hessian of its active set factored. The bias and passive
+/// forces, the unconstrained acceleration and the solver iterations are skipped (`qfrc_bias`,
+/// `qfrc_passive`, `qfrc_smooth`, `qm_h_chol`, `qacc_smooth` keep stale values): the reverse
+/// pass reads none of them.
 pub fn forward_replay(
     model: &Model,
     params: &Params,
@@ -215,7 +216,6 @@ pub fn forward_replay(
     kinematics::com_pos(model, params, data);
     crba::crba(model, params, data);
     kinematics::com_vel(model, v, data);
-    forces::passive(model, params, q, v, data);
     forces::actuation(model, params, q, v, control, data);
     implicit_mass(model, params, control, data, h);
     data.contacts.clear();
