@@ -21,9 +21,7 @@ modes and targets (N, T, nv) of the segment from the writes (a value holds from 
 until a later write of the same entries), as numpy arrays for the native call and, when a
 value carries grad, as a graph tensor over ``_ctrl_src[:, -1]`` (the targets in effect at the
 segment's start). Only the graph of that tensor matters: the reverse pass reads the target
-values from the numpy arrays it keeps with the tape. An open loop writing rows ``U[t]`` of
-one tensor gives the node that block of ``U`` as its input, not a stack of the rows (see
-``_rows_of_one_tensor``): one gradient edge instead of one per step.
+values from the numpy arrays it keeps with the tape.
 
 Parameters: ``scene._params_cur`` (name -> (N, *shape) float64 array) is the
 authoritative copy; every change makes a new dict and bumps ``_params_ver``. Graph nodes
@@ -60,57 +58,6 @@ _CTRL_NAMES = ("force", "position", "velocity")
 # looked up once: the per-step calls (control_dofs_*, step) would otherwise read them from the
 # torch module every call
 _TENSOR, _F64, _grad_enabled = torch.Tensor, torch.float64, torch.is_grad_enabled
-_ACCUMULATE_GRAD = torch._C._functions.AccumulateGrad  # the node of a leaf that requires grad
-
-
-def _rows_of_one_tensor(vals: list) -> Optional[torch.Tensor]:
-    """When ``vals`` (T tensors of one shape (k,), as the caller checked) are consecutive rows
-    viewed with grad from one tensor P (``U[t0]``, ``U[t0 + 1]``, ... as an open-loop control
-    loop writes them), that block of rows as a (T, k) view of P; else None.
-
-    The segment node then takes the block as one input instead of a ``torch.stack`` of the T
-    rows: the same values and the same gradients (each row is a differentiable view of P), but
-    one graph edge, so that the backward accumulates one (T, k) gradient instead of running T
-    select nodes, each filling a zero tensor the size of P. P is found from the autograd
-    graph: the leaf or the non-view result the rows were taken from (rows taken through an
-    intermediate view keep the stack). Rows with hooks of their own (``register_hook``,
-    ``retain_grad``) keep the stack, which calls them."""
-    v0 = vals[0]
-    b = v0._base  # the tensor owning the rows' memory
-    g0 = v0.grad_fn
-    if b is None or g0 is None:
-        return None
-    parent = g0.next_functions[0][0]  # the node the rows' gradients flow to
-    if parent is None:
-        return None
-    if type(parent) is _ACCUMULATE_GRAD:
-        P = parent.variable  # a leaf: b itself, or a leaf view of b
-    elif parent is b.grad_fn:
-        P = b
-    else:
-        return None
-    if not P.is_contiguous():
-        return None
-    k, T = v0.shape[0], len(vals)
-    first = v0.storage_offset() - P.storage_offset()
-    if k == 0 or first < 0 or first % k or P.numel() % k or first + T * k > P.numel():
-        return None
-    off = v0.storage_offset()
-    for v in vals:  # the next row of P, viewed with grad from it, without hooks of its own
-        g = v.grad_fn
-        if (
-            v._base is not b
-            or v.storage_offset() != off
-            or g is None
-            or g.next_functions[0][0] is not parent
-            or not v.is_contiguous()
-            or v._backward_hooks is not None
-            or v.retains_grad
-        ):
-            return None
-        off += k
-    r0 = first // k
-    return P.view(-1, k)[r0 : r0 + T]
 
 
 _np = _autograd._np  # a float64 numpy view (or copy) of a tensor for the native calls
@@ -1124,30 +1071,18 @@ class Scene:
     def _one_write_per_step(self, T: int, cur: list):
         """``_segment_inputs`` for the open-loop pattern: write i at step i, each of the same
         entity's every dof in the same mode (``cur[0]`` sets every target of every env); None
-        when the writes are not of that pattern. When every write is a row of one tensor with
-        grad (``U[t]``), the targets are that block of rows (see ``_rows_of_one_tensor``) and
-        one version check covers all rows (they share the tensor's version counter); otherwise
-        the rows are stacked after the general pass (``_writes_graph``). With a graph base,
-        U is made even without grad in the writes, so that it replaces the base for the
-        segments after this one."""
-        k0, m0, ver = cur[0][7], cur[0][1], cur[0][6]
+        when the writes are not of that pattern. With a graph base, U is made even without grad
+        in the writes, so that it replaces the base for the segments after this one."""
+        k0, m0 = cur[0][7], cur[0][1]
         i = 0
-        for w in cur:  # tuple reads only: the pattern, and whether all have one version
+        for w in cur:  # tuple reads only (the tensors are checked by _writes_graph)
             if w[0] != i or w[1] != m0 or w[7] is not k0:
                 return None
-            if ver is not None and w[6] != ver:
-                ver = None
             i += 1
+        graph = self._writes_graph(T, cur)
         N, nv = self._ctrl_np.shape
-        vals = [w[5] for w in cur]  # (nv,) each: writes with the entity's own key hold (nv,) values
-        V = _rows_of_one_tensor(vals) if ver is not None else None
-        if V is not None and V._version == ver:  # unchanged since the first write
-            graph = True
-            Vn = V.detach().numpy().copy()  # the segment keeps it: not the caller's memory
-        else:
-            graph = self._writes_graph(T, cur)  # raises for a row changed in place
-            V = torch.stack(vals)  # (T, nv)
-            Vn = V.detach().numpy()
+        V = torch.stack([w[5] for w in cur])  # (T, nv): writes with the entity's own key hold (nv,) values
+        Vn = V.detach().numpy()
         ctrl = Vn[None] if N == 1 else np.repeat(Vn[None], N, axis=0)
         U = V.expand(N, T, nv) if graph else None
         return self._uniform_mode[m0], ctrl, U
