@@ -42,9 +42,9 @@ def _mode_np(m: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(m.detach().cpu().numpy(), dtype=np.int8)
 
 
-def _first_bad(t: torch.Tensor):
-    """Index tuple of the first non-finite entry of t, or None."""
-    a = t.detach().cpu().numpy()
+def _first_bad(t):
+    """Index tuple of the first non-finite entry of t (a tensor or an array), or None."""
+    a = t if isinstance(t, np.ndarray) else t.detach().cpu().numpy()
     if np.isfinite(a).all():
         return None
     return tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
@@ -71,6 +71,17 @@ def _grad_or_zeros(g, shape) -> torch.Tensor:
     return torch.zeros(shape, dtype=torch.float64) if g is None else g.detach().to(torch.float64)
 
 
+def _seed_np(g, shape) -> np.ndarray:
+    """The gradient ``g`` flowing into a node output (None: zeros of ``shape``) as float64 numpy
+    for the native reverse pass; a view when it already is a float64 CPU tensor (the common
+    case: the outputs are float64), without a torch op."""
+    if g is None:
+        return np.zeros(shape)
+    if type(g) is torch.Tensor and g.dtype is torch.float64 and not g.requires_grad and not g.is_cuda:
+        return g.numpy()
+    return _np(g.to(torch.float64))
+
+
 def _snap_with(snap, names: Sequence[str], params) -> tuple:
     """The parameter snapshot a node runs with: ``snap`` with the values of the node's own
     parameter inputs written in, so that the forward and the backward use exactly the values
@@ -88,6 +99,14 @@ def _snap_with(snap, names: Sequence[str], params) -> tuple:
     # a fresh version token makes the scene push these values before the node runs
     return (object(), new) if changed else snap
 
+
+def _sum_to(a: np.ndarray, shape) -> torch.Tensor:
+    """``a`` (N, *shape) summed over the envs (one env: a view), or any other broadcast of
+    ``shape`` summed down to it."""
+    shape = tuple(shape)
+    if a.shape[1:] == shape:
+        return torch.from_numpy(a[0] if a.shape[0] == 1 else a.sum(axis=0))
+    return torch.from_numpy(a).sum_to_size(shape)
 
 
 def _param_grads(names: Sequence[str], pbar: Dict[str, np.ndarray]) -> List[torch.Tensor]:
@@ -160,7 +179,7 @@ class KinematicsFunction(torch.autograd.Function):
         return (None, None, torch.from_numpy(qb), torch.from_numpy(vb), None, *_param_grads(ctx.names, pb))
 
 
-def _check_seed(step: int, what: str, g: torch.Tensor) -> None:
+def _check_seed(step: int, what: str, g) -> None:
     idx = _first_bad(g)
     if idx is not None:
         raise RuntimeError(
@@ -171,25 +190,28 @@ def _check_seed(step: int, what: str, g: torch.Tensor) -> None:
 
 def _tape_backward(scene, t0, T, tape, names, q0, q_bar=None, v_bar=None, traj_q_bar=None, traj_v_bar=None, mode=None, U=None):
     """Run the native reverse pass over ``tape`` (steps t0..t0+T-1 from the state whose qpos is
-    ``q0``); returns torch (q0_bar, v0_bar, U_bar (N, T, nv), [param grads in ``names`` order])
-    and records the per-step gradient norms."""
+    ``q0``) seeded with the float64 numpy gradients of the final state (``q_bar``, ``v_bar``,
+    (N, nq), (N, nv)) or of every step's state (``traj_q_bar``, ``traj_v_bar``, (N, T, k));
+    returns numpy (q0_bar, v0_bar, U_bar (N, T, nv)) and [param grads in ``names`` order] and
+    records the per-step gradient norms. A NaN or inf seed is reported naming the step."""
     clip = scene.grad_clip
     try:
         qb, vb, ub, pb, norms = tape.vjp(
-            _np(q0),
-            None if q_bar is None else _np(q_bar),
-            None if v_bar is None else _np(v_bar),
-            None if traj_q_bar is None else _np(traj_q_bar),
-            None if traj_v_bar is None else _np(traj_v_bar),
-            None if clip is None else float(clip),
-            mode,
-            None if U is None else (U if isinstance(U, np.ndarray) else _np(U)),
+            _np(q0), q_bar, v_bar, traj_q_bar, traj_v_bar, None if clip is None else float(clip), mode, U
         )
     except (ValueError, RuntimeError) as e:
+        # the native pass refuses a non-finite seed; name the step and the entry
+        for what, g, gt in (("qpos", q_bar, traj_q_bar), ("dofs_vel", v_bar, traj_v_bar)):
+            if g is not None:
+                _check_seed(t0 + T - 1, what, g)
+            elif gt is not None:
+                bad = np.argwhere(~np.isfinite(gt))
+                if len(bad):
+                    _check_seed(t0 + int(bad[0][1]), what, gt[:, int(bad[0][1])])
         raise RuntimeError(f"backward of steps {t0}..{t0 + T - 1}: {e}") from None
-    joint = np.sqrt((norms * norms).sum(axis=0))  # over envs
-    scene._grad_trace.update(zip(range(t0, t0 + T), joint.tolist()))
-    return torch.from_numpy(qb), torch.from_numpy(vb), torch.from_numpy(ub), _param_grads(names, pb)
+    # per-step norm over the envs (one env: its own)
+    scene._trace_add(t0, norms[0] if norms.shape[0] == 1 else np.sqrt((norms * norms).sum(axis=0)))
+    return qb, vb, ub, _param_grads(names, pb)
 
 
 class Segment:
@@ -226,16 +248,16 @@ class SegmentFunction(torch.autograd.Function):
         (q0,) = ctx.saved_tensors  # raises torch's error on a second backward without retain_graph
         scene, t0, seg, _, _, names = ctx.run
         T = len(seg.tape)
-        gq = _grad_or_zeros(gq, tuple(q0.shape))
-        gv = _grad_or_zeros(gv, (q0.shape[0], scene._native.nv))
-        _check_seed(t0 + T - 1, "qpos", gq)
-        _check_seed(t0 + T - 1, "dofs_vel", gv)
+        n = q0.shape[0]
+        gq, gv = _seed_np(gq, (n, q0.shape[1])), _seed_np(gv, (n, scene._native.nv))
         qb, vb, ub, pg = _tape_backward(scene, t0, T, seg.tape, names, q0, q_bar=gq, v_bar=gv, mode=seg.mode, U=seg.ctrl)
         if ctx.u_shape is None:
             ub = None
         elif ub.shape != ctx.u_shape:
-            ub = ub.sum_to_size(ctx.u_shape)
-        return (None, qb, vb, ub, *pg)
+            ub = _sum_to(ub, ctx.u_shape)
+        else:
+            ub = torch.from_numpy(ub)
+        return (None, torch.from_numpy(qb), torch.from_numpy(vb), ub, *pg)
 
 
 def rollout_native(scene, t0: int, mode: np.ndarray, Un: np.ndarray, trajectory: bool, record: bool, stride: int, start):
@@ -276,20 +298,14 @@ class RolloutFunction(torch.autograd.Function):
         scene, t0, mode, _, trajectory, Un, _, names, unbatched = ctx.run
         (n, nq), T, nv = q0.shape, Un.shape[1], Un.shape[2]
         back = (scene, t0, T, ctx.tape, names, q0)
-        if unbatched:
-            gQ, gV = (None if g is None else g[None] for g in (gQ, gV))
+        shq, shv = ((T, nq), (T, nv)) if trajectory else ((nq,), (nv,))
+        if unbatched:  # the outputs had no env dimension
+            gQ, gV = _seed_np(gQ, shq)[None], _seed_np(gV, shv)[None]
+        else:
+            gQ, gV = _seed_np(gQ, (n,) + shq), _seed_np(gV, (n,) + shv)
         if trajectory:
-            gQ, gV = _grad_or_zeros(gQ, (n, T, nq)), _grad_or_zeros(gV, (n, T, nv))
-            for what, g in (("qpos", gQ), ("dofs_vel", gV)):
-                idx = _first_bad(g)
-                if idx is not None:
-                    _check_seed(t0 + idx[1], what, g[:, idx[1]])
             qb, vb, ub, pg = _tape_backward(*back, traj_q_bar=gQ, traj_v_bar=gV, mode=mode, U=Un)
         else:
-            gq, gv = _grad_or_zeros(gQ, (n, nq)), _grad_or_zeros(gV, (n, nv))
-            _check_seed(t0 + T - 1, "qpos", gq)
-            _check_seed(t0 + T - 1, "dofs_vel", gv)
-            qb, vb, ub, pg = _tape_backward(*back, q_bar=gq, v_bar=gv, mode=mode, U=Un)
-        if U.dim() == 2:  # the same controls for every env
-            ub = ub.sum(0)
-        return (None, qb, vb, ub, *pg)
+            qb, vb, ub, pg = _tape_backward(*back, q_bar=gQ, v_bar=gV, mode=mode, U=Un)
+        ub = _sum_to(ub, U.shape) if U.dim() == 2 else torch.from_numpy(ub)  # 2-d: the same controls for every env
+        return (None, torch.from_numpy(qb), torch.from_numpy(vb), ub, *pg)

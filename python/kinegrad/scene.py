@@ -438,7 +438,7 @@ class Scene:
         self.t = 0
         #: clip the norm of each env's state gradient leaving each step in backward (None: no clipping)
         self.grad_clip: Optional[float] = None
-        self._grad_trace: Dict[int, float] = {}
+        self._grad_trace: List[tuple] = []  # (first step, norms) of each backward of a segment, in order
 
     # ---- building ----
     @property
@@ -718,13 +718,26 @@ class Scene:
     def grad_trace(self) -> torch.Tensor:
         """Per-step norm of the state gradient dL/d(qpos_t, qvel_t) entering step t, from the last
         backward (index t = steps since the last reset; NaN for steps the backward did not reach)."""
-        if not self._grad_trace:
-            return torch.zeros(0, dtype=torch.float64)
-        n = max(self._grad_trace) + 1
-        out = torch.full((n,), float("nan"), dtype=torch.float64)
-        for k, v in self._grad_trace.items():
-            out[k] = v
-        return out
+        self._trace_compact()
+        return torch.from_numpy(self._grad_trace[0][1].copy()) if self._grad_trace else torch.zeros(0, dtype=torch.float64)
+
+    def _trace_add(self, t0: int, norms: np.ndarray) -> None:
+        """Record the per-step gradient norms of steps t0.. from a backward (a later record of a
+        step replaces an earlier one); assembled when read, or when many are held."""
+        self._grad_trace.append((t0, norms))
+        if len(self._grad_trace) > 512:
+            self._trace_compact()
+
+    def _trace_compact(self) -> None:
+        """Merge the records of ``_grad_trace`` into one, over steps 0.. (NaN where none)."""
+        recs = self._grad_trace
+        if len(recs) == 1 and recs[0][0] == 0:
+            return
+        if recs:
+            out = np.full(max(t0 + len(a) for t0, a in recs), np.nan)
+            for t0, a in recs:
+                out[t0 : t0 + len(a)] = a
+            self._grad_trace = [(0, out)]
 
     def truncate_graph(self) -> None:
         """Cut the graph at the current state (truncated backprop through time): the state and the
@@ -1306,7 +1319,7 @@ class Scene:
             # a new graph: controls keep their values but not their history; parameter tensors
             # that carry grad are re-assembled from the user's tensors at the next step
             self._detach_controls()
-            self._grad_trace = {}
+            self._grad_trace = []
             self._new_graph()
             return
         envs = self.sim.rigid_solver._envs(envs_idx)

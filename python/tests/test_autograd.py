@@ -240,6 +240,20 @@ def test_nan_gradient_is_reported_with_its_step():
         loss.backward()
 
 
+@pytest.mark.parametrize("trajectory", [True, False])
+def test_nan_gradient_of_a_rollout_names_the_step_and_entry(trajectory):
+    scene, robot = franka_scene()
+    U = torch.zeros(6, 9, dtype=torch.float64, requires_grad=True)
+    scene.step()  # the rollout's steps are steps 1..6
+    Q, V = scene.rollout(U, trajectory=trajectory)
+    w = torch.ones_like(V)
+    w[(3, 2) if trajectory else (2,)] = float("inf")
+    step = 4 if trajectory else 6
+    with pytest.raises(RuntimeError, match=rf"dofs_vel after step {step} contains NaN or inf \(at index \(0, 2\)\)"):
+        (Q.sum() + (V * w).sum()).backward()
+    assert U.grad is None
+
+
 def test_native_step_functional_leaves_the_stored_state_alone():
     scene, _ = franka_scene()
     sim = scene._native
@@ -615,6 +629,25 @@ def test_truncated_backprop_and_grad_clip():
         scene.step()
     _loss_of_state(scene.sim.rigid_solver.get_qpos(), scene.sim.rigid_solver.get_qvel()).backward()
     assert float(scene.grad_trace.max()) > 0
+
+
+@needs_vjp
+def test_grad_trace_is_the_same_over_one_segment_or_one_per_step():
+    """The per-step gradient norms of 600 steps read once at the end (one segment) and read
+    after every step (600 one-step segments, whose records are merged as they pile up)."""
+    traces = []
+    for read_every_step in (False, True):
+        scene, robot = franka_scene()
+        target = (scene._init_q[0] + 0.1).requires_grad_(True)  # PD towards a nearby pose
+        robot.control_dofs_position(target)
+        for _ in range(600):
+            scene.step()
+            if read_every_step:
+                scene.sim.rigid_solver.get_qpos()
+        _loss_of_state(scene.sim.rigid_solver.get_qpos(), scene.sim.rigid_solver.get_qvel()).backward()
+        traces.append(scene.grad_trace)
+    assert traces[0].shape == (600,) and bool(torch.isfinite(traces[0]).all())
+    torch.testing.assert_close(traces[1], traces[0], rtol=1e-12, atol=0)
 
 
 @pytest.mark.parametrize("n_envs, trajectory, grad_mode", [(0, False, True), (0, False, False), (0, True, False), (2, False, False), (2, True, True)])
