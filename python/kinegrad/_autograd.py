@@ -233,8 +233,9 @@ class SegmentFunction(torch.autograd.Function):
 
     ``run`` holds the non-tensor arguments (one ``apply`` argument: each costs time):
     (scene, t0, seg (the steps' tape and controls), q_end, v_end (numpy: their result), names).
-    ``U``: the targets (N, T, nv) as a graph tensor, or (nv,) for a one-step segment whose one
-    write sets every target of every env (its gradient is then summed over the envs)."""
+    ``U``: the targets (N, T, nv) as a graph tensor, (T, nv) when every env has the same, or
+    (nv,) for a one-step segment whose one write sets every target of every env (the gradient
+    of the last two is summed over the envs)."""
 
     @staticmethod
     def forward(ctx, run, q0, v0, U, *params):

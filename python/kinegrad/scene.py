@@ -19,8 +19,8 @@ after the last step run. Every ``control_dofs_*`` call is kept as a *write* (ste
 the pending segment, mode, env rows, dofs, value tensor); the flush assembles the per-step
 modes and targets (N, T, nv) of the segment from the writes (a value holds from its step
 until a later write of the same entries), as numpy arrays for the native call and, when a
-value carries grad, as a graph tensor over ``_ctrl_src[:, -1]`` (the targets in effect at the
-segment's start). Only the graph of that tensor matters: the reverse pass reads the target
+value carries grad, as a graph tensor over the last step of ``_ctrl_src`` (the targets in
+effect at the segment's start). Only the graph of that tensor matters: the reverse pass reads the target
 values from the numpy arrays it keeps with the tape.
 
 Parameters: ``scene._params_cur`` (name -> (N, *shape) float64 array) is the
@@ -900,7 +900,7 @@ class Scene:
         if done > 0:
             if done < T:
                 ctrl, mode = ctrl[:, :done], (mode[:, :done] if mode.ndim == 3 else mode)
-                U = None if U is None else U[:, :done]
+                U = None if U is None else U[..., :done, :]
             if record:
                 seg = _autograd.Segment(tape, mode, ctrl)
                 self._keep_tape(seg)
@@ -1008,8 +1008,9 @@ class Scene:
     def _segment_inputs(self, T: int, cur: list):
         """(mode, ctrl, U) of T pending steps from their writes ``cur`` over the controls in
         effect before them: mode (N, nv) int8, or (N, T, nv) when a mode changes within the
-        segment; ctrl (N, T, nv) float64; U the targets as a graph tensor (N, T, nv) when a write
-        or the base carries grad, else None (only its graph matters: the values are ``ctrl``)."""
+        segment; ctrl (N, T, nv) float64; U the targets as a graph tensor (N, T, nv), or (T, nv)
+        when every env has the same, when a write or the base carries grad, else None (only its
+        graph matters: the values are ``ctrl``)."""
         if T > 1 and len(cur) == T and self._sets_all(cur[0]):
             fast = self._one_write_per_step(T, cur)
             if fast is not None:
@@ -1097,8 +1098,7 @@ class Scene:
         V = torch.stack([w[5] for w in cur])  # (T, nv): writes with the entity's own key hold (nv,) values
         Vn = V.detach().numpy()
         ctrl = Vn[None] if N == 1 else np.repeat(Vn[None], N, axis=0)
-        U = V.expand(N, T, nv) if graph else None
-        return self._uniform_mode[m0], ctrl, U
+        return self._uniform_mode[m0], ctrl, (V if graph else None)  # (T, nv): the same for every env
 
     def _graph_controls(self, T: int, cur: list, parts: Optional[list]) -> torch.Tensor:
         """The per-step targets (N, T, nv) as a graph tensor over the base and the writes:
@@ -1107,7 +1107,7 @@ class Scene:
         N, nv = self._ctrl_np.shape
 
         def base() -> torch.Tensor:
-            src = self._ctrl_src  # (N, T, nv), (T, nv) from a rollout with the same controls for every env, or (nv,)
+            src = self._ctrl_src  # (N, T, nv), (T, nv) the same controls for every env, or (nv,)
             if src is None:
                 return torch.zeros(N, nv, dtype=torch.float64)
             return (src if src.dim() == 1 else src[..., -1, :]).expand(N, nv)
