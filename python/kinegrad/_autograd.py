@@ -197,7 +197,7 @@ def _tape_backward(scene, t0, T, tape, names, q0, q_bar=None, v_bar=None, traj_q
     clip = scene.grad_clip
     try:
         qb, vb, ub, pb, norms = tape.vjp(
-            _np(q0), q_bar, v_bar, traj_q_bar, traj_v_bar, None if clip is None else float(clip), mode, U
+            _np(q0), q_bar, v_bar, traj_q_bar, traj_v_bar, None if clip is None else float(clip), mode, U, names
         )
     except (ValueError, RuntimeError) as e:
         # the native pass refuses a non-finite seed; name the step and the entry

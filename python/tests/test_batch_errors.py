@@ -95,3 +95,23 @@ def test_zero_quaternion_is_rejected():
     q[0, 3:7] = 0.0
     with pytest.raises(ValueError, match="quaternion"):
         sim.set_state(q, sim.get_qvel())
+
+
+def test_reverse_pass_returns_the_parameter_gradients_asked_for():
+    """``Tape.vjp(params=names)`` returns those parameters' gradients, equal to the ones of the
+    full dict; an unknown name is refused, naming it."""
+    sim = _falling_boxes(2)
+    mode = np.zeros((2, sim.nv), dtype=np.int8)
+    U = np.zeros((2, 40, sim.nv))
+    q0 = sim.get_qpos().copy()
+    _, _, tape = sim.rollout(mode, U, False, True, 1)
+    q_bar, v_bar = np.ones((2, sim.nq)), np.ones((2, sim.nv))
+    full = tape.vjp(q0, q_bar, v_bar, None, None, None, mode, U)[3]
+    some = tape.vjp(q0, q_bar, v_bar, None, None, None, mode, U, ("body_mass", "geom_friction"))[3]
+    assert set(some) == {"body_mass", "geom_friction"} and len(full) > 2
+    for name, g in some.items():
+        np.testing.assert_array_equal(g, full[name])
+    assert np.abs(some["body_mass"]).max() > 0 and np.abs(some["geom_friction"]).max() > 0  # it landed
+    assert tape.vjp(q0, q_bar, v_bar, None, None, None, mode, U, ())[3] == {}
+    with pytest.raises(ValueError, match="params: unknown parameter 'mass'"):
+        tape.vjp(q0, q_bar, v_bar, None, None, None, mode, U, ("mass",))

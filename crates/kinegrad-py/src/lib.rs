@@ -1014,8 +1014,25 @@ fn params_bar_dict<'py>(
     model: &Model,
     grads: &[&Params],
 ) -> PyResult<Bound<'py, PyDict>> {
+    params_bar_dict_of(py, model, grads, &PARAM_NAMES)
+}
+
+/// [`params_bar_dict`] for the parameters `names` only (each one of [`PARAM_NAMES`]).
+fn params_bar_dict_of<'py, S: AsRef<str>>(
+    py: Python<'py>,
+    model: &Model,
+    grads: &[&Params],
+    names: &[S],
+) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    for name in PARAM_NAMES {
+    for name in names {
+        let name = name.as_ref();
+        if !PARAM_NAMES.contains(&name) {
+            return Err(invalid(format!(
+                "params: unknown parameter '{name}' (expected one of {})",
+                PARAM_NAMES.join(", ")
+            )));
+        }
         let mut shape = param_shape(model, name)?;
         let mut out = Vec::new();
         for g in grads {

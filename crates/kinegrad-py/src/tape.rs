@@ -1,7 +1,10 @@
 //! Recorded trajectories (one tape per env) and their reverse pass, for the Python autograd
 //! nodes that cover many steps (`scene.step()` segments and `scene.rollout`).
 
-use crate::{guard, invalid, params_bar_dict, to_py_err, unnormalize_bar, view2, view3, Modes};
+use crate::{
+    guard, invalid, params_bar_dict, params_bar_dict_of, to_py_err, unnormalize_bar, view2, view3,
+    Modes,
+};
 use kinegrad::adjoint::rollout::{Tape, TapeGrad};
 use kinegrad::{Control, Data, Model};
 use numpy::ndarray::{Array2, Array3};
@@ -50,10 +53,10 @@ impl PyTape {
     /// `traj_q_bar`, `traj_v_bar` (n_envs, T, nq / nv). `clip`: the norm the state adjoint
     /// leaving a step is clipped to, per env. `mode` (n_envs, nv) or (n_envs, T, nv) and
     /// `controls` (n_envs, T, nv): the controls of a tape from `Sim.rollout` or `Sim.segment`,
-    /// which do not keep them. Returns (q0_bar, v0_bar, controls_bar
-    /// (n_envs, T, nv), params_bar {name: (n_envs, *shape)}, norms (n_envs, T)).
-    /// Parallel over envs, GIL released.
-    #[pyo3(signature = (q0, q_bar=None, v_bar=None, traj_q_bar=None, traj_v_bar=None, clip=None, mode=None, controls=None))]
+    /// which do not keep them. `params`: the names of the parameters whose gradients to return
+    /// (default: all). Returns (q0_bar, v0_bar, controls_bar (n_envs, T, nv), params_bar
+    /// {name: (n_envs, *shape)}, norms (n_envs, T)). Parallel over envs, GIL released.
+    #[pyo3(signature = (q0, q_bar=None, v_bar=None, traj_q_bar=None, traj_v_bar=None, clip=None, mode=None, controls=None, params=None))]
     #[allow(clippy::type_complexity, clippy::too_many_arguments)]
     fn vjp<'py>(
         &self,
@@ -66,6 +69,7 @@ impl PyTape {
         clip: Option<f64>,
         mode: Option<PyReadonlyArrayDyn<'py, i8>>,
         controls: Option<PyReadonlyArray3<'py, f64>>,
+        params: Option<Vec<String>>,
     ) -> PyResult<(
         Bound<'py, PyArray2<f64>>,
         Bound<'py, PyArray2<f64>>,
@@ -180,11 +184,11 @@ impl PyTape {
             })
         })?;
         drop(scratch);
-        let pd = params_bar_dict(
-            py,
-            model,
-            &out.iter().map(|(g, _)| &g.params).collect::<Vec<_>>(),
-        )?;
+        let grads: Vec<&kinegrad::Params> = out.iter().map(|(g, _)| &g.params).collect();
+        let pd = match &params {
+            Some(names) => params_bar_dict_of(py, model, &grads, names)?,
+            None => params_bar_dict(py, model, &grads)?,
+        };
         let cat = |f: &dyn Fn(&TapeGrad) -> &Vec<f64>| -> Vec<f64> {
             out.iter().flat_map(|(g, _)| f(g).iter().copied()).collect()
         };
