@@ -101,10 +101,11 @@ def _snap_with(snap, names: Sequence[str], params) -> tuple:
 
 
 def _sum_to(a: np.ndarray, shape) -> torch.Tensor:
-    """``a`` (N, *shape) summed over the envs (one env: a view), or any other broadcast of
-    ``shape`` summed down to it."""
+    """``a`` (..., *shape) summed over its leading dims (their product 1: a view), or any other
+    broadcast of ``shape`` summed down to it."""
     shape = tuple(shape)
-    if a.shape[1:] == shape:
+    if a.shape[a.ndim - len(shape) :] == shape:
+        a = a.reshape((-1,) + shape)
         return torch.from_numpy(a[0] if a.shape[0] == 1 else a.sum(axis=0))
     return torch.from_numpy(a).sum_to_size(shape)
 

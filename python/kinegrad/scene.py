@@ -52,6 +52,7 @@ from .options import RigidOptions, SimOptions, ViewerOptions, VisOptions
 from .surfaces import Default as _DefaultSurface
 from .tensor import Tensor as _GsTensor
 from .tensor import wrap as _wrap
+from .tensor import wrap_new as _wrap_new
 
 CTRL_FORCE, CTRL_POSITION, CTRL_VELOCITY = 0, 1, 2
 _CTRL_NAMES = ("force", "position", "velocity")
@@ -166,11 +167,18 @@ class RigidSolver:
         return self._scene._n if envs is None else len(envs)
 
     def _out(self, t: torch.Tensor, envs: Optional[torch.Tensor]) -> torch.Tensor:
+        """A reading (N, ...) as returned: the rows ``envs`` (batched) or env 0's row (unbatched),
+        never a view of the state, in ``gs.tc_float``; one torch op (one graph node) in the common
+        case, and the gs.Tensor is that op's result itself."""
+        f = _globals.tc_float
         if envs is not None:
-            t = t[envs]
-        t = t.clone() if t.dtype is _globals.tc_float else t.to(_globals.tc_float)  # never a view of the state
-        t = t if self._scene._batched else t[0]
-        return _wrap(t, self._scene) if self._scene.requires_grad else t
+            t = t[envs]  # advanced indexing: a copy
+            t = t if t.dtype is f else t.to(f)
+        elif self._scene._batched:
+            t = t.clone() if t.dtype is f else t.to(f)
+        else:
+            t = torch.select_copy(t, 0, 0) if t.dtype is f else t[0].to(f)
+        return _wrap_new(t, self._scene) if self._scene.requires_grad else t  # t: a new tensor, ours alone
 
     # ---- dofs position <-> qpos ----
     def _dofs_position_all(self) -> torch.Tensor:

@@ -5,10 +5,15 @@ a result takes the scene of its gs.Tensor arguments, and an op mixing tensors of
 different scenes raises. Tensors without a scene (``scene is None``) behave like plain
 torch tensors. Creation ops (``gs.tensor``, ``gs.zeros``, ...) use the precision chosen
 by ``gs.init``: floats become ``gs.tc_float``, integers ``gs.tc_int``.
+
+Cost: an op's new result becomes the gs.Tensor itself (its Python class is changed), so a
+graph of gs.Tensor ops has the same nodes as the plain torch one; only results the caller
+may still hold (in-place and ``out=`` results, containers) are aliased with ``as_subclass``.
 """
 
 from __future__ import annotations
 
+from sys import getrefcount as _refcount
 from typing import Any, Optional
 
 import numpy as np
@@ -116,7 +121,9 @@ class Tensor(torch.Tensor):
             return ret
         if func in _DETACHING:
             scene = None  # cut from the graph: no longer tied to the scene's gradients
-        return _as_gs(ret, cls, scene)
+        if type(ret) is torch.Tensor and _refcount(ret) == 2:  # a new object: ret and the argument
+            return _own(ret, cls, scene)
+        return _as_gs(ret, cls, scene)  # an input (in-place ops) or a container
 
     def zero_grad(self) -> None:
         """Zero the accumulated gradient in place (as ``optimizer.zero_grad(set_to_none=False)``)."""
@@ -143,6 +150,23 @@ def wrap(t: torch.Tensor, scene) -> Tensor:
     out = t.as_subclass(Tensor)
     out.__dict__["scene"] = scene
     return out
+
+
+def wrap_new(t: torch.Tensor, scene) -> Tensor:
+    """:func:`wrap` for a plain tensor the caller has just made and alone holds: ``t`` itself
+    becomes the gs.Tensor (see ``_own``), without the alias node ``as_subclass`` adds."""
+    return _own(t, Tensor, scene) if type(t) is torch.Tensor or type(t) is Tensor else wrap(t, scene)
+
+
+def _own(t: torch.Tensor, cls, scene):
+    """Make the plain tensor object ``t``, which nothing but the caller references (a fresh op
+    result), a ``cls`` of ``scene`` by changing its Python class: cls adds no slots, so the
+    layouts agree. ``as_subclass`` would add a view node (AliasBackward0) to the graph, one
+    more node for every op on gs.Tensors to create and for the backward to run."""
+    t.__class__ = cls
+    if scene is not None:
+        t.__dict__["scene"] = scene
+    return t
 
 
 def _tc_int() -> torch.dtype:

@@ -512,3 +512,28 @@ def test_open_loop_rows_are_copied_for_the_backward():
         loss.backward()
         grads.append(U.grad.clone())
     torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("n_envs, envs_idx", [(0, None), (2, None), (3, [2, 0])])
+def test_readings_are_copies_changed_in_place_without_touching_the_scene(n_envs, envs_idx):
+    scene, robot = franka_scene(n_envs=n_envs)
+    u = torch.full((9,), 0.5, dtype=torch.float64, requires_grad=True)
+    robot.control_dofs_force(u)
+    scene.step()
+    rs = scene.sim.rigid_solver
+    q, v = rs.get_qpos(envs_idx=envs_idx), rs.get_qvel(envs_idx=envs_idx)
+    rows = [0] if n_envs == 0 else (list(range(n_envs)) if envs_idx is None else envs_idx)
+    assert q.shape == ((9,) if n_envs == 0 else (len(rows), 9)) and q.requires_grad and isinstance(q, gs.Tensor)
+    q_ref, v_ref = scene._qpos.detach().clone(), scene._qvel.detach().clone()
+    (q.sum() + v.sum()).backward(retain_graph=True)
+    grad_ref = u.grad.clone()
+    with torch.no_grad():
+        q += 1.0
+        v *= 0.0
+    torch.testing.assert_close(scene._qpos, q_ref, rtol=0, atol=0)
+    torch.testing.assert_close(scene._qvel, v_ref, rtol=0, atol=0)
+    torch.testing.assert_close(rs.get_qpos(envs_idx=envs_idx).detach(), q_ref[rows].reshape(q.shape), rtol=0, atol=0)
+    # the readings' own graph is unaffected by the change: a second reading backpropagates alike
+    u.grad = None
+    (rs.get_qpos(envs_idx=envs_idx).sum() + rs.get_qvel(envs_idx=envs_idx).sum()).backward()
+    torch.testing.assert_close(u.grad, grad_ref, rtol=0, atol=0)

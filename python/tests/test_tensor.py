@@ -102,6 +102,40 @@ def test_readings_of_a_grad_scene_carry_the_scene_and_it_propagates():
     assert (q + torch.ones(7, dtype=torch.float64)).scene is scene
 
 
+def _graph_nodes(t):
+    seen, todo = [], [t.grad_fn]
+    while todo:
+        fn = todo.pop()
+        if fn is not None and fn not in seen:
+            seen.append(fn)
+            todo.extend(f for f, _ in fn.next_functions)
+    return [type(fn).__name__ for fn in seen]
+
+
+def test_ops_on_scene_tensors_add_one_graph_node_each_and_leave_other_tensors_alone():
+    """A gs.Tensor op result is the op's own tensor (no alias node in the graph: one node per op
+    for the backward to run, as with plain tensors); tensors the caller still holds (in-place
+    and ``out=`` results, ``.grad``) keep their type."""
+    scene, ball = _grad_scene()
+    u = torch.zeros(6, dtype=torch.float64, requires_grad=True)
+    ball.control_dofs_force(u)
+    scene.step()
+    q = scene.sim.rigid_solver.get_qpos()
+    loss = (q**2).sum() + 0.1 * torch.sin(q).sum()
+    nodes = _graph_nodes(loss)
+    assert "AliasBackward0" not in nodes, nodes
+    assert nodes.count("PowBackward0") == 1 and isinstance(loss, gs.Tensor) and loss.scene is scene
+    loss.backward()
+    assert type(u.grad) is torch.Tensor and float(u.grad.abs().max()) > 0
+    plain = torch.ones(7, dtype=torch.float64)
+    out = plain.add_(q.detach())
+    assert type(plain) is torch.Tensor and out.data_ptr() == plain.data_ptr()
+    target = torch.empty(7, dtype=torch.float64)
+    torch.mul(q.detach(), 2.0, out=target)
+    assert type(target) is torch.Tensor
+    torch.testing.assert_close(target, 2 * q.detach(), rtol=0, atol=0)
+
+
 def test_readings_of_a_plain_scene_are_plain_tensors():
     scene = gs.Scene()
     scene.add_entity(gs.morphs.Sphere(pos=(0, 0, 1), radius=0.1))
