@@ -98,7 +98,7 @@ class Tensor(torch.Tensor):
         # what torch.Tensor.__torch_function__ does (run the op with subclass dispatch off, then
         # make tensor results gs.Tensors), written out: torch's version costs several times the
         # op itself on the small tensors of a control loop
-        if not all(issubclass(cls, t) for t in types):
+        if (len(types) != 1 or types[0] is not cls) and not all(issubclass(cls, t) for t in types):
             return NotImplemented  # another tensor subclass decides (as torch's version does)
         scene = None
         for a in args:  # the common case: tensors and numbers, one scene
