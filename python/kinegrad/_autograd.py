@@ -196,11 +196,14 @@ def _tape_backward(scene, t0, T, tape, names, q0, q_bar=None, v_bar=None, traj_q
     returns numpy (q0_bar, v0_bar, U_bar (N, T, nv)) and [param grads in ``names`` order] and
     records the per-step gradient norms. A NaN or inf seed is reported naming the step."""
     clip = scene.grad_clip
+    failed = None
     try:
         qb, vb, ub, pb, norms = tape.vjp(
             _np(q0), q_bar, v_bar, traj_q_bar, traj_v_bar, None if clip is None else float(clip), mode, U, names
         )
     except (ValueError, RuntimeError) as e:
+        failed = e
+    if failed is not None:  # (raised outside the except block: the native error is not chained)
         # the native pass refuses a non-finite seed; name the step and the entry
         for what, g, gt in (("qpos", q_bar, traj_q_bar), ("dofs_vel", v_bar, traj_v_bar)):
             if g is not None:
@@ -209,7 +212,7 @@ def _tape_backward(scene, t0, T, tape, names, q0, q_bar=None, v_bar=None, traj_q
                 bad = np.argwhere(~np.isfinite(gt))
                 if len(bad):
                     _check_seed(t0 + int(bad[0][1]), what, gt[:, int(bad[0][1])])
-        raise RuntimeError(f"backward of steps {t0}..{t0 + T - 1}: {e}") from None
+        raise RuntimeError(f"backward of steps {t0}..{t0 + T - 1}: {failed}")
     # per-step norm over the envs (one env: its own)
     scene._trace_add(t0, norms[0] if norms.shape[0] == 1 else np.sqrt((norms * norms).sum(axis=0)))
     return qb, vb, ub, _param_grads(names, pb)

@@ -13,8 +13,9 @@ may still hold (in-place and ``out=`` results, containers) are aliased with ``as
 
 from __future__ import annotations
 
-from sys import getrefcount as _refcount
+import sys
 from typing import Any, Optional
+from weakref import getweakrefcount as _weakrefs
 
 import numpy as np
 import torch
@@ -55,6 +56,17 @@ def common_scene(*objs, what: str = "operation"):
     return found[0] if found else None
 
 
+def _fresh_refs() -> int:
+    """What ``sys.getrefcount`` reports for an object only a local variable holds, in code of
+    the shape of ``__torch_function__``'s test (interpreters differ: 3.14 borrows the local's
+    reference); -1 where the count says nothing (a free-threaded build)."""
+    if not getattr(sys, "_is_gil_enabled", lambda: True)():
+        return -1
+    ret = torch.empty(0)
+    return sys.getrefcount(ret)
+
+
+_FRESH_REFS = _fresh_refs()
 _DETACHING = {torch.Tensor.detach, torch.detach}
 _NOWRAP = torch.overrides.get_default_nowrap_functions()
 
@@ -121,7 +133,9 @@ class Tensor(torch.Tensor):
             return ret
         if func in _DETACHING:
             scene = None  # cut from the graph: no longer tied to the scene's gradients
-        if type(ret) is torch.Tensor and _refcount(ret) == 2:  # a new object: ret and the argument
+        # a new object, held by ret alone (not an input, not held weakly, e.g. by a saved-tensor
+        # hook): it becomes the gs.Tensor itself
+        if type(ret) is torch.Tensor and sys.getrefcount(ret) == _FRESH_REFS and not _weakrefs(ret):
             return _own(ret, cls, scene)
         return _as_gs(ret, cls, scene)  # an input (in-place ops) or a container
 

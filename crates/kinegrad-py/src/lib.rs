@@ -1017,6 +1017,18 @@ fn params_bar_dict<'py>(
     params_bar_dict_of(py, model, grads, &PARAM_NAMES)
 }
 
+/// ValueError unless every name is one of [`PARAM_NAMES`].
+fn check_param_names<S: AsRef<str>>(names: &[S]) -> PyResult<()> {
+    match names.iter().find(|n| !PARAM_NAMES.contains(&n.as_ref())) {
+        Some(bad) => Err(invalid(format!(
+            "params: unknown parameter '{}' (expected one of {})",
+            bad.as_ref(),
+            PARAM_NAMES.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// [`params_bar_dict`] for the parameters `names` only (each one of [`PARAM_NAMES`]).
 fn params_bar_dict_of<'py, S: AsRef<str>>(
     py: Python<'py>,
@@ -1024,15 +1036,10 @@ fn params_bar_dict_of<'py, S: AsRef<str>>(
     grads: &[&Params],
     names: &[S],
 ) -> PyResult<Bound<'py, PyDict>> {
+    check_param_names(names)?;
     let d = PyDict::new(py);
     for name in names {
         let name = name.as_ref();
-        if !PARAM_NAMES.contains(&name) {
-            return Err(invalid(format!(
-                "params: unknown parameter '{name}' (expected one of {})",
-                PARAM_NAMES.join(", ")
-            )));
-        }
         let mut shape = param_shape(model, name)?;
         let mut out = Vec::new();
         for g in grads {

@@ -2,8 +2,8 @@
 //! nodes that cover many steps (`scene.step()` segments and `scene.rollout`).
 
 use crate::{
-    guard, invalid, params_bar_dict, params_bar_dict_of, to_py_err, unnormalize_bar, view2, view3,
-    Modes,
+    check_param_names, guard, invalid, params_bar_dict, params_bar_dict_of, to_py_err,
+    unnormalize_bar, view2, view3, Modes,
 };
 use kinegrad::adjoint::rollout::{Tape, TapeGrad};
 use kinegrad::{Control, Data, Model};
@@ -85,6 +85,9 @@ impl PyTape {
                     "clip: expected a positive number, got {c}"
                 )));
             }
+        }
+        if let Some(names) = &params {
+            check_param_names(names)?; // before the reverse pass, not after
         }
         let q0 = view2(&q0, "q0", n, nq)?;
         let qb = q_bar
