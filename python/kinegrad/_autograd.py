@@ -101,8 +101,8 @@ def _snap_with(snap, names: Sequence[str], params) -> tuple:
 
 
 def _sum_to(a: np.ndarray, shape) -> torch.Tensor:
-    """``a`` (..., *shape) summed over its leading dims (their product 1: a view), or any other
-    broadcast of ``shape`` summed down to it."""
+    """``a`` (..., *shape) summed over its leading dims (none, or their product 1: a view), or
+    any other broadcast of ``shape`` summed down to it."""
     shape = tuple(shape)
     if a.shape[a.ndim - len(shape) :] == shape:
         a = a.reshape((-1,) + shape)
@@ -256,12 +256,7 @@ class SegmentFunction(torch.autograd.Function):
         n = q0.shape[0]
         gq, gv = _seed_np(gq, (n, q0.shape[1])), _seed_np(gv, (n, scene._native.nv))
         qb, vb, ub, pg = _tape_backward(scene, t0, T, seg.tape, names, q0, q_bar=gq, v_bar=gv, mode=seg.mode, U=seg.ctrl)
-        if ctx.u_shape is None:
-            ub = None
-        elif ub.shape != ctx.u_shape:
-            ub = _sum_to(ub, ctx.u_shape)
-        else:
-            ub = torch.from_numpy(ub)
+        ub = None if ctx.u_shape is None else _sum_to(ub, ctx.u_shape)
         return (None, torch.from_numpy(qb), torch.from_numpy(vb), ub, *pg)
 
 
@@ -312,5 +307,5 @@ class RolloutFunction(torch.autograd.Function):
             qb, vb, ub, pg = _tape_backward(*back, traj_q_bar=gQ, traj_v_bar=gV, mode=mode, U=Un)
         else:
             qb, vb, ub, pg = _tape_backward(*back, q_bar=gQ, v_bar=gV, mode=mode, U=Un)
-        ub = _sum_to(ub, U.shape) if U.dim() == 2 else torch.from_numpy(ub)  # 2-d: the same controls for every env
+        ub = _sum_to(ub, U.shape)  # U (T, nv): the same controls for every env
         return (None, torch.from_numpy(qb), torch.from_numpy(vb), ub, *pg)

@@ -20,8 +20,8 @@ the pending segment, mode, env rows, dofs, value tensor); the flush assembles th
 modes and targets (N, T, nv) of the segment from the writes (a value holds from its step
 until a later write of the same entries), as numpy arrays for the native call and, when a
 value carries grad, as a graph tensor over the last step of ``_ctrl_src`` (the targets in
-effect at the segment's start). Only the graph of that tensor matters: the reverse pass reads the target
-values from the numpy arrays it keeps with the tape.
+effect at the segment's start). Only the graph of that tensor matters: the reverse pass reads
+the target values from the numpy arrays it keeps with the tape.
 
 Parameters: ``scene._params_cur`` (name -> (N, *shape) float64 array) is the
 authoritative copy; every change makes a new dict and bumps ``_params_ver``. Graph nodes
@@ -1102,7 +1102,7 @@ class Scene:
                 return None
             i += 1
         graph = self._writes_graph(T, cur)
-        N, nv = self._ctrl_np.shape
+        N = self._ctrl_np.shape[0]
         V = torch.stack([w[5] for w in cur])  # (T, nv): writes with the entity's own key hold (nv,) values
         Vn = V.detach().numpy()
         ctrl = Vn[None] if N == 1 else np.repeat(Vn[None], N, axis=0)
