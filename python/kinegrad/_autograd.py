@@ -19,6 +19,10 @@ Non-tensor arguments (scene, step index, parameter snapshot, names, tape) come f
 parameter snapshot ``(version, {name: array})`` is what the native sim must hold while a
 functional node runs forward or backward (parameters can change between steps); a tape
 carries its own copy of the parameters it ran with.
+
+The backward passes are native, so their results carry no graph: every node is
+``once_differentiable``, and a second derivative through one (``create_graph=True``, then a
+backward of the gradient) raises instead of silently leaving the node's terms out.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import torch
+from torch.autograd.function import once_differentiable
 
 from .tensor import Tensor
 
@@ -138,6 +143,7 @@ class StepFunction(torch.autograd.Function):
         return torch.from_numpy(qn), torch.from_numpy(vn)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, gq, gv):
         q, v, target, mode = ctx.saved_tensors  # raises torch's error on a second backward without retain_graph
         gq, gv = _grad_or_zeros(gq, q.shape), _grad_or_zeros(gv, v.shape)
@@ -168,6 +174,7 @@ class KinematicsFunction(torch.autograd.Function):
         return tuple(torch.from_numpy(a) for a in (pos, quat, vel, ang))
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, gp, gq, gv, ga):
         q, v = ctx.saved_tensors
         n, nb = q.shape[0], ctx.scene._native.nbody
@@ -249,6 +256,7 @@ class SegmentFunction(torch.autograd.Function):
         return torch.from_numpy(run[3]), torch.from_numpy(run[4])
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, gq, gv):
         (q0,) = ctx.saved_tensors  # raises torch's error on a second backward without retain_graph
         scene, t0, seg, _, _, names = ctx.run
@@ -293,6 +301,7 @@ class RolloutFunction(torch.autograd.Function):
         return torch.from_numpy(Q), torch.from_numpy(V)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, gQ, gV):
         U, q0 = ctx.saved_tensors  # raises torch's error on a second backward without retain_graph
         scene, t0, mode, _, trajectory, Un, _, names, unbatched = ctx.run

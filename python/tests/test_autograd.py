@@ -229,6 +229,27 @@ def test_wrong_shapes_are_refused():
         robot.set_dofs_kp(torch.ones(3, requires_grad=True))
 
 
+@pytest.mark.parametrize("node", ["rollout", "steps", "link reading"])
+def test_second_derivative_through_a_node_is_refused_not_left_out(node):
+    """The nodes' reverse passes are native (their results carry no graph): a gradient taken
+    with create_graph=True works, and differentiating it again raises rather than silently
+    dropping the nodes' terms (here the loss also has a term of U alone, which alone would
+    give a graph)."""
+    scene, robot = franka_scene()
+    U = torch.full((5, 9), 0.1, dtype=torch.float64, requires_grad=True)
+    if node == "rollout":
+        q, _ = scene.rollout(U, trajectory=False)
+    else:
+        for t in range(5):
+            robot.control_dofs_force(U[t])
+            scene.step()
+        q = scene.sim.rigid_solver.get_qpos() if node == "steps" else scene.sim.rigid_solver.get_links_pos()
+    (g,) = torch.autograd.grad((q**2).sum() + (U**3).sum(), U, create_graph=True)
+    assert g.requires_grad and float(g.detach().abs().max()) > 0
+    with pytest.raises(RuntimeError, match="once_differentiable"):
+        g.sum().backward()
+
+
 def test_nan_gradient_is_reported_with_its_step():
     scene, robot = franka_scene()
     u = torch.zeros(9, dtype=torch.float64, requires_grad=True)
