@@ -13,6 +13,7 @@ may still hold (in-place and ``out=`` results, containers) are aliased with ``as
 
 from __future__ import annotations
 
+import copy
 import sys
 from typing import Any, Optional
 from weakref import getweakrefcount as _weakrefs
@@ -146,6 +147,29 @@ class Tensor(torch.Tensor):
 
     def __reduce_ex__(self, proto):
         return torch.Tensor.__reduce_ex__(self.as_subclass(torch.Tensor), proto)
+
+    def __deepcopy__(self, memo):
+        """A copy of this leaf tensor in the same scene, as torch copies a plain one: new data,
+        the same requires_grad, a copy of ``.grad`` and of other attributes. (torch's own
+        version builds the copy with ``new_empty`` under disabled subclass dispatch, which
+        gives a plain tensor and makes it refuse every subclass that wraps its results.)"""
+        if id(self) in memo:
+            return memo[id(self)]
+        if not self.is_leaf:
+            raise RuntimeError(
+                "copy.deepcopy: only graph leaves can be deep-copied (as with torch tensors); "
+                "this gs.Tensor is the result of an operation: copy t.detach().clone() instead"
+            )
+        with torch.no_grad(), torch._C.DisableTorchFunctionSubclass():
+            data = self.clone()
+        out = _own(data.requires_grad_(self.requires_grad), type(self), self.__dict__.get("scene"))
+        memo[id(self)] = out
+        for k, v in self.__dict__.items():
+            if k != "scene":  # the copy belongs to the same scene
+                out.__dict__[k] = copy.deepcopy(v, memo)
+        if self.grad is not None:
+            out.grad = copy.deepcopy(self.grad, memo)
+        return out
 
     def __format__(self, format_spec: str) -> str:
         # torch formats a 0-d tensor as its number (f"{loss:.4f}") only when its type is exactly

@@ -1,5 +1,6 @@
-"""gs.Tensor: creation ops, dtype from gs.init, scene propagation, mixing scenes, zero_grad."""
+"""gs.Tensor: creation ops, dtype from gs.init, scene propagation, mixing scenes, zero_grad, deepcopy."""
 
+import copy
 import weakref
 
 import numpy as np
@@ -210,3 +211,23 @@ def test_format_spec_works_like_torch():
         f"{v:.3f}"
     with pytest.raises(TypeError):
         f"{torch.tensor([1.0, 2.0]):.3f}"
+
+
+def test_deepcopy_keeps_the_scene_and_copies_data_and_grad():
+    scene, ball = _grad_scene()
+    a = gs.tensor([1.0, 2.0], requires_grad=True)
+    (a**2).sum().backward()
+    q = scene.sim.rigid_solver.get_qpos().detach()  # a leaf without grad (detached: no scene)
+    a.note = {"tag": [1]}
+    b, r, r2 = copy.deepcopy([a, q, q])
+    assert type(b) is gs.Tensor and b.requires_grad and b.is_leaf and b.scene is None
+    torch.testing.assert_close(b, a, rtol=0, atol=0)
+    assert b.data_ptr() != a.data_ptr() and b.grad is not None and b.grad.data_ptr() != a.grad.data_ptr()
+    torch.testing.assert_close(b.grad, a.grad, rtol=0, atol=0)
+    assert b.note == a.note and b.note is not a.note
+    assert type(r) is gs.Tensor and not r.requires_grad and r is r2  # one copy of one object
+    s = gs.from_torch(torch.ones(3), detach=True)
+    s.__dict__["scene"] = scene
+    assert copy.deepcopy(s).scene is scene
+    with pytest.raises(RuntimeError, match="only graph leaves can be deep-copied"):
+        copy.deepcopy(a * 2)
