@@ -72,10 +72,6 @@ def _gs_out(a: np.ndarray, scene) -> torch.Tensor:
     return out
 
 
-def _grad_or_zeros(g, shape) -> torch.Tensor:
-    return torch.zeros(shape, dtype=torch.float64) if g is None else g.detach().to(torch.float64)
-
-
 def _seed_np(g, shape) -> np.ndarray:
     """The gradient ``g`` flowing into a node output (None: zeros of ``shape``) as float64 numpy
     for the native reverse pass; a view when it already is a float64 CPU tensor (the common
@@ -146,12 +142,12 @@ class StepFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, gq, gv):
         q, v, target, mode = ctx.saved_tensors  # raises torch's error on a second backward without retain_graph
-        gq, gv = _grad_or_zeros(gq, q.shape), _grad_or_zeros(gv, v.shape)
+        gq, gv = _seed_np(gq, tuple(q.shape)), _seed_np(gv, tuple(v.shape))
         _check_seed(ctx.step, "qpos", gq)
         _check_seed(ctx.step, "dofs_vel", gv)
         ctx.scene._sync_params(ctx.snap)
         try:
-            qb, vb, tb, pb = ctx.scene._native.step_vjp(_np(q), _np(v), _mode_np(mode), _np(target), _np(gq), _np(gv))
+            qb, vb, tb, pb = ctx.scene._native.step_vjp(_np(q), _np(v), _mode_np(mode), _np(target), gq, gv)
         except (ValueError, RuntimeError) as e:
             raise type(e)(f"backward of step {ctx.step}: {e}") from None
         qb, vb, tb = torch.from_numpy(qb), torch.from_numpy(vb), torch.from_numpy(tb)
@@ -178,12 +174,12 @@ class KinematicsFunction(torch.autograd.Function):
     def backward(ctx, gp, gq, gv, ga):
         q, v = ctx.saved_tensors
         n, nb = q.shape[0], ctx.scene._native.nbody
-        bars = [_grad_or_zeros(g, (n, nb, k)) for g, k in ((gp, 3), (gq, 4), (gv, 3), (ga, 3))]
+        bars = [_seed_np(g, (n, nb, k)) for g, k in ((gp, 3), (gq, 4), (gv, 3), (ga, 3))]
         for what, b in zip(("position", "quaternion", "velocity", "angular velocity"), bars):
             if _first_bad(b) is not None:
                 raise RuntimeError(f"backward: the gradient w.r.t. a link {what} reading contains NaN or inf")
         ctx.scene._sync_params(ctx.snap)
-        qb, vb, pb = ctx.scene._native.kinematics_vjp(_np(q), _np(v), *[_np(b) for b in bars])
+        qb, vb, pb = ctx.scene._native.kinematics_vjp(_np(q), _np(v), *bars)
         return (None, None, torch.from_numpy(qb), torch.from_numpy(vb), None, *_param_grads(ctx.names, pb))
 
 
