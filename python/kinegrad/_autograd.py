@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
-from .tensor import Tensor
+from .tensor import wrap_new
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -64,12 +64,10 @@ def check_inputs(step: int, pairs: Sequence[Tuple[str, torch.Tensor]]) -> None:
 
 
 def _gs_out(a: np.ndarray, scene) -> torch.Tensor:
-    """A node output over ``a`` as a gs.Tensor of ``scene`` (autograd attaches the node to it).
-    Made with ``_make_subclass``, not ``as_subclass``: an alias made inside ``forward`` would be
-    a view of a tensor internal to the node, which autograd then refuses to modify in place."""
-    out = torch.Tensor._make_subclass(Tensor, torch.from_numpy(a), False)
-    out.__dict__["scene"] = scene
-    return out
+    """A node output over ``a`` as a gs.Tensor of ``scene`` (autograd attaches the node to it):
+    the new tensor itself, not an alias (an alias made inside ``forward`` would be a view of a
+    tensor internal to the node, which autograd then refuses to modify in place)."""
+    return wrap_new(torch.from_numpy(a), scene)
 
 
 def _seed_np(g, shape) -> np.ndarray:
