@@ -20,7 +20,7 @@ use kinegrad::math::{quat_from_wxyz, quat_to_wxyz, Pose, Vec3};
 use kinegrad::model::builder::BaseMode;
 use kinegrad::model::{EntitySpec, GeomType, Integrator, JointType, Options};
 use kinegrad::{
-    batch, pipeline, Control, CtrlMode, Data, Env, Error, Model, ModelBuilder, Params, State,
+    batch, pipeline, Control, CtrlMode, Env, Error, Model, ModelBuilder, Params, State, Workers,
 };
 use numpy::ndarray::{Array2, Array3, ArrayD, IxDyn};
 use numpy::{
@@ -33,7 +33,7 @@ use pyo3::types::PyDict;
 use rayon::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 // ---- errors ----
 
@@ -461,8 +461,9 @@ fn param_write(p: &mut Params, name: &str, x: &[f64]) -> PyResult<()> {
 struct Sim {
     model: Arc<Model>,
     envs: Vec<Env>,
-    /// Scratch of the reverse passes over this sim's tapes (one `Data` per env, made on first use).
-    scratch: Arc<Mutex<Vec<Data>>>,
+    /// Scratch of every computation over the envs, forward and reverse: one `Data` per thread
+    /// (shared with this sim's tapes, whose reverse passes run after the sim may be gone).
+    workers: Arc<Workers>,
     /// The env states before the last `rollout` / `segment`, restored when an env fails, with
     /// the solver's warm starts (so that steps run again after a failure are the same steps).
     backup: Vec<State>,
@@ -474,7 +475,7 @@ impl Sim {
         Self {
             model,
             envs,
-            scratch: Arc::new(Mutex::new(Vec::new())),
+            workers: Arc::new(Workers::new()),
             backup: Vec::new(),
             backup_warm: Vec::new(),
         }
@@ -495,7 +496,7 @@ impl Sim {
             .zip(&self.envs)
         {
             b.clone_from(&e.state);
-            w.clone_from(&e.data.qacc_warmstart);
+            w.clone_from(&e.qacc_warmstart);
         }
     }
 
@@ -507,7 +508,7 @@ impl Sim {
             .zip(self.envs.iter_mut())
         {
             e.state.clone_from(b);
-            e.data.qacc_warmstart.clone_from(w);
+            e.qacc_warmstart.clone_from(w);
         }
     }
 
@@ -562,7 +563,7 @@ impl Sim {
     ) -> Result<Run, (usize, PyErr)> {
         let (n, nq, nv) = (self.envs.len(), self.model.nq, self.model.nv);
         let model = &*self.model;
-        let envs = &mut self.envs;
+        let (envs, workers) = (&mut self.envs, &*self.workers);
         let rows = if trajectory { t_end } else { 1 };
         type EnvOut = Result<(Vec<f64>, Vec<f64>, Option<Tape>), (usize, PyErr)>;
         let one = |i: usize, e: &mut Env| -> EnvOut {
@@ -573,26 +574,36 @@ impl Sim {
             });
             let mut q = Vec::with_capacity(rows * nq);
             let mut v = Vec::with_capacity(rows * nv);
-            for t in 0..t_end {
-                e.control.mode.copy_from_slice(inp.modes.at(i, t));
-                e.control.target.copy_from_slice(inp.target(i, t));
-                if let Some(tp) = tape.as_mut() {
-                    tp.record_state(&e.state); // the caller keeps the controls
-                }
-                pipeline::step(model, &e.params, &mut e.state, &e.control, &mut e.data)
-                    .map_err(|err| (t, env_err(n, i, err)))?;
-                if let Some(tp) = tape.as_mut() {
-                    tp.record_result(&e.data); // contacts and solution: the reverse pass replays them
-                }
-                if trajectory || t + 1 == t_end {
-                    q.extend_from_slice(&e.state.q);
-                    v.extend_from_slice(&e.state.v);
-                }
-            }
             if t_end == 0 {
                 q.extend_from_slice(&e.state.q);
                 v.extend_from_slice(&e.state.v);
+                return Ok((q, v, tape));
             }
+            workers.with(model, |d| {
+                e.load(d);
+                let mut res = Ok(());
+                for t in 0..t_end {
+                    e.control.mode.copy_from_slice(inp.modes.at(i, t));
+                    e.control.target.copy_from_slice(inp.target(i, t));
+                    if let Some(tp) = tape.as_mut() {
+                        tp.record_state(&e.state, d); // the caller keeps the controls
+                    }
+                    if let Err(err) = pipeline::step(model, &e.params, &mut e.state, &e.control, d)
+                    {
+                        res = Err((t, env_err(n, i, err)));
+                        break;
+                    }
+                    if let Some(tp) = tape.as_mut() {
+                        tp.record_result(d); // contacts and solution: the reverse pass replays them
+                    }
+                    if trajectory || t + 1 == t_end {
+                        q.extend_from_slice(&e.state.q);
+                        v.extend_from_slice(&e.state.v);
+                    }
+                }
+                e.store(d);
+                res
+            })?;
             Ok((q, v, tape))
         };
         let out: PyResult<Vec<EnvOut>> = py.detach(|| {
@@ -795,7 +806,7 @@ impl Run {
         };
         let tape = self
             .tapes
-            .map(|t| tape::PyTape::new(sim.model.clone(), sim.scratch.clone(), t));
+            .map(|t| tape::PyTape::new(sim.model.clone(), sim.workers.clone(), t));
         (q, v, tape)
     }
 }
@@ -1300,9 +1311,9 @@ impl Sim {
     /// in the error; the other envs run all their steps.
     #[pyo3(signature = (nsteps=1))]
     fn step(&mut self, py: Python<'_>, nsteps: usize) -> PyResult<()> {
-        let model = &*self.model;
+        let (model, workers) = (&*self.model, &*self.workers);
         let envs = &mut self.envs;
-        py.detach(|| guard(|| batch::step_all_n(model, envs, nsteps).map_err(to_py_err)))
+        py.detach(|| guard(|| batch::step_all_n(model, envs, workers, nsteps).map_err(to_py_err)))
     }
 
     /// T steps of every env from its stored state: mode (n_envs, nv) or per step
@@ -1404,9 +1415,11 @@ impl Sim {
         Ok((q, v, tape, done, err.map(|e| e.into_value(py).into_any())))
     }
 
-    /// Step copies of the given states `nsteps` times (the stored env states are not touched):
-    /// qpos (n_envs, nq), qvel (n_envs, nv), mode (n_envs, nv) int8, target (n_envs, nv).
-    /// Quaternion blocks are normalized first. Returns (qpos', qvel'). Parallel over envs, GIL released.
+    /// Step copies of the given states `nsteps` times (the envs are not touched): qpos
+    /// (n_envs, nq), qvel (n_envs, nv), mode (n_envs, nv) int8, target (n_envs, nv).
+    /// Quaternion blocks are normalized first. The solver starts cold (no warm start), so the
+    /// result is a function of the arguments and the env's parameters alone, as is the step
+    /// `step_vjp` differentiates. Returns (qpos', qvel'). Parallel over envs, GIL released.
     #[pyo3(signature = (qpos, qvel, mode, target, nsteps=1))]
     #[allow(clippy::type_complexity)]
     fn step_functional<'py>(
@@ -1428,17 +1441,20 @@ impl Sim {
             &mode,
             &target,
         )?;
-        let model = &*self.model;
+        let (model, workers) = (&*self.model, &*self.workers);
         let envs = &mut self.envs;
         let out = py.detach(|| {
             guard(|| {
                 per_env(envs, |i, e| {
                     let (mut st, ctrl) = rows.env(model, i);
-                    for _ in 0..nsteps {
-                        pipeline::step(model, &e.params, &mut st, &ctrl, &mut e.data)
-                            .map_err(|err| env_err(n, i, err))?;
-                    }
-                    Ok((st.q, st.v))
+                    workers.with(model, |d| {
+                        d.qacc_warmstart.fill(0.0); // a cold solve: a function of the arguments
+                        for _ in 0..nsteps {
+                            pipeline::step(model, &e.params, &mut st, &ctrl, d)
+                                .map_err(|err| env_err(n, i, err))?;
+                        }
+                        Ok((st.q, st.v))
+                    })
                 })
             })
         })?;
@@ -1477,24 +1493,21 @@ impl Sim {
         )?;
         let qb = rows_of(&qpos_out_bar, "qpos_out_bar", n, nq)?;
         let vb = rows_of(&qvel_out_bar, "qvel_out_bar", n, nv)?;
-        let model = &*self.model;
+        let (model, workers) = (&*self.model, &*self.workers);
         let envs = &mut self.envs;
         let grads = py.detach(|| {
             guard(|| {
                 per_env(envs, |i, e| {
                     let (st, ctrl) = rows.env(model, i);
                     let mut g = StepGrad::zeros(model);
-                    kinegrad::adjoint::step::step_vjp(
-                        model,
-                        &e.params,
-                        &st,
-                        &ctrl,
-                        &mut Data::new(model), // own scratch: the env's data keeps the live state's contacts
-                        &qb[i],
-                        &vb[i],
-                        &mut g,
-                    )
-                    .map_err(|err| env_err(n, i, err))?;
+                    workers
+                        .with(model, |d| {
+                            d.qacc_warmstart.fill(0.0); // the step of `step_functional`
+                            kinegrad::adjoint::step::step_vjp(
+                                model, &e.params, &st, &ctrl, d, &qb[i], &vb[i], &mut g,
+                            )
+                        })
+                        .map_err(|err| env_err(n, i, err))?;
                     unnormalize_bar(model, &rows.q[i], &mut g.q);
                     Ok(g)
                 })
@@ -1538,7 +1551,7 @@ impl Sim {
         let lb = rows3_of(&vel_bar, "vel_bar", n, nb, 3)?;
         let ab = rows3_of(&ang_bar, "ang_bar", n, nb, 3)?;
         check_quats(&self.model, &qs)?;
-        let model = &*self.model;
+        let (model, workers) = (&*self.model, &*self.workers);
         let envs = &mut self.envs;
         let vec3s = |x: &[f64]| x.chunks(3).map(Vec3::from_column_slice).collect::<Vec<_>>();
         let grads = py.detach(|| {
@@ -1549,18 +1562,20 @@ impl Sim {
                     let quat: Vec<[f64; 4]> =
                         qb[i].chunks(4).map(|c| [c[0], c[1], c[2], c[3]]).collect();
                     let mut g = StepGrad::zeros(model);
-                    kinegrad::adjoint::step::kinematics_vjp(
-                        model,
-                        &e.params,
-                        &qn,
-                        &vs[i],
-                        &mut Data::new(model), // own scratch: the env's data keeps the live state's contacts
-                        &vec3s(&pb[i]),
-                        &quat,
-                        &vec3s(&lb[i]),
-                        &vec3s(&ab[i]),
-                        &mut g,
-                    );
+                    workers.with(model, |d| {
+                        kinegrad::adjoint::step::kinematics_vjp(
+                            model,
+                            &e.params,
+                            &qn,
+                            &vs[i],
+                            d,
+                            &vec3s(&pb[i]),
+                            &quat,
+                            &vec3s(&lb[i]),
+                            &vec3s(&ab[i]),
+                            &mut g,
+                        )
+                    });
                     unnormalize_bar(model, &qs[i], &mut g.q);
                     Ok(g)
                 })
@@ -1595,31 +1610,33 @@ impl Sim {
         let nb = self.model.nbody;
         let q = view2(&qpos, "qpos", n, self.model.nq)?.to_owned();
         let v = view2(&qvel, "qvel", n, self.model.nv)?.to_owned();
-        let model = &*self.model;
-        let envs = &mut self.envs;
+        let (model, workers) = (&*self.model, &*self.workers);
+        let envs = &self.envs;
         let rows: Vec<[f64; 13]> = py.detach(|| {
             guard(|| {
                 let per_env: Vec<Vec<[f64; 13]>> = envs
-                    .par_iter_mut()
+                    .par_iter()
                     .enumerate()
                     .map(|(i, e)| {
                         let mut qi: Vec<f64> = q.row(i).to_vec();
                         kinegrad::state::normalize_quaternions(model, &mut qi);
                         let vi: Vec<f64> = v.row(i).to_vec();
-                        pipeline::kinematics(model, &e.params, &qi, &mut e.data);
-                        kinegrad::kinematics::com_vel(model, &vi, &mut e.data);
-                        (0..nb)
-                            .map(|b| {
-                                let p = e.data.xpos[b];
-                                let w = quat_to_wxyz(&e.data.xquat[b]);
-                                let c = e.data.cvel[b];
-                                let lin = c.point_velocity(&p);
-                                [
-                                    p.x, p.y, p.z, w[0], w[1], w[2], w[3], lin.x, lin.y, lin.z,
-                                    c.ang.x, c.ang.y, c.ang.z,
-                                ]
-                            })
-                            .collect()
+                        workers.with(model, |d| {
+                            pipeline::kinematics(model, &e.params, &qi, d);
+                            kinegrad::kinematics::com_vel(model, &vi, d);
+                            (0..nb)
+                                .map(|b| {
+                                    let p = d.xpos[b];
+                                    let w = quat_to_wxyz(&d.xquat[b]);
+                                    let c = d.cvel[b];
+                                    let lin = c.point_velocity(&p);
+                                    [
+                                        p.x, p.y, p.z, w[0], w[1], w[2], w[3], lin.x, lin.y, lin.z,
+                                        c.ang.x, c.ang.y, c.ang.z,
+                                    ]
+                                })
+                                .collect()
+                        })
                     })
                     .collect();
                 Ok(per_env.into_iter().flatten().collect())
@@ -1647,11 +1664,13 @@ impl Sim {
         guard(|| {
             let (nq, nv) = (self.model.nq, self.model.nv);
             let q = vec_of(&qpos, "qpos", nq)?;
-            let model = &*self.model;
-            let e = &mut self.envs[0];
-            pipeline::kinematics(model, &e.params, &q, &mut e.data);
-            kinegrad::dynamics::crba::crba(model, &e.params, &mut e.data);
-            Ok(Array2::from_shape_vec((nv, nv), e.data.qm.clone())
+            let (model, params) = (&*self.model, &self.envs[0].params);
+            let qm = self.workers.with(model, |d| {
+                pipeline::kinematics(model, params, &q, d);
+                kinegrad::dynamics::crba::crba(model, params, d);
+                d.qm.clone()
+            });
+            Ok(Array2::from_shape_vec((nv, nv), qm)
                 .expect("shape")
                 .into_pyarray(py))
         })
@@ -1670,12 +1689,13 @@ impl Sim {
             let q = vec_of(&qpos, "qpos", nq)?;
             let v = vec_of(&qvel, "qvel", nv)?;
             let a = vec_of(&qacc, "qacc", nv)?;
-            let model = &*self.model;
-            let e = &mut self.envs[0];
-            pipeline::kinematics(model, &e.params, &q, &mut e.data);
-            kinegrad::kinematics::com_vel(model, &v, &mut e.data);
+            let (model, params) = (&*self.model, &self.envs[0].params);
             let mut out = vec![0.0; nv];
-            kinegrad::dynamics::rnea::rnea(model, &e.params, &mut e.data, &v, Some(&a), &mut out);
+            self.workers.with(model, |d| {
+                pipeline::kinematics(model, params, &q, d);
+                kinegrad::kinematics::com_vel(model, &v, d);
+                kinegrad::dynamics::rnea::rnea(model, params, d, &v, Some(&a), &mut out);
+            });
             Ok(out.into_pyarray(py))
         })
     }
@@ -1691,23 +1711,20 @@ impl Sim {
             ))
         })?;
         let m = &*self.model;
-        let data = &e.data;
-        data.contacts
+        e.contacts
             .iter()
-            .enumerate()
-            .map(|(i, c)| {
+            .map(|c| {
                 let d = PyDict::new(py);
-                let n = c.frame.row(0);
+                let (n, f) = (c.normal, c.force);
                 d.set_item("geom1", c.geom1)?;
                 d.set_item("geom2", c.geom2)?;
                 d.set_item("body1", m.geom_body[c.geom1])?;
                 d.set_item("body2", m.geom_body[c.geom2])?;
                 d.set_item("pos", [c.pos.x, c.pos.y, c.pos.z])?;
-                d.set_item("normal", [n[0], n[1], n[2]])?;
+                d.set_item("normal", [n.x, n.y, n.z])?;
                 d.set_item("dist", c.dist)?;
-                let f = kinegrad::constraint::contact_force(data, i);
                 d.set_item("force", [f.x, f.y, f.z])?;
-                d.set_item("force_normal", f.dot(&n.transpose()))?;
+                d.set_item("force_normal", f.dot(&n))?;
                 Ok(d)
             })
             .collect()

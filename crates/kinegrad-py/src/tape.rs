@@ -6,7 +6,7 @@ use crate::{
     unnormalize_bar, view2, view3, Modes,
 };
 use kinegrad::adjoint::rollout::{Tape, TapeGrad};
-use kinegrad::{Control, Data, Model};
+use kinegrad::{Control, Data, Model, Workers};
 use numpy::ndarray::{Array2, Array3};
 use numpy::{
     IntoPyArray, PyArray2, PyArray3, PyReadonlyArray2, PyReadonlyArray3, PyReadonlyArrayDyn,
@@ -14,21 +14,22 @@ use numpy::{
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rayon::prelude::*;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// The tapes of every env of one recorded stretch of steps.
 #[pyclass(module = "kinegrad._native", name = "Tape", weakref)]
 pub struct PyTape {
     model: Arc<Model>,
-    scratch: Arc<Mutex<Vec<Data>>>,
+    /// The sim's per-thread scratch.
+    workers: Arc<Workers>,
     tapes: Vec<Tape>,
 }
 
 impl PyTape {
-    pub fn new(model: Arc<Model>, scratch: Arc<Mutex<Vec<Data>>>, tapes: Vec<Tape>) -> Self {
+    pub fn new(model: Arc<Model>, workers: Arc<Workers>, tapes: Vec<Tape>) -> Self {
         Self {
             model,
-            scratch,
+            workers,
             tapes,
         }
     }
@@ -131,12 +132,7 @@ impl PyTape {
             (None, None) => None,
             _ => return Err(invalid("mode and controls: give both or neither")),
         };
-        let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
-        while scratch.len() < n {
-            scratch.push(Data::new(model));
-        }
-        let tapes = &self.tapes;
-        let datas = &mut scratch[..n];
+        let (tapes, workers) = (&self.tapes, &*self.workers);
         let run = |i: usize, tape: &Tape, data: &mut Data| -> PyResult<(TapeGrad, Vec<f64>)> {
             let mut ub = vec![0.0; t_end * nv];
             let mut g = tape
@@ -174,19 +170,18 @@ impl PyTape {
         };
         let out: Vec<(TapeGrad, Vec<f64>)> = py.detach(|| {
             guard(|| {
+                let one = |i: usize, tp: &Tape| workers.with(model, |d| run(i, tp, d));
                 if n == 1 {
-                    return Ok(vec![run(0, &tapes[0], &mut datas[0])?]);
+                    return Ok(vec![one(0, &tapes[0])?]);
                 }
                 let res: Vec<PyResult<_>> = tapes
                     .par_iter()
-                    .zip(datas.par_iter_mut())
                     .enumerate()
-                    .map(|(i, (tp, d))| run(i, tp, d))
+                    .map(|(i, tp)| one(i, tp))
                     .collect();
                 res.into_iter().collect()
             })
         })?;
-        drop(scratch);
         let grads: Vec<&kinegrad::Params> = out.iter().map(|(g, _)| &g.params).collect();
         let pd = match &params {
             Some(names) => params_bar_dict_of(py, model, &grads, names)?,

@@ -75,7 +75,7 @@ fn main() -> kinegrad::Result<()> {
         let mut tape = Tape::new(params.clone(), 1);
         let mut s = init.clone();
         for c in &controls {
-            tape.record_state(&s);
+            tape.record_state(&s, &data);
             pipeline::step(&model, &params, &mut s, c, &mut data)?;
             tape.record_result(&data);
             if rep == 0 {

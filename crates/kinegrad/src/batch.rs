@@ -1,14 +1,23 @@
 //! Many independent copies of one model stepped in parallel (one per env).
+//!
+//! An env owns what evolves and what it is made of: its state, control and parameters, plus
+//! what one step hands to the next (the solver's warm start, the step count, the contacts of
+//! the last step). The scratch a step computes in is not the env's: it belongs to the thread
+//! running the step ([`Workers`], one [`Data`] per thread, as Pinocchio's model pools keep one
+//! `Data` per thread). A thousand envs then hold a thousand small states rather than a
+//! thousand scratch buffers, and a step of the next env finds its scratch in this core's cache
+//! instead of fetching the env's own from memory.
 
+use crate::constraint::ContactReport;
 use crate::data::Data;
 use crate::error::{Error, Result};
 use crate::model::{Model, Params};
 use crate::pipeline;
 use crate::state::{Control, State};
 use rayon::prelude::*;
-use std::sync::Mutex;
+use std::sync::{Mutex, TryLockError};
 
-/// One env: its state, control, parameters and scratch.
+/// One env: its state, control and parameters, and what its steps carry from one to the next.
 #[derive(Clone, Debug)]
 pub struct Env {
     /// State.
@@ -17,8 +26,12 @@ pub struct Env {
     pub control: Control,
     /// Physical parameters.
     pub params: Params,
-    /// Scratch.
-    pub data: Data,
+    /// Warm start of the constraint solver: the last step's constrained acceleration. (nv)
+    pub qacc_warmstart: Vec<f64>,
+    /// Substeps taken so far (step errors name it).
+    pub nstep: u64,
+    /// Contacts of the last step (its last substep), with their forces.
+    pub contacts: Vec<ContactReport>,
 }
 
 impl Env {
@@ -28,32 +41,102 @@ impl Env {
             state: State::new(model),
             control: Control::new(model),
             params: model.params0.clone(),
-            data: Data::new(model),
+            qacc_warmstart: vec![0.0; model.nv],
+            nstep: 0,
+            contacts: Vec::new(),
         }
+    }
+
+    /// Make `data` ready to step this env: the env's warm start and step count.
+    pub fn load(&self, data: &mut Data) {
+        data.qacc_warmstart.copy_from_slice(&self.qacc_warmstart);
+        data.nstep = self.nstep;
+    }
+
+    /// Keep what the steps just taken in `data` (after [`Env::load`]) carry over: the warm
+    /// start, the step count and the contacts of the last step (no allocation once the
+    /// contacts' room suffices).
+    pub fn store(&mut self, data: &Data) {
+        self.qacc_warmstart.copy_from_slice(&data.qacc_warmstart);
+        self.nstep = data.nstep;
+        self.contacts.clear();
+        self.contacts
+            .extend((0..data.contacts.len()).map(|c| ContactReport::of(data, c)));
+    }
+
+    /// `nsteps` steps under the env's control, in the scratch `data`. A failing step leaves
+    /// the state before it (see [`pipeline::step`]) and is returned.
+    pub fn step_n(&mut self, model: &Model, data: &mut Data, nsteps: usize) -> Result<()> {
+        if nsteps == 0 {
+            return Ok(()); // `data` holds no step of this env to keep
+        }
+        self.load(data);
+        let mut res = Ok(());
+        for _ in 0..nsteps {
+            res = pipeline::step(model, &self.params, &mut self.state, &self.control, data);
+            if res.is_err() {
+                break;
+            }
+        }
+        self.store(data);
+        res
+    }
+}
+
+/// Scratch for one model's steps on many threads: one [`Data`] per thread of the rayon pool,
+/// plus one for threads outside it (the caller's), each made on first use. A task takes the
+/// scratch of the thread running it. Should that scratch be taken already (a call from outside
+/// the pool while another runs, a pool larger than the one this was sized for, or a task
+/// nested in one that holds it), the task gets scratch of its own for the call, so a call
+/// never waits and never deadlocks.
+#[derive(Debug)]
+pub struct Workers {
+    slots: Vec<Mutex<Option<Data>>>,
+}
+
+impl Default for Workers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Workers {
+    /// Room for the current rayon pool's threads and the caller.
+    pub fn new() -> Self {
+        Self {
+            slots: (0..rayon::current_num_threads() + 1)
+                .map(|_| Mutex::new(None))
+                .collect(),
+        }
+    }
+
+    /// Run `f` in this thread's scratch for `model` (the model every call of this `Workers`
+    /// uses). Data left by earlier calls is scratch: `f` must set what it reads.
+    pub fn with<R>(&self, model: &Model, f: impl FnOnce(&mut Data) -> R) -> R {
+        let i = rayon::current_thread_index().map_or(0, |i| i + 1) % self.slots.len();
+        let mut slot = match self.slots[i].try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(), // scratch: nothing to distrust
+            Err(TryLockError::WouldBlock) => return f(&mut Data::new(model)),
+        };
+        f(slot.get_or_insert_with(|| Data::new(model)))
     }
 }
 
 /// Step every env once, in parallel over the rayon pool (a single env is stepped on the
 /// calling thread). Every env is stepped even if one fails; a failing env keeps its state
 /// and the error of the lowest-numbered failing env is returned, naming it.
-pub fn step_all(model: &Model, envs: &mut [Env]) -> Result<()> {
-    step_all_n(model, envs, 1)
+pub fn step_all(model: &Model, envs: &mut [Env], workers: &Workers) -> Result<()> {
+    step_all_n(model, envs, workers, 1)
 }
 
 /// Step every env `nsteps` times, each env's steps one task of the rayon pool (a single env
-/// on the calling thread). Envs are independent, so this equals `nsteps` calls of
-/// [`step_all`]; running them env by env keeps an env's scratch in cache for all its steps
-/// instead of sweeping every env's scratch at every step (which, at a thousand envs, no
-/// longer fits in the caches). A failing env stops at its failing step, keeping the state
-/// before it; the others run all their steps; the error of the lowest-numbered failing env is
-/// returned, naming it.
-pub fn step_all_n(model: &Model, envs: &mut [Env], nsteps: usize) -> Result<()> {
-    let run = |e: &mut Env| -> Result<()> {
-        for _ in 0..nsteps {
-            pipeline::step(model, &e.params, &mut e.state, &e.control, &mut e.data)?;
-        }
-        Ok(())
-    };
+/// on the calling thread), in the scratch of the thread running it. Envs are independent, so
+/// this equals `nsteps` calls of [`step_all`]. A failing env stops at its failing step,
+/// keeping the state before it; the others run all their steps; the error of the
+/// lowest-numbered failing env is returned, naming it.
+pub fn step_all_n(model: &Model, envs: &mut [Env], workers: &Workers, nsteps: usize) -> Result<()> {
+    let run = |e: &mut Env| workers.with(model, |d| e.step_n(model, d, nsteps));
     if let [e] = envs {
         return run(e);
     }

@@ -1,13 +1,14 @@
 //! The steady-state step allocates nothing: a counting global allocator around
 //! `pipeline::step` on contact-rich scenes (every scratch buffer lives in `Data` and keeps its
-//! capacity from one step to the next), and the reverse pass over a tape allocates per call,
-//! not per step. One test per binary: the counter is global.
+//! capacity from one step to the next) and around batched steps of several envs in per-thread
+//! scratch (`batch::step_all_n`); the reverse pass over a tape allocates per call, not per
+//! step. One test per binary: the counter is global.
 
 use kinegrad::adjoint::rollout::Tape;
 use kinegrad::math::{Mat3, Pose, Vec3};
 use kinegrad::model::builder::BaseMode;
 use kinegrad::model::{mjcf, primitives, ModelBuilder};
-use kinegrad::{pipeline, Control, CtrlMode, Data, Model, State};
+use kinegrad::{batch, pipeline, Control, CtrlMode, Data, Env, Model, State, Workers};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -46,6 +47,42 @@ fn count(model: &Model, s: &mut State, c: &Control, warm: usize, steps: usize) -
     (ALLOCS.load(Ordering::Relaxed) - before, d.contacts.len())
 }
 
+/// Allocations made by 50 batched calls of 2 steps each over 4 envs from `s` (on a rayon
+/// pool of 2 threads, each env in the scratch of the thread running it), after 400 warm-up
+/// calls: the pool's threads are new, and their EPA buffers (thread-local) grow to the deepest
+/// polytope the scene needs within the first few hundred steps. The calls are made from inside
+/// the pool: a call from outside injects a job into rayon's global queue, which allocates a
+/// block of queue every 63 jobs.
+fn batch_allocs(model: &Model, s: &State, c: &Control) -> usize {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    pool.install(|| batch_allocs_in_pool(model, s, c))
+}
+
+fn batch_allocs_in_pool(model: &Model, s: &State, c: &Control) -> usize {
+    let workers = Workers::new();
+    let mut envs: Vec<Env> = (0..4)
+        .map(|_| {
+            let mut e = Env::new(model);
+            e.state.clone_from(s);
+            e.control.clone_from(c);
+            e
+        })
+        .collect();
+    for _ in 0..400 {
+        batch::step_all_n(model, &mut envs, &workers, 2).unwrap();
+    }
+    let before = ALLOCS.load(Ordering::Relaxed);
+    for _ in 0..50 {
+        batch::step_all_n(model, &mut envs, &workers, 2).unwrap();
+    }
+    let n = ALLOCS.load(Ordering::Relaxed) - before;
+    assert!(envs.iter().all(|e| !e.contacts.is_empty()));
+    n
+}
+
 /// Allocations made while recording 100 steps on a tape with room reserved for them: only the
 /// recorded contacts' growth may allocate (amortized doubling), never each step.
 fn record_allocs(model: &Model, s: &mut State, c: &Control) -> usize {
@@ -55,7 +92,7 @@ fn record_allocs(model: &Model, s: &mut State, c: &Control) -> usize {
     tape.reserve(100, model);
     let before = ALLOCS.load(Ordering::Relaxed);
     for _ in 0..100 {
-        tape.record_state(s);
+        tape.record_state(s, &d);
         pipeline::step(model, &model.params0, s, c, &mut d).unwrap();
         tape.record_result(&d);
     }
@@ -71,7 +108,7 @@ fn vjp_allocs(model: &Model, s: &mut State, c: &Control) -> (usize, usize) {
     let record = |steps: usize, s: &mut State, d: &mut Data| {
         let mut tape = Tape::new(model.params0.clone(), 1);
         for _ in 0..steps {
-            tape.record(s, c);
+            tape.record(s, c, d);
             pipeline::step(model, &model.params0, s, c, d).unwrap();
             tape.record_result(d);
         }
@@ -156,6 +193,11 @@ fn steady_state_steps_do_not_allocate() {
         assert_eq!(
             n, 0,
             "{n} allocations in 200 primitive-scene steps ({substeps} substeps)"
+        );
+        let n = batch_allocs(&model, &s, &c);
+        assert_eq!(
+            n, 0,
+            "{n} allocations in 50 batched calls over 4 envs ({substeps} substeps)"
         );
         let (n100, n10) = vjp_allocs(&model, &mut s, &c);
         assert_eq!(

@@ -287,7 +287,7 @@ fn gradient_of_an_unconverged_solve_is_an_error_not_a_wrong_number() {
     let mut tape = kinegrad::adjoint::rollout::Tape::new(m.params0.clone(), 1);
     let mut s1 = s.clone();
     let mut d = Data::new(&m); // no warm start from the solve above
-    tape.record(&s1, &c);
+    tape.record(&s1, &c, &d);
     pipeline::step(&m, &m.params0, &mut s1, &c, &mut d).unwrap();
     tape.record_result(&d);
     assert!(tape.has_results() && d.solver_residual > 1e-6);

@@ -4,143 +4,12 @@
 //! contacts (box-plane, sphere-plane, box-box), joint limits and every control mode. One
 //! gradient of the recorded path is also checked against central finite differences.
 
+mod common;
+
+use common::{controls, scene, start};
 use kinegrad::adjoint::rollout::{Tape, TapeGrad};
-use kinegrad::math::{Mat3, Pose, Quat, Vec3};
-use kinegrad::model::builder::{BaseMode, BodySpec, EntitySpec, GeomSpec, JointSpec};
-use kinegrad::model::{CtrlMode, GeomType, JointType, ModelBuilder, Params};
+use kinegrad::model::Params;
 use kinegrad::{pipeline, Control, Data, Model, State};
-
-fn box_inertia(m: f64, h: Vec3) -> Mat3 {
-    Mat3::from_diagonal(&Vec3::new(
-        h.y * h.y + h.z * h.z,
-        h.x * h.x + h.z * h.z,
-        h.x * h.x + h.y * h.y,
-    )) * (m / 3.0)
-}
-
-fn free_body(name: &str, kind: GeomType, size: Vec3, pos: Vec3) -> (EntitySpec, Pose) {
-    let mut b = BodySpec::new(name, None);
-    b.mass = 1.0;
-    b.ipos = Vec3::new(0.005, -0.004, 0.003);
-    b.inertia = box_inertia(1.0, Vec3::new(0.1, 0.1, 0.08));
-    let mut g = GeomSpec::new(kind, size);
-    g.friction[0] = 0.6;
-    g.solimp = [0.8, 0.95, 0.02, 0.5, 2.0];
-    b.geoms.push(g);
-    let e = EntitySpec {
-        name: name.into(),
-        bodies: vec![b],
-        ..Default::default()
-    };
-    let pose = Pose {
-        pos,
-        rot: Mat3::from(nalgebra::Rotation3::from_euler_angles(0.05, -0.03, 0.4)),
-    };
-    (e, pose)
-}
-
-/// A floor, a box and a sphere on it, a box resting on the first box, and a two-link arm
-/// (hinges with limits, PD and velocity control) that swings into its limits.
-fn scene(substeps: usize) -> Model {
-    let mut b = ModelBuilder::new();
-    b.options.timestep = 0.01;
-    b.options.substeps = substeps;
-    b.options.tolerance = 1e-12;
-    let mut ground = BodySpec::new("ground", None);
-    let mut g = GeomSpec::new(GeomType::Plane, Vec3::zeros());
-    g.friction[0] = 0.9;
-    ground.geoms.push(g);
-    b.add_entity(
-        EntitySpec {
-            name: "ground".into(),
-            bodies: vec![ground],
-            ..Default::default()
-        },
-        Pose::identity(),
-        BaseMode::Fixed,
-    );
-    let bodies = [
-        free_body(
-            "box",
-            GeomType::Box,
-            Vec3::new(0.1, 0.1, 0.05),
-            Vec3::new(0.0, 0.0, 0.049),
-        ),
-        free_body(
-            "ball",
-            GeomType::Sphere,
-            Vec3::new(0.08, 0.0, 0.0),
-            Vec3::new(0.5, 0.0, 0.15),
-        ),
-        free_body(
-            "top",
-            GeomType::Box,
-            Vec3::new(0.06, 0.06, 0.04),
-            Vec3::new(0.01, 0.02, 0.138),
-        ),
-    ];
-    for (e, pose) in bodies {
-        b.add_entity(e, pose, BaseMode::Free);
-    }
-    let link = |name: &str, parent: Option<usize>, pos: Vec3| {
-        let mut l = BodySpec::new(name, parent);
-        l.pos = pos;
-        l.quat = Quat::from_euler_angles(0.1, 0.0, 0.2);
-        l.mass = 0.7;
-        l.ipos = Vec3::new(0.0, 0.0, -0.12);
-        l.inertia = Mat3::new(0.02, 0.001, 0.0, 0.001, 0.015, 0.0, 0.0, 0.0, 0.01);
-        let mut j = JointSpec::new(format!("{name}_j"), JointType::Hinge);
-        j.axis = Vec3::new(0.0, 1.0, 0.1);
-        j.range = Some([-0.3, 0.25]);
-        j.damping = 0.2;
-        j.kp = 30.0;
-        j.kv = 2.0;
-        l.joints.push(j);
-        l
-    };
-    b.add_entity(
-        EntitySpec {
-            name: "arm".into(),
-            bodies: vec![
-                link("upper", None, Vec3::new(-1.0, 0.0, 1.0)),
-                link("lower", Some(0), Vec3::new(0.0, 0.0, -0.25)),
-            ],
-            ..Default::default()
-        },
-        Pose::identity(),
-        BaseMode::AsIs,
-    );
-    b.build().unwrap()
-}
-
-fn start(model: &Model) -> State {
-    let mut s = State::new(model);
-    // slide the lower box and the ball
-    s.v[0] = 0.8;
-    s.v[1] = 0.2;
-    s.v[6] = -0.5;
-    s.v[7] = 0.6;
-    s.v[11] = 3.0;
-    s
-}
-
-fn controls(model: &Model, steps: usize) -> Vec<Control> {
-    let nv = model.nv;
-    (0..steps)
-        .map(|t| {
-            let mut c = Control::new(model);
-            for i in 0..nv {
-                c.target[i] = 0.3 * ((t * nv + i) as f64 * 0.7).sin();
-            }
-            // the arm: PD towards alternating sides (into the limits), then velocity control
-            c.mode[nv - 2] = CtrlMode::Position;
-            c.target[nv - 2] = if (t / 15) % 2 == 0 { 0.6 } else { -0.6 };
-            c.mode[nv - 1] = CtrlMode::Velocity;
-            c.target[nv - 1] = if (t / 10) % 2 == 0 { 4.0 } else { -4.0 };
-            c
-        })
-        .collect()
-}
 
 struct Run {
     grad: TapeGrad,
@@ -163,7 +32,7 @@ fn run(
     let mut s = init.clone();
     let mut finals = s.clone();
     for c in controls {
-        tape.record(&s, c);
+        tape.record(&s, c, &data);
         pipeline::step(model, params, &mut s, c, &mut data).unwrap();
         if results {
             tape.record_result(&data);
@@ -307,13 +176,13 @@ fn tape_results_follow_pops_and_gaps() {
     let mut tape = Tape::new(p.clone(), 1);
     let mut s = init.clone();
     for c in &controls {
-        tape.record(&s, c);
+        tape.record(&s, c, &data);
         tape.pop();
-        tape.record(&s, c);
+        tape.record(&s, c, &data);
         pipeline::step(&model, p, &mut s, c, &mut data).unwrap();
         tape.record_result(&data);
         // a popped step drops its result
-        tape.record(&s, c);
+        tape.record(&s, c, &data);
         tape.pop();
     }
     assert!(tape.has_results() && tape.len() == controls.len());
@@ -463,5 +332,58 @@ fn replayed_substep_equals_the_forward_pass() {
             "{solved} substeps needed Newton iterations"
         );
         assert!(rows > 500 * substeps, "{rows} rows");
+    }
+}
+
+/// The reverse pass recomputes steps from what the tape holds (each checkpoint's state and
+/// solver warm start), never from what its scratch `Data` held before: scratch shared between
+/// envs and threads gives the same gradient, bit for bit, as a fresh one.
+#[test]
+fn reverse_pass_does_not_depend_on_the_scratch_history() {
+    let model = scene(1);
+    let init = start(&model);
+    let controls = controls(&model, 40);
+    let p = &model.params0;
+    for stride in [1, 7] {
+        // no results recorded: every step's solve is recomputed
+        let mut data = Data::new(&model);
+        let mut tape = Tape::new(p.clone(), stride);
+        let mut s = init.clone();
+        for c in &controls {
+            tape.record(&s, c, &data);
+            pipeline::step(&model, p, &mut s, c, &mut data).unwrap();
+        }
+        let grad_in = |d: &mut Data| {
+            let mut targets = vec![vec![0.0; model.nv]; controls.len()];
+            let grad = tape
+                .vjp(
+                    &model,
+                    d,
+                    None,
+                    None,
+                    |_, qb, vb| {
+                        qb.iter_mut().for_each(|x| *x = 0.1);
+                        vb.iter_mut().for_each(|x| *x = -0.2);
+                    },
+                    |t, g| targets[t].copy_from_slice(g),
+                )
+                .unwrap();
+            flat(&Run { grad, targets })
+        };
+        let fresh = grad_in(&mut Data::new(&model));
+        // scratch in which another trajectory ran last (its warm start, contacts and rows)
+        let mut used = Data::new(&model);
+        let mut other = init.clone();
+        other.v.iter_mut().for_each(|x| *x *= -1.5);
+        for c in controls.iter().rev().take(5) {
+            pipeline::step(&model, p, &mut other, c, &mut used).unwrap();
+        }
+        assert!(used.qacc_warmstart.iter().any(|x| *x != 0.0));
+        assert_eq!(grad_in(&mut used), fresh, "stride {stride}");
+        assert_eq!(
+            grad_in(&mut data),
+            fresh,
+            "stride {stride}: the recording's own data"
+        );
     }
 }

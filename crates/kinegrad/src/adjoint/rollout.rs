@@ -81,6 +81,7 @@ pub fn rollout_vjp(
             .flat_map(|s| s.v.iter().copied())
             .collect(),
         ckpt_time: states[..t_end].iter().map(|s| s.time).collect(),
+        ckpt_warm: Vec::new(),
         controls: Vec::new(),
         results: Results::default(),
     };
@@ -102,9 +103,10 @@ pub fn rollout_vjp(
 }
 
 /// A recorded trajectory of one env, for a reverse pass later: the parameters it ran with,
-/// the input state of every `stride`-th step (checkpoints; the states between them are
-/// recomputed by [`Tape::vjp`]) and, unless the caller keeps them, the control of every
-/// step. Memory: T / stride states (and T controls).
+/// the input state and solver warm start of every `stride`-th step (checkpoints; the steps
+/// between them are recomputed by [`Tape::vjp`], from the warm start they ran with, so the
+/// same as they ran) and, unless the caller keeps them, the control of every step. Memory:
+/// T / stride states (and T controls).
 ///
 /// With `stride` 1, [`Tape::record_result`] after each step also keeps what the step's forward
 /// pass found (each substep's constrained acceleration, solver residual and contacts: nv + 1
@@ -120,6 +122,8 @@ pub struct Tape {
     ckpt_q: Vec<f64>,
     ckpt_v: Vec<f64>,
     ckpt_time: Vec<f64>,
+    /// Solver warm start of each checkpoint's step (n x nv; empty when not recorded).
+    ckpt_warm: Vec<f64>,
     controls: Vec<Control>,
     results: Results,
 }
@@ -232,6 +236,7 @@ impl Tape {
             ckpt_q: Vec::new(),
             ckpt_v: Vec::new(),
             ckpt_time: Vec::new(),
+            ckpt_warm: Vec::new(),
             controls: Vec::new(),
             results: Results::default(),
         }
@@ -244,6 +249,7 @@ impl Tape {
         self.ckpt_q.reserve(n * model.nq);
         self.ckpt_v.reserve(n * model.nv);
         self.ckpt_time.reserve(n);
+        self.ckpt_warm.reserve(n * model.nv);
         if self.stride == 1 {
             let sub = steps * model.opt.substeps;
             self.results.qacc.reserve(sub * model.nv);
@@ -257,12 +263,17 @@ impl Tape {
         self.ckpt_time.len()
     }
 
-    /// Checkpoint `k` into `out` (whose vectors have the model's sizes).
-    fn ckpt_into(&self, k: usize, out: &mut State) {
+    /// Checkpoint `k` into `out` (whose vectors have the model's sizes), and its warm start
+    /// into `warm` (zeros when the tape has none).
+    fn ckpt_into(&self, k: usize, out: &mut State, warm: &mut [f64]) {
         let (nq, nv) = (out.q.len(), out.v.len());
         out.q.copy_from_slice(&self.ckpt_q[k * nq..(k + 1) * nq]);
         out.v.copy_from_slice(&self.ckpt_v[k * nv..(k + 1) * nv]);
         out.time = self.ckpt_time[k];
+        match self.ckpt_warm.get(k * nv..(k + 1) * nv) {
+            Some(w) => warm.copy_from_slice(w),
+            None => warm.fill(0.0),
+        }
     }
 
     /// Number of recorded steps.
@@ -277,24 +288,27 @@ impl Tape {
 
     /// Bytes held by the recorded states, controls and step results (for memory reports).
     pub fn nbytes(&self) -> usize {
-        let st = 8 * (self.ckpt_q.len() + self.ckpt_v.len() + self.ckpt_time.len());
+        let st = 8
+            * (self.ckpt_q.len() + self.ckpt_v.len() + self.ckpt_time.len() + self.ckpt_warm.len());
         let ct: usize = self.controls.iter().map(|c| 9 * c.target.len()).sum();
         st + ct + self.results.nbytes()
     }
 
-    /// Record the step about to be taken from `state` under `control` (call before stepping).
-    pub fn record(&mut self, state: &State, control: &Control) {
-        self.record_state(state);
+    /// Record the step about to be taken from `state` under `control`, in `data` (call before
+    /// stepping: the step's solver warm start is read from `data`).
+    pub fn record(&mut self, state: &State, control: &Control, data: &Data) {
+        self.record_state(state, data);
         self.controls.push(control.clone());
     }
 
-    /// Record the step about to be taken from `state`, its control being kept by the caller
-    /// (and given to [`Tape::vjp`]).
-    pub fn record_state(&mut self, state: &State) {
+    /// Record the step about to be taken from `state` in `data` (call before stepping), its
+    /// control being kept by the caller (and given to [`Tape::vjp`]).
+    pub fn record_state(&mut self, state: &State, data: &Data) {
         if self.len.is_multiple_of(self.stride) {
             self.ckpt_q.extend_from_slice(&state.q);
             self.ckpt_v.extend_from_slice(&state.v);
             self.ckpt_time.push(state.time);
+            self.ckpt_warm.extend_from_slice(&data.qacc_warmstart);
         }
         self.len += 1;
     }
@@ -337,6 +351,8 @@ impl Tape {
                 self.ckpt_q.truncate(n * (self.ckpt_q.len() / (n + 1)));
                 self.ckpt_v.truncate(n * (self.ckpt_v.len() / (n + 1)));
                 self.ckpt_time.truncate(n);
+                self.ckpt_warm
+                    .truncate(n * (self.ckpt_warm.len() / (n + 1)));
             }
         }
     }
@@ -376,7 +392,8 @@ impl Tape {
         let mut seg_results = Results::default();
         let mut start = State::new(model);
         for k in (0..self.n_ckpt()).rev() {
-            self.ckpt_into(k, &mut start);
+            // the segment's steps recomputed from where they ran: state and warm start
+            self.ckpt_into(k, &mut start, &mut data.qacc_warmstart);
             let start = &start;
             let s0 = k * self.stride;
             let s1 = (s0 + self.stride).min(t_end);

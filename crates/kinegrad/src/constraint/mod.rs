@@ -313,6 +313,39 @@ pub fn set_invweight0(model: &mut Model) -> crate::Result<()> {
     Ok(())
 }
 
+/// A contact of a step as users read it: the two geoms, the point, the normal, the signed
+/// distance and the force of the step's solve (world frame; see [`contact_force`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ContactReport {
+    /// First geom (the normal points from it to `geom2`).
+    pub geom1: usize,
+    /// Second geom.
+    pub geom2: usize,
+    /// Contact point (m).
+    pub pos: Vec3,
+    /// Unit normal, from geom1 to geom2.
+    pub normal: Vec3,
+    /// Signed distance (negative = penetration) (m).
+    pub dist: f64,
+    /// Force geom1 exerts on geom2 (N).
+    pub force: Vec3,
+}
+
+impl ContactReport {
+    /// Contact `c` of the last step `data` took.
+    pub fn of(data: &Data, c: usize) -> Self {
+        let con = &data.contacts[c];
+        Self {
+            geom1: con.geom1,
+            geom2: con.geom2,
+            pos: con.pos,
+            normal: con.frame.row(0).transpose(),
+            dist: con.dist,
+            force: contact_force(data, c),
+        }
+    }
+}
+
 /// World-frame force that geom1 exerts on geom2 at contact `c` (N), from the row forces of the
 /// last solve (geom2 receives `+f`, geom1 `-f`).
 pub fn contact_force(data: &Data, c: usize) -> Vec3 {

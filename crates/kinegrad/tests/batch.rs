@@ -1,0 +1,123 @@
+//! Batched stepping (`batch::step_all_n`): envs stepped in the scratch of whichever thread runs
+//! them step exactly as if each had its own `Data`: the same states, warm starts, step counts
+//! and contacts, bit for bit, on pools of one and two threads, through calls of one step and of
+//! several, with the controls changing between calls.
+
+mod common;
+
+use common::{controls, scene, start};
+use kinegrad::constraint::ContactReport;
+use kinegrad::{batch, pipeline, Control, Data, Env, Model, State, Workers};
+
+const N: usize = 5;
+/// Steps per call, in turn.
+const CALLS: [usize; 6] = [1, 3, 1, 1, 7, 2];
+
+/// Env i's start: the scene's, slid a little differently per env.
+fn start_of(model: &Model, i: usize) -> State {
+    let mut s = start(model);
+    s.v[0] += 0.15 * i as f64;
+    s.v[7] -= 0.1 * i as f64;
+    s
+}
+
+/// The control of call k for env i.
+fn control_of(all: &[Control], k: usize, i: usize) -> Control {
+    all[(3 * k + i) % all.len()].clone()
+}
+
+#[test]
+fn batched_envs_step_as_if_each_had_its_own_data() {
+    for substeps in [1, 3] {
+        let model = scene(substeps);
+        let all = controls(&model, 40);
+        // reference: env by env, each in its own Data
+        let reference: Vec<(State, Data)> = (0..N)
+            .map(|i| {
+                let (mut s, mut d) = (start_of(&model, i), Data::new(&model));
+                for (k, &steps) in CALLS.iter().enumerate() {
+                    let c = control_of(&all, k, i);
+                    for _ in 0..steps {
+                        pipeline::step(&model, &model.params0, &mut s, &c, &mut d).unwrap();
+                    }
+                }
+                (s, d)
+            })
+            .collect();
+        assert!(reference.iter().all(|(_, d)| !d.contacts.is_empty()));
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let envs = pool.install(|| {
+                let workers = Workers::new();
+                let mut envs: Vec<Env> = (0..N)
+                    .map(|i| {
+                        let mut e = Env::new(&model);
+                        e.state = start_of(&model, i);
+                        e
+                    })
+                    .collect();
+                for (k, &steps) in CALLS.iter().enumerate() {
+                    for (i, e) in envs.iter_mut().enumerate() {
+                        e.control = control_of(&all, k, i);
+                    }
+                    batch::step_all_n(&model, &mut envs, &workers, steps).unwrap();
+                }
+                envs
+            });
+            for (i, (e, (s, d))) in envs.iter().zip(&reference).enumerate() {
+                let at = format!("substeps {substeps}, {threads} threads, env {i}");
+                assert_eq!(e.state.q, s.q, "{at}: q");
+                assert_eq!(e.state.v, s.v, "{at}: v");
+                assert_eq!(e.state.time, s.time, "{at}: time");
+                assert_eq!(e.qacc_warmstart, d.qacc_warmstart, "{at}: warm start");
+                assert_eq!(e.nstep, d.nstep, "{at}: step count");
+                let contacts: Vec<ContactReport> = (0..d.contacts.len())
+                    .map(|c| ContactReport::of(d, c))
+                    .collect();
+                assert_eq!(e.contacts, contacts, "{at}: contacts");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_failing_env_keeps_its_state_and_is_named() {
+    let model = scene(1);
+    let workers = Workers::new();
+    let mut envs: Vec<Env> = (0..N)
+        .map(|i| {
+            let mut e = Env::new(&model);
+            e.state = start_of(&model, i);
+            e
+        })
+        .collect();
+    envs[3].control.target[0] = f64::NAN;
+    let before = envs[3].state.clone();
+    let err = batch::step_all_n(&model, &mut envs, &workers, 4).unwrap_err();
+    assert!(err.to_string().contains("env 3"), "{err}");
+    assert_eq!(envs[3].state.q, before.q);
+    assert_eq!(envs[3].state.v, before.v);
+    // the others ran all their steps
+    let mut s = start_of(&model, 0);
+    let mut d = Data::new(&model);
+    for _ in 0..4 {
+        pipeline::step(&model, &model.params0, &mut s, &envs[0].control, &mut d).unwrap();
+    }
+    assert_eq!(envs[0].state.q, s.q);
+}
+
+#[test]
+fn scratch_taken_already_is_not_waited_for() {
+    // a call nested in one that holds this thread's scratch gets scratch of its own
+    let model = scene(1);
+    let workers = Workers::new();
+    let inner = workers.with(&model, |outer| {
+        outer.nstep = 7;
+        workers.with(&model, |inner| inner.nstep)
+    });
+    assert_eq!(inner, 0);
+    assert_eq!(workers.with(&model, |d| d.nstep), 7);
+}
