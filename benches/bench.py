@@ -249,25 +249,24 @@ def mujoco_fd_gradient(T):
 
 
 def batched_scaling(n_envs, steps, repeats):
-    """n_envs Franka envs on 1 and on 2 rayon threads (separate processes), and memory per env."""
+    """n_envs Franka envs on a pool of 1 thread and on one of 2, timed in turn in each of three
+    processes (the machine's slow phases then hit both alike), and memory per env."""
     import json
     import subprocess
     import sys
 
-    res = {1: [], 2: []}
-    for _ in range(3):  # alternating, so that a busy phase of the machine hits both
-        for threads in (1, 2):
-            env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
-            out = subprocess.run(
-                [sys.executable, __file__, "--batched-child", str(n_envs), "--steps", str(steps), "--repeats", str(repeats)],
-                env=env, capture_output=True, text=True, check=True,
-            ).stdout
-            res[threads].append(json.loads(out.strip().splitlines()[-1]))
-    r1 = statistics.median(r["rate"] for r in res[1])
-    r2 = statistics.median(r["rate"] for r in res[2])
-    mem = statistics.median(r["bytes_per_env"] for r in res[2])
-    print(f"batched Franka, n_envs={n_envs} (medians of 3 processes each): 1 thread {r1 / 1e6:6.3f} M env-steps/s, 2 threads {r2 / 1e6:6.3f} M  scaling {r2 / r1:4.2f}x (target >= 1.8)")
-    print(f"  memory per env {mem / 1e3:6.1f} kB (resident growth from 1 to {n_envs} envs / {n_envs - 1})")
+    res = []
+    for _ in range(3):
+        out = subprocess.run(
+            [sys.executable, __file__, "--batched-child", str(n_envs), "--steps", str(steps), "--repeats", str(repeats)],
+            capture_output=True, text=True, check=True,
+        ).stdout
+        res.append(json.loads(out.strip().splitlines()[-1]))
+    r1, r2, s1, s2, mem = (statistics.median(r[k] for r in res) for k in ("rate_1", "rate_2", "rate1_1", "rate1_2", "bytes_per_env"))
+    print(f"batched Franka, n_envs={n_envs} (1 and 2 threads timed in turn, {repeats} rounds; medians of 3 processes):")
+    print(f"  {steps} steps per call: 1 thread {r1 / 1e6:6.3f} M env-steps/s, 2 threads {r2 / 1e6:6.3f} M  scaling {r2 / r1:4.2f}x (target >= 1.8)")
+    print(f"  1 step per call:   1 thread {s1 / 1e6:6.3f} M env-steps/s, 2 threads {s2 / 1e6:6.3f} M  scaling {s2 / s1:4.2f}x")
+    print(f"  memory per env {mem / 1e3:6.1f} kB (resident growth of {n_envs} envs minus that of {n_envs // 8}, per env)")
     return r1, r2
 
 
@@ -277,17 +276,27 @@ def _rss():
 
 
 def batched_child(n_envs, steps, repeats):
+    """Throughput of n_envs Franka envs on 1 and on 2 threads, in calls of `steps` steps and in
+    calls of one step (a policy's pattern), and the memory per env: the resident growth of a
+    sim of n_envs envs minus that of a sim of n_envs / 8 (both kept alive), over the
+    difference in envs, so that the model each sim builds cancels out."""
     import json
 
     m, _ = setup_mujoco(FRANKA, FRANKA_HOME, FRANKA_HOME)
-    one = setup_kinegrad(FRANKA, m, FRANKA_HOME, FRANKA_HOME, n_envs=1)
-    one.step(10)
+    small_n = n_envs // 8
+    warm = setup_kinegrad(FRANKA, m, FRANKA_HOME, FRANKA_HOME, n_envs=2)
+    warm.step(10)  # the one-time costs (thread pool, first model build) before measuring
     rss0 = _rss()
+    small = setup_kinegrad(FRANKA, m, FRANKA_HOME, FRANKA_HOME, n_envs=small_n)
+    small.step(10)  # every env and every thread's scratch at its working size
+    rss1 = _rss()
     sim = setup_kinegrad(FRANKA, m, FRANKA_HOME, FRANKA_HOME, n_envs=n_envs)
-    sim.step(10)  # every env's scratch at its working size
-    per_env = (_rss() - rss0) / (n_envs - 1)
-    t = median_time(lambda: sim.step(steps), repeats)
-    print(json.dumps({"rate": n_envs * steps / t, "bytes_per_env": per_env}))
+    sim.step(10)
+    per_env = ((_rss() - rss1) - (rss1 - rss0)) / (n_envs - small_n)
+    # `threads`: the sim's own pool of that size; the four cases in turn, `repeats` rounds
+    t = interleaved_medians([lambda k=k, n=n: sim.step(n, k) for n in (steps, 1) for k in (1, 2)], repeats)
+    rates = {"rate_1": n_envs * steps / t[0], "rate_2": n_envs * steps / t[1], "rate1_1": n_envs / t[2], "rate1_2": n_envs / t[3]}
+    print(json.dumps(dict(rates, bytes_per_env=per_env)))
 
 
 def main():
@@ -308,11 +317,11 @@ def main():
     single_env("dm_control humanoid", HUMANOID, None, None, args.steps, args.repeats)
     print()
     genesis = None if args.no_genesis else genesis_peer(100, args.repeats)
-    python_overhead(100, 3 * args.repeats, mujoco_fd_gradient(100), genesis)  # short runs: more rounds
+    python_overhead(100, 9 * args.repeats, mujoco_fd_gradient(100), genesis)  # short runs: more rounds
     print()
     print("batched Franka (all cores):")
     batched(FRANKA, FRANKA_HOME, FRANKA_HOME, [1, 64, 1024], 20000, max(3, args.repeats // 2))
-    batched_scaling(1024, 20, max(3, args.repeats // 2))
+    batched_scaling(1024, 20, 11)
 
 
 if __name__ == "__main__":

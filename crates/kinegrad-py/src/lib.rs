@@ -468,6 +468,8 @@ struct Sim {
     /// the solver's warm starts (so that steps run again after a failure are the same steps).
     backup: Vec<State>,
     backup_warm: Vec<Vec<f64>>,
+    /// Thread pools of given sizes for `step(threads=k)`.
+    pools: Vec<(usize, Arc<rayon::ThreadPool>)>,
 }
 
 impl Sim {
@@ -478,7 +480,23 @@ impl Sim {
             workers: Arc::new(Workers::new()),
             backup: Vec::new(),
             backup_warm: Vec::new(),
+            pools: Vec::new(),
         }
+    }
+
+    /// This sim's pool of `k` threads, made on first use.
+    fn pool(&mut self, k: usize) -> PyResult<Arc<rayon::ThreadPool>> {
+        if let Some((_, p)) = self.pools.iter().find(|(n, _)| *n == k) {
+            return Ok(p.clone());
+        }
+        let p = rayon::ThreadPoolBuilder::new()
+            .num_threads(k)
+            .build()
+            .map_err(|e| {
+                PyRuntimeError::new_err(format!("threads: cannot start {k} threads: {e}"))
+            })?;
+        self.pools.push((k, Arc::new(p)));
+        Ok(self.pools[self.pools.len() - 1].1.clone())
     }
 
     /// Keep a copy of every env's state (no allocation once the buffers exist).
@@ -1308,12 +1326,24 @@ impl Sim {
 
     /// Advance every env by `nsteps` steps, each env's steps one parallel task, without the
     /// GIL. A failing env stops at its failing step (keeping the state before it) and is named
-    /// in the error; the other envs run all their steps.
-    #[pyo3(signature = (nsteps=1))]
-    fn step(&mut self, py: Python<'_>, nsteps: usize) -> PyResult<()> {
+    /// in the error; the other envs run all their steps. `threads`: run on a pool of that many
+    /// threads of this sim's own (made once per size) instead of the global pool; the bench
+    /// uses it to time one and two threads in turn in one process.
+    #[pyo3(signature = (nsteps=1, threads=None))]
+    fn step(&mut self, py: Python<'_>, nsteps: usize, threads: Option<usize>) -> PyResult<()> {
+        let pool = match threads {
+            None => None,
+            Some(0) => return Err(invalid("threads: must be at least 1")),
+            Some(k) => Some(self.pool(k)?),
+        };
         let (model, workers) = (&*self.model, &*self.workers);
         let envs = &mut self.envs;
-        py.detach(|| guard(|| batch::step_all_n(model, envs, workers, nsteps).map_err(to_py_err)))
+        let mut run =
+            move || guard(|| batch::step_all_n(model, envs, workers, nsteps).map_err(to_py_err));
+        py.detach(|| match pool {
+            Some(p) => p.install(run),
+            None => run(),
+        })
     }
 
     /// T steps of every env from its stored state: mode (n_envs, nv) or per step
