@@ -91,8 +91,15 @@ impl Env {
 /// never waits and never deadlocks.
 #[derive(Debug)]
 pub struct Workers {
-    slots: Vec<Mutex<Option<Data>>>,
+    slots: Vec<Slot>,
 }
+
+/// One thread's scratch, on cache lines of its own: the `Data` header's fields (vector
+/// lengths, counters) are written every step, and two threads writing one line would
+/// contend for it.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Slot(Mutex<Option<Data>>);
 
 impl Default for Workers {
     fn default() -> Self {
@@ -105,7 +112,7 @@ impl Workers {
     pub fn new() -> Self {
         Self {
             slots: (0..rayon::current_num_threads() + 1)
-                .map(|_| Mutex::new(None))
+                .map(|_| Slot(Mutex::new(None)))
                 .collect(),
         }
     }
@@ -114,7 +121,7 @@ impl Workers {
     /// uses). Data left by earlier calls is scratch: `f` must set what it reads.
     pub fn with<R>(&self, model: &Model, f: impl FnOnce(&mut Data) -> R) -> R {
         let i = rayon::current_thread_index().map_or(0, |i| i + 1) % self.slots.len();
-        let mut slot = match self.slots[i].try_lock() {
+        let mut slot = match self.slots[i].0.try_lock() {
             Ok(g) => g,
             Err(TryLockError::Poisoned(p)) => p.into_inner(), // scratch: nothing to distrust
             Err(TryLockError::WouldBlock) => return f(&mut Data::new(model)),
