@@ -21,6 +21,17 @@ fn start_of(model: &Model, i: usize) -> State {
     s
 }
 
+/// N envs at their starts.
+fn envs_of(model: &Model) -> Vec<Env> {
+    (0..N)
+        .map(|i| {
+            let mut e = Env::new(model);
+            e.state = start_of(model, i);
+            e
+        })
+        .collect()
+}
+
 /// The control of call k for env i.
 fn control_of(all: &[Control], k: usize, i: usize) -> Control {
     all[(3 * k + i) % all.len()].clone()
@@ -52,13 +63,7 @@ fn batched_envs_step_as_if_each_had_its_own_data() {
                 .unwrap();
             let envs = pool.install(|| {
                 let workers = Workers::new();
-                let mut envs: Vec<Env> = (0..N)
-                    .map(|i| {
-                        let mut e = Env::new(&model);
-                        e.state = start_of(&model, i);
-                        e
-                    })
-                    .collect();
+                let mut envs = envs_of(&model);
                 for (k, &steps) in CALLS.iter().enumerate() {
                     for (i, e) in envs.iter_mut().enumerate() {
                         e.control = control_of(&all, k, i);
@@ -87,13 +92,7 @@ fn batched_envs_step_as_if_each_had_its_own_data() {
 fn a_failing_env_keeps_its_state_and_is_named() {
     let model = scene(1);
     let workers = Workers::new();
-    let mut envs: Vec<Env> = (0..N)
-        .map(|i| {
-            let mut e = Env::new(&model);
-            e.state = start_of(&model, i);
-            e
-        })
-        .collect();
+    let mut envs = envs_of(&model);
     envs[3].control.target[0] = f64::NAN;
     let before = envs[3].state.clone();
     let err = batch::step_all_n(&model, &mut envs, &workers, 4).unwrap_err();

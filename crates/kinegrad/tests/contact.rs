@@ -1,5 +1,8 @@
 //! Contact behaviour against closed-form expectations.
 
+mod common;
+
+use common::box_inertia;
 use kinegrad::math::{Mat3, Pose, Vec3};
 use kinegrad::model::builder::{BaseMode, BodySpec, EntitySpec, GeomSpec};
 use kinegrad::model::{GeomType, ModelBuilder};
@@ -35,14 +38,6 @@ fn ground(friction: f64) -> EntitySpec {
         Mat3::zeros(),
         friction,
     )
-}
-
-fn box_inertia(m: f64, h: Vec3) -> Mat3 {
-    Mat3::from_diagonal(&Vec3::new(
-        h.y * h.y + h.z * h.z,
-        h.x * h.x + h.z * h.z,
-        h.x * h.x + h.y * h.y,
-    )) * (m / 3.0)
 }
 
 fn run(model: &Model, s: &mut State, seconds: f64) -> Data {

@@ -1,12 +1,14 @@
 //! Shared test scenes: a contact-rich scene (boxes and a sphere on a floor, a box on a box,
 //! a two-link arm driven into its joint limits) with a start state and controls in every mode.
+// each test binary uses its own part of this module
+#![allow(dead_code)]
 
 use kinegrad::math::{Mat3, Pose, Quat, Vec3};
 use kinegrad::model::builder::{BaseMode, BodySpec, EntitySpec, GeomSpec, JointSpec};
 use kinegrad::model::{CtrlMode, GeomType, JointType, ModelBuilder};
 use kinegrad::{Control, Model, State};
 
-fn box_inertia(m: f64, h: Vec3) -> Mat3 {
+pub fn box_inertia(m: f64, h: Vec3) -> Mat3 {
     Mat3::from_diagonal(&Vec3::new(
         h.y * h.y + h.z * h.z,
         h.x * h.x + h.z * h.z,
