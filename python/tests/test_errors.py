@@ -156,3 +156,42 @@ def test_non_real_dtypes_are_refused_naming_the_argument():
     for bad in (torch.zeros(6, dtype=torch.complex128), torch.zeros(6, dtype=torch.bool), np.zeros(6, dtype=np.complex64), np.zeros(6, dtype=bool)):
         with pytest.raises(ValueError, match="force: expected real numbers"):
             box.control_dofs_force(bad)
+
+
+PENDULUM = """<mujoco><worldbody><body name="arm" pos="0 0 1">
+  <joint name="swing" type="hinge" axis="0 1 0"/>
+  <geom type="capsule" fromto="0 0 0 0 0 -0.5" size="0.03" mass="1" contype="0" conaffinity="0"/>
+</body></worldbody></mujoco>"""
+
+
+@pytest.mark.parametrize("integrator, kp, kv, name", [
+    # the arm's inertia about the hinge is about 0.09: at dt 0.01 h sqrt(kp / m) = 67, h kv / m = 56
+    ("implicitfast", 4e6, 10.0, "position gain kp"),  # kp is integrated explicitly
+    ("Euler", 100.0, 500.0, "velocity gain kv"),  # so is kv under Euler
+])
+def test_divergence_names_the_gain_too_stiff_for_the_step(tmp_path, integrator, kp, kv, name):
+    f = tmp_path / "pendulum.xml"
+    f.write_text(PENDULUM)
+    rigid = gs.options.RigidOptions(integrator=getattr(gs.integrator, integrator))
+    scene = gs.Scene(sim_options=gs.options.SimOptions(dt=0.01), rigid_options=rigid)
+    arm = scene.add_entity(gs.morphs.MJCF(file=str(f)))
+    scene.build()
+    arm.set_dofs_kp([kp])
+    arm.set_dofs_kv([kv])
+    arm.control_dofs_position([0.5])
+    with pytest.raises(RuntimeError) as e:
+        for _ in range(500):
+            scene.step()
+            arm.get_dofs_position()
+    msg = str(e.value)
+    assert f"the {name}" in msg and "joint 'swing'" in msg and "too stiff for the step" in msg, msg
+    # the same gains at a step where the integration is stable (100 times smaller): no error
+    scene = gs.Scene(sim_options=gs.options.SimOptions(dt=0.0001), rigid_options=rigid)
+    arm = scene.add_entity(gs.morphs.MJCF(file=str(f)))
+    scene.build()
+    arm.set_dofs_kp([kp])
+    arm.set_dofs_kv([kv])
+    arm.control_dofs_position([0.5])
+    for _ in range(200):
+        scene.step()
+    assert torch.isfinite(arm.get_dofs_position()).all()

@@ -68,7 +68,10 @@ fn substeps(
             };
             return Err(Error::Diverged {
                 step: data.nstep,
-                message: format!("{what} is not finite"),
+                message: format!(
+                    "{what} is not finite{}",
+                    stiffness_hint(model, params, control, h)
+                ),
             });
         }
     }
@@ -174,7 +177,7 @@ pub fn forward(
     implicit_mass(model, params, control, data, h);
     data.qm_h_chol.copy_from_slice(&data.qm_h);
     if !chol::factor(&mut data.qm_h_chol, nv) {
-        return Err(not_positive_definite(model, data));
+        return Err(not_positive_definite(model, params, control, data, h));
     }
     data.qacc_smooth.copy_from_slice(&data.qfrc_smooth);
     chol::solve(&data.qm_h_chol, nv, &mut data.qacc_smooth);
@@ -228,7 +231,7 @@ pub fn forward_replay(
     constraint::make_rows(model, q, v, h, data);
     if !solver::set_solution(model, data, replay.qacc, replay.residual) {
         return Err(if data.nefc == 0 {
-            not_positive_definite(model, data)
+            not_positive_definite(model, params, control, data, h)
         } else {
             Error::Diverged {
                 step: data.nstep,
@@ -248,9 +251,66 @@ fn implicit_mass(model: &Model, params: &Params, control: &Control, data: &mut D
     }
 }
 
-fn not_positive_definite(model: &Model, data: &Data) -> Error {
-    // name the body of the dof with the smallest diagonal entry
+/// Why a state may have diverged, when the gains say so (else empty): the dof whose gain is
+/// the stiffest for the step size `h`. Semi-implicit Euler integrates a position gain kp
+/// explicitly, and is stable on a dof of inverse inertia w (`dof_invweight0`) only while
+/// h sqrt(kp w) < 2; under `Euler` the velocity gain kv is explicit too, stable while
+/// h kv w < 2 (`implicitfast` integrates it implicitly, as joint damping always is).
+fn stiffness_hint(model: &Model, params: &Params, control: &Control, h: f64) -> String {
+    let explicit_kv = model.opt.integrator == crate::model::Integrator::Euler;
+    let mut worst: Option<(f64, usize, &str, f64, &str)> = None;
+    for d in 0..model.nv {
+        let w = model.dof_invweight0[d];
+        let (kp, kv) = (params.dof_kp[d], params.dof_kv[d]);
+        let mut gains = [None, None];
+        if control.mode[d] == crate::model::CtrlMode::Position {
+            gains[0] = Some((
+                h * (kp * w).sqrt(),
+                "position gain kp",
+                kp,
+                "h sqrt(kp / m)",
+            ));
+        }
+        if explicit_kv && control.mode[d] != crate::model::CtrlMode::Force {
+            gains[1] = Some((h * kv * w, "velocity gain kv", kv, "h kv / m"));
+        }
+        for (x, name, g, formula) in gains.into_iter().flatten() {
+            if x >= 2.0 && worst.is_none_or(|(b, ..)| x > b) {
+                worst = Some((x, d, name, g, formula));
+            }
+        }
+    }
+    let Some((x, d, name, g, formula)) = worst else {
+        return String::new();
+    };
+    let joint = &model.jnt_name[model.dof_jnt[d]];
+    let m = 1.0 / model.dof_invweight0[d];
+    format!(
+        " (the {name} {g} of dof {d}, joint '{joint}', is too stiff for the step: {formula} = \
+         {x:.1} with h = {h} and the dof's inertia m = {m:.3e}, where the integration is stable \
+         below 2; lower the gain, or use a smaller dt or more substeps)"
+    )
+}
+
+fn not_positive_definite(
+    model: &Model,
+    params: &Params,
+    control: &Control,
+    data: &Data,
+    h: f64,
+) -> Error {
     let nv = model.nv;
+    if data.qm_h.iter().any(|x| !x.is_finite()) {
+        // a state far out (finite, yet beyond what the mass matrix can be computed at)
+        return Error::Diverged {
+            step: data.nstep,
+            message: format!(
+                "the mass matrix is not finite: the state diverged{}",
+                stiffness_hint(model, params, control, h)
+            ),
+        };
+    }
+    // name the body of the dof with the smallest diagonal entry
     let d = (0..nv)
         .min_by(|&a, &b| data.qm_h[a * nv + a].total_cmp(&data.qm_h[b * nv + b]))
         .unwrap_or(0);
