@@ -933,7 +933,6 @@ fn rows3_of(
         .collect())
 }
 
-/// Check that every env's quaternion blocks can be normalized, naming the env.
 /// The per-env inputs of a batched functional step: states and controls, checked.
 struct StepRows {
     q: Vec<Vec<f64>>,
@@ -981,6 +980,7 @@ impl StepRows {
     }
 }
 
+/// Check that every env's quaternion blocks can be normalized, naming the env.
 fn check_quats(model: &Model, qs: &[Vec<f64>]) -> PyResult<()> {
     for (i, q) in qs.iter().enumerate() {
         kinegrad::state::check_quaternions(model, q)
