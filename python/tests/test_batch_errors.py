@@ -115,3 +115,24 @@ def test_reverse_pass_returns_the_parameter_gradients_asked_for():
     assert tape.vjp(q0, q_bar, v_bar, None, None, None, mode, U, ())[3] == {}
     with pytest.raises(ValueError, match="params: unknown parameter 'mass'"):
         tape.vjp(q0, q_bar, v_bar, None, None, None, mode, U, ("mass",))
+
+
+@pytest.mark.parametrize("record", [False, True])
+def test_a_segment_failing_at_its_first_step_leaves_each_env_its_own_contacts(record):
+    # env 0: a box resting on the plane (contacts); env 1: a box in the air (none). A NaN target
+    # for env 1 fails the segment at its first step: env 1 keeps its (no) contacts, not those of
+    # env 0 that the shared scratch last held
+    sim = _falling_boxes(2)
+    q = sim.get_qpos()
+    q[1, 2] = 2.0
+    sim.set_state(q, np.zeros_like(sim.get_qvel()))
+    sim.step(40)  # 0.4 s: env 0 has landed; env 1 is still falling (2 m take 0.64 s)
+    assert len(sim.contacts(0)) > 0 and len(sim.contacts(1)) == 0
+    before = [sim.contacts(i) for i in range(2)]
+    nv = sim.nv
+    mode = np.zeros((2, nv), dtype=np.int8)
+    ctrl = np.zeros((2, 3, nv))
+    ctrl[1, 0, 2] = np.nan
+    _, _, _, done, err = sim.segment(mode, ctrl, record)
+    assert done == 0 and err is not None and "env 1" in str(err)
+    assert [sim.contacts(i) for i in range(2)] == before

@@ -148,3 +148,5 @@ def test_native_step_on_a_pool_of_its_own_equals_the_global_pool():
     assert any(len(c) for c in runs[0][2])
     with pytest.raises(ValueError, match="threads: must be at least 1"):
         sim.step(1, 0)
+    with pytest.raises(ValueError, match="threads: at most"):
+        sim.step(1, 100_000)

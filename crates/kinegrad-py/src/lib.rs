@@ -16,11 +16,13 @@ mod tape;
 
 use kinegrad::adjoint::rollout::Tape;
 use kinegrad::adjoint::StepGrad;
+use kinegrad::batch::At;
 use kinegrad::math::{quat_from_wxyz, quat_to_wxyz, Pose, Vec3};
 use kinegrad::model::builder::BaseMode;
 use kinegrad::model::{EntitySpec, GeomType, Integrator, JointType, Options};
 use kinegrad::{
-    batch, pipeline, Control, CtrlMode, Env, Error, Model, ModelBuilder, Params, State, Workers,
+    batch, pipeline, Carry, Control, CtrlMode, Env, Error, Model, ModelBuilder, Params, State,
+    Workers,
 };
 use numpy::ndarray::{Array2, Array3, ArrayD, IxDyn};
 use numpy::{
@@ -465,9 +467,9 @@ struct Sim {
     /// (shared with this sim's tapes, whose reverse passes run after the sim may be gone).
     workers: Arc<Workers>,
     /// The env states before the last `rollout` / `segment`, restored when an env fails, with
-    /// the solver's warm starts (so that steps run again after a failure are the same steps).
-    backup: Vec<State>,
-    backup_warm: Vec<Vec<f64>>,
+    /// what their steps carry over (so that steps run again after a failure are the same
+    /// steps, and the envs are as before the call).
+    backup: Vec<(State, Carry)>,
     /// Thread pools of given sizes for `step(threads=k)`.
     pools: Vec<(usize, Arc<rayon::ThreadPool>)>,
 }
@@ -479,7 +481,6 @@ impl Sim {
             envs,
             workers: Arc::new(Workers::new()),
             backup: Vec::new(),
-            backup_warm: Vec::new(),
             pools: Vec::new(),
         }
     }
@@ -488,6 +489,12 @@ impl Sim {
     fn pool(&mut self, k: usize) -> PyResult<Arc<rayon::ThreadPool>> {
         if let Some((_, p)) = self.pools.iter().find(|(n, _)| *n == k) {
             return Ok(p.clone());
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if k > cores {
+            return Err(invalid(format!(
+                "threads: at most {cores} (this machine's cores), got {k}"
+            )));
         }
         let p = rayon::ThreadPoolBuilder::new()
             .num_threads(k)
@@ -499,34 +506,26 @@ impl Sim {
         Ok(self.pools[self.pools.len() - 1].1.clone())
     }
 
-    /// Keep a copy of every env's state (no allocation once the buffers exist).
+    /// Keep a copy of every env's state and carry (no allocation once the buffers exist).
     fn save_states(&mut self) {
-        self.backup.resize_with(self.envs.len(), || State {
-            q: Vec::new(),
-            v: Vec::new(),
-            time: 0.0,
+        self.backup.resize_with(self.envs.len(), || {
+            let st = State {
+                q: Vec::new(),
+                v: Vec::new(),
+                time: 0.0,
+            };
+            (st, Carry::default())
         });
-        self.backup_warm.resize_with(self.envs.len(), Vec::new);
-        for ((b, w), e) in self
-            .backup
-            .iter_mut()
-            .zip(&mut self.backup_warm)
-            .zip(&self.envs)
-        {
+        for ((b, c), e) in self.backup.iter_mut().zip(&self.envs) {
             b.clone_from(&e.state);
-            w.clone_from(&e.qacc_warmstart);
+            c.clone_from(&e.carry);
         }
     }
 
     fn restore_states(&mut self) {
-        for ((b, w), e) in self
-            .backup
-            .iter()
-            .zip(&self.backup_warm)
-            .zip(self.envs.iter_mut())
-        {
+        for ((b, c), e) in self.backup.iter().zip(self.envs.iter_mut()) {
             e.state.clone_from(b);
-            e.qacc_warmstart.clone_from(w);
+            e.carry.clone_from(c);
         }
     }
 
@@ -597,31 +596,28 @@ impl Sim {
                 v.extend_from_slice(&e.state.v);
                 return Ok((q, v, tape));
             }
-            workers.with(model, |d| {
-                e.load(d);
-                let mut res = Ok(());
-                for t in 0..t_end {
-                    e.control.mode.copy_from_slice(inp.modes.at(i, t));
-                    e.control.target.copy_from_slice(inp.target(i, t));
-                    if let Some(tp) = tape.as_mut() {
-                        tp.record_state(&e.state, d); // the caller keeps the controls
-                    }
-                    if let Err(err) = pipeline::step(model, &e.params, &mut e.state, &e.control, d)
-                    {
-                        res = Err((t, env_err(n, i, err)));
-                        break;
-                    }
-                    if let Some(tp) = tape.as_mut() {
-                        tp.record_result(d); // contacts and solution: the reverse pass replays them
-                    }
-                    if trajectory || t + 1 == t_end {
-                        q.extend_from_slice(&e.state.q);
-                        v.extend_from_slice(&e.state.v);
-                    }
-                }
-                e.store(d);
-                res
-            })?;
+            workers
+                .with(model, |d| {
+                    e.step_with(model, d, t_end, |t, at, c, s, d| match at {
+                        At::Before => {
+                            c.mode.copy_from_slice(inp.modes.at(i, t));
+                            c.target.copy_from_slice(inp.target(i, t));
+                            if let Some(tp) = tape.as_mut() {
+                                tp.record_state(s, d); // the caller keeps the controls
+                            }
+                        }
+                        At::After => {
+                            if let Some(tp) = tape.as_mut() {
+                                tp.record_result(d); // contacts and solution: the reverse pass replays them
+                            }
+                            if trajectory || t + 1 == t_end {
+                                q.extend_from_slice(&s.q);
+                                v.extend_from_slice(&s.v);
+                            }
+                        }
+                    })
+                })
+                .map_err(|(t, err)| (t, env_err(n, i, err)))?;
             Ok((q, v, tape))
         };
         let out: PyResult<Vec<EnvOut>> = py.detach(|| {
@@ -1741,7 +1737,8 @@ impl Sim {
             ))
         })?;
         let m = &*self.model;
-        e.contacts
+        e.carry
+            .contacts
             .iter()
             .map(|c| {
                 let d = PyDict::new(py);

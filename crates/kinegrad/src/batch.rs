@@ -26,12 +26,46 @@ pub struct Env {
     pub control: Control,
     /// Physical parameters.
     pub params: Params,
+    /// What the last step hands to the next.
+    pub carry: Carry,
+}
+
+/// What an env's step hands to the next besides the state: the solver's warm start, the step
+/// count and the step's contacts.
+#[derive(Debug, Default)]
+pub struct Carry {
     /// Warm start of the constraint solver: the last step's constrained acceleration. (nv)
     pub qacc_warmstart: Vec<f64>,
     /// Substeps taken so far (step errors name it).
     pub nstep: u64,
     /// Contacts of the last step (its last substep), with their forces.
     pub contacts: Vec<ContactReport>,
+}
+
+impl Clone for Carry {
+    fn clone(&self) -> Self {
+        Self {
+            qacc_warmstart: self.qacc_warmstart.clone(),
+            nstep: self.nstep,
+            contacts: self.contacts.clone(),
+        }
+    }
+
+    /// Without allocating once the buffers have room (the backup before every batched call).
+    fn clone_from(&mut self, src: &Self) {
+        self.qacc_warmstart.clone_from(&src.qacc_warmstart);
+        self.nstep = src.nstep;
+        self.contacts.clone_from(&src.contacts);
+    }
+}
+
+/// Where [`Env::step_with`] calls its hook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum At {
+    /// Before step t: the control may be set, the state and scratch read (a tape records them).
+    Before,
+    /// After step t succeeded.
+    After,
 }
 
 impl Env {
@@ -41,45 +75,59 @@ impl Env {
             state: State::new(model),
             control: Control::new(model),
             params: model.params0.clone(),
-            qacc_warmstart: vec![0.0; model.nv],
-            nstep: 0,
-            contacts: Vec::new(),
+            carry: Carry {
+                qacc_warmstart: vec![0.0; model.nv],
+                ..Carry::default()
+            },
         }
     }
 
-    /// Make `data` ready to step this env: the env's warm start and step count.
-    pub fn load(&self, data: &mut Data) {
-        data.qacc_warmstart.copy_from_slice(&self.qacc_warmstart);
-        data.nstep = self.nstep;
-    }
-
-    /// Keep what the steps just taken in `data` (after [`Env::load`]) carry over: the warm
-    /// start, the step count and the contacts of the last step (no allocation once the
-    /// contacts' room suffices).
-    pub fn store(&mut self, data: &Data) {
-        self.qacc_warmstart.copy_from_slice(&data.qacc_warmstart);
-        self.nstep = data.nstep;
-        self.contacts.clear();
-        self.contacts
-            .extend((0..data.contacts.len()).map(|c| ContactReport::of(data, c)));
-    }
-
-    /// `nsteps` steps under the env's control, in the scratch `data`. A failing step leaves
-    /// the state before it (see [`pipeline::step`]) and is returned.
+    /// `nsteps` steps under the env's control, in the scratch `data` (see [`Env::step_with`]).
     pub fn step_n(&mut self, model: &Model, data: &mut Data, nsteps: usize) -> Result<()> {
+        self.step_with(model, data, nsteps, |_, _, _, _, _| {})
+            .map_err(|(_, e)| e)
+    }
+
+    /// `nsteps` steps in the scratch `data`, calling `hook(t, at, control, state, data)` before
+    /// each step and after each step that succeeds. The env's warm start and step count go into
+    /// `data` first, and what the steps carry over comes back after the last. A failing step t
+    /// leaves the state before it (see [`pipeline::step`]) and is returned with t; the env's
+    /// carry is then what it was before the call, but for the step count and, when earlier
+    /// steps of the call moved the state (t > 0), the contacts, which are cleared: `data` holds
+    /// the failing step's, and the last good step's are gone.
+    pub fn step_with(
+        &mut self,
+        model: &Model,
+        data: &mut Data,
+        nsteps: usize,
+        mut hook: impl FnMut(usize, At, &mut Control, &State, &Data),
+    ) -> std::result::Result<(), (usize, Error)> {
         if nsteps == 0 {
             return Ok(()); // `data` holds no step of this env to keep
         }
-        self.load(data);
-        let mut res = Ok(());
-        for _ in 0..nsteps {
-            res = pipeline::step(model, &self.params, &mut self.state, &self.control, data);
-            if res.is_err() {
-                break;
+        data.qacc_warmstart
+            .copy_from_slice(&self.carry.qacc_warmstart);
+        data.nstep = self.carry.nstep;
+        for t in 0..nsteps {
+            hook(t, At::Before, &mut self.control, &self.state, data);
+            if let Err(e) =
+                pipeline::step(model, &self.params, &mut self.state, &self.control, data)
+            {
+                self.carry.nstep = data.nstep;
+                if t > 0 {
+                    self.carry.contacts.clear();
+                }
+                return Err((t, e));
             }
+            hook(t, At::After, &mut self.control, &self.state, data);
         }
-        self.store(data);
-        res
+        let c = &mut self.carry;
+        c.qacc_warmstart.copy_from_slice(&data.qacc_warmstart);
+        c.nstep = data.nstep;
+        c.contacts.clear();
+        c.contacts
+            .extend((0..data.contacts.len()).map(|k| ContactReport::of(data, k)));
+        Ok(())
     }
 }
 
@@ -108,10 +156,12 @@ impl Default for Workers {
 }
 
 impl Workers {
-    /// Room for the current rayon pool's threads and the caller.
+    /// Room for the threads of the current rayon pool or of one per core, whichever is
+    /// larger, and the caller.
     pub fn new() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self {
-            slots: (0..rayon::current_num_threads() + 1)
+            slots: (0..rayon::current_num_threads().max(cores) + 1)
                 .map(|_| Slot(Mutex::new(None)))
                 .collect(),
         }
@@ -123,7 +173,13 @@ impl Workers {
         let i = rayon::current_thread_index().map_or(0, |i| i + 1) % self.slots.len();
         let mut slot = match self.slots[i].0.try_lock() {
             Ok(g) => g,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(), // scratch: nothing to distrust
+            Err(TryLockError::Poisoned(p)) => {
+                // a panic mid-step may have left buffers taken out: start afresh
+                let mut g = p.into_inner();
+                *g = None;
+                self.slots[i].0.clear_poison();
+                g
+            }
             Err(TryLockError::WouldBlock) => return f(&mut Data::new(model)),
         };
         f(slot.get_or_insert_with(|| Data::new(model)))

@@ -24,7 +24,7 @@ pub mod model;
 pub mod pipeline;
 pub mod state;
 
-pub use batch::{Env, Workers};
+pub use batch::{Carry, Env, Workers};
 pub use data::{Contact, Data};
 pub use error::{Error, Result};
 pub use model::{CtrlMode, Model, ModelBuilder, Params};

@@ -6,6 +6,7 @@
 mod common;
 
 use common::{controls, scene, start};
+use kinegrad::batch::At;
 use kinegrad::constraint::ContactReport;
 use kinegrad::{batch, pipeline, Control, Data, Env, Model, State, Workers};
 
@@ -77,12 +78,12 @@ fn batched_envs_step_as_if_each_had_its_own_data() {
                 assert_eq!(e.state.q, s.q, "{at}: q");
                 assert_eq!(e.state.v, s.v, "{at}: v");
                 assert_eq!(e.state.time, s.time, "{at}: time");
-                assert_eq!(e.qacc_warmstart, d.qacc_warmstart, "{at}: warm start");
-                assert_eq!(e.nstep, d.nstep, "{at}: step count");
+                assert_eq!(e.carry.qacc_warmstart, d.qacc_warmstart, "{at}: warm start");
+                assert_eq!(e.carry.nstep, d.nstep, "{at}: step count");
                 let contacts: Vec<ContactReport> = (0..d.contacts.len())
                     .map(|c| ContactReport::of(d, c))
                     .collect();
-                assert_eq!(e.contacts, contacts, "{at}: contacts");
+                assert_eq!(e.carry.contacts, contacts, "{at}: contacts");
             }
         }
     }
@@ -93,19 +94,49 @@ fn a_failing_env_keeps_its_state_and_is_named() {
     let model = scene(1);
     let workers = Workers::new();
     let mut envs = envs_of(&model);
+    // every env a few steps in, so that each has contacts and a warm start of its own
+    batch::step_all_n(&model, &mut envs, &workers, 3).unwrap();
+    assert!(envs.iter().all(|e| !e.carry.contacts.is_empty()));
     envs[3].control.target[0] = f64::NAN;
-    let before = envs[3].state.clone();
+    let before = envs[3].clone();
     let err = batch::step_all_n(&model, &mut envs, &workers, 4).unwrap_err();
     assert!(err.to_string().contains("env 3"), "{err}");
-    assert_eq!(envs[3].state.q, before.q);
-    assert_eq!(envs[3].state.v, before.v);
+    // failing at its first step, env 3 is as before the call: state, warm start and contacts
+    // (not those of whichever env used the scratch last)
+    let e = &envs[3];
+    assert_eq!(e.state.q, before.state.q);
+    assert_eq!(e.state.v, before.state.v);
+    assert_eq!(e.carry.qacc_warmstart, before.carry.qacc_warmstart);
+    assert_eq!(e.carry.contacts, before.carry.contacts);
     // the others ran all their steps
     let mut s = start_of(&model, 0);
     let mut d = Data::new(&model);
-    for _ in 0..4 {
+    for _ in 0..7 {
         pipeline::step(&model, &model.params0, &mut s, &envs[0].control, &mut d).unwrap();
     }
     assert_eq!(envs[0].state.q, s.q);
+}
+
+#[test]
+fn a_step_failing_after_good_ones_leaves_the_state_before_it_and_no_stale_contacts() {
+    let model = scene(1);
+    let mut data = Data::new(&model);
+    let mut e = envs_of(&model).remove(0);
+    e.step_n(&model, &mut data, 3).unwrap();
+    let mut reference = e.clone();
+    reference.step_n(&model, &mut data, 2).unwrap();
+    // steps 0 and 1 as the reference's, step 2 fails (a NaN target set before it)
+    let nan_at_2 = |t: usize, at: At, c: &mut Control, _: &State, _: &Data| {
+        if t == 2 && at == At::Before {
+            c.target[0] = f64::NAN;
+        }
+    };
+    let (t, err) = e.step_with(&model, &mut data, 4, nan_at_2).unwrap_err();
+    assert_eq!(t, 2, "{err}");
+    assert_eq!(e.state.q, reference.state.q);
+    assert_eq!(e.state.v, reference.state.v);
+    // the contacts of step 1 are gone with the scratch; none are reported rather than step 2's
+    assert!(e.carry.contacts.is_empty());
 }
 
 #[test]

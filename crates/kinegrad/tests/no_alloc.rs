@@ -79,7 +79,7 @@ fn batch_allocs_in_pool(model: &Model, s: &State, c: &Control) -> usize {
         batch::step_all_n(model, &mut envs, &workers, 2).unwrap();
     }
     let n = ALLOCS.load(Ordering::Relaxed) - before;
-    assert!(envs.iter().all(|e| !e.contacts.is_empty()));
+    assert!(envs.iter().all(|e| !e.carry.contacts.is_empty()));
     n
 }
 

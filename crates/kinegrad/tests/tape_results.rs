@@ -340,11 +340,11 @@ fn replayed_substep_equals_the_forward_pass() {
 /// envs and threads gives the same gradient, bit for bit, as a fresh one.
 #[test]
 fn reverse_pass_does_not_depend_on_the_scratch_history() {
-    let model = scene(1);
-    let init = start(&model);
-    let controls = controls(&model, 40);
-    let p = &model.params0;
-    for stride in [1, 7] {
+    for (substeps, stride) in [(1, 1), (1, 7), (3, 1), (3, 7)] {
+        let model = scene(substeps);
+        let init = start(&model);
+        let controls = controls(&model, 40);
+        let p = &model.params0;
         // no results recorded: every step's solve is recomputed
         let mut data = Data::new(&model);
         let mut tape = Tape::new(p.clone(), stride);

@@ -104,9 +104,10 @@ pub fn rollout_vjp(
 
 /// A recorded trajectory of one env, for a reverse pass later: the parameters it ran with,
 /// the input state and solver warm start of every `stride`-th step (checkpoints; the steps
-/// between them are recomputed by [`Tape::vjp`], from the warm start they ran with, so the
-/// same as they ran) and, unless the caller keeps them, the control of every step. Memory:
-/// T / stride states (and T controls).
+/// between them are recomputed by [`Tape::vjp`] from the warm start they ran with, so the same
+/// as they ran, whatever scratch recomputes them; the tape [`rollout_vjp`] makes from states
+/// alone starts each recomputation cold) and, unless the caller keeps them, the control of
+/// every step. Memory: T / stride states and warm starts (and T controls).
 ///
 /// With `stride` 1, [`Tape::record_result`] after each step also keeps what the step's forward
 /// pass found (each substep's constrained acceleration, solver residual and contacts: nv + 1
