@@ -151,3 +151,22 @@ fn scratch_taken_already_is_not_waited_for() {
     assert_eq!(inner, 0);
     assert_eq!(workers.with(&model, |d| d.nstep), 7);
 }
+
+#[test]
+fn scratch_left_by_a_panic_is_made_afresh() {
+    // a panic mid-step may leave buffers taken out of the scratch; the next user gets new scratch
+    let model = scene(1);
+    let workers = Workers::new();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        workers.with(&model, |d| {
+            d.nstep = 7;
+            d.qfrc_bias.clear(); // as a step interrupted with a buffer taken out would leave it
+            panic!("mid-step")
+        })
+    }));
+    assert!(panicked.is_err());
+    let (nstep, nbias) = workers.with(&model, |d| (d.nstep, d.qfrc_bias.len()));
+    assert_eq!((nstep, nbias), (0, model.nv));
+    let mut e = envs_of(&model).remove(0);
+    workers.with(&model, |d| e.step_n(&model, d, 2)).unwrap();
+}
