@@ -172,13 +172,18 @@ PENDULUM = """<mujoco><worldbody><body name="arm" pos="0 0 1">
 def test_divergence_names_the_gain_too_stiff_for_the_step(tmp_path, integrator, kp, kv, name):
     f = tmp_path / "pendulum.xml"
     f.write_text(PENDULUM)
-    rigid = gs.options.RigidOptions(integrator=getattr(gs.integrator, integrator))
-    scene = gs.Scene(sim_options=gs.options.SimOptions(dt=0.01), rigid_options=rigid)
-    arm = scene.add_entity(gs.morphs.MJCF(file=str(f)))
-    scene.build()
-    arm.set_dofs_kp([kp])
-    arm.set_dofs_kv([kv])
-    arm.control_dofs_position([0.5])
+
+    def pendulum(dt):
+        rigid = gs.options.RigidOptions(integrator=getattr(gs.integrator, integrator))
+        scene = gs.Scene(sim_options=gs.options.SimOptions(dt=dt), rigid_options=rigid)
+        arm = scene.add_entity(gs.morphs.MJCF(file=str(f)))
+        scene.build()
+        arm.set_dofs_kp([kp])
+        arm.set_dofs_kv([kv])
+        arm.control_dofs_position([0.5])
+        return scene, arm
+
+    scene, arm = pendulum(0.01)
     with pytest.raises(RuntimeError) as e:
         for _ in range(500):
             scene.step()
@@ -186,12 +191,7 @@ def test_divergence_names_the_gain_too_stiff_for_the_step(tmp_path, integrator, 
     msg = str(e.value)
     assert f"the {name}" in msg and "joint 'swing'" in msg and "too stiff for the step" in msg, msg
     # the same gains at a step where the integration is stable (100 times smaller): no error
-    scene = gs.Scene(sim_options=gs.options.SimOptions(dt=0.0001), rigid_options=rigid)
-    arm = scene.add_entity(gs.morphs.MJCF(file=str(f)))
-    scene.build()
-    arm.set_dofs_kp([kp])
-    arm.set_dofs_kv([kv])
-    arm.control_dofs_position([0.5])
+    scene, arm = pendulum(0.0001)
     for _ in range(200):
         scene.step()
     assert torch.isfinite(arm.get_dofs_position()).all()
