@@ -1010,17 +1010,13 @@ fn unnormalize_bar(model: &Model, x: &[f64], g: &mut [f64]) {
 /// Run `f` for every env (in parallel over the rayon pool; a single env on the calling
 /// thread) and return the results in env order, or the error of the lowest-numbered env.
 fn per_env<T: Send>(
-    envs: &mut [Env],
-    f: impl Fn(usize, &mut Env) -> PyResult<T> + Sync + Send,
+    envs: &[Env],
+    f: impl Fn(usize, &Env) -> PyResult<T> + Sync + Send,
 ) -> PyResult<Vec<T>> {
     if envs.len() == 1 {
-        return Ok(vec![f(0, &mut envs[0])?]);
+        return Ok(vec![f(0, &envs[0])?]);
     }
-    let results: Vec<PyResult<T>> = envs
-        .par_iter_mut()
-        .enumerate()
-        .map(|(i, e)| f(i, e))
-        .collect();
+    let results: Vec<PyResult<T>> = envs.par_iter().enumerate().map(|(i, e)| f(i, e)).collect();
     results.into_iter().collect()
 }
 
@@ -1449,7 +1445,7 @@ impl Sim {
     #[pyo3(signature = (qpos, qvel, mode, target, nsteps=1))]
     #[allow(clippy::type_complexity)]
     fn step_functional<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         qpos: PyReadonlyArray2<'py, f64>,
         qvel: PyReadonlyArray2<'py, f64>,
@@ -1468,7 +1464,7 @@ impl Sim {
             &target,
         )?;
         let (model, workers) = (&*self.model, &*self.workers);
-        let envs = &mut self.envs;
+        let envs = &self.envs;
         let out = py.detach(|| {
             guard(|| {
                 per_env(envs, |i, e| {
@@ -1493,7 +1489,7 @@ impl Sim {
     /// params_bar a dict name -> (n_envs, *shape) array (names as in get_param).
     #[allow(clippy::type_complexity, clippy::too_many_arguments)]
     fn step_vjp<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         qpos_in: PyReadonlyArray2<'py, f64>,
         qvel_in: PyReadonlyArray2<'py, f64>,
@@ -1520,7 +1516,7 @@ impl Sim {
         let qb = rows_of(&qpos_out_bar, "qpos_out_bar", n, nq)?;
         let vb = rows_of(&qvel_out_bar, "qvel_out_bar", n, nv)?;
         let (model, workers) = (&*self.model, &*self.workers);
-        let envs = &mut self.envs;
+        let envs = &self.envs;
         let grads = py.detach(|| {
             guard(|| {
                 per_env(envs, |i, e| {
@@ -1555,7 +1551,7 @@ impl Sim {
     /// (n_envs, nbody, 3), returns (qpos_bar, qvel_bar, params_bar).
     #[allow(clippy::type_complexity, clippy::too_many_arguments)]
     fn kinematics_vjp<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         qpos: PyReadonlyArray2<'py, f64>,
         qvel: PyReadonlyArray2<'py, f64>,
@@ -1578,7 +1574,7 @@ impl Sim {
         let ab = rows3_of(&ang_bar, "ang_bar", n, nb, 3)?;
         check_quats(&self.model, &qs)?;
         let (model, workers) = (&*self.model, &*self.workers);
-        let envs = &mut self.envs;
+        let envs = &self.envs;
         let vec3s = |x: &[f64]| x.chunks(3).map(Vec3::from_column_slice).collect::<Vec<_>>();
         let grads = py.detach(|| {
             guard(|| {
@@ -1622,7 +1618,7 @@ impl Sim {
     /// linear velocities of the body origins (n_envs, nbody, 3) and angular velocities (n_envs, nbody, 3), world frame.
     #[allow(clippy::type_complexity)]
     fn kinematics<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         qpos: PyReadonlyArray2<'py, f64>,
         qvel: PyReadonlyArray2<'py, f64>,
@@ -1640,32 +1636,28 @@ impl Sim {
         let envs = &self.envs;
         let rows: Vec<[f64; 13]> = py.detach(|| {
             guard(|| {
-                let per_env: Vec<Vec<[f64; 13]>> = envs
-                    .par_iter()
-                    .enumerate()
-                    .map(|(i, e)| {
-                        let mut qi: Vec<f64> = q.row(i).to_vec();
-                        kinegrad::state::normalize_quaternions(model, &mut qi);
-                        let vi: Vec<f64> = v.row(i).to_vec();
-                        workers.with(model, |d| {
-                            pipeline::kinematics(model, &e.params, &qi, d);
-                            kinegrad::kinematics::com_vel(model, &vi, d);
-                            (0..nb)
-                                .map(|b| {
-                                    let p = d.xpos[b];
-                                    let w = quat_to_wxyz(&d.xquat[b]);
-                                    let c = d.cvel[b];
-                                    let lin = c.point_velocity(&p);
-                                    [
-                                        p.x, p.y, p.z, w[0], w[1], w[2], w[3], lin.x, lin.y, lin.z,
-                                        c.ang.x, c.ang.y, c.ang.z,
-                                    ]
-                                })
-                                .collect()
-                        })
+                let rows: Vec<Vec<[f64; 13]>> = per_env(envs, |i, e| {
+                    let mut qi: Vec<f64> = q.row(i).to_vec();
+                    kinegrad::state::normalize_quaternions(model, &mut qi);
+                    let vi: Vec<f64> = v.row(i).to_vec();
+                    workers.with(model, |d| {
+                        pipeline::kinematics(model, &e.params, &qi, d);
+                        kinegrad::kinematics::com_vel(model, &vi, d);
+                        Ok((0..nb)
+                            .map(|b| {
+                                let p = d.xpos[b];
+                                let w = quat_to_wxyz(&d.xquat[b]);
+                                let c = d.cvel[b];
+                                let lin = c.point_velocity(&p);
+                                [
+                                    p.x, p.y, p.z, w[0], w[1], w[2], w[3], lin.x, lin.y, lin.z,
+                                    c.ang.x, c.ang.y, c.ang.z,
+                                ]
+                            })
+                            .collect())
                     })
-                    .collect();
-                Ok(per_env.into_iter().flatten().collect())
+                })?;
+                Ok(rows.into_iter().flatten().collect())
             })
         })?;
         let pick = |lo: usize, k: usize| {
