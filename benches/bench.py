@@ -10,6 +10,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -248,51 +249,96 @@ def mujoco_fd_gradient(T):
     return run
 
 
-def batched_scaling(n_envs, steps, repeats):
-    """n_envs Franka envs on a pool of 1 thread and on one of 2, timed in turn in each of three
-    processes (the machine's slow phases then hit both alike), and memory per env."""
-    import json
-    import subprocess
-    import sys
-
-    res = []
-    for _ in range(3):
+def batched_scaling(n_envs, steps, repeats, rounds=3):
+    """n_envs Franka envs on a pool of 1 thread and on one of 2, timed in turn in each of
+    `rounds` processes, and memory per env. Each round also measures what the machine gives this
+    workload at the time: two independent processes of n_envs / 2 envs on one thread each, run at
+    once, against one run alone. The CPU time the workers use tells the two causes of a shortfall
+    apart: threads left idle (the code's) or cores running slower when both are busy (the
+    machine's: a VM's second core is not always free)."""
+    res, ceil = [], []
+    for _ in range(rounds):
         out = subprocess.run(
             [sys.executable, __file__, "--batched-child", str(n_envs), "--steps", str(steps), "--repeats", str(repeats)],
             capture_output=True, text=True, check=True,
         ).stdout
         res.append(json.loads(out.strip().splitlines()[-1]))
-    r1, r2, s1, s2, mem = (statistics.median(r[k] for r in res) for k in ("rate_1", "rate_2", "rate1_1", "rate1_2", "bytes_per_env"))
-    ceiling = machine_scaling()
-    print(f"batched Franka, n_envs={n_envs} (1 and 2 threads timed in turn, {repeats} rounds; medians of 3 processes):")
+        ceil.append(_independent(n_envs // 2))
+    med = {k: statistics.median(r[k] for r in res) for k in res[0]}
+    r1, r2, s1, s2 = med["rate_1"], med["rate_2"], med["rate1_1"], med["rate1_2"]
+    print(f"batched Franka, n_envs={n_envs} (1 and 2 threads timed in turn, {repeats} rounds; medians of {rounds} processes):")
     print(f"  {steps} steps per call: 1 thread {r1 / 1e6:6.3f} M env-steps/s, 2 threads {r2 / 1e6:6.3f} M  scaling {r2 / r1:4.2f}x (target >= 1.8)")
     print(f"  1 step per call:   1 thread {s1 / 1e6:6.3f} M env-steps/s, 2 threads {s2 / 1e6:6.3f} M  scaling {s2 / s1:4.2f}x")
-    print(f"  the machine at the time: two single-threaded CPU-bound processes give {ceiling:4.2f}x one alone (median of 3)")
-    print(f"  memory per env {mem / 1e3:6.1f} kB (resident growth of {n_envs} envs minus that of {n_envs // 8}, per env)")
+    print(f"  on 2 threads the workers were busy {med['busy_2'] / 2:4.0%} of the time, and an env-step took {med['cpu_2'] / med['cpu_1']:4.2f}x the CPU time it takes on 1")
+    print(
+        f"  the machine at the time: two independent processes of {n_envs // 2} envs on one thread each give {statistics.median(c for c, _ in ceil):4.2f}x "
+        f"one alone, an env-step taking {statistics.median(c for _, c in ceil):4.2f}x the CPU time (turns of {TURN_SECONDS} s, {TURNS} rounds; medians of {rounds})"
+    )
+    print(f"  memory per env {med['bytes_per_env'] / 1e3:6.1f} kB (resident growth of {n_envs} envs minus that of {n_envs // 8}, per env)")
     return r1, r2
 
 
-_SPIN = "import time\nt = time.perf_counter()\ns = 0\nfor i in range(6_000_000): s += i\nprint(time.perf_counter() - t)"
+TURNS, TURN_SECONDS = 12, 0.3  # the independent processes' rounds of turns, and a turn's length
 
 
-def machine_scaling(rounds=3):
-    """What the machine's two cores give at the time: the throughput of two single-threaded
-    CPU-bound processes (a Python loop) run at once, over that of one run alone, alternated
-    `rounds` times (median). A VM's second core is not always free; this is the ceiling the
-    batched scaling is measured under."""
-    import subprocess
-    import sys
+def _independent(n_envs, rounds=TURNS, slot=TURN_SECONDS):
+    """What two cores give this workload: two independent processes of `n_envs` envs each, on one
+    thread each, stepping in turns of `slot` seconds on a shared clock: the first alone, the
+    second alone, both at once, `rounds` times. Returns the medians over rounds of the pair's
+    throughput over one alone, and of the CPU time of an env-step in the pair over alone."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--independent-child", str(n_envs), "--role", str(role), "--rounds", str(rounds), "--slot", str(slot)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        for role in (0, 1)
+    ]
+    for p in procs:  # both have imported, built and stepped once: start the turns shortly
+        if p.stdout.readline().strip() != "ready":
+            raise RuntimeError("an independent-child process failed before its turns")
+    start = time.time() + 0.2
+    for p in procs:
+        p.stdin.write(f"{start}\n")
+        p.stdin.flush()
+    a, b = (json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs)
+    rate, cpu = [], []
+    for r in range(rounds):
+        turns = a[3 * r], b[3 * r + 1], a[3 * r + 2], b[3 * r + 2]  # each alone, then together
+        if None in turns:  # a turn too short for one call
+            continue
+        (ra, ca), (rb, cb), (pa, qa), (pb, qb) = turns
+        rate.append((pa + pb) / ((ra + rb) / 2))
+        cpu.append((qa + qb) / (ca + cb))
+    return statistics.median(rate), statistics.median(cpu)
 
-    def run(n):
-        procs = [subprocess.Popen([sys.executable, "-c", _SPIN], stdout=subprocess.PIPE, text=True) for _ in range(n)]
-        return [float(p.communicate()[0]) for p in procs]
 
-    ratios = []
-    for _ in range(rounds):
-        alone = run(1)[0]
-        pair = run(2)
-        ratios.append(2 * alone / max(pair))
-    return statistics.median(ratios)
+def independent_child(n_envs, role, rounds, slot, steps=4):
+    """One of `_independent`'s two processes: prints "ready" once built, reads the start time from
+    stdin, steps in turn 3r + role (alone) and 3r + 2 (with the other) and sleeps through the
+    other's; prints [env-steps/s, CPU seconds per env-step] per turn, null for turns it sat out
+    or that were too short for one call (JSON)."""
+    m, _ = setup_mujoco(FRANKA, FRANKA_HOME, FRANKA_HOME)
+    sim = setup_kinegrad(FRANKA, m, FRANKA_HOME, FRANKA_HOME, n_envs=n_envs)
+    sim.step(steps, 1)
+    print("ready", flush=True)
+    start = float(sys.stdin.readline())
+    out = []
+    for k in range(3 * rounds):
+        t_begin, t_end = start + k * slot, start + (k + 1) * slot
+        if k % 3 not in (role, 2):
+            out.append(None)
+            continue
+        time.sleep(max(0.0, t_begin - time.time() - 0.002))  # idle through the other's turn
+        while time.time() < t_begin:
+            pass
+        n, t0, c0, last = 0, time.perf_counter(), time.process_time(), 0.0
+        while time.time() + 2 * last < t_end:  # no call runs into the next slot
+            t1 = time.perf_counter()
+            sim.step(steps, 1)
+            last = time.perf_counter() - t1
+            n += steps * n_envs
+        out.append((n / (time.perf_counter() - t0), (time.process_time() - c0) / n) if n else None)
+    print(json.dumps(out))
 
 
 def _rss():
@@ -302,11 +348,10 @@ def _rss():
 
 def batched_child(n_envs, steps, repeats):
     """Throughput of n_envs Franka envs on 1 and on 2 threads, in calls of `steps` steps and in
-    calls of one step (a policy's pattern), and the memory per env: the resident growth of a
-    sim of n_envs envs minus that of a sim of n_envs / 8 (both kept alive), over the
-    difference in envs, so that the model each sim builds cancels out."""
-    import json
-
+    calls of one step (a policy's pattern), the process's CPU time per env-step in the calls of
+    `steps` steps, and the memory per env: the resident growth of a sim of n_envs envs minus
+    that of a sim of n_envs / 8 (both kept alive), over the difference in envs, so that the
+    model each sim builds cancels out."""
     m, _ = setup_mujoco(FRANKA, FRANKA_HOME, FRANKA_HOME)
     small_n = n_envs // 8
     warm = setup_kinegrad(FRANKA, m, FRANKA_HOME, FRANKA_HOME, n_envs=2)
@@ -318,10 +363,21 @@ def batched_child(n_envs, steps, repeats):
     sim = setup_kinegrad(FRANKA, m, FRANKA_HOME, FRANKA_HOME, n_envs=n_envs)
     sim.step(10)
     per_env = ((_rss() - rss1) - (rss1 - rss0)) / (n_envs - small_n)
-    # `threads`: the sim's own pool of that size; the four cases in turn, `repeats` rounds
-    t = interleaved_medians([lambda k=k, n=n: sim.step(n, k) for n in (steps, 1) for k in (1, 2)], repeats)
-    rates = {"rate_1": n_envs * steps / t[0], "rate_2": n_envs * steps / t[1], "rate1_1": n_envs / t[2], "rate1_2": n_envs / t[3]}
-    print(json.dumps(dict(rates, bytes_per_env=per_env)))
+    cpu = {1: [], 2: []}
+
+    def timed(k):  # wall time is timed outside; the CPU time of the same call is kept here
+        c0 = time.process_time()
+        sim.step(steps, k)  # `k`: the sim's own pool of that size
+        cpu[k].append(time.process_time() - c0)
+
+    # the four cases in turn, `repeats` rounds
+    t = interleaved_medians([lambda: timed(1), lambda: timed(2), lambda: sim.step(1, 1), lambda: sim.step(1, 2)], repeats)
+    # every other entry of `cpu` is the untimed warm-up call's
+    c1, c2 = (statistics.median(cpu[k][1::2]) for k in (1, 2))
+    n = n_envs * steps
+    out = {"rate_1": n / t[0], "rate_2": n / t[1], "rate1_1": n_envs / t[2], "rate1_2": n_envs / t[3]}
+    out.update(cpu_1=c1 / n, cpu_2=c2 / n, busy_2=c2 / t[1], bytes_per_env=per_env)
+    print(json.dumps(out))
 
 
 def main():
@@ -330,12 +386,18 @@ def main():
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--no-genesis", action="store_true", help="skip the Genesis peer run even when its venv exists")
     ap.add_argument("--batched-child", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--independent-child", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--role", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--rounds", type=int, default=TURNS, help=argparse.SUPPRESS)
+    ap.add_argument("--slot", type=float, default=TURN_SECONDS, help=argparse.SUPPRESS)
     args = ap.parse_args()
     for p in (FRANKA, HUMANOID):
         if not p.exists():
             raise SystemExit(f"{p} missing: run `make setup`")
     if args.batched_child is not None:
         return batched_child(args.batched_child, args.steps, args.repeats)
+    if args.independent_child is not None:
+        return independent_child(args.independent_child, args.role, args.rounds, args.slot)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; MuJoCo {mujoco.__version__}")
     print(f"single env, one thread, median of {args.repeats} runs of {args.steps} steps:")
     single_env("Franka (Menagerie)+floor", FRANKA, FRANKA_HOME, FRANKA_HOME, args.steps, args.repeats)

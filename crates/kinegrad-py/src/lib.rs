@@ -625,7 +625,7 @@ impl Sim {
                 Ok(if n == 1 {
                     vec![one(0, &mut envs[0])]
                 } else {
-                    envs.par_iter_mut()
+                    batch::par_iter_mut(envs)
                         .enumerate()
                         .map(|(i, e)| one(i, e))
                         .collect()
@@ -1016,7 +1016,10 @@ fn per_env<T: Send>(
     if envs.len() == 1 {
         return Ok(vec![f(0, &envs[0])?]);
     }
-    let results: Vec<PyResult<T>> = envs.par_iter().enumerate().map(|(i, e)| f(i, e)).collect();
+    let results: Vec<PyResult<T>> = batch::par_iter(envs)
+        .enumerate()
+        .map(|(i, e)| f(i, e))
+        .collect();
     results.into_iter().collect()
 }
 

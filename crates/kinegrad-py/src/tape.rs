@@ -6,7 +6,7 @@ use crate::{
     unnormalize_bar, view2, view3, Modes,
 };
 use kinegrad::adjoint::rollout::{Tape, TapeGrad};
-use kinegrad::{Control, Data, Model, Workers};
+use kinegrad::{batch, Control, Data, Model, Workers};
 use numpy::ndarray::{Array2, Array3};
 use numpy::{
     IntoPyArray, PyArray2, PyArray3, PyReadonlyArray2, PyReadonlyArray3, PyReadonlyArrayDyn,
@@ -174,8 +174,7 @@ impl PyTape {
                 if n == 1 {
                     return Ok(vec![one(0, &tapes[0])?]);
                 }
-                let res: Vec<PyResult<_>> = tapes
-                    .par_iter()
+                let res: Vec<PyResult<_>> = batch::par_iter(tapes)
                     .enumerate()
                     .map(|(i, tp)| one(i, tp))
                     .collect();

@@ -204,7 +204,7 @@ pub fn step_all_n(model: &Model, envs: &mut [Env], workers: &Workers, nsteps: us
         return run(e);
     }
     let first_error: Mutex<Option<(usize, Error)>> = Mutex::new(None);
-    envs.par_iter_mut().enumerate().for_each(|(i, e)| {
+    par_iter_mut(envs).enumerate().for_each(|(i, e)| {
         if let Err(err) = run(e) {
             let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
             if slot.as_ref().is_none_or(|(j, _)| i < *j) {
@@ -216,4 +216,31 @@ pub fn step_all_n(model: &Model, envs: &mut [Env], workers: &Workers, nsteps: us
         None => Ok(()),
         Some((i, err)) => Err(err.in_env(i)),
     }
+}
+
+/// The most items (envs, tapes) one task of a parallel loop takes in a row: about 64 tasks per
+/// thread of the current rayon pool, at least one item each.
+///
+/// Rayon splits a loop adaptively: into a few pieces per thread, split further only when a
+/// piece is stolen. If one core runs slower than the other (on a shared VM host, often for
+/// seconds at a time), the faster one finishes its pieces and finds nothing left to steal while
+/// the slower one still has up to a quarter of the loop to go: the call takes as long as the
+/// slower core needs for its half. With pieces this small the faster core keeps taking work
+/// until the end, and the two finish within one piece of each other. The cost, some 128 task
+/// splits per call, is a fraction of one env's step.
+pub fn piece_len(n_items: usize) -> usize {
+    n_items.div_ceil(64 * rayon::current_num_threads()).max(1)
+}
+
+/// `items` as a parallel iterator in pieces of at most [`piece_len`] items: how every parallel
+/// loop over envs or tapes runs.
+pub fn par_iter<T: Sync>(items: &[T]) -> impl IndexedParallelIterator<Item = &T> {
+    let len = piece_len(items.len());
+    items.par_iter().with_max_len(len)
+}
+
+/// [`par_iter`] for mutable items.
+pub fn par_iter_mut<T: Send>(items: &mut [T]) -> impl IndexedParallelIterator<Item = &mut T> {
+    let len = piece_len(items.len());
+    items.par_iter_mut().with_max_len(len)
 }

@@ -170,3 +170,57 @@ fn scratch_left_by_a_panic_is_made_afresh() {
     let mut e = envs_of(&model).remove(0);
     workers.with(&model, |d| e.step_n(&model, d, 2)).unwrap();
 }
+
+/// Which pool thread took each of `n` items, thread 1 taking `slow` per item and thread 0 no
+/// time: a core much slower than the other.
+fn takers(n: usize, slow: std::time::Duration) -> Vec<usize> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let mut items = vec![usize::MAX; n];
+    pool.install(|| {
+        use rayon::prelude::*;
+        batch::par_iter_mut(&mut items).for_each(|taker| {
+            *taker = rayon::current_thread_index().unwrap();
+            if *taker == 1 {
+                std::thread::sleep(slow);
+            }
+        })
+    });
+    items
+}
+
+#[test]
+fn a_slow_core_leaves_its_work_to_the_fast_one() {
+    // Rayon's default splitting gives each thread pieces of a quarter of the items, which no
+    // other thread can take once started: the slow thread then takes a whole piece, 16 of these
+    // 64 items (as it did before pieces were bounded), and the call lasts 16 of its items. In
+    // pieces of one item the fast thread takes everything but the item the slow one is on (and
+    // any the slow one started before the fast one woke).
+    let n = 64;
+    for _ in 0..3 {
+        let takers = takers(n, std::time::Duration::from_millis(20));
+        let slow = takers.iter().filter(|&&k| k == 1).count();
+        assert!(
+            takers.iter().all(|&k| k < 2),
+            "every item taken once: {takers:?}"
+        );
+        assert!(
+            slow <= 4,
+            "the slow thread took {slow} of {n} items: {takers:?}"
+        );
+    }
+    // pieces of at most 1/64 of a thread's share, never empty
+    let p = |threads, n| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| batch::piece_len(n))
+    };
+    assert_eq!(
+        (p(2, 1024), p(2, 1), p(2, 0), p(3, 1000), p(1, 1024)),
+        (8, 1, 1, 6, 16)
+    );
+}
