@@ -250,8 +250,8 @@ def mujoco_fd_gradient(T):
 
 
 def batched_scaling(n_envs, steps, repeats, rounds=3):
-    """n_envs Franka envs on a pool of 1 thread and on one of 2, timed in turn in each of
-    `rounds` processes, and memory per env. Each round also measures what the machine gives this
+    """n_envs Franka envs on a pool of 1 thread (on each core) and on one of 2, timed in turn in
+    each of `rounds` processes (see `batched_child`), and memory per env. Each round also measures what the machine gives this
     workload at the time: two independent processes of n_envs / 2 envs on one thread each, run at
     once, against one run alone. The CPU time the workers use tells the two causes of a shortfall
     apart: threads left idle (the code's) or cores running slower when both are busy (the
@@ -264,11 +264,13 @@ def batched_scaling(n_envs, steps, repeats, rounds=3):
         ).stdout
         res.append(json.loads(out.strip().splitlines()[-1]))
         ceil.append(_independent(n_envs // 2))
-    med = {k: statistics.median(r[k] for r in res) for k in res[0]}
+    med = {k: statistics.median(r[k] for r in res) for k in res[0] if k != "rate_cores"}
     r1, r2, s1, s2 = med["rate_1"], med["rate_2"], med["rate1_1"], med["rate1_2"]
-    print(f"batched Franka, n_envs={n_envs} (1 and 2 threads timed in turn, {repeats} rounds; medians of {rounds} processes):")
+    print(f"batched Franka, n_envs={n_envs} (1 thread on each core and 2 threads timed in turn, {repeats} rounds; medians of {rounds} processes):")
     print(f"  {steps} steps per call: 1 thread {r1 / 1e6:6.3f} M env-steps/s, 2 threads {r2 / 1e6:6.3f} M  scaling {r2 / r1:4.2f}x (target >= 1.8)")
     print(f"  1 step per call:   1 thread {s1 / 1e6:6.3f} M env-steps/s, 2 threads {s2 / 1e6:6.3f} M  scaling {s2 / s1:4.2f}x")
+    cores = " / ".join(f"{statistics.median(r['rate_cores'][i] for r in res) / 1e6:5.3f}" for i in range(len(res[0]["rate_cores"])))
+    print(f"  1 thread: the mean of its rates on each core, {cores} M env-steps/s")
     print(f"  on 2 threads the workers were busy {med['busy_2'] / 2:4.0%} of the time, and an env-step took {med['cpu_2'] / med['cpu_1']:4.2f}x the CPU time it takes on 1")
     print(
         f"  the machine at the time: two independent processes of {n_envs // 2} envs on one thread each give {statistics.median(c for c, _ in ceil):4.2f}x "
@@ -351,7 +353,12 @@ def batched_child(n_envs, steps, repeats):
     calls of one step (a policy's pattern), the process's CPU time per env-step in the calls of
     `steps` steps, and the memory per env: the resident growth of a sim of n_envs envs minus
     that of a sim of n_envs / 8 (both kept alive), over the difference in envs, so that the
-    model each sim builds cancels out."""
+    model each sim builds cancels out.
+
+    One thread is timed on each core in turn (a pool made while this thread may run only on that
+    core, so that its worker inherits the restriction), and its rate is the mean of the two: the
+    VM's two cores often run at different speeds for minutes at a time (20 % apart is common),
+    and a 1-thread pool left to the scheduler stays on one of them."""
     m, _ = setup_mujoco(FRANKA, FRANKA_HOME, FRANKA_HOME)
     small_n = n_envs // 8
     warm = setup_kinegrad(FRANKA, m, FRANKA_HOME, FRANKA_HOME, n_envs=2)
@@ -363,20 +370,35 @@ def batched_child(n_envs, steps, repeats):
     sim = setup_kinegrad(FRANKA, m, FRANKA_HOME, FRANKA_HOME, n_envs=n_envs)
     sim.step(10)
     per_env = ((_rss() - rss1) - (rss1 - rss0)) / (n_envs - small_n)
-    cpu = {1: [], 2: []}
+    cores = sorted(os.sched_getaffinity(0))[:2]
+    sims = [sim] + [setup_kinegrad(FRANKA, m, FRANKA_HOME, FRANKA_HOME, n_envs=n_envs) for _ in cores[1:]]
+    for s, core in zip(sims, cores):  # each sim's 1-thread pool on its own core
+        os.sched_setaffinity(0, {core})
+        s.step(10, 1)
+    os.sched_setaffinity(0, cores)
+    sim.step(10, 2)
+    cpu = {}
 
-    def timed(k):  # wall time is timed outside; the CPU time of the same call is kept here
+    def timed(s, k, n):  # wall time is timed outside; the CPU time of the same call is kept here
         c0 = time.process_time()
-        sim.step(steps, k)  # `k`: the sim's own pool of that size
-        cpu[k].append(time.process_time() - c0)
+        s.step(n, k)  # `k`: the sim's own pool of that size
+        cpu.setdefault((id(s), k, n), []).append(time.process_time() - c0)
 
-    # the four cases in turn, `repeats` rounds
-    t = interleaved_medians([lambda: timed(1), lambda: timed(2), lambda: sim.step(1, 1), lambda: sim.step(1, 2)], repeats)
+    # the cases in turn, `repeats` rounds: 1 thread on each core, 2 threads; `steps` steps per call, then 1
+    cases = [(s, 1, n) for n in (steps, 1) for s in sims]
+    cases.insert(len(sims), (sim, 2, steps))
+    cases.append((sim, 2, 1))
+    t = interleaved_medians([lambda c=c: timed(*c) for c in cases], repeats)
     # every other entry of `cpu` is the untimed warm-up call's
-    c1, c2 = (statistics.median(cpu[k][1::2]) for k in (1, 2))
-    n = n_envs * steps
-    out = {"rate_1": n / t[0], "rate_2": n / t[1], "rate1_1": n_envs / t[2], "rate1_2": n_envs / t[3]}
-    out.update(cpu_1=c1 / n, cpu_2=c2 / n, busy_2=c2 / t[1], bytes_per_env=per_env)
+    c = [statistics.median(cpu[(id(s), k, n)][1::2]) / (n * n_envs) for s, k, n in cases]
+    rates = [n * n_envs / ti for (_, _, n), ti in zip(cases, t)]
+    j = len(sims)  # the 2-thread case of `steps` steps per call; 1-thread cases before it
+    out = {
+        "rate_1": statistics.mean(rates[:j]), "rate_2": rates[j], "rate_cores": rates[:j],
+        "rate1_1": statistics.mean(rates[j + 1 : 2 * j + 1]), "rate1_2": rates[-1],
+        "cpu_1": statistics.mean(c[:j]), "cpu_2": c[j], "busy_2": c[j] * rates[j],
+        "bytes_per_env": per_env,
+    }
     print(json.dumps(out))
 
 
