@@ -12,9 +12,7 @@
 //! wall time: rayon's idle workers spin a while before they sleep, which counts as busy). Run
 //! the modes in turn, several times: the machine is noisy.
 
-use kinegrad::math::Pose;
-use kinegrad::model::builder::BaseMode;
-use kinegrad::{batch, CtrlMode, Data, Env, ModelBuilder, Workers};
+use kinegrad::{batch, CtrlMode, Data, Env, Workers};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -31,13 +29,7 @@ fn main() -> kinegrad::Result<()> {
         std::process::exit(2);
     }
     let file = PathBuf::from(".cache/assets/genesis/xml/franka_emika_panda/scene_no_tendon.xml");
-    let spec = kinegrad::model::mjcf::load(&file, 1.0)?;
-    let mut b = ModelBuilder::new();
-    if let Some(o) = spec.options.clone() {
-        b.options = o;
-    }
-    b.add_entity(spec, Pose::identity(), BaseMode::AsIs);
-    let model = b.build()?;
+    let model = kinegrad::model::mjcf::load_model(&file)?;
     #[allow(clippy::approx_constant)]
     let home = [0.0, 0.0, 0.0, -1.57079, 0.0, 1.57079, -0.7853, 0.04, 0.04];
     let mut envs: Vec<Env> = (0..n)

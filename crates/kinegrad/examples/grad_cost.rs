@@ -31,17 +31,18 @@ fn main() -> kinegrad::Result<()> {
     };
     let reps: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(21);
     let only_recorded = args.get(5).is_some_and(|s| s == "recorded");
-    let spec = kinegrad::model::mjcf::load(&file, 1.0)?;
-    let mut b = ModelBuilder::new();
-    if force {
-        if let Some(o) = spec.options.clone() {
-            b.options = o;
-        }
+    let model = if force {
+        kinegrad::model::mjcf::load_model(&file)?
     } else {
+        let mut b = ModelBuilder::new();
         b.options.timestep = 0.01;
-    }
-    b.add_entity(spec, Pose::identity(), BaseMode::AsIs);
-    let model = b.build()?;
+        b.add_entity(
+            kinegrad::model::mjcf::load(&file, 1.0)?,
+            Pose::identity(),
+            BaseMode::AsIs,
+        );
+        b.build()?
+    };
     let nv = model.nv;
     let params = model.params0.clone();
     let mut init = State::new(&model);

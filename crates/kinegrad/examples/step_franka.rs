@@ -1,9 +1,7 @@
 //! Time the single-env step of an MJCF scene (default: Menagerie Franka with floor), Rust only.
 //! `cargo run --release --example step_franka -- [file.xml] [steps]`
 
-use kinegrad::math::Pose;
-use kinegrad::model::builder::BaseMode;
-use kinegrad::{pipeline, Control, CtrlMode, Data, ModelBuilder, State};
+use kinegrad::{pipeline, Control, CtrlMode, Data, State};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -13,13 +11,7 @@ fn main() -> kinegrad::Result<()> {
         PathBuf::from(".cache/assets/genesis/xml/franka_emika_panda/scene_no_tendon.xml")
     });
     let steps: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20000);
-    let spec = kinegrad::model::mjcf::load(&file, 1.0)?;
-    let mut b = ModelBuilder::new();
-    if let Some(o) = spec.options.clone() {
-        b.options = o;
-    }
-    b.add_entity(spec, Pose::identity(), BaseMode::AsIs);
-    let model = b.build()?;
+    let model = kinegrad::model::mjcf::load_model(&file)?;
     let mut state = State::new(&model);
     let mut control = Control::new(&model);
     // the Menagerie "home" keyframe, as written in the model file

@@ -524,6 +524,14 @@ fn mjcf_features_and_warnings() {
     let opt = spec.options.clone().unwrap();
     assert_eq!(opt.timestep, 0.005);
     assert!(!opt.enable_collision);
+    // as a scene of its own, with those options and its joints as written
+    let model = mjcf::load_model(&f).unwrap();
+    assert_eq!(model.opt.timestep, 0.005);
+    assert!(!model.opt.enable_collision);
+    assert_eq!(
+        model.njnt,
+        spec.bodies.iter().map(|b| b.joints.len()).sum::<usize>()
+    );
     assert_eq!(spec.excludes, vec![("a".to_string(), "b".to_string())]);
     let a = spec.bodies.iter().find(|b| b.name == "a").unwrap();
     let h = &a.joints[0];

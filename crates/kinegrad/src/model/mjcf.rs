@@ -11,11 +11,13 @@
 
 mod xml;
 
-use super::builder::{ActuatorSpec, BodySpec, EntitySpec, GeomSpec, JointSpec};
+use super::builder::{
+    ActuatorSpec, BaseMode, BodySpec, EntitySpec, GeomSpec, JointSpec, ModelBuilder,
+};
 use super::inertia::{self, MassProps};
-use super::{CtrlMode, GeomType, Integrator, JointType, Options};
+use super::{CtrlMode, GeomType, Integrator, JointType, Model, Options};
 use crate::error::{Error, Result};
-use crate::math::{Mat3, Quat, Vec3};
+use crate::math::{Mat3, Pose, Quat, Vec3};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -26,6 +28,18 @@ use xml::XNode;
 pub fn load(path: &Path, scale: f64) -> Result<EntitySpec> {
     let root = xml::parse_file(path)?;
     load_tree(root, path, scale)
+}
+
+/// Build the MJCF file at `path` as a scene of its own, as MuJoCo would: with its `<option>`s
+/// (the builder's defaults where it gives none) and its joints as written.
+pub fn load_model(path: &Path) -> Result<Model> {
+    let spec = load(path, 1.0)?;
+    let mut b = ModelBuilder::new();
+    if let Some(o) = spec.options.clone() {
+        b.options = o;
+    }
+    b.add_entity(spec, Pose::identity(), BaseMode::AsIs);
+    b.build()
 }
 
 /// Load MJCF text; `path` names the file in errors and anchors relative paths.
