@@ -251,11 +251,12 @@ def mujoco_fd_gradient(T):
 
 def batched_scaling(n_envs, steps, repeats, rounds=3):
     """n_envs Franka envs on a pool of 1 thread (on each core) and on one of 2, timed in turn in
-    each of `rounds` processes (see `batched_child`), and memory per env. Each round also measures what the machine gives this
-    workload at the time: two independent processes of n_envs / 2 envs on one thread each, run at
-    once, against one run alone. The CPU time the workers use tells the two causes of a shortfall
-    apart: threads left idle (the code's) or cores running slower when both are busy (the
-    machine's: a VM's second core is not always free)."""
+    each of `rounds` processes (see `batched_child`), and memory per env. Each round also
+    measures what the machine gives this workload at the time: two independent processes of
+    n_envs / 2 envs on one thread each, taking turns alone and together (`_independent`). The
+    CPU time the workers use tells the two causes of a shortfall apart: threads left idle (the
+    code's) or cores running slower when both are busy (the machine's: a VM's second core is
+    not always free)."""
     res, ceil = [], []
     for _ in range(rounds):
         out = subprocess.run(
@@ -377,22 +378,22 @@ def batched_child(n_envs, steps, repeats):
         s.step(10, 1)
     os.sched_setaffinity(0, cores)
     sim.step(10, 2)
-    cpu = {}
+    # the cases in turn, `repeats` rounds: 1 thread on each core, then 2 threads; in calls of
+    # `steps` steps, then of one
+    cases = [c for n in (steps, 1) for c in [(s, 1, n) for s in sims] + [(sim, 2, n)]]
+    cpu = [[] for _ in cases]
 
-    def timed(s, k, n):  # wall time is timed outside; the CPU time of the same call is kept here
+    def timed(i):  # wall time is timed outside; the CPU time of the same call is kept here
+        s, k, n = cases[i]
         c0 = time.process_time()
         s.step(n, k)  # `k`: the sim's own pool of that size
-        cpu.setdefault((id(s), k, n), []).append(time.process_time() - c0)
+        cpu[i].append(time.process_time() - c0)
 
-    # the cases in turn, `repeats` rounds: 1 thread on each core, 2 threads; `steps` steps per call, then 1
-    cases = [(s, 1, n) for n in (steps, 1) for s in sims]
-    cases.insert(len(sims), (sim, 2, steps))
-    cases.append((sim, 2, 1))
-    t = interleaved_medians([lambda c=c: timed(*c) for c in cases], repeats)
+    t = interleaved_medians([lambda i=i: timed(i) for i in range(len(cases))], repeats)
     # every other entry of `cpu` is the untimed warm-up call's
-    c = [statistics.median(cpu[(id(s), k, n)][1::2]) / (n * n_envs) for s, k, n in cases]
+    c = [statistics.median(ci[1::2]) / (n * n_envs) for ci, (_, _, n) in zip(cpu, cases)]
     rates = [n * n_envs / ti for (_, _, n), ti in zip(cases, t)]
-    j = len(sims)  # the 2-thread case of `steps` steps per call; 1-thread cases before it
+    j = len(sims)  # the 2-thread case of `steps` steps per call; its 1-thread cases before it
     out = {
         "rate_1": statistics.mean(rates[:j]), "rate_2": rates[j], "rate_cores": rates[:j],
         "rate1_1": statistics.mean(rates[j + 1 : 2 * j + 1]), "rate1_2": rates[-1],
