@@ -21,21 +21,23 @@ use kinegrad::math::{quat_from_wxyz, quat_to_wxyz, Pose, Vec3};
 use kinegrad::model::builder::BaseMode;
 use kinegrad::model::{EntitySpec, GeomType, Integrator, JointType, Options};
 use kinegrad::{
-    batch, pipeline, Carry, Control, CtrlMode, Env, Error, Model, ModelBuilder, Params, State,
-    Workers,
+    batch, pipeline, Carry, Control, CtrlMode, Env, Error, Interrupt, Model, ModelBuilder, Params,
+    State, Workers,
 };
 use numpy::ndarray::{Array2, Array3, ArrayD, IxDyn};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayDyn, PyReadonlyArray1, PyReadonlyArray2,
     PyReadonlyArray3, PyReadonlyArrayDyn,
 };
-use pyo3::exceptions::{PyFileNotFoundError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyFileNotFoundError, PyKeyboardInterrupt, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rayon::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
+use std::time::Duration;
 
 // ---- errors ----
 
@@ -49,6 +51,7 @@ fn to_py_err(e: Error) -> PyErr {
             PyValueError::new_err(msg)
         }
         Error::Diverged { .. } => PyRuntimeError::new_err(msg),
+        Error::Interrupted { .. } => PyKeyboardInterrupt::new_err(msg),
         _ => PyRuntimeError::new_err(msg),
     }
 }
@@ -68,6 +71,57 @@ fn guard<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
             )))
         }
     }
+}
+
+/// Run `work` without the GIL, as one that Ctrl-C can stop. Short work (`long` false) just runs.
+/// Long work runs on a thread of its own while the calling thread waits for it and lets
+/// Python handle its signals every few milliseconds: when a handler raises (Ctrl-C's
+/// KeyboardInterrupt), `interrupt` is requested, the steps stop at their next substep (each
+/// leaving the state before it), and the handler's exception comes back beside the work's
+/// result, for the caller to restore what the stopped work left and raise it. Signals reach
+/// handlers only on Python's main thread; called from any other, this only waits.
+fn interruptible<T: Send>(
+    py: Python<'_>,
+    interrupt: &Interrupt,
+    long: bool,
+    work: impl FnOnce() -> T + Send,
+) -> (T, Option<PyErr>) {
+    if !long {
+        return (py.detach(work), None);
+    }
+    interrupt.clear();
+    py.detach(|| {
+        std::thread::scope(|s| {
+            let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+            let worker = s.spawn(move || {
+                let out = work();
+                let _ = done_tx.send(());
+                out
+            });
+            let mut raised = None;
+            while let Err(RecvTimeoutError::Timeout) = done_rx.recv_timeout(SIGNAL_POLL) {
+                if raised.is_none() {
+                    if let Err(e) = Python::attach(|py| py.check_signals()) {
+                        interrupt.request();
+                        raised = Some(e);
+                    }
+                }
+            }
+            match worker.join() {
+                Ok(out) => (out, raised),
+                Err(panic) => std::panic::resume_unwind(panic), // for `guard` to report
+            }
+        })
+    })
+}
+
+/// How often a long native call lets Python handle signals.
+const SIGNAL_POLL: Duration = Duration::from_millis(5);
+
+/// Whether a call of `steps` env-steps of `model` is long enough to run as [`interruptible`]
+/// work (a thread of its own costs some 20 us; this many substeps take milliseconds).
+fn is_long(model: &Model, steps: usize) -> bool {
+    steps.saturating_mul(model.opt.substeps) >= 256
 }
 
 fn invalid(msg: impl Into<String>) -> PyErr {
@@ -328,7 +382,32 @@ impl SceneBuilder {
             }
             let mut model = self.builder.build().map_err(to_py_err)?;
             model.params0.gravity = self.gravity;
-            let envs = (0..n_envs).map(|_| Env::new(&model)).collect();
+            // refuse a batch that cannot fit before allocating it (an allocation failure
+            // aborts the process; a batch larger than the free memory swaps or is killed)
+            let per_env = env_bytes(&model);
+            let too_large = |need: String, why: String| {
+                invalid(format!(
+                    "n_envs: {n_envs} envs of this model need {need} ({per_env} bytes each); {why}"
+                ))
+            };
+            let Some(need) = n_envs.checked_mul(per_env) else {
+                return Err(too_large(
+                    "more bytes than the address space".into(),
+                    "choose fewer envs".into(),
+                ));
+            };
+            if let Some(free) = available_memory() {
+                if need > free {
+                    return Err(too_large(
+                        format!("{need} bytes"),
+                        format!("this machine has {free} bytes available; choose fewer envs"),
+                    ));
+                }
+            }
+            let mut envs = Vec::new();
+            envs.try_reserve_exact(n_envs)
+                .map_err(|e| too_large(format!("{need} bytes"), e.to_string()))?;
+            envs.extend((0..n_envs).map(|_| Env::new(&model)));
             Ok(Sim::new(Arc::new(model), envs))
         })
     }
@@ -353,6 +432,26 @@ fn param_shape(m: &Model, name: &str) -> PyResult<Vec<usize>> {
             )))
         }
     })
+}
+
+/// Bytes one env of `model` holds: the struct, its state, control, warm start and parameters
+/// (its contacts, a few per step, are left out).
+fn env_bytes(m: &Model) -> usize {
+    let params: usize = PARAM_NAMES
+        .iter()
+        .map(|n| param_shape(m, n).map_or(0, |s| s.iter().product::<usize>()))
+        .sum();
+    std::mem::size_of::<Env>()
+        + std::mem::size_of::<f64>() * (m.nq + 3 * m.nv + params)
+        + std::mem::size_of::<CtrlMode>() * m.nv
+}
+
+/// The memory this machine can still give (Linux: `MemAvailable`), or None where unknown.
+fn available_memory() -> Option<usize> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
 }
 
 const PARAM_NAMES: [&str; 11] = [
@@ -598,40 +697,51 @@ impl Sim {
             }
             workers
                 .with(model, |d| {
-                    e.step_with(model, d, t_end, |t, at, c, s, d| match at {
-                        At::Before => {
-                            c.mode.copy_from_slice(inp.modes.at(i, t));
-                            c.target.copy_from_slice(inp.target(i, t));
-                            if let Some(tp) = tape.as_mut() {
-                                tp.record_state(s, d); // the caller keeps the controls
+                    e.step_with(
+                        model,
+                        d,
+                        t_end,
+                        workers.interrupt(),
+                        |t, at, c, s, d| match at {
+                            At::Before => {
+                                c.mode.copy_from_slice(inp.modes.at(i, t));
+                                c.target.copy_from_slice(inp.target(i, t));
+                                if let Some(tp) = tape.as_mut() {
+                                    tp.record_state(s, d); // the caller keeps the controls
+                                }
                             }
-                        }
-                        At::After => {
-                            if let Some(tp) = tape.as_mut() {
-                                tp.record_result(d); // contacts and solution: the reverse pass replays them
+                            At::After => {
+                                if let Some(tp) = tape.as_mut() {
+                                    tp.record_result(d); // contacts and solution: the reverse pass replays them
+                                }
+                                if trajectory || t + 1 == t_end {
+                                    q.extend_from_slice(&s.q);
+                                    v.extend_from_slice(&s.v);
+                                }
                             }
-                            if trajectory || t + 1 == t_end {
-                                q.extend_from_slice(&s.q);
-                                v.extend_from_slice(&s.v);
-                            }
-                        }
-                    })
+                        },
+                    )
                 })
                 .map_err(|(t, err)| (t, env_err(n, i, err)))?;
             Ok((q, v, tape))
         };
-        let out: PyResult<Vec<EnvOut>> = py.detach(|| {
-            guard(|| {
-                Ok(if n == 1 {
-                    vec![one(0, &mut envs[0])]
-                } else {
-                    batch::par_iter_mut(envs)
-                        .enumerate()
-                        .map(|(i, e)| one(i, e))
-                        .collect()
+        let long = is_long(model, n.saturating_mul(t_end));
+        let (out, raised): (PyResult<Vec<EnvOut>>, _) =
+            interruptible(py, workers.interrupt(), long, || {
+                guard(|| {
+                    Ok(if n == 1 {
+                        vec![one(0, &mut envs[0])]
+                    } else {
+                        batch::par_iter_mut(envs)
+                            .enumerate()
+                            .map(|(i, e)| one(i, e))
+                            .collect()
+                    })
                 })
-            })
-        });
+            });
+        if let Some(e) = raised {
+            return Err((0, e)); // stopped by a signal: the caller restores the envs
+        }
         let out = out.map_err(|e| (0, e))?;
         let mut run = Run {
             qs: Vec::with_capacity(n * rows * nq),
@@ -1323,7 +1433,8 @@ impl Sim {
     /// GIL. A failing env stops at its failing step (keeping the state before it) and is named
     /// in the error; the other envs run all their steps. `threads`: run on a pool of that many
     /// threads of this sim's own (made once per size) instead of the global pool; the bench
-    /// uses it to time one and two threads in turn in one process.
+    /// uses it to time one and two threads in turn in one process. Ctrl-C during a long call
+    /// raises KeyboardInterrupt with every env as before the call.
     #[pyo3(signature = (nsteps=1, threads=None))]
     fn step(&mut self, py: Python<'_>, nsteps: usize, threads: Option<usize>) -> PyResult<()> {
         let pool = match threads {
@@ -1331,14 +1442,25 @@ impl Sim {
             Some(0) => return Err(invalid("threads: must be at least 1")),
             Some(k) => Some(self.pool(k)?),
         };
+        let long = is_long(&self.model, self.envs.len().saturating_mul(nsteps));
+        if long {
+            self.save_states();
+        }
         let (model, workers) = (&*self.model, &*self.workers);
         let envs = &mut self.envs;
         let mut run =
             move || guard(|| batch::step_all_n(model, envs, workers, nsteps).map_err(to_py_err));
-        py.detach(|| match pool {
+        let (out, raised) = interruptible(py, workers.interrupt(), long, || match pool {
             Some(p) => p.install(run),
             None => run(),
-        })
+        });
+        match raised {
+            Some(e) => {
+                self.restore_states(); // as before the call, not some envs part-way
+                Err(e)
+            }
+            None => out,
+        }
     }
 
     /// T steps of every env from its stored state: mode (n_envs, nv) or per step

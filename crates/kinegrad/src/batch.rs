@@ -11,6 +11,7 @@
 use crate::constraint::ContactReport;
 use crate::data::Data;
 use crate::error::{Error, Result};
+use crate::interrupt::Interrupt;
 use crate::model::{Model, Params};
 use crate::pipeline;
 use crate::state::{Control, State};
@@ -84,7 +85,7 @@ impl Env {
 
     /// `nsteps` steps under the env's control, in the scratch `data` (see [`Env::step_with`]).
     pub fn step_n(&mut self, model: &Model, data: &mut Data, nsteps: usize) -> Result<()> {
-        self.step_with(model, data, nsteps, |_, _, _, _, _| {})
+        self.step_with(model, data, nsteps, Interrupt::never(), |_, _, _, _, _| {})
             .map_err(|(_, e)| e)
     }
 
@@ -94,12 +95,14 @@ impl Env {
     /// leaves the state before it (see [`pipeline::step`]) and is returned with t; the env's
     /// carry is then what it was before the call, but for the step count and, when earlier
     /// steps of the call moved the state (t > 0), the contacts, which are cleared: `data` holds
-    /// the failing step's, and the last good step's are gone.
+    /// the failing step's, and the last good step's are gone. A requested `interrupt` fails the
+    /// next substep with [`Error::Interrupted`], like any failing step.
     pub fn step_with(
         &mut self,
         model: &Model,
         data: &mut Data,
         nsteps: usize,
+        interrupt: &Interrupt,
         mut hook: impl FnMut(usize, At, &mut Control, &State, &Data),
     ) -> std::result::Result<(), (usize, Error)> {
         if nsteps == 0 {
@@ -110,9 +113,14 @@ impl Env {
         data.nstep = self.carry.nstep;
         for t in 0..nsteps {
             hook(t, At::Before, &mut self.control, &self.state, data);
-            if let Err(e) =
-                pipeline::step(model, &self.params, &mut self.state, &self.control, data)
-            {
+            if let Err(e) = pipeline::step_interruptible(
+                model,
+                &self.params,
+                &mut self.state,
+                &self.control,
+                data,
+                interrupt,
+            ) {
                 self.carry.nstep = data.nstep;
                 if t > 0 {
                     self.carry.contacts.clear();
@@ -137,9 +145,13 @@ impl Env {
 /// the pool while another runs, a pool larger than the one this was sized for, or a task
 /// nested in one that holds it), the task gets scratch of its own for the call, so a call
 /// never waits and never deadlocks.
+///
+/// The computations run in this scratch also share one [`Interrupt`] (see
+/// [`Workers::interrupt`]): the owner requests it to stop them all at their next substep.
 #[derive(Debug)]
 pub struct Workers {
     slots: Vec<Slot>,
+    interrupt: Interrupt,
 }
 
 /// One thread's scratch, on cache lines of its own: the `Data` header's fields (vector
@@ -164,7 +176,13 @@ impl Workers {
             slots: (0..rayon::current_num_threads().max(cores) + 1)
                 .map(|_| Slot(Mutex::new(None)))
                 .collect(),
+            interrupt: Interrupt::new(),
         }
+    }
+
+    /// The interrupt the steps run by [`step_all_n`] (and the binding's batched calls) check.
+    pub fn interrupt(&self) -> &Interrupt {
+        &self.interrupt
     }
 
     /// Run `f` in this thread's scratch for `model` (the model every call of this `Workers`
@@ -199,7 +217,12 @@ pub fn step_all(model: &Model, envs: &mut [Env], workers: &Workers) -> Result<()
 /// keeping the state before it; the others run all their steps; the error of the
 /// lowest-numbered failing env is returned, naming it.
 pub fn step_all_n(model: &Model, envs: &mut [Env], workers: &Workers, nsteps: usize) -> Result<()> {
-    let run = |e: &mut Env| workers.with(model, |d| e.step_n(model, d, nsteps));
+    let run = |e: &mut Env| {
+        workers.with(model, |d| {
+            e.step_with(model, d, nsteps, workers.interrupt(), |_, _, _, _, _| {})
+                .map_err(|(_, e)| e)
+        })
+    };
     if let [e] = envs {
         return run(e);
     }

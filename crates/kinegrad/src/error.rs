@@ -37,6 +37,12 @@ pub enum Error {
         /// What was non-finite.
         message: String,
     },
+    /// The computation was asked to stop ([`crate::Interrupt`]) before this step.
+    #[error("interrupted before step {step}")]
+    Interrupted {
+        /// Substeps taken when it stopped.
+        step: u64,
+    },
 }
 
 impl Error {
@@ -73,6 +79,7 @@ impl Error {
                 file,
                 message: format!("env {env}: {message}"),
             },
+            Error::Interrupted { step } => Error::Interrupted { step },
         }
     }
     /// Load error in `file`.

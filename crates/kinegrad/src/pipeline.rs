@@ -6,6 +6,7 @@ use crate::data::{Contact, Data};
 use crate::dynamics::{chol, crba, forces, rnea};
 use crate::error::{Error, Result};
 use crate::integrator;
+use crate::interrupt::Interrupt;
 use crate::kinematics;
 use crate::model::{Model, Params};
 use crate::state::{Control, State};
@@ -19,11 +20,24 @@ pub fn step(
     control: &Control,
     data: &mut Data,
 ) -> Result<()> {
+    step_interruptible(model, params, state, control, data, Interrupt::never())
+}
+
+/// [`step`], stopping with [`Error::Interrupted`] (the state as before the call) if
+/// `interrupt` is requested before one of its substeps.
+pub fn step_interruptible(
+    model: &Model,
+    params: &Params,
+    state: &mut State,
+    control: &Control,
+    data: &mut Data,
+    interrupt: &Interrupt,
+) -> Result<()> {
     check_inputs(model, state, control)?;
     data.state_backup.0.clone_from(&state.q);
     data.state_backup.1.clone_from(&state.v);
     let time0 = state.time;
-    let result = substeps(model, params, state, control, data);
+    let result = substeps(model, params, state, control, data, interrupt);
     if result.is_err() {
         state.q.clone_from(&data.state_backup.0);
         state.v.clone_from(&data.state_backup.1);
@@ -38,6 +52,7 @@ fn substeps(
     state: &mut State,
     control: &Control,
     data: &mut Data,
+    interrupt: &Interrupt,
 ) -> Result<()> {
     let h = model.opt.timestep / model.opt.substeps as f64;
     let log = model.opt.substeps > 1;
@@ -48,6 +63,9 @@ fn substeps(
         data.substep_contact_end.clear();
     }
     for _ in 0..model.opt.substeps {
+        if interrupt.requested() {
+            return Err(Error::Interrupted { step: data.nstep });
+        }
         forward(model, params, state, control, data, h)?;
         if log {
             // what a reverse pass over this step may reuse (see `adjoint::rollout::Tape`)

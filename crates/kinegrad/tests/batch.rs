@@ -8,7 +8,7 @@ mod common;
 use common::{controls, scene, start};
 use kinegrad::batch::At;
 use kinegrad::constraint::ContactReport;
-use kinegrad::{batch, pipeline, Control, Data, Env, Model, State, Workers};
+use kinegrad::{batch, pipeline, Control, Data, Env, Interrupt, Model, State, Workers};
 
 const N: usize = 5;
 /// Steps per call, in turn.
@@ -131,7 +131,9 @@ fn a_step_failing_after_good_ones_leaves_the_state_before_it_and_no_stale_contac
             c.target[0] = f64::NAN;
         }
     };
-    let (t, err) = e.step_with(&model, &mut data, 4, nan_at_2).unwrap_err();
+    let (t, err) = e
+        .step_with(&model, &mut data, 4, Interrupt::never(), nan_at_2)
+        .unwrap_err();
     assert_eq!(t, 2, "{err}");
     assert_eq!(e.state.q, reference.state.q);
     assert_eq!(e.state.v, reference.state.v);
@@ -223,4 +225,29 @@ fn a_slow_core_leaves_its_work_to_the_fast_one() {
         (p(2, 1024), p(2, 1), p(2, 0), p(3, 1000), p(1, 1024)),
         (8, 1, 1, 6, 16)
     );
+}
+
+#[test]
+fn an_interrupt_stops_the_steps_at_a_substep_leaving_each_env_before_its_step() {
+    let model = scene(4);
+    let workers = Workers::new();
+    let mut envs = envs_of(&model);
+    batch::step_all_n(&model, &mut envs, &workers, 2).unwrap();
+    let before = envs.clone();
+    workers.interrupt().request();
+    let err = batch::step_all_n(&model, &mut envs, &workers, 5).unwrap_err();
+    assert!(matches!(err, kinegrad::Error::Interrupted { .. }), "{err}");
+    for (e, b) in envs.iter().zip(&before) {
+        assert_eq!(e.state.q, b.state.q);
+        assert_eq!(e.state.v, b.state.v);
+        assert_eq!(e.state.time, b.state.time);
+    }
+    // cleared, the same call runs as if nothing had happened
+    workers.interrupt().clear();
+    let mut reference = before.clone();
+    batch::step_all_n(&model, &mut reference, &Workers::new(), 5).unwrap();
+    batch::step_all_n(&model, &mut envs, &workers, 5).unwrap();
+    for (e, r) in envs.iter().zip(&reference) {
+        assert_eq!(e.state.q, r.state.q);
+    }
 }
