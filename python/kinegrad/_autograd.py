@@ -15,7 +15,8 @@
 - :class:`KinematicsFunction`: body poses and velocities of a state (readings);
   backward: ``Sim.kinematics_vjp``.
 
-Non-tensor arguments (scene, step index, parameter snapshot, names, tape) come first; a
+Non-tensor arguments (scene, step index, parameter snapshot, names, tape) come first. A node
+keeps its scene's :class:`SceneLink` for the backward, never the scene itself (see there); a
 parameter snapshot ``(version, {name: array})`` is what the native sim must hold while a
 functional node runs forward or backward (parameters can change between steps); a tape
 carries its own copy of the parameters it ran with.
@@ -120,6 +121,53 @@ def _param_grads(names: Sequence[str], pbar: Dict[str, np.ndarray]) -> List[torc
     return out
 
 
+class SceneLink:
+    """What a scene's graph nodes use in their backward, without the scene: its native sim, its
+    lock, the parameter version the native sim holds, the gradient clip and the gradient trace.
+
+    A node that kept the scene would close a reference cycle (scene -> state tensor -> its
+    node -> scene) through torch's graph, which the garbage collector cannot see into: a scene
+    that recorded gradients would never be freed. The link refers to nothing that refers back,
+    so a dropped scene is freed, and a graph that outlives its scene can still be
+    differentiated."""
+
+    __slots__ = ("native", "lock", "params_ver", "grad_clip", "trace")
+
+    def __init__(self, lock):
+        self.native = None  # set by Scene.build
+        self.lock = lock
+        self.params_ver = 0  # the version of the parameters the native sim holds
+        #: clip the norm of each env's state gradient leaving each step in backward (None: no clipping)
+        self.grad_clip = None
+        self.trace: List[tuple] = []  # (first step, norms) of each backward of a segment, in order
+
+    def sync_params(self, snap) -> None:
+        """Make the native sim hold the parameters of ``snap`` (a (version, dict) snapshot)."""
+        ver, d = snap
+        if self.params_ver != ver:
+            for name, arr in d.items():
+                self.native.set_param(name, arr)
+            self.params_ver = ver
+
+    def trace_add(self, t0: int, norms: np.ndarray) -> None:
+        """Record the per-step gradient norms of steps t0.. from a backward (a later record of a
+        step replaces an earlier one); assembled when read, or when many are held."""
+        self.trace.append((t0, norms))
+        if len(self.trace) > 512:
+            self.trace_compact()
+
+    def trace_compact(self) -> None:
+        """Merge the records of ``trace`` into one, over steps 0.. (NaN where none)."""
+        recs = self.trace
+        if len(recs) == 1 and recs[0][0] == 0:
+            return
+        if recs:
+            out = np.full(max(t0 + len(a) for t0, a in recs), np.nan)
+            for t0, a in recs:
+                out[t0 : t0 + len(a)] = a
+            self.trace = [(0, out)]
+
+
 class StepFunction(torch.autograd.Function):
     """(qpos, qvel, target, *params) -> (qpos', qvel') for one scene.step()."""
 
@@ -132,7 +180,7 @@ class StepFunction(torch.autograd.Function):
             qn, vn = scene._native.step_functional(_np(q), _np(v), _mode_np(mode), _np(target), 1)
         except (ValueError, RuntimeError) as e:
             raise type(e)(f"scene.step (step {step}): {e}") from None
-        ctx.scene, ctx.step, ctx.snap, ctx.names = scene, step, snap, tuple(names)
+        ctx.link, ctx.step, ctx.snap, ctx.names = scene._link, step, snap, tuple(names)
         ctx.save_for_backward(q, v, target, mode)
         return torch.from_numpy(qn), torch.from_numpy(vn)
 
@@ -143,11 +191,13 @@ class StepFunction(torch.autograd.Function):
         gq, gv = _seed_np(gq, tuple(q.shape)), _seed_np(gv, tuple(v.shape))
         _check_seed(ctx.step, "qpos", gq)
         _check_seed(ctx.step, "dofs_vel", gv)
-        ctx.scene._sync_params(ctx.snap)
-        try:
-            qb, vb, tb, pb = ctx.scene._native.step_vjp(_np(q), _np(v), _mode_np(mode), _np(target), gq, gv)
-        except (ValueError, RuntimeError) as e:
-            raise type(e)(f"backward of step {ctx.step}: {e}") from None
+        link = ctx.link
+        with link.lock:  # the native sim is the scene's: not while another thread uses it
+            link.sync_params(ctx.snap)
+            try:
+                qb, vb, tb, pb = link.native.step_vjp(_np(q), _np(v), _mode_np(mode), _np(target), gq, gv)
+            except (ValueError, RuntimeError) as e:
+                raise type(e)(f"backward of step {ctx.step}: {e}") from None
         qb, vb, tb = torch.from_numpy(qb), torch.from_numpy(vb), torch.from_numpy(tb)
         for what, a in (("qpos", qb), ("dofs_vel", vb), ("control target", tb)):
             if not bool(torch.isfinite(a).all()):
@@ -163,7 +213,7 @@ class KinematicsFunction(torch.autograd.Function):
         snap = _snap_with(snap, names, params)
         scene._sync_params(snap)
         pos, quat, vel, ang = scene._native.kinematics(_np(q), _np(v))
-        ctx.scene, ctx.snap, ctx.names = scene, snap, tuple(names)
+        ctx.link, ctx.snap, ctx.names = scene._link, snap, tuple(names)
         ctx.save_for_backward(q, v)
         return tuple(torch.from_numpy(a) for a in (pos, quat, vel, ang))
 
@@ -171,13 +221,15 @@ class KinematicsFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, gp, gq, gv, ga):
         q, v = ctx.saved_tensors
-        n, nb = q.shape[0], ctx.scene._native.nbody
+        link = ctx.link
+        n, nb = q.shape[0], link.native.nbody
         bars = [_seed_np(g, (n, nb, k)) for g, k in ((gp, 3), (gq, 4), (gv, 3), (ga, 3))]
         for what, b in zip(("position", "quaternion", "velocity", "angular velocity"), bars):
             if _first_bad(b) is not None:
                 raise RuntimeError(f"backward: the gradient w.r.t. a link {what} reading contains NaN or inf")
-        ctx.scene._sync_params(ctx.snap)
-        qb, vb, pb = ctx.scene._native.kinematics_vjp(_np(q), _np(v), *bars)
+        with link.lock:
+            link.sync_params(ctx.snap)
+            qb, vb, pb = link.native.kinematics_vjp(_np(q), _np(v), *bars)
         return (None, None, torch.from_numpy(qb), torch.from_numpy(vb), None, *_param_grads(ctx.names, pb))
 
 
@@ -190,13 +242,13 @@ def _check_seed(step: int, what: str, g) -> None:
         )
 
 
-def _tape_backward(scene, t0, T, tape, names, q0, q_bar=None, v_bar=None, traj_q_bar=None, traj_v_bar=None, mode=None, U=None):
+def _tape_backward(link, t0, T, tape, names, q0, q_bar=None, v_bar=None, traj_q_bar=None, traj_v_bar=None, mode=None, U=None):
     """Run the native reverse pass over ``tape`` (steps t0..t0+T-1 from the state whose qpos is
     ``q0``) seeded with the float64 numpy gradients of the final state (``q_bar``, ``v_bar``,
     (N, nq), (N, nv)) or of every step's state (``traj_q_bar``, ``traj_v_bar``, (N, T, k));
     returns numpy (q0_bar, v0_bar, U_bar (N, T, nv)) and [param grads in ``names`` order] and
     records the per-step gradient norms. A NaN or inf seed is reported naming the step."""
-    clip = scene.grad_clip
+    clip = link.grad_clip
     failed = None
     try:
         qb, vb, ub, pb, norms = tape.vjp(
@@ -215,7 +267,7 @@ def _tape_backward(scene, t0, T, tape, names, q0, q_bar=None, v_bar=None, traj_q
                     _check_seed(t0 + int(bad[0][1]), what, gt[:, int(bad[0][1])])
         raise RuntimeError(f"backward of steps {t0}..{t0 + T - 1}: {failed}")
     # per-step norm over the envs (one env: its own)
-    scene._trace_add(t0, norms[0] if norms.shape[0] == 1 else np.sqrt((norms * norms).sum(axis=0)))
+    link.trace_add(t0, norms[0] if norms.shape[0] == 1 else np.sqrt((norms * norms).sum(axis=0)))
     return qb, vb, ub, _param_grads(names, pb)
 
 
@@ -237,7 +289,7 @@ class SegmentFunction(torch.autograd.Function):
     """(qpos0, qvel0, U or None, *params) -> (qpos_T, qvel_T) over steps already run natively.
 
     ``run`` holds the non-tensor arguments (one ``apply`` argument: each costs time):
-    (scene, t0, seg (the steps' tape and controls), q_end, v_end (numpy: their result), names).
+    (scene link, t0, seg (the steps' tape and controls), q_end, v_end (numpy: their result), names).
     ``U``: the targets (N, T, nv) as a graph tensor, (T, nv) when every env has the same, or
     (nv,) for a one-step segment whose one write sets every target of every env (the gradient
     of the last two is summed over the envs)."""
@@ -253,11 +305,11 @@ class SegmentFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, gq, gv):
         (q0,) = ctx.saved_tensors  # raises torch's error on a second backward without retain_graph
-        scene, t0, seg, _, _, names = ctx.run
+        link, t0, seg, _, _, names = ctx.run
         T = len(seg.tape)
         n = q0.shape[0]
-        gq, gv = _seed_np(gq, (n, q0.shape[1])), _seed_np(gv, (n, scene._native.nv))
-        qb, vb, ub, pg = _tape_backward(scene, t0, T, seg.tape, names, q0, q_bar=gq, v_bar=gv, mode=seg.mode, U=seg.ctrl)
+        gq, gv = _seed_np(gq, (n, q0.shape[1])), _seed_np(gv, (n, link.native.nv))
+        qb, vb, ub, pg = _tape_backward(link, t0, T, seg.tape, names, q0, q_bar=gq, v_bar=gv, mode=seg.mode, U=seg.ctrl)
         ub = None if ctx.u_shape is None else _sum_to(ub, ctx.u_shape)
         return (None, torch.from_numpy(qb), torch.from_numpy(vb), ub, *pg)
 
@@ -287,7 +339,7 @@ class RolloutFunction(torch.autograd.Function):
     def forward(ctx, run, q0, v0, U, *params):
         scene, t0, mode, checkpoint, trajectory, Un, start, names, unbatched = run
         Q, V, tape = rollout_native(scene, t0, mode, Un, trajectory, True, checkpoint or 1, start)
-        ctx.run, ctx.tape = run, tape
+        ctx.run, ctx.tape = (scene._link,) + run[1:], tape
         scene._keep_tape(tape)
         ctx.save_for_backward(U, q0)  # the tape keeps the states; the controls are the caller's
         if unbatched:
@@ -298,9 +350,9 @@ class RolloutFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, gQ, gV):
         U, q0 = ctx.saved_tensors  # raises torch's error on a second backward without retain_graph
-        scene, t0, mode, _, trajectory, Un, _, names, unbatched = ctx.run
+        link, t0, mode, _, trajectory, Un, _, names, unbatched = ctx.run
         (n, nq), T, nv = q0.shape, Un.shape[1], Un.shape[2]
-        back = (scene, t0, T, ctx.tape, names, q0)
+        back = (link, t0, T, ctx.tape, names, q0)
         shq, shv = ((T, nq), (T, nv)) if trajectory else ((nq,), (nv,))
         if unbatched:  # the outputs had no env dimension
             gQ, gV = _seed_np(gQ, shq)[None], _seed_np(gV, shv)[None]

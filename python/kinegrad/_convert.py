@@ -8,9 +8,20 @@ import numpy as np
 import torch
 
 
+def check_dense(value, name: str) -> None:
+    """ValueError naming ``name`` if ``value`` is None or a tensor without plain dense data
+    (meta, sparse, nested or quantized), which the numeric conversions cannot read."""
+    if value is None:
+        raise ValueError(f"{name}: expected numbers (tensor, array, list or scalar), got None")
+    if isinstance(value, torch.Tensor) and (value.layout is not torch.strided or value.is_nested or value.is_quantized or value.is_meta):
+        kind = "meta" if value.is_meta else "nested" if value.is_nested else "quantized" if value.is_quantized else str(value.layout).replace("torch.", "")
+        raise ValueError(f"{name}: expected a dense tensor of numbers, got a {kind} tensor (convert it first, e.g. with .to_dense())")
+
+
 def as_f64(value, name: str) -> torch.Tensor:
     """A float64 tensor of ``value``; ValueError naming ``name`` if it is not real numbers
     (booleans and complex numbers are refused rather than silently converted) or not finite."""
+    check_dense(value, name)
     dtype = value.dtype if isinstance(value, (torch.Tensor, np.ndarray)) else None
     if dtype is not None and (dtype in (torch.bool, np.bool_) or (dtype.is_complex if isinstance(dtype, torch.dtype) else np.issubdtype(dtype, np.complexfloating))):
         raise ValueError(f"{name}: expected real numbers, got dtype {dtype}")
@@ -26,8 +37,12 @@ def as_f64(value, name: str) -> torch.Tensor:
     return t
 
 
-def indices(value, name: str, size: int, what: str) -> torch.Tensor:
-    """Validated int64 indices in [0, size) from None (all), an int, or a sequence/array/tensor of ints."""
+def indices(value, name: str, size: int, what: str, unique: bool = False) -> torch.Tensor:
+    """Validated int64 indices in [0, size) from None (all), an int, or a sequence/array/tensor of ints.
+
+    ``unique``: the indices say where a write goes, so each may appear once. A repeated index
+    would make the write ambiguous (only one of its values could land) and the gradient of the
+    values that did not land wrong (autograd credits every one of them), so it is refused."""
     if value is None:
         return torch.arange(size, dtype=torch.int64)
     if isinstance(value, torch.Tensor):
@@ -45,6 +60,13 @@ def indices(value, name: str, size: int, what: str) -> torch.Tensor:
     bad = arr[(arr < 0) | (arr >= size)]
     if bad.size:
         raise ValueError(f"{name}: index {int(bad[0])} out of range for {size} {what}")
+    if unique and arr.size > 1 and len(set(arr.tolist())) < arr.size:  # (a set: cheaper than np.unique on a few entries)
+        seen, counts = np.unique(arr, return_counts=True)
+        raise ValueError(
+            f"{name}: index {int(seen[counts > 1][0])} appears {int(counts[counts > 1][0])} times; a write takes each of "
+            f"the {what} at most once (with a repeated index only one value could be written, and the gradient of the "
+            "others would be wrong)"
+        )
     return torch.from_numpy(arr.copy())
 
 

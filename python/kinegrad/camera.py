@@ -34,6 +34,7 @@ import torch
 
 from . import _video
 from ._globals import logger
+from ._threads import serialized
 
 SEGMENTATION_LEVELS = ("link", "entity", "geom")
 
@@ -90,6 +91,7 @@ def _seg_palette(n: int) -> np.ndarray:
     return (table * 255 + 0.5).astype(np.uint8)
 
 
+@serialized(lambda cam: cam._scene)
 class Camera:
     """An offscreen pinhole camera of a scene (Genesis ``scene.add_camera``).
 

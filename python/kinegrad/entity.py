@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional
 import torch
 
 from ._convert import env_rows, indices, rows
+from ._threads import serialized
 
 if TYPE_CHECKING:
     from .scene import Scene
@@ -31,6 +32,7 @@ class JOINT_TYPE(enum.IntEnum):
 _JOINT_TYPES = {"hinge": JOINT_TYPE.REVOLUTE, "slide": JOINT_TYPE.PRISMATIC, "ball": JOINT_TYPE.SPHERICAL, "free": JOINT_TYPE.FREE}
 
 
+@serialized(lambda link: link.entity._scene)
 class RigidLink:
     """One body of an entity."""
 
@@ -70,14 +72,14 @@ class RigidLink:
 
     def set_mass(self, mass, envs_idx=None) -> None:
         solver = self.entity._solver
-        envs = solver._envs(envs_idx)
+        envs = solver._envs(envs_idx, write=True)
         vals = rows(mass, "mass", 1, solver._n_sel(envs), solver._scene._batched, allow_scalar=True)
         solver._set_param_part("body_mass", vals, torch.tensor([self._body]), envs)
 
     def set_com(self, pos, envs_idx=None) -> None:
         """Centre of mass in the link frame (m), (3,) or (n_envs, 3); may carry grad."""
         solver = self.entity._solver
-        envs = solver._envs(envs_idx)
+        envs = solver._envs(envs_idx, write=True)
         vals = env_rows(pos, "pos", (3,), solver._n_sel(envs), solver._scene._batched)
         solver._set_param_part("body_ipos", vals.unsqueeze(1), torch.tensor([self._body]), envs)
 
@@ -89,7 +91,7 @@ class RigidLink:
         """Rotational inertia about the centre of mass, link axes (kg m^2), (3, 3) or
         (n_envs, 3, 3); symmetric positive semi-definite; may carry grad."""
         solver = self.entity._solver
-        envs = solver._envs(envs_idx)
+        envs = solver._envs(envs_idx, write=True)
         vals = env_rows(inertia, "inertia", (3, 3), solver._n_sel(envs), solver._scene._batched)
         solver._set_param_part("body_inertia", vals.unsqueeze(1), torch.tensor([self._body]), envs)
 
@@ -153,6 +155,7 @@ class RigidJoint:
         return f"RigidJoint(name={self.name!r}, type={self.type.name}, dofs_idx_local={self.dofs_idx_local})"
 
 
+@serialized(lambda entity: entity._scene)
 class RigidEntity:
     """A robot or object in a scene. Structure and state are available after ``scene.build()``."""
 
@@ -264,15 +267,18 @@ class RigidEntity:
         raise ValueError(f"name: no joint '{name}' in entity '{self.name}'; available: {[j.name for j in self._joints]}")
 
     # ---- index helpers ----
-    def _dofs(self, dofs_idx_local) -> torch.Tensor:
+    def _dofs(self, dofs_idx_local, write: bool = False) -> torch.Tensor:
+        """Global indices of the entity's dofs ``dofs_idx_local`` (None: all); ``write``: they
+        say where a write goes, so none may repeat."""
         if dofs_idx_local is None and self._all_dofs is not None:
             return self._all_dofs  # the per-step control calls: no index work (callers never write into it)
         self._built("dofs_idx_local")
-        return indices(dofs_idx_local, "dofs_idx_local", self._n_dofs, f"dofs of entity '{self.name}'") + self.dof_start
+        return indices(dofs_idx_local, "dofs_idx_local", self._n_dofs, f"dofs of entity '{self.name}'", unique=write) + self.dof_start
 
-    def _qs(self, qs_idx_local) -> torch.Tensor:
+    def _qs(self, qs_idx_local, write: bool = False) -> torch.Tensor:
         self._built("qs_idx_local")
-        return indices(qs_idx_local, "qs_idx_local", self._n_qs, f"position coordinates of entity '{self.name}'") + self.q_start
+        what = f"position coordinates of entity '{self.name}'"
+        return indices(qs_idx_local, "qs_idx_local", self._n_qs, what, unique=write) + self.q_start
 
     def _links_global(self, links_idx_local) -> torch.Tensor:
         self._built("links_idx_local")
@@ -324,15 +330,15 @@ class RigidEntity:
 
     # ---- state writes ----
     def set_qpos(self, qpos, qs_idx_local=None, envs_idx=None, zero_velocity: bool = True) -> None:
-        self._solver.set_qpos(qpos, self._qs(qs_idx_local), envs_idx)
+        self._solver.set_qpos(qpos, self._qs(qs_idx_local, write=True), envs_idx)
         if zero_velocity:
             self._solver.set_dofs_velocity(torch.zeros(self.n_dofs, dtype=torch.float64), self._dofs(None), envs_idx)
 
     def set_dofs_position(self, position, dofs_idx_local=None, envs_idx=None, zero_velocity: bool = True) -> None:
-        self._solver.set_dofs_position(position, self._dofs(dofs_idx_local), envs_idx, zero_velocity)
+        self._solver.set_dofs_position(position, self._dofs(dofs_idx_local, write=True), envs_idx, zero_velocity)
 
     def set_dofs_velocity(self, velocity, dofs_idx_local=None, envs_idx=None) -> None:
-        self._solver.set_dofs_velocity(velocity, self._dofs(dofs_idx_local), envs_idx)
+        self._solver.set_dofs_velocity(velocity, self._dofs(dofs_idx_local, write=True), envs_idx)
 
     def set_pos(self, pos, envs_idx=None, zero_velocity: bool = True) -> None:
         """Move the free base to ``pos`` (3,) or (n_envs, 3)."""
@@ -346,7 +352,7 @@ class RigidEntity:
 
     def _set_base(self, value, name: str, qs: List[int], envs_idx, zero_velocity: bool) -> None:
         solver = self._solver
-        envs = solver._envs(envs_idx)
+        envs = solver._envs(envs_idx, write=True)
         vals = rows(value, name, len(qs), solver._n_sel(envs), self._scene._batched)
         if name == "quat":
             norm = vals.norm(dim=-1, keepdim=True)
@@ -372,8 +378,8 @@ class RigidEntity:
 
     # ---- parameters ----
     def _set_dof_param(self, name: str, param: str, values, dofs_idx_local, envs_idx, col=None) -> None:
-        dofs = self._dofs(dofs_idx_local)
-        envs = self._solver._envs(envs_idx)
+        dofs = self._dofs(dofs_idx_local, write=True)
+        envs = self._solver._envs(envs_idx, write=True)
         vals = rows(values, name, len(dofs), self._solver._n_sel(envs), self._scene._batched)
         self._solver._set_param_part(param, vals, dofs, envs, col)
 
@@ -398,8 +404,8 @@ class RigidEntity:
 
     def set_dofs_force_range(self, lower, upper, dofs_idx_local=None, envs_idx=None) -> None:
         """Clamp actuator forces of the dofs to [lower, upper]."""
-        dofs = self._dofs(dofs_idx_local)
-        envs = self._solver._envs(envs_idx)
+        dofs = self._dofs(dofs_idx_local, write=True)
+        envs = self._solver._envs(envs_idx, write=True)
         n = self._solver._n_sel(envs)
         lo = rows(lower, "lower", len(dofs), n, self._scene._batched)
         hi = rows(upper, "upper", len(dofs), n, self._scene._batched)
@@ -437,8 +443,8 @@ class RigidEntity:
     def _link_shift(self, name: str, param: str, shift, k: int, links_idx_local, envs_idx) -> None:
         """Set ``param`` of the chosen links to the model's value plus ``shift`` (Genesis's *_shift setters)."""
         self._built(name)
-        links = indices(links_idx_local, "links_idx_local", self.n_links, "links")
-        envs = self._solver._envs(envs_idx)
+        links = indices(links_idx_local, "links_idx_local", self.n_links, "links", unique=True)
+        envs = self._solver._envs(envs_idx, write=True)
         n_sel = self._solver._n_sel(envs)
         shape = (len(links),) if k == 1 else (len(links), k)
         vals = env_rows(shift, name, shape, n_sel, self._scene._batched)
@@ -472,6 +478,9 @@ class RigidEntity:
         """
         self._built("get_contacts")
         scene = self._scene
+        if with_entity is not None and (not isinstance(with_entity, RigidEntity) or with_entity._scene is not scene):
+            got = f"an entity of another scene ({with_entity.name!r})" if isinstance(with_entity, RigidEntity) else type(with_entity).__name__
+            raise ValueError(f"with_entity: expected an entity of this scene or None, got {got}")
         mine = set(range(self.link_start + 1, self.link_start + 1 + self._n_links))
         other = None if with_entity is None else set(range(with_entity.link_start + 1, with_entity.link_start + 1 + with_entity.n_links))
         per_env = []

@@ -34,6 +34,8 @@ parameter leaf set once keeps receiving gradients across episodes.
 
 from __future__ import annotations
 
+import sys
+import threading
 import warnings
 import weakref
 from typing import Dict, List, Optional
@@ -43,8 +45,9 @@ import torch
 
 from . import _autograd, _globals
 from . import morphs as _morphs
-from ._convert import env_rows, indices, quat_to_xyz, rows, xyz_to_quat
+from ._convert import check_dense, env_rows, indices, quat_to_xyz, rows, xyz_to_quat
 from ._globals import logger
+from ._threads import serialized
 from .camera import SEGMENTATION_LEVELS, Camera
 from .entity import RigidEntity
 from .materials import Rigid
@@ -122,6 +125,7 @@ class SimState:
         return f"SimState(time={self.time}, qpos={tuple(self._qpos.shape)}, dofs_vel={tuple(self._qvel.shape)})"
 
 
+@serialized(lambda solver: solver._scene)
 class RigidSolver:
     """Model-wide state access with global indices (Genesis ``scene.sim.rigid_solver``)."""
 
@@ -155,13 +159,14 @@ class RigidSolver:
         return self._desc
 
     # ---- env selection and output ----
-    def _envs(self, envs_idx) -> Optional[torch.Tensor]:
+    def _envs(self, envs_idx, write: bool = False) -> Optional[torch.Tensor]:
+        """The selected envs (None: all); ``write``: they say where a write goes (no repeats)."""
         sc = self._scene
         if envs_idx is None:
             return None
         if not sc._batched:
             raise ValueError("envs_idx: the scene is not batched (built with n_envs=0); leave envs_idx as None")
-        return indices(envs_idx, "envs_idx", sc._n, "envs")
+        return indices(envs_idx, "envs_idx", sc._n, "envs", unique=write)
 
     def _n_sel(self, envs: Optional[torch.Tensor]) -> int:
         return self._scene._n if envs is None else len(envs)
@@ -263,8 +268,8 @@ class RigidSolver:
     # ---- writes ----
     def set_qpos(self, qpos, qs_idx=None, envs_idx=None) -> None:
         self._scene._check_owner(qpos, "qpos")
-        qs = indices(qs_idx, "qs_idx", self.n_qs, "position coordinates")
-        envs = self._envs(envs_idx)
+        qs = indices(qs_idx, "qs_idx", self.n_qs, "position coordinates", unique=True)
+        envs = self._envs(envs_idx, write=True)
         vals = rows(qpos, "qpos", len(qs), self._n_sel(envs), self._scene._batched)
         q = self._scene._qpos.clone()
         r = torch.arange(self._scene._n) if envs is None else envs
@@ -273,8 +278,8 @@ class RigidSolver:
 
     def set_dofs_position(self, position, dofs_idx=None, envs_idx=None, zero_velocity: bool = True) -> None:
         self._scene._check_owner(position, "position")
-        dofs = indices(dofs_idx, "dofs_idx", self.n_dofs, "dofs")
-        envs = self._envs(envs_idx)
+        dofs = indices(dofs_idx, "dofs_idx", self.n_dofs, "dofs", unique=True)
+        envs = self._envs(envs_idx, write=True)
         vals = rows(position, "position", len(dofs), self._n_sel(envs), self._scene._batched)
         self._write_dofs_position(vals, dofs, envs)
         if zero_velocity:
@@ -282,8 +287,8 @@ class RigidSolver:
 
     def set_dofs_velocity(self, velocity, dofs_idx=None, envs_idx=None) -> None:
         self._scene._check_owner(velocity, "velocity")
-        dofs = indices(dofs_idx, "dofs_idx", self.n_dofs, "dofs")
-        envs = self._envs(envs_idx)
+        dofs = indices(dofs_idx, "dofs_idx", self.n_dofs, "dofs", unique=True)
+        envs = self._envs(envs_idx, write=True)
         vals = rows(velocity, "velocity", len(dofs), self._n_sel(envs), self._scene._batched)
         self._write_v(vals, dofs, envs)
 
@@ -305,14 +310,15 @@ class RigidSolver:
             if dofs is None:
                 ent._built(f"control_dofs_{name}")
         else:
-            dofs, span = ent._dofs(dofs_idx_local), None
+            dofs, span = ent._dofs(dofs_idx_local, write=True), None
             key = (1, dofs.numpy().tobytes())
         if (
             envs_idx is None
             and type(vals) is _TENSOR
             and vals.dtype is _F64
             and (vals.shape == ent._dof_shape if span is not None else vals.shape == dofs.shape)
-            and not vals.is_cuda
+            and vals.is_cpu
+            and vals.layout is torch.strided  # (a meta or sparse tensor goes through the checks below)
         ):
             if vals.requires_grad and sc._grad:
                 sc._writes.append((sc._pend, mode, None, dofs, span, vals, vals._version, key))
@@ -320,7 +326,7 @@ class RigidSolver:
                 sc._writes.append((sc._pend, mode, None, dofs, span, vals.detach().clone(), None, key))
             return
         sc._check_owner(vals, name)
-        envs = None if envs_idx is None else self._envs(envs_idx)
+        envs = None if envs_idx is None else self._envs(envs_idx, write=True)
         try:
             t = rows(vals, name, dofs.shape[0], self._n_sel(envs), sc._batched)  # a fresh (n_sel, k) tensor
         except ValueError as e:
@@ -355,7 +361,7 @@ class RigidSolver:
         """Gravity (m/s^2), (3,) or (n_envs, 3); may carry grad."""
         self._scene._require_built("set_gravity")
         self._scene._check_owner(gravity, "gravity")
-        envs = self._envs(envs_idx)
+        envs = self._envs(envs_idx, write=True)
         vals = rows(gravity, "gravity", 3, self._n_sel(envs), self._scene._batched)
         r = (torch.arange(self._scene._n) if envs is None else envs).unsqueeze(1)
         self._scene._write_param("gravity", (r, torch.arange(3).unsqueeze(0)), vals)
@@ -401,6 +407,7 @@ class Simulator:
         self.rigid_solver.set_gravity(gravity, envs_idx)
 
 
+@serialized(lambda scene: scene)
 class Scene:
     """A world of rigid entities. Add entities, ``build()``, then ``step()``.
 
@@ -418,6 +425,7 @@ class Scene:
         **kwargs,
     ):
         _globals.require_init("gs.Scene")
+        self._lock = threading.RLock()  # held by every public method (see _threads)
         self.sim_options = sim_options if sim_options is not None else SimOptions()
         self.rigid_options = rigid_options if rigid_options is not None else RigidOptions()
         for name, value, cls in (
@@ -444,9 +452,7 @@ class Scene:
         self._n = 1
         self._batched = False
         self.t = 0
-        #: clip the norm of each env's state gradient leaving each step in backward (None: no clipping)
-        self.grad_clip: Optional[float] = None
-        self._grad_trace: List[tuple] = []  # (first step, norms) of each backward of a segment, in order
+        self._link = _autograd.SceneLink(self._lock)  # what the graph nodes keep of the scene
 
     # ---- building ----
     @property
@@ -567,8 +573,15 @@ class Scene:
 
         if self.is_built:
             raise RuntimeError("build: the scene is already built")
-        if int(n_envs) != n_envs or n_envs < 0:
+        try:
+            whole = int(n_envs) == n_envs and n_envs >= 0
+        except (TypeError, ValueError, OverflowError):  # None, a string, inf, NaN
+            whole = False
+        if not whole or isinstance(n_envs, bool):
             raise ValueError(f"n_envs: expected an integer >= 0, got {n_envs!r}")
+        n_envs = int(n_envs)
+        if n_envs > sys.maxsize:
+            raise ValueError(f"n_envs: {n_envs} envs cannot be addressed on this machine (at most {sys.maxsize}), let alone stored")
         for key in kwargs:
             logger.debug("build: ignoring unsupported option %r", key)
         so, ro = self.sim_options, self.rigid_options
@@ -600,13 +613,13 @@ class Scene:
             else:
                 raise ValueError(f"morph: {type(m).__name__} is not supported")
             for w in warns:
-                warnings.warn(f"{m.file}: {w}", stacklevel=2)
+                warnings.warn(f"{m.file}: {w}", stacklevel=3)  # (past the lock wrapper, see _threads)
         self._n_envs = int(n_envs)
         self._n = max(self._n_envs, 1)
         self._batched = self._n_envs > 0
         native = builder.build(self._n)
         desc = native.describe()
-        self._native = native
+        self._native = self._link.native = native
         self.sim.rigid_solver._desc = desc
         self._q_t = torch.from_numpy(native.get_qpos())
         self._v_t = torch.from_numpy(native.get_qvel())
@@ -634,7 +647,6 @@ class Scene:
         self._kin = None
         self._params_cur = {name: np.ascontiguousarray(native.get_param(name)) for name in native.param_names()}
         self._params_ver = 0
-        self._native_params_ver = 0
         self._param_overlays: Dict[str, tuple] = {}
         self._graph_epoch = 0
         self._assembled = None
@@ -646,7 +658,7 @@ class Scene:
     def _check_owner(self, value, name: str) -> None:
         """Refuse a gs.Tensor of another scene (gradients cannot cross scenes)."""
         if isinstance(value, _GsTensor):
-            sc = value.__dict__.get("scene")
+            sc = value.scene
             if sc is not None and sc is not self and value.requires_grad:
                 raise RuntimeError(
                     f"{name}: this gs.Tensor belongs to another scene (<Scene id={id(sc):#x}>), not this one "
@@ -658,11 +670,7 @@ class Scene:
 
     def _sync_params(self, snap) -> None:
         """Make the native sim hold the parameters of ``snap`` (a (version, dict) snapshot)."""
-        ver, d = snap
-        if self._native_params_ver != ver:
-            for name, arr in d.items():
-                self._native.set_param(name, arr)
-            self._native_params_ver = ver
+        self._link.sync_params(snap)
 
     def _write_param(self, name: str, idx, values: torch.Tensor) -> None:
         """Write ``values`` into parameter ``name`` at ``idx`` (None: the whole (N, *shape) tensor)."""
@@ -679,7 +687,7 @@ class Scene:
         self._native.set_param(name, arr)  # validates (ValueError naming the parameter)
         self._params_cur = {**self._params_cur, name: arr}
         self._params_ver += 1
-        self._native_params_ver = self._params_ver
+        self._link.params_ver = self._params_ver
         ov = self._param_overlays
         if values.requires_grad or name in ov:
             if idx is None or name not in ov:
@@ -723,29 +731,22 @@ class Scene:
         self._assembled = None
 
     @property
+    def grad_clip(self) -> Optional[float]:
+        """Clip the norm of each env's state gradient leaving each step in backward to this (None:
+        no clipping); read when a backward runs. ``gs.utils.set_grad_clip`` checks the value."""
+        return self._link.grad_clip
+
+    @grad_clip.setter
+    def grad_clip(self, max_norm: Optional[float]) -> None:
+        self._link.grad_clip = max_norm
+
+    @property
     def grad_trace(self) -> torch.Tensor:
         """Per-step norm of the state gradient dL/d(qpos_t, qvel_t) entering step t, from the last
         backward (index t = steps since the last reset; NaN for steps the backward did not reach)."""
-        self._trace_compact()
-        return torch.from_numpy(self._grad_trace[0][1].copy()) if self._grad_trace else torch.zeros(0, dtype=torch.float64)
-
-    def _trace_add(self, t0: int, norms: np.ndarray) -> None:
-        """Record the per-step gradient norms of steps t0.. from a backward (a later record of a
-        step replaces an earlier one); assembled when read, or when many are held."""
-        self._grad_trace.append((t0, norms))
-        if len(self._grad_trace) > 512:
-            self._trace_compact()
-
-    def _trace_compact(self) -> None:
-        """Merge the records of ``_grad_trace`` into one, over steps 0.. (NaN where none)."""
-        recs = self._grad_trace
-        if len(recs) == 1 and recs[0][0] == 0:
-            return
-        if recs:
-            out = np.full(max(t0 + len(a) for t0, a in recs), np.nan)
-            for t0, a in recs:
-                out[t0 : t0 + len(a)] = a
-            self._grad_trace = [(0, out)]
+        link = self._link
+        link.trace_compact()
+        return torch.from_numpy(link.trace[0][1].copy()) if link.trace else torch.zeros(0, dtype=torch.float64)
 
     def truncate_graph(self) -> None:
         """Cut the graph at the current state (truncated backprop through time): the state and the
@@ -912,7 +913,7 @@ class Scene:
             if record:
                 seg = _autograd.Segment(tape, mode, ctrl)
                 self._keep_tape(seg)
-                run = (self, t0, seg, q_end, v_end, names)
+                run = (self._link, t0, seg, q_end, v_end, names)
                 self._q_t, self._v_t = _autograd.SegmentFunction.apply(run, q0, v0, U, *params)
             else:
                 self._q_t, self._v_t = torch.from_numpy(q_end), torch.from_numpy(v_end)
@@ -932,7 +933,10 @@ class Scene:
 
     def _step_error(self, err: Exception, t: int, ctrl: np.ndarray, mode: np.ndarray) -> Exception:
         """The exception of failed step ``t`` (controls ``ctrl``, ``mode`` (N, nv)), naming the
-        step and, for a NaN or inf target, the control call, dof and env that set it."""
+        step and, for a NaN or inf target, the control call, dof and env that set it. A
+        KeyboardInterrupt (Ctrl-C stopped the native call) is raised as it came."""
+        if not isinstance(err, Exception):
+            return err
         msg = str(err)
         bad = np.argwhere(~np.isfinite(ctrl))
         if len(bad):
@@ -1218,10 +1222,11 @@ class Scene:
         held by the caller, which is where checkpointing saves memory on long horizons."""
         if self._native is None:
             self._require_built("rollout")
-        if type(controls) is torch.Tensor and controls.dtype is torch.float64 and not controls.is_cuda:
+        if type(controls) is torch.Tensor and controls.dtype is torch.float64 and controls.is_cpu and controls.layout is torch.strided:
             U = controls
         else:
             self._check_owner(controls, "controls")
+            check_dense(controls, "controls")
             U = controls if isinstance(controls, torch.Tensor) else torch.as_tensor(np.asarray(controls, dtype=np.float64))
             U = U.to(device="cpu", dtype=torch.float64)
         N, nv = self._mode_np.shape
@@ -1236,7 +1241,7 @@ class Scene:
         self._flush()
         # a state written since the last native call goes with the rollout call itself
         start = None if self._synced else self._start_np()
-        if self._native_params_ver != self._params_ver:
+        if self._link.params_ver != self._params_ver:
             self._sync_params(self._snapshot())
         grad = self._grad and torch.is_grad_enabled()
         names, params = self._grad_param_inputs() if grad else ((), ())
@@ -1327,7 +1332,7 @@ class Scene:
             # a new graph: controls keep their values but not their history; parameter tensors
             # that carry grad are re-assembled from the user's tensors at the next step
             self._detach_controls()
-            self._grad_trace = []
+            self._link.trace = []
             self._new_graph()
             return
         envs = self.sim.rigid_solver._envs(envs_idx)

@@ -1,5 +1,11 @@
 """``gs.Tensor``: a torch.Tensor subclass that remembers the scene it came from.
 
+A gs.Tensor refers to its scene weakly: holding a reading does not keep a dropped scene alive
+(``scene`` is then None). Were the reference strong, any tensor torch's graph keeps (a saved
+input of a policy's layer, the base of a view) would tie the scene to its own state tensors in a
+reference cycle that the garbage collector cannot see through torch's C++ graph, and a scene
+that recorded gradients would never be freed.
+
 The ``scene`` attribute propagates through every torch op (``__torch_function__``):
 a result takes the scene of its gs.Tensor arguments, and an op mixing tensors of two
 different scenes raises. Tensors without a scene (``scene is None``) behave like plain
@@ -16,7 +22,9 @@ from __future__ import annotations
 import copy
 import sys
 from typing import Any, Optional
+from weakref import ReferenceType as _Ref
 from weakref import getweakrefcount as _weakrefs
+from weakref import ref as _weakref
 
 import numpy as np
 import torch
@@ -26,14 +34,20 @@ from . import _globals
 __all__ = ["Tensor", "tensor", "zeros", "ones", "rand", "randn", "from_numpy", "from_torch"]
 
 
-def _scene_name(scene) -> str:
-    return f"<Scene id={id(scene):#x}>"
+def _ref(scene):
+    """What a gs.Tensor stores of ``scene``: a weak reference (one per scene: CPython hands out
+    the same reference object for the same scene, so references compare with ``is``)."""
+    return scene if scene is None or type(scene) is _Ref else _weakref(scene)
+
+
+def _scene_name(ref) -> str:
+    return f"<Scene id={id(ref()):#x}>"
 
 
 def _find_scene(obj, found: list) -> None:
     if isinstance(obj, Tensor):
         sc = obj.__dict__.get("scene")
-        if sc is not None and not any(sc is f for f in found):
+        if sc is not None and sc() is not None and not any(sc is f for f in found):
             found.append(sc)
     elif isinstance(obj, (list, tuple)):
         for x in obj:
@@ -44,7 +58,8 @@ def _find_scene(obj, found: list) -> None:
 
 
 def common_scene(*objs, what: str = "operation"):
-    """The one scene of the gs.Tensors among ``objs`` (None if none has a scene); raises on two."""
+    """The one live scene (its weak reference) of the gs.Tensors among ``objs`` (None if none
+    has one); raises on two."""
     found: list = []
     for o in objs:
         _find_scene(o, found)
@@ -73,7 +88,7 @@ _NOWRAP = torch.overrides.get_default_nowrap_functions()
 
 
 def _as_gs(ret, cls, scene):
-    """Tensor results (also inside tuples and lists) as ``cls`` with ``scene``."""
+    """Tensor results (also inside tuples and lists) as ``cls`` with ``scene`` (a reference)."""
     if isinstance(ret, torch.Tensor):
         if not isinstance(ret, cls):
             ret = ret.as_subclass(cls)
@@ -92,7 +107,7 @@ class Tensor(torch.Tensor):
     def __new__(cls, data, scene=None):  # noqa: D102 - torch.Tensor construction
         t = data if isinstance(data, torch.Tensor) else torch.as_tensor(data)
         out = t.as_subclass(cls)
-        out.__dict__["scene"] = scene
+        out.__dict__["scene"] = _ref(scene)
         return out
 
     def __init__(self, data=None, scene=None):  # as_subclass did the work
@@ -100,11 +115,12 @@ class Tensor(torch.Tensor):
 
     @property
     def scene(self):
-        return self.__dict__.get("scene")
+        ref = self.__dict__.get("scene")
+        return None if ref is None else ref()
 
     @scene.setter
     def scene(self, value) -> None:
-        self.__dict__["scene"] = value
+        self.__dict__["scene"] = _ref(value)
 
     @classmethod
     def __torch_function__(cls, func, types, args=(), kwargs=None):
@@ -186,7 +202,7 @@ class Tensor(torch.Tensor):
 def wrap(t: torch.Tensor, scene) -> Tensor:
     """``t`` as a gs.Tensor of ``scene`` (same data, same autograd graph)."""
     out = t.as_subclass(Tensor)
-    out.__dict__["scene"] = scene
+    out.__dict__["scene"] = _ref(scene)
     return out
 
 
@@ -203,7 +219,7 @@ def _own(t: torch.Tensor, cls, scene):
     more node for every op on gs.Tensors to create and for the backward to run."""
     t.__class__ = cls
     if scene is not None:
-        t.__dict__["scene"] = scene
+        t.__dict__["scene"] = _ref(scene)
     return t
 
 
