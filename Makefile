@@ -7,7 +7,7 @@ DEPS_STAMP := $(VENV)/.deps-$(REQ_HASH)
 NATIVE_STAMP := $(VENV)/.native-stamp
 NATIVE_SRC := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock pyproject.toml
 
-.PHONY: setup assets test demo bench genesis-venv clean
+.PHONY: setup assets test soak demo bench genesis-venv clean
 
 setup: $(DEPS_STAMP) assets $(NATIVE_STAMP)
 
@@ -34,6 +34,10 @@ $(NATIVE_STAMP): $(DEPS_STAMP) $(NATIVE_SRC)
 test: setup
 	cargo test --release -p kinegrad -p kinegrad-render
 	$(VPY) -m pytest -q python/tests
+
+# the long soak run (make test runs 2,000 of its steps): a Franka under random PD and torque control
+soak: setup
+	KINEGRAD_SOAK_STEPS=10000 $(VPY) -m pytest -q -s python/tests/test_soak.py
 
 # the trajectory-optimization showcase in quick mode (plots to outputs/); examples/demo.py is the
 # forward-only tour (a Franka under PD while objects fall): `.venv/bin/python examples/demo.py`
