@@ -1,0 +1,328 @@
+"""Genesis's ``scene.sim`` and ``scene.sim.rigid_solver``: model-wide state access with global
+indices, and :class:`SimState`, a snapshot of the simulation. The state, controls and
+parameters they read and write are the scene's (``scene.py``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Dict, List, Optional
+
+import torch
+
+from . import _globals
+from ._convert import env_rows, indices, quat_to_xyz, rows, xyz_to_quat
+from ._threads import serialized
+from .tensor import wrap_new as _wrap_new
+
+if TYPE_CHECKING:
+    from .entity import RigidEntity
+    from .scene import Scene
+
+# looked up once: the per-step calls (control_dofs_*) would otherwise read them from the
+# torch module every call
+_TENSOR, _F64 = torch.Tensor, torch.float64
+
+
+class SimState:
+    """A snapshot of the simulation: ``qpos`` (N, nq), ``dofs_vel`` (N, nv), ``time`` (s)."""
+
+    def __init__(self, qpos: torch.Tensor, dofs_vel: torch.Tensor, time: float, batched: bool):
+        self._qpos, self._qvel, self.time, self._batched = qpos.clone(), dofs_vel.clone(), float(time), batched
+
+    @property
+    def qpos(self) -> torch.Tensor:
+        t = self._qpos.to(_globals.tc_float)
+        return t if self._batched else t[0]
+
+    @property
+    def dofs_vel(self) -> torch.Tensor:
+        t = self._qvel.to(_globals.tc_float)
+        return t if self._batched else t[0]
+
+    @property
+    def qvel(self) -> torch.Tensor:
+        return self.dofs_vel
+
+    def __repr__(self) -> str:
+        return f"SimState(time={self.time}, qpos={tuple(self._qpos.shape)}, dofs_vel={tuple(self._qvel.shape)})"
+
+
+@serialized(lambda solver: solver._scene)
+class RigidSolver:
+    """Model-wide state access with global indices (Genesis ``scene.sim.rigid_solver``)."""
+
+    def __init__(self, scene: "Scene"):
+        self._scene = scene
+        self._desc: Dict = {}
+
+    # ---- sizes ----
+    @property
+    def n_qs(self) -> int:
+        return self._d("n_qs")["nq"]
+
+    @property
+    def n_dofs(self) -> int:
+        return self._d("n_dofs")["nv"]
+
+    @property
+    def n_links(self) -> int:
+        return self._d("n_links")["nbody"] - 1
+
+    @property
+    def n_geoms(self) -> int:
+        return self._d("n_geoms")["ngeom"]
+
+    @property
+    def entities(self) -> List[RigidEntity]:
+        return list(self._scene.entities)
+
+    def _d(self, what: str) -> Dict:
+        self._scene._require_built(what)
+        return self._desc
+
+    # ---- env selection and output ----
+    def _envs(self, envs_idx, write: bool = False) -> Optional[torch.Tensor]:
+        """The selected envs (None: all); ``write``: they say where a write goes (no repeats)."""
+        sc = self._scene
+        if envs_idx is None:
+            return None
+        if not sc._batched:
+            raise ValueError("envs_idx: the scene is not batched (built with n_envs=0); leave envs_idx as None")
+        return indices(envs_idx, "envs_idx", sc._n, "envs", unique=write)
+
+    def _n_sel(self, envs: Optional[torch.Tensor]) -> int:
+        return self._scene._n if envs is None else len(envs)
+
+    def _out(self, t: torch.Tensor, envs: Optional[torch.Tensor]) -> torch.Tensor:
+        """A reading (N, ...) as returned: the rows ``envs`` (batched) or env 0's row (unbatched),
+        never a view of the state, in ``gs.tc_float``; one torch op (one graph node) in the common
+        case, and the gs.Tensor is that op's result itself."""
+        f = _globals.tc_float
+        if envs is not None:
+            t = t[envs]  # advanced indexing: a copy
+            t = t if t.dtype is f else t.to(f)
+        elif self._scene._batched:
+            t = t.clone() if t.dtype is f else t.to(f)
+        else:
+            t = torch.select_copy(t, 0, 0) if t.dtype is f else t[0].to(f)
+        return _wrap_new(t, self._scene) if self._scene.requires_grad else t  # t: a new tensor, ours alone
+
+    # ---- dofs position <-> qpos ----
+    def _dofs_position_all(self) -> torch.Tensor:
+        """(N, nv): hinge/slide q; free joints' translation then x-y-z Euler angles (rad); ball joints' Euler angles."""
+        d, q = self._desc, self._scene._qpos
+        out = torch.zeros(q.shape[0], d["nv"], dtype=torch.float64)
+        for jt, qa, da in zip(d["jnt_type"], d["jnt_qpos_adr"], d["jnt_dof_adr"]):
+            if jt == "free":
+                out[:, da : da + 3] = q[:, qa : qa + 3]
+                out[:, da + 3 : da + 6] = quat_to_xyz(q[:, qa + 3 : qa + 7])
+            elif jt == "ball":
+                out[:, da : da + 3] = quat_to_xyz(q[:, qa : qa + 4])
+            else:
+                out[:, da] = q[:, qa]
+        return out
+
+    def _write_dofs_position(self, values: torch.Tensor, dofs: torch.Tensor, envs: Optional[torch.Tensor]) -> None:
+        d, sc = self._desc, self._scene
+        rows = torch.arange(sc._n) if envs is None else envs
+        full = self._dofs_position_all()[rows]
+        full[:, dofs] = values
+        q = sc._qpos.clone()
+        touched_dofs = set(int(x) for x in torch.as_tensor(dofs, dtype=torch.int64).reshape(-1))
+        touched = set(int(d["dof_jnt"][k]) for k in touched_dofs)
+        for j in sorted(touched):
+            jt, qa, da = d["jnt_type"][j], d["jnt_qpos_adr"][j], d["jnt_dof_adr"][j]
+            # write only what was set: a quaternion is rebuilt from Euler angles only when one
+            # of its rotational dofs was given (the round trip is lossy near gimbal lock)
+            if jt == "free":
+                for k in range(3):
+                    if da + k in touched_dofs:
+                        q[rows, qa + k] = full[:, da + k]
+                if touched_dofs & {da + 3, da + 4, da + 5}:
+                    q[rows, qa + 3 : qa + 7] = xyz_to_quat(full[:, da + 3 : da + 6])
+            elif jt == "ball":
+                q[rows, qa : qa + 4] = xyz_to_quat(full[:, da : da + 3])
+            else:
+                q[rows, qa] = full[:, da]
+        sc._set_q(q)
+
+    # ---- readings ----
+    def get_qpos(self, qs_idx=None, envs_idx=None) -> torch.Tensor:
+        """Generalized positions, (n_qs,) or (n_envs, n_qs); quaternions (w, x, y, z)."""
+        if qs_idx is None and self._scene._native is not None:
+            return self._out(self._scene._qpos, self._envs(envs_idx))
+        qs = indices(qs_idx, "qs_idx", self.n_qs, "position coordinates")
+        return self._out(self._scene._qpos[:, qs], self._envs(envs_idx))
+
+    def get_qvel(self, dofs_idx=None, envs_idx=None) -> torch.Tensor:
+        """Generalized velocities, (n_dofs,) or (n_envs, n_dofs)."""
+        return self.get_dofs_velocity(dofs_idx, envs_idx)
+
+    def get_dofs_position(self, dofs_idx=None, envs_idx=None) -> torch.Tensor:
+        dofs = indices(dofs_idx, "dofs_idx", self.n_dofs, "dofs")
+        return self._out(self._dofs_position_all()[:, dofs], self._envs(envs_idx))
+
+    def get_dofs_velocity(self, dofs_idx=None, envs_idx=None) -> torch.Tensor:
+        if dofs_idx is None and self._scene._native is not None:
+            return self._out(self._scene._qvel, self._envs(envs_idx))
+        dofs = indices(dofs_idx, "dofs_idx", self.n_dofs, "dofs")
+        return self._out(self._scene._qvel[:, dofs], self._envs(envs_idx))
+
+    def get_links_pos(self, links_idx=None, envs_idx=None) -> torch.Tensor:
+        return self._link_reading(0, links_idx, envs_idx)
+
+    def get_links_quat(self, links_idx=None, envs_idx=None) -> torch.Tensor:
+        return self._link_reading(1, links_idx, envs_idx)
+
+    def get_links_vel(self, links_idx=None, envs_idx=None) -> torch.Tensor:
+        return self._link_reading(2, links_idx, envs_idx)
+
+    def get_links_ang(self, links_idx=None, envs_idx=None) -> torch.Tensor:
+        return self._link_reading(3, links_idx, envs_idx)
+
+    def _link_reading(self, which: int, links_idx, envs_idx) -> torch.Tensor:
+        links = indices(links_idx, "links_idx", self.n_links, "links")
+        return self._out(self._scene._kinematics()[which][:, links + 1], self._envs(envs_idx))
+
+    def get_state(self) -> SimState:
+        return self._scene.get_state()
+
+    # ---- writes ----
+    def set_qpos(self, qpos, qs_idx=None, envs_idx=None) -> None:
+        self._scene._check_owner(qpos, "qpos")
+        qs = indices(qs_idx, "qs_idx", self.n_qs, "position coordinates", unique=True)
+        envs = self._envs(envs_idx, write=True)
+        vals = rows(qpos, "qpos", len(qs), self._n_sel(envs), self._scene._batched)
+        q = self._scene._qpos.clone()
+        r = torch.arange(self._scene._n) if envs is None else envs
+        q[r.unsqueeze(1), qs.unsqueeze(0)] = vals
+        self._scene._set_q(q)
+
+    def set_dofs_position(self, position, dofs_idx=None, envs_idx=None, zero_velocity: bool = True) -> None:
+        self._scene._check_owner(position, "position")
+        dofs = indices(dofs_idx, "dofs_idx", self.n_dofs, "dofs", unique=True)
+        envs = self._envs(envs_idx, write=True)
+        vals = rows(position, "position", len(dofs), self._n_sel(envs), self._scene._batched)
+        self._write_dofs_position(vals, dofs, envs)
+        if zero_velocity:
+            self._write_v(torch.zeros(self._n_sel(envs), len(dofs), dtype=torch.float64), dofs, envs)
+
+    def set_dofs_velocity(self, velocity, dofs_idx=None, envs_idx=None) -> None:
+        self._scene._check_owner(velocity, "velocity")
+        dofs = indices(dofs_idx, "dofs_idx", self.n_dofs, "dofs", unique=True)
+        envs = self._envs(envs_idx, write=True)
+        vals = rows(velocity, "velocity", len(dofs), self._n_sel(envs), self._scene._batched)
+        self._write_v(vals, dofs, envs)
+
+    def _write_v(self, vals: torch.Tensor, dofs: torch.Tensor, envs: Optional[torch.Tensor]) -> None:
+        v = self._scene._qvel.clone()
+        r = torch.arange(self._scene._n) if envs is None else envs
+        v[r.unsqueeze(1), dofs.unsqueeze(0)] = vals
+        self._scene._set_v(v)
+
+    def _write_control(self, mode: int, vals, name: str, ent: RigidEntity, dofs_idx_local, envs_idx) -> None:
+        """Set the mode and target of dofs of ``ent`` from the next step on. Kept as a *write*
+        that the next flush applies (see ``_segment_inputs``). This runs every step of a control
+        loop, so the common case (a float64 tensor of shape (k,), every env) does no numeric
+        work here: a tensor that carries grad is kept as given (it is part of the graph) and
+        checked for in-place changes at the flush, any other one is copied."""
+        sc = self._scene
+        if dofs_idx_local is None:
+            dofs, span, key = ent._all_dofs, ent._dof_span, ent._dof_key
+            if dofs is None:
+                ent._built(f"control_dofs_{name}")
+        else:
+            dofs, span = ent._dofs(dofs_idx_local, write=True), None
+            key = (1, dofs.numpy().tobytes())
+        if (
+            envs_idx is None
+            and type(vals) is _TENSOR
+            and vals.dtype is _F64
+            and (vals.shape == ent._dof_shape if span is not None else vals.shape == dofs.shape)
+            and vals.is_cpu
+            and vals.layout is torch.strided  # (a meta or sparse tensor goes through the checks below)
+        ):
+            if vals.requires_grad and sc._grad:
+                sc._writes.append((sc._pend, mode, None, dofs, span, vals, vals._version, key))
+            else:
+                sc._writes.append((sc._pend, mode, None, dofs, span, vals.detach().clone(), None, key))
+            return
+        sc._check_owner(vals, name)
+        envs = None if envs_idx is None else self._envs(envs_idx, write=True)
+        try:
+            t = rows(vals, name, dofs.shape[0], self._n_sel(envs), sc._batched)  # a fresh (n_sel, k) tensor
+        except ValueError as e:
+            raise ValueError(f"{e} (control for step {sc.t})") from None
+        if not sc._grad:
+            t = t.detach()
+        key = (2, None if envs is None else envs.numpy().tobytes(), key[1:])
+        sc._writes.append((sc._pend, mode, envs, dofs, span, t, None, key))
+
+    # ---- parameters ----
+    def get_param(self, name: str) -> torch.Tensor:
+        """A physical parameter of every env as float64 (N, ...): see ``kinegrad._native.Sim.param_names``."""
+        self._scene._require_built("get_param")
+        if name not in self._scene._params_cur:
+            self._scene._native.get_param(name)  # raises naming the known parameters
+        return torch.from_numpy(self._scene._params_cur[name].copy())
+
+    def set_param(self, name: str, value) -> None:
+        """Set a parameter of every env; ``value`` (N, ...) or one env's shape. A tensor that
+        requires grad makes the parameter an input of the following steps (gradients flow to it)."""
+        self._scene._require_built("set_param")
+        cur = self.get_param(name)
+        t = env_rows(value, name, cur.shape[1:], cur.shape[0], True)
+        self._scene._write_param(name, None, t)
+
+    def _set_param_part(self, name: str, values: torch.Tensor, cols: torch.Tensor, envs: Optional[torch.Tensor], col: Optional[int] = None) -> None:
+        r = (torch.arange(self._scene._n) if envs is None else envs).unsqueeze(1)
+        idx = (r, cols.unsqueeze(0)) if col is None else (r, cols.unsqueeze(0), col)
+        self._scene._write_param(name, idx, values)
+
+    def set_gravity(self, gravity, envs_idx=None) -> None:
+        """Gravity (m/s^2), (3,) or (n_envs, 3); may carry grad."""
+        self._scene._require_built("set_gravity")
+        self._scene._check_owner(gravity, "gravity")
+        envs = self._envs(envs_idx, write=True)
+        vals = rows(gravity, "gravity", 3, self._n_sel(envs), self._scene._batched)
+        r = (torch.arange(self._scene._n) if envs is None else envs).unsqueeze(1)
+        self._scene._write_param("gravity", (r, torch.arange(3).unsqueeze(0)), vals)
+
+    def get_gravity(self, envs_idx=None) -> torch.Tensor:
+        return self._out(self.get_param("gravity"), self._envs(envs_idx))
+
+    # ---- contacts ----
+    def _contacts(self, env: int) -> List[dict]:
+        self._scene._flush()
+        return self._scene._native.contacts(env)
+
+
+class Simulator:
+    """Genesis's ``scene.sim``: options and the rigid solver."""
+
+    def __init__(self, scene: "Scene"):
+        self._scene = scene
+        self.rigid_solver = RigidSolver(scene)
+
+    @property
+    def dt(self) -> float:
+        return self._scene.dt
+
+    @property
+    def substeps(self) -> int:
+        return self._scene.sim_options.substeps
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._scene.sim_options.requires_grad
+
+    @property
+    def cur_step_global(self) -> int:
+        return self._scene.t
+
+    @property
+    def solvers(self) -> list:
+        return [self.rigid_solver]
+
+    def set_gravity(self, gravity, envs_idx=None) -> None:
+        """Gravity (m/s^2), (3,) or (n_envs, 3); may carry grad."""
+        self.rigid_solver.set_gravity(gravity, envs_idx)
