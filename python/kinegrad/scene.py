@@ -23,13 +23,8 @@ value carries grad, as a graph tensor over the last step of ``_ctrl_src`` (the t
 effect at the segment's start). Only the graph of that tensor matters: the reverse pass reads
 the target values from the numpy arrays it keeps with the tape.
 
-Parameters: ``scene._params_cur`` (name -> (N, *shape) float64 array) is the
-authoritative copy; every change makes a new dict and bumps ``_params_ver``. Graph nodes
-keep the ``(version, dict)`` snapshot they ran with and push it to the native sim before
-running again (forward recomputation or backward), so parameters may change between steps.
-Parameter writes with tensors that require grad are kept as "overlays" (index, values)
-and re-assembled into full tensors once per graph (after each reset/truncation), so a
-parameter leaf set once keeps receiving gradients across episodes.
+Parameters: ``scene._params`` (:class:`kinegrad._params.ParamStore`) holds every env's values,
+versioned, and the overlays of the writes that carry grad.
 """
 
 from __future__ import annotations
@@ -50,6 +45,7 @@ from ._globals import logger
 from ._threads import serialized
 from .camera import SEGMENTATION_LEVELS, Camera
 from .entity import RigidEntity
+from ._params import ParamStore
 from .solver import SimState, Simulator
 from .materials import Rigid
 from .options import RigidOptions, SimOptions, ViewerOptions, VisOptions
@@ -91,13 +87,6 @@ def _check_rollout_state(watch) -> None:
             "changed in place; clone() it before changing it, or write the state with "
             "set_state / set_dofs_position (scene.reset() also recovers)"
         )
-
-
-def _covered(shape, idx) -> torch.Tensor:
-    """Boolean mask of the entries of a parameter of ``shape`` that a write at ``idx`` sets (None: all)."""
-    m = torch.zeros(shape, dtype=torch.bool)
-    m[... if idx is None else idx] = True
-    return m
 
 
 @serialized(lambda scene: scene)
@@ -338,11 +327,7 @@ class Scene:
         self._time = 0.0
         self._version = 0
         self._kin = None
-        self._params_cur = {name: np.ascontiguousarray(native.get_param(name)) for name in native.param_names()}
-        self._params_ver = 0
-        self._param_overlays: Dict[str, tuple] = {}
-        self._graph_epoch = 0
-        self._assembled = None
+        self._params = ParamStore(self._link)
         for ent in self.entities:
             ent._bind(desc)
         logger.debug("built scene: nq=%d nv=%d nbody=%d n_envs=%d", desc["nq"], desc["nv"], desc["nbody"], self._n_envs)
@@ -358,9 +343,6 @@ class Scene:
                     f"(<Scene id={id(self):#x}>); gradients cannot flow between scenes. Pass value.detach() to use its values"
                 )
 
-    def _snapshot(self):
-        return (self._params_ver, self._params_cur)
-
     def _sync_params(self, snap) -> None:
         """Make the native sim hold the parameters of ``snap`` (a (version, dict) snapshot)."""
         self._link.sync_params(snap)
@@ -369,59 +351,7 @@ class Scene:
         """Write ``values`` into parameter ``name`` at ``idx`` (None: the whole (N, *shape) tensor)."""
         self._check_owner(values, name)
         self._flush()  # a segment runs with one parameter set
-        cur = torch.from_numpy(self._params_cur[name].copy())
-        new = cur.clone()
-        if idx is None:
-            new = values.detach().to(torch.float64).clone()
-        else:
-            new[idx] = values.detach().to(torch.float64)
-        self._sync_params(self._snapshot())
-        arr = np.ascontiguousarray(new.numpy())
-        self._native.set_param(name, arr)  # validates (ValueError naming the parameter)
-        self._params_cur = {**self._params_cur, name: arr}
-        self._params_ver += 1
-        self._link.params_ver = self._params_ver
-        ov = self._param_overlays
-        if values.requires_grad or name in ov:
-            if idx is None or name not in ov:
-                ov[name] = (cur, [])
-            if idx is None:
-                ov[name] = (cur, [(None, values)])
-            else:
-                # drop the earlier writes this one fully overwrites: a parameter set again every
-                # episode from a fresh tensor must not keep (and backward into) the earlier graphs
-                mask = _covered(cur.shape, idx)
-                base, writes = ov[name]
-                kept = [(i, v) for i, v in writes if bool((_covered(cur.shape, i) & ~mask).any())]
-                ov[name] = (base, kept + [(idx, values)])
-            if not any(v.requires_grad for _, v in ov[name][1]):
-                del ov[name]
-        self._assembled = None
-
-    def _grad_param_inputs(self):
-        """(names, full (N, *shape) tensors) of the parameters that carry grad, assembled once per graph."""
-        if not self._param_overlays:
-            return (), ()
-        key = (self._graph_epoch, self._params_ver)
-        if self._assembled is None or self._assembled[0] != key:
-            names, tensors = [], []
-            for name, (base, writes) in self._param_overlays.items():
-                p = base.clone()
-                for idx, vals in writes:
-                    vals = vals.to(torch.float64)
-                    if idx is None:
-                        p = vals.expand_as(p).clone()
-                    else:
-                        p = p.clone()
-                        p[idx] = vals
-                names.append(name)
-                tensors.append(p)
-            self._assembled = (key, tuple(names), tuple(tensors))
-        return self._assembled[1], self._assembled[2]
-
-    def _new_graph(self) -> None:
-        self._graph_epoch += 1
-        self._assembled = None
+        self._params.write(name, idx, values)
 
     @property
     def grad_clip(self) -> Optional[float]:
@@ -450,7 +380,7 @@ class Scene:
         self._detach_controls()
         self._kin = None
         self._version += 1
-        self._new_graph()
+        self._params.new_graph()
 
     # ---- state ----
     # The state is (_q_t, _v_t): (N, nq), (N, nv) float64 tensors. After a rollout of an unbatched
@@ -589,8 +519,8 @@ class Scene:
         except RuntimeError:
             self.t = t0
             raise
-        self._sync_params(self._snapshot())
-        names, params = self._grad_param_inputs() if self._grad else ((), ())
+        self._params.sync()
+        names, params = self._params.grad_inputs() if self._grad else ((), ())
         record = self._grad and (U is not None or bool(names) or q0.requires_grad or v0.requires_grad)
         try:
             q_end, v_end, tape, done, err = self._native.segment(mode, ctrl, record)
@@ -871,12 +801,12 @@ class Scene:
     def _kinematics(self):
         """(pos, quat, vel, ang), each float64 (N, nbody, k), of the current state (cached when no grad)."""
         if self.requires_grad:
-            names, params = self._grad_param_inputs()
+            names, params = self._params.grad_inputs()
             if names or self._qpos.requires_grad or self._qvel.requires_grad:
-                return _autograd.KinematicsFunction.apply(self, self._snapshot(), self._qpos, self._qvel, names, *params)
+                return _autograd.KinematicsFunction.apply(self, self._params.snapshot(), self._qpos, self._qvel, names, *params)
         self._flush()
         if self._kin is None or self._kin[0] != self._version:
-            self._sync_params(self._snapshot())
+            self._params.sync()
             out = self._native.kinematics(_np(self._qpos), _np(self._qvel))
             self._kin = (self._version, tuple(torch.from_numpy(a) for a in out))
         return self._kin[1]
@@ -934,10 +864,10 @@ class Scene:
         self._flush()
         # a state written since the last native call goes with the rollout call itself
         start = None if self._synced else self._start_np()
-        if self._link.params_ver != self._params_ver:
-            self._sync_params(self._snapshot())
+        if not self._params.synced():
+            self._params.sync()
         grad = self._grad and torch.is_grad_enabled()
-        names, params = self._grad_param_inputs() if grad else ((), ())
+        names, params = self._params.grad_inputs() if grad else ((), ())
         Un = U.detach().numpy()
         if Un.ndim == 2:
             Un = Un[None] if N == 1 else np.broadcast_to(Un, (N,) + Un.shape)
@@ -1026,7 +956,7 @@ class Scene:
             # that carry grad are re-assembled from the user's tensors at the next step
             self._detach_controls()
             self._link.trace = []
-            self._new_graph()
+            self._params.new_graph()
             return
         envs = self.sim.rigid_solver._envs(envs_idx)
         q, v = self._qpos.clone(), self._qvel.clone()

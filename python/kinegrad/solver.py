@@ -261,9 +261,7 @@ class RigidSolver:
     def get_param(self, name: str) -> torch.Tensor:
         """A physical parameter of every env as float64 (N, ...): see ``kinegrad._native.Sim.param_names``."""
         self._scene._require_built("get_param")
-        if name not in self._scene._params_cur:
-            self._scene._native.get_param(name)  # raises naming the known parameters
-        return torch.from_numpy(self._scene._params_cur[name].copy())
+        return self._scene._params.get(name)
 
     def set_param(self, name: str, value) -> None:
         """Set a parameter of every env; ``value`` (N, ...) or one env's shape. A tensor that

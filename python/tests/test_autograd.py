@@ -299,7 +299,7 @@ def _step_fn(scene, names=()):
     mode = scene._ctrl_mode.clone()
 
     def f(q, v, target, *params):
-        return _autograd.StepFunction.apply(scene, 0, scene._snapshot(), mode, q, v, target, names, *params)
+        return _autograd.StepFunction.apply(scene, 0, scene._params.snapshot(), mode, q, v, target, names, *params)
 
     return f
 
@@ -344,7 +344,7 @@ def test_gradcheck_pose_reading_function_pendulum():
     scene, _ = pendulum_scene()
 
     def f(q, v):
-        return _autograd.KinematicsFunction.apply(scene, scene._snapshot(), q, v, ())
+        return _autograd.KinematicsFunction.apply(scene, scene._params.snapshot(), q, v, ())
 
     q = torch.tensor([[0.4, -0.3]], dtype=torch.float64, requires_grad=True)
     v = torch.tensor([[0.2, 0.5]], dtype=torch.float64, requires_grad=True)

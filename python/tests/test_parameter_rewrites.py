@@ -54,7 +54,7 @@ def test_parameters_rewritten_every_episode_get_fresh_gradients(use_rollout):
         torch.testing.assert_close(g, grads[0], rtol=1e-12, atol=0)
     assert float(grads[0].abs().min()) > 0
     # only the latest write of each parameter stays in the bookkeeping
-    assert all(len(writes) == 1 for _, writes in scene._param_overlays.values())
+    assert all(len(writes) == 1 for _, writes in scene._params.overlays.values())
 
 
 def test_rewritten_parameter_gradient_matches_finite_differences():
@@ -82,9 +82,9 @@ def test_partial_rewrite_keeps_the_other_entries_differentiable():
     kp = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], dtype=torch.float64, requires_grad=True)
     box.set_dofs_kp(kp)  # all six dofs
     box.set_dofs_kp(torch.tensor([7.0], dtype=torch.float64), [2])  # overwrite one entry (no grad)
-    assert len(scene._param_overlays["dof_kp"][1]) == 2  # the first write still feeds the five others
+    assert len(scene._params.overlays["dof_kp"][1]) == 2  # the first write still feeds the five others
     box.set_dofs_kp(torch.tensor([8.0, 9.0, 1.0, 2.0, 3.0, 4.0], dtype=torch.float64))  # covers both, no grad
-    assert "dof_kp" not in scene._param_overlays
+    assert "dof_kp" not in scene._params.overlays
 
 
 def test_whole_write_then_partial_write_keeps_both():
@@ -94,7 +94,7 @@ def test_whole_write_then_partial_write_keeps_both():
     rs.set_param("gravity", g)  # the whole (1, 3) parameter
     box.set_dofs_kp(torch.ones(6, dtype=torch.float64))
     rs.set_gravity(torch.tensor([0.0, 0.0, -9.0], dtype=torch.float64, requires_grad=True))  # all 3 entries again
-    assert len(scene._param_overlays["gravity"][1]) == 1
+    assert len(scene._params.overlays["gravity"][1]) == 1
     scene.sim.rigid_solver.set_param("dof_damping", torch.zeros(1, 6, dtype=torch.float64, requires_grad=True))
     box.set_dofs_damping(torch.tensor([0.5], dtype=torch.float64), [0])
-    assert len(scene._param_overlays["dof_damping"][1]) == 2  # the whole write still feeds dofs 1-5
+    assert len(scene._params.overlays["dof_damping"][1]) == 2  # the whole write still feeds dofs 1-5
