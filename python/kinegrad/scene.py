@@ -14,14 +14,9 @@ grad. A loop that reads the state every step gets one node per step; a loop that
 the end gets one node. A step that fails (NaN target, divergence) is reported by the flush
 that ran it, naming the step; the steps before it stand.
 
-Controls. ``_ctrl_np`` / ``_mode_np`` (numpy, (N, nv)) hold the targets and modes in effect
-after the last step run. Every ``control_dofs_*`` call is kept as a *write* (step offset in
-the pending segment, mode, env rows, dofs, value tensor); the flush assembles the per-step
-modes and targets (N, T, nv) of the segment from the writes (a value holds from its step
-until a later write of the same entries), as numpy arrays for the native call and, when a
-value carries grad, as a graph tensor over the last step of ``_ctrl_src`` (the targets in
-effect at the segment's start). Only the graph of that tensor matters: the reverse pass reads
-the target values from the numpy arrays it keeps with the tape.
+Controls: ``scene._ctl`` (:class:`kinegrad._controls.Controls`) holds the targets and modes in
+effect and the ``control_dofs_*`` calls not yet taken by a step, from which the flush assembles
+a segment's per-step controls.
 
 Parameters: ``scene._params`` (:class:`kinegrad._params.ParamStore`) holds every env's values,
 versioned, and the overlays of the writes that carry grad.
@@ -33,7 +28,7 @@ import sys
 import threading
 import warnings
 import weakref
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -45,6 +40,7 @@ from ._globals import logger
 from ._threads import serialized
 from .camera import SEGMENTATION_LEVELS, Camera
 from .entity import RigidEntity
+from ._controls import CTRL_NAMES, Controls
 from ._params import ParamStore
 from .solver import SimState, Simulator
 from .materials import Rigid
@@ -53,8 +49,6 @@ from .surfaces import Default as _DefaultSurface
 from .tensor import Tensor as _GsTensor
 from .tensor import wrap as _wrap
 
-CTRL_FORCE, CTRL_POSITION, CTRL_VELOCITY = 0, 1, 2
-_CTRL_NAMES = ("force", "position", "velocity")
 # looked up once: step() would otherwise read it from the torch module every call
 _grad_enabled = torch.is_grad_enabled
 
@@ -129,7 +123,8 @@ class Scene:
         self._renderer = None  # native Renderer, made by the first camera render
         self.sim = Simulator(self)
         self._native = None
-        self._pend, self._writes = 0, []  # pending steps and control writes (see _flush)
+        self._pend = 0  # pending steps (see _flush)
+        self._ctl: Optional[Controls] = None  # the controls and their writes (made by build)
         self._n_envs = 0
         self._n = 1
         self._batched = False
@@ -311,15 +306,7 @@ class Scene:
         self._pend_grad = True  # torch's grad mode when they were called
         # flush by itself after this many pending steps (bounds the memory of the control arrays)
         self._pend_max = max(1, min(1000, (1 << 20) // (self._n * max(1, desc["nv"]))))
-        self._mode_np = np.zeros((self._n, desc["nv"]), dtype=np.int8)
-        # every dof in one mode; shared, like every mode array here: never written in place
-        self._uniform_mode = [np.full((self._n, desc["nv"]), m, dtype=np.int8) for m in range(3)]
-        self._ctrl_np = np.zeros((self._n, desc["nv"]), dtype=np.float64)
-        # graph tensor (N, T, nv), (T, nv) or (nv,) of the targets of the last steps run: the base of the
-        # next segment is its last step (None when nothing upstream carries grad)
-        self._ctrl_src: Optional[torch.Tensor] = None
-        self._writes: list = []
-        self._all_envs = torch.arange(self._n)
+        self._ctl = Controls(self._n, desc["nv"], bool(self.sim_options.requires_grad))
         self._tape_refs: list = []  # weak references to the tapes of live graph nodes (graph_nbytes)
         self._tape_refs_kept = 0
         self._grad = bool(self.sim_options.requires_grad)
@@ -377,7 +364,7 @@ class Scene:
         self._require_built("truncate_graph")
         self._flush()
         self._q_t, self._v_t = self._q_t.detach(), self._v_t.detach()
-        self._detach_controls()
+        self._ctl.detach()
         self._kin = None
         self._version += 1
         self._params.new_graph()
@@ -454,34 +441,18 @@ class Scene:
     def _ctrl_mode(self) -> torch.Tensor:
         """Control mode of every dof (N, nv) int8 (0 force, 1 position, 2 velocity); a copy (the
         mode arrays are shared between segments and never written in place)."""
-        return torch.from_numpy(self._mode_np.copy())
+        return torch.from_numpy(self._ctl.mode.copy())
 
     @_ctrl_mode.setter
     def _ctrl_mode(self, m) -> None:
-        self._mode_np = np.ascontiguousarray(torch.as_tensor(m).numpy(), dtype=np.int8).copy()
-
-    def _detach_controls(self) -> None:
-        """Controls keep their values but no longer carry gradients from before."""
-        self._ctrl_src = None
-        self._writes = [w[:5] + (w[5].detach().clone(), None, w[7]) for w in self._writes]
+        self._ctl.mode = np.ascontiguousarray(torch.as_tensor(m).numpy(), dtype=np.int8).copy()
 
     def _drop_pending(self) -> None:
         """Forget the pending steps without running them (for a write of the whole state, which
-        would overwrite their results); the controls they set stay in effect: the last write of
-        each group of entries is kept for the next segment."""
-        T = self._pend
-        if T == 0:
-            return
-        self._pend = 0
-        last: Dict = {}
-        rest = []
-        for w in self._writes:
-            if w[0] < T:
-                last.pop(w[7], None)  # re-inserted at the end: the order of the last writes
-                last[w[7]] = (0,) + w[1:]
-            else:
-                rest.append((w[0] - T,) + w[1:])
-        self._writes = list(last.values()) + rest
+        would overwrite their results); the controls they set stay in effect."""
+        T, self._pend = self._pend, 0
+        if T:
+            self._ctl.drop(T)
 
     def _push_state(self) -> None:
         """Give the native sim the Python state (after a write to it)."""
@@ -507,16 +478,12 @@ class Scene:
         q0, v0 = self._q_t, self._v_t  # before anything changes (making a batched view may raise)
         self._pend = 0
         t0 = self.t - T
-        ws = self._writes  # in order of their step offsets
-        if not ws or ws[-1][0] < T:
-            cur, rest = ws, []
-        else:
-            cur = [w for w in ws if w[0] < T]
-            rest = [(w[0] - T,) + w[1:] for w in ws if w[0] >= T]
-        self._writes = []
+        ctl = self._ctl
+        cur = ctl.take(T)
         try:
-            mode, ctrl, U = self._segment_inputs(T, cur)
+            mode, ctrl, U = ctl.segment_inputs(T, cur, t0)
         except RuntimeError:
+            ctl.writes = []  # the steps did not run; the writes for later ones are dropped
             self.t = t0
             raise
         self._params.sync()
@@ -525,6 +492,7 @@ class Scene:
         try:
             q_end, v_end, tape, done, err = self._native.segment(mode, ctrl, record)
         except BaseException:
+            ctl.writes = []
             self.t = t0  # none of the steps ran
             raise
         if err is not None:
@@ -540,17 +508,13 @@ class Scene:
                 self._q_t, self._v_t = _autograd.SegmentFunction.apply(run, q0, v0, U, *params)
             else:
                 self._q_t, self._v_t = torch.from_numpy(q_end), torch.from_numpy(v_end)
-            # the controls in effect after the last step run
-            self._ctrl_np = np.ascontiguousarray(ctrl[:, -1])
-            self._mode_np = np.ascontiguousarray(mode[:, -1] if mode.ndim == 3 else mode)
-            if U is not None:
-                self._ctrl_src = U
+            ctl.ran(mode, ctrl, U)
             self._time += self.dt * done
             self._version += 1
         if err is None:
-            self._writes = rest
             return
         # the failing step and the ones called after it did not run; their writes are dropped
+        ctl.writes = []
         self.t = t0 + done
         raise err
 
@@ -565,223 +529,8 @@ class Scene:
         if len(bad):
             e, d = (int(i) for i in bad[0])
             env = f" of env {e}" if self._batched else ""
-            msg = f"control_dofs_{_CTRL_NAMES[int(mode[e, d])]}: the target of dof {d}{env} is NaN or inf"
+            msg = f"control_dofs_{CTRL_NAMES[int(mode[e, d])]}: the target of dof {d}{env} is NaN or inf"
         return type(err)(f"scene.step (step {t}): {msg}")
-
-    # ---- the controls of a segment, from the writes ----
-    # A write (made by control_dofs_*): (step offset in the segment, mode, env rows or None, dofs,
-    # span or None, values, version or None, key). Values are (k,), for every env (key[0] == 1),
-    # or (n_sel, k) (key[0] == 2); version: that of a values tensor carrying grad when it was
-    # given, checked at the flush; key: the entries written (writes with equal keys form a group).
-
-    def _wix(self, w, ts=None):
-        """Index of the entries of write ``w`` into an (N, nv) array, or with ``ts`` (a slice or
-        an index array of steps) into an (N, T, nv) one."""
-        envs, span = w[2], w[4]
-        cols = span if span is not None else w[3].numpy()
-        if envs is None and isinstance(cols, slice) and (ts is None or isinstance(ts, slice)):
-            return (slice(None), cols) if ts is None else (slice(None), ts, cols)
-        r = np.arange(self._n) if envs is None else envs.numpy()
-        c = np.arange(cols.start, cols.stop) if isinstance(cols, slice) else cols
-        if ts is None:
-            return np.ix_(r, c)
-        return np.ix_(r, np.arange(ts.start, ts.stop) if isinstance(ts, slice) else ts, c)
-
-    def _sets_all(self, w) -> bool:
-        """Whether write ``w`` sets every target of every env, in dof order."""
-        span = w[4]
-        return w[2] is None and span is not None and span.stop - span.start == self._ctrl_np.shape[1]
-
-    def _groups(self, cur: list) -> Optional[list]:
-        """The writes grouped by key, or None when two groups share an entry (their order then
-        matters step by step)."""
-        k0 = cur[0][7]
-        if all(w[7] is k0 or w[7] == k0 for w in cur):
-            return [cur]
-        groups: Dict = {}
-        for w in cur:
-            groups.setdefault(w[7], []).append(w)
-        seen = np.zeros(self._ctrl_np.shape, dtype=bool)
-        for ws in groups.values():
-            ix = self._wix(ws[0])
-            if seen[ix].any():
-                return None
-            seen[ix] = True
-        return list(groups.values())
-
-    @staticmethod
-    def _last_write(ws: list, T: int):
-        """For the steps of a segment, the index in ``ws`` of the write in effect: (steps that
-        have one, as a slice or an index array, and the write indices, None when write i is that
-        of step i)."""
-        if len(ws) == T and all(w[0] == i for i, w in enumerate(ws)):
-            return slice(0, T), None
-        ks = np.array([w[0] for w in ws])
-        last = np.searchsorted(ks, np.arange(T), side="right") - 1
-        tsel = np.nonzero(last >= 0)[0]
-        return tsel, last[tsel]
-
-    def _writes_graph(self, T: int, cur: list) -> bool:
-        """Whether the targets of a segment from the writes ``cur`` are a graph tensor: a write or
-        the base carries grad, in a ``requires_grad`` scene. Raises if a tensor kept as given
-        was changed in place since it was written."""
-        src = self._ctrl_src
-        graph = src is not None and src.requires_grad
-        for w in cur:
-            if w[6] is not None:  # a tensor carrying grad, kept as given
-                if w[5]._version != w[6]:
-                    raise RuntimeError(
-                        f"control_dofs_{_CTRL_NAMES[w[1]]} for step {self.t - T + w[0]}: its tensor was changed in place "
-                        "(it or the tensor it is a view of) before the step ran (steps run when a reading needs them); "
-                        "give a copy, e.g. tensor.clone()"
-                    )
-                graph = True
-            elif not graph and w[5].requires_grad:
-                graph = True
-        return graph and self._grad
-
-    def _segment_inputs(self, T: int, cur: list):
-        """(mode, ctrl, U) of T pending steps from their writes ``cur`` over the controls in
-        effect before them: mode (N, nv) int8, or (N, T, nv) when a mode changes within the
-        segment; ctrl (N, T, nv) float64; U the targets as a graph tensor (N, T, nv), or (T, nv)
-        when every env has the same, when a write or the base carries grad, else None (only its
-        graph matters: the values are ``ctrl``)."""
-        if T > 1 and len(cur) == T and self._sets_all(cur[0]):
-            fast = self._one_write_per_step(T, cur)
-            if fast is not None:
-                return fast
-        graph = self._writes_graph(T, cur)
-        base_mode, base_ctrl = self._mode_np, self._ctrl_np
-        N, nv = base_ctrl.shape
-        groups = self._groups(cur) if (cur and T > 1) else None
-        if not cur:
-            return base_mode, np.repeat(base_ctrl[:, None, :], T, axis=1), (self._graph_controls(T, [], None) if graph else None)
-        if T == 1 and len(cur) == 1 and self._sets_all(cur[0]):  # a policy loop: one write, every dof
-            w = cur[0]
-            cc = np.empty((N, 1, nv))
-            cc[:, 0] = w[5].detach().numpy()  # a copy: the segment keeps it for the backward
-            v = w[5]
-            U = (v if v.dim() == 1 else v.unsqueeze(1)) if graph else None  # (nv,): see SegmentFunction
-            return self._uniform_mode[w[1]], cc, U
-        if T == 1:  # a loop that reads the state every step
-            cm, cc = base_mode.copy(), base_ctrl.copy()
-            for w in cur:
-                ix = self._wix(w)
-                cc[ix] = w[5].detach().numpy()
-                cm[ix] = w[1]
-            return cm, cc[:, None, :], (self._graph_controls(T, cur, None) if graph else None)
-        if groups is None:  # replay the writes step by step (groups sharing entries)
-            ctrl = np.empty((N, T, nv))
-            steps_mode = np.empty((N, T, nv), dtype=np.int8)
-            cm, cc = base_mode.copy(), base_ctrl.copy()
-            j, changed = 0, False
-            for t in range(T):
-                while j < len(cur) and cur[j][0] == t:
-                    w = cur[j]
-                    ix = self._wix(w)
-                    cc[ix] = w[5].detach().numpy()
-                    changed = changed or (t > 0 and bool((cm[ix] != w[1]).any()))
-                    cm[ix] = w[1]
-                    j += 1
-                ctrl[:, t] = cc
-                steps_mode[:, t] = cm
-            mode = steps_mode if changed else cm
-            return mode, ctrl, (self._graph_controls(T, cur, None) if graph else None)
-        # each group on its own, vectorized over the steps
-        ctrl = None
-        mode2, per_step, graph_parts = base_mode.copy(), [], []
-        for ws in groups:
-            V = torch.stack([w[5] for w in ws])  # (n_w, k) or (n_w, n_sel, k)
-            ts, li = self._last_write(ws, T)
-            Vn = V.detach().numpy()
-            if li is None and len(groups) == 1 and Vn.ndim == 2 and self._sets_all(ws[0]):
-                ctrl = Vn[None] if N == 1 else np.repeat(Vn[None], N, axis=0)  # every target of every step
-            else:
-                if ctrl is None:
-                    ctrl = np.repeat(base_ctrl[:, None, :], T, axis=1)
-                Vs = Vn if li is None else Vn[li]
-                ctrl[self._wix(ws[0], ts)] = Vs[None] if Vs.ndim == 2 else Vs.transpose(1, 0, 2)
-            m0 = ws[0][1]
-            ix = self._wix(ws[0])
-            if all(w[1] == m0 for w in ws) and (ws[0][0] == 0 or bool((base_mode[ix] == m0).all())):
-                mode2[ix] = m0  # the same mode at every step of the segment
-            else:
-                m = np.array([w[1] for w in ws], dtype=np.int8)
-                per_step.append((self._wix(ws[0], ts), (m if li is None else m[li])[None, :, None]))
-            if graph:
-                graph_parts.append((ws[0], V, ts, li))
-        mode = mode2
-        if per_step:
-            mode = np.repeat(mode2[:, None, :], T, axis=1)
-            for ix3, m in per_step:
-                mode[ix3] = m
-        return mode, ctrl, (self._graph_controls(T, cur, graph_parts) if graph else None)
-
-    def _one_write_per_step(self, T: int, cur: list):
-        """``_segment_inputs`` for the open-loop pattern: write i at step i, each of the same
-        entity's every dof in the same mode (``cur[0]`` sets every target of every env); None
-        when the writes are not of that pattern. With a graph base, U is made even without grad
-        in the writes, so that it replaces the base for the segments after this one."""
-        k0, m0 = cur[0][7], cur[0][1]
-        i = 0
-        for w in cur:  # tuple reads only (the tensors are checked by _writes_graph)
-            if w[0] != i or w[1] != m0 or w[7] is not k0:
-                return None
-            i += 1
-        graph = self._writes_graph(T, cur)
-        N = self._ctrl_np.shape[0]
-        V = torch.stack([w[5] for w in cur])  # (T, nv): writes with the entity's own key hold (nv,) values
-        Vn = V.detach().numpy()
-        ctrl = Vn[None] if N == 1 else np.repeat(Vn[None], N, axis=0)
-        return self._uniform_mode[m0], ctrl, (V if graph else None)  # (T, nv): the same for every env
-
-    def _graph_controls(self, T: int, cur: list, parts: Optional[list]) -> torch.Tensor:
-        """The per-step targets (N, T, nv) as a graph tensor over the base and the writes:
-        from the vectorized ``parts`` (write, stacked values, steps, write indices) of disjoint
-        groups, or else by replaying ``cur`` step by step."""
-        N, nv = self._ctrl_np.shape
-
-        def base() -> torch.Tensor:
-            src = self._ctrl_src  # (N, T, nv), (T, nv) the same controls for every env, or (nv,)
-            if src is None:
-                return torch.zeros(N, nv, dtype=torch.float64)
-            return (src if src.dim() == 1 else src[..., -1, :]).expand(N, nv)
-
-        if parts is not None:
-            U = None
-            for w, V, ts, li in parts:
-                vals = V if li is None else V[torch.from_numpy(li)]
-                vals = vals.unsqueeze(0) if vals.dim() == 2 else vals.transpose(0, 1)  # (1 or n_sel, n_t, k)
-                if li is None and len(parts) == 1 and self._sets_all(w):
-                    U = vals.expand(N, T, nv)  # one group setting every target of every step
-                else:
-                    if U is None:
-                        U = base().unsqueeze(1).expand(N, T, nv)
-                    steps = np.arange(ts.start, ts.stop) if isinstance(ts, slice) else ts
-                    r, t, c = (torch.from_numpy(i) for i in self._wix(w, steps))
-                    U = U.index_put((r, t, c), vals)
-            return U if U is not None else base().unsqueeze(1).expand(N, T, nv)
-        row, out, j = None, [], 0
-        for t in range(T):
-            while j < len(cur) and cur[j][0] == t:
-                w = cur[j]
-                if self._sets_all(w):
-                    row = w[5].expand(N, nv)
-                else:
-                    r, c = (self._all_envs if w[2] is None else w[2]), w[3]
-                    row = (base() if row is None else row).index_put((r[:, None], c[None, :]), w[5].expand(len(r), len(c)))
-                j += 1
-            if row is None:
-                row = base()
-            out.append(row)
-        return out[0].unsqueeze(1) if T == 1 else torch.stack(out, dim=1)
-
-    def _current_mode(self) -> np.ndarray:
-        """The control modes in effect now (after the writes not yet taken by a step)."""
-        m = self._mode_np.copy()
-        for w in self._writes:
-            m[self._wix(w)] = w[1]
-        return m
 
     @property
     def graph_nbytes(self) -> int:
@@ -852,7 +601,7 @@ class Scene:
             check_dense(controls, "controls")
             U = controls if isinstance(controls, torch.Tensor) else torch.as_tensor(np.asarray(controls, dtype=np.float64))
             U = U.to(device="cpu", dtype=torch.float64)
-        N, nv = self._mode_np.shape
+        N, nv = self._ctl.mode.shape
         shape = U.shape
         if len(shape) == 2 and shape[1] == nv and shape[0] >= 1:
             pass  # the same controls for every env
@@ -871,7 +620,8 @@ class Scene:
         Un = U.detach().numpy()
         if Un.ndim == 2:
             Un = Un[None] if N == 1 else np.broadcast_to(Un, (N,) + Un.shape)
-        mode = self._current_mode() if self._writes else self._mode_np
+        ctl = self._ctl
+        mode = ctl.current_mode() if ctl.writes else ctl.mode
         t0, T = self.t, Un.shape[1]
         try:
             q0, v0 = self._q_t, self._v_t
@@ -901,10 +651,7 @@ class Scene:
             self._q_t, self._v_t = tq, tv = (Q[:, -1], V[:, -1]) if trajectory else (Q, V)
         with torch._C.DisableTorchFunctionSubclass():  # (see _version)
             self._qw, self._vw = (tq, tq._version), (tv, tv._version)  # the caller's tensors share these versions
-        self._mode_np = mode
-        self._ctrl_np = Un[:, -1].copy()
-        self._ctrl_src = U if self._grad else None
-        self._writes = []
+        ctl.mode, ctl.ctrl, ctl.src, ctl.writes = mode, Un[:, -1].copy(), (U if self._grad else None), []
         self._version += 1
         self._time += self.dt * T
         self.t = t0 + T
@@ -954,7 +701,7 @@ class Scene:
             self.t = 0
             # a new graph: controls keep their values but not their history; parameter tensors
             # that carry grad are re-assembled from the user's tensors at the next step
-            self._detach_controls()
+            self._ctl.detach()
             self._link.trace = []
             self._params.new_graph()
             return

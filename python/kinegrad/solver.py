@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional
 import torch
 
 from . import _globals
+from ._controls import ControlWrite
 from ._convert import env_rows, indices, quat_to_xyz, rows, xyz_to_quat
 from ._threads import serialized
 from .tensor import wrap_new as _wrap_new
@@ -221,7 +222,7 @@ class RigidSolver:
 
     def _write_control(self, mode: int, vals, name: str, ent: RigidEntity, dofs_idx_local, envs_idx) -> None:
         """Set the mode and target of dofs of ``ent`` from the next step on. Kept as a *write*
-        that the next flush applies (see ``_segment_inputs``). This runs every step of a control
+        that the next flush applies (see ``Controls.segment_inputs``). This runs every step of a control
         loop, so the common case (a float64 tensor of shape (k,), every env) does no numeric
         work here: a tensor that carries grad is kept as given (it is part of the graph) and
         checked for in-place changes at the flush, any other one is copied."""
@@ -242,9 +243,9 @@ class RigidSolver:
             and vals.layout is torch.strided  # (a meta or sparse tensor goes through the checks below)
         ):
             if vals.requires_grad and sc._grad:
-                sc._writes.append((sc._pend, mode, None, dofs, span, vals, vals._version, key))
+                sc._ctl.writes.append(ControlWrite(sc._pend, mode, None, dofs, span, vals, vals._version, key))
             else:
-                sc._writes.append((sc._pend, mode, None, dofs, span, vals.detach().clone(), None, key))
+                sc._ctl.writes.append(ControlWrite(sc._pend, mode, None, dofs, span, vals.detach().clone(), None, key))
             return
         sc._check_owner(vals, name)
         envs = None if envs_idx is None else self._envs(envs_idx, write=True)
@@ -255,7 +256,7 @@ class RigidSolver:
         if not sc._grad:
             t = t.detach()
         key = (2, None if envs is None else envs.numpy().tobytes(), key[1:])
-        sc._writes.append((sc._pend, mode, envs, dofs, span, t, None, key))
+        sc._ctl.writes.append(ControlWrite(sc._pend, mode, envs, dofs, span, t, None, key))
 
     # ---- parameters ----
     def get_param(self, name: str) -> torch.Tensor:

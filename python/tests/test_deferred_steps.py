@@ -358,7 +358,7 @@ def test_scene_without_grad_keeps_no_graph_of_its_controls():
         x.add_(1.0)  # no graph, no in-place check: the values were copied when written
     q = scene.sim.rigid_solver.get_qpos()
     assert q.grad_fn is None and not q.requires_grad
-    assert scene._ctrl_src is None
+    assert scene._ctl.src is None
 
 
 @pytest.mark.parametrize("n_envs", [0, 2])
