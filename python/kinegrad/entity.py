@@ -49,7 +49,7 @@ class RigidLink:
 
     def _reading(self, which: int, envs_idx) -> torch.Tensor:
         solver = self.entity._solver
-        return solver._out(self.entity._scene._kinematics()[which][:, self._body], solver._envs(envs_idx))
+        return solver.reading(solver.link_states()[which][:, self._body], solver.select_envs(envs_idx))
 
     def get_pos(self, envs_idx=None) -> torch.Tensor:
         """Position of the link frame (world), (3,) or (n_envs, 3)."""
@@ -72,16 +72,16 @@ class RigidLink:
 
     def set_mass(self, mass, envs_idx=None) -> None:
         solver = self.entity._solver
-        envs = solver._envs(envs_idx, write=True)
-        vals = rows(mass, "mass", 1, solver._n_sel(envs), solver._scene._batched, allow_scalar=True)
-        solver._set_param_part("body_mass", vals, torch.tensor([self._body]), envs)
+        envs = solver.select_envs(envs_idx, write=True)
+        vals = rows(mass, "mass", 1, solver.n_selected(envs), solver.batched, allow_scalar=True)
+        solver.write_param("body_mass", vals, torch.tensor([self._body]), envs)
 
     def set_com(self, pos, envs_idx=None) -> None:
         """Centre of mass in the link frame (m), (3,) or (n_envs, 3); may carry grad."""
         solver = self.entity._solver
-        envs = solver._envs(envs_idx, write=True)
-        vals = env_rows(pos, "pos", (3,), solver._n_sel(envs), solver._scene._batched)
-        solver._set_param_part("body_ipos", vals.unsqueeze(1), torch.tensor([self._body]), envs)
+        envs = solver.select_envs(envs_idx, write=True)
+        vals = env_rows(pos, "pos", (3,), solver.n_selected(envs), solver.batched)
+        solver.write_param("body_ipos", vals.unsqueeze(1), torch.tensor([self._body]), envs)
 
     def get_com(self) -> torch.Tensor:
         """Centre of mass in the link frame (m), env 0."""
@@ -91,9 +91,9 @@ class RigidLink:
         """Rotational inertia about the centre of mass, link axes (kg m^2), (3, 3) or
         (n_envs, 3, 3); symmetric positive semi-definite; may carry grad."""
         solver = self.entity._solver
-        envs = solver._envs(envs_idx, write=True)
-        vals = env_rows(inertia, "inertia", (3, 3), solver._n_sel(envs), solver._scene._batched)
-        solver._set_param_part("body_inertia", vals.unsqueeze(1), torch.tensor([self._body]), envs)
+        envs = solver.select_envs(envs_idx, write=True)
+        vals = env_rows(inertia, "inertia", (3, 3), solver.n_selected(envs), solver.batched)
+        solver.write_param("body_inertia", vals.unsqueeze(1), torch.tensor([self._body]), envs)
 
     def get_inertia(self) -> torch.Tensor:
         """Rotational inertia about the centre of mass, link axes (kg m^2), env 0."""
@@ -352,14 +352,14 @@ class RigidEntity:
 
     def _set_base(self, value, name: str, qs: List[int], envs_idx, zero_velocity: bool) -> None:
         solver = self._solver
-        envs = solver._envs(envs_idx, write=True)
-        vals = rows(value, name, len(qs), solver._n_sel(envs), self._scene._batched)
+        envs = solver.select_envs(envs_idx, write=True)
+        vals = rows(value, name, len(qs), solver.n_selected(envs), self._solver.batched)
         if name == "quat":
             norm = vals.norm(dim=-1, keepdim=True)
             if bool((norm < 1e-12).any()):
                 raise ValueError("quat: must be non-zero (w, x, y, z)")
             vals = vals / norm
-        solver.set_qpos(vals if self._scene._batched else vals[0], torch.tensor(qs), envs_idx)
+        solver.set_qpos(vals if self._solver.batched else vals[0], torch.tensor(qs), envs_idx)
         if zero_velocity:
             solver.set_dofs_velocity(torch.zeros(self.n_dofs, dtype=torch.float64), self._dofs(None), envs_idx)
 
@@ -379,13 +379,13 @@ class RigidEntity:
     # ---- parameters ----
     def _set_dof_param(self, name: str, param: str, values, dofs_idx_local, envs_idx, col=None) -> None:
         dofs = self._dofs(dofs_idx_local, write=True)
-        envs = self._solver._envs(envs_idx, write=True)
-        vals = rows(values, name, len(dofs), self._solver._n_sel(envs), self._scene._batched)
-        self._solver._set_param_part(param, vals, dofs, envs, col)
+        envs = self._solver.select_envs(envs_idx, write=True)
+        vals = rows(values, name, len(dofs), self._solver.n_selected(envs), self._solver.batched)
+        self._solver.write_param(param, vals, dofs, envs, col)
 
     def _get_dof_param(self, param: str, dofs_idx_local, envs_idx) -> torch.Tensor:
         dofs = self._dofs(dofs_idx_local)
-        return self._solver._out(self._solver.get_param(param)[:, dofs], self._solver._envs(envs_idx))
+        return self._solver.reading(self._solver.get_param(param)[:, dofs], self._solver.select_envs(envs_idx))
 
     def set_dofs_kp(self, kp, dofs_idx_local=None, envs_idx=None) -> None:
         self._set_dof_param("kp", "dof_kp", kp, dofs_idx_local, envs_idx)
@@ -405,14 +405,14 @@ class RigidEntity:
     def set_dofs_force_range(self, lower, upper, dofs_idx_local=None, envs_idx=None) -> None:
         """Clamp actuator forces of the dofs to [lower, upper]."""
         dofs = self._dofs(dofs_idx_local, write=True)
-        envs = self._solver._envs(envs_idx, write=True)
-        n = self._solver._n_sel(envs)
-        lo = rows(lower, "lower", len(dofs), n, self._scene._batched)
-        hi = rows(upper, "upper", len(dofs), n, self._scene._batched)
+        envs = self._solver.select_envs(envs_idx, write=True)
+        n = self._solver.n_selected(envs)
+        lo = rows(lower, "lower", len(dofs), n, self._solver.batched)
+        hi = rows(upper, "upper", len(dofs), n, self._solver.batched)
         if bool((lo > hi).any()):
             raise ValueError("lower: must not exceed upper")
-        self._solver._set_param_part("dof_force_range", lo, dofs, envs, 0)
-        self._solver._set_param_part("dof_force_range", hi, dofs, envs, 1)
+        self._solver.write_param("dof_force_range", lo, dofs, envs, 0)
+        self._solver.write_param("dof_force_range", hi, dofs, envs, 1)
 
     def get_dofs_kp(self, dofs_idx_local=None, envs_idx=None) -> torch.Tensor:
         return self._get_dof_param("dof_kp", dofs_idx_local, envs_idx)
@@ -434,24 +434,24 @@ class RigidEntity:
     def set_friction(self, friction) -> None:
         """Sliding friction coefficient of every geom of the entity, in every env."""
         self._built("set_friction")
-        vals = rows(friction, "friction", 1, self._scene._n, False, allow_scalar=True)
+        vals = rows(friction, "friction", 1, self._solver.n_rows, False, allow_scalar=True)
         if bool((vals < 0).any()):
             raise ValueError(f"friction: must be >= 0, got {float(vals[0, 0])}")
         geoms = torch.arange(self.geom_start, self.geom_start + self._n_geoms)
-        self._solver._set_param_part("geom_friction", vals.expand(-1, len(geoms)), geoms, None, 0)
+        self._solver.write_param("geom_friction", vals.expand(-1, len(geoms)), geoms, None, 0)
 
     def _link_shift(self, name: str, param: str, shift, k: int, links_idx_local, envs_idx) -> None:
         """Set ``param`` of the chosen links to the model's value plus ``shift`` (Genesis's *_shift setters)."""
         self._built(name)
         links = indices(links_idx_local, "links_idx_local", self.n_links, "links", unique=True)
-        envs = self._solver._envs(envs_idx, write=True)
-        n_sel = self._solver._n_sel(envs)
+        envs = self._solver.select_envs(envs_idx, write=True)
+        n_sel = self._solver.n_selected(envs)
         shape = (len(links),) if k == 1 else (len(links), k)
-        vals = env_rows(shift, name, shape, n_sel, self._scene._batched)
+        vals = env_rows(shift, name, shape, n_sel, self._solver.batched)
         bodies = links + self.link_start + 1
-        base = torch.as_tensor(self._solver._scene._native.param_default(param))[bodies]
+        base = torch.as_tensor(self._solver.param_default(param))[bodies]
         vals = vals + base
-        self._solver._set_param_part(param, vals, bodies, envs)
+        self._solver.write_param(param, vals, bodies, envs)
 
     def set_mass_shift(self, mass_shift, links_idx_local=None, envs_idx=None) -> None:
         """Link masses = model masses + ``mass_shift`` (n_links,) or (n_envs, n_links); may carry grad."""
@@ -484,9 +484,9 @@ class RigidEntity:
         mine = set(range(self.link_start + 1, self.link_start + 1 + self._n_links))
         other = None if with_entity is None else set(range(with_entity.link_start + 1, with_entity.link_start + 1 + with_entity.n_links))
         per_env = []
-        for e in range(scene._n):
+        for e in range(self._solver.n_rows):
             cs = []
-            for c in self._solver._contacts(e):
+            for c in self._solver.contacts_of_env(e):
                 b1, b2 = c["body1"], c["body2"]
                 if b1 not in mine and b2 not in mine:
                     continue
@@ -495,7 +495,7 @@ class RigidEntity:
                 cs.append(c)
             per_env.append(cs)
         width = max((len(cs) for cs in per_env), default=0)
-        n = scene._n
+        n = self._solver.n_rows
         ints = {k: torch.full((n, width), -1, dtype=torch.int64) for k in ("geom_a", "geom_b", "link_a", "link_b")}
         flt = {k: torch.zeros(n, width, 3, dtype=torch.float64) for k in ("position", "normal", "force_a", "force_b")}
         pen = torch.zeros(n, width, dtype=torch.float64)
@@ -517,7 +517,7 @@ class RigidEntity:
         out: Dict[str, torch.Tensor] = dict(ints)
         out.update({k: v.to(_globals.tc_float) for k, v in flt.items()})
         out["penetration"] = pen.to(_globals.tc_float)
-        if scene._batched:
+        if self._solver.batched:
             out["valid_mask"] = valid
             return out
         return {k: v[0] for k, v in out.items()}

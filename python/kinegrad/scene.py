@@ -705,7 +705,7 @@ class Scene:
             self._link.trace = []
             self._params.new_graph()
             return
-        envs = self.sim.rigid_solver._envs(envs_idx)
+        envs = self.sim.rigid_solver.select_envs(envs_idx)
         q, v = self._qpos.clone(), self._qvel.clone()
         q[envs], v[envs] = src._qpos[envs], src._qvel[envs]
         self._set_q(q)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Dict, List, Optional
 
+import numpy as np
 import torch
 
 from . import _globals
@@ -80,8 +81,28 @@ class RigidSolver:
         self._scene._require_built(what)
         return self._desc
 
-    # ---- env selection and output ----
-    def _envs(self, envs_idx, write: bool = False) -> Optional[torch.Tensor]:
+    # ---- the facade entities and links use (beside the Genesis API): env rows, readings,
+    # parameter writes, link states and contacts, without reaching into the scene ----
+    @property
+    def batched(self) -> bool:
+        """Whether the scene was built with n_envs >= 1 (readings then have an env dimension)."""
+        return self._scene._batched
+
+    @property
+    def n_rows(self) -> int:
+        """Rows of every state, control and parameter array: max(n_envs, 1)."""
+        return self._scene._n
+
+    def link_states(self):
+        """(pos, quat, vel, ang) of every body, each float64 (N, nbody, k), of the current state
+        (graph tensors in a ``requires_grad`` scene)."""
+        return self._scene._kinematics()
+
+    def param_default(self, name: str) -> np.ndarray:
+        """The model's value of parameter ``name`` (one env's shape)."""
+        return self._scene._native.param_default(name)
+
+    def select_envs(self, envs_idx, write: bool = False) -> Optional[torch.Tensor]:
         """The selected envs (None: all); ``write``: they say where a write goes (no repeats)."""
         sc = self._scene
         if envs_idx is None:
@@ -90,10 +111,11 @@ class RigidSolver:
             raise ValueError("envs_idx: the scene is not batched (built with n_envs=0); leave envs_idx as None")
         return indices(envs_idx, "envs_idx", sc._n, "envs", unique=write)
 
-    def _n_sel(self, envs: Optional[torch.Tensor]) -> int:
+    def n_selected(self, envs: Optional[torch.Tensor]) -> int:
+        """Rows of a write to ``envs`` (None: every env)."""
         return self._scene._n if envs is None else len(envs)
 
-    def _out(self, t: torch.Tensor, envs: Optional[torch.Tensor]) -> torch.Tensor:
+    def reading(self, t: torch.Tensor, envs: Optional[torch.Tensor]) -> torch.Tensor:
         """A reading (N, ...) as returned: the rows ``envs`` (batched) or env 0's row (unbatched),
         never a view of the state, in ``gs.tc_float``; one torch op (one graph node) in the common
         case, and the gs.Tensor is that op's result itself."""
@@ -150,9 +172,9 @@ class RigidSolver:
     def get_qpos(self, qs_idx=None, envs_idx=None) -> torch.Tensor:
         """Generalized positions, (n_qs,) or (n_envs, n_qs); quaternions (w, x, y, z)."""
         if qs_idx is None and self._scene._native is not None:
-            return self._out(self._scene._qpos, self._envs(envs_idx))
+            return self.reading(self._scene._qpos, self.select_envs(envs_idx))
         qs = indices(qs_idx, "qs_idx", self.n_qs, "position coordinates")
-        return self._out(self._scene._qpos[:, qs], self._envs(envs_idx))
+        return self.reading(self._scene._qpos[:, qs], self.select_envs(envs_idx))
 
     def get_qvel(self, dofs_idx=None, envs_idx=None) -> torch.Tensor:
         """Generalized velocities, (n_dofs,) or (n_envs, n_dofs)."""
@@ -160,13 +182,13 @@ class RigidSolver:
 
     def get_dofs_position(self, dofs_idx=None, envs_idx=None) -> torch.Tensor:
         dofs = indices(dofs_idx, "dofs_idx", self.n_dofs, "dofs")
-        return self._out(self._dofs_position_all()[:, dofs], self._envs(envs_idx))
+        return self.reading(self._dofs_position_all()[:, dofs], self.select_envs(envs_idx))
 
     def get_dofs_velocity(self, dofs_idx=None, envs_idx=None) -> torch.Tensor:
         if dofs_idx is None and self._scene._native is not None:
-            return self._out(self._scene._qvel, self._envs(envs_idx))
+            return self.reading(self._scene._qvel, self.select_envs(envs_idx))
         dofs = indices(dofs_idx, "dofs_idx", self.n_dofs, "dofs")
-        return self._out(self._scene._qvel[:, dofs], self._envs(envs_idx))
+        return self.reading(self._scene._qvel[:, dofs], self.select_envs(envs_idx))
 
     def get_links_pos(self, links_idx=None, envs_idx=None) -> torch.Tensor:
         return self._link_reading(0, links_idx, envs_idx)
@@ -182,7 +204,7 @@ class RigidSolver:
 
     def _link_reading(self, which: int, links_idx, envs_idx) -> torch.Tensor:
         links = indices(links_idx, "links_idx", self.n_links, "links")
-        return self._out(self._scene._kinematics()[which][:, links + 1], self._envs(envs_idx))
+        return self.reading(self._scene._kinematics()[which][:, links + 1], self.select_envs(envs_idx))
 
     def get_state(self) -> SimState:
         return self._scene.get_state()
@@ -191,8 +213,8 @@ class RigidSolver:
     def set_qpos(self, qpos, qs_idx=None, envs_idx=None) -> None:
         self._scene._check_owner(qpos, "qpos")
         qs = indices(qs_idx, "qs_idx", self.n_qs, "position coordinates", unique=True)
-        envs = self._envs(envs_idx, write=True)
-        vals = rows(qpos, "qpos", len(qs), self._n_sel(envs), self._scene._batched)
+        envs = self.select_envs(envs_idx, write=True)
+        vals = rows(qpos, "qpos", len(qs), self.n_selected(envs), self._scene._batched)
         q = self._scene._qpos.clone()
         r = torch.arange(self._scene._n) if envs is None else envs
         q[r.unsqueeze(1), qs.unsqueeze(0)] = vals
@@ -201,17 +223,17 @@ class RigidSolver:
     def set_dofs_position(self, position, dofs_idx=None, envs_idx=None, zero_velocity: bool = True) -> None:
         self._scene._check_owner(position, "position")
         dofs = indices(dofs_idx, "dofs_idx", self.n_dofs, "dofs", unique=True)
-        envs = self._envs(envs_idx, write=True)
-        vals = rows(position, "position", len(dofs), self._n_sel(envs), self._scene._batched)
+        envs = self.select_envs(envs_idx, write=True)
+        vals = rows(position, "position", len(dofs), self.n_selected(envs), self._scene._batched)
         self._write_dofs_position(vals, dofs, envs)
         if zero_velocity:
-            self._write_v(torch.zeros(self._n_sel(envs), len(dofs), dtype=torch.float64), dofs, envs)
+            self._write_v(torch.zeros(self.n_selected(envs), len(dofs), dtype=torch.float64), dofs, envs)
 
     def set_dofs_velocity(self, velocity, dofs_idx=None, envs_idx=None) -> None:
         self._scene._check_owner(velocity, "velocity")
         dofs = indices(dofs_idx, "dofs_idx", self.n_dofs, "dofs", unique=True)
-        envs = self._envs(envs_idx, write=True)
-        vals = rows(velocity, "velocity", len(dofs), self._n_sel(envs), self._scene._batched)
+        envs = self.select_envs(envs_idx, write=True)
+        vals = rows(velocity, "velocity", len(dofs), self.n_selected(envs), self._scene._batched)
         self._write_v(vals, dofs, envs)
 
     def _write_v(self, vals: torch.Tensor, dofs: torch.Tensor, envs: Optional[torch.Tensor]) -> None:
@@ -248,9 +270,9 @@ class RigidSolver:
                 sc._ctl.writes.append(ControlWrite(sc._pend, mode, None, dofs, span, vals.detach().clone(), None, key))
             return
         sc._check_owner(vals, name)
-        envs = None if envs_idx is None else self._envs(envs_idx, write=True)
+        envs = None if envs_idx is None else self.select_envs(envs_idx, write=True)
         try:
-            t = rows(vals, name, dofs.shape[0], self._n_sel(envs), sc._batched)  # a fresh (n_sel, k) tensor
+            t = rows(vals, name, dofs.shape[0], self.n_selected(envs), sc._batched)  # a fresh (n_sel, k) tensor
         except ValueError as e:
             raise ValueError(f"{e} (control for step {sc.t})") from None
         if not sc._grad:
@@ -272,7 +294,9 @@ class RigidSolver:
         t = env_rows(value, name, cur.shape[1:], cur.shape[0], True)
         self._scene._write_param(name, None, t)
 
-    def _set_param_part(self, name: str, values: torch.Tensor, cols: torch.Tensor, envs: Optional[torch.Tensor], col: Optional[int] = None) -> None:
+    def write_param(self, name: str, values: torch.Tensor, cols: torch.Tensor, envs: Optional[torch.Tensor], col: Optional[int] = None) -> None:
+        """Write ``values`` (n_sel, len(cols)) into parameter ``name`` at the entries ``cols`` (of
+        column ``col`` when given) of the rows ``envs`` (None: all); may carry grad."""
         r = (torch.arange(self._scene._n) if envs is None else envs).unsqueeze(1)
         idx = (r, cols.unsqueeze(0)) if col is None else (r, cols.unsqueeze(0), col)
         self._scene._write_param(name, idx, values)
@@ -281,16 +305,17 @@ class RigidSolver:
         """Gravity (m/s^2), (3,) or (n_envs, 3); may carry grad."""
         self._scene._require_built("set_gravity")
         self._scene._check_owner(gravity, "gravity")
-        envs = self._envs(envs_idx, write=True)
-        vals = rows(gravity, "gravity", 3, self._n_sel(envs), self._scene._batched)
+        envs = self.select_envs(envs_idx, write=True)
+        vals = rows(gravity, "gravity", 3, self.n_selected(envs), self._scene._batched)
         r = (torch.arange(self._scene._n) if envs is None else envs).unsqueeze(1)
         self._scene._write_param("gravity", (r, torch.arange(3).unsqueeze(0)), vals)
 
     def get_gravity(self, envs_idx=None) -> torch.Tensor:
-        return self._out(self.get_param("gravity"), self._envs(envs_idx))
+        return self.reading(self.get_param("gravity"), self.select_envs(envs_idx))
 
     # ---- contacts ----
-    def _contacts(self, env: int) -> List[dict]:
+    def contacts_of_env(self, env: int) -> List[dict]:
+        """The contacts of env ``env``'s last step, as the native sim reports them."""
         self._scene._flush()
         return self._scene._native.contacts(env)
 

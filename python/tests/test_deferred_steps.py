@@ -265,7 +265,7 @@ def test_contacts_are_those_of_the_last_step_called():
     for _ in range(60):
         scene.step()
     assert scene._pend == 60
-    contacts = scene.sim.rigid_solver._contacts(0)
+    contacts = scene.sim.rigid_solver.contacts_of_env(0)
     assert scene._pend == 0 and len(contacts) >= 4
 
 
