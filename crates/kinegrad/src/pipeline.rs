@@ -67,10 +67,11 @@ fn substeps(
                 format!("qvel[{}]", i - model.nq)
             };
             return Err(Error::Diverged {
-                step: data.nstep,
+                // the substep that failed (`nstep` already counts it)
+                step: data.nstep - 1,
                 message: format!(
                     "{what} is not finite{}",
-                    stiffness_hint(model, params, control, h)
+                    diagnose(model, params, control, data, h)
                 ),
             });
         }
@@ -187,7 +188,10 @@ pub fn forward(
     if !solver::solve(model, data) {
         return Err(Error::Diverged {
             step: data.nstep,
-            message: "constraint Hessian is not positive definite".into(),
+            message: format!(
+                "constraint Hessian is not positive definite{}",
+                diagnose(model, params, control, data, h)
+            ),
         });
     }
     Ok(())
@@ -235,7 +239,10 @@ pub fn forward_replay(
         } else {
             Error::Diverged {
                 step: data.nstep,
-                message: "constraint Hessian is not positive definite".into(),
+                message: format!(
+                    "constraint Hessian is not positive definite{}",
+                    diagnose(model, params, control, data, h)
+                ),
             }
         });
     }
@@ -296,27 +303,151 @@ fn not_positive_definite(
     model: &Model,
     params: &Params,
     control: &Control,
-    data: &Data,
+    data: &mut Data,
     h: f64,
 ) -> Error {
     let nv = model.nv;
+    let cause = diagnose(model, params, control, data, h);
     if data.qm_h.iter().any(|x| !x.is_finite()) {
         // a state far out (finite, yet beyond what the mass matrix can be computed at)
         return Error::Diverged {
             step: data.nstep,
-            message: format!(
-                "the mass matrix is not finite: the state diverged{}",
-                stiffness_hint(model, params, control, h)
-            ),
+            message: format!("the mass matrix is not finite: the state diverged{cause}"),
         };
     }
-    // name the body of the dof with the smallest diagonal entry
-    let d = (0..nv)
-        .min_by(|&a, &b| data.qm_h[a * nv + a].total_cmp(&data.qm_h[b * nv + b]))
-        .unwrap_or(0);
+    // the dof whose pivot failed: where M stops being positive definite
+    data.qm_h_chol.copy_from_slice(&data.qm_h);
+    let d = chol::first_bad_pivot(&mut data.qm_h_chol, nv).unwrap_or(0);
     let body = &model.body_name[model.dof_body[d]];
+    let joint = &model.jnt_name[model.dof_jnt[d]];
+    let cause = if cause.is_empty() {
+        format!(" (check the mass and inertia of body '{body}' and its subtree)")
+    } else {
+        cause
+    };
     Error::Diverged {
         step: data.nstep,
-        message: format!("mass matrix is not positive definite (check the mass and inertia of body '{body}' and its subtree)"),
+        message: format!(
+            "mass matrix is not positive definite (its factorization fails at dof {d}, joint \
+             '{joint}'){cause}"
+        ),
     }
+}
+
+/// Ratio of the largest to the smallest positive mass (or rotational inertia) of the moving
+/// bodies above which the mass matrix is too ill-conditioned for double precision (its
+/// Cholesky pivots lose every digit past ~1e16; well before that the dynamics of the light
+/// bodies are round-off).
+const MAX_MASS_RATIO: f64 = 1e10;
+
+/// Bounding radius (m) above which a geom is named as a likely cause of divergence: no robot
+/// or object part is 10 km across; a mesh in the wrong units (mm read as m, twice) is.
+const MAX_GEOM_RADIUS: f64 = 1e4;
+
+/// Why a simulation diverged, as a parenthesised clause to append to the message (empty when no
+/// cause is found). Tried in order, the first that applies is named:
+/// 1. a body whose mass or rotational inertia is more than [`MAX_MASS_RATIO`] times that of
+///    the lightest moving body (the mass matrix is then numerically singular);
+/// 2. a position (or explicit velocity) gain too stiff for the substep `h` (see
+///    [`stiffness_hint`]);
+/// 3. a geom larger than [`MAX_GEOM_RADIUS`];
+/// 4. the dof with the largest (or first non-finite) acceleration of the last substep and the
+///    forces that produced it.
+pub fn diagnose(model: &Model, params: &Params, control: &Control, data: &Data, h: f64) -> String {
+    if let Some(s) = mass_spread(model, params) {
+        return s;
+    }
+    let s = stiffness_hint(model, params, control, h);
+    if !s.is_empty() {
+        return s;
+    }
+    if let Some(s) = huge_geom(model) {
+        return s;
+    }
+    blowup_dof(model, data)
+}
+
+fn mass_spread(model: &Model, params: &Params) -> Option<String> {
+    // moving bodies: a dof on the path to the world (bodies are ordered parents first)
+    let mut moving = vec![false; model.nbody];
+    for &b in &model.dof_body {
+        moving[b] = true;
+    }
+    for b in 1..model.nbody {
+        let p = model.body_parent[b];
+        if p != b && moving[p] {
+            moving[b] = true;
+        }
+    }
+    let bodies = || (1..model.nbody).filter(|&b| moving[b]);
+    let check = |value: &dyn Fn(usize) -> f64, what: &str, unit: &str| -> Option<String> {
+        let pos = || bodies().filter(|&b| value(b) > 0.0);
+        let hi = pos().max_by(|&a, &b| value(a).total_cmp(&value(b)))?;
+        let lo = pos().min_by(|&a, &b| value(a).total_cmp(&value(b)))?;
+        let ratio = value(hi) / value(lo);
+        (ratio > MAX_MASS_RATIO || !ratio.is_finite()).then(|| {
+            format!(
+                " (body '{}' has {what} {:.3e} {unit}, {ratio:.1e} times that of body '{}' \
+                 ({:.3e} {unit}): the mass matrix is too ill-conditioned for double precision; \
+                 check the mass and inertia of body '{}')",
+                model.body_name[hi],
+                value(hi),
+                model.body_name[lo],
+                value(lo),
+                model.body_name[hi]
+            )
+        })
+    };
+    check(&|b| params.body_mass[b], "mass", "kg").or_else(|| {
+        check(
+            &|b| params.body_inertia[b].diagonal().max(),
+            "rotational inertia",
+            "kg m^2",
+        )
+    })
+}
+
+fn huge_geom(model: &Model) -> Option<String> {
+    let g = (0..model.ngeom)
+        .filter(|&g| !model.geom_visual[g] && model.geom_rbound[g].is_finite())
+        .max_by(|&a, &b| model.geom_rbound[a].total_cmp(&model.geom_rbound[b]))?;
+    let r = model.geom_rbound[g];
+    (r > MAX_GEOM_RADIUS).then(|| {
+        let name = if model.geom_name[g].is_empty() {
+            format!("{g}")
+        } else {
+            format!("'{}'", model.geom_name[g])
+        };
+        format!(
+            " (geom {name} of body '{}' is {r:.3e} m in bounding radius: a size or mesh in the \
+             wrong units? Contacts with it have lever arms and depths of that order)",
+            model.body_name[model.geom_body[g]]
+        )
+    })
+}
+
+fn blowup_dof(model: &Model, data: &Data) -> String {
+    let mag = |x: f64| {
+        if x.is_finite() {
+            x.abs()
+        } else {
+            f64::INFINITY
+        }
+    };
+    let Some(d) = (0..model.nv).max_by(|&a, &b| mag(data.qacc[a]).total_cmp(&mag(data.qacc[b])))
+    else {
+        return String::new();
+    };
+    format!(
+        " (the largest acceleration is that of dof {d}, joint '{}' of body '{}': qacc = {:.3e}, \
+         from actuator force {:.3e}, constraint force {:.3e}, bias force {:.3e}, passive force \
+         {:.3e})",
+        model.jnt_name[model.dof_jnt[d]],
+        model.body_name[model.dof_body[d]],
+        data.qacc[d],
+        data.qfrc_actuator[d],
+        data.qfrc_constraint[d],
+        data.qfrc_bias[d],
+        data.qfrc_passive[d]
+    )
 }

