@@ -451,3 +451,207 @@ fn blowup_dof(model: &Model, data: &Data) -> String {
         data.qfrc_passive[d]
     )
 }
+
+/// Something a scene or a step does that is no error but that the user should know about.
+/// The core only collects warnings as data (see [`timestep_warnings`], [`contact_warnings`]);
+/// a front end shows each once per scene, deduplicated by [`Warning::key`], and words it with
+/// [`Warning::describe`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Warning {
+    /// The substep `h` is longer than half a constraint's solref time constant `timeconst`.
+    /// kinegrad, as MuJoCo, then uses `2 h` as the time constant (see
+    /// [`crate::constraint::ref_gains`]): the constraint is softer than written and penetrates
+    /// about `g (2h)^2` under gravity `g`. `element` is the one with the smallest time constant,
+    /// `others` how many more are affected.
+    TimeconstBelowTwoSteps {
+        /// Substep length (s).
+        h: f64,
+        /// The element's time constant (s).
+        timeconst: f64,
+        /// The geom or joint with the smallest time constant.
+        element: Element,
+        /// How many other geoms (or joints) have a time constant below `2 h`.
+        others: usize,
+    },
+    /// A contact of the last substep was deeper than the smaller geom's bounding radius: the
+    /// geom has passed (at least halfway) through the other within a step, more than the
+    /// constraint recovers in one (at the step `h`, the time constant is at least `2 h`).
+    DeepPenetration {
+        /// Substep length (s).
+        h: f64,
+        /// The geom that went through (the smaller one).
+        geom: usize,
+        /// The geom it went into.
+        other: usize,
+        /// Penetration depth (m).
+        depth: f64,
+        /// Bounding radius of `geom` (m).
+        size: f64,
+    },
+}
+
+/// A model element a [`Warning`] names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Element {
+    /// A geom's contacts (its solref).
+    Geom(usize),
+    /// A joint's limits (its solref).
+    Joint(usize),
+}
+
+impl Warning {
+    /// What identifies the warning for "show once": its kind and element(s), not its numbers.
+    pub fn key(&self) -> (u8, usize, usize) {
+        match *self {
+            Warning::TimeconstBelowTwoSteps { element, .. } => match element {
+                Element::Geom(g) => (0, g, 0),
+                Element::Joint(j) => (1, j, 0),
+            },
+            Warning::DeepPenetration { geom, other, .. } => (2, geom, other),
+        }
+    }
+
+    /// The warning as a sentence naming the elements of `model`.
+    pub fn describe(&self, model: &Model) -> String {
+        let geom = |g: usize| {
+            if model.geom_name[g].is_empty() {
+                format!(
+                    "geom {g} (of body '{}')",
+                    model.body_name[model.geom_body[g]]
+                )
+            } else {
+                format!("geom '{}'", model.geom_name[g])
+            }
+        };
+        match *self {
+            Warning::TimeconstBelowTwoSteps {
+                h,
+                timeconst,
+                element,
+                others,
+            } => {
+                let (what, name) = match element {
+                    Element::Geom(g) => ("contacts", geom(g)),
+                    Element::Joint(j) => ("limits", format!("joint '{}'", model.jnt_name[j])),
+                };
+                let more = if others > 0 {
+                    format!(" (and {others} more)")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "dt = {h} s is more than half the time constant {timeconst} s of the {what} \
+                     of {name}{more}: as MuJoCo does, the time constant is raised to 2 dt = {} s, \
+                     so these constraints are softer than written (under gravity they sink about \
+                     g (2 dt)^2 = {:.3} m); use a step of at most {} s (or more substeps) for the \
+                     written stiffness",
+                    2.0 * h,
+                    9.81 * 4.0 * h * h,
+                    0.5 * timeconst
+                )
+            }
+            Warning::DeepPenetration {
+                h,
+                geom: g,
+                other,
+                depth,
+                size,
+            } => format!(
+                "{} penetrates {} by {depth:.3} m, more than its size ({size:.3} m bounding \
+                 radius): it has passed through within one step of dt = {h} s, more than the \
+                 contact can recover; use a smaller dt (or more substeps)",
+                geom(g),
+                geom(other)
+            ),
+        }
+    }
+}
+
+/// Warnings that follow from the model, its parameters and its substep alone: the contacts and
+/// the joint limits whose solref time constant is below two substeps (one warning for geoms and
+/// one for joints, each naming the smallest). Check once per scene, and again when the step or
+/// the parameters change.
+pub fn timestep_warnings(model: &Model, _params: &Params) -> Vec<Warning> {
+    let h = model.opt.timestep / model.opt.substeps as f64;
+    let mut out = Vec::new();
+    // contacts: the geoms of some collision pair (a global override replaces theirs)
+    let mut in_pair = vec![false; model.ngeom];
+    if model.opt.enable_collision {
+        for &(g1, g2) in &model.collision_pairs {
+            in_pair[g1] = true;
+            in_pair[g2] = true;
+        }
+    }
+    let geom_tc = |g: usize| {
+        model
+            .opt
+            .constraint_timeconst
+            .unwrap_or(model.geom_solref[g][0])
+    };
+    let short = |tc: f64| tc > 0.0 && tc < 2.0 * h;
+    let geoms: Vec<usize> = (0..model.ngeom)
+        .filter(|&g| in_pair[g] && short(geom_tc(g)))
+        .collect();
+    // the smallest time constant; on a tie, a bounded geom rather than a plane
+    let unbounded = |g: usize| !model.geom_rbound[g].is_finite();
+    if let Some(&g) = geoms.iter().min_by(|&&a, &&b| {
+        geom_tc(a)
+            .total_cmp(&geom_tc(b))
+            .then(unbounded(a).cmp(&unbounded(b)))
+    }) {
+        out.push(Warning::TimeconstBelowTwoSteps {
+            h,
+            timeconst: geom_tc(g),
+            element: Element::Geom(g),
+            others: geoms.len() - 1,
+        });
+    }
+    if model.opt.enable_joint_limit {
+        let joints: Vec<usize> = (0..model.njnt)
+            .filter(|&j| model.jnt_limited[j] && short(model.jnt_solref[j][0]))
+            .collect();
+        if let Some(&j) = joints
+            .iter()
+            .min_by(|&&a, &&b| model.jnt_solref[a][0].total_cmp(&model.jnt_solref[b][0]))
+        {
+            out.push(Warning::TimeconstBelowTwoSteps {
+                h,
+                timeconst: model.jnt_solref[j][0],
+                element: Element::Joint(j),
+                others: joints.len() - 1,
+            });
+        }
+    }
+    out
+}
+
+/// Append to `out` the warnings of the last substep `data` ran: contacts deeper than the
+/// smaller geom's bounding radius ([`Warning::DeepPenetration`], one per geom pair, the
+/// deepest). Allocation-free unless there is something to report; call after each step.
+pub fn contact_warnings(model: &Model, data: &Data, out: &mut Vec<Warning>) {
+    let h = model.opt.timestep / model.opt.substeps as f64;
+    let start = out.len();
+    for c in &data.contacts {
+        let depth = -c.dist;
+        let (r1, r2) = (model.geom_rbound[c.geom1], model.geom_rbound[c.geom2]);
+        let (geom, other, size) = if r1 <= r2 {
+            (c.geom1, c.geom2, r1)
+        } else {
+            (c.geom2, c.geom1, r2)
+        };
+        if !(depth > size) {
+            continue;
+        }
+        let w = Warning::DeepPenetration {
+            h,
+            geom,
+            other,
+            depth,
+            size,
+        };
+        match out[start..].iter_mut().find(|x| x.key() == w.key()) {
+            Some(Warning::DeepPenetration { depth: d, .. }) => *d = d.max(depth),
+            _ => out.push(w),
+        }
+    }
+}

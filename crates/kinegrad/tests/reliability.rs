@@ -177,3 +177,107 @@ fn diverged_error_reports_the_index_of_the_step_that_failed() {
         other => panic!("{other}"),
     }
 }
+
+const BALL_ON_FLOOR_DT_025: &str = r#"<mujoco model="s">
+  <option timestep="0.25"/>
+  <worldbody>
+    <geom name="floor" type="plane" size="5 5 0.1"/>
+    <body name="ball" pos="0 0 0.1">
+      <freejoint/>
+      <geom name="ball" type="sphere" size="0.1" mass="1"/>
+    </body>
+  </worldbody>
+</mujoco>"#;
+
+#[test]
+fn ball_falling_through_the_floor_at_a_large_dt_is_warned_about() {
+    use kinegrad::pipeline::{contact_warnings, timestep_warnings, Element, Warning};
+    let m = scene(BALL_ON_FLOOR_DT_025, Path::new("."));
+    let ball = m.geom_name.iter().position(|n| n == "ball").unwrap();
+    let floor = m.geom_name.iter().position(|n| n == "floor").unwrap();
+    // the scene: dt = 0.25 s against the default contact time constant 0.02 s
+    let w = timestep_warnings(&m, &m.params0);
+    assert_eq!(
+        w,
+        vec![Warning::TimeconstBelowTwoSteps {
+            h: 0.25,
+            timeconst: 0.02,
+            element: Element::Geom(ball),
+            others: 1
+        }]
+    );
+    let text = w[0].describe(&m);
+    assert!(
+        text.contains("dt = 0.25 s") && text.contains("geom 'ball'") && text.contains("0.5 s"),
+        "{text}"
+    );
+    // the steps: MuJoCo 4.0.0 on the same file (mj_step, Euler, which equals implicitfast here):
+    // the contact at distance 0 is in MuJoCo's gap (no row), the ball falls 0.613 m in the first
+    // step and comes back up at the rate of the time constant raised to 2 dt = 0.5 s
+    let mujoco_z = [
+        -0.513125,
+        -0.3905000000000003,
+        -0.29853125000000025,
+        -0.22955468750000022,
+        -0.1778222656250002,
+        -0.13902294921875016,
+        -0.10992346191406265,
+        -0.08809884643554702,
+    ];
+    let mut s = State::new(&m);
+    let c = Control::new(&m);
+    let mut d = Data::new(&m);
+    let mut seen = Vec::new();
+    let mut first_warning = None;
+    for (t, z) in mujoco_z.iter().enumerate() {
+        pipeline::step(&m, &m.params0, &mut s, &c, &mut d).unwrap();
+        assert!(
+            (s.q[2] - z).abs() < 1e-9,
+            "step {t}: z {} vs MuJoCo {z}",
+            s.q[2]
+        );
+        let mut w = Vec::new();
+        contact_warnings(&m, &d, &mut w);
+        for x in w {
+            if !seen.iter().any(|y: &Warning| y.key() == x.key()) {
+                first_warning.get_or_insert(t);
+                seen.push(x);
+            }
+        }
+    }
+    // once: the second step's contacts (the state after the first) are 0.613 m deep, through
+    // a ball of radius 0.1
+    assert_eq!(first_warning, Some(1));
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    match seen[0] {
+        Warning::DeepPenetration {
+            geom,
+            other,
+            depth,
+            size,
+            h,
+        } => {
+            assert_eq!((geom, other, h), (ball, floor, 0.25));
+            assert!((depth - 0.613125).abs() < 1e-9 && (size - 0.1).abs() < 1e-12);
+        }
+        ref other => panic!("{other:?}"),
+    }
+    let text = seen[0].describe(&m);
+    assert!(
+        text.contains("geom 'ball' penetrates geom 'floor' by 0.613 m"),
+        "{text}"
+    );
+    // at a step within the time constant's reach, neither warning
+    let mut m2 = m.clone();
+    m2.opt.timestep = 0.002;
+    assert!(timestep_warnings(&m2, &m2.params0).is_empty());
+    let mut s = State::new(&m2);
+    let mut d = Data::new(&m2);
+    for _ in 0..500 {
+        pipeline::step(&m2, &m2.params0, &mut s, &c, &mut d).unwrap();
+        let mut w = Vec::new();
+        contact_warnings(&m2, &d, &mut w);
+        assert!(w.is_empty(), "{w:?}");
+    }
+    assert!((s.q[2] - 0.1).abs() < 0.01, "ball resting at {}", s.q[2]);
+}
