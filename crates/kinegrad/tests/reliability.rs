@@ -365,7 +365,7 @@ fn franka_gripper_soak_keeps_finger_contacts_limit_rows_and_a_converged_solver()
         for &j in &past {
             past_limit_steps += 1;
             assert!(
-                d.efc_kind.iter().any(|k| *k == RowKind::Limit(j)),
+                d.efc_kind.contains(&RowKind::Limit(j)),
                 "step {t}: joint '{}' past its limit without a limit row",
                 m.jnt_name[j]
             );
