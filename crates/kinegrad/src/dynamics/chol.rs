@@ -4,6 +4,13 @@
 /// Factor `a = L L^T` in place (lower triangle holds L; the strict upper triangle is zeroed).
 /// Returns false if the matrix is not positive definite.
 pub fn factor(a: &mut [f64], n: usize) -> bool {
+    first_bad_pivot(a, n).is_none()
+}
+
+/// [`factor`], returning the index of the first pivot that is not positive (where the matrix
+/// stops being positive definite), or `None` when the factorization succeeds.
+#[inline]
+pub fn first_bad_pivot(a: &mut [f64], n: usize) -> Option<usize> {
     let a = &mut a[..n * n];
     for j in 0..n {
         // rows j + 1.. read row j's first j entries and its diagonal
@@ -14,7 +21,7 @@ pub fn factor(a: &mut [f64], n: usize) -> bool {
             d -= x * x;
         }
         if !(d > 0.0) {
-            return false;
+            return Some(j);
         }
         let d = d.sqrt();
         row_j[j] = d;
@@ -28,7 +35,7 @@ pub fn factor(a: &mut [f64], n: usize) -> bool {
         }
         upper[1..].iter_mut().for_each(|x| *x = 0.0);
     }
-    true
+    None
 }
 
 /// Solve `L L^T x = b` in place (`b` becomes `x`).
