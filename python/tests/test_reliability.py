@@ -371,3 +371,50 @@ def test_get_contacts_with_a_non_entity_names_the_argument():
         box.get_contacts(with_entity="str")
     with pytest.raises(ValueError, match="with_entity: expected an entity of this scene or None, got an entity of another scene"):
         box.get_contacts(with_entity=other.entities[1])
+
+
+# ---- 4. a step too long for the contact's time constant ----
+
+
+def test_a_ball_falling_through_the_floor_at_dt_0_25_is_warned_about_once():
+    """At dt = 0.25 a resting sphere fell through the floor in 2 steps with no warning."""
+    with pytest.warns(RuntimeWarning, match=r"time constant"):
+        scene = gs.Scene(sim_options=gs.options.SimOptions(dt=0.25))
+        scene.add_entity(gs.morphs.Plane())
+        ball = scene.add_entity(gs.morphs.Sphere(radius=0.1, pos=(0.0, 0.0, 0.1)))
+        scene.build()
+    with pytest.warns(RuntimeWarning, match=r"penetrates geom .plane. by") as record:
+        for _ in range(4):
+            scene.step()
+            ball.get_pos()
+    assert sum("penetrates" in str(w.message) for w in record) == 1  # once, not every step
+
+
+def test_a_step_within_the_time_constants_gives_no_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scene, box = box_scene()
+        for _ in range(50):
+            scene.step()
+        box.get_pos()
+
+
+# ---- 11. divergence names the cause and one step ----
+
+
+def test_divergence_message_names_one_step_and_the_stiff_gain():
+    """'scene.step (step 0): simulation diverged at step 1' named two different steps, and a
+    stiff gain was blamed on another body."""
+    scene, ent = pendulums(requires_grad=False)
+    ent.set_dofs_kp(torch.tensor([1e9, 50.0], dtype=torch.float64))
+    ent.control_dofs_position(torch.tensor([1.0, 0.0], dtype=torch.float64))
+    with pytest.raises(RuntimeError) as info:
+        for _ in range(200):  # |q| grows ~1e6 a step until it is no longer finite
+            scene.step()
+            ent.get_dofs_position()
+    msg = str(info.value)
+    assert msg.startswith(f"scene.step (step {scene.t}): simulation diverged: "), msg
+    assert "step" not in msg[len(f"scene.step (step {scene.t}): "):].split("(")[0], msg  # one step number
+    assert "kp" in msg and "joint 'ja'" in msg, msg

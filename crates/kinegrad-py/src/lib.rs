@@ -17,6 +17,7 @@ mod tape;
 use kinegrad::adjoint::rollout::Tape;
 use kinegrad::adjoint::StepGrad;
 use kinegrad::batch::At;
+use kinegrad::diagnostics::{self, Warning};
 use kinegrad::math::{quat_from_wxyz, quat_to_wxyz, Pose, Vec3};
 use kinegrad::model::builder::BaseMode;
 use kinegrad::model::{EntitySpec, GeomType, Integrator, JointType, Options};
@@ -29,10 +30,14 @@ use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayDyn, PyReadonlyArray1, PyReadonlyArray2,
     PyReadonlyArray3, PyReadonlyArrayDyn,
 };
-use pyo3::exceptions::{PyFileNotFoundError, PyKeyboardInterrupt, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{
+    PyFileNotFoundError, PyKeyboardInterrupt, PyRuntimeError, PyRuntimeWarning, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rayon::prelude::*;
+use std::collections::HashSet;
+use std::ffi::CString;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::mpsc::RecvTimeoutError;
@@ -50,7 +55,11 @@ fn to_py_err(e: Error) -> PyErr {
         Error::Load { .. } | Error::Invalid { .. } | Error::Unsupported { .. } => {
             PyValueError::new_err(msg)
         }
-        Error::Diverged { .. } => PyRuntimeError::new_err(msg),
+        // the caller names the step (scene.step (step t): ...); the core's count of substeps
+        // since its scratch was made would be a second, different number
+        Error::Diverged { message, .. } => {
+            PyRuntimeError::new_err(format!("simulation diverged: {message}"))
+        }
         Error::Interrupted { .. } => PyKeyboardInterrupt::new_err(msg),
         _ => PyRuntimeError::new_err(msg),
     }
@@ -373,7 +382,8 @@ impl SceneBuilder {
     }
 
     /// Assemble the model and make `n_envs` (>= 1) environments at its reference configuration.
-    fn build(&self, n_envs: usize) -> PyResult<Sim> {
+    /// A step too long for the constraints' time constants is warned about (RuntimeWarning).
+    fn build(&self, py: Python<'_>, n_envs: usize) -> PyResult<Sim> {
         guard(|| {
             if n_envs == 0 {
                 return Err(invalid(
@@ -408,7 +418,10 @@ impl SceneBuilder {
             envs.try_reserve_exact(n_envs)
                 .map_err(|e| too_large(format!("{need} bytes"), e.to_string()))?;
             envs.extend((0..n_envs).map(|_| Env::new(&model)));
-            Ok(Sim::new(Arc::new(model), envs))
+            let warnings = diagnostics::timestep_warnings(&model, &model.params0);
+            let mut sim = Sim::new(Arc::new(model), envs);
+            sim.warn_once(py, &warnings)?;
+            Ok(sim)
         })
     }
 }
@@ -571,6 +584,8 @@ struct Sim {
     backup: Vec<(State, Carry)>,
     /// Thread pools of given sizes for `step(threads=k)`.
     pools: Vec<(usize, Arc<rayon::ThreadPool>)>,
+    /// The warnings shown so far ([`Warning::key`]): each is shown once per sim.
+    warned: HashSet<(u8, usize, usize)>,
 }
 
 impl Sim {
@@ -581,7 +596,19 @@ impl Sim {
             workers: Arc::new(Workers::new()),
             backup: Vec::new(),
             pools: Vec::new(),
+            warned: HashSet::new(),
         }
+    }
+
+    /// Show each of `warnings` not shown before as a Python `RuntimeWarning`.
+    fn warn_once(&mut self, py: Python<'_>, warnings: &[Warning]) -> PyResult<()> {
+        for w in warnings {
+            if self.warned.insert(w.key()) {
+                let category = py.get_type::<PyRuntimeWarning>();
+                PyErr::warn(py, &category, &CString::new(w.describe(&self.model))?, 1)?;
+            }
+        }
+        Ok(())
     }
 
     /// This sim's pool of `k` threads, made on first use.
@@ -681,7 +708,7 @@ impl Sim {
         let model = &*self.model;
         let (envs, workers) = (&mut self.envs, &*self.workers);
         let rows = if trajectory { t_end } else { 1 };
-        type EnvOut = Result<(Vec<f64>, Vec<f64>, Option<Tape>), (usize, PyErr)>;
+        type EnvOut = Result<(Vec<f64>, Vec<f64>, Option<Tape>, Vec<Warning>), (usize, PyErr)>;
         let one = |i: usize, e: &mut Env| -> EnvOut {
             let mut tape = record.then(|| {
                 let mut tp = Tape::new(e.params.clone(), stride);
@@ -693,8 +720,9 @@ impl Sim {
             if t_end == 0 {
                 q.extend_from_slice(&e.state.q);
                 v.extend_from_slice(&e.state.v);
-                return Ok((q, v, tape));
+                return Ok((q, v, tape, Vec::new()));
             }
+            let mut warnings = Vec::new(); // allocated only if a step warns
             workers
                 .with(model, |d| {
                     e.step_with(
@@ -718,12 +746,13 @@ impl Sim {
                                     q.extend_from_slice(&s.q);
                                     v.extend_from_slice(&s.v);
                                 }
+                                diagnostics::contact_warnings(model, d, &mut warnings);
                             }
                         },
                     )
                 })
                 .map_err(|(t, err)| (t, env_err(n, i, err)))?;
-            Ok((q, v, tape))
+            Ok((q, v, tape, warnings))
         };
         let long = is_long(model, n.saturating_mul(t_end));
         let (out, raised): (PyResult<Vec<EnvOut>>, _) =
@@ -750,9 +779,11 @@ impl Sim {
             tapes: record.then(|| Vec::with_capacity(n)),
         };
         let mut failure: Option<(usize, PyErr)> = None;
+        let mut warnings = Vec::new();
         for r in out {
             match r {
-                Ok((q, v, tp)) if failure.is_none() => {
+                Ok((q, v, tp, w)) if failure.is_none() => {
+                    warnings.extend(w);
                     run.qs.extend(q);
                     run.vs.extend(v);
                     if let (Some(ts), Some(tp)) = (run.tapes.as_mut(), tp) {
@@ -766,6 +797,11 @@ impl Sim {
                     }
                 }
             }
+        }
+        if failure.is_none() {
+            // the steps ran; a warning turned into an error by the caller's filter is raised
+            // after them (as a failing step would be, with every step done)
+            self.warn_once(py, &warnings).map_err(|e| (t_end, e))?;
         }
         match failure {
             Some(f) => Err(f),

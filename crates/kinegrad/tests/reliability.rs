@@ -191,7 +191,7 @@ const BALL_ON_FLOOR_DT_025: &str = r#"<mujoco model="s">
 
 #[test]
 fn ball_falling_through_the_floor_at_a_large_dt_is_warned_about() {
-    use kinegrad::pipeline::{contact_warnings, timestep_warnings, Element, Warning};
+    use kinegrad::diagnostics::{contact_warnings, timestep_warnings, Element, Warning};
     let m = scene(BALL_ON_FLOOR_DT_025, Path::new("."));
     let ball = m.geom_name.iter().position(|n| n == "ball").unwrap();
     let floor = m.geom_name.iter().position(|n| n == "floor").unwrap();
