@@ -418,3 +418,22 @@ def test_divergence_message_names_one_step_and_the_stiff_gain():
     assert msg.startswith(f"scene.step (step {scene.t}): simulation diverged: "), msg
     assert "step" not in msg[len(f"scene.step (step {scene.t}): "):].split("(")[0], msg  # one step number
     assert "kp" in msg and "joint 'ja'" in msg, msg
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals reach the main thread only")
+def test_ctrl_c_stops_the_backward_of_a_long_rollout_and_the_graph_can_be_differentiated_again():
+    scene, box = box_scene(substeps=500, requires_grad=True)
+    controls = torch.zeros(300, 6, dtype=torch.float64, requires_grad=True)
+    q, _ = scene.rollout(controls, checkpoint=100)  # the backward recomputes every step: ~3 s
+    loss = q[-1, 2]
+    t0 = time.perf_counter()
+    timer = _interrupt_after(0.2)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            loss.backward(retain_graph=True)
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - t0 < 1.5
+    assert controls.grad is None
+    loss.backward()  # the tape is intact
+    assert controls.grad is not None and bool(torch.isfinite(controls.grad).all())

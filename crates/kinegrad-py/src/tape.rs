@@ -2,8 +2,8 @@
 //! nodes that cover many steps (`scene.step()` segments and `scene.rollout`).
 
 use crate::{
-    check_param_names, guard, invalid, params_bar_dict, params_bar_dict_of, to_py_err,
-    unnormalize_bar, view2, view3, Modes,
+    check_param_names, guard, interruptible, invalid, is_long, params_bar_dict, params_bar_dict_of,
+    to_py_err, unnormalize_bar, view2, view3, Modes,
 };
 use kinegrad::adjoint::rollout::{Tape, TapeGrad};
 use kinegrad::{batch, Control, Data, Model, Workers};
@@ -136,11 +136,12 @@ impl PyTape {
         let run = |i: usize, tape: &Tape, data: &mut Data| -> PyResult<(TapeGrad, Vec<f64>)> {
             let mut ub = vec![0.0; t_end * nv];
             let mut g = tape
-                .vjp(
+                .vjp_interruptible(
                     model,
                     data,
                     given.as_ref().map(|g| g[i].as_slice()),
                     clip,
+                    workers.interrupt(),
                     |t, q, v| {
                         if t + 1 == t_end {
                             if let Some(b) = &qb {
@@ -168,7 +169,8 @@ impl PyTape {
             unnormalize_bar(model, &raw, &mut g.q0);
             Ok((g, ub))
         };
-        let out: Vec<(TapeGrad, Vec<f64>)> = py.detach(|| {
+        let long = is_long(model, n.saturating_mul(t_end));
+        let (out, raised) = interruptible(py, workers.interrupt(), long, || {
             guard(|| {
                 let one = |i: usize, tp: &Tape| workers.with(model, |d| run(i, tp, d));
                 if n == 1 {
@@ -180,7 +182,11 @@ impl PyTape {
                     .collect();
                 res.into_iter().collect()
             })
-        })?;
+        });
+        if let Some(e) = raised {
+            return Err(e); // Ctrl-C: nothing was written, the tape can be used again
+        }
+        let out: Vec<(TapeGrad, Vec<f64>)> = out?;
         let grads: Vec<&kinegrad::Params> = out.iter().map(|(g, _)| &g.params).collect();
         let pd = match &params {
             Some(names) => params_bar_dict_of(py, model, &grads, names)?,

@@ -5,6 +5,7 @@ use super::step::{step_vjp_recorded, StepRecord};
 use super::{params_zeros, StepGrad};
 use crate::data::Data;
 use crate::error::{Error, Result};
+use crate::interrupt::Interrupt;
 use crate::model::{Model, Params};
 use crate::pipeline::{self, ContactRecord};
 use crate::state::{Control, State};
@@ -369,6 +370,30 @@ impl Tape {
         data: &mut Data,
         controls: Option<&[Control]>,
         clip: Option<f64>,
+        seed: impl FnMut(usize, &mut [f64], &mut [f64]),
+        target_bar: impl FnMut(usize, &[f64]),
+    ) -> Result<TapeGrad> {
+        self.vjp_interruptible(
+            model,
+            data,
+            controls,
+            clip,
+            Interrupt::never(),
+            seed,
+            target_bar,
+        )
+    }
+
+    /// [`Tape::vjp`], stopping with [`Error::Interrupted`] if `interrupt` is requested before
+    /// one of its steps (forward recomputations included).
+    #[allow(clippy::too_many_arguments)]
+    pub fn vjp_interruptible(
+        &self,
+        model: &Model,
+        data: &mut Data,
+        controls: Option<&[Control]>,
+        clip: Option<f64>,
+        interrupt: &Interrupt,
         mut seed: impl FnMut(usize, &mut [f64], &mut [f64]),
         mut target_bar: impl FnMut(usize, &[f64]),
     ) -> Result<TapeGrad> {
@@ -407,8 +432,8 @@ impl Tape {
                 let (before, rest) = seg.split_at_mut(i);
                 let s = &mut rest[0];
                 s.clone_from(if i == 0 { start } else { &before[i - 1] });
-                pipeline::step(model, &self.params, s, &controls[t], data).map_err(
-                    |e| match e {
+                pipeline::step_interruptible(model, &self.params, s, &controls[t], data, interrupt)
+                    .map_err(|e| match e {
                         Error::Diverged { step, message } => Error::Diverged {
                             step,
                             message: format!(
@@ -416,11 +441,13 @@ impl Tape {
                             ),
                         },
                         other => other,
-                    },
-                )?;
+                    })?;
                 seg_results.push(data);
             }
             for t in (s0..s1).rev() {
+                if interrupt.requested() {
+                    return Err(Error::Interrupted { step: t as u64 });
+                }
                 direct_q.iter_mut().for_each(|x| *x = 0.0);
                 direct_v.iter_mut().for_each(|x| *x = 0.0);
                 seed(t, &mut direct_q, &mut direct_v);
