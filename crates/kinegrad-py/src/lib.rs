@@ -20,6 +20,7 @@ use kinegrad::batch::At;
 use kinegrad::diagnostics::{self, Warning};
 use kinegrad::math::{quat_from_wxyz, quat_to_wxyz, Pose, Vec3};
 use kinegrad::model::builder::BaseMode;
+use kinegrad::model::params::{param_field, ParamField, PARAM_FIELDS};
 use kinegrad::model::{EntitySpec, GeomType, Integrator, JointType, Options};
 use kinegrad::{
     batch, pipeline, Carry, Control, CtrlMode, Env, Error, Interrupt, Model, ModelBuilder, Params,
@@ -428,32 +429,10 @@ impl SceneBuilder {
 
 // ---- parameters ----
 
-/// Names of the per-env physical parameters and their per-env shape.
-fn param_shape(m: &Model, name: &str) -> PyResult<Vec<usize>> {
-    Ok(match name {
-        "gravity" => vec![3],
-        "body_mass" => vec![m.nbody],
-        "body_ipos" => vec![m.nbody, 3],
-        "body_inertia" => vec![m.nbody, 3, 3],
-        "dof_damping" | "dof_armature" | "dof_kp" | "dof_kv" | "dof_stiffness" => vec![m.nv],
-        "dof_force_range" => vec![m.nv, 2],
-        "geom_friction" => vec![m.ngeom, 3],
-        other => {
-            return Err(invalid(format!(
-                "param name: unknown parameter '{other}'; known: {}",
-                PARAM_NAMES.join(", ")
-            )))
-        }
-    })
-}
-
 /// Bytes one env of `model` holds: the struct, its state, control, warm start and parameters
 /// (its contacts, a few per step, are left out).
 fn env_bytes(m: &Model) -> usize {
-    let params: usize = PARAM_NAMES
-        .iter()
-        .map(|n| param_shape(m, n).map_or(0, |s| s.iter().product::<usize>()))
-        .sum();
+    let params: usize = PARAM_FIELDS.iter().map(|f| f.size(m)).sum();
     std::mem::size_of::<Env>()
         + std::mem::size_of::<f64>() * (m.nq + 3 * m.nv + params)
         + std::mem::size_of::<CtrlMode>() * m.nv
@@ -465,107 +444,6 @@ fn available_memory() -> Option<usize> {
     let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
     kib.checked_mul(1024)
-}
-
-const PARAM_NAMES: [&str; 11] = [
-    "gravity",
-    "body_mass",
-    "body_ipos",
-    "body_inertia",
-    "dof_damping",
-    "dof_armature",
-    "dof_kp",
-    "dof_kv",
-    "dof_stiffness",
-    "dof_force_range",
-    "geom_friction",
-];
-
-/// Flatten one parameter (row-major).
-fn param_read(p: &Params, name: &str, out: &mut Vec<f64>) {
-    match name {
-        "gravity" => out.extend(p.gravity.iter()),
-        "body_mass" => out.extend(&p.body_mass),
-        "body_ipos" => p.body_ipos.iter().for_each(|v| out.extend(v.iter())),
-        "body_inertia" => p
-            .body_inertia
-            .iter()
-            .for_each(|i| out.extend(i.transpose().iter())),
-        "dof_damping" => out.extend(&p.dof_damping),
-        "dof_armature" => out.extend(&p.dof_armature),
-        "dof_kp" => out.extend(&p.dof_kp),
-        "dof_kv" => out.extend(&p.dof_kv),
-        "dof_stiffness" => out.extend(&p.dof_stiffness),
-        "dof_force_range" => p.dof_force_range.iter().for_each(|r| out.extend(r)),
-        "geom_friction" => p.geom_friction.iter().for_each(|f| out.extend(f)),
-        _ => unreachable!("checked by param_shape"),
-    }
-}
-
-/// Check and write one parameter from its flat row-major values.
-fn param_write(p: &mut Params, name: &str, x: &[f64]) -> PyResult<()> {
-    let bad = |what: &str| invalid(format!("{name}: {what}"));
-    match name {
-        "dof_force_range" => {
-            if x.iter().any(|v| v.is_nan()) {
-                return Err(bad("contains NaN"));
-            }
-            if x.chunks(2).any(|r| !(r[0] <= r[1])) {
-                return Err(bad("lower bound above upper bound"));
-            }
-        }
-        _ if x.iter().any(|v| !v.is_finite()) => return Err(bad("contains a non-finite value")),
-        // entry 0 of body parameters is the world body, which the engine never reads
-        "body_mass" if x[1..].iter().any(|&v| v < 0.0) => return Err(bad("must be >= 0")),
-        "dof_damping" | "dof_armature" | "dof_kp" | "dof_kv" | "dof_stiffness"
-        | "geom_friction"
-            if x.iter().any(|&v| v < 0.0) =>
-        {
-            return Err(bad("must be >= 0"))
-        }
-        "body_inertia" => {
-            for (b, c) in x.chunks(9).enumerate().skip(1) {
-                let i = kinegrad::math::Mat3::from_row_slice(c);
-                let scale = i.abs().max().max(1e-300);
-                if (i - i.transpose()).abs().max() > 1e-9 * scale {
-                    return Err(bad(&format!("body {b}: inertia is not symmetric")));
-                }
-                if i.symmetric_eigenvalues().min() < -1e-12 * scale {
-                    return Err(bad(&format!(
-                        "body {b}: inertia is not positive semi-definite"
-                    )));
-                }
-            }
-        }
-        _ => {}
-    }
-    match name {
-        "gravity" => p.gravity = Vec3::from_column_slice(x),
-        "body_mass" => p.body_mass.copy_from_slice(x),
-        "body_ipos" => x
-            .chunks(3)
-            .zip(&mut p.body_ipos)
-            .for_each(|(c, v)| *v = Vec3::from_column_slice(c)),
-        "body_inertia" => x
-            .chunks(9)
-            .zip(&mut p.body_inertia)
-            .for_each(|(c, i)| *i = kinegrad::math::Mat3::from_row_slice(c)),
-        "dof_damping" => p.dof_damping.copy_from_slice(x),
-        "dof_armature" => p.dof_armature.copy_from_slice(x),
-        "dof_kp" => p.dof_kp.copy_from_slice(x),
-        "dof_kv" => p.dof_kv.copy_from_slice(x),
-        "dof_stiffness" => p.dof_stiffness.copy_from_slice(x),
-        "dof_force_range" => x
-            .chunks(2)
-            .zip(&mut p.dof_force_range)
-            .for_each(|(c, r)| *r = [c[0], c[1]]),
-        "geom_friction" => x
-            .chunks(3)
-            .zip(&mut p.geom_friction)
-            .for_each(|(c, f)| *f = [c[0], c[1], c[2]]),
-        _ => unreachable!("checked by param_shape"),
-    }
-    Ok(())
 }
 
 // ---- simulator ----
@@ -1184,22 +1062,43 @@ fn params_bar_dict<'py>(
     model: &Model,
     grads: &[&Params],
 ) -> PyResult<Bound<'py, PyDict>> {
-    params_bar_dict_of(py, model, grads, &PARAM_NAMES)
+    let names: Vec<&str> = PARAM_FIELDS.iter().map(|f| f.name).collect();
+    params_bar_dict_of(py, model, grads, &names)
 }
 
-/// ValueError unless every name is one of [`PARAM_NAMES`].
+/// ValueError unless every name is that of a parameter ([`PARAM_FIELDS`]).
 fn check_param_names<S: AsRef<str>>(names: &[S]) -> PyResult<()> {
-    match names.iter().find(|n| !PARAM_NAMES.contains(&n.as_ref())) {
-        Some(bad) => Err(invalid(format!(
-            "params: unknown parameter '{}' (expected one of {})",
-            bad.as_ref(),
-            PARAM_NAMES.join(", ")
-        ))),
-        None => Ok(()),
+    for n in names {
+        if let Err(Error::Invalid { message, .. }) = param_field(n.as_ref()) {
+            return Err(invalid(format!("params: {message}")));
+        }
     }
+    Ok(())
 }
 
-/// [`params_bar_dict`] for the parameters `names` only (each one of [`PARAM_NAMES`]).
+/// Parameter `field` of each of `params`, stacked: (len(params), *shape), or one env's
+/// shape alone when `stacked` is false (then `params` holds one).
+fn param_array<'py>(
+    py: Python<'py>,
+    model: &Model,
+    field: &ParamField,
+    params: &[&Params],
+    stacked: bool,
+) -> Bound<'py, PyArrayDyn<f64>> {
+    let mut shape = field.shape(model);
+    let mut out = Vec::with_capacity(params.len() * field.size(model));
+    for p in params {
+        field.read(p, &mut out);
+    }
+    if stacked {
+        shape.insert(0, params.len());
+    }
+    ArrayD::from_shape_vec(IxDyn(&shape), out)
+        .expect("shape")
+        .into_pyarray(py)
+}
+
+/// [`params_bar_dict`] for the parameters `names` only.
 fn params_bar_dict_of<'py, S: AsRef<str>>(
     py: Python<'py>,
     model: &Model,
@@ -1209,19 +1108,8 @@ fn params_bar_dict_of<'py, S: AsRef<str>>(
     check_param_names(names)?;
     let d = PyDict::new(py);
     for name in names {
-        let name = name.as_ref();
-        let mut shape = param_shape(model, name)?;
-        let mut out = Vec::new();
-        for g in grads {
-            param_read(g, name, &mut out);
-        }
-        shape.insert(0, grads.len());
-        d.set_item(
-            name,
-            ArrayD::from_shape_vec(IxDyn(&shape), out)
-                .expect("shape")
-                .into_pyarray(py),
-        )?;
+        let field = param_field(name.as_ref()).map_err(to_py_err)?;
+        d.set_item(field.name, param_array(py, model, field, grads, true))?;
     }
     Ok(d)
 }
@@ -1338,7 +1226,7 @@ impl Sim {
     /// Names of the parameters `get_param` / `set_param` accept.
     #[staticmethod]
     fn param_names() -> Vec<&'static str> {
-        PARAM_NAMES.to_vec()
+        PARAM_FIELDS.iter().map(|f| f.name).collect()
     }
 
     /// Default value of a parameter (the model's), shape as one env's.
@@ -1347,30 +1235,27 @@ impl Sim {
         py: Python<'py>,
         name: &str,
     ) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
-        let shape = param_shape(&self.model, name)?;
-        let mut out = Vec::new();
-        param_read(&self.model.params0, name, &mut out);
-        Ok(ArrayD::from_shape_vec(IxDyn(&shape), out)
-            .expect("shape")
-            .into_pyarray(py))
+        let field = param_field(name).map_err(to_py_err)?;
+        Ok(param_array(
+            py,
+            &self.model,
+            field,
+            &[&self.model.params0],
+            false,
+        ))
     }
 
     /// A parameter of every env: shape (n_envs, *per-env shape).
     fn get_param<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
-        let mut shape = param_shape(&self.model, name)?;
-        let mut out = Vec::new();
-        for e in &self.envs {
-            param_read(&e.params, name, &mut out);
-        }
-        shape.insert(0, self.envs.len());
-        Ok(ArrayD::from_shape_vec(IxDyn(&shape), out)
-            .expect("shape")
-            .into_pyarray(py))
+        let field = param_field(name).map_err(to_py_err)?;
+        let params: Vec<&Params> = self.envs.iter().map(|e| &e.params).collect();
+        Ok(param_array(py, &self.model, field, &params, true))
     }
 
     /// Set a parameter of every env from an array of shape (n_envs, *per-env shape).
     fn set_param(&mut self, name: &str, value: PyReadonlyArrayDyn<'_, f64>) -> PyResult<()> {
-        let mut shape = param_shape(&self.model, name)?;
+        let field = param_field(name).map_err(to_py_err)?;
+        let mut shape = field.shape(&self.model);
         shape.insert(0, self.envs.len());
         let v = value.as_array();
         if v.shape() != shape.as_slice() {
@@ -1384,7 +1269,7 @@ impl Sim {
         // check every env before writing any
         let mut staged: Vec<Params> = self.envs.iter().map(|e| e.params.clone()).collect();
         for (p, chunk) in staged.iter_mut().zip(flat.chunks(per.max(1))) {
-            param_write(p, name, chunk)?;
+            field.write(p, chunk).map_err(to_py_err)?;
         }
         for (e, p) in self.envs.iter_mut().zip(staged) {
             e.params = p;

@@ -15,6 +15,7 @@ pub mod inertia;
 pub mod mesh;
 pub mod mesh_io;
 pub mod mjcf;
+pub mod params;
 pub mod primitives;
 pub mod urdf;
 
