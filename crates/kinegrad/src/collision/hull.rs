@@ -102,12 +102,15 @@ fn dist(f: &QFace, q: &Vec3) -> f64 {
     f.n.dot(q) - f.off
 }
 
-/// Hand `q` to a face of `cands` it is outside of, and return whether one took it: the first
-/// face it is more than `eps` above (and above exactly: the exact test is only needed when the
-/// face's normal is ill-conditioned). A point less than `eps` above every face it sees is on
-/// the hull, and dropped, only when it is also within `eps` of such a face's triangle, not just
-/// of its plane (beyond a thin face's edges it can be far outside); else the first face that
-/// sees it keeps it. `pending` collects faces whose list just became non-empty.
+/// Hand `q` to a face of `cands` it is outside of, and return whether one took it:
+/// * the first face it is more than `eps` above (and above exactly; the exact test is only
+///   needed when the face's normal is ill-conditioned) takes it;
+/// * a point within `eps` of a face's triangle (its plane and its edges) is on the surface and
+///   dropped;
+/// * a point within `eps` of the planes of the faces it sees, but beyond their edges (where a
+///   thin face's plane says little), goes to the first face that sees it exactly.
+///
+/// `pending` collects faces whose list just became non-empty.
 fn assign(
     p: &[Vec3],
     faces: &mut [QFace],
@@ -126,11 +129,14 @@ fn assign(
                 near = Some(fi);
                 break;
             }
-        } else if d > -eps && sees(p, &f.v, pq) {
+        } else if d > -eps {
+            // within `eps` of the triangle itself: on the surface, whichever side
             if beyond_edges(p, f, pq) <= eps {
                 return false;
             }
-            near = near.or(Some(fi));
+            if near.is_none() && sees(p, &f.v, pq) {
+                near = Some(fi);
+            }
         }
     }
     let Some(fi) = near else {
