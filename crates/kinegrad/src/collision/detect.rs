@@ -8,11 +8,18 @@
 //! Contact parameters combine as MuJoCo's defaults do: the larger friction and condim,
 //! the mean solref/solimp, the larger margin.
 
-use super::{collide, ContactPoint, Shape};
+use super::{collide, ContactPoint, ConvexHull, Shape};
 use crate::constraint::contact_frame;
 use crate::data::{Contact, Data};
 use crate::math::{Pose, Vec3};
 use crate::model::{GeomType, Model, Params};
+
+static EMPTY_HULL: ConvexHull = ConvexHull {
+    vertices: Vec::new(),
+    faces: Vec::new(),
+    normals: Vec::new(),
+    neighbors: Vec::new(),
+};
 
 /// The collision shape of geom `g`.
 pub fn geom_shape(model: &Model, g: usize) -> Shape<'_> {
@@ -29,9 +36,13 @@ pub fn geom_shape(model: &Model, g: usize) -> Shape<'_> {
             radius: s.x,
             half_length: s.y,
         },
-        GeomType::Mesh => {
-            Shape::Convex(&model.meshes[model.geom_mesh[g].expect("mesh geom has a mesh")].hull)
-        }
+        // the builder computed the hull of every mesh geom that can collide; a mesh without a
+        // hull (collinear vertices) is an empty shape
+        GeomType::Mesh => Shape::Convex(
+            model.meshes[model.geom_mesh[g].expect("mesh geom has a mesh")]
+                .hull()
+                .unwrap_or(&EMPTY_HULL),
+        ),
     }
 }
 
@@ -104,13 +115,15 @@ fn local_aabb(model: &Model, g: usize) -> [Vec3; 2] {
         GeomType::Box => s,
         GeomType::Cylinder => Vec3::new(s.x, s.x, s.y),
         GeomType::Mesh => {
-            let hull = &model.meshes[model.geom_mesh[g].expect("mesh geom has a mesh")].hull;
-            let lo = hull
-                .vertices
+            // the hull's vertices if computed (fewer), else the mesh's (same box)
+            let mesh = &model.meshes[model.geom_mesh[g].expect("mesh geom has a mesh")];
+            let vertices = mesh
+                .hull_if_computed()
+                .map_or(&mesh.vertices, |h| &h.vertices);
+            let lo = vertices
                 .iter()
                 .fold(Vec3::repeat(f64::INFINITY), |a, v| a.inf(v));
-            let hi = hull
-                .vertices
+            let hi = vertices
                 .iter()
                 .fold(Vec3::repeat(f64::NEG_INFINITY), |a, v| a.sup(v));
             return [(lo + hi) * 0.5, (hi - lo) * 0.5];

@@ -1,8 +1,26 @@
 //! Convex hulls: 3-D quickhull, exact mass properties, support mapping (hill climbing).
+//!
+//! The hull is built by quickhull (Barber, Dobkin & Huhdanpaa 1996) with a conflict list
+//! per face: every point still outside the hull belongs to exactly one live face; the farthest
+//! point of a face's list (the eye) is added, the faces it sees are found by a depth-first walk
+//! over face adjacency from that face, and the horizon is closed by a fan of new faces to the
+//! eye. The dead faces' points are handed to the new faces, or dropped when inside.
+//!
+//! * Which faces the eye sees is decided by Shewchuk's exact orientation predicate (`robust`),
+//!   so the triangulated surface is convex in exact arithmetic at every step and the faces seen
+//!   from a point always form a disc bounded by one horizon loop.
+//! * A point joins a conflict list when it is strictly outside a face in exact arithmetic and
+//!   either more than `eps = 1e-9 x extent` (bounding-box diagonal) above its plane, or within
+//!   `eps` of the planes it sees but more than `eps` beyond the edges of such a face; points
+//!   within `eps` of the surface (duplicates, points on faces, near-coplanar noise) are dropped
+//!   and never create faces. Every input point ends inside the hull or within `2 eps` of it.
+//! * Every iteration removes at least one point from the conflict lists for good (the eye),
+//!   so there are at most as many iterations as points: the loop always terminates.
+//! * Points inside flat faces (or on straight edges) can still become hull vertices when they
+//!   are added before the face's corners; the surface is then finer than needed, not wrong.
 
 use crate::math::{Mat3, Vec3};
 use crate::Error;
-use std::collections::HashSet;
 
 /// Convex hull of a point set: vertices and outward-facing triangles.
 #[derive(Clone, Debug, Default)]
@@ -17,35 +35,164 @@ pub struct ConvexHull {
     pub neighbors: Vec<Vec<u32>>,
 }
 
+/// Points closer than this fraction of the bounding-box diagonal to the hull are on it.
+const HULL_TOL: f64 = 1e-9;
+
+/// A face of the hull under construction: `v` counter-clockwise seen from outside, `adj[k]`
+/// the face across edge `(v[k], v[k+1])`, `outside` its conflict list (point indices).
 struct QFace {
-    v: [usize; 3],
+    v: [u32; 3],
+    adj: [u32; 3],
     n: Vec3,
+    /// Plane offset: `n . x = off` on the face.
     off: f64,
-    outside: Vec<usize>,
+    /// The normal is well conditioned (the sine of the triangle's largest angle is at least
+    /// `1e-6`): a floating-point distance above `eps` is then surely outside.
+    sharp: bool,
+    outside: Vec<u32>,
     alive: bool,
+    /// Walk stamps: seen from the current eye / tested and not seen.
+    seen: u32,
+    unseen: u32,
 }
 
-fn qface(p: &[Vec3], a: usize, b: usize, c: usize) -> QFace {
-    let n = (p[b] - p[a]).cross(&(p[c] - p[a]));
-    let n = n / n.norm().max(1e-300);
-    QFace {
-        v: [a, b, c],
-        n,
-        off: n.dot(&p[a]),
-        outside: Vec::new(),
-        alive: true,
+#[inline]
+fn c3(p: &Vec3) -> robust::Coord3D<f64> {
+    robust::Coord3D {
+        x: p.x,
+        y: p.y,
+        z: p.z,
     }
 }
 
+/// Exact test: `q` strictly outside the plane of the counter-clockwise triangle `v`.
+#[inline]
+fn sees(p: &[Vec3], v: &[u32; 3], q: &Vec3) -> bool {
+    // `orient3d` is negative when `a, b, c` appear counter-clockwise seen from `d`
+    robust::orient3d(
+        c3(&p[v[0] as usize]),
+        c3(&p[v[1] as usize]),
+        c3(&p[v[2] as usize]),
+        c3(q),
+    ) < 0.0
+}
+
+/// Unit normal of the triangle `v` (counter-clockwise), from the two edges meeting opposite
+/// the longest one (the best-conditioned cross product), and whether it is well conditioned.
+fn tri_normal(p: &[Vec3], v: &[u32; 3]) -> (Vec3, bool) {
+    let [a, b, c] = v.map(|i| p[i as usize]);
+    let (ab, bc, ca) = (b - a, c - b, a - c);
+    let (lab, lbc, lca) = (ab.norm_squared(), bc.norm_squared(), ca.norm_squared());
+    let (n, l1, l2) = if lab >= lbc && lab >= lca {
+        (bc.cross(&ca), lbc, lca)
+    } else if lbc >= lca {
+        (ca.cross(&ab), lca, lab)
+    } else {
+        (ab.cross(&bc), lab, lbc)
+    };
+    let nn = n.norm();
+    // the rounding error of the cross product is ~1e-16 |e1| |e2|: relative error <= 1e-10
+    let sharp = nn * nn >= 1e-12 * l1 * l2;
+    (n / nn.max(1e-300), sharp)
+}
+
+/// Signed distance of `q` above the plane of face `f` (floating point).
+#[inline]
+fn dist(f: &QFace, q: &Vec3) -> f64 {
+    f.n.dot(q) - f.off
+}
+
+/// Hand `q` to a face of `cands` it is outside of, and return whether one took it:
+/// * the first face it is more than `eps` above (and above exactly; the exact test is only
+///   needed when the face's normal is ill-conditioned) takes it;
+/// * a point within `eps` of a face's triangle (its plane and its edges) is on the surface and
+///   dropped;
+/// * a point within `eps` of the planes of the faces it sees, but beyond their edges (where a
+///   thin face's plane says little), goes to the first face that sees it exactly.
+///
+/// `pending` collects faces whose list just became non-empty.
+fn assign(
+    p: &[Vec3],
+    faces: &mut [QFace],
+    cands: &[u32],
+    q: u32,
+    eps: f64,
+    pending: &mut Vec<u32>,
+) -> bool {
+    let pq = &p[q as usize];
+    let mut near: Option<u32> = None;
+    for &fi in cands {
+        let f = &faces[fi as usize];
+        let d = dist(f, pq);
+        if d > eps {
+            if f.sharp || sees(p, &f.v, pq) {
+                near = Some(fi);
+                break;
+            }
+        } else if d > -eps {
+            // within `eps` of the triangle itself: on the surface, whichever side
+            if beyond_edges(p, f, pq) <= eps {
+                return false;
+            }
+            if near.is_none() && sees(p, &f.v, pq) {
+                near = Some(fi);
+            }
+        }
+    }
+    let Some(fi) = near else {
+        return false;
+    };
+    let f = &mut faces[fi as usize];
+    if f.outside.is_empty() {
+        pending.push(fi);
+    }
+    f.outside.push(q);
+    true
+}
+
+/// How far the projection of `q` on the plane of face `f` lies outside its triangle, at most
+/// (the largest distance beyond one of its edges' lines; 0 or less inside).
+fn beyond_edges(p: &[Vec3], f: &QFace, q: &Vec3) -> f64 {
+    let mut out = f64::NEG_INFINITY;
+    for k in 0..3 {
+        let a = p[f.v[k] as usize];
+        let e = p[f.v[(k + 1) % 3] as usize] - a;
+        let w = e.cross(&f.n);
+        let l = w.norm();
+        if l > 0.0 {
+            out = out.max(w.dot(&(q - a)) / l);
+        }
+    }
+    out
+}
+
+/// Horizon edge: vertices `a -> b` (the orientation of the seen face), the unseen face `out`
+/// across it and the index of that edge in `out`.
+#[derive(Clone, Copy)]
+struct Horizon {
+    a: u32,
+    b: u32,
+    out: u32,
+    out_edge: usize,
+}
+
 impl ConvexHull {
-    /// Quickhull of `points`. Errors (`Error::invalid`) for fewer than 4 points, non-finite
-    /// coordinates, or collinear points. Coplanar (flat) point sets are inflated: every point
-    /// is duplicated at `+-1e-6 x extent` along the plane normal, giving a thin slab.
+    /// Quickhull of `points` (see the module documentation). Errors (`Error::invalid`) for
+    /// fewer than 4 points, non-finite coordinates, or collinear points. Coplanar (flat) point
+    /// sets are inflated: every point is duplicated at `+-1e-6 x extent` along the plane normal,
+    /// giving a thin slab. Otherwise the hull's vertices are input points, and every input point
+    /// is inside the hull or within `2e-9 x extent` (bounding-box diagonal) of it.
     pub fn from_points(points: &[Vec3]) -> Result<ConvexHull, Error> {
         if points.len() < 4 {
             return Err(Error::invalid(
                 "convex hull",
                 format!("needs at least 4 points, got {}", points.len()),
+            ));
+        }
+        if points.len() >= u32::MAX as usize {
+            return Err(Error::invalid(
+                "convex hull",
+                format!("too many points ({})", points.len()),
             ));
         }
         if points.iter().any(|p| !p.iter().all(|x| x.is_finite())) {
@@ -61,10 +208,13 @@ impl ConvexHull {
             hi = hi.sup(p);
         }
         let extent = (hi - lo).norm();
-        if extent <= 0.0 {
-            return Err(Error::invalid("convex hull", "all points coincide"));
+        if !(extent > 0.0) || !extent.is_finite() {
+            return Err(Error::invalid(
+                "convex hull",
+                "all points coincide (or the extent overflows)",
+            ));
         }
-        let eps = 1e-10 * extent;
+        let eps = HULL_TOL * extent;
         // Initial simplex: extreme points along the axes, farthest pair.
         let mut ext = [0usize; 6];
         for (i, p) in points.iter().enumerate() {
@@ -125,97 +275,53 @@ impl ConvexHull {
             }
             return Self::from_points(&inflated);
         }
-        let p = points;
-        let mut faces: Vec<QFace> = Vec::new();
-        let centroid = (p[i0] + p[i1] + p[i2] + p[i3]) / 4.0;
-        for (a, b, c) in [(i0, i1, i2), (i0, i1, i3), (i0, i2, i3), (i1, i2, i3)] {
-            let f = qface(p, a, b, c);
-            if f.n.dot(&(centroid - p[a])) > 0.0 {
-                faces.push(qface(p, a, c, b));
-            } else {
-                faces.push(f);
-            }
-        }
-        let init = [i0, i1, i2, i3];
-        for (i, q) in p.iter().enumerate() {
-            if init.contains(&i) {
-                continue;
-            }
-            for f in faces.iter_mut() {
-                if f.n.dot(q) - f.off > eps {
-                    f.outside.push(i);
-                    break;
-                }
-            }
-        }
-        let mut edges: HashSet<(usize, usize)> = HashSet::new();
-        while let Some(fi) = faces.iter().position(|f| f.alive && !f.outside.is_empty()) {
-            let f = &faces[fi];
-            let eye = *f
-                .outside
-                .iter()
-                .max_by(|&&x, &&y| (f.n.dot(&p[x])).total_cmp(&f.n.dot(&p[y])))
-                .unwrap();
-            let pe = p[eye];
-            let visible: Vec<usize> = (0..faces.len())
-                .filter(|&k| faces[k].alive && faces[k].n.dot(&pe) - faces[k].off > eps)
-                .collect();
-            edges.clear();
-            for &k in &visible {
-                let v = faces[k].v;
-                for e in [(v[0], v[1]), (v[1], v[2]), (v[2], v[0])] {
-                    if !edges.remove(&(e.1, e.0)) {
-                        edges.insert(e);
-                    }
-                }
-            }
-            let mut orphans: Vec<usize> = Vec::new();
-            for &k in &visible {
-                faces[k].alive = false;
-                orphans.append(&mut faces[k].outside);
-            }
-            let first_new = faces.len();
-            let mut horizon: Vec<(usize, usize)> = edges.iter().copied().collect();
-            horizon.sort_unstable();
-            for (a, b) in horizon {
-                faces.push(qface(p, a, b, eye));
-            }
-            for q in orphans {
-                if q == eye {
-                    continue;
-                }
-                for f in faces[first_new..].iter_mut() {
-                    if f.n.dot(&p[q]) - f.off > eps {
-                        f.outside.push(q);
-                        break;
-                    }
-                }
-            }
-        }
-        // Compact.
-        let mut map = vec![u32::MAX; p.len()];
+        // Work relative to the box centre: plane offsets then lose no digits to far-off
+        // coordinates (the subtraction is exact for points near the centre).
+        let centre = (lo + hi) * 0.5;
+        let local: Vec<Vec3> = points.iter().map(|p| p - centre).collect();
+        let faces = quickhull(&local, [i0, i1, i2, i3].map(|i| i as u32), eps)?;
+
+        // Compact: live faces, their vertices renumbered in order of first use, except that
+        // vertex 0 (where hill climbing starts) is the lexicographically smallest: a corner of
+        // the hull. Points inside flat faces can be hull vertices, and from one of those the
+        // climb in the direction opposite that face's normal would see only ties.
+        let mut map = vec![u32::MAX; points.len()];
         let mut hull = ConvexHull::default();
+        let lex = |i: u32| {
+            let q = &points[i as usize];
+            (q.x, q.y, q.z)
+        };
+        if let Some(first) = faces
+            .iter()
+            .filter(|f| f.alive)
+            .flat_map(|f| f.v)
+            .min_by(|&a, &b| {
+                lex(a)
+                    .partial_cmp(&lex(b))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
+        {
+            map[first as usize] = 0;
+            hull.vertices.push(points[first as usize]);
+        }
         for f in faces.iter().filter(|f| f.alive) {
             let mut t = [0u32; 3];
             for (k, &vi) in f.v.iter().enumerate() {
-                if map[vi] == u32::MAX {
-                    map[vi] = hull.vertices.len() as u32;
-                    hull.vertices.push(p[vi]);
+                if map[vi as usize] == u32::MAX {
+                    map[vi as usize] = hull.vertices.len() as u32;
+                    hull.vertices.push(points[vi as usize]);
                 }
-                t[k] = map[vi];
+                t[k] = map[vi as usize];
             }
             hull.faces.push(t);
             hull.normals.push(f.n);
         }
+        // The surface is closed and manifold: each directed edge a -> b occurs once, so each
+        // neighbour is recorded once without searching.
         hull.neighbors = vec![Vec::new(); hull.vertices.len()];
         for t in &hull.faces {
             for (a, b) in [(t[0], t[1]), (t[1], t[2]), (t[2], t[0])] {
-                if !hull.neighbors[a as usize].contains(&b) {
-                    hull.neighbors[a as usize].push(b);
-                }
-                if !hull.neighbors[b as usize].contains(&a) {
-                    hull.neighbors[b as usize].push(a);
-                }
+                hull.neighbors[a as usize].push(b);
             }
         }
         Ok(hull)
@@ -305,4 +411,188 @@ impl ConvexHull {
         let inertia = Mat3::identity() * c.trace() - c;
         (vol * density, com_rel + r, inertia)
     }
+}
+
+/// Quickhull from the non-degenerate tetrahedron `init`; returns the face pool (dead faces
+/// marked). Points within `eps` of the hull are dropped.
+fn quickhull(p: &[Vec3], init: [u32; 4], eps: f64) -> Result<Vec<QFace>, Error> {
+    let [i0, i1, i2, i3] = init;
+    // Orient the base so that the apex is inside: faces counter-clockwise seen from outside.
+    let (i1, i2) = if sees(p, &[i0, i1, i2], &p[i3 as usize]) {
+        (i2, i1)
+    } else {
+        (i1, i2)
+    };
+    let tets = [[i0, i1, i2], [i0, i3, i1], [i1, i3, i2], [i2, i3, i0]];
+    let mut faces: Vec<QFace> = tets
+        .iter()
+        .map(|v| QFace {
+            v: *v,
+            adj: [u32::MAX; 3],
+            n: tri_normal(p, v).0,
+            off: tri_normal(p, v).0.dot(&p[v[0] as usize]),
+            sharp: false,
+            outside: Vec::new(),
+            alive: true,
+            seen: 0,
+            unseen: 0,
+        })
+        .collect();
+    for f in 0..4 {
+        for k in 0..3 {
+            let (a, b) = (faces[f].v[k], faces[f].v[(k + 1) % 3]);
+            let g = (0..4)
+                .find(|&g| {
+                    g != f && (0..3).any(|j| faces[g].v[j] == b && faces[g].v[(j + 1) % 3] == a)
+                })
+                .expect("tetrahedron faces share every edge");
+            faces[f].adj[k] = g as u32;
+        }
+    }
+    let mut pending: Vec<u32> = Vec::new();
+    let all4 = [0u32, 1, 2, 3];
+    for q in 0..p.len() as u32 {
+        if !init.contains(&q) {
+            assign(p, &mut faces, &all4, q, eps, &mut pending);
+        }
+    }
+
+    let mut free: Vec<u32> = Vec::new();
+    let mut visible: Vec<u32> = Vec::new();
+    let mut horizon: Vec<Horizon> = Vec::new();
+    let mut stack: Vec<(u32, usize, u8)> = Vec::new();
+    let mut orphans: Vec<u32> = Vec::new();
+    let mut new_faces: Vec<u32> = Vec::new();
+    let mut vstamp = vec![0u32; p.len()];
+    let mut stamp = 0u32;
+    while let Some(fi) = pending.pop() {
+        let fi = fi as usize;
+        if !faces[fi].alive || faces[fi].outside.is_empty() {
+            continue;
+        }
+        stamp += 1;
+        // Eye: the farthest point of the face's list.
+        let (slot, eye) = {
+            let f = &faces[fi];
+            let mut best = (0usize, f64::NEG_INFINITY);
+            for (s, &q) in f.outside.iter().enumerate() {
+                let d = dist(f, &p[q as usize]);
+                if d > best.1 {
+                    best = (s, d);
+                }
+            }
+            (best.0, f.outside[best.0])
+        };
+        let pe = p[eye as usize];
+
+        // Depth-first walk over the faces the eye sees, starting at `fi` (seen exactly, as
+        // every list entry is); the unseen neighbours give the horizon, in loop order.
+        visible.clear();
+        horizon.clear();
+        faces[fi].seen = stamp;
+        visible.push(fi as u32);
+        stack.clear();
+        stack.push((fi as u32, 0, 3));
+        while let Some(top) = stack.last_mut() {
+            if top.2 == 0 {
+                stack.pop();
+                continue;
+            }
+            let (f, k) = (top.0 as usize, top.1);
+            top.1 = (k + 1) % 3;
+            top.2 -= 1;
+            let g = faces[f].adj[k] as usize;
+            if faces[g].seen == stamp {
+                continue;
+            }
+            let (a, b) = (faces[f].v[k], faces[f].v[(k + 1) % 3]);
+            if faces[g].unseen != stamp && sees(p, &faces[g].v, &pe) {
+                faces[g].seen = stamp;
+                visible.push(g as u32);
+                // continue in `g` after the edge leading back to `f`
+                let j = (0..3).find(|&j| faces[g].adj[j] as usize == f).unwrap_or(0);
+                stack.push((g as u32, (j + 1) % 3, 2));
+            } else {
+                faces[g].unseen = stamp;
+                let out_edge = (0..3)
+                    .find(|&j| faces[g].v[j] == b && faces[g].v[(j + 1) % 3] == a)
+                    .unwrap_or(3);
+                horizon.push(Horizon {
+                    a,
+                    b,
+                    out: g as u32,
+                    out_edge,
+                });
+            }
+        }
+        // The seen faces of a convex surface form a disc: one simple horizon loop. Anything
+        // else can only come from a broken invariant; the eye is then dropped (not added).
+        let mut ok = horizon.len() >= 3;
+        for (k, h) in horizon.iter().enumerate() {
+            let next = &horizon[(k + 1) % horizon.len()];
+            if h.b != next.a || h.out_edge > 2 || vstamp[h.a as usize] == stamp {
+                ok = false;
+                break;
+            }
+            vstamp[h.a as usize] = stamp;
+        }
+        if !ok {
+            faces[fi].outside.swap_remove(slot);
+            if !faces[fi].outside.is_empty() {
+                pending.push(fi as u32);
+            }
+            continue;
+        }
+
+        // Remove the seen faces, keep their points.
+        orphans.clear();
+        for &g in &visible {
+            let f = &mut faces[g as usize];
+            f.alive = false;
+            orphans.append(&mut f.outside);
+            f.outside = Vec::new();
+            free.push(g);
+        }
+        // Fan of new faces from the horizon to the eye.
+        new_faces.clear();
+        for h in &horizon {
+            let v = [h.a, h.b, eye];
+            let (n, sharp) = tri_normal(p, &v);
+            let nf = QFace {
+                v,
+                adj: [h.out, u32::MAX, u32::MAX],
+                n,
+                off: n.dot(&p[h.a as usize]),
+                sharp,
+                outside: Vec::new(),
+                alive: true,
+                seen: 0,
+                unseen: 0,
+            };
+            let id = match free.pop() {
+                Some(id) => {
+                    faces[id as usize] = nf;
+                    id
+                }
+                None => {
+                    faces.push(nf);
+                    (faces.len() - 1) as u32
+                }
+            };
+            faces[h.out as usize].adj[h.out_edge] = id;
+            new_faces.push(id);
+        }
+        let m = new_faces.len();
+        for k in 0..m {
+            let f = new_faces[k] as usize;
+            faces[f].adj[1] = new_faces[(k + 1) % m];
+            faces[f].adj[2] = new_faces[(k + m - 1) % m];
+        }
+        for &q in &orphans {
+            if q != eye {
+                assign(p, &mut faces, &new_faces, q, eps, &mut pending);
+            }
+        }
+    }
+    Ok(faces)
 }

@@ -631,12 +631,19 @@ fn add_entity_to_model(
                 GeomType::Capsule => g.size.x + g.size.y,
                 GeomType::Box => g.size.norm(),
                 GeomType::Cylinder => (g.size.x * g.size.x + g.size.y * g.size.y).sqrt(),
-                GeomType::Mesh => m.meshes[mesh.unwrap()]
-                    .hull
-                    .vertices
-                    .iter()
-                    .map(|v| v.norm())
-                    .fold(0.0, f64::max),
+                // a geom that can collide needs its mesh's hull (computed here once per mesh);
+                // a drawn-only mesh is not hulled: its farthest vertex is the hull's
+                GeomType::Mesh => {
+                    let mk = &m.meshes[mesh.unwrap()];
+                    let v = if contype != 0 || conaffinity != 0 {
+                        &mk.hull()
+                            .map_err(|e| Error::invalid(&gw, e.to_string()))?
+                            .vertices
+                    } else {
+                        &mk.vertices
+                    };
+                    v.iter().map(|v| v.norm()).fold(0.0, f64::max)
+                }
             };
             m.geom_rbound.push(rbound);
             m.params0.geom_friction.push(g.friction);

@@ -7,7 +7,7 @@
 
 use super::{BodySpec, EntitySpec, GeomType, JointType, Mesh};
 use crate::collision::ConvexHull;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::math::{Mat3, Quat, Vec3};
 use std::f64::consts::PI;
 use std::path::Path;
@@ -120,13 +120,18 @@ pub fn ellipsoid_mass_props(size: &Vec3, density: f64) -> MassProps {
     }
 }
 
-/// Mass properties of a mesh geom's convex hull at `density`, in the mesh frame.
+/// Mass properties of a mesh geom's convex hull at `density`, in the mesh frame (the hull is
+/// computed here if it was not yet). A mesh without a hull (collinear or coincident vertices)
+/// has no mass; use [`Mesh::hull`] first to report why.
 ///
 /// `scale` is the global length scale already baked into the mesh's vertices;
 /// the result is expressed in *unscaled* units (the loaders scale lengths at
 /// the end, keeping masses), so that mass does not grow with `scale^3`.
 pub fn mesh_mass_props(mesh: &Mesh, density: f64, scale: f64) -> MassProps {
-    let mp = hull_mass_props(&mesh.hull, density);
+    let Ok(hull) = mesh.hull() else {
+        return MassProps::zero();
+    };
+    let mp = hull_mass_props(hull, density);
     let s3 = scale.powi(3);
     MassProps {
         mass: mp.mass / s3,
@@ -140,18 +145,11 @@ pub fn mesh_mass_props(mesh: &Mesh, density: f64, scale: f64) -> MassProps {
 // ---------------------------------------------------------------------------
 
 /// Load a mesh file (OBJ or STL) as a [`Mesh`] asset named `name`, vertices multiplied by
-/// `scale`; its convex hull is what collides and what gives the mesh its inertia.
+/// `scale`. Its convex hull (what collides and what gives the mesh its inertia) is computed
+/// when first needed, so meshes that are only drawn are never hulled.
 pub fn load_mesh_asset(path: &Path, scale: Vec3, name: &str) -> Result<Mesh> {
     let (vertices, faces) = crate::model::mesh_io::load_mesh(path, scale)?;
-    let hull = ConvexHull::from_points(&vertices)
-        .map_err(|e| Error::load(path, format!("mesh '{name}': {e}")))?;
-    Ok(Mesh {
-        name: name.to_string(),
-        file: Some(path.to_path_buf()),
-        vertices,
-        faces,
-        hull,
-    })
+    Ok(Mesh::new(name, Some(path.to_path_buf()), vertices, faces))
 }
 
 /// Mass properties of a convex hull at `density` (hull frame).
@@ -221,5 +219,86 @@ mod tests {
         assert!((a.mass - b.mass).abs() < 1e-9);
         assert!((a.inertia - b.inertia).norm() < 1e-9 * b.inertia.norm());
         assert!(a.com.norm() < 1e-12);
+    }
+
+    /// A cube (`size` m) and a "mesh" whose vertices all lie on a line (no hull), as OBJ text.
+    const CUBE: &str = "v 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nv 0 0 1\nv 1 0 1\nv 1 1 1\nv 0 1 1\n\
+        f 1 3 2\nf 1 4 3\nf 5 6 7\nf 5 7 8\nf 1 2 6\nf 1 6 5\nf 2 3 7\nf 2 7 6\n\
+        f 3 4 8\nf 3 8 7\nf 4 1 5\nf 4 5 8\n";
+    const LINE: &str = "v 0 0 0\nv 1 0 0\nv 2 0 0\nv 3 0 0\nf 1 2 3\nf 1 3 4\n";
+
+    fn model_of(urdf: bool, text: &str, dir: &Path) -> Result<crate::Model> {
+        let (file, spec) = if urdf {
+            let f = dir.join("robot.urdf");
+            (f.clone(), crate::model::urdf::load_str(text, &f, 1.0)?)
+        } else {
+            let f = dir.join("robot.xml");
+            (f.clone(), crate::model::mjcf::load_str(text, &f, 1.0)?)
+        };
+        let _ = file;
+        let mut b = crate::ModelBuilder::new();
+        b.add_entity(
+            spec,
+            crate::math::Pose::default(),
+            crate::model::builder::BaseMode::AsIs,
+        );
+        b.build()
+    }
+
+    /// Issue 16 item 8: every mesh was hulled when loaded, drawn-only ones too. Now a mesh is
+    /// hulled when a geom that can collide uses it (or inertia comes from it): a URDF
+    /// `<visual>` mesh and an MJCF geom with contype = conaffinity = 0 are never hulled, and a
+    /// mesh with no hull is fine as a visual but an error naming its file as a collision mesh.
+    #[test]
+    fn visual_only_meshes_are_not_hulled() {
+        let dir = std::env::temp_dir().join(format!("kinegrad_hull_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in [("vis.obj", CUBE), ("col.obj", CUBE), ("line.obj", LINE)] {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        let urdf = |visual: &str, collision: &str| {
+            format!(
+                r#"<robot name="r"><link name="base">
+                  <inertial><mass value="1"/><inertia ixx="1" iyy="1" izz="1" ixy="0" ixz="0" iyz="0"/></inertial>
+                  <visual><geometry><mesh filename="{visual}"/></geometry></visual>
+                  <collision><geometry><mesh filename="{collision}"/></geometry></collision>
+                </link></robot>"#
+            )
+        };
+        let m = model_of(true, &urdf("vis.obj", "col.obj"), &dir).unwrap();
+        let hulled = |m: &crate::Model, stem: &str| {
+            let k = m.meshes.iter().position(|x| x.name == stem).unwrap();
+            m.meshes[k].hull_if_computed().is_some()
+        };
+        assert!(!hulled(&m, "vis"), "URDF visual mesh hulled");
+        assert!(hulled(&m, "col"), "URDF collision mesh not hulled");
+        // a line is a fine visual, and an error naming the file as a collision mesh
+        let m = model_of(true, &urdf("line.obj", "col.obj"), &dir).unwrap();
+        assert!(!hulled(&m, "line"));
+        let e = model_of(true, &urdf("vis.obj", "line.obj"), &dir)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line.obj") && e.contains("collinear"), "{e}");
+
+        let mjcf = r#"<mujoco><asset><mesh name="vis" file="vis.obj"/><mesh name="col" file="col.obj"/></asset>
+            <worldbody><body name="b"><freejoint/><inertial pos="0 0 0" mass="1" diaginertia="1 1 1"/>
+              <geom type="mesh" mesh="vis" contype="0" conaffinity="0" group="1"/>
+              <geom type="mesh" mesh="col"/>
+            </body></worldbody></mujoco>"#;
+        let m = model_of(false, mjcf, &dir).unwrap();
+        assert!(!hulled(&m, "vis"), "MJCF visual-only mesh hulled");
+        assert!(hulled(&m, "col"), "MJCF colliding mesh not hulled");
+        // inertia from a drawn-only geom's mesh still hulls it (MuJoCo counts its mass)
+        let m = model_of(
+            false,
+            &mjcf.replace(
+                r#"<inertial pos="0 0 0" mass="1" diaginertia="1 1 1"/>"#,
+                "",
+            ),
+            &dir,
+        )
+        .unwrap();
+        assert!(hulled(&m, "vis"));
+        std::fs::remove_dir_all(&dir).ok();
     }
 }
