@@ -214,13 +214,15 @@ pub enum Element {
 
 impl Warning {
     /// What identifies the warning for "show once": its kind and element(s), not its numbers.
+    /// Deep penetrations share one key: a robot dropped into the floor would otherwise warn
+    /// once per link, and the first (deepest) names the problem.
     pub fn key(&self) -> (u8, usize, usize) {
         match *self {
             Warning::TimeconstBelowTwoSteps { element, .. } => match element {
                 Element::Geom(g) => (0, g, 0),
                 Element::Joint(j) => (1, j, 0),
             },
-            Warning::DeepPenetration { geom, other, .. } => (2, geom, other),
+            Warning::DeepPenetration { .. } => (2, 0, 0),
         }
     }
 
@@ -271,8 +273,9 @@ impl Warning {
                 size,
             } => format!(
                 "{} penetrates {} by {depth:.3} m, more than its size ({size:.3} m bounding \
-                 radius): it has passed through within one step of dt = {h} s, more than the \
-                 contact can recover; use a smaller dt (or more substeps)",
+                 radius): it went through within one step of dt = {h} s, or started inside, \
+                 further than the contact can push it back; use a smaller dt (or more \
+                 substeps), or start it clear",
                 geom(g),
                 geom(other)
             ),
@@ -339,8 +342,7 @@ pub fn timestep_warnings(model: &Model, _params: &Params) -> Vec<Warning> {
 }
 
 /// Append to `out` the warnings of the last substep `data` ran: contacts deeper than the
-/// smaller geom's bounding radius ([`Warning::DeepPenetration`], one per geom pair, the
-/// deepest). Allocation-free unless there is something to report; call after each step.
+/// smaller geom's bounding radius ([`Warning::DeepPenetration`]: one, the deepest). Allocation-free unless there is something to report; call after each step.
 pub fn contact_warnings(model: &Model, data: &Data, out: &mut Vec<Warning>) {
     let h = model.opt.timestep / model.opt.substeps as f64;
     let start = out.len();
@@ -363,7 +365,11 @@ pub fn contact_warnings(model: &Model, data: &Data, out: &mut Vec<Warning>) {
             size,
         };
         match out[start..].iter_mut().find(|x| x.key() == w.key()) {
-            Some(Warning::DeepPenetration { depth: d, .. }) => *d = d.max(depth),
+            Some(x @ Warning::DeepPenetration { .. }) => {
+                if matches!(*x, Warning::DeepPenetration { depth: d, .. } if depth > d) {
+                    *x = w;
+                }
+            }
             _ => out.push(w),
         }
     }
