@@ -23,6 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 ASSETS = REPO / ".cache" / "assets"
 FRANKA = ASSETS / "genesis" / "xml" / "franka_emika_panda" / "scene_no_tendon.xml"
 HUMANOID = ASSETS / "dm_control" / "suite" / "humanoid.xml"
+ERD = ASSETS / "example-robot-data" / "robots"
+BUILD_ROBOTS = [("g1_description", "g1_29dof_rev_1_0.urdf"), ("so_arm_description", "so101.urdf")]
 FRANKA_HOME = np.array([0.0, 0.0, 0.0, -1.57079, 0.0, 1.57079, -0.7853, 0.04, 0.04])
 INTEGRATORS = {int(mujoco.mjtIntegrator.mjINT_EULER): "euler", int(mujoco.mjtIntegrator.mjINT_IMPLICITFAST): "implicitfast"}
 
@@ -81,6 +83,31 @@ def setup_kinegrad(path, m, q0, pd_targets, n_envs=1):
         mode = np.ones((n_envs, sim.nv), dtype=np.int8)  # position control on every dof
         sim.set_control(mode, np.tile(pd_targets, (n_envs, 1)))
     return sim
+
+
+def model_build(repeats):
+    """Loading and building robot files from the wild, next to MuJoCo compiling the same URDF
+    (its mesh paths rewritten to a meshdir, which MuJoCo's URDF reader needs)."""
+    print(f"model build, URDF with meshes, load + build (median of {repeats}):")
+    for desc, urdf in BUILD_ROBOTS:
+        path = ERD / desc / "urdf" / urdf
+        if not path.exists():
+            raise SystemExit(f"{path} missing: run `make setup`")
+
+        def kinegrad_build():
+            b = _native.SceneBuilder(timestep=0.002)
+            b.add_urdf(str(path), 1.0, [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], True)
+            b.build(1)
+
+        text = path.read_text().replace(f"package://example-robot-data/robots/{desc}/meshes/", "")
+
+        def mujoco_build():
+            spec = mujoco.MjSpec.from_string(text)
+            spec.meshdir = str(ERD / desc / "meshes")
+            spec.compile()
+
+        t_k, t_m = interleaved_medians([kinegrad_build, mujoco_build], repeats)
+        print(f"  {urdf:28s} kinegrad {t_k:7.3f} s   MuJoCo {t_m:7.3f} s   ratio {t_k / t_m:5.2f}  (G1 target < 2 s)")
 
 
 def single_env(name, path, q0, pd_targets, nsteps, repeats):
@@ -425,6 +452,8 @@ def main():
     print(f"single env, one thread, median of {args.repeats} runs of {args.steps} steps:")
     single_env("Franka (Menagerie)+floor", FRANKA, FRANKA_HOME, FRANKA_HOME, args.steps, args.repeats)
     single_env("dm_control humanoid", HUMANOID, None, None, args.steps, args.repeats)
+    print()
+    model_build(args.repeats)
     print()
     genesis = None if args.no_genesis else genesis_peer(100, args.repeats)
     python_overhead(100, 9 * args.repeats, mujoco_fd_gradient(100), genesis)  # short runs: more rounds
