@@ -386,6 +386,8 @@ fn add_entity_to_model(
     m.meshes.extend(spec.meshes.iter().cloned());
     let entity_quat = Quat::from_matrix(&pose.rot);
 
+    // last dof on the path from each entity body to the world (usize::MAX: welded to it)
+    let mut last_dof: Vec<usize> = Vec::with_capacity(spec.bodies.len());
     for (bi, b) in spec.bodies.iter().enumerate() {
         let bid = m.nbody;
         let where_ = format!("entity '{ename}', body '{}'", b.name);
@@ -453,17 +455,10 @@ fn add_entity_to_model(
         m.body_geom_adr.push(m.ngeom);
         m.body_geom_num.push(b.geoms.len());
 
-        // previous dof on the path to the root
-        let mut prev_dof = {
-            let mut a = parent;
-            while a != 0 && m.body_dof_num[a] == 0 {
-                a = m.body_parent[a];
-            }
-            if a == 0 {
-                usize::MAX
-            } else {
-                m.body_dof_adr[a] + m.body_dof_num[a] - 1
-            }
+        // previous dof on the path to the root (the parent's last moving dof, kept per body)
+        let mut prev_dof = match b.parent {
+            Some(p) if parent != 0 => last_dof[p],
+            _ => usize::MAX,
         };
         // the motion subspaces of a ball joint are the body's final axes (as in MuJoCo), which is
         // only consistent when no rotation follows it in the same body
@@ -574,6 +569,7 @@ fn add_entity_to_model(
             m.njnt += 1;
         }
         m.body_dof_num.push(ndof_body);
+        last_dof.push(prev_dof);
         m.nbody += 1;
 
         for g in &b.geoms {
@@ -644,10 +640,20 @@ fn add_entity_to_model(
         }
     }
 
+    // name lookups (the first of equal names, as a linear search would find)
+    let mut jnt_by_name: std::collections::HashMap<&str, usize> = Default::default();
+    for j in jnt0..m.njnt {
+        jnt_by_name.entry(m.jnt_name[j].as_str()).or_insert(j);
+    }
+    let mut body_by_name: std::collections::HashMap<&str, usize> = Default::default();
+    for b in body0..m.nbody {
+        body_by_name.entry(m.body_name[b].as_str()).or_insert(b);
+    }
+    let mut actuators = Vec::with_capacity(spec.actuators.len());
     for a in &spec.actuators {
         let aw = format!("entity '{ename}', actuator '{}'", a.name);
-        let jid = (jnt0..m.njnt)
-            .find(|&j| m.jnt_name[j] == a.joint)
+        let jid = *jnt_by_name
+            .get(a.joint.as_str())
             .ok_or_else(|| Error::invalid(&aw, format!("joint '{}' not found", a.joint)))?;
         if !matches!(m.jnt_type[jid], JointType::Hinge | JointType::Slide) {
             return Err(Error::unsupported(&aw, "actuators on ball or free joints"));
@@ -693,7 +699,7 @@ fn add_entity_to_model(
             ));
         }
         m.params0.dof_force_range[dof] = range;
-        m.actuators.push(ActuatorInfo {
+        actuators.push(ActuatorInfo {
             name: a.name.clone(),
             dof,
             mode: a.mode,
@@ -702,8 +708,9 @@ fn add_entity_to_model(
         });
     }
 
+    let mut excludes = Vec::with_capacity(spec.excludes.len());
     for (n1, n2) in &spec.excludes {
-        let find = |n: &str| (body0..m.nbody).find(|&b| m.body_name[b] == n);
+        let find = |n: &str| body_by_name.get(n).copied();
         let (b1, b2) = match (find(n1), find(n2)) {
             (Some(a), Some(b)) => (a, b),
             _ => {
@@ -713,8 +720,12 @@ fn add_entity_to_model(
                 ))
             }
         };
-        m.exclude_pairs.push((b1.min(b2), b1.max(b2)));
+        excludes.push((b1.min(b2), b1.max(b2)));
     }
+    drop(jnt_by_name);
+    drop(body_by_name);
+    m.actuators.extend(actuators);
+    m.exclude_pairs.extend(excludes);
 
     m.entity_name.push(ename);
     m.entity_body_adr.push(body0);

@@ -200,8 +200,9 @@ struct Loader {
     materials: HashMap<String, [f32; 4]>,
     mesh_assets: HashMap<String, MeshAsset>,
     spec: EntitySpec,
+    warned: std::collections::HashSet<String>,
     world_body: Option<usize>,
-    joint_names: Vec<String>,
+    joint_names: std::collections::HashSet<String>,
 }
 
 const ACTUATOR_TAGS: [&str; 9] = [
@@ -246,13 +247,15 @@ impl Loader {
             materials: HashMap::new(),
             mesh_assets: HashMap::new(),
             spec: EntitySpec::default(),
+            warned: Default::default(),
             world_body: None,
-            joint_names: Vec::new(),
+            joint_names: Default::default(),
         }
     }
 
     fn warn(&mut self, msg: String) {
-        if !self.spec.warnings.contains(&msg) {
+        // a set beside the list: a file with thousands of warnings is not quadratic
+        if self.warned.insert(msg.clone()) {
             self.spec.warnings.push(msg);
         }
     }
@@ -436,26 +439,30 @@ impl Loader {
         Ok(())
     }
 
+    /// A top-level `<default>` and its nested classes (an explicit stack, document order).
     fn default(&mut self, d: &XNode, parent: &str, top: bool) -> Result<()> {
-        let name = match d.attr("class") {
-            Some(c) => c.to_string(),
-            None if top => "main".to_string(),
-            None => return Err(d.err("nested <default> needs a 'class' attribute")),
-        };
-        let mut class = if name == "main" {
-            self.classes.get("main").cloned().unwrap_or_default()
-        } else {
-            self.classes.get(parent).cloned().unwrap_or_default()
-        };
-        for c in d.children.iter().filter(|c| c.tag != "default") {
-            let m = class.tags.entry(def_key(&c.tag).to_string()).or_default();
-            for (k, v) in &c.attrs {
-                m.insert(k.clone(), v.clone());
+        let mut stack = vec![(d, parent.to_string(), top)];
+        while let Some((d, parent, top)) = stack.pop() {
+            let name = match d.attr("class") {
+                Some(c) => c.to_string(),
+                None if top => "main".to_string(),
+                None => return Err(d.err("nested <default> needs a 'class' attribute")),
+            };
+            let mut class = if name == "main" {
+                self.classes.get("main").cloned().unwrap_or_default()
+            } else {
+                self.classes.get(&parent).cloned().unwrap_or_default()
+            };
+            for c in d.children.iter().filter(|c| c.tag != "default") {
+                let m = class.tags.entry(def_key(&c.tag).to_string()).or_default();
+                for (k, v) in &c.attrs {
+                    m.insert(k.clone(), v.clone());
+                }
             }
-        }
-        Rc::make_mut(&mut self.classes).insert(name.clone(), class);
-        for c in d.children.iter().filter(|c| c.tag == "default") {
-            self.default(c, &name, false)?;
+            Rc::make_mut(&mut self.classes).insert(name.clone(), class);
+            for c in d.children.iter().rev().filter(|c| c.tag == "default") {
+                stack.push((c, name.clone(), false));
+            }
         }
         Ok(())
     }
@@ -650,8 +657,9 @@ impl Loader {
         Ok(Quat::identity())
     }
 
-    /// Children of `<worldbody>`, `<body>` or `<frame>`: bodies, geoms and frames; `frame` maps the
-    /// child poses into `body`'s frame.
+    /// The subtree below `<worldbody>`: bodies, geoms and frames in document order (MuJoCo's
+    /// depth-first body order); `frame` maps the child poses into the enclosing body's frame.
+    /// An explicit stack instead of recursion, so that no nesting depth overflows the stack.
     fn children(
         &mut self,
         n: &XNode,
@@ -660,16 +668,65 @@ impl Loader {
         fquat: Quat,
         class: &str,
     ) -> Result<()> {
-        for c in &n.children {
+        struct Level<'a> {
+            n: &'a XNode,
+            next: usize,
+            body: Option<usize>,
+            fpos: Vec3,
+            fquat: Quat,
+            class: String,
+            /// Set on a `<body>` level: its mass properties are computed when it is left.
+            finish: bool,
+        }
+        let mut stack = vec![Level {
+            n,
+            next: 0,
+            body,
+            fpos,
+            fquat,
+            class: class.to_string(),
+            finish: false,
+        }];
+        while let Some(top) = stack.last_mut() {
+            let Some(c) = top.n.children.get(top.next) else {
+                let done = stack.pop().expect("non-empty");
+                if done.finish {
+                    let idx = done.body.expect("a body level has its body");
+                    self.body_mass(done.n, idx, &done.class)?;
+                }
+                continue;
+            };
+            top.next += 1;
+            let (body, fpos, fquat, n) = (top.body, top.fpos, top.fquat, top.n);
+            let class = top.class.clone();
             match c.tag.as_str() {
-                "body" => self.body(c, body, fpos, fquat, class)?,
+                "body" => {
+                    let (idx, cc) = self.body_start(c, body, fpos, fquat, &class)?;
+                    stack.push(Level {
+                        n: c,
+                        next: 0,
+                        body: Some(idx),
+                        fpos: Vec3::zeros(),
+                        fquat: Quat::identity(),
+                        class: cc,
+                        finish: true,
+                    });
+                }
                 "frame" => {
                     let cls = self.classes.clone();
-                    let e = Self::el(&cls, c, class)?;
+                    let e = Self::el(&cls, c, &class)?;
                     let p = e.vec3("pos")?.unwrap_or_default();
                     let q = self.orientation(&e)?;
-                    let cc = c.attr("childclass").unwrap_or(class).to_string();
-                    self.children(c, body, fpos + fquat * p, fquat * q, &cc)?;
+                    let cc = c.attr("childclass").unwrap_or(&class).to_string();
+                    stack.push(Level {
+                        n: c,
+                        next: 0,
+                        body,
+                        fpos: fpos + fquat * p,
+                        fquat: fquat * q,
+                        class: cc,
+                        finish: false,
+                    });
                 }
                 "geom" => {
                     let target = match body {
@@ -678,7 +735,7 @@ impl Loader {
                             .world_body
                             .ok_or_else(|| c.err("internal: world geom without world body"))?,
                     };
-                    self.geom(c, target, fpos, fquat, class)?;
+                    self.geom(c, target, fpos, fquat, &class)?;
                 }
                 "joint" | "freejoint" | "inertial" => {
                     if body.is_none() {
@@ -695,14 +752,16 @@ impl Loader {
         Ok(())
     }
 
-    fn body(
+    /// A `<body>` and its joints; returns its index and its child class. Its children are
+    /// walked by [`Self::children`], which then calls [`Self::body_mass`].
+    fn body_start(
         &mut self,
         n: &XNode,
         parent: Option<usize>,
         fpos: Vec3,
         fquat: Quat,
         class: &str,
-    ) -> Result<()> {
+    ) -> Result<(usize, String)> {
         let class = n.attr("childclass").unwrap_or(class).to_string();
         let e = El { n, defs: None };
         let idx = self.spec.bodies.len();
@@ -738,11 +797,16 @@ impl Loader {
         }
         if !mocap {
             for j in &joints {
-                self.joint_names.push(j.name.clone());
+                self.joint_names.insert(j.name.clone());
             }
             self.spec.bodies[idx].joints = joints;
         }
-        self.children(n, Some(idx), Vec3::zeros(), Quat::identity(), &class)?;
+        Ok((idx, class))
+    }
+
+    /// Mass properties of body `idx` (element `n`, child class `class`), once its subtree is read.
+    fn body_mass(&mut self, n: &XNode, idx: usize, class: &str) -> Result<()> {
+        let class = class.to_string();
         // mass properties
         let explicit = n.children.iter().find(|c| c.tag == "inertial");
         let mut mp = None;
@@ -799,58 +863,66 @@ impl Loader {
 
     /// Mass properties of a body from its geoms (including those inside `<frame>`s), body frame.
     fn geom_mass(&mut self, n: &XNode, class: &str, fpos: Vec3, fquat: Quat) -> Result<MassProps> {
-        let mut total = MassProps::zero();
-        for c in &n.children {
+        // the geoms in document order with their frame poses and classes (an explicit stack
+        // through nested frames)
+        let mut geoms: Vec<(&XNode, String, Vec3, Quat)> = Vec::new();
+        let mut stack = vec![(n, 0usize, class.to_string(), fpos, fquat)];
+        while let Some(top) = stack.last_mut() {
+            let Some(c) = top.0.children.get(top.1) else {
+                stack.pop();
+                continue;
+            };
+            top.1 += 1;
+            let (class, fpos, fquat) = (top.2.clone(), top.3, top.4);
             match c.tag.as_str() {
-                "geom" => {
-                    let cls = self.classes.clone();
-                    let e = Self::el(&cls, c, class)?;
-                    let group = e.int("group", 0)?;
-                    if group < self.comp.group_range[0] || group > self.comp.group_range[1] {
-                        continue;
-                    }
-                    let sh = self.shape(&e)?;
-                    let density = e.f("density", 1000.0)?;
-                    let mass_attr = e.arr::<1>("mass")?.map(|a| a[0]);
-                    let unit = match sh.kind {
-                        Shape::Prim(GeomType::Plane) => continue,
-                        Shape::Prim(k) => inertia::primitive_mass_props(k, &sh.size, 1.0),
-                        Shape::Ellipsoid => inertia::ellipsoid_mass_props(&sh.size, 1.0),
-                        Shape::Mesh(ref m) => match self.mesh_index(m, c)? {
-                            Ok(k) => {
-                                inertia::mesh_mass_props(&self.spec.meshes[k], 1.0, self.scale)
-                            }
-                            Err(msg) => {
-                                self.warn(format!("{}: {msg}; no mass from this geom", c.desc()));
-                                continue;
-                            }
-                        },
-                        Shape::Other => continue,
-                    };
-                    let density = match mass_attr {
-                        Some(m) if unit.mass > 0.0 => m / unit.mass,
-                        Some(_) => 0.0,
-                        None => density,
-                    };
-                    let gp = MassProps {
-                        mass: unit.mass * density,
-                        com: unit.com,
-                        inertia: unit.inertia * density,
-                    };
-                    total =
-                        total.add(&gp.transformed(&(fpos + fquat * sh.pos), &(fquat * sh.quat)));
-                }
+                "geom" => geoms.push((c, class, fpos, fquat)),
                 "frame" => {
                     let cls = self.classes.clone();
-                    let e = Self::el(&cls, c, class)?;
+                    let e = Self::el(&cls, c, &class)?;
                     let p = e.vec3("pos")?.unwrap_or_default();
                     let q = self.orientation(&e)?;
-                    let cc = c.attr("childclass").unwrap_or(class).to_string();
-                    let sub = self.geom_mass(c, &cc, fpos + fquat * p, fquat * q)?;
-                    total = total.add(&sub);
+                    let cc = c.attr("childclass").unwrap_or(&class).to_string();
+                    stack.push((c, 0, cc, fpos + fquat * p, fquat * q));
                 }
                 _ => {}
             }
+        }
+        let mut total = MassProps::zero();
+        for (c, class, fpos, fquat) in geoms {
+            let class = class.as_str();
+            let cls = self.classes.clone();
+            let e = Self::el(&cls, c, class)?;
+            let group = e.int("group", 0)?;
+            if group < self.comp.group_range[0] || group > self.comp.group_range[1] {
+                continue;
+            }
+            let sh = self.shape(&e)?;
+            let density = e.f("density", 1000.0)?;
+            let mass_attr = e.arr::<1>("mass")?.map(|a| a[0]);
+            let unit = match sh.kind {
+                Shape::Prim(GeomType::Plane) => continue,
+                Shape::Prim(k) => inertia::primitive_mass_props(k, &sh.size, 1.0),
+                Shape::Ellipsoid => inertia::ellipsoid_mass_props(&sh.size, 1.0),
+                Shape::Mesh(ref m) => match self.mesh_index(m, c)? {
+                    Ok(k) => inertia::mesh_mass_props(&self.spec.meshes[k], 1.0, self.scale),
+                    Err(msg) => {
+                        self.warn(format!("{}: {msg}; no mass from this geom", c.desc()));
+                        continue;
+                    }
+                },
+                Shape::Other => continue,
+            };
+            let density = match mass_attr {
+                Some(m) if unit.mass > 0.0 => m / unit.mass,
+                Some(_) => 0.0,
+                None => density,
+            };
+            let gp = MassProps {
+                mass: unit.mass * density,
+                com: unit.com,
+                inertia: unit.inertia * density,
+            };
+            total = total.add(&gp.transformed(&(fpos + fquat * sh.pos), &(fquat * sh.quat)));
         }
         Ok(total)
     }
@@ -1171,9 +1243,17 @@ struct ShapeInfo {
 }
 
 fn world_has_geoms(n: &XNode) -> bool {
-    n.children
-        .iter()
-        .any(|c| c.tag == "geom" || (c.tag == "frame" && world_has_geoms(c)))
+    let mut stack = vec![n];
+    while let Some(n) = stack.pop() {
+        for c in &n.children {
+            match c.tag.as_str() {
+                "geom" => return true,
+                "frame" => stack.push(c),
+                _ => {}
+            }
+        }
+    }
+    false
 }
 
 /// Minimal rotation taking +z to `v` (MuJoCo's `mju_quatZ2Vec`).

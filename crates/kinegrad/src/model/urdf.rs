@@ -42,6 +42,7 @@ pub fn load_str(text: &str, path: &Path, scale: f64) -> Result<EntitySpec> {
         scale,
         materials: HashMap::new(),
         spec: EntitySpec::default(),
+        warned: Default::default(),
         mesh_index: HashMap::new(),
     };
     ld.run(&doc)?;
@@ -55,6 +56,7 @@ struct Loader {
     scale: f64,
     materials: HashMap<String, [f32; 4]>,
     spec: EntitySpec,
+    warned: std::collections::HashSet<String>,
     mesh_index: HashMap<(PathBuf, [u64; 3]), usize>,
 }
 
@@ -72,7 +74,8 @@ impl Loader {
     }
 
     fn warn(&mut self, msg: String) {
-        if !self.spec.warnings.contains(&msg) {
+        // a set beside the list: a file with thousands of warnings is not quadratic
+        if self.warned.insert(msg.clone()) {
             self.spec.warnings.push(msg);
         }
     }

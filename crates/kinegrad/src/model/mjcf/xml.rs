@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 /// One XML element.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct XNode {
     pub tag: String,
     pub attrs: Vec<(String, String)>,
@@ -69,44 +69,87 @@ pub fn parse_text(text: &str, path: &Path, depth: usize) -> Result<XNode> {
     let doc = roxmltree::Document::parse(text)
         .map_err(|e| Error::load(path, format!("XML parse error: {e}")))?;
     let file = Rc::new(path.to_path_buf());
-    let mut out = convert(&doc, doc.root_element(), &file);
-    expand(&mut out, path, depth)?;
-    Ok(out)
+    convert(&doc, &file, path, depth)
 }
 
-fn convert(doc: &roxmltree::Document, n: roxmltree::Node, file: &Rc<PathBuf>) -> XNode {
+/// Byte offsets where lines start, for line numbers in O(log n) (roxmltree's `text_pos_at`
+/// scans from the start of the text each time, quadratic over a large file).
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn new(text: &str) -> Self {
+        let mut v = vec![0];
+        v.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        Lines(v)
+    }
+    /// 1-based line of byte offset `pos`.
+    fn line(&self, pos: usize) -> u32 {
+        self.0.partition_point(|&s| s <= pos) as u32
+    }
+}
+
+fn node(lines: &Lines, n: roxmltree::Node, file: &Rc<PathBuf>) -> XNode {
     XNode {
         tag: n.tag_name().name().to_string(),
         attrs: n
             .attributes()
             .map(|a| (a.name().to_string(), a.value().to_string()))
             .collect(),
-        children: n
-            .children()
-            .filter(|c| c.is_element())
-            .map(|c| convert(doc, c, file))
-            .collect(),
+        children: Vec::new(),
         file: file.clone(),
-        line: doc.text_pos_at(n.range().start).row,
+        line: lines.line(n.range().start),
     }
 }
 
-fn expand(n: &mut XNode, path: &Path, depth: usize) -> Result<()> {
-    let mut out = Vec::with_capacity(n.children.len());
-    for mut c in std::mem::take(&mut n.children) {
-        if c.tag == "include" {
-            let f = c
-                .attr("file")
-                .ok_or_else(|| c.err("missing attribute 'file'"))?;
-            let p = path.parent().unwrap_or(Path::new("")).join(f);
-            let inc = parse_one(&p, depth + 1)
-                .map_err(|e| c.err(format!("included file '{}': {e}", p.display())))?;
-            out.extend(inc.children);
-        } else {
-            expand(&mut c, path, depth)?;
-            out.push(c);
+/// The owned tree of `doc`, with `<include file>` replaced by the included file's top-level
+/// children. Iterative (an explicit stack), so any nesting depth is fine; only includes recurse
+/// (at most 16 levels).
+fn convert(
+    doc: &roxmltree::Document,
+    file: &Rc<PathBuf>,
+    path: &Path,
+    depth: usize,
+) -> Result<XNode> {
+    let lines = Lines::new(doc.input_text());
+    let root = doc.root_element();
+    let mut stack = vec![(node(&lines, root, file), root.children())];
+    loop {
+        let top = stack.last_mut().expect("stack holds the root");
+        match top.1.next() {
+            Some(c) if !c.is_element() => {}
+            Some(c) if c.tag_name().name() == "include" => {
+                let inc_el = node(&lines, c, file);
+                let f = inc_el
+                    .attr("file")
+                    .ok_or_else(|| inc_el.err("missing attribute 'file'"))?;
+                let p = path.parent().unwrap_or(Path::new("")).join(f);
+                let mut inc = parse_one(&p, depth + 1)
+                    .map_err(|e| inc_el.err(format!("included file '{}': {e}", p.display())))?;
+                top.0.children.append(&mut inc.children);
+            }
+            Some(c) => stack.push((node(&lines, c, file), c.children())),
+            None => {
+                let (done, _) = stack.pop().expect("non-empty");
+                match stack.last_mut() {
+                    Some(parent) => parent.0.children.push(done),
+                    None => return Ok(done),
+                }
+            }
         }
     }
-    n.children = out;
-    Ok(())
+}
+
+impl Drop for XNode {
+    /// Iterative, so that dropping a deeply nested tree does not overflow the stack.
+    fn drop(&mut self) {
+        let mut stack = std::mem::take(&mut self.children);
+        while let Some(mut n) = stack.pop() {
+            stack.append(&mut n.children);
+        }
+    }
 }
