@@ -105,3 +105,239 @@ fn very_deep_xml_gives_an_error_or_loads_but_never_overflows() {
         Err(e) => assert!(e.to_string().contains("million.urdf"), "{e}"),
     }
 }
+
+/// One-body MJCF with `joint` attributes, `body` extra children and `act` actuators.
+fn mjcf_case(joint: &str, body: &str, act: &str, compiler: &str) -> String {
+    format!(
+        "<mujoco>\n<compiler {compiler}/>\n<worldbody>\n<body name='a'>\n<joint name='j' {joint}/>\n\
+         <geom name='g' size='0.1'/>\n{body}\n</body>\n</worldbody>\n<actuator>\n{act}\n</actuator>\n</mujoco>\n"
+    )
+}
+
+fn expect_err(text: &str, file: &str, needles: &[&str]) {
+    let e = match mjcf::load_str(text, Path::new(file), 1.0).and_then(build) {
+        Ok(_) => panic!("{file}: loaded, expected an error containing {needles:?}\n{text}"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains(file), "error does not name the file: {e}");
+    assert!(e.contains("line "), "error does not name the line: {e}");
+    for n in needles {
+        assert!(e.contains(n), "error lacks '{n}': {e}");
+    }
+}
+
+/// The cases MuJoCo 3's compiler rejects (checked with `mujoco.MjModel.from_xml_string`), and
+/// the negative gains and stiffness the parameter setters refuse, were loaded silently.
+#[test]
+fn mjcf_loader_rejects_invalid_values_as_mujoco_does() {
+    let inertial = |s: &str| format!("<inertial pos='0 0 0' mass='1' {s}/>");
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        (
+            mjcf_case("", "<body name='a'><geom size='.1'/></body>", "", ""),
+            vec!["repeated body name 'a'"],
+        ),
+        (
+            mjcf_case(
+                "",
+                "<body name='b'><joint name='j'/><geom size='.1'/></body>",
+                "",
+                "",
+            ),
+            vec!["repeated joint name 'j'"],
+        ),
+        (
+            mjcf_case("", "<geom name='g' size='.1'/>", "", ""),
+            vec!["repeated geom name 'g'"],
+        ),
+        (
+            mjcf_case("", &inertial("diaginertia='-1 1 1'"), "", ""),
+            vec!["negative"],
+        ),
+        (
+            mjcf_case("", &inertial("fullinertia='1 1 1 2 0 0'"), "", ""),
+            vec!["positive semi-definite"],
+        ),
+        (
+            mjcf_case("", &inertial("diaginertia='1 1 3'"), "", ""),
+            vec!["A + B >= C"],
+        ),
+        (
+            mjcf_case("", &inertial("diaginertia='1 1 2.00001'"), "", ""),
+            vec!["A + B >= C"],
+        ),
+        (
+            mjcf_case(
+                "",
+                "<inertial pos='0 0 0' mass='0' diaginertia='1 1 1'/>",
+                "",
+                "inertiafromgeom='false'",
+            ),
+            vec!["mass and inertia of a moving body"],
+        ),
+        (
+            mjcf_case(
+                "",
+                "",
+                "<motor joint='j' ctrllimited='true' ctrlrange='1 -1'/>",
+                "",
+            ),
+            vec!["ctrlrange", "lower 1 > upper -1"],
+        ),
+        (
+            mjcf_case(
+                "",
+                "",
+                "<motor joint='j' forcelimited='true' forcerange='1 -1'/>",
+                "",
+            ),
+            vec!["forcerange"],
+        ),
+        (
+            mjcf_case("", "", "<motor/>", ""),
+            vec!["missing transmission target"],
+        ),
+        (
+            mjcf_case("", "", "<velocity joint='j' kv='-2'/>", ""),
+            vec!["negative gain"],
+        ),
+        (
+            mjcf_case("", "", "<position joint='j' kp='-5'/>", ""),
+            vec!["negative gain"],
+        ),
+        (
+            mjcf_case("stiffness='-1'", "", "", ""),
+            vec!["negative stiffness"],
+        ),
+        (
+            mjcf_case("", "<geom size='-0.1'/>", "", ""),
+            vec!["negative size"],
+        ),
+        (mjcf_case("", "<geom size='0'/>", "", ""), vec!["zero size"]),
+        (
+            mjcf_case("", "<geom type='box' size='0.1 -0.1 0.1'/>", "", ""),
+            vec!["negative size"],
+        ),
+        (
+            mjcf_case("", "<geom size='.1' density='-1'/>", "", ""),
+            vec!["negative mass or density"],
+        ),
+        (
+            mjcf_case("", "<geom size='.1' mass='-1'/>", "", ""),
+            vec!["negative mass or density"],
+        ),
+    ];
+    for (i, (text, needles)) in cases.iter().enumerate() {
+        expect_err(text, &format!("case{i}.xml"), needles);
+    }
+    // and what MuJoCo accepts still loads: the triangle exactly met, balanceinertia, an empty
+    // but valid control range
+    for text in [
+        mjcf_case("", &inertial("diaginertia='1 1 2'"), "", ""),
+        mjcf_case(
+            "",
+            &inertial("diaginertia='1 1 3'"),
+            "",
+            "balanceinertia='true'",
+        ),
+        mjcf_case(
+            "",
+            "",
+            "<motor joint='j' ctrllimited='true' ctrlrange='1 1'/>",
+            "",
+        ),
+    ] {
+        let spec = mjcf::load_str(&text, Path::new("ok.xml"), 1.0).unwrap();
+        build(spec).unwrap();
+    }
+}
+
+fn urdf_case(inertia: &str, geom: &str, extra: &str) -> String {
+    format!(
+        "<robot name='r'>\n<link name='base'/>\n<link name='a'>\n<inertial><mass value='1'/>\n<inertia {inertia}/></inertial>\n\
+         <collision><geometry>{geom}</geometry></collision>\n</link>\n\
+         <joint name='j' type='revolute'><parent link='base'/><child link='a'/><limit lower='-1' upper='1'/></joint>\n{extra}</robot>\n"
+    )
+}
+
+#[test]
+fn urdf_loader_rejects_negative_and_indefinite_inertia_and_negative_sizes() {
+    let ok_i = "ixx='1' iyy='1' izz='1' ixy='0' ixz='0' iyz='0'";
+    let ok_g = "<sphere radius='0.1'/>";
+    let cases = [
+        (urdf_case("ixx='-1' iyy='1' izz='1'", ok_g, ""), "negative ixx"),
+        (urdf_case("ixx='1' iyy='1' izz='1' ixy='2'", ok_g, ""), "positive semi-definite"),
+        (urdf_case(ok_i, "<sphere radius='-0.1'/>", ""), "negative size"),
+        (urdf_case(ok_i, "<box size='0.1 -0.2 0.1'/>", ""), "negative size"),
+        (
+            urdf_case(ok_i, ok_g, "<link name='c'/><joint name='j' type='fixed'><parent link='a'/><child link='c'/></joint>\n"),
+            "duplicate joint name",
+        ),
+    ];
+    for (i, (text, needle)) in cases.iter().enumerate() {
+        let file = format!("case{i}.urdf");
+        let e = urdf::load_str(text, Path::new(&file), 1.0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&file) && e.contains("line ") && e.contains(needle),
+            "{e}"
+        );
+    }
+    // the triangle inequality is a warning (real robot files break it)
+    let spec = urdf::load_str(
+        &urdf_case("ixx='1' iyy='1' izz='3'", ok_g, ""),
+        Path::new("t.urdf"),
+        1.0,
+    )
+    .unwrap();
+    assert!(
+        spec.warnings.iter().any(|w| w.contains("A + B >= C")),
+        "{:?}",
+        spec.warnings
+    );
+    // zero-size geometry is still dropped with a warning
+    let spec = urdf::load_str(
+        &urdf_case(ok_i, "<sphere radius='0'/>", ""),
+        Path::new("z.urdf"),
+        1.0,
+    )
+    .unwrap();
+    assert!(
+        spec.warnings.iter().any(|w| w.contains("zero-size")),
+        "{:?}",
+        spec.warnings
+    );
+}
+
+/// Errors found when the model is built (after loading) named the entity and body but not the
+/// file: they now start with `file: line N:`.
+#[test]
+fn build_errors_of_loaded_entities_name_the_file_and_line() {
+    // a hinge after a ball joint in one body: refused by the builder, at the hinge's line
+    let text = "<mujoco>\n<worldbody>\n<body name='a'>\n<joint name='ball' type='ball'/>\n\
+                <joint name='h' type='hinge'/>\n<geom size='0.1'/>\n</body>\n</worldbody>\n</mujoco>\n";
+    let p = tmp_file("ball_then_hinge.xml", text);
+    let e = build(mjcf::load(&p, 1.0).unwrap()).unwrap_err().to_string();
+    assert!(e.contains(&format!("{}: line 5:", p.display())), "{e}");
+    assert!(e.contains("joint 'h'"), "{e}");
+    // a moving URDF link without mass: the mass matrix is singular, at the link's line
+    let text = "<robot name='r'>\n<link name='base'/>\n<link name='a'>\n<inertial><mass value='0'/>\
+                <inertia ixx='0' iyy='0' izz='0'/></inertial>\n</link>\n\
+                <joint name='j' type='continuous'><parent link='base'/><child link='a'/></joint>\n</robot>\n";
+    let p = tmp_file("massless.urdf", text);
+    let mut b = ModelBuilder::new();
+    b.add_entity(
+        urdf::load(&p, 1.0).unwrap(),
+        Pose::identity(),
+        BaseMode::Fixed,
+    );
+    let e = b.build().unwrap_err().to_string();
+    assert!(e.contains(&format!("{}: line 3:", p.display())), "{e}");
+    assert!(e.contains("body 'a'") && e.contains("singular"), "{e}");
+    // a URDF error inside an element names its line
+    let text = "<robot name='r'>\n<link name='a'>\n<inertial>\n<mass value='x'/>\n</inertial>\n</link>\n</robot>\n";
+    let e = urdf::load_str(text, Path::new("bad.urdf"), 1.0)
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("bad.urdf: line "), "{e}");
+}

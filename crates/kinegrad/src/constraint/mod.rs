@@ -249,6 +249,16 @@ fn push_row(data: &mut Data, kind: RowKind, pos: f64, aref: f64, r: f64) {
 /// No nv x nv matrix is formed (a dense factorization made building a 1,000-link chain take
 /// seconds). Spatial vectors are [angular; linear] at the world origin, as `cdof`.
 pub fn set_invweight0(model: &mut Model) -> crate::Result<()> {
+    compute_invweight0(model).map_err(|b| {
+        crate::Error::invalid(
+            format!("body '{}'", model.body_name[b]),
+            "mass matrix is singular: a moving body (or its subtree) has no mass or inertia",
+        )
+    })
+}
+
+/// [`set_invweight0`], failing with the body whose pivot vanishes.
+pub(crate) fn compute_invweight0(model: &mut Model) -> Result<(), usize> {
     use nalgebra::{Matrix3, Matrix6, Vector6};
     let nv = model.nv;
     model.body_invweight0 = vec![[0.0, 0.0]; model.nbody];
@@ -335,11 +345,7 @@ pub fn set_invweight0(model: &mut Model) -> crate::Result<()> {
         let ui = art[i] * s[i];
         let di = s[i].dot(&ui) + params.dof_armature[i];
         if !(di > 0.0) || !di.is_finite() {
-            let b = model.dof_body[i];
-            return Err(crate::Error::invalid(
-                format!("body '{}'", model.body_name[b]),
-                "mass matrix is singular: a moving body (or its subtree) has no mass or inertia",
-            ));
+            return Err(model.dof_body[i]);
         }
         diag_sum += s[i].dot(&(comp[i] * s[i])) + params.dof_armature[i];
         let p = model.dof_parent[i];

@@ -63,6 +63,7 @@ fn load_tree(root: XNode, path: &Path, scale: f64) -> Result<EntitySpec> {
     }
     let mut ld = Loader::new(path, scale);
     ld.spec.name = root.attr("model").unwrap_or("mjcf").to_string();
+    ld.spec.source = Some(path.to_path_buf());
     ld.run(&root)?;
     inertia::apply_scale(&mut ld.spec, scale);
     Ok(ld.spec)
@@ -84,6 +85,7 @@ struct Compiler {
     boundmass: f64,
     boundinertia: f64,
     settotalmass: f64,
+    balanceinertia: bool,
     group_range: [i64; 2],
 }
 
@@ -203,6 +205,8 @@ struct Loader {
     warned: std::collections::HashSet<String>,
     world_body: Option<usize>,
     joint_names: std::collections::HashSet<String>,
+    body_names: std::collections::HashSet<String>,
+    geom_names: std::collections::HashSet<String>,
 }
 
 const ACTUATOR_TAGS: [&str; 9] = [
@@ -241,6 +245,7 @@ impl Loader {
                 boundmass: 0.0,
                 boundinertia: 0.0,
                 settotalmass: -1.0,
+                balanceinertia: false,
                 group_range: [0, 5],
             },
             classes: Rc::new(classes),
@@ -250,6 +255,17 @@ impl Loader {
             warned: Default::default(),
             world_body: None,
             joint_names: Default::default(),
+            body_names: Default::default(),
+            geom_names: Default::default(),
+        }
+    }
+
+    /// Line of `n` for the builder's messages, which name the main file (0 in an included file).
+    fn line_of(&self, n: &XNode) -> u32 {
+        if *n.file == self.file {
+            n.line
+        } else {
+            0
         }
     }
 
@@ -423,15 +439,13 @@ impl Loader {
         self.comp.boundmass = e.f("boundmass", self.comp.boundmass)?;
         self.comp.boundinertia = e.f("boundinertia", self.comp.boundinertia)?;
         self.comp.settotalmass = e.f("settotalmass", self.comp.settotalmass)?;
+        if let Some(b) = e.boolean("balanceinertia")? {
+            self.comp.balanceinertia = b;
+        }
         if let Some(r) = e.arr::<2>("inertiagrouprange")? {
             self.comp.group_range = [r[0] as i64, r[1] as i64];
         }
-        for a in [
-            "fusestatic",
-            "discardvisual",
-            "balanceinertia",
-            "exactmeshinertia",
-        ] {
+        for a in ["fusestatic", "discardvisual", "exactmeshinertia"] {
             if c.attr(a) == Some("true") {
                 self.warn(format!("<compiler {a}='true'> unsupported, ignored"));
             }
@@ -769,7 +783,11 @@ impl Loader {
             .attr("name")
             .map(str::to_string)
             .unwrap_or_else(|| format!("body{idx}"));
+        if !self.body_names.insert(name.clone()) {
+            return Err(n.err(format!("repeated body name '{name}'")));
+        }
         let mut b = BodySpec::new(name.clone(), parent);
+        b.line = self.line_of(n);
         b.pos = fpos + fquat * e.vec3("pos")?.unwrap_or_default();
         b.quat = fquat * self.orientation(&e)?;
         let mocap = n.attr("mocap") == Some("true");
@@ -786,7 +804,9 @@ impl Loader {
                         .attr("name")
                         .map(str::to_string)
                         .unwrap_or_else(|| format!("{name}_freejoint"));
-                    joints.push(JointSpec::new(jn, JointType::Free));
+                    let mut j = JointSpec::new(jn, JointType::Free);
+                    j.line = self.line_of(c);
+                    joints.push(j);
                 }
                 "joint" => {
                     let j = self.joint(c, &class, &name, joints.len())?;
@@ -796,8 +816,14 @@ impl Loader {
             }
         }
         if !mocap {
-            for j in &joints {
-                self.joint_names.insert(j.name.clone());
+            for (j, c) in joints.iter().zip(
+                n.children
+                    .iter()
+                    .filter(|c| c.tag == "joint" || c.tag == "freejoint"),
+            ) {
+                if !self.joint_names.insert(j.name.clone()) {
+                    return Err(c.err(format!("repeated joint name '{}'", j.name)));
+                }
             }
             self.spec.bodies[idx].joints = joints;
         }
@@ -827,6 +853,20 @@ impl Loader {
             let d = eig.eigenvalues.map(|x| x.max(self.comp.boundinertia));
             mp.inertia = eig.eigenvectors * Mat3::from_diagonal(&d) * eig.eigenvectors.transpose();
         }
+        // MuJoCo: "mass and inertia of moving bodies must be larger than mjMINVAL"
+        if !self.spec.bodies[idx].joints.is_empty() {
+            let tiny_inertia = match inertia::principal_moments(&mp.inertia) {
+                Ok(pm) => pm[0] < inertia::MINVAL,
+                Err(_) => true,
+            };
+            if mp.mass < inertia::MINVAL || tiny_inertia {
+                return Err(n.err(format!(
+                    "mass and inertia of a moving body must be larger than {:e} (mass {})",
+                    inertia::MINVAL,
+                    mp.mass
+                )));
+            }
+        }
         let b = &mut self.spec.bodies[idx];
         b.mass = mp.mass;
         b.ipos = mp.com;
@@ -845,13 +885,27 @@ impl Loader {
         let pos = e
             .vec3("pos")?
             .ok_or_else(|| n.err("missing attribute 'pos'"))?;
-        let i = if let Some(d) = e.vec3("diaginertia")? {
+        let mut i = if let Some(d) = e.vec3("diaginertia")? {
+            if d.min() < 0.0 {
+                return Err(n.err(format!(
+                    "attribute 'diaginertia': negative moment in {} {} {}",
+                    d.x, d.y, d.z
+                )));
+            }
             Mat3::from_diagonal(&d)
         } else if let Some(f) = e.arr::<6>("fullinertia")? {
             Mat3::new(f[0], f[3], f[4], f[3], f[1], f[5], f[4], f[5], f[2])
         } else {
             return Err(n.err("needs 'diaginertia' or 'fullinertia'"));
         };
+        // as MuJoCo's compiler: positive semi-definite, and A + B >= C unless balanceinertia
+        let pm = inertia::principal_moments(&i).map_err(|m| n.err(m))?;
+        if let Err(m) = inertia::check_triangle(&pm) {
+            if !self.comp.balanceinertia {
+                return Err(n.err(format!("{m}; use balanceinertia to fix")));
+            }
+            i = Mat3::identity() * ((pm[0] + pm[1] + pm[2]) / 3.0);
+        }
         let q = self.orientation(&e)?;
         Ok(MassProps {
             mass,
@@ -899,6 +953,9 @@ impl Loader {
             let sh = self.shape(&e)?;
             let density = e.f("density", 1000.0)?;
             let mass_attr = e.arr::<1>("mass")?.map(|a| a[0]);
+            if density < 0.0 || mass_attr.is_some_and(|m| m < 0.0) {
+                return Err(c.err("negative mass or density"));
+            }
             let unit = match sh.kind {
                 Shape::Prim(GeomType::Plane) => continue,
                 Shape::Prim(k) => inertia::primitive_mass_props(k, &sh.size, 1.0),
@@ -942,6 +999,7 @@ impl Loader {
             .map(str::to_string)
             .unwrap_or_else(|| format!("{body}_joint{k}"));
         let mut j = JointSpec::new(name.clone(), kind);
+        j.line = self.line_of(n);
         let ang = |x: f64| {
             if matches!(kind, JointType::Hinge | JointType::Ball) {
                 self.angle(x)
@@ -980,6 +1038,13 @@ impl Loader {
         j.solimp = e.arr_prefix::<5>("solimplimit", 1, j.solimp)?;
         if j.damping < 0.0 || j.armature < 0.0 {
             return Err(n.err("negative damping or armature"));
+        }
+        // MuJoCo allows a negative stiffness; kinegrad's parameters (dof_stiffness) do not
+        if j.stiffness < 0.0 {
+            return Err(n.err(format!(
+                "attribute 'stiffness': negative stiffness {}",
+                j.stiffness
+            )));
         }
         if e.f("frictionloss", 0.0)? > 0.0 {
             self.warn(format!("joint '{name}': frictionloss unsupported, ignored"));
@@ -1044,7 +1109,15 @@ impl Loader {
             _ => false,
         };
         if bad {
-            return Err(n.err(format!("invalid size for type '{t}'")));
+            let what = if size.iter().any(|&x| x < 0.0) {
+                "negative"
+            } else {
+                "zero"
+            };
+            return Err(n.err(format!(
+                "invalid size for type '{t}': {what} size {} {} {} (sizes must be positive)",
+                size.x, size.y, size.z
+            )));
         }
         Ok(ShapeInfo {
             kind,
@@ -1071,7 +1144,11 @@ impl Loader {
                 return Ok(());
             }
         };
+        if !gname.is_empty() && !self.geom_names.insert(gname.clone()) {
+            return Err(n.err(format!("repeated geom name '{gname}'")));
+        }
         let mut g = GeomSpec::new(kind, sh.size);
+        g.line = self.line_of(n);
         g.name = gname;
         g.pos = fpos + fquat * sh.pos;
         g.quat = fquat * sh.quat;
@@ -1145,10 +1222,12 @@ impl Loader {
         let joint = match e.get("joint").or_else(|| e.get("jointinparent")) {
             Some(j) => j.to_string(),
             None => {
-                let tr = ["tendon", "site", "body", "cranksite"]
+                let Some(tr) = ["tendon", "site", "body", "cranksite", "refsite"]
                     .into_iter()
                     .find(|t| e.get(t).is_some())
-                    .unwrap_or("unknown");
+                else {
+                    return Err(n.err("missing transmission target (joint, tendon, site or body)"));
+                };
                 self.warn(format!("{what}: {tr} transmission unsupported, ignored"));
                 return Ok(());
             }
@@ -1163,6 +1242,12 @@ impl Loader {
                 .boolean(lim)?
                 .unwrap_or(self.comp.autolimits && r.is_some());
             Ok(match (limited, r) {
+                (true, Some(r)) if !(r[0] <= r[1]) => {
+                    return Err(n.err(format!(
+                        "attribute '{key}': lower {} > upper {}",
+                        r[0], r[1]
+                    )))
+                }
                 (true, Some(r)) => r,
                 (true, None) => return Err(n.err(format!("'{lim}' without '{key}'"))),
                 _ => [f64::NEG_INFINITY, f64::INFINITY],
@@ -1214,6 +1299,11 @@ impl Loader {
                 }
             }
         };
+        if kp < 0.0 || kv < 0.0 {
+            return Err(n.err(format!(
+                "negative gain (kp {kp}, kv {kv}): gains must be >= 0"
+            )));
+        }
         self.spec.actuators.push(ActuatorSpec {
             name,
             joint,

@@ -1,7 +1,7 @@
 //! A small owned XML tree for MJCF: `<include>` expanded, every element
 //! remembering its file and line for error messages.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, LineIndex, Result};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -72,28 +72,7 @@ pub fn parse_text(text: &str, path: &Path, depth: usize) -> Result<XNode> {
     convert(&doc, &file, path, depth)
 }
 
-/// Byte offsets where lines start, for line numbers in O(log n) (roxmltree's `text_pos_at`
-/// scans from the start of the text each time, quadratic over a large file).
-struct Lines(Vec<usize>);
-
-impl Lines {
-    fn new(text: &str) -> Self {
-        let mut v = vec![0];
-        v.extend(
-            text.bytes()
-                .enumerate()
-                .filter(|(_, b)| *b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
-        Lines(v)
-    }
-    /// 1-based line of byte offset `pos`.
-    fn line(&self, pos: usize) -> u32 {
-        self.0.partition_point(|&s| s <= pos) as u32
-    }
-}
-
-fn node(lines: &Lines, n: roxmltree::Node, file: &Rc<PathBuf>) -> XNode {
+fn node(lines: &LineIndex, n: roxmltree::Node, file: &Rc<PathBuf>) -> XNode {
     XNode {
         tag: n.tag_name().name().to_string(),
         attrs: n
@@ -115,7 +94,7 @@ fn convert(
     path: &Path,
     depth: usize,
 ) -> Result<XNode> {
-    let lines = Lines::new(doc.input_text());
+    let lines = LineIndex::new(doc.input_text());
     let root = doc.root_element();
     let mut stack = vec![(node(&lines, root, file), root.children())];
     loop {
