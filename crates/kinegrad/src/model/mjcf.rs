@@ -484,6 +484,12 @@ impl Loader {
     fn option(&mut self, o: &XNode, opt: &mut Options) -> Result<()> {
         let e = El { n: o, defs: None };
         opt.timestep = e.f("timestep", opt.timestep)?;
+        if !(opt.timestep > 0.0) {
+            return Err(o.err(format!(
+                "attribute 'timestep': must be positive, got {}",
+                opt.timestep
+            )));
+        }
         if let Some(g) = e.vec3("gravity")? {
             if (g - Vec3::new(0.0, 0.0, -9.81)).norm() > 1e-12 {
                 self.warn(format!("<option gravity='{} {} {}'>: gravity is not part of the entity; set Params.gravity", g.x, g.y, g.z));
@@ -504,6 +510,12 @@ impl Loader {
         opt.ls_iterations = e.int("ls_iterations", opt.ls_iterations as i64)?.max(1) as usize;
         opt.tolerance = e.f("tolerance", opt.tolerance)?;
         opt.impratio = e.f("impratio", opt.impratio)?;
+        if !(opt.tolerance >= 0.0) || !(opt.impratio > 0.0) {
+            return Err(o.err(format!(
+                "tolerance must be >= 0 and impratio > 0, got {} and {}",
+                opt.tolerance, opt.impratio
+            )));
+        }
         for a in ["density", "viscosity"] {
             if e.f(a, 0.0)? != 0.0 {
                 self.warn(format!("<option {a}>: fluid forces unsupported, ignored"));
