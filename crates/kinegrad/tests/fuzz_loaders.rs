@@ -306,9 +306,9 @@ fn guarded(target: Target, path: &Path) -> Result<(), String> {
 }
 
 /// A scratch directory holding the mesh corpus (where the seeds reference meshes).
-fn work_dir(target: Target) -> PathBuf {
+fn work_dir(target: Target, purpose: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
-        "kinegrad-fuzz-{}-{}",
+        "kinegrad-fuzz-{}-{purpose}-{}",
         target.dir(),
         std::process::id()
     ));
@@ -351,7 +351,7 @@ fn fuzz(target: Target) {
     let seed = env_u64("FUZZ_SEED", 1);
     let mut rng = Rng(seed ^ (target as u64) << 32);
     let corpus = seeds(target);
-    let dir = work_dir(target);
+    let dir = work_dir(target, "run");
     let xml = target != Target::Mesh;
     let start = Instant::now();
     let mut findings: Vec<String> = Vec::new();
@@ -434,7 +434,7 @@ fn fuzz_regressions_replay_cleanly() {
     let mut failures = Vec::new();
     let mut n = 0;
     for target in [Target::Mjcf, Target::Urdf, Target::Mesh] {
-        let dir = work_dir(target);
+        let dir = work_dir(target, "replay");
         let reg = fuzz_dir().join("regressions").join(target.dir());
         let mut files: Vec<PathBuf> = std::fs::read_dir(&reg)
             .map(|rd| rd.map(|e| e.unwrap().path()).collect())
