@@ -4,7 +4,9 @@
 //! the child body's joint (fixed joints weld the child to its parent), visual
 //! geometry becomes visual-only geoms and collision geometry colliding geoms.
 //! Things URDF can express but kinegrad cannot use are reported in
-//! [`EntitySpec::warnings`].
+//! [`EntitySpec::warnings`]. Errors name the file and the line of the element being read;
+//! negative or indefinite inertias and negative sizes are errors, an inertia breaking
+//! `A + B >= C` only a warning (real robot files do).
 
 use super::builder::{BodySpec, EntitySpec, GeomSpec, JointSpec};
 use super::inertia::{self, MassProps};
