@@ -165,6 +165,11 @@ fn mjcf_loader_rejects_invalid_values_as_mujoco_does() {
             mjcf_case("", &inertial("diaginertia='1 1 2.00001'"), "", ""),
             vec!["A + B >= C"],
         ),
+        // MuJoCo's tolerance is mjMINVAL (1e-15): 1 + 1 < 2 + 1e-14 is rejected too
+        (
+            mjcf_case("", &inertial("diaginertia='1 1 2.00000000000001'"), "", ""),
+            vec!["A + B >= C"],
+        ),
         (
             mjcf_case(
                 "",
