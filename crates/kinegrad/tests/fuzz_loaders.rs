@@ -305,7 +305,8 @@ fn guarded(target: Target, path: &Path) -> Result<(), String> {
     }
 }
 
-/// A scratch directory holding the mesh corpus (where the seeds reference meshes).
+/// A scratch directory holding the mesh corpus and the MJCF include fragments
+/// (`tests/fuzz/include/`), where the seeds reference them.
 fn work_dir(target: Target, purpose: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "kinegrad-fuzz-{}-{purpose}-{}",
@@ -318,6 +319,11 @@ fn work_dir(target: Target, purpose: &str) -> PathBuf {
         let f = p.file_name().unwrap();
         std::fs::copy(&p, dir.join(f)).unwrap();
         std::fs::copy(&p, dir.join("meshes").join(f)).unwrap();
+    }
+    // MJCF fragments the seeds `<include>`
+    for e in std::fs::read_dir(fuzz_dir().join("include")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
     }
     dir
 }

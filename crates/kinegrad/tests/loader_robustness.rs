@@ -346,3 +346,27 @@ fn build_errors_of_loaded_entities_name_the_file_and_line() {
         .to_string();
     assert!(e.starts_with("bad.urdf: line "), "{e}");
 }
+
+/// An error at an element of an included file named only the included file (found by the
+/// fuzzer): it now names the including file and the `<include>` line too.
+#[test]
+fn errors_in_included_files_name_the_including_file() {
+    let part = tmp_file(
+        "part_dup.xml",
+        "<mujocoinclude>\n<body name='x'><geom size='0.1'/></body>\n</mujocoinclude>\n",
+    );
+    let main = tmp_file(
+        "main_dup.xml",
+        &format!(
+            "<mujoco>\n<worldbody>\n<include file='{0}'/>\n<include file='{0}'/>\n</worldbody>\n</mujoco>\n",
+            part.file_name().unwrap().to_string_lossy()
+        ),
+    );
+    let e = mjcf::load(&main, 1.0).unwrap_err().to_string();
+    assert!(e.contains("repeated body name 'x'"), "{e}");
+    assert!(
+        e.contains(&format!("included from {}, line 4", main.display())),
+        "{e}"
+    );
+    assert!(e.contains("part_dup.xml") && e.contains("line 2"), "{e}");
+}

@@ -11,6 +11,7 @@ pub struct XNode {
     pub tag: String,
     pub attrs: Vec<(String, String)>,
     pub children: Vec<XNode>,
+    /// The file, for messages; in an included file "path (included from file, line N)".
     pub file: Rc<PathBuf>,
     pub line: u32,
 }
@@ -53,12 +54,6 @@ pub fn parse_file(path: &Path) -> Result<XNode> {
 }
 
 fn parse_one(path: &Path, depth: usize) -> Result<XNode> {
-    if depth > 16 {
-        return Err(Error::load(
-            path,
-            "<include> nested more than 16 levels (include cycle?)",
-        ));
-    }
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::load(path, format!("cannot read file: {e}")))?;
     parse_text(&text, path, depth)
@@ -66,9 +61,13 @@ fn parse_one(path: &Path, depth: usize) -> Result<XNode> {
 
 /// Parse MJCF text belonging to `path` (used for errors and includes).
 pub fn parse_text(text: &str, path: &Path, depth: usize) -> Result<XNode> {
+    parse_text_labeled(text, path, path.to_path_buf(), depth)
+}
+
+fn parse_text_labeled(text: &str, path: &Path, label: PathBuf, depth: usize) -> Result<XNode> {
     let doc = roxmltree::Document::parse(text)
-        .map_err(|e| Error::load(path, format!("XML parse error: {e}")))?;
-    let file = Rc::new(path.to_path_buf());
+        .map_err(|e| Error::load(&label, format!("XML parse error: {e}")))?;
+    let file = Rc::new(label);
     convert(&doc, &file, path, depth)
 }
 
@@ -107,8 +106,27 @@ fn convert(
                     .attr("file")
                     .ok_or_else(|| inc_el.err("missing attribute 'file'"))?;
                 let p = path.parent().unwrap_or(Path::new("")).join(f);
-                let mut inc = parse_one(&p, depth + 1)
-                    .map_err(|e| inc_el.err(format!("included file '{}': {e}", p.display())))?;
+                // elements of the included file name the including file and line too
+                let label = PathBuf::from(format!(
+                    "{} (included from {}, line {})",
+                    p.display(),
+                    file.display(),
+                    inc_el.line
+                ));
+                let mut inc = match std::fs::read_to_string(&p) {
+                    Ok(text) if depth < 16 => parse_text_labeled(&text, &p, label, depth + 1)?,
+                    Ok(_) => {
+                        return Err(inc_el.err(format!(
+                            "'{}': <include> nested more than 16 levels (include cycle?)",
+                            p.display()
+                        )))
+                    }
+                    Err(e) => {
+                        return Err(
+                            inc_el.err(format!("cannot read included file '{}': {e}", p.display()))
+                        )
+                    }
+                };
                 top.0.children.append(&mut inc.children);
             }
             Some(c) => stack.push((node(&lines, c, file), c.children())),
