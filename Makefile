@@ -7,7 +7,7 @@ DEPS_STAMP := $(VENV)/.deps-$(REQ_HASH)
 NATIVE_STAMP := $(VENV)/.native-stamp
 NATIVE_SRC := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock pyproject.toml
 
-.PHONY: setup assets test soak demo bench genesis-venv clean
+.PHONY: setup assets test soak fuzz demo bench genesis-venv clean
 
 setup: $(DEPS_STAMP) assets $(NATIVE_STAMP)
 
@@ -58,3 +58,10 @@ clean:
 	rm -rf $(VENV) .pytest_cache python/kinegrad/_native*.so
 	find python -name __pycache__ -type d -prune -exec rm -rf {} +
 	cargo clean
+
+# the in-repo loader fuzzer (tests/fuzz_loaders.rs) for longer: FUZZ_SECONDS per target
+# (default 300), FUZZ_SEED to vary the cases; findings are saved to crates/kinegrad/tests/fuzz/crashes/
+FUZZ_SECONDS ?= 300
+FUZZ_SEED ?= 1
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_SEED=$(FUZZ_SEED) cargo test --release -p kinegrad --test fuzz_loaders -- --nocapture

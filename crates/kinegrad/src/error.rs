@@ -91,5 +91,37 @@ impl Error {
     }
 }
 
+/// Line numbers of byte offsets in a text, for error messages: O(log n) per lookup
+/// (roxmltree's `text_pos_at` scans from the start of the text on every call).
+pub(crate) struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    /// Index the line starts of `text`.
+    pub(crate) fn new(text: &str) -> Self {
+        let mut v = vec![0];
+        v.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        LineIndex(v)
+    }
+    /// 1-based line of byte offset `pos`.
+    pub(crate) fn line(&self, pos: usize) -> u32 {
+        self.0.partition_point(|&s| s <= pos) as u32
+    }
+}
+
+/// `"file: line N: "` (or `"file: "` when `line` is 0), the prefix that locates an element of a
+/// model file in a message; empty without a file.
+pub fn location(file: Option<&std::path::Path>, line: u32) -> String {
+    match (file, line) {
+        (None, _) => String::new(),
+        (Some(f), 0) => format!("{}: ", f.display()),
+        (Some(f), l) => format!("{}: line {l}: ", f.display()),
+    }
+}
+
 /// Result with kinegrad's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

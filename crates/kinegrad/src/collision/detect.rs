@@ -96,8 +96,15 @@ pub fn can_collide(model: &Model, g1: usize, g2: usize) -> bool {
 pub fn set_collision_pairs(model: &mut Model) {
     model.geom_aabb = (0..model.ngeom).map(|g| local_aabb(model, g)).collect();
     model.collision_pairs.clear();
-    for g1 in 0..model.ngeom {
-        for g2 in g1 + 1..model.ngeom {
+    // only geoms that can collide with something enter the quadratic pair loop (a long chain of
+    // visual-only geoms costs nothing)
+    let cand: Vec<usize> = (0..model.ngeom)
+        .filter(|&g| {
+            !model.geom_visual[g] && (model.geom_contype[g] | model.geom_conaffinity[g]) != 0
+        })
+        .collect();
+    for (k, &g1) in cand.iter().enumerate() {
+        for &g2 in &cand[k + 1..] {
             if can_collide(model, g1, g2) {
                 model.collision_pairs.push((g1, g2));
             }

@@ -240,7 +240,26 @@ fn push_row(data: &mut Data, kind: RowKind, pos: f64, aref: f64, r: f64) {
 
 /// Compute `body_invweight0`, `dof_invweight0` and `stat_meaninertia` at qpos0 (MuJoCo's
 /// mj_setConst). Fails if the mass matrix is singular (a moving body without mass).
+///
+/// O(nbody + nv) time and memory: the articulated-body recursion over the dof tree (each dof a
+/// node whose parent is `dof_parent`) gives the pivots `D_i` and `U_i = I^A_i s_i`; then, root
+/// to leaf, the inverse operational-space inertia of each node
+/// `Omega_i = P_i^T Omega_p P_i + s_i s_i^T / D_i` with `P_i = 1 - U_i s_i^T / D_i`
+/// (= J M^-1 J^T of the node's spatial Jacobian), and `(M^-1)_ii = 1/D_i + U_i^T Omega_p U_i / D_i^2`.
+/// No nv x nv matrix is formed (a dense factorization made building a 1,000-link chain take
+/// seconds). Spatial vectors are [angular; linear] at the world origin, as `cdof`.
 pub fn set_invweight0(model: &mut Model) -> crate::Result<()> {
+    compute_invweight0(model).map_err(|b| {
+        crate::Error::invalid(
+            format!("body '{}'", model.body_name[b]),
+            "mass matrix is singular: a moving body (or its subtree) has no mass or inertia",
+        )
+    })
+}
+
+/// [`set_invweight0`], failing with the body whose pivot vanishes.
+pub(crate) fn compute_invweight0(model: &mut Model) -> Result<(), usize> {
+    use nalgebra::{Matrix3, Matrix6, Vector6};
     let nv = model.nv;
     model.body_invweight0 = vec![[0.0, 0.0]; model.nbody];
     model.dof_invweight0 = vec![0.0; nv];
@@ -248,67 +267,130 @@ pub fn set_invweight0(model: &mut Model) -> crate::Result<()> {
     if nv == 0 {
         return Ok(());
     }
-    let params = model.params0.clone();
-    let mut data = Data::new(model);
-    let q0 = model.qpos0.clone();
-    crate::kinematics::forward_kinematics(model, &params, &q0, &mut data);
-    crate::kinematics::com_pos(model, &params, &mut data);
-    crate::dynamics::crba::crba(model, &params, &mut data);
-    model.stat_meaninertia = (0..nv).map(|i| data.qm[i * nv + i]).sum::<f64>() / nv as f64;
-    let mut l = data.qm.clone();
-    if !crate::dynamics::chol::factor(&mut l, nv) {
-        let bad = (0..nv).find(|&i| data.qm[i * nv + i] <= 0.0).unwrap_or(0);
-        let b = model.dof_body[bad];
-        return Err(crate::Error::invalid(
-            format!("body '{}'", model.body_name[b]),
-            "mass matrix is singular: a moving body (or its subtree) has no mass or inertia",
-        ));
-    }
-    let mut col = vec![0.0; nv];
-    for i in 0..nv {
-        col.iter_mut().for_each(|x| *x = 0.0);
-        col[i] = 1.0;
-        crate::dynamics::chol::solve(&l, nv, &mut col);
-        model.dof_invweight0[i] = col[i];
-    }
-    // body weights: J M^-1 J^T at the centre of mass, averaged over the 3 translations / rotations
-    let mut jp = vec![Vec3::zeros(); nv];
-    let mut tmp = vec![0.0; nv];
-    for b in 1..model.nbody {
-        if data.body_dof_last[b] == usize::MAX {
-            continue;
-        }
-        jp.iter_mut().for_each(|x| *x = Vec3::zeros());
-        add_point_jacobian(
-            model,
-            &data.body_dof_last,
-            &data.cdof,
-            b,
-            &data.xipos[b],
-            1.0,
-            &mut jp,
-        );
-        let mut w = [0.0; 2];
-        for k in 0..3 {
-            for (part, wk) in w.iter_mut().enumerate() {
-                for i in 0..nv {
-                    tmp[i] = 0.0;
-                }
-                let mut dd = data.body_dof_last[b];
-                while dd != usize::MAX {
-                    tmp[dd] = if part == 0 {
-                        jp[dd][k]
-                    } else {
-                        data.cdof[dd].ang[k]
-                    };
-                    dd = model.dof_parent[dd];
-                }
-                let rhs = tmp.clone();
-                crate::dynamics::chol::solve(&l, nv, &mut tmp);
-                *wk += rhs.iter().zip(&tmp).map(|(a, b)| a * b).sum::<f64>() / 3.0;
+    let params = &model.params0;
+    // kinematics at qpos0: the joints are at rest, so body poses compose the model offsets
+    // (a free joint's qpos0 is its body's placed pose)
+    let nb = model.nbody;
+    let mut xpos = vec![Vec3::zeros(); nb];
+    let mut xquat = vec![crate::math::Quat::identity(); nb];
+    let mut xipos = vec![Vec3::zeros(); nb];
+    let mut s = vec![Vector6::<f64>::zeros(); nv];
+    let motion = |ang: Vec3, lin: Vec3| Vector6::new(ang.x, ang.y, ang.z, lin.x, lin.y, lin.z);
+    let mut inert = vec![Matrix6::<f64>::zeros(); nv];
+    let dof_last = crate::data::body_dof_last(model);
+    for b in 1..nb {
+        let p = model.body_parent[b];
+        let mut pos = xpos[p] + xquat[p] * model.body_pos[b];
+        let mut quat = xquat[p] * model.body_quat[b];
+        let jadr = model.body_jnt_adr[b];
+        for j in jadr..jadr + model.body_jnt_num[b] {
+            if model.jnt_type[j] == JointType::Free {
+                let a = model.jnt_qpos_adr[j];
+                let q = &model.qpos0[a..a + 7];
+                pos = Vec3::new(q[0], q[1], q[2]);
+                quat = crate::math::quat_from_wxyz(&q[3..7]);
             }
         }
-        model.body_invweight0[b] = w;
+        let quat = crate::math::Quat::new_normalize(quat.into_inner());
+        let r = *quat.to_rotation_matrix().matrix();
+        for j in jadr..jadr + model.body_jnt_num[b] {
+            let d = model.jnt_dof_adr[j];
+            let anchor = quat * model.jnt_pos[j] + pos;
+            match model.jnt_type[j] {
+                JointType::Free => {
+                    for k in 0..3 {
+                        s[d + k] = motion(Vec3::zeros(), Vec3::ith(k, 1.0));
+                        let axis: Vec3 = r.column(k).into();
+                        s[d + 3 + k] = motion(axis, pos.cross(&axis));
+                    }
+                }
+                JointType::Ball => {
+                    for k in 0..3 {
+                        let axis: Vec3 = r.column(k).into();
+                        s[d + k] = motion(axis, anchor.cross(&axis));
+                    }
+                }
+                JointType::Hinge => {
+                    let axis = quat * model.jnt_axis[j];
+                    s[d] = motion(axis, anchor.cross(&axis));
+                }
+                JointType::Slide => s[d] = motion(Vec3::zeros(), quat * model.jnt_axis[j]),
+            }
+        }
+        xpos[b] = pos;
+        xquat[b] = quat;
+        xipos[b] = pos + r * params.body_ipos[b];
+        // the body's spatial inertia rides on the last dof that moves it
+        if dof_last[b] != usize::MAX {
+            let m = params.body_mass[b];
+            let c = crate::math::skew(&xipos[b]);
+            let i_o: Matrix3<f64> = r * params.body_inertia[b] * r.transpose() - c * c * m;
+            let hx = c * m;
+            let mut i6 = Matrix6::zeros();
+            i6.fixed_view_mut::<3, 3>(0, 0).copy_from(&i_o);
+            i6.fixed_view_mut::<3, 3>(0, 3).copy_from(&hx);
+            i6.fixed_view_mut::<3, 3>(3, 0).copy_from(&(-hx));
+            i6.fixed_view_mut::<3, 3>(3, 3)
+                .copy_from(&(Matrix3::identity() * m));
+            inert[dof_last[b]] += i6;
+        }
+    }
+    // leaf to root: composite (for diag M) and articulated inertias (dof_parent[i] < i)
+    let mut comp = inert.clone();
+    let mut art = inert;
+    let mut u = vec![Vector6::<f64>::zeros(); nv];
+    let mut dpiv = vec![0.0; nv];
+    let mut diag_sum = 0.0;
+    for i in (0..nv).rev() {
+        let ui = art[i] * s[i];
+        let di = s[i].dot(&ui) + params.dof_armature[i];
+        if !(di > 0.0) || !di.is_finite() {
+            return Err(model.dof_body[i]);
+        }
+        diag_sum += s[i].dot(&(comp[i] * s[i])) + params.dof_armature[i];
+        let p = model.dof_parent[i];
+        if p != usize::MAX {
+            let a = art[i] - ui * ui.transpose() / di;
+            art[p] += a;
+            let c = comp[i];
+            comp[p] += c;
+        }
+        u[i] = ui;
+        dpiv[i] = di;
+    }
+    model.stat_meaninertia = diag_sum / nv as f64;
+    // root to leaf: inverse operational-space inertias
+    let mut omega = vec![Matrix6::<f64>::zeros(); nv];
+    for i in 0..nv {
+        let p = model.dof_parent[i];
+        let (di, ui, si) = (dpiv[i], u[i], s[i]);
+        let mut om = si * si.transpose() / di;
+        let mut minv = 1.0 / di;
+        if p != usize::MAX {
+            let op = omega[p];
+            let pm = Matrix6::identity() - ui * si.transpose() / di;
+            om += pm.transpose() * op * pm;
+            minv += ui.dot(&(op * ui)) / (di * di);
+        }
+        omega[i] = om;
+        model.dof_invweight0[i] = minv;
+    }
+    // body weights: J M^-1 J^T at the centre of mass, averaged over the 3 translations / rotations
+    for b in 1..nb {
+        let d = dof_last[b];
+        if d == usize::MAX {
+            continue;
+        }
+        let om = &omega[d];
+        // point Jacobian at c: v = lin - [c]x ang, i.e. T = [-[c]x, 1]
+        let mut t = nalgebra::Matrix3x6::<f64>::zeros();
+        t.fixed_view_mut::<3, 3>(0, 0)
+            .copy_from(&(-crate::math::skew(&xipos[b])));
+        t.fixed_view_mut::<3, 3>(0, 3)
+            .copy_from(&Matrix3::identity());
+        let wt = (t * om * t.transpose()).trace() / 3.0;
+        let wr = om.fixed_view::<3, 3>(0, 0).trace() / 3.0;
+        model.body_invweight0[b] = [wt, wr];
     }
     Ok(())
 }

@@ -49,6 +49,8 @@ pub struct JointSpec {
     pub kv: f64,
     /// Actuator force limits.
     pub force_range: [f64; 2],
+    /// Line of the element in the entity's source file (0: unknown), for error messages.
+    pub line: u32,
 }
 
 impl JointSpec {
@@ -71,6 +73,7 @@ impl JointSpec {
             kp: 100.0,
             kv: 10.0,
             force_range: [f64::NEG_INFINITY, f64::INFINITY],
+            line: 0,
         }
     }
 }
@@ -108,6 +111,8 @@ pub struct GeomSpec {
     pub rgba: [f32; 4],
     /// Visual only: never collides, never contributes mass.
     pub visual: bool,
+    /// Line of the element in the entity's source file (0: unknown), for error messages.
+    pub line: u32,
 }
 
 impl GeomSpec {
@@ -129,6 +134,7 @@ impl GeomSpec {
             margin: 0.0,
             rgba: [0.5, 0.5, 0.5, 1.0],
             visual: false,
+            line: 0,
         }
     }
 }
@@ -154,6 +160,8 @@ pub struct BodySpec {
     pub joints: Vec<JointSpec>,
     /// Geoms attached to the body.
     pub geoms: Vec<GeomSpec>,
+    /// Line of the element in the entity's source file (0: unknown), for error messages.
+    pub line: u32,
 }
 
 impl BodySpec {
@@ -169,6 +177,7 @@ impl BodySpec {
             inertia: Mat3::zeros(),
             joints: Vec::new(),
             geoms: Vec::new(),
+            line: 0,
         }
     }
 }
@@ -211,6 +220,9 @@ pub struct EntitySpec {
     pub options: Option<Options>,
     /// Things the loader met and could not use, for the user to see.
     pub warnings: Vec<String>,
+    /// The file the entity was loaded from: the builder's errors about its bodies, joints,
+    /// geoms and actuators start with `file: line N:` (the element's `line`).
+    pub source: Option<std::path::PathBuf>,
 }
 
 /// How an entity's base is attached to the world.
@@ -260,7 +272,20 @@ impl ModelBuilder {
         for (ei, (spec, pose, base)) in self.entities.iter().enumerate() {
             add_entity_to_model(&mut m, ei, spec, pose, *base)?;
         }
-        finish(&mut m)?;
+        finish(&mut m).map_err(|b| {
+            let e = m.body_entity[b];
+            let spec = &self.entities[e].0;
+            let line = spec.bodies[b - m.entity_body_adr[e]].line;
+            Error::invalid(
+                format!(
+                    "{}entity '{}', body '{}'",
+                    crate::error::location(spec.source.as_deref(), line),
+                    m.entity_name[e],
+                    m.body_name[b]
+                ),
+                "mass matrix is singular: a moving body (or its subtree) has no mass or inertia",
+            )
+        })?;
         Ok(m)
     }
 }
@@ -375,7 +400,13 @@ fn add_entity_to_model(
         spec.name.clone()
     };
     if spec.bodies.is_empty() {
-        return Err(Error::invalid(format!("entity '{ename}'"), "has no bodies"));
+        return Err(Error::invalid(
+            format!(
+                "{}entity '{ename}'",
+                crate::error::location(spec.source.as_deref(), 0)
+            ),
+            "has no bodies",
+        ));
     }
     let body0 = m.nbody;
     let jnt0 = m.njnt;
@@ -386,9 +417,13 @@ fn add_entity_to_model(
     m.meshes.extend(spec.meshes.iter().cloned());
     let entity_quat = Quat::from_matrix(&pose.rot);
 
+    // last dof on the path from each entity body to the world (usize::MAX: welded to it)
+    let mut last_dof: Vec<usize> = Vec::with_capacity(spec.bodies.len());
     for (bi, b) in spec.bodies.iter().enumerate() {
         let bid = m.nbody;
-        let where_ = format!("entity '{ename}', body '{}'", b.name);
+        let loc = |line: u32| crate::error::location(spec.source.as_deref(), line);
+        let where_ = format!("{}entity '{ename}', body '{}'", loc(b.line), b.name);
+        let where_nl = format!("entity '{ename}', body '{}'", b.name);
         let parent = match b.parent {
             Some(p) if p < bi => body0 + p,
             Some(p) => {
@@ -411,6 +446,8 @@ fn add_entity_to_model(
         if b.mass < 0.0 {
             return Err(Error::invalid(where_, format!("negative mass {}", b.mass)));
         }
+        // what the parameter setters refuse, the builder refuses too
+        super::inertia::principal_moments(&b.inertia).map_err(|e| Error::invalid(&where_, e))?;
         // roots are placed by the entity pose
         let (pos, quat) = if parent == 0 {
             (pose.apply(&b.pos), entity_quat * b.quat)
@@ -453,17 +490,10 @@ fn add_entity_to_model(
         m.body_geom_adr.push(m.ngeom);
         m.body_geom_num.push(b.geoms.len());
 
-        // previous dof on the path to the root
-        let mut prev_dof = {
-            let mut a = parent;
-            while a != 0 && m.body_dof_num[a] == 0 {
-                a = m.body_parent[a];
-            }
-            if a == 0 {
-                usize::MAX
-            } else {
-                m.body_dof_adr[a] + m.body_dof_num[a] - 1
-            }
+        // previous dof on the path to the root (the parent's last moving dof, kept per body)
+        let mut prev_dof = match b.parent {
+            Some(p) if parent != 0 => last_dof[p],
+            _ => usize::MAX,
         };
         // the motion subspaces of a ball joint are the body's final axes (as in MuJoCo), which is
         // only consistent when no rotation follows it in the same body
@@ -473,14 +503,14 @@ fn add_entity_to_model(
                 .find(|j| matches!(j.kind, JointType::Hinge | JointType::Ball))
             {
                 return Err(Error::unsupported(
-                    format!("{where_}, joint '{}'", j.name),
+                    format!("{}{where_nl}, joint '{}'", loc(j.line), j.name),
                     format!("a rotating joint after the ball joint '{}' in the same body (put it in a child body)", joints[k].name),
                 ));
             }
         }
         let mut ndof_body = 0;
         for j in &joints {
-            let jw = format!("{where_}, joint '{}'", j.name);
+            let jw = format!("{}{where_nl}, joint '{}'", loc(j.line), j.name);
             check_finite(
                 &jw,
                 &[
@@ -495,6 +525,17 @@ fn add_entity_to_model(
                     j.kv,
                 ],
             )?;
+            for (what, v) in [
+                ("damping", j.damping),
+                ("armature", j.armature),
+                ("stiffness", j.stiffness),
+                ("kp", j.kp),
+                ("kv", j.kv),
+            ] {
+                if v < 0.0 {
+                    return Err(Error::invalid(&jw, format!("negative {what} {v}")));
+                }
+            }
             if j.kind == JointType::Free && parent != 0 {
                 return Err(Error::invalid(
                     jw,
@@ -574,14 +615,21 @@ fn add_entity_to_model(
             m.njnt += 1;
         }
         m.body_dof_num.push(ndof_body);
+        last_dof.push(prev_dof);
         m.nbody += 1;
 
         for g in &b.geoms {
-            let gw = format!("{where_}, geom '{}'", g.name);
+            let gw = format!("{}{where_nl}, geom '{}'", loc(g.line), g.name);
             check_finite(
                 &gw,
                 &[g.size.x, g.size.y, g.size.z, g.pos.x, g.pos.y, g.pos.z],
             )?;
+            if !g.friction.iter().all(|&f| f >= 0.0 && f.is_finite()) {
+                return Err(Error::invalid(
+                    &gw,
+                    format!("friction {:?} must be finite and >= 0", g.friction),
+                ));
+            }
             let mesh = match (g.kind, g.mesh) {
                 (GeomType::Mesh, Some(k)) if k < spec.meshes.len() => Some(mesh0 + k),
                 (GeomType::Mesh, _) => {
@@ -651,10 +699,24 @@ fn add_entity_to_model(
         }
     }
 
+    // name lookups (the first of equal names, as a linear search would find)
+    let mut jnt_by_name: std::collections::HashMap<&str, usize> = Default::default();
+    for j in jnt0..m.njnt {
+        jnt_by_name.entry(m.jnt_name[j].as_str()).or_insert(j);
+    }
+    let mut body_by_name: std::collections::HashMap<&str, usize> = Default::default();
+    for b in body0..m.nbody {
+        body_by_name.entry(m.body_name[b].as_str()).or_insert(b);
+    }
+    let mut actuators = Vec::with_capacity(spec.actuators.len());
     for a in &spec.actuators {
-        let aw = format!("entity '{ename}', actuator '{}'", a.name);
-        let jid = (jnt0..m.njnt)
-            .find(|&j| m.jnt_name[j] == a.joint)
+        let aw = format!(
+            "{}entity '{ename}', actuator '{}'",
+            crate::error::location(spec.source.as_deref(), 0),
+            a.name
+        );
+        let jid = *jnt_by_name
+            .get(a.joint.as_str())
             .ok_or_else(|| Error::invalid(&aw, format!("joint '{}' not found", a.joint)))?;
         if !matches!(m.jnt_type[jid], JointType::Hinge | JointType::Slide) {
             return Err(Error::unsupported(&aw, "actuators on ball or free joints"));
@@ -662,6 +724,15 @@ fn add_entity_to_model(
         let dof = m.jnt_dof_adr[jid];
         // MuJoCo: joint force = gear * (kp (ctrl - gear q) - kv gear qdot); with the target
         // in joint space (ctrl = gear * target) the joint-space gains are gear^2 kp, gear^2 kv
+        if !(a.kp >= 0.0 && a.kv >= 0.0 && a.gear.is_finite()) {
+            return Err(Error::invalid(
+                &aw,
+                format!(
+                    "gains must be >= 0 and the gear finite (kp {}, kv {}, gear {})",
+                    a.kp, a.kv, a.gear
+                ),
+            ));
+        }
         let g2 = a.gear * a.gear;
         match a.mode {
             CtrlMode::Position => {
@@ -700,7 +771,7 @@ fn add_entity_to_model(
             ));
         }
         m.params0.dof_force_range[dof] = range;
-        m.actuators.push(ActuatorInfo {
+        actuators.push(ActuatorInfo {
             name: a.name.clone(),
             dof,
             mode: a.mode,
@@ -709,19 +780,27 @@ fn add_entity_to_model(
         });
     }
 
+    let mut excludes = Vec::with_capacity(spec.excludes.len());
     for (n1, n2) in &spec.excludes {
-        let find = |n: &str| (body0..m.nbody).find(|&b| m.body_name[b] == n);
+        let find = |n: &str| body_by_name.get(n).copied();
         let (b1, b2) = match (find(n1), find(n2)) {
             (Some(a), Some(b)) => (a, b),
             _ => {
                 return Err(Error::invalid(
-                    format!("entity '{ename}', exclude"),
+                    format!(
+                        "{}entity '{ename}', exclude",
+                        crate::error::location(spec.source.as_deref(), 0)
+                    ),
                     format!("unknown body in pair ('{n1}', '{n2}')"),
                 ))
             }
         };
-        m.exclude_pairs.push((b1.min(b2), b1.max(b2)));
+        excludes.push((b1.min(b2), b1.max(b2)));
     }
+    drop(jnt_by_name);
+    drop(body_by_name);
+    m.actuators.extend(actuators);
+    m.exclude_pairs.extend(excludes);
 
     m.entity_name.push(ename);
     m.entity_body_adr.push(body0);
@@ -737,9 +816,10 @@ fn add_entity_to_model(
     Ok(())
 }
 
-fn finish(m: &mut Model) -> Result<()> {
+/// Pair lists and inverse weights; `Err(body)` names a body whose mass matrix pivot vanishes.
+fn finish(m: &mut Model) -> std::result::Result<(), usize> {
     m.exclude_pairs.sort_unstable();
     m.exclude_pairs.dedup();
     crate::collision::detect::set_collision_pairs(m);
-    crate::constraint::set_invweight0(m)
+    crate::constraint::compute_invweight0(m)
 }

@@ -158,6 +158,44 @@ fn hull_mass_props(hull: &ConvexHull, density: f64) -> MassProps {
     MassProps { mass, com, inertia }
 }
 
+/// MuJoCo's smallest meaningful value (`mjMINVAL`).
+pub const MINVAL: f64 = 1e-15;
+
+/// Principal moments (ascending) of a rotational inertia, or why it is not one: it must be
+/// finite, symmetric and positive semi-definite (within rounding), as the parameter setters
+/// require.
+pub fn principal_moments(i: &Mat3) -> std::result::Result<[f64; 3], String> {
+    if !i.iter().all(|x| x.is_finite()) {
+        return Err("inertia contains a non-finite value".into());
+    }
+    let scale = i.abs().max().max(1e-300);
+    if (i - i.transpose()).abs().max() > 1e-9 * scale {
+        return Err("inertia is not symmetric".into());
+    }
+    let mut e: Vec<f64> = i.symmetric_eigenvalues().iter().copied().collect();
+    e.sort_by(f64::total_cmp);
+    if e[0] < -1e-12 * scale {
+        return Err(format!(
+            "inertia is not positive semi-definite (principal moments {:.6e}, {:.6e}, {:.6e})",
+            e[0], e[1], e[2]
+        ));
+    }
+    Ok([e[0].max(0.0), e[1], e[2]])
+}
+
+/// MuJoCo's triangle inequality on principal moments `a <= b <= c`: `a + b >= c`, with its
+/// tolerance `mjMINVAL` plus a few ulps of `c` for the eigen-decomposition's rounding.
+pub fn check_triangle(m: &[f64; 3]) -> std::result::Result<(), String> {
+    let tol = MINVAL + 4.0 * f64::EPSILON * m[2];
+    if m[0] + m[1] < m[2] - tol {
+        return Err(format!(
+            "inertia must satisfy A + B >= C for its principal moments (got {:.6e} + {:.6e} < {:.6e})",
+            m[0], m[1], m[2]
+        ));
+    }
+    Ok(())
+}
+
 /// Multiply every length of an entity by `s` (masses stay, inertias scale by `s^2`).
 /// Meshes are not touched: the loaders bake `s` into mesh vertices when reading them.
 pub fn apply_scale(spec: &mut EntitySpec, s: f64) {

@@ -6,8 +6,14 @@
 //! bodies become the entity's roots. Body mass properties follow MuJoCo's
 //! compiler (explicit `<inertial>`, or the sum over geoms at their density or
 //! mass when `inertiafromgeom` says so; `boundmass`, `boundinertia`,
-//! `settotalmass`). Elements kinegrad cannot use are listed in
+//! `settotalmass`, `balanceinertia`). Elements kinegrad cannot use are listed in
 //! [`EntitySpec::warnings`].
+//!
+//! Values are checked as MuJoCo's compiler checks them (repeated names, negative or indefinite
+//! inertia, `A + B >= C`, massless moving bodies, inverted limited ranges, actuators without a
+//! target, non-positive sizes, negative density), plus what kinegrad's parameters refuse
+//! (negative gains and stiffness). Every error names the file and the element's line. The tree
+//! is walked with explicit stacks, so no nesting depth can overflow the stack.
 
 mod xml;
 
@@ -63,6 +69,7 @@ fn load_tree(root: XNode, path: &Path, scale: f64) -> Result<EntitySpec> {
     }
     let mut ld = Loader::new(path, scale);
     ld.spec.name = root.attr("model").unwrap_or("mjcf").to_string();
+    ld.spec.source = Some(path.to_path_buf());
     ld.run(&root)?;
     inertia::apply_scale(&mut ld.spec, scale);
     Ok(ld.spec)
@@ -84,6 +91,7 @@ struct Compiler {
     boundmass: f64,
     boundinertia: f64,
     settotalmass: f64,
+    balanceinertia: bool,
     group_range: [i64; 2],
 }
 
@@ -200,8 +208,11 @@ struct Loader {
     materials: HashMap<String, [f32; 4]>,
     mesh_assets: HashMap<String, MeshAsset>,
     spec: EntitySpec,
+    warned: std::collections::HashSet<String>,
     world_body: Option<usize>,
-    joint_names: Vec<String>,
+    joint_names: std::collections::HashSet<String>,
+    body_names: std::collections::HashSet<String>,
+    geom_names: std::collections::HashSet<String>,
 }
 
 const ACTUATOR_TAGS: [&str; 9] = [
@@ -240,19 +251,33 @@ impl Loader {
                 boundmass: 0.0,
                 boundinertia: 0.0,
                 settotalmass: -1.0,
+                balanceinertia: false,
                 group_range: [0, 5],
             },
             classes: Rc::new(classes),
             materials: HashMap::new(),
             mesh_assets: HashMap::new(),
             spec: EntitySpec::default(),
+            warned: Default::default(),
             world_body: None,
-            joint_names: Vec::new(),
+            joint_names: Default::default(),
+            body_names: Default::default(),
+            geom_names: Default::default(),
+        }
+    }
+
+    /// Line of `n` for the builder's messages, which name the main file (0 in an included file).
+    fn line_of(&self, n: &XNode) -> u32 {
+        if *n.file == self.file {
+            n.line
+        } else {
+            0
         }
     }
 
     fn warn(&mut self, msg: String) {
-        if !self.spec.warnings.contains(&msg) {
+        // a set beside the list: a file with thousands of warnings is not quadratic
+        if self.warned.insert(msg.clone()) {
             self.spec.warnings.push(msg);
         }
     }
@@ -420,15 +445,13 @@ impl Loader {
         self.comp.boundmass = e.f("boundmass", self.comp.boundmass)?;
         self.comp.boundinertia = e.f("boundinertia", self.comp.boundinertia)?;
         self.comp.settotalmass = e.f("settotalmass", self.comp.settotalmass)?;
+        if let Some(b) = e.boolean("balanceinertia")? {
+            self.comp.balanceinertia = b;
+        }
         if let Some(r) = e.arr::<2>("inertiagrouprange")? {
             self.comp.group_range = [r[0] as i64, r[1] as i64];
         }
-        for a in [
-            "fusestatic",
-            "discardvisual",
-            "balanceinertia",
-            "exactmeshinertia",
-        ] {
+        for a in ["fusestatic", "discardvisual", "exactmeshinertia"] {
             if c.attr(a) == Some("true") {
                 self.warn(format!("<compiler {a}='true'> unsupported, ignored"));
             }
@@ -436,26 +459,30 @@ impl Loader {
         Ok(())
     }
 
+    /// A top-level `<default>` and its nested classes (an explicit stack, document order).
     fn default(&mut self, d: &XNode, parent: &str, top: bool) -> Result<()> {
-        let name = match d.attr("class") {
-            Some(c) => c.to_string(),
-            None if top => "main".to_string(),
-            None => return Err(d.err("nested <default> needs a 'class' attribute")),
-        };
-        let mut class = if name == "main" {
-            self.classes.get("main").cloned().unwrap_or_default()
-        } else {
-            self.classes.get(parent).cloned().unwrap_or_default()
-        };
-        for c in d.children.iter().filter(|c| c.tag != "default") {
-            let m = class.tags.entry(def_key(&c.tag).to_string()).or_default();
-            for (k, v) in &c.attrs {
-                m.insert(k.clone(), v.clone());
+        let mut stack = vec![(d, parent.to_string(), top)];
+        while let Some((d, parent, top)) = stack.pop() {
+            let name = match d.attr("class") {
+                Some(c) => c.to_string(),
+                None if top => "main".to_string(),
+                None => return Err(d.err("nested <default> needs a 'class' attribute")),
+            };
+            let mut class = if name == "main" {
+                self.classes.get("main").cloned().unwrap_or_default()
+            } else {
+                self.classes.get(&parent).cloned().unwrap_or_default()
+            };
+            for c in d.children.iter().filter(|c| c.tag != "default") {
+                let m = class.tags.entry(def_key(&c.tag).to_string()).or_default();
+                for (k, v) in &c.attrs {
+                    m.insert(k.clone(), v.clone());
+                }
             }
-        }
-        Rc::make_mut(&mut self.classes).insert(name.clone(), class);
-        for c in d.children.iter().filter(|c| c.tag == "default") {
-            self.default(c, &name, false)?;
+            Rc::make_mut(&mut self.classes).insert(name.clone(), class);
+            for c in d.children.iter().rev().filter(|c| c.tag == "default") {
+                stack.push((c, name.clone(), false));
+            }
         }
         Ok(())
     }
@@ -463,6 +490,12 @@ impl Loader {
     fn option(&mut self, o: &XNode, opt: &mut Options) -> Result<()> {
         let e = El { n: o, defs: None };
         opt.timestep = e.f("timestep", opt.timestep)?;
+        if !(opt.timestep > 0.0) {
+            return Err(o.err(format!(
+                "attribute 'timestep': must be positive, got {}",
+                opt.timestep
+            )));
+        }
         if let Some(g) = e.vec3("gravity")? {
             if (g - Vec3::new(0.0, 0.0, -9.81)).norm() > 1e-12 {
                 self.warn(format!("<option gravity='{} {} {}'>: gravity is not part of the entity; set Params.gravity", g.x, g.y, g.z));
@@ -483,6 +516,12 @@ impl Loader {
         opt.ls_iterations = e.int("ls_iterations", opt.ls_iterations as i64)?.max(1) as usize;
         opt.tolerance = e.f("tolerance", opt.tolerance)?;
         opt.impratio = e.f("impratio", opt.impratio)?;
+        if !(opt.tolerance >= 0.0) || !(opt.impratio > 0.0) {
+            return Err(o.err(format!(
+                "tolerance must be >= 0 and impratio > 0, got {} and {}",
+                opt.tolerance, opt.impratio
+            )));
+        }
         for a in ["density", "viscosity"] {
             if e.f(a, 0.0)? != 0.0 {
                 self.warn(format!("<option {a}>: fluid forces unsupported, ignored"));
@@ -650,8 +689,9 @@ impl Loader {
         Ok(Quat::identity())
     }
 
-    /// Children of `<worldbody>`, `<body>` or `<frame>`: bodies, geoms and frames; `frame` maps the
-    /// child poses into `body`'s frame.
+    /// The subtree below `<worldbody>`: bodies, geoms and frames in document order (MuJoCo's
+    /// depth-first body order); `frame` maps the child poses into the enclosing body's frame.
+    /// An explicit stack instead of recursion, so that no nesting depth overflows the stack.
     fn children(
         &mut self,
         n: &XNode,
@@ -660,16 +700,65 @@ impl Loader {
         fquat: Quat,
         class: &str,
     ) -> Result<()> {
-        for c in &n.children {
+        struct Level<'a> {
+            n: &'a XNode,
+            next: usize,
+            body: Option<usize>,
+            fpos: Vec3,
+            fquat: Quat,
+            class: String,
+            /// Set on a `<body>` level: its mass properties are computed when it is left.
+            finish: bool,
+        }
+        let mut stack = vec![Level {
+            n,
+            next: 0,
+            body,
+            fpos,
+            fquat,
+            class: class.to_string(),
+            finish: false,
+        }];
+        while let Some(top) = stack.last_mut() {
+            let Some(c) = top.n.children.get(top.next) else {
+                let done = stack.pop().expect("non-empty");
+                if done.finish {
+                    let idx = done.body.expect("a body level has its body");
+                    self.body_mass(done.n, idx, &done.class)?;
+                }
+                continue;
+            };
+            top.next += 1;
+            let (body, fpos, fquat, n) = (top.body, top.fpos, top.fquat, top.n);
+            let class = top.class.clone();
             match c.tag.as_str() {
-                "body" => self.body(c, body, fpos, fquat, class)?,
+                "body" => {
+                    let (idx, cc) = self.body_start(c, body, fpos, fquat, &class)?;
+                    stack.push(Level {
+                        n: c,
+                        next: 0,
+                        body: Some(idx),
+                        fpos: Vec3::zeros(),
+                        fquat: Quat::identity(),
+                        class: cc,
+                        finish: true,
+                    });
+                }
                 "frame" => {
                     let cls = self.classes.clone();
-                    let e = Self::el(&cls, c, class)?;
+                    let e = Self::el(&cls, c, &class)?;
                     let p = e.vec3("pos")?.unwrap_or_default();
                     let q = self.orientation(&e)?;
-                    let cc = c.attr("childclass").unwrap_or(class).to_string();
-                    self.children(c, body, fpos + fquat * p, fquat * q, &cc)?;
+                    let cc = c.attr("childclass").unwrap_or(&class).to_string();
+                    stack.push(Level {
+                        n: c,
+                        next: 0,
+                        body,
+                        fpos: fpos + fquat * p,
+                        fquat: fquat * q,
+                        class: cc,
+                        finish: false,
+                    });
                 }
                 "geom" => {
                     let target = match body {
@@ -678,7 +767,7 @@ impl Loader {
                             .world_body
                             .ok_or_else(|| c.err("internal: world geom without world body"))?,
                     };
-                    self.geom(c, target, fpos, fquat, class)?;
+                    self.geom(c, target, fpos, fquat, &class)?;
                 }
                 "joint" | "freejoint" | "inertial" => {
                     if body.is_none() {
@@ -695,14 +784,16 @@ impl Loader {
         Ok(())
     }
 
-    fn body(
+    /// A `<body>` and its joints; returns its index and its child class. Its children are
+    /// walked by [`Self::children`], which then calls [`Self::body_mass`].
+    fn body_start(
         &mut self,
         n: &XNode,
         parent: Option<usize>,
         fpos: Vec3,
         fquat: Quat,
         class: &str,
-    ) -> Result<()> {
+    ) -> Result<(usize, String)> {
         let class = n.attr("childclass").unwrap_or(class).to_string();
         let e = El { n, defs: None };
         let idx = self.spec.bodies.len();
@@ -710,7 +801,11 @@ impl Loader {
             .attr("name")
             .map(str::to_string)
             .unwrap_or_else(|| format!("body{idx}"));
+        if !self.body_names.insert(name.clone()) {
+            return Err(n.err(format!("repeated body name '{name}'")));
+        }
         let mut b = BodySpec::new(name.clone(), parent);
+        b.line = self.line_of(n);
         b.pos = fpos + fquat * e.vec3("pos")?.unwrap_or_default();
         b.quat = fquat * self.orientation(&e)?;
         let mocap = n.attr("mocap") == Some("true");
@@ -727,7 +822,9 @@ impl Loader {
                         .attr("name")
                         .map(str::to_string)
                         .unwrap_or_else(|| format!("{name}_freejoint"));
-                    joints.push(JointSpec::new(jn, JointType::Free));
+                    let mut j = JointSpec::new(jn, JointType::Free);
+                    j.line = self.line_of(c);
+                    joints.push(j);
                 }
                 "joint" => {
                     let j = self.joint(c, &class, &name, joints.len())?;
@@ -737,12 +834,23 @@ impl Loader {
             }
         }
         if !mocap {
-            for j in &joints {
-                self.joint_names.push(j.name.clone());
+            for (j, c) in joints.iter().zip(
+                n.children
+                    .iter()
+                    .filter(|c| c.tag == "joint" || c.tag == "freejoint"),
+            ) {
+                if !self.joint_names.insert(j.name.clone()) {
+                    return Err(c.err(format!("repeated joint name '{}'", j.name)));
+                }
             }
             self.spec.bodies[idx].joints = joints;
         }
-        self.children(n, Some(idx), Vec3::zeros(), Quat::identity(), &class)?;
+        Ok((idx, class))
+    }
+
+    /// Mass properties of body `idx` (element `n`, child class `class`), once its subtree is read.
+    fn body_mass(&mut self, n: &XNode, idx: usize, class: &str) -> Result<()> {
+        let class = class.to_string();
         // mass properties
         let explicit = n.children.iter().find(|c| c.tag == "inertial");
         let mut mp = None;
@@ -763,6 +871,20 @@ impl Loader {
             let d = eig.eigenvalues.map(|x| x.max(self.comp.boundinertia));
             mp.inertia = eig.eigenvectors * Mat3::from_diagonal(&d) * eig.eigenvectors.transpose();
         }
+        // MuJoCo: "mass and inertia of moving bodies must be larger than mjMINVAL"
+        if !self.spec.bodies[idx].joints.is_empty() {
+            let tiny_inertia = match inertia::principal_moments(&mp.inertia) {
+                Ok(pm) => pm[0] < inertia::MINVAL,
+                Err(_) => true,
+            };
+            if mp.mass < inertia::MINVAL || tiny_inertia {
+                return Err(n.err(format!(
+                    "mass and inertia of a moving body must be larger than {:e} (mass {})",
+                    inertia::MINVAL,
+                    mp.mass
+                )));
+            }
+        }
         let b = &mut self.spec.bodies[idx];
         b.mass = mp.mass;
         b.ipos = mp.com;
@@ -781,13 +903,27 @@ impl Loader {
         let pos = e
             .vec3("pos")?
             .ok_or_else(|| n.err("missing attribute 'pos'"))?;
-        let i = if let Some(d) = e.vec3("diaginertia")? {
+        let mut i = if let Some(d) = e.vec3("diaginertia")? {
+            if d.min() < 0.0 {
+                return Err(n.err(format!(
+                    "attribute 'diaginertia': negative moment in {} {} {}",
+                    d.x, d.y, d.z
+                )));
+            }
             Mat3::from_diagonal(&d)
         } else if let Some(f) = e.arr::<6>("fullinertia")? {
             Mat3::new(f[0], f[3], f[4], f[3], f[1], f[5], f[4], f[5], f[2])
         } else {
             return Err(n.err("needs 'diaginertia' or 'fullinertia'"));
         };
+        // as MuJoCo's compiler: positive semi-definite, and A + B >= C unless balanceinertia
+        let pm = inertia::principal_moments(&i).map_err(|m| n.err(m))?;
+        if let Err(m) = inertia::check_triangle(&pm) {
+            if !self.comp.balanceinertia {
+                return Err(n.err(format!("{m}; use balanceinertia to fix")));
+            }
+            i = Mat3::identity() * ((pm[0] + pm[1] + pm[2]) / 3.0);
+        }
         let q = self.orientation(&e)?;
         Ok(MassProps {
             mass,
@@ -799,58 +935,69 @@ impl Loader {
 
     /// Mass properties of a body from its geoms (including those inside `<frame>`s), body frame.
     fn geom_mass(&mut self, n: &XNode, class: &str, fpos: Vec3, fquat: Quat) -> Result<MassProps> {
-        let mut total = MassProps::zero();
-        for c in &n.children {
+        // the geoms in document order with their frame poses and classes (an explicit stack
+        // through nested frames)
+        let mut geoms: Vec<(&XNode, String, Vec3, Quat)> = Vec::new();
+        let mut stack = vec![(n, 0usize, class.to_string(), fpos, fquat)];
+        while let Some(top) = stack.last_mut() {
+            let Some(c) = top.0.children.get(top.1) else {
+                stack.pop();
+                continue;
+            };
+            top.1 += 1;
+            let (class, fpos, fquat) = (top.2.clone(), top.3, top.4);
             match c.tag.as_str() {
-                "geom" => {
-                    let cls = self.classes.clone();
-                    let e = Self::el(&cls, c, class)?;
-                    let group = e.int("group", 0)?;
-                    if group < self.comp.group_range[0] || group > self.comp.group_range[1] {
-                        continue;
-                    }
-                    let sh = self.shape(&e)?;
-                    let density = e.f("density", 1000.0)?;
-                    let mass_attr = e.arr::<1>("mass")?.map(|a| a[0]);
-                    let unit = match sh.kind {
-                        Shape::Prim(GeomType::Plane) => continue,
-                        Shape::Prim(k) => inertia::primitive_mass_props(k, &sh.size, 1.0),
-                        Shape::Ellipsoid => inertia::ellipsoid_mass_props(&sh.size, 1.0),
-                        Shape::Mesh(ref m) => match self.mesh_index(m, c)? {
-                            Ok(k) => {
-                                inertia::mesh_mass_props(&self.spec.meshes[k], 1.0, self.scale)
-                            }
-                            Err(msg) => {
-                                self.warn(format!("{}: {msg}; no mass from this geom", c.desc()));
-                                continue;
-                            }
-                        },
-                        Shape::Other => continue,
-                    };
-                    let density = match mass_attr {
-                        Some(m) if unit.mass > 0.0 => m / unit.mass,
-                        Some(_) => 0.0,
-                        None => density,
-                    };
-                    let gp = MassProps {
-                        mass: unit.mass * density,
-                        com: unit.com,
-                        inertia: unit.inertia * density,
-                    };
-                    total =
-                        total.add(&gp.transformed(&(fpos + fquat * sh.pos), &(fquat * sh.quat)));
-                }
+                "geom" => geoms.push((c, class, fpos, fquat)),
                 "frame" => {
                     let cls = self.classes.clone();
-                    let e = Self::el(&cls, c, class)?;
+                    let e = Self::el(&cls, c, &class)?;
                     let p = e.vec3("pos")?.unwrap_or_default();
                     let q = self.orientation(&e)?;
-                    let cc = c.attr("childclass").unwrap_or(class).to_string();
-                    let sub = self.geom_mass(c, &cc, fpos + fquat * p, fquat * q)?;
-                    total = total.add(&sub);
+                    let cc = c.attr("childclass").unwrap_or(&class).to_string();
+                    stack.push((c, 0, cc, fpos + fquat * p, fquat * q));
                 }
                 _ => {}
             }
+        }
+        let mut total = MassProps::zero();
+        for (c, class, fpos, fquat) in geoms {
+            let class = class.as_str();
+            let cls = self.classes.clone();
+            let e = Self::el(&cls, c, class)?;
+            let group = e.int("group", 0)?;
+            if group < self.comp.group_range[0] || group > self.comp.group_range[1] {
+                continue;
+            }
+            let sh = self.shape(&e)?;
+            let density = e.f("density", 1000.0)?;
+            let mass_attr = e.arr::<1>("mass")?.map(|a| a[0]);
+            if density < 0.0 || mass_attr.is_some_and(|m| m < 0.0) {
+                return Err(c.err("negative mass or density"));
+            }
+            let unit = match sh.kind {
+                Shape::Prim(GeomType::Plane) => continue,
+                Shape::Prim(k) => inertia::primitive_mass_props(k, &sh.size, 1.0),
+                Shape::Ellipsoid => inertia::ellipsoid_mass_props(&sh.size, 1.0),
+                Shape::Mesh(ref m) => match self.mesh_index(m, c)? {
+                    Ok(k) => inertia::mesh_mass_props(&self.spec.meshes[k], 1.0, self.scale),
+                    Err(msg) => {
+                        self.warn(format!("{}: {msg}; no mass from this geom", c.desc()));
+                        continue;
+                    }
+                },
+                Shape::Other => continue,
+            };
+            let density = match mass_attr {
+                Some(m) if unit.mass > 0.0 => m / unit.mass,
+                Some(_) => 0.0,
+                None => density,
+            };
+            let gp = MassProps {
+                mass: unit.mass * density,
+                com: unit.com,
+                inertia: unit.inertia * density,
+            };
+            total = total.add(&gp.transformed(&(fpos + fquat * sh.pos), &(fquat * sh.quat)));
         }
         Ok(total)
     }
@@ -870,6 +1017,7 @@ impl Loader {
             .map(str::to_string)
             .unwrap_or_else(|| format!("{body}_joint{k}"));
         let mut j = JointSpec::new(name.clone(), kind);
+        j.line = self.line_of(n);
         let ang = |x: f64| {
             if matches!(kind, JointType::Hinge | JointType::Ball) {
                 self.angle(x)
@@ -908,6 +1056,13 @@ impl Loader {
         j.solimp = e.arr_prefix::<5>("solimplimit", 1, j.solimp)?;
         if j.damping < 0.0 || j.armature < 0.0 {
             return Err(n.err("negative damping or armature"));
+        }
+        // MuJoCo allows a negative stiffness; kinegrad's parameters (dof_stiffness) do not
+        if j.stiffness < 0.0 {
+            return Err(n.err(format!(
+                "attribute 'stiffness': negative stiffness {}",
+                j.stiffness
+            )));
         }
         if e.f("frictionloss", 0.0)? > 0.0 {
             self.warn(format!("joint '{name}': frictionloss unsupported, ignored"));
@@ -972,7 +1127,15 @@ impl Loader {
             _ => false,
         };
         if bad {
-            return Err(n.err(format!("invalid size for type '{t}'")));
+            let what = if size.iter().any(|&x| x < 0.0) {
+                "negative"
+            } else {
+                "zero"
+            };
+            return Err(n.err(format!(
+                "invalid size for type '{t}': {what} size {} {} {} (sizes must be positive)",
+                size.x, size.y, size.z
+            )));
         }
         Ok(ShapeInfo {
             kind,
@@ -999,7 +1162,11 @@ impl Loader {
                 return Ok(());
             }
         };
+        if !gname.is_empty() && !self.geom_names.insert(gname.clone()) {
+            return Err(n.err(format!("repeated geom name '{gname}'")));
+        }
         let mut g = GeomSpec::new(kind, sh.size);
+        g.line = self.line_of(n);
         g.name = gname;
         g.pos = fpos + fquat * sh.pos;
         g.quat = fquat * sh.quat;
@@ -1073,10 +1240,12 @@ impl Loader {
         let joint = match e.get("joint").or_else(|| e.get("jointinparent")) {
             Some(j) => j.to_string(),
             None => {
-                let tr = ["tendon", "site", "body", "cranksite"]
+                let Some(tr) = ["tendon", "site", "body", "cranksite", "refsite"]
                     .into_iter()
                     .find(|t| e.get(t).is_some())
-                    .unwrap_or("unknown");
+                else {
+                    return Err(n.err("missing transmission target (joint, tendon, site or body)"));
+                };
                 self.warn(format!("{what}: {tr} transmission unsupported, ignored"));
                 return Ok(());
             }
@@ -1091,6 +1260,12 @@ impl Loader {
                 .boolean(lim)?
                 .unwrap_or(self.comp.autolimits && r.is_some());
             Ok(match (limited, r) {
+                (true, Some(r)) if !(r[0] <= r[1]) => {
+                    return Err(n.err(format!(
+                        "attribute '{key}': lower {} > upper {}",
+                        r[0], r[1]
+                    )))
+                }
                 (true, Some(r)) => r,
                 (true, None) => return Err(n.err(format!("'{lim}' without '{key}'"))),
                 _ => [f64::NEG_INFINITY, f64::INFINITY],
@@ -1142,6 +1317,11 @@ impl Loader {
                 }
             }
         };
+        if kp < 0.0 || kv < 0.0 {
+            return Err(n.err(format!(
+                "negative gain (kp {kp}, kv {kv}): gains must be >= 0"
+            )));
+        }
         self.spec.actuators.push(ActuatorSpec {
             name,
             joint,
@@ -1171,9 +1351,17 @@ struct ShapeInfo {
 }
 
 fn world_has_geoms(n: &XNode) -> bool {
-    n.children
-        .iter()
-        .any(|c| c.tag == "geom" || (c.tag == "frame" && world_has_geoms(c)))
+    let mut stack = vec![n];
+    while let Some(n) = stack.pop() {
+        for c in &n.children {
+            match c.tag.as_str() {
+                "geom" => return true,
+                "frame" => stack.push(c),
+                _ => {}
+            }
+        }
+    }
+    false
 }
 
 /// Minimal rotation taking +z to `v` (MuJoCo's `mju_quatZ2Vec`).

@@ -4,7 +4,9 @@
 //! the child body's joint (fixed joints weld the child to its parent), visual
 //! geometry becomes visual-only geoms and collision geometry colliding geoms.
 //! Things URDF can express but kinegrad cannot use are reported in
-//! [`EntitySpec::warnings`].
+//! [`EntitySpec::warnings`]. Errors name the file and the line of the element being read;
+//! negative or indefinite inertias and negative sizes are errors, an inertia breaking
+//! `A + B >= C` only a warning (real robot files do).
 
 use super::builder::{BodySpec, EntitySpec, GeomSpec, JointSpec};
 use super::inertia::{self, MassProps};
@@ -37,24 +39,33 @@ pub fn load_str(text: &str, path: &Path, scale: f64) -> Result<EntitySpec> {
     let doc = roxmltree::Document::parse(text)
         .map_err(|e| Error::load(path, format!("XML parse error: {e}")))?;
     let mut ld = Loader {
+        lines: crate::error::LineIndex::new(text),
+        line: std::cell::Cell::new(0),
         file: path.to_path_buf(),
         dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
         scale,
         materials: HashMap::new(),
         spec: EntitySpec::default(),
+        warned: Default::default(),
         mesh_index: HashMap::new(),
     };
+    ld.spec.source = Some(path.to_path_buf());
     ld.run(&doc)?;
     inertia::apply_scale(&mut ld.spec, scale);
     Ok(ld.spec)
 }
 
 struct Loader {
+    /// Line starts of the file, and the line of the element being read: every error of the
+    /// loader names the file and that line.
+    lines: crate::error::LineIndex,
+    line: std::cell::Cell<u32>,
     file: PathBuf,
     dir: PathBuf,
     scale: f64,
     materials: HashMap<String, [f32; 4]>,
     spec: EntitySpec,
+    warned: std::collections::HashSet<String>,
     mesh_index: HashMap<(PathBuf, [u64; 3]), usize>,
 }
 
@@ -68,11 +79,22 @@ struct UJoint<'a> {
 
 impl Loader {
     fn err(&self, msg: impl Into<String>) -> Error {
-        Error::load(&self.file, msg)
+        match self.line.get() {
+            0 => Error::load(&self.file, msg),
+            l => Error::load(&self.file, format!("line {l}: {}", msg.into())),
+        }
+    }
+
+    /// Line of element `n`, which errors from now on name.
+    fn at(&self, n: Node) -> u32 {
+        let l = self.lines.line(n.range().start);
+        self.line.set(l);
+        l
     }
 
     fn warn(&mut self, msg: String) {
-        if !self.spec.warnings.contains(&msg) {
+        // a set beside the list: a file with thousands of warnings is not quadratic
+        if self.warned.insert(msg.clone()) {
             self.spec.warnings.push(msg);
         }
     }
@@ -90,6 +112,7 @@ impl Loader {
         // materials anywhere in the file (named, with a colour)
         for m in robot.descendants().filter(|n| n.has_tag_name("material")) {
             if let (Some(name), Some(c)) = (m.attribute("name"), child(m, "color")) {
+                self.at(c);
                 let rgba = self.rgba(c, &format!("material '{name}'"))?;
                 self.materials.entry(name.to_string()).or_insert(rgba);
             }
@@ -99,7 +122,9 @@ impl Loader {
         let mut links: Vec<Node> = Vec::new();
         let mut link_id: HashMap<String, usize> = HashMap::new();
         let mut joints: Vec<UJoint> = Vec::new();
+        let mut joint_names = std::collections::HashSet::new();
         for n in robot.children().filter(|n| n.is_element()) {
+            self.at(n);
             match n.tag_name().name() {
                 "link" => {
                     let name = self.req(n, "name", "<link>")?.to_string();
@@ -111,6 +136,9 @@ impl Loader {
                 "joint" => {
                     let name = self.req(n, "name", "<joint>")?.to_string();
                     let what = format!("joint '{name}'");
+                    if !joint_names.insert(name.clone()) {
+                        return Err(self.err(format!("{what}: duplicate joint name")));
+                    }
                     let kind = self.req(n, "type", &what)?.to_string();
                     let parent = child(n, "parent").and_then(|p| p.attribute("link"));
                     let childl = child(n, "child").and_then(|p| p.attribute("link"));
@@ -139,6 +167,7 @@ impl Loader {
                 other => self.warn(format!("<{other}> unsupported, ignored")),
             }
         }
+        self.line.set(0);
         if links.is_empty() {
             return Err(self.err("<robot> has no <link>"));
         }
@@ -147,6 +176,7 @@ impl Loader {
         let mut parent_joint: Vec<Option<usize>> = vec![None; links.len()];
         let mut children: Vec<Vec<usize>> = vec![Vec::new(); links.len()];
         for (ji, j) in joints.iter().enumerate() {
+            self.at(j.node);
             let p = *link_id.get(&j.parent).ok_or_else(|| {
                 self.err(format!(
                     "joint '{}': parent link '{}' does not exist",
@@ -168,6 +198,7 @@ impl Loader {
             parent_joint[c] = Some(ji);
             children[p].push(c);
         }
+        self.line.set(0);
         let roots: Vec<usize> = (0..links.len())
             .filter(|&l| parent_joint[l].is_none())
             .collect();
@@ -217,9 +248,11 @@ impl Loader {
             let link = links[l];
             let name = lname(l);
             let mut body = BodySpec::new(name.clone(), None);
+            body.line = self.at(link);
             let mut moved = false;
             if let Some(ji) = parent_joint[l] {
                 let j = &joints[ji];
+                self.at(j.node);
                 let pl = link_id[&j.parent];
                 let (pos, quat) = self.origin(
                     child(j.node, "origin"),
@@ -247,6 +280,7 @@ impl Loader {
                 }
             }
             self.link_geoms(link, &name, &mut body)?;
+            self.at(link);
             match child(link, "inertial") {
                 Some(inl) => self.inertial(inl, &name, &mut body)?,
                 None if moved || l == root => {
@@ -352,6 +386,7 @@ impl Loader {
             other => return Err(self.err(format!("{what}: unknown joint type '{other}'"))),
         };
         let mut js = JointSpec::new(j.name.clone(), kind);
+        js.line = self.at(j.node);
         if kind != JointType::Free {
             js.axis = match child(j.node, "axis") {
                 Some(a) => self.vec3(a, "xyz", &format!("{what}: <axis>"), Vec3::x())?,
@@ -411,7 +446,8 @@ impl Loader {
         Ok(Some(js))
     }
 
-    fn inertial(&self, n: Node, link: &str, body: &mut BodySpec) -> Result<()> {
+    fn inertial(&mut self, n: Node, link: &str, body: &mut BodySpec) -> Result<()> {
+        self.at(n);
         let what = format!("link '{link}': <inertial>");
         let (pos, quat) = self.origin(child(n, "origin"), &format!("{what}: <origin>"))?;
         let mass_el =
@@ -424,6 +460,7 @@ impl Loader {
         }
         let inertia = match child(n, "inertia") {
             Some(i) => {
+                self.at(i);
                 let w = format!("{what}: <inertia>");
                 let g = |a: &str| -> Result<f64> { Ok(self.num(i, a, &w)?.unwrap_or(0.0)) };
                 let (ixx, iyy, izz, ixy, ixz, iyz) = (
@@ -434,7 +471,21 @@ impl Loader {
                     g("ixz")?,
                     g("iyz")?,
                 );
-                Mat3::new(ixx, ixy, ixz, ixy, iyy, iyz, ixz, iyz, izz)
+                for (k, v) in [("ixx", ixx), ("iyy", iyy), ("izz", izz)] {
+                    if v < 0.0 {
+                        return Err(self.err(format!("{w}: negative {k} {v}")));
+                    }
+                }
+                let m = Mat3::new(ixx, ixy, ixz, ixy, iyy, iyz, ixz, iyz, izz);
+                // positive semi-definite (an error, as the parameter setters); MuJoCo's
+                // A + B >= C is only a warning here: real robot URDFs (xarm, anymal_c,
+                // mini_cheetah) violate it by up to 20 %, and pinocchio and pybullet load them
+                let pm =
+                    inertia::principal_moments(&m).map_err(|e| self.err(format!("{w}: {e}")))?;
+                if let Err(e) = inertia::check_triangle(&pm) {
+                    self.warn(format!("{w}: {e} (kept as given)"));
+                }
+                m
             }
             None => Mat3::zeros(),
         };
@@ -452,6 +503,7 @@ impl Loader {
                 "collision" => false,
                 _ => continue,
             };
+            let line = self.at(n);
             let tag = if visual { "visual" } else { "collision" };
             let gname = n.attribute("name").unwrap_or("").to_string();
             let what = if gname.is_empty() {
@@ -524,11 +576,18 @@ impl Loader {
                 }
                 _ => false,
             };
+            if g.size.iter().any(|&x| x < 0.0) {
+                return Err(self.err(format!(
+                    "{sw}: negative size {} {} {}",
+                    g.size.x, g.size.y, g.size.z
+                )));
+            }
             if degenerate {
                 self.warn(format!("{what}: zero-size {:?} dropped", g.kind));
                 continue;
             }
             g.name = gname;
+            g.line = line;
             g.pos = pos;
             g.quat = quat;
             if visual {
