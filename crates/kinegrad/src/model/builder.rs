@@ -286,6 +286,14 @@ impl ModelBuilder {
                 "mass matrix is singular: a moving body (or its subtree) has no mass or inertia",
             )
         })?;
+        // the checks above name the file and element; whatever they let through, the parameter
+        // setters would refuse is refused here too, so a loaded value can always be set again
+        let mut values = Vec::new();
+        for f in &super::params::PARAM_FIELDS {
+            values.clear();
+            f.read(&m.params0, &mut values);
+            f.check(&values)?;
+        }
         Ok(m)
     }
 }
