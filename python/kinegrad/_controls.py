@@ -43,6 +43,16 @@ class ControlWrite(NamedTuple):
     key: tuple
 
 
+# a ControlWrite from a tuple, without NamedTuple's keyword-parsing __new__ and _replace (writes
+# are made every step of a control loop and moved at every flush)
+make_write = tuple.__new__
+
+
+def _moved(w: ControlWrite, step: int) -> ControlWrite:
+    """``w`` applying from step offset ``step``."""
+    return make_write(ControlWrite, (step,) + w[1:])
+
+
 class Controls:
     """The controls of a built scene with ``n`` envs of ``nv`` dofs; ``grad``: whether the scene
     records gradients (targets that carry grad then become graph tensors)."""
@@ -62,7 +72,7 @@ class Controls:
     def detach(self) -> None:
         """Controls keep their values but no longer carry gradients from before."""
         self.src = None
-        self.writes = [w._replace(values=w.values.detach().clone(), version=None) for w in self.writes]
+        self.writes = [make_write(ControlWrite, w[:5] + (w.values.detach().clone(), None, w.key)) for w in self.writes]
 
     def take(self, T: int) -> list:
         """The writes of the next ``T`` steps, removed; the later ones move up by T steps."""
@@ -70,7 +80,7 @@ class Controls:
         if not ws or ws[-1].step < T:
             self.writes = []
             return ws
-        self.writes = [w._replace(step=w.step - T) for w in ws if w.step >= T]
+        self.writes = [_moved(w, w.step - T) for w in ws if w.step >= T]
         return [w for w in ws if w.step < T]
 
     def drop(self, T: int) -> None:
@@ -81,9 +91,9 @@ class Controls:
         for w in self.writes:
             if w.step < T:
                 last.pop(w.key, None)  # re-inserted at the end: the order of the last writes
-                last[w.key] = w._replace(step=0)
+                last[w.key] = _moved(w, 0)
             else:
-                rest.append(w._replace(step=w.step - T))
+                rest.append(_moved(w, w.step - T))
         self.writes = list(last.values()) + rest
 
     def ran(self, mode: np.ndarray, ctrl: np.ndarray, U: Optional[torch.Tensor]) -> None:

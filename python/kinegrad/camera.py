@@ -91,7 +91,7 @@ def _seg_palette(n: int) -> np.ndarray:
     return (table * 255 + 0.5).astype(np.uint8)
 
 
-@serialized(lambda cam: cam._scene)
+@serialized
 class Camera:
     """An offscreen pinhole camera of a scene (Genesis ``scene.add_camera``).
 
@@ -127,7 +127,7 @@ class Camera:
             logger.info("Camera model 'thinlens': kinegrad renders it as a pinhole camera (no depth of field)")
         if GUI:
             logger.warning("Camera GUI=True: kinegrad renders offscreen only; no window is opened")
-        self._scene = scene
+        self._scene, self._lock = scene, scene._lock
         self._idx = int(idx)
         self._model = model
         self._res = _res(res)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional
 import torch
 
 from ._convert import env_rows, indices, rows
-from ._threads import serialized
+from ._threads import self_locking, serialized
 
 if TYPE_CHECKING:
     from .scene import Scene
@@ -32,12 +32,13 @@ class JOINT_TYPE(enum.IntEnum):
 _JOINT_TYPES = {"hinge": JOINT_TYPE.REVOLUTE, "slide": JOINT_TYPE.PRISMATIC, "ball": JOINT_TYPE.SPHERICAL, "free": JOINT_TYPE.FREE}
 
 
-@serialized(lambda link: link.entity._scene)
+@serialized
 class RigidLink:
     """One body of an entity."""
 
     def __init__(self, entity: "RigidEntity", idx_local: int, name: str):
         self.entity, self.idx_local, self.name = entity, idx_local, name
+        self._lock = entity._lock
 
     @property
     def idx(self) -> int:
@@ -155,12 +156,13 @@ class RigidJoint:
         return f"RigidJoint(name={self.name!r}, type={self.type.name}, dofs_idx_local={self.dofs_idx_local})"
 
 
-@serialized(lambda entity: entity._scene)
+@serialized
 class RigidEntity:
     """A robot or object in a scene. Structure and state are available after ``scene.build()``."""
 
     def __init__(self, scene: "Scene", idx: int, morph, material, surface):
         self._scene, self.idx, self.morph, self.material, self.surface = scene, idx, morph, material, surface
+        self._lock = scene._lock
         self._desc: Optional[Dict] = None
         self._all_dofs: Optional[torch.Tensor] = None
         self._dof_span: Optional[slice] = None
@@ -364,14 +366,17 @@ class RigidEntity:
             solver.set_dofs_velocity(torch.zeros(self.n_dofs, dtype=torch.float64), self._dofs(None), envs_idx)
 
     # ---- control ----
+    @self_locking  # the lock is taken in _write_control
     def control_dofs_force(self, force, dofs_idx_local=None, envs_idx=None) -> None:
         """Drive the dofs with generalized forces (N or N m); kept until changed."""
         (self._rs or self._solver)._write_control(0, force, "force", self, dofs_idx_local, envs_idx)
 
+    @self_locking  # the lock is taken in _write_control
     def control_dofs_position(self, position, dofs_idx_local=None, envs_idx=None) -> None:
         """PD control towards ``position``: force = kp (target - q) - kv v."""
         (self._rs or self._solver)._write_control(1, position, "position", self, dofs_idx_local, envs_idx)
 
+    @self_locking  # the lock is taken in _write_control
     def control_dofs_velocity(self, velocity, dofs_idx_local=None, envs_idx=None) -> None:
         """Velocity control: force = kv (target - v)."""
         (self._rs or self._solver)._write_control(2, velocity, "velocity", self, dofs_idx_local, envs_idx)

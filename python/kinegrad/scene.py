@@ -37,7 +37,7 @@ from . import _autograd, _globals
 from . import morphs as _morphs
 from ._convert import check_dense
 from ._globals import logger
-from ._threads import serialized
+from ._threads import self_locking, serialized
 from .camera import SEGMENTATION_LEVELS, Camera
 from .entity import RigidEntity
 from ._controls import CTRL_NAMES, Controls
@@ -83,7 +83,7 @@ def _check_rollout_state(watch) -> None:
         )
 
 
-@serialized(lambda scene: scene)
+@serialized
 class Scene:
     """A world of rigid entities. Add entities, ``build()``, then ``step()``.
 
@@ -560,6 +560,7 @@ class Scene:
             self._kin = (self._version, tuple(torch.from_numpy(a) for a in out))
         return self._kin[1]
 
+    @self_locking
     def step(self, update_visualizer: bool = True, refresh_visualizer: bool = True) -> None:
         """Advance every env by dt, with the controls set so far.
 
@@ -571,18 +572,23 @@ class Scene:
         the step; the steps before it stand, and the scene is left after them. Steps still pending
         when the whole state is written (``reset()``, ``set_state``) are dropped unrun: their
         results would be overwritten (the controls they set stay in effect)."""
-        if self._native is None:
-            self._require_built("step")
-        if not self._synced:
-            self._push_state()
-        grad_mode = _grad_enabled()
-        if grad_mode is not self._pend_grad:
-            self._flush()  # a segment runs in one grad mode, the one its steps were called in
-            self._pend_grad = grad_mode
-        self._pend += 1
-        self.t += 1
-        if self._pend >= self._pend_max:
-            self._flush()
+        lock = self._lock  # (see _threads: the per-step calls lock in their own body)
+        lock.acquire()
+        try:
+            if self._native is None:
+                self._require_built("step")
+            if not self._synced:
+                self._push_state()
+            grad_mode = _grad_enabled()
+            if grad_mode is not self._pend_grad:
+                self._flush()  # a segment runs in one grad mode, the one its steps were called in
+                self._pend_grad = grad_mode
+            self._pend += 1
+            self.t += 1
+            if self._pend >= self._pend_max:
+                self._flush()
+        finally:
+            lock.release()
 
     def rollout(self, controls, checkpoint: Optional[int] = None, trajectory: bool = True):
         """Run T steps as one autograd node; returns the trajectory (qpos, dofs_vel) after each step,

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from . import _globals
-from ._controls import ControlWrite
+from ._controls import ControlWrite, make_write
 from ._convert import env_rows, indices, quat_to_xyz, rows, xyz_to_quat
 from ._threads import serialized
 from .tensor import wrap_new as _wrap_new
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 # looked up once: the per-step calls (control_dofs_*) would otherwise read them from the
 # torch module every call
-_TENSOR, _F64 = torch.Tensor, torch.float64
+_TENSOR, _F64, _STRIDED = torch.Tensor, torch.float64, torch.strided
 
 
 class SimState:
@@ -48,12 +48,12 @@ class SimState:
         return f"SimState(time={self.time}, qpos={tuple(self._qpos.shape)}, dofs_vel={tuple(self._qvel.shape)})"
 
 
-@serialized(lambda solver: solver._scene)
+@serialized
 class RigidSolver:
     """Model-wide state access with global indices (Genesis ``scene.sim.rigid_solver``)."""
 
     def __init__(self, scene: "Scene"):
-        self._scene = scene
+        self._scene, self._lock = scene, scene._lock
         self._desc: Dict = {}
 
     # ---- sizes ----
@@ -247,38 +247,44 @@ class RigidSolver:
         that the next flush applies (see ``Controls.segment_inputs``). This runs every step of a control
         loop, so the common case (a float64 tensor of shape (k,), every env) does no numeric
         work here: a tensor that carries grad is kept as given (it is part of the graph) and
-        checked for in-place changes at the flush, any other one is copied."""
-        sc = self._scene
-        if dofs_idx_local is None:
-            dofs, span, key = ent._all_dofs, ent._dof_span, ent._dof_key
-            if dofs is None:
-                ent._built(f"control_dofs_{name}")
-        else:
-            dofs, span = ent._dofs(dofs_idx_local, write=True), None
-            key = (1, dofs.numpy().tobytes())
-        if (
-            envs_idx is None
-            and type(vals) is _TENSOR
-            and vals.dtype is _F64
-            and (vals.shape == ent._dof_shape if span is not None else vals.shape == dofs.shape)
-            and vals.is_cpu
-            and vals.layout is torch.strided  # (a meta or sparse tensor goes through the checks below)
-        ):
-            if vals.requires_grad and sc._grad:
-                sc._ctl.writes.append(ControlWrite(sc._pend, mode, None, dofs, span, vals, vals._version, key))
-            else:
-                sc._ctl.writes.append(ControlWrite(sc._pend, mode, None, dofs, span, vals.detach().clone(), None, key))
-            return
-        sc._check_owner(vals, name)
-        envs = None if envs_idx is None else self.select_envs(envs_idx, write=True)
+        checked for in-place changes at the flush, any other one is copied. Holds the scene's
+        lock (``control_dofs_*`` do not: see ``_threads``)."""
+        lock = self._lock
+        lock.acquire()
         try:
-            t = rows(vals, name, dofs.shape[0], self.n_selected(envs), sc._batched)  # a fresh (n_sel, k) tensor
-        except ValueError as e:
-            raise ValueError(f"{e} (control for step {sc.t})") from None
-        if not sc._grad:
-            t = t.detach()
-        key = (2, None if envs is None else envs.numpy().tobytes(), key[1:])
-        sc._ctl.writes.append(ControlWrite(sc._pend, mode, envs, dofs, span, t, None, key))
+            sc = self._scene
+            if dofs_idx_local is None:
+                dofs, span, key = ent._all_dofs, ent._dof_span, ent._dof_key
+                if dofs is None:
+                    ent._built(f"control_dofs_{name}")
+            else:
+                dofs, span = ent._dofs(dofs_idx_local, write=True), None
+                key = (1, dofs.numpy().tobytes())
+            if (
+                envs_idx is None
+                and type(vals) is _TENSOR
+                and vals.dtype is _F64
+                and (vals.shape == ent._dof_shape if span is not None else vals.shape == dofs.shape)
+                and vals.is_cpu
+                and vals.layout is _STRIDED  # (a meta or sparse tensor goes through the checks below)
+            ):
+                if vals.requires_grad and sc._grad:
+                    sc._ctl.writes.append(make_write(ControlWrite, (sc._pend, mode, None, dofs, span, vals, vals._version, key)))
+                else:
+                    sc._ctl.writes.append(make_write(ControlWrite, (sc._pend, mode, None, dofs, span, vals.detach().clone(), None, key)))
+                return
+            sc._check_owner(vals, name)
+            envs = None if envs_idx is None else self.select_envs(envs_idx, write=True)
+            try:
+                t = rows(vals, name, dofs.shape[0], self.n_selected(envs), sc._batched)  # a fresh (n_sel, k) tensor
+            except ValueError as e:
+                raise ValueError(f"{e} (control for step {sc.t})") from None
+            if not sc._grad:
+                t = t.detach()
+            key = (2, None if envs is None else envs.numpy().tobytes(), key[1:])
+            sc._ctl.writes.append(ControlWrite(sc._pend, mode, envs, dofs, span, t, None, key))
+        finally:
+            lock.release()
 
     # ---- parameters ----
     def get_param(self, name: str) -> torch.Tensor:
