@@ -14,6 +14,9 @@
 //! 1). Every file in `tests/fuzz/regressions/{mjcf,urdf,mesh}/` is replayed by
 //! [`fuzz_regressions_replay_cleanly`]: crashes found and fixed go there.
 
+mod common;
+
+use common::Rng;
 use kinegrad::math::Pose;
 use kinegrad::model::builder::BaseMode;
 use kinegrad::model::{inertia, mjcf, urdf, ModelBuilder};
@@ -26,29 +29,6 @@ const CASE_TIMEOUT: Duration = Duration::from_secs(if cfg!(debug_assertions) { 2
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz")
-}
-
-/// splitmix64: a small deterministic generator (no dependency for a test helper).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[self.below(v.len())]
-    }
 }
 
 #[derive(Clone, Copy, PartialEq, Debug)]

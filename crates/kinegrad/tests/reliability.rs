@@ -2,6 +2,9 @@
 //! (item 11), warnings for a step too long for the soft constraints (item 4) and the
 //! Franka gripper jam (item 3). Named after the problems they pin down.
 
+mod common;
+
+use common::Rng;
 use kinegrad::model::builder::BaseMode;
 use kinegrad::model::mjcf;
 use kinegrad::{pipeline, Control, CtrlMode, Data, Error, Model, Params, State};
@@ -280,19 +283,6 @@ fn ball_falling_through_the_floor_at_a_large_dt_is_warned_about() {
         assert!(w.is_empty(), "{w:?}");
     }
     assert!((s.q[2] - 0.1).abs() < 0.01, "ball resting at {}", s.q[2]);
-}
-
-/// splitmix64, as in examples/franka_soak.rs: random targets reproducible across languages.
-struct Rng(u64);
-impl Rng {
-    fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 /// Issue 16 item 3, the short variant of `examples/franka_soak.rs` (seed 4, whose run drags a
