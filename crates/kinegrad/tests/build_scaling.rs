@@ -1,6 +1,9 @@
 //! Model building scales with the number of bodies: the constants of `build` (dof and body
 //! inverse weights, mean inertia, collision pairs) are computed without nv x nv matrices, and
 //! they match the dense computation (M from CRBA, its inverse by Cholesky).
+// the dense reference indexes several per-body and per-dof arrays in lockstep, as the engine's
+// kernels do (lib.rs allows the same lint for them)
+#![allow(clippy::needless_range_loop)]
 
 use kinegrad::data::Data;
 use kinegrad::math::{Mat3, Pose, Quat, Vec3};

@@ -113,7 +113,7 @@ fn mutate(rng: &mut Rng, data: &[u8], xml: bool) -> Vec<u8> {
     let kinds = if xml { 12 } else { 8 };
     match rng.below(kinds) {
         // replace a number
-        0 | 1 | 2 => {
+        0..=2 => {
             let nums = number_ranges(&d);
             if !nums.is_empty() {
                 let r = rng.pick(&nums).clone();

@@ -221,7 +221,7 @@ mod tests {
             f.read(&p, &mut after);
             assert_eq!(after, y, "{}: a refused value must not be written", f.name);
         }
-        let unknown = param_field("dof_kq").err().expect("no field dof_kq");
+        let unknown = param_field("dof_kq").expect_err("no field dof_kq");
         assert!(unknown.to_string().contains("dof_kp"), "{unknown}");
     }
 }
