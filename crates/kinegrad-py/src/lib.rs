@@ -15,6 +15,7 @@ mod render;
 mod tape;
 
 use kinegrad::adjoint::rollout::Tape;
+use kinegrad::adjoint::state::normalize_quaternions_vjp;
 use kinegrad::adjoint::StepGrad;
 use kinegrad::batch::At;
 use kinegrad::diagnostics::{self, Warning};
@@ -1009,28 +1010,6 @@ fn check_quats(model: &Model, qs: &[Vec<f64>]) -> PyResult<()> {
     Ok(())
 }
 
-/// The functional steps and adjoints normalize the quaternion blocks of the input `x` before
-/// using them (as `set_state` does). Pull an adjoint `g` taken at the normalized blocks back
-/// to `x`: x_bar = (g - qn (qn . g)) / |x| on every ball/free quaternion block.
-fn unnormalize_bar(model: &Model, x: &[f64], g: &mut [f64]) {
-    for j in 0..model.njnt {
-        let a = match model.jnt_type[j] {
-            JointType::Free => model.jnt_qpos_adr[j] + 3,
-            JointType::Ball => model.jnt_qpos_adr[j],
-            _ => continue,
-        };
-        let n = x[a..a + 4].iter().map(|v| v * v).sum::<f64>().sqrt();
-        if !(n > 0.0) {
-            continue;
-        }
-        let qn: Vec<f64> = x[a..a + 4].iter().map(|v| v / n).collect();
-        let dot: f64 = (0..4).map(|k| qn[k] * g[a + k]).sum();
-        for k in 0..4 {
-            g[a + k] = (g[a + k] - qn[k] * dot) / n;
-        }
-    }
-}
-
 /// Run `f` for every env (in parallel over the rayon pool; a single env on the calling
 /// thread) and return the results in env order, or the error of the lowest-numbered env.
 fn per_env<T: Send>(
@@ -1576,7 +1555,7 @@ impl Sim {
                             )
                         })
                         .map_err(|err| env_err(n, i, err))?;
-                    unnormalize_bar(model, &rows.q[i], &mut g.q);
+                    normalize_quaternions_vjp(model, &rows.q[i], &mut g.q);
                     Ok(g)
                 })
             })
@@ -1644,7 +1623,7 @@ impl Sim {
                             &mut g,
                         )
                     });
-                    unnormalize_bar(model, &qs[i], &mut g.q);
+                    normalize_quaternions_vjp(model, &qs[i], &mut g.q);
                     Ok(g)
                 })
             })

@@ -3,9 +3,10 @@
 
 use crate::{
     check_param_names, guard, interruptible, invalid, is_long, params_bar_dict, params_bar_dict_of,
-    to_py_err, unnormalize_bar, view2, view3, Modes,
+    to_py_err, view2, view3, Modes,
 };
 use kinegrad::adjoint::rollout::{Tape, TapeGrad};
+use kinegrad::adjoint::state::normalize_quaternions_vjp;
 use kinegrad::{batch, Control, Data, Model, Workers};
 use numpy::ndarray::{Array2, Array3};
 use numpy::{
@@ -166,7 +167,7 @@ impl PyTape {
                 )
                 .map_err(|e| to_py_err(if n > 1 { e.in_env(i) } else { e }))?;
             let raw: Vec<f64> = q0.row(i).to_vec();
-            unnormalize_bar(model, &raw, &mut g.q0);
+            normalize_quaternions_vjp(model, &raw, &mut g.q0);
             Ok((g, ub))
         };
         let long = is_long(model, n.saturating_mul(t_end));

@@ -13,6 +13,7 @@ pub mod contact_geom;
 pub mod dynamics;
 pub mod integrator;
 pub mod rollout;
+pub mod state;
 pub mod step;
 
 use crate::math::{Mat3, Vec3};
