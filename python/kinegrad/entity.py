@@ -355,13 +355,13 @@ class RigidEntity:
     def _set_base(self, value, name: str, qs: List[int], envs_idx, zero_velocity: bool) -> None:
         solver = self._solver
         envs = solver.select_envs(envs_idx, write=True)
-        vals = rows(value, name, len(qs), solver.n_selected(envs), self._solver.batched)
+        vals = rows(value, name, len(qs), solver.n_selected(envs), solver.batched)
         if name == "quat":
             norm = vals.norm(dim=-1, keepdim=True)
             if bool((norm < 1e-12).any()):
                 raise ValueError("quat: must be non-zero (w, x, y, z)")
             vals = vals / norm
-        solver.set_qpos(vals if self._solver.batched else vals[0], torch.tensor(qs), envs_idx)
+        solver.set_qpos(vals if solver.batched else vals[0], torch.tensor(qs), envs_idx)
         if zero_velocity:
             solver.set_dofs_velocity(torch.zeros(self.n_dofs, dtype=torch.float64), self._dofs(None), envs_idx)
 

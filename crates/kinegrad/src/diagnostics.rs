@@ -341,11 +341,12 @@ pub fn timestep_warnings(model: &Model, _params: &Params) -> Vec<Warning> {
     out
 }
 
-/// Append to `out` the warnings of the last substep `data` ran: contacts deeper than the
-/// smaller geom's bounding radius ([`Warning::DeepPenetration`]: one, the deepest). Allocation-free unless there is something to report; call after each step.
+/// Merge into `out` the warnings of the last substep `data` ran: contacts deeper than the
+/// smaller geom's bounding radius ([`Warning::DeepPenetration`]: one in `out`, the deepest
+/// seen, so a vector kept over many steps holds one entry, not one per step). Allocation-free
+/// unless there is something to report; call after each step.
 pub fn contact_warnings(model: &Model, data: &Data, out: &mut Vec<Warning>) {
     let h = model.opt.timestep / model.opt.substeps as f64;
-    let start = out.len();
     for c in &data.contacts {
         let depth = -c.dist;
         let (r1, r2) = (model.geom_rbound[c.geom1], model.geom_rbound[c.geom2]);
@@ -364,7 +365,7 @@ pub fn contact_warnings(model: &Model, data: &Data, out: &mut Vec<Warning>) {
             depth,
             size,
         };
-        match out[start..].iter_mut().find(|x| x.key() == w.key()) {
+        match out.iter_mut().find(|x| x.key() == w.key()) {
             Some(x @ Warning::DeepPenetration { .. }) => {
                 if matches!(*x, Warning::DeepPenetration { depth: d, .. } if depth > d) {
                     *x = w;
