@@ -4,7 +4,8 @@
 //! it. Each call runs forward kinematics of the given configuration in its own scratch `Data`
 //! (the simulator's envs are not touched) and draws one frame.
 
-use super::{guard, invalid, Sim};
+use crate::sim::Sim;
+use crate::{guard, invalid};
 use kinegrad::math::Vec3;
 use kinegrad::{pipeline, Data, Model};
 use kinegrad_render::{Camera, Frame, Outputs, RenderScene};
@@ -57,13 +58,13 @@ fn camera(
 
 impl Renderer {
     fn check_sim(&self, sim: &Sim, env: usize) -> PyResult<()> {
-        if !Arc::ptr_eq(&self.model, &sim.model) {
+        if !Arc::ptr_eq(&self.model, &sim.inner.model) {
             return Err(invalid("sim: this renderer was made for another simulator"));
         }
-        if env >= sim.envs.len() {
+        if env >= sim.inner.envs.len() {
             return Err(invalid(format!(
                 "env_idx: {env} out of range for {} envs",
-                sim.envs.len()
+                sim.inner.envs.len()
             )));
         }
         Ok(())
@@ -91,7 +92,7 @@ impl Renderer {
         }
         let mut q = q.to_vec();
         kinegrad::state::normalize_quaternions(m, &mut q);
-        pipeline::kinematics(m, &sim.envs[env].params, &q, &mut self.data);
+        pipeline::kinematics(m, &sim.inner.envs[env].params, &q, &mut self.data);
         self.raster
             .render(
                 &self.scene,
@@ -111,7 +112,7 @@ impl Renderer {
     #[new]
     fn new(sim: &Sim) -> PyResult<Self> {
         guard(|| {
-            let model = sim.model.clone();
+            let model = sim.inner.model.clone();
             Ok(Self {
                 scene: RenderScene::new(&model),
                 data: Data::new(&model),

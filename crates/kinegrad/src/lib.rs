@@ -24,6 +24,8 @@ pub mod kinematics;
 pub mod math;
 pub mod model;
 pub mod pipeline;
+pub mod readings;
+pub mod sim;
 pub mod state;
 
 pub use batch::{Carry, Env, Workers};
@@ -31,4 +33,5 @@ pub use data::{Contact, Data};
 pub use error::{Error, Result};
 pub use interrupt::Interrupt;
 pub use model::{CtrlMode, Model, ModelBuilder, Params};
+pub use sim::Sim;
 pub use state::{Control, State};

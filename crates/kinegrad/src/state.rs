@@ -30,6 +30,17 @@ impl Clone for State {
     }
 }
 
+impl Default for State {
+    /// An empty state (no coordinates), to be overwritten by `clone_from`.
+    fn default() -> Self {
+        Self {
+            q: Vec::new(),
+            v: Vec::new(),
+            time: 0.0,
+        }
+    }
+}
+
 impl State {
     /// The model's reference configuration at rest.
     pub fn new(model: &Model) -> Self {

@@ -12,6 +12,7 @@ pub mod constraint;
 pub mod contact_geom;
 pub mod dynamics;
 pub mod integrator;
+pub mod readings;
 pub mod rollout;
 pub mod state;
 pub mod step;

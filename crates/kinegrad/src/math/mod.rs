@@ -66,6 +66,24 @@ impl Pose {
             rot: *quat.to_rotation_matrix().matrix(),
         }
     }
+    /// Transform from a position and a quaternion (w, x, y, z) as users give them: an error
+    /// names `pos` or `quat` when not finite (or the quaternion is zero); it is normalized.
+    pub fn checked(pos: [f64; 3], quat: [f64; 4]) -> crate::Result<Self> {
+        if !pos.iter().all(|x| x.is_finite()) {
+            return Err(crate::Error::invalid(
+                "pos",
+                format!("must be finite, got {pos:?}"),
+            ));
+        }
+        let n = quat.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if !n.is_finite() || n < 1e-12 {
+            return Err(crate::Error::invalid(
+                "quat",
+                format!("must be a finite non-zero quaternion (w, x, y, z), got {quat:?}"),
+            ));
+        }
+        Ok(Self::from_pos_quat(Vec3::from(pos), &quat_from_wxyz(&quat)))
+    }
     /// Map a point from the local frame to the parent frame.
     #[inline]
     pub fn apply(&self, p: &Vec3) -> Vec3 {

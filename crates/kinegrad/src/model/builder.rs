@@ -225,6 +225,22 @@ pub struct EntitySpec {
     pub source: Option<std::path::PathBuf>,
 }
 
+impl EntitySpec {
+    /// Give every geom the sliding friction `mu` (Genesis's `material.friction`).
+    pub fn set_friction(&mut self, mu: f64) -> crate::Result<()> {
+        if !(mu >= 0.0) || !mu.is_finite() {
+            return Err(crate::Error::invalid(
+                "friction",
+                format!("must be finite and >= 0, got {mu}"),
+            ));
+        }
+        for g in self.bodies.iter_mut().flat_map(|b| b.geoms.iter_mut()) {
+            g.friction[0] = mu;
+        }
+        Ok(())
+    }
+}
+
 /// How an entity's base is attached to the world.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BaseMode {

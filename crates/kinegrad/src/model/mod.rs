@@ -73,6 +73,20 @@ pub enum GeomType {
     Mesh,
 }
 
+impl GeomType {
+    /// The kind's name, as MJCF spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            GeomType::Plane => "plane",
+            GeomType::Sphere => "sphere",
+            GeomType::Capsule => "capsule",
+            GeomType::Box => "box",
+            GeomType::Cylinder => "cylinder",
+            GeomType::Mesh => "mesh",
+        }
+    }
+}
+
 /// How a dof is driven (Genesis's control modes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum CtrlMode {
@@ -85,6 +99,39 @@ pub enum CtrlMode {
     Velocity,
 }
 
+impl CtrlMode {
+    /// Every mode, in the order of their codes (the Python package's `CONTROL_MODES`).
+    pub const ALL: [CtrlMode; 3] = [CtrlMode::Force, CtrlMode::Position, CtrlMode::Velocity];
+
+    /// The mode's code across the Python boundary (int8 arrays): its index in [`Self::ALL`].
+    pub fn code(self) -> i8 {
+        self as i8
+    }
+
+    /// The mode's name (as Genesis calls its `control_dofs_*` functions).
+    pub fn name(self) -> &'static str {
+        match self {
+            CtrlMode::Force => "force",
+            CtrlMode::Position => "position",
+            CtrlMode::Velocity => "velocity",
+        }
+    }
+
+    /// The mode of `code`, or an error naming the codes there are.
+    pub fn from_code(code: i8) -> crate::Result<Self> {
+        Self::ALL
+            .get(code as usize)
+            .copied()
+            .filter(|_| code >= 0)
+            .ok_or_else(|| {
+                crate::Error::invalid(
+                    "mode",
+                    format!("control modes are 0 (force), 1 (position), 2 (velocity), got {code}"),
+                )
+            })
+    }
+}
+
 /// Integration scheme. See DESIGN.md section 3, step 8.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Integrator {
@@ -92,6 +139,20 @@ pub enum Integrator {
     Euler,
     /// Also actuator velocity gains implicit (M + h (D + Kv)), as MuJoCo's implicitfast.
     ImplicitFast,
+}
+
+impl Integrator {
+    /// The integrator named `name` ("euler" or "implicitfast").
+    pub fn from_name(name: &str) -> crate::Result<Self> {
+        match name {
+            "euler" => Ok(Integrator::Euler),
+            "implicitfast" => Ok(Integrator::ImplicitFast),
+            other => Err(crate::Error::invalid(
+                "integrator",
+                format!("expected 'euler' or 'implicitfast', got '{other}'"),
+            )),
+        }
+    }
 }
 
 /// Simulation options.
@@ -135,6 +196,48 @@ impl Default for Options {
             ls_iterations: 50,
             constraint_timeconst: None,
             impratio: 1.0,
+        }
+    }
+}
+
+impl Options {
+    /// An error naming the first option out of its range (NaN is out of every range).
+    pub fn validate(&self) -> crate::Result<()> {
+        let bad = |what: &str, message: String| Err(crate::Error::invalid(what, message));
+        let positive = |x: f64| x > 0.0 && x.is_finite();
+        if !positive(self.timestep) {
+            return bad(
+                "dt",
+                format!("must be positive and finite, got {}", self.timestep),
+            );
+        }
+        for (what, n) in [
+            ("substeps", self.substeps),
+            ("iterations", self.iterations),
+            ("ls_iterations", self.ls_iterations),
+        ] {
+            if n == 0 {
+                return bad(what, "must be at least 1".into());
+            }
+        }
+        if !positive(self.tolerance) {
+            return bad(
+                "tolerance",
+                format!("must be positive and finite, got {}", self.tolerance),
+            );
+        }
+        if !positive(self.impratio) {
+            return bad(
+                "impratio",
+                format!("must be positive and finite, got {}", self.impratio),
+            );
+        }
+        match self.constraint_timeconst {
+            Some(tc) if !positive(tc) => bad(
+                "constraint_timeconst",
+                format!("must be positive, got {tc}"),
+            ),
+            _ => Ok(()),
         }
     }
 }

@@ -7,6 +7,7 @@
 use super::builder::{BodySpec, EntitySpec, GeomSpec};
 use super::inertia::primitive_mass_props;
 use super::GeomType;
+use crate::error::{Error, Result};
 use crate::math::{Quat, Vec3};
 
 /// Default colour of primitive geoms.
@@ -75,6 +76,51 @@ pub fn capsule(radius: f64, height: f64, rho: f64) -> EntitySpec {
         Vec3::new(radius, height / 2.0, 0.0),
         rho,
     )
+}
+
+/// The primitive `kind` with dimensions `dims` and density `rho` (kg/m^3), arguments checked
+/// (Genesis's morphs by name): plane: normal (3); box: full sizes (3); sphere: radius (1);
+/// cylinder, capsule: radius, height (2).
+pub fn by_name(kind: &str, dims: &[f64], rho: f64) -> Result<EntitySpec> {
+    let bad = |what: &str, message: String| Err(Error::invalid(what, message));
+    let want =
+        match kind {
+            "plane" | "box" => 3,
+            "sphere" => 1,
+            "cylinder" | "capsule" => 2,
+            other => return bad(
+                "kind",
+                format!(
+                    "unknown primitive '{other}'; expected plane, box, sphere, cylinder or capsule"
+                ),
+            ),
+        };
+    if dims.len() != want {
+        return bad(
+            kind,
+            format!("expected {want} dimensions, got {}", dims.len()),
+        );
+    }
+    if dims.iter().any(|x| !x.is_finite()) {
+        return bad(kind, format!("dimensions must be finite, got {dims:?}"));
+    }
+    if kind != "plane" && dims.iter().any(|&x| x <= 0.0) {
+        return bad(kind, format!("dimensions must be positive, got {dims:?}"));
+    }
+    if !(rho > 0.0) || !rho.is_finite() {
+        return bad("rho", format!("must be positive, got {rho}"));
+    }
+    if kind == "plane" && dims.iter().all(|&x| x == 0.0) {
+        return bad("plane", "normal must be non-zero".into());
+    }
+    let v = |i: usize| dims[i];
+    Ok(match kind {
+        "plane" => plane(Vec3::new(v(0), v(1), v(2))),
+        "box" => box_(Vec3::new(v(0), v(1), v(2)), rho),
+        "sphere" => sphere(v(0), rho),
+        "cylinder" => cylinder(v(0), v(1), rho),
+        _ => capsule(v(0), v(1), rho),
+    })
 }
 
 #[cfg(test)]

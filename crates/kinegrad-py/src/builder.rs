@@ -1,0 +1,176 @@
+//! `SceneBuilder`: options and placed entities; `build` makes a [`Sim`].
+
+use crate::sim::{warn, Sim};
+use crate::{guard, to_py_err};
+use kinegrad::math::{Pose, Vec3};
+use kinegrad::model::builder::BaseMode;
+use kinegrad::model::{mjcf, primitives, urdf, EntitySpec, Integrator, Options};
+use kinegrad::{diagnostics, ModelBuilder};
+use pyo3::prelude::*;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Options and placed entities; `build` makes a [`Sim`].
+#[pyclass(module = "kinegrad._native")]
+pub struct SceneBuilder {
+    builder: ModelBuilder,
+    gravity: Vec3,
+}
+
+impl SceneBuilder {
+    /// Place `spec` at (pos, quat), its geoms' friction set when given; (index, loader warnings).
+    fn place(
+        &mut self,
+        spec: kinegrad::Result<EntitySpec>,
+        at: ([f64; 3], [f64; 4]),
+        base: BaseMode,
+        friction: Option<f64>,
+    ) -> PyResult<(usize, Vec<String>)> {
+        guard(|| {
+            let mut spec = spec.map_err(to_py_err)?;
+            let pose = Pose::checked(at.0, at.1).map_err(to_py_err)?;
+            if let Some(mu) = friction {
+                spec.set_friction(mu).map_err(to_py_err)?;
+            }
+            let warnings = spec.warnings.clone();
+            Ok((self.builder.add_entity(spec, pose, base), warnings))
+        })
+    }
+}
+
+#[pymethods]
+impl SceneBuilder {
+    #[new]
+    #[pyo3(signature = (
+        timestep=0.01, substeps=1, gravity=[0.0, 0.0, -9.81], integrator="implicitfast",
+        enable_collision=true, enable_joint_limit=true, enable_self_collision=true,
+        iterations=100, tolerance=1e-8, ls_iterations=50, constraint_timeconst=None, impratio=1.0
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        timestep: f64,
+        substeps: usize,
+        gravity: [f64; 3],
+        integrator: &str,
+        enable_collision: bool,
+        enable_joint_limit: bool,
+        enable_self_collision: bool,
+        iterations: usize,
+        tolerance: f64,
+        ls_iterations: usize,
+        constraint_timeconst: Option<f64>,
+        impratio: f64,
+    ) -> PyResult<Self> {
+        let integrator = Integrator::from_name(integrator).map_err(to_py_err)?;
+        let options = Options {
+            timestep,
+            substeps,
+            integrator,
+            enable_collision,
+            enable_joint_limit,
+            enable_self_collision,
+            iterations,
+            tolerance,
+            ls_iterations,
+            constraint_timeconst,
+            impratio,
+        };
+        options.validate().map_err(to_py_err)?;
+        if !gravity.iter().all(|x| x.is_finite()) {
+            return Err(crate::invalid(format!(
+                "gravity: must be finite, got {gravity:?}"
+            )));
+        }
+        let gravity = Vec3::from(gravity);
+        let mut builder = ModelBuilder::new();
+        builder.options = options;
+        Ok(Self { builder, gravity })
+    }
+
+    /// Load a URDF; a fixed base is welded to the world, otherwise the root gets a free joint.
+    /// Returns (entity index, loader warnings).
+    #[pyo3(signature = (path, scale, pos, quat, fixed, friction=None))]
+    fn add_urdf(
+        &mut self,
+        path: &str,
+        scale: f64,
+        pos: [f64; 3],
+        quat: [f64; 4],
+        fixed: bool,
+        friction: Option<f64>,
+    ) -> PyResult<(usize, Vec<String>)> {
+        let base = if fixed {
+            BaseMode::Fixed
+        } else {
+            BaseMode::Free
+        };
+        self.place(
+            urdf::load(Path::new(path), scale),
+            (pos, quat),
+            base,
+            friction,
+        )
+    }
+
+    /// Load an MJCF, keeping the joints the file gives its roots. Returns (entity index, loader warnings).
+    #[pyo3(signature = (path, scale, pos, quat, friction=None))]
+    fn add_mjcf(
+        &mut self,
+        path: &str,
+        scale: f64,
+        pos: [f64; 3],
+        quat: [f64; 4],
+        friction: Option<f64>,
+    ) -> PyResult<(usize, Vec<String>)> {
+        self.place(
+            mjcf::load(Path::new(path), scale),
+            (pos, quat),
+            BaseMode::AsIs,
+            friction,
+        )
+    }
+
+    /// Add a primitive: kind in plane (dims = normal), box (full sizes), sphere (radius),
+    /// cylinder and capsule (radius, height). A plane is always fixed. Returns the entity index.
+    #[pyo3(signature = (kind, dims, pos, quat, fixed, rho=200.0, friction=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_primitive(
+        &mut self,
+        kind: &str,
+        dims: Vec<f64>,
+        pos: [f64; 3],
+        quat: [f64; 4],
+        fixed: bool,
+        rho: f64,
+        friction: Option<f64>,
+    ) -> PyResult<usize> {
+        let base = if fixed || kind == "plane" {
+            BaseMode::Fixed
+        } else {
+            BaseMode::Free
+        };
+        Ok(self
+            .place(
+                primitives::by_name(kind, &dims, rho),
+                (pos, quat),
+                base,
+                friction,
+            )?
+            .0)
+    }
+
+    /// Assemble the model and make `n_envs` (>= 1) environments at its reference configuration.
+    /// A step too long for the constraints' time constants is warned about (RuntimeWarning).
+    fn build(&self, py: Python<'_>, n_envs: usize) -> PyResult<Sim> {
+        let inner = guard(|| {
+            let mut model = self.builder.build().map_err(to_py_err)?;
+            model.params0.gravity = self.gravity;
+            kinegrad::Sim::new(Arc::new(model), n_envs).map_err(to_py_err)
+        })?;
+        let mut sim = Sim::from(inner);
+        let ws = diagnostics::timestep_warnings(&sim.inner.model, &sim.inner.model.params0);
+        let ws = sim.inner.unseen(ws);
+        warn(py, &sim.inner, &ws)?;
+        Ok(sim)
+    }
+}

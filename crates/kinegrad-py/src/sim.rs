@@ -1,0 +1,582 @@
+//! `Sim`: a built model and its environments ([`kinegrad::Sim`]), each method a conversion
+//! of arrays around one call of the core.
+
+use crate::convert::{array, dyn_values, modes, params_dict, values};
+use crate::tape::PyTape;
+use crate::{detached, guard, interruptible, invalid, to_py_err};
+use kinegrad::diagnostics::Warning;
+use kinegrad::readings::{LINK_FIELDS, LINK_STATE};
+use kinegrad::sim::reverse::StepInputs;
+use kinegrad::sim::run::{Controls, Run, RunOptions, Segment};
+use kinegrad::sim::{param_names, stacked};
+use numpy::{
+    PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3, PyReadonlyArrayDyn, PyUntypedArrayMethods,
+};
+use pyo3::exceptions::{PyRuntimeError, PyRuntimeWarning};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::ffi::CString;
+use std::sync::Arc;
+
+/// A built model and its environments.
+#[pyclass(module = "kinegrad._native")]
+pub struct Sim {
+    pub inner: kinegrad::Sim,
+    /// Thread pools of given sizes for `step(threads=k)`.
+    pools: Vec<(usize, Arc<rayon::ThreadPool>)>,
+}
+
+impl From<kinegrad::Sim> for Sim {
+    fn from(inner: kinegrad::Sim) -> Self {
+        Self {
+            inner,
+            pools: Vec::new(),
+        }
+    }
+}
+
+/// Show `warnings` (those a sim had not shown) as Python `RuntimeWarning`s.
+pub fn warn(py: Python<'_>, sim: &kinegrad::Sim, warnings: &[Warning]) -> PyResult<()> {
+    for w in warnings {
+        let category = py.get_type::<PyRuntimeWarning>();
+        PyErr::warn(py, &category, &CString::new(w.describe(&sim.model))?, 1)?;
+    }
+    Ok(())
+}
+
+/// A state to start from: qpos (n_envs, nq), qvel (n_envs, nv), time.
+type StartState<'py> = (
+    PyReadonlyArray2<'py, f64>,
+    PyReadonlyArray2<'py, f64>,
+    Option<f64>,
+);
+
+/// (qpos, qvel, tape, done, error) of a segment.
+type SegmentOut<'py> = (
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+    Option<PyTape>,
+    usize,
+    Option<Py<PyAny>>,
+);
+
+impl Sim {
+    fn shape(&self) -> (usize, usize, usize) {
+        (
+            self.inner.n_envs(),
+            self.inner.model.nq,
+            self.inner.model.nv,
+        )
+    }
+
+    fn set_states(
+        &mut self,
+        q: &PyReadonlyArray2<'_, f64>,
+        v: &PyReadonlyArray2<'_, f64>,
+        time: Option<f64>,
+    ) -> PyResult<()> {
+        let (n, nq, nv) = self.shape();
+        let (q, v) = (values(q, "qpos", &[n, nq])?, values(v, "qvel", &[n, nv])?);
+        self.inner.set_states(&q, &v, time).map_err(to_py_err)
+    }
+
+    /// This sim's pool of `k` threads, made on first use.
+    fn pool(&mut self, k: usize) -> PyResult<Arc<rayon::ThreadPool>> {
+        if let Some((_, p)) = self.pools.iter().find(|(n, _)| *n == k) {
+            return Ok(p.clone());
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if k == 0 || k > cores {
+            let why = if k == 0 {
+                "must be at least 1".to_string()
+            } else {
+                format!("at most {cores} (this machine's cores), got {k}")
+            };
+            return Err(invalid(format!("threads: {why}")));
+        }
+        let p = rayon::ThreadPoolBuilder::new().num_threads(k).build();
+        let p = p.map_err(|e| {
+            PyRuntimeError::new_err(format!("threads: cannot start {k} threads: {e}"))
+        })?;
+        self.pools.push((k, Arc::new(p)));
+        Ok(self.pools[self.pools.len() - 1].1.clone())
+    }
+
+    /// Parse a multi-step call's (start, mode, controls) and run `f` on the core sim with them
+    /// as interruptible work; if a signal handler raised meanwhile, `on_signal` (given its
+    /// exception) makes the result instead.
+    fn multi<'py, T: Send>(
+        &mut self,
+        py: Python<'py>,
+        start: Option<StartState<'py>>,
+        (mode, controls): (&PyReadonlyArrayDyn<'py, i8>, &PyReadonlyArray3<'py, f64>),
+        f: impl FnOnce(&mut kinegrad::Sim, &Controls<'_>) -> T + Send,
+        on_signal: impl FnOnce(&mut kinegrad::Sim, &Controls<'_>, PyErr) -> PyResult<T>,
+    ) -> PyResult<T> {
+        if let Some((q, v, time)) = &start {
+            self.set_states(q, v, *time)?;
+        }
+        let (n, _, nv) = self.shape();
+        let t_end = controls.shape()[1];
+        if controls.shape() != [n, t_end, nv] || t_end == 0 {
+            let got = controls.shape();
+            return Err(invalid(format!(
+                "controls: expected shape ({n}, T, {nv}) with T >= 1, got {got:?}"
+            )));
+        }
+        let u = values(controls, "controls", &[n, t_end, nv])?;
+        let (m, per_step) = modes(mode, &[&[n, nv], &[n, t_end, nv]])?;
+        let ctrl = Controls::new(n, t_end, nv, &m, per_step, &u).map_err(to_py_err)?;
+        let (long, workers) = (self.inner.is_long(t_end), self.workers());
+        let inner = &mut self.inner;
+        let (out, raised) = interruptible(py, workers.interrupt(), long, || f(inner, &ctrl));
+        match raised {
+            Some(e) => on_signal(&mut self.inner, &ctrl, e),
+            None => out,
+        }
+    }
+
+    /// The sim's scratch, whose interrupt stops its computations.
+    fn workers(&self) -> Arc<kinegrad::Workers> {
+        self.inner.workers.clone()
+    }
+
+    /// (qpos, qvel, tape) of a run: (n, T, k) arrays with `trajectory`, else (n, k).
+    fn outputs<'py>(
+        &self,
+        py: Python<'py>,
+        run: Run,
+        trajectory: bool,
+    ) -> (Bound<'py, PyAny>, Bound<'py, PyAny>, Option<PyTape>) {
+        let (n, nq, nv) = self.shape();
+        let lead: &[usize] = if trajectory { &[n, run.rows] } else { &[n] };
+        let (q, v) = (
+            array(py, &[lead, &[nq]].concat(), run.qs),
+            array(py, &[lead, &[nv]].concat(), run.vs),
+        );
+        let tape = run
+            .tapes
+            .map(|t| PyTape::new(self.inner.model.clone(), self.inner.workers.clone(), t));
+        (q, v, tape)
+    }
+
+    /// Adjoints of every env's q and v (and, with `target`, control targets) and parameters.
+    fn grads<'py>(
+        &self,
+        py: Python<'py>,
+        g: &[kinegrad::adjoint::StepGrad],
+        target: bool,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let (n, nq, nv) = self.shape();
+        let cat = |f: &dyn Fn(&kinegrad::adjoint::StepGrad) -> &Vec<f64>| {
+            g.iter().flat_map(|g| f(g).iter().copied()).collect()
+        };
+        let mut out = vec![
+            array(py, &[n, nq], cat(&|g| &g.q)),
+            array(py, &[n, nv], cat(&|g| &g.v)),
+        ];
+        if target {
+            out.push(array(py, &[n, nv], cat(&|g| &g.target)));
+        }
+        let params: Vec<_> = g.iter().map(|g| &g.params).collect();
+        out.push(params_dict(py, &self.inner.model, &params, None)?.into_any());
+        Ok(out)
+    }
+}
+
+#[pymethods]
+impl Sim {
+    /// Number of environments.
+    #[getter]
+    fn n_envs(&self) -> usize {
+        self.inner.n_envs()
+    }
+    #[getter]
+    fn nq(&self) -> usize {
+        self.inner.model.nq
+    }
+    #[getter]
+    fn nv(&self) -> usize {
+        self.inner.model.nv
+    }
+    #[getter]
+    fn nbody(&self) -> usize {
+        self.inner.model.nbody
+    }
+
+    /// The model description as a dict of plain lists (see the .pyi stub for keys).
+    fn describe<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        crate::convert::describe(py, &self.inner.model)
+    }
+
+    /// Names of the parameters `get_param` / `set_param` accept.
+    #[staticmethod]
+    fn param_names() -> Vec<&'static str> {
+        param_names()
+    }
+
+    /// Default value of a parameter (the model's), shape as one env's.
+    fn param_default<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        let (shape, x) =
+            stacked(&self.inner.model, name, &[&self.inner.model.params0]).map_err(to_py_err)?;
+        Ok(array(py, &shape[1..], x))
+    }
+
+    /// A parameter of every env: shape (n_envs, *per-env shape).
+    fn get_param<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        let (shape, x) = self.inner.param(name).map_err(to_py_err)?;
+        Ok(array(py, &shape, x))
+    }
+
+    /// Set a parameter of every env from an array of shape (n_envs, *per-env shape).
+    fn set_param(&mut self, name: &str, value: PyReadonlyArrayDyn<'_, f64>) -> PyResult<()> {
+        let (shape, x) = dyn_values(&value);
+        self.inner.set_param(name, &shape, &x).map_err(to_py_err)
+    }
+
+    /// Current positions of every env, (n_envs, nq).
+    fn get_qpos<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        array(
+            py,
+            &[self.inner.n_envs(), self.inner.model.nq],
+            self.inner.states(false),
+        )
+    }
+
+    /// Current velocities of every env, (n_envs, nv).
+    fn get_qvel<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        array(
+            py,
+            &[self.inner.n_envs(), self.inner.model.nv],
+            self.inner.states(true),
+        )
+    }
+
+    /// Simulated time of every env (s).
+    fn get_time(&self) -> Vec<f64> {
+        self.inner.envs.iter().map(|e| e.state.time).collect()
+    }
+
+    /// Set the state of every env: qpos (n_envs, nq), qvel (n_envs, nv), and optionally the time.
+    /// Quaternion blocks are normalized.
+    #[pyo3(signature = (qpos, qvel, time=None))]
+    fn set_state(
+        &mut self,
+        qpos: PyReadonlyArray2<'_, f64>,
+        qvel: PyReadonlyArray2<'_, f64>,
+        time: Option<f64>,
+    ) -> PyResult<()> {
+        self.set_states(&qpos, &qvel, time)
+    }
+
+    /// Set the control of every env: mode (n_envs, nv) int8 (`CONTROL_MODES`) and target (n_envs, nv).
+    fn set_control(
+        &mut self,
+        mode: PyReadonlyArrayDyn<'_, i8>,
+        target: PyReadonlyArray2<'_, f64>,
+    ) -> PyResult<()> {
+        let (n, _, nv) = self.shape();
+        let (m, _) = modes(&mode, &[&[n, nv]])?;
+        let t = values(&target, "target", &[n, nv])?;
+        self.inner.set_controls(&m, &t).map_err(to_py_err)
+    }
+
+    /// Advance every env by `nsteps` steps, each env's steps one parallel task, without the
+    /// GIL. A failing env stops at its failing step (keeping the state before it) and is named
+    /// in the error; the other envs run all their steps. `threads`: run on a pool of that many
+    /// threads of this sim's own (made once per size) instead of the global pool. Ctrl-C
+    /// during a long call raises KeyboardInterrupt with every env as before the call.
+    #[pyo3(signature = (nsteps=1, threads=None))]
+    fn step(&mut self, py: Python<'_>, nsteps: usize, threads: Option<usize>) -> PyResult<()> {
+        let pool = threads.map(|k| self.pool(k)).transpose()?;
+        let (long, workers) = (self.inner.is_long(nsteps), self.workers());
+        let inner = &mut self.inner;
+        let (out, raised) = interruptible(py, workers.interrupt(), long, || match pool {
+            Some(p) => p.install(|| inner.step(nsteps)),
+            None => inner.step(nsteps),
+        });
+        match raised {
+            Some(e) => Err(e), // the core put every env back
+            None => out?.map_err(to_py_err),
+        }
+    }
+
+    /// T steps of every env from its stored state: mode (n_envs, nv) or per step
+    /// (n_envs, T, nv) int8, controls (n_envs, T, nv). Returns (qpos, qvel, tape): the states
+    /// after every step, (n_envs, T, nq) and (n_envs, T, nv), or only the final ones when
+    /// `trajectory` is false; and, when `record`, the tape for the reverse pass (every
+    /// `stride`-th state kept; its `vjp` takes `mode` and `controls` again). If an env fails,
+    /// every env keeps its state and the error names the env and the step. `start` = (qpos,
+    /// qvel, time): set the state first, as `set_state` does.
+    #[pyo3(signature = (mode, controls, trajectory=true, record=false, stride=1, start=None))]
+    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
+    fn rollout<'py>(
+        &mut self,
+        py: Python<'py>,
+        mode: PyReadonlyArrayDyn<'py, i8>,
+        controls: PyReadonlyArray3<'py, f64>,
+        trajectory: bool,
+        record: bool,
+        stride: usize,
+        start: Option<StartState<'py>>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, Option<PyTape>)> {
+        let opt = RunOptions {
+            trajectory,
+            record,
+            stride,
+        };
+        let run = self.multi(
+            py,
+            start,
+            (&mode, &controls),
+            |s, c| s.rollout(c, opt),
+            |s, _, e| {
+                s.restore_states();
+                Err(e)
+            },
+        )?;
+        let run = run.map_err(to_py_err)?;
+        if let Err(e) = warn(py, &self.inner, &run.warnings) {
+            self.inner.restore_states(); // a warning the caller's filter made an error fails the call
+            return Err(e);
+        }
+        Ok(self.outputs(py, run, trajectory))
+    }
+
+    /// The `scene.step()` calls made since the last reading, run as one batch (see
+    /// `kinegrad::Sim::segment`): mode (n_envs, nv) or (n_envs, T, nv) int8, controls
+    /// (n_envs, T, nv). Returns (qpos, qvel, tape, done, error): the final state, the tape of
+    /// the `done` steps when `record`, and, if a step failed, the exception to raise (`done` <
+    /// T exactly when it is set). `start` = (qpos, qvel, time): set the state first.
+    #[pyo3(signature = (mode, controls, record, start=None))]
+    fn segment<'py>(
+        &mut self,
+        py: Python<'py>,
+        mode: PyReadonlyArrayDyn<'py, i8>,
+        controls: PyReadonlyArray3<'py, f64>,
+        record: bool,
+        start: Option<StartState<'py>>,
+    ) -> PyResult<SegmentOut<'py>> {
+        let (seg, raised) = self.multi(
+            py,
+            start,
+            (&mode, &controls),
+            |s, c| (s.segment(c, record), None),
+            |s, c, e| {
+                let run = s.cancel(c, record); // every env as before the call
+                Ok((
+                    Segment {
+                        run,
+                        done: 0,
+                        error: None,
+                    },
+                    Some(e),
+                ))
+            },
+        )?;
+        let err = match (raised, seg.error) {
+            (Some(e), _) => Some(e),
+            (None, Some(e)) => Some(to_py_err(e)),
+            (None, None) => warn(py, &self.inner, &seg.run.warnings).err(), // raised after the steps
+        };
+        let (q, v, tape) = self.outputs(py, seg.run, false);
+        Ok((
+            q,
+            v,
+            tape,
+            seg.done,
+            err.map(|e| e.into_value(py).into_any()),
+        ))
+    }
+
+    /// Step copies of the given states `nsteps` times (the envs are not touched): qpos
+    /// (n_envs, nq), qvel (n_envs, nv), mode (n_envs, nv) int8, target (n_envs, nv). The solver
+    /// starts cold, so the result is a function of the arguments and the env's parameters
+    /// alone, as is the step `step_vjp` differentiates. Returns (qpos', qvel').
+    #[pyo3(signature = (qpos, qvel, mode, target, nsteps=1))]
+    fn step_functional<'py>(
+        &self,
+        py: Python<'py>,
+        qpos: PyReadonlyArray2<'py, f64>,
+        qvel: PyReadonlyArray2<'py, f64>,
+        mode: PyReadonlyArrayDyn<'py, i8>,
+        target: PyReadonlyArray2<'py, f64>,
+        nsteps: usize,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let (n, nq, nv) = self.shape();
+        let (q, v) = (
+            values(&qpos, "qpos", &[n, nq])?,
+            values(&qvel, "qvel", &[n, nv])?,
+        );
+        let (m, _) = modes(&mode, &[&[n, nv]])?;
+        let t = values(&target, "target", &[n, nv])?;
+        let x = StepInputs {
+            q: &q,
+            v: &v,
+            modes: &m,
+            targets: &t,
+        };
+        let (q, v) = detached(py, || self.inner.step_functional(&x, nsteps))?;
+        Ok((array(py, &[n, nq], q), array(py, &[n, nv], v)))
+    }
+
+    /// Reverse of one step from (qpos_in, qvel_in) under (mode, target), given the adjoints of
+    /// the state after the step. Returns (qpos_bar, qvel_bar, target_bar, params_bar) with
+    /// params_bar a dict name -> (n_envs, *shape) array (names as in get_param).
+    #[allow(clippy::too_many_arguments)]
+    fn step_vjp<'py>(
+        &self,
+        py: Python<'py>,
+        qpos_in: PyReadonlyArray2<'py, f64>,
+        qvel_in: PyReadonlyArray2<'py, f64>,
+        mode: PyReadonlyArrayDyn<'py, i8>,
+        target: PyReadonlyArray2<'py, f64>,
+        qpos_out_bar: PyReadonlyArray2<'py, f64>,
+        qvel_out_bar: PyReadonlyArray2<'py, f64>,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let (n, nq, nv) = self.shape();
+        let (q, v) = (
+            values(&qpos_in, "qpos_in", &[n, nq])?,
+            values(&qvel_in, "qvel_in", &[n, nv])?,
+        );
+        let (m, _) = modes(&mode, &[&[n, nv]])?;
+        let t = values(&target, "target", &[n, nv])?;
+        let qb = values(&qpos_out_bar, "qpos_out_bar", &[n, nq])?;
+        let vb = values(&qvel_out_bar, "qvel_out_bar", &[n, nv])?;
+        let x = StepInputs {
+            q: &q,
+            v: &v,
+            modes: &m,
+            targets: &t,
+        };
+        let g = detached(py, || self.inner.step_vjp(&x, &qb, &vb))?;
+        self.grads(py, &g, true)
+    }
+
+    /// Forward kinematics of the given states: qpos (n_envs, nq), qvel (n_envs, nv). Returns
+    /// body positions (n_envs, nbody, 3), quaternions wxyz (n_envs, nbody, 4), linear
+    /// velocities of the body origins (n_envs, nbody, 3) and angular velocities, world frame.
+    fn kinematics<'py>(
+        &self,
+        py: Python<'py>,
+        qpos: PyReadonlyArray2<'py, f64>,
+        qvel: PyReadonlyArray2<'py, f64>,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let (n, nq, nv) = self.shape();
+        let (q, v) = (
+            values(&qpos, "qpos", &[n, nq])?,
+            values(&qvel, "qvel", &[n, nv])?,
+        );
+        let rows = detached(py, || self.inner.link_states(&q, &v))?;
+        let nb = self.inner.model.nbody;
+        let pick = |(lo, k): (usize, usize)| {
+            rows.chunks(LINK_STATE)
+                .flat_map(|r| r[lo..lo + k].iter().copied())
+                .collect()
+        };
+        Ok(LINK_FIELDS
+            .iter()
+            .map(|&(lo, k)| array(py, &[n, nb, k], pick((lo, k))))
+            .collect())
+    }
+
+    /// Reverse of `kinematics`: given adjoints of the body positions (n_envs, nbody, 3),
+    /// quaternions (n_envs, nbody, 4), linear (n_envs, nbody, 3) and angular velocities
+    /// (n_envs, nbody, 3), returns (qpos_bar, qvel_bar, params_bar).
+    #[allow(clippy::too_many_arguments)]
+    fn kinematics_vjp<'py>(
+        &self,
+        py: Python<'py>,
+        qpos: PyReadonlyArray2<'py, f64>,
+        qvel: PyReadonlyArray2<'py, f64>,
+        pos_bar: PyReadonlyArray3<'py, f64>,
+        quat_bar: PyReadonlyArray3<'py, f64>,
+        vel_bar: PyReadonlyArray3<'py, f64>,
+        ang_bar: PyReadonlyArray3<'py, f64>,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let (n, nq, nv) = self.shape();
+        let nb = self.inner.model.nbody;
+        let (q, v) = (
+            values(&qpos, "qpos", &[n, nq])?,
+            values(&qvel, "qvel", &[n, nv])?,
+        );
+        let mut bar = vec![0.0; n * nb * LINK_STATE];
+        for ((a, name), (lo, k)) in [
+            (pos_bar, "pos_bar"),
+            (quat_bar, "quat_bar"),
+            (vel_bar, "vel_bar"),
+            (ang_bar, "ang_bar"),
+        ]
+        .iter()
+        .zip(LINK_FIELDS)
+        {
+            let x = values(a, name, &[n, nb, k])?;
+            for (r, s) in bar.chunks_mut(LINK_STATE).zip(x.chunks(k)) {
+                r[lo..lo + k].copy_from_slice(s);
+            }
+        }
+        let g = detached(py, || self.inner.link_states_vjp(&q, &v, &bar))?;
+        self.grads(py, &g, false)
+    }
+
+    /// Joint-space mass matrix M(q) (nv, nv) of env 0's parameters at `qpos` (nq), armature included.
+    fn mass_matrix<'py>(
+        &self,
+        py: Python<'py>,
+        qpos: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (_, nq, nv) = self.shape();
+        let q = values(&qpos, "qpos", &[nq])?;
+        let m = guard(|| self.inner.mass_matrix(&q).map_err(to_py_err))?;
+        Ok(array(py, &[nv, nv], m))
+    }
+
+    /// Inverse dynamics M(q) a + c(q, v) (nv), without armature, with env 0's parameters.
+    fn inverse_dynamics<'py>(
+        &self,
+        py: Python<'py>,
+        qpos: PyReadonlyArray1<'py, f64>,
+        qvel: PyReadonlyArray1<'py, f64>,
+        qacc: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (_, nq, nv) = self.shape();
+        let (q, v, a) = (
+            values(&qpos, "qpos", &[nq])?,
+            values(&qvel, "qvel", &[nv])?,
+            values(&qacc, "qacc", &[nv])?,
+        );
+        let tau = guard(|| self.inner.inverse_dynamics(&q, &v, &a).map_err(to_py_err))?;
+        Ok(array(py, &[nv], tau))
+    }
+
+    /// Contacts of env `env` found by its last step: a list of dicts with geom1, geom2, body1,
+    /// body2, pos (3), normal (3, from geom1 to geom2), dist, force (3, world frame, exerted by
+    /// geom1 on geom2) and force_normal (its component along the normal).
+    fn contacts<'py>(&self, py: Python<'py>, env: usize) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let n = self.inner.n_envs();
+        let e = self
+            .inner
+            .envs
+            .get(env)
+            .ok_or_else(|| invalid(format!("env: index {env} out of range for {n} envs")))?;
+        let body = &self.inner.model.geom_body;
+        e.carry
+            .contacts
+            .iter()
+            .map(|c| {
+                let d = PyDict::new(py);
+                let (p, nn, f) = (c.pos, c.normal, c.force);
+                d.set_item("geom1", c.geom1)?;
+                d.set_item("geom2", c.geom2)?;
+                d.set_item("body1", body[c.geom1])?;
+                d.set_item("body2", body[c.geom2])?;
+                d.set_item("pos", [p.x, p.y, p.z])?;
+                d.set_item("normal", [nn.x, nn.y, nn.z])?;
+                d.set_item("dist", c.dist)?;
+                d.set_item("force", [f.x, f.y, f.z])?;
+                d.set_item("force_normal", f.dot(&nn))?;
+                Ok(d)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,278 @@
+//! Functions of given states over every env (the envs' own states are not touched): the
+//! functional step, the readings, and their reverse passes; and the reverse pass of the tapes
+//! a [`Sim::run`] recorded. Each takes the caller's raw `qpos` and normalizes its quaternion
+//! blocks first, so each reverse pulls its adjoint back through that normalization.
+
+use super::{check_quaternions, check_rows, Sim};
+use crate::adjoint::readings::link_states_vjp;
+use crate::adjoint::rollout::{Tape, TapeGrad};
+use crate::adjoint::state::normalize_quaternions_vjp;
+use crate::adjoint::StepGrad;
+use crate::batch::{self, Workers};
+use crate::error::{Error, Result};
+use crate::model::{CtrlMode, Model};
+use crate::readings::{self, LINK_STATE};
+use crate::state::{Control, State};
+use crate::{pipeline, Data};
+use rayon::prelude::*;
+
+/// Given states and controls of every env, checked: (n_envs * nq), (n_envs * nv) each.
+#[derive(Clone, Copy, Debug)]
+pub struct StepInputs<'a> {
+    /// Positions as given (quaternion blocks not yet normalized).
+    pub q: &'a [f64],
+    /// Velocities.
+    pub v: &'a [f64],
+    /// Control modes.
+    pub modes: &'a [CtrlMode],
+    /// Control targets.
+    pub targets: &'a [f64],
+}
+
+impl StepInputs<'_> {
+    /// An error naming the first bad argument (`names` of q and v, as the caller calls them).
+    pub fn check(&self, model: &Model, n: usize, names: [&str; 2]) -> Result<()> {
+        check_rows(names[0], self.q, n, model.nq)?;
+        check_rows(names[1], self.v, n, model.nv)?;
+        check_rows("target", self.targets, n, model.nv)?;
+        if self.modes.len() != n * model.nv {
+            return Err(Error::invalid(
+                "mode",
+                format!("expected {} modes", n * model.nv),
+            ));
+        }
+        check_quaternions(model, self.q)
+    }
+
+    /// State (quaternions normalized) and control of env `i`.
+    fn env(&self, model: &Model, i: usize) -> (State, Control) {
+        let (nq, nv) = (model.nq, model.nv);
+        let mut st = State {
+            q: self.q[i * nq..(i + 1) * nq].to_vec(),
+            v: self.v[i * nv..(i + 1) * nv].to_vec(),
+            time: 0.0,
+        };
+        st.normalize_quaternions(model);
+        let ctrl = Control {
+            mode: self.modes[i * nv..(i + 1) * nv].to_vec(),
+            target: self.targets[i * nv..(i + 1) * nv].to_vec(),
+        };
+        (st, ctrl)
+    }
+}
+
+/// The adjoint seeds of a tape's reverse pass, env-major; each may be absent.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TapeSeeds<'a> {
+    /// dL/d(final q) (n * nq).
+    pub q: Option<&'a [f64]>,
+    /// dL/d(final v) (n * nv).
+    pub v: Option<&'a [f64]>,
+    /// dL/d(q after each step) (n * T * nq).
+    pub traj_q: Option<&'a [f64]>,
+    /// dL/d(v after each step) (n * T * nv).
+    pub traj_v: Option<&'a [f64]>,
+}
+
+impl Sim {
+    /// `nsteps` steps of copies of the given states. The solver starts cold (no warm start),
+    /// so the result is a function of the arguments and the env's parameters alone, as is the
+    /// step [`Sim::step_vjp`] differentiates. Returns (q, v) after the steps, env-major.
+    pub fn step_functional(
+        &self,
+        x: &StepInputs<'_>,
+        nsteps: usize,
+    ) -> Result<(Vec<f64>, Vec<f64>)> {
+        x.check(&self.model, self.n_envs(), ["qpos", "qvel"])?;
+        let model = &*self.model;
+        let out = self.map_envs(|i, e, d| {
+            let (mut st, ctrl) = x.env(model, i);
+            d.qacc_warmstart.fill(0.0); // a cold solve: a function of the arguments
+            for _ in 0..nsteps {
+                pipeline::step(model, &e.params, &mut st, &ctrl, d)?;
+            }
+            Ok((st.q, st.v))
+        })?;
+        Ok(out.into_iter().unzip::<_, _, Vec<_>, Vec<_>>()).map(|(q, v)| (q.concat(), v.concat()))
+    }
+
+    /// Reverse of one [`Sim::step_functional`] step, given the adjoints `q_bar`, `v_bar` of
+    /// the state after it: one [`StepGrad`] per env, its `q` at the raw `x.q`.
+    pub fn step_vjp(
+        &self,
+        x: &StepInputs<'_>,
+        q_bar: &[f64],
+        v_bar: &[f64],
+    ) -> Result<Vec<StepGrad>> {
+        let (n, nq, nv) = (self.n_envs(), self.model.nq, self.model.nv);
+        x.check(&self.model, n, ["qpos_in", "qvel_in"])?;
+        check_rows("qpos_out_bar", q_bar, n, nq)?;
+        check_rows("qvel_out_bar", v_bar, n, nv)?;
+        let model = &*self.model;
+        self.map_envs(|i, e, d| {
+            let (st, ctrl) = x.env(model, i);
+            let mut g = StepGrad::zeros(model);
+            d.qacc_warmstart.fill(0.0); // the step of `step_functional`
+            let (qb, vb) = (&q_bar[i * nq..(i + 1) * nq], &v_bar[i * nv..(i + 1) * nv]);
+            crate::adjoint::step::step_vjp(model, &e.params, &st, &ctrl, d, qb, vb, &mut g)?;
+            normalize_quaternions_vjp(model, &x.q[i * nq..(i + 1) * nq], &mut g.q);
+            Ok(g)
+        })
+    }
+
+    /// Every body's reading ([`readings::link_states`]) at the given states, with each env's
+    /// parameters: (n_envs, nbody, 13) floats.
+    pub fn link_states(&self, q: &[f64], v: &[f64]) -> Result<Vec<f64>> {
+        let (n, nq, nv, nb) = (
+            self.n_envs(),
+            self.model.nq,
+            self.model.nv,
+            self.model.nbody,
+        );
+        check_rows("qpos", q, n, nq)?;
+        check_rows("qvel", v, n, nv)?;
+        let model = &*self.model;
+        let rows = self.map_envs(|i, e, d| {
+            let mut qi = q[i * nq..(i + 1) * nq].to_vec();
+            crate::state::normalize_quaternions(model, &mut qi);
+            let mut out = vec![0.0; nb * LINK_STATE];
+            readings::link_states(model, &e.params, &qi, &v[i * nv..(i + 1) * nv], d, &mut out);
+            Ok(out)
+        })?;
+        Ok(rows.concat())
+    }
+
+    /// Reverse of [`Sim::link_states`] given the readings' adjoints `bar` (n_envs, nbody, 13).
+    pub fn link_states_vjp(&self, q: &[f64], v: &[f64], bar: &[f64]) -> Result<Vec<StepGrad>> {
+        let (n, nq, nv, nb) = (
+            self.n_envs(),
+            self.model.nq,
+            self.model.nv,
+            self.model.nbody,
+        );
+        check_rows("qpos", q, n, nq)?;
+        check_rows("qvel", v, n, nv)?;
+        check_rows("bar", bar, n, nb * LINK_STATE)?;
+        check_quaternions(&self.model, q)?;
+        let model = &*self.model;
+        let k = nb * LINK_STATE;
+        self.map_envs(|i, e, d| {
+            let mut g = StepGrad::zeros(model);
+            let (qi, vi) = (&q[i * nq..(i + 1) * nq], &v[i * nv..(i + 1) * nv]);
+            link_states_vjp(
+                model,
+                &e.params,
+                qi,
+                vi,
+                d,
+                &bar[i * k..(i + 1) * k],
+                &mut g,
+            );
+            Ok(g)
+        })
+    }
+
+    /// M(q) (nv * nv) with env 0's parameters, armature included.
+    pub fn mass_matrix(&self, q: &[f64]) -> Result<Vec<f64>> {
+        let (model, nv) = (&*self.model, self.model.nv);
+        check_rows("qpos", q, 1, model.nq)?;
+        let mut out = vec![0.0; nv * nv];
+        self.workers.with(model, |d| {
+            readings::mass_matrix(model, &self.envs[0].params, q, d, &mut out)
+        });
+        Ok(out)
+    }
+
+    /// M(q) a + c(q, v) (nv) with env 0's parameters, armature excluded.
+    pub fn inverse_dynamics(&self, q: &[f64], v: &[f64], a: &[f64]) -> Result<Vec<f64>> {
+        let model = &*self.model;
+        check_rows("qpos", q, 1, model.nq)?;
+        check_rows("qvel", v, 1, model.nv)?;
+        check_rows("qacc", a, 1, model.nv)?;
+        let mut out = vec![0.0; model.nv];
+        let p = &self.envs[0].params;
+        self.workers.with(model, |d| {
+            readings::inverse_dynamics(model, p, q, v, a, d, &mut out)
+        });
+        Ok(out)
+    }
+}
+
+/// Reverse pass of one tape per env (parallel over envs). `q0` (n * nq): the initial positions
+/// as the caller gave them. `controls`: the controls of tapes that do not keep them (those of
+/// [`Sim::run`]), else None. `clip`: the norm the state adjoint leaving a step is clipped to.
+/// Returns per env its [`TapeGrad`] (`q0` at the raw `q0`) and the control adjoints (T * nv).
+pub fn tapes_vjp(
+    model: &Model,
+    workers: &Workers,
+    tapes: &[Tape],
+    q0: &[f64],
+    seeds: &TapeSeeds<'_>,
+    controls: Option<&super::run::Controls<'_>>,
+    clip: Option<f64>,
+) -> Result<Vec<(TapeGrad, Vec<f64>)>> {
+    let (n, nq, nv) = (tapes.len(), model.nq, model.nv);
+    let t_end = tapes.first().map_or(0, |t| t.len());
+    if let Some(c) = clip {
+        if !(c > 0.0) {
+            return Err(Error::invalid(
+                "clip",
+                format!("expected a positive number, got {c}"),
+            ));
+        }
+    }
+    check_rows("q0", q0, n, nq)?;
+    for (name, s, k) in [("q_bar", seeds.q, nq), ("v_bar", seeds.v, nv)] {
+        s.map(|s| check_rows(name, s, n, k)).transpose()?;
+    }
+    for (name, s, k) in [
+        ("traj_q_bar", seeds.traj_q, nq),
+        ("traj_v_bar", seeds.traj_v, nv),
+    ] {
+        s.map(|s| check_rows(name, s, n * t_end, k)).transpose()?;
+    }
+    let add = |dst: &mut [f64], src: Option<&[f64]>, at: usize| {
+        if let Some(s) = src {
+            let k = dst.len();
+            dst.iter_mut()
+                .zip(&s[at..at + k])
+                .for_each(|(d, s)| *d += s);
+        }
+    };
+    let one = |i: usize, tape: &Tape, data: &mut Data| -> Result<(TapeGrad, Vec<f64>)> {
+        let mut ub = vec![0.0; t_end * nv];
+        let given = controls.map(|c| c.of_env(i));
+        let mut g = tape.vjp_interruptible(
+            model,
+            data,
+            given.as_deref(),
+            clip,
+            workers.interrupt(),
+            |t, q, v| {
+                if t + 1 == t_end {
+                    add(q, seeds.q, i * nq);
+                    add(v, seeds.v, i * nv);
+                }
+                add(q, seeds.traj_q, (i * t_end + t) * nq);
+                add(v, seeds.traj_v, (i * t_end + t) * nv);
+            },
+            |t, g| ub[t * nv..(t + 1) * nv].copy_from_slice(g),
+        )?;
+        normalize_quaternions_vjp(model, &q0[i * nq..(i + 1) * nq], &mut g.q0);
+        Ok((g, ub))
+    };
+    let run = |i: usize, tp: &Tape| {
+        workers
+            .with(model, |d| one(i, tp, d))
+            .map_err(|e| if n > 1 { e.in_env(i) } else { e })
+    };
+    if n == 1 {
+        return Ok(vec![run(0, &tapes[0])?]);
+    }
+    batch::par_iter(tapes)
+        .enumerate()
+        .map(|(i, tp)| run(i, tp))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect()
+}
