@@ -131,7 +131,7 @@ def _frame_camera(scene, Q, fov: float):
     for k in sorted({0, len(Q) // 2, len(Q) - 1}):
         qs = np.ascontiguousarray(np.repeat(Q[k][None, :], n, axis=0))
         vs = np.zeros((n, scene.sim.rigid_solver.n_dofs))
-        pos = scene._native.kinematics(qs, vs)[0][0]
+        pos = scene._native.kinematics(qs, vs)[0, :, :3]
         pts.append(pos[bodies])
     pts = np.concatenate(pts)
     lo, hi = pts.min(axis=0), pts.max(axis=0)

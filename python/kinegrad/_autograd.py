@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
+from ._native import LINK_FIELDS, LINK_STATE
 from .tensor import wrap_new
 
 
@@ -205,6 +206,12 @@ class StepFunction(torch.autograd.Function):
         return (None, None, None, None, qb, vb, tb, None, *_param_grads(ctx.names, pb))
 
 
+def split_link_states(states: np.ndarray) -> tuple:
+    """(pos, quat, vel, ang) tensors, each (N, nbody, k), of the native readings (N, nbody, 13)."""
+    t = torch.from_numpy(states)
+    return tuple(t[:, :, lo : lo + k].contiguous() for lo, k in LINK_FIELDS)
+
+
 class KinematicsFunction(torch.autograd.Function):
     """(qpos, qvel, *params) -> (pos, quat, vel, ang), each (N, nbody, k)."""
 
@@ -212,10 +219,10 @@ class KinematicsFunction(torch.autograd.Function):
     def forward(ctx, scene, snap, q, v, names, *params):
         snap = _snap_with(snap, names, params)
         scene._sync_params(snap)
-        pos, quat, vel, ang = scene._native.kinematics(_np(q), _np(v))
+        states = scene._native.kinematics(_np(q), _np(v))
         ctx.link, ctx.snap, ctx.names = scene._link, snap, tuple(names)
         ctx.save_for_backward(q, v)
-        return tuple(torch.from_numpy(a) for a in (pos, quat, vel, ang))
+        return split_link_states(states)
 
     @staticmethod
     @once_differentiable
@@ -223,13 +230,14 @@ class KinematicsFunction(torch.autograd.Function):
         q, v = ctx.saved_tensors
         link = ctx.link
         n, nb = q.shape[0], link.native.nbody
-        bars = [_seed_np(g, (n, nb, k)) for g, k in ((gp, 3), (gq, 4), (gv, 3), (ga, 3))]
-        for what, b in zip(("position", "quaternion", "velocity", "angular velocity"), bars):
-            if _first_bad(b) is not None:
+        bar = np.zeros((n, nb, LINK_STATE))
+        for (lo, k), what, g in zip(LINK_FIELDS, ("position", "quaternion", "velocity", "angular velocity"), (gp, gq, gv, ga)):
+            bar[:, :, lo : lo + k] = _seed_np(g, (n, nb, k))
+            if _first_bad(bar[:, :, lo : lo + k]) is not None:
                 raise RuntimeError(f"backward: the gradient w.r.t. a link {what} reading contains NaN or inf")
         with link.lock:
             link.sync_params(ctx.snap)
-            qb, vb, pb = link.native.kinematics_vjp(_np(q), _np(v), *bars)
+            qb, vb, pb = link.native.kinematics_vjp(_np(q), _np(v), bar)
         return (None, None, torch.from_numpy(qb), torch.from_numpy(vb), None, *_param_grads(ctx.names, pb))
 
 

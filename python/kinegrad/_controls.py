@@ -17,8 +17,11 @@ from typing import Dict, NamedTuple, Optional
 import numpy as np
 import torch
 
-CTRL_FORCE, CTRL_POSITION, CTRL_VELOCITY = 0, 1, 2
-CTRL_NAMES = ("force", "position", "velocity")
+from ._native import CONTROL_MODES
+
+#: the native codes of the control modes, and their names by code
+CTRL_FORCE, CTRL_POSITION, CTRL_VELOCITY = (dict(CONTROL_MODES)[m] for m in ("force", "position", "velocity"))
+CTRL_NAMES = tuple(name for name, _ in sorted(CONTROL_MODES, key=lambda m: m[1]))
 
 
 class ControlWrite(NamedTuple):
@@ -61,7 +64,7 @@ class Controls:
         self.n, self.grad = n, grad
         self.mode = np.zeros((n, nv), dtype=np.int8)
         # every dof in one mode; shared, like every mode array here: never written in place
-        self.uniform_mode = [np.full((n, nv), m, dtype=np.int8) for m in range(3)]
+        self.uniform_mode = [np.full((n, nv), m, dtype=np.int8) for m in range(len(CTRL_NAMES))]
         self.ctrl = np.zeros((n, nv), dtype=np.float64)
         # graph tensor (N, T, nv), (T, nv) or (nv,) of the targets of the last steps run: the base of the
         # next segment is its last step (None when nothing upstream carries grad)

@@ -12,6 +12,12 @@ import numpy.typing as npt
 
 F64 = npt.NDArray[np.float64]
 
+#: control mode codes of int8 mode arrays: [("force", 0), ("position", 1), ("velocity", 2)]
+CONTROL_MODES: List[Tuple[str, int]]
+#: floats of one body's reading in ``Sim.kinematics``, and (offset, length) of its quantities
+LINK_STATE: int
+LINK_FIELDS: List[Tuple[int, int]]
+
 class SceneBuilder:
     def __init__(
         self,
@@ -80,9 +86,9 @@ class Sim:
         """mode (n_envs, nv): 0 force, 1 position (PD), 2 velocity; target (n_envs, nv)."""
     def step(self, nsteps: int = 1) -> None:
         """Step every env in parallel with the GIL released."""
-    def kinematics(self, qpos: F64, qvel: F64) -> Tuple[F64, F64, F64, F64]:
-        """Body positions (n_envs, nbody, 3), quaternions wxyz (n_envs, nbody, 4), linear velocities of the
-        body origins (n_envs, nbody, 3) and angular velocities (n_envs, nbody, 3), world frame."""
+    def kinematics(self, qpos: F64, qvel: F64) -> F64:
+        """Every body's reading (n_envs, nbody, LINK_STATE): position, quaternion wxyz, linear velocity of the
+        body origin and angular velocity, world frame, at the offsets and lengths LINK_FIELDS."""
     def step_functional(
         self, qpos: F64, qvel: F64, mode: npt.NDArray[np.int8], target: F64, nsteps: int = 1
     ) -> Tuple[F64, F64]:
@@ -91,9 +97,7 @@ class Sim:
         self, qpos_in: F64, qvel_in: F64, mode: npt.NDArray[np.int8], target: F64, qpos_out_bar: F64, qvel_out_bar: F64
     ) -> Tuple[F64, F64, F64, Dict[str, F64]]:
         """Reverse of one step: (qpos_bar, qvel_bar, target_bar, params_bar name -> (n_envs, *shape))."""
-    def kinematics_vjp(
-        self, qpos: F64, qvel: F64, pos_bar: F64, quat_bar: F64, vel_bar: F64, ang_bar: F64
-    ) -> Tuple[F64, F64, Dict[str, F64]]:
+    def kinematics_vjp(self, qpos: F64, qvel: F64, bar: F64) -> Tuple[F64, F64, Dict[str, F64]]:
         """Reverse of ``kinematics``: (qpos_bar, qvel_bar, params_bar)."""
     def contacts(self, env: int) -> List[Dict[str, Any]]:
         """Dicts with geom1 geom2 body1 body2 pos normal dist force (world, on geom2) force_normal."""

@@ -557,7 +557,7 @@ class Scene:
         if self._kin is None or self._kin[0] != self._version:
             self._params.sync()
             out = self._native.kinematics(_np(self._qpos), _np(self._qvel))
-            self._kin = (self._version, tuple(torch.from_numpy(a) for a in out))
+            self._kin = (self._version, _autograd.split_link_states(out))
         return self._kin[1]
 
     @self_locking

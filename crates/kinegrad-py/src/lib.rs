@@ -119,5 +119,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<render::Renderer>()?;
     let modes: Vec<(&str, i8)> = CtrlMode::ALL.iter().map(|c| (c.name(), c.code())).collect();
     m.add("CONTROL_MODES", modes)?;
+    m.add("LINK_STATE", kinegrad::readings::LINK_STATE)?;
+    m.add("LINK_FIELDS", kinegrad::readings::LINK_FIELDS.to_vec())?;
     Ok(())
 }

@@ -5,7 +5,7 @@ use crate::convert::{array, dyn_values, modes, params_dict, values};
 use crate::tape::PyTape;
 use crate::{detached, guard, interruptible, invalid, to_py_err};
 use kinegrad::diagnostics::Warning;
-use kinegrad::readings::{LINK_FIELDS, LINK_STATE};
+use kinegrad::readings::LINK_STATE;
 use kinegrad::sim::reverse::StepInputs;
 use kinegrad::sim::run::{Controls, Run, RunOptions, Segment};
 use kinegrad::sim::{param_names, stacked};
@@ -43,6 +43,9 @@ pub fn warn(py: Python<'_>, sim: &kinegrad::Sim, warnings: &[Warning]) -> PyResu
     }
     Ok(())
 }
+
+/// A (rows, cols) float64 array argument.
+type Arr2<'py> = PyReadonlyArray2<'py, f64>;
 
 /// A state to start from: qpos (n_envs, nq), qvel (n_envs, nv), time.
 type StartState<'py> = (
@@ -453,68 +456,38 @@ impl Sim {
         self.grads(py, &g, true)
     }
 
-    /// Forward kinematics of the given states: qpos (n_envs, nq), qvel (n_envs, nv). Returns
-    /// body positions (n_envs, nbody, 3), quaternions wxyz (n_envs, nbody, 4), linear
-    /// velocities of the body origins (n_envs, nbody, 3) and angular velocities, world frame.
+    /// Every body's reading at the given states qpos (n_envs, nq), qvel (n_envs, nv):
+    /// (n_envs, nbody, `LINK_STATE`) with the quantities at `LINK_FIELDS` (position, quaternion
+    /// wxyz, linear velocity of the body origin, angular velocity; world frame).
     fn kinematics<'py>(
         &self,
         py: Python<'py>,
-        qpos: PyReadonlyArray2<'py, f64>,
-        qvel: PyReadonlyArray2<'py, f64>,
-    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        qpos: Arr2<'py>,
+        qvel: Arr2<'py>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let (n, nq, nv) = self.shape();
         let (q, v) = (
             values(&qpos, "qpos", &[n, nq])?,
             values(&qvel, "qvel", &[n, nv])?,
         );
-        let rows = detached(py, || self.inner.link_states(&q, &v))?;
-        let nb = self.inner.model.nbody;
-        let pick = |(lo, k): (usize, usize)| {
-            rows.chunks(LINK_STATE)
-                .flat_map(|r| r[lo..lo + k].iter().copied())
-                .collect()
-        };
-        Ok(LINK_FIELDS
-            .iter()
-            .map(|&(lo, k)| array(py, &[n, nb, k], pick((lo, k))))
-            .collect())
+        let x = detached(py, || self.inner.link_states(&q, &v))?;
+        Ok(array(py, &[n, self.inner.model.nbody, LINK_STATE], x))
     }
 
-    /// Reverse of `kinematics`: given adjoints of the body positions (n_envs, nbody, 3),
-    /// quaternions (n_envs, nbody, 4), linear (n_envs, nbody, 3) and angular velocities
-    /// (n_envs, nbody, 3), returns (qpos_bar, qvel_bar, params_bar).
-    #[allow(clippy::too_many_arguments)]
+    /// Reverse of `kinematics` given the adjoint of its result: (qpos_bar, qvel_bar, params_bar).
     fn kinematics_vjp<'py>(
         &self,
         py: Python<'py>,
-        qpos: PyReadonlyArray2<'py, f64>,
-        qvel: PyReadonlyArray2<'py, f64>,
-        pos_bar: PyReadonlyArray3<'py, f64>,
-        quat_bar: PyReadonlyArray3<'py, f64>,
-        vel_bar: PyReadonlyArray3<'py, f64>,
-        ang_bar: PyReadonlyArray3<'py, f64>,
+        qpos: Arr2<'py>,
+        qvel: Arr2<'py>,
+        bar: PyReadonlyArray3<'py, f64>,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let (n, nq, nv) = self.shape();
-        let nb = self.inner.model.nbody;
         let (q, v) = (
             values(&qpos, "qpos", &[n, nq])?,
             values(&qvel, "qvel", &[n, nv])?,
         );
-        let mut bar = vec![0.0; n * nb * LINK_STATE];
-        for ((a, name), (lo, k)) in [
-            (pos_bar, "pos_bar"),
-            (quat_bar, "quat_bar"),
-            (vel_bar, "vel_bar"),
-            (ang_bar, "ang_bar"),
-        ]
-        .iter()
-        .zip(LINK_FIELDS)
-        {
-            let x = values(a, name, &[n, nb, k])?;
-            for (r, s) in bar.chunks_mut(LINK_STATE).zip(x.chunks(k)) {
-                r[lo..lo + k].copy_from_slice(s);
-            }
-        }
+        let bar = values(&bar, "bar", &[n, self.inner.model.nbody, LINK_STATE])?;
         let g = detached(py, || self.inner.link_states_vjp(&q, &v, &bar))?;
         self.grads(py, &g, false)
     }

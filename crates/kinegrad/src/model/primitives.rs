@@ -83,18 +83,19 @@ pub fn capsule(radius: f64, height: f64, rho: f64) -> EntitySpec {
 /// cylinder, capsule: radius, height (2).
 pub fn by_name(kind: &str, dims: &[f64], rho: f64) -> Result<EntitySpec> {
     let bad = |what: &str, message: String| Err(Error::invalid(what, message));
-    let want =
-        match kind {
-            "plane" | "box" => 3,
-            "sphere" => 1,
-            "cylinder" | "capsule" => 2,
-            other => return bad(
+    let want = match kind {
+        "plane" | "box" => 3,
+        "sphere" => 1,
+        "cylinder" | "capsule" => 2,
+        other => {
+            return bad(
                 "kind",
                 format!(
                     "unknown primitive '{other}'; expected plane, box, sphere, cylinder or capsule"
                 ),
-            ),
-        };
+            )
+        }
+    };
     if dims.len() != want {
         return bad(
             kind,
