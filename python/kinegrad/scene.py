@@ -7,7 +7,7 @@ reading of the state (``scene._qpos`` / ``_qvel``, links, contacts, cameras), a 
 state or of a parameter, a rollout, or ``_pend_max`` pending steps. The Python side holds
 float64 torch tensors qpos (N, nq) and qvel (N, nv), N = max(n_envs, 1), as of the last
 flush (after a rollout of an unbatched scene: the (nq,), (nv,) tensors it returned, batched
-when first needed; see ``_q_t``). In a ``requires_grad`` scene the flushed steps are recorded
+when first needed; see :class:`kinegrad._state.StateStore`). In a ``requires_grad`` scene the flushed steps are recorded
 on a native tape and become one autograd node (:class:`kinegrad._autograd.SegmentFunction`)
 from the segment's initial state, its per-step control targets and the parameters that carry
 grad. A loop that reads the state every step gets one node per step; a loop that reads it at
@@ -33,54 +33,26 @@ from typing import List, Optional
 import numpy as np
 import torch
 
-from . import _autograd, _globals
+from . import _autograd, _globals, _rollout
 from . import morphs as _morphs
-from ._convert import check_dense
 from ._globals import logger
 from ._threads import self_locking, serialized
 from .camera import SEGMENTATION_LEVELS, Camera
 from .entity import RigidEntity
 from ._controls import CTRL_NAMES, Controls
 from ._params import ParamStore
+from ._state import StateStore
 from .solver import SimState, Simulator
 from .materials import Rigid
 from .options import RigidOptions, SimOptions, ViewerOptions, VisOptions
 from .surfaces import Default as _DefaultSurface
 from .tensor import Tensor as _GsTensor
-from .tensor import wrap as _wrap
 
 # looked up once: step() would otherwise read it from the torch module every call
 _grad_enabled = torch.is_grad_enabled
 
 
 _np = _autograd._np  # a float64 numpy view (or copy) of a tensor for the native calls
-
-
-def _batch_view(t: torch.Tensor) -> torch.Tensor:
-    """``t[None]`` as a plain tensor (also of a gs.Tensor), in the same graph."""
-    with torch._C.DisableTorchFunctionSubclass():
-        return t.unsqueeze(0)
-
-
-def _version(t: torch.Tensor) -> int:
-    """``t._version``, for a gs.Tensor without the ``__torch_function__`` round trip that a
-    property read of a tensor subclass takes (several microseconds)."""
-    if type(t) is torch.Tensor:
-        return t._version
-    with torch._C.DisableTorchFunctionSubclass():
-        return t._version
-
-
-def _check_rollout_state(watch) -> None:
-    """``watch``: (a state tensor that is, or views, a tensor the last rollout returned, its
-    version then). Refuse the state if the caller changed it in place: the native sim would not
-    know (set_state is the way to write the state)."""
-    if _version(watch[0]) != watch[1]:
-        raise RuntimeError(
-            "scene.rollout returned the scene's state (its final qpos and dofs_vel), and it was "
-            "changed in place; clone() it before changing it, or write the state with "
-            "set_state / set_dofs_position (scene.reset() also recovers)"
-        )
 
 
 @serialized
@@ -298,10 +270,8 @@ class Scene:
         desc = native.describe()
         self._native = self._link.native = native
         self.sim.rigid_solver._desc = desc
-        self._q_t = torch.from_numpy(native.get_qpos())
-        self._v_t = torch.from_numpy(native.get_qvel())
-        self._synced = True  # the native state equals (_q_t, _v_t)
-        self._state_np = None  # (qpos, qvel) as numpy when a state write gave them (the native call's start)
+        self._st = StateStore(torch.from_numpy(native.get_qpos()), torch.from_numpy(native.get_qvel()))
+        self._init_q, self._init_v = self._st.q.clone(), self._st.v.clone()  # the state reset() restores
         self._pend = 0  # steps called since the last flush, not run yet (the last ones up to self.t)
         self._pend_grad = True  # torch's grad mode when they were called
         # flush by itself after this many pending steps (bounds the memory of the control arrays)
@@ -310,8 +280,6 @@ class Scene:
         self._tape_refs: list = []  # weak references to the tapes of live graph nodes (graph_nbytes)
         self._tape_refs_kept = 0
         self._grad = bool(self.sim_options.requires_grad)
-        self._init_q, self._init_v = self._q_t.clone(), self._v_t.clone()
-        self._time = 0.0
         self._version = 0
         self._kin = None
         self._params = ParamStore(self._link)
@@ -363,47 +331,17 @@ class Scene:
         current controls keep their values but no longer carry gradients from earlier steps."""
         self._require_built("truncate_graph")
         self._flush()
-        self._q_t, self._v_t = self._q_t.detach(), self._v_t.detach()
+        self._st.q, self._st.v = self._st.q.detach(), self._st.v.detach()
         self._ctl.detach()
         self._kin = None
         self._version += 1
         self._params.new_graph()
 
-    # ---- state ----
-    # The state is (_q_t, _v_t): (N, nq), (N, nv) float64 tensors. After a rollout of an unbatched
-    # scene it is held as the (nq,), (nv,) tensors the rollout returned (_qu, _vu), and the
-    # batched views are made when first needed (often never: reset replaces them). After any
-    # rollout, _qw / _vw watch the versions of the tensors the caller got (see _check_rollout_state).
-    @property
-    def _q_t(self) -> torch.Tensor:
-        if self._qw is not None:
-            _check_rollout_state(self._qw)
-        q = self._qb
-        if q is None:
-            q = self._qb = _batch_view(self._qu)
-        return q
-
-    @_q_t.setter
-    def _q_t(self, q: torch.Tensor) -> None:
-        self._qb, self._qu, self._qw = q, None, None
-
-    @property
-    def _v_t(self) -> torch.Tensor:
-        if self._vw is not None:
-            _check_rollout_state(self._vw)
-        v = self._vb
-        if v is None:
-            v = self._vb = _batch_view(self._vu)
-        return v
-
-    @_v_t.setter
-    def _v_t(self, v: torch.Tensor) -> None:
-        self._vb, self._vu, self._vw = v, None, None
-
+    # ---- state (see _state.StateStore) ----
     @property
     def _qpos(self) -> torch.Tensor:
         self._flush()
-        return self._q_t
+        return self._st.q
 
     @_qpos.setter
     def _qpos(self, q: torch.Tensor) -> None:
@@ -412,7 +350,7 @@ class Scene:
     @property
     def _qvel(self) -> torch.Tensor:
         self._flush()
-        return self._v_t
+        return self._st.v
 
     @_qvel.setter
     def _qvel(self, v: torch.Tensor) -> None:
@@ -420,22 +358,13 @@ class Scene:
 
     def _set_q(self, q: torch.Tensor) -> None:
         self._flush()
-        self._q_t = q
-        self._synced = False
-        self._state_np = None
+        self._st.written(q=q)
         self._version += 1
 
     def _set_v(self, v: torch.Tensor) -> None:
         self._flush()
-        self._v_t = v
-        self._synced = False
-        self._state_np = None
+        self._st.written(v=v)
         self._version += 1
-
-    def _start_np(self) -> tuple:
-        """The Python state as numpy (qpos, qvel, time), for a native call to start from."""
-        qv = self._state_np or (_np(self._q_t), _np(self._v_t))
-        return qv + (self._time,)
 
     @property
     def _ctrl_mode(self) -> torch.Tensor:
@@ -457,12 +386,11 @@ class Scene:
     def _push_state(self) -> None:
         """Give the native sim the Python state (after a write to it)."""
         try:
-            self._native.set_state(*self._start_np())
+            self._native.set_state(*self._st.start_np(_np))
         except ValueError:
-            _autograd.check_inputs(self.t, [("qpos", self._q_t), ("dofs_vel", self._v_t)])  # names the entry
+            _autograd.check_inputs(self.t, [("qpos", self._st.q), ("dofs_vel", self._st.v)])  # names the entry
             raise
-        self._synced = True
-        self._state_np = None
+        self._st.synced, self._st.np = True, None
 
     def _flush(self) -> None:
         """Run the pending steps (one native call, each env's steps one parallel task) and bring
@@ -475,7 +403,7 @@ class Scene:
         if self._grad and self._pend_grad is not torch.is_grad_enabled():
             with torch.set_grad_enabled(self._pend_grad):
                 return self._flush()
-        q0, v0 = self._q_t, self._v_t  # before anything changes (making a batched view may raise)
+        q0, v0 = self._st.q, self._st.v  # before anything changes (making a batched view may raise)
         self._pend = 0
         t0 = self.t - T
         ctl = self._ctl
@@ -505,11 +433,11 @@ class Scene:
                 seg = _autograd.Segment(tape, mode, ctrl)
                 self._keep_tape(seg)
                 run = (self._link, t0, seg, q_end, v_end, names)
-                self._q_t, self._v_t = _autograd.SegmentFunction.apply(run, q0, v0, U, *params)
+                self._st.ran(*_autograd.SegmentFunction.apply(run, q0, v0, U, *params))
             else:
-                self._q_t, self._v_t = torch.from_numpy(q_end), torch.from_numpy(v_end)
+                self._st.ran(torch.from_numpy(q_end), torch.from_numpy(v_end))
             ctl.ran(mode, ctrl, U)
-            self._time += self.dt * done
+            self._st.time += self.dt * done
             self._version += 1
         if err is None:
             return
@@ -577,7 +505,7 @@ class Scene:
         try:
             if self._native is None:
                 self._require_built("step")
-            if not self._synced:
+            if not self._st.synced:
                 self._push_state()
             grad_mode = _grad_enabled()
             if grad_mode is not self._pend_grad:
@@ -598,82 +526,11 @@ class Scene:
         backward pass and recomputes the others (memory ~T/K states instead of T).
         ``trajectory=False`` returns only the final (qpos, dofs_vel): the trajectory is then not
         held by the caller, which is where checkpointing saves memory on long horizons."""
-        if self._native is None:
-            self._require_built("rollout")
-        if type(controls) is torch.Tensor and controls.dtype is torch.float64 and controls.is_cpu and controls.layout is torch.strided:
-            U = controls
-        else:
-            self._check_owner(controls, "controls")
-            check_dense(controls, "controls")
-            U = controls if isinstance(controls, torch.Tensor) else torch.as_tensor(np.asarray(controls, dtype=np.float64))
-            U = U.to(device="cpu", dtype=torch.float64)
-        N, nv = self._ctl.mode.shape
-        shape = U.shape
-        if len(shape) == 2 and shape[1] == nv and shape[0] >= 1:
-            pass  # the same controls for every env
-        elif not (self._batched and len(shape) == 3 and shape[0] == N and shape[2] == nv and shape[1] >= 1):
-            expected = f"(T, {nv})" + (f" or ({N}, T, {nv})" if self._batched else "")
-            raise ValueError(f"controls: expected shape {expected} with T >= 1, got {tuple(shape)}")
-        if checkpoint is not None and (int(checkpoint) != checkpoint or checkpoint < 1):
-            raise ValueError(f"checkpoint: expected an integer >= 1 or None, got {checkpoint!r}")
-        self._flush()
-        # a state written since the last native call goes with the rollout call itself
-        start = None if self._synced else self._start_np()
-        if not self._params.synced():
-            self._params.sync()
-        grad = self._grad and torch.is_grad_enabled()
-        names, params = self._params.grad_inputs() if grad else ((), ())
-        Un = U.detach().numpy()
-        if Un.ndim == 2:
-            Un = Un[None] if N == 1 else np.broadcast_to(Un, (N,) + Un.shape)
-        ctl = self._ctl
-        mode = ctl.current_mode() if ctl.writes else ctl.mode
-        t0, T = self.t, Un.shape[1]
-        try:
-            q0, v0 = self._q_t, self._v_t
-            if grad and (U.requires_grad or names or q0.requires_grad or v0.requires_grad):
-                ck = None if checkpoint is None else int(checkpoint)
-                unbatched = not self._batched and _globals.tc_float is torch.float64
-                run = (self, t0, mode, ck, bool(trajectory), Un, start, names, unbatched)
-                Q, V = _autograd.RolloutFunction.apply(run, q0, v0, U, *params)
-            else:  # nothing to differentiate: no node, no tape
-                Q, V = (torch.from_numpy(a) for a in _autograd.rollout_native(self, t0, mode, Un, bool(trajectory), False, 1, start)[:2])
-                unbatched = False
-        except ValueError:
-            if start is not None:
-                _autograd.check_inputs(t0, [("qpos", self._q_t), ("dofs_vel", self._v_t)])  # names a NaN entry
-            bad = np.argwhere(~np.isfinite(Un))
-            if not len(bad):
-                raise
-            e, k, d = (int(i) for i in bad[0])
-            raise ValueError(f"scene.rollout: controls contain NaN or inf at step {t0 + k} (rollout index {k}, env {e}, dof {d})") from None
-        self._synced = True
-        self._state_np = None
-        if unbatched:  # the outputs are the caller's gs.Tensors; the state is their last step
-            self._qb = self._vb = None
-            self._qu, self._vu = (Q[-1], V[-1]) if trajectory else (Q, V)
-            tq, tv = self._qu, self._vu
-        else:
-            self._q_t, self._v_t = tq, tv = (Q[:, -1], V[:, -1]) if trajectory else (Q, V)
-        with torch._C.DisableTorchFunctionSubclass():  # (see _version)
-            self._qw, self._vw = (tq, tq._version), (tv, tv._version)  # the caller's tensors share these versions
-        ctl.mode, ctl.ctrl, ctl.src, ctl.writes = mode, Un[:, -1].copy(), (U if self._grad else None), []
-        self._version += 1
-        self._time += self.dt * T
-        self.t = t0 + T
-        if unbatched:
-            return Q, V
-        if Q.dtype is not _globals.tc_float:
-            Q, V = Q.to(_globals.tc_float), V.to(_globals.tc_float)
-        if not self._batched:
-            Q, V = Q[0], V[0]
-        if self._grad:
-            Q, V = _wrap(Q, self), _wrap(V, self)
-        return Q, V
+        return _rollout.rollout(self, controls, checkpoint, trajectory)
 
     def get_state(self) -> SimState:
         self._require_built("get_state")
-        return SimState(self._qpos, self._qvel, self._time, self._batched)
+        return SimState(self._qpos, self._qvel, self._st.time, self._batched)
 
     def set_state(self, state: SimState) -> None:
         self._require_built("set_state")
@@ -688,15 +545,12 @@ class Scene:
             )
         sq, sv = state._qpos, state._qvel
         if sq.requires_grad or sv.requires_grad or sq.dtype is not torch.float64 or sv.dtype is not torch.float64:
-            self._q_t, self._v_t = sq.clone(), sv.clone()
-            self._state_np = None
+            self._st.written(sq.clone(), sv.clone())
         else:  # copies made in numpy, kept for the next native call to start from
             qn, vn = sq.numpy().copy(), sv.numpy().copy()
-            self._q_t, self._v_t = torch.from_numpy(qn), torch.from_numpy(vn)
-            self._state_np = (qn, vn)
-        self._synced = False
+            self._st.written(torch.from_numpy(qn), torch.from_numpy(vn), (qn, vn))
         self._version += 1
-        self._time = state.time
+        self._st.time = state.time
 
     def reset(self, state: Optional[SimState] = None, envs_idx=None) -> None:
         """Restore the state captured at build (or ``state``); controls are kept."""
