@@ -11,6 +11,8 @@ import numpy as np
 import numpy.typing as npt
 
 F64 = npt.NDArray[np.float64]
+#: a camera: (pos, lookat, up, fov (degrees), width, height, near, far)
+Cam = Tuple[Sequence[float], Sequence[float], Sequence[float], float, int, int, float, float]
 
 #: control mode codes of int8 mode arrays: [("force", 0), ("position", 1), ("velocity", 2)]
 CONTROL_MODES: List[Tuple[str, int]]
@@ -119,14 +121,10 @@ class Renderer:
         """(ngeom, 4) colours in [0, 1]; alpha 0 hides a geom."""
     def set_background(self, rgb: Sequence[float]) -> None: ...
     def render(
-        self, sim: Sim, qpos: F64, pos: Sequence[float], lookat: Sequence[float], up: Sequence[float], fov: float,
-        width: int, height: int, near: float = 0.05, far: float = 100.0, rgb: bool = True, depth: bool = False,
-        seg: bool = False, normal: bool = False, env: int = 0,
+        self, sim: Sim, qpos: F64, cam: Cam, rgb: bool = True, depth: bool = False, seg: bool = False,
+        normal: bool = False, env: int = 0,
     ) -> Tuple[Optional[npt.NDArray[np.uint8]], Optional[npt.NDArray[np.float32]], Optional[npt.NDArray[np.int32]], Optional[npt.NDArray[np.float32]]]:
         """Configuration qpos (nq,) with env ``env``'s parameters -> (rgb (H, W, 3) uint8, depth (H, W) metres
         along the axis, seg (H, W) geom index or -1, normal (H, W, 3) world frame), None unless requested."""
-    def render_rgb_sequence(
-        self, sim: Sim, qpos: F64, pos: Sequence[float], lookat: Sequence[float], up: Sequence[float], fov: float,
-        width: int, height: int, near: float = 0.05, far: float = 100.0, env: int = 0,
-    ) -> npt.NDArray[np.uint8]:
+    def render_rgb_sequence(self, sim: Sim, qpos: F64, cam: Cam, env: int = 0) -> npt.NDArray[np.uint8]:
         """qpos (T, nq) -> RGB frames (T, H, W, 3) uint8."""

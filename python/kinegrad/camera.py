@@ -335,10 +335,10 @@ class Camera:
             raise ValueError(f"env_idx: {env} out of range for a scene with {sc._n} env(s)")
         return env
 
-    def _cam_args(self) -> dict:
+    def _cam(self) -> tuple:
+        """The camera as the native renderer takes it: (pos, lookat, up, fov, width, height, near, far)."""
         w, h = self._res
-        return dict(pos=list(self._pos), lookat=list(self._lookat), up=list(self._up), fov=self._fov,
-                    width=w, height=h, near=self._near, far=self._far)
+        return (tuple(self._pos), tuple(self._lookat), tuple(self._up), float(self._fov), int(w), int(h), float(self._near), float(self._far))
 
     def render(self, rgb: bool = True, depth: bool = False, segmentation: bool = False, colorize_seg: bool = False,
                normal: bool = False, antialiasing: bool = False, force_render: bool = False):
@@ -353,8 +353,8 @@ class Camera:
         q = sc._qpos[env].detach().cpu().numpy().astype(np.float64, copy=False)
         want_rgb = bool(rgb) or self._recording
         img, dep, seg, nrm = renderer.render(
-            sc._native, np.ascontiguousarray(q), rgb=want_rgb, depth=bool(depth), seg=bool(segmentation),
-            normal=bool(normal), env=env, **self._cam_args())
+            sc._native, np.ascontiguousarray(q), self._cam(), rgb=want_rgb, depth=bool(depth), seg=bool(segmentation),
+            normal=bool(normal), env=env)
         if self._recording:
             self._frames.append(img)
         if seg is not None:
@@ -382,7 +382,7 @@ class Camera:
             Q = np.asarray(qpos, dtype=np.float64)
         if Q.ndim != 2 or Q.shape[1] != nq or Q.shape[0] < 1:
             raise ValueError(f"qpos: expected shape (T, {nq}) with T >= 1, got {tuple(Q.shape)}")
-        frames = sc._get_renderer().render_rgb_sequence(sc._native, np.ascontiguousarray(Q), env=self._env(), **self._cam_args())
+        frames = sc._get_renderer().render_rgb_sequence(sc._native, np.ascontiguousarray(Q), self._cam(), env=self._env())
         if self._recording:
             self._frames.extend(list(frames))
         return frames

@@ -162,15 +162,14 @@ impl SceneBuilder {
     /// Assemble the model and make `n_envs` (>= 1) environments at its reference configuration.
     /// A step too long for the constraints' time constants is warned about (RuntimeWarning).
     fn build(&self, py: Python<'_>, n_envs: usize) -> PyResult<Sim> {
-        let inner = guard(|| {
+        let mut inner = guard(|| {
             let mut model = self.builder.build().map_err(to_py_err)?;
             model.params0.gravity = self.gravity;
             kinegrad::Sim::new(Arc::new(model), n_envs).map_err(to_py_err)
         })?;
-        let mut sim = Sim::from(inner);
-        let ws = diagnostics::timestep_warnings(&sim.inner.model, &sim.inner.model.params0);
-        let ws = sim.inner.unseen(ws);
-        warn(py, &sim.inner, &ws)?;
-        Ok(sim)
+        let ws = diagnostics::timestep_warnings(&inner.model, &inner.model.params0);
+        let ws = inner.unseen(ws);
+        warn(py, &inner, &ws)?;
+        Ok(Sim { inner })
     }
 }

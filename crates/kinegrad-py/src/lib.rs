@@ -18,7 +18,6 @@ use kinegrad::{CtrlMode, Error, Interrupt};
 use pyo3::exceptions::{PyFileNotFoundError, PyKeyboardInterrupt, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 /// Map an engine error to the Python exception a user expects.
@@ -67,45 +66,29 @@ fn detached<T: Send>(
 }
 
 /// Run `work` without the GIL, as one that Ctrl-C can stop. Short work (`long` false) just runs.
-/// Long work runs on a thread of its own while the calling thread waits for it and lets
-/// Python handle its signals every few milliseconds: when a handler raises (Ctrl-C's
-/// KeyboardInterrupt), `interrupt` is requested, the steps stop at their next substep, and
-/// the handler's exception comes back beside the work's result, for the caller to put back
-/// what the stopped work left and raise it. Signals reach handlers only on Python's main
-/// thread; called from any other, this only waits. Panics in `work` become RuntimeErrors.
+/// Long work runs on a thread of its own while this one lets Python handle its signals every
+/// few milliseconds ([`Interrupt::watch`]): when a handler raises (Ctrl-C's KeyboardInterrupt),
+/// `interrupt` is requested, the steps stop at their next substep, and the handler's exception
+/// comes back beside the work's result, for the caller to put back what the stopped work left
+/// and raise it. Signals reach handlers only on Python's main thread; called from any other,
+/// this only waits. Panics in `work` become RuntimeErrors.
 fn interruptible<T: Send>(
     py: Python<'_>,
     interrupt: &Interrupt,
     long: bool,
     work: impl FnOnce() -> T + Send,
 ) -> (PyResult<T>, Option<PyErr>) {
+    let work = || guard(|| Ok(work()));
     if !long {
-        return (py.detach(|| guard(|| Ok(work()))), None);
+        return (py.detach(work), None);
     }
-    interrupt.clear();
-    py.detach(|| {
-        std::thread::scope(|s| {
-            let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-            let worker = s.spawn(move || {
-                let out = guard(|| Ok(work()));
-                let _ = done_tx.send(());
-                out
-            });
-            let mut raised = None;
-            while let Err(RecvTimeoutError::Timeout) = done_rx.recv_timeout(SIGNAL_POLL) {
-                if raised.is_none() {
-                    if let Err(e) = Python::attach(|py| py.check_signals()) {
-                        interrupt.request();
-                        raised = Some(e);
-                    }
-                }
-            }
-            let out = worker
-                .join()
-                .unwrap_or_else(|_| Err(PyRuntimeError::new_err("kinegrad internal error")));
-            (out, raised)
-        })
-    })
+    let mut raised = None;
+    let poll = || {
+        raised = Python::attach(|py| py.check_signals()).err();
+        raised.is_some()
+    };
+    let out = py.detach(|| interrupt.watch(SIGNAL_POLL, poll, work));
+    (out, raised)
 }
 
 /// How often a long native call lets Python handle signals.

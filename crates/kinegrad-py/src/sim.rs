@@ -12,7 +12,7 @@ use kinegrad::sim::{param_names, stacked};
 use numpy::{
     PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3, PyReadonlyArrayDyn, PyUntypedArrayMethods,
 };
-use pyo3::exceptions::{PyRuntimeError, PyRuntimeWarning};
+use pyo3::exceptions::PyRuntimeWarning;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::ffi::CString;
@@ -22,17 +22,6 @@ use std::sync::Arc;
 #[pyclass(module = "kinegrad._native")]
 pub struct Sim {
     pub inner: kinegrad::Sim,
-    /// Thread pools of given sizes for `step(threads=k)`.
-    pools: Vec<(usize, Arc<rayon::ThreadPool>)>,
-}
-
-impl From<kinegrad::Sim> for Sim {
-    fn from(inner: kinegrad::Sim) -> Self {
-        Self {
-            inner,
-            pools: Vec::new(),
-        }
-    }
 }
 
 /// Show `warnings` (those a sim had not shown) as Python `RuntimeWarning`s.
@@ -81,28 +70,6 @@ impl Sim {
         let (n, nq, nv) = self.shape();
         let (q, v) = (values(q, "qpos", &[n, nq])?, values(v, "qvel", &[n, nv])?);
         self.inner.set_states(&q, &v, time).map_err(to_py_err)
-    }
-
-    /// This sim's pool of `k` threads, made on first use.
-    fn pool(&mut self, k: usize) -> PyResult<Arc<rayon::ThreadPool>> {
-        if let Some((_, p)) = self.pools.iter().find(|(n, _)| *n == k) {
-            return Ok(p.clone());
-        }
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if k == 0 || k > cores {
-            let why = if k == 0 {
-                "must be at least 1".to_string()
-            } else {
-                format!("at most {cores} (this machine's cores), got {k}")
-            };
-            return Err(invalid(format!("threads: {why}")));
-        }
-        let p = rayon::ThreadPoolBuilder::new().num_threads(k).build();
-        let p = p.map_err(|e| {
-            PyRuntimeError::new_err(format!("threads: cannot start {k} threads: {e}"))
-        })?;
-        self.pools.push((k, Arc::new(p)));
-        Ok(self.pools[self.pools.len() - 1].1.clone())
     }
 
     /// Parse a multi-step call's (start, mode, controls) and run `f` on the core sim with them
@@ -291,12 +258,10 @@ impl Sim {
     /// during a long call raises KeyboardInterrupt with every env as before the call.
     #[pyo3(signature = (nsteps=1, threads=None))]
     fn step(&mut self, py: Python<'_>, nsteps: usize, threads: Option<usize>) -> PyResult<()> {
-        let pool = threads.map(|k| self.pool(k)).transpose()?;
         let (long, workers) = (self.inner.is_long(nsteps), self.workers());
         let inner = &mut self.inner;
-        let (out, raised) = interruptible(py, workers.interrupt(), long, || match pool {
-            Some(p) => p.install(|| inner.step(nsteps)),
-            None => inner.step(nsteps),
+        let (out, raised) = interruptible(py, workers.interrupt(), long, || {
+            inner.step_on(threads, nsteps)
         });
         match raised {
             Some(e) => Err(e), // the core put every env back

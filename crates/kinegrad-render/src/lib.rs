@@ -15,6 +15,7 @@
 #![allow(clippy::needless_range_loop, clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod camera;
+pub mod configuration;
 pub mod raster;
 pub mod scene;
 pub mod tess;

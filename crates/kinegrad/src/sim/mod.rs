@@ -33,6 +33,8 @@ pub struct Sim {
     backup: Vec<(State, Carry)>,
     /// The warnings shown so far ([`Warning::key`]): each is shown once per sim.
     warned: HashSet<(u8, usize, usize)>,
+    /// Thread pools of given sizes for [`Sim::step_on`], made on first use.
+    pools: Vec<(usize, Arc<rayon::ThreadPool>)>,
 }
 
 impl Sim {
@@ -77,6 +79,7 @@ impl Sim {
             workers: Arc::new(Workers::new()),
             backup: Vec::new(),
             warned: HashSet::new(),
+            pools: Vec::new(),
         })
     }
 
@@ -186,6 +189,36 @@ impl Sim {
             self.restore_states(); // as before the call, not some envs part-way
         }
         r
+    }
+
+    /// [`Sim::step`] on a pool of `threads` threads of this sim's own (made once per size)
+    /// instead of the global pool, or on the global pool if None (the bench times one and two
+    /// threads in turn in one process).
+    pub fn step_on(&mut self, threads: Option<usize>, nsteps: usize) -> Result<()> {
+        let Some(k) = threads else {
+            return self.step(nsteps);
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if k == 0 || k > cores {
+            let why = match k {
+                0 => "must be at least 1".to_string(),
+                _ => format!("at most {cores} (this machine's cores), got {k}"),
+            };
+            return Err(Error::invalid("threads", why));
+        }
+        let at = match self.pools.iter().position(|(n, _)| *n == k) {
+            Some(at) => at,
+            None => {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(k).build();
+                let pool = pool.map_err(|e| {
+                    Error::invalid("threads", format!("cannot start {k} threads: {e}"))
+                })?;
+                self.pools.push((k, Arc::new(pool)));
+                self.pools.len() - 1
+            }
+        };
+        let pool = self.pools[at].1.clone();
+        pool.install(|| self.step(nsteps))
     }
 
     /// Run `f(i, env, scratch)` for every env (in parallel over the rayon pool; a single env
