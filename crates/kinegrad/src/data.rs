@@ -189,7 +189,7 @@ impl Data {
             geom_xmat: vec![Mat3::identity(); ng],
             cdof: vec![Motion::zero(); nv],
             cinert: vec![Inertia::zero(); nb],
-            body_dof_last: body_dof_last(model),
+            body_dof_last: crate::model::compile::body_dof_last(model),
             crb: vec![Inertia::zero(); nb],
             qm: vec![0.0; nv * nv],
             cvel: vec![Motion::zero(); nb],
@@ -235,17 +235,4 @@ impl Data {
             vjp_scratch: None,
         }
     }
-}
-
-/// Last dof on the path from each body to the root (usize::MAX when the body is welded to the world).
-pub fn body_dof_last(model: &Model) -> Vec<usize> {
-    let mut out = vec![usize::MAX; model.nbody];
-    for b in 1..model.nbody {
-        out[b] = if model.body_dof_num[b] > 0 {
-            model.body_dof_adr[b] + model.body_dof_num[b] - 1
-        } else {
-            out[model.body_parent[b]]
-        };
-    }
-    out
 }

@@ -14,6 +14,7 @@ pub mod batch;
 pub mod collision;
 pub mod constraint;
 pub mod data;
+pub mod detect;
 pub mod diagnostics;
 pub mod dynamics;
 pub mod error;

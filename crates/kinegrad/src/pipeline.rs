@@ -145,7 +145,7 @@ pub struct Replay<'a> {
 
 /// A contact as a recomputation needs it: the geom pair and the narrowphase result; the rest
 /// of the [`Contact`] follows from the model and the parameters
-/// ([`crate::collision::detect::contact`]); less than half the size of a `Contact`.
+/// ([`crate::detect::contact`]); less than half the size of a `Contact`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ContactRecord {
     /// First geom.
@@ -202,7 +202,7 @@ pub fn forward(
     data.qacc_smooth.copy_from_slice(&data.qfrc_smooth);
     chol::solve(&data.qm_h_chol, nv, &mut data.qacc_smooth);
     // collision and constraints
-    crate::collision::detect::detect(model, params, data);
+    crate::detect::detect(model, params, data);
     constraint::make_rows(model, q, v, h, data);
     if !solver::solve(model, data) {
         return Err(Error::Diverged {
@@ -247,9 +247,8 @@ pub fn forward_replay(
     data.contacts.clear();
     for c in replay.contacts {
         let (g1, g2) = (c.geom1 as usize, c.geom2 as usize);
-        data.contacts.push(crate::collision::detect::contact(
-            model, params, g1, g2, &c.point,
-        ));
+        data.contacts
+            .push(crate::detect::contact(model, params, g1, g2, &c.point));
     }
     constraint::make_rows(model, q, v, h, data);
     if !solver::set_solution(model, data, replay.qacc, replay.residual) {
