@@ -23,9 +23,10 @@ use kinegrad::math::{quat_from_wxyz, quat_to_wxyz, Pose, Vec3};
 use kinegrad::model::builder::BaseMode;
 use kinegrad::model::params::{param_field, ParamField, PARAM_FIELDS};
 use kinegrad::model::{EntitySpec, GeomType, Integrator, JointType, Options};
+use kinegrad::pipeline::StepLog;
 use kinegrad::{
     batch, pipeline, Carry, Control, CtrlMode, Env, Error, Interrupt, Model, ModelBuilder, Params,
-    State, Workers,
+    State, StepCarry, Workers,
 };
 use numpy::ndarray::{Array2, Array3, ArrayD, IxDyn};
 use numpy::{
@@ -602,6 +603,7 @@ impl Sim {
                 return Ok((q, v, tape, Vec::new()));
             }
             let mut warnings = Vec::new(); // allocated only if a step warns
+            let mut log = record.then(|| StepLog::new(model)); // the substeps a tape keeps
             workers
                 .with(model, |d| {
                     e.step_with(
@@ -609,17 +611,19 @@ impl Sim {
                         d,
                         t_end,
                         workers.interrupt(),
-                        |t, at, c, s, d| match at {
+                        log.as_mut(),
+                        |t, at, c, s, view| match at {
                             At::Before => {
                                 c.mode.copy_from_slice(inp.modes.at(i, t));
                                 c.target.copy_from_slice(inp.target(i, t));
                                 if let Some(tp) = tape.as_mut() {
-                                    tp.record_state(s, d); // the caller keeps the controls
+                                    tp.record_state(s, view.carry); // the caller keeps the controls
                                 }
                             }
                             At::After => {
+                                let d = view.data;
                                 if let Some(tp) = tape.as_mut() {
-                                    tp.record_result(d); // contacts and solution: the reverse pass replays them
+                                    tp.record_result(d, view.log); // contacts and solution: the reverse pass replays them
                                 }
                                 if trajectory || t + 1 == t_end {
                                     q.extend_from_slice(&s.q);
@@ -1495,9 +1499,9 @@ impl Sim {
                 per_env(envs, |i, e| {
                     let (mut st, ctrl) = rows.env(model, i);
                     workers.with(model, |d| {
-                        d.qacc_warmstart.fill(0.0); // a cold solve: a function of the arguments
+                        let mut carry = StepCarry::new(model); // a cold solve: a function of the arguments
                         for _ in 0..nsteps {
-                            pipeline::step(model, &e.params, &mut st, &ctrl, d)
+                            pipeline::step(model, &e.params, &mut st, &ctrl, &mut carry, d)
                                 .map_err(|err| env_err(n, i, err))?;
                         }
                         Ok((st.q, st.v))
@@ -1548,10 +1552,10 @@ impl Sim {
                     let (st, ctrl) = rows.env(model, i);
                     let mut g = StepGrad::zeros(model);
                     workers
-                        .with(model, |d| {
-                            d.qacc_warmstart.fill(0.0); // the step of `step_functional`
+                        .with_vjp(model, |d, sc| {
+                            let cold = StepCarry::new(model); // the step of `step_functional`
                             kinegrad::adjoint::step::step_vjp(
-                                model, &e.params, &st, &ctrl, d, &qb[i], &vb[i], &mut g,
+                                model, &e.params, &st, &ctrl, &cold, d, sc, &qb[i], &vb[i], &mut g,
                             )
                         })
                         .map_err(|err| env_err(n, i, err))?;
