@@ -54,6 +54,7 @@ fn main() -> kinegrad::Result<()> {
         .iter_mut()
         .for_each(|m| *m = CtrlMode::Position);
     let mut data = Data::new(&model);
+    let mut carry = kinegrad::StepCarry::new(&model);
     let mut rng = Rng(seed);
     let mut out = dump.map(|f| std::fs::File::create(f).expect("dump file"));
     let (mut max_depth, mut max_con, mut max_excess) = (0.0f64, 0usize, 0.0f64);
@@ -86,7 +87,14 @@ fn main() -> kinegrad::Result<()> {
                 writeln!(f, "{t} {}", row.join(" ")).unwrap();
             }
         }
-        pipeline::step(&model, &model.params0, &mut state, &control, &mut data)?;
+        pipeline::step(
+            &model,
+            &model.params0,
+            &mut state,
+            &control,
+            &mut carry,
+            &mut data,
+        )?;
         for c in &data.contacts {
             max_depth = max_depth.max(-c.dist);
         }

@@ -14,7 +14,8 @@
 use kinegrad::adjoint::rollout::Tape;
 use kinegrad::math::Pose;
 use kinegrad::model::builder::BaseMode;
-use kinegrad::{pipeline, Control, CtrlMode, Data, ModelBuilder, State};
+use kinegrad::pipeline::StepLog;
+use kinegrad::{pipeline, Control, CtrlMode, Data, Interrupt, ModelBuilder, State, StepCarry};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -68,6 +69,7 @@ fn main() -> kinegrad::Result<()> {
         })
         .collect();
     let mut data = Data::new(&model);
+    let (mut carry, mut log) = (StepCarry::new(&model), StepLog::new(&model));
     let (mut tf, mut tb, mut tu) = (vec![], vec![], vec![]);
     let (mut niter, mut nefc, mut ncon) = (0usize, 0usize, 0usize);
     let (mut nbytes, mut bare_nbytes) = (0, 0);
@@ -76,9 +78,11 @@ fn main() -> kinegrad::Result<()> {
         let mut tape = Tape::new(params.clone(), 1);
         let mut s = init.clone();
         for c in &controls {
-            tape.record_state(&s, &data);
-            pipeline::step(&model, &params, &mut s, c, &mut data)?;
-            tape.record_result(&data);
+            tape.record_state(&s, &carry);
+            let never = Interrupt::never();
+            let (p, l) = (&params, Some(&mut log));
+            pipeline::step_interruptible(&model, p, &mut s, c, &mut carry, &mut data, never, l)?;
+            tape.record_result(&data, &log);
             if rep == 0 {
                 niter += data.solver_niter;
                 nefc += data.nefc;
@@ -89,7 +93,7 @@ fn main() -> kinegrad::Result<()> {
         nbytes = tape.nbytes();
         // the same reverse pass without the recorded results
         let mut bare = tape.clone();
-        bare.record_result(&data); // not the result of a new step: the tape drops all results
+        bare.record_result(&data, &log); // not the result of a new step: the tape drops all results
         assert!(tape.has_results() && !bare.has_results());
         bare_nbytes = bare.nbytes();
         for (tp, times) in [(&tape, &mut tb), (&bare, &mut tu)] {

@@ -1,7 +1,7 @@
 //! Time the single-env step of an MJCF scene (default: Menagerie Franka with floor), Rust only.
 //! `cargo run --release --example step_franka -- [file.xml] [steps]`
 
-use kinegrad::{pipeline, Control, CtrlMode, Data, State};
+use kinegrad::{pipeline, Control, CtrlMode, Data, State, StepCarry};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -26,9 +26,17 @@ fn main() -> kinegrad::Result<()> {
         control.target.copy_from_slice(&home);
     }
     let mut data = Data::new(&model);
+    let mut carry = StepCarry::new(&model);
     let t0 = Instant::now();
     for _ in 0..steps {
-        pipeline::step(&model, &model.params0, &mut state, &control, &mut data)?;
+        pipeline::step(
+            &model,
+            &model.params0,
+            &mut state,
+            &control,
+            &mut carry,
+            &mut data,
+        )?;
     }
     let dt = t0.elapsed().as_secs_f64() / steps as f64;
     println!(

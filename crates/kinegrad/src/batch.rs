@@ -8,13 +8,14 @@
 //! thousand scratch buffers, and a step of the next env finds its scratch in this core's cache
 //! instead of fetching the env's own from memory.
 
+use crate::adjoint::step::VjpScratch;
 use crate::constraint::ContactReport;
 use crate::data::Data;
 use crate::error::{Error, Result};
 use crate::interrupt::Interrupt;
 use crate::model::{Model, Params};
-use crate::pipeline;
-use crate::state::{Control, State};
+use crate::pipeline::{self, StepLog};
+use crate::state::{Control, State, StepCarry};
 use rayon::prelude::*;
 use std::sync::{Mutex, TryLockError};
 
@@ -31,14 +32,13 @@ pub struct Env {
     pub carry: Carry,
 }
 
-/// What an env's step hands to the next besides the state: the solver's warm start, the step
-/// count and the step's contacts.
+/// What an env's step hands to the next besides the state: the solver's warm start and the
+/// step count (what [`pipeline::step`] reads and updates), and the step's contacts.
 #[derive(Debug, Default)]
 pub struct Carry {
-    /// Warm start of the constraint solver: the last step's constrained acceleration. (nv)
-    pub qacc_warmstart: Vec<f64>,
-    /// Substeps taken so far (step errors name it).
-    pub nstep: u64,
+    /// The solver's warm start (the last step's constrained acceleration) and the substeps
+    /// taken so far (step errors name it).
+    pub step: StepCarry,
     /// Contacts of the last step (its last substep), with their forces.
     pub contacts: Vec<ContactReport>,
 }
@@ -46,24 +46,41 @@ pub struct Carry {
 impl Clone for Carry {
     fn clone(&self) -> Self {
         Self {
-            qacc_warmstart: self.qacc_warmstart.clone(),
-            nstep: self.nstep,
+            step: self.step.clone(),
             contacts: self.contacts.clone(),
         }
     }
 
     /// Without allocating once the buffers have room (the backup before every batched call).
     fn clone_from(&mut self, src: &Self) {
-        self.qacc_warmstart.clone_from(&src.qacc_warmstart);
-        self.nstep = src.nstep;
+        self.step.clone_from(&src.step);
         self.contacts.clone_from(&src.contacts);
     }
 }
 
+/// What the hook of [`Env::step_with`] sees of the env's steps besides its control and state.
+#[derive(Clone, Copy, Debug)]
+pub struct StepView<'a> {
+    /// The scratch the steps run in (after a step: what it computed).
+    pub data: &'a Data,
+    /// The env's warm start and step count (before a step: what the step starts from).
+    pub carry: &'a StepCarry,
+    /// The substeps of the step just taken (after it; empty without a log, or with one
+    /// substep per step).
+    pub log: &'a StepLog,
+}
+
+static NO_LOG: StepLog = StepLog {
+    qacc: Vec::new(),
+    residual: Vec::new(),
+    contacts: Vec::new(),
+    contact_end: Vec::new(),
+};
+
 /// Where [`Env::step_with`] calls its hook.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum At {
-    /// Before step t: the control may be set, the state and scratch read (a tape records them).
+    /// Before step t: the control may be set, the state and carry read (a tape records them).
     Before,
     /// After step t succeeded.
     After,
@@ -77,64 +94,78 @@ impl Env {
             control: Control::new(model),
             params: model.params0.clone(),
             carry: Carry {
-                qacc_warmstart: vec![0.0; model.nv],
-                ..Carry::default()
+                step: StepCarry::new(model),
+                contacts: Vec::new(),
             },
         }
     }
 
     /// `nsteps` steps under the env's control, in the scratch `data` (see [`Env::step_with`]).
     pub fn step_n(&mut self, model: &Model, data: &mut Data, nsteps: usize) -> Result<()> {
-        self.step_with(model, data, nsteps, Interrupt::never(), |_, _, _, _, _| {})
-            .map_err(|(_, e)| e)
+        self.step_with(
+            model,
+            data,
+            nsteps,
+            Interrupt::never(),
+            None,
+            |_, _, _, _, _| {},
+        )
+        .map_err(|(_, e)| e)
     }
 
-    /// `nsteps` steps in the scratch `data`, calling `hook(t, at, control, state, data)` before
-    /// each step and after each step that succeeds. The env's warm start and step count go into
-    /// `data` first, and what the steps carry over comes back after the last. A failing step t
-    /// leaves the state before it (see [`pipeline::step`]) and is returned with t; the env's
-    /// carry is then what it was before the call, but for the step count and, when earlier
-    /// steps of the call moved the state (t > 0), the contacts, which are cleared: `data` holds
-    /// the failing step's, and the last good step's are gone. A requested `interrupt` fails the
-    /// next substep with [`Error::Interrupted`], like any failing step.
+    /// `nsteps` steps in the scratch `data`, calling `hook(t, at, control, state, view)` before
+    /// each step and after each step that succeeds; `view` shows the scratch, the env's carry
+    /// and, with `log`, the substeps of the step just taken. The steps update the env's carry
+    /// as they go, and its contacts are those of the last step. A failing step t leaves the
+    /// state and warm start before it (see [`pipeline::step`]) and is returned with t; the
+    /// step count keeps the substeps that ran and, when earlier steps of the call moved the
+    /// state (t > 0), the contacts are cleared: `data` holds the failing step's, and the last
+    /// good step's are gone. A requested `interrupt` fails the next substep with
+    /// [`Error::Interrupted`], like any failing step.
     pub fn step_with(
         &mut self,
         model: &Model,
         data: &mut Data,
         nsteps: usize,
         interrupt: &Interrupt,
-        mut hook: impl FnMut(usize, At, &mut Control, &State, &Data),
+        mut log: Option<&mut StepLog>,
+        mut hook: impl FnMut(usize, At, &mut Control, &State, &StepView<'_>),
     ) -> std::result::Result<(), (usize, Error)> {
         if nsteps == 0 {
             return Ok(()); // `data` holds no step of this env to keep
         }
-        data.qacc_warmstart
-            .copy_from_slice(&self.carry.qacc_warmstart);
-        data.nstep = self.carry.nstep;
         for t in 0..nsteps {
-            hook(t, At::Before, &mut self.control, &self.state, data);
+            let view = StepView {
+                data,
+                carry: &self.carry.step,
+                log: log.as_deref().unwrap_or(&NO_LOG),
+            };
+            hook(t, At::Before, &mut self.control, &self.state, &view);
             if let Err(e) = pipeline::step_interruptible(
                 model,
                 &self.params,
                 &mut self.state,
                 &self.control,
+                &mut self.carry.step,
                 data,
                 interrupt,
+                log.as_deref_mut(),
             ) {
-                self.carry.nstep = data.nstep;
                 if t > 0 {
                     self.carry.contacts.clear();
                 }
                 return Err((t, e));
             }
-            hook(t, At::After, &mut self.control, &self.state, data);
+            let view = StepView {
+                data,
+                carry: &self.carry.step,
+                log: log.as_deref().unwrap_or(&NO_LOG),
+            };
+            hook(t, At::After, &mut self.control, &self.state, &view);
         }
-        let c = &mut self.carry;
-        c.qacc_warmstart.copy_from_slice(&data.qacc_warmstart);
-        c.nstep = data.nstep;
-        c.contacts.clear();
-        c.contacts
-            .extend((0..data.contacts.len()).map(|k| ContactReport::of(data, k)));
+        let c = &mut self.carry.contacts;
+        c.clear();
+        c.extend((0..data.contacts.len()).map(|k| ContactReport::of(data, k)));
         Ok(())
     }
 }
@@ -159,7 +190,24 @@ pub struct Workers {
 /// contend for it.
 #[derive(Debug)]
 #[repr(align(128))]
-struct Slot(Mutex<Option<Data>>);
+struct Slot(Mutex<Option<Scratch>>);
+
+/// A thread's scratch: the forward pass's `Data` and, once a reverse pass ran on the thread,
+/// the reverse pass's buffers.
+#[derive(Debug)]
+struct Scratch {
+    data: Data,
+    vjp: Option<VjpScratch>,
+}
+
+impl Scratch {
+    fn new(model: &Model) -> Self {
+        Self {
+            data: Data::new(model),
+            vjp: None,
+        }
+    }
+}
 
 impl Default for Workers {
     fn default() -> Self {
@@ -188,6 +236,19 @@ impl Workers {
     /// Run `f` in this thread's scratch for `model` (the model every call of this `Workers`
     /// uses). Data left by earlier calls is scratch: `f` must set what it reads.
     pub fn with<R>(&self, model: &Model, f: impl FnOnce(&mut Data) -> R) -> R {
+        self.with_scratch(model, |s| f(&mut s.data))
+    }
+
+    /// [`Workers::with`], `f` also given this thread's buffers for reverse passes
+    /// ([`crate::adjoint::step::step_vjp`]), made on first use.
+    pub fn with_vjp<R>(&self, model: &Model, f: impl FnOnce(&mut Data, &mut VjpScratch) -> R) -> R {
+        self.with_scratch(model, |s| {
+            let vjp = s.vjp.get_or_insert_with(|| VjpScratch::new(model));
+            f(&mut s.data, vjp)
+        })
+    }
+
+    fn with_scratch<R>(&self, model: &Model, f: impl FnOnce(&mut Scratch) -> R) -> R {
         let i = rayon::current_thread_index().map_or(0, |i| i + 1) % self.slots.len();
         let mut slot = match self.slots[i].0.try_lock() {
             Ok(g) => g,
@@ -198,9 +259,9 @@ impl Workers {
                 self.slots[i].0.clear_poison();
                 g
             }
-            Err(TryLockError::WouldBlock) => return f(&mut Data::new(model)),
+            Err(TryLockError::WouldBlock) => return f(&mut Scratch::new(model)),
         };
-        f(slot.get_or_insert_with(|| Data::new(model)))
+        f(slot.get_or_insert_with(|| Scratch::new(model)))
     }
 }
 
@@ -219,8 +280,15 @@ pub fn step_all(model: &Model, envs: &mut [Env], workers: &Workers) -> Result<()
 pub fn step_all_n(model: &Model, envs: &mut [Env], workers: &Workers, nsteps: usize) -> Result<()> {
     let run = |e: &mut Env| {
         workers.with(model, |d| {
-            e.step_with(model, d, nsteps, workers.interrupt(), |_, _, _, _, _| {})
-                .map_err(|(_, e)| e)
+            e.step_with(
+                model,
+                d,
+                nsteps,
+                workers.interrupt(),
+                None,
+                |_, _, _, _, _| {},
+            )
+            .map_err(|(_, e)| e)
         })
     };
     if let [e] = envs {

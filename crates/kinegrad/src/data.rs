@@ -1,5 +1,9 @@
 //! Per-step scratch: every quantity a stage computes, grouped by the stage that fills it.
-//! Allocated once per model by [`Data::new`]; stepping reuses the buffers.
+//! Allocated once per model by [`Data::new`]; stepping reuses the buffers. Scratch only: what
+//! a step hands the next (the solver's warm start, the substep count) is the caller's
+//! [`crate::state::StepCarry`], the per-substep log a reverse pass replays is the caller's
+//! `pipeline::StepLog`, and the reverse pass's buffers are its own. A computation sets
+//! everything it reads here.
 
 use crate::math::{Force, Inertia, Mat3, Motion, Quat, Vec3};
 use crate::model::Model;
@@ -133,8 +137,6 @@ pub struct Data {
     // ---- solver ----
     /// Constrained acceleration. (nv)
     pub qacc: Vec<f64>,
-    /// Warm start for the next solve. (nv)
-    pub qacc_warmstart: Vec<f64>,
     /// Constraint forces in joint space, J^T f. (nv)
     pub qfrc_constraint: Vec<f64>,
     /// Newton Hessian M_h + J_A^T D_A J_A at the solution, Cholesky factor (lower). (nv x nv)
@@ -143,22 +145,6 @@ pub struct Data {
     pub solver_niter: usize,
     /// Scaled norm of the optimality residual at the last solve's result (0 without constraints).
     pub solver_residual: f64,
-    /// Number of substeps taken so far.
-    pub nstep: u64,
-    /// State at the start of the current step (q, v), restored if the step fails.
-    pub state_backup: (Vec<f64>, Vec<f64>),
-
-    // ---- per-substep results of the last step, kept only when substeps > 1 ----
-    /// Constrained acceleration of each substep of the last step, (substeps x nv); empty when
-    /// the model has one substep per step (then `qacc` is the step's).
-    pub substep_qacc: Vec<f64>,
-    /// Solver residual of each substep of the last step (substeps, or empty like `substep_qacc`).
-    pub substep_residual: Vec<f64>,
-    /// Contacts of each substep of the last step, concatenated (empty with one substep per
-    /// step: then `contacts` are the step's).
-    pub substep_contacts: Vec<Contact>,
-    /// End of each substep's contacts in `substep_contacts`. (substeps, or empty)
-    pub substep_contact_end: Vec<usize>,
 
     // scratch (nv and nefc sized)
     pub(crate) scratch_nv: [Vec<f64>; 4],
@@ -166,8 +152,8 @@ pub struct Data {
     pub(crate) scratch_jac: Vec<Vec3>,
     pub(crate) scratch_ls: Vec<(f64, usize)>,
     pub(crate) scratch_points: Vec<crate::collision::ContactPoint>,
-    /// Buffers of the reverse pass (made by the first `step_vjp` in this data).
-    pub(crate) vjp_scratch: Option<Box<crate::adjoint::step::VjpScratch>>,
+    /// The step's input (q, v and the carry's warm start), restored if the step fails.
+    pub(crate) scratch_rollback: [Vec<f64>; 3],
 }
 
 impl Data {
@@ -177,7 +163,6 @@ impl Data {
         let nv = model.nv;
         let nj = model.njnt;
         let ng = model.ngeom;
-        let sub = model.opt.substeps;
         Self {
             xpos: vec![Vec3::zeros(); nb],
             xquat: vec![Quat::identity(); nb],
@@ -189,7 +174,7 @@ impl Data {
             geom_xmat: vec![Mat3::identity(); ng],
             cdof: vec![Motion::zero(); nv],
             cinert: vec![Inertia::zero(); nb],
-            body_dof_last: body_dof_last(model),
+            body_dof_last: crate::model::compile::body_dof_last(model),
             crb: vec![Inertia::zero(); nb],
             qm: vec![0.0; nv * nv],
             cvel: vec![Motion::zero(); nb],
@@ -216,36 +201,16 @@ impl Data {
             efc_active: Vec::with_capacity(256),
             efc_force: Vec::with_capacity(256),
             qacc: vec![0.0; nv],
-            qacc_warmstart: vec![0.0; nv],
             qfrc_constraint: vec![0.0; nv],
             hess_chol: vec![0.0; nv * nv],
             solver_niter: 0,
             solver_residual: 0.0,
-            nstep: 0,
-            state_backup: (vec![0.0; model.nq], vec![0.0; nv]),
-            substep_qacc: Vec::with_capacity(if sub > 1 { sub * nv } else { 0 }),
-            substep_residual: Vec::with_capacity(if sub > 1 { sub } else { 0 }),
-            substep_contacts: Vec::with_capacity(if sub > 1 { 64 } else { 0 }),
-            substep_contact_end: Vec::with_capacity(if sub > 1 { sub } else { 0 }),
             scratch_nv: std::array::from_fn(|_| vec![0.0; nv]),
             scratch_efc: std::array::from_fn(|_| Vec::with_capacity(256)),
             scratch_jac: vec![Vec3::zeros(); nv],
             scratch_ls: Vec::with_capacity(256),
             scratch_points: Vec::with_capacity(16),
-            vjp_scratch: None,
+            scratch_rollback: [vec![0.0; model.nq], vec![0.0; nv], vec![0.0; nv]],
         }
     }
-}
-
-/// Last dof on the path from each body to the root (usize::MAX when the body is welded to the world).
-pub fn body_dof_last(model: &Model) -> Vec<usize> {
-    let mut out = vec![usize::MAX; model.nbody];
-    for b in 1..model.nbody {
-        out[b] = if model.body_dof_num[b] > 0 {
-            model.body_dof_adr[b] + model.body_dof_num[b] - 1
-        } else {
-            out[model.body_parent[b]]
-        };
-    }
-    out
 }

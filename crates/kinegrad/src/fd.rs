@@ -4,7 +4,7 @@ use crate::data::Data;
 use crate::error::Result;
 use crate::model::{Model, Params};
 use crate::pipeline;
-use crate::state::{Control, State};
+use crate::state::{Control, State, StepCarry};
 
 /// `p + s * dp`, field by field.
 pub fn params_axpy(p: &Params, s: f64, dp: &Params) -> Params {
@@ -82,7 +82,8 @@ pub struct StepDirection {
     pub params: Params,
 }
 
-/// Central finite-difference directional derivative of `step` along `dir`: (dq', dv').
+/// Central finite-difference directional derivative of `step` along `dir`: (dq', dv'), each
+/// step solved cold.
 pub fn step_jvp_fd(
     model: &Model,
     params: &Params,
@@ -102,7 +103,7 @@ pub fn step_jvp_fd(
             .for_each(|(a, b)| *a += s * b);
         let p = params_axpy(params, s, &dir.params);
         let mut d = Data::new(model);
-        pipeline::step(model, &p, &mut st, &c, &mut d)?;
+        pipeline::step(model, &p, &mut st, &c, &mut StepCarry::new(model), &mut d)?;
         Ok(st)
     };
     let plus = eval(eps)?;

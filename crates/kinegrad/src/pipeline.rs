@@ -10,75 +10,141 @@ use crate::integrator;
 use crate::interrupt::Interrupt;
 use crate::kinematics;
 use crate::model::{Model, Params};
-use crate::state::{Control, State};
+use crate::state::{Control, State, StepCarry};
 
-/// Advance `state` by one step (`model.opt.substeps` substeps of `timestep / substeps`).
-/// On error the state is left as it was before the call.
+/// Advance `state` by one step (`model.opt.substeps` substeps of `timestep / substeps`), the
+/// constraint solver warm-started from `carry`, which the step leaves with its last solve's
+/// acceleration and its substeps counted. On error the state and the warm start are left as
+/// they were before the call (the count keeps the substeps that ran).
 pub fn step(
     model: &Model,
     params: &Params,
     state: &mut State,
     control: &Control,
+    carry: &mut StepCarry,
     data: &mut Data,
 ) -> Result<()> {
-    step_interruptible(model, params, state, control, data, Interrupt::never())
+    step_interruptible(
+        model,
+        params,
+        state,
+        control,
+        carry,
+        data,
+        Interrupt::never(),
+        None,
+    )
+}
+
+/// What each substep of a step found, for a reverse pass that replays them (see
+/// `adjoint::rollout::Tape::record_result`), kept by the caller of [`step_interruptible`].
+/// Filled only when the model has more than one substep per step; with one, the step's
+/// results are those `Data` holds after it.
+#[derive(Clone, Debug, Default)]
+pub struct StepLog {
+    /// Constrained acceleration of each substep, (substeps x nv).
+    pub qacc: Vec<f64>,
+    /// Solver residual of each substep (substeps).
+    pub residual: Vec<f64>,
+    /// Contacts of each substep, concatenated.
+    pub contacts: Vec<Contact>,
+    /// End of each substep's contacts in `contacts` (substeps).
+    pub contact_end: Vec<usize>,
+}
+
+impl StepLog {
+    /// An empty log with room for a step of `model`.
+    pub fn new(model: &Model) -> Self {
+        let sub = model.opt.substeps;
+        if sub <= 1 {
+            return Self::default();
+        }
+        Self {
+            qacc: Vec::with_capacity(sub * model.nv),
+            residual: Vec::with_capacity(sub),
+            contacts: Vec::with_capacity(64),
+            contact_end: Vec::with_capacity(sub),
+        }
+    }
+
+    /// Whether the log holds no substep (one substep per step, or not logged).
+    pub fn is_empty(&self) -> bool {
+        self.contact_end.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.qacc.clear();
+        self.residual.clear();
+        self.contacts.clear();
+        self.contact_end.clear();
+    }
 }
 
 /// [`step`], stopping with [`Error::Interrupted`] (the state as before the call) if
-/// `interrupt` is requested before one of its substeps.
+/// `interrupt` is requested before one of its substeps, and, with `log`, keeping what each
+/// substep found there (when the model has more than one substep per step).
+#[allow(clippy::too_many_arguments)]
 pub fn step_interruptible(
     model: &Model,
     params: &Params,
     state: &mut State,
     control: &Control,
+    carry: &mut StepCarry,
     data: &mut Data,
     interrupt: &Interrupt,
+    log: Option<&mut StepLog>,
 ) -> Result<()> {
-    check_inputs(model, state, control)?;
-    data.state_backup.0.clone_from(&state.q);
-    data.state_backup.1.clone_from(&state.v);
+    check_inputs(model, state, control, carry)?;
+    let [q0, v0, warm0] = &mut data.scratch_rollback;
+    q0.clone_from(&state.q);
+    v0.clone_from(&state.v);
+    warm0.clone_from(&carry.qacc_warmstart);
     let time0 = state.time;
-    let result = substeps(model, params, state, control, data, interrupt);
+    let result = substeps(model, params, state, control, carry, data, interrupt, log);
     if result.is_err() {
-        state.q.clone_from(&data.state_backup.0);
-        state.v.clone_from(&data.state_backup.1);
+        let [q0, v0, warm0] = &data.scratch_rollback;
+        state.q.clone_from(q0);
+        state.v.clone_from(v0);
+        carry.qacc_warmstart.clone_from(warm0);
         state.time = time0;
     }
     result
 }
 
+#[allow(clippy::too_many_arguments)]
 fn substeps(
     model: &Model,
     params: &Params,
     state: &mut State,
     control: &Control,
+    carry: &mut StepCarry,
     data: &mut Data,
     interrupt: &Interrupt,
+    mut log: Option<&mut StepLog>,
 ) -> Result<()> {
     let h = model.opt.timestep / model.opt.substeps as f64;
-    let log = model.opt.substeps > 1;
-    if log {
-        data.substep_qacc.clear();
-        data.substep_residual.clear();
-        data.substep_contacts.clear();
-        data.substep_contact_end.clear();
+    if model.opt.substeps <= 1 {
+        log = None;
+    }
+    if let Some(log) = log.as_deref_mut() {
+        log.clear();
     }
     for _ in 0..model.opt.substeps {
         if interrupt.requested() {
-            return Err(Error::Interrupted { step: data.nstep });
+            return Err(Error::Interrupted { step: carry.nstep });
         }
-        forward(model, params, state, control, data, h)?;
-        if log {
+        forward(model, params, state, control, carry, data, h)?;
+        if let Some(log) = log.as_deref_mut() {
             // what a reverse pass over this step may reuse (see `adjoint::rollout::Tape`)
-            data.substep_qacc.extend_from_slice(&data.qacc);
-            data.substep_residual.push(data.solver_residual);
-            data.substep_contacts.extend_from_slice(&data.contacts);
-            data.substep_contact_end.push(data.substep_contacts.len());
+            log.qacc.extend_from_slice(&data.qacc);
+            log.residual.push(data.solver_residual);
+            log.contacts.extend_from_slice(&data.contacts);
+            log.contact_end.push(log.contacts.len());
         }
         integrator::integrate_vel(&mut state.v, &data.qacc, h);
         integrator::integrate_pos(model, &mut state.q, &state.v, h);
         state.time += h;
-        data.nstep += 1;
+        carry.nstep += 1;
         if let Some(i) = state.q.iter().chain(&state.v).position(|x| !x.is_finite()) {
             let what = if i < model.nq {
                 format!("qpos[{i}]")
@@ -87,7 +153,7 @@ fn substeps(
             };
             return Err(Error::Diverged {
                 // the substep that failed (`nstep` already counts it)
-                step: data.nstep - 1,
+                step: carry.nstep - 1,
                 message: format!(
                     "{what} is not finite{}",
                     diagnostics::diagnose(model, params, control, data, h)
@@ -98,7 +164,7 @@ fn substeps(
     Ok(())
 }
 
-fn check_inputs(model: &Model, state: &State, control: &Control) -> Result<()> {
+fn check_inputs(model: &Model, state: &State, control: &Control, carry: &StepCarry) -> Result<()> {
     if state.q.len() != model.nq || state.v.len() != model.nv {
         return Err(Error::invalid(
             "state",
@@ -115,6 +181,16 @@ fn check_inputs(model: &Model, state: &State, control: &Control) -> Result<()> {
         return Err(Error::invalid(
             "control",
             format!("expected {} entries", model.nv),
+        ));
+    }
+    if carry.qacc_warmstart.len() != model.nv {
+        return Err(Error::invalid(
+            "carry",
+            format!(
+                "expected a warm start of {} entries, got {}",
+                model.nv,
+                carry.qacc_warmstart.len()
+            ),
         ));
     }
     if let Some(d) = control.target.iter().position(|x| !x.is_finite()) {
@@ -145,7 +221,7 @@ pub struct Replay<'a> {
 
 /// A contact as a recomputation needs it: the geom pair and the narrowphase result; the rest
 /// of the [`Contact`] follows from the model and the parameters
-/// ([`crate::collision::detect::contact`]); less than half the size of a `Contact`.
+/// ([`crate::detect::contact`]); less than half the size of a `Contact`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ContactRecord {
     /// First geom.
@@ -168,12 +244,14 @@ impl ContactRecord {
 }
 
 /// Everything up to the constrained acceleration `data.qacc` at the current state, for a
-/// substep of length `h`.
+/// substep of length `h`, the solver warm-started from `carry`, which then holds the
+/// solution as the next solve's warm start (`carry.nstep` names the substep in errors).
 pub fn forward(
     model: &Model,
     params: &Params,
     state: &State,
     control: &Control,
+    carry: &mut StepCarry,
     data: &mut Data,
     h: f64,
 ) -> Result<()> {
@@ -197,16 +275,25 @@ pub fn forward(
     implicit_mass(model, params, control, data, h);
     data.qm_h_chol.copy_from_slice(&data.qm_h);
     if !chol::factor(&mut data.qm_h_chol, nv) {
-        return Err(not_positive_definite(model, params, control, data, h));
+        return Err(not_positive_definite(
+            model,
+            params,
+            control,
+            data,
+            h,
+            carry.nstep,
+        ));
     }
     data.qacc_smooth.copy_from_slice(&data.qfrc_smooth);
     chol::solve(&data.qm_h_chol, nv, &mut data.qacc_smooth);
     // collision and constraints
-    crate::collision::detect::detect(model, params, data);
+    crate::detect::detect(model, params, data);
     constraint::make_rows(model, q, v, h, data);
-    if !solver::solve(model, data) {
+    let solved = solver::solve(model, data, &carry.qacc_warmstart);
+    carry.qacc_warmstart.copy_from_slice(&data.qacc);
+    if !solved {
         return Err(Error::Diverged {
-            step: data.nstep,
+            step: carry.nstep,
             message: format!(
                 "constraint Hessian is not positive definite{}",
                 diagnostics::diagnose(model, params, control, data, h)
@@ -223,12 +310,14 @@ pub fn forward(
 /// acceleration with the Newton Hessian of its active set factored. The bias and passive
 /// forces, the unconstrained acceleration and the solver iterations are skipped (`qfrc_bias`,
 /// `qfrc_passive`, `qfrc_smooth`, `qm_h_chol`, `qacc_smooth` keep stale values): the reverse
-/// pass reads none of them.
+/// pass reads none of them. `nstep` names the substep in errors.
+#[allow(clippy::too_many_arguments)]
 pub fn forward_replay(
     model: &Model,
     params: &Params,
     state: &State,
     control: &Control,
+    nstep: u64,
     data: &mut Data,
     h: f64,
     replay: Replay<'_>,
@@ -247,17 +336,16 @@ pub fn forward_replay(
     data.contacts.clear();
     for c in replay.contacts {
         let (g1, g2) = (c.geom1 as usize, c.geom2 as usize);
-        data.contacts.push(crate::collision::detect::contact(
-            model, params, g1, g2, &c.point,
-        ));
+        data.contacts
+            .push(crate::detect::contact(model, params, g1, g2, &c.point));
     }
     constraint::make_rows(model, q, v, h, data);
     if !solver::set_solution(model, data, replay.qacc, replay.residual) {
         return Err(if data.nefc == 0 {
-            not_positive_definite(model, params, control, data, h)
+            not_positive_definite(model, params, control, data, h, nstep)
         } else {
             Error::Diverged {
-                step: data.nstep,
+                step: nstep,
                 message: format!(
                     "constraint Hessian is not positive definite{}",
                     diagnostics::diagnose(model, params, control, data, h)
@@ -283,13 +371,14 @@ fn not_positive_definite(
     control: &Control,
     data: &mut Data,
     h: f64,
+    nstep: u64,
 ) -> Error {
     let nv = model.nv;
     let cause = diagnostics::diagnose(model, params, control, data, h);
     if data.qm_h.iter().any(|x| !x.is_finite()) {
         // a state far out (finite, yet beyond what the mass matrix can be computed at)
         return Error::Diverged {
-            step: data.nstep,
+            step: nstep,
             message: format!("the mass matrix is not finite: the state diverged{cause}"),
         };
     }
@@ -304,7 +393,7 @@ fn not_positive_definite(
         cause
     };
     Error::Diverged {
-        step: data.nstep,
+        step: nstep,
         message: format!(
             "mass matrix is not positive definite (its factorization fails at dof {d}, joint \
              '{joint}'){cause}"

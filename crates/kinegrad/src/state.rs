@@ -1,4 +1,5 @@
-//! What evolves (State) and what the user drives each step (Control).
+//! What evolves (State), what the user drives each step (Control), and what one step hands
+//! the next besides the state (StepCarry).
 
 use crate::model::{CtrlMode, JointType, Model};
 
@@ -54,6 +55,44 @@ impl State {
     /// Normalize the quaternions of free and ball joints in `q`.
     pub fn normalize_quaternions(&mut self, model: &Model) {
         normalize_quaternions(model, &mut self.q);
+    }
+}
+
+/// What a step hands to the next besides the state: the constraint solver's warm start and the
+/// count of substeps taken. [`crate::pipeline::step`] reads and updates it; it is kept by
+/// whoever owns the trajectory (an env's `batch::Carry`, a tape's checkpoints, a local of a
+/// loop of steps), never by the scratch a step computes in. A new one is a cold start.
+#[derive(Debug, Default, PartialEq)]
+pub struct StepCarry {
+    /// Warm start of the constraint solver: the constrained acceleration of the last solve
+    /// (nv); zeros for a cold start.
+    pub qacc_warmstart: Vec<f64>,
+    /// Substeps taken so far (a failing step's error names its substep by this count).
+    pub nstep: u64,
+}
+
+impl Clone for StepCarry {
+    fn clone(&self) -> Self {
+        Self {
+            qacc_warmstart: self.qacc_warmstart.clone(),
+            nstep: self.nstep,
+        }
+    }
+
+    /// Reuses the buffer of `self`.
+    fn clone_from(&mut self, source: &Self) {
+        self.qacc_warmstart.clone_from(&source.qacc_warmstart);
+        self.nstep = source.nstep;
+    }
+}
+
+impl StepCarry {
+    /// A cold start for `model`: a zero warm start, no substep taken.
+    pub fn new(model: &Model) -> Self {
+        Self {
+            qacc_warmstart: vec![0.0; model.nv],
+            nstep: 0,
+        }
     }
 }
 

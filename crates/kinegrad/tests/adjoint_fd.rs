@@ -1,13 +1,13 @@
 //! The reverse pass against finite differences: <J dx, y> (central differences) must equal
 //! <dx, J^T y> (step_vjp) for random directions dx in every input and random seeds y.
 
-use kinegrad::adjoint::step::{kinematics_vjp, step_vjp};
+use kinegrad::adjoint::step::{kinematics_vjp, step_vjp, VjpScratch};
 use kinegrad::adjoint::StepGrad;
 use kinegrad::fd::{params_dot, step_jvp_fd, StepDirection};
 use kinegrad::math::{Mat3, Pose, Quat, Vec3};
 use kinegrad::model::builder::{BaseMode, BodySpec, EntitySpec, JointSpec};
 use kinegrad::model::{CtrlMode, Integrator, JointType, ModelBuilder, Params};
-use kinegrad::{pipeline, Control, Data, Model, State};
+use kinegrad::{pipeline, Control, Data, Model, State, StepCarry};
 
 /// Deterministic pseudo-random numbers in [-1, 1].
 struct Rng(u64);
@@ -99,7 +99,11 @@ fn dot_test_masked(
         + dv.iter().zip(&yv).map(|(a, b)| a * b).sum::<f64>();
     let mut g = StepGrad::zeros(model);
     let mut data = Data::new(model);
-    step_vjp(model, &params, state, control, &mut data, &yq, &yv, &mut g).unwrap();
+    let (carry, mut sc) = (StepCarry::new(model), VjpScratch::new(model));
+    step_vjp(
+        model, &params, state, control, &carry, &mut data, &mut sc, &yq, &yv, &mut g,
+    )
+    .unwrap();
     let rhs = dir.q.iter().zip(&g.q).map(|(a, b)| a * b).sum::<f64>()
         + dir.v.iter().zip(&g.v).map(|(a, b)| a * b).sum::<f64>()
         + dir
@@ -246,7 +250,8 @@ fn active_joint_limit_step_vjp_matches_finite_differences() {
     s.v[0] = 0.4;
     let c = Control::new(&model);
     let mut d = Data::new(&model);
-    pipeline::forward(&model, &model.params0, &s, &c, &mut d, 0.01).unwrap();
+    let mut carry = StepCarry::new(&model);
+    pipeline::forward(&model, &model.params0, &s, &c, &mut carry, &mut d, 0.01).unwrap();
     assert!(d.efc_active.iter().any(|x| *x), "limit must be active");
     for seed in 0..3 {
         let err = dot_test(&model, &s, &c, seed, 1e-7);
@@ -468,7 +473,9 @@ fn contact_model_dt(kind: kinegrad::model::GeomType, size: Vec3, friction: f64, 
 fn contact_dot_tests(model: &Model, s: &State) {
     let c = Control::new(model);
     let mut d = Data::new(model);
-    pipeline::forward(model, &model.params0, s, &c, &mut d, model.opt.timestep).unwrap();
+    let mut carry = StepCarry::new(model);
+    let h = model.opt.timestep;
+    pipeline::forward(model, &model.params0, s, &c, &mut carry, &mut d, h).unwrap();
     assert!(
         !d.contacts.is_empty() && d.efc_active.iter().any(|x| *x),
         "contact must be active"
@@ -591,6 +598,7 @@ fn box_sliding_on_plane_100_steps_gradient_wrt_velocity_friction_mass() {
     let mut s = State::new(&model);
     // settle flat on the plane first, then push
     let mut d = Data::new(&model);
+    let mut carry = StepCarry::new(&model);
     s.q[2] = 0.05;
     for _ in 0..100 {
         pipeline::step(
@@ -598,6 +606,7 @@ fn box_sliding_on_plane_100_steps_gradient_wrt_velocity_friction_mass() {
             &model.params0,
             &mut s,
             &Control::new(&model),
+            &mut carry,
             &mut d,
         )
         .unwrap();
@@ -670,7 +679,8 @@ fn saturated_actuator_step_vjp_matches_finite_differences() {
         c.mode[0] = CtrlMode::Position;
         c.target[0] = target;
         let mut d = Data::new(&model);
-        pipeline::forward(&model, &model.params0, &s, &c, &mut d, 0.01).unwrap();
+        let mut carry = StepCarry::new(&model);
+        pipeline::forward(&model, &model.params0, &s, &c, &mut carry, &mut d, 0.01).unwrap();
         assert!(d.actuator_clamped[0]);
         assert_eq!(d.qfrc_actuator[0], model.params0.dof_force_range[0][bound]);
         let err = dot_test(&model, &s, &c, 5, 1e-6);

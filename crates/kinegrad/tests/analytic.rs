@@ -3,7 +3,7 @@
 use kinegrad::math::{Mat3, Pose, Quat, Vec3};
 use kinegrad::model::builder::{BaseMode, BodySpec, EntitySpec, JointSpec};
 use kinegrad::model::{Integrator, JointType, ModelBuilder};
-use kinegrad::{pipeline, Control, Data, Model, State};
+use kinegrad::{pipeline, Control, Data, Model, State, StepCarry};
 
 fn sphere_inertia(m: f64, r: f64) -> Mat3 {
     Mat3::identity() * (0.4 * m * r * r)
@@ -67,9 +67,10 @@ fn free_fall_matches_discrete_and_continuous_solution() {
     s.v[0] = 1.0;
     let c = Control::new(&model);
     let mut d = Data::new(&model);
+    let mut carry = StepCarry::new(&model);
     let n = 1000;
     for _ in 0..n {
-        pipeline::step(&model, &model.params0, &mut s, &c, &mut d).unwrap();
+        pipeline::step(&model, &model.params0, &mut s, &c, &mut carry, &mut d).unwrap();
     }
     let nf = n as f64;
     // semi-implicit Euler: z_n = z0 - g h^2 n (n + 1) / 2 exactly
@@ -101,11 +102,12 @@ fn pendulum_period_matches_physical_pendulum_formula() {
     s.q[0] = theta0;
     let c = Control::new(&model);
     let mut d = Data::new(&model);
+    let mut carry = StepCarry::new(&model);
     // time between successive upward zero crossings of theta
     let mut crossings = vec![];
     let mut prev = s.q[0];
     for _ in 0..40000 {
-        pipeline::step(&model, &model.params0, &mut s, &c, &mut d).unwrap();
+        pipeline::step(&model, &model.params0, &mut s, &c, &mut carry, &mut d).unwrap();
         if prev < 0.0 && s.q[0] >= 0.0 {
             // linear interpolation of the crossing time
             let frac = -prev / (s.q[0] - prev);
@@ -140,10 +142,11 @@ fn double_pendulum_energy_drift_is_bounded_over_10s() {
     s.q[1] = -0.7;
     let c = Control::new(&model);
     let mut d = Data::new(&model);
+    let mut carry = StepCarry::new(&model);
     let e0 = energy(&model, &s, &mut d);
     let mut max_dev: f64 = 0.0;
     for k in 0..100_000 {
-        pipeline::step(&model, &model.params0, &mut s, &c, &mut d).unwrap();
+        pipeline::step(&model, &model.params0, &mut s, &c, &mut carry, &mut d).unwrap();
         if k % 100 == 0 {
             max_dev = max_dev.max((energy(&model, &s, &mut d) - e0).abs());
         }
@@ -171,6 +174,7 @@ fn free_spinning_body_conserves_momentum() {
     s.v.copy_from_slice(&[0.3, -0.2, 0.1, 1.0, 2.0, 0.5]);
     let c = Control::new(&model);
     let mut d = Data::new(&model);
+    let mut carry = StepCarry::new(&model);
     let momentum = |s: &State, d: &mut Data| {
         pipeline::kinematics(&model, &model.params0, &s.q, d);
         kinegrad::kinematics::com_vel(&model, &s.v, d);
@@ -178,7 +182,7 @@ fn free_spinning_body_conserves_momentum() {
     };
     let p0 = momentum(&s, &mut d);
     for _ in 0..20000 {
-        pipeline::step(&model, &model.params0, &mut s, &c, &mut d).unwrap();
+        pipeline::step(&model, &model.params0, &mut s, &c, &mut carry, &mut d).unwrap();
     }
     let p1 = momentum(&s, &mut d);
     assert!(

@@ -6,9 +6,9 @@
 mod common;
 
 use common::{controls, scene, start};
-use kinegrad::batch::At;
+use kinegrad::batch::{At, StepView};
 use kinegrad::constraint::ContactReport;
-use kinegrad::{batch, pipeline, Control, Data, Env, Interrupt, Model, State, Workers};
+use kinegrad::{batch, pipeline, Control, Data, Env, Interrupt, Model, State, StepCarry, Workers};
 
 const N: usize = 5;
 /// Steps per call, in turn.
@@ -44,19 +44,21 @@ fn batched_envs_step_as_if_each_had_its_own_data() {
         let model = scene(substeps);
         let all = controls(&model, 40);
         // reference: env by env, each in its own Data
-        let reference: Vec<(State, Data)> = (0..N)
+        let reference: Vec<(State, StepCarry, Data)> = (0..N)
             .map(|i| {
                 let (mut s, mut d) = (start_of(&model, i), Data::new(&model));
+                let mut carry = StepCarry::new(&model);
                 for (k, &steps) in CALLS.iter().enumerate() {
                     let c = control_of(&all, k, i);
                     for _ in 0..steps {
-                        pipeline::step(&model, &model.params0, &mut s, &c, &mut d).unwrap();
+                        pipeline::step(&model, &model.params0, &mut s, &c, &mut carry, &mut d)
+                            .unwrap();
                     }
                 }
-                (s, d)
+                (s, carry, d)
             })
             .collect();
-        assert!(reference.iter().all(|(_, d)| !d.contacts.is_empty()));
+        assert!(reference.iter().all(|(_, _, d)| !d.contacts.is_empty()));
         for threads in [1, 2] {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
@@ -73,13 +75,16 @@ fn batched_envs_step_as_if_each_had_its_own_data() {
                 }
                 envs
             });
-            for (i, (e, (s, d))) in envs.iter().zip(&reference).enumerate() {
+            for (i, (e, (s, carry, d))) in envs.iter().zip(&reference).enumerate() {
                 let at = format!("substeps {substeps}, {threads} threads, env {i}");
                 assert_eq!(e.state.q, s.q, "{at}: q");
                 assert_eq!(e.state.v, s.v, "{at}: v");
                 assert_eq!(e.state.time, s.time, "{at}: time");
-                assert_eq!(e.carry.qacc_warmstart, d.qacc_warmstart, "{at}: warm start");
-                assert_eq!(e.carry.nstep, d.nstep, "{at}: step count");
+                assert_eq!(
+                    e.carry.step.qacc_warmstart, carry.qacc_warmstart,
+                    "{at}: warm start"
+                );
+                assert_eq!(e.carry.step.nstep, carry.nstep, "{at}: step count");
                 let contacts: Vec<ContactReport> = (0..d.contacts.len())
                     .map(|c| ContactReport::of(d, c))
                     .collect();
@@ -106,13 +111,18 @@ fn a_failing_env_keeps_its_state_and_is_named() {
     let e = &envs[3];
     assert_eq!(e.state.q, before.state.q);
     assert_eq!(e.state.v, before.state.v);
-    assert_eq!(e.carry.qacc_warmstart, before.carry.qacc_warmstart);
+    assert_eq!(
+        e.carry.step.qacc_warmstart,
+        before.carry.step.qacc_warmstart
+    );
     assert_eq!(e.carry.contacts, before.carry.contacts);
     // the others ran all their steps
     let mut s = start_of(&model, 0);
     let mut d = Data::new(&model);
+    let mut carry = StepCarry::new(&model);
     for _ in 0..7 {
-        pipeline::step(&model, &model.params0, &mut s, &envs[0].control, &mut d).unwrap();
+        let c = &envs[0].control;
+        pipeline::step(&model, &model.params0, &mut s, c, &mut carry, &mut d).unwrap();
     }
     assert_eq!(envs[0].state.q, s.q);
 }
@@ -126,13 +136,13 @@ fn a_step_failing_after_good_ones_leaves_the_state_before_it_and_no_stale_contac
     let mut reference = e.clone();
     reference.step_n(&model, &mut data, 2).unwrap();
     // steps 0 and 1 as the reference's, step 2 fails (a NaN target set before it)
-    let nan_at_2 = |t: usize, at: At, c: &mut Control, _: &State, _: &Data| {
+    let nan_at_2 = |t: usize, at: At, c: &mut Control, _: &State, _: &StepView| {
         if t == 2 && at == At::Before {
             c.target[0] = f64::NAN;
         }
     };
     let (t, err) = e
-        .step_with(&model, &mut data, 4, Interrupt::never(), nan_at_2)
+        .step_with(&model, &mut data, 4, Interrupt::never(), None, nan_at_2)
         .unwrap_err();
     assert_eq!(t, 2, "{err}");
     assert_eq!(e.state.q, reference.state.q);
@@ -147,11 +157,11 @@ fn scratch_taken_already_is_not_waited_for() {
     let model = scene(1);
     let workers = Workers::new();
     let inner = workers.with(&model, |outer| {
-        outer.nstep = 7;
-        workers.with(&model, |inner| inner.nstep)
+        outer.solver_niter = 7;
+        workers.with(&model, |inner| inner.solver_niter)
     });
     assert_eq!(inner, 0);
-    assert_eq!(workers.with(&model, |d| d.nstep), 7);
+    assert_eq!(workers.with(&model, |d| d.solver_niter), 7);
 }
 
 #[test]
@@ -161,14 +171,14 @@ fn scratch_left_by_a_panic_is_made_afresh() {
     let workers = Workers::new();
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         workers.with(&model, |d| {
-            d.nstep = 7;
+            d.solver_niter = 7;
             d.qfrc_bias.clear(); // as a step interrupted with a buffer taken out would leave it
             panic!("mid-step")
         })
     }));
     assert!(panicked.is_err());
-    let (nstep, nbias) = workers.with(&model, |d| (d.nstep, d.qfrc_bias.len()));
-    assert_eq!((nstep, nbias), (0, model.nv));
+    let (niter, nbias) = workers.with(&model, |d| (d.solver_niter, d.qfrc_bias.len()));
+    assert_eq!((niter, nbias), (0, model.nv));
     let mut e = envs_of(&model).remove(0);
     workers.with(&model, |d| e.step_n(&model, d, 2)).unwrap();
 }

@@ -6,7 +6,7 @@ use common::box_inertia;
 use kinegrad::math::{Mat3, Pose, Vec3};
 use kinegrad::model::builder::{BaseMode, BodySpec, EntitySpec, GeomSpec};
 use kinegrad::model::{GeomType, ModelBuilder};
-use kinegrad::{pipeline, Control, Data, Model, State};
+use kinegrad::{pipeline, Control, Data, Model, State, StepCarry};
 
 fn body_with(
     name: &str,
@@ -43,9 +43,10 @@ fn ground(friction: f64) -> EntitySpec {
 fn run(model: &Model, s: &mut State, seconds: f64) -> Data {
     let c = Control::new(model);
     let mut d = Data::new(model);
+    let mut carry = StepCarry::new(model);
     let n = (seconds / model.opt.timestep).round() as usize;
     for _ in 0..n {
-        pipeline::step(model, &model.params0, s, &c, &mut d).unwrap();
+        pipeline::step(model, &model.params0, s, &c, &mut carry, &mut d).unwrap();
     }
     d
 }

@@ -8,7 +8,10 @@ use kinegrad::adjoint::rollout::Tape;
 use kinegrad::math::{Mat3, Pose, Vec3};
 use kinegrad::model::builder::BaseMode;
 use kinegrad::model::{mjcf, primitives, ModelBuilder};
-use kinegrad::{batch, pipeline, Control, CtrlMode, Data, Env, Model, State, Workers};
+use kinegrad::pipeline::StepLog;
+use kinegrad::{
+    batch, pipeline, Control, CtrlMode, Data, Env, Interrupt, Model, State, StepCarry, Workers,
+};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,12 +40,13 @@ static GLOBAL: Counting = Counting;
 /// Allocations made by `steps` steps after `warm` warm-up steps, and the contacts at the end.
 fn count(model: &Model, s: &mut State, c: &Control, warm: usize, steps: usize) -> (usize, usize) {
     let mut d = Data::new(model);
+    let mut carry = StepCarry::new(model);
     for _ in 0..warm {
-        pipeline::step(model, &model.params0, s, c, &mut d).unwrap();
+        pipeline::step(model, &model.params0, s, c, &mut carry, &mut d).unwrap();
     }
     let before = ALLOCS.load(Ordering::Relaxed);
     for _ in 0..steps {
-        pipeline::step(model, &model.params0, s, c, &mut d).unwrap();
+        pipeline::step(model, &model.params0, s, c, &mut carry, &mut d).unwrap();
     }
     (ALLOCS.load(Ordering::Relaxed) - before, d.contacts.len())
 }
@@ -83,18 +87,33 @@ fn batch_allocs_in_pool(model: &Model, s: &State, c: &Control) -> usize {
     n
 }
 
+/// One step from `s` keeping its substeps in `log`.
+fn logged_step(
+    model: &Model,
+    s: &mut State,
+    c: &Control,
+    carry: &mut StepCarry,
+    d: &mut Data,
+    log: &mut StepLog,
+) {
+    let never = Interrupt::never();
+    pipeline::step_interruptible(model, &model.params0, s, c, carry, d, never, Some(log)).unwrap();
+}
+
 /// Allocations made while recording 100 steps on a tape with room reserved for them: only the
 /// recorded contacts' growth may allocate (amortized doubling), never each step.
 fn record_allocs(model: &Model, s: &mut State, c: &Control) -> usize {
     let mut d = Data::new(model);
-    pipeline::step(model, &model.params0, s, c, &mut d).unwrap();
+    let mut carry = StepCarry::new(model);
+    let mut log = StepLog::new(model);
+    logged_step(model, s, c, &mut carry, &mut d, &mut log);
     let mut tape = Tape::new(model.params0.clone(), 1);
     tape.reserve(100, model);
     let before = ALLOCS.load(Ordering::Relaxed);
     for _ in 0..100 {
-        tape.record_state(s, &d);
-        pipeline::step(model, &model.params0, s, c, &mut d).unwrap();
-        tape.record_result(&d);
+        tape.record_state(s, &carry);
+        logged_step(model, s, c, &mut carry, &mut d, &mut log);
+        tape.record_result(&d, &log);
     }
     let n = ALLOCS.load(Ordering::Relaxed) - before;
     assert!(tape.has_results());
@@ -105,12 +124,14 @@ fn record_allocs(model: &Model, s: &mut State, c: &Control) -> usize {
 /// (the first pass makes the buffers).
 fn vjp_allocs(model: &Model, s: &mut State, c: &Control) -> (usize, usize) {
     let mut d = Data::new(model);
-    let record = |steps: usize, s: &mut State, d: &mut Data| {
+    let mut carry = StepCarry::new(model);
+    let mut log = StepLog::new(model);
+    let mut record = |steps: usize, s: &mut State, d: &mut Data| {
         let mut tape = Tape::new(model.params0.clone(), 1);
         for _ in 0..steps {
-            tape.record(s, c, d);
-            pipeline::step(model, &model.params0, s, c, d).unwrap();
-            tape.record_result(d);
+            tape.record(s, c, &carry);
+            logged_step(model, s, c, &mut carry, d, &mut log);
+            tape.record_result(d, &log);
         }
         assert!(tape.has_results());
         tape

@@ -4,7 +4,7 @@ use kinegrad::constraint::contact_force;
 use kinegrad::math::{Mat3, Pose, Vec3};
 use kinegrad::model::builder::{ActuatorSpec, BaseMode, BodySpec, EntitySpec, GeomSpec, JointSpec};
 use kinegrad::model::{CtrlMode, GeomType, JointType, ModelBuilder};
-use kinegrad::{pipeline, Control, Data, Error, State};
+use kinegrad::{pipeline, Control, Data, Error, State, StepCarry};
 
 fn cube(name: &str, parent: Option<usize>, pos: Vec3, hinge: bool) -> BodySpec {
     let mut b = BodySpec::new(name, parent);
@@ -53,7 +53,16 @@ fn fixed_base_links_respect_adjacency_and_self_collision_filters() {
     assert_eq!(m.collision_pairs, vec![(0, 2)]);
     let mut s = State::new(&m);
     let mut d = Data::new(&m);
-    pipeline::step(&m, &m.params0, &mut s, &Control::new(&m), &mut d).unwrap();
+    let mut carry = StepCarry::new(&m);
+    pipeline::step(
+        &m,
+        &m.params0,
+        &mut s,
+        &Control::new(&m),
+        &mut carry,
+        &mut d,
+    )
+    .unwrap();
     assert!(!d.contacts.is_empty());
     assert!(d.contacts.iter().all(|c| (c.geom1, c.geom2) == (0, 2)));
 }
@@ -121,8 +130,9 @@ fn failed_step_leaves_the_state_untouched() {
     s.q[0] = 0.3;
     s.v[0] = -1.0;
     let before = s.clone();
+    let (mut carry, mut d) = (StepCarry::new(&m), Data::new(&m));
     let err =
-        pipeline::step(&m, &params, &mut s, &Control::new(&m), &mut Data::new(&m)).unwrap_err();
+        pipeline::step(&m, &params, &mut s, &Control::new(&m), &mut carry, &mut d).unwrap_err();
     assert!(matches!(err, Error::Diverged { .. }));
     assert!(err.to_string().contains("'l1'"), "{err}");
     assert_eq!(s, before);
@@ -166,8 +176,9 @@ fn resting_contact_forces_balance_gravity_and_solver_is_optimal() {
     let mut s = State::new(&m);
     let c = Control::new(&m);
     let mut d = Data::new(&m);
+    let mut carry = StepCarry::new(&m);
     for _ in 0..400 {
-        pipeline::step(&m, &m.params0, &mut s, &c, &mut d).unwrap();
+        pipeline::step(&m, &m.params0, &mut s, &c, &mut carry, &mut d).unwrap();
     }
     // the four corner contacts carry the weight, with no net tangential force
     let total: Vec3 = (0..d.contacts.len()).map(|i| contact_force(&d, i)).sum();
@@ -223,7 +234,9 @@ fn rotation_after_a_ball_joint_in_one_body_is_rejected_by_name() {
 
 #[test]
 fn gradient_of_an_unconverged_solve_is_an_error_not_a_wrong_number() {
-    use kinegrad::adjoint::{step::step_vjp, StepGrad};
+    use kinegrad::adjoint::step::{step_vjp, VjpScratch};
+    use kinegrad::adjoint::StepGrad;
+    use kinegrad::pipeline::StepLog;
     // three boxes dropped into each other and the floor, one Newton iteration allowed
     let mut ground = BodySpec::new("ground", None);
     ground
@@ -264,19 +277,23 @@ fn gradient_of_an_unconverged_solve_is_an_error_not_a_wrong_number() {
     });
     let c = Control::new(&m);
     let mut d = Data::new(&m);
-    pipeline::forward(&m, &m.params0, &s, &c, &mut d, m.opt.timestep).unwrap();
+    let mut carry = StepCarry::new(&m);
+    pipeline::forward(&m, &m.params0, &s, &c, &mut carry, &mut d, m.opt.timestep).unwrap();
     assert!(
         d.solver_residual > 1e-6,
         "this setup must leave the solve unconverged (residual {:.1e})",
         d.solver_residual
     );
     let mut g = StepGrad::zeros(&m);
+    // warm-started from the forward's solution
     let err = step_vjp(
         &m,
         &m.params0,
         &s,
         &c,
+        &carry,
         &mut d,
+        &mut VjpScratch::new(&m),
         &vec![1.0; m.nq],
         &vec![0.0; m.nv],
         &mut g,
@@ -286,10 +303,10 @@ fn gradient_of_an_unconverged_solve_is_an_error_not_a_wrong_number() {
     // the same through a tape that recorded the step's results (the forward's residual counts)
     let mut tape = kinegrad::adjoint::rollout::Tape::new(m.params0.clone(), 1);
     let mut s1 = s.clone();
-    let mut d = Data::new(&m); // no warm start from the solve above
-    tape.record(&s1, &c, &d);
-    pipeline::step(&m, &m.params0, &mut s1, &c, &mut d).unwrap();
-    tape.record_result(&d);
+    let mut carry = StepCarry::new(&m); // no warm start from the solve above
+    tape.record(&s1, &c, &carry);
+    pipeline::step(&m, &m.params0, &mut s1, &c, &mut carry, &mut d).unwrap();
+    tape.record_result(&d, &StepLog::default());
     assert!(tape.has_results() && d.solver_residual > 1e-6);
     let err = tape
         .vjp(

@@ -7,7 +7,7 @@ mod common;
 use common::Rng;
 use kinegrad::model::builder::BaseMode;
 use kinegrad::model::mjcf;
-use kinegrad::{pipeline, Control, CtrlMode, Data, Error, Model, Params, State};
+use kinegrad::{pipeline, Control, CtrlMode, Data, Error, Model, Params, State, StepCarry};
 use std::path::{Path, PathBuf};
 
 fn assets() -> PathBuf {
@@ -52,8 +52,9 @@ fn run_until_error(m: &Model, p: &Params, target: Option<f64>, n: usize) -> (Err
         c.target.iter_mut().for_each(|x| *x = target);
     }
     let mut d = Data::new(m);
+    let mut carry = StepCarry::new(m);
     for t in 0..n {
-        if let Err(e) = pipeline::step(m, p, &mut s, &c, &mut d) {
+        if let Err(e) = pipeline::step(m, p, &mut s, &c, &mut carry, &mut d) {
             return (e, t);
         }
     }
@@ -230,10 +231,11 @@ fn ball_falling_through_the_floor_at_a_large_dt_is_warned_about() {
     let mut s = State::new(&m);
     let c = Control::new(&m);
     let mut d = Data::new(&m);
+    let mut carry = StepCarry::new(&m);
     let mut seen = Vec::new();
     let mut first_warning = None;
     for (t, z) in mujoco_z.iter().enumerate() {
-        pipeline::step(&m, &m.params0, &mut s, &c, &mut d).unwrap();
+        pipeline::step(&m, &m.params0, &mut s, &c, &mut carry, &mut d).unwrap();
         assert!(
             (s.q[2] - z).abs() < 1e-9,
             "step {t}: z {} vs MuJoCo {z}",
@@ -276,8 +278,9 @@ fn ball_falling_through_the_floor_at_a_large_dt_is_warned_about() {
     assert!(timestep_warnings(&m2, &m2.params0).is_empty());
     let mut s = State::new(&m2);
     let mut d = Data::new(&m2);
+    let mut carry = StepCarry::new(&m2);
     for _ in 0..500 {
-        pipeline::step(&m2, &m2.params0, &mut s, &c, &mut d).unwrap();
+        pipeline::step(&m2, &m2.params0, &mut s, &c, &mut carry, &mut d).unwrap();
         let mut w = Vec::new();
         contact_warnings(&m2, &d, &mut w);
         assert!(w.is_empty(), "{w:?}");
@@ -317,7 +320,8 @@ fn franka_gripper_soak_keeps_finger_contacts_limit_rows_and_a_converged_solver()
     let mut s = State::new(&m);
     let mut c = Control::new(&m);
     let mut d = Data::new(&m);
-    pipeline::forward(&m, &m.params0, &s, &c, &mut d, m.opt.timestep).unwrap();
+    let mut carry = StepCarry::new(&m);
+    pipeline::forward(&m, &m.params0, &s, &c, &mut carry, &mut d, m.opt.timestep).unwrap();
     let pads: Vec<_> = d
         .contacts
         .iter()
@@ -351,7 +355,7 @@ fn franka_gripper_soak_keeps_finger_contacts_limit_rows_and_a_converged_solver()
             .copied()
             .filter(|&j| s.q[m.jnt_qpos_adr[j]] < m.jnt_range[j][0])
             .collect();
-        pipeline::step(&m, &m.params0, &mut s, &c, &mut d).unwrap();
+        pipeline::step(&m, &m.params0, &mut s, &c, &mut carry, &mut d).unwrap();
         for &j in &past {
             past_limit_steps += 1;
             assert!(

@@ -9,7 +9,22 @@ mod common;
 use common::{controls, scene, start};
 use kinegrad::adjoint::rollout::{Tape, TapeGrad};
 use kinegrad::model::Params;
-use kinegrad::{pipeline, Control, Data, Model, State};
+use kinegrad::pipeline::StepLog;
+use kinegrad::{pipeline, Control, Data, Interrupt, Model, State, StepCarry};
+
+/// One step keeping its substeps in `log` (the results a tape records).
+fn logged_step(
+    model: &Model,
+    params: &Params,
+    s: &mut State,
+    c: &Control,
+    carry: &mut StepCarry,
+    data: &mut Data,
+    log: &mut StepLog,
+) {
+    let never = Interrupt::never();
+    pipeline::step_interruptible(model, params, s, c, carry, data, never, Some(log)).unwrap();
+}
 
 struct Run {
     grad: TapeGrad,
@@ -28,14 +43,15 @@ fn run(
     results: bool,
 ) -> (Run, Tape) {
     let mut data = Data::new(model);
+    let (mut carry, mut log) = (StepCarry::new(model), StepLog::new(model));
     let mut tape = Tape::new(params.clone(), stride);
     let mut s = init.clone();
     let mut finals = s.clone();
     for c in controls {
-        tape.record(&s, c, &data);
-        pipeline::step(model, params, &mut s, c, &mut data).unwrap();
+        tape.record(&s, c, &carry);
+        logged_step(model, params, &mut s, c, &mut carry, &mut data, &mut log);
         if results {
-            tape.record_result(&data);
+            tape.record_result(&data, &log);
         }
         finals.clone_from(&s);
     }
@@ -97,10 +113,11 @@ fn rel_diff(a: &Run, b: &Run) -> f64 {
 /// The scene's trajectory has what the test needs: contacts, active limits, Newton steps.
 fn check_scene(model: &Model, init: &State, controls: &[Control]) {
     let mut data = Data::new(model);
+    let mut carry = StepCarry::new(model);
     let mut s = init.clone();
     let (mut contacts, mut limits, mut iters) = (0usize, 0usize, 0usize);
     for c in controls {
-        pipeline::step(model, &model.params0, &mut s, c, &mut data).unwrap();
+        pipeline::step(model, &model.params0, &mut s, c, &mut carry, &mut data).unwrap();
         contacts += data.contacts.len();
         limits += data
             .efc_kind
@@ -172,17 +189,19 @@ fn tape_results_follow_pops_and_gaps() {
     let controls = controls(&model, 20);
     let p = &model.params0;
     let mut data = Data::new(&model);
-    // a failed step is popped with its (absent) result; the results stay aligned
+    let mut carry = StepCarry::new(&model);
+    let no_log = StepLog::default(); // one substep per step
+                                     // a failed step is popped with its (absent) result; the results stay aligned
     let mut tape = Tape::new(p.clone(), 1);
     let mut s = init.clone();
     for c in &controls {
-        tape.record(&s, c, &data);
+        tape.record(&s, c, &carry);
         tape.pop();
-        tape.record(&s, c, &data);
-        pipeline::step(&model, p, &mut s, c, &mut data).unwrap();
-        tape.record_result(&data);
+        tape.record(&s, c, &carry);
+        pipeline::step(&model, p, &mut s, c, &mut carry, &mut data).unwrap();
+        tape.record_result(&data, &no_log);
         // a popped step drops its result
-        tape.record(&s, c, &data);
+        tape.record(&s, c, &carry);
         tape.pop();
     }
     assert!(tape.has_results() && tape.len() == controls.len());
@@ -199,7 +218,7 @@ fn tape_results_follow_pops_and_gaps() {
         .unwrap();
     // a result recorded twice for one step leaves the tape without results
     let mut twice = tape.clone();
-    twice.record_result(&data);
+    twice.record_result(&data, &no_log);
     assert!(!twice.has_results());
     let g2 = twice
         .vjp(&model, &mut data, None, None, seed, |_, _| {})
@@ -227,10 +246,11 @@ fn recorded_path_matches_finite_differences() {
     let (r, _) = run(&model, &p, &init, &controls, 1, true);
     let loss = |p: &Params, s0: &State| {
         let mut data = Data::new(&model);
+        let mut carry = StepCarry::new(&model);
         let mut s = s0.clone();
         let mut l = 0.0;
         for c in &controls {
-            pipeline::step(&model, p, &mut s, c, &mut data).unwrap();
+            pipeline::step(&model, p, &mut s, c, &mut carry, &mut data).unwrap();
             l += 0.1 * s.q.iter().sum::<f64>();
         }
         l + s
@@ -278,12 +298,13 @@ fn replayed_substep_equals_the_forward_pass() {
         let h = model.opt.timestep / substeps as f64;
         let mut s = start(&model);
         let mut data = Data::new(&model);
+        let mut carry = StepCarry::new(&model);
         let mut replayed = Data::new(&model);
         let (mut solved, mut rows) = (0, 0);
         for c in &controls(&model, 60) {
             for _ in 0..substeps {
                 let s0 = s.clone();
-                pipeline::forward(&model, p, &s, c, &mut data, h).unwrap();
+                pipeline::forward(&model, p, &s, c, &mut carry, &mut data, h).unwrap();
                 let (qacc, contacts) = (data.qacc.clone(), data.contacts.clone());
                 let records: Vec<ContactRecord> = contacts.iter().map(ContactRecord::of).collect();
                 let replay = Replay {
@@ -291,7 +312,7 @@ fn replayed_substep_equals_the_forward_pass() {
                     contacts: &records,
                     residual: data.solver_residual,
                 };
-                pipeline::forward_replay(&model, p, &s0, c, &mut replayed, h, replay).unwrap();
+                pipeline::forward_replay(&model, p, &s0, c, 0, &mut replayed, h, replay).unwrap();
                 solved += usize::from(data.solver_niter > 1);
                 rows += data.nefc;
                 // what the reverse pass reads is the forward pass's, bit for bit
@@ -347,11 +368,12 @@ fn reverse_pass_does_not_depend_on_the_scratch_history() {
         let p = &model.params0;
         // no results recorded: every step's solve is recomputed
         let mut data = Data::new(&model);
+        let mut carry = StepCarry::new(&model);
         let mut tape = Tape::new(p.clone(), stride);
         let mut s = init.clone();
         for c in &controls {
-            tape.record(&s, c, &data);
-            pipeline::step(&model, p, &mut s, c, &mut data).unwrap();
+            tape.record(&s, c, &carry);
+            pipeline::step(&model, p, &mut s, c, &mut carry, &mut data).unwrap();
         }
         let grad_in = |d: &mut Data| {
             let mut targets = vec![vec![0.0; model.nv]; controls.len()];
@@ -371,14 +393,16 @@ fn reverse_pass_does_not_depend_on_the_scratch_history() {
             flat(&Run { grad, targets })
         };
         let fresh = grad_in(&mut Data::new(&model));
-        // scratch in which another trajectory ran last (its warm start, contacts and rows)
+        // scratch in which another trajectory ran last (its contacts, rows and solution; its
+        // warm start is its own carry's, which the scratch does not hold)
         let mut used = Data::new(&model);
         let mut other = init.clone();
+        let mut other_carry = StepCarry::new(&model);
         other.v.iter_mut().for_each(|x| *x *= -1.5);
         for c in controls.iter().rev().take(5) {
-            pipeline::step(&model, p, &mut other, c, &mut used).unwrap();
+            pipeline::step(&model, p, &mut other, c, &mut other_carry, &mut used).unwrap();
         }
-        assert!(used.qacc_warmstart.iter().any(|x| *x != 0.0));
+        assert!(used.nefc > 0 && used.qacc.iter().any(|x| *x != 0.0));
         assert_eq!(grad_in(&mut used), fresh, "stride {stride}");
         assert_eq!(
             grad_in(&mut data),

@@ -8,10 +8,10 @@
 
 use super::contact_geom::contact_point_vjp;
 use super::dynamics::PosAdjoint;
-use crate::collision::detect::geom_shape;
 use crate::collision::ContactPoint;
 use crate::constraint::{impedance, impedance_derivative, ref_gains};
 use crate::data::{Data, RowKind};
+use crate::detect::geom_shape;
 use crate::math::{Force, Motion, Pose, Vec3};
 use crate::model::{Model, Params};
 

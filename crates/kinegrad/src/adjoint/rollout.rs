@@ -1,16 +1,17 @@
 //! Whole trajectories: roll out T steps keeping the states, then run the reverse pass from
 //! per-step seed adjoints. Memory is O(T (nq + nv)); substep internals are recomputed.
 
-use super::step::{step_vjp_recorded, StepRecord};
+use super::step::{step_vjp_recorded, StepRecord, VjpScratch};
 use super::{params_zeros, StepGrad};
 use crate::data::Data;
 use crate::error::{Error, Result};
 use crate::interrupt::Interrupt;
 use crate::model::{Model, Params};
-use crate::pipeline::{self, ContactRecord};
-use crate::state::{Control, State};
+use crate::pipeline::{self, ContactRecord, StepLog};
+use crate::state::{Control, State, StepCarry};
 
-/// Roll out `controls.len()` steps from `init`; returns the T + 1 states (the first is `init`).
+/// Roll out `controls.len()` steps from `init`, the first solve cold (as the recomputations of
+/// [`rollout_vjp`]); returns the T + 1 states (the first is `init`).
 pub fn rollout(
     model: &Model,
     params: &Params,
@@ -21,8 +22,9 @@ pub fn rollout(
     let mut states = Vec::with_capacity(controls.len() + 1);
     states.push(init.clone());
     let mut s = init.clone();
+    let mut carry = StepCarry::new(model);
     for (t, c) in controls.iter().enumerate() {
-        pipeline::step(model, params, &mut s, c, data).map_err(|e| match e {
+        pipeline::step(model, params, &mut s, c, &mut carry, data).map_err(|e| match e {
             Error::Diverged { step, message } => Error::Diverged {
                 step,
                 message: format!("rollout step {t}: {message}"),
@@ -154,9 +156,10 @@ impl Results {
         self.ends.clear();
     }
 
-    /// Append the results of the step `data` has just taken.
-    fn push(&mut self, data: &Data) {
-        if data.substep_contact_end.is_empty() {
+    /// Append the results of the step `data` has just taken, whose substeps `log` holds
+    /// (empty with one substep per step).
+    fn push(&mut self, data: &Data, log: &StepLog) {
+        if log.is_empty() {
             // one substep per step: the last forward pass is the step's
             self.qacc.extend_from_slice(&data.qacc);
             self.residual.push(data.solver_residual);
@@ -164,13 +167,12 @@ impl Results {
                 .extend(data.contacts.iter().map(ContactRecord::of));
             self.ends.push(self.contacts.len());
         } else {
-            self.qacc.extend_from_slice(&data.substep_qacc);
-            self.residual.extend_from_slice(&data.substep_residual);
+            self.qacc.extend_from_slice(&log.qacc);
+            self.residual.extend_from_slice(&log.residual);
             let base = self.contacts.len();
             self.contacts
-                .extend(data.substep_contacts.iter().map(ContactRecord::of));
-            self.ends
-                .extend(data.substep_contact_end.iter().map(|e| base + e));
+                .extend(log.contacts.iter().map(ContactRecord::of));
+            self.ends.extend(log.contact_end.iter().map(|e| base + e));
         }
         self.len += 1;
     }
@@ -296,32 +298,33 @@ impl Tape {
         st + ct + self.results.nbytes()
     }
 
-    /// Record the step about to be taken from `state` under `control`, in `data` (call before
-    /// stepping: the step's solver warm start is read from `data`).
-    pub fn record(&mut self, state: &State, control: &Control, data: &Data) {
-        self.record_state(state, data);
+    /// Record the step about to be taken from `state` under `control` with `carry` (call before
+    /// stepping: the step's solver warm start is read from `carry`).
+    pub fn record(&mut self, state: &State, control: &Control, carry: &StepCarry) {
+        self.record_state(state, carry);
         self.controls.push(control.clone());
     }
 
-    /// Record the step about to be taken from `state` in `data` (call before stepping), its
+    /// Record the step about to be taken from `state` with `carry` (call before stepping), its
     /// control being kept by the caller (and given to [`Tape::vjp`]).
-    pub fn record_state(&mut self, state: &State, data: &Data) {
+    pub fn record_state(&mut self, state: &State, carry: &StepCarry) {
         if self.len.is_multiple_of(self.stride) {
             self.ckpt_q.extend_from_slice(&state.q);
             self.ckpt_v.extend_from_slice(&state.v);
             self.ckpt_time.push(state.time);
-            self.ckpt_warm.extend_from_slice(&data.qacc_warmstart);
+            self.ckpt_warm.extend_from_slice(&carry.qacc_warmstart);
         }
         self.len += 1;
     }
 
     /// Keep what the forward pass of the last recorded step found (call right after the step
-    /// succeeded, with the `data` it ran in), for a cheaper reverse pass: the step's
-    /// constrained accelerations and contacts, per substep. Tapes with `stride` > 1 keep no
+    /// succeeded, with the `data` it ran in and the `log` of its substeps, which
+    /// [`pipeline::step_interruptible`] fills for models of more than one substep per step), for
+    /// a cheaper reverse pass: the step's constrained accelerations and contacts, per substep. Tapes with `stride` > 1 keep no
     /// results (they recompute them per segment in [`Tape::vjp`]); a tape whose results miss a
     /// step keeps none either. Results are optional: [`Tape::vjp`] without them recomputes the
     /// steps in full and gives the same gradients to round-off.
-    pub fn record_result(&mut self, data: &Data) {
+    pub fn record_result(&mut self, data: &Data, log: &StepLog) {
         if self.stride > 1 {
             return;
         }
@@ -330,7 +333,7 @@ impl Tape {
             self.results.clear();
             return;
         }
-        self.results.push(data);
+        self.results.push(data, log);
     }
 
     /// Whether every recorded step has its forward results (see [`Tape::record_result`]).
@@ -416,13 +419,18 @@ impl Tape {
         // (stride > 1), and the results of the steps that computed them
         let mut seg: Vec<State> = Vec::new();
         let mut seg_results = Results::default();
+        let mut log = StepLog::default();
         let mut start = State::new(model);
+        let mut carry = StepCarry::new(model);
+        let mut scratch = VjpScratch::new(model);
         for k in (0..self.n_ckpt()).rev() {
-            // the segment's steps recomputed from where they ran: state and warm start
-            self.ckpt_into(k, &mut start, &mut data.qacc_warmstart);
+            // the segment's steps recomputed from where they ran: state and warm start (the
+            // substep count from the tape's first step)
+            self.ckpt_into(k, &mut start, &mut carry.qacc_warmstart);
             let start = &start;
             let s0 = k * self.stride;
             let s1 = (s0 + self.stride).min(t_end);
+            carry.nstep = (s0 * model.opt.substeps) as u64;
             seg_results.clear();
             for t in s0..s1 - 1 {
                 let i = t - s0;
@@ -432,17 +440,24 @@ impl Tape {
                 let (before, rest) = seg.split_at_mut(i);
                 let s = &mut rest[0];
                 s.clone_from(if i == 0 { start } else { &before[i - 1] });
-                pipeline::step_interruptible(model, &self.params, s, &controls[t], data, interrupt)
-                    .map_err(|e| match e {
-                        Error::Diverged { step, message } => Error::Diverged {
-                            step,
-                            message: format!(
-                                "recomputing step {t} for the backward pass: {message}"
-                            ),
-                        },
-                        other => other,
-                    })?;
-                seg_results.push(data);
+                pipeline::step_interruptible(
+                    model,
+                    &self.params,
+                    s,
+                    &controls[t],
+                    &mut carry,
+                    data,
+                    interrupt,
+                    Some(&mut log),
+                )
+                .map_err(|e| match e {
+                    Error::Diverged { step, message } => Error::Diverged {
+                        step,
+                        message: format!("recomputing step {t} for the backward pass: {message}"),
+                    },
+                    other => other,
+                })?;
+                seg_results.push(data, &log);
             }
             for t in (s0..s1).rev() {
                 if interrupt.requested() {
@@ -466,7 +481,9 @@ impl Tape {
                     &self.params,
                     if t == s0 { start } else { &seg[t - s0 - 1] },
                     &controls[t],
+                    &carry,
                     data,
+                    &mut scratch,
                     &qb,
                     &vb,
                     &mut grad,

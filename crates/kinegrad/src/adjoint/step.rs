@@ -12,29 +12,34 @@ use crate::kinematics;
 use crate::math::{Force, Vec3};
 use crate::model::{CtrlMode, Integrator, JointType, Model, Params};
 use crate::pipeline::{self, ContactRecord, Replay};
-use crate::state::{Control, State};
+use crate::state::{Control, State, StepCarry};
 
 /// Scaled solver residual above which a solve is not an optimum and the implicit function
 /// theorem does not apply (converged solves end near round-off after the final Newton polish).
 const NOT_CONVERGED: f64 = 1e-6;
 
-/// Reverse of one `step` from `state` (the state before the step) under `control`:
-/// given dL/dq' and dL/dv' of the state after the step, fill `grad.q`, `grad.v` (overwritten)
-/// and accumulate into `grad.target` and `grad.params`. Recomputes the forward substeps; the
-/// active constraint set and contact features of each substep are those of the forward pass.
+/// Reverse of one `step` from `state` (the state before the step) under `control`, warm-started
+/// from `carry` (as the step ran: [`pipeline::step`]'s arguments, `carry` as it was before the
+/// step): given dL/dq' and dL/dv' of the state after the step, fill `grad.q`, `grad.v`
+/// (overwritten) and accumulate into `grad.target` and `grad.params`. Recomputes the forward
+/// substeps in the scratch `data`; the active constraint set and contact features of each
+/// substep are those of the forward pass. `scratch` holds the reverse pass's buffers (made
+/// anew when it was made for another model).
 #[allow(clippy::too_many_arguments)]
 pub fn step_vjp(
     model: &Model,
     params: &Params,
     state: &State,
     control: &Control,
+    carry: &StepCarry,
     data: &mut Data,
+    scratch: &mut VjpScratch,
     q_out_bar: &[f64],
     v_out_bar: &[f64],
     grad: &mut StepGrad,
 ) -> Result<()> {
     step_vjp_recorded(
-        model, params, state, control, data, q_out_bar, v_out_bar, grad, None,
+        model, params, state, control, carry, data, scratch, q_out_bar, v_out_bar, grad, None,
     )
 }
 
@@ -97,7 +102,9 @@ pub fn step_vjp_recorded(
     params: &Params,
     state: &State,
     control: &Control,
+    carry: &StepCarry,
     data: &mut Data,
+    scratch: &mut VjpScratch,
     q_out_bar: &[f64],
     v_out_bar: &[f64],
     grad: &mut StepGrad,
@@ -131,17 +138,14 @@ pub fn step_vjp_recorded(
             ));
         }
     }
-    // the reverse pass's buffers live in `data` between calls
-    let mut sc = data
-        .vjp_scratch
-        .take()
-        .filter(|sc| sc.fits(model))
-        .unwrap_or_else(|| Box::new(VjpScratch::new(model)));
-    let result = step_vjp_in(
-        model, params, state, control, data, h, q_out_bar, v_out_bar, grad, record, &mut sc,
-    );
-    data.vjp_scratch = Some(sc);
-    result
+    if !scratch.fits(model) {
+        *scratch = VjpScratch::new(model);
+    }
+    // the recomputed substeps run from the step's own warm start
+    scratch.carry.clone_from(carry);
+    step_vjp_in(
+        model, params, state, control, data, h, q_out_bar, v_out_bar, grad, record, scratch,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -159,15 +163,24 @@ fn step_vjp_in(
     sc: &mut VjpScratch,
 ) -> Result<()> {
     let nv = model.nv;
-    let forward = |k: usize, st: &State, data: &mut Data| match &record {
-        None => pipeline::forward(model, params, st, control, data, h),
-        Some(r) => pipeline::forward_replay(model, params, st, control, data, h, r.substep(k, nv)),
+    let forward = |k: usize, st: &State, carry: &mut StepCarry, data: &mut Data| match &record {
+        None => pipeline::forward(model, params, st, control, carry, data, h),
+        Some(r) => pipeline::forward_replay(
+            model,
+            params,
+            st,
+            control,
+            carry.nstep,
+            data,
+            h,
+            r.substep(k, nv),
+        ),
     };
     // forward: the state at the start of every substep
     let ns = model.opt.substeps;
     sc.starts[0].clone_from(state);
     for k in 0..ns {
-        forward(k, &sc.starts[k], data)?;
+        forward(k, &sc.starts[k], &mut sc.carry, data)?;
         if k + 1 < ns {
             let (done, next) = sc.starts.split_at_mut(k + 1);
             let s = &mut next[0];
@@ -181,11 +194,11 @@ fn step_vjp_in(
     for k in (0..ns).rev() {
         // the last substep's forward quantities are still in `data`
         if k + 1 < ns {
-            forward(k, &sc.starts[k], data)?;
+            forward(k, &sc.starts[k], &mut sc.carry, data)?;
         }
         if data.solver_residual > NOT_CONVERGED {
             return Err(Error::Diverged {
-                step: data.nstep,
+                step: sc.carry.nstep,
                 message: format!(
                     "the constraint solver did not converge in substep {k} (scaled residual {:.1e}): its gradient would be wrong; raise `iterations`",
                     data.solver_residual
@@ -195,7 +208,7 @@ fn step_vjp_in(
         substep_vjp(model, params, k, control, data, h, sc, grad);
         if let Some(i) = sc.qb.iter().chain(&sc.vb).position(|x| !x.is_finite()) {
             return Err(Error::Diverged {
-                step: data.nstep,
+                step: sc.carry.nstep,
                 message: format!("adjoint entry {i} of substep {k} is not finite"),
             });
         }
@@ -204,18 +217,21 @@ fn step_vjp_in(
     grad.v.copy_from_slice(&sc.vb);
     if let Some(i) = grad.target.iter().position(|x| !x.is_finite()) {
         return Err(Error::Diverged {
-            step: data.nstep,
+            step: sc.carry.nstep,
             message: format!("adjoint of control target {i} is not finite"),
         });
     }
     Ok(())
 }
 
-/// Buffers of [`step_vjp`], kept in [`Data`] from one call to the next.
+/// Buffers of [`step_vjp`], kept by its caller from one call to the next (one per thread in
+/// `batch::Workers`, one per reverse pass in `Tape::vjp`).
 #[derive(Clone, Debug)]
 pub struct VjpScratch {
     /// State at the start of each substep.
     starts: Vec<State>,
+    /// The warm start and substep count of the recomputed substeps.
+    carry: StepCarry,
     /// Adjoints of the current substep's output (on entry) and input (on return): q, v.
     qb: Vec<f64>,
     vb: Vec<f64>,
@@ -229,10 +245,12 @@ pub struct VjpScratch {
 }
 
 impl VjpScratch {
-    fn new(model: &Model) -> Self {
+    /// Buffers for reverse passes over steps of `model`.
+    pub fn new(model: &Model) -> Self {
         let (nq, nv) = (model.nq, model.nv);
         Self {
             starts: vec![State::new(model); model.opt.substeps],
+            carry: StepCarry::new(model),
             qb: vec![0.0; nq],
             vb: vec![0.0; nv],
             q_bar: vec![0.0; nq],
@@ -245,8 +263,10 @@ impl VjpScratch {
         }
     }
 
-    fn fits(&self, model: &Model) -> bool {
+    /// Whether these buffers fit steps of `model`.
+    pub fn fits(&self, model: &Model) -> bool {
         self.starts.len() == model.opt.substeps
+            && self.carry.qacc_warmstart.len() == model.nv
             && self.qb.len() == model.nq
             && self.vb.len() == model.nv
             && self.adj.fits(model)

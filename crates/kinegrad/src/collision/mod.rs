@@ -43,7 +43,7 @@ mod tests;
 
 pub use hull::ConvexHull;
 
-use crate::math::{Pose, Vec3};
+use crate::math::{Mat3, Pose, Vec3};
 
 /// A collision shape, in its own frame.
 #[derive(Clone, Copy, Debug)]
@@ -701,4 +701,17 @@ pub(crate) fn axis_ends(p: &Pose, half_length: f64) -> (Vec3, Vec3) {
     let a = p.rot.column(2) * half_length;
     (p.pos - a, p.pos + a)
 }
-pub mod detect;
+
+/// Orthonormal contact frame (rows: normal, tangent1, tangent2) from a unit normal.
+pub fn contact_frame(n: &Vec3) -> Mat3 {
+    let a = if n.x.abs() < 0.6 {
+        Vec3::x()
+    } else if n.y.abs() < 0.6 {
+        Vec3::y()
+    } else {
+        Vec3::z()
+    };
+    let t1 = (a - n * n.dot(&a)).normalize();
+    let t2 = n.cross(&t1);
+    Mat3::from_rows(&[n.transpose(), t1.transpose(), t2.transpose()])
+}

@@ -106,9 +106,10 @@ fn line_search(
 }
 
 /// Solve for `data.qacc` given `qm_h`, its factor `qm_h_chol`, `qfrc_smooth`, `qacc_smooth`
-/// and the rows. Fills `efc_active`, `efc_force`, `qfrc_constraint`, `hess_chol`, `solver_niter`.
+/// and the rows, starting from the better of `qacc_smooth` and the warm start `warm` (nv).
+/// Fills `efc_active`, `efc_force`, `qfrc_constraint`, `hess_chol`, `solver_niter`.
 /// Returns false if the Hessian could not be factored.
-pub fn solve(model: &Model, data: &mut Data) -> bool {
+pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
     let nv = model.nv;
     let nefc = data.nefc;
     let mut a = std::mem::take(&mut data.scratch_nv[0]);
@@ -127,11 +128,11 @@ pub fn solve(model: &Model, data: &mut Data) -> bool {
     residuals(data, nv, &a, &mut jar);
     let mut c = cost(&a, &ma, f, &jar, &data.efc_d);
     if nefc > 0 {
-        residuals(data, nv, &data.qacc_warmstart, &mut jd);
-        chol::mul_vec(&data.qm_h, nv, &data.qacc_warmstart, &mut md);
-        let cw = cost(&data.qacc_warmstart, &md, f, &jd, &data.efc_d);
+        residuals(data, nv, warm, &mut jd);
+        chol::mul_vec(&data.qm_h, nv, warm, &mut md);
+        let cw = cost(warm, &md, f, &jd, &data.efc_d);
         if cw < c {
-            a.copy_from_slice(&data.qacc_warmstart);
+            a.copy_from_slice(warm);
             ma.copy_from_slice(&md);
             std::mem::swap(&mut jar, &mut jd);
             c = cw;
@@ -265,7 +266,7 @@ pub fn solve(model: &Model, data: &mut Data) -> bool {
     ok
 }
 
-/// Active set, row forces, `qfrc_constraint` and `qacc` (and the warm start) for the solution
+/// Active set, row forces, `qfrc_constraint` and `qacc` for the solution
 /// `a` with row residuals `jar`.
 fn set_forces(data: &mut Data, nv: usize, a: &[f64], jar: &[f64]) {
     data.efc_active.clear();
@@ -283,7 +284,6 @@ fn set_forces(data: &mut Data, nv: usize, a: &[f64], jar: &[f64]) {
         }
     }
     data.qacc.copy_from_slice(a);
-    data.qacc_warmstart.copy_from_slice(a);
 }
 
 /// Take `qacc` (nv), the solution a previous [`solve`] of the same problem returned with the

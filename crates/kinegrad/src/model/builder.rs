@@ -840,10 +840,10 @@ fn add_entity_to_model(
     Ok(())
 }
 
-/// Pair lists and inverse weights; `Err(body)` names a body whose mass matrix pivot vanishes.
+/// The compile stage ([`super::compile`]): pair lists and inverse weights; `Err(body)` names a body whose mass matrix pivot vanishes.
 fn finish(m: &mut Model) -> std::result::Result<(), usize> {
     m.exclude_pairs.sort_unstable();
     m.exclude_pairs.dedup();
-    crate::collision::detect::set_collision_pairs(m);
-    crate::constraint::compute_invweight0(m)
+    super::compile::set_collision_pairs(m);
+    super::compile::compute_invweight0(m)
 }

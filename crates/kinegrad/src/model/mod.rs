@@ -11,6 +11,7 @@
 //! holds their defaults in [`Model::params0`].
 
 pub mod builder;
+pub mod compile;
 pub mod inertia;
 pub mod mesh;
 pub mod mesh_io;

@@ -221,30 +221,14 @@ impl Sim {
         pool.install(|| self.step(nsteps))
     }
 
-    /// Run `f(i, env, scratch)` for every env (in parallel over the rayon pool; a single env
-    /// on the calling thread), in the scratch of the thread running it. The results in env
-    /// order, or the error of the lowest-numbered failing env, naming it.
+    /// Run `f(i, env, scratch)` for every env in the scratch of the thread running it (see
+    /// [`per_item`]).
     pub fn map_envs<T: Send>(
         &self,
         f: impl Fn(usize, &Env, &mut crate::Data) -> Result<T> + Sync + Send,
     ) -> Result<Vec<T>> {
-        use rayon::prelude::*;
-        let n = self.envs.len();
         let (model, workers) = (&*self.model, &*self.workers);
-        let one = |i: usize, e: &Env| {
-            workers
-                .with(model, |d| f(i, e, d))
-                .map_err(|err| if n > 1 { err.in_env(i) } else { err })
-        };
-        if n == 1 {
-            return Ok(vec![one(0, &self.envs[0])?]);
-        }
-        batch::par_iter(&self.envs)
-            .enumerate()
-            .map(|(i, e)| one(i, e))
-            .collect::<Vec<_>>()
-            .into_iter()
-            .collect()
+        per_item(&self.envs, |i, e| workers.with(model, |d| f(i, e, d)))
     }
 
     /// Keep a copy of every env's state and carry (no allocation once the buffers exist).
@@ -264,6 +248,26 @@ impl Sim {
             e.carry.clone_from(c);
         }
     }
+}
+
+/// Run `f(i, item)` for every item (in parallel over the rayon pool; a single item on the
+/// calling thread): the results in order, or the error of the lowest-numbered failing item,
+/// naming its env when there are several.
+pub fn per_item<I: Sync, T: Send>(
+    items: &[I],
+    f: impl Fn(usize, &I) -> Result<T> + Sync + Send,
+) -> Result<Vec<T>> {
+    use rayon::prelude::*;
+    let n = items.len();
+    let one = |i: usize, x: &I| f(i, x).map_err(|err| if n > 1 { err.in_env(i) } else { err });
+    if n == 1 {
+        return Ok(vec![one(0, &items[0])?]);
+    }
+    let out: Vec<Result<T>> = batch::par_iter(items)
+        .enumerate()
+        .map(|(i, x)| one(i, x))
+        .collect();
+    out.into_iter().collect()
 }
 
 /// Parameter `name` of each of `params`, stacked: (len(params), *per-env shape) and values.

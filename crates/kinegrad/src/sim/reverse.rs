@@ -3,18 +3,17 @@
 //! a [`Sim::run`] recorded. Each takes the caller's raw `qpos` and normalizes its quaternion
 //! blocks first, so each reverse pulls its adjoint back through that normalization.
 
-use super::{check_quaternions, check_rows, Sim};
+use super::{check_quaternions, check_rows, per_item, Sim};
 use crate::adjoint::readings::link_states_vjp;
 use crate::adjoint::rollout::{Tape, TapeGrad};
 use crate::adjoint::state::normalize_quaternions_vjp;
 use crate::adjoint::StepGrad;
-use crate::batch::{self, Workers};
+use crate::batch::Workers;
 use crate::error::{Error, Result};
 use crate::model::{CtrlMode, Model};
 use crate::readings::{self, LINK_STATE};
-use crate::state::{Control, State};
+use crate::state::{Control, State, StepCarry};
 use crate::{pipeline, Data};
-use rayon::prelude::*;
 
 /// Given states and controls of every env, checked: (n_envs * nq), (n_envs * nv) each.
 #[derive(Clone, Copy, Debug)]
@@ -87,9 +86,9 @@ impl Sim {
         let model = &*self.model;
         let out = self.map_envs(|i, e, d| {
             let (mut st, ctrl) = x.env(model, i);
-            d.qacc_warmstart.fill(0.0); // a cold solve: a function of the arguments
+            let mut carry = StepCarry::new(model); // a cold solve: a function of the arguments
             for _ in 0..nsteps {
-                pipeline::step(model, &e.params, &mut st, &ctrl, d)?;
+                pipeline::step(model, &e.params, &mut st, &ctrl, &mut carry, d)?;
             }
             Ok((st.q, st.v))
         })?;
@@ -108,13 +107,17 @@ impl Sim {
         x.check(&self.model, n, ["qpos_in", "qvel_in"])?;
         check_rows("qpos_out_bar", q_bar, n, nq)?;
         check_rows("qvel_out_bar", v_bar, n, nv)?;
-        let model = &*self.model;
-        self.map_envs(|i, e, d| {
+        let (model, workers) = (&*self.model, &*self.workers);
+        per_item(&self.envs, |i, e| {
             let (st, ctrl) = x.env(model, i);
-            let mut g = StepGrad::zeros(model);
-            d.qacc_warmstart.fill(0.0); // the step of `step_functional`
             let (qb, vb) = (&q_bar[i * nq..(i + 1) * nq], &v_bar[i * nv..(i + 1) * nv]);
-            crate::adjoint::step::step_vjp(model, &e.params, &st, &ctrl, d, qb, vb, &mut g)?;
+            let mut g = StepGrad::zeros(model);
+            let cold = StepCarry::new(model); // the step of `step_functional`
+            workers.with_vjp(model, |d, sc| {
+                crate::adjoint::step::step_vjp(
+                    model, &e.params, &st, &ctrl, &cold, d, sc, qb, vb, &mut g,
+                )
+            })?;
             normalize_quaternions_vjp(model, &x.q[i * nq..(i + 1) * nq], &mut g.q);
             Ok(g)
         })
@@ -261,18 +264,5 @@ pub fn tapes_vjp(
         normalize_quaternions_vjp(model, &q0[i * nq..(i + 1) * nq], &mut g.q0);
         Ok((g, ub))
     };
-    let run = |i: usize, tp: &Tape| {
-        workers
-            .with(model, |d| one(i, tp, d))
-            .map_err(|e| if n > 1 { e.in_env(i) } else { e })
-    };
-    if n == 1 {
-        return Ok(vec![run(0, &tapes[0])?]);
-    }
-    batch::par_iter(tapes)
-        .enumerate()
-        .map(|(i, tp)| run(i, tp))
-        .collect::<Vec<_>>()
-        .into_iter()
-        .collect()
+    super::per_item(tapes, |i, tp| workers.with(model, |d| one(i, tp, d)))
 }

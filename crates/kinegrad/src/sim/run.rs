@@ -4,10 +4,11 @@
 
 use super::{is_long, Sim};
 use crate::adjoint::rollout::Tape;
-use crate::batch::{self, At, Env};
+use crate::batch::{self, At, Env, StepView};
 use crate::diagnostics::{self, Warning};
 use crate::error::{Error, Result};
 use crate::model::CtrlMode;
+use crate::pipeline::StepLog;
 use rayon::prelude::*;
 
 /// The controls of a multi-step call: per env and step, the dofs' modes and targets.
@@ -230,34 +231,38 @@ impl Sim {
             let mut q = Vec::with_capacity(rows * nq);
             let mut v = Vec::with_capacity(rows * nv);
             let mut warnings = Vec::new(); // allocated only if a step warns
+            let mut log = opt.record.then(|| StepLog::new(model)); // the substeps a tape keeps
             if t_end == 0 {
                 q.extend_from_slice(&e.state.q);
                 v.extend_from_slice(&e.state.v);
                 return Ok((q, v, tape, warnings));
             }
+            let hook = |t: usize,
+                        at: At,
+                        c: &mut crate::Control,
+                        s: &crate::State,
+                        view: &StepView<'_>| match at {
+                At::Before => {
+                    c.mode.copy_from_slice(ctrl.modes(i, t));
+                    c.target.copy_from_slice(ctrl.target(i, t));
+                    if let Some(tp) = tape.as_mut() {
+                        tp.record_state(s, view.carry); // the caller keeps the controls
+                    }
+                }
+                At::After => {
+                    if let Some(tp) = tape.as_mut() {
+                        tp.record_result(view.data, view.log); // the reverse pass replays them
+                    }
+                    if opt.trajectory || t + 1 == t_end {
+                        q.extend_from_slice(&s.q);
+                        v.extend_from_slice(&s.v);
+                    }
+                    diagnostics::contact_warnings(model, view.data, &mut warnings);
+                }
+            };
             workers
                 .with(model, |d| {
-                    e.step_with(model, d, t_end, workers.interrupt(), |t, at, c, s, d| {
-                        match at {
-                            At::Before => {
-                                c.mode.copy_from_slice(ctrl.modes(i, t));
-                                c.target.copy_from_slice(ctrl.target(i, t));
-                                if let Some(tp) = tape.as_mut() {
-                                    tp.record_state(s, d); // the caller keeps the controls
-                                }
-                            }
-                            At::After => {
-                                if let Some(tp) = tape.as_mut() {
-                                    tp.record_result(d); // the reverse pass replays them
-                                }
-                                if opt.trajectory || t + 1 == t_end {
-                                    q.extend_from_slice(&s.q);
-                                    v.extend_from_slice(&s.v);
-                                }
-                                diagnostics::contact_warnings(model, d, &mut warnings);
-                            }
-                        }
-                    })
+                    e.step_with(model, d, t_end, workers.interrupt(), log.as_mut(), hook)
                 })
                 .map_err(|(t, err)| (t, if n > 1 { err.in_env(i) } else { err }))?;
             Ok((q, v, tape, warnings))

@@ -1,17 +1,16 @@
-//! Collision driver: candidate pairs, narrowphase, contact parameters.
+//! Collision detection over the world: for the model's candidate geom pairs (made at build by
+//! [`crate::model::compile::set_collision_pairs`]), a bounding-sphere/box/half-space midphase,
+//! the narrowphase of [`crate::collision`], and contact parameters; fills `Data::contacts`.
+//! The geometry below it knows nothing of models or `Data`.
 //!
-//! A geom pair is a candidate when its contype/conaffinity masks match, the geoms are
-//! on different weld groups (bodies rigidly attached to each other never collide), the
-//! bodies are not parent and child (unless the parent is the world, as in MuJoCo), the
-//! pair is not excluded, self-collision is enabled or the bodies belong to different
-//! kinematic trees, and their bounding spheres (inflated by the margin) overlap.
-//! Contact parameters combine as MuJoCo's defaults do: the larger friction and condim,
+//! A candidate pair is tested when the geoms' bounding spheres and world-aligned boxes
+//! (inflated by the margin) overlap, or, for a plane, when the other geom's bounding sphere
+//! reaches below it. Contact parameters combine as MuJoCo's defaults do: the larger friction and condim,
 //! the mean solref/solimp, the larger margin.
 
-use super::{collide, ContactPoint, ConvexHull, Shape};
-use crate::constraint::contact_frame;
+use crate::collision::{collide, contact_frame, ContactPoint, ConvexHull, Shape};
 use crate::data::{Contact, Data};
-use crate::math::{Pose, Vec3};
+use crate::math::Pose;
 use crate::model::{GeomType, Model, Params};
 
 static EMPTY_HULL: ConvexHull = ConvexHull {
@@ -44,99 +43,6 @@ pub fn geom_shape(model: &Model, g: usize) -> Shape<'_> {
                 .unwrap_or(&EMPTY_HULL),
         ),
     }
-}
-
-/// Whether geoms `g1 < g2` may collide (everything but the bounding-volume test).
-pub fn can_collide(model: &Model, g1: usize, g2: usize) -> bool {
-    if model.geom_visual[g1] || model.geom_visual[g2] {
-        return false;
-    }
-    let masks = (model.geom_contype[g1] & model.geom_conaffinity[g2]) != 0
-        || (model.geom_contype[g2] & model.geom_conaffinity[g1]) != 0;
-    if !masks {
-        return false;
-    }
-    let (b1, b2) = (model.geom_body[g1], model.geom_body[g2]);
-    let (w1, w2) = (model.body_weld[b1], model.body_weld[b2]);
-    if w1 == w2 {
-        return false;
-    }
-    // adjacent bodies never collide: parent and child bodies (a fixed base included, as
-    // Genesis filters adjacent links), and parent and child weld groups (MuJoCo's rule,
-    // which exempts the world)
-    if model.body_parent[b1] == b2 || model.body_parent[b2] == b1 {
-        return false;
-    }
-    let pw1 = model.body_weld[model.body_parent[w1]];
-    let pw2 = model.body_weld[model.body_parent[w2]];
-    if (w2 != 0 && pw1 == w2) || (w1 != 0 && pw2 == w1) {
-        return false;
-    }
-    // self-collision: two bodies of one kinematic tree (same root body below the world),
-    // whether or not that root is welded to the world
-    if !model.opt.enable_self_collision
-        && b1 != 0
-        && b2 != 0
-        && model.body_root[b1] == model.body_root[b2]
-    {
-        return false;
-    }
-    if !model.exclude_pairs.is_empty()
-        && model
-            .exclude_pairs
-            .binary_search(&(b1.min(b2), b1.max(b2)))
-            .is_ok()
-    {
-        return false;
-    }
-    true
-}
-
-/// Fill `model.geom_aabb` and `model.collision_pairs` (called once by the builder).
-pub fn set_collision_pairs(model: &mut Model) {
-    model.geom_aabb = (0..model.ngeom).map(|g| local_aabb(model, g)).collect();
-    model.collision_pairs.clear();
-    // only geoms that can collide with something enter the quadratic pair loop (a long chain of
-    // visual-only geoms costs nothing)
-    let cand: Vec<usize> = (0..model.ngeom)
-        .filter(|&g| {
-            !model.geom_visual[g] && (model.geom_contype[g] | model.geom_conaffinity[g]) != 0
-        })
-        .collect();
-    for (k, &g1) in cand.iter().enumerate() {
-        for &g2 in &cand[k + 1..] {
-            if can_collide(model, g1, g2) {
-                model.collision_pairs.push((g1, g2));
-            }
-        }
-    }
-}
-
-/// Bounding box of geom `g` in its own frame: (centre, half extents).
-fn local_aabb(model: &Model, g: usize) -> [Vec3; 2] {
-    let s = model.geom_size[g];
-    let half = match model.geom_type[g] {
-        GeomType::Plane => Vec3::repeat(f64::INFINITY),
-        GeomType::Sphere => Vec3::repeat(s.x),
-        GeomType::Capsule => Vec3::new(s.x, s.x, s.x + s.y),
-        GeomType::Box => s,
-        GeomType::Cylinder => Vec3::new(s.x, s.x, s.y),
-        GeomType::Mesh => {
-            // the hull's vertices if computed (fewer), else the mesh's (same box)
-            let mesh = &model.meshes[model.geom_mesh[g].expect("mesh geom has a mesh")];
-            let vertices = mesh
-                .hull_if_computed()
-                .map_or(&mesh.vertices, |h| &h.vertices);
-            let lo = vertices
-                .iter()
-                .fold(Vec3::repeat(f64::INFINITY), |a, v| a.inf(v));
-            let hi = vertices
-                .iter()
-                .fold(Vec3::repeat(f64::NEG_INFINITY), |a, v| a.sup(v));
-            return [(lo + hi) * 0.5, (hi - lo) * 0.5];
-        }
-    };
-    [Vec3::zeros(), half]
 }
 
 /// World-aligned bounding boxes of two geoms overlap (within `margin`).

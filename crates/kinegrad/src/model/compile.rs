@@ -1,0 +1,277 @@
+//! The compile stage: what the builder derives from the assembled model once its bodies,
+//! joints and geoms are in place, as MuJoCo's compiler and `mj_setConst` do. The candidate
+//! collision pairs and the geoms' local bounding boxes ([`set_collision_pairs`]), and the
+//! inverse weights at the reference configuration ([`set_invweight0`]) that scale the
+//! constraint rows' regularization. It reads the model alone (no `Data`, no stage), so the
+//! model sits below every stage of a step.
+
+use super::{GeomType, JointType, Model};
+use crate::error::{Error, Result};
+use crate::math::Vec3;
+
+/// Whether geoms `g1 < g2` may collide (everything but the bounding-volume test of
+/// [`crate::detect`]): their contype/conaffinity masks match, the geoms are on different weld
+/// groups (bodies rigidly attached to each other never collide), the bodies are not parent and
+/// child (unless the parent is the world, as in MuJoCo), the pair is not excluded, and
+/// self-collision is enabled or the bodies belong to different kinematic trees.
+pub fn can_collide(model: &Model, g1: usize, g2: usize) -> bool {
+    if model.geom_visual[g1] || model.geom_visual[g2] {
+        return false;
+    }
+    let masks = (model.geom_contype[g1] & model.geom_conaffinity[g2]) != 0
+        || (model.geom_contype[g2] & model.geom_conaffinity[g1]) != 0;
+    if !masks {
+        return false;
+    }
+    let (b1, b2) = (model.geom_body[g1], model.geom_body[g2]);
+    let (w1, w2) = (model.body_weld[b1], model.body_weld[b2]);
+    if w1 == w2 {
+        return false;
+    }
+    // adjacent bodies never collide: parent and child bodies (a fixed base included, as
+    // Genesis filters adjacent links), and parent and child weld groups (MuJoCo's rule,
+    // which exempts the world)
+    if model.body_parent[b1] == b2 || model.body_parent[b2] == b1 {
+        return false;
+    }
+    let pw1 = model.body_weld[model.body_parent[w1]];
+    let pw2 = model.body_weld[model.body_parent[w2]];
+    if (w2 != 0 && pw1 == w2) || (w1 != 0 && pw2 == w1) {
+        return false;
+    }
+    // self-collision: two bodies of one kinematic tree (same root body below the world),
+    // whether or not that root is welded to the world
+    if !model.opt.enable_self_collision
+        && b1 != 0
+        && b2 != 0
+        && model.body_root[b1] == model.body_root[b2]
+    {
+        return false;
+    }
+    if !model.exclude_pairs.is_empty()
+        && model
+            .exclude_pairs
+            .binary_search(&(b1.min(b2), b1.max(b2)))
+            .is_ok()
+    {
+        return false;
+    }
+    true
+}
+
+/// Fill `model.geom_aabb` and `model.collision_pairs` (called once by the builder).
+pub fn set_collision_pairs(model: &mut Model) {
+    model.geom_aabb = (0..model.ngeom).map(|g| local_aabb(model, g)).collect();
+    model.collision_pairs.clear();
+    // only geoms that can collide with something enter the quadratic pair loop (a long chain of
+    // visual-only geoms costs nothing)
+    let cand: Vec<usize> = (0..model.ngeom)
+        .filter(|&g| {
+            !model.geom_visual[g] && (model.geom_contype[g] | model.geom_conaffinity[g]) != 0
+        })
+        .collect();
+    for (k, &g1) in cand.iter().enumerate() {
+        for &g2 in &cand[k + 1..] {
+            if can_collide(model, g1, g2) {
+                model.collision_pairs.push((g1, g2));
+            }
+        }
+    }
+}
+
+/// Bounding box of geom `g` in its own frame: (centre, half extents).
+fn local_aabb(model: &Model, g: usize) -> [Vec3; 2] {
+    let s = model.geom_size[g];
+    let half = match model.geom_type[g] {
+        GeomType::Plane => Vec3::repeat(f64::INFINITY),
+        GeomType::Sphere => Vec3::repeat(s.x),
+        GeomType::Capsule => Vec3::new(s.x, s.x, s.x + s.y),
+        GeomType::Box => s,
+        GeomType::Cylinder => Vec3::new(s.x, s.x, s.y),
+        GeomType::Mesh => {
+            // the hull's vertices if computed (fewer), else the mesh's (same box)
+            let mesh = &model.meshes[model.geom_mesh[g].expect("mesh geom has a mesh")];
+            let vertices = mesh
+                .hull_if_computed()
+                .map_or(&mesh.vertices, |h| &h.vertices);
+            let lo = vertices
+                .iter()
+                .fold(Vec3::repeat(f64::INFINITY), |a, v| a.inf(v));
+            let hi = vertices
+                .iter()
+                .fold(Vec3::repeat(f64::NEG_INFINITY), |a, v| a.sup(v));
+            return [(lo + hi) * 0.5, (hi - lo) * 0.5];
+        }
+    };
+    [Vec3::zeros(), half]
+}
+
+/// Compute `body_invweight0`, `dof_invweight0` and `stat_meaninertia` at qpos0 (MuJoCo's
+/// mj_setConst). Fails if the mass matrix is singular (a moving body without mass).
+///
+/// O(nbody + nv) time and memory: the articulated-body recursion over the dof tree (each dof a
+/// node whose parent is `dof_parent`) gives the pivots `D_i` and `U_i = I^A_i s_i`; then, root
+/// to leaf, the inverse operational-space inertia of each node
+/// `Omega_i = P_i^T Omega_p P_i + s_i s_i^T / D_i` with `P_i = 1 - U_i s_i^T / D_i`
+/// (= J M^-1 J^T of the node's spatial Jacobian), and `(M^-1)_ii = 1/D_i + U_i^T Omega_p U_i / D_i^2`.
+/// No nv x nv matrix is formed (a dense factorization made building a 1,000-link chain take
+/// seconds). Spatial vectors are [angular; linear] at the world origin, as `cdof`.
+pub fn set_invweight0(model: &mut Model) -> Result<()> {
+    compute_invweight0(model).map_err(|b| {
+        Error::invalid(
+            format!("body '{}'", model.body_name[b]),
+            "mass matrix is singular: a moving body (or its subtree) has no mass or inertia",
+        )
+    })
+}
+
+/// [`set_invweight0`], failing with the body whose pivot vanishes.
+pub(crate) fn compute_invweight0(model: &mut Model) -> std::result::Result<(), usize> {
+    use nalgebra::{Matrix3, Matrix6, Vector6};
+    let nv = model.nv;
+    model.body_invweight0 = vec![[0.0, 0.0]; model.nbody];
+    model.dof_invweight0 = vec![0.0; nv];
+    model.stat_meaninertia = 1.0;
+    if nv == 0 {
+        return Ok(());
+    }
+    let params = &model.params0;
+    // kinematics at qpos0: the joints are at rest, so body poses compose the model offsets
+    // (a free joint's qpos0 is its body's placed pose)
+    let nb = model.nbody;
+    let mut xpos = vec![Vec3::zeros(); nb];
+    let mut xquat = vec![crate::math::Quat::identity(); nb];
+    let mut xipos = vec![Vec3::zeros(); nb];
+    let mut s = vec![Vector6::<f64>::zeros(); nv];
+    let motion = |ang: Vec3, lin: Vec3| Vector6::new(ang.x, ang.y, ang.z, lin.x, lin.y, lin.z);
+    let mut inert = vec![Matrix6::<f64>::zeros(); nv];
+    let dof_last = body_dof_last(model);
+    for b in 1..nb {
+        let p = model.body_parent[b];
+        let mut pos = xpos[p] + xquat[p] * model.body_pos[b];
+        let mut quat = xquat[p] * model.body_quat[b];
+        let jadr = model.body_jnt_adr[b];
+        for j in jadr..jadr + model.body_jnt_num[b] {
+            if model.jnt_type[j] == JointType::Free {
+                let a = model.jnt_qpos_adr[j];
+                let q = &model.qpos0[a..a + 7];
+                pos = Vec3::new(q[0], q[1], q[2]);
+                quat = crate::math::quat_from_wxyz(&q[3..7]);
+            }
+        }
+        let quat = crate::math::Quat::new_normalize(quat.into_inner());
+        let r = *quat.to_rotation_matrix().matrix();
+        for j in jadr..jadr + model.body_jnt_num[b] {
+            let d = model.jnt_dof_adr[j];
+            let anchor = quat * model.jnt_pos[j] + pos;
+            match model.jnt_type[j] {
+                JointType::Free => {
+                    for k in 0..3 {
+                        s[d + k] = motion(Vec3::zeros(), Vec3::ith(k, 1.0));
+                        let axis: Vec3 = r.column(k).into();
+                        s[d + 3 + k] = motion(axis, pos.cross(&axis));
+                    }
+                }
+                JointType::Ball => {
+                    for k in 0..3 {
+                        let axis: Vec3 = r.column(k).into();
+                        s[d + k] = motion(axis, anchor.cross(&axis));
+                    }
+                }
+                JointType::Hinge => {
+                    let axis = quat * model.jnt_axis[j];
+                    s[d] = motion(axis, anchor.cross(&axis));
+                }
+                JointType::Slide => s[d] = motion(Vec3::zeros(), quat * model.jnt_axis[j]),
+            }
+        }
+        xpos[b] = pos;
+        xquat[b] = quat;
+        xipos[b] = pos + r * params.body_ipos[b];
+        // the body's spatial inertia rides on the last dof that moves it
+        if dof_last[b] != usize::MAX {
+            let m = params.body_mass[b];
+            let c = crate::math::skew(&xipos[b]);
+            let i_o: Matrix3<f64> = r * params.body_inertia[b] * r.transpose() - c * c * m;
+            let hx = c * m;
+            let mut i6 = Matrix6::zeros();
+            i6.fixed_view_mut::<3, 3>(0, 0).copy_from(&i_o);
+            i6.fixed_view_mut::<3, 3>(0, 3).copy_from(&hx);
+            i6.fixed_view_mut::<3, 3>(3, 0).copy_from(&(-hx));
+            i6.fixed_view_mut::<3, 3>(3, 3)
+                .copy_from(&(Matrix3::identity() * m));
+            inert[dof_last[b]] += i6;
+        }
+    }
+    // leaf to root: composite (for diag M) and articulated inertias (dof_parent[i] < i)
+    let mut comp = inert.clone();
+    let mut art = inert;
+    let mut u = vec![Vector6::<f64>::zeros(); nv];
+    let mut dpiv = vec![0.0; nv];
+    let mut diag_sum = 0.0;
+    for i in (0..nv).rev() {
+        let ui = art[i] * s[i];
+        let di = s[i].dot(&ui) + params.dof_armature[i];
+        if !(di > 0.0) || !di.is_finite() {
+            return Err(model.dof_body[i]);
+        }
+        diag_sum += s[i].dot(&(comp[i] * s[i])) + params.dof_armature[i];
+        let p = model.dof_parent[i];
+        if p != usize::MAX {
+            let a = art[i] - ui * ui.transpose() / di;
+            art[p] += a;
+            let c = comp[i];
+            comp[p] += c;
+        }
+        u[i] = ui;
+        dpiv[i] = di;
+    }
+    model.stat_meaninertia = diag_sum / nv as f64;
+    // root to leaf: inverse operational-space inertias
+    let mut omega = vec![Matrix6::<f64>::zeros(); nv];
+    for i in 0..nv {
+        let p = model.dof_parent[i];
+        let (di, ui, si) = (dpiv[i], u[i], s[i]);
+        let mut om = si * si.transpose() / di;
+        let mut minv = 1.0 / di;
+        if p != usize::MAX {
+            let op = omega[p];
+            let pm = Matrix6::identity() - ui * si.transpose() / di;
+            om += pm.transpose() * op * pm;
+            minv += ui.dot(&(op * ui)) / (di * di);
+        }
+        omega[i] = om;
+        model.dof_invweight0[i] = minv;
+    }
+    // body weights: J M^-1 J^T at the centre of mass, averaged over the 3 translations / rotations
+    for b in 1..nb {
+        let d = dof_last[b];
+        if d == usize::MAX {
+            continue;
+        }
+        let om = &omega[d];
+        // point Jacobian at c: v = lin - [c]x ang, i.e. T = [-[c]x, 1]
+        let mut t = nalgebra::Matrix3x6::<f64>::zeros();
+        t.fixed_view_mut::<3, 3>(0, 0)
+            .copy_from(&(-crate::math::skew(&xipos[b])));
+        t.fixed_view_mut::<3, 3>(0, 3)
+            .copy_from(&Matrix3::identity());
+        let wt = (t * om * t.transpose()).trace() / 3.0;
+        let wr = om.fixed_view::<3, 3>(0, 0).trace() / 3.0;
+        model.body_invweight0[b] = [wt, wr];
+    }
+    Ok(())
+}
+
+/// Last dof on the path from each body to the root (usize::MAX when the body is welded to the world).
+pub fn body_dof_last(model: &Model) -> Vec<usize> {
+    let mut out = vec![usize::MAX; model.nbody];
+    for b in 1..model.nbody {
+        out[b] = if model.body_dof_num[b] > 0 {
+            model.body_dof_adr[b] + model.body_dof_num[b] - 1
+        } else {
+            out[model.body_parent[b]]
+        };
+    }
+    out
+}
