@@ -2,71 +2,42 @@
 
 use crate::data::Data;
 use crate::error::Result;
+use crate::model::params::PARAM_FIELDS;
 use crate::model::{Model, Params};
 use crate::pipeline;
 use crate::state::{Control, State, StepCarry};
 
-/// `p + s * dp`, field by field.
+/// `p + s * dp`, field by field ([`PARAM_FIELDS`]).
 pub fn params_axpy(p: &Params, s: f64, dp: &Params) -> Params {
     let mut out = p.clone();
-    out.gravity += dp.gravity * s;
-    let add = |x: &mut [f64], y: &[f64]| x.iter_mut().zip(y).for_each(|(a, b)| *a += s * b);
-    add(&mut out.body_mass, &dp.body_mass);
-    add(&mut out.dof_damping, &dp.dof_damping);
-    add(&mut out.dof_armature, &dp.dof_armature);
-    add(&mut out.dof_kp, &dp.dof_kp);
-    add(&mut out.dof_kv, &dp.dof_kv);
-    add(&mut out.dof_stiffness, &dp.dof_stiffness);
-    out.body_ipos
-        .iter_mut()
-        .zip(&dp.body_ipos)
-        .for_each(|(a, b)| *a += b * s);
-    out.body_inertia
-        .iter_mut()
-        .zip(&dp.body_inertia)
-        .for_each(|(a, b)| *a += b * s);
-    out.geom_friction
-        .iter_mut()
-        .zip(&dp.geom_friction)
-        .for_each(|(a, b)| (0..3).for_each(|k| a[k] += s * b[k]));
-    out.dof_force_range
-        .iter_mut()
-        .zip(&dp.dof_force_range)
-        .for_each(|(a, b)| (0..2).for_each(|k| a[k] += s * b[k]));
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for f in &PARAM_FIELDS {
+        (x.clear(), y.clear());
+        f.read(p, &mut x);
+        f.read(dp, &mut y);
+        x.iter_mut().zip(&y).for_each(|(a, b)| *a += s * b);
+        f.write_unchecked(&mut out, &x);
+    }
     out
 }
 
-/// Inner product of two parameter sets (the directions a gradient pairs with).
+/// Inner product of two parameter sets (the directions a gradient pairs with), field by field
+/// ([`PARAM_FIELDS`]); a force range with an infinite bound in `a` (no limit) adds nothing.
 pub fn params_dot(a: &Params, b: &Params) -> f64 {
-    let dot = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(p, q)| p * q).sum::<f64>();
-    a.gravity.dot(&b.gravity)
-        + dot(&a.body_mass, &b.body_mass)
-        + dot(&a.dof_damping, &b.dof_damping)
-        + dot(&a.dof_armature, &b.dof_armature)
-        + dot(&a.dof_kp, &b.dof_kp)
-        + dot(&a.dof_kv, &b.dof_kv)
-        + dot(&a.dof_stiffness, &b.dof_stiffness)
-        + a.body_ipos
-            .iter()
-            .zip(&b.body_ipos)
-            .map(|(p, q)| p.dot(q))
-            .sum::<f64>()
-        + a.body_inertia
-            .iter()
-            .zip(&b.body_inertia)
-            .map(|(p, q)| p.component_mul(q).sum())
-            .sum::<f64>()
-        + a.geom_friction
-            .iter()
-            .zip(&b.geom_friction)
-            .map(|(p, q)| dot(p, q))
-            .sum::<f64>()
-        + a.dof_force_range
-            .iter()
-            .zip(&b.dof_force_range)
-            .filter(|(p, _)| p.iter().all(|x| x.is_finite()))
-            .map(|(p, q)| dot(p, q))
-            .sum::<f64>()
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    let mut sum = 0.0;
+    for f in &PARAM_FIELDS {
+        (x.clear(), y.clear());
+        f.read(a, &mut x);
+        f.read(b, &mut y);
+        let k = if f.name == "dof_force_range" { 2 } else { 1 };
+        for (p, q) in x.chunks(k).zip(y.chunks(k)) {
+            if p.iter().all(|v| v.is_finite()) {
+                sum += p.iter().zip(q).map(|(u, w)| u * w).sum::<f64>();
+            }
+        }
+    }
+    sum
 }
 
 /// A direction in the inputs of a step.

@@ -17,7 +17,7 @@ pub mod rollout;
 pub mod state;
 pub mod step;
 
-use crate::math::{Mat3, Vec3};
+use crate::model::params::PARAM_FIELDS;
 use crate::model::{Model, Params};
 
 /// Adjoints of everything a step reads.
@@ -47,18 +47,9 @@ impl StepGrad {
 
 /// A [`Params`] of zeros (the shape of a parameter adjoint).
 pub fn params_zeros(model: &Model) -> Params {
-    let p = &model.params0;
-    Params {
-        gravity: Vec3::zeros(),
-        body_mass: vec![0.0; p.body_mass.len()],
-        body_ipos: vec![Vec3::zeros(); p.body_ipos.len()],
-        body_inertia: vec![Mat3::zeros(); p.body_inertia.len()],
-        dof_damping: vec![0.0; p.dof_damping.len()],
-        dof_armature: vec![0.0; p.dof_armature.len()],
-        dof_kp: vec![0.0; p.dof_kp.len()],
-        dof_kv: vec![0.0; p.dof_kv.len()],
-        dof_force_range: vec![[0.0; 2]; p.dof_force_range.len()],
-        dof_stiffness: vec![0.0; p.dof_stiffness.len()],
-        geom_friction: vec![[0.0; 3]; p.geom_friction.len()],
+    let mut z = model.params0.clone();
+    for f in &PARAM_FIELDS {
+        f.write_unchecked(&mut z, &vec![0.0; f.size(model)]);
     }
+    z
 }

@@ -41,6 +41,12 @@ impl ParamField {
         Ok(())
     }
 
+    /// Write `x` into `params` without the checks of [`ParamField::write`]: for directions and
+    /// adjoints, whose entries may have any sign.
+    pub fn write_unchecked(&self, params: &mut Params, x: &[f64]) {
+        (self.write)(params, x)
+    }
+
     /// The checks of [`ParamField::write`]: finite values (a force range may be infinite);
     /// masses, gains, damping, armature, stiffness and friction at least 0; inertias symmetric
     /// and positive semi-definite; force ranges with lower <= upper. Entry 0 of body
