@@ -1610,7 +1610,7 @@ impl Sim {
                         qb[i].chunks(4).map(|c| [c[0], c[1], c[2], c[3]]).collect();
                     let mut g = StepGrad::zeros(model);
                     workers.with(model, |d| {
-                        kinegrad::adjoint::step::kinematics_vjp(
+                        kinegrad::adjoint::kinematics::kinematics_vjp(
                             model,
                             &e.params,
                             &qn,
