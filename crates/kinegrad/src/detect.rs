@@ -152,7 +152,7 @@ fn make_contact(
         pos: cp.pos,
         frame: contact_frame(&cp.normal),
         dist: cp.dist,
-        friction: f1.max(f2),
+        friction: crate::constraint::mix_friction(f1, f2).0,
         solref,
         solimp,
         condim: model.geom_condim[g1].max(model.geom_condim[g2]),

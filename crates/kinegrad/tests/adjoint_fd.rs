@@ -1,7 +1,8 @@
 //! The reverse pass against finite differences: <J dx, y> (central differences) must equal
 //! <dx, J^T y> (step_vjp) for random directions dx in every input and random seeds y.
 
-use kinegrad::adjoint::step::{kinematics_vjp, step_vjp, VjpScratch};
+use kinegrad::adjoint::kinematics::kinematics_vjp;
+use kinegrad::adjoint::step::{step_vjp, VjpScratch};
 use kinegrad::adjoint::StepGrad;
 use kinegrad::fd::{params_dot, step_jvp_fd, StepDirection};
 use kinegrad::math::{Mat3, Pose, Quat, Vec3};

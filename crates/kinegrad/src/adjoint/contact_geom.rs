@@ -1,5 +1,6 @@
 //! VJPs of contact geometry (point, normal, distance) with respect to the two geom poses,
-//! the contact feature held fixed.
+//! the contact feature held fixed, and of the contact made from it
+//! ([`crate::collision::detect::contact`]: frame, friction mixing) → [`contact_vjp`].
 //!
 //! Every [`ContactPoint`] records its [`Feature`](crate::collision::Feature): which corner,
 //! face, edge, segment end or rim point produced it. For a fixed feature the contact is a
@@ -81,9 +82,15 @@
 //!   for rotations, for the point and normal, and for clipped manifold points (which slide along
 //!   incident edges).
 
+use super::kinematics::PosAdjoint;
+use crate::collision::contact_frame_axis;
 use crate::collision::gjk::core_vertex;
 use crate::collision::{BoxPlane, ContactPoint, Core, FeatureKind, IncPoint, RefFace, Shape};
-use crate::math::{Force, Motion, Pose, Vec3};
+use crate::constraint::mix_friction;
+use crate::data::{Contact, Data};
+use crate::detect::geom_shape;
+use crate::math::{Force, Mat3, Motion, Pose, Vec3};
+use crate::model::{Model, Params};
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 /// Number of tangents carried: a 6-twist per geom.
@@ -864,6 +871,112 @@ fn fallback_vjp(
     w1.ang += n.cross(normal_bar);
     let w2 = Force::at_point(&x, &(half + n * dist_bar));
     (w1, w2)
+}
+
+/// Adjoints of one contact's outputs that the constraint rows read (see
+/// [`crate::data::Contact`]): point, normal and tangents (the rows of `frame`), distance and
+/// friction.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ContactBar {
+    /// dL/d(point).
+    pub pos: Vec3,
+    /// dL/d(normal), the frame's row 0 as read.
+    pub normal: Vec3,
+    /// dL/d(tangents), the frame's rows 1 and 2 as read.
+    pub tangent: [Vec3; 2],
+    /// dL/d(signed distance).
+    pub dist: f64,
+    /// dL/d(combined friction coefficient).
+    pub friction: f64,
+}
+
+/// Reverse of [`crate::collision::contact_frame`] (t1 the normalized projection of the fixed
+/// helper axis [`contact_frame_axis`] on the tangent plane, t2 = n x t1): the total adjoint of
+/// the unit normal, from the adjoints of the frame's rows (`normal_bar`, `tangent_bar`).
+pub fn contact_frame_vjp(frame: &Mat3, normal_bar: &Vec3, tangent_bar: &[Vec3; 2]) -> Vec3 {
+    let n: Vec3 = frame.row(0).transpose();
+    let t1: Vec3 = frame.row(1).transpose();
+    let mut n_bar = *normal_bar;
+    // t2 = n x t1
+    let [t1_bar0, t2_bar] = *tangent_bar;
+    n_bar += t1.cross(&t2_bar);
+    let t1_bar = t1_bar0 + t2_bar.cross(&n);
+    // t1 = u / |u|, u = a - n (n . a)
+    let ax = contact_frame_axis(&n);
+    let u = ax - n * n.dot(&ax);
+    let un = u.norm();
+    let u_bar = (t1_bar - t1 * t1.dot(&t1_bar)) / un;
+    n_bar -= u_bar * n.dot(&ax) + ax * n.dot(&u_bar);
+    n_bar
+}
+
+/// Reverse of [`crate::collision::detect::contact`] for the contact `con` (between its geoms
+/// at their poses in `data`): the frame ([`contact_frame_vjp`]), the friction mixing
+/// ([`mix_friction`]: the adjoint goes to the geom whose coefficient the contact took,
+/// accumulated into `params_bar`) and the narrowphase ([`contact_point_vjp`]). Returns the
+/// wrenches on the two geoms (zero when the point, normal and distance adjoints are).
+pub fn contact_vjp(
+    model: &Model,
+    params: &Params,
+    data: &Data,
+    con: &Contact,
+    bar: &ContactBar,
+    params_bar: &mut Params,
+) -> (Force, Force) {
+    let n_bar = contact_frame_vjp(&con.frame, &bar.normal, &bar.tangent);
+    let (g1, g2) = (con.geom1, con.geom2);
+    if bar.friction != 0.0 {
+        let (f1, f2) = (params.geom_friction[g1][0], params.geom_friction[g2][0]);
+        let g = [g1, g2][mix_friction(f1, f2).1];
+        params_bar.geom_friction[g][0] += bar.friction;
+    }
+    if bar.pos == Vec3::zeros() && n_bar == Vec3::zeros() && bar.dist == 0.0 {
+        return (Force::zero(), Force::zero());
+    }
+    let p1 = Pose {
+        pos: data.geom_xpos[g1],
+        rot: data.geom_xmat[g1],
+    };
+    let p2 = Pose {
+        pos: data.geom_xpos[g2],
+        rot: data.geom_xmat[g2],
+    };
+    let cp = ContactPoint {
+        pos: con.pos,
+        normal: con.frame.row(0).transpose(),
+        dist: con.dist,
+        ..con.point
+    };
+    contact_point_vjp(
+        &geom_shape(model, g1),
+        &p1,
+        &geom_shape(model, g2),
+        &p2,
+        &cp,
+        &bar.pos,
+        &n_bar,
+        bar.dist,
+    )
+}
+
+/// [`contact_vjp`] for every contact of `data` with the adjoints `adj.contact_bar` (filled by
+/// [`super::constraint_rows::rows_vjp`]): the geom wrenches go to their bodies'
+/// `adj.body_wrench`.
+pub fn contacts_vjp(
+    model: &Model,
+    params: &Params,
+    data: &Data,
+    adj: &mut PosAdjoint,
+    params_bar: &mut Params,
+) {
+    for (con, bar) in data.contacts.iter().zip(&adj.contact_bar) {
+        let (w1, w2) = contact_vjp(model, params, data, con, bar, params_bar);
+        if w1 == Force::zero() && w2 == Force::zero() {
+            continue;
+        }
+        adj.body_wrench[model.geom_body[con.geom1]] += w1;
+        adj.body_wrench[model.geom_body[con.geom2]] += w2;
+    }
 }
 
 /// Forward derivative (dpos, dnormal, ddist) of the contact along the twists `xi1`, `xi2`

@@ -1,4 +1,6 @@
-//! Reverse of the semi-implicit Euler update and of the quaternion exponential map.
+//! Reverse of the semi-implicit Euler update ([`crate::integrator`]): `v' = v + h a`
+//! ([`integrate_vel_vjp`]) and `q' = q (+) h v'` ([`integrate_pos_vjp`]) with the quaternion
+//! exponential map ([`quat_integrate_vjp`]).
 
 use crate::model::{JointType, Model};
 
@@ -37,7 +39,8 @@ fn exp_coeffs(phi: &[f64; 3]) -> ([f64; 4], f64, f64) {
     ([cw, s * phi[0], s * phi[1], s * phi[2]], s, c)
 }
 
-/// VJP of `q' = normalize(normalize(q) (x) exp(h w))` for one quaternion block:
+/// Reverse of `integrator.rs::quat_integrate`, `q' = normalize(normalize(q) (x) exp(h w))`,
+/// for one quaternion block:
 /// given `qn_bar` (dL/dq', 4), accumulate dL/dq (4) and dL/dw (3).
 pub fn quat_integrate_vjp(
     q: &[f64],
@@ -74,7 +77,7 @@ pub fn quat_integrate_vjp(
     }
 }
 
-/// VJP of `q' = q (+) h v'` (see [`crate::integrator::integrate_pos`]): given dL/dq' (nq),
+/// Reverse of [`crate::integrator::integrate_pos`], `q' = q (+) h v'`: given dL/dq' (nq),
 /// accumulate dL/dq (nq) and dL/dv' (nv).
 pub fn integrate_pos_vjp(
     model: &Model,
@@ -128,6 +131,15 @@ pub fn integrate_pos_vjp(
                 }
             }
         }
+    }
+}
+
+/// Reverse of [`crate::integrator::integrate_vel`], `v' = v + h a`: given dL/dv' (nv),
+/// accumulate dL/dv and dL/da (nv each).
+pub fn integrate_vel_vjp(h: f64, v_new_bar: &[f64], v_bar: &mut [f64], a_bar: &mut [f64]) {
+    for i in 0..v_new_bar.len() {
+        v_bar[i] += v_new_bar[i];
+        a_bar[i] += h * v_new_bar[i];
     }
 }
 

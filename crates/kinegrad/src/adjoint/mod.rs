@@ -1,5 +1,18 @@
-//! The reverse pass: vector-Jacobian products of each forward stage, and
+//! The reverse pass: vector-Jacobian products of each forward stage, one file per stage, and
 //! [`step_vjp`](step::step_vjp) composing them over the substeps of one step.
+//!
+//! | forward | reverse |
+//! |---|---|
+//! | `kinematics/mod.rs` (`forward_kinematics`, `com_pos`, `com_vel`) | [`kinematics`] |
+//! | `dynamics/rnea.rs` (and `crba.rs`'s armature) | [`rnea`] |
+//! | `dynamics/forces.rs` (actuators, passive, implicit damping) | [`forces`] |
+//! | `collision/` (narrowphase, `detect::contact`) | [`contact_geom`] |
+//! | `constraint/mod.rs::make_rows` | [`constraint_rows`] |
+//! | `constraint/solver.rs` | [`solve`] |
+//! | `integrator.rs` | [`integrator`] |
+//! | `pipeline.rs::step` | [`step`] |
+//! | `state.rs::normalize_quaternions` | [`state`] |
+//! | `batch.rs` / rollouts | [`rollout`] |
 //!
 //! Conventions. An adjoint `x_bar` is dL/dx. Adjoints of body poses are carried as
 //! wrenches at the world origin (`Force`): for a rigid twist `xi` (world frame, at the
@@ -8,12 +21,15 @@
 //! subspace, the same algebra as RNEA's force pass. Input adjoints of controls and
 //! parameters are accumulated (`+=`) because one tensor can feed many steps.
 
-pub mod constraint;
+pub mod constraint_rows;
 pub mod contact_geom;
-pub mod dynamics;
+pub mod forces;
 pub mod integrator;
+pub mod kinematics;
 pub mod readings;
+pub mod rnea;
 pub mod rollout;
+pub mod solve;
 pub mod state;
 pub mod step;
 

@@ -1,8 +1,8 @@
 //! Reverse of [`crate::readings`]: the adjoint of every body's reading pulled back to the
 //! configuration, the velocity and the parameters.
 
+use super::kinematics::kinematics_vjp;
 use super::state::normalize_quaternions_vjp;
-use super::step::kinematics_vjp;
 use super::StepGrad;
 use crate::data::Data;
 use crate::math::Vec3;

@@ -1,22 +1,20 @@
-//! `step_vjp`: the reverse of [`crate::pipeline::step`], and `kinematics_vjp` for readings.
+//! `step_vjp`: the reverse of [`crate::pipeline::step`]. It only composes the stages' reverse
+//! functions (one file per forward stage, see [`super`]) over the substeps in reverse.
 
-use super::constraint::rows_vjp;
-use super::dynamics::{com_vel_vjp, finish_position, rnea_vjp, PosAdjoint};
-use super::integrator::integrate_pos_vjp;
+use super::constraint_rows::rows_vjp;
+use super::contact_geom::contacts_vjp;
+use super::forces::{actuation_vjp, implicit_damping_vjp, passive_vjp};
+use super::integrator::{integrate_pos_vjp, integrate_vel_vjp};
+use super::kinematics::{com_vel_vjp, position_vjp, PosAdjoint};
+use super::rnea::{armature_vjp, rnea_vjp};
+use super::solve::{converged, row_seed, solve_vjp};
 use super::StepGrad;
 use crate::data::Data;
-use crate::dynamics::chol;
 use crate::error::{Error, Result};
 use crate::integrator;
-use crate::kinematics;
-use crate::math::{Force, Vec3};
-use crate::model::{CtrlMode, Integrator, JointType, Model, Params};
+use crate::model::{Model, Params};
 use crate::pipeline::{self, ContactRecord, Replay};
 use crate::state::{Control, State, StepCarry};
-
-/// Scaled solver residual above which a solve is not an optimum and the implicit function
-/// theorem does not apply (converged solves end near round-off after the final Newton polish).
-const NOT_CONVERGED: f64 = 1e-6;
 
 /// Reverse of one `step` from `state` (the state before the step) under `control`, warm-started
 /// from `carry` (as the step ran: [`pipeline::step`]'s arguments, `carry` as it was before the
@@ -196,7 +194,7 @@ fn step_vjp_in(
         if k + 1 < ns {
             forward(k, &sc.starts[k], &mut sc.carry, data)?;
         }
-        if data.solver_residual > NOT_CONVERGED {
+        if !converged(data) {
             return Err(Error::Diverged {
                 step: sc.carry.nstep,
                 message: format!(
@@ -275,7 +273,7 @@ impl VjpScratch {
 
 /// Reverse of substep `k` (starting at `sc.starts[k]`), whose forward quantities are in
 /// `data`. `sc.qb`, `sc.vb` hold the adjoints of the substep's output on entry and of its
-/// input on return.
+/// input on return. The forward substep is [`pipeline::forward`] then the integrator.
 #[allow(clippy::too_many_arguments)]
 fn substep_vjp(
     model: &Model,
@@ -292,7 +290,7 @@ fn substep_vjp(
     let (q, v) = (&st.q[..], &st.v[..]);
     let a = &data.qacc;
     let adj = &mut sc.adj;
-    // v' = v + h a ; q' = q (+) h v'
+    // integrate: v' = v + h a ; q' = q (+) h v'
     for i in 0..nv {
         sc.v_new[i] = v[i] + h * a[i];
     }
@@ -301,140 +299,60 @@ fn substep_vjp(
     sc.vnew_bar.copy_from_slice(&sc.vb);
     integrate_pos_vjp(model, q, &sc.v_new, h, &sc.qb, q_bar, &mut sc.vnew_bar);
     let v_bar = &mut sc.v_bar;
-    v_bar.copy_from_slice(&sc.vnew_bar);
-    // implicit function theorem: lambda = H^-1 a_bar
+    v_bar.iter_mut().for_each(|x| *x = 0.0);
     let lambda = &mut sc.lambda;
-    for i in 0..nv {
-        lambda[i] = h * sc.vnew_bar[i];
-    }
-    chol::solve(&data.hess_chol, nv, lambda);
+    lambda.iter_mut().for_each(|x| *x = 0.0);
+    integrate_vel_vjp(h, &sc.vnew_bar, v_bar, lambda);
+    // solve (implicit function theorem): lambda = H^-1 a_bar
+    solve_vjp(model, data, lambda);
     let lambda = &sc.lambda;
     adj.clear();
     let pb = &mut grad.params;
-    // F = ID(q, v, a) + armature a + h Dk a - f_act - f_passive + rows
+    // -(dF/dtheta)^T lambda through F = M_h a - f_smooth + rows, where
+    // M_h a - f_smooth = ID(q, v, a) + armature a + h D_impl a - f_act - f_passive
     for i in 0..nv {
         sc.neg[i] = -lambda[i];
     }
+    let neg = &sc.neg;
     rnea_vjp(
         model,
         params,
         data,
         v,
         Some(a),
-        &sc.neg,
+        neg,
         adj,
         v_bar,
         &mut pb.gravity,
     );
-    for i in 0..nv {
-        let l = lambda[i];
-        pb.dof_armature[i] -= l * a[i];
-        pb.dof_damping[i] -= l * h * a[i];
-        if model.opt.integrator == Integrator::ImplicitFast
-            && !data.actuator_clamped[i]
-            && control.mode[i] != CtrlMode::Force
-        {
-            pb.dof_kv[i] -= l * h * a[i];
-        }
-        // passive: f = -D v - K (q - q_spring)
-        v_bar[i] -= params.dof_damping[i] * l;
-        pb.dof_damping[i] -= v[i] * l;
-        let j = model.dof_jnt[i];
-        let scalar = matches!(model.jnt_type[j], JointType::Hinge | JointType::Slide);
-        if scalar {
-            let qa = model.jnt_qpos_adr[j];
-            q_bar[qa] -= params.dof_stiffness[i] * l;
-            pb.dof_stiffness[i] -= (q[qa] - model.jnt_qpos_spring[j]) * l;
-        }
-        // actuation: where the force range clamps, the force is the bound itself
-        let u = control.target[i];
-        if data.actuator_clamped[i] {
-            let side = if data.qfrc_actuator[i] >= params.dof_force_range[i][1] {
-                1
-            } else {
-                0
-            };
-            pb.dof_force_range[i][side] += l;
-            continue;
-        }
-        match control.mode[i] {
-            CtrlMode::Force => grad.target[i] += l,
-            CtrlMode::Position => {
-                if scalar {
-                    let qa = model.jnt_qpos_adr[j];
-                    grad.target[i] += params.dof_kp[i] * l;
-                    q_bar[qa] -= params.dof_kp[i] * l;
-                    pb.dof_kp[i] += (u - q[qa]) * l;
-                }
-                v_bar[i] -= params.dof_kv[i] * l;
-                pb.dof_kv[i] -= v[i] * l;
-            }
-            CtrlMode::Velocity => {
-                grad.target[i] += params.dof_kv[i] * l;
-                v_bar[i] -= params.dof_kv[i] * l;
-                pb.dof_kv[i] += (u - v[i]) * l;
-            }
-        }
-    }
-    rows_vjp(model, params, data, v, h, lambda, adj, q_bar, v_bar, pb);
-    com_vel_vjp(model, data, v, adj, v_bar);
-    finish_position(model, params, data, q, adj, q_bar, pb);
-    std::mem::swap(&mut sc.qb, &mut sc.q_bar);
-    std::mem::swap(&mut sc.vb, &mut sc.v_bar);
-}
-
-/// Reverse of the body readings at (q, v): positions (world), quaternions (w, x, y, z),
-/// linear velocities of the body origins and angular velocities (world), one entry per body.
-/// Overwrites `grad.q`, `grad.v`; accumulates parameter adjoints (centre of mass does not
-/// enter these readings, so they stay zero).
-#[allow(clippy::too_many_arguments)]
-pub fn kinematics_vjp(
-    model: &Model,
-    params: &Params,
-    q: &[f64],
-    v: &[f64],
-    data: &mut Data,
-    pos_bar: &[Vec3],
-    quat_bar: &[[f64; 4]],
-    vel_bar: &[Vec3],
-    ang_bar: &[Vec3],
-    grad: &mut StepGrad,
-) {
-    pipeline::kinematics(model, params, q, data);
-    kinematics::com_vel(model, v, data);
-    let mut adj = PosAdjoint::new(model);
-    for b in 1..model.nbody {
-        let p = data.xpos[b];
-        let qt = data.xquat[b];
-        let qq = [qt.w, qt.i, qt.j, qt.k];
-        let qbr = quat_bar[b];
-        // position: the body origin moves as a body point
-        let mut p_bar = pos_bar[b];
-        // quaternion: dQ = (0, w/2) (x) Q  =>  W.ang += Im(qb (x) Q*) / 2
-        let conj = [qq[0], -qq[1], -qq[2], -qq[3]];
-        let im = [
-            qbr[0] * conj[1] + qbr[1] * conj[0] + qbr[2] * conj[3] - qbr[3] * conj[2],
-            qbr[0] * conj[2] - qbr[1] * conj[3] + qbr[2] * conj[0] + qbr[3] * conj[1],
-            qbr[0] * conj[3] + qbr[1] * conj[2] - qbr[2] * conj[1] + qbr[3] * conj[0],
-        ];
-        let mut w = Force::new(Vec3::new(im[0], im[1], im[2]) * 0.5, Vec3::zeros());
-        // origin velocity = cvel.lin + cvel.ang x p
-        let l = vel_bar[b];
-        adj.cvel_bar[b] += Force::new(p.cross(&l) + ang_bar[b], l);
-        p_bar += l.cross(&data.cvel[b].ang);
-        w += Force::new(p.cross(&p_bar), p_bar);
-        adj.body_wrench[b] += w;
-    }
-    grad.q.iter_mut().for_each(|x| *x = 0.0);
-    grad.v.iter_mut().for_each(|x| *x = 0.0);
-    com_vel_vjp(model, data, v, &mut adj, &mut grad.v);
-    finish_position(
+    armature_vjp(a, neg, &mut pb.dof_armature);
+    implicit_damping_vjp(model, params, control, data, |i| neg[i] * h * a[i], pb);
+    passive_vjp(model, params, q, v, lambda, q_bar, v_bar, pb);
+    actuation_vjp(
         model,
         params,
-        data,
         q,
-        &mut adj,
-        &mut grad.q,
-        &mut grad.params,
+        v,
+        control,
+        lambda,
+        q_bar,
+        v_bar,
+        &mut grad.target,
+        pb,
     );
+    rows_vjp(
+        model,
+        data,
+        v,
+        h,
+        |r, j_bar| row_seed(model, data, lambda, r, j_bar),
+        adj,
+        q_bar,
+        v_bar,
+    );
+    contacts_vjp(model, params, data, adj, pb);
+    com_vel_vjp(model, data, v, adj, v_bar);
+    position_vjp(model, params, data, q, adj, q_bar, pb);
+    std::mem::swap(&mut sc.qb, &mut sc.q_bar);
+    std::mem::swap(&mut sc.vb, &mut sc.v_bar);
 }

@@ -702,15 +702,25 @@ pub(crate) fn axis_ends(p: &Pose, half_length: f64) -> (Vec3, Vec3) {
     (p.pos - a, p.pos + a)
 }
 
-/// Orthonormal contact frame (rows: normal, tangent1, tangent2) from a unit normal.
-pub fn contact_frame(n: &Vec3) -> Mat3 {
-    let a = if n.x.abs() < 0.6 {
+/// The fixed helper axis [`contact_frame`] projects to get the first tangent: the first of
+/// x, y, z on which the unit normal `n` has a component below 0.6 in magnitude. Piecewise
+/// constant in `n`, so the frame's reverse (`adjoint/contact_geom.rs::contact_frame_vjp`) holds
+/// it fixed.
+#[inline]
+pub fn contact_frame_axis(n: &Vec3) -> Vec3 {
+    if n.x.abs() < 0.6 {
         Vec3::x()
     } else if n.y.abs() < 0.6 {
         Vec3::y()
     } else {
         Vec3::z()
-    };
+    }
+}
+
+/// Orthonormal contact frame (rows: normal, tangent1, tangent2) from a unit normal:
+/// t1 = the normalized projection of [`contact_frame_axis`] on the tangent plane, t2 = n x t1.
+pub fn contact_frame(n: &Vec3) -> Mat3 {
+    let a = contact_frame_axis(n);
     let t1 = (a - n * n.dot(&a)).normalize();
     let t2 = n.cross(&t1);
     Mat3::from_rows(&[n.transpose(), t1.transpose(), t2.transpose()])

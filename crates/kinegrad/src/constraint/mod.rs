@@ -13,7 +13,7 @@ pub mod solver;
 
 use crate::data::{Data, RowKind};
 use crate::kinematics::add_point_jacobian;
-use crate::math::Vec3;
+use crate::math::{Mat3, Vec3};
 use crate::model::{JointType, Model};
 
 /// MuJoCo's bounds on dmin and dmax.
@@ -78,6 +78,65 @@ pub fn ref_gains(solref: &[f64; 2], dmax: f64, h: f64) -> (f64, f64) {
         // direct stiffness and damping
         (-solref[0] / (dmax * dmax), -solref[1] / dmax)
     }
+}
+
+/// The sliding friction of a contact from its two geoms' coefficients `f1`, `f2` (MuJoCo's
+/// default mixing: the larger one), and which of the two it equals (0 or 1, the first on a
+/// tie): its derivative is 1 with respect to that one and 0 with respect to the other.
+#[inline]
+pub fn mix_friction(f1: f64, f2: f64) -> (f64, usize) {
+    (f1.max(f2), if f1 >= f2 { 0 } else { 1 })
+}
+
+/// Edge `e` (0..4) of a contact's pyramidal friction cone: the direction `n + sign mu t` of
+/// its row, with `n` the normal, `t` tangent `tangent` (0 or 1) of the frame, `sign` +1 for
+/// even edges and -1 for odd ones.
+#[derive(Clone, Copy, Debug)]
+pub struct PyramidEdge {
+    /// The row direction `n + sign mu t`.
+    pub dir: Vec3,
+    /// Which tangent of the frame (0: t1, 1: t2).
+    pub tangent: usize,
+    /// +1 or -1.
+    pub sign: f64,
+    /// The tangent itself.
+    pub t: Vec3,
+}
+
+impl PyramidEdge {
+    /// Edge `e` of the cone of a contact with `frame` (rows: normal, t1, t2) and friction `mu`.
+    #[inline]
+    pub fn new(frame: &Mat3, mu: f64, e: usize) -> Self {
+        let n: Vec3 = frame.row(0).transpose();
+        let t: Vec3 = frame.row(1 + e / 2).transpose();
+        let sign = if e.is_multiple_of(2) { 1.0 } else { -1.0 };
+        Self {
+            dir: n + t * (sign * mu),
+            tangent: e / 2,
+            sign,
+            t,
+        }
+    }
+
+    /// Reverse of [`PyramidEdge::new`]'s direction for `dir_bar`: (t_bar, mu_bar); the normal's
+    /// adjoint is `dir_bar` itself.
+    #[inline]
+    pub fn dir_vjp(&self, mu: f64, dir_bar: &Vec3) -> (Vec3, f64) {
+        (dir_bar * (self.sign * mu), self.sign * self.t.dot(dir_bar))
+    }
+}
+
+/// Regularizer R shared by the four pyramid rows of a contact with friction `mu`, impedance
+/// `imp` and translational inverse weight `tw` (MuJoCo: the regularized cone
+/// `mu_reg = mu / sqrt(impratio)`, `R = 2 mu_reg^2 (1 - imp)/imp tw (1 + mu^2)`), and
+/// `d ln R / d mu = 2/mu + 2 mu / (1 + mu^2)` (the floors at 1e-15 are held fixed).
+#[inline]
+pub fn pyramid_regularizer(mu: f64, tw: f64, imp: f64, impratio: f64) -> (f64, f64) {
+    let a0 = tw * (1.0 + mu * mu);
+    let r0 = ((1.0 - imp) / imp * a0).max(1e-15);
+    let mu_reg = mu * (1.0 / impratio.max(1e-15)).sqrt();
+    let r = (2.0 * mu_reg * mu_reg * r0).max(1e-15);
+    (r, 2.0 / mu + 2.0 * mu / (1.0 + mu * mu))
 }
 
 /// Build all constraint rows for the current positions and velocities `v`.
@@ -186,15 +245,9 @@ pub fn make_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Data) {
             );
         } else {
             let mu = con.friction;
-            let a0 = tw * (1.0 + mu * mu);
-            let r0 = ((1.0 - imp) / imp * a0).max(1e-15);
-            // MuJoCo: regularized cone mu, common R of the pyramid rows
-            let mu_reg = mu * (1.0 / model.opt.impratio.max(1e-15)).sqrt();
-            let rpy = (2.0 * mu_reg * mu_reg * r0).max(1e-15);
+            let (rpy, _) = pyramid_regularizer(mu, tw, imp, model.opt.impratio);
             for e in 0..4 {
-                let t: Vec3 = con.frame.row(1 + e / 2).transpose();
-                let s = if e % 2 == 0 { 1.0 } else { -1.0 };
-                let dir = n + t * (s * mu);
+                let dir = PyramidEdge::new(&con.frame, mu, e).dir;
                 let row0 = data.efc_j.len();
                 data.efc_j.resize(row0 + nv, 0.0);
                 let mut vel = 0.0;
@@ -267,9 +320,7 @@ pub fn contact_force(data: &Data, c: usize) -> Vec3 {
         match data.efc_kind[r] {
             RowKind::ContactNormal(k) if k == c => f += n * data.efc_force[r],
             RowKind::ContactPyramid(k, e) if k == c => {
-                let t: Vec3 = con.frame.row(1 + e / 2).transpose();
-                let s = if e % 2 == 0 { 1.0 } else { -1.0 };
-                f += (n + t * (s * con.friction)) * data.efc_force[r];
+                f += PyramidEdge::new(&con.frame, con.friction, e).dir * data.efc_force[r];
             }
             _ => break,
         }

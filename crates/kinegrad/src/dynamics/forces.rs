@@ -1,22 +1,165 @@
 //! Applied forces: actuators (Genesis control modes) and passive joint forces.
+//!
+//! Each law is written once, as a function of one dof's inputs that returns the force and its
+//! partial derivatives ([`ForcePartials`]): [`actuator_law`], [`passive_law`],
+//! [`implicit_damping_law`]. The stages below call them for the force; their reverse
+//! (`adjoint/forces.rs`) calls them for the partials.
 
 use crate::data::Data;
-use crate::model::{CtrlMode, JointType, Model, Params};
+use crate::model::{CtrlMode, Integrator, JointType, Model, Params};
 use crate::state::Control;
 
-/// Position of dof `d` for PD control: q of hinge/slide joints; 0 error for ball/free dofs.
+/// Partial derivatives of one dof's force (or gain) with respect to everything it reads.
+/// Entries a law does not read are zero; `q` is the dof's scalar position (hinge and slide
+/// dofs; ball and free dofs have none, and their `q` partial is zero).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ForcePartials {
+    /// d/d(control target).
+    pub target: f64,
+    /// d/d(the dof's scalar position).
+    pub q: f64,
+    /// d/d(the dof's velocity).
+    pub v: f64,
+    /// d/d(kp).
+    pub kp: f64,
+    /// d/d(kv).
+    pub kv: f64,
+    /// d/d(damping).
+    pub damping: f64,
+    /// d/d(stiffness).
+    pub stiffness: f64,
+    /// d/d(force range [lower, upper]).
+    pub range: [f64; 2],
+}
+
+/// Position of dof `d` for PD control and springs: q of hinge/slide joints; none for ball/free
+/// dofs.
 #[inline]
-fn dof_position(model: &Model, q: &[f64], d: usize) -> Option<f64> {
+pub fn dof_position(model: &Model, q: &[f64], d: usize) -> Option<f64> {
+    dof_qpos_adr(model, d).map(|a| q[a])
+}
+
+/// The coordinate of dof `d`'s scalar position (hinge/slide joints), if it has one.
+#[inline]
+pub fn dof_qpos_adr(model: &Model, d: usize) -> Option<usize> {
     let j = model.dof_jnt[d];
     match model.jnt_type[j] {
-        JointType::Hinge | JointType::Slide => Some(q[model.jnt_qpos_adr[j]]),
+        JointType::Hinge | JointType::Slide => Some(model.jnt_qpos_adr[j]),
         _ => None,
     }
 }
 
-/// Actuator forces from the controls, clamped to the force range.
-/// Force: u. Position: kp (u - q) - kv v. Velocity: kv (u - v).
-/// Position control of ball/free dofs acts as pure damping (-kv v).
+/// The actuator law of one dof: (force, clamped, partials) for target `u` under `mode`, the dof's
+/// scalar position `q` (None for ball/free dofs), velocity `v`, gains `kp`, `kv` and force
+/// range `[lo, hi]`.
+/// Force: u. Position: kp (u - q) - kv v (pure damping -kv v without a scalar position).
+/// Velocity: kv (u - v). Clamped to the range; where it clamps (`f < lo || f > hi`) the force is
+/// the bound itself, and the partials are those of the bound it equals (the upper one if the
+/// clamped force is at or above `hi`).
+#[inline]
+pub fn actuator_law(
+    mode: CtrlMode,
+    u: f64,
+    q: Option<f64>,
+    v: f64,
+    kp: f64,
+    kv: f64,
+    range: [f64; 2],
+) -> (f64, bool, ForcePartials) {
+    let mut p = ForcePartials::default();
+    let f = match mode {
+        CtrlMode::Force => {
+            p.target = 1.0;
+            u
+        }
+        CtrlMode::Position => {
+            let e = match q {
+                Some(qd) => {
+                    p.target = kp;
+                    p.q = -kp;
+                    u - qd
+                }
+                None => 0.0,
+            };
+            p.kp = e;
+            p.v = -kv;
+            p.kv = -v;
+            kp * e - kv * v
+        }
+        CtrlMode::Velocity => {
+            p.target = kv;
+            p.v = -kv;
+            p.kv = u - v;
+            kv * (u - v)
+        }
+    };
+    let [lo, hi] = range;
+    let clamped = f < lo || f > hi;
+    // max/min rather than clamp: never panics, even on a range the builder would reject
+    let out = f.max(lo).min(hi);
+    if clamped {
+        p = ForcePartials::default();
+        p.range[if out >= hi { 1 } else { 0 }] = 1.0;
+    }
+    (out, clamped, p)
+}
+
+/// The passive law of one dof: (force, partials) of `f = -damping v - stiffness (q - q_spring)`,
+/// with `q_spring = Some((q, q_spring))` for dofs with a scalar position (the spring term is
+/// absent otherwise, and skipped in the force when `stiffness` is 0).
+#[inline]
+pub fn passive_law(
+    damping: f64,
+    stiffness: f64,
+    q_spring: Option<(f64, f64)>,
+    v: f64,
+) -> (f64, ForcePartials) {
+    let mut f = -damping * v;
+    let mut p = ForcePartials {
+        v: -damping,
+        damping: -v,
+        ..Default::default()
+    };
+    if let Some((qd, spring)) = q_spring {
+        if stiffness != 0.0 {
+            f -= stiffness * (qd - spring);
+        }
+        p.q = -stiffness;
+        p.stiffness = -(qd - spring);
+    }
+    (f, p)
+}
+
+/// The implicit damping law of one dof: (gain, partials) of the velocity derivative of the
+/// forces the integrator treats implicitly (`-d f / d v`): damping always, plus the actuator's
+/// kv under `implicitfast` when it is not clamped and in position or velocity mode.
+#[inline]
+pub fn implicit_damping_law(
+    integrator: Integrator,
+    mode: CtrlMode,
+    clamped: bool,
+    damping: f64,
+    kv: f64,
+) -> (f64, ForcePartials) {
+    let mut k = damping;
+    let mut p = ForcePartials {
+        damping: 1.0,
+        ..Default::default()
+    };
+    if integrator == Integrator::ImplicitFast && !clamped {
+        match mode {
+            CtrlMode::Position | CtrlMode::Velocity => {
+                k += kv;
+                p.kv = 1.0;
+            }
+            CtrlMode::Force => {}
+        }
+    }
+    (k, p)
+}
+
+/// Actuator forces from the controls ([`actuator_law`] per dof) into `qfrc_actuator`, and
+/// whether each clamps into `actuator_clamped`.
 pub fn actuation(
     model: &Model,
     params: &Params,
@@ -26,39 +169,32 @@ pub fn actuation(
     data: &mut Data,
 ) {
     for d in 0..model.nv {
-        let u = control.target[d];
-        let f = match control.mode[d] {
-            CtrlMode::Force => u,
-            CtrlMode::Position => {
-                let e = dof_position(model, q, d).map_or(0.0, |qd| u - qd);
-                params.dof_kp[d] * e - params.dof_kv[d] * v[d]
-            }
-            CtrlMode::Velocity => params.dof_kv[d] * (u - v[d]),
-        };
-        let [lo, hi] = params.dof_force_range[d];
-        data.actuator_clamped[d] = f < lo || f > hi;
-        // max/min rather than clamp: never panics, even on a range the builder would reject
-        data.qfrc_actuator[d] = f.max(lo).min(hi);
+        let (f, clamped, _) = actuator_law(
+            control.mode[d],
+            control.target[d],
+            dof_position(model, q, d),
+            v[d],
+            params.dof_kp[d],
+            params.dof_kv[d],
+            params.dof_force_range[d],
+        );
+        data.actuator_clamped[d] = clamped;
+        data.qfrc_actuator[d] = f;
     }
 }
 
-/// Passive forces: joint springs and damping.
+/// Passive forces ([`passive_law`] per dof: joint springs and damping) into `qfrc_passive`.
 pub fn passive(model: &Model, params: &Params, q: &[f64], v: &[f64], data: &mut Data) {
     for d in 0..model.nv {
-        let mut f = -params.dof_damping[d] * v[d];
-        let k = params.dof_stiffness[d];
-        if k != 0.0 {
-            if let Some(qd) = dof_position(model, q, d) {
-                f -= k * (qd - model.jnt_qpos_spring[model.dof_jnt[d]]);
-            }
-        }
+        let spring =
+            dof_position(model, q, d).map(|qd| (qd, model.jnt_qpos_spring[model.dof_jnt[d]]));
+        let (f, _) = passive_law(params.dof_damping[d], params.dof_stiffness[d], spring, v[d]);
         data.qfrc_passive[d] = f;
     }
 }
 
-/// Velocity derivative of the forces that the integrator treats implicitly, per dof
-/// (`-d f / d v`, a diagonal): damping always, plus unclamped actuator velocity gains
-/// under `implicitfast`.
+/// Velocity derivative of the forces that the integrator treats implicitly, for dof `d`
+/// ([`implicit_damping_law`]; `-d f / d v`, a diagonal). Needs `actuator_clamped`.
 #[inline]
 pub fn implicit_damping(
     model: &Model,
@@ -67,12 +203,12 @@ pub fn implicit_damping(
     data: &Data,
     d: usize,
 ) -> f64 {
-    let mut k = params.dof_damping[d];
-    if model.opt.integrator == crate::model::Integrator::ImplicitFast && !data.actuator_clamped[d] {
-        match control.mode[d] {
-            CtrlMode::Position | CtrlMode::Velocity => k += params.dof_kv[d],
-            CtrlMode::Force => {}
-        }
-    }
-    k
+    implicit_damping_law(
+        model.opt.integrator,
+        control.mode[d],
+        data.actuator_clamped[d],
+        params.dof_damping[d],
+        params.dof_kv[d],
+    )
+    .0
 }

@@ -1,14 +1,22 @@
-//! Reverse of the position and velocity stages and of RNEA.
+//! Reverse of the kinematics stages ([`crate::kinematics`]): body poses
+//! ([`forward_kinematics`](crate::kinematics::forward_kinematics) →
+//! [`forward_kinematics_vjp`]), dof subspaces and body inertias
+//! ([`com_pos`](crate::kinematics::com_pos) → [`com_pos_vjp`]), both
+//! ([`crate::pipeline::kinematics`] → [`position_vjp`]), body velocities
+//! ([`com_vel`](crate::kinematics::com_vel) → [`com_vel_vjp`]), and the body readings
+//! ([`kinematics_vjp`]).
 //!
 //! Adjoint types: the adjoint of a motion vector is a [`Force`] and the adjoint of a force
 //! vector is a [`Motion`] (they pair through `Motion::dot`). Pose adjoints are wrenches at the
 //! world origin (see [`super`]). Everything the forward pass computed from body poses is
 //! pushed back into three accumulators of [`PosAdjoint`] — body wrenches, `cdof` adjoints and
-//! body-inertia adjoints — and [`finish_position`] turns them into dL/dq and parameter adjoints
+//! body-inertia adjoints — and [`position_vjp`] turns them into dL/dq and parameter adjoints
 //! with one sweep over the dof tree.
 
+use super::contact_geom::ContactBar;
+use super::StepGrad;
 use crate::data::Data;
-use crate::math::{Force, Inertia, Mat3, Motion, Vec3};
+use crate::math::{Force, Mat3, Motion, Vec3};
 use crate::model::{JointType, Model, Params};
 
 /// Adjoint of a body's spatial inertia in its stored form (mass, h = m c, i_o).
@@ -35,22 +43,25 @@ pub struct PosAdjoint {
     pub cvel_bar: Vec<Force>,
     /// Adjoints of body inertias `cinert`. (nbody)
     pub inert_bar: Vec<InertiaBar>,
-    acc_bar: Vec<Force>,
-    frc_bar: Vec<Motion>,
-    dof_acc: Vec<Force>,
-    // scratch of rnea_vjp (body accelerations, subtree forces and momenta), finish_position (dof
-    // projections) and rows_vjp (row Jacobian adjoint, dof coefficients, per-contact adjoints)
-    acc: Vec<Motion>,
-    total: Vec<Force>,
-    mom: Vec<Force>,
+    /// Adjoints of each contact's point, frame, distance and friction, filled by
+    /// [`rows_vjp`](super::constraint_rows::rows_vjp) and consumed by
+    /// [`contacts_vjp`](super::contact_geom::contacts_vjp). (ncontact)
+    pub contact_bar: Vec<ContactBar>,
+    /// Pose adjoints gathered on dof frames (the frame after dof `d` moves; a body's pose is
+    /// the frame of its last dof), filled by [`com_pos_vjp`], swept by
+    /// [`forward_kinematics_vjp`]. (nv)
+    pub(crate) dof_acc: Vec<Force>,
+    // scratch of rnea_vjp (body accelerations, subtree forces and momenta, their adjoints),
+    // forward_kinematics_vjp (dof projections) and rows_vjp (row Jacobian adjoint, dof
+    // coefficients)
+    pub(crate) acc_bar: Vec<Force>,
+    pub(crate) frc_bar: Vec<Motion>,
+    pub(crate) acc: Vec<Motion>,
+    pub(crate) total: Vec<Force>,
+    pub(crate) mom: Vec<Force>,
     proj: Vec<f64>,
     pub(crate) jbar: Vec<f64>,
     pub(crate) coef: Vec<f64>,
-    pub(crate) cpos_bar: Vec<Vec3>,
-    pub(crate) cnorm_bar: Vec<Vec3>,
-    pub(crate) ct_bar: Vec<[Vec3; 2]>,
-    pub(crate) cdist_bar: Vec<f64>,
-    pub(crate) cmu_bar: Vec<f64>,
 }
 
 impl PosAdjoint {
@@ -72,11 +83,7 @@ impl PosAdjoint {
             proj: vec![0.0; nv],
             jbar: vec![0.0; nv],
             coef: vec![0.0; nv],
-            cpos_bar: Vec::new(),
-            cnorm_bar: Vec::new(),
-            ct_bar: Vec::new(),
-            cdist_bar: Vec::new(),
-            cmu_bar: Vec::new(),
+            contact_bar: Vec::new(),
         }
     }
 
@@ -85,7 +92,7 @@ impl PosAdjoint {
         self.body_wrench.len() == model.nbody && self.cdof_bar.len() == model.nv
     }
 
-    /// Reset every accumulator to zero (the scratch that [`rnea_vjp`] and [`finish_position`]
+    /// Reset every accumulator to zero (the scratch that the stages' reverse functions
     /// overwrite before reading is left as it is).
     pub fn clear(&mut self) {
         self.body_wrench.iter_mut().for_each(|x| *x = Force::zero());
@@ -108,140 +115,9 @@ pub fn motion_attached_wrench(m: &Motion, m_bar: &Force) -> Force {
     m.cross_force(m_bar)
 }
 
-/// VJP of `f = I m` for `f_bar`: returns `m_bar` and accumulates the inertia adjoint.
-#[inline]
-pub fn inertia_product_vjp(
-    inert: &Inertia,
-    m: &Motion,
-    f_bar: &Motion,
-    ibar: &mut InertiaBar,
-) -> Force {
-    // f.ang = i_o w + h x v ; f.lin = mass v - h x w
-    let (a, l) = (f_bar.ang, f_bar.lin);
-    ibar.i_o += a * m.ang.transpose();
-    ibar.h += m.lin.cross(&a) + l.cross(&m.ang);
-    ibar.mass += l.dot(&m.lin);
-    // m_bar = I^T f_bar = I f_bar (the operator is symmetric)
-    inert.mul_motion(f_bar)
-}
-
-/// Reverse of RNEA `tau = ID(q, v, a)` seeded with `tau_bar`: accumulates `v_bar`, `cdof_bar`,
-/// `cdof_dot_bar`, `cvel_bar`, `inert_bar` and `gravity_bar`. Needs the forward quantities at
-/// (q, v) in `data` (`cdof`, `cdof_dot`, `cinert`, `cvel`); `a` is the acceleration ID was
-/// evaluated at (None for the bias force).
-#[allow(clippy::too_many_arguments)]
-pub fn rnea_vjp(
-    model: &Model,
-    params: &Params,
-    data: &Data,
-    v: &[f64],
-    a: Option<&[f64]>,
-    tau_bar: &[f64],
-    adj: &mut PosAdjoint,
-    v_bar: &mut [f64],
-    gravity_bar: &mut Vec3,
-) {
-    let nb = model.nbody;
-    // Bodies with no dof between them and the world (`body_dof_last` unset) feel no joint
-    // force: their force adjoint is zero, so they only pass acceleration adjoints on.
-    let fixed = |b: usize| data.body_dof_last[b] == usize::MAX;
-    // recompute body accelerations and local forces (forward pass of RNEA)
-    let mut acc = std::mem::take(&mut adj.acc);
-    let mut total = std::mem::take(&mut adj.total);
-    let mut mom = std::mem::take(&mut adj.mom);
-    acc[0] = Motion::new(Vec3::zeros(), -params.gravity);
-    for b in 1..nb {
-        let mut x = acc[model.body_parent[b]];
-        for d in model.body_dof_adr[b]..model.body_dof_adr[b] + model.body_dof_num[b] {
-            x += data.cdof_dot[d] * v[d];
-            if let Some(a) = a {
-                x += data.cdof[d] * a[d];
-            }
-        }
-        acc[b] = x;
-    }
-    // subtree force totals F_b at this acceleration (the momenta I V are kept for the reverse)
-    total[0] = Force::zero();
-    for b in 1..nb {
-        if fixed(b) {
-            total[b] = Force::zero();
-            continue;
-        }
-        let (inert, vel) = (&data.cinert[b], &data.cvel[b]);
-        let p = inert.mul_motion(vel);
-        mom[b] = p;
-        total[b] = inert.mul_motion(&acc[b]) + vel.cross_force(&p);
-    }
-    for b in (1..nb).rev() {
-        let p = model.body_parent[b];
-        if p != 0 {
-            let f = total[b];
-            total[p] += f;
-        }
-    }
-    // tau_d = <S_d, F_body(d)>
-    for b in 0..nb {
-        adj.frc_bar[b] = Motion::zero();
-    }
-    for d in 0..model.nv {
-        let b = model.dof_body[d];
-        adj.frc_bar[b] += data.cdof[d] * tau_bar[d];
-        adj.cdof_bar[d] += total[b] * tau_bar[d];
-    }
-    // reverse of the force accumulation: a subtree force feeds every ancestor's total
-    for b in 1..nb {
-        let p = model.body_parent[b];
-        if p != 0 {
-            let up = adj.frc_bar[p];
-            adj.frc_bar[b] += up;
-        }
-    }
-    // local forces f_b = I acc + V x* (I V), then accelerations, leaves to root
-    for b in 0..nb {
-        adj.acc_bar[b] = Force::zero();
-    }
-    for b in (1..nb).rev() {
-        let p = model.body_parent[b];
-        if fixed(b) {
-            // zero force adjoint, no dofs: only the children's acceleration adjoints pass on
-            let ab = adj.acc_bar[b];
-            adj.acc_bar[p] += ab;
-            continue;
-        }
-        let fb = adj.frc_bar[b];
-        let inert = &data.cinert[b];
-        let vel = data.cvel[b];
-        let mut ib = adj.inert_bar[b];
-        // I acc
-        let acc_b = inertia_product_vjp(inert, &acc[b], &fb, &mut ib);
-        // V x* p, p = I V
-        // <fb, dV x* p> = -<dV, fb x* p> ; <fb, V x* dp> = -<V x fb, dp>
-        let mut vel_bar = -(fb.cross_force(&mom[b]));
-        let p_bar = -(vel.cross_motion(&fb));
-        vel_bar += inertia_product_vjp(inert, &vel, &p_bar, &mut ib);
-        adj.inert_bar[b] = ib;
-        adj.cvel_bar[b] += vel_bar;
-        // acc_b = acc_parent + sum (cdof_dot v + cdof a)
-        let mut ab = adj.acc_bar[b];
-        ab += acc_b;
-        for d in model.body_dof_adr[b]..model.body_dof_adr[b] + model.body_dof_num[b] {
-            adj.cdof_dot_bar[d] += ab * v[d];
-            v_bar[d] += data.cdof_dot[d].dot(&ab);
-            if let Some(a) = a {
-                adj.cdof_bar[d] += ab * a[d];
-            }
-        }
-        adj.acc_bar[p] += ab;
-    }
-    // the world's acceleration is -g
-    *gravity_bar -= adj.acc_bar[0].lin;
-    adj.acc = acc;
-    adj.total = total;
-    adj.mom = mom;
-}
-
-/// Reverse of [`crate::kinematics::com_vel`]: consumes `cvel_bar` and `cdof_dot_bar`,
-/// accumulates `cdof_bar` and `v_bar`.
+/// Reverse of [`crate::kinematics::com_vel`] (`cvel`, `cdof_dot` from `cdof` and `v`): consumes
+/// `cvel_bar` and `cdof_dot_bar`, accumulates `cdof_bar` and `v_bar`. Needs `cdof`, `cvel` at
+/// (q, v) in `data`.
 pub fn com_vel_vjp(model: &Model, data: &Data, v: &[f64], adj: &mut PosAdjoint, v_bar: &mut [f64]) {
     for b in (1..model.nbody).rev() {
         let mut cv_bar = adj.cvel_bar[b];
@@ -266,8 +142,10 @@ pub fn com_vel_vjp(model: &Model, data: &Data, v: &[f64], adj: &mut PosAdjoint, 
                 adj.cdof_bar[k] -= cv.cross_force(&fb);
             }
             if model.jnt_type[j] == JointType::Free {
+                // (the translations' cdof are constant in q: position_vjp drops their adjoint)
                 for k in d..d + 3 {
                     v_bar[k] += data.cdof[k].dot(&cv_bar);
+                    adj.cdof_bar[k] += cv_bar * v[k];
                     cv -= data.cdof[k] * v[k];
                 }
             }
@@ -298,16 +176,39 @@ fn inertia_bar_is_zero(ib: &InertiaBar) -> bool {
     ib.mass == 0.0 && ib.h == Vec3::zeros() && ib.i_o == Mat3::zeros()
 }
 
-/// Turn the accumulated adjoints into dL/dq (accumulated into `q_bar`, nq) and parameter
+/// Reverse of [`crate::pipeline::kinematics`] ([`forward_kinematics`] then [`com_pos`]):
+/// [`com_pos_vjp`] then [`forward_kinematics_vjp`]. Turns the accumulated adjoints (body
+/// wrenches, `cdof_bar`, `inert_bar`) into dL/dq (accumulated into `q_bar`, nq) and parameter
 /// adjoints (mass, centre of mass, inertia; accumulated into `params_bar`). Needs the forward
 /// kinematics at `q` in `data`.
-pub fn finish_position(
+///
+/// [`forward_kinematics`]: crate::kinematics::forward_kinematics
+/// [`com_pos`]: crate::kinematics::com_pos
+pub fn position_vjp(
     model: &Model,
     params: &Params,
     data: &Data,
     q: &[f64],
     adj: &mut PosAdjoint,
     q_bar: &mut [f64],
+    params_bar: &mut Params,
+) {
+    com_pos_vjp(model, params, data, adj, params_bar);
+    forward_kinematics_vjp(model, data, q, adj, q_bar);
+}
+
+/// Reverse of [`crate::kinematics::com_pos`] (body inertias `cinert` from the poses and the
+/// mass parameters, dof subspaces `cdof` from the poses): consumes `inert_bar` into parameter
+/// adjoints (mass, centre of mass, inertia; accumulated into `params_bar`) and body wrenches,
+/// then gathers every pose adjoint on the dof frames (`dof_acc`): the body wrenches (a body's
+/// pose is the frame of its last dof) and the wrenches of `cdof_bar` (a hinge or slide axis is
+/// fixed in the frame before its joint, a ball or free joint's rotational axes in the body).
+/// Needs the forward kinematics in `data`.
+pub fn com_pos_vjp(
+    model: &Model,
+    params: &Params,
+    data: &Data,
+    adj: &mut PosAdjoint,
     params_bar: &mut Params,
 ) {
     // body inertias: (mass, h, i_o) -> mass, centre of mass (world), world inertia
@@ -373,6 +274,20 @@ pub fn finish_position(
             }
         }
     }
+}
+
+/// Reverse of [`crate::kinematics::forward_kinematics`] (body poses from `q`): sweeps the pose
+/// adjoints gathered on the dof frames (`dof_acc`, see [`com_pos_vjp`]) from the leaves to the
+/// root (a dof moves everything downstream of it) and maps each dof's projection to its
+/// coordinates, accumulated into `q_bar` (nq; quaternion blocks as raw 4-vectors). Needs
+/// `cdof` at `q` in `data`.
+pub fn forward_kinematics_vjp(
+    model: &Model,
+    data: &Data,
+    q: &[f64],
+    adj: &mut PosAdjoint,
+    q_bar: &mut [f64],
+) {
     // dof tree, leaves to root: a dof moves everything downstream of it
     let mut proj = std::mem::take(&mut adj.proj);
     for d in (0..model.nv).rev() {
@@ -421,4 +336,62 @@ pub fn quat_bar_from_local(q: &[f64], theta_bar: &[f64; 3], out: &mut [f64]) {
     out[1] += s * (w * a + y * c - z * b);
     out[2] += s * (w * b + z * a - x * c);
     out[3] += s * (w * c + x * b - y * a);
+}
+
+/// Reverse of the body readings at (q, v): positions (world), quaternions (w, x, y, z),
+/// linear velocities of the body origins and angular velocities (world), one entry per body
+/// (the forward of readings is the binding's `Sim.kinematics`: [`crate::pipeline::kinematics`]
+/// and [`crate::kinematics::com_vel`], read per body).
+/// Overwrites `grad.q`, `grad.v`; accumulates parameter adjoints (centre of mass does not
+/// enter these readings, so they stay zero).
+#[allow(clippy::too_many_arguments)]
+pub fn kinematics_vjp(
+    model: &Model,
+    params: &Params,
+    q: &[f64],
+    v: &[f64],
+    data: &mut Data,
+    pos_bar: &[Vec3],
+    quat_bar: &[[f64; 4]],
+    vel_bar: &[Vec3],
+    ang_bar: &[Vec3],
+    grad: &mut StepGrad,
+) {
+    crate::pipeline::kinematics(model, params, q, data);
+    crate::kinematics::com_vel(model, v, data);
+    let mut adj = PosAdjoint::new(model);
+    for b in 1..model.nbody {
+        let p = data.xpos[b];
+        let qt = data.xquat[b];
+        let qq = [qt.w, qt.i, qt.j, qt.k];
+        let qbr = quat_bar[b];
+        // position: the body origin moves as a body point
+        let mut p_bar = pos_bar[b];
+        // quaternion: dQ = (0, w/2) (x) Q  =>  W.ang += Im(qb (x) Q*) / 2
+        let conj = [qq[0], -qq[1], -qq[2], -qq[3]];
+        let im = [
+            qbr[0] * conj[1] + qbr[1] * conj[0] + qbr[2] * conj[3] - qbr[3] * conj[2],
+            qbr[0] * conj[2] - qbr[1] * conj[3] + qbr[2] * conj[0] + qbr[3] * conj[1],
+            qbr[0] * conj[3] + qbr[1] * conj[2] - qbr[2] * conj[1] + qbr[3] * conj[0],
+        ];
+        let mut w = Force::new(Vec3::new(im[0], im[1], im[2]) * 0.5, Vec3::zeros());
+        // origin velocity = cvel.lin + cvel.ang x p
+        let l = vel_bar[b];
+        adj.cvel_bar[b] += Force::new(p.cross(&l) + ang_bar[b], l);
+        p_bar += l.cross(&data.cvel[b].ang);
+        w += Force::new(p.cross(&p_bar), p_bar);
+        adj.body_wrench[b] += w;
+    }
+    grad.q.iter_mut().for_each(|x| *x = 0.0);
+    grad.v.iter_mut().for_each(|x| *x = 0.0);
+    com_vel_vjp(model, data, v, &mut adj, &mut grad.v);
+    position_vjp(
+        model,
+        params,
+        data,
+        q,
+        &mut adj,
+        &mut grad.q,
+        &mut grad.params,
+    );
 }

@@ -1,0 +1,128 @@
+//! Reverse of the applied forces ([`crate::dynamics::forces`]): actuators, passive forces and
+//! the implicit damping of `M_h`. The laws and their partial derivatives are the forward
+//! module's ([`actuator_law`], [`passive_law`], [`implicit_damping_law`]); these functions only
+//! contract the partials with the incoming adjoints.
+
+use crate::data::Data;
+use crate::dynamics::forces::{
+    actuator_law, dof_qpos_adr, implicit_damping_law, passive_law, ForcePartials,
+};
+use crate::model::{Model, Params};
+use crate::state::Control;
+
+/// Add `p * f_bar` to every adjoint the law of dof `d` reads (the target's adjoint only when
+/// `target_bar` is given, the position's only for dofs with a scalar position).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn contract(
+    p: &ForcePartials,
+    f_bar: f64,
+    d: usize,
+    qa: Option<usize>,
+    q_bar: &mut [f64],
+    v_bar: &mut [f64],
+    target_bar: Option<&mut [f64]>,
+    pb: &mut Params,
+) {
+    if let Some(t) = target_bar {
+        t[d] += p.target * f_bar;
+    }
+    if let Some(qa) = qa {
+        q_bar[qa] += p.q * f_bar;
+    }
+    v_bar[d] += p.v * f_bar;
+    pb.dof_kp[d] += p.kp * f_bar;
+    pb.dof_kv[d] += p.kv * f_bar;
+    pb.dof_damping[d] += p.damping * f_bar;
+    pb.dof_stiffness[d] += p.stiffness * f_bar;
+    pb.dof_force_range[d][0] += p.range[0] * f_bar;
+    pb.dof_force_range[d][1] += p.range[1] * f_bar;
+}
+
+/// Reverse of [`crate::dynamics::forces::actuation`] seeded with `f_bar` (nv, the adjoint of
+/// `qfrc_actuator`): accumulates `q_bar` (nq), `v_bar`, `target_bar` (nv) and the gain and force
+/// range adjoints. A clamped actuator's force is its bound: the adjoint goes to that bound only.
+#[allow(clippy::too_many_arguments)]
+pub fn actuation_vjp(
+    model: &Model,
+    params: &Params,
+    q: &[f64],
+    v: &[f64],
+    control: &Control,
+    f_bar: &[f64],
+    q_bar: &mut [f64],
+    v_bar: &mut [f64],
+    target_bar: &mut [f64],
+    params_bar: &mut Params,
+) {
+    for d in 0..model.nv {
+        let qa = dof_qpos_adr(model, d);
+        let (_, _, p) = actuator_law(
+            control.mode[d],
+            control.target[d],
+            qa.map(|a| q[a]),
+            v[d],
+            params.dof_kp[d],
+            params.dof_kv[d],
+            params.dof_force_range[d],
+        );
+        contract(
+            &p,
+            f_bar[d],
+            d,
+            qa,
+            q_bar,
+            v_bar,
+            Some(target_bar),
+            params_bar,
+        );
+    }
+}
+
+/// Reverse of [`crate::dynamics::forces::passive`] seeded with `f_bar` (nv, the adjoint of
+/// `qfrc_passive`): accumulates `q_bar` (nq), `v_bar` (nv), and the damping and stiffness
+/// adjoints.
+#[allow(clippy::too_many_arguments)]
+pub fn passive_vjp(
+    model: &Model,
+    params: &Params,
+    q: &[f64],
+    v: &[f64],
+    f_bar: &[f64],
+    q_bar: &mut [f64],
+    v_bar: &mut [f64],
+    params_bar: &mut Params,
+) {
+    for d in 0..model.nv {
+        let qa = dof_qpos_adr(model, d);
+        let spring = qa.map(|a| (q[a], model.jnt_qpos_spring[model.dof_jnt[d]]));
+        let (_, p) = passive_law(params.dof_damping[d], params.dof_stiffness[d], spring, v[d]);
+        contract(&p, f_bar[d], d, qa, q_bar, v_bar, None, params_bar);
+    }
+}
+
+/// Reverse of [`crate::dynamics::forces::implicit_damping`] seeded with `k_bar` (nv, the
+/// adjoint of each dof's gain): accumulates the damping and kv adjoints. Needs
+/// `actuator_clamped` in `data`. In a step, the gain enters `M_h = M + h diag(k)`
+/// (`pipeline::implicit_mass`), so `k_bar = h a (M_h a)_bar`.
+pub fn implicit_damping_vjp(
+    model: &Model,
+    params: &Params,
+    control: &Control,
+    data: &Data,
+    k_bar: impl Fn(usize) -> f64,
+    params_bar: &mut Params,
+) {
+    for d in 0..model.nv {
+        let (_, p) = implicit_damping_law(
+            model.opt.integrator,
+            control.mode[d],
+            data.actuator_clamped[d],
+            params.dof_damping[d],
+            params.dof_kv[d],
+        );
+        let kb = k_bar(d);
+        params_bar.dof_damping[d] += p.damping * kb;
+        params_bar.dof_kv[d] += p.kv * kb;
+    }
+}
