@@ -30,6 +30,9 @@ impl PyTape {
     }
 }
 
+/// One env's reverse pass: its tape gradient and its control adjoints.
+type EnvGrad = (kinegrad::adjoint::rollout::TapeGrad, Vec<f64>);
+
 type Opt2<'py> = Option<PyReadonlyArray2<'py, f64>>;
 type Opt3<'py> = Option<PyReadonlyArray3<'py, f64>>;
 
@@ -116,7 +119,7 @@ impl PyTape {
         let out = out?.map_err(to_py_err)?;
         let grads: Vec<&kinegrad::Params> = out.iter().map(|(g, _)| &g.params).collect();
         let pd = params_dict(py, model, &grads, params.as_deref())?;
-        let cat = |f: &dyn Fn(&(kinegrad::adjoint::rollout::TapeGrad, Vec<f64>)) -> &Vec<f64>| {
+        let cat = |f: &dyn Fn(&EnvGrad) -> &Vec<f64>| {
             out.iter().flat_map(|g| f(g).iter().copied()).collect()
         };
         Ok(vec![

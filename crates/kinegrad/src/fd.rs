@@ -12,7 +12,8 @@ pub fn params_axpy(p: &Params, s: f64, dp: &Params) -> Params {
     let mut out = p.clone();
     let (mut x, mut y) = (Vec::new(), Vec::new());
     for f in &PARAM_FIELDS {
-        (x.clear(), y.clear());
+        x.clear();
+        y.clear();
         f.read(p, &mut x);
         f.read(dp, &mut y);
         x.iter_mut().zip(&y).for_each(|(a, b)| *a += s * b);
@@ -27,7 +28,8 @@ pub fn params_dot(a: &Params, b: &Params) -> f64 {
     let (mut x, mut y) = (Vec::new(), Vec::new());
     let mut sum = 0.0;
     for f in &PARAM_FIELDS {
-        (x.clear(), y.clear());
+        x.clear();
+        y.clear();
         f.read(a, &mut x);
         f.read(b, &mut y);
         let k = if f.name == "dof_force_range" { 2 } else { 1 };
