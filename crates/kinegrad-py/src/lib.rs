@@ -10,6 +10,7 @@
 
 mod builder;
 mod convert;
+mod functional;
 mod render;
 mod sim;
 mod tape;

@@ -3,15 +3,11 @@
 
 use crate::convert::{array, dyn_values, modes, params_dict, values};
 use crate::tape::PyTape;
-use crate::{detached, guard, interruptible, invalid, to_py_err};
+use crate::{interruptible, invalid, to_py_err};
 use kinegrad::diagnostics::Warning;
-use kinegrad::readings::LINK_STATE;
-use kinegrad::sim::reverse::StepInputs;
 use kinegrad::sim::run::{Controls, Run, RunOptions, Segment};
 use kinegrad::sim::{param_names, stacked};
-use numpy::{
-    PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3, PyReadonlyArrayDyn, PyUntypedArrayMethods,
-};
+use numpy::{PyReadonlyArray2, PyReadonlyArray3, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyRuntimeWarning;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -34,7 +30,7 @@ pub fn warn(py: Python<'_>, sim: &kinegrad::Sim, warnings: &[Warning]) -> PyResu
 }
 
 /// A (rows, cols) float64 array argument.
-type Arr2<'py> = PyReadonlyArray2<'py, f64>;
+pub type Arr2<'py> = PyReadonlyArray2<'py, f64>;
 
 /// A state to start from: qpos (n_envs, nq), qvel (n_envs, nv), time.
 type StartState<'py> = (
@@ -53,7 +49,7 @@ type SegmentOut<'py> = (
 );
 
 impl Sim {
-    fn shape(&self) -> (usize, usize, usize) {
+    pub fn shape(&self) -> (usize, usize, usize) {
         (
             self.inner.n_envs(),
             self.inner.model.nq,
@@ -131,7 +127,7 @@ impl Sim {
     }
 
     /// Adjoints of every env's q and v (and, with `target`, control targets) and parameters.
-    fn grads<'py>(
+    pub fn grads<'py>(
         &self,
         py: Python<'py>,
         g: &[kinegrad::adjoint::StepGrad],
@@ -355,166 +351,5 @@ impl Sim {
             seg.done,
             err.map(|e| e.into_value(py).into_any()),
         ))
-    }
-
-    /// Step copies of the given states `nsteps` times (the envs are not touched): qpos
-    /// (n_envs, nq), qvel (n_envs, nv), mode (n_envs, nv) int8, target (n_envs, nv). The solver
-    /// starts cold, so the result is a function of the arguments and the env's parameters
-    /// alone, as is the step `step_vjp` differentiates. Returns (qpos', qvel').
-    #[pyo3(signature = (qpos, qvel, mode, target, nsteps=1))]
-    fn step_functional<'py>(
-        &self,
-        py: Python<'py>,
-        qpos: PyReadonlyArray2<'py, f64>,
-        qvel: PyReadonlyArray2<'py, f64>,
-        mode: PyReadonlyArrayDyn<'py, i8>,
-        target: PyReadonlyArray2<'py, f64>,
-        nsteps: usize,
-    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-        let (n, nq, nv) = self.shape();
-        let (q, v) = (
-            values(&qpos, "qpos", &[n, nq])?,
-            values(&qvel, "qvel", &[n, nv])?,
-        );
-        let (m, _) = modes(&mode, &[&[n, nv]])?;
-        let t = values(&target, "target", &[n, nv])?;
-        let x = StepInputs {
-            q: &q,
-            v: &v,
-            modes: &m,
-            targets: &t,
-        };
-        let (q, v) = detached(py, || self.inner.step_functional(&x, nsteps))?;
-        Ok((array(py, &[n, nq], q), array(py, &[n, nv], v)))
-    }
-
-    /// Reverse of one step from (qpos_in, qvel_in) under (mode, target), given the adjoints of
-    /// the state after the step. Returns (qpos_bar, qvel_bar, target_bar, params_bar) with
-    /// params_bar a dict name -> (n_envs, *shape) array (names as in get_param).
-    #[allow(clippy::too_many_arguments)]
-    fn step_vjp<'py>(
-        &self,
-        py: Python<'py>,
-        qpos_in: PyReadonlyArray2<'py, f64>,
-        qvel_in: PyReadonlyArray2<'py, f64>,
-        mode: PyReadonlyArrayDyn<'py, i8>,
-        target: PyReadonlyArray2<'py, f64>,
-        qpos_out_bar: PyReadonlyArray2<'py, f64>,
-        qvel_out_bar: PyReadonlyArray2<'py, f64>,
-    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        let (n, nq, nv) = self.shape();
-        let (q, v) = (
-            values(&qpos_in, "qpos_in", &[n, nq])?,
-            values(&qvel_in, "qvel_in", &[n, nv])?,
-        );
-        let (m, _) = modes(&mode, &[&[n, nv]])?;
-        let t = values(&target, "target", &[n, nv])?;
-        let qb = values(&qpos_out_bar, "qpos_out_bar", &[n, nq])?;
-        let vb = values(&qvel_out_bar, "qvel_out_bar", &[n, nv])?;
-        let x = StepInputs {
-            q: &q,
-            v: &v,
-            modes: &m,
-            targets: &t,
-        };
-        let g = detached(py, || self.inner.step_vjp(&x, &qb, &vb))?;
-        self.grads(py, &g, true)
-    }
-
-    /// Every body's reading at the given states qpos (n_envs, nq), qvel (n_envs, nv):
-    /// (n_envs, nbody, `LINK_STATE`) with the quantities at `LINK_FIELDS` (position, quaternion
-    /// wxyz, linear velocity of the body origin, angular velocity; world frame).
-    fn kinematics<'py>(
-        &self,
-        py: Python<'py>,
-        qpos: Arr2<'py>,
-        qvel: Arr2<'py>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let (n, nq, nv) = self.shape();
-        let (q, v) = (
-            values(&qpos, "qpos", &[n, nq])?,
-            values(&qvel, "qvel", &[n, nv])?,
-        );
-        let x = detached(py, || self.inner.link_states(&q, &v))?;
-        Ok(array(py, &[n, self.inner.model.nbody, LINK_STATE], x))
-    }
-
-    /// Reverse of `kinematics` given the adjoint of its result: (qpos_bar, qvel_bar, params_bar).
-    fn kinematics_vjp<'py>(
-        &self,
-        py: Python<'py>,
-        qpos: Arr2<'py>,
-        qvel: Arr2<'py>,
-        bar: PyReadonlyArray3<'py, f64>,
-    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        let (n, nq, nv) = self.shape();
-        let (q, v) = (
-            values(&qpos, "qpos", &[n, nq])?,
-            values(&qvel, "qvel", &[n, nv])?,
-        );
-        let bar = values(&bar, "bar", &[n, self.inner.model.nbody, LINK_STATE])?;
-        let g = detached(py, || self.inner.link_states_vjp(&q, &v, &bar))?;
-        self.grads(py, &g, false)
-    }
-
-    /// Joint-space mass matrix M(q) (nv, nv) of env 0's parameters at `qpos` (nq), armature included.
-    fn mass_matrix<'py>(
-        &self,
-        py: Python<'py>,
-        qpos: PyReadonlyArray1<'py, f64>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let (_, nq, nv) = self.shape();
-        let q = values(&qpos, "qpos", &[nq])?;
-        let m = guard(|| self.inner.mass_matrix(&q).map_err(to_py_err))?;
-        Ok(array(py, &[nv, nv], m))
-    }
-
-    /// Inverse dynamics M(q) a + c(q, v) (nv), without armature, with env 0's parameters.
-    fn inverse_dynamics<'py>(
-        &self,
-        py: Python<'py>,
-        qpos: PyReadonlyArray1<'py, f64>,
-        qvel: PyReadonlyArray1<'py, f64>,
-        qacc: PyReadonlyArray1<'py, f64>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let (_, nq, nv) = self.shape();
-        let (q, v, a) = (
-            values(&qpos, "qpos", &[nq])?,
-            values(&qvel, "qvel", &[nv])?,
-            values(&qacc, "qacc", &[nv])?,
-        );
-        let tau = guard(|| self.inner.inverse_dynamics(&q, &v, &a).map_err(to_py_err))?;
-        Ok(array(py, &[nv], tau))
-    }
-
-    /// Contacts of env `env` found by its last step: a list of dicts with geom1, geom2, body1,
-    /// body2, pos (3), normal (3, from geom1 to geom2), dist, force (3, world frame, exerted by
-    /// geom1 on geom2) and force_normal (its component along the normal).
-    fn contacts<'py>(&self, py: Python<'py>, env: usize) -> PyResult<Vec<Bound<'py, PyDict>>> {
-        let n = self.inner.n_envs();
-        let e = self
-            .inner
-            .envs
-            .get(env)
-            .ok_or_else(|| invalid(format!("env: index {env} out of range for {n} envs")))?;
-        let body = &self.inner.model.geom_body;
-        e.carry
-            .contacts
-            .iter()
-            .map(|c| {
-                let d = PyDict::new(py);
-                let (p, nn, f) = (c.pos, c.normal, c.force);
-                d.set_item("geom1", c.geom1)?;
-                d.set_item("geom2", c.geom2)?;
-                d.set_item("body1", body[c.geom1])?;
-                d.set_item("body2", body[c.geom2])?;
-                d.set_item("pos", [p.x, p.y, p.z])?;
-                d.set_item("normal", [nn.x, nn.y, nn.z])?;
-                d.set_item("dist", c.dist)?;
-                d.set_item("force", [f.x, f.y, f.z])?;
-                d.set_item("force_normal", f.dot(&nn))?;
-                Ok(d)
-            })
-            .collect()
     }
 }
