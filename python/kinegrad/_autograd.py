@@ -206,14 +206,19 @@ class StepFunction(torch.autograd.Function):
         return (None, None, None, None, qb, vb, tb, None, *_param_grads(ctx.names, pb))
 
 
+#: the link readings, in the order of the native table: name -> index in the tuples below
+LINK_READINGS = {name: i for i, (name, _, _) in enumerate(LINK_FIELDS)}
+
+
 def split_link_states(states: np.ndarray) -> tuple:
-    """(pos, quat, vel, ang) tensors, each (N, nbody, k), of the native readings (N, nbody, 13)."""
+    """One tensor per link reading (``LINK_FIELDS``: pos, quat, vel, ang, ...), each
+    (N, nbody, k), of the native readings (N, nbody, LINK_STATE)."""
     t = torch.from_numpy(states)
-    return tuple(t[:, :, lo : lo + k].contiguous() for lo, k in LINK_FIELDS)
+    return tuple(t[:, :, lo : lo + k].contiguous() for _, lo, k in LINK_FIELDS)
 
 
 class KinematicsFunction(torch.autograd.Function):
-    """(qpos, qvel, *params) -> (pos, quat, vel, ang), each (N, nbody, k)."""
+    """(qpos, qvel, *params) -> the link readings (see split_link_states)."""
 
     @staticmethod
     def forward(ctx, scene, snap, q, v, names, *params):
@@ -226,15 +231,15 @@ class KinematicsFunction(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, gp, gq, gv, ga):
+    def backward(ctx, *grads):
         q, v = ctx.saved_tensors
         link = ctx.link
         n, nb = q.shape[0], link.native.nbody
         bar = np.zeros((n, nb, LINK_STATE))
-        for (lo, k), what, g in zip(LINK_FIELDS, ("position", "quaternion", "velocity", "angular velocity"), (gp, gq, gv, ga)):
+        for (name, lo, k), g in zip(LINK_FIELDS, grads):
             bar[:, :, lo : lo + k] = _seed_np(g, (n, nb, k))
             if _first_bad(bar[:, :, lo : lo + k]) is not None:
-                raise RuntimeError(f"backward: the gradient w.r.t. a link {what} reading contains NaN or inf")
+                raise RuntimeError(f"backward: the gradient w.r.t. a link reading ({name}) contains NaN or inf")
         with link.lock:
             link.sync_params(ctx.snap)
             qb, vb, pb = link.native.kinematics_vjp(_np(q), _np(v), bar)

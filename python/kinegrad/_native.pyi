@@ -16,9 +16,9 @@ Cam = Tuple[Sequence[float], Sequence[float], Sequence[float], float, int, int, 
 
 #: control mode codes of int8 mode arrays: [("force", 0), ("position", 1), ("velocity", 2)]
 CONTROL_MODES: List[Tuple[str, int]]
-#: floats of one body's reading in ``Sim.kinematics``, and (offset, length) of its quantities
+#: floats of one body's reading in ``Sim.kinematics``, and (name, offset, length) of its quantities
 LINK_STATE: int
-LINK_FIELDS: List[Tuple[int, int]]
+LINK_FIELDS: List[Tuple[str, int, int]]
 
 class SceneBuilder:
     def __init__(

@@ -48,25 +48,25 @@ class RigidLink:
     def _body(self) -> int:
         return self.idx + 1
 
-    def _reading(self, which: int, envs_idx) -> torch.Tensor:
+    def _reading(self, which: str, envs_idx) -> torch.Tensor:
         solver = self.entity._solver
-        return solver.reading(solver.link_states()[which][:, self._body], solver.select_envs(envs_idx))
+        return solver.reading(solver.link_states(which)[:, self._body], solver.select_envs(envs_idx))
 
     def get_pos(self, envs_idx=None) -> torch.Tensor:
         """Position of the link frame (world), (3,) or (n_envs, 3)."""
-        return self._reading(0, envs_idx)
+        return self._reading("pos", envs_idx)
 
     def get_quat(self, envs_idx=None) -> torch.Tensor:
         """Orientation (w, x, y, z), (4,) or (n_envs, 4)."""
-        return self._reading(1, envs_idx)
+        return self._reading("quat", envs_idx)
 
     def get_vel(self, envs_idx=None) -> torch.Tensor:
         """Linear velocity of the link origin (world), (3,) or (n_envs, 3)."""
-        return self._reading(2, envs_idx)
+        return self._reading("vel", envs_idx)
 
     def get_ang(self, envs_idx=None) -> torch.Tensor:
         """Angular velocity (world), (3,) or (n_envs, 3)."""
-        return self._reading(3, envs_idx)
+        return self._reading("ang", envs_idx)
 
     def get_mass(self) -> float:
         return float(self.entity._solver.get_param("body_mass")[0, self._body])

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional
 import numpy as np
 import torch
 
-from . import _globals
+from . import _autograd, _globals
 from ._controls import ControlWrite, make_write
 from ._convert import env_rows, indices, quat_to_xyz, rows, xyz_to_quat
 from ._threads import serialized
@@ -93,10 +93,10 @@ class RigidSolver:
         """Rows of every state, control and parameter array: max(n_envs, 1)."""
         return self._scene._n
 
-    def link_states(self):
-        """(pos, quat, vel, ang) of every body, each float64 (N, nbody, k), of the current state
-        (graph tensors in a ``requires_grad`` scene)."""
-        return self._scene._kinematics()
+    def link_states(self, which: str) -> torch.Tensor:
+        """Link reading ``which`` (a name of ``_native.LINK_FIELDS``: pos, quat, vel, ang) of every
+        body, float64 (N, nbody, k), of the current state (a graph tensor in a ``requires_grad`` scene)."""
+        return self._scene._kinematics()[_autograd.LINK_READINGS[which]]
 
     def param_default(self, name: str) -> np.ndarray:
         """The model's value of parameter ``name`` (one env's shape)."""
@@ -191,20 +191,20 @@ class RigidSolver:
         return self.reading(self._scene._qvel[:, dofs], self.select_envs(envs_idx))
 
     def get_links_pos(self, links_idx=None, envs_idx=None) -> torch.Tensor:
-        return self._link_reading(0, links_idx, envs_idx)
+        return self._link_reading("pos", links_idx, envs_idx)
 
     def get_links_quat(self, links_idx=None, envs_idx=None) -> torch.Tensor:
-        return self._link_reading(1, links_idx, envs_idx)
+        return self._link_reading("quat", links_idx, envs_idx)
 
     def get_links_vel(self, links_idx=None, envs_idx=None) -> torch.Tensor:
-        return self._link_reading(2, links_idx, envs_idx)
+        return self._link_reading("vel", links_idx, envs_idx)
 
     def get_links_ang(self, links_idx=None, envs_idx=None) -> torch.Tensor:
-        return self._link_reading(3, links_idx, envs_idx)
+        return self._link_reading("ang", links_idx, envs_idx)
 
-    def _link_reading(self, which: int, links_idx, envs_idx) -> torch.Tensor:
+    def _link_reading(self, which: str, links_idx, envs_idx) -> torch.Tensor:
         links = indices(links_idx, "links_idx", self.n_links, "links")
-        return self.reading(self._scene._kinematics()[which][:, links + 1], self.select_envs(envs_idx))
+        return self.reading(self.link_states(which)[:, links + 1], self.select_envs(envs_idx))
 
     def get_state(self) -> SimState:
         return self._scene.get_state()

@@ -9,12 +9,24 @@ use crate::math::quat_to_wxyz;
 use crate::model::{Model, Params};
 use crate::pipeline;
 
-/// Floats of one body's reading in [`link_states`]: position (3), quaternion (w, x, y, z) (4),
-/// linear velocity of the body origin (3) and angular velocity (3), world frame.
+/// The quantities of one body's reading in [`link_states`], in order: (name, offset, length).
+/// World frame: position of the body origin, orientation quaternion (w, x, y, z), linear
+/// velocity of the body origin, angular velocity. The Python package reads this table (its
+/// `get_links_<name>` readings and their autograd node).
+pub const LINK_FIELDS: [(&str, usize, usize); 4] =
+    [("pos", 0, 3), ("quat", 3, 4), ("vel", 7, 3), ("ang", 10, 3)];
+
+/// Floats of one body's reading.
 pub const LINK_STATE: usize = 13;
 
-/// Where each quantity starts in a body's [`LINK_STATE`] floats, and its length.
-pub const LINK_FIELDS: [(usize, usize); 4] = [(0, 3), (3, 4), (7, 3), (10, 3)];
+/// The range of quantity `name` ([`LINK_FIELDS`]) in a body's reading.
+pub fn field(name: &str) -> std::ops::Range<usize> {
+    let (_, at, k) = LINK_FIELDS
+        .iter()
+        .find(|f| f.0 == name)
+        .expect("a link reading");
+    *at..at + k
+}
 
 /// Every body's reading at (q, v), `LINK_STATE` floats per body into `out` (nbody * 13).
 /// `q` must have normalized quaternion blocks.
@@ -33,9 +45,10 @@ pub fn link_states(
         let w = quat_to_wxyz(&data.xquat[b]);
         let c = data.cvel[b];
         let lin = c.point_velocity(&p);
-        r.copy_from_slice(&[
-            p.x, p.y, p.z, w[0], w[1], w[2], w[3], lin.x, lin.y, lin.z, c.ang.x, c.ang.y, c.ang.z,
-        ]);
+        r[field("pos")].copy_from_slice(p.as_slice());
+        r[field("quat")].copy_from_slice(&w);
+        r[field("vel")].copy_from_slice(lin.as_slice());
+        r[field("ang")].copy_from_slice(c.ang.as_slice());
     }
 }
 

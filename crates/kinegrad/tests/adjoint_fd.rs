@@ -1,7 +1,6 @@
 //! The reverse pass against finite differences: <J dx, y> (central differences) must equal
 //! <dx, J^T y> (step_vjp) for random directions dx in every input and random seeds y.
 
-use kinegrad::adjoint::kinematics::kinematics_vjp;
 use kinegrad::adjoint::step::{step_vjp, VjpScratch};
 use kinegrad::adjoint::StepGrad;
 use kinegrad::fd::{params_dot, step_jvp_fd, StepDirection};
@@ -262,38 +261,23 @@ fn active_joint_limit_step_vjp_matches_finite_differences() {
 
 #[test]
 fn readings_vjp_matches_finite_differences() {
+    use kinegrad::adjoint::readings::link_states_vjp;
+    use kinegrad::readings::{link_states, LINK_STATE};
     let model = chain_model(Integrator::ImplicitFast, 1);
     let mut rng = Rng(7);
-    let (s, _) = chain_state(&model, &mut rng);
-    let nb = model.nbody;
-    let pos_bar: Vec<Vec3> = (0..nb)
-        .map(|_| Vec3::new(rng.next(), rng.next(), rng.next()))
-        .collect();
-    let quat_bar: Vec<[f64; 4]> = (0..nb)
-        .map(|_| [rng.next(), rng.next(), rng.next(), rng.next()])
-        .collect();
-    let vel_bar: Vec<Vec3> = (0..nb)
-        .map(|_| Vec3::new(rng.next(), rng.next(), rng.next()))
-        .collect();
-    let ang_bar: Vec<Vec3> = (0..nb)
-        .map(|_| Vec3::new(rng.next(), rng.next(), rng.next()))
-        .collect();
+    let (mut s, _) = chain_state(&model, &mut rng);
+    s.q.iter_mut().for_each(|x| *x *= 1.3); // quaternion blocks off the unit sphere
+    let n = model.nbody * LINK_STATE;
+    let bar = rng.vec(n);
     let reading = |q: &[f64], v: &[f64]| -> f64 {
-        let mut d = Data::new(&model);
-        pipeline::kinematics(&model, &model.params0, q, &mut d);
-        kinegrad::kinematics::com_vel(&model, v, &mut d);
-        (1..nb)
-            .map(|b| {
-                let qt = d.xquat[b];
-                let lin = d.cvel[b].point_velocity(&d.xpos[b]);
-                d.xpos[b].dot(&pos_bar[b])
-                    + qt.w * quat_bar[b][0]
-                    + qt.i * quat_bar[b][1]
-                    + qt.j * quat_bar[b][2]
-                    + qt.k * quat_bar[b][3]
-                    + lin.dot(&vel_bar[b])
-                    + d.cvel[b].ang.dot(&ang_bar[b])
-            })
+        let mut qn = q.to_vec();
+        kinegrad::state::normalize_quaternions(&model, &mut qn);
+        let (mut d, mut out) = (Data::new(&model), vec![0.0; n]);
+        link_states(&model, &model.params0, &qn, v, &mut d, &mut out);
+        out.iter()
+            .zip(&bar)
+            .skip(LINK_STATE)
+            .map(|(a, b)| a * b)
             .sum()
     };
     let (dq, dv) = (rng.vec(model.nq), rng.vec(model.nv));
@@ -305,18 +289,7 @@ fn readings_vjp_matches_finite_differences() {
     let fd = (reading(&qp, &vp) - reading(&qm, &vm)) / (2.0 * eps);
     let mut g = StepGrad::zeros(&model);
     let mut d = Data::new(&model);
-    kinematics_vjp(
-        &model,
-        &model.params0,
-        &s.q,
-        &s.v,
-        &mut d,
-        &pos_bar,
-        &quat_bar,
-        &vel_bar,
-        &ang_bar,
-        &mut g,
-    );
+    link_states_vjp(&model, &model.params0, &s.q, &s.v, &mut d, &bar, &mut g);
     let an: f64 = dq.iter().zip(&g.q).map(|(a, b)| a * b).sum::<f64>()
         + dv.iter().zip(&g.v).map(|(a, b)| a * b).sum::<f64>();
     let err = (fd - an).abs() / fd.abs().max(1e-12);

@@ -14,7 +14,6 @@
 //! with one sweep over the dof tree.
 
 use super::contact_geom::ContactBar;
-use super::StepGrad;
 use crate::data::Data;
 use crate::math::{Force, Mat3, Motion, Vec3};
 use crate::model::{JointType, Model, Params};
@@ -336,62 +335,4 @@ pub fn quat_bar_from_local(q: &[f64], theta_bar: &[f64; 3], out: &mut [f64]) {
     out[1] += s * (w * a + y * c - z * b);
     out[2] += s * (w * b + z * a - x * c);
     out[3] += s * (w * c + x * b - y * a);
-}
-
-/// Reverse of the body readings at (q, v): positions (world), quaternions (w, x, y, z),
-/// linear velocities of the body origins and angular velocities (world), one entry per body
-/// (the forward of readings is the binding's `Sim.kinematics`: [`crate::pipeline::kinematics`]
-/// and [`crate::kinematics::com_vel`], read per body).
-/// Overwrites `grad.q`, `grad.v`; accumulates parameter adjoints (centre of mass does not
-/// enter these readings, so they stay zero).
-#[allow(clippy::too_many_arguments)]
-pub fn kinematics_vjp(
-    model: &Model,
-    params: &Params,
-    q: &[f64],
-    v: &[f64],
-    data: &mut Data,
-    pos_bar: &[Vec3],
-    quat_bar: &[[f64; 4]],
-    vel_bar: &[Vec3],
-    ang_bar: &[Vec3],
-    grad: &mut StepGrad,
-) {
-    crate::pipeline::kinematics(model, params, q, data);
-    crate::kinematics::com_vel(model, v, data);
-    let mut adj = PosAdjoint::new(model);
-    for b in 1..model.nbody {
-        let p = data.xpos[b];
-        let qt = data.xquat[b];
-        let qq = [qt.w, qt.i, qt.j, qt.k];
-        let qbr = quat_bar[b];
-        // position: the body origin moves as a body point
-        let mut p_bar = pos_bar[b];
-        // quaternion: dQ = (0, w/2) (x) Q  =>  W.ang += Im(qb (x) Q*) / 2
-        let conj = [qq[0], -qq[1], -qq[2], -qq[3]];
-        let im = [
-            qbr[0] * conj[1] + qbr[1] * conj[0] + qbr[2] * conj[3] - qbr[3] * conj[2],
-            qbr[0] * conj[2] - qbr[1] * conj[3] + qbr[2] * conj[0] + qbr[3] * conj[1],
-            qbr[0] * conj[3] + qbr[1] * conj[2] - qbr[2] * conj[1] + qbr[3] * conj[0],
-        ];
-        let mut w = Force::new(Vec3::new(im[0], im[1], im[2]) * 0.5, Vec3::zeros());
-        // origin velocity = cvel.lin + cvel.ang x p
-        let l = vel_bar[b];
-        adj.cvel_bar[b] += Force::new(p.cross(&l) + ang_bar[b], l);
-        p_bar += l.cross(&data.cvel[b].ang);
-        w += Force::new(p.cross(&p_bar), p_bar);
-        adj.body_wrench[b] += w;
-    }
-    grad.q.iter_mut().for_each(|x| *x = 0.0);
-    grad.v.iter_mut().for_each(|x| *x = 0.0);
-    com_vel_vjp(model, data, v, &mut adj, &mut grad.v);
-    position_vjp(
-        model,
-        params,
-        data,
-        q,
-        &mut adj,
-        &mut grad.q,
-        &mut grad.params,
-    );
 }
