@@ -174,15 +174,6 @@ fn set_friction(spec: &mut EntitySpec, friction: Option<f64>) -> PyResult<()> {
     Ok(())
 }
 
-fn jnt_type_name(t: JointType) -> &'static str {
-    match t {
-        JointType::Free => "free",
-        JointType::Ball => "ball",
-        JointType::Slide => "slide",
-        JointType::Hinge => "hinge",
-    }
-}
-
 fn geom_type_name(t: GeomType) -> &'static str {
     match t {
         GeomType::Plane => "plane",
@@ -1144,12 +1135,19 @@ impl Sim {
         d.set_item("body_dof_adr", &m.body_dof_adr)?;
         d.set_item("body_dof_num", &m.body_dof_num)?;
         d.set_item("jnt_name", &m.jnt_name)?;
+        // per joint, from the kind's table (`kinegrad::joint`): name, sizes, and the offset of
+        // the quaternion block in the joint's coordinates (-1: none)
+        let per_jnt =
+            |f: fn(JointType) -> i64| m.jnt_type.iter().map(|&t| f(t)).collect::<Vec<_>>();
         d.set_item(
             "jnt_type",
-            m.jnt_type
-                .iter()
-                .map(|&t| jnt_type_name(t))
-                .collect::<Vec<_>>(),
+            m.jnt_type.iter().map(|t| t.name()).collect::<Vec<_>>(),
+        )?;
+        d.set_item("jnt_nq", per_jnt(|t| t.nq() as i64))?;
+        d.set_item("jnt_nv", per_jnt(|t| t.nv() as i64))?;
+        d.set_item(
+            "jnt_quat_offset",
+            per_jnt(|t| t.quat_offset().map_or(-1, |o| o as i64)),
         )?;
         d.set_item("jnt_body", &m.jnt_body)?;
         d.set_item("jnt_qpos_adr", &m.jnt_qpos_adr)?;

@@ -1,6 +1,6 @@
 //! What evolves (State) and what the user drives each step (Control).
 
-use crate::model::{CtrlMode, JointType, Model};
+use crate::model::{CtrlMode, Model};
 
 /// Generalized state of the whole model.
 #[derive(Debug, PartialEq)]
@@ -49,11 +49,10 @@ impl State {
 /// Normalize the quaternion blocks of `q` (ball and free joints).
 pub fn normalize_quaternions(model: &Model, q: &mut [f64]) {
     for j in 0..model.njnt {
-        let a = match model.jnt_type[j] {
-            JointType::Free => model.jnt_qpos_adr[j] + 3,
-            JointType::Ball => model.jnt_qpos_adr[j],
-            _ => continue,
+        let Some(o) = model.jnt_type[j].quat_offset() else {
+            continue;
         };
+        let a = model.jnt_qpos_adr[j] + o;
         let n =
             (q[a] * q[a] + q[a + 1] * q[a + 1] + q[a + 2] * q[a + 2] + q[a + 3] * q[a + 3]).sqrt();
         if n > 0.0 {
@@ -89,11 +88,10 @@ impl Control {
 /// naming the joint that cannot.
 pub fn check_quaternions(model: &Model, q: &[f64]) -> crate::Result<()> {
     for j in 0..model.njnt {
-        let a = match model.jnt_type[j] {
-            JointType::Free => model.jnt_qpos_adr[j] + 3,
-            JointType::Ball => model.jnt_qpos_adr[j],
-            _ => continue,
+        let Some(o) = model.jnt_type[j].quat_offset() else {
+            continue;
         };
+        let a = model.jnt_qpos_adr[j] + o;
         let n2: f64 = q[a..a + 4].iter().map(|x| x * x).sum();
         if !(n2 > 1e-20) || !n2.is_finite() {
             return Err(crate::Error::invalid(
