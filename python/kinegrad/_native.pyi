@@ -68,7 +68,9 @@ class Sim:
     def describe(self) -> Dict[str, Any]:
         """Keys: nq nv nbody njnt ngeom timestep substeps; body_name body_parent body_entity
         body_jnt_adr body_jnt_num body_dof_adr body_dof_num; jnt_name jnt_type ('free' 'ball'
-        'slide' 'hinge') jnt_body jnt_qpos_adr jnt_dof_adr jnt_limited jnt_range; dof_body dof_jnt;
+        'slide' 'hinge') jnt_nq jnt_nv jnt_quat_offset (the kind's sizes and the offset of its
+        quaternion block in its coordinates, -1 without one) jnt_body jnt_qpos_adr jnt_dof_adr
+        jnt_limited jnt_range; dof_body dof_jnt;
         geom_name geom_type geom_body geom_size; qpos0; entity_name entity_{body,jnt,dof,qpos,geom}_{adr,num};
         actuators (list of dicts name, dof, mode, ctrl_range). -1 stands for "none"."""
     @staticmethod

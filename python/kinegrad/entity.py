@@ -112,8 +112,8 @@ class RigidJoint:
         self.name = desc["jnt_name"][j]
         self.idx = j
         self.type = _JOINT_TYPES[desc["jnt_type"][j]]
-        self.n_dofs = {"free": 6, "ball": 3}.get(desc["jnt_type"][j], 1)
-        self.n_qs = {"free": 7, "ball": 4}.get(desc["jnt_type"][j], 1)
+        self.n_dofs = desc["jnt_nv"][j]
+        self.n_qs = desc["jnt_nq"][j]
         self.dof_start = desc["jnt_dof_adr"][j]
         self.q_start = desc["jnt_qpos_adr"][j]
         self.range = tuple(desc["jnt_range"][j])

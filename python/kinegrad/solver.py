@@ -24,6 +24,15 @@ if TYPE_CHECKING:
 _TENSOR, _F64, _STRIDED = torch.Tensor, torch.float64, torch.strided
 
 
+
+def _plain_coords(nq: int, quat_offset: int):
+    """(coordinate, dof) offsets of a joint's coordinates that are their own dof: all of them
+    without a quaternion block (quat_offset -1); else those before the block (4 coordinates for 3
+    dofs at quat_offset) and those after it, one dof earlier."""
+    if quat_offset < 0:
+        return [(k, k) for k in range(nq)]
+    return [(k, k) for k in range(quat_offset)] + [(k, k - 1) for k in range(quat_offset + 4, nq)]
+
 class SimState:
     """A snapshot of the simulation: ``qpos`` (N, nq), ``dofs_vel`` (N, nv), ``time`` (s)."""
 
@@ -131,17 +140,16 @@ class RigidSolver:
 
     # ---- dofs position <-> qpos ----
     def _dofs_position_all(self) -> torch.Tensor:
-        """(N, nv): hinge/slide q; free joints' translation then x-y-z Euler angles (rad); ball joints' Euler angles."""
+        """(N, nv): each joint's plain coordinates as they are and its quaternion block as x-y-z Euler
+        angles (rad): hinge/slide q; free joints' translation then Euler angles; ball joints' Euler
+        angles. The joint layout comes from the model's joint kind table (`describe()`)."""
         d, q = self._desc, self._scene._qpos
         out = torch.zeros(q.shape[0], d["nv"], dtype=torch.float64)
-        for jt, qa, da in zip(d["jnt_type"], d["jnt_qpos_adr"], d["jnt_dof_adr"]):
-            if jt == "free":
-                out[:, da : da + 3] = q[:, qa : qa + 3]
-                out[:, da + 3 : da + 6] = quat_to_xyz(q[:, qa + 3 : qa + 7])
-            elif jt == "ball":
-                out[:, da : da + 3] = quat_to_xyz(q[:, qa : qa + 4])
-            else:
-                out[:, da] = q[:, qa]
+        for qa, da, nq, o in zip(d["jnt_qpos_adr"], d["jnt_dof_adr"], d["jnt_nq"], d["jnt_quat_offset"]):
+            for kq, kv in _plain_coords(nq, o):
+                out[:, da + kv] = q[:, qa + kq]
+            if o >= 0:
+                out[:, da + o : da + o + 3] = quat_to_xyz(q[:, qa + o : qa + o + 4])
         return out
 
     def _write_dofs_position(self, values: torch.Tensor, dofs: torch.Tensor, envs: Optional[torch.Tensor]) -> None:
@@ -153,19 +161,14 @@ class RigidSolver:
         touched_dofs = set(int(x) for x in torch.as_tensor(dofs, dtype=torch.int64).reshape(-1))
         touched = set(int(d["dof_jnt"][k]) for k in touched_dofs)
         for j in sorted(touched):
-            jt, qa, da = d["jnt_type"][j], d["jnt_qpos_adr"][j], d["jnt_dof_adr"][j]
+            qa, da, nq, o = d["jnt_qpos_adr"][j], d["jnt_dof_adr"][j], d["jnt_nq"][j], d["jnt_quat_offset"][j]
             # write only what was set: a quaternion is rebuilt from Euler angles only when one
             # of its rotational dofs was given (the round trip is lossy near gimbal lock)
-            if jt == "free":
-                for k in range(3):
-                    if da + k in touched_dofs:
-                        q[rows, qa + k] = full[:, da + k]
-                if touched_dofs & {da + 3, da + 4, da + 5}:
-                    q[rows, qa + 3 : qa + 7] = xyz_to_quat(full[:, da + 3 : da + 6])
-            elif jt == "ball":
-                q[rows, qa : qa + 4] = xyz_to_quat(full[:, da : da + 3])
-            else:
-                q[rows, qa] = full[:, da]
+            for kq, kv in _plain_coords(nq, o):
+                if da + kv in touched_dofs:
+                    q[rows, qa + kq] = full[:, da + kv]
+            if o >= 0 and touched_dofs & {da + o, da + o + 1, da + o + 2}:
+                q[rows, qa + o : qa + o + 4] = xyz_to_quat(full[:, da + o : da + o + 3])
         sc._set_q(q)
 
     # ---- readings ----

@@ -152,3 +152,26 @@ def test_setting_base_translation_keeps_the_quaternion_exactly():
     box.set_dofs_position(torch.tensor([0.3, -0.2, 0.7], dtype=torch.float64), [0, 1, 2])
     assert torch.equal(box.get_quat(), quat)
     assert torch.equal(box.get_pos(), torch.tensor([0.3, -0.2, 0.7], dtype=torch.float64))
+
+
+def test_joint_layout_comes_from_the_model_joint_table(tmp_path):
+    # slide -> ball: sizes and the quaternion block come from describe(), not from names
+    f = tmp_path / "slide_ball.xml"
+    f.write_text(
+        '<mujoco><worldbody><body name="a" pos="0 0 1"><joint name="s" type="slide" axis="1 0 0"/>'
+        '<geom type="sphere" size="0.1"/><body name="b" pos="0 0 -0.3"><joint name="ball" type="ball"/>'
+        '<geom type="capsule" size="0.05 0.1"/></body></body></worldbody></mujoco>'
+    )
+    scene = gs.Scene()
+    robot = scene.add_entity(gs.morphs.MJCF(file=str(f)))
+    scene.build()
+    desc = scene.sim.rigid_solver._desc
+    assert (desc["jnt_type"], desc["jnt_nq"], desc["jnt_nv"], desc["jnt_quat_offset"]) == (["slide", "ball"], [1, 4], [1, 3], [-1, 0])
+    assert [(j.n_qs, j.n_dofs) for j in robot.joints] == [(1, 1), (4, 3)]
+    robot.set_dofs_position([0.25, 0.3, -0.2, 0.5])
+    assert torch.allclose(robot.get_dofs_position(), torch.tensor([0.25, 0.3, -0.2, 0.5], dtype=torch.float64), atol=1e-12)
+    q = robot.get_qpos()
+    assert float(q[0]) == 0.25 and float(q[1:].norm()) == pytest.approx(1.0)
+    # a partial write of the ball keeps the slide and the other Euler angles
+    robot.set_dofs_position([0.1], dofs_idx_local=[2])
+    assert torch.allclose(robot.get_dofs_position(), torch.tensor([0.25, 0.3, 0.1, 0.5], dtype=torch.float64), atol=1e-12)

@@ -3,6 +3,7 @@
 
 use crate::{invalid, to_py_err};
 use kinegrad::model::params::PARAM_FIELDS;
+use kinegrad::model::JointType;
 use kinegrad::{CtrlMode, Model, Params};
 use numpy::ndarray::{ArrayD, IxDyn};
 use numpy::{IntoPyArray, PyReadonlyArray, PyReadonlyArrayDyn, PyUntypedArrayMethods};
@@ -156,12 +157,18 @@ pub fn describe<'py>(py: Python<'py>, m: &Model) -> PyResult<Bound<'py, PyDict>>
     d.set_item("substeps", m.opt.substeps)?;
     d.set_item("body_parent", idx(&m.body_parent))?;
     d.set_item("body_entity", idx(&m.body_entity))?;
+    // per joint, from the kind's table (`kinegrad::joint`): name, sizes, and the offset of the
+    // quaternion block in the joint's coordinates (-1: none)
+    let per_jnt = |f: fn(JointType) -> i64| m.jnt_type.iter().map(|&t| f(t)).collect::<Vec<_>>();
     d.set_item(
         "jnt_type",
-        m.jnt_type
-            .iter()
-            .map(|&t| jnt_type_name(t))
-            .collect::<Vec<_>>(),
+        m.jnt_type.iter().map(|t| t.name()).collect::<Vec<_>>(),
+    )?;
+    d.set_item("jnt_nq", per_jnt(|t| t.nq() as i64))?;
+    d.set_item("jnt_nv", per_jnt(|t| t.nv() as i64))?;
+    d.set_item(
+        "jnt_quat_offset",
+        per_jnt(|t| t.quat_offset().map_or(-1, |o| o as i64)),
     )?;
     d.set_item(
         "geom_type",
@@ -184,14 +191,4 @@ pub fn describe<'py>(py: Python<'py>, m: &Model) -> PyResult<Bound<'py, PyDict>>
     });
     d.set_item("actuators", acts.collect::<PyResult<Vec<_>>>()?)?;
     Ok(d)
-}
-
-fn jnt_type_name(t: kinegrad::model::JointType) -> &'static str {
-    use kinegrad::model::JointType::*;
-    match t {
-        Free => "free",
-        Ball => "ball",
-        Slide => "slide",
-        Hinge => "hinge",
-    }
 }

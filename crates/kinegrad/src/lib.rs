@@ -21,6 +21,7 @@ pub mod error;
 pub mod fd;
 pub mod integrator;
 pub mod interrupt;
+pub mod joint;
 pub mod kinematics;
 pub mod math;
 pub mod model;

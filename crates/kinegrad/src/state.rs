@@ -1,7 +1,7 @@
 //! What evolves (State), what the user drives each step (Control), and what one step hands
 //! the next besides the state (StepCarry).
 
-use crate::model::{CtrlMode, JointType, Model};
+use crate::model::{CtrlMode, Model};
 
 /// Generalized state of the whole model.
 #[derive(Debug, PartialEq)]
@@ -99,11 +99,10 @@ impl StepCarry {
 /// Normalize the quaternion blocks of `q` (ball and free joints).
 pub fn normalize_quaternions(model: &Model, q: &mut [f64]) {
     for j in 0..model.njnt {
-        let a = match model.jnt_type[j] {
-            JointType::Free => model.jnt_qpos_adr[j] + 3,
-            JointType::Ball => model.jnt_qpos_adr[j],
-            _ => continue,
+        let Some(o) = model.jnt_type[j].quat_offset() else {
+            continue;
         };
+        let a = model.jnt_qpos_adr[j] + o;
         let n =
             (q[a] * q[a] + q[a + 1] * q[a + 1] + q[a + 2] * q[a + 2] + q[a + 3] * q[a + 3]).sqrt();
         if n > 0.0 {
@@ -139,11 +138,10 @@ impl Control {
 /// naming the joint that cannot.
 pub fn check_quaternions(model: &Model, q: &[f64]) -> crate::Result<()> {
     for j in 0..model.njnt {
-        let a = match model.jnt_type[j] {
-            JointType::Free => model.jnt_qpos_adr[j] + 3,
-            JointType::Ball => model.jnt_qpos_adr[j],
-            _ => continue,
+        let Some(o) = model.jnt_type[j].quat_offset() else {
+            continue;
         };
+        let a = model.jnt_qpos_adr[j] + o;
         let n2: f64 = q[a..a + 4].iter().map(|x| x * x).sum();
         if !(n2 > 1e-20) || !n2.is_finite() {
             return Err(crate::Error::invalid(

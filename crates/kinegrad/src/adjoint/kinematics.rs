@@ -15,8 +15,9 @@
 
 use super::contact_geom::ContactBar;
 use crate::data::Data;
+use crate::joint::AxisFrame;
 use crate::math::{Force, Mat3, Motion, Vec3};
-use crate::model::{JointType, Model, Params};
+use crate::model::{Model, Params};
 
 /// Adjoint of a body's spatial inertia in its stored form (mass, h = m c, i_o).
 #[derive(Clone, Copy, Debug, Default)]
@@ -123,30 +124,25 @@ pub fn com_vel_vjp(model: &Model, data: &Data, v: &[f64], adj: &mut PosAdjoint, 
         let mut cv = data.cvel[b];
         for j in (model.body_jnt_adr[b]..model.body_jnt_adr[b] + model.body_jnt_num[b]).rev() {
             let d = model.jnt_dof_adr[j];
-            let (rot0, n) = match model.jnt_type[j] {
-                JointType::Free => (d + 3, 3),
-                JointType::Ball => (d, 3),
-                _ => (d, 1),
-            };
-            // cvel_after = u + sum_k S_k v_k over the rotational (or single) dofs
-            for k in rot0..rot0 + n {
+            let kind = model.jnt_type[j];
+            let (rot0, end) = (d + kind.world_fixed_dofs(), d + kind.nv());
+            // cvel_after = u + sum_k S_k v_k over the dofs that are not fixed in the world
+            for k in rot0..end {
                 v_bar[k] += data.cdof[k].dot(&cv_bar);
                 adj.cdof_bar[k] += cv_bar * v[k];
                 cv -= data.cdof[k] * v[k];
             }
-            // cdof_dot[k] = u x S_k with u the velocity before the joint's rotational dofs
-            for k in rot0..rot0 + n {
+            // cdof_dot[k] = u x S_k with u the velocity before those dofs
+            for k in rot0..end {
                 let fb = adj.cdof_dot_bar[k];
                 cv_bar += data.cdof[k].cross_force(&fb);
                 adj.cdof_bar[k] -= cv.cross_force(&fb);
             }
-            if model.jnt_type[j] == JointType::Free {
-                // (the translations' cdof are constant in q: position_vjp drops their adjoint)
-                for k in d..d + 3 {
-                    v_bar[k] += data.cdof[k].dot(&cv_bar);
-                    adj.cdof_bar[k] += cv_bar * v[k];
-                    cv -= data.cdof[k] * v[k];
-                }
+            // dofs fixed in the world (constant cdof: position_vjp drops their adjoint)
+            for k in d..rot0 {
+                v_bar[k] += data.cdof[k].dot(&cv_bar);
+                adj.cdof_bar[k] += cv_bar * v[k];
+                cv -= data.cdof[k] * v[k];
             }
         }
         let p = model.body_parent[b];
@@ -250,27 +246,20 @@ pub fn com_pos_vjp(
     }
     for j in 0..model.njnt {
         let d = model.jnt_dof_adr[j];
-        match model.jnt_type[j] {
-            JointType::Hinge | JointType::Slide => {
-                // the axis is fixed in the frame before the joint
-                let w = motion_attached_wrench(&data.cdof[d], &adj.cdof_bar[d]);
-                let pd = model.dof_parent[d];
-                if pd != usize::MAX {
-                    adj.dof_acc[pd] += w;
-                }
-            }
-            JointType::Ball | JointType::Free => {
-                // rotational subspaces are the final body axes: attached to the frame after the joint
-                let (r0, last) = if model.jnt_type[j] == JointType::Free {
-                    (d + 3, d + 5)
-                } else {
-                    (d, d + 2)
-                };
-                for k in r0..r0 + 3 {
-                    let w = motion_attached_wrench(&data.cdof[k], &adj.cdof_bar[k]);
-                    adj.dof_acc[last] += w;
-                }
-            }
+        let kind = model.jnt_type[j];
+        // dofs fixed in the world have constant subspaces; the others' axes are fixed in the
+        // frame before the joint (the frame after the parent dof) or in the body
+        let (r0, end) = (d + kind.world_fixed_dofs(), d + kind.nv());
+        let frame = match kind.axis_frame() {
+            AxisFrame::Before => model.dof_parent[d],
+            AxisFrame::Body => end - 1,
+        };
+        if frame == usize::MAX {
+            continue; // fixed in the world
+        }
+        for k in r0..end {
+            let w = motion_attached_wrench(&data.cdof[k], &adj.cdof_bar[k]);
+            adj.dof_acc[frame] += w;
         }
     }
 }
@@ -299,40 +288,10 @@ pub fn forward_kinematics_vjp(
     }
     // map dof projections to coordinates
     for j in 0..model.njnt {
+        let kind = model.jnt_type[j];
+        let qa = model.jnt_qpos_adr[j]..model.jnt_qpos_adr[j] + kind.nq();
         let d = model.jnt_dof_adr[j];
-        let a = model.jnt_qpos_adr[j];
-        match model.jnt_type[j] {
-            JointType::Hinge | JointType::Slide => q_bar[a] += proj[d],
-            JointType::Ball => quat_bar_from_local(
-                &q[a..a + 4],
-                &[proj[d], proj[d + 1], proj[d + 2]],
-                &mut q_bar[a..a + 4],
-            ),
-            JointType::Free => {
-                for k in 0..3 {
-                    q_bar[a + k] += proj[d + k];
-                }
-                quat_bar_from_local(
-                    &q[a + 3..a + 7],
-                    &[proj[d + 3], proj[d + 4], proj[d + 5]],
-                    &mut q_bar[a + 3..a + 7],
-                );
-            }
-        }
+        kind.transform_vjp(&q[qa.clone()], &proj[d..d + kind.nv()], &mut q_bar[qa]);
     }
     adj.proj = proj;
-}
-
-/// dL/dq for a raw (not necessarily unit) quaternion q, given dL/dtheta for local rotations
-/// theta (the body turns by R(q^) exp([theta]x)): `q_bar = (2/|q|) q^ (x) (0, theta_bar)`.
-pub fn quat_bar_from_local(q: &[f64], theta_bar: &[f64; 3], out: &mut [f64]) {
-    let n = (q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]).sqrt();
-    let (w, x, y, z) = (q[0] / n, q[1] / n, q[2] / n, q[3] / n);
-    let (a, b, c) = (theta_bar[0], theta_bar[1], theta_bar[2]);
-    // Hamilton product (w, x, y, z) (x) (0, a, b, c)
-    let s = 2.0 / n;
-    out[0] += s * (-x * a - y * b - z * c);
-    out[1] += s * (w * a + y * c - z * b);
-    out[2] += s * (w * b + z * a - x * c);
-    out[3] += s * (w * c + x * b - y * a);
 }

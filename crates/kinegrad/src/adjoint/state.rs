@@ -3,7 +3,7 @@
 //! setting a state does), so an adjoint taken at the normalized blocks is pulled back through
 //! that normalization to the `qpos` the caller gave.
 
-use crate::model::{JointType, Model};
+use crate::model::Model;
 
 /// Pull `g`, the adjoint at the normalized `qpos`, back to the raw `q` (nq) in place: on every
 /// ball and free joint's quaternion block, x_bar = (g - qn (qn . g)) / |x| with qn = x / |x|
@@ -11,11 +11,10 @@ use crate::model::{JointType, Model};
 /// by the identity, keep `g` (their derivative does not exist; the state checks refuse them).
 pub fn normalize_quaternions_vjp(model: &Model, q: &[f64], g: &mut [f64]) {
     for j in 0..model.njnt {
-        let a = match model.jnt_type[j] {
-            JointType::Free => model.jnt_qpos_adr[j] + 3,
-            JointType::Ball => model.jnt_qpos_adr[j],
-            _ => continue,
+        let Some(o) = model.jnt_type[j].quat_offset() else {
+            continue;
         };
+        let a = model.jnt_qpos_adr[j] + o;
         let x = &q[a..a + 4];
         let n = x.iter().map(|v| v * v).sum::<f64>().sqrt();
         if !(n > 0.0) {
@@ -33,7 +32,7 @@ mod tests {
     use super::*;
     use crate::math::{Mat3, Pose};
     use crate::model::builder::{BaseMode, BodySpec, EntitySpec, JointSpec};
-    use crate::model::ModelBuilder;
+    use crate::model::{JointType, ModelBuilder};
     use crate::state::normalize_quaternions;
 
     #[test]

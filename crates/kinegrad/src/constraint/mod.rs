@@ -14,7 +14,7 @@ pub mod solver;
 use crate::data::{Data, RowKind};
 use crate::kinematics::add_point_jacobian;
 use crate::math::{Mat3, Vec3};
-use crate::model::{JointType, Model};
+use crate::model::Model;
 
 /// MuJoCo's bounds on dmin and dmax.
 const MIN_IMP: f64 = 0.0001;
@@ -154,9 +154,7 @@ pub fn make_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Data) {
     // joint limits (hinge and slide: one row per violated side)
     if model.opt.enable_joint_limit {
         for j in 0..model.njnt {
-            if !model.jnt_limited[j]
-                || !matches!(model.jnt_type[j], JointType::Hinge | JointType::Slide)
-            {
+            if !model.jnt_limited[j] || !model.jnt_type[j].is_scalar() {
                 continue;
             }
             let qv = q[model.jnt_qpos_adr[j]];

@@ -6,7 +6,7 @@
 //! (`adjoint/forces.rs`) calls them for the partials.
 
 use crate::data::Data;
-use crate::model::{CtrlMode, Integrator, JointType, Model, Params};
+use crate::model::{CtrlMode, Integrator, Model, Params};
 use crate::state::Control;
 
 /// Partial derivatives of one dof's force (or gain) with respect to everything it reads.
@@ -43,10 +43,9 @@ pub fn dof_position(model: &Model, q: &[f64], d: usize) -> Option<f64> {
 #[inline]
 pub fn dof_qpos_adr(model: &Model, d: usize) -> Option<usize> {
     let j = model.dof_jnt[d];
-    match model.jnt_type[j] {
-        JointType::Hinge | JointType::Slide => Some(model.jnt_qpos_adr[j]),
-        _ => None,
-    }
+    model.jnt_type[j]
+        .is_scalar()
+        .then_some(model.jnt_qpos_adr[j])
 }
 
 /// The actuator law of one dof: (force, clamped, partials) for target `u` under `mode`, the dof's
@@ -186,9 +185,14 @@ pub fn actuation(
 /// Passive forces ([`passive_law`] per dof: joint springs and damping) into `qfrc_passive`.
 pub fn passive(model: &Model, params: &Params, q: &[f64], v: &[f64], data: &mut Data) {
     for d in 0..model.nv {
-        let spring =
-            dof_position(model, q, d).map(|qd| (qd, model.jnt_qpos_spring[model.dof_jnt[d]]));
-        let (f, _) = passive_law(params.dof_damping[d], params.dof_stiffness[d], spring, v[d]);
+        // the spring's position only matters to the force when there is a spring
+        let k = params.dof_stiffness[d];
+        let spring = if k != 0.0 {
+            dof_position(model, q, d).map(|qd| (qd, model.jnt_qpos_spring[model.dof_jnt[d]]))
+        } else {
+            None
+        };
+        let (f, _) = passive_law(params.dof_damping[d], k, spring, v[d]);
         data.qfrc_passive[d] = f;
     }
 }

@@ -3,20 +3,8 @@
 //! the world origin (see [`crate::math`]).
 
 use crate::data::Data;
-use crate::math::{quat_from_wxyz, Inertia, Mat3, Motion, Quat, Vec3};
-use crate::model::{JointType, Model, Params};
-
-/// Rotation by `angle` about the unit `axis`.
-#[inline]
-fn axis_angle(axis: &Vec3, angle: f64) -> Quat {
-    let (s, c) = (0.5 * angle).sin_cos();
-    Quat::new_unchecked(nalgebra::Quaternion::new(
-        c,
-        axis.x * s,
-        axis.y * s,
-        axis.z * s,
-    ))
-}
+use crate::math::{Inertia, Mat3, Motion, Quat, Vec3};
+use crate::model::{Model, Params};
 
 /// Body and geom poses, joint anchors and axes from `q` (nq).
 /// Fills `xpos, xquat, xmat, xipos, xanchor, xaxis, geom_xpos, geom_xmat`.
@@ -40,34 +28,17 @@ pub fn body_kinematics(model: &Model, params: &Params, q: &[f64], data: &mut Dat
         let mut xquat = data.xquat[p] * model.body_quat[b];
         for j in model.body_jnt_adr[b]..model.body_jnt_adr[b] + model.body_jnt_num[b] {
             let a = model.jnt_qpos_adr[j];
-            match model.jnt_type[j] {
-                JointType::Free => {
-                    xpos = Vec3::new(q[a], q[a + 1], q[a + 2]);
-                    xquat = quat_from_wxyz(&q[a + 3..a + 7]);
-                    data.xanchor[j] = xpos;
-                    data.xaxis[j] = model.jnt_axis[j];
-                }
-                JointType::Ball => {
-                    let anchor = xquat * model.jnt_pos[j] + xpos;
-                    xquat *= quat_from_wxyz(&q[a..a + 4]);
-                    xpos = anchor - xquat * model.jnt_pos[j];
-                    data.xanchor[j] = anchor;
-                    data.xaxis[j] = xquat * model.jnt_axis[j];
-                }
-                JointType::Hinge => {
-                    let anchor = xquat * model.jnt_pos[j] + xpos;
-                    data.xaxis[j] = xquat * model.jnt_axis[j];
-                    xquat *= axis_angle(&model.jnt_axis[j], q[a] - model.qpos0[a]);
-                    xpos = anchor - xquat * model.jnt_pos[j];
-                    data.xanchor[j] = anchor;
-                }
-                JointType::Slide => {
-                    data.xanchor[j] = xquat * model.jnt_pos[j] + xpos;
-                    let axis = xquat * model.jnt_axis[j];
-                    data.xaxis[j] = axis;
-                    xpos += axis * (q[a] - model.qpos0[a]);
-                }
-            }
+            let qj = a..a + model.jnt_type[j].nq();
+            let (anchor, axis) = model.jnt_type[j].transform(
+                &q[qj.clone()],
+                &model.qpos0[qj],
+                &model.jnt_pos[j],
+                &model.jnt_axis[j],
+                &mut xpos,
+                &mut xquat,
+            );
+            data.xanchor[j] = anchor;
+            data.xaxis[j] = axis;
         }
         let xquat = Quat::new_normalize(xquat.into_inner());
         let xmat = *xquat.to_rotation_matrix().matrix();
@@ -95,28 +66,13 @@ pub fn com_pos(model: &Model, params: &Params, data: &mut Data) {
     }
     for j in 0..model.njnt {
         let d = model.jnt_dof_adr[j];
-        let b = model.jnt_body[j];
-        let anchor = data.xanchor[j];
-        match model.jnt_type[j] {
-            JointType::Free => {
-                for k in 0..3 {
-                    data.cdof[d + k] = Motion::new(Vec3::zeros(), Vec3::ith(k, 1.0));
-                    let axis: Vec3 = data.xmat[b].column(k).into();
-                    data.cdof[d + 3 + k] = Motion::new(axis, anchor.cross(&axis));
-                }
-            }
-            JointType::Ball => {
-                for k in 0..3 {
-                    let axis: Vec3 = data.xmat[b].column(k).into();
-                    data.cdof[d + k] = Motion::new(axis, anchor.cross(&axis));
-                }
-            }
-            JointType::Hinge => {
-                let axis = data.xaxis[j];
-                data.cdof[d] = Motion::new(axis, anchor.cross(&axis));
-            }
-            JointType::Slide => data.cdof[d] = Motion::new(Vec3::zeros(), data.xaxis[j]),
-        }
+        let kind = model.jnt_type[j];
+        kind.motion_subspace(
+            &data.xanchor[j],
+            &data.xaxis[j],
+            &data.xmat[model.jnt_body[j]],
+            &mut data.cdof[d..d + kind.nv()],
+        );
     }
 }
 
@@ -126,24 +82,19 @@ pub fn com_vel(model: &Model, v: &[f64], data: &mut Data) {
         let mut cvel = data.cvel[model.body_parent[b]];
         for j in model.body_jnt_adr[b]..model.body_jnt_adr[b] + model.body_jnt_num[b] {
             let d = model.jnt_dof_adr[j];
-            let mut rot0 = d;
-            if model.jnt_type[j] == JointType::Free {
-                // translations are fixed in the world: no derivative
-                for k in 0..3 {
-                    data.cdof_dot[d + k] = Motion::zero();
-                    cvel += data.cdof[d + k] * v[d + k];
-                }
-                rot0 = d + 3;
+            let kind = model.jnt_type[j];
+            // dofs fixed in the world (a free joint's translations): no derivative
+            let rot0 = d + kind.world_fixed_dofs();
+            for k in d..rot0 {
+                data.cdof_dot[k] = Motion::zero();
+                cvel += data.cdof[k] * v[k];
             }
-            let n = match model.jnt_type[j] {
-                JointType::Free | JointType::Ball => 3,
-                _ => 1,
-            };
-            // all rotational dofs of one joint use the velocity before the joint
-            for k in rot0..rot0 + n {
+            // all other dofs of one joint use the velocity before them
+            let end = d + kind.nv();
+            for k in rot0..end {
                 data.cdof_dot[k] = cvel.cross_motion(&data.cdof[k]);
             }
-            for k in rot0..rot0 + n {
+            for k in rot0..end {
                 cvel += data.cdof[k] * v[k];
             }
         }

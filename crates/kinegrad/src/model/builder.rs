@@ -566,7 +566,7 @@ fn add_entity_to_model(
                     "a free joint is only allowed on a body whose parent is the world",
                 ));
             }
-            let axis = if matches!(j.kind, JointType::Hinge | JointType::Slide) {
+            let axis = if j.kind.has_axis() {
                 let n = j.axis.norm();
                 if !(n > 1e-12) || !n.is_finite() {
                     return Err(Error::invalid(jw, "axis has zero length"));
@@ -600,21 +600,14 @@ fn add_entity_to_model(
             m.jnt_pos.push(j.pos);
             m.jnt_axis.push(axis);
             m.jnt_limited
-                .push(j.range.is_some() && j.kind != JointType::Free);
+                .push(j.range.is_some() && j.kind.range_unit().is_some());
             m.jnt_range
                 .push(j.range.unwrap_or([f64::NEG_INFINITY, f64::INFINITY]));
             m.jnt_qpos_spring.push(j.springref);
             m.jnt_solref.push(j.solref);
             m.jnt_solimp.push(j.solimp);
             m.jnt_margin.push(j.margin);
-            match j.kind {
-                JointType::Free => {
-                    m.qpos0
-                        .extend_from_slice(&[pos.x, pos.y, pos.z, quat.w, quat.i, quat.j, quat.k]);
-                }
-                JointType::Ball => m.qpos0.extend_from_slice(&[1.0, 0.0, 0.0, 0.0]),
-                _ => m.qpos0.push(j.reference),
-            }
+            j.kind.default_qpos(&pos, &quat, j.reference, &mut m.qpos0);
             for _ in 0..j.kind.nv() {
                 m.dof_body.push(bid);
                 m.dof_jnt.push(m.njnt);
@@ -625,13 +618,9 @@ fn add_entity_to_model(
                 m.params0.dof_kp.push(j.kp);
                 m.params0.dof_kv.push(j.kv);
                 m.params0.dof_force_range.push(j.force_range);
-                m.params0.dof_stiffness.push(
-                    if matches!(j.kind, JointType::Hinge | JointType::Slide) {
-                        j.stiffness
-                    } else {
-                        0.0
-                    },
-                );
+                m.params0
+                    .dof_stiffness
+                    .push(if j.kind.is_scalar() { j.stiffness } else { 0.0 });
                 m.nv += 1;
                 ndof_body += 1;
             }
@@ -742,7 +731,7 @@ fn add_entity_to_model(
         let jid = *jnt_by_name
             .get(a.joint.as_str())
             .ok_or_else(|| Error::invalid(&aw, format!("joint '{}' not found", a.joint)))?;
-        if !matches!(m.jnt_type[jid], JointType::Hinge | JointType::Slide) {
+        if !m.jnt_type[jid].is_scalar() {
             return Err(Error::unsupported(&aw, "actuators on ball or free joints"));
         }
         let dof = m.jnt_dof_adr[jid];

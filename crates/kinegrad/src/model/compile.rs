@@ -5,7 +5,7 @@
 //! constraint rows' regularization. It reads the model alone (no `Data`, no stage), so the
 //! model sits below every stage of a step.
 
-use super::{GeomType, JointType, Model};
+use super::{GeomType, Model};
 use crate::error::{Error, Result};
 use crate::math::Vec3;
 
@@ -152,37 +152,31 @@ pub(crate) fn compute_invweight0(model: &mut Model) -> std::result::Result<(), u
         let mut quat = xquat[p] * model.body_quat[b];
         let jadr = model.body_jnt_adr[b];
         for j in jadr..jadr + model.body_jnt_num[b] {
-            if model.jnt_type[j] == JointType::Free {
-                let a = model.jnt_qpos_adr[j];
-                let q = &model.qpos0[a..a + 7];
-                pos = Vec3::new(q[0], q[1], q[2]);
-                quat = crate::math::quat_from_wxyz(&q[3..7]);
+            let a = model.jnt_qpos_adr[j];
+            if let Some(placed) = model.jnt_type[j].placement(&model.qpos0[a..]) {
+                (pos, quat) = placed;
             }
         }
         let quat = crate::math::Quat::new_normalize(quat.into_inner());
         let r = *quat.to_rotation_matrix().matrix();
         for j in jadr..jadr + model.body_jnt_num[b] {
+            // the joints' anchors and axes at qpos0, each from the body's pose (the joints are
+            // at rest there)
+            let kind = model.jnt_type[j];
+            let qa = model.jnt_qpos_adr[j]..model.jnt_qpos_adr[j] + kind.nq();
+            let (anchor, axis) = kind.transform(
+                &model.qpos0[qa.clone()],
+                &model.qpos0[qa],
+                &model.jnt_pos[j],
+                &model.jnt_axis[j],
+                &mut pos.clone(),
+                &mut quat.clone(),
+            );
             let d = model.jnt_dof_adr[j];
-            let anchor = quat * model.jnt_pos[j] + pos;
-            match model.jnt_type[j] {
-                JointType::Free => {
-                    for k in 0..3 {
-                        s[d + k] = motion(Vec3::zeros(), Vec3::ith(k, 1.0));
-                        let axis: Vec3 = r.column(k).into();
-                        s[d + 3 + k] = motion(axis, pos.cross(&axis));
-                    }
-                }
-                JointType::Ball => {
-                    for k in 0..3 {
-                        let axis: Vec3 = r.column(k).into();
-                        s[d + k] = motion(axis, anchor.cross(&axis));
-                    }
-                }
-                JointType::Hinge => {
-                    let axis = quat * model.jnt_axis[j];
-                    s[d] = motion(axis, anchor.cross(&axis));
-                }
-                JointType::Slide => s[d] = motion(Vec3::zeros(), quat * model.jnt_axis[j]),
+            let mut cdof = [crate::math::Motion::zero(); crate::joint::MAX_NV];
+            kind.motion_subspace(&anchor, &axis, &r, &mut cdof[..kind.nv()]);
+            for (k, m) in cdof[..kind.nv()].iter().enumerate() {
+                s[d + k] = motion(m.ang, m.lin);
             }
         }
         xpos[b] = pos;

@@ -5,7 +5,7 @@
 //! Primitive formulas follow MuJoCo's `mjCGeom` (solid bodies of uniform
 //! density; a capsule is a cylinder plus two hemispheres).
 
-use super::{BodySpec, EntitySpec, GeomType, JointType, Mesh};
+use super::{BodySpec, EntitySpec, GeomType, Mesh};
 use crate::collision::ConvexHull;
 use crate::error::Result;
 use crate::math::{Mat3, Quat, Vec3};
@@ -214,7 +214,7 @@ fn scale_body(b: &mut BodySpec, s: f64) {
     for j in &mut b.joints {
         j.pos *= s;
         j.margin *= s;
-        if j.kind == JointType::Slide {
+        if j.kind.range_unit() == Some(crate::joint::RangeUnit::Length) {
             if let Some(r) = &mut j.range {
                 r[0] *= s;
                 r[1] *= s;

@@ -23,6 +23,7 @@ use super::builder::{
 use super::inertia::{self, MassProps};
 use super::{CtrlMode, GeomType, Integrator, JointType, Model, Options};
 use crate::error::{Error, Result};
+use crate::joint::RangeUnit;
 use crate::math::{Mat3, Pose, Quat, Vec3};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -1005,13 +1006,9 @@ impl Loader {
     fn joint(&mut self, n: &XNode, class: &str, body: &str, k: usize) -> Result<JointSpec> {
         let cls = self.classes.clone();
         let e = Self::el(&cls, n, class)?;
-        let kind = match e.get("type").unwrap_or("hinge") {
-            "hinge" => JointType::Hinge,
-            "slide" => JointType::Slide,
-            "ball" => JointType::Ball,
-            "free" => JointType::Free,
-            other => return Err(n.err(format!("unknown joint type '{other}'"))),
-        };
+        let t = e.get("type").unwrap_or("hinge");
+        let kind =
+            JointType::from_name(t).ok_or_else(|| n.err(format!("unknown joint type '{t}'")))?;
         let name = n
             .attr("name")
             .map(str::to_string)
@@ -1019,7 +1016,7 @@ impl Loader {
         let mut j = JointSpec::new(name.clone(), kind);
         j.line = self.line_of(n);
         let ang = |x: f64| {
-            if matches!(kind, JointType::Hinge | JointType::Ball) {
+            if kind.range_unit() == Some(RangeUnit::Angle) {
                 self.angle(x)
             } else {
                 x
@@ -1027,7 +1024,7 @@ impl Loader {
         };
         j.pos = e.vec3("pos")?.unwrap_or_default();
         j.axis = e.vec3("axis")?.unwrap_or(Vec3::z());
-        if matches!(kind, JointType::Hinge | JointType::Slide) && j.axis.norm() < 1e-12 {
+        if kind.has_axis() && j.axis.norm() < 1e-12 {
             return Err(n.err("attribute 'axis' has zero length"));
         }
         let range = e.arr::<2>("range")?;
@@ -1035,7 +1032,7 @@ impl Loader {
             Some(b) => b,
             None => self.comp.autolimits && range.is_some(),
         };
-        if limited && kind != JointType::Free {
+        if limited && kind.range_unit().is_some() {
             let r = range.ok_or_else(|| n.err("limited joint without 'range'"))?;
             let r = [ang(r[0]), ang(r[1])];
             if r[0] > r[1] {

@@ -20,42 +20,11 @@ pub mod params;
 pub mod primitives;
 pub mod urdf;
 
+pub use crate::joint::JointType;
 pub use builder::{ActuatorSpec, BodySpec, EntitySpec, GeomSpec, JointSpec, ModelBuilder};
 pub use mesh::Mesh;
 
 use crate::math::{Mat3, Quat, Vec3};
-
-/// Joint kinds. Fixed joints do not exist in the model: a body without joints is welded to its parent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum JointType {
-    /// 6 dof: q = [x y z qw qx qy qz], v = [linear velocity (world); angular velocity (local)].
-    Free,
-    /// 3 dof: q = [qw qx qy qz], v = angular velocity (local).
-    Ball,
-    /// 1 dof translation along `jnt_axis`.
-    Slide,
-    /// 1 dof rotation about `jnt_axis` through `jnt_pos`.
-    Hinge,
-}
-
-impl JointType {
-    /// Number of position coordinates.
-    pub fn nq(self) -> usize {
-        match self {
-            JointType::Free => 7,
-            JointType::Ball => 4,
-            _ => 1,
-        }
-    }
-    /// Number of degrees of freedom.
-    pub fn nv(self) -> usize {
-        match self {
-            JointType::Free => 6,
-            JointType::Ball => 3,
-            _ => 1,
-        }
-    }
-}
 
 /// Collision/visual shape kinds. Sizes follow MuJoCo's conventions (see [`Model::geom_size`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

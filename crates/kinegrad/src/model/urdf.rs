@@ -387,7 +387,7 @@ impl Loader {
         };
         let mut js = JointSpec::new(j.name.clone(), kind);
         js.line = self.at(j.node);
-        if kind != JointType::Free {
+        if kind.has_axis() {
             js.axis = match child(j.node, "axis") {
                 Some(a) => self.vec3(a, "xyz", &format!("{what}: <axis>"), Vec3::x())?,
                 None => Vec3::x(),
@@ -400,7 +400,7 @@ impl Loader {
             let w = format!("{what}: <limit>");
             let lo = self.num(l, "lower", &w)?;
             let hi = self.num(l, "upper", &w)?;
-            if j.kind != "continuous" && kind != JointType::Free {
+            if j.kind != "continuous" && kind.range_unit().is_some() {
                 let r = [lo.unwrap_or(0.0), hi.unwrap_or(0.0)];
                 if r[0] > r[1] {
                     return Err(self.err(format!("{w}: lower {} > upper {}", r[0], r[1])));
