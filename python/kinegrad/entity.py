@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional
 
 import torch
 
+from ._controls import CTRL_FORCE, CTRL_POSITION, CTRL_VELOCITY
 from ._convert import env_rows, indices, rows
 from ._threads import self_locking, serialized
 
@@ -369,17 +370,17 @@ class RigidEntity:
     @self_locking  # the lock is taken in _write_control
     def control_dofs_force(self, force, dofs_idx_local=None, envs_idx=None) -> None:
         """Drive the dofs with generalized forces (N or N m); kept until changed."""
-        (self._rs or self._solver)._write_control(0, force, "force", self, dofs_idx_local, envs_idx)
+        (self._rs or self._solver)._write_control(CTRL_FORCE, force, "force", self, dofs_idx_local, envs_idx)
 
     @self_locking  # the lock is taken in _write_control
     def control_dofs_position(self, position, dofs_idx_local=None, envs_idx=None) -> None:
         """PD control towards ``position``: force = kp (target - q) - kv v."""
-        (self._rs or self._solver)._write_control(1, position, "position", self, dofs_idx_local, envs_idx)
+        (self._rs or self._solver)._write_control(CTRL_POSITION, position, "position", self, dofs_idx_local, envs_idx)
 
     @self_locking  # the lock is taken in _write_control
     def control_dofs_velocity(self, velocity, dofs_idx_local=None, envs_idx=None) -> None:
         """Velocity control: force = kv (target - v)."""
-        (self._rs or self._solver)._write_control(2, velocity, "velocity", self, dofs_idx_local, envs_idx)
+        (self._rs or self._solver)._write_control(CTRL_VELOCITY, velocity, "velocity", self, dofs_idx_local, envs_idx)
 
     # ---- parameters ----
     def _set_dof_param(self, name: str, param: str, values, dofs_idx_local, envs_idx, col=None) -> None:

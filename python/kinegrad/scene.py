@@ -368,7 +368,7 @@ class Scene:
 
     @property
     def _ctrl_mode(self) -> torch.Tensor:
-        """Control mode of every dof (N, nv) int8 (0 force, 1 position, 2 velocity); a copy (the
+        """Control mode of every dof (N, nv) int8 (the codes of ``_native.CONTROL_MODES``); a copy (the
         mode arrays are shared between segments and never written in place)."""
         return torch.from_numpy(self._ctl.mode.copy())
 
