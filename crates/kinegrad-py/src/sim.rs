@@ -260,7 +260,12 @@ impl Sim {
             inner.step_on(threads, nsteps)
         });
         match raised {
-            Some(e) => Err(e), // the core put every env back
+            Some(e) => {
+                // every env as before the call, also when the steps ended before they saw the
+                // request (a long step keeps a rollback copy)
+                self.inner.restore_states();
+                Err(e)
+            }
             None => out?.map_err(to_py_err),
         }
     }
