@@ -141,6 +141,10 @@ pub struct Data {
     pub qfrc_constraint: Vec<f64>,
     /// Newton Hessian M_h + J_A^T D_A J_A at the solution, Cholesky factor (lower). (nv x nv)
     pub hess_chol: Vec<f64>,
+    /// Scratch of the Cholesky factorizations: where each row's envelope starts. (nv)
+    pub chol_start: Vec<usize>,
+    /// Scratch of the Hessian assembly: the non-zero dofs of one constraint row. (<= nv)
+    pub row_nz: Vec<usize>,
     /// Newton iterations used by the last solve.
     pub solver_niter: usize,
     /// Scaled norm of the optimality residual at the last solve's result (0 without constraints).
@@ -203,6 +207,8 @@ impl Data {
             qacc: vec![0.0; nv],
             qfrc_constraint: vec![0.0; nv],
             hess_chol: vec![0.0; nv * nv],
+            chol_start: Vec::with_capacity(nv),
+            row_nz: Vec::with_capacity(nv),
             solver_niter: 0,
             solver_residual: 0.0,
             scratch_nv: std::array::from_fn(|_| vec![0.0; nv]),

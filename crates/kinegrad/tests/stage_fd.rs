@@ -1088,7 +1088,7 @@ fn solve_vjp_matches_finite_differences() {
     let loss = |d: &Data| {
         let mut d = d.clone();
         d.qm_h_chol.copy_from_slice(&d.qm_h);
-        assert!(chol::factor(&mut d.qm_h_chol, nv));
+        assert!(chol::factor(&mut d.qm_h_chol, nv, &mut Vec::new()));
         d.qacc_smooth.copy_from_slice(&d.qfrc_smooth);
         chol::solve(&d.qm_h_chol, nv, &mut d.qacc_smooth);
         assert!(constraint::solver::solve(&model, &mut d, &vec![0.0; nv])); // a cold solve

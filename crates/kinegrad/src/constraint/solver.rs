@@ -44,18 +44,20 @@ fn factor_hessian(data: &mut Data, nv: usize, jar: &[f64]) -> bool {
         }
         let dr = data.efc_d[r];
         let row = &data.efc_j[r * nv..(r + 1) * nv];
-        for i in 0..nv {
+        // the row's non-zero dofs (those of its bodies' ancestors): J^T D J gets only their
+        // products, in the dense loop's order (the terms skipped are exact zeros)
+        data.row_nz.clear();
+        data.row_nz.extend((0..nv).filter(|&i| row[i] != 0.0));
+        for (a, &i) in data.row_nz.iter().enumerate() {
             let ji = row[i] * dr;
-            if ji == 0.0 {
-                continue;
-            }
-            for k in 0..=i {
-                data.hess_chol[i * nv + k] += ji * row[k];
+            let h = &mut data.hess_chol[i * nv..];
+            for &k in &data.row_nz[..=a] {
+                h[k] += ji * row[k];
             }
         }
     }
     // only the lower triangle is updated: factor reads no other entry (and zeroes the upper one)
-    chol::factor(&mut data.hess_chol, nv)
+    chol::factor(&mut data.hess_chol, nv, &mut data.chol_start)
 }
 
 /// Exact minimizer along `dir` of the piecewise-quadratic cost: (step length alpha >= 0,
