@@ -121,6 +121,11 @@ pub struct Data {
     pub efc_kind: Vec<RowKind>,
     /// Row Jacobians, row-major. (nefc x nv)
     pub efc_j: Vec<f64>,
+    /// Where each row's non-zero dofs start in `efc_nz`. (nefc + 1)
+    pub efc_nz_adr: Vec<usize>,
+    /// The non-zero dofs of every row, ascending per row (a limit: its dof; a contact: the
+    /// dofs of its two bodies' paths to the root). The dense rows hold exact zeros elsewhere.
+    pub efc_nz: Vec<usize>,
     /// Violation of each row (distance or limit overshoot; negative = violated). (nefc)
     pub efc_pos: Vec<f64>,
     /// Reference acceleration of each row. (nefc)
@@ -143,8 +148,6 @@ pub struct Data {
     pub hess_chol: Vec<f64>,
     /// Scratch of the Cholesky factorizations: where each row's envelope starts. (nv)
     pub chol_start: Vec<usize>,
-    /// Scratch of the Hessian assembly: the non-zero dofs of one constraint row. (<= nv)
-    pub row_nz: Vec<usize>,
     /// Newton iterations used by the last solve.
     pub solver_niter: usize,
     /// Scaled norm of the optimality residual at the last solve's result (0 without constraints).
@@ -154,6 +157,8 @@ pub struct Data {
     pub(crate) scratch_nv: [Vec<f64>; 4],
     pub(crate) scratch_efc: [Vec<f64>; 2],
     pub(crate) scratch_jac: Vec<Vec3>,
+    /// Scratch of make_rows: the non-zero dofs of one contact's rows. (<= nv)
+    pub(crate) row_dofs: Vec<usize>,
     pub(crate) scratch_ls: Vec<(f64, usize)>,
     pub(crate) scratch_points: Vec<crate::collision::ContactPoint>,
     /// The step's input (q, v and the carry's warm start), restored if the step fails.
@@ -198,6 +203,8 @@ impl Data {
             nefc: 0,
             efc_kind: Vec::with_capacity(256),
             efc_j: Vec::with_capacity(256 * nv),
+            efc_nz_adr: Vec::with_capacity(257),
+            efc_nz: Vec::with_capacity(256 * nv.min(64)),
             efc_pos: Vec::with_capacity(256),
             efc_aref: Vec::with_capacity(256),
             efc_d: Vec::with_capacity(256),
@@ -208,12 +215,12 @@ impl Data {
             qfrc_constraint: vec![0.0; nv],
             hess_chol: vec![0.0; nv * nv],
             chol_start: Vec::with_capacity(nv),
-            row_nz: Vec::with_capacity(nv),
             solver_niter: 0,
             solver_residual: 0.0,
             scratch_nv: std::array::from_fn(|_| vec![0.0; nv]),
             scratch_efc: std::array::from_fn(|_| Vec::with_capacity(256)),
             scratch_jac: vec![Vec3::zeros(); nv],
+            row_dofs: Vec::with_capacity(nv),
             scratch_ls: Vec::with_capacity(256),
             scratch_points: Vec::with_capacity(16),
             scratch_rollback: [vec![0.0; model.nq], vec![0.0; nv], vec![0.0; nv]],

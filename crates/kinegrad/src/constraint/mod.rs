@@ -145,6 +145,9 @@ pub fn make_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Data) {
     let nv = model.nv;
     data.efc_kind.clear();
     data.efc_j.clear();
+    data.efc_nz.clear();
+    data.efc_nz_adr.clear();
+    data.efc_nz_adr.push(0);
     data.efc_pos.clear();
     data.efc_aref.clear();
     data.efc_d.clear();
@@ -174,6 +177,7 @@ pub fn make_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Data) {
                 let row0 = data.efc_j.len();
                 data.efc_j.resize(row0 + nv, 0.0);
                 data.efc_j[row0 + d] = jsign;
+                data.efc_nz.push(d);
                 let vel = jsign * v[d];
                 let solimp = &model.jnt_solimp[j];
                 let imp = impedance(solimp, dist - margin);
@@ -197,27 +201,23 @@ pub fn make_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Data) {
         data.contacts[c].efc_adr = data.nefc;
         let b1 = model.geom_body[con.geom1];
         let b2 = model.geom_body[con.geom2];
-        // relative point Jacobian (body2 - body1) along each frame axis
+        // relative point Jacobian (body2 - body1) along each frame axis, over the dofs of the
+        // two bodies' paths to the root (the row's non-zeros, ascending in `row_dofs`)
         let jac = &mut data.scratch_jac;
         jac.iter_mut().for_each(|x| *x = Vec3::zeros());
-        add_point_jacobian(
-            model,
-            &data.body_dof_last,
-            &data.cdof,
-            b2,
-            &con.pos,
-            1.0,
-            jac,
-        );
-        add_point_jacobian(
-            model,
-            &data.body_dof_last,
-            &data.cdof,
-            b1,
-            &con.pos,
-            -1.0,
-            jac,
-        );
+        add_point_jacobian(model, &data.body_dof_last, &data.cdof, b2, &con.pos, 1.0, jac);
+        add_point_jacobian(model, &data.body_dof_last, &data.cdof, b1, &con.pos, -1.0, jac);
+        let dofs = &mut data.row_dofs;
+        dofs.clear();
+        for b in [b1, b2] {
+            let mut d = data.body_dof_last[b];
+            while d != usize::MAX {
+                dofs.push(d);
+                d = model.dof_parent[d];
+            }
+        }
+        dofs.sort_unstable();
+        dofs.dedup();
         let n: Vec3 = con.frame.row(0).transpose();
         let tw = model.body_invweight0[b1][0] + model.body_invweight0[b2][0];
         let solimp = con.solimp;
@@ -228,11 +228,12 @@ pub fn make_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Data) {
             let row0 = data.efc_j.len();
             data.efc_j.resize(row0 + nv, 0.0);
             let mut vel = 0.0;
-            for dd in 0..nv {
+            for &dd in &data.row_dofs {
                 let jv = n.dot(&data.scratch_jac[dd]);
                 data.efc_j[row0 + dd] = jv;
                 vel += jv * v[dd];
             }
+            data.efc_nz.extend_from_slice(&data.row_dofs);
             let r = ((1.0 - imp) / imp * tw).max(1e-15);
             push_row(
                 data,
@@ -249,11 +250,12 @@ pub fn make_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Data) {
                 let row0 = data.efc_j.len();
                 data.efc_j.resize(row0 + nv, 0.0);
                 let mut vel = 0.0;
-                for dd in 0..nv {
+                for &dd in &data.row_dofs {
                     let jv = dir.dot(&data.scratch_jac[dd]);
                     data.efc_j[row0 + dd] = jv;
                     vel += jv * v[dd];
                 }
+                data.efc_nz.extend_from_slice(&data.row_dofs);
                 push_row(
                     data,
                     RowKind::ContactPyramid(c, e),
@@ -267,6 +269,7 @@ pub fn make_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Data) {
 }
 
 fn push_row(data: &mut Data, kind: RowKind, pos: f64, aref: f64, r: f64) {
+    data.efc_nz_adr.push(data.efc_nz.len());
     data.efc_kind.push(kind);
     data.efc_pos.push(pos);
     data.efc_aref.push(aref);

@@ -29,9 +29,7 @@ fn cost(a: &[f64], ma: &[f64], f: &[f64], jar: &[f64], d: &[f64]) -> f64 {
 fn residuals(data: &Data, nv: usize, a: &[f64], out: &mut Vec<f64>) {
     out.clear();
     for i in 0..data.nefc {
-        let row = &data.efc_j[i * nv..(i + 1) * nv];
-        let ja: f64 = row.iter().zip(a).map(|(x, y)| x * y).sum();
-        out.push(ja - data.efc_aref[i]);
+        out.push(row_dot(data, nv, i, a) - data.efc_aref[i]);
     }
 }
 
@@ -44,14 +42,13 @@ fn factor_hessian(data: &mut Data, nv: usize, jar: &[f64]) -> bool {
         }
         let dr = data.efc_d[r];
         let row = &data.efc_j[r * nv..(r + 1) * nv];
-        // the row's non-zero dofs (those of its bodies' ancestors): J^T D J gets only their
-        // products, in the dense loop's order (the terms skipped are exact zeros)
-        data.row_nz.clear();
-        data.row_nz.extend((0..nv).filter(|&i| row[i] != 0.0));
-        for (a, &i) in data.row_nz.iter().enumerate() {
+        // J^T D J gets only the products of the row's non-zero dofs (those of its bodies'
+        // paths to the root), in the dense loop's order (the terms skipped are exact zeros)
+        let nz = &data.efc_nz[data.efc_nz_adr[r]..data.efc_nz_adr[r + 1]];
+        for (a, &i) in nz.iter().enumerate() {
             let ji = row[i] * dr;
             let h = &mut data.hess_chol[i * nv..];
-            for &k in &data.row_nz[..=a] {
+            for &k in &nz[..=a] {
                 h[k] += ji * row[k];
             }
         }
@@ -280,7 +277,7 @@ fn set_forces(data: &mut Data, nv: usize, a: &[f64], jar: &[f64]) {
         data.efc_active.push(active);
         data.efc_force.push(force);
         if active {
-            for i in 0..nv {
+            for &i in &data.efc_nz[data.efc_nz_adr[r]..data.efc_nz_adr[r + 1]] {
                 data.qfrc_constraint[i] += data.efc_j[r * nv + i] * force;
             }
         }
@@ -305,12 +302,13 @@ pub fn set_solution(model: &Model, data: &mut Data, qacc: &[f64], residual: f64)
     ok
 }
 
+/// `J_r x` over the row's non-zero dofs (the dense row's other entries are exact zeros).
 #[inline]
 fn row_dot(data: &Data, nv: usize, r: usize, x: &[f64]) -> f64 {
-    data.efc_j[r * nv..(r + 1) * nv]
+    let row = &data.efc_j[r * nv..(r + 1) * nv];
+    data.efc_nz[data.efc_nz_adr[r]..data.efc_nz_adr[r + 1]]
         .iter()
-        .zip(x)
-        .map(|(a, b)| a * b)
+        .map(|&i| row[i] * x[i])
         .sum()
 }
 
