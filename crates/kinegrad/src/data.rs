@@ -146,8 +146,10 @@ pub struct Data {
     pub qfrc_constraint: Vec<f64>,
     /// Newton Hessian M_h + J_A^T D_A J_A at the solution, Cholesky factor (lower). (nv x nv)
     pub hess_chol: Vec<f64>,
-    /// Scratch of the Cholesky factorizations: where each row's envelope starts. (nv)
-    pub chol_start: Vec<usize>,
+    /// Where each row of `hess_chol`'s envelope starts (see `dynamics::chol`). (nv)
+    pub hess_chol_start: Vec<usize>,
+    /// Where each row of `qm_h_chol`'s envelope starts. (nv)
+    pub qm_h_chol_start: Vec<usize>,
     /// Newton iterations used by the last solve.
     pub solver_niter: usize,
     /// Scaled norm of the optimality residual at the last solve's result (0 without constraints).
@@ -214,7 +216,8 @@ impl Data {
             qacc: vec![0.0; nv],
             qfrc_constraint: vec![0.0; nv],
             hess_chol: vec![0.0; nv * nv],
-            chol_start: Vec::with_capacity(nv),
+            hess_chol_start: Vec::with_capacity(nv),
+            qm_h_chol_start: Vec::with_capacity(nv),
             solver_niter: 0,
             solver_residual: 0.0,
             scratch_nv: std::array::from_fn(|_| vec![0.0; nv]),

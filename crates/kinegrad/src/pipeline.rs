@@ -274,7 +274,7 @@ pub fn forward(
     }
     implicit_mass(model, params, control, data, h);
     data.qm_h_chol.copy_from_slice(&data.qm_h);
-    if !chol::factor(&mut data.qm_h_chol, nv, &mut data.chol_start) {
+    if !chol::factor(&mut data.qm_h_chol, nv, &mut data.qm_h_chol_start) {
         return Err(not_positive_definite(
             model,
             params,
@@ -285,7 +285,12 @@ pub fn forward(
         ));
     }
     data.qacc_smooth.copy_from_slice(&data.qfrc_smooth);
-    chol::solve(&data.qm_h_chol, nv, &mut data.qacc_smooth);
+    chol::solve(
+        &data.qm_h_chol,
+        nv,
+        &data.qm_h_chol_start,
+        &mut data.qacc_smooth,
+    );
     // collision and constraints
     crate::detect::detect(model, params, data);
     constraint::make_rows(model, q, v, h, data);
@@ -384,7 +389,7 @@ fn not_positive_definite(
     }
     // the dof whose pivot failed: where M stops being positive definite
     data.qm_h_chol.copy_from_slice(&data.qm_h);
-    let d = chol::first_bad_pivot(&mut data.qm_h_chol, nv, &mut data.chol_start).unwrap_or(0);
+    let d = chol::first_bad_pivot(&mut data.qm_h_chol, nv, &mut data.qm_h_chol_start).unwrap_or(0);
     let body = &model.body_name[model.dof_body[d]];
     let joint = &model.jnt_name[model.dof_jnt[d]];
     let cause = if cause.is_empty() {

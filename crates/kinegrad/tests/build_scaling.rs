@@ -22,13 +22,9 @@ fn dense_invweight0(m: &Model) -> (Vec<f64>, Vec<[f64; 2]>, f64) {
     kinegrad::kinematics::com_pos(m, &m.params0, &mut d);
     kinegrad::dynamics::crba::crba(m, &m.params0, &mut d);
     let mean = (0..nv).map(|i| d.qm[i * nv + i]).sum::<f64>() / nv as f64;
-    let mut l = d.qm.clone();
-    assert!(kinegrad::dynamics::chol::factor(
-        &mut l,
-        nv,
-        &mut Vec::new()
-    ));
-    let minv_col = |rhs: &mut Vec<f64>| kinegrad::dynamics::chol::solve(&l, nv, rhs);
+    let (mut l, mut start) = (d.qm.clone(), Vec::new());
+    assert!(kinegrad::dynamics::chol::factor(&mut l, nv, &mut start));
+    let minv_col = |rhs: &mut Vec<f64>| kinegrad::dynamics::chol::solve(&l, nv, &start, rhs);
     let mut dof = vec![0.0; nv];
     for (i, w) in dof.iter_mut().enumerate() {
         let mut e = vec![0.0; nv];

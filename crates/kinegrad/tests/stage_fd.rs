@@ -1088,9 +1088,10 @@ fn solve_vjp_matches_finite_differences() {
     let loss = |d: &Data| {
         let mut d = d.clone();
         d.qm_h_chol.copy_from_slice(&d.qm_h);
-        assert!(chol::factor(&mut d.qm_h_chol, nv, &mut Vec::new()));
+        let mut start = Vec::new();
+        assert!(chol::factor(&mut d.qm_h_chol, nv, &mut start));
         d.qacc_smooth.copy_from_slice(&d.qfrc_smooth);
-        chol::solve(&d.qm_h_chol, nv, &mut d.qacc_smooth);
+        chol::solve(&d.qm_h_chol, nv, &start, &mut d.qacc_smooth);
         assert!(constraint::solver::solve(&model, &mut d, &vec![0.0; nv])); // a cold solve
         assert_eq!(
             d.efc_active, base.efc_active,
@@ -1121,12 +1122,14 @@ fn solve_vjp_matches_finite_differences() {
         loss(&d)
     });
     check("solve: f_smooth", fd, dot(&df, &lambda));
-    // M_h_bar = -lambda a^T; a symmetric direction keeps M_h symmetric
+    // M_h_bar = -lambda a^T; a symmetric direction keeps M_h symmetric, and one inside the
+    // mass matrix's sparsity pattern (`dof_m_col`) keeps its structural zeros, which the
+    // solver's products skip
     let dm = {
         let x = rng.vec(nv * nv);
         let mut m = vec![0.0; nv * nv];
         for i in 0..nv {
-            for j in 0..nv {
+            for &j in &model.dof_m_col[model.dof_m_adr[i]..model.dof_m_adr[i + 1]] {
                 m[i * nv + j] = 0.1 * (x[i * nv + j] + x[j * nv + i]);
             }
         }
@@ -1214,5 +1217,33 @@ fn integrator_vjp_matches_finite_differences() {
         check(&format!("{tag}: v"), fd, dot(&dv, &v_bar));
         let fd = central(|e| forward(&s.q, &v, &axpy(&a, e, &da)));
         check(&format!("{tag}: a"), fd, dot(&da, &a_bar));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the mass matrix's sparsity pattern (compile stage), which the solver's products rely on
+
+#[test]
+fn mass_matrix_is_zero_outside_its_pattern() {
+    for model in [chain_model(Integrator::ImplicitFast), contact_model()] {
+        let nv = model.nv;
+        let mut rng = Rng(21);
+        let s = random_state(&model, &mut rng);
+        let mut d = Data::new(&model);
+        pipeline::kinematics(&model, &model.params0, &s.q, &mut d);
+        kinegrad::dynamics::crba::crba(&model, &model.params0, &mut d);
+        let mut inside = 0;
+        for i in 0..nv {
+            let cols = &model.dof_m_col[model.dof_m_adr[i]..model.dof_m_adr[i + 1]];
+            assert!(cols.windows(2).all(|w| w[0] < w[1]) && cols.contains(&i));
+            for j in 0..nv {
+                if cols.contains(&j) {
+                    inside += (d.qm[i * nv + j] != 0.0) as usize;
+                } else {
+                    assert_eq!(d.qm[i * nv + j], 0.0, "M[{i}][{j}] outside the pattern");
+                }
+            }
+        }
+        assert!(inside > nv, "the pattern's off-diagonal entries are used");
     }
 }

@@ -31,7 +31,7 @@ pub fn converged(data: &Data) -> bool {
 /// `lambda` holding `a_bar` (nv) on entry. `lambda` is then the adjoint of `f_smooth`, and
 /// `-lambda` seeds every stage that builds `M_h a`. Needs `hess_chol` of the solve.
 pub fn solve_vjp(model: &Model, data: &Data, lambda: &mut [f64]) {
-    chol::solve(&data.hess_chol, model.nv, lambda);
+    chol::solve(&data.hess_chol, model.nv, &data.hess_chol_start, lambda);
 }
 
 /// Reverse of [`crate::constraint::solver::solve`], second half, for row `r`: the adjoints of

@@ -205,8 +205,24 @@ pub fn make_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Data) {
         // two bodies' paths to the root (the row's non-zeros, ascending in `row_dofs`)
         let jac = &mut data.scratch_jac;
         jac.iter_mut().for_each(|x| *x = Vec3::zeros());
-        add_point_jacobian(model, &data.body_dof_last, &data.cdof, b2, &con.pos, 1.0, jac);
-        add_point_jacobian(model, &data.body_dof_last, &data.cdof, b1, &con.pos, -1.0, jac);
+        add_point_jacobian(
+            model,
+            &data.body_dof_last,
+            &data.cdof,
+            b2,
+            &con.pos,
+            1.0,
+            jac,
+        );
+        add_point_jacobian(
+            model,
+            &data.body_dof_last,
+            &data.cdof,
+            b1,
+            &con.pos,
+            -1.0,
+            jac,
+        );
         let dofs = &mut data.row_dofs;
         dofs.clear();
         for b in [b1, b2] {

@@ -54,7 +54,7 @@ fn factor_hessian(data: &mut Data, nv: usize, jar: &[f64]) -> bool {
         }
     }
     // only the lower triangle is updated: factor reads no other entry (and zeroes the upper one)
-    chol::factor(&mut data.hess_chol, nv, &mut data.chol_start)
+    chol::factor(&mut data.hess_chol, nv, &mut data.hess_chol_start)
 }
 
 /// Exact minimizer along `dir` of the piecewise-quadratic cost: (step length alpha >= 0,
@@ -123,12 +123,26 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
     // start from the better of the warm start and the unconstrained solution
     let f = &data.qfrc_smooth;
     a.copy_from_slice(&data.qacc_smooth);
-    chol::mul_vec(&data.qm_h, nv, &a, &mut ma);
+    chol::mul_vec_pattern(
+        &data.qm_h,
+        nv,
+        &model.dof_m_adr,
+        &model.dof_m_col,
+        &a,
+        &mut ma,
+    );
     residuals(data, nv, &a, &mut jar);
     let mut c = cost(&a, &ma, f, &jar, &data.efc_d);
     if nefc > 0 {
         residuals(data, nv, warm, &mut jd);
-        chol::mul_vec(&data.qm_h, nv, warm, &mut md);
+        chol::mul_vec_pattern(
+            &data.qm_h,
+            nv,
+            &model.dof_m_adr,
+            &model.dof_m_col,
+            warm,
+            &mut md,
+        );
         let cw = cost(warm, &md, f, &jd, &data.efc_d);
         if cw < c {
             a.copy_from_slice(warm);
@@ -169,14 +183,21 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
             for i in 0..nv {
                 md[i] = -grad[i];
             }
-            chol::solve(&data.hess_chol, nv, &mut md);
+            chol::solve(&data.hess_chol, nv, &data.hess_chol_start, &mut md);
             let g0: f64 = md.iter().zip(&grad).map(|(x, y)| x * y).sum::<f64>()
                 - (0..nefc)
                     .filter(|&r| jar[r] < 0.0)
                     .map(|r| data.efc_d[r] * jar[r] * row_dot(data, nv, r, &md))
                     .sum::<f64>();
             residuals_dir(data, nv, &md, &mut jd);
-            chol::mul_vec(&data.qm_h, nv, &md, &mut grad);
+            chol::mul_vec_pattern(
+                &data.qm_h,
+                nv,
+                &model.dof_m_adr,
+                &model.dof_m_col,
+                &md,
+                &mut grad,
+            );
             let dmd: f64 = md.iter().zip(&grad).map(|(x, y)| x * y).sum();
             let (alpha, crossed) = line_search(g0, dmd, &jar, &jd, &data.efc_d, &mut bps);
             if alpha == 0.0 {
@@ -212,7 +233,14 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
         // longer depends on the warm start or on where the iterations stopped, which makes a step a
         // reproducible function of its inputs and F(a) = 0 exact for the reverse pass.
         if ok && !exact {
-            chol::mul_vec(&data.qm_h, nv, &a, &mut ma);
+            chol::mul_vec_pattern(
+                &data.qm_h,
+                nv,
+                &model.dof_m_adr,
+                &model.dof_m_col,
+                &a,
+                &mut ma,
+            );
             for i in 0..nv {
                 grad[i] = ma[i] - data.qfrc_smooth[i];
             }
@@ -228,7 +256,7 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
             for i in 0..nv {
                 grad[i] = -grad[i];
             }
-            chol::solve(&data.hess_chol, nv, &mut grad);
+            chol::solve(&data.hess_chol, nv, &data.hess_chol_start, &mut grad);
             for i in 0..nv {
                 md[i] = a[i] + grad[i];
             }
@@ -240,6 +268,7 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
         }
     } else {
         data.hess_chol.copy_from_slice(&data.qm_h_chol);
+        data.hess_chol_start.clone_from(&data.qm_h_chol_start);
     }
 
     set_forces(data, nv, &a, &jar);
@@ -248,7 +277,14 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
     data.solver_residual = if nefc == 0 {
         0.0
     } else {
-        chol::mul_vec(&data.qm_h, nv, &a, &mut ma);
+        chol::mul_vec_pattern(
+            &data.qm_h,
+            nv,
+            &model.dof_m_adr,
+            &model.dof_m_col,
+            &a,
+            &mut ma,
+        );
         let r2: f64 = (0..nv)
             .map(|i| (ma[i] - data.qfrc_smooth[i] - data.qfrc_constraint[i]).powi(2))
             .sum();

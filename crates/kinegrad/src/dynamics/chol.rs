@@ -58,25 +58,46 @@ pub fn first_bad_pivot(a: &mut [f64], n: usize, start: &mut Vec<usize>) -> Optio
     None
 }
 
-/// Solve `L L^T x = b` in place (`b` becomes `x`).
-pub fn solve(l: &[f64], n: usize, b: &mut [f64]) {
+/// Solve `L L^T x = b` in place (`b` becomes `x`), `L` and `start` as [`factor`] left them:
+/// the substitutions skip the zeros outside each row's envelope (the dense sums without their
+/// zero terms).
+pub fn solve(l: &[f64], n: usize, start: &[usize], b: &mut [f64]) {
     let (l, b) = (&l[..n * n], &mut b[..n]);
     for i in 0..n {
+        let s0 = start[i];
         let row = &l[i * n..i * n + i + 1];
         let mut s = b[i];
-        for (x, y) in row[..i].iter().zip(&b[..i]) {
+        for (x, y) in row[s0..i].iter().zip(&b[s0..i]) {
             s -= x * y;
         }
         b[i] = s / row[i];
     }
     for i in (0..n).rev() {
         let mut s = b[i];
-        // column i of L below the diagonal: l[k n + i], k = i + 1..n
-        let col = l[i * n + i..].chunks(n).skip(1);
-        for (x, y) in col.zip(&b[i + 1..]) {
-            s -= x[0] * y;
+        // column i of L below the diagonal: l[k n + i], k = i + 1..n, non-zero where row k's
+        // envelope reaches column i
+        for k in i + 1..n {
+            if start[k] <= i {
+                s -= l[k * n + i] * b[k];
+            }
         }
         b[i] = s / l[i * n + i];
+    }
+}
+
+/// `y = A x` for a row-major n x n matrix whose row i is zero outside the columns
+/// `col[adr[i]..adr[i + 1]]` (ascending): the dense product's sums without their zero terms.
+pub fn mul_vec_pattern(
+    a: &[f64],
+    n: usize,
+    adr: &[usize],
+    col: &[usize],
+    x: &[f64],
+    y: &mut [f64],
+) {
+    for i in 0..n {
+        let row = &a[i * n..(i + 1) * n];
+        y[i] = col[adr[i]..adr[i + 1]].iter().map(|&j| row[j] * x[j]).sum();
     }
 }
 
@@ -95,12 +116,12 @@ mod tests {
     #[test]
     fn solves_spd_system() {
         let a0 = [4.0, 1.0, 0.5, 1.0, 3.0, 0.2, 0.5, 0.2, 2.0];
-        let mut l = a0;
-        assert!(factor(&mut l, 3, &mut Vec::new()));
+        let (mut l, mut start) = (a0, Vec::new());
+        assert!(factor(&mut l, 3, &mut start));
         let x = [0.3, -1.2, 2.5];
         let mut b = [0.0; 3];
         mul_vec(&a0, 3, &x, &mut b);
-        solve(&l, 3, &mut b);
+        solve(&l, 3, &start, &mut b);
         for i in 0..3 {
             assert!((b[i] - x[i]).abs() < 1e-14);
         }

@@ -364,6 +364,8 @@ fn empty_model(opt: Options) -> Model {
         dof_body: vec![],
         dof_jnt: vec![],
         dof_parent: vec![],
+        dof_m_adr: vec![],
+        dof_m_col: vec![],
         qpos0: vec![],
         geom_name: vec![],
         geom_type: vec![],
@@ -834,5 +836,6 @@ fn finish(m: &mut Model) -> std::result::Result<(), usize> {
     m.exclude_pairs.sort_unstable();
     m.exclude_pairs.dedup();
     super::compile::set_collision_pairs(m);
+    super::compile::set_mass_pattern(m);
     super::compile::compute_invweight0(m)
 }
