@@ -233,6 +233,37 @@ fn steady_state_steps_do_not_allocate() {
         );
     }
 
+    // a pile of 27 boxes (3 x 3 x 3, the scale benchmark's scene): rows over their non-zero
+    // dofs, envelope factorizations, the mass matrix's pattern
+    let mut b = ModelBuilder::new();
+    b.options.timestep = 0.002;
+    b.add_entity(
+        primitives::plane(Vec3::z()),
+        Pose::identity(),
+        BaseMode::Fixed,
+    );
+    for k in 0..27 {
+        let (layer, i, j) = (k / 9, (k % 9) / 3, k % 3);
+        let (x, y) = ((i as f64 - 1.0) * 0.105, (j as f64 - 1.0) * 0.105);
+        let z = 0.052 + layer as f64 * 0.104;
+        let e = primitives::box_(Vec3::new(0.1, 0.1, 0.1), 500.0);
+        b.add_entity(e, at(x, y, z, 0.0), BaseMode::Free);
+    }
+    let model = b.build().unwrap();
+    let mut s = State::new(&model);
+    let c = Control::new(&model);
+    let (n, contacts) = count(&model, &mut s, &c, 300, 100);
+    assert!(
+        contacts >= 60,
+        "expected a resting pile, got {contacts} contacts"
+    );
+    assert_eq!(n, 0, "{n} allocations in 100 steps of a 27-box pile");
+    let n = batch_allocs(&model, &s, &c);
+    assert_eq!(
+        n, 0,
+        "{n} allocations in 50 batched calls over 4 envs of a 27-box pile"
+    );
+
     // the Menagerie Franka (convex meshes, self-collision, floor) holding a pose under PD with
     // its fingers pressed together (mesh-mesh contacts and joint limits)
     let file = Path::new(env!("CARGO_MANIFEST_DIR"))
