@@ -9,14 +9,13 @@ engines timed in turn. Run: `.venv/bin/python benches/scale.py` (or `make bench-
 """
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import mujoco
 import numpy as np
 
+from bench import interleaved_medians
 from kinegrad import _native
 
 BOX = 0.05  # half size (m)
@@ -46,19 +45,6 @@ def pile_xml(n: int) -> str:
 """
 
 
-def interleaved(fns, repeats):
-    """Median time of each function, run in turn `repeats` times (each timed call after an
-    untimed one of the same function)."""
-    times = [[] for _ in fns]
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            fn()
-            t0 = time.perf_counter()
-            fn()
-            times[i].append(time.perf_counter() - t0)
-    return [statistics.median(t) for t in times]
-
-
 def one(n: int, settle: int, steps: int, repeats: int, folder: Path):
     path = folder / f"pile{n}.xml"
     path.write_text(pile_xml(n))
@@ -71,7 +57,7 @@ def one(n: int, settle: int, steps: int, repeats: int, folder: Path):
     mujoco.mj_step(m, d, nstep=settle)
     sim.step(settle)
     n_kg = len(sim.contacts(0))
-    t_kg, t_mj = interleaved([lambda: sim.step(steps), lambda: mujoco.mj_step(m, d, nstep=steps)], repeats)
+    t_kg, t_mj = interleaved_medians([lambda: sim.step(steps), lambda: mujoco.mj_step(m, d, nstep=steps)], repeats)
     t_kg, t_mj = t_kg / steps, t_mj / steps
     gap = float(np.abs(sim.get_qpos()[0] - d.qpos).max())
     print(

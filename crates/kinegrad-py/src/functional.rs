@@ -1,7 +1,7 @@
 //! `Sim`'s functions of given states (the envs are not touched): the functional step, the
 //! readings, their reverse passes, and the envs' last contacts.
 
-use crate::convert::{array, modes, values};
+use crate::convert::{array, values};
 use crate::sim::{Arr2, Sim};
 use crate::{detached, guard, invalid, to_py_err};
 use kinegrad::readings::LINK_STATE;
@@ -27,12 +27,8 @@ impl Sim {
         nsteps: usize,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
         let (n, nq, nv) = self.shape();
-        let (q, v) = (
-            values(&qpos, "qpos", &[n, nq])?,
-            values(&qvel, "qvel", &[n, nv])?,
-        );
-        let (m, _) = modes(&mode, &[&[n, nv]])?;
-        let t = values(&target, "target", &[n, nv])?;
+        let [q, v] = self.state_args(&qpos, &qvel, ["qpos", "qvel"])?;
+        let (m, t) = self.control_args(&mode, &target)?;
         let x = StepInputs {
             q: &q,
             v: &v,
@@ -57,15 +53,13 @@ impl Sim {
         qpos_out_bar: Arr2<'py>,
         qvel_out_bar: Arr2<'py>,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        let (n, nq, nv) = self.shape();
-        let (q, v) = (
-            values(&qpos_in, "qpos_in", &[n, nq])?,
-            values(&qvel_in, "qvel_in", &[n, nv])?,
-        );
-        let (m, _) = modes(&mode, &[&[n, nv]])?;
-        let t = values(&target, "target", &[n, nv])?;
-        let qb = values(&qpos_out_bar, "qpos_out_bar", &[n, nq])?;
-        let vb = values(&qvel_out_bar, "qvel_out_bar", &[n, nv])?;
+        let [q, v] = self.state_args(&qpos_in, &qvel_in, ["qpos_in", "qvel_in"])?;
+        let (m, t) = self.control_args(&mode, &target)?;
+        let [qb, vb] = self.state_args(
+            &qpos_out_bar,
+            &qvel_out_bar,
+            ["qpos_out_bar", "qvel_out_bar"],
+        )?;
         let x = StepInputs {
             q: &q,
             v: &v,
@@ -85,11 +79,8 @@ impl Sim {
         qpos: Arr2<'py>,
         qvel: Arr2<'py>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (n, nq, nv) = self.shape();
-        let (q, v) = (
-            values(&qpos, "qpos", &[n, nq])?,
-            values(&qvel, "qvel", &[n, nv])?,
-        );
+        let n = self.inner.n_envs();
+        let [q, v] = self.state_args(&qpos, &qvel, ["qpos", "qvel"])?;
         let x = detached(py, || self.inner.link_states(&q, &v))?;
         Ok(array(py, &[n, self.inner.model.nbody, LINK_STATE], x))
     }
@@ -102,11 +93,8 @@ impl Sim {
         qvel: Arr2<'py>,
         bar: PyReadonlyArray3<'py, f64>,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        let (n, nq, nv) = self.shape();
-        let (q, v) = (
-            values(&qpos, "qpos", &[n, nq])?,
-            values(&qvel, "qvel", &[n, nv])?,
-        );
+        let n = self.inner.n_envs();
+        let [q, v] = self.state_args(&qpos, &qvel, ["qpos", "qvel"])?;
         let bar = values(&bar, "bar", &[n, self.inner.model.nbody, LINK_STATE])?;
         let g = detached(py, || self.inner.link_states_vjp(&q, &v, &bar))?;
         self.grads(py, &g, false)

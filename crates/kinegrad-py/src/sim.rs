@@ -7,10 +7,12 @@ use crate::{interruptible, invalid, to_py_err};
 use kinegrad::diagnostics::Warning;
 use kinegrad::sim::run::{Controls, Run, RunOptions, Segment};
 use kinegrad::sim::{param_names, stacked};
+use kinegrad::CtrlMode;
 use numpy::{PyReadonlyArray2, PyReadonlyArray3, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyRuntimeWarning;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use std::borrow::Cow;
 use std::ffi::CString;
 use std::sync::Arc;
 
@@ -57,14 +59,36 @@ impl Sim {
         )
     }
 
-    fn set_states(
-        &mut self,
-        q: &PyReadonlyArray2<'_, f64>,
-        v: &PyReadonlyArray2<'_, f64>,
-        time: Option<f64>,
-    ) -> PyResult<()> {
+    /// Every env's given state, (n_envs, nq) and (n_envs, nv), shapes checked, the arguments
+    /// named `names`.
+    pub fn state_args<'a>(
+        &self,
+        q: &'a Arr2<'_>,
+        v: &'a Arr2<'_>,
+        names: [&str; 2],
+    ) -> PyResult<[Cow<'a, [f64]>; 2]> {
         let (n, nq, nv) = self.shape();
-        let (q, v) = (values(q, "qpos", &[n, nq])?, values(v, "qvel", &[n, nv])?);
+        Ok([
+            values(q, names[0], &[n, nq])?,
+            values(v, names[1], &[n, nv])?,
+        ])
+    }
+
+    /// Every env's given control: mode (n_envs, nv) int8 and target (n_envs, nv).
+    pub fn control_args<'a>(
+        &self,
+        mode: &PyReadonlyArrayDyn<'_, i8>,
+        target: &'a Arr2<'_>,
+    ) -> PyResult<(Vec<CtrlMode>, Cow<'a, [f64]>)> {
+        let (n, _, nv) = self.shape();
+        Ok((
+            modes(mode, &[&[n, nv]])?.0,
+            values(target, "target", &[n, nv])?,
+        ))
+    }
+
+    fn set_states(&mut self, q: &Arr2<'_>, v: &Arr2<'_>, time: Option<f64>) -> PyResult<()> {
+        let [q, v] = self.state_args(q, v, ["qpos", "qvel"])?;
         self.inner.set_states(&q, &v, time).map_err(to_py_err)
     }
 
@@ -236,14 +260,8 @@ impl Sim {
     }
 
     /// Set the control of every env: mode (n_envs, nv) int8 (`CONTROL_MODES`) and target (n_envs, nv).
-    fn set_control(
-        &mut self,
-        mode: PyReadonlyArrayDyn<'_, i8>,
-        target: PyReadonlyArray2<'_, f64>,
-    ) -> PyResult<()> {
-        let (n, _, nv) = self.shape();
-        let (m, _) = modes(&mode, &[&[n, nv]])?;
-        let t = values(&target, "target", &[n, nv])?;
+    fn set_control(&mut self, mode: PyReadonlyArrayDyn<'_, i8>, target: Arr2<'_>) -> PyResult<()> {
+        let (m, t) = self.control_args(&mode, &target)?;
         self.inner.set_controls(&m, &t).map_err(to_py_err)
     }
 

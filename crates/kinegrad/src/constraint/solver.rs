@@ -25,6 +25,13 @@ fn cost(a: &[f64], ma: &[f64], f: &[f64], jar: &[f64], d: &[f64]) -> f64 {
     c
 }
 
+/// `out = M_h x` over the mass matrix's sparsity pattern.
+#[inline]
+fn m_h_times(model: &Model, data: &Data, x: &[f64], out: &mut [f64]) {
+    let (adr, col) = (&model.dof_m_adr, &model.dof_m_col);
+    chol::mul_vec_pattern(&data.qm_h, model.nv, adr, col, x, out);
+}
+
 /// Row residuals `out = J a - aref`.
 fn residuals(data: &Data, nv: usize, a: &[f64], out: &mut Vec<f64>) {
     out.clear();
@@ -123,26 +130,12 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
     // start from the better of the warm start and the unconstrained solution
     let f = &data.qfrc_smooth;
     a.copy_from_slice(&data.qacc_smooth);
-    chol::mul_vec_pattern(
-        &data.qm_h,
-        nv,
-        &model.dof_m_adr,
-        &model.dof_m_col,
-        &a,
-        &mut ma,
-    );
+    m_h_times(model, data, &a, &mut ma);
     residuals(data, nv, &a, &mut jar);
     let mut c = cost(&a, &ma, f, &jar, &data.efc_d);
     if nefc > 0 {
         residuals(data, nv, warm, &mut jd);
-        chol::mul_vec_pattern(
-            &data.qm_h,
-            nv,
-            &model.dof_m_adr,
-            &model.dof_m_col,
-            warm,
-            &mut md,
-        );
+        m_h_times(model, data, warm, &mut md);
         let cw = cost(warm, &md, f, &jd, &data.efc_d);
         if cw < c {
             a.copy_from_slice(warm);
@@ -190,14 +183,7 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
                     .map(|r| data.efc_d[r] * jar[r] * row_dot(data, nv, r, &md))
                     .sum::<f64>();
             residuals_dir(data, nv, &md, &mut jd);
-            chol::mul_vec_pattern(
-                &data.qm_h,
-                nv,
-                &model.dof_m_adr,
-                &model.dof_m_col,
-                &md,
-                &mut grad,
-            );
+            m_h_times(model, data, &md, &mut grad);
             let dmd: f64 = md.iter().zip(&grad).map(|(x, y)| x * y).sum();
             let (alpha, crossed) = line_search(g0, dmd, &jar, &jd, &data.efc_d, &mut bps);
             if alpha == 0.0 {
@@ -233,14 +219,7 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
         // longer depends on the warm start or on where the iterations stopped, which makes a step a
         // reproducible function of its inputs and F(a) = 0 exact for the reverse pass.
         if ok && !exact {
-            chol::mul_vec_pattern(
-                &data.qm_h,
-                nv,
-                &model.dof_m_adr,
-                &model.dof_m_col,
-                &a,
-                &mut ma,
-            );
+            m_h_times(model, data, &a, &mut ma);
             for i in 0..nv {
                 grad[i] = ma[i] - data.qfrc_smooth[i];
             }
@@ -277,14 +256,7 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
     data.solver_residual = if nefc == 0 {
         0.0
     } else {
-        chol::mul_vec_pattern(
-            &data.qm_h,
-            nv,
-            &model.dof_m_adr,
-            &model.dof_m_col,
-            &a,
-            &mut ma,
-        );
+        m_h_times(model, data, &a, &mut ma);
         let r2: f64 = (0..nv)
             .map(|i| (ma[i] - data.qfrc_smooth[i] - data.qfrc_constraint[i]).powi(2))
             .sum();
