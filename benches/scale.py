@@ -15,7 +15,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from bench import interleaved_medians
+from bench import _rss, interleaved_medians
 from kinegrad import _native
 
 BOX = 0.05  # half size (m)
@@ -66,18 +66,44 @@ def one(n: int, settle: int, steps: int, repeats: int, folder: Path):
     )
 
 
+def memory_per_env(n: int, folder: Path, big: int = 512):
+    """Resident memory per env of a batched scene of the N-box pile: the growth of a sim of `big`
+    envs minus that of `big / 8`, over the difference (both kept alive, both stepped 10 steps
+    so that every env's contacts and every thread's scratch are at their working size)."""
+    path = folder / f"pile{n}.xml"
+    path.write_text(pile_xml(n))
+
+    def sim(n_envs):
+        b = _native.SceneBuilder(timestep=0.002, integrator="implicitfast", iterations=100, tolerance=1e-8)
+        b.add_mjcf(str(path), 1.0, [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0])
+        s = b.build(n_envs)
+        s.step(10)
+        return s
+
+    keep = [sim(2)]
+    r0 = _rss()
+    keep.append(sim(big // 8))
+    r1 = _rss()
+    keep.append(sim(big))
+    per_env = ((_rss() - r1) - (r1 - r0)) / (big - big // 8)
+    print(f"memory per env of a batched {n}-box pile: {per_env / 1e3:.1f} kB ({big} envs against {big // 8})")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", type=int, nargs="+", default=[8, 27, 64])
     ap.add_argument("--settle", type=int, default=500)
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--memory", type=int, default=27, help="the pile whose memory per env is reported (0: none)")
     a = ap.parse_args()
     print(f"N free boxes on a plane, after {a.settle} settling steps; median of {a.repeats} runs of {a.steps} steps")
     print(f"{'N':>6} {'nv':>5} {'MuJoCo con':>9} {'kg con':>9} {'MuJoCo us':>11} {'kinegrad us':>11} {'ratio':>7}   qpos gap")
     with tempfile.TemporaryDirectory() as tmp:
         for n in a.sizes:
             one(n, a.settle, a.steps, a.repeats, Path(tmp))
+        if a.memory:
+            memory_per_env(a.memory, Path(tmp))
 
 
 if __name__ == "__main__":
