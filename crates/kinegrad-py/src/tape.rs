@@ -76,11 +76,10 @@ impl PyTape {
         let model = &*self.model;
         let (n, nq, nv, t) = (self.tapes.len(), model.nq, model.nv, self.__len__());
         if let Some(names) = &params {
-            kinegrad::sim::check_param_names(names).map_err(|e| {
-                invalid(format!(
-                    "params: {}",
-                    e.to_string().trim_start_matches("param name: ")
-                ))
+            // named after this argument, as the core's error names the table's lookup
+            kinegrad::sim::check_param_names(names).map_err(|e| match e {
+                kinegrad::Error::Invalid { message, .. } => invalid(format!("params: {message}")),
+                e => crate::to_py_err(e),
             })?;
         }
         let q0 = values(&q0, "q0", &[n, nq])?;

@@ -5,7 +5,7 @@
 //! `pipeline::StepLog`, and the reverse pass's buffers are its own. A computation sets
 //! everything it reads here.
 
-use crate::math::{Force, Inertia, Mat3, Motion, Quat, Vec3};
+use crate::math::{Force, Inertia, Mat3, Motion, Pose, Quat, Vec3};
 use crate::model::Model;
 
 /// A contact between two geoms (world frame).
@@ -227,6 +227,15 @@ impl Data {
             scratch_ls: Vec::with_capacity(256),
             scratch_points: Vec::with_capacity(16),
             scratch_rollback: [vec![0.0; model.nq], vec![0.0; nv], vec![0.0; nv]],
+        }
+    }
+
+    /// The world pose of geom `g`, from the kinematics stage's `geom_xpos` and `geom_xmat`.
+    #[inline]
+    pub fn geom_frame(&self, g: usize) -> Pose {
+        Pose {
+            pos: self.geom_xpos[g],
+            rot: self.geom_xmat[g],
         }
     }
 }

@@ -10,7 +10,6 @@
 
 use crate::collision::{collide, contact_frame, ContactPoint, ConvexHull, Shape};
 use crate::data::{Contact, Data};
-use crate::math::Pose;
 use crate::model::{GeomType, Model, Params};
 
 static EMPTY_HULL: ConvexHull = ConvexHull {
@@ -93,14 +92,8 @@ pub fn detect(model: &Model, params: &Params, data: &mut Data) {
                 continue;
             }
         }
-        let p1 = Pose {
-            pos: data.geom_xpos[g1],
-            rot: data.geom_xmat[g1],
-        };
-        let p2 = Pose {
-            pos: data.geom_xpos[g2],
-            rot: data.geom_xmat[g2],
-        };
+        let p1 = data.geom_frame(g1);
+        let p2 = data.geom_frame(g2);
         points.clear();
         collide(
             &geom_shape(model, g1),

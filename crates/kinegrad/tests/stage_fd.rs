@@ -1010,10 +1010,7 @@ fn contact_geometry_vjp_matches_finite_differences_for_several_pairs() {
         };
         let mut pb = params_zeros(&model);
         let (w1, w2) = contact_vjp(&model, &params, &base, con, &bar, &mut pb);
-        let pose = |g: usize| Pose {
-            pos: base.geom_xpos[g],
-            rot: base.geom_xmat[g],
-        };
+        let pose = |g: usize| base.geom_frame(g);
         let margin = model.geom_margin[g1].max(model.geom_margin[g2]);
         // the contact of the same feature nearest to the original, at moved poses / parameters
         let loss = |p1: &Pose, p2: &Pose, params: &Params| {

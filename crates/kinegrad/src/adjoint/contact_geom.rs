@@ -933,14 +933,8 @@ pub fn contact_vjp(
     if bar.pos == Vec3::zeros() && n_bar == Vec3::zeros() && bar.dist == 0.0 {
         return (Force::zero(), Force::zero());
     }
-    let p1 = Pose {
-        pos: data.geom_xpos[g1],
-        rot: data.geom_xmat[g1],
-    };
-    let p2 = Pose {
-        pos: data.geom_xpos[g2],
-        rot: data.geom_xmat[g2],
-    };
+    let p1 = data.geom_frame(g1);
+    let p2 = data.geom_frame(g2);
     let cp = ContactPoint {
         pos: con.pos,
         normal: con.frame.row(0).transpose(),
