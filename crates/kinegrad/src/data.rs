@@ -5,6 +5,12 @@
 //! `pipeline::StepLog`, and the reverse pass's buffers are its own. A computation sets
 //! everything it reads here.
 
+use std::sync::{Arc, Mutex};
+
+use faer::dyn_stack::{MemBuffer, StackReq};
+use faer::sparse::linalg::cholesky::SymbolicCholesky;
+use faer::sparse::SymbolicSparseColMat;
+
 use crate::math::{Force, Inertia, Mat3, Motion, Pose, Quat, Vec3};
 use crate::model::Model;
 
@@ -79,7 +85,8 @@ pub struct Data {
     // ---- position dependent: crba ----
     /// Composite inertias of subtrees. (nbody)
     pub crb: Vec<Inertia>,
-    /// Joint-space mass matrix with armature, dense row-major. (nv x nv)
+    /// Joint-space mass matrix with armature, lower triangle in its tree pattern
+    /// (`dynamics::mass`). (dof_m_col.len())
     pub qm: Vec<f64>,
 
     // ---- velocity dependent ----
@@ -103,10 +110,12 @@ pub struct Data {
     pub qfrc_applied: Vec<f64>,
     /// Total smooth force: applied + actuator + passive - bias. (nv)
     pub qfrc_smooth: Vec<f64>,
-    /// Matrix of the unconstrained solve, M + h (D + Kv) under implicit integration. (nv x nv)
+    /// Matrix of the unconstrained solve, M + h (D + Kv) under implicit integration, in M's
+    /// tree pattern. (dof_m_col.len())
     pub qm_h: Vec<f64>,
-    /// Cholesky factor of `qm_h` (lower, row-major). (nv x nv)
-    pub qm_h_chol: Vec<f64>,
+    /// `L^T D L` factor of `qm_h` in the same pattern (`dynamics::mass::factor`).
+    /// (dof_m_col.len())
+    pub qm_h_ldl: Vec<f64>,
     /// Unconstrained acceleration. (nv)
     pub qacc_smooth: Vec<f64>,
 
@@ -119,12 +128,14 @@ pub struct Data {
     pub nefc: usize,
     /// Row kinds. (nefc)
     pub efc_kind: Vec<RowKind>,
-    /// Row Jacobians, row-major. (nefc x nv)
+    /// Row Jacobians, sparse by row: row r's entries at the dofs `efc_nz[efc_nz_adr[r]..
+    /// efc_nz_adr[r + 1]]`, stored at the same positions (its other entries are structural
+    /// zeros). (efc_nz.len())
     pub efc_j: Vec<f64>,
-    /// Where each row's non-zero dofs start in `efc_nz`. (nefc + 1)
+    /// Where each row's non-zero dofs start in `efc_nz` (and its entries in `efc_j`). (nefc + 1)
     pub efc_nz_adr: Vec<usize>,
     /// The non-zero dofs of every row, ascending per row (a limit: its dof; a contact: the
-    /// dofs of its two bodies' paths to the root). The dense rows hold exact zeros elsewhere.
+    /// dofs of its two bodies' paths to the root).
     pub efc_nz: Vec<usize>,
     /// Violation of each row (distance or limit overshoot; negative = violated). (nefc)
     pub efc_pos: Vec<f64>,
@@ -144,12 +155,9 @@ pub struct Data {
     pub qacc: Vec<f64>,
     /// Constraint forces in joint space, J^T f. (nv)
     pub qfrc_constraint: Vec<f64>,
-    /// Newton Hessian M_h + J_A^T D_A J_A at the solution, Cholesky factor (lower). (nv x nv)
-    pub hess_chol: Vec<f64>,
-    /// Where each row of `hess_chol`'s envelope starts (see `dynamics::chol`). (nv)
-    pub hess_chol_start: Vec<usize>,
-    /// Where each row of `qm_h_chol`'s envelope starts. (nv)
-    pub qm_h_chol_start: Vec<usize>,
+    /// Newton Hessian M_h + J_A^T D_A J_A of the last solve's active set, factored
+    /// (`constraint::hessian`).
+    pub hess: Hessian,
     /// Newton iterations used by the last solve.
     pub solver_niter: usize,
     /// Scaled norm of the optimality residual at the last solve's result (0 without constraints).
@@ -172,6 +180,7 @@ impl Data {
     pub fn new(model: &Model) -> Self {
         let nb = model.nbody;
         let nv = model.nv;
+        let nm = model.dof_m_col.len();
         let nj = model.njnt;
         let ng = model.ngeom;
         Self {
@@ -187,7 +196,7 @@ impl Data {
             cinert: vec![Inertia::zero(); nb],
             body_dof_last: crate::model::compile::body_dof_last(model),
             crb: vec![Inertia::zero(); nb],
-            qm: vec![0.0; nv * nv],
+            qm: vec![0.0; nm],
             cvel: vec![Motion::zero(); nb],
             cdof_dot: vec![Motion::zero(); nv],
             cacc: vec![Motion::zero(); nb],
@@ -198,13 +207,13 @@ impl Data {
             actuator_clamped: vec![false; nv],
             qfrc_applied: vec![0.0; nv],
             qfrc_smooth: vec![0.0; nv],
-            qm_h: vec![0.0; nv * nv],
-            qm_h_chol: vec![0.0; nv * nv],
+            qm_h: vec![0.0; nm],
+            qm_h_ldl: vec![0.0; nm],
             qacc_smooth: vec![0.0; nv],
             contacts: Vec::with_capacity(64),
             nefc: 0,
             efc_kind: Vec::with_capacity(256),
-            efc_j: Vec::with_capacity(256 * nv),
+            efc_j: Vec::with_capacity(256 * nv.min(64)),
             efc_nz_adr: Vec::with_capacity(257),
             efc_nz: Vec::with_capacity(256 * nv.min(64)),
             efc_pos: Vec::with_capacity(256),
@@ -215,9 +224,7 @@ impl Data {
             efc_force: Vec::with_capacity(256),
             qacc: vec![0.0; nv],
             qfrc_constraint: vec![0.0; nv],
-            hess_chol: vec![0.0; nv * nv],
-            hess_chol_start: Vec::with_capacity(nv),
-            qm_h_chol_start: Vec::with_capacity(nv),
+            hess: Hessian::new(model),
             solver_niter: 0,
             solver_residual: 0.0,
             scratch_nv: std::array::from_fn(|_| vec![0.0; nv]),
@@ -236,6 +243,136 @@ impl Data {
         Pose {
             pos: self.geom_xpos[g],
             rot: self.geom_xmat[g],
+        }
+    }
+
+    /// Row `r` of the constraint Jacobian: its non-zero dofs and its entries there.
+    #[inline]
+    pub fn efc_row(&self, r: usize) -> (&[usize], &[f64]) {
+        let span = self.efc_nz_adr[r]..self.efc_nz_adr[r + 1];
+        (&self.efc_nz[span.clone()], &self.efc_j[span])
+    }
+
+    /// `J_r x`: row `r` of the constraint Jacobian times `x` (nv).
+    #[inline]
+    pub fn efc_row_dot(&self, r: usize, x: &[f64]) -> f64 {
+        let (dofs, vals) = self.efc_row(r);
+        dofs.iter().zip(vals).map(|(&i, j)| j * x[i]).sum()
+    }
+}
+
+/// Largest nv whose Newton Hessian is stored dense (`constraint::hessian`).
+pub const DENSE_MAX_NV: usize = 60;
+
+/// The factored Newton Hessian of the constraint solve (the algorithm:
+/// `constraint::hessian`).
+#[derive(Default)]
+pub struct Hessian {
+    /// Which factor the last [`Hessian::factor`] left.
+    pub(crate) kind: HessianKind,
+    /// Dense: the factor (row-major, lower) and its envelope starts.
+    pub(crate) dense: Vec<f64>,
+    pub(crate) start: Vec<usize>,
+    /// Without rows: `M_h`'s tree factor.
+    pub(crate) mass_ldl: Vec<f64>,
+    /// Sparse: the pattern of the current body pairs, H's values on it, the factor's values,
+    /// faer's workspace (behind a `Mutex`, never contended: a solve needs it, and the reverse
+    /// pass solves with the factor of a `&Data`), and per row where its pair's block sits (`usize::MAX`: a limit row).
+    pub(crate) pattern: Option<Arc<HessianPattern>>,
+    pub(crate) values: Vec<f64>,
+    pub(crate) factor: Vec<f64>,
+    pub(crate) mem: Mutex<Option<MemBuffer>>,
+    pub(crate) row_pair: Vec<usize>,
+    /// Scratch: the body pairs of this step's contacts.
+    pub(crate) pairs: Vec<(usize, usize)>,
+}
+
+/// Which factor a [`Hessian`] holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum HessianKind {
+    /// None yet.
+    #[default]
+    None,
+    /// `M_h`'s tree factor (no rows).
+    Mass,
+    /// Dense envelope Cholesky.
+    Dense,
+    /// faer's sparse Cholesky.
+    Sparse,
+}
+
+/// The Newton Hessian's sparsity for one set of body pairs in contact, and its symbolic factorization.
+#[derive(Debug)]
+pub struct HessianPattern {
+    /// The body pairs (lower body first), ascending.
+    pub(crate) pairs: Vec<(usize, usize)>,
+    /// H's lower triangle in compressed columns.
+    pub(crate) csc: SymbolicSparseColMat<usize>,
+    /// Where each entry of M's tree pattern goes in the values. (dof_m_col.len())
+    pub(crate) m_pos: Vec<usize>,
+    /// Per pair, where each product of its dofs `(a, b <= a)` goes, row by row of the pair's
+    /// sorted dof list; `pair_adr` delimits the pairs.
+    pub(crate) pair_adr: Vec<usize>,
+    pub(crate) pair_pos: Vec<usize>,
+    pub(crate) symbolic: SymbolicCholesky<usize>,
+    /// faer's workspace for a factorization or a solve with one right-hand side.
+    pub(crate) req: StackReq,
+}
+
+impl Clone for Hessian {
+    fn clone(&self) -> Self {
+        Self {
+            kind: self.kind,
+            dense: self.dense.clone(),
+            start: self.start.clone(),
+            mass_ldl: self.mass_ldl.clone(),
+            pattern: self.pattern.clone(),
+            values: self.values.clone(),
+            factor: self.factor.clone(),
+            mem: Mutex::new(self.pattern.as_ref().map(|p| MemBuffer::new(p.req))),
+            row_pair: self.row_pair.clone(),
+            pairs: self.pairs.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Hessian {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hessian")
+            .field("kind", &self.kind)
+            .field("nnz", &self.values.len())
+            .finish()
+    }
+}
+
+impl PartialEq for Hessian {
+    /// Equal factors of the same kind (the workspace aside).
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind
+            && match self.kind {
+                HessianKind::None => true,
+                HessianKind::Mass => self.mass_ldl == other.mass_ldl,
+                HessianKind::Dense => self.dense == other.dense,
+                HessianKind::Sparse => self.factor == other.factor,
+            }
+    }
+}
+
+impl Hessian {
+    /// Scratch for `model` (the dense storage sized up front; the sparse one when the first
+    /// contacts come).
+    pub fn new(model: &Model) -> Self {
+        let nv = model.nv;
+        let dense = nv <= DENSE_MAX_NV;
+        Self {
+            dense: if dense {
+                vec![0.0; nv * nv]
+            } else {
+                Vec::new()
+            },
+            start: Vec::with_capacity(if dense { nv } else { 0 }),
+            mass_ldl: vec![0.0; model.dof_m_col.len()],
+            ..Self::default()
         }
     }
 }

@@ -4,7 +4,7 @@ use crate::collision::ContactPoint;
 use crate::constraint::{self, solver};
 use crate::data::{Contact, Data};
 use crate::diagnostics;
-use crate::dynamics::{chol, crba, forces, rnea};
+use crate::dynamics::{crba, forces, mass, rnea};
 use crate::error::{Error, Result};
 use crate::integrator;
 use crate::interrupt::Interrupt;
@@ -273,8 +273,8 @@ pub fn forward(
             data.qfrc_applied[i] + data.qfrc_actuator[i] + data.qfrc_passive[i] - data.qfrc_bias[i];
     }
     implicit_mass(model, params, control, data, h);
-    data.qm_h_chol.copy_from_slice(&data.qm_h);
-    if !chol::factor(&mut data.qm_h_chol, nv, &mut data.qm_h_chol_start) {
+    data.qm_h_ldl.copy_from_slice(&data.qm_h);
+    if mass::factor(model, &mut data.qm_h_ldl).is_some() {
         return Err(not_positive_definite(
             model,
             params,
@@ -285,12 +285,7 @@ pub fn forward(
         ));
     }
     data.qacc_smooth.copy_from_slice(&data.qfrc_smooth);
-    chol::solve(
-        &data.qm_h_chol,
-        nv,
-        &data.qm_h_chol_start,
-        &mut data.qacc_smooth,
-    );
+    mass::solve(model, &data.qm_h_ldl, &mut data.qacc_smooth);
     // collision and constraints
     crate::detect::detect(model, params, data);
     constraint::make_rows(model, q, v, h, data);
@@ -314,7 +309,7 @@ pub fn forward(
 /// constraint rows of the recorded contacts, and the solver's outputs at the recorded
 /// acceleration with the Newton Hessian of its active set factored. The bias and passive
 /// forces, the unconstrained acceleration and the solver iterations are skipped (`qfrc_bias`,
-/// `qfrc_passive`, `qfrc_smooth`, `qm_h_chol`, `qacc_smooth` keep stale values): the reverse
+/// `qfrc_passive`, `qfrc_smooth`, `qm_h_ldl`, `qacc_smooth` keep stale values): the reverse
 /// pass reads none of them. `nstep` names the substep in errors.
 #[allow(clippy::too_many_arguments)]
 pub fn forward_replay(
@@ -363,10 +358,10 @@ pub fn forward_replay(
 
 /// `qm_h = M + h diag(D + Kv)`: the matrix of the implicit velocity terms.
 fn implicit_mass(model: &Model, params: &Params, control: &Control, data: &mut Data, h: f64) {
-    let nv = model.nv;
     data.qm_h.copy_from_slice(&data.qm);
-    for i in 0..nv {
-        data.qm_h[i * nv + i] += h * forces::implicit_damping(model, params, control, data, i);
+    for i in 0..model.nv {
+        data.qm_h[mass::diag(model, i)] +=
+            h * forces::implicit_damping(model, params, control, data, i);
     }
 }
 
@@ -378,7 +373,6 @@ fn not_positive_definite(
     h: f64,
     nstep: u64,
 ) -> Error {
-    let nv = model.nv;
     let cause = diagnostics::diagnose(model, params, control, data, h);
     if data.qm_h.iter().any(|x| !x.is_finite()) {
         // a state far out (finite, yet beyond what the mass matrix can be computed at)
@@ -388,8 +382,8 @@ fn not_positive_definite(
         };
     }
     // the dof whose pivot failed: where M stops being positive definite
-    data.qm_h_chol.copy_from_slice(&data.qm_h);
-    let d = chol::first_bad_pivot(&mut data.qm_h_chol, nv, &mut data.qm_h_chol_start).unwrap_or(0);
+    data.qm_h_ldl.copy_from_slice(&data.qm_h);
+    let d = mass::factor(model, &mut data.qm_h_ldl).unwrap_or(0);
     let body = &model.body_name[model.dof_body[d]];
     let joint = &model.jnt_name[model.dof_jnt[d]];
     let cause = if cause.is_empty() {

@@ -56,7 +56,7 @@ pub fn link_states(
 pub fn mass_matrix(model: &Model, params: &Params, q: &[f64], data: &mut Data, out: &mut [f64]) {
     pipeline::kinematics(model, params, q, data);
     crba::crba(model, params, data);
-    out.copy_from_slice(&data.qm);
+    crate::dynamics::mass::to_dense(model, &data.qm, out);
 }
 
 /// Inverse dynamics M(q) a + c(q, v), armature excluded, into `out` (nv).

@@ -21,8 +21,10 @@ fn dense_invweight0(m: &Model) -> (Vec<f64>, Vec<[f64; 2]>, f64) {
     kinegrad::kinematics::forward_kinematics(m, &m.params0, &m.qpos0, &mut d);
     kinegrad::kinematics::com_pos(m, &m.params0, &mut d);
     kinegrad::dynamics::crba::crba(m, &m.params0, &mut d);
-    let mean = (0..nv).map(|i| d.qm[i * nv + i]).sum::<f64>() / nv as f64;
-    let (mut l, mut start) = (d.qm.clone(), Vec::new());
+    let mut qm = vec![0.0; nv * nv];
+    kinegrad::dynamics::mass::to_dense(m, &d.qm, &mut qm);
+    let mean = (0..nv).map(|i| qm[i * nv + i]).sum::<f64>() / nv as f64;
+    let (mut l, mut start) = (qm, Vec::new());
     assert!(kinegrad::dynamics::chol::factor(&mut l, nv, &mut start));
     let minv_col = |rhs: &mut Vec<f64>| kinegrad::dynamics::chol::solve(&l, nv, &start, rhs);
     let mut dof = vec![0.0; nv];

@@ -188,15 +188,20 @@ fn resting_contact_forces_balance_gravity_and_solver_is_optimal() {
     assert!(total.xy().norm() < 1e-6 * weight, "{total:?}");
     // optimality of the last solve: M_h a - f + J^T D min(J a - aref, 0) = 0
     let nv = m.nv;
-    let mut g: Vec<f64> = (0..nv)
-        .map(|i| (0..nv).map(|k| d.qm_h[i * nv + k] * d.qacc[k]).sum::<f64>() - d.qfrc_smooth[i])
-        .collect();
+    let mut g = vec![0.0; nv];
+    kinegrad::dynamics::mass::mul_vec(&m, &d.qm_h, &d.qacc, &mut g);
+    g.iter_mut().zip(&d.qfrc_smooth).for_each(|(g, f)| *g -= f);
     for r in 0..d.nefc {
-        let row = &d.efc_j[r * nv..(r + 1) * nv];
-        let jar = row.iter().zip(&d.qacc).map(|(a, b)| a * b).sum::<f64>() - d.efc_aref[r];
+        let (dofs, row) = d.efc_row(r);
+        let jar = dofs
+            .iter()
+            .zip(row)
+            .map(|(&i, j)| j * d.qacc[i])
+            .sum::<f64>()
+            - d.efc_aref[r];
         if jar < 0.0 {
-            for i in 0..nv {
-                g[i] += d.efc_d[r] * jar * row[i];
+            for (&i, j) in dofs.iter().zip(row) {
+                g[i] += d.efc_d[r] * jar * j;
             }
         }
     }

@@ -27,7 +27,7 @@ use kinegrad::adjoint::solve::{row_seed, solve_vjp};
 use kinegrad::collision::{collide, ContactPoint};
 use kinegrad::data::RowKind;
 use kinegrad::detect::{contact, geom_shape};
-use kinegrad::dynamics::{chol, forces, rnea};
+use kinegrad::dynamics::{chol, forces, mass, rnea};
 use kinegrad::fd::{params_axpy, params_dot};
 use kinegrad::math::{skew, Force, Inertia, Mat3, Motion, Pose, Quat, Vec3};
 use kinegrad::model::builder::{BaseMode, BodySpec, EntitySpec, GeomSpec, JointSpec};
@@ -437,7 +437,7 @@ fn rnea_vjp_matches_finite_differences() {
         pipeline::kinematics(&model, p, &s.q, &mut d);
         kinegrad::dynamics::crba::crba(&model, p, &mut d);
         let mut out = vec![0.0; nv];
-        chol::mul_vec(&d.qm, nv, &a, &mut out);
+        mass::mul_vec(&model, &d.qm, &a, &mut out);
         dot(&out, &f_bar)
     };
     let mut arm_bar = vec![0.0; nv];
@@ -880,7 +880,7 @@ fn constraint_rows_vjp_matches_finite_differences() {
         "pyramid rows"
     );
     let nefc = base.nefc;
-    let j_bar: Vec<f64> = rng.vec(nefc * nv);
+    let j_bar: Vec<f64> = rng.vec(base.efc_j.len());
     let aref_bar = rng.vec(nefc);
     let d_bar = rng.vec(nefc);
     let loss = |d: &Data, q: &[f64], v: &[f64]| {
@@ -897,7 +897,8 @@ fn constraint_rows_vjp_matches_finite_differences() {
         &s.v,
         h,
         |r, jb| {
-            jb.copy_from_slice(&j_bar[r * nv..(r + 1) * nv]);
+            let span = base.efc_nz_adr[r]..base.efc_nz_adr[r + 1];
+            jb[..span.len()].copy_from_slice(&j_bar[span]);
             Some((aref_bar[r], d_bar[r]))
         },
         &mut adj,
@@ -1084,11 +1085,10 @@ fn solve_vjp_matches_finite_differences() {
     // inputs: M_h, f_smooth, and the rows' J, aref, D
     let loss = |d: &Data| {
         let mut d = d.clone();
-        d.qm_h_chol.copy_from_slice(&d.qm_h);
-        let mut start = Vec::new();
-        assert!(chol::factor(&mut d.qm_h_chol, nv, &mut start));
+        d.qm_h_ldl.copy_from_slice(&d.qm_h);
+        assert_eq!(mass::factor(&model, &mut d.qm_h_ldl), None);
         d.qacc_smooth.copy_from_slice(&d.qfrc_smooth);
-        chol::solve(&d.qm_h_chol, nv, &start, &mut d.qacc_smooth);
+        mass::solve(&model, &d.qm_h_ldl, &mut d.qacc_smooth);
         assert!(constraint::solver::solve(&model, &mut d, &vec![0.0; nv])); // a cold solve
         assert_eq!(
             d.efc_active, base.efc_active,
@@ -1101,13 +1101,12 @@ fn solve_vjp_matches_finite_differences() {
     solve_vjp(&model, &base, &mut lambda);
     let a = &base.qacc;
     let nefc = base.nefc;
-    let mut j_bar = vec![0.0; nefc * nv];
+    let mut j_bar = vec![0.0; base.efc_j.len()];
     let mut aref_bar = vec![0.0; nefc];
     let mut d_bar = vec![0.0; nefc];
     for r in 0..nefc {
-        if let Some((ab, db)) =
-            row_seed(&model, &base, &lambda, r, &mut j_bar[r * nv..(r + 1) * nv])
-        {
+        let span = base.efc_nz_adr[r]..base.efc_nz_adr[r + 1];
+        if let Some((ab, db)) = row_seed(&base, &lambda, r, &mut j_bar[span]) {
             aref_bar[r] = ab;
             d_bar[r] = db;
         }
@@ -1119,19 +1118,13 @@ fn solve_vjp_matches_finite_differences() {
         loss(&d)
     });
     check("solve: f_smooth", fd, dot(&df, &lambda));
-    // M_h_bar = -lambda a^T; a symmetric direction keeps M_h symmetric, and one inside the
-    // mass matrix's sparsity pattern (`dof_m_col`) keeps its structural zeros, which the
-    // solver's products skip
-    let dm = {
-        let x = rng.vec(nv * nv);
-        let mut m = vec![0.0; nv * nv];
-        for i in 0..nv {
-            for &j in &model.dof_m_col[model.dof_m_adr[i]..model.dof_m_adr[i + 1]] {
-                m[i * nv + j] = 0.1 * (x[i * nv + j] + x[j * nv + i]);
-            }
-        }
-        m
-    };
+    // M_h_bar = -lambda a^T; M_h is stored as its lower triangle in the tree pattern
+    // (`dof_m_col`), so a direction there moves both (i, j) and (j, i)
+    let dm: Vec<f64> = rng
+        .vec(model.dof_m_col.len())
+        .iter()
+        .map(|x| 0.2 * x)
+        .collect();
     let fd = central(|e| {
         let mut d = base.clone();
         d.qm_h = axpy(&d.qm_h, e, &dm);
@@ -1139,22 +1132,19 @@ fn solve_vjp_matches_finite_differences() {
     });
     let mut an = 0.0;
     for i in 0..nv {
-        for j in 0..nv {
-            an -= lambda[i] * a[j] * dm[i * nv + j];
+        for p in model.dof_m_adr[i]..model.dof_m_adr[i + 1] {
+            let j = model.dof_m_col[p];
+            let both = if i == j {
+                lambda[i] * a[i]
+            } else {
+                lambda[i] * a[j] + lambda[j] * a[i]
+            };
+            an -= both * dm[p];
         }
     }
     check("solve: M_h", fd, an);
-    let (mut dj, daref, dd) = (rng.vec(nefc * nv), rng.vec(nefc), rng.vec(nefc));
-    // J is sparse: a row's entries outside its non-zero dofs (`efc_nz`) are structural zeros
-    // the solver never reads, so the direction moves only the entries it has
-    for r in 0..nefc {
-        let nz = &base.efc_nz[base.efc_nz_adr[r]..base.efc_nz_adr[r + 1]];
-        for i in 0..nv {
-            if !nz.contains(&i) {
-                dj[r * nv + i] = 0.0;
-            }
-        }
-    }
+    // J is stored sparse: the direction moves each row's entries at its non-zero dofs
+    let (dj, daref, dd) = (rng.vec(base.efc_j.len()), rng.vec(nefc), rng.vec(nefc));
     let fd = central(|e| {
         let mut d = base.clone();
         d.efc_j = axpy(&d.efc_j, e, &dj);
@@ -1221,7 +1211,7 @@ fn integrator_vjp_matches_finite_differences() {
 // the mass matrix's sparsity pattern (compile stage), which the solver's products rely on
 
 #[test]
-fn mass_matrix_is_zero_outside_its_pattern() {
+fn mass_matrix_in_its_tree_pattern_matches_inverse_dynamics_and_its_factor_solves() {
     for model in [chain_model(Integrator::ImplicitFast), contact_model()] {
         let nv = model.nv;
         let mut rng = Rng(21);
@@ -1229,18 +1219,43 @@ fn mass_matrix_is_zero_outside_its_pattern() {
         let mut d = Data::new(&model);
         pipeline::kinematics(&model, &model.params0, &s.q, &mut d);
         kinegrad::dynamics::crba::crba(&model, &model.params0, &mut d);
+        let mut dense = vec![0.0; nv * nv];
+        mass::to_dense(&model, &d.qm, &mut dense);
+        // column j of M is inverse dynamics at a = e_j minus its bias, armature added: an
+        // independent computation, which also has the zeros outside the pattern
+        let (zero, mut bias, mut col) = (vec![0.0; nv], vec![0.0; nv], vec![0.0; nv]);
+        let p = &model.params0;
+        let mut dd = Data::new(&model);
+        kinegrad::readings::inverse_dynamics(&model, p, &s.q, &zero, &zero, &mut dd, &mut bias);
         let mut inside = 0;
-        for i in 0..nv {
-            let cols = &model.dof_m_col[model.dof_m_adr[i]..model.dof_m_adr[i + 1]];
-            assert!(cols.windows(2).all(|w| w[0] < w[1]) && cols.contains(&i));
-            for j in 0..nv {
-                if cols.contains(&j) {
-                    inside += (d.qm[i * nv + j] != 0.0) as usize;
-                } else {
-                    assert_eq!(d.qm[i * nv + j], 0.0, "M[{i}][{j}] outside the pattern");
-                }
+        for j in 0..nv {
+            let mut e = zero.clone();
+            e[j] = 1.0;
+            kinegrad::readings::inverse_dynamics(&model, p, &s.q, &zero, &e, &mut dd, &mut col);
+            for i in 0..nv {
+                let m = col[i] - bias[i] + if i == j { p.dof_armature[i] } else { 0.0 };
+                assert!(
+                    (dense[i * nv + j] - m).abs() < 1e-12,
+                    "M[{i}][{j}]: {} vs {m}",
+                    dense[i * nv + j]
+                );
+                inside += (i != j && dense[i * nv + j] != 0.0) as usize;
             }
         }
-        assert!(inside > nv, "the pattern's off-diagonal entries are used");
+        assert!(inside > 0, "the pattern's off-diagonal entries are used");
+        // y = M x and the L^T D L solve against the dense product
+        let x = rng.vec(nv);
+        let mut y = vec![0.0; nv];
+        mass::mul_vec(&model, &d.qm, &x, &mut y);
+        let mut yd = vec![0.0; nv];
+        chol::mul_vec(&dense, nv, &x, &mut yd);
+        assert!(y.iter().zip(&yd).all(|(a, b)| (a - b).abs() < 1e-12));
+        let mut ld = d.qm.clone();
+        assert_eq!(mass::factor(&model, &mut ld), None);
+        mass::solve(&model, &ld, &mut y);
+        assert!(
+            y.iter().zip(&x).all(|(a, b)| (a - b).abs() < 1e-9),
+            "{y:?} vs {x:?}"
+        );
     }
 }

@@ -18,8 +18,8 @@ use crate::math::{Force, Motion, Vec3};
 use crate::model::Model;
 
 /// Reverse of [`crate::constraint::make_rows`] at velocities `v` and substep `h`, for the row
-/// adjoints given by `seed(r, j_bar)`: it writes row `r`'s Jacobian adjoint into `j_bar` (nv)
-/// and returns `(aref_bar, d_bar)`, or `None` to skip the row (all its adjoints zero).
+/// adjoints given by `seed(r, j_bar)`: it writes the adjoints of row `r`'s Jacobian entries
+/// into `j_bar` (aligned with the row's non-zero dofs, [`Data::efc_row`]) and returns `(aref_bar, d_bar)`, or `None` to skip the row (all its adjoints zero).
 /// Accumulates `q_bar` (limits), `v_bar`, `adj.cdof_bar`, and fills `adj.contact_bar` (one per
 /// contact of `data`). Needs the rows, contacts, `cdof` and `body_dof_last` of the forward pass.
 #[allow(clippy::too_many_arguments)]
@@ -33,7 +33,6 @@ pub fn rows_vjp(
     q_bar: &mut [f64],
     v_bar: &mut [f64],
 ) {
-    let nv = model.nv;
     let mut jbar = std::mem::take(&mut adj.jbar);
     let mut coef = std::mem::take(&mut adj.coef);
     let mut cbar = std::mem::take(&mut adj.contact_bar);
@@ -44,12 +43,13 @@ pub fn rows_vjp(
         let Some((aref_bar, d_bar)) = seed(r, &mut jbar) else {
             continue;
         };
-        let row = &data.efc_j[r * nv..(r + 1) * nv];
+        let (dofs, row) = data.efc_row(r);
+        let jbar = &mut jbar[..dofs.len()];
         let d = data.efc_d[r];
         match data.efc_kind[r] {
             RowKind::Limit(j) => {
                 let dof = model.jnt_dof_adr[j];
-                let jsign = row[dof];
+                let jsign = row[0];
                 let dist = data.efc_pos[r];
                 let margin = model.jnt_margin[j];
                 let solimp = &model.jnt_solimp[j];
@@ -79,9 +79,9 @@ pub fn rows_vjp(
                 let dimp = impedance_derivative(solimp, con.dist - con.margin);
                 let (k, b) = ref_gains(&con.solref, solimp[1], h);
                 // aref = -b (J v) - k imp (dist - margin)
-                for i in 0..nv {
-                    jbar[i] += aref_bar * (-b) * v[i];
-                    v_bar[i] += aref_bar * (-b) * row[i];
+                for ((jb, &i), jv) in jbar.iter_mut().zip(dofs).zip(row) {
+                    *jb += aref_bar * (-b) * v[i];
+                    v_bar[i] += aref_bar * (-b) * jv;
                 }
                 let mut dist_bar = aref_bar * (-k) * (imp + (con.dist - con.margin) * dimp);
                 dist_bar += d_bar * d / (imp * (1.0 - imp)) * dimp;
@@ -97,7 +97,9 @@ pub fn rows_vjp(
                 // J row: J[d] = dir . coef_d u_d, u_d = S_d.lin + S_d.ang x p
                 let b1 = model.geom_body[con.geom1];
                 let b2 = model.geom_body[con.geom2];
-                coef.iter_mut().for_each(|x| *x = 0.0);
+                for &i in dofs {
+                    coef[i] = 0.0;
+                }
                 let mut dd = data.body_dof_last[b2];
                 while dd != usize::MAX {
                     coef[dd] += 1.0;
@@ -110,8 +112,8 @@ pub fn rows_vjp(
                 }
                 let p = con.pos;
                 let mut xi = Motion::zero();
-                for i in 0..nv {
-                    let w = jbar[i] * coef[i];
+                for (jb, &i) in jbar.iter().zip(dofs) {
+                    let w = jb * coef[i];
                     if w != 0.0 {
                         xi += data.cdof[i] * w;
                         adj.cdof_bar[i] += Force::new(p.cross(&dir), dir) * w;

@@ -3,7 +3,7 @@
 //!
 //! The solution `a` satisfies the optimality condition
 //! `F(a, theta) = M_h a - f_smooth + J_A^T D_A (J_A a - aref_A) = 0` on its active set A, with
-//! `H = dF/da = M_h + J_A^T D_A J_A` factored by the forward pass (`data.hess_chol`). For a
+//! `H = dF/da = M_h + J_A^T D_A J_A` factored by the forward pass (`data.hess`). For a
 //! fixed active set, `theta_bar += -(dF/dtheta)^T lambda` with `lambda = H^-1 a_bar`
 //! ([`solve_vjp`]). The terms of `-(dF/dtheta)^T lambda`: `f_smooth_bar = lambda`,
 //! `M_h_bar = -lambda a^T` (taken by the stages that build `M_h a`, see `adjoint/step.rs`), and
@@ -11,7 +11,6 @@
 //! regularizer ([`row_seed`], handed to `adjoint/constraint_rows.rs`).
 
 use crate::data::Data;
-use crate::dynamics::chol;
 use crate::model::Model;
 
 /// Scaled solver residual above which a solve is not an optimum and the implicit function
@@ -29,36 +28,28 @@ pub fn converged(data: &Data) -> bool {
 
 /// Reverse of [`crate::constraint::solver::solve`], first half: `lambda <- H^-1 lambda`, with
 /// `lambda` holding `a_bar` (nv) on entry. `lambda` is then the adjoint of `f_smooth`, and
-/// `-lambda` seeds every stage that builds `M_h a`. Needs `hess_chol` of the solve.
+/// `-lambda` seeds every stage that builds `M_h a`. Needs `hess` of the solve.
 pub fn solve_vjp(model: &Model, data: &Data, lambda: &mut [f64]) {
-    chol::solve(&data.hess_chol, model.nv, &data.hess_chol_start, lambda);
+    data.hess.solve(model, lambda);
 }
 
 /// Reverse of [`crate::constraint::solver::solve`], second half, for row `r`: the adjoints of
-/// the row's Jacobian (written into `j_bar`, nv), reference acceleration and inverse
-/// regularizer `D`, returned as `(aref_bar, d_bar)`; `None` for an inactive row (its terms
-/// vanish). With `z = J a - aref` and `s = J lambda`: `J_bar = -(D z lambda + s D a)`,
-/// `aref_bar = s D`, `D_bar = -s z`. Needs the rows and `qacc` of the solve.
+/// the row's Jacobian entries (written into `j_bar[..k]`, aligned with the row's `k` non-zero
+/// dofs, see [`Data::efc_row`]), reference acceleration and inverse regularizer `D`, returned
+/// as `(aref_bar, d_bar)`; `None` for an inactive row (its terms vanish). With `z = J a - aref`
+/// and `s = J lambda`: `J_bar = -(D z lambda + s D a)`, `aref_bar = s D`, `D_bar = -s z`.
+/// Needs the rows and `qacc` of the solve.
 #[inline]
-pub fn row_seed(
-    model: &Model,
-    data: &Data,
-    lambda: &[f64],
-    r: usize,
-    j_bar: &mut [f64],
-) -> Option<(f64, f64)> {
-    let nv = model.nv;
+pub fn row_seed(data: &Data, lambda: &[f64], r: usize, j_bar: &mut [f64]) -> Option<(f64, f64)> {
     let a = &data.qacc;
-    let row = &data.efc_j[r * nv..(r + 1) * nv];
-    let ja: f64 = row.iter().zip(a).map(|(x, y)| x * y).sum();
-    let z = ja - data.efc_aref[r];
+    let z = data.efc_row_dot(r, a) - data.efc_aref[r];
     if z >= 0.0 {
         return None; // inactive
     }
     let d = data.efc_d[r];
-    let s: f64 = row.iter().zip(lambda).map(|(x, y)| x * y).sum();
-    for i in 0..nv {
-        j_bar[i] = -(d * z * lambda[i] + s * d * a[i]);
+    let s = data.efc_row_dot(r, lambda);
+    for (jb, &i) in j_bar.iter_mut().zip(data.efc_row(r).0) {
+        *jb = -(d * z * lambda[i] + s * d * a[i]);
     }
     Some((s * d, -s * z))
 }

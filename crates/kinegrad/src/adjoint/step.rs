@@ -345,7 +345,7 @@ fn substep_vjp(
         data,
         v,
         h,
-        |r, j_bar| row_seed(model, data, lambda, r, j_bar),
+        |r, j_bar| row_seed(data, lambda, r, j_bar),
         adj,
         q_bar,
         v_bar,

@@ -9,6 +9,7 @@
 //! not depend on q). Contacts use a pyramidal friction cone: a frictional contact gives
 //! four rows `J_n +- mu J_t1`, `J_n +- mu J_t2`.
 
+pub mod hessian;
 pub mod solver;
 
 use crate::data::{Data, RowKind};
@@ -142,7 +143,6 @@ pub fn pyramid_regularizer(mu: f64, tw: f64, imp: f64, impratio: f64) -> (f64, f
 /// Build all constraint rows for the current positions and velocities `v`.
 /// `h` is the substep length. Needs kinematics, `cdof` and `data.contacts`.
 pub fn make_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Data) {
-    let nv = model.nv;
     data.efc_kind.clear();
     data.efc_j.clear();
     data.efc_nz.clear();
@@ -174,9 +174,7 @@ pub fn make_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Data) {
                     continue;
                 }
                 let jsign = -side;
-                let row0 = data.efc_j.len();
-                data.efc_j.resize(row0 + nv, 0.0);
-                data.efc_j[row0 + d] = jsign;
+                data.efc_j.push(jsign);
                 data.efc_nz.push(d);
                 let vel = jsign * v[d];
                 let solimp = &model.jnt_solimp[j];
@@ -203,8 +201,21 @@ pub fn make_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Data) {
         let b2 = model.geom_body[con.geom2];
         // relative point Jacobian (body2 - body1) along each frame axis, over the dofs of the
         // two bodies' paths to the root (the row's non-zeros, ascending in `row_dofs`)
+        let dofs = &mut data.row_dofs;
+        dofs.clear();
+        for b in [b1, b2] {
+            let mut d = data.body_dof_last[b];
+            while d != usize::MAX {
+                dofs.push(d);
+                d = model.dof_parent[d];
+            }
+        }
+        dofs.sort_unstable();
+        dofs.dedup();
         let jac = &mut data.scratch_jac;
-        jac.iter_mut().for_each(|x| *x = Vec3::zeros());
+        for &d in dofs.iter() {
+            jac[d] = Vec3::zeros();
+        }
         add_point_jacobian(
             model,
             &data.body_dof_last,
@@ -223,17 +234,6 @@ pub fn make_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Data) {
             -1.0,
             jac,
         );
-        let dofs = &mut data.row_dofs;
-        dofs.clear();
-        for b in [b1, b2] {
-            let mut d = data.body_dof_last[b];
-            while d != usize::MAX {
-                dofs.push(d);
-                d = model.dof_parent[d];
-            }
-        }
-        dofs.sort_unstable();
-        dofs.dedup();
         let n: Vec3 = con.frame.row(0).transpose();
         let tw = model.body_invweight0[b1][0] + model.body_invweight0[b2][0];
         let solimp = con.solimp;
@@ -241,12 +241,10 @@ pub fn make_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Data) {
         let (k, b) = ref_gains(&con.solref, solimp[1], h);
         let pos_term = k * imp * (con.dist - con.margin);
         if con.condim == 1 || con.friction <= 0.0 {
-            let row0 = data.efc_j.len();
-            data.efc_j.resize(row0 + nv, 0.0);
             let mut vel = 0.0;
             for &dd in &data.row_dofs {
                 let jv = n.dot(&data.scratch_jac[dd]);
-                data.efc_j[row0 + dd] = jv;
+                data.efc_j.push(jv);
                 vel += jv * v[dd];
             }
             data.efc_nz.extend_from_slice(&data.row_dofs);
@@ -263,12 +261,10 @@ pub fn make_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Data) {
             let (rpy, _) = pyramid_regularizer(mu, tw, imp, model.opt.impratio);
             for e in 0..4 {
                 let dir = PyramidEdge::new(&con.frame, mu, e).dir;
-                let row0 = data.efc_j.len();
-                data.efc_j.resize(row0 + nv, 0.0);
                 let mut vel = 0.0;
                 for &dd in &data.row_dofs {
                     let jv = dir.dot(&data.scratch_jac[dd]);
-                    data.efc_j[row0 + dd] = jv;
+                    data.efc_j.push(jv);
                     vel += jv * v[dd];
                 }
                 data.efc_nz.extend_from_slice(&data.row_dofs);

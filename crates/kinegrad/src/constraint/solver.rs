@@ -5,10 +5,10 @@
 //! with `M_h a0 = f_smooth`. The cost is convex and piecewise quadratic; each Newton
 //! step solves with the Hessian `H = M_h + J_A^T D_A J_A` of the current active set A
 //! and is followed by an exact line search. The factor of H at the solution is kept in
-//! `data.hess_chol` for the reverse pass.
+//! `data.hess` ([`super::hessian`]) for the reverse pass.
 
 use crate::data::Data;
-use crate::dynamics::chol;
+use crate::dynamics::mass;
 use crate::model::Model;
 
 /// Cost (up to a constant) at `a`, using `ma = M_h a`, and the row residuals `jar = J a - aref`.
@@ -25,43 +25,42 @@ fn cost(a: &[f64], ma: &[f64], f: &[f64], jar: &[f64], d: &[f64]) -> f64 {
     c
 }
 
-/// `out = M_h x` over the mass matrix's sparsity pattern.
+/// `out = M_h x` over the mass matrix's tree pattern.
 #[inline]
 fn m_h_times(model: &Model, data: &Data, x: &[f64], out: &mut [f64]) {
-    let (adr, col) = (&model.dof_m_adr, &model.dof_m_col);
-    chol::mul_vec_pattern(&data.qm_h, model.nv, adr, col, x, out);
+    mass::mul_vec(model, &data.qm_h, x, out);
 }
 
 /// Row residuals `out = J a - aref`.
-fn residuals(data: &Data, nv: usize, a: &[f64], out: &mut Vec<f64>) {
+fn residuals(data: &Data, a: &[f64], out: &mut Vec<f64>) {
     out.clear();
-    for i in 0..data.nefc {
-        out.push(row_dot(data, nv, i, a) - data.efc_aref[i]);
+    for r in 0..data.nefc {
+        out.push(data.efc_row_dot(r, a) - data.efc_aref[r]);
     }
 }
 
-/// Factor `H = M_h + J_A^T D_A J_A` for the active set of `jar` into `data.hess_chol`.
-fn factor_hessian(data: &mut Data, nv: usize, jar: &[f64]) -> bool {
-    data.hess_chol.copy_from_slice(&data.qm_h);
-    for r in 0..data.nefc {
-        if jar[r] >= 0.0 {
-            continue;
-        }
-        let dr = data.efc_d[r];
-        let row = &data.efc_j[r * nv..(r + 1) * nv];
-        // J^T D J gets only the products of the row's non-zero dofs (those of its bodies'
-        // paths to the root), in the dense loop's order (the terms skipped are exact zeros)
-        let nz = &data.efc_nz[data.efc_nz_adr[r]..data.efc_nz_adr[r + 1]];
-        for (a, &i) in nz.iter().enumerate() {
-            let ji = row[i] * dr;
-            let h = &mut data.hess_chol[i * nv..];
-            for &k in &nz[..=a] {
-                h[k] += ji * row[k];
+/// `grad = M_h a - f + J^T D min(jar, 0)` (the cost's gradient), from `ma = M_h a`.
+fn gradient(data: &Data, ma: &[f64], jar: &[f64], grad: &mut [f64]) {
+    for (g, (m, f)) in grad.iter_mut().zip(ma.iter().zip(&data.qfrc_smooth)) {
+        *g = m - f;
+    }
+    for (r, &z) in jar.iter().enumerate() {
+        if z < 0.0 {
+            let w = data.efc_d[r] * z;
+            let (dofs, vals) = data.efc_row(r);
+            for (&i, j) in dofs.iter().zip(vals) {
+                grad[i] += w * j;
             }
         }
     }
-    // only the lower triangle is updated: factor reads no other entry (and zeroes the upper one)
-    chol::factor(&mut data.hess_chol, nv, &mut data.hess_chol_start)
+}
+
+/// Factor `H = M_h + J_A^T D_A J_A` for the active set of `jar` into `data.hess`.
+fn factor_hessian(model: &Model, data: &mut Data, jar: &[f64]) -> bool {
+    let mut hess = std::mem::take(&mut data.hess);
+    let ok = hess.factor(model, data, jar);
+    data.hess = hess;
+    ok
 }
 
 /// Exact minimizer along `dir` of the piecewise-quadratic cost: (step length alpha >= 0,
@@ -111,9 +110,9 @@ fn line_search(
     }
 }
 
-/// Solve for `data.qacc` given `qm_h`, its factor `qm_h_chol`, `qfrc_smooth`, `qacc_smooth`
+/// Solve for `data.qacc` given `qm_h`, its factor `qm_h_ldl`, `qfrc_smooth`, `qacc_smooth`
 /// and the rows, starting from the better of `qacc_smooth` and the warm start `warm` (nv).
-/// Fills `efc_active`, `efc_force`, `qfrc_constraint`, `hess_chol`, `solver_niter`.
+/// Fills `efc_active`, `efc_force`, `qfrc_constraint`, `hess`, `solver_niter`.
 /// Returns false if the Hessian could not be factored.
 pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
     let nv = model.nv;
@@ -131,10 +130,10 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
     let f = &data.qfrc_smooth;
     a.copy_from_slice(&data.qacc_smooth);
     m_h_times(model, data, &a, &mut ma);
-    residuals(data, nv, &a, &mut jar);
+    residuals(data, &a, &mut jar);
     let mut c = cost(&a, &ma, f, &jar, &data.efc_d);
     if nefc > 0 {
-        residuals(data, nv, warm, &mut jd);
+        residuals(data, warm, &mut jd);
         m_h_times(model, data, warm, &mut md);
         let cw = cost(warm, &md, f, &jd, &data.efc_d);
         if cw < c {
@@ -151,24 +150,12 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
     if nefc > 0 {
         while iter < model.opt.iterations {
             iter += 1;
-            // gradient M_h a - f + J^T D min(jar, 0)
-            for i in 0..nv {
-                grad[i] = ma[i] - data.qfrc_smooth[i];
-            }
-            for r in 0..nefc {
-                if jar[r] < 0.0 {
-                    let w = data.efc_d[r] * jar[r];
-                    let row = &data.efc_j[r * nv..(r + 1) * nv];
-                    for i in 0..nv {
-                        grad[i] += w * row[i];
-                    }
-                }
-            }
+            gradient(data, &ma, &jar, &mut grad);
             let gnorm = grad.iter().map(|x| x * x).sum::<f64>().sqrt();
             if scale * gnorm < model.opt.tolerance {
                 break;
             }
-            if !factor_hessian(data, nv, &jar) {
+            if !factor_hessian(model, data, &jar) {
                 ok = false;
                 break;
             }
@@ -176,13 +163,14 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
             for i in 0..nv {
                 md[i] = -grad[i];
             }
-            chol::solve(&data.hess_chol, nv, &data.hess_chol_start, &mut md);
+            data.hess.solve(model, &mut md);
             let g0: f64 = md.iter().zip(&grad).map(|(x, y)| x * y).sum::<f64>()
                 - (0..nefc)
                     .filter(|&r| jar[r] < 0.0)
-                    .map(|r| data.efc_d[r] * jar[r] * row_dot(data, nv, r, &md))
+                    .map(|r| data.efc_d[r] * jar[r] * data.efc_row_dot(r, &md))
                     .sum::<f64>();
-            residuals_dir(data, nv, &md, &mut jd);
+            jd.clear();
+            jd.extend((0..nefc).map(|r| data.efc_row_dot(r, &md)));
             m_h_times(model, data, &md, &mut grad);
             let dmd: f64 = md.iter().zip(&grad).map(|(x, y)| x * y).sum();
             let (alpha, crossed) = line_search(g0, dmd, &jar, &jd, &data.efc_d, &mut bps);
@@ -210,8 +198,8 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
             }
         }
         // Hessian of the final active set, kept for the reverse pass
-        residuals(data, nv, &a, &mut jar);
-        if ok && !exact && !factor_hessian(data, nv, &jar) {
+        residuals(data, &a, &mut jar);
+        if ok && !exact && !factor_hessian(model, data, &jar) {
             ok = false;
         }
         // polish: with the active set fixed the cost is quadratic, so one full Newton step lands on
@@ -220,37 +208,26 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
         // reproducible function of its inputs and F(a) = 0 exact for the reverse pass.
         if ok && !exact {
             m_h_times(model, data, &a, &mut ma);
-            for i in 0..nv {
-                grad[i] = ma[i] - data.qfrc_smooth[i];
-            }
-            for r in 0..nefc {
-                if jar[r] < 0.0 {
-                    let w = data.efc_d[r] * jar[r];
-                    for i in 0..nv {
-                        grad[i] += w * data.efc_j[r * nv + i];
-                    }
-                }
-            }
+            gradient(data, &ma, &jar, &mut grad);
             // md = a - H^-1 grad
             for i in 0..nv {
                 grad[i] = -grad[i];
             }
-            chol::solve(&data.hess_chol, nv, &data.hess_chol_start, &mut grad);
+            data.hess.solve(model, &mut grad);
             for i in 0..nv {
                 md[i] = a[i] + grad[i];
             }
-            residuals(data, nv, &md, &mut jd);
+            residuals(data, &md, &mut jd);
             if (0..nefc).all(|r| (jd[r] < 0.0) == (jar[r] < 0.0)) {
                 a.copy_from_slice(&md);
                 std::mem::swap(&mut jar, &mut jd);
             }
         }
     } else {
-        data.hess_chol.copy_from_slice(&data.qm_h_chol);
-        data.hess_chol_start.clone_from(&data.qm_h_chol_start);
+        ok = factor_hessian(model, data, &jar);
     }
 
-    set_forces(data, nv, &a, &jar);
+    set_forces(data, &a, &jar);
     data.solver_niter = iter;
     // optimality residual M_h a - f - J^T force, scaled as the convergence test is
     data.solver_residual = if nefc == 0 {
@@ -275,7 +252,7 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
 
 /// Active set, row forces, `qfrc_constraint` and `qacc` for the solution
 /// `a` with row residuals `jar`.
-fn set_forces(data: &mut Data, nv: usize, a: &[f64], jar: &[f64]) {
+fn set_forces(data: &mut Data, a: &[f64], jar: &[f64]) {
     data.efc_active.clear();
     data.efc_force.clear();
     data.qfrc_constraint.iter_mut().for_each(|x| *x = 0.0);
@@ -285,8 +262,8 @@ fn set_forces(data: &mut Data, nv: usize, a: &[f64], jar: &[f64]) {
         data.efc_active.push(active);
         data.efc_force.push(force);
         if active {
-            for &i in &data.efc_nz[data.efc_nz_adr[r]..data.efc_nz_adr[r + 1]] {
-                data.qfrc_constraint[i] += data.efc_j[r * nv + i] * force;
+            for k in data.efc_nz_adr[r]..data.efc_nz_adr[r + 1] {
+                data.qfrc_constraint[data.efc_nz[k]] += data.efc_j[k] * force;
             }
         }
     }
@@ -295,35 +272,16 @@ fn set_forces(data: &mut Data, nv: usize, a: &[f64], jar: &[f64]) {
 
 /// Take `qacc` (nv), the solution a previous [`solve`] of the same problem returned with the
 /// scaled residual `residual`, as the solution: fills what [`solve`] fills (no iterations),
-/// with the Newton Hessian of `qacc`'s active set factored into `hess_chol` (`M_h`'s own
-/// factor without rows). Needs `qm_h` and the rows. Returns false if the Hessian could not be
+/// with the Newton Hessian of `qacc`'s active set factored into `hess` (`M_h`'s own factor
+/// without rows). Needs `qm_h` and the rows. Returns false if the Hessian could not be
 /// factored.
 pub fn set_solution(model: &Model, data: &mut Data, qacc: &[f64], residual: f64) -> bool {
-    let nv = model.nv;
     let mut jar = std::mem::take(&mut data.scratch_efc[0]);
-    residuals(data, nv, qacc, &mut jar);
-    let ok = factor_hessian(data, nv, &jar);
-    set_forces(data, nv, qacc, &jar);
+    residuals(data, qacc, &mut jar);
+    let ok = factor_hessian(model, data, &jar);
+    set_forces(data, qacc, &jar);
     data.solver_niter = 0;
     data.solver_residual = residual;
     data.scratch_efc[0] = jar;
     ok
-}
-
-/// `J_r x` over the row's non-zero dofs (the dense row's other entries are exact zeros).
-#[inline]
-fn row_dot(data: &Data, nv: usize, r: usize, x: &[f64]) -> f64 {
-    let row = &data.efc_j[r * nv..(r + 1) * nv];
-    data.efc_nz[data.efc_nz_adr[r]..data.efc_nz_adr[r + 1]]
-        .iter()
-        .map(|&i| row[i] * x[i])
-        .sum()
-}
-
-/// `out = J d`.
-fn residuals_dir(data: &Data, nv: usize, d: &[f64], out: &mut Vec<f64>) {
-    out.clear();
-    for r in 0..data.nefc {
-        out.push(row_dot(data, nv, r, d));
-    }
 }

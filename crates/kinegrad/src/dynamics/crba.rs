@@ -3,7 +3,8 @@
 use crate::data::Data;
 use crate::model::{Model, Params};
 
-/// Fill `data.qm` (nv x nv, row-major) with M(q) + diag(armature). Needs `cdof` and `cinert`.
+/// Fill `data.qm` (M's lower tree pattern, see [`crate::dynamics::mass`]) with
+/// M(q) + diag(armature). Needs `cdof` and `cinert`.
 pub fn crba(model: &Model, params: &Params, data: &mut Data) {
     let nv = model.nv;
     // backward pass over bodies: composite inertias
@@ -15,17 +16,17 @@ pub fn crba(model: &Model, params: &Params, data: &mut Data) {
             data.crb[p] += c;
         }
     }
-    data.qm.iter_mut().for_each(|x| *x = 0.0);
-    // each dof's column: F = Ic S_i projected on every ancestor dof
+    // each dof's row: F = Ic S_i projected on the dof and its ancestors (the row's pattern,
+    // walked from the diagonal down)
     for i in 0..nv {
         let f = data.crb[model.dof_body[i]].mul_motion(&data.cdof[i]);
+        let mut p = model.dof_m_adr[i + 1] - 1;
         let mut j = i;
         while j != usize::MAX {
-            let mij = data.cdof[j].dot(&f);
-            data.qm[i * nv + j] = mij;
-            data.qm[j * nv + i] = mij;
+            data.qm[p] = data.cdof[j].dot(&f);
+            p = p.wrapping_sub(1);
             j = model.dof_parent[j];
         }
-        data.qm[i * nv + i] += params.dof_armature[i];
+        data.qm[model.dof_m_adr[i + 1] - 1] += params.dof_armature[i];
     }
 }

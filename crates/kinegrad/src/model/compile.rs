@@ -108,24 +108,22 @@ fn local_aabb(model: &Model, g: usize) -> [Vec3; 2] {
 
 /// The mass matrix's sparsity pattern (`dof_m_adr`, `dof_m_col`): M_ij can be non-zero only
 /// when dof j is on dof i's path to the root or i on j's (Featherstone's branch-induced
-/// sparsity). O(nv depth).
+/// sparsity). Row i of the lower triangle holds i's ancestors ascending, then i (parents are
+/// numbered before their children). O(nv depth).
 pub fn set_mass_pattern(model: &mut Model) {
     let nv = model.nv;
-    let mut rows: Vec<Vec<usize>> = (0..nv).map(|i| vec![i]).collect();
-    for i in 0..nv {
-        let mut j = model.dof_parent[i];
-        while j != usize::MAX {
-            rows[i].push(j);
-            rows[j].push(i);
-            j = model.dof_parent[j];
-        }
-    }
     model.dof_m_adr = Vec::with_capacity(nv + 1);
     model.dof_m_adr.push(0);
     model.dof_m_col.clear();
-    for mut r in rows {
-        r.sort_unstable();
-        model.dof_m_col.extend(r);
+    for i in 0..nv {
+        let row = model.dof_m_col.len();
+        let mut j = i;
+        while j != usize::MAX {
+            debug_assert!(j <= i, "a dof's parent is numbered before it");
+            model.dof_m_col.push(j);
+            j = model.dof_parent[j];
+        }
+        model.dof_m_col[row..].reverse();
         model.dof_m_adr.push(model.dof_m_col.len());
     }
 }

@@ -341,10 +341,11 @@ pub struct Model {
     pub dof_jnt: Vec<usize>,
     /// Previous dof on the path to the root (usize::MAX at a root).
     pub dof_parent: Vec<usize>,
-    /// Where row i of the mass matrix's sparsity pattern starts in `dof_m_col`. (nv + 1)
+    /// Where row i of the mass matrix's lower triangle starts in `dof_m_col` (and in the
+    /// tree-sparse matrices of `dynamics::mass`). (nv + 1)
     pub dof_m_adr: Vec<usize>,
-    /// The columns of each row of the mass matrix that can be non-zero, ascending: the dofs on
-    /// the row's dof's path to the root and in its subtree (compile stage).
+    /// The columns of each row of the mass matrix's lower triangle that can be non-zero: the
+    /// row's dof's ancestors ascending, then the dof itself (compile stage).
     pub dof_m_col: Vec<usize>,
 
     /// Reference configuration: the model's bodies are at `body_pos/quat` when q = qpos0. (nq)

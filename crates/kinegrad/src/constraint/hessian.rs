@@ -1,0 +1,275 @@
+//! The Newton Hessian `H = M_h + J_A^T D_A J_A` of the constraint solve: assembled from the
+//! mass matrix's tree pattern and the sparse rows, factored, and solved with.
+//!
+//! Two storages, chosen per model by its size (measured: `benches/scale.py` and `bench.py`):
+//! - **dense** (nv <= [`DENSE_MAX_NV`]): H row-major nv x nv, factored by the envelope Cholesky
+//!   of [`crate::dynamics::chol`]; for one robot the dense loops beat any sparse bookkeeping.
+//! - **sparse**: H's lower triangle in compressed columns over the pattern of M and of the
+//!   contacts' body pairs (every pair of dofs two bodies in contact move), factored by faer's
+//!   sparse Cholesky after an approximate-minimum-degree ordering. The symbolic analysis
+//!   (ordering, elimination tree, supernodes) and the place of every entry of M and of every
+//!   pair's block in the compressed columns are kept while the set of body pairs in contact
+//!   holds, so a step whose contacts touch the same pairs as the last one only fills values.
+//!
+//! Without rows H is `M_h`, factored in its tree pattern ([`crate::dynamics::mass`]).
+//!
+//! The storage ([`Hessian`]) is declared with the rest of the scratch in `data.rs`.
+
+use std::sync::{Arc, Mutex};
+
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::cholesky::llt::factor::LltRegularization;
+use faer::sparse::linalg::cholesky::{factorize_symbolic_cholesky, LltRef, SymmetricOrdering};
+use faer::sparse::{SparseColMatRef, SymbolicSparseColMat};
+use faer::{Conj, MatMut, Par, Side};
+
+use crate::data::{Data, HessianKind as Kind, HessianPattern as Pattern, RowKind};
+pub use crate::data::{Hessian, DENSE_MAX_NV};
+use crate::dynamics::{chol, mass};
+use crate::model::Model;
+
+/// The dofs a contact between bodies `b1` and `b2` moves: the union of their paths to the root,
+/// ascending (a contact row's non-zero dofs, as `constraint::make_rows` builds them).
+pub fn pair_dofs(
+    model: &Model,
+    body_dof_last: &[usize],
+    b1: usize,
+    b2: usize,
+    out: &mut Vec<usize>,
+) {
+    out.clear();
+    for b in [b1, b2] {
+        let mut d = body_dof_last[b];
+        while d != usize::MAX {
+            out.push(d);
+            d = model.dof_parent[d];
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+}
+
+impl Hessian {
+    /// Factor `H` for the rows of `data` active where `jar < 0` (`jar` = J a - aref, nefc), or
+    /// `M_h` alone without rows. Returns false if it is not positive definite.
+    pub fn factor(&mut self, model: &Model, data: &Data, jar: &[f64]) -> bool {
+        if data.nefc == 0 {
+            // factored here rather than copied from `qm_h_ldl`, which a replay for the reverse
+            // pass does not compute
+            self.kind = Kind::Mass;
+            self.mass_ldl.copy_from_slice(&data.qm_h);
+            return mass::factor(model, &mut self.mass_ldl).is_none();
+        }
+        if model.nv <= DENSE_MAX_NV {
+            self.kind = Kind::Dense;
+            return self.factor_dense(model, data, jar);
+        }
+        self.kind = Kind::Sparse;
+        self.prepare(model, data);
+        self.factor_sparse(model, data, jar)
+    }
+
+    /// Solve `H x = b` in place with the last factor.
+    pub fn solve(&self, model: &Model, b: &mut [f64]) {
+        match self.kind {
+            Kind::None => panic!("Hessian::solve before Hessian::factor"),
+            Kind::Mass => mass::solve(model, &self.mass_ldl, b),
+            Kind::Dense => chol::solve(&self.dense, model.nv, &self.start, b),
+            Kind::Sparse => {
+                let p = self
+                    .pattern
+                    .as_ref()
+                    .expect("a sparse factor has a pattern");
+                let mut mem = self.mem.lock().unwrap_or_else(|e| e.into_inner());
+                let mem = mem.get_or_insert_with(|| MemBuffer::new(p.req));
+                let rhs = MatMut::from_column_major_slice_mut(&mut b[..model.nv], model.nv, 1);
+                LltRef::new(&p.symbolic, &self.factor).solve_in_place_with_conj(
+                    Conj::No,
+                    rhs,
+                    Par::Seq,
+                    MemStack::new(mem),
+                );
+            }
+        }
+    }
+
+    fn factor_dense(&mut self, model: &Model, data: &Data, jar: &[f64]) -> bool {
+        let nv = model.nv;
+        let h = &mut self.dense;
+        h.iter_mut().for_each(|x| *x = 0.0);
+        // the lower triangle only: the factorization reads no other entry
+        for i in 0..nv {
+            for p in model.dof_m_adr[i]..model.dof_m_adr[i + 1] {
+                h[i * nv + model.dof_m_col[p]] = data.qm_h[p];
+            }
+        }
+        for (r, &z) in jar.iter().enumerate() {
+            if z >= 0.0 {
+                continue;
+            }
+            let dr = data.efc_d[r];
+            let (nz, row) = data.efc_row(r);
+            for (a, &i) in nz.iter().enumerate() {
+                let ji = row[a] * dr;
+                let hi = &mut h[i * nv..];
+                for (&k, jk) in nz[..=a].iter().zip(row) {
+                    hi[k] += ji * jk;
+                }
+            }
+        }
+        chol::factor(h, nv, &mut self.start)
+    }
+
+    /// The pattern for this step's body pairs (kept if they are the last step's), and each
+    /// row's pair.
+    fn prepare(&mut self, model: &Model, data: &Data) {
+        self.pairs.clear();
+        for c in &data.contacts {
+            let (b1, b2) = (model.geom_body[c.geom1], model.geom_body[c.geom2]);
+            self.pairs.push((b1.min(b2), b1.max(b2)));
+        }
+        self.pairs.sort_unstable();
+        self.pairs.dedup();
+        if self.pattern.as_ref().is_none_or(|p| p.pairs != self.pairs) {
+            let p = Pattern::new(model, data, &self.pairs);
+            self.values = vec![0.0; p.csc.row_idx().len()];
+            self.factor = vec![0.0; p.symbolic.len_val()];
+            self.mem = Mutex::new(Some(MemBuffer::new(p.req)));
+            self.pattern = Some(Arc::new(p));
+        }
+        let p = self.pattern.as_ref().expect("set above");
+        self.row_pair.clear();
+        for r in 0..data.nefc {
+            self.row_pair.push(match data.efc_kind[r] {
+                RowKind::Limit(_) => usize::MAX,
+                RowKind::ContactNormal(c) | RowKind::ContactPyramid(c, _) => {
+                    let con = &data.contacts[c];
+                    let (b1, b2) = (model.geom_body[con.geom1], model.geom_body[con.geom2]);
+                    let key = (b1.min(b2), b1.max(b2));
+                    p.pairs
+                        .binary_search(&key)
+                        .expect("every contact's pair is in the pattern")
+                }
+            });
+        }
+    }
+
+    fn factor_sparse(&mut self, model: &Model, data: &Data, jar: &[f64]) -> bool {
+        let p = self.pattern.as_ref().expect("prepared");
+        let vals = &mut self.values;
+        vals.iter_mut().for_each(|x| *x = 0.0);
+        for (&pos, m) in p.m_pos.iter().zip(&data.qm_h) {
+            vals[pos] += m;
+        }
+        for (r, &z) in jar.iter().enumerate() {
+            if z >= 0.0 {
+                continue;
+            }
+            let dr = data.efc_d[r];
+            let (nz, row) = data.efc_row(r);
+            let k = self.row_pair[r];
+            if k == usize::MAX {
+                // a limit: one dof
+                vals[p.m_pos[mass::diag(model, nz[0])]] += dr * row[0] * row[0];
+                continue;
+            }
+            let pos = &p.pair_pos[p.pair_adr[k]..p.pair_adr[k + 1]];
+            let mut at = 0;
+            for a in 0..nz.len() {
+                let ja = row[a] * dr;
+                for jb in &row[..=a] {
+                    vals[pos[at]] += ja * jb;
+                    at += 1;
+                }
+            }
+        }
+        let mem = self.mem.get_mut().unwrap_or_else(|e| e.into_inner());
+        let mem = mem.get_or_insert_with(|| MemBuffer::new(p.req));
+        p.symbolic
+            .factorize_numeric_llt::<f64>(
+                &mut self.factor,
+                SparseColMatRef::new(p.csc.as_ref(), vals),
+                Side::Lower,
+                LltRegularization::default(),
+                Par::Seq,
+                MemStack::new(mem),
+                Default::default(),
+            )
+            .is_ok()
+    }
+}
+
+impl Pattern {
+    fn new(model: &Model, data: &Data, pairs: &[(usize, usize)]) -> Self {
+        let nv = model.nv;
+        // rows (>= the column) of each column of H's lower triangle
+        let mut cols: Vec<Vec<usize>> = vec![Vec::new(); nv];
+        for i in 0..nv {
+            for &j in &model.dof_m_col[model.dof_m_adr[i]..model.dof_m_adr[i + 1]] {
+                cols[j].push(i);
+            }
+        }
+        let mut dofs = Vec::new();
+        let mut pair_dof_lists = Vec::with_capacity(pairs.len());
+        for &(b1, b2) in pairs {
+            pair_dofs(model, &data.body_dof_last, b1, b2, &mut dofs);
+            for (a, &i) in dofs.iter().enumerate() {
+                for &j in &dofs[..=a] {
+                    cols[j].push(i);
+                }
+            }
+            pair_dof_lists.push(dofs.clone());
+        }
+        let mut col_ptr = Vec::with_capacity(nv + 1);
+        let mut row_idx = Vec::new();
+        col_ptr.push(0);
+        for c in &mut cols {
+            c.sort_unstable();
+            c.dedup();
+            row_idx.extend_from_slice(c);
+            col_ptr.push(row_idx.len());
+        }
+        let at = |i: usize, j: usize| {
+            col_ptr[j]
+                + row_idx[col_ptr[j]..col_ptr[j + 1]]
+                    .binary_search(&i)
+                    .expect("in the pattern")
+        };
+        let mut m_pos = Vec::with_capacity(model.dof_m_col.len());
+        for i in 0..nv {
+            for &j in &model.dof_m_col[model.dof_m_adr[i]..model.dof_m_adr[i + 1]] {
+                m_pos.push(at(i, j));
+            }
+        }
+        let mut pair_adr = vec![0];
+        let mut pair_pos = Vec::new();
+        for dofs in &pair_dof_lists {
+            for (a, &i) in dofs.iter().enumerate() {
+                for &j in &dofs[..=a] {
+                    pair_pos.push(at(i, j));
+                }
+            }
+            pair_adr.push(pair_pos.len());
+        }
+        let csc = SymbolicSparseColMat::new_checked(nv, nv, col_ptr, None, row_idx);
+        let symbolic = factorize_symbolic_cholesky(
+            csc.as_ref(),
+            Side::Lower,
+            SymmetricOrdering::Amd,
+            Default::default(),
+        )
+        .expect("the symbolic analysis of a valid pattern only fails out of memory");
+        let req = symbolic
+            .factorize_numeric_llt_scratch::<f64>(Par::Seq, Default::default())
+            .or(symbolic.solve_in_place_scratch::<f64>(1, Par::Seq));
+        Self {
+            pairs: pairs.to_vec(),
+            csc,
+            m_pos,
+            pair_adr,
+            pair_pos,
+            symbolic,
+            req,
+        }
+    }
+}
