@@ -277,7 +277,8 @@ pub struct Hessian {
     pub(crate) mass_ldl: Vec<f64>,
     /// Sparse: the pattern of the current body pairs, H's values on it, the factor's values,
     /// faer's workspace (behind a `Mutex`, never contended: a solve needs it, and the reverse
-    /// pass solves with the factor of a `&Data`), and per row where its pair's block sits (`usize::MAX`: a limit row).
+    /// pass solves with the factor of a `&Data`), and per row where its pair's block sits
+    /// (`usize::MAX`: a limit row).
     pub(crate) pattern: Option<Arc<HessianPattern>>,
     pub(crate) values: Vec<f64>,
     pub(crate) factor: Vec<f64>,
@@ -285,6 +286,8 @@ pub struct Hessian {
     pub(crate) row_pair: Vec<usize>,
     /// Scratch: the body pairs of this step's contacts.
     pub(crate) pairs: Vec<(usize, usize)>,
+    /// Symbolic analyses done so far (one per change of the body pairs in contact).
+    pub(crate) analyses: usize,
 }
 
 /// Which factor a [`Hessian`] holds.
@@ -332,6 +335,7 @@ impl Clone for Hessian {
             mem: Mutex::new(self.pattern.as_ref().map(|p| MemBuffer::new(p.req))),
             row_pair: self.row_pair.clone(),
             pairs: self.pairs.clone(),
+            analyses: self.analyses,
         }
     }
 }
@@ -374,5 +378,16 @@ impl Hessian {
             mass_ldl: vec![0.0; model.dof_m_col.len()],
             ..Self::default()
         }
+    }
+
+    /// Which factor the last factorization left.
+    pub fn kind(&self) -> HessianKind {
+        self.kind
+    }
+
+    /// How many symbolic analyses of the sparse storage were done (a new one each time the body
+    /// pairs in contact change).
+    pub fn analyses(&self) -> usize {
+        self.analyses
     }
 }

@@ -136,6 +136,7 @@ impl Hessian {
             self.factor = vec![0.0; p.symbolic.len_val()];
             self.mem = Mutex::new(Some(MemBuffer::new(p.req)));
             self.pattern = Some(Arc::new(p));
+            self.analyses += 1;
         }
         let p = self.pattern.as_ref().expect("set above");
         self.row_pair.clear();
