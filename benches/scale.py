@@ -9,6 +9,7 @@ engines timed in turn. Run: `.venv/bin/python benches/scale.py` (or `make bench-
 """
 
 import argparse
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -66,6 +67,60 @@ def one(n: int, settle: int, steps: int, repeats: int, folder: Path):
     )
 
 
+def gradient(n: int, settle: int, steps: int, repeats: int, folder: Path):
+    """The gradient of a `steps`-step loss on the N-box pile w.r.t. the initial velocities, through
+    the Genesis-style API (every `scene.step()` a node of the torch graph): forward (recording
+    the tape) and backward per step, medians of `repeats` runs timed in turn."""
+    import time
+
+    import torch
+
+    import kinegrad as gs
+
+    path = folder / f"pile{n}.xml"
+    path.write_text(pile_xml(n))
+    gs.init(precision="64", logging_level="warning")
+    scene = gs.Scene(
+        sim_options=gs.options.SimOptions(dt=0.002, requires_grad=True),
+        rigid_options=gs.options.RigidOptions(integrator=gs.integrator.implicitfast, iterations=100, tolerance=1e-8),
+        show_viewer=False,
+    )
+    pile = scene.add_entity(gs.morphs.MJCF(file=str(path)))
+    scene.build()
+    with torch.no_grad():
+        for _ in range(settle):
+            scene.step()
+    start = scene.get_state()
+    v_settled = pile.get_dofs_velocity().detach()
+
+    def forward():
+        scene.reset(start)
+        x = torch.zeros_like(v_settled, requires_grad=True)
+        pile.set_dofs_velocity(v_settled + x)
+        for _ in range(steps):
+            scene.step()
+        q = pile.get_qpos()
+        return x, (q[2::7] ** 2).sum()  # the boxes' heights (7 coordinates per free joint)
+
+    fwd, bwd = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        x, loss = forward()
+        t1 = time.perf_counter()
+        loss.backward()
+        t2 = time.perf_counter()
+        assert torch.isfinite(x.grad).all()
+        fwd.append(t1 - t0)
+        bwd.append(t2 - t1)
+    f, b = statistics.median(fwd) / steps, statistics.median(bwd) / steps
+    print(
+        f"gradient of a {steps}-step loss w.r.t. the initial velocities, {n}-box pile (nv {6 * n}): "
+        f"forward {f * 1e6:.0f} us/step, backward {b * 1e6:.0f} us/step, backward/forward {b / f:.2f} "
+        f"(ranges {min(fwd) / steps * 1e6:.0f}-{max(fwd) / steps * 1e6:.0f} and "
+        f"{min(bwd) / steps * 1e6:.0f}-{max(bwd) / steps * 1e6:.0f}; target <= 2)"
+    )
+
+
 def memory_per_env(n: int, folder: Path, big: int = 512):
     """Resident memory per env of a batched scene of the N-box pile: the growth of a sim of `big`
     envs minus that of `big / 8`, over the difference (both kept alive, both stepped 10 steps
@@ -96,12 +151,15 @@ def main():
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--memory", type=int, default=27, help="the pile whose memory per env is reported (0: none)")
+    ap.add_argument("--gradient", type=int, default=64, help="the pile whose gradient cost is reported (0: none)")
     a = ap.parse_args()
     print(f"N free boxes on a plane, after {a.settle} settling steps; median of {a.repeats} runs of {a.steps} steps")
     print(f"{'N':>6} {'nv':>5} {'MuJoCo con':>9} {'kg con':>9} {'MuJoCo us':>11} {'kinegrad us':>11} {'ratio':>7}   qpos gap")
     with tempfile.TemporaryDirectory() as tmp:
         for n in a.sizes:
             one(n, a.settle, a.steps, a.repeats, Path(tmp))
+        if a.gradient:
+            gradient(a.gradient, a.settle, a.steps, a.repeats, Path(tmp))
         if a.memory:
             memory_per_env(a.memory, Path(tmp))
 

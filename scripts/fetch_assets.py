@@ -8,7 +8,7 @@ extracts the MJCF/URDF assets into `.cache/assets/`:
   dm_control/suite/*.xml, dm_control/suite/common/*  -> .cache/assets/dm_control/suite/
   gymnasium/envs/mujoco/assets/*                      -> .cache/assets/gymnasium/
   genesis/assets/xml/*, genesis/assets/urdf/*         -> .cache/assets/genesis/{xml,urdf}/
-  example-robot-data robots (G1, SO-101, Centauro)    -> .cache/assets/example-robot-data/robots/
+  example-robot-data robots (G1, SO-101, Centauro, TALOS) -> .cache/assets/example-robot-data/robots/
   (plus genesis/assets/meshes/* when present, which some of those files reference)
 
 Idempotent: wheels already downloaded and assets already extracted are skipped.
@@ -40,12 +40,13 @@ PACKAGES = [
         [("gymnasium/envs/mujoco/assets/", ASSETS / "gymnasium", None)],
     ),
     (
-        # robots whose meshes once hung the convex hull (issue 16): Unitree G1, SO-101, Centauro
+        # robots whose meshes once hung the convex hull (issue 16): Unitree G1, SO-101, Centauro;
+        # TALOS for the robot step benchmark (benches/robots.py)
         "example-robot-data==6.0.0",
         "example_robot_data-",
         [
             (f"cmeel.prefix/share/example-robot-data/robots/{d}/", ASSETS / "example-robot-data" / "robots" / d, None)
-            for d in ("g1_description", "so_arm_description", "centauro_description")
+            for d in ("g1_description", "so_arm_description", "centauro_description", "talos_data")
         ],
     ),
     (

@@ -17,6 +17,7 @@ static EMPTY_HULL: ConvexHull = ConvexHull {
     faces: Vec::new(),
     normals: Vec::new(),
     neighbors: Vec::new(),
+    bound: 0.0,
 };
 
 /// The collision shape of geom `g`.

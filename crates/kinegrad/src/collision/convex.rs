@@ -26,7 +26,7 @@
 //! per-thread scratch vectors.
 
 use super::epa::epa;
-use super::gjk::{core_vertex, gjk, Placed, SVert, NO_VERTEX};
+use super::gjk::{core_vertex, gjk_within, Placed, SVert, NO_VERTEX};
 use super::{
     closest_on_segment, emit1, emit2, sgn, ContactPoint, Core, FeatureKind, IncPoint, RefFace,
     Shape,
@@ -154,7 +154,17 @@ fn poly_feature(a: &Placed, b: &Placed, verts: &[SVert], n: &Vec3) -> FeatureKin
 /// Core-level closest points: `(pa, pb, n, signed_core_distance)` with `n` from A to B, and
 /// the supporting feature ([`FeatureKind::Poly`] or `Unknown`).
 pub(crate) fn core_contact_f(a: &Placed, b: &Placed) -> (Vec3, Vec3, Vec3, f64, FeatureKind) {
-    let g = gjk(a, b);
+    core_contact_within(a, b, f64::INFINITY).expect("no cutoff")
+}
+
+/// [`core_contact_f`], or `None` when the cores are more than `cutoff` apart (see
+/// [`super::gjk::gjk_within`]).
+fn core_contact_within(
+    a: &Placed,
+    b: &Placed,
+    cutoff: f64,
+) -> Option<(Vec3, Vec3, Vec3, f64, FeatureKind)> {
+    let g = gjk_within(a, b, cutoff)?;
     let fallback_n = || {
         let d = b.pose.pos - a.pose.pos;
         if d.norm() > 1e-12 {
@@ -168,12 +178,15 @@ pub(crate) fn core_contact_f(a: &Placed, b: &Placed) -> (Vec3, Vec3, Vec3, f64, 
         let len = v.norm();
         if len > 1e-300 {
             let n = v / len;
+            if len >= cutoff {
+                return None;
+            }
             let f = poly_feature(a, b, &g.simplex[..g.n], &n);
-            return (g.pa, g.pb, n, len, f);
+            return Some((g.pa, g.pb, n, len, f));
         }
-        return (g.pa, g.pb, fallback_n(), len, FeatureKind::Unknown);
+        return Some((g.pa, g.pb, fallback_n(), len, FeatureKind::Unknown));
     }
-    match epa(a, b, &g) {
+    Some(match epa(a, b, &g) {
         Some(e) => {
             let f = match &e.face {
                 Some(face) => poly_feature(a, b, face, &e.normal),
@@ -182,7 +195,7 @@ pub(crate) fn core_contact_f(a: &Placed, b: &Placed) -> (Vec3, Vec3, Vec3, f64, 
             (e.pa, e.pb, e.normal, -e.depth, f)
         }
         None => (g.pa, g.pb, fallback_n(), 0.0, FeatureKind::Unknown),
-    }
+    })
 }
 
 /// GJK/EPA contact between two placed shapes, including radii:
@@ -240,7 +253,12 @@ pub fn collide_general(
         shape: s2,
         pose: p2,
     };
-    let (qa, qb, n, dist, kind) = shape_contact_f(&a, &b);
+    // the cores must come within the margin plus the radii
+    let (ra, rb) = (a.radius(), b.radius());
+    let Some((ca, cb, n, dc, kind)) = core_contact_within(&a, &b, margin + ra + rb) else {
+        return;
+    };
+    let (qa, qb, dist) = (ca + n * ra, cb - n * rb, dc - ra - rb);
     if dist >= margin {
         return;
     }

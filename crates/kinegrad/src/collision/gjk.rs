@@ -51,6 +51,12 @@ impl Placed<'_> {
     /// Core support point and its vertex index (see [`core_vertex`]; [`NO_VERTEX`] for a
     /// cylinder or a plane).
     pub fn support_idx(&self, d: &Vec3) -> (Vec3, u32) {
+        self.support_idx_from(d, 0)
+    }
+
+    /// [`Placed::support_idx`], a hull's search starting at vertex `hint` (see
+    /// [`crate::collision::ConvexHull::support_idx_from`]; other shapes ignore it).
+    pub fn support_idx_from(&self, d: &Vec3, hint: u32) -> (Vec3, u32) {
         let l = self.pose.rot.transpose() * d;
         let mut idx = NO_VERTEX;
         let s = match *self.shape {
@@ -80,7 +86,7 @@ impl Placed<'_> {
                 }
             }
             Shape::Convex(h) => {
-                let (v, i) = h.support_idx(&l);
+                let (v, i) = h.support_idx_from(&l, hint);
                 idx = i;
                 v
             }
@@ -148,8 +154,14 @@ pub struct SVert {
 /// Support of `A - B` in direction `d`.
 #[inline]
 pub fn support_diff(a: &Placed, b: &Placed, d: &Vec3) -> SVert {
-    let (pa, ia) = a.support_idx(d);
-    let (pb, ib) = b.support_idx(&-d);
+    support_diff_from(a, b, d, 0, 0)
+}
+
+/// [`support_diff`], the hull searches starting at vertices `ha` of A and `hb` of B.
+#[inline]
+pub fn support_diff_from(a: &Placed, b: &Placed, d: &Vec3, ha: u32, hb: u32) -> SVert {
+    let (pa, ia) = a.support_idx_from(d, ha);
+    let (pb, ib) = b.support_idx_from(&-d, hb);
     SVert {
         w: pa - pb,
         a: pa,
@@ -179,6 +191,13 @@ pub struct GjkResult {
 
 /// GJK distance between the cores of `a` and `b`.
 pub fn gjk(a: &Placed, b: &Placed) -> GjkResult {
+    gjk_within(a, b, f64::INFINITY).expect("no cutoff")
+}
+
+/// [`gjk`], or `None` as soon as the cores are shown to lie more than `cutoff` apart: each
+/// support point `w` in direction `-v` bounds the distance below by `v.w / |v|` (a separating
+/// plane), so pairs far apart (a robot's links that cannot touch) end after a few supports.
+pub fn gjk_within(a: &Placed, b: &Placed, cutoff: f64) -> Option<GjkResult> {
     let scale = a.size() + b.size() + (a.pose.pos - b.pose.pos).norm() + 1e-300;
     let mut d = b.pose.pos - a.pose.pos;
     if d.norm_squared() < 1e-24 * scale * scale {
@@ -198,7 +217,13 @@ pub fn gjk(a: &Placed, b: &Placed) -> GjkResult {
             overlap = true;
             break;
         }
-        let w = support_diff(a, b, &-v);
+        // each hull's search starts at its last support vertex
+        let last = &s[n - 1];
+        let w = support_diff_from(a, b, &-v, last.ia, last.ib);
+        let vw = v.dot(&w.w);
+        if vw > 0.0 && vw * vw > cutoff * cutoff * vv {
+            return None;
+        }
         // Converged: no progress possible along -v.
         let crit = vv - v.dot(&w.w);
         if crit <= tol * vv || crit <= 1e-15 * scale * scale {
@@ -237,14 +262,14 @@ pub fn gjk(a: &Placed, b: &Placed) -> GjkResult {
         pa += s[i].a * lam[i];
         pb += s[i].b * lam[i];
     }
-    GjkResult {
+    Some(GjkResult {
         overlap,
         dist: if overlap { 0.0 } else { v.norm() },
         pa,
         pb,
         simplex: s,
         n,
-    }
+    })
 }
 
 /// Closest point of the simplex `s[..n]` to the origin; reduces the simplex to the supporting

@@ -33,6 +33,9 @@ pub struct ConvexHull {
     pub normals: Vec<Vec3>,
     /// Vertex adjacency (hull edges), used by [`ConvexHull::support`] for hill climbing.
     pub neighbors: Vec<Vec<u32>>,
+    /// Largest vertex distance from the frame origin ([`ConvexHull::bound_radius`]), kept at
+    /// construction: GJK's tolerances read it on every call.
+    pub bound: f64,
 }
 
 /// Points closer than this fraction of the bounding-box diagonal to the hull are on it.
@@ -324,12 +327,14 @@ impl ConvexHull {
                 hull.neighbors[a as usize].push(b);
             }
         }
+        hull.bound = hull.vertices.iter().map(|v| v.norm()).fold(0.0, f64::max);
         Ok(hull)
     }
 
     /// Largest vertex distance from the frame origin.
+    #[inline]
     pub fn bound_radius(&self) -> f64 {
-        self.vertices.iter().map(|v| v.norm()).fold(0.0, f64::max)
+        self.bound
     }
 
     /// Farthest vertex in direction `dir` (mesh frame). Hill climbing over the vertex graph when
@@ -341,6 +346,14 @@ impl ConvexHull {
 
     /// [`ConvexHull::support`] with the vertex index (`u32::MAX` for an empty hull).
     pub fn support_idx(&self, dir: &Vec3) -> (Vec3, u32) {
+        self.support_idx_from(dir, 0)
+    }
+
+    /// [`ConvexHull::support_idx`], the hill climb over the hull's vertex graph starting at
+    /// vertex `start` (any index; an invalid one starts at 0): GJK passes the last support
+    /// vertex, which is a few edges from the next one (the climb ends at the same maximum from
+    /// any start, as the hull is convex; among tied vertices, the first it meets).
+    pub fn support_idx_from(&self, dir: &Vec3, start: u32) -> (Vec3, u32) {
         if self.vertices.is_empty() {
             return (Vec3::zeros(), u32::MAX);
         }
@@ -356,8 +369,12 @@ impl ConvexHull {
             }
             return (self.vertices[best], best as u32);
         }
-        let mut cur = 0usize;
-        let mut cd = self.vertices[0].dot(dir);
+        let mut cur = if (start as usize) < self.vertices.len() {
+            start as usize
+        } else {
+            0
+        };
+        let mut cd = self.vertices[cur].dot(dir);
         loop {
             let mut moved = false;
             for &nb in &self.neighbors[cur] {

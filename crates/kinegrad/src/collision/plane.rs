@@ -5,6 +5,7 @@
 
 use super::{emit2, ContactPoint, ConvexHull, FeatureKind, IncPoint, RefFace};
 use crate::math::{Pose, Vec3};
+use std::cell::RefCell;
 
 /// Face-point feature: the plane against a point fixed in shape 2's frame.
 fn fp(local: Vec3, radius: f64) -> FeatureKind {
@@ -136,6 +137,60 @@ pub fn plane_cylinder(
     }
 }
 
+thread_local! {
+    // Per-thread scratch of [`plane_convex`]: a visit stamp per hull vertex, the epoch, and the
+    // vertices within the margin (reused, so steady-state steps do not allocate).
+    static BELOW: RefCell<(Vec<u32>, u32, Vec<u32>)> = const { RefCell::new((Vec::new(), 0, Vec::new())) };
+}
+
+/// The hull vertices within `margin` of the plane (`depth < margin`), ascending, into `list`.
+/// The deepest vertex is found by the hull's hill climb; with none within the margin the list
+/// stays empty. Otherwise the others are collected by a walk over hull edges from it: the
+/// vertices of a convex polytope on one side of a plane induce a connected subgraph of its
+/// edges (every vertex but the lowest has a lower neighbour), so the walk meets them all while
+/// touching only them and their neighbours.
+fn vertices_below(
+    hull: &ConvexHull,
+    depth: impl Fn(usize) -> f64,
+    down: &Vec3,
+    margin: f64,
+    list: &mut Vec<u32>,
+    stamp: &mut Vec<u32>,
+    epoch: &mut u32,
+) {
+    list.clear();
+    let (_, i0) = hull.support_idx(down);
+    if i0 == u32::MAX || depth(i0 as usize) >= margin {
+        return;
+    }
+    if hull.neighbors.len() != hull.vertices.len() {
+        list.extend((0..hull.vertices.len() as u32).filter(|&i| depth(i as usize) < margin));
+        return;
+    }
+    if stamp.len() < hull.vertices.len() || *epoch == u32::MAX {
+        stamp.clear();
+        stamp.resize(hull.vertices.len(), 0);
+        *epoch = 0;
+    }
+    *epoch += 1;
+    let e = *epoch;
+    stamp[i0 as usize] = e;
+    list.push(i0);
+    let mut k = 0;
+    while k < list.len() {
+        for &nb in &hull.neighbors[list[k] as usize] {
+            if stamp[nb as usize] != e {
+                stamp[nb as usize] = e;
+                if depth(nb as usize) < margin {
+                    list.push(nb);
+                }
+            }
+        }
+        k += 1;
+    }
+    list.sort_unstable();
+}
+
 /// Plane-convex: hull vertices with `dist < margin`; if more than 4, keeps the deepest, then the
 /// one farthest from it along the plane, then the two farthest on either side of that line.
 pub fn plane_convex(
@@ -145,29 +200,59 @@ pub fn plane_convex(
     margin: f64,
     out: &mut Vec<ContactPoint>,
 ) {
+    BELOW.with(|b| {
+        let (stamp, epoch, list) = &mut *b.borrow_mut();
+        let n = normal_of(pl);
+        let world = |i: usize| ph.apply(&hull.vertices[i]);
+        let down = ph.rot.transpose() * (-n);
+        vertices_below(
+            hull,
+            |i| n.dot(&(world(i) - pl.pos)),
+            &down,
+            margin,
+            list,
+            stamp,
+            epoch,
+        );
+        plane_convex_of(pl, ph, hull, margin, list, out);
+    });
+}
+
+/// [`plane_convex`] over the hull vertices within the margin, `below` (ascending).
+fn plane_convex_of(
+    pl: &Pose,
+    ph: &Pose,
+    hull: &ConvexHull,
+    margin: f64,
+    below: &[u32],
+    out: &mut Vec<ContactPoint>,
+) {
     let n = normal_of(pl);
     let world = |i: usize| ph.apply(&hull.vertices[i]);
     let depth = |x: &Vec3| n.dot(&(x - pl.pos));
-    let mut count = 0;
     let mut deepest = usize::MAX;
     let mut dmin = f64::INFINITY;
-    for i in 0..hull.vertices.len() {
-        let d = depth(&world(i));
-        if d < margin {
-            count += 1;
-            if d < dmin {
-                dmin = d;
-                deepest = i;
-            }
+    for &i in below {
+        let d = depth(&world(i as usize));
+        if d < dmin {
+            dmin = d;
+            deepest = i as usize;
         }
     }
-    if count == 0 {
+    if below.is_empty() {
         return;
     }
-    if count <= 4 {
-        for i in 0..hull.vertices.len() {
-            let x = world(i);
-            emit2(out, margin, x, n, depth(&x), fp(hull.vertices[i], 0.0));
+    if below.len() <= 4 {
+        for &i in below {
+            let x = world(i as usize);
+            emit2(
+                out,
+                margin,
+                x,
+                n,
+                depth(&x),
+                fp(hull.vertices[i as usize], 0.0),
+            );
         }
         return;
     }
@@ -179,32 +264,28 @@ pub fn plane_convex(
     // Farthest from the deepest point, in the plane.
     let mut i1 = deepest;
     let mut best = -1.0;
-    for i in 0..hull.vertices.len() {
-        let x = world(i);
-        if depth(&x) < margin {
-            let t = tangential(&x).norm_squared();
-            if t > best {
-                best = t;
-                i1 = i;
-            }
+    for &i in below {
+        let (i, x) = (i as usize, world(i as usize));
+        let t = tangential(&x).norm_squared();
+        if t > best {
+            best = t;
+            i1 = i;
         }
     }
     let x1 = world(i1);
     let e = x1 - x0;
     let (mut i2, mut i3) = (usize::MAX, usize::MAX);
     let (mut a2, mut a3) = (0.0, 0.0);
-    for i in 0..hull.vertices.len() {
-        let x = world(i);
-        if depth(&x) < margin {
-            let s = n.dot(&e.cross(&(x - x0)));
-            if s > a2 {
-                a2 = s;
-                i2 = i;
-            }
-            if s < a3 {
-                a3 = s;
-                i3 = i;
-            }
+    for &i in below {
+        let (i, x) = (i as usize, world(i as usize));
+        let s = n.dot(&e.cross(&(x - x0)));
+        if s > a2 {
+            a2 = s;
+            i2 = i;
+        }
+        if s < a3 {
+            a3 = s;
+            i3 = i;
         }
     }
     for i in [deepest, i1, i2, i3] {
