@@ -18,6 +18,7 @@ static EMPTY_HULL: ConvexHull = ConvexHull {
     normals: Vec::new(),
     neighbors: Vec::new(),
     bound: 0.0,
+    extremes: Vec::new(),
 };
 
 /// The collision shape of geom `g`.

@@ -51,11 +51,12 @@ impl Placed<'_> {
     /// Core support point and its vertex index (see [`core_vertex`]; [`NO_VERTEX`] for a
     /// cylinder or a plane).
     pub fn support_idx(&self, d: &Vec3) -> (Vec3, u32) {
-        self.support_idx_from(d, 0)
+        self.support_idx_from(d, NO_VERTEX)
     }
 
     /// [`Placed::support_idx`], a hull's search starting at vertex `hint` (see
-    /// [`crate::collision::ConvexHull::support_idx_from`]; other shapes ignore it).
+    /// [`crate::collision::ConvexHull::support_idx_from`]; [`NO_VERTEX`]: from the hull's
+    /// extreme vertex nearest the direction; other shapes ignore it).
     pub fn support_idx_from(&self, d: &Vec3, hint: u32) -> (Vec3, u32) {
         let l = self.pose.rot.transpose() * d;
         let mut idx = NO_VERTEX;
@@ -86,7 +87,11 @@ impl Placed<'_> {
                 }
             }
             Shape::Convex(h) => {
-                let (v, i) = h.support_idx_from(&l, hint);
+                let (v, i) = if hint == NO_VERTEX {
+                    h.support_idx(&l)
+                } else {
+                    h.support_idx_from(&l, hint)
+                };
                 idx = i;
                 v
             }
@@ -154,7 +159,7 @@ pub struct SVert {
 /// Support of `A - B` in direction `d`.
 #[inline]
 pub fn support_diff(a: &Placed, b: &Placed, d: &Vec3) -> SVert {
-    support_diff_from(a, b, d, 0, 0)
+    support_diff_from(a, b, d, NO_VERTEX, NO_VERTEX)
 }
 
 /// [`support_diff`], the hull searches starting at vertices `ha` of A and `hb` of B.
