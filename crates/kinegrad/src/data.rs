@@ -171,6 +171,10 @@ pub struct Data {
     pub(crate) row_dofs: Vec<usize>,
     pub(crate) scratch_ls: Vec<(f64, usize)>,
     pub(crate) scratch_points: Vec<crate::collision::ContactPoint>,
+    /// Scratch of the broadphase (`detect`): each bounded geom's world box `[lo, hi]` per axis
+    /// with the geom, and the candidate pairs' indices.
+    pub(crate) scratch_boxes: Vec<([f64; 3], [f64; 3], usize)>,
+    pub(crate) scratch_pairs: Vec<usize>,
     /// The step's input (q, v and the carry's warm start), restored if the step fails.
     pub(crate) scratch_rollback: [Vec<f64>; 3],
 }
@@ -233,6 +237,8 @@ impl Data {
             row_dofs: Vec::with_capacity(nv),
             scratch_ls: Vec::with_capacity(256),
             scratch_points: Vec::with_capacity(16),
+            scratch_boxes: Vec::new(),
+            scratch_pairs: Vec::new(),
             scratch_rollback: [vec![0.0; model.nq], vec![0.0; nv], vec![0.0; nv]],
         }
     }
@@ -284,8 +290,9 @@ pub struct Hessian {
     pub(crate) factor: Vec<f64>,
     pub(crate) mem: Mutex<Option<MemBuffer>>,
     pub(crate) row_pair: Vec<usize>,
-    /// Scratch: the body pairs of this step's contacts.
+    /// Scratch: the body pairs of this step's contacts, and one contact's block of J^T D J.
     pub(crate) pairs: Vec<(usize, usize)>,
+    pub(crate) block: Vec<f64>,
     /// Symbolic analyses done so far (one per change of the body pairs in contact).
     pub(crate) analyses: usize,
 }
@@ -335,6 +342,7 @@ impl Clone for Hessian {
             mem: Mutex::new(self.pattern.as_ref().map(|p| MemBuffer::new(p.req))),
             row_pair: self.row_pair.clone(),
             pairs: self.pairs.clone(),
+            block: Vec::new(),
             analyses: self.analyses,
         }
     }

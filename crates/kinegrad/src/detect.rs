@@ -3,6 +3,8 @@
 //! the narrowphase of [`crate::collision`], and contact parameters; fills `Data::contacts`.
 //! The geometry below it knows nothing of models or `Data`.
 //!
+//! Above [`SWEEP_MIN_PAIRS`] candidate pairs, a broadphase (sort and sweep of the geoms' world
+//! boxes) picks the pairs worth testing, so a scene of many bodies does not test all n²/2.
 //! A candidate pair is tested when the geoms' bounding spheres and world-aligned boxes
 //! (inflated by the margin) overlap, or, for a plane, when the other geom's bounding sphere
 //! reaches below it. Contact parameters combine as MuJoCo's defaults do: the larger friction and condim,
@@ -69,48 +71,129 @@ fn plane_and_other(model: &Model, g1: usize, g2: usize) -> Option<(usize, usize)
     }
 }
 
+/// Above this many candidate pairs, [`detect`] finds the pairs whose world boxes overlap by
+/// sort and sweep instead of testing every pair (a robot's few hundred pairs cost less one by
+/// one than sorting; a pile of 216 boxes has 23,436).
+pub const SWEEP_MIN_PAIRS: usize = 512;
+
 /// Fill `data.contacts` from the current geom poses.
+///
+/// The candidate pairs are tested in the order of `model.collision_pairs`, whichever way they
+/// are found, so the contacts do not depend on the broadphase.
 pub fn detect(model: &Model, params: &Params, data: &mut Data) {
+    detect_with(
+        model,
+        params,
+        data,
+        model.collision_pairs.len() > SWEEP_MIN_PAIRS,
+    );
+}
+
+/// [`detect`], the broadphase by sort and sweep or not (every pair one by one): the contacts
+/// are the same either way.
+pub fn detect_with(model: &Model, params: &Params, data: &mut Data, sweep_pairs: bool) {
     data.contacts.clear();
     if !model.opt.enable_collision {
         return;
     }
     let mut points = std::mem::take(&mut data.scratch_points);
-    for &(g1, g2) in &model.collision_pairs {
-        let margin = model.geom_margin[g1].max(model.geom_margin[g2]);
-        // midphase: bounding spheres, then world-aligned boxes (planes are unbounded)
-        let (r1, r2) = (model.geom_rbound[g1], model.geom_rbound[g2]);
-        if r1.is_finite() && r2.is_finite() {
-            if (data.geom_xpos[g1] - data.geom_xpos[g2]).norm() > r1 + r2 + margin {
-                continue;
-            }
-            if !aabb_overlap(model, data, g1, g2, margin) {
-                continue;
-            }
-        } else if let Some((pl, g)) = plane_and_other(model, g1, g2) {
-            // a plane is a half-space: skip a geom whose bounding sphere lies above it
-            let n = data.geom_xmat[pl].column(2).into_owned();
-            if n.dot(&(data.geom_xpos[g] - data.geom_xpos[pl])) > model.geom_rbound[g] + margin {
-                continue;
-            }
+    if !sweep_pairs {
+        for k in 0..model.collision_pairs.len() {
+            test_pair(model, params, data, k, &mut points);
         }
-        let p1 = data.geom_frame(g1);
-        let p2 = data.geom_frame(g2);
-        points.clear();
-        collide(
-            &geom_shape(model, g1),
-            &p1,
-            &geom_shape(model, g2),
-            &p2,
-            margin,
-            &mut points,
-        );
-        for cp in points.iter() {
-            data.contacts
-                .push(make_contact(model, params, g1, g2, cp, margin));
+    } else {
+        let mut cand = std::mem::take(&mut data.scratch_pairs);
+        sweep(model, data, &mut cand);
+        for &k in &cand {
+            test_pair(model, params, data, k, &mut points);
         }
+        data.scratch_pairs = cand;
     }
     data.scratch_points = points;
+}
+
+/// Broadphase: the indices (ascending) of the candidate pairs whose geoms' world-aligned boxes,
+/// each inflated by its geom's margin, overlap, plus every pair with an unbounded geom. Sort
+/// and sweep along x: O(n log n + pairs found) for n geoms. A pair found whose boxes overlap
+/// is a candidate if it is in `collision_pairs` (binary search: the list is sorted).
+fn sweep(model: &Model, data: &mut Data, cand: &mut Vec<usize>) {
+    let boxes = &mut data.scratch_boxes;
+    boxes.clear();
+    for g in 0..model.ngeom {
+        if !model.geom_rbound[g].is_finite() || model.geom_visual[g] {
+            continue;
+        }
+        let [c, h] = model.geom_aabb[g];
+        let r = &data.geom_xmat[g];
+        let (c, h) = (data.geom_xpos[g] + r * c, r.abs() * h);
+        let m = model.geom_margin[g];
+        boxes.push((
+            [c.x - h.x - m, c.y - h.y - m, c.z - h.z - m],
+            [c.x + h.x + m, c.y + h.y + m, c.z + h.z + m],
+            g,
+        ));
+    }
+    boxes.sort_unstable_by(|a, b| a.0[0].total_cmp(&b.0[0]));
+    cand.clear();
+    cand.extend_from_slice(&model.collision_pairs_unbounded);
+    for (i, (lo1, hi1, g1)) in boxes.iter().enumerate() {
+        for (lo2, hi2, g2) in &boxes[i + 1..] {
+            if lo2[0] > hi1[0] {
+                break;
+            }
+            if lo2[1] > hi1[1] || lo1[1] > hi2[1] || lo2[2] > hi1[2] || lo1[2] > hi2[2] {
+                continue;
+            }
+            let key = ((*g1).min(*g2), (*g1).max(*g2));
+            if let Ok(k) = model.collision_pairs.binary_search(&key) {
+                cand.push(k);
+            }
+        }
+    }
+    cand.sort_unstable();
+}
+
+/// Midphase and narrowphase of candidate pair `k`: its contacts appended to `data.contacts`.
+fn test_pair(
+    model: &Model,
+    params: &Params,
+    data: &mut Data,
+    k: usize,
+    points: &mut Vec<ContactPoint>,
+) {
+    let (g1, g2) = model.collision_pairs[k];
+    let margin = model.geom_margin[g1].max(model.geom_margin[g2]);
+    // midphase: bounding spheres, then world-aligned boxes (planes are unbounded)
+    let (r1, r2) = (model.geom_rbound[g1], model.geom_rbound[g2]);
+    if r1.is_finite() && r2.is_finite() {
+        if (data.geom_xpos[g1] - data.geom_xpos[g2]).norm() > r1 + r2 + margin {
+            return;
+        }
+        if !aabb_overlap(model, data, g1, g2, margin) {
+            return;
+        }
+    } else if let Some((pl, g)) = plane_and_other(model, g1, g2) {
+        // a plane is a half-space: skip a geom whose bounding sphere lies above it
+        let n = data.geom_xmat[pl].column(2).into_owned();
+        if n.dot(&(data.geom_xpos[g] - data.geom_xpos[pl])) > model.geom_rbound[g] + margin {
+            return;
+        }
+    }
+    let p1 = data.geom_frame(g1);
+    let p2 = data.geom_frame(g2);
+    points.clear();
+    collide(
+        &geom_shape(model, g1),
+        &p1,
+        &geom_shape(model, g2),
+        &p2,
+        margin,
+        points,
+    );
+    for cp in points.iter() {
+        data.contacts
+            .push(make_contact(model, params, g1, g2, cp, margin));
+    }
 }
 
 /// The contact of geoms `g1 < g2` from their narrowphase result `cp`, as [`detect`] makes it

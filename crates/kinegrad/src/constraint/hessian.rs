@@ -162,27 +162,55 @@ impl Hessian {
         for (&pos, m) in p.m_pos.iter().zip(&data.qm_h) {
             vals[pos] += m;
         }
-        for (r, &z) in jar.iter().enumerate() {
-            if z >= 0.0 {
-                continue;
-            }
-            let dr = data.efc_d[r];
-            let (nz, row) = data.efc_row(r);
+        // the rows of one contact (consecutive, over the same dofs) are summed into a dense block
+        // first, which then lands in the values once
+        let block = &mut self.block;
+        let mut r = 0;
+        while r < jar.len() {
             let k = self.row_pair[r];
             if k == usize::MAX {
                 // a limit: one dof
-                vals[p.m_pos[mass::diag(model, nz[0])]] += dr * row[0] * row[0];
+                if jar[r] < 0.0 {
+                    let (nz, row) = data.efc_row(r);
+                    vals[p.m_pos[mass::diag(model, nz[0])]] += data.efc_d[r] * row[0] * row[0];
+                }
+                r += 1;
                 continue;
             }
+            let contact = |r: usize| match data.efc_kind[r] {
+                RowKind::ContactNormal(c) | RowKind::ContactPyramid(c, _) => c,
+                RowKind::Limit(_) => usize::MAX,
+            };
+            let (c, mut end) = (contact(r), r + 1);
+            while end < jar.len() && contact(end) == c {
+                end += 1;
+            }
             let pos = &p.pair_pos[p.pair_adr[k]..p.pair_adr[k + 1]];
-            let mut at = 0;
-            for a in 0..nz.len() {
-                let ja = row[a] * dr;
-                for jb in &row[..=a] {
-                    vals[pos[at]] += ja * jb;
-                    at += 1;
+            block.clear();
+            block.resize(pos.len(), 0.0);
+            let mut any = false;
+            for rr in r..end {
+                if jar[rr] >= 0.0 {
+                    continue;
+                }
+                any = true;
+                let dr = data.efc_d[rr];
+                let row = data.efc_row(rr).1;
+                let mut at = 0;
+                for a in 0..row.len() {
+                    let ja = row[a] * dr;
+                    for (x, jb) in block[at..=at + a].iter_mut().zip(&row[..=a]) {
+                        *x += ja * jb;
+                    }
+                    at += a + 1;
                 }
             }
+            if any {
+                for (&q, x) in pos.iter().zip(block.iter()) {
+                    vals[q] += x;
+                }
+            }
+            r = end;
         }
         let mem = self.mem.get_mut().unwrap_or_else(|e| e.into_inner());
         let mem = mem.get_or_insert_with(|| MemBuffer::new(p.req));

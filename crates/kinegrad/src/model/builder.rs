@@ -388,6 +388,7 @@ fn empty_model(opt: Options) -> Model {
         stat_meaninertia: 1.0,
         geom_aabb: vec![],
         collision_pairs: vec![],
+        collision_pairs_unbounded: vec![],
         meshes: vec![],
         actuators: vec![],
         exclude_pairs: vec![],

@@ -77,6 +77,13 @@ pub fn set_collision_pairs(model: &mut Model) {
             }
         }
     }
+    let bounded = |g: usize| model.geom_rbound[g].is_finite();
+    model.collision_pairs_unbounded = (0..model.collision_pairs.len())
+        .filter(|&k| {
+            let (g1, g2) = model.collision_pairs[k];
+            !(bounded(g1) && bounded(g2))
+        })
+        .collect();
 }
 
 /// Bounding box of geom `g` in its own frame: (centre, half extents).

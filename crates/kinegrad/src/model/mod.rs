@@ -396,8 +396,11 @@ pub struct Model {
     /// Bounding box of each geom in its own frame: (centre, half extents); infinite for planes. (ngeom)
     pub geom_aabb: Vec<[Vec3; 2]>,
     /// Geom pairs that may collide (static filters applied: masks, welds, parent-child,
-    /// self-collision option, exclusions), with the smaller index first.
+    /// self-collision option, exclusions), with the smaller index first, ascending.
     pub collision_pairs: Vec<(usize, usize)>,
+    /// The indices in `collision_pairs` of the pairs with an unbounded geom (a plane), which
+    /// the broadphase's sweep cannot place (compile stage).
+    pub collision_pairs_unbounded: Vec<usize>,
 
     /// Meshes referenced by geoms.
     pub meshes: Vec<Mesh>,

@@ -1,7 +1,10 @@
-//! The sparse Newton Hessian (`constraint::hessian`, used above `DENSE_MAX_NV` dofs) on piles of
-//! boxes: its factor solves the Hessian assembled densely here from M and the active rows, its
-//! symbolic analysis is kept while the body pairs in contact hold, and a step's reverse pass
-//! through it matches central differences.
+//! The structures that make many bodies affordable, on piles of boxes:
+//! - the sparse Newton Hessian (`constraint::hessian`, used above `DENSE_MAX_NV` dofs): its
+//!   factor solves the Hessian assembled densely here from M and the active rows, its symbolic
+//!   analysis is kept while the body pairs in contact hold, and a step's reverse pass through
+//!   it matches central differences;
+//! - the broadphase (`detect`, above `SWEEP_MIN_PAIRS` candidate pairs): the same contacts as
+//!   testing every pair.
 
 use kinegrad::adjoint::step::{step_vjp, VjpScratch};
 use kinegrad::adjoint::StepGrad;
@@ -190,4 +193,29 @@ fn step_vjp_through_the_sparse_hessian_matches_finite_differences() {
             "{name}: fd {lhs:.9e} vs vjp {rhs:.9e} ({err:.1e})"
         );
     }
+}
+
+#[test]
+fn broadphase_sweep_finds_the_contacts_of_every_pair_test() {
+    // 36 boxes (630 candidate pairs, above SWEEP_MIN_PAIRS), pressed together, one geom with a
+    // margin (its box is inflated in the sweep)
+    let mut model = pile(3, 4, -0.0005);
+    assert!(model.collision_pairs.len() > kinegrad::detect::SWEEP_MIN_PAIRS);
+    model.geom_margin[7] = 0.01;
+    let mut s = State::new(&model);
+    let c = Control::new(&model);
+    let mut carry = StepCarry::new(&model);
+    let mut d = Data::new(&model);
+    let mut seen = 0;
+    for step in 0..200 {
+        pipeline::step(&model, &model.params0, &mut s, &c, &mut carry, &mut d).unwrap();
+        if step % 20 == 0 {
+            let mut all = d.clone();
+            kinegrad::detect::detect_with(&model, &model.params0, &mut all, false);
+            kinegrad::detect::detect_with(&model, &model.params0, &mut d, true);
+            assert_eq!(all.contacts, d.contacts, "step {step}");
+            seen += d.contacts.len();
+        }
+    }
+    assert!(seen > 500, "{seen} contacts");
 }
