@@ -177,14 +177,7 @@ impl Hessian {
                 r += 1;
                 continue;
             }
-            let contact = |r: usize| match data.efc_kind[r] {
-                RowKind::ContactNormal(c) | RowKind::ContactPyramid(c, _) => c,
-                RowKind::Limit(_) => usize::MAX,
-            };
-            let (c, mut end) = (contact(r), r + 1);
-            while end < jar.len() && contact(end) == c {
-                end += 1;
-            }
+            let end = super::row_group_end(data, r);
             let pos = &p.pair_pos[p.pair_adr[k]..p.pair_adr[k + 1]];
             block.clear();
             block.resize(pos.len(), 0.0);

@@ -280,6 +280,24 @@ pub fn make_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Data) {
     }
 }
 
+/// The end of the run of rows from `r` that belong to one contact: its pyramid rows, which
+/// [`make_rows`] makes consecutive and over the same dofs; `r + 1` for a joint limit.
+#[inline]
+pub fn row_group_end(data: &Data, r: usize) -> usize {
+    let contact = |r: usize| match data.efc_kind[r] {
+        RowKind::ContactNormal(c) | RowKind::ContactPyramid(c, _) => Some(c),
+        RowKind::Limit(_) => None,
+    };
+    let c = contact(r);
+    let mut end = r + 1;
+    if c.is_some() {
+        while end < data.nefc && contact(end) == c {
+            end += 1;
+        }
+    }
+    end
+}
+
 fn push_row(data: &mut Data, kind: RowKind, pos: f64, aref: f64, r: f64) {
     data.efc_nz_adr.push(data.efc_nz.len());
     data.efc_kind.push(kind);

@@ -33,9 +33,31 @@ fn m_h_times(model: &Model, data: &Data, x: &[f64], out: &mut [f64]) {
 
 /// Row residuals `out = J a - aref`.
 fn residuals(data: &Data, a: &[f64], out: &mut Vec<f64>) {
+    rows_times(data, a, out);
+    for (z, aref) in out.iter_mut().zip(&data.efc_aref) {
+        *z -= aref;
+    }
+}
+
+/// `out = J x`, a contact at a time: its rows share their dofs, so each entry of `x` is read
+/// once for all of them (the sums run in the same order as row by row).
+fn rows_times(data: &Data, x: &[f64], out: &mut Vec<f64>) {
     out.clear();
-    for r in 0..data.nefc {
-        out.push(data.efc_row_dot(r, a) - data.efc_aref[r]);
+    out.resize(data.nefc, 0.0);
+    let mut r = 0;
+    while r < data.nefc {
+        let end = super::row_group_end(data, r);
+        let (adr, m) = (
+            data.efc_nz_adr[r],
+            data.efc_nz_adr[r + 1] - data.efc_nz_adr[r],
+        );
+        for k in 0..m {
+            let xk = x[data.efc_nz[adr + k]];
+            for (rr, o) in (r..end).zip(&mut out[r..end]) {
+                *o += data.efc_j[data.efc_nz_adr[rr] + k] * xk;
+            }
+        }
+        r = end;
     }
 }
 
@@ -164,13 +186,12 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
                 md[i] = -grad[i];
             }
             data.hess.solve(model, &mut md);
+            rows_times(data, &md, &mut jd);
             let g0: f64 = md.iter().zip(&grad).map(|(x, y)| x * y).sum::<f64>()
                 - (0..nefc)
                     .filter(|&r| jar[r] < 0.0)
-                    .map(|r| data.efc_d[r] * jar[r] * data.efc_row_dot(r, &md))
+                    .map(|r| data.efc_d[r] * jar[r] * jd[r])
                     .sum::<f64>();
-            jd.clear();
-            jd.extend((0..nefc).map(|r| data.efc_row_dot(r, &md)));
             m_h_times(model, data, &md, &mut grad);
             let dmd: f64 = md.iter().zip(&grad).map(|(x, y)| x * y).sum();
             let (alpha, crossed) = line_search(g0, dmd, &jar, &jd, &data.efc_d, &mut bps);
@@ -258,14 +279,27 @@ fn set_forces(data: &mut Data, a: &[f64], jar: &[f64]) {
     data.qfrc_constraint.iter_mut().for_each(|x| *x = 0.0);
     for r in 0..data.nefc {
         let active = jar[r] < 0.0;
-        let force = if active { -data.efc_d[r] * jar[r] } else { 0.0 };
         data.efc_active.push(active);
-        data.efc_force.push(force);
-        if active {
-            for k in data.efc_nz_adr[r]..data.efc_nz_adr[r + 1] {
-                data.qfrc_constraint[data.efc_nz[k]] += data.efc_j[k] * force;
+        data.efc_force
+            .push(if active { -data.efc_d[r] * jar[r] } else { 0.0 });
+    }
+    // J^T f a contact at a time: its rows share their dofs, so each dof gets one sum
+    let mut r = 0;
+    while r < data.nefc {
+        let end = super::row_group_end(data, r);
+        let (adr, m) = (
+            data.efc_nz_adr[r],
+            data.efc_nz_adr[r + 1] - data.efc_nz_adr[r],
+        );
+        if data.efc_active[r..end].iter().any(|&x| x) {
+            for k in 0..m {
+                let s: f64 = (r..end)
+                    .map(|rr| data.efc_j[data.efc_nz_adr[rr] + k] * data.efc_force[rr])
+                    .sum();
+                data.qfrc_constraint[data.efc_nz[adr + k]] += s;
             }
         }
+        r = end;
     }
     data.qacc.copy_from_slice(a);
 }
