@@ -154,6 +154,7 @@ fn sweep(model: &Model, data: &mut Data, cand: &mut Vec<usize>) {
 }
 
 /// Midphase and narrowphase of candidate pair `k`: its contacts appended to `data.contacts`.
+#[inline(always)]
 fn test_pair(
     model: &Model,
     params: &Params,

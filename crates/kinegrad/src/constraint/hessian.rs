@@ -69,6 +69,13 @@ impl Hessian {
         self.factor_sparse(model, data, jar)
     }
 
+    /// `H = M_h` without rows, its factor the `L^T D L` of `M_h` the step already made
+    /// (`qm_h_ldl`, copied).
+    pub fn set_mass(&mut self, qm_h_ldl: &[f64]) {
+        self.kind = Kind::Mass;
+        self.mass_ldl.copy_from_slice(qm_h_ldl);
+    }
+
     /// Solve `H x = b` in place with the last factor.
     pub fn solve(&self, model: &Model, b: &mut [f64]) {
         match self.kind {

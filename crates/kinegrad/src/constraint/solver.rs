@@ -245,7 +245,7 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
             }
         }
     } else {
-        ok = factor_hessian(model, data, &jar);
+        data.hess.set_mass(&data.qm_h_ldl);
     }
 
     set_forces(data, &a, &jar);

@@ -85,22 +85,6 @@ pub fn solve(l: &[f64], n: usize, start: &[usize], b: &mut [f64]) {
     }
 }
 
-/// `y = A x` for a row-major n x n matrix whose row i is zero outside the columns
-/// `col[adr[i]..adr[i + 1]]` (ascending): the dense product's sums without their zero terms.
-pub fn mul_vec_pattern(
-    a: &[f64],
-    n: usize,
-    adr: &[usize],
-    col: &[usize],
-    x: &[f64],
-    y: &mut [f64],
-) {
-    for i in 0..n {
-        let row = &a[i * n..(i + 1) * n];
-        y[i] = col[adr[i]..adr[i + 1]].iter().map(|&j| row[j] * x[j]).sum();
-    }
-}
-
 /// `y = A x` for a dense row-major n x n matrix.
 pub fn mul_vec(a: &[f64], n: usize, x: &[f64], y: &mut [f64]) {
     for i in 0..n {
