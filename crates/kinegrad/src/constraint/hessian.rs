@@ -147,8 +147,10 @@ impl Hessian {
         }
         let p = self.pattern.as_ref().expect("set above");
         self.row_pair.clear();
-        for r in 0..data.nefc {
-            self.row_pair.push(match data.efc_kind[r] {
+        let mut r = 0;
+        while r < data.nefc {
+            let end = super::row_group_end(data, r);
+            let k = match data.efc_kind[r] {
                 RowKind::Limit(_) => usize::MAX,
                 RowKind::ContactNormal(c) | RowKind::ContactPyramid(c, _) => {
                     let con = &data.contacts[c];
@@ -158,7 +160,9 @@ impl Hessian {
                         .binary_search(&key)
                         .expect("every contact's pair is in the pattern")
                 }
-            });
+            };
+            self.row_pair.extend(std::iter::repeat_n(k, end - r));
+            r = end;
         }
     }
 

@@ -37,6 +37,13 @@ pub fn impedance(solimp: &[f64; 5], violation: f64) -> f64 {
     }
     let y = if power == 1.0 {
         x
+    } else if power == 2.0 {
+        // MuJoCo's default power, without the calls to powf
+        if x <= mid {
+            x * x / mid
+        } else {
+            1.0 - (1.0 - x) * (1.0 - x) / (1.0 - mid)
+        }
     } else if x <= mid {
         x.powf(power) / mid.powf(power - 1.0)
     } else {

@@ -39,26 +39,10 @@ fn residuals(data: &Data, a: &[f64], out: &mut Vec<f64>) {
     }
 }
 
-/// `out = J x`, a contact at a time: its rows share their dofs, so each entry of `x` is read
-/// once for all of them (the sums run in the same order as row by row).
+/// `out = J x`, row by row over each row's non-zero dofs.
 fn rows_times(data: &Data, x: &[f64], out: &mut Vec<f64>) {
     out.clear();
-    out.resize(data.nefc, 0.0);
-    let mut r = 0;
-    while r < data.nefc {
-        let end = super::row_group_end(data, r);
-        let (adr, m) = (
-            data.efc_nz_adr[r],
-            data.efc_nz_adr[r + 1] - data.efc_nz_adr[r],
-        );
-        for k in 0..m {
-            let xk = x[data.efc_nz[adr + k]];
-            for (rr, o) in (r..end).zip(&mut out[r..end]) {
-                *o += data.efc_j[data.efc_nz_adr[rr] + k] * xk;
-            }
-        }
-        r = end;
-    }
+    out.extend((0..data.nefc).map(|r| data.efc_row_dot(r, x)));
 }
 
 /// `grad = M_h a - f + J^T D min(jar, 0)` (the cost's gradient), from `ma = M_h a`.
