@@ -43,6 +43,11 @@ def interleaved_medians(fns, repeats):
     a noisy machine then hits all of them alike, which keeps their ratios honest). Each timed
     call follows an untimed call of the same function, so that none is timed with the caches
     the previous function left."""
+    return [statistics.median(t) for t in interleaved_times(fns, repeats)]
+
+
+def interleaved_times(fns, repeats):
+    """The times of [`interleaved_medians`], every round's: one list per function."""
     times = [[] for _ in fns]
     for _ in range(repeats):
         for i, fn in enumerate(fns):
@@ -50,7 +55,13 @@ def interleaved_medians(fns, repeats):
             t0 = time.perf_counter()
             fn()
             times[i].append(time.perf_counter() - t0)
-    return [statistics.median(t) for t in times]
+    return times
+
+
+def ratio_range(a, b):
+    """Median and range of the per-round ratios a[k] / b[k] of two interleaved timings."""
+    r = sorted(x / y for x, y in zip(a, b))
+    return statistics.median(r), r[0], r[-1]
 
 
 def setup_mujoco(path, q0, pd_targets):

@@ -12,13 +12,14 @@ engines timed in turn. Run: `.venv/bin/python benches/robots.py` (part of `make 
 """
 
 import argparse
+import statistics
 import tempfile
 from pathlib import Path
 
 import mujoco
 import numpy as np
 
-from bench import ERD, interleaved_medians
+from bench import ERD, interleaved_times, ratio_range
 from kinegrad import _native
 
 ROBOTS = [
@@ -104,11 +105,12 @@ def one(name, xml_path: Path, settle: int, steps: int, repeats: int):
     sim.step(settle)
     n_kg = len(sim.contacts(0))
     gap = float(np.abs(sim.get_qpos()[0] - d.qpos).max())
-    t_kg, t_mj = interleaved_medians([lambda: sim.step(steps), lambda: mujoco.mj_step(m, d, nstep=steps)], repeats)
-    t_kg, t_mj = t_kg / steps, t_mj / steps
+    kg, mj = interleaved_times([lambda: sim.step(steps), lambda: mujoco.mj_step(m, d, nstep=steps)], repeats)
+    t_kg, t_mj = statistics.median(kg) / steps, statistics.median(mj) / steps
+    r, lo, hi = ratio_range(kg, mj)
     print(
         f"{name:<22} {m.nv:>4} {m.ngeom:>6} {d.ncon:>9} {n_kg:>7} {t_mj * 1e6:>10.1f} {t_kg * 1e6:>12.1f} "
-        f"{t_kg / t_mj:>6.2f}   {gap:.1e} (base height {d.qpos[2]:.3f})",
+        f"{r:>6.2f} ({lo:.2f}-{hi:.2f})   {gap:.1e} (base height {d.qpos[2]:.3f})",
         flush=True,
     )
 
@@ -120,7 +122,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=7)
     a = ap.parse_args()
     print(f"robots standing under PD on a floor, after {a.settle} steps; median of {a.repeats} runs of {a.steps} steps")
-    print(f"{'robot':<22} {'nv':>4} {'geoms':>6} {'MuJoCo con':>9} {'kg con':>7} {'MuJoCo us':>10} {'kinegrad us':>12} {'ratio':>6}   qpos gap")
+    print(f"{'robot':<22} {'nv':>4} {'geoms':>6} {'MuJoCo con':>9} {'kg con':>7} {'MuJoCo us':>10} {'kinegrad us':>12} {'ratio (range)':>18}   qpos gap")
     with tempfile.TemporaryDirectory() as tmp:
         for name, desc, urdf, kp, kv in ROBOTS:
             if not (ERD / desc / urdf).exists():

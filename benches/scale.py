@@ -16,7 +16,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from bench import _rss, interleaved_medians
+from bench import _rss, interleaved_times, ratio_range
 from kinegrad import _native
 
 BOX = 0.05  # half size (m)
@@ -58,11 +58,12 @@ def one(n: int, settle: int, steps: int, repeats: int, folder: Path):
     mujoco.mj_step(m, d, nstep=settle)
     sim.step(settle)
     n_kg = len(sim.contacts(0))
-    t_kg, t_mj = interleaved_medians([lambda: sim.step(steps), lambda: mujoco.mj_step(m, d, nstep=steps)], repeats)
-    t_kg, t_mj = t_kg / steps, t_mj / steps
+    kg, mj = interleaved_times([lambda: sim.step(steps), lambda: mujoco.mj_step(m, d, nstep=steps)], repeats)
+    t_kg, t_mj = statistics.median(kg) / steps, statistics.median(mj) / steps
+    r, lo, hi = ratio_range(kg, mj)
     gap = float(np.abs(sim.get_qpos()[0] - d.qpos).max())
     print(
-        f"{n:>6} {m.nv:>5} {d.ncon:>9} {n_kg:>9} {t_mj * 1e6:>11.1f} {t_kg * 1e6:>11.1f} {t_kg / t_mj:>7.1f}   {gap:.1e}",
+        f"{n:>6} {m.nv:>5} {d.ncon:>9} {n_kg:>9} {t_mj * 1e6:>11.1f} {t_kg * 1e6:>11.1f} {r:>6.2f} ({lo:.2f}-{hi:.2f})   {gap:.1e}",
         flush=True,
     )
 
@@ -153,8 +154,11 @@ def main():
     ap.add_argument("--memory", type=int, default=27, help="the pile whose memory per env is reported (0: none)")
     ap.add_argument("--gradient", type=int, default=64, help="the pile whose gradient cost is reported (0: none)")
     a = ap.parse_args()
-    print(f"N free boxes on a plane, after {a.settle} settling steps; median of {a.repeats} runs of {a.steps} steps")
-    print(f"{'N':>6} {'nv':>5} {'MuJoCo con':>9} {'kg con':>9} {'MuJoCo us':>11} {'kinegrad us':>11} {'ratio':>7}   qpos gap")
+    print(
+        f"N free boxes on a plane, after {a.settle} settling steps; median of {a.repeats} runs of {a.steps} steps "
+        "(the ratio: median and range of the runs' ratios, the two engines timed in turn)"
+    )
+    print(f"{'N':>6} {'nv':>5} {'MuJoCo con':>9} {'kg con':>9} {'MuJoCo us':>11} {'kinegrad us':>11} {'ratio (range)':>18}   qpos gap")
     with tempfile.TemporaryDirectory() as tmp:
         for n in a.sizes:
             one(n, a.settle, a.steps, a.repeats, Path(tmp))
