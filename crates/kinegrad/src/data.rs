@@ -126,6 +126,9 @@ pub struct Data {
     // ---- constraints ----
     /// Number of constraint rows.
     pub nefc: usize,
+    /// Counts the rebuilds of the rows (`constraint::make_rows`): what the Newton Hessian's
+    /// per-step bookkeeping was made for.
+    pub efc_version: u64,
     /// Row kinds. (nefc)
     pub efc_kind: Vec<RowKind>,
     /// Row Jacobians, sparse by row: row r's entries at the dofs `efc_nz[efc_nz_adr[r]..
@@ -216,6 +219,7 @@ impl Data {
             qacc_smooth: vec![0.0; nv],
             contacts: Vec::with_capacity(64),
             nefc: 0,
+            efc_version: 0,
             efc_kind: Vec::with_capacity(256),
             efc_j: Vec::with_capacity(256 * nv.min(64)),
             efc_nz_adr: Vec::with_capacity(257),
@@ -295,6 +299,8 @@ pub struct Hessian {
     pub(crate) block: Vec<f64>,
     /// Symbolic analyses done so far (one per change of the body pairs in contact).
     pub(crate) analyses: usize,
+    /// The `Data::efc_version` of the rows `row_pair` was made for.
+    pub(crate) rows_version: Option<u64>,
 }
 
 /// Which factor a [`Hessian`] holds.
@@ -344,6 +350,7 @@ impl Clone for Hessian {
             pairs: self.pairs.clone(),
             block: Vec::new(),
             analyses: self.analyses,
+            rows_version: self.rows_version,
         }
     }
 }

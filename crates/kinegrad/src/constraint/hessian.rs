@@ -65,7 +65,11 @@ impl Hessian {
             return self.factor_dense(model, data, jar);
         }
         self.kind = Kind::Sparse;
-        self.prepare(model, data);
+        if self.rows_version != Some(data.efc_version) || self.pattern.is_none() {
+            // once per set of rows, not per Newton iteration
+            self.prepare(model, data);
+            self.rows_version = Some(data.efc_version);
+        }
         self.factor_sparse(model, data, jar)
     }
 

@@ -150,6 +150,7 @@ pub fn pyramid_regularizer(mu: f64, tw: f64, imp: f64, impratio: f64) -> (f64, f
 /// Build all constraint rows for the current positions and velocities `v`.
 /// `h` is the substep length. Needs kinematics, `cdof` and `data.contacts`.
 pub fn make_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Data) {
+    data.efc_version = data.efc_version.wrapping_add(1);
     data.efc_kind.clear();
     data.efc_j.clear();
     data.efc_nz.clear();
