@@ -28,27 +28,6 @@ pub use crate::data::{Hessian, DENSE_MAX_NV};
 use crate::dynamics::{chol, mass};
 use crate::model::Model;
 
-/// The dofs a contact between bodies `b1` and `b2` moves: the union of their paths to the root,
-/// ascending (a contact row's non-zero dofs, as `constraint::make_rows` builds them).
-pub fn pair_dofs(
-    model: &Model,
-    body_dof_last: &[usize],
-    b1: usize,
-    b2: usize,
-    out: &mut Vec<usize>,
-) {
-    out.clear();
-    for b in [b1, b2] {
-        let mut d = body_dof_last[b];
-        while d != usize::MAX {
-            out.push(d);
-            d = model.dof_parent[d];
-        }
-    }
-    out.sort_unstable();
-    out.dedup();
-}
-
 impl Hessian {
     /// Factor `H` for the rows of `data` active where `jar < 0` (`jar` = J a - aref, nefc), or
     /// `M_h` alone without rows. Returns false if it is not positive definite.
@@ -249,7 +228,7 @@ impl Pattern {
         let mut dofs = Vec::new();
         let mut pair_dof_lists = Vec::with_capacity(pairs.len());
         for &(b1, b2) in pairs {
-            pair_dofs(model, &data.body_dof_last, b1, b2, &mut dofs);
+            super::contact_dofs(model, &data.body_dof_last, b1, b2, &mut dofs);
             for (a, &i) in dofs.iter().enumerate() {
                 for &j in &dofs[..=a] {
                     cols[j].push(i);

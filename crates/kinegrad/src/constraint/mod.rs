@@ -210,16 +210,7 @@ pub fn make_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Data) {
         // relative point Jacobian (body2 - body1) along each frame axis, over the dofs of the
         // two bodies' paths to the root (the row's non-zeros, ascending in `row_dofs`)
         let dofs = &mut data.row_dofs;
-        dofs.clear();
-        for b in [b1, b2] {
-            let mut d = data.body_dof_last[b];
-            while d != usize::MAX {
-                dofs.push(d);
-                d = model.dof_parent[d];
-            }
-        }
-        dofs.sort_unstable();
-        dofs.dedup();
+        contact_dofs(model, &data.body_dof_last, b1, b2, dofs);
         let jac = &mut data.scratch_jac;
         for &d in dofs.iter() {
             jac[d] = Vec3::zeros();
@@ -286,6 +277,27 @@ pub fn make_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Data) {
             }
         }
     }
+}
+
+/// The dofs a contact between bodies `b1` and `b2` moves, into `out`: the union of their paths
+/// to the root, ascending (its rows' non-zero dofs; the Newton Hessian's block of the pair).
+pub fn contact_dofs(
+    model: &Model,
+    body_dof_last: &[usize],
+    b1: usize,
+    b2: usize,
+    out: &mut Vec<usize>,
+) {
+    out.clear();
+    for b in [b1, b2] {
+        let mut d = body_dof_last[b];
+        while d != usize::MAX {
+            out.push(d);
+            d = model.dof_parent[d];
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
 }
 
 /// The end of the run of rows from `r` that belong to one contact: its pyramid rows, which
