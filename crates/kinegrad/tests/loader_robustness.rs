@@ -370,3 +370,80 @@ fn errors_in_included_files_name_the_including_file() {
     );
     assert!(e.contains("part_dup.xml") && e.contains("line 2"), "{e}");
 }
+
+/// A tetrahedron as OBJ text.
+const TET_OBJ: &str =
+    "v 0 0 0\nv 0.1 0 0\nv 0 0.1 0\nv 0 0 0.1\nf 1 3 2\nf 1 2 4\nf 1 4 3\nf 2 3 4\n";
+
+#[test]
+fn paths_in_included_files_are_relative_to_the_included_file_as_mujoco_resolves_them() {
+    // main.xml includes parts/assets.xml, which names its mesh relative to parts/ (Genesis's
+    // franka_sim files); an empty meshdir is no meshdir
+    let dir = std::env::temp_dir().join(format!("kinegrad-include-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("parts")).unwrap();
+    std::fs::create_dir_all(dir.join("meshes")).unwrap();
+    std::fs::write(dir.join("meshes/tet.obj"), TET_OBJ).unwrap();
+    std::fs::write(
+        dir.join("parts/assets.xml"),
+        "<mujocoinclude><asset><mesh name='tet' file='../meshes/tet.obj'/></asset></mujocoinclude>\n",
+    )
+    .unwrap();
+    let main = dir.join("main.xml");
+    std::fs::write(
+        &main,
+        "<mujoco><compiler meshdir=''/><include file='parts/assets.xml'/>\n\
+         <worldbody><body><freejoint/><geom type='mesh' mesh='tet'/></body></worldbody></mujoco>\n",
+    )
+    .unwrap();
+    let m = build(mjcf::load(&main, 1.0).unwrap()).unwrap();
+    assert_eq!(m.ngeom, 1);
+    // a mesh in the main file still resolves against the main file's folder
+    std::fs::write(
+        &main,
+        "<mujoco><asset><mesh name='tet' file='meshes/tet.obj'/></asset>\n\
+         <worldbody><body><freejoint/><geom type='mesh' mesh='tet'/></body></worldbody></mujoco>\n",
+    )
+    .unwrap();
+    build(mjcf::load(&main, 1.0).unwrap()).unwrap();
+}
+
+#[test]
+fn a_package_uri_without_a_package_folder_names_a_file_beside_the_urdf() {
+    // Genesis's fancy_wheel.urdf: package://fancy_wheel.obj
+    let dir = std::env::temp_dir().join(format!("kinegrad-package-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("wheel.obj"), TET_OBJ).unwrap();
+    let p = dir.join("wheel.urdf");
+    std::fs::write(
+        &p,
+        "<robot name='w'><link name='l'><inertial><mass value='1'/><inertia ixx='0.01' iyy='0.01' izz='0.01' ixy='0' ixz='0' iyz='0'/></inertial>\
+         <collision><geometry><mesh filename='package://wheel.obj'/></geometry></collision></link></robot>\n",
+    )
+    .unwrap();
+    let m = build(urdf::load(&p, 1.0).unwrap()).unwrap();
+    assert_eq!(m.ngeom, 1);
+}
+
+#[test]
+fn a_limited_ball_joint_without_range_loads_as_mujoco_does_and_says_its_limit_is_ignored() {
+    let ball = tmp_file(
+        "ball_limited.xml",
+        "<mujoco><worldbody><body><joint name='b' type='ball' limited='true'/><geom size='0.1'/></body></worldbody></mujoco>\n",
+    );
+    let spec = mjcf::load(&ball, 1.0).unwrap();
+    assert!(
+        spec.warnings
+            .iter()
+            .any(|w| w.contains("joint 'b'") && w.contains("ball joint limits")),
+        "{:?}",
+        spec.warnings
+    );
+    build(spec).unwrap();
+    // a hinge is an error, as in MuJoCo (its range must increase)
+    let hinge = tmp_file(
+        "hinge_limited.xml",
+        "<mujoco><worldbody><body><joint name='h' type='hinge' limited='true'/><geom size='0.1'/></body></worldbody></mujoco>\n",
+    );
+    let e = mjcf::load(&hinge, 1.0).unwrap_err().to_string();
+    assert!(e.contains("limited joint without 'range'"), "{e}");
+}

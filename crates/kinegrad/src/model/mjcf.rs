@@ -424,11 +424,19 @@ impl Loader {
             }
         }
         let base = self.file.parent().unwrap_or(Path::new("")).to_path_buf();
+        // an empty directory is no directory (paths stay relative to their own file)
+        let folder = |d: &str| {
+            if d.is_empty() {
+                PathBuf::new()
+            } else {
+                base.join(d)
+            }
+        };
         if let Some(d) = c.attr("assetdir") {
-            self.comp.meshdir = base.join(d);
+            self.comp.meshdir = folder(d);
         }
         if let Some(d) = c.attr("meshdir") {
-            self.comp.meshdir = base.join(d);
+            self.comp.meshdir = folder(d);
         }
         match c.attr("inertiafromgeom") {
             None | Some("auto") => {}
@@ -573,8 +581,10 @@ impl Loader {
                             .to_string(),
                     };
                     let scale = e.vec3("scale")?.unwrap_or(Vec3::repeat(1.0));
+                    // no meshdir: relative to the folder of the file the element is in (an
+                    // included file's own, as MuJoCo resolves it)
                     let dir = if self.comp.meshdir.as_os_str().is_empty() {
-                        self.file.parent().unwrap_or(Path::new("")).to_path_buf()
+                        c.dir.as_ref().clone()
                     } else {
                         self.comp.meshdir.clone()
                     };
@@ -1033,7 +1043,13 @@ impl Loader {
             None => self.comp.autolimits && range.is_some(),
         };
         if limited && kind.range_unit().is_some() {
-            let r = range.ok_or_else(|| n.err("limited joint without 'range'"))?;
+            // MuJoCo: a limited ball joint without a range gets [0, 0]; a hinge or slide one is
+            // an error (its range must be increasing)
+            let r = match range {
+                Some(r) => r,
+                None if kind == JointType::Ball => [0.0, 0.0],
+                None => return Err(n.err("limited joint without 'range'")),
+            };
             let r = [ang(r[0]), ang(r[1])];
             if r[0] > r[1] {
                 return Err(n.err(format!(
@@ -1051,6 +1067,11 @@ impl Loader {
         j.margin = e.f("margin", 0.0)?;
         j.solref = e.arr_prefix::<2>("solreflimit", 1, j.solref)?;
         j.solimp = e.arr_prefix::<5>("solimplimit", 1, j.solimp)?;
+        if limited && kind == JointType::Ball {
+            self.warn(format!(
+                "joint '{name}': ball joint limits are not supported yet, ignored"
+            ));
+        }
         if j.damping < 0.0 || j.armature < 0.0 {
             return Err(n.err("negative damping or armature"));
         }

@@ -692,15 +692,20 @@ impl Loader {
         let mut cands: Vec<PathBuf> = Vec::new();
         let ancestors: Vec<&Path> = self.dir.ancestors().collect();
         if let Some(rest) = fname.strip_prefix("package://") {
-            let (pkg, sub) = rest.split_once('/').unwrap_or((rest, ""));
-            for a in &ancestors {
-                if a.file_name().and_then(|n| n.to_str()) == Some(pkg) {
-                    cands.push(a.join(sub));
+            match rest.split_once('/') {
+                Some((pkg, sub)) => {
+                    for a in &ancestors {
+                        if a.file_name().and_then(|n| n.to_str()) == Some(pkg) {
+                            cands.push(a.join(sub));
+                        }
+                        cands.push(a.join(pkg).join(sub));
+                    }
+                    for a in &ancestors {
+                        cands.push(a.join(sub));
+                    }
                 }
-                cands.push(a.join(pkg).join(sub));
-            }
-            for a in &ancestors {
-                cands.push(a.join(sub));
+                // `package://file.obj`: no package folder, the file beside the URDF or above it
+                None => cands.extend(ancestors.iter().map(|a| a.join(rest))),
             }
         } else if let Some(abs) = fname.strip_prefix("file://") {
             cands.push(PathBuf::from(abs));

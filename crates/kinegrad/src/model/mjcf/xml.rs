@@ -13,6 +13,9 @@ pub struct XNode {
     pub children: Vec<XNode>,
     /// The file, for messages; in an included file "path (included from file, line N)".
     pub file: Rc<PathBuf>,
+    /// The folder of the file the element was read from (an included file's own folder), which
+    /// relative paths in it are resolved against, as MuJoCo does.
+    pub dir: Rc<PathBuf>,
     pub line: u32,
 }
 
@@ -71,7 +74,7 @@ fn parse_text_labeled(text: &str, path: &Path, label: PathBuf, depth: usize) -> 
     convert(&doc, &file, path, depth)
 }
 
-fn node(lines: &LineIndex, n: roxmltree::Node, file: &Rc<PathBuf>) -> XNode {
+fn node(lines: &LineIndex, n: roxmltree::Node, file: &Rc<PathBuf>, dir: &Rc<PathBuf>) -> XNode {
     XNode {
         tag: n.tag_name().name().to_string(),
         attrs: n
@@ -80,6 +83,7 @@ fn node(lines: &LineIndex, n: roxmltree::Node, file: &Rc<PathBuf>) -> XNode {
             .collect(),
         children: Vec::new(),
         file: file.clone(),
+        dir: dir.clone(),
         line: lines.line(n.range().start),
     }
 }
@@ -94,14 +98,15 @@ fn convert(
     depth: usize,
 ) -> Result<XNode> {
     let lines = LineIndex::new(doc.input_text());
+    let dir = Rc::new(path.parent().unwrap_or(Path::new("")).to_path_buf());
     let root = doc.root_element();
-    let mut stack = vec![(node(&lines, root, file), root.children())];
+    let mut stack = vec![(node(&lines, root, file, &dir), root.children())];
     loop {
         let top = stack.last_mut().expect("stack holds the root");
         match top.1.next() {
             Some(c) if !c.is_element() => {}
             Some(c) if c.tag_name().name() == "include" => {
-                let inc_el = node(&lines, c, file);
+                let inc_el = node(&lines, c, file, &dir);
                 let f = inc_el
                     .attr("file")
                     .ok_or_else(|| inc_el.err("missing attribute 'file'"))?;
@@ -129,7 +134,7 @@ fn convert(
                 };
                 top.0.children.append(&mut inc.children);
             }
-            Some(c) => stack.push((node(&lines, c, file), c.children())),
+            Some(c) => stack.push((node(&lines, c, file, &dir), c.children())),
             None => {
                 let (done, _) = stack.pop().expect("non-empty");
                 match stack.last_mut() {

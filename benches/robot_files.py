@@ -1,0 +1,211 @@
+"""Robot files from the wild: how many load in kinegrad and in MuJoCo, and how many step alike
+(issue 19's table). Run: `.venv/bin/python benches/robot_files.py [--all-erd] [--list]`.
+
+The files: every MJCF with a <worldbody> and every URDF under .cache/assets (the dm_control suite,
+gymnasium's MuJoCo assets, Genesis's xml/ and urdf/, the example-robot-data robots `make setup`
+fetches; `--all-erd` first extracts all 39 example-robot-data robots from the wheel, about
+430 MB, into the same cache).
+
+For each file:
+- MuJoCo loads it (a URDF through MjSpec, its `package://` paths resolved as kinegrad resolves
+  them: MuJoCo's URDF reader has no package lookup);
+- kinegrad loads and builds it (a URDF with a fixed base, as MuJoCo imports it);
+- when both load, "as written" parity: both from the file's qpos0 at rest, the file's options
+  (timestep, integrator, gravity, iterations, tolerance), no control, 200 steps; the largest
+  |qpos difference| must stay under 1e-6. A file whose integrator kinegrad lacks (RK4) or whose
+  model differs in size counts as not comparable.
+
+Prints the counts, then the most common reasons for failing to load (each with one example).
+"""
+
+import argparse
+import collections
+import re
+import sys
+import zipfile
+from pathlib import Path
+
+import mujoco
+import numpy as np
+
+from kinegrad import _native
+
+REPO = Path(__file__).resolve().parents[1]
+ASSETS = REPO / ".cache" / "assets"
+ERD = ASSETS / "example-robot-data" / "robots"
+STEPS = 200
+TOL = 1e-6
+INTEGRATORS = {
+    int(mujoco.mjtIntegrator.mjINT_EULER): "euler",
+    int(mujoco.mjtIntegrator.mjINT_IMPLICITFAST): "implicitfast",
+}
+
+
+def extract_all_erd():
+    wheels = sorted((REPO / ".cache" / "wheels").glob("example_robot_data-*.whl"))
+    if not wheels:
+        raise SystemExit("no example-robot-data wheel in .cache/wheels: run `make setup` first")
+    inner = "cmeel.prefix/share/example-robot-data/robots/"
+    with zipfile.ZipFile(wheels[-1]) as zf:
+        for info in zf.infolist():
+            if info.filename.startswith(inner) and not info.filename.endswith("/"):
+                out = ERD / info.filename[len(inner) :]
+                if not (out.exists() and out.stat().st_size == info.file_size):
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    out.write_bytes(zf.read(info))
+
+
+def robot_files():
+    out = []
+    for f in sorted(ASSETS.rglob("*")):
+        if f.suffix == ".urdf":
+            out.append(f)
+        elif f.suffix == ".xml":
+            text = f.read_text(errors="ignore")
+            if "<mujoco" in text and "<worldbody" in text:
+                out.append(f)
+    return out
+
+
+def resolve_package(fname: str, here: Path) -> str:
+    """A URDF `package://pkg/sub` path as an existing file: `sub` under a folder named `pkg` above
+    the file, or under any folder above it."""
+    rest = fname[len("package://") :]
+    pkg, _, sub = rest.partition("/")
+    for a in [here, *here.parents]:
+        for cand in ([a / sub] if a.name == pkg else []) + [a / pkg / sub, a / sub, a / rest]:
+            if cand.is_file():
+                return str(cand)
+    return fname
+
+
+def mujoco_model(path: Path):
+    if path.suffix != ".urdf":
+        return mujoco.MjModel.from_xml_path(str(path))
+    text = path.read_text(errors="ignore")
+    text = re.sub(r'filename="(package://[^"]+)"', lambda m: f'filename="{resolve_package(m.group(1), path.parent)}"', text)
+    text = re.sub(
+        r'filename="([^"/][^":]*)"',
+        lambda m: f'filename="{path.parent / m.group(1)}"' if not Path(m.group(1)).is_absolute() else m.group(0),
+        text,
+    )
+    return mujoco.MjSpec.from_string(text).compile()
+
+
+def kinegrad_sim(path: Path, m):
+    opts = {}
+    if m is not None:
+        integrator = INTEGRATORS.get(int(m.opt.integrator))
+        if integrator is None:
+            return None, "integrator"
+        opts = dict(
+            timestep=float(m.opt.timestep),
+            integrator=integrator,
+            gravity=list(m.opt.gravity),
+            iterations=int(m.opt.iterations),
+            tolerance=float(m.opt.tolerance),
+        )
+    b = _native.SceneBuilder(**opts) if opts else _native.SceneBuilder(timestep=0.002)
+    if path.suffix == ".urdf":
+        b.add_urdf(str(path), 1.0, [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], True)
+    else:
+        b.add_mjcf(str(path), 1.0, [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0])
+    return b.build(1), None
+
+
+def parity(m, sim):
+    """The largest |qpos difference| over STEPS steps from qpos0 at rest, or None when the two
+    models differ in size."""
+    if sim.nq != m.nq or sim.nv != m.nv:
+        return None
+    if m.nq == 0:
+        return 0.0  # nothing moves
+    d = mujoco.MjData(m)
+    sim.set_state(m.qpos0[None].copy(), np.zeros((1, m.nv)))
+    gap = 0.0
+    for _ in range(STEPS // 20):
+        mujoco.mj_step(m, d, nstep=20)
+        try:
+            sim.step(20)
+        except Exception:  # noqa: BLE001 - a step that fails (diverges) does not match
+            return float("inf")
+        gap = max(gap, float(np.abs(sim.get_qpos()[0] - d.qpos).max()))
+        if not np.isfinite(gap):
+            return float("inf")
+    return gap
+
+
+def reason(e: Exception) -> str:
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    msg = re.sub(r"\S*\.(xml|urdf|obj|stl|dae|STL|DAE|OBJ)\b\S*", "FILE", msg)
+    msg = re.sub(r"'[^']*'", "'.'", msg)
+    msg = re.sub(r"line \d+", "line N", msg)
+    return msg[:120]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--all-erd", action="store_true", help="extract every example-robot-data robot first (~430 MB)")
+    ap.add_argument("--list", action="store_true", help="print one line per file")
+    a = ap.parse_args()
+    if a.all_erd:
+        extract_all_erd()
+    files = robot_files()
+    counts = collections.Counter()
+    fails = collections.defaultdict(list)
+    for f in files:
+        rel = f.relative_to(ASSETS)
+        try:
+            m = mujoco_model(f)
+        except Exception as e:  # noqa: BLE001 - MuJoCo's errors are the data here
+            m, mj_err = None, reason(e)
+        else:
+            mj_err = None
+        try:
+            sim, skip = kinegrad_sim(f, m)
+            kg_err = None
+        except Exception as e:  # noqa: BLE001
+            sim, skip, kg_err = None, None, reason(e)
+        gap = None
+        if m is not None and sim is not None:
+            gap = parity(m, sim)
+        counts["files"] += 1
+        counts["MuJoCo loads"] += m is not None
+        counts["kinegrad loads"] += sim is not None or skip is not None
+        counts["both load"] += m is not None and (sim is not None or skip is not None)
+        if m is not None and kg_err is not None:
+            fails[("kinegrad fails where MuJoCo loads", kg_err)].append(rel)
+        if m is None and kg_err is None:
+            counts["kinegrad loads, MuJoCo does not"] += 1
+        if skip is not None:
+            counts[f"not comparable ({skip})"] += 1
+        elif gap is None and m is not None and sim is not None:
+            counts["not comparable (sizes differ)"] += 1
+        elif gap is not None:
+            counts["compared"] += 1
+            counts[f"parity < {TOL:g} as written"] += gap < TOL
+        if a.list:
+            state = "ok" if (gap is not None and gap < TOL) else (kg_err or mj_err or skip or f"gap {gap:.1e}")
+            print(f"{str(rel):<80} {state}")
+    print(f"robot files from the registries' wheels in {ASSETS.relative_to(REPO)} ({STEPS} steps from qpos0, tolerance {TOL:g}):")
+    for k in [
+        "files",
+        "MuJoCo loads",
+        "kinegrad loads",
+        "both load",
+        "kinegrad loads, MuJoCo does not",
+        "not comparable (integrator)",
+        "not comparable (sizes differ)",
+        "compared",
+        f"parity < {TOL:g} as written",
+    ]:
+        print(f"  {k:<36} {counts[k]}")
+    if fails:
+        print("kinegrad fails to load where MuJoCo loads:")
+        for (_, why), fs in sorted(fails.items(), key=lambda kv: -len(kv[1])):
+            print(f"  {len(fs):>3}  {why}  (e.g. {fs[0]})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
