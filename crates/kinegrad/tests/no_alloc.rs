@@ -4,6 +4,8 @@
 //! scratch (`batch::step_all_n`); the reverse pass over a tape allocates per call, not per
 //! step. One test per binary: the counter is global.
 
+mod common;
+
 use kinegrad::adjoint::rollout::Tape;
 use kinegrad::math::{Mat3, Pose, Vec3};
 use kinegrad::model::builder::BaseMode;
@@ -234,22 +236,8 @@ fn steady_state_steps_do_not_allocate() {
     }
 
     // a pile of 27 boxes (3 x 3 x 3, the scale benchmark's scene): rows over their non-zero
-    // dofs, envelope factorizations, the mass matrix's pattern
-    let mut b = ModelBuilder::new();
-    b.options.timestep = 0.002;
-    b.add_entity(
-        primitives::plane(Vec3::z()),
-        Pose::identity(),
-        BaseMode::Fixed,
-    );
-    for k in 0..27 {
-        let (layer, i, j) = (k / 9, (k % 9) / 3, k % 3);
-        let (x, y) = ((i as f64 - 1.0) * 0.105, (j as f64 - 1.0) * 0.105);
-        let z = 0.052 + layer as f64 * 0.104;
-        let e = primitives::box_(Vec3::new(0.1, 0.1, 0.1), 500.0);
-        b.add_entity(e, at(x, y, z, 0.0), BaseMode::Free);
-    }
-    let model = b.build().unwrap();
+    // dofs, the sparse Newton Hessian, the mass matrix's tree pattern
+    let model = common::box_pile(3, 3, 0.005, 0.0);
     let mut s = State::new(&model);
     let c = Control::new(&model);
     let (n, contacts) = count(&model, &mut s, &c, 300, 100);

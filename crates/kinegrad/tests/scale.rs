@@ -11,54 +11,15 @@ use kinegrad::adjoint::StepGrad;
 use kinegrad::data::{HessianKind, DENSE_MAX_NV};
 use kinegrad::dynamics::mass;
 use kinegrad::fd::{step_jvp_fd, StepDirection};
-use kinegrad::math::{Pose, Quat, Vec3};
-use kinegrad::model::builder::BaseMode;
-use kinegrad::model::{primitives, ModelBuilder};
 use kinegrad::{pipeline, Control, Data, Model, State, StepCarry};
 
-/// Deterministic pseudo-random numbers in [-1, 1].
-struct Rng(u64);
-impl Rng {
-    fn vec(&mut self, n: usize) -> Vec<f64> {
-        (0..n)
-            .map(|_| {
-                self.0 = self
-                    .0
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-            })
-            .collect()
-    }
-}
+mod common;
 
-/// `side x side` columns of `layers` boxes of 0.1 m on a plane, `gap` apart (a negative gap: the
-/// columns press on each other, so the boxes also touch their neighbours and the Hessian's
-/// factor fills in), each box turned a little about z.
+use common::{box_pile, Rng};
+
+/// The pile of [`box_pile`], each box turned a little about z.
 fn pile(side: usize, layers: usize, gap: f64) -> Model {
-    let mut b = ModelBuilder::new();
-    b.options.timestep = 0.002;
-    b.add_entity(
-        primitives::plane(Vec3::z()),
-        Pose::identity(),
-        BaseMode::Fixed,
-    );
-    let pitch = 0.1 + gap;
-    for k in 0..side * side * layers {
-        let (layer, i, j) = (k / (side * side), (k % (side * side)) / side, k % side);
-        let c = (side as f64 - 1.0) / 2.0;
-        let pos = Vec3::new(
-            (i as f64 - c) * pitch,
-            (j as f64 - c) * pitch,
-            0.0505 + layer as f64 * 0.1005,
-        );
-        let rot = *Quat::from_euler_angles(0.0, 0.0, 0.01 * (k % 5) as f64)
-            .to_rotation_matrix()
-            .matrix();
-        let e = primitives::box_(Vec3::new(0.1, 0.1, 0.1), 500.0);
-        b.add_entity(e, Pose { pos, rot }, BaseMode::Free);
-    }
-    b.build().unwrap()
+    box_pile(side, layers, gap, 0.01)
 }
 
 fn settle(model: &Model, steps: usize) -> (State, Control, StepCarry, Data) {
@@ -97,7 +58,7 @@ fn sparse_factor_solves_the_hessian_assembled_densely() {
             }
         }
         assert!(lateral > 0, "rows between two boxes");
-        let b = Rng(3).vec(nv);
+        let b = Rng(3).signed(nv);
         let mut x = b.clone();
         d.hess.solve(&model, &mut x);
         let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
@@ -154,7 +115,7 @@ fn step_vjp_through_the_sparse_hessian_matches_finite_differences() {
     let model = pile(3, 2, 0.005);
     let (s, c, carry, _) = settle(&model, 150);
     let mut rng = Rng(7);
-    let (yq, yv) = (rng.vec(model.nq), rng.vec(model.nv));
+    let (yq, yv) = (rng.signed(model.nq), rng.signed(model.nv));
     let mut g = StepGrad::zeros(&model);
     let mut data = Data::new(&model);
     let mut sc = VjpScratch::new(&model);
@@ -173,8 +134,8 @@ fn step_vjp_through_the_sparse_hessian_matches_finite_differences() {
     .unwrap();
     assert_eq!(data.hess.kind(), HessianKind::Sparse);
     for (name, dq, dv) in [
-        ("v", vec![0.0; model.nq], rng.vec(model.nv)),
-        ("q", rng.vec(model.nq), vec![0.0; model.nv]),
+        ("v", vec![0.0; model.nq], rng.signed(model.nv)),
+        ("q", rng.signed(model.nq), vec![0.0; model.nv]),
     ] {
         let dir = StepDirection {
             q: dq,

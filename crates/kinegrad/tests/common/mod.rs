@@ -5,7 +5,7 @@
 
 use kinegrad::math::{Mat3, Pose, Quat, Vec3};
 use kinegrad::model::builder::{BaseMode, BodySpec, EntitySpec, GeomSpec, JointSpec};
-use kinegrad::model::{CtrlMode, GeomType, JointType, ModelBuilder};
+use kinegrad::model::{primitives, CtrlMode, GeomType, JointType, ModelBuilder};
 use kinegrad::{Control, Model, State};
 
 pub fn box_inertia(m: f64, h: Vec3) -> Mat3 {
@@ -168,8 +168,42 @@ impl Rng {
         }
     }
 
+    /// `n` numbers uniform in [-1, 1).
+    pub fn signed(&mut self, n: usize) -> Vec<f64> {
+        (0..n).map(|_| 2.0 * self.uniform() - 1.0).collect()
+    }
+
     /// A uniformly chosen element of `v`.
     pub fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
         &v[self.below(v.len())]
     }
+}
+
+/// `side x side` columns of `layers` free boxes of 0.1 m (500 kg/m^3) on a plane, the columns
+/// `gap` apart (a negative gap: they press on each other, so boxes also touch their
+/// neighbours), the layers 0.5 mm apart, box k turned `yaw (k mod 5)` about z; dt 0.002.
+pub fn box_pile(side: usize, layers: usize, gap: f64, yaw: f64) -> Model {
+    let mut b = ModelBuilder::new();
+    b.options.timestep = 0.002;
+    b.add_entity(
+        primitives::plane(Vec3::z()),
+        Pose::identity(),
+        BaseMode::Fixed,
+    );
+    let pitch = 0.1 + gap;
+    let c = (side as f64 - 1.0) / 2.0;
+    for k in 0..side * side * layers {
+        let (layer, i, j) = (k / (side * side), (k % (side * side)) / side, k % side);
+        let pos = Vec3::new(
+            (i as f64 - c) * pitch,
+            (j as f64 - c) * pitch,
+            0.0505 + layer as f64 * 0.1005,
+        );
+        let rot = *Quat::from_euler_angles(0.0, 0.0, yaw * (k % 5) as f64)
+            .to_rotation_matrix()
+            .matrix();
+        let e = primitives::box_(Vec3::new(0.1, 0.1, 0.1), 500.0);
+        b.add_entity(e, Pose { pos, rot }, BaseMode::Free);
+    }
+    b.build().unwrap()
 }
