@@ -49,3 +49,53 @@ def test_body_mass_properties_match_mujoco(parts):
         np.testing.assert_allclose(eig, np.sort(m.body_inertia[i]), rtol=rel, atol=1e-12, err_msg=name)
         compared += 1
     assert compared >= 1
+
+
+REPLICATE = """<mujoco>
+  <compiler angle="degree"/>
+  <worldbody>
+    <geom type="plane" size="5 5 .1"/>
+    <replicate count="3" offset="0 .4 0" sep="-">
+      <frame pos=".1 0 0">
+        <replicate count="12" offset=".3 0 0" euler="0 0 30">
+          <body name="b" pos="0 .2 .1">
+            <joint name="j" type="hinge" axis="0 1 0"/>
+            <geom name="g" type="box" size=".02 .05 .08"/>
+          </body>
+        </replicate>
+      </frame>
+    </replicate>
+    <body name="holder" pos="0 0 1">
+      <replicate count="2" offset=".5 0 0">
+        <geom type="sphere" size=".05" pos="0 0 .1"/>
+      </replicate>
+    </body>
+  </worldbody>
+</mujoco>
+"""
+
+
+def test_replicate_copies_bodies_as_mujoco_does(tmp_path):
+    """<replicate>: copies placed by the accumulated offset and rotation, named with the separator
+    and zero-padded index (innermost first), geoms inside a body adding to its mass (Genesis's
+    dominos.xml uses it)."""
+    path = tmp_path / "replicate.xml"
+    path.write_text(REPLICATE)
+    m = mujoco.MjModel.from_xml_path(str(path))
+    d = mujoco.MjData(m)
+    mujoco.mj_forward(m, d)
+    b = _native.SceneBuilder(enable_collision=False)
+    b.add_mjcf(str(path), 1.0, [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0])
+    sim = b.build(1)
+    desc = sim.describe()
+    names = desc["body_name"]
+    links = sim.kinematics(sim.get_qpos(), np.zeros((1, sim.nv)))[0]  # (nbody, LINK_STATE)
+    fields = dict((n, (o, k)) for n, o, k in _native.LINK_FIELDS)
+    po, pk = fields["pos"]
+    assert m.nbody == 1 + 36 + 1
+    for i in range(1, m.nbody):
+        name = mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, i)
+        k = names.index(name)  # the same names: b00-0 ... b11-2, holder
+        np.testing.assert_allclose(links[k, po : po + pk], d.xpos[i], atol=1e-12, err_msg=name)
+    assert "b00-0" in names and "b11-2" in names
+    assert abs(sim.get_param("body_mass")[0][names.index("holder")] - m.body_mass[-1]) < 1e-12

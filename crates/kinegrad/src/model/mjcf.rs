@@ -213,6 +213,9 @@ struct Loader {
     world_body: Option<usize>,
     joint_names: std::collections::HashSet<String>,
     body_names: std::collections::HashSet<String>,
+    /// Appended to the names of the bodies, joints and geoms read now: the copy indices of the
+    /// `<replicate>`s around them (the innermost first, as MuJoCo names them).
+    suffix: String,
     geom_names: std::collections::HashSet<String>,
 }
 
@@ -264,6 +267,7 @@ impl Loader {
             joint_names: Default::default(),
             body_names: Default::default(),
             geom_names: Default::default(),
+            suffix: String::new(),
         }
     }
 
@@ -645,6 +649,54 @@ impl Loader {
         }
     }
 
+    /// The rotation of Euler angles `a` in the compiler's unit and sequence (`eulerseq`: a
+    /// lower-case axis rotates about the moving frame, an upper-case one about the fixed one).
+    fn euler(&self, a: [f64; 3]) -> Quat {
+        let mut q = Quat::identity();
+        for (i, &ch) in self.comp.eulerseq.iter().enumerate() {
+            let axis = match ch.to_ascii_lowercase() {
+                b'x' => Vec3::x_axis(),
+                b'y' => Vec3::y_axis(),
+                _ => Vec3::z_axis(),
+            };
+            let r = Quat::from_axis_angle(&axis, self.angle(a[i]));
+            q = if ch.is_ascii_lowercase() {
+                q * r
+            } else {
+                r * q
+            };
+        }
+        q
+    }
+
+    /// The frames of the copies of a `<replicate>` (count, offset, euler), in the frame of its
+    /// parent, and the copies' name suffixes: copy i sits at `sum_{k<i} R^k offset` turned by
+    /// `R^i` (R the rotation of `euler`, `R^i` computed as the rotation of `i euler`), and is
+    /// named with `sep` and its index, zero-padded to the digits of `count` (as MuJoCo does).
+    fn replicas(&self, c: &XNode, class: &str) -> Result<Vec<(Vec3, Quat, String)>> {
+        let cls = self.classes.clone();
+        let e = Self::el(&cls, c, class)?;
+        let count = e.int("count", -1)?;
+        if count < 1 {
+            return Err(c.err("attribute 'count' missing or below 1"));
+        }
+        let offset = e.vec3("offset")?.unwrap_or_default();
+        let euler = e.arr::<3>("euler")?.unwrap_or([0.0; 3]);
+        let sep = c.attr("sep").unwrap_or("");
+        let width = count.to_string().len();
+        let step = self.euler(euler);
+        let (mut pos, mut quat) = (Vec3::zeros(), Quat::identity());
+        let mut out = Vec::with_capacity(count as usize);
+        for i in 0..count {
+            let k = i as f64;
+            let qi = self.euler([k * euler[0], k * euler[1], k * euler[2]]);
+            out.push((pos, qi, format!("{sep}{i:0width$}")));
+            pos += quat * offset;
+            quat *= step;
+        }
+        Ok(out)
+    }
+
     /// Orientation from quat / axisangle / euler / xyaxes / zaxis.
     fn orientation(&self, e: &El) -> Result<Quat> {
         let n = e.n;
@@ -666,21 +718,7 @@ impl Loader {
             ));
         }
         if let Some(a) = e.arr::<3>("euler")? {
-            let mut q = Quat::identity();
-            for (i, &ch) in self.comp.eulerseq.iter().enumerate() {
-                let axis = match ch.to_ascii_lowercase() {
-                    b'x' => Vec3::x_axis(),
-                    b'y' => Vec3::y_axis(),
-                    _ => Vec3::z_axis(),
-                };
-                let r = Quat::from_axis_angle(&axis, self.angle(a[i]));
-                q = if ch.is_ascii_lowercase() {
-                    q * r
-                } else {
-                    r * q
-                };
-            }
-            return Ok(q);
+            return Ok(self.euler(a));
         }
         if let Some(a) = e.arr::<6>("xyaxes")? {
             let x = Vec3::new(a[0], a[1], a[2]);
@@ -720,6 +758,8 @@ impl Loader {
             class: String,
             /// Set on a `<body>` level: its mass properties are computed when it is left.
             finish: bool,
+            /// The name suffix of the `<replicate>` copies around it.
+            suffix: String,
         }
         let mut stack = vec![Level {
             n,
@@ -729,6 +769,7 @@ impl Loader {
             fquat,
             class: class.to_string(),
             finish: false,
+            suffix: self.suffix.clone(),
         }];
         while let Some(top) = stack.last_mut() {
             let Some(c) = top.n.children.get(top.next) else {
@@ -742,6 +783,7 @@ impl Loader {
             top.next += 1;
             let (body, fpos, fquat, n) = (top.body, top.fpos, top.fquat, top.n);
             let class = top.class.clone();
+            self.suffix.clone_from(&top.suffix);
             match c.tag.as_str() {
                 "body" => {
                     let (idx, cc) = self.body_start(c, body, fpos, fquat, &class)?;
@@ -753,7 +795,24 @@ impl Loader {
                         fquat: Quat::identity(),
                         class: cc,
                         finish: true,
+                        suffix: self.suffix.clone(),
                     });
+                }
+                "replicate" => {
+                    // the copies in reverse on the stack, so that copy 0 is read first
+                    let cc = c.attr("childclass").unwrap_or(&class).to_string();
+                    for (p, q, sfx) in self.replicas(c, &class)?.into_iter().rev() {
+                        stack.push(Level {
+                            n: c,
+                            next: 0,
+                            body,
+                            fpos: fpos + fquat * p,
+                            fquat: fquat * q,
+                            class: cc.clone(),
+                            finish: false,
+                            suffix: format!("{sfx}{}", self.suffix),
+                        });
+                    }
                 }
                 "frame" => {
                     let cls = self.classes.clone();
@@ -769,6 +828,7 @@ impl Loader {
                         fquat: fquat * q,
                         class: cc,
                         finish: false,
+                        suffix: self.suffix.clone(),
                     });
                 }
                 "geom" => {
@@ -786,12 +846,13 @@ impl Loader {
                     }
                 }
                 "site" | "camera" | "light" => {}
-                "composite" | "flexcomp" | "replicate" | "attach" | "plugin" => {
+                "composite" | "flexcomp" | "attach" | "plugin" => {
                     return Err(c.err("unsupported element"))
                 }
                 other => self.warn(format!("<{other}> in {} unsupported, ignored", n.desc())),
             }
         }
+        self.suffix.clear();
         Ok(())
     }
 
@@ -810,7 +871,7 @@ impl Loader {
         let idx = self.spec.bodies.len();
         let name = n
             .attr("name")
-            .map(str::to_string)
+            .map(|s| format!("{s}{}", self.suffix))
             .unwrap_or_else(|| format!("body{idx}"));
         if !self.body_names.insert(name.clone()) {
             return Err(n.err(format!("repeated body name '{name}'")));
@@ -831,7 +892,7 @@ impl Loader {
                 "freejoint" => {
                     let jn = c
                         .attr("name")
-                        .map(str::to_string)
+                        .map(|s| format!("{s}{}", self.suffix))
                         .unwrap_or_else(|| format!("{name}_freejoint"));
                     let mut j = JointSpec::new(jn, JointType::Free);
                     j.line = self.line_of(c);
@@ -967,6 +1028,12 @@ impl Loader {
                     let cc = c.attr("childclass").unwrap_or(&class).to_string();
                     stack.push((c, 0, cc, fpos + fquat * p, fquat * q));
                 }
+                "replicate" => {
+                    let cc = c.attr("childclass").unwrap_or(&class).to_string();
+                    for (p, q, _) in self.replicas(c, &class)?.into_iter().rev() {
+                        stack.push((c, 0, cc.clone(), fpos + fquat * p, fquat * q));
+                    }
+                }
                 _ => {}
             }
         }
@@ -1021,7 +1088,7 @@ impl Loader {
             JointType::from_name(t).ok_or_else(|| n.err(format!("unknown joint type '{t}'")))?;
         let name = n
             .attr("name")
-            .map(str::to_string)
+            .map(|s| format!("{s}{}", self.suffix))
             .unwrap_or_else(|| format!("{body}_joint{k}"));
         let mut j = JointSpec::new(name.clone(), kind);
         j.line = self.line_of(n);
@@ -1167,7 +1234,10 @@ impl Loader {
         let cls = self.classes.clone();
         let e = Self::el(&cls, n, class)?;
         let sh = self.shape(&e)?;
-        let gname = n.attr("name").unwrap_or("").to_string();
+        let gname = n
+            .attr("name")
+            .map(|s| format!("{s}{}", self.suffix))
+            .unwrap_or_default();
         let (kind, mesh) = match &sh.kind {
             Shape::Prim(k) => (*k, None),
             Shape::Mesh(m) => (GeomType::Mesh, Some(m.clone())),
