@@ -447,3 +447,27 @@ fn a_limited_ball_joint_without_range_loads_as_mujoco_does_and_says_its_limit_is
     let e = mjcf::load(&hinge, 1.0).unwrap_err().to_string();
     assert!(e.contains("limited joint without 'range'"), "{e}");
 }
+
+#[test]
+fn a_replicate_count_out_of_bounds_is_an_error_naming_the_element() {
+    for (count, needle) in [("0", "below 1"), ("1000000000", "more than 100000")] {
+        let p = tmp_file(
+            &format!("replicate_{count}.xml"),
+            &format!(
+                "<mujoco><worldbody>\n<replicate count='{count}' offset='1 0 0'><body><geom size='0.1'/></body></replicate>\n</worldbody></mujoco>\n"
+            ),
+        );
+        let e = mjcf::load(&p, 1.0).unwrap_err().to_string();
+        assert!(
+            e.contains("<replicate>") && e.contains(needle) && e.contains("line 2"),
+            "{e}"
+        );
+    }
+    // nested replicates multiply: 10^6 x 10 bodies stop at the bound on bodies, quickly
+    let p = tmp_file(
+        "replicate_nested.xml",
+        "<mujoco><worldbody><replicate count='100000' offset='1 0 0'><replicate count='100000' offset='0 1 0'>\n         <body><geom size='0.1'/></body></replicate></replicate></worldbody></mujoco>\n",
+    );
+    let e = mjcf::load(&p, 1.0).unwrap_err().to_string();
+    assert!(e.contains("more than 1000000 bodies"), "{e}");
+}

@@ -201,6 +201,12 @@ struct MeshAsset {
     loaded: Option<std::result::Result<usize, String>>,
 }
 
+/// The most copies one `<replicate>` may make.
+const MAX_REPLICAS: i64 = 100_000;
+
+/// The most bodies a file may make (nested `<replicate>`s multiply their counts).
+const MAX_BODIES: usize = 1_000_000;
+
 struct Loader {
     file: PathBuf,
     scale: f64,
@@ -680,6 +686,12 @@ impl Loader {
         if count < 1 {
             return Err(c.err("attribute 'count' missing or below 1"));
         }
+        // a bound before anything is allocated (copies multiply through nested replicates)
+        if count > MAX_REPLICAS {
+            return Err(c.err(format!(
+                "attribute 'count': {count} copies, more than {MAX_REPLICAS}"
+            )));
+        }
         let offset = e.vec3("offset")?.unwrap_or_default();
         let euler = e.arr::<3>("euler")?.unwrap_or([0.0; 3]);
         let sep = c.attr("sep").unwrap_or("");
@@ -869,6 +881,9 @@ impl Loader {
         let class = n.attr("childclass").unwrap_or(class).to_string();
         let e = El { n, defs: None };
         let idx = self.spec.bodies.len();
+        if idx >= MAX_BODIES {
+            return Err(n.err(format!("more than {MAX_BODIES} bodies")));
+        }
         let name = n
             .attr("name")
             .map(|s| format!("{s}{}", self.suffix))
