@@ -655,6 +655,11 @@ impl Loader {
         }
     }
 
+    /// A name as written, with the suffix of the `<replicate>` copies being read.
+    fn named(&self, name: &str) -> String {
+        format!("{name}{}", self.suffix)
+    }
+
     /// The rotation of Euler angles `a` in the compiler's unit and sequence (`eulerseq`: a
     /// lower-case axis rotates about the moving frame, an upper-case one about the fixed one).
     fn euler(&self, a: [f64; 3]) -> Quat {
@@ -675,13 +680,19 @@ impl Loader {
         q
     }
 
-    /// The frames of the copies of a `<replicate>` (count, offset, euler), in the frame of its
-    /// parent, and the copies' name suffixes: copy i sits at `sum_{k<i} R^k offset` turned by
-    /// `R^i` (R the rotation of `euler`, `R^i` computed as the rotation of `i euler`), and is
-    /// named with `sep` and its index, zero-padded to the digits of `count` (as MuJoCo does).
-    fn replicas(&self, c: &XNode, class: &str) -> Result<Vec<(Vec3, Quat, String)>> {
+    /// Where the children of a `<frame>` or a `<replicate>` are read, in the frame of its
+    /// parent, each placement with its name suffix: a frame's one placement (its pose, no
+    /// suffix), or a replicate's copies (count, offset, euler): copy i sits at
+    /// `sum_{k<i} R^k offset` turned by `R^i` (R the rotation of `euler`, `R^i` computed as the
+    /// rotation of `i euler`), and is named with `sep` and its index, zero-padded to the digits
+    /// of `count` (as MuJoCo does).
+    fn placements(&self, c: &XNode, class: &str) -> Result<Vec<(Vec3, Quat, String)>> {
         let cls = self.classes.clone();
         let e = Self::el(&cls, c, class)?;
+        if c.tag == "frame" {
+            let p = e.vec3("pos")?.unwrap_or_default();
+            return Ok(vec![(p, self.orientation(&e)?, String::new())]);
+        }
         let count = e.int("count", -1)?;
         if count < 1 {
             return Err(c.err("attribute 'count' missing or below 1"));
@@ -810,10 +821,11 @@ impl Loader {
                         suffix: self.suffix.clone(),
                     });
                 }
-                "replicate" => {
-                    // the copies in reverse on the stack, so that copy 0 is read first
+                "frame" | "replicate" => {
+                    // a frame's one placement, a replicate's copies: in reverse on the stack, so
+                    // that the first is read first
                     let cc = c.attr("childclass").unwrap_or(&class).to_string();
-                    for (p, q, sfx) in self.replicas(c, &class)?.into_iter().rev() {
+                    for (p, q, sfx) in self.placements(c, &class)?.into_iter().rev() {
                         stack.push(Level {
                             n: c,
                             next: 0,
@@ -825,23 +837,6 @@ impl Loader {
                             suffix: format!("{sfx}{}", self.suffix),
                         });
                     }
-                }
-                "frame" => {
-                    let cls = self.classes.clone();
-                    let e = Self::el(&cls, c, &class)?;
-                    let p = e.vec3("pos")?.unwrap_or_default();
-                    let q = self.orientation(&e)?;
-                    let cc = c.attr("childclass").unwrap_or(&class).to_string();
-                    stack.push(Level {
-                        n: c,
-                        next: 0,
-                        body,
-                        fpos: fpos + fquat * p,
-                        fquat: fquat * q,
-                        class: cc,
-                        finish: false,
-                        suffix: self.suffix.clone(),
-                    });
                 }
                 "geom" => {
                     let target = match body {
@@ -886,7 +881,7 @@ impl Loader {
         }
         let name = n
             .attr("name")
-            .map(|s| format!("{s}{}", self.suffix))
+            .map(|s| self.named(s))
             .unwrap_or_else(|| format!("body{idx}"));
         if !self.body_names.insert(name.clone()) {
             return Err(n.err(format!("repeated body name '{name}'")));
@@ -907,7 +902,7 @@ impl Loader {
                 "freejoint" => {
                     let jn = c
                         .attr("name")
-                        .map(|s| format!("{s}{}", self.suffix))
+                        .map(|s| self.named(s))
                         .unwrap_or_else(|| format!("{name}_freejoint"));
                     let mut j = JointSpec::new(jn, JointType::Free);
                     j.line = self.line_of(c);
@@ -1035,17 +1030,9 @@ impl Loader {
             let (class, fpos, fquat) = (top.2.clone(), top.3, top.4);
             match c.tag.as_str() {
                 "geom" => geoms.push((c, class, fpos, fquat)),
-                "frame" => {
-                    let cls = self.classes.clone();
-                    let e = Self::el(&cls, c, &class)?;
-                    let p = e.vec3("pos")?.unwrap_or_default();
-                    let q = self.orientation(&e)?;
+                "frame" | "replicate" => {
                     let cc = c.attr("childclass").unwrap_or(&class).to_string();
-                    stack.push((c, 0, cc, fpos + fquat * p, fquat * q));
-                }
-                "replicate" => {
-                    let cc = c.attr("childclass").unwrap_or(&class).to_string();
-                    for (p, q, _) in self.replicas(c, &class)?.into_iter().rev() {
+                    for (p, q, _) in self.placements(c, &class)?.into_iter().rev() {
                         stack.push((c, 0, cc.clone(), fpos + fquat * p, fquat * q));
                     }
                 }
@@ -1103,7 +1090,7 @@ impl Loader {
             JointType::from_name(t).ok_or_else(|| n.err(format!("unknown joint type '{t}'")))?;
         let name = n
             .attr("name")
-            .map(|s| format!("{s}{}", self.suffix))
+            .map(|s| self.named(s))
             .unwrap_or_else(|| format!("{body}_joint{k}"));
         let mut j = JointSpec::new(name.clone(), kind);
         j.line = self.line_of(n);
@@ -1249,10 +1236,7 @@ impl Loader {
         let cls = self.classes.clone();
         let e = Self::el(&cls, n, class)?;
         let sh = self.shape(&e)?;
-        let gname = n
-            .attr("name")
-            .map(|s| format!("{s}{}", self.suffix))
-            .unwrap_or_default();
+        let gname = n.attr("name").map(|s| self.named(s)).unwrap_or_default();
         let (kind, mesh) = match &sh.kind {
             Shape::Prim(k) => (*k, None),
             Shape::Mesh(m) => (GeomType::Mesh, Some(m.clone())),
