@@ -82,6 +82,11 @@ def resolve_package(fname: str, here: Path) -> str:
 def mujoco_model(path: Path):
     if path.suffix != ".urdf":
         return mujoco.MjModel.from_xml_path(str(path))
+    return mujoco.MjSpec.from_string(mujoco_model_text(path)).compile()
+
+
+def mujoco_model_text(path: Path) -> str:
+    """A URDF's text with its mesh paths made absolute, for MuJoCo's reader."""
     text = path.read_text(errors="ignore")
     text = re.sub(r'filename="(package://[^"]+)"', lambda m: f'filename="{resolve_package(m.group(1), path.parent)}"', text)
     text = re.sub(
@@ -89,7 +94,7 @@ def mujoco_model(path: Path):
         lambda m: f'filename="{path.parent / m.group(1)}"' if not Path(m.group(1)).is_absolute() else m.group(0),
         text,
     )
-    return mujoco.MjSpec.from_string(text).compile()
+    return text
 
 
 def kinegrad_sim(path: Path, m):

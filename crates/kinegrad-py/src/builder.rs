@@ -44,7 +44,8 @@ impl SceneBuilder {
     #[pyo3(signature = (
         timestep=0.01, substeps=1, gravity=[0.0, 0.0, -9.81], integrator="implicitfast",
         enable_collision=true, enable_joint_limit=true, enable_self_collision=true,
-        iterations=100, tolerance=1e-8, ls_iterations=50, constraint_timeconst=None, impratio=1.0
+        iterations=100, tolerance=1e-8, ls_iterations=50, constraint_timeconst=None, impratio=1.0,
+        enable_equality=true, enable_frictionloss=true
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -60,6 +61,8 @@ impl SceneBuilder {
         ls_iterations: usize,
         constraint_timeconst: Option<f64>,
         impratio: f64,
+        enable_equality: bool,
+        enable_frictionloss: bool,
     ) -> PyResult<Self> {
         let integrator = Integrator::from_name(integrator).map_err(to_py_err)?;
         let options = Options {
@@ -68,6 +71,8 @@ impl SceneBuilder {
             integrator,
             enable_collision,
             enable_joint_limit,
+            enable_equality,
+            enable_frictionloss,
             enable_self_collision,
             iterations,
             tolerance,

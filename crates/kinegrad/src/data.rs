@@ -44,15 +44,37 @@ pub struct Contact {
     pub point: crate::collision::ContactPoint,
 }
 
-/// Kind of a constraint row.
+/// Kind of a constraint row. Rows come in MuJoCo's order: equalities, dof friction, limits,
+/// contacts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RowKind {
+    /// Row `k` of equality constraint `eq` (connect: 3 rows, weld: 6, joint: 1): always
+    /// quadratic, its force of either sign.
+    Equality(usize, usize),
+    /// Dry friction of a dof (`dof_frictionloss`): a Huber cost whose force saturates at
+    /// `+-frictionloss`.
+    Friction(usize),
     /// Lower or upper joint limit (the joint index).
     Limit(usize),
     /// Frictionless contact normal (contact index).
     ContactNormal(usize),
     /// Edge of a pyramidal friction cone (contact index, edge 0..4).
     ContactPyramid(usize, usize),
+}
+
+/// State of a constraint row at an acceleration, as MuJoCo names them: which piece of the
+/// row's cost applies (`constraint::row_state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RowState {
+    /// An inequality row that is satisfied: no force, no cost.
+    Inactive,
+    /// `1/2 D z^2`: force `-D z` (equalities always, inequalities when violated, friction
+    /// rows below their bound).
+    Quadratic,
+    /// A friction row saturated at `+frictionloss` (its residual below `-R frictionloss`).
+    LinearNeg,
+    /// A friction row saturated at `-frictionloss` (its residual above `R frictionloss`).
+    LinearPos,
 }
 
 /// Scratch data of one model instance.
@@ -148,8 +170,13 @@ pub struct Data {
     pub efc_d: Vec<f64>,
     /// Row regularizer R. (nefc)
     pub efc_r: Vec<f64>,
-    /// Whether each row is active at the solution. (nefc)
+    /// Force bound of friction rows (their `frictionloss`; 0 for the other rows). (nefc)
+    pub efc_floss: Vec<f64>,
+    /// Whether each row's force is non-zero at the solution (its state is not
+    /// [`RowState::Inactive`]). (nefc)
     pub efc_active: Vec<bool>,
+    /// Each row's state at the solution. (nefc)
+    pub efc_state: Vec<RowState>,
     /// Row force at the solution. (nefc)
     pub efc_force: Vec<f64>,
 
@@ -172,7 +199,9 @@ pub struct Data {
     pub(crate) scratch_jac: Vec<Vec3>,
     /// Scratch of make_rows: the non-zero dofs of one contact's rows. (<= nv)
     pub(crate) row_dofs: Vec<usize>,
-    pub(crate) scratch_ls: Vec<(f64, usize)>,
+    /// Scratch of the line search: each kink along the direction (step length, row, the row's
+    /// state before and after).
+    pub(crate) scratch_ls: Vec<(f64, usize, RowState, RowState)>,
     pub(crate) scratch_points: Vec<crate::collision::ContactPoint>,
     /// Scratch of the broadphase (`detect`): each bounded geom's world box `[lo, hi]` per axis
     /// with the geom, and the candidate pairs' indices.
@@ -228,7 +257,9 @@ impl Data {
             efc_aref: Vec::with_capacity(256),
             efc_d: Vec::with_capacity(256),
             efc_r: Vec::with_capacity(256),
+            efc_floss: Vec::with_capacity(256),
             efc_active: Vec::with_capacity(256),
+            efc_state: Vec::with_capacity(256),
             efc_force: Vec::with_capacity(256),
             qacc: vec![0.0; nv],
             qfrc_constraint: vec![0.0; nv],

@@ -288,7 +288,7 @@ pub fn forward(
     mass::solve(model, &data.qm_h_ldl, &mut data.qacc_smooth);
     // collision and constraints
     crate::detect::detect(model, params, data);
-    constraint::make_rows(model, q, v, h, data);
+    constraint::make_rows(model, params, q, v, h, data);
     let solved = solver::solve(model, data, &carry.qacc_warmstart);
     carry.qacc_warmstart.copy_from_slice(&data.qacc);
     if !solved {
@@ -339,7 +339,7 @@ pub fn forward_replay(
         data.contacts
             .push(crate::detect::contact(model, params, g1, g2, &c.point));
     }
-    constraint::make_rows(model, q, v, h, data);
+    constraint::make_rows(model, params, q, v, h, data);
     if !solver::set_solution(model, data, replay.qacc, replay.residual) {
         return Err(if data.nefc == 0 {
             not_positive_definite(model, params, control, data, h, nstep)

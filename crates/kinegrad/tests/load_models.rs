@@ -129,7 +129,7 @@ fn mjcf_counts_match_mujoco() {
 }
 
 #[test]
-fn mjcf_panda_reports_tendon_and_equality() {
+fn mjcf_panda_reads_its_finger_equality_and_reports_its_tendon() {
     let spec = mjcf::load(
         &assets().join("genesis/xml/franka_emika_panda/panda.xml"),
         1.0,
@@ -137,7 +137,12 @@ fn mjcf_panda_reports_tendon_and_equality() {
     .unwrap();
     let w = spec.warnings.join("\n");
     assert!(w.contains("<tendon>") && w.contains("split"), "{w}");
-    assert!(w.contains("<equality>"), "{w}");
+    assert!(!w.contains("<equality>"), "{w}");
+    let eq = &spec.equalities;
+    assert_eq!(eq.len(), 1);
+    assert_eq!(eq[0].kind, kinegrad::model::EqType::Joint);
+    assert_eq!(eq[0].obj, ["finger_joint1", "finger_joint2"]);
+    assert_eq!(eq[0].polycoef, [0.0, 1.0, 0.0, 0.0, 0.0]);
     assert!(w.contains("tendon transmission"), "{w}");
     assert_eq!(spec.actuators.len(), 7);
     assert!(spec
@@ -373,14 +378,26 @@ fn urdf_features_and_warnings() {
     let spec = urdf::load(&f, 2.0).unwrap();
     let w = spec.warnings.join("\n");
     for needle in [
-        "frictionloss",
-        "joint 'slide': <mimic>",
         "<transmission> 'tr'",
         "arm.dae",
         "link 'arm': no <inertial>",
     ] {
         assert!(w.contains(needle), "missing warning {needle:?} in:\n{w}");
     }
+    assert!(!w.contains("frictionloss") && !w.contains("mimic"), "{w}");
+    // <dynamics friction> is the frictionloss, <mimic> a joint equality (MuJoCo's reading)
+    let joints: Vec<_> = spec.bodies.iter().flat_map(|b| &b.joints).collect();
+    assert_eq!(
+        joints
+            .iter()
+            .find(|j| j.name == "shoulder")
+            .unwrap()
+            .frictionloss,
+        0.1
+    );
+    assert_eq!(spec.equalities.len(), 1);
+    assert_eq!(spec.equalities[0].obj, ["slide", "shoulder"]);
+    assert_eq!(spec.equalities[0].polycoef, [0.0, 1.0, 0.0, 0.0, 0.0]);
     assert_eq!(spec.name, "bot");
     let names: Vec<&str> = spec.bodies.iter().map(|b| b.name.as_str()).collect();
     assert_eq!(names, ["base", "arm", "tip", "finger"]);
@@ -509,18 +526,18 @@ fn mjcf_features_and_warnings() {
     );
     let spec = mjcf::load(&f, 1.0).unwrap();
     let w = spec.warnings.join("\n");
-    for needle in [
-        "t1",
-        "w1",
-        "jp",
-        "k0",
-        "p1",
-        "frictionloss",
-        "ellipsoid",
-        "actuator 'tm'",
-    ] {
+    for needle in ["t1", "jp", "k0", "p1", "ellipsoid", "actuator 'tm'"] {
         assert!(w.contains(needle), "missing warning {needle:?} in:\n{w}");
     }
+    assert!(!w.contains("w1") && !w.contains("frictionloss"), "{w}");
+    assert_eq!(spec.equalities.len(), 1);
+    assert_eq!(spec.equalities[0].name, "w1");
+    let h = spec
+        .bodies
+        .iter()
+        .flat_map(|b| &b.joints)
+        .find(|j| j.name == "h");
+    assert_eq!(h.unwrap().frictionloss, 0.1);
     let opt = spec.options.clone().unwrap();
     assert_eq!(opt.timestep, 0.005);
     assert!(!opt.enable_collision);

@@ -23,7 +23,7 @@ use kinegrad::adjoint::integrator::{integrate_pos_vjp, integrate_vel_vjp};
 use kinegrad::adjoint::kinematics::{com_vel_vjp, position_vjp, InertiaBar, PosAdjoint};
 use kinegrad::adjoint::params_zeros;
 use kinegrad::adjoint::rnea::{armature_vjp, rnea_vjp};
-use kinegrad::adjoint::solve::{row_seed, solve_vjp};
+use kinegrad::adjoint::solve::{row_seed, solve_vjp, RowBar};
 use kinegrad::collision::{collide, ContactPoint};
 use kinegrad::data::RowKind;
 use kinegrad::detect::{contact, geom_shape};
@@ -885,25 +885,32 @@ fn constraint_rows_vjp_matches_finite_differences() {
     let d_bar = rng.vec(nefc);
     let loss = |d: &Data, q: &[f64], v: &[f64]| {
         let mut d = d.clone();
-        constraint::make_rows(&model, q, v, h, &mut d);
+        constraint::make_rows(&model, &model.params0, q, v, h, &mut d);
         assert_eq!(d.efc_kind, base.efc_kind, "the rows must stay the same");
         dot(&d.efc_j, &j_bar) + dot(&d.efc_aref, &aref_bar) + dot(&d.efc_d, &d_bar)
     };
     let mut adj = PosAdjoint::new(&model);
     let (mut q_bar, mut v_bar) = (vec![0.0; model.nq], vec![0.0; nv]);
+    let mut params_bar = kinegrad::adjoint::params_zeros(&model);
     rows_vjp(
         &model,
         &base,
+        &s.q,
         &s.v,
         h,
         |r, jb| {
             let span = base.efc_nz_adr[r]..base.efc_nz_adr[r + 1];
             jb[..span.len()].copy_from_slice(&j_bar[span]);
-            Some((aref_bar[r], d_bar[r]))
+            Some(RowBar {
+                aref: aref_bar[r],
+                d: d_bar[r],
+                floss: 0.0,
+            })
         },
         &mut adj,
         &mut q_bar,
         &mut v_bar,
+        &mut params_bar,
     );
     let (dq, dv) = (rng.vec(model.nq), rng.vec(nv));
     let fd = central(|e| loss(&base, &axpy(&s.q, e, &dq), &s.v));
@@ -1106,9 +1113,9 @@ fn solve_vjp_matches_finite_differences() {
     let mut d_bar = vec![0.0; nefc];
     for r in 0..nefc {
         let span = base.efc_nz_adr[r]..base.efc_nz_adr[r + 1];
-        if let Some((ab, db)) = row_seed(&base, &lambda, r, &mut j_bar[span]) {
-            aref_bar[r] = ab;
-            d_bar[r] = db;
+        if let Some(b) = row_seed(&base, &lambda, r, &mut j_bar[span]) {
+            aref_bar[r] = b.aref;
+            d_bar[r] = b.d;
         }
     }
     let df = rng.vec(nv);

@@ -1,5 +1,5 @@
-//! Reverse of the constraint rows ([`crate::constraint::make_rows`]: joint limits and
-//! contacts), with the active set and the contact features frozen.
+//! Reverse of the constraint rows ([`crate::constraint::make_rows`]: equalities, dof
+//! friction, joint limits and contacts), with the rows' states and the contact features frozen.
 //!
 //! Each row's adjoints (of its Jacobian row, reference acceleration and inverse regularizer D)
 //! come from a seed: in a step, [`super::solve::row_seed`] (the implicit function theorem at
@@ -10,28 +10,34 @@
 
 use super::contact_geom::ContactBar;
 use super::kinematics::PosAdjoint;
+use super::solve::RowBar;
 use crate::constraint::{
     impedance, impedance_derivative, pyramid_regularizer, ref_gains, PyramidEdge,
 };
 use crate::data::{Data, RowKind};
 use crate::math::{Force, Motion, Vec3};
-use crate::model::Model;
+use crate::model::{Model, Params};
 
-/// Reverse of [`crate::constraint::make_rows`] at velocities `v` and substep `h`, for the row
-/// adjoints given by `seed(r, j_bar)`: it writes the adjoints of row `r`'s Jacobian entries
-/// into `j_bar` (aligned with the row's non-zero dofs, [`Data::efc_row`]) and returns `(aref_bar, d_bar)`, or `None` to skip the row (all its adjoints zero).
-/// Accumulates `q_bar` (limits), `v_bar`, `adj.cdof_bar`, and fills `adj.contact_bar` (one per
-/// contact of `data`). Needs the rows, contacts, `cdof` and `body_dof_last` of the forward pass.
+/// Reverse of [`crate::constraint::make_rows`] at positions `q`, velocities `v` and substep
+/// `h`, for the row adjoints given by `seed(r, j_bar)`: it writes the adjoints of row `r`'s
+/// Jacobian entries into `j_bar` (aligned with the row's non-zero dofs, [`Data::efc_row`]) and
+/// returns the adjoints of its scalar inputs, or `None` to skip the row (all its adjoints
+/// zero). Accumulates `q_bar`, `v_bar`, the position and velocity adjoints of `adj` (body
+/// wrenches, `cdof_bar`, `cdof_dot_bar`, `cvel_bar`), `params_bar.dof_frictionloss`, and fills
+/// `adj.contact_bar` (one per contact of `data`). Needs the rows, contacts, `cdof`, `cvel`,
+/// `cdof_dot` and `body_dof_last` of the forward pass.
 #[allow(clippy::too_many_arguments)]
 pub fn rows_vjp(
     model: &Model,
     data: &Data,
+    q: &[f64],
     v: &[f64],
     h: f64,
-    mut seed: impl FnMut(usize, &mut [f64]) -> Option<(f64, f64)>,
+    mut seed: impl FnMut(usize, &mut [f64]) -> Option<RowBar>,
     adj: &mut PosAdjoint,
     q_bar: &mut [f64],
     v_bar: &mut [f64],
+    params_bar: &mut Params,
 ) {
     let mut jbar = std::mem::take(&mut adj.jbar);
     let mut coef = std::mem::take(&mut adj.coef);
@@ -39,14 +45,51 @@ pub fn rows_vjp(
     cbar.clear();
     cbar.resize(data.contacts.len(), ContactBar::default());
 
+    let mut eq_bars = Vec::new();
+    let mut eq_jbar = Vec::new();
     for r in 0..data.nefc {
-        let Some((aref_bar, d_bar)) = seed(r, &mut jbar) else {
+        if let RowKind::Equality(e, k) = data.efc_kind[r] {
+            // an equality's rows share their error's norm: reversed together at the first
+            if k == 0 {
+                let n = model.equalities[e].kind.nrow();
+                eq_bars.clear();
+                eq_jbar.clear();
+                for t in 0..n {
+                    let m = data.efc_row(r + t).0.len();
+                    let b = seed(r + t, &mut jbar[..m]);
+                    if b.is_none() {
+                        jbar[..m].iter_mut().for_each(|x| *x = 0.0);
+                    }
+                    eq_bars.push(b);
+                    eq_jbar.extend_from_slice(&jbar[..m]);
+                }
+                super::equality::equality_vjp(
+                    model, data, q, v, h, e, r, &eq_bars, &eq_jbar, adj, q_bar, v_bar,
+                );
+            }
+            continue;
+        }
+        let Some(RowBar {
+            aref: aref_bar,
+            d: d_bar,
+            floss: floss_bar,
+        }) = seed(r, &mut jbar)
+        else {
             continue;
         };
         let (dofs, row) = data.efc_row(r);
         let jbar = &mut jbar[..dofs.len()];
         let d = data.efc_d[r];
         match data.efc_kind[r] {
+            RowKind::Equality(..) => unreachable!("handled above"),
+            RowKind::Friction(dof) => {
+                // aref = -b v (J = +1 at the dof), R fixed by the model: only the velocity and
+                // the bound have adjoints
+                let j = model.dof_jnt[dof];
+                let (_, b) = ref_gains(&model.jnt_solref_fri[j], model.jnt_solimp_fri[j][1], h);
+                v_bar[dof] += aref_bar * (-b);
+                params_bar.dof_frictionloss[dof] += floss_bar;
+            }
             RowKind::Limit(j) => {
                 let dof = model.jnt_dof_adr[j];
                 let jsign = row[0];

@@ -8,6 +8,7 @@
 //! | `dynamics/forces.rs` (actuators, passive, implicit damping) | [`forces`] |
 //! | `collision/` (narrowphase, `detect::contact`) | [`contact_geom`] |
 //! | `constraint/mod.rs::make_rows` | [`constraint_rows`] |
+//! | `constraint/equality.rs` (connect, weld, joint rows) | [`equality`] |
 //! | `constraint/solver.rs` | [`solve`] |
 //! | `integrator.rs` | [`integrator`] |
 //! | `pipeline.rs::step` | [`step`] |
@@ -23,6 +24,7 @@
 
 pub mod constraint_rows;
 pub mod contact_geom;
+pub mod equality;
 pub mod forces;
 pub mod integrator;
 pub mod kinematics;

@@ -10,8 +10,21 @@
 //! per active row the adjoints of its Jacobian, reference acceleration and inverse
 //! regularizer ([`row_seed`], handed to `adjoint/constraint_rows.rs`).
 
-use crate::data::Data;
+use crate::constraint::{row_force, row_state};
+use crate::data::{Data, RowState};
 use crate::model::Model;
+
+/// The adjoints of one row's scalar inputs: its reference acceleration, its inverse
+/// regularizer `D` and its force bound (friction rows).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RowBar {
+    /// dL/d aref.
+    pub aref: f64,
+    /// dL/d D.
+    pub d: f64,
+    /// dL/d frictionloss (friction rows).
+    pub floss: f64,
+}
 
 /// Scaled solver residual above which a solve is not an optimum and the implicit function
 /// theorem does not apply (converged solves end near round-off after the final Newton polish).
@@ -35,21 +48,45 @@ pub fn solve_vjp(model: &Model, data: &Data, lambda: &mut [f64]) {
 
 /// Reverse of [`crate::constraint::solver::solve`], second half, for row `r`: the adjoints of
 /// the row's Jacobian entries (written into `j_bar[..k]`, aligned with the row's `k` non-zero
-/// dofs, see [`Data::efc_row`]), reference acceleration and inverse regularizer `D`, returned
-/// as `(aref_bar, d_bar)`; `None` for an inactive row (its terms vanish). With `z = J a - aref`
-/// and `s = J lambda`: `J_bar = -(D z lambda + s D a)`, `aref_bar = s D`, `D_bar = -s z`.
-/// Needs the rows and `qacc` of the solve.
+/// dofs, see [`Data::efc_row`]) and of its scalar inputs ([`RowBar`]); `None` for a row without
+/// force (its terms vanish). With `z = J a - aref`, `s = J lambda` and the row's force `phi`:
+/// in the quadratic piece (`phi = -D z`) `J_bar = -(D z lambda + s D a)`, `aref_bar = s D`,
+/// `D_bar = -s z`; a saturated friction row (`phi = +-frictionloss`) has `J_bar = phi lambda`
+/// and `frictionloss_bar = +-s`. Needs the rows and `qacc` of the solve.
 #[inline]
-pub fn row_seed(data: &Data, lambda: &[f64], r: usize, j_bar: &mut [f64]) -> Option<(f64, f64)> {
+pub fn row_seed(data: &Data, lambda: &[f64], r: usize, j_bar: &mut [f64]) -> Option<RowBar> {
     let a = &data.qacc;
     let z = data.efc_row_dot(r, a) - data.efc_aref[r];
-    if z >= 0.0 {
-        return None; // inactive
-    }
-    let d = data.efc_d[r];
+    let state = row_state(data, r, z);
     let s = data.efc_row_dot(r, lambda);
-    for (jb, &i) in j_bar.iter_mut().zip(data.efc_row(r).0) {
-        *jb = -(d * z * lambda[i] + s * d * a[i]);
+    match state {
+        RowState::Inactive => None,
+        RowState::Quadratic => {
+            let d = data.efc_d[r];
+            for (jb, &i) in j_bar.iter_mut().zip(data.efc_row(r).0) {
+                *jb = -(d * z * lambda[i] + s * d * a[i]);
+            }
+            Some(RowBar {
+                aref: s * d,
+                d: -s * z,
+                floss: 0.0,
+            })
+        }
+        RowState::LinearNeg | RowState::LinearPos => {
+            let phi = row_force(data, r, z, state);
+            for (jb, &i) in j_bar.iter_mut().zip(data.efc_row(r).0) {
+                *jb = phi * lambda[i];
+            }
+            let sign = if state == RowState::LinearNeg {
+                1.0
+            } else {
+                -1.0
+            };
+            Some(RowBar {
+                aref: 0.0,
+                d: 0.0,
+                floss: sign * s,
+            })
+        }
     }
-    Some((s * d, -s * z))
 }

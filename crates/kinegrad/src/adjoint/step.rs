@@ -343,12 +343,14 @@ fn substep_vjp(
     rows_vjp(
         model,
         data,
+        q,
         v,
         h,
         |r, j_bar| row_seed(data, lambda, r, j_bar),
         adj,
         q_bar,
         v_bar,
+        pb,
     );
     contacts_vjp(model, params, data, adj, pb);
     com_vel_vjp(model, data, v, adj, v_bar);

@@ -23,14 +23,15 @@ use faer::sparse::linalg::cholesky::{factorize_symbolic_cholesky, LltRef, Symmet
 use faer::sparse::{SparseColMatRef, SymbolicSparseColMat};
 use faer::{Conj, MatMut, Par, Side};
 
-use crate::data::{Data, HessianKind as Kind, HessianPattern as Pattern, RowKind};
+use super::row_state;
+use crate::data::{Data, HessianKind as Kind, HessianPattern as Pattern, RowKind, RowState};
 pub use crate::data::{Hessian, DENSE_MAX_NV};
 use crate::dynamics::{chol, mass};
 use crate::model::Model;
 
 impl Hessian {
-    /// Factor `H` for the rows of `data` active where `jar < 0` (`jar` = J a - aref, nefc), or
-    /// `M_h` alone without rows. Returns false if it is not positive definite.
+    /// Factor `H` for the rows of `data` in their quadratic piece at `jar` (= J a - aref,
+    /// nefc; [`super::row_state`]), or `M_h` alone without rows. Returns false if it is not positive definite.
     pub fn factor(&mut self, model: &Model, data: &Data, jar: &[f64]) -> bool {
         if data.nefc == 0 {
             // factored here rather than copied from `qm_h_ldl`, which a replay for the reverse
@@ -94,7 +95,7 @@ impl Hessian {
             }
         }
         for (r, &z) in jar.iter().enumerate() {
-            if z >= 0.0 {
+            if row_state(data, r, z) != RowState::Quadratic {
                 continue;
             }
             let dr = data.efc_d[r];
@@ -111,12 +112,19 @@ impl Hessian {
     }
 
     /// The pattern for this step's body pairs (kept if they are the last step's), and each
-    /// row's pair.
+    /// row's pair. The pairs are those of the contacts and of the equality constraints (whose
+    /// rows move the dofs of two bodies' paths, or a subset of them).
     fn prepare(&mut self, model: &Model, data: &Data) {
         self.pairs.clear();
         for c in &data.contacts {
             let (b1, b2) = (model.geom_body[c.geom1], model.geom_body[c.geom2]);
             self.pairs.push((b1.min(b2), b1.max(b2)));
+        }
+        for &kind in &data.efc_kind {
+            if let RowKind::Equality(e, 0) = kind {
+                let (b1, b2) = model.eq_bodies(e);
+                self.pairs.push((b1.min(b2), b1.max(b2)));
+            }
         }
         self.pairs.sort_unstable();
         self.pairs.dedup();
@@ -134,7 +142,7 @@ impl Hessian {
         while r < data.nefc {
             let end = super::row_group_end(data, r);
             let k = match data.efc_kind[r] {
-                RowKind::Limit(_) => usize::MAX,
+                RowKind::Limit(_) | RowKind::Friction(_) | RowKind::Equality(..) => usize::MAX,
                 RowKind::ContactNormal(c) | RowKind::ContactPyramid(c, _) => {
                     let con = &data.contacts[c];
                     let (b1, b2) = (model.geom_body[con.geom1], model.geom_body[con.geom2]);
@@ -163,10 +171,19 @@ impl Hessian {
         while r < jar.len() {
             let k = self.row_pair[r];
             if k == usize::MAX {
-                // a limit: one dof
-                if jar[r] < 0.0 {
+                // a row of its own (limit, friction, equality): its entries found one by one
+                if row_state(data, r, jar[r]) == RowState::Quadratic {
+                    let dr = data.efc_d[r];
                     let (nz, row) = data.efc_row(r);
-                    vals[p.m_pos[mass::diag(model, nz[0])]] += data.efc_d[r] * row[0] * row[0];
+                    if nz.len() == 1 {
+                        vals[p.m_pos[mass::diag(model, nz[0])]] += dr * row[0] * row[0];
+                    } else {
+                        for (a, &i) in nz.iter().enumerate() {
+                            for (b, &j) in nz[..=a].iter().enumerate() {
+                                vals[p.position(i, j)] += dr * row[a] * row[b];
+                            }
+                        }
+                    }
                 }
                 r += 1;
                 continue;
@@ -177,7 +194,7 @@ impl Hessian {
             block.resize(pos.len(), 0.0);
             let mut any = false;
             for rr in r..end {
-                if jar[rr] >= 0.0 {
+                if row_state(data, rr, jar[rr]) != RowState::Quadratic {
                     continue;
                 }
                 any = true;
@@ -216,6 +233,15 @@ impl Hessian {
 }
 
 impl Pattern {
+    /// Where entry (i, j), i >= j, of H's lower triangle sits in the compressed columns.
+    fn position(&self, i: usize, j: usize) -> usize {
+        let (col_ptr, row_idx) = (self.csc.col_ptr(), self.csc.row_idx());
+        col_ptr[j]
+            + row_idx[col_ptr[j]..col_ptr[j + 1]]
+                .binary_search(&i)
+                .expect("every row's dof pairs are in the pattern")
+    }
+
     fn new(model: &Model, data: &Data, pairs: &[(usize, usize)]) -> Self {
         let nv = model.nv;
         // rows (>= the column) of each column of H's lower triangle

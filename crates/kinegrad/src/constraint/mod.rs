@@ -1,5 +1,5 @@
-//! Constraint rows (joint limits and contacts) in MuJoCo's soft convex formulation,
-//! and the Newton solver that finds the constrained acceleration.
+//! Constraint rows (equalities, dof friction, joint limits and contacts) in MuJoCo's soft
+//! convex formulation, and the Newton solver that finds the constrained acceleration.
 //!
 //! Every row i has a Jacobian J_i, a reference acceleration
 //! `aref_i = -b (J_i v) - k imp (pos_i - margin_i)` from the spring-damper given by
@@ -9,13 +9,14 @@
 //! not depend on q). Contacts use a pyramidal friction cone: a frictional contact gives
 //! four rows `J_n +- mu J_t1`, `J_n +- mu J_t2`.
 
+pub mod equality;
 pub mod hessian;
 pub mod solver;
 
-use crate::data::{Data, RowKind};
+use crate::data::{Data, RowKind, RowState};
 use crate::kinematics::add_point_jacobian;
 use crate::math::{Mat3, Vec3};
-use crate::model::Model;
+use crate::model::{Model, Params};
 
 /// MuJoCo's bounds on dmin and dmax.
 const MIN_IMP: f64 = 0.0001;
@@ -147,9 +148,101 @@ pub fn pyramid_regularizer(mu: f64, tw: f64, imp: f64, impratio: f64) -> (f64, f
     (r, 2.0 / mu + 2.0 * mu / (1.0 + mu * mu))
 }
 
-/// Build all constraint rows for the current positions and velocities `v`.
-/// `h` is the substep length. Needs kinematics, `cdof` and `data.contacts`.
-pub fn make_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Data) {
+/// The state of row `r` at residual `z = J_r a - aref_r`: which piece of its cost applies
+/// (MuJoCo's `mj_constraintUpdate`).
+#[inline]
+pub fn row_state(data: &Data, r: usize, z: f64) -> RowState {
+    match data.efc_kind[r] {
+        RowKind::Equality(..) => RowState::Quadratic,
+        RowKind::Friction(_) => {
+            let rf = data.efc_r[r] * data.efc_floss[r];
+            if z <= -rf {
+                RowState::LinearNeg
+            } else if z >= rf {
+                RowState::LinearPos
+            } else {
+                RowState::Quadratic
+            }
+        }
+        RowKind::Limit(_) | RowKind::ContactNormal(_) | RowKind::ContactPyramid(..) => {
+            if z < 0.0 {
+                RowState::Quadratic
+            } else {
+                RowState::Inactive
+            }
+        }
+    }
+}
+
+/// The state of row `r` just past residual `z` moving in the direction `dz`: [`row_state`]
+/// with a tie at a kink resolved towards the piece the residual enters.
+#[inline]
+pub fn row_state_along(data: &Data, r: usize, z: f64, dz: f64) -> RowState {
+    match data.efc_kind[r] {
+        RowKind::Equality(..) => RowState::Quadratic,
+        RowKind::Friction(_) => {
+            let rf = data.efc_r[r] * data.efc_floss[r];
+            if z < -rf || (z == -rf && dz < 0.0) {
+                RowState::LinearNeg
+            } else if z > rf || (z == rf && dz > 0.0) {
+                RowState::LinearPos
+            } else {
+                RowState::Quadratic
+            }
+        }
+        _ => {
+            if z < 0.0 || (z == 0.0 && dz < 0.0) {
+                RowState::Quadratic
+            } else {
+                RowState::Inactive
+            }
+        }
+    }
+}
+
+/// The force of row `r` at residual `z` in `state`: `-D z` in the quadratic piece, the bound
+/// `+-frictionloss` of a saturated friction row, 0 for a satisfied inequality.
+#[inline]
+pub fn row_force(data: &Data, r: usize, z: f64, state: RowState) -> f64 {
+    match state {
+        RowState::Inactive => 0.0,
+        RowState::Quadratic => -data.efc_d[r] * z,
+        RowState::LinearNeg => data.efc_floss[r],
+        RowState::LinearPos => -data.efc_floss[r],
+    }
+}
+
+/// The cost of row `r` at residual `z` in `state` (continuous across the pieces).
+#[inline]
+pub fn row_cost(data: &Data, r: usize, z: f64, state: RowState) -> f64 {
+    let f = data.efc_floss[r];
+    match state {
+        RowState::Inactive => 0.0,
+        RowState::Quadratic => 0.5 * data.efc_d[r] * z * z,
+        RowState::LinearNeg => -0.5 * data.efc_r[r] * f * f - f * z,
+        RowState::LinearPos => -0.5 * data.efc_r[r] * f * f + f * z,
+    }
+}
+
+/// The slope along a line search direction of row `r`'s cost in `state`, as `(c0, c1)` with
+/// slope `c0 + c1 t` at step `t` (residual `z + t dz`).
+#[inline]
+pub fn row_slope(data: &Data, r: usize, state: RowState, z: f64, dz: f64) -> (f64, f64) {
+    match state {
+        RowState::Inactive => (0.0, 0.0),
+        RowState::Quadratic => {
+            let d = data.efc_d[r];
+            (d * dz * z, d * dz * dz)
+        }
+        RowState::LinearNeg => (-data.efc_floss[r] * dz, 0.0),
+        RowState::LinearPos => (data.efc_floss[r] * dz, 0.0),
+    }
+}
+
+/// Build all constraint rows for the current positions and velocities `v`, in MuJoCo's order:
+/// equalities, dof friction, joint limits, contacts. `h` is the substep length. Needs
+/// kinematics, `cdof`, `cvel`, `cdof_dot` and `data.contacts`.
+pub fn make_rows(model: &Model, params: &Params, q: &[f64], v: &[f64], h: f64, data: &mut Data) {
     data.efc_version = data.efc_version.wrapping_add(1);
     data.efc_kind.clear();
     data.efc_j.clear();
@@ -160,7 +253,30 @@ pub fn make_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Data) {
     data.efc_aref.clear();
     data.efc_d.clear();
     data.efc_r.clear();
+    data.efc_floss.clear();
     data.nefc = 0;
+
+    equality::equality_rows(model, q, v, h, data);
+
+    // dry friction of the dofs: aref = -b v (no position term), R from the impedance at zero
+    // violation, the force bounded by the frictionloss
+    if model.opt.enable_frictionloss {
+        for d in 0..model.nv {
+            let floss = params.dof_frictionloss[d];
+            if floss == 0.0 {
+                continue;
+            }
+            let j = model.dof_jnt[d];
+            let solimp = &model.jnt_solimp_fri[j];
+            let imp = impedance(solimp, 0.0);
+            let (_, b) = ref_gains(&model.jnt_solref_fri[j], solimp[1], h);
+            let r = ((1.0 - imp) / imp * model.dof_invweight0[d]).max(1e-15);
+            data.efc_j.push(1.0);
+            data.efc_nz.push(d);
+            push_row(data, RowKind::Friction(d), 0.0, -b * v[d], r);
+            *data.efc_floss.last_mut().expect("pushed") = floss;
+        }
+    }
 
     // joint limits (hinge and slide: one row per violated side)
     if model.opt.enable_joint_limit {
@@ -301,12 +417,12 @@ pub fn contact_dofs(
 }
 
 /// The end of the run of rows from `r` that belong to one contact: its pyramid rows, which
-/// [`make_rows`] makes consecutive and over the same dofs; `r + 1` for a joint limit.
+/// [`make_rows`] makes consecutive and over the same dofs; `r + 1` for any other row.
 #[inline]
 pub fn row_group_end(data: &Data, r: usize) -> usize {
     let contact = |r: usize| match data.efc_kind[r] {
         RowKind::ContactNormal(c) | RowKind::ContactPyramid(c, _) => Some(c),
-        RowKind::Limit(_) => None,
+        RowKind::Limit(_) | RowKind::Friction(_) | RowKind::Equality(..) => None,
     };
     let c = contact(r);
     let mut end = r + 1;
@@ -318,8 +434,10 @@ pub fn row_group_end(data: &Data, r: usize) -> usize {
     end
 }
 
+/// Close the row whose entries were just pushed (its bound `efc_floss` 0).
 fn push_row(data: &mut Data, kind: RowKind, pos: f64, aref: f64, r: f64) {
     data.efc_nz_adr.push(data.efc_nz.len());
+    data.efc_floss.push(0.0);
     data.efc_kind.push(kind);
     data.efc_pos.push(pos);
     data.efc_aref.push(aref);

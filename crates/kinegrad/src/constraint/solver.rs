@@ -1,26 +1,28 @@
 //! Newton's method on MuJoCo's primal soft-constraint problem:
 //!
-//! minimize over a:  1/2 (a - a0)^T M_h (a - a0) + sum_i 1/2 D_i min(J_i a - aref_i, 0)^2
+//! minimize over a:  1/2 (a - a0)^T M_h (a - a0) + sum_i s_i(J_i a - aref_i)
 //!
-//! with `M_h a0 = f_smooth`. The cost is convex and piecewise quadratic; each Newton
-//! step solves with the Hessian `H = M_h + J_A^T D_A J_A` of the current active set A
-//! and is followed by an exact line search. The factor of H at the solution is kept in
+//! with `M_h a0 = f_smooth` and each row's cost `s_i` of its residual `z` ([`super::row_cost`]):
+//! `1/2 D z^2` for an equality; `1/2 D min(z, 0)^2` for a limit or contact; for dry friction
+//! with bound `f`, Huber's: `1/2 D z^2` while `|z| < R f`, linear with slope `+-f` beyond. The
+//! cost is convex and piecewise quadratic; each Newton step solves with the Hessian
+//! `H = M_h + J_Q^T D_Q J_Q` over the rows Q in their quadratic piece and is followed by an
+//! exact line search. The factor of H at the solution is kept in
 //! `data.hess` ([`super::hessian`]) for the reverse pass.
 
-use crate::data::Data;
+use super::{row_cost, row_force, row_slope, row_state, row_state_along};
+use crate::data::{Data, RowState};
 use crate::dynamics::mass;
 use crate::model::Model;
 
 /// Cost (up to a constant) at `a`, using `ma = M_h a`, and the row residuals `jar = J a - aref`.
-fn cost(a: &[f64], ma: &[f64], f: &[f64], jar: &[f64], d: &[f64]) -> f64 {
+fn cost(data: &Data, a: &[f64], ma: &[f64], f: &[f64], jar: &[f64]) -> f64 {
     let mut c = 0.0;
     for i in 0..a.len() {
         c += a[i] * (0.5 * ma[i] - f[i]);
     }
-    for i in 0..jar.len() {
-        if jar[i] < 0.0 {
-            c += 0.5 * d[i] * jar[i] * jar[i];
-        }
+    for (r, &z) in jar.iter().enumerate() {
+        c += row_cost(data, r, z, row_state(data, r, z));
     }
     c
 }
@@ -45,14 +47,14 @@ fn rows_times(data: &Data, x: &[f64], out: &mut Vec<f64>) {
     out.extend((0..data.nefc).map(|r| data.efc_row_dot(r, x)));
 }
 
-/// `grad = M_h a - f + J^T D min(jar, 0)` (the cost's gradient), from `ma = M_h a`.
+/// `grad = M_h a - f - J^T force(jar)` (the cost's gradient), from `ma = M_h a`.
 fn gradient(data: &Data, ma: &[f64], jar: &[f64], grad: &mut [f64]) {
     for (g, (m, f)) in grad.iter_mut().zip(ma.iter().zip(&data.qfrc_smooth)) {
         *g = m - f;
     }
     for (r, &z) in jar.iter().enumerate() {
-        if z < 0.0 {
-            let w = data.efc_d[r] * z;
+        let w = -row_force(data, r, z, row_state(data, r, z));
+        if w != 0.0 {
             let (dofs, vals) = data.efc_row(r);
             for (&i, j) in dofs.iter().zip(vals) {
                 grad[i] += w * j;
@@ -70,44 +72,76 @@ fn factor_hessian(model: &Model, data: &mut Data, jar: &[f64]) -> bool {
 }
 
 /// Exact minimizer along `dir` of the piecewise-quadratic cost: (step length alpha >= 0,
-/// whether the step crossed a kink, i.e. changed the active set).
+/// whether the step crossed a kink, i.e. changed a row's state).
 /// `g0` = d^T (M_h a - f), `dmd` = d^T M_h d, `jar` = J a - aref, `jd` = J d.
 fn line_search(
+    data: &Data,
     g0: f64,
     dmd: f64,
     jar: &[f64],
     jd: &[f64],
-    dd: &[f64],
-    bps: &mut Vec<(f64, usize)>,
+    kinks: &mut Vec<(f64, usize, RowState, RowState)>,
 ) -> (f64, bool) {
-    // slope f'(alpha) = s0 + s1 alpha on each segment between breakpoints
+    // slope f'(alpha) = s0 + s1 alpha on each segment between kinks
     let mut s0 = g0;
     let mut s1 = dmd;
-    bps.clear();
-    for i in 0..jar.len() {
-        let active = jar[i] < 0.0 || (jar[i] == 0.0 && jd[i] < 0.0);
-        if active {
-            s0 += dd[i] * jd[i] * jar[i];
-            s1 += dd[i] * jd[i] * jd[i];
+    kinks.clear();
+    for r in 0..jar.len() {
+        let (z, dz) = (jar[r], jd[r]);
+        let state = row_state_along(data, r, z, dz);
+        let (a0, a1) = row_slope(data, r, state, z, dz);
+        s0 += a0;
+        s1 += a1;
+        if dz == 0.0 {
+            continue;
         }
-        if jd[i] != 0.0 {
-            let t = -jar[i] / jd[i];
-            if t > 0.0 {
-                bps.push((t, i));
+        match data.efc_kind[r] {
+            crate::data::RowKind::Equality(..) => {}
+            crate::data::RowKind::Friction(_) => {
+                // the two bounds +-R floss of the quadratic piece, crossed in the direction of dz
+                let rf = data.efc_r[r] * data.efc_floss[r];
+                let (t_lo, t_hi) = ((-rf - z) / dz, (rf - z) / dz);
+                use RowState::*;
+                if dz > 0.0 {
+                    if t_lo > 0.0 {
+                        kinks.push((t_lo, r, LinearNeg, Quadratic));
+                    }
+                    if t_hi > 0.0 {
+                        kinks.push((t_hi, r, Quadratic, LinearPos));
+                    }
+                } else {
+                    if t_hi > 0.0 {
+                        kinks.push((t_hi, r, LinearPos, Quadratic));
+                    }
+                    if t_lo > 0.0 {
+                        kinks.push((t_lo, r, Quadratic, LinearNeg));
+                    }
+                }
+            }
+            _ => {
+                let t = -z / dz;
+                if t > 0.0 {
+                    kinks.push(if dz > 0.0 {
+                        (t, r, RowState::Quadratic, RowState::Inactive)
+                    } else {
+                        (t, r, RowState::Inactive, RowState::Quadratic)
+                    });
+                }
             }
         }
     }
-    bps.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    kinks.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
     let mut crossed = false;
-    for &(t, i) in bps.iter() {
+    for &(t, r, from, to) in kinks.iter() {
         if s1 > 0.0 && -s0 / s1 <= t {
             break;
         }
-        // crossing row i's kink: toggle it
+        // crossing row r's kink: its slope from the piece it leaves to the one it enters
         crossed = true;
-        let sign = if jd[i] > 0.0 { -1.0 } else { 1.0 };
-        s0 += sign * dd[i] * jd[i] * jar[i];
-        s1 += sign * dd[i] * jd[i] * jd[i];
+        let (a0, a1) = row_slope(data, r, from, jar[r], jd[r]);
+        let (b0, b1) = row_slope(data, r, to, jar[r], jd[r]);
+        s0 += b0 - a0;
+        s1 += b1 - a1;
     }
     if s1 > 0.0 {
         ((-s0 / s1).max(0.0), crossed)
@@ -137,11 +171,11 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
     a.copy_from_slice(&data.qacc_smooth);
     m_h_times(model, data, &a, &mut ma);
     residuals(data, &a, &mut jar);
-    let mut c = cost(&a, &ma, f, &jar, &data.efc_d);
+    let mut c = cost(data, &a, &ma, f, &jar);
     if nefc > 0 {
         residuals(data, warm, &mut jd);
         m_h_times(model, data, warm, &mut md);
-        let cw = cost(warm, &md, f, &jd, &data.efc_d);
+        let cw = cost(data, warm, &md, f, &jd);
         if cw < c {
             a.copy_from_slice(warm);
             ma.copy_from_slice(&md);
@@ -171,14 +205,14 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
             }
             data.hess.solve(model, &mut md);
             rows_times(data, &md, &mut jd);
+            // the smooth part of the slope: d^T grad less the rows' share, J^T (-force)
             let g0: f64 = md.iter().zip(&grad).map(|(x, y)| x * y).sum::<f64>()
-                - (0..nefc)
-                    .filter(|&r| jar[r] < 0.0)
-                    .map(|r| data.efc_d[r] * jar[r] * jd[r])
+                + (0..nefc)
+                    .map(|r| row_force(data, r, jar[r], row_state(data, r, jar[r])) * jd[r])
                     .sum::<f64>();
             m_h_times(model, data, &md, &mut grad);
             let dmd: f64 = md.iter().zip(&grad).map(|(x, y)| x * y).sum();
-            let (alpha, crossed) = line_search(g0, dmd, &jar, &jd, &data.efc_d, &mut bps);
+            let (alpha, crossed) = line_search(data, g0, dmd, &jar, &jd, &mut bps);
             if alpha == 0.0 {
                 break;
             }
@@ -195,7 +229,7 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
                 exact = true;
                 break;
             }
-            let cnew = cost(&a, &ma, &data.qfrc_smooth, &jar, &data.efc_d);
+            let cnew = cost(data, &a, &ma, &data.qfrc_smooth, &jar);
             let improvement = c - cnew;
             c = cnew;
             if scale * improvement < model.opt.tolerance {
@@ -223,7 +257,7 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
                 md[i] = a[i] + grad[i];
             }
             residuals(data, &md, &mut jd);
-            if (0..nefc).all(|r| (jd[r] < 0.0) == (jar[r] < 0.0)) {
+            if (0..nefc).all(|r| row_state(data, r, jd[r]) == row_state(data, r, jar[r])) {
                 a.copy_from_slice(&md);
                 std::mem::swap(&mut jar, &mut jd);
             }
@@ -259,13 +293,15 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
 /// `a` with row residuals `jar`.
 fn set_forces(data: &mut Data, a: &[f64], jar: &[f64]) {
     data.efc_active.clear();
+    data.efc_state.clear();
     data.efc_force.clear();
     data.qfrc_constraint.iter_mut().for_each(|x| *x = 0.0);
-    for r in 0..data.nefc {
-        let active = jar[r] < 0.0;
-        data.efc_active.push(active);
-        data.efc_force
-            .push(if active { -data.efc_d[r] * jar[r] } else { 0.0 });
+    for (r, &z) in jar.iter().enumerate().take(data.nefc) {
+        let state = row_state(data, r, z);
+        let force = row_force(data, r, z, state);
+        data.efc_state.push(state);
+        data.efc_active.push(state != RowState::Inactive);
+        data.efc_force.push(force);
     }
     // J^T f a contact at a time: its rows share their dofs, so each dof gets one sum
     let mut r = 0;

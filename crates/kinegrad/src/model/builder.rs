@@ -5,7 +5,9 @@
 //! [`ModelBuilder`] places entities in the world and concatenates them into one
 //! struct-of-arrays [`Model`].
 
-use super::{ActuatorInfo, CtrlMode, GeomType, JointType, Mesh, Model, Options, Params};
+use super::{
+    ActuatorInfo, CtrlMode, EqType, Equality, GeomType, JointType, Mesh, Model, Options, Params,
+};
 use crate::error::{Error, Result};
 use crate::math::{Mat3, Pose, Quat, Vec3};
 
@@ -43,6 +45,12 @@ pub struct JointSpec {
     pub solimp: [f64; 5],
     /// Limit margin.
     pub margin: f64,
+    /// Dry friction of each dof (MuJoCo's `frictionloss`; URDF `<dynamics friction>`).
+    pub frictionloss: f64,
+    /// Softness of the dry-friction rows.
+    pub solref_fri: [f64; 2],
+    /// Impedance of the dry-friction rows.
+    pub solimp_fri: [f64; 5],
     /// PD position gain of each dof.
     pub kp: f64,
     /// Velocity gain of each dof.
@@ -70,6 +78,9 @@ impl JointSpec {
             solref: DEFAULT_SOLREF,
             solimp: DEFAULT_SOLIMP,
             margin: 0.0,
+            frictionloss: 0.0,
+            solref_fri: DEFAULT_SOLREF,
+            solimp_fri: DEFAULT_SOLIMP,
             kp: 100.0,
             kv: 10.0,
             force_range: [f64::NEG_INFINITY, f64::INFINITY],
@@ -203,6 +214,56 @@ pub struct ActuatorSpec {
     pub force_range: [f64; 2],
 }
 
+/// An equality constraint between two bodies or two joints of one entity, as a loader reads
+/// it (MJCF `<equality>`, URDF `<mimic>`); [`Equality`] is its compiled form.
+#[derive(Clone, Debug)]
+pub struct EqualitySpec {
+    /// Name ("" if unnamed).
+    pub name: String,
+    /// Kind.
+    pub kind: EqType,
+    /// The two bodies (connect, weld) or joints (joint) by name; the second "" for the world
+    /// body (connect, weld) or no second joint.
+    pub obj: [String; 2],
+    /// Connect and weld: the point in body 1's and body 2's frames; `None` where it is to be
+    /// found at the reference configuration so that the constraint holds there (connect: the
+    /// point in body 2; weld: the point and frame in body 1).
+    pub anchor: [Option<Vec3>; 2],
+    /// Weld: the frame's orientation in body 1 and body 2 (`None`: as for `anchor`).
+    pub frame: [Option<Quat>; 2],
+    /// Weld: the scale of the rotational rows.
+    pub torquescale: f64,
+    /// Joint: the polynomial's coefficients.
+    pub polycoef: [f64; 5],
+    /// Softness.
+    pub solref: [f64; 2],
+    /// Impedance.
+    pub solimp: [f64; 5],
+    /// Whether it holds from the start.
+    pub active: bool,
+    /// Line of the element in the entity's source file (0: unknown), for error messages.
+    pub line: u32,
+}
+
+impl EqualitySpec {
+    /// An equality of `kind` between `obj1` and `obj2` with MuJoCo's defaults.
+    pub fn new(kind: EqType, obj1: impl Into<String>, obj2: impl Into<String>) -> Self {
+        Self {
+            name: String::new(),
+            kind,
+            obj: [obj1.into(), obj2.into()],
+            anchor: [None, None],
+            frame: [None, None],
+            torquescale: 1.0,
+            polycoef: [0.0, 1.0, 0.0, 0.0, 0.0],
+            solref: DEFAULT_SOLREF,
+            solimp: DEFAULT_SOLIMP,
+            active: true,
+            line: 0,
+        }
+    }
+}
+
 /// One robot or object, as produced by a loader or a primitive morph.
 #[derive(Clone, Debug, Default)]
 pub struct EntitySpec {
@@ -216,6 +277,8 @@ pub struct EntitySpec {
     pub actuators: Vec<ActuatorSpec>,
     /// Body-name pairs excluded from contact.
     pub excludes: Vec<(String, String)>,
+    /// Equality constraints.
+    pub equalities: Vec<EqualitySpec>,
     /// Options found in the file (MJCF `<option>`), if any.
     pub options: Option<Options>,
     /// Things the loader met and could not use, for the user to see.
@@ -329,6 +392,7 @@ fn empty_model(opt: Options) -> Model {
             dof_force_range: vec![],
             dof_stiffness: vec![],
             geom_friction: vec![],
+            dof_frictionloss: vec![],
         },
         nq: 0,
         nv: 0,
@@ -361,6 +425,8 @@ fn empty_model(opt: Options) -> Model {
         jnt_solref: vec![],
         jnt_solimp: vec![],
         jnt_margin: vec![],
+        jnt_solref_fri: vec![],
+        jnt_solimp_fri: vec![],
         dof_body: vec![],
         dof_jnt: vec![],
         dof_parent: vec![],
@@ -392,6 +458,7 @@ fn empty_model(opt: Options) -> Model {
         meshes: vec![],
         actuators: vec![],
         exclude_pairs: vec![],
+        equalities: vec![],
         entity_name: vec![],
         entity_body_adr: vec![],
         entity_body_num: vec![],
@@ -558,6 +625,7 @@ fn add_entity_to_model(
                 ("stiffness", j.stiffness),
                 ("kp", j.kp),
                 ("kv", j.kv),
+                ("frictionloss", j.frictionloss),
             ] {
                 if v < 0.0 {
                     return Err(Error::invalid(&jw, format!("negative {what} {v}")));
@@ -610,6 +678,8 @@ fn add_entity_to_model(
             m.jnt_solref.push(j.solref);
             m.jnt_solimp.push(j.solimp);
             m.jnt_margin.push(j.margin);
+            m.jnt_solref_fri.push(j.solref_fri);
+            m.jnt_solimp_fri.push(j.solimp_fri);
             j.kind.default_qpos(&pos, &quat, j.reference, &mut m.qpos0);
             for _ in 0..j.kind.nv() {
                 m.dof_body.push(bid);
@@ -621,6 +691,7 @@ fn add_entity_to_model(
                 m.params0.dof_kp.push(j.kp);
                 m.params0.dof_kv.push(j.kv);
                 m.params0.dof_force_range.push(j.force_range);
+                m.params0.dof_frictionloss.push(j.frictionloss);
                 m.params0
                     .dof_stiffness
                     .push(if j.kind.is_scalar() { j.stiffness } else { 0.0 });
@@ -812,6 +883,102 @@ fn add_entity_to_model(
             }
         };
         excludes.push((b1.min(b2), b1.max(b2)));
+    }
+    for e in &spec.equalities {
+        let ew = format!(
+            "{}entity '{ename}', equality '{}'",
+            crate::error::location(spec.source.as_deref(), e.line),
+            e.name
+        );
+        let body = |n: &str| {
+            if n.is_empty() || n == "world" {
+                Ok(0)
+            } else {
+                body_by_name
+                    .get(n)
+                    .copied()
+                    .ok_or_else(|| Error::invalid(&ew, format!("unknown body '{n}'")))
+            }
+        };
+        let joint = |n: &str| -> Result<usize> {
+            let j = jnt_by_name
+                .get(n)
+                .copied()
+                .ok_or_else(|| Error::invalid(&ew, format!("unknown joint '{n}'")))?;
+            if !m.jnt_type[j].is_scalar() {
+                return Err(Error::invalid(
+                    &ew,
+                    format!("joint '{n}' is not a hinge or slide joint"),
+                ));
+            }
+            Ok(j)
+        };
+        let obj = match e.kind {
+            EqType::Connect | EqType::Weld => [body(&e.obj[0])?, body(&e.obj[1])?],
+            EqType::Joint => [
+                joint(&e.obj[0])?,
+                if e.obj[1].is_empty() {
+                    usize::MAX
+                } else {
+                    joint(&e.obj[1])?
+                },
+            ],
+        };
+        if e.kind != EqType::Joint && obj[0] == obj[1] {
+            return Err(Error::invalid(&ew, "both sides are the same body"));
+        }
+        if e.kind == EqType::Connect && e.anchor[0].is_none() {
+            return Err(Error::invalid(&ew, "a connect constraint needs an anchor"));
+        }
+        let mut vals = e.polycoef.to_vec();
+        vals.extend(e.solref);
+        vals.extend(e.solimp);
+        vals.push(e.torquescale);
+        for a in e.anchor.iter().flatten() {
+            vals.extend(a.iter());
+        }
+        for q in e.frame.iter().flatten() {
+            vals.extend(q.coords.iter());
+        }
+        check_finite(&ew, &vals)?;
+        // what is left unsaid holds at the reference configuration (MuJoCo's mj_setConst)
+        let (mut anchor, mut frame) = ([Vec3::zeros(); 2], [Quat::identity(); 2]);
+        if e.kind != EqType::Joint {
+            let poses = super::compile::body_poses0(m);
+            let (x1, q1) = poses[obj[0]];
+            let (x2, q2) = poses[obj[1]];
+            match e.kind {
+                EqType::Connect => {
+                    anchor[0] = e.anchor[0].expect("checked above");
+                    let p = x1 + q1 * anchor[0];
+                    anchor[1] = e.anchor[1].unwrap_or_else(|| q2.inverse() * (p - x2));
+                }
+                _ => {
+                    anchor[1] = e.anchor[1].unwrap_or_else(Vec3::zeros);
+                    frame[1] = e.frame[1].unwrap_or_else(Quat::identity);
+                    match (e.anchor[0], e.frame[0]) {
+                        (Some(a), Some(f)) => (anchor[0], frame[0]) = (a, f),
+                        _ => {
+                            let p = x2 + q2 * anchor[1];
+                            anchor[0] = q1.inverse() * (p - x1);
+                            frame[0] = q1.inverse() * q2 * frame[1];
+                        }
+                    }
+                }
+            }
+        }
+        m.equalities.push(Equality {
+            name: e.name.clone(),
+            kind: e.kind,
+            obj,
+            anchor,
+            frame,
+            torquescale: e.torquescale,
+            polycoef: e.polycoef,
+            solref: e.solref,
+            solimp: e.solimp,
+            active: e.active,
+        });
     }
     drop(jnt_by_name);
     drop(body_by_name);

@@ -135,6 +135,24 @@ pub fn set_mass_pattern(model: &mut Model) {
     }
 }
 
+/// Every body's world pose (position, orientation) at the reference configuration `qpos0`.
+pub fn body_poses0(model: &Model) -> Vec<(Vec3, crate::math::Quat)> {
+    let mut poses = vec![(Vec3::zeros(), crate::math::Quat::identity()); model.nbody];
+    for b in 1..model.nbody {
+        let (xp, qp) = poses[model.body_parent[b]];
+        let mut pose = (xp + qp * model.body_pos[b], qp * model.body_quat[b]);
+        let jadr = model.body_jnt_adr[b];
+        for j in jadr..jadr + model.body_jnt_num[b] {
+            let a = model.jnt_qpos_adr[j];
+            if let Some(placed) = model.jnt_type[j].placement(&model.qpos0[a..]) {
+                pose = placed;
+            }
+        }
+        poses[b] = pose;
+    }
+    poses
+}
+
 /// Compute `body_invweight0`, `dof_invweight0` and `stat_meaninertia` at qpos0 (MuJoCo's
 /// mj_setConst). Fails if the mass matrix is singular (a moving body without mass).
 ///

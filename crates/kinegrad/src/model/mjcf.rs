@@ -18,10 +18,10 @@
 mod xml;
 
 use super::builder::{
-    ActuatorSpec, BaseMode, BodySpec, EntitySpec, GeomSpec, JointSpec, ModelBuilder,
+    ActuatorSpec, BaseMode, BodySpec, EntitySpec, EqualitySpec, GeomSpec, JointSpec, ModelBuilder,
 };
 use super::inertia::{self, MassProps};
-use super::{CtrlMode, GeomType, Integrator, JointType, Model, Options};
+use super::{CtrlMode, EqType, GeomType, Integrator, JointType, Model, Options};
 use crate::error::{Error, Result};
 use crate::joint::RangeUnit;
 use crate::math::{Mat3, Pose, Quat, Vec3};
@@ -320,9 +320,9 @@ impl Loader {
             match c.tag.as_str() {
                 "option" => self.option(c, &mut opt)?,
                 "asset" => self.asset(c)?,
-                "compiler" | "default" | "worldbody" | "actuator" | "contact" => {}
+                "compiler" | "default" | "worldbody" | "actuator" | "contact" | "equality" => {}
                 "size" | "visual" | "statistic" | "extension" | "custom" => {}
-                "tendon" | "equality" | "sensor" | "keyframe" => {
+                "tendon" | "sensor" | "keyframe" => {
                     let names: Vec<String> = c.children.iter().map(|e| e.desc()).collect();
                     if !names.is_empty() {
                         self.warn(format!(
@@ -374,6 +374,11 @@ impl Loader {
                 self.actuator(a)?;
             }
         }
+        for c in root.children.iter().filter(|c| c.tag == "equality") {
+            for e in &c.children {
+                self.equality(e)?;
+            }
+        }
         for c in root.children.iter().filter(|c| c.tag == "contact") {
             for e in &c.children {
                 match e.tag.as_str() {
@@ -404,6 +409,100 @@ impl Loader {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// One child of `<equality>`: connect, weld and joint constraints between bodies or joints
+    /// by name (MuJoCo's reader: a connect is body-based when it names body1 and an anchor, a
+    /// weld when it names body1).
+    fn equality(&mut self, n: &XNode) -> Result<()> {
+        let cname = n.attr("class").unwrap_or("main");
+        let classes = self.classes.clone();
+        let cls = classes
+            .get(cname)
+            .ok_or_else(|| n.err(format!("unknown default class '{cname}'")))?;
+        let e = El {
+            n,
+            defs: cls.tags.get("equality"),
+        };
+        let kind = match n.tag.as_str() {
+            "connect" => EqType::Connect,
+            "weld" => EqType::Weld,
+            "joint" => EqType::Joint,
+            other => {
+                self.warn(format!("<equality><{other}> unsupported, ignored"));
+                return Ok(());
+            }
+        };
+        let named = |k: &str| n.attr(k).map(|s| format!("{s}{}", self.suffix));
+        let (o1, o2) = match kind {
+            EqType::Joint => (named("joint1"), named("joint2")),
+            _ => (named("body1"), named("body2")),
+        };
+        let body_based = match kind {
+            EqType::Connect => o1.is_some() && n.attr("anchor").is_some(),
+            EqType::Weld => o1.is_some(),
+            EqType::Joint => true,
+        };
+        if !body_based {
+            self.warn(format!(
+                "{}: constraints between sites are not supported yet, ignored",
+                n.desc()
+            ));
+            return Ok(());
+        }
+        let Some(o1) = o1 else {
+            return Err(n.err("missing attribute 'joint1'"));
+        };
+        let world = |b: Option<String>| match b {
+            Some(b) if b != format!("world{}", self.suffix) && b != "world" => b,
+            _ => String::new(),
+        };
+        let o2 = if kind == EqType::Joint {
+            o2.unwrap_or_default()
+        } else {
+            world(o2)
+        };
+        let mut spec = EqualitySpec::new(kind, o1, o2);
+        spec.name = n.attr("name").unwrap_or("").to_string();
+        spec.line = self.line_of(n);
+        spec.active = e.boolean("active")?.unwrap_or(true);
+        spec.solref = e.arr::<2>("solref")?.unwrap_or(spec.solref);
+        spec.solimp = e.arr_prefix::<5>("solimp", 1, spec.solimp)?;
+        let len = |v: [f64; 3]| Vec3::from(v) * self.scale;
+        match kind {
+            EqType::Connect => {
+                spec.anchor[0] = e.arr::<3>("anchor")?.map(len);
+            }
+            EqType::Weld => {
+                spec.anchor[1] = Some(e.arr::<3>("anchor")?.map(len).unwrap_or_else(Vec3::zeros));
+                let rp = e
+                    .arr::<7>("relpose")?
+                    .unwrap_or([0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+                let quat = nalgebra::Quaternion::new(rp[3], rp[4], rp[5], rp[6]);
+                if quat.norm() > 0.0 {
+                    spec.anchor[0] = Some(len([rp[0], rp[1], rp[2]]));
+                    spec.frame[0] = Some(Quat::from_quaternion(quat));
+                }
+                spec.torquescale = e.f("torquescale", 1.0)?;
+            }
+            EqType::Joint => {
+                // MuJoCo's default polycoef is 0 1 0 0 0; given, unset entries are 0
+                if let Some(p) = n.attr("polycoef") {
+                    let vals: Vec<f64> = p
+                        .split_whitespace()
+                        .map(|x| x.parse::<f64>())
+                        .collect::<std::result::Result<_, _>>()
+                        .map_err(|_| n.err(format!("attribute 'polycoef': bad number in '{p}'")))?;
+                    if vals.is_empty() || vals.len() > 5 {
+                        return Err(n.err("attribute 'polycoef': expected 1 to 5 numbers"));
+                    }
+                    spec.polycoef = [0.0; 5];
+                    spec.polycoef[..vals.len()].copy_from_slice(&vals);
+                }
+            }
+        }
+        self.spec.equalities.push(spec);
         Ok(())
     }
 
@@ -557,12 +656,19 @@ impl Loader {
                 match (k.as_str(), v.as_str()) {
                     ("contact", "disable") => opt.enable_collision = false,
                     ("limit", "disable") => opt.enable_joint_limit = false,
+                    ("equality", "disable") => opt.enable_equality = false,
+                    ("frictionloss", "disable") => opt.enable_frictionloss = false,
                     ("constraint", "disable") => {
                         opt.enable_collision = false;
                         opt.enable_joint_limit = false;
+                        opt.enable_equality = false;
+                        opt.enable_frictionloss = false;
                     }
                     (k, "disable") | (k, "enable")
-                        if !matches!(k, "contact" | "limit" | "constraint") =>
+                        if !matches!(
+                            k,
+                            "contact" | "limit" | "constraint" | "equality" | "frictionloss"
+                        ) =>
                     {
                         self.warn(format!("<option><flag {k}='{v}'> unsupported, ignored"));
                     }
@@ -1151,9 +1257,15 @@ impl Loader {
                 j.stiffness
             )));
         }
-        if e.f("frictionloss", 0.0)? > 0.0 {
-            self.warn(format!("joint '{name}': frictionloss unsupported, ignored"));
+        j.frictionloss = e.f("frictionloss", 0.0)?;
+        if !(j.frictionloss >= 0.0) {
+            return Err(n.err(format!(
+                "attribute 'frictionloss': negative frictionloss {}",
+                j.frictionloss
+            )));
         }
+        j.solref_fri = e.arr::<2>("solreffriction")?.unwrap_or(j.solref_fri);
+        j.solimp_fri = e.arr_prefix::<5>("solimpfriction", 1, j.solimp_fri)?;
         if let Some(fr) = e.arr::<2>("actuatorfrcrange")? {
             if e.boolean("actuatorfrclimited")?
                 .unwrap_or(self.comp.autolimits)

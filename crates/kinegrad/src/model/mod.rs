@@ -138,6 +138,10 @@ pub struct Options {
     pub enable_collision: bool,
     /// Enforce joint limits.
     pub enable_joint_limit: bool,
+    /// Enforce equality constraints (MJCF `<flag equality>`).
+    pub enable_equality: bool,
+    /// Apply dry joint friction (MJCF `<flag frictionloss>`).
+    pub enable_frictionloss: bool,
     /// Allow contacts between geoms of the same entity (non-adjacent bodies).
     pub enable_self_collision: bool,
     /// Maximum Newton iterations of the constraint solver.
@@ -160,6 +164,8 @@ impl Default for Options {
             integrator: Integrator::ImplicitFast,
             enable_collision: true,
             enable_joint_limit: true,
+            enable_equality: true,
+            enable_frictionloss: true,
             enable_self_collision: true,
             iterations: 100,
             tolerance: 1e-8,
@@ -238,6 +244,9 @@ pub struct Params {
     pub dof_stiffness: Vec<f64>,
     /// Sliding, torsional and rolling friction coefficients. (ngeom)
     pub geom_friction: Vec<[f64; 3]>,
+    /// Dry friction of each dof (MuJoCo's `frictionloss`): the most force its friction row
+    /// holds (N m or N). (nv)
+    pub dof_frictionloss: Vec<f64>,
 }
 
 /// A convex mesh used by one or more geoms.
@@ -333,6 +342,10 @@ pub struct Model {
     pub jnt_solimp: Vec<[f64; 5]>,
     /// Limit margin.
     pub jnt_margin: Vec<f64>,
+    /// Softness of the joint's dry-friction rows (MJCF `solreffriction`).
+    pub jnt_solref_fri: Vec<[f64; 2]>,
+    /// Impedance of the joint's dry-friction rows (MJCF `solimpfriction`).
+    pub jnt_solimp_fri: Vec<[f64; 5]>,
 
     // ---- dofs (nv) ----
     /// Body the dof moves.
@@ -408,6 +421,9 @@ pub struct Model {
     pub actuators: Vec<ActuatorInfo>,
     /// Excluded body pairs (MJCF `<contact><exclude>`), stored with the smaller index first.
     pub exclude_pairs: Vec<(usize, usize)>,
+    /// Equality constraints (MJCF `<equality>`, URDF `<mimic>`), one record each: there are
+    /// few, and each kind reads different fields.
+    pub equalities: Vec<Equality>,
 
     // ---- entities ----
     /// Entity names.
@@ -434,7 +450,74 @@ pub struct Model {
     pub entity_geom_num: Vec<usize>,
 }
 
+/// Kind of an equality constraint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EqType {
+    /// A point of body 1 held at a point of body 2 (3 rows: a ball joint).
+    Connect,
+    /// A frame of body 1 held at a frame of body 2 (6 rows: 3 translation, 3 rotation).
+    Weld,
+    /// Joint 1's position a polynomial of joint 2's (1 row; URDF mimic joints).
+    Joint,
+}
+
+impl EqType {
+    /// Its number of constraint rows.
+    pub fn nrow(self) -> usize {
+        match self {
+            EqType::Connect => 3,
+            EqType::Weld => 6,
+            EqType::Joint => 1,
+        }
+    }
+}
+
+/// A compiled equality constraint, in MuJoCo's formulation (`mj_instantiateEquality`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Equality {
+    /// Its name ("" if unnamed).
+    pub name: String,
+    /// Its kind.
+    pub kind: EqType,
+    /// Connect and weld: the two bodies (the second may be the world, 0). Joint: the two
+    /// hinge or slide joints (the second `usize::MAX` if absent: joint 1 then held at
+    /// `qpos0 + polycoef[0]`).
+    pub obj: [usize; 2],
+    /// Connect and weld: the constrained point in body 1's frame and in body 2's.
+    pub anchor: [Vec3; 2],
+    /// Weld: the constrained frame's orientation in body 1 and in body 2; the rotational error
+    /// is the vector part of `(q2 frame[1])^-1 (q1 frame[0])`, times `torquescale`.
+    pub frame: [Quat; 2],
+    /// Weld: the scale of the rotational rows.
+    pub torquescale: f64,
+    /// Joint: `q1 - q1_0 = c0 + c1 x + c2 x^2 + c3 x^3 + c4 x^4` with `x = q2 - q2_0`.
+    pub polycoef: [f64; 5],
+    /// Softness (time constant, damping ratio).
+    pub solref: [f64; 2],
+    /// Impedance.
+    pub solimp: [f64; 5],
+    /// Whether its rows are made.
+    pub active: bool,
+}
+
 impl Model {
+    /// The two bodies whose dofs equality `e`'s rows move (a joint equality: the joints'
+    /// bodies; the world for an absent second joint).
+    pub fn eq_bodies(&self, e: usize) -> (usize, usize) {
+        let eq = &self.equalities[e];
+        match eq.kind {
+            EqType::Connect | EqType::Weld => (eq.obj[0], eq.obj[1]),
+            EqType::Joint => (
+                self.jnt_body[eq.obj[0]],
+                if eq.obj[1] == usize::MAX {
+                    0
+                } else {
+                    self.jnt_body[eq.obj[1]]
+                },
+            ),
+        }
+    }
+
     /// Body index by name.
     pub fn body_id(&self, name: &str) -> Option<usize> {
         self.body_name.iter().position(|n| n == name)

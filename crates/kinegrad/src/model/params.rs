@@ -48,7 +48,7 @@ impl ParamField {
     }
 
     /// The checks of [`ParamField::write`]: finite values (a force range may be infinite);
-    /// masses, gains, damping, armature, stiffness and friction at least 0; inertias symmetric
+    /// masses, gains, damping, armature, stiffness, friction and frictionloss at least 0; inertias symmetric
     /// and positive semi-definite; force ranges with lower <= upper. Entry 0 of body
     /// parameters is the world body's, which the engine never reads.
     pub fn check(&self, x: &[f64]) -> Result<()> {
@@ -68,7 +68,7 @@ impl ParamField {
         match self.name {
             "body_mass" if x[1..].iter().any(|&v| v < 0.0) => bad("must be >= 0".into()),
             "dof_damping" | "dof_armature" | "dof_kp" | "dof_kv" | "dof_stiffness"
-            | "geom_friction"
+            | "geom_friction" | "dof_frictionloss"
                 if x.iter().any(|&v| v < 0.0) =>
             {
                 bad("must be >= 0".into())
@@ -92,7 +92,7 @@ impl ParamField {
 }
 
 /// Every field of [`Params`], in the order the Python API lists them.
-pub static PARAM_FIELDS: [ParamField; 11] = [
+pub static PARAM_FIELDS: [ParamField; 12] = [
     ParamField {
         name: "gravity",
         shape: |_| vec![3],
@@ -178,6 +178,12 @@ pub static PARAM_FIELDS: [ParamField; 11] = [
                 .zip(&mut p.geom_friction)
                 .for_each(|(c, f)| *f = [c[0], c[1], c[2]])
         },
+    },
+    ParamField {
+        name: "dof_frictionloss",
+        shape: |m| vec![m.nv],
+        read: |p, out| out.extend(&p.dof_frictionloss),
+        write: |p, x| p.dof_frictionloss.copy_from_slice(x),
     },
 ];
 

@@ -8,9 +8,9 @@
 //! negative or indefinite inertias and negative sizes are errors, an inertia breaking
 //! `A + B >= C` only a warning (real robot files do).
 
-use super::builder::{BodySpec, EntitySpec, GeomSpec, JointSpec};
+use super::builder::{BodySpec, EntitySpec, EqualitySpec, GeomSpec, JointSpec};
 use super::inertia::{self, MassProps};
-use super::{GeomType, JointType, Mesh};
+use super::{EqType, GeomType, JointType, Mesh};
 use crate::error::{Error, Result};
 use crate::math::{Mat3, Quat, Vec3};
 use roxmltree::Node;
@@ -432,13 +432,33 @@ impl Loader {
                 }
                 js.damping = damp;
             }
-            if self.num(d, "friction", &w)?.unwrap_or(0.0) > 0.0 {
-                self.warn(format!(
-                    "{what}: <dynamics friction> (frictionloss) unsupported, ignored"
-                ));
+            // MuJoCo's URDF reader: <dynamics friction> is the joint's frictionloss
+            if let Some(f) = self.num(d, "friction", &w)? {
+                if f < 0.0 {
+                    return Err(self.err(format!("{w}: negative friction {f}")));
+                }
+                js.frictionloss = f;
             }
         }
-        for tag in ["mimic", "safety_controller", "calibration"] {
+        if let Some(m) = child(j.node, "mimic") {
+            // q = multiplier q_leader + offset: a joint equality, as MuJoCo's URDF reader and
+            // Genesis make it
+            let w = format!("{what}: <mimic>");
+            let Some(leader) = m.attribute("joint") else {
+                return Err(self.err(format!("{w}: missing attribute 'joint'")));
+            };
+            let mut eq = EqualitySpec::new(EqType::Joint, j.name.clone(), leader);
+            eq.name = format!("mimic_{}", j.name);
+            eq.polycoef = [
+                self.num(m, "offset", &w)?.unwrap_or(0.0),
+                self.num(m, "multiplier", &w)?.unwrap_or(1.0),
+                0.0,
+                0.0,
+                0.0,
+            ];
+            self.spec.equalities.push(eq);
+        }
+        for tag in ["safety_controller", "calibration"] {
             if child(j.node, tag).is_some() {
                 self.warn(format!("{what}: <{tag}> unsupported, ignored"));
             }

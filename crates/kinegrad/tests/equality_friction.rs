@@ -1,0 +1,277 @@
+//! Equality constraints (connect, weld, joint) and dry joint friction (frictionloss) in both
+//! directions: the rows' states, one step's reverse against central differences in every input,
+//! and the gradient of a 100-step rollout with respect to the initial state, the frictionloss
+//! and a mass. (Their parity with MuJoCo: python/tests/test_equality_friction_vs_mujoco.py,
+//! on the same model file.)
+
+use kinegrad::adjoint::rollout::{rollout, rollout_vjp};
+use kinegrad::adjoint::step::{step_vjp, VjpScratch};
+use kinegrad::adjoint::{params_zeros, StepGrad};
+use kinegrad::data::{RowKind, RowState};
+use kinegrad::fd::{params_axpy, params_dot, step_jvp_fd, StepDirection};
+use kinegrad::math::{Pose, Vec3};
+use kinegrad::model::builder::BaseMode;
+use kinegrad::model::{mjcf, EqType, Integrator, ModelBuilder};
+use kinegrad::{pipeline, Control, Data, Model, State, StepCarry};
+
+/// Deterministic pseudo-random numbers in [-1, 1].
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+    }
+    fn vec(&mut self, n: usize) -> Vec<f64> {
+        (0..n).map(|_| self.next()).collect()
+    }
+}
+
+/// The chain of python/tests/models/equality_friction_chain.xml: three links with
+/// frictionloss on three dofs, a joint equality with a quadratic polynomial, a free box
+/// connected to the chain's tip and welded to the world with a relative pose.
+fn chain(integrator: Integrator) -> Model {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../python/tests/models/equality_friction_chain.xml");
+    let spec = mjcf::load(&path, 1.0).expect("the chain loads");
+    let mut b = ModelBuilder::new();
+    b.options.timestep = 0.002;
+    b.options.integrator = integrator;
+    b.options.enable_collision = false;
+    b.options.tolerance = 1e-14;
+    b.add_entity(spec, Pose::identity(), BaseMode::AsIs);
+    let model = b.build().expect("the chain builds");
+    let kinds: Vec<EqType> = model.equalities.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [EqType::Joint, EqType::Connect, EqType::Weld]);
+    model
+}
+
+/// A state off the constraints and moving, after `settle` steps from a perturbed start.
+fn moving_state(model: &Model, seed: u64, settle: usize) -> State {
+    let mut rng = Rng(seed);
+    let mut s = State::new(model);
+    for (q, q0) in s.q.iter_mut().zip(&model.qpos0) {
+        *q = q0 + 0.05 * rng.next();
+    }
+    s.v = rng.vec(model.nv);
+    s.normalize_quaternions(model);
+    let (mut d, mut carry) = (Data::new(model), StepCarry::new(model));
+    for _ in 0..settle {
+        pipeline::step(
+            model,
+            &model.params0,
+            &mut s,
+            &Control::new(model),
+            &mut carry,
+            &mut d,
+        )
+        .unwrap();
+    }
+    s
+}
+
+fn states_of(model: &Model, s: &State) -> Data {
+    let mut d = Data::new(model);
+    let mut st = s.clone();
+    pipeline::step(
+        model,
+        &model.params0,
+        &mut st,
+        &Control::new(model),
+        &mut StepCarry::new(model),
+        &mut d,
+    )
+    .unwrap();
+    d
+}
+
+#[test]
+fn rows_come_in_mujocos_order_with_the_friction_rows_in_every_piece() {
+    let model = chain(Integrator::Euler);
+    let d = states_of(&model, &moving_state(&model, 1, 0));
+    // 1 joint + 3 connect + 6 weld equality rows, then one friction row per frictional dof
+    let eq: Vec<RowKind> = d.efc_kind[..10].to_vec();
+    assert!(
+        eq.iter().all(|k| matches!(k, RowKind::Equality(..))),
+        "{eq:?}"
+    );
+    let fr: Vec<usize> = d.efc_kind[10..]
+        .iter()
+        .map(|k| match k {
+            RowKind::Friction(dof) => *dof,
+            other => panic!("after the equalities only friction rows: {other:?}"),
+        })
+        .collect();
+    let frictional: Vec<usize> = (0..model.nv)
+        .filter(|&i| model.params0.dof_frictionloss[i] > 0.0)
+        .collect();
+    assert_eq!(fr, frictional);
+    assert!(d.efc_state[..10].iter().all(|s| *s == RowState::Quadratic));
+    // over a run the friction rows stick (quadratic) and slide (saturated) both ways
+    let mut seen = std::collections::HashSet::new();
+    let mut s = moving_state(&model, 1, 0);
+    let (mut d, mut carry) = (Data::new(&model), StepCarry::new(&model));
+    for _ in 0..300 {
+        pipeline::step(
+            &model,
+            &model.params0,
+            &mut s,
+            &Control::new(&model),
+            &mut carry,
+            &mut d,
+        )
+        .unwrap();
+        for r in 10..d.nefc {
+            seen.insert(d.efc_state[r]);
+            if d.efc_state[r] != RowState::Quadratic {
+                // a saturated row's force is its bound
+                let floss = d.efc_floss[r];
+                assert!((d.efc_force[r].abs() - floss).abs() < 1e-12 * floss.max(1.0));
+            }
+        }
+    }
+    for state in [
+        RowState::Quadratic,
+        RowState::LinearNeg,
+        RowState::LinearPos,
+    ] {
+        assert!(seen.contains(&state), "{state:?} never seen: {seen:?}");
+    }
+}
+
+#[test]
+fn one_step_reverse_matches_central_differences_in_every_input() {
+    for integrator in [Integrator::Euler, Integrator::ImplicitFast] {
+        let model = chain(integrator);
+        for seed in [2, 3, 4] {
+            let s = moving_state(&model, seed, 20);
+            let mut rng = Rng(seed + 100);
+            let mut dp = params_zeros(&model);
+            for d in 0..model.nv {
+                dp.dof_frictionloss[d] = if model.params0.dof_frictionloss[d] > 0.0 {
+                    rng.next()
+                } else {
+                    0.0
+                };
+                dp.dof_damping[d] = rng.next();
+            }
+            for b in 1..model.nbody {
+                dp.body_mass[b] = rng.next();
+            }
+            dp.gravity = Vec3::new(rng.next(), rng.next(), rng.next());
+            let zero_q = vec![0.0; model.nq];
+            let zero_v = vec![0.0; model.nv];
+            let dirs = [
+                ("q", rng.vec(model.nq), zero_v.clone(), params_zeros(&model)),
+                ("v", zero_q.clone(), rng.vec(model.nv), params_zeros(&model)),
+                ("params", zero_q.clone(), zero_v.clone(), dp),
+            ];
+            let (yq, yv) = (rng.vec(model.nq), rng.vec(model.nv));
+            let mut g = StepGrad::zeros(&model);
+            let control = Control::new(&model);
+            step_vjp(
+                &model,
+                &model.params0,
+                &s,
+                &control,
+                &StepCarry::new(&model),
+                &mut Data::new(&model),
+                &mut VjpScratch::new(&model),
+                &yq,
+                &yv,
+                &mut g,
+            )
+            .unwrap();
+            for (name, q, v, p) in dirs {
+                let dir = StepDirection {
+                    q,
+                    v,
+                    target: vec![0.0; model.nv],
+                    params: p,
+                };
+                let (dq, dv) =
+                    step_jvp_fd(&model, &model.params0, &s, &control, &dir, 1e-7).unwrap();
+                let lhs: f64 = dq.iter().zip(&yq).map(|(a, b)| a * b).sum::<f64>()
+                    + dv.iter().zip(&yv).map(|(a, b)| a * b).sum::<f64>();
+                let rhs = dir.q.iter().zip(&g.q).map(|(a, b)| a * b).sum::<f64>()
+                    + dir.v.iter().zip(&g.v).map(|(a, b)| a * b).sum::<f64>()
+                    + params_dot(&dir.params, &g.params);
+                let err = (lhs - rhs).abs() / lhs.abs().max(rhs.abs()).max(1e-12);
+                println!("{integrator:?} seed {seed} {name}: fd {lhs:.10e} adjoint {rhs:.10e} rel {err:.1e}");
+                assert!(err < 1e-6, "{integrator:?} seed {seed} {name}: {err:.2e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn hundred_step_gradient_matches_central_differences() {
+    let model = chain(Integrator::ImplicitFast);
+    let s0 = moving_state(&model, 5, 0);
+    let steps = 100;
+    let controls = vec![Control::new(&model); steps];
+    let w: Vec<f64> = (0..model.nq).map(|i| 1.0 + 0.1 * i as f64).collect();
+    let loss_of = |st: &State| {
+        st.q.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>()
+            + 0.3 * st.v.iter().map(|x| x * x).sum::<f64>()
+    };
+    let params = model.params0.clone();
+    let mut data = Data::new(&model);
+    let states = rollout(&model, &params, &s0, &controls, &mut data).unwrap();
+    let g = rollout_vjp(
+        &model,
+        &params,
+        &states,
+        &controls,
+        &mut data,
+        |t, st, qb, vb| {
+            if t == steps {
+                qb.copy_from_slice(&w);
+                vb.iter_mut().zip(&st.v).for_each(|(b, v)| *b = 0.6 * v);
+            }
+        },
+    )
+    .unwrap();
+    let mut rng = Rng(7);
+    let blank = || StepDirection {
+        q: vec![0.0; model.nq],
+        v: vec![0.0; model.nv],
+        target: vec![0.0; model.nv],
+        params: params_zeros(&model),
+    };
+    let mut dq = blank();
+    dq.q = rng.vec(model.nq);
+    let mut dv = blank();
+    dv.v = rng.vec(model.nv);
+    let mut dfl = blank();
+    for d in 0..model.nv {
+        if model.params0.dof_frictionloss[d] > 0.0 {
+            dfl.params.dof_frictionloss[d] = rng.next();
+        }
+    }
+    let mut dm = blank();
+    dm.params.body_mass[model.body_id("d").unwrap()] = 1.0;
+    for (name, dir) in [("q0", dq), ("v0", dv), ("frictionloss", dfl), ("mass", dm)] {
+        let eval = |s: f64| {
+            let mut st = s0.clone();
+            st.q.iter_mut().zip(&dir.q).for_each(|(a, b)| *a += s * b);
+            st.v.iter_mut().zip(&dir.v).for_each(|(a, b)| *a += s * b);
+            let p = params_axpy(&params, s, &dir.params);
+            let states = rollout(&model, &p, &st, &controls, &mut Data::new(&model)).unwrap();
+            loss_of(&states[steps])
+        };
+        // the loss is ~70 and the frictionloss' effect ~0.04: below 1e-6 the differences' round-off
+        // (~1e-16 * 70 / eps) shows (eps 1e-7: 1.5e-5; 1e-6: 1.3e-6; 1e-5: 2.6e-8); the
+        // trajectory is smooth over +-1e-5 (every row keeps its piece)
+        let eps = 1e-5;
+        let fd = (eval(eps) - eval(-eps)) / (2.0 * eps);
+        let an = dir.q.iter().zip(&g.q0).map(|(a, b)| a * b).sum::<f64>()
+            + dir.v.iter().zip(&g.v0).map(|(a, b)| a * b).sum::<f64>()
+            + params_dot(&dir.params, &g.params);
+        let err = (fd - an).abs() / fd.abs().max(an.abs()).max(1e-12);
+        println!("{name}: fd {fd:.10e} adjoint {an:.10e} rel {err:.1e}");
+        assert!(err < 1e-5, "{name}: relative error {err:.2e}");
+    }
+}

@@ -1,0 +1,147 @@
+"""Equality constraints (connect, weld, joint; URDF mimic) and dry joint friction
+(frictionloss) step as MuJoCo steps them.
+
+Each model starts off its constraints (a random perturbation of qpos0) with random velocities,
+so the rows pull it back while it moves: the impedance, the reference acceleration with its
+`Jdot v` term, the regularizers and (for friction) both the sticking and the sliding pieces of
+the cost all enter. Euler without joint damping (where MuJoCo's and kinegrad's formulations
+coincide, see test_mujoco_parity.py), contacts and limits off, both solvers converged to
+round-off; gravity and timestep from the file.
+"""
+
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import pytest
+
+from _assets import asset
+from kinegrad import _native
+
+HERE = Path(__file__).parent
+CHAIN = HERE / "models" / "equality_friction_chain.xml"
+
+
+def mujoco_run(m, q0, v0, nstep):
+    m.opt.integrator = mujoco.mjtIntegrator.mjINT_EULER
+    m.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_CONTACT | mujoco.mjtDisableBit.mjDSBL_LIMIT
+    m.opt.tolerance = 1e-14
+    m.opt.ls_tolerance = 1e-12
+    d = mujoco.MjData(m)
+    d.qpos[:] = q0
+    d.qvel[:] = v0
+    traj = []
+    for _ in range(nstep):
+        mujoco.mj_step(m, d)
+        traj.append(np.concatenate([d.qpos, d.qvel]))
+    return np.array(traj)
+
+
+def kinegrad_run(path, m, q0, v0, nstep, urdf=False, massless_inertia=True):
+    b = _native.SceneBuilder(
+        timestep=float(m.opt.timestep),
+        integrator="euler",
+        enable_collision=False,
+        enable_joint_limit=False,
+        tolerance=1e-14,
+        gravity=list(m.opt.gravity),
+    )
+    if urdf:
+        b.add_urdf(str(path), 1.0, [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], True)
+    else:
+        b.add_mjcf(str(path), 1.0, [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0])
+    sim = b.build(1)
+    if not massless_inertia:
+        # what MuJoCo does with a link that has inertia but no mass (Panda's panda_link8)
+        mass = sim.get_param("body_mass")
+        inertia = sim.get_param("body_inertia")
+        inertia[mass == 0] = 0.0
+        sim.set_param("body_inertia", inertia)
+    sim.set_state(q0[None], v0[None])
+    traj = []
+    for _ in range(nstep):
+        sim.step(1)
+        traj.append(np.concatenate([sim.get_qpos()[0], sim.get_qvel()[0]]))
+    return np.array(traj)
+
+
+def start(m, seed=0):
+    rng = np.random.default_rng(seed)
+    return m.qpos0 + 0.05 * rng.standard_normal(m.nq), rng.standard_normal(m.nv)
+
+
+def assert_trajectories_match(ours, ref, tol):
+    scale = max(1.0, np.abs(ref).max())
+    gap = np.abs(ours - ref).max()
+    assert gap <= tol * scale, f"largest gap {gap:.3e} over the run (scale {scale:.3g})"
+
+
+MODELS = {
+    "connect (four_bar_linkage)": lambda: asset("genesis", "xml", "four_bar_linkage.xml"),
+    "weld (four_bar_linkage_weld)": lambda: asset("genesis", "xml", "four_bar_linkage_weld.xml"),
+    "joint, connect, weld to the world, frictionloss": lambda: CHAIN,
+}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_trajectory_matches_mujoco_for_half_a_second(name):
+    path = MODELS[name]()
+    m = mujoco.MjModel.from_xml_path(str(path))
+    q0, v0 = start(m)
+    n = int(round(0.5 / m.opt.timestep))
+    ref = mujoco_run(m, q0, v0, n)
+    assert np.abs(ref[-1, : m.nq] - q0).max() > 1e-2, "the model must move"
+    assert_trajectories_match(kinegrad_run(path, m, q0, v0, n), ref, 1e-8)
+
+
+def test_the_constraints_matter_in_the_chain():
+    # without its equalities and its friction, the chain parts from the reference: the match
+    # above is the rows', not a motion they leave alone
+    m = mujoco.MjModel.from_xml_path(str(CHAIN))
+    q0, v0 = start(m)
+    ref = mujoco_run(m, q0, v0, 250)
+    for flag in (mujoco.mjtDisableBit.mjDSBL_EQUALITY, mujoco.mjtDisableBit.mjDSBL_FRICTIONLOSS):
+        m2 = mujoco.MjModel.from_xml_path(str(CHAIN))
+        m2.opt.disableflags |= flag
+        assert np.abs(mujoco_run(m2, q0, v0, 250) - ref).max() > 1e-2, flag
+
+
+def test_frictionloss_holds_a_joint_against_a_small_load_and_slips_under_a_large_one():
+    # a pendulum with dry friction: held near horizontal while gravity's torque (m g l/2 =
+    # 0.49 N m) is below the friction (1 N m), it falls once the friction is 0.2 N m
+    xml = """<mujoco><option timestep="0.002"/><worldbody><body><joint name="j" axis="0 1 0"
+    frictionloss="{f}"/><geom type="capsule" fromto="0 0 0 0.1 0 0" size="0.01" mass="1"/>
+    </body></worldbody></mujoco>"""
+    for f, falls in [(1.0, False), (0.2, True)]:
+        path = HERE / "models" / f"_pendulum_{f}.xml"
+        path.write_text(xml.format(f=f))
+        try:
+            m = mujoco.MjModel.from_xml_path(str(path))
+            ours = kinegrad_run(path, m, np.zeros(1), np.zeros(1), 500)
+            ref = mujoco_run(m, np.zeros(1), np.zeros(1), 500)
+        finally:
+            path.unlink()
+        assert_trajectories_match(ours, ref, 1e-8)
+        # soft friction creeps a little while it holds (MuJoCo's regularized friction)
+        assert (abs(ours[-1, 0]) > 0.5) == falls, ours[-1, 0]
+
+
+def test_urdf_mimic_joint_matches_mujoco():
+    # a <mimic> is the joint equality q2 = multiplier q1 + offset, as MuJoCo's URDF reader
+    # makes it too
+    path = asset("genesis", "urdf", "panda_bullet", "panda.urdf").resolve()
+    import sys
+
+    sys.path.insert(0, str(HERE.parent.parent / "benches"))
+    import robot_files
+
+    m = robot_files.mujoco_model(path)
+    assert m.neq == 1 and m.eq_type[0] == mujoco.mjtEq.mjEQ_JOINT
+    q0, v0 = start(m, seed=3)
+    n = 250
+    ref = mujoco_run(m, q0, v0, n)
+    fingers = [m.joint("panda_finger_joint1").qposadr[0], m.joint("panda_finger_joint2").qposadr[0]]
+    assert abs(q0[fingers[0]] - q0[fingers[1]]) > 1e-3, "the fingers start apart"
+    assert abs(ref[-1, fingers[0]] - ref[-1, fingers[1]]) < 1e-3, "and end together"
+    ours = kinegrad_run(path, m, q0, v0, n, urdf=True, massless_inertia=False)
+    assert_trajectories_match(ours, ref, 1e-8)
