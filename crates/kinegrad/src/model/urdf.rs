@@ -649,7 +649,7 @@ impl Loader {
             .and_then(|e| e.to_str())
             .unwrap_or("")
             .to_ascii_lowercase();
-        if ext != "obj" && ext != "stl" {
+        if !matches!(ext.as_str(), "obj" | "stl" | "dae") {
             if visual {
                 self.warn(format!(
                     "{what}: mesh format '.{ext}' unsupported, visual dropped"
@@ -657,7 +657,7 @@ impl Loader {
                 return Ok(None);
             }
             return Err(self.err(format!(
-                "{what}: mesh format '.{ext}' unsupported (obj, stl)"
+                "{what}: mesh format '.{ext}' unsupported (obj, stl, dae)"
             )));
         }
         let total = mscale * self.scale;
