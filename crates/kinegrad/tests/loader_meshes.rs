@@ -335,3 +335,108 @@ fn real_dae_visuals_load_where_their_collision_meshes_are() {
     assert!(compared >= 20, "only {compared} links compared");
     build(spec);
 }
+
+#[test]
+fn mjcf_mesh_refpos_refquat_as_mujoco() {
+    // the box [0, 1] x [0, 1] x [0, 2] (OBJ); MuJoCo 4.0's compiled body_ipos and inertia
+    // (R(body_iquat) diag(body_inertia) R^T) for each mesh asset, density 1000
+    write(
+        "ref_box.obj",
+        &box_obj(Vec3::zeros(), Vec3::new(1.0, 1.0, 2.0)),
+    );
+    let xml = r#"<mujoco>
+  <asset>
+    <mesh name="m0" file="ref_box.obj"/>
+    <mesh name="m1" file="ref_box.obj" refpos="0.25 0 0"/>
+    <mesh name="m2" file="ref_box.obj" refpos="0.25 0.1 -0.3" refquat="0.9 0.3 0.2 0.1" scale="1 2 0.5"/>
+  </asset>
+  <worldbody>
+    <body name="b0"><freejoint/><geom type="mesh" mesh="m0"/></body>
+    <body name="b1"><freejoint/><geom type="mesh" mesh="m1"/></body>
+    <body name="b2"><freejoint/><geom type="mesh" mesh="m2"/></body>
+  </worldbody>
+</mujoco>"#;
+    let m = build(mjcf::load_str(xml, &dir().join("ref.xml"), 1.0).unwrap());
+    let mujoco_ipos = [
+        Vec3::new(0.5, 0.5, 1.0),
+        Vec3::new(0.25, 0.5, 1.0),
+        Vec3::new(
+            -0.060526315789473706,
+            2.1873684210526316,
+            0.42210526315789476,
+        ),
+    ];
+    let mujoco_inertia = [
+        [
+            833.3333333333,
+            833.3333333333,
+            333.3333333333,
+            0.0,
+            0.0,
+            0.0,
+        ],
+        [
+            833.3333333333,
+            833.3333333333,
+            333.3333333333,
+            0.0,
+            0.0,
+            0.0,
+        ],
+        // xx, yy, zz, xy, xz, yz
+        [
+            1519.7599262156,
+            324.1366577753,
+            1628.6795932944,
+            192.7977836425,
+            57.3407203805,
+            -221.7174527632,
+        ],
+    ];
+    for b in 0..3 {
+        let p = &m.params0;
+        assert!(
+            (p.body_mass[b + 1] - 2000.0).abs() < 1e-9,
+            "mass {}",
+            p.body_mass[b + 1]
+        );
+        close(
+            p.body_ipos[b + 1],
+            mujoco_ipos[b],
+            1e-9,
+            &format!("body_ipos of b{b}"),
+        );
+        let i = p.body_inertia[b + 1];
+        let got = [
+            i[(0, 0)],
+            i[(1, 1)],
+            i[(2, 2)],
+            i[(0, 1)],
+            i[(0, 2)],
+            i[(1, 2)],
+        ];
+        for (g, w) in got.iter().zip(&mujoco_inertia[b]) {
+            // MuJoCo keeps mesh vertices in single precision: 1e-8 of the largest moment
+            assert!(
+                (g - w).abs() < 2e-5,
+                "inertia of b{b}: {got:?} != {:?}",
+                mujoco_inertia[b]
+            );
+        }
+    }
+    // the vertices themselves: refpos moved the box by -0.25 along x
+    let k = m.geom_mesh[1].unwrap();
+    let (lo, hi) = bounds(&m.meshes[k].vertices);
+    close(lo, Vec3::new(-0.25, 0.0, 0.0), 1e-12, "m1 lower corner");
+    close(hi, Vec3::new(0.75, 1.0, 2.0), 1e-12, "m1 upper corner");
+    // a zero refquat is refused, naming the file and line
+    let bad = xml.replace("0.9 0.3 0.2 0.1", "0 0 0 0");
+    let e = mjcf::load_str(&bad, &dir().join("ref_bad.xml"), 1.0)
+        .and_then(|s| {
+            build(s);
+            Ok(())
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("ref_bad.xml") && e.contains("refquat"), "{e}");
+}
