@@ -400,7 +400,8 @@ fn urdf_features_and_warnings() {
     assert_eq!(spec.equalities[0].polycoef, [0.0, 1.0, 0.0, 0.0, 0.0]);
     assert_eq!(spec.name, "bot");
     let names: Vec<&str> = spec.bodies.iter().map(|b| b.name.as_str()).collect();
-    assert_eq!(names, ["base", "arm", "tip", "finger"]);
+    // 'tip' (massless, fixed) is fused into 'arm' as MuJoCo does; 'finger' hangs from 'arm'
+    assert_eq!(names, ["base", "arm", "finger"]);
     let base = &spec.bodies[0];
     assert_eq!(base.geoms.len(), 2);
     let vis = base.geoms.iter().find(|g| g.visual).unwrap();
@@ -420,17 +421,18 @@ fn urdf_features_and_warnings() {
     let m = 1000.0 * std::f64::consts::PI * 0.01;
     assert!((arm.mass - m).abs() < 1e-9 * m, "{}", arm.mass);
     assert!((arm.ipos.z - 1.0).abs() < 1e-12);
-    assert_eq!(
-        spec.bodies[2].mass, 0.0,
-        "fixed link without inertial stays massless"
+    assert!(w.contains("links 'tip' are massless and welded by fixed joints: fused"));
+    assert!(
+        (spec.bodies[2].pos.z - 2.0).abs() < 1e-12,
+        "placed through 'tip'"
     );
     assert_eq!(
-        spec.bodies[3].joints[0].range,
+        spec.bodies[2].joints[0].range,
         Some([0.0, 0.2]),
         "slide range scaled"
     );
     let model = build(spec, BaseMode::Fixed);
-    assert_eq!((model.nbody, model.njnt, model.nq), (5, 2, 2));
+    assert_eq!((model.nbody, model.njnt, model.nq), (4, 2, 2));
 }
 
 #[test]

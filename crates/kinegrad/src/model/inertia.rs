@@ -152,6 +152,27 @@ pub fn load_mesh_asset(path: &Path, scale: Vec3, name: &str) -> Result<Mesh> {
     Ok(Mesh::new(name, Some(path.to_path_buf()), vertices, faces))
 }
 
+/// [`load_mesh_asset`] for a file whose vertices are written in the frame `reference`
+/// (MJCF's `<mesh refpos refquat>`): each vertex `v` becomes `scale * (q^-1 (v - p))`, as
+/// MuJoCo reads it (the reference first, then the scale).
+pub fn load_mesh_asset_in(
+    path: &Path,
+    reference: (Vec3, Quat),
+    scale: Vec3,
+    name: &str,
+) -> Result<Mesh> {
+    let (p, q) = reference;
+    if p == Vec3::zeros() && q == Quat::identity() {
+        return load_mesh_asset(path, scale, name);
+    }
+    let (mut vertices, faces) = crate::model::mesh_io::load_mesh(path, Vec3::repeat(1.0))?;
+    let q_inv = q.inverse();
+    for v in &mut vertices {
+        *v = (q_inv * (*v - p)).component_mul(&scale);
+    }
+    Ok(Mesh::new(name, Some(path.to_path_buf()), vertices, faces))
+}
+
 /// Mass properties of a convex hull at `density` (hull frame).
 fn hull_mass_props(hull: &ConvexHull, density: f64) -> MassProps {
     let (mass, com, inertia) = hull.mass_properties(density);

@@ -1,4 +1,4 @@
-//! Mesh file readers: Wavefront OBJ and STL (binary and ASCII).
+//! Mesh file readers: Wavefront OBJ, STL (binary and ASCII) and COLLADA.
 //!
 //! * OBJ: `v x y z` and `f` records; face entries may be `i`, `i/t`, `i//n`, `i/t/n`, negative
 //!   indices count back from the last vertex; polygons are fan-triangulated; all other records
@@ -6,6 +6,12 @@
 //! * STL: binary if the size equals `84 + 50 * triangle_count` (some binary files start with the
 //!   word "solid", so the header alone is not trusted), else ASCII when it starts with `solid`.
 //!   Identical vertices are merged.
+//! * COLLADA (`.dae`): the geometries its visual scene instances, each placed by its nodes'
+//!   transforms (`matrix`, `translate`, `rotate`, `scale`; `<instance_node>` followed), scaled
+//!   by the file's `<unit meter>` and turned Z-up as pybullet's URDF importer does (Y_UP: +90
+//!   degrees about x; X_UP: -90 degrees about y; Z_UP: as is); one mesh, their union, identical
+//!   vertices merged. The geometry itself (sources, indices, polygons to triangles) is read by
+//!   the `mesh-loader` crate; the scene graph here (see [`parse_dae`]).
 
 use crate::math::Vec3;
 use crate::Error;
@@ -28,11 +34,15 @@ pub fn load_mesh(path: &Path, scale: Vec3) -> Result<(Vec<Vec3>, Vec<[u32; 3]>),
             let bytes = std::fs::read(path).map_err(|e| Error::load(path, format!("cannot read: {e}")))?;
             parse_stl(path, &bytes)?
         }
-        "" => return Err(Error::load(path, "mesh file has no extension (supported: .obj, .stl)")),
+        "dae" => {
+            let bytes = std::fs::read(path).map_err(|e| Error::load(path, format!("cannot read: {e}")))?;
+            parse_dae(path, &bytes)?
+        }
+        "" => return Err(Error::load(path, "mesh file has no extension (supported: .obj, .stl, .dae)")),
         other => {
             return Err(Error::load(
                 path,
-                format!("unsupported mesh format '.{other}' (supported: .obj, .stl); convert it, e.g. to .obj"),
+                format!("unsupported mesh format '.{other}' (supported: .obj, .stl, .dae); convert it, e.g. to .obj"),
             ))
         }
     };
@@ -129,6 +139,274 @@ impl Welder {
             n
         })
     }
+}
+
+/// The most node visits of a COLLADA scene walk (`<instance_node>` can repeat a subtree, or
+/// refer to itself).
+const DAE_MAX_NODES: usize = 100_000;
+
+/// One COLLADA transform element as a matrix (`None` for anything else).
+fn dae_transform(path: &Path, n: roxmltree::Node) -> Result<Option<nalgebra::Matrix4<f64>>, Error> {
+    use nalgebra::{Matrix4, Rotation3, Unit};
+    let tag = n.tag_name().name();
+    let want = match tag {
+        "matrix" => 16,
+        "translate" | "scale" => 3,
+        "rotate" => 4,
+        _ => return Ok(None),
+    };
+    let text = n.text().unwrap_or("");
+    let mut x = Vec::with_capacity(want);
+    for t in text.split_whitespace() {
+        match t.parse::<f64>() {
+            Ok(v) if v.is_finite() => x.push(v),
+            _ => {
+                return Err(Error::load(
+                    path,
+                    format!("COLLADA: <{tag}>: bad number '{t}'"),
+                ))
+            }
+        }
+    }
+    if x.len() != want {
+        return Err(Error::load(
+            path,
+            format!("COLLADA: <{tag}> has {} numbers, expected {want}", x.len()),
+        ));
+    }
+    Ok(Some(match tag {
+        // row-major, column vectors
+        "matrix" => Matrix4::from_row_slice(&x),
+        "translate" => Matrix4::new_translation(&Vec3::new(x[0], x[1], x[2])),
+        "scale" => Matrix4::new_nonuniform_scaling(&Vec3::new(x[0], x[1], x[2])),
+        _ => {
+            let axis = Vec3::new(x[0], x[1], x[2]);
+            if axis.norm() == 0.0 {
+                Matrix4::identity()
+            } else {
+                Rotation3::from_axis_angle(&Unit::new_normalize(axis), x[3].to_radians())
+                    .to_homogeneous()
+            }
+        }
+    }))
+}
+
+/// The children `<tag>` of `n`.
+fn kids<'a, 'i>(
+    n: roxmltree::Node<'a, 'i>,
+    tag: &'static str,
+) -> impl Iterator<Item = roxmltree::Node<'a, 'i>> {
+    n.children().filter(move |c| c.has_tag_name(tag))
+}
+
+/// The element `<tag id=url>` in the libraries `<lib>` of a COLLADA document.
+fn dae_by_id<'a, 'i>(
+    root: roxmltree::Node<'a, 'i>,
+    lib: &str,
+    tag: &str,
+    url: &str,
+) -> Option<roxmltree::Node<'a, 'i>> {
+    let id = url.strip_prefix('#').unwrap_or(url);
+    root.children()
+        .filter(|l| l.has_tag_name(lib))
+        .flat_map(|l| l.descendants())
+        .find(|n| n.has_tag_name(tag) && n.attribute("id") == Some(id))
+}
+
+/// Where a COLLADA document places its geometries: (geometry id, transform to metres and
+/// Z-up) for each `<instance_geometry>` of the scene's visual scene, walked with its node
+/// transforms (each node's elements in order, parents first) and `<instance_node>`s; `None`
+/// when the file has no visual scene (then every geometry is used, in file units as they are).
+type Placements = Vec<(String, nalgebra::Matrix4<f64>)>;
+
+fn dae_placements(path: &Path, doc: &roxmltree::Document) -> Result<Option<Placements>, Error> {
+    use nalgebra::Matrix4;
+    let root = doc.root_element();
+    let asset = kids(root, "asset").next();
+    let unit = match asset
+        .and_then(|a| kids(a, "unit").next())
+        .and_then(|u| u.attribute("meter"))
+    {
+        None => 1.0,
+        Some(t) => match t.trim().parse::<f64>() {
+            Ok(v) if v > 0.0 && v.is_finite() => v,
+            _ => {
+                return Err(Error::load(
+                    path,
+                    format!("COLLADA: <unit meter='{t}'>: not a positive number"),
+                ))
+            }
+        },
+    };
+    let half_pi = std::f64::consts::FRAC_PI_2;
+    let up = match asset
+        .and_then(|a| kids(a, "up_axis").next())
+        .and_then(|u| u.text())
+        .map(str::trim)
+    {
+        // as pybullet's URDF importer: the file's up axis becomes z
+        Some("Y_UP") => {
+            nalgebra::Rotation3::from_axis_angle(&Vec3::x_axis(), half_pi).to_homogeneous()
+        }
+        Some("X_UP") => {
+            nalgebra::Rotation3::from_axis_angle(&Vec3::y_axis(), -half_pi).to_homogeneous()
+        }
+        _ => Matrix4::identity(),
+    };
+    let url = kids(root, "scene")
+        .next()
+        .and_then(|s| kids(s, "instance_visual_scene").next())
+        .and_then(|i| i.attribute("url"));
+    let scene = match url {
+        Some(u) => dae_by_id(root, "library_visual_scenes", "visual_scene", u),
+        None => root
+            .children()
+            .filter(|l| l.has_tag_name("library_visual_scenes"))
+            .flat_map(|l| l.children())
+            .find(|n| n.has_tag_name("visual_scene")),
+    };
+    let Some(scene) = scene else {
+        return Ok(None);
+    };
+    let top = up * Matrix4::new_scaling(unit);
+    let mut out = Vec::new();
+    let mut stack: Vec<(roxmltree::Node, Matrix4<f64>)> =
+        kids(scene, "node").map(|n| (n, top)).collect();
+    stack.reverse();
+    let mut visits = 0;
+    while let Some((node, parent)) = stack.pop() {
+        visits += 1;
+        if visits > DAE_MAX_NODES {
+            return Err(Error::load(
+                path,
+                format!("COLLADA: the scene has more than {DAE_MAX_NODES} node instances (an <instance_node> cycle?)"),
+            ));
+        }
+        let mut t = parent;
+        let mut next = Vec::new();
+        for c in node.children().filter(|c| c.is_element()) {
+            if let Some(m) = dae_transform(path, c)? {
+                t *= m;
+                continue;
+            }
+            match c.tag_name().name() {
+                "instance_geometry" => {
+                    if let Some(u) = c.attribute("url") {
+                        out.push((u.strip_prefix('#').unwrap_or(u).to_string(), t));
+                    }
+                }
+                "node" => next.push(c),
+                "instance_node" => {
+                    if let Some(n) = c
+                        .attribute("url")
+                        .and_then(|u| dae_by_id(root, "library_nodes", "node", u))
+                    {
+                        next.push(n);
+                    }
+                }
+                _ => {}
+            }
+        }
+        // transforms apply to the whole node whatever their place among its children
+        stack.extend(next.into_iter().rev().map(|n| (n, t)));
+    }
+    Ok(Some(out))
+}
+
+/// Parse COLLADA bytes: the geometries the file's visual scene instances (each as often as it
+/// is instanced) as one triangle mesh, in metres and Z-up.
+///
+/// The scene graph is walked here; `mesh-loader` reads the geometry (sources, indices,
+/// polygons to triangles) of the file with its visual scenes cut out, so it returns the
+/// geometries as written: its own placement composes nested node transforms in reverse order
+/// and applies `<unit>` before them (0.1.13).
+pub fn parse_dae(path: &Path, bytes: &[u8]) -> Result<(Vec<Vec3>, Vec<[u32; 3]>), Error> {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let doc = roxmltree::Document::parse(text)
+        .map_err(|e| Error::load(path, format!("COLLADA: XML parse error: {e}")))?;
+    if doc.root_element().tag_name().name() != "COLLADA" {
+        return Err(Error::load(
+            path,
+            format!(
+                "COLLADA: root element is <{}>, expected <COLLADA>",
+                doc.root_element().tag_name().name()
+            ),
+        ));
+    }
+    let placements = dae_placements(path, &doc)?;
+    let mut geometry_only = String::with_capacity(text.len());
+    let mut at = 0;
+    for n in doc.root_element().children() {
+        if n.has_tag_name("library_visual_scenes") || n.has_tag_name("scene") {
+            geometry_only.push_str(&text[at..n.range().start]);
+            at = n.range().end;
+        }
+    }
+    geometry_only.push_str(&text[at..]);
+    // mesh-loader indexes its arrays without checking them on some malformed inputs (an index
+    // past its source, a missing normal index): a panic there is this file's error, not a crash
+    let parsed = std::panic::catch_unwind(|| mesh_loader::collada::from_str(&geometry_only));
+    let scene =
+        match parsed {
+            Ok(Ok(scene)) => scene,
+            Ok(Err(e)) => return Err(Error::load(path, format!("COLLADA: {e}"))),
+            Err(_) => return Err(Error::load(
+                path,
+                "COLLADA: malformed file (the reader failed on an inconsistent index or source)",
+            )),
+        };
+    let placed: Vec<(&mesh_loader::Mesh, nalgebra::Matrix4<f64>)> = match &placements {
+        Some(list) => list
+            .iter()
+            .filter_map(|(id, t)| scene.meshes.iter().find(|m| &m.name == id).map(|m| (m, *t)))
+            .collect(),
+        None => scene
+            .meshes
+            .iter()
+            .map(|m| (m, nalgebra::Matrix4::identity()))
+            .collect(),
+    };
+    let mut w = Welder {
+        verts: Vec::new(),
+        map: HashMap::new(),
+    };
+    let mut faces = Vec::new();
+    for (m, t) in placed {
+        let mut ids = Vec::with_capacity(m.vertices.len());
+        for (vi, v) in m.vertices.iter().enumerate() {
+            let p = t
+                .transform_point(&nalgebra::Point3::new(
+                    v[0] as f64,
+                    v[1] as f64,
+                    v[2] as f64,
+                ))
+                .coords;
+            if !p.iter().all(|x| x.is_finite()) {
+                return Err(Error::load(
+                    path,
+                    format!("COLLADA: geometry '{}': vertex {vi} is not finite", m.name),
+                ));
+            }
+            ids.push(w.id(p));
+        }
+        for f in &m.faces {
+            let mut tri = [0u32; 3];
+            for (slot, &i) in tri.iter_mut().zip(f) {
+                *slot = *ids.get(i as usize).ok_or_else(|| {
+                    Error::load(
+                        path,
+                        format!(
+                            "COLLADA: geometry '{}': vertex index {i} out of range",
+                            m.name
+                        ),
+                    )
+                })?;
+            }
+            faces.push(tri);
+        }
+    }
+    Ok((w.verts, faces))
 }
 
 /// Parse STL bytes (binary or ASCII).
@@ -346,13 +624,21 @@ mod tests {
         .unwrap();
         let e = load_mesh(&p, Vec3::repeat(1.0)).unwrap_err().to_string();
         assert!(e.contains("bad3.stl") && e.contains("line 4"), "{e}");
-        let e = load_mesh(Path::new("robot/link.dae"), Vec3::repeat(1.0))
+        let e = load_mesh(Path::new("robot/link.3ds"), Vec3::repeat(1.0))
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("link.dae") && e.contains(".dae") && e.contains("unsupported"),
+            e.contains("link.3ds") && e.contains(".3ds") && e.contains("unsupported"),
             "{e}"
         );
+        let e = load_mesh(&tmp("missing.dae"), Vec3::repeat(1.0))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing.dae"), "{e}");
+        let p = tmp("bad.dae");
+        std::fs::write(&p, "<COLLADA><library_geometries><geometry id=\"g\"><mesh>").unwrap();
+        let e = load_mesh(&p, Vec3::repeat(1.0)).unwrap_err().to_string();
+        assert!(e.contains("bad.dae") && e.contains("COLLADA"), "{e}");
         let e = load_mesh(&tmp("missing.obj"), Vec3::repeat(1.0))
             .unwrap_err()
             .to_string();

@@ -198,6 +198,10 @@ impl<'a> El<'a> {
 struct MeshAsset {
     file: PathBuf,
     scale: Vec3,
+    /// `refpos`, `refquat`: the frame the vertices are written in (MuJoCo reads each vertex
+    /// as `refquat^-1 (v - refpos)`, before `scale`).
+    refpos: Vec3,
+    refquat: Quat,
     loaded: Option<std::result::Result<usize, String>>,
 }
 
@@ -697,6 +701,17 @@ impl Loader {
                             .to_string(),
                     };
                     let scale = e.vec3("scale")?.unwrap_or(Vec3::repeat(1.0));
+                    let refpos = e.vec3("refpos")?.unwrap_or(Vec3::zeros());
+                    let refquat = match e.arr::<4>("refquat")? {
+                        None => Quat::identity(),
+                        Some(q) => {
+                            let q = nalgebra::Quaternion::new(q[0], q[1], q[2], q[3]);
+                            if !(q.norm() > inertia::MINVAL) {
+                                return Err(c.err("attribute 'refquat': zero quaternion"));
+                            }
+                            Quat::from_quaternion(q)
+                        }
+                    };
                     // no meshdir: relative to the folder of the file the element is in (an
                     // included file's own, as MuJoCo resolves it)
                     let dir = if self.comp.meshdir.as_os_str().is_empty() {
@@ -710,6 +725,8 @@ impl Loader {
                         MeshAsset {
                             file: p,
                             scale,
+                            refpos,
+                            refquat,
                             loaded: None,
                         },
                     );
@@ -742,7 +759,12 @@ impl Loader {
         if let Some(r) = &asset.loaded {
             return Ok(r.clone());
         }
-        let r = match inertia::load_mesh_asset(&asset.file, asset.scale * scale, name) {
+        let r = match inertia::load_mesh_asset_in(
+            &asset.file,
+            (asset.refpos, asset.refquat),
+            asset.scale * scale,
+            name,
+        ) {
             Ok(m) => {
                 self.spec.meshes.push(m);
                 Ok(self.spec.meshes.len() - 1)

@@ -244,12 +244,18 @@ impl Loader {
 
         // bodies
         let mut body_of_link = vec![usize::MAX; links.len()];
+        // the frame of each link in its body's (not the identity for a link fused into its parent)
+        let mut link_in_body = vec![(Vec3::zeros(), Quat::identity()); links.len()];
+        // the links on moving joints without <inertial> (body, link, joint), and those with one
+        let mut moving: Vec<(usize, String, String, bool)> = Vec::new();
+        let mut fused: Vec<String> = Vec::new();
         for &l in &order {
             let link = links[l];
             let name = lname(l);
             let mut body = BodySpec::new(name.clone(), None);
             body.line = self.at(link);
-            let mut moved = false;
+            let mut moved = None;
+            let mut welded = false;
             if let Some(ji) = parent_joint[l] {
                 let j = &joints[ji];
                 self.at(j.node);
@@ -258,8 +264,9 @@ impl Loader {
                     child(j.node, "origin"),
                     &format!("joint '{}': <origin>", j.name),
                 )?;
-                body.pos = pos;
-                body.quat = quat;
+                let (op, oq) = link_in_body[pl];
+                body.pos = oq * pos + op;
+                body.quat = oq * quat;
                 body.parent = Some(body_of_link[pl]);
                 if let Some(js) = self.joint(j)? {
                     if js.kind == JointType::Free {
@@ -276,14 +283,21 @@ impl Loader {
                         body.parent = None;
                     }
                     body.joints.push(js);
-                    moved = true;
+                    moved = Some(j.name.clone());
+                } else {
+                    welded = true;
                 }
             }
             self.link_geoms(link, &name, &mut body)?;
             self.at(link);
-            match child(link, "inertial") {
-                Some(inl) => self.inertial(inl, &name, &mut body)?,
-                None if moved || l == root => {
+            let explicit = match child(link, "inertial") {
+                Some(inl) => {
+                    self.inertial(inl, &name, &mut body)?;
+                    true
+                }
+                None => {
+                    // as MuJoCo: the mass of the collision geometry at 1000 kg/m^3, whatever
+                    // the joint (a welded link's mass moves with its parent's)
                     let mut mp = MassProps::zero();
                     let mut any = false;
                     for g in body.geoms.iter().filter(|g| !g.visual) {
@@ -309,16 +323,87 @@ impl Loader {
                         body.mass = mp.mass;
                         body.ipos = mp.com;
                         body.inertia = mp.inertia;
-                    } else if moved {
-                        self.warn(format!("link '{name}': no <inertial> and no collision geometry; given mass 1e-3 kg"));
-                        body.mass = 1e-3;
-                        body.inertia = inertia::small_inertia(1e-3) / (self.scale * self.scale);
                     }
+                    false
                 }
-                None => {}
+            };
+            let massless = body.mass < inertia::MINVAL && body.inertia.amax() < inertia::MINVAL;
+            if welded && massless {
+                // MuJoCo's fusestatic (on for URDF): a massless link on a fixed joint is its
+                // parent's geometry; its children hang from the parent, placed through it
+                let p = body.parent.expect("a welded link has a parent");
+                for mut g in body.geoms.drain(..) {
+                    g.pos = body.quat * g.pos + body.pos;
+                    g.quat = body.quat * g.quat;
+                    self.spec.bodies[p].geoms.push(g);
+                }
+                body_of_link[l] = p;
+                link_in_body[l] = (body.pos, body.quat);
+                fused.push(format!("'{name}'"));
+                continue;
             }
             body_of_link[l] = self.spec.bodies.len();
+            if let Some(jname) = moved {
+                moving.push((self.spec.bodies.len(), name.clone(), jname, explicit));
+            }
             self.spec.bodies.push(body);
+        }
+        if !fused.is_empty() {
+            self.warn(format!(
+                "links {} are massless and welded by fixed joints: fused into their parent links \
+                 (their geoms move there), as MuJoCo does",
+                fused.join(", ")
+            ));
+        }
+        self.check_moving_masses(&moving)
+    }
+
+    /// MuJoCo refuses a moving body lighter than `mjMINVAL` once the links welded to it are
+    /// fused in ("mass and inertia of moving bodies must be larger than mjMINVAL"). Here: a
+    /// link without `<inertial>` or collision geometry gets 1e-3 kg (as kinegrad did before;
+    /// robot files use such links between two joints); one whose `<inertial>` says mass 0 is
+    /// refused when nothing it carries has mass (its joint would have no inertia), and loads
+    /// with a warning when its moving children carry it. Each case names the link.
+    fn check_moving_masses(&mut self, moving: &[(usize, String, String, bool)]) -> Result<()> {
+        self.line.set(0);
+        let n = self.spec.bodies.len();
+        // mass welded to each body (itself and its joint-less descendants), and of its subtree
+        let mut welded: Vec<f64> = self.spec.bodies.iter().map(|b| b.mass).collect();
+        let mut subtree = welded.clone();
+        for i in (0..n).rev() {
+            if let Some(p) = self.spec.bodies[i].parent {
+                subtree[p] += subtree[i];
+                if self.spec.bodies[i].joints.is_empty() {
+                    welded[p] += welded[i];
+                }
+            }
+        }
+        for (b, link, joint, explicit) in moving {
+            let b = *b;
+            if welded[b] >= inertia::MINVAL {
+                continue;
+            }
+            let mujoco = "MuJoCo refuses it ('mass and inertia of moving bodies must be larger than mjMINVAL')";
+            if !explicit {
+                self.warn(format!(
+                    "link '{link}' (joint '{joint}'): no <inertial>, no collision geometry and nothing welded to it with mass; given mass 1e-3 kg ({mujoco})"
+                ));
+                let body = &mut self.spec.bodies[b];
+                body.mass = 1e-3;
+                body.inertia = inertia::small_inertia(1e-3) / (self.scale * self.scale);
+            } else if subtree[b] < inertia::MINVAL {
+                let line = self.spec.bodies[b].line;
+                self.line.set(line);
+                return Err(self.err(format!(
+                    "link '{link}' moves on joint '{joint}' but has no mass, nor does any link it carries: \
+                     its joint has no inertia and the mass matrix would be singular (MuJoCo refuses it too: \
+                     'mass and inertia of moving bodies must be larger than mjMINVAL'); give it an <inertial> with a mass"
+                )));
+            } else {
+                self.warn(format!(
+                    "link '{link}' (joint '{joint}'): <inertial> mass 0, its moving children carry the mass; {mujoco}"
+                ));
+            }
         }
         Ok(())
     }
@@ -669,7 +754,7 @@ impl Loader {
             .and_then(|e| e.to_str())
             .unwrap_or("")
             .to_ascii_lowercase();
-        if ext != "obj" && ext != "stl" {
+        if !matches!(ext.as_str(), "obj" | "stl" | "dae") {
             if visual {
                 self.warn(format!(
                     "{what}: mesh format '.{ext}' unsupported, visual dropped"
@@ -677,7 +762,7 @@ impl Loader {
                 return Ok(None);
             }
             return Err(self.err(format!(
-                "{what}: mesh format '.{ext}' unsupported (obj, stl)"
+                "{what}: mesh format '.{ext}' unsupported (obj, stl, dae)"
             )));
         }
         let total = mscale * self.scale;
