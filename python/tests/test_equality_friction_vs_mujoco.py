@@ -37,7 +37,7 @@ def mujoco_run(m, q0, v0, nstep):
     return np.array(traj)
 
 
-def kinegrad_run(path, m, q0, v0, nstep, urdf=False, massless_inertia=True):
+def kinegrad_run(path, m, q0, v0, nstep, urdf=False):
     b = _native.SceneBuilder(
         timestep=float(m.opt.timestep),
         integrator="euler",
@@ -51,12 +51,6 @@ def kinegrad_run(path, m, q0, v0, nstep, urdf=False, massless_inertia=True):
     else:
         b.add_mjcf(str(path), 1.0, [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0])
     sim = b.build(1)
-    if not massless_inertia:
-        # what MuJoCo does with a link that has inertia but no mass (Panda's panda_link8)
-        mass = sim.get_param("body_mass")
-        inertia = sim.get_param("body_inertia")
-        inertia[mass == 0] = 0.0
-        sim.set_param("body_inertia", inertia)
     sim.set_state(q0[None], v0[None])
     traj = []
     for _ in range(nstep):
@@ -126,22 +120,29 @@ def test_frictionloss_holds_a_joint_against_a_small_load_and_slips_under_a_large
         assert (abs(ours[-1, 0]) > 0.5) == falls, ours[-1, 0]
 
 
-def test_urdf_mimic_joint_matches_mujoco():
-    # a <mimic> is the joint equality q2 = multiplier q1 + offset, as MuJoCo's URDF reader
-    # makes it too
-    path = asset("genesis", "urdf", "panda_bullet", "panda.urdf").resolve()
+@pytest.mark.parametrize("name", ["panda hand (genesis)", "mimic_arm (multiplier, offset, friction)"])
+def test_urdf_mimic_joint_matches_mujoco(name):
+    # a <mimic> is the joint equality q_follower = multiplier q_leader + offset, as MuJoCo's
+    # URDF reader makes it too
     import sys
 
     sys.path.insert(0, str(HERE.parent.parent / "benches"))
     import robot_files
 
+    if name.startswith("panda"):
+        path = asset("genesis", "urdf", "panda_bullet", "hand.urdf").resolve()
+        pair = ("finger_joint2", "finger_joint1")
+    else:
+        path = HERE / "models" / "mimic_arm.urdf"
+        pair = ("elbow", "shoulder")
     m = robot_files.mujoco_model(path)
     assert m.neq == 1 and m.eq_type[0] == mujoco.mjtEq.mjEQ_JOINT
     q0, v0 = start(m, seed=3)
     n = 250
     ref = mujoco_run(m, q0, v0, n)
-    fingers = [m.joint("panda_finger_joint1").qposadr[0], m.joint("panda_finger_joint2").qposadr[0]]
-    assert abs(q0[fingers[0]] - q0[fingers[1]]) > 1e-3, "the fingers start apart"
-    assert abs(ref[-1, fingers[0]] - ref[-1, fingers[1]]) < 1e-3, "and end together"
-    ours = kinegrad_run(path, m, q0, v0, n, urdf=True, massless_inertia=False)
-    assert_trajectories_match(ours, ref, 1e-8)
+    follower, leader = (m.joint(j).qposadr[0] for j in pair)
+    poly = m.eq_data[0, :2]
+    gap = lambda q: q[follower] - poly[0] - poly[1] * q[leader]  # noqa: E731
+    assert abs(gap(q0)) > 1e-3, "the constraint starts violated"
+    assert abs(gap(ref[-1])) < 0.02 * abs(gap(q0)), "and ends held"
+    assert_trajectories_match(kinegrad_run(path, m, q0, v0, n, urdf=True), ref, 1e-8)
