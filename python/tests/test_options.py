@@ -70,3 +70,40 @@ def test_materials_and_surfaces():
         gs.materials.Rigid(rho=0.0)
     assert gs.surfaces.Default(color=(1, 0, 0)).color == (1.0, 0.0, 0.0)
     assert isinstance(gs.surfaces.Smooth(), gs.surfaces.Default)
+
+
+def test_mjcf_options_the_scene_overrides_are_named_and_matching_ones_are_silent(tmp_path):
+    # a Genesis scene's options win over the file's <option>, as in Genesis; each setting the
+    # file writes and the scene does differently is named, so results never change silently
+    xml = tmp_path / "opts.xml"
+    xml.write_text(
+        """<mujoco><option timestep="0.002" gravity="0 0 -1.62" integrator="Euler" iterations="50">
+        <flag contact="disable" frictionloss="disable"/></option>
+        <worldbody><body><freejoint/><geom type="sphere" size="0.1"/></body></worldbody></mujoco>"""
+    )
+    import warnings
+
+    def load(**kw):
+        scene = gs.Scene(show_viewer=False, **kw)
+        scene.add_entity(gs.morphs.MJCF(file=str(xml)))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            scene.build()
+        return [str(w.message) for w in caught if "is not applied" in str(w.message)]
+
+    msgs = load()
+    for attr, scene_value in [
+        ("timestep='0.002'", "0.01 s"),
+        ("gravity='0 0 -1.62'", "(0, 0, -9.81)"),
+        ("integrator='Euler'", "implicitfast"),
+        ("iterations='50'", "100 iterations"),
+        ("flag contact='disable'", "contacts enabled"),
+        ("flag frictionloss='disable'", "joint friction enabled"),
+    ]:
+        assert any(attr in m and scene_value in m for m in msgs), (attr, msgs)
+    # the scene set as the file says: only what the scene cannot set remains (frictionloss)
+    msgs = load(
+        sim_options=gs.options.SimOptions(dt=0.002, gravity=(0, 0, -1.62)),
+        rigid_options=gs.options.RigidOptions(integrator=gs.integrator.Euler, iterations=50, enable_collision=False),
+    )
+    assert len(msgs) == 1 and "frictionloss" in msgs[0], msgs

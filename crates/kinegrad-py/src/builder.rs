@@ -32,7 +32,12 @@ impl SceneBuilder {
             if let Some(mu) = friction {
                 spec.set_friction(mu).map_err(to_py_err)?;
             }
-            let warnings = spec.warnings.clone();
+            let mut warnings = spec.warnings.clone();
+            warnings.extend(mjcf::options_not_applied(
+                &spec,
+                &self.builder.options,
+                &self.gravity,
+            ));
             Ok((self.builder.add_entity(spec, pose, base), warnings))
         })
     }

@@ -281,6 +281,12 @@ pub struct EntitySpec {
     pub equalities: Vec<EqualitySpec>,
     /// Options found in the file (MJCF `<option>`), if any.
     pub options: Option<Options>,
+    /// Gravity the file sets (MJCF `<option gravity>`), if it does: a parameter, not an option.
+    pub gravity: Option<Vec3>,
+    /// The simulation settings the file writes, as written (MJCF `<option>` attributes and
+    /// `<flag>` ones as `flag.NAME`): what a scene whose own options win reports as not applied
+    /// (`mjcf::options_not_applied`).
+    pub option_attrs: Vec<(String, String)>,
     /// Things the loader met and could not use, for the user to see.
     pub warnings: Vec<String>,
     /// The file the entity was loaded from: the builder's errors about its bodies, joints,

@@ -45,8 +45,118 @@ pub fn load_model(path: &Path) -> Result<Model> {
     if let Some(o) = spec.options.clone() {
         b.options = o;
     }
+    let gravity = spec.gravity;
     b.add_entity(spec, Pose::identity(), BaseMode::AsIs);
-    b.build()
+    let mut m = b.build()?;
+    if let Some(g) = gravity {
+        m.params0.gravity = g;
+    }
+    Ok(m)
+}
+
+/// What the file's `<option>` sets that a scene with options `opts` and `gravity` does
+/// differently, one message per setting naming the file's value and the scene's (a Genesis
+/// scene's options win over the file's, as in Genesis). Settings kinegrad does not support
+/// are reported when the file is read, not here.
+pub fn options_not_applied(spec: &EntitySpec, opts: &Options, gravity: &Vec3) -> Vec<String> {
+    let mut out = Vec::new();
+    let num = |v: &str| v.trim().parse::<f64>().ok();
+    for (k, v) in &spec.option_attrs {
+        let scene = match k.as_str() {
+            "timestep" => {
+                let h = opts.timestep / opts.substeps as f64;
+                num(v)
+                    .filter(|x| (x - h).abs() > 1e-12 * h)
+                    .map(|_| format!("a substep of {h} s (SimOptions.dt / substeps)"))
+            }
+            "gravity" => {
+                let g: Vec<f64> = v.split_whitespace().filter_map(num).collect();
+                (g.len() != 3 || (Vec3::new(g[0], g[1], g[2]) - gravity).norm() > 1e-12).then(
+                    || {
+                        format!(
+                            "gravity ({}, {}, {}) (SimOptions.gravity)",
+                            gravity.x, gravity.y, gravity.z
+                        )
+                    },
+                )
+            }
+            "integrator" => {
+                let file = match v.as_str() {
+                    "Euler" => Some(Integrator::Euler),
+                    "implicitfast" => Some(Integrator::ImplicitFast),
+                    _ => None, // reported as unsupported when read
+                };
+                file.filter(|f| *f != opts.integrator).map(|_| {
+                    format!(
+                        "the {} integrator (RigidOptions.integrator)",
+                        opts.integrator.name()
+                    )
+                })
+            }
+            "iterations" => num(v)
+                .filter(|x| *x != opts.iterations as f64)
+                .map(|_| format!("{} iterations (RigidOptions.iterations)", opts.iterations)),
+            "ls_iterations" => num(v)
+                .filter(|x| *x != opts.ls_iterations as f64)
+                .map(|_| format!("{} (RigidOptions.ls_iterations)", opts.ls_iterations)),
+            "tolerance" => num(v)
+                .filter(|x| *x != opts.tolerance)
+                .map(|_| format!("tolerance {} (RigidOptions.tolerance)", opts.tolerance)),
+            "impratio" => num(v)
+                .filter(|x| *x != opts.impratio)
+                .map(|_| format!("impratio {} (RigidOptions.impratio)", opts.impratio)),
+            flag if flag.starts_with("flag.") => {
+                let on = v == "enable";
+                let setting = |name: &str, enabled: bool, option: &str| {
+                    (enabled != on).then(|| {
+                        format!(
+                            "{name} {} ({option})",
+                            if enabled { "enabled" } else { "disabled" }
+                        )
+                    })
+                };
+                match &flag[5..] {
+                    "contact" => setting(
+                        "contacts",
+                        opts.enable_collision,
+                        "RigidOptions.enable_collision",
+                    ),
+                    "limit" => setting(
+                        "joint limits",
+                        opts.enable_joint_limit,
+                        "RigidOptions.enable_joint_limit",
+                    ),
+                    "equality" => setting(
+                        "equality constraints",
+                        opts.enable_equality,
+                        "the scene's default",
+                    ),
+                    "frictionloss" => setting(
+                        "joint friction",
+                        opts.enable_frictionloss,
+                        "the scene's default",
+                    ),
+                    "constraint" => setting(
+                        "constraints",
+                        opts.enable_collision || opts.enable_joint_limit,
+                        "RigidOptions.enable_collision, enable_joint_limit",
+                    ),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some(scene) = scene {
+            let attr = match k.strip_prefix("flag.") {
+                Some(f) => format!("<option><flag {f}='{v}'>"),
+                None => format!("<option {k}='{v}'>"),
+            };
+            out.push(format!(
+                "{attr} is not applied: the scene's options win, and they give {scene}; set them to the file's value to simulate as the file says"
+            ));
+        }
+    }
+    out
 }
 
 /// Load MJCF text; `path` names the file in errors and anchors relative paths.
@@ -611,6 +721,16 @@ impl Loader {
 
     fn option(&mut self, o: &XNode, opt: &mut Options) -> Result<()> {
         let e = El { n: o, defs: None };
+        for (k, v) in &o.attrs {
+            self.spec.option_attrs.push((k.clone(), v.clone()));
+        }
+        for f in o.children.iter().filter(|c| c.tag == "flag") {
+            for (k, v) in &f.attrs {
+                self.spec
+                    .option_attrs
+                    .push((format!("flag.{k}"), v.clone()));
+            }
+        }
         opt.timestep = e.f("timestep", opt.timestep)?;
         if !(opt.timestep > 0.0) {
             return Err(o.err(format!(
@@ -618,11 +738,7 @@ impl Loader {
                 opt.timestep
             )));
         }
-        if let Some(g) = e.vec3("gravity")? {
-            if (g - Vec3::new(0.0, 0.0, -9.81)).norm() > 1e-12 {
-                self.warn(format!("<option gravity='{} {} {}'>: gravity is not part of the entity; set Params.gravity", g.x, g.y, g.z));
-            }
-        }
+        self.spec.gravity = e.vec3("gravity")?;
         match o.attr("integrator") {
             None | Some("Euler") => opt.integrator = Integrator::Euler,
             Some("implicitfast") => opt.integrator = Integrator::ImplicitFast,

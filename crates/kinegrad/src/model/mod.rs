@@ -112,6 +112,14 @@ pub enum Integrator {
 }
 
 impl Integrator {
+    /// Its name, as [`Integrator::from_name`] reads it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Integrator::Euler => "euler",
+            Integrator::ImplicitFast => "implicitfast",
+        }
+    }
+
     /// The integrator named `name` ("euler" or "implicitfast").
     pub fn from_name(name: &str) -> crate::Result<Self> {
         match name {
