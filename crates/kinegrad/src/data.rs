@@ -44,8 +44,8 @@ pub struct Contact {
     pub point: crate::collision::ContactPoint,
 }
 
-/// Kind of a constraint row. Rows come in MuJoCo's order: equalities, dof friction, limits,
-/// contacts.
+/// Kind of a constraint row. Rows come in MuJoCo's order: equalities, dof then tendon friction,
+/// joint then tendon limits, contacts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RowKind {
     /// Row `k` of equality constraint `eq` (connect: 3 rows, weld: 6, joint: 1): always
@@ -54,8 +54,12 @@ pub enum RowKind {
     /// Dry friction of a dof (`dof_frictionloss`): a Huber cost whose force saturates at
     /// `+-frictionloss`.
     Friction(usize),
+    /// Dry friction of a fixed tendon (`tendon_frictionloss`), as [`RowKind::Friction`].
+    TendonFriction(usize),
     /// Lower or upper joint limit (the joint index).
     Limit(usize),
+    /// Lower or upper limit of a fixed tendon's length (the tendon index).
+    TendonLimit(usize),
     /// Frictionless contact normal (contact index).
     ContactNormal(usize),
     /// Edge of a pyramidal friction cone (contact index, edge 0..4).

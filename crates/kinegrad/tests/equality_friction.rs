@@ -33,8 +33,25 @@ impl Rng {
 /// frictionloss on three dofs, a joint equality with a quadratic polynomial, a free box
 /// connected to the chain's tip and welded to the world with a relative pose.
 fn chain(integrator: Integrator) -> Model {
+    let model = load("equality_friction_chain.xml", integrator);
+    let kinds: Vec<EqType> = model.equalities.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [EqType::Joint, EqType::Connect, EqType::Weld]);
+    model
+}
+
+/// python/tests/models/tendon_chain.xml: two fixed tendons with springs (a dead band), a
+/// damper, a limited range, dry friction, and a tendon equality.
+fn tendon_chain(integrator: Integrator) -> Model {
+    let model = load("tendon_chain.xml", integrator);
+    assert_eq!(model.tendons.len(), 2);
+    assert_eq!(model.equalities[0].kind, EqType::Tendon);
+    model
+}
+
+fn load(file: &str, integrator: Integrator) -> Model {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../python/tests/models/equality_friction_chain.xml");
+        .join("../../python/tests/models")
+        .join(file);
     let spec = mjcf::load(&path, 1.0).expect("the chain loads");
     let mut b = ModelBuilder::new();
     b.options.timestep = 0.002;
@@ -42,10 +59,7 @@ fn chain(integrator: Integrator) -> Model {
     b.options.enable_collision = false;
     b.options.tolerance = 1e-14;
     b.add_entity(spec, Pose::identity(), BaseMode::AsIs);
-    let model = b.build().expect("the chain builds");
-    let kinds: Vec<EqType> = model.equalities.iter().map(|e| e.kind).collect();
-    assert_eq!(kinds, [EqType::Joint, EqType::Connect, EqType::Weld]);
-    model
+    b.build().expect("the chain builds")
 }
 
 /// A state off the constraints and moving, after `settle` steps from a perturbed start.
@@ -143,8 +157,17 @@ fn rows_come_in_mujocos_order_with_the_friction_rows_in_every_piece() {
 
 #[test]
 fn one_step_reverse_matches_central_differences_in_every_input() {
-    for integrator in [Integrator::Euler, Integrator::ImplicitFast] {
-        let model = chain(integrator);
+    for (integrator, tendons) in [
+        (Integrator::Euler, false),
+        (Integrator::ImplicitFast, false),
+        (Integrator::Euler, true),
+        (Integrator::ImplicitFast, true),
+    ] {
+        let model = if tendons {
+            tendon_chain(integrator)
+        } else {
+            chain(integrator)
+        };
         for seed in [2, 3, 4] {
             let s = moving_state(&model, seed, 20);
             let mut rng = Rng(seed + 100);
@@ -159,6 +182,12 @@ fn one_step_reverse_matches_central_differences_in_every_input() {
             }
             for b in 1..model.nbody {
                 dp.body_mass[b] = rng.next();
+            }
+            for t in 0..model.tendons.len() {
+                dp.tendon_stiffness[t] = rng.next();
+                dp.tendon_damping[t] = rng.next();
+                dp.tendon_frictionloss[t] = rng.next();
+                dp.tendon_lengthspring[t] = [rng.next(), rng.next()];
             }
             dp.gravity = Vec3::new(rng.next(), rng.next(), rng.next());
             let zero_q = vec![0.0; model.nq];
@@ -199,8 +228,11 @@ fn one_step_reverse_matches_central_differences_in_every_input() {
                     + dir.v.iter().zip(&g.v).map(|(a, b)| a * b).sum::<f64>()
                     + params_dot(&dir.params, &g.params);
                 let err = (lhs - rhs).abs() / lhs.abs().max(rhs.abs()).max(1e-12);
-                println!("{integrator:?} seed {seed} {name}: fd {lhs:.10e} adjoint {rhs:.10e} rel {err:.1e}");
-                assert!(err < 1e-6, "{integrator:?} seed {seed} {name}: {err:.2e}");
+                println!("{integrator:?} tendons {tendons} seed {seed} {name}: fd {lhs:.10e} adjoint {rhs:.10e} rel {err:.1e}");
+                assert!(
+                    err < 1e-6,
+                    "{integrator:?} tendons {tendons} seed {seed} {name}: {err:.2e}"
+                );
             }
         }
     }
@@ -208,8 +240,20 @@ fn one_step_reverse_matches_central_differences_in_every_input() {
 
 #[test]
 fn hundred_step_gradient_matches_central_differences() {
-    let model = chain(Integrator::ImplicitFast);
-    let s0 = moving_state(&model, 5, 0);
+    hundred_step_check(&chain(Integrator::ImplicitFast), 5);
+}
+
+#[test]
+fn hundred_step_gradient_through_tendons_matches_central_differences() {
+    hundred_step_check(&tendon_chain(Integrator::ImplicitFast), 6);
+}
+
+/// The gradient of a loss on the state after 100 steps from a moving start, with respect to
+/// the initial state, the dry friction of dofs and tendons, the tendons' springs and dampers and
+/// a mass, against central differences.
+fn hundred_step_check(model: &Model, seed: u64) {
+    let model = model.clone();
+    let s0 = moving_state(&model, seed, 0);
     let steps = 100;
     let controls = vec![Control::new(&model); steps];
     let w: Vec<f64> = (0..model.nq).map(|i| 1.0 + 0.1 * i as f64).collect();
@@ -251,9 +295,26 @@ fn hundred_step_gradient_matches_central_differences() {
             dfl.params.dof_frictionloss[d] = rng.next();
         }
     }
+    for t in 0..model.tendons.len() {
+        if model.params0.tendon_frictionloss[t] > 0.0 {
+            dfl.params.tendon_frictionloss[t] = rng.next();
+        }
+    }
+    let mut dten = blank();
+    for t in 0..model.tendons.len() {
+        dten.params.tendon_stiffness[t] = rng.next();
+        dten.params.tendon_damping[t] = rng.next();
+        dten.params.tendon_lengthspring[t] = [rng.next() * 0.1, rng.next() * 0.1];
+    }
     let mut dm = blank();
-    dm.params.body_mass[model.body_id("d").unwrap()] = 1.0;
-    for (name, dir) in [("q0", dq), ("v0", dv), ("frictionloss", dfl), ("mass", dm)] {
+    dm.params.body_mass[model.nbody - 1] = 1.0;
+    for (name, dir) in [
+        ("q0", dq),
+        ("v0", dv),
+        ("frictionloss", dfl),
+        ("tendon spring, damper", dten),
+        ("mass", dm),
+    ] {
         let eval = |s: f64| {
             let mut st = s0.clone();
             st.q.iter_mut().zip(&dir.q).for_each(|(a, b)| *a += s * b);
@@ -273,5 +334,39 @@ fn hundred_step_gradient_matches_central_differences() {
         let err = (fd - an).abs() / fd.abs().max(an.abs()).max(1e-12);
         println!("{name}: fd {fd:.10e} adjoint {an:.10e} rel {err:.1e}");
         assert!(err < 1e-5, "{name}: relative error {err:.2e}");
+    }
+}
+
+#[test]
+fn the_tendon_chain_meets_every_tendon_row_kind() {
+    // the tests above cover what the run goes through: the tendon equality, both friction rows
+    // sticking and sliding, and the limit of t1
+    let model = tendon_chain(Integrator::ImplicitFast);
+    let mut s = moving_state(&model, 6, 0);
+    let (mut d, mut carry) = (Data::new(&model), StepCarry::new(&model));
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..300 {
+        pipeline::step(
+            &model,
+            &model.params0,
+            &mut s,
+            &Control::new(&model),
+            &mut carry,
+            &mut d,
+        )
+        .unwrap();
+        for r in 0..d.nefc {
+            let kind = match d.efc_kind[r] {
+                RowKind::Equality(..) => "equality",
+                RowKind::TendonFriction(_) if d.efc_state[r] == RowState::Quadratic => "sticking",
+                RowKind::TendonFriction(_) => "sliding",
+                RowKind::TendonLimit(_) if d.efc_active[r] => "limit",
+                _ => continue,
+            };
+            seen.insert(kind);
+        }
+    }
+    for k in ["equality", "sticking", "sliding", "limit"] {
+        assert!(seen.contains(k), "{k} never met: {seen:?}");
     }
 }

@@ -129,15 +129,22 @@ fn mjcf_counts_match_mujoco() {
 }
 
 #[test]
-fn mjcf_panda_reads_its_finger_equality_and_reports_its_tendon() {
+fn mjcf_panda_reads_its_finger_equality_and_tendon_and_reports_the_tendon_actuator() {
     let spec = mjcf::load(
         &assets().join("genesis/xml/franka_emika_panda/panda.xml"),
         1.0,
     )
     .unwrap();
     let w = spec.warnings.join("\n");
-    assert!(w.contains("<tendon>") && w.contains("split"), "{w}");
-    assert!(!w.contains("<equality>"), "{w}");
+    assert!(!w.contains("<tendon>") && !w.contains("<equality>"), "{w}");
+    assert_eq!(spec.tendons.len(), 1);
+    assert_eq!(spec.tendons[0].name, "split");
+    let joints: Vec<(&str, f64)> = spec.tendons[0]
+        .joints
+        .iter()
+        .map(|(j, c)| (j.as_str(), *c))
+        .collect();
+    assert_eq!(joints, [("finger_joint1", 0.5), ("finger_joint2", 0.5)]);
     let eq = &spec.equalities;
     assert_eq!(eq.len(), 1);
     assert_eq!(eq[0].kind, kinegrad::model::EqType::Joint);
@@ -528,10 +535,14 @@ fn mjcf_features_and_warnings() {
     );
     let spec = mjcf::load(&f, 1.0).unwrap();
     let w = spec.warnings.join("\n");
-    for needle in ["t1", "jp", "k0", "p1", "ellipsoid", "actuator 'tm'"] {
+    for needle in ["jp", "k0", "p1", "ellipsoid", "actuator 'tm'"] {
         assert!(w.contains(needle), "missing warning {needle:?} in:\n{w}");
     }
-    assert!(!w.contains("w1") && !w.contains("frictionloss"), "{w}");
+    assert!(
+        !w.contains("w1") && !w.contains("frictionloss") && !w.contains("'t1'"),
+        "{w}"
+    );
+    assert_eq!(spec.tendons.len(), 1);
     assert_eq!(spec.equalities.len(), 1);
     assert_eq!(spec.equalities[0].name, "w1");
     let h = spec

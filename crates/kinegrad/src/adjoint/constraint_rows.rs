@@ -90,6 +90,36 @@ pub fn rows_vjp(
                 v_bar[dof] += aref_bar * (-b);
                 params_bar.dof_frictionloss[dof] += floss_bar;
             }
+            RowKind::TendonFriction(t) => {
+                // aref = -b J v with the tendon's constant J
+                let ten = &model.tendons[t];
+                let (_, b) = ref_gains(&ten.solref_fri, ten.solimp_fri[1], h);
+                for &(dof, c) in &ten.jac {
+                    v_bar[dof] += aref_bar * (-b) * c;
+                }
+                params_bar.tendon_frictionloss[t] += floss_bar;
+            }
+            RowKind::TendonLimit(t) => {
+                // as a joint limit, on the length L = sum c q along J = +-J_tendon
+                let ten = &model.tendons[t];
+                let Some(k0) = ten.jac.iter().position(|x| x.1 != 0.0) else {
+                    continue; // a tendon of zero coefficients: nothing depends on q or v
+                };
+                let jsign = row[k0] / ten.jac[k0].1;
+                let dist = data.efc_pos[r];
+                let solimp = &ten.solimp_lim;
+                let imp = impedance(solimp, dist - ten.margin);
+                let dimp = impedance_derivative(solimp, dist - ten.margin);
+                let (k, b) = ref_gains(&ten.solref_lim, solimp[1], h);
+                for (&dof, jv) in dofs.iter().zip(row) {
+                    v_bar[dof] += aref_bar * (-b) * jv;
+                }
+                let mut dist_bar = aref_bar * (-k) * (imp + (dist - ten.margin) * dimp);
+                dist_bar += d_bar * d / (imp * (1.0 - imp)) * dimp;
+                for &(a, c) in &ten.terms {
+                    q_bar[a] += dist_bar * jsign * c;
+                }
+            }
             RowKind::Limit(j) => {
                 let dof = model.jnt_dof_adr[j];
                 let jsign = row[0];

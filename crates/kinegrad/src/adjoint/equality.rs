@@ -7,7 +7,9 @@
 
 use super::kinematics::PosAdjoint;
 use super::solve::RowBar;
-use crate::constraint::equality::{bias_acc, joint_error, path_coefficients, pure, PointPair};
+use crate::constraint::equality::{
+    bias_acc, joint_error, path_coefficients, pure, tendon_error, PointPair,
+};
 use crate::constraint::{impedance, impedance_derivative, ref_gains};
 use crate::data::Data;
 use crate::math::{Force, Vec3};
@@ -57,10 +59,10 @@ pub fn equality_vjp(
     // the error through -k imp err and the impedance of its norm (aref and D)
     let err: Vec<f64> = (0..nrow).map(|t| data.efc_pos[r0 + t]).collect();
     let norm = err.iter().map(|x| x * x).sum::<f64>().sqrt();
-    let signed = if eq.kind == EqType::Joint {
-        err[0]
-    } else {
-        norm
+    // a scalar equality's impedance reads its signed error, a connect's or weld's the norm
+    let signed = match eq.kind {
+        EqType::Joint | EqType::Tendon => err[0],
+        EqType::Connect | EqType::Weld => norm,
     };
     let imp = impedance(&eq.solimp, signed);
     let dimp = impedance_derivative(&eq.solimp, signed);
@@ -71,6 +73,34 @@ pub fn equality_vjp(
             (bar(t).aref * (-k) * err[t] + bar(t).d * d / (imp * (1.0 - imp))) * dimp
         })
         .sum();
+    if eq.kind == EqType::Tendon {
+        err_bar[0] += sig_bar;
+        let (_, deriv) = tendon_error(model, q, eq);
+        let [t1, t2] = eq.obj;
+        let ten = &model.tendons;
+        let mut l2_bar = 0.0;
+        for &(a, c) in &ten[t1].terms {
+            q_bar[a] += c * err_bar[0];
+        }
+        if t2 != usize::MAX {
+            let c = &eq.polycoef;
+            let x = ten[t2].length(q) - ten[t2].length0;
+            let deriv2 = 2.0 * c[2] + x * (6.0 * c[3] + x * 12.0 * c[4]);
+            l2_bar -= deriv * err_bar[0];
+            // the entries -deriv c2_k at tendon 2's dofs
+            let dofs = data.efc_row(r0).0;
+            for &(d, c2) in &ten[t2].jac {
+                let k = dofs
+                    .binary_search(&d)
+                    .expect("tendon 2's dofs are in the row");
+                l2_bar -= deriv2 * c2 * jb[k];
+            }
+            for &(a, c) in &ten[t2].terms {
+                q_bar[a] += c * l2_bar;
+            }
+        }
+        return;
+    }
     if eq.kind == EqType::Joint {
         err_bar[0] += sig_bar;
         let (_, deriv, [_, d2]) = joint_error(model, q, eq);

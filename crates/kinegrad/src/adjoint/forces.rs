@@ -5,7 +5,8 @@
 
 use crate::data::Data;
 use crate::dynamics::forces::{
-    actuator_law, dof_qpos_adr, implicit_damping_law, passive_law, ForcePartials,
+    actuator_law, dof_qpos_adr, implicit_damping_law, passive_law, tendon_passive_law,
+    ForcePartials,
 };
 use crate::model::{Model, Params};
 use crate::state::Control;
@@ -98,6 +99,24 @@ pub fn passive_vjp(
         let spring = qa.map(|a| (q[a], model.jnt_qpos_spring[model.dof_jnt[d]]));
         let (_, p) = passive_law(params.dof_damping[d], params.dof_stiffness[d], spring, v[d]);
         contract(&p, f_bar[d], d, qa, q_bar, v_bar, None, params_bar);
+    }
+    // tendons: qfrc_passive += J^T f(L, Ldot) with L = sum c q, Ldot = J v
+    for (t, ten) in model.tendons.iter().enumerate() {
+        let fb: f64 = ten.jac.iter().map(|&(d, c)| c * f_bar[d]).sum();
+        if fb == 0.0 {
+            continue;
+        }
+        let (_, p) = tendon_passive_law(params, t, ten.length(q), ten.velocity(v));
+        for &(a, c) in &ten.terms {
+            q_bar[a] += c * p[0] * fb;
+        }
+        for &(d, c) in &ten.jac {
+            v_bar[d] += c * p[1] * fb;
+        }
+        params_bar.tendon_stiffness[t] += p[2] * fb;
+        params_bar.tendon_damping[t] += p[3] * fb;
+        params_bar.tendon_lengthspring[t][0] += p[4] * fb;
+        params_bar.tendon_lengthspring[t][1] += p[5] * fb;
     }
 }
 

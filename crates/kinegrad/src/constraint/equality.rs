@@ -98,6 +98,7 @@ pub fn equality_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Dat
         }
         match eq.kind {
             EqType::Joint => joint_row(model, q, v, h, e, data),
+            EqType::Tendon => tendon_row(model, q, v, h, e, data),
             EqType::Connect | EqType::Weld => point_rows(model, v, h, e, data),
         }
     }
@@ -154,6 +155,75 @@ fn joint_row(model: &Model, q: &[f64], v: &[f64], h: f64, e: usize, data: &mut D
         reg,
     );
     debug_assert_eq!(data.nefc, r + 1);
+}
+
+/// The tendon equality's error and `d pos / d L2` (`L2` the second tendon's length).
+pub fn tendon_error(model: &Model, q: &[f64], eq: &Equality) -> (f64, f64) {
+    let [t1, t2] = eq.obj;
+    let c = &eq.polycoef;
+    let ten = &model.tendons;
+    let mut pos = ten[t1].length(q) - ten[t1].length0 - c[0];
+    let mut deriv = 0.0;
+    if t2 != usize::MAX {
+        let x = ten[t2].length(q) - ten[t2].length0;
+        pos -= x * (c[1] + x * (c[2] + x * (c[3] + x * c[4])));
+        deriv = c[1] + x * (2.0 * c[2] + x * (3.0 * c[3] + x * 4.0 * c[4]));
+    }
+    (pos, deriv)
+}
+
+/// The tendon equality's Jacobian `J1 - deriv J2` over the union of the two tendons' dofs,
+/// ascending, into `dofs` and `vals`.
+pub fn tendon_eq_jacobian(
+    model: &Model,
+    eq: &Equality,
+    deriv: f64,
+    dofs: &mut Vec<usize>,
+    vals: &mut Vec<f64>,
+) {
+    dofs.clear();
+    vals.clear();
+    let [t1, t2] = eq.obj;
+    let mut terms: Vec<(usize, f64)> = model.tendons[t1].jac.clone();
+    if t2 != usize::MAX {
+        terms.extend(model.tendons[t2].jac.iter().map(|&(d, c)| (d, -deriv * c)));
+    }
+    terms.sort_by_key(|x| x.0);
+    for (d, c) in terms {
+        if dofs.last() == Some(&d) {
+            *vals.last_mut().expect("paired") += c;
+        } else {
+            dofs.push(d);
+            vals.push(c);
+        }
+    }
+}
+
+fn tendon_row(model: &Model, q: &[f64], v: &[f64], h: f64, e: usize, data: &mut Data) {
+    let eq = &model.equalities[e];
+    let (pos, deriv) = tendon_error(model, q, eq);
+    let mut dofs = std::mem::take(&mut data.row_dofs);
+    let mut vals = Vec::new();
+    tendon_eq_jacobian(model, eq, deriv, &mut dofs, &mut vals);
+    data.efc_nz.extend_from_slice(&dofs);
+    data.efc_j.extend_from_slice(&vals);
+    data.row_dofs = dofs;
+    let [t1, t2] = eq.obj;
+    let mut a = model.tendons[t1].invweight0;
+    if t2 != usize::MAX {
+        a += model.tendons[t2].invweight0;
+    }
+    let vel = data_row_dot_last(data, v);
+    let imp = impedance(&eq.solimp, pos);
+    let (k, b) = ref_gains(&eq.solref, eq.solimp[1], h);
+    let reg = ((1.0 - imp) / imp * a).max(1e-15);
+    push_row(
+        data,
+        RowKind::Equality(e, 0),
+        pos,
+        -b * vel - k * imp * pos,
+        reg,
+    );
 }
 
 /// `J v` of the row being built (its entries pushed, its start not yet).

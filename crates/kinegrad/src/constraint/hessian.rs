@@ -111,21 +111,15 @@ impl Hessian {
         chol::factor(h, nv, &mut self.start)
     }
 
-    /// The pattern for this step's body pairs (kept if they are the last step's), and each
-    /// row's pair. The pairs are those of the contacts and of the equality constraints (whose
-    /// rows move the dofs of two bodies' paths, or a subset of them).
+    /// The pattern for this step's body pairs in contact (kept if they are the last step's) and
+    /// the model's fixed cliques ([`static_cliques`]: equalities, tendons), and each row's pair.
     fn prepare(&mut self, model: &Model, data: &Data) {
         self.pairs.clear();
         for c in &data.contacts {
             let (b1, b2) = (model.geom_body[c.geom1], model.geom_body[c.geom2]);
             self.pairs.push((b1.min(b2), b1.max(b2)));
         }
-        for &kind in &data.efc_kind {
-            if let RowKind::Equality(e, 0) = kind {
-                let (b1, b2) = model.eq_bodies(e);
-                self.pairs.push((b1.min(b2), b1.max(b2)));
-            }
-        }
+
         self.pairs.sort_unstable();
         self.pairs.dedup();
         if self.pattern.as_ref().is_none_or(|p| p.pairs != self.pairs) {
@@ -142,7 +136,11 @@ impl Hessian {
         while r < data.nefc {
             let end = super::row_group_end(data, r);
             let k = match data.efc_kind[r] {
-                RowKind::Limit(_) | RowKind::Friction(_) | RowKind::Equality(..) => usize::MAX,
+                RowKind::Limit(_)
+                | RowKind::TendonLimit(_)
+                | RowKind::Friction(_)
+                | RowKind::TendonFriction(_)
+                | RowKind::Equality(..) => usize::MAX,
                 RowKind::ContactNormal(c) | RowKind::ContactPyramid(c, _) => {
                     let con = &data.contacts[c];
                     let (b1, b2) = (model.geom_body[con.geom1], model.geom_body[con.geom2]);
@@ -232,6 +230,43 @@ impl Hessian {
     }
 }
 
+/// The sets of dofs that rows other than contacts can couple, whatever the step: each equality's
+/// (connect and weld: the two bodies' paths; joint: the two dofs; tendon: the tendons' dofs)
+/// and each tendon's (its friction and limit rows), each ascending.
+fn static_cliques(model: &Model, body_dof_last: &[usize]) -> Vec<Vec<usize>> {
+    use crate::model::EqType;
+    let mut out = Vec::new();
+    for (e, eq) in model.equalities.iter().enumerate() {
+        let mut dofs = Vec::new();
+        match eq.kind {
+            EqType::Connect | EqType::Weld => {
+                let (b1, b2) = model.eq_bodies(e);
+                super::contact_dofs(model, body_dof_last, b1, b2, &mut dofs);
+            }
+            EqType::Joint => {
+                dofs.extend(
+                    eq.obj
+                        .iter()
+                        .filter(|&&j| j != usize::MAX)
+                        .map(|&j| model.jnt_dof_adr[j]),
+                );
+            }
+            EqType::Tendon => {
+                for &t in eq.obj.iter().filter(|&&t| t != usize::MAX) {
+                    dofs.extend(model.tendons[t].jac.iter().map(|x| x.0));
+                }
+            }
+        }
+        dofs.sort_unstable();
+        dofs.dedup();
+        out.push(dofs);
+    }
+    for t in &model.tendons {
+        out.push(t.jac.iter().map(|x| x.0).collect());
+    }
+    out
+}
+
 impl Pattern {
     /// Where entry (i, j), i >= j, of H's lower triangle sits in the compressed columns.
     fn position(&self, i: usize, j: usize) -> usize {
@@ -249,6 +284,13 @@ impl Pattern {
         for i in 0..nv {
             for &j in &model.dof_m_col[model.dof_m_adr[i]..model.dof_m_adr[i + 1]] {
                 cols[j].push(i);
+            }
+        }
+        for clique in static_cliques(model, &data.body_dof_last) {
+            for (a, &i) in clique.iter().enumerate() {
+                for &j in &clique[..=a] {
+                    cols[j].push(i);
+                }
             }
         }
         let mut dofs = Vec::new();

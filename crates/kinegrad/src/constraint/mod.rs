@@ -154,7 +154,7 @@ pub fn pyramid_regularizer(mu: f64, tw: f64, imp: f64, impratio: f64) -> (f64, f
 pub fn row_state(data: &Data, r: usize, z: f64) -> RowState {
     match data.efc_kind[r] {
         RowKind::Equality(..) => RowState::Quadratic,
-        RowKind::Friction(_) => {
+        RowKind::Friction(_) | RowKind::TendonFriction(_) => {
             let rf = data.efc_r[r] * data.efc_floss[r];
             if z <= -rf {
                 RowState::LinearNeg
@@ -164,7 +164,10 @@ pub fn row_state(data: &Data, r: usize, z: f64) -> RowState {
                 RowState::Quadratic
             }
         }
-        RowKind::Limit(_) | RowKind::ContactNormal(_) | RowKind::ContactPyramid(..) => {
+        RowKind::Limit(_)
+        | RowKind::TendonLimit(_)
+        | RowKind::ContactNormal(_)
+        | RowKind::ContactPyramid(..) => {
             if z < 0.0 {
                 RowState::Quadratic
             } else {
@@ -180,7 +183,7 @@ pub fn row_state(data: &Data, r: usize, z: f64) -> RowState {
 pub fn row_state_along(data: &Data, r: usize, z: f64, dz: f64) -> RowState {
     match data.efc_kind[r] {
         RowKind::Equality(..) => RowState::Quadratic,
-        RowKind::Friction(_) => {
+        RowKind::Friction(_) | RowKind::TendonFriction(_) => {
             let rf = data.efc_r[r] * data.efc_floss[r];
             if z < -rf || (z == -rf && dz < 0.0) {
                 RowState::LinearNeg
@@ -276,6 +279,27 @@ pub fn make_rows(model: &Model, params: &Params, q: &[f64], v: &[f64], h: f64, d
             push_row(data, RowKind::Friction(d), 0.0, -b * v[d], r);
             *data.efc_floss.last_mut().expect("pushed") = floss;
         }
+        for (t, ten) in model.tendons.iter().enumerate() {
+            let floss = params.tendon_frictionloss[t];
+            if floss == 0.0 {
+                continue;
+            }
+            let imp = impedance(&ten.solimp_fri, 0.0);
+            let (_, b) = ref_gains(&ten.solref_fri, ten.solimp_fri[1], h);
+            let r = ((1.0 - imp) / imp * ten.invweight0).max(1e-15);
+            for &(d, c) in &ten.jac {
+                data.efc_nz.push(d);
+                data.efc_j.push(c);
+            }
+            push_row(
+                data,
+                RowKind::TendonFriction(t),
+                0.0,
+                -b * ten.velocity(v),
+                r,
+            );
+            *data.efc_floss.last_mut().expect("pushed") = floss;
+        }
     }
 
     // joint limits (hinge and slide: one row per violated side)
@@ -311,6 +335,42 @@ pub fn make_rows(model: &Model, params: &Params, q: &[f64], v: &[f64], h: f64, d
                     RowKind::Limit(j),
                     dist,
                     -b * vel - k * imp * (dist - margin),
+                    r,
+                );
+            }
+        }
+    }
+
+    // tendon limits: as joint limits, on the tendon's length along its (constant) Jacobian
+    if model.opt.enable_joint_limit {
+        for (t, ten) in model.tendons.iter().enumerate() {
+            if !ten.limited {
+                continue;
+            }
+            let len = ten.length(q);
+            let vel = ten.velocity(v);
+            for side in [-1.0f64, 1.0] {
+                let dist = if side < 0.0 {
+                    len - ten.range[0]
+                } else {
+                    ten.range[1] - len
+                };
+                if dist >= ten.margin {
+                    continue;
+                }
+                let jsign = -side;
+                for &(d, c) in &ten.jac {
+                    data.efc_nz.push(d);
+                    data.efc_j.push(jsign * c);
+                }
+                let imp = impedance(&ten.solimp_lim, dist - ten.margin);
+                let (k, b) = ref_gains(&ten.solref_lim, ten.solimp_lim[1], h);
+                let r = ((1.0 - imp) / imp * ten.invweight0).max(1e-15);
+                push_row(
+                    data,
+                    RowKind::TendonLimit(t),
+                    dist,
+                    -b * jsign * vel - k * imp * (dist - ten.margin),
                     r,
                 );
             }
@@ -422,7 +482,11 @@ pub fn contact_dofs(
 pub fn row_group_end(data: &Data, r: usize) -> usize {
     let contact = |r: usize| match data.efc_kind[r] {
         RowKind::ContactNormal(c) | RowKind::ContactPyramid(c, _) => Some(c),
-        RowKind::Limit(_) | RowKind::Friction(_) | RowKind::Equality(..) => None,
+        RowKind::Limit(_)
+        | RowKind::TendonLimit(_)
+        | RowKind::Friction(_)
+        | RowKind::TendonFriction(_)
+        | RowKind::Equality(..) => None,
     };
     let c = contact(r);
     let mut end = r + 1;

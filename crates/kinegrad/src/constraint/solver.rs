@@ -97,7 +97,7 @@ fn line_search(
         }
         match data.efc_kind[r] {
             crate::data::RowKind::Equality(..) => {}
-            crate::data::RowKind::Friction(_) => {
+            crate::data::RowKind::Friction(_) | crate::data::RowKind::TendonFriction(_) => {
                 // the two bounds +-R floss of the quadratic piece, crossed in the direction of dz
                 let rf = data.efc_r[r] * data.efc_floss[r];
                 let (t_lo, t_hi) = ((-rf - z) / dz, (rf - z) / dz);

@@ -195,6 +195,40 @@ pub fn passive(model: &Model, params: &Params, q: &[f64], v: &[f64], data: &mut 
         let (f, _) = passive_law(params.dof_damping[d], k, spring, v[d]);
         data.qfrc_passive[d] = f;
     }
+    for (t, ten) in model.tendons.iter().enumerate() {
+        let f = tendon_passive_law(params, t, ten.length(q), ten.velocity(v)).0;
+        if f != 0.0 {
+            for &(d, c) in &ten.jac {
+                data.qfrc_passive[d] += c * f;
+            }
+        }
+    }
+}
+
+/// The passive force along tendon `t` at length `len` and rate `vel`, MuJoCo's: a spring with
+/// a dead band between the rest lengths `[lo, hi]` and a damper,
+/// `-k (len - lo)` below `lo`, `-k (len - hi)` above `hi`, minus `b vel`. Returns the force and
+/// its partials with respect to (len, vel, k, b, lo, hi).
+#[inline]
+pub fn tendon_passive_law(params: &Params, t: usize, len: f64, vel: f64) -> (f64, [f64; 6]) {
+    let (k, b) = (params.tendon_stiffness[t], params.tendon_damping[t]);
+    let [lo, hi] = params.tendon_lengthspring[t];
+    let mut f = -b * vel;
+    let mut p = [0.0, -b, 0.0, -vel, 0.0, 0.0];
+    if k != 0.0 || len < lo || len > hi {
+        if len < lo {
+            f -= k * (len - lo);
+            p[0] = -k;
+            p[2] = -(len - lo);
+            p[4] = k;
+        } else if len > hi {
+            f -= k * (len - hi);
+            p[0] = -k;
+            p[2] = -(len - hi);
+            p[5] = k;
+        }
+    }
+    (f, p)
 }
 
 /// Velocity derivative of the forces that the integrator treats implicitly, for dof `d`

@@ -7,6 +7,7 @@
 
 use super::{
     ActuatorInfo, CtrlMode, EqType, Equality, GeomType, JointType, Mesh, Model, Options, Params,
+    Tendon,
 };
 use crate::error::{Error, Result};
 use crate::math::{Mat3, Pose, Quat, Vec3};
@@ -264,6 +265,58 @@ impl EqualitySpec {
     }
 }
 
+/// A fixed tendon of one entity, as a loader reads it (MJCF `<tendon><fixed>`).
+#[derive(Clone, Debug)]
+pub struct TendonSpec {
+    /// Name.
+    pub name: String,
+    /// Its terms: (hinge or slide joint name, coefficient).
+    pub joints: Vec<(String, f64)>,
+    /// Enforced range, if limited.
+    pub range: Option<[f64; 2]>,
+    /// Limit softness.
+    pub solref_lim: [f64; 2],
+    /// Limit impedance.
+    pub solimp_lim: [f64; 5],
+    /// Limit margin.
+    pub margin: f64,
+    /// Dry friction.
+    pub frictionloss: f64,
+    /// Friction softness.
+    pub solref_fri: [f64; 2],
+    /// Friction impedance.
+    pub solimp_fri: [f64; 5],
+    /// Spring stiffness.
+    pub stiffness: f64,
+    /// Damping.
+    pub damping: f64,
+    /// Spring rest lengths [lo, hi]; `None`: its length at the reference configuration.
+    pub springlength: Option<[f64; 2]>,
+    /// Line of the element in the entity's source file (0: unknown), for error messages.
+    pub line: u32,
+}
+
+impl TendonSpec {
+    /// A tendon over `joints` with MuJoCo's defaults.
+    pub fn new(name: impl Into<String>, joints: Vec<(String, f64)>) -> Self {
+        Self {
+            name: name.into(),
+            joints,
+            range: None,
+            solref_lim: DEFAULT_SOLREF,
+            solimp_lim: DEFAULT_SOLIMP,
+            margin: 0.0,
+            frictionloss: 0.0,
+            solref_fri: DEFAULT_SOLREF,
+            solimp_fri: DEFAULT_SOLIMP,
+            stiffness: 0.0,
+            damping: 0.0,
+            springlength: None,
+            line: 0,
+        }
+    }
+}
+
 /// One robot or object, as produced by a loader or a primitive morph.
 #[derive(Clone, Debug, Default)]
 pub struct EntitySpec {
@@ -279,6 +332,8 @@ pub struct EntitySpec {
     pub excludes: Vec<(String, String)>,
     /// Equality constraints.
     pub equalities: Vec<EqualitySpec>,
+    /// Fixed tendons.
+    pub tendons: Vec<TendonSpec>,
     /// Options found in the file (MJCF `<option>`), if any.
     pub options: Option<Options>,
     /// Gravity the file sets (MJCF `<option gravity>`), if it does: a parameter, not an option.
@@ -399,6 +454,10 @@ fn empty_model(opt: Options) -> Model {
             dof_stiffness: vec![],
             geom_friction: vec![],
             dof_frictionloss: vec![],
+            tendon_stiffness: vec![],
+            tendon_damping: vec![],
+            tendon_frictionloss: vec![],
+            tendon_lengthspring: vec![],
         },
         nq: 0,
         nv: 0,
@@ -465,6 +524,7 @@ fn empty_model(opt: Options) -> Model {
         actuators: vec![],
         exclude_pairs: vec![],
         equalities: vec![],
+        tendons: vec![],
         entity_name: vec![],
         entity_body_adr: vec![],
         entity_body_num: vec![],
@@ -890,6 +950,93 @@ fn add_entity_to_model(
         };
         excludes.push((b1.min(b2), b1.max(b2)));
     }
+    let mut tendon_by_name: std::collections::HashMap<&str, usize> = Default::default();
+    for t in &spec.tendons {
+        let tw = format!(
+            "{}entity '{ename}', tendon '{}'",
+            crate::error::location(spec.source.as_deref(), t.line),
+            t.name
+        );
+        let mut vals = vec![t.margin, t.frictionloss, t.stiffness, t.damping];
+        vals.extend(t.solref_lim);
+        vals.extend(t.solimp_lim);
+        vals.extend(t.solref_fri);
+        vals.extend(t.solimp_fri);
+        vals.extend(t.range.iter().flatten());
+        vals.extend(t.springlength.iter().flatten());
+        check_finite(&tw, &vals)?;
+        for (what, v) in [
+            ("frictionloss", t.frictionloss),
+            ("stiffness", t.stiffness),
+            ("damping", t.damping),
+        ] {
+            if v < 0.0 {
+                return Err(Error::invalid(&tw, format!("negative {what} {v}")));
+            }
+        }
+        if let Some(r) = t.range {
+            if !(r[0] <= r[1]) {
+                return Err(Error::invalid(
+                    &tw,
+                    format!("range [{}, {}] is empty", r[0], r[1]),
+                ));
+            }
+        }
+        if t.joints.is_empty() {
+            return Err(Error::invalid(
+                &tw,
+                "a fixed tendon needs at least one joint",
+            ));
+        }
+        let mut terms = Vec::with_capacity(t.joints.len());
+        let mut jac: Vec<(usize, f64)> = Vec::with_capacity(t.joints.len());
+        for (jn, c) in &t.joints {
+            let j = *jnt_by_name
+                .get(jn.as_str())
+                .ok_or_else(|| Error::invalid(&tw, format!("unknown joint '{jn}'")))?;
+            if !m.jnt_type[j].is_scalar() {
+                return Err(Error::invalid(
+                    &tw,
+                    format!("joint '{jn}' is not a hinge or slide joint"),
+                ));
+            }
+            check_finite(&tw, &[*c])?;
+            terms.push((m.jnt_qpos_adr[j], *c));
+            jac.push((m.jnt_dof_adr[j], *c));
+        }
+        jac.sort_unstable_by_key(|x| x.0);
+        let mut merged: Vec<(usize, f64)> = Vec::with_capacity(jac.len());
+        for (d, c) in jac {
+            match merged.last_mut() {
+                Some(last) if last.0 == d => last.1 += c,
+                _ => merged.push((d, c)),
+            }
+        }
+        let length0 = terms.iter().map(|&(a, c)| c * m.qpos0[a]).sum();
+        tendon_by_name
+            .entry(t.name.as_str())
+            .or_insert(m.tendons.len());
+        m.tendons.push(Tendon {
+            name: t.name.clone(),
+            terms,
+            jac: merged,
+            limited: t.range.is_some(),
+            range: t.range.unwrap_or([f64::NEG_INFINITY, f64::INFINITY]),
+            solref_lim: t.solref_lim,
+            solimp_lim: t.solimp_lim,
+            margin: t.margin,
+            solref_fri: t.solref_fri,
+            solimp_fri: t.solimp_fri,
+            length0,
+            invweight0: 0.0,
+        });
+        m.params0.tendon_stiffness.push(t.stiffness);
+        m.params0.tendon_damping.push(t.damping);
+        m.params0.tendon_frictionloss.push(t.frictionloss);
+        m.params0
+            .tendon_lengthspring
+            .push(t.springlength.unwrap_or([length0, length0]));
+    }
     for e in &spec.equalities {
         let ew = format!(
             "{}entity '{ename}', equality '{}'",
@@ -919,8 +1066,22 @@ fn add_entity_to_model(
             }
             Ok(j)
         };
+        let tendon = |n: &str| -> Result<usize> {
+            tendon_by_name
+                .get(n)
+                .copied()
+                .ok_or_else(|| Error::invalid(&ew, format!("unknown tendon '{n}'")))
+        };
         let obj = match e.kind {
             EqType::Connect | EqType::Weld => [body(&e.obj[0])?, body(&e.obj[1])?],
+            EqType::Tendon => [
+                tendon(&e.obj[0])?,
+                if e.obj[1].is_empty() {
+                    usize::MAX
+                } else {
+                    tendon(&e.obj[1])?
+                },
+            ],
             EqType::Joint => [
                 joint(&e.obj[0])?,
                 if e.obj[1].is_empty() {
@@ -930,7 +1091,7 @@ fn add_entity_to_model(
                 },
             ],
         };
-        if e.kind != EqType::Joint && obj[0] == obj[1] {
+        if matches!(e.kind, EqType::Connect | EqType::Weld) && obj[0] == obj[1] {
             return Err(Error::invalid(&ew, "both sides are the same body"));
         }
         if e.kind == EqType::Connect && e.anchor[0].is_none() {
@@ -949,7 +1110,7 @@ fn add_entity_to_model(
         check_finite(&ew, &vals)?;
         // what is left unsaid holds at the reference configuration (MuJoCo's mj_setConst)
         let (mut anchor, mut frame) = ([Vec3::zeros(); 2], [Quat::identity(); 2]);
-        if e.kind != EqType::Joint {
+        if matches!(e.kind, EqType::Connect | EqType::Weld) {
             let poses = super::compile::body_poses0(m);
             let (x1, q1) = poses[obj[0]];
             let (x2, q2) = poses[obj[1]];

@@ -268,6 +268,30 @@ pub(crate) fn compute_invweight0(model: &mut Model) -> std::result::Result<(), u
         dpiv[i] = di;
     }
     model.stat_meaninertia = diag_sum / nv as f64;
+    if !model.tendons.is_empty() {
+        // tendons: J M^-1 J^T with M assembled densely from the composite inertias (M_ij =
+        // s_i . comp_j s_j for i an ancestor of j); only models with tendons pay for it
+        let mut mm = nalgebra::DMatrix::<f64>::zeros(nv, nv);
+        for j in 0..nv {
+            let f = comp[j] * s[j];
+            let mut i = j;
+            while i != usize::MAX {
+                let x = s[i].dot(&f);
+                mm[(i, j)] = x;
+                mm[(j, i)] = x;
+                i = model.dof_parent[i];
+            }
+            mm[(j, j)] += params.dof_armature[j];
+        }
+        let chol = nalgebra::Cholesky::new(mm).ok_or(model.dof_body[0])?;
+        for t in &mut model.tendons {
+            let mut jt = nalgebra::DVector::<f64>::zeros(nv);
+            for &(d, c) in &t.jac {
+                jt[d] = c;
+            }
+            t.invweight0 = jt.dot(&chol.solve(&jt));
+        }
+    }
     // root to leaf: inverse operational-space inertias
     let mut omega = vec![Matrix6::<f64>::zeros(); nv];
     for i in 0..nv {

@@ -19,6 +19,7 @@ mod xml;
 
 use super::builder::{
     ActuatorSpec, BaseMode, BodySpec, EntitySpec, EqualitySpec, GeomSpec, JointSpec, ModelBuilder,
+    TendonSpec,
 };
 use super::inertia::{self, MassProps};
 use super::{CtrlMode, EqType, GeomType, Integrator, JointType, Model, Options};
@@ -434,9 +435,10 @@ impl Loader {
             match c.tag.as_str() {
                 "option" => self.option(c, &mut opt)?,
                 "asset" => self.asset(c)?,
-                "compiler" | "default" | "worldbody" | "actuator" | "contact" | "equality" => {}
+                "compiler" | "default" | "worldbody" | "actuator" | "contact" | "equality"
+                | "tendon" => {}
                 "size" | "visual" | "statistic" | "extension" | "custom" => {}
-                "tendon" | "sensor" | "keyframe" => {
+                "sensor" | "keyframe" => {
                     let names: Vec<String> = c.children.iter().map(|e| e.desc()).collect();
                     if !names.is_empty() {
                         self.warn(format!(
@@ -488,6 +490,11 @@ impl Loader {
                 self.actuator(a)?;
             }
         }
+        for c in root.children.iter().filter(|c| c.tag == "tendon") {
+            for t in &c.children {
+                self.tendon(t)?;
+            }
+        }
         for c in root.children.iter().filter(|c| c.tag == "equality") {
             for e in &c.children {
                 self.equality(e)?;
@@ -526,6 +533,100 @@ impl Loader {
         Ok(())
     }
 
+    /// One child of `<tendon>`: a fixed tendon (its joints and coefficients, limit, friction,
+    /// spring); spatial tendons are reported and skipped.
+    fn tendon(&mut self, n: &XNode) -> Result<()> {
+        if n.tag != "fixed" {
+            self.warn(format!(
+                "<tendon><{}> {}: only fixed tendons are supported yet, ignored",
+                n.tag,
+                n.attr("name").unwrap_or("")
+            ));
+            return Ok(());
+        }
+        let classes = self.classes.clone();
+        let cname = n.attr("class").unwrap_or("main");
+        let cls = classes
+            .get(cname)
+            .ok_or_else(|| n.err(format!("unknown default class '{cname}'")))?;
+        let e = El {
+            n,
+            defs: cls.tags.get("tendon"),
+        };
+        let name = format!("{}{}", n.attr("name").unwrap_or(""), self.suffix);
+        let mut joints = Vec::new();
+        for j in &n.children {
+            if j.tag != "joint" {
+                continue;
+            }
+            let jn = j
+                .attr("joint")
+                .ok_or_else(|| j.err("missing attribute 'joint'"))?;
+            let coef = match j.attr("coef") {
+                None => 1.0,
+                Some(c) => c
+                    .trim()
+                    .parse::<f64>()
+                    .map_err(|_| j.err(format!("attribute 'coef': bad number '{c}'")))?,
+            };
+            joints.push((format!("{jn}{}", self.suffix), coef));
+        }
+        let mut t = TendonSpec::new(name, joints);
+        t.line = self.line_of(n);
+        let range = e.arr::<2>("range")?;
+        let limited = e
+            .boolean("limited")?
+            .unwrap_or(self.comp.autolimits && range.is_some());
+        if limited {
+            let r = range.ok_or_else(|| n.err("limited tendon without 'range'"))?;
+            if r[0] > r[1] {
+                return Err(n.err(format!(
+                    "attribute 'range': lower {} > upper {}",
+                    r[0], r[1]
+                )));
+            }
+            t.range = Some(r);
+        }
+        t.solref_lim = e.arr::<2>("solreflimit")?.unwrap_or(t.solref_lim);
+        t.solimp_lim = e.arr_prefix::<5>("solimplimit", 1, t.solimp_lim)?;
+        t.margin = e.f("margin", 0.0)?;
+        t.frictionloss = e.f("frictionloss", 0.0)?;
+        t.solref_fri = e.arr::<2>("solreffriction")?.unwrap_or(t.solref_fri);
+        t.solimp_fri = e.arr_prefix::<5>("solimpfriction", 1, t.solimp_fri)?;
+        t.stiffness = e.f("stiffness", 0.0)?;
+        t.damping = e.f("damping", 0.0)?;
+        if let Some(sl) = e.get("springlength") {
+            let v: Vec<f64> = sl
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            t.springlength = match v.as_slice() {
+                [a] if *a >= 0.0 => Some([*a, *a]),
+                [a, b] if *a >= 0.0 || *b >= 0.0 => Some([*a, *b]),
+                [_] | [_, _] => None, // MuJoCo's -1: the length at qpos0
+                _ => {
+                    return Err(n.err(format!(
+                        "attribute 'springlength': expected 1 or 2 numbers, got '{sl}'"
+                    )))
+                }
+            };
+        }
+        if t.damping > 0.0
+            && self
+                .spec
+                .options
+                .as_ref()
+                .is_some_and(|o| o.integrator != Integrator::Euler)
+        {
+            self.warn(format!(
+                "tendon '{}': its damping is applied explicitly; MuJoCo's implicit integrators treat tendon damping implicitly",
+                t.name
+            ));
+        }
+        self.spec.tendons.push(t);
+        Ok(())
+    }
+
     /// One child of `<equality>`: connect, weld and joint constraints between bodies or joints
     /// by name (MuJoCo's reader: a connect is body-based when it names body1 and an anchor, a
     /// weld when it names body1).
@@ -543,6 +644,7 @@ impl Loader {
             "connect" => EqType::Connect,
             "weld" => EqType::Weld,
             "joint" => EqType::Joint,
+            "tendon" => EqType::Tendon,
             other => {
                 self.warn(format!("<equality><{other}> unsupported, ignored"));
                 return Ok(());
@@ -551,12 +653,13 @@ impl Loader {
         let named = |k: &str| n.attr(k).map(|s| format!("{s}{}", self.suffix));
         let (o1, o2) = match kind {
             EqType::Joint => (named("joint1"), named("joint2")),
+            EqType::Tendon => (named("tendon1"), named("tendon2")),
             _ => (named("body1"), named("body2")),
         };
         let body_based = match kind {
             EqType::Connect => o1.is_some() && n.attr("anchor").is_some(),
             EqType::Weld => o1.is_some(),
-            EqType::Joint => true,
+            EqType::Joint | EqType::Tendon => true,
         };
         if !body_based {
             self.warn(format!(
@@ -566,13 +669,18 @@ impl Loader {
             return Ok(());
         }
         let Some(o1) = o1 else {
-            return Err(n.err("missing attribute 'joint1'"));
+            let a = if kind == EqType::Tendon {
+                "tendon1"
+            } else {
+                "joint1"
+            };
+            return Err(n.err(format!("missing attribute '{a}'")));
         };
         let world = |b: Option<String>| match b {
             Some(b) if b != format!("world{}", self.suffix) && b != "world" => b,
             _ => String::new(),
         };
-        let o2 = if kind == EqType::Joint {
+        let o2 = if matches!(kind, EqType::Joint | EqType::Tendon) {
             o2.unwrap_or_default()
         } else {
             world(o2)
@@ -600,7 +708,7 @@ impl Loader {
                 }
                 spec.torquescale = e.f("torquescale", 1.0)?;
             }
-            EqType::Joint => {
+            EqType::Joint | EqType::Tendon => {
                 // MuJoCo's default polycoef is 0 1 0 0 0; given, unset entries are 0
                 if let Some(p) = n.attr("polycoef") {
                     let vals: Vec<f64> = p

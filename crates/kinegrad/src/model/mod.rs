@@ -255,6 +255,14 @@ pub struct Params {
     /// Dry friction of each dof (MuJoCo's `frictionloss`): the most force its friction row
     /// holds (N m or N). (nv)
     pub dof_frictionloss: Vec<f64>,
+    /// Tendon spring stiffness (N/m or N m/rad). (ntendon)
+    pub tendon_stiffness: Vec<f64>,
+    /// Tendon damping. (ntendon)
+    pub tendon_damping: Vec<f64>,
+    /// Tendon dry friction (the most force its friction row holds). (ntendon)
+    pub tendon_frictionloss: Vec<f64>,
+    /// Tendon spring rest lengths [lo, hi]: no spring force between them. (ntendon)
+    pub tendon_lengthspring: Vec<[f64; 2]>,
 }
 
 /// A convex mesh used by one or more geoms.
@@ -432,6 +440,8 @@ pub struct Model {
     /// Equality constraints (MJCF `<equality>`, URDF `<mimic>`), one record each: there are
     /// few, and each kind reads different fields.
     pub equalities: Vec<Equality>,
+    /// Fixed tendons (MJCF `<tendon><fixed>`), one record each.
+    pub tendons: Vec<Tendon>,
 
     // ---- entities ----
     /// Entity names.
@@ -467,6 +477,8 @@ pub enum EqType {
     Weld,
     /// Joint 1's position a polynomial of joint 2's (1 row; URDF mimic joints).
     Joint,
+    /// Tendon 1's length a polynomial of tendon 2's (1 row).
+    Tendon,
 }
 
 impl EqType {
@@ -475,7 +487,7 @@ impl EqType {
         match self {
             EqType::Connect => 3,
             EqType::Weld => 6,
-            EqType::Joint => 1,
+            EqType::Joint | EqType::Tendon => 1,
         }
     }
 }
@@ -487,9 +499,9 @@ pub struct Equality {
     pub name: String,
     /// Its kind.
     pub kind: EqType,
-    /// Connect and weld: the two bodies (the second may be the world, 0). Joint: the two
-    /// hinge or slide joints (the second `usize::MAX` if absent: joint 1 then held at
-    /// `qpos0 + polycoef[0]`).
+    /// Connect and weld: the two bodies (the second may be the world, 0). Joint (tendon): the
+    /// two hinge or slide joints (tendons), the second `usize::MAX` if absent: the first then
+    /// held at its reference value plus `polycoef[0]`.
     pub obj: [usize; 2],
     /// Connect and weld: the constrained point in body 1's frame and in body 2's.
     pub anchor: [Vec3; 2],
@@ -498,7 +510,8 @@ pub struct Equality {
     pub frame: [Quat; 2],
     /// Weld: the scale of the rotational rows.
     pub torquescale: f64,
-    /// Joint: `q1 - q1_0 = c0 + c1 x + c2 x^2 + c3 x^3 + c4 x^4` with `x = q2 - q2_0`.
+    /// Joint: `q1 - q1_0 = c0 + c1 x + c2 x^2 + c3 x^3 + c4 x^4` with `x = q2 - q2_0`
+    /// (tendon: their lengths and reference lengths).
     pub polycoef: [f64; 5],
     /// Softness (time constant, damping ratio).
     pub solref: [f64; 2],
@@ -508,9 +521,54 @@ pub struct Equality {
     pub active: bool,
 }
 
+/// A fixed tendon: a length that is a linear function of joint positions,
+/// `L = sum_k coef_k q_k` (MuJoCo's `<fixed>`), with its limit and friction rows and spring.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tendon {
+    /// Its name.
+    pub name: String,
+    /// Its terms: (qpos address of a hinge or slide joint, coefficient).
+    pub terms: Vec<(usize, f64)>,
+    /// Its Jacobian: (dof, coefficient), ascending by dof, one entry per dof (constant).
+    pub jac: Vec<(usize, f64)>,
+    /// Whether its range is enforced.
+    pub limited: bool,
+    /// Its range [lo, hi].
+    pub range: [f64; 2],
+    /// Limit softness and impedance, margin.
+    pub solref_lim: [f64; 2],
+    /// Limit impedance.
+    pub solimp_lim: [f64; 5],
+    /// Limit margin.
+    pub margin: f64,
+    /// Softness of its dry-friction row.
+    pub solref_fri: [f64; 2],
+    /// Impedance of its dry-friction row.
+    pub solimp_fri: [f64; 5],
+    /// Its length at `qpos0`.
+    pub length0: f64,
+    /// `J M^-1 J^T` at `qpos0` (the regularizers' scale, as MuJoCo's `tendon_invweight0`).
+    pub invweight0: f64,
+}
+
+impl Tendon {
+    /// Its length at positions `q`.
+    #[inline]
+    pub fn length(&self, q: &[f64]) -> f64 {
+        self.terms.iter().map(|&(a, c)| c * q[a]).sum()
+    }
+
+    /// Its rate of change at velocities `v`.
+    #[inline]
+    pub fn velocity(&self, v: &[f64]) -> f64 {
+        self.jac.iter().map(|&(d, c)| c * v[d]).sum()
+    }
+}
+
 impl Model {
     /// The two bodies whose dofs equality `e`'s rows move (a joint equality: the joints'
-    /// bodies; the world for an absent second joint).
+    /// bodies; the world for an absent second joint; a tendon equality: the world, its dofs
+    /// being the tendons', see [`Model::eq_dofs`]).
     pub fn eq_bodies(&self, e: usize) -> (usize, usize) {
         let eq = &self.equalities[e];
         match eq.kind {
@@ -523,6 +581,7 @@ impl Model {
                     self.jnt_body[eq.obj[1]]
                 },
             ),
+            EqType::Tendon => (0, 0),
         }
     }
 

@@ -67,8 +67,16 @@ impl ParamField {
         }
         match self.name {
             "body_mass" if x[1..].iter().any(|&v| v < 0.0) => bad("must be >= 0".into()),
-            "dof_damping" | "dof_armature" | "dof_kp" | "dof_kv" | "dof_stiffness"
-            | "geom_friction" | "dof_frictionloss"
+            "dof_damping"
+            | "dof_armature"
+            | "dof_kp"
+            | "dof_kv"
+            | "dof_stiffness"
+            | "geom_friction"
+            | "dof_frictionloss"
+            | "tendon_stiffness"
+            | "tendon_damping"
+            | "tendon_frictionloss"
                 if x.iter().any(|&v| v < 0.0) =>
             {
                 bad("must be >= 0".into())
@@ -92,7 +100,7 @@ impl ParamField {
 }
 
 /// Every field of [`Params`], in the order the Python API lists them.
-pub static PARAM_FIELDS: [ParamField; 12] = [
+pub static PARAM_FIELDS: [ParamField; 16] = [
     ParamField {
         name: "gravity",
         shape: |_| vec![3],
@@ -185,6 +193,34 @@ pub static PARAM_FIELDS: [ParamField; 12] = [
         read: |p, out| out.extend(&p.dof_frictionloss),
         write: |p, x| p.dof_frictionloss.copy_from_slice(x),
     },
+    ParamField {
+        name: "tendon_stiffness",
+        shape: |m| vec![m.tendons.len()],
+        read: |p, out| out.extend(&p.tendon_stiffness),
+        write: |p, x| p.tendon_stiffness.copy_from_slice(x),
+    },
+    ParamField {
+        name: "tendon_damping",
+        shape: |m| vec![m.tendons.len()],
+        read: |p, out| out.extend(&p.tendon_damping),
+        write: |p, x| p.tendon_damping.copy_from_slice(x),
+    },
+    ParamField {
+        name: "tendon_frictionloss",
+        shape: |m| vec![m.tendons.len()],
+        read: |p, out| out.extend(&p.tendon_frictionloss),
+        write: |p, x| p.tendon_frictionloss.copy_from_slice(x),
+    },
+    ParamField {
+        name: "tendon_lengthspring",
+        shape: |m| vec![m.tendons.len(), 2],
+        read: |p, out| p.tendon_lengthspring.iter().for_each(|r| out.extend(r)),
+        write: |p, x| {
+            x.chunks(2)
+                .zip(&mut p.tendon_lengthspring)
+                .for_each(|(c, r)| *r = [c[0], c[1]])
+        },
+    },
 ];
 
 /// The field named `name`; an error naming the known ones otherwise.
@@ -224,6 +260,9 @@ mod tests {
             let mut back = Vec::new();
             f.read(&p, &mut back);
             assert_eq!(back, y, "{}", f.name);
+            if y.is_empty() {
+                continue; // a model without tendons has no tendon parameters
+            }
             let mut nan = y.clone();
             let last = nan.len() - 1;
             nan[last] = f64::NAN;
