@@ -180,3 +180,105 @@ fn broadphase_sweep_finds_the_contacts_of_every_pair_test() {
     }
     assert!(seen > 500, "{seen} contacts");
 }
+
+/// Twelve free boxes on a plane (nv 72, the sparse Hessian), chained by connect constraints and
+/// one welded to the world: the equality rows couple bodies that no contact pairs.
+fn chained_boxes() -> Model {
+    use kinegrad::math::Pose;
+    use kinegrad::model::builder::BaseMode;
+    use kinegrad::model::{mjcf, ModelBuilder};
+    let mut xml = String::from(
+        r#"<mujoco><option timestep="0.005"/><worldbody><geom type="plane" size="5 5 0.1"/>"#,
+    );
+    for i in 0..12 {
+        let (x, y) = ((i % 4) as f64 * 0.25, (i / 4) as f64 * 0.25);
+        xml += &format!(
+            r#"<body name="b{i}" pos="{x} {y} 0.11" euler="0 0 {}"><freejoint/><geom type="box" size="0.08 0.06 0.1" mass="1"/></body>"#,
+            7.0 * i as f64
+        );
+    }
+    xml += "</worldbody><equality>";
+    for i in 0..11 {
+        xml += &format!(
+            r#"<connect body1="b{i}" body2="b{}" anchor="0.1 0 0"/>"#,
+            i + 1
+        );
+    }
+    xml += r#"<weld body1="b5" relpose="0 0 0.05 1 0 0 0"/></equality></mujoco>"#;
+    let path = std::path::Path::new("chained_boxes.xml");
+    let spec = mjcf::load_str(&xml, path, 1.0).unwrap();
+    let mut b = ModelBuilder::new();
+    b.options.timestep = 0.005;
+    b.add_entity(spec, Pose::identity(), BaseMode::AsIs);
+    b.build().unwrap()
+}
+
+#[test]
+fn sparse_hessian_holds_equality_rows_between_bodies_out_of_contact() {
+    use kinegrad::data::{RowKind, RowState};
+    let model = chained_boxes();
+    assert!(model.nv > DENSE_MAX_NV);
+    let (s, c, carry, d) = settle(&model, 60);
+    assert_eq!(d.hess.kind(), HessianKind::Sparse);
+    assert!(d
+        .efc_kind
+        .iter()
+        .any(|k| matches!(k, RowKind::Equality(..))));
+    let nv = model.nv;
+    let mut h = vec![0.0; nv * nv];
+    mass::to_dense(&model, &d.qm_h, &mut h);
+    for r in 0..d.nefc {
+        if d.efc_state[r] != RowState::Quadratic {
+            continue;
+        }
+        let (dofs, row) = d.efc_row(r);
+        for (&i, ji) in dofs.iter().zip(row) {
+            for (&k, jk) in dofs.iter().zip(row) {
+                h[i * nv + k] += d.efc_d[r] * ji * jk;
+            }
+        }
+    }
+    let b = Rng(5).signed(nv);
+    let mut x = b.clone();
+    d.hess.solve(&model, &mut x);
+    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    for i in 0..nv {
+        let hx: f64 = (0..nv).map(|k| h[i * nv + k] * x[k]).sum();
+        assert!(
+            (hx - b[i]).abs() < 1e-9 * scale,
+            "row {i}: {hx} vs {}",
+            b[i]
+        );
+    }
+    // and a step's reverse through it
+    let mut rng = Rng(8);
+    let dir = StepDirection {
+        q: rng.signed(model.nq),
+        v: rng.signed(nv),
+        target: vec![0.0; nv],
+        params: kinegrad::adjoint::params_zeros(&model),
+    };
+    let (yq, yv) = (rng.signed(model.nq), rng.signed(nv));
+    let (dq, dv) = step_jvp_fd(&model, &model.params0, &s, &c, &dir, 1e-7).unwrap();
+    let fd: f64 = dq.iter().zip(&yq).map(|(a, b)| a * b).sum::<f64>()
+        + dv.iter().zip(&yv).map(|(a, b)| a * b).sum::<f64>();
+    let mut g = StepGrad::zeros(&model);
+    step_vjp(
+        &model,
+        &model.params0,
+        &s,
+        &c,
+        &carry,
+        &mut Data::new(&model),
+        &mut VjpScratch::new(&model),
+        &yq,
+        &yv,
+        &mut g,
+    )
+    .unwrap();
+    let an: f64 = dir.q.iter().zip(&g.q).map(|(a, b)| a * b).sum::<f64>()
+        + dir.v.iter().zip(&g.v).map(|(a, b)| a * b).sum::<f64>();
+    let err = (fd - an).abs() / fd.abs().max(an.abs());
+    println!("fd {fd:.10e} adjoint {an:.10e} rel {err:.1e}");
+    assert!(err < 1e-6, "relative error {err:.2e}");
+}
