@@ -370,3 +370,112 @@ fn the_tendon_chain_meets_every_tendon_row_kind() {
         assert!(seen.contains(k), "{k} never met: {seen:?}");
     }
 }
+
+/// The rows stage alone ([`constraint::make_rows`] with the kinematics and body velocities it
+/// reads) against its reverse ([`rows_vjp`], then the velocity and position stages' reverse):
+/// for random adjoints of every row's Jacobian entries, reference acceleration and `D`,
+/// dL/dq and dL/dv against central differences. Equalities (connect, weld, joint, tendon),
+/// dof and tendon friction and tendon limits, at states where they all have rows.
+#[test]
+fn rows_stage_reverse_matches_central_differences() {
+    use kinegrad::adjoint::constraint_rows::rows_vjp;
+    use kinegrad::adjoint::kinematics::{com_vel_vjp, position_vjp, PosAdjoint};
+    use kinegrad::adjoint::solve::RowBar;
+    use kinegrad::constraint;
+    use kinegrad::kinematics;
+    let h = 0.002;
+    // the tendon chain again, with t1's range moved above its length there: a limit row
+    let mut limited = tendon_chain(Integrator::Euler);
+    let s_limited = moving_state(&limited, 13, 30);
+    let len = limited.tendons[0].length(&s_limited.q);
+    limited.tendons[0].range = [len + 0.01, len + 0.2];
+    let (m1, m2) = (chain(Integrator::Euler), tendon_chain(Integrator::Euler));
+    let (s1, s2) = (moving_state(&m1, 11, 30), moving_state(&m2, 12, 30));
+    for (model, s, seed) in [(m1, s1, 11), (m2, s2, 12), (limited, s_limited, 13)] {
+        let rows_at = |q: &[f64], v: &[f64]| {
+            let mut d = Data::new(&model);
+            pipeline::kinematics(&model, &model.params0, q, &mut d);
+            kinematics::com_vel(&model, v, &mut d);
+            constraint::make_rows(&model, &model.params0, q, v, h, &mut d);
+            d
+        };
+        let base = rows_at(&s.q, &s.v);
+        assert!(base.nefc >= 3, "{:?}", base.efc_kind);
+        if seed == 13 {
+            assert!(
+                base.efc_kind.contains(&RowKind::TendonLimit(0)),
+                "{:?}",
+                base.efc_kind
+            );
+        }
+        let mut rng = Rng(seed);
+        let j_bar = rng.vec(base.efc_j.len());
+        let aref_bar = rng.vec(base.nefc);
+        let d_bar = rng.vec(base.nefc);
+        let loss = |q: &[f64], v: &[f64]| {
+            let d = rows_at(q, v);
+            assert_eq!(d.efc_kind, base.efc_kind, "the rows must stay the same");
+            let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+            dot(&d.efc_j, &j_bar) + dot(&d.efc_aref, &aref_bar) + dot(&d.efc_d, &d_bar)
+        };
+        let mut adj = PosAdjoint::new(&model);
+        let (mut q_bar, mut v_bar) = (vec![0.0; model.nq], vec![0.0; model.nv]);
+        let mut pb = params_zeros(&model);
+        rows_vjp(
+            &model,
+            &base,
+            &s.q,
+            &s.v,
+            h,
+            |r, jb| {
+                let span = base.efc_nz_adr[r]..base.efc_nz_adr[r + 1];
+                jb[..span.len()].copy_from_slice(&j_bar[span]);
+                Some(RowBar {
+                    aref: aref_bar[r],
+                    d: d_bar[r],
+                    floss: 0.0,
+                })
+            },
+            &mut adj,
+            &mut q_bar,
+            &mut v_bar,
+            &mut pb,
+        );
+        com_vel_vjp(&model, &base, &s.v, &mut adj, &mut v_bar);
+        position_vjp(
+            &model,
+            &model.params0,
+            &base,
+            &s.q,
+            &mut adj,
+            &mut q_bar,
+            &mut pb,
+        );
+        let (dq, dv) = (rng.vec(model.nq), rng.vec(model.nv));
+        let eps = 1e-6;
+        let shift = |x: &[f64], dx: &[f64], e: f64| -> Vec<f64> {
+            x.iter().zip(dx).map(|(a, b)| a + e * b).collect()
+        };
+        for (name, fd, an) in [
+            (
+                "q",
+                (loss(&shift(&s.q, &dq, eps), &s.v) - loss(&shift(&s.q, &dq, -eps), &s.v))
+                    / (2.0 * eps),
+                dq.iter().zip(&q_bar).map(|(a, b)| a * b).sum::<f64>(),
+            ),
+            (
+                "v",
+                (loss(&s.q, &shift(&s.v, &dv, eps)) - loss(&s.q, &shift(&s.v, &dv, -eps)))
+                    / (2.0 * eps),
+                dv.iter().zip(&v_bar).map(|(a, b)| a * b).sum::<f64>(),
+            ),
+        ] {
+            let err = (fd - an).abs() / fd.abs().max(an.abs()).max(1e-12);
+            println!(
+                "{:?} {name}: fd {fd:.10e} adjoint {an:.10e} rel {err:.1e}",
+                base.efc_kind
+            );
+            assert!(err < 1e-6, "{name}: relative error {err:.2e}");
+        }
+    }
+}
