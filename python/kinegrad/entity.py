@@ -188,6 +188,9 @@ class RigidEntity:
         self._links = [RigidLink(self, k, desc["body_name"][self.link_start + 1 + k]) for k in range(self._n_links)]
         j0, nj = desc["entity_jnt_adr"][i], desc["entity_jnt_num"][i]
         self._joints = [RigidJoint(self, k, desc, j0 + k) for k in range(nj)]
+        # fixed tendons (MJCF <tendon><fixed>) of this entity: their control channels follow the
+        # dofs' (channel nv + the tendon's global index)
+        self._tendons = [t for t, e in enumerate(desc.get("tendon_entity", [])) if e == i]
 
     def _built(self, what: str) -> Dict:
         if self._desc is None:
@@ -381,6 +384,73 @@ class RigidEntity:
     def control_dofs_velocity(self, velocity, dofs_idx_local=None, envs_idx=None) -> None:
         """Velocity control: force = kv (target - v)."""
         (self._rs or self._solver)._write_control(CTRL_VELOCITY, velocity, "velocity", self, dofs_idx_local, envs_idx)
+
+    # ---- tendons (MJCF fixed tendons) ----
+    @property
+    def n_tendons(self) -> int:
+        """Number of fixed tendons of the entity (each a control channel of its own)."""
+        return len(self._tendons_of("n_tendons"))
+
+    @property
+    def tendon_names(self) -> list:
+        """The entity's fixed tendons, in order (``tendons_idx_local`` counts in it)."""
+        d = self._built("tendon_names")
+        return [d["tendon_name"][t] for t in self._tendons]
+
+    def _tendons_of(self, what: str) -> list:
+        self._built(what)
+        return self._tendons
+
+    def _tendon_cols(self, tendons_idx_local, what: str) -> torch.Tensor:
+        own = self._tendons_of(what)
+        if not own:
+            raise ValueError(f"{what}: entity '{self.name}' has no tendons")
+        local = indices(tendons_idx_local, "tendons_idx_local", len(own), f"tendons of entity '{self.name}'", unique=True)
+        return torch.tensor([self._desc["nv"] + own[int(k)] for k in local], dtype=torch.int64)
+
+    @self_locking  # the lock is taken in _write_control
+    def control_tendons_force(self, force, tendons_idx_local=None, envs_idx=None) -> None:
+        """Pull along fixed tendons with forces (N, or N m for tendons of hinges); kept until
+        changed (MuJoCo's motor on a tendon). Not in Genesis, which has no tendons."""
+        cols = self._tendon_cols(tendons_idx_local, "control_tendons_force")
+        self._solver._write_control(CTRL_FORCE, force, "force", self, None, envs_idx, cols=cols)
+
+    @self_locking  # the lock is taken in _write_control
+    def control_tendons_position(self, length, tendons_idx_local=None, envs_idx=None) -> None:
+        """PD control of fixed tendons' lengths towards ``length``: force = kp (target - L) -
+        kv dL/dt along the tendon, with the gains ``set_tendons_kp`` / ``set_tendons_kv`` (from the
+        file's actuator on the tendon: the Menagerie Panda's gripper)."""
+        cols = self._tendon_cols(tendons_idx_local, "control_tendons_position")
+        self._solver._write_control(CTRL_POSITION, length, "length", self, None, envs_idx, cols=cols)
+
+    @self_locking  # the lock is taken in _write_control
+    def control_tendons_velocity(self, velocity, tendons_idx_local=None, envs_idx=None) -> None:
+        """Velocity control of fixed tendons: force = kv (target - dL/dt)."""
+        cols = self._tendon_cols(tendons_idx_local, "control_tendons_velocity")
+        self._solver._write_control(CTRL_VELOCITY, velocity, "velocity", self, None, envs_idx, cols=cols)
+
+    def _tendon_param(self, param: str, values, tendons_idx_local, envs_idx, name: str) -> None:
+        cols = self._tendon_cols(tendons_idx_local, f"set_tendons_{name}") - self._desc["nv"]
+        envs = self._solver.select_envs(envs_idx, write=True)
+        vals = rows(values, name, len(cols), self._solver.n_selected(envs), self._solver.batched)
+        self._solver.write_param(param, vals, cols, envs)
+
+    def set_tendons_kp(self, kp, tendons_idx_local=None, envs_idx=None) -> None:
+        """Position gain of tendon control (``tendon_kp``)."""
+        self._tendon_param("tendon_kp", kp, tendons_idx_local, envs_idx, "kp")
+
+    def set_tendons_kv(self, kv, tendons_idx_local=None, envs_idx=None) -> None:
+        """Velocity gain of tendon control (``tendon_kv``)."""
+        self._tendon_param("tendon_kv", kv, tendons_idx_local, envs_idx, "kv")
+
+    def get_tendons_length(self, tendons_idx_local=None, envs_idx=None) -> torch.Tensor:
+        """Lengths of fixed tendons, sum of coef * q over their joints (carries gradients)."""
+        cols = self._tendon_cols(tendons_idx_local, "get_tendons_length") - self._desc["nv"]
+        d = self._desc
+        q = self._solver.get_qpos(None, envs_idx)
+        terms = d["tendon_terms"]
+        out = [sum(c * q[..., a] for a, c in terms[int(t)]) for t in cols]
+        return torch.stack(out, dim=-1)
 
     # ---- parameters ----
     def _set_dof_param(self, name: str, param: str, values, dofs_idx_local, envs_idx, col=None) -> None:

@@ -276,7 +276,7 @@ class Scene:
         self._pend_grad = True  # torch's grad mode when they were called
         # flush by itself after this many pending steps (bounds the memory of the control arrays)
         self._pend_max = max(1, min(1000, (1 << 20) // (self._n * max(1, desc["nv"]))))
-        self._ctl = Controls(self._n, desc["nv"], bool(self.sim_options.requires_grad))
+        self._ctl = Controls(self._n, desc["nu"], bool(self.sim_options.requires_grad))
         self._tape_refs: list = []  # weak references to the tapes of live graph nodes (graph_nbytes)
         self._tape_refs_kept = 0
         self._grad = bool(self.sim_options.requires_grad)

@@ -245,7 +245,7 @@ class RigidSolver:
         v[r.unsqueeze(1), dofs.unsqueeze(0)] = vals
         self._scene._set_v(v)
 
-    def _write_control(self, mode: int, vals, name: str, ent: RigidEntity, dofs_idx_local, envs_idx) -> None:
+    def _write_control(self, mode: int, vals, name: str, ent: RigidEntity, dofs_idx_local, envs_idx, cols=None) -> None:
         """Set the mode and target of dofs of ``ent`` from the next step on. Kept as a *write*
         that the next flush applies (see ``Controls.segment_inputs``). This runs every step of a control
         loop, so the common case (a float64 tensor of shape (k,), every env) does no numeric
@@ -256,7 +256,10 @@ class RigidSolver:
         lock.acquire()
         try:
             sc = self._scene
-            if dofs_idx_local is None:
+            if cols is not None:  # control channels given outright (a tendon's: nv + its index)
+                dofs, span = cols, None
+                key = (1, dofs.numpy().tobytes())
+            elif dofs_idx_local is None:
                 dofs, span, key = ent._all_dofs, ent._dof_span, ent._dof_key
                 if dofs is None:
                     ent._built(f"control_dofs_{name}")

@@ -155,3 +155,56 @@ def test_urdf_mimic_joint_matches_mujoco(name):
     assert abs(gap(q0)) > 1e-3, "the constraint starts violated"
     assert abs(gap(ref[-1])) < 0.02 * abs(gap(q0)), "and ends held"
     assert_trajectories_match(kinegrad_run(path, m, q0, v0, n, urdf=True), ref, 1e-8)
+
+
+def test_menagerie_panda_with_its_tendon_gripper_matches_mujoco():
+    # Genesis's copy of the Menagerie Panda: the gripper's general actuator on the fixed tendon
+    # `split` (kp 100, kv 10 along the tendon) and the finger equality, the arm swinging free
+    # under gravity. Under Euler without joint damping both engines treat every term alike
+    # (with damping, MuJoCo solves the constraints with M and kinegrad with M + h D, see
+    # test_mujoco_parity.py; under implicitfast MuJoCo also makes the tendon's kv implicit,
+    # kinegrad explicit). The arm's PD actuators are off: their kv (450) is unstable under
+    # explicit Euler at this step (h kv / M_ii > 2), in MuJoCo as here
+    path = asset("genesis", "xml", "franka_emika_panda", "panda.xml")
+    m = mujoco.MjModel.from_xml_path(str(path))
+    assert m.ntendon == 1 and m.neq == 1 and m.actuator_trntype[7] == mujoco.mjtTrn.mjTRN_TENDON
+    q0, v0 = start(m, seed=4)
+    n = int(round(0.5 / m.opt.timestep))
+    ctrl = np.zeros(m.nu)
+    m.actuator_gainprm[:7] = 0.0
+    m.actuator_biasprm[:7] = 0.0
+    ctrl[7] = 200.0  # of 255: the fingers open to 0.0157 * 200 / 100 = 0.031 m of tendon length
+    d = mujoco.MjData(m)
+    m.dof_damping[:] = 0.0
+    m.opt.integrator = mujoco.mjtIntegrator.mjINT_EULER
+    m.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_CONTACT | mujoco.mjtDisableBit.mjDSBL_LIMIT
+    m.opt.tolerance, m.opt.ls_tolerance = 1e-14, 1e-12
+    d.qpos[:], d.qvel[:], d.ctrl[:] = q0, v0, ctrl
+    ref = []
+    for _ in range(n):
+        mujoco.mj_step(m, d)
+        ref.append(np.concatenate([d.qpos, d.qvel]))
+    ref = np.array(ref)
+    b = _native.SceneBuilder(
+        timestep=float(m.opt.timestep), integrator="euler", enable_collision=False,
+        enable_joint_limit=False, tolerance=1e-14, gravity=list(m.opt.gravity),
+    )
+    b.add_mjcf(str(path), 1.0, [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0])
+    sim = b.build(1)
+    nv = sim.nv
+    assert sim.describe()["nu"] == nv + 1
+    sim.set_param("dof_damping", np.zeros((1, nv)))
+    mode = np.zeros((1, nv + 1), dtype=np.int8)
+    mode[0, nv] = 1  # position, on the tendon channel
+    target = np.zeros((1, nv + 1))
+    target[0, nv] = 0.0156862745 * ctrl[7] / 100.0  # gain / kp * ctrl: the tendon length
+    sim.set_state(q0[None], v0[None])
+    sim.set_control(mode, target)
+    ours = []
+    for _ in range(n):
+        sim.step(1)
+        ours.append(np.concatenate([sim.get_qpos()[0], sim.get_qvel()[0]]))
+    ours = np.array(ours)
+    fingers = [m.joint("finger_joint1").qposadr[0], m.joint("finger_joint2").qposadr[0]]
+    assert abs(ref[-1, fingers].sum() / 2 - target[0, nv]) < 2e-3, "the gripper opens to the target"
+    assert_trajectories_match(ours, ref, 1e-8)

@@ -153,6 +153,30 @@ pub fn describe<'py>(py: Python<'py>, m: &Model) -> PyResult<Bound<'py, PyDict>>
             .map(|&x| if x == usize::MAX { -1 } else { x as i64 })
             .collect()
     };
+    d.set_item("nu", m.nu())?;
+    d.set_item(
+        "tendon_name",
+        m.tendons.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
+    )?;
+    d.set_item(
+        "tendon_terms",
+        m.tendons
+            .iter()
+            .map(|t| t.terms.iter().map(|&(a, c)| (a, c)).collect::<Vec<_>>())
+            .collect::<Vec<_>>(),
+    )?;
+    // a tendon belongs to the entity of its joints' bodies
+    d.set_item(
+        "tendon_entity",
+        m.tendons
+            .iter()
+            .map(|t| {
+                t.jac
+                    .first()
+                    .map_or(-1, |&(dof, _)| m.body_entity[m.dof_body[dof]] as i64)
+            })
+            .collect::<Vec<_>>(),
+    )?;
     d.set_item("timestep", m.opt.timestep)?;
     d.set_item("substeps", m.opt.substeps)?;
     d.set_item("body_parent", idx(&m.body_parent))?;

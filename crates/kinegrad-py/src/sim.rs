@@ -74,16 +74,17 @@ impl Sim {
         ])
     }
 
-    /// Every env's given control: mode (n_envs, nv) int8 and target (n_envs, nv).
+    /// Every env's given control: mode (n_envs, nu) int8 and target (n_envs, nu), nu the
+    /// control channels (dofs, then tendons).
     pub fn control_args<'a>(
         &self,
         mode: &PyReadonlyArrayDyn<'_, i8>,
         target: &'a Arr2<'_>,
     ) -> PyResult<(Vec<CtrlMode>, Cow<'a, [f64]>)> {
-        let (n, _, nv) = self.shape();
+        let (n, nu) = (self.inner.n_envs(), self.inner.model.nu());
         Ok((
-            modes(mode, &[&[n, nv]])?.0,
-            values(target, "target", &[n, nv])?,
+            modes(mode, &[&[n, nu]])?.0,
+            values(target, "target", &[n, nu])?,
         ))
     }
 
@@ -106,17 +107,17 @@ impl Sim {
         if let Some((q, v, time)) = &start {
             self.set_states(q, v, *time)?;
         }
-        let (n, _, nv) = self.shape();
+        let (n, nu) = (self.inner.n_envs(), self.inner.model.nu());
         let t_end = controls.shape()[1];
-        if controls.shape() != [n, t_end, nv] || t_end == 0 {
+        if controls.shape() != [n, t_end, nu] || t_end == 0 {
             let got = controls.shape();
             return Err(invalid(format!(
-                "controls: expected shape ({n}, T, {nv}) with T >= 1, got {got:?}"
+                "controls: expected shape ({n}, T, {nu}) with T >= 1, got {got:?}"
             )));
         }
-        let u = values(controls, "controls", &[n, t_end, nv])?;
-        let (m, per_step) = modes(mode, &[&[n, nv], &[n, t_end, nv]])?;
-        let ctrl = Controls::new(n, t_end, nv, &m, per_step, &u).map_err(to_py_err)?;
+        let u = values(controls, "controls", &[n, t_end, nu])?;
+        let (m, per_step) = modes(mode, &[&[n, nu], &[n, t_end, nu]])?;
+        let ctrl = Controls::new(n, t_end, nu, &m, per_step, &u).map_err(to_py_err)?;
         let (long, workers) = (self.inner.is_long(t_end), self.workers());
         let inner = &mut self.inner;
         let (out, raised) = interruptible(py, workers.interrupt(), long, || f(inner, &ctrl));
@@ -166,7 +167,7 @@ impl Sim {
             array(py, &[n, nv], cat(&|g| &g.v)),
         ];
         if target {
-            out.push(array(py, &[n, nv], cat(&|g| &g.target)));
+            out.push(array(py, &[n, self.inner.model.nu()], cat(&|g| &g.target)));
         }
         let params: Vec<_> = g.iter().map(|g| &g.params).collect();
         out.push(params_dict(py, &self.inner.model, &params, None)?.into_any());

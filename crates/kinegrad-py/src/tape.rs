@@ -75,6 +75,7 @@ impl PyTape {
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let model = &*self.model;
         let (n, nq, nv, t) = (self.tapes.len(), model.nq, model.nv, self.__len__());
+        let nu = model.nu();
         if let Some(names) = &params {
             // named after this argument, as the core's error names the table's lookup
             kinegrad::sim::check_param_names(names).map_err(|e| match e {
@@ -89,14 +90,14 @@ impl PyTape {
         );
         let tqb = opt_values(&traj_q_bar, "traj_q_bar", &[n, t, nq])?;
         let tvb = opt_values(&traj_v_bar, "traj_v_bar", &[n, t, nv])?;
-        let u = opt_values(&controls, "controls", &[n, t, nv])?;
+        let u = opt_values(&controls, "controls", &[n, t, nu])?;
         let m = mode
             .as_ref()
-            .map(|m| modes(m, &[&[n, nv], &[n, t, nv]]))
+            .map(|m| modes(m, &[&[n, nu], &[n, t, nu]]))
             .transpose()?;
         let given = match (&m, &u) {
             (Some((m, per_step)), Some(u)) => {
-                Some(Controls::new(n, t, nv, m, *per_step, u).map_err(to_py_err)?)
+                Some(Controls::new(n, t, nu, m, *per_step, u).map_err(to_py_err)?)
             }
             (None, None) => None,
             _ => return Err(invalid("mode and controls: give both or neither")),
@@ -124,7 +125,7 @@ impl PyTape {
         Ok(vec![
             array(py, &[n, nq], cat(&|g| &g.0.q0)),
             array(py, &[n, nv], cat(&|g| &g.0.v0)),
-            array(py, &[n, t, nv], cat(&|g| &g.1)),
+            array(py, &[n, t, nu], cat(&|g| &g.1)),
             pd.into_any(),
             array(py, &[n, t], cat(&|g| &g.0.norms)),
         ])

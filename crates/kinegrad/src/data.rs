@@ -244,7 +244,7 @@ impl Data {
             qfrc_bias: vec![0.0; nv],
             qfrc_passive: vec![0.0; nv],
             qfrc_actuator: vec![0.0; nv],
-            actuator_clamped: vec![false; nv],
+            actuator_clamped: vec![false; model.nu()],
             qfrc_applied: vec![0.0; nv],
             qfrc_smooth: vec![0.0; nv],
             qm_h: vec![0.0; nm],

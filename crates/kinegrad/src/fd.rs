@@ -32,7 +32,11 @@ pub fn params_dot(a: &Params, b: &Params) -> f64 {
         y.clear();
         f.read(a, &mut x);
         f.read(b, &mut y);
-        let k = if f.name == "dof_force_range" { 2 } else { 1 };
+        let k = if f.name.ends_with("force_range") {
+            2
+        } else {
+            1
+        };
         for (p, q) in x.chunks(k).zip(y.chunks(k)) {
             if p.iter().all(|v| v.is_finite()) {
                 sum += p.iter().zip(q).map(|(u, w)| u * w).sum::<f64>();

@@ -177,10 +177,13 @@ fn check_inputs(model: &Model, state: &State, control: &Control, carry: &StepCar
             ),
         ));
     }
-    if control.target.len() != model.nv || control.mode.len() != model.nv {
+    if control.target.len() != model.nu() || control.mode.len() != model.nu() {
         return Err(Error::invalid(
             "control",
-            format!("expected {} entries", model.nv),
+            format!(
+                "expected {} entries (one per dof, then one per tendon)",
+                model.nu()
+            ),
         ));
     }
     if carry.qacc_warmstart.len() != model.nv {
@@ -194,9 +197,14 @@ fn check_inputs(model: &Model, state: &State, control: &Control, carry: &StepCar
         ));
     }
     if let Some(d) = control.target.iter().position(|x| !x.is_finite()) {
+        let what = if d < model.nv {
+            format!("dof {d}")
+        } else {
+            format!("tendon '{}'", model.tendons[d - model.nv].name)
+        };
         return Err(Error::invalid(
             "control",
-            format!("target of dof {d} is not finite"),
+            format!("target of {what} is not finite"),
         ));
     }
     Ok(())

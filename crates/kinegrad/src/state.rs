@@ -118,18 +118,19 @@ pub fn normalize_quaternions(model: &Model, q: &mut [f64]) {
 /// Per-dof control: each dof has a mode and a target (Genesis's `control_dofs_*`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Control {
-    /// Mode of each dof (nv).
+    /// Mode of each control channel: the dofs, then the tendons ([`Model::nu`]).
     pub mode: Vec<CtrlMode>,
-    /// Force (N or N m), position (rad or m) or velocity target of each dof (nv).
+    /// Force (N or N m), position (rad or m) or velocity target of each channel (nu): a
+    /// tendon's along its length.
     pub target: Vec<f64>,
 }
 
 impl Control {
-    /// Zero force on every dof.
+    /// Zero force on every channel.
     pub fn new(model: &Model) -> Self {
         Self {
-            mode: vec![CtrlMode::Force; model.nv],
-            target: vec![0.0; model.nv],
+            mode: vec![CtrlMode::Force; model.nu()],
+            target: vec![0.0; model.nu()],
         }
     }
 }

@@ -129,7 +129,7 @@ fn mjcf_counts_match_mujoco() {
 }
 
 #[test]
-fn mjcf_panda_reads_its_finger_equality_and_tendon_and_reports_the_tendon_actuator() {
+fn mjcf_panda_reads_its_finger_equality_tendon_and_tendon_actuator() {
     let spec = mjcf::load(
         &assets().join("genesis/xml/franka_emika_panda/panda.xml"),
         1.0,
@@ -150,12 +150,20 @@ fn mjcf_panda_reads_its_finger_equality_and_tendon_and_reports_the_tendon_actuat
     assert_eq!(eq[0].kind, kinegrad::model::EqType::Joint);
     assert_eq!(eq[0].obj, ["finger_joint1", "finger_joint2"]);
     assert_eq!(eq[0].polycoef, [0.0, 1.0, 0.0, 0.0, 0.0]);
-    assert!(w.contains("tendon transmission"), "{w}");
-    assert_eq!(spec.actuators.len(), 7);
+    assert!(!w.contains("transmission"), "{w}");
+    assert_eq!(spec.actuators.len(), 8);
     assert!(spec
         .actuators
         .iter()
         .all(|a| a.mode == kinegrad::CtrlMode::Position && a.kp > 0.0 && a.kv > 0.0));
+    // the gripper: gainprm 0.0157 biasprm "0 -100 -10" on the tendon, a PD of kp 100, kv 10
+    let g = &spec.actuators[7];
+    assert!(g.tendon && g.joint == "split" && g.kp == 100.0 && g.kv == 10.0, "{g:?}");
+    let model = mjcf::load_model(&assets().join("genesis/xml/franka_emika_panda/panda.xml")).unwrap();
+    assert_eq!(model.nu(), model.nv + 1);
+    assert_eq!(model.actuators[7].dof, model.nv);
+    assert_eq!(model.params0.tendon_kp, [100.0]);
+    assert_eq!(model.params0.tendon_force_range, [[-100.0, 100.0]]);
 }
 
 fn principal(m: &kinegrad::math::Mat3) -> [f64; 3] {
@@ -535,7 +543,7 @@ fn mjcf_features_and_warnings() {
     );
     let spec = mjcf::load(&f, 1.0).unwrap();
     let w = spec.warnings.join("\n");
-    for needle in ["jp", "k0", "p1", "ellipsoid", "actuator 'tm'"] {
+    for needle in ["jp", "k0", "p1", "ellipsoid"] {
         assert!(w.contains(needle), "missing warning {needle:?} in:\n{w}");
     }
     assert!(
@@ -543,6 +551,8 @@ fn mjcf_features_and_warnings() {
         "{w}"
     );
     assert_eq!(spec.tendons.len(), 1);
+    let tm = spec.actuators.iter().find(|a| a.name == "tm").unwrap();
+    assert!(tm.tendon && tm.joint == "t1" && tm.mode == kinegrad::CtrlMode::Force);
     assert_eq!(spec.equalities.len(), 1);
     assert_eq!(spec.equalities[0].name, "w1");
     let h = spec
@@ -588,7 +598,7 @@ fn mjcf_features_and_warnings() {
     );
     let vel = spec.actuators.iter().find(|a| a.name == "vel").unwrap();
     assert_eq!((vel.mode, vel.kv), (kinegrad::CtrlMode::Velocity, 3.0));
-    assert_eq!(spec.actuators.len(), 2);
+    assert_eq!(spec.actuators.len(), 3); // pd, vel, and tm on the tendon
     let m = build(spec, BaseMode::AsIs);
     assert_eq!(
         (m.nbody, m.njnt, m.ngeom, m.exclude_pairs.len()),

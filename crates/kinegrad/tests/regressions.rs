@@ -73,6 +73,7 @@ fn actuated(force_range: [f64; 2], joint_range: [f64; 2]) -> Result<kinegrad::Mo
     let act = ActuatorSpec {
         name: "motor1".into(),
         joint: "l1_j".into(),
+        tendon: false,
         mode: CtrlMode::Position,
         kp: 10.0,
         kv: 1.0,

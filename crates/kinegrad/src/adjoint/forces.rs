@@ -78,6 +78,35 @@ pub fn actuation_vjp(
             params_bar,
         );
     }
+    // tendon channels: f along J^T, the law on L = sum c q and Ldot = J v
+    for (t, ten) in model.tendons.iter().enumerate() {
+        let ch = model.nv + t;
+        let fb: f64 = ten.jac.iter().map(|&(d, c)| c * f_bar[d]).sum();
+        if fb == 0.0 {
+            continue;
+        }
+        let (_, _, p) = actuator_law(
+            control.mode[ch],
+            control.target[ch],
+            Some(ten.length(q)),
+            ten.velocity(v),
+            params.tendon_kp[t],
+            params.tendon_kv[t],
+            params.tendon_force_range[t],
+        );
+        target_bar[ch] += p.target * fb;
+        for &(a, c) in &ten.terms {
+            q_bar[a] += c * p.q * fb;
+        }
+        for &(d, c) in &ten.jac {
+            v_bar[d] += c * p.v * fb;
+        }
+        let pb = &mut *params_bar;
+        pb.tendon_kp[t] += p.kp * fb;
+        pb.tendon_kv[t] += p.kv * fb;
+        pb.tendon_force_range[t][0] += p.range[0] * fb;
+        pb.tendon_force_range[t][1] += p.range[1] * fb;
+    }
 }
 
 /// Reverse of [`crate::dynamics::forces::passive`] seeded with `f_bar` (nv, the adjoint of

@@ -45,7 +45,7 @@ pub struct StepGrad {
     pub q: Vec<f64>,
     /// dL/dv of the input state (nv).
     pub v: Vec<f64>,
-    /// dL/d(control target) (nv), accumulated.
+    /// dL/d(control target) (nu: dofs, then tendons), accumulated.
     pub target: Vec<f64>,
     /// dL/d(parameters), accumulated.
     pub params: Params,
@@ -57,7 +57,7 @@ impl StepGrad {
         Self {
             q: vec![0.0; model.nq],
             v: vec![0.0; model.nv],
-            target: vec![0.0; model.nv],
+            target: vec![0.0; model.nu()],
             params: params_zeros(model),
         }
     }

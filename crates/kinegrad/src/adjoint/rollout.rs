@@ -43,7 +43,7 @@ pub struct RolloutGrad {
     pub q0: Vec<f64>,
     /// dL/dv of the initial state (nv).
     pub v0: Vec<f64>,
-    /// dL/d(control target) of each step (T x nv).
+    /// dL/d(control target) of each step (T x nu).
     pub targets: Vec<Vec<f64>>,
     /// dL/d(parameters), summed over the steps.
     pub params: Params,
@@ -88,7 +88,7 @@ pub fn rollout_vjp(
         controls: Vec::new(),
         results: Results::default(),
     };
-    let mut targets = vec![vec![0.0; model.nv]; t_end];
+    let mut targets = vec![vec![0.0; model.nu()]; t_end];
     let g = tape.vjp(
         model,
         data,

@@ -180,6 +180,26 @@ pub fn actuation(
         data.actuator_clamped[d] = clamped;
         data.qfrc_actuator[d] = f;
     }
+    // tendon channels: the same law on the tendon's length and rate, applied along J^T (their
+    // velocity gain is explicit under both integrators: J^T kv J couples dofs off the tree)
+    for (t, ten) in model.tendons.iter().enumerate() {
+        let ch = model.nv + t;
+        let (f, clamped, _) = actuator_law(
+            control.mode[ch],
+            control.target[ch],
+            Some(ten.length(q)),
+            ten.velocity(v),
+            params.tendon_kp[t],
+            params.tendon_kv[t],
+            params.tendon_force_range[t],
+        );
+        data.actuator_clamped[ch] = clamped;
+        if f != 0.0 {
+            for &(d, c) in &ten.jac {
+                data.qfrc_actuator[d] += c * f;
+            }
+        }
+    }
 }
 
 /// Passive forces ([`passive_law`] per dof: joint springs and damping) into `qfrc_passive`.

@@ -194,13 +194,15 @@ impl BodySpec {
     }
 }
 
-/// An actuator from a model file, mapped onto the control parameters of one dof.
+/// An actuator from a model file, mapped onto the control parameters of one dof or tendon.
 #[derive(Clone, Debug)]
 pub struct ActuatorSpec {
     /// Actuator name.
     pub name: String,
-    /// Name of the driven joint (hinge or slide).
+    /// Name of the driven joint (hinge or slide), or of the tendon when `tendon`.
     pub joint: String,
+    /// Whether it drives a tendon (its channel: `Model::nv` + the tendon's index).
+    pub tendon: bool,
     /// Control mode.
     pub mode: CtrlMode,
     /// Position gain (Position mode).
@@ -438,6 +440,17 @@ impl ModelBuilder {
     }
 }
 
+/// The final channel of every actuator: a tendon actuator's is `nv + tendon`, known once every
+/// entity's dofs are in (until then it is held as `usize::MAX - tendon`).
+fn finish_channels(m: &mut Model) {
+    let nv = m.nv;
+    for a in &mut m.actuators {
+        if a.dof > usize::MAX / 2 {
+            a.dof = nv + (usize::MAX - a.dof);
+        }
+    }
+}
+
 fn empty_model(opt: Options) -> Model {
     Model {
         opt,
@@ -458,6 +471,9 @@ fn empty_model(opt: Options) -> Model {
             tendon_damping: vec![],
             tendon_frictionloss: vec![],
             tendon_lengthspring: vec![],
+            tendon_kp: vec![],
+            tendon_kv: vec![],
+            tendon_force_range: vec![],
         },
         nq: 0,
         nv: 0,
@@ -862,94 +878,6 @@ fn add_entity_to_model(
         body_by_name.entry(m.body_name[b].as_str()).or_insert(b);
     }
     let mut actuators = Vec::with_capacity(spec.actuators.len());
-    for a in &spec.actuators {
-        let aw = format!(
-            "{}entity '{ename}', actuator '{}'",
-            crate::error::location(spec.source.as_deref(), 0),
-            a.name
-        );
-        let jid = *jnt_by_name
-            .get(a.joint.as_str())
-            .ok_or_else(|| Error::invalid(&aw, format!("joint '{}' not found", a.joint)))?;
-        if !m.jnt_type[jid].is_scalar() {
-            return Err(Error::unsupported(&aw, "actuators on ball or free joints"));
-        }
-        let dof = m.jnt_dof_adr[jid];
-        // MuJoCo: joint force = gear * (kp (ctrl - gear q) - kv gear qdot); with the target
-        // in joint space (ctrl = gear * target) the joint-space gains are gear^2 kp, gear^2 kv
-        if !(a.kp >= 0.0 && a.kv >= 0.0 && a.gear.is_finite()) {
-            return Err(Error::invalid(
-                &aw,
-                format!(
-                    "gains must be >= 0 and the gear finite (kp {}, kv {}, gear {})",
-                    a.kp, a.kv, a.gear
-                ),
-            ));
-        }
-        let g2 = a.gear * a.gear;
-        match a.mode {
-            CtrlMode::Position => {
-                m.params0.dof_kp[dof] = a.kp * g2;
-                m.params0.dof_kv[dof] = a.kv * g2;
-            }
-            CtrlMode::Velocity => m.params0.dof_kv[dof] = a.kv * g2,
-            CtrlMode::Force => {}
-        }
-        // the actuator's force range, mapped to joint torque, intersected with the joint's
-        let [lo, hi] = a.force_range;
-        if !(lo <= hi) {
-            return Err(Error::invalid(
-                &aw,
-                format!("forcerange [{lo}, {hi}] is empty"),
-            ));
-        }
-        let (glo, ghi) = if a.gear >= 0.0 {
-            (a.gear * lo, a.gear * hi)
-        } else {
-            (a.gear * hi, a.gear * lo)
-        };
-        let (glo, ghi) = (
-            if glo.is_nan() { f64::NEG_INFINITY } else { glo },
-            if ghi.is_nan() { f64::INFINITY } else { ghi },
-        );
-        let cur = m.params0.dof_force_range[dof];
-        let range = [cur[0].max(glo), cur[1].min(ghi)];
-        if !(range[0] <= range[1]) {
-            return Err(Error::invalid(
-                &aw,
-                format!(
-                    "forcerange [{glo}, {ghi}] (joint torque) does not overlap joint '{}''s force range [{}, {}]",
-                    a.joint, cur[0], cur[1]
-                ),
-            ));
-        }
-        m.params0.dof_force_range[dof] = range;
-        actuators.push(ActuatorInfo {
-            name: a.name.clone(),
-            dof,
-            mode: a.mode,
-            gear: a.gear,
-            ctrl_range: a.ctrl_range,
-        });
-    }
-
-    let mut excludes = Vec::with_capacity(spec.excludes.len());
-    for (n1, n2) in &spec.excludes {
-        let find = |n: &str| body_by_name.get(n).copied();
-        let (b1, b2) = match (find(n1), find(n2)) {
-            (Some(a), Some(b)) => (a, b),
-            _ => {
-                return Err(Error::invalid(
-                    format!(
-                        "{}entity '{ename}', exclude",
-                        crate::error::location(spec.source.as_deref(), 0)
-                    ),
-                    format!("unknown body in pair ('{n1}', '{n2}')"),
-                ))
-            }
-        };
-        excludes.push((b1.min(b2), b1.max(b2)));
-    }
     let mut tendon_by_name: std::collections::HashMap<&str, usize> = Default::default();
     for t in &spec.tendons {
         let tw = format!(
@@ -1036,6 +964,112 @@ fn add_entity_to_model(
         m.params0
             .tendon_lengthspring
             .push(t.springlength.unwrap_or([length0, length0]));
+        m.params0.tendon_kp.push(0.0);
+        m.params0.tendon_kv.push(0.0);
+        m.params0
+            .tendon_force_range
+            .push([f64::NEG_INFINITY, f64::INFINITY]);
+    }
+    for a in &spec.actuators {
+        let aw = format!(
+            "{}entity '{ename}', actuator '{}'",
+            crate::error::location(spec.source.as_deref(), 0),
+            a.name
+        );
+        // the control channel: the joint's dof, or nv + the tendon's index (resolved once every
+        // joint is: a tendon channel's number moves with nv)
+        let dof = if a.tendon {
+            let t = *tendon_by_name
+                .get(a.joint.as_str())
+                .ok_or_else(|| Error::invalid(&aw, format!("tendon '{}' not found", a.joint)))?;
+            usize::MAX - t
+        } else {
+            let jid = *jnt_by_name
+                .get(a.joint.as_str())
+                .ok_or_else(|| Error::invalid(&aw, format!("joint '{}' not found", a.joint)))?;
+            if !m.jnt_type[jid].is_scalar() {
+                return Err(Error::unsupported(&aw, "actuators on ball or free joints"));
+            }
+            m.jnt_dof_adr[jid]
+        };
+        // (kp, kv, force range) of the channel
+        let (kp, kv, fr) = if a.tendon {
+            let t = usize::MAX - dof;
+            (
+                &mut m.params0.tendon_kp[t],
+                &mut m.params0.tendon_kv[t],
+                &mut m.params0.tendon_force_range[t],
+            )
+        } else {
+            (
+                &mut m.params0.dof_kp[dof],
+                &mut m.params0.dof_kv[dof],
+                &mut m.params0.dof_force_range[dof],
+            )
+        };
+        let g2 = a.gear * a.gear;
+        match a.mode {
+            CtrlMode::Position => {
+                *kp = a.kp * g2;
+                *kv = a.kv * g2;
+            }
+            CtrlMode::Velocity => *kv = a.kv * g2,
+            CtrlMode::Force => {}
+        }
+        // the actuator's force range, mapped to joint torque, intersected with the joint's
+        let [lo, hi] = a.force_range;
+        if !(lo <= hi) {
+            return Err(Error::invalid(
+                &aw,
+                format!("forcerange [{lo}, {hi}] is empty"),
+            ));
+        }
+        let (glo, ghi) = if a.gear >= 0.0 {
+            (a.gear * lo, a.gear * hi)
+        } else {
+            (a.gear * hi, a.gear * lo)
+        };
+        let (glo, ghi) = (
+            if glo.is_nan() { f64::NEG_INFINITY } else { glo },
+            if ghi.is_nan() { f64::INFINITY } else { ghi },
+        );
+        let cur = *fr;
+        let range = [cur[0].max(glo), cur[1].min(ghi)];
+        if !(range[0] <= range[1]) {
+            return Err(Error::invalid(
+                &aw,
+                format!(
+                    "forcerange [{glo}, {ghi}] (joint torque) does not overlap joint '{}''s force range [{}, {}]",
+                    a.joint, cur[0], cur[1]
+                ),
+            ));
+        }
+        *fr = range;
+        actuators.push(ActuatorInfo {
+            name: a.name.clone(),
+            dof,
+            mode: a.mode,
+            gear: a.gear,
+            ctrl_range: a.ctrl_range,
+        });
+    }
+
+    let mut excludes = Vec::with_capacity(spec.excludes.len());
+    for (n1, n2) in &spec.excludes {
+        let find = |n: &str| body_by_name.get(n).copied();
+        let (b1, b2) = match (find(n1), find(n2)) {
+            (Some(a), Some(b)) => (a, b),
+            _ => {
+                return Err(Error::invalid(
+                    format!(
+                        "{}entity '{ename}', exclude",
+                        crate::error::location(spec.source.as_deref(), 0)
+                    ),
+                    format!("unknown body in pair ('{n1}', '{n2}')"),
+                ))
+            }
+        };
+        excludes.push((b1.min(b2), b1.max(b2)));
     }
     for e in &spec.equalities {
         let ew = format!(
@@ -1168,6 +1202,7 @@ fn add_entity_to_model(
 
 /// The compile stage ([`super::compile`]): pair lists and inverse weights; `Err(body)` names a body whose mass matrix pivot vanishes.
 fn finish(m: &mut Model) -> std::result::Result<(), usize> {
+    finish_channels(m);
     m.exclude_pairs.sort_unstable();
     m.exclude_pairs.dedup();
     super::compile::set_collision_pairs(m);

@@ -485,14 +485,14 @@ impl Loader {
                 }
             }
         }
-        for c in root.children.iter().filter(|c| c.tag == "actuator") {
-            for a in &c.children {
-                self.actuator(a)?;
-            }
-        }
         for c in root.children.iter().filter(|c| c.tag == "tendon") {
             for t in &c.children {
                 self.tendon(t)?;
+            }
+        }
+        for c in root.children.iter().filter(|c| c.tag == "actuator") {
+            for a in &c.children {
+                self.actuator(a)?;
             }
         }
         for c in root.children.iter().filter(|c| c.tag == "equality") {
@@ -1682,20 +1682,33 @@ impl Loader {
             ));
             return Ok(());
         }
-        let joint = match e.get("joint").or_else(|| e.get("jointinparent")) {
-            Some(j) => j.to_string(),
-            None => {
-                let Some(tr) = ["tendon", "site", "body", "cranksite", "refsite"]
-                    .into_iter()
-                    .find(|t| e.get(t).is_some())
-                else {
-                    return Err(n.err("missing transmission target (joint, tendon, site or body)"));
-                };
-                self.warn(format!("{what}: {tr} transmission unsupported, ignored"));
+        let (joint, tendon) = match e.get("joint").or_else(|| e.get("jointinparent")) {
+            Some(j) => (j.to_string(), false),
+            None => match e.get("tendon") {
+                Some(t) => (format!("{t}{}", self.suffix), true),
+                None => {
+                    let Some(tr) = ["site", "body", "cranksite", "refsite"]
+                        .into_iter()
+                        .find(|t| e.get(t).is_some())
+                    else {
+                        return Err(
+                            n.err("missing transmission target (joint, tendon, site or body)")
+                        );
+                    };
+                    self.warn(format!("{what}: {tr} transmission unsupported, ignored"));
+                    return Ok(());
+                }
+            },
+        };
+        if tendon {
+            if !self.spec.tendons.iter().any(|t| t.name == joint) {
+                // a spatial tendon (skipped with a warning) or a name that does not exist
+                self.warn(format!(
+                    "{what}: tendon '{joint}' is not a fixed tendon of this file, ignored"
+                ));
                 return Ok(());
             }
-        };
-        if !self.joint_names.contains(&joint) {
+        } else if !self.joint_names.contains(&joint) {
             return Err(n.err(format!("unknown joint '{joint}'")));
         }
         let gear = e.arr_prefix::<6>("gear", 1, [1.0, 0.0, 0.0, 0.0, 0.0, 0.0])?[0];
@@ -1756,6 +1769,16 @@ impl Loader {
                     (CtrlMode::Position, k, -bp[2], 1.0)
                 } else if biastype == "affine" && bp[0] == 0.0 && bp[1] == 0.0 && exact(bp[2], -k) {
                     (CtrlMode::Velocity, 0.0, k, 1.0)
+                } else if biastype == "affine"
+                    && bp[0] == 0.0
+                    && bp[1] < 0.0
+                    && bp[2] <= 0.0
+                    && bp[3..].iter().all(|&x| x == 0.0)
+                {
+                    // k ctrl - kp x - kv xdot = kp ((k / kp) ctrl - x) - kv xdot: a PD whose target
+                    // is the control scaled by k / kp (the Menagerie Panda's gripper: k = 4/255,
+                    // kp = 100); kinegrad's targets are lengths, so the scale is the user's
+                    (CtrlMode::Position, -bp[1], -bp[2], 1.0)
                 } else {
                     self.warn(format!("{what}: gainprm/biasprm combination unsupported, treated as a motor with gain {k}"));
                     (CtrlMode::Force, 0.0, 0.0, k)
@@ -1770,6 +1793,7 @@ impl Loader {
         self.spec.actuators.push(ActuatorSpec {
             name,
             joint,
+            tendon,
             mode,
             kp,
             kv,

@@ -263,6 +263,12 @@ pub struct Params {
     pub tendon_frictionloss: Vec<f64>,
     /// Tendon spring rest lengths [lo, hi]: no spring force between them. (ntendon)
     pub tendon_lengthspring: Vec<[f64; 2]>,
+    /// Position gain of a tendon's control channel (as `dof_kp`). (ntendon)
+    pub tendon_kp: Vec<f64>,
+    /// Velocity gain of a tendon's control channel (as `dof_kv`). (ntendon)
+    pub tendon_kv: Vec<f64>,
+    /// Force limits [lo, hi] of a tendon's control channel (infinite when unlimited). (ntendon)
+    pub tendon_force_range: Vec<[f64; 2]>,
 }
 
 /// A convex mesh used by one or more geoms.
@@ -273,7 +279,7 @@ pub use mesh::Mesh as MeshData;
 pub struct ActuatorInfo {
     /// Actuator name.
     pub name: String,
-    /// Driven dof (global index).
+    /// Its control channel: the driven dof, or `nv` + the driven tendon ([`Model::nu`]).
     pub dof: usize,
     /// Control mode the actuator maps to.
     pub mode: CtrlMode,
@@ -566,6 +572,13 @@ impl Tendon {
 }
 
 impl Model {
+    /// Number of control channels: one per dof, then one per tendon (a force, position or
+    /// velocity target along the tendon, as MuJoCo's actuators on tendons).
+    #[inline]
+    pub fn nu(&self) -> usize {
+        self.nv + self.tendons.len()
+    }
+
     /// The two bodies whose dofs equality `e`'s rows move (a joint equality: the joints'
     /// bodies; the world for an absent second joint; a tendon equality: the world, its dofs
     /// being the tendons', see [`Model::eq_dofs`]).

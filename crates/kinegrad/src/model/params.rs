@@ -53,7 +53,7 @@ impl ParamField {
     /// parameters is the world body's, which the engine never reads.
     pub fn check(&self, x: &[f64]) -> Result<()> {
         let bad = |what: String| Err(Error::invalid(self.name, what));
-        if self.name == "dof_force_range" {
+        if self.name == "dof_force_range" || self.name == "tendon_force_range" {
             if x.iter().any(|v| v.is_nan()) {
                 return bad("contains NaN".into());
             }
@@ -77,6 +77,8 @@ impl ParamField {
             | "tendon_stiffness"
             | "tendon_damping"
             | "tendon_frictionloss"
+            | "tendon_kp"
+            | "tendon_kv"
                 if x.iter().any(|&v| v < 0.0) =>
             {
                 bad("must be >= 0".into())
@@ -100,7 +102,7 @@ impl ParamField {
 }
 
 /// Every field of [`Params`], in the order the Python API lists them.
-pub static PARAM_FIELDS: [ParamField; 16] = [
+pub static PARAM_FIELDS: [ParamField; 19] = [
     ParamField {
         name: "gravity",
         shape: |_| vec![3],
@@ -218,6 +220,28 @@ pub static PARAM_FIELDS: [ParamField; 16] = [
         write: |p, x| {
             x.chunks(2)
                 .zip(&mut p.tendon_lengthspring)
+                .for_each(|(c, r)| *r = [c[0], c[1]])
+        },
+    },
+    ParamField {
+        name: "tendon_kp",
+        shape: |m| vec![m.tendons.len()],
+        read: |p, out| out.extend(&p.tendon_kp),
+        write: |p, x| p.tendon_kp.copy_from_slice(x),
+    },
+    ParamField {
+        name: "tendon_kv",
+        shape: |m| vec![m.tendons.len()],
+        read: |p, out| out.extend(&p.tendon_kv),
+        write: |p, x| p.tendon_kv.copy_from_slice(x),
+    },
+    ParamField {
+        name: "tendon_force_range",
+        shape: |m| vec![m.tendons.len(), 2],
+        read: |p, out| p.tendon_force_range.iter().for_each(|r| out.extend(r)),
+        write: |p, x| {
+            x.chunks(2)
+                .zip(&mut p.tendon_force_range)
                 .for_each(|(c, r)| *r = [c[0], c[1]])
         },
     },

@@ -129,9 +129,10 @@ impl Sim {
         Ok(())
     }
 
-    /// Set every env's control: `modes` and `targets` (n_envs * nv each).
+    /// Set every env's control: `modes` and `targets` (n_envs * nu each: the dofs, then the
+    /// tendons).
     pub fn set_controls(&mut self, modes: &[CtrlMode], targets: &[f64]) -> Result<()> {
-        let nv = self.model.nv;
+        let nv = self.model.nu();
         check_rows("target", targets, self.envs.len(), nv)?;
         if modes.len() != targets.len() {
             return Err(Error::invalid(

@@ -33,11 +33,11 @@ impl StepInputs<'_> {
     pub fn check(&self, model: &Model, n: usize, names: [&str; 2]) -> Result<()> {
         check_rows(names[0], self.q, n, model.nq)?;
         check_rows(names[1], self.v, n, model.nv)?;
-        check_rows("target", self.targets, n, model.nv)?;
-        if self.modes.len() != n * model.nv {
+        check_rows("target", self.targets, n, model.nu())?;
+        if self.modes.len() != n * model.nu() {
             return Err(Error::invalid(
                 "mode",
-                format!("expected {} modes", n * model.nv),
+                format!("expected {} modes", n * model.nu()),
             ));
         }
         check_quaternions(model, self.q)
@@ -52,9 +52,10 @@ impl StepInputs<'_> {
             time: 0.0,
         };
         st.normalize_quaternions(model);
+        let nu = model.nu();
         let ctrl = Control {
-            mode: self.modes[i * nv..(i + 1) * nv].to_vec(),
-            target: self.targets[i * nv..(i + 1) * nv].to_vec(),
+            mode: self.modes[i * nu..(i + 1) * nu].to_vec(),
+            target: self.targets[i * nu..(i + 1) * nu].to_vec(),
         };
         (st, ctrl)
     }
@@ -243,7 +244,8 @@ pub fn tapes_vjp(
         }
     };
     let one = |i: usize, tape: &Tape, data: &mut Data| -> Result<(TapeGrad, Vec<f64>)> {
-        let mut ub = vec![0.0; t_end * nv];
+        let nu = model.nu();
+        let mut ub = vec![0.0; t_end * nu];
         let given = controls.map(|c| c.of_env(i));
         let mut g = tape.vjp_interruptible(
             model,
@@ -259,7 +261,7 @@ pub fn tapes_vjp(
                 add(q, seeds.traj_q, (i * t_end + t) * nq);
                 add(v, seeds.traj_v, (i * t_end + t) * nv);
             },
-            |t, g| ub[t * nv..(t + 1) * nv].copy_from_slice(g),
+            |t, g| ub[t * nu..(t + 1) * nu].copy_from_slice(g),
         )?;
         normalize_quaternions_vjp(model, &q0[i * nq..(i + 1) * nq], &mut g.q0);
         Ok((g, ub))
