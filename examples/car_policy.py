@@ -52,6 +52,10 @@ WHEEL_KV = 0.6
 # sudden 0.4 rad target jump at dt = 0.02 s throws the hinge to 450 rad/s in one step and the
 # simulation diverges. kp = 5 with the (implicit) kv = 0.5 is a well-damped 0.1 s servo.
 STEER_KP, STEER_KV = 5.0, 0.5
+# The wheels' servo is far stiffer than their inertia at this step (dt kv / I = 30): MuJoCo's
+# way of solving the contact forces against M alone and applying the implicit kv after them
+# would let the wheels slip and chatter (training then diverges), so the contact forces are
+# solved with the implicit gains included (RigidOptions.implicit_constraints).
 AMPLITUDE, WAVELENGTH = 0.25, 4.0  # reference path y = A sin(2 pi x / wavelength)
 OBS_SCALE = 0.3  # m: reference offsets are divided by this before entering the MLP
 LOOKAHEAD = round(0.5 / DT)  # steps: the policy also sees the reference point 0.5 s ahead
@@ -128,7 +132,7 @@ def observe(qpos, qvel, ref: ReferencePath, t: int):
 def build(n_envs: int, requires_grad: bool):
     scene = gs.Scene(
         sim_options=gs.options.SimOptions(dt=DT, requires_grad=requires_grad),
-        rigid_options=gs.options.RigidOptions(enable_self_collision=False),
+        rigid_options=gs.options.RigidOptions(enable_self_collision=False, implicit_constraints=True),
     )
     scene.add_entity(gs.morphs.Plane())
     with warnings.catch_warnings():  # the URDF's <transmission> and <gazebo> tags are reported and ignored

@@ -62,7 +62,13 @@ class SimOptions(_Options):
 
 
 class RigidOptions(_Options):
-    """Rigid solver options (MuJoCo-style soft constraints solved by Newton)."""
+    """Rigid solver options (MuJoCo-style soft constraints solved by Newton).
+
+    ``implicit_constraints`` (kinegrad's, default False): solve the contact and constraint
+    forces against the implicit integrator's ``M + h D`` (joint damping, and the velocity gains
+    under implicitfast) instead of MuJoCo's ``M``. MuJoCo's way (the default) matches MuJoCo's
+    step; set it for stiff velocity servos in contact (``dt * kv`` well above the dof's
+    inertia, e.g. light wheels), whose contact forces it keeps consistent with the servo."""
 
     _defaults = dict(
         dt=None,
@@ -76,6 +82,7 @@ class RigidOptions(_Options):
         constraint_timeconst=None,
         integrator=None,
         impratio=1.0,
+        implicit_constraints=False,
     )
 
     def _check(self) -> None:

@@ -4,9 +4,10 @@
 Each model starts off its constraints (a random perturbation of qpos0) with random velocities,
 so the rows pull it back while it moves: the impedance, the reference acceleration with its
 `Jdot v` term, the regularizers and (for friction) both the sticking and the sliding pieces of
-the cost all enter. Euler without joint damping (where MuJoCo's and kinegrad's formulations
-coincide, see test_mujoco_parity.py), contacts and limits off, both solvers converged to
-round-off; gravity and timestep from the file.
+the cost all enter. Euler with the files' joint damping (both engines solve the rows against M
+and apply the implicit damping after them), contacts and limits off, both solvers converged to
+round-off; gravity and timestep from the file. The Menagerie Panda runs as written
+(implicitfast, damping, arm PD and the tendon gripper's actuator).
 """
 
 from pathlib import Path
@@ -90,11 +91,9 @@ def test_trajectory_matches_mujoco_for_half_a_second(name):
     m = mujoco.MjModel.from_xml_path(str(path))
     q0, v0 = start(m)
     n = int(round(0.5 / m.opt.timestep))
-    # with joint damping and constraints MuJoCo's Euler solves with M and kinegrad with
-    # M + h D (test_mujoco_parity.py): the files' damping is set to 0 in both
-    ref = mujoco_run(m, q0, v0, n, damping=False)
+    ref = mujoco_run(m, q0, v0, n)
     assert np.abs(ref[-1, : m.nq] - q0).max() > 1e-2, "the model must move"
-    assert_trajectories_match(kinegrad_run(path, m, q0, v0, n, damping=False), ref, 1e-8)
+    assert_trajectories_match(kinegrad_run(path, m, q0, v0, n), ref, 1e-8)
 
 
 def test_the_constraints_matter_in_the_chain():
@@ -157,28 +156,26 @@ def test_urdf_mimic_joint_matches_mujoco(name):
     assert_trajectories_match(kinegrad_run(path, m, q0, v0, n, urdf=True), ref, 1e-8)
 
 
-def test_menagerie_panda_with_its_tendon_gripper_matches_mujoco():
-    # Genesis's copy of the Menagerie Panda: the gripper's general actuator on the fixed tendon
-    # `split` (kp 100, kv 10 along the tendon) and the finger equality, the arm swinging free
-    # under gravity. Under Euler without joint damping both engines treat every term alike
-    # (with damping, MuJoCo solves the constraints with M and kinegrad with M + h D, see
-    # test_mujoco_parity.py; under implicitfast MuJoCo also makes the tendon's kv implicit,
-    # kinegrad explicit). The arm's PD actuators are off: their kv (450) is unstable under
-    # explicit Euler at this step (h kv / M_ii > 2), in MuJoCo as here
+def test_menagerie_panda_as_written_matches_mujoco():
+    # Genesis's copy of the Menagerie Panda as written: implicitfast, joint damping and
+    # armature, the arm's position actuators (kp 4500.., kv 450..) holding targets, the
+    # gripper's general actuator on the fixed tendon `split` (kp 100, kv 10 along the tendon)
+    # and the finger equality. Both engines solve the rows against M and then apply M + h D,
+    # where D holds the damping, the actuators' kv and the tendon's kv J^T J inside M's tree
+    # pattern (MuJoCo's implicitfast drops the coupling of the two finger branches)
     path = asset("genesis", "xml", "franka_emika_panda", "panda.xml")
     m = mujoco.MjModel.from_xml_path(str(path))
     assert m.ntendon == 1 and m.neq == 1 and m.actuator_trntype[7] == mujoco.mjtTrn.mjTRN_TENDON
+    assert m.opt.integrator == mujoco.mjtIntegrator.mjINT_IMPLICITFAST and m.dof_damping.min() > 0
     q0, v0 = start(m, seed=4)
     n = int(round(0.5 / m.opt.timestep))
     ctrl = np.zeros(m.nu)
-    m.actuator_gainprm[:7] = 0.0
-    m.actuator_biasprm[:7] = 0.0
+    ctrl[:7] = q0[:7] + 0.1
     ctrl[7] = 200.0  # of 255: the fingers open to 0.0157 * 200 / 100 = 0.031 m of tendon length
-    d = mujoco.MjData(m)
-    m.dof_damping[:] = 0.0
-    m.opt.integrator = mujoco.mjtIntegrator.mjINT_EULER
+    ctrl = np.clip(ctrl, m.actuator_ctrlrange[:, 0], m.actuator_ctrlrange[:, 1])
     m.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_CONTACT | mujoco.mjtDisableBit.mjDSBL_LIMIT
     m.opt.tolerance, m.opt.ls_tolerance = 1e-14, 1e-12
+    d = mujoco.MjData(m)
     d.qpos[:], d.qvel[:], d.ctrl[:] = q0, v0, ctrl
     ref = []
     for _ in range(n):
@@ -186,17 +183,17 @@ def test_menagerie_panda_with_its_tendon_gripper_matches_mujoco():
         ref.append(np.concatenate([d.qpos, d.qvel]))
     ref = np.array(ref)
     b = _native.SceneBuilder(
-        timestep=float(m.opt.timestep), integrator="euler", enable_collision=False,
+        timestep=float(m.opt.timestep), integrator="implicitfast", enable_collision=False,
         enable_joint_limit=False, tolerance=1e-14, gravity=list(m.opt.gravity),
     )
     b.add_mjcf(str(path), 1.0, [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0])
     sim = b.build(1)
     nv = sim.nv
     assert sim.describe()["nu"] == nv + 1
-    sim.set_param("dof_damping", np.zeros((1, nv)))
-    mode = np.zeros((1, nv + 1), dtype=np.int8)
-    mode[0, nv] = 1  # position, on the tendon channel
+    mode = np.ones((1, nv + 1), dtype=np.int8)  # position on the arm and the tendon
+    mode[0, 7:9] = 0  # the fingers' own channels: no force
     target = np.zeros((1, nv + 1))
+    target[0, :7] = ctrl[:7]
     target[0, nv] = 0.0156862745 * ctrl[7] / 100.0  # gain / kp * ctrl: the tendon length
     sim.set_state(q0[None], v0[None])
     sim.set_control(mode, target)
@@ -207,4 +204,5 @@ def test_menagerie_panda_with_its_tendon_gripper_matches_mujoco():
     ours = np.array(ours)
     fingers = [m.joint("finger_joint1").qposadr[0], m.joint("finger_joint2").qposadr[0]]
     assert abs(ref[-1, fingers].sum() / 2 - target[0, nv]) < 2e-3, "the gripper opens to the target"
+    assert np.abs(ref[-1, :7] - ctrl[:7]).max() < 0.05, "the arm reaches its targets"
     assert_trajectories_match(ours, ref, 1e-8)

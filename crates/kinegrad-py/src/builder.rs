@@ -50,7 +50,7 @@ impl SceneBuilder {
         timestep=0.01, substeps=1, gravity=[0.0, 0.0, -9.81], integrator="implicitfast",
         enable_collision=true, enable_joint_limit=true, enable_self_collision=true,
         iterations=100, tolerance=1e-8, ls_iterations=50, constraint_timeconst=None, impratio=1.0,
-        enable_equality=true, enable_frictionloss=true
+        enable_equality=true, enable_frictionloss=true, implicit_constraints=false
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -68,6 +68,7 @@ impl SceneBuilder {
         impratio: f64,
         enable_equality: bool,
         enable_frictionloss: bool,
+        implicit_constraints: bool,
     ) -> PyResult<Self> {
         let integrator = Integrator::from_name(integrator).map_err(to_py_err)?;
         let options = Options {
@@ -84,6 +85,7 @@ impl SceneBuilder {
             ls_iterations,
             constraint_timeconst,
             impratio,
+            implicit_constraints,
         };
         options.validate().map_err(to_py_err)?;
         if !gravity.iter().all(|x| x.is_finite()) {

@@ -136,13 +136,24 @@ pub struct Data {
     pub qfrc_applied: Vec<f64>,
     /// Total smooth force: applied + actuator + passive - bias. (nv)
     pub qfrc_smooth: Vec<f64>,
-    /// Matrix of the unconstrained solve, M + h (D + Kv) under implicit integration, in M's
-    /// tree pattern. (dof_m_col.len())
+    /// The integrator's matrix, M + h (D + Kv) under implicit integration, in M's tree
+    /// pattern. (dof_m_col.len())
     pub qm_h: Vec<f64>,
+    /// Whether `qm_h` differs from `qm` (some implicit damping or gain is not zero).
+    pub implicit_active: bool,
+    /// Whether the constraints are solved against M while the integrator uses `M_h != M`
+    /// (MuJoCo's split: implicit terms, rows, and `Options::implicit_constraints` off); then
+    /// the integrated acceleration `qacc_int` is `M_h^-1 (f_smooth + J^T f)`
+    /// (`solver::integrated_acceleration`).
+    pub implicit_split: bool,
+    /// `L^T D L` factor of `qm`, made when `implicit_active` and there are rows (the
+    /// unconstrained acceleration `M^-1 f_smooth` the solver starts from). (dof_m_col.len())
+    pub qm_ldl: Vec<f64>,
     /// `L^T D L` factor of `qm_h` in the same pattern (`dynamics::mass::factor`).
     /// (dof_m_col.len())
     pub qm_h_ldl: Vec<f64>,
-    /// Unconstrained acceleration. (nv)
+    /// Unconstrained acceleration, the constraint solver's start: `M^-1 f_smooth` (`M_h^-1
+    /// f_smooth` when there are no rows). (nv)
     pub qacc_smooth: Vec<f64>,
 
     // ---- collision ----
@@ -185,11 +196,14 @@ pub struct Data {
     pub efc_force: Vec<f64>,
 
     // ---- solver ----
-    /// Constrained acceleration. (nv)
+    /// Constrained acceleration, the constraint solver's solution (MuJoCo's `qacc`: the warm
+    /// start of the next solve). (nv)
     pub qacc: Vec<f64>,
+    /// The acceleration the integrator applies (`qacc` without rows). (nv)
+    pub qacc_int: Vec<f64>,
     /// Constraint forces in joint space, J^T f. (nv)
     pub qfrc_constraint: Vec<f64>,
-    /// Newton Hessian M_h + J_A^T D_A J_A of the last solve's active set, factored
+    /// Newton Hessian M + J_A^T D_A J_A of the last solve's active set (M_h without rows), factored
     /// (`constraint::hessian`).
     pub hess: Hessian,
     /// Newton iterations used by the last solve.
@@ -216,6 +230,17 @@ pub struct Data {
 }
 
 impl Data {
+    /// The matrix the constraint problem is solved against: `qm` under MuJoCo's split
+    /// (`implicit_split`), else `qm_h` (equal to `qm` without implicit terms).
+    #[inline]
+    pub fn solver_mass(&self) -> &[f64] {
+        if self.implicit_split {
+            &self.qm
+        } else {
+            &self.qm_h
+        }
+    }
+
     /// Allocate scratch for `model`.
     pub fn new(model: &Model) -> Self {
         let nb = model.nbody;
@@ -249,6 +274,9 @@ impl Data {
             qfrc_smooth: vec![0.0; nv],
             qm_h: vec![0.0; nm],
             qm_h_ldl: vec![0.0; nm],
+            implicit_active: false,
+            implicit_split: false,
+            qm_ldl: vec![0.0; nm],
             qacc_smooth: vec![0.0; nv],
             contacts: Vec::with_capacity(64),
             nefc: 0,
@@ -266,6 +294,7 @@ impl Data {
             efc_state: Vec::with_capacity(256),
             efc_force: Vec::with_capacity(256),
             qacc: vec![0.0; nv],
+            qacc_int: vec![0.0; nv],
             qfrc_constraint: vec![0.0; nv],
             hess: Hessian::new(model),
             solver_niter: 0,

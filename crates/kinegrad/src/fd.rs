@@ -53,7 +53,7 @@ pub struct StepDirection {
     pub q: Vec<f64>,
     /// Direction in v (nv).
     pub v: Vec<f64>,
-    /// Direction in the control targets (nv).
+    /// Direction in the control targets (nu; a shorter one leaves the last channels alone).
     pub target: Vec<f64>,
     /// Direction in the parameters.
     pub params: Params,

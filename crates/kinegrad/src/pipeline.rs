@@ -141,7 +141,7 @@ fn substeps(
             log.contacts.extend_from_slice(&data.contacts);
             log.contact_end.push(log.contacts.len());
         }
-        integrator::integrate_vel(&mut state.v, &data.qacc, h);
+        integrator::integrate_vel(&mut state.v, &data.qacc_int, h);
         integrator::integrate_pos(model, &mut state.q, &state.v, h);
         state.time += h;
         carry.nstep += 1;
@@ -264,22 +264,13 @@ pub fn forward(
     h: f64,
 ) -> Result<()> {
     let (q, v) = (&state.q[..], &state.v[..]);
-    let nv = model.nv;
     // position: kinematics, mass matrix
     kinematics(model, params, q, data);
     crba::crba(model, params, data);
-    // velocity: body velocities, bias forces
+    // velocity: body velocities, bias forces; applied forces
     kinematics::com_vel(model, v, data);
-    let mut bias = std::mem::take(&mut data.qfrc_bias);
-    rnea::rnea(model, params, data, v, None, &mut bias);
-    data.qfrc_bias = bias;
-    // applied forces
-    forces::passive(model, params, q, v, data);
     forces::actuation(model, params, q, v, control, data);
-    for i in 0..nv {
-        data.qfrc_smooth[i] =
-            data.qfrc_applied[i] + data.qfrc_actuator[i] + data.qfrc_passive[i] - data.qfrc_bias[i];
-    }
+    smooth_force(model, params, q, v, data);
     implicit_mass(model, params, control, data, h);
     data.qm_h_ldl.copy_from_slice(&data.qm_h);
     if mass::factor(model, &mut data.qm_h_ldl).is_some() {
@@ -292,11 +283,29 @@ pub fn forward(
             carry.nstep,
         ));
     }
-    data.qacc_smooth.copy_from_slice(&data.qfrc_smooth);
-    mass::solve(model, &data.qm_h_ldl, &mut data.qacc_smooth);
     // collision and constraints
     crate::detect::detect(model, params, data);
     constraint::make_rows(model, params, q, v, h, data);
+    // the solver's start: M^-1 f_smooth under MuJoCo's split (rows solved against M),
+    // M_h^-1 f_smooth otherwise
+    data.implicit_split = split(model, data);
+    data.qacc_smooth.copy_from_slice(&data.qfrc_smooth);
+    if data.implicit_split {
+        data.qm_ldl.copy_from_slice(&data.qm);
+        if mass::factor(model, &mut data.qm_ldl).is_some() {
+            return Err(not_positive_definite(
+                model,
+                params,
+                control,
+                data,
+                h,
+                carry.nstep,
+            ));
+        }
+        mass::solve(model, &data.qm_ldl, &mut data.qacc_smooth);
+    } else {
+        mass::solve(model, &data.qm_h_ldl, &mut data.qacc_smooth);
+    }
     let solved = solver::solve(model, data, &carry.qacc_warmstart);
     carry.qacc_warmstart.copy_from_slice(&data.qacc);
     if !solved {
@@ -308,17 +317,19 @@ pub fn forward(
             ),
         });
     }
+    solver::integrated_acceleration(model, data);
     Ok(())
 }
 
 /// What [`forward`] leaves for the reverse pass, for a substep that already ran, from its
 /// recorded contacts and solution: kinematics (geom poses only for the geoms of the contacts;
 /// the others keep stale values), mass matrix, body velocities, actuator forces, `M_h`, the
-/// constraint rows of the recorded contacts, and the solver's outputs at the recorded
-/// acceleration with the Newton Hessian of its active set factored. The bias and passive
-/// forces, the unconstrained acceleration and the solver iterations are skipped (`qfrc_bias`,
-/// `qfrc_passive`, `qfrc_smooth`, `qm_h_ldl`, `qacc_smooth` keep stale values): the reverse
-/// pass reads none of them. `nstep` names the substep in errors.
+/// constraint rows of the recorded contacts, the solver's outputs at the recorded
+/// acceleration with the Newton Hessian of its active set factored, `M_h`'s factor and the
+/// integrated acceleration. The bias and passive forces, the unconstrained acceleration and
+/// the solver iterations are skipped (`qfrc_bias`, `qfrc_passive`, `qfrc_smooth`,
+/// `qacc_smooth` keep stale values): the reverse pass reads none of them. `nstep` names the
+/// substep in errors.
 #[allow(clippy::too_many_arguments)]
 pub fn forward_replay(
     model: &Model,
@@ -341,6 +352,12 @@ pub fn forward_replay(
     kinematics::com_vel(model, v, data);
     forces::actuation(model, params, q, v, control, data);
     implicit_mass(model, params, control, data, h);
+    data.qm_h_ldl.copy_from_slice(&data.qm_h);
+    if mass::factor(model, &mut data.qm_h_ldl).is_some() {
+        return Err(not_positive_definite(
+            model, params, control, data, h, nstep,
+        ));
+    }
     data.contacts.clear();
     for c in replay.contacts {
         let (g1, g2) = (c.geom1 as usize, c.geom2 as usize);
@@ -348,6 +365,7 @@ pub fn forward_replay(
             .push(crate::detect::contact(model, params, g1, g2, &c.point));
     }
     constraint::make_rows(model, params, q, v, h, data);
+    data.implicit_split = split(model, data);
     if !solver::set_solution(model, data, replay.qacc, replay.residual) {
         return Err(if data.nefc == 0 {
             not_positive_definite(model, params, control, data, h, nstep)
@@ -361,15 +379,50 @@ pub fn forward_replay(
             }
         });
     }
+    solver::integrated_acceleration(model, data);
     Ok(())
 }
 
-/// `qm_h = M + h diag(D + Kv)`: the matrix of the implicit velocity terms.
+/// Whether the rows of `data` are solved against M while the integrator uses `M_h != M`
+/// ([`Data::implicit_split`]).
+fn split(model: &Model, data: &Data) -> bool {
+    data.implicit_active && data.nefc > 0 && !model.opt.implicit_constraints
+}
+
+/// `qfrc_smooth = applied + actuator + passive - bias`, with the bias and passive forces at
+/// `(q, v)`. Needs kinematics, `cvel` and `qfrc_actuator`.
+fn smooth_force(model: &Model, params: &Params, q: &[f64], v: &[f64], data: &mut Data) {
+    let mut bias = std::mem::take(&mut data.qfrc_bias);
+    rnea::rnea(model, params, data, v, None, &mut bias);
+    data.qfrc_bias = bias;
+    forces::passive(model, params, q, v, data);
+    for i in 0..model.nv {
+        data.qfrc_smooth[i] =
+            data.qfrc_applied[i] + data.qfrc_actuator[i] + data.qfrc_passive[i] - data.qfrc_bias[i];
+    }
+}
+
+/// `qm_h = M + h (diag(D + Kv) + sum_t k_t J_t^T J_t)`: the matrix of the implicit velocity
+/// terms (the tendons' only inside M's tree pattern), and whether it differs from M
+/// (`implicit_active`).
 fn implicit_mass(model: &Model, params: &Params, control: &Control, data: &mut Data, h: f64) {
     data.qm_h.copy_from_slice(&data.qm);
+    data.implicit_active = false;
     for i in 0..model.nv {
-        data.qm_h[mass::diag(model, i)] +=
-            h * forces::implicit_damping(model, params, control, data, i);
+        let k = h * forces::implicit_damping(model, params, control, data, i);
+        if k != 0.0 {
+            data.qm_h[mass::diag(model, i)] += k;
+            data.implicit_active = true;
+        }
+    }
+    for (t, ten) in model.tendons.iter().enumerate() {
+        let k = h * forces::tendon_implicit_gain(model, params, control, data, t).0;
+        if k != 0.0 {
+            for &(_, _, p, c) in &ten.tree_pairs {
+                data.qm_h[p] += k * c;
+            }
+            data.implicit_active = true;
+        }
     }
 }
 

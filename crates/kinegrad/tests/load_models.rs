@@ -158,8 +158,12 @@ fn mjcf_panda_reads_its_finger_equality_tendon_and_tendon_actuator() {
         .all(|a| a.mode == kinegrad::CtrlMode::Position && a.kp > 0.0 && a.kv > 0.0));
     // the gripper: gainprm 0.0157 biasprm "0 -100 -10" on the tendon, a PD of kp 100, kv 10
     let g = &spec.actuators[7];
-    assert!(g.tendon && g.joint == "split" && g.kp == 100.0 && g.kv == 10.0, "{g:?}");
-    let model = mjcf::load_model(&assets().join("genesis/xml/franka_emika_panda/panda.xml")).unwrap();
+    assert!(
+        g.tendon && g.joint == "split" && g.kp == 100.0 && g.kv == 10.0,
+        "{g:?}"
+    );
+    let model =
+        mjcf::load_model(&assets().join("genesis/xml/franka_emika_panda/panda.xml")).unwrap();
     assert_eq!(model.nu(), model.nv + 1);
     assert_eq!(model.actuators[7].dof, model.nv);
     assert_eq!(model.params0.tendon_kp, [100.0]);
@@ -604,4 +608,42 @@ fn mjcf_features_and_warnings() {
         (m.nbody, m.njnt, m.ngeom, m.exclude_pairs.len()),
         (4, 2, 4, 1)
     );
+}
+
+/// A `<mimic>` that cannot act (on a fixed joint, or led by a fixed, floating or unknown joint)
+/// is dropped with a warning naming the joint, and the robot loads and builds.
+#[test]
+fn urdf_mimic_that_cannot_act_is_dropped_with_a_warning() {
+    let t = TempDir::new("urdf_mimic");
+    let f = t.write(
+        "mimic.urdf",
+        &format!(
+            r#"<robot name="m">
+  <link name="base">{LINK}</link><link name="a">{LINK}</link><link name="b">{LINK}</link>
+  <link name="c">{LINK}</link><link name="d">{LINK}</link>
+  <joint name="weld" type="fixed"><parent link="base"/><child link="a"/><mimic joint="hinge"/></joint>
+  <joint name="hinge" type="revolute"><parent link="a"/><child link="b"/><axis xyz="0 1 0"/>
+    <limit lower="-1" upper="1" effort="1" velocity="1"/><mimic joint="weld"/></joint>
+  <joint name="slide" type="prismatic"><parent link="b"/><child link="c"/>
+    <limit lower="0" upper="1" effort="1" velocity="1"/><mimic joint="nowhere"/></joint>
+  <joint name="follow" type="revolute"><parent link="c"/><child link="d"/>
+    <limit lower="-1" upper="1" effort="1" velocity="1"/><mimic joint="hinge" multiplier="2"/></joint>
+</robot>"#
+        ),
+    );
+    let spec = urdf::load(&f, 1.0).unwrap();
+    let w = spec.warnings.join("\n");
+    for needle in [
+        "joint 'weld': <mimic> on a fixed joint",
+        "joint 'hinge': <mimic joint='weld'>: the leader is a fixed joint",
+        "joint 'slide': <mimic joint='nowhere'>: the leader is not a joint of this file",
+    ] {
+        assert!(w.contains(needle), "missing warning {needle:?} in:\n{w}");
+    }
+    assert_eq!(spec.equalities.len(), 1);
+    assert_eq!(spec.equalities[0].obj, ["follow", "hinge"]);
+    assert_eq!(spec.equalities[0].polycoef[1], 2.0);
+    let mut b = ModelBuilder::new();
+    b.add_entity(spec, Pose::identity(), BaseMode::Fixed);
+    assert_eq!(b.build().unwrap().equalities.len(), 1);
 }

@@ -637,44 +637,100 @@ fn passive_vjp_matches_finite_differences() {
 
 #[test]
 fn implicit_damping_vjp_matches_finite_differences() {
+    // the chain (dofs), and the tendon chain of python/tests/models (each tendon's damping and
+    // channel kv along J^T J inside M's tree pattern)
+    let tendon_chain = |integrator: Integrator| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../python/tests/models/tendon_chain.xml");
+        let mut b = ModelBuilder::new();
+        b.options.integrator = integrator;
+        b.add_entity(
+            kinegrad::model::mjcf::load(&path, 1.0).unwrap(),
+            Pose::identity(),
+            BaseMode::AsIs,
+        );
+        b.build().unwrap()
+    };
     for integrator in [Integrator::ImplicitFast, Integrator::Euler] {
-        let model = chain_model(integrator);
-        let nv = model.nv;
-        let mut rng = Rng(8);
-        let s = random_state(&model, &mut rng);
-        let mut c = Control::new(&model);
-        for d in 0..nv {
-            c.mode[d] = [CtrlMode::Position, CtrlMode::Velocity, CtrlMode::Force][d % 3];
-        }
-        let k_bar = rng.vec(nv);
-        let forward = |q: &[f64], v: &[f64], t: &[f64], p: &Params| {
+        for model in [chain_model(integrator), tendon_chain(integrator)] {
+            let (nv, nu) = (model.nv, model.nu());
+            let mut rng = Rng(8);
+            let s = random_state(&model, &mut rng);
+            let mut c = Control::new(&model);
+            for ch in 0..nu {
+                c.mode[ch] = [CtrlMode::Position, CtrlMode::Velocity, CtrlMode::Force][ch % 3];
+            }
+            let mut params = model.params0.clone();
+            for t in 0..model.tendons.len() {
+                params.tendon_damping[t] = 0.5 + rng.next().abs();
+                params.tendon_kv[t] = 0.5 + rng.next().abs();
+            }
+            // the adjoint of each entry of the implicit matrix's lower tree pattern
+            let kbm = rng.vec(model.dof_m_col.len());
+            let entry = |i: usize, j: usize| {
+                (model.dof_m_adr[i]..model.dof_m_adr[i + 1])
+                    .find(|&p| model.dof_m_col[p] == j)
+                    .expect("an entry of the pattern")
+            };
+            let forward = |q: &[f64], v: &[f64], t: &[f64], p: &Params| {
+                let mut d = Data::new(&model);
+                let mut c = c.clone();
+                c.target.copy_from_slice(t);
+                forces::actuation(&model, p, q, v, &c, &mut d);
+                let dofs: f64 = (0..nv)
+                    .map(|i| kbm[entry(i, i)] * forces::implicit_damping(&model, p, &c, &d, i))
+                    .sum();
+                let tendons: f64 = (0..model.tendons.len())
+                    .map(|t| {
+                        let k = forces::tendon_implicit_gain(&model, p, &c, &d, t).0;
+                        model.tendons[t]
+                            .tree_pairs
+                            .iter()
+                            .map(|&(_, _, e, cc)| k * cc * kbm[e])
+                            .sum::<f64>()
+                    })
+                    .sum();
+                dofs + tendons
+            };
             let mut d = Data::new(&model);
-            let mut c = c.clone();
-            c.target.copy_from_slice(t);
-            forces::actuation(&model, p, q, v, &c, &mut d);
-            (0..nv)
-                .map(|i| k_bar[i] * forces::implicit_damping(&model, p, &c, &d, i))
-                .sum::<f64>()
-        };
-        let p0 = &model.params0;
-        let mut d = Data::new(&model);
-        forces::actuation(&model, p0, &s.q, &s.v, &c, &mut d);
-        let params = model.params0.clone();
-        let mut pb = params_zeros(&model);
-        implicit_damping_vjp(&model, p0, &c, &d, |i| k_bar[i], &mut pb);
-        let kinds: &[&str] = if integrator == Integrator::ImplicitFast {
-            &["damping", "kv"]
-        } else {
-            &["damping"]
-        };
-        for kind in kinds {
-            let dp = params_direction(&model, &mut rng, &[kind]);
-            let fd = central(|e| forward(&s.q, &s.v, &c.target, &params_axpy(&params, e, &dp)));
-            check(
-                &format!("implicit damping ({integrator:?}): {kind}"),
-                fd,
-                params_dot(&dp, &pb),
-            );
+            forces::actuation(&model, &params, &s.q, &s.v, &c, &mut d);
+            let mut pb = params_zeros(&model);
+            implicit_damping_vjp(&model, &params, &c, &d, |i, j| kbm[entry(i, j)], &mut pb);
+            let mut kinds: Vec<&str> = vec!["damping"];
+            if integrator == Integrator::ImplicitFast {
+                kinds.push("kv");
+            }
+            for kind in kinds {
+                let dp = params_direction(&model, &mut rng, &[kind]);
+                let fd = central(|e| forward(&s.q, &s.v, &c.target, &params_axpy(&params, e, &dp)));
+                check(
+                    &format!(
+                        "implicit damping ({integrator:?}, {} tendons): {kind}",
+                        model.tendons.len()
+                    ),
+                    fd,
+                    params_dot(&dp, &pb),
+                );
+            }
+            if !model.tendons.is_empty() {
+                let mut dp = params_zeros(&model);
+                for t in 0..model.tendons.len() {
+                    dp.tendon_damping[t] = rng.next();
+                    dp.tendon_kv[t] = rng.next();
+                }
+                let fd = central(|e| forward(&s.q, &s.v, &c.target, &params_axpy(&params, e, &dp)));
+                let an = params_dot(&dp, &pb);
+                if integrator == Integrator::ImplicitFast {
+                    check(
+                        &format!("implicit damping ({integrator:?}): tendon damping, kv"),
+                        fd,
+                        an,
+                    );
+                } else {
+                    // MuJoCo's Euler makes only joint damping implicit
+                    assert_eq!((fd, an), (0.0, 0.0));
+                }
+            }
         }
     }
 }
@@ -1089,13 +1145,14 @@ fn solve_vjp_matches_finite_differences() {
     let base = rows_data(&model, &s);
     assert!(base.efc_active.iter().filter(|x| **x).count() >= 8);
     let a_bar = rng.vec(nv);
-    // inputs: M_h, f_smooth, and the rows' J, aref, D
+    // inputs: M (the constraint problem's matrix; M_h acts after it, see the step tests),
+    // f_smooth, and the rows' J, aref, D
     let loss = |d: &Data| {
         let mut d = d.clone();
-        d.qm_h_ldl.copy_from_slice(&d.qm_h);
-        assert_eq!(mass::factor(&model, &mut d.qm_h_ldl), None);
+        d.qm_ldl.copy_from_slice(&d.qm);
+        assert_eq!(mass::factor(&model, &mut d.qm_ldl), None);
         d.qacc_smooth.copy_from_slice(&d.qfrc_smooth);
-        mass::solve(&model, &d.qm_h_ldl, &mut d.qacc_smooth);
+        mass::solve(&model, &d.qm_ldl, &mut d.qacc_smooth);
         assert!(constraint::solver::solve(&model, &mut d, &vec![0.0; nv])); // a cold solve
         assert_eq!(
             d.efc_active, base.efc_active,
@@ -1125,7 +1182,7 @@ fn solve_vjp_matches_finite_differences() {
         loss(&d)
     });
     check("solve: f_smooth", fd, dot(&df, &lambda));
-    // M_h_bar = -lambda a^T; M_h is stored as its lower triangle in the tree pattern
+    // M_bar = -lambda a^T; M is stored as its lower triangle in the tree pattern
     // (`dof_m_col`), so a direction there moves both (i, j) and (j, i)
     let dm: Vec<f64> = rng
         .vec(model.dof_m_col.len())
@@ -1134,7 +1191,7 @@ fn solve_vjp_matches_finite_differences() {
         .collect();
     let fd = central(|e| {
         let mut d = base.clone();
-        d.qm_h = axpy(&d.qm_h, e, &dm);
+        d.qm = axpy(&d.qm, e, &dm);
         loss(&d)
     });
     let mut an = 0.0;
@@ -1149,7 +1206,7 @@ fn solve_vjp_matches_finite_differences() {
             an -= both * dm[p];
         }
     }
-    check("solve: M_h", fd, an);
+    check("solve: M", fd, an);
     // J is stored sparse: the direction moves each row's entries at its non-zero dofs
     let (dj, daref, dd) = (rng.vec(base.efc_j.len()), rng.vec(nefc), rng.vec(nefc));
     let fd = central(|e| {

@@ -207,3 +207,51 @@ pub fn rows_vjp(
     adj.coef = coef;
     adj.contact_bar = cbar;
 }
+
+/// The right derivative at `frictionloss = 0`, where [`crate::constraint::make_rows`] builds no
+/// row (MuJoCo's rule): the step is not differentiable there (no negative friction), but an
+/// optimizer starting from a frictionless joint needs the derivative for a small positive
+/// value. A dry-friction row of bound `eps -> 0+` on a dof or tendon whose residual
+/// `z = J a + b J v` is non-zero is saturated, its force `-eps sign(z)`, and leaves the Newton
+/// Hessian alone, so `frictionloss_bar = -sign(z) J lambda` (as a saturated row's in
+/// [`super::solve::row_seed`]); at `z = 0` the row would open a quadratic piece and the
+/// derivative is left at 0. `lambda = H^-1 a_bar` and `a = qacc` of the step.
+pub fn frictionloss_onset_vjp(
+    model: &Model,
+    params: &Params,
+    data: &Data,
+    v: &[f64],
+    h: f64,
+    lambda: &[f64],
+    params_bar: &mut Params,
+) {
+    if !model.opt.enable_frictionloss {
+        return;
+    }
+    let a = &data.qacc;
+    let bar = |z: f64, s: f64| {
+        if z > 0.0 {
+            -s
+        } else if z < 0.0 {
+            s
+        } else {
+            0.0
+        }
+    };
+    for d in 0..model.nv {
+        if params.dof_frictionloss[d] != 0.0 {
+            continue;
+        }
+        let j = model.dof_jnt[d];
+        let (_, b) = ref_gains(&model.jnt_solref_fri[j], model.jnt_solimp_fri[j][1], h);
+        params_bar.dof_frictionloss[d] += bar(a[d] + b * v[d], lambda[d]);
+    }
+    for (t, ten) in model.tendons.iter().enumerate() {
+        if params.tendon_frictionloss[t] != 0.0 {
+            continue;
+        }
+        let (_, b) = ref_gains(&ten.solref_fri, ten.solimp_fri[1], h);
+        params_bar.tendon_frictionloss[t] +=
+            bar(ten.velocity(a) + b * ten.velocity(v), ten.velocity(lambda));
+    }
+}

@@ -5,8 +5,8 @@
 
 use crate::data::Data;
 use crate::dynamics::forces::{
-    actuator_law, dof_qpos_adr, implicit_damping_law, passive_law, tendon_passive_law,
-    ForcePartials,
+    actuator_law, dof_qpos_adr, implicit_damping_law, passive_law, tendon_implicit_gain,
+    tendon_passive_law, ForcePartials,
 };
 use crate::model::{Model, Params};
 use crate::state::Control;
@@ -149,16 +149,18 @@ pub fn passive_vjp(
     }
 }
 
-/// Reverse of [`crate::dynamics::forces::implicit_damping`] seeded with `k_bar` (nv, the
-/// adjoint of each dof's gain): accumulates the damping and kv adjoints. Needs
-/// `actuator_clamped` in `data`. In a step, the gain enters `M_h = M + h diag(k)`
-/// (`pipeline::implicit_mass`), so `k_bar = h a (M_h a)_bar`.
+/// Reverse of [`crate::dynamics::forces::implicit_damping`] and
+/// [`crate::dynamics::forces::tendon_implicit_gain`] seeded with `k_bar(i, j)`, the adjoint of
+/// the implicit matrix's symmetric entry (i, j) (j = i or an ancestor of i): accumulates the
+/// damping and kv adjoints of the dofs and tendons. Needs `actuator_clamped` in `data`. In a
+/// step the gains enter `M_h = M + h K` (`pipeline::implicit_mass`), so `k_bar(i, i) = -h w_i
+/// a_i` and `k_bar(i, j) = -h (w_i a_j + w_j a_i)` for `w` the adjoint of `M_h a`.
 pub fn implicit_damping_vjp(
     model: &Model,
     params: &Params,
     control: &Control,
     data: &Data,
-    k_bar: impl Fn(usize) -> f64,
+    k_bar: impl Fn(usize, usize) -> f64,
     params_bar: &mut Params,
 ) {
     for d in 0..model.nv {
@@ -169,8 +171,21 @@ pub fn implicit_damping_vjp(
             params.dof_damping[d],
             params.dof_kv[d],
         );
-        let kb = k_bar(d);
+        let kb = k_bar(d, d);
         params_bar.dof_damping[d] += p.damping * kb;
         params_bar.dof_kv[d] += p.kv * kb;
+    }
+    for (t, ten) in model.tendons.iter().enumerate() {
+        let (_, p) = tendon_implicit_gain(model, params, control, data, t);
+        if p.damping == 0.0 && p.kv == 0.0 {
+            continue;
+        }
+        let kb: f64 = ten
+            .tree_pairs
+            .iter()
+            .map(|&(i, j, _, c)| c * k_bar(i, j))
+            .sum();
+        params_bar.tendon_damping[t] += p.damping * kb;
+        params_bar.tendon_kv[t] += p.kv * kb;
     }
 }

@@ -1,7 +1,7 @@
 //! `step_vjp`: the reverse of [`crate::pipeline::step`]. It only composes the stages' reverse
 //! functions (one file per forward stage, see [`super`]) over the substeps in reverse.
 
-use super::constraint_rows::rows_vjp;
+use super::constraint_rows::{frictionloss_onset_vjp, rows_vjp};
 use super::contact_geom::contacts_vjp;
 use super::forces::{actuation_vjp, implicit_damping_vjp, passive_vjp};
 use super::integrator::{integrate_pos_vjp, integrate_vel_vjp};
@@ -9,7 +9,8 @@ use super::kinematics::{com_vel_vjp, position_vjp, PosAdjoint};
 use super::rnea::{armature_vjp, rnea_vjp};
 use super::solve::{converged, row_seed, solve_vjp};
 use super::StepGrad;
-use crate::data::Data;
+use crate::data::{Data, RowState};
+use crate::dynamics::mass;
 use crate::error::{Error, Result};
 use crate::integrator;
 use crate::model::{Model, Params};
@@ -183,7 +184,7 @@ fn step_vjp_in(
             let (done, next) = sc.starts.split_at_mut(k + 1);
             let s = &mut next[0];
             s.clone_from(&done[k]);
-            integrator::integrate_vel(&mut s.v, &data.qacc, h);
+            integrator::integrate_vel(&mut s.v, &data.qacc_int, h);
             integrator::integrate_pos(model, &mut s.q, &s.v, h);
         }
     }
@@ -238,6 +239,7 @@ pub struct VjpScratch {
     v_new: Vec<f64>,
     vnew_bar: Vec<f64>,
     lambda: Vec<f64>,
+    w: Vec<f64>,
     neg: Vec<f64>,
     adj: PosAdjoint,
 }
@@ -256,6 +258,7 @@ impl VjpScratch {
             v_new: vec![0.0; nv],
             vnew_bar: vec![0.0; nv],
             lambda: vec![0.0; nv],
+            w: vec![0.0; nv],
             neg: vec![0.0; nv],
             adj: PosAdjoint::new(model),
         }
@@ -288,7 +291,10 @@ fn substep_vjp(
     let nv = model.nv;
     let st = &sc.starts[k];
     let (q, v) = (&st.q[..], &st.v[..]);
-    let a = &data.qacc;
+    // a: the integrated acceleration, M_h a = f_smooth + J^T phi(c) (G = 0); c: the constraint
+    // solver's, M c = f_smooth + J^T phi(c) (F = 0); a = c without implicit terms or rows
+    let (a, c) = (&data.qacc_int, &data.qacc);
+    let two = data.implicit_split;
     let adj = &mut sc.adj;
     // integrate: v' = v + h a ; q' = q (+) h v'
     for i in 0..nv {
@@ -300,41 +306,96 @@ fn substep_vjp(
     integrate_pos_vjp(model, q, &sc.v_new, h, &sc.qb, q_bar, &mut sc.vnew_bar);
     let v_bar = &mut sc.v_bar;
     v_bar.iter_mut().for_each(|x| *x = 0.0);
+    let w = &mut sc.w;
+    w.iter_mut().for_each(|x| *x = 0.0);
+    integrate_vel_vjp(h, &sc.vnew_bar, v_bar, w);
+    // the integrator's solve: w = M_h^-1 a_bar, the adjoint of G
+    mass::solve(model, &data.qm_h_ldl, w);
+    // the constraint solve (implicit function theorem on F): c_bar = d(J^T phi)/dc^T w =
+    // -J_Q^T D_Q J_Q w over the rows in their quadratic piece, lambda_c = H^-1 c_bar; the
+    // inputs of both equations then get mu = w + lambda_c, those of G alone (M_h a) w and those
+    // of F alone (M c) lambda_c
     let lambda = &mut sc.lambda;
     lambda.iter_mut().for_each(|x| *x = 0.0);
-    integrate_vel_vjp(h, &sc.vnew_bar, v_bar, lambda);
-    // solve (implicit function theorem): lambda = H^-1 a_bar
-    solve_vjp(model, data, lambda);
-    let lambda = &sc.lambda;
+    if data.nefc > 0 {
+        for r in 0..data.nefc {
+            if data.efc_state[r] != RowState::Quadratic {
+                continue;
+            }
+            let s = data.efc_row_dot(r, w) * data.efc_d[r];
+            let (dofs, vals) = data.efc_row(r);
+            for (&i, j) in dofs.iter().zip(vals) {
+                lambda[i] -= s * j;
+            }
+        }
+        solve_vjp(model, data, lambda);
+    }
     adj.clear();
     let pb = &mut grad.params;
-    // -(dF/dtheta)^T lambda through F = M_h a - f_smooth + rows, where
-    // M_h a - f_smooth = ID(q, v, a) + armature a + h D_impl a - f_act - f_passive
+    // -(dG/dtheta)^T w - (dF/dtheta)^T lambda_c through M_h a - f_smooth = ID(q, v, a) +
+    // armature a + h D_impl a - f_act - f_passive and M c - f_smooth = ID(q, v, c) + armature c
+    // - f_act - f_passive (one pass at a = c with -mu when the two coincide)
     for i in 0..nv {
-        sc.neg[i] = -lambda[i];
+        sc.neg[i] = if two { -w[i] } else { -(w[i] + lambda[i]) };
     }
-    let neg = &sc.neg;
     rnea_vjp(
         model,
         params,
         data,
         v,
         Some(a),
-        neg,
+        &sc.neg,
         adj,
         v_bar,
         &mut pb.gravity,
     );
-    armature_vjp(a, neg, &mut pb.dof_armature);
-    implicit_damping_vjp(model, params, control, data, |i| neg[i] * h * a[i], pb);
-    passive_vjp(model, params, q, v, lambda, q_bar, v_bar, pb);
+    armature_vjp(a, &sc.neg, &mut pb.dof_armature);
+    if two {
+        for i in 0..nv {
+            sc.neg[i] = -lambda[i];
+        }
+        rnea_vjp(
+            model,
+            params,
+            data,
+            v,
+            Some(c),
+            &sc.neg,
+            adj,
+            v_bar,
+            &mut pb.gravity,
+        );
+        armature_vjp(c, &sc.neg, &mut pb.dof_armature);
+    }
+    // mu = w + lambda_c, in lambda's place
+    for i in 0..nv {
+        lambda[i] += w[i];
+    }
+    let mu = &sc.lambda;
+    // the implicit gains enter G alone under MuJoCo's split (and while they are 0: the step is
+    // continuous as one leaves 0, see `solver::integrated_acceleration`), both equations when
+    // the constraints are solved against M_h (then G = F)
+    let kw = if model.opt.implicit_constraints {
+        mu
+    } else {
+        &sc.w
+    };
+    let k_bar = |i: usize, j: usize| {
+        if i == j {
+            -h * kw[i] * a[i]
+        } else {
+            -h * (kw[i] * a[j] + kw[j] * a[i])
+        }
+    };
+    implicit_damping_vjp(model, params, control, data, k_bar, pb);
+    passive_vjp(model, params, q, v, mu, q_bar, v_bar, pb);
     actuation_vjp(
         model,
         params,
         q,
         v,
         control,
-        lambda,
+        mu,
         q_bar,
         v_bar,
         &mut grad.target,
@@ -346,12 +407,13 @@ fn substep_vjp(
         q,
         v,
         h,
-        |r, j_bar| row_seed(data, lambda, r, j_bar),
+        |r, j_bar| row_seed(data, mu, r, j_bar),
         adj,
         q_bar,
         v_bar,
         pb,
     );
+    frictionloss_onset_vjp(model, params, data, v, h, mu, pb);
     contacts_vjp(model, params, data, adj, pb);
     com_vel_vjp(model, data, v, adj, v_bar);
     position_vjp(model, params, data, q, adj, q_bar, pb);

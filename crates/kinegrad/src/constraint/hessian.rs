@@ -30,8 +30,8 @@ use crate::dynamics::{chol, mass};
 use crate::model::Model;
 
 impl Hessian {
-    /// Factor `H` for the rows of `data` in their quadratic piece at `jar` (= J a - aref,
-    /// nefc; [`super::row_state`]), or `M_h` alone without rows. Returns false if it is not positive definite.
+    /// Factor `H = M + J_Q^T D_Q J_Q` ([`Data::solver_mass`]) for the rows of `data` in their quadratic piece at `jar`
+    /// (= J a - aref, nefc; [`super::row_state`]), or `M_h` alone without rows. Returns false if it is not positive definite.
     pub fn factor(&mut self, model: &Model, data: &Data, jar: &[f64]) -> bool {
         if data.nefc == 0 {
             // factored here rather than copied from `qm_h_ldl`, which a replay for the reverse
@@ -91,7 +91,7 @@ impl Hessian {
         // the lower triangle only: the factorization reads no other entry
         for i in 0..nv {
             for p in model.dof_m_adr[i]..model.dof_m_adr[i + 1] {
-                h[i * nv + model.dof_m_col[p]] = data.qm_h[p];
+                h[i * nv + model.dof_m_col[p]] = data.solver_mass()[p];
             }
         }
         for (r, &z) in jar.iter().enumerate() {
@@ -159,7 +159,7 @@ impl Hessian {
         let p = self.pattern.as_ref().expect("prepared");
         let vals = &mut self.values;
         vals.iter_mut().for_each(|x| *x = 0.0);
-        for (&pos, m) in p.m_pos.iter().zip(&data.qm_h) {
+        for (&pos, m) in p.m_pos.iter().zip(data.solver_mass()) {
             vals[pos] += m;
         }
         // the rows of one contact (consecutive, over the same dofs) are summed into a dense block

@@ -1,21 +1,26 @@
 //! Newton's method on MuJoCo's primal soft-constraint problem:
 //!
-//! minimize over a:  1/2 (a - a0)^T M_h (a - a0) + sum_i s_i(J_i a - aref_i)
+//! minimize over a:  1/2 (a - a0)^T M (a - a0) + sum_i s_i(J_i a - aref_i)
 //!
-//! with `M_h a0 = f_smooth` and each row's cost `s_i` of its residual `z` ([`super::row_cost`]):
+//! with `M a0 = f_smooth` and each row's cost `s_i` of its residual `z` ([`super::row_cost`]):
 //! `1/2 D z^2` for an equality; `1/2 D min(z, 0)^2` for a limit or contact; for dry friction
 //! with bound `f`, Huber's: `1/2 D z^2` while `|z| < R f`, linear with slope `+-f` beyond. The
 //! cost is convex and piecewise quadratic; each Newton step solves with the Hessian
-//! `H = M_h + J_Q^T D_Q J_Q` over the rows Q in their quadratic piece and is followed by an
+//! `H = M + J_Q^T D_Q J_Q` over the rows Q in their quadratic piece and is followed by an
 //! exact line search. The factor of H at the solution is kept in
 //! `data.hess` ([`super::hessian`]) for the reverse pass.
+//!
+//! M is the mass matrix, not the integrator's `M_h = M + h D`: as in MuJoCo, the implicit
+//! damping and gains act after the solve, on the constraint forces it found
+//! ([`integrated_acceleration`]); `Options::implicit_constraints` solves against `M_h`
+//! instead ([`Data::solver_mass`]). Without rows the solution is `M_h^-1 f_smooth`.
 
 use super::{row_cost, row_force, row_slope, row_state, row_state_along};
 use crate::data::{Data, RowState};
 use crate::dynamics::mass;
 use crate::model::Model;
 
-/// Cost (up to a constant) at `a`, using `ma = M_h a`, and the row residuals `jar = J a - aref`.
+/// Cost (up to a constant) at `a`, using `ma = M a`, and the row residuals `jar = J a - aref`.
 fn cost(data: &Data, a: &[f64], ma: &[f64], f: &[f64], jar: &[f64]) -> f64 {
     let mut c = 0.0;
     for i in 0..a.len() {
@@ -27,10 +32,10 @@ fn cost(data: &Data, a: &[f64], ma: &[f64], f: &[f64], jar: &[f64]) -> f64 {
     c
 }
 
-/// `out = M_h x` over the mass matrix's tree pattern.
+/// `out = M x` over the mass matrix's tree pattern ([`Data::solver_mass`]).
 #[inline]
-fn m_h_times(model: &Model, data: &Data, x: &[f64], out: &mut [f64]) {
-    mass::mul_vec(model, &data.qm_h, x, out);
+fn m_times(model: &Model, data: &Data, x: &[f64], out: &mut [f64]) {
+    mass::mul_vec(model, data.solver_mass(), x, out);
 }
 
 /// Row residuals `out = J a - aref`.
@@ -47,7 +52,7 @@ fn rows_times(data: &Data, x: &[f64], out: &mut Vec<f64>) {
     out.extend((0..data.nefc).map(|r| data.efc_row_dot(r, x)));
 }
 
-/// `grad = M_h a - f - J^T force(jar)` (the cost's gradient), from `ma = M_h a`.
+/// `grad = M a - f - J^T force(jar)` (the cost's gradient), from `ma = M a`.
 fn gradient(data: &Data, ma: &[f64], jar: &[f64], grad: &mut [f64]) {
     for (g, (m, f)) in grad.iter_mut().zip(ma.iter().zip(&data.qfrc_smooth)) {
         *g = m - f;
@@ -63,7 +68,7 @@ fn gradient(data: &Data, ma: &[f64], jar: &[f64], grad: &mut [f64]) {
     }
 }
 
-/// Factor `H = M_h + J_A^T D_A J_A` for the active set of `jar` into `data.hess`.
+/// Factor `H = M + J_A^T D_A J_A` for the active set of `jar` into `data.hess`.
 fn factor_hessian(model: &Model, data: &mut Data, jar: &[f64]) -> bool {
     let mut hess = std::mem::take(&mut data.hess);
     let ok = hess.factor(model, data, jar);
@@ -73,7 +78,7 @@ fn factor_hessian(model: &Model, data: &mut Data, jar: &[f64]) -> bool {
 
 /// Exact minimizer along `dir` of the piecewise-quadratic cost: (step length alpha >= 0,
 /// whether the step crossed a kink, i.e. changed a row's state).
-/// `g0` = d^T (M_h a - f), `dmd` = d^T M_h d, `jar` = J a - aref, `jd` = J d.
+/// `g0` = d^T (M a - f), `dmd` = d^T M d, `jar` = J a - aref, `jd` = J d.
 fn line_search(
     data: &Data,
     g0: f64,
@@ -150,8 +155,8 @@ fn line_search(
     }
 }
 
-/// Solve for `data.qacc` given `qm_h`, its factor `qm_h_ldl`, `qfrc_smooth`, `qacc_smooth`
-/// and the rows, starting from the better of `qacc_smooth` and the warm start `warm` (nv).
+/// Solve for `data.qacc` given `qm`, `qm_h_ldl` (used without rows), `qfrc_smooth`,
+/// `qacc_smooth` and the rows, starting from the better of `qacc_smooth` and the warm start `warm` (nv).
 /// Fills `efc_active`, `efc_force`, `qfrc_constraint`, `hess`, `solver_niter`.
 /// Returns false if the Hessian could not be factored.
 pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
@@ -169,12 +174,12 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
     // start from the better of the warm start and the unconstrained solution
     let f = &data.qfrc_smooth;
     a.copy_from_slice(&data.qacc_smooth);
-    m_h_times(model, data, &a, &mut ma);
+    m_times(model, data, &a, &mut ma);
     residuals(data, &a, &mut jar);
     let mut c = cost(data, &a, &ma, f, &jar);
     if nefc > 0 {
         residuals(data, warm, &mut jd);
-        m_h_times(model, data, warm, &mut md);
+        m_times(model, data, warm, &mut md);
         let cw = cost(data, warm, &md, f, &jd);
         if cw < c {
             a.copy_from_slice(warm);
@@ -199,7 +204,7 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
                 ok = false;
                 break;
             }
-            // Newton direction d = -H^-1 grad (stored in md, then M_h d in grad's place)
+            // Newton direction d = -H^-1 grad (stored in md, then M d in grad's place)
             for i in 0..nv {
                 md[i] = -grad[i];
             }
@@ -210,7 +215,7 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
                 + (0..nefc)
                     .map(|r| row_force(data, r, jar[r], row_state(data, r, jar[r])) * jd[r])
                     .sum::<f64>();
-            m_h_times(model, data, &md, &mut grad);
+            m_times(model, data, &md, &mut grad);
             let dmd: f64 = md.iter().zip(&grad).map(|(x, y)| x * y).sum();
             let (alpha, crossed) = line_search(data, g0, dmd, &jar, &jd, &mut bps);
             if alpha == 0.0 {
@@ -246,7 +251,7 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
         // longer depends on the warm start or on where the iterations stopped, which makes a step a
         // reproducible function of its inputs and F(a) = 0 exact for the reverse pass.
         if ok && !exact {
-            m_h_times(model, data, &a, &mut ma);
+            m_times(model, data, &a, &mut ma);
             gradient(data, &ma, &jar, &mut grad);
             // md = a - H^-1 grad
             for i in 0..nv {
@@ -268,11 +273,11 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
 
     set_forces(data, &a, &jar);
     data.solver_niter = iter;
-    // optimality residual M_h a - f - J^T force, scaled as the convergence test is
+    // optimality residual M a - f - J^T force, scaled as the convergence test is
     data.solver_residual = if nefc == 0 {
         0.0
     } else {
-        m_h_times(model, data, &a, &mut ma);
+        m_times(model, data, &a, &mut ma);
         let r2: f64 = (0..nv)
             .map(|i| (ma[i] - data.qfrc_smooth[i] - data.qfrc_constraint[i]).powi(2))
             .sum();
@@ -327,7 +332,7 @@ fn set_forces(data: &mut Data, a: &[f64], jar: &[f64]) {
 /// Take `qacc` (nv), the solution a previous [`solve`] of the same problem returned with the
 /// scaled residual `residual`, as the solution: fills what [`solve`] fills (no iterations),
 /// with the Newton Hessian of `qacc`'s active set factored into `hess` (`M_h`'s own factor
-/// without rows). Needs `qm_h` and the rows. Returns false if the Hessian could not be
+/// without rows). Needs `qm`, `qm_h` and the rows. Returns false if the Hessian could not be
 /// factored.
 pub fn set_solution(model: &Model, data: &mut Data, qacc: &[f64], residual: f64) -> bool {
     let mut jar = std::mem::take(&mut data.scratch_efc[0]);
@@ -338,4 +343,38 @@ pub fn set_solution(model: &Model, data: &mut Data, qacc: &[f64], residual: f64)
     data.solver_residual = residual;
     data.scratch_efc[0] = jar;
     ok
+}
+
+/// The acceleration the integrator applies, into `data.qacc_int`: under MuJoCo's split
+/// (`implicit_split`: rows, implicit terms), `a = M_h^-1 (f_smooth + J^T f)` for the constraint forces `f` solved against M
+/// (MuJoCo's `mj_implicit` and damped `mj_Euler`), evaluated as `a = c - M_h^-1 (M_h - M) c`
+/// from the solution `c = qacc` (equal where `M c = f_smooth + J^T f`; the sum of forces would
+/// amplify the solve's round-off by the rows' stiffness); otherwise `qacc` itself. Needs
+/// `qm`, `qm_h`, `qm_h_ldl` and a solve's outputs.
+pub fn integrated_acceleration(model: &Model, data: &mut Data) {
+    data.qacc_int.copy_from_slice(&data.qacc);
+    if data.implicit_split {
+        // t = (M_h - M) c over the tree pattern, entry by entry (diagonal gains, and the
+        // tendons' in-tree entries)
+        let mut t = std::mem::take(&mut data.scratch_nv[0]);
+        t.iter_mut().for_each(|x| *x = 0.0);
+        let c = &data.qacc;
+        for i in 0..model.nv {
+            for p in model.dof_m_adr[i]..model.dof_m_adr[i + 1] {
+                let k = data.qm_h[p] - data.qm[p];
+                if k != 0.0 {
+                    let j = model.dof_m_col[p];
+                    t[i] += k * c[j];
+                    if j != i {
+                        t[j] += k * c[i];
+                    }
+                }
+            }
+        }
+        mass::solve(model, &data.qm_h_ldl, &mut t);
+        for (a, ti) in data.qacc_int.iter_mut().zip(&t) {
+            *a -= ti;
+        }
+        data.scratch_nv[0] = t;
+    }
 }

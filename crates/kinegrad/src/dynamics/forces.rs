@@ -270,3 +270,29 @@ pub fn implicit_damping(
     )
     .0
 }
+
+/// The gain tendon `t` adds to the implicit integrator's matrix along `J^T J` (restricted to
+/// M's tree pattern, `Tendon::tree_pairs`): under `implicitfast` its damping plus the kv of
+/// its control channel ([`implicit_damping_law`] on the channel), as MuJoCo's implicitfast
+/// takes the tendon's damping and an actuator's velocity gain on it; none under Euler (MuJoCo's
+/// Euler makes only joint damping implicit). Needs `actuator_clamped`.
+#[inline]
+pub fn tendon_implicit_gain(
+    model: &Model,
+    params: &Params,
+    control: &Control,
+    data: &Data,
+    t: usize,
+) -> (f64, ForcePartials) {
+    if model.opt.integrator != Integrator::ImplicitFast {
+        return (0.0, ForcePartials::default());
+    }
+    let ch = model.nv + t;
+    implicit_damping_law(
+        model.opt.integrator,
+        control.mode[ch],
+        data.actuator_clamped[ch],
+        params.tendon_damping[t],
+        params.tendon_kv[t],
+    )
+}

@@ -5,5 +5,8 @@
 pub mod chol;
 pub mod crba;
 pub mod forces;
-pub mod mass;
 pub mod rnea;
+
+/// The mass matrix's storage in the tree pattern (defined with the model, whose pattern it is,
+/// so the compile stage can factor M at `qpos0` too).
+pub use crate::model::mass;

@@ -555,6 +555,22 @@ fn empty_model(opt: Options) -> Model {
     }
 }
 
+/// A solref must be all standard (time constant, damping ratio > 0) or all direct (stiffness,
+/// damping <= 0): MuJoCo replaces a mixed one by the default with a warning; kinegrad refuses it
+/// naming the element (its gains would be infinite or of the wrong sign).
+fn check_solref(what: &str, name: &str, s: [f64; 2]) -> Result<()> {
+    if (s[0] > 0.0) != (s[1] > 0.0) {
+        return Err(Error::invalid(
+            what,
+            format!(
+                "{name} [{}, {}] mixes the standard (both > 0) and direct (both <= 0) formats",
+                s[0], s[1]
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn check_finite(what: &str, vals: &[f64]) -> Result<()> {
     if vals.iter().all(|x| x.is_finite()) {
         Ok(())
@@ -757,6 +773,8 @@ fn add_entity_to_model(
             m.jnt_range
                 .push(j.range.unwrap_or([f64::NEG_INFINITY, f64::INFINITY]));
             m.jnt_qpos_spring.push(j.springref);
+            check_solref(&jw, "solreflimit", j.solref)?;
+            check_solref(&jw, "solreffriction", j.solref_fri)?;
             m.jnt_solref.push(j.solref);
             m.jnt_solimp.push(j.solimp);
             m.jnt_margin.push(j.margin);
@@ -837,6 +855,7 @@ fn add_entity_to_model(
             m.geom_contype.push(contype);
             m.geom_conaffinity.push(conaffinity);
             m.geom_condim.push(g.condim);
+            check_solref(&gw, "solref", g.solref)?;
             m.geom_solref.push(g.solref);
             m.geom_solimp.push(g.solimp);
             m.geom_margin.push(g.margin);
@@ -893,6 +912,8 @@ fn add_entity_to_model(
         vals.extend(t.range.iter().flatten());
         vals.extend(t.springlength.iter().flatten());
         check_finite(&tw, &vals)?;
+        check_solref(&tw, "solreflimit", t.solref_lim)?;
+        check_solref(&tw, "solreffriction", t.solref_fri)?;
         for (what, v) in [
             ("frictionloss", t.frictionloss),
             ("stiffness", t.stiffness),
@@ -957,6 +978,7 @@ fn add_entity_to_model(
             solimp_fri: t.solimp_fri,
             length0,
             invweight0: 0.0,
+            tree_pairs: Vec::new(),
         });
         m.params0.tendon_stiffness.push(t.stiffness);
         m.params0.tendon_damping.push(t.damping);
@@ -1142,6 +1164,13 @@ fn add_entity_to_model(
             vals.extend(q.coords.iter());
         }
         check_finite(&ew, &vals)?;
+        check_solref(&ew, "solref", e.solref)?;
+        if matches!(e.kind, EqType::Joint | EqType::Tendon) && obj[0] == obj[1] {
+            return Err(Error::invalid(
+                &ew,
+                "both sides are the same joint or tendon",
+            ));
+        }
         // what is left unsaid holds at the reference configuration (MuJoCo's mj_setConst)
         let (mut anchor, mut frame) = ([Vec3::zeros(); 2], [Quat::identity(); 2]);
         if matches!(e.kind, EqType::Connect | EqType::Weld) {

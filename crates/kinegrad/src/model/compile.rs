@@ -269,28 +269,43 @@ pub(crate) fn compute_invweight0(model: &mut Model) -> std::result::Result<(), u
     }
     model.stat_meaninertia = diag_sum / nv as f64;
     if !model.tendons.is_empty() {
-        // tendons: J M^-1 J^T with M assembled densely from the composite inertias (M_ij =
-        // s_i . comp_j s_j for i an ancestor of j); only models with tendons pay for it
-        let mut mm = nalgebra::DMatrix::<f64>::zeros(nv, nv);
-        for j in 0..nv {
-            let f = comp[j] * s[j];
-            let mut i = j;
-            while i != usize::MAX {
-                let x = s[i].dot(&f);
-                mm[(i, j)] = x;
-                mm[(j, i)] = x;
-                i = model.dof_parent[i];
+        // tendons: J M^-1 J^T, M at qpos0 in its tree pattern (M_ij = s_j . comp_i s_i for j an
+        // ancestor of i) and factored without fill (`model::mass`): O(sum depth^2), as the step
+        let mut m = vec![0.0; model.dof_m_col.len()];
+        for i in 0..nv {
+            let f = comp[i] * s[i];
+            for p in model.dof_m_adr[i]..model.dof_m_adr[i + 1] {
+                let j = model.dof_m_col[p];
+                m[p] = s[j].dot(&f) + if j == i { params.dof_armature[i] } else { 0.0 };
             }
-            mm[(j, j)] += params.dof_armature[j];
         }
-        let chol = nalgebra::Cholesky::new(mm).ok_or(model.dof_body[0])?;
-        for t in &mut model.tendons {
-            let mut jt = nalgebra::DVector::<f64>::zeros(nv);
+        if let Some(d) = super::mass::factor(model, &mut m) {
+            return Err(model.dof_body[d]);
+        }
+        let mut x = vec![0.0; nv];
+        let mut tendons = std::mem::take(&mut model.tendons);
+        for t in &mut tendons {
+            x.iter_mut().for_each(|v| *v = 0.0);
             for &(d, c) in &t.jac {
-                jt[d] = c;
+                x[d] = c;
             }
-            t.invweight0 = jt.dot(&chol.solve(&jt));
+            super::mass::solve(model, &m, &mut x);
+            t.invweight0 = t.jac.iter().map(|&(d, c)| c * x[d]).sum();
+            // J^T J where M has entries: row i (the descendant), column j (i or an ancestor)
+            t.tree_pairs.clear();
+            for &(i, ci) in &t.jac {
+                let row = model.dof_m_adr[i]..model.dof_m_adr[i + 1];
+                for &(j, cj) in &t.jac {
+                    if j > i {
+                        continue;
+                    }
+                    if let Some(p) = row.clone().find(|&p| model.dof_m_col[p] == j) {
+                        t.tree_pairs.push((i, j, p, ci * cj));
+                    }
+                }
+            }
         }
+        model.tendons = tendons;
     }
     // root to leaf: inverse operational-space inertias
     let mut omega = vec![Matrix6::<f64>::zeros(); nv];

@@ -600,28 +600,22 @@ impl Loader {
                 .split_whitespace()
                 .filter_map(|x| x.parse().ok())
                 .collect();
+            // MuJoCo: exactly "-1 -1" means the length at qpos0 (a fixed tendon's length may be
+            // negative, so no other value is special)
             t.springlength = match v.as_slice() {
-                [a] if *a >= 0.0 => Some([*a, *a]),
-                [a, b] if *a >= 0.0 || *b >= 0.0 => Some([*a, *b]),
-                [_] | [_, _] => None, // MuJoCo's -1: the length at qpos0
+                [a] if *a == -1.0 => None,
+                [a] => Some([*a, *a]),
+                [a, b] if *a == -1.0 && *b == -1.0 => None,
+                [a, b] if a > b => {
+                    return Err(n.err(format!("attribute 'springlength': lower {a} > upper {b}")))
+                }
+                [a, b] => Some([*a, *b]),
                 _ => {
                     return Err(n.err(format!(
                         "attribute 'springlength': expected 1 or 2 numbers, got '{sl}'"
                     )))
                 }
             };
-        }
-        if t.damping > 0.0
-            && self
-                .spec
-                .options
-                .as_ref()
-                .is_some_and(|o| o.integrator != Integrator::Euler)
-        {
-            self.warn(format!(
-                "tendon '{}': its damping is applied explicitly; MuJoCo's implicit integrators treat tendon damping implicitly",
-                t.name
-            ));
         }
         self.spec.tendons.push(t);
         Ok(())
@@ -709,7 +703,7 @@ impl Loader {
                 spec.torquescale = e.f("torquescale", 1.0)?;
             }
             EqType::Joint | EqType::Tendon => {
-                // MuJoCo's default polycoef is 0 1 0 0 0; given, unset entries are 0
+                // MuJoCo's default polycoef is 0 1 0 0 0; given numbers replace its first ones
                 if let Some(p) = n.attr("polycoef") {
                     let vals: Vec<f64> = p
                         .split_whitespace()
@@ -719,7 +713,6 @@ impl Loader {
                     if vals.is_empty() || vals.len() > 5 {
                         return Err(n.err("attribute 'polycoef': expected 1 to 5 numbers"));
                     }
-                    spec.polycoef = [0.0; 5];
                     spec.polycoef[..vals.len()].copy_from_slice(&vals);
                 }
             }

@@ -13,6 +13,7 @@
 pub mod builder;
 pub mod compile;
 pub mod inertia;
+pub mod mass;
 pub mod mesh;
 pub mod mesh_io;
 pub mod mjcf;
@@ -162,6 +163,12 @@ pub struct Options {
     pub constraint_timeconst: Option<f64>,
     /// Ratio of frictional to normal constraint impedance (MuJoCo's impratio).
     pub impratio: f64,
+    /// Solve the constraint forces against the implicit integrator's `M + h D` instead of
+    /// MuJoCo's `M` (the default, false: the forces are solved against M, then the implicit
+    /// damping and velocity gains act on them). True makes the forces consistent with the
+    /// implicit terms, which stiff velocity servos in contact (h kv much larger than the
+    /// dof's inertia) need to stay smooth; it departs from MuJoCo's step.
+    pub implicit_constraints: bool,
 }
 
 impl Default for Options {
@@ -180,6 +187,7 @@ impl Default for Options {
             ls_iterations: 50,
             constraint_timeconst: None,
             impratio: 1.0,
+            implicit_constraints: false,
         }
     }
 }
@@ -555,6 +563,11 @@ pub struct Tendon {
     pub length0: f64,
     /// `J M^-1 J^T` at `qpos0` (the regularizers' scale, as MuJoCo's `tendon_invweight0`).
     pub invweight0: f64,
+    /// The entries of `J^T J` inside M's tree pattern: (dof i, dof j an ancestor of i or i,
+    /// index in `dof_m_col`, `J_i J_j`). The implicit integrator's share of the tendon's
+    /// damping and actuator kv (MuJoCo's implicitfast keeps `qDeriv` only where M has entries;
+    /// the coupling of dofs on different branches stays explicit).
+    pub tree_pairs: Vec<(usize, usize, usize, f64)>,
 }
 
 impl Tendon {

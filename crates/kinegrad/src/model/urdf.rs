@@ -355,6 +355,32 @@ impl Loader {
                 fused.join(", ")
             ));
         }
+        // a mimic whose leader cannot drive it (fixed, floating or absent) is dropped with a
+        // warning: Genesis ignores it, MuJoCo's compiler would refuse the whole file
+        let kinds: HashMap<&str, &str> = joints
+            .iter()
+            .map(|j| (j.name.as_str(), j.kind.as_str()))
+            .collect();
+        let mut dropped = Vec::new();
+        self.spec.equalities.retain(|e| {
+            let leader = kinds.get(e.obj[1].as_str()).copied();
+            let ok = matches!(leader, Some("revolute" | "continuous" | "prismatic"));
+            if !ok {
+                dropped.push(format!(
+                    "joint '{}': <mimic joint='{}'>: the leader is {}, the mimic is ignored",
+                    e.obj[0],
+                    e.obj[1],
+                    match leader {
+                        Some(k) => format!("a {k} joint"),
+                        None => "not a joint of this file".to_string(),
+                    }
+                ));
+            }
+            ok
+        });
+        for w in dropped {
+            self.warn(w);
+        }
         self.check_moving_masses(&moving)
     }
 
@@ -463,7 +489,14 @@ impl Loader {
     fn joint(&mut self, j: &UJoint) -> Result<Option<JointSpec>> {
         let what = format!("joint '{}'", j.name);
         let kind = match j.kind.as_str() {
-            "fixed" => return Ok(None),
+            "fixed" => {
+                if child(j.node, "mimic").is_some() {
+                    self.warn(format!(
+                        "{what}: <mimic> on a fixed joint has nothing to move, ignored"
+                    ));
+                }
+                return Ok(None);
+            }
             "revolute" | "continuous" => JointType::Hinge,
             "prismatic" => JointType::Slide,
             "floating" => JointType::Free,
