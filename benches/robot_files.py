@@ -12,7 +12,7 @@ For each file:
 - kinegrad loads and builds it (a URDF with a fixed base, as MuJoCo imports it);
 - when both load, "as written" parity: both from the file's qpos0 at rest, the file's options
   (timestep, integrator, gravity, iterations, tolerance), no control, 200 steps; the largest
-  |qpos difference| must stay under 1e-6. A file whose integrator kinegrad lacks (RK4) or whose
+  |qpos difference| must stay under 1e-6. A file whose integrator kinegrad lacks (implicit) or whose
   model differs in size counts as not comparable.
 
 Prints the counts, then the most common reasons for failing to load (each with one example).
@@ -38,6 +38,7 @@ TOL = 1e-6
 INTEGRATORS = {
     int(mujoco.mjtIntegrator.mjINT_EULER): "euler",
     int(mujoco.mjtIntegrator.mjINT_IMPLICITFAST): "implicitfast",
+    int(mujoco.mjtIntegrator.mjINT_RK4): "RK4",
 }
 
 

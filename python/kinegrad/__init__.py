@@ -60,6 +60,7 @@ class integrator(enum.Enum):
     Euler = "Euler"
     implicitfast = "implicitfast"
     approximate_implicitfast = "implicitfast"
+    RK4 = "RK4"
 
 
 device = _globals.device

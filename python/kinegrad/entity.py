@@ -443,6 +443,18 @@ class RigidEntity:
         """Velocity gain of tendon control (``tendon_kv``)."""
         self._tendon_param("tendon_kv", kv, tendons_idx_local, envs_idx, "kv")
 
+    def _get_tendon_param(self, param: str, tendons_idx_local, envs_idx, name: str) -> torch.Tensor:
+        cols = self._tendon_cols(tendons_idx_local, f"get_tendons_{name}") - self._desc["nv"]
+        return self._solver.reading(self._solver.get_param(param)[:, cols], self._solver.select_envs(envs_idx))
+
+    def get_tendons_kp(self, tendons_idx_local=None, envs_idx=None) -> torch.Tensor:
+        """Position gain of tendon control (``tendon_kp``; an MJCF actuator's on the tendon)."""
+        return self._get_tendon_param("tendon_kp", tendons_idx_local, envs_idx, "kp")
+
+    def get_tendons_kv(self, tendons_idx_local=None, envs_idx=None) -> torch.Tensor:
+        """Velocity gain of tendon control (``tendon_kv``)."""
+        return self._get_tendon_param("tendon_kv", tendons_idx_local, envs_idx, "kv")
+
     def get_tendons_length(self, tendons_idx_local=None, envs_idx=None) -> torch.Tensor:
         """Lengths of fixed tendons, sum of coef * q over their joints (carries gradients)."""
         cols = self._tendon_cols(tendons_idx_local, "get_tendons_length") - self._desc["nv"]

@@ -94,8 +94,10 @@ class RigidOptions(_Options):
             logger.warning("RigidOptions.constraint_solver: only Newton is implemented; using Newton")
         if self.integrator is None:
             self.integrator = integrator.implicitfast
-        if self.integrator not in (integrator.Euler, integrator.implicitfast):
-            raise ValueError(f"RigidOptions.integrator: expected gs.integrator.Euler or implicitfast, got {self.integrator!r}")
+        if self.integrator not in (integrator.Euler, integrator.implicitfast, integrator.RK4):
+            raise ValueError(
+                f"RigidOptions.integrator: expected gs.integrator.Euler, implicitfast or RK4, got {self.integrator!r}"
+            )
         if int(self.iterations) < 1:
             raise ValueError(f"RigidOptions.iterations: expected >= 1, got {self.iterations!r}")
         if self.constraint_timeconst is not None:

@@ -238,7 +238,7 @@ class Scene:
             timestep=so.dt,
             substeps=so.substeps,
             gravity=list(so.gravity),
-            integrator="euler" if ro.integrator == integrator.Euler else "implicitfast",
+            integrator={integrator.Euler: "euler", integrator.RK4: "RK4"}.get(ro.integrator, "implicitfast"),
             enable_collision=bool(ro.enable_collision),
             enable_joint_limit=bool(ro.enable_joint_limit),
             enable_self_collision=bool(ro.enable_self_collision),

@@ -108,7 +108,7 @@ def test_native_errors_are_python_exceptions():
     with pytest.raises(ValueError, match="quat"):
         b.add_primitive("sphere", [0.1], [0, 0, 0], [0, 0, 0, 0], False)
     with pytest.raises(ValueError, match="integrator"):
-        native.SceneBuilder(integrator="rk4")
+        native.SceneBuilder(integrator="implicit")
     with pytest.raises(ValueError, match="n_envs"):
         b.build(0)
     b.add_primitive("sphere", [0.1], [0, 0, 1], [1, 0, 0, 0], False)

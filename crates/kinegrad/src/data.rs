@@ -227,6 +227,41 @@ pub struct Data {
     pub(crate) scratch_pairs: Vec<usize>,
     /// The step's input (q, v and the carry's warm start), restored if the step fails.
     pub(crate) scratch_rollback: [Vec<f64>; 3],
+    /// Runge-Kutta 4's stages of the current substep (empty under the other integrators).
+    pub(crate) rk: RkStages,
+}
+
+/// The stages of a Runge-Kutta 4 substep: each stage's state and acceleration, the state an
+/// acceleration is evaluated at, and the combined velocity.
+#[derive(Clone, Debug, Default)]
+pub struct RkStages {
+    /// Positions of stages 0..3. (4 x nq)
+    pub q: Vec<Vec<f64>>,
+    /// Velocities. (4 x nv)
+    pub v: Vec<Vec<f64>>,
+    /// Accelerations. (4 x nv)
+    pub a: Vec<Vec<f64>>,
+    /// The state of the stage being evaluated.
+    pub state: crate::state::State,
+    /// Combined velocity. (nv)
+    pub u: Vec<f64>,
+}
+
+impl RkStages {
+    /// Stages for `model` (none unless its integrator is RK4).
+    pub fn new(model: &Model) -> Self {
+        if model.opt.integrator != crate::model::Integrator::RK4 {
+            return Self::default();
+        }
+        let (nq, nv) = (model.nq, model.nv);
+        Self {
+            q: vec![vec![0.0; nq]; 4],
+            v: vec![vec![0.0; nv]; 4],
+            a: vec![vec![0.0; nv]; 4],
+            state: crate::state::State::new(model),
+            u: vec![0.0; nv],
+        }
+    }
 }
 
 impl Data {
@@ -308,6 +343,7 @@ impl Data {
             scratch_boxes: Vec::new(),
             scratch_pairs: Vec::new(),
             scratch_rollback: [vec![0.0; model.nq], vec![0.0; nv], vec![0.0; nv]],
+            rk: RkStages::new(model),
         }
     }
 

@@ -12,7 +12,7 @@ use crate::state::Control;
 /// h sqrt(kp w) < 2; under `Euler` the velocity gain kv is explicit too, stable while
 /// h kv w < 2 (`implicitfast` integrates it implicitly, as joint damping always is).
 fn stiffness_hint(model: &Model, params: &Params, control: &Control, h: f64) -> String {
-    let explicit_kv = model.opt.integrator == crate::model::Integrator::Euler;
+    let explicit_kv = model.opt.integrator != crate::model::Integrator::ImplicitFast;
     let mut worst: Option<(f64, usize, &str, f64, &str)> = None;
     for d in 0..model.nv {
         let w = model.dof_invweight0[d];

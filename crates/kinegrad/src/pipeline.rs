@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::integrator;
 use crate::interrupt::Interrupt;
 use crate::kinematics;
-use crate::model::{Model, Params};
+use crate::model::{Integrator, Model, Params};
 use crate::state::{Control, State, StepCarry};
 
 /// Advance `state` by one step (`model.opt.substeps` substeps of `timestep / substeps`), the
@@ -133,16 +133,21 @@ fn substeps(
         if interrupt.requested() {
             return Err(Error::Interrupted { step: carry.nstep });
         }
-        forward(model, params, state, control, carry, data, h)?;
-        if let Some(log) = log.as_deref_mut() {
-            // what a reverse pass over this step may reuse (see `adjoint::rollout::Tape`)
-            log.qacc.extend_from_slice(&data.qacc);
-            log.residual.push(data.solver_residual);
-            log.contacts.extend_from_slice(&data.contacts);
-            log.contact_end.push(log.contacts.len());
+        if model.opt.integrator == Integrator::RK4 {
+            // (its reverse recomputes the stages: nothing is logged)
+            rk4(model, params, state, control, carry, data, h)?;
+        } else {
+            forward(model, params, state, control, carry, data, h)?;
+            if let Some(log) = log.as_deref_mut() {
+                // what a reverse pass over this step may reuse (see `adjoint::rollout::Tape`)
+                log.qacc.extend_from_slice(&data.qacc);
+                log.residual.push(data.solver_residual);
+                log.contacts.extend_from_slice(&data.contacts);
+                log.contact_end.push(log.contacts.len());
+            }
+            integrator::integrate_vel(&mut state.v, &data.qacc_int, h);
+            integrator::integrate_pos(model, &mut state.q, &state.v, h);
         }
-        integrator::integrate_vel(&mut state.v, &data.qacc_int, h);
-        integrator::integrate_pos(model, &mut state.q, &state.v, h);
         state.time += h;
         carry.nstep += 1;
         if let Some(i) = state.q.iter().chain(&state.v).position(|x| !x.is_finite()) {
@@ -319,6 +324,67 @@ pub fn forward(
     }
     solver::integrated_acceleration(model, data);
     Ok(())
+}
+
+/// One Runge-Kutta 4 substep of length `h` from `state` (MuJoCo's `mj_RungeKutta`): the
+/// constrained acceleration at four stages ([`forward`] each, warm-started from the one
+/// before), then `state` advanced by their combination ([`integrator::rk_combine`]).
+fn rk4(
+    model: &Model,
+    params: &Params,
+    state: &mut State,
+    control: &Control,
+    carry: &mut StepCarry,
+    data: &mut Data,
+    h: f64,
+) -> Result<()> {
+    let mut rk = std::mem::take(&mut data.rk);
+    rk.q[0].copy_from_slice(&state.q);
+    rk.v[0].copy_from_slice(&state.v);
+    let mut result = Ok(());
+    for i in 0..4 {
+        if i > 0 {
+            let (q0, v0) = (&rk.q[0], &rk.v[0]);
+            integrator::rk_combine(
+                model,
+                q0,
+                v0,
+                &rk.v,
+                &rk.a,
+                &integrator::RK4_A[i - 1][..i],
+                h,
+                &mut rk.state.q,
+                &mut rk.state.v,
+                &mut rk.u,
+            );
+            rk.q[i].copy_from_slice(&rk.state.q);
+            rk.v[i].copy_from_slice(&rk.state.v);
+        } else {
+            rk.state.q.copy_from_slice(&state.q);
+            rk.state.v.copy_from_slice(&state.v);
+        }
+        if let Err(e) = forward(model, params, &rk.state, control, carry, data, h) {
+            result = Err(e);
+            break;
+        }
+        rk.a[i].copy_from_slice(&data.qacc_int);
+    }
+    if result.is_ok() {
+        integrator::rk_combine(
+            model,
+            &rk.q[0],
+            &rk.v[0],
+            &rk.v,
+            &rk.a,
+            &integrator::RK4_B,
+            h,
+            &mut state.q,
+            &mut state.v,
+            &mut rk.u,
+        );
+    }
+    data.rk = rk;
+    result
 }
 
 /// What [`forward`] leaves for the reverse pass, for a substep that already ran, from its

@@ -4,16 +4,16 @@
 use super::constraint_rows::{frictionloss_onset_vjp, rows_vjp};
 use super::contact_geom::contacts_vjp;
 use super::forces::{actuation_vjp, implicit_damping_vjp, passive_vjp};
-use super::integrator::{integrate_pos_vjp, integrate_vel_vjp};
+use super::integrator::{integrate_pos_vjp, integrate_vel_vjp, rk_combine_vjp};
 use super::kinematics::{com_vel_vjp, position_vjp, PosAdjoint};
 use super::rnea::{armature_vjp, rnea_vjp};
 use super::solve::{converged, row_seed, solve_vjp};
 use super::StepGrad;
-use crate::data::{Data, RowState};
+use crate::data::{Data, RkStages, RowState};
 use crate::dynamics::mass;
 use crate::error::{Error, Result};
 use crate::integrator;
-use crate::model::{Model, Params};
+use crate::model::{Integrator, Model, Params};
 use crate::pipeline::{self, ContactRecord, Replay};
 use crate::state::{Control, State, StepCarry};
 
@@ -127,7 +127,8 @@ pub fn step_vjp_recorded(
         ));
     }
     let h = model.opt.timestep / model.opt.substeps as f64;
-    // forward: the state at the start of every substep
+    // Runge-Kutta 4 records nothing: its stages are recomputed
+    let record = record.filter(|_| model.opt.integrator != Integrator::RK4);
     if let Some(r) = &record {
         let ns = model.opt.substeps;
         if r.qacc.len() != ns * nv || r.ends.len() != ns || r.residual.len() != ns {
@@ -177,8 +178,35 @@ fn step_vjp_in(
     };
     // forward: the state at the start of every substep
     let ns = model.opt.substeps;
+    let rk4 = model.opt.integrator == Integrator::RK4;
     sc.starts[0].clone_from(state);
     for k in 0..ns {
+        if rk4 {
+            if k + 1 < ns {
+                let (done, next) = sc.starts.split_at_mut(k + 1);
+                let eval = |st: &State, carry: &mut StepCarry, out: &mut [f64]| {
+                    forward(k, st, carry, data)?;
+                    out.copy_from_slice(&data.qacc_int);
+                    Ok(())
+                };
+                rk4_stages(model, &done[k], h, &mut sc.rk, eval, &mut sc.carry)?;
+                let rk = &mut sc.rk;
+                let s = &mut next[0];
+                integrator::rk_combine(
+                    model,
+                    &rk.st.q[0],
+                    &rk.st.v[0],
+                    &rk.st.v,
+                    &rk.st.a,
+                    &integrator::RK4_B,
+                    h,
+                    &mut s.q,
+                    &mut s.v,
+                    &mut rk.st.u,
+                );
+            }
+            continue;
+        }
         forward(k, &sc.starts[k], &mut sc.carry, data)?;
         if k + 1 < ns {
             let (done, next) = sc.starts.split_at_mut(k + 1);
@@ -191,19 +219,15 @@ fn step_vjp_in(
     sc.qb.copy_from_slice(q_out_bar);
     sc.vb.copy_from_slice(v_out_bar);
     for k in (0..ns).rev() {
+        if rk4 {
+            rk4_substep_vjp(model, params, k, control, data, h, sc, grad, &forward)?;
+            continue;
+        }
         // the last substep's forward quantities are still in `data`
         if k + 1 < ns {
             forward(k, &sc.starts[k], &mut sc.carry, data)?;
         }
-        if !converged(data) {
-            return Err(Error::Diverged {
-                step: sc.carry.nstep,
-                message: format!(
-                    "the constraint solver did not converge in substep {k} (scaled residual {:.1e}): its gradient would be wrong; raise `iterations`",
-                    data.solver_residual
-                ),
-            });
-        }
+        check_converged(data, k, sc.carry.nstep)?;
         substep_vjp(model, params, k, control, data, h, sc, grad);
         if let Some(i) = sc.qb.iter().chain(&sc.vb).position(|x| !x.is_finite()) {
             return Err(Error::Diverged {
@@ -242,6 +266,36 @@ pub struct VjpScratch {
     w: Vec<f64>,
     neg: Vec<f64>,
     adj: PosAdjoint,
+    /// Runge-Kutta 4's stages and their adjoints (empty under the other integrators).
+    rk: RkVjp,
+}
+
+/// The stages of a Runge-Kutta 4 substep being reversed: their states and accelerations, and
+/// the adjoints of each (q, v, a).
+#[derive(Clone, Debug, Default)]
+struct RkVjp {
+    st: RkStages,
+    qb: Vec<Vec<f64>>,
+    vb: Vec<Vec<f64>>,
+    ab: Vec<Vec<f64>>,
+    ub: Vec<f64>,
+}
+
+impl RkVjp {
+    fn new(model: &Model) -> Self {
+        let st = RkStages::new(model);
+        if st.q.is_empty() {
+            return Self::default();
+        }
+        let (nq, nv) = (model.nq, model.nv);
+        Self {
+            st,
+            qb: vec![vec![0.0; nq]; 4],
+            vb: vec![vec![0.0; nv]; 4],
+            ab: vec![vec![0.0; nv]; 4],
+            ub: vec![0.0; nv],
+        }
+    }
 }
 
 impl VjpScratch {
@@ -261,6 +315,7 @@ impl VjpScratch {
             w: vec![0.0; nv],
             neg: vec![0.0; nv],
             adj: PosAdjoint::new(model),
+            rk: RkVjp::new(model),
         }
     }
 
@@ -271,6 +326,7 @@ impl VjpScratch {
             && self.qb.len() == model.nq
             && self.vb.len() == model.nv
             && self.adj.fits(model)
+            && (model.opt.integrator != Integrator::RK4 || self.rk.ub.len() == model.nv)
     }
 }
 
@@ -291,11 +347,7 @@ fn substep_vjp(
     let nv = model.nv;
     let st = &sc.starts[k];
     let (q, v) = (&st.q[..], &st.v[..]);
-    // a: the integrated acceleration, M_h a = f_smooth + J^T phi(c) (G = 0); c: the constraint
-    // solver's, M c = f_smooth + J^T phi(c) (F = 0); a = c without implicit terms or rows
-    let (a, c) = (&data.qacc_int, &data.qacc);
-    let two = data.implicit_split;
-    let adj = &mut sc.adj;
+    let a = &data.qacc_int;
     // integrate: v' = v + h a ; q' = q (+) h v'
     for i in 0..nv {
         sc.v_new[i] = v[i] + h * a[i];
@@ -309,13 +361,70 @@ fn substep_vjp(
     let w = &mut sc.w;
     w.iter_mut().for_each(|x| *x = 0.0);
     integrate_vel_vjp(h, &sc.vnew_bar, v_bar, w);
+    let mut a_scr = AccelScratch {
+        w: &mut sc.w,
+        lambda: &mut sc.lambda,
+        neg: &mut sc.neg,
+        adj: &mut sc.adj,
+    };
+    accel_vjp(
+        model,
+        params,
+        q,
+        v,
+        control,
+        data,
+        h,
+        &mut a_scr,
+        &mut sc.q_bar,
+        &mut sc.v_bar,
+        grad,
+    );
+    std::mem::swap(&mut sc.qb, &mut sc.q_bar);
+    std::mem::swap(&mut sc.vb, &mut sc.v_bar);
+}
+
+/// Buffers of [`accel_vjp`]: `w` holds the acceleration's adjoint on entry.
+struct AccelScratch<'a> {
+    w: &'a mut [f64],
+    lambda: &'a mut [f64],
+    neg: &'a mut [f64],
+    adj: &'a mut PosAdjoint,
+}
+
+/// Reverse of one evaluation of the acceleration the integrator applies (`data.qacc_int`,
+/// from [`pipeline::forward`] at `(q, v)` for a substep of length `h`, whose forward quantities
+/// are in `data`): with its adjoint in `sc.w` (overwritten), accumulates `q_bar`, `v_bar`, and
+/// the targets' and parameters' adjoints in `grad`.
+#[allow(clippy::too_many_arguments)]
+fn accel_vjp(
+    model: &Model,
+    params: &Params,
+    q: &[f64],
+    v: &[f64],
+    control: &Control,
+    data: &Data,
+    h: f64,
+    sc: &mut AccelScratch<'_>,
+    q_bar: &mut [f64],
+    v_bar: &mut [f64],
+    grad: &mut StepGrad,
+) {
+    let nv = model.nv;
+    // a: the integrated acceleration, M_h a = f_smooth + J^T phi(c) (G = 0); c: the constraint
+    // solver's, M c = f_smooth + J^T phi(c) (F = 0); a = c without implicit terms or rows
+    let (a, c) = (&data.qacc_int, &data.qacc);
+    let two = data.implicit_split;
+    let adj = &mut *sc.adj;
+    let w = &mut *sc.w;
     // the integrator's solve: w = M_h^-1 a_bar, the adjoint of G
     mass::solve(model, &data.qm_h_ldl, w);
     // the constraint solve (implicit function theorem on F): c_bar = d(J^T phi)/dc^T w =
     // -J_Q^T D_Q J_Q w over the rows in their quadratic piece, lambda_c = H^-1 c_bar; the
     // inputs of both equations then get mu = w + lambda_c, those of G alone (M_h a) w and those
     // of F alone (M c) lambda_c
-    let lambda = &mut sc.lambda;
+    let lambda = &mut *sc.lambda;
+    let neg = &mut *sc.neg;
     lambda.iter_mut().for_each(|x| *x = 0.0);
     if data.nefc > 0 {
         for r in 0..data.nefc {
@@ -336,7 +445,7 @@ fn substep_vjp(
     // armature a + h D_impl a - f_act - f_passive and M c - f_smooth = ID(q, v, c) + armature c
     // - f_act - f_passive (one pass at a = c with -mu when the two coincide)
     for i in 0..nv {
-        sc.neg[i] = if two { -w[i] } else { -(w[i] + lambda[i]) };
+        neg[i] = if two { -w[i] } else { -(w[i] + lambda[i]) };
     }
     rnea_vjp(
         model,
@@ -344,15 +453,15 @@ fn substep_vjp(
         data,
         v,
         Some(a),
-        &sc.neg,
+        neg,
         adj,
         v_bar,
         &mut pb.gravity,
     );
-    armature_vjp(a, &sc.neg, &mut pb.dof_armature);
+    armature_vjp(a, neg, &mut pb.dof_armature);
     if two {
         for i in 0..nv {
-            sc.neg[i] = -lambda[i];
+            neg[i] = -lambda[i];
         }
         rnea_vjp(
             model,
@@ -360,25 +469,25 @@ fn substep_vjp(
             data,
             v,
             Some(c),
-            &sc.neg,
+            neg,
             adj,
             v_bar,
             &mut pb.gravity,
         );
-        armature_vjp(c, &sc.neg, &mut pb.dof_armature);
+        armature_vjp(c, neg, &mut pb.dof_armature);
     }
     // mu = w + lambda_c, in lambda's place
     for i in 0..nv {
         lambda[i] += w[i];
     }
-    let mu = &sc.lambda;
+    let mu = &*lambda;
     // the implicit gains enter G alone under MuJoCo's split (and while they are 0: the step is
     // continuous as one leaves 0, see `solver::integrated_acceleration`), both equations when
     // the constraints are solved against M_h (then G = F)
-    let kw = if model.opt.implicit_constraints {
+    let kw: &[f64] = if model.opt.implicit_constraints {
         mu
     } else {
-        &sc.w
+        w
     };
     let k_bar = |i: usize, j: usize| {
         if i == j {
@@ -417,6 +526,160 @@ fn substep_vjp(
     contacts_vjp(model, params, data, adj, pb);
     com_vel_vjp(model, data, v, adj, v_bar);
     position_vjp(model, params, data, q, adj, q_bar, pb);
-    std::mem::swap(&mut sc.qb, &mut sc.q_bar);
-    std::mem::swap(&mut sc.vb, &mut sc.v_bar);
+}
+
+/// The four stages of a Runge-Kutta 4 substep from `start`: each stage's state and
+/// acceleration into `rk.st` (`eval` writes the acceleration at a state, warm-started from
+/// `carry`, leaving its forward quantities in the caller's `Data`).
+fn rk4_stages(
+    model: &Model,
+    start: &State,
+    h: f64,
+    rk: &mut RkVjp,
+    mut eval: impl FnMut(&State, &mut StepCarry, &mut [f64]) -> Result<()>,
+    carry: &mut StepCarry,
+) -> Result<()> {
+    let st = &mut rk.st;
+    st.q[0].copy_from_slice(&start.q);
+    st.v[0].copy_from_slice(&start.v);
+    for i in 0..4 {
+        if i > 0 {
+            integrator::rk_combine(
+                model,
+                &st.q[0],
+                &st.v[0],
+                &st.v,
+                &st.a,
+                &integrator::RK4_A[i - 1][..i],
+                h,
+                &mut st.state.q,
+                &mut st.state.v,
+                &mut st.u,
+            );
+            st.q[i].copy_from_slice(&st.state.q);
+            st.v[i].copy_from_slice(&st.state.v);
+        } else {
+            st.state.q.copy_from_slice(&start.q);
+            st.state.v.copy_from_slice(&start.v);
+        }
+        eval(&st.state, carry, &mut st.a[i])?;
+    }
+    Ok(())
+}
+
+/// An error unless the last solve in `data` (substep `k`) converged: the implicit function
+/// theorem, and so the gradient, needs it.
+fn check_converged(data: &Data, k: usize, nstep: u64) -> Result<()> {
+    if converged(data) {
+        return Ok(());
+    }
+    Err(Error::Diverged {
+        step: nstep,
+        message: format!(
+            "the constraint solver did not converge in substep {k} (scaled residual {:.1e}): its gradient would be wrong; raise `iterations`",
+            data.solver_residual
+        ),
+    })
+}
+
+/// Reverse of Runge-Kutta 4 substep `k` (from `sc.starts[k]`): its four stages forward, then
+/// from the last one back each stage's acceleration through [`accel_vjp`] (its forward
+/// quantities recomputed into `data`) and its starting state through the combination's reverse
+/// ([`rk_combine_vjp`]). `sc.qb`, `sc.vb`: as in [`substep_vjp`].
+#[allow(clippy::too_many_arguments)]
+fn rk4_substep_vjp<F>(
+    model: &Model,
+    params: &Params,
+    k: usize,
+    control: &Control,
+    data: &mut Data,
+    h: f64,
+    sc: &mut VjpScratch,
+    grad: &mut StepGrad,
+    forward: &F,
+) -> Result<()>
+where
+    F: Fn(usize, &State, &mut StepCarry, &mut Data) -> Result<()>,
+{
+    let eval = |st: &State, carry: &mut StepCarry, out: &mut [f64]| {
+        forward(k, st, carry, data)?;
+        out.copy_from_slice(&data.qacc_int);
+        Ok(())
+    };
+    rk4_stages(model, &sc.starts[k], h, &mut sc.rk, eval, &mut sc.carry)?;
+    let rk = &mut sc.rk;
+    for x in rk
+        .qb
+        .iter_mut()
+        .chain(rk.vb.iter_mut())
+        .chain(rk.ab.iter_mut())
+    {
+        x.iter_mut().for_each(|y| *y = 0.0);
+    }
+    // the result: q' = q0 (+) h sum B_j v_j, v' = v0 + h sum B_j a_j
+    rk_combine_vjp(
+        model,
+        &rk.st.q[0],
+        &rk.st.v,
+        &integrator::RK4_B,
+        h,
+        &sc.qb,
+        &sc.vb,
+        &mut rk.qb[0],
+        &mut rk.vb,
+        &mut rk.ab,
+        &mut rk.st.u,
+        &mut rk.ub,
+    );
+    for i in (0..4).rev() {
+        if i < 3 {
+            // the last stage's forward quantities are still in `data`
+            rk.st.state.q.copy_from_slice(&rk.st.q[i]);
+            rk.st.state.v.copy_from_slice(&rk.st.v[i]);
+            forward(k, &rk.st.state, &mut sc.carry, data)?;
+        }
+        check_converged(data, k, sc.carry.nstep)?;
+        sc.w.copy_from_slice(&rk.ab[i]);
+        let mut a_scr = AccelScratch {
+            w: &mut sc.w,
+            lambda: &mut sc.lambda,
+            neg: &mut sc.neg,
+            adj: &mut sc.adj,
+        };
+        accel_vjp(
+            model,
+            params,
+            &rk.st.q[i],
+            &rk.st.v[i],
+            control,
+            data,
+            h,
+            &mut a_scr,
+            &mut rk.qb[i],
+            &mut rk.vb[i],
+            grad,
+        );
+        if i > 0 {
+            // stage i's start: q0 (+) h sum_j A_ij v_j, v0 + h sum_j A_ij a_j
+            let (q_lo, q_hi) = rk.qb.split_at_mut(i);
+            let (v_lo, v_hi) = rk.vb.split_at_mut(i);
+            rk_combine_vjp(
+                model,
+                &rk.st.q[0],
+                &rk.st.v,
+                &integrator::RK4_A[i - 1][..i],
+                h,
+                &q_hi[0],
+                &v_hi[0],
+                &mut q_lo[0],
+                v_lo,
+                &mut rk.ab[..i],
+                &mut rk.st.u,
+                &mut rk.ub,
+            );
+        }
+    }
+    sc.qb.copy_from_slice(&rk.qb[0]);
+    sc.vb.copy_from_slice(&rk.vb[0]);
+    Ok(())
 }

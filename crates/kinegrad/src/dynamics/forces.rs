@@ -140,6 +140,10 @@ pub fn implicit_damping_law(
     damping: f64,
     kv: f64,
 ) -> (f64, ForcePartials) {
+    if integrator == Integrator::RK4 {
+        // every force explicit
+        return (0.0, ForcePartials::default());
+    }
     let mut k = damping;
     let mut p = ForcePartials {
         damping: 1.0,

@@ -85,6 +85,7 @@ pub fn options_not_applied(spec: &EntitySpec, opts: &Options, gravity: &Vec3) ->
                 let file = match v.as_str() {
                     "Euler" => Some(Integrator::Euler),
                     "implicitfast" => Some(Integrator::ImplicitFast),
+                    "RK4" => Some(Integrator::RK4),
                     _ => None, // reported as unsupported when read
                 };
                 file.filter(|f| *f != opts.integrator).map(|_| {
@@ -843,7 +844,8 @@ impl Loader {
         match o.attr("integrator") {
             None | Some("Euler") => opt.integrator = Integrator::Euler,
             Some("implicitfast") => opt.integrator = Integrator::ImplicitFast,
-            Some(s @ ("implicit" | "RK4")) => {
+            Some("RK4") => opt.integrator = Integrator::RK4,
+            Some(s @ "implicit") => {
                 opt.integrator = Integrator::ImplicitFast;
                 self.warn(format!(
                     "<option integrator='{s}'> unsupported, implicitfast used"

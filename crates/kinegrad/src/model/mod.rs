@@ -110,6 +110,9 @@ pub enum Integrator {
     Euler,
     /// Also actuator velocity gains implicit (M + h (D + Kv)), as MuJoCo's implicitfast.
     ImplicitFast,
+    /// Classic fourth-order Runge-Kutta on (q, v), every force explicit, as MuJoCo's RK4: four
+    /// evaluations of the constrained acceleration per substep ([`crate::integrator`]).
+    RK4,
 }
 
 impl Integrator {
@@ -118,17 +121,19 @@ impl Integrator {
         match self {
             Integrator::Euler => "euler",
             Integrator::ImplicitFast => "implicitfast",
+            Integrator::RK4 => "RK4",
         }
     }
 
-    /// The integrator named `name` ("euler" or "implicitfast").
+    /// The integrator named `name` ("euler", "implicitfast" or "RK4").
     pub fn from_name(name: &str) -> crate::Result<Self> {
         match name {
             "euler" => Ok(Integrator::Euler),
             "implicitfast" => Ok(Integrator::ImplicitFast),
+            "RK4" | "rk4" => Ok(Integrator::RK4),
             other => Err(crate::Error::invalid(
                 "integrator",
-                format!("expected 'euler' or 'implicitfast', got '{other}'"),
+                format!("expected 'euler', 'implicitfast' or 'RK4', got '{other}'"),
             )),
         }
     }
