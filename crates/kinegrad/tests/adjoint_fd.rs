@@ -638,6 +638,26 @@ fn direction(model: &Model) -> StepDirection {
     }
 }
 
+/// The 0.1 m box of `model` settled flat on the plane for 100 steps, then pushed.
+fn pushed_box(model: &Model) -> State {
+    let mut s = State::new(model);
+    let mut d = Data::new(model);
+    let mut carry = StepCarry::new(model);
+    s.q[2] = 0.05;
+    for _ in 0..100 {
+        let c = Control::new(model);
+        pipeline::step(model, &model.params0, &mut s, &c, &mut carry, &mut d).unwrap();
+    }
+    assert!(
+        (s.q[2] - 0.05).abs() < 1e-3,
+        "the box rests on its face: z {}",
+        s.q[2]
+    );
+    s.v[0] = 2.5;
+    s.v[1] = 0.4;
+    s
+}
+
 #[test]
 fn box_sliding_on_plane_100_steps_gradient_wrt_velocity_friction_mass() {
     let model = contact_model_dt(
@@ -646,24 +666,7 @@ fn box_sliding_on_plane_100_steps_gradient_wrt_velocity_friction_mass() {
         0.3,
         0.01,
     );
-    let mut s = State::new(&model);
-    // settle flat on the plane first, then push
-    let mut d = Data::new(&model);
-    let mut carry = StepCarry::new(&model);
-    s.q[2] = 0.05;
-    for _ in 0..100 {
-        pipeline::step(
-            &model,
-            &model.params0,
-            &mut s,
-            &Control::new(&model),
-            &mut carry,
-            &mut d,
-        )
-        .unwrap();
-    }
-    s.v[0] = 2.5;
-    s.v[1] = 0.4;
+    let s = pushed_box(&model);
     let mut dv = direction(&model);
     dv.v[0] = 1.0;
     dv.v[1] = -0.5;
@@ -691,28 +694,7 @@ fn rk4_box_sliding_100_steps_gradient_wrt_state_and_friction() {
         0.01,
     );
     model.opt.integrator = Integrator::RK4;
-    let mut s = State::new(&model);
-    let mut d = Data::new(&model);
-    let mut carry = StepCarry::new(&model);
-    s.q[2] = 0.05;
-    for _ in 0..100 {
-        pipeline::step(
-            &model,
-            &model.params0,
-            &mut s,
-            &Control::new(&model),
-            &mut carry,
-            &mut d,
-        )
-        .unwrap();
-    }
-    assert!(
-        (s.q[2] - 0.05).abs() < 1e-3,
-        "the box rests on its face: z {}",
-        s.q[2]
-    );
-    s.v[0] = 2.5;
-    s.v[1] = 0.4;
+    let s = pushed_box(&model);
     let mut dv = direction(&model);
     dv.v[0] = 1.0;
     dv.v[1] = -0.5;

@@ -248,25 +248,28 @@ fn hundred_step_gradient_through_tendons_matches_central_differences() {
     hundred_step_check(&tendon_chain(Integrator::ImplicitFast), 6);
 }
 
-/// The gradient of a loss on the state after 100 steps from a moving start, with respect to
-/// the initial state, the dry friction of dofs and tendons, the tendons' springs and dampers and
-/// a mass, against central differences.
-fn hundred_step_check(model: &Model, seed: u64) {
-    let model = model.clone();
-    let s0 = moving_state(&model, seed, 0);
-    let steps = 100;
-    let controls = vec![Control::new(&model); steps];
+/// The loss on the state after `steps` unforced steps from `s0` (a weighted sum of the positions
+/// and 0.3 |v|^2) under `params`, and, with `grad`, its gradient by the reverse pass.
+fn final_loss(
+    model: &Model,
+    params: &kinegrad::Params,
+    s0: &State,
+    steps: usize,
+    grad: bool,
+) -> (f64, Option<kinegrad::adjoint::rollout::RolloutGrad>) {
+    let controls = vec![Control::new(model); steps];
     let w: Vec<f64> = (0..model.nq).map(|i| 1.0 + 0.1 * i as f64).collect();
-    let loss_of = |st: &State| {
-        st.q.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>()
-            + 0.3 * st.v.iter().map(|x| x * x).sum::<f64>()
-    };
-    let params = model.params0.clone();
-    let mut data = Data::new(&model);
-    let states = rollout(&model, &params, &s0, &controls, &mut data).unwrap();
+    let mut data = Data::new(model);
+    let states = rollout(model, params, s0, &controls, &mut data).unwrap();
+    let last = &states[steps];
+    let loss = last.q.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>()
+        + 0.3 * last.v.iter().map(|x| x * x).sum::<f64>();
+    if !grad {
+        return (loss, None);
+    }
     let g = rollout_vjp(
-        &model,
-        &params,
+        model,
+        params,
         &states,
         &controls,
         &mut data,
@@ -278,6 +281,18 @@ fn hundred_step_check(model: &Model, seed: u64) {
         },
     )
     .unwrap();
+    (loss, Some(g))
+}
+
+/// The gradient of a loss on the state after 100 steps from a moving start, with respect to
+/// the initial state, the dry friction of dofs and tendons, the tendons' springs and dampers and
+/// a mass, against central differences.
+fn hundred_step_check(model: &Model, seed: u64) {
+    let model = model.clone();
+    let s0 = moving_state(&model, seed, 0);
+    let steps = 100;
+    let params = model.params0.clone();
+    let g = final_loss(&model, &params, &s0, steps, true).1.unwrap();
     let mut rng = Rng(7);
     let blank = || StepDirection {
         q: vec![0.0; model.nq],
@@ -319,9 +334,14 @@ fn hundred_step_check(model: &Model, seed: u64) {
             let mut st = s0.clone();
             st.q.iter_mut().zip(&dir.q).for_each(|(a, b)| *a += s * b);
             st.v.iter_mut().zip(&dir.v).for_each(|(a, b)| *a += s * b);
-            let p = params_axpy(&params, s, &dir.params);
-            let states = rollout(&model, &p, &st, &controls, &mut Data::new(&model)).unwrap();
-            loss_of(&states[steps])
+            final_loss(
+                &model,
+                &params_axpy(&params, s, &dir.params),
+                &st,
+                steps,
+                false,
+            )
+            .0
         };
         // the loss is ~70 and the frictionloss' effect ~0.04: below 1e-6 the differences' round-off
         // (~1e-16 * 70 / eps) shows (eps 1e-7: 1.5e-5; 1e-6: 1.3e-6; 1e-5: 2.6e-8); the
@@ -492,29 +512,8 @@ fn frictionloss_gradient_at_zero_is_the_right_derivative() {
     ] {
         let s0 = moving_state(&model, seed, 0);
         let steps = 100;
-        let controls = vec![Control::new(&model); steps];
-        let w: Vec<f64> = (0..model.nq).map(|i| 1.0 + 0.1 * i as f64).collect();
-        let loss_of = |st: &State| {
-            st.q.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>()
-                + 0.3 * st.v.iter().map(|x| x * x).sum::<f64>()
-        };
         let params = model.params0.clone();
-        let mut data = Data::new(&model);
-        let states = rollout(&model, &params, &s0, &controls, &mut data).unwrap();
-        let g = rollout_vjp(
-            &model,
-            &params,
-            &states,
-            &controls,
-            &mut data,
-            |t, st, qb, vb| {
-                if t == steps {
-                    qb.copy_from_slice(&w);
-                    vb.iter_mut().zip(&st.v).for_each(|(b, v)| *b = 0.6 * v);
-                }
-            },
-        )
-        .unwrap();
+        let g = final_loss(&model, &params, &s0, steps, true).1.unwrap();
         let mut rng = Rng(seed + 50);
         let mut dir = params_zeros(&model);
         let mut n = 0;
@@ -531,11 +530,7 @@ fn frictionloss_gradient_at_zero_is_the_right_derivative() {
             }
         }
         assert!(n > 0, "the model has frictionless dofs or tendons");
-        let eval = |s: f64| {
-            let p = params_axpy(&params, s, &dir);
-            let states = rollout(&model, &p, &s0, &controls, &mut Data::new(&model)).unwrap();
-            loss_of(&states[steps])
-        };
+        let eval = |s: f64| final_loss(&model, &params_axpy(&params, s, &dir), &s0, steps, false).0;
         let eps = 1e-6;
         let f0 = eval(0.0);
         let d1 = (eval(eps) - f0) / eps;
