@@ -277,17 +277,7 @@ pub fn forward(
     forces::actuation(model, params, q, v, control, data);
     smooth_force(model, params, q, v, data);
     implicit_mass(model, params, control, data, h);
-    data.qm_h_ldl.copy_from_slice(&data.qm_h);
-    if mass::factor(model, &mut data.qm_h_ldl).is_some() {
-        return Err(not_positive_definite(
-            model,
-            params,
-            control,
-            data,
-            h,
-            carry.nstep,
-        ));
-    }
+    factor_mass(model, params, control, data, h, carry.nstep, true)?;
     // collision and constraints
     crate::detect::detect(model, params, data);
     constraint::make_rows(model, params, q, v, h, data);
@@ -296,17 +286,7 @@ pub fn forward(
     data.implicit_split = split(model, data);
     data.qacc_smooth.copy_from_slice(&data.qfrc_smooth);
     if data.implicit_split {
-        data.qm_ldl.copy_from_slice(&data.qm);
-        if mass::factor(model, &mut data.qm_ldl).is_some() {
-            return Err(not_positive_definite(
-                model,
-                params,
-                control,
-                data,
-                h,
-                carry.nstep,
-            ));
-        }
+        factor_mass(model, params, control, data, h, carry.nstep, false)?;
         mass::solve(model, &data.qm_ldl, &mut data.qacc_smooth);
     } else {
         mass::solve(model, &data.qm_h_ldl, &mut data.qacc_smooth);
@@ -418,12 +398,7 @@ pub fn forward_replay(
     kinematics::com_vel(model, v, data);
     forces::actuation(model, params, q, v, control, data);
     implicit_mass(model, params, control, data, h);
-    data.qm_h_ldl.copy_from_slice(&data.qm_h);
-    if mass::factor(model, &mut data.qm_h_ldl).is_some() {
-        return Err(not_positive_definite(
-            model, params, control, data, h, nstep,
-        ));
-    }
+    factor_mass(model, params, control, data, h, nstep, true)?;
     data.contacts.clear();
     for c in replay.contacts {
         let (g1, g2) = (c.geom1 as usize, c.geom2 as usize);
@@ -489,6 +464,41 @@ fn implicit_mass(model: &Model, params: &Params, control: &Control, data: &mut D
             }
             data.implicit_active = true;
         }
+    }
+}
+
+/// Factor `qm_h` into `qm_h_ldl` (`implicit`) or `qm` into `qm_ldl`, or the error naming
+/// where it stops being positive definite.
+fn factor_mass(
+    model: &Model,
+    params: &Params,
+    control: &Control,
+    data: &mut Data,
+    h: f64,
+    nstep: u64,
+    implicit: bool,
+) -> Result<()> {
+    let (m, ldl) = if implicit {
+        (&data.qm_h, &mut data.qm_h_ldl)
+    } else {
+        (&data.qm, &mut data.qm_ldl)
+    };
+    ldl.copy_from_slice(m);
+    match mass::factor(model, ldl) {
+        None => Ok(()),
+        Some(_) if implicit => Err(not_positive_definite(
+            model, params, control, data, h, nstep,
+        )),
+        Some(d) => Err(Error::Diverged {
+            step: nstep,
+            message: format!(
+                "the mass matrix is not positive definite without its implicit damping (its \
+                 factorization fails at dof {d}, joint '{}'): the constraints are solved against \
+                 it (check the mass, inertia and armature of body '{}', or set \
+                 RigidOptions(implicit_constraints=True))",
+                model.jnt_name[model.dof_jnt[d]], model.body_name[model.dof_body[d]]
+            ),
+        }),
     }
 }
 
