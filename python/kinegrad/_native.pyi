@@ -35,7 +35,11 @@ class SceneBuilder:
         ls_iterations: int = 50,
         constraint_timeconst: Optional[float] = None,
         impratio: float = 1.0,
-    ) -> None: ...
+        enable_equality: bool = True,
+        enable_frictionloss: bool = True,
+        implicit_constraints: bool = False,
+    ) -> None:
+        """integrator: "euler", "implicitfast" or "RK4"."""
     def add_urdf(
         self, path: str, scale: float, pos: Sequence[float], quat: Sequence[float], fixed: bool, friction: Optional[float] = None
     ) -> Tuple[int, List[str]]:

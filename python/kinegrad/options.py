@@ -65,8 +65,9 @@ class RigidOptions(_Options):
     """Rigid solver options (MuJoCo-style soft constraints solved by Newton).
 
     ``implicit_constraints`` (kinegrad's, default False): solve the contact and constraint
-    forces against the implicit integrator's ``M + h D`` (joint damping, and the velocity gains
-    under implicitfast) instead of MuJoCo's ``M``. MuJoCo's way (the default) matches MuJoCo's
+    forces against the implicit integrator's ``M + h D`` (joint damping, and under
+    implicitfast the velocity gains and the tendons' damping and kv along J^T J) instead of
+    MuJoCo's ``M``. MuJoCo's way (the default) matches MuJoCo's
     step; set it for stiff velocity servos in contact (``dt * kv`` well above the dof's
     inertia, e.g. light wheels), whose contact forces it keeps consistent with the servo."""
 

@@ -61,21 +61,67 @@ def test_rk4_matches_mujoco(name, tol):
     assert err < tol, f"{name}: {err:.1e}"
 
 
-def test_rk4_is_not_euler():
-    # the same start under Euler parts from RK4's result by O(h) per step: the comparison
-    # above would catch a step that ignored the stages
-    ours, ref = run_both("inverted_double_pendulum", n=20)
-    path = asset("gymnasium", "inverted_double_pendulum.xml")
+def kinegrad_run(name, integrator, q0, v0, n):
+    path = asset("gymnasium", f"{name}.xml")
     m = mujoco.MjModel.from_xml_path(str(path))
-    m.opt.integrator = mujoco.mjtIntegrator.mjINT_EULER
-    m.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_CONTACT
+    b = _native.SceneBuilder(
+        timestep=float(m.opt.timestep), integrator=integrator, enable_collision=False, tolerance=1e-14,
+        gravity=list(m.opt.gravity),
+    )
+    b.add_mjcf(str(path), 1.0, [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0])
+    sim = b.build(1)
+    sim.set_state(q0[None], v0[None])
+    sim.step(n)
+    return np.concatenate([sim.get_qpos()[0], sim.get_qvel()[0]])
+
+
+def test_rk4_is_not_euler():
+    # kinegrad's own Euler parts from its RK4 by far more than the tolerance above: a step
+    # that ignored the stages would fail the comparison with MuJoCo
+    ours, ref = run_both("inverted_double_pendulum", n=20)
+    m = mujoco.MjModel.from_xml_path(str(asset("gymnasium", "inverted_double_pendulum.xml")))
     rng = np.random.default_rng(0)
+    q0 = m.qpos0 + 0.05 * rng.standard_normal(m.nq)
+    v0 = 0.3 * rng.standard_normal(m.nv)
+    euler = kinegrad_run("inverted_double_pendulum", "euler", q0, v0, 20)
+    assert np.abs(euler - ours[-1]).max() > 1e-4
+    assert np.abs(ours[-1] - ref[-1]).max() < 1e-9
+
+
+def test_rk4_with_a_free_joint_matches_mujocos_algorithm_replayed():
+    # the humanoid's looser bound above: MuJoCo 4.0's mj_step differs by 1e-9 per step in the
+    # free joint's quaternion from its own RK4 replayed through mj_forward and mj_integratePos
+    # (stage i from q0 (+) h sum A_ij v_j, the result from q0 (+) h sum B_j v_j); kinegrad
+    # matches the replay to round-off
+    path = asset("gymnasium", "humanoid.xml")
+    m = mujoco.MjModel.from_xml_path(str(path))
+    m.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_CONTACT
+    m.opt.tolerance, m.opt.ls_tolerance = 1e-14, 1e-12
+    rng = np.random.default_rng(0)
+    q0 = m.qpos0 + 0.05 * rng.standard_normal(m.nq)
+    mujoco.mj_normalizeQuat(m, q0)
+    v0 = 0.3 * rng.standard_normal(m.nv)
+    h = m.opt.timestep
+    a_tab, b_tab = [[0.5], [0.0, 0.5], [0.0, 0.0, 1.0]], [1 / 6, 1 / 3, 1 / 3, 1 / 6]
     d = mujoco.MjData(m)
-    d.qpos[:] = m.qpos0 + 0.05 * rng.standard_normal(m.nq)
-    d.qvel[:] = 0.3 * rng.standard_normal(m.nv)
+    q, v = q0.copy(), v0.copy()
     for _ in range(20):
-        mujoco.mj_step(m, d)
-    assert np.abs(d.qvel - ref[-1, m.nq:]).max() > 1e-4
+        qs, vs, acc = [q], [v], []
+        for i in range(4):
+            if i > 0:
+                w = a_tab[i - 1]
+                qi = q.copy()
+                mujoco.mj_integratePos(m, qi, sum(w[j] * vs[j] for j in range(i)), h)
+                qs.append(qi)
+                vs.append(v + h * sum(w[j] * acc[j] for j in range(i)))
+            d.qpos[:], d.qvel[:] = qs[i], vs[i]
+            mujoco.mj_forward(m, d)
+            acc.append(d.qacc.copy())
+        q = q.copy()
+        mujoco.mj_integratePos(m, q, sum(b_tab[j] * vs[j] for j in range(4)), h)
+        v = v + h * sum(b_tab[j] * acc[j] for j in range(4))
+    ours = kinegrad_run("humanoid", "RK4", q0, v0, 20)
+    assert np.abs(ours - np.concatenate([q, v])).max() < 1e-10
 
 
 def test_rk4_through_the_genesis_api_with_gradients():

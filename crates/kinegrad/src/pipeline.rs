@@ -318,6 +318,10 @@ fn rk4(
     data: &mut Data,
     h: f64,
 ) -> Result<()> {
+    if data.rk.q.len() != 4 || data.rk.u.len() != model.nv {
+        // a Data made before the model's integrator became RK4
+        data.rk = crate::data::RkStages::new(model);
+    }
     let mut rk = std::mem::take(&mut data.rk);
     rk.q[0].copy_from_slice(&state.q);
     rk.v[0].copy_from_slice(&state.v);

@@ -647,3 +647,18 @@ fn urdf_mimic_that_cannot_act_is_dropped_with_a_warning() {
     b.add_entity(spec, Pose::identity(), BaseMode::Fixed);
     assert_eq!(b.build().unwrap().equalities.len(), 1);
 }
+
+/// A solref mixing the standard and direct formats loads with MuJoCo's default in its place and
+/// a warning naming the element (MuJoCo replaces it at run time, with a warning).
+#[test]
+fn mjcf_mixed_solref_becomes_the_default_with_a_warning() {
+    let xml = r#"<mujoco><worldbody><body>
+      <joint name="j" type="hinge" limited="true" range="-1 1" solreflimit="0.01 0"/>
+      <geom name="g" type="sphere" size="0.1" solref="-100 1"/></body></worldbody></mujoco>"#;
+    let spec = mjcf::load_str(xml, Path::new("mixed.xml"), 1.0).unwrap();
+    let w = spec.warnings.join("\n");
+    assert!(w.contains("joint 'j': solreflimit [0.01, 0] mixes"), "{w}");
+    assert!(w.contains("geom 'g': solref [-100, 1] mixes"), "{w}");
+    assert_eq!(spec.bodies[0].joints[0].solref, [0.02, 1.0]);
+    assert_eq!(spec.bodies[0].geoms[0].solref, [0.02, 1.0]);
+}

@@ -300,7 +300,7 @@ fn replayed_substep_equals_the_forward_pass() {
         let mut data = Data::new(&model);
         let mut carry = StepCarry::new(&model);
         let mut replayed = Data::new(&model);
-        let (mut solved, mut rows) = (0, 0);
+        let (mut solved, mut rows, mut split) = (0, 0, 0);
         for c in &controls(&model, 60) {
             for _ in 0..substeps {
                 let s0 = s.clone();
@@ -332,9 +332,13 @@ fn replayed_substep_equals_the_forward_pass() {
                     |d: &Data| d.qfrc_constraint.clone(),
                     |d: &Data| d.qfrc_actuator.clone(),
                     |d: &Data| d.qm_h.clone(),
+                    |d: &Data| d.qm_h_ldl.clone(),
+                    |d: &Data| d.qacc_int.clone(),
                 ] {
                     assert_eq!(f(&replayed), f(&data));
                 }
+                assert_eq!(replayed.implicit_active, data.implicit_active);
+                assert_eq!(replayed.implicit_split, data.implicit_split);
                 assert_eq!(replayed.efc_active, data.efc_active);
                 assert_eq!(replayed.efc_kind, data.efc_kind);
                 assert_eq!(replayed.actuator_clamped, data.actuator_clamped);
@@ -347,10 +351,15 @@ fn replayed_substep_equals_the_forward_pass() {
                         assert_eq!(replayed.geom_xmat[g], data.geom_xmat[g]);
                     }
                 }
-                kinegrad::integrator::integrate_vel(&mut s.v, &data.qacc, h);
+                split += usize::from(data.implicit_split);
+                kinegrad::integrator::integrate_vel(&mut s.v, &data.qacc_int, h);
                 kinegrad::integrator::integrate_pos(&model, &mut s.q, &s.v, h);
             }
         }
+        assert!(
+            split > 30 * substeps,
+            "{split} substeps under MuJoCo's implicit split"
+        );
         assert!(
             solved > 30 * substeps,
             "{solved} substeps needed Newton iterations"

@@ -215,7 +215,8 @@ pub fn rows_vjp(
 /// `z = J a + b J v` is non-zero is saturated, its force `-eps sign(z)`, and leaves the Newton
 /// Hessian alone, so `frictionloss_bar = -sign(z) J lambda` (as a saturated row's in
 /// [`super::solve::row_seed`]); at `z = 0` the row would open a quadratic piece and the
-/// derivative is left at 0. `lambda = H^-1 a_bar` and `a = qacc` of the step.
+/// derivative is left at 0. `lambda` is the rows' seed `mu` of `adjoint/step.rs::accel_vjp`
+/// and `a = qacc` the solver's solution.
 pub fn frictionloss_onset_vjp(
     model: &Model,
     params: &Params,

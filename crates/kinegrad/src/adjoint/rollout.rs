@@ -328,6 +328,11 @@ impl Tape {
         if self.stride > 1 {
             return;
         }
+        if !data.rk.q.is_empty() {
+            // Runge-Kutta 4: the reverse recomputes its stages, nothing to keep
+            self.results.clear();
+            return;
+        }
         if self.results.len + 1 != self.len {
             // not the result of the last recorded step, or an earlier step has none
             self.results.clear();

@@ -1,12 +1,14 @@
 //! Reverse of the constraint solve ([`crate::constraint::solver::solve`]) by the implicit
 //! function theorem.
 //!
-//! The solution `a` satisfies the optimality condition
-//! `F(a, theta) = M_h a - f_smooth + J_A^T D_A (J_A a - aref_A) = 0` on its active set A, with
-//! `H = dF/da = M_h + J_A^T D_A J_A` factored by the forward pass (`data.hess`). For a
-//! fixed active set, `theta_bar += -(dF/dtheta)^T lambda` with `lambda = H^-1 a_bar`
-//! ([`solve_vjp`]). The terms of `-(dF/dtheta)^T lambda`: `f_smooth_bar = lambda`,
-//! `M_h_bar = -lambda a^T` (taken by the stages that build `M_h a`, see `adjoint/step.rs`), and
+//! The solution `c` satisfies the optimality condition
+//! `F(c, theta) = M c - f_smooth + J_A^T D_A (J_A c - aref_A) = 0` on its active set A, with
+//! `H = dF/dc = M + J_A^T D_A J_A` factored by the forward pass (`data.hess`; `M_h` in M's
+//! place under `Options::implicit_constraints`). For a fixed active set,
+//! `theta_bar += -(dF/dtheta)^T lambda` with `lambda = H^-1 c_bar` ([`solve_vjp`]; `c_bar`
+//! from the integrated acceleration's equation, see `adjoint/step.rs::accel_vjp`). The terms of
+//! `-(dF/dtheta)^T lambda`: `f_smooth_bar = lambda`, `M_bar = -lambda c^T` (taken by the stages
+//! that build `M c`), and
 //! per active row the adjoints of its Jacobian, reference acceleration and inverse
 //! regularizer ([`row_seed`], handed to `adjoint/constraint_rows.rs`).
 
@@ -40,8 +42,9 @@ pub fn converged(data: &Data) -> bool {
 }
 
 /// Reverse of [`crate::constraint::solver::solve`], first half: `lambda <- H^-1 lambda`, with
-/// `lambda` holding `a_bar` (nv) on entry. `lambda` is then the adjoint of `f_smooth`, and
-/// `-lambda` seeds every stage that builds `M_h a`. Needs `hess` of the solve.
+/// `lambda` holding the solution's adjoint `c_bar` (nv) on entry. `lambda` is then F's adjoint
+/// (see `adjoint/step.rs::accel_vjp` for how it combines with the integrator's). Needs `hess`
+/// of the solve.
 pub fn solve_vjp(model: &Model, data: &Data, lambda: &mut [f64]) {
     data.hess.solve(model, lambda);
 }

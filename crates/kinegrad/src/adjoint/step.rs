@@ -221,14 +221,14 @@ fn step_vjp_in(
     for k in (0..ns).rev() {
         if rk4 {
             rk4_substep_vjp(model, params, k, control, data, h, sc, grad, &forward)?;
-            continue;
+        } else {
+            // the last substep's forward quantities are still in `data`
+            if k + 1 < ns {
+                forward(k, &sc.starts[k], &mut sc.carry, data)?;
+            }
+            check_converged(data, k, sc.carry.nstep)?;
+            substep_vjp(model, params, k, control, data, h, sc, grad);
         }
-        // the last substep's forward quantities are still in `data`
-        if k + 1 < ns {
-            forward(k, &sc.starts[k], &mut sc.carry, data)?;
-        }
-        check_converged(data, k, sc.carry.nstep)?;
-        substep_vjp(model, params, k, control, data, h, sc, grad);
         if let Some(i) = sc.qb.iter().chain(&sc.vb).position(|x| !x.is_finite()) {
             return Err(Error::Diverged {
                 step: sc.carry.nstep,

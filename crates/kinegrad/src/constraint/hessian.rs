@@ -34,8 +34,8 @@ impl Hessian {
     /// (= J a - aref, nefc; [`super::row_state`]), or `M_h` alone without rows. Returns false if it is not positive definite.
     pub fn factor(&mut self, model: &Model, data: &Data, jar: &[f64]) -> bool {
         if data.nefc == 0 {
-            // factored here rather than copied from `qm_h_ldl`, which a replay for the reverse
-            // pass does not compute
+            // M_h alone (the rows' matrix does not matter without rows); factored here so that
+            // the Hessian does not depend on the caller having factored `qm_h_ldl`
             self.kind = Kind::Mass;
             self.mass_ldl.copy_from_slice(&data.qm_h);
             return mass::factor(model, &mut self.mass_ldl).is_none();

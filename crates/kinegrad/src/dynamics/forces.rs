@@ -185,7 +185,8 @@ pub fn actuation(
         data.qfrc_actuator[d] = f;
     }
     // tendon channels: the same law on the tendon's length and rate, applied along J^T (their
-    // velocity gain is explicit under both integrators: J^T kv J couples dofs off the tree)
+    // velocity gain is implicit under implicitfast where M has entries, see
+    // `tendon_implicit_gain`; the coupling of dofs on different branches stays explicit)
     for (t, ten) in model.tendons.iter().enumerate() {
         let ch = model.nv + t;
         let (f, clamped, _) = actuator_law(

@@ -185,7 +185,62 @@ fn load_tree(root: XNode, path: &Path, scale: f64) -> Result<EntitySpec> {
     ld.spec.source = Some(path.to_path_buf());
     ld.run(&root)?;
     inertia::apply_scale(&mut ld.spec, scale);
+    mixed_solrefs_to_default(&mut ld.spec);
     Ok(ld.spec)
+}
+
+/// A solref mixing the standard (both > 0) and direct (both <= 0) formats is replaced by
+/// MuJoCo's default (0.02, 1) with a warning naming the element, as MuJoCo does at run time.
+fn mixed_solrefs_to_default(spec: &mut EntitySpec) {
+    let mut warnings = Vec::new();
+    let mut fix = |what: String, attr: &str, s: &mut [f64; 2]| {
+        if (s[0] > 0.0) != (s[1] > 0.0) {
+            warnings.push(format!(
+                "{what}: {attr} [{}, {}] mixes the standard (both > 0) and direct (both <= 0) \
+                 formats: MuJoCo's default [0.02, 1] used, as MuJoCo does",
+                s[0], s[1]
+            ));
+            *s = [0.02, 1.0];
+        }
+    };
+    for b in &mut spec.bodies {
+        for j in &mut b.joints {
+            fix(format!("joint '{}'", j.name), "solreflimit", &mut j.solref);
+            fix(
+                format!("joint '{}'", j.name),
+                "solreffriction",
+                &mut j.solref_fri,
+            );
+        }
+        for (k, g) in b.geoms.iter_mut().enumerate() {
+            let what = if g.name.is_empty() {
+                format!("geom {k} of body '{}'", b.name)
+            } else {
+                format!("geom '{}'", g.name)
+            };
+            fix(what, "solref", &mut g.solref);
+        }
+    }
+    for t in &mut spec.tendons {
+        fix(
+            format!("tendon '{}'", t.name),
+            "solreflimit",
+            &mut t.solref_lim,
+        );
+        fix(
+            format!("tendon '{}'", t.name),
+            "solreffriction",
+            &mut t.solref_fri,
+        );
+    }
+    for (k, e) in spec.equalities.iter_mut().enumerate() {
+        fix(
+            format!("equality {k} ('{}')", e.name),
+            "solref",
+            &mut e.solref,
+        );
+    }
+    spec.warnings.extend(warnings);
 }
 
 #[derive(Clone, Copy, PartialEq)]
