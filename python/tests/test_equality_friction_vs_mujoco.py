@@ -206,3 +206,47 @@ def test_menagerie_panda_as_written_matches_mujoco():
     assert abs(ref[-1, fingers].sum() / 2 - target[0, nv]) < 2e-3, "the gripper opens to the target"
     assert np.abs(ref[-1, :7] - ctrl[:7]).max() < 0.05, "the arm reaches its targets"
     assert_trajectories_match(ours, ref, 1e-8)
+
+
+def test_gradient_wrt_mimic_multiplier_offset_and_equality_solref():
+    # a Genesis-style scene with the two-link mimic arm: the final elbow angle's gradient with
+    # respect to the mimic's offset and multiplier (eq_polycoef[:, 0:2]) and its softness
+    # (eq_solref) through 100 steps, against central differences
+    import torch
+
+    import kinegrad as gs
+
+    path = str(HERE / "models" / "mimic_arm.urdf")
+
+    def run(poly, solref, requires_grad):
+        scene = gs.Scene(
+            sim_options=gs.options.SimOptions(dt=0.002, requires_grad=requires_grad),
+            rigid_options=gs.options.RigidOptions(enable_collision=False, enable_joint_limit=False),
+        )
+        arm = scene.add_entity(gs.morphs.URDF(file=path, fixed=True))
+        scene.build()
+        solver = scene.sim.rigid_solver
+        base = solver.get_param("eq_polycoef")[0, 0].clone()  # (env, equality, coefficient)
+        assert base[:2].tolist() == [0.2, -0.5], base
+        solver.set_param("eq_polycoef", torch.cat([poly, base[2:]]).unsqueeze(0))
+        solver.set_param("eq_solref", solref.unsqueeze(0))
+        arm.set_dofs_velocity(torch.tensor([1.5, 0.0], dtype=torch.float64))
+        for _ in range(100):
+            scene.step()
+        q = arm.get_dofs_position()
+        return q[1] + 0.3 * q[0]
+
+    poly = torch.tensor([0.2, -0.5], dtype=torch.float64, requires_grad=True)
+    solref = torch.tensor([0.02, 1.0], dtype=torch.float64, requires_grad=True)
+    loss = run(poly, solref, True)
+    loss.backward()
+    assert abs(float(poly.grad[1])) > 1e-2, poly.grad  # the multiplier moves the elbow
+    eps = 1e-6
+    for x, g in ((poly, poly.grad), (solref, solref.grad)):
+        for i in range(2):
+            d = torch.zeros(2, dtype=torch.float64)
+            d[i] = eps
+            with torch.no_grad():
+                args = lambda s: (poly + s * d, solref) if x is poly else (poly, solref + s * d)  # noqa: E731
+                fd = (run(*args(1), False) - run(*args(-1), False)) / (2 * eps)
+            assert abs(float(fd) - float(g[i])) < 1e-5 * max(abs(float(fd)), 1e-3), (i, float(fd), float(g[i]))

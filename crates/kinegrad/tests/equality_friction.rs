@@ -190,6 +190,18 @@ fn one_step_reverse_matches_central_differences_in_every_input() {
                 dp.tendon_lengthspring[t] = [rng.next(), rng.next()];
             }
             dp.gravity = Vec3::new(rng.next(), rng.next(), rng.next());
+            // each equality's softness (standard format: time constant, damping ratio) and
+            // polynomial (read by joint and tendon equalities)
+            for e in 0..model.equalities.len() {
+                dp.eq_solref[e] = [0.01 * rng.next(), 0.3 * rng.next()];
+                dp.eq_polycoef[e] = [
+                    0.1 * rng.next(),
+                    rng.next(),
+                    rng.next(),
+                    rng.next(),
+                    rng.next(),
+                ];
+            }
             let zero_q = vec![0.0; model.nq];
             let zero_v = vec![0.0; model.nv];
             let dirs = [
@@ -323,12 +335,18 @@ fn hundred_step_check(model: &Model, seed: u64) {
     }
     let mut dm = blank();
     dm.params.body_mass[model.nbody - 1] = 1.0;
+    let mut deq = blank();
+    for e in 0..model.equalities.len() {
+        deq.params.eq_solref[e] = [0.01 * rng.next(), 0.3 * rng.next()];
+        deq.params.eq_polycoef[e] = [0.05 * rng.next(), rng.next(), rng.next(), 0.0, 0.0];
+    }
     for (name, dir) in [
         ("q0", dq),
         ("v0", dv),
         ("frictionloss", dfl),
         ("tendon spring, damper", dten),
         ("mass", dm),
+        ("equality solref, polycoef (mimic offset, multiplier)", deq),
     ] {
         let eval = |s: f64| {
             let mut st = s0.clone();
@@ -443,6 +461,7 @@ fn rows_stage_reverse_matches_central_differences() {
         let mut pb = params_zeros(&model);
         rows_vjp(
             &model,
+            &model.params0,
             &base,
             &s.q,
             &s.v,

@@ -950,6 +950,7 @@ fn constraint_rows_vjp_matches_finite_differences() {
     let mut params_bar = kinegrad::adjoint::params_zeros(&model);
     rows_vjp(
         &model,
+        &model.params0,
         &base,
         &s.q,
         &s.v,

@@ -29,6 +29,7 @@ use crate::model::{Model, Params};
 #[allow(clippy::too_many_arguments)]
 pub fn rows_vjp(
     model: &Model,
+    params: &Params,
     data: &Data,
     q: &[f64],
     v: &[f64],
@@ -64,7 +65,8 @@ pub fn rows_vjp(
                     eq_jbar.extend_from_slice(&jbar[..m]);
                 }
                 super::equality::equality_vjp(
-                    model, data, q, v, h, e, r, &eq_bars, &eq_jbar, adj, q_bar, v_bar,
+                    model, params, data, q, v, h, e, r, &eq_bars, &eq_jbar, adj, q_bar, v_bar,
+                    params_bar,
                 );
             }
             continue;

@@ -13,8 +13,42 @@ use crate::constraint::equality::{
 use crate::constraint::{impedance, impedance_derivative, ref_gains};
 use crate::data::Data;
 use crate::math::{Force, Vec3};
-use crate::model::{EqType, Model};
+use crate::model::{EqType, Model, Params};
 use nalgebra::Quaternion;
+
+/// Reverse of [`ref_gains`] (`k`, `b` from `solref`): the adjoint of `solref` from those of
+/// `k` and `b`. A time constant held at `2 h` has none.
+pub fn ref_gains_vjp(solref: &[f64; 2], dmax: f64, h: f64, k_bar: f64, b_bar: f64) -> [f64; 2] {
+    let (k, b) = ref_gains(solref, dmax, h);
+    if solref[0] > 0.0 {
+        // k = 1 / (dmax^2 tc^2 dr^2), b = 2 / (dmax tc), tc = max(solref[0], 2 h)
+        let tc_bar = if solref[0] > 2.0 * h {
+            k_bar * (-2.0 * k / solref[0]) + b_bar * (-b / solref[0])
+        } else {
+            0.0
+        };
+        [tc_bar, k_bar * (-2.0 * k / solref[1])]
+    } else {
+        // k = -solref[0] / dmax^2, b = -solref[1] / dmax, dmax clamped as in `ref_gains`
+        let dmax = dmax.clamp(crate::constraint::MIN_IMP, crate::constraint::MAX_IMP);
+        [-k_bar / (dmax * dmax), -b_bar / dmax]
+    }
+}
+
+/// Reverse of a joint or tendon equality's polynomial in `x` (`pos = ... - c0 - sum c_k x^k`,
+/// the Jacobian's `deriv = sum k c_k x^(k-1)`; only `c0` without a second joint): accumulates
+/// the coefficients' adjoints from those of `pos` and `deriv`.
+fn polycoef_vjp(x: f64, second: bool, pos_bar: f64, deriv_bar: f64, c_bar: &mut [f64; 5]) {
+    c_bar[0] -= pos_bar;
+    if !second {
+        return;
+    }
+    let mut xk = 1.0; // x^(k-1)
+    for (k, cb) in c_bar.iter_mut().enumerate().skip(1) {
+        *cb += -pos_bar * xk * x + deriv_bar * k as f64 * xk;
+        xk *= x;
+    }
+}
 
 /// The world rotation adjoint of the frame `q` from its quaternion adjoint `q_bar`.
 #[inline]
@@ -24,11 +58,13 @@ fn turn_bar(q_bar: &Quaternion<f64>, q: &Quaternion<f64>) -> Vec3 {
 
 /// Reverse of equality `e`'s rows, which start at row `r0`, for their adjoints `bars` (one per
 /// row, `None` for a row without) and `jbar` (row by row, each aligned with the row's
-/// non-zero dofs). Accumulates `q_bar`, `v_bar` and the position and velocity adjoints in
-/// `adj` (body wrenches, `cdof_bar`, `cdof_dot_bar`, `cvel_bar`).
+/// non-zero dofs). Accumulates `q_bar`, `v_bar`, the position and velocity adjoints in
+/// `adj` (body wrenches, `cdof_bar`, `cdof_dot_bar`, `cvel_bar`) and the equality's
+/// `eq_solref` and `eq_polycoef` adjoints in `params_bar`.
 #[allow(clippy::too_many_arguments)]
 pub fn equality_vjp(
     model: &Model,
+    params: &Params,
     data: &Data,
     q: &[f64],
     v: &[f64],
@@ -40,20 +76,26 @@ pub fn equality_vjp(
     adj: &mut PosAdjoint,
     q_bar: &mut [f64],
     v_bar: &mut [f64],
+    params_bar: &mut Params,
 ) {
     let eq = &model.equalities[e];
-    let (k, b) = ref_gains(&eq.solref, eq.solimp[1], h);
+    let solref = params.eq_solref[e];
+    let (k, b) = ref_gains(&solref, eq.solimp[1], h);
     let nrow = eq.kind.nrow();
     let bar = |t: usize| bars[t].unwrap_or_default();
-    // J v: the row entries and the velocities
+    // J v: the row entries and the velocities; b's adjoint
     let mut jb = jbar.to_vec();
     let mut at = 0;
+    let mut b_bar = 0.0;
     for t in 0..nrow {
         let (dofs, row) = data.efc_row(r0 + t);
+        let mut vel = 0.0;
         for ((x, &i), jv) in jb[at..at + dofs.len()].iter_mut().zip(dofs).zip(row) {
             *x += bar(t).aref * (-b) * v[i];
             v_bar[i] += bar(t).aref * (-b) * jv;
+            vel += jv * v[i];
         }
+        b_bar -= bar(t).aref * vel;
         at += dofs.len();
     }
     // the error through -k imp err and the impedance of its norm (aref and D)
@@ -66,6 +108,11 @@ pub fn equality_vjp(
     };
     let imp = impedance(&eq.solimp, signed);
     let dimp = impedance_derivative(&eq.solimp, signed);
+    // aref = -b J v - k imp err: the softness' adjoint
+    let k_bar: f64 = (0..nrow).map(|t| -bar(t).aref * imp * err[t]).sum();
+    let sr_bar = ref_gains_vjp(&solref, eq.solimp[1], h, k_bar, b_bar);
+    params_bar.eq_solref[e][0] += sr_bar[0];
+    params_bar.eq_solref[e][1] += sr_bar[1];
     let mut err_bar: Vec<f64> = (0..nrow).map(|t| bar(t).aref * (-k) * imp).collect();
     let sig_bar: f64 = (0..nrow)
         .map(|t| {
@@ -75,16 +122,18 @@ pub fn equality_vjp(
         .sum();
     if eq.kind == EqType::Tendon {
         err_bar[0] += sig_bar;
-        let (_, deriv) = tendon_error(model, q, eq);
+        let c = &params.eq_polycoef[e];
+        let (_, deriv) = tendon_error(model, q, eq, c);
         let [t1, t2] = eq.obj;
         let ten = &model.tendons;
         let mut l2_bar = 0.0;
-        for &(a, c) in &ten[t1].terms {
-            q_bar[a] += c * err_bar[0];
+        for &(a, cc) in &ten[t1].terms {
+            q_bar[a] += cc * err_bar[0];
         }
+        let mut x = 0.0;
+        let mut deriv_bar = 0.0;
         if t2 != usize::MAX {
-            let c = &eq.polycoef;
-            let x = ten[t2].length(q) - ten[t2].length0;
+            x = ten[t2].length(q) - ten[t2].length0;
             let deriv2 = 2.0 * c[2] + x * (6.0 * c[3] + x * 12.0 * c[4]);
             l2_bar -= deriv * err_bar[0];
             // the entries -deriv c2_k at tendon 2's dofs
@@ -94,22 +143,32 @@ pub fn equality_vjp(
                     .binary_search(&d)
                     .expect("tendon 2's dofs are in the row");
                 l2_bar -= deriv2 * c2 * jb[k];
+                deriv_bar -= c2 * jb[k];
             }
-            for &(a, c) in &ten[t2].terms {
-                q_bar[a] += c * l2_bar;
+            for &(a, cc) in &ten[t2].terms {
+                q_bar[a] += cc * l2_bar;
             }
         }
+        polycoef_vjp(
+            x,
+            t2 != usize::MAX,
+            err_bar[0],
+            deriv_bar,
+            &mut params_bar.eq_polycoef[e],
+        );
         return;
     }
     if eq.kind == EqType::Joint {
         err_bar[0] += sig_bar;
-        let (_, deriv, [_, d2]) = joint_error(model, q, eq);
+        let c = &params.eq_polycoef[e];
+        let (_, deriv, [_, d2]) = joint_error(model, q, eq, c);
         let [j1, j2] = eq.obj;
         q_bar[model.jnt_qpos_adr[j1]] += err_bar[0];
+        let mut x = 0.0;
+        let mut deriv_bar = 0.0;
         if j2 != usize::MAX {
             let a2 = model.jnt_qpos_adr[j2];
-            let c = &eq.polycoef;
-            let x = q[a2] - model.qpos0[a2];
+            x = q[a2] - model.qpos0[a2];
             let deriv2 = 2.0 * c[2] + x * (6.0 * c[3] + x * 12.0 * c[4]);
             q_bar[a2] -= deriv * err_bar[0];
             // the entry -deriv at dof d2 (1 - deriv if both joints are one)
@@ -119,7 +178,15 @@ pub fn equality_vjp(
                 .position(|&d| d == d2)
                 .expect("d2 is in the row");
             q_bar[a2] -= deriv2 * jb[k2];
+            deriv_bar = -jb[k2];
         }
+        polycoef_vjp(
+            x,
+            j2 != usize::MAX,
+            err_bar[0],
+            deriv_bar,
+            &mut params_bar.eq_polycoef[e],
+        );
         return;
     }
     if norm > 0.0 {
@@ -254,5 +321,38 @@ fn bias_acc_vjp(
         adj.cdof_dot_bar[d] += *a_bar * v[d];
         v_bar[d] += data.cdof_dot[d].dot(a_bar);
         d = model.dof_parent[d];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ref_gains_vjp` against central differences of `ref_gains`, in the standard format
+    /// (free and held at 2 h) and the direct one.
+    #[test]
+    fn ref_gains_vjp_matches_central_differences() {
+        let (h, dmax, kb, bb) = (0.002, 0.95, 0.7, -1.3);
+        for solref in [[0.02, 1.1], [0.003, 0.8], [-800.0, -30.0]] {
+            let g = ref_gains_vjp(&solref, dmax, h, kb, bb);
+            for i in 0..2 {
+                let eps = 1e-7 * solref[i].abs();
+                let f = |s: f64| {
+                    let mut r = solref;
+                    r[i] += s;
+                    let (k, b) = ref_gains(&r, dmax, h);
+                    kb * k + bb * b
+                };
+                let fd = (f(eps) - f(-eps)) / (2.0 * eps);
+                let scale = fd.abs().max(g[i].abs()).max(1e-12);
+                assert!(
+                    (fd - g[i]).abs() < 1e-6 * scale,
+                    "{solref:?}[{i}]: fd {fd} adjoint {}",
+                    g[i]
+                );
+            }
+        }
+        // held at 2 h, the time constant has no adjoint
+        assert_eq!(ref_gains_vjp(&[0.003, 0.8], dmax, h, kb, bb)[0], 0.0);
     }
 }

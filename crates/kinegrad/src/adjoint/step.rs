@@ -512,6 +512,7 @@ fn accel_vjp(
     );
     rows_vjp(
         model,
+        params,
         data,
         q,
         v,

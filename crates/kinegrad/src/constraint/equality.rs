@@ -19,7 +19,7 @@ use super::{impedance, push_row, ref_gains};
 use crate::data::{Data, RowKind};
 use crate::kinematics::add_point_jacobian;
 use crate::math::{Motion, Quat, Vec3};
-use crate::model::{EqType, Equality, Model};
+use crate::model::{EqType, Equality, Model, Params};
 use nalgebra::Quaternion;
 
 /// The pieces of a connect or weld at the current kinematics that its rows and their reverse
@@ -88,7 +88,14 @@ pub fn weld_rot_jdot_v(pp: &PointPair, w: [Vec3; 2], acc_ang: [Vec3; 2]) -> Vec3
 }
 
 /// Append the rows of every active equality to `data` (the first rows: see [`super::make_rows`]).
-pub fn equality_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Data) {
+pub fn equality_rows(
+    model: &Model,
+    params: &Params,
+    q: &[f64],
+    v: &[f64],
+    h: f64,
+    data: &mut Data,
+) {
     if !model.opt.enable_equality {
         return;
     }
@@ -97,19 +104,23 @@ pub fn equality_rows(model: &Model, q: &[f64], v: &[f64], h: f64, data: &mut Dat
             continue;
         }
         match eq.kind {
-            EqType::Joint => joint_row(model, q, v, h, e, data),
-            EqType::Tendon => tendon_row(model, q, v, h, e, data),
-            EqType::Connect | EqType::Weld => point_rows(model, v, h, e, data),
+            EqType::Joint => joint_row(model, params, q, v, h, e, data),
+            EqType::Tendon => tendon_row(model, params, q, v, h, e, data),
+            EqType::Connect | EqType::Weld => point_rows(model, params, v, h, e, data),
         }
     }
 }
 
-/// The joint equality's error, `d pos / d q2` and the two dofs (the second `usize::MAX` if
-/// absent).
-pub fn joint_error(model: &Model, q: &[f64], eq: &Equality) -> (f64, f64, [usize; 2]) {
+/// The joint equality's error for the polynomial `c`, `d pos / d q2` and the two dofs (the
+/// second `usize::MAX` if absent).
+pub fn joint_error(
+    model: &Model,
+    q: &[f64],
+    eq: &Equality,
+    c: &[f64; 5],
+) -> (f64, f64, [usize; 2]) {
     let [j1, j2] = eq.obj;
     let a1 = model.jnt_qpos_adr[j1];
-    let c = &eq.polycoef;
     let mut pos = q[a1] - model.qpos0[a1] - c[0];
     let mut deriv = 0.0;
     let mut dofs = [model.jnt_dof_adr[j1], usize::MAX];
@@ -123,9 +134,17 @@ pub fn joint_error(model: &Model, q: &[f64], eq: &Equality) -> (f64, f64, [usize
     (pos, deriv, dofs)
 }
 
-fn joint_row(model: &Model, q: &[f64], v: &[f64], h: f64, e: usize, data: &mut Data) {
+fn joint_row(
+    model: &Model,
+    params: &Params,
+    q: &[f64],
+    v: &[f64],
+    h: f64,
+    e: usize,
+    data: &mut Data,
+) {
     let eq = &model.equalities[e];
-    let (pos, deriv, [d1, d2]) = joint_error(model, q, eq);
+    let (pos, deriv, [d1, d2]) = joint_error(model, q, eq, &params.eq_polycoef[e]);
     let mut a = model.dof_invweight0[d1];
     if d2 == usize::MAX {
         data.efc_nz.push(d1);
@@ -145,7 +164,7 @@ fn joint_row(model: &Model, q: &[f64], v: &[f64], h: f64, e: usize, data: &mut D
     let r = data.nefc;
     let vel = data_row_dot_last(data, v);
     let imp = impedance(&eq.solimp, pos);
-    let (k, b) = ref_gains(&eq.solref, eq.solimp[1], h);
+    let (k, b) = ref_gains(&params.eq_solref[e], eq.solimp[1], h);
     let reg = ((1.0 - imp) / imp * a).max(1e-15);
     push_row(
         data,
@@ -157,10 +176,10 @@ fn joint_row(model: &Model, q: &[f64], v: &[f64], h: f64, e: usize, data: &mut D
     debug_assert_eq!(data.nefc, r + 1);
 }
 
-/// The tendon equality's error and `d pos / d L2` (`L2` the second tendon's length).
-pub fn tendon_error(model: &Model, q: &[f64], eq: &Equality) -> (f64, f64) {
+/// The tendon equality's error for the polynomial `c` and `d pos / d L2` (`L2` the second
+/// tendon's length).
+pub fn tendon_error(model: &Model, q: &[f64], eq: &Equality, c: &[f64; 5]) -> (f64, f64) {
     let [t1, t2] = eq.obj;
-    let c = &eq.polycoef;
     let ten = &model.tendons;
     let mut pos = ten[t1].length(q) - ten[t1].length0 - c[0];
     let mut deriv = 0.0;
@@ -199,9 +218,17 @@ pub fn tendon_eq_jacobian(
     }
 }
 
-fn tendon_row(model: &Model, q: &[f64], v: &[f64], h: f64, e: usize, data: &mut Data) {
+fn tendon_row(
+    model: &Model,
+    params: &Params,
+    q: &[f64],
+    v: &[f64],
+    h: f64,
+    e: usize,
+    data: &mut Data,
+) {
     let eq = &model.equalities[e];
-    let (pos, deriv) = tendon_error(model, q, eq);
+    let (pos, deriv) = tendon_error(model, q, eq, &params.eq_polycoef[e]);
     let mut dofs = std::mem::take(&mut data.row_dofs);
     let mut vals = Vec::new();
     tendon_eq_jacobian(model, eq, deriv, &mut dofs, &mut vals);
@@ -215,7 +242,7 @@ fn tendon_row(model: &Model, q: &[f64], v: &[f64], h: f64, e: usize, data: &mut 
     }
     let vel = data_row_dot_last(data, v);
     let imp = impedance(&eq.solimp, pos);
-    let (k, b) = ref_gains(&eq.solref, eq.solimp[1], h);
+    let (k, b) = ref_gains(&params.eq_solref[e], eq.solimp[1], h);
     let reg = ((1.0 - imp) / imp * a).max(1e-15);
     push_row(
         data,
@@ -236,7 +263,7 @@ fn data_row_dot_last(data: &Data, v: &[f64]) -> f64 {
         .sum()
 }
 
-fn point_rows(model: &Model, v: &[f64], h: f64, e: usize, data: &mut Data) {
+fn point_rows(model: &Model, params: &Params, v: &[f64], h: f64, e: usize, data: &mut Data) {
     let eq = &model.equalities[e];
     let pp = PointPair::of(data, eq);
     let [b1, b2] = pp.body;
@@ -252,7 +279,7 @@ fn point_rows(model: &Model, v: &[f64], h: f64, e: usize, data: &mut Data) {
     }
     let norm = err[..nrow].iter().map(|x| x * x).sum::<f64>().sqrt();
     let imp = impedance(&eq.solimp, norm);
-    let (k, b) = ref_gains(&eq.solref, eq.solimp[1], h);
+    let (k, b) = ref_gains(&params.eq_solref[e], eq.solimp[1], h);
     // Jdot v
     let acc = [b1, b2].map(|bb| bias_acc(model, data, v, bb));
     let vel = [b1, b2].map(|bb| data.cvel[bb]);

@@ -19,8 +19,8 @@ use crate::math::{Mat3, Vec3};
 use crate::model::{Model, Params};
 
 /// MuJoCo's bounds on dmin and dmax.
-const MIN_IMP: f64 = 0.0001;
-const MAX_IMP: f64 = 0.9999;
+pub(crate) const MIN_IMP: f64 = 0.0001;
+pub(crate) const MAX_IMP: f64 = 0.9999;
 
 /// Impedance d(r) from solimp = (dmin, dmax, width, midpoint, power) at `violation` = pos - margin,
 /// as MuJoCo computes it: dmin and dmax clamped to [0.0001, 0.9999], then a power sigmoid in
@@ -259,7 +259,7 @@ pub fn make_rows(model: &Model, params: &Params, q: &[f64], v: &[f64], h: f64, d
     data.efc_floss.clear();
     data.nefc = 0;
 
-    equality::equality_rows(model, q, v, h, data);
+    equality::equality_rows(model, params, q, v, h, data);
 
     // dry friction of the dofs: aref = -b v (no position term), R from the impedance at zero
     // violation, the force bounded by the frictionloss

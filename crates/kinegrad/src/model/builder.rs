@@ -474,6 +474,8 @@ fn empty_model(opt: Options) -> Model {
             tendon_kp: vec![],
             tendon_kv: vec![],
             tendon_force_range: vec![],
+            eq_solref: vec![],
+            eq_polycoef: vec![],
         },
         nq: 0,
         nv: 0,
@@ -1204,11 +1206,11 @@ fn add_entity_to_model(
             anchor,
             frame,
             torquescale: e.torquescale,
-            polycoef: e.polycoef,
-            solref: e.solref,
             solimp: e.solimp,
             active: e.active,
         });
+        m.params0.eq_solref.push(e.solref);
+        m.params0.eq_polycoef.push(e.polycoef);
     }
     drop(jnt_by_name);
     drop(body_by_name);

@@ -282,6 +282,13 @@ pub struct Params {
     pub tendon_kv: Vec<f64>,
     /// Force limits [lo, hi] of a tendon's control channel (infinite when unlimited). (ntendon)
     pub tendon_force_range: Vec<[f64; 2]>,
+    /// Softness of each equality (MuJoCo's solref: time constant and damping ratio, or
+    /// direct stiffness and damping, both <= 0). (nequality)
+    pub eq_solref: Vec<[f64; 2]>,
+    /// Polynomial of each joint or tendon equality, `q1 - q1_0 = c0 + c1 x + c2 x^2 + c3 x^3 +
+    /// c4 x^4` with `x = q2 - q2_0` (tendons: their lengths and reference lengths); a URDF
+    /// mimic's offset is `c0`, its multiplier `c1`. Unused by connect and weld. (nequality)
+    pub eq_polycoef: Vec<[f64; 5]>,
 }
 
 /// A convex mesh used by one or more geoms.
@@ -529,12 +536,8 @@ pub struct Equality {
     pub frame: [Quat; 2],
     /// Weld: the scale of the rotational rows.
     pub torquescale: f64,
-    /// Joint: `q1 - q1_0 = c0 + c1 x + c2 x^2 + c3 x^3 + c4 x^4` with `x = q2 - q2_0`
-    /// (tendon: their lengths and reference lengths).
-    pub polycoef: [f64; 5],
-    /// Softness (time constant, damping ratio).
-    pub solref: [f64; 2],
-    /// Impedance.
+    /// Impedance. (Its softness and, for joint and tendon equalities, its polynomial are
+    /// parameters: `Params::eq_solref`, `Params::eq_polycoef`.)
     pub solimp: [f64; 5],
     /// Whether its rows are made.
     pub active: bool,

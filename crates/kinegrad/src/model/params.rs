@@ -83,6 +83,17 @@ impl ParamField {
             {
                 bad("must be >= 0".into())
             }
+            "eq_solref" => {
+                // the standard format (both > 0) or the direct one (both <= 0), never mixed
+                match x.chunks(2).position(|r| (r[0] > 0.0) != (r[1] > 0.0)) {
+                    Some(e) => bad(format!(
+                        "equality {e}: [{}, {}] mixes the standard (both > 0) and direct (both <= 0) formats",
+                        x[2 * e],
+                        x[2 * e + 1]
+                    )),
+                    None => Ok(()),
+                }
+            }
             "body_inertia" => {
                 for (b, c) in x.chunks(9).enumerate().skip(1) {
                     let i = Mat3::from_row_slice(c);
@@ -102,7 +113,7 @@ impl ParamField {
 }
 
 /// Every field of [`Params`], in the order the Python API lists them.
-pub static PARAM_FIELDS: [ParamField; 19] = [
+pub static PARAM_FIELDS: [ParamField; 21] = [
     ParamField {
         name: "gravity",
         shape: |_| vec![3],
@@ -243,6 +254,26 @@ pub static PARAM_FIELDS: [ParamField; 19] = [
             x.chunks(2)
                 .zip(&mut p.tendon_force_range)
                 .for_each(|(c, r)| *r = [c[0], c[1]])
+        },
+    },
+    ParamField {
+        name: "eq_solref",
+        shape: |m| vec![m.equalities.len(), 2],
+        read: |p, out| p.eq_solref.iter().for_each(|r| out.extend(r)),
+        write: |p, x| {
+            x.chunks(2)
+                .zip(&mut p.eq_solref)
+                .for_each(|(c, r)| *r = [c[0], c[1]])
+        },
+    },
+    ParamField {
+        name: "eq_polycoef",
+        shape: |m| vec![m.equalities.len(), 5],
+        read: |p, out| p.eq_polycoef.iter().for_each(|r| out.extend(r)),
+        write: |p, x| {
+            x.chunks(5)
+                .zip(&mut p.eq_polycoef)
+                .for_each(|(c, r)| r.copy_from_slice(c))
         },
     },
 ];
