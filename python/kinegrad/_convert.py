@@ -126,3 +126,25 @@ def xyz_to_quat(e: torch.Tensor) -> torch.Tensor:
 
 def maybe_index(t: torch.Tensor, idx: Optional[torch.Tensor]) -> torch.Tensor:
     return t if idx is None else t[idx]
+
+
+def quat_mul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Hamilton products a b of quaternions (..., 4) in (w, x, y, z)."""
+    aw, ax, ay, az = a.unbind(-1)
+    bw, bx, by, bz = b.unbind(-1)
+    return torch.stack(
+        [
+            aw * bw - ax * bx - ay * by - az * bz,
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+        ],
+        dim=-1,
+    )
+
+
+def quat_rotate(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Vectors v (..., 3) rotated by the unit quaternions q (..., 4) in (w, x, y, z)."""
+    w, u = q[..., :1], q[..., 1:]
+    t = 2.0 * torch.cross(u, v.expand_as(u), dim=-1)
+    return v + w * t + torch.cross(u, t, dim=-1)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional
 import torch
 
 from ._controls import CTRL_FORCE, CTRL_POSITION, CTRL_VELOCITY
-from ._convert import env_rows, indices, rows
+from ._convert import env_rows, indices, quat_mul, quat_rotate, rows
 from ._threads import self_locking, serialized
 
 if TYPE_CHECKING:
@@ -34,6 +34,28 @@ _JOINT_TYPES = {"hinge": JOINT_TYPE.REVOLUTE, "slide": JOINT_TYPE.PRISMATIC, "ba
 
 
 @serialized
+class RigidSite:
+    """A site (MJCF ``<site>``): a named frame fixed on a link; its pose is the link's composed
+    with the site's local pose, and carries gradients as the link's does."""
+
+    def __init__(self, entity: "RigidEntity", idx_local: int, name: str, link: "RigidLink", pos, quat):
+        self.entity, self.idx_local, self.name, self.link = entity, idx_local, name, link
+        self._lock = entity._lock
+        self.pos_local = torch.tensor(pos, dtype=torch.float64)
+        self.quat_local = torch.tensor(quat, dtype=torch.float64)
+
+    def get_pos(self, envs_idx=None) -> torch.Tensor:
+        """Position of the site (world), (3,) or (n_envs, 3)."""
+        return self.link.get_pos(envs_idx) + quat_rotate(self.link.get_quat(envs_idx), self.pos_local)
+
+    def get_quat(self, envs_idx=None) -> torch.Tensor:
+        """Orientation (w, x, y, z) of the site frame, (4,) or (n_envs, 4)."""
+        return quat_mul(self.link.get_quat(envs_idx), self.quat_local.expand(*self.link.get_quat(envs_idx).shape))
+
+    def __repr__(self) -> str:
+        return f"RigidSite(name={self.name!r}, link={self.link.name!r})"
+
+
 class RigidLink:
     """One body of an entity."""
 
@@ -188,6 +210,18 @@ class RigidEntity:
         self._links = [RigidLink(self, k, desc["body_name"][self.link_start + 1 + k]) for k in range(self._n_links)]
         j0, nj = desc["entity_jnt_adr"][i], desc["entity_jnt_num"][i]
         self._joints = [RigidJoint(self, k, desc, j0 + k) for k in range(nj)]
+        s0, ns = desc.get("entity_site_adr", [0] * (i + 1))[i], desc.get("entity_site_num", [0] * (i + 1))[i]
+        self._sites = [
+            RigidSite(
+                self,
+                k,
+                desc["site_name"][s0 + k],
+                self._links[desc["site_body"][s0 + k] - 1 - self.link_start],
+                desc["site_pos"][s0 + k],
+                desc["site_quat"][s0 + k],
+            )
+            for k in range(ns)
+        ]
         # fixed tendons (MJCF <tendon><fixed>) of this entity: their control channels follow the
         # dofs' (channel nv + the tendon's global index)
         self._tendons = [t for t, e in enumerate(desc.get("tendon_entity", [])) if e == i]
@@ -265,6 +299,28 @@ class RigidEntity:
             if link.name == name:
                 return link
         raise ValueError(f"name: no link '{name}' in entity '{self.name}'; available: {[l.name for l in self._links]}")
+
+    @property
+    def sites(self) -> List["RigidSite"]:
+        """The entity's sites (MJCF ``<site>``): named frames fixed on its links."""
+        self._built("sites")
+        return list(self._sites)
+
+    def get_site(self, name: str) -> "RigidSite":
+        for site in self.sites:
+            if site.name == name:
+                return site
+        raise ValueError(f"name: no site '{name}' in entity '{self.name}'; available: {[s.name for s in self._sites]}")
+
+    def get_sites_pos(self, sites_idx_local=None, envs_idx=None) -> torch.Tensor:
+        """World positions of sites (all by default), (n_sites, 3) or (n_envs, n_sites, 3); carry gradients."""
+        sites = self.sites if sites_idx_local is None else [self.sites[int(k)] for k in sites_idx_local]
+        return torch.stack([s.get_pos(envs_idx) for s in sites], dim=-2)
+
+    def get_sites_quat(self, sites_idx_local=None, envs_idx=None) -> torch.Tensor:
+        """World orientations (w, x, y, z) of sites, (n_sites, 4) or (n_envs, n_sites, 4); carry gradients."""
+        sites = self.sites if sites_idx_local is None else [self.sites[int(k)] for k in sites_idx_local]
+        return torch.stack([s.get_quat(envs_idx) for s in sites], dim=-2)
 
     def get_joint(self, name: str) -> RigidJoint:
         for joint in self.joints:

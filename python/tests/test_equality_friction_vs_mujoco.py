@@ -82,6 +82,7 @@ MODELS = {
     "fixed tendons: spring, damper, limits, friction, equality": lambda: HERE / "models" / "tendon_chain.xml",
     "tendon equality (dm_control manipulator)": lambda: asset("dm_control", "suite", "manipulator.xml"),
     "fixed tendons (dm_control point_mass)": lambda: asset("dm_control", "suite", "point_mass.xml"),
+    "site-based connect and weld": lambda: HERE / "models" / "equality_sites.xml",
 }
 
 

@@ -205,6 +205,21 @@ pub fn describe<'py>(py: Python<'py>, m: &Model) -> PyResult<Bound<'py, PyDict>>
             .map(|s| [s.x, s.y, s.z])
             .collect::<Vec<_>>(),
     )?;
+    put!(site_name, site_body, entity_site_adr, entity_site_num);
+    d.set_item(
+        "site_pos",
+        m.site_pos
+            .iter()
+            .map(|p| [p.x, p.y, p.z])
+            .collect::<Vec<_>>(),
+    )?;
+    d.set_item(
+        "site_quat",
+        m.site_quat
+            .iter()
+            .map(|q| [q.w, q.i, q.j, q.k])
+            .collect::<Vec<_>>(),
+    )?;
     let acts = m.actuators.iter().map(|a| {
         let ad = PyDict::new(py);
         ad.set_item("name", &a.name)?;

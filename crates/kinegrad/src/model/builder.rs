@@ -172,8 +172,21 @@ pub struct BodySpec {
     pub joints: Vec<JointSpec>,
     /// Geoms attached to the body.
     pub geoms: Vec<GeomSpec>,
+    /// Sites: named frames fixed on the body (MJCF `<site>`), readable as poses.
+    pub sites: Vec<SiteSpec>,
     /// Line of the element in the entity's source file (0: unknown), for error messages.
     pub line: u32,
+}
+
+/// A site: a named frame fixed on its body (MJCF `<site>`), no physics.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SiteSpec {
+    /// Its name ("" if unnamed).
+    pub name: String,
+    /// Position in the body frame.
+    pub pos: Vec3,
+    /// Orientation in the body frame.
+    pub quat: Quat,
 }
 
 impl BodySpec {
@@ -189,6 +202,7 @@ impl BodySpec {
             inertia: Mat3::zeros(),
             joints: Vec::new(),
             geoms: Vec::new(),
+            sites: Vec::new(),
             line: 0,
         }
     }
@@ -554,6 +568,12 @@ fn empty_model(opt: Options) -> Model {
         entity_qpos_num: vec![],
         entity_geom_adr: vec![],
         entity_geom_num: vec![],
+        site_name: vec![],
+        site_body: vec![],
+        site_pos: vec![],
+        site_quat: vec![],
+        entity_site_adr: vec![],
+        entity_site_num: vec![],
     }
 }
 
@@ -608,6 +628,7 @@ fn add_entity_to_model(
     let q0 = m.nq;
     let geom0 = m.ngeom;
     let mesh0 = m.meshes.len();
+    let site0 = m.site_name.len();
     m.meshes.extend(spec.meshes.iter().cloned());
     let entity_quat = Quat::from_matrix(&pose.rot);
 
@@ -618,6 +639,17 @@ fn add_entity_to_model(
         let loc = |line: u32| crate::error::location(spec.source.as_deref(), line);
         let where_ = format!("{}entity '{ename}', body '{}'", loc(b.line), b.name);
         let where_nl = format!("entity '{ename}', body '{}'", b.name);
+        for s in &b.sites {
+            let q = s.quat.coords;
+            check_finite(
+                &format!("{where_}, site '{}'", s.name),
+                &[s.pos.x, s.pos.y, s.pos.z, q.x, q.y, q.z, q.w],
+            )?;
+            m.site_name.push(s.name.clone());
+            m.site_body.push(bid);
+            m.site_pos.push(s.pos);
+            m.site_quat.push(s.quat);
+        }
         let parent = match b.parent {
             Some(p) if p < bi => body0 + p,
             Some(p) => {
@@ -1228,6 +1260,8 @@ fn add_entity_to_model(
     m.entity_qpos_num.push(m.nq - q0);
     m.entity_geom_adr.push(geom0);
     m.entity_geom_num.push(m.ngeom - geom0);
+    m.entity_site_adr.push(site0);
+    m.entity_site_num.push(m.site_name.len() - site0);
     Ok(())
 }
 

@@ -244,6 +244,9 @@ fn scale_body(b: &mut BodySpec, s: f64) {
             j.springref *= s;
         }
     }
+    for site in &mut b.sites {
+        site.pos *= s;
+    }
     for g in &mut b.geoms {
         g.pos *= s;
         g.margin *= s;

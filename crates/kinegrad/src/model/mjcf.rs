@@ -19,7 +19,7 @@ mod xml;
 
 use super::builder::{
     ActuatorSpec, BaseMode, BodySpec, EntitySpec, EqualitySpec, GeomSpec, JointSpec, ModelBuilder,
-    TendonSpec,
+    SiteSpec, TendonSpec,
 };
 use super::inertia::{self, MassProps};
 use super::{CtrlMode, EqType, GeomType, Integrator, JointType, Model, Options};
@@ -394,6 +394,7 @@ struct Loader {
     /// `<replicate>`s around them (the innermost first, as MuJoCo names them).
     suffix: String,
     geom_names: std::collections::HashSet<String>,
+    site_names: std::collections::HashSet<String>,
 }
 
 const ACTUATOR_TAGS: [&str; 9] = [
@@ -444,6 +445,7 @@ impl Loader {
             joint_names: Default::default(),
             body_names: Default::default(),
             geom_names: Default::default(),
+            site_names: Default::default(),
             suffix: String::new(),
         }
     }
@@ -677,6 +679,42 @@ impl Loader {
         Ok(())
     }
 
+    /// A connect or weld between two sites (MuJoCo's `site1`, `site2`): the sites' points
+    /// (connect) or frames (weld) held together, on the sites' bodies.
+    fn site_equality(&mut self, n: &XNode, e: &El, kind: EqType) -> Result<()> {
+        let find = |attr: &str| -> Result<(String, Vec3, Quat)> {
+            let name = n
+                .attr(attr)
+                .map(|s| format!("{s}{}", self.suffix))
+                .ok_or_else(|| n.err(format!("needs body1 (with an anchor) or '{attr}'")))?;
+            self.spec
+                .bodies
+                .iter()
+                .find_map(|b| {
+                    b.sites
+                        .iter()
+                        .find(|s| s.name == name)
+                        .map(|s| (b.name.clone(), s.pos * self.scale, s.quat))
+                })
+                .ok_or_else(|| n.err(format!("attribute '{attr}': unknown site '{name}'")))
+        };
+        let (b1, p1, q1) = find("site1")?;
+        let (b2, p2, q2) = find("site2")?;
+        let mut spec = EqualitySpec::new(kind, b1, b2);
+        spec.name = n.attr("name").unwrap_or("").to_string();
+        spec.line = self.line_of(n);
+        spec.active = e.boolean("active")?.unwrap_or(true);
+        spec.solref = e.arr::<2>("solref")?.unwrap_or(spec.solref);
+        spec.solimp = e.arr_prefix::<5>("solimp", 1, spec.solimp)?;
+        spec.anchor = [Some(p1), Some(p2)];
+        if kind == EqType::Weld {
+            spec.frame = [Some(q1), Some(q2)];
+            spec.torquescale = e.f("torquescale", 1.0)?;
+        }
+        self.spec.equalities.push(spec);
+        Ok(())
+    }
+
     /// One child of `<equality>`: connect, weld and joint constraints between bodies or joints
     /// by name (MuJoCo's reader: a connect is body-based when it names body1 and an anchor, a
     /// weld when it names body1).
@@ -712,11 +750,7 @@ impl Loader {
             EqType::Joint | EqType::Tendon => true,
         };
         if !body_based {
-            self.warn(format!(
-                "{}: constraints between sites are not supported yet, ignored",
-                n.desc()
-            ));
-            return Ok(());
+            return self.site_equality(n, &e, kind);
         }
         let Some(o1) = o1 else {
             let a = if kind == EqType::Tendon {
@@ -1254,7 +1288,16 @@ impl Loader {
                         return Err(c.err("not allowed in <worldbody>"));
                     }
                 }
-                "site" | "camera" | "light" => {}
+                "site" => {
+                    let target = match body {
+                        Some(b) => b,
+                        None => self
+                            .world_body
+                            .ok_or_else(|| c.err("internal: world site without world body"))?,
+                    };
+                    self.site(c, target, fpos, fquat, &class)?;
+                }
+                "camera" | "light" => {}
                 "composite" | "flexcomp" | "attach" | "plugin" => {
                     return Err(c.err("unsupported element"))
                 }
@@ -1640,6 +1683,24 @@ impl Loader {
         })
     }
 
+    /// A `<site>`: a named frame on `body` (its shape and size are for display in MuJoCo and
+    /// are not kept).
+    fn site(&mut self, n: &XNode, body: usize, fpos: Vec3, fquat: Quat, class: &str) -> Result<()> {
+        let cls = self.classes.clone();
+        let e = Self::el(&cls, n, class)?;
+        let sh = self.shape(&e)?;
+        let name = n.attr("name").map(|s| self.named(s)).unwrap_or_default();
+        if !name.is_empty() && !self.site_names.insert(name.clone()) {
+            return Err(n.err(format!("repeated site name '{name}'")));
+        }
+        self.spec.bodies[body].sites.push(SiteSpec {
+            name,
+            pos: fpos + fquat * sh.pos,
+            quat: fquat * sh.quat,
+        });
+        Ok(())
+    }
+
     fn geom(&mut self, n: &XNode, body: usize, fpos: Vec3, fquat: Quat, class: &str) -> Result<()> {
         let cls = self.classes.clone();
         let e = Self::el(&cls, n, class)?;
@@ -1869,12 +1930,13 @@ struct ShapeInfo {
     quat: Quat,
 }
 
+/// Whether the worldbody holds geoms or sites of its own (they go on a jointless root body).
 fn world_has_geoms(n: &XNode) -> bool {
     let mut stack = vec![n];
     while let Some(n) = stack.pop() {
         for c in &n.children {
             match c.tag.as_str() {
-                "geom" => return true,
+                "geom" | "site" => return true,
                 "frame" => stack.push(c),
                 _ => {}
             }

@@ -490,6 +490,18 @@ pub struct Model {
     pub entity_qpos_num: Vec<usize>,
     /// First geom of each entity.
     pub entity_geom_adr: Vec<usize>,
+    /// First site of each entity.
+    pub entity_site_adr: Vec<usize>,
+    /// Number of sites of each entity.
+    pub entity_site_num: Vec<usize>,
+    /// Site name ("" if unnamed). (nsite)
+    pub site_name: Vec<String>,
+    /// Body each site is fixed on. (nsite)
+    pub site_body: Vec<usize>,
+    /// Site position in its body's frame. (nsite)
+    pub site_pos: Vec<Vec3>,
+    /// Site orientation in its body's frame. (nsite)
+    pub site_quat: Vec<Quat>,
     /// Geom count of each entity.
     pub entity_geom_num: Vec<usize>,
 }
