@@ -322,6 +322,30 @@ class RigidEntity:
         sites = self.sites if sites_idx_local is None else [self.sites[int(k)] for k in sites_idx_local]
         return torch.stack([s.get_quat(envs_idx) for s in sites], dim=-2)
 
+    @property
+    def keyframes(self) -> List[str]:
+        """Names of the entity's keyframes (MJCF ``<keyframe><key>``), in file order."""
+        return [k["name"] for k in self._keys()]
+
+    def _keys(self) -> List[Dict]:
+        return [k for k in self._built("keyframes").get("keyframes", []) if k["entity"] == self.idx]
+
+    def get_keyframe(self, name: str) -> Dict[str, torch.Tensor]:
+        """A keyframe's ``qpos`` (n_qs,), ``qvel`` (n_dofs,) and ``ctrl`` (the file's actuator
+        controls, as written; empty if unsaid). Positions are in the file's coordinates: a free
+        base's keyframe ignores the morph's ``pos``/``quat``."""
+        for k in self._keys():
+            if k["name"] == name:
+                return {f: torch.tensor(k[f], dtype=torch.float64) for f in ("qpos", "qvel", "ctrl")}
+        raise ValueError(f"name: no keyframe '{name}' in entity '{self.name}'; available: {self.keyframes}")
+
+    def set_keyframe(self, name: str, envs_idx=None) -> None:
+        """Set the entity's positions and velocities to keyframe ``name`` (controls are not
+        applied: see ``get_keyframe(name)["ctrl"]``)."""
+        k = self.get_keyframe(name)
+        self.set_qpos(k["qpos"], envs_idx=envs_idx, zero_velocity=False)
+        self.set_dofs_velocity(k["qvel"], envs_idx=envs_idx)
+
     def get_joint(self, name: str) -> RigidJoint:
         for joint in self.joints:
             if joint.name == name:

@@ -206,6 +206,16 @@ pub fn describe<'py>(py: Python<'py>, m: &Model) -> PyResult<Bound<'py, PyDict>>
             .collect::<Vec<_>>(),
     )?;
     put!(site_name, site_body, entity_site_adr, entity_site_num);
+    let keys = m.keyframes.iter().map(|k| {
+        let kd = PyDict::new(py);
+        kd.set_item("entity", k.entity)?;
+        kd.set_item("name", &k.name)?;
+        kd.set_item("qpos", &k.qpos)?;
+        kd.set_item("qvel", &k.qvel)?;
+        kd.set_item("ctrl", &k.ctrl)?;
+        Ok(kd)
+    });
+    d.set_item("keyframes", keys.collect::<PyResult<Vec<_>>>()?)?;
     d.set_item(
         "site_pos",
         m.site_pos

@@ -547,13 +547,19 @@ fn mjcf_features_and_warnings() {
     );
     let spec = mjcf::load(&f, 1.0).unwrap();
     let w = spec.warnings.join("\n");
-    for needle in ["jp", "k0", "p1", "ellipsoid"] {
+    for needle in ["jp", "p1", "ellipsoid"] {
         assert!(w.contains(needle), "missing warning {needle:?} in:\n{w}");
     }
     assert!(
-        !w.contains("w1") && !w.contains("frictionloss") && !w.contains("'t1'"),
+        !w.contains("w1")
+            && !w.contains("frictionloss")
+            && !w.contains("'t1'")
+            && !w.contains("k0"),
         "{w}"
     );
+    assert_eq!(spec.keyframes.len(), 1);
+    assert_eq!(spec.keyframes[0].name, "k0");
+    assert_eq!(spec.keyframes[0].qpos, Some(vec![0.0, 0.0]));
     assert_eq!(spec.tendons.len(), 1);
     let tm = spec.actuators.iter().find(|a| a.name == "tm").unwrap();
     assert!(tm.tendon && tm.joint == "t1" && tm.mode == kinegrad::CtrlMode::Force);

@@ -6,8 +6,8 @@
 //! struct-of-arrays [`Model`].
 
 use super::{
-    ActuatorInfo, CtrlMode, EqType, Equality, GeomType, JointType, Mesh, Model, Options, Params,
-    Tendon,
+    ActuatorInfo, CtrlMode, EqType, Equality, GeomType, JointType, Keyframe, Mesh, Model, Options,
+    Params, Tendon,
 };
 use crate::error::{Error, Result};
 use crate::math::{Mat3, Pose, Quat, Vec3};
@@ -175,6 +175,22 @@ pub struct BodySpec {
     /// Sites: named frames fixed on the body (MJCF `<site>`), readable as poses.
     pub sites: Vec<SiteSpec>,
     /// Line of the element in the entity's source file (0: unknown), for error messages.
+    pub line: u32,
+}
+
+/// A named state of an entity (MJCF `<key>`): positions and velocities as written (`None`:
+/// `qpos0` and zero), the actuators' controls kept as written.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KeyframeSpec {
+    /// Its name ("" if unnamed).
+    pub name: String,
+    /// Positions (the entity's nq), if given.
+    pub qpos: Option<Vec<f64>>,
+    /// Velocities (nv), if given.
+    pub qvel: Option<Vec<f64>>,
+    /// Actuator controls as the file writes them (one per actuator), if given.
+    pub ctrl: Option<Vec<f64>>,
+    /// Line of the element (0: unknown).
     pub line: u32,
 }
 
@@ -348,6 +364,8 @@ pub struct EntitySpec {
     pub excludes: Vec<(String, String)>,
     /// Equality constraints.
     pub equalities: Vec<EqualitySpec>,
+    /// Named states (MJCF `<keyframe><key>`).
+    pub keyframes: Vec<KeyframeSpec>,
     /// Fixed tendons.
     pub tendons: Vec<TendonSpec>,
     /// Options found in the file (MJCF `<option>`), if any.
@@ -557,6 +575,7 @@ fn empty_model(opt: Options) -> Model {
         exclude_pairs: vec![],
         equalities: vec![],
         tendons: vec![],
+        keyframes: vec![],
         entity_name: vec![],
         entity_body_adr: vec![],
         entity_body_num: vec![],
@@ -1249,7 +1268,7 @@ fn add_entity_to_model(
     m.actuators.extend(actuators);
     m.exclude_pairs.extend(excludes);
 
-    m.entity_name.push(ename);
+    m.entity_name.push(ename.clone());
     m.entity_body_adr.push(body0);
     m.entity_body_num.push(m.nbody - body0);
     m.entity_jnt_adr.push(jnt0);
@@ -1262,6 +1281,36 @@ fn add_entity_to_model(
     m.entity_geom_num.push(m.ngeom - geom0);
     m.entity_site_adr.push(site0);
     m.entity_site_num.push(m.site_name.len() - site0);
+    // keyframes: sizes checked against the entity's coordinates, the unsaid filled in
+    let (nq_e, nv_e) = (m.nq - q0, m.nv - dof0);
+    for k in &spec.keyframes {
+        let where_ = format!(
+            "{}entity '{ename}', keyframe '{}'",
+            crate::error::location(spec.source.as_deref(), k.line),
+            k.name
+        );
+        let take = |what: &str, v: &Option<Vec<f64>>, n: usize, dflt: &[f64]| -> Result<Vec<f64>> {
+            match v {
+                None => Ok(dflt.to_vec()),
+                Some(x) if x.len() == n && x.iter().all(|y| y.is_finite()) => Ok(x.clone()),
+                Some(x) if x.len() != n => Err(Error::invalid(
+                    &where_,
+                    format!("{what} has {} numbers, the entity has {n}", x.len()),
+                )),
+                Some(_) => Err(Error::invalid(&where_, format!("{what} is not finite"))),
+            }
+        };
+        let qpos = take("qpos", &k.qpos, nq_e, &m.qpos0[q0..])?;
+        let qvel = take("qvel", &k.qvel, nv_e, &vec![0.0; nv_e])?;
+        let ctrl = k.ctrl.clone().unwrap_or_default();
+        m.keyframes.push(Keyframe {
+            entity: ei,
+            name: k.name.clone(),
+            qpos,
+            qvel,
+            ctrl,
+        });
+    }
     Ok(())
 }
 

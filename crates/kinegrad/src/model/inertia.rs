@@ -226,6 +226,25 @@ pub fn apply_scale(spec: &mut EntitySpec, s: f64) {
     for b in &mut spec.bodies {
         scale_body(b, s);
     }
+    // keyframes: the length coordinates (slide joints, free joints' positions) and their rates
+    let (mut qa, mut da) = (0, 0);
+    for j in spec.bodies.iter().flat_map(|b| &b.joints) {
+        let lengths = match j.kind {
+            crate::joint::JointType::Slide => 1,
+            crate::joint::JointType::Free => 3,
+            _ => 0,
+        };
+        for k in &mut spec.keyframes {
+            if let Some(q) = &mut k.qpos {
+                q.iter_mut().skip(qa).take(lengths).for_each(|x| *x *= s);
+            }
+            if let Some(v) = &mut k.qvel {
+                v.iter_mut().skip(da).take(lengths).for_each(|x| *x *= s);
+            }
+        }
+        qa += j.kind.nq();
+        da += j.kind.nv();
+    }
 }
 
 fn scale_body(b: &mut BodySpec, s: f64) {

@@ -18,8 +18,8 @@
 mod xml;
 
 use super::builder::{
-    ActuatorSpec, BaseMode, BodySpec, EntitySpec, EqualitySpec, GeomSpec, JointSpec, ModelBuilder,
-    SiteSpec, TendonSpec,
+    ActuatorSpec, BaseMode, BodySpec, EntitySpec, EqualitySpec, GeomSpec, JointSpec, KeyframeSpec,
+    ModelBuilder, SiteSpec, TendonSpec,
 };
 use super::inertia::{self, MassProps};
 use super::{CtrlMode, EqType, GeomType, Integrator, JointType, Model, Options};
@@ -496,7 +496,12 @@ impl Loader {
                 "compiler" | "default" | "worldbody" | "actuator" | "contact" | "equality"
                 | "tendon" => {}
                 "size" | "visual" | "statistic" | "extension" | "custom" => {}
-                "sensor" | "keyframe" => {
+                "keyframe" => {
+                    for k in &c.children {
+                        self.keyframe(k)?;
+                    }
+                }
+                "sensor" => {
                     let names: Vec<String> = c.children.iter().map(|e| e.desc()).collect();
                     if !names.is_empty() {
                         self.warn(format!(
@@ -1681,6 +1686,33 @@ impl Loader {
             pos,
             quat,
         })
+    }
+
+    /// A `<key>` of `<keyframe>`: a named state (positions, velocities, controls); its sizes
+    /// are checked when the entity is built. `time`, `act`, `mpos` and `mquat` are not kept.
+    fn keyframe(&mut self, n: &XNode) -> Result<()> {
+        if n.tag != "key" {
+            self.warn(format!("<keyframe><{}> unsupported, ignored", n.tag));
+            return Ok(());
+        }
+        let e = El { n, defs: None };
+        for unused in ["act", "mpos", "mquat"] {
+            if n.attr(unused).is_some() {
+                self.warn(format!(
+                    "{}: attribute '{unused}' unsupported, ignored",
+                    n.desc()
+                ));
+            }
+        }
+        let k = KeyframeSpec {
+            name: n.attr("name").unwrap_or("").to_string(),
+            qpos: e.nums("qpos")?,
+            qvel: e.nums("qvel")?,
+            ctrl: e.nums("ctrl")?,
+            line: self.line_of(n),
+        };
+        self.spec.keyframes.push(k);
+        Ok(())
     }
 
     /// A `<site>`: a named frame on `body` (its shape and size are for display in MuJoCo and

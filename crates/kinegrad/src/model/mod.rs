@@ -468,6 +468,8 @@ pub struct Model {
     pub equalities: Vec<Equality>,
     /// Fixed tendons (MJCF `<tendon><fixed>`), one record each.
     pub tendons: Vec<Tendon>,
+    /// Named states of the entities (MJCF `<keyframe><key>`).
+    pub keyframes: Vec<Keyframe>,
 
     // ---- entities ----
     /// Entity names.
@@ -553,6 +555,21 @@ pub struct Equality {
     pub solimp: [f64; 5],
     /// Whether its rows are made.
     pub active: bool,
+}
+
+/// A named state of one entity (MJCF `<key>`): what is unsaid is `qpos0` and zero velocity.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Keyframe {
+    /// Its entity.
+    pub entity: usize,
+    /// Its name ("" if unnamed).
+    pub name: String,
+    /// The entity's positions. (its nq)
+    pub qpos: Vec<f64>,
+    /// The entity's velocities. (its nv)
+    pub qvel: Vec<f64>,
+    /// The actuators' controls as the file writes them (empty if unsaid).
+    pub ctrl: Vec<f64>,
 }
 
 /// A fixed tendon: a length that is a linear function of joint positions,
