@@ -12,6 +12,7 @@
 
 use crate::collision::{collide, contact_frame, ContactPoint, ConvexHull, Shape};
 use crate::data::{Contact, Data};
+use crate::math::{Pose, Vec3};
 use crate::model::{GeomType, Model, Params};
 
 static EMPTY_HULL: ConvexHull = ConvexHull {
@@ -191,17 +192,35 @@ fn test_pair(
         margin,
         points,
     );
+    let tangent = pair_tangent(model.geom_type[g1], model.geom_type[g2], &p1, &p2);
     for cp in points.iter() {
-        data.contacts
-            .push(make_contact(model, params, g1, g2, cp, margin));
+        data.contacts.push(make_contact(
+            model,
+            params,
+            g1,
+            g2,
+            cp,
+            margin,
+            tangent.as_ref(),
+        ));
     }
 }
 
-/// The contact of geoms `g1 < g2` from their narrowphase result `cp`, as [`detect`] makes it
-/// (parameters from the two geoms, the margin the larger of theirs).
-pub fn contact(model: &Model, params: &Params, g1: usize, g2: usize, cp: &ContactPoint) -> Contact {
+/// The contact of geoms `g1 < g2` at world poses `p1`, `p2` from their narrowphase result
+/// `cp`, as [`detect`] makes it (parameters from the two geoms, the margin the larger of
+/// theirs, the frame's tangent from the pair: [`pair_tangent`]).
+pub fn contact(
+    model: &Model,
+    params: &Params,
+    g1: usize,
+    g2: usize,
+    p1: &Pose,
+    p2: &Pose,
+    cp: &ContactPoint,
+) -> Contact {
     let margin = model.geom_margin[g1].max(model.geom_margin[g2]);
-    make_contact(model, params, g1, g2, cp, margin)
+    let tangent = pair_tangent(model.geom_type[g1], model.geom_type[g2], p1, p2);
+    make_contact(model, params, g1, g2, cp, margin, tangent.as_ref())
 }
 
 fn make_contact(
@@ -211,6 +230,7 @@ fn make_contact(
     g2: usize,
     cp: &ContactPoint,
     margin: f64,
+    tangent: Option<&Vec3>,
 ) -> Contact {
     let f1 = params.geom_friction[g1][0];
     let f2 = params.geom_friction[g2][0];
@@ -229,7 +249,7 @@ fn make_contact(
         geom1: g1,
         geom2: g2,
         pos: cp.pos,
-        frame: contact_frame(&cp.normal),
+        frame: contact_frame(&cp.normal, tangent),
         dist: cp.dist,
         friction: crate::constraint::mix_friction(f1, f2).0,
         solref,
@@ -238,5 +258,16 @@ fn make_contact(
         margin,
         efc_adr: 0,
         point: *cp,
+    }
+}
+
+/// The tangent a pair of geoms gives its contacts' frames ([`contact_frame`]): a capsule's
+/// axis against a plane (MuJoCo's `mjc_PlaneCapsule`), none otherwise. `p1`, `p2` are the
+/// geoms' world poses.
+pub fn pair_tangent(kind1: GeomType, kind2: GeomType, p1: &Pose, p2: &Pose) -> Option<Vec3> {
+    match (kind1, kind2) {
+        (GeomType::Plane, GeomType::Capsule) => Some(p2.rot.column(2).into_owned()),
+        (GeomType::Capsule, GeomType::Plane) => Some(p1.rot.column(2).into_owned()),
+        _ => None,
     }
 }

@@ -406,8 +406,15 @@ pub fn forward_replay(
     data.contacts.clear();
     for c in replay.contacts {
         let (g1, g2) = (c.geom1 as usize, c.geom2 as usize);
-        data.contacts
-            .push(crate::detect::contact(model, params, g1, g2, &c.point));
+        data.contacts.push(crate::detect::contact(
+            model,
+            params,
+            g1,
+            g2,
+            &data.geom_frame(g1),
+            &data.geom_frame(g2),
+            &c.point,
+        ));
     }
     constraint::make_rows(model, params, q, v, h, data);
     data.implicit_split = split(model, data);

@@ -1100,7 +1100,7 @@ fn contact_geometry_vjp_matches_finite_differences_for_several_pairs() {
                         .total_cmp(&(b.pos - con.pos).norm())
                 })
                 .expect("the contact persists");
-            let c = contact(&model, params, g1, g2, cp);
+            let c = contact(&model, params, g1, g2, p1, p2, cp);
             bar.pos.dot(&c.pos)
                 + bar.normal.dot(&c.frame.row(0).transpose())
                 + bar.tangent[0].dot(&c.frame.row(1).transpose())

@@ -89,6 +89,7 @@ use crate::collision::{BoxPlane, ContactPoint, Core, FeatureKind, IncPoint, RefF
 use crate::constraint::mix_friction;
 use crate::data::{Contact, Data};
 use crate::detect::geom_shape;
+use crate::detect::pair_tangent;
 use crate::math::{Force, Mat3, Motion, Pose, Vec3};
 use crate::model::{Model, Params};
 use std::ops::{Add, Div, Mul, Neg, Sub};
@@ -890,10 +891,16 @@ pub struct ContactBar {
     pub friction: f64,
 }
 
-/// Reverse of [`crate::collision::contact_frame`] (t1 the normalized projection of the fixed
-/// helper axis [`contact_frame_axis`] on the tangent plane, t2 = n x t1): the total adjoint of
-/// the unit normal, from the adjoints of the frame's rows (`normal_bar`, `tangent_bar`).
-pub fn contact_frame_vjp(frame: &Mat3, normal_bar: &Vec3, tangent_bar: &[Vec3; 2]) -> Vec3 {
+/// Reverse of [`crate::collision::contact_frame`] (t1 the normalized projection of the pair's
+/// `tangent`, or else of the fixed helper axis [`contact_frame_axis`], on the tangent plane,
+/// t2 = n x t1): the total adjoints of the unit normal and of the pair's tangent (zero without
+/// one), from the adjoints of the frame's rows (`normal_bar`, `tangent_bar`).
+pub fn contact_frame_vjp(
+    frame: &Mat3,
+    tangent: Option<&Vec3>,
+    normal_bar: &Vec3,
+    tangent_bar: &[Vec3; 2],
+) -> (Vec3, Vec3) {
     let n: Vec3 = frame.row(0).transpose();
     let t1: Vec3 = frame.row(1).transpose();
     let mut n_bar = *normal_bar;
@@ -901,13 +908,21 @@ pub fn contact_frame_vjp(frame: &Mat3, normal_bar: &Vec3, tangent_bar: &[Vec3; 2
     let [t1_bar0, t2_bar] = *tangent_bar;
     n_bar += t1.cross(&t2_bar);
     let t1_bar = t1_bar0 + t2_bar.cross(&n);
-    // t1 = u / |u|, u = a - n (n . a)
-    let ax = contact_frame_axis(&n);
+    // t1 = u / |u|, u = a - n (n . a) (t1 = x, constant, where u vanishes)
+    let ax = tangent.copied().unwrap_or_else(|| contact_frame_axis(&n));
     let u = ax - n * n.dot(&ax);
     let un = u.norm();
+    if un < 1e-15 {
+        return (n_bar, Vec3::zeros());
+    }
     let u_bar = (t1_bar - t1 * t1.dot(&t1_bar)) / un;
     n_bar -= u_bar * n.dot(&ax) + ax * n.dot(&u_bar);
-    n_bar
+    let a_bar = if tangent.is_some() {
+        u_bar - n * n.dot(&u_bar)
+    } else {
+        Vec3::zeros()
+    };
+    (n_bar, a_bar)
 }
 
 /// Reverse of [`crate::collision::detect::contact`] for the contact `con` (between its geoms
@@ -923,25 +938,33 @@ pub fn contact_vjp(
     bar: &ContactBar,
     params_bar: &mut Params,
 ) -> (Force, Force) {
-    let n_bar = contact_frame_vjp(&con.frame, &bar.normal, &bar.tangent);
     let (g1, g2) = (con.geom1, con.geom2);
+    let p1 = data.geom_frame(g1);
+    let p2 = data.geom_frame(g2);
+    let tangent = pair_tangent(model.geom_type[g1], model.geom_type[g2], &p1, &p2);
+    let (n_bar, a_bar) = contact_frame_vjp(&con.frame, tangent.as_ref(), &bar.normal, &bar.tangent);
+    // the pair's tangent is a capsule's axis: a = R e_z turns with the capsule (da = w x a),
+    // a torque a x a_bar on it
+    let mut axis_wrench = [Force::zero(), Force::zero()];
+    if let Some(a) = tangent {
+        let side = usize::from(model.geom_type[g2] == crate::model::GeomType::Capsule);
+        axis_wrench[side] = Force::new(a.cross(&a_bar), Vec3::zeros());
+    }
     if bar.friction != 0.0 {
         let (f1, f2) = (params.geom_friction[g1][0], params.geom_friction[g2][0]);
         let g = [g1, g2][mix_friction(f1, f2).1];
         params_bar.geom_friction[g][0] += bar.friction;
     }
     if bar.pos == Vec3::zeros() && n_bar == Vec3::zeros() && bar.dist == 0.0 {
-        return (Force::zero(), Force::zero());
+        return (axis_wrench[0], axis_wrench[1]);
     }
-    let p1 = data.geom_frame(g1);
-    let p2 = data.geom_frame(g2);
     let cp = ContactPoint {
         pos: con.pos,
         normal: con.frame.row(0).transpose(),
         dist: con.dist,
         ..con.point
     };
-    contact_point_vjp(
+    let (w1, w2) = contact_point_vjp(
         &geom_shape(model, g1),
         &p1,
         &geom_shape(model, g2),
@@ -950,7 +973,8 @@ pub fn contact_vjp(
         &bar.pos,
         &n_bar,
         bar.dist,
-    )
+    );
+    (w1 + axis_wrench[0], w2 + axis_wrench[1])
 }
 
 /// [`contact_vjp`] for every contact of `data` with the adjoints `adj.contact_bar` (filled by

@@ -702,26 +702,28 @@ pub(crate) fn axis_ends(p: &Pose, half_length: f64) -> (Vec3, Vec3) {
     (p.pos - a, p.pos + a)
 }
 
-/// The fixed helper axis [`contact_frame`] projects to get the first tangent: the first of
-/// x, y, z on which the unit normal `n` has a component below 0.6 in magnitude. Piecewise
-/// constant in `n`, so the frame's reverse (`adjoint/contact_geom.rs::contact_frame_vjp`) holds
-/// it fixed.
+/// The fixed helper axis [`contact_frame`] projects to get the first tangent when the pair
+/// gives none, as MuJoCo's `mju_makeFrame`: y if the unit normal `n` has a y component below
+/// 0.5 in magnitude, else z. Piecewise constant in `n`, so the frame's reverse
+/// (`adjoint/contact_geom.rs::contact_frame_vjp`) holds it fixed.
 #[inline]
 pub fn contact_frame_axis(n: &Vec3) -> Vec3 {
-    if n.x.abs() < 0.6 {
-        Vec3::x()
-    } else if n.y.abs() < 0.6 {
+    if n.y.abs() < 0.5 {
         Vec3::y()
     } else {
         Vec3::z()
     }
 }
 
-/// Orthonormal contact frame (rows: normal, tangent1, tangent2) from a unit normal:
-/// t1 = the normalized projection of [`contact_frame_axis`] on the tangent plane, t2 = n x t1.
-pub fn contact_frame(n: &Vec3) -> Mat3 {
-    let a = contact_frame_axis(n);
-    let t1 = (a - n * n.dot(&a)).normalize();
+/// Orthonormal contact frame (rows: normal, tangent1, tangent2) from a unit normal, as
+/// MuJoCo's `mju_makeFrame`: t1 = the normalized projection of the pair's `tangent` (MuJoCo's
+/// plane-capsule contacts: the capsule's axis) or else of [`contact_frame_axis`] on the
+/// tangent plane (x when the projection vanishes), t2 = n x t1.
+pub fn contact_frame(n: &Vec3, tangent: Option<&Vec3>) -> Mat3 {
+    let a = tangent.copied().unwrap_or_else(|| contact_frame_axis(n));
+    let u = a - n * n.dot(&a);
+    let un = u.norm();
+    let t1 = if un < 1e-15 { Vec3::x() } else { u / un };
     let t2 = n.cross(&t1);
     Mat3::from_rows(&[n.transpose(), t1.transpose(), t2.transpose()])
 }

@@ -40,7 +40,8 @@ pub fn plane_capsule(
 ) {
     let n = normal_of(pl);
     let a = pc.rot.column(2) * h;
-    let ends: &[f64] = if h > 0.0 { &[-1.0, 1.0] } else { &[0.0] };
+    // the +axis end first, as MuJoCo's mjc_PlaneCapsule
+    let ends: &[f64] = if h > 0.0 { &[1.0, -1.0] } else { &[0.0] };
     for &s in ends {
         let e = pc.pos + a * s;
         let d = n.dot(&(e - pl.pos)) - r;

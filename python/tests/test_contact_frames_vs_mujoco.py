@@ -1,0 +1,78 @@
+"""Contact frames as MuJoCo makes them (issue 20): the first tangent projects y (z when the
+normal is near y) as `mju_makeFrame` does, and a capsule lying on a plane takes its axis as
+the tangent (`mjc_PlaneCapsule`), its +axis end listed first. With pyramidal cones a frame
+turned about the normal changes the forces of a sliding contact whose pyramid edges go
+inactive: one step of a tilted sphere-sphere slide, a capsule sliding on a plane at 30 degrees
+of yaw, compared with MuJoCo after the same step and over 200 steps."""
+
+import os
+import tempfile
+
+import mujoco
+import numpy as np
+import pytest
+
+from kinegrad import _native
+
+SPHERES = """<mujoco><option timestep="0.002" gravity="0 0 0"/><worldbody>
+  <body name="a"><freejoint/><geom type="sphere" size="0.1" friction="0.5"/></body>
+  <body name="b" pos="0.05 0.07 0.15"><freejoint/><geom type="sphere" size="0.1" friction="0.5"/></body>
+</worldbody></mujoco>"""
+
+CAPSULE = """<mujoco><option timestep="0.002"/><worldbody>
+  <geom name="floor" type="plane" size="5 5 .1"/>
+  <body name="c" pos="0 0 0.049" zaxis="0.866 0.5 0"><freejoint/><geom type="capsule" size="0.05 0.2" friction="0.5"/></body>
+</worldbody></mujoco>"""
+
+
+def models(xml):
+    path = os.path.join(tempfile.gettempdir(), f"kinegrad_frames_{os.getpid()}_{hash(xml) & 0xffff}.xml")
+    with open(path, "w") as f:
+        f.write(xml)
+    m = mujoco.MjModel.from_xml_path(path)
+    m.opt.tolerance, m.opt.iterations, m.opt.ls_tolerance = 1e-14, 1000, 1e-12
+    b = _native.SceneBuilder(
+        timestep=float(m.opt.timestep), integrator="euler", enable_collision=True, tolerance=1e-14,
+        iterations=1000, gravity=list(m.opt.gravity),
+    )
+    b.add_mjcf(path, 1.0, [0, 0, 0], [1, 0, 0, 0])
+    return m, mujoco.MjData(m), b.build(1)
+
+
+@pytest.mark.parametrize("slide", [[1.0, 0, 0], [0, 1.0, 0], [1.0, 1.0, 0]])
+def test_tilted_sphere_contact_slides_as_in_mujoco(slide):
+    m, d, sim = models(SPHERES)
+    n = np.array([0.05, 0.07, 0.15])
+    n /= np.linalg.norm(n)
+    t = np.array(slide) - n * n.dot(slide)
+    t /= np.linalg.norm(t)
+    v = np.zeros(m.nv)
+    v[6:9] = -0.5 * n + 5 * t
+    sim.set_state(m.qpos0[None], v[None])
+    d.qpos[:], d.qvel[:] = m.qpos0, v
+    mujoco.mj_step(m, d)
+    sim.step(1)
+    assert d.ncon == 1
+    np.testing.assert_allclose(d.contact[0].frame.reshape(3, 3)[0], sim.contacts(0)[0]["normal"], atol=1e-14)
+    np.testing.assert_allclose(sim.get_qvel()[0], d.qvel, rtol=0, atol=1e-11)
+
+
+def test_capsule_sliding_on_a_plane_as_in_mujoco():
+    m, d, sim = models(CAPSULE)
+    v = np.zeros(m.nv)
+    v[0], v[1] = 1.0, 0.3
+    sim.set_state(m.qpos0[None], v[None])
+    d.qpos[:], d.qvel[:] = m.qpos0, v
+    mujoco.mj_step(m, d)
+    sim.step(1)
+    cons = sim.contacts(0)
+    assert d.ncon == 2 == len(cons)
+    for i in range(2):  # the +axis end first
+        np.testing.assert_allclose(cons[i]["pos"], d.contact[i].pos, atol=1e-14)
+    np.testing.assert_allclose(sim.get_qvel()[0], d.qvel, rtol=0, atol=1e-11)
+    # and over 200 steps, the capsule sliding to rest without spinning about its axis
+    for _ in range(200):
+        mujoco.mj_step(m, d)
+        sim.step(1)
+    np.testing.assert_allclose(sim.get_qvel()[0], d.qvel, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(sim.get_qpos()[0], d.qpos, rtol=0, atol=1e-8)
