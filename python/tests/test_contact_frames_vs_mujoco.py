@@ -76,3 +76,31 @@ def test_capsule_sliding_on_a_plane_as_in_mujoco():
         sim.step(1)
     np.testing.assert_allclose(sim.get_qvel()[0], d.qvel, rtol=0, atol=1e-8)
     np.testing.assert_allclose(sim.get_qpos()[0], d.qpos, rtol=0, atol=1e-8)
+
+
+MIXING = """<mujoco><option timestep="0.002"/><worldbody>
+  <geom name="floor" type="plane" size="5 5 .1" friction="1" solref="0.03 0.8"/>
+  <body name="slider" pos="0 0 0.05"><freejoint/>
+    <geom type="box" size="0.05 0.05 0.05" friction="0.3" priority="1"/></body>
+  <body name="mixed" pos="0.5 0 0.05"><freejoint/>
+    <geom type="sphere" size="0.05" solmix="3" solref="0.01 1" solimp="0.8 0.9 0.002 0.5 2"/></body>
+  <body name="direct" pos="-0.5 0 0.05"><freejoint/>
+    <geom type="box" size="0.05 0.05 0.05" solref="-5000 -60"/></body>
+</worldbody></mujoco>"""
+
+
+def test_contact_parameters_mix_as_in_mujoco():
+    # priority (the slider's friction 0.3 wins over the floor's 1), solmix (3:1 weights of
+    # solref and solimp) and a direct-format solref (the smaller of each entry): sliding and
+    # settling for 0.5 s, against MuJoCo
+    m, d, sim = models(MIXING)
+    v = np.zeros(m.nv)
+    v[0], v[6], v[12] = 1.5, 1.0, -1.0
+    sim.set_state(m.qpos0[None], v[None])
+    d.qpos[:], d.qvel[:] = m.qpos0, v
+    for _ in range(250):
+        mujoco.mj_step(m, d)
+        sim.step(1)
+    assert d.qpos[0] > 0.2, "the slider slides on its own low friction"
+    np.testing.assert_allclose(sim.get_qpos()[0], d.qpos, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(sim.get_qvel()[0], d.qvel, rtol=0, atol=1e-8)

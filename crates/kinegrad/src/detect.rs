@@ -232,16 +232,8 @@ fn make_contact(
     margin: f64,
     tangent: Option<&Vec3>,
 ) -> Contact {
-    let f1 = params.geom_friction[g1][0];
-    let f2 = params.geom_friction[g2][0];
-    let mut solref = [0.0; 2];
-    let mut solimp = [0.0; 5];
-    for k in 0..2 {
-        solref[k] = 0.5 * (model.geom_solref[g1][k] + model.geom_solref[g2][k]);
-    }
-    for k in 0..5 {
-        solimp[k] = 0.5 * (model.geom_solimp[g1][k] + model.geom_solimp[g2][k]);
-    }
+    let (friction, _, condim, mut solref, solimp) =
+        crate::constraint::contact_params(model, params, g1, g2);
     if let Some(tc) = model.opt.constraint_timeconst {
         solref[0] = tc;
     }
@@ -251,10 +243,10 @@ fn make_contact(
         pos: cp.pos,
         frame: contact_frame(&cp.normal, tangent),
         dist: cp.dist,
-        friction: crate::constraint::mix_friction(f1, f2).0,
+        friction,
         solref,
         solimp,
-        condim: model.geom_condim[g1].max(model.geom_condim[g2]),
+        condim,
         margin,
         efc_adr: 0,
         point: *cp,

@@ -86,7 +86,6 @@ use super::kinematics::PosAdjoint;
 use crate::collision::contact_frame_axis;
 use crate::collision::gjk::core_vertex;
 use crate::collision::{BoxPlane, ContactPoint, Core, FeatureKind, IncPoint, RefFace, Shape};
-use crate::constraint::mix_friction;
 use crate::data::{Contact, Data};
 use crate::detect::geom_shape;
 use crate::detect::pair_tangent;
@@ -927,7 +926,7 @@ pub fn contact_frame_vjp(
 
 /// Reverse of [`crate::collision::detect::contact`] for the contact `con` (between its geoms
 /// at their poses in `data`): the frame ([`contact_frame_vjp`]), the friction mixing
-/// ([`mix_friction`]: the adjoint goes to the geom whose coefficient the contact took,
+/// ([`crate::constraint::contact_params`]: the adjoint goes to the geom whose coefficient the contact took,
 /// accumulated into `params_bar`) and the narrowphase ([`contact_point_vjp`]). Returns the
 /// wrenches on the two geoms (zero when the point, normal and distance adjoints are).
 pub fn contact_vjp(
@@ -951,8 +950,7 @@ pub fn contact_vjp(
         axis_wrench[side] = Force::new(a.cross(&a_bar), Vec3::zeros());
     }
     if bar.friction != 0.0 {
-        let (f1, f2) = (params.geom_friction[g1][0], params.geom_friction[g2][0]);
-        let g = [g1, g2][mix_friction(f1, f2).1];
+        let g = [g1, g2][crate::constraint::contact_params(model, params, g1, g2).1];
         params_bar.geom_friction[g][0] += bar.friction;
     }
     if bar.pos == Vec3::zeros() && n_bar == Vec3::zeros() && bar.dist == 0.0 {

@@ -97,6 +97,50 @@ pub fn mix_friction(f1: f64, f2: f64) -> (f64, usize) {
     (f1.max(f2), if f1 >= f2 { 0 } else { 1 })
 }
 
+/// The parameters of a contact between geoms `g1` and `g2`, as MuJoCo's `mj_contactParam`
+/// mixes them: the geom of higher `priority` gives them all; between equal priorities condim
+/// and friction take the larger, solref and solimp the `solmix`-weighted mean (solref the
+/// smaller of each entry when either is in the direct format). Returns (friction, which geom
+/// it came from (0 or 1: its derivative goes there), condim, solref, solimp).
+pub fn contact_params(
+    model: &Model,
+    params: &Params,
+    g1: usize,
+    g2: usize,
+) -> (f64, usize, usize, [f64; 2], [f64; 5]) {
+    let (f1, f2) = (params.geom_friction[g1][0], params.geom_friction[g2][0]);
+    let (p1, p2) = (model.geom_priority[g1], model.geom_priority[g2]);
+    if p1 != p2 {
+        let (g, side) = if p1 > p2 { (g1, 0) } else { (g2, 1) };
+        return (
+            params.geom_friction[g][0],
+            side,
+            model.geom_condim[g],
+            model.geom_solref[g],
+            model.geom_solimp[g],
+        );
+    }
+    let (s1, s2) = (model.geom_solmix[g1], model.geom_solmix[g2]);
+    let min = 1e-15;
+    let mix = match (s1 >= min, s2 >= min) {
+        (true, true) => s1 / (s1 + s2),
+        (false, false) => 0.5,
+        (false, true) => 0.0,
+        (true, false) => 1.0,
+    };
+    let (r1, r2) = (model.geom_solref[g1], model.geom_solref[g2]);
+    let solref = if r1[0] > 0.0 && r2[0] > 0.0 {
+        [0, 1].map(|k| mix * r1[k] + (1.0 - mix) * r2[k])
+    } else {
+        [0, 1].map(|k| r1[k].min(r2[k]))
+    };
+    let (i1, i2) = (model.geom_solimp[g1], model.geom_solimp[g2]);
+    let solimp = [0, 1, 2, 3, 4].map(|k| mix * i1[k] + (1.0 - mix) * i2[k]);
+    let (f, side) = mix_friction(f1, f2);
+    let condim = model.geom_condim[g1].max(model.geom_condim[g2]);
+    (f, side, condim, solref, solimp)
+}
+
 /// Edge `e` (0..4) of a contact's pyramidal friction cone: the direction `n + sign mu t` of
 /// its row, with `n` the normal, `t` tangent `tangent` (0 or 1) of the frame, `sign` +1 for
 /// even edges and -1 for odd ones.

@@ -119,6 +119,12 @@ pub struct GeomSpec {
     pub solimp: [f64; 5],
     /// Detection margin.
     pub margin: f64,
+    /// Contact priority: the higher of a pair's gives the contact's friction, condim, solref
+    /// and solimp (MuJoCo's `priority`).
+    pub priority: i32,
+    /// Weight of this geom's solref and solimp in a contact between equal priorities
+    /// (MuJoCo's `solmix`).
+    pub solmix: f64,
     /// Colour.
     pub rgba: [f32; 4],
     /// Visual only: never collides, never contributes mass.
@@ -144,6 +150,8 @@ impl GeomSpec {
             solref: DEFAULT_SOLREF,
             solimp: DEFAULT_SOLIMP,
             margin: 0.0,
+            priority: 0,
+            solmix: 1.0,
             rgba: [0.5, 0.5, 0.5, 1.0],
             visual: false,
             line: 0,
@@ -561,6 +569,8 @@ fn empty_model(opt: Options) -> Model {
         geom_solref: vec![],
         geom_solimp: vec![],
         geom_margin: vec![],
+        geom_priority: vec![],
+        geom_solmix: vec![],
         geom_rgba: vec![],
         geom_visual: vec![],
         geom_rbound: vec![],
@@ -912,6 +922,9 @@ fn add_entity_to_model(
             m.geom_solref.push(g.solref);
             m.geom_solimp.push(g.solimp);
             m.geom_margin.push(g.margin);
+            check_finite(&gw, &[g.solmix])?;
+            m.geom_priority.push(g.priority);
+            m.geom_solmix.push(g.solmix.max(0.0));
             m.geom_rgba.push(g.rgba);
             m.geom_visual.push(g.visual);
             let rbound = match g.kind {

@@ -1780,6 +1780,12 @@ impl Loader {
         g.solref = e.arr_prefix::<2>("solref", 1, g.solref)?;
         g.solimp = e.arr_prefix::<5>("solimp", 1, g.solimp)?;
         g.margin = e.f("margin", 0.0)?;
+        let priority = e.int("priority", 0)?;
+        if priority < i32::MIN as i64 || priority > i32::MAX as i64 {
+            return Err(n.err(format!("attribute 'priority': {priority} is out of range")));
+        }
+        g.priority = priority as i32;
+        g.solmix = e.f("solmix", 1.0)?;
         let mut rgba = e.arr::<4>("rgba")?.map(|v| v.map(|x| x as f32));
         if let Some(mat) = e.get("material") {
             match self.materials.get(mat) {

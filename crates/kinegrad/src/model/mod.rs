@@ -433,6 +433,10 @@ pub struct Model {
     pub geom_solimp: Vec<[f64; 5]>,
     /// Contact detection margin (m).
     pub geom_margin: Vec<f64>,
+    /// Contact priority (MuJoCo's `priority`, see `constraint::contact_params`).
+    pub geom_priority: Vec<i32>,
+    /// Solver mixing weight (MuJoCo's `solmix`).
+    pub geom_solmix: Vec<f64>,
     /// Colour (r, g, b, a).
     pub geom_rgba: Vec<[f32; 4]>,
     /// Visual-only geom (never collides, never adds mass).
