@@ -641,7 +641,7 @@ class RigidEntity:
 
         Keys: geom_a, geom_b, link_a, link_b (global indices, -1 for the world),
         position (world), normal (from a to b), penetration (m, positive when overlapping),
-        force_a, force_b (normal force on a and on b, world). Unbatched: shape (n_contacts, ...);
+        force_a, force_b (the contact force on a and on b, world: normal and friction). Unbatched: shape (n_contacts, ...);
         batched: (n_envs, max_contacts, ...) padded, with ``valid_mask``.
         """
         self._built("get_contacts")
