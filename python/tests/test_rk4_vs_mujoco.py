@@ -24,7 +24,9 @@ FILES = [
 ]
 
 
-def run_both(name, n=200):
+def start(name):
+    """(path, MuJoCo model without contacts and with a converged solver, q0, v0): a perturbed
+    qpos0 and random velocities."""
     path = asset("gymnasium", f"{name}.xml")
     m = mujoco.MjModel.from_xml_path(str(path))
     assert m.opt.integrator == mujoco.mjtIntegrator.mjINT_RK4
@@ -34,6 +36,11 @@ def run_both(name, n=200):
     q0 = m.qpos0 + 0.05 * rng.standard_normal(m.nq)
     mujoco.mj_normalizeQuat(m, q0)
     v0 = 0.3 * rng.standard_normal(m.nv)
+    return path, m, q0, v0
+
+
+def run_both(name, n=200):
+    path, m, q0, v0 = start(name)
     d = mujoco.MjData(m)
     d.qpos[:], d.qvel[:] = q0, v0
     ref = []
@@ -79,10 +86,7 @@ def test_rk4_is_not_euler():
     # kinegrad's own Euler parts from its RK4 by far more than the tolerance above: a step
     # that ignored the stages would fail the comparison with MuJoCo
     ours, ref = run_both("inverted_double_pendulum", n=20)
-    m = mujoco.MjModel.from_xml_path(str(asset("gymnasium", "inverted_double_pendulum.xml")))
-    rng = np.random.default_rng(0)
-    q0 = m.qpos0 + 0.05 * rng.standard_normal(m.nq)
-    v0 = 0.3 * rng.standard_normal(m.nv)
+    _, _, q0, v0 = start("inverted_double_pendulum")
     euler = kinegrad_run("inverted_double_pendulum", "euler", q0, v0, 20)
     assert np.abs(euler - ours[-1]).max() > 1e-4
     assert np.abs(ours[-1] - ref[-1]).max() < 1e-9
@@ -93,14 +97,7 @@ def test_rk4_with_a_free_joint_matches_mujocos_algorithm_replayed():
     # free joint's quaternion from its own RK4 replayed through mj_forward and mj_integratePos
     # (stage i from q0 (+) h sum A_ij v_j, the result from q0 (+) h sum B_j v_j); kinegrad
     # matches the replay to round-off
-    path = asset("gymnasium", "humanoid.xml")
-    m = mujoco.MjModel.from_xml_path(str(path))
-    m.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_CONTACT
-    m.opt.tolerance, m.opt.ls_tolerance = 1e-14, 1e-12
-    rng = np.random.default_rng(0)
-    q0 = m.qpos0 + 0.05 * rng.standard_normal(m.nq)
-    mujoco.mj_normalizeQuat(m, q0)
-    v0 = 0.3 * rng.standard_normal(m.nv)
+    _, m, q0, v0 = start("humanoid")
     h = m.opt.timestep
     a_tab, b_tab = [[0.5], [0.0, 0.5], [0.0, 0.0, 1.0]], [1 / 6, 1 / 3, 1 / 3, 1 / 6]
     d = mujoco.MjData(m)

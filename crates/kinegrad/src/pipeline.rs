@@ -323,36 +323,11 @@ fn rk4(
         data.rk = crate::data::RkStages::new(model);
     }
     let mut rk = std::mem::take(&mut data.rk);
-    rk.q[0].copy_from_slice(&state.q);
-    rk.v[0].copy_from_slice(&state.v);
-    let mut result = Ok(());
-    for i in 0..4 {
-        if i > 0 {
-            let (q0, v0) = (&rk.q[0], &rk.v[0]);
-            integrator::rk_combine(
-                model,
-                q0,
-                v0,
-                &rk.v,
-                &rk.a,
-                &integrator::RK4_A[i - 1][..i],
-                h,
-                &mut rk.state.q,
-                &mut rk.state.v,
-                &mut rk.u,
-            );
-            rk.q[i].copy_from_slice(&rk.state.q);
-            rk.v[i].copy_from_slice(&rk.state.v);
-        } else {
-            rk.state.q.copy_from_slice(&state.q);
-            rk.state.v.copy_from_slice(&state.v);
-        }
-        if let Err(e) = forward(model, params, &rk.state, control, carry, data, h) {
-            result = Err(e);
-            break;
-        }
-        rk.a[i].copy_from_slice(&data.qacc_int);
-    }
+    let result = rk4_stages(model, state, h, &mut rk, |st, a| {
+        forward(model, params, st, control, carry, data, h)?;
+        a.copy_from_slice(&data.qacc_int);
+        Ok(())
+    });
     if result.is_ok() {
         integrator::rk_combine(
             model,
@@ -369,6 +344,43 @@ fn rk4(
     }
     data.rk = rk;
     result
+}
+
+/// The four stages of a Runge-Kutta 4 substep of length `h` from `start` into `rk`: each
+/// stage's state (`q0 (+) h sum_j A_ij v_j`, `v0 + h sum_j A_ij a_j`) and the acceleration
+/// `eval` writes at it. Stops at `eval`'s first error.
+pub fn rk4_stages(
+    model: &Model,
+    start: &State,
+    h: f64,
+    rk: &mut crate::data::RkStages,
+    mut eval: impl FnMut(&State, &mut [f64]) -> Result<()>,
+) -> Result<()> {
+    rk.q[0].copy_from_slice(&start.q);
+    rk.v[0].copy_from_slice(&start.v);
+    for i in 0..4 {
+        if i > 0 {
+            integrator::rk_combine(
+                model,
+                &rk.q[0],
+                &rk.v[0],
+                &rk.v,
+                &rk.a,
+                &integrator::RK4_A[i - 1][..i],
+                h,
+                &mut rk.state.q,
+                &mut rk.state.v,
+                &mut rk.u,
+            );
+            rk.q[i].copy_from_slice(&rk.state.q);
+            rk.v[i].copy_from_slice(&rk.state.v);
+        } else {
+            rk.state.q.copy_from_slice(&start.q);
+            rk.state.v.copy_from_slice(&start.v);
+        }
+        eval(&rk.state, &mut rk.a[i])?;
+    }
+    Ok(())
 }
 
 /// What [`forward`] leaves for the reverse pass, for a substep that already ran, from its

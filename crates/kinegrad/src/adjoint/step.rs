@@ -184,12 +184,12 @@ fn step_vjp_in(
         if rk4 {
             if k + 1 < ns {
                 let (done, next) = sc.starts.split_at_mut(k + 1);
-                let eval = |st: &State, carry: &mut StepCarry, out: &mut [f64]| {
+                let carry = &mut sc.carry;
+                pipeline::rk4_stages(model, &done[k], h, &mut sc.rk.st, |st, out| {
                     forward(k, st, carry, data)?;
                     out.copy_from_slice(&data.qacc_int);
                     Ok(())
-                };
-                rk4_stages(model, &done[k], h, &mut sc.rk, eval, &mut sc.carry)?;
+                })?;
                 let rk = &mut sc.rk;
                 let s = &mut next[0];
                 integrator::rk_combine(
@@ -262,10 +262,8 @@ pub struct VjpScratch {
     v_bar: Vec<f64>,
     v_new: Vec<f64>,
     vnew_bar: Vec<f64>,
-    lambda: Vec<f64>,
-    w: Vec<f64>,
-    neg: Vec<f64>,
-    adj: PosAdjoint,
+    /// Buffers of [`accel_vjp`].
+    acc: AccelScratch,
     /// Runge-Kutta 4's stages and their adjoints (empty under the other integrators).
     rk: RkVjp,
 }
@@ -311,10 +309,12 @@ impl VjpScratch {
             v_bar: vec![0.0; nv],
             v_new: vec![0.0; nv],
             vnew_bar: vec![0.0; nv],
-            lambda: vec![0.0; nv],
-            w: vec![0.0; nv],
-            neg: vec![0.0; nv],
-            adj: PosAdjoint::new(model),
+            acc: AccelScratch {
+                w: vec![0.0; nv],
+                lambda: vec![0.0; nv],
+                neg: vec![0.0; nv],
+                adj: PosAdjoint::new(model),
+            },
             rk: RkVjp::new(model),
         }
     }
@@ -325,7 +325,7 @@ impl VjpScratch {
             && self.carry.qacc_warmstart.len() == model.nv
             && self.qb.len() == model.nq
             && self.vb.len() == model.nv
-            && self.adj.fits(model)
+            && self.acc.adj.fits(model)
             && (model.opt.integrator != Integrator::RK4 || self.rk.ub.len() == model.nv)
     }
 }
@@ -358,15 +358,9 @@ fn substep_vjp(
     integrate_pos_vjp(model, q, &sc.v_new, h, &sc.qb, q_bar, &mut sc.vnew_bar);
     let v_bar = &mut sc.v_bar;
     v_bar.iter_mut().for_each(|x| *x = 0.0);
-    let w = &mut sc.w;
+    let w = &mut sc.acc.w;
     w.iter_mut().for_each(|x| *x = 0.0);
     integrate_vel_vjp(h, &sc.vnew_bar, v_bar, w);
-    let mut a_scr = AccelScratch {
-        w: &mut sc.w,
-        lambda: &mut sc.lambda,
-        neg: &mut sc.neg,
-        adj: &mut sc.adj,
-    };
     accel_vjp(
         model,
         params,
@@ -375,7 +369,7 @@ fn substep_vjp(
         control,
         data,
         h,
-        &mut a_scr,
+        &mut sc.acc,
         &mut sc.q_bar,
         &mut sc.v_bar,
         grad,
@@ -385,11 +379,12 @@ fn substep_vjp(
 }
 
 /// Buffers of [`accel_vjp`]: `w` holds the acceleration's adjoint on entry.
-struct AccelScratch<'a> {
-    w: &'a mut [f64],
-    lambda: &'a mut [f64],
-    neg: &'a mut [f64],
-    adj: &'a mut PosAdjoint,
+#[derive(Clone, Debug)]
+struct AccelScratch {
+    w: Vec<f64>,
+    lambda: Vec<f64>,
+    neg: Vec<f64>,
+    adj: PosAdjoint,
 }
 
 /// Reverse of one evaluation of the acceleration the integrator applies (`data.qacc_int`,
@@ -405,7 +400,7 @@ fn accel_vjp(
     control: &Control,
     data: &Data,
     h: f64,
-    sc: &mut AccelScratch<'_>,
+    sc: &mut AccelScratch,
     q_bar: &mut [f64],
     v_bar: &mut [f64],
     grad: &mut StepGrad,
@@ -415,16 +410,16 @@ fn accel_vjp(
     // solver's, M c = f_smooth + J^T phi(c) (F = 0); a = c without implicit terms or rows
     let (a, c) = (&data.qacc_int, &data.qacc);
     let two = data.implicit_split;
-    let adj = &mut *sc.adj;
-    let w = &mut *sc.w;
+    let adj = &mut sc.adj;
+    let w = &mut sc.w;
     // the integrator's solve: w = M_h^-1 a_bar, the adjoint of G
     mass::solve(model, &data.qm_h_ldl, w);
     // the constraint solve (implicit function theorem on F): c_bar = d(J^T phi)/dc^T w =
     // -J_Q^T D_Q J_Q w over the rows in their quadratic piece, lambda_c = H^-1 c_bar; the
     // inputs of both equations then get mu = w + lambda_c, those of G alone (M_h a) w and those
     // of F alone (M c) lambda_c
-    let lambda = &mut *sc.lambda;
-    let neg = &mut *sc.neg;
+    let lambda = &mut sc.lambda;
+    let neg = &mut sc.neg;
     lambda.iter_mut().for_each(|x| *x = 0.0);
     if data.nefc > 0 {
         for r in 0..data.nefc {
@@ -529,45 +524,6 @@ fn accel_vjp(
     position_vjp(model, params, data, q, adj, q_bar, pb);
 }
 
-/// The four stages of a Runge-Kutta 4 substep from `start`: each stage's state and
-/// acceleration into `rk.st` (`eval` writes the acceleration at a state, warm-started from
-/// `carry`, leaving its forward quantities in the caller's `Data`).
-fn rk4_stages(
-    model: &Model,
-    start: &State,
-    h: f64,
-    rk: &mut RkVjp,
-    mut eval: impl FnMut(&State, &mut StepCarry, &mut [f64]) -> Result<()>,
-    carry: &mut StepCarry,
-) -> Result<()> {
-    let st = &mut rk.st;
-    st.q[0].copy_from_slice(&start.q);
-    st.v[0].copy_from_slice(&start.v);
-    for i in 0..4 {
-        if i > 0 {
-            integrator::rk_combine(
-                model,
-                &st.q[0],
-                &st.v[0],
-                &st.v,
-                &st.a,
-                &integrator::RK4_A[i - 1][..i],
-                h,
-                &mut st.state.q,
-                &mut st.state.v,
-                &mut st.u,
-            );
-            st.q[i].copy_from_slice(&st.state.q);
-            st.v[i].copy_from_slice(&st.state.v);
-        } else {
-            st.state.q.copy_from_slice(&start.q);
-            st.state.v.copy_from_slice(&start.v);
-        }
-        eval(&st.state, carry, &mut st.a[i])?;
-    }
-    Ok(())
-}
-
 /// An error unless the last solve in `data` (substep `k`) converged: the implicit function
 /// theorem, and so the gradient, needs it.
 fn check_converged(data: &Data, k: usize, nstep: u64) -> Result<()> {
@@ -602,12 +558,12 @@ fn rk4_substep_vjp<F>(
 where
     F: Fn(usize, &State, &mut StepCarry, &mut Data) -> Result<()>,
 {
-    let eval = |st: &State, carry: &mut StepCarry, out: &mut [f64]| {
+    let carry = &mut sc.carry;
+    pipeline::rk4_stages(model, &sc.starts[k], h, &mut sc.rk.st, |st, out| {
         forward(k, st, carry, data)?;
         out.copy_from_slice(&data.qacc_int);
         Ok(())
-    };
-    rk4_stages(model, &sc.starts[k], h, &mut sc.rk, eval, &mut sc.carry)?;
+    })?;
     let rk = &mut sc.rk;
     for x in rk
         .qb
@@ -640,13 +596,7 @@ where
             forward(k, &rk.st.state, &mut sc.carry, data)?;
         }
         check_converged(data, k, sc.carry.nstep)?;
-        sc.w.copy_from_slice(&rk.ab[i]);
-        let mut a_scr = AccelScratch {
-            w: &mut sc.w,
-            lambda: &mut sc.lambda,
-            neg: &mut sc.neg,
-            adj: &mut sc.adj,
-        };
+        sc.acc.w.copy_from_slice(&rk.ab[i]);
         accel_vjp(
             model,
             params,
@@ -655,7 +605,7 @@ where
             control,
             data,
             h,
-            &mut a_scr,
+            &mut sc.acc,
             &mut rk.qb[i],
             &mut rk.vb[i],
             grad,

@@ -162,17 +162,7 @@ fn joint_row(
         }
     }
     let r = data.nefc;
-    let vel = data_row_dot_last(data, v);
-    let imp = impedance(&eq.solimp, pos);
-    let (k, b) = ref_gains(&params.eq_solref[e], eq.solimp[1], h);
-    let reg = ((1.0 - imp) / imp * a).max(1e-15);
-    push_row(
-        data,
-        RowKind::Equality(e, 0),
-        pos,
-        -b * vel - k * imp * pos,
-        reg,
-    );
+    close_scalar_row(params, v, h, e, eq, pos, a, data);
     debug_assert_eq!(data.nefc, r + 1);
 }
 
@@ -240,6 +230,22 @@ fn tendon_row(
     if t2 != usize::MAX {
         a += model.tendons[t2].invweight0;
     }
+    close_scalar_row(params, v, h, e, eq, pos, a, data);
+}
+
+/// Close the row of joint or tendon equality `e` whose Jacobian entries were just pushed:
+/// error `pos`, inverse weight `a` (the sum of the two sides'), `aref = -b J v - k imp pos`.
+#[allow(clippy::too_many_arguments)]
+fn close_scalar_row(
+    params: &Params,
+    v: &[f64],
+    h: f64,
+    e: usize,
+    eq: &Equality,
+    pos: f64,
+    a: f64,
+    data: &mut Data,
+) {
     let vel = data_row_dot_last(data, v);
     let imp = impedance(&eq.solimp, pos);
     let (k, b) = ref_gains(&params.eq_solref[e], eq.solimp[1], h);
