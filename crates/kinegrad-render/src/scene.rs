@@ -103,6 +103,7 @@ impl RenderScene {
                 GeomType::Capsule => TriMesh::capsule(size.x, size.y),
                 GeomType::Cylinder => TriMesh::cylinder(size.x, size.y),
                 GeomType::Box => TriMesh::cuboid(&size),
+                GeomType::Ellipsoid => TriMesh::ellipsoid(&size),
                 GeomType::Mesh => {
                     let Some(k) = model.geom_mesh[g] else {
                         continue;

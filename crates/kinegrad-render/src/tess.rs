@@ -100,6 +100,22 @@ impl TriMesh {
         Self::capsule(r, 0.0)
     }
 
+    /// Ellipsoid with semi-axes `semi`: the unit sphere scaled per axis (normals by the
+    /// inverse scale, renormalized).
+    pub fn ellipsoid(semi: &Vec3) -> TriMesh {
+        let mut m = Self::sphere(1.0);
+        for (p, n) in m.pos.iter_mut().zip(m.nrm.iter_mut()) {
+            let mut q = Vec3::zeros();
+            for k in 0..3 {
+                p[k] = (p[k] as f64 * semi[k]) as f32;
+                q[k] = n[k] as f64 / semi[k];
+            }
+            let q = q.normalize();
+            *n = [q.x as f32, q.y as f32, q.z as f32];
+        }
+        m
+    }
+
     /// Capsule: radius `r`, segment from z = -h to z = +h.
     pub fn capsule(r: f64, h: f64) -> TriMesh {
         let nlat = ROUND_SEGMENTS / 4; // rings per hemisphere

@@ -39,6 +39,7 @@ pub fn geom_shape(model: &Model, g: usize) -> Shape<'_> {
             radius: s.x,
             half_length: s.y,
         },
+        GeomType::Ellipsoid => Shape::Ellipsoid { semi: s },
         // the builder computed the hull of every mesh geom that can collide; a mesh without a
         // hull (collinear vertices) is an empty shape
         GeomType::Mesh => Shape::Convex(
@@ -156,6 +157,16 @@ fn sweep(model: &Model, data: &mut Data, cand: &mut Vec<usize>) {
 
 /// Midphase and narrowphase of candidate pair `k`: its contacts appended to `data.contacts`.
 #[inline(always)]
+/// A candidate pair in the order MuJoCo collides it: the geom of lower `mjtGeom` index first
+/// (by geom index when the kinds are equal).
+pub fn ordered_pair(model: &Model, (g1, g2): (usize, usize)) -> (usize, usize) {
+    if model.geom_type[g1].mujoco_index() > model.geom_type[g2].mujoco_index() {
+        (g2, g1)
+    } else {
+        (g1, g2)
+    }
+}
+
 fn test_pair(
     model: &Model,
     params: &Params,
@@ -163,7 +174,7 @@ fn test_pair(
     k: usize,
     points: &mut Vec<ContactPoint>,
 ) {
-    let (g1, g2) = model.collision_pairs[k];
+    let (g1, g2) = ordered_pair(model, model.collision_pairs[k]);
     let margin = model.geom_margin[g1].max(model.geom_margin[g2]);
     // midphase: bounding spheres, then world-aligned boxes (planes are unbounded)
     let (r1, r2) = (model.geom_rbound[g1], model.geom_rbound[g2]);
@@ -206,7 +217,7 @@ fn test_pair(
     }
 }
 
-/// The contact of geoms `g1 < g2` at world poses `p1`, `p2` from their narrowphase result
+/// The contact of geoms `g1`, `g2` (in [`ordered_pair`] order) at world poses `p1`, `p2` from their narrowphase result
 /// `cp`, as [`detect`] makes it (parameters from the two geoms, the margin the larger of
 /// theirs, the frame's tangent from the pair: [`pair_tangent`]).
 pub fn contact(

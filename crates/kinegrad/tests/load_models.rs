@@ -547,7 +547,7 @@ fn mjcf_features_and_warnings() {
     );
     let spec = mjcf::load(&f, 1.0).unwrap();
     let w = spec.warnings.join("\n");
-    for needle in ["jp", "p1", "ellipsoid"] {
+    for needle in ["jp", "p1"] {
         assert!(w.contains(needle), "missing warning {needle:?} in:\n{w}");
     }
     assert!(
@@ -594,11 +594,13 @@ fn mjcf_features_and_warnings() {
     assert_eq!(upper.rgba, [0.0, 0.0, 1.0, 1.0], "material colour");
     assert!(a.geoms[1].visual);
     let b = spec.bodies.iter().find(|b| b.name == "b").unwrap();
-    assert_eq!(b.geoms.len(), 1, "ellipsoid dropped");
+    assert_eq!(b.geoms.len(), 2, "the ellipsoid is a geom");
+    assert_eq!(b.geoms[0].kind, kinegrad::model::GeomType::Ellipsoid);
+    assert_eq!(b.geoms[0].size, kinegrad::math::Vec3::new(0.1, 0.2, 0.3));
     let me = 1000.0 * 4.0 / 3.0 * std::f64::consts::PI * 0.1 * 0.2 * 0.3;
     assert!(
         (b.mass - (2.0 + me)).abs() < 1e-9,
-        "ellipsoid mass kept: {}",
+        "ellipsoid mass: {}",
         b.mass
     );
     let pd = spec.actuators.iter().find(|a| a.name == "pd").unwrap();
@@ -612,7 +614,7 @@ fn mjcf_features_and_warnings() {
     let m = build(spec, BaseMode::AsIs);
     assert_eq!(
         (m.nbody, m.njnt, m.ngeom, m.exclude_pairs.len()),
-        (4, 2, 4, 1)
+        (4, 2, 5, 1)
     );
 }
 

@@ -469,3 +469,20 @@ fn a_replicate_count_out_of_bounds_is_an_error_naming_the_element() {
     let e = mjcf::load(&p, 1.0).unwrap_err().to_string();
     assert!(e.contains("more than 1000000 bodies"), "{e}");
 }
+
+#[test]
+fn a_site_without_size_takes_mujocos_default_size() {
+    // dm_control's dog.xml: `<default class="sensor"><site group="4"/></default>` and sites of
+    // that class with no size; MuJoCo sizes them 0.005.
+    let text = "<mujoco><default><default class='sensor'><site group='4'/></default></default>\
+                <worldbody><body name='b'><joint/><geom size='0.1'/><site name='s' class='sensor' pos='0 0 0.1'/>\
+                <site name='t' type='box'/></body></worldbody></mujoco>\n";
+    let m = build(mjcf::load_str(text, Path::new("site_default.xml"), 1.0).unwrap()).unwrap();
+    assert_eq!(m.site_name.len(), 2);
+    // an explicit zero size is still refused, as MuJoCo refuses it
+    expect_err(
+        "<mujoco><worldbody><body><joint/><geom size='0.1'/><site type='box' size='0 0 0'/></body></worldbody></mujoco>\n",
+        "site_zero.xml",
+        &["zero size"],
+    );
+}

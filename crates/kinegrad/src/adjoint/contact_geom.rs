@@ -20,6 +20,8 @@
 //!   incident edges cut by reference side planes, reference side edges cut by the incident face:
 //!   each the intersection of three box planes).
 //! * [`FeatureKind::PlaneRim`]: plane-cylinder rim points (the rim point slides with the plane).
+//! * [`FeatureKind::PlaneEllipsoid`]: the ellipsoid's support point along minus the plane
+//!   normal (it slides on the surface as either geom turns).
 //! * [`FeatureKind::Balls`]: sphere-sphere, sphere-capsule (end or interior of the axis),
 //!   capsule-capsule (ends, end-interior, interior-interior, and the parallel 2-contact case),
 //!   sphere-box and capsule-box end balls outside the box (closest box point, any clamp pattern).
@@ -62,7 +64,8 @@
 //!   rim into the cylinder): normal from B's centre to A's, `dist = -|c1 - c2| - r1 - r2`.
 //!
 //! # Fallback ([`FeatureKind::Unknown`])
-//! Contacts involving a cylinder (against a plane it is exact): an edge through (within
+//! Contacts of an ellipsoid with anything but a plane (single GJK/EPA contacts on a curved
+//! surface). Contacts involving a cylinder (against a plane it is exact): an edge through (within
 //! `0.05 r` of) the cylinder axis (ill-conditioned radial normal), deep penetrations whose
 //! minimal translation is none of the exact kinds above, stationary points where Newton's
 //! method does not converge or is singular, and the two-contact manifold of a cylinder side
@@ -677,6 +680,19 @@ fn eval_feature(
             let dist = n.dot(&(x - a.pos));
             Some((x - n.scale(dist * 0.5), n, dist))
         }
+        FeatureKind::PlaneEllipsoid => {
+            let (Shape::Plane, Shape::Ellipsoid { semi }) = (sa, sb) else {
+                return None;
+            };
+            let n = a.col[2];
+            // t = S R^T (-n), x = c + R S t / |t|
+            let t = V([0, 1, 2].map(|k| -(b.col[k].dot(&n)) * semi[k]));
+            let inv = J::c(1.0) / t.norm();
+            let l = V([0, 1, 2].map(|k| t.0[k] * semi[k] * inv));
+            let x = b.pos + b.rot_v(&l);
+            let dist = n.dot(&(x - a.pos));
+            Some((x - n.scale(dist * 0.5), n, dist))
+        }
         FeatureKind::Balls { c1, c2 } | FeatureKind::BallsCrossed { c1, c2 } => {
             let (q1, q2) = ball_centres(c1, sa, a, c2, sb, b, hint)?;
             let br = |c: &Core, s: &Shape| match c {
@@ -1180,6 +1196,7 @@ mod tests {
                 }
             }
             FeatureKind::PlaneRim { .. } => "PlaneRim".into(),
+            FeatureKind::PlaneEllipsoid => "PlaneEllipsoid".into(),
             FeatureKind::Balls { c1, c2 } => format!("Balls({},{})", core_name(c1), core_name(c2)),
             FeatureKind::BallsCrossed { c1, c2 } => {
                 format!("BallsCrossed({},{})", core_name(c1), core_name(c2))
@@ -1305,6 +1322,9 @@ mod tests {
         radius: 0.3,
         half_length: 0.4,
     };
+    const ELLIPSOID: Shape<'static> = Shape::Ellipsoid {
+        semi: Vec3::new(0.2, 0.35, 0.5),
+    };
 
     fn hull() -> ConvexHull {
         let mut rng = Rng(99);
@@ -1321,6 +1341,7 @@ mod tests {
             ("plane-box", BOX, (0.0, 0.7)),
             ("plane-cylinder", CYL, (0.0, 0.6)),
             ("plane-convex", Shape::Convex(&h), (0.0, 0.6)),
+            ("plane-ellipsoid", ELLIPSOID, (0.0, 0.6)),
         ] {
             let c = run_pair(&Shape::Plane, &s, reach, 40, 7);
             assert_exact(name, &c, 40);

@@ -40,6 +40,7 @@ impl Placed<'_> {
                 half_length,
             } => radius.hypot(half_length),
             Shape::Convex(h) => h.bound_radius(),
+            Shape::Ellipsoid { semi } => semi.max(),
         }
     }
 
@@ -86,6 +87,7 @@ impl Placed<'_> {
                     Vec3::new(0.0, 0.0, z)
                 }
             }
+            Shape::Ellipsoid { semi } => ellipsoid_support(&semi, &l),
             Shape::Convex(h) => {
                 let (v, i) = if hint == NO_VERTEX {
                     h.support_idx(&l)
@@ -100,7 +102,19 @@ impl Placed<'_> {
     }
 }
 
-/// Vertex index of a support point that is not a core vertex (cylinder, plane).
+/// Support point (local) of the ellipsoid with semi-axes `semi` along local direction `l`:
+/// `S^2 l / |S l|` (`S = diag(semi)`), the centre for `l = 0`.
+pub fn ellipsoid_support(semi: &Vec3, l: &Vec3) -> Vec3 {
+    let t = semi.component_mul(l);
+    let n = t.norm();
+    if n > 0.0 {
+        semi.component_mul(&t) / n
+    } else {
+        Vec3::zeros()
+    }
+}
+
+/// Vertex index of a support point that is not a core vertex (cylinder, ellipsoid, plane).
 pub const NO_VERTEX: u32 = u32::MAX;
 
 /// Local coordinates of core vertex `idx` of `shape`: the sphere centre (0), a capsule segment

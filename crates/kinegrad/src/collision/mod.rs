@@ -9,7 +9,8 @@
 //!   (negative = penetration); `pos` is the midpoint between the two surface points.
 //! * [`collide`] appends every contact with `dist < margin` and returns how many it added.
 //!   It accepts either argument order: internally the pair is put in a canonical order
-//!   (plane < sphere < capsule < box < cylinder < convex) and normals are flipped back.
+//!   (plane < sphere < capsule < box < cylinder < ellipsoid < convex) and normals are flipped
+//!   back.
 //!
 //! # Pairs and contact counts
 //! | pair | routine | contacts |
@@ -25,7 +26,9 @@
 //! | sphere-box | [`box_prim`] | 1 |
 //! | capsule-box | [`box_prim`] | 1, or 2 when the capsule lies along a face |
 //! | box-box | [`box_box`] | up to 8 (face clipping) or 1 (edge-edge) |
+//! | plane-ellipsoid | [`plane`] | 1 (the deepest point, MuJoCo's `mjc_PlaneConvex`) |
 //! | anything with cylinder or convex | [`convex`] (GJK + EPA) | 1, or up to 4 when two flat faces rest on each other |
+//! | ellipsoid with anything but a plane | [`convex`] (GJK + EPA) | 1 |
 //!
 //! Each contact is, for a fixed feature (corner, face, edge, or simplex of the GJK/EPA solution),
 //! a smooth function of the poses; nothing is randomized.
@@ -76,6 +79,11 @@ pub enum Shape<'a> {
     },
     /// Convex hull of a mesh (vertices in the shape frame).
     Convex(&'a ConvexHull),
+    /// Solid ellipsoid `sum_i (x_i / semi_i)^2 <= 1`.
+    Ellipsoid {
+        /// Semi-axes along local x, y, z (m).
+        semi: Vec3,
+    },
 }
 
 /// One contact point (world frame).
@@ -261,6 +269,9 @@ pub enum FeatureKind {
         /// Centre on B.
         c2: Core,
     },
+    /// Plane (A) against an ellipsoid (B): B's support point along minus the plane normal `n`,
+    /// `x = c + R S^2 R^T (-n) / |S R^T n|` (`S = diag(semi)`), as MuJoCo's `mjc_PlaneConvex`.
+    PlaneEllipsoid,
     /// Box-box edge-edge: edge along axis `i` of A through the corner with signs `ca`, edge
     /// along axis `j` of B through the corner with signs `cb`; normal `nsign * (a_i x b_j)/|.|`.
     BoxEdges {
@@ -307,7 +318,8 @@ fn rank(s: &Shape) -> u8 {
         Shape::Capsule { .. } => 2,
         Shape::Box { .. } => 3,
         Shape::Cylinder { .. } => 4,
-        Shape::Convex(_) => 5,
+        Shape::Ellipsoid { .. } => 5,
+        Shape::Convex(_) => 6,
     }
 }
 
@@ -376,6 +388,7 @@ fn collide_ordered(
             },
         ) => plane::plane_cylinder(p1, p2, radius, half_length, m, out),
         (Plane, Convex(h)) => plane::plane_convex(p1, p2, h, m, out),
+        (Plane, Ellipsoid { semi }) => plane::plane_ellipsoid(p1, p2, &semi, m, out),
         (Sphere { radius: r1 }, Sphere { radius: r2 }) => {
             capsule::sphere_sphere(p1, r1, p2, r2, m, out)
         }
@@ -434,6 +447,13 @@ pub fn aabb(s: &Shape, p: &Pose) -> (Vec3, Vec3) {
             half_length,
         } => r.column(2).abs() * half_length + Vec3::repeat(radius),
         Shape::Box { half } => r.abs() * half,
+        // the extent along world axis i is |row i of R diag(semi)|
+        Shape::Ellipsoid { semi } => Vec3::from_fn(|i, _| {
+            (0..3)
+                .map(|k| (r[(i, k)] * semi[k]).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        }),
         Shape::Cylinder {
             radius,
             half_length,

@@ -29,6 +29,24 @@ pub fn plane_sphere(pl: &Pose, ps: &Pose, r: f64, margin: f64, out: &mut Vec<Con
     emit2(out, margin, ps.pos - n * r, n, d, fp(Vec3::zeros(), r));
 }
 
+/// Plane-ellipsoid: 1 contact, the ellipsoid's deepest point along minus the plane normal (as
+/// MuJoCo's `mjc_PlaneConvex`; [`FeatureKind::PlaneEllipsoid`]).
+pub fn plane_ellipsoid(
+    pl: &Pose,
+    pe: &Pose,
+    semi: &Vec3,
+    margin: f64,
+    out: &mut Vec<ContactPoint>,
+) {
+    let n = normal_of(pl);
+    let x = pe.apply(&super::gjk::ellipsoid_support(
+        semi,
+        &(pe.rot.transpose() * -n),
+    ));
+    let d = n.dot(&(x - pl.pos));
+    emit2(out, margin, x, n, d, FeatureKind::PlaneEllipsoid);
+}
+
 /// Plane-capsule: up to 2 contacts, one per end of the axis segment (1 if `half_length == 0`).
 pub fn plane_capsule(
     pl: &Pose,

@@ -791,6 +791,9 @@ fn collision_degenerate_poses_finite() {
             radius: 0.2,
             half_length: 0.0,
         },
+        Shape::Ellipsoid {
+            semi: Vec3::new(0.1, 0.2, 0.3),
+        },
         Shape::Convex(&hull),
     ];
     let poses = [
@@ -1057,6 +1060,9 @@ fn collision_random_all_pairs_consistent() {
         Shape::Cylinder {
             radius: 0.2,
             half_length: 0.3,
+        },
+        Shape::Ellipsoid {
+            semi: Vec3::new(0.15, 0.25, 0.35),
         },
         Shape::Convex(&hull),
     ];
@@ -1394,6 +1400,121 @@ fn convex_hull_of_a_dense_noisy_cylinder_is_closed_and_contains_its_points() {
             (h.volume() - v).abs() < dv * v,
             "{nr}: {} vs {v}",
             h.volume()
+        );
+    }
+}
+
+#[test]
+fn collision_plane_ellipsoid() {
+    let semi = Vec3::new(0.1, 0.2, 0.3);
+    let e = Shape::Ellipsoid { semi };
+    // upright at height 0.25: the lowest point (0, 0, -0.3) is 0.05 below the plane
+    let c = both(
+        &Shape::Plane,
+        &Pose::identity(),
+        &e,
+        &at(0.4, 0.0, 0.25),
+        0.0,
+    );
+    assert_eq!(c.len(), 1);
+    assert!((c[0].dist + 0.05).abs() < 1e-15, "{c:?}");
+    assert!(
+        close(&c[0].pos, &Vec3::new(0.4, 0.0, -0.025), 1e-15),
+        "{c:?}"
+    );
+    assert!(close(&c[0].normal, &Vec3::z(), 1e-15));
+    // turned about x by 0.7 rad: the lowest point is where the surface normal is -z; its
+    // height below the centre is sqrt(b^2 sin^2 + c^2 cos^2) (the support function along z)
+    let ang: f64 = 0.7;
+    let p = Pose {
+        pos: Vec3::new(0.0, 0.0, 0.2),
+        rot: rot_axis(Vec3::x(), ang),
+    };
+    let h = (semi.y.powi(2) * ang.sin().powi(2) + semi.z.powi(2) * ang.cos().powi(2)).sqrt();
+    let c = both(&Shape::Plane, &Pose::identity(), &e, &p, 0.0);
+    assert_eq!(c.len(), 1);
+    assert!(
+        (c[0].dist - (0.2 - h)).abs() < 1e-14,
+        "{c:?} vs {}",
+        0.2 - h
+    );
+    // the contact point (moved back up by dist/2) lies on the surface
+    let x = p.rot.transpose() * (c[0].pos + Vec3::z() * (0.5 * c[0].dist) - p.pos);
+    let on = (x.x / semi.x).powi(2) + (x.y / semi.y).powi(2) + (x.z / semi.z).powi(2);
+    assert!((on - 1.0).abs() < 1e-12, "{on}");
+    // above the margin: none
+    assert!(both(
+        &Shape::Plane,
+        &Pose::identity(),
+        &e,
+        &at(0.0, 0.0, 0.31),
+        0.0
+    )
+    .is_empty());
+}
+
+#[test]
+fn collision_ellipsoid_sphere_against_sampled_distance() {
+    // The GJK/EPA distance of an ellipsoid and a sphere equals the minimum over a dense
+    // sampling of the ellipsoid's surface of (distance to the sphere centre - radius).
+    let semi = Vec3::new(0.15, 0.25, 0.4);
+    let e = Shape::Ellipsoid { semi };
+    let s = Shape::Sphere { radius: 0.1 };
+    let mut rng = Rng(42);
+    for _ in 0..20 {
+        let pe = Pose {
+            pos: Vec3::zeros(),
+            rot: rng.rot(),
+        };
+        let ps = at(0.0, 0.0, 0.0);
+        let ps = Pose {
+            pos: rng.unit() * rng.range(0.45, 0.7),
+            ..ps
+        };
+        let mut out = Vec::new();
+        collide(&e, &pe, &s, &ps, 1.0, &mut out);
+        assert_eq!(out.len(), 1);
+        let local = pe.rot.transpose() * (ps.pos - pe.pos);
+        // minimise over the surface by sampling, then refine by a few rounds of local search
+        let surf = |u: f64, v: f64| {
+            Vec3::new(
+                semi.x * u.cos() * v.cos(),
+                semi.y * u.sin() * v.cos(),
+                semi.z * v.sin(),
+            )
+        };
+        let (mut bu, mut bv, mut best) = (0.0, 0.0, f64::INFINITY);
+        for i in 0..200 {
+            for j in 0..100 {
+                let (u, v) = (
+                    i as f64 * std::f64::consts::PI / 100.0,
+                    -std::f64::consts::FRAC_PI_2 + j as f64 * std::f64::consts::PI / 100.0,
+                );
+                let d = (surf(u, v) - local).norm();
+                if d < best {
+                    (bu, bv, best) = (u, v, d);
+                }
+            }
+        }
+        let mut step = 0.02;
+        while step > 1e-10 {
+            let mut moved = false;
+            for (du, dv) in [(step, 0.0), (-step, 0.0), (0.0, step), (0.0, -step)] {
+                let d = (surf(bu + du, bv + dv) - local).norm();
+                if d < best {
+                    (bu, bv, best) = (bu + du, bv + dv, d);
+                    moved = true;
+                }
+            }
+            if !moved {
+                step *= 0.5;
+            }
+        }
+        let want = best - 0.1;
+        assert!(
+            (out[0].dist - want).abs() < 1e-6,
+            "{} vs {want}",
+            out[0].dist
         );
     }
 }

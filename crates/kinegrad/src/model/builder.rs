@@ -890,7 +890,9 @@ fn add_entity_to_model(
             let needs_size = match g.kind {
                 GeomType::Sphere => g.size.x > 0.0,
                 GeomType::Capsule | GeomType::Cylinder => g.size.x > 0.0 && g.size.y >= 0.0,
-                GeomType::Box => g.size.x > 0.0 && g.size.y > 0.0 && g.size.z > 0.0,
+                GeomType::Box | GeomType::Ellipsoid => {
+                    g.size.x > 0.0 && g.size.y > 0.0 && g.size.z > 0.0
+                }
                 GeomType::Plane | GeomType::Mesh => true,
             };
             if !needs_size {
@@ -933,6 +935,7 @@ fn add_entity_to_model(
                 GeomType::Capsule => g.size.x + g.size.y,
                 GeomType::Box => g.size.norm(),
                 GeomType::Cylinder => (g.size.x * g.size.x + g.size.y * g.size.y).sqrt(),
+                GeomType::Ellipsoid => g.size.max(),
                 // a geom that can collide needs its mesh's hull (computed here once per mesh);
                 // a drawn-only mesh is not hulled: its farthest vertex is the hull's
                 GeomType::Mesh => {

@@ -95,6 +95,7 @@ fn local_aabb(model: &Model, g: usize) -> [Vec3; 2] {
         GeomType::Capsule => Vec3::new(s.x, s.x, s.x + s.y),
         GeomType::Box => s,
         GeomType::Cylinder => Vec3::new(s.x, s.x, s.y),
+        GeomType::Ellipsoid => s,
         GeomType::Mesh => {
             // the hull's vertices if computed (fewer), else the mesh's (same box)
             let mesh = &model.meshes[model.geom_mesh[g].expect("mesh geom has a mesh")];

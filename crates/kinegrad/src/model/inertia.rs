@@ -73,6 +73,7 @@ pub fn primitive_volume(kind: GeomType, size: &Vec3) -> f64 {
         GeomType::Capsule => PI * size.x * size.x * (2.0 * size.y + 4.0 / 3.0 * size.x),
         GeomType::Cylinder => PI * size.x * size.x * 2.0 * size.y,
         GeomType::Box => 8.0 * size.x * size.y * size.z,
+        GeomType::Ellipsoid => 4.0 / 3.0 * PI * size.x * size.y * size.z,
         GeomType::Plane | GeomType::Mesh => 0.0,
     }
 }
@@ -99,20 +100,12 @@ pub fn primitive_mass_props(kind: GeomType, size: &Vec3, density: f64) -> MassPr
             let s = size.component_mul(size);
             Vec3::new(s.y + s.z, s.x + s.z, s.x + s.y) * (mass / 3.0)
         }
+        GeomType::Ellipsoid => {
+            let s = size.component_mul(size);
+            Vec3::new(s.y + s.z, s.x + s.z, s.x + s.y) * (mass / 5.0)
+        }
         GeomType::Plane | GeomType::Mesh => Vec3::zeros(),
     };
-    MassProps {
-        mass,
-        com: Vec3::zeros(),
-        inertia: Mat3::from_diagonal(&d),
-    }
-}
-
-/// Mass properties of a solid ellipsoid with semi-axes `size` (MuJoCo `ellipsoid`; no geom type in kinegrad).
-pub fn ellipsoid_mass_props(size: &Vec3, density: f64) -> MassProps {
-    let mass = density * 4.0 / 3.0 * PI * size.x * size.y * size.z;
-    let s = size.component_mul(size);
-    let d = Vec3::new(s.y + s.z, s.x + s.z, s.x + s.y) * (mass / 5.0);
     MassProps {
         mass,
         com: Vec3::zeros(),

@@ -1498,7 +1498,7 @@ impl Loader {
             if group < self.comp.group_range[0] || group > self.comp.group_range[1] {
                 continue;
             }
-            let sh = self.shape(&e)?;
+            let sh = self.shape(&e, 0.0)?;
             let density = e.f("density", 1000.0)?;
             let mass_attr = e.arr::<1>("mass")?.map(|a| a[0]);
             if density < 0.0 || mass_attr.is_some_and(|m| m < 0.0) {
@@ -1507,7 +1507,6 @@ impl Loader {
             let unit = match sh.kind {
                 Shape::Prim(GeomType::Plane) => continue,
                 Shape::Prim(k) => inertia::primitive_mass_props(k, &sh.size, 1.0),
-                Shape::Ellipsoid => inertia::ellipsoid_mass_props(&sh.size, 1.0),
                 Shape::Mesh(ref m) => match self.mesh_index(m, c)? {
                     Ok(k) => inertia::mesh_mass_props(&self.spec.meshes[k], 1.0, self.scale),
                     Err(msg) => {
@@ -1621,7 +1620,9 @@ impl Loader {
     }
 
     /// Geom shape, size and frame (fromto resolved), without defaults of the body frame.
-    fn shape(&self, e: &El) -> Result<ShapeInfo> {
+    /// A geom's or site's type, size and frame. `default_size` fills sizes not written
+    /// (MuJoCo: 0 for geoms, which must then be sized, and 0.005 for sites).
+    fn shape(&self, e: &El, default_size: f64) -> Result<ShapeInfo> {
         let n = e.n;
         let t = e.get("type").unwrap_or("sphere");
         let kind = match t {
@@ -1630,7 +1631,7 @@ impl Loader {
             "capsule" => Shape::Prim(GeomType::Capsule),
             "box" => Shape::Prim(GeomType::Box),
             "cylinder" => Shape::Prim(GeomType::Cylinder),
-            "ellipsoid" => Shape::Ellipsoid,
+            "ellipsoid" => Shape::Prim(GeomType::Ellipsoid),
             "mesh" => Shape::Mesh(
                 e.get("mesh")
                     .ok_or_else(|| n.err("mesh geom without attribute 'mesh'"))?
@@ -1639,14 +1640,15 @@ impl Loader {
             "hfield" | "sdf" => Shape::Other,
             other => return Err(n.err(format!("unknown geom type '{other}'"))),
         };
-        let mut size = e.arr_prefix::<3>("size", 1, [0.0; 3])?;
+        let mut size = e.arr_prefix::<3>("size", 1, [default_size; 3])?;
         let mut pos = e.vec3("pos")?.unwrap_or_default();
         let mut quat = self.orientation(e)?;
         if let Some(ft) = e.arr::<6>("fromto")? {
             if matches!(
                 kind,
-                Shape::Prim(GeomType::Capsule | GeomType::Cylinder | GeomType::Box)
-                    | Shape::Ellipsoid
+                Shape::Prim(
+                    GeomType::Capsule | GeomType::Cylinder | GeomType::Box | GeomType::Ellipsoid
+                )
             ) {
                 let a = Vec3::new(ft[0], ft[1], ft[2]);
                 let b = Vec3::new(ft[3], ft[4], ft[5]);
@@ -1666,7 +1668,7 @@ impl Loader {
         let bad = match kind {
             Shape::Prim(GeomType::Sphere) => size.x <= 0.0,
             Shape::Prim(GeomType::Capsule | GeomType::Cylinder) => size.x <= 0.0 || size.y < 0.0,
-            Shape::Prim(GeomType::Box) | Shape::Ellipsoid => size.min() <= 0.0,
+            Shape::Prim(GeomType::Box | GeomType::Ellipsoid) => size.min() <= 0.0,
             _ => false,
         };
         if bad {
@@ -1720,7 +1722,7 @@ impl Loader {
     fn site(&mut self, n: &XNode, body: usize, fpos: Vec3, fquat: Quat, class: &str) -> Result<()> {
         let cls = self.classes.clone();
         let e = Self::el(&cls, n, class)?;
-        let sh = self.shape(&e)?;
+        let sh = self.shape(&e, 0.005)?;
         let name = n.attr("name").map(|s| self.named(s)).unwrap_or_default();
         if !name.is_empty() && !self.site_names.insert(name.clone()) {
             return Err(n.err(format!("repeated site name '{name}'")));
@@ -1736,12 +1738,12 @@ impl Loader {
     fn geom(&mut self, n: &XNode, body: usize, fpos: Vec3, fquat: Quat, class: &str) -> Result<()> {
         let cls = self.classes.clone();
         let e = Self::el(&cls, n, class)?;
-        let sh = self.shape(&e)?;
+        let sh = self.shape(&e, 0.0)?;
         let gname = n.attr("name").map(|s| self.named(s)).unwrap_or_default();
         let (kind, mesh) = match &sh.kind {
             Shape::Prim(k) => (*k, None),
             Shape::Mesh(m) => (GeomType::Mesh, Some(m.clone())),
-            Shape::Ellipsoid | Shape::Other => {
+            Shape::Other => {
                 self.warn(format!(
                     "{}: geom type '{}' unsupported, dropped (its mass is kept)",
                     n.desc(),
@@ -1956,7 +1958,6 @@ impl Loader {
 
 enum Shape {
     Prim(GeomType),
-    Ellipsoid,
     Mesh(String),
     Other,
 }

@@ -40,11 +40,28 @@ pub enum GeomType {
     Box,
     /// size[0] = radius, size[1] = half height along local z.
     Cylinder,
+    /// size = the three semi-axes along local x, y, z.
+    Ellipsoid,
     /// Convex hull of a mesh (`geom_mesh`); size unused.
     Mesh,
 }
 
 impl GeomType {
+    /// The kind's index in MuJoCo's `mjtGeom` (plane 0, sphere 2, capsule 3, ellipsoid 4,
+    /// cylinder 5, box 6, mesh 7): a contact's first geom is the one of lower index, as MuJoCo
+    /// orders a pair before colliding it (the normal points from it to the other).
+    pub fn mujoco_index(self) -> u8 {
+        match self {
+            GeomType::Plane => 0,
+            GeomType::Sphere => 2,
+            GeomType::Capsule => 3,
+            GeomType::Ellipsoid => 4,
+            GeomType::Cylinder => 5,
+            GeomType::Box => 6,
+            GeomType::Mesh => 7,
+        }
+    }
+
     /// The kind's name, as MJCF spells it.
     pub fn name(self) -> &'static str {
         match self {
@@ -53,6 +70,7 @@ impl GeomType {
             GeomType::Capsule => "capsule",
             GeomType::Box => "box",
             GeomType::Cylinder => "cylinder",
+            GeomType::Ellipsoid => "ellipsoid",
             GeomType::Mesh => "mesh",
         }
     }
