@@ -104,3 +104,31 @@ def test_contact_parameters_mix_as_in_mujoco():
     assert d.qpos[0] > 0.2, "the slider slides on its own low friction"
     np.testing.assert_allclose(sim.get_qpos()[0], d.qpos, rtol=0, atol=1e-8)
     np.testing.assert_allclose(sim.get_qvel()[0], d.qvel, rtol=0, atol=1e-8)
+
+
+SLIDERS = """<mujoco><option timestep="0.005"/><default><geom solimp=".9 .99 .003" solref=".01 1"/></default>
+<worldbody><geom type="plane" size="5 5 .1"/>
+  <body pos="0 0 0.1"><joint type="slide" axis="0 0 1" damping="30"/><joint type="slide" axis="1 0 0" damping="30"/>
+    <geom type="sphere" size=".08" friction="1.5"/></body>
+  <body pos="0.5 0 0.3"><joint type="ball" damping="0.1"/>
+    <geom type="capsule" fromto="0 0 0 0.2 0.1 -0.25" size="0.04"/></body>
+</worldbody></mujoco>"""
+
+
+def test_contact_weights_of_slider_bodies_and_ball_joints_as_in_mujoco():
+    # MuJoCo weighs a body of axis-aligned sliders only by 1/mass (its "simple" body) and gives
+    # a ball joint's three dofs the mean of their inverse inertias: both set the contacts'
+    # regularizer R, so the resting force and every contact step depend on them
+    m, d, sim = models(SLIDERS)
+    v = np.zeros(m.nv)
+    v[1], v[2:5] = 0.3, [1.0, -2.0, 0.5]
+    sim.set_state(m.qpos0[None], v[None])
+    d.qvel[:] = v
+    contacts = 0
+    for _ in range(300):
+        mujoco.mj_step(m, d)
+        sim.step(1)
+        contacts += d.ncon
+    assert contacts > 300
+    np.testing.assert_allclose(sim.get_qpos()[0], d.qpos, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(sim.get_qvel()[0], d.qvel, rtol=0, atol=1e-8)

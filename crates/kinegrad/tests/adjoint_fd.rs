@@ -309,6 +309,55 @@ fn active_joint_limit_step_vjp_matches_finite_differences() {
 }
 
 #[test]
+fn active_ball_joint_limit_step_vjp_matches_finite_differences() {
+    // a ball joint turned 0.62 rad about a generic axis against a 0.6 rad cone limit, turning
+    // further: the row's Jacobian (minus the rotation axis) and distance depend on the
+    // quaternion; also past pi/2 and with the quaternion's w negative (the shortest rotation)
+    for (angle, flip) in [(0.62, false), (1.9, false), (0.62, true)] {
+        let mut a = link("a", None, Vec3::zeros(), JointType::Ball);
+        a.joints[0].range = Some([0.0, angle - 0.02]);
+        a.joints[0].solimp = [0.8, 0.95, 0.05, 0.5, 2.0];
+        let mut b = ModelBuilder::new();
+        b.options.tolerance = 1e-14;
+        b.add_entity(
+            EntitySpec {
+                name: "p".into(),
+                bodies: vec![a],
+                ..Default::default()
+            },
+            Pose::identity(),
+            BaseMode::AsIs,
+        );
+        let model = b.build().unwrap();
+        let mut s = State::new(&model);
+        let axis = Vec3::new(0.3, -0.5, 0.8).normalize();
+        let (sn, cs) = (0.5f64 * angle).sin_cos();
+        let sign = if flip { -1.0 } else { 1.0 };
+        s.q.copy_from_slice(&[
+            sign * cs,
+            sign * sn * axis.x,
+            sign * sn * axis.y,
+            sign * sn * axis.z,
+        ]);
+        s.v.copy_from_slice(&[0.4 * axis.x + 0.1, 0.4 * axis.y, 0.4 * axis.z - 0.2]);
+        let c = Control::new(&model);
+        let mut d = Data::new(&model);
+        let mut carry = StepCarry::new(&model);
+        pipeline::forward(&model, &model.params0, &s, &c, &mut carry, &mut d, 0.01).unwrap();
+        assert_eq!(d.nefc, 1);
+        assert!(d.efc_active[0], "limit must be active");
+        assert!((d.efc_pos[0] + 0.02).abs() < 1e-12, "{}", d.efc_pos[0]);
+        for seed in 0..3 {
+            let err = dot_test(&model, &s, &c, seed, 1e-7);
+            assert!(
+                err < 1e-6,
+                "angle {angle} flip {flip} seed {seed}: relative error {err:.2e}"
+            );
+        }
+    }
+}
+
+#[test]
 fn readings_vjp_matches_finite_differences() {
     use kinegrad::adjoint::readings::link_states_vjp;
     use kinegrad::readings::{link_states, LINK_STATE};

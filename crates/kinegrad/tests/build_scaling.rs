@@ -34,6 +34,20 @@ fn dense_invweight0(m: &Model) -> (Vec<f64>, Vec<[f64; 2]>, f64) {
         minv_col(&mut e);
         *w = e[i];
     }
+    // MuJoCo's definition: a ball joint's dofs (a free joint's translations, its rotations)
+    // share the mean of their diagonal entries
+    for j in 0..m.njnt {
+        let a = m.jnt_dof_adr[j];
+        let groups: &[usize] = match m.jnt_type[j] {
+            kinegrad::joint::JointType::Ball => &[0],
+            kinegrad::joint::JointType::Free => &[0, 3],
+            _ => &[],
+        };
+        for &g in groups {
+            let mean = dof[a + g..a + g + 3].iter().sum::<f64>() / 3.0;
+            dof[a + g..a + g + 3].iter_mut().for_each(|x| *x = mean);
+        }
+    }
     let mut body = vec![[0.0; 2]; m.nbody];
     for b in 1..m.nbody {
         if d.body_dof_last[b] == usize::MAX {

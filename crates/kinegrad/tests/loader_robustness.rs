@@ -423,20 +423,17 @@ fn a_package_uri_without_a_package_folder_names_a_file_beside_the_urdf() {
 }
 
 #[test]
-fn a_limited_ball_joint_without_range_loads_as_mujoco_does_and_says_its_limit_is_ignored() {
+fn a_limited_ball_joint_without_range_loads_as_mujoco_does_its_limit_at_zero() {
     let ball = tmp_file(
         "ball_limited.xml",
         "<mujoco><worldbody><body><joint name='b' type='ball' limited='true'/><geom size='0.1'/></body></worldbody></mujoco>\n",
     );
     let spec = mjcf::load(&ball, 1.0).unwrap();
-    assert!(
-        spec.warnings
-            .iter()
-            .any(|w| w.contains("joint 'b'") && w.contains("ball joint limits")),
-        "{:?}",
-        spec.warnings
-    );
-    build(spec).unwrap();
+    assert!(spec.warnings.is_empty(), "{:?}", spec.warnings);
+    // MuJoCo: range [0, 0], a limit holding the joint at its reference orientation
+    let m = build(spec).unwrap();
+    assert!(m.jnt_limited[0]);
+    assert_eq!(m.jnt_range[0], [0.0, 0.0]);
     // a hinge is an error, as in MuJoCo (its range must increase)
     let hinge = tmp_file(
         "hinge_limited.xml",

@@ -15,6 +15,7 @@ use crate::constraint::{
     impedance, impedance_derivative, pyramid_regularizer, ref_gains, PyramidEdge,
 };
 use crate::data::{Data, RowKind};
+use crate::joint::JointType;
 use crate::math::{Force, Motion, Vec3};
 use crate::model::{Model, Params};
 
@@ -121,6 +122,27 @@ pub fn rows_vjp(
                 for &(a, c) in &ten.terms {
                     q_bar[a] += dist_bar * jsign * c;
                 }
+            }
+            RowKind::Limit(j) if model.jnt_type[j] == JointType::Ball => {
+                // J = -a (a the rotation's unit axis), dist = max(range) - angle, both
+                // functions of the joint's quaternion (constraint::ball_angle_axis)
+                let d0 = model.jnt_dof_adr[j];
+                let dist = data.efc_pos[r];
+                let margin = model.jnt_margin[j];
+                let solimp = &model.jnt_solimp[j];
+                let imp = impedance(solimp, dist - margin);
+                let dimp = impedance_derivative(solimp, dist - margin);
+                let (k, b) = ref_gains(&model.jnt_solref[j], solimp[1], h);
+                // aref = -b (J v) - k imp (dist - margin)
+                let mut a_bar = Vec3::zeros();
+                for (kk, (jb, jv)) in jbar.iter().zip(row).enumerate() {
+                    v_bar[d0 + kk] += aref_bar * (-b) * jv;
+                    a_bar[kk] = -(jb + aref_bar * (-b) * v[d0 + kk]);
+                }
+                let mut dist_bar = aref_bar * (-k) * (imp + (dist - margin) * dimp);
+                dist_bar += d_bar * d / (imp * (1.0 - imp)) * dimp;
+                let a = model.jnt_qpos_adr[j];
+                ball_angle_axis_vjp(&q[a..a + 4], -dist_bar, &a_bar, &mut q_bar[a..a + 4]);
             }
             RowKind::Limit(j) => {
                 let dof = model.jnt_dof_adr[j];
@@ -256,5 +278,34 @@ pub fn frictionloss_onset_vjp(
         let (_, b) = ref_gains(&ten.solref_fri, ten.solimp_fri[1], h);
         params_bar.tendon_frictionloss[t] +=
             bar(ten.velocity(a) + b * ten.velocity(v), ten.velocity(lambda));
+    }
+}
+
+/// Reverse of [`crate::constraint::ball_angle_axis`]: adds to `q_bar` (the raw quaternion's
+/// adjoint) the adjoints `angle_bar` of the angle and `axis_bar` of the unit axis. With
+/// `qn = q / |q| = (w, u)`, `s = |u|`, `theta = 2 atan2(s, w)` (`d theta = 2 (w ds - s dw)` on
+/// the unit sphere) wrapped to the shortest rotation of sign `sigma`: `angle = sigma theta
+/// (+ 2 pi)`, `axis = sigma u / s`.
+pub fn ball_angle_axis_vjp(q: &[f64], angle_bar: f64, axis_bar: &Vec3, q_bar: &mut [f64]) {
+    let n = (q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]).sqrt();
+    let w = q[0] / n;
+    let u = Vec3::new(q[1], q[2], q[3]) / n;
+    let s = u.norm();
+    if !(s > 1e-15) {
+        return; // no rotation: the axis is a fixed convention and the angle has a kink
+    }
+    let e = u / s;
+    let sigma = if 2.0 * s.atan2(w) > std::f64::consts::PI {
+        -1.0
+    } else {
+        1.0
+    };
+    let u_bar = (axis_bar - e * e.dot(axis_bar)) * (sigma / s) + e * (angle_bar * sigma * 2.0 * w);
+    let w_bar = angle_bar * sigma * 2.0 * (-s);
+    let qn_bar = [w_bar, u_bar.x, u_bar.y, u_bar.z];
+    let qn = [w, u.x, u.y, u.z];
+    let dot: f64 = (0..4).map(|i| qn[i] * qn_bar[i]).sum();
+    for i in 0..4 {
+        q_bar[i] += (qn_bar[i] - qn[i] * dot) / n;
     }
 }

@@ -14,6 +14,7 @@ pub mod hessian;
 pub mod solver;
 
 use crate::data::{Data, RowKind, RowState};
+use crate::joint::JointType;
 use crate::kinematics::add_point_jacobian;
 use crate::math::{Mat3, Vec3};
 use crate::model::{Model, Params};
@@ -346,10 +347,42 @@ pub fn make_rows(model: &Model, params: &Params, q: &[f64], v: &[f64], h: f64, d
         }
     }
 
-    // joint limits (hinge and slide: one row per violated side)
+    // joint limits (hinge and slide: one row per violated side; ball: one row on the
+    // rotation angle)
     if model.opt.enable_joint_limit {
         for j in 0..model.njnt {
-            if !model.jnt_limited[j] || !model.jnt_type[j].is_scalar() {
+            if !model.jnt_limited[j] {
+                continue;
+            }
+            if model.jnt_type[j] == JointType::Ball {
+                let a = model.jnt_qpos_adr[j];
+                let (angle, axis) = ball_angle_axis(&q[a..a + 4]);
+                let dist = model.jnt_range[j][0].max(model.jnt_range[j][1]) - angle;
+                let margin = model.jnt_margin[j];
+                if dist >= margin {
+                    continue;
+                }
+                let d = model.jnt_dof_adr[j];
+                let mut vel = 0.0;
+                for k in 0..3 {
+                    data.efc_j.push(-axis[k]);
+                    data.efc_nz.push(d + k);
+                    vel -= axis[k] * v[d + k];
+                }
+                let solimp = &model.jnt_solimp[j];
+                let imp = impedance(solimp, dist - margin);
+                let (k, b) = ref_gains(&model.jnt_solref[j], solimp[1], h);
+                let r = ((1.0 - imp) / imp * model.dof_invweight0[d]).max(1e-15);
+                push_row(
+                    data,
+                    RowKind::Limit(j),
+                    dist,
+                    -b * vel - k * imp * (dist - margin),
+                    r,
+                );
+                continue;
+            }
+            if !model.jnt_type[j].is_scalar() {
                 continue;
             }
             let qv = q[model.jnt_qpos_adr[j]];
@@ -497,6 +530,23 @@ pub fn make_rows(model: &Model, params: &Params, q: &[f64], v: &[f64], h: f64, d
             }
         }
     }
+}
+
+/// A ball joint's rotation as MuJoCo measures it for its limit (`mju_quat2Vel` of the
+/// normalized quaternion `q`): the angle in `[0, pi]` of the shortest rotation and its unit
+/// axis in the joint frame (x for no rotation).
+pub fn ball_angle_axis(q: &[f64]) -> (f64, Vec3) {
+    let n = (q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]).sqrt();
+    let u = Vec3::new(q[1], q[2], q[3]) / n;
+    let s = u.norm();
+    if !(s > 1e-15) {
+        return (0.0, Vec3::x());
+    }
+    let mut theta = 2.0 * s.atan2(q[0] / n);
+    if theta > std::f64::consts::PI {
+        theta -= 2.0 * std::f64::consts::PI;
+    }
+    (theta.abs(), u * (theta.signum() / s))
 }
 
 /// The dofs a contact between bodies `b1` and `b2` moves, into `out`: the union of their paths

@@ -7,6 +7,7 @@
 
 use super::{GeomType, Model};
 use crate::error::{Error, Result};
+use crate::joint::JointType;
 use crate::math::Vec3;
 
 /// Whether geoms `g1 < g2` may collide (everything but the bounding-volume test of
@@ -341,7 +342,59 @@ pub(crate) fn compute_invweight0(model: &mut Model) -> std::result::Result<(), u
         let wr = om.fixed_view::<3, 3>(0, 0).trace() / 3.0;
         model.body_invweight0[b] = [wt, wr];
     }
+    // as MuJoCo: a ball joint's dofs share the mean of their (M^-1)_ii, a free joint's
+    // translations and rotations theirs
+    for j in 0..model.njnt {
+        let d = model.jnt_dof_adr[j];
+        let starts: &[usize] = match model.jnt_type[j] {
+            JointType::Ball => &[0],
+            JointType::Free => &[0, 3],
+            _ => &[],
+        };
+        for &g in starts {
+            let w = &mut model.dof_invweight0[d + g..d + g + 3];
+            let mean = w.iter().sum::<f64>() / 3.0;
+            w.iter_mut().for_each(|x| *x = mean);
+        }
+    }
+    // MuJoCo's "simple" bodies of sliders only weigh their mass alone
+    for b in 1..nb {
+        if slider_only_simple_body(model, b) {
+            let w = 1.0 / params.body_mass[b].max(1e-15);
+            model.body_invweight0[b] = [w, 0.0];
+            let d = model.body_dof_adr[b];
+            for i in d..d + model.body_dof_num[b] {
+                model.dof_invweight0[i] = w;
+            }
+        }
+    }
     Ok(())
+}
+
+/// Whether MuJoCo's compiler makes body `b` "simple" with sliders only (`body_simple == 2`),
+/// which gives it `1 / mass` as translational weight and as each dof's weight instead of the
+/// averaged diagonal of `J M^-1 J^T`: its inertial frame is its own frame (centre of mass at
+/// the origin, inertia diagonal in the body axes), it is a root body (or the child of a body
+/// welded to the world), it has no children, and its joints are at least one slider, each
+/// along a body axis and anchored at the origin.
+fn slider_only_simple_body(model: &Model, b: usize) -> bool {
+    const EPS: f64 = 1e-14;
+    let p = model.body_parent[b];
+    let rooted = p == 0
+        || (model.body_parent[p] == 0 && model.body_dof_num[p] == 0 && model.body_jnt_num[p] == 0);
+    let inertia = &model.params0.body_inertia[b];
+    let principal = (0..3).all(|i| (0..3).all(|j| i == j || inertia[(i, j)] == 0.0));
+    let same_frame = model.params0.body_ipos[b].norm() <= EPS && principal;
+    let leaf = !(b + 1..model.nbody).any(|c| model.body_parent[c] == b);
+    let joints = model.body_jnt_adr[b]..model.body_jnt_adr[b] + model.body_jnt_num[b];
+    let sliders = !joints.is_empty()
+        && joints.clone().all(|j| {
+            let a = model.jnt_axis[j];
+            model.jnt_type[j] == JointType::Slide
+                && a.iter().filter(|x| x.abs() > EPS).count() == 1
+                && model.jnt_pos[j].norm() <= EPS
+        });
+    rooted && same_frame && leaf && sliders
 }
 
 /// Last dof on the path from each body to the root (usize::MAX when the body is welded to the world).

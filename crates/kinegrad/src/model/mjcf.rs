@@ -1585,11 +1585,6 @@ impl Loader {
         j.margin = e.f("margin", 0.0)?;
         j.solref = e.arr_prefix::<2>("solreflimit", 1, j.solref)?;
         j.solimp = e.arr_prefix::<5>("solimplimit", 1, j.solimp)?;
-        if limited && kind == JointType::Ball {
-            self.warn(format!(
-                "joint '{name}': ball joint limits are not supported yet, ignored"
-            ));
-        }
         if j.damping < 0.0 || j.armature < 0.0 {
             return Err(n.err("negative damping or armature"));
         }
