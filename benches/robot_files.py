@@ -104,19 +104,36 @@ def kinegrad_sim(path: Path, m):
         integrator = INTEGRATORS.get(int(m.opt.integrator))
         if integrator is None:
             return None, "integrator"
+        off, flag = int(m.opt.disableflags), mujoco.mjtDisableBit
+        constraint = not off & flag.mjDSBL_CONSTRAINT
         opts = dict(
             timestep=float(m.opt.timestep),
             integrator=integrator,
-            gravity=list(m.opt.gravity),
+            gravity=[0.0, 0.0, 0.0] if off & flag.mjDSBL_GRAVITY else list(m.opt.gravity),
             iterations=int(m.opt.iterations),
             tolerance=float(m.opt.tolerance),
+            enable_collision=bool(constraint and not off & flag.mjDSBL_CONTACT),
+            enable_joint_limit=bool(constraint and not off & flag.mjDSBL_LIMIT),
+            enable_equality=bool(constraint and not off & flag.mjDSBL_EQUALITY),
         )
     b = _native.SceneBuilder(**opts) if opts else _native.SceneBuilder(timestep=0.002)
     if path.suffix == ".urdf":
         b.add_urdf(str(path), 1.0, [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], True)
     else:
         b.add_mjcf(str(path), 1.0, [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0])
-    return b.build(1), None
+    sim = b.build(1)
+    hold_actuators(sim)
+    return sim, None
+
+
+def hold_actuators(sim):
+    """Every MJCF actuator at target 0 in its own mode, as MuJoCo's `ctrl = 0` drives it (a
+    position servo holds 0); kinegrad's channels otherwise start in force mode at 0."""
+    info = sim.describe()
+    mode = np.zeros((sim.n_envs, info["nu"]), dtype=np.int8)
+    for a in info["actuators"]:
+        mode[:, a["dof"]] = a["mode"]
+    sim.set_control(mode, np.zeros(mode.shape))
 
 
 def parity(m, sim):

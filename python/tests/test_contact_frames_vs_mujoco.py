@@ -5,14 +5,11 @@ turned about the normal changes the forces of a sliding contact whose pyramid ed
 inactive: one step of a tilted sphere-sphere slide, a capsule sliding on a plane at 30 degrees
 of yaw, compared with MuJoCo after the same step and over 200 steps."""
 
-import os
-import tempfile
-
 import mujoco
 import numpy as np
 import pytest
 
-from kinegrad import _native
+from _mujoco_pair import mujoco_and_kinegrad, write_xml
 
 SPHERES = """<mujoco><option timestep="0.002" gravity="0 0 0"/><worldbody>
   <body name="a"><freejoint/><geom type="sphere" size="0.1" friction="0.5"/></body>
@@ -26,17 +23,7 @@ CAPSULE = """<mujoco><option timestep="0.002"/><worldbody>
 
 
 def models(xml):
-    path = os.path.join(tempfile.gettempdir(), f"kinegrad_frames_{os.getpid()}_{hash(xml) & 0xffff}.xml")
-    with open(path, "w") as f:
-        f.write(xml)
-    m = mujoco.MjModel.from_xml_path(path)
-    m.opt.tolerance, m.opt.iterations, m.opt.ls_tolerance = 1e-14, 1000, 1e-12
-    b = _native.SceneBuilder(
-        timestep=float(m.opt.timestep), integrator="euler", enable_collision=True, tolerance=1e-14,
-        iterations=1000, gravity=list(m.opt.gravity),
-    )
-    b.add_mjcf(path, 1.0, [0, 0, 0], [1, 0, 0, 0])
-    return m, mujoco.MjData(m), b.build(1)
+    return mujoco_and_kinegrad(write_xml(xml, f"frames_{hash(xml) & 0xffff}"))
 
 
 @pytest.mark.parametrize("slide", [[1.0, 0, 0], [0, 1.0, 0], [1.0, 1.0, 0]])

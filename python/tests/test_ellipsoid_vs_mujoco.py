@@ -3,16 +3,14 @@
 primitives through GJK/EPA, the pair ordered as MuJoCo orders it (the geom of lower `mjtGeom`
 first), and gradients through a rolling ellipsoid against finite differences."""
 
-import os
-import tempfile
-
 import mujoco
 import numpy as np
 import pytest
 import torch
 
 import kinegrad as gs
-from kinegrad import _native
+
+from _mujoco_pair import check_gradient, mujoco_and_kinegrad, write_xml
 
 ROLLING = """<mujoco><option timestep="0.002"/><worldbody>
   <geom name="floor" type="plane" size="5 5 .1"/>
@@ -21,29 +19,12 @@ ROLLING = """<mujoco><option timestep="0.002"/><worldbody>
 </worldbody></mujoco>"""
 
 
-def write(xml, tag):
-    path = os.path.join(tempfile.gettempdir(), f"kinegrad_ellipsoid_{os.getpid()}_{tag}.xml")
-    with open(path, "w") as f:
-        f.write(xml)
-    return path
-
-
 def models(xml, tag, **mj_opt):
-    path = write(xml, tag)
-    m = mujoco.MjModel.from_xml_path(path)
-    m.opt.tolerance, m.opt.iterations, m.opt.ls_tolerance = 1e-14, 1000, 1e-12
-    for k, v in mj_opt.items():
-        setattr(m.opt, k, v)
-    b = _native.SceneBuilder(
-        timestep=float(m.opt.timestep), integrator="euler", enable_collision=True, tolerance=1e-14,
-        iterations=1000, gravity=list(m.opt.gravity),
-    )
-    b.add_mjcf(path, 1.0, [0, 0, 0], [1, 0, 0, 0])
-    return m, mujoco.MjData(m), b.build(1)
+    return mujoco_and_kinegrad(write_xml(xml, f"ellipsoid_{tag}"), **mj_opt)
 
 
 def test_ellipsoid_mass_and_inertia_as_mujoco():
-    path = write(ROLLING, "mass")
+    path = write_xml(ROLLING, "ellipsoid_mass")
     m = mujoco.MjModel.from_xml_path(path)
     scene = gs.Scene(show_viewer=False)
     egg = scene.add_entity(gs.morphs.MJCF(file=path))
@@ -113,7 +94,7 @@ def test_ellipsoid_contacts_with_primitives_as_in_mujoco(other):
 
 
 def egg_rollout(v0, requires_grad):
-    path = write(ROLLING, "grad")
+    path = write_xml(ROLLING, "ellipsoid_grad")
     scene = gs.Scene(sim_options=gs.options.SimOptions(dt=0.002, requires_grad=requires_grad), show_viewer=False)
     egg = scene.add_entity(gs.morphs.MJCF(file=path))
     scene.build()
@@ -125,16 +106,4 @@ def egg_rollout(v0, requires_grad):
 
 
 def test_rolling_ellipsoid_gradient_matches_finite_differences():
-    v0 = torch.tensor([0.5, 0.0, 0.0, 2.0, -1.0, 3.0], dtype=torch.float64)
-    x = v0.clone().requires_grad_(True)
-    loss = egg_rollout(x, True)
-    loss.backward()
-    gen = torch.Generator().manual_seed(5)
-    for _ in range(3):
-        d = torch.randn(6, generator=gen, dtype=torch.float64)
-        an = float((x.grad * d).sum())
-        eps = 1e-6
-        with torch.no_grad():
-            num = (float(egg_rollout(v0 + eps * d, False)) - float(egg_rollout(v0 - eps * d, False))) / (2 * eps)
-        print(f"autograd {an:.10e} fd {num:.10e}")
-        assert abs(an - num) <= 1e-5 * max(abs(num), 1e-3), (an, num)
+    check_gradient(egg_rollout, torch.tensor([0.5, 0.0, 0.0, 2.0, -1.0, 3.0], dtype=torch.float64), seed=5)

@@ -38,6 +38,15 @@ impl SceneBuilder {
                 &self.builder.options,
                 &self.gravity,
             ));
+            warnings.extend(self.builder.medium_conflict(&spec));
+            if spec.medium.is_some()
+                && self.builder.options.integrator == kinegrad::model::Integrator::ImplicitFast
+            {
+                warnings.push(format!(
+                    "entity '{}': its fluid forces (<option density/viscosity>) are integrated explicitly under implicitfast, where MuJoCo also takes their velocity derivative implicitly: the two part; Euler and RK4 integrate them as MuJoCo does",
+                    spec.name
+                ));
+            }
             Ok((self.builder.add_entity(spec, pose, base), warnings))
         })
     }

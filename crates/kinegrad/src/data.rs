@@ -126,8 +126,11 @@ pub struct Data {
     pub cfrc: Vec<Force>,
     /// Bias forces c(q, v): gravity, Coriolis, centrifugal. (nv)
     pub qfrc_bias: Vec<f64>,
-    /// Passive forces: springs and damping. (nv)
+    /// Passive forces: springs, damping and the fluid. (nv)
     pub qfrc_passive: Vec<f64>,
+    /// The fluid's wrench on each body's subtree (world origin), as
+    /// [`crate::dynamics::fluid::fluid`] leaves it. (nbody)
+    pub fluid_frc: Vec<Force>,
     /// Actuator forces from the controls. (nv)
     pub qfrc_actuator: Vec<f64>,
     /// Which dofs' actuator force was clamped by its force range. (nv)
@@ -303,6 +306,7 @@ impl Data {
             cfrc: vec![Force::zero(); nb],
             qfrc_bias: vec![0.0; nv],
             qfrc_passive: vec![0.0; nv],
+            fluid_frc: vec![Force::zero(); model.nbody],
             qfrc_actuator: vec![0.0; nv],
             actuator_clamped: vec![false; model.nu()],
             qfrc_applied: vec![0.0; nv],

@@ -155,8 +155,6 @@ fn sweep(model: &Model, data: &mut Data, cand: &mut Vec<usize>) {
     cand.sort_unstable();
 }
 
-/// Midphase and narrowphase of candidate pair `k`: its contacts appended to `data.contacts`.
-#[inline(always)]
 /// A candidate pair in the order MuJoCo collides it: the geom of lower `mjtGeom` index first
 /// (by geom index when the kinds are equal).
 pub fn ordered_pair(model: &Model, (g1, g2): (usize, usize)) -> (usize, usize) {
@@ -167,6 +165,8 @@ pub fn ordered_pair(model: &Model, (g1, g2): (usize, usize)) -> (usize, usize) {
     }
 }
 
+/// Midphase and narrowphase of candidate pair `k`: its contacts appended to `data.contacts`.
+#[inline(always)]
 fn test_pair(
     model: &Model,
     params: &Params,
@@ -217,9 +217,9 @@ fn test_pair(
     }
 }
 
-/// The contact of geoms `g1`, `g2` (in [`ordered_pair`] order) at world poses `p1`, `p2` from their narrowphase result
-/// `cp`, as [`detect`] makes it (parameters from the two geoms, the margin the larger of
-/// theirs, the frame's tangent from the pair: [`pair_tangent`]).
+/// The contact of geoms `g1`, `g2` (in [`ordered_pair`] order) at world poses `p1`, `p2`
+/// from their narrowphase result `cp`, as [`detect`] makes it (parameters from the two geoms,
+/// the margin the larger of theirs, the frame's tangent from the pair: [`pair_tangent`]).
 pub fn contact(
     model: &Model,
     params: &Params,

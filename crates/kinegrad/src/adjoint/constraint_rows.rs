@@ -109,16 +109,15 @@ pub fn rows_vjp(
                     continue; // a tendon of zero coefficients: nothing depends on q or v
                 };
                 let jsign = row[k0] / ten.jac[k0].1;
-                let dist = data.efc_pos[r];
-                let solimp = &ten.solimp_lim;
-                let imp = impedance(solimp, dist - ten.margin);
-                let dimp = impedance_derivative(solimp, dist - ten.margin);
-                let (k, b) = ref_gains(&ten.solref_lim, solimp[1], h);
+                let (dist_bar, b) = soft_row_dist_bar(
+                    (&ten.solref_lim, &ten.solimp_lim),
+                    data.efc_pos[r] - ten.margin,
+                    h,
+                    (aref_bar, d_bar, d),
+                );
                 for (&dof, jv) in dofs.iter().zip(row) {
                     v_bar[dof] += aref_bar * (-b) * jv;
                 }
-                let mut dist_bar = aref_bar * (-k) * (imp + (dist - ten.margin) * dimp);
-                dist_bar += d_bar * d / (imp * (1.0 - imp)) * dimp;
                 for &(a, c) in &ten.terms {
                     q_bar[a] += dist_bar * jsign * c;
                 }
@@ -127,36 +126,30 @@ pub fn rows_vjp(
                 // J = -a (a the rotation's unit axis), dist = max(range) - angle, both
                 // functions of the joint's quaternion (constraint::ball_angle_axis)
                 let d0 = model.jnt_dof_adr[j];
-                let dist = data.efc_pos[r];
-                let margin = model.jnt_margin[j];
-                let solimp = &model.jnt_solimp[j];
-                let imp = impedance(solimp, dist - margin);
-                let dimp = impedance_derivative(solimp, dist - margin);
-                let (k, b) = ref_gains(&model.jnt_solref[j], solimp[1], h);
-                // aref = -b (J v) - k imp (dist - margin)
+                let (dist_bar, b) = soft_row_dist_bar(
+                    (&model.jnt_solref[j], &model.jnt_solimp[j]),
+                    data.efc_pos[r] - model.jnt_margin[j],
+                    h,
+                    (aref_bar, d_bar, d),
+                );
                 let mut a_bar = Vec3::zeros();
                 for (kk, (jb, jv)) in jbar.iter().zip(row).enumerate() {
                     v_bar[d0 + kk] += aref_bar * (-b) * jv;
                     a_bar[kk] = -(jb + aref_bar * (-b) * v[d0 + kk]);
                 }
-                let mut dist_bar = aref_bar * (-k) * (imp + (dist - margin) * dimp);
-                dist_bar += d_bar * d / (imp * (1.0 - imp)) * dimp;
                 let a = model.jnt_qpos_adr[j];
                 ball_angle_axis_vjp(&q[a..a + 4], -dist_bar, &a_bar, &mut q_bar[a..a + 4]);
             }
             RowKind::Limit(j) => {
                 let dof = model.jnt_dof_adr[j];
                 let jsign = row[0];
-                let dist = data.efc_pos[r];
-                let margin = model.jnt_margin[j];
-                let solimp = &model.jnt_solimp[j];
-                let imp = impedance(solimp, dist - margin);
-                let dimp = impedance_derivative(solimp, dist - margin);
-                let (k, b) = ref_gains(&model.jnt_solref[j], solimp[1], h);
-                // aref = -b (jsign v) - k imp (dist - margin)
+                let (dist_bar, b) = soft_row_dist_bar(
+                    (&model.jnt_solref[j], &model.jnt_solimp[j]),
+                    data.efc_pos[r] - model.jnt_margin[j],
+                    h,
+                    (aref_bar, d_bar, d),
+                );
                 v_bar[dof] += aref_bar * (-b) * jsign;
-                let mut dist_bar = aref_bar * (-k) * (imp + (dist - margin) * dimp);
-                dist_bar += d_bar * d / (imp * (1.0 - imp)) * dimp;
                 // dist = q - lo (lower side, J = +1) or hi - q (upper side, J = -1)
                 q_bar[model.jnt_qpos_adr[j]] += dist_bar * jsign;
                 // the Jacobian row (+-1 at the dof) is constant: j_bar has nowhere to go
@@ -308,4 +301,21 @@ pub fn ball_angle_axis_vjp(q: &[f64], angle_bar: f64, axis_bar: &Vec3, q_bar: &m
     for i in 0..4 {
         q_bar[i] += (qn_bar[i] - qn[i] * dot) / n;
     }
+}
+
+/// The adjoint of a limit row's distance from the adjoints of its reference acceleration
+/// `aref = -b J v - k imp (dist - margin)` and inverse regularizer `D = imp / ((1 - imp) A)`
+/// (`bars = (aref_bar, D_bar, D)`), at the violation `x = dist - margin`; with the row's
+/// velocity gain `b` (the caller sends `-b aref_bar` to `J v`).
+fn soft_row_dist_bar(
+    (solref, solimp): (&[f64; 2], &[f64; 5]),
+    x: f64,
+    h: f64,
+    (aref_bar, d_bar, d): (f64, f64, f64),
+) -> (f64, f64) {
+    let imp = impedance(solimp, x);
+    let dimp = impedance_derivative(solimp, x);
+    let (k, b) = ref_gains(solref, solimp[1], h);
+    let dist_bar = aref_bar * (-k) * (imp + x * dimp) + d_bar * d / (imp * (1.0 - imp)) * dimp;
+    (dist_bar, b)
 }

@@ -62,6 +62,9 @@ pub struct PosAdjoint {
     proj: Vec<f64>,
     pub(crate) jbar: Vec<f64>,
     pub(crate) coef: Vec<f64>,
+    // scratch of fluid_vjp (the bodies' wrench adjoints, their subtrees' wrenches)
+    pub(crate) fluid_motion: Vec<Motion>,
+    pub(crate) fluid_force: Vec<Force>,
 }
 
 impl PosAdjoint {
@@ -84,6 +87,8 @@ impl PosAdjoint {
             jbar: vec![0.0; nv],
             coef: vec![0.0; nv],
             contact_bar: Vec::new(),
+            fluid_motion: vec![Motion::zero(); nb],
+            fluid_force: vec![Force::zero(); nb],
         }
     }
 

@@ -25,6 +25,7 @@
 pub mod constraint_rows;
 pub mod contact_geom;
 pub mod equality;
+pub mod fluid;
 pub mod forces;
 pub mod integrator;
 pub mod kinematics;

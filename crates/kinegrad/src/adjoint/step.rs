@@ -3,6 +3,7 @@
 
 use super::constraint_rows::{frictionloss_onset_vjp, rows_vjp};
 use super::contact_geom::contacts_vjp;
+use super::fluid::fluid_vjp;
 use super::forces::{actuation_vjp, implicit_damping_vjp, passive_vjp};
 use super::integrator::{integrate_pos_vjp, integrate_vel_vjp, rk_combine_vjp};
 use super::kinematics::{com_vel_vjp, position_vjp, PosAdjoint};
@@ -493,6 +494,7 @@ fn accel_vjp(
     };
     implicit_damping_vjp(model, params, control, data, k_bar, pb);
     passive_vjp(model, params, q, v, mu, q_bar, v_bar, pb);
+    fluid_vjp(model, params, data, mu, adj, pb);
     actuation_vjp(
         model,
         params,

@@ -207,7 +207,9 @@ pub fn actuation(
     }
 }
 
-/// Passive forces ([`passive_law`] per dof: joint springs and damping) into `qfrc_passive`.
+/// Passive forces ([`passive_law`] per dof: joint springs and damping; tendon springs and
+/// dampers; the fluid, [`super::fluid`]) into `qfrc_passive`. Needs kinematics, `cvel` and
+/// `cdof` when there is a fluid.
 pub fn passive(model: &Model, params: &Params, q: &[f64], v: &[f64], data: &mut Data) {
     for d in 0..model.nv {
         // the spring's position only matters to the force when there is a spring
@@ -228,6 +230,7 @@ pub fn passive(model: &Model, params: &Params, q: &[f64], v: &[f64], data: &mut 
             }
         }
     }
+    super::fluid::fluid(model, params, data);
 }
 
 /// The passive force along tendon `t` at length `len` and rate `vel`, MuJoCo's: a spring with

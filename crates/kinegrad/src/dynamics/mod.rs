@@ -4,6 +4,7 @@
 
 pub mod chol;
 pub mod crba;
+pub mod fluid;
 pub mod forces;
 pub mod rnea;
 

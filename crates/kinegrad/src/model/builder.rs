@@ -176,6 +176,11 @@ pub struct BodySpec {
     pub ipos: Vec3,
     /// Rotational inertia about the centre of mass, body-frame axes.
     pub inertia: Mat3,
+    /// The inertia's principal axes (a rotation of the body frame), when the loader knows them
+    /// as MuJoCo's compiler sets them (`body_iquat`: a single geom's frame, an `<inertial>`'s
+    /// orientation); `None`: from the inertia's eigenvectors. Only the fluid model reads it
+    /// (its drag is not invariant under turns about an axis of equal moments).
+    pub inertia_frame: Option<Quat>,
     /// Joints between the parent and this body, applied in order.
     pub joints: Vec<JointSpec>,
     /// Geoms attached to the body.
@@ -224,6 +229,7 @@ impl BodySpec {
             mass: 0.0,
             ipos: Vec3::zeros(),
             inertia: Mat3::zeros(),
+            inertia_frame: None,
             joints: Vec::new(),
             geoms: Vec::new(),
             sites: Vec::new(),
@@ -380,6 +386,9 @@ pub struct EntitySpec {
     pub options: Option<Options>,
     /// Gravity the file sets (MJCF `<option gravity>`), if it does: a parameter, not an option.
     pub gravity: Option<Vec3>,
+    /// The medium the file sets (MJCF `<option density viscosity wind>`), if it does: the
+    /// scene's (the first entity's that sets one), as parameters.
+    pub medium: Option<Medium>,
     /// The simulation settings the file writes, as written (MJCF `<option>` attributes and
     /// `<flag>` ones as `flag.NAME`): what a scene whose own options win reports as not applied
     /// (`mjcf::options_not_applied`).
@@ -426,10 +435,38 @@ pub struct ModelBuilder {
     pub options: Options,
 }
 
+/// A fluid medium (MuJoCo's `<option density viscosity wind>`; [`crate::dynamics::fluid`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Medium {
+    /// Density (kg/m^3).
+    pub density: f64,
+    /// Viscosity (Pa s).
+    pub viscosity: f64,
+    /// Velocity of the medium (m/s, world frame).
+    pub wind: Vec3,
+}
+
 impl ModelBuilder {
     /// Empty builder with default options.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The medium of the scene: the first placed entity's that sets one.
+    pub fn medium(&self) -> Option<Medium> {
+        self.entities.iter().find_map(|e| e.0.medium)
+    }
+
+    /// A warning when `spec` sets a medium other than the scene's (which wins).
+    pub fn medium_conflict(&self, spec: &EntitySpec) -> Option<String> {
+        match (self.medium(), spec.medium) {
+            (Some(scene), Some(own)) if scene != own => Some(format!(
+                "entity '{}': <option density='{}' viscosity='{}' wind='{} {} {}'> differs from the scene's medium (density {}, viscosity {}, wind {} {} {}), set by an entity placed before it: the scene's applies",
+                spec.name, own.density, own.viscosity, own.wind.x, own.wind.y, own.wind.z,
+                scene.density, scene.viscosity, scene.wind.x, scene.wind.y, scene.wind.z
+            )),
+            _ => None,
+        }
     }
 
     /// Place an entity with its root frame at `pose` in the world; returns its index.
@@ -468,6 +505,11 @@ impl ModelBuilder {
                 "mass matrix is singular: a moving body (or its subtree) has no mass or inertia",
             )
         })?;
+        if let Some(md) = self.medium() {
+            m.params0.fluid_density = md.density;
+            m.params0.fluid_viscosity = md.viscosity;
+            m.params0.wind = md.wind;
+        }
         // the checks above name the file and element; whatever they let through, the parameter
         // setters would refuse is refused here too, so a loaded value can always be set again
         let mut values = Vec::new();
@@ -489,6 +531,20 @@ fn finish_channels(m: &mut Model) {
             a.dof = nv + (usize::MAX - a.dof);
         }
     }
+}
+
+/// A rotation whose columns are principal axes of the symmetric `inertia` (the identity for an
+/// inertia already diagonal in its axes, or zero).
+fn principal_axes(inertia: &Mat3) -> Mat3 {
+    let off = inertia[(0, 1)].abs() + inertia[(0, 2)].abs() + inertia[(1, 2)].abs();
+    if off == 0.0 {
+        return Mat3::identity();
+    }
+    let mut r = nalgebra::SymmetricEigen::new(*inertia).eigenvectors;
+    if r.determinant() < 0.0 {
+        r.column_mut(2).neg_mut();
+    }
+    r
 }
 
 fn empty_model(opt: Options) -> Model {
@@ -516,6 +572,9 @@ fn empty_model(opt: Options) -> Model {
             tendon_force_range: vec![],
             eq_solref: vec![],
             eq_polycoef: vec![],
+            fluid_density: 0.0,
+            fluid_viscosity: 0.0,
+            wind: Vec3::zeros(),
         },
         nq: 0,
         nv: 0,
@@ -527,6 +586,7 @@ fn empty_model(opt: Options) -> Model {
         body_root: vec![0],
         body_weld: vec![0],
         body_entity: vec![usize::MAX],
+        body_fluid_frame: vec![Mat3::identity()],
         body_pos: vec![Vec3::zeros()],
         body_quat: vec![Quat::identity()],
         body_jnt_adr: vec![0],
@@ -739,6 +799,10 @@ fn add_entity_to_model(
         m.params0.body_mass.push(b.mass);
         m.params0.body_ipos.push(b.ipos);
         m.params0.body_inertia.push(b.inertia);
+        m.body_fluid_frame.push(match b.inertia_frame {
+            Some(q) => *q.to_rotation_matrix().matrix(),
+            None => principal_axes(&b.inertia),
+        });
         m.body_jnt_adr.push(m.njnt);
         m.body_jnt_num.push(joints.len());
         m.body_dof_adr.push(m.nv);

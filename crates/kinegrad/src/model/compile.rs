@@ -358,8 +358,12 @@ pub(crate) fn compute_invweight0(model: &mut Model) -> std::result::Result<(), u
         }
     }
     // MuJoCo's "simple" bodies of sliders only weigh their mass alone
+    let mut has_child = vec![false; nb];
     for b in 1..nb {
-        if slider_only_simple_body(model, b) {
+        has_child[model.body_parent[b]] = true;
+    }
+    for b in 1..nb {
+        if !has_child[b] && slider_only_simple_body(model, b) {
             let w = 1.0 / params.body_mass[b].max(1e-15);
             model.body_invweight0[b] = [w, 0.0];
             let d = model.body_dof_adr[b];
@@ -375,8 +379,8 @@ pub(crate) fn compute_invweight0(model: &mut Model) -> std::result::Result<(), u
 /// which gives it `1 / mass` as translational weight and as each dof's weight instead of the
 /// averaged diagonal of `J M^-1 J^T`: its inertial frame is its own frame (centre of mass at
 /// the origin, inertia diagonal in the body axes), it is a root body (or the child of a body
-/// welded to the world), it has no children, and its joints are at least one slider, each
-/// along a body axis and anchored at the origin.
+/// welded to the world), it has no children (the caller's test), and its joints are at least
+/// one slider, each along a body axis and anchored at the origin.
 fn slider_only_simple_body(model: &Model, b: usize) -> bool {
     const EPS: f64 = 1e-14;
     let p = model.body_parent[b];
@@ -385,7 +389,6 @@ fn slider_only_simple_body(model: &Model, b: usize) -> bool {
     let inertia = &model.params0.body_inertia[b];
     let principal = (0..3).all(|i| (0..3).all(|j| i == j || inertia[(i, j)] == 0.0));
     let same_frame = model.params0.body_ipos[b].norm() <= EPS && principal;
-    let leaf = !(b + 1..model.nbody).any(|c| model.body_parent[c] == b);
     let joints = model.body_jnt_adr[b]..model.body_jnt_adr[b] + model.body_jnt_num[b];
     let sliders = !joints.is_empty()
         && joints.clone().all(|j| {
@@ -394,7 +397,7 @@ fn slider_only_simple_body(model: &Model, b: usize) -> bool {
                 && a.iter().filter(|x| x.abs() > EPS).count() == 1
                 && model.jnt_pos[j].norm() <= EPS
         });
-    rooted && same_frame && leaf && sliders
+    rooted && same_frame && sliders
 }
 
 /// Last dof on the path from each body to the root (usize::MAX when the body is welded to the world).

@@ -19,7 +19,7 @@ mod xml;
 
 use super::builder::{
     ActuatorSpec, BaseMode, BodySpec, EntitySpec, EqualitySpec, GeomSpec, JointSpec, KeyframeSpec,
-    ModelBuilder, SiteSpec, TendonSpec,
+    Medium, ModelBuilder, SiteSpec, TendonSpec,
 };
 use super::inertia::{self, MassProps};
 use super::{CtrlMode, EqType, GeomType, Integrator, JointType, Model, Options};
@@ -143,6 +143,7 @@ pub fn options_not_applied(spec: &EntitySpec, opts: &Options, gravity: &Vec3) ->
                         opts.enable_collision || opts.enable_joint_limit,
                         "RigidOptions.enable_collision, enable_joint_limit",
                     ),
+                    "gravity" => setting("gravity", gravity.norm() > 0.0, "SimOptions.gravity"),
                     _ => None,
                 }
             }
@@ -957,10 +958,22 @@ impl Loader {
                 opt.tolerance, opt.impratio
             )));
         }
-        for a in ["density", "viscosity"] {
-            if e.f(a, 0.0)? != 0.0 {
-                self.warn(format!("<option {a}>: fluid forces unsupported, ignored"));
-            }
+        let medium = Medium {
+            density: e.f("density", 0.0)?,
+            viscosity: e.f("viscosity", 0.0)?,
+            wind: e.vec3("wind")?.unwrap_or_default(),
+        };
+        if !(medium.density >= 0.0)
+            || !(medium.viscosity >= 0.0)
+            || !medium.wind.iter().all(|x| x.is_finite())
+        {
+            return Err(o.err(format!(
+                "density and viscosity must be >= 0 and wind finite, got {}, {} and {:?}",
+                medium.density, medium.viscosity, medium.wind
+            )));
+        }
+        if medium != Medium::default() {
+            self.spec.medium = Some(medium);
         }
         if o.attr("cone") == Some("elliptic") {
             self.warn("<option cone='elliptic'> unsupported, pyramidal used".into());
@@ -981,10 +994,17 @@ impl Loader {
                         opt.enable_equality = false;
                         opt.enable_frictionloss = false;
                     }
+                    // gravity is a parameter: off is zero
+                    ("gravity", "disable") => self.spec.gravity = Some(Vec3::zeros()),
                     (k, "disable") | (k, "enable")
                         if !matches!(
                             k,
-                            "contact" | "limit" | "constraint" | "equality" | "frictionloss"
+                            "contact"
+                                | "limit"
+                                | "constraint"
+                                | "equality"
+                                | "frictionloss"
+                                | "gravity"
                         ) =>
                     {
                         self.warn(format!("<option><flag {k}='{v}'> unsupported, ignored"));
@@ -1385,14 +1405,16 @@ impl Loader {
         let class = class.to_string();
         // mass properties
         let explicit = n.children.iter().find(|c| c.tag == "inertial");
-        let mut mp = None;
+        let (mut mp, mut frame) = (None, None);
         if self.comp.inertiafromgeom != FromGeom::True {
             if let Some(inl) = explicit {
-                mp = Some(self.inertial(inl)?);
+                let (m, f) = self.inertial(inl)?;
+                (mp, frame) = (Some(m), f);
             }
         }
         if mp.is_none() && self.comp.inertiafromgeom != FromGeom::False {
-            mp = Some(self.geom_mass(n, &class, Vec3::zeros(), Quat::identity())?);
+            let (m, f) = self.geom_mass(n, &class, Vec3::zeros(), Quat::identity())?;
+            (mp, frame) = (Some(m), f);
         }
         let mut mp = mp.unwrap_or(MassProps::zero());
         if mp.mass < self.comp.boundmass {
@@ -1421,10 +1443,13 @@ impl Loader {
         b.mass = mp.mass;
         b.ipos = mp.com;
         b.inertia = mp.inertia;
+        b.inertia_frame = frame;
         Ok(())
     }
 
-    fn inertial(&self, n: &XNode) -> Result<MassProps> {
+    /// An `<inertial>`'s mass properties in the body frame, with its orientation when its
+    /// inertia is diagonal (`diaginertia`: the principal axes MuJoCo keeps).
+    fn inertial(&self, n: &XNode) -> Result<(MassProps, Option<Quat>)> {
         let e = El { n, defs: None };
         let mass = e
             .arr::<1>("mass")?
@@ -1457,16 +1482,28 @@ impl Loader {
             i = Mat3::identity() * ((pm[0] + pm[1] + pm[2]) / 3.0);
         }
         let q = self.orientation(&e)?;
-        Ok(MassProps {
-            mass,
-            com: Vec3::zeros(),
-            inertia: i,
-        }
-        .transformed(&pos, &q))
+        let frame = e.vec3("diaginertia")?.map(|_| q);
+        Ok((
+            MassProps {
+                mass,
+                com: Vec3::zeros(),
+                inertia: i,
+            }
+            .transformed(&pos, &q),
+            frame,
+        ))
     }
 
     /// Mass properties of a body from its geoms (including those inside `<frame>`s), body frame.
-    fn geom_mass(&mut self, n: &XNode, class: &str, fpos: Vec3, fquat: Quat) -> Result<MassProps> {
+    /// With the frame of the single geom of mass when there is one (MuJoCo's compiler then
+    /// takes that geom's frame as the body's inertial frame).
+    fn geom_mass(
+        &mut self,
+        n: &XNode,
+        class: &str,
+        fpos: Vec3,
+        fquat: Quat,
+    ) -> Result<(MassProps, Option<Quat>)> {
         // the geoms in document order with their frame poses and classes (an explicit stack
         // through nested frames)
         let mut geoms: Vec<(&XNode, String, Vec3, Quat)> = Vec::new();
@@ -1490,6 +1527,7 @@ impl Loader {
             }
         }
         let mut total = MassProps::zero();
+        let (mut massive, mut frame) = (0usize, None);
         for (c, class, fpos, fquat) in geoms {
             let class = class.as_str();
             let cls = self.classes.clone();
@@ -1526,9 +1564,14 @@ impl Loader {
                 com: unit.com,
                 inertia: unit.inertia * density,
             };
+            if gp.mass > 1e-14 {
+                // a primitive's inertia is diagonal in its frame (a mesh's in its own)
+                massive += 1;
+                frame = matches!(sh.kind, Shape::Prim(_)).then_some(fquat * sh.quat);
+            }
             total = total.add(&gp.transformed(&(fpos + fquat * sh.pos), &(fquat * sh.quat)));
         }
-        Ok(total)
+        Ok((total, if massive == 1 { frame } else { None }))
     }
 
     fn joint(&mut self, n: &XNode, class: &str, body: &str, k: usize) -> Result<JointSpec> {
@@ -1647,7 +1690,8 @@ impl Loader {
             ) {
                 let a = Vec3::new(ft[0], ft[1], ft[2]);
                 let b = Vec3::new(ft[3], ft[4], ft[5]);
-                let d = b - a;
+                // MuJoCo's frame: z from the second point to the first
+                let d = a - b;
                 pos = (a + b) / 2.0;
                 quat = quat_z_to(&d)
                     .ok_or_else(|| n.err("attribute 'fromto': the two points coincide"))?;
@@ -1749,6 +1793,12 @@ impl Loader {
         };
         if !gname.is_empty() && !self.geom_names.insert(gname.clone()) {
             return Err(n.err(format!("repeated geom name '{gname}'")));
+        }
+        if e.get("fluidshape") == Some("ellipsoid") {
+            self.warn(format!(
+                "{}: fluidshape='ellipsoid' (MuJoCo's ellipsoid fluid model) unsupported: its body feels the inertia-box model",
+                n.desc()
+            ));
         }
         let mut g = GeomSpec::new(kind, sh.size);
         g.line = self.line_of(n);

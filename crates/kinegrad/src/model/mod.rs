@@ -22,7 +22,7 @@ pub mod primitives;
 pub mod urdf;
 
 pub use crate::joint::JointType;
-pub use builder::{ActuatorSpec, BodySpec, EntitySpec, GeomSpec, JointSpec, ModelBuilder};
+pub use builder::{ActuatorSpec, BodySpec, EntitySpec, GeomSpec, JointSpec, Medium, ModelBuilder};
 pub use mesh::Mesh;
 
 use crate::math::{Mat3, Quat, Vec3};
@@ -307,6 +307,13 @@ pub struct Params {
     /// c4 x^4` with `x = q2 - q2_0` (tendons: their lengths and reference lengths); a URDF
     /// mimic's offset is `c0`, its multiplier `c1`. Unused by connect and weld. (nequality)
     pub eq_polycoef: Vec<[f64; 5]>,
+    /// Density of the medium the bodies move in (kg/m^3; MuJoCo's `<option density>`): the
+    /// quadratic drag of the inertia-box fluid model ([`crate::dynamics::fluid`]).
+    pub fluid_density: f64,
+    /// Viscosity of the medium (Pa s; `<option viscosity>`): the linear drag.
+    pub fluid_viscosity: f64,
+    /// Velocity of the medium (m/s, world frame; `<option wind>`).
+    pub wind: Vec3,
 }
 
 /// A convex mesh used by one or more geoms.
@@ -358,6 +365,9 @@ pub struct Model {
     pub body_weld: Vec<usize>,
     /// Entity index (world: usize::MAX).
     pub body_entity: Vec<usize>,
+    /// Principal axes of each body's inertia in its frame (columns; MuJoCo's `body_iquat`), as
+    /// built from the model's inertia: the frame of the inertia-box fluid model. (nbody)
+    pub body_fluid_frame: Vec<Mat3>,
     /// Position of the body frame in the parent frame (at q = qpos0).
     pub body_pos: Vec<Vec3>,
     /// Orientation of the body frame in the parent frame.

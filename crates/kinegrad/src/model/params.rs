@@ -79,6 +79,8 @@ impl ParamField {
             | "tendon_frictionloss"
             | "tendon_kp"
             | "tendon_kv"
+            | "fluid_density"
+            | "fluid_viscosity"
                 if x.iter().any(|&v| v < 0.0) =>
             {
                 bad("must be >= 0".into())
@@ -113,7 +115,7 @@ impl ParamField {
 }
 
 /// Every field of [`Params`], in the order the Python API lists them.
-pub static PARAM_FIELDS: [ParamField; 21] = [
+pub static PARAM_FIELDS: [ParamField; 24] = [
     ParamField {
         name: "gravity",
         shape: |_| vec![3],
@@ -275,6 +277,24 @@ pub static PARAM_FIELDS: [ParamField; 21] = [
                 .zip(&mut p.eq_polycoef)
                 .for_each(|(c, r)| r.copy_from_slice(c))
         },
+    },
+    ParamField {
+        name: "fluid_density",
+        shape: |_| vec![1],
+        read: |p, out| out.push(p.fluid_density),
+        write: |p, x| p.fluid_density = x[0],
+    },
+    ParamField {
+        name: "fluid_viscosity",
+        shape: |_| vec![1],
+        read: |p, out| out.push(p.fluid_viscosity),
+        write: |p, x| p.fluid_viscosity = x[0],
+    },
+    ParamField {
+        name: "wind",
+        shape: |_| vec![3],
+        read: |p, out| out.extend(p.wind.iter()),
+        write: |p, x| p.wind = Vec3::from_column_slice(x),
     },
 ];
 
