@@ -115,6 +115,7 @@ def kinegrad_sim(path: Path, m):
             enable_collision=bool(constraint and not off & flag.mjDSBL_CONTACT),
             enable_joint_limit=bool(constraint and not off & flag.mjDSBL_LIMIT),
             enable_equality=bool(constraint and not off & flag.mjDSBL_EQUALITY),
+            euler_damping=not off & flag.mjDSBL_EULERDAMP,
         )
     b = _native.SceneBuilder(**opts) if opts else _native.SceneBuilder(timestep=0.002)
     if path.suffix == ".urdf":

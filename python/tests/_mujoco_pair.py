@@ -35,6 +35,7 @@ def mujoco_and_kinegrad(path, integrator="euler", **mj_opt):
         enable_collision=bool(constraint and not off & flag.mjDSBL_CONTACT),
         enable_joint_limit=bool(constraint and not off & flag.mjDSBL_LIMIT),
         enable_equality=bool(constraint and not off & flag.mjDSBL_EQUALITY),
+        euler_damping=not off & flag.mjDSBL_EULERDAMP,
         tolerance=1e-14, iterations=1000,
         gravity=[0.0, 0.0, 0.0] if off & flag.mjDSBL_GRAVITY else list(m.opt.gravity),
     )

@@ -59,7 +59,8 @@ impl SceneBuilder {
         timestep=0.01, substeps=1, gravity=[0.0, 0.0, -9.81], integrator="implicitfast",
         enable_collision=true, enable_joint_limit=true, enable_self_collision=true,
         iterations=100, tolerance=1e-8, ls_iterations=50, constraint_timeconst=None, impratio=1.0,
-        enable_equality=true, enable_frictionloss=true, implicit_constraints=false
+        enable_equality=true, enable_frictionloss=true, implicit_constraints=false,
+        euler_damping=true
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -78,6 +79,7 @@ impl SceneBuilder {
         enable_equality: bool,
         enable_frictionloss: bool,
         implicit_constraints: bool,
+        euler_damping: bool,
     ) -> PyResult<Self> {
         let integrator = Integrator::from_name(integrator).map_err(to_py_err)?;
         let options = Options {
@@ -95,6 +97,7 @@ impl SceneBuilder {
             constraint_timeconst,
             impratio,
             implicit_constraints,
+            euler_damping,
         };
         options.validate().map_err(to_py_err)?;
         if !gravity.iter().all(|x| x.is_finite()) {

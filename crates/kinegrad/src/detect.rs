@@ -6,9 +6,11 @@
 //! Above [`SWEEP_MIN_PAIRS`] candidate pairs, a broadphase (sort and sweep of the geoms' world
 //! boxes) picks the pairs worth testing, so a scene of many bodies does not test all n²/2.
 //! A candidate pair is tested when the geoms' bounding spheres and world-aligned boxes
-//! (inflated by the margin) overlap, or, for a plane, when the other geom's bounding sphere
-//! reaches below it. Contact parameters combine as MuJoCo's defaults do: the larger friction and condim,
-//! the mean solref/solimp, the larger margin.
+//! (inflated by the margins and gaps) overlap, or, for a plane, when the other geom's bounding
+//! sphere reaches below it. Contact parameters combine as MuJoCo's do
+//! ([`crate::constraint::contact_params`]); a pair acts within the sum of its geoms' margins
+//! and is detected within the sums of margins and gaps (the contacts in the gap, which MuJoCo
+//! lists but keeps out of its rows, are not kept).
 
 use crate::collision::{collide, contact_frame, ContactPoint, ConvexHull, Shape};
 use crate::data::{Contact, Data};
@@ -128,7 +130,7 @@ fn sweep(model: &Model, data: &mut Data, cand: &mut Vec<usize>) {
         let [c, h] = model.geom_aabb[g];
         let r = &data.geom_xmat[g];
         let (c, h) = (data.geom_xpos[g] + r * c, r.abs() * h);
-        let m = model.geom_margin[g];
+        let m = model.geom_margin[g] + model.geom_gap[g];
         boxes.push((
             [c.x - h.x - m, c.y - h.y - m, c.z - h.z - m],
             [c.x + h.x + m, c.y + h.y + m, c.z + h.z + m],
@@ -175,20 +177,22 @@ fn test_pair(
     points: &mut Vec<ContactPoint>,
 ) {
     let (g1, g2) = ordered_pair(model, model.collision_pairs[k]);
-    let margin = model.geom_margin[g1].max(model.geom_margin[g2]);
+    // MuJoCo: detected within the sums of the margins and gaps, acting within the margins
+    let margin = model.geom_margin[g1] + model.geom_margin[g2];
+    let reach = margin + model.geom_gap[g1] + model.geom_gap[g2];
     // midphase: bounding spheres, then world-aligned boxes (planes are unbounded)
     let (r1, r2) = (model.geom_rbound[g1], model.geom_rbound[g2]);
     if r1.is_finite() && r2.is_finite() {
-        if (data.geom_xpos[g1] - data.geom_xpos[g2]).norm() > r1 + r2 + margin {
+        if (data.geom_xpos[g1] - data.geom_xpos[g2]).norm() > r1 + r2 + reach {
             return;
         }
-        if !aabb_overlap(model, data, g1, g2, margin) {
+        if !aabb_overlap(model, data, g1, g2, reach) {
             return;
         }
     } else if let Some((pl, g)) = plane_and_other(model, g1, g2) {
         // a plane is a half-space: skip a geom whose bounding sphere lies above it
         let n = data.geom_xmat[pl].column(2).into_owned();
-        if n.dot(&(data.geom_xpos[g] - data.geom_xpos[pl])) > model.geom_rbound[g] + margin {
+        if n.dot(&(data.geom_xpos[g] - data.geom_xpos[pl])) > model.geom_rbound[g] + reach {
             return;
         }
     }
@@ -200,11 +204,12 @@ fn test_pair(
         &p1,
         &geom_shape(model, g2),
         &p2,
-        margin,
+        reach,
         points,
     );
     let tangent = pair_tangent(model.geom_type[g1], model.geom_type[g2], &p1, &p2);
-    for cp in points.iter() {
+    // contacts in the gap (dist >= margin) make no rows (MuJoCo's excluded contacts)
+    for cp in points.iter().filter(|cp| cp.dist < margin) {
         data.contacts.push(make_contact(
             model,
             params,
@@ -219,7 +224,7 @@ fn test_pair(
 
 /// The contact of geoms `g1`, `g2` (in [`ordered_pair`] order) at world poses `p1`, `p2`
 /// from their narrowphase result `cp`, as [`detect`] makes it (parameters from the two geoms,
-/// the margin the larger of theirs, the frame's tangent from the pair: [`pair_tangent`]).
+/// the margin the sum of theirs, the frame's tangent from the pair: [`pair_tangent`]).
 pub fn contact(
     model: &Model,
     params: &Params,
@@ -229,7 +234,7 @@ pub fn contact(
     p2: &Pose,
     cp: &ContactPoint,
 ) -> Contact {
-    let margin = model.geom_margin[g1].max(model.geom_margin[g2]);
+    let margin = model.geom_margin[g1] + model.geom_margin[g2];
     let tangent = pair_tangent(model.geom_type[g1], model.geom_type[g2], p1, p2);
     make_contact(model, params, g1, g2, cp, margin, tangent.as_ref())
 }

@@ -165,7 +165,7 @@ pub fn implicit_damping_vjp(
 ) {
     for d in 0..model.nv {
         let (_, p) = implicit_damping_law(
-            model.opt.integrator,
+            &model.opt,
             control.mode[d],
             data.actuator_clamped[d],
             params.dof_damping[d],

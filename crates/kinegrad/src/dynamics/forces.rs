@@ -6,7 +6,7 @@
 //! (`adjoint/forces.rs`) calls them for the partials.
 
 use crate::data::Data;
-use crate::model::{CtrlMode, Integrator, Model, Params};
+use crate::model::{CtrlMode, Integrator, Model, Options, Params};
 use crate::state::Control;
 
 /// Partial derivatives of one dof's force (or gain) with respect to everything it reads.
@@ -130,17 +130,19 @@ pub fn passive_law(
 }
 
 /// The implicit damping law of one dof: (gain, partials) of the velocity derivative of the
-/// forces the integrator treats implicitly (`-d f / d v`): damping always, plus the actuator's
-/// kv under `implicitfast` when it is not clamped and in position or velocity mode.
+/// forces the integrator treats implicitly (`-d f / d v`): damping (none under RK4, nor under
+/// Euler with `euler_damping` off), plus the actuator's kv under `implicitfast` when it is not
+/// clamped and in position or velocity mode.
 #[inline]
 pub fn implicit_damping_law(
-    integrator: Integrator,
+    opt: &Options,
     mode: CtrlMode,
     clamped: bool,
     damping: f64,
     kv: f64,
 ) -> (f64, ForcePartials) {
-    if integrator == Integrator::RK4 {
+    let integrator = opt.integrator;
+    if integrator == Integrator::RK4 || (integrator == Integrator::Euler && !opt.euler_damping) {
         // every force explicit
         return (0.0, ForcePartials::default());
     }
@@ -270,7 +272,7 @@ pub fn implicit_damping(
     d: usize,
 ) -> f64 {
     implicit_damping_law(
-        model.opt.integrator,
+        &model.opt,
         control.mode[d],
         data.actuator_clamped[d],
         params.dof_damping[d],
@@ -297,7 +299,7 @@ pub fn tendon_implicit_gain(
     }
     let ch = model.nv + t;
     implicit_damping_law(
-        model.opt.integrator,
+        &model.opt,
         control.mode[ch],
         data.actuator_clamped[ch],
         params.tendon_damping[t],

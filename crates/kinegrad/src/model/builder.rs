@@ -117,8 +117,11 @@ pub struct GeomSpec {
     pub solref: [f64; 2],
     /// Contact impedance.
     pub solimp: [f64; 5],
-    /// Detection margin.
+    /// Detection margin: a pair's contacts act within the sum of its geoms' margins (MuJoCo).
     pub margin: f64,
+    /// Gap: a pair's contacts are detected within the sums of margins and gaps, and act only
+    /// within the margins (MuJoCo's `gap`: the contacts in the gap are kept out of the rows).
+    pub gap: f64,
     /// Contact priority: the higher of a pair's gives the contact's friction, condim, solref
     /// and solimp (MuJoCo's `priority`).
     pub priority: i32,
@@ -150,6 +153,7 @@ impl GeomSpec {
             solref: DEFAULT_SOLREF,
             solimp: DEFAULT_SOLIMP,
             margin: 0.0,
+            gap: 0.0,
             priority: 0,
             solmix: 1.0,
             rgba: [0.5, 0.5, 0.5, 1.0],
@@ -629,6 +633,7 @@ fn empty_model(opt: Options) -> Model {
         geom_solref: vec![],
         geom_solimp: vec![],
         geom_margin: vec![],
+        geom_gap: vec![],
         geom_priority: vec![],
         geom_solmix: vec![],
         geom_rgba: vec![],
@@ -987,7 +992,17 @@ fn add_entity_to_model(
             check_solref(&gw, "solref", g.solref)?;
             m.geom_solref.push(g.solref);
             m.geom_solimp.push(g.solimp);
+            if !(g.margin >= 0.0 && g.gap >= 0.0 && g.margin.is_finite() && g.gap.is_finite()) {
+                return Err(Error::invalid(
+                    &gw,
+                    format!(
+                        "margin {} and gap {} must be finite and >= 0",
+                        g.margin, g.gap
+                    ),
+                ));
+            }
             m.geom_margin.push(g.margin);
+            m.geom_gap.push(g.gap);
             check_finite(&gw, &[g.solmix])?;
             m.geom_priority.push(g.priority);
             m.geom_solmix.push(g.solmix.max(0.0));

@@ -144,6 +144,11 @@ pub fn options_not_applied(spec: &EntitySpec, opts: &Options, gravity: &Vec3) ->
                         "RigidOptions.enable_collision, enable_joint_limit",
                     ),
                     "gravity" => setting("gravity", gravity.norm() > 0.0, "SimOptions.gravity"),
+                    "eulerdamp" if opts.integrator == Integrator::Euler => setting(
+                        "implicit joint damping under Euler",
+                        opts.euler_damping,
+                        "the scene's default",
+                    ),
                     _ => None,
                 }
             }
@@ -996,6 +1001,7 @@ impl Loader {
                     }
                     // gravity is a parameter: off is zero
                     ("gravity", "disable") => self.spec.gravity = Some(Vec3::zeros()),
+                    ("eulerdamp", "disable") => opt.euler_damping = false,
                     (k, "disable") | (k, "enable")
                         if !matches!(
                             k,
@@ -1005,6 +1011,7 @@ impl Loader {
                                 | "equality"
                                 | "frictionloss"
                                 | "gravity"
+                                | "eulerdamp"
                         ) =>
                     {
                         self.warn(format!("<option><flag {k}='{v}'> unsupported, ignored"));
@@ -1827,6 +1834,7 @@ impl Loader {
         g.solref = e.arr_prefix::<2>("solref", 1, g.solref)?;
         g.solimp = e.arr_prefix::<5>("solimp", 1, g.solimp)?;
         g.margin = e.f("margin", 0.0)?;
+        g.gap = e.f("gap", 0.0)?;
         let priority = e.int("priority", 0)?;
         if priority < i32::MIN as i64 || priority > i32::MAX as i64 {
             return Err(n.err(format!("attribute 'priority': {priority} is out of range")));

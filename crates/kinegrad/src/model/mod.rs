@@ -192,6 +192,9 @@ pub struct Options {
     /// implicit terms, which stiff velocity servos in contact (h kv much larger than the
     /// dof's inertia) need to stay smooth; it departs from MuJoCo's step.
     pub implicit_constraints: bool,
+    /// Under [`Integrator::Euler`], integrate joint damping implicitly (MuJoCo's default;
+    /// `<flag eulerdamp="disable">` makes it explicit).
+    pub euler_damping: bool,
 }
 
 impl Default for Options {
@@ -211,6 +214,7 @@ impl Default for Options {
             constraint_timeconst: None,
             impratio: 1.0,
             implicit_constraints: false,
+            euler_damping: true,
         }
     }
 }
@@ -461,6 +465,8 @@ pub struct Model {
     pub geom_solimp: Vec<[f64; 5]>,
     /// Contact detection margin (m).
     pub geom_margin: Vec<f64>,
+    /// Detection gap (MuJoCo's `gap`): see [`GeomSpec::gap`]. (ngeom)
+    pub geom_gap: Vec<f64>,
     /// Contact priority (MuJoCo's `priority`, see `constraint::contact_params`).
     pub geom_priority: Vec<i32>,
     /// Solver mixing weight (MuJoCo's `solmix`).
