@@ -5,6 +5,7 @@
 //! Primitive formulas follow MuJoCo's `mjCGeom` (solid bodies of uniform
 //! density; a capsule is a cylinder plus two hemispheres).
 
+use super::mesh::MeshInertia;
 use super::{BodySpec, EntitySpec, GeomType, Mesh};
 use crate::collision::ConvexHull;
 use crate::error::Result;
@@ -121,15 +122,120 @@ pub fn primitive_mass_props(kind: GeomType, size: &Vec3, density: f64) -> MassPr
 /// the result is expressed in *unscaled* units (the loaders scale lengths at
 /// the end, keeping masses), so that mass does not grow with `scale^3`.
 pub fn mesh_mass_props(mesh: &Mesh, density: f64, scale: f64) -> MassProps {
-    let Ok(hull) = mesh.hull() else {
-        return MassProps::zero();
+    let mp = match mesh.inertia {
+        MeshInertia::Convex => {
+            let Ok(hull) = mesh.hull() else {
+                return MassProps::zero();
+            };
+            hull_mass_props(hull, density)
+        }
+        mode => triangle_mass_props(&mesh.vertices, &mesh.faces, mode, density),
     };
-    let mp = hull_mass_props(hull, density);
     let s3 = scale.powi(3);
     MassProps {
         mass: mp.mass / s3,
         com: mp.com / scale,
         inertia: mp.inertia / (s3 * scale * scale),
+    }
+}
+
+/// Mass properties of the triangles `faces` of `vertices` as MuJoCo's compiler computes them
+/// (`mjCMesh::ComputeVolume` and `ComputeInertia`) for `mode` `Exact`, `Legacy` or `Shell`:
+/// the centre of mass from pyramids on each face with their apex at the faces' area-weighted
+/// centroid (surface elements for a shell), then volume (area) and inertia from pyramids with
+/// their apex at that centre; `Legacy` counts every pyramid's volume positive.
+pub fn triangle_mass_props(
+    vertices: &[Vec3],
+    faces: &[[u32; 3]],
+    mode: MeshInertia,
+    density: f64,
+) -> MassProps {
+    let tri = |f: &[u32; 3]| {
+        let (a, b, c) = (
+            vertices[f[0] as usize],
+            vertices[f[1] as usize],
+            vertices[f[2] as usize],
+        );
+        let n = (b - a).cross(&(c - a));
+        let len = n.norm();
+        let area = if len < MINVAL { 0.0 } else { 0.5 * len };
+        let normal = if len < MINVAL { n } else { n / len };
+        (a, b, c, area, normal, (a + b + c) / 3.0)
+    };
+    let shell = mode == MeshInertia::Shell;
+    // centroid of the faces
+    let (mut facecen, mut total) = (Vec3::zeros(), 0.0);
+    for f in faces {
+        let (_, _, _, area, _, center) = tri(f);
+        facecen += center * area;
+        total += area;
+    }
+    if total >= MINVAL {
+        facecen /= total;
+    }
+    // centre of mass
+    let (mut com, mut total) = (Vec3::zeros(), 0.0);
+    for f in faces {
+        let (_, _, _, area, normal, center) = tri(f);
+        let mut w = if shell {
+            area
+        } else {
+            (center - facecen).dot(&normal) * area / 3.0
+        };
+        if mode == MeshInertia::Legacy {
+            w = w.abs();
+        }
+        total += w;
+        com += (center * 0.75 + facecen * 0.25) * w;
+    }
+    if total >= MINVAL {
+        com /= total;
+    }
+    // products of inertia about the centre of mass
+    let (mut p, mut size) = ([0.0f64; 6], 0.0);
+    let k = [(0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2)];
+    for f in faces {
+        let (a, b, c, area, normal, center) = tri(f);
+        let (d, e, g, cen) = (a - com, b - com, c - com, center - com);
+        let mut w = if shell {
+            area
+        } else {
+            cen.dot(&normal) * area / 3.0
+        };
+        if mode == MeshInertia::Legacy {
+            w = w.abs();
+        }
+        size += w;
+        let cdiv = if shell { 12.0 } else { 20.0 };
+        for (j, &(r, s)) in k.iter().enumerate() {
+            p[j] += w / cdiv
+                * (2.0 * (d[r] * d[s] + e[r] * e[s] + g[r] * g[s])
+                    + d[r] * e[s]
+                    + d[s] * e[r]
+                    + d[r] * g[s]
+                    + d[s] * g[r]
+                    + e[r] * g[s]
+                    + e[s] * g[r]);
+        }
+    }
+    if !(size >= MINVAL) {
+        return MassProps::zero();
+    }
+    let i = Mat3::new(
+        p[1] + p[2],
+        -p[3],
+        -p[4],
+        -p[3],
+        p[0] + p[2],
+        -p[5],
+        -p[4],
+        -p[5],
+        p[0] + p[1],
+    );
+    MassProps {
+        mass: density * size,
+        com,
+        inertia: i * density,
     }
 }
 
@@ -362,7 +468,8 @@ mod tests {
         let m = model_of(false, mjcf, &dir).unwrap();
         assert!(!hulled(&m, "vis"), "MJCF visual-only mesh hulled");
         assert!(hulled(&m, "col"), "MJCF colliding mesh not hulled");
-        // inertia from a drawn-only geom's mesh still hulls it (MuJoCo counts its mass)
+        // inertia from a drawn-only geom's mesh counts (as MuJoCo counts its mass), from its
+        // triangles (MuJoCo's legacy mesh inertia), without a hull: two unit cubes of 1000
         let m = model_of(
             false,
             &mjcf.replace(
@@ -372,7 +479,13 @@ mod tests {
             &dir,
         )
         .unwrap();
-        assert!(hulled(&m, "vis"));
+        assert!(!hulled(&m, "vis"));
+        let b = m.body_name.iter().position(|n| n == "b").unwrap();
+        assert!(
+            (m.params0.body_mass[b] - 2000.0).abs() < 1e-9,
+            "{}",
+            m.params0.body_mass[b]
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 }

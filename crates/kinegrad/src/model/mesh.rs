@@ -1,4 +1,5 @@
-//! Triangle meshes used as geoms: raw triangles for drawing, convex hull for collision and inertia.
+//! Triangle meshes used as geoms: raw triangles for drawing (and MJCF meshes' inertia, as
+//! MuJoCo computes it: [`MeshInertia`]), convex hull for collision and other meshes' inertia.
 //!
 //! The hull is computed on first use ([`Mesh::hull`]) and kept: the model builder asks for it for
 //! every mesh geom that can collide, the loaders when a body's inertia comes from its geoms.
@@ -11,6 +12,21 @@ use crate::math::Vec3;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+/// How a mesh's geom gets its mass and inertia (MuJoCo's `<mesh inertia>`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MeshInertia {
+    /// The solid convex hull (kinegrad's default outside MJCF, MuJoCo's `convex`).
+    #[default]
+    Convex,
+    /// The solid the triangles enclose, signed tetrahedra from the centroid (`exact`).
+    Exact,
+    /// As `Exact` but each tetrahedron's volume counted positive (`legacy`: MuJoCo's default
+    /// for MJCF meshes; it overcounts non-star-shaped meshes, as MuJoCo does).
+    Legacy,
+    /// Mass on the surface (`shell`).
+    Shell,
+}
+
 /// A mesh asset, already scaled into the geom frame's units (m).
 #[derive(Clone, Debug)]
 pub struct Mesh {
@@ -22,6 +38,8 @@ pub struct Mesh {
     pub vertices: Vec<Vec3>,
     /// Triangles of the original mesh (vertex indices).
     pub faces: Vec<[u32; 3]>,
+    /// How a geom of this mesh gets its inertia ([`MeshInertia`]).
+    pub inertia: MeshInertia,
     /// Convex hull of `vertices` once computed, or why it cannot be.
     hull: OnceLock<Result<ConvexHull, String>>,
 }
@@ -39,6 +57,7 @@ impl Mesh {
             file,
             vertices,
             faces,
+            inertia: MeshInertia::Convex,
             hull: OnceLock::new(),
         }
     }

@@ -22,6 +22,7 @@ use super::builder::{
     Medium, ModelBuilder, SiteSpec, TendonSpec,
 };
 use super::inertia::{self, MassProps};
+use super::mesh::MeshInertia;
 use super::{CtrlMode, EqType, GeomType, Integrator, JointType, Model, Options};
 use crate::error::{Error, Result};
 use crate::joint::RangeUnit;
@@ -375,6 +376,8 @@ struct MeshAsset {
     /// as `refquat^-1 (v - refpos)`, before `scale`).
     refpos: Vec3,
     refquat: Quat,
+    /// `inertia` (MuJoCo's default for MJCF meshes: legacy).
+    inertia: MeshInertia,
     loaded: Option<std::result::Result<usize, String>>,
 }
 
@@ -1060,6 +1063,17 @@ impl Loader {
                         self.comp.meshdir.clone()
                     };
                     let p = dir.join(file);
+                    let inertia = match e.get("inertia").unwrap_or("legacy") {
+                        "legacy" => MeshInertia::Legacy,
+                        "convex" => MeshInertia::Convex,
+                        "exact" => MeshInertia::Exact,
+                        "shell" => MeshInertia::Shell,
+                        other => {
+                            return Err(c.err(format!(
+                                "attribute 'inertia': unknown mesh inertia '{other}' (convex, exact, legacy or shell)"
+                            )))
+                        }
+                    };
                     self.mesh_assets.insert(
                         name,
                         MeshAsset {
@@ -1067,6 +1081,7 @@ impl Loader {
                             scale,
                             refpos,
                             refquat,
+                            inertia,
                             loaded: None,
                         },
                     );
@@ -1105,7 +1120,8 @@ impl Loader {
             asset.scale * scale,
             name,
         ) {
-            Ok(m) => {
+            Ok(mut m) => {
+                m.inertia = asset.inertia;
                 self.spec.meshes.push(m);
                 Ok(self.spec.meshes.len() - 1)
             }
