@@ -314,11 +314,8 @@ fn fluid_forces_step_vjp_matches_finite_differences() {
     }
 }
 
-#[test]
-fn active_joint_limit_step_vjp_matches_finite_differences() {
-    let mut a = link("a", None, Vec3::zeros(), JointType::Hinge);
-    a.joints[0].range = Some([-0.5, 0.5]);
-    a.joints[0].solimp = [0.8, 0.95, 0.01, 0.5, 2.0];
+/// A model of the one body `a` (its joints to the world), converged solves.
+fn one_body_model(a: BodySpec) -> Model {
     let mut b = ModelBuilder::new();
     b.options.tolerance = 1e-14;
     b.add_entity(
@@ -330,7 +327,15 @@ fn active_joint_limit_step_vjp_matches_finite_differences() {
         Pose::identity(),
         BaseMode::AsIs,
     );
-    let model = b.build().unwrap();
+    b.build().unwrap()
+}
+
+#[test]
+fn active_joint_limit_step_vjp_matches_finite_differences() {
+    let mut a = link("a", None, Vec3::zeros(), JointType::Hinge);
+    a.joints[0].range = Some([-0.5, 0.5]);
+    a.joints[0].solimp = [0.8, 0.95, 0.01, 0.5, 2.0];
+    let model = one_body_model(a);
     let mut s = State::new(&model);
     s.q[0] = 0.503; // inside the impedance transition zone, limit active
     s.v[0] = 0.4;
@@ -354,18 +359,7 @@ fn active_ball_joint_limit_step_vjp_matches_finite_differences() {
         let mut a = link("a", None, Vec3::zeros(), JointType::Ball);
         a.joints[0].range = Some([0.0, angle - 0.02]);
         a.joints[0].solimp = [0.8, 0.95, 0.05, 0.5, 2.0];
-        let mut b = ModelBuilder::new();
-        b.options.tolerance = 1e-14;
-        b.add_entity(
-            EntitySpec {
-                name: "p".into(),
-                bodies: vec![a],
-                ..Default::default()
-            },
-            Pose::identity(),
-            BaseMode::AsIs,
-        );
-        let model = b.build().unwrap();
+        let model = one_body_model(a);
         let mut s = State::new(&model);
         let axis = Vec3::new(0.3, -0.5, 0.8).normalize();
         let (sn, cs) = (0.5f64 * angle).sin_cos();
@@ -836,18 +830,7 @@ fn saturated_actuator_step_vjp_matches_finite_differences() {
     let mut a = link("a", None, Vec3::zeros(), JointType::Hinge);
     a.joints[0].kp = 50.0;
     a.joints[0].force_range = [-0.8, 0.5];
-    let mut b = ModelBuilder::new();
-    b.options.tolerance = 1e-14;
-    b.add_entity(
-        EntitySpec {
-            name: "p".into(),
-            bodies: vec![a],
-            ..Default::default()
-        },
-        Pose::identity(),
-        BaseMode::AsIs,
-    );
-    let model = b.build().unwrap();
+    let model = one_body_model(a);
     for (target, bound) in [(1.0, 1usize), (-1.0, 0)] {
         let s = State::new(&model);
         let mut c = Control::new(&model);
