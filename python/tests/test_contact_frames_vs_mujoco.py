@@ -99,13 +99,17 @@ SLIDERS = """<mujoco><option timestep="0.005"/><default><geom solimp=".9 .99 .00
     <geom type="sphere" size=".08" friction="1.5"/></body>
   <body pos="0.5 0 0.3"><joint type="ball" damping="0.1"/>
     <geom type="capsule" fromto="0 0 0 0.2 0.1 -0.25" size="0.04"/></body>
+  <body pos="-0.8 0 0.1"><joint type="slide" axis="0 0 1"/>
+    <geom type="box" size="0.2 0.05 0.05" pos="0.1 0 0"/><geom type="box" size="0.2 0.05 0.05" pos="-0.1 0 0"/></body>
 </worldbody></mujoco>"""
 
 
 def test_contact_weights_of_slider_bodies_and_ball_joints_as_in_mujoco():
     # MuJoCo weighs a body of axis-aligned sliders only by 1/mass (its "simple" body) and gives
     # a ball joint's three dofs the mean of their inverse inertias: both set the contacts'
-    # regularizer R, so the resting force and every contact step depend on them
+    # regularizer R, so the resting force and every contact step depend on them. The third
+    # body, two boxes whose moments are not in MuJoCo's decreasing order, gets a turned
+    # inertial frame from MuJoCo's compiler and so is not simple.
     m, d, sim = models(SLIDERS)
     v = np.zeros(m.nv)
     v[1], v[2:5] = 0.3, [1.0, -2.0, 0.5]

@@ -107,3 +107,18 @@ def egg_rollout(v0, requires_grad):
 
 def test_rolling_ellipsoid_gradient_matches_finite_differences():
     check_gradient(egg_rollout, torch.tensor([0.5, 0.0, 0.0, 2.0, -1.0, 3.0], dtype=torch.float64), seed=5)
+
+
+def test_fromto_ellipsoid_and_box_sized_as_mujoco():
+    # MuJoCo: size[0] across, half the points' distance along (size[1] = size[0])
+    xml = """<mujoco><worldbody><body><freejoint/>
+      <geom type="ellipsoid" fromto="0 0 0 0.1 0.2 0.3" size="0.05"/>
+      <geom type="box" fromto="0 0 0 -0.2 0.1 0" size="0.03 0.5"/></body></worldbody></mujoco>"""
+    path = write_xml(xml, "ellipsoid_fromto")
+    m = mujoco.MjModel.from_xml_path(path)
+    scene = gs.Scene(show_viewer=False)
+    e = scene.add_entity(gs.morphs.MJCF(file=path))
+    scene.build()
+    link = e.links[-1]
+    np.testing.assert_allclose(float(link.get_mass()), m.body_mass[1], rtol=1e-13)
+    np.testing.assert_allclose(np.sort(np.linalg.eigvalsh(link.get_inertia().numpy())), np.sort(m.body_inertia[1]), rtol=1e-12)

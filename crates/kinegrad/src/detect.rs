@@ -117,7 +117,7 @@ pub fn detect_with(model: &Model, params: &Params, data: &mut Data, sweep_pairs:
 }
 
 /// Broadphase: the indices (ascending) of the candidate pairs whose geoms' world-aligned boxes,
-/// each inflated by its geom's margin, overlap, plus every pair with an unbounded geom. Sort
+/// each inflated by its geom's margin and gap, overlap, plus every pair with an unbounded geom. Sort
 /// and sweep along x: O(n log n + pairs found) for n geoms. A pair found whose boxes overlap
 /// is a candidate if it is in `collision_pairs` (binary search: the list is sorted).
 fn sweep(model: &Model, data: &mut Data, cand: &mut Vec<usize>) {

@@ -99,7 +99,8 @@ pub fn body_wrench(model: &Model, params: &Params, data: &Data, b: usize) -> For
 }
 
 /// Add the fluid's generalized forces `J^T F` to `data.qfrc_passive` (nothing without a
-/// medium). Needs kinematics, `cvel` and `cdof`.
+/// medium; `data.fluid_frc` then keeps the last medium's wrenches). Needs kinematics, `cvel`
+/// and `cdof`.
 pub fn fluid(model: &Model, params: &Params, data: &mut Data) {
     if !active(params) {
         return;

@@ -537,6 +537,22 @@ fn finish_channels(m: &mut Model) {
     }
 }
 
+/// Whether MuJoCo's compiler gives body `b` the identity as inertial rotation (`body_iquat`):
+/// a frame the loader knows (a single geom's, an `<inertial>`'s) that is the identity, or an
+/// inertia already diagonal with its moments in MuJoCo's decreasing order (its eigenvector
+/// sort leaves it unturned).
+fn inertial_frame_is_body_frame(b: &BodySpec) -> bool {
+    const EPS: f64 = 1e-14;
+    match b.inertia_frame {
+        Some(q) => (q.w - 1.0).abs() <= EPS && q.imag().norm() <= EPS,
+        None => {
+            let i = &b.inertia;
+            let off = i[(0, 1)].abs() + i[(0, 2)].abs() + i[(1, 2)].abs();
+            off == 0.0 && i[(0, 0)] >= i[(1, 1)] && i[(1, 1)] >= i[(2, 2)]
+        }
+    }
+}
+
 /// A rotation whose columns are principal axes of the symmetric `inertia` (the identity for an
 /// inertia already diagonal in its axes, or zero).
 fn principal_axes(inertia: &Mat3) -> Mat3 {
@@ -591,6 +607,7 @@ fn empty_model(opt: Options) -> Model {
         body_weld: vec![0],
         body_entity: vec![usize::MAX],
         body_fluid_frame: vec![Mat3::identity()],
+        body_iframe_identity: vec![true],
         body_pos: vec![Vec3::zeros()],
         body_quat: vec![Quat::identity()],
         body_jnt_adr: vec![0],
@@ -808,6 +825,7 @@ fn add_entity_to_model(
             Some(q) => *q.to_rotation_matrix().matrix(),
             None => principal_axes(&b.inertia),
         });
+        m.body_iframe_identity.push(inertial_frame_is_body_frame(b));
         m.body_jnt_adr.push(m.njnt);
         m.body_jnt_num.push(joints.len());
         m.body_dof_adr.push(m.nv);

@@ -378,7 +378,7 @@ pub(crate) fn compute_invweight0(model: &mut Model) -> std::result::Result<(), u
 /// Whether MuJoCo's compiler makes body `b` "simple" with sliders only (`body_simple == 2`),
 /// which gives it `1 / mass` as translational weight and as each dof's weight instead of the
 /// averaged diagonal of `J M^-1 J^T`: its inertial frame is its own frame (centre of mass at
-/// the origin, inertia diagonal in the body axes), it is a root body (or the child of a body
+/// the origin, `Model::body_iframe_identity`), it is a root body (or the child of a body
 /// welded to the world), it has no children (the caller's test), and its joints are at least
 /// one slider, each along a body axis and anchored at the origin.
 fn slider_only_simple_body(model: &Model, b: usize) -> bool {
@@ -386,9 +386,7 @@ fn slider_only_simple_body(model: &Model, b: usize) -> bool {
     let p = model.body_parent[b];
     let rooted = p == 0
         || (model.body_parent[p] == 0 && model.body_dof_num[p] == 0 && model.body_jnt_num[p] == 0);
-    let inertia = &model.params0.body_inertia[b];
-    let principal = (0..3).all(|i| (0..3).all(|j| i == j || inertia[(i, j)] == 0.0));
-    let same_frame = model.params0.body_ipos[b].norm() <= EPS && principal;
+    let same_frame = model.params0.body_ipos[b].norm() <= EPS && model.body_iframe_identity[b];
     let joints = model.body_jnt_adr[b]..model.body_jnt_adr[b] + model.body_jnt_num[b];
     let sliders = !joints.is_empty()
         && joints.clone().all(|j| {

@@ -352,8 +352,9 @@ fn scale_body(b: &mut BodySpec, s: f64) {
     b.inertia *= s * s;
     for j in &mut b.joints {
         j.pos *= s;
-        j.margin *= s;
         if j.kind.range_unit() == Some(crate::joint::RangeUnit::Length) {
+            // a margin in metres (an angular joint's is an angle)
+            j.margin *= s;
             if let Some(r) = &mut j.range {
                 r[0] *= s;
                 r[1] *= s;
@@ -368,6 +369,7 @@ fn scale_body(b: &mut BodySpec, s: f64) {
     for g in &mut b.geoms {
         g.pos *= s;
         g.margin *= s;
+        g.gap *= s;
         if g.kind != GeomType::Mesh {
             g.size *= s;
         }

@@ -25,7 +25,7 @@ pub fn load_mesh(path: &Path, scale: Vec3) -> Result<(Vec<Vec3>, Vec<[u32; 3]>),
         .and_then(|e| e.to_str())
         .map(|e| e.to_ascii_lowercase())
         .unwrap_or_default();
-    let (mut v, f) = match ext.as_str() {
+    let (mut v, mut f) = match ext.as_str() {
         "obj" => {
             let bytes = std::fs::read(path).map_err(|e| Error::load(path, format!("cannot read: {e}")))?;
             parse_obj(path, &String::from_utf8_lossy(&bytes))?
@@ -48,6 +48,12 @@ pub fn load_mesh(path: &Path, scale: Vec3) -> Result<(Vec<Vec3>, Vec<[u32; 3]>),
     };
     for p in &mut v {
         *p = p.component_mul(&scale);
+    }
+    // a mirroring scale turns the triangles inside out: wind them back, as MuJoCo does
+    if scale.x * scale.y * scale.z < 0.0 {
+        for t in &mut f {
+            t.swap(1, 2);
+        }
     }
     if f.is_empty() {
         return Err(Error::load(path, "mesh has no triangles"));

@@ -1569,7 +1569,21 @@ impl Loader {
                 Shape::Prim(GeomType::Plane) => continue,
                 Shape::Prim(k) => inertia::primitive_mass_props(k, &sh.size, 1.0),
                 Shape::Mesh(ref m) => match self.mesh_index(m, c)? {
-                    Ok(k) => inertia::mesh_mass_props(&self.spec.meshes[k], 1.0, self.scale),
+                    Ok(k) => {
+                        let mesh = &self.spec.meshes[k];
+                        let mp = inertia::mesh_mass_props(mesh, 1.0, self.scale);
+                        if !(mp.mass > 0.0) && mesh.inertia != MeshInertia::Convex {
+                            // MuJoCo refuses the file ("mesh volume is negative/too small")
+                            let msg = format!(
+                                "{}: mesh '{m}': its volume (inertia='{}') is negative or too small (misoriented triangles?); no mass from this geom",
+                                c.desc(),
+                                format!("{:?}", mesh.inertia).to_lowercase()
+                            );
+                            self.warn(msg);
+                            continue;
+                        }
+                        mp
+                    }
                     Err(msg) => {
                         self.warn(format!("{}: {msg}; no mass from this geom", c.desc()));
                         continue;
@@ -1722,7 +1736,9 @@ impl Loader {
                 if matches!(kind, Shape::Prim(GeomType::Capsule | GeomType::Cylinder)) {
                     size[1] = half;
                 } else {
+                    // a box or ellipsoid: MuJoCo's size[0] across, the half length along
                     size[2] = half;
+                    size[1] = size[0];
                 }
             }
         }

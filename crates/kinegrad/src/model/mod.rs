@@ -372,6 +372,9 @@ pub struct Model {
     /// Principal axes of each body's inertia in its frame (columns; MuJoCo's `body_iquat`), as
     /// built from the model's inertia: the frame of the inertia-box fluid model. (nbody)
     pub body_fluid_frame: Vec<Mat3>,
+    /// Whether each body's inertial frame is its own frame as MuJoCo's compiler sets it
+    /// (`body_iquat` the identity; MuJoCo's "simple" bodies need it). (nbody)
+    pub body_iframe_identity: Vec<bool>,
     /// Position of the body frame in the parent frame (at q = qpos0).
     pub body_pos: Vec<Vec3>,
     /// Orientation of the body frame in the parent frame.
