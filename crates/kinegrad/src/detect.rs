@@ -167,6 +167,13 @@ pub fn ordered_pair(model: &Model, (g1, g2): (usize, usize)) -> (usize, usize) {
     }
 }
 
+/// The margin within which a pair's contacts act: the sum of the geoms' (MuJoCo's
+/// `getMargin`).
+#[inline]
+fn pair_margin(model: &Model, g1: usize, g2: usize) -> f64 {
+    model.geom_margin[g1] + model.geom_margin[g2]
+}
+
 /// Midphase and narrowphase of candidate pair `k`: its contacts appended to `data.contacts`.
 #[inline(always)]
 fn test_pair(
@@ -178,7 +185,7 @@ fn test_pair(
 ) {
     let (g1, g2) = ordered_pair(model, model.collision_pairs[k]);
     // MuJoCo: detected within the sums of the margins and gaps, acting within the margins
-    let margin = model.geom_margin[g1] + model.geom_margin[g2];
+    let margin = pair_margin(model, g1, g2);
     let reach = margin + model.geom_gap[g1] + model.geom_gap[g2];
     // midphase: bounding spheres, then world-aligned boxes (planes are unbounded)
     let (r1, r2) = (model.geom_rbound[g1], model.geom_rbound[g2]);
@@ -234,7 +241,7 @@ pub fn contact(
     p2: &Pose,
     cp: &ContactPoint,
 ) -> Contact {
-    let margin = model.geom_margin[g1] + model.geom_margin[g2];
+    let margin = pair_margin(model, g1, g2);
     let tangent = pair_tangent(model.geom_type[g1], model.geom_type[g2], p1, p2);
     make_contact(model, params, g1, g2, cp, margin, tangent.as_ref())
 }

@@ -59,6 +59,18 @@ pub struct StepDirection {
     pub params: Params,
 }
 
+impl StepDirection {
+    /// The change of a loss along this direction that the step gradient `g` predicts: the sum
+    /// of each input's direction times its adjoint (the right side of a dot-product test).
+    pub fn dot(&self, g: &crate::adjoint::StepGrad) -> f64 {
+        let d = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+        d(&self.q, &g.q)
+            + d(&self.v, &g.v)
+            + d(&self.target, &g.target)
+            + params_dot(&self.params, &g.params)
+    }
+}
+
 /// Central finite-difference directional derivative of `step` along `dir`: (dq', dv'), each
 /// step solved cold.
 pub fn step_jvp_fd(

@@ -110,15 +110,7 @@ fn dot_test_masked(
         model, &params, state, control, &carry, &mut data, &mut sc, &yq, &yv, &mut g,
     )
     .unwrap();
-    let rhs = dir.q.iter().zip(&g.q).map(|(a, b)| a * b).sum::<f64>()
-        + dir.v.iter().zip(&g.v).map(|(a, b)| a * b).sum::<f64>()
-        + dir
-            .target
-            .iter()
-            .zip(&g.target)
-            .map(|(a, b)| a * b)
-            .sum::<f64>()
-        + params_dot(&dir.params, &g.params);
+    let rhs = dir.dot(&g);
     let err = (lhs - rhs).abs() / lhs.abs().max(rhs.abs()).max(1e-12);
     println!("lhs {lhs:.12e} rhs {rhs:.12e} rel {err:.2e}");
     err

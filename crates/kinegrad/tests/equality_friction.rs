@@ -236,9 +236,7 @@ fn one_step_reverse_matches_central_differences_in_every_input() {
                     step_jvp_fd(&model, &model.params0, &s, &control, &dir, 1e-7).unwrap();
                 let lhs: f64 = dq.iter().zip(&yq).map(|(a, b)| a * b).sum::<f64>()
                     + dv.iter().zip(&yv).map(|(a, b)| a * b).sum::<f64>();
-                let rhs = dir.q.iter().zip(&g.q).map(|(a, b)| a * b).sum::<f64>()
-                    + dir.v.iter().zip(&g.v).map(|(a, b)| a * b).sum::<f64>()
-                    + params_dot(&dir.params, &g.params);
+                let rhs = dir.dot(&g);
                 let err = (lhs - rhs).abs() / lhs.abs().max(rhs.abs()).max(1e-12);
                 println!("{integrator:?} tendons {tendons} seed {seed} {name}: fd {lhs:.10e} adjoint {rhs:.10e} rel {err:.1e}");
                 assert!(
@@ -638,13 +636,7 @@ fn tendon_channels_reverse_matches_central_differences() {
                 let (dq, dv) = step_jvp_fd(&model, &params, &s, &control, &dir, 1e-7).unwrap();
                 let lhs: f64 = dq.iter().zip(&yq).map(|(a, b)| a * b).sum::<f64>()
                     + dv.iter().zip(&yv).map(|(a, b)| a * b).sum::<f64>();
-                let rhs = dir
-                    .target
-                    .iter()
-                    .zip(&g.target)
-                    .map(|(a, b)| a * b)
-                    .sum::<f64>()
-                    + params_dot(&dir.params, &g.params);
+                let rhs = dir.dot(&g);
                 let err = (lhs - rhs).abs() / lhs.abs().max(rhs.abs()).max(1e-12);
                 println!("{integrator:?} clamp {clamp} {name}: fd {lhs:.10e} adjoint {rhs:.10e} rel {err:.1e}");
                 if clamp && name == "tendon targets" {

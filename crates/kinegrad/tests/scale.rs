@@ -146,8 +146,7 @@ fn step_vjp_through_the_sparse_hessian_matches_finite_differences() {
         let (fq, fv) = step_jvp_fd(&model, &model.params0, &s, &c, &dir, 1e-7).unwrap();
         let lhs: f64 = fq.iter().zip(&yq).map(|(a, b)| a * b).sum::<f64>()
             + fv.iter().zip(&yv).map(|(a, b)| a * b).sum::<f64>();
-        let rhs: f64 = dir.q.iter().zip(&g.q).map(|(a, b)| a * b).sum::<f64>()
-            + dir.v.iter().zip(&g.v).map(|(a, b)| a * b).sum::<f64>();
+        let rhs = dir.dot(&g);
         let err = (lhs - rhs).abs() / lhs.abs().max(rhs.abs());
         assert!(
             err < 1e-5,
@@ -276,8 +275,7 @@ fn sparse_hessian_holds_equality_rows_between_bodies_out_of_contact() {
         &mut g,
     )
     .unwrap();
-    let an: f64 = dir.q.iter().zip(&g.q).map(|(a, b)| a * b).sum::<f64>()
-        + dir.v.iter().zip(&g.v).map(|(a, b)| a * b).sum::<f64>();
+    let an = dir.dot(&g);
     let err = (fd - an).abs() / fd.abs().max(an.abs());
     println!("fd {fd:.10e} adjoint {an:.10e} rel {err:.1e}");
     assert!(err < 1e-6, "relative error {err:.2e}");

@@ -8,7 +8,7 @@
 use super::kinematics::PosAdjoint;
 use super::solve::RowBar;
 use crate::constraint::equality::{
-    bias_acc, joint_error, path_coefficients, pure, tendon_error, PointPair,
+    bias_acc, joint_error, path_coefficients, polynomial, pure, tendon_error, PointPair,
 };
 use crate::constraint::{impedance, impedance_derivative, ref_gains};
 use crate::data::Data;
@@ -134,7 +134,7 @@ pub fn equality_vjp(
         let mut deriv_bar = 0.0;
         if t2 != usize::MAX {
             x = ten[t2].length(q) - ten[t2].length0;
-            let deriv2 = 2.0 * c[2] + x * (6.0 * c[3] + x * 12.0 * c[4]);
+            let deriv2 = polynomial(c, x)[2];
             l2_bar -= deriv * err_bar[0];
             // the entries -deriv c2_k at tendon 2's dofs
             let dofs = data.efc_row(r0).0;
@@ -169,7 +169,7 @@ pub fn equality_vjp(
         if j2 != usize::MAX {
             let a2 = model.jnt_qpos_adr[j2];
             x = q[a2] - model.qpos0[a2];
-            let deriv2 = 2.0 * c[2] + x * (6.0 * c[3] + x * 12.0 * c[4]);
+            let deriv2 = polynomial(c, x)[2];
             q_bar[a2] -= deriv * err_bar[0];
             // the entry -deriv at dof d2 (1 - deriv if both joints are one)
             let dofs = data.efc_row(r0).0;

@@ -111,6 +111,16 @@ pub fn equality_rows(
     }
 }
 
+/// The equality polynomial's part in the second object, `c1 x + c2 x^2 + c3 x^3 + c4 x^4`,
+/// with its first and second derivatives in `x` (the rows' Jacobian and its reverse).
+pub fn polynomial(c: &[f64; 5], x: f64) -> [f64; 3] {
+    [
+        x * (c[1] + x * (c[2] + x * (c[3] + x * c[4]))),
+        c[1] + x * (2.0 * c[2] + x * (3.0 * c[3] + x * 4.0 * c[4])),
+        2.0 * c[2] + x * (6.0 * c[3] + x * 12.0 * c[4]),
+    ]
+}
+
 /// The joint equality's error for the polynomial `c`, `d pos / d q2` and the two dofs (the
 /// second `usize::MAX` if absent).
 pub fn joint_error(
@@ -127,8 +137,9 @@ pub fn joint_error(
     if j2 != usize::MAX {
         let a2 = model.jnt_qpos_adr[j2];
         let x = q[a2] - model.qpos0[a2];
-        pos -= x * (c[1] + x * (c[2] + x * (c[3] + x * c[4])));
-        deriv = c[1] + x * (2.0 * c[2] + x * (3.0 * c[3] + x * 4.0 * c[4]));
+        let [value, slope, _] = polynomial(c, x);
+        pos -= value;
+        deriv = slope;
         dofs[1] = model.jnt_dof_adr[j2];
     }
     (pos, deriv, dofs)
@@ -175,8 +186,9 @@ pub fn tendon_error(model: &Model, q: &[f64], eq: &Equality, c: &[f64; 5]) -> (f
     let mut deriv = 0.0;
     if t2 != usize::MAX {
         let x = ten[t2].length(q) - ten[t2].length0;
-        pos -= x * (c[1] + x * (c[2] + x * (c[3] + x * c[4])));
-        deriv = c[1] + x * (2.0 * c[2] + x * (3.0 * c[3] + x * 4.0 * c[4]));
+        let [value, slope, _] = polynomial(c, x);
+        pos -= value;
+        deriv = slope;
     }
     (pos, deriv)
 }
