@@ -116,6 +116,8 @@ def kinegrad_sim(path: Path, m):
             enable_joint_limit=bool(constraint and not off & flag.mjDSBL_LIMIT),
             enable_equality=bool(constraint and not off & flag.mjDSBL_EQUALITY),
             euler_damping=not off & flag.mjDSBL_EULERDAMP,
+            impratio=float(m.opt.impratio),
+            cone="elliptic" if int(m.opt.cone) == int(mujoco.mjtCone.mjCONE_ELLIPTIC) else "pyramidal",
         )
     b = _native.SceneBuilder(**opts) if opts else _native.SceneBuilder(timestep=0.002)
     if path.suffix == ".urdf":

@@ -69,7 +69,11 @@ class RigidOptions(_Options):
     implicitfast the velocity gains and the tendons' damping and kv along J^T J) instead of
     MuJoCo's ``M``. MuJoCo's way (the default) matches MuJoCo's
     step; set it for stiff velocity servos in contact (``dt * kv`` well above the dof's
-    inertia, e.g. light wheels), whose contact forces it keeps consistent with the servo."""
+    inertia, e.g. light wheels), whose contact forces it keeps consistent with the servo.
+
+    ``cone`` (kinegrad's, MuJoCo's ``<option cone>``): ``'pyramidal'`` (default: four rows per
+    contact) or ``'elliptic'`` (the contact force in the cone ``|f_t| <= mu f_n``, with
+    ``impratio`` its regularization of the friction), differentiable either way."""
 
     _defaults = dict(
         dt=None,
@@ -83,6 +87,7 @@ class RigidOptions(_Options):
         constraint_timeconst=None,
         integrator=None,
         impratio=1.0,
+        cone="pyramidal",
         implicit_constraints=False,
     )
 
@@ -99,6 +104,8 @@ class RigidOptions(_Options):
             raise ValueError(
                 f"RigidOptions.integrator: expected gs.integrator.Euler, implicitfast or RK4, got {self.integrator!r}"
             )
+        if self.cone not in ("pyramidal", "elliptic"):
+            raise ValueError(f"RigidOptions.cone: expected 'pyramidal' or 'elliptic', got {self.cone!r}")
         if int(self.iterations) < 1:
             raise ValueError(f"RigidOptions.iterations: expected >= 1, got {self.iterations!r}")
         if self.constraint_timeconst is not None:

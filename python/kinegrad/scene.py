@@ -247,6 +247,7 @@ class Scene:
             ls_iterations=int(ro.ls_iterations),
             constraint_timeconst=ro.constraint_timeconst,
             impratio=float(ro.impratio),
+            cone=str(ro.cone),
             implicit_constraints=bool(ro.implicit_constraints),
         )
         for ent in self.entities:

@@ -21,7 +21,7 @@ def write_xml(xml: str, tag: str) -> str:
 
 def mujoco_and_kinegrad(path, integrator="euler", **mj_opt):
     """(MjModel, MjData, one-env kinegrad Sim) of the file at `path`, with the file's timestep,
-    gravity and constraint flags and converged solves; `mj_opt` sets more MuJoCo options
+    gravity, friction cone, impratio and constraint flags and converged solves; `mj_opt` sets more MuJoCo options
     (`ccd_tolerance`, ...)."""
     m = mujoco.MjModel.from_xml_path(str(path))
     m.opt.tolerance, m.opt.iterations, m.opt.ls_tolerance = 1e-14, 1000, 1e-12
@@ -37,6 +37,8 @@ def mujoco_and_kinegrad(path, integrator="euler", **mj_opt):
         enable_equality=bool(constraint and not off & flag.mjDSBL_EQUALITY),
         euler_damping=not off & flag.mjDSBL_EULERDAMP,
         tolerance=1e-14, iterations=1000,
+        impratio=float(m.opt.impratio),
+        cone="elliptic" if int(m.opt.cone) == int(mujoco.mjtCone.mjCONE_ELLIPTIC) else "pyramidal",
         gravity=[0.0, 0.0, 0.0] if off & flag.mjDSBL_GRAVITY else list(m.opt.gravity),
     )
     b.add_mjcf(str(path), 1.0, [0, 0, 0], [1, 0, 0, 0])

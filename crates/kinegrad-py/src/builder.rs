@@ -4,7 +4,7 @@ use crate::sim::{warn, Sim};
 use crate::{guard, to_py_err};
 use kinegrad::math::{Pose, Vec3};
 use kinegrad::model::builder::BaseMode;
-use kinegrad::model::{mjcf, primitives, urdf, EntitySpec, Integrator, Options};
+use kinegrad::model::{mjcf, primitives, urdf, EntitySpec, FrictionCone, Integrator, Options};
 use kinegrad::{diagnostics, ModelBuilder};
 use pyo3::prelude::*;
 use std::path::Path;
@@ -60,7 +60,7 @@ impl SceneBuilder {
         enable_collision=true, enable_joint_limit=true, enable_self_collision=true,
         iterations=100, tolerance=1e-8, ls_iterations=50, constraint_timeconst=None, impratio=1.0,
         enable_equality=true, enable_frictionloss=true, implicit_constraints=false,
-        euler_damping=true
+        euler_damping=true, cone="pyramidal"
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -80,8 +80,10 @@ impl SceneBuilder {
         enable_frictionloss: bool,
         implicit_constraints: bool,
         euler_damping: bool,
+        cone: &str,
     ) -> PyResult<Self> {
         let integrator = Integrator::from_name(integrator).map_err(to_py_err)?;
+        let cone = FrictionCone::from_name(cone).map_err(to_py_err)?;
         let options = Options {
             timestep,
             substeps,
@@ -96,6 +98,7 @@ impl SceneBuilder {
             ls_iterations,
             constraint_timeconst,
             impratio,
+            cone,
             implicit_constraints,
             euler_damping,
         };

@@ -64,6 +64,10 @@ pub enum RowKind {
     ContactNormal(usize),
     /// Edge of a pyramidal friction cone (contact index, edge 0..4).
     ContactPyramid(usize, usize),
+    /// Row `k` of a contact with an elliptic friction cone (contact index; 0: normal, 1 and
+    /// 2: the frame's tangents). The three rows share one cost ([`crate::constraint::cone`]),
+    /// so their state is the contact's.
+    ContactElliptic(usize, usize),
 }
 
 /// State of a constraint row at an acceleration, as MuJoCo names them: which piece of the
@@ -79,6 +83,9 @@ pub enum RowState {
     LinearNeg,
     /// A friction row saturated at `-frictionloss` (its residual above `R frictionloss`).
     LinearPos,
+    /// The rows of an elliptic contact in the middle zone of its cone: one non-separable cost
+    /// over the three ([`crate::constraint::cone`]).
+    Cone,
 }
 
 /// Scratch data of one model instance.
@@ -166,6 +173,9 @@ pub struct Data {
     // ---- constraints ----
     /// Number of constraint rows.
     pub nefc: usize,
+    /// Whether the rows hold an elliptic contact (whose cost is not piecewise quadratic: the
+    /// solver's line search and polish take Newton steps on it).
+    pub efc_elliptic: bool,
     /// Counts the rebuilds of the rows (`constraint::make_rows`): what the Newton Hessian's
     /// per-step bookkeeping was made for.
     pub efc_version: u64,
@@ -217,6 +227,8 @@ pub struct Data {
     // scratch (nv and nefc sized)
     pub(crate) scratch_nv: [Vec<f64>; 4],
     pub(crate) scratch_efc: [Vec<f64>; 2],
+    /// Row states of two points of the solver's polish (nefc each).
+    pub(crate) scratch_states: [Vec<RowState>; 2],
     pub(crate) scratch_jac: Vec<Vec3>,
     /// Scratch of make_rows: the non-zero dofs of one contact's rows. (<= nv)
     pub(crate) row_dofs: Vec<usize>,
@@ -319,6 +331,7 @@ impl Data {
             qacc_smooth: vec![0.0; nv],
             contacts: Vec::with_capacity(64),
             nefc: 0,
+            efc_elliptic: false,
             efc_version: 0,
             efc_kind: Vec::with_capacity(256),
             efc_j: Vec::with_capacity(256 * nv.min(64)),
@@ -340,6 +353,7 @@ impl Data {
             solver_residual: 0.0,
             scratch_nv: std::array::from_fn(|_| vec![0.0; nv]),
             scratch_efc: std::array::from_fn(|_| Vec::with_capacity(256)),
+            scratch_states: std::array::from_fn(|_| Vec::with_capacity(256)),
             scratch_jac: vec![Vec3::zeros(); nv],
             row_dofs: Vec::with_capacity(nv),
             scratch_ls: Vec::with_capacity(256),

@@ -837,3 +837,74 @@ fn saturated_actuator_step_vjp_matches_finite_differences() {
         assert!(err < 1e-6, "target {target}: relative error {err:.2e}");
     }
 }
+
+/// The states of the rows at the start of a step from `s` (after its solve).
+fn step_states(model: &Model, s: &State) -> Vec<kinegrad::data::RowState> {
+    let mut d = Data::new(model);
+    let mut carry = StepCarry::new(model);
+    pipeline::forward(
+        model,
+        &model.params0,
+        s,
+        &Control::new(model),
+        &mut carry,
+        &mut d,
+        model.opt.timestep,
+    )
+    .unwrap();
+    d.efc_state.clone()
+}
+
+/// Elliptic cones, impratio 1 and 5: one step of the sphere sliding on the plane (its contact in
+/// the cone's middle zone) and of the box resting on a face with a small push (its corners in
+/// the bottom zone: sticking).
+#[test]
+fn elliptic_cone_contacts_step_vjp_matches_finite_differences() {
+    use kinegrad::data::RowState;
+    use kinegrad::model::{FrictionCone, GeomType};
+    for impratio in [1.0, 5.0] {
+        let mut model = contact_model(GeomType::Sphere, Vec3::new(0.1, 0.0, 0.0), 0.6);
+        model.opt.cone = FrictionCone::Elliptic;
+        model.opt.impratio = impratio;
+        let mut s = State::new(&model);
+        s.q[2] = 0.0995;
+        s.v[..6].copy_from_slice(&[0.8, -0.3, -0.05, 1.0, 2.0, -0.5]);
+        assert!(step_states(&model, &s).contains(&RowState::Cone));
+        contact_dot_tests(&model, &s);
+
+        let mut model = contact_model(GeomType::Box, Vec3::new(0.1, 0.08, 0.05), 0.6);
+        model.opt.cone = FrictionCone::Elliptic;
+        model.opt.impratio = impratio;
+        let mut s = State::new(&model);
+        s.q[2] = 0.0497;
+        s.v[..6].copy_from_slice(&[0.01, -0.005, 0.0, 0.0, 0.0, 0.02]);
+        assert!(step_states(&model, &s).contains(&RowState::Quadratic));
+        contact_dot_tests(&model, &s);
+    }
+}
+
+/// A box pushed along a plane under elliptic cones (impratio 3) for 100 steps, sliding then
+/// sticking: the gradients with respect to the initial velocity, the friction (through the
+/// cone's force law) and the mass.
+#[test]
+fn elliptic_box_sliding_100_steps_gradient_wrt_velocity_friction_mass() {
+    use kinegrad::model::{FrictionCone, GeomType};
+    let mut model = contact_model_dt(GeomType::Box, Vec3::new(0.1, 0.1, 0.05), 0.3, 0.01);
+    model.opt.cone = FrictionCone::Elliptic;
+    model.opt.impratio = 3.0;
+    let s = pushed_box(&model);
+    let mut dv = direction(&model);
+    dv.v[0] = 1.0;
+    dv.v[1] = -0.5;
+    let mut dmu = direction(&model);
+    dmu.params.geom_friction[0][0] = 1.0;
+    let mut dm = direction(&model);
+    dm.params.body_mass[2] = 1.0;
+    rollout_check(
+        &model,
+        &s,
+        100,
+        &[("initial velocity", dv), ("friction", dmu), ("mass", dm)],
+        1e-6,
+    );
+}

@@ -471,6 +471,7 @@ fn rows_stage_reverse_matches_central_differences() {
                     aref: aref_bar[r],
                     d: d_bar[r],
                     floss: 0.0,
+                    ..Default::default()
                 })
             },
             &mut adj,

@@ -916,7 +916,21 @@ fn rows_data(model: &Model, s: &State) -> Data {
 
 #[test]
 fn constraint_rows_vjp_matches_finite_differences() {
-    let model = contact_model();
+    check_rows_vjp(contact_model());
+}
+
+/// The same rows with the contacts' elliptic cones (impratio 2): three rows each, the normal's
+/// and the tangents' (D the normal's times the impratio, no position term).
+#[test]
+fn elliptic_contact_rows_vjp_matches_finite_differences() {
+    let mut model = contact_model();
+    model.opt.cone = kinegrad::model::FrictionCone::Elliptic;
+    model.opt.impratio = 2.0;
+    check_rows_vjp(model);
+}
+
+fn check_rows_vjp(model: Model) {
+    let elliptic = model.opt.cone == kinegrad::model::FrictionCone::Elliptic;
     let nv = model.nv;
     let mut rng = Rng(9);
     let s = contact_state(&model, &mut rng);
@@ -931,10 +945,17 @@ fn constraint_rows_vjp_matches_finite_differences() {
         kinds(|r| matches!(r, RowKind::ContactNormal(_))) >= 1,
         "a frictionless contact"
     );
-    assert!(
-        kinds(|r| matches!(r, RowKind::ContactPyramid(..))) >= 4 * 8,
-        "pyramid rows"
-    );
+    if elliptic {
+        assert!(
+            kinds(|r| matches!(r, RowKind::ContactElliptic(..))) >= 3 * 8,
+            "elliptic rows"
+        );
+    } else {
+        assert!(
+            kinds(|r| matches!(r, RowKind::ContactPyramid(..))) >= 4 * 8,
+            "pyramid rows"
+        );
+    }
     let nefc = base.nefc;
     let j_bar: Vec<f64> = rng.vec(base.efc_j.len());
     let aref_bar = rng.vec(nefc);
@@ -962,6 +983,7 @@ fn constraint_rows_vjp_matches_finite_differences() {
                 aref: aref_bar[r],
                 d: d_bar[r],
                 floss: 0.0,
+                ..Default::default()
             })
         },
         &mut adj,
@@ -1004,6 +1026,11 @@ fn constraint_rows_vjp_matches_finite_differences() {
         ("friction", |a, b| a.friction * b.friction),
     ];
     for (k, (name, pair)) in fields.iter().enumerate() {
+        if elliptic && k == 4 {
+            // an elliptic contact's rows do not depend on its friction (its force law does:
+            // the step tests of adjoint_fd.rs)
+            continue;
+        }
         let fd = central(|e| {
             let mut d = base.clone();
             for (con, dc) in d.contacts.iter_mut().zip(&dcon) {

@@ -76,6 +76,7 @@ pub fn rows_vjp(
             aref: aref_bar,
             d: d_bar,
             floss: floss_bar,
+            friction: friction_bar,
         }) = seed(r, &mut jbar)
         else {
             continue;
@@ -154,16 +155,24 @@ pub fn rows_vjp(
                 q_bar[model.jnt_qpos_adr[j]] += dist_bar * jsign;
                 // the Jacobian row (+-1 at the dof) is constant: j_bar has nowhere to go
             }
-            RowKind::ContactNormal(c) | RowKind::ContactPyramid(c, _) => {
+            RowKind::ContactNormal(c)
+            | RowKind::ContactPyramid(c, _)
+            | RowKind::ContactElliptic(c, _) => {
                 let con = &data.contacts[c];
-                let n: Vec3 = con.frame.row(0).transpose();
                 let edge = match data.efc_kind[r] {
                     RowKind::ContactPyramid(_, e) => {
                         Some(PyramidEdge::new(&con.frame, con.friction, e))
                     }
                     _ => None,
                 };
-                let dir = edge.map_or(n, |e| e.dir);
+                // an elliptic contact's row k runs along the frame's row k (0: the normal);
+                // its tangent rows have no position term in aref, and their D is the normal's
+                // times a constant (the impratio)
+                let axis = match data.efc_kind[r] {
+                    RowKind::ContactElliptic(_, k) => k,
+                    _ => 0,
+                };
+                let dir = edge.map_or(con.frame.row(axis).transpose(), |e| e.dir);
                 let solimp = &con.solimp;
                 let imp = impedance(solimp, con.dist - con.margin);
                 let dimp = impedance_derivative(solimp, con.dist - con.margin);
@@ -173,10 +182,15 @@ pub fn rows_vjp(
                     *jb += aref_bar * (-b) * v[i];
                     v_bar[i] += aref_bar * (-b) * jv;
                 }
-                let mut dist_bar = aref_bar * (-k) * (imp + (con.dist - con.margin) * dimp);
+                let mut dist_bar = if axis == 0 {
+                    aref_bar * (-k) * (imp + (con.dist - con.margin) * dimp)
+                } else {
+                    0.0
+                };
                 dist_bar += d_bar * d / (imp * (1.0 - imp)) * dimp;
                 let cb = &mut cbar[c];
                 cb.dist += dist_bar;
+                cb.friction += friction_bar;
                 // D = 1/R of pyramid rows depends on mu through R (constraint::pyramid_regularizer)
                 if edge.is_some() {
                     let tw = model.body_invweight0[model.geom_body[con.geom1]][0]
@@ -211,7 +225,11 @@ pub fn rows_vjp(
                 }
                 let dir_bar = xi.point_velocity(&p);
                 cb.pos += dir.cross(&xi.ang);
-                cb.normal += dir_bar;
+                if axis == 0 {
+                    cb.normal += dir_bar;
+                } else {
+                    cb.tangent[axis - 1] += dir_bar;
+                }
                 if let Some(e) = edge {
                     let (t_bar, mu_bar) = e.dir_vjp(con.friction, &dir_bar);
                     cb.tangent[e.tangent] += t_bar;

@@ -12,8 +12,8 @@
 //! per active row the adjoints of its Jacobian, reference acceleration and inverse
 //! regularizer ([`row_seed`], handed to `adjoint/constraint_rows.rs`).
 
-use crate::constraint::{row_force, row_state};
-use crate::data::{Data, RowState};
+use crate::constraint::{row_force, row_state, Elliptic};
+use crate::data::{Data, RowKind, RowState};
 use crate::model::Model;
 
 /// The adjoints of one row's scalar inputs: its reference acceleration, its inverse
@@ -26,6 +26,9 @@ pub struct RowBar {
     pub d: f64,
     /// dL/d frictionloss (friction rows).
     pub floss: f64,
+    /// dL/d mu, the contact's sliding friction, through the force law of an elliptic cone's
+    /// middle zone (given with the contact's first row).
+    pub friction: f64,
 }
 
 /// Scaled solver residual above which a solve is not an optimum and the implicit function
@@ -56,14 +59,49 @@ pub fn solve_vjp(model: &Model, data: &Data, lambda: &mut [f64]) {
 /// in the quadratic piece (`phi = -D z`) `J_bar = -(D z lambda + s D a)`, `aref_bar = s D`,
 /// `D_bar = -s z`; a saturated friction row (`phi = +-frictionloss`) has `J_bar = phi lambda`
 /// and `frictionloss_bar = +-s`. Needs the rows and `qacc` of the solve.
+///
+/// The three rows of an elliptic contact share one force law `phi(z)` ([`Elliptic`]): with
+/// its Hessian `H = -dphi/dz` and `s = J_c lambda` over the three, row k gets
+/// `J_bar = phi_k lambda - (H s)_k a`, `aref_bar = (H s)_k`; in the bottom zone each row's
+/// `D_bar = -s_k z_k`, in the middle zone the first row's `D_bar = s . dphi/dD0` and
+/// `friction = s . dphi/dmu`.
 #[inline]
 pub fn row_seed(data: &Data, lambda: &[f64], r: usize, j_bar: &mut [f64]) -> Option<RowBar> {
     let a = &data.qacc;
+    if let RowKind::ContactElliptic(c, k) = data.efc_kind[r] {
+        let r0 = r - k;
+        let z = [0, 1, 2].map(|j| data.efc_row_dot(r0 + j, a) - data.efc_aref[r0 + j]);
+        let cone = Elliptic::of(data, r0, c);
+        let state = cone.state(&z);
+        if state == RowState::Inactive {
+            return None;
+        }
+        let s = [0, 1, 2].map(|j| data.efc_row_dot(r0 + j, lambda));
+        let phi = cone.force(&z, state);
+        let h = cone.hessian(&z, state);
+        let hs: f64 = (0..3).map(|j| h[k][j] * s[j]).sum();
+        for (jb, &i) in j_bar.iter_mut().zip(data.efc_row(r).0) {
+            *jb = phi[k] * lambda[i] - hs * a[i];
+        }
+        let (dmu, dd0) = cone.force_derivatives(&z, state);
+        let dot = |x: [f64; 3]| (0..3).map(|j| x[j] * s[j]).sum::<f64>();
+        let (d, friction) = match state {
+            RowState::Quadratic => (-s[k] * z[k], 0.0),
+            _ if k == 0 => (dot(dd0), dot(dmu)),
+            _ => (0.0, 0.0),
+        };
+        return Some(RowBar {
+            aref: hs,
+            d,
+            floss: 0.0,
+            friction,
+        });
+    }
     let z = data.efc_row_dot(r, a) - data.efc_aref[r];
     let state = row_state(data, r, z);
     let s = data.efc_row_dot(r, lambda);
     match state {
-        RowState::Inactive => None,
+        RowState::Inactive | RowState::Cone => None,
         RowState::Quadratic => {
             let d = data.efc_d[r];
             for (jb, &i) in j_bar.iter_mut().zip(data.efc_row(r).0) {
@@ -73,6 +111,7 @@ pub fn row_seed(data: &Data, lambda: &[f64], r: usize, j_bar: &mut [f64]) -> Opt
                 aref: s * d,
                 d: -s * z,
                 floss: 0.0,
+                friction: 0.0,
             })
         }
         RowState::LinearNeg | RowState::LinearPos => {
@@ -89,6 +128,7 @@ pub fn row_seed(data: &Data, lambda: &[f64], r: usize, j_bar: &mut [f64]) -> Opt
                 aref: 0.0,
                 d: 0.0,
                 floss: sign * s,
+                friction: 0.0,
             })
         }
     }

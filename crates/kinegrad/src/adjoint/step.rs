@@ -10,7 +10,8 @@ use super::kinematics::{com_vel_vjp, position_vjp, PosAdjoint};
 use super::rnea::{armature_vjp, rnea_vjp};
 use super::solve::{converged, row_seed, solve_vjp};
 use super::StepGrad;
-use crate::data::{Data, RkStages, RowState};
+use crate::constraint::Elliptic;
+use crate::data::{Data, RkStages, RowKind, RowState};
 use crate::dynamics::mass;
 use crate::error::{Error, Result};
 use crate::integrator;
@@ -424,6 +425,23 @@ fn accel_vjp(
     lambda.iter_mut().for_each(|x| *x = 0.0);
     if data.nefc > 0 {
         for r in 0..data.nefc {
+            if let RowKind::ContactElliptic(con, 0) = data.efc_kind[r] {
+                if data.efc_state[r] == RowState::Cone {
+                    // the cone's block: J_c^T H_c J_c w
+                    let z = [0, 1, 2]
+                        .map(|j| data.efc_row_dot(r + j, &data.qacc) - data.efc_aref[r + j]);
+                    let k = Elliptic::of(data, r, con);
+                    let h = k.hessian(&z, RowState::Cone);
+                    let jw = [0, 1, 2].map(|j| data.efc_row_dot(r + j, w));
+                    for (j, hrow) in h.iter().enumerate() {
+                        let s: f64 = (0..3).map(|i| hrow[i] * jw[i]).sum();
+                        let (dofs, vals) = data.efc_row(r + j);
+                        for (&i, jv) in dofs.iter().zip(vals) {
+                            lambda[i] -= s * jv;
+                        }
+                    }
+                }
+            }
             if data.efc_state[r] != RowState::Quadratic {
                 continue;
             }

@@ -23,14 +23,16 @@ use faer::sparse::linalg::cholesky::{factorize_symbolic_cholesky, LltRef, Symmet
 use faer::sparse::{SparseColMatRef, SymbolicSparseColMat};
 use faer::{Conj, MatMut, Par, Side};
 
-use super::row_state;
+use super::{elliptic_at, row_state};
 use crate::data::{Data, HessianKind as Kind, HessianPattern as Pattern, RowKind, RowState};
 pub use crate::data::{Hessian, DENSE_MAX_NV};
 use crate::dynamics::{chol, mass};
 use crate::model::Model;
 
 impl Hessian {
-    /// Factor `H = M + J_Q^T D_Q J_Q` ([`Data::solver_mass`]) for the rows of `data` in their quadratic piece at `jar`
+    /// Factor `H = M + J_Q^T D_Q J_Q` ([`Data::solver_mass`]) for the rows of `data` in their
+    /// quadratic piece at `jar`, plus `J_c^T H_c J_c` for each elliptic contact in its cone's
+    /// middle zone ([`super::cone`])
     /// (= J a - aref, nefc; [`super::row_state`]), or `M_h` alone without rows. Returns false if it is not positive definite.
     pub fn factor(&mut self, model: &Model, data: &Data, jar: &[f64]) -> bool {
         if data.nefc == 0 {
@@ -94,19 +96,38 @@ impl Hessian {
                 h[i * nv + model.dof_m_col[p]] = data.solver_mass()[p];
             }
         }
-        for (r, &z) in jar.iter().enumerate() {
-            if row_state(data, r, z) != RowState::Quadratic {
+        let mut r = 0;
+        while r < jar.len() {
+            if let Some((k, z, state)) = elliptic_at(data, jar, r) {
+                // J_c^T H_c J_c over the contact's dofs (its three rows share them)
+                if state != RowState::Inactive {
+                    let hc = k.hessian(&z, state);
+                    let nz = data.efc_row(r).0;
+                    let rows = [0, 1, 2].map(|j| data.efc_row(r + j).1);
+                    for (a, &i) in nz.iter().enumerate() {
+                        // w = H_c (J_c e_i)
+                        let w = hc.map(|hrow| (0..3).map(|j| hrow[j] * rows[j][a]).sum::<f64>());
+                        let hi = &mut h[i * nv..];
+                        for (b, &k) in nz[..=a].iter().enumerate() {
+                            hi[k] += (0..3).map(|j| w[j] * rows[j][b]).sum::<f64>();
+                        }
+                    }
+                }
+                r += 3;
                 continue;
             }
-            let dr = data.efc_d[r];
-            let (nz, row) = data.efc_row(r);
-            for (a, &i) in nz.iter().enumerate() {
-                let ji = row[a] * dr;
-                let hi = &mut h[i * nv..];
-                for (&k, jk) in nz[..=a].iter().zip(row) {
-                    hi[k] += ji * jk;
+            if row_state(data, r, jar[r]) == RowState::Quadratic {
+                let dr = data.efc_d[r];
+                let (nz, row) = data.efc_row(r);
+                for (a, &i) in nz.iter().enumerate() {
+                    let ji = row[a] * dr;
+                    let hi = &mut h[i * nv..];
+                    for (&k, jk) in nz[..=a].iter().zip(row) {
+                        hi[k] += ji * jk;
+                    }
                 }
             }
+            r += 1;
         }
         chol::factor(h, nv, &mut self.start)
     }
@@ -141,7 +162,9 @@ impl Hessian {
                 | RowKind::Friction(_)
                 | RowKind::TendonFriction(_)
                 | RowKind::Equality(..) => usize::MAX,
-                RowKind::ContactNormal(c) | RowKind::ContactPyramid(c, _) => {
+                RowKind::ContactNormal(c)
+                | RowKind::ContactPyramid(c, _)
+                | RowKind::ContactElliptic(c, _) => {
                     let con = &data.contacts[c];
                     let (b1, b2) = (model.geom_body[con.geom1], model.geom_body[con.geom2]);
                     let key = (b1.min(b2), b1.max(b2));
@@ -191,7 +214,25 @@ impl Hessian {
             block.clear();
             block.resize(pos.len(), 0.0);
             let mut any = false;
+            if let Some((k, z, state)) = elliptic_at(data, jar, r) {
+                if state != RowState::Inactive {
+                    any = true;
+                    let hc = k.hessian(&z, state);
+                    let rows = [0, 1, 2].map(|j| data.efc_row(r + j).1);
+                    let mut at = 0;
+                    for a in 0..rows[0].len() {
+                        let w = hc.map(|hrow| (0..3).map(|j| hrow[j] * rows[j][a]).sum::<f64>());
+                        for (b, x) in block[at..=at + a].iter_mut().enumerate() {
+                            *x += (0..3).map(|j| w[j] * rows[j][b]).sum::<f64>();
+                        }
+                        at += a + 1;
+                    }
+                }
+            }
             for rr in r..end {
+                if data.efc_elliptic && matches!(data.efc_kind[rr], RowKind::ContactElliptic(..)) {
+                    break; // added above
+                }
                 if row_state(data, rr, jar[rr]) != RowState::Quadratic {
                     continue;
                 }

@@ -6,9 +6,11 @@
 //! solref (time constant, damping ratio), and a regularizer `R_i = (1 - imp)/imp * A_i`
 //! where `imp` is the impedance from solimp and `A_i` approximates `J_i M^-1 J_i^T` with
 //! body and dof inverse weights computed once at the reference configuration (so R does
-//! not depend on q). Contacts use a pyramidal friction cone: a frictional contact gives
-//! four rows `J_n +- mu J_t1`, `J_n +- mu J_t2`.
+//! not depend on q). A frictional contact gives, under the pyramidal cone (the default), four
+//! rows `J_n +- mu J_t1`, `J_n +- mu J_t2`; under the elliptic cone, three rows `J_n`, `J_t1`,
+//! `J_t2` with one cost over the three ([`cone`]).
 
+pub mod cone;
 pub mod equality;
 pub mod hessian;
 pub mod solver;
@@ -17,7 +19,8 @@ use crate::data::{Data, RowKind, RowState};
 use crate::joint::JointType;
 use crate::kinematics::add_point_jacobian;
 use crate::math::{Mat3, Vec3};
-use crate::model::{Model, Params};
+use crate::model::{FrictionCone, Model, Params};
+pub use cone::Elliptic;
 
 /// MuJoCo's bounds on dmin and dmax.
 pub(crate) const MIN_IMP: f64 = 0.0001;
@@ -212,7 +215,10 @@ pub fn row_state(data: &Data, r: usize, z: f64) -> RowState {
         RowKind::Limit(_)
         | RowKind::TendonLimit(_)
         | RowKind::ContactNormal(_)
-        | RowKind::ContactPyramid(..) => {
+        | RowKind::ContactPyramid(..)
+        // (an elliptic contact's rows are evaluated together by `visit_rows`; alone, a row
+        // reads as a one-sided one)
+        | RowKind::ContactElliptic(..) => {
             if z < 0.0 {
                 RowState::Quadratic
             } else {
@@ -248,12 +254,60 @@ pub fn row_state_along(data: &Data, r: usize, z: f64, dz: f64) -> RowState {
     }
 }
 
+/// The state, force and cost of every row at residuals `jar` (nefc), in order:
+/// `visit(r, state, force, cost)`. A row alone by [`row_state`], [`row_force`] and
+/// [`row_cost`]; an elliptic contact's three rows together ([`Elliptic`]), its cost given
+/// with its first row and 0 with the others.
+#[inline]
+pub fn visit_rows(data: &Data, jar: &[f64], mut visit: impl FnMut(usize, RowState, f64, f64)) {
+    let mut r = 0;
+    while r < jar.len() {
+        if let RowKind::ContactElliptic(c, _) = data.efc_kind[r] {
+            let k = Elliptic::of(data, r, c);
+            let z = [jar[r], jar[r + 1], jar[r + 2]];
+            let state = k.state(&z);
+            let f = k.force(&z, state);
+            let cost = k.cost(&z, state);
+            for j in 0..3 {
+                visit(r + j, state, f[j], if j == 0 { cost } else { 0.0 });
+            }
+            r += 3;
+            continue;
+        }
+        let z = jar[r];
+        let state = row_state(data, r, z);
+        visit(
+            r,
+            state,
+            row_force(data, r, z, state),
+            row_cost(data, r, z, state),
+        );
+        r += 1;
+    }
+}
+
+/// The elliptic contact whose rows start at `r` with its residuals in `jar` (nefc): the cone,
+/// its residuals and its state; `None` when row `r` is not an elliptic contact's first row.
+#[inline]
+pub fn elliptic_at(data: &Data, jar: &[f64], r: usize) -> Option<(Elliptic, [f64; 3], RowState)> {
+    match data.efc_kind[r] {
+        RowKind::ContactElliptic(c, 0) => {
+            let k = Elliptic::of(data, r, c);
+            let z = [jar[r], jar[r + 1], jar[r + 2]];
+            let state = k.state(&z);
+            Some((k, z, state))
+        }
+        _ => None,
+    }
+}
+
 /// The force of row `r` at residual `z` in `state`: `-D z` in the quadratic piece, the bound
-/// `+-frictionloss` of a saturated friction row, 0 for a satisfied inequality.
+/// `+-frictionloss` of a saturated friction row, 0 for a satisfied inequality. (An elliptic
+/// contact's rows: [`visit_rows`].)
 #[inline]
 pub fn row_force(data: &Data, r: usize, z: f64, state: RowState) -> f64 {
     match state {
-        RowState::Inactive => 0.0,
+        RowState::Inactive | RowState::Cone => 0.0,
         RowState::Quadratic => -data.efc_d[r] * z,
         RowState::LinearNeg => data.efc_floss[r],
         RowState::LinearPos => -data.efc_floss[r],
@@ -265,7 +319,7 @@ pub fn row_force(data: &Data, r: usize, z: f64, state: RowState) -> f64 {
 pub fn row_cost(data: &Data, r: usize, z: f64, state: RowState) -> f64 {
     let f = data.efc_floss[r];
     match state {
-        RowState::Inactive => 0.0,
+        RowState::Inactive | RowState::Cone => 0.0,
         RowState::Quadratic => 0.5 * data.efc_d[r] * z * z,
         RowState::LinearNeg => -0.5 * data.efc_r[r] * f * f - f * z,
         RowState::LinearPos => -0.5 * data.efc_r[r] * f * f + f * z,
@@ -277,7 +331,7 @@ pub fn row_cost(data: &Data, r: usize, z: f64, state: RowState) -> f64 {
 #[inline]
 pub fn row_slope(data: &Data, r: usize, state: RowState, z: f64, dz: f64) -> (f64, f64) {
     match state {
-        RowState::Inactive => (0.0, 0.0),
+        RowState::Inactive | RowState::Cone => (0.0, 0.0),
         RowState::Quadratic => {
             let d = data.efc_d[r];
             (d * dz * z, d * dz * dz)
@@ -303,6 +357,7 @@ pub fn make_rows(model: &Model, params: &Params, q: &[f64], v: &[f64], h: f64, d
     data.efc_r.clear();
     data.efc_floss.clear();
     data.nefc = 0;
+    data.efc_elliptic = false;
 
     equality::equality_rows(model, params, q, v, h, data);
 
@@ -508,6 +563,28 @@ pub fn make_rows(model: &Model, params: &Params, q: &[f64], v: &[f64], h: f64, d
                 -b * vel - pos_term,
                 r,
             );
+        } else if model.opt.cone == FrictionCone::Elliptic {
+            // rows n, t1, t2; the tangents' aref without a position term; R0 from the normal's
+            // impedance, R1 = R2 = R0 / impratio (MuJoCo's `mj_makeImpedance`)
+            data.efc_elliptic = true;
+            let r0 = ((1.0 - imp) / imp * tw).max(1e-15);
+            let r1 = (r0 / model.opt.impratio.max(1e-15)).max(1e-15);
+            for k in 0..3 {
+                let dir: Vec3 = con.frame.row(k).transpose();
+                let mut vel = 0.0;
+                for &dd in &data.row_dofs {
+                    let jv = dir.dot(&data.scratch_jac[dd]);
+                    data.efc_j.push(jv);
+                    vel += jv * v[dd];
+                }
+                data.efc_nz.extend_from_slice(&data.row_dofs);
+                let (pos, aref, r) = if k == 0 {
+                    (con.dist, -b * vel - pos_term, r0)
+                } else {
+                    (0.0, -b * vel, r1)
+                };
+                push_row(data, RowKind::ContactElliptic(c, k), pos, aref, r);
+            }
         } else {
             let mu = con.friction;
             let (rpy, _) = pyramid_regularizer(mu, tw, imp, model.opt.impratio);
@@ -570,12 +647,14 @@ pub fn contact_dofs(
     out.dedup();
 }
 
-/// The end of the run of rows from `r` that belong to one contact: its pyramid rows, which
+/// The end of the run of rows from `r` that belong to one contact: its pyramid or elliptic rows, which
 /// [`make_rows`] makes consecutive and over the same dofs; `r + 1` for any other row.
 #[inline]
 pub fn row_group_end(data: &Data, r: usize) -> usize {
     let contact = |r: usize| match data.efc_kind[r] {
-        RowKind::ContactNormal(c) | RowKind::ContactPyramid(c, _) => Some(c),
+        RowKind::ContactNormal(c)
+        | RowKind::ContactPyramid(c, _)
+        | RowKind::ContactElliptic(c, _) => Some(c),
         RowKind::Limit(_)
         | RowKind::TendonLimit(_)
         | RowKind::Friction(_)
@@ -648,6 +727,9 @@ pub fn contact_force(data: &Data, c: usize) -> Vec3 {
             RowKind::ContactNormal(k) if k == c => f += n * data.efc_force[r],
             RowKind::ContactPyramid(k, e) if k == c => {
                 f += PyramidEdge::new(&con.frame, con.friction, e).dir * data.efc_force[r];
+            }
+            RowKind::ContactElliptic(k, j) if k == c => {
+                f += con.frame.row(j).transpose() * data.efc_force[r];
             }
             _ => break,
         }

@@ -15,7 +15,7 @@
 //! ([`integrated_acceleration`]); `Options::implicit_constraints` solves against `M_h`
 //! instead ([`Data::solver_mass`]). Without rows the solution is `M_h^-1 f_smooth`.
 
-use super::{row_cost, row_force, row_slope, row_state, row_state_along};
+use super::{elliptic_at, row_slope, row_state_along, visit_rows};
 use crate::data::{Data, RowState};
 use crate::dynamics::mass;
 use crate::model::Model;
@@ -26,9 +26,7 @@ fn cost(data: &Data, a: &[f64], ma: &[f64], f: &[f64], jar: &[f64]) -> f64 {
     for i in 0..a.len() {
         c += a[i] * (0.5 * ma[i] - f[i]);
     }
-    for (r, &z) in jar.iter().enumerate() {
-        c += row_cost(data, r, z, row_state(data, r, z));
-    }
+    visit_rows(data, jar, |_, _, _, cost| c += cost);
     c
 }
 
@@ -57,15 +55,14 @@ fn gradient(data: &Data, ma: &[f64], jar: &[f64], grad: &mut [f64]) {
     for (g, (m, f)) in grad.iter_mut().zip(ma.iter().zip(&data.qfrc_smooth)) {
         *g = m - f;
     }
-    for (r, &z) in jar.iter().enumerate() {
-        let w = -row_force(data, r, z, row_state(data, r, z));
-        if w != 0.0 {
+    visit_rows(data, jar, |r, _, force, _| {
+        if force != 0.0 {
             let (dofs, vals) = data.efc_row(r);
             for (&i, j) in dofs.iter().zip(vals) {
-                grad[i] += w * j;
+                grad[i] -= force * j;
             }
         }
-    }
+    });
 }
 
 /// Factor `H = M + J_A^T D_A J_A` for the active set of `jar` into `data.hess`.
@@ -211,13 +208,15 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
             data.hess.solve(model, &mut md);
             rows_times(data, &md, &mut jd);
             // the smooth part of the slope: d^T grad less the rows' share, J^T (-force)
-            let g0: f64 = md.iter().zip(&grad).map(|(x, y)| x * y).sum::<f64>()
-                + (0..nefc)
-                    .map(|r| row_force(data, r, jar[r], row_state(data, r, jar[r])) * jd[r])
-                    .sum::<f64>();
+            let mut g0: f64 = md.iter().zip(&grad).map(|(x, y)| x * y).sum::<f64>();
+            visit_rows(data, &jar, |r, _, force, _| g0 += force * jd[r]);
             m_times(model, data, &md, &mut grad);
             let dmd: f64 = md.iter().zip(&grad).map(|(x, y)| x * y).sum();
-            let (alpha, crossed) = line_search(data, g0, dmd, &jar, &jd, &mut bps);
+            let (alpha, crossed) = if data.efc_elliptic {
+                (newton_line_search(model, data, g0, dmd, &jar, &jd), true)
+            } else {
+                line_search(data, g0, dmd, &jar, &jd, &mut bps)
+            };
             if alpha == 0.0 {
                 break;
             }
@@ -249,8 +248,20 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
         // polish: with the active set fixed the cost is quadratic, so one full Newton step lands on
         // its minimizer to round-off. Accept it if the active set stays the same; the result then no
         // longer depends on the warm start or on where the iterations stopped, which makes a step a
-        // reproducible function of its inputs and F(a) = 0 exact for the reverse pass.
-        if ok && !exact {
+        // reproducible function of its inputs and F(a) = 0 exact for the reverse pass. An
+        // elliptic cone's cost is smooth but not quadratic in its middle zone: there Newton
+        // steps continue while they still gain, converging quadratically to round-off.
+        if ok && !exact && data.efc_elliptic {
+            ok = polish_elliptic(
+                model,
+                data,
+                &mut a,
+                &mut ma,
+                &mut jar,
+                &mut [&mut grad, &mut md],
+                &mut jd,
+            );
+        } else if ok && !exact {
             m_times(model, data, &a, &mut ma);
             gradient(data, &ma, &jar, &mut grad);
             // md = a - H^-1 grad
@@ -262,7 +273,12 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
                 md[i] = a[i] + grad[i];
             }
             residuals(data, &md, &mut jd);
-            if (0..nefc).all(|r| row_state(data, r, jd[r]) == row_state(data, r, jar[r])) {
+            let [mut s0, mut s1] = std::mem::take(&mut data.scratch_states);
+            states(data, &jar, &mut s0);
+            states(data, &jd, &mut s1);
+            let same = s0 == s1;
+            data.scratch_states = [s0, s1];
+            if same {
                 a.copy_from_slice(&md);
                 std::mem::swap(&mut jar, &mut jd);
             }
@@ -294,20 +310,160 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
     ok
 }
 
+/// Every row's state at residuals `jar` into `out` ([`visit_rows`]).
+fn states(data: &Data, jar: &[f64], out: &mut Vec<RowState>) {
+    out.clear();
+    visit_rows(data, jar, |_, s, _, _| out.push(s));
+}
+
+/// The slope and curvature at step `t` along a line of the rows' cost, from the residuals `jar`
+/// and their change `jd` along the line.
+fn rows_slope_at(data: &Data, jar: &[f64], jd: &[f64], t: f64) -> (f64, f64) {
+    let (mut s, mut c) = (0.0, 0.0);
+    let mut r = 0;
+    while r < jar.len() {
+        if let Some((k, _, _)) = elliptic_at(data, jar, r) {
+            let z = [0, 1, 2].map(|j| jar[r + j] + t * jd[r + j]);
+            let dz = [jd[r], jd[r + 1], jd[r + 2]];
+            let state = k.state(&z);
+            let f = k.force(&z, state);
+            let h = k.hessian(&z, state);
+            for i in 0..3 {
+                s -= f[i] * dz[i];
+                for j in 0..3 {
+                    c += dz[i] * h[i][j] * dz[j];
+                }
+            }
+            r += 3;
+            continue;
+        }
+        let z = jar[r] + t * jd[r];
+        let state = row_state_along(data, r, z, jd[r]);
+        let (a0, a1) = row_slope(data, r, state, z, jd[r]);
+        s += a0;
+        c += a1;
+        r += 1;
+    }
+    (s, c)
+}
+
+/// Minimizer along `dir` of the cost when it holds elliptic cones (smooth and convex, but not
+/// piecewise quadratic): safeguarded Newton steps on the slope `f'(t)`, bracketed by the last
+/// points of negative and positive slope, until the slope is below `1e-10` of its value at 0
+/// or `opt.ls_iterations` run out. `g0` = d^T (M a - f), `dmd` = d^T M d, `jar` = J a - aref,
+/// `jd` = J d. The step length (0 if the direction does not descend).
+fn newton_line_search(
+    model: &Model,
+    data: &Data,
+    g0: f64,
+    dmd: f64,
+    jar: &[f64],
+    jd: &[f64],
+) -> f64 {
+    let slope = |t: f64| {
+        let (s, c) = rows_slope_at(data, jar, jd, t);
+        (g0 + dmd * t + s, dmd + c)
+    };
+    let (s0, c0) = slope(0.0);
+    if !(s0 < 0.0) || !(c0 > 0.0) {
+        return 0.0;
+    }
+    let tol = 1e-10 * s0.abs();
+    let (mut lo, mut hi) = (0.0f64, f64::INFINITY);
+    let (mut t, mut st, mut ct) = (0.0, s0, c0);
+    for _ in 0..model.opt.ls_iterations {
+        // Newton's point from the current one, kept inside the bracket
+        let mut next = t - st / ct;
+        if !(next > lo && next < hi) {
+            next = if hi.is_finite() {
+                0.5 * (lo + hi)
+            } else {
+                2.0 * lo.max(t) + 1.0
+            };
+        }
+        t = next;
+        (st, ct) = slope(t);
+        if st.abs() <= tol {
+            break;
+        }
+        if st < 0.0 {
+            lo = t;
+        } else {
+            hi = t;
+        }
+        if hi - lo <= 1e-15 * hi.max(1.0) {
+            break;
+        }
+    }
+    t
+}
+
+/// The elliptic cones' polish ([`solve`]): Newton steps (with [`newton_line_search`]) from
+/// `a` (its `ma` = M a and `jar` = J a - aref kept current) while each still reduces the
+/// gradient's norm by half, at most 20; then the Hessian of the final point into `data.hess`.
+/// `tmp` and `jd` are scratch. Returns false if a Hessian could not be factored.
+fn polish_elliptic(
+    model: &Model,
+    data: &mut Data,
+    a: &mut [f64],
+    ma: &mut [f64],
+    jar: &mut Vec<f64>,
+    tmp: &mut [&mut Vec<f64>; 2],
+    jd: &mut Vec<f64>,
+) -> bool {
+    let nv = model.nv;
+    let [grad, dir] = tmp;
+    let mut last = f64::INFINITY;
+    for _ in 0..20 {
+        gradient(data, ma, jar, grad);
+        let gnorm = grad.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if !(gnorm < 0.5 * last) || gnorm == 0.0 {
+            break;
+        }
+        last = gnorm;
+        if !factor_hessian(model, data, jar) {
+            return false;
+        }
+        for i in 0..nv {
+            dir[i] = -grad[i];
+        }
+        data.hess.solve(model, dir);
+        rows_times(data, dir, jd);
+        let mut g0: f64 = dir.iter().zip(grad.iter()).map(|(x, y)| x * y).sum::<f64>();
+        visit_rows(data, jar, |r, _, force, _| g0 += force * jd[r]);
+        m_times(model, data, dir, grad);
+        let dmd: f64 = dir.iter().zip(grad.iter()).map(|(x, y)| x * y).sum();
+        let alpha = newton_line_search(model, data, g0, dmd, jar, jd);
+        if alpha == 0.0 {
+            break;
+        }
+        for i in 0..nv {
+            a[i] += alpha * dir[i];
+            ma[i] += alpha * grad[i];
+        }
+        residuals(data, a, jar);
+    }
+    factor_hessian(model, data, jar)
+}
+
 /// Active set, row forces, `qfrc_constraint` and `qacc` for the solution
 /// `a` with row residuals `jar`.
 fn set_forces(data: &mut Data, a: &[f64], jar: &[f64]) {
-    data.efc_active.clear();
-    data.efc_state.clear();
-    data.efc_force.clear();
+    let mut state = std::mem::take(&mut data.efc_state);
+    let mut active = std::mem::take(&mut data.efc_active);
+    let mut forces = std::mem::take(&mut data.efc_force);
+    state.clear();
+    active.clear();
+    forces.clear();
+    visit_rows(data, &jar[..data.nefc], |_, s, f, _| {
+        state.push(s);
+        active.push(s != RowState::Inactive);
+        forces.push(f);
+    });
+    data.efc_state = state;
+    data.efc_active = active;
+    data.efc_force = forces;
     data.qfrc_constraint.iter_mut().for_each(|x| *x = 0.0);
-    for (r, &z) in jar.iter().enumerate().take(data.nefc) {
-        let state = row_state(data, r, z);
-        let force = row_force(data, r, z, state);
-        data.efc_state.push(state);
-        data.efc_active.push(state != RowState::Inactive);
-        data.efc_force.push(force);
-    }
     // J^T f a contact at a time: its rows share their dofs, so each dof gets one sum
     let mut r = 0;
     while r < data.nefc {

@@ -23,7 +23,7 @@ use super::builder::{
 };
 use super::inertia::{self, MassProps};
 use super::mesh::MeshInertia;
-use super::{CtrlMode, EqType, GeomType, Integrator, JointType, Model, Options};
+use super::{CtrlMode, EqType, FrictionCone, GeomType, Integrator, JointType, Model, Options};
 use crate::error::{Error, Result};
 use crate::joint::RangeUnit;
 use crate::math::{Mat3, Pose, Quat, Vec3};
@@ -108,6 +108,8 @@ pub fn options_not_applied(spec: &EntitySpec, opts: &Options, gravity: &Vec3) ->
             "impratio" => num(v)
                 .filter(|x| *x != opts.impratio)
                 .map(|_| format!("impratio {} (RigidOptions.impratio)", opts.impratio)),
+            "cone" => (v.as_str() != opts.cone.name())
+                .then(|| format!("the {} cone (RigidOptions.cone)", opts.cone.name())),
             flag if flag.starts_with("flag.") => {
                 let on = v == "enable";
                 let setting = |name: &str, enabled: bool, option: &str| {
@@ -983,8 +985,10 @@ impl Loader {
         if medium != Medium::default() {
             self.spec.medium = Some(medium);
         }
-        if o.attr("cone") == Some("elliptic") {
-            self.warn("<option cone='elliptic'> unsupported, pyramidal used".into());
+        match o.attr("cone") {
+            None | Some("pyramidal") => opt.cone = FrictionCone::Pyramidal,
+            Some("elliptic") => opt.cone = FrictionCone::Elliptic,
+            Some(s) => return Err(o.err(format!("unknown cone '{s}'"))),
         }
         if e.int("noslip_iterations", 0)? > 0 {
             self.warn("<option noslip_iterations> unsupported, ignored".into());

@@ -157,6 +157,39 @@ impl Integrator {
     }
 }
 
+/// The friction cone of frictional contacts (MuJoCo's `<option cone>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum FrictionCone {
+    /// Four rows per contact, `n +- mu t1`, `n +- mu t2`, each a one-sided constraint.
+    #[default]
+    Pyramidal,
+    /// Three rows per contact (normal, two tangents) under one cost whose forces lie in the
+    /// cone `|f_t| <= mu f_n` ([`crate::constraint::cone`]).
+    Elliptic,
+}
+
+impl FrictionCone {
+    /// The cone named `name` ("pyramidal" or "elliptic").
+    pub fn from_name(name: &str) -> crate::Result<Self> {
+        match name {
+            "pyramidal" => Ok(Self::Pyramidal),
+            "elliptic" => Ok(Self::Elliptic),
+            other => Err(crate::Error::invalid(
+                "cone",
+                format!("expected 'pyramidal' or 'elliptic', got '{other}'"),
+            )),
+        }
+    }
+
+    /// The cone's name, as [`FrictionCone::from_name`] reads it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pyramidal => "pyramidal",
+            Self::Elliptic => "elliptic",
+        }
+    }
+}
+
 /// Simulation options.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Options {
@@ -186,6 +219,8 @@ pub struct Options {
     pub constraint_timeconst: Option<f64>,
     /// Ratio of frictional to normal constraint impedance (MuJoCo's impratio).
     pub impratio: f64,
+    /// The friction cone of frictional contacts.
+    pub cone: FrictionCone,
     /// Solve the constraint forces against the implicit integrator's `M + h D` instead of
     /// MuJoCo's `M` (the default, false: the forces are solved against M, then the implicit
     /// damping and velocity gains act on them). True makes the forces consistent with the
@@ -213,6 +248,7 @@ impl Default for Options {
             ls_iterations: 50,
             constraint_timeconst: None,
             impratio: 1.0,
+            cone: FrictionCone::Pyramidal,
             implicit_constraints: false,
             euler_damping: true,
         }
