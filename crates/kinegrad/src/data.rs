@@ -29,11 +29,16 @@ pub struct Contact {
     pub dist: f64,
     /// Combined sliding friction coefficient.
     pub friction: f64,
+    /// Combined torsional friction coefficient (condim 4 and 6).
+    pub spin: f64,
+    /// Combined rolling friction coefficient (condim 6).
+    pub roll: f64,
     /// Combined softness (time constant, damping ratio).
     pub solref: [f64; 2],
     /// Combined impedance.
     pub solimp: [f64; 5],
-    /// Contact dimensionality (1 or 3).
+    /// Contact dimensionality: 1 (frictionless), 3 (sliding), 4 (and torsion), 6 (and
+    /// rolling).
     pub condim: usize,
     /// Combined margin.
     pub margin: f64,
@@ -42,6 +47,18 @@ pub struct Contact {
     /// The narrowphase result this contact was made from (carries the contact feature the
     /// reverse pass differentiates).
     pub point: crate::collision::ContactPoint,
+}
+
+impl Contact {
+    /// The friction coefficient of each of its rows past the normal, in MuJoCo's order
+    /// (`con->friction`): sliding, sliding, torsional, rolling, rolling; the torsional and
+    /// rolling ones at least MuJoCo's `mjMINMU` (1e-5), as `mj_assignFriction` keeps them.
+    #[inline]
+    pub fn friction_rows(&self) -> [f64; 5] {
+        const MIN_MU: f64 = 1e-5;
+        let (spin, roll) = (self.spin.max(MIN_MU), self.roll.max(MIN_MU));
+        [self.friction, self.friction, spin, roll, roll]
+    }
 }
 
 /// Kind of a constraint row. Rows come in MuJoCo's order: equalities, dof then tendon friction,
@@ -230,6 +247,8 @@ pub struct Data {
     /// Row states of two points of the solver's polish (nefc each).
     pub(crate) scratch_states: [Vec<RowState>; 2],
     pub(crate) scratch_jac: Vec<Vec3>,
+    /// The relative rotation Jacobian of a contact (torsion and rolling rows). (nv)
+    pub(crate) scratch_jac_rot: Vec<Vec3>,
     /// Scratch of make_rows: the non-zero dofs of one contact's rows. (<= nv)
     pub(crate) row_dofs: Vec<usize>,
     /// Scratch of the line search: each kink along the direction (step length, row, the row's
@@ -355,6 +374,7 @@ impl Data {
             scratch_efc: std::array::from_fn(|_| Vec::with_capacity(256)),
             scratch_states: std::array::from_fn(|_| Vec::with_capacity(256)),
             scratch_jac: vec![Vec3::zeros(); nv],
+            scratch_jac_rot: vec![Vec3::zeros(); nv],
             row_dofs: Vec::with_capacity(nv),
             scratch_ls: Vec::with_capacity(256),
             scratch_points: Vec::with_capacity(16),

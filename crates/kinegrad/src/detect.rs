@@ -255,8 +255,8 @@ fn make_contact(
     margin: f64,
     tangent: Option<&Vec3>,
 ) -> Contact {
-    let (friction, _, condim, mut solref, solimp) =
-        crate::constraint::contact_params(model, params, g1, g2);
+    let cp_ = crate::constraint::contact_params(model, params, g1, g2);
+    let mut solref = cp_.solref;
     if let Some(tc) = model.opt.constraint_timeconst {
         solref[0] = tc;
     }
@@ -266,10 +266,12 @@ fn make_contact(
         pos: cp.pos,
         frame: contact_frame(&cp.normal, tangent),
         dist: cp.dist,
-        friction,
+        friction: cp_.friction[0],
+        spin: cp_.friction[1],
+        roll: cp_.friction[2],
         solref,
-        solimp,
-        condim,
+        solimp: cp_.solimp,
+        condim: cp_.condim,
         margin,
         efc_adr: 0,
         point: *cp,

@@ -566,6 +566,11 @@ fn contact_model_dt(kind: kinegrad::model::GeomType, size: Vec3, friction: f64, 
 }
 
 fn contact_dot_tests(model: &Model, s: &State) {
+    contact_dot_tests_eps(model, s, 1e-7);
+}
+
+/// [`contact_dot_tests`] with central differences of step `eps`.
+fn contact_dot_tests_eps(model: &Model, s: &State, eps: f64) {
     let c = Control::new(model);
     let mut d = Data::new(model);
     let mut carry = StepCarry::new(model);
@@ -576,7 +581,7 @@ fn contact_dot_tests(model: &Model, s: &State) {
         "contact must be active"
     );
     for seed in 0..3 {
-        let err = dot_test(model, s, &c, seed, 1e-7);
+        let err = dot_test(model, s, &c, seed, eps);
         assert!(err < 1e-6, "seed {seed}: relative error {err:.2e}");
     }
 }
@@ -907,4 +912,85 @@ fn elliptic_box_sliding_100_steps_gradient_wrt_velocity_friction_mass() {
         &[("initial velocity", dv), ("friction", dmu), ("mass", dm)],
         1e-6,
     );
+}
+
+/// `model` with condim `condim` on every geom, torsional and rolling friction (the plane's the
+/// larger: the pair takes it), the cone `cone` and impratio 2.
+fn with_condim(mut model: Model, condim: usize, cone: kinegrad::model::FrictionCone) -> Model {
+    model.opt.cone = cone;
+    model.opt.impratio = 2.0;
+    for g in 0..model.ngeom {
+        model.geom_condim[g] = condim;
+        let k = if g == 0 { 2.0 } else { 1.0 };
+        model.params0.geom_friction[g][1] = 0.015 * k;
+        model.params0.geom_friction[g][2] = 0.01 * k;
+    }
+    model
+}
+
+/// Torsional and rolling friction (condim 4 and 6) under both cones: one step of a sphere
+/// rolling and spinning on the plane, of a box resting on a face and twisting.
+#[test]
+fn torsion_and_rolling_friction_step_vjp_matches_finite_differences() {
+    use kinegrad::model::{FrictionCone, GeomType};
+    for cone in [FrictionCone::Pyramidal, FrictionCone::Elliptic] {
+        for condim in [4, 6] {
+            let model = with_condim(
+                contact_model(GeomType::Sphere, Vec3::new(0.1, 0.0, 0.0), 0.6),
+                condim,
+                cone,
+            );
+            let mut s = State::new(&model);
+            s.q[2] = 0.0995;
+            s.v[..6].copy_from_slice(&[0.3, -0.2, -0.05, 2.0, 3.0, 4.0]);
+            contact_dot_tests(&model, &s);
+            let model = with_condim(
+                contact_model(GeomType::Box, Vec3::new(0.1, 0.08, 0.05), 0.6),
+                condim,
+                cone,
+            );
+            let mut s = State::new(&model);
+            s.q[2] = 0.0497;
+            s.v[..6].copy_from_slice(&[0.01, -0.005, 0.0, 0.0, 0.0, 0.5]);
+            // (a directional derivative of 2.6e-5 among terms of order 1 in one of the
+            // directions: differences of 1e-7 resolve it to 4e-6 only, 1e-5 to 2e-9; the
+            // corners stick, far from a change of zone)
+            contact_dot_tests_eps(&model, &s, 1e-5);
+        }
+    }
+}
+
+/// A sphere rolling and spinning on a plane for 100 steps with condim 6, both cones: the
+/// gradients with respect to the torsional and rolling friction and the initial velocity.
+#[test]
+fn rolling_sphere_100_steps_gradient_wrt_torsion_and_rolling_friction() {
+    use kinegrad::model::{FrictionCone, GeomType};
+    for cone in [FrictionCone::Pyramidal, FrictionCone::Elliptic] {
+        let model = with_condim(
+            contact_model_dt(GeomType::Sphere, Vec3::new(0.1, 0.0, 0.0), 0.6, 0.005),
+            6,
+            cone,
+        );
+        let mut s = State::new(&model);
+        s.q[2] = 0.0995;
+        s.v[..6].copy_from_slice(&[1.0, 0.3, 0.0, -3.0, 10.0, 5.0]);
+        let mut dspin = direction(&model);
+        dspin.params.geom_friction[0][1] = 1.0;
+        let mut droll = direction(&model);
+        droll.params.geom_friction[0][2] = 1.0;
+        let mut dv = direction(&model);
+        dv.v[3] = 1.0;
+        dv.v[5] = -0.5;
+        rollout_check(
+            &model,
+            &s,
+            100,
+            &[
+                ("torsion", dspin),
+                ("rolling", droll),
+                ("initial velocity", dv),
+            ],
+            1e-6,
+        );
+    }
 }

@@ -929,6 +929,26 @@ fn elliptic_contact_rows_vjp_matches_finite_differences() {
     check_rows_vjp(model);
 }
 
+/// Torsional and rolling friction: the contacts with condim 6 (the rows about the relative
+/// rotation), under both cones.
+#[test]
+fn torsion_and_rolling_contact_rows_vjp_matches_finite_differences() {
+    use kinegrad::model::FrictionCone;
+    for cone in [FrictionCone::Pyramidal, FrictionCone::Elliptic] {
+        let mut model = contact_model();
+        model.opt.cone = cone;
+        model.opt.impratio = 2.0;
+        for g in 0..model.ngeom {
+            if model.geom_condim[g] == 3 {
+                model.geom_condim[g] = 6;
+            }
+            model.params0.geom_friction[g][1] = 0.1 * (1.0 + g as f64);
+            model.params0.geom_friction[g][2] = 0.05 * (1.0 + g as f64);
+        }
+        check_rows_vjp(model);
+    }
+}
+
 fn check_rows_vjp(model: Model) {
     let elliptic = model.opt.cone == kinegrad::model::FrictionCone::Elliptic;
     let nv = model.nv;
@@ -1013,10 +1033,12 @@ fn check_rows_vjp(model: Model) {
             tangent: [rng.v3(), rng.v3()],
             dist: rng.next() * 1e-3,
             friction: rng.next(),
+            spin: rng.next(),
+            roll: rng.next(),
         })
         .collect();
     type Field = fn(&ContactBar, &ContactBar) -> f64;
-    let fields: [(&str, Field); 5] = [
+    let fields: [(&str, Field); 7] = [
         ("pos", |a, b| a.pos.dot(&b.pos)),
         ("normal", |a, b| a.normal.dot(&b.normal)),
         ("tangents", |a, b| {
@@ -1024,11 +1046,21 @@ fn check_rows_vjp(model: Model) {
         }),
         ("dist", |a, b| a.dist * b.dist),
         ("friction", |a, b| a.friction * b.friction),
+        ("torsional friction", |a, b| a.spin * b.spin),
+        ("rolling friction", |a, b| a.roll * b.roll),
     ];
+    let condim = base.contacts.iter().map(|c| c.condim).max().unwrap_or(0);
     for (k, (name, pair)) in fields.iter().enumerate() {
-        if elliptic && k == 4 {
-            // an elliptic contact's rows do not depend on its friction (its force law does:
-            // the step tests of adjoint_fd.rs)
+        // an elliptic contact's rows depend on its friction only through the D of its torsion
+        // and rolling rows (its force law does: the step tests of adjoint_fd.rs); torsional and
+        // rolling friction only with condim 4 and 6
+        let reaches = match k {
+            4 => !elliptic || condim > 3,
+            5 => condim > 3,
+            6 => condim > 4,
+            _ => true,
+        };
+        if !reaches {
             continue;
         }
         let fd = central(|e| {
@@ -1047,11 +1079,13 @@ fn check_rows_vjp(model: Model) {
                         }
                     }
                     3 => con.dist += dc.dist * e,
-                    _ => {
+                    4 => {
                         if con.friction > 0.0 {
                             con.friction += dc.friction * e * 0.1;
                         }
                     }
+                    5 => con.spin += dc.spin * e,
+                    _ => con.roll += dc.roll * e,
                 }
             }
             loss(&d, &s.q, &s.v)
@@ -1099,6 +1133,7 @@ fn contact_geometry_vjp_matches_finite_differences_for_several_pairs() {
             tangent: [rng.v3(), rng.v3()],
             dist: rng.next(),
             friction: rng.next(),
+            ..Default::default()
         };
         let mut pb = params_zeros(&model);
         let (w1, w2) = contact_vjp(&model, &params, &base, con, &bar, &mut pb);

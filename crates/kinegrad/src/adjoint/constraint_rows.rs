@@ -12,7 +12,7 @@ use super::contact_geom::ContactBar;
 use super::kinematics::PosAdjoint;
 use super::solve::RowBar;
 use crate::constraint::{
-    impedance, impedance_derivative, pyramid_regularizer, ref_gains, PyramidEdge,
+    impedance, impedance_derivative, pyramid_regularizer, ref_gains, ContactDir,
 };
 use crate::data::{Data, RowKind};
 use crate::joint::JointType;
@@ -159,20 +159,16 @@ pub fn rows_vjp(
             | RowKind::ContactPyramid(c, _)
             | RowKind::ContactElliptic(c, _) => {
                 let con = &data.contacts[c];
-                let edge = match data.efc_kind[r] {
+                let f_rows = con.friction_rows();
+                // the row's direction; whether its aref has the position term (the normal's
+                // and the pyramid's rows, not an elliptic contact's friction rows)
+                let (dir, positional) = match data.efc_kind[r] {
                     RowKind::ContactPyramid(_, e) => {
-                        Some(PyramidEdge::new(&con.frame, con.friction, e))
+                        (ContactDir::pyramid(&con.frame, &f_rows, e), true)
                     }
-                    _ => None,
+                    RowKind::ContactElliptic(_, k) => (ContactDir::elliptic(&con.frame, k), k == 0),
+                    _ => (ContactDir::normal(&con.frame), true),
                 };
-                // an elliptic contact's row k runs along the frame's row k (0: the normal);
-                // its tangent rows have no position term in aref, and their D is the normal's
-                // times a constant (the impratio)
-                let axis = match data.efc_kind[r] {
-                    RowKind::ContactElliptic(_, k) => k,
-                    _ => 0,
-                };
-                let dir = edge.map_or(con.frame.row(axis).transpose(), |e| e.dir);
                 let solimp = &con.solimp;
                 let imp = impedance(solimp, con.dist - con.margin);
                 let dimp = impedance_derivative(solimp, con.dist - con.margin);
@@ -182,23 +178,36 @@ pub fn rows_vjp(
                     *jb += aref_bar * (-b) * v[i];
                     v_bar[i] += aref_bar * (-b) * jv;
                 }
-                let mut dist_bar = if axis == 0 {
+                let mut dist_bar = if positional {
                     aref_bar * (-k) * (imp + (con.dist - con.margin) * dimp)
                 } else {
                     0.0
                 };
+                // every row's D is the normal's (imp / ((1 - imp) A)) times a constant
                 dist_bar += d_bar * d / (imp * (1.0 - imp)) * dimp;
                 let cb = &mut cbar[c];
                 cb.dist += dist_bar;
-                cb.friction += friction_bar;
-                // D = 1/R of pyramid rows depends on mu through R (constraint::pyramid_regularizer)
-                if edge.is_some() {
-                    let tw = model.body_invweight0[model.geom_body[con.geom1]][0]
-                        + model.body_invweight0[model.geom_body[con.geom2]][0];
-                    let (_, dlnr) = pyramid_regularizer(con.friction, tw, imp, model.opt.impratio);
-                    cb.friction += d_bar * (-d) * dlnr;
+                // the friction through an elliptic cone's force law
+                cb.friction += friction_bar[0];
+                cb.spin += friction_bar[1];
+                cb.roll += friction_bar[2];
+                // and through D: a pyramid's R (constraint::pyramid_regularizer), an elliptic
+                // contact's torsion and rolling rows, D_k = D_1 f_k^2 / f_1^2
+                match data.efc_kind[r] {
+                    RowKind::ContactPyramid(..) => {
+                        let tw = model.body_invweight0[model.geom_body[con.geom1]][0]
+                            + model.body_invweight0[model.geom_body[con.geom2]][0];
+                        let (_, dlnr) =
+                            pyramid_regularizer(con.friction, tw, imp, model.opt.impratio);
+                        cb.friction += d_bar * (-d) * dlnr;
+                    }
+                    RowKind::ContactElliptic(_, kk) if kk >= 3 => {
+                        add_friction_bar(cb, kk - 1, d_bar * d * 2.0 / f_rows[kk - 1]);
+                        cb.friction -= d_bar * d * 2.0 / f_rows[0];
+                    }
+                    _ => {}
                 }
-                // J row: J[d] = dir . coef_d u_d, u_d = S_d.lin + S_d.ang x p
+                // J row: J[d] = coef_d (lin . (S_d.lin + S_d.ang x p) + ang . S_d.ang)
                 let b1 = model.geom_body[con.geom1];
                 let b2 = model.geom_body[con.geom2];
                 for &i in dofs {
@@ -216,24 +225,33 @@ pub fn rows_vjp(
                 }
                 let p = con.pos;
                 let mut xi = Motion::zero();
+                let wrench = Force::new(p.cross(&dir.lin) + dir.ang, dir.lin);
                 for (jb, &i) in jbar.iter().zip(dofs) {
                     let w = jb * coef[i];
                     if w != 0.0 {
                         xi += data.cdof[i] * w;
-                        adj.cdof_bar[i] += Force::new(p.cross(&dir), dir) * w;
+                        adj.cdof_bar[i] += wrench * w;
                     }
                 }
-                let dir_bar = xi.point_velocity(&p);
-                cb.pos += dir.cross(&xi.ang);
-                if axis == 0 {
-                    cb.normal += dir_bar;
-                } else {
-                    cb.tangent[axis - 1] += dir_bar;
-                }
-                if let Some(e) = edge {
-                    let (t_bar, mu_bar) = e.dir_vjp(con.friction, &dir_bar);
-                    cb.tangent[e.tangent] += t_bar;
-                    cb.friction += mu_bar;
+                let (lin_bar, ang_bar) = (xi.point_velocity(&p), xi.ang);
+                cb.pos += dir.lin.cross(&xi.ang);
+                match dir.friction {
+                    // the normal alone
+                    None => cb.normal += lin_bar,
+                    // an elliptic row: the frame row itself
+                    Some(fp) if fp.sign == 0.0 => {
+                        let bar = if fp.angular { ang_bar } else { lin_bar };
+                        add_frame_bar(cb, fp.axis, bar);
+                    }
+                    // a pyramid edge: n along the translation, sign f_j d_j along its part
+                    Some(fp) => {
+                        cb.normal += lin_bar;
+                        let bar = if fp.angular { ang_bar } else { lin_bar };
+                        let f = f_rows[fp.index];
+                        add_frame_bar(cb, fp.axis, bar * (fp.sign * f));
+                        let axis: Vec3 = con.frame.row(fp.axis).transpose();
+                        add_friction_bar(cb, fp.index, fp.sign * axis.dot(&bar));
+                    }
                 }
             }
         }
@@ -241,6 +259,27 @@ pub fn rows_vjp(
     adj.jbar = jbar;
     adj.coef = coef;
     adj.contact_bar = cbar;
+}
+
+/// Adds `bar` to the adjoint of the contact frame's row `axis` (0 normal, 1 and 2 tangents).
+#[inline]
+fn add_frame_bar(cb: &mut ContactBar, axis: usize, bar: Vec3) {
+    if axis == 0 {
+        cb.normal += bar;
+    } else {
+        cb.tangent[axis - 1] += bar;
+    }
+}
+
+/// Adds `bar` to the adjoint of the contact's friction row `index`
+/// ([`crate::data::Contact::friction_rows`]: 0 and 1 sliding, 2 torsion, 3 and 4 rolling).
+#[inline]
+fn add_friction_bar(cb: &mut ContactBar, index: usize, bar: f64) {
+    match index {
+        0 | 1 => cb.friction += bar,
+        2 => cb.spin += bar,
+        _ => cb.roll += bar,
+    }
 }
 
 /// The right derivative at `frictionloss = 0`, where [`crate::constraint::make_rows`] builds no

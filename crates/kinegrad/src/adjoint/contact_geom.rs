@@ -902,8 +902,12 @@ pub struct ContactBar {
     pub tangent: [Vec3; 2],
     /// dL/d(signed distance).
     pub dist: f64,
-    /// dL/d(combined friction coefficient).
+    /// dL/d(combined sliding friction coefficient).
     pub friction: f64,
+    /// dL/d(combined torsional friction coefficient).
+    pub spin: f64,
+    /// dL/d(combined rolling friction coefficient).
+    pub roll: f64,
 }
 
 /// Reverse of [`crate::collision::contact_frame`] (t1 the normalized projection of the pair's
@@ -965,9 +969,12 @@ pub fn contact_vjp(
         let side = usize::from(model.geom_type[g2] == crate::model::GeomType::Capsule);
         axis_wrench[side] = Force::new(a.cross(&a_bar), Vec3::zeros());
     }
-    if bar.friction != 0.0 {
-        let g = [g1, g2][crate::constraint::contact_params(model, params, g1, g2).1];
-        params_bar.geom_friction[g][0] += bar.friction;
+    let f_bar = [bar.friction, bar.spin, bar.roll];
+    if f_bar.iter().any(|x| *x != 0.0) {
+        let side = crate::constraint::contact_params(model, params, g1, g2).side;
+        for k in 0..3 {
+            params_bar.geom_friction[[g1, g2][side[k]]][k] += f_bar[k];
+        }
     }
     if bar.pos == Vec3::zeros() && n_bar == Vec3::zeros() && bar.dist == 0.0 {
         return (axis_wrench[0], axis_wrench[1]);

@@ -12,6 +12,7 @@
 //! per active row the adjoints of its Jacobian, reference acceleration and inverse
 //! regularizer ([`row_seed`], handed to `adjoint/constraint_rows.rs`).
 
+use crate::constraint::cone::MAX_DIM;
 use crate::constraint::{row_force, row_state, Elliptic};
 use crate::data::{Data, RowKind, RowState};
 use crate::model::Model;
@@ -26,9 +27,9 @@ pub struct RowBar {
     pub d: f64,
     /// dL/d frictionloss (friction rows).
     pub floss: f64,
-    /// dL/d mu, the contact's sliding friction, through the force law of an elliptic cone's
-    /// middle zone (given with the contact's first row).
-    pub friction: f64,
+    /// dL/d (sliding, torsional, rolling friction) of the contact through the force law of an
+    /// elliptic cone's middle zone (given with the contact's first row).
+    pub friction: [f64; 3],
 }
 
 /// Scaled solver residual above which a solve is not an optimum and the implicit function
@@ -60,35 +61,41 @@ pub fn solve_vjp(model: &Model, data: &Data, lambda: &mut [f64]) {
 /// `D_bar = -s z`; a saturated friction row (`phi = +-frictionloss`) has `J_bar = phi lambda`
 /// and `frictionloss_bar = +-s`. Needs the rows and `qacc` of the solve.
 ///
-/// The three rows of an elliptic contact share one force law `phi(z)` ([`Elliptic`]): with
-/// its Hessian `H = -dphi/dz` and `s = J_c lambda` over the three, row k gets
+/// The rows of an elliptic contact share one force law `phi(z)` ([`Elliptic`]): with
+/// its Hessian `H = -dphi/dz` and `s = J_c lambda` over its rows, row k gets
 /// `J_bar = phi_k lambda - (H s)_k a`, `aref_bar = (H s)_k`; in the bottom zone each row's
 /// `D_bar = -s_k z_k`, in the middle zone the first row's `D_bar = s . dphi/dD0` and
-/// `friction = s . dphi/dmu`.
+/// `friction = s . dphi/d(slide, spin, roll)`.
 #[inline]
 pub fn row_seed(data: &Data, lambda: &[f64], r: usize, j_bar: &mut [f64]) -> Option<RowBar> {
     let a = &data.qacc;
     if let RowKind::ContactElliptic(c, k) = data.efc_kind[r] {
         let r0 = r - k;
-        let z = [0, 1, 2].map(|j| data.efc_row_dot(r0 + j, a) - data.efc_aref[r0 + j]);
         let cone = Elliptic::of(data, r0, c);
+        let dim = cone.dim;
+        let (mut z, mut s) = ([0.0; MAX_DIM], [0.0; MAX_DIM]);
+        for j in 0..dim {
+            z[j] = data.efc_row_dot(r0 + j, a) - data.efc_aref[r0 + j];
+            s[j] = data.efc_row_dot(r0 + j, lambda);
+        }
         let state = cone.state(&z);
         if state == RowState::Inactive {
             return None;
         }
-        let s = [0, 1, 2].map(|j| data.efc_row_dot(r0 + j, lambda));
         let phi = cone.force(&z, state);
         let h = cone.hessian(&z, state);
-        let hs: f64 = (0..3).map(|j| h[k][j] * s[j]).sum();
+        let hs: f64 = (0..dim).map(|j| h[k][j] * s[j]).sum();
         for (jb, &i) in j_bar.iter_mut().zip(data.efc_row(r).0) {
             *jb = phi[k] * lambda[i] - hs * a[i];
         }
-        let (dmu, dd0) = cone.force_derivatives(&z, state);
-        let dot = |x: [f64; 3]| (0..3).map(|j| x[j] * s[j]).sum::<f64>();
+        let dot = |x: &[f64; MAX_DIM]| (0..dim).map(|j| x[j] * s[j]).sum::<f64>();
         let (d, friction) = match state {
-            RowState::Quadratic => (-s[k] * z[k], 0.0),
-            _ if k == 0 => (dot(dd0), dot(dmu)),
-            _ => (0.0, 0.0),
+            RowState::Quadratic => (-s[k] * z[k], [0.0; 3]),
+            _ if k == 0 => {
+                let (dp, dd0) = cone.force_derivatives(&z, state);
+                (dot(&dd0), dp.map(|x| dot(&x)))
+            }
+            _ => (0.0, [0.0; 3]),
         };
         return Some(RowBar {
             aref: hs,
@@ -111,7 +118,7 @@ pub fn row_seed(data: &Data, lambda: &[f64], r: usize, j_bar: &mut [f64]) -> Opt
                 aref: s * d,
                 d: -s * z,
                 floss: 0.0,
-                friction: 0.0,
+                friction: [0.0; 3],
             })
         }
         RowState::LinearNeg | RowState::LinearPos => {
@@ -128,7 +135,7 @@ pub fn row_seed(data: &Data, lambda: &[f64], r: usize, j_bar: &mut [f64]) -> Opt
                 aref: 0.0,
                 d: 0.0,
                 floss: sign * s,
-                friction: 0.0,
+                friction: [0.0; 3],
             })
         }
     }

@@ -10,7 +10,7 @@ use super::kinematics::{com_vel_vjp, position_vjp, PosAdjoint};
 use super::rnea::{armature_vjp, rnea_vjp};
 use super::solve::{converged, row_seed, solve_vjp};
 use super::StepGrad;
-use crate::constraint::Elliptic;
+use crate::constraint::{cone::MAX_DIM, Elliptic};
 use crate::data::{Data, RkStages, RowKind, RowState};
 use crate::dynamics::mass;
 use crate::error::{Error, Result};
@@ -428,13 +428,15 @@ fn accel_vjp(
             if let RowKind::ContactElliptic(con, 0) = data.efc_kind[r] {
                 if data.efc_state[r] == RowState::Cone {
                     // the cone's block: J_c^T H_c J_c w
-                    let z = [0, 1, 2]
-                        .map(|j| data.efc_row_dot(r + j, &data.qacc) - data.efc_aref[r + j]);
                     let k = Elliptic::of(data, r, con);
+                    let (mut z, mut jw) = ([0.0; MAX_DIM], [0.0; MAX_DIM]);
+                    for j in 0..k.dim {
+                        z[j] = data.efc_row_dot(r + j, &data.qacc) - data.efc_aref[r + j];
+                        jw[j] = data.efc_row_dot(r + j, w);
+                    }
                     let h = k.hessian(&z, RowState::Cone);
-                    let jw = [0, 1, 2].map(|j| data.efc_row_dot(r + j, w));
-                    for (j, hrow) in h.iter().enumerate() {
-                        let s: f64 = (0..3).map(|i| hrow[i] * jw[i]).sum();
+                    for (j, hrow) in h.iter().enumerate().take(k.dim) {
+                        let s: f64 = (0..k.dim).map(|i| hrow[i] * jw[i]).sum();
                         let (dofs, vals) = data.efc_row(r + j);
                         for (&i, jv) in dofs.iter().zip(vals) {
                             lambda[i] -= s * jv;

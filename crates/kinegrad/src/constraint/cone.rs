@@ -1,55 +1,85 @@
-//! MuJoCo's elliptic friction cone for a contact of three rows (normal, two tangents), as
-//! its primal cost (`mj_constraintUpdate`) defines it.
+//! MuJoCo's elliptic friction cone for a contact of `dim` rows (3: normal and two tangents;
+//! 4: and the torsion about the normal; 6: and the rolling about the tangents), as its primal
+//! cost (`mj_constraintUpdate`) defines it.
 //!
-//! With the rows' residuals `z = J a - aref` (normal `z0`, tangents `zt`), sliding friction
-//! `mu`, the regularized cone's `mu_r = mu sqrt(D0 / D1)` (`D1 = impratio D0`: MuJoCo's
-//! `R1 = R0 / impratio`) and the scaled residuals `N = mu_r z0`, `T = mu |zt|`, the contact is
-//! - **satisfied** (top zone, no force) when `N >= mu_r T`, i.e. `z0 >= mu |zt|`;
+//! With the rows' residuals `z = J a - aref`, the contact's friction `f_j` of each row past
+//! the normal (sliding, sliding, torsional, rolling, rolling), the regularized cone's
+//! `mu_r = f_1 sqrt(D0 / D1)` (`D1 = impratio D0`: MuJoCo's `R1 = R0 / impratio`) and the
+//! scaled residuals `N = mu_r z0`, `U_j = f_j z_j`, `T = |U|`, the contact is
+//! - **satisfied** (top zone, no force) when `N >= mu_r T`, i.e. `z0 >= T`;
 //! - **quadratic** (bottom zone, every row `1/2 D_j z_j^2`) when `mu_r N + T <= 0`;
 //! - in the **cone** (middle zone) otherwise, with cost `1/2 Dm (N - mu_r T)^2`,
 //!   `Dm = D0 / (mu_r^2 (1 + mu_r^2))`.
 //!
-//! In the middle zone, with `w = |zt|`, `e = zt / w`, `g = 1 + mu_r^2` and
-//! `c = (z0 - mu w) / g` (negative there), the forces are `phi0 = -D0 c`, `phit = mu D0 c e`,
-//! and the cost's Hessian in z (`-dphi/dz`) is
-//! `D0/g [1, -mu e^T; -mu e, mu^2 e e^T] - mu D0 c / w (I - e e^T)` on the tangents, which is
-//! positive semi-definite; MuJoCo's `con->H` is the same matrix in its scaled coordinates.
-//! The cost is continuous and once differentiable across the zones, and convex.
+//! In the middle zone the forces are `phi0 = -D0 (z0 - T) / (1 + mu_r^2)` and
+//! `phi_j = -phi0 f_j U_j / T`, and the Hessian in z (`-dphi/dz`) is MuJoCo's `con->H`:
+//! in the scaled coordinates `Dm [1, -mu_r u^T; -mu_r u, mu_r N/T uu^T + (mu_r^2 - mu_r N/T) I]`
+//! (`u = U/T`), scaled by `diag(mu_r, f)` on both sides; positive semi-definite. The rows'
+//! `D_j` past the first tangent are `D1 f_j^2 / f_1^2` (MuJoCo's `R_j f_j^2 = R_1 f_1^2`), so
+//! that the bottom zone's cost `1/2 D0 z0^2 + 1/2 D1 T^2 / f_1^2` meets
+//! the middle zone's: the cost is continuous, once differentiable and convex.
 
-use crate::data::{Data, RowState};
+use crate::data::{Data, RowKind, RowState};
 
-/// The parameters of one elliptic contact's cost: sliding friction `mu`, the rows' inverse
-/// regularizers `d` (normal, tangent, tangent) and the regularized cone's `mu_r`.
+/// The largest number of rows of a contact.
+pub const MAX_DIM: usize = 6;
+
+/// The parameters of one elliptic contact's cost.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Elliptic {
-    /// Sliding friction of the contact.
-    pub mu: f64,
-    /// Friction of the regularized cone, `mu sqrt(D0 / D1)` (MuJoCo's `con->mu`).
+    /// Number of rows (3, 4 or 6).
+    pub dim: usize,
+    /// Friction of each row past the normal (`dim - 1` used): sliding, sliding, torsional,
+    /// rolling, rolling.
+    pub f: [f64; MAX_DIM - 1],
+    /// Friction of the regularized cone, `f_1 sqrt(D0 / D1)` (MuJoCo's `con->mu`).
     pub mu_r: f64,
-    /// `D` of the three rows.
-    pub d: [f64; 3],
+    /// `D` of the rows (`dim` used).
+    pub d: [f64; MAX_DIM],
 }
 
+/// Residuals (or any per-row values) of one elliptic contact, `dim` of them used.
+pub type Rows = [f64; MAX_DIM];
+
 impl Elliptic {
-    /// The cone of the contact whose rows start at `r0` (a [`crate::data::RowKind::ContactElliptic`]
+    /// The cone of contact `contact`, whose rows start at `r0` (a [`RowKind::ContactElliptic`]
     /// row 0).
     #[inline]
     pub fn of(data: &Data, r0: usize, contact: usize) -> Self {
-        let mu = data.contacts[contact].friction;
-        let d = [data.efc_d[r0], data.efc_d[r0 + 1], data.efc_d[r0 + 2]];
+        let con = &data.contacts[contact];
+        let dim = con.condim;
+        let mut d = [0.0; MAX_DIM];
+        d[..dim].copy_from_slice(&data.efc_d[r0..r0 + dim]);
+        let f = con.friction_rows();
         Self {
-            mu,
-            mu_r: mu * (d[0] / d[1]).sqrt(),
+            dim,
+            f,
+            mu_r: f[0] * (d[0] / d[1]).sqrt(),
             d,
         }
+    }
+
+    /// The number of rows of the elliptic contact whose row `r` is, or 0 for another row.
+    #[inline]
+    pub fn rows_at(data: &Data, r: usize) -> usize {
+        match data.efc_kind[r] {
+            RowKind::ContactElliptic(c, _) => data.contacts[c].condim,
+            _ => 0,
+        }
+    }
+
+    /// `(N, T)`: the scaled normal and friction residuals.
+    #[inline]
+    fn scaled(&self, z: &Rows) -> (f64, f64) {
+        let t2: f64 = (1..self.dim).map(|j| (self.f[j - 1] * z[j]).powi(2)).sum();
+        (self.mu_r * z[0], t2.sqrt())
     }
 
     /// The zone at residuals `z`: [`RowState::Inactive`] (top), [`RowState::Quadratic`]
     /// (bottom) or [`RowState::Cone`] (middle), with MuJoCo's tie rules.
     #[inline]
-    pub fn state(&self, z: &[f64; 3]) -> RowState {
-        let n = z[0] * self.mu_r;
-        let t = self.mu * (z[1] * z[1] + z[2] * z[2]).sqrt();
+    pub fn state(&self, z: &Rows) -> RowState {
+        let (n, t) = self.scaled(z);
         if n >= self.mu_r * t || (t <= 0.0 && n >= 0.0) {
             RowState::Inactive
         } else if self.mu_r * n + t <= 0.0 || (t <= 0.0 && n < 0.0) {
@@ -59,68 +89,74 @@ impl Elliptic {
         }
     }
 
-    /// `(c, w, e)` of the middle zone (see the module's notes).
-    #[inline]
-    fn middle(&self, z: &[f64; 3]) -> (f64, f64, [f64; 2]) {
-        let w = (z[1] * z[1] + z[2] * z[2]).sqrt();
-        let g = 1.0 + self.mu_r * self.mu_r;
-        ((z[0] - self.mu * w) / g, w, [z[1] / w, z[2] / w])
-    }
-
     /// The rows' forces at `z` in `state` (`-dcost/dz`).
     #[inline]
-    pub fn force(&self, z: &[f64; 3], state: RowState) -> [f64; 3] {
+    pub fn force(&self, z: &Rows, state: RowState) -> Rows {
+        let mut out = [0.0; MAX_DIM];
         match state {
-            RowState::Quadratic => [0, 1, 2].map(|j| -self.d[j] * z[j]),
-            RowState::Cone => {
-                let (c, _, e) = self.middle(z);
-                let phi0 = -self.d[0] * c;
-                [phi0, -self.mu * phi0 * e[0], -self.mu * phi0 * e[1]]
+            RowState::Quadratic => {
+                for j in 0..self.dim {
+                    out[j] = -self.d[j] * z[j];
+                }
             }
-            _ => [0.0; 3],
+            RowState::Cone => {
+                let (_, t) = self.scaled(z);
+                let phi0 = -self.d[0] * (z[0] - t) / (1.0 + self.mu_r * self.mu_r);
+                out[0] = phi0;
+                for j in 1..self.dim {
+                    let fj = self.f[j - 1];
+                    out[j] = -phi0 * fj * fj * z[j] / t;
+                }
+            }
+            _ => {}
         }
+        out
     }
 
     /// The contact's cost at `z` in `state`.
     #[inline]
-    pub fn cost(&self, z: &[f64; 3], state: RowState) -> f64 {
+    pub fn cost(&self, z: &Rows, state: RowState) -> f64 {
         match state {
-            RowState::Quadratic => (0..3).map(|j| 0.5 * self.d[j] * z[j] * z[j]).sum(),
+            RowState::Quadratic => (0..self.dim).map(|j| 0.5 * self.d[j] * z[j] * z[j]).sum(),
             RowState::Cone => {
-                // 1/2 Dm (N - mu_r T)^2 = 1/2 D0 (z0 - mu w)^2 / g
-                let (c, _, _) = self.middle(z);
-                0.5 * self.d[0] * c * c * (1.0 + self.mu_r * self.mu_r)
+                // 1/2 Dm (N - mu_r T)^2 = 1/2 D0 (z0 - T)^2 / (1 + mu_r^2)
+                let (_, t) = self.scaled(z);
+                0.5 * self.d[0] * (z[0] - t).powi(2) / (1.0 + self.mu_r * self.mu_r)
             }
             _ => 0.0,
         }
     }
 
-    /// The cost's Hessian in z at `z` in `state` (`-dforce/dz`, symmetric, row-major).
+    /// The cost's Hessian in z at `z` in `state` (`-dforce/dz`, symmetric, row-major, `dim`
+    /// by `dim` used).
     #[inline]
-    pub fn hessian(&self, z: &[f64; 3], state: RowState) -> [[f64; 3]; 3] {
-        let mut h = [[0.0; 3]; 3];
+    pub fn hessian(&self, z: &Rows, state: RowState) -> [Rows; MAX_DIM] {
+        let mut h = [[0.0; MAX_DIM]; MAX_DIM];
         match state {
             RowState::Quadratic => {
-                for j in 0..3 {
+                for j in 0..self.dim {
                     h[j][j] = self.d[j];
                 }
             }
             RowState::Cone => {
-                let (c, w, e) = self.middle(z);
-                let g = 1.0 + self.mu_r * self.mu_r;
-                let (d0, mu) = (self.d[0], self.mu);
-                let a = d0 / g;
-                let b = -mu * d0 * c / w;
-                let v = [1.0, -mu * e[0], -mu * e[1]];
-                for i in 0..3 {
-                    for j in 0..3 {
-                        h[i][j] = a * v[i] * v[j];
+                let (n, t) = self.scaled(z);
+                let mu = self.mu_r;
+                let dm = self.d[0] / (mu * mu * (1.0 + mu * mu));
+                // the scale of each row: mu_r for the normal, f_j for the others
+                let s = |j: usize| if j == 0 { mu } else { self.f[j - 1] };
+                let u = |j: usize| self.f[j - 1] * z[j];
+                h[0][0] = 1.0;
+                for j in 1..self.dim {
+                    h[0][j] = -mu / t * u(j);
+                    h[j][0] = h[0][j];
+                    for k in 1..self.dim {
+                        h[j][k] = mu * n / (t * t * t) * u(j) * u(k);
                     }
+                    h[j][j] += mu * mu - mu * n / t;
                 }
-                for i in 0..2 {
-                    for j in 0..2 {
-                        let p = if i == j { 1.0 } else { 0.0 } - e[i] * e[j];
-                        h[1 + i][1 + j] += b * p;
+                for j in 0..self.dim {
+                    for k in 0..self.dim {
+                        h[j][k] *= dm * s(j) * s(k);
                     }
                 }
             }
@@ -129,28 +165,47 @@ impl Elliptic {
         h
     }
 
-    /// The derivatives of the forces at `z` in `state` with respect to the sliding friction
-    /// `mu` and to `D0` (with `D1 = D2 = D0 D1/D0` and `mu_r / mu` held: the impratio is a
-    /// model constant): `(dforce/dmu, dforce/dD0)`. In the bottom zone the rows' own `D`
-    /// carry the dependence (see [`crate::adjoint::solve::row_seed`]): both are zero there.
-    pub fn force_derivatives(&self, z: &[f64; 3], state: RowState) -> ([f64; 3], [f64; 3]) {
+    /// The derivatives of the forces at `z` in `state` with respect to the contact's sliding,
+    /// torsional and rolling friction and to `D0` (with the `D_j` and `mu_r / f_1` held:
+    /// their dependences go through the rows' `D`, see [`crate::adjoint::solve::row_seed`]):
+    /// `([dforce/dslide, dforce/dspin, dforce/droll], dforce/dD0)`. Zero outside the middle
+    /// zone (the bottom zone's forces `-D_j z_j` depend on their `D` alone).
+    pub fn force_derivatives(&self, z: &Rows, state: RowState) -> ([Rows; 3], Rows) {
+        let mut dp = [[0.0; MAX_DIM]; 3];
         if state != RowState::Cone {
-            return ([0.0; 3], [0.0; 3]);
+            return (dp, [0.0; MAX_DIM]);
         }
-        let (c, w, e) = self.middle(z);
-        let rho2 = (self.mu_r / self.mu).powi(2);
+        let (_, t) = self.scaled(z);
         let g = 1.0 + self.mu_r * self.mu_r;
-        let (d0, mu) = (self.d[0], self.mu);
-        // phi0 = -D0 (z0 - mu w) / g, g = 1 + rho^2 mu^2
-        let phi0 = -d0 * c;
-        let dphi0 = d0 * (w * g + 2.0 * rho2 * mu * (z[0] - mu * w)) / (g * g);
-        // phit = -mu phi0 e
-        let dphit = -(phi0 + mu * dphi0);
+        let d0 = self.d[0];
+        let phi0 = -d0 * (z[0] - t) / g;
+        // which friction parameter each row's f_j is: 0 slide, 1 spin, 2 roll
+        let param = |j: usize| [0, 0, 1, 2, 2][j - 1];
+        for (p, out) in dp.iter_mut().enumerate() {
+            // dT/dp = sum over the rows of p of f_j z_j^2 / T
+            let dt: f64 = (1..self.dim)
+                .filter(|&j| param(j) == p)
+                .map(|j| self.f[j - 1] * z[j] * z[j] / t)
+                .sum();
+            // g = 1 + (rho f_1)^2: dg/dslide = 2 mu_r^2 / f_1
+            let dg = if p == 0 {
+                2.0 * self.mu_r * self.mu_r / self.f[0]
+            } else {
+                0.0
+            };
+            let dphi0 = d0 * (dt * g + (z[0] - t) * dg) / (g * g);
+            out[0] = dphi0;
+            for j in 1..self.dim {
+                let fj = self.f[j - 1];
+                let dfj = if param(j) == p { 1.0 } else { 0.0 };
+                // phi_j = -phi0 fj^2 z_j / T
+                let w = fj * fj * z[j] / t;
+                let dw = 2.0 * fj * dfj * z[j] / t - fj * fj * z[j] * dt / (t * t);
+                out[j] = -(dphi0 * w + phi0 * dw);
+            }
+        }
         let f = self.force(z, state);
-        (
-            [dphi0, dphit * e[0], dphit * e[1]],
-            [f[0] / d0, f[1] / d0, f[2] / d0],
-        )
+        (dp, f.map(|x| x / d0))
     }
 }
 
@@ -158,65 +213,109 @@ impl Elliptic {
 mod tests {
     use super::*;
 
-    fn cone() -> Elliptic {
+    /// A cone of `dim` rows with impratio 3, D0 = 2.
+    fn cone(dim: usize) -> Elliptic {
+        let f = [0.7, 0.7, 0.05, 0.02, 0.02];
+        let mut d = [0.0; MAX_DIM];
+        d[0] = 2.0;
+        d[1] = 6.0;
+        for j in 2..dim {
+            d[j] = d[1] * f[j - 1] * f[j - 1] / (f[0] * f[0]);
+        }
         Elliptic {
-            mu: 0.7,
+            dim,
+            f,
             mu_r: 0.7 / 3.0f64.sqrt(),
-            d: [2.0, 6.0, 6.0],
+            d,
         }
     }
 
+    fn rows(x: &[f64]) -> Rows {
+        let mut z = [0.0; MAX_DIM];
+        z[..x.len()].copy_from_slice(x);
+        z
+    }
+
     /// The forces are minus the cost's gradient and the Hessian minus the forces' Jacobian, by
-    /// central differences, in each zone; the zones are where MuJoCo puts them.
+    /// central differences, in each zone, for 3, 4 and 6 rows; the zones are where MuJoCo puts
+    /// them; the friction and D0 derivatives of the forces too.
     #[test]
     fn forces_and_hessian_are_the_costs_derivatives() {
-        let k = cone();
-        let cases = [
-            ([-0.3, 0.1, -0.2], RowState::Cone),
-            ([-0.3, 0.01, -0.02], RowState::Quadratic),
-            ([0.3, 0.1, -0.2], RowState::Inactive),
-            ([0.1, 0.3, 0.2], RowState::Cone),
+        let cases: [(&[f64], RowState); 6] = [
+            (&[-0.3, 0.1, -0.2, 2.0, -3.0, 1.0], RowState::Cone),
+            (&[-0.3, 0.01, -0.02, 0.1, 0.1, -0.2], RowState::Quadratic),
+            (&[0.3, 0.1, -0.2, 0.5, 0.2, 0.1], RowState::Inactive),
+            (&[0.1, 0.3, 0.2, -1.0, 4.0, 2.0], RowState::Cone),
+            (&[-0.2, 0.0, 0.0, 3.0, 0.0, 0.0], RowState::Cone),
+            (&[-0.2, 0.0, 0.0, 0.0, 0.0, 0.0], RowState::Quadratic),
         ];
         let eps = 1e-6;
-        for (z, want) in cases {
-            let s = k.state(&z);
-            assert_eq!(s, want, "zone at {z:?}");
-            let f = k.force(&z, s);
-            let h = k.hessian(&z, s);
-            for j in 0..3 {
-                let mut zp = z;
-                let mut zm = z;
-                zp[j] += eps;
-                zm[j] -= eps;
-                let dc = (k.cost(&zp, k.state(&zp)) - k.cost(&zm, k.state(&zm))) / (2.0 * eps);
-                assert!(
-                    (dc + f[j]).abs() < 1e-8,
-                    "force {j} at {z:?}: {} vs {}",
-                    -dc,
-                    f[j]
-                );
-                let (fp, fm) = (k.force(&zp, k.state(&zp)), k.force(&zm, k.state(&zm)));
-                for i in 0..3 {
-                    let df = (fp[i] - fm[i]) / (2.0 * eps);
-                    assert!((df + h[i][j]).abs() < 1e-6, "H[{i}][{j}] at {z:?}");
+        for dim in [3, 4, 6] {
+            let k = cone(dim);
+            for (x, want) in cases {
+                if dim == 3 && x[1] == 0.0 && x[3] != 0.0 {
+                    continue; // torsion alone: no friction rows of its own at dim 3
                 }
-            }
-            // the friction and D0 derivatives of the forces
-            let (dmu, dd0) = k.force_derivatives(&z, s);
-            let with = |mu: f64, d0: f64| {
-                let r = Elliptic {
-                    mu,
-                    mu_r: mu * k.mu_r / k.mu,
-                    d: [d0, d0 * k.d[1] / k.d[0], d0 * k.d[2] / k.d[0]],
+                let z = rows(&x[..dim]);
+                let s = k.state(&z);
+                assert_eq!(s, want, "zone at {z:?} (dim {dim})");
+                let f = k.force(&z, s);
+                let h = k.hessian(&z, s);
+                for j in 0..dim {
+                    let (mut zp, mut zm) = (z, z);
+                    zp[j] += eps;
+                    zm[j] -= eps;
+                    let dc = (k.cost(&zp, k.state(&zp)) - k.cost(&zm, k.state(&zm))) / (2.0 * eps);
+                    assert!(
+                        (dc + f[j]).abs() < 1e-7,
+                        "force {j} at {z:?}: {} vs {}",
+                        -dc,
+                        f[j]
+                    );
+                    let (fp, fm) = (k.force(&zp, k.state(&zp)), k.force(&zm, k.state(&zm)));
+                    for i in 0..dim {
+                        let df = (fp[i] - fm[i]) / (2.0 * eps);
+                        let tol = 1e-5 * h[i][j].abs().max(1.0);
+                        assert!(
+                            (df + h[i][j]).abs() < tol,
+                            "H[{i}][{j}] at {z:?} (dim {dim})"
+                        );
+                    }
+                }
+                if s != RowState::Cone {
+                    continue;
+                }
+                let (dp, dd0) = k.force_derivatives(&z, s);
+                // a cone whose frictions move by e along parameter p, or D0 (D_j with it)
+                let moved = |p: usize, e: f64| {
+                    let mut r = k;
+                    if p < 3 {
+                        for j in 1..dim {
+                            if [0, 0, 1, 2, 2][j - 1] == p {
+                                r.f[j - 1] += e;
+                            }
+                        }
+                        if p == 0 {
+                            r.mu_r = k.mu_r * r.f[0] / k.f[0];
+                        }
+                    } else {
+                        for j in 0..dim {
+                            r.d[j] = k.d[j] * (k.d[0] + e) / k.d[0];
+                        }
+                    }
+                    r.force(&z, s)
                 };
-                r.force(&z, s)
-            };
-            let (p, m) = (with(k.mu + eps, k.d[0]), with(k.mu - eps, k.d[0]));
-            let (pd, md) = (with(k.mu, k.d[0] + eps), with(k.mu, k.d[0] - eps));
-            for i in 0..3 {
-                if s == RowState::Cone {
-                    assert!(((p[i] - m[i]) / (2.0 * eps) - dmu[i]).abs() < 1e-7);
-                    assert!(((pd[i] - md[i]) / (2.0 * eps) - dd0[i]).abs() < 1e-7);
+                for p in 0..4 {
+                    let (fp, fm) = (moved(p, eps), moved(p, -eps));
+                    let an = if p < 3 { dp[p] } else { dd0 };
+                    for i in 0..dim {
+                        let fd = (fp[i] - fm[i]) / (2.0 * eps);
+                        assert!(
+                            (fd - an[i]).abs() < 1e-6 * fd.abs().max(1.0),
+                            "d force {i} / d param {p} (dim {dim}): {fd} vs {}",
+                            an[i]
+                        );
+                    }
                 }
             }
         }
@@ -225,24 +324,31 @@ mod tests {
     /// The cost is continuous across the zone boundaries (top-middle and middle-bottom).
     #[test]
     fn cost_is_continuous_across_zones() {
-        let k = cone();
-        let e = [0.6, -0.8];
-        // top-middle: z0 = mu w
-        let w = 0.25;
-        let z = |z0: f64| [z0, w * e[0], w * e[1]];
-        let b = k.mu * w;
-        let (lo, hi) = (z(b - 1e-9), z(b + 1e-9));
-        assert_eq!(k.state(&lo), RowState::Cone);
-        assert_eq!(k.state(&hi), RowState::Inactive);
-        assert!((k.cost(&lo, RowState::Cone) - k.cost(&hi, RowState::Inactive)).abs() < 1e-12);
-        // middle-bottom: w = -rho^2 mu z0
-        let rho2 = (k.mu_r / k.mu).powi(2);
-        let z0 = -0.5;
-        let wb = -rho2 * k.mu * z0;
-        let zz = |w: f64| [z0, w * e[0], w * e[1]];
-        let (lo, hi) = (zz(wb - 1e-9), zz(wb + 1e-9));
-        assert_eq!(k.state(&lo), RowState::Quadratic);
-        assert_eq!(k.state(&hi), RowState::Cone);
-        assert!((k.cost(&lo, RowState::Quadratic) - k.cost(&hi, RowState::Cone)).abs() < 1e-8);
+        for dim in [3, 4, 6] {
+            let k = cone(dim);
+            let mut e = rows(&[0.0, 0.6, -0.8, 0.3, 0.1, -0.2][..dim]);
+            // scaled so that T = 1 along e
+            let (_, t) = k.scaled(&e);
+            e.iter_mut().for_each(|x| *x /= t);
+            let along = |z0: f64, w: f64| {
+                let mut z = e.map(|x| x * w);
+                z[0] = z0;
+                z
+            };
+            // top-middle: z0 = T
+            let w = 0.25;
+            let (lo, hi) = (along(w - 1e-9, w), along(w + 1e-9, w));
+            assert_eq!(k.state(&lo), RowState::Cone);
+            assert_eq!(k.state(&hi), RowState::Inactive);
+            assert!((k.cost(&lo, RowState::Cone) - k.cost(&hi, RowState::Inactive)).abs() < 1e-12);
+            // middle-bottom: T = -mu_r^2 z0
+            let z0 = -0.5;
+            let wb = -k.mu_r * k.mu_r * z0;
+            let (lo, hi) = (along(z0, wb - 1e-9), along(z0, wb + 1e-9));
+            assert_eq!(k.state(&lo), RowState::Quadratic);
+            assert_eq!(k.state(&hi), RowState::Cone);
+            let gap = k.cost(&lo, RowState::Quadratic) - k.cost(&hi, RowState::Cone);
+            assert!(gap.abs() < 1e-8, "dim {dim}: {gap}");
+        }
     }
 }

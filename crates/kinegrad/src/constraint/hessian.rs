@@ -23,6 +23,7 @@ use faer::sparse::linalg::cholesky::{factorize_symbolic_cholesky, LltRef, Symmet
 use faer::sparse::{SparseColMatRef, SymbolicSparseColMat};
 use faer::{Conj, MatMut, Par, Side};
 
+use super::cone::{Rows, MAX_DIM};
 use super::{elliptic_at, row_state};
 use crate::data::{Data, HessianKind as Kind, HessianPattern as Pattern, RowKind, RowState};
 pub use crate::data::{Hessian, DENSE_MAX_NV};
@@ -103,17 +104,17 @@ impl Hessian {
                 if state != RowState::Inactive {
                     let hc = k.hessian(&z, state);
                     let nz = data.efc_row(r).0;
-                    let rows = [0, 1, 2].map(|j| data.efc_row(r + j).1);
+                    let rows: Vec<&[f64]> = (0..k.dim).map(|j| data.efc_row(r + j).1).collect();
                     for (a, &i) in nz.iter().enumerate() {
                         // w = H_c (J_c e_i)
-                        let w = hc.map(|hrow| (0..3).map(|j| hrow[j] * rows[j][a]).sum::<f64>());
+                        let w = cone_column(&hc, &rows, a);
                         let hi = &mut h[i * nv..];
-                        for (b, &k) in nz[..=a].iter().enumerate() {
-                            hi[k] += (0..3).map(|j| w[j] * rows[j][b]).sum::<f64>();
+                        for (b, &kk) in nz[..=a].iter().enumerate() {
+                            hi[kk] += (0..k.dim).map(|j| w[j] * rows[j][b]).sum::<f64>();
                         }
                     }
                 }
-                r += 3;
+                r += k.dim;
                 continue;
             }
             if row_state(data, r, jar[r]) == RowState::Quadratic {
@@ -218,12 +219,12 @@ impl Hessian {
                 if state != RowState::Inactive {
                     any = true;
                     let hc = k.hessian(&z, state);
-                    let rows = [0, 1, 2].map(|j| data.efc_row(r + j).1);
+                    let rows: Vec<&[f64]> = (0..k.dim).map(|j| data.efc_row(r + j).1).collect();
                     let mut at = 0;
                     for a in 0..rows[0].len() {
-                        let w = hc.map(|hrow| (0..3).map(|j| hrow[j] * rows[j][a]).sum::<f64>());
+                        let w = cone_column(&hc, &rows, a);
                         for (b, x) in block[at..=at + a].iter_mut().enumerate() {
-                            *x += (0..3).map(|j| w[j] * rows[j][b]).sum::<f64>();
+                            *x += (0..k.dim).map(|j| w[j] * rows[j][b]).sum::<f64>();
                         }
                         at += a + 1;
                     }
@@ -269,6 +270,16 @@ impl Hessian {
             )
             .is_ok()
     }
+}
+
+/// `H_c J_c e_a`: the cone Hessian `hc` times column `a` of the contact's rows `rows`.
+#[inline]
+fn cone_column(hc: &[Rows; MAX_DIM], rows: &[&[f64]], a: usize) -> Rows {
+    let mut w = [0.0; MAX_DIM];
+    for (wi, hrow) in w.iter_mut().zip(hc).take(rows.len()) {
+        *wi = rows.iter().zip(hrow).map(|(row, h)| h * row[a]).sum();
+    }
+    w
 }
 
 /// The sets of dofs that rows other than contacts can couple, whatever the step: each equality's

@@ -101,28 +101,36 @@ pub fn mix_friction(f1: f64, f2: f64) -> (f64, usize) {
     (f1.max(f2), if f1 >= f2 { 0 } else { 1 })
 }
 
+/// A contact's parameters mixed from its two geoms' ([`contact_params`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ContactParams {
+    /// Sliding, torsional and rolling friction.
+    pub friction: [f64; 3],
+    /// Which geom each coefficient came from (0 or 1: its derivative goes there).
+    pub side: [usize; 3],
+    /// Number of rows: 1 (frictionless), 3 (sliding), 4 (and torsion), 6 (and rolling).
+    pub condim: usize,
+    /// Reference (time constant, damping ratio) or direct (stiffness, damping).
+    pub solref: [f64; 2],
+    /// Impedance.
+    pub solimp: [f64; 5],
+}
+
 /// The parameters of a contact between geoms `g1` and `g2`, as MuJoCo's `mj_contactParam`
 /// mixes them: the geom of higher `priority` gives them all; between equal priorities condim
-/// and friction take the larger, solref and solimp the `solmix`-weighted mean (solref the
-/// smaller of each entry when either is in the direct format). Returns (friction, which geom
-/// it came from (0 or 1: its derivative goes there), condim, solref, solimp).
-pub fn contact_params(
-    model: &Model,
-    params: &Params,
-    g1: usize,
-    g2: usize,
-) -> (f64, usize, usize, [f64; 2], [f64; 5]) {
-    let (f1, f2) = (params.geom_friction[g1][0], params.geom_friction[g2][0]);
+/// and each friction coefficient take the larger, solref and solimp the `solmix`-weighted mean
+/// (solref the smaller of each entry when either is in the direct format).
+pub fn contact_params(model: &Model, params: &Params, g1: usize, g2: usize) -> ContactParams {
     let (p1, p2) = (model.geom_priority[g1], model.geom_priority[g2]);
     if p1 != p2 {
         let (g, side) = if p1 > p2 { (g1, 0) } else { (g2, 1) };
-        return (
-            params.geom_friction[g][0],
-            side,
-            model.geom_condim[g],
-            model.geom_solref[g],
-            model.geom_solimp[g],
-        );
+        return ContactParams {
+            friction: params.geom_friction[g],
+            side: [side; 3],
+            condim: model.geom_condim[g],
+            solref: model.geom_solref[g],
+            solimp: model.geom_solimp[g],
+        };
     }
     let (s1, s2) = (model.geom_solmix[g1], model.geom_solmix[g2]);
     let min = 1e-15;
@@ -140,46 +148,120 @@ pub fn contact_params(
     };
     let (i1, i2) = (model.geom_solimp[g1], model.geom_solimp[g2]);
     let solimp = [0, 1, 2, 3, 4].map(|k| mix * i1[k] + (1.0 - mix) * i2[k]);
-    let (f, side) = mix_friction(f1, f2);
-    let condim = model.geom_condim[g1].max(model.geom_condim[g2]);
-    (f, side, condim, solref, solimp)
+    let (f1, f2) = (params.geom_friction[g1], params.geom_friction[g2]);
+    let mixed = [0, 1, 2].map(|k| mix_friction(f1[k], f2[k]));
+    ContactParams {
+        friction: mixed.map(|x| x.0),
+        side: mixed.map(|x| x.1),
+        condim: model.geom_condim[g1].max(model.geom_condim[g2]),
+        solref,
+        solimp,
+    }
 }
 
-/// Edge `e` (0..4) of a contact's pyramidal friction cone: the direction `n + sign mu t` of
-/// its row, with `n` the normal, `t` tangent `tangent` (0 or 1) of the frame, `sign` +1 for
-/// even edges and -1 for odd ones.
+/// The direction of a contact row: `J = lin . J_p + ang . J_r`, with `J_p` the relative point
+/// Jacobian (body2 - body1 at the contact point) and `J_r` the relative rotation Jacobian;
+/// and what it is built from, for the reverse.
 #[derive(Clone, Copy, Debug)]
-pub struct PyramidEdge {
-    /// The row direction `n + sign mu t`.
-    pub dir: Vec3,
-    /// Which tangent of the frame (0: t1, 1: t2).
-    pub tangent: usize,
-    /// +1 or -1.
-    pub sign: f64,
-    /// The tangent itself.
-    pub t: Vec3,
+pub struct ContactDir {
+    /// Along the relative translation.
+    pub lin: Vec3,
+    /// About the relative rotation.
+    pub ang: Vec3,
+    /// The friction part, if any.
+    pub friction: Option<FrictionPart>,
 }
 
-impl PyramidEdge {
-    /// Edge `e` of the cone of a contact with `frame` (rows: normal, t1, t2) and friction `mu`.
+/// The friction part of a contact row ([`ContactDir`]): `sign f_index` times a frame row,
+/// along the translation or about the rotation.
+#[derive(Clone, Copy, Debug)]
+pub struct FrictionPart {
+    /// The frame row (0 normal, 1 and 2 tangents).
+    pub axis: usize,
+    /// About the rotation (torsion, rolling) rather than along the translation (sliding).
+    pub angular: bool,
+    /// +1 or -1 for a pyramid edge (`n + sign f d`); 0 for an elliptic row, which runs along
+    /// the frame row alone.
+    pub sign: f64,
+    /// Index in the contact's friction rows ([`crate::data::Contact::friction_rows`]: 0 and 1
+    /// sliding, 2 torsion, 3 and 4 rolling).
+    pub index: usize,
+}
+
+impl ContactDir {
+    /// Row `k` (0 to dim - 1) of an elliptic contact with `frame`: the frame's rows along the
+    /// translation, then (torsion, rolling) the normal and the tangents about the rotation.
     #[inline]
-    pub fn new(frame: &Mat3, mu: f64, e: usize) -> Self {
-        let n: Vec3 = frame.row(0).transpose();
-        let t: Vec3 = frame.row(1 + e / 2).transpose();
-        let sign = if e.is_multiple_of(2) { 1.0 } else { -1.0 };
-        Self {
-            dir: n + t * (sign * mu),
-            tangent: e / 2,
-            sign,
-            t,
+    pub fn elliptic(frame: &Mat3, k: usize) -> Self {
+        let axis = if k < 3 { k } else { k - 3 };
+        let row: Vec3 = frame.row(axis).transpose();
+        let friction = (k > 0).then_some(FrictionPart {
+            axis,
+            angular: k >= 3,
+            sign: 0.0,
+            index: k - 1,
+        });
+        if k < 3 {
+            Self {
+                lin: row,
+                ang: Vec3::zeros(),
+                friction,
+            }
+        } else {
+            Self {
+                lin: Vec3::zeros(),
+                ang: row,
+                friction,
+            }
         }
     }
 
-    /// Reverse of [`PyramidEdge::new`]'s direction for `dir_bar`: (t_bar, mu_bar); the normal's
-    /// adjoint is `dir_bar` itself.
+    /// Edge `e` (0 to 2 (dim - 1) - 1) of a contact's pyramid with `frame` and friction rows
+    /// `f`: `n + sign f_j d_j` for pair `j = e / 2` (sign +1 for even edges), `d_j` the
+    /// tangents along the translation (sliding), then the normal and the tangents about the
+    /// rotation (torsion, rolling).
     #[inline]
-    pub fn dir_vjp(&self, mu: f64, dir_bar: &Vec3) -> (Vec3, f64) {
-        (dir_bar * (self.sign * mu), self.sign * self.t.dot(dir_bar))
+    pub fn pyramid(frame: &Mat3, f: &[f64; 5], e: usize) -> Self {
+        let n: Vec3 = frame.row(0).transpose();
+        let j = e / 2;
+        let sign = if e.is_multiple_of(2) { 1.0 } else { -1.0 };
+        let (axis, angular) = if j < 2 { (j + 1, false) } else { (j - 2, true) };
+        let d: Vec3 = frame.row(axis).transpose() * (sign * f[j]);
+        let friction = Some(FrictionPart {
+            axis,
+            angular,
+            sign,
+            index: j,
+        });
+        if angular {
+            Self {
+                lin: n,
+                ang: d,
+                friction,
+            }
+        } else {
+            Self {
+                lin: n + d,
+                ang: Vec3::zeros(),
+                friction,
+            }
+        }
+    }
+
+    /// The frictionless contact's normal row.
+    #[inline]
+    pub fn normal(frame: &Mat3) -> Self {
+        Self {
+            lin: frame.row(0).transpose(),
+            ang: Vec3::zeros(),
+            friction: None,
+        }
+    }
+
+    /// `J_d` of dof `d` from the relative point Jacobian column `jp` and rotation one `jr`.
+    #[inline]
+    pub fn apply(&self, jp: &Vec3, jr: &Vec3) -> f64 {
+        self.lin.dot(jp) + self.ang.dot(jr)
     }
 }
 
@@ -262,16 +344,13 @@ pub fn row_state_along(data: &Data, r: usize, z: f64, dz: f64) -> RowState {
 pub fn visit_rows(data: &Data, jar: &[f64], mut visit: impl FnMut(usize, RowState, f64, f64)) {
     let mut r = 0;
     while r < jar.len() {
-        if let RowKind::ContactElliptic(c, _) = data.efc_kind[r] {
-            let k = Elliptic::of(data, r, c);
-            let z = [jar[r], jar[r + 1], jar[r + 2]];
-            let state = k.state(&z);
+        if let Some((k, z, state)) = elliptic_at(data, jar, r) {
             let f = k.force(&z, state);
             let cost = k.cost(&z, state);
-            for j in 0..3 {
+            for j in 0..k.dim {
                 visit(r + j, state, f[j], if j == 0 { cost } else { 0.0 });
             }
-            r += 3;
+            r += k.dim;
             continue;
         }
         let z = jar[r];
@@ -289,11 +368,12 @@ pub fn visit_rows(data: &Data, jar: &[f64], mut visit: impl FnMut(usize, RowStat
 /// The elliptic contact whose rows start at `r` with its residuals in `jar` (nefc): the cone,
 /// its residuals and its state; `None` when row `r` is not an elliptic contact's first row.
 #[inline]
-pub fn elliptic_at(data: &Data, jar: &[f64], r: usize) -> Option<(Elliptic, [f64; 3], RowState)> {
+pub fn elliptic_at(data: &Data, jar: &[f64], r: usize) -> Option<(Elliptic, cone::Rows, RowState)> {
     match data.efc_kind[r] {
         RowKind::ContactElliptic(c, 0) => {
             let k = Elliptic::of(data, r, c);
-            let z = [jar[r], jar[r + 1], jar[r + 2]];
+            let mut z = [0.0; cone::MAX_DIM];
+            z[..k.dim].copy_from_slice(&jar[r..r + k.dim]);
             let state = k.state(&z);
             Some((k, z, state))
         }
@@ -541,70 +621,81 @@ pub fn make_rows(model: &Model, params: &Params, q: &[f64], v: &[f64], h: f64, d
             -1.0,
             jac,
         );
-        let n: Vec3 = con.frame.row(0).transpose();
+        // the relative rotation Jacobian, for the torsion and rolling rows
+        if con.condim > 3 {
+            let jr = &mut data.scratch_jac_rot;
+            for &d in data.row_dofs.iter() {
+                jr[d] = Vec3::zeros();
+            }
+            for (body, w) in [(b2, 1.0), (b1, -1.0)] {
+                let mut d = data.body_dof_last[body];
+                while d != usize::MAX {
+                    jr[d] += data.cdof[d].ang * w;
+                    d = model.dof_parent[d];
+                }
+            }
+        }
         let tw = model.body_invweight0[b1][0] + model.body_invweight0[b2][0];
         let solimp = con.solimp;
         let imp = impedance(&solimp, con.dist - con.margin);
         let (k, b) = ref_gains(&con.solref, solimp[1], h);
         let pos_term = k * imp * (con.dist - con.margin);
-        if con.condim == 1 || con.friction <= 0.0 {
+        let frictionless = con.condim == 1 || con.friction <= 0.0;
+        let f_rows = con.friction_rows();
+        // (row kind, direction, position, aref's position term, R) of each row
+        let r0 = ((1.0 - imp) / imp * tw).max(1e-15);
+        let nrow = if frictionless {
+            1
+        } else if model.opt.cone == FrictionCone::Elliptic {
+            data.efc_elliptic = true;
+            con.condim
+        } else {
+            2 * (con.condim - 1)
+        };
+        let rpy = if frictionless || model.opt.cone == FrictionCone::Elliptic {
+            0.0
+        } else {
+            pyramid_regularizer(con.friction, tw, imp, model.opt.impratio).0
+        };
+        // elliptic: R1 = R0 / impratio, then R_j f_j^2 = R1 f_1^2 (MuJoCo's `mj_makeImpedance`)
+        let r1 = (r0 / model.opt.impratio.max(1e-15)).max(1e-15);
+        for k in 0..nrow {
+            let (kind, dir, pos, aref_pos, r) = if frictionless {
+                (
+                    RowKind::ContactNormal(c),
+                    ContactDir::normal(&con.frame),
+                    con.dist,
+                    pos_term,
+                    r0,
+                )
+            } else if model.opt.cone == FrictionCone::Elliptic {
+                let dir = ContactDir::elliptic(&con.frame, k);
+                let kind = RowKind::ContactElliptic(c, k);
+                match k {
+                    0 => (kind, dir, con.dist, pos_term, r0),
+                    _ => {
+                        let fj = f_rows[k - 1];
+                        let r = (r1 * f_rows[0] * f_rows[0] / (fj * fj)).max(1e-15);
+                        (kind, dir, 0.0, 0.0, if k == 1 { r1 } else { r })
+                    }
+                }
+            } else {
+                let dir = ContactDir::pyramid(&con.frame, &f_rows, k);
+                (RowKind::ContactPyramid(c, k), dir, con.dist, pos_term, rpy)
+            };
             let mut vel = 0.0;
             for &dd in &data.row_dofs {
-                let jv = n.dot(&data.scratch_jac[dd]);
+                let jr = if con.condim > 3 {
+                    data.scratch_jac_rot[dd]
+                } else {
+                    Vec3::zeros()
+                };
+                let jv = dir.apply(&data.scratch_jac[dd], &jr);
                 data.efc_j.push(jv);
                 vel += jv * v[dd];
             }
             data.efc_nz.extend_from_slice(&data.row_dofs);
-            let r = ((1.0 - imp) / imp * tw).max(1e-15);
-            push_row(
-                data,
-                RowKind::ContactNormal(c),
-                con.dist,
-                -b * vel - pos_term,
-                r,
-            );
-        } else if model.opt.cone == FrictionCone::Elliptic {
-            // rows n, t1, t2; the tangents' aref without a position term; R0 from the normal's
-            // impedance, R1 = R2 = R0 / impratio (MuJoCo's `mj_makeImpedance`)
-            data.efc_elliptic = true;
-            let r0 = ((1.0 - imp) / imp * tw).max(1e-15);
-            let r1 = (r0 / model.opt.impratio.max(1e-15)).max(1e-15);
-            for k in 0..3 {
-                let dir: Vec3 = con.frame.row(k).transpose();
-                let mut vel = 0.0;
-                for &dd in &data.row_dofs {
-                    let jv = dir.dot(&data.scratch_jac[dd]);
-                    data.efc_j.push(jv);
-                    vel += jv * v[dd];
-                }
-                data.efc_nz.extend_from_slice(&data.row_dofs);
-                let (pos, aref, r) = if k == 0 {
-                    (con.dist, -b * vel - pos_term, r0)
-                } else {
-                    (0.0, -b * vel, r1)
-                };
-                push_row(data, RowKind::ContactElliptic(c, k), pos, aref, r);
-            }
-        } else {
-            let mu = con.friction;
-            let (rpy, _) = pyramid_regularizer(mu, tw, imp, model.opt.impratio);
-            for e in 0..4 {
-                let dir = PyramidEdge::new(&con.frame, mu, e).dir;
-                let mut vel = 0.0;
-                for &dd in &data.row_dofs {
-                    let jv = dir.dot(&data.scratch_jac[dd]);
-                    data.efc_j.push(jv);
-                    vel += jv * v[dd];
-                }
-                data.efc_nz.extend_from_slice(&data.row_dofs);
-                push_row(
-                    data,
-                    RowKind::ContactPyramid(c, e),
-                    con.dist,
-                    -b * vel - pos_term,
-                    rpy,
-                );
-            }
+            push_row(data, kind, pos, -b * vel - aref_pos, r);
         }
     }
 }
@@ -726,10 +817,11 @@ pub fn contact_force(data: &Data, c: usize) -> Vec3 {
         match data.efc_kind[r] {
             RowKind::ContactNormal(k) if k == c => f += n * data.efc_force[r],
             RowKind::ContactPyramid(k, e) if k == c => {
-                f += PyramidEdge::new(&con.frame, con.friction, e).dir * data.efc_force[r];
+                let f_rows = con.friction_rows();
+                f += ContactDir::pyramid(&con.frame, &f_rows, e).lin * data.efc_force[r];
             }
             RowKind::ContactElliptic(k, j) if k == c => {
-                f += con.frame.row(j).transpose() * data.efc_force[r];
+                f += ContactDir::elliptic(&con.frame, j).lin * data.efc_force[r];
             }
             _ => break,
         }

@@ -15,6 +15,7 @@
 //! ([`integrated_acceleration`]); `Options::implicit_constraints` solves against `M_h`
 //! instead ([`Data::solver_mass`]). Without rows the solution is `M_h^-1 f_smooth`.
 
+use super::cone::MAX_DIM;
 use super::{elliptic_at, row_slope, row_state_along, visit_rows};
 use crate::data::{Data, RowState};
 use crate::dynamics::mass;
@@ -323,18 +324,21 @@ fn rows_slope_at(data: &Data, jar: &[f64], jd: &[f64], t: f64) -> (f64, f64) {
     let mut r = 0;
     while r < jar.len() {
         if let Some((k, _, _)) = elliptic_at(data, jar, r) {
-            let z = [0, 1, 2].map(|j| jar[r + j] + t * jd[r + j]);
-            let dz = [jd[r], jd[r + 1], jd[r + 2]];
+            let (mut z, mut dz) = ([0.0; MAX_DIM], [0.0; MAX_DIM]);
+            for j in 0..k.dim {
+                z[j] = jar[r + j] + t * jd[r + j];
+                dz[j] = jd[r + j];
+            }
             let state = k.state(&z);
             let f = k.force(&z, state);
             let h = k.hessian(&z, state);
-            for i in 0..3 {
+            for i in 0..k.dim {
                 s -= f[i] * dz[i];
-                for j in 0..3 {
+                for j in 0..k.dim {
                     c += dz[i] * h[i][j] * dz[j];
                 }
             }
-            r += 3;
+            r += k.dim;
             continue;
         }
         let z = jar[r] + t * jd[r];

@@ -1860,12 +1860,8 @@ impl Loader {
         g.visual = ct == 0 && ca == 0;
         let condim = e.int("condim", 3)?;
         g.condim = match condim {
-            1 | 3 => condim as usize,
-            4 | 6 => {
-                self.warn(format!("{}: condim={condim} unsupported, 3 used", n.desc()));
-                3
-            }
-            _ => return Err(n.err(format!("invalid condim {condim}"))),
+            1 | 3 | 4 | 6 => condim as usize,
+            _ => return Err(n.err(format!("invalid condim {condim} (1, 3, 4 or 6)"))),
         };
         g.solref = e.arr_prefix::<2>("solref", 1, g.solref)?;
         g.solimp = e.arr_prefix::<5>("solimp", 1, g.solimp)?;
