@@ -536,9 +536,17 @@ class RigidEntity:
         return self._get_tendon_param("tendon_kv", tendons_idx_local, envs_idx, "kv")
 
     def get_tendons_length(self, tendons_idx_local=None, envs_idx=None) -> torch.Tensor:
-        """Lengths of fixed tendons, sum of coef * q over their joints (carries gradients)."""
+        """Lengths of fixed tendons, sum of coef * q over their joints (carries gradients).
+        A spatial tendon's length (a path through sites) is not readable here yet: asking for
+        one raises, naming it."""
         cols = self._tendon_cols(tendons_idx_local, "get_tendons_length") - self._desc["nv"]
         d = self._desc
+        for t in cols:
+            if d["tendon_spatial"][int(t)]:
+                raise ValueError(
+                    f"get_tendons_length: tendon '{d['tendon_name'][int(t)]}' is spatial; only fixed tendons' "
+                    "lengths are readable (its limit, spring, friction and actuators do act in the step)"
+                )
         q = self._solver.get_qpos(None, envs_idx)
         terms = d["tendon_terms"]
         out = [sum(c * q[..., a] for a, c in terms[int(t)]) for t in cols]

@@ -165,7 +165,11 @@ pub fn describe<'py>(py: Python<'py>, m: &Model) -> PyResult<Bound<'py, PyDict>>
             .map(|t| t.terms.iter().map(|&(a, c)| (a, c)).collect::<Vec<_>>())
             .collect::<Vec<_>>(),
     )?;
-    // a tendon belongs to the entity of its joints' bodies
+    d.set_item(
+        "tendon_spatial",
+        m.tendons.iter().map(|t| t.is_spatial()).collect::<Vec<_>>(),
+    )?;
+    // a tendon belongs to the entity of its joints' (or sites') bodies
     d.set_item(
         "tendon_entity",
         m.tendons

@@ -187,6 +187,13 @@ pub struct Data {
     /// Active contacts.
     pub contacts: Vec<Contact>,
 
+    // ---- tendons ----
+    /// Each tendon's length at the current positions ([`crate::tendon::tendons`]). (ntendon)
+    pub ten_length: Vec<f64>,
+    /// Each tendon's Jacobian, (dof, coefficient) ascending by dof: a fixed tendon's constant
+    /// one, a spatial tendon's at the current positions. (ntendon)
+    pub ten_jac: Vec<Vec<(usize, f64)>>,
+
     // ---- constraints ----
     /// Number of constraint rows.
     pub nefc: usize,
@@ -349,6 +356,8 @@ impl Data {
             qm_ldl: vec![0.0; nm],
             qacc_smooth: vec![0.0; nv],
             contacts: Vec::with_capacity(64),
+            ten_length: vec![0.0; model.tendons.len()],
+            ten_jac: model.tendons.iter().map(|t| t.jac.clone()).collect(),
             nefc: 0,
             efc_elliptic: false,
             efc_version: 0,
@@ -399,6 +408,12 @@ impl Data {
     pub fn efc_row(&self, r: usize) -> (&[usize], &[f64]) {
         let span = self.efc_nz_adr[r]..self.efc_nz_adr[r + 1];
         (&self.efc_nz[span.clone()], &self.efc_j[span])
+    }
+
+    /// Tendon `t`'s Jacobian times `x` (nv): its rate of change at velocities `x`.
+    #[inline]
+    pub fn ten_velocity(&self, t: usize, x: &[f64]) -> f64 {
+        self.ten_jac[t].iter().map(|&(d, c)| c * x[d]).sum()
     }
 
     /// `J_r x`: row `r` of the constraint Jacobian times `x` (nv).

@@ -29,6 +29,7 @@ pub mod pipeline;
 pub mod readings;
 pub mod sim;
 pub mod state;
+pub mod tendon;
 
 pub use batch::{Carry, Env, StepView, Workers};
 pub use data::{Contact, Data};

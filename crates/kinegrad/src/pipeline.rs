@@ -219,6 +219,7 @@ fn check_inputs(model: &Model, state: &State, control: &Control, carry: &StepCar
 pub fn kinematics(model: &Model, params: &Params, q: &[f64], data: &mut Data) {
     kinematics::forward_kinematics(model, params, q, data);
     kinematics::com_pos(model, params, data);
+    crate::tendon::tendons(model, q, data);
 }
 
 /// What a recomputation of a substep reuses from the forward pass that first ran it.
@@ -410,6 +411,7 @@ pub fn forward_replay(
         kinematics::geom_pose(model, data, c.geom2 as usize);
     }
     kinematics::com_pos(model, params, data);
+    crate::tendon::tendons(model, q, data);
     crba::crba(model, params, data);
     kinematics::com_vel(model, v, data);
     forces::actuation(model, params, q, v, control, data);
@@ -482,8 +484,8 @@ fn implicit_mass(model: &Model, params: &Params, control: &Control, data: &mut D
     for (t, ten) in model.tendons.iter().enumerate() {
         let k = h * forces::tendon_implicit_gain(model, params, control, data, t).0;
         if k != 0.0 {
-            for &(_, _, p, c) in &ten.tree_pairs {
-                data.qm_h[p] += k * c;
+            for pair in &ten.tree_pairs {
+                data.qm_h[pair.2] += k * ten.tree_pair_coef(pair, &data.ten_jac[t]);
             }
             data.implicit_active = true;
         }

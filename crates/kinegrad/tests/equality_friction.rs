@@ -48,6 +48,20 @@ fn tendon_chain(integrator: Integrator) -> Model {
     model
 }
 
+/// python/tests/models/spatial_tendon_chain.xml: the chain with two spatial tendons (through
+/// sites on three bodies; through a fixed site and a pulley) with springs, a damper, a limited
+/// range and dry friction.
+fn spatial_chain(integrator: Integrator) -> Model {
+    let model = load("spatial_tendon_chain.xml", integrator);
+    assert!(model.tendons.iter().all(|t| t.is_spatial()));
+    assert_eq!(
+        model.tendons[1].spatial.len(),
+        2,
+        "the pulley starts a branch"
+    );
+    model
+}
+
 fn load(file: &str, integrator: Integrator) -> Model {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../python/tests/models")
@@ -158,15 +172,17 @@ fn rows_come_in_mujocos_order_with_the_friction_rows_in_every_piece() {
 #[test]
 fn one_step_reverse_matches_central_differences_in_every_input() {
     for (integrator, tendons) in [
-        (Integrator::Euler, false),
-        (Integrator::ImplicitFast, false),
-        (Integrator::Euler, true),
-        (Integrator::ImplicitFast, true),
+        (Integrator::Euler, "none"),
+        (Integrator::ImplicitFast, "none"),
+        (Integrator::Euler, "fixed"),
+        (Integrator::ImplicitFast, "fixed"),
+        (Integrator::Euler, "spatial"),
+        (Integrator::ImplicitFast, "spatial"),
     ] {
-        let model = if tendons {
-            tendon_chain(integrator)
-        } else {
-            chain(integrator)
+        let model = match tendons {
+            "fixed" => tendon_chain(integrator),
+            "spatial" => spatial_chain(integrator),
+            _ => chain(integrator),
         };
         for seed in [2, 3, 4] {
             let s = moving_state(&model, seed, 20);
@@ -256,6 +272,12 @@ fn hundred_step_gradient_matches_central_differences() {
 #[test]
 fn hundred_step_gradient_through_tendons_matches_central_differences() {
     hundred_step_check(&tendon_chain(Integrator::ImplicitFast), 6);
+}
+
+#[test]
+fn hundred_step_gradient_through_spatial_tendons_matches_central_differences() {
+    hundred_step_check(&spatial_chain(Integrator::ImplicitFast), 6);
+    hundred_step_check(&spatial_chain(Integrator::Euler), 7);
 }
 
 /// The loss on the state after `steps` unforced steps from `s0` (a weighted sum of the positions
@@ -375,9 +397,14 @@ fn hundred_step_check(model: &Model, seed: u64) {
 
 #[test]
 fn the_tendon_chain_meets_every_tendon_row_kind() {
+    meets_every_tendon_row_kind(&tendon_chain(Integrator::ImplicitFast), true);
+    meets_every_tendon_row_kind(&spatial_chain(Integrator::ImplicitFast), false);
+}
+
+fn meets_every_tendon_row_kind(model: &Model, equality: bool) {
     // the tests above cover what the run goes through: the tendon equality, both friction rows
     // sticking and sliding, and the limit of t1
-    let model = tendon_chain(Integrator::ImplicitFast);
+    let model = model.clone();
     let mut s = moving_state(&model, 6, 0);
     let (mut d, mut carry) = (Data::new(&model), StepCarry::new(&model));
     let mut seen = std::collections::HashSet::new();
@@ -403,6 +430,9 @@ fn the_tendon_chain_meets_every_tendon_row_kind() {
         }
     }
     for k in ["equality", "sticking", "sliding", "limit"] {
+        if k == "equality" && !equality {
+            continue;
+        }
         assert!(seen.contains(k), "{k} never met: {seen:?}");
     }
 }
@@ -571,8 +601,17 @@ fn frictionloss_gradient_at_zero_is_the_right_derivative() {
 #[test]
 fn tendon_channels_reverse_matches_central_differences() {
     use kinegrad::CtrlMode;
-    for integrator in [Integrator::Euler, Integrator::ImplicitFast] {
-        let model = tendon_chain(integrator);
+    for (integrator, spatial) in [
+        (Integrator::Euler, false),
+        (Integrator::ImplicitFast, false),
+        (Integrator::Euler, true),
+        (Integrator::ImplicitFast, true),
+    ] {
+        let model = if spatial {
+            spatial_chain(integrator)
+        } else {
+            tendon_chain(integrator)
+        };
         let (nv, nt) = (model.nv, model.tendons.len());
         assert_eq!(model.nu(), nv + nt);
         for (seed, clamp) in [(11, false), (12, true)] {

@@ -24,6 +24,7 @@ use kinegrad::adjoint::kinematics::{com_vel_vjp, position_vjp, InertiaBar, PosAd
 use kinegrad::adjoint::params_zeros;
 use kinegrad::adjoint::rnea::{armature_vjp, rnea_vjp};
 use kinegrad::adjoint::solve::{row_seed, solve_vjp, RowBar};
+use kinegrad::adjoint::tendon::TendonBar;
 use kinegrad::collision::{collide, ContactPoint};
 use kinegrad::data::RowKind;
 use kinegrad::detect::{contact, geom_shape};
@@ -513,7 +514,18 @@ fn actuation_vjp_matches_finite_differences_in_each_mode_and_at_the_clamp() {
             assert_eq!(nclamped, 0, "{name}: nothing may clamp");
         }
         let reverse = |qb: &mut [f64], vb: &mut [f64], tb: &mut [f64], pb: &mut Params| {
-            actuation_vjp(model, p0, &s.q, &s.v, c, &f_bar, qb, vb, tb, pb);
+            let mut tb_ten = TendonBar::new(model);
+            actuation_vjp(
+                model,
+                p0,
+                (&s.q, &s.v, &d),
+                c,
+                &f_bar,
+                qb,
+                vb,
+                tb,
+                (pb, &mut tb_ten),
+            );
         };
         let kinds: &[&str] = if *name == "clamped" {
             &["kp", "kv", "range"]
@@ -620,7 +632,17 @@ fn passive_vjp_matches_finite_differences() {
     };
     let p0 = &model.params0;
     let reverse = |qb: &mut [f64], vb: &mut [f64], _tb: &mut [f64], pb: &mut Params| {
-        passive_vjp(&model, p0, &s.q, &s.v, &f_bar, qb, vb, pb);
+        let d = Data::new(&model);
+        let mut tb_ten = TendonBar::new(&model);
+        passive_vjp(
+            &model,
+            p0,
+            (&s.q, &s.v, &d),
+            &f_bar,
+            qb,
+            vb,
+            (pb, &mut tb_ten),
+        );
     };
     force_stage_checks(
         "passive",
@@ -695,7 +717,14 @@ fn implicit_damping_vjp_matches_finite_differences() {
             let mut d = Data::new(&model);
             forces::actuation(&model, &params, &s.q, &s.v, &c, &mut d);
             let mut pb = params_zeros(&model);
-            implicit_damping_vjp(&model, &params, &c, &d, |i, j| kbm[entry(i, j)], &mut pb);
+            implicit_damping_vjp(
+                &model,
+                &params,
+                &c,
+                &d,
+                |i, j| kbm[entry(i, j)],
+                (&mut pb, &mut TendonBar::new(&model)),
+            );
             let mut kinds: Vec<&str> = vec!["damping"];
             if integrator == Integrator::ImplicitFast {
                 kinds.push("kv");

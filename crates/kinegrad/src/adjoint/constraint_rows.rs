@@ -95,21 +95,24 @@ pub fn rows_vjp(
                 params_bar.dof_frictionloss[dof] += floss_bar;
             }
             RowKind::TendonFriction(t) => {
-                // aref = -b J v with the tendon's constant J
+                // aref = -b J v with the tendon's J (a spatial tendon's depends on q)
                 let ten = &model.tendons[t];
                 let (_, b) = ref_gains(&ten.solref_fri, ten.solimp_fri[1], h);
-                for &(dof, c) in &ten.jac {
+                for &(dof, c) in &data.ten_jac[t] {
                     v_bar[dof] += aref_bar * (-b) * c;
                 }
+                adj.tendon_bar.add_jac_entries(model, t, 1.0, jbar);
+                adj.tendon_bar.add_jac(model, t, aref_bar * (-b), v);
                 params_bar.tendon_frictionloss[t] += floss_bar;
             }
             RowKind::TendonLimit(t) => {
-                // as a joint limit, on the length L = sum c q along J = +-J_tendon
+                // as a joint limit, on the tendon's length L along J = +-J_tendon
                 let ten = &model.tendons[t];
-                let Some(k0) = ten.jac.iter().position(|x| x.1 != 0.0) else {
-                    continue; // a tendon of zero coefficients: nothing depends on q or v
+                let jt = &data.ten_jac[t];
+                let Some(k0) = jt.iter().position(|x| x.1 != 0.0) else {
+                    continue; // a Jacobian of zeros: nothing depends on q or v
                 };
-                let jsign = row[k0] / ten.jac[k0].1;
+                let jsign = row[k0] / jt[k0].1;
                 let (dist_bar, b) = soft_row_dist_bar(
                     (&ten.solref_lim, &ten.solimp_lim),
                     data.efc_pos[r] - ten.margin,
@@ -119,9 +122,9 @@ pub fn rows_vjp(
                 for (&dof, jv) in dofs.iter().zip(row) {
                     v_bar[dof] += aref_bar * (-b) * jv;
                 }
-                for &(a, c) in &ten.terms {
-                    q_bar[a] += dist_bar * jsign * c;
-                }
+                adj.tendon_bar.add_length(model, t, dist_bar * jsign, q_bar);
+                adj.tendon_bar.add_jac_entries(model, t, jsign, jbar);
+                adj.tendon_bar.add_jac(model, t, aref_bar * (-b) * jsign, v);
             }
             RowKind::Limit(j) if model.jnt_type[j] == JointType::Ball => {
                 // J = -a (a the rotation's unit axis), dist = max(range) - angle, both
@@ -326,8 +329,10 @@ pub fn frictionloss_onset_vjp(
             continue;
         }
         let (_, b) = ref_gains(&ten.solref_fri, ten.solimp_fri[1], h);
-        params_bar.tendon_frictionloss[t] +=
-            bar(ten.velocity(a) + b * ten.velocity(v), ten.velocity(lambda));
+        params_bar.tendon_frictionloss[t] += bar(
+            data.ten_velocity(t, a) + b * data.ten_velocity(t, v),
+            data.ten_velocity(t, lambda),
+        );
     }
 }
 

@@ -3,6 +3,7 @@
 //! module's ([`actuator_law`], [`passive_law`], [`implicit_damping_law`]); these functions only
 //! contract the partials with the incoming adjoints.
 
+use super::tendon::TendonBar;
 use crate::data::Data;
 use crate::dynamics::forces::{
     actuator_law, dof_qpos_adr, implicit_damping_law, passive_law, tendon_implicit_gain,
@@ -41,20 +42,21 @@ fn contract(
 }
 
 /// Reverse of [`crate::dynamics::forces::actuation`] seeded with `f_bar` (nv, the adjoint of
-/// `qfrc_actuator`): accumulates `q_bar` (nq), `v_bar`, `target_bar` (nv) and the gain and force
-/// range adjoints. A clamped actuator's force is its bound: the adjoint goes to that bound only.
+/// `qfrc_actuator`): accumulates `q_bar` (nq), `v_bar`, `target_bar` (nv), the gain and force
+/// range adjoints, and the spatial tendons' length and Jacobian adjoints (`tendon_bar`). A
+/// clamped actuator's force is its bound: the adjoint goes to that bound only. Needs the
+/// tendons of `data` (`ten_length`, `ten_jac`).
 #[allow(clippy::too_many_arguments)]
 pub fn actuation_vjp(
     model: &Model,
     params: &Params,
-    q: &[f64],
-    v: &[f64],
+    (q, v, data): (&[f64], &[f64], &Data),
     control: &Control,
     f_bar: &[f64],
     q_bar: &mut [f64],
     v_bar: &mut [f64],
     target_bar: &mut [f64],
-    params_bar: &mut Params,
+    (params_bar, tendon_bar): (&mut Params, &mut TendonBar),
 ) {
     for d in 0..model.nv {
         let qa = dof_qpos_adr(model, d);
@@ -78,29 +80,32 @@ pub fn actuation_vjp(
             params_bar,
         );
     }
-    // tendon channels: f along J^T, the law on L = sum c q and Ldot = J v
-    for (t, ten) in model.tendons.iter().enumerate() {
+    // tendon channels: f along J^T, the law on L and Ldot = J v (a spatial tendon's L and J
+    // depend on q: their adjoints are kept in `tendon_bar`)
+    for t in 0..model.tendons.len() {
         let ch = model.nv + t;
-        let fb: f64 = ten.jac.iter().map(|&(d, c)| c * f_bar[d]).sum();
-        if fb == 0.0 {
+        let jt = &data.ten_jac[t];
+        let fb: f64 = jt.iter().map(|&(d, c)| c * f_bar[d]).sum();
+        let spatial = model.tendons[t].is_spatial();
+        if fb == 0.0 && !spatial {
             continue;
         }
-        let (_, _, p) = actuator_law(
+        let (f, _, p) = actuator_law(
             control.mode[ch],
             control.target[ch],
-            Some(ten.length(q)),
-            ten.velocity(v),
+            Some(data.ten_length[t]),
+            data.ten_velocity(t, v),
             params.tendon_kp[t],
             params.tendon_kv[t],
             params.tendon_force_range[t],
         );
         target_bar[ch] += p.target * fb;
-        for &(a, c) in &ten.terms {
-            q_bar[a] += c * p.q * fb;
-        }
-        for &(d, c) in &ten.jac {
+        tendon_bar.add_length(model, t, p.q * fb, q_bar);
+        for &(d, c) in jt {
             v_bar[d] += c * p.v * fb;
         }
+        tendon_bar.add_jac(model, t, p.v * fb, v);
+        tendon_bar.add_jac(model, t, f, f_bar);
         let pb = &mut *params_bar;
         pb.tendon_kp[t] += p.kp * fb;
         pb.tendon_kv[t] += p.kv * fb;
@@ -110,18 +115,18 @@ pub fn actuation_vjp(
 }
 
 /// Reverse of [`crate::dynamics::forces::passive`] seeded with `f_bar` (nv, the adjoint of
-/// `qfrc_passive`): accumulates `q_bar` (nq), `v_bar` (nv), and the damping and stiffness
-/// adjoints.
+/// `qfrc_passive`): accumulates `q_bar` (nq), `v_bar` (nv), the damping and stiffness
+/// adjoints, and the spatial tendons' length and Jacobian adjoints (`tendon_bar`). Needs the
+/// tendons of `data`.
 #[allow(clippy::too_many_arguments)]
 pub fn passive_vjp(
     model: &Model,
     params: &Params,
-    q: &[f64],
-    v: &[f64],
+    (q, v, data): (&[f64], &[f64], &Data),
     f_bar: &[f64],
     q_bar: &mut [f64],
     v_bar: &mut [f64],
-    params_bar: &mut Params,
+    (params_bar, tendon_bar): (&mut Params, &mut TendonBar),
 ) {
     for d in 0..model.nv {
         let qa = dof_qpos_adr(model, d);
@@ -129,19 +134,21 @@ pub fn passive_vjp(
         let (_, p) = passive_law(params.dof_damping[d], params.dof_stiffness[d], spring, v[d]);
         contract(&p, f_bar[d], d, qa, q_bar, v_bar, None, params_bar);
     }
-    // tendons: qfrc_passive += J^T f(L, Ldot) with L = sum c q, Ldot = J v
-    for (t, ten) in model.tendons.iter().enumerate() {
-        let fb: f64 = ten.jac.iter().map(|&(d, c)| c * f_bar[d]).sum();
-        if fb == 0.0 {
+    // tendons: qfrc_passive += J^T f(L, Ldot) with Ldot = J v
+    for t in 0..model.tendons.len() {
+        let jt = &data.ten_jac[t];
+        let fb: f64 = jt.iter().map(|&(d, c)| c * f_bar[d]).sum();
+        let spatial = model.tendons[t].is_spatial();
+        if fb == 0.0 && !spatial {
             continue;
         }
-        let (_, p) = tendon_passive_law(params, t, ten.length(q), ten.velocity(v));
-        for &(a, c) in &ten.terms {
-            q_bar[a] += c * p[0] * fb;
-        }
-        for &(d, c) in &ten.jac {
+        let (f, p) = tendon_passive_law(params, t, data.ten_length[t], data.ten_velocity(t, v));
+        tendon_bar.add_length(model, t, p[0] * fb, q_bar);
+        for &(d, c) in jt {
             v_bar[d] += c * p[1] * fb;
         }
+        tendon_bar.add_jac(model, t, p[1] * fb, v);
+        tendon_bar.add_jac(model, t, f, f_bar);
         params_bar.tendon_stiffness[t] += p[2] * fb;
         params_bar.tendon_damping[t] += p[3] * fb;
         params_bar.tendon_lengthspring[t][0] += p[4] * fb;
@@ -152,7 +159,8 @@ pub fn passive_vjp(
 /// Reverse of [`crate::dynamics::forces::implicit_damping`] and
 /// [`crate::dynamics::forces::tendon_implicit_gain`] seeded with `k_bar(i, j)`, the adjoint of
 /// the implicit matrix's symmetric entry (i, j) (j = i or an ancestor of i): accumulates the
-/// damping and kv adjoints of the dofs and tendons. Needs `actuator_clamped` in `data`. In a
+/// damping and kv adjoints of the dofs and tendons, and a spatial tendon's Jacobian adjoint
+/// (its entries `k J_i J_j`: `tendon_bar`). Needs `actuator_clamped` and the tendons in `data`. In a
 /// step the gains enter `M_h = M + h K` (`pipeline::implicit_mass`), so `k_bar(i, i) = -h w_i
 /// a_i` and `k_bar(i, j) = -h (w_i a_j + w_j a_i)` for `w` the adjoint of `M_h a`.
 pub fn implicit_damping_vjp(
@@ -161,7 +169,7 @@ pub fn implicit_damping_vjp(
     control: &Control,
     data: &Data,
     k_bar: impl Fn(usize, usize) -> f64,
-    params_bar: &mut Params,
+    (params_bar, tendon_bar): (&mut Params, &mut TendonBar),
 ) {
     for d in 0..model.nv {
         let (_, p) = implicit_damping_law(
@@ -176,16 +184,29 @@ pub fn implicit_damping_vjp(
         params_bar.dof_kv[d] += p.kv * kb;
     }
     for (t, ten) in model.tendons.iter().enumerate() {
-        let (_, p) = tendon_implicit_gain(model, params, control, data, t);
+        let (k, p) = tendon_implicit_gain(model, params, control, data, t);
         if p.damping == 0.0 && p.kv == 0.0 {
             continue;
         }
+        let jac = &data.ten_jac[t];
         let kb: f64 = ten
             .tree_pairs
             .iter()
-            .map(|&(i, j, _, c)| c * k_bar(i, j))
+            .map(|pair| ten.tree_pair_coef(pair, jac) * k_bar(pair.0, pair.1))
             .sum();
         params_bar.tendon_damping[t] += p.damping * kb;
         params_bar.tendon_kv[t] += p.kv * kb;
+        // a spatial tendon's entries k J_i J_j move with its Jacobian
+        if ten.is_spatial() && k != 0.0 {
+            let at = |d: usize| jac.binary_search_by_key(&d, |x| x.0).ok();
+            for &(i, j, _, _) in &ten.tree_pairs {
+                let (Some(a), Some(b)) = (at(i), at(j)) else {
+                    continue;
+                };
+                let kb = k * k_bar(i, j);
+                tendon_bar.jac[t][a] += kb * jac[b].1;
+                tendon_bar.jac[t][b] += kb * jac[a].1;
+            }
+        }
     }
 }

@@ -43,6 +43,9 @@ pub struct PosAdjoint {
     pub cvel_bar: Vec<Force>,
     /// Adjoints of body inertias `cinert`. (nbody)
     pub inert_bar: Vec<InertiaBar>,
+    /// Adjoints of the spatial tendons' lengths and Jacobians, filled by the stages that read
+    /// them and consumed by [`tendons_vjp`](super::tendon::tendons_vjp).
+    pub tendon_bar: super::tendon::TendonBar,
     /// Adjoints of each contact's point, frame, distance and friction, filled by
     /// [`rows_vjp`](super::constraint_rows::rows_vjp) and consumed by
     /// [`contacts_vjp`](super::contact_geom::contacts_vjp). (ncontact)
@@ -87,6 +90,7 @@ impl PosAdjoint {
             jbar: vec![0.0; nv],
             coef: vec![0.0; nv],
             contact_bar: Vec::new(),
+            tendon_bar: super::tendon::TendonBar::new(model),
             fluid_motion: vec![Motion::zero(); nb],
             fluid_force: vec![Force::zero(); nb],
         }
@@ -94,7 +98,9 @@ impl PosAdjoint {
 
     /// Whether the accumulators are shaped for `model`.
     pub fn fits(&self, model: &Model) -> bool {
-        self.body_wrench.len() == model.nbody && self.cdof_bar.len() == model.nv
+        self.body_wrench.len() == model.nbody
+            && self.cdof_bar.len() == model.nv
+            && self.tendon_bar.length.len() == model.tendons.len()
     }
 
     /// Reset every accumulator to zero (the scratch that the stages' reverse functions
@@ -109,6 +115,7 @@ impl PosAdjoint {
         self.inert_bar
             .iter_mut()
             .for_each(|x| *x = InertiaBar::default());
+        self.tendon_bar.clear();
     }
 }
 

@@ -35,6 +35,7 @@ pub mod rollout;
 pub mod solve;
 pub mod state;
 pub mod step;
+pub mod tendon;
 
 use crate::model::params::PARAM_FIELDS;
 use crate::model::{Model, Params};

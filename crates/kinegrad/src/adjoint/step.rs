@@ -9,6 +9,7 @@ use super::integrator::{integrate_pos_vjp, integrate_vel_vjp, rk_combine_vjp};
 use super::kinematics::{com_vel_vjp, position_vjp, PosAdjoint};
 use super::rnea::{armature_vjp, rnea_vjp};
 use super::solve::{converged, row_seed, solve_vjp};
+use super::tendon::tendons_vjp;
 use super::StepGrad;
 use crate::constraint::{cone::MAX_DIM, Elliptic};
 use crate::data::{Data, RkStages, RowKind, RowState};
@@ -512,20 +513,34 @@ fn accel_vjp(
             -h * (kw[i] * a[j] + kw[j] * a[i])
         }
     };
-    implicit_damping_vjp(model, params, control, data, k_bar, pb);
-    passive_vjp(model, params, q, v, mu, q_bar, v_bar, pb);
+    implicit_damping_vjp(
+        model,
+        params,
+        control,
+        data,
+        k_bar,
+        (&mut *pb, &mut adj.tendon_bar),
+    );
+    passive_vjp(
+        model,
+        params,
+        (q, v, data),
+        mu,
+        q_bar,
+        v_bar,
+        (&mut *pb, &mut adj.tendon_bar),
+    );
     fluid_vjp(model, params, data, mu, adj, pb);
     actuation_vjp(
         model,
         params,
-        q,
-        v,
+        (q, v, data),
         control,
         mu,
         q_bar,
         v_bar,
         &mut grad.target,
-        pb,
+        (&mut *pb, &mut adj.tendon_bar),
     );
     rows_vjp(
         model,
@@ -543,6 +558,7 @@ fn accel_vjp(
     frictionloss_onset_vjp(model, params, data, v, h, mu, pb);
     contacts_vjp(model, params, data, adj, pb);
     com_vel_vjp(model, data, v, adj, v_bar);
+    tendons_vjp(model, data, adj);
     position_vjp(model, params, data, q, adj, q_bar, pb);
 }
 

@@ -467,17 +467,12 @@ pub fn make_rows(model: &Model, params: &Params, q: &[f64], v: &[f64], h: f64, d
             let imp = impedance(&ten.solimp_fri, 0.0);
             let (_, b) = ref_gains(&ten.solref_fri, ten.solimp_fri[1], h);
             let r = ((1.0 - imp) / imp * ten.invweight0).max(1e-15);
-            for &(d, c) in &ten.jac {
+            for &(d, c) in &data.ten_jac[t] {
                 data.efc_nz.push(d);
                 data.efc_j.push(c);
             }
-            push_row(
-                data,
-                RowKind::TendonFriction(t),
-                0.0,
-                -b * ten.velocity(v),
-                r,
-            );
+            let vel = data.ten_velocity(t, v);
+            push_row(data, RowKind::TendonFriction(t), 0.0, -b * vel, r);
             *data.efc_floss.last_mut().expect("pushed") = floss;
         }
     }
@@ -559,8 +554,8 @@ pub fn make_rows(model: &Model, params: &Params, q: &[f64], v: &[f64], h: f64, d
             if !ten.limited {
                 continue;
             }
-            let len = ten.length(q);
-            let vel = ten.velocity(v);
+            let len = data.ten_length[t];
+            let vel = data.ten_velocity(t, v);
             for side in [-1.0f64, 1.0] {
                 let dist = if side < 0.0 {
                     len - ten.range[0]
@@ -571,7 +566,8 @@ pub fn make_rows(model: &Model, params: &Params, q: &[f64], v: &[f64], h: f64, d
                     continue;
                 }
                 let jsign = -side;
-                for &(d, c) in &ten.jac {
+                for k in 0..data.ten_jac[t].len() {
+                    let (d, c) = data.ten_jac[t][k];
                     data.efc_nz.push(d);
                     data.efc_j.push(jsign * c);
                 }

@@ -189,20 +189,20 @@ pub fn actuation(
     // tendon channels: the same law on the tendon's length and rate, applied along J^T (their
     // velocity gain is implicit under implicitfast where M has entries, see
     // `tendon_implicit_gain`; the coupling of dofs on different branches stays explicit)
-    for (t, ten) in model.tendons.iter().enumerate() {
+    for t in 0..model.tendons.len() {
         let ch = model.nv + t;
         let (f, clamped, _) = actuator_law(
             control.mode[ch],
             control.target[ch],
-            Some(ten.length(q)),
-            ten.velocity(v),
+            Some(data.ten_length[t]),
+            data.ten_velocity(t, v),
             params.tendon_kp[t],
             params.tendon_kv[t],
             params.tendon_force_range[t],
         );
         data.actuator_clamped[ch] = clamped;
         if f != 0.0 {
-            for &(d, c) in &ten.jac {
+            for &(d, c) in &data.ten_jac[t] {
                 data.qfrc_actuator[d] += c * f;
             }
         }
@@ -224,10 +224,10 @@ pub fn passive(model: &Model, params: &Params, q: &[f64], v: &[f64], data: &mut 
         let (f, _) = passive_law(params.dof_damping[d], k, spring, v[d]);
         data.qfrc_passive[d] = f;
     }
-    for (t, ten) in model.tendons.iter().enumerate() {
-        let f = tendon_passive_law(params, t, ten.length(q), ten.velocity(v)).0;
+    for t in 0..model.tendons.len() {
+        let f = tendon_passive_law(params, t, data.ten_length[t], data.ten_velocity(t, v)).0;
         if f != 0.0 {
-            for &(d, c) in &ten.jac {
+            for &(d, c) in &data.ten_jac[t] {
                 data.qfrc_passive[d] += c * f;
             }
         }

@@ -7,7 +7,7 @@
 
 use super::{
     ActuatorInfo, CtrlMode, EqType, Equality, GeomType, JointType, Keyframe, Mesh, Model, Options,
-    Params, Tendon,
+    Params, SpatialBranch, Tendon,
 };
 use crate::error::{Error, Result};
 use crate::math::{Mat3, Pose, Quat, Vec3};
@@ -342,8 +342,19 @@ pub struct TendonSpec {
     pub damping: f64,
     /// Spring rest lengths [lo, hi]; `None`: its length at the reference configuration.
     pub springlength: Option<[f64; 2]>,
+    /// A spatial tendon's path (MJCF `<spatial>`), in order; empty for a fixed tendon.
+    pub path: Vec<PathElem>,
     /// Line of the element in the entity's source file (0: unknown), for error messages.
     pub line: u32,
+}
+
+/// One element of a spatial tendon's path.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PathElem {
+    /// A site, by name.
+    Site(String),
+    /// A pulley: a new branch, its length divided by the divisor.
+    Pulley(f64),
 }
 
 impl TendonSpec {
@@ -362,6 +373,7 @@ impl TendonSpec {
             stiffness: 0.0,
             damping: 0.0,
             springlength: None,
+            path: Vec::new(),
             line: 0,
         }
     }
@@ -1097,6 +1109,16 @@ fn add_entity_to_model(
                 ));
             }
         }
+        if !t.path.is_empty() {
+            let ten = spatial_tendon(m, t, &tw, site0)?;
+            tendon_by_name
+                .entry(t.name.as_str())
+                .or_insert(m.tendons.len());
+            let length0 = ten.length0;
+            m.tendons.push(ten);
+            push_tendon_params(&mut m.params0, t, length0);
+            continue;
+        }
         if t.joints.is_empty() {
             return Err(Error::invalid(
                 &tw,
@@ -1145,18 +1167,9 @@ fn add_entity_to_model(
             length0,
             invweight0: 0.0,
             tree_pairs: Vec::new(),
+            spatial: Vec::new(),
         });
-        m.params0.tendon_stiffness.push(t.stiffness);
-        m.params0.tendon_damping.push(t.damping);
-        m.params0.tendon_frictionloss.push(t.frictionloss);
-        m.params0
-            .tendon_lengthspring
-            .push(t.springlength.unwrap_or([length0, length0]));
-        m.params0.tendon_kp.push(0.0);
-        m.params0.tendon_kv.push(0.0);
-        m.params0
-            .tendon_force_range
-            .push([f64::NEG_INFINITY, f64::INFINITY]);
+        push_tendon_params(&mut m.params0, t, length0);
     }
     for a in &spec.actuators {
         let aw = format!(
@@ -1289,10 +1302,19 @@ fn add_entity_to_model(
             Ok(j)
         };
         let tendon = |n: &str| -> Result<usize> {
-            tendon_by_name
+            let t = tendon_by_name
                 .get(n)
                 .copied()
-                .ok_or_else(|| Error::invalid(&ew, format!("unknown tendon '{n}'")))
+                .ok_or_else(|| Error::invalid(&ew, format!("unknown tendon '{n}'")))?;
+            if m.tendons[t].is_spatial() {
+                return Err(Error::invalid(
+                    &ew,
+                    format!(
+                        "an equality on spatial tendon '{n}' is unsupported (fixed tendons only)"
+                    ),
+                ));
+            }
+            Ok(t)
         };
         let obj = match e.kind {
             EqType::Connect | EqType::Weld => [body(&e.obj[0])?, body(&e.obj[1])?],
@@ -1435,4 +1457,82 @@ fn finish(m: &mut Model) -> std::result::Result<(), usize> {
     super::compile::set_collision_pairs(m);
     super::compile::set_mass_pattern(m);
     super::compile::compute_invweight0(m)
+}
+
+/// A tendon's parameters (its spring rest lengths default to `length0`, its length at qpos0).
+fn push_tendon_params(p: &mut Params, t: &TendonSpec, length0: f64) {
+    p.tendon_stiffness.push(t.stiffness);
+    p.tendon_damping.push(t.damping);
+    p.tendon_frictionloss.push(t.frictionloss);
+    p.tendon_lengthspring
+        .push(t.springlength.unwrap_or([length0, length0]));
+    p.tendon_kp.push(0.0);
+    p.tendon_kv.push(0.0);
+    p.tendon_force_range
+        .push([f64::NEG_INFINITY, f64::INFINITY]);
+}
+
+/// The spatial tendon of `t` (its path's sites named among the entity's, from model site
+/// `site0`): branches of at least two sites, pulley divisors positive; its length at qpos0 and
+/// the dofs its Jacobian can touch.
+fn spatial_tendon(m: &Model, t: &TendonSpec, tw: &str, site0: usize) -> Result<Tendon> {
+    let mut branches = vec![SpatialBranch {
+        divisor: 1.0,
+        sites: Vec::new(),
+    }];
+    for el in &t.path {
+        match el {
+            PathElem::Site(name) => {
+                let s = (site0..m.site_name.len())
+                    .find(|&s| m.site_name[s] == *name)
+                    .ok_or_else(|| Error::invalid(tw, format!("unknown site '{name}'")))?;
+                branches.last_mut().expect("one branch").sites.push(s);
+            }
+            PathElem::Pulley(d) => {
+                if !(d.is_finite() && *d > 0.0) {
+                    return Err(Error::invalid(
+                        tw,
+                        format!("pulley divisor must be positive, got {d}"),
+                    ));
+                }
+                branches.push(SpatialBranch {
+                    divisor: *d,
+                    sites: Vec::new(),
+                });
+            }
+        }
+    }
+    if let Some(b) = branches.iter().find(|b| b.sites.len() < 2) {
+        return Err(Error::invalid(
+            tw,
+            format!(
+                "each branch of a spatial tendon needs at least two sites, one has {}",
+                b.sites.len()
+            ),
+        ));
+    }
+    let mut ten = Tendon {
+        name: t.name.clone(),
+        terms: Vec::new(),
+        jac: Vec::new(),
+        limited: t.range.is_some(),
+        range: t.range.unwrap_or([f64::NEG_INFINITY, f64::INFINITY]),
+        solref_lim: t.solref_lim,
+        solimp_lim: t.solimp_lim,
+        margin: t.margin,
+        solref_fri: t.solref_fri,
+        solimp_fri: t.solimp_fri,
+        length0: 0.0,
+        invweight0: 0.0,
+        tree_pairs: Vec::new(),
+        spatial: branches,
+    };
+    let dof_last = super::compile::body_dof_last(m);
+    ten.jac = super::tendon_path::spatial_dofs(m, &ten, &dof_last);
+    let poses = super::compile::body_poses0(m);
+    ten.length0 = super::tendon_path::spatial_length(&ten, |s| {
+        let (p, q) = poses[m.site_body[s]];
+        p + q * m.site_pos[s]
+    });
+    Ok(ten)
 }

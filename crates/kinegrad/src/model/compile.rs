@@ -286,13 +286,34 @@ pub(crate) fn compute_invweight0(model: &mut Model) -> std::result::Result<(), u
         }
         let mut x = vec![0.0; nv];
         let mut tendons = std::mem::take(&mut model.tendons);
+        // a spatial tendon's Jacobian at qpos0, from the sites' positions and the dof subspaces
+        let cdof: Vec<crate::math::Motion> = s
+            .iter()
+            .map(|m| {
+                crate::math::Motion::new(Vec3::new(m[0], m[1], m[2]), Vec3::new(m[3], m[4], m[5]))
+            })
+            .collect();
         for t in &mut tendons {
+            let mut jac = t.jac.clone();
+            if t.is_spatial() {
+                super::tendon_path::spatial(
+                    model,
+                    t,
+                    |site| {
+                        let b = model.site_body[site];
+                        xpos[b] + xquat[b] * model.site_pos[site]
+                    },
+                    &cdof,
+                    &dof_last,
+                    &mut jac,
+                );
+            }
             x.iter_mut().for_each(|v| *v = 0.0);
-            for &(d, c) in &t.jac {
+            for &(d, c) in &jac {
                 x[d] = c;
             }
             super::mass::solve(model, &m, &mut x);
-            t.invweight0 = t.jac.iter().map(|&(d, c)| c * x[d]).sum();
+            t.invweight0 = jac.iter().map(|&(d, c)| c * x[d]).sum();
             // J^T J where M has entries: row i (the descendant), column j (i or an ancestor)
             t.tree_pairs.clear();
             for &(i, ci) in &t.jac {

@@ -19,7 +19,7 @@ mod xml;
 
 use super::builder::{
     ActuatorSpec, BaseMode, BodySpec, EntitySpec, EqualitySpec, GeomSpec, JointSpec, KeyframeSpec,
-    Medium, ModelBuilder, SiteSpec, TendonSpec,
+    Medium, ModelBuilder, PathElem, SiteSpec, TendonSpec,
 };
 use super::inertia::{self, MassProps};
 use super::mesh::MeshInertia;
@@ -607,16 +607,52 @@ impl Loader {
         Ok(())
     }
 
-    /// One child of `<tendon>`: a fixed tendon (its joints and coefficients, limit, friction,
-    /// spring); spatial tendons are reported and skipped.
+    /// One child of `<tendon>`: a fixed tendon (its joints and coefficients) or a spatial one
+    /// (its sites and pulleys; one that wraps around a geom is reported and skipped), with
+    /// its limit, friction and spring.
     fn tendon(&mut self, n: &XNode) -> Result<()> {
-        if n.tag != "fixed" {
+        if n.tag != "fixed" && n.tag != "spatial" {
             self.warn(format!(
-                "<tendon><{}> {}: only fixed tendons are supported yet, ignored",
+                "<tendon><{}> {}: unknown tendon kind, ignored",
                 n.tag,
                 n.attr("name").unwrap_or("")
             ));
             return Ok(());
+        }
+        let mut path = Vec::new();
+        if n.tag == "spatial" {
+            for c in &n.children {
+                match c.tag.as_str() {
+                    "site" => {
+                        let s = c
+                            .attr("site")
+                            .ok_or_else(|| c.err("missing attribute 'site'"))?;
+                        path.push(PathElem::Site(format!("{s}{}", self.suffix)));
+                    }
+                    "pulley" => {
+                        let d = c
+                            .attr("divisor")
+                            .ok_or_else(|| c.err("missing attribute 'divisor'"))?;
+                        let d = d
+                            .trim()
+                            .parse::<f64>()
+                            .map_err(|_| c.err(format!("attribute 'divisor': bad number '{d}'")))?;
+                        path.push(PathElem::Pulley(d));
+                    }
+                    "geom" => {
+                        // the path would wrap around the geom: without the wrap its length
+                        // and forces would be wrong, so the tendon is left out
+                        self.warn(format!(
+                            "<tendon><spatial> {}: wrapping around geom '{}' is unsupported, \
+                             tendon ignored",
+                            n.attr("name").unwrap_or(""),
+                            c.attr("geom").unwrap_or("")
+                        ));
+                        return Ok(());
+                    }
+                    _ => {}
+                }
+            }
         }
         let classes = self.classes.clone();
         let cname = n.attr("class").unwrap_or("main");
@@ -646,6 +682,7 @@ impl Loader {
             joints.push((format!("{jn}{}", self.suffix), coef));
         }
         let mut t = TendonSpec::new(name, joints);
+        t.path = path;
         t.line = self.line_of(n);
         let range = e.arr::<2>("range")?;
         let limited = e
@@ -1938,9 +1975,9 @@ impl Loader {
         };
         if tendon {
             if !self.spec.tendons.iter().any(|t| t.name == joint) {
-                // a spatial tendon (skipped with a warning) or a name that does not exist
+                // a wrapping spatial tendon (skipped with a warning) or a name that does not exist
                 self.warn(format!(
-                    "{what}: tendon '{joint}' is not a fixed tendon of this file, ignored"
+                    "{what}: tendon '{joint}' is not a tendon of this file kinegrad loads, ignored"
                 ));
                 return Ok(());
             }

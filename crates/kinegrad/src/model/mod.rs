@@ -19,6 +19,7 @@ pub mod mesh_io;
 pub mod mjcf;
 pub mod params;
 pub mod primitives;
+pub mod tendon_path;
 pub mod urdf;
 
 pub use crate::joint::JointType;
@@ -680,18 +681,54 @@ pub struct Tendon {
     /// The entries of `J^T J` inside M's tree pattern: (dof i, dof j an ancestor of i or i,
     /// index in `dof_m_col`, `J_i J_j`). The implicit integrator's share of the tendon's
     /// damping and actuator kv (MuJoCo's implicitfast keeps `qDeriv` only where M has entries;
-    /// the coupling of dofs on different branches stays explicit).
+    /// the coupling of dofs on different branches stays explicit). A spatial tendon's
+    /// coefficients change with q: [`Tendon::tree_pair_coef`] reads them from its Jacobian.
     pub tree_pairs: Vec<(usize, usize, usize, f64)>,
+    /// A spatial tendon's path (empty for a fixed tendon): its branches through sites
+    /// ([`crate::tendon`]). Its `terms` are then empty and its `jac` gives the dofs its
+    /// Jacobian can touch (values per step in `Data::ten_jac`).
+    pub spatial: Vec<SpatialBranch>,
+}
+
+/// One branch of a spatial tendon's path: the polyline through its sites, its length divided
+/// by `divisor` (MuJoCo's `<pulley divisor>`; 1 for the first branch).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpatialBranch {
+    /// The length's divisor.
+    pub divisor: f64,
+    /// The sites (model indices), in path order.
+    pub sites: Vec<usize>,
 }
 
 impl Tendon {
-    /// Its length at positions `q`.
+    /// Whether it is a spatial tendon (a path through sites).
+    #[inline]
+    pub fn is_spatial(&self) -> bool {
+        !self.spatial.is_empty()
+    }
+
+    /// A fixed tendon's length at positions `q` (a spatial tendon's: `Data::ten_length`).
     #[inline]
     pub fn length(&self, q: &[f64]) -> f64 {
         self.terms.iter().map(|&(a, c)| c * q[a]).sum()
     }
 
-    /// Its rate of change at velocities `v`.
+    /// The coefficient `J_i J_j` of its tree pair `(i, j, _, c)` for the Jacobian `jac`
+    /// (`Data::ten_jac`): `c` for a fixed tendon, from `jac` for a spatial one.
+    #[inline]
+    pub fn tree_pair_coef(&self, pair: &(usize, usize, usize, f64), jac: &[(usize, f64)]) -> f64 {
+        if self.spatial.is_empty() {
+            return pair.3;
+        }
+        let at = |d: usize| {
+            jac.binary_search_by_key(&d, |x| x.0)
+                .map_or(0.0, |k| jac[k].1)
+        };
+        at(pair.0) * at(pair.1)
+    }
+
+    /// A fixed tendon's rate of change at velocities `v` (a spatial tendon's:
+    /// `Data::ten_velocity`).
     #[inline]
     pub fn velocity(&self, v: &[f64]) -> f64 {
         self.jac.iter().map(|&(d, c)| c * v[d]).sum()
