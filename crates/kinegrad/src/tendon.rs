@@ -16,6 +16,7 @@
 //! `Data::ten_length`. The reverse is `adjoint/tendon.rs`.
 
 use crate::data::Data;
+use crate::math::{Mat3, Vec3};
 use crate::model::tendon_path::spatial;
 use crate::model::Model;
 
@@ -30,14 +31,28 @@ pub fn tendons(model: &Model, q: &[f64], data: &mut Data) {
         }
         let mut jac = std::mem::take(&mut data.ten_jac[t]);
         let (xpos, xmat) = (&data.xpos, &data.xmat);
+        // (a wrap geom's pose from its body's: a recomputed substep updates only the poses of
+        // the geoms in contact)
         data.ten_length[t] = spatial(
             model,
             ten,
-            |s| xpos[model.site_body[s]] + xmat[model.site_body[s]] * model.site_pos[s],
+            (
+                |s| xpos[model.site_body[s]] + xmat[model.site_body[s]] * model.site_pos[s],
+                |g| wrap_geom_pose(model, xpos, xmat, g),
+            ),
             &data.cdof,
             &data.body_dof_last,
             &mut jac,
         );
         data.ten_jac[t] = jac;
     }
+}
+
+/// The world pose of geom `g` from its body's pose (`xpos`, `xmat`).
+pub fn wrap_geom_pose(model: &Model, xpos: &[Vec3], xmat: &[Mat3], g: usize) -> (Vec3, Mat3) {
+    let b = model.geom_body[g];
+    (
+        xpos[b] + xmat[b] * model.geom_pos[g],
+        xmat[b] * model.geom_quat[g].to_rotation_matrix().matrix(),
+    )
 }

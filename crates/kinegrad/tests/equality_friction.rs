@@ -62,6 +62,21 @@ fn spatial_chain(integrator: Integrator) -> Model {
     model
 }
 
+/// python/tests/models/wrap_tendon.xml: spatial tendons wrapping around a sphere (a side site
+/// outside it; another inside: MuJoCo's inside wrap) and a cylinder (with and without a side
+/// site), with springs, a damper, a limit and dry friction.
+fn wrap_chain(integrator: Integrator) -> Model {
+    let model = load("wrap_tendon.xml", integrator);
+    let wraps = model
+        .tendons
+        .iter()
+        .flat_map(|t| &t.spatial)
+        .flat_map(|b| b.wraps.iter().flatten())
+        .count();
+    assert_eq!(wraps, 4);
+    model
+}
+
 fn load(file: &str, integrator: Integrator) -> Model {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../python/tests/models")
@@ -178,10 +193,13 @@ fn one_step_reverse_matches_central_differences_in_every_input() {
         (Integrator::ImplicitFast, "fixed"),
         (Integrator::Euler, "spatial"),
         (Integrator::ImplicitFast, "spatial"),
+        (Integrator::Euler, "wrapping"),
+        (Integrator::ImplicitFast, "wrapping"),
     ] {
         let model = match tendons {
             "fixed" => tendon_chain(integrator),
             "spatial" => spatial_chain(integrator),
+            "wrapping" => wrap_chain(integrator),
             _ => chain(integrator),
         };
         for seed in [2, 3, 4] {
@@ -278,6 +296,41 @@ fn hundred_step_gradient_through_tendons_matches_central_differences() {
 fn hundred_step_gradient_through_spatial_tendons_matches_central_differences() {
     hundred_step_check(&spatial_chain(Integrator::ImplicitFast), 6);
     hundred_step_check(&spatial_chain(Integrator::Euler), 7);
+}
+
+#[test]
+fn hundred_step_gradient_through_wrapping_tendons_matches_central_differences() {
+    for (integrator, seed) in [(Integrator::ImplicitFast, 8), (Integrator::Euler, 9)] {
+        let model = wrap_chain(integrator);
+        // the four wraps stay engaged over the run (a wrap that switches on or off at a side
+        // site's boundary makes the length jump: no derivative there)
+        let mut s = moving_state(&model, seed, 0);
+        let (mut d, mut carry) = (Data::new(&model), StepCarry::new(&model));
+        for _ in 0..100 {
+            let c = Control::new(&model);
+            pipeline::step(&model, &model.params0, &mut s, &c, &mut carry, &mut d).unwrap();
+            assert_eq!(wrapped_segments(&model, &d), 4);
+        }
+        hundred_step_check(&model, seed);
+    }
+}
+
+/// How many segments of the model's spatial tendons wrap around their geoms in `d`'s pose.
+fn wrapped_segments(model: &Model, d: &Data) -> usize {
+    use kinegrad::model::tendon_path::segment;
+    let site =
+        |x: usize| d.xpos[model.site_body[x]] + d.xmat[model.site_body[x]] * model.site_pos[x];
+    let pose = |g: usize| kinegrad::tendon::wrap_geom_pose(model, &d.xpos, &d.xmat, g);
+    model
+        .tendons
+        .iter()
+        .flat_map(|t| &t.spatial)
+        .map(|b| {
+            (0..b.sites.len() - 1)
+                .filter(|&k| segment(model, b, k, &site, &pose).n == 4)
+                .count()
+        })
+        .sum()
 }
 
 /// The loss on the state after `steps` unforced steps from `s0` (a weighted sum of the positions

@@ -16,8 +16,11 @@
 
 use super::kinematics::PosAdjoint;
 use crate::data::Data;
-use crate::math::{Force, Motion, Vec3};
-use crate::model::Model;
+use crate::math::dual::{Dual, Real};
+use crate::math::{Force, Mat3, Motion, Vec3};
+use crate::model::tendon_path::{self, segment, Wrap};
+use crate::model::{GeomType, Model, TendonWrap};
+use crate::tendon::wrap_geom_pose;
 
 /// The adjoints of the spatial tendons' lengths and Jacobian values, kept until
 /// [`tendons_vjp`].
@@ -101,33 +104,39 @@ pub fn tendons_vjp(model: &Model, data: &Data, adj: &mut PosAdjoint) {
         let l_bar = adj.tendon_bar.length[t];
         let jbar = std::mem::take(&mut adj.tendon_bar.jac[t]);
         if l_bar != 0.0 || jbar.iter().any(|x| *x != 0.0) {
-            let site = |s: usize| {
-                let b = model.site_body[s];
-                (b, data.xpos[b] + data.xmat[b] * model.site_pos[s])
+            let site_pos = |s: usize| {
+                data.xpos[model.site_body[s]] + data.xmat[model.site_body[s]] * model.site_pos[s]
             };
+            let geom_pose = |g: usize| wrap_geom_pose(model, &data.xpos, &data.xmat, g);
             for branch in &ten.spatial {
                 let w = 1.0 / branch.divisor;
-                for pair in branch.sites.windows(2) {
-                    let ((ba, pa), (bb, pb)) = (site(pair[0]), site(pair[1]));
-                    let d = pb - pa;
-                    let len = d.norm();
-                    if !(len > 0.0) {
-                        continue;
-                    }
-                    let u = d / len;
-                    let mut p_bar = [u * (-w * l_bar), u * (w * l_bar)];
-                    let mut u_bar = Vec3::zeros();
-                    if ba != bb {
-                        for (e, (b, p, sign)) in [(ba, pa, -w), (bb, pb, w)].into_iter().enumerate()
-                        {
+                for k in 0..branch.sites.len() - 1 {
+                    let seg = segment(model, branch, k, &site_pos, &geom_pose);
+                    // each point's adjoint, from the straight pieces
+                    let mut p_bar = [Vec3::zeros(); 4];
+                    for i in seg.pieces() {
+                        let ((ba, pa), (bb, pb)) = (seg.pts[i], seg.pts[i + 1]);
+                        let d = pb - pa;
+                        let len = d.norm();
+                        if !(len > 0.0) {
+                            continue;
+                        }
+                        let u = d / len;
+                        p_bar[i] -= u * (w * l_bar);
+                        p_bar[i + 1] += u * (w * l_bar);
+                        if ba == bb {
+                            continue;
+                        }
+                        let mut u_bar = Vec3::zeros();
+                        for (e, b, p, sign) in [(i, ba, pa, -w), (i + 1, bb, pb, w)] {
                             let mut xi = Motion::zero();
                             let mut dof = data.body_dof_last[b];
                             while dof != usize::MAX {
-                                let k = ten
+                                let kk = ten
                                     .jac
                                     .binary_search_by_key(&dof, |x| x.0)
-                                    .expect("a site body's dofs are in the tendon's Jacobian");
-                                let jb = jbar[k] * sign;
+                                    .expect("a path body's dofs are in the tendon's Jacobian");
+                                let jb = jbar[kk] * sign;
                                 if jb != 0.0 {
                                     xi += data.cdof[dof] * jb;
                                     adj.cdof_bar[dof] += Force::new(p.cross(&u), u) * jb;
@@ -137,12 +146,30 @@ pub fn tendons_vjp(model: &Model, data: &Data, adj: &mut PosAdjoint) {
                             u_bar += xi.point_velocity(&p);
                             p_bar[e] += u.cross(&xi.ang);
                         }
+                        let d_bar = (u_bar - u * u.dot(&u_bar)) / len;
+                        p_bar[i + 1] += d_bar;
+                        p_bar[i] -= d_bar;
                     }
-                    let d_bar = (u_bar - u * u.dot(&u_bar)) / len;
-                    p_bar[1] += d_bar;
-                    p_bar[0] -= d_bar;
-                    for ((b, p), pbar) in [(ba, pa), (bb, pb)].into_iter().zip(p_bar) {
-                        adj.body_wrench[b] += Force::new(p.cross(&pbar), pbar);
+                    let last = seg.n - 1;
+                    if seg.n == 4 {
+                        // the wrap points and the arc move with both sites and the geom
+                        let wrap = branch.wraps[k].expect("a wrapped segment has its geom");
+                        let (x0_bar, x1_bar, g_bar) = wrap_vjp(
+                            model,
+                            &wrap,
+                            (&seg.pts[0].1, &seg.pts[3].1),
+                            &geom_pose,
+                            wrap.side.map(&site_pos).as_ref(),
+                            (&p_bar[1], &p_bar[2], w * l_bar),
+                        );
+                        p_bar[0] += x0_bar;
+                        p_bar[3] += x1_bar;
+                        adj.body_wrench[model.geom_body[wrap.geom]] += g_bar;
+                    }
+                    // the sites are points of their bodies
+                    for e in [0, last] {
+                        let (b, p) = seg.pts[e];
+                        adj.body_wrench[b] += Force::new(p.cross(&p_bar[e]), p_bar[e]);
                     }
                 }
             }
@@ -152,4 +179,62 @@ pub fn tendons_vjp(model: &Model, data: &Data, adj: &mut PosAdjoint) {
         adj.tendon_bar.jac[t] = jbar;
         adj.tendon_bar.length[t] = 0.0;
     }
+}
+
+/// Reverse of a segment's wrap ([`crate::model::tendon_path::wrap`]) from `x0` to `x1` around
+/// `wrap`'s geom (pose by `geom_pose`; `side`: the side site's position, whose motion only
+/// changes discrete choices): the adjoints of the wrap points and of the arc length
+/// (`bars`) into those of the two sites and the wrench on the geom's body. Exact, by dual
+/// numbers over the sites' positions and the geom's translation and rotation.
+fn wrap_vjp(
+    model: &Model,
+    wrap: &TendonWrap,
+    (x0, x1): (&Vec3, &Vec3),
+    geom_pose: &impl Fn(usize) -> (Vec3, Mat3),
+    side: Option<&Vec3>,
+    (w0_bar, w1_bar, arc_bar): (&Vec3, &Vec3, f64),
+) -> (Vec3, Vec3, Force) {
+    type D = Dual<12>;
+    let (gp, gr) = geom_pose(wrap.geom);
+    let var3 = |v: &Vec3, at: usize| [0, 1, 2].map(|i| D::var(v[i], at + i));
+    // a rotation dtheta (tangents 9..12) turns the geom: d rot = [dtheta]x rot
+    let rot = [0, 1, 2].map(|r| {
+        [0, 1, 2].map(|c| {
+            let col: Vec3 = gr.column(c).into_owned();
+            let mut x = D::c(gr[(r, c)]);
+            for a in 0..3 {
+                x.d[9 + a] = Vec3::ith(a, 1.0).cross(&col)[r];
+            }
+            x
+        })
+    });
+    let g = Wrap {
+        pos: var3(&gp, 6),
+        rot,
+        radius: model.geom_size[wrap.geom].x,
+        cylinder: model.geom_type[wrap.geom] == GeomType::Cylinder,
+    };
+    let side = side.map(|s| [0, 1, 2].map(|i| D::c(s[i])));
+    let Some((w0, w1, arc)) = tendon_path::wrap(&var3(x0, 0), &var3(x1, 3), &g, side.as_ref())
+    else {
+        return (Vec3::zeros(), Vec3::zeros(), Force::zero());
+    };
+    // the adjoint of each tangent
+    let mut t_bar = [0.0; 12];
+    for (k, tb) in t_bar.iter_mut().enumerate() {
+        *tb = arc_bar * arc.d[k]
+            + (0..3)
+                .map(|i| w0_bar[i] * w0[i].d[k] + w1_bar[i] * w1[i].d[k])
+                .sum::<f64>();
+    }
+    let x0_bar = Vec3::new(t_bar[0], t_bar[1], t_bar[2]);
+    let x1_bar = Vec3::new(t_bar[3], t_bar[4], t_bar[5]);
+    // the geom moves with its body's twist (w, v): dpos = v + w x pos, dtheta = w
+    let dp_bar = Vec3::new(t_bar[6], t_bar[7], t_bar[8]);
+    let dth_bar = Vec3::new(t_bar[9], t_bar[10], t_bar[11]);
+    (
+        x0_bar,
+        x1_bar,
+        Force::new(dth_bar + gp.cross(&dp_bar), dp_bar),
+    )
 }

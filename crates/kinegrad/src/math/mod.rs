@@ -7,6 +7,7 @@
 //! Keeping every body in one frame removes the per-joint transforms from the
 //! recursions and makes their adjoints short.
 
+pub mod dual;
 pub mod spatial;
 
 pub use spatial::{Force, Inertia, Motion};

@@ -7,7 +7,7 @@
 
 use super::{
     ActuatorInfo, CtrlMode, EqType, Equality, GeomType, JointType, Keyframe, Mesh, Model, Options,
-    Params, SpatialBranch, Tendon,
+    Params, SpatialBranch, Tendon, TendonWrap,
 };
 use crate::error::{Error, Result};
 use crate::math::{Mat3, Pose, Quat, Vec3};
@@ -355,6 +355,14 @@ pub enum PathElem {
     Site(String),
     /// A pulley: a new branch, its length divided by the divisor.
     Pulley(f64),
+    /// A sphere or cylinder geom, by name, the segment between the sites around it wraps
+    /// around (on the side of the named side site, if any).
+    Geom {
+        /// The geom.
+        name: String,
+        /// The side site.
+        side: Option<String>,
+    },
 }
 
 impl TendonSpec {
@@ -1110,7 +1118,7 @@ fn add_entity_to_model(
             }
         }
         if !t.path.is_empty() {
-            let ten = spatial_tendon(m, t, &tw, site0)?;
+            let ten = spatial_tendon(m, t, &tw, (site0, geom0))?;
             tendon_by_name
                 .entry(t.name.as_str())
                 .or_insert(m.tendons.len());
@@ -1475,18 +1483,54 @@ fn push_tendon_params(p: &mut Params, t: &TendonSpec, length0: f64) {
 /// The spatial tendon of `t` (its path's sites named among the entity's, from model site
 /// `site0`): branches of at least two sites, pulley divisors positive; its length at qpos0 and
 /// the dofs its Jacobian can touch.
-fn spatial_tendon(m: &Model, t: &TendonSpec, tw: &str, site0: usize) -> Result<Tendon> {
+fn spatial_tendon(
+    m: &Model,
+    t: &TendonSpec,
+    tw: &str,
+    (site0, geom0): (usize, usize),
+) -> Result<Tendon> {
     let mut branches = vec![SpatialBranch {
         divisor: 1.0,
         sites: Vec::new(),
+        wraps: Vec::new(),
     }];
+    let site = |name: &str| {
+        (site0..m.site_name.len())
+            .find(|&s| m.site_name[s] == *name)
+            .ok_or_else(|| Error::invalid(tw, format!("unknown site '{name}'")))
+    };
+    // a geom waiting for the site that ends its segment
+    let mut pending: Option<TendonWrap> = None;
     for el in &t.path {
         match el {
             PathElem::Site(name) => {
-                let s = (site0..m.site_name.len())
-                    .find(|&s| m.site_name[s] == *name)
-                    .ok_or_else(|| Error::invalid(tw, format!("unknown site '{name}'")))?;
-                branches.last_mut().expect("one branch").sites.push(s);
+                let s = site(name)?;
+                let b = branches.last_mut().expect("one branch");
+                if !b.sites.is_empty() {
+                    b.wraps.push(pending.take());
+                } else if pending.is_some() {
+                    return Err(Error::invalid(tw, "a wrap geom must follow a site"));
+                }
+                b.sites.push(s);
+            }
+            PathElem::Geom { name, side } => {
+                let g = (geom0..m.ngeom)
+                    .find(|&g| m.geom_name[g] == *name)
+                    .ok_or_else(|| Error::invalid(tw, format!("unknown geom '{name}'")))?;
+                if !matches!(m.geom_type[g], GeomType::Sphere | GeomType::Cylinder) {
+                    return Err(Error::invalid(
+                        tw,
+                        format!("geom '{name}': a tendon wraps around spheres and cylinders only"),
+                    ));
+                }
+                if pending.is_some() || branches.last().is_none_or(|b| b.sites.is_empty()) {
+                    return Err(Error::invalid(
+                        tw,
+                        format!("geom '{name}' must sit between two sites"),
+                    ));
+                }
+                let side = side.as_deref().map(site).transpose()?;
+                pending = Some(TendonWrap { geom: g, side });
             }
             PathElem::Pulley(d) => {
                 if !(d.is_finite() && *d > 0.0) {
@@ -1495,12 +1539,19 @@ fn spatial_tendon(m: &Model, t: &TendonSpec, tw: &str, site0: usize) -> Result<T
                         format!("pulley divisor must be positive, got {d}"),
                     ));
                 }
+                if pending.is_some() {
+                    return Err(Error::invalid(tw, "a wrap geom must be followed by a site"));
+                }
                 branches.push(SpatialBranch {
                     divisor: *d,
                     sites: Vec::new(),
+                    wraps: Vec::new(),
                 });
             }
         }
+    }
+    if pending.is_some() {
+        return Err(Error::invalid(tw, "a wrap geom must be followed by a site"));
     }
     if let Some(b) = branches.iter().find(|b| b.sites.len() < 2) {
         return Err(Error::invalid(
@@ -1530,9 +1581,20 @@ fn spatial_tendon(m: &Model, t: &TendonSpec, tw: &str, site0: usize) -> Result<T
     let dof_last = super::compile::body_dof_last(m);
     ten.jac = super::tendon_path::spatial_dofs(m, &ten, &dof_last);
     let poses = super::compile::body_poses0(m);
-    ten.length0 = super::tendon_path::spatial_length(&ten, |s| {
-        let (p, q) = poses[m.site_body[s]];
-        p + q * m.site_pos[s]
-    });
+    ten.length0 = super::tendon_path::spatial_length(
+        m,
+        &ten,
+        |s| {
+            let (p, q) = poses[m.site_body[s]];
+            p + q * m.site_pos[s]
+        },
+        |g| {
+            let (p, q) = poses[m.geom_body[g]];
+            (
+                p + q * m.geom_pos[g],
+                *(q * m.geom_quat[g]).to_rotation_matrix().matrix(),
+            )
+        },
+    );
     Ok(ten)
 }

@@ -299,10 +299,21 @@ pub(crate) fn compute_invweight0(model: &mut Model) -> std::result::Result<(), u
                 super::tendon_path::spatial(
                     model,
                     t,
-                    |site| {
-                        let b = model.site_body[site];
-                        xpos[b] + xquat[b] * model.site_pos[site]
-                    },
+                    (
+                        |site| {
+                            let b = model.site_body[site];
+                            xpos[b] + xquat[b] * model.site_pos[site]
+                        },
+                        |g| {
+                            let b = model.geom_body[g];
+                            (
+                                xpos[b] + xquat[b] * model.geom_pos[g],
+                                *(xquat[b] * model.geom_quat[g])
+                                    .to_rotation_matrix()
+                                    .matrix(),
+                            )
+                        },
+                    ),
                     &cdof,
                     &dof_last,
                     &mut jac,

@@ -608,8 +608,8 @@ impl Loader {
     }
 
     /// One child of `<tendon>`: a fixed tendon (its joints and coefficients) or a spatial one
-    /// (its sites and pulleys; one that wraps around a geom is reported and skipped), with
-    /// its limit, friction and spring.
+    /// (its sites, wrapping geoms with their side sites, and pulleys), with its limit, friction
+    /// and spring.
     fn tendon(&mut self, n: &XNode) -> Result<()> {
         if n.tag != "fixed" && n.tag != "spatial" {
             self.warn(format!(
@@ -640,15 +640,14 @@ impl Loader {
                         path.push(PathElem::Pulley(d));
                     }
                     "geom" => {
-                        // the path would wrap around the geom: without the wrap its length
-                        // and forces would be wrong, so the tendon is left out
-                        self.warn(format!(
-                            "<tendon><spatial> {}: wrapping around geom '{}' is unsupported, \
-                             tendon ignored",
-                            n.attr("name").unwrap_or(""),
-                            c.attr("geom").unwrap_or("")
-                        ));
-                        return Ok(());
+                        let g = c
+                            .attr("geom")
+                            .ok_or_else(|| c.err("missing attribute 'geom'"))?;
+                        let side = c.attr("sidesite").map(|s| format!("{s}{}", self.suffix));
+                        path.push(PathElem::Geom {
+                            name: format!("{g}{}", self.suffix),
+                            side,
+                        });
                     }
                     _ => {}
                 }
@@ -1975,7 +1974,7 @@ impl Loader {
         };
         if tendon {
             if !self.spec.tendons.iter().any(|t| t.name == joint) {
-                // a wrapping spatial tendon (skipped with a warning) or a name that does not exist
+                // a name that does not exist
                 self.warn(format!(
                     "{what}: tendon '{joint}' is not a tendon of this file kinegrad loads, ignored"
                 ));

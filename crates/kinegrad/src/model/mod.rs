@@ -698,6 +698,18 @@ pub struct SpatialBranch {
     pub divisor: f64,
     /// The sites (model indices), in path order.
     pub sites: Vec<usize>,
+    /// For each segment between consecutive sites, the geom it wraps around, if any.
+    pub wraps: Vec<Option<TendonWrap>>,
+}
+
+/// A segment of a spatial tendon that wraps around a sphere or cylinder geom
+/// ([`tendon_path`]), on the side of `side` (a site) if given.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TendonWrap {
+    /// The geom (sphere or cylinder).
+    pub geom: usize,
+    /// The side site.
+    pub side: Option<usize>,
 }
 
 impl Tendon {
