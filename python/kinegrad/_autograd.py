@@ -246,6 +246,33 @@ class KinematicsFunction(torch.autograd.Function):
         return (None, None, torch.from_numpy(qb), torch.from_numpy(vb), None, *_param_grads(ctx.names, pb))
 
 
+class TendonLengthFunction(torch.autograd.Function):
+    """(qpos, *params) -> every tendon's length (N, ntendon): fixed tendons' sum of coef * q,
+    spatial tendons' paths through sites and around their wrap geoms."""
+
+    @staticmethod
+    def forward(ctx, scene, snap, q, names, *params):
+        snap = _snap_with(snap, names, params)
+        scene._sync_params(snap)
+        out = scene._native.tendon_lengths(_np(q))
+        ctx.link, ctx.snap, ctx.names = scene._link, snap, tuple(names)
+        ctx.save_for_backward(q)
+        return torch.from_numpy(out)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g):
+        (q,) = ctx.saved_tensors
+        link = ctx.link
+        bar = _seed_np(g, tuple(g.shape))
+        if _first_bad(bar) is not None:
+            raise RuntimeError("backward: the gradient w.r.t. a tendon length contains NaN or inf")
+        with link.lock:
+            link.sync_params(ctx.snap)
+            qb, _vb, pb = link.native.tendon_lengths_vjp(_np(q), bar)
+        return (None, None, torch.from_numpy(qb), None, *_param_grads(ctx.names, pb))
+
+
 def _check_seed(step: int, what: str, g) -> None:
     idx = _first_bad(g)
     if idx is not None:

@@ -222,7 +222,7 @@ class RigidEntity:
             )
             for k in range(ns)
         ]
-        # fixed tendons (MJCF <tendon><fixed>) of this entity: their control channels follow the
+        # tendons (MJCF <tendon><fixed> and <spatial>) of this entity: their control channels follow the
         # dofs' (channel nv + the tendon's global index)
         self._tendons = [t for t, e in enumerate(desc.get("tendon_entity", [])) if e == i]
 
@@ -465,15 +465,15 @@ class RigidEntity:
         """Velocity control: force = kv (target - v)."""
         (self._rs or self._solver)._write_control(CTRL_VELOCITY, velocity, "velocity", self, dofs_idx_local, envs_idx)
 
-    # ---- tendons (MJCF fixed tendons) ----
+    # ---- tendons (MJCF fixed and spatial tendons) ----
     @property
     def n_tendons(self) -> int:
-        """Number of fixed tendons of the entity (each a control channel of its own)."""
+        """Number of tendons of the entity (each a control channel of its own)."""
         return len(self._tendons_of("n_tendons"))
 
     @property
     def tendon_names(self) -> list:
-        """The entity's fixed tendons, in order (``tendons_idx_local`` counts in it)."""
+        """The entity's tendons, in order (``tendons_idx_local`` counts in it)."""
         d = self._built("tendon_names")
         return [d["tendon_name"][t] for t in self._tendons]
 
@@ -490,14 +490,14 @@ class RigidEntity:
 
     @self_locking  # the lock is taken in _write_control
     def control_tendons_force(self, force, tendons_idx_local=None, envs_idx=None) -> None:
-        """Pull along fixed tendons with forces (N, or N m for tendons of hinges); kept until
+        """Pull along tendons with forces (N, or N m for tendons of hinges); kept until
         changed (MuJoCo's motor on a tendon). Not in Genesis, which has no tendons."""
         cols = self._tendon_cols(tendons_idx_local, "control_tendons_force")
         self._solver._write_control(CTRL_FORCE, force, "force", self, None, envs_idx, cols=cols)
 
     @self_locking  # the lock is taken in _write_control
     def control_tendons_position(self, length, tendons_idx_local=None, envs_idx=None) -> None:
-        """PD control of fixed tendons' lengths towards ``length``: force = kp (target - L) -
+        """PD control of tendons' lengths towards ``length``: force = kp (target - L) -
         kv dL/dt along the tendon, with the gains ``set_tendons_kp`` / ``set_tendons_kv`` (from the
         file's actuator on the tendon: the Menagerie Panda's gripper)."""
         cols = self._tendon_cols(tendons_idx_local, "control_tendons_position")
@@ -505,7 +505,7 @@ class RigidEntity:
 
     @self_locking  # the lock is taken in _write_control
     def control_tendons_velocity(self, velocity, tendons_idx_local=None, envs_idx=None) -> None:
-        """Velocity control of fixed tendons: force = kv (target - dL/dt)."""
+        """Velocity control of tendons (fixed or spatial): force = kv (target - dL/dt)."""
         cols = self._tendon_cols(tendons_idx_local, "control_tendons_velocity")
         self._solver._write_control(CTRL_VELOCITY, velocity, "velocity", self, None, envs_idx, cols=cols)
 
@@ -536,17 +536,14 @@ class RigidEntity:
         return self._get_tendon_param("tendon_kv", tendons_idx_local, envs_idx, "kv")
 
     def get_tendons_length(self, tendons_idx_local=None, envs_idx=None) -> torch.Tensor:
-        """Lengths of fixed tendons, sum of coef * q over their joints (carries gradients).
-        A spatial tendon's length (a path through sites) is not readable here yet: asking for
-        one raises, naming it."""
+        """Lengths of the entity's tendons (carries gradients): a fixed tendon's sum of coef * q
+        over its joints, a spatial tendon's path through its sites and around its wrap geoms."""
         cols = self._tendon_cols(tendons_idx_local, "get_tendons_length") - self._desc["nv"]
         d = self._desc
-        for t in cols:
-            if d["tendon_spatial"][int(t)]:
-                raise ValueError(
-                    f"get_tendons_length: tendon '{d['tendon_name'][int(t)]}' is spatial; only fixed tendons' "
-                    "lengths are readable (its limit, spring, friction and actuators do act in the step)"
-                )
+        if any(d["tendon_spatial"][int(t)] for t in cols):
+            sc = self._solver._scene
+            lengths = sc._tendon_lengths()[:, cols]
+            return self._solver.reading(lengths, self._solver.select_envs(envs_idx))
         q = self._solver.get_qpos(None, envs_idx)
         terms = d["tendon_terms"]
         out = [sum(c * q[..., a] for a, c in terms[int(t)]) for t in cols]

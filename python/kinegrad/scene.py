@@ -490,6 +490,17 @@ class Scene:
             self._kin = (self._version, _autograd.split_link_states(out))
         return self._kin[1]
 
+    def _tendon_lengths(self):
+        """Every tendon's length, float64 (N, ntendon), of the current state (a graph tensor in a
+        ``requires_grad`` scene)."""
+        if self.requires_grad:
+            names, params = self._params.grad_inputs()
+            if names or self._qpos.requires_grad:
+                return _autograd.TendonLengthFunction.apply(self, self._params.snapshot(), self._qpos, names, *params)
+        self._flush()
+        self._params.sync()
+        return torch.from_numpy(self._native.tendon_lengths(_np(self._qpos)))
+
     @self_locking
     def step(self, update_visualizer: bool = True, refresh_visualizer: bool = True) -> None:
         """Advance every env by dt, with the controls set so far.

@@ -76,12 +76,32 @@ def test_ball_in_cup_gradient_through_the_string_matches_finite_differences():
     check_gradient(swing, torch.tensor([0.5, -0.3, 2.0, -1.0], dtype=torch.float64), seed=4)
 
 
-def test_spatial_tendon_length_is_refused_by_name():
-    scene = gs.Scene(show_viewer=False)
-    ent = scene.add_entity(gs.morphs.MJCF(file=str(CHAIN)))
-    scene.build()
-    with pytest.raises(ValueError, match="tendon 't1' is spatial"):
-        ent.get_tendons_length()
+def test_tendon_lengths_read_as_mujoco_and_carry_gradients():
+    # fixed (none here), spatial through sites and pulleys, and wrapped tendons' lengths at a
+    # random state equal MuJoCo's `ten_length`; their gradient w.r.t. qpos against differences
+    for path in (CHAIN, WRAP):
+        m = mujoco.MjModel.from_xml_path(str(path))
+        d = mujoco.MjData(m)
+        rng = np.random.default_rng(3)
+        d.qpos[:] = m.qpos0 + 0.1 * rng.standard_normal(m.nq)
+        mujoco.mj_forward(m, d)
+        scene = gs.Scene(sim_options=gs.options.SimOptions(requires_grad=True), show_viewer=False)
+        ent = scene.add_entity(gs.morphs.MJCF(file=str(path)))
+        scene.build()
+        ent.set_qpos(torch.tensor(d.qpos))
+        lengths = ent.get_tendons_length()
+        print(f"{path.name}: tendon lengths {lengths.detach().numpy()} vs MuJoCo {d.ten_length}")
+        np.testing.assert_allclose(lengths.detach().numpy(), d.ten_length, rtol=0, atol=1e-12)
+
+    def loss(q, requires_grad):
+        scene = gs.Scene(sim_options=gs.options.SimOptions(requires_grad=requires_grad), show_viewer=False)
+        ent = scene.add_entity(gs.morphs.MJCF(file=str(WRAP)))
+        scene.build()
+        ent.set_qpos(q)
+        w = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+        return (ent.get_tendons_length() * w).sum()
+
+    check_gradient(loss, torch.tensor([0.1, -0.05, 0.2], dtype=torch.float64), seed=2)
 
 
 @pytest.mark.parametrize("integrator", ["euler", "implicitfast"])

@@ -100,6 +100,29 @@ impl Sim {
         self.grads(py, &g, false)
     }
 
+    /// Every tendon's length at the positions qpos (n_envs, nq): (n_envs, ntendon).
+    fn tendon_lengths<'py>(&self, py: Python<'py>, qpos: Arr2<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let (n, nq, _) = self.shape();
+        let q = values(&qpos, "qpos", &[n, nq])?;
+        let x = detached(py, || self.inner.tendon_lengths(&q))?;
+        Ok(array(py, &[n, self.inner.model.tendons.len()], x))
+    }
+
+    /// Reverse of `tendon_lengths` given the adjoint of its result: (qpos_bar, qvel_bar,
+    /// params_bar).
+    fn tendon_lengths_vjp<'py>(
+        &self,
+        py: Python<'py>,
+        qpos: Arr2<'py>,
+        bar: Arr2<'py>,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let (n, nq, _) = self.shape();
+        let q = values(&qpos, "qpos", &[n, nq])?;
+        let bar = values(&bar, "bar", &[n, self.inner.model.tendons.len()])?;
+        let g = detached(py, || self.inner.tendon_lengths_vjp(&q, &bar))?;
+        self.grads(py, &g, false)
+    }
+
     /// Joint-space mass matrix M(q) (nv, nv) of env 0's parameters at `qpos` (nq), armature included.
     fn mass_matrix<'py>(
         &self,

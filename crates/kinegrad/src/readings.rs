@@ -1,6 +1,6 @@
 //! What users read off a configuration besides the state itself: every body's pose and
-//! velocity (Genesis's `get_links_pos` / `quat` / `vel` / `ang`), the joint-space mass matrix
-//! and inverse dynamics. Their reverse is [`crate::adjoint::readings`].
+//! velocity (Genesis's `get_links_pos` / `quat` / `vel` / `ang`), the tendons' lengths, the
+//! joint-space mass matrix and inverse dynamics. Their reverse is [`crate::adjoint::readings`].
 
 use crate::data::Data;
 use crate::dynamics::{crba, rnea};
@@ -50,6 +50,13 @@ pub fn link_states(
         r[field("vel")].copy_from_slice(lin.as_slice());
         r[field("ang")].copy_from_slice(c.ang.as_slice());
     }
+}
+
+/// Every tendon's length at `q` into `out` (ntendon): a fixed tendon's `sum c q`, a spatial
+/// tendon's path ([`crate::tendon`]). `q` must have normalized quaternion blocks.
+pub fn tendon_lengths(model: &Model, params: &Params, q: &[f64], data: &mut Data, out: &mut [f64]) {
+    pipeline::kinematics(model, params, q, data);
+    out.copy_from_slice(&data.ten_length);
 }
 
 /// The joint-space mass matrix M(q), armature included, into `out` (nv * nv, row-major).

@@ -1,5 +1,5 @@
-//! Reverse of [`crate::readings`]: the adjoint of every body's reading pulled back to the
-//! configuration, the velocity and the parameters.
+//! Reverse of [`crate::readings`]: the adjoint of every body's reading, and of the tendons'
+//! lengths, pulled back to the configuration, the velocity and the parameters.
 
 use super::kinematics::{com_vel_vjp, position_vjp, PosAdjoint};
 use super::state::normalize_quaternions_vjp;
@@ -82,5 +82,38 @@ pub fn link_states_vjp(
     let mut qn = q.to_vec();
     normalize_quaternions(model, &mut qn);
     link_states_vjp_at(model, params, &qn, v, data, bar, grad);
+    normalize_quaternions_vjp(model, q, &mut grad.q);
+}
+
+/// Reverse of [`crate::readings::tendon_lengths`] at the raw `q` a caller gave (normalized
+/// first, as the forward does): `bar` (ntendon) the lengths' adjoint. Overwrites `grad.q`
+/// (`grad.v` zero); no parameter enters the lengths.
+pub fn tendon_lengths_vjp(
+    model: &Model,
+    params: &Params,
+    q: &[f64],
+    data: &mut Data,
+    bar: &[f64],
+    grad: &mut StepGrad,
+) {
+    let mut qn = q.to_vec();
+    normalize_quaternions(model, &mut qn);
+    crate::pipeline::kinematics(model, params, &qn, data);
+    let mut adj = PosAdjoint::new(model);
+    grad.q.iter_mut().for_each(|x| *x = 0.0);
+    grad.v.iter_mut().for_each(|x| *x = 0.0);
+    for (t, &b) in bar.iter().enumerate() {
+        adj.tendon_bar.add_length(model, t, b, &mut grad.q);
+    }
+    super::tendon::tendons_vjp(model, data, &mut adj);
+    position_vjp(
+        model,
+        params,
+        data,
+        &qn,
+        &mut adj,
+        &mut grad.q,
+        &mut grad.params,
+    );
     normalize_quaternions_vjp(model, q, &mut grad.q);
 }

@@ -4,7 +4,7 @@
 //! blocks first, so each reverse pulls its adjoint back through that normalization.
 
 use super::{check_quaternions, check_rows, per_item, Sim};
-use crate::adjoint::readings::link_states_vjp;
+use crate::adjoint::readings::{link_states_vjp, tendon_lengths_vjp};
 use crate::adjoint::rollout::{Tape, TapeGrad};
 use crate::adjoint::state::normalize_quaternions_vjp;
 use crate::adjoint::StepGrad;
@@ -172,6 +172,36 @@ impl Sim {
                 &bar[i * k..(i + 1) * k],
                 &mut g,
             );
+            Ok(g)
+        })
+    }
+
+    /// Every env's tendon lengths at `q` (n_envs, nq): (n_envs, ntendon).
+    pub fn tendon_lengths(&self, q: &[f64]) -> Result<Vec<f64>> {
+        let (n, nq, nt) = (self.n_envs(), self.model.nq, self.model.tendons.len());
+        check_rows("qpos", q, n, nq)?;
+        let model = &*self.model;
+        let rows = self.map_envs(|i, e, d| {
+            let mut qi = q[i * nq..(i + 1) * nq].to_vec();
+            crate::state::normalize_quaternions(model, &mut qi);
+            let mut out = vec![0.0; nt];
+            readings::tendon_lengths(model, &e.params, &qi, d, &mut out);
+            Ok(out)
+        })?;
+        Ok(rows.concat())
+    }
+
+    /// Reverse of [`Sim::tendon_lengths`] given the lengths' adjoints `bar` (n_envs, ntendon).
+    pub fn tendon_lengths_vjp(&self, q: &[f64], bar: &[f64]) -> Result<Vec<StepGrad>> {
+        let (n, nq, nt) = (self.n_envs(), self.model.nq, self.model.tendons.len());
+        check_rows("qpos", q, n, nq)?;
+        check_rows("bar", bar, n, nt)?;
+        check_quaternions(&self.model, q)?;
+        let model = &*self.model;
+        self.map_envs(|i, e, d| {
+            let mut g = StepGrad::zeros(model);
+            let qi = &q[i * nq..(i + 1) * nq];
+            tendon_lengths_vjp(model, &e.params, qi, d, &bar[i * nt..(i + 1) * nt], &mut g);
             Ok(g)
         })
     }
