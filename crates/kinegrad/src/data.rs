@@ -49,16 +49,61 @@ pub struct Contact {
     pub point: crate::collision::ContactPoint,
 }
 
+/// MuJoCo's `mjMINMU`: the least torsional and rolling friction a contact keeps.
+pub const MIN_MU: f64 = 1e-5;
+
 impl Contact {
     /// The friction coefficient of each of its rows past the normal, in MuJoCo's order
     /// (`con->friction`): sliding, sliding, torsional, rolling, rolling; the torsional and
     /// rolling ones at least MuJoCo's `mjMINMU` (1e-5), as `mj_assignFriction` keeps them.
     #[inline]
     pub fn friction_rows(&self) -> [f64; 5] {
-        const MIN_MU: f64 = 1e-5;
         let (spin, roll) = (self.spin.max(MIN_MU), self.roll.max(MIN_MU));
         [self.friction, self.friction, spin, roll, roll]
     }
+}
+
+/// The largest number of rows of a contact ([`crate::constraint::cone`]).
+pub const CONE_MAX_DIM: usize = 6;
+
+/// The parameters of one elliptic contact's cost (its methods: [`crate::constraint::cone`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Elliptic {
+    /// Number of rows (3, 4 or 6).
+    pub dim: usize,
+    /// Friction of each row past the normal (`dim - 1` used): sliding, sliding, torsional,
+    /// rolling, rolling.
+    pub f: [f64; CONE_MAX_DIM - 1],
+    /// Friction of the regularized cone, `f_1 sqrt(D0 / D1)` (MuJoCo's `con->mu`).
+    pub mu_r: f64,
+    /// `D` of the rows (`dim` used).
+    pub d: [f64; CONE_MAX_DIM],
+}
+
+/// An elliptic contact's cost along a line `z + t dz` of its residuals, reduced to a few
+/// numbers once per line search (MuJoCo's `PrimalPrepare`): the scaled normal
+/// `N(t) = n0 + t n1`, the squared friction norm `T^2(t) = tt + 2 t tu + t^2 uu`, and the
+/// bottom zone's slope `b0 + t b1`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ConeLine {
+    pub(crate) n0: f64,
+    pub(crate) n1: f64,
+    pub(crate) tt: f64,
+    pub(crate) tu: f64,
+    pub(crate) uu: f64,
+    pub(crate) b0: f64,
+    pub(crate) b1: f64,
+    pub(crate) mu: f64,
+    pub(crate) dm: f64,
+}
+
+/// The rows' cost along a line of the elliptic line search, prepared once per search
+/// (`constraint::solver`): each elliptic contact reduced to a [`ConeLine`], the other rows'
+/// indices.
+#[derive(Clone, Debug, Default)]
+pub struct LineRows {
+    pub(crate) cones: Vec<ConeLine>,
+    pub(crate) rows: Vec<usize>,
 }
 
 /// Kind of a constraint row. Rows come in MuJoCo's order: equalities, dof then tendon friction,
@@ -79,11 +124,11 @@ pub enum RowKind {
     TendonLimit(usize),
     /// Frictionless contact normal (contact index).
     ContactNormal(usize),
-    /// Edge of a pyramidal friction cone (contact index, edge 0..4).
+    /// Edge of a pyramidal friction cone (contact index, edge 0..2 (condim - 1)).
     ContactPyramid(usize, usize),
     /// Row `k` of a contact with an elliptic friction cone (contact index; 0: normal, 1 and
-    /// 2: the frame's tangents). The three rows share one cost ([`crate::constraint::cone`]),
-    /// so their state is the contact's.
+    /// 2: the frame's tangents, 3 to 5: torsion and rolling). The contact's rows share one cost
+    /// ([`crate::constraint::cone`]), so their state is the contact's.
     ContactElliptic(usize, usize),
 }
 
@@ -101,7 +146,7 @@ pub enum RowState {
     /// A friction row saturated at `-frictionloss` (its residual above `R frictionloss`).
     LinearPos,
     /// The rows of an elliptic contact in the middle zone of its cone: one non-separable cost
-    /// over the three ([`crate::constraint::cone`]).
+    /// over them ([`crate::constraint::cone`]).
     Cone,
 }
 
@@ -197,6 +242,9 @@ pub struct Data {
     // ---- constraints ----
     /// Number of constraint rows.
     pub nefc: usize,
+    /// Each contact's elliptic cone, made with its rows (meaningful for the contacts whose rows
+    /// are [`RowKind::ContactElliptic`]). (ncontact)
+    pub efc_cone: Vec<Elliptic>,
     /// Whether the rows hold an elliptic contact (whose cost is not piecewise quadratic: the
     /// solver's line search and polish take Newton steps on it).
     pub efc_elliptic: bool,
@@ -251,6 +299,8 @@ pub struct Data {
     // scratch (nv and nefc sized)
     pub(crate) scratch_nv: [Vec<f64>; 4],
     pub(crate) scratch_efc: [Vec<f64>; 2],
+    /// The rows along the elliptic line search's line.
+    pub(crate) scratch_lines: LineRows,
     /// Row states of two points of the solver's polish (nefc each).
     pub(crate) scratch_states: [Vec<RowState>; 2],
     pub(crate) scratch_jac: Vec<Vec3>,
@@ -356,6 +406,7 @@ impl Data {
             qm_ldl: vec![0.0; nm],
             qacc_smooth: vec![0.0; nv],
             contacts: Vec::with_capacity(64),
+            efc_cone: Vec::new(),
             ten_length: vec![0.0; model.tendons.len()],
             ten_jac: model.tendons.iter().map(|t| t.jac.clone()).collect(),
             nefc: 0,
@@ -382,6 +433,7 @@ impl Data {
             scratch_nv: std::array::from_fn(|_| vec![0.0; nv]),
             scratch_efc: std::array::from_fn(|_| Vec::with_capacity(256)),
             scratch_states: std::array::from_fn(|_| Vec::with_capacity(256)),
+            scratch_lines: Default::default(),
             scratch_jac: vec![Vec3::zeros(); nv],
             scratch_jac_rot: vec![Vec3::zeros(); nv],
             row_dofs: Vec::with_capacity(nv),

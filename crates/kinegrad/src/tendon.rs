@@ -2,18 +2,19 @@
 //!
 //! A **fixed** tendon is a linear combination of hinge and slide joint positions: its Jacobian
 //! is constant (`Tendon::jac`) and its length `sum c q`. A **spatial** tendon is a path through
-//! sites (MuJoCo's `<spatial>` with `<site>` and `<pulley>`; wrapping around geoms is not
-//! supported): each branch (a pulley starts one) is the polyline through its sites, its length
-//! divided by the branch's divisor, and
+//! sites (MuJoCo's `<spatial>` with `<site>`, `<pulley>` and wrapping `<geom>`s,
+//! [`crate::model::tendon_path`]): each branch (a pulley starts one) is the polyline through its
+//! points (the sites, and a wrapped segment's two wrap points, which move with the geom's body,
+//! with the arc between them), its length divided by the branch's divisor, and
 //!
-//!   L = sum_branches 1/div sum_i |p_{i+1} - p_i|,
+//!   L = sum_branches 1/div (sum_i |p_{i+1} - p_i| + sum_wraps arc),
 //!   J = sum_branches 1/div sum_i u_i^T (J_p(b_{i+1}, p_{i+1}) - J_p(b_i, p_i)),
 //!
-//! with `u_i` the unit vector along segment i and `J_p(b, p)` the point Jacobian of site p on
-//! body b. Segments between sites of one body contribute to the length only. The Jacobian's
-//! sparsity is fixed (the dofs of the sites' bodies' paths to the root, `Tendon::jac`'s
-//! dofs); [`tendons`] writes the values into `Data::ten_jac` and the lengths into
-//! `Data::ten_length`. The reverse is `adjoint/tendon.rs`.
+//! with `u_i` the unit vector along piece i and `J_p(b, p)` the point Jacobian of point p on
+//! body b. Pieces between points of one body contribute to the length only. The Jacobian's
+//! sparsity is fixed (the dofs of the sites' and wrap geoms' bodies' paths to the root,
+//! `Tendon::jac`'s dofs); [`tendons`] writes the values into `Data::ten_jac` and the lengths
+//! into `Data::ten_length`. The reverse is `adjoint/tendon.rs`.
 
 use crate::data::Data;
 use crate::math::{Mat3, Vec3};

@@ -64,7 +64,7 @@ fn spatial_chain(integrator: Integrator) -> Model {
 
 /// python/tests/models/wrap_tendon.xml: spatial tendons wrapping around a sphere (a side site
 /// outside it; another inside: MuJoCo's inside wrap) and a cylinder (with and without a side
-/// site), with springs, a damper, a limit and dry friction.
+/// site; one inside), with springs, a damper, a limit and dry friction.
 fn wrap_chain(integrator: Integrator) -> Model {
     let model = load("wrap_tendon.xml", integrator);
     let wraps = model
@@ -73,7 +73,7 @@ fn wrap_chain(integrator: Integrator) -> Model {
         .flat_map(|t| &t.spatial)
         .flat_map(|b| b.wraps.iter().flatten())
         .count();
-    assert_eq!(wraps, 4);
+    assert_eq!(wraps, 5);
     model
 }
 
@@ -302,14 +302,14 @@ fn hundred_step_gradient_through_spatial_tendons_matches_central_differences() {
 fn hundred_step_gradient_through_wrapping_tendons_matches_central_differences() {
     for (integrator, seed) in [(Integrator::ImplicitFast, 8), (Integrator::Euler, 9)] {
         let model = wrap_chain(integrator);
-        // the four wraps stay engaged over the run (a wrap that switches on or off at a side
+        // the five wraps stay engaged over the run (a wrap that switches on or off at a side
         // site's boundary makes the length jump: no derivative there)
         let mut s = moving_state(&model, seed, 0);
         let (mut d, mut carry) = (Data::new(&model), StepCarry::new(&model));
         for _ in 0..100 {
             let c = Control::new(&model);
             pipeline::step(&model, &model.params0, &mut s, &c, &mut carry, &mut d).unwrap();
-            assert_eq!(wrapped_segments(&model, &d), 4);
+            assert_eq!(wrapped_segments(&model, &d), 5);
         }
         hundred_step_check(&model, seed);
     }

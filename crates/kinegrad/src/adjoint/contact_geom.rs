@@ -969,7 +969,14 @@ pub fn contact_vjp(
         let side = usize::from(model.geom_type[g2] == crate::model::GeomType::Capsule);
         axis_wrench[side] = Force::new(a.cross(&a_bar), Vec3::zeros());
     }
-    let f_bar = [bar.friction, bar.spin, bar.roll];
+    // torsional and rolling friction below MuJoCo's floor act as the floor
+    // (`Contact::friction_rows`): no derivative reaches them there
+    let floor = |x: f64, b: f64| if x < crate::data::MIN_MU { 0.0 } else { b };
+    let f_bar = [
+        bar.friction,
+        floor(con.spin, bar.spin),
+        floor(con.roll, bar.roll),
+    ];
     if f_bar.iter().any(|x| *x != 0.0) {
         let side = crate::constraint::contact_params(model, params, g1, g2).side;
         for k in 0..3 {

@@ -18,25 +18,13 @@
 //! `D_j` past the first tangent are `D1 f_j^2 / f_1^2` (MuJoCo's `R_j f_j^2 = R_1 f_1^2`), so
 //! that the bottom zone's cost `1/2 D0 z0^2 + 1/2 D1 T^2 / f_1^2` meets
 //! the middle zone's: the cost is continuous, once differentiable and convex.
+//!
+//! The types ([`Elliptic`], [`ConeLine`]) are declared in `data.rs`, where `Data` keeps them
+//! with its scratch; their methods are here.
 
 use crate::data::{Data, RowKind, RowState};
 
-/// The largest number of rows of a contact.
-pub const MAX_DIM: usize = 6;
-
-/// The parameters of one elliptic contact's cost.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Elliptic {
-    /// Number of rows (3, 4 or 6).
-    pub dim: usize,
-    /// Friction of each row past the normal (`dim - 1` used): sliding, sliding, torsional,
-    /// rolling, rolling.
-    pub f: [f64; MAX_DIM - 1],
-    /// Friction of the regularized cone, `f_1 sqrt(D0 / D1)` (MuJoCo's `con->mu`).
-    pub mu_r: f64,
-    /// `D` of the rows (`dim` used).
-    pub d: [f64; MAX_DIM],
-}
+pub use crate::data::{ConeLine, Elliptic, CONE_MAX_DIM as MAX_DIM};
 
 /// Residuals (or any per-row values) of one elliptic contact, `dim` of them used.
 pub type Rows = [f64; MAX_DIM];
@@ -209,6 +197,54 @@ impl Elliptic {
     }
 }
 
+impl Elliptic {
+    /// The cost along `z + t dz` ([`ConeLine`]).
+    pub fn line(&self, z: &Rows, dz: &Rows) -> ConeLine {
+        let mut l = ConeLine {
+            n0: self.mu_r * z[0],
+            n1: self.mu_r * dz[0],
+            mu: self.mu_r,
+            dm: self.d[0] / (self.mu_r * self.mu_r * (1.0 + self.mu_r * self.mu_r)),
+            ..Default::default()
+        };
+        for j in 0..self.dim {
+            l.b0 += self.d[j] * z[j] * dz[j];
+            l.b1 += self.d[j] * dz[j] * dz[j];
+            if j > 0 {
+                let (u, v) = (self.f[j - 1] * z[j], self.f[j - 1] * dz[j]);
+                l.tt += u * u;
+                l.tu += u * v;
+                l.uu += v * v;
+            }
+        }
+        l
+    }
+}
+
+impl ConeLine {
+    /// The cost's slope and curvature at step `t` (the zone at `t` as [`Elliptic::state`]
+    /// decides it, with its tie rules).
+    #[inline]
+    pub fn slope(&self, t: f64) -> (f64, f64) {
+        let n = self.n0 + t * self.n1;
+        let t2 = (self.tt + t * (2.0 * self.tu + t * self.uu)).max(0.0);
+        let tn = t2.sqrt();
+        let mu = self.mu;
+        if n >= mu * tn || (tn <= 0.0 && n >= 0.0) {
+            (0.0, 0.0)
+        } else if mu * n + tn <= 0.0 || (tn <= 0.0 && n < 0.0) {
+            (self.b0 + t * self.b1, self.b1)
+        } else {
+            // 1/2 Dm (N - mu T)^2
+            let d1 = (self.tu + t * self.uu) / tn;
+            let d2 = (self.uu - d1 * d1) / tn;
+            let g = n - mu * tn;
+            let h = self.n1 - mu * d1;
+            (self.dm * g * h, self.dm * (h * h - g * mu * d2))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,6 +354,45 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// A contact's reduced line ([`ConeLine`]) gives the slope and curvature the full force and
+    /// Hessian give, in every zone.
+    #[test]
+    fn the_line_slope_is_the_costs_derivative_along_the_line() {
+        for dim in [3, 4, 6] {
+            let k = cone(dim);
+            // the friction residuals pass through 0 at t = 0.5 while the normal's is -0.25
+            let z = rows(&[-0.5, 0.2, -0.1, 0.5, -0.3, 0.2][..dim]);
+            let dz = rows(&[0.5, -0.4, 0.2, -1.0, 0.6, -0.4][..dim]);
+            let line = k.line(&z, &dz);
+            let mut zones = std::collections::HashSet::new();
+            for i in 0..60 {
+                let t = -1.0 + i as f64 * 0.05;
+                let zt = [0, 1, 2, 3, 4, 5].map(|j| z[j] + t * dz[j]);
+                let s = k.state(&zt);
+                zones.insert(s);
+                let (f, h) = (k.force(&zt, s), k.hessian(&zt, s));
+                let want_s: f64 = -(0..dim).map(|j| f[j] * dz[j]).sum::<f64>();
+                let want_c: f64 = (0..dim)
+                    .map(|a| (0..dim).map(|b| dz[a] * h[a][b] * dz[b]).sum::<f64>())
+                    .sum();
+                let (gs, gc) = line.slope(t);
+                assert!(
+                    (gs - want_s).abs() < 1e-9 * want_s.abs().max(1.0),
+                    "slope at {t} (dim {dim})"
+                );
+                assert!(
+                    (gc - want_c).abs() < 1e-9 * want_c.abs().max(1.0),
+                    "curvature at {t} (dim {dim})"
+                );
+            }
+            assert_eq!(
+                zones.len(),
+                3,
+                "dim {dim}: the line crosses every zone: {zones:?}"
+            );
         }
     }
 

@@ -100,7 +100,7 @@ impl Hessian {
         let mut r = 0;
         while r < jar.len() {
             if let Some((k, z, state)) = elliptic_at(data, jar, r) {
-                // J_c^T H_c J_c over the contact's dofs (its three rows share them)
+                // J_c^T H_c J_c over the contact's dofs (its rows share them)
                 if state != RowState::Inactive {
                     let hc = k.hessian(&z, state);
                     let nz = data.efc_row(r).0;

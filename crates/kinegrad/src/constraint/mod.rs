@@ -6,9 +6,10 @@
 //! solref (time constant, damping ratio), and a regularizer `R_i = (1 - imp)/imp * A_i`
 //! where `imp` is the impedance from solimp and `A_i` approximates `J_i M^-1 J_i^T` with
 //! body and dof inverse weights computed once at the reference configuration (so R does
-//! not depend on q). A frictional contact gives, under the pyramidal cone (the default), four
-//! rows `J_n +- mu J_t1`, `J_n +- mu J_t2`; under the elliptic cone, three rows `J_n`, `J_t1`,
-//! `J_t2` with one cost over the three ([`cone`]).
+//! not depend on q). A frictional contact gives, under the pyramidal cone (the default),
+//! `2 (condim - 1)` rows `J_n +- f_j J_dj` (condim 3: `J_n +- mu J_t1`, `J_n +- mu J_t2`; 4 and
+//! 6 add torsion and rolling about the relative rotation); under the elliptic cone, `condim`
+//! rows `J_n`, `J_t1`, `J_t2`, ... with one cost over them ([`cone`]).
 
 pub mod cone;
 pub mod equality;
@@ -265,7 +266,7 @@ impl ContactDir {
     }
 }
 
-/// Regularizer R shared by the four pyramid rows of a contact with friction `mu`, impedance
+/// Regularizer R shared by the pyramid rows of a contact with friction `mu`, impedance
 /// `imp` and translational inverse weight `tw` (MuJoCo: the regularized cone
 /// `mu_reg = mu / sqrt(impratio)`, `R = 2 mu_reg^2 (1 - imp)/imp tw (1 + mu^2)`), and
 /// `d ln R / d mu = 2/mu + 2 mu / (1 + mu^2)` (the floors at 1e-15 are held fixed).
@@ -338,7 +339,7 @@ pub fn row_state_along(data: &Data, r: usize, z: f64, dz: f64) -> RowState {
 
 /// The state, force and cost of every row at residuals `jar` (nefc), in order:
 /// `visit(r, state, force, cost)`. A row alone by [`row_state`], [`row_force`] and
-/// [`row_cost`]; an elliptic contact's three rows together ([`Elliptic`]), its cost given
+/// [`row_cost`]; an elliptic contact's rows together ([`Elliptic`]), its cost given
 /// with its first row and 0 with the others.
 #[inline]
 pub fn visit_rows(data: &Data, jar: &[f64], mut visit: impl FnMut(usize, RowState, f64, f64)) {
@@ -371,7 +372,7 @@ pub fn visit_rows(data: &Data, jar: &[f64], mut visit: impl FnMut(usize, RowStat
 pub fn elliptic_at(data: &Data, jar: &[f64], r: usize) -> Option<(Elliptic, cone::Rows, RowState)> {
     match data.efc_kind[r] {
         RowKind::ContactElliptic(c, 0) => {
-            let k = Elliptic::of(data, r, c);
+            let k = data.efc_cone[c];
             let mut z = [0.0; cone::MAX_DIM];
             z[..k.dim].copy_from_slice(&jar[r..r + k.dim]);
             let state = k.state(&z);
@@ -438,6 +439,9 @@ pub fn make_rows(model: &Model, params: &Params, q: &[f64], v: &[f64], h: f64, d
     data.efc_floss.clear();
     data.nefc = 0;
     data.efc_elliptic = false;
+    data.efc_cone.clear();
+    data.efc_cone
+        .resize(data.contacts.len(), Elliptic::default());
 
     equality::equality_rows(model, params, q, v, h, data);
 
@@ -636,6 +640,8 @@ pub fn make_rows(model: &Model, params: &Params, q: &[f64], v: &[f64], h: f64, d
         let imp = impedance(&solimp, con.dist - con.margin);
         let (k, b) = ref_gains(&con.solref, solimp[1], h);
         let pos_term = k * imp * (con.dist - con.margin);
+        // (a contact without sliding friction is frictionless, whatever its condim: MuJoCo
+        // instead keeps every row with each coefficient floored at 1e-5)
         let frictionless = con.condim == 1 || con.friction <= 0.0;
         let f_rows = con.friction_rows();
         // (row kind, direction, position, aref's position term, R) of each row
@@ -692,6 +698,11 @@ pub fn make_rows(model: &Model, params: &Params, q: &[f64], v: &[f64], h: f64, d
             }
             data.efc_nz.extend_from_slice(&data.row_dofs);
             push_row(data, kind, pos, -b * vel - aref_pos, r);
+        }
+        if matches!(data.efc_kind[data.nefc - 1], RowKind::ContactElliptic(..)) {
+            let r0 = data.nefc - con.condim;
+            let k = Elliptic::of(data, r0, c);
+            data.efc_cone[c] = k;
         }
     }
 }

@@ -17,7 +17,7 @@
 
 use super::cone::MAX_DIM;
 use super::{elliptic_at, row_slope, row_state_along, visit_rows};
-use crate::data::{Data, RowState};
+use crate::data::{Data, LineRows, RowState};
 use crate::dynamics::mass;
 use crate::model::Model;
 
@@ -167,6 +167,7 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
     let mut jar = std::mem::take(&mut data.scratch_efc[0]);
     let mut jd = std::mem::take(&mut data.scratch_efc[1]);
     let mut bps = std::mem::take(&mut data.scratch_ls);
+    let mut lines = std::mem::take(&mut data.scratch_lines);
     let mut ok = true;
 
     // start from the better of the warm start and the unconstrained solution
@@ -214,7 +215,10 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
             m_times(model, data, &md, &mut grad);
             let dmd: f64 = md.iter().zip(&grad).map(|(x, y)| x * y).sum();
             let (alpha, crossed) = if data.efc_elliptic {
-                (newton_line_search(model, data, g0, dmd, &jar, &jd), true)
+                (
+                    newton_line_search(model, data, (g0, dmd), &jar, &jd, &mut lines),
+                    true,
+                )
             } else {
                 line_search(data, g0, dmd, &jar, &jd, &mut bps)
             };
@@ -241,9 +245,10 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
                 break;
             }
         }
-        // Hessian of the final active set, kept for the reverse pass
+        // Hessian of the final active set, kept for the reverse pass (the elliptic polish below
+        // factors it itself)
         residuals(data, &a, &mut jar);
-        if ok && !exact && !factor_hessian(model, data, &jar) {
+        if ok && !exact && !data.efc_elliptic && !factor_hessian(model, data, &jar) {
             ok = false;
         }
         // polish: with the active set fixed the cost is quadratic, so one full Newton step lands on
@@ -260,7 +265,7 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
                 &mut ma,
                 &mut jar,
                 &mut [&mut grad, &mut md],
-                &mut jd,
+                (&mut jd, &mut lines),
             );
         } else if ok && !exact {
             m_times(model, data, &a, &mut ma);
@@ -308,6 +313,7 @@ pub fn solve(model: &Model, data: &mut Data, warm: &[f64]) -> bool {
     data.scratch_efc[0] = jar;
     data.scratch_efc[1] = jd;
     data.scratch_ls = bps;
+    data.scratch_lines = lines;
     ok
 }
 
@@ -317,38 +323,41 @@ fn states(data: &Data, jar: &[f64], out: &mut Vec<RowState>) {
     visit_rows(data, jar, |_, s, _, _| out.push(s));
 }
 
-/// The slope and curvature at step `t` along a line of the rows' cost, from the residuals `jar`
-/// and their change `jd` along the line.
-fn rows_slope_at(data: &Data, jar: &[f64], jd: &[f64], t: f64) -> (f64, f64) {
-    let (mut s, mut c) = (0.0, 0.0);
-    let mut r = 0;
-    while r < jar.len() {
-        if let Some((k, _, _)) = elliptic_at(data, jar, r) {
-            let (mut z, mut dz) = ([0.0; MAX_DIM], [0.0; MAX_DIM]);
-            for j in 0..k.dim {
-                z[j] = jar[r + j] + t * jd[r + j];
-                dz[j] = jd[r + j];
+impl LineRows {
+    fn prepare(&mut self, data: &Data, jar: &[f64], jd: &[f64]) {
+        self.cones.clear();
+        self.rows.clear();
+        let mut r = 0;
+        while r < jar.len() {
+            if let Some((k, z, _)) = elliptic_at(data, jar, r) {
+                let mut dz = [0.0; MAX_DIM];
+                dz[..k.dim].copy_from_slice(&jd[r..r + k.dim]);
+                self.cones.push(k.line(&z, &dz));
+                r += k.dim;
+            } else {
+                self.rows.push(r);
+                r += 1;
             }
-            let state = k.state(&z);
-            let f = k.force(&z, state);
-            let h = k.hessian(&z, state);
-            for i in 0..k.dim {
-                s -= f[i] * dz[i];
-                for j in 0..k.dim {
-                    c += dz[i] * h[i][j] * dz[j];
-                }
-            }
-            r += k.dim;
-            continue;
         }
-        let z = jar[r] + t * jd[r];
-        let state = row_state_along(data, r, z, jd[r]);
-        let (a0, a1) = row_slope(data, r, state, z, jd[r]);
-        s += a0;
-        c += a1;
-        r += 1;
     }
-    (s, c)
+
+    /// The slope and curvature at step `t` along the line.
+    fn slope_at(&self, data: &Data, jar: &[f64], jd: &[f64], t: f64) -> (f64, f64) {
+        let (mut s, mut c) = (0.0, 0.0);
+        for l in &self.cones {
+            let (a, b) = l.slope(t);
+            s += a;
+            c += b;
+        }
+        for &r in &self.rows {
+            let z = jar[r] + t * jd[r];
+            let state = row_state_along(data, r, z, jd[r]);
+            let (a0, a1) = row_slope(data, r, state, z, jd[r]);
+            s += a0;
+            c += a1;
+        }
+        (s, c)
+    }
 }
 
 /// Minimizer along `dir` of the cost when it holds elliptic cones (smooth and convex, but not
@@ -359,13 +368,14 @@ fn rows_slope_at(data: &Data, jar: &[f64], jd: &[f64], t: f64) -> (f64, f64) {
 fn newton_line_search(
     model: &Model,
     data: &Data,
-    g0: f64,
-    dmd: f64,
+    (g0, dmd): (f64, f64),
     jar: &[f64],
     jd: &[f64],
+    lines: &mut LineRows,
 ) -> f64 {
+    lines.prepare(data, jar, jd);
     let slope = |t: f64| {
-        let (s, c) = rows_slope_at(data, jar, jd, t);
+        let (s, c) = lines.slope_at(data, jar, jd, t);
         (g0 + dmd * t + s, dmd + c)
     };
     let (s0, c0) = slope(0.0);
@@ -413,7 +423,7 @@ fn polish_elliptic(
     ma: &mut [f64],
     jar: &mut Vec<f64>,
     tmp: &mut [&mut Vec<f64>; 2],
-    jd: &mut Vec<f64>,
+    (jd, lines): (&mut Vec<f64>, &mut LineRows),
 ) -> bool {
     let nv = model.nv;
     let [grad, dir] = tmp;
@@ -437,7 +447,7 @@ fn polish_elliptic(
         visit_rows(data, jar, |r, _, force, _| g0 += force * jd[r]);
         m_times(model, data, dir, grad);
         let dmd: f64 = dir.iter().zip(grad.iter()).map(|(x, y)| x * y).sum();
-        let alpha = newton_line_search(model, data, g0, dmd, jar, jd);
+        let alpha = newton_line_search(model, data, (g0, dmd), jar, jd, lines);
         if alpha == 0.0 {
             break;
         }

@@ -161,11 +161,12 @@ impl Integrator {
 /// The friction cone of frictional contacts (MuJoCo's `<option cone>`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum FrictionCone {
-    /// Four rows per contact, `n +- mu t1`, `n +- mu t2`, each a one-sided constraint.
+    /// `2 (condim - 1)` rows per contact, `n +- f_j d_j` (`n +- mu t1`, `n +- mu t2` for
+    /// condim 3), each a one-sided constraint.
     #[default]
     Pyramidal,
-    /// Three rows per contact (normal, two tangents) under one cost whose forces lie in the
-    /// cone `|f_t| <= mu f_n` ([`crate::constraint::cone`]).
+    /// `condim` rows per contact (normal, two tangents, then torsion and rolling) under one cost
+    /// whose forces lie in the cone `|f_t| <= mu f_n` ([`crate::constraint::cone`]).
     Elliptic,
 }
 

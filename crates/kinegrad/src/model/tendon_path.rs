@@ -282,7 +282,12 @@ pub fn wrap<T: Real>(
         res[0][2] = p0[2] + dz * l0 / total;
         res[1][2] = p0[2] + dz * (l0 + wlen) / total;
         let h = res[1][2] - res[0][2];
-        wlen = (wlen * wlen + h * h).sqrt();
+        let w2 = wlen * wlen + h * h;
+        // (an inside wrap has no arc and, spread over nothing, no height: keep its zero, whose
+        // square root's derivative is not finite)
+        if w2.v() > 0.0 {
+            wlen = w2.sqrt();
+        }
     }
     let world = |r: &V3<T>| {
         [0, 1, 2].map(|c| g.rot[c][0] * r[0] + g.rot[c][1] * r[1] + g.rot[c][2] * r[2] + g.pos[c])
