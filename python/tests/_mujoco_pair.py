@@ -47,6 +47,18 @@ def mujoco_and_kinegrad(path, integrator="euler", **mj_opt):
     return m, mujoco.MjData(m), sim
 
 
+def qpos_gap(m, d, sim, steps):
+    """Step MuJoCo and kinegrad `steps` times side by side (no re-sync): the largest |qpos
+    difference| and the contacts MuJoCo met."""
+    worst, contacts = 0.0, 0
+    for _ in range(steps):
+        mujoco.mj_step(m, d)
+        sim.step(1)
+        contacts += d.ncon
+        worst = max(worst, float(np.abs(sim.get_qpos()[0] - d.qpos).max()))
+    return worst, contacts
+
+
 def hold_actuators(sim):
     """Drive every MJCF actuator of `sim`'s envs at target 0 in its own mode, as MuJoCo's
     `ctrl = 0` does (a position servo holds 0, a motor pushes nothing); kinegrad's channels

@@ -12,7 +12,7 @@ import torch
 import kinegrad as gs
 
 from _assets import asset
-from _mujoco_pair import check_gradient, mujoco_and_kinegrad, write_xml
+from _mujoco_pair import check_gradient, mujoco_and_kinegrad, qpos_gap, write_xml
 
 SCENE = """<mujoco><option timestep="0.002" cone="{cone}" impratio="{impratio}"/><worldbody>
   <geom name="floor" type="plane" size="5 5 .1" friction="0.5 0.02 0.01"/>
@@ -50,12 +50,7 @@ def test_torsion_and_rolling_contacts_step_as_in_mujoco(cone, impratio):
 
 def test_quadruped_with_its_condim_6_ball_matches_mujoco():
     m, d, sim = mujoco_and_kinegrad(asset("dm_control", "suite", "quadruped.xml"))
-    worst, contacts = 0.0, 0
-    for _ in range(200):
-        mujoco.mj_step(m, d)
-        sim.step(1)
-        contacts += d.ncon
-        worst = max(worst, np.abs(sim.get_qpos()[0] - d.qpos).max())
+    worst, contacts = qpos_gap(m, d, sim, 200)
     print(f"quadruped.xml: largest qpos gap {worst:.1e} over {contacts} contacts")
     assert contacts > 200
     assert worst < 1e-9

@@ -12,7 +12,7 @@ import torch
 import kinegrad as gs
 
 from _assets import asset
-from _mujoco_pair import check_gradient, mujoco_and_kinegrad, write_xml
+from _mujoco_pair import check_gradient, mujoco_and_kinegrad, qpos_gap, write_xml
 
 SLIDING = """<mujoco><option timestep="0.002" cone="elliptic" impratio="{impratio}"/><worldbody>
   <geom name="floor" type="plane" size="5 5 .1" friction="0.4"/>
@@ -98,12 +98,7 @@ def test_dm_control_manipulator_with_elliptic_cones_matches_mujoco():
     path = asset("dm_control", "suite", name)
     m, d, sim = mujoco_and_kinegrad(path)
     assert int(m.opt.cone) == int(mujoco.mjtCone.mjCONE_ELLIPTIC)
-    worst, contacts = 0.0, 0
-    for _ in range(200):
-        mujoco.mj_step(m, d)
-        sim.step(1)
-        contacts += d.ncon
-        worst = max(worst, np.abs(sim.get_qpos()[0] - d.qpos).max())
+    worst, contacts = qpos_gap(m, d, sim, 200)
     print(f"{name}: largest qpos gap {worst:.1e} over {contacts} contacts")
     assert worst < 1e-8
 

@@ -1162,20 +1162,10 @@ fn add_entity_to_model(
             .entry(t.name.as_str())
             .or_insert(m.tendons.len());
         m.tendons.push(Tendon {
-            name: t.name.clone(),
             terms,
             jac: merged,
-            limited: t.range.is_some(),
-            range: t.range.unwrap_or([f64::NEG_INFINITY, f64::INFINITY]),
-            solref_lim: t.solref_lim,
-            solimp_lim: t.solimp_lim,
-            margin: t.margin,
-            solref_fri: t.solref_fri,
-            solimp_fri: t.solimp_fri,
             length0,
-            invweight0: 0.0,
-            tree_pairs: Vec::new(),
-            spatial: Vec::new(),
+            ..tendon_of(t)
         });
         push_tendon_params(&mut m.params0, t, length0);
     }
@@ -1467,6 +1457,27 @@ fn finish(m: &mut Model) -> std::result::Result<(), usize> {
     super::compile::compute_invweight0(m)
 }
 
+/// The tendon of `t` without its path (no terms, Jacobian or branches) and without what the
+/// compile stage sets (length at qpos0, inverse weight, tree pairs).
+fn tendon_of(t: &TendonSpec) -> Tendon {
+    Tendon {
+        name: t.name.clone(),
+        terms: Vec::new(),
+        jac: Vec::new(),
+        limited: t.range.is_some(),
+        range: t.range.unwrap_or([f64::NEG_INFINITY, f64::INFINITY]),
+        solref_lim: t.solref_lim,
+        solimp_lim: t.solimp_lim,
+        margin: t.margin,
+        solref_fri: t.solref_fri,
+        solimp_fri: t.solimp_fri,
+        length0: 0.0,
+        invweight0: 0.0,
+        tree_pairs: Vec::new(),
+        spatial: Vec::new(),
+    }
+}
+
 /// A tendon's parameters (its spring rest lengths default to `length0`, its length at qpos0).
 fn push_tendon_params(p: &mut Params, t: &TendonSpec, length0: f64) {
     p.tendon_stiffness.push(t.stiffness);
@@ -1563,20 +1574,8 @@ fn spatial_tendon(
         ));
     }
     let mut ten = Tendon {
-        name: t.name.clone(),
-        terms: Vec::new(),
-        jac: Vec::new(),
-        limited: t.range.is_some(),
-        range: t.range.unwrap_or([f64::NEG_INFINITY, f64::INFINITY]),
-        solref_lim: t.solref_lim,
-        solimp_lim: t.solimp_lim,
-        margin: t.margin,
-        solref_fri: t.solref_fri,
-        solimp_fri: t.solimp_fri,
-        length0: 0.0,
-        invweight0: 0.0,
-        tree_pairs: Vec::new(),
         spatial: branches,
+        ..tendon_of(t)
     };
     let dof_last = super::compile::body_dof_last(m);
     ten.jac = super::tendon_path::spatial_dofs(m, &ten, &dof_last);
