@@ -49,6 +49,7 @@ bench: setup
 	$(VPY) benches/bench.py
 	$(VPY) benches/scale.py --sizes 8 27 64 125 216
 	$(VPY) benches/robots.py
+	$(VPY) benches/cones.py
 
 # optional: Genesis (genesis-world, with its own torch: about 8 GB) in a separate venv, which
 # `make bench` then runs as a peer on the same task (benches/genesis_peer.py)
