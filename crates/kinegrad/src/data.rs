@@ -406,7 +406,7 @@ impl Data {
             qm_ldl: vec![0.0; nm],
             qacc_smooth: vec![0.0; nv],
             contacts: Vec::with_capacity(64),
-            efc_cone: Vec::new(),
+            efc_cone: Vec::with_capacity(64),
             ten_length: vec![0.0; model.tendons.len()],
             ten_jac: model.tendons.iter().map(|t| t.jac.clone()).collect(),
             nefc: 0,

@@ -669,11 +669,14 @@ fn eval_feature(
             let v = -(n - ax.scale(ax.dot(&n)));
             let v = v.scale(J::c(1.0) / v.norm());
             let w = ax.cross(&v);
+            let (c, s) = (-0.5, 0.75f64.sqrt());
             let u = match dir {
                 0 => v,
                 1 => w,
                 2 => -w,
-                _ => -v,
+                3 => -v,
+                4 => v.scale(J::c(c)) + w.scale(J::c(s)),
+                _ => v.scale(J::c(c)) - w.scale(J::c(s)),
             };
             let h = if *top { *half_length } else { -*half_length };
             let x = b.pos + ax * h + u * *radius;

@@ -51,7 +51,6 @@ fn make_face(verts: &[SVert], i: usize, j: usize, k: usize) -> Face {
 }
 
 /// The polytope and flood-fill buffers of one EPA run (cleared at its start).
-#[derive(Default)]
 struct Scratch {
     verts: Vec<SVert>,
     faces: Vec<Face>,
@@ -60,9 +59,23 @@ struct Scratch {
     stack: Vec<usize>,
 }
 
+impl Scratch {
+    /// Buffers sized for the polytopes curved pairs meet, so that a thread's first deep run
+    /// does not grow them inside a step.
+    fn new() -> Self {
+        Self {
+            verts: Vec::with_capacity(128),
+            faces: Vec::with_capacity(256),
+            edges: Vec::with_capacity(128),
+            visible: Vec::with_capacity(256),
+            stack: Vec::with_capacity(128),
+        }
+    }
+}
+
 thread_local! {
     // Per-thread EPA buffers, reused (keeping their capacity) so steady-state steps do not allocate.
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new());
 }
 
 /// EPA from a GJK result with `overlap == true`. Returns `None` if the Minkowski difference is

@@ -243,8 +243,9 @@ pub enum FeatureKind {
         radius: f64,
     },
     /// Plane (A) against a cylinder (B) rim point `c + r u`: `c` the cap centre at `+-h a`
-    /// (`top`), `a = flip * z`, `u` one of `v, a x v, -(a x v), -v` (`dir` 0..4) with `v` the
-    /// unit direction of `-n` perpendicular to `a`.
+    /// (`top`), `a = flip * z`, `u` one of `v, a x v, -(a x v), -v, -v/2 + sqrt(3)/2 a x v,
+    /// -v/2 - sqrt(3)/2 a x v` (`dir` 0..6) with `v` the unit direction of `-n` perpendicular
+    /// to `a`.
     PlaneRim {
         /// `+1` or `-1`: the axis used, `flip * local z`, points away from the plane.
         flip: i8,

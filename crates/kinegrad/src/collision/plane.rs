@@ -141,18 +141,20 @@ pub fn plane_cylinder(
     };
     let w = a.cross(&v);
     let depth = |x: &Vec3| n.dot(&(x - pl.pos));
+    // MuJoCo's `mjc_PlaneCylinder`: the deepest rim point of the near cap (none of the others
+    // without it), the same on the far cap, and two points of the near cap's rim at 120 degrees
+    // from the first
     let p1 = bottom + v * r;
-    let p2 = bottom + w * r;
-    let p3 = bottom - w * r;
-    let p4 = top + v * r;
-    let p5 = bottom - v * r;
-    for (dir, p) in [(0u8, p1), (1, p2), (2, p3)] {
-        emit2(out, margin, p, n, depth(&p), feat(false, dir, &p));
+    if !emit2(out, margin, p1, n, depth(&p1), feat(false, 0, &p1)) {
+        return;
     }
-    if h > 0.0 && depth(&p4) < margin {
-        emit2(out, margin, p4, n, depth(&p4), feat(true, 0, &p4));
-    } else {
-        emit2(out, margin, p5, n, depth(&p5), feat(false, 3, &p5));
+    let p2 = top + v * r;
+    emit2(out, margin, p2, n, depth(&p2), feat(true, 0, &p2));
+    let (c, s) = (-0.5, 0.75f64.sqrt());
+    let (p3, p4) = (bottom + (v * c + w * s) * r, bottom + (v * c - w * s) * r);
+    if depth(&p3) < margin {
+        emit2(out, margin, p3, n, depth(&p3), feat(false, 4, &p3));
+        emit2(out, margin, p4, n, depth(&p4), feat(false, 5, &p4));
     }
 }
 

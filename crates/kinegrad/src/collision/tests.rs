@@ -210,17 +210,19 @@ fn collision_plane_capsule_box_cylinder() {
         0
     );
 
-    // Cylinder flat: 4 rim points; on its side: 2.
+    // Cylinder flat: 3 rim points 120 degrees apart (MuJoCo's triangle); on its side: 2.
     let cy = Shape::Cylinder {
         radius: 0.3,
         half_length: 0.2,
     };
     let c = both(&Shape::Plane, &pl, &cy, &at(0.0, 0.0, 0.19), 0.0);
-    assert_eq!(c.len(), 4);
+    assert_eq!(c.len(), 3);
     for k in &c {
         assert!((k.dist + 0.01).abs() < TOL);
         assert!(((k.pos.x.powi(2) + k.pos.y.powi(2)).sqrt() - 0.3).abs() < TOL);
     }
+    let centroid = c.iter().map(|k| k.pos).sum::<Vec3>() / 3.0;
+    assert!(centroid.x.abs() < TOL && centroid.y.abs() < TOL);
     let ps = Pose {
         pos: Vec3::new(0.0, 0.0, 0.29),
         rot: rot_axis(Vec3::x(), std::f64::consts::FRAC_PI_2),
