@@ -13,7 +13,7 @@
 //! regularizer ([`row_seed`], handed to `adjoint/constraint_rows.rs`).
 
 use crate::constraint::cone::MAX_DIM;
-use crate::constraint::{row_force, row_state, Elliptic};
+use crate::constraint::{row_force, row_state};
 use crate::data::{Data, RowKind, RowState};
 use crate::model::Model;
 
@@ -61,7 +61,7 @@ pub fn solve_vjp(model: &Model, data: &Data, lambda: &mut [f64]) {
 /// `D_bar = -s z`; a saturated friction row (`phi = +-frictionloss`) has `J_bar = phi lambda`
 /// and `frictionloss_bar = +-s`. Needs the rows and `qacc` of the solve.
 ///
-/// The rows of an elliptic contact share one force law `phi(z)` ([`Elliptic`]): with
+/// The rows of an elliptic contact share one force law `phi(z)` ([`crate::constraint::Elliptic`]): with
 /// its Hessian `H = -dphi/dz` and `s = J_c lambda` over its rows, row k gets
 /// `J_bar = phi_k lambda - (H s)_k a`, `aref_bar = (H s)_k`; in the bottom zone each row's
 /// `D_bar = -s_k z_k`, in the middle zone the first row's `D_bar = s . dphi/dD0` and
@@ -71,7 +71,7 @@ pub fn row_seed(data: &Data, lambda: &[f64], r: usize, j_bar: &mut [f64]) -> Opt
     let a = &data.qacc;
     if let RowKind::ContactElliptic(c, k) = data.efc_kind[r] {
         let r0 = r - k;
-        let cone = Elliptic::of(data, r0, c);
+        let cone = data.efc_cone[c];
         let dim = cone.dim;
         let (mut z, mut s) = ([0.0; MAX_DIM], [0.0; MAX_DIM]);
         for j in 0..dim {

@@ -11,7 +11,7 @@ use super::rnea::{armature_vjp, rnea_vjp};
 use super::solve::{converged, row_seed, solve_vjp};
 use super::tendon::tendons_vjp;
 use super::StepGrad;
-use crate::constraint::{cone::MAX_DIM, Elliptic};
+use crate::constraint::cone::MAX_DIM;
 use crate::data::{Data, RkStages, RowKind, RowState};
 use crate::dynamics::mass;
 use crate::error::{Error, Result};
@@ -429,7 +429,7 @@ fn accel_vjp(
             if let RowKind::ContactElliptic(con, 0) = data.efc_kind[r] {
                 if data.efc_state[r] == RowState::Cone {
                     // the cone's block: J_c^T H_c J_c w
-                    let k = Elliptic::of(data, r, con);
+                    let k = data.efc_cone[con];
                     let (mut z, mut jw) = ([0.0; MAX_DIM], [0.0; MAX_DIM]);
                     for j in 0..k.dim {
                         z[j] = data.efc_row_dot(r + j, &data.qacc) - data.efc_aref[r + j];

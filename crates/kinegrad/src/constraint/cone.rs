@@ -22,7 +22,7 @@
 //! The types ([`Elliptic`], [`ConeLine`]) are declared in `data.rs`, where `Data` keeps them
 //! with its scratch; their methods are here.
 
-use crate::data::{Data, RowKind, RowState};
+use crate::data::{Data, RowState};
 
 pub use crate::data::{ConeLine, Elliptic, CONE_MAX_DIM as MAX_DIM};
 
@@ -30,7 +30,7 @@ pub use crate::data::{ConeLine, Elliptic, CONE_MAX_DIM as MAX_DIM};
 pub type Rows = [f64; MAX_DIM];
 
 impl Elliptic {
-    /// The cone of contact `contact`, whose rows start at `r0` (a [`RowKind::ContactElliptic`]
+    /// The cone of contact `contact`, whose rows start at `r0` (a [`crate::data::RowKind::ContactElliptic`]
     /// row 0).
     #[inline]
     pub fn of(data: &Data, r0: usize, contact: usize) -> Self {
@@ -44,15 +44,6 @@ impl Elliptic {
             f,
             mu_r: f[0] * (d[0] / d[1]).sqrt(),
             d,
-        }
-    }
-
-    /// The number of rows of the elliptic contact whose row `r` is, or 0 for another row.
-    #[inline]
-    pub fn rows_at(data: &Data, r: usize) -> usize {
-        match data.efc_kind[r] {
-            RowKind::ContactElliptic(c, _) => data.contacts[c].condim,
-            _ => 0,
         }
     }
 
