@@ -76,7 +76,7 @@ class Sim:
         quaternion block in its coordinates, -1 without one) jnt_body jnt_qpos_adr jnt_dof_adr
         jnt_limited jnt_range; dof_body dof_jnt;
         geom_name geom_type geom_body geom_size; qpos0; entity_name entity_{body,jnt,dof,qpos,geom}_{adr,num};
-        actuators (list of dicts name, dof, mode, ctrl_range). -1 stands for "none"."""
+        actuators (list of dicts name, dof, mode, ctrl_range, and target_range: the channel target range ctrl_range maps to). -1 stands for "none"."""
     @staticmethod
     def param_names() -> List[str]: ...
     def param_default(self, name: str) -> npt.NDArray[np.float64]: ...

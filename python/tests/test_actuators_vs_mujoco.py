@@ -1,9 +1,13 @@
-"""PD actuators under implicitfast match MuJoCo: gear scaling and the Menagerie Franka."""
+"""PD actuators under implicitfast match MuJoCo: gear scaling, control ranges and the Menagerie
+Franka."""
 
 import mujoco
 import numpy as np
+import torch
 
+import kinegrad as gs
 from _assets import asset
+from _mujoco_pair import check_gradient, write_xml
 from kinegrad import _native
 
 GEARED = """
@@ -55,3 +59,78 @@ def test_franka_menagerie_pd_matches_mujoco_implicitfast():
     q, q_ref, v, v_ref = rollout_pair(path, home, target, 1.0, 0.002, "implicitfast")
     np.testing.assert_allclose(q, q_ref, rtol=0, atol=1e-8)
     np.testing.assert_allclose(v, v_ref, rtol=0, atol=1e-8 * max(1.0, np.abs(v_ref).max()))
+
+
+# Three actuators with control ranges, each driven past them: MuJoCo clamps `ctrl` to
+# `ctrlrange`, kinegrad clamps the channel target to the range mapped into target units (a
+# servo's setpoint is ctrl / gear, a motor's joint force gear ctrl, the scaled PD's (k / kp) ctrl).
+CLAMPED = """
+<mujoco>
+  <option timestep="0.002" integrator="implicitfast"/>
+  <worldbody>
+    <body name="a">
+      <joint name="ja" type="hinge" axis="0 1 0" damping="0.05"/>
+      <geom type="capsule" fromto="0 0 0 0.3 0 0" size="0.03" mass="1"/>
+      <body name="b" pos="0.3 0 0">
+        <joint name="jb" type="hinge" axis="0 1 0"/>
+        <geom type="capsule" fromto="0 0 0 0.3 0 0" size="0.03" mass="1"/>
+        <body name="c" pos="0.3 0 0">
+          <joint name="jc" type="slide" axis="1 0 0"/>
+          <geom type="box" size="0.05 0.05 0.05" mass="0.5"/>
+        </body>
+      </body>
+    </body>
+  </worldbody>
+  <actuator>
+    <position joint="ja" kp="10" kv="1" gear="2" ctrlrange="-0.4 0.6"/>
+    <motor joint="jb" gear="-3" ctrlrange="-0.2 0.1"/>
+    <general joint="jc" biastype="affine" gainprm="0.5" biasprm="0 -50 -5" ctrlrange="0 2"/>
+  </actuator>
+</mujoco>
+"""
+# the channel target one unit of ctrl stands for, per actuator
+TARGET_PER_CTRL = np.array([1 / 2, -3.0, 0.5 / 50])
+
+
+def test_control_ranges_clamp_as_mujoco_clamps_ctrl(tmp_path):
+    f = tmp_path / "clamped.xml"
+    f.write_text(CLAMPED)
+    m = mujoco.MjModel.from_xml_path(str(f))
+    b = _native.SceneBuilder(timestep=0.002, integrator="implicitfast", enable_collision=False)
+    b.add_mjcf(str(f), 1.0, [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0])
+    sim = b.build(1)
+    info = sim.describe()
+    mode = np.array([[a["mode"] for a in info["actuators"]]], dtype=np.int8)
+    ranges = np.array([a["target_range"] for a in info["actuators"]])
+    np.testing.assert_allclose(ranges, [[-0.2, 0.3], [-0.3, 0.6], [0.0, 0.02]], rtol=1e-15)
+    # past the upper bound, past the lower bound, past the upper bound; then all inside
+    for targets in (np.array([0.5, -0.9, 0.03]), np.array([-0.7, 0.9, -0.01]), np.array([0.1, 0.2, 0.01])):
+        d = mujoco.MjData(m)
+        d.ctrl[:] = targets / TARGET_PER_CTRL  # MuJoCo clamps these
+        sim.set_state(np.zeros((1, 3)), np.zeros((1, 3)))
+        sim.set_control(mode, targets[None])
+        mujoco.mj_step(m, d, nstep=250)
+        sim.step(250)
+        np.testing.assert_allclose(sim.get_qpos()[0], d.qpos, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(sim.get_qvel()[0], d.qvel, rtol=0, atol=1e-9)
+
+
+def clamped_swing(x, requires_grad):
+    """Final joint positions after 0.2 s under targets `x`: the first past its range."""
+    path = write_xml(CLAMPED, "ctrl_range_grad")
+    scene = gs.Scene(sim_options=gs.options.SimOptions(dt=0.002, requires_grad=requires_grad), show_viewer=False)
+    arm = scene.add_entity(gs.morphs.MJCF(file=path))
+    scene.build()
+    for _ in range(100):
+        arm.control_dofs_position(x[[0, 2]], dofs_idx_local=[0, 2])
+        arm.control_dofs_force(x[1:2], dofs_idx_local=[1])
+        scene.step()
+    return (arm.get_dofs_position() * torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64)).sum()
+
+
+def test_gradient_through_clamped_and_free_targets_matches_finite_differences():
+    x0 = torch.tensor([0.5, 0.05, 0.01], dtype=torch.float64)
+    x = x0.clone().requires_grad_(True)
+    clamped_swing(x, True).backward()
+    assert x.grad[0] == 0.0 and x.grad[1] != 0.0 and x.grad[2] != 0.0, x.grad
+    check_gradient(clamped_swing, x0, seed=5)

@@ -240,6 +240,7 @@ pub fn describe<'py>(py: Python<'py>, m: &Model) -> PyResult<Bound<'py, PyDict>>
         ad.set_item("dof", a.dof)?;
         ad.set_item("mode", a.mode.code())?;
         ad.set_item("ctrl_range", a.ctrl_range)?;
+        ad.set_item("target_range", a.target_range)?;
         Ok(ad)
     });
     d.set_item("actuators", acts.collect::<PyResult<Vec<_>>>()?)?;

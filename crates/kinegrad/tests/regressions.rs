@@ -79,6 +79,7 @@ fn actuated(force_range: [f64; 2], joint_range: [f64; 2]) -> Result<kinegrad::Mo
         kv: 1.0,
         gear: 2.0,
         ctrl_range: [f64::NEG_INFINITY, f64::INFINITY],
+        target_per_ctrl: 0.5,
         force_range,
     };
     let mut b = ModelBuilder::new();

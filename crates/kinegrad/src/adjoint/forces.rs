@@ -6,8 +6,8 @@
 use super::tendon::TendonBar;
 use crate::data::Data;
 use crate::dynamics::forces::{
-    actuator_law, dof_qpos_adr, implicit_damping_law, passive_law, tendon_implicit_gain,
-    tendon_passive_law, ForcePartials,
+    actuator_law, channel_target, dof_qpos_adr, implicit_damping_law, passive_law,
+    tendon_implicit_gain, tendon_passive_law, ForcePartials,
 };
 use crate::model::{Model, Params};
 use crate::state::Control;
@@ -45,7 +45,8 @@ fn contract(
 /// `qfrc_actuator`): accumulates `q_bar` (nq), `v_bar`, `target_bar` (nv), the gain and force
 /// range adjoints, and the spatial tendons' length and Jacobian adjoints (`tendon_bar`). A
 /// clamped actuator's force is its bound: the adjoint goes to that bound only. Needs the
-/// tendons of `data` (`ten_length`, `ten_jac`).
+/// tendons of `data` (`ten_length`, `ten_jac`). A target clamped to its channel's range
+/// ([`channel_target`]) gets no adjoint.
 #[allow(clippy::too_many_arguments)]
 pub fn actuation_vjp(
     model: &Model,
@@ -60,15 +61,17 @@ pub fn actuation_vjp(
 ) {
     for d in 0..model.nv {
         let qa = dof_qpos_adr(model, d);
-        let (_, _, p) = actuator_law(
+        let (u, du) = channel_target(model, d, control.target[d]);
+        let (_, _, mut p) = actuator_law(
             control.mode[d],
-            control.target[d],
+            u,
             qa.map(|a| q[a]),
             v[d],
             params.dof_kp[d],
             params.dof_kv[d],
             params.dof_force_range[d],
         );
+        p.target *= du;
         contract(
             &p,
             f_bar[d],
@@ -90,16 +93,17 @@ pub fn actuation_vjp(
         if fb == 0.0 && !spatial {
             continue;
         }
+        let (u, du) = channel_target(model, ch, control.target[ch]);
         let (f, _, p) = actuator_law(
             control.mode[ch],
-            control.target[ch],
+            u,
             Some(data.ten_length[t]),
             data.ten_velocity(t, v),
             params.tendon_kp[t],
             params.tendon_kv[t],
             params.tendon_force_range[t],
         );
-        target_bar[ch] += p.target * fb;
+        target_bar[ch] += p.target * du * fb;
         tendon_bar.add_length(model, t, p.q * fb, q_bar);
         for &(d, c) in jt {
             v_bar[d] += c * p.v * fb;

@@ -48,6 +48,18 @@ pub fn dof_qpos_adr(model: &Model, d: usize) -> Option<usize> {
         .then_some(model.jnt_qpos_adr[j])
 }
 
+/// Channel `ch`'s target as the actuator law reads it: `u` clamped to the channel's range
+/// ([`Model::ctrl_target_range`], MuJoCo's clamp of `ctrl` to `ctrlrange`), and its derivative
+/// with respect to `u` (0 where it clamps).
+#[inline]
+pub fn channel_target(model: &Model, ch: usize, u: f64) -> (f64, f64) {
+    match model.ctrl_target_range.get(ch) {
+        Some(&[lo, _]) if u < lo => (lo, 0.0),
+        Some(&[_, hi]) if u > hi => (hi, 0.0),
+        _ => (u, 1.0),
+    }
+}
+
 /// The actuator law of one dof: (force, clamped, partials) for target `u` under `mode`, the dof's
 /// scalar position `q` (None for ball/free dofs), velocity `v`, gains `kp`, `kv` and force
 /// range `[lo, hi]`.
@@ -163,8 +175,8 @@ pub fn implicit_damping_law(
     (k, p)
 }
 
-/// Actuator forces from the controls ([`actuator_law`] per dof) into `qfrc_actuator`, and
-/// whether each clamps into `actuator_clamped`.
+/// Actuator forces from the controls ([`actuator_law`] per dof on the [`channel_target`]) into
+/// `qfrc_actuator`, and whether each clamps into `actuator_clamped`.
 pub fn actuation(
     model: &Model,
     params: &Params,
@@ -176,7 +188,7 @@ pub fn actuation(
     for d in 0..model.nv {
         let (f, clamped, _) = actuator_law(
             control.mode[d],
-            control.target[d],
+            channel_target(model, d, control.target[d]).0,
             dof_position(model, q, d),
             v[d],
             params.dof_kp[d],
@@ -193,7 +205,7 @@ pub fn actuation(
         let ch = model.nv + t;
         let (f, clamped, _) = actuator_law(
             control.mode[ch],
-            control.target[ch],
+            channel_target(model, ch, control.target[ch]).0,
             Some(data.ten_length[t]),
             data.ten_velocity(t, v),
             params.tendon_kp[t],

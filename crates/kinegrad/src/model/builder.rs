@@ -259,8 +259,13 @@ pub struct ActuatorSpec {
     pub kv: f64,
     /// Gear ratio.
     pub gear: f64,
-    /// Control range.
+    /// Control range, in the file's control units (infinite when unlimited).
     pub ctrl_range: [f64; 2],
+    /// The channel target one unit of the file's control stands for (MuJoCo's `ctrl`):
+    /// `gear` for a force channel (its target is a joint force), `1 / gear` for a position or
+    /// velocity servo, `k / (kp gear)` for a PD whose control is scaled by `k / kp`. Maps
+    /// `ctrl_range` onto the channel's target range ([`Model::ctrl_target_range`]).
+    pub target_per_ctrl: f64,
     /// Force range.
     pub force_range: [f64; 2],
 }
@@ -550,11 +555,33 @@ impl ModelBuilder {
 /// entity's dofs are in (until then it is held as `usize::MAX - tendon`).
 fn finish_channels(m: &mut Model) {
     let nv = m.nv;
+    m.ctrl_target_range = vec![[f64::NEG_INFINITY, f64::INFINITY]; m.nu()];
     for a in &mut m.actuators {
         if a.dof > usize::MAX / 2 {
             a.dof = nv + (usize::MAX - a.dof);
         }
+        // several actuators on one channel: the targets all of them allow (an empty
+        // intersection keeps the last actuator's range, as it keeps its gains)
+        let r = &mut m.ctrl_target_range[a.dof];
+        let both = [r[0].max(a.target_range[0]), r[1].min(a.target_range[1])];
+        *r = if both[0] <= both[1] {
+            both
+        } else {
+            a.target_range
+        };
     }
+}
+
+/// A control range `[lo, hi]` (the file's units) as the range of the channel target
+/// `target_per_ctrl * ctrl`; unlimited when the scale is not finite and non-zero.
+fn target_range([lo, hi]: [f64; 2], target_per_ctrl: f64) -> [f64; 2] {
+    let s = target_per_ctrl;
+    if !(s.is_finite() && s != 0.0) || !(lo <= hi) {
+        return [f64::NEG_INFINITY, f64::INFINITY];
+    }
+    // an infinite bound stays infinite (s is finite and non-zero), its sign turned with s's
+    let (a, b) = (s * lo, s * hi);
+    [a.min(b), a.max(b)]
 }
 
 /// Whether MuJoCo's compiler gives body `b` the identity as inertial rotation (`body_iquat`):
@@ -684,6 +711,7 @@ fn empty_model(opt: Options) -> Model {
         collision_pairs_unbounded: vec![],
         meshes: vec![],
         actuators: vec![],
+        ctrl_target_range: vec![],
         exclude_pairs: vec![],
         equalities: vec![],
         tendons: vec![],
@@ -1250,6 +1278,7 @@ fn add_entity_to_model(
             mode: a.mode,
             gear: a.gear,
             ctrl_range: a.ctrl_range,
+            target_range: target_range(a.ctrl_range, a.target_per_ctrl),
         });
     }
 

@@ -2003,6 +2003,8 @@ impl Loader {
         };
         let ctrl_range = range("ctrlrange", "ctrllimited")?;
         let force_range = range("forcerange", "forcelimited")?;
+        // the target per unit of control of a PD whose control is scaled (1 otherwise)
+        let mut pd_scale = 1.0;
         let (mode, kp, kv, gain) = match n.tag.as_str() {
             "motor" => (CtrlMode::Force, 0.0, 0.0, 1.0),
             "position" => {
@@ -2049,7 +2051,9 @@ impl Loader {
                 {
                     // k ctrl - kp x - kv xdot = kp ((k / kp) ctrl - x) - kv xdot: a PD whose target
                     // is the control scaled by k / kp (the Menagerie Panda's gripper: k = 4/255,
-                    // kp = 100); kinegrad's targets are lengths, so the scale is the user's
+                    // kp = 100); kinegrad's targets are lengths, so the scale is the user's (and
+                    // maps the control range onto the target's, below)
+                    pd_scale = k / -bp[1];
                     (CtrlMode::Position, -bp[1], -bp[2], 1.0)
                 } else {
                     self.warn(format!("{what}: gainprm/biasprm combination unsupported, treated as a motor with gain {k}"));
@@ -2071,6 +2075,12 @@ impl Loader {
             kv,
             gear: gear * gain,
             ctrl_range,
+            // a force channel's target is the joint force gear ctrl; a servo's is its
+            // setpoint ctrl / gear (its gains carry gear^2)
+            target_per_ctrl: match mode {
+                CtrlMode::Force => gear * gain,
+                CtrlMode::Position | CtrlMode::Velocity => pd_scale / gear,
+            },
             force_range,
         });
         Ok(())

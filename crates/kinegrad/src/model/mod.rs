@@ -372,8 +372,11 @@ pub struct ActuatorInfo {
     pub mode: CtrlMode,
     /// Transmission gear (force = gear * ctrl for motors).
     pub gear: f64,
-    /// Control range (infinite when unlimited).
+    /// Control range in the file's units (infinite when unlimited).
     pub ctrl_range: [f64; 2],
+    /// The same range in the channel's target units (MuJoCo clamps `ctrl` to `ctrl_range`;
+    /// kinegrad clamps the channel target to this range, [`Model::ctrl_target_range`]).
+    pub target_range: [f64; 2],
 }
 
 /// Immutable model. Build it with [`ModelBuilder`] or the URDF/MJCF loaders.
@@ -540,6 +543,10 @@ pub struct Model {
     pub meshes: Vec<Mesh>,
     /// MJCF actuators, mapped onto dof control parameters.
     pub actuators: Vec<ActuatorInfo>,
+    /// The range each control channel's target is clamped to before the actuator law, as
+    /// MuJoCo clamps `ctrl` to `ctrlrange` (the intersection of the ranges of the actuators on
+    /// the channel, in target units; infinite for a channel no limited actuator drives). (nu)
+    pub ctrl_target_range: Vec<[f64; 2]>,
     /// Excluded body pairs (MJCF `<contact><exclude>`), stored with the smaller index first.
     pub exclude_pairs: Vec<(usize, usize)>,
     /// Equality constraints (MJCF `<equality>`, URDF `<mimic>`), one record each: there are
