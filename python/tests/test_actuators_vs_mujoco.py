@@ -115,6 +115,23 @@ def test_control_ranges_clamp_as_mujoco_clamps_ctrl(tmp_path):
         np.testing.assert_allclose(sim.get_qvel()[0], d.qvel, rtol=0, atol=1e-9)
 
 
+def test_a_servo_range_does_not_bound_the_torque_of_its_channel_in_force_mode(tmp_path):
+    # a user who switches a position servo's channel to force control (Genesis's
+    # control_dofs_force) commands a torque: the servo's setpoint range does not apply to it
+    qs = []
+    for xml in (CLAMPED, CLAMPED.replace(' ctrlrange="-0.4 0.6"', "")):
+        f = tmp_path / "servo.xml"
+        f.write_text(xml)
+        b = _native.SceneBuilder(timestep=0.002, integrator="implicitfast", enable_collision=False)
+        b.add_mjcf(str(f), 1.0, [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0])
+        sim = b.build(1)
+        sim.set_control(np.zeros((1, 3), dtype=np.int8), np.array([[5.0, 0.0, 0.0]]))
+        sim.step(100)
+        qs.append(sim.get_qpos()[0].copy())
+    assert qs[0][0] > 0.5, "5 N m lifts the arm against gravity"
+    np.testing.assert_array_equal(qs[0], qs[1])
+
+
 def clamped_swing(x, requires_grad):
     """Final joint positions after 0.2 s under targets `x`: the first past its range."""
     path = write_xml(CLAMPED, "ctrl_range_grad")

@@ -70,3 +70,51 @@ def test_margins_and_gaps_act_as_in_mujoco():
     assert acting > 100
     np.testing.assert_allclose(sim.get_qpos()[0], d.qpos, rtol=0, atol=1e-9)
     np.testing.assert_allclose(sim.get_qvel()[0], d.qvel, rtol=0, atol=1e-8)
+
+
+# A URDF arm whose foot is a link on a fixed joint, swinging onto a block of its base: MuJoCo
+# fuses the foot into the arm (fusestatic), so the contact's weight (`body_invweight0`, in the
+# regularizer R) is taken at the centre of mass of arm and foot together, not at the foot's.
+FUSED_FOOT = """<robot name="fused_foot">
+  <link name="base">
+    <inertial><mass value="1"/><inertia ixx="0.1" iyy="0.1" izz="0.1" ixy="0" ixz="0" iyz="0"/></inertial>
+    <collision><origin xyz="0.1 0 -0.52"/><geometry><box size="1 1 0.2"/></geometry></collision>
+  </link>
+  <joint name="hinge" type="revolute">
+    <parent link="base"/><child link="arm"/><axis xyz="0 1 0"/>
+    <limit lower="-3" upper="3" effort="100" velocity="10"/>
+  </joint>
+  <link name="arm">
+    <inertial><origin xyz="0.2 0 0"/><mass value="1"/>
+      <inertia ixx="0.01" iyy="0.02" izz="0.02" ixy="0" ixz="0" iyz="0"/></inertial>
+  </link>
+  <joint name="ankle" type="fixed"><parent link="arm"/><child link="foot"/><origin xyz="0.4 0 0"/></joint>
+  <link name="foot">
+    <inertial><origin xyz="0.02 0 0"/><mass value="0.5"/>
+      <inertia ixx="0.001" iyy="0.001" izz="0.001" ixy="0" ixz="0" iyz="0"/></inertial>
+    <collision><geometry><sphere radius="0.05"/></geometry></collision>
+  </link>
+</robot>"""
+
+
+def test_contact_on_a_link_fused_by_mujoco_matches(tmp_path):
+    from kinegrad import _native
+
+    f = tmp_path / "fused_foot.urdf"
+    f.write_text(FUSED_FOOT)
+    m = mujoco.MjSpec.from_string(FUSED_FOOT).compile()
+    m.opt.timestep = 0.002
+    assert m.nbody == 2, "MuJoCo fuses the base into the world and the foot into the arm"
+    d = mujoco.MjData(m)
+    b = _native.SceneBuilder(timestep=0.002, integrator="euler")
+    b.add_urdf(str(f), 1.0, [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], True)
+    sim = b.build(1)
+    contacts, worst = 0, 0.0
+    for _ in range(300):
+        sim.set_state(d.qpos[None].copy(), d.qvel[None].copy())
+        mujoco.mj_step(m, d)
+        sim.step(1)
+        contacts += d.ncon
+        worst = max(worst, np.abs(sim.get_qvel()[0] - d.qvel).max() / max(1.0, np.abs(d.qvel).max()))
+    assert contacts > 20, "the foot lands on the block"
+    assert worst < 1e-9, f"relative velocity error {worst:.1e}"

@@ -61,7 +61,7 @@ pub fn actuation_vjp(
 ) {
     for d in 0..model.nv {
         let qa = dof_qpos_adr(model, d);
-        let (u, du) = channel_target(model, d, control.target[d]);
+        let (u, du) = channel_target(model, d, control.mode[d], control.target[d]);
         let (_, _, mut p) = actuator_law(
             control.mode[d],
             u,
@@ -93,7 +93,7 @@ pub fn actuation_vjp(
         if fb == 0.0 && !spatial {
             continue;
         }
-        let (u, du) = channel_target(model, ch, control.target[ch]);
+        let (u, du) = channel_target(model, ch, control.mode[ch], control.target[ch]);
         let (f, _, p) = actuator_law(
             control.mode[ch],
             u,

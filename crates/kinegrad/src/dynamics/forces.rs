@@ -48,12 +48,16 @@ pub fn dof_qpos_adr(model: &Model, d: usize) -> Option<usize> {
         .then_some(model.jnt_qpos_adr[j])
 }
 
-/// Channel `ch`'s target as the actuator law reads it: `u` clamped to the channel's range
-/// ([`Model::ctrl_target_range`], MuJoCo's clamp of `ctrl` to `ctrlrange`), and its derivative
-/// with respect to `u` (0 where it clamps).
+/// Channel `ch`'s target as the actuator law reads it in `mode`: `u` clamped to the channel's
+/// range for that mode ([`Model::ctrl_target_range`], MuJoCo's clamp of `ctrl` to
+/// `ctrlrange`), and its derivative with respect to `u` (0 where it clamps).
 #[inline]
-pub fn channel_target(model: &Model, ch: usize, u: f64) -> (f64, f64) {
-    match model.ctrl_target_range.get(ch) {
+pub fn channel_target(model: &Model, ch: usize, mode: CtrlMode, u: f64) -> (f64, f64) {
+    match model
+        .ctrl_target_range
+        .get(ch)
+        .map(|r| &r[mode.code() as usize])
+    {
         Some(&[lo, _]) if u < lo => (lo, 0.0),
         Some(&[_, hi]) if u > hi => (hi, 0.0),
         _ => (u, 1.0),
@@ -188,7 +192,7 @@ pub fn actuation(
     for d in 0..model.nv {
         let (f, clamped, _) = actuator_law(
             control.mode[d],
-            channel_target(model, d, control.target[d]).0,
+            channel_target(model, d, control.mode[d], control.target[d]).0,
             dof_position(model, q, d),
             v[d],
             params.dof_kp[d],
@@ -205,7 +209,7 @@ pub fn actuation(
         let ch = model.nv + t;
         let (f, clamped, _) = actuator_law(
             control.mode[ch],
-            channel_target(model, ch, control.target[ch]).0,
+            channel_target(model, ch, control.mode[ch], control.target[ch]).0,
             Some(data.ten_length[t]),
             data.ten_velocity(t, v),
             params.tendon_kp[t],

@@ -191,6 +191,11 @@ pub struct BodySpec {
     pub geoms: Vec<GeomSpec>,
     /// Sites: named frames fixed on the body (MJCF `<site>`), readable as poses.
     pub sites: Vec<SiteSpec>,
+    /// Whether MuJoCo's compiler (and Genesis's `merge_fixed_links`) would fuse this jointless
+    /// body into its parent: a URDF link on a fixed joint. kinegrad keeps it as a link of its
+    /// own (readable, with its own geoms), but gives it the per-body constants MuJoCo computes
+    /// for the fused body ([`Model::body_fused`]).
+    pub fused: bool,
     /// Line of the element in the entity's source file (0: unknown), for error messages.
     pub line: u32,
 }
@@ -237,6 +242,7 @@ impl BodySpec {
             joints: Vec::new(),
             geoms: Vec::new(),
             sites: Vec::new(),
+            fused: false,
             line: 0,
         }
     }
@@ -555,14 +561,14 @@ impl ModelBuilder {
 /// entity's dofs are in (until then it is held as `usize::MAX - tendon`).
 fn finish_channels(m: &mut Model) {
     let nv = m.nv;
-    m.ctrl_target_range = vec![[f64::NEG_INFINITY, f64::INFINITY]; m.nu()];
+    m.ctrl_target_range = vec![[[f64::NEG_INFINITY, f64::INFINITY]; 3]; m.nu()];
     for a in &mut m.actuators {
         if a.dof > usize::MAX / 2 {
             a.dof = nv + (usize::MAX - a.dof);
         }
         // several actuators on one channel: the targets all of them allow (an empty
         // intersection keeps the last actuator's range, as it keeps its gains)
-        let r = &mut m.ctrl_target_range[a.dof];
+        let r = &mut m.ctrl_target_range[a.dof][a.mode.code() as usize];
         let both = [r[0].max(a.target_range[0]), r[1].min(a.target_range[1])];
         *r = if both[0] <= both[1] {
             both
@@ -655,6 +661,7 @@ fn empty_model(opt: Options) -> Model {
         body_entity: vec![usize::MAX],
         body_fluid_frame: vec![Mat3::identity()],
         body_iframe_identity: vec![true],
+        body_fused: vec![false],
         body_pos: vec![Vec3::zeros()],
         body_quat: vec![Quat::identity()],
         body_jnt_adr: vec![0],
@@ -874,6 +881,8 @@ fn add_entity_to_model(
             None => principal_axes(&b.inertia),
         });
         m.body_iframe_identity.push(inertial_frame_is_body_frame(b));
+        m.body_fused
+            .push(b.fused && joints.is_empty() && parent != 0);
         m.body_jnt_adr.push(m.njnt);
         m.body_jnt_num.push(joints.len());
         m.body_dof_adr.push(m.nv);

@@ -357,6 +357,29 @@ pub(crate) fn compute_invweight0(model: &mut Model) -> std::result::Result<(), u
         omega[i] = om;
         model.dof_invweight0[i] = minv;
     }
+    // the centre of mass each body's weight is taken at: its own, or for a body MuJoCo fuses
+    // into its parent (and for that parent) the one of the fused body, the mass-weighted centre
+    // of the group (a parent precedes its children, so one pass sums each group into its root)
+    let mut com = xipos.clone();
+    if model.body_fused.iter().any(|&f| f) {
+        let mut root: Vec<usize> = (0..nb).collect();
+        let mut mass = vec![0.0; nb];
+        let mut moment = vec![Vec3::zeros(); nb];
+        for b in 1..nb {
+            if model.body_fused.get(b).copied().unwrap_or(false) {
+                root[b] = root[model.body_parent[b]];
+            }
+            let m = params.body_mass[b];
+            mass[root[b]] += m;
+            moment[root[b]] += xipos[b] * m;
+        }
+        for b in 1..nb {
+            let r = root[b];
+            if mass[r] > 0.0 {
+                com[b] = moment[r] / mass[r];
+            }
+        }
+    }
     // body weights: J M^-1 J^T at the centre of mass, averaged over the 3 translations / rotations
     for b in 1..nb {
         let d = dof_last[b];
@@ -367,7 +390,7 @@ pub(crate) fn compute_invweight0(model: &mut Model) -> std::result::Result<(), u
         // point Jacobian at c: v = lin - [c]x ang, i.e. T = [-[c]x, 1]
         let mut t = nalgebra::Matrix3x6::<f64>::zeros();
         t.fixed_view_mut::<3, 3>(0, 0)
-            .copy_from(&(-crate::math::skew(&xipos[b])));
+            .copy_from(&(-crate::math::skew(&com[b])));
         t.fixed_view_mut::<3, 3>(0, 3)
             .copy_from(&Matrix3::identity());
         let wt = (t * om * t.transpose()).trace() / 3.0;

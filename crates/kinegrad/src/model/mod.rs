@@ -374,8 +374,9 @@ pub struct ActuatorInfo {
     pub gear: f64,
     /// Control range in the file's units (infinite when unlimited).
     pub ctrl_range: [f64; 2],
-    /// The same range in the channel's target units (MuJoCo clamps `ctrl` to `ctrl_range`;
-    /// kinegrad clamps the channel target to this range, [`Model::ctrl_target_range`]).
+    /// The same range in the channel's target units for the actuator's mode (MuJoCo clamps
+    /// `ctrl` to `ctrl_range`; kinegrad clamps the channel target in that mode to this range,
+    /// [`Model::ctrl_target_range`]).
     pub target_range: [f64; 2],
 }
 
@@ -416,6 +417,11 @@ pub struct Model {
     /// Whether each body's inertial frame is its own frame as MuJoCo's compiler sets it
     /// (`body_iquat` the identity; MuJoCo's "simple" bodies need it). (nbody)
     pub body_iframe_identity: Vec<bool>,
+    /// Whether each body is one MuJoCo's compiler fuses into its parent ([`BodySpec::fused`]:
+    /// a URDF link on a fixed joint): its contact and equality weights (`body_invweight0`) are
+    /// the fused body's, taken at the centre of mass of the parent and every body fused into it.
+    /// (nbody)
+    pub body_fused: Vec<bool>,
     /// Position of the body frame in the parent frame (at q = qpos0).
     pub body_pos: Vec<Vec3>,
     /// Orientation of the body frame in the parent frame.
@@ -543,10 +549,13 @@ pub struct Model {
     pub meshes: Vec<Mesh>,
     /// MJCF actuators, mapped onto dof control parameters.
     pub actuators: Vec<ActuatorInfo>,
-    /// The range each control channel's target is clamped to before the actuator law, as
-    /// MuJoCo clamps `ctrl` to `ctrlrange` (the intersection of the ranges of the actuators on
-    /// the channel, in target units; infinite for a channel no limited actuator drives). (nu)
-    pub ctrl_target_range: Vec<[f64; 2]>,
+    /// The range each control channel's target is clamped to before the actuator law, per
+    /// control mode (indexed by [`CtrlMode::code`]), as MuJoCo clamps `ctrl` to `ctrlrange`: an
+    /// actuator's range, in target units, for the channel in that actuator's mode (the
+    /// intersection when several drive it); infinite for every other mode, so a position
+    /// servo's range does not bound the torques of a user who switches its channel to force
+    /// control. (nu)
+    pub ctrl_target_range: Vec<[[f64; 2]; 3]>,
     /// Excluded body pairs (MJCF `<contact><exclude>`), stored with the smaller index first.
     pub exclude_pairs: Vec<(usize, usize)>,
     /// Equality constraints (MJCF `<equality>`, URDF `<mimic>`), one record each: there are

@@ -286,6 +286,8 @@ impl Loader {
                     moved = Some(j.name.clone());
                 } else {
                     welded = true;
+                    // MuJoCo's URDF import fuses it into its parent (fusestatic)
+                    body.fused = true;
                 }
             }
             self.link_geoms(link, &name, &mut body)?;
