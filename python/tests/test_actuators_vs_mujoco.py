@@ -115,6 +115,23 @@ def test_control_ranges_clamp_as_mujoco_clamps_ctrl(tmp_path):
         np.testing.assert_allclose(sim.get_qvel()[0], d.qvel, rtol=0, atol=1e-9)
 
 
+def test_clampctrl_disabled_leaves_targets_unclamped(tmp_path):
+    f = tmp_path / "unclamped.xml"
+    f.write_text(CLAMPED.replace('integrator="implicitfast"/>', 'integrator="implicitfast"><flag clampctrl="disable"/></option>'))
+    m = mujoco.MjModel.from_xml_path(str(f))
+    b = _native.SceneBuilder(timestep=0.002, integrator="implicitfast", enable_collision=False)
+    b.add_mjcf(str(f), 1.0, [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0])
+    sim = b.build(1)
+    mode = np.array([[a["mode"] for a in sim.describe()["actuators"]]], dtype=np.int8)
+    targets = np.array([0.5, -0.9, 0.03])
+    d = mujoco.MjData(m)
+    d.ctrl[:] = targets / TARGET_PER_CTRL
+    sim.set_control(mode, targets[None])
+    mujoco.mj_step(m, d, nstep=250)
+    sim.step(250)
+    np.testing.assert_allclose(sim.get_qpos()[0], d.qpos, rtol=0, atol=1e-10)
+
+
 def test_a_servo_range_does_not_bound_the_torque_of_its_channel_in_force_mode(tmp_path):
     # a user who switches a position servo's channel to force control (Genesis's
     # control_dofs_force) commands a torque: the servo's setpoint range does not apply to it

@@ -1045,6 +1045,8 @@ impl Loader {
                     // gravity is a parameter: off is zero
                     ("gravity", "disable") => self.spec.gravity = Some(Vec3::zeros()),
                     ("eulerdamp", "disable") => opt.euler_damping = false,
+                    // read by each actuator (its control range then bounds nothing)
+                    ("clampctrl", "disable") => {}
                     (k, "disable") | (k, "enable")
                         if !matches!(
                             k,
@@ -1055,6 +1057,7 @@ impl Loader {
                                 | "frictionloss"
                                 | "gravity"
                                 | "eulerdamp"
+                                | "clampctrl"
                         ) =>
                     {
                         self.warn(format!("<option><flag {k}='{v}'> unsupported, ignored"));
@@ -2001,7 +2004,17 @@ impl Loader {
                 _ => [f64::NEG_INFINITY, f64::INFINITY],
             })
         };
-        let ctrl_range = range("ctrlrange", "ctrllimited")?;
+        let clamp = !self
+            .spec
+            .option_attrs
+            .iter()
+            .any(|(k, v)| k == "flag.clampctrl" && v == "disable");
+        let ctrl_range = if clamp {
+            range("ctrlrange", "ctrllimited")?
+        } else {
+            range("ctrlrange", "ctrllimited")?;
+            [f64::NEG_INFINITY, f64::INFINITY]
+        };
         let force_range = range("forcerange", "forcelimited")?;
         // the target per unit of control of a PD whose control is scaled (1 otherwise)
         let mut pd_scale = 1.0;
