@@ -24,6 +24,9 @@ static EMPTY_HULL: ConvexHull = ConvexHull {
     neighbors: Vec::new(),
     bound: 0.0,
     extremes: Vec::new(),
+    polygons: Vec::new(),
+    polygon_normals: Vec::new(),
+    vertex_polygons: Vec::new(),
 };
 
 /// The collision shape of geom `g`.

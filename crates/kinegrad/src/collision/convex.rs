@@ -27,6 +27,7 @@
 
 use super::epa::epa;
 use super::gjk::{core_vertex, gjk_within, Placed, SVert, NO_VERTEX};
+use super::multiccd;
 use super::{
     closest_on_segment, emit1, emit2, sgn, ContactPoint, Core, FeatureKind, IncPoint, RefFace,
     Shape,
@@ -154,16 +155,17 @@ fn poly_feature(a: &Placed, b: &Placed, verts: &[SVert], n: &Vec3) -> FeatureKin
 /// Core-level closest points: `(pa, pb, n, signed_core_distance)` with `n` from A to B, and
 /// the supporting feature ([`FeatureKind::Poly`] or `Unknown`).
 pub(crate) fn core_contact_f(a: &Placed, b: &Placed) -> (Vec3, Vec3, Vec3, f64, FeatureKind) {
-    core_contact_within(a, b, f64::INFINITY).expect("no cutoff")
+    let (pa, pb, n, d, f, _) = core_contact_within(a, b, f64::INFINITY).expect("no cutoff");
+    (pa, pb, n, d, f)
 }
 
-/// [`core_contact_f`], or `None` when the cores are more than `cutoff` apart (see
-/// [`super::gjk::gjk_within`]).
-fn core_contact_within(
-    a: &Placed,
-    b: &Placed,
-    cutoff: f64,
-) -> Option<(Vec3, Vec3, Vec3, f64, FeatureKind)> {
+/// The result of [`core_contact_within`]: `(pa, pb, n, signed_core_distance, feature, EPA's
+/// final face when the cores overlap)`.
+type CoreContact = (Vec3, Vec3, Vec3, f64, FeatureKind, Option<[SVert; 3]>);
+
+/// [`core_contact_f`] with EPA's final face, or `None` when the cores are more than `cutoff`
+/// apart (see [`super::gjk::gjk_within`]).
+fn core_contact_within(a: &Placed, b: &Placed, cutoff: f64) -> Option<CoreContact> {
     let g = gjk_within(a, b, cutoff)?;
     let fallback_n = || {
         let d = b.pose.pos - a.pose.pos;
@@ -182,9 +184,9 @@ fn core_contact_within(
                 return None;
             }
             let f = poly_feature(a, b, &g.simplex[..g.n], &n);
-            return Some((g.pa, g.pb, n, len, f));
+            return Some((g.pa, g.pb, n, len, f, None));
         }
-        return Some((g.pa, g.pb, fallback_n(), len, FeatureKind::Unknown));
+        return Some((g.pa, g.pb, fallback_n(), len, FeatureKind::Unknown, None));
     }
     Some(match epa(a, b, &g) {
         Some(e) => {
@@ -192,9 +194,9 @@ fn core_contact_within(
                 Some(face) => poly_feature(a, b, face, &e.normal),
                 None => FeatureKind::Unknown,
             };
-            (e.pa, e.pb, e.normal, -e.depth, f)
+            (e.pa, e.pb, e.normal, -e.depth, f, e.face)
         }
-        None => (g.pa, g.pb, fallback_n(), 0.0, FeatureKind::Unknown),
+        None => (g.pa, g.pb, fallback_n(), 0.0, FeatureKind::Unknown, None),
     })
 }
 
@@ -228,6 +230,8 @@ struct Scratch {
     tmp: Vec<(Vec3, Lbl)>,
     /// The clipped points (for [`select4`]).
     xs: Vec<Vec3>,
+    /// MuJoCo's polytope multi-contact's buffers.
+    multi: multiccd::Scratch,
 }
 
 thread_local! {
@@ -255,15 +259,27 @@ pub fn collide_general(
     };
     // the cores must come within the margin plus the radii
     let (ra, rb) = (a.radius(), b.radius());
-    let Some((ca, cb, n, dc, kind)) = core_contact_within(&a, &b, margin + ra + rb) else {
+    let Some((ca, cb, n, dc, kind, epa_face)) = core_contact_within(&a, &b, margin + ra + rb)
+    else {
         return;
     };
     let (qa, qb, dist) = (ca + n * ra, cb - n * rb, dc - ra - rb);
     if dist >= margin {
         return;
     }
+    // MuJoCo's multi-contact of two polyhedra without margins, from the EPA face; its single
+    // EPA contact when no faces or edges line up
+    let mujoco_polytope = margin == 0.0 && multiccd::applies(s1, s2);
     let handled = SCRATCH.with(|s| {
         let s = &mut *s.borrow_mut();
+        if mujoco_polytope {
+            return match epa_face {
+                Some(face) if dist < 0.0 => {
+                    multiccd::polytope_contacts(&a, &b, &face, &n, out, &mut s.multi) > 0
+                }
+                _ => false,
+            };
+        }
         if manifold(&a, &b, &n, margin, out, s) > 0 {
             return true;
         }
@@ -1027,7 +1043,7 @@ fn feature<'s>(
 
 /// Provenance of a clipped manifold point (for its contact feature).
 #[derive(Clone, Copy, PartialEq, Debug)]
-enum Lbl {
+pub(crate) enum Lbl {
     /// Incident core vertex.
     V(u32),
     /// Incident edge (core vertices) cut by reference side `k` (from corner `k` to `k + 1`).
@@ -1047,7 +1063,7 @@ enum Lbl {
 }
 
 /// Label of the point where the segment `(l0, l1)` crosses reference side `k` (of `m`).
-fn cut_label(l0: Lbl, l1: Lbl, k: usize, m: usize) -> Lbl {
+pub(crate) fn cut_label(l0: Lbl, l1: Lbl, k: usize, m: usize) -> Lbl {
     use Lbl::*;
     if matches!(l0, R(_) | RS(_)) && matches!(l1, R(_) | RS(_)) {
         return RS(k);

@@ -40,6 +40,14 @@ pub struct ConvexHull {
     /// corners: where a support search without a hint starts (the best of them for the
     /// direction), a few edges from the answer on a hull of thousands of vertices.
     pub extremes: Vec<u32>,
+    /// The hull's flat sides: coplanar adjacent triangles merged into polygons (vertex loops
+    /// counter-clockwise seen from outside, as MuJoCo's compiler merges them into
+    /// `mesh_polyvert`), for the multi-contact of [`super::multiccd`].
+    pub polygons: Vec<Vec<u32>>,
+    /// Unit outward normal of each polygon.
+    pub polygon_normals: Vec<Vec3>,
+    /// The polygons each vertex is a corner of, ascending (MuJoCo's `mesh_polymap`).
+    pub vertex_polygons: Vec<Vec<u32>>,
 }
 
 /// The directions of [`ConvexHull::extremes`].
@@ -349,7 +357,85 @@ impl ConvexHull {
                 .unwrap_or(0) as u32
         };
         hull.extremes = extreme_dirs().map(|d| scan(&d)).collect();
+        hull.make_polygons();
         Ok(hull)
+    }
+
+    /// Merge coplanar adjacent triangles into polygons ([`ConvexHull::polygons`]): triangles
+    /// sharing an edge whose normals agree to 1e-10 form one side; its boundary loop, traced
+    /// from the first boundary edge of its first triangle, is the polygon.
+    fn make_polygons(&mut self) {
+        use std::collections::HashMap;
+        let nf = self.faces.len();
+        // the triangle on the left of each directed edge
+        let mut left: HashMap<(u32, u32), usize> = HashMap::with_capacity(3 * nf);
+        for (f, t) in self.faces.iter().enumerate() {
+            for (a, b) in [(t[0], t[1]), (t[1], t[2]), (t[2], t[0])] {
+                left.insert((a, b), f);
+            }
+        }
+        let flat = |f: usize, g: usize| self.normals[f].dot(&self.normals[g]) > 1.0 - 1e-10;
+        // sides: flood fill over edges shared with a coplanar triangle
+        let mut side = vec![usize::MAX; nf];
+        let mut nside = 0;
+        let mut stack = Vec::new();
+        for f0 in 0..nf {
+            if side[f0] != usize::MAX {
+                continue;
+            }
+            side[f0] = nside;
+            stack.push(f0);
+            while let Some(f) = stack.pop() {
+                let t = self.faces[f];
+                for (a, b) in [(t[0], t[1]), (t[1], t[2]), (t[2], t[0])] {
+                    if let Some(&g) = left.get(&(b, a)) {
+                        if side[g] == usize::MAX && flat(f0, g) {
+                            side[g] = nside;
+                            stack.push(g);
+                        }
+                    }
+                }
+            }
+            nside += 1;
+        }
+        // each side's boundary: its directed edges whose twin lies on another side
+        let mut next: Vec<HashMap<u32, u32>> = vec![HashMap::new(); nside];
+        let mut first: Vec<Option<(u32, u32)>> = vec![None; nside];
+        for (f, t) in self.faces.iter().enumerate() {
+            for (a, b) in [(t[0], t[1]), (t[1], t[2]), (t[2], t[0])] {
+                let twin = left.get(&(b, a)).map(|&g| side[g]);
+                if twin != Some(side[f]) {
+                    next[side[f]].insert(a, b);
+                    first[side[f]].get_or_insert((a, b));
+                }
+            }
+        }
+        self.polygons.clear();
+        self.polygon_normals.clear();
+        for s in 0..nside {
+            let Some((a0, b0)) = first[s] else { continue };
+            let mut poly = vec![a0];
+            let mut cur = b0;
+            while cur != a0 && poly.len() <= next[s].len() {
+                poly.push(cur);
+                match next[s].get(&cur) {
+                    Some(&n) => cur = n,
+                    None => break,
+                }
+            }
+            if poly.len() < 3 {
+                continue;
+            }
+            let f = side.iter().position(|&x| x == s).unwrap_or(0);
+            self.polygon_normals.push(self.normals[f]);
+            self.polygons.push(poly);
+        }
+        self.vertex_polygons = vec![Vec::new(); self.vertices.len()];
+        for (p, poly) in self.polygons.iter().enumerate() {
+            for &v in poly {
+                self.vertex_polygons[v as usize].push(p as u32);
+            }
+        }
     }
 
     /// Largest vertex distance from the frame origin.

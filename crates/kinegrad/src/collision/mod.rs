@@ -40,6 +40,7 @@ pub mod convex;
 pub mod epa;
 pub mod gjk;
 pub mod hull;
+pub mod multiccd;
 pub mod plane;
 #[cfg(test)]
 mod tests;
@@ -290,6 +291,19 @@ pub enum FeatureKind {
         /// `+-1` at the edge end `+-half` (a corner; the other closest point is its projection
         /// on the other edge line, or the other edge's end as well).
         ends: [i8; 2],
+    },
+    /// MuJoCo's polytope multi-contact of two facing faces
+    /// ([`crate::collision::multiccd`]): a point `v` of B's face clipped by A's face (`point`,
+    /// as in [`FeatureKind::FacePoint`] with A's face as reference, normal `n`), at depth
+    /// `d0 = n . (v - p)` below it; the contact joins `x1 = v - d0 n` to its projection on B's
+    /// face plane (normal `m`): normal `-m`, depth `-d0 (n . m)`, position the midpoint.
+    FaceFace {
+        /// A's face: a plane through three core vertices, outward normal as [`RefFace::Verts`].
+        face_a: [u32; 3],
+        /// B's face, likewise.
+        face_b: [u32; 3],
+        /// The clipped point.
+        point: IncPoint,
     },
     /// GJK/EPA contact of polyhedral or round cores, given by the supporting core vertices of
     /// each shape (indices, see [`gjk::core_vertex`]: sphere centre, capsule segment ends, box

@@ -749,8 +749,11 @@ fn collision_convex_pairs() {
         pos: Vec3::new(0.2, 0.1, 0.99),
         rot: rot_axis(Vec3::z(), 0.2),
     };
-    let c = both(&cv, &Pose::identity(), &cv, &p, 0.0);
-    assert!(c.len() >= 3 && c.len() <= 4, "{}", c.len());
+    // two hulls: MuJoCo's rule clips the second's face by the first's, so the order of the pair
+    // picks which of the octagon's corners make the 4 contacts (one order only)
+    let mut c = Vec::new();
+    collide(&cv, &Pose::identity(), &cv, &p, 0.0, &mut c);
+    assert_eq!(c.len(), 4);
     for k in &c {
         assert!((k.dist + 0.01).abs() < 1e-9 && close(&k.normal, &Vec3::z(), 1e-9));
     }

@@ -582,7 +582,7 @@ fn finish_channels(m: &mut Model) {
 /// `target_per_ctrl * ctrl`; unlimited when the scale is not finite and non-zero.
 fn target_range([lo, hi]: [f64; 2], target_per_ctrl: f64) -> [f64; 2] {
     let s = target_per_ctrl;
-    if !(s.is_finite() && s != 0.0) || !(lo <= hi) {
+    if !(s.is_finite() && s != 0.0 && lo <= hi) {
         return [f64::NEG_INFINITY, f64::INFINITY];
     }
     // an infinite bound stays infinite (s is finite and non-zero), its sign turned with s's
