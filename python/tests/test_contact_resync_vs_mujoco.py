@@ -55,6 +55,58 @@ def test_resynced_contact_steps_match_mujoco(parts, tol):
     assert errors.max() < tol, f"step {worst}: relative velocity error {errors.max():.1e}"
 
 
+# issue 20's box_plan row: under implicitfast MuJoCo integrates a standalone free body with the
+# derivative of its bias force (gyroscopic torque, offset centre of mass) taken implicitly
+# (`mjd_freeMhat`); a box landing tilted on a plane spins, and bodies tumbling in flight: free
+# ones with damping and an offset centre of mass, with a massless child (still standalone) and
+# with a jointed child (not), and a ball joint (never)
+FREE_BODIES = """<mujoco><option timestep="0.01" integrator="implicitfast"/><worldbody>
+  <geom type="plane" size="5 5 .1"/>
+  <body pos="0 0 0.3" euler="10 20 30"><freejoint/><geom type="box" size="0.1 0.15 0.2"/></body>
+  <body pos="1 0 2"><joint type="free" damping="0.1"/><geom type="box" size="0.1 0.15 0.2" pos="0.05 0.02 -0.03"/></body>
+  <body pos="2 0 2" euler="5 40 2"><freejoint/><geom type="box" size="0.1 0.15 0.2" pos="0.1 0 0"/>
+    <body pos="0.2 0 0"><geom type="sphere" size="0.05" mass="0"/></body></body>
+  <body pos="3 0 2"><freejoint/><geom type="box" size="0.1 0.15 0.2"/>
+    <body pos="0.2 0 0"><joint type="hinge"/><geom type="sphere" size="0.05"/></body></body>
+  <body pos="4 0 2"><joint type="ball"/><geom type="box" size="0.1 0.15 0.2" pos="0 0 0.1"/></body>
+</worldbody></mujoco>"""
+
+
+def test_free_bodies_under_implicitfast_match_mujoco():
+    m, d, sim = mujoco_and_kinegrad(write_xml(FREE_BODIES, "free_bodies"), "implicitfast")
+    m.opt.ls_iterations = 50
+    d.qvel[:] = np.random.default_rng(0).normal(size=m.nv) * 3
+    d.qvel[:6] = 0.0  # the first box lands from rest and spins on impact
+    errors, contacts = [], 0
+    for _ in range(300):
+        sim.set_state(d.qpos[None].copy(), d.qvel[None].copy())
+        mujoco.mj_step(m, d)
+        sim.step(1)
+        contacts += d.ncon
+        errors.append(np.abs(sim.get_qvel()[0] - d.qvel).max() / max(1.0, np.abs(d.qvel).max()))
+    assert contacts > 100, "the first box lands"
+    assert max(errors) < 1e-10, f"step {int(np.argmax(errors))}: relative velocity error {max(errors):.1e}"
+
+
+def test_ur5e_falling_onto_its_floor_matches_mujoco():
+    # issue 20's UR5 row: the Menagerie UR5e unactuated, falling under gravity from its base
+    # onto the floor of its scene (capsule and cylinder links on a plane, each other)
+    m, d, sim = mujoco_and_kinegrad(asset("genesis", "xml", "universal_robots_ur5e", "scene.xml"), "implicitfast")
+    m.opt.ls_iterations = 50
+    m.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_ACTUATION)
+    nu = sim.describe()["nu"]
+    sim.set_control(np.zeros((1, nu), dtype=np.int8), np.zeros((1, nu)))
+    errors, contacts = [], 0
+    for _ in range(1500):
+        sim.set_state(d.qpos[None].copy(), d.qvel[None].copy())
+        mujoco.mj_step(m, d)
+        sim.step(1)
+        contacts += d.ncon
+        errors.append(np.abs(sim.get_qvel()[0] - d.qvel).max() / max(1.0, np.abs(d.qvel).max()))
+    assert contacts > 5000, "the arm lies on the floor"
+    assert max(errors) < 1e-8, f"step {int(np.argmax(errors))}: relative velocity error {max(errors):.1e}"
+
+
 def cube_obj(path, lo, hi):
     """A box from `lo` to `hi` as an OBJ mesh (8 vertices, 12 triangles)."""
     v = [(x, y, z) for z in (lo[2], hi[2]) for y in (lo[1], hi[1]) for x in (lo[0], hi[0])]

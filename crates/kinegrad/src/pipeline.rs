@@ -304,6 +304,7 @@ pub fn forward(
         });
     }
     solver::integrated_acceleration(model, data);
+    crate::dynamics::free_gyro::integrate(model, params, data, q, v, h);
     Ok(())
 }
 
@@ -446,13 +447,16 @@ pub fn forward_replay(
         });
     }
     solver::integrated_acceleration(model, data);
+    crate::dynamics::free_gyro::integrate(model, params, data, q, v, h);
     Ok(())
 }
 
 /// Whether the rows of `data` are solved against M while the integrator uses `M_h != M`
 /// ([`Data::implicit_split`]).
 fn split(model: &Model, data: &Data) -> bool {
-    data.implicit_active && data.nefc > 0 && !model.opt.implicit_constraints
+    (data.implicit_active || crate::dynamics::free_gyro::applies(model))
+        && data.nefc > 0
+        && !model.opt.implicit_constraints
 }
 
 /// `qfrc_smooth = applied + actuator + passive - bias`, with the bias and passive forces at

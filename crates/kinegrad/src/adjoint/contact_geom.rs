@@ -43,6 +43,12 @@
 //!   through the two rim points deepest along minus the reference normal ([`IncPoint::Rim`]
 //!   ends) cut by reference side planes ([`IncPoint::RimSide`]).
 //!
+//! * [`FeatureKind::FaceFace`] and [`FeatureKind::FacePoint`] with [`RefFace::Verts`] from
+//!   MuJoCo's polytope multi-contact of box/hull pairs without margins
+//!   ([`crate::collision::multiccd`]): a point of B's face clipped by A's face (incident
+//!   vertex, edge cut by a side plane, or A's corner projected on B's face), measured between
+//!   the two face planes with B's face normal; an edge lying in a face clipped by its sides.
+//!
 //! * Cylinders against non-planes (single GJK/EPA contact, recomputed exactly in
 //!   [`crate::collision::convex`] when the GJK/EPA result matches): a box face, hull face or
 //!   cylinder cap against a core vertex + radius (`FacePoint` with `Local`) or a cylinder rim

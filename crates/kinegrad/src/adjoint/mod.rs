@@ -27,6 +27,7 @@ pub mod contact_geom;
 pub mod equality;
 pub mod fluid;
 pub mod forces;
+pub mod free_gyro;
 pub mod integrator;
 pub mod kinematics;
 pub mod readings;

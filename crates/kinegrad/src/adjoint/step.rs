@@ -5,6 +5,7 @@ use super::constraint_rows::{frictionloss_onset_vjp, rows_vjp};
 use super::contact_geom::contacts_vjp;
 use super::fluid::fluid_vjp;
 use super::forces::{actuation_vjp, implicit_damping_vjp, passive_vjp};
+use super::free_gyro;
 use super::integrator::{integrate_pos_vjp, integrate_vel_vjp, rk_combine_vjp};
 use super::kinematics::{com_vel_vjp, position_vjp, PosAdjoint};
 use super::rnea::{armature_vjp, rnea_vjp};
@@ -317,6 +318,7 @@ impl VjpScratch {
                 lambda: vec![0.0; nv],
                 neg: vec![0.0; nv],
                 adj: PosAdjoint::new(model),
+                free: Vec::with_capacity(6 * model.free_gyro.len()),
             },
             rk: RkVjp::new(model),
         }
@@ -388,6 +390,8 @@ struct AccelScratch {
     lambda: Vec<f64>,
     neg: Vec<f64>,
     adj: PosAdjoint,
+    /// The standalone free bodies' blocks of the acceleration's adjoint (6 each).
+    free: Vec<f64>,
 }
 
 /// Reverse of one evaluation of the acceleration the integrator applies (`data.qacc_int`,
@@ -415,8 +419,15 @@ fn accel_vjp(
     let two = data.implicit_split;
     let adj = &mut sc.adj;
     let w = &mut sc.w;
-    // the integrator's solve: w = M_h^-1 a_bar, the adjoint of G
+    // the integrator's solve: w = M_h^-1 a_bar, the adjoint of G (a standalone free body's
+    // block under implicitfast: its transposed (M_h + h B), see `free_gyro`)
+    sc.free.clear();
+    for &(_, j) in &model.free_gyro {
+        let adr = model.jnt_dof_adr[j];
+        sc.free.extend_from_slice(&w[adr..adr + 6]);
+    }
     mass::solve(model, &data.qm_h_ldl, w);
+    free_gyro::solve_transposed(model, params, data, q, v, h, &sc.free, w);
     // the constraint solve (implicit function theorem on F): c_bar = d(J^T phi)/dc^T w =
     // -J_Q^T D_Q J_Q w over the rows in their quadratic piece, lambda_c = H^-1 c_bar; the
     // inputs of both equations then get mu = w + lambda_c, those of G alone (M_h a) w and those
@@ -531,6 +542,8 @@ fn accel_vjp(
         (&mut *pb, &mut adj.tendon_bar),
     );
     fluid_vjp(model, params, data, mu, adj, pb);
+    // G's h B a for the standalone free bodies
+    free_gyro::bias_vjp(model, params, data, (q, v, h), w, q_bar, v_bar, pb);
     actuation_vjp(
         model,
         params,

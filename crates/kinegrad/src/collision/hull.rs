@@ -40,9 +40,9 @@ pub struct ConvexHull {
     /// corners: where a support search without a hint starts (the best of them for the
     /// direction), a few edges from the answer on a hull of thousands of vertices.
     pub extremes: Vec<u32>,
-    /// The hull's flat sides: coplanar adjacent triangles merged into polygons (vertex loops
-    /// counter-clockwise seen from outside, as MuJoCo's compiler merges them into
-    /// `mesh_polyvert`), for the multi-contact of [`super::multiccd`].
+    /// The hull's flat sides: adjacent triangles whose normals agree to 1e-10 merged into
+    /// polygons (vertex loops counter-clockwise seen from outside, as MuJoCo's compiler merges
+    /// them into `mesh_polyvert`), for the multi-contact of [`super::multiccd`].
     pub polygons: Vec<Vec<u32>>,
     /// Unit outward normal of each polygon.
     pub polygon_normals: Vec<Vec3>,
@@ -377,6 +377,7 @@ impl ConvexHull {
         let flat = |f: usize, g: usize| self.normals[f].dot(&self.normals[g]) > 1.0 - 1e-10;
         // sides: flood fill over edges shared with a coplanar triangle
         let mut side = vec![usize::MAX; nf];
+        let mut seed = Vec::new();
         let mut nside = 0;
         let mut stack = Vec::new();
         for f0 in 0..nf {
@@ -384,6 +385,7 @@ impl ConvexHull {
                 continue;
             }
             side[f0] = nside;
+            seed.push(f0);
             stack.push(f0);
             while let Some(f) = stack.pop() {
                 let t = self.faces[f];
@@ -412,6 +414,8 @@ impl ConvexHull {
         }
         self.polygons.clear();
         self.polygon_normals.clear();
+        // each side's polygon index (sides without a boundary loop have none)
+        let mut index = vec![u32::MAX; nside];
         for s in 0..nside {
             let Some((a0, b0)) = first[s] else { continue };
             let mut poly = vec![a0];
@@ -426,15 +430,27 @@ impl ConvexHull {
             if poly.len() < 3 {
                 continue;
             }
-            let f = side.iter().position(|&x| x == s).unwrap_or(0);
-            self.polygon_normals.push(self.normals[f]);
+            index[s] = self.polygons.len() as u32;
+            self.polygon_normals.push(self.normals[seed[s]]);
             self.polygons.push(poly);
         }
+        // every corner of a side's triangles is on its polygon, a point inside the flat side
+        // (a hull vertex quickhull kept there) or one a pinched loop skipped included
         self.vertex_polygons = vec![Vec::new(); self.vertices.len()];
-        for (p, poly) in self.polygons.iter().enumerate() {
-            for &v in poly {
-                self.vertex_polygons[v as usize].push(p as u32);
+        for (f, t) in self.faces.iter().enumerate() {
+            let p = index[side[f]];
+            if p == u32::MAX {
+                continue;
             }
+            for &v in t {
+                let list = &mut self.vertex_polygons[v as usize];
+                if !list.contains(&p) {
+                    list.push(p);
+                }
+            }
+        }
+        for list in &mut self.vertex_polygons {
+            list.sort_unstable();
         }
     }
 

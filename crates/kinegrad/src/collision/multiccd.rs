@@ -29,7 +29,9 @@
 //! incident face whose normal the contact takes ([`FeatureKind::FaceFace`]).
 //!
 //! Known differences from MuJoCo: its polygons merge triangles whose normals fall in the same
-//! 0.01 rad bin (kinegrad's merge exactly coplanar ones), and its polygon numbering (which
+//! 0.01 rad bin (kinegrad's those whose normals agree to 1e-10, about 1.4e-5 rad; the
+//! contacts are measured against the plane through three of the polygon's corners, the plane
+//! their reverse re-evaluates), and its polygon numbering (which
 //! decides ties between several faces within the tolerance) and each polygon's first vertex
 //! (where the quadrilateral search starts) follow its compiler's hash map; a generic contact
 //! meets neither.
@@ -357,11 +359,55 @@ pub(crate) fn polytope_contacts(
             None => return 0,
         }
     };
-    let nc = cface.normal;
     let m = clip.len();
     if m < 3 {
         return 0;
     }
+    // features: the clipping face as a plane through three of its corners (outward), the
+    // incident face (face pairs) likewise; the planes the contacts are measured against are
+    // those same planes, so that the reverse pass re-evaluates exactly these contacts
+    let (cshape, sshape) = match mode {
+        Mode::EdgeOnB => (b.shape, a.shape),
+        _ => (a.shape, b.shape),
+    };
+    let (cpose, spose) = match mode {
+        Mode::EdgeOnB => (b.pose, a.pose),
+        _ => (a.pose, b.pose),
+    };
+    // MuJoCo's loops run clockwise seen from outside: reversed, three corners spanning the face
+    // with the outward normal (their world normal and first corner)
+    let outward = |sh: &Shape, pose: &crate::math::Pose, f: &[(Vec3, u32)], nrm: &Vec3| {
+        let k = f.len();
+        (0..k).find_map(|s0| {
+            let v = [f[(s0 + 2) % k].1, f[(s0 + 1) % k].1, f[s0].1];
+            let (p0, p1, p2) = (
+                core_vertex(sh, v[0])?,
+                core_vertex(sh, v[1])?,
+                core_vertex(sh, v[2])?,
+            );
+            let nw = pose.rot * (p1 - p0).cross(&(p2 - p0));
+            let len = nw.norm();
+            (nw.dot(nrm) > 0.999 * len).then(|| (v, nw / len, pose.apply(&p0)))
+        })
+    };
+    let rplane = outward(cshape, cpose, clip, &cface.normal);
+    let iplane = match (mode, cnormal) {
+        (Mode::FaceFace, Some(c2)) => outward(sshape, spose, subject, &c2.normal),
+        _ => None,
+    };
+    let (nc, c0) = match rplane {
+        Some((_, n, p0)) => (n, p0),
+        None => (cface.normal, clip[0].0),
+    };
+    // B's face normal (face pairs)
+    let n2 = match (iplane, cnormal) {
+        (Some((_, n, _)), _) => Some(n),
+        (None, Some(c2)) => Some(c2.normal),
+        _ => None,
+    };
+    let rface = rplane.map(|x| x.0);
+    let iface = iplane.map(|x| x.0);
+
     // MuJoCo's polygonClip: the side planes of the clipping face (normal (v2 - v1) x n, through
     // v1), each clipping the subject polygon in turn
     planes.clear();
@@ -406,7 +452,6 @@ pub(crate) fn polytope_contacts(
         std::mem::swap(poly, tmp);
     }
     // the points at or below the clipping face
-    let c0 = clip[0].0;
     poly.retain(|(x, _)| (x - c0).dot(&nc) <= 0.0);
     if poly.is_empty() {
         return 0;
@@ -435,55 +480,23 @@ pub(crate) fn polytope_contacts(
         }
         poly.len()
     };
-    // features: the clipping face as a plane through three of its corners (outward), the
-    // incident face (face pairs) likewise
-    let (cshape, sshape) = match mode {
-        Mode::EdgeOnB => (b.shape, a.shape),
-        _ => (a.shape, b.shape),
-    };
-    let outward = |sh: &Shape, pose_rot: &crate::math::Mat3, f: &[(Vec3, u32)], nrm: &Vec3| {
-        // MuJoCo's loops run clockwise seen from outside: reversed, three corners spanning
-        // the face with the outward normal
-        let k = f.len();
-        (0..k).find_map(|s0| {
-            let v = [f[(s0 + 2) % k].1, f[(s0 + 1) % k].1, f[s0].1];
-            let (p0, p1, p2) = (
-                core_vertex(sh, v[0])?,
-                core_vertex(sh, v[1])?,
-                core_vertex(sh, v[2])?,
-            );
-            let nl = (p1 - p0).cross(&(p2 - p0));
-            let nw = pose_rot * nl;
-            (nw.dot(nrm) > 0.999 * nw.norm()).then_some(v)
-        })
-    };
-    let crot = if mode == Mode::EdgeOnB {
-        &b.pose.rot
-    } else {
-        &a.pose.rot
-    };
-    let rface = outward(cshape, crot, clip, &nc);
-    let iface = match (mode, cnormal) {
-        (Mode::FaceFace, Some(c2)) => outward(sshape, &b.pose.rot, subject, &c2.normal),
-        _ => None,
-    };
     let mut pushed = 0;
     for &k in keep.iter().take(count) {
         let (v, lbl) = poly[k];
         let d0 = (v - c0).dot(&nc);
         // a face pair's depth is measured between the two face planes along B's normal
-        let dist = match (mode, cnormal) {
-            (Mode::FaceFace, Some(c2)) => -d0 * nc.dot(&c2.normal),
+        let dist = match (mode, n2) {
+            (Mode::FaceFace, Some(n2)) => -d0 * nc.dot(&n2),
             _ => d0,
         };
         // MuJoCo's witnesses: x2 (or x1) the clipped point, the other `|dist|` from it against
         // the witness direction; pos their midpoint, normal along x1 - x2
-        let (pos, normal) = match (mode, cnormal) {
+        let (pos, normal) = match (mode, n2) {
             // MuJoCo 4.0 (found by probing it; its 3.x put x1 |dist| from x2 along n2): x1 the
             // point on A's face plane above it, x2 the projection of x1 on B's face plane
-            (Mode::FaceFace, Some(c2)) => {
-                let c = nc.dot(&c2.normal);
-                (v - nc * d0 + c2.normal * (0.5 * d0 * c), -c2.normal)
+            (Mode::FaceFace, Some(n2)) => {
+                let c = nc.dot(&n2);
+                (v - nc * d0 + n2 * (0.5 * d0 * c), -n2)
             }
             (Mode::EdgeOnB, _) => (v - nc * (0.5 * d0), -nc),
             _ => (v - nc * (0.5 * d0), nc),

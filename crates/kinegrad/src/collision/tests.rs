@@ -754,6 +754,13 @@ fn collision_convex_pairs() {
     let mut c = Vec::new();
     collide(&cv, &Pose::identity(), &cv, &p, 0.0, &mut c);
     assert_eq!(c.len(), 4);
+    // the other order: 4 contacts too, the same depth, the normal flipped
+    let mut swapped = Vec::new();
+    collide(&cv, &p, &cv, &Pose::identity(), 0.0, &mut swapped);
+    assert_eq!(swapped.len(), 4);
+    for k in &swapped {
+        assert!((k.dist + 0.01).abs() < 1e-9 && close(&k.normal, &-Vec3::z(), 1e-9));
+    }
     for k in &c {
         assert!((k.dist + 0.01).abs() < 1e-9 && close(&k.normal, &Vec3::z(), 1e-9));
     }

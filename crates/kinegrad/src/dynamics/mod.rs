@@ -6,6 +6,7 @@ pub mod chol;
 pub mod crba;
 pub mod fluid;
 pub mod forces;
+pub mod free_gyro;
 pub mod rnea;
 
 /// The mass matrix's storage in the tree pattern (defined with the model, whose pattern it is,

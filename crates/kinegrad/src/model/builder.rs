@@ -720,6 +720,7 @@ fn empty_model(opt: Options) -> Model {
         actuators: vec![],
         ctrl_target_range: vec![],
         exclude_pairs: vec![],
+        free_gyro: vec![],
         equalities: vec![],
         tendons: vec![],
         keyframes: vec![],
@@ -1492,6 +1493,7 @@ fn finish(m: &mut Model) -> std::result::Result<(), usize> {
     m.exclude_pairs.dedup();
     super::compile::set_collision_pairs(m);
     super::compile::set_mass_pattern(m);
+    m.free_gyro = super::compile::standalone_free_bodies(m);
     super::compile::compute_invweight0(m)
 }
 

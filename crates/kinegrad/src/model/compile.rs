@@ -360,24 +360,27 @@ pub(crate) fn compute_invweight0(model: &mut Model) -> std::result::Result<(), u
     // the centre of mass each body's weight is taken at: its own, or for a body MuJoCo fuses
     // into its parent (and for that parent) the one of the fused body, the mass-weighted centre
     // of the group (a parent precedes its children, so one pass sums each group into its root)
+    // A body without mass (its group without mass) is weighed where MuJoCo's compiler puts a
+    // massless body's inertial frame: its own offset from its parent again, `xpos + R pos`
+    // (found by probing MuJoCo 4.0: `body_ipos` of a massless body is its `pos`).
     let mut com = xipos.clone();
-    if model.body_fused.iter().any(|&f| f) {
-        let mut root: Vec<usize> = (0..nb).collect();
-        let mut mass = vec![0.0; nb];
-        let mut moment = vec![Vec3::zeros(); nb];
-        for b in 1..nb {
-            if model.body_fused.get(b).copied().unwrap_or(false) {
-                root[b] = root[model.body_parent[b]];
-            }
-            let m = params.body_mass[b];
-            mass[root[b]] += m;
-            moment[root[b]] += xipos[b] * m;
+    let mut root: Vec<usize> = (0..nb).collect();
+    let mut mass = vec![0.0; nb];
+    let mut moment = vec![Vec3::zeros(); nb];
+    for b in 1..nb {
+        if model.body_fused.get(b).copied().unwrap_or(false) {
+            root[b] = root[model.body_parent[b]];
         }
-        for b in 1..nb {
-            let r = root[b];
-            if mass[r] > 0.0 {
-                com[b] = moment[r] / mass[r];
-            }
+        let m = params.body_mass[b];
+        mass[root[b]] += m;
+        moment[root[b]] += xipos[b] * m;
+    }
+    for b in 1..nb {
+        let r = root[b];
+        if mass[r] > 0.0 {
+            com[b] = moment[r] / mass[r];
+        } else if params.body_inertia[b] == Matrix3::zeros() {
+            com[b] = xpos[b] + xquat[b] * model.body_pos[b];
         }
     }
     // body weights: J M^-1 J^T at the centre of mass, averaged over the 3 translations / rotations
@@ -464,4 +467,31 @@ pub fn body_dof_last(model: &Model) -> Vec<usize> {
         };
     }
     out
+}
+
+/// The standalone free bodies of `model` MuJoCo's `mj_isFreeBody` names: (body, joint), a
+/// body whose one joint is free, with no dofs and no mass below it
+/// ([`crate::dynamics::free_gyro`] integrates them).
+pub(crate) fn standalone_free_bodies(model: &Model) -> Vec<(usize, usize)> {
+    let nb = model.nbody;
+    // mass and dofs in each body's subtree (children follow parents)
+    let mut below_weight = vec![0.0; nb];
+    let mut below_dofs = vec![0usize; nb];
+    for b in (1..nb).rev() {
+        let p = model.body_parent[b];
+        if p != b {
+            below_weight[p] += below_weight[b] + model.params0.body_mass[b];
+            below_dofs[p] += below_dofs[b] + model.body_dof_num[b];
+        }
+    }
+    (1..nb)
+        .filter_map(|b| {
+            let j = model.body_jnt_adr[b];
+            let free = model.body_jnt_num[b] == 1
+                && model.jnt_type[j] == JointType::Free
+                && below_dofs[b] == 0
+                && below_weight[b] == 0.0;
+            free.then_some((b, j))
+        })
+        .collect()
 }

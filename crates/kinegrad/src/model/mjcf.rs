@@ -2021,6 +2021,11 @@ impl Loader {
         let (mode, kp, kv, gain) = match n.tag.as_str() {
             "motor" => (CtrlMode::Force, 0.0, 0.0, 1.0),
             "position" => {
+                if e.f("inheritrange", 0.0)? > 0.0 && e.get("ctrlrange").is_none() {
+                    self.warn(format!(
+                        "{what}: inheritrange unsupported (its control range is not taken from the joint's: targets are not clamped)"
+                    ));
+                }
                 let kp = e.f("kp", 1.0)?;
                 let mut kv = e.f("kv", 0.0)?;
                 if e.get("dampratio").is_some() && n.attr("kv").is_none() {

@@ -558,6 +558,10 @@ pub struct Model {
     pub ctrl_target_range: Vec<[[f64; 2]; 3]>,
     /// Excluded body pairs (MJCF `<contact><exclude>`), stored with the smaller index first.
     pub exclude_pairs: Vec<(usize, usize)>,
+    /// The standalone free bodies, (body, free joint): a free joint's body with nothing moving
+    /// or weighing below it, which `implicitfast` integrates with its bias derivative
+    /// ([`crate::dynamics::free_gyro`]).
+    pub free_gyro: Vec<(usize, usize)>,
     /// Equality constraints (MJCF `<equality>`, URDF `<mimic>`), one record each: there are
     /// few, and each kind reads different fields.
     pub equalities: Vec<Equality>,
