@@ -1038,3 +1038,34 @@ fn free_body_bias_derivative_implicitfast_step_vjp_matches_finite_differences() 
         }
     }
 }
+
+/// The same under implicitfast with the box spinning as it slides (its free body's bias
+/// derivative integrated implicitly): 100 steps, the initial spin, friction, mass and inertia.
+#[test]
+fn spinning_box_implicitfast_100_steps_gradient_wrt_spin_friction_mass_inertia() {
+    let mut model = contact_model_dt(
+        kinegrad::model::GeomType::Box,
+        Vec3::new(0.1, 0.1, 0.05),
+        0.3,
+        0.01,
+    );
+    model.opt.integrator = Integrator::ImplicitFast;
+    let mut s = pushed_box(&model);
+    s.v[3..6].copy_from_slice(&[0.4, -0.3, 6.0]);
+    let mut dw = direction(&model);
+    dw.v[4] = 1.0;
+    dw.v[5] = 0.5;
+    let mut dmu = direction(&model);
+    dmu.params.geom_friction[0][0] = 1.0;
+    let mut dm = direction(&model);
+    dm.params.body_mass[2] = 1.0;
+    let mut di = direction(&model);
+    di.params.body_inertia[2] = Mat3::new(1.0, 0.2, 0.0, 0.2, 0.5, 0.1, 0.0, 0.1, 2.0) * 1e-3;
+    rollout_check(
+        &model,
+        &s,
+        100,
+        &[("initial spin", dw), ("friction", dmu), ("mass", dm), ("inertia", di)],
+        1e-6,
+    );
+}
