@@ -286,10 +286,11 @@ pub fn forward(
     // M_h^-1 f_smooth otherwise
     data.implicit_split = split(model, data);
     data.qacc_smooth.copy_from_slice(&data.qfrc_smooth);
-    if data.implicit_split {
+    if data.implicit_split && data.implicit_active {
         factor_mass(model, params, control, data, h, carry.nstep, false)?;
         mass::solve(model, &data.qm_ldl, &mut data.qacc_smooth);
     } else {
+        // M_h = M when split for the free bodies alone
         mass::solve(model, &data.qm_h_ldl, &mut data.qacc_smooth);
     }
     let solved = solver::solve(model, data, &carry.qacc_warmstart);

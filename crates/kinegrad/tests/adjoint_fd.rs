@@ -1065,7 +1065,12 @@ fn spinning_box_implicitfast_100_steps_gradient_wrt_spin_friction_mass_inertia()
         &model,
         &s,
         100,
-        &[("initial spin", dw), ("friction", dmu), ("mass", dm), ("inertia", di)],
+        &[
+            ("initial spin", dw),
+            ("friction", dmu),
+            ("mass", dm),
+            ("inertia", di),
+        ],
         1e-6,
     );
 }

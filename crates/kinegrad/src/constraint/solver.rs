@@ -523,7 +523,8 @@ pub fn set_solution(model: &Model, data: &mut Data, qacc: &[f64], residual: f64)
 /// `qm`, `qm_h`, `qm_h_ldl` and a solve's outputs.
 pub fn integrated_acceleration(model: &Model, data: &mut Data) {
     data.qacc_int.copy_from_slice(&data.qacc);
-    if data.implicit_split {
+    // (split for the free bodies' bias derivative alone: M_h = M, nothing to add)
+    if data.implicit_split && data.implicit_active {
         // t = (M_h - M) c over the tree pattern, entry by entry (diagonal gains, and the
         // tendons' in-tree entries)
         let mut t = std::mem::take(&mut data.scratch_nv[0]);

@@ -66,17 +66,17 @@ pub fn block_matrix(
     let ipos = params.body_ipos[b];
     let ii = params.body_inertia[b];
     let inertia = [0, 1, 2].map(|r| [0, 1, 2].map(|c| ii[(r, c)]));
+    let prep = Prep::new(
+        &quat,
+        &wl,
+        params.body_mass[b],
+        &[ipos.x, ipos.y, ipos.z],
+        &inertia,
+    );
     for k in 0..3 {
         let mut ar = [0.0; 3];
         ar[k] = 1.0;
-        let (f, t) = bias_times(
-            &quat,
-            &wl,
-            params.body_mass[b],
-            &[ipos.x, ipos.y, ipos.z],
-            &inertia,
-            &ar,
-        );
+        let (f, t) = prep.times(&ar);
         for r in 0..3 {
             a[(r, 3 + k)] += h * f[r];
             a[(3 + r, 3 + k)] += h * t[r];
@@ -157,6 +157,67 @@ pub fn rotation<T: Real>(q: &[T; 4]) -> [[T; 3]; 3] {
     ]
 }
 
+/// The body's quantities `B` is made of (see the module documentation), in world axes.
+struct Prep<T> {
+    r: [[T; 3]; 3],
+    s: [T; 3],
+    w: [T; 3],
+    iw: [[T; 3]; 3],
+    iww: [T; 3],
+    ws: [T; 3],
+    m: T,
+}
+
+impl<T: Real> Prep<T> {
+    fn new(quat: &[T; 4], wl: &[T; 3], m: T, ipos: &[T; 3], inertia: &[[T; 3]; 3]) -> Self {
+        let r = rotation(quat);
+        let s = mat_vec(&r, ipos);
+        let w = mat_vec(&r, wl);
+        // Iw = R I R^T
+        let ri: [[T; 3]; 3] = [0, 1, 2].map(|i| {
+            [0, 1, 2].map(|j| {
+                r[i][0] * inertia[0][j] + r[i][1] * inertia[1][j] + r[i][2] * inertia[2][j]
+            })
+        });
+        let iw: [[T; 3]; 3] = [0, 1, 2].map(|i| {
+            [0, 1, 2].map(|j| ri[i][0] * r[j][0] + ri[i][1] * r[j][1] + ri[i][2] * r[j][2])
+        });
+        let iww = mat_vec(&iw, &w);
+        let ws = cross(&w, &s);
+        Self {
+            r,
+            s,
+            w,
+            iw,
+            iww,
+            ws,
+            m,
+        }
+    }
+
+    /// `B a` for the rotational part `ar` of `a`: (force rows, torque rows).
+    fn times(&self, ar: &[T; 3]) -> ([T; 3], [T; 3]) {
+        let (m, s, w) = (self.m, &self.s, &self.w);
+        // u = R ar (world axes); K u = (w x s) x u + w x (s x u)
+        let u = mat_vec(&self.r, ar);
+        let ku = {
+            let a = cross(&self.ws, &u);
+            let b = cross(w, &cross(s, &u));
+            [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
+        };
+        // C u = -m s x (K u) + w x (Iw u) - (Iw w) x u
+        let cu = {
+            let a = cross(s, &ku);
+            let b = cross(w, &mat_vec(&self.iw, &u));
+            let c = cross(&self.iww, &u);
+            [0, 1, 2].map(|k| -(m * a[k]) + b[k] - c[k])
+        };
+        // force rows -m K R ar (world axes, as the free joint's linear dofs), torque rows
+        // R^T C R ar
+        (ku.map(|x| -(m * x)), mat_t_vec(&self.r, &cu))
+    }
+}
+
 /// `B a` for the body: (the force rows, the torque rows), from its quaternion `quat`, its local
 /// angular velocity `wl`, mass `m`, centre of mass `ipos` and inertia `inertia` (body frame,
 /// about the centre of mass), and the rotational part `ar` of `a` (B's linear columns vanish).
@@ -168,36 +229,5 @@ pub fn bias_times<T: Real>(
     inertia: &[[T; 3]; 3],
     ar: &[T; 3],
 ) -> ([T; 3], [T; 3]) {
-    let r = rotation(quat);
-    let s = mat_vec(&r, ipos);
-    let w = mat_vec(&r, wl);
-    // Iw = R I R^T
-    let ri: [[T; 3]; 3] = [0, 1, 2].map(|i| {
-        [0, 1, 2]
-            .map(|j| r[i][0] * inertia[0][j] + r[i][1] * inertia[1][j] + r[i][2] * inertia[2][j])
-    });
-    let iw: [[T; 3]; 3] = [0, 1, 2]
-        .map(|i| [0, 1, 2].map(|j| ri[i][0] * r[j][0] + ri[i][1] * r[j][1] + ri[i][2] * r[j][2]));
-    // u = R ar (the rotational acceleration in world axes); B's columns act on it through
-    // K and C
-    let u = mat_vec(&r, ar);
-    // K u = (w x s) x u + w x (s x u)
-    let ws = cross(&w, &s);
-    let ku = {
-        let a = cross(&ws, &u);
-        let b = cross(&w, &cross(&s, &u));
-        [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
-    };
-    // C u = -m s x (K u) + w x (Iw u) - (Iw w) x u
-    let iww = mat_vec(&iw, &w);
-    let cu = {
-        let a = cross(&s, &ku);
-        let b = cross(&w, &mat_vec(&iw, &u));
-        let c = cross(&iww, &u);
-        [0, 1, 2].map(|k| -(m * a[k]) + b[k] - c[k])
-    };
-    // force rows -m K R ar (world axes, as the free joint's linear dofs), torque rows R^T C R ar
-    let f = ku.map(|x| -(m * x));
-    let t = mat_t_vec(&r, &cu);
-    (f, t)
+    Prep::new(quat, wl, m, ipos, inertia).times(ar)
 }
