@@ -634,8 +634,16 @@ fn sliding_tilted_box_on_plane_step_vjp_matches_finite_differences() {
         Vec3::new(0.1, 0.08, 0.05),
         0.5,
     );
-    let mut s = State::new(&model);
     // tilted so that one corner touches
+    let mut s = tilted_box(&model, 0.004);
+    s.v[..6].copy_from_slice(&[0.5, 0.2, -0.1, 0.3, -0.4, 0.2]);
+    contact_dot_tests(&model, &s);
+}
+
+/// The 0.2 x 0.16 x 0.1 box of [`contact_model`] turned by Euler angles (0.3, 0.2, 0.1), its
+/// lowest corner `depth` below the plane (above it for a negative `depth`).
+fn tilted_box(model: &Model, depth: f64) -> State {
+    let mut s = State::new(model);
     let q = Quat::from_euler_angles(0.3, 0.2, 0.1);
     let lowest = (0..8)
         .map(|i| {
@@ -647,10 +655,9 @@ fn sliding_tilted_box_on_plane_step_vjp_matches_finite_differences() {
             (q * c).z
         })
         .fold(f64::INFINITY, f64::min);
-    s.q[2] = -lowest - 0.004;
+    s.q[2] = -lowest - depth;
     s.q[3..7].copy_from_slice(&[q.w, q.i, q.j, q.k]);
-    s.v[..6].copy_from_slice(&[0.5, 0.2, -0.1, 0.3, -0.4, 0.2]);
-    contact_dot_tests(&model, &s);
+    s
 }
 
 /// Gradient of a loss on the final state of a 100-step rollout, against central differences,
@@ -1012,28 +1019,16 @@ fn free_body_bias_derivative_implicitfast_step_vjp_matches_finite_differences() 
         1,
         "the box is a standalone free body"
     );
-    let q = Quat::from_euler_angles(0.3, 0.2, 0.1);
-    let lowest = (0..8)
-        .map(|i| {
-            let c = Vec3::new(
-                if i & 1 == 0 { -0.1 } else { 0.1 },
-                if i & 2 == 0 { -0.08 } else { 0.08 },
-                if i & 4 == 0 { -0.05 } else { 0.05 },
-            );
-            (q * c).z
-        })
-        .fold(f64::INFINITY, f64::min);
-    for height in [-lowest - 0.004, 1.0] {
-        let mut s = State::new(&model);
-        s.q[2] = height;
-        s.q[3..7].copy_from_slice(&[q.w, q.i, q.j, q.k]);
+    // on a corner, and in flight
+    for depth in [0.004, -1.0] {
+        let mut s = tilted_box(&model, depth);
         s.v[..6].copy_from_slice(&[0.5, 0.2, -0.1, 3.0, -4.0, 2.0]);
         let c = Control::new(&model);
         for seed in 0..3 {
             let err = dot_test(&model, &s, &c, seed, 1e-7);
             assert!(
                 err < 1e-6,
-                "height {height}, seed {seed}: relative error {err:.2e}"
+                "depth {depth}, seed {seed}: relative error {err:.2e}"
             );
         }
     }
