@@ -168,3 +168,27 @@ def test_gradient_through_clamped_and_free_targets_matches_finite_differences():
     clamped_swing(x, True).backward()
     assert x.grad[0] == 0.0 and x.grad[1] != 0.0 and x.grad[2] != 0.0, x.grad
     check_gradient(clamped_swing, x0, seed=5)
+
+
+def test_inheritrange_takes_the_joint_range_as_mujoco(tmp_path):
+    # MuJoCo's <position inheritrange>: the control range is the joint's range scaled about its
+    # middle (here [-0.2, 0.6] by 0.5: [0, 0.4]), so a target of 0.9 holds at 0.4
+    f = tmp_path / "inherit.xml"
+    f.write_text(
+        """<mujoco><compiler angle="radian"/><option timestep="0.002" integrator="implicitfast"/><worldbody>
+  <body><joint name="j" type="hinge" axis="0 1 0" range="-0.2 0.6" damping="0.1"/>
+    <geom type="capsule" fromto="0 0 0 0.3 0 0" size="0.03" mass="1"/></body>
+</worldbody><actuator><position joint="j" kp="20" kv="1" inheritrange="0.5"/></actuator></mujoco>"""
+    )
+    m = mujoco.MjModel.from_xml_path(str(f))
+    np.testing.assert_allclose(m.actuator_ctrlrange[0], [0.0, 0.4], atol=1e-15)
+    b = _native.SceneBuilder(timestep=0.002, integrator="implicitfast", enable_collision=False)
+    b.add_mjcf(str(f), 1.0, [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0])
+    sim = b.build(1)
+    np.testing.assert_allclose(sim.describe()["actuators"][0]["target_range"], [0.0, 0.4], atol=1e-15)
+    d = mujoco.MjData(m)
+    d.ctrl[:] = 0.9
+    sim.set_control(np.ones((1, 1), dtype=np.int8), np.array([[0.9]]))
+    mujoco.mj_step(m, d, nstep=500)
+    sim.step(500)
+    np.testing.assert_allclose(sim.get_qpos()[0], d.qpos, rtol=0, atol=1e-10)

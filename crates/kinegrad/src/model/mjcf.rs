@@ -2009,7 +2009,7 @@ impl Loader {
             .option_attrs
             .iter()
             .any(|(k, v)| k == "flag.clampctrl" && v == "disable");
-        let ctrl_range = if clamp {
+        let mut ctrl_range = if clamp {
             range("ctrlrange", "ctrllimited")?
         } else {
             range("ctrlrange", "ctrllimited")?;
@@ -2021,10 +2021,29 @@ impl Loader {
         let (mode, kp, kv, gain) = match n.tag.as_str() {
             "motor" => (CtrlMode::Force, 0.0, 0.0, 1.0),
             "position" => {
-                if e.f("inheritrange", 0.0)? > 0.0 && e.get("ctrlrange").is_none() {
-                    self.warn(format!(
-                        "{what}: inheritrange unsupported (its control range is not taken from the joint's: targets are not clamped)"
-                    ));
+                // MuJoCo's inheritrange: the control range is the joint's, scaled about its
+                // middle (a joint of this file, limited, driven with gear 1)
+                let inherit = e.f("inheritrange", 0.0)?;
+                if inherit > 0.0 && clamp {
+                    let jr = (!tendon && gear == 1.0)
+                        .then(|| {
+                            self.spec
+                                .bodies
+                                .iter()
+                                .flat_map(|b| &b.joints)
+                                .find(|j| j.name == joint)
+                                .and_then(|j| j.range)
+                        })
+                        .flatten();
+                    match jr {
+                        Some([lo, hi]) => {
+                            let (mid, half) = (0.5 * (lo + hi), 0.5 * (hi - lo) * inherit);
+                            ctrl_range = [mid - half, mid + half];
+                        }
+                        None => self.warn(format!(
+                            "{what}: inheritrange needs a limited joint driven with gear 1 (its control range is left as written)"
+                        )),
+                    }
                 }
                 let kp = e.f("kp", 1.0)?;
                 let mut kv = e.f("kv", 0.0)?;
