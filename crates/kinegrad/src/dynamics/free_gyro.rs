@@ -15,27 +15,22 @@
 //! for its reverse (`adjoint/step.rs`), through the body's quaternion, angular velocity, mass,
 //! centre of mass and inertia.
 
-use crate::math::dual::Real;
+use crate::math::dual::{cross, mat_t_vec, mat_vec, Real};
 use crate::model::Model;
 
-/// `[x]_x y` for 3-vectors.
-#[inline]
-fn cross<T: Real>(a: &[T; 3], b: &[T; 3]) -> [T; 3] {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
-}
-
-#[inline]
-fn mat_vec<T: Real>(m: &[[T; 3]; 3], x: &[T; 3]) -> [T; 3] {
-    [0, 1, 2].map(|i| m[i][0] * x[0] + m[i][1] * x[1] + m[i][2] * x[2])
-}
-
-#[inline]
-fn mat_t_vec<T: Real>(m: &[[T; 3]; 3], x: &[T; 3]) -> [T; 3] {
-    [0, 1, 2].map(|i| m[0][i] * x[0] + m[1][i] * x[1] + m[2][i] * x[2])
+/// The block of `data.qm_h` over the 6 dofs from `adr` (symmetric, full).
+fn mh_block(model: &Model, data: &crate::data::Data, adr: usize) -> nalgebra::Matrix6<f64> {
+    let mut a = nalgebra::Matrix6::<f64>::zeros();
+    for i in adr..adr + 6 {
+        for p in model.dof_m_adr[i]..model.dof_m_adr[i + 1] {
+            let c = model.dof_m_col[p];
+            if c >= adr {
+                a[(i - adr, c - adr)] = data.qm_h[p];
+                a[(c - adr, i - adr)] = data.qm_h[p];
+            }
+        }
+    }
+    a
 }
 
 /// The 6x6 block `A = M_h + h B` of standalone free body `(b, j)` at `(q, v)` (row-major),
@@ -50,17 +45,23 @@ pub fn block_matrix(
     h: f64,
 ) -> nalgebra::Matrix6<f64> {
     let adr = model.jnt_dof_adr[j];
+    let mut a = mh_block(model, data, adr);
+    add_bias(model, params, (b, j), q, v, h, &mut a);
+    a
+}
+
+/// `a += h B` for standalone free body `(b, j)` at `(q, v)`.
+fn add_bias(
+    model: &Model,
+    params: &crate::model::Params,
+    (b, j): (usize, usize),
+    q: &[f64],
+    v: &[f64],
+    h: f64,
+    a: &mut nalgebra::Matrix6<f64>,
+) {
+    let adr = model.jnt_dof_adr[j];
     let qa = model.jnt_qpos_adr[j];
-    let mut a = nalgebra::Matrix6::<f64>::zeros();
-    for i in adr..adr + 6 {
-        for p in model.dof_m_adr[i]..model.dof_m_adr[i + 1] {
-            let c = model.dof_m_col[p];
-            if c >= adr {
-                a[(i - adr, c - adr)] = data.qm_h[p];
-                a[(c - adr, i - adr)] = data.qm_h[p];
-            }
-        }
-    }
     let quat = [q[qa + 3], q[qa + 4], q[qa + 5], q[qa + 6]];
     let wl = [v[adr + 3], v[adr + 4], v[adr + 5]];
     let ipos = params.body_ipos[b];
@@ -82,7 +83,6 @@ pub fn block_matrix(
             a[(3 + r, 3 + k)] += h * t[r];
         }
     }
-    a
 }
 
 /// Whether the step integrates standalone free bodies with their bias derivative: under
@@ -109,20 +109,11 @@ pub fn integrate(
     }
     for &(b, j) in &model.free_gyro {
         let adr = model.jnt_dof_adr[j];
-        let a = block_matrix(model, params, data, (b, j), q, v, h);
-        // f = M_h a_0 over the block
-        let mut f = nalgebra::Vector6::<f64>::zeros();
-        for i in adr..adr + 6 {
-            for p in model.dof_m_adr[i]..model.dof_m_adr[i + 1] {
-                let c = model.dof_m_col[p];
-                if c >= adr {
-                    f[i - adr] += data.qm_h[p] * data.qacc_int[c];
-                    if c != i {
-                        f[c - adr] += data.qm_h[p] * data.qacc_int[i];
-                    }
-                }
-            }
-        }
+        // f = M_h a_0 over the block, then A = M_h + h B
+        let mut a = mh_block(model, data, adr);
+        let a0 = nalgebra::Vector6::from_column_slice(&data.qacc_int[adr..adr + 6]);
+        let f = a * a0;
+        add_bias(model, params, (b, j), q, v, h, &mut a);
         if let Some(x) = a.lu().solve(&f) {
             if x.iter().all(|y| y.is_finite()) {
                 data.qacc_int[adr..adr + 6].copy_from_slice(x.as_slice());

@@ -188,3 +188,52 @@ impl<const N: usize> Real for Dual<N> {
         Self { v, d: self.d }
     }
 }
+
+// Arithmetic of 3-vectors (`[T; 3]`) and 3x3 matrices (rows) on any [`Real`], for the routines
+// written once for `f64` and dual numbers (tendon wrapping, the free bodies' bias derivative).
+
+/// `a - b`.
+#[inline]
+pub fn sub<T: Real>(a: &[T; 3], b: &[T; 3]) -> [T; 3] {
+    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
+}
+
+/// `a . b`.
+#[inline]
+pub fn dot<T: Real>(a: &[T; 3], b: &[T; 3]) -> T {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+/// `|a|`.
+#[inline]
+pub fn norm<T: Real>(a: &[T; 3]) -> T {
+    dot(a, a).sqrt()
+}
+
+/// `a x b`.
+#[inline]
+pub fn cross<T: Real>(a: &[T; 3], b: &[T; 3]) -> [T; 3] {
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
+}
+
+/// `s a`.
+#[inline]
+pub fn scale<T: Real>(a: &[T; 3], s: T) -> [T; 3] {
+    a.map(|x| x * s)
+}
+
+/// `m x` for a matrix of rows `m`.
+#[inline]
+pub fn mat_vec<T: Real>(m: &[[T; 3]; 3], x: &[T; 3]) -> [T; 3] {
+    [0, 1, 2].map(|i| dot(&m[i], x))
+}
+
+/// `m^T x` for a matrix of rows `m`.
+#[inline]
+pub fn mat_t_vec<T: Real>(m: &[[T; 3]; 3], x: &[T; 3]) -> [T; 3] {
+    [0, 1, 2].map(|i| m[0][i] * x[0] + m[1][i] * x[1] + m[2][i] * x[2])
+}

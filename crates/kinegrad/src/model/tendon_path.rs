@@ -17,7 +17,7 @@
 //! generic over [`Real`] so the reverse pass gets its exact derivatives from dual numbers.
 
 use super::{GeomType, Model, Tendon};
-use crate::math::dual::Real;
+use crate::math::dual::{cross, dot, norm, scale, sub, Real};
 use crate::math::{Mat3, Motion, Vec3};
 
 /// MuJoCo's `mjMINVAL`.
@@ -491,28 +491,4 @@ fn from_arr(v: &V3<f64>) -> Vec3 {
 
 fn mat_arr(m: &Mat3) -> [V3<f64>; 3] {
     [0, 1, 2].map(|r| [m[(r, 0)], m[(r, 1)], m[(r, 2)]])
-}
-
-fn sub<T: Real>(a: &V3<T>, b: &V3<T>) -> V3<T> {
-    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
-}
-
-fn dot<T: Real>(a: &V3<T>, b: &V3<T>) -> T {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-
-fn norm<T: Real>(a: &V3<T>) -> T {
-    dot(a, a).sqrt()
-}
-
-fn cross<T: Real>(a: &V3<T>, b: &V3<T>) -> V3<T> {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
-}
-
-fn scale<T: Real>(a: &V3<T>, s: T) -> V3<T> {
-    a.map(|x| x * s)
 }
