@@ -228,7 +228,8 @@ BOX = '<collision><origin xyz="0 0 0.05"/><geometry><box size="0.1 0.2 0.3"/></g
 
 def test_urdf_massless_and_welded_links_as_mujoco(tmp_path):
     # a: 1 kg on j1; f: no <inertial>, a box (6 kg as MuJoCo weighs it), welded to a;
-    # g: <inertial> mass 0 and a box, welded to f (fused into a); c: turns on j2 below g;
+    # g: <inertial> of mass 0 but an inertia, and a box, welded to f (fused into a, its inertia
+    # dropped: MuJoCo accumulates only a fused body of mass >= mjMINVAL); c: turns on j2 below g;
     # h: no <inertial> and no geometry, welded to c, carrying k's 2 kg on a slider
     def link(name, body=""):
         return f'<link name="{name}">{body}</link>'
@@ -246,7 +247,7 @@ def test_urdf_massless_and_welded_links_as_mujoco(tmp_path):
             link("base", LINK_INERTIAL.format(m=1, i=0.01)),
             link("a", LINK_INERTIAL.format(m=1, i=0.01)),
             link("f", BOX),
-            link("g", LINK_INERTIAL.format(m=0, i=0) + BOX),
+            link("g", LINK_INERTIAL.format(m=0, i=0.05) + BOX),
             link("c", LINK_INERTIAL.format(m=0.5, i=0.002)),
             link("h"),
             link("k", LINK_INERTIAL.format(m=2, i=0.03)),

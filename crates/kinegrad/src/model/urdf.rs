@@ -249,6 +249,7 @@ impl Loader {
         // the links on moving joints without <inertial> (body, link, joint), and those with one
         let mut moving: Vec<(usize, String, String, bool)> = Vec::new();
         let mut fused: Vec<String> = Vec::new();
+        let mut dropped_inertia: Vec<String> = Vec::new();
         for &l in &order {
             let link = links[l];
             let name = lname(l);
@@ -329,10 +330,11 @@ impl Loader {
                     false
                 }
             };
-            let massless = body.mass < inertia::MINVAL && body.inertia.amax() < inertia::MINVAL;
-            if welded && massless {
+            if welded && body.mass < inertia::MINVAL {
                 // MuJoCo's fusestatic (on for URDF): a massless link on a fixed joint is its
-                // parent's geometry; its children hang from the parent, placed through it
+                // parent's geometry; its children hang from the parent, placed through it. Its
+                // inertia, if it has one, is dropped with its mass (MuJoCo accumulates a fused
+                // body's inertia into its parent only where its mass is at least mjMINVAL)
                 let p = body.parent.expect("a welded link has a parent");
                 for mut g in body.geoms.drain(..) {
                     g.pos = body.quat * g.pos + body.pos;
@@ -341,7 +343,11 @@ impl Loader {
                 }
                 body_of_link[l] = p;
                 link_in_body[l] = (body.pos, body.quat);
-                fused.push(format!("'{name}'"));
+                if body.inertia.amax() >= inertia::MINVAL {
+                    dropped_inertia.push(format!("'{name}'"));
+                } else {
+                    fused.push(format!("'{name}'"));
+                }
                 continue;
             }
             body_of_link[l] = self.spec.bodies.len();
@@ -355,6 +361,13 @@ impl Loader {
                 "links {} are massless and welded by fixed joints: fused into their parent links \
                  (their geoms move there), as MuJoCo does",
                 fused.join(", ")
+            ));
+        }
+        if !dropped_inertia.is_empty() {
+            self.warn(format!(
+                "links {} have mass 0 but an inertia: fused, their inertia is ignored as MuJoCo \
+                 ignores a massless body's",
+                dropped_inertia.join(", ")
             ));
         }
         // a mimic whose leader cannot drive it (fixed, floating or absent) is dropped with a
