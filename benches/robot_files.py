@@ -4,7 +4,8 @@
 The files: every MJCF with a <worldbody> and every URDF under .cache/assets (the dm_control suite,
 gymnasium's MuJoCo assets, Genesis's xml/ and urdf/, the example-robot-data robots `make setup`
 fetches; `--all-erd` first extracts all 39 example-robot-data robots from the wheel, about
-430 MB, into the same cache).
+430 MB, into the same cache) and in the pybullet wheel's `pybullet_data` (but its 1,000
+generated `random_urdfs`), named `pybullet_data/...` below.
 
 For each file:
 - MuJoCo loads it (a URDF through MjSpec, its `package://` paths resolved as kinegrad resolves
@@ -57,15 +58,30 @@ def extract_all_erd():
                     out.write_bytes(zf.read(info))
 
 
+def pybullet_data() -> Path | None:
+    try:
+        import pybullet_data as pd
+    except ImportError:
+        return None
+    return Path(pd.getDataPath())
+
+
 def robot_files():
+    """(file, its name in the table) for every robot file of the survey."""
     out = []
-    for f in sorted(ASSETS.rglob("*")):
-        if f.suffix == ".urdf":
-            out.append(f)
-        elif f.suffix == ".xml":
-            text = f.read_text(errors="ignore")
-            if "<mujoco" in text and "<worldbody" in text:
-                out.append(f)
+    roots = [(ASSETS, "")]
+    if (pb := pybullet_data()) is not None:
+        roots.append((pb, "pybullet_data/"))
+    for root, prefix in roots:
+        for f in sorted(root.rglob("*")):
+            if "random_urdfs" in f.parts:
+                continue
+            if f.suffix == ".urdf":
+                out.append((f, prefix + str(f.relative_to(root))))
+            elif f.suffix == ".xml":
+                text = f.read_text(errors="ignore")
+                if "<mujoco" in text and "<worldbody" in text:
+                    out.append((f, prefix + str(f.relative_to(root))))
     return out
 
 
@@ -89,9 +105,15 @@ def mujoco_model(path: Path, adjacent_filter: bool = False):
         return mujoco.MjModel.from_xml_path(str(path))
     spec = mujoco.MjSpec.from_string(mujoco_model_text(path))
     if adjacent_filter:
-        for base in spec.worldbody.bodies:  # fused into the world body at compile time
-            for child in base.bodies:
-                spec.add_exclude(bodyname1=base.name, bodyname2=child.name)
+        # the links welded to the world (a jointless chain from it) fuse into the world body at
+        # compile time: each is excluded against its children, as kinegrad filters them
+        welded = list(spec.worldbody.bodies)
+        while welded:
+            body = welded.pop()
+            for child in body.bodies:
+                spec.add_exclude(bodyname1=body.name, bodyname2=child.name)
+                if not child.joints:
+                    welded.append(child)
     return spec.compile()
 
 
@@ -251,8 +273,7 @@ def main():
     files = robot_files()
     counts = collections.Counter()
     fails = collections.defaultdict(list)
-    for f in files:
-        rel = f.relative_to(ASSETS)
+    for f, rel in files:
         try:
             m = mujoco_model(f)
         except Exception as e:  # noqa: BLE001 - MuJoCo's errors are the data here
@@ -286,8 +307,8 @@ def main():
             state = "ok" if (gap is not None and gap < TOL) else (kg_err or mj_err or skip or f"gap {gap:.1e}")
             if a.why and state.startswith("gap"):
                 state += f" | {diagnose(f)}"
-            print(f"{str(rel):<80} {state}")
-    print(f"robot files from the registries' wheels in {ASSETS.relative_to(REPO)} ({STEPS} steps from qpos0, tolerance {TOL:g}):")
+            print(f"{rel:<80} {state}")
+    print(f"robot files from the registries' wheels ({STEPS} steps from qpos0, tolerance {TOL:g}):")
     for k in [
         "files",
         "MuJoCo loads",

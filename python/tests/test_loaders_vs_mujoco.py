@@ -294,3 +294,37 @@ def test_shadow_hand_mass_matrix_as_mujoco():
     sim = kinegrad_urdf(path)
     # MuJoCo keeps mesh vertices in single precision
     assert_mass_matrices_match(m, sim, rel=1e-6)
+
+
+def test_urdf_spherical_joint_as_mujoco(tmp_path):
+    # pybullet's `type="spherical"` (its humanoid.urdf), which MuJoCo's reader makes a ball joint;
+    # a hinge hangs below it. Contacts off: the free swing from a tilted, spinning start.
+    text = "".join(
+        [
+            '<?xml version="1.0"?>\n<robot name="r">',
+            '<link name="base"/>',
+            '<link name="a">' + LINK_INERTIAL.format(m=1.5, i=0.02) + "</link>",
+            '<link name="b">' + LINK_INERTIAL.format(m=0.7, i=0.01) + "</link>",
+            '<joint name="ball" type="spherical"><parent link="base"/><child link="a"/>'
+            '<origin xyz="0 0 1" rpy="0.2 0 0"/></joint>',
+            '<joint name="hinge" type="revolute"><parent link="a"/><child link="b"/>'
+            '<origin xyz="0 0.1 -0.3"/><axis xyz="1 0 0"/></joint>',
+            "</robot>",
+        ]
+    )
+    f = tmp_path / "ball.urdf"
+    f.write_text(text)
+    m = mujoco.MjModel.from_xml_path(str(f))
+    m.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_CONTACT)
+    assert list(m.jnt_type) == [int(mujoco.mjtJoint.mjJNT_BALL), int(mujoco.mjtJoint.mjJNT_HINGE)]
+    b = _native.SceneBuilder(enable_collision=False, timestep=float(m.opt.timestep), integrator="euler")
+    b.add_urdf(str(f), 1.0, [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], True)
+    sim = b.build(1)
+    d = mujoco.MjData(m)
+    d.qpos[:4] = np.array([0.9, 0.3, -0.2, 0.1]) / np.linalg.norm([0.9, 0.3, -0.2, 0.1])
+    d.qvel[:] = [0.5, -1.0, 2.0, 0.3]
+    sim.set_state(d.qpos[None].copy(), d.qvel[None].copy())
+    for _ in range(500):
+        mujoco.mj_step(m, d)
+        sim.step(1)
+    np.testing.assert_allclose(sim.get_qpos()[0], d.qpos, rtol=0, atol=1e-9)

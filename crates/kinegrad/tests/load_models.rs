@@ -54,11 +54,13 @@ fn load_urdf(rel: &str) -> (EntitySpec, Model) {
     (spec, m)
 }
 
-/// (file, links, movable joints (all 1-dof here), colliding geoms)
+/// (file, bodies (links but those of mass 0 fused into their parent by a fixed joint, as MuJoCo
+/// fuses them), movable joints (all 1-dof here))
 #[test]
 fn pybullet_urdfs() {
     let cases = [
-        ("franka_panda/panda.urdf", 13, 9),
+        // panda_link8 and panda_grasptarget: mass 0, welded
+        ("franka_panda/panda.urdf", 11, 9),
         ("kuka_iiwa/model.urdf", 8, 7),
         ("racecar/racecar.urdf", 13, 6),
         ("laikago/laikago_toes.urdf", 17, 12),
@@ -669,4 +671,37 @@ fn mjcf_mixed_solref_becomes_the_default_with_a_warning() {
     assert!(w.contains("geom 'g': solref [-100, 1] mixes"), "{w}");
     assert_eq!(spec.bodies[0].joints[0].solref, [0.02, 1.0]);
     assert_eq!(spec.bodies[0].geoms[0].solref, [0.02, 1.0]);
+}
+
+/// What MuJoCo's reader accepts and kinegrad once refused (pybullet's `diff_ring.urdf`,
+/// `humanoid.urdf`, `samurai.urdf`): an XML declaration after a blank line, a NUL byte after the
+/// root element, an OBJ face of 2 vertices (a segment: no triangle). Errors keep their lines.
+#[test]
+fn urdf_text_as_mujoco_reads_it() {
+    let t = TempDir::new("urdf_lenient");
+    t.write(
+        "m.obj",
+        "v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nf 1 3 2\nf 1 2 4\nf 1 4 3\nf 2 3 4\nf 1 2\n",
+    );
+    let body = r#"
+<?xml version="1.0" ?>
+<robot name="r">
+  <link name="base"><collision><geometry><mesh filename="m.obj"/></geometry></collision></link>
+</robot>"#;
+    let f = t.write("lenient.urdf", &format!("{body}\n\0 trailing bytes"));
+    let spec = urdf::load(&f, 1.0).unwrap();
+    let m = build(spec, BaseMode::Fixed);
+    assert_eq!(m.ngeom, 1);
+    assert_eq!(
+        m.meshes[0].faces.len(),
+        4,
+        "the 2-vertex face adds no triangle"
+    );
+    // an error after the blanked declaration names the line it has in the file
+    let bad = t.write(
+        "bad.urdf",
+        "\n<?xml version=\"1.0\" ?>\n<robot name=\"r\">\n<link name=\"a\"><bogus></link>\n</robot>",
+    );
+    let e = urdf::load(&bad, 1.0).unwrap_err().to_string();
+    assert!(e.contains("4:"), "{e}");
 }

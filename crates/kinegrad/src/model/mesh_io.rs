@@ -109,13 +109,9 @@ pub fn parse_obj(path: &Path, text: &str) -> Result<(Vec<Vec3>, Vec<[u32; 3]>), 
                     }
                     idx.push(k as u32);
                 }
-                if idx.len() < 3 {
-                    return Err(Error::load(
-                        path,
-                        format!("line {line}: face with fewer than 3 vertices"),
-                    ));
-                }
-                for k in 1..idx.len() - 1 {
+                // a face of n vertices is n - 2 triangles (a "face" of 2 is a segment, none:
+                // tinyobjloader, MuJoCo's reader, skips it the same way)
+                for k in 1..idx.len().saturating_sub(1) {
                     faces.push([idx[0], idx[k], idx[k + 1]]);
                 }
             }

@@ -28,6 +28,23 @@ pub use mesh::Mesh;
 
 use crate::math::{Mat3, Quat, Vec3};
 
+/// A robot file's XML text as MuJoCo's reader (tinyxml2, reading a C string) takes it: the text
+/// ends at its first NUL byte (pybullet's `humanoid.urdf` ends with one), and an XML
+/// declaration after leading blank lines is accepted (pybullet's `diff_ring.urdf`; it is blanked
+/// out with spaces, so every line and column stays where the file has it).
+pub(crate) fn xml_as_read(text: &str) -> std::borrow::Cow<'_, str> {
+    let text = text.split('\0').next().unwrap_or("");
+    let lead = text.len() - text.trim_start().len();
+    if lead > 0 && text[lead..].starts_with("<?xml") {
+        if let Some(end) = text[lead..].find("?>") {
+            let mut s = text.to_string();
+            s.replace_range(lead..lead + end + 2, &" ".repeat(end + 2));
+            return s.into();
+        }
+    }
+    text.into()
+}
+
 /// Collision/visual shape kinds. Sizes follow MuJoCo's conventions (see [`Model::geom_size`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum GeomType {

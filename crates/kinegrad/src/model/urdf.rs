@@ -36,6 +36,7 @@ pub fn load_str(text: &str, path: &Path, scale: f64) -> Result<EntitySpec> {
             format!("scale must be positive and finite, got {scale}"),
         ));
     }
+    let text = &*super::xml_as_read(text);
     let doc = roxmltree::Document::parse(text)
         .map_err(|e| Error::load(path, format!("XML parse error: {e}")))?;
     let mut ld = Loader {
@@ -515,6 +516,8 @@ impl Loader {
             "revolute" | "continuous" => JointType::Hinge,
             "prismatic" => JointType::Slide,
             "floating" => JointType::Free,
+            // pybullet's ball joint (not standard URDF), which MuJoCo's reader takes too
+            "spherical" => JointType::Ball,
             "planar" => return Err(self.err(format!("{what}: joint type 'planar' is unsupported"))),
             other => return Err(self.err(format!("{what}: unknown joint type '{other}'"))),
         };
@@ -533,7 +536,13 @@ impl Loader {
             let w = format!("{what}: <limit>");
             let lo = self.num(l, "lower", &w)?;
             let hi = self.num(l, "upper", &w)?;
-            if j.kind != "continuous" && kind.range_unit().is_some() {
+            if kind == JointType::Ball {
+                if lo.is_some() || hi.is_some() {
+                    self.warn(format!(
+                        "{w}: pybullet's swing and twist limits of a spherical joint are unsupported, the joint is unlimited"
+                    ));
+                }
+            } else if j.kind != "continuous" && kind.range_unit().is_some() {
                 let r = [lo.unwrap_or(0.0), hi.unwrap_or(0.0)];
                 if r[0] > r[1] {
                     return Err(self.err(format!("{w}: lower {} > upper {}", r[0], r[1])));

@@ -68,6 +68,7 @@ pub fn parse_text(text: &str, path: &Path, depth: usize) -> Result<XNode> {
 }
 
 fn parse_text_labeled(text: &str, path: &Path, label: PathBuf, depth: usize) -> Result<XNode> {
+    let text = &*crate::model::xml_as_read(text);
     let doc = roxmltree::Document::parse(text)
         .map_err(|e| Error::load(&label, format!("XML parse error: {e}")))?;
     let file = Rc::new(label);
