@@ -98,12 +98,15 @@ def resolve_package(fname: str, here: Path) -> str:
 
 
 def mujoco_model(path: Path, adjacent_filter: bool = False):
-    """MuJoCo's model of `path`. With `adjacent_filter`, a URDF's links attached to its base
-    do not collide with it, as in kinegrad and Genesis (MuJoCo fuses a fixed base into the world
-    body, whose children its parent-child filter exempts)."""
+    """MuJoCo's model of `path`. With `adjacent_filter`, bodies welded to the world (a URDF's
+    fixed base, an MJCF body without joints) do not collide with their children, as in kinegrad
+    and Genesis (MuJoCo's parent-child filter exempts the world and what is welded to it)."""
     if path.suffix != ".urdf":
-        return mujoco.MjModel.from_xml_path(str(path))
-    spec = mujoco.MjSpec.from_string(mujoco_model_text(path))
+        if not adjacent_filter:
+            return mujoco.MjModel.from_xml_path(str(path))
+        spec = mujoco.MjSpec.from_file(str(path))
+    else:
+        spec = mujoco.MjSpec.from_string(mujoco_model_text(path))
     if adjacent_filter:
         # the links welded to the world (a jointless chain from it) fuse into the world body at
         # compile time: each is excluded against its children, as kinegrad filters them
@@ -196,8 +199,9 @@ def parity(m, sim):
 
 # What a file that misses parity as written is compared again with, each step on top of the last:
 # both solvers converged (MuJoCo's iterations at the file's count stop short of the solution that
-# kinegrad's Newton polish reaches), MuJoCo's body sleeping off (kinegrad has none), a URDF's base
-# filtered against its children in MuJoCo too (kinegrad's and Genesis's adjacent-link rule), and
+# kinegrad's Newton polish reaches), MuJoCo's body sleeping off (kinegrad has none), bodies welded
+# to the world filtered against their children in MuJoCo too (kinegrad's and Genesis's
+# adjacent-link rule), and
 # contacts off in both. The first step at which the gap falls under TOL names the cause; with the
 # first three applied, the largest relative velocity error of single steps re-synced to MuJoCo is
 # printed too (contacts differ by their depths to ~1e-9 on meshes: MuJoCo's EPA stops at its
