@@ -3,6 +3,7 @@ Franka."""
 
 import mujoco
 import numpy as np
+import pytest
 import torch
 
 import kinegrad as gs
@@ -192,3 +193,66 @@ def test_inheritrange_takes_the_joint_range_as_mujoco(tmp_path):
     mujoco.mj_step(m, d, nstep=500)
     sim.step(500)
     np.testing.assert_allclose(sim.get_qpos()[0], d.qpos, rtol=0, atol=1e-10)
+
+
+DAMPRATIO = """
+<mujoco>
+  <option timestep="0.002" integrator="{integrator}"/>
+  <worldbody>
+    <body name="a">
+      <joint name="h1" type="hinge" axis="0 1 0" armature="0.02"/>
+      <geom type="capsule" fromto="0 0 0 0.3 0 0" size="0.03" mass="1"/>
+      <body name="b" pos="0.3 0 0">
+        <joint name="h2" type="hinge" axis="0 1 0" damping="0.01"/>
+        <geom type="capsule" fromto="0 0 0 0.25 0 0.05" size="0.025" mass="0.6"/>
+        <body name="c" pos="0.25 0 0.05">
+          <joint name="s" type="slide" axis="1 0 0"/>
+          <geom type="box" size="0.04 0.03 0.02" mass="0.3"/>
+        </body>
+      </body>
+    </body>
+  </worldbody>
+  <tendon>
+    <fixed name="t"><joint joint="h1" coef="1"/><joint joint="h2" coef="0.5"/></fixed>
+  </tendon>
+  <actuator>
+    <position name="p1" joint="h1" kp="20" dampratio="0.7"/>
+    <general name="ps" joint="s" gainprm="30" biastype="affine" biasprm="0 -30 0.8"/>
+    <position name="pt" tendon="t" kp="15" dampratio="1" gear="2"/>
+  </actuator>
+</mujoco>
+"""
+
+
+@pytest.mark.parametrize("integrator", ["euler", "implicitfast"])
+def test_dampratio_sets_kv_from_the_inertia_moved_as_mujoco(tmp_path, integrator):
+    # MuJoCo 4.0 at compile time: kv = dampratio 2 sqrt(kp m), m = 1 / (gear^2 J M^-1 J^T) at qpos0
+    # (J the dof's or the tendon's Jacobian); a general position-like actuator's positive
+    # biasprm[2] is a dampratio
+    f = tmp_path / "dampratio.xml"
+    f.write_text(DAMPRATIO.format(integrator={"euler": "Euler"}.get(integrator, integrator)))
+    m = mujoco.MjModel.from_xml_path(str(f))
+    kv = -m.actuator_biasprm[:, 2]
+    assert (kv > 0.1).all(), kv  # MuJoCo turned each dampratio into a damping
+    b = _native.SceneBuilder(timestep=0.002, integrator=integrator, enable_collision=False)
+    b.add_mjcf(str(f), 1.0, [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0])
+    sim = b.build(1)
+    gear = m.actuator_gear[:, 0]
+    kinegrad_kv = sim.get_param("dof_kv")[0]
+    np.testing.assert_allclose(kinegrad_kv[[0, 2]], kv[:2] * gear[:2] ** 2, rtol=1e-12)
+    np.testing.assert_allclose(sim.get_param("tendon_kv")[0], kv[2:] * gear[2:] ** 2, rtol=1e-12)
+    ctrl = np.array([0.6, 0.05, -0.4])
+    d = mujoco.MjData(m)
+    d.ctrl[:] = ctrl
+    info = sim.describe()
+    mode = np.zeros((1, info["nu"]), dtype=np.int8)
+    target = np.zeros((1, info["nu"]))
+    for a, c, g in zip(info["actuators"], ctrl, gear):
+        mode[0, a["dof"]] = a["mode"]
+        target[0, a["dof"]] = c / g  # a servo's setpoint is ctrl / gear
+    sim.set_control(mode, target)
+    for _ in range(300):
+        mujoco.mj_step(m, d)
+        sim.step(1)
+    np.testing.assert_allclose(sim.get_qpos()[0], d.qpos, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(sim.get_qvel()[0], d.qvel, rtol=0, atol=1e-9)

@@ -81,6 +81,7 @@ fn actuated(force_range: [f64; 2], joint_range: [f64; 2]) -> Result<kinegrad::Mo
         ctrl_range: [f64::NEG_INFINITY, f64::INFINITY],
         target_per_ctrl: 0.5,
         force_range,
+        dampratio: 0.0,
     };
     let mut b = ModelBuilder::new();
     b.add_entity(

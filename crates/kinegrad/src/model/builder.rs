@@ -274,6 +274,10 @@ pub struct ActuatorSpec {
     pub target_per_ctrl: f64,
     /// Force range.
     pub force_range: [f64; 2],
+    /// MuJoCo's `dampratio` of a position servo (0: `kv` as given): `kv` is set at compile time
+    /// to `dampratio 2 sqrt(kp m)`, `m` the inertia the servo moves at qpos0, as MuJoCo sets it
+    /// (`compile::set_dampratio_gains`).
+    pub dampratio: f64,
 }
 
 /// An equality constraint between two bodies or two joints of one entity, as a loader reads
@@ -1289,6 +1293,12 @@ fn add_entity_to_model(
             gear: a.gear,
             ctrl_range: a.ctrl_range,
             target_range: target_range(a.ctrl_range, a.target_per_ctrl),
+            kp: a.kp,
+            dampratio: if a.mode == CtrlMode::Position {
+                a.dampratio
+            } else {
+                0.0
+            },
         });
     }
 
@@ -1494,7 +1504,9 @@ fn finish(m: &mut Model) -> std::result::Result<(), usize> {
     super::compile::set_collision_pairs(m);
     super::compile::set_mass_pattern(m);
     m.free_gyro = super::compile::standalone_free_bodies(m);
-    super::compile::compute_invweight0(m)
+    super::compile::compute_invweight0(m)?;
+    super::compile::set_dampratio_gains(m);
+    Ok(())
 }
 
 /// The tendon of `t` without its path (no terms, Jacobian or branches) and without what the

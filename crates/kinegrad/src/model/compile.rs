@@ -174,6 +174,39 @@ pub fn set_invweight0(model: &mut Model) -> Result<()> {
     })
 }
 
+/// The `kv` of position servos given a `dampratio` ([`crate::model::ActuatorSpec::dampratio`]),
+/// as MuJoCo 4.0 sets it at compile time (found by probing it; its 3.x source used the diagonal
+/// of M instead): `dampratio 2 sqrt(kp m)` with `m = 1 / (g^2 J M^-1 J^T)` the inertia the
+/// servo moves at qpos0 (`J` its dof's or tendon's Jacobian: `dof_invweight0` or the tendon's
+/// `invweight0`), written into the channel's `kv` in joint units (times `g^2`, as a servo's
+/// gains are). Needs [`compute_invweight0`] first.
+pub(crate) fn set_dampratio_gains(model: &mut Model) {
+    for k in 0..model.actuators.len() {
+        let a = &model.actuators[k];
+        if !(a.dampratio > 0.0) {
+            continue;
+        }
+        let (dof, g2) = (a.dof, a.gear * a.gear);
+        let invweight = if dof < model.nv {
+            model.dof_invweight0[dof]
+        } else {
+            model.tendons[dof - model.nv].invweight0
+        };
+        let w = g2 * invweight;
+        let mass = if w > super::inertia::MINVAL {
+            1.0 / w
+        } else {
+            0.0
+        };
+        let kv = a.dampratio * 2.0 * (a.kp * mass).sqrt() * g2;
+        if dof < model.nv {
+            model.params0.dof_kv[dof] = kv;
+        } else {
+            model.params0.tendon_kv[dof - model.nv] = kv;
+        }
+    }
+}
+
 /// [`set_invweight0`], failing with the body whose pivot vanishes.
 pub(crate) fn compute_invweight0(model: &mut Model) -> std::result::Result<(), usize> {
     use nalgebra::{Matrix3, Matrix6, Vector6};

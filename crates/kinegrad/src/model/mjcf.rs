@@ -2018,6 +2018,8 @@ impl Loader {
         let force_range = range("forcerange", "forcelimited")?;
         // the target per unit of control of a PD whose control is scaled (1 otherwise)
         let mut pd_scale = 1.0;
+        // MuJoCo's dampratio of a position servo (its kv is set at compile time)
+        let mut dampratio = 0.0;
         let (mode, kp, kv, gain) = match n.tag.as_str() {
             "motor" => (CtrlMode::Force, 0.0, 0.0, 1.0),
             "position" => {
@@ -2047,8 +2049,15 @@ impl Loader {
                 }
                 let kp = e.f("kp", 1.0)?;
                 let mut kv = e.f("kv", 0.0)?;
+                if n.attr("dampratio").is_some() && n.attr("kv").is_some() {
+                    return Err(n.err("kv and dampratio cannot both be given"));
+                }
+                // an element's own kv wins over a default class's dampratio and vice versa
                 if e.get("dampratio").is_some() && n.attr("kv").is_none() {
-                    self.warn(format!("{what}: dampratio unsupported (kv = 0 used)"));
+                    dampratio = e.f("dampratio", 0.0)?;
+                    if dampratio < 0.0 {
+                        return Err(n.err(format!("negative dampratio {dampratio}")));
+                    }
                     kv = 0.0;
                 }
                 (CtrlMode::Position, kp, kv, 1.0)
@@ -2077,7 +2086,14 @@ impl Loader {
                     && exact(bp[1], -k)
                     && bp[3..].iter().all(|&x| x == 0.0)
                 {
-                    (CtrlMode::Position, k, -bp[2], 1.0)
+                    // MuJoCo reads a positive biasprm[2] of a position-like actuator as its
+                    // dampratio
+                    if bp[2] > 0.0 {
+                        dampratio = bp[2];
+                        (CtrlMode::Position, k, 0.0, 1.0)
+                    } else {
+                        (CtrlMode::Position, k, -bp[2], 1.0)
+                    }
                 } else if biastype == "affine" && bp[0] == 0.0 && bp[1] == 0.0 && exact(bp[2], -k) {
                     (CtrlMode::Velocity, 0.0, k, 1.0)
                 } else if biastype == "affine"
@@ -2119,6 +2135,7 @@ impl Loader {
                 CtrlMode::Position | CtrlMode::Velocity => pd_scale / gear,
             },
             force_range,
+            dampratio,
         });
         Ok(())
     }

@@ -395,6 +395,11 @@ pub struct ActuatorInfo {
     /// `ctrl` to `ctrl_range`; kinegrad clamps the channel target in that mode to this range,
     /// [`Model::ctrl_target_range`]).
     pub target_range: [f64; 2],
+    /// Position gain in the file's units (MuJoCo's `kp`; Position mode).
+    pub kp: f64,
+    /// MuJoCo's `dampratio` of a position servo, 0 when its `kv` was given
+    /// ([`ActuatorSpec::dampratio`]).
+    pub dampratio: f64,
 }
 
 /// Immutable model. Build it with [`ModelBuilder`] or the URDF/MJCF loaders.
