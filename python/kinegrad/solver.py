@@ -11,7 +11,7 @@ import torch
 
 from . import _autograd, _globals
 from ._controls import ControlWrite, make_write
-from ._convert import env_rows, indices, quat_to_xyz, rows, xyz_to_quat
+from ._convert import as_f64, env_rows, indices, quat_to_xyz, rows, xyz_to_quat
 from ._threads import serialized
 from .tensor import wrap_new as _wrap_new
 
@@ -324,6 +324,52 @@ class RigidSolver:
 
     def get_gravity(self, envs_idx=None) -> torch.Tensor:
         return self.reading(self.get_param("gravity"), self.select_envs(envs_idx))
+
+    # ---- mocap bodies (MJCF ``mocap="true"``: MuJoCo's ``d.mocap_pos``, ``d.mocap_quat``) ----
+    @property
+    def n_mocap(self) -> int:
+        """Number of mocap bodies: MJCF bodies with ``mocap="true"``, in the order of the file
+        (``mocap_names``), whose pose is set between steps."""
+        return int(self.get_param("mocap_pos").shape[1])
+
+    @property
+    def mocap_names(self) -> List[str]:
+        """The mocap bodies' names, by mocap index."""
+        d = self._desc
+        return [d["body_name"][b] for b in sorted(range(len(d["body_mocap"])), key=lambda b: d["body_mocap"][b]) if d["body_mocap"][b] >= 0]
+
+    def _set_mocap(self, name: str, value, width: int, mocap_idx, envs_idx) -> None:
+        self._scene._require_built(f"set_{name}")
+        self._scene._check_owner(value, name)
+        envs = self.select_envs(envs_idx, write=True)
+        n = self.n_mocap
+        cols = torch.arange(n) if mocap_idx is None else torch.as_tensor(mocap_idx, dtype=torch.long).reshape(-1)
+        if cols.numel() and (cols.min() < 0 or cols.max() >= n):
+            raise IndexError(f"{name}: mocap_idx {cols.tolist()} out of range (the scene has {n} mocap bodies)")
+        t = as_f64(value, name)
+        if t.dim() >= 2 and tuple(t.shape[-2:]) == (len(cols), width):
+            t = t.reshape(*t.shape[:-2], len(cols) * width)  # one row per env
+        vals = rows(t, name, len(cols) * width, self.n_selected(envs), self._scene._batched)
+        vals = vals.reshape(vals.shape[0], len(cols), width)
+        r = (torch.arange(self._scene._n) if envs is None else envs).reshape(-1, 1, 1)
+        self._scene._write_param(name, (r, cols.reshape(1, -1, 1), torch.arange(width).reshape(1, 1, -1)), vals)
+
+    def set_mocap_pos(self, pos, mocap_idx=None, envs_idx=None) -> None:
+        """Position of mocap bodies in the world, (n_mocap_sel, 3) or (n_envs, n_mocap_sel, 3),
+        from the next step on; may carry grad (gradients flow to it through everything the
+        bodies touch: contacts, weld and connect equalities)."""
+        self._set_mocap("mocap_pos", pos, 3, mocap_idx, envs_idx)
+
+    def set_mocap_quat(self, quat, mocap_idx=None, envs_idx=None) -> None:
+        """Orientation of mocap bodies, quaternions [w, x, y, z] (normalized where read), like
+        :meth:`set_mocap_pos`."""
+        self._set_mocap("mocap_quat", quat, 4, mocap_idx, envs_idx)
+
+    def get_mocap_pos(self, envs_idx=None) -> torch.Tensor:
+        return self.reading(self.get_param("mocap_pos"), self.select_envs(envs_idx))
+
+    def get_mocap_quat(self, envs_idx=None) -> torch.Tensor:
+        return self.reading(self.get_param("mocap_quat"), self.select_envs(envs_idx))
 
     # ---- contacts ----
     def contacts_of_env(self, env: int) -> List[dict]:

@@ -185,6 +185,7 @@ pub fn describe<'py>(py: Python<'py>, m: &Model) -> PyResult<Bound<'py, PyDict>>
     d.set_item("substeps", m.opt.substeps)?;
     d.set_item("body_parent", idx(&m.body_parent))?;
     d.set_item("body_entity", idx(&m.body_entity))?;
+    d.set_item("body_mocap", idx(&m.body_mocap))?;
     // per joint, from the kind's table (`kinegrad::joint`): name, sizes, and the offset of the
     // quaternion block in the joint's coordinates (-1: none)
     let per_jnt = |f: fn(JointType) -> i64| m.jnt_type.iter().map(|&t| f(t)).collect::<Vec<_>>();

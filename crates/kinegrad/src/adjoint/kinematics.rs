@@ -202,6 +202,75 @@ pub fn position_vjp(
 ) {
     com_pos_vjp(model, params, data, adj, params_bar);
     forward_kinematics_vjp(model, data, q, adj, q_bar);
+    mocap_vjp(model, params, data, adj, params_bar);
+}
+
+/// Reverse of the mocap bodies' poses in [`crate::kinematics::body_kinematics`] (a mocap
+/// body's pose is the parameters `mocap_pos`, `mocap_quat`, the quaternion normalized): the
+/// wrench on everything a mocap body carries (the bodies welded to it, and what flows out of
+/// the dofs below it: the swept `dof_acc` of the dofs without a parent dof, and the `cdof`
+/// adjoints of axes fixed in its frame) turned into adjoints of its position and quaternion,
+/// accumulated into `params_bar`. Runs after [`forward_kinematics_vjp`].
+pub fn mocap_vjp(
+    model: &Model,
+    params: &Params,
+    data: &Data,
+    adj: &PosAdjoint,
+    params_bar: &mut Params,
+) {
+    let nm = model.nmocap();
+    if nm == 0 {
+        return;
+    }
+    let of = |b: usize| model.body_mocap[model.body_root[b]];
+    let mut w = vec![Force::zero(); nm];
+    for b in 1..model.nbody {
+        let k = of(b);
+        if k != usize::MAX && data.body_dof_last[b] == usize::MAX {
+            w[k] += adj.body_wrench[b];
+        }
+    }
+    for d in 0..model.nv {
+        // the first dofs below a mocap body carry their subtrees' wrench (swept)
+        let k = of(model.dof_body[d]);
+        if k != usize::MAX && model.dof_parent[d] == usize::MAX {
+            w[k] += adj.dof_acc[d];
+        }
+    }
+    for j in 0..model.njnt {
+        let k = of(model.jnt_body[j]);
+        let d = model.jnt_dof_adr[j];
+        let kind = model.jnt_type[j];
+        // axes fixed in the frame before a first joint: the mocap body's (`com_pos_vjp` takes
+        // them as fixed in the world)
+        if k != usize::MAX
+            && model.dof_parent[d] == usize::MAX
+            && matches!(kind.axis_frame(), AxisFrame::Before)
+        {
+            for c in d + kind.world_fixed_dofs()..d + kind.nv() {
+                w[k] += motion_attached_wrench(&data.cdof[c], &adj.cdof_bar[c]);
+            }
+        }
+    }
+    for (k, wk) in w.iter().enumerate() {
+        let p = params.mocap_pos[k];
+        params_bar.mocap_pos[k] += wk.lin;
+        // a turn dtheta (world frame) about the body origin p is the twist [dtheta; -dtheta x p]:
+        // dL = dtheta . (W_ang - p x W_lin); with R' = exp(dtheta) R, n' = [1, dtheta/2] n, so
+        // dL/dn = 2 [0, tau] n, then through n = q / |q|
+        let tau = wk.ang - p.cross(&wk.lin);
+        let q = params.mocap_quat[k];
+        let qn = (q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]).sqrt();
+        let (nw, nv) = (q[0] / qn, Vec3::new(q[1], q[2], q[3]) / qn);
+        let n_bar_w = -2.0 * tau.dot(&nv);
+        let n_bar_v = (tau * nw + tau.cross(&nv)) * 2.0;
+        let n_bar = [n_bar_w, n_bar_v.x, n_bar_v.y, n_bar_v.z];
+        let n = [nw, nv.x, nv.y, nv.z];
+        let dot: f64 = (0..4).map(|i| n[i] * n_bar[i]).sum();
+        for i in 0..4 {
+            params_bar.mocap_quat[k][i] += (n_bar[i] - n[i] * dot) / qn;
+        }
+    }
 }
 
 /// Reverse of [`crate::kinematics::com_pos`] (body inertias `cinert` from the poses and the

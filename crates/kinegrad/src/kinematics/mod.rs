@@ -24,8 +24,20 @@ pub fn body_kinematics(model: &Model, params: &Params, q: &[f64], data: &mut Dat
     // forward pass over bodies: compose parent pose, body offset and joints
     for b in 1..model.nbody {
         let p = model.body_parent[b];
-        let mut xpos = data.xpos[p] + data.xmat[p] * model.body_pos[b];
-        let mut xquat = data.xquat[p] * model.body_quat[b];
+        let (mut xpos, mut xquat) = match model.body_mocap.get(b) {
+            // a mocap body (a child of the world): its pose is the parameters
+            Some(&k) if k != usize::MAX => {
+                let [w, x, y, z] = params.mocap_quat[k];
+                (
+                    params.mocap_pos[k],
+                    Quat::new_normalize(nalgebra::Quaternion::new(w, x, y, z)),
+                )
+            }
+            _ => (
+                data.xpos[p] + data.xmat[p] * model.body_pos[b],
+                data.xquat[p] * model.body_quat[b],
+            ),
+        };
         for j in model.body_jnt_adr[b]..model.body_jnt_adr[b] + model.body_jnt_num[b] {
             let a = model.jnt_qpos_adr[j];
             let qj = a..a + model.jnt_type[j].nq();

@@ -196,6 +196,9 @@ pub struct BodySpec {
     /// own (readable, with its own geoms), but gives it the per-body constants MuJoCo computes
     /// for the fused body ([`Model::body_fused`]).
     pub fused: bool,
+    /// A mocap body (MJCF `mocap="true"`): a jointless child of the world whose pose is the
+    /// parameters `mocap_pos`, `mocap_quat` ([`Model::body_mocap`]), set between steps.
+    pub mocap: bool,
     /// Line of the element in the entity's source file (0: unknown), for error messages.
     pub line: u32,
 }
@@ -243,6 +246,7 @@ impl BodySpec {
             geoms: Vec::new(),
             sites: Vec::new(),
             fused: false,
+            mocap: false,
             line: 0,
         }
     }
@@ -652,6 +656,8 @@ fn empty_model(opt: Options) -> Model {
             fluid_density: 0.0,
             fluid_viscosity: 0.0,
             wind: Vec3::zeros(),
+            mocap_pos: vec![],
+            mocap_quat: vec![],
         },
         nq: 0,
         nv: 0,
@@ -662,6 +668,7 @@ fn empty_model(opt: Options) -> Model {
         body_parent: vec![0],
         body_root: vec![0],
         body_weld: vec![0],
+        body_mocap: vec![usize::MAX],
         body_entity: vec![usize::MAX],
         body_fluid_frame: vec![Mat3::identity()],
         body_iframe_identity: vec![true],
@@ -856,7 +863,8 @@ fn add_entity_to_model(
             match base {
                 BaseMode::AsIs => {}
                 BaseMode::Free => {
-                    if joints.is_empty() {
+                    // (a mocap body moves by its parameters, never by a joint)
+                    if joints.is_empty() && !b.mocap {
                         joints.push(JointSpec::new(format!("{}_root", b.name), JointType::Free));
                     }
                 }
@@ -870,11 +878,26 @@ fn add_entity_to_model(
         } else {
             m.body_root[parent]
         });
-        m.body_weld.push(if joints.is_empty() {
+        // a mocap body roots a weld group of its own (MuJoCo's `body_weldid`), static as the
+        // world's: [`Model::body_static`]
+        m.body_weld.push(if joints.is_empty() && !b.mocap {
             m.body_weld[parent]
         } else {
             bid
         });
+        if b.mocap {
+            if parent != 0 || !joints.is_empty() {
+                return Err(Error::invalid(
+                    where_,
+                    "a mocap body must be a child of the world without joints",
+                ));
+            }
+            m.body_mocap.push(m.params0.mocap_pos.len());
+            m.params0.mocap_pos.push(pos);
+            m.params0.mocap_quat.push([quat.w, quat.i, quat.j, quat.k]);
+        } else {
+            m.body_mocap.push(usize::MAX);
+        }
         m.body_entity.push(ei);
         m.body_pos.push(pos);
         m.body_quat.push(quat);

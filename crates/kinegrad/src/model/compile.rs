@@ -26,7 +26,7 @@ pub fn can_collide(model: &Model, g1: usize, g2: usize) -> bool {
     }
     let (b1, b2) = (model.geom_body[g1], model.geom_body[g2]);
     let (w1, w2) = (model.body_weld[b1], model.body_weld[b2]);
-    if w1 == w2 {
+    if w1 == w2 || (model.body_static(b1) && model.body_static(b2)) {
         return false;
     }
     // adjacent bodies never collide: parent and child bodies (a fixed base included, as

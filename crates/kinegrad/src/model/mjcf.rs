@@ -1427,9 +1427,7 @@ impl Loader {
         b.pos = fpos + fquat * e.vec3("pos")?.unwrap_or_default();
         b.quat = fquat * self.orientation(&e)?;
         let mocap = n.attr("mocap") == Some("true");
-        if mocap {
-            self.warn(format!("body '{name}': mocap unsupported, welded in place"));
-        }
+        b.mocap = mocap;
         self.spec.bodies.push(b);
         // joints (in document order)
         let mut joints = Vec::new();
@@ -1451,7 +1449,12 @@ impl Loader {
                 _ => {}
             }
         }
-        if !mocap {
+        if mocap && (parent.is_some() || !joints.is_empty()) {
+            return Err(n.err(format!(
+                "mocap body '{name}' is not a fixed child of the world (a mocap body has no joints and hangs from <worldbody>)"
+            )));
+        }
+        {
             for (j, c) in joints.iter().zip(
                 n.children
                     .iter()

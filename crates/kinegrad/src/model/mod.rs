@@ -373,6 +373,12 @@ pub struct Params {
     pub fluid_viscosity: f64,
     /// Velocity of the medium (m/s, world frame; `<option wind>`).
     pub wind: Vec3,
+    /// Pose of each mocap body relative to the world (its parent): position, and orientation as
+    /// a quaternion `[w, x, y, z]` normalized where read (MuJoCo's `mocap_pos`, `mocap_quat`).
+    /// (nmocap)
+    pub mocap_pos: Vec<Vec3>,
+    /// See `mocap_pos`. (nmocap)
+    pub mocap_quat: Vec<[f64; 4]>,
 }
 
 /// A convex mesh used by one or more geoms.
@@ -429,8 +435,12 @@ pub struct Model {
     pub body_parent: Vec<usize>,
     /// Root body of the subtree below the world that holds this body.
     pub body_root: Vec<usize>,
-    /// Welded group: the nearest ancestor-or-self body that has joints (or 0).
+    /// Welded group: the nearest ancestor-or-self body that has joints or is a mocap body (or
+    /// 0).
     pub body_weld: Vec<usize>,
+    /// Each body's index among the mocap bodies (`usize::MAX` if it is not one): its pose is
+    /// the parameters `mocap_pos`, `mocap_quat` ([`Params`]). (nbody)
+    pub body_mocap: Vec<usize>,
     /// Entity index (world: usize::MAX).
     pub body_entity: Vec<usize>,
     /// Principal axes of each body's inertia in its frame (columns; MuJoCo's `body_iquat`), as
@@ -796,6 +806,20 @@ impl Model {
     #[inline]
     pub fn nu(&self) -> usize {
         self.nv + self.tendons.len()
+    }
+
+    /// Number of mocap bodies ([`Model::body_mocap`]).
+    #[inline]
+    pub fn nmocap(&self) -> usize {
+        self.params0.mocap_pos.len()
+    }
+
+    /// Whether body `b` is static: welded to the world or to a mocap body (no dof moves it;
+    /// two static bodies never collide, as in MuJoCo).
+    #[inline]
+    pub fn body_static(&self, b: usize) -> bool {
+        let w = self.body_weld[b];
+        w == 0 || self.body_mocap[w] != usize::MAX
     }
 
     /// The two bodies whose dofs equality `e`'s rows move (a joint equality: the joints'

@@ -85,6 +85,13 @@ impl ParamField {
             {
                 bad("must be >= 0".into())
             }
+            "mocap_quat" => match x
+                .chunks(4)
+                .position(|q| q.iter().map(|v| v * v).sum::<f64>() < 1e-20)
+            {
+                Some(k) => bad(format!("mocap body {k}: quaternion is zero")),
+                None => Ok(()),
+            },
             "eq_solref" => {
                 // the standard format (both > 0) or the direct one (both <= 0), never mixed
                 match x.chunks(2).position(|r| (r[0] > 0.0) != (r[1] > 0.0)) {
@@ -115,7 +122,7 @@ impl ParamField {
 }
 
 /// Every field of [`Params`], in the order the Python API lists them.
-pub static PARAM_FIELDS: [ParamField; 24] = [
+pub static PARAM_FIELDS: [ParamField; 26] = [
     ParamField {
         name: "gravity",
         shape: |_| vec![3],
@@ -295,6 +302,26 @@ pub static PARAM_FIELDS: [ParamField; 24] = [
         shape: |_| vec![3],
         read: |p, out| out.extend(p.wind.iter()),
         write: |p, x| p.wind = Vec3::from_column_slice(x),
+    },
+    ParamField {
+        name: "mocap_pos",
+        shape: |m| vec![m.nmocap(), 3],
+        read: |p, out| p.mocap_pos.iter().for_each(|v| out.extend(v.iter())),
+        write: |p, x| {
+            for (v, c) in p.mocap_pos.iter_mut().zip(x.chunks(3)) {
+                *v = Vec3::from_column_slice(c);
+            }
+        },
+    },
+    ParamField {
+        name: "mocap_quat",
+        shape: |m| vec![m.nmocap(), 4],
+        read: |p, out| p.mocap_quat.iter().for_each(|q| out.extend(q)),
+        write: |p, x| {
+            for (q, c) in p.mocap_quat.iter_mut().zip(x.chunks(4)) {
+                q.copy_from_slice(c);
+            }
+        },
     },
 ];
 
