@@ -199,7 +199,7 @@ def parity(m, sim):
 
 # What a file that misses parity as written is compared again with, each step on top of the last:
 # both solvers converged (MuJoCo's iterations at the file's count stop short of the solution that
-# kinegrad's Newton polish reaches), MuJoCo's body sleeping off (kinegrad has none), bodies welded
+# kinegrad's Newton polish reaches; MuJoCo's EPA run to 1e-12 of the depth instead of 1e-6), MuJoCo's body sleeping off (kinegrad has none), bodies welded
 # to the world filtered against their children in MuJoCo too (kinegrad's and Genesis's
 # adjacent-link rule), and
 # contacts off in both. The first step at which the gap falls under TOL names the cause; with the
@@ -218,6 +218,9 @@ def diagnose(path: Path) -> str:
         over = {}
         if "solvers converged" in active:
             m.opt.iterations, m.opt.tolerance, m.opt.ls_iterations = 100, 1e-12, 50
+            # MuJoCo's convex collision (GJK/EPA) too: it stops within ccd_tolerance (1e-6)
+            # of the depth, where kinegrad's mesh contacts are exact
+            m.opt.ccd_tolerance, m.opt.ccd_iterations = 1e-12, 1000
             over.update(iterations=100, tolerance=1e-12)
         if "sleep off" in active:
             m.opt.enableflags &= ~int(mujoco.mjtEnableBit.mjENBL_SLEEP)
