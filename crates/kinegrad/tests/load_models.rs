@@ -705,3 +705,41 @@ fn urdf_text_as_mujoco_reads_it() {
     let e = urdf::load(&bad, 1.0).unwrap_err().to_string();
     assert!(e.contains("4:"), "{e}");
 }
+
+/// Inertias off by round-off load as zero moments (iCub's `r_hip_2`, `-5.4e-20` on the
+/// diagonal; `l_ankle_2`, principal moments `+-1.4e-20`); a truly negative one is refused.
+#[test]
+fn urdf_inertia_round_off_is_zero() {
+    let t = TempDir::new("urdf_roundoff");
+    let robot = |inertia: &str| {
+        format!(
+            r#"<robot name="r"><link name="base"/>
+  <link name="a"><inertial><mass value="1"/><inertia ixx="0.01" iyy="0.01" izz="0.01" ixy="0" ixz="0" iyz="0"/></inertial></link>
+  <link name="b"><inertial><mass value="0.1"/>{inertia}</inertial></link>
+  <joint name="j" type="revolute"><parent link="base"/><child link="a"/><axis xyz="0 0 1"/><limit lower="-1" upper="1" effort="1" velocity="1"/></joint>
+  <joint name="f" type="fixed"><parent link="a"/><child link="b"/></joint>
+</robot>"#
+        )
+    };
+    for (name, inertia) in [
+        (
+            "diag",
+            r#"<inertia ixx="-5.42101e-20" iyy="-5.42101e-20" izz="0" ixy="0" ixz="0" iyz="0"/>"#,
+        ),
+        (
+            "offdiag",
+            r#"<inertia ixx="0" iyy="0" izz="0" ixy="1.35525e-20" ixz="0" iyz="0"/>"#,
+        ),
+    ] {
+        let f = t.write(&format!("{name}.urdf"), &robot(inertia));
+        let m = build(urdf::load(&f, 1.0).unwrap(), BaseMode::Fixed);
+        let b = m.body_name.iter().position(|n| n == "b").unwrap();
+        assert!(m.params0.body_inertia[b].abs().max() < 1e-19, "{name}");
+    }
+    let f = t.write(
+        "neg.urdf",
+        &robot(r#"<inertia ixx="1e-3" iyy="1e-3" izz="1e-3" ixy="2e-3" ixz="0" iyz="0"/>"#),
+    );
+    let e = urdf::load(&f, 1.0).unwrap_err().to_string();
+    assert!(e.contains("not positive semi-definite"), "{e}");
+}

@@ -282,8 +282,9 @@ fn hull_mass_props(hull: &ConvexHull, density: f64) -> MassProps {
 pub const MINVAL: f64 = 1e-15;
 
 /// Principal moments (ascending) of a rotational inertia, or why it is not one: it must be
-/// finite, symmetric and positive semi-definite (within rounding), as the parameter setters
-/// require.
+/// finite, symmetric and positive semi-definite (within rounding: a moment below zero by less
+/// than 1e-12 of the largest, or than `MINVAL`, is 0; iCub's `l_ankle_2`, written as moments of
+/// 1e-20), as the parameter setters require.
 pub fn principal_moments(i: &Mat3) -> std::result::Result<[f64; 3], String> {
     if !i.iter().all(|x| x.is_finite()) {
         return Err("inertia contains a non-finite value".into());
@@ -294,7 +295,7 @@ pub fn principal_moments(i: &Mat3) -> std::result::Result<[f64; 3], String> {
     }
     let mut e: Vec<f64> = i.symmetric_eigenvalues().iter().copied().collect();
     e.sort_by(f64::total_cmp);
-    if e[0] < -1e-12 * scale {
+    if e[0] < -(1e-12 * scale + MINVAL) {
         return Err(format!(
             "inertia is not positive semi-definite (principal moments {:.6e}, {:.6e}, {:.6e})",
             e[0], e[1], e[2]

@@ -104,14 +104,10 @@ impl ParamField {
                 }
             }
             "body_inertia" => {
+                // the loaders' rule (`inertia::principal_moments`)
                 for (b, c) in x.chunks(9).enumerate().skip(1) {
-                    let i = Mat3::from_row_slice(c);
-                    let scale = i.abs().max().max(1e-300);
-                    if (i - i.transpose()).abs().max() > 1e-9 * scale {
-                        return bad(format!("body {b}: inertia is not symmetric"));
-                    }
-                    if i.symmetric_eigenvalues().min() < -1e-12 * scale {
-                        return bad(format!("body {b}: inertia is not positive semi-definite"));
+                    if let Err(e) = super::inertia::principal_moments(&Mat3::from_row_slice(c)) {
+                        return bad(format!("body {b}: {e}"));
                     }
                 }
                 Ok(())

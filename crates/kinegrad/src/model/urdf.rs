@@ -633,11 +633,13 @@ impl Loader {
                     g("ixz")?,
                     g("iyz")?,
                 );
+                // a moment below zero by round-off (iCub's r_hip_2: -5.4e-20) is 0
                 for (k, v) in [("ixx", ixx), ("iyy", iyy), ("izz", izz)] {
-                    if v < 0.0 {
+                    if v < -inertia::MINVAL {
                         return Err(self.err(format!("{w}: negative {k} {v}")));
                     }
                 }
+                let (ixx, iyy, izz) = (ixx.max(0.0), iyy.max(0.0), izz.max(0.0));
                 let m = Mat3::new(ixx, ixy, ixz, ixy, iyy, iyz, ixz, iyz, izz);
                 // positive semi-definite (an error, as the parameter setters); MuJoCo's
                 // A + B >= C is only a warning here: real robot URDFs (xarm, anymal_c,
