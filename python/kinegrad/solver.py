@@ -357,7 +357,9 @@ class RigidSolver:
     def set_mocap_pos(self, pos, mocap_idx=None, envs_idx=None) -> None:
         """Position of mocap bodies in the world, (n_mocap_sel, 3) or (n_envs, n_mocap_sel, 3),
         from the next step on; may carry grad (gradients flow to it through everything the
-        bodies touch: contacts, weld and connect equalities)."""
+        bodies touch: contacts, weld and connect equalities). Like every parameter, it is kept
+        by ``scene.reset()`` (MuJoCo's ``mj_resetData`` puts mocap bodies back where the file
+        has them: ``set_mocap_pos`` with the value read after build does)."""
         self._set_mocap("mocap_pos", pos, 3, mocap_idx, envs_idx)
 
     def set_mocap_quat(self, quat, mocap_idx=None, envs_idx=None) -> None:

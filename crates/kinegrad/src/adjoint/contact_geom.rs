@@ -659,6 +659,32 @@ fn eval_feature(
             let normal = if *ref_is_a { nw } else { -nw };
             Some((pos, normal, dist))
         }
+        FeatureKind::SegmentFace { face, point } => {
+            let Shape::Capsule { radius, .. } = *sa else {
+                return None;
+            };
+            // the segment point and its height over B's face (normal -n), then the radius
+            // along the part of n across the axis
+            let (pos, normal, d0) = eval_feature(
+                &FeatureKind::FacePoint {
+                    ref_is_a: false,
+                    face: RefFace::Verts(*face),
+                    point: *point,
+                    radius: 0.0,
+                },
+                sa,
+                a,
+                sb,
+                b,
+                hint,
+            )?;
+            let n = -normal;
+            let v = pos + n.scale(d0 * 0.5);
+            let ax = a.col[2];
+            let x1 = v - (n - ax.scale(n.dot(&ax))) * radius;
+            let dist = d0 - (J::c(1.0) - n.dot(&ax) * n.dot(&ax)) * radius;
+            Some((x1 - n.scale(dist * 0.5), normal, dist))
+        }
         FeatureKind::FaceFace {
             face_a,
             face_b,
@@ -1263,6 +1289,11 @@ mod tests {
                 IncPoint::EdgeSide { .. } => "FaceFace(EdgeSide)".into(),
                 IncPoint::CornerFace { .. } => "FaceFace(CornerFace)".into(),
                 _ => "FaceFace(other)".into(),
+            },
+            FeatureKind::SegmentFace { point, .. } => match point {
+                IncPoint::Local(_) => "SegmentFace(Local)".into(),
+                IncPoint::EdgeSide { .. } => "SegmentFace(EdgeSide)".into(),
+                _ => "SegmentFace(other)".into(),
             },
             FeatureKind::PlaneRim { .. } => "PlaneRim".into(),
             FeatureKind::PlaneEllipsoid => "PlaneEllipsoid".into(),

@@ -273,7 +273,10 @@ pub fn collide_general(
     let handled = SCRATCH.with(|s| {
         let s = &mut *s.borrow_mut();
         if mujoco_polytope {
-            return match epa_face {
+            // a capsule's core (its segment) is apart from the hull while its radius
+            // overlaps: the features are those of GJK's closest points
+            let face = epa_face.or_else(|| gjk_features(&a, &b, &kind));
+            return match face {
                 Some(face) if dist < 0.0 => {
                     multiccd::polytope_contacts(&a, &b, &face, &n, out, &mut s.multi) > 0
                 }
@@ -305,6 +308,35 @@ pub fn collide_general(
             kind,
         },
     });
+}
+
+/// The closest features of a GJK result (`FeatureKind::Poly`) as an EPA face would name them
+/// (three Minkowski vertices; repeated indices for a vertex or an edge), for
+/// [`multiccd::polytope_contacts`].
+fn gjk_features(a: &Placed, b: &Placed, kind: &FeatureKind) -> Option<[SVert; 3]> {
+    let FeatureKind::Poly { na, nb, ia, ib, .. } = *kind else {
+        return None;
+    };
+    let (na, nb) = (na as usize, nb as usize);
+    if !(1..=3).contains(&na) || !(1..=3).contains(&nb) {
+        return None;
+    }
+    let pick = |ix: &[u32; 3], n: usize, k: usize| ix[k.min(n - 1)];
+    let mut out = [SVert {
+        w: Vec3::zeros(),
+        a: Vec3::zeros(),
+        b: Vec3::zeros(),
+        ia: NO_VERTEX,
+        ib: NO_VERTEX,
+    }; 3];
+    for (k, v) in out.iter_mut().enumerate() {
+        let (i, j) = (pick(&ia, na, k), pick(&ib, nb, k));
+        v.a = a.pose.apply(&core_vertex(a.shape, i)?);
+        v.b = b.pose.apply(&core_vertex(b.shape, j)?);
+        v.w = v.a - v.b;
+        (v.ia, v.ib) = (i, j);
+    }
+    Some(out)
 }
 
 /// Core vertex index of the box corner `x` (see [`core_vertex`]).

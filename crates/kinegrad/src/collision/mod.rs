@@ -305,6 +305,17 @@ pub enum FeatureKind {
         /// The clipped point.
         point: IncPoint,
     },
+    /// MuJoCo's polytope multi-contact of a capsule's segment (A) lying in a face of a hull (B)
+    /// ([`crate::collision::multiccd`]): a point `v` of the segment (`point`, incident on B's face
+    /// as in [`FeatureKind::FacePoint`]) touches at `x1 = v - r (n - (n . a) a)` (`n` B's outward
+    /// face normal, `a` the capsule's axis, `r` its radius), depth `n . (x1 - p)`, position
+    /// `x1 - n depth / 2`, normal `-n`.
+    SegmentFace {
+        /// B's face: a plane through three core vertices, outward normal as [`RefFace::Verts`].
+        face: [u32; 3],
+        /// The clipped point of the segment.
+        point: IncPoint,
+    },
     /// GJK/EPA contact of polyhedral or round cores, given by the supporting core vertices of
     /// each shape (indices, see [`gjk::core_vertex`]: sphere centre, capsule segment ends, box
     /// corners, hull vertices): `(na, nb)` = (1, 1) vertex-vertex, (1, 2)/(2, 1) vertex-edge,

@@ -79,10 +79,11 @@ pub(crate) struct Scratch {
 }
 
 /// Whether the pair gets MuJoCo's polytope multi-contact: boxes and hulls, not two boxes (box-box
-/// has its own routine).
+/// has its own routine), and a capsule (its segment, an edge with a radius) against a hull.
 pub(crate) fn applies(a: &Shape, b: &Shape) -> bool {
     let poly = |s: &Shape| matches!(s, Shape::Box { .. } | Shape::Convex(_));
-    poly(a) && poly(b) && !(matches!(a, Shape::Box { .. }) && matches!(b, Shape::Box { .. }))
+    (poly(a) && poly(b) && !(matches!(a, Shape::Box { .. }) && matches!(b, Shape::Box { .. })))
+        || (matches!(a, Shape::Capsule { .. }) && matches!(b, Shape::Convex(_)))
 }
 
 /// MuJoCo's `simplexDim`: the number of distinct vertices of a feature (1, 2 or 3), the
@@ -215,6 +216,13 @@ fn edges(p: &Placed, vi: &[u32], v: &[Vec3; 3], out: &mut Vec<Edge>) {
         return;
     }
     match p.shape {
+        // a capsule's end: its segment
+        Shape::Capsule { .. } => {
+            let j = 1 - vi[0].min(1);
+            if let Some(x) = w(j) {
+                push(x, j);
+            }
+        }
         Shape::Box { .. } => {
             for axis in 0..3 {
                 let j = vi[0] ^ (1 << axis);
@@ -451,8 +459,19 @@ pub(crate) fn polytope_contacts(
         }
         std::mem::swap(poly, tmp);
     }
+    // a capsule's segment (A's edge on B's face) carries its radius: a point v of it touches at
+    // x1 = v - r (n - (n . a) a), depth d0 - r (1 - (n . a)^2) (MuJoCo 4.0, found by probing
+    // it: the radius counts as r cos^2 of the segment's tilt, not r)
+    let (r, axis) = match (mode, a.shape) {
+        (Mode::EdgeOnB, Shape::Capsule { radius, .. }) => {
+            (*radius, a.pose.rot.column(2).into_owned())
+        }
+        _ => (0.0, Vec3::zeros()),
+    };
+    let lift = nc * r - axis * (r * nc.dot(&axis));
+    let r_eff = nc.dot(&lift);
     // the points at or below the clipping face
-    poly.retain(|(x, _)| (x - c0).dot(&nc) <= 0.0);
+    poly.retain(|(x, _)| (x - c0).dot(&nc) - r_eff <= 0.0);
     if poly.is_empty() {
         return 0;
     }
@@ -483,6 +502,7 @@ pub(crate) fn polytope_contacts(
     let mut pushed = 0;
     for &k in keep.iter().take(count) {
         let (v, lbl) = poly[k];
+        let v = v - lift;
         let d0 = (v - c0).dot(&nc);
         // a face pair's depth is measured between the two face planes along B's normal
         let dist = match (mode, n2) {
@@ -527,6 +547,9 @@ pub(crate) fn polytope_contacts(
                 },
                 None => FeatureKind::Unknown,
             },
+            (Some(rv), Some(point), Mode::EdgeOnB) if r > 0.0 => {
+                FeatureKind::SegmentFace { face: rv, point }
+            }
             (Some(rv), Some(point), _) => FeatureKind::FacePoint {
                 ref_is_a: mode != Mode::EdgeOnB,
                 face: RefFace::Verts(rv),

@@ -1454,18 +1454,16 @@ impl Loader {
                 "mocap body '{name}' is not a fixed child of the world (a mocap body has no joints and hangs from <worldbody>)"
             )));
         }
-        {
-            for (j, c) in joints.iter().zip(
-                n.children
-                    .iter()
-                    .filter(|c| c.tag == "joint" || c.tag == "freejoint"),
-            ) {
-                if !self.joint_names.insert(j.name.clone()) {
-                    return Err(c.err(format!("repeated joint name '{}'", j.name)));
-                }
+        for (j, c) in joints.iter().zip(
+            n.children
+                .iter()
+                .filter(|c| c.tag == "joint" || c.tag == "freejoint"),
+        ) {
+            if !self.joint_names.insert(j.name.clone()) {
+                return Err(c.err(format!("repeated joint name '{}'", j.name)));
             }
-            self.spec.bodies[idx].joints = joints;
         }
+        self.spec.bodies[idx].joints = joints;
         Ok((idx, class))
     }
 
