@@ -48,6 +48,8 @@
 //!   ([`crate::collision::multiccd`]): a point of B's face clipped by A's face (incident
 //!   vertex, edge cut by a side plane, or A's corner projected on B's face), measured between
 //!   the two face planes with B's face normal; an edge lying in a face clipped by its sides.
+//! * [`FeatureKind::SegmentFace`]: the same clipping of a capsule's segment lying in a hull's
+//!   face (MuJoCo 4.0's radius rule: the point `v - r (n - (n . a) a)`).
 //!
 //! * Cylinders against non-planes (single GJK/EPA contact, recomputed exactly in
 //!   [`crate::collision::convex`] when the GJK/EPA result matches): a box face, hull face or
