@@ -82,3 +82,19 @@ def test_gradient_wrt_the_mocap_pose_through_scene_steps():
         return (q * torch.linspace(1.0, 2.0, q.shape[-1], dtype=torch.float64)).sum()
 
     check_gradient(loss, torch.zeros(1, 3, dtype=torch.float64), seed=3)
+
+
+def test_bad_mocap_writes_raise_naming_the_argument():
+    scene, _ = scene_of()
+    rs = scene.sim.rigid_solver
+    with pytest.raises(ValueError, match="mocap_quat"):
+        rs.set_mocap_quat([0.0, 0.0, 0.0, 0.0])  # a zero quaternion
+    with pytest.raises(ValueError, match="mocap_pos"):
+        rs.set_mocap_pos([0.1, 0.2])  # wrong shape
+    with pytest.raises(ValueError, match="mocap_pos"):
+        rs.set_mocap_pos([float("nan"), 0.0, 0.0])
+    with pytest.raises(IndexError, match="mocap_idx"):
+        rs.set_mocap_pos([0.1, 0.2, 0.3], mocap_idx=1)
+    # the scene is unchanged and steps on
+    np.testing.assert_allclose(rs.get_mocap_pos()[0].numpy(), [0.3, 0.1, 0.42])
+    scene.step()
