@@ -19,6 +19,12 @@
 //!   the same with B's edge on A's face;
 //! * else one contact: the EPA result.
 //!
+//! A capsule against a hull takes the same path, its segment an edge (from either end) and its
+//! radius counted as MuJoCo 4.0 counts it (found by probing it): a clipped point `v` of the
+//! segment touches at `x1 = v - r (n - (n . a) a)`, depth `r cos^2` of the tilt below the
+//! segment's, [`FeatureKind::SegmentFace`]; the features are GJK's closest points when the
+//! segment itself is clear of the hull.
+//!
 //! More than 4 clipped points are pruned to the quadrilateral of largest area MuJoCo's local
 //! search finds; an edge clipped into more than 2 points keeps its two farthest apart.
 //!
