@@ -665,50 +665,22 @@ fn eval_feature(
             let Shape::Capsule { radius, .. } = *sa else {
                 return None;
             };
-            // the segment point and its height over B's face (normal -n), then the radius
-            // along the part of n across the axis
-            let (pos, normal, d0) = eval_feature(
-                &FeatureKind::FacePoint {
-                    ref_is_a: false,
-                    face: RefFace::Verts(*face),
-                    point: *point,
-                    radius: 0.0,
-                },
-                sa,
-                a,
-                sb,
-                b,
-                hint,
-            )?;
-            let n = -normal;
-            let v = pos + n.scale(d0 * 0.5);
+            // the segment point and its height over B's face, then the radius along the part
+            // of the face normal across the axis
+            let (v, n, d0) = point_over_face(*face, false, point, (sa, a), (sb, b), hint)?;
             let ax = a.col[2];
             let x1 = v - (n - ax.scale(n.dot(&ax))) * radius;
             let dist = d0 - (J::c(1.0) - n.dot(&ax) * n.dot(&ax)) * radius;
-            Some((x1 - n.scale(dist * 0.5), normal, dist))
+            Some((x1 - n.scale(dist * 0.5), -n, dist))
         }
         FeatureKind::FaceFace {
             face_a,
             face_b,
             point,
         } => {
-            // the clipped point and its depth as a face point on A's face, then B's face normal
-            let (pos, nw, dist) = eval_feature(
-                &FeatureKind::FacePoint {
-                    ref_is_a: true,
-                    face: RefFace::Verts(*face_a),
-                    point: *point,
-                    radius: 0.0,
-                },
-                sa,
-                a,
-                sb,
-                b,
-                hint,
-            )?;
-            // `dist` is the depth d0 along A's normal; x1 = v - d0 n on A's plane, x2 its
-            // projection on B's plane
-            let x = pos + nw.scale(dist * 0.5);
+            // the clipped point and its depth d0 along A's face normal, then B's face normal:
+            // x1 = v - d0 n on A's plane, x2 its projection on B's plane
+            let (x, nw, dist) = point_over_face(*face_a, true, point, (sa, a), (sb, b), hint)?;
             let q0 = b.apply(&core_vertex(sb, face_b[0])?);
             let q1 = b.apply(&core_vertex(sb, face_b[1])?);
             let q2 = b.apply(&core_vertex(sb, face_b[2])?);
@@ -871,6 +843,28 @@ fn eval_feature(
             Some((pos, n, dist))
         }
     }
+}
+
+/// A clipped point `v` of MuJoCo's polytope multi-contact and its height `d` over the face through
+/// three core vertices `face` of A (`on_a`) or of B, whose outward normal is `n`: `(v, n, d)`
+/// (a [`FeatureKind::FacePoint`] without radius, its point taken back off the face).
+fn point_over_face(
+    face: [u32; 3],
+    on_a: bool,
+    point: &IncPoint,
+    (sa, a): (&Shape, &JPose),
+    (sb, b): (&Shape, &JPose),
+    hint: &Vec3,
+) -> Option<(V, V, J)> {
+    let fp = FeatureKind::FacePoint {
+        ref_is_a: on_a,
+        face: RefFace::Verts(face),
+        point: *point,
+        radius: 0.0,
+    };
+    let (pos, normal, d) = eval_feature(&fp, sa, a, sb, b, hint)?;
+    let n = if on_a { normal } else { -normal };
+    Some((pos + n.scale(d * 0.5), n, d))
 }
 
 /// Orthogonal projection of `x` on the line `p + t d`.
