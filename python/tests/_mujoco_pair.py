@@ -47,6 +47,19 @@ def mujoco_and_kinegrad(path, integrator="euler", **mj_opt):
     return m, mujoco.MjData(m), sim
 
 
+def resynced(m, d, sim, steps):
+    """Step both engines `steps` times with MuJoCo's state copied into kinegrad before each step:
+    (the per-step |qvel| error relative to max(1, |qvel|) as an array, the contacts MuJoCo met)."""
+    errors, contacts = [], 0
+    for _ in range(steps):
+        sim.set_state(d.qpos[None].copy(), d.qvel[None].copy())
+        mujoco.mj_step(m, d)
+        sim.step(1)
+        contacts += d.ncon
+        errors.append(np.abs(sim.get_qvel()[0] - d.qvel).max() / max(1.0, np.abs(d.qvel).max()))
+    return np.array(errors), contacts
+
+
 def qpos_gap(m, d, sim, steps):
     """Step MuJoCo and kinegrad `steps` times side by side (no re-sync): the largest |qpos
     difference| and the contacts MuJoCo met."""

@@ -4,7 +4,6 @@ Per-step re-synced trajectories against MuJoCo with converged solves, the dm_con
 (whose ball has condim 6), and a gradient through rolling friction against finite
 differences."""
 
-import mujoco
 import numpy as np
 import pytest
 import torch
@@ -12,7 +11,7 @@ import torch
 import kinegrad as gs
 
 from _assets import asset
-from _mujoco_pair import check_gradient, mujoco_and_kinegrad, qpos_gap, write_xml
+from _mujoco_pair import check_gradient, mujoco_and_kinegrad, qpos_gap, resynced, write_xml
 
 SCENE = """<mujoco><option timestep="0.002" cone="{cone}" impratio="{impratio}"/><worldbody>
   <geom name="floor" type="plane" size="5 5 .1" friction="0.5 0.02 0.01"/>
@@ -34,13 +33,8 @@ def test_torsion_and_rolling_contacts_step_as_in_mujoco(cone, impratio):
     # MuJoCo's elliptic solve can stop early at tolerance 1e-14 (see test_elliptic_cone_vs_mujoco)
     m.opt.tolerance, m.opt.iterations = 0.0, 30
     d.qvel[:] = QVEL0
-    worst, contacts = 0.0, 0
-    for _ in range(500):
-        sim.set_state(d.qpos[None].copy(), d.qvel[None].copy())
-        mujoco.mj_step(m, d)
-        sim.step(1)
-        contacts += d.ncon
-        worst = max(worst, np.abs(sim.get_qvel()[0] - d.qvel).max() / max(1.0, np.abs(d.qvel).max()))
+    errors, contacts = resynced(m, d, sim, 500)
+    worst = errors.max()
     print(f"{cone}, impratio {impratio}: worst per-step relative qvel error {worst:.1e} over {contacts} contacts")
     assert contacts > 1000
     assert worst < 1e-10

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from _assets import asset
-from _mujoco_pair import mujoco_and_kinegrad, write_xml
+from _mujoco_pair import mujoco_and_kinegrad, resynced, write_xml
 
 INTEGRATOR = {0: "euler", 1: "rk4", 3: "implicitfast"}
 
@@ -18,15 +18,7 @@ def resynced_errors(path, steps):
     m0 = mujoco.MjModel.from_xml_path(str(path))
     m, d, sim = mujoco_and_kinegrad(path, INTEGRATOR[int(m0.opt.integrator)])
     m.opt.ls_iterations = 50
-    errors, contacts = [], 0
-    for _ in range(steps):
-        sim.set_state(d.qpos[None].copy(), d.qvel[None].copy())
-        mujoco.mj_step(m, d)
-        sim.step(1)
-        contacts += d.ncon
-        scale = max(1.0, np.abs(d.qvel).max())
-        errors.append(np.abs(sim.get_qvel()[0] - d.qvel).max() / scale)
-    return np.array(errors), contacts
+    return resynced(m, d, sim, steps)
 
 
 # Mesh pairs: MuJoCo's EPA stops within its ccd_tolerance (1e-6) of the penetration depth where
@@ -80,13 +72,7 @@ def test_free_bodies_under_implicitfast_match_mujoco():
     m.opt.ls_iterations = 50
     d.qvel[:] = np.random.default_rng(0).normal(size=m.nv) * 3
     d.qvel[:6] = 0.0  # the first box lands from rest and spins on impact
-    errors, contacts = [], 0
-    for _ in range(300):
-        sim.set_state(d.qpos[None].copy(), d.qvel[None].copy())
-        mujoco.mj_step(m, d)
-        sim.step(1)
-        contacts += d.ncon
-        errors.append(np.abs(sim.get_qvel()[0] - d.qvel).max() / max(1.0, np.abs(d.qvel).max()))
+    errors, contacts = resynced(m, d, sim, 300)
     assert contacts > 100, "the first box lands"
     assert max(errors) < 1e-10, f"step {int(np.argmax(errors))}: relative velocity error {max(errors):.1e}"
 
@@ -99,13 +85,7 @@ def test_ur5e_falling_onto_its_floor_matches_mujoco():
     m.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_ACTUATION)
     nu = sim.describe()["nu"]
     sim.set_control(np.zeros((1, nu), dtype=np.int8), np.zeros((1, nu)))
-    errors, contacts = [], 0
-    for _ in range(1500):
-        sim.set_state(d.qpos[None].copy(), d.qvel[None].copy())
-        mujoco.mj_step(m, d)
-        sim.step(1)
-        contacts += d.ncon
-        errors.append(np.abs(sim.get_qvel()[0] - d.qvel).max() / max(1.0, np.abs(d.qvel).max()))
+    errors, contacts = resynced(m, d, sim, 1500)
     assert contacts > 5000, "the arm lies on the floor"
     assert max(errors) < 1e-8, f"step {int(np.argmax(errors))}: relative velocity error {max(errors):.1e}"
 
@@ -203,13 +183,8 @@ def test_contact_on_a_link_fused_by_mujoco_matches(tmp_path):
     b = _native.SceneBuilder(timestep=0.002, integrator="euler")
     b.add_urdf(str(f), 1.0, [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], True)
     sim = b.build(1)
-    contacts, worst = 0, 0.0
-    for _ in range(300):
-        sim.set_state(d.qpos[None].copy(), d.qvel[None].copy())
-        mujoco.mj_step(m, d)
-        sim.step(1)
-        contacts += d.ncon
-        worst = max(worst, np.abs(sim.get_qvel()[0] - d.qvel).max() / max(1.0, np.abs(d.qvel).max()))
+    errors, contacts = resynced(m, d, sim, 300)
+    worst = errors.max()
     assert contacts > 20, "the foot lands on the block"
     assert worst < 1e-9, f"relative velocity error {worst:.1e}"
 
