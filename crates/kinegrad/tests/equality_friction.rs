@@ -4,7 +4,8 @@
 //! and a mass. (Their parity with MuJoCo: python/tests/test_equality_friction_vs_mujoco.py,
 //! on the same model file.)
 
-use kinegrad::adjoint::rollout::{rollout, rollout_vjp};
+mod common;
+
 use kinegrad::adjoint::step::{step_vjp, VjpScratch};
 use kinegrad::adjoint::{params_zeros, StepGrad};
 use kinegrad::data::{RowKind, RowState};
@@ -342,31 +343,8 @@ fn final_loss(
     steps: usize,
     grad: bool,
 ) -> (f64, Option<kinegrad::adjoint::rollout::RolloutGrad>) {
-    let controls = vec![Control::new(model); steps];
     let w: Vec<f64> = (0..model.nq).map(|i| 1.0 + 0.1 * i as f64).collect();
-    let mut data = Data::new(model);
-    let states = rollout(model, params, s0, &controls, &mut data).unwrap();
-    let last = &states[steps];
-    let loss = last.q.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>()
-        + 0.3 * last.v.iter().map(|x| x * x).sum::<f64>();
-    if !grad {
-        return (loss, None);
-    }
-    let g = rollout_vjp(
-        model,
-        params,
-        &states,
-        &controls,
-        &mut data,
-        |t, st, qb, vb| {
-            if t == steps {
-                qb.copy_from_slice(&w);
-                vb.iter_mut().zip(&st.v).for_each(|(b, v)| *b = 0.6 * v);
-            }
-        },
-    )
-    .unwrap();
-    (loss, Some(g))
+    common::final_loss(model, params, s0, steps, (&w, 0.3), grad)
 }
 
 /// The gradient of a loss on the state after 100 steps from a moving start, with respect to

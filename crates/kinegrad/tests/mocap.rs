@@ -4,7 +4,6 @@
 //! falling on the mocap body's box), against central differences. (Parity with MuJoCo, the mocap
 //! moved every step: python/tests/test_mocap_vs_mujoco.py, on the same file.)
 
-use kinegrad::adjoint::rollout::{rollout, rollout_vjp};
 use kinegrad::fd::{params_axpy, params_dot};
 use kinegrad::math::{Pose, Vec3};
 use kinegrad::model::builder::BaseMode;
@@ -28,15 +27,17 @@ fn model(integrator: Integrator) -> Model {
     b.build().expect("the file builds")
 }
 
-/// The loss after `steps` steps (a weighted sum of the positions and 0.3 |v|^2; with `arm`, of
-/// the arm's joint angles alone: the weld's share, small beside the ball's), and its gradient.
+mod common;
+
+/// The loss after `steps` steps from rest (a weighted sum of the positions and 0.3 |v|^2; with
+/// `arm`, of the arm's joint angles alone: the weld's share, small beside the ball's), and its
+/// gradient.
 fn loss(
     model: &Model,
     params: &Params,
     steps: usize,
     arm: bool,
 ) -> (f64, kinegrad::adjoint::rollout::RolloutGrad) {
-    let controls = vec![Control::new(model); steps];
     let w: Vec<f64> = (0..model.nq)
         .map(|i| {
             if arm && i >= 3 {
@@ -47,29 +48,8 @@ fn loss(
         })
         .collect();
     let kv = if arm { 0.0 } else { 0.3 };
-    let mut data = Data::new(model);
-    let s0 = State::new(model);
-    let states = rollout(model, params, &s0, &controls, &mut data).unwrap();
-    let last = &states[steps];
-    let l = last.q.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>()
-        + kv * last.v.iter().map(|x| x * x).sum::<f64>();
-    let g = rollout_vjp(
-        model,
-        params,
-        &states,
-        &controls,
-        &mut data,
-        |t, st, qb, vb| {
-            if t == steps {
-                qb.copy_from_slice(&w);
-                vb.iter_mut()
-                    .zip(&st.v)
-                    .for_each(|(b, v)| *b = 2.0 * kv * v);
-            }
-        },
-    )
-    .unwrap();
-    (l, g)
+    let (l, g) = common::final_loss(model, params, &State::new(model), steps, (&w, kv), true);
+    (l, g.expect("with its gradient"))
 }
 
 #[test]

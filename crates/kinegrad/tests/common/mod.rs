@@ -207,3 +207,42 @@ pub fn box_pile(side: usize, layers: usize, gap: f64, yaw: f64) -> Model {
     }
     b.build().unwrap()
 }
+
+/// The loss on the state after `steps` unforced steps from `s0` under `params`,
+/// `w . q + kv |v|^2`, and, with `grad`, its gradient by the reverse pass.
+pub fn final_loss(
+    model: &Model,
+    params: &kinegrad::Params,
+    s0: &State,
+    steps: usize,
+    (w, kv): (&[f64], f64),
+    grad: bool,
+) -> (f64, Option<kinegrad::adjoint::rollout::RolloutGrad>) {
+    use kinegrad::adjoint::rollout::{rollout, rollout_vjp};
+    let controls = vec![Control::new(model); steps];
+    let mut data = kinegrad::Data::new(model);
+    let states = rollout(model, params, s0, &controls, &mut data).unwrap();
+    let last = &states[steps];
+    let loss = last.q.iter().zip(w).map(|(a, b)| a * b).sum::<f64>()
+        + kv * last.v.iter().map(|x| x * x).sum::<f64>();
+    if !grad {
+        return (loss, None);
+    }
+    let g = rollout_vjp(
+        model,
+        params,
+        &states,
+        &controls,
+        &mut data,
+        |t, st, qb, vb| {
+            if t == steps {
+                qb.copy_from_slice(w);
+                vb.iter_mut()
+                    .zip(&st.v)
+                    .for_each(|(b, v)| *b = 2.0 * kv * v);
+            }
+        },
+    )
+    .unwrap();
+    (loss, Some(g))
+}
