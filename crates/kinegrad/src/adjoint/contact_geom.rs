@@ -94,12 +94,14 @@
 //!   incident edges).
 
 use super::kinematics::PosAdjoint;
+use crate::collision::box_prim::capsule_box_balls;
 use crate::collision::contact_frame_axis;
 use crate::collision::gjk::core_vertex;
 use crate::collision::{BoxPlane, ContactPoint, Core, FeatureKind, IncPoint, RefFace, Shape};
 use crate::data::{Contact, Data};
 use crate::detect::geom_shape;
 use crate::detect::pair_tangent;
+use crate::math::dual::Dual;
 use crate::math::{Force, Mat3, Motion, Pose, Vec3};
 use crate::model::{Model, Params};
 use std::ops::{Add, Div, Mul, Neg, Sub};
@@ -672,6 +674,36 @@ fn eval_feature(
             let x1 = v - (n - ax.scale(n.dot(&ax))) * radius;
             let dist = d0 - (J::c(1.0) - n.dot(&ax) * n.dot(&ax)) * radius;
             Some((x1 - n.scale(dist * 0.5), -n, dist))
+        }
+        FeatureKind::CapsuleBox { second, branch } => {
+            let (
+                Shape::Capsule {
+                    radius,
+                    half_length,
+                },
+                Shape::Box { half },
+            ) = (*sa, *sb)
+            else {
+                return None;
+            };
+            // the rule itself on duals: at the forward pass's poses it takes the same branches
+            let arr = |x: &V| x.0.map(|j| Dual::<NT> { v: j.v, d: j.d });
+            let balls = capsule_box_balls(
+                &arr(&a.pos),
+                &arr(&a.col[2]),
+                &arr(&b.pos),
+                &b.col.map(|c| arr(&c)),
+                radius,
+                half_length,
+                &[half.x, half.y, half.z],
+                f64::INFINITY,
+            );
+            let ((p, n, d), sig) = balls[*second as usize]?;
+            if sig != *branch {
+                return None;
+            }
+            let v = |x: [Dual<NT>; 3]| V(x.map(|j| J { v: j.v, d: j.d }));
+            Some((v(p), v(n), J { v: d.v, d: d.d }))
         }
         FeatureKind::FaceFace {
             face_a,
@@ -1291,6 +1323,7 @@ mod tests {
                 IncPoint::EdgeSide { .. } => "SegmentFace(EdgeSide)".into(),
                 _ => "SegmentFace(other)".into(),
             },
+            FeatureKind::CapsuleBox { second, branch } => format!("CapsuleBox({second},{branch})"),
             FeatureKind::PlaneRim { .. } => "PlaneRim".into(),
             FeatureKind::PlaneEllipsoid => "PlaneEllipsoid".into(),
             FeatureKind::Balls { c1, c2 } => format!("Balls({},{})", core_name(c1), core_name(c2)),
@@ -1581,7 +1614,6 @@ mod tests {
             ("convex-convex", hs, hs, (0.2, 1.0)),
             ("sphere-convex", SPHERE, hs, (0.2, 0.9)),
             ("capsule-convex", CAPSULE, hs, (0.2, 1.0)),
-            ("capsule-box", CAPSULE, BOX, (0.1, 1.0)),
         ] {
             let c = run_pair(&s1, &s2, reach, 60, 13);
             eprintln!("{name}: {c:?}");
@@ -1878,25 +1910,26 @@ mod tests {
     }
 
     #[test]
-    fn contact_geom_capsule_box_end_balls() {
-        // Capsule lying along a box face: the two end-ball contacts.
+    fn contact_geom_capsule_box() {
+        // MuJoCo's rule at random poses (every branch of it the poses reach) and with the
+        // capsule lying along a face (its second point walks to the other end or to the edge).
+        let mut cnt = run_pair(&CAPSULE, &BOX, (0.1, 1.0), 300, 29);
         let mut rng = Rng(23);
-        let mut cnt = Count::default();
         let bx = Shape::Box {
             half: Vec3::new(0.7, 0.6, 0.5),
         };
-        for _ in 0..30 {
+        for _ in 0..60 {
             let p1 = Pose {
                 pos: rng.vec(1.0),
                 rot: rng.rot(),
             };
             let tilt =
-                nalgebra::Rotation3::new(Vec3::y() * std::f64::consts::FRAC_PI_2 + rng.vec(0.01))
+                nalgebra::Rotation3::new(Vec3::y() * std::f64::consts::FRAC_PI_2 + rng.vec(0.3))
                     .into_inner();
             let p2 = Pose {
                 pos: p1.apply(&Vec3::new(
-                    rng.range(-0.1, 0.1),
-                    rng.range(-0.2, 0.2),
+                    rng.range(-0.8, 0.8),
+                    rng.range(-0.7, 0.7),
                     0.5 + rng.range(0.1, 0.25),
                 )),
                 rot: p1.rot * tilt,
@@ -1904,7 +1937,14 @@ mod tests {
             check(&bx, &p1, &CAPSULE, &p2, &mut rng, &mut cnt);
             check(&CAPSULE, &p2, &bx, &p1, &mut rng, &mut cnt);
         }
-        assert_exact("capsule-box end balls", &cnt, 60);
+        let branches = |second: bool| {
+            let tag = format!("CapsuleBox({second},");
+            cnt.kinds.iter().filter(|k| k.starts_with(&tag)).count()
+        };
+        let (first, second) = (branches(false), branches(true));
+        eprintln!("capsule-box: {first} first-point and {second} second-point branches");
+        assert!(first >= 20 && second >= 20, "{cnt:?}");
+        assert_exact("capsule-box", &cnt, 300);
     }
 }
 
@@ -1945,7 +1985,7 @@ mod fallback_tests {
         for (s1, s2, exact_translation) in [
             (bx, hull, true),
             (hull, hull, true),
-            (cap, bx, true),
+            (cap, hull, true),
             (bx, cyl, false),
             (cyl, cyl, false),
         ] {

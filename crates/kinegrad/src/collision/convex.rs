@@ -152,18 +152,12 @@ fn poly_feature(a: &Placed, b: &Placed, verts: &[SVert], n: &Vec3) -> FeatureKin
     }
 }
 
-/// Core-level closest points: `(pa, pb, n, signed_core_distance)` with `n` from A to B, and
-/// the supporting feature ([`FeatureKind::Poly`] or `Unknown`).
-pub(crate) fn core_contact_f(a: &Placed, b: &Placed) -> (Vec3, Vec3, Vec3, f64, FeatureKind) {
-    let (pa, pb, n, d, f, _) = core_contact_within(a, b, f64::INFINITY).expect("no cutoff");
-    (pa, pb, n, d, f)
-}
-
-/// The result of [`core_contact_within`]: `(pa, pb, n, signed_core_distance, feature, EPA's
-/// final face when the cores overlap)`.
+/// The result of [`core_contact_within`]: core-level closest points `(pa, pb, n,
+/// signed_core_distance, feature, EPA's final face when the cores overlap)` with `n` from A to
+/// B and the supporting feature ([`FeatureKind::Poly`] or `Unknown`).
 type CoreContact = (Vec3, Vec3, Vec3, f64, FeatureKind, Option<[SVert; 3]>);
 
-/// [`core_contact_f`] with EPA's final face, or `None` when the cores are more than `cutoff`
+/// The cores' closest points and feature, or `None` when the cores are more than `cutoff`
 /// apart (see [`super::gjk::gjk_within`]).
 fn core_contact_within(a: &Placed, b: &Placed, cutoff: f64) -> Option<CoreContact> {
     let g = gjk_within(a, b, cutoff)?;
@@ -204,15 +198,9 @@ fn core_contact_within(a: &Placed, b: &Placed, cutoff: f64) -> Option<CoreContac
 /// `(point on surface A, point on surface B, normal A->B, dist)`.
 #[cfg(test)]
 pub(crate) fn shape_contact(a: &Placed, b: &Placed) -> (Vec3, Vec3, Vec3, f64) {
-    let (qa, qb, n, d, _) = shape_contact_f(a, b);
-    (qa, qb, n, d)
-}
-
-/// [`shape_contact`] with the supporting feature ([`FeatureKind::Poly`] or `Unknown`).
-pub(crate) fn shape_contact_f(a: &Placed, b: &Placed) -> (Vec3, Vec3, Vec3, f64, FeatureKind) {
-    let (ca, cb, n, dc, f) = core_contact_f(a, b);
+    let (ca, cb, n, dc, _, _) = core_contact_within(a, b, f64::INFINITY).expect("no cutoff");
     let (ra, rb) = (a.radius(), b.radius());
-    (ca + n * ra, cb - n * rb, n, dc - ra - rb, f)
+    (ca + n * ra, cb - n * rb, n, dc - ra - rb)
 }
 
 /// Buffers of [`manifold`] and [`cylinder_face_contact`] (each use clears what it fills).

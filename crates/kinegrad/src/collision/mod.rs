@@ -316,6 +316,16 @@ pub enum FeatureKind {
         /// The clipped point of the segment.
         point: IncPoint,
     },
+    /// MuJoCo's capsule-box rule ([`box_prim::capsule_box`]): the ball on A's (the capsule's)
+    /// segment at the first (closest to the box) or the `second` point the rule places, against
+    /// B (the box) as MuJoCo's sphere-box. The replay runs the same rule on dual numbers and
+    /// checks it takes the same branches.
+    CapsuleBox {
+        /// The rule's second point.
+        second: bool,
+        /// The signature of the branches the rule took.
+        branch: u64,
+    },
     /// GJK/EPA contact of polyhedral or round cores, given by the supporting core vertices of
     /// each shape (indices, see [`gjk::core_vertex`]: sphere centre, capsule segment ends, box
     /// corners, hull vertices): `(na, nb)` = (1, 1) vertex-vertex, (1, 2)/(2, 1) vertex-edge,
