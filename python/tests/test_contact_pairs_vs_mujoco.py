@@ -3,7 +3,7 @@ overlapping poses each, the same number of contacts as MuJoCo's, and each contac
 normal and point equal to MuJoCo's, its geoms named in MuJoCo's order (analytic pairs to round-off; pairs of a cylinder with a
 capsule or a cylinder by both engines' GJK/EPA, converged: the normal to about the square root
 of the distance tolerance). `benches/contact_pairs.py` prints every pair, those still apart
-included (the box-box and box-cylinder contact counts)."""
+included (the box-cylinder contact counts)."""
 
 import pytest
 

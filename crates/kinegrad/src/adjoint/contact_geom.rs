@@ -25,8 +25,8 @@
 //! * [`FeatureKind::Balls`]: sphere-sphere, sphere-capsule (end or interior of the axis),
 //!   capsule-capsule (ends, end-interior, interior-interior, and the parallel 2-contact case),
 //!   sphere-box and capsule-box end balls outside the box (closest box point, any clamp pattern).
-//! * [`FeatureKind::BoxEdges`]: box-box edge-edge contacts (interior closest points, or a
-//!   closest point at an edge end).
+//! * [`FeatureKind::BoxEdges`]: box-box edge-edge contacts (MuJoCo's closest points of the
+//!   two edges, each clamp it took replayed).
 //! * [`FeatureKind::Poly`]: single GJK/EPA contacts of polyhedral or round cores (box, convex
 //!   hull, sphere centre, capsule segment) other than cylinders: box-convex, convex-convex,
 //!   sphere-convex, capsule-convex and the generic capsule-box contact. The supporting vertices
@@ -94,6 +94,7 @@
 //!   incident edges).
 
 use super::kinematics::PosAdjoint;
+use crate::collision::box_box::edge_witnesses;
 use crate::collision::box_prim::capsule_box_balls;
 use crate::collision::contact_frame_axis;
 use crate::collision::gjk::core_vertex;
@@ -257,6 +258,16 @@ impl Mul<f64> for V {
     fn mul(self, s: f64) -> V {
         V(self.0.map(|x| x * s))
     }
+}
+
+/// A vector of duals as the `[T; 3]` of the routines written once on [`crate::math::dual::Real`].
+fn to_dual(x: &V) -> [Dual<NT>; 3] {
+    x.0.map(|j| Dual { v: j.v, d: j.d })
+}
+
+/// The inverse of [`to_dual`].
+fn from_dual(x: [Dual<NT>; 3]) -> V {
+    V(x.map(|j| J { v: j.v, d: j.d }))
 }
 
 /// A pose carrying tangents: `x -> x + v_O + w x x`, `R -> [w]x R` per seeded slot.
@@ -687,12 +698,11 @@ fn eval_feature(
                 return None;
             };
             // the rule itself on duals: at the forward pass's poses it takes the same branches
-            let arr = |x: &V| x.0.map(|j| Dual::<NT> { v: j.v, d: j.d });
             let balls = capsule_box_balls(
-                &arr(&a.pos),
-                &arr(&a.col[2]),
-                &arr(&b.pos),
-                &b.col.map(|c| arr(&c)),
+                &to_dual(&a.pos),
+                &to_dual(&a.col[2]),
+                &to_dual(&b.pos),
+                &b.col.map(|c| to_dual(&c)),
                 radius,
                 half_length,
                 &[half.x, half.y, half.z],
@@ -702,8 +712,7 @@ fn eval_feature(
             if sig != *branch {
                 return None;
             }
-            let v = |x: [Dual<NT>; 3]| V(x.map(|j| J { v: j.v, d: j.d }));
-            Some((v(p), v(n), J { v: d.v, d: d.d }))
+            Some((from_dual(p), from_dual(n), J { v: d.v, d: d.d }))
         }
         FeatureKind::FaceFace {
             face_a,
@@ -792,7 +801,7 @@ fn eval_feature(
             ca,
             cb,
             nsign,
-            ends,
+            path,
         } => {
             let (ha, hb) = (box_half(sa)?, box_half(sb)?);
             let (i, j) = (*i as usize, *j as usize);
@@ -806,19 +815,17 @@ fn eval_feature(
                     lb[k] = cb[k] as f64 * hb[k];
                 }
             }
-            la[i] = ends[0] as f64 * ha[i];
-            lb[j] = ends[1] as f64 * hb[j];
-            let (pa, pb) = (a.apply(&la), b.apply(&lb));
-            let (q1, q2) = match (ends[0], ends[1]) {
-                (0, 0) => line_line(&pa, &a.col[i], &pb, &b.col[j]),
-                (_, 0) => (pa, on_line(&pb, &b.col[j], &pa)),
-                (0, _) => (on_line(&pa, &a.col[i], &pb), pb),
-                _ => (pa, pb),
-            };
+            // the forward pass's clamps, replayed
+            let (q1, q2, _) = edge_witnesses(
+                (&to_dual(&a.apply(&la)), &to_dual(&a.col[i]), ha[i]),
+                (&to_dual(&b.apply(&lb)), &to_dual(&b.col[j]), hb[j]),
+                Some(*path),
+            );
+            let (q1, q2) = (from_dual(q1), from_dual(q2));
             let l = a.col[i].cross(&b.col[j]);
             let n = l.scale(J::c(*nsign as f64) / l.norm());
             let dist = n.dot(&(q2 - q1));
-            Some((q1 + n.scale(dist * 0.5), n, dist))
+            Some(((q1 + q2) * 0.5, n, dist))
         }
         FeatureKind::Poly {
             na,
@@ -1330,7 +1337,9 @@ mod tests {
             FeatureKind::BallsCrossed { c1, c2 } => {
                 format!("BallsCrossed({},{})", core_name(c1), core_name(c2))
             }
-            FeatureKind::BoxEdges { ends: [0, 0], .. } => "BoxEdges".into(),
+            FeatureKind::BoxEdges {
+                path: [0, 0, 0], ..
+            } => "BoxEdges".into(),
             FeatureKind::BoxEdges { .. } => "BoxEdges(end)".into(),
             FeatureKind::Poly { na, nb, .. } => format!("Poly({na},{nb})"),
         }
@@ -1582,7 +1591,7 @@ mod tests {
             let mut out = Vec::new();
             collide(&BOX, &p1, &BOX, &p2, MARGIN, &mut out);
             if out.iter().any(
-                |c| matches!(c.feature.kind, FeatureKind::BoxEdges { ends, .. } if ends != [0, 0]),
+                |c| matches!(c.feature.kind, FeatureKind::BoxEdges { path, .. } if path != [0, 0, 0]),
             ) {
                 check(&BOX, &p1, &BOX, &p2, &mut rng, &mut ends);
                 check(&BOX, &p2, &BOX, &p1, &mut rng, &mut ends);

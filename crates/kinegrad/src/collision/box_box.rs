@@ -1,23 +1,87 @@
-//! Box-box: separating-axis test over the 15 candidate axes (3 + 3 face normals, 9 edge
-//! cross products), then
+//! Box-box, as MuJoCo's `mjc_BoxBox`: a separating-axis test over the 15 candidate axes (3 + 3
+//! face normals, 9 edge cross products) picks the axis of largest separation, then
 //! * face axis: the incident face of the other box (most anti-parallel to the reference normal)
-//!   is clipped against the reference face rectangle; every clipped vertex below the margin is a
-//!   contact (up to 8), with `dist` measured along the reference normal;
-//! * edge-edge axis: 1 contact at the closest points of the two supporting edges.
+//!   is clipped against the reference face rectangle; every clipped vertex within the margin is
+//!   a contact (up to 8, near-duplicates dropped), with `dist` measured along the reference
+//!   normal;
+//! * edge-edge axis: 1 contact midway between the closest points of the two supporting edges.
 //!
-//! Face axes are preferred over edge axes unless an edge axis separates noticeably better
-//! (5% of the depth), which keeps resting contacts on the face manifold (as ODE's dBoxBox does).
+//! An edge axis wins when it separates better than every face axis by a relative `1e-6`, unless
+//! it lies within about 8 degrees of the best face axis and beats it by less than 5% of the
+//! face's depth (then the face's manifold is kept). One deliberate difference: on a tie within
+//! a relative 1e-9 between a face of A and a face of B, A's face is the reference.
 
-use super::{
-    closest_seg_seg, emit1, emit2, sgn, BoxPlane, ContactPoint, FeatureKind, IncPoint, RefFace,
-};
+use super::{emit1, emit2, sgn, BoxPlane, ContactPoint, Feature, FeatureKind, IncPoint, RefFace};
+use crate::math::dual::{self, Real};
 use crate::math::{Pose, Vec3};
 
-#[derive(Clone, Copy)]
+/// MuJoCo's `mjMINVAL`.
+const MINVAL: f64 = 1e-15;
+/// Slack of the separation tests, times the summed half sizes (MuJoCo's `mjBOXBOX_SEPEPS`).
+const SEPEPS: f64 = 1e-13;
+/// `sin^2` of the angle below which two edges are parallel (`mjBOXBOX_PAREPS`).
+const PAREPS: f64 = 1e-16;
+/// Axis component below which a supporting corner is ambiguous (`mjBOXBOX_SGNEPS`).
+const SGNEPS: f64 = 1e-9;
+/// Squared relative radius within which clipped vertices are duplicates (`mjBOXBOX_DUPEPS`).
+const DUPEPS: f64 = 1e-14;
+/// Relative handicap of edge axes against face axes (`mjBOXBOX_EDGEBIAS`).
+const EDGEBIAS: f64 = 1e-6;
+
+#[derive(Clone, Copy, PartialEq)]
 enum Axis {
     FaceA(usize),
     FaceB(usize),
     Edge(usize, usize),
+}
+
+/// Closest points of the edges `c1 + s d1`, `|s| <= h1`, and `c2 + t d2`, `|t| <= h2` (unit
+/// directions), as MuJoCo's box-box finds them: `s` from the lines (0 when parallel), clamped;
+/// `t` for that `s`, clamped; `s` again for that `t`, clamped. `path` gives the clamps to take
+/// (the reverse pass replays the forward pass's) or `None` to decide them; returns the two
+/// points and the clamps taken (`s`'s first state 0 free, 1 at `-h1`, 2 at `+h1`, 3 parallel;
+/// then `t`'s and `s`'s final state 0 free, 1 at the lower, 2 at the upper end).
+pub(crate) fn edge_witnesses<T: Real>(
+    (c1, d1, h1): (&[T; 3], &[T; 3], f64),
+    (c2, d2, h2): (&[T; 3], &[T; 3], f64),
+    path: Option<[u8; 3]>,
+) -> ([T; 3], [T; 3], [u8; 3]) {
+    let e = dual::sub(c2, c1);
+    let (d1e, d2e, b) = (dual::dot(d1, &e), dual::dot(d2, &e), dual::dot(d1, d2));
+    let denom = T::c(1.0) - b * b;
+    let mut taken = [0u8; 3];
+    // clamp `x` to `[-h, h]` as recorded in `taken[k]` (or decide it)
+    let mut clamp = |x: T, h: f64, k: usize| {
+        let state = match path {
+            Some(p) => p[k] % 3,
+            None if x.v() < -h => 1,
+            None if x.v() > h => 2,
+            None => 0,
+        };
+        taken[k] = state;
+        match state {
+            1 => T::c(-h),
+            2 => T::c(h),
+            _ => x,
+        }
+    };
+    let parallel = match path {
+        Some(p) => p[0] == 3,
+        None => denom.v() < MINVAL,
+    };
+    let s = if parallel {
+        T::c(0.0)
+    } else {
+        clamp((d1e - b * d2e) / denom, h1, 0)
+    };
+    let t = clamp(b * s - d2e, h2, 1);
+    let s = clamp(d1e + b * t, h1, 2);
+    if parallel {
+        taken[0] = 3;
+    }
+    let p1 = std::array::from_fn(|k| c1[k] + d1[k] * s);
+    let p2 = std::array::from_fn(|k| c2[k] + d2[k] * t);
+    (p1, p2, taken)
 }
 
 /// Box-box: up to 8 contacts (face) or 1 (edge-edge).
@@ -30,124 +94,204 @@ pub fn box_box(
     margin: f64,
     out: &mut Vec<ContactPoint>,
 ) {
-    let a: [Vec3; 3] = [
-        p1.rot.column(0).into(),
-        p1.rot.column(1).into(),
-        p1.rot.column(2).into(),
-    ];
-    let b: [Vec3; 3] = [
-        p2.rot.column(0).into(),
-        p2.rot.column(1).into(),
-        p2.rot.column(2).into(),
-    ];
+    let a: [Vec3; 3] = [0, 1, 2].map(|k| p1.rot.column(k).into_owned());
+    let b: [Vec3; 3] = [0, 1, 2].map(|k| p2.rot.column(k).into_owned());
     let d = p2.pos - p1.pos;
-    let proj = |l: &Vec3| -> f64 {
-        let ra: f64 = (0..3).map(|k| h1[k] * l.dot(&a[k]).abs()).sum();
-        let rb: f64 = (0..3).map(|k| h2[k] * l.dot(&b[k]).abs()).sum();
-        l.dot(&d).abs() - ra - rb
-    };
+    // in box 1's frame: B's axes (rot[r][c] = component r of B's axis c), B's centre; A's
+    // centre in B's frame
+    let rot: [[f64; 3]; 3] = std::array::from_fn(|r| std::array::from_fn(|c| a[r].dot(&b[c])));
+    let pos21: [f64; 3] = std::array::from_fn(|k| a[k].dot(&d));
+    let pos12: [f64; 3] = std::array::from_fn(|k| -b[k].dot(&d));
+    let septol = margin + SEPEPS * (h1.sum() + h2.sum());
     let mut best_s = f64::NEG_INFINITY;
     let mut best = Axis::FaceA(0);
-    let mut best_l = a[0];
     for i in 0..3 {
-        let s = proj(&a[i]);
-        if s > margin {
+        let rb: f64 = (0..3).map(|k| rot[i][k].abs() * h2[k]).sum();
+        let s = pos21[i].abs() - h1[i] - rb;
+        if s > septol {
             return;
         }
         if s > best_s {
-            best_s = s;
-            best = Axis::FaceA(i);
-            best_l = a[i];
+            (best_s, best) = (s, Axis::FaceA(i));
         }
     }
     for j in 0..3 {
-        let s = proj(&b[j]);
-        if s > margin {
+        let ra: f64 = (0..3).map(|k| rot[k][j].abs() * h1[k]).sum();
+        let s = pos12[j].abs() - h2[j] - ra;
+        if s > septol {
             return;
         }
-        // Prefer A's faces on ties (strict, relative tolerance).
+        // B's face must beat A's by a relative 1e-9 where MuJoCo's takes any excess: equal boxes
+        // resting face to face tie exactly, and MuJoCo's choice then follows rounding noise
+        // from step to step (and within a finite difference); kinegrad keeps A's
         if s > best_s + 1e-9 * (1.0 + best_s.abs()) {
-            best_s = s;
-            best = Axis::FaceB(j);
-            best_l = b[j];
+            (best_s, best) = (s, Axis::FaceB(j));
         }
     }
-    let face_s = best_s;
-    let scale = h1.norm() + h2.norm();
+    let (face_s, face) = (best_s, best);
+    // the edge axis (A's axis i x B's axis j) in box 1's frame, unit, or None when parallel
+    let edge_axis = |i: usize, j: usize| {
+        let (i1, i2) = ((i + 1) % 3, (i + 2) % 3);
+        let mut l = [0.0; 3];
+        (l[i1], l[i2]) = (-rot[i2][j], rot[i1][j]);
+        let n2 = l[i1] * l[i1] + l[i2] * l[i2];
+        (n2 >= PAREPS).then(|| l.map(|x| x / n2.sqrt()))
+    };
     for i in 0..3 {
         for j in 0..3 {
-            let l = a[i].cross(&b[j]);
-            let len = l.norm();
-            if len < 1e-6 {
+            let Some(l) = edge_axis(i, j) else {
                 continue;
-            }
-            let l = l / len;
-            let s = proj(&l);
-            if s > margin {
+            };
+            let (i1, i2) = ((i + 1) % 3, (i + 2) % 3);
+            let (j1, j2) = ((j + 1) % 3, (j + 2) % 3);
+            let ra = h1[i1] * l[i1].abs() + h1[i2] * l[i2].abs();
+            let lb = |c: usize| l[i1] * rot[i1][c] + l[i2] * rot[i2][c];
+            let rb = h2[j1] * lb(j1).abs() + h2[j2] * lb(j2).abs();
+            let s = (l[i1] * pos21[i1] + l[i2] * pos21[i2]).abs() - ra - rb;
+            if s > septol {
                 return;
             }
-            if s > best_s && s > face_s + 0.05 * face_s.abs() + 1e-9 * scale {
-                best_s = s;
-                best = Axis::Edge(i, j);
-                best_l = l;
+            if s - EDGEBIAS * s.abs() > best_s && s > face_s {
+                (best_s, best) = (s, Axis::Edge(i, j));
             }
         }
     }
-    let n = if best_l.dot(&d) >= 0.0 {
-        best_l
-    } else {
-        -best_l
-    };
-    match best {
-        Axis::FaceA(i) => face_contacts(&p1.pos, &a, h1, i, &p2.pos, &b, h2, &n, margin, true, out),
-        Axis::FaceB(j) => {
-            face_contacts(&p2.pos, &b, h2, j, &p1.pos, &a, h1, &-n, margin, false, out)
+    // an edge axis within ~8 degrees of the best face axis that beats it by less than 5% of
+    // its depth gives way to the face's manifold
+    if let Axis::Edge(i, j) = best {
+        let l = edge_axis(i, j).expect("a winning edge axis is not parallel");
+        let along = match face {
+            Axis::FaceA(f) => l[f].abs(),
+            Axis::FaceB(f) => (l[0] * rot[0][f] + l[1] * rot[1][f] + l[2] * rot[2][f]).abs(),
+            Axis::Edge(..) => unreachable!("the face axis is a face"),
+        };
+        if along > 0.99 && best_s < face_s + 0.05 * face_s.abs() + MINVAL {
+            best = face;
         }
-        Axis::Edge(i, j) => {
-            // Supporting edge of A in direction n, of B in direction -n.
-            let mut ca = p1.pos;
-            let mut sa = [-1i8; 3];
-            for k in 0..3 {
-                if k != i {
-                    ca += a[k] * (sgn(n.dot(&a[k])) * h1[k]);
-                    sa[k] = sgn(n.dot(&a[k])) as i8;
-                }
+    }
+    match best {
+        Axis::FaceA(i) => {
+            let n = if pos21[i] >= 0.0 { a[i] } else { -a[i] };
+            face_contacts(&p1.pos, &a, h1, i, &p2.pos, &b, h2, &n, margin, true, out)
+        }
+        Axis::FaceB(j) => {
+            let n = if pos12[j] >= 0.0 { b[j] } else { -b[j] };
+            face_contacts(&p2.pos, &b, h2, j, &p1.pos, &a, h1, &n, margin, false, out)
+        }
+        Axis::Edge(i, j) => edge_contact(p1, &a, h1, i, p2, &b, h2, j, septol, margin, out),
+    }
+}
+
+/// The edge-edge contact of A's axis `i` and B's axis `j` (the separating axis): the supporting
+/// edges (both corners tried where an axis component is within `SGNEPS` of zero, the closer
+/// pair kept), their closest points ([`edge_witnesses`]), the contact midway between them.
+#[allow(clippy::too_many_arguments)]
+fn edge_contact(
+    p1: &Pose,
+    a: &[Vec3; 3],
+    h1: &Vec3,
+    i: usize,
+    p2: &Pose,
+    b: &[Vec3; 3],
+    h2: &Vec3,
+    j: usize,
+    septol: f64,
+    margin: f64,
+    out: &mut Vec<ContactPoint>,
+) {
+    let l = a[i].cross(&b[j]).normalize();
+    let nsign: i8 = if l.dot(&(p2.pos - p1.pos)) < 0.0 {
+        -1
+    } else {
+        1
+    };
+    let n = l * nsign as f64;
+    let (i1, i2) = ((i + 1) % 3, (i + 2) % 3);
+    let (j1, j2) = ((j + 1) % 3, (j + 2) % 3);
+    let (na, nb) = (a.map(|x| n.dot(&x)), b.map(|x| n.dot(&x)));
+    let ambiguous =
+        |c: &[f64; 3], k1: usize, k2: usize| [k1, k2].into_iter().find(|&k| c[k].abs() < SGNEPS);
+    let (amb1, amb2) = (ambiguous(&na, i1, i2), ambiguous(&nb, j1, j2));
+    let arr = |v: &Vec3| [v.x, v.y, v.z];
+    // the closest pair of supporting edges: squared gap, corners, clamps, closest points
+    struct Pick {
+        gap2: f64,
+        ca: [i8; 3],
+        cb: [i8; 3],
+        path: [u8; 3],
+        q1: Vec3,
+        q2: Vec3,
+    }
+    let mut best: Option<Pick> = None;
+    for v1 in 0..1 + amb1.is_some() as usize {
+        for v2 in 0..1 + amb2.is_some() as usize {
+            // A's corner supports +n, B's supports -n (an ambiguous sign flipped on the retry)
+            let mut ca = [0i8; 3];
+            let mut cb = [0i8; 3];
+            for k in [i1, i2] {
+                ca[k] = if na[k] >= 0.0 { 1 } else { -1 };
             }
-            let mut cb = p2.pos;
-            let mut sb = [-1i8; 3];
-            for k in 0..3 {
-                if k != j {
-                    cb -= b[k] * (sgn(n.dot(&b[k])) * h2[k]);
-                    sb[k] = -sgn(n.dot(&b[k])) as i8;
-                }
+            for k in [j1, j2] {
+                cb[k] = if nb[k] >= 0.0 { -1 } else { 1 };
             }
-            let signs = (sa, sb);
-            let sa = ca - a[i] * h1[i];
-            let sb = cb - b[j] * h2[j];
-            let (s, t) =
-                closest_seg_seg(&sa, &(a[i] * (2.0 * h1[i])), &sb, &(b[j] * (2.0 * h2[j])));
-            let qa = sa + a[i] * (2.0 * h1[i] * s);
-            let qb = sb + b[j] * (2.0 * h2[j] * t);
-            let end = |x: f64| {
-                if x <= 0.0 {
-                    -1
-                } else if x >= 1.0 {
-                    1
-                } else {
-                    0
-                }
-            };
-            let kind = FeatureKind::BoxEdges {
+            if let (Some(k), 1) = (amb1, v1) {
+                ca[k] = -ca[k];
+            }
+            if let (Some(k), 1) = (amb2, v2) {
+                cb[k] = -cb[k];
+            }
+            let la = Vec3::from_fn(|k, _| ca[k] as f64 * h1[k]);
+            let lb = Vec3::from_fn(|k, _| cb[k] as f64 * h2[k]);
+            let (q1, q2, path) = edge_witnesses(
+                (&arr(&p1.apply(&la)), &arr(&a[i]), h1[i]),
+                (&arr(&p2.apply(&lb)), &arr(&b[j]), h2[j]),
+                None,
+            );
+            let (q1, q2) = (Vec3::from(q1), Vec3::from(q2));
+            let gap2 = (q2 - q1).norm_squared();
+            if best.as_ref().is_none_or(|b| gap2 < b.gap2) {
+                best = Some(Pick {
+                    gap2,
+                    ca,
+                    cb,
+                    path,
+                    q1,
+                    q2,
+                });
+            }
+        }
+    }
+    let Some(Pick {
+        ca,
+        cb,
+        path,
+        q1,
+        q2,
+        ..
+    }) = best
+    else {
+        return;
+    };
+    let dist = n.dot(&(q2 - q1));
+    if dist > septol || dist >= margin {
+        return;
+    }
+    out.push(ContactPoint {
+        pos: (q1 + q2) * 0.5,
+        normal: n,
+        dist,
+        feature: Feature {
+            swapped: false,
+            kind: FeatureKind::BoxEdges {
                 i: i as u8,
                 j: j as u8,
-                ca: signs.0,
-                cb: signs.1,
-                nsign: if n == best_l { 1 } else { -1 },
-                ends: [end(s), end(t)],
-            };
-            emit1(out, margin, qa, n, n.dot(&(qb - qa)), kind);
-        }
-    }
+                ca,
+                cb,
+                nsign,
+                path,
+            },
+        },
+    });
 }
 
 /// Reference face `i` of box R (centre `cr`, axes `r`, half sizes `hr`) with outward normal
@@ -224,7 +368,8 @@ fn face_contacts(
                     ttmp[nt] = tags[q];
                     nt += 1;
                 }
-                if (d0 <= 0.0) != (d1 <= 0.0) && nt < 8 {
+                // (an edge ending on the plane is not cut: its end is kept on its own)
+                if ((d0 < 0.0 && d1 > 0.0) || (d0 > 0.0 && d1 < 0.0)) && nt < 8 {
                     tmp[nt] = x0 + (x1 - x0) * (d0 / (d0 - d1));
                     ttmp[nt] = cut_tag(&tags[q], &tags[(q + 1) % np], bp(true, k, s));
                     nt += 1;
@@ -242,8 +387,24 @@ fn face_contacts(
         axis: i as u8,
         sign: if nr.dot(&r[i]) > 0.0 { 1 } else { -1 },
     };
+    // vertices closer than a relative 1e-7 to a kept one (clipping at a corner) are dropped
+    let (ru, rv) = (r[(i + 1) % 3], r[(i + 2) % 3]);
+    let dupe2 = DUPEPS * (hr[(i + 1) % 3].powi(2) + hr[(i + 2) % 3].powi(2));
+    let mut kept = [Vec3::zeros(); 8];
+    let mut nkept = 0;
     for (x, tag) in poly[..np].iter().zip(&tags[..np]) {
         let dist = nr.dot(&(x - rc));
+        if dist >= margin {
+            continue;
+        }
+        if kept[..nkept]
+            .iter()
+            .any(|y| ru.dot(&(x - y)).powi(2) + rv.dot(&(x - y)).powi(2) < dupe2)
+        {
+            continue;
+        }
+        kept[nkept] = *x;
+        nkept += 1;
         let kind = match tag {
             Some(t) => FeatureKind::FacePoint {
                 ref_is_a: r_is_1,

@@ -275,7 +275,10 @@ pub enum FeatureKind {
     /// `x = c + R S^2 R^T (-n) / |S R^T n|` (`S = diag(semi)`), as MuJoCo's `mjc_PlaneConvex`.
     PlaneEllipsoid,
     /// Box-box edge-edge: edge along axis `i` of A through the corner with signs `ca`, edge
-    /// along axis `j` of B through the corner with signs `cb`; normal `nsign * (a_i x b_j)/|.|`.
+    /// along axis `j` of B through the corner with signs `cb` (each edge centred at its corner's
+    /// projection); normal `nsign * (a_i x b_j)/|.|`; the contact midway between the closest
+    /// points [`box_box::edge_witnesses`] finds by the clamps `path`, `dist` their gap along the
+    /// normal.
     BoxEdges {
         /// Axis of A's edge.
         i: u8,
@@ -287,10 +290,8 @@ pub enum FeatureKind {
         cb: [i8; 3],
         /// Sign of the normal relative to `a_i x b_j`.
         nsign: i8,
-        /// Closest point of A's / B's edge: `0` interior (closest points of the two lines),
-        /// `+-1` at the edge end `+-half` (a corner; the other closest point is its projection
-        /// on the other edge line, or the other edge's end as well).
-        ends: [i8; 2],
+        /// The clamps taken (see [`box_box::edge_witnesses`]).
+        path: [u8; 3],
     },
     /// MuJoCo's polytope multi-contact of two facing faces
     /// ([`crate::collision::multiccd`]): a point `v` of B's face clipped by A's face (`point`,
