@@ -2,8 +2,9 @@
 //! the distance when separated, EPA when the cores overlap, radii added back for round shapes.
 //!
 //! Contacts: 1 (the GJK/EPA witness pair). When both shapes present a flat feature to each other
-//! (a face within ~2 degrees of the contact normal on one side, a face or an edge on the other:
-//! box on hull, hull on hull, cylinder cap on a face, ...), the incident feature is clipped
+//! (a face within ~2 degrees of the contact normal on one side, a face or an edge on the other,
+//! a cylinder's side within ~5 degrees: box on hull, hull on hull, cylinder cap on a face, ...),
+//! the incident feature is clipped
 //! against the reference face (as in box-box) and up to 4 contacts are returned instead; their
 //! normal is the reference face normal and `dist` is measured along it.
 //!
@@ -37,6 +38,11 @@ use std::cell::RefCell;
 
 /// Alignment tolerance (sine of the angle) for treating features as parallel.
 const FLAT_TOL: f64 = 0.035;
+
+/// A cylinder's side lies on a face when `|axis . normal|` is below this (about 5.1 degrees):
+/// MuJoCo's `mjEDGE_TOL`, which MuJoCo 4.0 applies to a cylinder's side against a box face
+/// (probed: tilted up to that, it gives the side's two clipped points).
+const SIDE_TOL: f64 = 0.0888;
 
 /// Canonical vertex set of a face given by three core vertices: for a box, the first three
 /// corners (by index) of the box face holding them; for a hull, the first three non-collinear
@@ -987,7 +993,7 @@ fn feature<'s>(
                     normal: rot * Vec3::new(0.0, 0.0, s),
                 };
             }
-            if l.z.abs() < FLAT_TOL {
+            if l.z.abs() < SIDE_TOL {
                 let rxy = l.x.hypot(l.y);
                 let (cx, cy) = (radius * l.x / rxy, radius * l.y / rxy);
                 return Feature::Edge {
