@@ -423,7 +423,14 @@ pub(crate) fn capsule_box_balls<T: Real>(
     let pos = bcols.map(|col| dual::dot(&col, &rel));
     let axis = bcols.map(|col| dual::dot(&col, a));
     let mut sig = Sig::default();
-    let Some((t1, t2)) = capsule_box_params(&pos, &axis, (r, h), half, margin, &mut sig) else {
+    // a capsule without length is a ball (MuJoCo's rule, finding no edge of a zero segment,
+    // would miss a ball off an edge or a corner)
+    let params = if h > 0.0 {
+        capsule_box_params(&pos, &axis, (r, h), half, margin, &mut sig)
+    } else {
+        Some((T::c(0.0), None))
+    };
+    let Some((t1, t2)) = params else {
         return [None, None];
     };
     let ball = |t: T| {

@@ -421,6 +421,34 @@ fn collision_sphere_box() {
 }
 
 #[test]
+fn collision_capsule_without_length_on_a_box_is_a_sphere() {
+    let bx = Shape::Box {
+        half: Vec3::new(0.3, 0.4, 0.5),
+    };
+    let ball = Shape::Sphere { radius: 0.1 };
+    let dot = Shape::Capsule {
+        radius: 0.1,
+        half_length: 0.0,
+    };
+    // off a face, an edge and a corner
+    for pos in [
+        Vec3::new(0.0, 0.0, 0.55),
+        Vec3::new(0.33, 0.0, 0.53),
+        Vec3::new(0.33, 0.43, 0.53),
+    ] {
+        let p = Pose {
+            pos,
+            rot: rot_axis(Vec3::new(1.0, 2.0, 3.0).normalize(), 0.7),
+        };
+        let c = both(&dot, &p, &bx, &Pose::identity(), 0.0);
+        let s = both(&ball, &p, &bx, &Pose::identity(), 0.0);
+        assert_eq!((c.len(), s.len()), (1, 1), "{pos:?}");
+        assert!((c[0].dist - s[0].dist).abs() < 1e-15 && close(&c[0].normal, &s[0].normal, 1e-15));
+        assert!(close(&c[0].pos, &s[0].pos, 1e-15));
+    }
+}
+
+#[test]
 fn collision_capsule_box() {
     let bx = Shape::Box {
         half: Vec3::new(1.0, 1.0, 0.5),
