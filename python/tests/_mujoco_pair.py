@@ -19,11 +19,23 @@ def write_xml(xml: str, tag: str) -> str:
     return path
 
 
-def mujoco_and_kinegrad(path, integrator="euler", **mj_opt):
+#: kinegrad's integrator names and MuJoCo's
+INTEGRATORS = {
+    "euler": mujoco.mjtIntegrator.mjINT_EULER,
+    "implicitfast": mujoco.mjtIntegrator.mjINT_IMPLICITFAST,
+    "rk4": mujoco.mjtIntegrator.mjINT_RK4,
+}
+
+
+def mujoco_and_kinegrad(path, integrator=None, **mj_opt):
     """(MjModel, MjData, one-env kinegrad Sim) of the file at `path`, with the file's timestep,
-    gravity, friction cone, impratio and constraint flags and converged solves; `mj_opt` sets more MuJoCo options
-    (`ccd_tolerance`, ...)."""
+    gravity, friction cone, impratio and constraint flags and converged solves; both engines
+    integrate with `integrator` (`euler`, `implicitfast`, `rk4`; the file's when None); `mj_opt`
+    sets more MuJoCo options (`ccd_tolerance`, ...)."""
     m = mujoco.MjModel.from_xml_path(str(path))
+    if integrator is None:
+        integrator = next(k for k, v in INTEGRATORS.items() if int(v) == int(m.opt.integrator))
+    m.opt.integrator = INTEGRATORS[integrator]
     m.opt.tolerance, m.opt.iterations, m.opt.ls_tolerance = 1e-14, 1000, 1e-12
     for k, v in mj_opt.items():
         setattr(m.opt, k, v)

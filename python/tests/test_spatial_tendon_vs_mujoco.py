@@ -35,7 +35,6 @@ def resynced(m, d, sim, steps):
 @pytest.mark.parametrize("integrator", ["euler", "implicitfast"])
 def test_spatial_tendons_in_every_role_step_as_in_mujoco(integrator):
     m, d, sim = mujoco_and_kinegrad(CHAIN, integrator)
-    m.opt.integrator = {"euler": mujoco.mjtIntegrator.mjINT_EULER, "implicitfast": mujoco.mjtIntegrator.mjINT_IMPLICITFAST}[integrator]
     rng = np.random.default_rng(1)
     d.qpos[:] = m.qpos0 + 0.05 * rng.standard_normal(m.nq)
     d.qvel[:] = rng.standard_normal(m.nv)
@@ -111,7 +110,6 @@ def test_wrapping_tendons_step_as_in_mujoco(integrator):
     # 5e-11 from where 3.x's Newton method (kinegrad's) does, which shows here as 2e-12 per
     # step; the other wraps agree to 1e-15
     m, d, sim = mujoco_and_kinegrad(WRAP, integrator)
-    m.opt.integrator = {"euler": mujoco.mjtIntegrator.mjINT_EULER, "implicitfast": mujoco.mjtIntegrator.mjINT_IMPLICITFAST}[integrator]
     rng = np.random.default_rng(2)
     d.qvel[:] = 2 * rng.standard_normal(m.nv)
     wrapped = 0
