@@ -41,11 +41,13 @@ class SceneBuilder:
     ) -> None:
         """integrator: "euler", "implicitfast" or "RK4"."""
     def add_urdf(
-        self, path: str, scale: float, pos: Sequence[float], quat: Sequence[float], fixed: bool, friction: Optional[float] = None
+        self, path: str, scale: float, pos: Sequence[float], quat: Sequence[float], fixed: bool, friction: Optional[float] = None,
+        collision: bool = True, default_armature: Optional[float] = None,
     ) -> Tuple[int, List[str]]:
         """Returns (entity index, loader warnings). quat is (w, x, y, z)."""
     def add_mjcf(
-        self, path: str, scale: float, pos: Sequence[float], quat: Sequence[float], friction: Optional[float] = None
+        self, path: str, scale: float, pos: Sequence[float], quat: Sequence[float], friction: Optional[float] = None,
+        collision: bool = True, default_armature: Optional[float] = None,
     ) -> Tuple[int, List[str]]: ...
     def add_primitive(
         self,
@@ -56,6 +58,9 @@ class SceneBuilder:
         fixed: bool,
         rho: float = 200.0,
         friction: Optional[float] = None,
+        collision: bool = True,
+        contype: Optional[int] = None,
+        conaffinity: Optional[int] = None,
     ) -> int:
         """kind: plane (dims = normal), box (full sizes), sphere (radius), cylinder / capsule (radius, height)."""
     def build(self, n_envs: int) -> Sim: ...

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,8 +82,37 @@ def euler_to_quat(euler_deg: Sequence[float]) -> Tuple[float, float, float, floa
     )
 
 
+def _flag(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name}: expected True or False, got {value!r}")
+    return bool(value)
+
+
+def _mask(name: str, value) -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= 0xFFFFFFFF:
+        raise ValueError(f"{name}: expected a 32-bit bitmask (an integer in 0..0xFFFFFFFF), got {value!r}")
+    return int(value)
+
+
+#: Genesis morph options kinegrad accepts without effect, and why (warned once each when given)
+_NO_EFFECT = {
+    "batch_fixed_verts": "kinegrad keeps one copy of a fixed entity's geometry for every env",
+    "decimate": "kinegrad collides with the convex hull of a collision mesh and draws it as written",
+    "decimate_face_num": "kinegrad collides with the convex hull of a collision mesh and draws it as written",
+    "decimate_aggressiveness": "kinegrad collides with the convex hull of a collision mesh and draws it as written",
+    "prioritize_urdf_material": "kinegrad draws a URDF's own colours",
+    "requires_jac_and_IK": "every entity has link Jacobians",
+    "plane_size": "kinegrad draws a plane out to the camera's far distance",
+    "tile_size": "kinegrad draws a plane's checker in 0.5 m cells",
+}
+
+
 class Morph:
-    """Pose of an entity's root: ``pos`` (m) and either ``euler`` (deg) or ``quat`` (w, x, y, z)."""
+    """Pose of an entity's root: ``pos`` (m) and either ``euler`` (deg) or ``quat`` (w, x, y, z).
+    ``collision=False``: the entity collides with nothing; ``visualization=False``: it is not
+    drawn. Options of Genesis's that kinegrad does not apply are warned about, naming each."""
 
     def __init__(self, pos=(0.0, 0.0, 0.0), euler=None, quat=None, fixed: bool = False, visualization=True, collision=True, **kwargs):
         self.pos = _vec(f"{type(self).__name__}.pos", pos, 3)
@@ -95,10 +127,13 @@ class Morph:
         else:
             self.euler = _vec(f"{type(self).__name__}.euler", euler if euler is not None else (0.0, 0.0, 0.0), 3)
             self.quat = euler_to_quat(self.euler)
-        self.fixed = bool(fixed)
-        self.visualization = visualization
-        self.collision = collision
+        self.fixed = _flag(f"{type(self).__name__}.fixed", fixed)
+        self.visualization = _flag(f"{type(self).__name__}.visualization", visualization)
+        self.collision = _flag(f"{type(self).__name__}.collision", collision)
         self.options = kwargs
+        for key in kwargs:
+            why = _NO_EFFECT.get(key, "not supported by kinegrad")
+            warnings.warn(f"{type(self).__name__}: option {key}={kwargs[key]!r} is ignored ({why})", stacklevel=3)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(pos={self.pos}, quat={self.quat}, fixed={self.fixed})"
@@ -115,18 +150,50 @@ class FileMorph(Morph):
         self.scale = _positive(f"{type(self).__name__}.scale", scale)
 
 
-class URDF(FileMorph):
-    """A URDF robot. ``fixed=True`` welds its root link to the world; otherwise the root floats (free joint)."""
+def _armature(name: str, value) -> Optional[float]:
+    if value is None:
+        return None
+    try:
+        a = float(value)
+    except (TypeError, ValueError):
+        a = float("nan")
+    if not (a >= 0 and math.isfinite(a)):
+        raise ValueError(f"{name}: expected None or a finite number >= 0, got {value!r}")
+    return a
 
-    def __init__(self, file: str, scale: float = 1.0, fixed: bool = False, **kwargs):
+
+class URDF(FileMorph):
+    """A URDF robot. ``fixed=True`` welds its root link to the world; otherwise the root floats (free joint).
+    ``default_armature`` (Genesis's option): the armature of every joint (kinegrad's default
+    None leaves them at 0, as MuJoCo reads the file; Genesis's default is 0.1)."""
+
+    def __init__(self, file: str, scale: float = 1.0, fixed: bool = False, default_armature=None, **kwargs):
         super().__init__(file, scale=scale, fixed=fixed, **kwargs)
+        self.default_armature = _armature("URDF.default_armature", default_armature)
 
 
 class MJCF(FileMorph):
-    """An MJCF model; its roots keep the joints the file gives them."""
+    """An MJCF model; its roots keep the joints the file gives them. ``default_armature``
+    (Genesis's option): the armature of every joint but free ones that the file leaves without
+    one (kinegrad's default None: none added, as MuJoCo reads the file; Genesis's is 0.1)."""
+
+    def __init__(self, file: str, scale: float = 1.0, default_armature=None, **kwargs):
+        super().__init__(file, scale=scale, **kwargs)
+        self.default_armature = _armature("MJCF.default_armature", default_armature)
 
 
-class Plane(Morph):
+class Primitive(Morph):
+    """A primitive shape. ``contype``/``conaffinity``: its collision bitmasks (two geoms collide
+    when the contype of either shares a bit with the conaffinity of the other; Genesis's default
+    0xFFFF for one not given, kinegrad's default 1 and 1 when neither is)."""
+
+    def __init__(self, pos=(0.0, 0.0, 0.0), contype=None, conaffinity=None, **kwargs):
+        super().__init__(pos=pos, **kwargs)
+        self.contype = _mask(f"{type(self).__name__}.contype", contype)
+        self.conaffinity = _mask(f"{type(self).__name__}.conaffinity", conaffinity)
+
+
+class Plane(Primitive):
     """An infinite ground plane through ``pos`` with the given ``normal``; always fixed."""
 
     def __init__(self, pos=(0.0, 0.0, 0.0), normal=(0.0, 0.0, 1.0), **kwargs):
@@ -137,7 +204,7 @@ class Plane(Morph):
             raise ValueError("Plane.normal: must be non-zero")
 
 
-class Box(Morph):
+class Box(Primitive):
     """A box given by ``size`` (full extents, m) or by ``lower``/``upper`` corners (then ``pos`` is their midpoint)."""
 
     def __init__(self, pos=(0.0, 0.0, 0.0), size=None, lower=None, upper=None, **kwargs):
@@ -157,7 +224,7 @@ class Box(Morph):
             raise ValueError(f"Box.size: every extent must be positive, got {self.size}")
 
 
-class Sphere(Morph):
+class Sphere(Primitive):
     """A sphere of ``radius`` (m)."""
 
     def __init__(self, pos=(0.0, 0.0, 0.0), radius: float = 0.5, **kwargs):
@@ -165,7 +232,7 @@ class Sphere(Morph):
         self.radius = _positive("Sphere.radius", radius)
 
 
-class Cylinder(Morph):
+class Cylinder(Primitive):
     """A cylinder of ``radius`` and ``height`` (m) along its local z axis."""
 
     def __init__(self, pos=(0.0, 0.0, 0.0), radius: float = 0.5, height: float = 1.0, **kwargs):

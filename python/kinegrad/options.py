@@ -1,19 +1,21 @@
 """Option objects (Genesis ``gs.options``): simulation, rigid solver, viewer, visualization.
 
-Unknown keyword arguments from Genesis scripts are accepted and ignored with a
-debug log, so scripts written for Genesis run unchanged.
+Unknown keyword arguments from Genesis scripts are accepted, so scripts written for Genesis run
+unchanged, and each is warned about (UserWarning, naming it): an option kinegrad does not
+apply never changes results silently.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 from ._globals import logger
 
 
 class _Options:
-    """Keyword-only options with defaults; unknown keys are logged and ignored."""
+    """Keyword-only options with defaults; unknown keys are warned about and ignored."""
 
     _defaults: dict = {}
 
@@ -21,7 +23,7 @@ class _Options:
         for key, value in self._defaults.items():
             setattr(self, key, kwargs.pop(key, value))
         for key in kwargs:
-            logger.debug("%s: ignoring unsupported option %r", type(self).__name__, key)
+            warnings.warn(f"{type(self).__name__}: option {key}={kwargs[key]!r} is not supported by kinegrad, ignored", stacklevel=2)
         self._ignored = dict(kwargs)
         self._check()
 
@@ -59,6 +61,12 @@ class SimOptions(_Options):
         if len(g) != 3 or not all(math.isfinite(x) for x in g):
             raise ValueError(f"SimOptions.gravity: expected 3 finite numbers, got {self.gravity!r}")
         self.gravity = g
+        if self.floor_height != 0.0:
+            warnings.warn(
+                f"SimOptions.floor_height={self.floor_height!r} is ignored: it bounds Genesis's particle solvers; "
+                "add a gs.morphs.Plane for a rigid floor",
+                stacklevel=3,
+            )
 
 
 class RigidOptions(_Options):

@@ -192,6 +192,8 @@ class Scene:
                 if color is not None:
                     c = list(color) + [1.0] * (4 - len(color))
                     rgba[ent.geom_start : ent.geom_start + ent.n_geoms] = np.asarray(c, dtype=np.float32)
+                if not ent.morph.visualization:  # not drawn (alpha 0 hides a geom)
+                    rgba[ent.geom_start : ent.geom_start + ent.n_geoms, 3] = 0.0
             r.set_geom_rgba(np.ascontiguousarray(rgba, dtype=np.float32))
             bg = getattr(self.vis_options, "background_color", None)
             if bg is not None:
@@ -255,12 +257,21 @@ class Scene:
             prim = _morphs.native_primitive(m)
             if prim is not None:
                 kind, dims = prim
-                builder.add_primitive(kind, dims, list(m.pos), list(m.quat), m.fixed, mat.rho, mat.friction)
+                builder.add_primitive(
+                    kind, dims, list(m.pos), list(m.quat), m.fixed, mat.rho, mat.friction,
+                    collision=m.collision, contype=m.contype, conaffinity=m.conaffinity,
+                )
                 continue
             if isinstance(m, _morphs.URDF):
-                _, warns = builder.add_urdf(m.file, m.scale, list(m.pos), list(m.quat), m.fixed, mat.friction)
+                _, warns = builder.add_urdf(
+                    m.file, m.scale, list(m.pos), list(m.quat), m.fixed, mat.friction,
+                    collision=m.collision, default_armature=m.default_armature,
+                )
             elif isinstance(m, _morphs.MJCF):
-                _, warns = builder.add_mjcf(m.file, m.scale, list(m.pos), list(m.quat), mat.friction)
+                _, warns = builder.add_mjcf(
+                    m.file, m.scale, list(m.pos), list(m.quat), mat.friction,
+                    collision=m.collision, default_armature=m.default_armature,
+                )
             else:
                 raise ValueError(f"morph: {type(m).__name__} is not supported")
             for w in warns:

@@ -42,7 +42,9 @@ def test_sim_options_defaults_and_checks():
 
 
 def test_rigid_options_defaults_and_unknown_keys():
-    ro = gs.options.RigidOptions(box_box_detection=True)
+    # an option kinegrad does not apply is named, never ignored silently
+    with pytest.warns(UserWarning, match="box_box_detection"):
+        ro = gs.options.RigidOptions(box_box_detection=True)
     assert ro.enable_collision and ro.enable_joint_limit and ro.enable_self_collision  # Genesis default
     assert ro.constraint_solver == gs.constraint_solver.Newton
     assert ro.integrator == gs.integrator.implicitfast
@@ -107,3 +109,8 @@ def test_mjcf_options_the_scene_overrides_are_named_and_matching_ones_are_silent
         rigid_options=gs.options.RigidOptions(integrator=gs.integrator.Euler, iterations=50, enable_collision=False),
     )
     assert len(msgs) == 1 and "frictionloss" in msgs[0], msgs
+
+
+def test_floor_height_is_named_when_set():
+    with pytest.warns(UserWarning, match="floor_height"):
+        gs.options.SimOptions(floor_height=-0.5)

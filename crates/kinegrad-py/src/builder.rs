@@ -17,20 +17,37 @@ pub struct SceneBuilder {
     gravity: Vec3,
 }
 
+/// What a Genesis morph sets on the entity it adds, besides its pose and base.
+#[derive(Default)]
+struct EntityOptions {
+    /// Every geom's sliding friction.
+    friction: Option<f64>,
+    /// Every geom's (contype, conaffinity).
+    masks: Option<(u32, u32)>,
+    /// Armature of the joints the file leaves without one.
+    default_armature: Option<f64>,
+}
+
 impl SceneBuilder {
-    /// Place `spec` at (pos, quat), its geoms' friction set when given; (index, loader warnings).
+    /// Place `spec` at (pos, quat) with `opts` applied; (index, loader warnings).
     fn place(
         &mut self,
         spec: kinegrad::Result<EntitySpec>,
         at: ([f64; 3], [f64; 4]),
         base: BaseMode,
-        friction: Option<f64>,
+        opts: EntityOptions,
     ) -> PyResult<(usize, Vec<String>)> {
         guard(|| {
             let mut spec = spec.map_err(to_py_err)?;
             let pose = Pose::checked(at.0, at.1).map_err(to_py_err)?;
-            if let Some(mu) = friction {
+            if let Some(mu) = opts.friction {
                 spec.set_friction(mu).map_err(to_py_err)?;
+            }
+            if let Some((contype, conaffinity)) = opts.masks {
+                spec.set_collision_masks(contype, conaffinity);
+            }
+            if let Some(a) = opts.default_armature {
+                spec.set_default_armature(a).map_err(to_py_err)?;
             }
             let mut warnings = spec.warnings.clone();
             warnings.extend(mjcf::options_not_applied(
@@ -49,6 +66,17 @@ impl SceneBuilder {
             }
             Ok((self.builder.add_entity(spec, pose, base), warnings))
         })
+    }
+}
+
+/// `collision=False` as collision bitmasks (none), else the masks given (or the file's).
+fn masks(collision: bool, contype: Option<u32>, conaffinity: Option<u32>) -> Option<(u32, u32)> {
+    if !collision {
+        return Some((0, 0));
+    }
+    match (contype, conaffinity) {
+        (None, None) => None,
+        (t, a) => Some((t.unwrap_or(0xFFFF), a.unwrap_or(0xFFFF))),
     }
 }
 
@@ -116,7 +144,10 @@ impl SceneBuilder {
 
     /// Load a URDF; a fixed base is welded to the world, otherwise the root gets a free joint.
     /// Returns (entity index, loader warnings).
-    #[pyo3(signature = (path, scale, pos, quat, fixed, friction=None))]
+    /// `collision=False`: its geoms collide with nothing; `default_armature`: the armature of
+    /// every joint (Genesis's option).
+    #[pyo3(signature = (path, scale, pos, quat, fixed, friction=None, collision=true, default_armature=None))]
+    #[allow(clippy::too_many_arguments)]
     fn add_urdf(
         &mut self,
         path: &str,
@@ -125,22 +156,27 @@ impl SceneBuilder {
         quat: [f64; 4],
         fixed: bool,
         friction: Option<f64>,
+        collision: bool,
+        default_armature: Option<f64>,
     ) -> PyResult<(usize, Vec<String>)> {
         let base = if fixed {
             BaseMode::Fixed
         } else {
             BaseMode::Free
         };
-        self.place(
-            urdf::load(Path::new(path), scale),
-            (pos, quat),
-            base,
+        let opts = EntityOptions {
             friction,
-        )
+            masks: masks(collision, None, None),
+            default_armature,
+        };
+        self.place(urdf::load(Path::new(path), scale), (pos, quat), base, opts)
     }
 
     /// Load an MJCF, keeping the joints the file gives its roots. Returns (entity index, loader warnings).
-    #[pyo3(signature = (path, scale, pos, quat, friction=None))]
+    /// `collision=False`: its geoms collide with nothing; `default_armature`: the armature of
+    /// every joint but free ones that the file leaves without one (Genesis's option).
+    #[pyo3(signature = (path, scale, pos, quat, friction=None, collision=true, default_armature=None))]
+    #[allow(clippy::too_many_arguments)]
     fn add_mjcf(
         &mut self,
         path: &str,
@@ -148,18 +184,27 @@ impl SceneBuilder {
         pos: [f64; 3],
         quat: [f64; 4],
         friction: Option<f64>,
+        collision: bool,
+        default_armature: Option<f64>,
     ) -> PyResult<(usize, Vec<String>)> {
+        let opts = EntityOptions {
+            friction,
+            masks: masks(collision, None, None),
+            default_armature,
+        };
         self.place(
             mjcf::load(Path::new(path), scale),
             (pos, quat),
             BaseMode::AsIs,
-            friction,
+            opts,
         )
     }
 
     /// Add a primitive: kind in plane (dims = normal), box (full sizes), sphere (radius),
-    /// cylinder and capsule (radius, height). A plane is always fixed. Returns the entity index.
-    #[pyo3(signature = (kind, dims, pos, quat, fixed, rho=200.0, friction=None))]
+    /// cylinder and capsule (radius, height). A plane is always fixed. `collision=False`: it
+    /// collides with nothing; `contype`/`conaffinity`: its collision bitmasks (Genesis's
+    /// default 0xFFFF for the one not given). Returns the entity index.
+    #[pyo3(signature = (kind, dims, pos, quat, fixed, rho=200.0, friction=None, collision=true, contype=None, conaffinity=None))]
     #[allow(clippy::too_many_arguments)]
     fn add_primitive(
         &mut self,
@@ -170,18 +215,26 @@ impl SceneBuilder {
         fixed: bool,
         rho: f64,
         friction: Option<f64>,
+        collision: bool,
+        contype: Option<u32>,
+        conaffinity: Option<u32>,
     ) -> PyResult<usize> {
         let base = if fixed || kind == "plane" {
             BaseMode::Fixed
         } else {
             BaseMode::Free
         };
+        let opts = EntityOptions {
+            friction,
+            masks: masks(collision, contype, conaffinity),
+            ..Default::default()
+        };
         Ok(self
             .place(
                 primitives::by_name(kind, &dims, rho),
                 (pos, quat),
                 base,
-                friction,
+                opts,
             )?
             .0)
     }

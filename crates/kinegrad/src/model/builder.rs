@@ -457,6 +457,33 @@ impl EntitySpec {
         }
         Ok(())
     }
+
+    /// Every geom's collision bitmasks (MuJoCo's `contype`, `conaffinity`; both 0: the entity
+    /// collides with nothing).
+    pub fn set_collision_masks(&mut self, contype: u32, conaffinity: u32) {
+        for g in self.bodies.iter_mut().flat_map(|b| b.geoms.iter_mut()) {
+            (g.contype, g.conaffinity) = (contype, conaffinity);
+        }
+    }
+
+    /// Genesis's `default_armature`: the armature (rotor inertia) of every joint but free ones
+    /// whose armature the file leaves at 0. Returns how many joints took it.
+    pub fn set_default_armature(&mut self, armature: f64) -> crate::Result<usize> {
+        if !(armature >= 0.0) || !armature.is_finite() {
+            return Err(crate::Error::invalid(
+                "default_armature",
+                format!("must be finite and >= 0, got {armature}"),
+            ));
+        }
+        let mut n = 0;
+        for j in self.bodies.iter_mut().flat_map(|b| b.joints.iter_mut()) {
+            if j.kind != JointType::Free && j.armature == 0.0 {
+                j.armature = armature;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
 }
 
 /// How an entity's base is attached to the world.

@@ -1,0 +1,98 @@
+"""Genesis morph options take effect (issue 21: an accepted option changes the result or is
+named in a warning): ``collision``, ``contype``/``conaffinity``, ``default_armature``,
+``visualization``; options kinegrad does not apply are warned about, naming each."""
+
+import numpy as np
+import pytest
+import torch
+
+import kinegrad as gs
+
+from conftest import franka_urdf
+
+
+def settle(*entities, steps=100):
+    """Heights of `entities`' bases after `steps` steps of a scene with a floor."""
+    scene = gs.Scene(sim_options=gs.options.SimOptions(dt=0.01), show_viewer=False)
+    scene.add_entity(gs.morphs.Plane())
+    ents = [scene.add_entity(m) for m in entities]
+    scene.build()
+    for _ in range(steps):
+        scene.step()
+    return [float(e.get_pos()[2]) for e in ents]
+
+
+def test_contype_and_conaffinity_filter_contacts():
+    # Genesis's stack: the upper box shares no bit with the lower one and passes through it to
+    # the floor (the lower box shares its bits with the floor)
+    lower = gs.morphs.Box(pos=(0, 0, 0.25), size=(0.5, 0.5, 0.5), contype=0b01, conaffinity=0b01)
+    upper = gs.morphs.Box(pos=(0, 0, 1.0), size=(0.5, 0.5, 0.5), contype=0b10, conaffinity=0b10)
+    z = settle(lower, upper)
+    assert abs(z[0] - 0.25) < 5e-3, "the lower box rests on the floor"
+    assert z[1] < -0.5, "the upper box fell through the lower one and the floor"
+    # a common bit: the upper box rests on the lower one
+    upper = gs.morphs.Box(pos=(0, 0, 1.0), size=(0.5, 0.5, 0.5), contype=0b11, conaffinity=0b10)
+    z = settle(lower, upper)
+    assert abs(z[1] - 0.75) < 5e-3
+
+
+def test_collision_false_collides_with_nothing():
+    z = settle(gs.morphs.Sphere(pos=(0, 0, 0.5), radius=0.1, collision=False), gs.morphs.Sphere(pos=(1, 0, 0.5), radius=0.1))
+    assert z[0] < -0.5 and abs(z[1] - 0.1) < 5e-3
+    # a robot file too
+    scene = gs.Scene(sim_options=gs.options.SimOptions(dt=0.01), show_viewer=False)
+    scene.add_entity(gs.morphs.Plane())
+    arm = scene.add_entity(gs.morphs.URDF(file=franka_urdf(), pos=(0, 0, 0.5), collision=False))
+    scene.build()
+    assert scene.sim.rigid_solver._desc["ngeom"] > 1
+    for _ in range(50):
+        scene.step()
+    assert float(arm.get_pos()[2]) < 0.0, "the free-floating arm falls through the floor"
+
+
+def test_default_armature_sets_the_joints_without_one():
+    scene = gs.Scene(show_viewer=False)
+    plain = scene.add_entity(gs.morphs.URDF(file=franka_urdf(), fixed=True))
+    geared = scene.add_entity(gs.morphs.URDF(file=franka_urdf(), fixed=True, pos=(1, 0, 0), default_armature=0.25))
+    scene.build()
+    assert torch.all(plain.get_dofs_armature() == 0.0)
+    assert torch.all(geared.get_dofs_armature() == 0.25)
+    with pytest.raises(ValueError, match="default_armature"):
+        gs.morphs.URDF(file=franka_urdf(), default_armature=-1.0)
+
+
+def test_default_armature_leaves_an_mjcf_joints_own(tmp_path):
+    f = tmp_path / "arm.xml"
+    f.write_text("""<mujoco><worldbody><body><joint name="a" type="hinge" armature="0.5"/>
+      <geom type="capsule" size="0.05 0.2"/><body pos="0 0 0.4"><joint name="b" type="hinge"/>
+      <geom type="sphere" size="0.05"/></body></body>
+      <body pos="1 0 0"><freejoint/><geom type="box" size="0.1 0.1 0.1"/></body></worldbody></mujoco>""")
+    scene = gs.Scene(show_viewer=False)
+    ent = scene.add_entity(gs.morphs.MJCF(file=str(f), default_armature=0.1))
+    scene.build()
+    arm = ent.get_dofs_armature().tolist()
+    # the hinge with its own armature keeps it, the other takes the default, the free joint none
+    assert arm[:2] == [0.5, 0.1] and arm[2:] == [0.0] * 6
+
+
+def test_visualization_false_is_not_drawn():
+    def red_pixels(visible):
+        scene = gs.Scene(show_viewer=False)
+        scene.add_entity(gs.morphs.Box(pos=(0, 0, 0.5), size=(0.4, 0.4, 0.4), visualization=visible), surface=gs.surfaces.Default(color=(1.0, 0.0, 0.0)))
+        cam = scene.add_camera(res=(64, 48), pos=(2.0, 0.0, 1.0), lookat=(0, 0, 0.5), fov=40)
+        scene.build()
+        rgb = np.asarray(cam.render()[0])
+        return int(((rgb[..., 0] > 150) & (rgb[..., 1] < 80)).sum())
+
+    assert red_pixels(True) > 100 and red_pixels(False) == 0
+
+
+def test_options_kinegrad_does_not_apply_are_named():
+    with pytest.warns(UserWarning, match="decimate_face_num.*ignored"):
+        gs.morphs.URDF(file=franka_urdf(), decimate_face_num=200)
+    with pytest.warns(UserWarning, match="made_up_option"):
+        gs.morphs.Sphere(radius=0.1, made_up_option=3)
+    with pytest.raises(ValueError, match="contype"):
+        gs.morphs.Box(contype=-1)
+    with pytest.raises(ValueError, match="collision"):
+        gs.morphs.Box(collision="no")
