@@ -38,13 +38,16 @@ def as_f64(value, name: str) -> torch.Tensor:
 
 
 def indices(value, name: str, size: int, what: str, unique: bool = False) -> torch.Tensor:
-    """Validated int64 indices in [0, size) from None (all), an int, or a sequence/array/tensor of ints.
+    """Validated int64 indices in [0, size) from None (all), an int, a ``slice`` (of range(size),
+    as Genesis takes them), or a sequence/array/tensor of ints.
 
     ``unique``: the indices say where a write goes, so each may appear once. A repeated index
     would make the write ambiguous (only one of its values could land) and the gradient of the
     values that did not land wrong (autograd credits every one of them), so it is refused."""
     if value is None:
         return torch.arange(size, dtype=torch.int64)
+    if isinstance(value, slice):
+        return torch.arange(size, dtype=torch.int64)[value]
     if isinstance(value, torch.Tensor):
         arr = value.detach().cpu().numpy()
     else:

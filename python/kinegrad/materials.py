@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Optional
 
-from ._globals import logger
 
 
 class Rigid:
@@ -21,7 +21,7 @@ class Rigid:
             if not (friction >= 0 and math.isfinite(friction)):
                 raise ValueError(f"Rigid.friction: expected a finite value >= 0, got {friction!r}")
         for key in kwargs:
-            logger.debug("materials.Rigid: ignoring unsupported option %r", key)
+            warnings.warn(f"materials.Rigid: option {key}={kwargs[key]!r} is not supported by kinegrad, ignored", stacklevel=2)
         self.rho = rho
         self.friction = friction
 

@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Optional, Sequence
 
 
 class Default:
-    """Appearance of an entity. ``color`` (r, g, b) or (r, g, b, a) in [0, 1], when given,
-    colours every geom of the entity in camera images (instead of the colours of its model
-    file); alpha 0 hides it. Other Genesis options (textures, roughness, ...) are stored and
-    not used by kinegrad's renderer."""
+    """Appearance of an entity. ``color`` (r, g, b) or (r, g, b, a) in [0, 1], or in 0..255
+    when a component is above 1, colours every geom of the entity in camera images (instead of
+    the colours of its model file); alpha 0 hides it. Genesis's other options (textures,
+    roughness, ...) are not used by kinegrad's renderer: each given is named in a warning."""
 
     def __init__(self, color: Optional[Sequence[float]] = None, **kwargs: Any) -> None:
         if color is not None:
+            msg = f"color: expected 3 or 4 numbers in [0, 1] (or in 0..255), got {color!r}"
             try:
                 color = tuple(float(c) for c in color)
             except (TypeError, ValueError):
-                raise ValueError(f"color: expected 3 or 4 numbers in [0, 1], got {color!r}") from None
-            if len(color) not in (3, 4) or not all(math.isfinite(c) and 0.0 <= c <= 1.0 for c in color):
-                raise ValueError(f"color: expected 3 or 4 numbers in [0, 1], got {color!r}")
+                raise ValueError(msg) from None
+            if len(color) not in (3, 4) or not all(math.isfinite(c) and 0.0 <= c <= 255.0 for c in color):
+                raise ValueError(msg)
+            if any(c > 1.0 for c in color):  # 0..255
+                color = tuple(c / 255.0 for c in color)
         self.color = color
         self.options = kwargs
+        for key in kwargs:
+            warnings.warn(f"{type(self).__name__}: option {key}={kwargs[key]!r} is not used by kinegrad's renderer", stacklevel=2)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(color={self.color})"

@@ -262,7 +262,7 @@ def test_errors_name_the_argument(tmp_path):
         with pytest.raises(ValueError, match=msg):
             scene.add_camera(**kw)
     with pytest.raises(ValueError, match="color:"):
-        gs.surfaces.Default(color=(2, 0, 0))
+        gs.surfaces.Default(color=(300, 0, 0))
     with pytest.raises(ValueError, match="segmentation_level"):
         gs.options.VisOptions(segmentation_level="pixel")
     cam = scene.add_camera(res=(16, 16), pos=(1, 0, 0), lookat=(0, 0, 0))

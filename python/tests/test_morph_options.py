@@ -96,3 +96,13 @@ def test_options_kinegrad_does_not_apply_are_named():
         gs.morphs.Box(contype=-1)
     with pytest.raises(ValueError, match="collision"):
         gs.morphs.Box(collision="no")
+
+
+def test_dof_indices_may_be_a_slice():
+    scene = gs.Scene(show_viewer=False)
+    arm = scene.add_entity(gs.morphs.URDF(file=franka_urdf(), fixed=True))
+    scene.build()
+    q = torch.arange(arm.n_dofs, dtype=torch.float64) * 0.1
+    arm.set_dofs_position(q[2:5], dofs_idx_local=slice(2, 5))
+    assert torch.equal(arm.get_dofs_position(dofs_idx_local=slice(2, 5)), q[2:5])
+    assert torch.equal(arm.get_dofs_position()[:2], torch.zeros(2, dtype=torch.float64))

@@ -66,11 +66,16 @@ def test_scene_rejects_wrong_option_types():
 
 
 def test_materials_and_surfaces():
-    m = gs.materials.Rigid(rho=1000.0, friction=0.5, coup_friction=0.1)
+    with pytest.warns(UserWarning, match="coup_friction"):
+        m = gs.materials.Rigid(rho=1000.0, friction=0.5, coup_friction=0.1)
     assert m.rho == 1000.0 and m.friction == 0.5
     with pytest.raises(ValueError, match="rho"):
         gs.materials.Rigid(rho=0.0)
     assert gs.surfaces.Default(color=(1, 0, 0)).color == (1.0, 0.0, 0.0)
+    # Genesis scripts give colours in 0..255 too
+    assert gs.surfaces.Default(color=(255, 51, 0)).color == (1.0, 0.2, 0.0)
+    with pytest.warns(UserWarning, match="roughness"):
+        gs.surfaces.Rough(roughness=0.5)
     assert isinstance(gs.surfaces.Smooth(), gs.surfaces.Default)
 
 
