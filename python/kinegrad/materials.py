@@ -7,7 +7,6 @@ import warnings
 from typing import Any, Optional
 
 
-
 class Rigid:
     """Rigid material: density ``rho`` (kg/m^3) for primitives, and a friction
     coefficient overriding every geom of the entity when given."""
