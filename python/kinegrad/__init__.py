@@ -26,6 +26,7 @@ from ._globals import logger
 from .camera import Camera
 from .entity import JOINT_TYPE, RigidEntity, RigidJoint, RigidLink
 from .scene import Scene, SimState
+from ._errors import GenesisException, InvalidArgument
 from .tensor import Tensor, from_numpy, from_torch, ones, rand, randn, tensor, zeros
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "options", "morphs", "materials", "surfaces", "tools", "Camera", "Scene", "SimState", "RigidEntity", "RigidLink",
     "RigidJoint", "JOINT_TYPE", "constraint_solver", "integrator", "logger", "utils",
     "Tensor", "tensor", "zeros", "ones", "rand", "randn", "from_numpy", "from_torch", "tc_int",
+    "GenesisException",
 ]
 
 
@@ -80,13 +82,13 @@ def init(
     if logging_level is not None:
         level = logging.getLevelName(logging_level.upper()) if isinstance(logging_level, str) else logging_level
         if not isinstance(level, int):
-            raise ValueError(f"logging_level: unknown level {logging_level!r}")
+            raise InvalidArgument(f"logging_level: unknown level {logging_level!r}")
         logger.setLevel(level)
     if debug:
         logger.setLevel(logging.DEBUG)
     precision = str(precision)
     if precision not in ("32", "64"):
-        raise ValueError(f"precision: expected '32' or '64', got {precision!r}")
+        raise InvalidArgument(f"precision: expected '32' or '64', got {precision!r}")
     if backend is not None and backend != cpu:
         logger.warning("backend %s: kinegrad runs on the CPU; using gs.cpu", getattr(backend, "name", backend))
     for key in kwargs:

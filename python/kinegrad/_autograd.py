@@ -36,6 +36,7 @@ from torch.autograd.function import once_differentiable
 
 from ._native import LINK_FIELDS, LINK_STATE
 from .tensor import wrap_new
+from ._errors import GenesisRuntimeError, InvalidArgument
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -62,7 +63,7 @@ def check_inputs(step: int, pairs: Sequence[Tuple[str, torch.Tensor]]) -> None:
     for name, t in pairs:
         idx = _first_bad(t)
         if idx is not None:
-            raise ValueError(f"scene.step (step {step}): {name} contains NaN or inf (at index {idx} of shape {tuple(t.shape)})")
+            raise InvalidArgument(f"scene.step (step {step}): {name} contains NaN or inf (at index {idx} of shape {tuple(t.shape)})")
 
 
 def _gs_out(a: np.ndarray, scene) -> torch.Tensor:
@@ -117,7 +118,7 @@ def _param_grads(names: Sequence[str], pbar: Dict[str, np.ndarray]) -> List[torc
     for n in names:
         g = np.ascontiguousarray(pbar[n])
         if not np.isfinite(g).all():
-            raise RuntimeError(f"backward: the gradient w.r.t. parameter {n} is NaN or inf")
+            raise GenesisRuntimeError(f"backward: the gradient w.r.t. parameter {n} is NaN or inf")
         out.append(torch.from_numpy(g))
     return out
 
@@ -202,7 +203,7 @@ class StepFunction(torch.autograd.Function):
         qb, vb, tb = torch.from_numpy(qb), torch.from_numpy(vb), torch.from_numpy(tb)
         for what, a in (("qpos", qb), ("dofs_vel", vb), ("control target", tb)):
             if not bool(torch.isfinite(a).all()):
-                raise RuntimeError(f"backward of step {ctx.step}: the gradient w.r.t. the step's input {what} is NaN or inf")
+                raise GenesisRuntimeError(f"backward of step {ctx.step}: the gradient w.r.t. the step's input {what} is NaN or inf")
         return (None, None, None, None, qb, vb, tb, None, *_param_grads(ctx.names, pb))
 
 
@@ -239,7 +240,7 @@ class KinematicsFunction(torch.autograd.Function):
         for (name, lo, k), g in zip(LINK_FIELDS, grads):
             bar[:, :, lo : lo + k] = _seed_np(g, (n, nb, k))
             if _first_bad(bar[:, :, lo : lo + k]) is not None:
-                raise RuntimeError(f"backward: the gradient w.r.t. a link reading ({name}) contains NaN or inf")
+                raise GenesisRuntimeError(f"backward: the gradient w.r.t. a link reading ({name}) contains NaN or inf")
         with link.lock:
             link.sync_params(ctx.snap)
             qb, vb, pb = link.native.kinematics_vjp(_np(q), _np(v), bar)
@@ -266,7 +267,7 @@ class TendonLengthFunction(torch.autograd.Function):
         link = ctx.link
         bar = _seed_np(g, tuple(g.shape))
         if _first_bad(bar) is not None:
-            raise RuntimeError("backward: the gradient w.r.t. a tendon length contains NaN or inf")
+            raise GenesisRuntimeError("backward: the gradient w.r.t. a tendon length contains NaN or inf")
         with link.lock:
             link.sync_params(ctx.snap)
             qb, _vb, pb = link.native.tendon_lengths_vjp(_np(q), bar)
@@ -276,7 +277,7 @@ class TendonLengthFunction(torch.autograd.Function):
 def _check_seed(step: int, what: str, g) -> None:
     idx = _first_bad(g)
     if idx is not None:
-        raise RuntimeError(
+        raise GenesisRuntimeError(
             f"backward: the gradient w.r.t. the {what} after step {step} contains NaN or inf (at index {idx}); "
             "it came from the loss or from a later step"
         )
@@ -305,7 +306,7 @@ def _tape_backward(link, t0, T, tape, names, q0, q_bar=None, v_bar=None, traj_q_
                 bad = np.argwhere(~np.isfinite(gt))
                 if len(bad):
                     _check_seed(t0 + int(bad[0][1]), what, gt[:, int(bad[0][1])])
-        raise RuntimeError(f"backward of steps {t0}..{t0 + T - 1}: {failed}")
+        raise GenesisRuntimeError(f"backward of steps {t0}..{t0 + T - 1}: {failed}")
     # per-step norm over the envs (one env: its own)
     link.trace_add(t0, norms[0] if norms.shape[0] == 1 else np.sqrt((norms * norms).sum(axis=0)))
     return qb, vb, ub, _param_grads(names, pb)

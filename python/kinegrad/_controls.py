@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ._native import CONTROL_MODES
+from ._errors import GenesisRuntimeError
 
 #: the native codes of the control modes, and their names by code
 CTRL_FORCE, CTRL_POSITION, CTRL_VELOCITY = (dict(CONTROL_MODES)[m] for m in ("force", "position", "velocity"))
@@ -163,7 +164,7 @@ class Controls:
         for w in cur:
             if w.version is not None:  # a tensor carrying grad, kept as given
                 if w.values._version != w.version:
-                    raise RuntimeError(
+                    raise GenesisRuntimeError(
                         f"control_dofs_{CTRL_NAMES[w.mode]} for step {t0 + w.step}: its tensor was changed in place "
                         "(it or the tensor it is a view of) before the step ran (steps run when a reading needs them); "
                         "give a copy, e.g. tensor.clone()"

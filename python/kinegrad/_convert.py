@@ -6,16 +6,17 @@ from typing import Optional, Sequence
 
 import numpy as np
 import torch
+from ._errors import InvalidArgument
 
 
 def check_dense(value, name: str) -> None:
     """ValueError naming ``name`` if ``value`` is None or a tensor without plain dense data
     (meta, sparse, nested or quantized), which the numeric conversions cannot read."""
     if value is None:
-        raise ValueError(f"{name}: expected numbers (tensor, array, list or scalar), got None")
+        raise InvalidArgument(f"{name}: expected numbers (tensor, array, list or scalar), got None")
     if isinstance(value, torch.Tensor) and (value.layout is not torch.strided or value.is_nested or value.is_quantized or value.is_meta):
         kind = "meta" if value.is_meta else "nested" if value.is_nested else "quantized" if value.is_quantized else str(value.layout).replace("torch.", "")
-        raise ValueError(f"{name}: expected a dense tensor of numbers, got a {kind} tensor (convert it first, e.g. with .to_dense())")
+        raise InvalidArgument(f"{name}: expected a dense tensor of numbers, got a {kind} tensor (convert it first, e.g. with .to_dense())")
 
 
 def as_f64(value, name: str) -> torch.Tensor:
@@ -24,16 +25,16 @@ def as_f64(value, name: str) -> torch.Tensor:
     check_dense(value, name)
     dtype = value.dtype if isinstance(value, (torch.Tensor, np.ndarray)) else None
     if dtype is not None and (dtype in (torch.bool, np.bool_) or (dtype.is_complex if isinstance(dtype, torch.dtype) else np.issubdtype(dtype, np.complexfloating))):
-        raise ValueError(f"{name}: expected real numbers, got dtype {dtype}")
+        raise InvalidArgument(f"{name}: expected real numbers, got dtype {dtype}")
     try:
         if isinstance(value, torch.Tensor):
             t = value.to(dtype=torch.float64, device="cpu")
         else:
             t = torch.as_tensor(np.asarray(value, dtype=np.float64))
     except (TypeError, ValueError, RuntimeError) as e:
-        raise ValueError(f"{name}: expected numbers (tensor, array, list or scalar), got {type(value).__name__}: {e}") from None
+        raise InvalidArgument(f"{name}: expected numbers (tensor, array, list or scalar), got {type(value).__name__}: {e}") from None
     if not bool(torch.isfinite(t).all()):
-        raise ValueError(f"{name}: contains NaN or inf")
+        raise InvalidArgument(f"{name}: contains NaN or inf")
     return t
 
 
@@ -53,19 +54,19 @@ def indices(value, name: str, size: int, what: str, unique: bool = False) -> tor
     else:
         arr = np.asarray(value)
     if arr.dtype == bool:
-        raise ValueError(f"{name}: expected integer indices, got booleans")
+        raise InvalidArgument(f"{name}: expected integer indices, got booleans")
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         if np.issubdtype(arr.dtype, np.floating) and np.all(np.mod(arr, 1) == 0):
             arr = arr.astype(np.int64)
         else:
-            raise ValueError(f"{name}: expected integer indices, got dtype {arr.dtype}")
+            raise InvalidArgument(f"{name}: expected integer indices, got dtype {arr.dtype}")
     arr = arr.astype(np.int64).reshape(-1)
     bad = arr[(arr < 0) | (arr >= size)]
     if bad.size:
-        raise ValueError(f"{name}: index {int(bad[0])} out of range for {size} {what}")
+        raise InvalidArgument(f"{name}: index {int(bad[0])} out of range for {size} {what}")
     if unique and arr.size > 1 and len(set(arr.tolist())) < arr.size:  # (a set: cheaper than np.unique on a few entries)
         seen, counts = np.unique(arr, return_counts=True)
-        raise ValueError(
+        raise InvalidArgument(
             f"{name}: index {int(seen[counts > 1][0])} appears {int(counts[counts > 1][0])} times; a write takes each of "
             f"the {what} at most once (with a repeated index only one value could be written, and the gradient of the "
             "others would be wrong)"
@@ -87,7 +88,7 @@ def rows(value, name: str, k: int, n_sel: int, batched: bool, allow_scalar: bool
     if batched and t.dim() == 2 and tuple(t.shape) == (n_sel, k):
         return t.clone()
     expected = f"({k},)" + (f" or ({n_sel}, {k})" if batched else "")
-    raise ValueError(f"{name}: expected shape {expected}, got {tuple(t.shape)}")
+    raise InvalidArgument(f"{name}: expected shape {expected}, got {tuple(t.shape)}")
 
 
 def env_rows(value, name: str, shape: Sequence[int], n_sel: int, batched: bool) -> torch.Tensor:
@@ -99,7 +100,7 @@ def env_rows(value, name: str, shape: Sequence[int], n_sel: int, batched: bool) 
     if batched and tuple(t.shape) == (n_sel, *shape):
         return t.clone()
     expected = f"{shape}" + (f" or {(n_sel, *shape)}" if batched else "")
-    raise ValueError(f"{name}: expected shape {expected}, got {tuple(t.shape)}")
+    raise InvalidArgument(f"{name}: expected shape {expected}, got {tuple(t.shape)}")
 
 
 def quat_to_xyz(q: torch.Tensor) -> torch.Tensor:

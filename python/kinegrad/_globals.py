@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import torch
+from ._errors import GenesisRuntimeError
 
 logger = logging.getLogger("kinegrad")
 if not logger.handlers:
@@ -22,4 +23,4 @@ seed = None
 
 def require_init(what: str) -> None:
     if not initialized:
-        raise RuntimeError(f"{what}: call gs.init() before creating a scene")
+        raise GenesisRuntimeError(f"{what}: call gs.init() before creating a scene")

@@ -17,6 +17,7 @@ import torch
 from . import _autograd, _globals
 from ._convert import check_dense
 from .tensor import wrap as _wrap
+from ._errors import InvalidArgument
 
 
 def rollout(scene, controls, checkpoint: Optional[int], trajectory: bool):
@@ -36,9 +37,9 @@ def rollout(scene, controls, checkpoint: Optional[int], trajectory: bool):
         pass  # the same controls for every env
     elif not (scene._batched and len(shape) == 3 and shape[0] == N and shape[2] == nv and shape[1] >= 1):
         expected = f"(T, {nv})" + (f" or ({N}, T, {nv})" if scene._batched else "")
-        raise ValueError(f"controls: expected shape {expected} with T >= 1, got {tuple(shape)}")
+        raise InvalidArgument(f"controls: expected shape {expected} with T >= 1, got {tuple(shape)}")
     if checkpoint is not None and (int(checkpoint) != checkpoint or checkpoint < 1):
-        raise ValueError(f"checkpoint: expected an integer >= 1 or None, got {checkpoint!r}")
+        raise InvalidArgument(f"checkpoint: expected an integer >= 1 or None, got {checkpoint!r}")
     scene._flush()
     # a state written since the last native call goes with the rollout call itself
     start = None if scene._st.synced else scene._st.start_np(_autograd._np)
@@ -69,7 +70,7 @@ def rollout(scene, controls, checkpoint: Optional[int], trajectory: bool):
         if not len(bad):
             raise
         e, k, d = (int(i) for i in bad[0])
-        raise ValueError(f"scene.rollout: controls contain NaN or inf at step {t0 + k} (rollout index {k}, env {e}, dof {d})") from None
+        raise InvalidArgument(f"scene.rollout: controls contain NaN or inf at step {t0 + k} (rollout index {k}, env {e}, dof {d})") from None
     if trajectory:
         tq, tv = (Q[-1], V[-1]) if unbatched else (Q[:, -1], V[:, -1])
     else:

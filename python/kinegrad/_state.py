@@ -14,6 +14,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 import torch
+from ._errors import GenesisRuntimeError
 
 
 def _batch_view(t: torch.Tensor) -> torch.Tensor:
@@ -36,7 +37,7 @@ def _check_rollout_state(watch) -> None:
     version then). Refuse the state if the caller changed it in place: the native sim would not
     know (set_state is the way to write the state)."""
     if _version(watch[0]) != watch[1]:
-        raise RuntimeError(
+        raise GenesisRuntimeError(
             "scene.rollout returned the scene's state (its final qpos and dofs_vel), and it was "
             "changed in place; clone() it before changing it, or write the state with "
             "set_state / set_dofs_position (scene.reset() also recovers)"

@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from ._globals import logger
+from ._errors import GenesisRuntimeError, InvalidArgument
 
 #: containers written through ffmpeg
 FFMPEG_EXTS = (".mp4", ".mov", ".mkv", ".avi")
@@ -23,25 +24,25 @@ def _check_fps(fps) -> float:
     try:
         f = float(fps)
     except (TypeError, ValueError):
-        raise ValueError(f"fps: expected a positive number, got {fps!r}") from None
+        raise InvalidArgument(f"fps: expected a positive number, got {fps!r}") from None
     if not (f > 0 and math.isfinite(f)):
-        raise ValueError(f"fps: expected a positive number, got {fps!r}")
+        raise InvalidArgument(f"fps: expected a positive number, got {fps!r}")
     return f
 
 
 def _check_frames(frames: Sequence[np.ndarray]) -> list:
     if len(frames) == 0:
-        raise ValueError("frames: nothing to write (no frames were rendered)")
+        raise InvalidArgument("frames: nothing to write (no frames were rendered)")
     out = []
     shape = None
     for k, f in enumerate(frames):
         a = np.asarray(f)
         if a.ndim != 3 or a.shape[2] != 3:
-            raise ValueError(f"frames: frame {k} has shape {a.shape}; expected (height, width, 3)")
+            raise InvalidArgument(f"frames: frame {k} has shape {a.shape}; expected (height, width, 3)")
         if shape is None:
             shape = a.shape
         elif a.shape != shape:
-            raise ValueError(f"frames: frame {k} has shape {a.shape}, frame 0 has {shape}; all frames need one resolution")
+            raise InvalidArgument(f"frames: frame {k} has shape {a.shape}, frame 0 has {shape}; all frames need one resolution")
         if a.dtype != np.uint8:
             a = np.clip(np.asarray(a, dtype=np.float64) * (255.0 if a.dtype.kind == "f" else 1.0), 0, 255).astype(np.uint8)
         out.append(np.ascontiguousarray(a))
@@ -64,15 +65,15 @@ def write_video(frames: Sequence[np.ndarray], filename: str, fps: float = 60, na
     request is written as a GIF with the same stem instead (a warning says so). ``name`` is the
     argument name used in error messages."""
     if not isinstance(filename, (str, os.PathLike)):
-        raise ValueError(f"{name}: expected a file name (str or path), got {type(filename).__name__}")
+        raise InvalidArgument(f"{name}: expected a file name (str or path), got {type(filename).__name__}")
     path = os.fspath(filename)
     stem, ext = os.path.splitext(path)
     ext = ext.lower()
     if ext not in FFMPEG_EXTS + (".gif",):
-        raise ValueError(f"{name}: unsupported extension {ext or '(none)'!r} in {path!r}; use .mp4 (or .mov, .mkv, .avi) or .gif")
+        raise InvalidArgument(f"{name}: unsupported extension {ext or '(none)'!r} in {path!r}; use .mp4 (or .mov, .mkv, .avi) or .gif")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise ValueError(f"{name}: folder {folder!r} does not exist")
+        raise InvalidArgument(f"{name}: folder {folder!r} does not exist")
     fps = _check_fps(fps)
     imgs = _check_frames(frames)
     if ext != ".gif" and not have_ffmpeg():
@@ -115,7 +116,7 @@ def _write_gif(imgs: list, path: str, fps: float) -> None:
     try:
         from PIL import Image
     except ImportError:
-        raise RuntimeError(
+        raise GenesisRuntimeError(
             f"cannot write {path!r}: GIF needs Pillow and MP4 needs imageio-ffmpeg; "
             "install one of them (pip install kinegrad[video])"
         ) from None

@@ -35,6 +35,7 @@ import torch
 from . import _video
 from ._globals import logger
 from ._threads import serialized
+from ._errors import GenesisRuntimeError, InvalidArgument
 
 SEGMENTATION_LEVELS = ("link", "entity", "geom")
 
@@ -45,11 +46,11 @@ def _vec3(name: str, value) -> np.ndarray:
     try:
         a = np.asarray(value, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected 3 numbers, got {value!r}") from None
+        raise InvalidArgument(f"{name}: expected 3 numbers, got {value!r}") from None
     if a.shape != (3,):
-        raise ValueError(f"{name}: expected 3 numbers, got {a.size}")
+        raise InvalidArgument(f"{name}: expected 3 numbers, got {a.size}")
     if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name}: must be finite, got {tuple(a)}")
+        raise InvalidArgument(f"{name}: must be finite, got {tuple(a)}")
     return a
 
 
@@ -58,9 +59,9 @@ def _res(res) -> tuple:
         w, h = (int(x) for x in res)
         ok = all(float(x) == int(x) for x in res)
     except (TypeError, ValueError):
-        raise ValueError(f"res: expected (width, height) in pixels, got {res!r}") from None
+        raise InvalidArgument(f"res: expected (width, height) in pixels, got {res!r}") from None
     if not ok or not (1 <= w <= 16384 and 1 <= h <= 16384):
-        raise ValueError(f"res: expected (width, height) as integers between 1 and 16384, got {res!r}")
+        raise InvalidArgument(f"res: expected (width, height) as integers between 1 and 16384, got {res!r}")
     return (w, h)
 
 
@@ -68,9 +69,9 @@ def _number(name: str, value, lo: float, hi: float, what: str) -> float:
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected {what}, got {value!r}") from None
+        raise InvalidArgument(f"{name}: expected {what}, got {value!r}") from None
     if not (lo < v < hi):
-        raise ValueError(f"{name}: expected {what}, got {value!r}")
+        raise InvalidArgument(f"{name}: expected {what}, got {value!r}")
     return v
 
 
@@ -122,7 +123,7 @@ class Camera:
         debug: bool = False,
     ):
         if model not in ("pinhole", "thinlens"):
-            raise ValueError(f"model: expected 'pinhole' or 'thinlens', got {model!r}")
+            raise InvalidArgument(f"model: expected 'pinhole' or 'thinlens', got {model!r}")
         if model == "thinlens":
             logger.info("Camera model 'thinlens': kinegrad renders it as a pinhole camera (no depth of field)")
         if GUI:
@@ -136,7 +137,7 @@ class Camera:
         self._far = _number("far", far, self._near, math.inf, f"a finite distance beyond near={self._near}")
         self._aperture, self._spp, self._denoise, self._GUI, self._debug = aperture, spp, denoise, bool(GUI), debug
         if env_idx is not None and (int(env_idx) != env_idx or env_idx < 0):
-            raise ValueError(f"env_idx: expected a non-negative integer or None, got {env_idx!r}")
+            raise InvalidArgument(f"env_idx: expected a non-negative integer or None, got {env_idx!r}")
         self._env_idx = None if env_idx is None else int(env_idx)
         self._pos = self._lookat = self._up = None
         if transform is not None:
@@ -152,20 +153,20 @@ class Camera:
         """Move the camera: either a 4x4 ``transform`` (columns: right, up, backwards, position)
         or any of ``pos``, ``lookat``, ``up`` (the others keep their values)."""
         if envs_idx is not None:
-            raise ValueError("envs_idx: kinegrad cameras render one env (env_idx); leave envs_idx as None")
+            raise InvalidArgument("envs_idx: kinegrad cameras render one env (env_idx); leave envs_idx as None")
         if transform is not None:
             if pos is not None or lookat is not None or up is not None:
-                raise ValueError("transform: give either transform or pos/lookat/up, not both")
+                raise InvalidArgument("transform: give either transform or pos/lookat/up, not both")
             T = transform.detach().cpu().numpy() if isinstance(transform, torch.Tensor) else transform
             try:
                 T = np.asarray(T, dtype=np.float64)
             except (TypeError, ValueError):
-                raise ValueError(f"transform: expected a 4x4 matrix, got {transform!r}") from None
+                raise InvalidArgument(f"transform: expected a 4x4 matrix, got {transform!r}") from None
             if T.shape != (4, 4) or not np.all(np.isfinite(T)):
-                raise ValueError(f"transform: expected a finite 4x4 matrix, got shape {T.shape}")
+                raise InvalidArgument(f"transform: expected a finite 4x4 matrix, got shape {T.shape}")
             R = T[:3, :3]
             if not np.allclose(R.T @ R, np.eye(3), atol=1e-5) or np.linalg.det(R) < 0:
-                raise ValueError("transform: the upper-left 3x3 block must be a rotation matrix")
+                raise InvalidArgument("transform: the upper-left 3x3 block must be a rotation matrix")
             new_pos, new_lookat, new_up = T[:3, 3], T[:3, 3] - T[:3, 2], T[:3, 1]
         else:
             new_pos = self._pos if pos is None else _vec3("pos", pos)
@@ -173,9 +174,9 @@ class Camera:
             new_up = self._up if up is None else _vec3("up", up)
         d = new_lookat - new_pos
         if np.linalg.norm(d) < 1e-9:
-            raise ValueError(f"lookat: must differ from pos, both are {tuple(new_pos)}")
+            raise InvalidArgument(f"lookat: must differ from pos, both are {tuple(new_pos)}")
         if np.linalg.norm(np.cross(d / np.linalg.norm(d), new_up)) < 1e-6:
-            raise ValueError(f"up: {tuple(new_up)} is parallel to the view direction lookat - pos; choose another up vector")
+            raise InvalidArgument(f"up: {tuple(new_up)} is parallel to the view direction lookat - pos; choose another up vector")
         self._pos, self._lookat, self._up = new_pos.copy(), new_lookat.copy(), new_up.copy()
 
     def get_pos(self, envs_idx=None) -> torch.Tensor:
@@ -332,7 +333,7 @@ class Camera:
         sc = self._scene
         env = 0 if self._env_idx is None else self._env_idx
         if env >= sc._n:
-            raise ValueError(f"env_idx: {env} out of range for a scene with {sc._n} env(s)")
+            raise InvalidArgument(f"env_idx: {env} out of range for a scene with {sc._n} env(s)")
         return env
 
     def _cam(self) -> tuple:
@@ -381,7 +382,7 @@ class Camera:
         else:
             Q = np.asarray(qpos, dtype=np.float64)
         if Q.ndim != 2 or Q.shape[1] != nq or Q.shape[0] < 1:
-            raise ValueError(f"qpos: expected shape (T, {nq}) with T >= 1, got {tuple(Q.shape)}")
+            raise InvalidArgument(f"qpos: expected shape (T, {nq}) with T >= 1, got {tuple(Q.shape)}")
         frames = sc._get_renderer().render_rgb_sequence(sc._native, np.ascontiguousarray(Q), self._cam(), env=self._env())
         if self._recording:
             self._frames.extend(list(frames))
@@ -395,7 +396,7 @@ class Camera:
     def pause_recording(self) -> None:
         """Stop appending frames; ``start_recording()`` resumes."""
         if not self._recording:
-            raise RuntimeError("pause_recording: the camera is not recording; call cam.start_recording() first")
+            raise GenesisRuntimeError("pause_recording: the camera is not recording; call cam.start_recording() first")
         self._recording = False
 
     def stop_recording(self, save_to_filename: Optional[str] = None, fps: float = 60) -> str:
@@ -406,10 +407,10 @@ class Camera:
         says so). Default name: ``<script>_cam_<idx>_<date>_<time>.mp4`` in the current folder,
         as Genesis."""
         if not self._recording and not self._frames:
-            raise RuntimeError("stop_recording: recording was not started; call cam.start_recording() first")
+            raise GenesisRuntimeError("stop_recording: recording was not started; call cam.start_recording() first")
         if not self._frames:
             self._recording = False
-            raise RuntimeError("stop_recording: no frames were recorded; call cam.render() after each scene.step()")
+            raise GenesisRuntimeError("stop_recording: no frames were recorded; call cam.render() after each scene.step()")
         if save_to_filename is None:
             caller = inspect.stack()[-1].filename
             base = os.path.splitext(os.path.basename(caller))[0] or "kinegrad"

@@ -15,6 +15,7 @@ import torch
 from ._controls import CTRL_FORCE, CTRL_POSITION, CTRL_VELOCITY
 from ._convert import env_rows, indices, quat_mul, quat_rotate, rows
 from ._threads import self_locking, serialized
+from ._errors import GenesisRuntimeError, InvalidArgument
 
 if TYPE_CHECKING:
     from .scene import Scene
@@ -228,7 +229,7 @@ class RigidEntity:
 
     def _built(self, what: str) -> Dict:
         if self._desc is None:
-            raise RuntimeError(f"{what}: the scene is not built yet; call scene.build() first")
+            raise GenesisRuntimeError(f"{what}: the scene is not built yet; call scene.build() first")
         return self._desc
 
     @property
@@ -298,7 +299,7 @@ class RigidEntity:
         for link in self.links:
             if link.name == name:
                 return link
-        raise ValueError(f"name: no link '{name}' in entity '{self.name}'; available: {[l.name for l in self._links]}")
+        raise InvalidArgument(f"name: no link '{name}' in entity '{self.name}'; available: {[l.name for l in self._links]}")
 
     @property
     def sites(self) -> List["RigidSite"]:
@@ -310,7 +311,7 @@ class RigidEntity:
         for site in self.sites:
             if site.name == name:
                 return site
-        raise ValueError(f"name: no site '{name}' in entity '{self.name}'; available: {[s.name for s in self._sites]}")
+        raise InvalidArgument(f"name: no site '{name}' in entity '{self.name}'; available: {[s.name for s in self._sites]}")
 
     def get_sites_pos(self, sites_idx_local=None, envs_idx=None) -> torch.Tensor:
         """World positions of sites (all by default), (n_sites, 3) or (n_envs, n_sites, 3); carry gradients."""
@@ -337,7 +338,7 @@ class RigidEntity:
         for k in self._keys():
             if k["name"] == name:
                 return {f: torch.tensor(k[f], dtype=torch.float64) for f in ("qpos", "qvel", "ctrl")}
-        raise ValueError(f"name: no keyframe '{name}' in entity '{self.name}'; available: {self.keyframes}")
+        raise InvalidArgument(f"name: no keyframe '{name}' in entity '{self.name}'; available: {self.keyframes}")
 
     def set_keyframe(self, name: str, envs_idx=None) -> None:
         """Set the entity's positions and velocities to keyframe ``name`` (controls are not
@@ -350,7 +351,7 @@ class RigidEntity:
         for joint in self.joints:
             if joint.name == name:
                 return joint
-        raise ValueError(f"name: no joint '{name}' in entity '{self.name}'; available: {[j.name for j in self._joints]}")
+        raise InvalidArgument(f"name: no joint '{name}' in entity '{self.name}'; available: {[j.name for j in self._joints]}")
 
     # ---- index helpers ----
     def _dofs(self, dofs_idx_local, write: bool = False) -> torch.Tensor:
@@ -373,7 +374,7 @@ class RigidEntity:
     def _free_base(self, what: str) -> RigidJoint:
         joints = self.joints
         if not joints or joints[0].type != JOINT_TYPE.FREE:
-            raise ValueError(f"{what}: entity '{self.name}' has a fixed base (no free joint); its base pose cannot be set")
+            raise InvalidArgument(f"{what}: entity '{self.name}' has a fixed base (no free joint); its base pose cannot be set")
         return joints[0]
 
     # ---- state readings ----
@@ -443,7 +444,7 @@ class RigidEntity:
         if name == "quat":
             norm = vals.norm(dim=-1, keepdim=True)
             if bool((norm < 1e-12).any()):
-                raise ValueError("quat: must be non-zero (w, x, y, z)")
+                raise InvalidArgument("quat: must be non-zero (w, x, y, z)")
             vals = vals / norm
         solver.set_qpos(vals if solver.batched else vals[0], torch.tensor(qs), envs_idx)
         if zero_velocity:
@@ -484,7 +485,7 @@ class RigidEntity:
     def _tendon_cols(self, tendons_idx_local, what: str) -> torch.Tensor:
         own = self._tendons_of(what)
         if not own:
-            raise ValueError(f"{what}: entity '{self.name}' has no tendons")
+            raise InvalidArgument(f"{what}: entity '{self.name}' has no tendons")
         local = indices(tendons_idx_local, "tendons_idx_local", len(own), f"tendons of entity '{self.name}'", unique=True)
         return torch.tensor([self._desc["nv"] + own[int(k)] for k in local], dtype=torch.int64)
 
@@ -583,7 +584,7 @@ class RigidEntity:
         lo = rows(lower, "lower", len(dofs), n, self._solver.batched)
         hi = rows(upper, "upper", len(dofs), n, self._solver.batched)
         if bool((lo > hi).any()):
-            raise ValueError("lower: must not exceed upper")
+            raise InvalidArgument("lower: must not exceed upper")
         self._solver.write_param("dof_force_range", lo, dofs, envs, 0)
         self._solver.write_param("dof_force_range", hi, dofs, envs, 1)
 
@@ -609,7 +610,7 @@ class RigidEntity:
         self._built("set_friction")
         vals = rows(friction, "friction", 1, self._solver.n_rows, False, allow_scalar=True)
         if bool((vals < 0).any()):
-            raise ValueError(f"friction: must be >= 0, got {float(vals[0, 0])}")
+            raise InvalidArgument(f"friction: must be >= 0, got {float(vals[0, 0])}")
         geoms = torch.arange(self.geom_start, self.geom_start + self._n_geoms)
         self._solver.write_param("geom_friction", vals.expand(-1, len(geoms)), geoms, None, 0)
 
@@ -653,7 +654,7 @@ class RigidEntity:
         scene = self._scene
         if with_entity is not None and (not isinstance(with_entity, RigidEntity) or with_entity._scene is not scene):
             got = f"an entity of another scene ({with_entity.name!r})" if isinstance(with_entity, RigidEntity) else type(with_entity).__name__
-            raise ValueError(f"with_entity: expected an entity of this scene or None, got {got}")
+            raise InvalidArgument(f"with_entity: expected an entity of this scene or None, got {got}")
         mine = set(range(self.link_start + 1, self.link_start + 1 + self._n_links))
         other = None if with_entity is None else set(range(with_entity.link_start + 1, with_entity.link_start + 1 + with_entity.n_links))
         per_env = []

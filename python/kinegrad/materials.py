@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from typing import Any, Optional
+from ._errors import InvalidArgument
 
 
 class Rigid:
@@ -14,11 +15,11 @@ class Rigid:
     def __init__(self, rho: float = 200.0, friction: Optional[float] = None, **kwargs: Any) -> None:
         rho = float(rho)
         if not (rho > 0 and math.isfinite(rho)):
-            raise ValueError(f"Rigid.rho: expected a positive density, got {rho!r}")
+            raise InvalidArgument(f"Rigid.rho: expected a positive density, got {rho!r}")
         if friction is not None:
             friction = float(friction)
             if not (friction >= 0 and math.isfinite(friction)):
-                raise ValueError(f"Rigid.friction: expected a finite value >= 0, got {friction!r}")
+                raise InvalidArgument(f"Rigid.friction: expected a finite value >= 0, got {friction!r}")
         for key in kwargs:
             warnings.warn(f"materials.Rigid: option {key}={kwargs[key]!r} is not supported by kinegrad, ignored", stacklevel=2)
         self.rho = rho

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
+from ._errors import InvalidArgument, MissingFile
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,13 +40,13 @@ def resolve_file(file: str) -> str:
     if p.is_absolute():
         if p.is_file():
             return str(p)
-        raise FileNotFoundError(f"file: '{file}' does not exist")
+        raise MissingFile(f"file: '{file}' does not exist")
     tried = [Path.cwd() / p] + [base / p for base in asset_search_path()]
     for cand in tried:
         if cand.is_file():
             return str(cand.resolve())
     places = "\n  ".join(str(t) for t in tried)
-    raise FileNotFoundError(
+    raise MissingFile(
         f"file: '{file}' not found; tried:\n  {places}\n"
         "(set KINEGRAD_ASSET_PATH or run `make setup` to fetch the assets)"
     )
@@ -55,18 +56,18 @@ def _vec(name: str, value, n: int) -> Tuple[float, ...]:
     try:
         out = tuple(float(x) for x in value)
     except TypeError:
-        raise ValueError(f"{name}: expected {n} numbers, got {value!r}") from None
+        raise InvalidArgument(f"{name}: expected {n} numbers, got {value!r}") from None
     if len(out) != n:
-        raise ValueError(f"{name}: expected {n} numbers, got {len(out)}")
+        raise InvalidArgument(f"{name}: expected {n} numbers, got {len(out)}")
     if not all(math.isfinite(x) for x in out):
-        raise ValueError(f"{name}: must be finite, got {out}")
+        raise InvalidArgument(f"{name}: must be finite, got {out}")
     return out
 
 
 def _positive(name: str, value) -> float:
     v = float(value)
     if not (v > 0 and math.isfinite(v)):
-        raise ValueError(f"{name}: expected a positive number, got {value!r}")
+        raise InvalidArgument(f"{name}: expected a positive number, got {value!r}")
     return v
 
 
@@ -84,7 +85,7 @@ def euler_to_quat(euler_deg: Sequence[float]) -> Tuple[float, float, float, floa
 
 def _flag(name: str, value) -> bool:
     if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name}: expected True or False, got {value!r}")
+        raise InvalidArgument(f"{name}: expected True or False, got {value!r}")
     return bool(value)
 
 
@@ -92,7 +93,7 @@ def _mask(name: str, value) -> Optional[int]:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= 0xFFFFFFFF:
-        raise ValueError(f"{name}: expected a 32-bit bitmask (an integer in 0..0xFFFFFFFF), got {value!r}")
+        raise InvalidArgument(f"{name}: expected a 32-bit bitmask (an integer in 0..0xFFFFFFFF), got {value!r}")
     return int(value)
 
 
@@ -117,12 +118,12 @@ class Morph:
     def __init__(self, pos=(0.0, 0.0, 0.0), euler=None, quat=None, fixed: bool = False, visualization=True, collision=True, **kwargs):
         self.pos = _vec(f"{type(self).__name__}.pos", pos, 3)
         if euler is not None and quat is not None:
-            raise ValueError(f"{type(self).__name__}: give euler or quat, not both")
+            raise InvalidArgument(f"{type(self).__name__}: give euler or quat, not both")
         if quat is not None:
             q = _vec(f"{type(self).__name__}.quat", quat, 4)
             n = math.sqrt(sum(x * x for x in q))
             if n < 1e-12:
-                raise ValueError(f"{type(self).__name__}.quat: must be non-zero (w, x, y, z)")
+                raise InvalidArgument(f"{type(self).__name__}.quat: must be non-zero (w, x, y, z)")
             self.quat = tuple(x / n for x in q)
         else:
             self.euler = _vec(f"{type(self).__name__}.euler", euler if euler is not None else (0.0, 0.0, 0.0), 3)
@@ -145,7 +146,7 @@ class FileMorph(Morph):
     def __init__(self, file: str, scale: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(file, (str, os.PathLike)):
-            raise ValueError(f"{type(self).__name__}.file: expected a path, got {file!r}")
+            raise InvalidArgument(f"{type(self).__name__}.file: expected a path, got {file!r}")
         self.file = resolve_file(str(file))
         self.scale = _positive(f"{type(self).__name__}.scale", scale)
 
@@ -158,7 +159,7 @@ def _armature(name: str, value) -> Optional[float]:
     except (TypeError, ValueError):
         a = float("nan")
     if not (a >= 0 and math.isfinite(a)):
-        raise ValueError(f"{name}: expected None or a finite number >= 0, got {value!r}")
+        raise InvalidArgument(f"{name}: expected None or a finite number >= 0, got {value!r}")
     return a
 
 
@@ -201,7 +202,7 @@ class Plane(Primitive):
         super().__init__(pos=pos, fixed=True, **kwargs)
         self.normal = _vec("Plane.normal", normal, 3)
         if math.sqrt(sum(x * x for x in self.normal)) < 1e-12:
-            raise ValueError("Plane.normal: must be non-zero")
+            raise InvalidArgument("Plane.normal: must be non-zero")
 
 
 class Box(Primitive):
@@ -211,9 +212,9 @@ class Box(Primitive):
         if size is None and (lower is None or upper is None):
             size = (1.0, 1.0, 1.0) if lower is None and upper is None else None
             if size is None:
-                raise ValueError("Box: give both lower and upper, or size")
+                raise InvalidArgument("Box: give both lower and upper, or size")
         if size is not None and (lower is not None or upper is not None):
-            raise ValueError("Box: give size, or lower and upper, not both")
+            raise InvalidArgument("Box: give size, or lower and upper, not both")
         if size is None:
             lo, hi = _vec("Box.lower", lower, 3), _vec("Box.upper", upper, 3)
             size = tuple(h - l for l, h in zip(lo, hi))
@@ -221,7 +222,7 @@ class Box(Primitive):
         super().__init__(pos=pos, **kwargs)
         self.size = _vec("Box.size", size, 3)
         if not all(s > 0 for s in self.size):
-            raise ValueError(f"Box.size: every extent must be positive, got {self.size}")
+            raise InvalidArgument(f"Box.size: every extent must be positive, got {self.size}")
 
 
 class Sphere(Primitive):

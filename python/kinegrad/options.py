@@ -12,6 +12,7 @@ import warnings
 from typing import Any
 
 from ._globals import logger
+from ._errors import InvalidArgument
 
 
 class _Options:
@@ -39,9 +40,9 @@ def _positive(name: str, value: Any) -> float:
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a positive number, got {value!r}") from None
+        raise InvalidArgument(f"{name}: expected a positive number, got {value!r}") from None
     if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name}: expected a positive number, got {value!r}")
+        raise InvalidArgument(f"{name}: expected a positive number, got {value!r}")
     return value
 
 
@@ -55,11 +56,11 @@ class SimOptions(_Options):
     def _check(self) -> None:
         self.dt = _positive("SimOptions.dt", self.dt)
         if int(self.substeps) != self.substeps or self.substeps < 1:
-            raise ValueError(f"SimOptions.substeps: expected an integer >= 1, got {self.substeps!r}")
+            raise InvalidArgument(f"SimOptions.substeps: expected an integer >= 1, got {self.substeps!r}")
         self.substeps = int(self.substeps)
         g = tuple(float(x) for x in self.gravity)
         if len(g) != 3 or not all(math.isfinite(x) for x in g):
-            raise ValueError(f"SimOptions.gravity: expected 3 finite numbers, got {self.gravity!r}")
+            raise InvalidArgument(f"SimOptions.gravity: expected 3 finite numbers, got {self.gravity!r}")
         self.gravity = g
         if self.floor_height != 0.0:
             warnings.warn(
@@ -109,13 +110,13 @@ class RigidOptions(_Options):
         if self.integrator is None:
             self.integrator = integrator.implicitfast
         if self.integrator not in (integrator.Euler, integrator.implicitfast, integrator.RK4):
-            raise ValueError(
+            raise InvalidArgument(
                 f"RigidOptions.integrator: expected gs.integrator.Euler, implicitfast or RK4, got {self.integrator!r}"
             )
         if self.cone not in ("pyramidal", "elliptic"):
-            raise ValueError(f"RigidOptions.cone: expected 'pyramidal' or 'elliptic', got {self.cone!r}")
+            raise InvalidArgument(f"RigidOptions.cone: expected 'pyramidal' or 'elliptic', got {self.cone!r}")
         if int(self.iterations) < 1:
-            raise ValueError(f"RigidOptions.iterations: expected >= 1, got {self.iterations!r}")
+            raise InvalidArgument(f"RigidOptions.iterations: expected >= 1, got {self.iterations!r}")
         if self.constraint_timeconst is not None:
             self.constraint_timeconst = _positive("RigidOptions.constraint_timeconst", self.constraint_timeconst)
 
@@ -144,12 +145,12 @@ class VisOptions(_Options):
         try:
             bg = tuple(float(x) for x in self.background_color)
         except (TypeError, ValueError):
-            raise ValueError(f"VisOptions.background_color: expected (r, g, b) in [0, 1], got {self.background_color!r}") from None
+            raise InvalidArgument(f"VisOptions.background_color: expected (r, g, b) in [0, 1], got {self.background_color!r}") from None
         if len(bg) not in (3, 4) or not all(0.0 <= x <= 1.0 for x in bg):
-            raise ValueError(f"VisOptions.background_color: expected (r, g, b) in [0, 1], got {self.background_color!r}")
+            raise InvalidArgument(f"VisOptions.background_color: expected (r, g, b) in [0, 1], got {self.background_color!r}")
         self.background_color = bg[:3]
         if self.segmentation_level not in ("link", "entity", "geom"):
-            raise ValueError(
+            raise InvalidArgument(
                 f"VisOptions.segmentation_level: expected 'link', 'entity' or 'geom', got {self.segmentation_level!r}"
             )
 

@@ -47,6 +47,7 @@ from .materials import Rigid
 from .options import RigidOptions, SimOptions, ViewerOptions, VisOptions
 from .surfaces import Default as _DefaultSurface
 from .tensor import Tensor as _GsTensor
+from ._errors import GenesisRuntimeError, InvalidArgument
 
 # looked up once: step() would otherwise read it from the torch module every call
 _grad_enabled = torch.is_grad_enabled
@@ -81,7 +82,7 @@ class Scene:
             ("rigid_options", self.rigid_options, RigidOptions),
         ):
             if not isinstance(value, cls):
-                raise ValueError(f"{name}: expected gs.options.{cls.__name__}, got {type(value).__name__}")
+                raise InvalidArgument(f"{name}: expected gs.options.{cls.__name__}, got {type(value).__name__}")
         self.viewer_options = viewer_options if viewer_options is not None else ViewerOptions()
         self.vis_options = vis_options if vis_options is not None else VisOptions()
         if show_viewer:
@@ -122,18 +123,18 @@ class Scene:
 
     def _require_built(self, what: str) -> None:
         if self._native is None:
-            raise RuntimeError(f"{what}: the scene is not built yet; call scene.build() first")
+            raise GenesisRuntimeError(f"{what}: the scene is not built yet; call scene.build() first")
 
     def add_entity(self, morph, material=None, surface=None, **kwargs) -> RigidEntity:
         """Add an entity made from ``morph`` (gs.morphs.*); returns it (usable after build)."""
         if self.is_built:
-            raise RuntimeError("add_entity: the scene is already built; add every entity before scene.build()")
+            raise GenesisRuntimeError("add_entity: the scene is already built; add every entity before scene.build()")
         if not isinstance(morph, _morphs.Morph):
-            raise ValueError(f"morph: expected a gs.morphs object, got {type(morph).__name__}")
+            raise InvalidArgument(f"morph: expected a gs.morphs object, got {type(morph).__name__}")
         if material is None:
             material = Rigid()
         if not isinstance(material, Rigid):
-            raise ValueError(f"material: only gs.materials.Rigid is supported, got {type(material).__name__}")
+            raise InvalidArgument(f"material: only gs.materials.Rigid is supported, got {type(material).__name__}")
         if surface is None:
             surface = _DefaultSurface()
         for key in kwargs:
@@ -206,7 +207,7 @@ class Scene:
         (entry 0: background, -1)."""
         level = getattr(self.vis_options, "segmentation_level", "link")
         if level not in SEGMENTATION_LEVELS:
-            raise ValueError(f"VisOptions.segmentation_level: expected one of {SEGMENTATION_LEVELS}, got {level!r}")
+            raise InvalidArgument(f"VisOptions.segmentation_level: expected one of {SEGMENTATION_LEVELS}, got {level!r}")
         d = self.sim.rigid_solver._desc
         gb = np.asarray(d["geom_body"], dtype=np.int64)
         if level == "geom":
@@ -223,16 +224,16 @@ class Scene:
         from . import _native, integrator
 
         if self.is_built:
-            raise RuntimeError("build: the scene is already built")
+            raise GenesisRuntimeError("build: the scene is already built")
         try:
             whole = int(n_envs) == n_envs and n_envs >= 0
         except (TypeError, ValueError, OverflowError):  # None, a string, inf, NaN
             whole = False
         if not whole or isinstance(n_envs, bool):
-            raise ValueError(f"n_envs: expected an integer >= 0, got {n_envs!r}")
+            raise InvalidArgument(f"n_envs: expected an integer >= 0, got {n_envs!r}")
         n_envs = int(n_envs)
         if n_envs > sys.maxsize:
-            raise ValueError(f"n_envs: {n_envs} envs cannot be addressed on this machine (at most {sys.maxsize}), let alone stored")
+            raise InvalidArgument(f"n_envs: {n_envs} envs cannot be addressed on this machine (at most {sys.maxsize}), let alone stored")
         for key in kwargs:
             logger.debug("build: ignoring unsupported option %r", key)
         so, ro = self.sim_options, self.rigid_options
@@ -273,7 +274,7 @@ class Scene:
                     collision=m.collision, default_armature=m.default_armature,
                 )
             else:
-                raise ValueError(f"morph: {type(m).__name__} is not supported")
+                raise InvalidArgument(f"morph: {type(m).__name__} is not supported")
             for w in warns:
                 warnings.warn(f"{m.file}: {w}", stacklevel=3)  # (past the lock wrapper, see _threads)
         self._n_envs = int(n_envs)
@@ -306,7 +307,7 @@ class Scene:
         if isinstance(value, _GsTensor):
             sc = value.scene
             if sc is not None and sc is not self and value.requires_grad:
-                raise RuntimeError(
+                raise GenesisRuntimeError(
                     f"{name}: this gs.Tensor belongs to another scene (<Scene id={id(sc):#x}>), not this one "
                     f"(<Scene id={id(self):#x}>); gradients cannot flow between scenes. Pass value.detach() to use its values"
                 )
@@ -559,11 +560,11 @@ class Scene:
     def set_state(self, state: SimState) -> None:
         self._require_built("set_state")
         if not isinstance(state, SimState):
-            raise ValueError(f"state: expected a SimState from scene.get_state(), got {type(state).__name__}")
+            raise InvalidArgument(f"state: expected a SimState from scene.get_state(), got {type(state).__name__}")
         self._drop_pending()  # their results would be overwritten
         q, v = self._init_q, self._init_v  # the shapes of the state
         if state._qpos.shape != q.shape or state._qvel.shape != v.shape:
-            raise ValueError(
+            raise InvalidArgument(
                 f"state: shapes qpos {tuple(state._qpos.shape)}, dofs_vel {tuple(state._qvel.shape)} do not match "
                 f"this scene's {tuple(q.shape)}, {tuple(v.shape)}"
             )

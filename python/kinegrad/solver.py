@@ -14,6 +14,7 @@ from ._controls import ControlWrite, make_write
 from ._convert import as_f64, env_rows, indices, quat_to_xyz, rows, xyz_to_quat
 from ._threads import serialized
 from .tensor import wrap_new as _wrap_new
+from ._errors import InvalidArgument, InvalidIndex
 
 if TYPE_CHECKING:
     from .entity import RigidEntity
@@ -117,7 +118,7 @@ class RigidSolver:
         if envs_idx is None:
             return None
         if not sc._batched:
-            raise ValueError("envs_idx: the scene is not batched (built with n_envs=0); leave envs_idx as None")
+            raise InvalidArgument("envs_idx: the scene is not batched (built with n_envs=0); leave envs_idx as None")
         return indices(envs_idx, "envs_idx", sc._n, "envs", unique=write)
 
     def n_selected(self, envs: Optional[torch.Tensor]) -> int:
@@ -284,7 +285,7 @@ class RigidSolver:
             try:
                 t = rows(vals, name, dofs.shape[0], self.n_selected(envs), sc._batched)  # a fresh (n_sel, k) tensor
             except ValueError as e:
-                raise ValueError(f"{e} (control for step {sc.t})") from None
+                raise InvalidArgument(f"{e} (control for step {sc.t})") from None
             if not sc._grad:
                 t = t.detach()
             key = (2, None if envs is None else envs.numpy().tobytes(), key[1:])
@@ -345,7 +346,7 @@ class RigidSolver:
         n = self.n_mocap
         cols = torch.arange(n) if mocap_idx is None else torch.as_tensor(mocap_idx, dtype=torch.long).reshape(-1)
         if cols.numel() and (cols.min() < 0 or cols.max() >= n):
-            raise IndexError(f"{name}: mocap_idx {cols.tolist()} out of range (the scene has {n} mocap bodies)")
+            raise InvalidIndex(f"{name}: mocap_idx {cols.tolist()} out of range (the scene has {n} mocap bodies)")
         t = as_f64(value, name)
         if t.dim() >= 2 and tuple(t.shape[-2:]) == (len(cols), width):
             t = t.reshape(*t.shape[:-2], len(cols) * width)  # one row per env

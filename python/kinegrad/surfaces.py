@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from typing import Any, Optional, Sequence
+from ._errors import InvalidArgument
 
 
 class Default:
@@ -19,9 +20,9 @@ class Default:
             try:
                 color = tuple(float(c) for c in color)
             except (TypeError, ValueError):
-                raise ValueError(msg) from None
+                raise InvalidArgument(msg) from None
             if len(color) not in (3, 4) or not all(math.isfinite(c) and 0.0 <= c <= 255.0 for c in color):
-                raise ValueError(msg)
+                raise InvalidArgument(msg)
             if any(c > 1.0 for c in color):  # 0..255
                 color = tuple(c / 255.0 for c in color)
         self.color = color

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from . import _globals
+from ._errors import GenesisRuntimeError, InvalidArgument
 
 __all__ = ["Tensor", "tensor", "zeros", "ones", "rand", "randn", "from_numpy", "from_torch"]
 
@@ -64,7 +65,7 @@ def common_scene(*objs, what: str = "operation"):
     for o in objs:
         _find_scene(o, found)
     if len(found) > 1:
-        raise RuntimeError(
+        raise GenesisRuntimeError(
             f"{what}: mixes gs.Tensors of two different scenes ({_scene_name(found[0])} and "
             f"{_scene_name(found[1])}); gradients cannot flow between scenes. Detach one of them "
             "(t.detach()) or use tensors of a single scene"
@@ -172,7 +173,7 @@ class Tensor(torch.Tensor):
         if id(self) in memo:
             return memo[id(self)]
         if not self.is_leaf:
-            raise RuntimeError(
+            raise GenesisRuntimeError(
                 "copy.deepcopy: only graph leaves can be deep-copied (as with torch tensors); "
                 "this gs.Tensor is the result of an operation: copy t.detach().clone() instead"
             )
@@ -238,26 +239,26 @@ def _dtype(dtype, inferred: torch.dtype) -> torch.dtype:
     if isinstance(dtype, torch.dtype):
         return dtype
     if dtype is not None:
-        raise ValueError(f"dtype: expected float, int, bool or a torch dtype, got {dtype!r}")
+        raise InvalidArgument(f"dtype: expected float, int, bool or a torch dtype, got {dtype!r}")
     if inferred.is_floating_point:
         return _globals.tc_float
     if inferred == torch.bool:
         return torch.bool
     if inferred.is_complex:
-        raise ValueError("dtype: complex tensors are not supported")
+        raise InvalidArgument("dtype: complex tensors are not supported")
     return _tc_int()
 
 
 def _check_device(device) -> None:
     if device is not None and torch.device(device).type != "cpu":
-        raise ValueError(f"device: kinegrad tensors live on {_globals.device}; got device={device!r}")
+        raise InvalidArgument(f"device: kinegrad tensors live on {_globals.device}; got device={device!r}")
 
 
 def _leaf(t: torch.Tensor, requires_grad: bool, scene=None) -> Tensor:
     out = wrap(t.detach(), scene)
     if requires_grad:
         if not out.dtype.is_floating_point:
-            raise ValueError(f"requires_grad: only floating point tensors can require gradients, got {out.dtype}")
+            raise InvalidArgument(f"requires_grad: only floating point tensors can require gradients, got {out.dtype}")
         out.requires_grad_(True)
     return out
 
@@ -274,7 +275,7 @@ def tensor(data: Any, dtype=None, requires_grad: bool = False, device=None, scen
 
 def _size(size, args):
     if size is not None and args:
-        raise ValueError("size: give the shape either positionally or as size=, not both")
+        raise InvalidArgument("size: give the shape either positionally or as size=, not both")
     shape = size if size is not None else args
     if len(shape) == 1 and isinstance(shape[0], (tuple, list, torch.Size)):
         shape = tuple(shape[0])
@@ -298,7 +299,7 @@ def rand(*args, size=None, dtype=None, requires_grad: bool = False, device=None)
     _check_device(device)
     dt = _dtype(dtype, torch.float64)
     if not dt.is_floating_point:
-        raise ValueError(f"dtype: rand needs a floating point dtype, got {dt}")
+        raise InvalidArgument(f"dtype: rand needs a floating point dtype, got {dt}")
     return _leaf(torch.rand(_size(size, args), dtype=dt), requires_grad)
 
 
@@ -307,14 +308,14 @@ def randn(*args, size=None, dtype=None, requires_grad: bool = False, device=None
     _check_device(device)
     dt = _dtype(dtype, torch.float64)
     if not dt.is_floating_point:
-        raise ValueError(f"dtype: randn needs a floating point dtype, got {dt}")
+        raise InvalidArgument(f"dtype: randn needs a floating point dtype, got {dt}")
     return _leaf(torch.randn(_size(size, args), dtype=dt), requires_grad)
 
 
 def from_numpy(array: np.ndarray, dtype=None, requires_grad: bool = False) -> Tensor:
     """A leaf gs.Tensor holding a copy of ``array``, converted to the precision of ``gs.init``."""
     if not isinstance(array, np.ndarray):
-        raise ValueError(f"array: expected a numpy array, got {type(array).__name__}")
+        raise InvalidArgument(f"array: expected a numpy array, got {type(array).__name__}")
     base = torch.from_numpy(np.ascontiguousarray(array))
     return _leaf(base.to(_dtype(dtype, base.dtype)).clone(), requires_grad)
 
@@ -326,7 +327,7 @@ def from_torch(t: torch.Tensor, dtype=None, detach: bool = True, requires_grad: 
     ``requires_grad`` says). ``detach=False``: connected to t's graph, so gradients flow back
     into the torch code that produced ``t`` (e.g. a policy network)."""
     if not isinstance(t, torch.Tensor):
-        raise ValueError(f"t: expected a torch.Tensor, got {type(t).__name__}")
+        raise InvalidArgument(f"t: expected a torch.Tensor, got {type(t).__name__}")
     dt = _dtype(dtype, t.dtype)
     scene = t.__dict__.get("scene") if isinstance(t, Tensor) else None
     if detach:
@@ -334,5 +335,5 @@ def from_torch(t: torch.Tensor, dtype=None, detach: bool = True, requires_grad: 
         return _leaf(t.detach().to(dt).clone(), rg and dt.is_floating_point, scene)
     out = t.to(dt)
     if requires_grad and not out.requires_grad:
-        raise ValueError("requires_grad: with detach=False the tensor keeps t's graph; t does not require grad")
+        raise InvalidArgument("requires_grad: with detach=False the tensor keeps t's graph; t does not require grad")
     return wrap(out, scene)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ._errors import InvalidArgument
+
 
 def detach_state(scene) -> None:
     """Truncated backprop through time: cut the graph at the scene's current state.
@@ -17,5 +19,5 @@ def set_grad_clip(scene, max_norm) -> None:
     In a batched scene the norm is taken per env (envs are independent trajectories);
     ``scene.grad_trace`` reports the norm over all envs."""
     if max_norm is not None and not float(max_norm) > 0:
-        raise ValueError(f"max_norm: expected a positive number or None, got {max_norm!r}")
+        raise InvalidArgument(f"max_norm: expected a positive number or None, got {max_norm!r}")
     scene.grad_clip = None if max_norm is None else float(max_norm)

@@ -119,3 +119,30 @@ def test_mjcf_options_the_scene_overrides_are_named_and_matching_ones_are_silent
 def test_floor_height_is_named_when_set():
     with pytest.warns(UserWarning, match="floor_height"):
         gs.options.SimOptions(floor_height=-0.5)
+
+
+def test_errors_are_genesis_exceptions_and_their_builtin_types(tmp_path):
+    # Genesis scripts catch gs.GenesisException; code written for kinegrad catches ValueError
+    with pytest.raises(gs.GenesisException, match="gravity"):
+        gs.options.SimOptions(gravity=(0.0, 0.0))
+    with pytest.raises(ValueError, match="gravity"):
+        gs.options.SimOptions(gravity=(0.0, 0.0))
+    with pytest.raises(gs.GenesisException) as e:
+        gs.morphs.URDF(file="no_such_robot.urdf")
+    assert isinstance(e.value, FileNotFoundError)
+    scene = gs.Scene(show_viewer=False)
+    scene.add_entity(gs.morphs.Sphere(radius=0.1))
+    with pytest.raises(gs.GenesisException) as e:  # not built
+        scene.step()
+    assert isinstance(e.value, RuntimeError)
+    scene.build()
+    with pytest.raises(gs.GenesisException) as e:
+        scene.sim.rigid_solver.set_mocap_pos([0.0, 0.0, 0.0], mocap_idx=[3])
+    assert isinstance(e.value, IndexError)
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<mujoco><worldbody><body><joint type='hinge' range='1'/></body></worldbody></mujoco>")
+    scene = gs.Scene(show_viewer=False)
+    scene.add_entity(gs.morphs.MJCF(file=str(bad)))
+    with pytest.raises(gs.GenesisException, match="bad.xml") as e:  # raised by the engine
+        scene.build()
+    assert isinstance(e.value, ValueError)

@@ -18,30 +18,47 @@ mod tape;
 use kinegrad::{CtrlMode, Error, Interrupt};
 use pyo3::exceptions::{PyFileNotFoundError, PyKeyboardInterrupt, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyType;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
+
+/// The exception of class `class` of `kinegrad._errors` (each derives from
+/// `gs.GenesisException` and from the built-in type `fallback` makes), or `fallback`'s when that
+/// module cannot be read.
+fn kinegrad_err(class: &str, msg: String, fallback: fn(String) -> PyErr) -> PyErr {
+    Python::attach(|py| {
+        let ty = py
+            .import("kinegrad._errors")
+            .and_then(|m| m.getattr(class))
+            .and_then(|c| c.cast_into::<PyType>().map_err(PyErr::from));
+        match ty {
+            Ok(t) => PyErr::from_type(t, msg),
+            Err(_) => fallback(msg),
+        }
+    })
+}
 
 /// Map an engine error to the Python exception a user expects.
 fn to_py_err(e: Error) -> PyErr {
     let msg = e.to_string();
     match &e {
         Error::Load { file, .. } if !std::path::Path::new(file).exists() => {
-            PyFileNotFoundError::new_err(msg)
+            kinegrad_err("MissingFile", msg, PyFileNotFoundError::new_err)
         }
-        Error::Load { .. } | Error::Invalid { .. } | Error::Unsupported { .. } => {
-            PyValueError::new_err(msg)
-        }
+        Error::Load { .. } | Error::Invalid { .. } | Error::Unsupported { .. } => invalid(msg),
         // the caller names the step (scene.step (step t): ...); the core's count of substeps
         // since its scratch was made would be a second, different number
-        Error::Diverged { message, .. } => {
-            PyRuntimeError::new_err(format!("simulation diverged: {message}"))
-        }
+        Error::Diverged { message, .. } => kinegrad_err(
+            "GenesisRuntimeError",
+            format!("simulation diverged: {message}"),
+            PyRuntimeError::new_err,
+        ),
         Error::Interrupted { .. } => PyKeyboardInterrupt::new_err(msg),
     }
 }
 
 fn invalid(msg: impl Into<String>) -> PyErr {
-    PyValueError::new_err(msg.into())
+    kinegrad_err("InvalidArgument", msg.into(), PyValueError::new_err)
 }
 
 /// Last line of defence: run `f`, turning a panic into a RuntimeError.
@@ -52,9 +69,11 @@ fn guard<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        Err(PyRuntimeError::new_err(format!(
-            "kinegrad internal error (panic in the engine): {what}"
-        )))
+        Err(kinegrad_err(
+            "GenesisRuntimeError",
+            format!("kinegrad internal error (panic in the engine): {what}"),
+            PyRuntimeError::new_err,
+        ))
     })
 }
 
