@@ -8,6 +8,7 @@ world body (global link i is kinegrad body i + 1).
 from __future__ import annotations
 
 import enum
+import uuid
 from typing import TYPE_CHECKING, Dict, List, Optional
 
 import torch
@@ -184,8 +185,13 @@ class RigidJoint:
 class RigidEntity:
     """A robot or object in a scene. Structure and state are available after ``scene.build()``."""
 
-    def __init__(self, scene: "Scene", idx: int, morph, material, surface):
+    def __init__(self, scene: "Scene", idx: int, morph, material, surface, name: Optional[str] = None):
         self._scene, self.idx, self.morph, self.material, self.surface = scene, idx, morph, material, surface
+        #: a short unique id (7 hex digits, as Genesis's ``uid.short()``)
+        self.uid = uuid.uuid4().hex[:7]
+        self._user_name = name
+        # the name given, else (until build names it after its model) the morph's kind
+        self.name = name if name is not None else f"{type(morph).__name__.lower()}_{self.uid}"
         self._lock = scene._lock
         self._desc: Optional[Dict] = None
         self._all_dofs: Optional[torch.Tensor] = None
@@ -197,7 +203,7 @@ class RigidEntity:
     def _bind(self, desc: Dict) -> None:
         i = self.idx
         self._desc = desc
-        self.name = desc["entity_name"][i]
+        self.name = self._user_name if self._user_name is not None else desc["entity_name"][i]
         self.link_start = desc["entity_body_adr"][i] - 1
         self._n_links = desc["entity_body_num"][i]
         self.dof_start, self._n_dofs = desc["entity_dof_adr"][i], desc["entity_dof_num"][i]
@@ -599,6 +605,30 @@ class RigidEntity:
 
     def get_dofs_armature(self, dofs_idx_local=None, envs_idx=None) -> torch.Tensor:
         return self._get_dof_param("dof_armature", dofs_idx_local, envs_idx)
+
+    def get_dofs_stiffness(self, dofs_idx_local=None, envs_idx=None) -> torch.Tensor:
+        """Joint stiffness (spring to the reference position) of the dofs."""
+        return self._get_dof_param("dof_stiffness", dofs_idx_local, envs_idx)
+
+    def get_dofs_limit(self, dofs_idx_local=None, envs_idx=None):
+        """(lower, upper) position limits of the dofs, shape (n_dofs,) or (n_envs, n_dofs):
+        a limited hinge's or slide's range, -inf and inf for a dof without one (a free or ball
+        joint's, an unlimited hinge's)."""
+        self._built("get_dofs_limit")
+        lo = torch.full((self._n_dofs,), -torch.inf, dtype=torch.float64)
+        hi = torch.full((self._n_dofs,), torch.inf, dtype=torch.float64)
+        for j in self._joints:
+            if j.limited and j.n_dofs == 1:
+                lo[j.dof_start - self.dof_start], hi[j.dof_start - self.dof_start] = j.range
+        local = self._dofs(dofs_idx_local) - self.dof_start
+        n = max(self._scene.n_envs, 1)
+        envs = self._solver.select_envs(envs_idx)
+        return tuple(self._solver.reading(t[local].expand(n, -1), envs) for t in (lo, hi))
+
+    def zero_all_dofs_velocity(self, envs_idx=None) -> None:
+        """Set every dof's velocity to 0."""
+        self._built("zero_all_dofs_velocity")
+        self.set_dofs_velocity(torch.zeros(self._n_dofs, dtype=torch.float64), None, envs_idx)
 
     def get_dofs_force_range(self, dofs_idx_local=None, envs_idx=None):
         """(lower, upper) actuator force limits."""

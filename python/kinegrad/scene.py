@@ -88,7 +88,7 @@ class Scene:
         if show_viewer:
             logger.warning("show_viewer=True: kinegrad has no viewer; running headless")
         for key in kwargs:
-            logger.debug("Scene: ignoring unsupported option %r", key)
+            warnings.warn(f"Scene: option {key}={kwargs[key]!r} is not supported by kinegrad, ignored", stacklevel=3)
         if self.rigid_options.dt is not None and self.rigid_options.dt != self.sim_options.dt:
             logger.warning("RigidOptions.dt is ignored; SimOptions.dt=%s is used", self.sim_options.dt)
         self.entities: List[RigidEntity] = []
@@ -125,8 +125,9 @@ class Scene:
         if self._native is None:
             raise GenesisRuntimeError(f"{what}: the scene is not built yet; call scene.build() first")
 
-    def add_entity(self, morph, material=None, surface=None, **kwargs) -> RigidEntity:
-        """Add an entity made from ``morph`` (gs.morphs.*); returns it (usable after build)."""
+    def add_entity(self, morph, material=None, surface=None, name: Optional[str] = None, **kwargs) -> RigidEntity:
+        """Add an entity made from ``morph`` (gs.morphs.*); returns it (usable after build).
+        ``name``: the entity's name (unique in the scene; default: its model's name after build)."""
         if self.is_built:
             raise GenesisRuntimeError("add_entity: the scene is already built; add every entity before scene.build()")
         if not isinstance(morph, _morphs.Morph):
@@ -137,11 +138,31 @@ class Scene:
             raise InvalidArgument(f"material: only gs.materials.Rigid is supported, got {type(material).__name__}")
         if surface is None:
             surface = _DefaultSurface()
+        if name is not None:
+            if not isinstance(name, str) or not name:
+                raise InvalidArgument(f"name: expected a non-empty string, got {name!r}")
+            if name in self.entity_names:
+                raise InvalidArgument(f"name: an entity named {name!r} is already in the scene")
         for key in kwargs:
-            logger.debug("add_entity: ignoring unsupported option %r", key)
-        ent = RigidEntity(self, len(self.entities), morph, material, surface)
+            warnings.warn(f"add_entity: option {key}={kwargs[key]!r} is not supported by kinegrad, ignored", stacklevel=3)
+        ent = RigidEntity(self, len(self.entities), morph, material, surface, name=name)
         self.entities.append(ent)
         return ent
+
+    @property
+    def entity_names(self) -> tuple:
+        """The entities' names, in the order they were added."""
+        return tuple(e.name for e in self.entities)
+
+    def get_entity(self, name: Optional[str] = None, *, uid: Optional[str] = None) -> RigidEntity:
+        """The entity named ``name``, or whose ``uid`` (7 hex digits) is ``uid``; give one."""
+        if (name is None) == (uid is None):
+            raise InvalidArgument("get_entity: give one of name or uid")
+        for e in self.entities:
+            if (name is not None and e.name == name) or (uid is not None and e.uid == uid):
+                return e
+        what = f"name {name!r}" if name is not None else f"uid {uid!r}"
+        raise InvalidArgument(f"get_entity: no entity with {what} (entities: {', '.join(self.entity_names) or 'none'})")
 
     def add_camera(
         self,
@@ -171,7 +192,7 @@ class Scene:
         ``env_idx`` (default 0). Cameras cost nothing until they render."""
         transform = kwargs.pop("transform", None)
         for key in kwargs:
-            logger.debug("add_camera: ignoring unsupported option %r", key)
+            warnings.warn(f"add_camera: option {key}={kwargs[key]!r} is not supported by kinegrad, ignored", stacklevel=3)
         cam = Camera(
             self, len(self.cameras), model=model, res=res, pos=pos, lookat=lookat, up=up, fov=fov,
             aperture=aperture, focus_dist=focus_dist, GUI=GUI, spp=spp, denoise=denoise, near=near, far=far,
@@ -235,7 +256,7 @@ class Scene:
         if n_envs > sys.maxsize:
             raise InvalidArgument(f"n_envs: {n_envs} envs cannot be addressed on this machine (at most {sys.maxsize}), let alone stored")
         for key in kwargs:
-            logger.debug("build: ignoring unsupported option %r", key)
+            warnings.warn(f"build: option {key}={kwargs[key]!r} is not supported by kinegrad, ignored", stacklevel=3)
         so, ro = self.sim_options, self.rigid_options
         builder = _native.SceneBuilder(
             timestep=so.dt,

@@ -106,3 +106,38 @@ def test_dof_indices_may_be_a_slice():
     arm.set_dofs_position(q[2:5], dofs_idx_local=slice(2, 5))
     assert torch.equal(arm.get_dofs_position(dofs_idx_local=slice(2, 5)), q[2:5])
     assert torch.equal(arm.get_dofs_position()[:2], torch.zeros(2, dtype=torch.float64))
+
+
+def test_entities_have_names_and_uids():
+    scene = gs.Scene(show_viewer=False)
+    scene.add_entity(gs.morphs.Plane())
+    arm = scene.add_entity(gs.morphs.URDF(file=franka_urdf(), fixed=True), name="arm")
+    ball = scene.add_entity(gs.morphs.Sphere(radius=0.1, pos=(1, 0, 0.1)))
+    with pytest.raises(gs.GenesisException, match="already"):
+        scene.add_entity(gs.morphs.Sphere(radius=0.1), name="arm")
+    assert scene.get_entity("arm") is arm and scene.get_entity(uid=ball.uid) is ball
+    assert len(ball.uid) == 7 and scene.entity_names[1] == "arm"
+    scene.build()
+    assert scene.entity_names[1] == "arm" and scene.get_entity(ball.name) is ball
+    with pytest.raises(ValueError, match="no entity"):
+        scene.get_entity("nobody")
+    with pytest.raises(ValueError, match="one of"):
+        scene.get_entity()
+
+
+def test_dofs_limit_stiffness_and_zero_velocity():
+    scene = gs.Scene(show_viewer=False)
+    arm = scene.add_entity(gs.morphs.URDF(file=franka_urdf(), fixed=True))
+    ball = scene.add_entity(gs.morphs.Sphere(radius=0.1, pos=(1, 0, 0.5)))
+    scene.build(n_envs=2)
+    lo, hi = arm.get_dofs_limit()
+    assert lo.shape == (2, arm.n_dofs)
+    # panda_joint4's <limit> in pybullet's URDF (not its safety controller's soft limits)
+    assert float(lo[0, 3]) == -3.1416 and float(hi[0, 3]) == 0.0
+    lo, hi = ball.get_dofs_limit(envs_idx=[1])
+    assert lo.shape == (1, 6) and torch.all(torch.isinf(lo)) and torch.all(hi == torch.inf)
+    assert torch.all(arm.get_dofs_stiffness() == 0.0)
+    ball.set_dofs_velocity(torch.ones(6, dtype=torch.float64))
+    ball.zero_all_dofs_velocity(envs_idx=[0])
+    v = ball.get_dofs_velocity()
+    assert torch.all(v[0] == 0.0) and torch.all(v[1] == 1.0)
