@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 import logging
 import random
+import warnings
 from typing import Any, Optional
 
 import torch
@@ -92,7 +93,7 @@ def init(
     if backend is not None and backend != cpu:
         logger.warning("backend %s: kinegrad runs on the CPU; using gs.cpu", getattr(backend, "name", backend))
     for key in kwargs:
-        logger.debug("init: ignoring unsupported option %r", key)
+        warnings.warn(f"init: option {key}={kwargs[key]!r} is not supported by kinegrad, ignored", stacklevel=2)
     if _globals.initialized:
         logger.debug("init: already initialized; updating settings")
     _globals.precision = precision

@@ -19,8 +19,9 @@ def test_bad_precision_names_the_argument():
         gs.init(precision="16")
 
 
-def test_unknown_init_kwargs_are_ignored():
-    gs.init(backend=gs.cpu, precision="64", theme="dark", eps=1e-12)
+def test_unknown_init_kwargs_are_ignored_by_name():
+    with pytest.warns(UserWarning, match="theme"):
+        gs.init(backend=gs.cpu, precision="64", theme="dark", eps=1e-12)
     assert gs.tc_float == torch.float64
 
 
