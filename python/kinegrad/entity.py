@@ -96,6 +96,23 @@ class RigidLink:
     def get_mass(self) -> float:
         return float(self.entity._solver.get_param("body_mass")[0, self._body])
 
+    @property
+    def inertial_mass(self) -> float:
+        """Mass of the link (kg), env 0's (Genesis's ``link.inertial_mass``)."""
+        return self.get_mass()
+
+    @property
+    def is_fixed(self) -> bool:
+        """Whether the link is fixed with respect to the world: neither it nor an ancestor has a
+        joint (a mocap body is not fixed: it is moved by its pose)."""
+        d = self.entity._built("is_fixed")
+        b = self._body
+        while b != 0:
+            if d["body_jnt_num"][b] > 0 or d["body_mocap"][b] >= 0:
+                return False
+            b = d["body_parent"][b]
+        return True
+
     def set_mass(self, mass, envs_idx=None) -> None:
         solver = self.entity._solver
         envs = solver.select_envs(envs_idx, write=True)

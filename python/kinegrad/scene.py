@@ -150,6 +150,11 @@ class Scene:
         return ent
 
     @property
+    def rigid_solver(self):
+        """The rigid solver (Genesis's ``scene.rigid_solver``, also ``scene.sim.rigid_solver``)."""
+        return self.sim.rigid_solver
+
+    @property
     def entity_names(self) -> tuple:
         """The entities' names, in the order they were added."""
         return tuple(e.name for e in self.entities)

@@ -141,3 +141,13 @@ def test_dofs_limit_stiffness_and_zero_velocity():
     ball.zero_all_dofs_velocity(envs_idx=[0])
     v = ball.get_dofs_velocity()
     assert torch.all(v[0] == 0.0) and torch.all(v[1] == 1.0)
+
+
+def test_rigid_solver_and_link_queries():
+    scene = gs.Scene(show_viewer=False)
+    arm = scene.add_entity(gs.morphs.URDF(file=franka_urdf(), fixed=True))
+    ball = scene.add_entity(gs.morphs.Sphere(radius=0.1, pos=(1, 0, 0.5)))
+    scene.build()
+    assert scene.rigid_solver is scene.sim.rigid_solver
+    assert arm.links[0].is_fixed and not arm.links[1].is_fixed and not ball.links[0].is_fixed
+    assert ball.links[0].inertial_mass == pytest.approx(200.0 * 4 / 3 * np.pi * 0.1**3)
