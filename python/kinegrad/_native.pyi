@@ -49,6 +49,10 @@ class SceneBuilder:
         self, path: str, scale: float, pos: Sequence[float], quat: Sequence[float], friction: Optional[float] = None,
         collision: bool = True, default_armature: Optional[float] = None,
     ) -> Tuple[int, List[str]]: ...
+    def add_mjcf_text(
+        self, text: str, path: str, scale: float, pos: Sequence[float], quat: Sequence[float],
+        friction: Optional[float] = None, collision: bool = True, default_armature: Optional[float] = None,
+    ) -> Tuple[int, List[str]]: ...
     def add_primitive(
         self,
         kind: str,

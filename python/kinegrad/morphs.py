@@ -183,6 +183,52 @@ class MJCF(FileMorph):
         self.default_armature = _armature("MJCF.default_armature", default_armature)
 
 
+class Mesh(FileMorph):
+    """A mesh file (OBJ, STL, COLLADA) as one rigid body (Genesis's ``gs.morphs.Mesh``): its
+    frame is the file's (``pos``/``euler``/``quat`` place it), ``scale`` a number or (sx, sy,
+    sz), ``fixed=True`` welds it to the world; its mass and inertia are those of the solid the
+    mesh encloses at the material's density (as MuJoCo computes a mesh geom's); it collides
+    through its convex hull. ``contype``/``conaffinity`` as for primitives.
+
+    Differs from Genesis: a non-convex mesh collides through one hull (Genesis splits it into
+    convex parts with CoACD by default: ``decompose_object_error_threshold``), and the mesh is
+    drawn as written (no decimation)."""
+
+    def __init__(self, file: str, scale=1.0, fixed: bool = False, contype=None, conaffinity=None, **kwargs):
+        for key in ("convexify", "decompose_object_error_threshold", "decompose_robot_error_threshold", "coacd_options"):
+            if key in kwargs:
+                v = kwargs.pop(key)
+                warnings.warn(f"Mesh: option {key}={v!r} is ignored (kinegrad collides with the mesh's convex hull)", stacklevel=2)
+        try:
+            s3 = (float(scale),) * 3
+        except (TypeError, ValueError):
+            s3 = _vec("Mesh.scale", scale, 3)
+        if not all(x > 0 and math.isfinite(x) for x in s3):
+            raise InvalidArgument(f"Mesh.scale: expected a positive number or 3 of them, got {scale!r}")
+        super().__init__(file, scale=1.0, fixed=fixed, **kwargs)
+        self.scale3 = s3
+        self.contype = _mask("Mesh.contype", contype)
+        self.conaffinity = _mask("Mesh.conaffinity", conaffinity)
+
+    def mjcf(self, rho: float) -> str:
+        """The MJCF of this mesh as a body at the origin (free unless fixed), density ``rho``."""
+        from xml.sax.saxutils import quoteattr
+
+        masks = ""
+        if self.contype is not None or self.conaffinity is not None:
+            ct = 0xFFFF if self.contype is None else self.contype
+            ca = 0xFFFF if self.conaffinity is None else self.conaffinity
+            masks = f' contype="{ct}" conaffinity="{ca}"'
+        joint = "" if self.fixed else "<freejoint/>"
+        name = Path(self.file).stem
+        return (
+            f"<mujoco model={quoteattr(name)}><asset><mesh name=\"mesh\" file={quoteattr(str(Path(self.file).resolve()))}"
+            f' scale="{self.scale3[0]!r} {self.scale3[1]!r} {self.scale3[2]!r}"/></asset>'
+            f"<worldbody><body name={quoteattr(name)}>{joint}"
+            f'<geom type="mesh" mesh="mesh" density="{rho!r}"{masks}/></body></worldbody></mujoco>'
+        )
+
+
 class Primitive(Morph):
     """A primitive shape. ``contype``/``conaffinity``: its collision bitmasks (two geoms collide
     when the contype of either shares a bit with the conaffinity of the other; Genesis's default

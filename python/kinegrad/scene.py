@@ -289,7 +289,11 @@ class Scene:
                     collision=m.collision, contype=m.contype, conaffinity=m.conaffinity,
                 )
                 continue
-            if isinstance(m, _morphs.URDF):
+            if isinstance(m, _morphs.Mesh):
+                _, warns = builder.add_mjcf_text(
+                    m.mjcf(mat.rho), m.file, 1.0, list(m.pos), list(m.quat), mat.friction, collision=m.collision,
+                )
+            elif isinstance(m, _morphs.URDF):
                 _, warns = builder.add_urdf(
                     m.file, m.scale, list(m.pos), list(m.quat), m.fixed, mat.friction,
                     collision=m.collision, default_armature=m.default_armature,

@@ -151,3 +151,38 @@ def test_rigid_solver_and_link_queries():
     assert scene.rigid_solver is scene.sim.rigid_solver
     assert arm.links[0].is_fixed and not arm.links[1].is_fixed and not ball.links[0].is_fixed
     assert ball.links[0].inertial_mass == pytest.approx(200.0 * 4 / 3 * np.pi * 0.1**3)
+
+
+def cube_obj(path, half):
+    """A cube of half extent `half` about the origin as an OBJ file."""
+    v = [(x, y, z) for z in (-half, half) for y in (-half, half) for x in (-half, half)]
+    quads = [(0, 2, 3, 1), (4, 5, 7, 6), (0, 1, 5, 4), (2, 6, 7, 3), (0, 4, 6, 2), (1, 3, 7, 5)]
+    lines = [f"v {x} {y} {z}" for x, y, z in v]
+    for a, b, c, d in quads:
+        lines += [f"f {a + 1} {b + 1} {c + 1}", f"f {a + 1} {c + 1} {d + 1}"]
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def test_mesh_morph_is_a_rigid_body_of_its_solid(tmp_path):
+    f = cube_obj(tmp_path / "cube.obj", 0.1)
+    scene = gs.Scene(sim_options=gs.options.SimOptions(dt=0.01), show_viewer=False)
+    scene.add_entity(gs.morphs.Plane())
+    cube = scene.add_entity(gs.morphs.Mesh(file=f, pos=(0, 0, 0.5), euler=(0, 0, 30)), material=gs.materials.Rigid(rho=500.0))
+    flat = scene.add_entity(gs.morphs.Mesh(file=f, pos=(1, 0, 0.5), scale=(2.0, 1.0, 0.5)))
+    wall = scene.add_entity(gs.morphs.Mesh(file=f, pos=(2, 0, 0.5), fixed=True))
+    ghost = scene.add_entity(gs.morphs.Mesh(file=f, pos=(3, 0, 0.5), contype=2, conaffinity=2))
+    scene.build()
+    assert cube.links[0].inertial_mass == pytest.approx(500.0 * 0.2**3)
+    assert flat.links[0].inertial_mass == pytest.approx(200.0 * 0.4 * 0.2 * 0.1)
+    assert cube.n_dofs == 6 and wall.n_dofs == 0
+    for _ in range(150):
+        scene.step()
+    assert float(cube.get_pos()[2]) == pytest.approx(0.1, abs=2e-3)
+    assert float(flat.get_pos()[2]) == pytest.approx(0.05, abs=2e-3)
+    assert float(wall.links[0].get_pos()[2]) == 0.5
+    assert float(ghost.get_pos()[2]) < -0.5, "shares no bit with the floor"
+    with pytest.warns(UserWarning, match="decompose_object_error_threshold"):
+        gs.morphs.Mesh(file=f, decompose_object_error_threshold=0.1)
+    with pytest.raises(ValueError, match="scale"):
+        gs.morphs.Mesh(file=f, scale=(1.0, -1.0, 1.0))

@@ -200,6 +200,30 @@ impl SceneBuilder {
         )
     }
 
+    /// Load MJCF text (`path` names it in errors and anchors its relative paths), keeping the
+    /// joints it gives its roots, as [`Self::add_mjcf`]. Returns (entity index, loader warnings).
+    #[pyo3(signature = (text, path, scale, pos, quat, friction=None, collision=true, default_armature=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_mjcf_text(
+        &mut self,
+        text: &str,
+        path: &str,
+        scale: f64,
+        pos: [f64; 3],
+        quat: [f64; 4],
+        friction: Option<f64>,
+        collision: bool,
+        default_armature: Option<f64>,
+    ) -> PyResult<(usize, Vec<String>)> {
+        let opts = EntityOptions {
+            friction,
+            masks: masks(collision, None, None),
+            default_armature,
+        };
+        let spec = mjcf::load_str(text, Path::new(path), scale);
+        self.place(spec, (pos, quat), BaseMode::AsIs, opts)
+    }
+
     /// Add a primitive: kind in plane (dims = normal), box (full sizes), sphere (radius),
     /// cylinder and capsule (radius, height). A plane is always fixed. `collision=False`: it
     /// collides with nothing; `contype`/`conaffinity`: its collision bitmasks (Genesis's
