@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional
 
 import torch
 
+from . import _globals
 from ._controls import CTRL_FORCE, CTRL_POSITION, CTRL_VELOCITY
 from ._convert import env_rows, indices, quat_mul, quat_rotate, rows
 from ._threads import self_locking, serialized
@@ -641,6 +642,28 @@ class RigidEntity:
         n = max(self._scene.n_envs, 1)
         envs = self._solver.select_envs(envs_idx)
         return tuple(self._solver.reading(t[local].expand(n, -1), envs) for t in (lo, hi))
+
+    def get_mass_mat(self, envs_idx=None, decompose: bool = False) -> torch.Tensor:
+        """The joint-space mass matrix of the entity's dofs (armature included) at the current
+        positions, (n_dofs, n_dofs) or (n_envs, n_dofs, n_dofs); a reading without gradient."""
+        self._built("get_mass_mat")
+        if decompose:
+            raise InvalidArgument("get_mass_mat: decompose=True is not supported (take torch.linalg.cholesky of the matrix)")
+        solver, scene = self._solver, self._scene
+        envs = solver.select_envs(envs_idx)
+        rows_ = range(max(scene.n_envs, 1)) if envs is None else [int(e) for e in envs]
+        mass_params = ("body_mass", "body_ipos", "body_inertia", "dof_armature")
+        for name in mass_params:
+            p = solver.get_param(name)
+            if any(not torch.equal(p[e], p[0]) for e in rows_):
+                raise InvalidArgument(
+                    f"get_mass_mat: the envs' {name} differ; the mass matrix is computed with env 0's parameters"
+                )
+        q = scene._qpos.detach().numpy()
+        d = self._dof_span
+        mats = [torch.from_numpy(scene._native.mass_matrix(q[e].copy()))[d, d] for e in rows_]
+        out = torch.stack(mats).to(_globals.tc_float)
+        return out if scene._batched else out[0]
 
     def zero_all_dofs_velocity(self, envs_idx=None) -> None:
         """Set every dof's velocity to 0."""

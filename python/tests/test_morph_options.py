@@ -186,3 +186,35 @@ def test_mesh_morph_is_a_rigid_body_of_its_solid(tmp_path):
         gs.morphs.Mesh(file=f, decompose_object_error_threshold=0.1)
     with pytest.raises(ValueError, match="scale"):
         gs.morphs.Mesh(file=f, scale=(1.0, -1.0, 1.0))
+
+
+def test_mass_matrix_of_an_entity_matches_mujocos():
+    import mujoco
+
+    scene = gs.Scene(show_viewer=False)
+    ball = scene.add_entity(gs.morphs.Sphere(radius=0.1, pos=(1, 0, 0.5)))
+    arm = scene.add_entity(gs.morphs.URDF(file=franka_urdf(), fixed=True))
+    scene.build(n_envs=2)
+    q = torch.tensor([0.1, -0.3, 0.2, -1.5, 0.3, 1.2, 0.4, 0.01, 0.01], dtype=torch.float64)
+    arm.set_dofs_position(q)
+    m = arm.get_mass_mat()
+    assert m.shape == (2, arm.n_dofs, arm.n_dofs) and torch.equal(m[0], m[1])
+    # MuJoCo on the same URDF without its meshes (the dynamics only)
+    import re
+
+    text = open(franka_urdf()).read()
+    text = re.sub(r"<(visual|collision)>.*?</\1>", "", text, flags=re.S)
+    mj = mujoco.MjSpec.from_string(text).compile()
+    d = mujoco.MjData(mj)
+    d.qpos[:] = q.numpy()
+    mujoco.mj_forward(mj, d)
+    full = np.zeros((mj.nv, mj.nv))
+    mujoco.mj_fullM(mj, d, full)
+    np.testing.assert_allclose(m[0].numpy(), full, rtol=0, atol=1e-10)
+    # a free ball: m I, then its inertia 2/5 m r^2 I about its centre
+    mass = 200.0 * 4 / 3 * np.pi * 0.1**3
+    want = np.diag([mass] * 3 + [0.4 * mass * 0.01] * 3)
+    np.testing.assert_allclose(ball.get_mass_mat(envs_idx=[1])[0].numpy(), want, rtol=1e-12, atol=1e-15)
+    arm.links[3].set_mass(2.0, envs_idx=[1])
+    with pytest.raises(ValueError, match="differ"):
+        arm.get_mass_mat()
