@@ -118,6 +118,8 @@ class Sim:
         """Reverse of ``kinematics``: (qpos_bar, qvel_bar, params_bar)."""
     def contacts(self, env: int) -> List[Dict[str, Any]]:
         """Dicts with geom1 geom2 body1 body2 pos normal dist force (world, on geom2) force_normal."""
+    def geom_aabbs(self, qpos: F64) -> F64:
+        """(n_envs, ngeom, 2, 3): every geom's world bounding box, min then max."""
     def mass_matrix(self, qpos: np.ndarray) -> np.ndarray:
         """M(q) (nv, nv) with env 0's parameters, armature included."""
     def inverse_dynamics(self, qpos: np.ndarray, qvel: np.ndarray, qacc: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ import enum
 import uuid
 from typing import TYPE_CHECKING, Dict, List, Optional
 
+import numpy as np
 import torch
 
 from . import _globals
@@ -664,6 +665,28 @@ class RigidEntity:
         mats = [torch.from_numpy(scene._native.mass_matrix(q[e].copy()))[d, d] for e in rows_]
         out = torch.stack(mats).to(_globals.tc_float)
         return out if scene._batched else out[0]
+
+    def _aabb(self, visual: bool, envs_idx, what: str) -> torch.Tensor:
+        d = self._built(what)
+        g0, ng = self.geom_start, self._n_geoms
+        vis = np.asarray(d["geom_visual"][g0 : g0 + ng], dtype=bool)
+        pick = vis if visual and vis.any() else ~vis
+        if not pick.any():
+            raise InvalidArgument(f"{what}: entity '{self.name}' has no {'visual' if visual else 'collision'} geoms")
+        scene = self._scene
+        boxes = torch.from_numpy(scene._native.geom_aabbs(scene._qpos.detach().numpy()))[:, g0 : g0 + ng][:, pick]
+        out = torch.stack([boxes[:, :, 0].amin(1), boxes[:, :, 1].amax(1)], dim=1)
+        return self._solver.reading(out, self._solver.select_envs(envs_idx))
+
+    def get_AABB(self, envs_idx=None) -> torch.Tensor:
+        """World axis-aligned bounding box of the entity's collision geoms, ((min xyz), (max
+        xyz)): (2, 3) or (n_envs, 2, 3); a mesh's is its hull's, a plane's infinite where it is
+        unbounded; a reading without gradient."""
+        return self._aabb(False, envs_idx, "get_AABB")
+
+    def get_vAABB(self, envs_idx=None) -> torch.Tensor:
+        """As :meth:`get_AABB`, over the entity's visual geoms (its collision geoms when it has none)."""
+        return self._aabb(True, envs_idx, "get_vAABB")
 
     def zero_all_dofs_velocity(self, envs_idx=None) -> None:
         """Set every dof's velocity to 0."""

@@ -218,3 +218,26 @@ def test_mass_matrix_of_an_entity_matches_mujocos():
     arm.links[3].set_mass(2.0, envs_idx=[1])
     with pytest.raises(ValueError, match="differ"):
         arm.get_mass_mat()
+
+
+def test_aabbs_of_entities(tmp_path):
+    scene = gs.Scene(show_viewer=False)
+    floor = scene.add_entity(gs.morphs.Plane())
+    box = scene.add_entity(gs.morphs.Box(pos=(0.5, 0, 1.0), size=(0.2, 0.4, 0.6), euler=(0, 0, 90)))
+    cube = scene.add_entity(gs.morphs.Mesh(file=cube_obj(tmp_path / "c.obj", 0.1), pos=(0, 2, 1), euler=(0, 0, 45)))
+    arm = scene.add_entity(gs.morphs.URDF(file=franka_urdf(), fixed=True, pos=(3, 0, 0)))
+    scene.build(n_envs=2)
+    aabb = box.get_AABB()
+    assert aabb.shape == (2, 2, 3)
+    # turned 90 degrees about z: x and y extents swap
+    np.testing.assert_allclose(aabb[1].numpy(), [[0.3, -0.1, 0.7], [0.7, 0.1, 1.3]], atol=1e-12)
+    h = 0.1 * np.sqrt(2.0)  # the cube's hull turned 45 degrees
+    np.testing.assert_allclose(cube.get_AABB(envs_idx=[0])[0].numpy(), [[-h, 2 - h, 0.9], [h, 2 + h, 1.1]], atol=1e-9)
+    # the floor: the half-space below z = 0
+    assert floor.get_AABB()[0].tolist() == [[-np.inf] * 3, [np.inf, np.inf, 0.0]]
+    lo, hi = arm.get_AABB()[0]
+    assert 2.5 < float(lo[0]) < 3.0 and float(hi[2]) > 0.8, "the upright arm"
+    vlo, vhi = arm.get_vAABB()[0]
+    assert torch.all(vlo < vhi)
+    box.set_pos(torch.tensor([[0.5, 0.0, 2.0], [0.5, 0.0, 1.0]], dtype=torch.float64))
+    assert float(box.get_AABB()[0, 0, 2]) == pytest.approx(1.7)

@@ -203,6 +203,7 @@ pub fn describe<'py>(py: Python<'py>, m: &Model) -> PyResult<Bound<'py, PyDict>>
         "geom_type",
         m.geom_type.iter().map(|t| t.name()).collect::<Vec<_>>(),
     )?;
+    d.set_item("geom_visual", m.geom_visual.clone())?;
     d.set_item(
         "geom_size",
         m.geom_size

@@ -100,6 +100,15 @@ impl Sim {
         self.grads(py, &g, false)
     }
 
+    /// Every geom's world axis-aligned bounding box at the positions qpos (n_envs, nq):
+    /// (n_envs, ngeom, 2, 3), min then max (a plane's infinite where it is unbounded).
+    fn geom_aabbs<'py>(&self, py: Python<'py>, qpos: Arr2<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let (n, nq, _) = self.shape();
+        let q = values(&qpos, "qpos", &[n, nq])?;
+        let x = detached(py, || self.inner.geom_aabbs(&q))?;
+        Ok(array(py, &[n, self.inner.model.ngeom, 2, 3], x))
+    }
+
     /// Every tendon's length at the positions qpos (n_envs, nq): (n_envs, ntendon).
     fn tendon_lengths<'py>(&self, py: Python<'py>, qpos: Arr2<'py>) -> PyResult<Bound<'py, PyAny>> {
         let (n, nq, _) = self.shape();

@@ -52,6 +52,19 @@ pub fn link_states(
     }
 }
 
+/// Every geom's world axis-aligned bounding box at `q` into `out` (ngeom x 6: min xyz, max
+/// xyz; a plane's infinite but along a world axis its normal is aligned with, a mesh's its
+/// hull's). `q` must have normalized quaternion blocks.
+pub fn geom_aabbs(model: &Model, params: &Params, q: &[f64], data: &mut Data, out: &mut [f64]) {
+    pipeline::kinematics(model, params, q, data);
+    for (g, r) in out.chunks_mut(6).enumerate().take(model.ngeom) {
+        let (lo, hi) =
+            crate::collision::aabb(&crate::detect::geom_shape(model, g), &data.geom_frame(g));
+        r[..3].copy_from_slice(lo.as_slice());
+        r[3..].copy_from_slice(hi.as_slice());
+    }
+}
+
 /// Every tendon's length at `q` into `out` (ntendon): a fixed tendon's `sum c q`, a spatial
 /// tendon's path ([`crate::tendon`]). `q` must have normalized quaternion blocks.
 pub fn tendon_lengths(model: &Model, params: &Params, q: &[f64], data: &mut Data, out: &mut [f64]) {

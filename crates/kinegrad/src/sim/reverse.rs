@@ -146,6 +146,22 @@ impl Sim {
         Ok(rows.concat())
     }
 
+    /// Every geom's world bounding box at the positions `q` (n_envs, nq):
+    /// (n_envs, ngeom, 6), see [`readings::geom_aabbs`].
+    pub fn geom_aabbs(&self, q: &[f64]) -> Result<Vec<f64>> {
+        let (n, nq, ng) = (self.n_envs(), self.model.nq, self.model.ngeom);
+        check_rows("qpos", q, n, nq)?;
+        let model = &*self.model;
+        let rows = self.map_envs(|i, e, d| {
+            let mut qi = q[i * nq..(i + 1) * nq].to_vec();
+            crate::state::normalize_quaternions(model, &mut qi);
+            let mut out = vec![0.0; ng * 6];
+            readings::geom_aabbs(model, &e.params, &qi, d, &mut out);
+            Ok(out)
+        })?;
+        Ok(rows.concat())
+    }
+
     /// Reverse of [`Sim::link_states`] given the readings' adjoints `bar` (n_envs, nbody, 13).
     pub fn link_states_vjp(&self, q: &[f64], v: &[f64], bar: &[f64]) -> Result<Vec<StepGrad>> {
         let (n, nq, nv, nb) = (
