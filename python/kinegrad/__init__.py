@@ -20,6 +20,7 @@ import random
 import warnings
 from typing import Any, Optional
 
+import numpy as np
 import torch
 
 from . import _globals, materials, morphs, options, surfaces, tools, utils
@@ -35,7 +36,7 @@ __all__ = [
     "options", "morphs", "materials", "surfaces", "tools", "Camera", "Scene", "SimState", "RigidEntity", "RigidLink",
     "RigidJoint", "JOINT_TYPE", "constraint_solver", "integrator", "logger", "utils",
     "Tensor", "tensor", "zeros", "ones", "rand", "randn", "from_numpy", "from_torch", "tc_int",
-    "GenesisException",
+    "GenesisException", "EPS", "backend",
 ]
 
 
@@ -48,6 +49,9 @@ class _Backend(enum.Enum):
 
 
 cpu, gpu, cuda, metal, vulkan = _Backend.cpu, _Backend.gpu, _Backend.cuda, _Backend.metal, _Backend.vulkan
+#: Genesis's ``gs.EPS`` and ``gs.backend``, set by :func:`init` (None before)
+EPS: Optional[float] = None
+backend: Optional[_Backend] = None
 
 
 class constraint_solver(enum.Enum):
@@ -75,6 +79,7 @@ def init(
     seed: Optional[int] = None,
     logging_level: Optional[Any] = None,
     debug: bool = False,
+    eps: float = 1e-15,
     **kwargs: Any,
 ) -> None:
     """Initialize kinegrad: precision "32" or "64" sets ``gs.tc_float`` (the dtype of every reading),
@@ -97,6 +102,10 @@ def init(
     if _globals.initialized:
         logger.debug("init: already initialized; updating settings")
     _globals.precision = precision
+    # Genesis's gs.EPS (a small number at least the float type's resolution, for user code's
+    # guards) and gs.backend (``backend`` is this function's argument: set through globals())
+    eps_floor = float(np.finfo(np.float64 if precision == "64" else np.float32).eps)
+    globals().update(EPS=max(float(eps), eps_floor), backend=cpu)
     _globals.tc_float = torch.float64 if precision == "64" else torch.float32
     _globals.seed = seed
     if seed is not None:
@@ -111,11 +120,10 @@ def init(
 def destroy() -> None:
     """Forget the settings made by ``init``."""
     _globals.initialized = False
+    globals().update(EPS=None, backend=None)
 
 
 def _np_float():
-    import numpy as np
-
     return np.float64 if _globals.precision == "64" else np.float32
 
 

@@ -44,3 +44,43 @@ class Rough(Default):
 
 class Plastic(Default):
     """Alias of Default."""
+
+
+class Reflective(Default):
+    """Alias of Default."""
+
+
+class Collision(Default):
+    """Alias of Default."""
+
+
+class Glass(Default):
+    """Alias of Default."""
+
+
+class Water(Default):
+    """Alias of Default."""
+
+
+class Metal(Default):
+    """Alias of Default."""
+
+
+class Iron(Default):
+    """Alias of Default."""
+
+
+class Aluminium(Default):
+    """Alias of Default."""
+
+
+class Copper(Default):
+    """Alias of Default."""
+
+
+class Gold(Default):
+    """Alias of Default."""
+
+
+class Emission(Default):
+    """Alias of Default."""

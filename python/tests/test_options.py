@@ -147,3 +147,12 @@ def test_errors_are_genesis_exceptions_and_their_builtin_types(tmp_path):
     with pytest.raises(gs.GenesisException, match="bad.xml") as e:  # raised by the engine
         scene.build()
     assert isinstance(e.value, ValueError)
+
+
+def test_eps_backend_and_surface_aliases():
+    gs.init(precision="64", logging_level="warning")
+    assert gs.EPS == 1e-15 and gs.backend == gs.cpu
+    gs.init(precision="32", logging_level="warning", eps=1e-12)
+    assert gs.EPS == pytest.approx(1.1920929e-07)
+    gs.init(precision="64", logging_level="warning")
+    assert gs.surfaces.Reflective(color=(1, 0, 0)).color == (1.0, 0.0, 0.0)
