@@ -69,6 +69,26 @@ impl SceneBuilder {
     }
 }
 
+impl SceneBuilder {
+    /// Place an MJCF entity (its roots keep the joints the file gives them) with Genesis's
+    /// file-morph options.
+    fn place_mjcf(
+        &mut self,
+        spec: kinegrad::Result<EntitySpec>,
+        at: ([f64; 3], [f64; 4]),
+        friction: Option<f64>,
+        collision: bool,
+        default_armature: Option<f64>,
+    ) -> PyResult<(usize, Vec<String>)> {
+        let opts = EntityOptions {
+            friction,
+            masks: masks(collision, None, None),
+            default_armature,
+        };
+        self.place(spec, at, BaseMode::AsIs, opts)
+    }
+}
+
 /// `collision=False` as collision bitmasks (none), else the masks given (or the file's).
 fn masks(collision: bool, contype: Option<u32>, conaffinity: Option<u32>) -> Option<(u32, u32)> {
     if !collision {
@@ -187,17 +207,8 @@ impl SceneBuilder {
         collision: bool,
         default_armature: Option<f64>,
     ) -> PyResult<(usize, Vec<String>)> {
-        let opts = EntityOptions {
-            friction,
-            masks: masks(collision, None, None),
-            default_armature,
-        };
-        self.place(
-            mjcf::load(Path::new(path), scale),
-            (pos, quat),
-            BaseMode::AsIs,
-            opts,
-        )
+        let spec = mjcf::load(Path::new(path), scale);
+        self.place_mjcf(spec, (pos, quat), friction, collision, default_armature)
     }
 
     /// Load MJCF text (`path` names it in errors and anchors its relative paths), keeping the
@@ -215,13 +226,8 @@ impl SceneBuilder {
         collision: bool,
         default_armature: Option<f64>,
     ) -> PyResult<(usize, Vec<String>)> {
-        let opts = EntityOptions {
-            friction,
-            masks: masks(collision, None, None),
-            default_armature,
-        };
         let spec = mjcf::load_str(text, Path::new(path), scale);
-        self.place(spec, (pos, quat), BaseMode::AsIs, opts)
+        self.place_mjcf(spec, (pos, quat), friction, collision, default_armature)
     }
 
     /// Add a primitive: kind in plane (dims = normal), box (full sizes), sphere (radius),

@@ -10,7 +10,7 @@ use kinegrad::fd::{params_axpy, params_dot};
 use kinegrad::math::Pose;
 use kinegrad::model::builder::BaseMode;
 use kinegrad::model::{mjcf, Integrator, ModelBuilder};
-use kinegrad::{Control, Data, Model, State, StepCarry};
+use kinegrad::{Data, Model, State, StepCarry};
 
 mod common;
 
@@ -36,15 +36,7 @@ fn kinds(model: &Model, s0: &State, steps: usize) -> Vec<&'static str> {
     let (mut d, mut s, mut carry) = (Data::new(model), s0.clone(), StepCarry::new(model));
     let mut seen = Vec::new();
     for _ in 0..steps {
-        kinegrad::pipeline::step(
-            model,
-            &model.params0,
-            &mut s,
-            &Control::new(model),
-            &mut carry,
-            &mut d,
-        )
-        .unwrap();
+        common::step_unforced(model, &mut s, &mut carry, &mut d);
         for c in &d.contacts {
             let k = match c.point.feature.kind {
                 FeatureKind::CapsuleBox { second: false, .. } => "capsule-box first",

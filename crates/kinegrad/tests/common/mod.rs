@@ -246,3 +246,13 @@ pub fn final_loss(
     .unwrap();
     (loss, Some(g))
 }
+
+/// One unforced step (every control channel at rest) with the model's own parameters.
+pub fn step_unforced(
+    model: &Model,
+    s: &mut State,
+    carry: &mut kinegrad::StepCarry,
+    d: &mut kinegrad::Data,
+) {
+    kinegrad::pipeline::step(model, &model.params0, s, &Control::new(model), carry, d).unwrap();
+}
