@@ -97,7 +97,7 @@ def _mask(name: str, value) -> Optional[int]:
     return int(value)
 
 
-#: Genesis morph options kinegrad accepts without effect, and why (warned once each when given)
+#: Genesis morph options kinegrad accepts without effect, and why (each warned about when given)
 _NO_EFFECT = {
     "batch_fixed_verts": "kinegrad keeps one copy of a fixed entity's geometry for every env",
     "decimate": "kinegrad collides with the convex hull of a collision mesh and draws it as written",

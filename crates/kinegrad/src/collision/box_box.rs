@@ -11,12 +11,12 @@
 //! face's depth (then the face's manifold is kept). One deliberate difference: on a tie within
 //! a relative 1e-9 between a face of A and a face of B, A's face is the reference.
 
-use super::{emit1, emit2, sgn, BoxPlane, ContactPoint, Feature, FeatureKind, IncPoint, RefFace};
+use super::{
+    emit1, emit2, sgn, BoxPlane, ContactPoint, Feature, FeatureKind, IncPoint, RefFace, MINVAL,
+};
 use crate::math::dual::{self, Real};
 use crate::math::{Pose, Vec3};
 
-/// MuJoCo's `mjMINVAL`.
-const MINVAL: f64 = 1e-15;
 /// Slack of the separation tests, times the summed half sizes (MuJoCo's `mjBOXBOX_SEPEPS`).
 const SEPEPS: f64 = 1e-13;
 /// `sin^2` of the angle below which two edges are parallel (`mjBOXBOX_PAREPS`).

@@ -1,6 +1,6 @@
 //! Sphere-box and capsule-box.
 
-use super::{emit2, sgn, ContactPoint, Core, Feature, FeatureKind, IncPoint, RefFace};
+use super::{emit2, sgn, ContactPoint, Core, Feature, FeatureKind, IncPoint, RefFace, MINVAL};
 use crate::math::dual::{self, Real};
 use crate::math::{Pose, Vec3};
 
@@ -85,9 +85,6 @@ pub fn sphere_box(
     let (q, n, d, kind) = ball_box_f(&ps.pos, &Vec3::zeros(), r, pb, half);
     emit2(out, margin, q, n, d, kind);
 }
-
-/// MuJoCo's `mjMINVAL`.
-const MINVAL: f64 = 1e-15;
 
 /// `|x|` on any [`Real`].
 fn abs<T: Real>(x: T) -> T {

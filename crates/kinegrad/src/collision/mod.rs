@@ -347,6 +347,8 @@ pub enum FeatureKind {
     },
 }
 
+pub(crate) use crate::math::MINVAL;
+
 /// Canonical order used by the dispatcher.
 fn rank(s: &Shape) -> u8 {
     match s {

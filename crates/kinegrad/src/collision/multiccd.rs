@@ -44,7 +44,7 @@
 
 use super::convex::{cut_label, Lbl};
 use super::gjk::{core_vertex, Placed, SVert, NO_VERTEX};
-use super::{ContactPoint, Feature, FeatureKind, IncPoint, RefFace, Shape};
+use super::{ContactPoint, Feature, FeatureKind, IncPoint, RefFace, Shape, MINVAL};
 use crate::math::Vec3;
 
 /// Two face normals face each other when their dot product is below minus this (MuJoCo's
@@ -52,8 +52,6 @@ use crate::math::Vec3;
 const FACE_TOL: f64 = 0.996;
 /// An edge lies in a face when `|edge . normal|` is below this (MuJoCo's `mjEDGE_TOL`).
 const EDGE_TOL: f64 = 0.0888;
-/// MuJoCo's `mjMINVAL`: the half-space test's slack.
-const MINVAL: f64 = 1e-15;
 
 /// A face a feature lies on: its world normal and which face (box face 0..6 in MuJoCo's order
 /// +x, -x, +y, -y, +z, -z, or hull polygon).

@@ -21,8 +21,8 @@ use crate::math::{Force, Mat3, Vec3};
 use crate::model::{Model, Params};
 use std::f64::consts::PI;
 
-/// MuJoCo's `mjMINVAL`: lighter bodies feel no fluid, and the box sides' floor.
-pub const MINVAL: f64 = 1e-15;
+/// Lighter bodies feel no fluid; the box sides' floor.
+pub use crate::math::MINVAL;
 
 /// Whether the medium acts at all (a density or a viscosity).
 pub fn active(params: &Params) -> bool {

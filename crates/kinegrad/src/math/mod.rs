@@ -7,6 +7,10 @@
 //! Keeping every body in one frame removes the per-joint transforms from the
 //! recursions and makes their adjoints short.
 
+/// MuJoCo's smallest meaningful value (`mjMINVAL`): the slack of its tests and the floor of
+/// its divisions, which kinegrad's reproductions of MuJoCo's rules take with it.
+pub const MINVAL: f64 = 1e-15;
+
 pub mod dual;
 pub mod spatial;
 

@@ -278,8 +278,7 @@ fn hull_mass_props(hull: &ConvexHull, density: f64) -> MassProps {
     MassProps { mass, com, inertia }
 }
 
-/// MuJoCo's smallest meaningful value (`mjMINVAL`).
-pub const MINVAL: f64 = 1e-15;
+pub use crate::math::MINVAL;
 
 /// Principal moments (ascending) of a rotational inertia, or why it is not one: it must be
 /// finite, symmetric and positive semi-definite (within rounding: a moment below zero by less

@@ -20,8 +20,7 @@ use super::{GeomType, Model, Tendon};
 use crate::math::dual::{cross, dot, norm, scale, sub, Real};
 use crate::math::{Mat3, Motion, Vec3};
 
-/// MuJoCo's `mjMINVAL`.
-const MINVAL: f64 = 1e-15;
+use crate::math::MINVAL;
 
 /// A 3-vector of [`Real`]s.
 pub type V3<T> = [T; 3];
