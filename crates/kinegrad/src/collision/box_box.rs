@@ -178,7 +178,7 @@ pub fn box_box(
             let n = if pos12[j] >= 0.0 { b[j] } else { -b[j] };
             face_contacts(&p2.pos, &b, h2, j, &p1.pos, &a, h1, &n, margin, false, out)
         }
-        Axis::Edge(i, j) => edge_contact(p1, &a, h1, i, p2, &b, h2, j, septol, margin, out),
+        Axis::Edge(i, j) => edge_contact(p1, &a, h1, i, p2, &b, h2, j, margin, out),
     }
 }
 
@@ -195,7 +195,6 @@ fn edge_contact(
     b: &[Vec3; 3],
     h2: &Vec3,
     j: usize,
-    septol: f64,
     margin: f64,
     out: &mut Vec<ContactPoint>,
 ) {
@@ -273,7 +272,8 @@ fn edge_contact(
         return;
     };
     let dist = n.dot(&(q2 - q1));
-    if dist > septol || dist >= margin {
+    // (MuJoCo also drops it beyond its slackened margin, which this implies)
+    if dist >= margin {
         return;
     }
     out.push(ContactPoint {
