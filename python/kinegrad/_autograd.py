@@ -10,6 +10,8 @@
 - :class:`RolloutFunction`: ``scene.rollout(controls)``, T steps as one node; each env
   runs its horizon as one parallel native task. With ``checkpoint=K`` the tape keeps
   every K-th state and the native reverse pass recomputes the others.
+- :class:`SegmentActFunction`, :class:`RolloutActFunction`: the same for a model with
+  activation states (actuator dynamics), which are then an input and an output of the node.
 - :class:`StepFunction`: one functional step (q, v, target, *params) -> (q', v') through
   ``Sim.step_functional`` / ``Sim.step_vjp``, the unit the gradchecks exercise.
 - :class:`KinematicsFunction`: body poses and velocities of a state (readings);
@@ -171,7 +173,8 @@ class SceneLink:
 
 
 class StepFunction(torch.autograd.Function):
-    """(qpos, qvel, target, *params) -> (qpos', qvel') for one scene.step()."""
+    """(qpos, qvel, target, *params) -> (qpos', qvel') for one scene.step() (a model's
+    activations, if it has any, start at zero and are not an output)."""
 
     @staticmethod
     def forward(ctx, scene, step, snap, mode, q, v, target, names, *params):
@@ -179,7 +182,7 @@ class StepFunction(torch.autograd.Function):
         snap = _snap_with(snap, names, params)
         scene._sync_params(snap)
         try:
-            qn, vn = scene._native.step_functional(_np(q), _np(v), _mode_np(mode), _np(target), 1)
+            qn, vn, _ = scene._native.step_functional(_np(q), _np(v), _mode_np(mode), _np(target), 1)
         except (ValueError, RuntimeError) as e:
             raise type(e)(f"scene.step (step {step}): {e}") from None
         ctx.link, ctx.step, ctx.snap, ctx.names = scene._link, step, snap, tuple(names)
@@ -197,7 +200,7 @@ class StepFunction(torch.autograd.Function):
         with link.lock:  # the native sim is the scene's: not while another thread uses it
             link.sync_params(ctx.snap)
             try:
-                qb, vb, tb, pb = link.native.step_vjp(_np(q), _np(v), _mode_np(mode), _np(target), gq, gv)
+                qb, vb, tb, pb, _ = link.native.step_vjp(_np(q), _np(v), _mode_np(mode), _np(target), gq, gv)
             except (ValueError, RuntimeError) as e:
                 raise type(e)(f"backward of step {ctx.step}: {e}") from None
         qb, vb, tb = torch.from_numpy(qb), torch.from_numpy(vb), torch.from_numpy(tb)
@@ -283,23 +286,24 @@ def _check_seed(step: int, what: str, g) -> None:
         )
 
 
-def _tape_backward(link, t0, T, tape, names, q0, q_bar=None, v_bar=None, traj_q_bar=None, traj_v_bar=None, mode=None, U=None):
+def _tape_backward(link, t0, T, tape, names, q0, q_bar=None, v_bar=None, traj_q_bar=None, traj_v_bar=None, mode=None, U=None, act_bar=None):
     """Run the native reverse pass over ``tape`` (steps t0..t0+T-1 from the state whose qpos is
     ``q0``) seeded with the float64 numpy gradients of the final state (``q_bar``, ``v_bar``,
-    (N, nq), (N, nv)) or of every step's state (``traj_q_bar``, ``traj_v_bar``, (N, T, k));
-    returns numpy (q0_bar, v0_bar, U_bar (N, T, nv)) and [param grads in ``names`` order] and
-    records the per-step gradient norms. A NaN or inf seed is reported naming the step."""
+    ``act_bar``, (N, nq), (N, nv), (N, na)) or of every step's state (``traj_q_bar``,
+    ``traj_v_bar``, (N, T, k)); returns numpy (q0_bar, v0_bar, U_bar (N, T, nv)), [param grads
+    in ``names`` order] and act0_bar (N, na), and records the per-step gradient norms. A NaN or
+    inf seed is reported naming the step."""
     clip = link.grad_clip
     failed = None
     try:
-        qb, vb, ub, pb, norms = tape.vjp(
-            _np(q0), q_bar, v_bar, traj_q_bar, traj_v_bar, None if clip is None else float(clip), mode, U, names
+        qb, vb, ub, pb, norms, ab = tape.vjp(
+            _np(q0), q_bar, v_bar, traj_q_bar, traj_v_bar, None if clip is None else float(clip), mode, U, names, act_bar
         )
     except (ValueError, RuntimeError) as e:
         failed = e
     if failed is not None:  # (raised outside the except block: the native error is not chained)
         # the native pass refuses a non-finite seed; name the step and the entry
-        for what, g, gt in (("qpos", q_bar, traj_q_bar), ("dofs_vel", v_bar, traj_v_bar)):
+        for what, g, gt in (("qpos", q_bar, traj_q_bar), ("dofs_vel", v_bar, traj_v_bar), ("activations", act_bar, None)):
             if g is not None:
                 _check_seed(t0 + T - 1, what, g)
             elif gt is not None:
@@ -309,7 +313,7 @@ def _tape_backward(link, t0, T, tape, names, q0, q_bar=None, v_bar=None, traj_q_
         raise GenesisRuntimeError(f"backward of steps {t0}..{t0 + T - 1}: {failed}")
     # per-step norm over the envs (one env: its own)
     link.trace_add(t0, norms[0] if norms.shape[0] == 1 else np.sqrt((norms * norms).sum(axis=0)))
-    return qb, vb, ub, _param_grads(names, pb)
+    return qb, vb, ub, _param_grads(names, pb), ab
 
 
 class Segment:
@@ -350,9 +354,35 @@ class SegmentFunction(torch.autograd.Function):
         T = len(seg.tape)
         n = q0.shape[0]
         gq, gv = _seed_np(gq, (n, q0.shape[1])), _seed_np(gv, (n, link.native.nv))
-        qb, vb, ub, pg = _tape_backward(link, t0, T, seg.tape, names, q0, q_bar=gq, v_bar=gv, mode=seg.mode, U=seg.ctrl)
+        qb, vb, ub, pg, _ = _tape_backward(link, t0, T, seg.tape, names, q0, q_bar=gq, v_bar=gv, mode=seg.mode, U=seg.ctrl)
         ub = None if ctx.u_shape is None else _sum_to(ub, ctx.u_shape)
         return (None, torch.from_numpy(qb), torch.from_numpy(vb), ub, *pg)
+
+
+class SegmentActFunction(torch.autograd.Function):
+    """:class:`SegmentFunction` of a model with activation states (actuator dynamics):
+    (qpos0, qvel0, act0, U or None, *params) -> (qpos_T, qvel_T, act_T). ``run`` as there, with
+    ``act_end`` (numpy) appended."""
+
+    @staticmethod
+    def forward(ctx, run, q0, v0, a0, U, *params):
+        ctx.run = run
+        ctx.u_shape = None if U is None else U.shape
+        ctx.save_for_backward(q0)
+        return torch.from_numpy(run[3]), torch.from_numpy(run[4]), torch.from_numpy(run[6])
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, gq, gv, ga):
+        (q0,) = ctx.saved_tensors  # raises torch's error on a second backward without retain_graph
+        link, t0, seg, _, _, names, a_end = ctx.run
+        T = len(seg.tape)
+        n = q0.shape[0]
+        gq, gv = _seed_np(gq, (n, q0.shape[1])), _seed_np(gv, (n, link.native.nv))
+        ga = _seed_np(ga, a_end.shape)
+        qb, vb, ub, pg, ab = _tape_backward(link, t0, T, seg.tape, names, q0, q_bar=gq, v_bar=gv, mode=seg.mode, U=seg.ctrl, act_bar=ga)
+        ub = None if ctx.u_shape is None else _sum_to(ub, ctx.u_shape)
+        return (None, torch.from_numpy(qb), torch.from_numpy(vb), torch.from_numpy(ab), ub, *pg)
 
 
 def rollout_native(scene, t0: int, mode: np.ndarray, Un: np.ndarray, trajectory: bool, record: bool, stride: int, start):
@@ -400,8 +430,41 @@ class RolloutFunction(torch.autograd.Function):
         else:
             gQ, gV = _seed_np(gQ, (n,) + shq), _seed_np(gV, (n,) + shv)
         if trajectory:
-            qb, vb, ub, pg = _tape_backward(*back, traj_q_bar=gQ, traj_v_bar=gV, mode=mode, U=Un)
+            qb, vb, ub, pg, _ = _tape_backward(*back, traj_q_bar=gQ, traj_v_bar=gV, mode=mode, U=Un)
         else:
-            qb, vb, ub, pg = _tape_backward(*back, q_bar=gQ, v_bar=gV, mode=mode, U=Un)
+            qb, vb, ub, pg, _ = _tape_backward(*back, q_bar=gQ, v_bar=gV, mode=mode, U=Un)
         ub = _sum_to(ub, U.shape)  # U (T, nv): the same controls for every env
         return (None, torch.from_numpy(qb), torch.from_numpy(vb), ub, *pg)
+
+
+class RolloutActFunction(torch.autograd.Function):
+    """:class:`RolloutFunction` of a model with activation states: (qpos0, qvel0, act0, controls,
+    *params) -> (qpos, qvel, act_T), the activations after the last step (N, na); ``run`` as
+    there (``unbatched`` must be False)."""
+
+    @staticmethod
+    def forward(ctx, run, q0, v0, a0, U, *params):
+        scene, t0, mode, checkpoint, trajectory, Un, start, names, _ = run
+        Q, V, tape = rollout_native(scene, t0, mode, Un, trajectory, True, checkpoint or 1, start)
+        A = scene._native.get_act()
+        ctx.run, ctx.tape = (scene._link,) + run[1:], tape
+        scene._keep_tape(tape)
+        ctx.save_for_backward(U, q0)
+        return torch.from_numpy(Q), torch.from_numpy(V), torch.from_numpy(A)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, gQ, gV, gA):
+        U, q0 = ctx.saved_tensors  # raises torch's error on a second backward without retain_graph
+        link, t0, mode, _, trajectory, Un, _, names, _ = ctx.run
+        (n, nq), T, nv = q0.shape, Un.shape[1], Un.shape[2]
+        back = (link, t0, T, ctx.tape, names, q0)
+        shq, shv = ((T, nq), (T, nv)) if trajectory else ((nq,), (nv,))
+        gQ, gV = _seed_np(gQ, (n,) + shq), _seed_np(gV, (n,) + shv)
+        gA = _seed_np(gA, (n, link.native.na))
+        if trajectory:
+            qb, vb, ub, pg, ab = _tape_backward(*back, traj_q_bar=gQ, traj_v_bar=gV, mode=mode, U=Un, act_bar=gA)
+        else:
+            qb, vb, ub, pg, ab = _tape_backward(*back, q_bar=gQ, v_bar=gV, mode=mode, U=Un, act_bar=gA)
+        ub = _sum_to(ub, U.shape)
+        return (None, torch.from_numpy(qb), torch.from_numpy(vb), torch.from_numpy(ab), ub, *pg)

@@ -99,6 +99,12 @@ class Sim:
         """(n_envs, nv)"""
     def get_time(self) -> List[float]: ...
     def set_state(self, qpos: F64, qvel: F64, time: Optional[float] = None) -> None: ...
+    @property
+    def na(self) -> int:
+        """Activation states (the control channels with actuator dynamics, MuJoCo's dyntype)."""
+    def get_act(self) -> F64:
+        """(n_envs, na), in the channels' target units."""
+    def set_act(self, act: F64) -> None: ...
     def set_control(self, mode: npt.NDArray[np.int8], target: F64) -> None:
         """mode (n_envs, nv): 0 force, 1 position (PD), 2 velocity; target (n_envs, nv)."""
     def step(self, nsteps: int = 1) -> None:
@@ -107,13 +113,15 @@ class Sim:
         """Every body's reading (n_envs, nbody, LINK_STATE): position, quaternion wxyz, linear velocity of the
         body origin and angular velocity, world frame, at the offsets and lengths LINK_FIELDS."""
     def step_functional(
-        self, qpos: F64, qvel: F64, mode: npt.NDArray[np.int8], target: F64, nsteps: int = 1
-    ) -> Tuple[F64, F64]:
-        """Step copies of the given states (the stored env states are untouched); quaternions normalized first."""
+        self, qpos: F64, qvel: F64, mode: npt.NDArray[np.int8], target: F64, nsteps: int = 1, act: Optional[F64] = None
+    ) -> Tuple[F64, F64, F64]:
+        """Step copies of the given states (the stored env states are untouched); quaternions normalized first.
+        Returns (qpos, qvel, act)."""
     def step_vjp(
-        self, qpos_in: F64, qvel_in: F64, mode: npt.NDArray[np.int8], target: F64, qpos_out_bar: F64, qvel_out_bar: F64
-    ) -> Tuple[F64, F64, F64, Dict[str, F64]]:
-        """Reverse of one step: (qpos_bar, qvel_bar, target_bar, params_bar name -> (n_envs, *shape))."""
+        self, qpos_in: F64, qvel_in: F64, mode: npt.NDArray[np.int8], target: F64, qpos_out_bar: F64, qvel_out_bar: F64,
+        act_in: Optional[F64] = None, act_out_bar: Optional[F64] = None,
+    ) -> Tuple[F64, F64, F64, Dict[str, F64], F64]:
+        """Reverse of one step: (qpos_bar, qvel_bar, target_bar, params_bar name -> (n_envs, *shape), act_bar)."""
     def kinematics_vjp(self, qpos: F64, qvel: F64, bar: F64) -> Tuple[F64, F64, Dict[str, F64]]:
         """Reverse of ``kinematics``: (qpos_bar, qvel_bar, params_bar)."""
     def contacts(self, env: int) -> List[Dict[str, Any]]:

@@ -43,6 +43,7 @@ def rollout(scene, controls, checkpoint: Optional[int], trajectory: bool):
     scene._flush()
     # a state written since the last native call goes with the rollout call itself
     start = None if scene._st.synced else scene._st.start_np(_autograd._np)
+    scene._push_act()  # activations written since the last native call
     if not scene._params.synced():
         scene._params.sync()
     grad = scene._grad and torch.is_grad_enabled()
@@ -54,15 +55,20 @@ def rollout(scene, controls, checkpoint: Optional[int], trajectory: bool):
     mode = ctl.current_mode() if ctl.writes else ctl.mode
     t0, T = scene.t, Un.shape[1]
     try:
-        q0, v0 = scene._st.q, scene._st.v
-        if grad and (U.requires_grad or names or q0.requires_grad or v0.requires_grad):
+        q0, v0, a0 = scene._st.q, scene._st.v, scene._st.a
+        if grad and (U.requires_grad or names or q0.requires_grad or v0.requires_grad or (a0 is not None and a0.requires_grad)):
             ck = None if checkpoint is None else int(checkpoint)
-            unbatched = not scene._batched and _globals.tc_float is torch.float64
+            unbatched = a0 is None and not scene._batched and _globals.tc_float is torch.float64
             run = (scene, t0, mode, ck, bool(trajectory), Un, start, names, unbatched)
-            Q, V = _autograd.RolloutFunction.apply(run, q0, v0, U, *params)
+            if a0 is None:
+                Q, V = _autograd.RolloutFunction.apply(run, q0, v0, U, *params)
+            else:  # the activations are an input and an output of the node
+                Q, V, scene._st.a = _autograd.RolloutActFunction.apply(run, q0, v0, a0, U, *params)
         else:  # nothing to differentiate: no node, no tape
             Q, V = (torch.from_numpy(a) for a in _autograd.rollout_native(scene, t0, mode, Un, bool(trajectory), False, 1, start)[:2])
             unbatched = False
+            if a0 is not None:
+                scene._st.a = torch.from_numpy(scene._native.get_act())
     except ValueError:
         if start is not None:
             _autograd.check_inputs(t0, [("qpos", scene._st.q), ("dofs_vel", scene._st.v)])  # names a NaN entry

@@ -51,10 +51,13 @@ class StateStore:
     (often never: a reset replaces them); after any rollout the versions of the tensors the
     caller got are watched (see ``_check_rollout_state``)."""
 
-    __slots__ = ("_qb", "_vb", "_qu", "_vu", "_qw", "_vw", "synced", "np", "time")
+    __slots__ = ("_qb", "_vb", "_qu", "_vu", "_qw", "_vw", "synced", "np", "time", "a", "a_dirty")
 
-    def __init__(self, q: torch.Tensor, v: torch.Tensor):
+    def __init__(self, q: torch.Tensor, v: torch.Tensor, a: Optional[torch.Tensor] = None):
         self._qb, self._vb = q, v
+        #: the activations (N, na) of a model with actuator dynamics, else None; ``a_dirty``:
+        #: written from Python and not yet given to the native sim
+        self.a, self.a_dirty = a, False
         self._qu = self._vu = self._qw = self._vw = None
         self.synced = True  # the native sim holds (q, v)
         #: (qpos, qvel) as numpy when a write gave them so (the next native call's start)
@@ -87,12 +90,14 @@ class StateStore:
     def v(self, v: torch.Tensor) -> None:
         self._vb, self._vu, self._vw = v, None, None
 
-    def written(self, q=None, v=None, np_qv=None) -> None:
+    def written(self, q=None, v=None, np_qv=None, a=None) -> None:
         """A write from Python: the native sim no longer holds the state."""
         if q is not None:
             self.q = q
         if v is not None:
             self.v = v
+        if a is not None:
+            self.a, self.a_dirty = a, True
         self.synced, self.np = False, np_qv
 
     def ran(self, q: torch.Tensor, v: torch.Tensor, unbatched: bool = False, watch: bool = False) -> None:

@@ -314,7 +314,8 @@ class Scene:
         desc = native.describe()
         self._native = self._link.native = native
         self.sim.rigid_solver._desc = desc
-        self._st = StateStore(torch.from_numpy(native.get_qpos()), torch.from_numpy(native.get_qvel()))
+        act = torch.from_numpy(native.get_act()) if native.na else None  # actuator activations
+        self._st = StateStore(torch.from_numpy(native.get_qpos()), torch.from_numpy(native.get_qvel()), act)
         self._init_q, self._init_v = self._st.q.clone(), self._st.v.clone()  # the state reset() restores
         self._pend = 0  # steps called since the last flush, not run yet (the last ones up to self.t)
         self._pend_grad = True  # torch's grad mode when they were called
@@ -431,10 +432,18 @@ class Scene:
         """Give the native sim the Python state (after a write to it)."""
         try:
             self._native.set_state(*self._st.start_np(_np))
+            self._push_act()
         except ValueError:
             _autograd.check_inputs(self.t, [("qpos", self._st.q), ("dofs_vel", self._st.v)])  # names the entry
             raise
         self._st.synced, self._st.np = True, None
+
+    def _push_act(self) -> None:
+        """Give the native sim the activations written from Python, if any."""
+        st = self._st
+        if st.a_dirty:
+            self._native.set_act(_np(st.a))
+            st.a_dirty = False
 
     def _flush(self) -> None:
         """Run the pending steps (one native call, each env's steps one parallel task) and bring
@@ -447,7 +456,7 @@ class Scene:
         if self._grad and self._pend_grad is not torch.is_grad_enabled():
             with torch.set_grad_enabled(self._pend_grad):
                 return self._flush()
-        q0, v0 = self._st.q, self._st.v  # before anything changes (making a batched view may raise)
+        q0, v0, a0 = self._st.q, self._st.v, self._st.a  # before anything changes (making a batched view may raise)
         self._pend = 0
         t0 = self.t - T
         ctl = self._ctl
@@ -460,7 +469,9 @@ class Scene:
             raise
         self._params.sync()
         names, params = self._params.grad_inputs() if self._grad else ((), ())
-        record = self._grad and (U is not None or bool(names) or q0.requires_grad or v0.requires_grad)
+        record = self._grad and (
+            U is not None or bool(names) or q0.requires_grad or v0.requires_grad or (a0 is not None and a0.requires_grad)
+        )
         try:
             q_end, v_end, tape, done, err = self._native.segment(mode, ctrl, record)
         except BaseException:
@@ -477,9 +488,15 @@ class Scene:
                 seg = _autograd.Segment(tape, mode, ctrl)
                 self._keep_tape(seg)
                 run = (self._link, t0, seg, q_end, v_end, names)
-                self._st.ran(*_autograd.SegmentFunction.apply(run, q0, v0, U, *params))
+                if a0 is None:
+                    self._st.ran(*_autograd.SegmentFunction.apply(run, q0, v0, U, *params))
+                else:  # the activations are an input and an output of the node
+                    q, v, self._st.a = _autograd.SegmentActFunction.apply(run + (self._native.get_act(),), q0, v0, a0, U, *params)
+                    self._st.ran(q, v)
             else:
                 self._st.ran(torch.from_numpy(q_end), torch.from_numpy(v_end))
+                if a0 is not None:
+                    self._st.a = torch.from_numpy(self._native.get_act())
             ctl.ran(mode, ctrl, U)
             self._st.time += self.dt * done
             self._version += 1
@@ -585,7 +602,14 @@ class Scene:
 
     def get_state(self) -> SimState:
         self._require_built("get_state")
-        return SimState(self._qpos, self._qvel, self._st.time, self._batched)
+        return SimState(self._qpos, self._qvel, self._st.time, self._batched, self._act)
+
+    @property
+    def _act(self) -> Optional[torch.Tensor]:
+        """The activations (N, na) of the actuators with dynamics (MuJoCo's ``act``), in the
+        units of their channels' targets; None when the model has none."""
+        self._flush()
+        return self._st.a
 
     def set_state(self, state: SimState) -> None:
         self._require_built("set_state")
@@ -599,6 +623,11 @@ class Scene:
                 f"this scene's {tuple(q.shape)}, {tuple(v.shape)}"
             )
         sq, sv = state._qpos, state._qvel
+        if self._st.a is not None:  # the activations: the state's, or zeros (a state without them)
+            sa = state._act if state._act is not None else torch.zeros_like(self._st.a)
+            if tuple(sa.shape) != tuple(self._st.a.shape):
+                raise InvalidArgument(f"state: activations of shape {tuple(sa.shape)} do not match this scene's {tuple(self._st.a.shape)}")
+            self._st.written(a=sa.clone())
         if sq.requires_grad or sv.requires_grad or sq.dtype is not torch.float64 or sv.dtype is not torch.float64:
             self._st.written(sq.clone(), sv.clone())
         else:  # copies made in numpy, kept for the next native call to start from
@@ -623,5 +652,9 @@ class Scene:
         envs = self.sim.rigid_solver.select_envs(envs_idx)
         q, v = self._qpos.clone(), self._qvel.clone()
         q[envs], v[envs] = src._qpos[envs], src._qvel[envs]
+        if self._st.a is not None:
+            a = self._st.a.clone()
+            a[envs] = 0.0 if src._act is None else src._act[envs]
+            self._st.written(a=a)
         self._set_q(q)
         self._set_v(v)

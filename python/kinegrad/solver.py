@@ -35,10 +35,20 @@ def _plain_coords(nq: int, quat_offset: int):
     return [(k, k) for k in range(quat_offset)] + [(k, k - 1) for k in range(quat_offset + 4, nq)]
 
 class SimState:
-    """A snapshot of the simulation: ``qpos`` (N, nq), ``dofs_vel`` (N, nv), ``time`` (s)."""
+    """A snapshot of the simulation: ``qpos`` (N, nq), ``dofs_vel`` (N, nv), ``time`` (s), and
+    ``act`` (N, na), the activations of actuators with dynamics (None for a model without)."""
 
-    def __init__(self, qpos: torch.Tensor, dofs_vel: torch.Tensor, time: float, batched: bool):
+    def __init__(self, qpos: torch.Tensor, dofs_vel: torch.Tensor, time: float, batched: bool, act=None):
         self._qpos, self._qvel, self.time, self._batched = qpos.clone(), dofs_vel.clone(), float(time), batched
+        self._act = None if act is None else act.clone()
+
+    @property
+    def act(self):
+        """The activations (N, na) or, unbatched, (na,); None for a model without any."""
+        if self._act is None:
+            return None
+        t = self._act.to(_globals.tc_float)
+        return t if self._batched else t[0]
 
     @property
     def qpos(self) -> torch.Tensor:

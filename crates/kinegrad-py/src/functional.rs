@@ -15,8 +15,10 @@ impl Sim {
     /// Step copies of the given states `nsteps` times (the envs are not touched): qpos
     /// (n_envs, nq), qvel (n_envs, nv), mode (n_envs, nv) int8, target (n_envs, nv). The solver
     /// starts cold, so the result is a function of the arguments and the env's parameters
-    /// alone, as is the step `step_vjp` differentiates. Returns (qpos', qvel').
-    #[pyo3(signature = (qpos, qvel, mode, target, nsteps=1))]
+    /// alone, as is the step `step_vjp` differentiates. `act` (n_envs, na): the activations
+    /// (zeros if not given). Returns (qpos', qvel', act').
+    #[pyo3(signature = (qpos, qvel, mode, target, nsteps=1, act=None))]
+    #[allow(clippy::too_many_arguments)]
     fn step_functional<'py>(
         &self,
         py: Python<'py>,
@@ -25,23 +27,33 @@ impl Sim {
         mode: PyReadonlyArrayDyn<'py, i8>,
         target: Arr2<'py>,
         nsteps: usize,
-    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        act: Option<Arr2<'py>>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
         let (n, nq, nv) = self.shape();
+        let na = self.inner.model.na();
         let [q, v] = self.state_args(&qpos, &qvel, ["qpos", "qvel"])?;
         let (m, t) = self.control_args(&mode, &target)?;
+        let a = self.act_arg(&act, "act")?;
         let x = StepInputs {
             q: &q,
             v: &v,
+            act: &a,
             modes: &m,
             targets: &t,
         };
-        let (q, v) = detached(py, || self.inner.step_functional(&x, nsteps))?;
-        Ok((array(py, &[n, nq], q), array(py, &[n, nv], v)))
+        let (q, v, a) = detached(py, || self.inner.step_functional(&x, nsteps))?;
+        Ok((
+            array(py, &[n, nq], q),
+            array(py, &[n, nv], v),
+            array(py, &[n, na], a),
+        ))
     }
 
     /// Reverse of one step from (qpos_in, qvel_in) under (mode, target), given the adjoints of
-    /// the state after the step. Returns (qpos_bar, qvel_bar, target_bar, params_bar) with
+    /// the state after the step (`act_in`, `act_out_bar`: the activations and their adjoint,
+    /// zeros if not given). Returns (qpos_bar, qvel_bar, target_bar, params_bar, act_bar) with
     /// params_bar a dict name -> (n_envs, *shape) array (names as in get_param).
+    #[pyo3(signature = (qpos_in, qvel_in, mode, target, qpos_out_bar, qvel_out_bar, act_in=None, act_out_bar=None))]
     #[allow(clippy::too_many_arguments)]
     fn step_vjp<'py>(
         &self,
@@ -52,6 +64,8 @@ impl Sim {
         target: Arr2<'py>,
         qpos_out_bar: Arr2<'py>,
         qvel_out_bar: Arr2<'py>,
+        act_in: Option<Arr2<'py>>,
+        act_out_bar: Option<Arr2<'py>>,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let [q, v] = self.state_args(&qpos_in, &qvel_in, ["qpos_in", "qvel_in"])?;
         let (m, t) = self.control_args(&mode, &target)?;
@@ -60,14 +74,21 @@ impl Sim {
             &qvel_out_bar,
             ["qpos_out_bar", "qvel_out_bar"],
         )?;
+        let a = self.act_arg(&act_in, "act_in")?;
+        let ab = self.act_arg(&act_out_bar, "act_out_bar")?;
         let x = StepInputs {
             q: &q,
             v: &v,
+            act: &a,
             modes: &m,
             targets: &t,
         };
-        let g = detached(py, || self.inner.step_vjp(&x, &qb, &vb))?;
-        self.grads(py, &g, true)
+        let g = detached(py, || self.inner.step_vjp(&x, &qb, &vb, &ab))?;
+        let mut out = self.grads(py, &g, true)?;
+        let n = self.inner.n_envs();
+        let acts = g.iter().flat_map(|g| g.act.iter().copied()).collect();
+        out.push(array(py, &[n, self.inner.model.na()], acts));
+        Ok(out)
     }
 
     /// Every body's reading at the given states qpos (n_envs, nq), qvel (n_envs, nv):

@@ -74,6 +74,15 @@ impl Sim {
         ])
     }
 
+    /// Every env's given activations (n_envs, na), zeros when not given.
+    pub fn act_arg<'a>(&self, a: &'a Option<Arr2<'_>>, name: &str) -> PyResult<Cow<'a, [f64]>> {
+        let (n, na) = (self.inner.n_envs(), self.inner.model.na());
+        match a {
+            Some(a) => values(a, name, &[n, na]),
+            None => Ok(Cow::Owned(vec![0.0; n * na])),
+        }
+    }
+
     /// Every env's given control: mode (n_envs, nu) int8 and target (n_envs, nu), nu the
     /// control channels (dofs, then tendons).
     pub fn control_args<'a>(
@@ -190,6 +199,28 @@ impl Sim {
     fn nv(&self) -> usize {
         self.inner.model.nv
     }
+    /// Number of activation states (MuJoCo's `na`: the control channels with activation
+    /// dynamics).
+    #[getter]
+    fn na(&self) -> usize {
+        self.inner.model.na()
+    }
+
+    /// Every env's activations (n_envs, na), in the channels' target units.
+    fn get_act<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        array(
+            py,
+            &[self.inner.n_envs(), self.inner.model.na()],
+            self.inner.acts(),
+        )
+    }
+
+    /// Set every env's activations (n_envs, na).
+    fn set_act(&mut self, act: Arr2<'_>) -> PyResult<()> {
+        let a = values(&act, "act", &[self.inner.n_envs(), self.inner.model.na()])?;
+        self.inner.set_acts(&a).map_err(to_py_err)
+    }
+
     #[getter]
     fn nbody(&self) -> usize {
         self.inner.model.nbody

@@ -55,10 +55,11 @@ impl PyTape {
     /// the state adjoint leaving a step is clipped to, per env. `mode` (n_envs, nv) or
     /// (n_envs, T, nv) and `controls` (n_envs, T, nv): the controls of a tape from
     /// `Sim.rollout` or `Sim.segment`, which do not keep them. `params`: the names of the
-    /// parameters whose gradients to return (default: all). Returns (q0_bar, v0_bar,
-    /// controls_bar (n_envs, T, nv), params_bar {name: (n_envs, *shape)}, norms (n_envs, T)).
+    /// parameters whose gradients to return (default: all). `act_bar` (n_envs, na): the
+    /// adjoint of the final activations. Returns (q0_bar, v0_bar, controls_bar (n_envs, T, nv),
+    /// params_bar {name: (n_envs, *shape)}, norms (n_envs, T), act0_bar (n_envs, na)).
     /// Parallel over envs, GIL released.
-    #[pyo3(signature = (q0, q_bar=None, v_bar=None, traj_q_bar=None, traj_v_bar=None, clip=None, mode=None, controls=None, params=None))]
+    #[pyo3(signature = (q0, q_bar=None, v_bar=None, traj_q_bar=None, traj_v_bar=None, clip=None, mode=None, controls=None, params=None, act_bar=None))]
     #[allow(clippy::too_many_arguments)]
     fn vjp<'py>(
         &self,
@@ -72,6 +73,7 @@ impl PyTape {
         mode: Option<PyReadonlyArrayDyn<'py, i8>>,
         controls: Opt3<'py>,
         params: Option<Vec<String>>,
+        act_bar: Opt2<'py>,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let model = &*self.model;
         let (n, nq, nv, t) = (self.tapes.len(), model.nq, model.nv, self.__len__());
@@ -88,6 +90,7 @@ impl PyTape {
             opt_values(&q_bar, "q_bar", &[n, nq])?,
             opt_values(&v_bar, "v_bar", &[n, nv])?,
         );
+        let ab = opt_values(&act_bar, "act_bar", &[n, model.na()])?;
         let tqb = opt_values(&traj_q_bar, "traj_q_bar", &[n, t, nq])?;
         let tvb = opt_values(&traj_v_bar, "traj_v_bar", &[n, t, nv])?;
         let u = opt_values(&controls, "controls", &[n, t, nu])?;
@@ -105,6 +108,7 @@ impl PyTape {
         let seeds = TapeSeeds {
             q: qb.as_deref(),
             v: vb.as_deref(),
+            act: ab.as_deref(),
             traj_q: tqb.as_deref(),
             traj_v: tvb.as_deref(),
         };
@@ -128,6 +132,7 @@ impl PyTape {
             array(py, &[n, t, nu], cat(&|g| &g.1)),
             pd.into_any(),
             array(py, &[n, t], cat(&|g| &g.0.norms)),
+            array(py, &[n, model.na()], cat(&|g| &g.0.act0)),
         ])
     }
 }

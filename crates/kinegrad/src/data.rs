@@ -316,8 +316,9 @@ pub struct Data {
     /// with the geom, and the candidate pairs' indices.
     pub(crate) scratch_boxes: Vec<([f64; 3], [f64; 3], usize)>,
     pub(crate) scratch_pairs: Vec<usize>,
-    /// The step's input (q, v and the carry's warm start), restored if the step fails.
-    pub(crate) scratch_rollback: [Vec<f64>; 3],
+    /// The step's input (q, v, the carry's warm start and the activations), restored if the
+    /// step fails.
+    pub(crate) scratch_rollback: [Vec<f64>; 4],
     /// Runge-Kutta 4's stages of the current substep (empty under the other integrators).
     pub(crate) rk: RkStages,
 }
@@ -441,7 +442,12 @@ impl Data {
             scratch_points: Vec::with_capacity(16),
             scratch_boxes: Vec::new(),
             scratch_pairs: Vec::new(),
-            scratch_rollback: [vec![0.0; model.nq], vec![0.0; nv], vec![0.0; nv]],
+            scratch_rollback: [
+                vec![0.0; model.nq],
+                vec![0.0; nv],
+                vec![0.0; nv],
+                vec![0.0; model.na()],
+            ],
             rk: RkStages::new(model),
         }
     }

@@ -4,7 +4,7 @@ use crate::collision::ContactPoint;
 use crate::constraint::{self, solver};
 use crate::data::{Contact, Data};
 use crate::diagnostics;
-use crate::dynamics::{crba, forces, mass, rnea};
+use crate::dynamics::{activation, crba, forces, mass, rnea};
 use crate::error::{Error, Result};
 use crate::integrator;
 use crate::interrupt::Interrupt;
@@ -95,17 +95,19 @@ pub fn step_interruptible(
     log: Option<&mut StepLog>,
 ) -> Result<()> {
     check_inputs(model, state, control, carry)?;
-    let [q0, v0, warm0] = &mut data.scratch_rollback;
+    let [q0, v0, warm0, act0] = &mut data.scratch_rollback;
     q0.clone_from(&state.q);
     v0.clone_from(&state.v);
     warm0.clone_from(&carry.qacc_warmstart);
+    act0.clone_from(&state.act);
     let time0 = state.time;
     let result = substeps(model, params, state, control, carry, data, interrupt, log);
     if result.is_err() {
-        let [q0, v0, warm0] = &data.scratch_rollback;
+        let [q0, v0, warm0, act0] = &data.scratch_rollback;
         state.q.clone_from(q0);
         state.v.clone_from(v0);
         carry.qacc_warmstart.clone_from(warm0);
+        state.act.clone_from(act0);
         state.time = time0;
     }
     result
@@ -147,14 +149,23 @@ fn substeps(
             }
             integrator::integrate_vel(&mut state.v, &data.qacc_int, h);
             integrator::integrate_pos(model, &mut state.q, &state.v, h);
+            activation::integrate(model, control, &mut state.act, h);
         }
         state.time += h;
         carry.nstep += 1;
-        if let Some(i) = state.q.iter().chain(&state.v).position(|x| !x.is_finite()) {
+        if let Some(i) = state
+            .q
+            .iter()
+            .chain(&state.v)
+            .chain(&state.act)
+            .position(|x| !x.is_finite())
+        {
             let what = if i < model.nq {
                 format!("qpos[{i}]")
-            } else {
+            } else if i < model.nq + model.nv {
                 format!("qvel[{}]", i - model.nq)
+            } else {
+                format!("act[{}]", i - model.nq - model.nv)
             };
             return Err(Error::Diverged {
                 // the substep that failed (`nstep` already counts it)
@@ -170,18 +181,7 @@ fn substeps(
 }
 
 fn check_inputs(model: &Model, state: &State, control: &Control, carry: &StepCarry) -> Result<()> {
-    if state.q.len() != model.nq || state.v.len() != model.nv {
-        return Err(Error::invalid(
-            "state",
-            format!(
-                "expected q of {} and v of {} entries, got {} and {}",
-                model.nq,
-                model.nv,
-                state.q.len(),
-                state.v.len()
-            ),
-        ));
-    }
+    check_state(model, state)?;
     if control.target.len() != model.nu() || control.mode.len() != model.nu() {
         return Err(Error::invalid(
             "control",
@@ -210,6 +210,39 @@ fn check_inputs(model: &Model, state: &State, control: &Control, carry: &StepCar
         return Err(Error::invalid(
             "control",
             format!("target of {what} is not finite"),
+        ));
+    }
+    Ok(())
+}
+
+/// An error unless `state` is shaped for `model` (q, v and activations), or if the model has
+/// activations under Runge-Kutta 4 (not supported: its stages would need the activations'
+/// too).
+pub fn check_state(model: &Model, state: &State) -> Result<()> {
+    if state.q.len() != model.nq || state.v.len() != model.nv || state.act.len() != model.na() {
+        return Err(Error::invalid(
+            "state",
+            format!(
+                "expected q of {}, v of {} and act of {} entries, got {}, {} and {}",
+                model.nq,
+                model.nv,
+                model.na(),
+                state.q.len(),
+                state.v.len(),
+                state.act.len()
+            ),
+        ));
+    }
+    if model.opt.integrator == Integrator::RK4 && model.na() > 0 {
+        let ch = model.activations[0].channel;
+        let name = model
+            .actuators
+            .iter()
+            .find(|a| a.dof == ch)
+            .map_or("", |a| a.name.as_str());
+        return Err(Error::unsupported(
+            format!("actuator '{name}'"),
+            "activation dynamics (dyntype) under the RK4 integrator; use Euler, implicit or implicitfast",
         ));
     }
     Ok(())
@@ -275,7 +308,7 @@ pub fn forward(
     crba::crba(model, params, data);
     // velocity: body velocities, bias forces; applied forces
     kinematics::com_vel(model, v, data);
-    forces::actuation(model, params, q, v, control, data);
+    forces::actuation(model, params, q, v, &state.act, control, data, h);
     smooth_force(model, params, q, v, data);
     implicit_mass(model, params, control, data, h);
     factor_mass(model, params, control, data, h, carry.nstep, true)?;
@@ -416,7 +449,7 @@ pub fn forward_replay(
     crate::tendon::tendons(model, q, data);
     crba::crba(model, params, data);
     kinematics::com_vel(model, v, data);
-    forces::actuation(model, params, q, v, control, data);
+    forces::actuation(model, params, q, v, &state.act, control, data, h);
     implicit_mass(model, params, control, data, h);
     factor_mass(model, params, control, data, h, nstep, true)?;
     data.contacts.clear();

@@ -10,6 +10,9 @@ pub struct State {
     pub q: Vec<f64>,
     /// Velocities (nv).
     pub v: Vec<f64>,
+    /// Activations of the channels with activation dynamics (na, [`Model::activations`]), in
+    /// their targets' units.
+    pub act: Vec<f64>,
     /// Simulated time (s).
     pub time: f64,
 }
@@ -19,6 +22,7 @@ impl Clone for State {
         Self {
             q: self.q.clone(),
             v: self.v.clone(),
+            act: self.act.clone(),
             time: self.time,
         }
     }
@@ -27,6 +31,7 @@ impl Clone for State {
     fn clone_from(&mut self, source: &Self) {
         self.q.clone_from(&source.q);
         self.v.clone_from(&source.v);
+        self.act.clone_from(&source.act);
         self.time = source.time;
     }
 }
@@ -37,6 +42,7 @@ impl Default for State {
         Self {
             q: Vec::new(),
             v: Vec::new(),
+            act: Vec::new(),
             time: 0.0,
         }
     }
@@ -48,6 +54,7 @@ impl State {
         Self {
             q: model.qpos0.clone(),
             v: vec![0.0; model.nv],
+            act: vec![0.0; model.na()],
             time: 0.0,
         }
     }

@@ -107,7 +107,17 @@ fn dot_test_masked(
     let mut data = Data::new(model);
     let (carry, mut sc) = (StepCarry::new(model), VjpScratch::new(model));
     step_vjp(
-        model, &params, state, control, &carry, &mut data, &mut sc, &yq, &yv, &mut g,
+        model,
+        &params,
+        state,
+        control,
+        &carry,
+        &mut data,
+        &mut sc,
+        &yq,
+        &yv,
+        &[],
+        &mut g,
     )
     .unwrap();
     let rhs = dir.dot(&g);

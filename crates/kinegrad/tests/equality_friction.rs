@@ -249,6 +249,7 @@ fn one_step_reverse_matches_central_differences_in_every_input() {
                 &mut VjpScratch::new(&model),
                 &yq,
                 &yv,
+                &[],
                 &mut g,
             )
             .unwrap();
@@ -678,6 +679,7 @@ fn tendon_channels_reverse_matches_central_differences() {
                 &mut VjpScratch::new(&model),
                 &yq,
                 &yv,
+                &[],
                 &mut g,
             )
             .unwrap();

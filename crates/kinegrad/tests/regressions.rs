@@ -82,6 +82,9 @@ fn actuated(force_range: [f64; 2], joint_range: [f64; 2]) -> Result<kinegrad::Mo
         target_per_ctrl: 0.5,
         force_range,
         dampratio: 0.0,
+        dynamics: None,
+        act_range: None,
+        act_early: false,
     };
     let mut b = ModelBuilder::new();
     b.add_entity(
@@ -304,6 +307,7 @@ fn gradient_of_an_unconverged_solve_is_an_error_not_a_wrong_number() {
         &mut VjpScratch::new(&m),
         &vec![1.0; m.nq],
         &vec![0.0; m.nv],
+        &[],
         &mut g,
     )
     .unwrap_err();

@@ -129,6 +129,7 @@ fn step_vjp_through_the_sparse_hessian_matches_finite_differences() {
         &mut sc,
         &yq,
         &yv,
+        &[],
         &mut g,
     )
     .unwrap();
@@ -272,6 +273,7 @@ fn sparse_hessian_holds_equality_rows_between_bodies_out_of_contact() {
         &mut VjpScratch::new(&model),
         &yq,
         &yv,
+        &[],
         &mut g,
     )
     .unwrap();

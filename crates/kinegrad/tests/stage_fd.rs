@@ -495,13 +495,13 @@ fn actuation_vjp_matches_finite_differences_in_each_mode_and_at_the_clamp() {
             let mut d = Data::new(model);
             let mut c = c.clone();
             c.target.copy_from_slice(t);
-            forces::actuation(model, p, q, v, &c, &mut d);
+            forces::actuation(model, p, q, v, &[], &c, &mut d, model.opt.timestep);
             let fb: Vec<f64> = (0..nv).map(|i| 1.0 + 0.1 * i as f64).collect();
             dot(&d.qfrc_actuator, &fb)
         };
         let f_bar: Vec<f64> = (0..nv).map(|i| 1.0 + 0.1 * i as f64).collect();
         let mut d = Data::new(model);
-        forces::actuation(model, p0, &s.q, &s.v, c, &mut d);
+        forces::actuation(model, p0, &s.q, &s.v, &s.act, c, &mut d, model.opt.timestep);
         let nclamped = d.actuator_clamped.iter().filter(|x| **x).count();
         if *name == "clamped" {
             assert!(
@@ -518,12 +518,12 @@ fn actuation_vjp_matches_finite_differences_in_each_mode_and_at_the_clamp() {
             actuation_vjp(
                 model,
                 p0,
-                (&s.q, &s.v, &d),
+                (&s.q, &s.v, &s.act, model.opt.timestep, &d),
                 c,
                 &f_bar,
                 qb,
                 vb,
-                tb,
+                (tb, &mut []),
                 (pb, &mut tb_ten),
             );
         };
@@ -698,7 +698,7 @@ fn implicit_damping_vjp_matches_finite_differences() {
                 let mut d = Data::new(&model);
                 let mut c = c.clone();
                 c.target.copy_from_slice(t);
-                forces::actuation(&model, p, q, v, &c, &mut d);
+                forces::actuation(&model, p, q, v, &[], &c, &mut d, model.opt.timestep);
                 let dofs: f64 = (0..nv)
                     .map(|i| kbm[entry(i, i)] * forces::implicit_damping(&model, p, &c, &d, i))
                     .sum();
@@ -715,7 +715,16 @@ fn implicit_damping_vjp_matches_finite_differences() {
                 dofs + tendons
             };
             let mut d = Data::new(&model);
-            forces::actuation(&model, &params, &s.q, &s.v, &c, &mut d);
+            forces::actuation(
+                &model,
+                &params,
+                &s.q,
+                &s.v,
+                &s.act,
+                &c,
+                &mut d,
+                model.opt.timestep,
+            );
             let mut pb = params_zeros(&model);
             implicit_damping_vjp(
                 &model,

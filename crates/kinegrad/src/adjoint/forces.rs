@@ -5,9 +5,10 @@
 
 use super::tendon::TendonBar;
 use crate::data::Data;
+use crate::dynamics::activation::law_input;
 use crate::dynamics::forces::{
-    actuator_law, channel_target, dof_qpos_adr, implicit_damping_law, passive_law,
-    tendon_implicit_gain, tendon_passive_law, ForcePartials,
+    actuator_law, dof_qpos_adr, implicit_damping_law, passive_law, tendon_implicit_gain,
+    tendon_passive_law, ForcePartials,
 };
 use crate::model::{Model, Params};
 use crate::state::Control;
@@ -46,22 +47,24 @@ fn contract(
 /// range adjoints, and the spatial tendons' length and Jacobian adjoints (`tendon_bar`). A
 /// clamped actuator's force is its bound: the adjoint goes to that bound only. Needs the
 /// tendons of `data` (`ten_length`, `ten_jac`). A target clamped to its channel's range
-/// ([`channel_target`]) gets no adjoint.
+/// ([`crate::dynamics::forces::channel_target`]) gets no adjoint. A channel with an activation reads it in its target's
+/// place ([`law_input`], at the start of a substep of length `h`): its adjoint goes to `act_bar`
+/// (and, for an `actearly` one, to the target through the activation's update too).
 #[allow(clippy::too_many_arguments)]
 pub fn actuation_vjp(
     model: &Model,
     params: &Params,
-    (q, v, data): (&[f64], &[f64], &Data),
+    (q, v, act, h, data): (&[f64], &[f64], &[f64], f64, &Data),
     control: &Control,
     f_bar: &[f64],
     q_bar: &mut [f64],
     v_bar: &mut [f64],
-    target_bar: &mut [f64],
+    (target_bar, act_bar): (&mut [f64], &mut [f64]),
     (params_bar, tendon_bar): (&mut Params, &mut TendonBar),
 ) {
     for d in 0..model.nv {
         let qa = dof_qpos_adr(model, d);
-        let (u, du) = channel_target(model, d, control.mode[d], control.target[d]);
+        let (u, du, a) = law_input(model, d, control, act, h);
         let (_, _, mut p) = actuator_law(
             control.mode[d],
             u,
@@ -71,6 +74,9 @@ pub fn actuation_vjp(
             params.dof_kv[d],
             params.dof_force_range[d],
         );
+        if let Some((k, da)) = a {
+            act_bar[k] += p.target * da * f_bar[d];
+        }
         p.target *= du;
         contract(
             &p,
@@ -93,7 +99,7 @@ pub fn actuation_vjp(
         if fb == 0.0 && !spatial {
             continue;
         }
-        let (u, du) = channel_target(model, ch, control.mode[ch], control.target[ch]);
+        let (u, du, a) = law_input(model, ch, control, act, h);
         let (f, _, p) = actuator_law(
             control.mode[ch],
             u,
@@ -104,6 +110,9 @@ pub fn actuation_vjp(
             params.tendon_force_range[t],
         );
         target_bar[ch] += p.target * du * fb;
+        if let Some((k, da)) = a {
+            act_bar[k] += p.target * da * fb;
+        }
         tendon_bar.add_length(model, t, p.q * fb, q_bar);
         for &(d, c) in jt {
             v_bar[d] += c * p.v * fb;

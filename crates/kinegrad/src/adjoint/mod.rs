@@ -48,6 +48,8 @@ pub struct StepGrad {
     pub q: Vec<f64>,
     /// dL/dv of the input state (nv).
     pub v: Vec<f64>,
+    /// dL/dact of the input state (na).
+    pub act: Vec<f64>,
     /// dL/d(control target) (nu: dofs, then tendons), accumulated.
     pub target: Vec<f64>,
     /// dL/d(parameters), accumulated.
@@ -60,6 +62,7 @@ impl StepGrad {
         Self {
             q: vec![0.0; model.nq],
             v: vec![0.0; model.nv],
+            act: vec![0.0; model.na()],
             target: vec![0.0; model.nu()],
             params: params_zeros(model),
         }

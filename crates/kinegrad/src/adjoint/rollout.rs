@@ -43,6 +43,8 @@ pub struct RolloutGrad {
     pub q0: Vec<f64>,
     /// dL/dv of the initial state (nv).
     pub v0: Vec<f64>,
+    /// dL/dact of the initial state (na).
+    pub act0: Vec<f64>,
     /// dL/d(control target) of each step (T x nu).
     pub targets: Vec<Vec<f64>>,
     /// dL/d(parameters), summed over the steps.
@@ -83,6 +85,10 @@ pub fn rollout_vjp(
             .iter()
             .flat_map(|s| s.v.iter().copied())
             .collect(),
+        ckpt_act: states[..t_end]
+            .iter()
+            .flat_map(|s| s.act.iter().copied())
+            .collect(),
         ckpt_time: states[..t_end].iter().map(|s| s.time).collect(),
         ckpt_warm: Vec::new(),
         controls: Vec::new(),
@@ -98,6 +104,7 @@ pub fn rollout_vjp(
         |t, g| targets[t].copy_from_slice(g),
     )?;
     Ok(RolloutGrad {
+        act0: g.act0,
         q0: g.q0,
         v0: g.v0,
         targets,
@@ -122,9 +129,11 @@ pub struct Tape {
     pub params: Params,
     stride: usize,
     len: usize,
-    /// Checkpoint states, flat: positions (n x nq), velocities (n x nv), times (n).
+    /// Checkpoint states, flat: positions (n x nq), velocities (n x nv), activations (n x na),
+    /// times (n).
     ckpt_q: Vec<f64>,
     ckpt_v: Vec<f64>,
+    ckpt_act: Vec<f64>,
     ckpt_time: Vec<f64>,
     /// Solver warm start of each checkpoint's step (n x nv; empty when not recorded).
     ckpt_warm: Vec<f64>,
@@ -223,6 +232,8 @@ pub struct TapeGrad {
     pub q0: Vec<f64>,
     /// dL/dv of the initial state (nv).
     pub v0: Vec<f64>,
+    /// dL/dact of the initial state (na).
+    pub act0: Vec<f64>,
     /// dL/d(parameters), summed over the steps.
     pub params: Params,
     /// Norm of the state adjoint dL/d(state t) entering each step t from later steps,
@@ -239,6 +250,7 @@ impl Tape {
             len: 0,
             ckpt_q: Vec::new(),
             ckpt_v: Vec::new(),
+            ckpt_act: Vec::new(),
             ckpt_time: Vec::new(),
             ckpt_warm: Vec::new(),
             controls: Vec::new(),
@@ -252,6 +264,7 @@ impl Tape {
         let n = steps.div_ceil(self.stride);
         self.ckpt_q.reserve(n * model.nq);
         self.ckpt_v.reserve(n * model.nv);
+        self.ckpt_act.reserve(n * model.na());
         self.ckpt_time.reserve(n);
         self.ckpt_warm.reserve(n * model.nv);
         if self.stride == 1 {
@@ -273,6 +286,9 @@ impl Tape {
         let (nq, nv) = (out.q.len(), out.v.len());
         out.q.copy_from_slice(&self.ckpt_q[k * nq..(k + 1) * nq]);
         out.v.copy_from_slice(&self.ckpt_v[k * nv..(k + 1) * nv]);
+        let na = out.act.len();
+        out.act
+            .copy_from_slice(&self.ckpt_act[k * na..(k + 1) * na]);
         out.time = self.ckpt_time[k];
         match self.ckpt_warm.get(k * nv..(k + 1) * nv) {
             Some(w) => warm.copy_from_slice(w),
@@ -293,7 +309,11 @@ impl Tape {
     /// Bytes held by the recorded states, controls and step results (for memory reports).
     pub fn nbytes(&self) -> usize {
         let st = 8
-            * (self.ckpt_q.len() + self.ckpt_v.len() + self.ckpt_time.len() + self.ckpt_warm.len());
+            * (self.ckpt_q.len()
+                + self.ckpt_v.len()
+                + self.ckpt_act.len()
+                + self.ckpt_time.len()
+                + self.ckpt_warm.len());
         let ct: usize = self.controls.iter().map(|c| 9 * c.target.len()).sum();
         st + ct + self.results.nbytes()
     }
@@ -311,6 +331,7 @@ impl Tape {
         if self.len.is_multiple_of(self.stride) {
             self.ckpt_q.extend_from_slice(&state.q);
             self.ckpt_v.extend_from_slice(&state.v);
+            self.ckpt_act.extend_from_slice(&state.act);
             self.ckpt_time.push(state.time);
             self.ckpt_warm.extend_from_slice(&carry.qacc_warmstart);
         }
@@ -360,6 +381,7 @@ impl Tape {
             if let Some(n) = self.n_ckpt().checked_sub(1) {
                 self.ckpt_q.truncate(n * (self.ckpt_q.len() / (n + 1)));
                 self.ckpt_v.truncate(n * (self.ckpt_v.len() / (n + 1)));
+                self.ckpt_act.truncate(n * (self.ckpt_act.len() / (n + 1)));
                 self.ckpt_time.truncate(n);
                 self.ckpt_warm
                     .truncate(n * (self.ckpt_warm.len() / (n + 1)));
@@ -387,13 +409,16 @@ impl Tape {
             controls,
             clip,
             Interrupt::never(),
+            &[],
             seed,
             target_bar,
         )
     }
 
     /// [`Tape::vjp`], stopping with [`Error::Interrupted`] if `interrupt` is requested before
-    /// one of its steps (forward recomputations included).
+    /// one of its steps (forward recomputations included), seeded with `act_end_bar`, the
+    /// adjoint of the activations after the last step (na entries, or none for zeros: the
+    /// activations are read at the end of a trajectory only).
     #[allow(clippy::too_many_arguments)]
     pub fn vjp_interruptible(
         &self,
@@ -402,6 +427,7 @@ impl Tape {
         controls: Option<&[Control]>,
         clip: Option<f64>,
         interrupt: &Interrupt,
+        act_end_bar: &[f64],
         mut seed: impl FnMut(usize, &mut [f64], &mut [f64]),
         mut target_bar: impl FnMut(usize, &[f64]),
     ) -> Result<TapeGrad> {
@@ -415,6 +441,17 @@ impl Tape {
         }
         let mut qb = vec![0.0; model.nq];
         let mut vb = vec![0.0; model.nv];
+        let mut actb = vec![0.0; model.na()];
+        match act_end_bar.len() {
+            0 => {}
+            n if n == actb.len() => actb.copy_from_slice(act_end_bar),
+            n => {
+                return Err(Error::invalid(
+                    "tape",
+                    format!("{n} activation adjoints for {} activations", actb.len()),
+                ))
+            }
+        }
         let mut direct_q = vec![0.0; model.nq];
         let mut direct_v = vec![0.0; model.nv];
         let mut grad = StepGrad::zeros(model);
@@ -489,8 +526,7 @@ impl Tape {
                     &carry,
                     data,
                     &mut scratch,
-                    &qb,
-                    &vb,
+                    (&qb, &vb, &actb),
                     &mut grad,
                     record,
                 )
@@ -506,6 +542,7 @@ impl Tape {
                     .q
                     .iter()
                     .chain(&grad.v)
+                    .chain(&grad.act)
                     .map(|x| x * x)
                     .sum::<f64>()
                     .sqrt();
@@ -524,6 +561,9 @@ impl Tape {
                 };
                 qb.iter_mut().zip(&grad.q).for_each(|(a, b)| *a = b * scale);
                 vb.iter_mut().zip(&grad.v).for_each(|(a, b)| *a = b * scale);
+                actb.iter_mut()
+                    .zip(&grad.act)
+                    .for_each(|(a, b)| *a = b * scale);
             }
         }
         let mut params_bar = params_zeros(model);
@@ -531,6 +571,7 @@ impl Tape {
         Ok(TapeGrad {
             q0: qb,
             v0: vb,
+            act0: actb,
             params: params_bar,
             norms,
         })

@@ -14,7 +14,7 @@ use super::tendon::tendons_vjp;
 use super::StepGrad;
 use crate::constraint::cone::MAX_DIM;
 use crate::data::{Data, RkStages, RowKind, RowState};
-use crate::dynamics::mass;
+use crate::dynamics::{activation, mass};
 use crate::error::{Error, Result};
 use crate::integrator;
 use crate::model::{Integrator, Model, Params};
@@ -23,8 +23,8 @@ use crate::state::{Control, State, StepCarry};
 
 /// Reverse of one `step` from `state` (the state before the step) under `control`, warm-started
 /// from `carry` (as the step ran: [`pipeline::step`]'s arguments, `carry` as it was before the
-/// step): given dL/dq' and dL/dv' of the state after the step, fill `grad.q`, `grad.v`
-/// (overwritten) and accumulate into `grad.target` and `grad.params`. Recomputes the forward
+/// step): given dL/dq', dL/dv' and dL/dact' of the state after the step, fill `grad.q`,
+/// `grad.v`, `grad.act` (overwritten) and accumulate into `grad.target` and `grad.params`. Recomputes the forward
 /// substeps in the scratch `data`; the active constraint set and contact features of each
 /// substep are those of the forward pass. `scratch` holds the reverse pass's buffers (made
 /// anew when it was made for another model).
@@ -39,10 +39,20 @@ pub fn step_vjp(
     scratch: &mut VjpScratch,
     q_out_bar: &[f64],
     v_out_bar: &[f64],
+    act_out_bar: &[f64],
     grad: &mut StepGrad,
 ) -> Result<()> {
     step_vjp_recorded(
-        model, params, state, control, carry, data, scratch, q_out_bar, v_out_bar, grad, None,
+        model,
+        params,
+        state,
+        control,
+        carry,
+        data,
+        scratch,
+        (q_out_bar, v_out_bar, act_out_bar),
+        grad,
+        None,
     )
 }
 
@@ -108,21 +118,22 @@ pub fn step_vjp_recorded(
     carry: &StepCarry,
     data: &mut Data,
     scratch: &mut VjpScratch,
-    q_out_bar: &[f64],
-    v_out_bar: &[f64],
+    (q_out_bar, v_out_bar, act_out_bar): (&[f64], &[f64], &[f64]),
     grad: &mut StepGrad,
     record: Option<StepRecord<'_>>,
 ) -> Result<()> {
-    let (nq, nv) = (model.nq, model.nv);
-    if q_out_bar.len() != nq || v_out_bar.len() != nv {
+    let (nq, nv, na) = (model.nq, model.nv, model.na());
+    if q_out_bar.len() != nq || v_out_bar.len() != nv || act_out_bar.len() != na {
         return Err(Error::invalid(
             "step_vjp",
-            format!("expected adjoints of {nq} positions and {nv} velocities"),
+            format!("expected adjoints of {nq} positions, {nv} velocities and {na} activations"),
         ));
     }
+    pipeline::check_state(model, state)?;
     if let Some(i) = q_out_bar
         .iter()
         .chain(v_out_bar)
+        .chain(act_out_bar)
         .position(|x| !x.is_finite())
     {
         return Err(Error::invalid(
@@ -147,6 +158,7 @@ pub fn step_vjp_recorded(
     }
     // the recomputed substeps run from the step's own warm start
     scratch.carry.clone_from(carry);
+    scratch.actb.copy_from_slice(act_out_bar);
     step_vjp_in(
         model, params, state, control, data, h, q_out_bar, v_out_bar, grad, record, scratch,
     )
@@ -218,6 +230,7 @@ fn step_vjp_in(
             s.clone_from(&done[k]);
             integrator::integrate_vel(&mut s.v, &data.qacc_int, h);
             integrator::integrate_pos(model, &mut s.q, &s.v, h);
+            activation::integrate(model, control, &mut s.act, h);
         }
     }
     sc.qb.copy_from_slice(q_out_bar);
@@ -242,6 +255,7 @@ fn step_vjp_in(
     }
     grad.q.copy_from_slice(&sc.qb);
     grad.v.copy_from_slice(&sc.vb);
+    grad.act.copy_from_slice(&sc.actb);
     if let Some(i) = grad.target.iter().position(|x| !x.is_finite()) {
         return Err(Error::Diverged {
             step: sc.carry.nstep,
@@ -259,9 +273,10 @@ pub struct VjpScratch {
     starts: Vec<State>,
     /// The warm start and substep count of the recomputed substeps.
     carry: StepCarry,
-    /// Adjoints of the current substep's output (on entry) and input (on return): q, v.
+    /// Adjoints of the current substep's output (on entry) and input (on return): q, v, act.
     qb: Vec<f64>,
     vb: Vec<f64>,
+    actb: Vec<f64>,
     q_bar: Vec<f64>,
     v_bar: Vec<f64>,
     v_new: Vec<f64>,
@@ -309,6 +324,7 @@ impl VjpScratch {
             carry: StepCarry::new(model),
             qb: vec![0.0; nq],
             vb: vec![0.0; nv],
+            actb: vec![0.0; model.na()],
             q_bar: vec![0.0; nq],
             v_bar: vec![0.0; nv],
             v_new: vec![0.0; nv],
@@ -330,6 +346,7 @@ impl VjpScratch {
             && self.carry.qacc_warmstart.len() == model.nv
             && self.qb.len() == model.nq
             && self.vb.len() == model.nv
+            && self.actb.len() == model.na()
             && self.acc.adj.fits(model)
             && (model.opt.integrator != Integrator::RK4 || self.rk.ub.len() == model.nv)
     }
@@ -351,8 +368,10 @@ fn substep_vjp(
 ) {
     let nv = model.nv;
     let st = &sc.starts[k];
-    let (q, v) = (&st.q[..], &st.v[..]);
+    let (q, v, act) = (&st.q[..], &st.v[..], &st.act[..]);
     let a = &data.qacc_int;
+    // the activations: act' = next(act, target), independent of q and v
+    activation::integrate_vjp(model, control, act, h, &mut sc.actb, &mut grad.target);
     // integrate: v' = v + h a ; q' = q (+) h v'
     for i in 0..nv {
         sc.v_new[i] = v[i] + h * a[i];
@@ -369,8 +388,7 @@ fn substep_vjp(
     accel_vjp(
         model,
         params,
-        q,
-        v,
+        (q, v, act, &mut sc.actb),
         control,
         data,
         h,
@@ -402,8 +420,7 @@ struct AccelScratch {
 fn accel_vjp(
     model: &Model,
     params: &Params,
-    q: &[f64],
-    v: &[f64],
+    (q, v, act, act_bar): (&[f64], &[f64], &[f64], &mut [f64]),
     control: &Control,
     data: &Data,
     h: f64,
@@ -547,12 +564,12 @@ fn accel_vjp(
     actuation_vjp(
         model,
         params,
-        (q, v, data),
+        (q, v, act, h, data),
         control,
         mu,
         q_bar,
         v_bar,
-        &mut grad.target,
+        (&mut grad.target, act_bar),
         (&mut *pb, &mut adj.tendon_bar),
     );
     rows_vjp(
@@ -648,11 +665,11 @@ where
         }
         check_converged(data, k, sc.carry.nstep)?;
         sc.acc.w.copy_from_slice(&rk.ab[i]);
+        // (no activations under RK4: `pipeline::check_state`)
         accel_vjp(
             model,
             params,
-            &rk.st.q[i],
-            &rk.st.v[i],
+            (&rk.st.q[i], &rk.st.v[i], &[], &mut []),
             control,
             data,
             h,

@@ -5,6 +5,7 @@
 //! [`implicit_damping_law`]. The stages below call them for the force; their reverse
 //! (`adjoint/forces.rs`) calls them for the partials.
 
+use super::activation::law_input;
 use crate::data::Data;
 use crate::model::{CtrlMode, Integrator, Model, Options, Params};
 use crate::state::Control;
@@ -179,20 +180,24 @@ pub fn implicit_damping_law(
     (k, p)
 }
 
-/// Actuator forces from the controls ([`actuator_law`] per dof on the [`channel_target`]) into
-/// `qfrc_actuator`, and whether each clamps into `actuator_clamped`.
+/// Actuator forces from the controls ([`actuator_law`] per dof on the [`channel_target`], or on
+/// the channel's activation: [`law_input`]) of a substep of length `h` into `qfrc_actuator`, and
+/// whether each clamps into `actuator_clamped`.
+#[allow(clippy::too_many_arguments)]
 pub fn actuation(
     model: &Model,
     params: &Params,
     q: &[f64],
     v: &[f64],
+    act: &[f64],
     control: &Control,
     data: &mut Data,
+    h: f64,
 ) {
     for d in 0..model.nv {
         let (f, clamped, _) = actuator_law(
             control.mode[d],
-            channel_target(model, d, control.mode[d], control.target[d]).0,
+            law_input(model, d, control, act, h).0,
             dof_position(model, q, d),
             v[d],
             params.dof_kp[d],
@@ -209,7 +214,7 @@ pub fn actuation(
         let ch = model.nv + t;
         let (f, clamped, _) = actuator_law(
             control.mode[ch],
-            channel_target(model, ch, control.mode[ch], control.target[ch]).0,
+            law_input(model, ch, control, act, h).0,
             Some(data.ten_length[t]),
             data.ten_velocity(t, v),
             params.tendon_kp[t],

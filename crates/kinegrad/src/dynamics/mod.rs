@@ -1,7 +1,8 @@
 //! Joint-space dynamics: mass matrix (CRBA), bias forces and inverse dynamics
-//! (RNEA), applied forces (actuators, passive), the mass matrix's tree-sparse storage and
+//! (RNEA), applied forces (actuators and their activations, passive), the mass matrix's tree-sparse storage and
 //! factorization, and a dense (envelope) Cholesky factorization.
 
+pub mod activation;
 pub mod chol;
 pub mod crba;
 pub mod fluid;

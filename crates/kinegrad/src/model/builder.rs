@@ -6,8 +6,8 @@
 //! struct-of-arrays [`Model`].
 
 use super::{
-    ActuatorInfo, CtrlMode, EqType, Equality, GeomType, JointType, Keyframe, Mesh, Model, Options,
-    Params, SpatialBranch, Tendon, TendonWrap,
+    ActDyn, Activation, ActuatorInfo, CtrlMode, EqType, Equality, GeomType, JointType, Keyframe,
+    Mesh, Model, Options, Params, SpatialBranch, Tendon, TendonWrap,
 };
 use crate::error::{Error, Result};
 use crate::math::{Mat3, Pose, Quat, Vec3};
@@ -282,6 +282,13 @@ pub struct ActuatorSpec {
     /// to `dampratio 2 sqrt(kp m)`, `m` the inertia the servo moves at qpos0, as MuJoCo sets it
     /// (`compile::set_dampratio_gains`).
     pub dampratio: f64,
+    /// Activation dynamics (MuJoCo's `dyntype`), if any.
+    pub dynamics: Option<ActDyn>,
+    /// The activation's range in the file's control units (MuJoCo's `actrange` when
+    /// `actlimited`).
+    pub act_range: Option<[f64; 2]>,
+    /// MuJoCo's `actearly`.
+    pub act_early: bool,
 }
 
 /// An equality constraint between two bodies or two joints of one entity, as a loader reads
@@ -611,6 +618,27 @@ fn finish_channels(m: &mut Model) {
             a.target_range
         };
     }
+    // the activations: one per channel an actuator with dynamics drives (the last such
+    // actuator's, as a channel keeps the last actuator's gains), in channel order
+    m.ch_act = vec![None; m.nu()];
+    let mut last: Vec<Option<&ActuatorInfo>> = vec![None; m.nu()];
+    for a in &m.actuators {
+        if a.dynamics.is_some() {
+            last[a.dof] = Some(a);
+        }
+    }
+    m.activations.clear();
+    for (ch, a) in last.iter().enumerate() {
+        let Some(a) = a else { continue };
+        let Some(dynamics) = a.dynamics else { continue };
+        m.ch_act[ch] = Some(m.activations.len());
+        m.activations.push(Activation {
+            channel: ch,
+            dynamics,
+            range: a.act_range.unwrap_or([f64::NEG_INFINITY, f64::INFINITY]),
+            early: a.act_early,
+        });
+    }
 }
 
 /// A control range `[lo, hi]` (the file's units) as the range of the channel target
@@ -757,6 +785,8 @@ fn empty_model(opt: Options) -> Model {
         meshes: vec![],
         actuators: vec![],
         ctrl_target_range: vec![],
+        activations: vec![],
+        ch_act: vec![],
         exclude_pairs: vec![],
         free_gyro: vec![],
         equalities: vec![],
@@ -1349,6 +1379,10 @@ fn add_entity_to_model(
             } else {
                 0.0
             },
+            dynamics: a.dynamics,
+            // the activation is in the channel's target units, as its range
+            act_range: a.act_range.map(|r| target_range(r, a.target_per_ctrl)),
+            act_early: a.act_early,
         });
     }
 

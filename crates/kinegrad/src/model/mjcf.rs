@@ -23,7 +23,9 @@ use super::builder::{
 };
 use super::inertia::{self, MassProps};
 use super::mesh::MeshInertia;
-use super::{CtrlMode, EqType, FrictionCone, GeomType, Integrator, JointType, Model, Options};
+use super::{
+    ActDyn, CtrlMode, EqType, FrictionCone, GeomType, Integrator, JointType, Model, Options,
+};
 use crate::error::{Error, Result};
 use crate::joint::RangeUnit;
 use crate::math::{Mat3, Pose, Quat, Vec3};
@@ -1950,7 +1952,7 @@ impl Loader {
         let what = format!("actuator '{name}'");
         if !matches!(
             n.tag.as_str(),
-            "motor" | "position" | "velocity" | "general"
+            "motor" | "position" | "velocity" | "general" | "intvelocity"
         ) {
             self.warn(format!(
                 "{what}: <{}> actuators unsupported, ignored",
@@ -2017,17 +2019,64 @@ impl Loader {
             [f64::NEG_INFINITY, f64::INFINITY]
         };
         let force_range = range("forcerange", "forcelimited")?;
+        let mut act_range = match range("actrange", "actlimited")? {
+            [lo, hi] if lo.is_finite() || hi.is_finite() => Some([lo, hi]),
+            _ => None,
+        };
+        // the activation dynamics (MuJoCo's dyntype): a position servo's timeconst makes it an
+        // exact filter, an intvelocity is an integrator, a motor and a velocity servo have none
+        let dyntype = match n.tag.as_str() {
+            "motor" | "velocity" => "none",
+            "intvelocity" => "integrator",
+            "position" if e.get("timeconst").is_some() => {
+                if e.f("timeconst", 0.0)? > 0.0 {
+                    "filterexact"
+                } else {
+                    "none"
+                }
+            }
+            _ => e.get("dyntype").unwrap_or("none"),
+        };
+        let tau = if n.tag == "position" {
+            let t = e.f("timeconst", 0.0)?;
+            if t < 0.0 {
+                return Err(n.err(format!("negative timeconst {t}")));
+            }
+            t
+        } else {
+            e.arr_prefix::<10>(
+                "dynprm",
+                1,
+                [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            )?[0]
+        };
+        let tau = tau.max(crate::math::MINVAL);
+        let dynamics = match dyntype {
+            "none" => None,
+            "filter" => Some(ActDyn::Filter { tau }),
+            "filterexact" => Some(ActDyn::FilterExact { tau }),
+            "integrator" => Some(ActDyn::Integrator),
+            other => {
+                self.warn(format!(
+                    "{what}: dyntype '{other}' unsupported, treated as none (the force follows the control without delay)"
+                ));
+                None
+            }
+        };
+        let act_early = e.boolean("actearly")?.unwrap_or(false);
         // the target per unit of control of a PD whose control is scaled (1 otherwise)
         let mut pd_scale = 1.0;
         // MuJoCo's dampratio of a position servo (its kv is set at compile time)
         let mut dampratio = 0.0;
         let (mode, kp, kv, gain) = match n.tag.as_str() {
             "motor" => (CtrlMode::Force, 0.0, 0.0, 1.0),
-            "position" => {
-                // MuJoCo's inheritrange: the control range is the joint's, scaled about its
-                // middle (a joint of this file, limited, driven with gear 1)
+            "position" | "intvelocity" => {
+                // MuJoCo's inheritrange: the control range (an intvelocity's activation range)
+                // is the joint's, scaled about its middle (a joint of this file, limited, driven
+                // with gear 1)
                 let inherit = e.f("inheritrange", 0.0)?;
-                if inherit > 0.0 && clamp {
+                let intvelocity = n.tag == "intvelocity";
+                if inherit > 0.0 && (clamp || intvelocity) {
                     let jr = (!tendon && gear == 1.0)
                         .then(|| {
                             self.spec
@@ -2041,7 +2090,11 @@ impl Loader {
                     match jr {
                         Some([lo, hi]) => {
                             let (mid, half) = (0.5 * (lo + hi), 0.5 * (hi - lo) * inherit);
-                            ctrl_range = [mid - half, mid + half];
+                            if intvelocity {
+                                act_range = Some([mid - half, mid + half]);
+                            } else {
+                                ctrl_range = [mid - half, mid + half];
+                            }
                         }
                         None => self.warn(format!(
                             "{what}: inheritrange needs a limited joint driven with gear 1 (its control range is left as written)"
@@ -2065,10 +2118,10 @@ impl Loader {
             }
             "velocity" => (CtrlMode::Velocity, 0.0, e.f("kv", 1.0)?, 1.0),
             _ => {
-                if e.get("dyntype").is_some_and(|d| d != "none")
-                    || e.get("gaintype").is_some_and(|d| d != "fixed")
-                {
-                    self.warn(format!("{what}: dyntype/gaintype other than none/fixed unsupported, treated as a motor"));
+                if e.get("gaintype").is_some_and(|d| d != "fixed") {
+                    self.warn(format!(
+                        "{what}: gaintype other than fixed unsupported, treated as a motor"
+                    ));
                 }
                 let gp = e.arr_prefix::<10>(
                     "gainprm",
@@ -2137,6 +2190,9 @@ impl Loader {
             },
             force_range,
             dampratio,
+            dynamics,
+            act_range,
+            act_early,
         });
         Ok(())
     }

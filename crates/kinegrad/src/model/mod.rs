@@ -406,6 +406,49 @@ pub struct ActuatorInfo {
     /// MuJoCo's `dampratio` of a position servo, 0 when its `kv` was given
     /// ([`ActuatorSpec::dampratio`]).
     pub dampratio: f64,
+    /// Its activation dynamics (MuJoCo's `dyntype`), if it has any: its channel's law then reads
+    /// an activation state ([`Model::activations`]) instead of the target.
+    pub dynamics: Option<ActDyn>,
+    /// MuJoCo's `actrange`, when `actlimited`, in the channel's target units (as
+    /// `target_range`).
+    pub act_range: Option<[f64; 2]>,
+    /// MuJoCo's `actearly`: the law reads the activation the step integrates to.
+    pub act_early: bool,
+}
+
+/// Activation dynamics of a control channel (MuJoCo's `dyntype`, in the channel's target units:
+/// `u` the target as clamped to the channel's range, `a` the activation).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ActDyn {
+    /// `da/dt = (u - a) / tau`, integrated by explicit Euler (MuJoCo's `filter`).
+    Filter {
+        /// Time constant (s), at least [`crate::math::MINVAL`].
+        tau: f64,
+    },
+    /// The same filter integrated exactly over the step: `a + (u - a) (1 - exp(-h / tau))`
+    /// (MuJoCo's `filterexact`).
+    FilterExact {
+        /// Time constant (s), at least [`crate::math::MINVAL`].
+        tau: f64,
+    },
+    /// `da/dt = u` (MuJoCo's `integrator`).
+    Integrator,
+}
+
+/// The activation state of one control channel: its dynamics, range and timing.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Activation {
+    /// The channel whose law reads this activation instead of its target (a dof, or `nv` + a
+    /// tendon, as [`Model::nu`] counts them).
+    pub channel: usize,
+    /// Its dynamics.
+    pub dynamics: ActDyn,
+    /// The range it is clamped to after each integration, in target units (infinite when
+    /// unlimited: MuJoCo's `actlimited` / `actrange`).
+    pub range: [f64; 2],
+    /// MuJoCo's `actearly`: the law reads the activation at the end of the substep rather than
+    /// at its start (no delay of one substep between control and force).
+    pub early: bool,
 }
 
 /// Immutable model. Build it with [`ModelBuilder`] or the URDF/MJCF loaders.
@@ -588,6 +631,11 @@ pub struct Model {
     /// servo's range does not bound the torques of a user who switches its channel to force
     /// control. (nu)
     pub ctrl_target_range: Vec<[[f64; 2]; 3]>,
+    /// The activation states (MuJoCo's `act`, na of them): the channels driven through
+    /// activation dynamics ([`crate::dynamics::activation`]).
+    pub activations: Vec<Activation>,
+    /// The activation of each control channel, if it has one (nu).
+    pub ch_act: Vec<Option<usize>>,
     /// Excluded body pairs (MJCF `<contact><exclude>`), stored with the smaller index first.
     pub exclude_pairs: Vec<(usize, usize)>,
     /// The standalone free bodies, (body, free joint): a free joint's body with nothing moving
@@ -806,6 +854,11 @@ impl Model {
     #[inline]
     pub fn nu(&self) -> usize {
         self.nv + self.tendons.len()
+    }
+
+    /// Number of activation states ([`Model::activations`]).
+    pub fn na(&self) -> usize {
+        self.activations.len()
     }
 
     /// Number of mocap bodies ([`Model::body_mocap`]).

@@ -48,6 +48,8 @@ impl Sim {
                 "must be at least 1 in the native simulator",
             ));
         }
+        // a model whose steps would all be refused (activations under RK4) is refused now
+        crate::pipeline::check_state(&model, &State::new(&model))?;
         let per_env = env_bytes(&model);
         let too_large = |need: String, why: String| {
             Error::invalid(
@@ -125,6 +127,25 @@ impl Sim {
             if let Some(t) = time {
                 e.state.time = t;
             }
+        }
+        Ok(())
+    }
+
+    /// Every env's activations (n_envs * na).
+    pub fn acts(&self) -> Vec<f64> {
+        self.envs
+            .iter()
+            .flat_map(|e| e.state.act.iter().copied())
+            .collect()
+    }
+
+    /// Set every env's activations from `act` (n_envs * na), after the finiteness check
+    /// (nothing is written if it fails).
+    pub fn set_acts(&mut self, act: &[f64]) -> Result<()> {
+        let na = self.model.na();
+        check_rows("act", act, self.envs.len(), na)?;
+        for (e, a) in self.envs.iter_mut().zip(act.chunks(na.max(1))) {
+            e.state.act.copy_from_slice(&a[..na]);
         }
         Ok(())
     }
@@ -300,7 +321,7 @@ pub fn param_names() -> Vec<&'static str> {
 pub fn env_bytes(m: &Model) -> usize {
     let params: usize = PARAM_FIELDS.iter().map(|f| f.size(m)).sum();
     std::mem::size_of::<Env>()
-        + std::mem::size_of::<f64>() * (m.nq + 3 * m.nv + params)
+        + std::mem::size_of::<f64>() * (m.nq + 3 * m.nv + m.na() + params)
         + std::mem::size_of::<CtrlMode>() * m.nv
 }
 

@@ -15,13 +15,16 @@ use crate::readings::{self, LINK_STATE};
 use crate::state::{Control, State, StepCarry};
 use crate::{pipeline, Data};
 
-/// Given states and controls of every env, checked: (n_envs * nq), (n_envs * nv) each.
+/// Given states and controls of every env, checked: (n_envs * nq), (n_envs * nv),
+/// (n_envs * na), (n_envs * nu) each.
 #[derive(Clone, Copy, Debug)]
 pub struct StepInputs<'a> {
     /// Positions as given (quaternion blocks not yet normalized).
     pub q: &'a [f64],
     /// Velocities.
     pub v: &'a [f64],
+    /// Activations (empty for a model without any).
+    pub act: &'a [f64],
     /// Control modes.
     pub modes: &'a [CtrlMode],
     /// Control targets.
@@ -33,6 +36,7 @@ impl StepInputs<'_> {
     pub fn check(&self, model: &Model, n: usize, names: [&str; 2]) -> Result<()> {
         check_rows(names[0], self.q, n, model.nq)?;
         check_rows(names[1], self.v, n, model.nv)?;
+        check_rows("act", self.act, n, model.na())?;
         check_rows("target", self.targets, n, model.nu())?;
         if self.modes.len() != n * model.nu() {
             return Err(Error::invalid(
@@ -45,10 +49,11 @@ impl StepInputs<'_> {
 
     /// State (quaternions normalized) and control of env `i`.
     fn env(&self, model: &Model, i: usize) -> (State, Control) {
-        let (nq, nv) = (model.nq, model.nv);
+        let (nq, nv, na) = (model.nq, model.nv, model.na());
         let mut st = State {
             q: self.q[i * nq..(i + 1) * nq].to_vec(),
             v: self.v[i * nv..(i + 1) * nv].to_vec(),
+            act: self.act[i * na..(i + 1) * na].to_vec(),
             time: 0.0,
         };
         st.normalize_quaternions(model);
@@ -68,6 +73,8 @@ pub struct TapeSeeds<'a> {
     pub q: Option<&'a [f64]>,
     /// dL/d(final v) (n * nv).
     pub v: Option<&'a [f64]>,
+    /// dL/d(final activations) (n * na).
+    pub act: Option<&'a [f64]>,
     /// dL/d(q after each step) (n * T * nq).
     pub traj_q: Option<&'a [f64]>,
     /// dL/d(v after each step) (n * T * nv).
@@ -77,12 +84,12 @@ pub struct TapeSeeds<'a> {
 impl Sim {
     /// `nsteps` steps of copies of the given states. The solver starts cold (no warm start),
     /// so the result is a function of the arguments and the env's parameters alone, as is the
-    /// step [`Sim::step_vjp`] differentiates. Returns (q, v) after the steps, env-major.
+    /// step [`Sim::step_vjp`] differentiates. Returns (q, v, act) after the steps, env-major.
     pub fn step_functional(
         &self,
         x: &StepInputs<'_>,
         nsteps: usize,
-    ) -> Result<(Vec<f64>, Vec<f64>)> {
+    ) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>)> {
         x.check(&self.model, self.n_envs(), ["qpos", "qvel"])?;
         let model = &*self.model;
         let out = self.map_envs(|i, e, d| {
@@ -91,32 +98,41 @@ impl Sim {
             for _ in 0..nsteps {
                 pipeline::step(model, &e.params, &mut st, &ctrl, &mut carry, d)?;
             }
-            Ok((st.q, st.v))
+            Ok((st.q, st.v, st.act))
         })?;
-        Ok(out.into_iter().unzip::<_, _, Vec<_>, Vec<_>>()).map(|(q, v)| (q.concat(), v.concat()))
+        let (mut q, mut v, mut act) = (Vec::new(), Vec::new(), Vec::new());
+        for (qi, vi, ai) in out {
+            q.extend(qi);
+            v.extend(vi);
+            act.extend(ai);
+        }
+        Ok((q, v, act))
     }
 
-    /// Reverse of one [`Sim::step_functional`] step, given the adjoints `q_bar`, `v_bar` of
-    /// the state after it: one [`StepGrad`] per env, its `q` at the raw `x.q`.
+    /// Reverse of one [`Sim::step_functional`] step, given the adjoints `q_bar`, `v_bar`,
+    /// `act_bar` of the state after it: one [`StepGrad`] per env, its `q` at the raw `x.q`.
     pub fn step_vjp(
         &self,
         x: &StepInputs<'_>,
         q_bar: &[f64],
         v_bar: &[f64],
+        act_bar: &[f64],
     ) -> Result<Vec<StepGrad>> {
-        let (n, nq, nv) = (self.n_envs(), self.model.nq, self.model.nv);
+        let (n, nq, nv, na) = (self.n_envs(), self.model.nq, self.model.nv, self.model.na());
         x.check(&self.model, n, ["qpos_in", "qvel_in"])?;
         check_rows("qpos_out_bar", q_bar, n, nq)?;
         check_rows("qvel_out_bar", v_bar, n, nv)?;
+        check_rows("act_out_bar", act_bar, n, na)?;
         let (model, workers) = (&*self.model, &*self.workers);
         per_item(&self.envs, |i, e| {
             let (st, ctrl) = x.env(model, i);
             let (qb, vb) = (&q_bar[i * nq..(i + 1) * nq], &v_bar[i * nv..(i + 1) * nv]);
+            let ab = &act_bar[i * na..(i + 1) * na];
             let mut g = StepGrad::zeros(model);
             let cold = StepCarry::new(model); // the step of `step_functional`
             workers.with_vjp(model, |d, sc| {
                 crate::adjoint::step::step_vjp(
-                    model, &e.params, &st, &ctrl, &cold, d, sc, qb, vb, &mut g,
+                    model, &e.params, &st, &ctrl, &cold, d, sc, qb, vb, ab, &mut g,
                 )
             })?;
             normalize_quaternions_vjp(model, &x.q[i * nq..(i + 1) * nq], &mut g.q);
@@ -271,8 +287,13 @@ pub fn tapes_vjp(
             ));
         }
     }
+    let na = model.na();
     check_rows("q0", q0, n, nq)?;
-    for (name, s, k) in [("q_bar", seeds.q, nq), ("v_bar", seeds.v, nv)] {
+    for (name, s, k) in [
+        ("q_bar", seeds.q, nq),
+        ("v_bar", seeds.v, nv),
+        ("act_bar", seeds.act, na),
+    ] {
         s.map(|s| check_rows(name, s, n, k)).transpose()?;
     }
     for (name, s, k) in [
@@ -299,6 +320,7 @@ pub fn tapes_vjp(
             given.as_deref(),
             clip,
             workers.interrupt(),
+            seeds.act.map_or(&[], |a| &a[i * na..(i + 1) * na]),
             |t, q, v| {
                 if t + 1 == t_end {
                     add(q, seeds.q, i * nq);
