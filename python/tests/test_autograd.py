@@ -282,9 +282,9 @@ def test_native_step_functional_leaves_the_stored_state_alone():
     before = sim.get_qpos().copy()
     q = scene._qpos.numpy().copy()
     v = np.ones_like(scene._qvel.numpy())
-    q2, v2 = sim.step_functional(q, v, np.zeros((1, 9), np.int8), np.zeros((1, 9)), 3)
+    q2, v2, a2 = sim.step_functional(q, v, np.zeros((1, 9), np.int8), np.zeros((1, 9)), 3)
     np.testing.assert_array_equal(sim.get_qpos(), before)
-    assert not np.array_equal(q2, q)
+    assert not np.array_equal(q2, q) and a2.shape == (1, 0)  # (the Franka has no activations)
     with pytest.raises(ValueError, match="target"):
         sim.step_functional(q, v, np.zeros((1, 9), np.int8), np.full((1, 9), np.nan))
     with pytest.raises(ValueError, match="qpos"):
