@@ -83,7 +83,7 @@ class Sim:
         body_jnt_adr body_jnt_num body_dof_adr body_dof_num; jnt_name jnt_type ('free' 'ball'
         'slide' 'hinge') jnt_nq jnt_nv jnt_quat_offset (the kind's sizes and the offset of its
         quaternion block in its coordinates, -1 without one) jnt_body jnt_qpos_adr jnt_dof_adr
-        jnt_limited jnt_range; dof_body dof_jnt;
+        jnt_limited jnt_range; dof_body dof_jnt; act_channel (the channel of each activation);
         geom_name geom_type geom_body geom_size; qpos0; entity_name entity_{body,jnt,dof,qpos,geom}_{adr,num};
         actuators (list of dicts name, dof, mode, ctrl_range, and target_range: the channel target range ctrl_range maps to). -1 stands for "none"."""
     @staticmethod

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import kinegrad as gs
+from _assets import asset
 from _mujoco_pair import check_gradient, mujoco_and_kinegrad, write_xml
 
 # five actuators, one of each kind: a filtered motor (with a control range), a position servo
@@ -82,6 +83,32 @@ def test_activation_dynamics_match_mujoco(integrator):
         clamped |= np.isclose(d.act, m.actuator_actrange[:, 0]) | np.isclose(d.act, m.actuator_actrange[:, 1])
     # the two activation ranges were reached (their clamps are exercised)
     assert clamped[2] and clamped[4], clamped
+
+
+def test_dm_quadruped_with_filtered_servos_matches_mujoco_as_written():
+    # dm_control's quadruped: 12 position servos with filter activations (tau 0.1 s) on its yaw
+    # joints and lift/extend tendons; switching controls, contacts off (its feet and ball meet
+    # the floor through contacts that are issue 20's), the file's integrator
+    m, d, sim = mujoco_and_kinegrad(asset("dm_control", "suite", "quadruped.xml"), disableflags=int(mujoco.mjtDisableBit.mjDSBL_CONTACT))
+    info = sim.describe()
+    assert sim.na == m.na == 12
+    dofs = np.array([a["dof"] for a in info["actuators"]])
+    mode = np.zeros((1, info["nu"]), dtype=np.int8)
+    mode[0, dofs] = [a["mode"] for a in info["actuators"]]
+    # MuJoCo's activations in kinegrad's order (by channel)
+    order = [int(np.flatnonzero(dofs == ch)[0]) for ch in info["act_channel"]]
+    ctrl = controls(np.random.default_rng(1), m.nu, 200, hold=20)
+    for k in range(200):
+        d.ctrl[:] = ctrl[k]
+        t = np.zeros((1, info["nu"]))
+        t[0, dofs] = ctrl[k]  # (gain = kp: the servo's setpoint is the control)
+        sim.set_control(mode, t)
+        mujoco.mj_step(m, d)
+        sim.step(1)
+        np.testing.assert_allclose(sim.get_act()[0], d.act[order], rtol=0, atol=1e-14)
+    np.testing.assert_allclose(sim.get_qpos()[0], d.qpos, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(sim.get_qvel()[0], d.qvel, rtol=0, atol=1e-10)
+    assert np.abs(d.act).max() > 0.5  # the activations moved
 
 
 def test_activation_lags_the_control_by_its_time_constant():

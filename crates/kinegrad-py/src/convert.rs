@@ -154,6 +154,11 @@ pub fn describe<'py>(py: Python<'py>, m: &Model) -> PyResult<Bound<'py, PyDict>>
             .collect()
     };
     d.set_item("nu", m.nu())?;
+    // the channel each activation state drives (the order of `Sim.get_act`'s columns)
+    d.set_item(
+        "act_channel",
+        m.activations.iter().map(|a| a.channel).collect::<Vec<_>>(),
+    )?;
     d.set_item(
         "tendon_name",
         m.tendons.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
