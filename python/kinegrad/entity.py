@@ -440,6 +440,74 @@ class RigidEntity:
     def get_links_ang(self, links_idx_local=None, envs_idx=None) -> torch.Tensor:
         return self._solver.get_links_ang(self._links_global(links_idx_local), envs_idx)
 
+    # ---- inverse kinematics ----
+    def inverse_kinematics(
+        self,
+        link,
+        pos=None,
+        quat=None,
+        local_point=None,
+        init_qpos=None,
+        respect_joint_limit=True,
+        max_samples=50,
+        max_solver_iters=20,
+        damping=0.01,
+        pos_tol=5e-4,
+        rot_tol=5e-3,
+        pos_mask=(True, True, True),
+        rot_mask=(True, True, True),
+        max_step_size=0.5,
+        dofs_idx_local=None,
+        return_error=False,
+        envs_idx=None,
+    ):
+        """The entity's qpos (n_qs,) or (n_envs, n_qs) that brings ``link`` (its ``local_point``,
+        the origin by default) to ``pos`` and/or its frame to ``quat`` (w, x, y, z), from the
+        current state or ``init_qpos`` (Genesis's signature and solver: damped least squares,
+        ``max_samples`` restarts drawn in the joint ranges). The scene's state is not changed.
+        With ``return_error`` also the final error (6,): position (world) and orientation (rotation
+        vector in the link's frame). Differentiable in ``pos`` and ``quat`` (see ``kinegrad._ik``)."""
+        from . import _ik
+
+        out = _ik.inverse_kinematics_multilink(
+            self, [link], [pos] if pos is not None else None, [quat] if quat is not None else None,
+            [local_point] if local_point is not None else None, init_qpos, respect_joint_limit, max_samples,
+            max_solver_iters, damping, pos_tol, rot_tol, pos_mask, rot_mask, max_step_size, dofs_idx_local,
+            return_error, envs_idx,
+        )
+        if return_error:
+            return out[0], out[1][..., 0, :]
+        return out
+
+    def inverse_kinematics_multilink(
+        self,
+        links,
+        poss=None,
+        quats=None,
+        local_points=None,
+        init_qpos=None,
+        respect_joint_limit=True,
+        max_samples=50,
+        max_solver_iters=20,
+        damping=0.01,
+        pos_tol=5e-4,
+        rot_tol=5e-3,
+        pos_mask=(True, True, True),
+        rot_mask=(True, True, True),
+        max_step_size=0.5,
+        dofs_idx_local=None,
+        return_error=False,
+        envs_idx=None,
+    ):
+        """:meth:`inverse_kinematics` for several links at once (``poss``, ``quats``,
+        ``local_points``: one entry per link, or empty); the error is (n_links, 6)."""
+        from . import _ik
+
+        return _ik.inverse_kinematics_multilink(
+            self, links, poss, quats, local_points, init_qpos, respect_joint_limit, max_samples, max_solver_iters,
+            damping, pos_tol, rot_tol, pos_mask, rot_mask, max_step_size, dofs_idx_local, return_error, envs_idx,
+        )
+
     # ---- state writes ----
     def set_qpos(self, qpos, qs_idx_local=None, envs_idx=None, zero_velocity: bool = True) -> None:
         self._solver.set_qpos(qpos, self._qs(qs_idx_local, write=True), envs_idx)

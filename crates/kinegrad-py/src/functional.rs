@@ -91,6 +91,101 @@ impl Sim {
         Ok(out)
     }
 
+    /// Inverse kinematics of every env (the envs' states are not touched): from `init_qpos`
+    /// (n_envs, nq), bring the points `points` (k, 3, in their bodies' frames) of the bodies
+    /// `bodies` (k) to `pos` (n_envs, k, 3) where `pos_given[i]`, and the bodies to `quat`
+    /// (n_envs, k, 4, wxyz) where `quat_given[i]`, moving the dofs `dofs` (ascending). The
+    /// options are Genesis's (`ik::IkOptions`). Returns (qpos (n_envs, nq), error (n_envs, k,
+    /// 6), solved (n_envs,) bool, jac (n_envs, 6 k, len(dofs)): the masked error rows'
+    /// Jacobian at the solution).
+    #[pyo3(signature = (init_qpos, bodies, points, pos, pos_given, quat, quat_given, dofs, respect_limits, max_samples, max_iters, damping, pos_tol, rot_tol, pos_mask, rot_mask, max_step, seed))]
+    #[allow(clippy::too_many_arguments)]
+    fn inverse_kinematics<'py>(
+        &self,
+        py: Python<'py>,
+        init_qpos: Arr2<'py>,
+        bodies: Vec<usize>,
+        points: Arr2<'py>,
+        pos: PyReadonlyArray3<'py, f64>,
+        pos_given: Vec<bool>,
+        quat: PyReadonlyArray3<'py, f64>,
+        quat_given: Vec<bool>,
+        dofs: Vec<usize>,
+        respect_limits: bool,
+        max_samples: usize,
+        max_iters: usize,
+        damping: f64,
+        pos_tol: f64,
+        rot_tol: f64,
+        pos_mask: [bool; 3],
+        rot_mask: [bool; 3],
+        max_step: f64,
+        seed: u64,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let (n, nq, _) = self.shape();
+        let k = bodies.len();
+        if pos_given.len() != k || quat_given.len() != k {
+            return Err(invalid("pos_given, quat_given: one entry per body"));
+        }
+        let q0 = values(&init_qpos, "init_qpos", &[n, nq])?;
+        let pts = values(&points, "points", &[k, 3])?;
+        let p = values(&pos, "pos", &[n, k, 3])?;
+        let qt = values(&quat, "quat", &[n, k, 4])?;
+        let mut targets = Vec::with_capacity(n);
+        for i in 0..n {
+            let mut ts = Vec::with_capacity(k);
+            for (j, &body) in bodies.iter().enumerate() {
+                let a = (i * k + j) * 3;
+                let b = (i * k + j) * 4;
+                let quat = if quat_given[j] {
+                    let w = &qt[b..b + 4];
+                    let norm = w.iter().map(|x| x * x).sum::<f64>().sqrt();
+                    if !(norm > 1e-12 && norm.is_finite()) {
+                        return Err(invalid(format!("quats[{j}]: zero or not finite (env {i})")));
+                    }
+                    Some(kinegrad::math::quat_from_wxyz(w))
+                } else {
+                    None
+                };
+                ts.push(kinegrad::ik::IkTarget {
+                    body,
+                    point: kinegrad::math::Vec3::new(pts[3 * j], pts[3 * j + 1], pts[3 * j + 2]),
+                    pos: pos_given[j].then(|| kinegrad::math::Vec3::new(p[a], p[a + 1], p[a + 2])),
+                    quat,
+                });
+            }
+            targets.push(ts);
+        }
+        let nd = dofs.len();
+        let opt = kinegrad::ik::IkOptions {
+            dofs,
+            respect_limits,
+            max_samples,
+            max_iters,
+            damping,
+            pos_tol,
+            rot_tol,
+            pos_mask,
+            rot_mask,
+            max_step,
+            seed,
+        };
+        let sols = detached(py, || self.inner.inverse_kinematics(&q0, &targets, &opt))?;
+        let q = sols.iter().flat_map(|s| s.q.iter().copied()).collect();
+        let err = sols
+            .iter()
+            .flat_map(|s| s.error.iter().flatten().copied())
+            .collect();
+        let jac = sols.iter().flat_map(|s| s.jac.iter().copied()).collect();
+        let solved: Vec<bool> = sols.iter().map(|s| s.solved).collect();
+        Ok(vec![
+            array(py, &[n, nq], q),
+            array(py, &[n, k, 6], err),
+            numpy::PyArray1::from_vec(py, solved).into_any(),
+            array(py, &[n, 6 * k, nd], jac),
+        ])
+    }
+
     /// Every body's reading at the given states qpos (n_envs, nq), qvel (n_envs, nv):
     /// (n_envs, nbody, `LINK_STATE`) with the quantities at `LINK_FIELDS` (position, quaternion
     /// wxyz, linear velocity of the body origin, angular velocity; world frame).

@@ -19,6 +19,7 @@ pub mod diagnostics;
 pub mod dynamics;
 pub mod error;
 pub mod fd;
+pub mod ik;
 pub mod integrator;
 pub mod interrupt;
 pub mod joint;

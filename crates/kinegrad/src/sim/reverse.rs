@@ -238,6 +238,35 @@ impl Sim {
         })
     }
 
+    /// Inverse kinematics of every env from its positions `q0` (n_envs * nq) toward its
+    /// targets (`targets[i]`, the same links and options for every env), each env with its
+    /// own parameters, in parallel ([`crate::ik::solve`]).
+    pub fn inverse_kinematics(
+        &self,
+        q0: &[f64],
+        targets: &[Vec<crate::ik::IkTarget>],
+        opt: &crate::ik::IkOptions,
+    ) -> Result<Vec<crate::ik::IkSolution>> {
+        let (n, nq) = (self.n_envs(), self.model.nq);
+        check_rows("init_qpos", q0, n, nq)?;
+        check_quaternions(&self.model, q0)?;
+        if targets.len() != n {
+            return Err(Error::invalid(
+                "targets",
+                format!("expected the targets of {n} envs, got {}", targets.len()),
+            ));
+        }
+        for t in targets {
+            crate::ik::check(&self.model, t, opt)?;
+        }
+        let model = &*self.model;
+        self.map_envs(|i, e, d| {
+            let mut qi = q0[i * nq..(i + 1) * nq].to_vec();
+            crate::state::normalize_quaternions(model, &mut qi);
+            Ok(crate::ik::solve(model, &e.params, d, &qi, &targets[i], opt))
+        })
+    }
+
     /// M(q) (nv * nv) with env 0's parameters, armature included.
     pub fn mass_matrix(&self, q: &[f64]) -> Result<Vec<f64>> {
         let (model, nv) = (&*self.model, self.model.nv);
