@@ -27,6 +27,7 @@ from . import _globals, materials, morphs, options, surfaces, tools, utils
 from ._globals import logger
 from .camera import Camera
 from .entity import JOINT_TYPE, RigidEntity, RigidJoint, RigidLink
+from .geom import GEOM_TYPE, RigidGeom
 from .scene import Scene, SimState
 from ._errors import GenesisException, InvalidArgument
 from .tensor import Tensor, from_numpy, from_torch, ones, rand, randn, tensor, zeros
@@ -34,7 +35,7 @@ from .tensor import Tensor, from_numpy, from_torch, ones, rand, randn, tensor, z
 __all__ = [
     "init", "destroy", "cpu", "gpu", "cuda", "metal", "vulkan", "device", "tc_float", "np_float",
     "options", "morphs", "materials", "surfaces", "tools", "Camera", "Scene", "SimState", "RigidEntity", "RigidLink",
-    "RigidJoint", "JOINT_TYPE", "constraint_solver", "integrator", "logger", "utils",
+    "RigidJoint", "JOINT_TYPE", "RigidGeom", "GEOM_TYPE", "constraint_solver", "integrator", "logger", "utils",
     "Tensor", "tensor", "zeros", "ones", "rand", "randn", "from_numpy", "from_torch", "tc_int",
     "GenesisException", "EPS", "backend",
 ]

@@ -19,6 +19,7 @@ from ._controls import CTRL_FORCE, CTRL_POSITION, CTRL_VELOCITY
 from ._convert import env_rows, indices, quat_mul, quat_rotate, rows
 from ._threads import self_locking, serialized
 from ._errors import GenesisRuntimeError, InvalidArgument
+from .geom import RigidGeom
 
 if TYPE_CHECKING:
     from .scene import Scene
@@ -66,10 +67,37 @@ class RigidLink:
     def __init__(self, entity: "RigidEntity", idx_local: int, name: str):
         self.entity, self.idx_local, self.name = entity, idx_local, name
         self._lock = entity._lock
+        self._geoms: Optional[List["RigidGeom"]] = None
 
     @property
     def idx(self) -> int:
         return self.entity.link_start + self.idx_local
+
+    def _all_geoms(self) -> List["RigidGeom"]:
+        if self._geoms is None:
+            d = self.entity._built("geoms")
+            body = self._body
+            self._geoms = [RigidGeom(self, g) for g, b in enumerate(d["geom_body"]) if b == body]
+        return self._geoms
+
+    @property
+    def geoms(self) -> List["RigidGeom"]:
+        """The link's collision geoms."""
+        return [g for g in self._all_geoms() if not g.is_visual]
+
+    @property
+    def vgeoms(self) -> List["RigidGeom"]:
+        """The link's visual geoms, or its collision geoms when it has none."""
+        vis = [g for g in self._all_geoms() if g.is_visual]
+        return vis if vis else self.geoms
+
+    @property
+    def n_geoms(self) -> int:
+        return len(self.geoms)
+
+    @property
+    def n_vgeoms(self) -> int:
+        return len(self.vgeoms)
 
     @property
     def _body(self) -> int:
@@ -291,8 +319,23 @@ class RigidEntity:
 
     @property
     def n_geoms(self) -> int:
-        self._built("n_geoms")
-        return self._n_geoms
+        """Collision geoms (Genesis's count; the visual ones are :attr:`n_vgeoms`)."""
+        return len(self.geoms)
+
+    @property
+    def geoms(self) -> List["RigidGeom"]:
+        """The entity's collision geoms, link by link."""
+        return [g for link in self.links for g in link.geoms]
+
+    @property
+    def vgeoms(self) -> List["RigidGeom"]:
+        """The geoms the entity is drawn with: each link's visual geoms, or its collision geoms
+        when it has none."""
+        return [g for link in self.links for g in link.vgeoms]
+
+    @property
+    def n_vgeoms(self) -> int:
+        return len(self.vgeoms)
 
     @property
     def links(self) -> List[RigidLink]:

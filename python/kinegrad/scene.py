@@ -218,9 +218,9 @@ class Scene:
                 color = getattr(ent.surface, "color", None)
                 if color is not None:
                     c = list(color) + [1.0] * (4 - len(color))
-                    rgba[ent.geom_start : ent.geom_start + ent.n_geoms] = np.asarray(c, dtype=np.float32)
+                    rgba[ent.geom_start : ent.geom_start + ent._n_geoms] = np.asarray(c, dtype=np.float32)
                 if not ent.morph.visualization:  # not drawn (alpha 0 hides a geom)
-                    rgba[ent.geom_start : ent.geom_start + ent.n_geoms, 3] = 0.0
+                    rgba[ent.geom_start : ent.geom_start + ent._n_geoms, 3] = 0.0
             r.set_geom_rgba(np.ascontiguousarray(rgba, dtype=np.float32))
             bg = getattr(self.vis_options, "background_color", None)
             if bg is not None:

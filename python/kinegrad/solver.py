@@ -91,7 +91,29 @@ class RigidSolver:
 
     @property
     def n_geoms(self) -> int:
-        return self._d("n_geoms")["ngeom"]
+        """Collision geoms of every entity (the visual ones: :attr:`n_vgeoms`)."""
+        return len(self.geoms)
+
+    @property
+    def geoms(self) -> list:
+        """Every entity's collision geoms (``entity.geoms``), entity by entity."""
+        self._d("geoms")
+        return [g for e in self._scene.entities for g in e.geoms]
+
+    @property
+    def vgeoms(self) -> list:
+        self._d("vgeoms")
+        return [g for e in self._scene.entities for g in e.vgeoms]
+
+    @property
+    def n_vgeoms(self) -> int:
+        return len(self.vgeoms)
+
+    @property
+    def links(self) -> list:
+        """Every entity's links, entity by entity."""
+        self._d("links")
+        return [link for e in self._scene.entities for link in e.links]
 
     @property
     def entities(self) -> List[RigidEntity]:

@@ -336,5 +336,5 @@ def test_urdf_robot_shows_its_visual_meshes_only_and_grad_scenes_render():
     drawn = set(scene._get_renderer().drawn_geoms())
     assert seen and seen <= drawn
     # every link with a <visual> is drawn from it: fewer geoms than visual + collision
-    assert len(drawn) < robot.n_geoms
+    assert len(drawn) < robot.n_geoms + robot.n_vgeoms and len(drawn) == robot.n_vgeoms
     assert (seg >= 0).mean() > 0.05

@@ -210,6 +210,27 @@ pub fn describe<'py>(py: Python<'py>, m: &Model) -> PyResult<Bound<'py, PyDict>>
     )?;
     d.set_item("geom_visual", m.geom_visual.clone())?;
     d.set_item(
+        "geom_pos",
+        m.geom_pos.iter().map(|p| [p.x, p.y, p.z]).collect::<Vec<_>>(),
+    )?;
+    d.set_item(
+        "geom_quat",
+        m.geom_quat
+            .iter()
+            .map(|q| [q.w, q.i, q.j, q.k])
+            .collect::<Vec<_>>(),
+    )?;
+    d.set_item("geom_contype", m.geom_contype.clone())?;
+    d.set_item("geom_conaffinity", m.geom_conaffinity.clone())?;
+    d.set_item("geom_rgba", m.geom_rgba.clone())?;
+    d.set_item(
+        "geom_mesh",
+        m.geom_mesh
+            .iter()
+            .map(|x| x.map_or(-1, |i| i as i64))
+            .collect::<Vec<_>>(),
+    )?;
+    d.set_item(
         "geom_size",
         m.geom_size
             .iter()
