@@ -431,3 +431,26 @@ def animate(imgs: Sequence[np.ndarray], filename: Optional[str] = None, fps: flo
         caller = inspect.stack()[-1].filename
         filename = os.path.splitext(os.path.basename(caller))[0] + f"_{time.strftime('%Y%m%d_%H%M%S')}.mp4"
     return _video.write_video(list(imgs), filename, fps, name="filename")
+
+
+class Visualizer:
+    """``scene.visualizer`` (Genesis): the scene's cameras and, once issue 22's viewer exists,
+    its viewer. kinegrad renders on demand: a camera draws the state when asked, so
+    :meth:`update` only brings the state up to date (it runs the pending steps)."""
+
+    def __init__(self, scene):
+        self._scene = scene
+
+    @property
+    def cameras(self):
+        return list(self._scene.cameras)
+
+    @property
+    def viewer(self):
+        """None: kinegrad runs headless (``show_viewer=True`` warns)."""
+        return None
+
+    def update(self, force: bool = True, auto=None) -> None:
+        """Bring the state the cameras draw up to date (Genesis redraws its viewer here)."""
+        with self._scene._lock:
+            self._scene._flush()

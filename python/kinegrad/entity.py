@@ -228,6 +228,13 @@ class RigidJoint:
         return f"RigidJoint(name={self.name!r}, type={self.type.name}, dofs_idx_local={self.dofs_idx_local})"
 
 
+class _Uid(str):
+    """A short unique id that is a string, with Genesis's ``uid.short()``."""
+
+    def short(self) -> str:
+        return str(self)
+
+
 @serialized
 class RigidEntity:
     """A robot or object in a scene. Structure and state are available after ``scene.build()``."""
@@ -235,7 +242,7 @@ class RigidEntity:
     def __init__(self, scene: "Scene", idx: int, morph, material, surface, name: Optional[str] = None):
         self._scene, self.idx, self.morph, self.material, self.surface = scene, idx, morph, material, surface
         #: a short unique id (7 hex digits, as Genesis's ``uid.short()``)
-        self.uid = uuid.uuid4().hex[:7]
+        self.uid = _Uid(uuid.uuid4().hex[:7])
         self._user_name = name
         # the name given, else (until build names it after its model) the morph's kind
         self.name = name if name is not None else f"{type(morph).__name__.lower()}_{self.uid}"
@@ -350,6 +357,14 @@ class RigidEntity:
     @property
     def base_link(self) -> RigidLink:
         return self.links[0]
+
+    @property
+    def base_joint(self) -> RigidJoint:
+        """The joint of the base link (its free joint for a floating base)."""
+        joints = [j for j in self.joints if j.link is self._links[0]]
+        if not joints:
+            raise InvalidArgument(f"base_joint: entity '{self.name}' has a fixed base (its base link has no joint)")
+        return joints[0]
 
     @property
     def dof_end(self) -> int:
@@ -844,6 +859,62 @@ class RigidEntity:
         """Total mass of the entity's links (kg), env 0."""
         m = self._solver.get_param("body_mass")[0]
         return float(m[self.link_start + 1 : self.link_start + 1 + self.n_links].sum())
+
+    def set_mass(self, mass, envs_idx=None) -> None:
+        """Scale every link's mass so that the entity weighs ``mass`` (kg), scalar or (n_envs,)
+        (Genesis's ``set_mass``: the links keep their proportions); may carry grad."""
+        self._built("set_mass")
+        solver = self._solver
+        envs = solver.select_envs(envs_idx, write=True)
+        n_sel = solver.n_selected(envs)
+        vals = rows(mass, "mass", 1, n_sel, solver.batched, allow_scalar=True)
+        if bool((vals <= 0).any()):
+            raise InvalidArgument(f"mass: must be > 0, got {float(vals.min())}")
+        bodies = torch.arange(self.link_start + 1, self.link_start + 1 + self.n_links)
+        cur = solver.get_param("body_mass")[:, bodies]
+        cur = cur if envs is None else cur[envs]
+        total = cur.sum(dim=1, keepdim=True)
+        if bool((total <= 0).any()):
+            raise InvalidArgument(f"set_mass: entity '{self.name}' has no mass to scale")
+        solver.write_param("body_mass", cur * (vals / total), bodies, envs)
+
+    def get_links_inertial_mass(self, links_idx_local=None, envs_idx=None) -> torch.Tensor:
+        """Link masses (kg), (n_links,) or (n_envs, n_links)."""
+        bodies = self._links_global(links_idx_local) + 1
+        solver = self._solver
+        return solver.reading(solver.get_param("body_mass")[:, bodies], solver.select_envs(envs_idx))
+
+    def set_links_inertial_mass(self, inertial_mass, links_idx_local=None, envs_idx=None) -> None:
+        """Link masses (kg), (n_links,) or (n_envs, n_links); may carry grad."""
+        self._built("set_links_inertial_mass")
+        links = indices(links_idx_local, "links_idx_local", self.n_links, "links", unique=True)
+        solver = self._solver
+        envs = solver.select_envs(envs_idx, write=True)
+        vals = env_rows(inertial_mass, "inertial_mass", (len(links),), solver.n_selected(envs), solver.batched)
+        if bool((vals <= 0).any()):
+            raise InvalidArgument(f"inertial_mass: must be > 0, got {float(vals.min())}")
+        solver.write_param("body_mass", vals, links + self.link_start + 1, envs)
+
+    def set_friction_ratio(self, friction_ratio, links_idx_local=None, envs_idx=None) -> None:
+        """Sliding friction of the chosen links' collision geoms = the model's value times
+        ``friction_ratio`` (n_links,) or (n_envs, n_links), one ratio per link (Genesis's
+        domain randomization); may carry grad."""
+        self._built("set_friction_ratio")
+        links = indices(links_idx_local, "links_idx_local", self.n_links, "links", unique=True)
+        solver = self._solver
+        envs = solver.select_envs(envs_idx, write=True)
+        ratio = env_rows(friction_ratio, "friction_ratio", (len(links),), solver.n_selected(envs), solver.batched)
+        if bool((ratio < 0).any()):
+            raise InvalidArgument(f"friction_ratio: must be >= 0, got {float(ratio.min())}")
+        geoms, cols = [], []
+        for c, k in enumerate(links.tolist()):
+            for g in self._links[k].geoms:
+                geoms.append(g.idx)
+                cols.append(c)
+        if not geoms:
+            return
+        base = torch.as_tensor(solver.param_default("geom_friction"))[geoms, 0]
+        solver.write_param("geom_friction", ratio[:, cols] * base, torch.tensor(geoms), envs, 0)
 
     # ---- contacts ----
     def get_contacts(self, with_entity: Optional["RigidEntity"] = None) -> Dict[str, torch.Tensor]:

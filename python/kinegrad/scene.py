@@ -37,7 +37,7 @@ from . import _autograd, _globals, _rollout
 from . import morphs as _morphs
 from ._globals import logger
 from ._threads import self_locking, serialized
-from .camera import SEGMENTATION_LEVELS, Camera
+from .camera import SEGMENTATION_LEVELS, Camera, Visualizer
 from .entity import RigidEntity
 from ._controls import CTRL_NAMES, Controls
 from ._params import ParamStore
@@ -205,6 +205,11 @@ class Scene:
         )
         self.cameras.append(cam)
         return cam
+
+    @property
+    def visualizer(self) -> Visualizer:
+        """Genesis's ``scene.visualizer`` (``update()``, ``cameras``; see :class:`Visualizer`)."""
+        return Visualizer(self)
 
     def _get_renderer(self):
         """The native renderer of the built model, made on first use, with the entities'

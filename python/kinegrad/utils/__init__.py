@@ -1,8 +1,10 @@
-"""Gradient helpers (``gs.utils``)."""
+"""Gradient helpers (``gs.utils``), and Genesis's ``utils.geom`` (rotations and transforms) and
+``utils.misc`` helpers under their names."""
 
 from __future__ import annotations
 
-from ._errors import InvalidArgument
+from .._errors import InvalidArgument
+from . import geom, misc  # noqa: F401  (gs.utils.geom, as genesis.utils.geom)
 
 
 def detach_state(scene) -> None:

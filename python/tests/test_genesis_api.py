@@ -1,0 +1,91 @@
+"""Genesis API items scripts call: base_joint, set_mass, links' inertial masses, friction
+ratios, uid.short(), scene.visualizer, and gs.utils.geom (against MuJoCo's Euler conventions)."""
+
+import mujoco
+import numpy as np
+import pytest
+import torch
+
+import kinegrad as gs
+import kinegrad.utils.geom as gu
+from _assets import asset
+
+PANDA = asset("genesis", "xml", "franka_emika_panda", "panda.xml")
+
+
+def scene_with(n_envs=0):
+    scene = gs.Scene(show_viewer=False)
+    plane = scene.add_entity(gs.morphs.Plane())
+    arm = scene.add_entity(gs.morphs.MJCF(file=PANDA))
+    box = scene.add_entity(gs.morphs.Box(size=(0.1, 0.1, 0.1), pos=(0.5, 0, 0.05)))
+    scene.build(n_envs=n_envs)
+    return scene, plane, arm, box
+
+
+def test_base_joint_mass_and_friction_ratio():
+    scene, plane, arm, box = scene_with(n_envs=2)
+    assert box.base_joint.type == gs.JOINT_TYPE.FREE and box.base_joint.dofs_idx == list(range(9, 15))
+    with pytest.raises(gs.GenesisException, match="fixed base"):
+        arm.base_joint  # the Panda's base is welded to the world
+    m0 = box.get_mass()
+    box.set_mass(2.5)
+    assert abs(box.get_mass() - 2.5) < 1e-12
+    # the arm keeps its links' proportions
+    before = arm.get_links_inertial_mass()
+    arm.set_mass(2 * arm.get_mass())
+    torch.testing.assert_close(arm.get_links_inertial_mass(), 2 * before, rtol=1e-14, atol=0)
+    arm.set_links_inertial_mass([1.5, 2.5], links_idx_local=[1, 2], envs_idx=[1])
+    m = arm.get_links_inertial_mass(links_idx_local=[1, 2])
+    assert torch.allclose(m[1], torch.tensor([1.5, 2.5], dtype=m.dtype)) and torch.allclose(m[0], 2 * before[0, 1:3])
+    with pytest.raises(gs.GenesisException, match="inertial_mass"):
+        arm.set_links_inertial_mass([0.0], links_idx_local=[1])
+    assert m0 > 0
+    # friction ratio: per link, on each of its collision geoms, relative to the model's value
+    fr = scene.rigid_solver.get_param("geom_friction")
+    base = torch.as_tensor(scene.rigid_solver.param_default("geom_friction"))
+    arm.set_friction_ratio(torch.tensor([[0.5] * arm.n_links, [1.5] * arm.n_links]))
+    fr2 = scene.rigid_solver.get_param("geom_friction")
+    for g in arm.geoms:
+        assert abs(float(fr2[0, g.idx, 0]) - 0.5 * float(base[g.idx, 0])) < 1e-15
+        assert abs(float(fr2[1, g.idx, 0]) - 1.5 * float(base[g.idx, 0])) < 1e-15
+    untouched = [g.idx for g in box.geoms]
+    assert torch.equal(fr2[:, untouched], fr[:, untouched])
+
+
+def test_uid_short_and_visualizer_update():
+    scene, plane, arm, box = scene_with()
+    assert arm.uid.short() == str(arm.uid) and len(arm.uid.short()) == 7
+    cam = scene.add_camera(res=(32, 32))
+    assert scene.visualizer.cameras == [cam] and scene.visualizer.viewer is None
+    arm.set_qpos(torch.zeros(9, dtype=torch.float64))
+    scene.step()
+    scene.visualizer.update()  # runs the pending step: the state is current
+    assert scene._pend == 0
+
+
+@pytest.mark.parametrize("rpy,seq", [(True, "XYZ"), (False, "xyz")])
+def test_geom_utils_follow_genesis_conventions(rpy, seq):
+    rng = np.random.default_rng(0)
+    for e in rng.uniform(-1.5, 1.5, (20, 3)):
+        ref = np.zeros(4)
+        mujoco.mju_euler2Quat(ref, e, seq)  # MuJoCo: capitals extrinsic, lower case intrinsic
+        q = gu.xyz_to_quat(e, rpy=rpy)
+        np.testing.assert_allclose(q * np.sign(q[0]), ref * np.sign(ref[0]), rtol=0, atol=1e-15)
+        np.testing.assert_allclose(gu.quat_to_xyz(q, rpy=rpy), e, rtol=0, atol=1e-12)
+        R = np.zeros(9)
+        mujoco.mju_quat2Mat(R, ref)
+        np.testing.assert_allclose(gu.quat_to_R(q), R.reshape(3, 3), rtol=0, atol=1e-15)
+        np.testing.assert_allclose(gu.R_to_quat(R.reshape(3, 3)), q * np.sign(q[0]), rtol=0, atol=1e-14)
+    # torch too, batched, with gradients
+    e = torch.tensor(rng.uniform(-1, 1, (4, 3)), requires_grad=True)
+    q = gu.xyz_to_quat(e, rpy=rpy)
+    v = gu.transform_by_quat(torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64), q)
+    v.sum().backward()
+    assert e.grad.shape == (4, 3)
+    qa, qb = gu.xyz_to_quat(np.array([0.1, 0.2, 0.3]), True), gu.xyz_to_quat(np.array([-0.3, 0.5, 0.0]), True)
+    Ra, Rb = gu.quat_to_R(qa), gu.quat_to_R(qb)
+    np.testing.assert_allclose(gu.quat_to_R(gu.transform_quat_by_quat(qb, qa)), Ra @ Rb, atol=1e-15)
+    T = gu.trans_quat_to_T(np.array([1.0, 2.0, 3.0]), qa)
+    p = np.array([0.3, -0.2, 0.5])
+    np.testing.assert_allclose(T[:3, :3] @ p + T[:3, 3], gu.transform_by_trans_quat(p, np.array([1.0, 2.0, 3.0]), qa), atol=1e-15)
+    np.testing.assert_allclose(gu.inv_transform_by_trans_quat(gu.transform_by_trans_quat(p, T[:3, 3], qa), T[:3, 3], qa), p, atol=1e-15)
