@@ -310,6 +310,13 @@ class Controls:
             out.append(row)
         return out[0].unsqueeze(1) if T == 1 else torch.stack(out, dim=1)
 
+    def current_ctrl(self) -> np.ndarray:
+        """The control targets in effect now (after the writes not yet taken by a step), (N, nu)."""
+        c = self.ctrl.copy()
+        for w in self.writes:
+            c[self._wix(w)] = w.values.detach().numpy()
+        return c
+
     def current_mode(self) -> np.ndarray:
         """The control modes in effect now (after the writes not yet taken by a step)."""
         m = self.mode.copy()

@@ -498,6 +498,20 @@ class RigidEntity:
     def get_links_ang(self, links_idx_local=None, envs_idx=None) -> torch.Tensor:
         return self._solver.get_links_ang(self._links_global(links_idx_local), envs_idx)
 
+    def get_links_acc(self, links_idx_local=None, envs_idx=None) -> torch.Tensor:
+        """Classical linear acceleration of the links' origins (world, gravity not included) under
+        the last step's accelerations; a reading without gradient."""
+        return self._solver.get_links_acc(self._links_global(links_idx_local), envs_idx)
+
+    def get_links_acc_ang(self, links_idx_local=None, envs_idx=None) -> torch.Tensor:
+        """Angular acceleration of the links (world); a reading without gradient."""
+        return self._solver.get_links_acc_ang(self._links_global(links_idx_local), envs_idx)
+
+    def get_dofs_control_force(self, dofs_idx_local=None, envs_idx=None) -> torch.Tensor:
+        """The force the controls in effect give each dof at the current state (clamped to its
+        force range); a reading without gradient."""
+        return self._solver.get_dofs_control_force(self._dofs(dofs_idx_local), envs_idx)
+
     # ---- inverse kinematics ----
     def inverse_kinematics(
         self,

@@ -407,6 +407,45 @@ class RigidSolver:
         return self.reading(self.get_param("mocap_quat"), self.select_envs(envs_idx))
 
     # ---- contacts ----
+    def _synced_native(self):
+        """The native sim holding the current state (pending steps run, Python writes pushed)."""
+        sc = self._scene
+        sc._flush()
+        if not sc._st.synced:
+            sc._push_state()
+        return sc._native
+
+    def get_links_acc(self, links_idx=None, envs_idx=None) -> torch.Tensor:
+        """Classical linear acceleration of the links' origins (world, without gravity) at the
+        current state under the last step's joint accelerations, (n_links, 3) or (n_envs, n_links,
+        3); a reading without gradient (Genesis's ``get_links_acc``)."""
+        return self._acc(links_idx, envs_idx, slice(0, 3))
+
+    def get_links_acc_ang(self, links_idx=None, envs_idx=None) -> torch.Tensor:
+        """Angular acceleration of the links (world), as :meth:`get_links_acc`."""
+        return self._acc(links_idx, envs_idx, slice(3, 6))
+
+    def _acc(self, links_idx, envs_idx, part: slice) -> torch.Tensor:
+        self._scene._require_built("get_links_acc")
+        links = indices(links_idx, "links_idx", self.n_links, "links")
+        a = torch.from_numpy(self._synced_native().link_accelerations())[:, links + 1, part]
+        return self.reading(a, self.select_envs(envs_idx))
+
+    def get_dofs_control_force(self, dofs_idx=None, envs_idx=None) -> torch.Tensor:
+        """The force the controls in effect give at the current state (each dof's control law,
+        clamped to its force range; tendon controls along their Jacobians), (n_dofs,) or (n_envs,
+        n_dofs); a reading without gradient (Genesis's ``get_dofs_control_force``)."""
+        sc = self._scene
+        sc._require_built("get_dofs_control_force")
+        dofs = indices(dofs_idx, "dofs_idx", self.n_dofs, "dofs")
+        native = self._synced_native()
+        st, ctl = sc._st, sc._ctl
+        act = None if st.a is None else st.a.detach().numpy()
+        f = native.actuator_forces(
+            _autograd._np(st.q), _autograd._np(st.v), ctl.current_mode(), ctl.current_ctrl(), act
+        )
+        return self.reading(torch.from_numpy(f)[:, dofs], self.select_envs(envs_idx))
+
     def contacts_of_env(self, env: int) -> List[dict]:
         """The contacts of env ``env``'s last step, as the native sim reports them."""
         self._scene._flush()

@@ -89,3 +89,54 @@ def test_geom_utils_follow_genesis_conventions(rpy, seq):
     p = np.array([0.3, -0.2, 0.5])
     np.testing.assert_allclose(T[:3, :3] @ p + T[:3, 3], gu.transform_by_trans_quat(p, np.array([1.0, 2.0, 3.0]), qa), atol=1e-15)
     np.testing.assert_allclose(gu.inv_transform_by_trans_quat(gu.transform_by_trans_quat(p, T[:3, 3], qa), T[:3, 3], qa), p, atol=1e-15)
+
+
+def panda_pair():
+    """The Panda (contacts off) in kinegrad and MuJoCo, driven by its position servos."""
+    m = mujoco.MjModel.from_xml_path(str(PANDA))
+    m.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_CONTACT
+    m.opt.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    d = mujoco.MjData(m)
+    scene = gs.Scene(
+        sim_options=gs.options.SimOptions(dt=float(m.opt.timestep)),
+        rigid_options=gs.options.RigidOptions(enable_collision=False, integrator=gs.integrator.implicitfast),
+        show_viewer=False,
+    )
+    arm = scene.add_entity(gs.morphs.MJCF(file=PANDA))
+    scene.build()
+    return m, d, scene, arm
+
+
+def test_links_acc_and_control_force_match_mujoco():
+    m, d, scene, arm = panda_pair()
+    target = np.array([0.4, -0.3, 0.2, -1.8, 0.3, 1.7, 0.5, 0.02, 0.02])
+    # MuJoCo's actuators: 7 arm servos on their joints, one gripper actuator on a tendon
+    arm.control_dofs_position(torch.tensor(target[:7]), dofs_idx_local=list(range(7)))
+    arm.control_tendons_position(torch.zeros(1))  # the gripper's servo at MuJoCo's ctrl 0
+    d.ctrl[:7] = target[:7]
+    for _ in range(30):
+        scene.step()
+        mujoco.mj_step(m, d)
+    np.testing.assert_allclose(arm.get_qpos().double().numpy(), d.qpos, rtol=0, atol=1e-8)
+    # MuJoCo at kinegrad's convention: the new state's kinematics, the last step's qacc
+    mujoco.mj_kinematics(m, d)
+    mujoco.mj_comPos(m, d)
+    mujoco.mj_comVel(m, d)
+    mujoco.mj_rnePostConstraint(m, d)
+    acc = arm.get_links_acc().double().numpy()
+    ang = arm.get_links_acc_ang().double().numpy()
+    for k, link in enumerate(arm.links):
+        res = np.zeros(6)
+        # (mjOBJ_XBODY: at the body frame's origin; mjOBJ_BODY would be at its centre of mass)
+        mujoco.mj_objectAcceleration(m, d, mujoco.mjtObj.mjOBJ_XBODY, mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, link.name), res, 0)
+        # MuJoCo's includes gravity (its root accelerates at -g): kinegrad's does not
+        np.testing.assert_allclose(acc[k], res[3:] + m.opt.gravity, rtol=0, atol=1e-6 * max(1.0, np.abs(res).max()))
+        np.testing.assert_allclose(ang[k], res[:3], rtol=0, atol=1e-6 * max(1.0, np.abs(res).max()))
+    assert np.abs(acc).max() > 0.1  # the arm is accelerating
+    # the control force of a new target at the current state (before the step runs)
+    target2 = target + 0.1
+    arm.control_dofs_position(torch.tensor(target2[:7]), dofs_idx_local=list(range(7)))
+    d.ctrl[:7] = target2[:7]
+    mujoco.mj_forward(m, d)
+    f = arm.get_dofs_control_force().double().numpy()
+    np.testing.assert_allclose(f[:7], d.qfrc_actuator[:7], rtol=0, atol=1e-9)

@@ -211,7 +211,10 @@ pub fn describe<'py>(py: Python<'py>, m: &Model) -> PyResult<Bound<'py, PyDict>>
     d.set_item("geom_visual", m.geom_visual.clone())?;
     d.set_item(
         "geom_pos",
-        m.geom_pos.iter().map(|p| [p.x, p.y, p.z]).collect::<Vec<_>>(),
+        m.geom_pos
+            .iter()
+            .map(|p| [p.x, p.y, p.z])
+            .collect::<Vec<_>>(),
     )?;
     d.set_item(
         "geom_quat",

@@ -186,6 +186,42 @@ impl Sim {
         ])
     }
 
+    /// The actuator forces (n_envs, nv) the given controls give at the given states (`act`:
+    /// the activations, zeros if not given): Genesis's `get_dofs_control_force`.
+    #[pyo3(signature = (qpos, qvel, mode, target, act=None))]
+    fn actuator_forces<'py>(
+        &self,
+        py: Python<'py>,
+        qpos: Arr2<'py>,
+        qvel: Arr2<'py>,
+        mode: PyReadonlyArrayDyn<'py, i8>,
+        target: Arr2<'py>,
+        act: Option<Arr2<'py>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (n, _, nv) = self.shape();
+        let [q, v] = self.state_args(&qpos, &qvel, ["qpos", "qvel"])?;
+        let (m, t) = self.control_args(&mode, &target)?;
+        let a = self.act_arg(&act, "act")?;
+        let x = StepInputs {
+            q: &q,
+            v: &v,
+            act: &a,
+            modes: &m,
+            targets: &t,
+        };
+        let f = detached(py, || self.inner.actuator_forces(&x))?;
+        Ok(array(py, &[n, nv], f))
+    }
+
+    /// Every env's body accelerations (n_envs, nbody, 6): the classical linear acceleration of
+    /// the body origin, then the angular acceleration (world), at the env's state under its last
+    /// step's acceleration.
+    fn link_accelerations<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let n = self.inner.n_envs();
+        let a = detached(py, || self.inner.link_accelerations())?;
+        Ok(array(py, &[n, self.inner.model.nbody, 6], a))
+    }
+
     /// Every body's reading at the given states qpos (n_envs, nq), qvel (n_envs, nv):
     /// (n_envs, nbody, `LINK_STATE`) with the quantities at `LINK_FIELDS` (position, quaternion
     /// wxyz, linear velocity of the body origin, angular velocity; world frame).

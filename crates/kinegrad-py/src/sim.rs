@@ -233,16 +233,21 @@ impl Sim {
 
     /// Mesh `i` of the model (`describe()["geom_mesh"]`): its vertices (n, 3, in the mesh's
     /// frame, scaled) and triangles (m, 3).
-    fn mesh<'py>(&self, py: Python<'py>, i: usize) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-        let m = self
-            .inner
-            .model
-            .meshes
-            .get(i)
-            .ok_or_else(|| invalid(format!("mesh {i}: the model has {} meshes", self.inner.model.meshes.len())))?;
+    fn mesh<'py>(
+        &self,
+        py: Python<'py>,
+        i: usize,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let m = self.inner.model.meshes.get(i).ok_or_else(|| {
+            invalid(format!(
+                "mesh {i}: the model has {} meshes",
+                self.inner.model.meshes.len()
+            ))
+        })?;
         let v: Vec<f64> = m.vertices.iter().flat_map(|p| [p.x, p.y, p.z]).collect();
         let f: Vec<i64> = m.faces.iter().flat_map(|t| t.map(i64::from)).collect();
-        let faces = numpy::PyArrayMethods::reshape(&numpy::PyArray1::from_vec(py, f), [m.faces.len(), 3])?;
+        let faces =
+            numpy::PyArrayMethods::reshape(&numpy::PyArray1::from_vec(py, f), [m.faces.len(), 3])?;
         Ok((array(py, &[m.vertices.len(), 3], v), faces.into_any()))
     }
 

@@ -93,3 +93,59 @@ pub fn inverse_dynamics(
     kinematics::com_vel(model, v, data);
     rnea::rnea(model, params, data, v, Some(a), out);
 }
+
+/// Every body's acceleration at `(q, v)` under the joint accelerations `a` (nv) into `out`
+/// (nbody x 6): the classical linear acceleration of the body's origin, then its angular
+/// acceleration, world frame (Genesis's `get_links_acc` and `get_links_acc_ang`; gravity is
+/// not in it). `q` must have normalized quaternion blocks.
+pub fn link_accelerations(
+    model: &Model,
+    params: &Params,
+    q: &[f64],
+    v: &[f64],
+    a: &[f64],
+    data: &mut Data,
+    out: &mut [f64],
+) {
+    pipeline::kinematics(model, params, q, data);
+    kinematics::com_vel(model, v, data);
+    // spatial accelerations at the world origin, parents first (bodies are numbered so)
+    let mut cacc = vec![crate::math::spatial::Motion::zero(); model.nbody];
+    for b in 1..model.nbody {
+        let mut c = cacc[model.body_parent[b]];
+        let d0 = model.body_dof_adr[b];
+        for d in d0..d0 + model.body_dof_num[b] {
+            c += data.cdof_dot[d] * v[d] + data.cdof[d] * a[d];
+        }
+        cacc[b] = c;
+    }
+    for (b, r) in out.chunks_mut(6).enumerate().take(model.nbody) {
+        let p = data.xpos[b];
+        let (c, w) = (cacc[b], data.cvel[b]);
+        // the origin's classical acceleration: the spatial one at the point plus w x v_point
+        let lin = c.point_velocity(&p) + w.ang.cross(&w.point_velocity(&p));
+        r[..3].copy_from_slice(lin.as_slice());
+        r[3..].copy_from_slice(c.ang.as_slice());
+    }
+}
+
+/// The actuator forces (nv) the controls `control` give at `(q, v)` with activations `act`
+/// (Genesis's `get_dofs_control_force`: the force law of each channel, clamped; tendon channels
+/// along their Jacobians).
+#[allow(clippy::too_many_arguments)]
+pub fn actuator_forces(
+    model: &Model,
+    params: &Params,
+    q: &[f64],
+    v: &[f64],
+    act: &[f64],
+    control: &crate::state::Control,
+    data: &mut Data,
+    out: &mut [f64],
+) {
+    pipeline::kinematics(model, params, q, data);
+    kinematics::com_vel(model, v, data);
+    let h = model.opt.timestep / model.opt.substeps as f64;
+    crate::dynamics::forces::actuation(model, params, q, v, act, control, data, h);
+    out.copy_from_slice(&data.qfrc_actuator);
+}

@@ -267,6 +267,40 @@ impl Sim {
         })
     }
 
+    /// The actuator forces (n_envs * nv) of the given states and controls
+    /// ([`readings::actuator_forces`]), each env with its own parameters.
+    pub fn actuator_forces(&self, x: &StepInputs<'_>) -> Result<Vec<f64>> {
+        x.check(&self.model, self.n_envs(), ["qpos", "qvel"])?;
+        let model = &*self.model;
+        let rows = self.map_envs(|i, e, d| {
+            let (st, ctrl) = x.env(model, i);
+            let mut out = vec![0.0; model.nv];
+            readings::actuator_forces(model, &e.params, &st.q, &st.v, &st.act, &ctrl, d, &mut out);
+            Ok(out)
+        })?;
+        Ok(rows.concat())
+    }
+
+    /// Every env's body accelerations (n_envs * nbody * 6, [`readings::link_accelerations`])
+    /// at its state under the acceleration of its last step (zeros before any step).
+    pub fn link_accelerations(&self) -> Result<Vec<f64>> {
+        let model = &*self.model;
+        let rows = self.map_envs(|_, e, d| {
+            let mut out = vec![0.0; model.nbody * 6];
+            readings::link_accelerations(
+                model,
+                &e.params,
+                &e.state.q,
+                &e.state.v,
+                &e.carry.step.qacc_warmstart,
+                d,
+                &mut out,
+            );
+            Ok(out)
+        })?;
+        Ok(rows.concat())
+    }
+
     /// M(q) (nv * nv) with env 0's parameters, armature included.
     pub fn mass_matrix(&self, q: &[f64]) -> Result<Vec<f64>> {
         let (model, nv) = (&*self.model, self.model.nv);
