@@ -580,6 +580,36 @@ class RigidEntity:
             damping, pos_tol, rot_tol, pos_mask, rot_mask, max_step_size, dofs_idx_local, return_error, envs_idx,
         )
 
+    def plan_path(
+        self,
+        qpos_goal,
+        qpos_start=None,
+        max_nodes=2000,
+        resolution=0.05,
+        timeout=None,
+        max_retry=1,
+        smooth_path=True,
+        num_waypoints=300,
+        ignore_collision=False,
+        planner="RRTConnect",
+        envs_idx=None,
+        return_valid_mask=False,
+        *,
+        ee_link_name=None,
+        with_entity=None,
+        **kwargs,
+    ):
+        """A collision-free path of the entity's qpos from ``qpos_start`` (default: the current
+        state) to ``qpos_goal``: (num_waypoints, n_qs) or (num_waypoints, n_envs, n_qs), with
+        ``return_valid_mask`` also whether each env's path was found (Genesis's signature; see
+        ``kinegrad._plan``). The scene's state is not changed."""
+        from . import _plan
+
+        return _plan.plan_path(
+            self, qpos_goal, qpos_start, max_nodes, resolution, timeout, max_retry, smooth_path, num_waypoints,
+            ignore_collision, planner, envs_idx, return_valid_mask, ee_link_name, with_entity, **kwargs,
+        )
+
     # ---- state writes ----
     def set_qpos(self, qpos, qs_idx_local=None, envs_idx=None, zero_velocity: bool = True) -> None:
         self._solver.set_qpos(qpos, self._qs(qs_idx_local, write=True), envs_idx)

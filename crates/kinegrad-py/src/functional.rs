@@ -186,6 +186,86 @@ impl Sim {
         ])
     }
 
+    /// A collision-free path per env in the coordinates `coords` of qpos from `start` to
+    /// `goal` (n_envs, len(coords)), the rest of each configuration from `qpos` (n_envs, nq),
+    /// contacts counted on the geoms of bodies `body_lo..body_hi` (`plan::PlanOptions`).
+    /// Returns (waypoints (n_envs, num_waypoints, len(coords)), found (n_envs,) bool).
+    #[pyo3(signature = (qpos, start, goal, coords, lower, upper, body_lo, body_hi, resolution, max_step, goal_bias, max_nodes, timeout, ignore_collision, smooth, num_waypoints, penetration_eps, planner, seed))]
+    #[allow(clippy::too_many_arguments)]
+    fn plan_paths<'py>(
+        &self,
+        py: Python<'py>,
+        qpos: Arr2<'py>,
+        start: Arr2<'py>,
+        goal: Arr2<'py>,
+        coords: Vec<usize>,
+        lower: Vec<f64>,
+        upper: Vec<f64>,
+        body_lo: usize,
+        body_hi: usize,
+        resolution: f64,
+        max_step: f64,
+        goal_bias: f64,
+        max_nodes: usize,
+        timeout: Option<f64>,
+        ignore_collision: bool,
+        smooth: bool,
+        num_waypoints: usize,
+        penetration_eps: f64,
+        planner: &str,
+        seed: u64,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let (n, nq, _) = self.shape();
+        let k = coords.len();
+        let q = values(&qpos, "qpos", &[n, nq])?;
+        let a = values(&start, "qpos_start", &[n, k])?;
+        let b = values(&goal, "qpos_goal", &[n, k])?;
+        let planner = match planner {
+            "RRT" => kinegrad::plan::Planner::Rrt,
+            "RRTConnect" => kinegrad::plan::Planner::RrtConnect,
+            other => {
+                return Err(invalid(format!(
+                    "planner: expected 'RRT' or 'RRTConnect', got '{other}'"
+                )))
+            }
+        };
+        let timeout = match timeout {
+            Some(t) if !(t > 0.0 && t.is_finite()) => {
+                return Err(invalid(format!(
+                    "timeout: expected a positive number of seconds, got {t}"
+                )))
+            }
+            t => t.map(std::time::Duration::from_secs_f64),
+        };
+        let opt = kinegrad::plan::PlanOptions {
+            coords,
+            lower,
+            upper,
+            bodies: body_lo..body_hi,
+            resolution,
+            max_step,
+            goal_bias,
+            max_nodes,
+            timeout,
+            ignore_collision,
+            smooth,
+            num_waypoints,
+            penetration_eps,
+            planner,
+            seed,
+        };
+        let paths = detached(py, || self.inner.plan_paths(&q, &a, &b, &opt))?;
+        let w = paths
+            .iter()
+            .flat_map(|p| p.waypoints.iter().copied())
+            .collect();
+        let found: Vec<bool> = paths.iter().map(|p| p.found).collect();
+        Ok((
+            array(py, &[n, num_waypoints, k], w),
+            numpy::PyArray1::from_vec(py, found).into_any(),
+        ))
+    }
+
     /// The actuator forces (n_envs, nv) the given controls give at the given states (`act`:
     /// the activations, zeros if not given): Genesis's `get_dofs_control_force`.
     #[pyo3(signature = (qpos, qvel, mode, target, act=None))]

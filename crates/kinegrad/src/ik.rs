@@ -17,6 +17,7 @@
 
 use crate::data::Data;
 use crate::error::{Error, Result};
+use crate::math::SplitMix;
 use crate::math::{Quat, Vec3};
 use crate::model::{Model, Params};
 use crate::pipeline;
@@ -313,18 +314,4 @@ fn restart(model: &Model, opt: &IkOptions, rng: &mut SplitMix, q: &mut [f64]) ->
         }
     }
     any
-}
-
-/// SplitMix64: the restarts' draws (deterministic for a seed).
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
-    }
 }

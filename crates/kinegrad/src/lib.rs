@@ -27,6 +27,7 @@ pub mod kinematics;
 pub mod math;
 pub mod model;
 pub mod pipeline;
+pub mod plan;
 pub mod readings;
 pub mod sim;
 pub mod state;

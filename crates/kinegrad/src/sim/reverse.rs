@@ -301,6 +301,61 @@ impl Sim {
         Ok(rows.concat())
     }
 
+    /// A path per env from `start` to `goal` (n_envs * coords each) with the rest of each
+    /// env's configuration `q` (n_envs * nq), each env with its own parameters, in parallel
+    /// ([`crate::plan::plan`]); the seed is varied per env.
+    pub fn plan_paths(
+        &self,
+        q: &[f64],
+        start: &[f64],
+        goal: &[f64],
+        opt: &crate::plan::PlanOptions,
+    ) -> Result<Vec<crate::plan::PlannedPath>> {
+        let (n, nq, k) = (self.n_envs(), self.model.nq, opt.coords.len());
+        check_rows("qpos", q, n, nq)?;
+        check_quaternions(&self.model, q)?;
+        check_rows("qpos_start", start, n, k)?;
+        check_rows("qpos_goal", goal, n, k)?;
+        if k == 0
+            || opt.coords.iter().any(|&c| c >= nq)
+            || opt.lower.len() != k
+            || opt.upper.len() != k
+        {
+            return Err(Error::invalid(
+                "coords",
+                "no coordinate to plan, or one out of range",
+            ));
+        }
+        let positive = [("resolution", opt.resolution), ("max_step", opt.max_step)];
+        for (name, x) in positive {
+            if !(x > 0.0 && x.is_finite()) {
+                return Err(Error::invalid(
+                    name,
+                    format!("expected a positive number, got {x}"),
+                ));
+            }
+        }
+        if opt.num_waypoints < 2 {
+            return Err(Error::invalid("num_waypoints", "expected at least 2"));
+        }
+        let model = &*self.model;
+        self.map_envs(|i, e, d| {
+            let mut qi = q[i * nq..(i + 1) * nq].to_vec();
+            crate::state::normalize_quaternions(model, &mut qi);
+            let mut o = opt.clone();
+            o.seed = opt.seed.wrapping_add(i as u64);
+            Ok(crate::plan::plan(
+                model,
+                &e.params,
+                d,
+                &qi,
+                &start[i * k..(i + 1) * k],
+                &goal[i * k..(i + 1) * k],
+                &o,
+            ))
+        })
+    }
+
     /// M(q) (nv * nv) with env 0's parameters, armature included.
     pub fn mass_matrix(&self, q: &[f64]) -> Result<Vec<f64>> {
         let (model, nv) = (&*self.model, self.model.nv);
