@@ -21,6 +21,20 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load_assets_module():
+    """kinegrad/assets.py loaded by its path: the package itself needs the native module, which
+    is built after the assets."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_kinegrad_assets", ROOT / "python" / "kinegrad" / "assets.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+_assets = _load_assets_module()
 WHEELS = ROOT / ".cache" / "wheels"
 ASSETS = ROOT / ".cache" / "assets"
 
@@ -90,27 +104,10 @@ def download(req: str, prefix: str) -> Path:
 
 
 def extract(whl: Path, inner: str, dest: Path, filt) -> int:
-    n_new = 0
     try:
-        zf = zipfile.ZipFile(whl)
+        return _assets.extract_members(whl, inner, dest, toplevel_xml=filt == "toplevel_xml")
     except zipfile.BadZipFile as e:
         fail(f"{whl} is not a valid wheel: {e}")
-    with zf:
-        for info in zf.infolist():
-            name = info.filename
-            if not name.startswith(inner) or name.endswith("/"):
-                continue
-            rel = name[len(inner):]
-            if filt == "toplevel_xml" and ("/" in rel or not rel.endswith(".xml")):
-                continue
-            out = dest / rel
-            if out.exists() and out.stat().st_size == info.file_size:
-                continue
-            out.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src, open(out, "wb") as dst:
-                dst.write(src.read())
-            n_new += 1
-    return n_new
 
 
 def main() -> None:

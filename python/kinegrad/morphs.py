@@ -21,10 +21,17 @@ _REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def asset_search_path() -> List[Path]:
     """Folders searched for relative morph files, in order: each entry of
-    ``$KINEGRAD_ASSET_PATH`` (os.pathsep separated), ``<repo>/.cache/assets/genesis``,
-    ``<repo>/.cache/assets``, and pybullet_data's folder when pybullet is installed."""
+    ``$KINEGRAD_ASSET_PATH`` (os.pathsep separated), a kinegrad checkout's
+    ``.cache/assets/genesis`` and ``.cache/assets`` (when running from one), the user asset cache
+    (:mod:`kinegrad.assets`: ``~/.cache/kinegrad/assets/genesis`` and ``.../assets``), and
+    pybullet_data's folder when pybullet is installed."""
+    from . import assets
+
     paths = [Path(p) for p in os.environ.get("KINEGRAD_ASSET_PATH", "").split(os.pathsep) if p]
-    paths += [_REPO_ROOT / ".cache" / "assets" / "genesis", _REPO_ROOT / ".cache" / "assets"]
+    repo = _REPO_ROOT / ".cache" / "assets"
+    if repo.is_dir():
+        paths += [repo / "genesis", repo]
+    paths += [assets.genesis_dir(), assets.cache_dir()]
     try:
         import pybullet_data
 
@@ -35,20 +42,41 @@ def asset_search_path() -> List[Path]:
 
 
 def resolve_file(file: str) -> str:
-    """Absolute path of a morph file, or FileNotFoundError listing the places tried."""
+    """Absolute path of a morph file, or FileNotFoundError listing the places tried. A Genesis
+    asset path (``xml/...``, ``urdf/...``, ``meshes/...``) not found anywhere fetches Genesis's
+    assets into the user cache once (see :mod:`kinegrad.assets`) and is looked up again."""
+    from . import assets
+
     p = Path(os.path.expanduser(str(file)))
     if p.is_absolute():
         if p.is_file():
             return str(p)
         raise MissingFile(f"file: '{file}' does not exist")
-    tried = [Path.cwd() / p] + [base / p for base in asset_search_path()]
-    for cand in tried:
-        if cand.is_file():
-            return str(cand.resolve())
+
+    def find():
+        tried = [Path.cwd() / p] + [base / p for base in asset_search_path()]
+        return next((c for c in tried if c.is_file()), None), tried
+
+    hit, tried = find()
+    note = ""
+    # fetched once: not when some folder searched already holds Genesis's assets (a checkout's)
+    have = any((base / "xml" / "franka_emika_panda").is_dir() for base in asset_search_path())
+    if hit is None and p.parts and p.parts[0] in assets.GENESIS_FOLDERS and not have:
+        if os.environ.get("KINEGRAD_NO_FETCH"):
+            note = "\n(KINEGRAD_NO_FETCH is set: Genesis's assets were not downloaded)"
+        else:
+            try:
+                assets.fetch()
+                hit, tried = find()
+            except (RuntimeError, OSError) as e:
+                note = f"\n(fetching Genesis's assets failed: {e})"
+    if hit is not None:
+        return str(hit.resolve())
     places = "\n  ".join(str(t) for t in tried)
     raise MissingFile(
-        f"file: '{file}' not found; tried:\n  {places}\n"
-        "(set KINEGRAD_ASSET_PATH or run `make setup` to fetch the assets)"
+        f"file: '{file}' not found; tried:\n  {places}{note}\n"
+        f"(Genesis's robot files go into {assets.genesis_dir()} with `python -m kinegrad.assets fetch`; "
+        "in a kinegrad checkout `make setup` fetches them; KINEGRAD_ASSET_PATH adds folders)"
     )
 
 
