@@ -196,6 +196,21 @@ class RigidJoint:
     def link(self) -> RigidLink:
         return self.entity.links[self._link_idx - self.entity.link_start]
 
+    def get_anchor_pos(self, envs_idx=None) -> torch.Tensor:
+        """The joint's anchor (world), (3,) or (n_envs, 3): where the joint sits before its own
+        motion (a slide joint's does not slide; MuJoCo's ``xanchor``); a reading without gradient."""
+        return self._anchor(envs_idx, slice(0, 3))
+
+    def get_anchor_axis(self, envs_idx=None) -> torch.Tensor:
+        """The joint's axis (world, unit; MuJoCo's ``xaxis``), (3,) or (n_envs, 3)."""
+        return self._anchor(envs_idx, slice(3, 6))
+
+    def _anchor(self, envs_idx, part: slice) -> torch.Tensor:
+        scene = self.entity._scene
+        solver = self.entity._solver
+        x = torch.from_numpy(scene._native.joint_anchors(scene._qpos.detach().to(torch.float64).numpy()))
+        return solver.reading(x[:, self.idx, part], solver.select_envs(envs_idx))
+
     @property
     def dofs_idx(self) -> List[int]:
         return list(range(self.dof_start, self.dof_start + self.n_dofs))
@@ -226,6 +241,18 @@ class RigidJoint:
 
     def __repr__(self) -> str:
         return f"RigidJoint(name={self.name!r}, type={self.type.name}, dofs_idx_local={self.dofs_idx_local})"
+
+
+class EntityState:
+    """What ``entity.get_state()`` returns: the entity's readings at one moment."""
+
+    def __init__(self, entity: "RigidEntity"):
+        self.pos, self.quat = entity.get_pos(), entity.get_quat()
+        self.qpos, self.dofs_vel = entity.get_qpos(), entity.get_dofs_velocity()
+        self.links_pos, self.links_quat = entity.get_links_pos(), entity.get_links_quat()
+
+    def __repr__(self) -> str:
+        return f"EntityState(qpos={tuple(self.qpos.shape)}, links={tuple(self.links_pos.shape)})"
 
 
 class _Uid(str):
@@ -961,6 +988,28 @@ class RigidEntity:
         solver.write_param("geom_friction", ratio[:, cols] * base, torch.tensor(geoms), envs, 0)
 
     # ---- contacts ----
+    def get_links_net_contact_force(self, envs_idx=None) -> torch.Tensor:
+        """The net contact force on each link in the last step (world, normal and friction
+        summed over its contacts), (n_links, 3) or (n_envs, n_links, 3); a reading without
+        gradient."""
+        self._built("get_links_net_contact_force")
+        solver = self._solver
+        b0 = self.link_start + 1
+        out = torch.zeros(solver.n_rows, self._n_links, 3, dtype=torch.float64)
+        for e in range(solver.n_rows):
+            for c in solver.contacts_of_env(e):
+                f = torch.tensor(c["force"], dtype=torch.float64)  # on geom2's body
+                for body, sign in ((c["body2"], 1.0), (c["body1"], -1.0)):
+                    if b0 <= body < b0 + self._n_links:
+                        out[e, body - b0] += sign * f
+        return solver.reading(out, solver.select_envs(envs_idx))
+
+    def get_state(self) -> "EntityState":
+        """A snapshot of the entity (Genesis's ``entity.get_state()``): ``pos``, ``quat`` (base
+        link), ``qpos``, ``dofs_vel``, ``links_pos``, ``links_quat``; the tensors carry the
+        readings' gradients."""
+        return EntityState(self)
+
     def get_contacts(self, with_entity: Optional["RigidEntity"] = None) -> Dict[str, torch.Tensor]:
         """Contacts of the last step that involve this entity (and ``with_entity`` if given).
 

@@ -127,6 +127,14 @@ class ViewerOptions(_Options):
     _defaults = dict(res=None, camera_pos=(3.5, 0.5, 2.5), camera_lookat=(0.0, 0.0, 0.5), camera_fov=40, max_FPS=60)
 
 
+class ProfilingOptions(_Options):
+    """Genesis's profiling display. kinegrad prints no FPS line: ``show_FPS=True`` (Genesis's
+    default) is named in a warning when a scene is given these options; pass ``show_FPS=False``
+    as Genesis scripts do to silence Genesis's."""
+
+    _defaults = dict(show_FPS=True, FPS_tracker_alpha=0.95)
+
+
 class VisOptions(_Options):
     """Camera image options. Used: ``background_color`` (r, g, b in [0, 1]) and
     ``segmentation_level`` ('link', 'entity' or 'geom': what the segmentation image indexes).

@@ -87,6 +87,9 @@ class Scene:
         self.vis_options = vis_options if vis_options is not None else VisOptions()
         if show_viewer:
             logger.warning("show_viewer=True: kinegrad has no viewer; running headless")
+        prof = kwargs.pop("profiling_options", None)
+        if prof is not None and getattr(prof, "show_FPS", False):
+            warnings.warn("Scene: ProfilingOptions(show_FPS=True): kinegrad prints no FPS, ignored", stacklevel=3)
         for key in kwargs:
             warnings.warn(f"Scene: option {key}={kwargs[key]!r} is not supported by kinegrad, ignored", stacklevel=3)
         if self.rigid_options.dt is not None and self.rigid_options.dt != self.sim_options.dt:
@@ -607,7 +610,9 @@ class Scene:
 
     def get_state(self) -> SimState:
         self._require_built("get_state")
-        return SimState(self._qpos, self._qvel, self._st.time, self._batched, self._act)
+        rs = self.sim.rigid_solver
+        links = (rs.link_states("pos")[:, 1:], rs.link_states("quat")[:, 1:])
+        return SimState(self._qpos, self._qvel, self._st.time, self._batched, self._act, links)
 
     @property
     def _act(self) -> Optional[torch.Tensor]:
@@ -640,6 +645,13 @@ class Scene:
             self._st.written(torch.from_numpy(qn), torch.from_numpy(vn), (qn, vn))
         self._version += 1
         self._st.time = state.time
+
+    def destroy(self) -> None:
+        """Release the native simulator and the renderer (Genesis's ``scene.destroy()``); the
+        scene is unusable afterwards (a call says it is not built)."""
+        self._pend = 0
+        self._native = self._link.native = None
+        self._renderer = None
 
     def reset(self, state: Optional[SimState] = None, envs_idx=None) -> None:
         """Restore the state captured at build (or ``state``); controls are kept."""

@@ -38,9 +38,26 @@ class SimState:
     """A snapshot of the simulation: ``qpos`` (N, nq), ``dofs_vel`` (N, nv), ``time`` (s), and
     ``act`` (N, na), the activations of actuators with dynamics (None for a model without)."""
 
-    def __init__(self, qpos: torch.Tensor, dofs_vel: torch.Tensor, time: float, batched: bool, act=None):
+    def __init__(self, qpos: torch.Tensor, dofs_vel: torch.Tensor, time: float, batched: bool, act=None, links=None):
         self._qpos, self._qvel, self.time, self._batched = qpos.clone(), dofs_vel.clone(), float(time), batched
         self._act = None if act is None else act.clone()
+        #: (links_pos (N, n_links, 3), links_quat (N, n_links, 4)) at the snapshot, or None
+        self._links = links
+
+    @property
+    def links_pos(self):
+        """World positions of every link (n_links, 3) or (n_envs, n_links, 3), with the readings'
+        gradients (None for a state made by hand)."""
+        return None if self._links is None else self._pick(self._links[0])
+
+    @property
+    def links_quat(self):
+        """World orientations (w, x, y, z) of every link, as :attr:`links_pos`."""
+        return None if self._links is None else self._pick(self._links[1])
+
+    def _pick(self, t):
+        t = t.to(_globals.tc_float)
+        return t if self._batched else t[0]
 
     @property
     def act(self):

@@ -140,3 +140,49 @@ def test_links_acc_and_control_force_match_mujoco():
     mujoco.mj_forward(m, d)
     f = arm.get_dofs_control_force().double().numpy()
     np.testing.assert_allclose(f[:7], d.qfrc_actuator[:7], rtol=0, atol=1e-9)
+
+
+def test_net_contact_force_state_fields_anchors_profiling_and_destroy():
+    scene = gs.Scene(sim_options=gs.options.SimOptions(dt=0.005, requires_grad=True), show_viewer=False)
+    scene.add_entity(gs.morphs.Plane())
+    box = scene.add_entity(gs.morphs.Box(size=(0.2, 0.2, 0.2), pos=(0.0, 0.0, 0.1)))
+    arm = scene.add_entity(gs.morphs.MJCF(file=PANDA, pos=(1.0, 0.0, 0.0)))
+    scene.build()
+    u = torch.zeros(9, dtype=torch.float64, requires_grad=True)
+    arm.control_dofs_force(u)
+    for _ in range(200):
+        scene.step()
+    # a box at rest on the floor: the floor pushes it up with its weight
+    f = box.get_links_net_contact_force()
+    torch.testing.assert_close(f[0].double(), torch.tensor([0.0, 0.0, box.get_mass() * 9.81], dtype=torch.float64), rtol=1e-6, atol=1e-6)
+    # Genesis's state fields, with gradients
+    s = scene.get_state()
+    torch.testing.assert_close(s.links_pos, scene.rigid_solver.get_links_pos(), rtol=0, atol=0)
+    es = box.get_state()
+    assert es.pos.shape == (3,) and es.qpos.shape == (7,) and es.links_quat.shape == (1, 4)
+    s.links_pos[-1].sum().backward()  # the arm's torques moved its last link
+    assert u.grad is not None and float(u.grad.abs().sum()) > 0
+    # joint anchors and axes against MuJoCo's xanchor / xaxis
+    q = [0.3, -0.5, 0.2, -2.0, 0.4, 1.8, 0.6, 0.02, 0.03]
+    arm.set_qpos(torch.tensor(q, dtype=torch.float64))
+    m = mujoco.MjModel.from_xml_path(str(PANDA))
+    d = mujoco.MjData(m)
+    d.qpos[:] = q
+    mujoco.mj_kinematics(m, d)
+    for j in arm.joints:
+        k = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, j.name)
+        np.testing.assert_allclose(j.get_anchor_pos().detach().double().numpy(), d.xanchor[k] + [1.0, 0.0, 0.0], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(j.get_anchor_axis().detach().double().numpy(), d.xaxis[k], rtol=0, atol=1e-12)
+    scene.destroy()
+    with pytest.raises(gs.GenesisException, match="build"):
+        scene.step()
+
+
+def test_profiling_options_are_accepted():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gs.Scene(profiling_options=gs.options.ProfilingOptions(show_FPS=False), show_viewer=False)
+    with pytest.warns(UserWarning, match="show_FPS"):
+        gs.Scene(profiling_options=gs.options.ProfilingOptions(), show_viewer=False)

@@ -199,6 +199,7 @@ pub fn describe<'py>(py: Python<'py>, m: &Model) -> PyResult<Bound<'py, PyDict>>
         m.jnt_type.iter().map(|t| t.name()).collect::<Vec<_>>(),
     )?;
     d.set_item("jnt_nq", per_jnt(|t| t.nq() as i64))?;
+
     d.set_item("jnt_nv", per_jnt(|t| t.nv() as i64))?;
     d.set_item(
         "jnt_quat_offset",

@@ -266,6 +266,14 @@ impl Sim {
         ))
     }
 
+    /// Every joint's world anchor and axis at the positions qpos (n_envs, nq): (n_envs, njnt, 6).
+    fn joint_anchors<'py>(&self, py: Python<'py>, qpos: Arr2<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let (n, nq, _) = self.shape();
+        let q = values(&qpos, "qpos", &[n, nq])?;
+        let x = detached(py, || self.inner.joint_anchors(&q))?;
+        Ok(array(py, &[n, self.inner.model.njnt, 6], x))
+    }
+
     /// The actuator forces (n_envs, nv) the given controls give at the given states (`act`:
     /// the activations, zeros if not given): Genesis's `get_dofs_control_force`.
     #[pyo3(signature = (qpos, qvel, mode, target, act=None))]

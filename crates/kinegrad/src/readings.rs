@@ -149,3 +149,14 @@ pub fn actuator_forces(
     crate::dynamics::forces::actuation(model, params, q, v, act, control, data, h);
     out.copy_from_slice(&data.qfrc_actuator);
 }
+
+/// Every joint's anchor and axis (world) at `q` into `out` (njnt x 6), MuJoCo's `xanchor` and
+/// `xaxis`: where the joint is before its own motion is applied (a slide joint's anchor does
+/// not move with it). `q` must have normalized quaternion blocks.
+pub fn joint_anchors(model: &Model, params: &Params, q: &[f64], data: &mut Data, out: &mut [f64]) {
+    kinematics::body_kinematics(model, params, q, data);
+    for (j, r) in out.chunks_mut(6).enumerate().take(model.njnt) {
+        r[..3].copy_from_slice(data.xanchor[j].as_slice());
+        r[3..].copy_from_slice(data.xaxis[j].as_slice());
+    }
+}

@@ -208,6 +208,22 @@ impl Sim {
         })
     }
 
+    /// Every joint's world anchor and axis at the positions `q` (n_envs, nq): (n_envs, njnt, 6),
+    /// see [`readings::joint_anchors`].
+    pub fn joint_anchors(&self, q: &[f64]) -> Result<Vec<f64>> {
+        let (n, nq, nj) = (self.n_envs(), self.model.nq, self.model.njnt);
+        check_rows("qpos", q, n, nq)?;
+        let model = &*self.model;
+        let rows = self.map_envs(|i, e, d| {
+            let mut qi = q[i * nq..(i + 1) * nq].to_vec();
+            crate::state::normalize_quaternions(model, &mut qi);
+            let mut out = vec![0.0; nj * 6];
+            readings::joint_anchors(model, &e.params, &qi, d, &mut out);
+            Ok(out)
+        })?;
+        Ok(rows.concat())
+    }
+
     /// Every env's tendon lengths at `q` (n_envs, nq): (n_envs, ntendon).
     pub fn tendon_lengths(&self, q: &[f64]) -> Result<Vec<f64>> {
         let (n, nq, nt) = (self.n_envs(), self.model.nq, self.model.tendons.len());
