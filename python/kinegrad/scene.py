@@ -100,6 +100,7 @@ class Scene:
         self.sim = Simulator(self)
         self._native = None
         self._pend = 0  # pending steps (see _flush)
+        self._xfrc_applied = None  # the wrenches set for the next step (apply_links_external_*), or None
         self._ctl: Optional[Controls] = None  # the controls and their writes (made by build)
         self._n_envs = 0
         self._n = 1
@@ -593,8 +594,11 @@ class Scene:
                 self._pend_grad = grad_mode
             self._pend += 1
             self.t += 1
-            if self._pend >= self._pend_max:
+            if self._pend >= self._pend_max or self._xfrc_applied is not None:
                 self._flush()
+            if self._xfrc_applied is not None:  # external wrenches act for one step (Genesis's rule)
+                self._xfrc_applied = None
+                self._params.write("body_xfrc", None, torch.zeros_like(self._params.get("body_xfrc")))
         finally:
             lock.release()
 

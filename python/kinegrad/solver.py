@@ -11,7 +11,7 @@ import torch
 
 from . import _autograd, _globals
 from ._controls import ControlWrite, make_write
-from ._convert import as_f64, env_rows, indices, quat_to_xyz, rows, xyz_to_quat
+from ._convert import as_f64, env_rows, indices, quat_rotate, quat_to_xyz, rows, xyz_to_quat
 from ._threads import serialized
 from .tensor import wrap_new as _wrap_new
 from ._errors import InvalidArgument, InvalidIndex
@@ -462,6 +462,48 @@ class RigidSolver:
             _autograd._np(st.q), _autograd._np(st.v), ctl.current_mode(), ctl.current_ctrl(), act
         )
         return self.reading(torch.from_numpy(f)[:, dofs], self.select_envs(envs_idx))
+
+    def apply_links_external_force(self, force, links_idx=None, envs_idx=None, *, ref: str = "link_origin", local: bool = False) -> None:
+        """Push links with ``force`` (n_links, 3) or (n_envs, n_links, 3) (N) during the next
+        step only (Genesis's rule; several calls before a step add up), applied at each link's
+        origin (``ref="link_origin"``) or centre of mass (``"link_com"``), in world axes or, with
+        ``local``, in the link's. Differentiable in the force (and the lever arm in the state):
+        it is the parameter ``body_xfrc`` (MuJoCo's ``xfrc_applied``) of that step."""
+        if ref not in ("link_origin", "link_com"):
+            raise InvalidArgument(f"ref: expected 'link_origin' or 'link_com', got {ref!r} ('root_com' is not supported by kinegrad)")
+        self._xfrc("apply_links_external_force", force, links_idx, envs_idx, ref, local, 0)
+
+    def apply_links_external_torque(self, torque, links_idx=None, envs_idx=None, *, ref: str = "link_origin", local: bool = False) -> None:
+        """Twist links with ``torque`` (n_links, 3) or (n_envs, n_links, 3) (N m) during the next
+        step only, in world axes or, with ``local``, in the link's (see
+        :meth:`apply_links_external_force`)."""
+        self._xfrc("apply_links_external_torque", torque, links_idx, envs_idx, ref, local, 3)
+
+    def _xfrc(self, what: str, value, links_idx, envs_idx, ref: str, local: bool, at: int) -> None:
+        sc = self._scene
+        sc._require_built(what)
+        sc._check_owner(value, what)
+        links = indices(links_idx, "links_idx", self.n_links, "links")
+        envs = self.select_envs(envs_idx)
+        n_sel = self.n_selected(envs)
+        v = env_rows(value, "force" if at == 0 else "torque", (len(links), 3), n_sel, self.batched)
+        bodies = links + 1
+        rows_ = slice(None) if envs is None else envs
+        if local:
+            v = quat_rotate(self.link_states("quat")[rows_][:, bodies], v)
+        wrench = torch.cat([v, torch.zeros_like(v)], dim=-1) if at == 0 else torch.cat([torch.zeros_like(v), v], dim=-1)
+        if at == 0 and ref == "link_origin":
+            # the force at the origin is the force and a torque at the centre of mass
+            origin = self.link_states("pos")[rows_][:, bodies]
+            quat = self.link_states("quat")[rows_][:, bodies]
+            com = origin + quat_rotate(quat, self.get_param("body_ipos")[rows_][:, bodies].to(origin.dtype))
+            wrench = torch.cat([v, torch.cross(origin - com, v, dim=-1)], dim=-1)
+        # the wrenches of this step so far (they add up), a graph tensor when one carries grad
+        pend = sc._xfrc_applied if sc._xfrc_applied is not None else sc._params.get("body_xfrc")
+        r = (torch.arange(sc._n) if envs is None else envs).unsqueeze(1)
+        pend = pend.index_put((r, bodies.unsqueeze(0)), pend[r, bodies.unsqueeze(0)] + wrench)
+        sc._write_param("body_xfrc", None, pend)
+        sc._xfrc_applied = pend
 
     def contacts_of_env(self, env: int) -> List[dict]:
         """The contacts of env ``env``'s last step, as the native sim reports them."""

@@ -183,3 +183,68 @@ fn coefficients_vjp(
     let rp = &model.body_fluid_frame[b];
     pb.body_inertia[b] += rp * Mat3::from_diagonal(&i_bar) * rp.transpose();
 }
+
+/// Reverse of [`crate::dynamics::forces::applied`] seeded with `mu` (nv, the adjoint of
+/// `qfrc_passive`): with `m_b = sum_{d on b's path} mu_d cdof_d = (a, c)`, the wrench's adjoint
+/// gives `t_bar = a`, `f_bar = c + a x p` (into `pb.body_xfrc`), the centre of mass `p_bar = f x
+/// a` (the body pose and `body_ipos`), and `cdof_bar_d += mu_d F_b` summed over d's subtree.
+/// Written beside the fluid's reverse, whose body-wrench pattern it shares.
+pub fn applied_vjp(
+    model: &Model,
+    params: &Params,
+    data: &Data,
+    mu: &[f64],
+    adj: &mut PosAdjoint,
+    pb: &mut Params,
+) {
+    let nb = model.nbody;
+    if nb <= 1 || mu.iter().all(|&x| x == 0.0) {
+        return;
+    }
+    let mut fbar = std::mem::take(&mut adj.fluid_motion);
+    let mut sub = std::mem::take(&mut adj.fluid_force);
+    fbar.clear();
+    fbar.resize(nb, Motion::zero());
+    sub.clear();
+    sub.resize(nb, Force::zero());
+    for b in 1..nb {
+        let mut m = fbar[model.body_parent[b]];
+        let d0 = model.body_dof_adr[b];
+        for d in d0..d0 + model.body_dof_num[b] {
+            m += data.cdof[d] * mu[d];
+        }
+        fbar[b] = m;
+    }
+    let mut any = false;
+    for b in 1..nb {
+        let w = &params.body_xfrc[b];
+        let (a, c) = (fbar[b].ang, fbar[b].lin);
+        let p = data.xipos[b];
+        let f_bar = c + a.cross(&p);
+        let xb = &mut pb.body_xfrc[b];
+        for k in 0..3 {
+            xb[k] += f_bar[k];
+            xb[3 + k] += a[k];
+        }
+        if w.iter().all(|&x| x == 0.0) {
+            continue;
+        }
+        any = true;
+        let f = Vec3::new(w[0], w[1], w[2]);
+        let p_bar = f.cross(&a);
+        adj.body_wrench[b] += Force::new(p.cross(&p_bar), p_bar);
+        pb.body_ipos[b] += data.xmat[b].transpose() * p_bar;
+        sub[b] = crate::dynamics::forces::applied_wrench(data, b, w);
+    }
+    if any {
+        for b in (1..nb).rev() {
+            let f = sub[b];
+            sub[model.body_parent[b]] += f;
+        }
+        for d in 0..model.nv {
+            adj.cdof_bar[d] += sub[model.dof_body[d]] * mu[d];
+        }
+    }
+    adj.fluid_motion = fbar;
+    adj.fluid_force = sub;
+}

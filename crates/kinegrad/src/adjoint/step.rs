@@ -3,7 +3,7 @@
 
 use super::constraint_rows::{frictionloss_onset_vjp, rows_vjp};
 use super::contact_geom::contacts_vjp;
-use super::fluid::fluid_vjp;
+use super::fluid::{applied_vjp, fluid_vjp};
 use super::forces::{actuation_vjp, implicit_damping_vjp, passive_vjp};
 use super::free_gyro;
 use super::integrator::{integrate_pos_vjp, integrate_vel_vjp, rk_combine_vjp};
@@ -559,6 +559,7 @@ fn accel_vjp(
         (&mut *pb, &mut adj.tendon_bar),
     );
     fluid_vjp(model, params, data, mu, adj, pb);
+    applied_vjp(model, params, data, mu, adj, pb);
     // G's h B a for the standalone free bodies
     free_gyro::bias_vjp(model, params, data, (q, v, h), w, q_bar, v_bar, pb);
     actuation_vjp(

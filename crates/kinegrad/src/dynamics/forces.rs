@@ -230,8 +230,9 @@ pub fn actuation(
     }
 }
 
-/// Passive forces ([`passive_law`] per dof: joint springs and damping; tendon springs and
-/// dampers; the fluid, [`super::fluid`]) into `qfrc_passive`. Needs kinematics, `cvel` and
+/// Passive and applied forces ([`passive_law`] per dof: joint springs and damping; tendon
+/// springs and dampers; the fluid, [`super::fluid`]; the external wrenches, [`applied`]) into
+/// `qfrc_passive`. Needs kinematics, `cvel` and
 /// `cdof` when there is a fluid.
 pub fn passive(model: &Model, params: &Params, q: &[f64], v: &[f64], data: &mut Data) {
     for d in 0..model.nv {
@@ -254,6 +255,33 @@ pub fn passive(model: &Model, params: &Params, q: &[f64], v: &[f64], data: &mut 
         }
     }
     super::fluid::fluid(model, params, data);
+    applied(model, params, data);
+}
+
+/// The external wrenches `params.body_xfrc` (force and torque at each body's centre of mass,
+/// world frame) as joint forces into `qfrc_passive`: `qfrc_d += cdof_d . F_b` over the dofs of
+/// each body's path, `F_b = [t + p x f; f]` the wrench at the world origin, `p` the centre of
+/// mass. Needs kinematics and `cdof`.
+pub fn applied(model: &Model, params: &Params, data: &mut Data) {
+    for (b, w) in params.body_xfrc.iter().enumerate().skip(1) {
+        if w.iter().all(|&x| x == 0.0) {
+            continue;
+        }
+        let wrench = applied_wrench(data, b, w);
+        let mut d = data.body_dof_last[b];
+        while d != usize::MAX {
+            data.qfrc_passive[d] += data.cdof[d].dot(&wrench);
+            d = model.dof_parent[d];
+        }
+    }
+}
+
+/// Body `b`'s external wrench `w` (force, torque at its centre of mass) at the world origin.
+#[inline]
+pub fn applied_wrench(data: &Data, b: usize, w: &[f64; 6]) -> crate::math::Force {
+    let f = crate::math::Vec3::new(w[0], w[1], w[2]);
+    let t = crate::math::Vec3::new(w[3], w[4], w[5]);
+    crate::math::Force::new(t + data.xipos[b].cross(&f), f)
 }
 
 /// The passive force along tendon `t` at length `len` and rate `vel`, MuJoCo's: a spring with

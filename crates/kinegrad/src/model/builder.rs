@@ -713,6 +713,7 @@ fn empty_model(opt: Options) -> Model {
             wind: Vec3::zeros(),
             mocap_pos: vec![],
             mocap_quat: vec![],
+            body_xfrc: vec![[0.0; 6]],
         },
         nq: 0,
         nv: 0,
@@ -959,6 +960,7 @@ fn add_entity_to_model(
         m.body_pos.push(pos);
         m.body_quat.push(quat);
         m.params0.body_mass.push(b.mass);
+        m.params0.body_xfrc.push([0.0; 6]);
         m.params0.body_ipos.push(b.ipos);
         m.params0.body_inertia.push(b.inertia);
         m.body_fluid_frame.push(match b.inertia_frame {

@@ -379,6 +379,9 @@ pub struct Params {
     pub mocap_pos: Vec<Vec3>,
     /// See `mocap_pos`. (nmocap)
     pub mocap_quat: Vec<[f64; 4]>,
+    /// External wrench on each body: force (N) then torque (N m), world frame, applied at its
+    /// centre of mass (MuJoCo's `xfrc_applied`; Genesis's `apply_links_external_force`). (nbody)
+    pub body_xfrc: Vec<[f64; 6]>,
 }
 
 /// A convex mesh used by one or more geoms.

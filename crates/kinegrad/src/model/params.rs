@@ -118,7 +118,7 @@ impl ParamField {
 }
 
 /// Every field of [`Params`], in the order the Python API lists them.
-pub static PARAM_FIELDS: [ParamField; 26] = [
+pub static PARAM_FIELDS: [ParamField; 27] = [
     ParamField {
         name: "gravity",
         shape: |_| vec![3],
@@ -306,6 +306,16 @@ pub static PARAM_FIELDS: [ParamField; 26] = [
         write: |p, x| {
             for (v, c) in p.mocap_pos.iter_mut().zip(x.chunks(3)) {
                 *v = Vec3::from_column_slice(c);
+            }
+        },
+    },
+    ParamField {
+        name: "body_xfrc",
+        shape: |m| vec![m.nbody, 6],
+        read: |p, out| p.body_xfrc.iter().for_each(|w| out.extend(w)),
+        write: |p, x| {
+            for (w, c) in p.body_xfrc.iter_mut().zip(x.chunks(6)) {
+                w.copy_from_slice(c);
             }
         },
     },
