@@ -144,10 +144,14 @@ class RigidLink:
         return True
 
     def set_mass(self, mass, envs_idx=None) -> None:
+        """Set the link's mass (kg), scalar or (n_envs,), its inertia scaled with it (Genesis's
+        rule: the mass distribution is kept); may carry grad."""
         solver = self.entity._solver
         envs = solver.select_envs(envs_idx, write=True)
         vals = rows(mass, "mass", 1, solver.n_selected(envs), solver.batched, allow_scalar=True)
-        solver.write_param("body_mass", vals, torch.tensor([self._body]), envs)
+        if bool((vals <= 0).any()):
+            raise InvalidArgument(f"mass: must be > 0, got {float(vals.min())}")
+        _scale_masses(solver, torch.tensor([self._body]), vals, envs)
 
     def set_com(self, pos, envs_idx=None) -> None:
         """Centre of mass in the link frame (m), (3,) or (n_envs, 3); may carry grad."""
@@ -241,6 +245,20 @@ class RigidJoint:
 
     def __repr__(self) -> str:
         return f"RigidJoint(name={self.name!r}, type={self.type.name}, dofs_idx_local={self.dofs_idx_local})"
+
+
+def _scale_masses(solver, bodies: torch.Tensor, mass: torch.Tensor, envs) -> None:
+    """Set the masses of ``bodies`` to ``mass`` (n_sel, k), each body's inertia scaled by the same
+    ratio (differentiably)."""
+    cur_m = solver.get_param("body_mass")[:, bodies]
+    cur_i = solver.get_param("body_inertia")[:, bodies]
+    if envs is not None:
+        cur_m, cur_i = cur_m[envs], cur_i[envs]
+    if bool((cur_m <= 0).any()):
+        raise InvalidArgument("mass: a link without mass cannot be scaled to one")
+    ratio = mass.to(torch.float64) / cur_m
+    solver.write_param("body_inertia", cur_i * ratio[..., None, None], bodies, envs)
+    solver.write_param("body_mass", mass, bodies, envs)
 
 
 class EntityState:
@@ -538,6 +556,34 @@ class RigidEntity:
         """The force the controls in effect give each dof at the current state (clamped to its
         force range); a reading without gradient."""
         return self._solver.get_dofs_control_force(self._dofs(dofs_idx_local), envs_idx)
+
+    # ---- kinematic queries (see kinegrad._kinematic_tools) ----
+    def get_jacobian(self, link, local_point=None) -> torch.Tensor:
+        """The Jacobian (6, n_dofs) or (n_envs, 6, n_dofs) of a point of ``link`` (``local_point``
+        in its frame, its origin by default) at the current state: the point's linear velocity,
+        then the link's angular velocity, world frame, per unit velocity of the entity's dofs."""
+        from . import _kinematic_tools
+
+        return _kinematic_tools.get_jacobian(self, link, local_point)
+
+    def forward_kinematics(self, qpos, qs_idx_local=None, links_idx_local=None, envs_idx=None):
+        """(links_pos, links_quat) of the entity's links at the positions ``qpos`` of its
+        coordinates ``qs_idx_local`` (the rest from the current state); the state is untouched."""
+        from . import _kinematic_tools
+
+        return _kinematic_tools.forward_kinematics(self, qpos, qs_idx_local, links_idx_local, envs_idx)
+
+    def get_dofs_invweight(self, dofs_idx_local=None, envs_idx=None) -> torch.Tensor:
+        """MuJoCo's ``dof_invweight0`` of the dofs (inverse inertia at the reference configuration)."""
+        from . import _kinematic_tools
+
+        return _kinematic_tools.get_dofs_invweight(self, dofs_idx_local, envs_idx)
+
+    def get_links_invweight(self, links_idx_local=None, envs_idx=None) -> torch.Tensor:
+        """MuJoCo's ``body_invweight0`` of the links, (n_links, 2): translational, rotational."""
+        from . import _kinematic_tools
+
+        return _kinematic_tools.get_links_invweight(self, links_idx_local, envs_idx)
 
     # ---- inverse kinematics ----
     def inverse_kinematics(
@@ -947,7 +993,8 @@ class RigidEntity:
         total = cur.sum(dim=1, keepdim=True)
         if bool((total <= 0).any()):
             raise InvalidArgument(f"set_mass: entity '{self.name}' has no mass to scale")
-        solver.write_param("body_mass", cur * (vals / total), bodies, envs)
+        keep = cur > 0  # (massless links stay so)
+        _scale_masses(solver, bodies[keep.all(0)], (cur * (vals / total))[:, keep.all(0)], envs)
 
     def get_links_inertial_mass(self, links_idx_local=None, envs_idx=None) -> torch.Tensor:
         """Link masses (kg), (n_links,) or (n_envs, n_links)."""

@@ -186,3 +186,40 @@ def test_profiling_options_are_accepted():
         gs.Scene(profiling_options=gs.options.ProfilingOptions(show_FPS=False), show_viewer=False)
     with pytest.warns(UserWarning, match="show_FPS"):
         gs.Scene(profiling_options=gs.options.ProfilingOptions(), show_viewer=False)
+
+
+def test_jacobian_forward_kinematics_and_invweights_match_mujoco():
+    scene = gs.Scene(show_viewer=False)
+    box = scene.add_entity(gs.morphs.Box(size=(0.1, 0.2, 0.3), pos=(0.5, 0.5, 0.5)))
+    arm = scene.add_entity(gs.morphs.MJCF(file=PANDA))
+    scene.build()
+    q = [0.3, -0.5, 0.2, -2.0, 0.4, 1.8, 0.6, 0.02, 0.03]
+    m = mujoco.MjModel.from_xml_path(str(PANDA))
+    d = mujoco.MjData(m)
+    d.qpos[:] = q
+    mujoco.mj_forward(m, d)
+    # forward_kinematics at given positions leaves the state alone
+    before = arm.get_qpos().clone()
+    pos, quat = arm.forward_kinematics(torch.tensor(q, dtype=torch.float64))
+    assert torch.equal(arm.get_qpos(), before)
+    for k, link in enumerate(arm.links):
+        b = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, link.name)
+        np.testing.assert_allclose(pos[k].double().numpy(), d.xpos[b], rtol=0, atol=1e-6)
+        np.testing.assert_allclose(quat[k].double().numpy(), d.xquat[b], rtol=0, atol=1e-6)
+    # the Jacobian of a point of the hand
+    arm.set_qpos(torch.tensor(q, dtype=torch.float64))
+    hand = arm.get_link("hand")
+    p_local = np.array([0.0, 0.0, 0.1])
+    J = arm.get_jacobian(hand, local_point=p_local).double().numpy()
+    b = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, "hand")
+    jp, jr = np.zeros((3, m.nv)), np.zeros((3, m.nv))
+    mujoco.mj_jac(m, d, jp, jr, d.xpos[b] + d.xmat[b].reshape(3, 3) @ p_local, b)
+    np.testing.assert_allclose(J, np.vstack([jp, jr]), rtol=0, atol=1e-6)
+    # MuJoCo's inverse weights at qpos0
+    np.testing.assert_allclose(arm.get_dofs_invweight().double().numpy(), m.dof_invweight0, rtol=1e-6)
+    bodies = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, l.name) for l in arm.links]
+    np.testing.assert_allclose(arm.get_links_invweight().double().numpy(), m.body_invweight0[bodies], rtol=1e-6, atol=1e-12)
+    mb = mujoco.MjModel.from_xml_string('<mujoco><worldbody><body><freejoint/><geom type="box" size="0.05 0.1 0.15" mass="6.0"/></body></worldbody></mujoco>')
+    box.set_mass(6.0)
+    # (a free box: its translational weights are 1/m, its rotational ones the mean inverse inertia)
+    np.testing.assert_allclose(box.get_dofs_invweight().double().numpy(), mb.dof_invweight0, rtol=1e-6)

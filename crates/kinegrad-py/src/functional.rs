@@ -266,6 +266,21 @@ impl Sim {
         ))
     }
 
+    /// The Jacobian (n_envs, 6, nv) of the point `point` (body frame) of body `body` at qpos
+    /// (n_envs, nq): the point's linear velocity, then the body's angular velocity, world frame.
+    fn point_jacobians<'py>(
+        &self,
+        py: Python<'py>,
+        qpos: Arr2<'py>,
+        body: usize,
+        point: [f64; 3],
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (n, nq, nv) = self.shape();
+        let q = values(&qpos, "qpos", &[n, nq])?;
+        let x = detached(py, || self.inner.point_jacobians(&q, body, point))?;
+        Ok(array(py, &[n, 6, nv], x))
+    }
+
     /// Every joint's world anchor and axis at the positions qpos (n_envs, nq): (n_envs, njnt, 6).
     fn joint_anchors<'py>(&self, py: Python<'py>, qpos: Arr2<'py>) -> PyResult<Bound<'py, PyAny>> {
         let (n, nq, _) = self.shape();

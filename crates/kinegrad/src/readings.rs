@@ -160,3 +160,32 @@ pub fn joint_anchors(model: &Model, params: &Params, q: &[f64], data: &mut Data,
         r[3..].copy_from_slice(data.xaxis[j].as_slice());
     }
 }
+
+/// The Jacobian of a point of body `body` (`point` in the body's frame) at `q` into `out`
+/// (6 x nv, row-major): the point's linear velocity (rows 0-2) and the body's angular velocity
+/// (rows 3-5), world frame, per unit velocity of each dof (Genesis's `get_jacobian`). `q` must
+/// have normalized quaternion blocks.
+pub fn point_jacobian(
+    model: &Model,
+    params: &Params,
+    q: &[f64],
+    body: usize,
+    point: &crate::math::Vec3,
+    data: &mut Data,
+    out: &mut [f64],
+) {
+    pipeline::kinematics(model, params, q, data);
+    out.iter_mut().for_each(|x| *x = 0.0);
+    let nv = model.nv;
+    let x = data.xpos[body] + data.xmat[body] * point;
+    let mut d = data.body_dof_last[body];
+    while d != usize::MAX {
+        let s = &data.cdof[d];
+        let lin = s.lin + s.ang.cross(&x);
+        for k in 0..3 {
+            out[k * nv + d] = lin[k];
+            out[(3 + k) * nv + d] = s.ang[k];
+        }
+        d = model.dof_parent[d];
+    }
+}

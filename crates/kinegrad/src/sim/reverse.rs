@@ -224,6 +224,29 @@ impl Sim {
         Ok(rows.concat())
     }
 
+    /// The Jacobian (n_envs * 6 * nv) of the point `point` (body frame) of body `body` at the
+    /// positions `q` (n_envs, nq), see [`readings::point_jacobian`].
+    pub fn point_jacobians(&self, q: &[f64], body: usize, point: [f64; 3]) -> Result<Vec<f64>> {
+        let (n, nq, nv) = (self.n_envs(), self.model.nq, self.model.nv);
+        check_rows("qpos", q, n, nq)?;
+        if body == 0 || body >= self.model.nbody {
+            return Err(Error::invalid("link", "not a moving link of this scene"));
+        }
+        if !point.iter().all(|x| x.is_finite()) {
+            return Err(Error::invalid("local_point", "not finite"));
+        }
+        let model = &*self.model;
+        let p = crate::math::Vec3::from(point);
+        let rows = self.map_envs(|i, e, d| {
+            let mut qi = q[i * nq..(i + 1) * nq].to_vec();
+            crate::state::normalize_quaternions(model, &mut qi);
+            let mut out = vec![0.0; 6 * nv];
+            readings::point_jacobian(model, &e.params, &qi, body, &p, d, &mut out);
+            Ok(out)
+        })?;
+        Ok(rows.concat())
+    }
+
     /// Every env's tendon lengths at `q` (n_envs, nq): (n_envs, ntendon).
     pub fn tendon_lengths(&self, q: &[f64]) -> Result<Vec<f64>> {
         let (n, nq, nt) = (self.n_envs(), self.model.nq, self.model.tendons.len());
