@@ -210,6 +210,7 @@ class RigidJoint:
         return self._anchor(envs_idx, slice(3, 6))
 
     def _anchor(self, envs_idx, part: slice) -> torch.Tensor:
+        self.entity._built("get_anchor_pos")
         scene = self.entity._scene
         solver = self.entity._solver
         x = torch.from_numpy(scene._native.joint_anchors(scene._qpos.detach().to(torch.float64).numpy()))
@@ -293,16 +294,26 @@ class RigidEntity:
         self.name = name if name is not None else f"{type(morph).__name__.lower()}_{self.uid}"
         self._lock = scene._lock
         self._desc: Optional[Dict] = None
+        self._probe_desc: Optional[Dict] = None  # this entity's model alone, for queries before the build
+        self._links: List[RigidLink] = []
+        self._joints: List[RigidJoint] = []
         self._all_dofs: Optional[torch.Tensor] = None
         self._dof_span: Optional[slice] = None
         self._dof_key: Optional[tuple] = None
         self._dof_shape: Optional[torch.Size] = None
         self._rs = None
 
-    def _bind(self, desc: Dict) -> None:
-        i = self.idx
-        self._desc = desc
-        self.name = self._user_name if self._user_name is not None else desc["entity_name"][i]
+    def _bind(self, desc: Dict, probe: bool = False) -> None:
+        """Take the entity's structure from ``desc``: the built scene's, or (``probe``) that of a
+        model of this entity alone, for the structural queries before ``scene.build()``. The
+        links and joints made by a probe stay the same objects after the build."""
+        i = 0 if probe else self.idx
+        old = (self._links, self._joints) if self._probe_desc is not None and not probe else None
+        if probe:
+            self._probe_desc = desc
+        else:
+            self._desc = desc
+            self.name = self._user_name if self._user_name is not None else desc["entity_name"][i]
         self.link_start = desc["entity_body_adr"][i] - 1
         self._n_links = desc["entity_body_num"][i]
         self.dof_start, self._n_dofs = desc["entity_dof_adr"][i], desc["entity_dof_num"][i]
@@ -331,6 +342,27 @@ class RigidEntity:
         # tendons (MJCF <tendon><fixed> and <spatial>) of this entity: their control channels follow the
         # dofs' (channel nv + the tendon's global index)
         self._tendons = [t for t, e in enumerate(desc.get("tendon_entity", [])) if e == i]
+        if old is not None:  # the objects handed out before the build, rebound in place
+            for before, now in zip(old[0], self._links):
+                before.__dict__.update(now.__dict__)
+            for before, now in zip(old[1], self._joints):
+                before.__dict__.update(now.__dict__)
+            if len(old[0]) == len(self._links):
+                self._links = old[0]
+            if len(old[1]) == len(self._joints):
+                self._joints = old[1]
+
+    def _structure(self, what: str) -> Dict:
+        """The description the structural queries read: the built scene's, else (before the
+        build) that of this entity's model alone, loaded once."""
+        if self._desc is not None:
+            return self._desc
+        if self._probe_desc is None:
+            scene = self._scene
+            builder = scene._new_builder()
+            scene._add_to_builder(builder, self, warn=False)
+            self._bind(builder.build(1).describe(), probe=True)
+        return self._probe_desc
 
     def _built(self, what: str) -> Dict:
         if self._desc is None:
@@ -352,17 +384,17 @@ class RigidEntity:
     # ---- structure ----
     @property
     def n_dofs(self) -> int:
-        self._built("n_dofs")
+        self._structure("n_dofs")
         return self._n_dofs
 
     @property
     def n_qs(self) -> int:
-        self._built("n_qs")
+        self._structure("n_qs")
         return self._n_qs
 
     @property
     def n_links(self) -> int:
-        self._built("n_links")
+        self._structure("n_links")
         return self._n_links
 
     @property
@@ -391,12 +423,12 @@ class RigidEntity:
 
     @property
     def links(self) -> List[RigidLink]:
-        self._built("links")
+        self._structure("links")
         return list(self._links)
 
     @property
     def joints(self) -> List[RigidJoint]:
-        self._built("joints")
+        self._structure("joints")
         return list(self._joints)
 
     @property

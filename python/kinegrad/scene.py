@@ -254,25 +254,12 @@ class Scene:
         idx = np.where(gb == 0, -1, idx) if level != "geom" else idx
         return np.concatenate([[-1], idx]).astype(np.int32)
 
-    def build(self, n_envs: int = 0, env_spacing=None, **kwargs) -> None:
-        """Assemble the model. ``n_envs=0``: one unbatched env; ``n_envs=N``: N parallel envs."""
+    def _new_builder(self):
+        """A native scene builder with the scene's options."""
         from . import _native, integrator
 
-        if self.is_built:
-            raise GenesisRuntimeError("build: the scene is already built")
-        try:
-            whole = int(n_envs) == n_envs and n_envs >= 0
-        except (TypeError, ValueError, OverflowError):  # None, a string, inf, NaN
-            whole = False
-        if not whole or isinstance(n_envs, bool):
-            raise InvalidArgument(f"n_envs: expected an integer >= 0, got {n_envs!r}")
-        n_envs = int(n_envs)
-        if n_envs > sys.maxsize:
-            raise InvalidArgument(f"n_envs: {n_envs} envs cannot be addressed on this machine (at most {sys.maxsize}), let alone stored")
-        for key in kwargs:
-            warnings.warn(f"build: option {key}={kwargs[key]!r} is not supported by kinegrad, ignored", stacklevel=3)
         so, ro = self.sim_options, self.rigid_options
-        builder = _native.SceneBuilder(
+        return _native.SceneBuilder(
             timestep=so.dt,
             substeps=so.substeps,
             gravity=list(so.gravity),
@@ -288,34 +275,56 @@ class Scene:
             cone=str(ro.cone),
             implicit_constraints=bool(ro.implicit_constraints),
         )
-        for ent in self.entities:
-            m, mat = ent.morph, ent.material
-            prim = _morphs.native_primitive(m)
-            if prim is not None:
-                kind, dims = prim
-                builder.add_primitive(
-                    kind, dims, list(m.pos), list(m.quat), m.fixed, mat.rho, mat.friction,
-                    collision=m.collision, contype=m.contype, conaffinity=m.conaffinity,
-                )
-                continue
-            if isinstance(m, _morphs.Mesh):
-                _, warns = builder.add_mjcf_text(
-                    m.mjcf(mat.rho), m.file, 1.0, list(m.pos), list(m.quat), mat.friction, collision=m.collision,
-                )
-            elif isinstance(m, _morphs.URDF):
-                _, warns = builder.add_urdf(
-                    m.file, m.scale, list(m.pos), list(m.quat), m.fixed, mat.friction,
-                    collision=m.collision, default_armature=m.default_armature,
-                )
-            elif isinstance(m, _morphs.MJCF):
-                _, warns = builder.add_mjcf(
-                    m.file, m.scale, list(m.pos), list(m.quat), mat.friction,
-                    collision=m.collision, default_armature=m.default_armature,
-                )
-            else:
-                raise InvalidArgument(f"morph: {type(m).__name__} is not supported")
+
+    def _add_to_builder(self, builder, ent, warn: bool) -> None:
+        """Add entity ``ent`` to ``builder`` (``warn``: the loader's notes as warnings)."""
+        m, mat = ent.morph, ent.material
+        prim = _morphs.native_primitive(m)
+        if prim is not None:
+            kind, dims = prim
+            builder.add_primitive(
+                kind, dims, list(m.pos), list(m.quat), m.fixed, mat.rho, mat.friction,
+                collision=m.collision, contype=m.contype, conaffinity=m.conaffinity,
+            )
+            return
+        if isinstance(m, _morphs.Mesh):
+            _, warns = builder.add_mjcf_text(
+                m.mjcf(mat.rho), m.file, 1.0, list(m.pos), list(m.quat), mat.friction, collision=m.collision,
+            )
+        elif isinstance(m, _morphs.URDF):
+            _, warns = builder.add_urdf(
+                m.file, m.scale, list(m.pos), list(m.quat), m.fixed, mat.friction,
+                collision=m.collision, default_armature=m.default_armature,
+            )
+        elif isinstance(m, _morphs.MJCF):
+            _, warns = builder.add_mjcf(
+                m.file, m.scale, list(m.pos), list(m.quat), mat.friction,
+                collision=m.collision, default_armature=m.default_armature,
+            )
+        else:
+            raise InvalidArgument(f"morph: {type(m).__name__} is not supported")
+        if warn:
             for w in warns:
-                warnings.warn(f"{m.file}: {w}", stacklevel=3)  # (past the lock wrapper, see _threads)
+                warnings.warn(f"{m.file}: {w}", stacklevel=4)  # (past build and the lock wrapper, see _threads)
+
+    def build(self, n_envs: int = 0, env_spacing=None, **kwargs) -> None:
+        """Assemble the model. ``n_envs=0``: one unbatched env; ``n_envs=N``: N parallel envs."""
+        if self.is_built:
+            raise GenesisRuntimeError("build: the scene is already built")
+        try:
+            whole = int(n_envs) == n_envs and n_envs >= 0
+        except (TypeError, ValueError, OverflowError):  # None, a string, inf, NaN
+            whole = False
+        if not whole or isinstance(n_envs, bool):
+            raise InvalidArgument(f"n_envs: expected an integer >= 0, got {n_envs!r}")
+        n_envs = int(n_envs)
+        if n_envs > sys.maxsize:
+            raise InvalidArgument(f"n_envs: {n_envs} envs cannot be addressed on this machine (at most {sys.maxsize}), let alone stored")
+        for key in kwargs:
+            warnings.warn(f"build: option {key}={kwargs[key]!r} is not supported by kinegrad, ignored", stacklevel=3)
+        builder = self._new_builder()
+        for ent in self.entities:
+            self._add_to_builder(builder, ent, warn=True)
         self._n_envs = int(n_envs)
         self._n = max(self._n_envs, 1)
         self._batched = self._n_envs > 0

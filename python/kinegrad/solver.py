@@ -155,6 +155,8 @@ class RigidSolver:
     def link_states(self, which: str) -> torch.Tensor:
         """Link reading ``which`` (a name of ``_native.LINK_FIELDS``: pos, quat, vel, ang) of every
         body, float64 (N, nbody, k), of the current state (a graph tensor in a ``requires_grad`` scene)."""
+        if self._scene._native is None:
+            self._scene._require_built(f"link reading '{which}'")
         return self._scene._kinematics()[_autograd.LINK_READINGS[which]]
 
     def param_default(self, name: str) -> np.ndarray:

@@ -27,8 +27,10 @@ def franka_scene(n_envs=0):
 def test_entity_structure_before_and_after_build():
     scene = gs.Scene()
     box = scene.add_entity(gs.morphs.Box(size=(1, 1, 1)))
+    # the structure is known before the build (as in Genesis); the state is not
+    assert (box.n_dofs, box.n_qs, box.n_links) == (6, 7, 1)
     with pytest.raises(RuntimeError, match="build"):
-        box.n_dofs
+        box.get_pos()
     scene.build()
     assert (box.n_dofs, box.n_qs, box.n_links) == (6, 7, 1)
     (joint,) = box.joints

@@ -223,3 +223,21 @@ def test_jacobian_forward_kinematics_and_invweights_match_mujoco():
     box.set_mass(6.0)
     # (a free box: its translational weights are 1/m, its rotational ones the mean inverse inertia)
     np.testing.assert_allclose(box.get_dofs_invweight().double().numpy(), mb.dof_invweight0, rtol=1e-6)
+
+
+def test_structure_is_readable_before_build_and_the_same_objects_after():
+    scene = gs.Scene(show_viewer=False)
+    box = scene.add_entity(gs.morphs.Box(size=(0.1, 0.1, 0.1), pos=(0.5, 0.0, 0.5)))
+    arm = scene.add_entity(gs.morphs.MJCF(file=PANDA))
+    names = [l.name for l in arm.links]  # before build
+    assert names[:2] == ["link0", "link1"] and names[-1] == "right_finger"
+    assert arm.n_dofs == 9 and arm.n_qs == 9 and arm.n_links == 11 and box.n_dofs == 6
+    hand = arm.get_link("hand")
+    j4 = arm.get_joint("joint4")
+    assert j4.dofs_idx_local == [3]
+    with pytest.raises(gs.GenesisException, match="not built"):
+        arm.get_qpos()
+    scene.build()
+    assert arm.get_link("hand") is hand and arm.get_joint("joint4") is j4  # the same objects
+    assert hand.idx == box.n_links + 8 and j4.dofs_idx == [6 + 3]  # global indices of the built scene
+    assert torch.equal(hand.get_pos(), arm.get_links_pos()[8])
