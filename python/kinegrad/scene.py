@@ -38,6 +38,7 @@ from . import morphs as _morphs
 from ._globals import logger
 from ._threads import self_locking, serialized
 from .camera import SEGMENTATION_LEVELS, Camera, Visualizer
+from ._debug import DebugDrawing
 from .entity import RigidEntity
 from ._controls import CTRL_NAMES, Controls
 from ._params import ParamStore
@@ -57,7 +58,7 @@ _np = _autograd._np  # a float64 numpy view (or copy) of a tensor for the native
 
 
 @serialized
-class Scene:
+class Scene(DebugDrawing):
     """A world of rigid entities. Add entities, ``build()``, then ``step()``.
 
     ``build(n_envs=N)`` with N >= 1 makes a batched scene: every reading gets a
@@ -97,6 +98,8 @@ class Scene:
         self.entities: List[RigidEntity] = []
         self.cameras: List[Camera] = []
         self._renderer = None  # native Renderer, made by the first camera render
+        self._debug: dict = {}  # debug objects drawn in the cameras' images (see _debug)
+        self._debug_dirty = False
         self.sim = Simulator(self)
         self._native = None
         self._pend = 0  # pending steps (see _flush)
@@ -235,6 +238,10 @@ class Scene:
             if bg is not None:
                 r.set_background([float(x) for x in bg][:3])
             self._renderer = r
+            self._debug_dirty = bool(self._debug)
+        if self._debug_dirty:
+            self._renderer.set_debug(self._debug_items())
+            self._debug_dirty = False
         return self._renderer
 
     def _seg_map(self) -> np.ndarray:

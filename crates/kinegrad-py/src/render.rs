@@ -9,7 +9,7 @@ use crate::sim::Sim;
 use crate::{guard, invalid};
 use kinegrad::math::Vec3;
 use kinegrad::{Data, Model};
-use kinegrad_render::{Camera, Frame, Outputs, RenderScene};
+use kinegrad_render::{Camera, Frame, Outputs, RenderScene, TriMesh};
 use numpy::ndarray::{Array2, Array3, Array4};
 use numpy::PyUntypedArrayMethods;
 use numpy::{IntoPyArray, PyArray2, PyArray3, PyArray4, PyReadonlyArray1, PyReadonlyArray2};
@@ -92,7 +92,43 @@ impl Renderer {
 
     /// Geoms that are drawn (visual geoms, and colliding geoms of bodies without visual ones).
     fn drawn_geoms(&self) -> Vec<usize> {
-        self.scene.drawables.iter().map(|d| d.geom).collect()
+        self.scene.geom_drawables().iter().map(|d| d.geom).collect()
+    }
+
+    /// Replace the debug shapes drawn with the model: `items` of (kind, size, pos, rot, rgba)
+    /// with kind `sphere` (size[0] the radius), `capsule` or `cylinder` (radius, half length
+    /// along the local z), `box` (half extents); `pos` (3) and `rot` (9, row-major) their world
+    /// pose; `rgba` in 0..1.
+    #[allow(clippy::type_complexity)]
+    fn set_debug(
+        &mut self,
+        items: Vec<(String, [f64; 3], [f64; 3], [f64; 9], [f32; 4])>,
+    ) -> PyResult<()> {
+        let mut shapes = Vec::with_capacity(items.len());
+        for (i, (kind, size, pos, rot, rgba)) in items.into_iter().enumerate() {
+            if !size.iter().chain(&pos).chain(&rot).all(|x| x.is_finite())
+                || !rgba.iter().all(|c| (0.0..=1.0).contains(c))
+            {
+                return Err(invalid(format!(
+                    "debug item {i}: not finite, or a colour outside [0, 1]"
+                )));
+            }
+            let shape = match kind.as_str() {
+                "sphere" => TriMesh::sphere(size[0]),
+                "capsule" => TriMesh::capsule(size[0], size[1]),
+                "cylinder" => TriMesh::cylinder(size[0], size[1]),
+                "box" => TriMesh::cuboid(&kinegrad::math::Vec3::from(size)),
+                other => return Err(invalid(format!("debug item {i}: unknown kind '{other}'"))),
+            };
+            shapes.push(kinegrad_render::DebugShape {
+                shape,
+                pos: kinegrad::math::Vec3::from(pos),
+                rot: kinegrad::math::Mat3::from_row_slice(&rot),
+                rgba,
+            });
+        }
+        self.scene.set_debug(shapes);
+        Ok(())
     }
 
     /// Triangles drawn per frame.
@@ -103,7 +139,7 @@ impl Renderer {
     /// The colour of every geom, (ngeom, 4) float32 in 0..1 (the model's unless changed).
     fn geom_rgba<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f32>> {
         let mut rgba = self.model.geom_rgba.clone();
-        for d in &self.scene.drawables {
+        for d in self.scene.geom_drawables() {
             rgba[d.geom] = d.rgba;
         }
         Array2::from_shape_vec((rgba.len(), 4), rgba.concat())

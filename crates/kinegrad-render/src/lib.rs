@@ -6,6 +6,7 @@
 //! ambient term, a headlight and a key light (Lambert), with a checkered ground plane.
 //!
 //! * [`RenderScene::new`] turns a [`kinegrad::Model`] into drawables once;
+//! * [`RenderScene::set_debug`] adds debug shapes (markers, arrows, paths) drawn with it;
 //! * [`Renderer::render`] draws one frame from the geoms' world poses (`Data::geom_xpos` and
 //!   `Data::geom_xmat` after forward kinematics) through a [`Camera`].
 //!
@@ -22,5 +23,5 @@ pub mod tess;
 
 pub use camera::Camera;
 pub use raster::{Frame, Outputs, Renderer};
-pub use scene::{Drawable, RenderScene, Surface};
+pub use scene::{DebugShape, Drawable, RenderScene, Surface};
 pub use tess::TriMesh;

@@ -461,8 +461,10 @@ impl Renderer {
             .for_each(|(buf, d)| {
                 buf.tris.clear();
                 buf.rows = (1, 0);
-                buf.rot = geom_rot[d.geom];
-                buf.pos = geom_pos[d.geom];
+                (buf.pos, buf.rot) = match d.geom.checked_sub(scene.ngeom) {
+                    None => (geom_pos[d.geom], geom_rot[d.geom]),
+                    Some(k) => scene.debug_poses[k],
+                };
                 if d.rgba[3] <= 0.0 {
                     return;
                 }
@@ -537,7 +539,7 @@ impl Renderer {
             .bufs
             .iter()
             .zip(&scene.drawables)
-            .map(|(buf, d)| DrawShade::new(buf, d, &cam.pos))
+            .map(|(buf, d)| DrawShade::new(buf, d, &cam.pos, scene.ngeom))
             .collect();
         let ctx = ShadeCtx {
             scene,
@@ -687,7 +689,8 @@ struct DrawShade {
 }
 
 impl DrawShade {
-    fn new(buf: &DrawBuf, d: &crate::scene::Drawable, cam_pos: &Vec3) -> Self {
+    /// (`ngeom`: a debug shape's drawable has no geom, and segments as background, -1)
+    fn new(buf: &DrawBuf, d: &crate::scene::Drawable, cam_pos: &Vec3, ngeom: usize) -> Self {
         let inv_cell = match d.surface {
             Surface::Solid => 0.0,
             Surface::Checker { cell, .. } => 1.0 / cell,
@@ -698,7 +701,7 @@ impl DrawShade {
         DrawShade {
             rot: [row(0), row(1), row(2)],
             rgb: [d.rgba[0], d.rgba[1], d.rgba[2]],
-            geom: d.geom as i32,
+            geom: if d.geom < ngeom { d.geom as i32 } else { -1 },
             inv_cell: inv_cell as f32,
             plane_axes: [col(0), col(1)],
             plane_o: [o.x as f32, o.y as f32],
@@ -875,20 +878,15 @@ mod tests {
     /// A scene of the given shapes (geom i = shape i, solid white unless coloured).
     fn scene_of(shapes: Vec<TriMesh>) -> RenderScene {
         let n = shapes.len();
-        RenderScene {
-            ngeom: n,
-            drawables: (0..n)
-                .map(|i| Drawable {
-                    geom: i,
-                    shape: i,
-                    rgba: [1.0; 4],
-                    surface: Surface::Solid,
-                })
-                .collect(),
-            shape_bounds: shapes.iter().map(|s| s.bounding_sphere()).collect(),
-            shapes,
-            background: [0.0; 3],
-        }
+        let drawables = (0..n)
+            .map(|i| Drawable {
+                geom: i,
+                shape: i,
+                rgba: [1.0; 4],
+                surface: Surface::Solid,
+            })
+            .collect();
+        RenderScene::from_parts(n, drawables, shapes, [0.0; 3])
     }
 
     fn tri_mesh(p: [[f64; 3]; 3]) -> TriMesh {

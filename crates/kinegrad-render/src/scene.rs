@@ -7,7 +7,7 @@
 //! when drawing (their colour may be changed later).
 
 use crate::tess::TriMesh;
-use kinegrad::math::Vec3;
+use kinegrad::math::{Mat3, Vec3};
 use kinegrad::model::{GeomType, Model};
 use std::collections::HashMap;
 
@@ -54,6 +54,26 @@ pub struct RenderScene {
     pub shape_bounds: Vec<(Vec3, f64)>,
     /// Background colour (linear 0..1).
     pub background: [f32; 3],
+    /// World pose of each debug shape ([`RenderScene::set_debug`]); a debug drawable's `geom` is
+    /// `ngeom` + its index here.
+    pub debug_poses: Vec<(Vec3, Mat3)>,
+    /// Drawables and shapes of the model (the debug ones follow).
+    model_drawables: usize,
+    model_shapes: usize,
+}
+
+/// A shape drawn with the model but not part of it (Genesis's debug drawing: markers, arrows,
+/// paths): its tessellation, world pose and colour.
+#[derive(Clone, Debug)]
+pub struct DebugShape {
+    /// The shape in its own frame.
+    pub shape: TriMesh,
+    /// World position of its frame.
+    pub pos: Vec3,
+    /// World orientation of its frame.
+    pub rot: Mat3,
+    /// Colour (alpha 0 hides it).
+    pub rgba: [f32; 4],
 }
 
 /// Default checker cell of ground planes (m).
@@ -77,6 +97,9 @@ impl RenderScene {
             shapes: Vec::new(),
             shape_bounds: Vec::new(),
             background: DEFAULT_BACKGROUND,
+            debug_poses: Vec::new(),
+            model_drawables: 0,
+            model_shapes: 0,
         };
         let mut mesh_shape: HashMap<usize, usize> = HashMap::new();
         for g in 0..model.ngeom {
@@ -135,7 +158,56 @@ impl RenderScene {
                 surface: Surface::Solid,
             });
         }
+        scene.model_drawables = scene.drawables.len();
+        scene.model_shapes = scene.shapes.len();
         scene
+    }
+
+    /// A scene of the given drawables over `ngeom` geoms and their shapes (each shape's bounding
+    /// sphere computed), without debug shapes.
+    pub fn from_parts(
+        ngeom: usize,
+        drawables: Vec<Drawable>,
+        shapes: Vec<TriMesh>,
+        background: [f32; 3],
+    ) -> Self {
+        RenderScene {
+            ngeom,
+            model_drawables: drawables.len(),
+            model_shapes: shapes.len(),
+            drawables,
+            shape_bounds: shapes.iter().map(|s| s.bounding_sphere()).collect(),
+            shapes,
+            background,
+            debug_poses: Vec::new(),
+        }
+    }
+
+    /// Replace the debug shapes drawn with the model by `items`.
+    pub fn set_debug(&mut self, items: Vec<DebugShape>) {
+        self.drawables.truncate(self.model_drawables);
+        self.shapes.truncate(self.model_shapes);
+        self.shape_bounds.truncate(self.model_shapes);
+        self.debug_poses.clear();
+        for it in items {
+            if it.shape.tri.is_empty() {
+                continue;
+            }
+            self.shape_bounds.push(it.shape.bounding_sphere());
+            self.shapes.push(it.shape);
+            self.drawables.push(Drawable {
+                geom: self.ngeom + self.debug_poses.len(),
+                shape: self.shapes.len() - 1,
+                rgba: it.rgba,
+                surface: Surface::Solid,
+            });
+            self.debug_poses.push((it.pos, it.rot));
+        }
+    }
+
+    /// The drawables of the model's geoms (not the debug shapes).
+    pub fn geom_drawables(&self) -> &[Drawable] {
+        &self.drawables[..self.model_drawables]
     }
 
     /// Set the colour of every drawable of geom `g` (alpha 0 hides it).
