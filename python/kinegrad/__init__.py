@@ -28,6 +28,8 @@ from ._globals import logger
 from .camera import Camera
 from .entity import JOINT_TYPE, RigidEntity, RigidJoint, RigidLink
 from .geom import GEOM_TYPE, RigidGeom
+from .utils.geom import *  # noqa: F401,F403  (Genesis exposes its geometry helpers as gs.<name>)
+from .utils.geom import __all__ as _geom_names
 from .scene import Scene, SimState
 from ._errors import GenesisException, InvalidArgument
 from .tensor import Tensor, from_numpy, from_torch, ones, rand, randn, tensor, zeros
@@ -38,7 +40,7 @@ __all__ = [
     "RigidJoint", "JOINT_TYPE", "RigidGeom", "GEOM_TYPE", "constraint_solver", "integrator", "logger", "utils",
     "Tensor", "tensor", "zeros", "ones", "rand", "randn", "from_numpy", "from_torch", "tc_int",
     "GenesisException", "EPS", "backend",
-]
+] + list(_geom_names)
 
 
 class _Backend(enum.Enum):

@@ -76,6 +76,10 @@ def test_geom_utils_follow_genesis_conventions(rpy, seq):
         mujoco.mju_quat2Mat(R, ref)
         np.testing.assert_allclose(gu.quat_to_R(q), R.reshape(3, 3), rtol=0, atol=1e-15)
         np.testing.assert_allclose(gu.R_to_quat(R.reshape(3, 3)), q * np.sign(q[0]), rtol=0, atol=1e-14)
+        vel = np.zeros(3)
+        mujoco.mju_quat2Vel(vel, ref, 1.0)
+        np.testing.assert_allclose(gs.quat_to_rotvec(q), vel, rtol=0, atol=1e-13)  # (also as gs.<name>, as Genesis)
+        np.testing.assert_allclose(gu.rotvec_to_quat(vel), q * np.sign(q[0]), rtol=0, atol=1e-14)
     # torch too, batched, with gradients
     e = torch.tensor(rng.uniform(-1, 1, (4, 3)), requires_grad=True)
     q = gu.xyz_to_quat(e, rpy=rpy)

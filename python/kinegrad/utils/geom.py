@@ -16,6 +16,15 @@ import torch
 from .._errors import InvalidArgument
 
 
+__all__ = [
+    "quat_mul", "transform_quat_by_quat", "inv_quat", "transform_by_quat", "inv_transform_by_quat",
+    "transform_by_trans_quat", "inv_transform_by_trans_quat", "transform_pos_quat_by_trans_quat",
+    "inv_transform_pos_quat_by_trans_quat", "xyz_to_quat", "euler_to_quat", "quat_to_R", "R_to_quat",
+    "quat_to_xyz", "axis_angle_to_quat", "quat_to_rotvec", "rotvec_to_quat", "trans_quat_to_T",
+    "trans_to_T", "T_to_trans", "T_to_quat",
+]
+
+
 def _lib(*xs):
     if all(isinstance(x, torch.Tensor) for x in xs):
         return torch
@@ -205,3 +214,28 @@ def T_to_trans(T):
 
 def T_to_quat(T):
     return R_to_quat(T[..., :3, :3])
+
+
+def quat_to_rotvec(quat):
+    """Rotation vectors (axis times angle in [0, pi]) of quaternions (..., 4)."""
+    lib = _lib(quat)
+    w, v = quat[..., :1], quat[..., 1:]
+    sign = lib.where(w < 0, -1.0, 1.0) if lib is torch else np.where(w < 0, -1.0, 1.0)
+    w, v = w * sign, v * sign
+    n = (v * v).sum(-1, keepdim=True) ** 0.5 if lib is torch else np.linalg.norm(v, axis=-1, keepdims=True)
+    angle = 2.0 * (torch.atan2(n, w) if lib is torch else np.arctan2(n, w))
+    # angle / sin(angle / 2), 2 near zero
+    small = n < 1e-12
+    scale = lib.where(small, 2.0 + 0 * n, angle / lib.where(small, 1.0 + 0 * n, n))
+    return v * scale
+
+
+def rotvec_to_quat(rotvec):
+    """Quaternions (..., 4) of rotation vectors (..., 3)."""
+    lib = _lib(rotvec)
+    n = (rotvec * rotvec).sum(-1, keepdim=True) ** 0.5 if lib is torch else np.linalg.norm(rotvec, axis=-1, keepdims=True)
+    h = 0.5 * n
+    small = n < 1e-12
+    s = lib.where(small, 0.5 + 0 * n, lib.sin(h) / lib.where(small, 1.0 + 0 * n, n))
+    w = lib.cos(h)
+    return torch.cat([w, rotvec * s], dim=-1) if lib is torch else np.concatenate([w, rotvec * s], axis=-1)
