@@ -23,7 +23,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from . import _globals, materials, morphs, options, surfaces, tools, utils
+from . import _globals, materials, morphs, options, renderers, surfaces, tools, utils
 from ._globals import logger
 from .camera import Camera
 from .entity import JOINT_TYPE, RigidEntity, RigidJoint, RigidLink
@@ -36,7 +36,7 @@ from .tensor import Tensor, from_numpy, from_torch, ones, rand, randn, tensor, z
 
 __all__ = [
     "init", "destroy", "cpu", "gpu", "cuda", "metal", "vulkan", "device", "tc_float", "np_float",
-    "options", "morphs", "materials", "surfaces", "tools", "Camera", "Scene", "SimState", "RigidEntity", "RigidLink",
+    "options", "morphs", "materials", "renderers", "surfaces", "tools", "Camera", "Scene", "SimState", "RigidEntity", "RigidLink",
     "RigidJoint", "JOINT_TYPE", "RigidGeom", "GEOM_TYPE", "constraint_solver", "integrator", "logger", "utils",
     "Tensor", "tensor", "zeros", "ones", "rand", "randn", "from_numpy", "from_torch", "tc_int",
     "GenesisException", "EPS", "backend",

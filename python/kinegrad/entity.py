@@ -761,6 +761,19 @@ class RigidEntity:
         """PD control towards ``position``: force = kp (target - q) - kv v."""
         (self._rs or self._solver)._write_control(CTRL_POSITION, position, "position", self, dofs_idx_local, envs_idx)
 
+    def control_dofs_position_velocity(self, position, velocity, dofs_idx_local=None, envs_idx=None) -> None:
+        """PD control towards a position and a velocity: force = kp (position - q) + kv (velocity -
+        v) (Genesis's), set as the position target ``position + (kv / kp) velocity`` (the same
+        force, and the gradient reaches both targets); every dof needs kp > 0."""
+        self._built("control_dofs_position_velocity")
+        kp = self.get_dofs_kp(dofs_idx_local, envs_idx).to(torch.float64)
+        kv = self.get_dofs_kv(dofs_idx_local, envs_idx).to(torch.float64)
+        if bool((kp <= 0).any()):
+            raise InvalidArgument("control_dofs_position_velocity: a dof has kp = 0 (no position gain): use control_dofs_velocity for it")
+        p = position if isinstance(position, torch.Tensor) else torch.as_tensor(np.asarray(position, dtype=np.float64))
+        v = velocity if isinstance(velocity, torch.Tensor) else torch.as_tensor(np.asarray(velocity, dtype=np.float64))
+        self.control_dofs_position(p.to(torch.float64) + kv / kp * v.to(torch.float64), dofs_idx_local, envs_idx)
+
     @self_locking  # the lock is taken in _write_control
     def control_dofs_velocity(self, velocity, dofs_idx_local=None, envs_idx=None) -> None:
         """Velocity control: force = kv (target - v)."""

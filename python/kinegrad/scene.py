@@ -88,6 +88,11 @@ class Scene(DebugDrawing):
         self.vis_options = vis_options if vis_options is not None else VisOptions()
         if show_viewer:
             logger.warning("show_viewer=True: kinegrad has no viewer; running headless")
+        from . import renderers as _renderers
+
+        renderer = kwargs.pop("renderer", None)
+        if renderer is not None and not isinstance(renderer, _renderers.Rasterizer):
+            warnings.warn(f"Scene: renderer={type(renderer).__name__}: kinegrad's cameras rasterize (gs.renderers.Rasterizer)", stacklevel=3)
         prof = kwargs.pop("profiling_options", None)
         if prof is not None and getattr(prof, "show_FPS", False):
             warnings.warn("Scene: ProfilingOptions(show_FPS=True): kinegrad prints no FPS, ignored", stacklevel=3)

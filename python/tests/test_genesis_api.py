@@ -245,3 +245,28 @@ def test_structure_is_readable_before_build_and_the_same_objects_after():
     assert arm.get_link("hand") is hand and arm.get_joint("joint4") is j4  # the same objects
     assert hand.idx == box.n_links + 8 and j4.dofs_idx == [6 + 3]  # global indices of the built scene
     assert torch.equal(hand.get_pos(), arm.get_links_pos()[8])
+
+
+def test_position_velocity_control_is_kp_kv_pd_and_renderers_are_accepted():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gs.Scene(renderer=gs.renderers.Rasterizer(), show_viewer=False)
+    with pytest.warns(UserWarning, match="RayTracer"):
+        gs.Scene(renderer=gs.renderers.RayTracer(), show_viewer=False)
+    scene = gs.Scene(show_viewer=False)
+    arm = scene.add_entity(gs.morphs.MJCF(file=PANDA))
+    scene.build()
+    arm.set_dofs_kp(torch.full((9,), 100.0, dtype=torch.float64))
+    arm.set_dofs_kv(torch.full((9,), 10.0, dtype=torch.float64))
+    q = torch.tensor([0.1, -0.2, 0.3, -1.5, 0.2, 1.0, 0.4, 0.01, 0.02], dtype=torch.float64)
+    arm.set_dofs_position(q)
+    arm.set_dofs_velocity(torch.linspace(-0.5, 0.5, 9, dtype=torch.float64))
+    p_t = q + 0.1
+    v_t = torch.linspace(0.2, -0.2, 9, dtype=torch.float64)
+    arm.control_dofs_position_velocity(p_t, v_t)
+    f = arm.get_dofs_control_force().double()
+    want = 100.0 * (p_t - q) + 10.0 * (v_t - arm.get_dofs_velocity().double())
+    lo, hi = arm.get_dofs_force_range()
+    torch.testing.assert_close(f, torch.clamp(want, lo.double(), hi.double()), rtol=1e-12, atol=1e-9)
