@@ -295,6 +295,7 @@ class RigidEntity:
         self._lock = scene._lock
         self._desc: Optional[Dict] = None
         self._probe_desc: Optional[Dict] = None  # this entity's model alone, for queries before the build
+        self._attach: Optional[tuple] = None  # (parent entity, its link's local index) of attach()
         self._links: List[RigidLink] = []
         self._joints: List[RigidJoint] = []
         self._all_dofs: Optional[torch.Tensor] = None
@@ -588,6 +589,23 @@ class RigidEntity:
         """The force the controls in effect give each dof at the current state (clamped to its
         force range); a reading without gradient."""
         return self._solver.get_dofs_control_force(self._dofs(dofs_idx_local), envs_idx)
+
+    def attach(self, parent_entity: "RigidEntity", parent_link_name: Optional[str] = None) -> None:
+        """Merge this entity into ``parent_entity`` before the build (Genesis's ``attach``): its
+        base link becomes a welded child of the parent's link ``parent_link_name`` (its last
+        link by default), at the base link's pose in its file; its root joints are removed."""
+        if self._desc is not None:
+            raise GenesisRuntimeError("attach: the scene is already built; attach before scene.build()")
+        if self._attach is not None:
+            raise InvalidArgument(f"attach: entity '{self.name}' is already attached")
+        if not isinstance(parent_entity, RigidEntity) or parent_entity._scene is not self._scene:
+            raise InvalidArgument("parent_entity: expected an entity of this scene")
+        if parent_entity is self:
+            raise InvalidArgument("attach: an entity cannot be attached to itself")
+        if parent_entity.idx > self.idx:
+            raise InvalidArgument("attach: the parent entity must be added to the scene before the child")
+        link = parent_entity.links[-1] if parent_link_name is None else parent_entity.get_link(parent_link_name)
+        self._attach = (parent_entity, link.idx_local)
 
     # ---- kinematic queries (see kinegrad._kinematic_tools) ----
     def get_jacobian(self, link, local_point=None) -> torch.Tensor:

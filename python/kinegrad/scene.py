@@ -337,6 +337,9 @@ class Scene(DebugDrawing):
         builder = self._new_builder()
         for ent in self.entities:
             self._add_to_builder(builder, ent, warn=True)
+        for ent in self.entities:
+            if ent._attach is not None:  # (entity.attach)
+                builder.attach(ent.idx, ent._attach[0].idx, ent._attach[1])
         self._n_envs = int(n_envs)
         self._n = max(self._n_envs, 1)
         self._batched = self._n_envs > 0

@@ -270,3 +270,30 @@ def test_position_velocity_control_is_kp_kv_pd_and_renderers_are_accepted():
     want = 100.0 * (p_t - q) + 10.0 * (v_t - arm.get_dofs_velocity().double())
     lo, hi = arm.get_dofs_force_range()
     torch.testing.assert_close(f, torch.clamp(want, lo.double(), hi.double()), rtol=1e-12, atol=1e-9)
+
+
+def test_attach_merges_a_hand_onto_an_arm_as_the_whole_file_has_it():
+    # Menagerie's panda_nohand.xml + hand.xml attached at its "attachment" body is panda.xml
+    def run(scene, arm_links):
+        scene.build()
+        q = torch.tensor([0.3, -0.5, 0.2, -2.0, 0.4, 1.8, 0.6, 0.02, 0.03], dtype=torch.float64)
+        scene.sim.rigid_solver.set_qpos(q)
+        for _ in range(100):
+            scene.step()
+        return scene._qpos[0].clone(), [l.get_pos().double() for l in arm_links]
+
+    opts = dict(rigid_options=gs.options.RigidOptions(enable_collision=False), show_viewer=False)
+    whole = gs.Scene(**opts)
+    panda = whole.add_entity(gs.morphs.MJCF(file=PANDA))
+    q_whole, p_whole = run(whole, [panda.get_link(n) for n in ("link7", "hand", "left_finger")])
+    parts = gs.Scene(**opts)
+    arm = parts.add_entity(gs.morphs.MJCF(file=str(PANDA).replace("panda.xml", "panda_nohand.xml")))
+    hand = parts.add_entity(gs.morphs.MJCF(file=str(PANDA).replace("panda.xml", "hand.xml"), pos=(5.0, 0.0, 0.0)))
+    hand.attach(arm, "attachment")
+    with pytest.raises(gs.GenesisException, match="already attached"):
+        hand.attach(arm)
+    q_parts, p_parts = run(parts, [arm.get_link("link7"), hand.get_link("hand"), hand.get_link("left_finger")])
+    assert hand.n_dofs == 2 and not hand.joints[0].type == gs.JOINT_TYPE.FREE  # the hand's fingers only
+    torch.testing.assert_close(q_parts, q_whole, rtol=0, atol=1e-10)
+    for a, b in zip(p_parts, p_whole):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)

@@ -269,6 +269,12 @@ impl SceneBuilder {
             .0)
     }
 
+    /// Hang entity `child`'s roots on body `body` (its index among the bodies of entity
+    /// `parent`, added before), welded at their file poses (Genesis's `entity.attach`).
+    fn attach(&mut self, child: usize, parent: usize, body: usize) -> PyResult<()> {
+        self.builder.attach(child, parent, body).map_err(to_py_err)
+    }
+
     /// Assemble the model and make `n_envs` (>= 1) environments at its reference configuration.
     /// A step too long for the constraints' time constants is warned about (RuntimeWarning).
     fn build(&self, py: Python<'_>, n_envs: usize) -> PyResult<Sim> {

@@ -502,6 +502,15 @@ pub enum BaseMode {
     Free,
     /// Weld the root to the world, removing a free root joint if present.
     Fixed,
+    /// Hang the roots on body `body` (its index among the bodies of entity `entity`, an entity
+    /// added before) at their poses in their file, welded (their joints removed): Genesis's
+    /// `entity.attach(parent, link)`. The entity's pose is not used.
+    Attach {
+        /// The parent entity.
+        entity: usize,
+        /// The body of the parent entity.
+        body: usize,
+    },
 }
 
 /// Concatenates placed entities into one [`Model`].
@@ -550,6 +559,29 @@ impl ModelBuilder {
     pub fn add_entity(&mut self, spec: EntitySpec, pose: Pose, base: BaseMode) -> usize {
         self.entities.push((spec, pose, base));
         self.entities.len() - 1
+    }
+
+    /// Attach entity `child` to body `body` of entity `parent` ([`BaseMode::Attach`]); an error
+    /// unless both exist, `parent` was added before `child`, and `body` is one of its bodies.
+    pub fn attach(&mut self, child: usize, parent: usize, body: usize) -> Result<()> {
+        let n = self.entities.len();
+        if child >= n || parent >= child {
+            return Err(Error::invalid(
+                "attach",
+                format!("entity {child} cannot hang on entity {parent}: the parent must be added before the child"),
+            ));
+        }
+        if body >= self.entities[parent].0.bodies.len() {
+            return Err(Error::invalid(
+                "attach",
+                format!("entity {parent} has no body {body}"),
+            ));
+        }
+        self.entities[child].2 = BaseMode::Attach {
+            entity: parent,
+            body,
+        };
+        Ok(())
     }
 
     /// Assemble the model.
@@ -886,9 +918,9 @@ fn add_entity_to_model(
             m.site_pos.push(s.pos);
             m.site_quat.push(s.quat);
         }
-        let parent = match b.parent {
-            Some(p) if p < bi => body0 + p,
-            Some(p) => {
+        let parent = match (b.parent, base) {
+            (Some(p), _) if p < bi => body0 + p,
+            (Some(p), _) => {
                 return Err(Error::invalid(
                     where_,
                     format!(
@@ -896,8 +928,18 @@ fn add_entity_to_model(
                 ),
                 ))
             }
-            None => 0,
+            (None, BaseMode::Attach { entity, body }) => {
+                if entity >= ei || body >= m.entity_body_num[entity] {
+                    return Err(Error::invalid(
+                        where_,
+                        format!("attached to body {body} of entity {entity}, which is not a body of an entity added before"),
+                    ));
+                }
+                m.entity_body_adr[entity] + body
+            }
+            (None, _) => 0,
         };
+        let attached = b.parent.is_none() && parent != 0;
         check_finite(
             &where_,
             &[
@@ -927,7 +969,11 @@ fn add_entity_to_model(
                     }
                 }
                 BaseMode::Fixed => joints.retain(|j| j.kind != JointType::Free),
+                BaseMode::Attach { .. } => {}
             }
+        }
+        if attached {
+            joints.clear(); // welded to its new parent
         }
         m.body_name.push(b.name.clone());
         m.body_parent.push(parent);
@@ -979,6 +1025,18 @@ fn add_entity_to_model(
         // previous dof on the path to the root (the parent's last moving dof, kept per body)
         let mut prev_dof = match b.parent {
             Some(p) if parent != 0 => last_dof[p],
+            // an attached root: the last dof on its new parent's path
+            None if parent != 0 => {
+                let mut a = parent;
+                while a != 0 && m.body_dof_num[a] == 0 {
+                    a = m.body_parent[a];
+                }
+                if a == 0 {
+                    usize::MAX
+                } else {
+                    m.body_dof_adr[a] + m.body_dof_num[a] - 1
+                }
+            }
             _ => usize::MAX,
         };
         // the motion subspaces of a ball joint are the body's final axes (as in MuJoCo), which is
