@@ -34,6 +34,23 @@ pub fn fluid_vjp(
     adj: &mut PosAdjoint,
     pb: &mut Params,
 ) {
+    body_wrenches_vjp(model, data, mu, adj, |b, fbar, adj| {
+        Some(body_vjp(model, params, data, b, fbar, adj, pb))
+    });
+}
+
+/// The reverse of joint forces made of body wrenches at the world origin, `qfrc_d += cdof_d .
+/// F_b` over the dofs of each body's path (the fluid's, the external wrenches'), seeded with
+/// `mu` (nv): `wrench_vjp(b, m_b, adj)` gets body b's wrench adjoint `m_b = sum_{d on b's path}
+/// mu_d cdof_d`, accumulates what the wrench depends on and returns the wrench (None: zero);
+/// then `cdof_bar_d += mu_d` times the wrench of d's subtree. Reuses `adj`'s scratch.
+fn body_wrenches_vjp(
+    model: &Model,
+    data: &Data,
+    mu: &[f64],
+    adj: &mut PosAdjoint,
+    mut wrench_vjp: impl FnMut(usize, &Motion, &mut PosAdjoint) -> Option<Force>,
+) {
     let nb = model.nbody;
     if nb <= 1 || mu.iter().all(|&x| x == 0.0) {
         return;
@@ -53,16 +70,22 @@ pub fn fluid_vjp(
         }
         fbar[b] = m;
     }
+    let mut any = false;
     for b in 1..nb {
-        sub[b] = body_vjp(model, params, data, b, &fbar[b], adj, pb);
+        if let Some(f) = wrench_vjp(b, &fbar[b], adj) {
+            sub[b] = f;
+            any = true;
+        }
     }
-    // cdof_bar: mu_d times the wrench of d's subtree
-    for b in (1..nb).rev() {
-        let f = sub[b];
-        sub[model.body_parent[b]] += f;
-    }
-    for d in 0..model.nv {
-        adj.cdof_bar[d] += sub[model.dof_body[d]] * mu[d];
+    if any {
+        // cdof_bar: mu_d times the wrench of d's subtree
+        for b in (1..nb).rev() {
+            let f = sub[b];
+            sub[model.body_parent[b]] += f;
+        }
+        for d in 0..model.nv {
+            adj.cdof_bar[d] += sub[model.dof_body[d]] * mu[d];
+        }
     }
     adj.fluid_motion = fbar;
     adj.fluid_force = sub;
@@ -197,28 +220,9 @@ pub fn applied_vjp(
     adj: &mut PosAdjoint,
     pb: &mut Params,
 ) {
-    let nb = model.nbody;
-    if nb <= 1 || mu.iter().all(|&x| x == 0.0) {
-        return;
-    }
-    let mut fbar = std::mem::take(&mut adj.fluid_motion);
-    let mut sub = std::mem::take(&mut adj.fluid_force);
-    fbar.clear();
-    fbar.resize(nb, Motion::zero());
-    sub.clear();
-    sub.resize(nb, Force::zero());
-    for b in 1..nb {
-        let mut m = fbar[model.body_parent[b]];
-        let d0 = model.body_dof_adr[b];
-        for d in d0..d0 + model.body_dof_num[b] {
-            m += data.cdof[d] * mu[d];
-        }
-        fbar[b] = m;
-    }
-    let mut any = false;
-    for b in 1..nb {
+    body_wrenches_vjp(model, data, mu, adj, |b, m, adj| {
         let w = &params.body_xfrc[b];
-        let (a, c) = (fbar[b].ang, fbar[b].lin);
+        let (a, c) = (m.ang, m.lin);
         let p = data.xipos[b];
         let f_bar = c + a.cross(&p);
         let xb = &mut pb.body_xfrc[b];
@@ -227,24 +231,12 @@ pub fn applied_vjp(
             xb[3 + k] += a[k];
         }
         if w.iter().all(|&x| x == 0.0) {
-            continue;
+            return None;
         }
-        any = true;
         let f = Vec3::new(w[0], w[1], w[2]);
         let p_bar = f.cross(&a);
         adj.body_wrench[b] += Force::new(p.cross(&p_bar), p_bar);
         pb.body_ipos[b] += data.xmat[b].transpose() * p_bar;
-        sub[b] = crate::dynamics::forces::applied_wrench(data, b, w);
-    }
-    if any {
-        for b in (1..nb).rev() {
-            let f = sub[b];
-            sub[model.body_parent[b]] += f;
-        }
-        for d in 0..model.nv {
-            adj.cdof_bar[d] += sub[model.dof_body[d]] * mu[d];
-        }
-    }
-    adj.fluid_motion = fbar;
-    adj.fluid_force = sub;
+        Some(crate::dynamics::forces::applied_wrench(data, b, w))
+    });
 }
