@@ -36,7 +36,8 @@ fn solid(name: &str, kind: GeomType, size: Vec3, rho: f64) -> EntitySpec {
     let mut g = GeomSpec::new(kind, size);
     g.name = name.into();
     g.rgba = DEFAULT_RGBA;
-    let mut b = BodySpec::new(name, None);
+    // the link is named as Genesis names a primitive's ("box_baselink")
+    let mut b = BodySpec::new(&format!("{name}_baselink"), None);
     b.mass = mp.mass;
     b.ipos = mp.com;
     b.inertia = mp.inertia;
