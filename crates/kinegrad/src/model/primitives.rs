@@ -37,7 +37,7 @@ fn solid(name: &str, kind: GeomType, size: Vec3, rho: f64) -> EntitySpec {
     g.name = name.into();
     g.rgba = DEFAULT_RGBA;
     // the link is named as Genesis names a primitive's ("box_baselink")
-    let mut b = BodySpec::new(&format!("{name}_baselink"), None);
+    let mut b = BodySpec::new(format!("{name}_baselink"), None);
     b.mass = mp.mass;
     b.ipos = mp.com;
     b.inertia = mp.inertia;
