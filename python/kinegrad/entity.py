@@ -585,6 +585,11 @@ class RigidEntity:
         """Angular acceleration of the links (world); a reading without gradient."""
         return self._solver.get_links_acc_ang(self._links_global(links_idx_local), envs_idx)
 
+    def get_dofs_force(self, dofs_idx_local=None, envs_idx=None) -> torch.Tensor:
+        """The total force on each dof in the last step (smooth plus constraint forces); a
+        reading without gradient."""
+        return self._solver.get_dofs_force(self._dofs(dofs_idx_local), envs_idx)
+
     def get_dofs_control_force(self, dofs_idx_local=None, envs_idx=None) -> torch.Tensor:
         """The force the controls in effect give each dof at the current state (clamped to its
         force range); a reading without gradient."""

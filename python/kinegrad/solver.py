@@ -507,6 +507,15 @@ class RigidSolver:
         sc._write_param("body_xfrc", None, pend)
         sc._xfrc_applied = pend
 
+    def get_dofs_force(self, dofs_idx=None, envs_idx=None) -> torch.Tensor:
+        """The total force on each dof in the last step (Genesis's ``get_dofs_force``: smooth
+        forces, i.e. actuators, passive forces and gravity/Coriolis terms, plus constraint forces),
+        (n_dofs,) or (n_envs, n_dofs); zeros before the first step; a reading without gradient."""
+        self._scene._require_built("get_dofs_force")
+        dofs = indices(dofs_idx, "dofs_idx", self.n_dofs, "dofs")
+        f = torch.from_numpy(self._synced_native().get_dof_forces())[:, dofs]
+        return self.reading(f, self.select_envs(envs_idx))
+
     def contacts_of_env(self, env: int) -> List[dict]:
         """The contacts of env ``env``'s last step, as the native sim reports them."""
         self._scene._flush()

@@ -297,3 +297,19 @@ def test_attach_merges_a_hand_onto_an_arm_as_the_whole_file_has_it():
     torch.testing.assert_close(q_parts, q_whole, rtol=0, atol=1e-10)
     for a, b in zip(p_parts, p_whole):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+
+
+def test_dofs_force_is_the_last_steps_total_force_as_mujoco():
+    m, d, scene, arm = panda_pair()
+    assert torch.equal(arm.get_dofs_force(), torch.zeros(9, dtype=arm.get_dofs_force().dtype))  # before any step
+    target = np.array([0.4, -0.3, 0.2, -1.8, 0.3, 1.7, 0.5])
+    arm.control_dofs_position(torch.tensor(target), dofs_idx_local=list(range(7)))
+    arm.control_tendons_position(torch.zeros(1))
+    d.ctrl[:7] = target
+    for _ in range(30):
+        scene.step()
+        mujoco.mj_step(m, d)
+    # MuJoCo's after mj_step: the smooth and constraint forces of the step just taken
+    want = d.qfrc_smooth + d.qfrc_constraint
+    np.testing.assert_allclose(arm.get_dofs_force().double().numpy(), want, rtol=1e-6, atol=1e-6)
+    assert np.abs(want).max() > 1.0

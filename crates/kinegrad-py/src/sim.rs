@@ -206,6 +206,16 @@ impl Sim {
         self.inner.model.na()
     }
 
+    /// Every env's total joint force of its last step, smooth and constraint forces (n_envs,
+    /// nv): Genesis's `get_dofs_force`.
+    fn get_dof_forces<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        array(
+            py,
+            &[self.inner.n_envs(), self.inner.model.nv],
+            self.inner.dof_forces(),
+        )
+    }
+
     /// Every env's activations (n_envs, na), in the channels' target units.
     fn get_act<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
         array(

@@ -41,6 +41,9 @@ pub struct Carry {
     pub step: StepCarry,
     /// Contacts of the last step (its last substep), with their forces.
     pub contacts: Vec<ContactReport>,
+    /// The total joint force of the last step (its last substep): smooth forces and constraint
+    /// forces, `qfrc_smooth + qfrc_constraint` (nv; empty before the first step).
+    pub qfrc: Vec<f64>,
 }
 
 impl Clone for Carry {
@@ -48,6 +51,7 @@ impl Clone for Carry {
         Self {
             step: self.step.clone(),
             contacts: self.contacts.clone(),
+            qfrc: self.qfrc.clone(),
         }
     }
 
@@ -55,6 +59,7 @@ impl Clone for Carry {
     fn clone_from(&mut self, src: &Self) {
         self.step.clone_from(&src.step);
         self.contacts.clone_from(&src.contacts);
+        self.qfrc.clone_from(&src.qfrc);
     }
 }
 
@@ -96,6 +101,7 @@ impl Env {
             carry: Carry {
                 step: StepCarry::new(model),
                 contacts: Vec::new(),
+                qfrc: Vec::with_capacity(model.nv),
             },
         }
     }
@@ -166,6 +172,14 @@ impl Env {
         let c = &mut self.carry.contacts;
         c.clear();
         c.extend((0..data.contacts.len()).map(|k| ContactReport::of(data, k)));
+        let f = &mut self.carry.qfrc;
+        f.clear();
+        f.extend(
+            data.qfrc_smooth
+                .iter()
+                .zip(&data.qfrc_constraint)
+                .map(|(a, b)| a + b),
+        );
         Ok(())
     }
 }

@@ -131,6 +131,20 @@ impl Sim {
         Ok(())
     }
 
+    /// Every env's total joint force of its last step ([`Carry::qfrc`]; zeros before any step),
+    /// (n_envs * nv).
+    pub fn dof_forces(&self) -> Vec<f64> {
+        let nv = self.model.nv;
+        let mut out = Vec::with_capacity(self.envs.len() * nv);
+        for e in &self.envs {
+            match e.carry.qfrc.len() {
+                0 => out.extend(std::iter::repeat_n(0.0, nv)),
+                _ => out.extend_from_slice(&e.carry.qfrc),
+            }
+        }
+        out
+    }
+
     /// Every env's activations (n_envs * na).
     pub fn acts(&self) -> Vec<f64> {
         self.envs
