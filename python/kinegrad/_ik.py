@@ -23,7 +23,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from . import _globals
-from ._convert import as_f64, indices
+from ._convert import as_f64, env_rows, indices
 from ._errors import InvalidArgument
 from ._native import LINK_FIELDS
 
@@ -33,16 +33,6 @@ def _mask(m, name: str) -> List[bool]:
     if len(m) != 3:
         raise InvalidArgument(f"{name}: expected 3 booleans, got {len(m)}")
     return m
-
-
-def _per_env(value, name: str, k: int, n: int) -> torch.Tensor:
-    """``value`` (k,) or (n, k) as float64 (n, k)."""
-    t = as_f64(value, name)
-    if tuple(t.shape) == (k,):
-        return t.unsqueeze(0).expand(n, k)
-    if tuple(t.shape) == (n, k):
-        return t
-    raise InvalidArgument(f"{name}: expected shape ({k},) or ({n}, {k}), got {tuple(t.shape)}")
 
 
 def _qpos_jacobian(desc, q: np.ndarray, dofs: Sequence[int], q_idx: Sequence[int]) -> np.ndarray:
@@ -158,12 +148,7 @@ def inverse_kinematics_multilink(
             if v is None:
                 out.append(torch.zeros(n_sel, width, dtype=torch.float64))
                 continue
-            t = as_f64(v, f"{name}[{i}]")
-            if tuple(t.shape) == (width,):
-                t = t.unsqueeze(0).expand(n_sel, width)
-            elif tuple(t.shape) != (n_sel, width):
-                raise InvalidArgument(f"{name}[{i}]: expected shape ({width},) or ({n_sel}, {width}), got {tuple(t.shape)}")
-            out.append(t)
+            out.append(env_rows(v, f"{name}[{i}]", (width,), n_sel, True))
         return torch.stack(out, dim=1), given
 
     pos, pos_given = targets(poss, "poss", 3)
@@ -199,7 +184,7 @@ def inverse_kinematics_multilink(
     q_all = scene._qpos.detach().to(torch.float64).numpy().copy()
     qs = slice(entity.q_start, entity.q_start + entity.n_qs)
     if init_qpos is not None:
-        q_all[rows.numpy(), qs] = _per_env(init_qpos, "init_qpos", entity.n_qs, n_sel).numpy()
+        q_all[rows.numpy(), qs] = env_rows(init_qpos, "init_qpos", (entity.n_qs,), n_sel, True).numpy()
     # every env is solved (an unselected env toward the first selected env's targets, discarded)
     r = rows.numpy()
     src = np.zeros(N, dtype=np.int64)

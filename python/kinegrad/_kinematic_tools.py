@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from . import _globals
-from ._convert import as_f64, indices
+from ._convert import as_f64, env_rows, indices
 from ._errors import InvalidArgument
 from ._native import LINK_FIELDS
 
@@ -29,12 +29,7 @@ def _qpos_of(entity, qpos, qs_idx_local, n_sel, rows):
     if qpos is None:
         return q
     qs = (indices(qs_idx_local, "qs_idx_local", entity.n_qs, f"position coordinates of entity '{entity.name}'") + entity.q_start).numpy()
-    t = as_f64(qpos, "qpos")
-    if tuple(t.shape) == (len(qs),):
-        t = t.unsqueeze(0).expand(n_sel, len(qs))
-    elif tuple(t.shape) != (n_sel, len(qs)):
-        raise InvalidArgument(f"qpos: expected shape ({len(qs)},) or ({n_sel}, {len(qs)}), got {tuple(t.shape)}")
-    q[np.ix_(rows, qs)] = t.numpy()
+    q[np.ix_(rows, qs)] = env_rows(qpos, "qpos", (len(qs),), n_sel, True).numpy()
     return q
 
 

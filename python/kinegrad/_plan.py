@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import _globals
-from ._convert import as_f64
+from ._convert import env_rows
 from ._errors import InvalidArgument
 
 #: Genesis's settings of its planners: (largest step of a tree, goal bias)
@@ -78,12 +78,7 @@ def plan_path(
     q_all = scene._qpos.detach().to(torch.float64).numpy().copy()
 
     def per_env(value, name):
-        t = as_f64(value, name)
-        if tuple(t.shape) == (entity.n_qs,):
-            t = t.unsqueeze(0).expand(n_sel, entity.n_qs)
-        elif tuple(t.shape) != (n_sel, entity.n_qs):
-            raise InvalidArgument(f"{name}: expected shape ({entity.n_qs},) or ({n_sel}, {entity.n_qs}), got {tuple(t.shape)}")
-        return t.numpy()
+        return env_rows(value, name, (entity.n_qs,), n_sel, True).numpy()
 
     goal_q = per_env(qpos_goal, "qpos_goal")
     start_q = q_all[rows][:, entity.q_start : entity.q_start + entity.n_qs] if qpos_start is None else per_env(qpos_start, "qpos_start")

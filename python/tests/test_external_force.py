@@ -29,17 +29,6 @@ SCENE = """
 """
 
 
-def rot(q):
-    w, x, y, z = q
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-        ]
-    )
-
-
 def test_forces_and_torques_match_mujoco_xfrc_applied():
     path = write_xml(SCENE, "xfrc")
     m, d, _ = mujoco_and_kinegrad(path)
@@ -60,7 +49,7 @@ def test_forces_and_torques_match_mujoco_xfrc_applied():
         mujoco.mj_kinematics(m, d)
         d.xfrc_applied[:] = 0
         for i, b in enumerate(ids):
-            R = rot(d.xquat[b])
+            R = d.xmat[b].reshape(3, 3)  # (the poses at this state: mj_kinematics above)
             fw, tw = (R @ f[i], R @ t[i]) if local else (f[i], t[i])
             lever = d.xpos[b] - d.xipos[b] if ref == "link_origin" else np.zeros(3)
             d.xfrc_applied[b, :3] = fw

@@ -15,15 +15,11 @@ PANDA = str(asset("genesis", "xml", "franka_emika_panda", "panda.xml"))
 Q = [0.3, -0.5, 0.2, -2.0, 0.4, 1.8, 0.6, 0.02, 0.03]
 
 
-def quat_to_mat(q):
-    w, x, y, z = q
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-        ]
-    )
+def quat_mat(q):
+    """MuJoCo's rotation matrix of q (row-major 9)."""
+    R = np.zeros(9)
+    mujoco.mju_quat2Mat(R, q)
+    return R
 
 
 def test_panda_geoms_sit_where_mujoco_puts_them():
@@ -64,7 +60,7 @@ def test_panda_geoms_sit_where_mujoco_puts_them():
                 w = g.get_verts().numpy()
                 mine = np.concatenate([w.min(0), w.max(0)])
             else:
-                mine = np.concatenate([g.get_pos().numpy(), quat_to_mat(g.get_quat().numpy()).ravel()])
+                mine = np.concatenate([g.get_pos().numpy(), quat_mat(g.get_quat().double().numpy())])
             cands = [c for c in mj(g.link.name, visual) if c.shape == mine.shape]
             best = min(np.abs(c - mine).max() for c in cands)
             # (MuJoCo keeps mesh vertices in float32: 6e-8 of their size)
